@@ -1,0 +1,2 @@
+export { createPollActivities } from './poll';
+export type { PollActivities, PollPackageInput, PollPackageResult } from './poll';

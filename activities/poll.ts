@@ -1,0 +1,90 @@
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { resolveFeed } from '../src/config';
+import { compileRule, evaluateRule, VersionRuleInput } from '../src/domain/rule';
+import { FeedError } from '../src/feeds/errors';
+import { OciFeed } from '../src/feeds/feed';
+import { OciClient, TagListing } from '../src/feeds/oci';
+import { SingleFlightCache } from '../src/feeds/single-flight';
+
+export interface PollPackageInput {
+  readonly feed: string;
+  readonly package: string;
+  readonly rule: VersionRuleInput;
+  /** The tag in the channel's previous release: only candidates at or above it come back. */
+  readonly watermark: string | null;
+  /** How many candidates to return at most (history hygiene). */
+  readonly limit: number;
+  /** Accept a shared tag listing at most this old (0 after pollNow or resume). */
+  readonly maxAgeMs: number | null;
+}
+
+export interface PollPackageResult {
+  readonly tagCount: number;
+  readonly acceptedCount: number;
+  /** Accepted tags at or above the watermark, best first, at most `limit`. */
+  readonly candidates: string[];
+  /** Digest of the best candidate's manifest. */
+  readonly digest: string | null;
+  readonly rateLimitRemaining: number | null;
+}
+
+export interface PollDependencies {
+  readonly oci: OciClient;
+  readonly feeds: ReadonlyMap<string, OciFeed>;
+  readonly tagCache: SingleFlightCache<TagListing>;
+  readonly digestCache: SingleFlightCache<string>;
+}
+
+/** Turns a feed error into an activity failure: retryable or not, with the registry's Retry-After. */
+export function toActivityFailure(err: unknown): unknown {
+  if (!(err instanceof FeedError)) return err;
+  return ApplicationFailure.create({
+    type: err.code,
+    message: err.message,
+    nonRetryable: !err.retryable,
+    nextRetryDelay: err.retryAfterMs ?? undefined,
+  });
+}
+
+/** Activities that poll feeds; thin wrappers over src/feeds with a per-worker single-flight cache. */
+export function createPollActivities(deps: PollDependencies) {
+  return {
+    /** Lists a package's tags and returns the few candidates that matter, never the full list. */
+    async pollPackage(input: PollPackageInput): Promise<PollPackageResult> {
+      try {
+        const feed = resolveFeed(deps.feeds, input.feed);
+        if (!feed) throw new FeedError('UNKNOWN_FEED', `feed "${input.feed}" is not configured on this worker`);
+        const key = `${feed.id}|${input.package}`;
+        const listing = await deps.tagCache.get(key, () => deps.oci.listTags(feed, input.package), input.maxAgeMs ?? undefined);
+        const rule = compileRule(input.rule);
+        const evaluation = evaluateRule(rule, listing.tags);
+        const watermark = input.watermark === null ? null : rule.check(input.watermark);
+        const candidates = evaluation.accepted
+          .filter((c) => watermark === null || typeof watermark === 'string' || !rule.isLater(watermark, c))
+          .slice(0, Math.max(1, input.limit))
+          .map((c) => c.tag);
+        const best = candidates[0] ?? null;
+        const digest =
+          best === null
+            ? null
+            : await deps.digestCache.get(
+                `${key}|${best}`,
+                () => deps.oci.manifestDigest(feed, input.package, best),
+                rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
+              );
+        log.info('polled package', { feed: feed.id, package: input.package, tags: listing.tags.length, best });
+        return {
+          tagCount: listing.tags.length,
+          acceptedCount: evaluation.accepted.length,
+          candidates,
+          digest,
+          rateLimitRemaining: listing.rateLimitRemaining,
+        };
+      } catch (err) {
+        throw toActivityFailure(err);
+      }
+    },
+  };
+}
+
+export type PollActivities = ReturnType<typeof createPollActivities>;

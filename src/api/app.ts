@@ -1,0 +1,36 @@
+import { Client } from '@temporalio/client';
+import express, { NextFunction, Request, Response } from 'express';
+import { HttpProblem, sendProblem } from './problem';
+import { triggerRoutes } from './triggers';
+
+export interface AppOptions {
+  readonly client: Client;
+  readonly taskQueue: string;
+  readonly log?: (message: string) => void;
+}
+
+/** The HTTP API: thin routes onto Temporal; errors as application/problem+json. */
+export function createApp(options: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '256kb', type: ['application/json', 'application/*+json'] }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.use(triggerRoutes(options.client, options.taskQueue));
+
+  app.use((req: Request, res: Response) => {
+    sendProblem(res, 404, 'Not found', `no route for ${req.method} ${req.path}`);
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof HttpProblem) return sendProblem(res, err.status, err.title, err.message, err.errors);
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e?.type === 'entity.parse.failed') return sendProblem(res, 400, 'Invalid request', 'the body is not valid JSON', [{ field: '(body)', message: 'not valid JSON' }]);
+    if (e?.type === 'entity.too.large') return sendProblem(res, 413, 'Payload too large', 'the body is larger than 256 KiB');
+    if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return sendProblem(res, e.status, 'Bad request', e.message ?? 'bad request');
+    options.log?.(`API error: ${e?.message ?? String(err)}`);
+    sendProblem(res, 500, 'Internal error', 'the request failed; see the service log');
+  });
+  return app;
+}

@@ -1,0 +1,44 @@
+import type { Response } from 'express';
+import { z } from 'zod';
+
+/** One offending field of a request. */
+export interface FieldError {
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Sends an RFC 9457 problem document. */
+export function sendProblem(res: Response, status: number, title: string, detail: string, errors?: FieldError[]): void {
+  res
+    .status(status)
+    .type('application/problem+json')
+    .send(JSON.stringify({ type: 'about:blank', title, status, detail, ...(errors ? { errors } : {}) }));
+}
+
+/** Field errors from zod, with dotted paths such as `packages.0.feed`. */
+export function fieldErrors(error: z.ZodError, prefix = ''): FieldError[] {
+  return error.issues.map((issue) => ({
+    field: [prefix, ...issue.path.map(String)].filter((s) => s !== '').join('.') || '(body)',
+    message: issue.message,
+  }));
+}
+
+/** An error the routes throw to answer with a problem document. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    detail: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(detail);
+  }
+}
+
+/** Parses with a schema, or throws a 400 naming the first bad field in its detail. */
+export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, prefix = ''): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const errors = fieldErrors(parsed.error, prefix);
+  throw new HttpProblem(400, 'Invalid request', `${errors[0].field}: ${errors[0].message}`, errors);
+}

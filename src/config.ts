@@ -1,0 +1,165 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { FeedIdSchema } from './domain/trigger';
+import { DEFAULT_MAX_TAGS, DEFAULT_PAGE_SIZE, implicitFeed, OciFeed } from './feeds/feed';
+
+/**
+ * The one home of configuration: environment variables for the process, and an optional YAML file
+ * (FEED_TRIGGERS_CONFIG) for feeds and their credentials. Read once at start, validated, documented in
+ * the README. Secret values are never written in the file itself: they are references to an
+ * environment variable or a file.
+ */
+export class ConfigError extends Error {
+  readonly code = 'INVALID_CONFIG';
+}
+
+const SecretRefSchema = z.union([
+  z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+]);
+export type SecretRef = z.infer<typeof SecretRefSchema>;
+
+const FeedConfigSchema = z
+  .object({
+    id: FeedIdSchema,
+    type: z.literal('oci').default('oci'),
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://')
+      .transform((u) => u.replace(/\/+$/, '')),
+    username: z.string().min(1).max(256).optional(),
+    password: SecretRefSchema.optional(),
+    pageSize: z.number().int().min(1).max(10_000).default(DEFAULT_PAGE_SIZE),
+    maxTags: z.number().int().min(1).max(10_000_000).default(DEFAULT_MAX_TAGS),
+  })
+  .strict()
+  .refine((f) => (f.username === undefined) === (f.password === undefined), {
+    message: 'username and password go together',
+    path: ['password'],
+  });
+
+const FileSchema = z
+  .object({
+    feeds: z.array(FeedConfigSchema).max(1000).default([]),
+    /** How long a worker reuses a tag listing for other triggers on the same package. */
+    pollCacheSeconds: z.number().min(0).max(3600).default(30),
+  })
+  .strict();
+
+const PortSchema = z.coerce.number().int().min(0).max(65535);
+
+const EnvSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
+  TEMPORAL_PORT: PortSchema.default(7233),
+  TEMPORAL_UI_PORT: PortSchema.default(8233),
+  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  FEED_TRIGGERS_TASK_QUEUE: z.string().min(1).default('feed-triggers'),
+  FEED_TRIGGERS_API_HOST: z.string().min(1).default('127.0.0.1'),
+  FEED_TRIGGERS_API_PORT: PortSchema.default(8080),
+  FEED_TRIGGERS_DATA_DIR: z.string().min(1).default('.data'),
+  FEED_TRIGGERS_CONFIG: z.string().min(1).optional(),
+});
+
+export interface TemporalSettings {
+  /** Unset: start an embedded dev server. */
+  readonly address: string | null;
+  readonly namespace: string;
+  readonly apiKey: string | null;
+  readonly tls: boolean;
+  readonly devServerPort: number;
+  readonly uiPort: number;
+  readonly cliPath: string | null;
+}
+
+export interface Config {
+  readonly temporal: TemporalSettings;
+  readonly taskQueue: string;
+  readonly api: { readonly host: string; readonly port: number };
+  readonly dataDir: string;
+  readonly pollCacheMs: number;
+  readonly feeds: ReadonlyMap<string, OciFeed>;
+}
+
+function describe(error: z.ZodError, where: string): string {
+  const issue = error.issues[0];
+  const field = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+  return `${where}: ${field}: ${issue.message}`;
+}
+
+function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv, field: string, baseDir: string): string {
+  if ('env' in ref) {
+    const value = env[ref.env];
+    if (value === undefined || value === '') throw new ConfigError(`${field}: environment variable ${ref.env} is not set`);
+    return value;
+  }
+  const file = path.resolve(baseDir, ref.file);
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    throw new ConfigError(`${field}: cannot read secret file ${file}`);
+  }
+}
+
+/** Reads and validates the configuration once; throws ConfigError naming the offending field. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsedEnv = EnvSchema.safeParse(env);
+  if (!parsedEnv.success) throw new ConfigError(describe(parsedEnv.error, 'environment'));
+  const e = parsedEnv.data;
+
+  let file: z.infer<typeof FileSchema> = FileSchema.parse({});
+  let baseDir = process.cwd();
+  if (e.FEED_TRIGGERS_CONFIG) {
+    const configPath = path.resolve(e.FEED_TRIGGERS_CONFIG);
+    baseDir = path.dirname(configPath);
+    let raw: unknown;
+    try {
+      raw = parseYaml(readFileSync(configPath, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`${configPath}: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const parsed = FileSchema.safeParse(raw ?? {});
+    if (!parsed.success) throw new ConfigError(describe(parsed.error, configPath));
+    file = parsed.data;
+  }
+
+  const feeds = new Map<string, OciFeed>();
+  file.feeds.forEach((f, i) => {
+    if (feeds.has(f.id)) throw new ConfigError(`feeds.${i}.id: feed "${f.id}" is defined twice`);
+    const credentials =
+      f.username !== undefined && f.password !== undefined
+        ? { username: f.username, password: readSecret(f.password, env, `feeds.${i}.password`, baseDir) }
+        : null;
+    feeds.set(f.id, { id: f.id, type: 'oci', url: f.url, credentials, pageSize: f.pageSize, maxTags: f.maxTags });
+  });
+
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS ?? null,
+      namespace: e.TEMPORAL_NAMESPACE,
+      apiKey: e.TEMPORAL_API_KEY ?? null,
+      tls: e.TEMPORAL_TLS === 'true' || (e.TEMPORAL_TLS === undefined && e.TEMPORAL_API_KEY !== undefined),
+      devServerPort: e.TEMPORAL_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+      cliPath: e.TEMPORAL_CLI_PATH ?? null,
+    },
+    taskQueue: e.FEED_TRIGGERS_TASK_QUEUE,
+    api: { host: e.FEED_TRIGGERS_API_HOST, port: e.FEED_TRIGGERS_API_PORT },
+    dataDir: path.resolve(e.FEED_TRIGGERS_DATA_DIR),
+    pollCacheMs: file.pollCacheSeconds * 1000,
+    feeds,
+  };
+}
+
+/** The feed for an id: a configured one, or an anonymous feed for a bare registry host. */
+export function resolveFeed(feeds: ReadonlyMap<string, OciFeed>, id: string): OciFeed | null {
+  const configured = feeds.get(id);
+  if (configured) return configured;
+  // A bare host has a dot or a port, as Docker decides whether a name's first part is a registry.
+  return /[.:]/.test(id) || id === 'localhost' ? implicitFeed(id) : null;
+}

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { compareOrdered, compareRank, ORDER_NAMES, OrderName, OrderedValue, toOrderedValue } from './order';
+import { parseRange, RangeSyntaxError, VersionRange } from './range';
+import { compileUserRegex, UnsafeRegexError } from './safe-regex';
+import { isTagShaped, preReleaseText } from './version';
+
+/** Signature, attestation and SBOM tags (cosign, Docker) and digests used as tags are never versions. */
+export const DEFAULT_EXCLUDES: readonly string[] = ['\\.(sig|att|sbom)$', '^sha256-[0-9a-f]+'];
+
+const userRegex = (what: string) =>
+  z
+    .string()
+    .max(512)
+    .superRefine((source, ctx) => {
+      try {
+        compileUserRegex(source, what);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    });
+
+/** A channel's version rule. Every field is optional; an empty rule accepts any version. */
+export const VersionRuleSchema = z
+  .object({
+    /** Package references of the project this rule applies to (channel rules only). */
+    packages: z.array(z.string().min(1).max(100)).max(100).optional(),
+    /** NuGet interval (`[1.0,2.0)`) or npm range (`^1.2`); applies to the ordered value. */
+    range: z
+      .string()
+      .max(256)
+      .superRefine((text, ctx) => {
+        try {
+          parseRange(text);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as RangeSyntaxError).message });
+        }
+      })
+      .optional(),
+    /** Octopus pre-release tag regex, tested against `label` or `label+metadata`: `^$` is stable only. */
+    tag: userRegex('pre-release tag regex').optional(),
+    /** Tags must match this regex; named groups feed `extract`. */
+    filter: userRegex('filter regex').optional(),
+    /** Template for the value to order, from the filter's groups: `$ts`, `${ts}` or `$1`. */
+    extract: z.string().min(1).max(256).optional(),
+    order: z.enum(ORDER_NAMES as [OrderName, ...OrderName[]]).default('semver'),
+    /** Tags matching any of these are dropped, in addition to the defaults unless those are turned off. */
+    exclude: z.array(userRegex('exclusion regex')).max(50).default([]),
+    defaultExcludes: z.boolean().default(true),
+    /** Follow the digest behind one fixed (mutable) tag: a new digest counts as a later version. */
+    trackDigest: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (rule.extract !== undefined && rule.filter === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['extract'], message: 'extract needs a filter regex to take groups from' });
+    }
+    if (rule.order !== 'semver' && rule.range !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['range'], message: `a version range needs order semver, not ${rule.order}` });
+    }
+    if (rule.order !== 'semver' && rule.tag !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tag'], message: `a pre-release tag regex needs order semver, not ${rule.order}` });
+    }
+    if (rule.extract !== undefined && rule.filter !== undefined) {
+      const missing = missingGroups(rule.filter, rule.extract);
+      if (missing.length > 0) {
+        ctx.addIssue({ code: 'custom', path: ['extract'], message: `extract names groups the filter lacks: ${missing.join(', ')}` });
+      }
+    }
+  });
+
+export type VersionRule = z.infer<typeof VersionRuleSchema>;
+export type VersionRuleInput = z.input<typeof VersionRuleSchema>;
+
+export type RejectReason =
+  | 'not a version'
+  | 'filtered out'
+  | 'excluded'
+  | 'out of range'
+  | 'pre-release tag does not match';
+
+export interface Rejection {
+  readonly tag: string;
+  readonly reason: RejectReason;
+}
+
+export interface RuleEvaluation {
+  /** The best accepted tag, or null when none passes. */
+  readonly selected: string | null;
+  /** Accepted tags, best first. */
+  readonly accepted: readonly OrderedValue[];
+  readonly rejected: readonly Rejection[];
+}
+
+/** A rule ready to run: regexes compiled and the range parsed once. */
+export interface CompiledRule {
+  readonly order: OrderName;
+  readonly trackDigest: boolean;
+  /** Accepted value for a tag, or the reason it is rejected. */
+  check(tag: string): OrderedValue | RejectReason;
+  /** Best first. */
+  compare(a: OrderedValue, b: OrderedValue): number;
+  /** Strictly later by the rule's order (ties on the ranked value are not later). */
+  isLater(a: OrderedValue, than: OrderedValue): boolean;
+}
+
+const TEMPLATE_REF = /\$(?:\{(\w+)\}|(\w+))/g;
+
+function missingGroups(filter: string, extract: string): string[] {
+  const re = new RegExp(filter);
+  const groupCount = new RegExp(`${re.source}|`).exec('')!.length - 1;
+  const named = new Set<string>();
+  for (const m of filter.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)) named.add(m[1]);
+  const missing: string[] = [];
+  for (const m of extract.matchAll(TEMPLATE_REF)) {
+    const name = m[1] ?? m[2];
+    const ok = /^\d+$/.test(name) ? Number(name) <= groupCount : named.has(name);
+    if (!ok) missing.push(name);
+  }
+  return missing;
+}
+
+function expand(template: string, match: RegExpExecArray): string {
+  return template.replace(TEMPLATE_REF, (_all, braced: string | undefined, bare: string | undefined) => {
+    const name = (braced ?? bare)!;
+    const value = /^\d+$/.test(name) ? match[Number(name)] : match.groups?.[name];
+    return value ?? '';
+  });
+}
+
+/** Compiles a validated rule. Throws UnsafeRegexError or RangeSyntaxError for rules that skipped validation. */
+export function compileRule(input: VersionRuleInput = {}): CompiledRule {
+  const rule = VersionRuleSchema.parse(input);
+  const filter = rule.filter !== undefined ? compileUserRegex(rule.filter, 'filter regex') : undefined;
+  const excludes = [...(rule.defaultExcludes ? DEFAULT_EXCLUDES : []), ...rule.exclude].map((s) =>
+    compileUserRegex(s, 'exclusion regex'),
+  );
+  const preRelease = rule.tag !== undefined ? compileUserRegex(rule.tag, 'pre-release tag regex') : undefined;
+  const range: VersionRange | undefined = rule.range !== undefined ? parseRange(rule.range) : undefined;
+  const order = rule.order;
+
+  return {
+    order,
+    trackDigest: rule.trackDigest,
+    check(tag: string): OrderedValue | RejectReason {
+      if (!isTagShaped(tag)) return 'not a version';
+      let value = tag;
+      if (filter) {
+        const match = filter.exec(tag);
+        if (!match) return 'filtered out';
+        if (rule.extract !== undefined) value = expand(rule.extract, match);
+      }
+      if (excludes.some((re) => re.test(tag))) return 'excluded';
+      const ordered = toOrderedValue(order, tag, value);
+      if (!ordered) return 'not a version';
+      if (ordered.version) {
+        if (range && !range.includes(ordered.version)) return 'out of range';
+        if (preRelease && !preRelease.test(preReleaseText(ordered.version))) return 'pre-release tag does not match';
+      }
+      return ordered;
+    },
+    compare(a, b) {
+      return compareOrdered(order, b, a);
+    },
+    isLater(a, than) {
+      return compareRank(order, a, than) > 0;
+    },
+  };
+}
+
+/** Runs a rule over tags: the selected tag, the accepted ones best first, and each rejection with its reason. */
+export function evaluateRule(rule: CompiledRule, tags: Iterable<string>): RuleEvaluation {
+  const accepted: OrderedValue[] = [];
+  const rejected: Rejection[] = [];
+  for (const tag of tags) {
+    const result = rule.check(tag);
+    if (typeof result === 'string') rejected.push({ tag, reason: result });
+    else accepted.push(result);
+  }
+  accepted.sort((a, b) => rule.compare(a, b));
+  return { selected: accepted.length > 0 ? accepted[0].tag : null, accepted, rejected };
+}
+
+export { UnsafeRegexError, RangeSyntaxError };

@@ -1,0 +1,42 @@
+/** Stable codes for what can go wrong talking to a feed. */
+export type FeedErrorCode =
+  | 'NOT_FOUND'
+  | 'UNAUTHORIZED'
+  | 'DENIED'
+  | 'RATE_LIMITED'
+  | 'SERVER_ERROR'
+  | 'TIMEOUT'
+  | 'NETWORK'
+  | 'BAD_RESPONSE'
+  | 'TOO_LARGE'
+  | 'UNKNOWN_FEED'
+  | 'BAD_REQUEST';
+
+const RETRYABLE: ReadonlySet<FeedErrorCode> = new Set(['RATE_LIMITED', 'SERVER_ERROR', 'TIMEOUT', 'NETWORK']);
+
+/** A feed failure with a stable code and a message a user can act on. Never carries a secret. */
+export class FeedError extends Error {
+  readonly retryable: boolean;
+
+  constructor(
+    readonly code: FeedErrorCode,
+    message: string,
+    readonly retryAfterMs: number | null = null,
+    readonly status: number | null = null,
+  ) {
+    super(message);
+    this.name = 'FeedError';
+    this.retryable = RETRYABLE.has(code);
+  }
+}
+
+/** Every failure code a poll can end with; non-retryable ones are not retried blindly. */
+export const NON_RETRYABLE_FEED_ERRORS: readonly FeedErrorCode[] = [
+  'NOT_FOUND',
+  'UNAUTHORIZED',
+  'DENIED',
+  'BAD_RESPONSE',
+  'TOO_LARGE',
+  'UNKNOWN_FEED',
+  'BAD_REQUEST',
+];

@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import { parseWwwAuthenticate } from './challenge';
+import { FeedError } from './errors';
+import { OciFeed } from './feed';
+import { HttpClient, HttpResponse } from './http';
+
+/** Every manifest media type we accept, OCI first: registry 2.8 answers 404 for OCI images without them. */
+export const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+
+const TAG_PAGE_MAX_BYTES = 8 * 1024 * 1024;
+
+export interface TagListing {
+  readonly tags: string[];
+  /** Docker Hub's `ratelimit-remaining`, when the registry sends it. */
+  readonly rateLimitRemaining: number | null;
+  readonly requests: number;
+}
+
+interface CachedToken {
+  readonly token: string;
+  readonly expiresAt: number;
+}
+
+/** An OCI distribution client: tag listing with pagination, manifest digests, Basic and Bearer auth. */
+export class OciClient {
+  private readonly tokens = new Map<string, CachedToken>();
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Lists every tag of a repository, following `Link` pagination within the registry's origin. */
+  async listTags(feed: OciFeed, repository: string): Promise<TagListing> {
+    const origin = new URL(feed.url).origin;
+    let next: string | null = `${feed.url}/v2/${repository}/tags/list?n=${feed.pageSize}`;
+    const tags: string[] = [];
+    let requests = 0;
+    let rateLimitRemaining: number | null = null;
+    while (next !== null) {
+      const res = await this.send(feed, repository, next, { maxBytes: TAG_PAGE_MAX_BYTES });
+      requests++;
+      rateLimitRemaining = readRateLimit(res) ?? rateLimitRemaining;
+      const page = parseTagPage(res, repository);
+      for (const tag of page) tags.push(tag);
+      if (tags.length > feed.maxTags) {
+        throw new FeedError('TOO_LARGE', `${repository} has more than ${feed.maxTags} tags; raise maxTags for feed ${feed.id}`);
+      }
+      next = nextLink(res, next, origin);
+      if (page.length === 0) next = null; // some registries send a Link on an empty last page
+    }
+    return { tags, rateLimitRemaining, requests };
+  }
+
+  /** The digest of a tag's manifest by HEAD (free of Docker Hub's pull limit), or by GET and sha256. */
+  async manifestDigest(feed: OciFeed, repository: string, tag: string): Promise<string> {
+    const url = `${feed.url}/v2/${repository}/manifests/${encodeURIComponent(tag)}`;
+    const head = await this.send(feed, repository, url, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } });
+    const digest = head.headers.get('docker-content-digest');
+    if (digest && /^sha256:[0-9a-f]{64}$/.test(digest)) return digest;
+    const res = await this.send(feed, repository, url, { headers: { accept: MANIFEST_ACCEPT }, maxBytes: 4 * 1024 * 1024 });
+    return `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
+  }
+
+  /** Sends a request with the feed's auth, answering one 401 challenge; non-2xx answers become FeedErrors. */
+  private async send(
+    feed: OciFeed,
+    repository: string,
+    url: string,
+    req: { method?: 'GET' | 'HEAD'; headers?: Record<string, string>; maxBytes?: number },
+  ): Promise<HttpResponse> {
+    const scope = `repository:${repository}:pull`;
+    const headers: Record<string, string> = { ...req.headers };
+    const cached = this.cachedToken(feed, scope);
+    if (cached) headers.authorization = `Bearer ${cached}`;
+    let res = await this.http.request(url, { ...req, headers });
+    if (res.status === 401) {
+      const authorization = await this.answerChallenge(feed, scope, res);
+      if (authorization) res = await this.http.request(url, { ...req, headers: { ...headers, authorization } });
+    }
+    if (res.status >= 200 && res.status < 300) return res;
+    throw registryError(res, feed, repository);
+  }
+
+  private cachedToken(feed: OciFeed, scope: string): string | null {
+    const cached = this.tokens.get(`${feed.id}|${scope}`);
+    return cached && cached.expiresAt > this.now() ? cached.token : null;
+  }
+
+  private async answerChallenge(feed: OciFeed, scope: string, res: HttpResponse): Promise<string | null> {
+    const challenges = parseWwwAuthenticate(res.headers.get('www-authenticate'));
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    const basic = challenges.find((c) => c.scheme === 'basic');
+    if (bearer && bearer.params.realm) {
+      const token = await this.fetchToken(feed, bearer.params.realm, bearer.params.service ?? '', bearer.params.scope ?? scope);
+      this.tokens.set(`${feed.id}|${scope}`, token);
+      return `Bearer ${token.token}`;
+    }
+    if (basic && feed.credentials) return basicAuthorization(feed.credentials);
+    return null;
+  }
+
+  private async fetchToken(feed: OciFeed, realm: string, service: string, scope: string): Promise<CachedToken> {
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new FeedError('BAD_RESPONSE', `feed ${feed.id} sent a token realm that is not a URL`);
+    }
+    if (service) url.searchParams.set('service', service);
+    url.searchParams.set('scope', scope);
+    const headers: Record<string, string> = {};
+    if (feed.credentials) headers.authorization = basicAuthorization(feed.credentials);
+    const res = await this.http.request(url.href, { headers, maxBytes: 1024 * 1024 });
+    if (res.status === 401 || res.status === 403) {
+      throw new FeedError(res.status === 401 ? 'UNAUTHORIZED' : 'DENIED', `the token service of feed ${feed.id} refused the credentials (${res.status})`, null, res.status);
+    }
+    if (res.status < 200 || res.status >= 300) throw httpStatusError(res.status, `the token service of feed ${feed.id}`, res);
+    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    try {
+      body = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new FeedError('BAD_RESPONSE', `the token service of feed ${feed.id} answered something that is not JSON`);
+    }
+    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : null;
+    if (!token) throw new FeedError('BAD_RESPONSE', `the token service of feed ${feed.id} answered without a token`);
+    // The distribution token spec defaults expires_in to 60 seconds; renew 10% early.
+    const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
+    return { token, expiresAt: this.now() + seconds * 900 };
+  }
+}
+
+function basicAuthorization(c: { username: string; password: string }): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+}
+
+function parseTagPage(res: HttpResponse, repository: string): string[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(res.body.toString('utf8'));
+  } catch {
+    throw new FeedError('BAD_RESPONSE', `the tag list of ${repository} is not JSON`);
+  }
+  const tags = (body as { tags?: unknown })?.tags;
+  // Registries answer `"tags": null` for a repository whose tags were all deleted.
+  if (tags === null || tags === undefined) return [];
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) {
+    throw new FeedError('BAD_RESPONSE', `the tag list of ${repository} has no array of strings under "tags"`);
+  }
+  return tags;
+}
+
+/** The next page from a `Link: <…>; rel="next"` header, resolved against the request; other origins refused. */
+function nextLink(res: HttpResponse, requestUrl: string, origin: string): string | null {
+  const header = res.headers.get('link');
+  if (!header) return null;
+  const m = /<([^>]*)>\s*;\s*rel="?next"?/i.exec(header);
+  if (!m) return null;
+  let next: URL;
+  try {
+    next = new URL(m[1], requestUrl);
+  } catch {
+    throw new FeedError('BAD_RESPONSE', `the registry sent a next-page link that is not a URL`);
+  }
+  if (next.origin !== origin) {
+    throw new FeedError('BAD_RESPONSE', `the registry sent a next-page link to another origin (${next.origin}); refused`);
+  }
+  return next.href;
+}
+
+function readRateLimit(res: HttpResponse): number | null {
+  const header = res.headers.get('ratelimit-remaining');
+  if (!header) return null;
+  const n = Number.parseInt(header, 10); // Docker Hub sends "76;w=21600"
+  return Number.isFinite(n) ? n : null;
+}
+
+/** The registry's own error text from an OCI error body, e.g. `NAME_UNKNOWN: repository name not known to registry`. */
+function registryMessage(res: HttpResponse): string | null {
+  if (res.body.length === 0) return null;
+  try {
+    const body = JSON.parse(res.body.toString('utf8')) as { errors?: Array<{ code?: unknown; message?: unknown }> };
+    const first = body.errors?.[0];
+    if (first && typeof first.message === 'string') {
+      const text = typeof first.code === 'string' ? `${first.code}: ${first.message}` : first.message;
+      return text.slice(0, 300);
+    }
+  } catch {
+    // not JSON: fall back to the status line
+  }
+  return null;
+}
+
+function retryAfterMs(res: HttpResponse): number | null {
+  const header = res.headers.get('retry-after');
+  if (!header) return null;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds, 3600) * 1000;
+  const date = Date.parse(header);
+  return Number.isFinite(date) ? Math.min(Math.max(date - Date.now(), 0), 3600_000) : null;
+}
+
+function httpStatusError(status: number, what: string, res: HttpResponse): FeedError {
+  const own = registryMessage(res);
+  const detail = own ? `: ${own}` : '';
+  if (status === 404) return new FeedError('NOT_FOUND', `${what} was not found (404)${detail}`, null, status);
+  if (status === 401) return new FeedError('UNAUTHORIZED', `${what} needs valid credentials (401)${detail}`, null, status);
+  if (status === 403) return new FeedError('DENIED', `${what} denied access (403)${detail}`, null, status);
+  if (status === 429) return new FeedError('RATE_LIMITED', `${what} is rate-limited (429)${detail}`, retryAfterMs(res), status);
+  if (status >= 500) return new FeedError('SERVER_ERROR', `${what} failed with ${status}${detail}`, null, status);
+  return new FeedError('BAD_RESPONSE', `${what} answered ${status}${detail}`, null, status);
+}
+
+function registryError(res: HttpResponse, feed: OciFeed, repository: string): FeedError {
+  return httpStatusError(res.status, `${repository} on feed ${feed.id}`, res);
+}

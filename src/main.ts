@@ -1,0 +1,59 @@
+import path from 'node:path';
+import type { Server } from 'node:http';
+import { Client } from '@temporalio/client';
+import { createApp } from './api/app';
+import { ConfigError, loadConfig } from './config';
+import { TemporalCliError } from './temporal/cli';
+import { connectTemporal } from './temporal/connect';
+import { createWorker } from './worker';
+
+/** `npm start`: a dev server (unless TEMPORAL_ADDRESS is set), the worker and the API, until Ctrl-C or SIGTERM. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  if (!config.temporal.address) say('Starting an embedded Temporal dev server...');
+  const temporal = await connectTemporal(config.temporal, {
+    dbFile: path.join(config.dataDir, 'temporal.sqlite'),
+    port: config.temporal.devServerPort,
+    uiPort: config.temporal.uiPort,
+  });
+  const worker = await createWorker({ connection: temporal.nativeConnection, namespace: temporal.namespace, config });
+  const client = new Client({ connection: temporal.connection, namespace: temporal.namespace });
+  const app = createApp({ client, taskQueue: config.taskQueue, log: (m) => process.stderr.write(`${m}\n`) });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.api.port, config.api.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const running = worker.run();
+
+  say(`feed-triggers API:  http://${config.api.host}:${config.api.port}`);
+  say(`Temporal server:    ${temporal.address} (namespace ${temporal.namespace})`);
+  if (temporal.uiUrl) say(`Temporal Web UI:    ${temporal.uiUrl}`);
+  say('Press Ctrl-C to stop.');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: shutting down...`);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    worker.shutdown();
+    await running.catch(() => undefined);
+    await temporal.close();
+    say('Stopped.');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  await running;
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof TemporalCliError) {
+    process.stderr.write(`feed-triggers: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`feed-triggers: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
