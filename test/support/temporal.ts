@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { OciFeed } from '../../src/feeds/feed';
+import { createWorker } from '../../src/worker';
+
+let runtimeInstalled = false;
+
+/** Keeps the SDK quiet in test output unless something is wrong. */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+export interface TestWorkerEnv {
+  readonly client: Client;
+  readonly taskQueue: string;
+  readonly worker: Worker;
+  stop(): Promise<void>;
+}
+
+/** A worker on the run's dev server with a task queue of its own, and a client. */
+export async function startTestWorker(
+  options: { feeds?: ReadonlyMap<string, OciFeed>; pollCacheMs?: number; taskQueue?: string } = {},
+): Promise<TestWorkerEnv> {
+  installRuntime();
+  const address = process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS!;
+  const namespace = process.env.FEED_TRIGGERS_TEST_NAMESPACE!;
+  const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
+  const worker = await createWorker({
+    connection: nativeConnection,
+    namespace,
+    config: { taskQueue, feeds: options.feeds ?? new Map(), pollCacheMs: options.pollCacheMs ?? 0 },
+    workflowBundle: { codePath: process.env.FEED_TRIGGERS_TEST_BUNDLE! },
+  });
+  const running = worker.run();
+  return {
+    client: new Client({ connection, namespace }),
+    taskQueue,
+    worker,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails with the last seen state. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,83 @@
+import { compareVersions, formatVersion, parseVersion, preReleaseText } from '../../src/domain/version';
+
+const v = (tag: string) => {
+  const parsed = parseVersion(tag);
+  if (!parsed) throw new Error(`${tag} did not parse`);
+  return parsed;
+};
+
+describe('parseVersion', () => {
+  test.each([
+    ['1.2.3', '1', '2', '3', '0', '', ''],
+    ['v1.2', '1', '2', '0', '0', '', ''],
+    ['V10', '10', '0', '0', '0', '', ''],
+    ['1.2.3.4', '1', '2', '3', '4', '', ''],
+    ['1.2.3-beta.1', '1', '2', '3', '0', 'beta.1', ''],
+    ['1.2.3_rc1', '1', '2', '3', '0', 'rc1', ''],
+    ['1.2.3.alpine', '1', '2', '3', '0', 'alpine', ''],
+    ['1.2-alpine3.19', '1', '2', '0', '0', 'alpine3.19', ''],
+    ['1.0.0beta', '1', '0', '0', '0', 'beta', ''],
+    ['1.0.0+build.5', '1', '0', '0', '0', '', 'build.5'],
+    ['1.0.0-rc.1+sha.abc', '1', '0', '0', '0', 'rc.1', 'sha.abc'],
+    ['007.01', '7', '1', '0', '0', '', ''],
+    ['20240101123045', '20240101123045', '0', '0', '0', '', ''],
+  ])('%s has parts %s.%s.%s.%s, label "%s", metadata "%s"', (tag, major, minor, patch, revision, label, metadata) => {
+    expect(v(tag)).toMatchObject({ original: tag, major, minor, patch, revision, label, metadata, labelOnly: false });
+  });
+
+  test('a tag without leading digits is 0.0.0.0 with the tag as its label', () => {
+    expect(v('latest')).toMatchObject({ major: '0', minor: '0', patch: '0', revision: '0', label: 'latest', labelOnly: true });
+    expect(formatVersion(v('latest'))).toBe('0.0.0-latest');
+  });
+
+  test.each(['', 'a'.repeat(129), '1.0.0 beta', 'ünïcode', '1.0-', '1.0.0+', '.1.0', '-1', '1.0.0/x', '1.0.0+a+b'])(
+    '%j is not a version',
+    (tag) => {
+      expect(parseVersion(tag)).toBeNull();
+    },
+  );
+
+  test('the pre-release text includes metadata, as Octopus tests it', () => {
+    expect(preReleaseText(v('1.0.0'))).toBe('');
+    expect(preReleaseText(v('1.0.0-beta'))).toBe('beta');
+    expect(preReleaseText(v('1.0.0+meta'))).toBe('+meta');
+    expect(preReleaseText(v('1.0.0-beta+meta'))).toBe('beta+meta');
+  });
+});
+
+describe('compareVersions', () => {
+  const ordered = [
+    '0.0.0.0-latest',
+    '0.9',
+    '1.0.0-alpha',
+    '1.0.0-alpha.1',
+    '1.0.0-alpha.beta',
+    '1.0.0-beta',
+    '1.0.0-beta.2',
+    '1.0.0-beta.11',
+    '1.0.0-rc.1',
+    '1.0.0',
+    '1.0.0.1',
+    '1.0.1',
+    '1.2',
+    '1.10',
+    '2',
+    '99999999999999999999',
+  ];
+  test('orders by SemVer 2.0 precedence extended with the revision part', () => {
+    const shuffled = [...ordered].reverse();
+    shuffled.sort((a, b) => compareVersions(v(a), v(b)));
+    expect(shuffled).toEqual(ordered);
+  });
+
+  test('ignores metadata, the v prefix and missing parts for precedence', () => {
+    expect(compareVersions(v('1.0.0+a'), v('1.0.0+b'))).toBe(0);
+    expect(compareVersions(v('v1.0'), v('1.0.0'))).toBe(0);
+    expect(compareVersions(v('1.0.0.0'), v('1'))).toBe(0);
+  });
+
+  test('a pre-release sorts below its release', () => {
+    expect(compareVersions(v('2.0.0-rc.1'), v('2.0.0'))).toBeLessThan(0);
+    expect(compareVersions(v('2.0.0'), v('2.0.0-rc.1'))).toBeGreaterThan(0);
+  });
+});
