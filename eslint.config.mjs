@@ -3,12 +3,41 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 const nodeBuiltins = [
-  'assert', 'buffer', 'child_process', 'crypto', 'dns', 'events', 'fs', 'fs/promises', 'http', 'https', 'net',
-  'os', 'path', 'process', 'stream', 'timers', 'tls', 'url', 'util', 'worker_threads', 'zlib',
+  'assert',
+  'buffer',
+  'child_process',
+  'crypto',
+  'dns',
+  'events',
+  'fs',
+  'fs/promises',
+  'http',
+  'https',
+  'net',
+  'os',
+  'path',
+  'process',
+  'stream',
+  'timers',
+  'tls',
+  'url',
+  'util',
+  'worker_threads',
+  'zlib',
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', 'bin/**', '*.config.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      '.data/**',
+      'bin/**',
+      '*.config.js',
+      '*.config.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -27,7 +56,7 @@ export default tseslint.config(
     // Determinism guard: workflow code and the pure domain run inside the workflow sandbox.
     files: ['workflows/**/*.ts', 'src/domain/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           paths: nodeBuiltins.flatMap((name) => [
@@ -35,8 +64,15 @@ export default tseslint.config(
             { name: `node:${name}`, message: 'Workflow code must be deterministic: no Node built-ins.' },
           ]),
           patterns: [
-            { group: ['../activities/*', '../activities'], allowImportNames: [], message: 'Import activities only with `import type`.' },
-            { group: ['**/src/feeds/**', '**/src/api/**'], message: 'Workflow code must not import I/O modules.' },
+            {
+              group: ['**/activities', '**/activities/*'],
+              allowTypeImports: true,
+              message: 'Import activities only with `import type`.',
+            },
+            {
+              group: ['**/src/feeds/*', '**/src/api/*', '**/src/temporal/*', '**/src/config'],
+              message: 'Workflow code must not import I/O modules.',
+            },
           ],
         },
       ],

@@ -53,9 +53,14 @@ export function createPollActivities(deps: PollDependencies) {
     async pollPackage(input: PollPackageInput): Promise<PollPackageResult> {
       try {
         const feed = resolveFeed(deps.feeds, input.feed);
-        if (!feed) throw new FeedError('UNKNOWN_FEED', `feed "${input.feed}" is not configured on this worker`);
+        if (!feed)
+          throw new FeedError('UNKNOWN_FEED', `feed "${input.feed}" is not configured on this worker`);
         const key = `${feed.id}|${input.package}`;
-        const listing = await deps.tagCache.get(key, () => deps.oci.listTags(feed, input.package), input.maxAgeMs ?? undefined);
+        const listing = await deps.tagCache.get(
+          key,
+          () => deps.oci.listTags(feed, input.package),
+          input.maxAgeMs ?? undefined,
+        );
         const rule = compileRule(input.rule);
         const evaluation = evaluateRule(rule, listing.tags);
         const watermark = input.watermark === null ? null : rule.check(input.watermark);
@@ -72,7 +77,12 @@ export function createPollActivities(deps: PollDependencies) {
                 () => deps.oci.manifestDigest(feed, input.package, best),
                 rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
               );
-        log.info('polled package', { feed: feed.id, package: input.package, tags: listing.tags.length, best });
+        log.info('polled package', {
+          feed: feed.id,
+          package: input.package,
+          tags: listing.tags.length,
+          best,
+        });
         return {
           tagCount: listing.tags.length,
           acceptedCount: evaluation.accepted.length,

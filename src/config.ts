@@ -95,7 +95,8 @@ function describe(error: z.ZodError, where: string): string {
 function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv, field: string, baseDir: string): string {
   if ('env' in ref) {
     const value = env[ref.env];
-    if (value === undefined || value === '') throw new ConfigError(`${field}: environment variable ${ref.env} is not set`);
+    if (value === undefined || value === '')
+      throw new ConfigError(`${field}: environment variable ${ref.env} is not set`);
     return value;
   }
   const file = path.resolve(baseDir, ref.file);
@@ -135,7 +136,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       f.username !== undefined && f.password !== undefined
         ? { username: f.username, password: readSecret(f.password, env, `feeds.${i}.password`, baseDir) }
         : null;
-    feeds.set(f.id, { id: f.id, type: 'oci', url: f.url, credentials, pageSize: f.pageSize, maxTags: f.maxTags });
+    feeds.set(f.id, {
+      id: f.id,
+      type: 'oci',
+      url: f.url,
+      credentials,
+      pageSize: f.pageSize,
+      maxTags: f.maxTags,
+    });
   });
 
   return {

@@ -17,7 +17,11 @@ async function main(): Promise<void> {
     port: config.temporal.devServerPort,
     uiPort: config.temporal.uiPort,
   });
-  const worker = await createWorker({ connection: temporal.nativeConnection, namespace: temporal.namespace, config });
+  const worker = await createWorker({
+    connection: temporal.nativeConnection,
+    namespace: temporal.namespace,
+    config,
+  });
   const client = new Client({ connection: temporal.connection, namespace: temporal.namespace });
   const app = createApp({ client, taskQueue: config.taskQueue, log: (m) => process.stderr.write(`${m}\n`) });
   const server: Server = await new Promise((resolve, reject) => {

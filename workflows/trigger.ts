@@ -20,7 +20,12 @@ const { pollPackage } = proxyActivities<PollActivities>({
   startToCloseTimeout: '2 minutes',
   // 5xx, timeouts and resets retry with backoff; not found, unauthorized and denied fail at once
   // (the activity marks them non-retryable); a 429 waits for the registry's Retry-After.
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+  },
 });
 
 export const pauseSignal = defineSignal('pause');

@@ -26,9 +26,14 @@ export function createApp(options: AppOptions): express.Express {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof HttpProblem) return sendProblem(res, err.status, err.title, err.message, err.errors);
     const e = err as { type?: string; status?: number; message?: string };
-    if (e?.type === 'entity.parse.failed') return sendProblem(res, 400, 'Invalid request', 'the body is not valid JSON', [{ field: '(body)', message: 'not valid JSON' }]);
-    if (e?.type === 'entity.too.large') return sendProblem(res, 413, 'Payload too large', 'the body is larger than 256 KiB');
-    if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return sendProblem(res, e.status, 'Bad request', e.message ?? 'bad request');
+    if (e?.type === 'entity.parse.failed')
+      return sendProblem(res, 400, 'Invalid request', 'the body is not valid JSON', [
+        { field: '(body)', message: 'not valid JSON' },
+      ]);
+    if (e?.type === 'entity.too.large')
+      return sendProblem(res, 413, 'Payload too large', 'the body is larger than 256 KiB');
+    if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500)
+      return sendProblem(res, e.status, 'Bad request', e.message ?? 'bad request');
     options.log?.(`API error: ${e?.message ?? String(err)}`);
     sendProblem(res, 500, 'Internal error', 'the request failed; see the service log');
   });

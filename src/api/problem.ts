@@ -8,7 +8,13 @@ export interface FieldError {
 }
 
 /** Sends an RFC 9457 problem document. */
-export function sendProblem(res: Response, status: number, title: string, detail: string, errors?: FieldError[]): void {
+export function sendProblem(
+  res: Response,
+  status: number,
+  title: string,
+  detail: string,
+  errors?: FieldError[],
+): void {
   res
     .status(status)
     .type('application/problem+json')
@@ -17,10 +23,14 @@ export function sendProblem(res: Response, status: number, title: string, detail
 
 /** Field errors from zod, with dotted paths such as `packages.0.feed`. */
 export function fieldErrors(error: z.ZodError, prefix = ''): FieldError[] {
-  return error.issues.map((issue) => ({
-    field: [prefix, ...issue.path.map(String)].filter((s) => s !== '').join('.') || '(body)',
-    message: issue.message,
-  }));
+  return error.issues.flatMap((issue) => {
+    const at = (extra: string[]) =>
+      [prefix, ...issue.path.map(String), ...extra].filter((s) => s !== '').join('.') || '(body)';
+    // An unknown key is the field to name, not its parent object.
+    if (issue.code === 'unrecognized_keys')
+      return issue.keys.map((key) => ({ field: at([key]), message: 'unknown field' }));
+    return [{ field: at([]), message: issue.message }];
+  });
 }
 
 /** An error the routes throw to answer with a problem document. */

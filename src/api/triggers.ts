@@ -1,9 +1,32 @@
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowHandle,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import { Router } from 'express';
 import { z } from 'zod';
-import { PACKAGES_ATTRIBUTE, PROJECT_ATTRIBUTE, TRIGGER_STATE_ATTRIBUTE, watchedPackageKey } from '../domain/search-attributes';
-import { SlugSchema, triggerStatus, triggerWorkflowId, TriggerSpecSchema, TriggerState } from '../domain/trigger';
-import { continueAsNewSignal, pauseSignal, pollNowSignal, resumeSignal, stateQuery, trigger } from '../../workflows/trigger';
+import {
+  PACKAGES_ATTRIBUTE,
+  PROJECT_ATTRIBUTE,
+  TRIGGER_STATE_ATTRIBUTE,
+  watchedPackageKey,
+} from '../domain/search-attributes';
+import {
+  SlugSchema,
+  triggerStatus,
+  triggerWorkflowId,
+  TriggerSpecSchema,
+  TriggerState,
+} from '../domain/trigger';
+import {
+  continueAsNewSignal,
+  pauseSignal,
+  pollNowSignal,
+  resumeSignal,
+  stateQuery,
+  trigger,
+} from '../../workflows/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 
 const TriggerParamsSchema = z.object({ project: SlugSchema, name: SlugSchema });
@@ -11,7 +34,11 @@ const ListQuerySchema = z.object({ project: SlugSchema.optional() }).strict();
 
 /** A trigger as the API shows it: its spec, its status and its state. */
 function present(state: TriggerState) {
-  return { id: triggerWorkflowId(state.spec.project, state.spec.name), status: triggerStatus(state), ...state };
+  return {
+    id: triggerWorkflowId(state.spec.project, state.spec.name),
+    status: triggerStatus(state),
+    ...state,
+  };
 }
 
 /** Routes that map HTTP onto trigger workflows: start, query, signal, cancel. */
@@ -48,10 +75,17 @@ export function triggerRoutes(client: Client, taskQueue: string): Router {
           { key: PACKAGES_ATTRIBUTE, value: spec.packages.map((p) => watchedPackageKey(p.feed, p.package)) },
         ],
       });
-      res.status(201).location(`/triggers/${spec.project}/${spec.name}`).json({ id: workflowId, runId: handle.firstExecutionRunId, spec });
+      res
+        .status(201)
+        .location(`/triggers/${spec.project}/${spec.name}`)
+        .json({ id: workflowId, runId: handle.firstExecutionRunId, spec });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new HttpProblem(409, 'Conflict', `trigger ${spec.name} already exists in project ${spec.project}`);
+        throw new HttpProblem(
+          409,
+          'Conflict',
+          `trigger ${spec.name} already exists in project ${spec.project}`,
+        );
       }
       throw err;
     }
@@ -82,7 +116,12 @@ export function triggerRoutes(client: Client, taskQueue: string): Router {
     res.json(present(await handle.query(stateQuery)));
   });
 
-  const signals = { pause: pauseSignal, resume: resumeSignal, poll: pollNowSignal, 'continue-as-new': continueAsNewSignal } as const;
+  const signals = {
+    pause: pauseSignal,
+    resume: resumeSignal,
+    poll: pollNowSignal,
+    'continue-as-new': continueAsNewSignal,
+  } as const;
   for (const [action, signal] of Object.entries(signals)) {
     router.post(`/triggers/:project/:name/${action}`, async (req, res) => {
       const handle = await running(req.params);

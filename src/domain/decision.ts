@@ -3,7 +3,9 @@ import { PackageStatus, Release, ReleasedPackage, TriggerSpec } from './trigger'
 
 /** The rule for a package: the one naming it, else the one naming no package, else accept any version. */
 export function ruleFor(rules: readonly VersionRule[], packageName: string): VersionRuleInput {
-  return rules.find((r) => r.packages?.includes(packageName)) ?? rules.find((r) => r.packages === undefined) ?? {};
+  return (
+    rules.find((r) => r.packages?.includes(packageName)) ?? rules.find((r) => r.packages === undefined) ?? {}
+  );
 }
 
 /** Re-evaluates a poll's candidates with the rule: the best accepted tag, or null. */
@@ -50,7 +52,13 @@ export function decideRelease(
     if (latest === null) {
       return { kind: 'no-change', reason: `no version of ${ref.name} passes the channel's rules yet` };
     }
-    chosen.push({ name: ref.name, feed: ref.feed, package: ref.package, tag: latest.tag, digest: latest.digest });
+    chosen.push({
+      name: ref.name,
+      feed: ref.feed,
+      package: ref.package,
+      tag: latest.tag,
+      digest: latest.digest,
+    });
     const before = previous?.packages.find((p) => p.name === ref.name);
     if (!before) {
       moved.push(`${ref.name} ${latest.tag}`);
@@ -59,11 +67,17 @@ export function decideRelease(
     const rule = compileRule(ruleFor(spec.rules, ref.name));
     if (isLaterTag(rule, latest.tag, before.tag)) {
       moved.push(`${ref.name} ${before.tag} -> ${latest.tag}`);
-    } else if (rule.trackDigest && latest.tag === before.tag && latest.digest !== null && latest.digest !== before.digest) {
+    } else if (
+      rule.trackDigest &&
+      latest.tag === before.tag &&
+      latest.digest !== null &&
+      latest.digest !== before.digest
+    ) {
       moved.push(`${ref.name} ${latest.tag} has a new digest ${latest.digest}`);
     }
   }
-  if (moved.length === 0) return { kind: 'no-change', reason: 'no package has a later version than the previous release' };
+  if (moved.length === 0)
+    return { kind: 'no-change', reason: 'no package has a later version than the previous release' };
   if (released.has(versionSetKey(chosen))) {
     return { kind: 'no-change', reason: 'this set of versions was already released' };
   }

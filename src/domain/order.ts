@@ -44,7 +44,10 @@ function compareFraction(a: string, b: string): number {
   return pa < pb ? -1 : pa > pb ? 1 : 0;
 }
 
-function compareNumbers(a: NonNullable<OrderedValue['number']>, b: NonNullable<OrderedValue['number']>): number {
+function compareNumbers(
+  a: NonNullable<OrderedValue['number']>,
+  b: NonNullable<OrderedValue['number']>,
+): number {
   if (a.sign !== b.sign) return a.sign;
   const magnitude = compareDigits(a.int, b.int) || compareFraction(a.frac, b.frac);
   return a.sign * magnitude;

@@ -29,7 +29,8 @@ const MAX_RANGE_LENGTH = 256;
 export function parseRange(text: string): VersionRange {
   const trimmed = text.trim();
   if (trimmed === '') throw new RangeSyntaxError('range is empty');
-  if (trimmed.length > MAX_RANGE_LENGTH) throw new RangeSyntaxError(`range is longer than ${MAX_RANGE_LENGTH} characters`);
+  if (trimmed.length > MAX_RANGE_LENGTH)
+    throw new RangeSyntaxError(`range is longer than ${MAX_RANGE_LENGTH} characters`);
   if (trimmed.startsWith('[') || trimmed.startsWith('(')) return parseInterval(trimmed);
   const bare = /^[vV]?\d/.test(trimmed) ? parseVersion(trimmed) : null;
   if (bare && !/[\sxX*]/.test(trimmed)) {
@@ -49,12 +50,14 @@ function parseInterval(text: string): VersionRange {
     const t = raw.trim();
     if (t === '') return undefined;
     const version = parseVersion(t);
-    if (!version || version.labelOnly) throw new RangeSyntaxError(`${side} bound "${t}" of "${text}" is not a version`);
+    if (!version || version.labelOnly)
+      throw new RangeSyntaxError(`${side} bound "${t}" of "${text}" is not a version`);
     return { version, inclusive };
   };
   if (parts.length === 1) {
     // `[1.2.3]` is exactly that version; `(1.2.3)` can hold nothing and is refused as NuGet does.
-    if (open !== '[' || close !== ']') throw new RangeSyntaxError(`"${text}": a single version needs [ and ]`);
+    if (open !== '[' || close !== ']')
+      throw new RangeSyntaxError(`"${text}": a single version needs [ and ]`);
     const exact = bound(parts[0], true, 'the');
     if (!exact) throw new RangeSyntaxError(`"${text}" names no version`);
     return nugetRange(text, exact, exact);
@@ -68,8 +71,10 @@ function parseInterval(text: string): VersionRange {
       throw new RangeSyntaxError(`interval "${text}" is empty: its lower bound is not below its upper bound`);
     }
   }
-  if (min === undefined && open === '[') throw new RangeSyntaxError(`interval "${text}": an open lower end needs (`);
-  if (max === undefined && close === ']') throw new RangeSyntaxError(`interval "${text}": an open upper end needs )`);
+  if (min === undefined && open === '[')
+    throw new RangeSyntaxError(`interval "${text}": an open lower end needs (`);
+  if (max === undefined && close === ']')
+    throw new RangeSyntaxError(`interval "${text}": an open upper end needs )`);
   return nugetRange(text, min, max);
 }
 
@@ -118,7 +123,9 @@ function toSemVer(v: Version): SemVer | null {
     .split('.')
     .map((id) => (/^\d+$/.test(id) ? id.replace(/^0+(?=\d)/, '') : id))
     .join('.');
-  const build = [v.revision !== '0' ? v.revision : '', v.metadata.replace(/_/g, '-')].filter((s) => s !== '').join('.');
+  const build = [v.revision !== '0' ? v.revision : '', v.metadata.replace(/_/g, '-')]
+    .filter((s) => s !== '')
+    .join('.');
   const text = `${v.major}.${v.minor}.${v.patch}${label ? `-${label}` : ''}${build ? `+${build}` : ''}`;
   try {
     return new SemVer(text);

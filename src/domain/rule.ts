@@ -52,18 +52,34 @@ export const VersionRuleSchema = z
   .strict()
   .superRefine((rule, ctx) => {
     if (rule.extract !== undefined && rule.filter === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['extract'], message: 'extract needs a filter regex to take groups from' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['extract'],
+        message: 'extract needs a filter regex to take groups from',
+      });
     }
     if (rule.order !== 'semver' && rule.range !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['range'], message: `a version range needs order semver, not ${rule.order}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['range'],
+        message: `a version range needs order semver, not ${rule.order}`,
+      });
     }
     if (rule.order !== 'semver' && rule.tag !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['tag'], message: `a pre-release tag regex needs order semver, not ${rule.order}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tag'],
+        message: `a pre-release tag regex needs order semver, not ${rule.order}`,
+      });
     }
     if (rule.extract !== undefined && rule.filter !== undefined) {
       const missing = missingGroups(rule.filter, rule.extract);
       if (missing.length > 0) {
-        ctx.addIssue({ code: 'custom', path: ['extract'], message: `extract names groups the filter lacks: ${missing.join(', ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['extract'],
+          message: `extract names groups the filter lacks: ${missing.join(', ')}`,
+        });
       }
     }
   });
@@ -72,11 +88,7 @@ export type VersionRule = z.infer<typeof VersionRuleSchema>;
 export type VersionRuleInput = z.input<typeof VersionRuleSchema>;
 
 export type RejectReason =
-  | 'not a version'
-  | 'filtered out'
-  | 'excluded'
-  | 'out of range'
-  | 'pre-release tag does not match';
+  'not a version' | 'filtered out' | 'excluded' | 'out of range' | 'pre-release tag does not match';
 
 export interface Rejection {
   readonly tag: string;
@@ -154,7 +166,8 @@ export function compileRule(input: VersionRuleInput = {}): CompiledRule {
       if (!ordered) return 'not a version';
       if (ordered.version) {
         if (range && !range.includes(ordered.version)) return 'out of range';
-        if (preRelease && !preRelease.test(preReleaseText(ordered.version))) return 'pre-release tag does not match';
+        if (preRelease && !preRelease.test(preReleaseText(ordered.version)))
+          return 'pre-release tag does not match';
       }
       return ordered;
     },

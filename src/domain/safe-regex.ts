@@ -19,7 +19,8 @@ export function compileUserRegex(source: string, what = 'regex'): RegExp {
   try {
     re = new RegExp(source);
   } catch (err) {
-    const reason = err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err);
+    const reason =
+      err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err);
     throw new UnsafeRegexError(`${what} does not compile: ${reason}`);
   }
   if (!safeRegex(re)) {

@@ -78,7 +78,10 @@ export class TriggerMachine {
       // Re-evaluate deterministically: the activity's ranking is only a pre-filter.
       const rule = compileRule(this.ruleFor(poll.name));
       const best = bestCandidate(rule, poll.ok.candidates);
-      status.latest = best === null ? status.latest : { tag: best, digest: best === poll.ok.candidates[0] ? poll.ok.digest : null };
+      status.latest =
+        best === null
+          ? status.latest
+          : { tag: best, digest: best === poll.ok.candidates[0] ? poll.ok.digest : null };
       status.discovered = [...poll.ok.candidates];
       status.tagCount = poll.ok.tagCount;
       status.acceptedCount = poll.ok.acceptedCount;
@@ -99,7 +102,8 @@ export class TriggerMachine {
       reason: decision.reason,
     };
     this.state.releases.push(release);
-    if (this.state.releases.length > MAX_RELEASES_KEPT) this.state.releases.splice(0, this.state.releases.length - MAX_RELEASES_KEPT);
+    if (this.state.releases.length > MAX_RELEASES_KEPT)
+      this.state.releases.splice(0, this.state.releases.length - MAX_RELEASES_KEPT);
     this.recordOutcome('released', decision.reason, now, release.number);
     return release;
   }
@@ -107,10 +111,12 @@ export class TriggerMachine {
   /** Records one evaluation in the trigger's history (bounded). */
   recordOutcome(outcome: PollOutcome, reason: string, now: string, release: string | null = null): void {
     const versions: Record<string, string | null> = {};
-    for (const [name, status] of Object.entries(this.state.packages)) versions[name] = status.latest?.tag ?? null;
+    for (const [name, status] of Object.entries(this.state.packages))
+      versions[name] = status.latest?.tag ?? null;
     const entry: HistoryEntry = { at: now, outcome, reason, versions, release };
     this.state.history.push(entry);
-    if (this.state.history.length > MAX_HISTORY) this.state.history.splice(0, this.state.history.length - MAX_HISTORY);
+    if (this.state.history.length > MAX_HISTORY)
+      this.state.history.splice(0, this.state.history.length - MAX_HISTORY);
     this.state.lastPoll = { at: now, outcome, reason };
   }
 

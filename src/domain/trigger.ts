@@ -6,7 +6,10 @@ export const SlugSchema = z
   .string()
   .min(1)
   .max(63)
-  .regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, 'use lower-case letters, digits, ".", "_" and "-", starting and ending with a letter or digit');
+  .regex(
+    /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/,
+    'use lower-case letters, digits, ".", "_" and "-", starting and ending with a letter or digit',
+  );
 
 /** A feed is a configured feed id or a registry host (`docker.io`, `ghcr.io`, `127.0.0.1:5000`). */
 export const FeedIdSchema = z
@@ -20,7 +23,10 @@ export const RepositorySchema = z
   .string()
   .min(1)
   .max(255)
-  .regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, 'a repository path such as "library/nginx"');
+  .regex(
+    /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/,
+    'a repository path such as "library/nginx"',
+  );
 
 /** A named use of a package: `web` = `docker.io` + `library/nginx`. */
 export const PackageRefSchema = z
@@ -53,19 +59,39 @@ export const TriggerSpecSchema = z
   .superRefine((spec, ctx) => {
     const names = new Set<string>();
     spec.packages.forEach((p, i) => {
-      if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['packages', i, 'name'], message: `package name "${p.name}" is used twice` });
+      if (names.has(p.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['packages', i, 'name'],
+          message: `package name "${p.name}" is used twice`,
+        });
       names.add(p.name);
     });
     const ruled = new Set<string>();
     let general = false;
     spec.rules.forEach((rule, i) => {
       if (rule.packages === undefined) {
-        if (general) ctx.addIssue({ code: 'custom', path: ['rules', i, 'packages'], message: 'only one rule may leave out packages' });
+        if (general)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', i, 'packages'],
+            message: 'only one rule may leave out packages',
+          });
         general = true;
       }
       rule.packages?.forEach((name, j) => {
-        if (!names.has(name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'packages', j], message: `no package named "${name}"` });
-        else if (ruled.has(name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'packages', j], message: `package "${name}" already has a rule` });
+        if (!names.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', i, 'packages', j],
+            message: `no package named "${name}"`,
+          });
+        else if (ruled.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', i, 'packages', j],
+            message: `package "${name}" already has a rule`,
+          });
         ruled.add(name);
       });
     });
@@ -148,7 +174,17 @@ export const MAX_RELEASES_KEPT = 100;
 export function initialTriggerState(spec: TriggerSpec): TriggerState {
   const packages: Record<string, PackageStatus> = {};
   for (const p of spec.packages) packages[p.name] = emptyPackageStatus(p);
-  return { spec, paused: false, packages, releases: [], history: [], lastPoll: null, lastError: null, iterations: 0, runs: 1 };
+  return {
+    spec,
+    paused: false,
+    packages,
+    releases: [],
+    history: [],
+    lastPoll: null,
+    lastError: null,
+    iterations: 0,
+    runs: 1,
+  };
 }
 
 export function emptyPackageStatus(p: PackageRef): PackageStatus {

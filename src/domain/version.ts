@@ -44,7 +44,16 @@ export function parseVersion(tag: string): Version | null {
   const numeric = NUMERIC_PREFIX.exec(main);
   if (!numeric) {
     if (!LABEL.test(main)) return null;
-    return { original: tag, major: '0', minor: '0', patch: '0', revision: '0', label: main, metadata, labelOnly: true };
+    return {
+      original: tag,
+      major: '0',
+      minor: '0',
+      patch: '0',
+      revision: '0',
+      label: main,
+      metadata,
+      labelOnly: true,
+    };
   }
   let rest = main.slice(numeric[0].length);
   if (rest.length > 0 && (rest[0] === '.' || rest[0] === '-' || rest[0] === '_')) rest = rest.slice(1);

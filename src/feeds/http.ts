@@ -64,14 +64,23 @@ export class HttpClient {
     const where = `${target.origin}${target.pathname}`;
     let res: Response;
     try {
-      res = await fetch(target, { method: req.method ?? 'GET', headers: req.headers, body: req.body, signal, redirect: 'follow' });
+      res = await fetch(target, {
+        method: req.method ?? 'GET',
+        headers: req.headers,
+        body: req.body,
+        signal,
+        redirect: 'follow',
+      });
     } catch (err) {
       throw networkError(err, where, timeoutMs);
     }
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > maxBytes) {
       await res.body?.cancel();
-      throw new FeedError('TOO_LARGE', `${where} answered ${declared} bytes, more than the ${maxBytes}-byte cap`);
+      throw new FeedError(
+        'TOO_LARGE',
+        `${where} answered ${declared} bytes, more than the ${maxBytes}-byte cap`,
+      );
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -90,7 +99,12 @@ export class HttpClient {
       if (err instanceof FeedError) throw err;
       throw networkError(err, where, timeoutMs);
     }
-    return { status: res.status, headers: res.headers, url: res.url || target.href, body: Buffer.concat(chunks) };
+    return {
+      status: res.status,
+      headers: res.headers,
+      url: res.url || target.href,
+      body: Buffer.concat(chunks),
+    };
   }
 }
 

@@ -49,7 +49,10 @@ export class OciClient {
       const page = parseTagPage(res, repository);
       for (const tag of page) tags.push(tag);
       if (tags.length > feed.maxTags) {
-        throw new FeedError('TOO_LARGE', `${repository} has more than ${feed.maxTags} tags; raise maxTags for feed ${feed.id}`);
+        throw new FeedError(
+          'TOO_LARGE',
+          `${repository} has more than ${feed.maxTags} tags; raise maxTags for feed ${feed.id}`,
+        );
       }
       next = nextLink(res, next, origin);
       if (page.length === 0) next = null; // some registries send a Link on an empty last page
@@ -60,10 +63,16 @@ export class OciClient {
   /** The digest of a tag's manifest by HEAD (free of Docker Hub's pull limit), or by GET and sha256. */
   async manifestDigest(feed: OciFeed, repository: string, tag: string): Promise<string> {
     const url = `${feed.url}/v2/${repository}/manifests/${encodeURIComponent(tag)}`;
-    const head = await this.send(feed, repository, url, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } });
+    const head = await this.send(feed, repository, url, {
+      method: 'HEAD',
+      headers: { accept: MANIFEST_ACCEPT },
+    });
     const digest = head.headers.get('docker-content-digest');
     if (digest && /^sha256:[0-9a-f]{64}$/.test(digest)) return digest;
-    const res = await this.send(feed, repository, url, { headers: { accept: MANIFEST_ACCEPT }, maxBytes: 4 * 1024 * 1024 });
+    const res = await this.send(feed, repository, url, {
+      headers: { accept: MANIFEST_ACCEPT },
+      maxBytes: 4 * 1024 * 1024,
+    });
     return `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
   }
 
@@ -81,7 +90,8 @@ export class OciClient {
     let res = await this.http.request(url, { ...req, headers });
     if (res.status === 401) {
       const authorization = await this.answerChallenge(feed, scope, res);
-      if (authorization) res = await this.http.request(url, { ...req, headers: { ...headers, authorization } });
+      if (authorization)
+        res = await this.http.request(url, { ...req, headers: { ...headers, authorization } });
     }
     if (res.status >= 200 && res.status < 300) return res;
     throw registryError(res, feed, repository);
@@ -97,7 +107,12 @@ export class OciClient {
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
     if (bearer && bearer.params.realm) {
-      const token = await this.fetchToken(feed, bearer.params.realm, bearer.params.service ?? '', bearer.params.scope ?? scope);
+      const token = await this.fetchToken(
+        feed,
+        bearer.params.realm,
+        bearer.params.service ?? '',
+        bearer.params.scope ?? scope,
+      );
       this.tokens.set(`${feed.id}|${scope}`, token);
       return `Bearer ${token.token}`;
     }
@@ -105,7 +120,12 @@ export class OciClient {
     return null;
   }
 
-  private async fetchToken(feed: OciFeed, realm: string, service: string, scope: string): Promise<CachedToken> {
+  private async fetchToken(
+    feed: OciFeed,
+    realm: string,
+    service: string,
+    scope: string,
+  ): Promise<CachedToken> {
     let url: URL;
     try {
       url = new URL(realm);
@@ -118,17 +138,32 @@ export class OciClient {
     if (feed.credentials) headers.authorization = basicAuthorization(feed.credentials);
     const res = await this.http.request(url.href, { headers, maxBytes: 1024 * 1024 });
     if (res.status === 401 || res.status === 403) {
-      throw new FeedError(res.status === 401 ? 'UNAUTHORIZED' : 'DENIED', `the token service of feed ${feed.id} refused the credentials (${res.status})`, null, res.status);
+      throw new FeedError(
+        res.status === 401 ? 'UNAUTHORIZED' : 'DENIED',
+        `the token service of feed ${feed.id} refused the credentials (${res.status})`,
+        null,
+        res.status,
+      );
     }
-    if (res.status < 200 || res.status >= 300) throw httpStatusError(res.status, `the token service of feed ${feed.id}`, res);
+    if (res.status < 200 || res.status >= 300)
+      throw httpStatusError(res.status, `the token service of feed ${feed.id}`, res);
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       body = JSON.parse(res.body.toString('utf8'));
     } catch {
-      throw new FeedError('BAD_RESPONSE', `the token service of feed ${feed.id} answered something that is not JSON`);
+      throw new FeedError(
+        'BAD_RESPONSE',
+        `the token service of feed ${feed.id} answered something that is not JSON`,
+      );
     }
-    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : null;
-    if (!token) throw new FeedError('BAD_RESPONSE', `the token service of feed ${feed.id} answered without a token`);
+    const token =
+      typeof body.token === 'string'
+        ? body.token
+        : typeof body.access_token === 'string'
+          ? body.access_token
+          : null;
+    if (!token)
+      throw new FeedError('BAD_RESPONSE', `the token service of feed ${feed.id} answered without a token`);
     // The distribution token spec defaults expires_in to 60 seconds; renew 10% early.
     const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
     return { token, expiresAt: this.now() + seconds * 900 };
@@ -168,7 +203,10 @@ function nextLink(res: HttpResponse, requestUrl: string, origin: string): string
     throw new FeedError('BAD_RESPONSE', `the registry sent a next-page link that is not a URL`);
   }
   if (next.origin !== origin) {
-    throw new FeedError('BAD_RESPONSE', `the registry sent a next-page link to another origin (${next.origin}); refused`);
+    throw new FeedError(
+      'BAD_RESPONSE',
+      `the registry sent a next-page link to another origin (${next.origin}); refused`,
+    );
   }
   return next.href;
 }
@@ -184,7 +222,9 @@ function readRateLimit(res: HttpResponse): number | null {
 function registryMessage(res: HttpResponse): string | null {
   if (res.body.length === 0) return null;
   try {
-    const body = JSON.parse(res.body.toString('utf8')) as { errors?: Array<{ code?: unknown; message?: unknown }> };
+    const body = JSON.parse(res.body.toString('utf8')) as {
+      errors?: Array<{ code?: unknown; message?: unknown }>;
+    };
     const first = body.errors?.[0];
     if (first && typeof first.message === 'string') {
       const text = typeof first.code === 'string' ? `${first.code}: ${first.message}` : first.message;
@@ -209,10 +249,13 @@ function httpStatusError(status: number, what: string, res: HttpResponse): FeedE
   const own = registryMessage(res);
   const detail = own ? `: ${own}` : '';
   if (status === 404) return new FeedError('NOT_FOUND', `${what} was not found (404)${detail}`, null, status);
-  if (status === 401) return new FeedError('UNAUTHORIZED', `${what} needs valid credentials (401)${detail}`, null, status);
+  if (status === 401)
+    return new FeedError('UNAUTHORIZED', `${what} needs valid credentials (401)${detail}`, null, status);
   if (status === 403) return new FeedError('DENIED', `${what} denied access (403)${detail}`, null, status);
-  if (status === 429) return new FeedError('RATE_LIMITED', `${what} is rate-limited (429)${detail}`, retryAfterMs(res), status);
-  if (status >= 500) return new FeedError('SERVER_ERROR', `${what} failed with ${status}${detail}`, null, status);
+  if (status === 429)
+    return new FeedError('RATE_LIMITED', `${what} is rate-limited (429)${detail}`, retryAfterMs(res), status);
+  if (status >= 500)
+    return new FeedError('SERVER_ERROR', `${what} failed with ${status}${detail}`, null, status);
   return new FeedError('BAD_RESPONSE', `${what} answered ${status}${detail}`, null, status);
 }
 

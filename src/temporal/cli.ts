@@ -55,7 +55,9 @@ export async function buildTemporalCli(
   if (!go) return null;
   const dir = cliCacheDir(env);
   mkdirSync(dir, { recursive: true });
-  say(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install into ${dir} (once; a few minutes on 2 cores)...`);
+  say(
+    `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install into ${dir} (once; a few minutes on 2 cores)...`,
+  );
   try {
     await promisify(execFile)(go, ['install', `${CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
       env: { ...env, GOBIN: dir, GOFLAGS: `${env.GOFLAGS ?? ''} -buildvcs=false`.trim() },
@@ -63,7 +65,9 @@ export async function buildTemporalCli(
     });
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
-    throw new TemporalCliError(`go install ${CLI_MODULE}@${TEMPORAL_CLI_VERSION} failed:\n${stderr.slice(-2000)}`);
+    throw new TemporalCliError(
+      `go install ${CLI_MODULE}@${TEMPORAL_CLI_VERSION} failed:\n${stderr.slice(-2000)}`,
+    );
   }
   const built = path.join(dir, 'temporal');
   if (!isExecutable(built)) throw new TemporalCliError(`go install finished but ${built} is missing`);

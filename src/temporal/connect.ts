@@ -31,7 +31,10 @@ export interface DevServerOptions {
  * TEMPORAL_CLI_PATH, cache, or built with Go), falling back to the SDK's download.
  * Registers the project's search attributes either way.
  */
-export async function connectTemporal(settings: TemporalSettings, dev: DevServerOptions = {}): Promise<TemporalHandle> {
+export async function connectTemporal(
+  settings: TemporalSettings,
+  dev: DevServerOptions = {},
+): Promise<TemporalHandle> {
   if (settings.address) return connectExisting(settings);
   return startDevServer(settings.namespace, dev);
 }

@@ -20,10 +20,10 @@ afterAll(async () => {
   await registry?.stop();
 });
 
-async function state(project: string, name: string): Promise<TriggerState> {
+async function state(project: string, name: string): Promise<TriggerState & { status: string }> {
   const res = await api.request('GET', `/triggers/${project}/${name}`);
   if (res.status !== 200) throw new Error(`GET trigger: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body as TriggerState;
+  return res.body as TriggerState & { status: string };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -57,10 +57,14 @@ describe('a trigger on a real registry', () => {
 
     // 1.1.0 is found by the next scheduled poll, without any signal.
     await pushImage(registry.url, 'shop/web', '1.1.0');
-    const second = await eventually(async () => {
-      const s = await state(project, name);
-      return s.releases.length >= 2 ? s : undefined;
-    }, 'the second release', 25_000);
+    const second = await eventually(
+      async () => {
+        const s = await state(project, name);
+        return s.releases.length >= 2 ? s : undefined;
+      },
+      'the second release',
+      25_000,
+    );
     expect(second.releases.map((r) => [r.number, r.packages[0].tag])).toEqual([
       ['0.0.1', '1.0.0'],
       ['0.0.2', '1.1.0'],
@@ -79,10 +83,14 @@ describe('a trigger on a real registry', () => {
     expect(description.typedSearchAttributes.get(TRIGGER_STATE_ATTRIBUTE)).toBe('paused');
 
     expect((await api.request('POST', `/triggers/${project}/${name}/resume`)).status).toBe(202);
-    const resumed = await eventually(async () => {
-      const s = await state(project, name);
-      return s.releases.length >= 3 ? s : undefined;
-    }, 'the release after resume', 8_000);
+    const resumed = await eventually(
+      async () => {
+        const s = await state(project, name);
+        return s.releases.length >= 3 ? s : undefined;
+      },
+      'the release after resume',
+      8_000,
+    );
     expect(resumed.releases[2].packages[0].tag).toBe('1.2.0');
     expect(resumed.releases[2].number).toBe('0.0.3');
     expect(resumed.paused).toBe(false);
@@ -94,7 +102,10 @@ describe('a trigger on a real registry', () => {
     const runBefore = (await handle.describe()).runId;
     await api.request('POST', `/triggers/${project}/${name}/pause`);
     await api.request('POST', `/triggers/${project}/${name}/continue-as-new`);
-    await eventually(async () => ((await handle.describe()).runId !== runBefore ? true : undefined), 'a new run');
+    await eventually(
+      async () => ((await handle.describe()).runId !== runBefore ? true : undefined),
+      'a new run',
+    );
     const after = await state(project, name);
     expect(after.runs).toBe(before.runs + 1);
     expect(after.paused).toBe(true);

@@ -25,7 +25,11 @@ export async function startApi(client: Client, taskQueue: string): Promise<TestA
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await res.text();
-      return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : null };
+      return {
+        status: res.status,
+        type: res.headers.get('content-type') ?? '',
+        body: text ? JSON.parse(text) : null,
+      };
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -21,7 +21,10 @@ export default async function globalSetup(): Promise<void> {
   });
   globalThis.__FEED_TRIGGERS_TEMPORAL__ = temporal;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-test-'));
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: quietLogger,
+  });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, code);
   process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS = temporal.address;

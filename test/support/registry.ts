@@ -66,7 +66,9 @@ export class TestRegistry {
       auth,
     ].join('\n');
     writeFileSync(path.join(dir, 'config.yml'), config);
-    const proc = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const registry = new TestRegistry(port, proc, dir);
@@ -109,16 +111,31 @@ function sha256(data: Buffer): string {
 }
 
 /** Pushes a small image with plain HTTP (upload, blob PUT with digest, manifest PUT); returns its digest. */
-export async function pushImage(registryUrl: string, repository: string, tag: string, options: PushOptions = {}): Promise<string> {
+export async function pushImage(
+  registryUrl: string,
+  repository: string,
+  tag: string,
+  options: PushOptions = {},
+): Promise<string> {
   const kind = options.kind ?? 'oci';
   const auth: Record<string, string> = options.authorization ? { authorization: options.authorization } : {};
   const config = Buffer.from(
-    JSON.stringify(options.config ?? { architecture: 'amd64', os: 'linux', config: { Labels: { tag } }, rootfs: { type: 'layers', diff_ids: [] } }),
+    JSON.stringify(
+      options.config ?? {
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Labels: { tag } },
+        rootfs: { type: 'layers', diff_ids: [] },
+      },
+    ),
   );
   const layer = randomBytes(64);
   const upload = async (blob: Buffer): Promise<string> => {
     const digest = sha256(blob);
-    const start = await fetch(`${registryUrl}/v2/${repository}/blobs/uploads/`, { method: 'POST', headers: auth });
+    const start = await fetch(`${registryUrl}/v2/${repository}/blobs/uploads/`, {
+      method: 'POST',
+      headers: auth,
+    });
     if (start.status !== 202) throw new Error(`blob upload start: ${start.status} ${await start.text()}`);
     const location = new URL(start.headers.get('location')!, registryUrl);
     location.searchParams.set('digest', digest);
@@ -133,10 +150,18 @@ export async function pushImage(registryUrl: string, repository: string, tag: st
   const configDigest = await upload(config);
   const layerDigest = await upload(layer);
   const manifestType =
-    kind === 'oci' ? 'application/vnd.oci.image.manifest.v1+json' : 'application/vnd.docker.distribution.manifest.v2+json';
+    kind === 'oci'
+      ? 'application/vnd.oci.image.manifest.v1+json'
+      : 'application/vnd.docker.distribution.manifest.v2+json';
   const configType =
-    options.configMediaType ?? (kind === 'oci' ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json');
-  const layerType = kind === 'oci' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+    options.configMediaType ??
+    (kind === 'oci'
+      ? 'application/vnd.oci.image.config.v1+json'
+      : 'application/vnd.docker.container.image.v1+json');
+  const layerType =
+    kind === 'oci'
+      ? 'application/vnd.oci.image.layer.v1.tar+gzip'
+      : 'application/vnd.docker.image.rootfs.diff.tar.gzip';
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,

@@ -21,21 +21,48 @@ describe('parseVersion', () => {
     ['1.0.0-rc.1+sha.abc', '1', '0', '0', '0', 'rc.1', 'sha.abc'],
     ['007.01', '7', '1', '0', '0', '', ''],
     ['20240101123045', '20240101123045', '0', '0', '0', '', ''],
-  ])('%s has parts %s.%s.%s.%s, label "%s", metadata "%s"', (tag, major, minor, patch, revision, label, metadata) => {
-    expect(v(tag)).toMatchObject({ original: tag, major, minor, patch, revision, label, metadata, labelOnly: false });
-  });
+  ])(
+    '%s has parts %s.%s.%s.%s, label "%s", metadata "%s"',
+    (tag, major, minor, patch, revision, label, metadata) => {
+      expect(v(tag)).toMatchObject({
+        original: tag,
+        major,
+        minor,
+        patch,
+        revision,
+        label,
+        metadata,
+        labelOnly: false,
+      });
+    },
+  );
 
   test('a tag without leading digits is 0.0.0.0 with the tag as its label', () => {
-    expect(v('latest')).toMatchObject({ major: '0', minor: '0', patch: '0', revision: '0', label: 'latest', labelOnly: true });
+    expect(v('latest')).toMatchObject({
+      major: '0',
+      minor: '0',
+      patch: '0',
+      revision: '0',
+      label: 'latest',
+      labelOnly: true,
+    });
     expect(formatVersion(v('latest'))).toBe('0.0.0-latest');
   });
 
-  test.each(['', 'a'.repeat(129), '1.0.0 beta', 'ünïcode', '1.0-', '1.0.0+', '.1.0', '-1', '1.0.0/x', '1.0.0+a+b'])(
-    '%j is not a version',
-    (tag) => {
-      expect(parseVersion(tag)).toBeNull();
-    },
-  );
+  test.each([
+    '',
+    'a'.repeat(129),
+    '1.0.0 beta',
+    'ünïcode',
+    '1.0-',
+    '1.0.0+',
+    '.1.0',
+    '-1',
+    '1.0.0/x',
+    '1.0.0+a+b',
+  ])('%j is not a version', (tag) => {
+    expect(parseVersion(tag)).toBeNull();
+  });
 
   test('the pre-release text includes metadata, as Octopus tests it', () => {
     expect(preReleaseText(v('1.0.0'))).toBe('');
