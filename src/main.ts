@@ -42,7 +42,8 @@ async function main(): Promise<void> {
     say(`${signal}: shutting down...`);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
-    worker.shutdown();
+    // The SDK's runtime also reacts to SIGINT/SIGTERM by draining the worker; shut down only once.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
     await running.catch(() => undefined);
     await temporal.close();
     say('Stopped.');
