@@ -1,0 +1,106 @@
+import { parseArgs } from 'node:util';
+import {
+  compileRule,
+  evaluateRule,
+  RuleEvaluation,
+  VersionRuleInput,
+  VersionRuleSchema,
+} from '../domain/rule';
+import { UsageError } from './usage';
+
+export const RULES_USAGE =
+  'usage: feed-triggers rules [--range R] [--tag REGEX] [--order semver|numerical|alphabetical] ' +
+  '[--filter REGEX] [--extract TEMPLATE] [--exclude REGEX]... [--no-default-excludes] [--json] < tags';
+
+/** The preview as the CLI prints it with --json: tags exactly as given, accepted best first. */
+export interface RulesPreview {
+  readonly selected: string | null;
+  readonly accepted: string[];
+  readonly rejected: { tag: string; reason: string }[];
+}
+
+/** Builds the rule from the command line; bad options become a one-line UsageError. */
+export function ruleFromArgs(args: string[]): { rule: VersionRuleInput; json: boolean } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        range: { type: 'string' },
+        tag: { type: 'string' },
+        order: { type: 'string' },
+        filter: { type: 'string' },
+        extract: { type: 'string' },
+        exclude: { type: 'string', multiple: true },
+        'no-default-excludes': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]);
+  }
+  const rule = {
+    range: values.range,
+    tag: values.tag,
+    order: values.order,
+    filter: values.filter,
+    extract: values.extract,
+    exclude: values.exclude ?? [],
+    defaultExcludes: !values['no-default-excludes'],
+  };
+  const parsed = VersionRuleSchema.safeParse(rule);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const option = issue.path.length > 0 ? `--${String(issue.path[0])}` : 'options';
+    throw new UsageError(`${option}: ${issue.message}`);
+  }
+  return { rule: parsed.data, json: values.json ?? false };
+}
+
+/** Tags from text, one a line; line endings stripped, blank lines ignored, nothing else changed. */
+export function tagsFromText(text: string): string[] {
+  return text.split(/\r?\n/).filter((line) => line.trim() !== '');
+}
+
+export function toPreview(evaluation: RuleEvaluation): RulesPreview {
+  return {
+    selected: evaluation.selected,
+    accepted: evaluation.accepted.map((a) => a.tag),
+    rejected: evaluation.rejected.map((r) => ({ tag: r.tag, reason: r.reason })),
+  };
+}
+
+/** A table for people: each tag with what the rule made of it, selected first. */
+export function formatPreviewTable(preview: RulesPreview): string {
+  const rows: [string, string][] = [
+    ...preview.accepted.map((tag): [string, string] => [
+      tag,
+      tag === preview.selected ? 'selected' : 'accepted',
+    ]),
+    ...preview.rejected.map((r): [string, string] => [r.tag, `rejected: ${r.reason}`]),
+  ];
+  const width = Math.min(Math.max(3, ...rows.map(([tag]) => tag.length)), 64);
+  const lines = [
+    `${'TAG'.padEnd(width)}  RESULT`,
+    ...rows.map(([tag, result]) => `${tag.padEnd(width)}  ${result}`),
+  ];
+  lines.push('', preview.selected === null ? 'No tag passes the rule.' : `Selected: ${preview.selected}`);
+  return lines.join('\n') + '\n';
+}
+
+/** `feed-triggers rules`: reads tags from stdin and prints the rule's preview. */
+export async function runRules(
+  args: string[],
+  stdin: NodeJS.ReadableStream,
+  stdout: NodeJS.WritableStream,
+): Promise<void> {
+  const { rule, json } = ruleFromArgs(args);
+  const compiled = compileRule(rule);
+  let text = '';
+  stdin.setEncoding('utf8');
+  for await (const chunk of stdin) text += chunk as string;
+  const preview = toPreview(evaluateRule(compiled, tagsFromText(text)));
+  stdout.write(json ? `${JSON.stringify(preview)}\n` : formatPreviewTable(preview));
+}
