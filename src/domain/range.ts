@@ -24,6 +24,8 @@ interface Bound {
 }
 
 const MAX_RANGE_LENGTH = 256;
+/** `1.x`, `1.2.X`: npm x-ranges, which would otherwise parse as versions with a label. */
+const X_RANGE = /^[vV]?\d+(?:\.(?:\d+|[xX*]))*\.[xX*](?:\.(?:\d+|[xX*]))*$/;
 
 /** Parses a range in NuGet interval or npm notation; throws RangeSyntaxError with a reason. */
 export function parseRange(text: string): VersionRange {
@@ -32,8 +34,11 @@ export function parseRange(text: string): VersionRange {
   if (trimmed.length > MAX_RANGE_LENGTH)
     throw new RangeSyntaxError(`range is longer than ${MAX_RANGE_LENGTH} characters`);
   if (trimmed.startsWith('[') || trimmed.startsWith('(')) return parseInterval(trimmed);
-  const bare = /^[vV]?\d/.test(trimmed) ? parseVersion(trimmed) : null;
-  if (bare && !/[\sxX*]/.test(trimmed)) {
+  const bare =
+    /^[vV]?\d/.test(trimmed) && !/[\s^~<>=|*]/.test(trimmed) && !X_RANGE.test(trimmed)
+      ? parseVersion(trimmed)
+      : null;
+  if (bare) {
     return nugetRange(trimmed, { version: bare, inclusive: true }, undefined);
   }
   return parseNpmRange(trimmed);

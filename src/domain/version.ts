@@ -25,7 +25,7 @@ export const MAX_TAG_LENGTH = 128;
 // The OCI tag grammar, widened by `+` because Helm chart versions carry build metadata.
 const TAG_CHARACTERS = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
 const NUMERIC_PREFIX = /^[vV]?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:\.(\d+))?/;
-const LABEL = /^[0-9A-Za-z][0-9A-Za-z._-]*$/;
+const LABEL = /^[0-9A-Za-z._-]+$/;
 const METADATA = /^[0-9A-Za-z._-]+$/;
 
 /** Whether a string could be a registry tag at all (length and characters). */
