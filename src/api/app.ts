@@ -1,6 +1,7 @@
 import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, Response } from 'express';
 import { HttpProblem, sendProblem } from './problem';
+import { ruleRoutes } from './rules';
 import { triggerRoutes } from './triggers';
 
 export interface AppOptions {
@@ -13,11 +14,12 @@ export interface AppOptions {
 export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '256kb', type: ['application/json', 'application/*+json'] }));
+  app.use(express.json({ limit: '4mb', type: ['application/json', 'application/*+json'] }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  app.use(ruleRoutes());
   app.use(triggerRoutes(options.client, options.taskQueue));
 
   app.use((req: Request, res: Response) => {
@@ -31,7 +33,7 @@ export function createApp(options: AppOptions): express.Express {
         { field: '(body)', message: 'not valid JSON' },
       ]);
     if (e?.type === 'entity.too.large')
-      return sendProblem(res, 413, 'Payload too large', 'the body is larger than 256 KiB');
+      return sendProblem(res, 413, 'Payload too large', 'the body is larger than 4 MiB');
     if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500)
       return sendProblem(res, e.status, 'Bad request', e.message ?? 'bad request');
     options.log?.(`API error: ${e?.message ?? String(err)}`);

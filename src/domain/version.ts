@@ -18,6 +18,8 @@ export interface Version {
   readonly metadata: string;
   /** True when the tag had no leading digits and is only a label. */
   readonly labelOnly: boolean;
+  /** The label's dot-separated identifiers, split once so sorting large tag lists stays fast. */
+  readonly labelIds: readonly string[];
 }
 
 /** Registries allow at most 128 characters in a tag (OCI distribution spec). */
@@ -53,6 +55,7 @@ export function parseVersion(tag: string): Version | null {
       label: main,
       metadata,
       labelOnly: true,
+      labelIds: main.split('.'),
     };
   }
   let rest = main.slice(numeric[0].length);
@@ -68,6 +71,7 @@ export function parseVersion(tag: string): Version | null {
     label: rest,
     metadata,
     labelOnly: false,
+    labelIds: rest === '' ? [] : rest.split('.'),
   };
 }
 
@@ -94,12 +98,12 @@ function compareIdentifiers(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function compareLabels(a: string, b: string): number {
-  if (a === b) return 0;
-  if (a === '') return 1; // a release outranks any of its pre-releases
-  if (b === '') return -1;
-  const aIds = a.split('.');
-  const bIds = b.split('.');
+function compareLabels(a: Version, b: Version): number {
+  if (a.label === b.label) return 0;
+  if (a.label === '') return 1; // a release outranks any of its pre-releases
+  if (b.label === '') return -1;
+  const aIds = a.labelIds;
+  const bIds = b.labelIds;
   for (let i = 0; i < Math.min(aIds.length, bIds.length); i++) {
     const c = compareIdentifiers(aIds[i], bIds[i]);
     if (c !== 0) return c;
@@ -114,7 +118,7 @@ export function compareVersions(a: Version, b: Version): number {
     compareDigits(a.minor, b.minor) ||
     compareDigits(a.patch, b.patch) ||
     compareDigits(a.revision, b.revision) ||
-    compareLabels(a.label, b.label)
+    compareLabels(a, b)
   );
 }
 

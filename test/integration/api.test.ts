@@ -124,3 +124,35 @@ describe('the trigger API', () => {
     expect(res.type).toMatch(/^application\/problem\+json/);
   });
 });
+
+describe('the rule preview API', () => {
+  test('selects, accepts best first and gives each rejection its reason', async () => {
+    const res = await api.request('POST', '/rules/preview', {
+      rule: { range: '[1.0,2.0)', tag: '^$' },
+      tags: ['1.0.0', 'v1.4.0', '1.5.0-rc.1', '2.0.0', 'x.sig'],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      selected: 'v1.4.0',
+      accepted: ['v1.4.0', '1.0.0'],
+      rejected: [
+        { tag: '1.5.0-rc.1', reason: 'pre-release tag does not match' },
+        { tag: '2.0.0', reason: 'out of range' },
+        { tag: 'x.sig', reason: 'excluded' },
+      ],
+    });
+  });
+
+  test('refuses a catastrophic regex with a 400 naming rule.filter and saying why', async () => {
+    const res = await api.request('POST', '/rules/preview', { rule: { filter: '^(\\d+)*$' }, tags: ['1'] });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].field).toBe('rule.filter');
+    expect(res.body.errors[0].message).toMatch(/backtrack catastrophically/);
+  });
+
+  test('refuses tags that are not strings, naming the index', async () => {
+    const res = await api.request('POST', '/rules/preview', { tags: ['1.0.0', 42] });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].field).toBe('tags.1');
+  });
+});

@@ -1,0 +1,28 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { compileRule, evaluateRule, VersionRuleSchema } from '../domain/rule';
+import { toPreview } from '../cli/rules';
+import { parseOr400 } from './problem';
+
+/** Up to 100,000 tags of at most 1,024 characters: generous for real repositories, bounded for the API. */
+const PreviewRequestSchema = z
+  .object({
+    rule: VersionRuleSchema.default({
+      order: 'semver',
+      exclude: [],
+      defaultExcludes: true,
+      trackDigest: false,
+    }),
+    tags: z.array(z.string().max(1024)).max(100_000),
+  })
+  .strict();
+
+/** `POST /rules/preview`: Octopus's "Design rule" for a tag list, without touching any feed. */
+export function ruleRoutes(): Router {
+  const router = Router();
+  router.post('/rules/preview', (req, res) => {
+    const { rule, tags } = parseOr400(PreviewRequestSchema, req.body);
+    res.json(toPreview(evaluateRule(compileRule(rule), tags)));
+  });
+  return router;
+}
