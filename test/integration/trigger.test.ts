@@ -172,4 +172,40 @@ describe('a trigger on a real registry', () => {
     expect(s.releases[0].packages[0].tag).toBe('1.4.0');
     expect(s.packages.api.discovered).toEqual(['1.4.0']);
   });
+
+  test('digest tracking releases a new digest behind a fixed mutable tag', async () => {
+    const first = await pushImage(registry.url, 'shop/config', 'stable');
+    await pushImage(registry.url, 'shop/config', '9.9.9');
+    const created = await api.request('POST', '/triggers', {
+      project,
+      name: 'config-stable',
+      intervalSeconds: 10,
+      packages: [{ name: 'config', feed: registry.host, package: 'shop/config' }],
+      rules: [{ filter: '^stable$', trackDigest: true }],
+    });
+    expect(created.status).toBe(201);
+    const one = await eventually(async () => {
+      const st = await state(project, 'config-stable');
+      return st.releases.length === 1 ? st : undefined;
+    }, 'the first release of stable');
+    expect(one.releases[0].packages[0]).toMatchObject({ tag: 'stable', digest: first });
+
+    // Same digest again: polling does not release twice.
+    await api.request('POST', `/triggers/${project}/config-stable/poll`);
+    await eventually(
+      async () => ((await state(project, 'config-stable')).iterations > one.iterations ? true : undefined),
+      'another poll',
+    );
+    expect((await state(project, 'config-stable')).releases).toHaveLength(1);
+
+    const second = await pushImage(registry.url, 'shop/config', 'stable');
+    expect(second).not.toBe(first);
+    await api.request('POST', `/triggers/${project}/config-stable/poll`);
+    const two = await eventually(async () => {
+      const st = await state(project, 'config-stable');
+      return st.releases.length === 2 ? st : undefined;
+    }, 'the release of the new digest');
+    expect(two.releases[1].packages[0]).toMatchObject({ tag: 'stable', digest: second });
+    expect(two.releases[1].reason).toMatch(/new digest/);
+  });
 });

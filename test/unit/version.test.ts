@@ -37,6 +37,19 @@ describe('parseVersion', () => {
     },
   );
 
+  // The examples table of Octopus's "Octopus versioning scheme" page for Docker tags.
+  test.each([
+    ['1.0', '1', '0', '', false],
+    ['v1.0', '1', '0', '', false],
+    ['V1.0', '1', '0', '', false],
+    ['1.0-myfeature', '1', '0', 'myfeature', false],
+    ['1.0myfeature', '1', '0', 'myfeature', false],
+    ['myfeature', '0', '0', 'myfeature', true],
+    ['latest', '0', '0', 'latest', true],
+  ])('Octopus example %s: major %s, minor %s, pre-release "%s"', (tag, major, minor, label, labelOnly) => {
+    expect(v(tag)).toMatchObject({ major, minor, patch: '0', revision: '0', label, labelOnly });
+  });
+
   test('a tag without leading digits is 0.0.0.0 with the tag as its label', () => {
     expect(v('latest')).toMatchObject({
       major: '0',
