@@ -2,8 +2,8 @@ import { ApplicationFailure, log } from '@temporalio/activity';
 import { resolveFeed } from '../src/config';
 import { compileRule, evaluateRule, VersionRuleInput } from '../src/domain/rule';
 import { FeedError } from '../src/feeds/errors';
-import { OciFeed } from '../src/feeds/feed';
-import { OciClient, TagListing } from '../src/feeds/oci';
+import { Feed } from '../src/feeds/feed';
+import { PackageListing, PackageSource } from '../src/feeds/package-source';
 import { SingleFlightCache } from '../src/feeds/single-flight';
 
 export interface PollPackageInput {
@@ -29,10 +29,10 @@ export interface PollPackageResult {
 }
 
 export interface PollDependencies {
-  readonly oci: OciClient;
-  readonly feeds: ReadonlyMap<string, OciFeed>;
-  readonly tagCache: SingleFlightCache<TagListing>;
-  readonly digestCache: SingleFlightCache<string>;
+  readonly source: PackageSource;
+  readonly feeds: ReadonlyMap<string, Feed>;
+  readonly tagCache: SingleFlightCache<PackageListing>;
+  readonly digestCache: SingleFlightCache<string | null>;
 }
 
 /** Turns a feed error into an activity failure: retryable or not, with the registry's Retry-After. */
@@ -58,7 +58,7 @@ export function createPollActivities(deps: PollDependencies) {
         const key = `${feed.id}|${input.package}`;
         const listing = await deps.tagCache.get(
           key,
-          () => deps.oci.listTags(feed, input.package),
+          () => deps.source.list(feed, input.package),
           input.maxAgeMs ?? undefined,
         );
         const rule = compileRule(input.rule);
@@ -74,7 +74,7 @@ export function createPollActivities(deps: PollDependencies) {
             ? null
             : await deps.digestCache.get(
                 `${key}|${best}`,
-                () => deps.oci.manifestDigest(feed, input.package, best),
+                () => deps.source.digest(feed, input.package, best, listing),
                 rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
               );
         log.info('polled package', {

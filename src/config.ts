@@ -3,7 +3,17 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FeedIdSchema } from './domain/trigger';
-import { DEFAULT_MAX_TAGS, DEFAULT_PAGE_SIZE, implicitFeed, OciFeed } from './feeds/feed';
+import {
+  DEFAULT_MAX_INDEX_BYTES,
+  DEFAULT_MAX_TAGS,
+  DEFAULT_PAGE_SIZE,
+  Feed,
+  FeedAuth,
+  implicitFeed,
+  isLoopback,
+  pageSizeFor,
+  registryApiHost,
+} from './feeds/feed';
 
 /**
  * The one home of configuration: environment variables for the process, and an optional YAML file
@@ -21,29 +31,87 @@ const SecretRefSchema = z.union([
 ]);
 export type SecretRef = z.infer<typeof SecretRefSchema>;
 
-const FeedConfigSchema = z
-  .object({
-    id: FeedIdSchema,
-    type: z.literal('oci').default('oci'),
-    url: z
-      .string()
-      .url()
-      .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://')
-      .transform((u) => u.replace(/\/+$/, '')),
-    username: z.string().min(1).max(256).optional(),
-    password: SecretRefSchema.optional(),
-    pageSize: z.number().int().min(1).max(10_000).default(DEFAULT_PAGE_SIZE),
-    maxTags: z.number().int().min(1).max(10_000_000).default(DEFAULT_MAX_TAGS),
-  })
-  .strict()
-  .refine((f) => (f.username === undefined) === (f.password === undefined), {
-    message: 'username and password go together',
-    path: ['password'],
-  });
+const AuthConfigSchema = z.union([
+  z
+    .object({ basic: z.object({ username: z.string().min(1).max(256), password: SecretRefSchema }).strict() })
+    .strict(),
+  z.object({ refreshToken: SecretRefSchema }).strict(),
+  z
+    .object({
+      acr: z.object({ accessToken: SecretRefSchema, tenant: z.string().min(1).max(128).optional() }).strict(),
+    })
+    .strict(),
+  z
+    .object({
+      ecr: z
+        .object({
+          region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
+          accessKeyId: SecretRefSchema.optional(),
+          secretAccessKey: SecretRefSchema.optional(),
+          endpoint: z.string().url().optional(),
+        })
+        .strict()
+        .refine((e) => (e.accessKeyId === undefined) === (e.secretAccessKey === undefined), {
+          message:
+            'accessKeyId and secretAccessKey go together (or leave both out for the AWS default chain)',
+        }),
+    })
+    .strict(),
+]);
+
+const HttpUrlSchema = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://')
+  .transform((u) => u.replace(/\/+$/, ''));
+
+const FeedConfigSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      id: FeedIdSchema,
+      type: z.literal('oci'),
+      url: HttpUrlSchema,
+      auth: AuthConfigSchema.optional(),
+      pageSize: z.number().int().min(1).max(10_000).default(DEFAULT_PAGE_SIZE),
+      maxTags: z.number().int().min(1).max(10_000_000).default(DEFAULT_MAX_TAGS),
+    })
+    .strict(),
+  z
+    .object({
+      id: FeedIdSchema,
+      type: z.literal('helm'),
+      /** `https://charts.example.com` (index.yaml) or `oci://registry.example.com/charts`. */
+      url: z
+        .string()
+        .min(1)
+        .max(2048)
+        .refine((u) => /^(https?|oci):\/\/[^/]+/.test(u), 'must start with http://, https:// or oci://')
+        .transform((u) => u.replace(/\/+$/, '')),
+      auth: AuthConfigSchema.optional(),
+      pageSize: z.number().int().min(1).max(10_000).default(DEFAULT_PAGE_SIZE),
+      maxTags: z.number().int().min(1).max(10_000_000).default(DEFAULT_MAX_TAGS),
+      maxIndexBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1024 * 1024 * 1024)
+        .default(DEFAULT_MAX_INDEX_BYTES),
+    })
+    .strict(),
+]);
+type FeedConfig = z.infer<typeof FeedConfigSchema>;
 
 const FileSchema = z
   .object({
-    feeds: z.array(FeedConfigSchema).max(1000).default([]),
+    feeds: z
+      .array(
+        z.preprocess(
+          (f) => (f && typeof f === 'object' && !('type' in f) ? { ...f, type: 'oci' } : f),
+          FeedConfigSchema,
+        ),
+      )
+      .max(1000)
+      .default([]),
     /** How long a worker reuses a tag listing for other triggers on the same package. */
     pollCacheSeconds: z.number().min(0).max(3600).default(30),
   })
@@ -83,7 +151,7 @@ export interface Config {
   readonly api: { readonly host: string; readonly port: number };
   readonly dataDir: string;
   readonly pollCacheMs: number;
-  readonly feeds: ReadonlyMap<string, OciFeed>;
+  readonly feeds: ReadonlyMap<string, Feed>;
 }
 
 function describe(error: z.ZodError, where: string): string {
@@ -129,21 +197,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     file = parsed.data;
   }
 
-  const feeds = new Map<string, OciFeed>();
+  const feeds = new Map<string, Feed>();
   file.feeds.forEach((f, i) => {
     if (feeds.has(f.id)) throw new ConfigError(`feeds.${i}.id: feed "${f.id}" is defined twice`);
-    const credentials =
-      f.username !== undefined && f.password !== undefined
-        ? { username: f.username, password: readSecret(f.password, env, `feeds.${i}.password`, baseDir) }
-        : null;
-    feeds.set(f.id, {
-      id: f.id,
-      type: 'oci',
-      url: f.url,
-      credentials,
-      pageSize: f.pageSize,
-      maxTags: f.maxTags,
-    });
+    const secret = (ref: SecretRef, field: string) =>
+      readSecret(ref, env, `feeds.${i}.auth.${field}`, baseDir);
+    feeds.set(f.id, toFeed(f, resolveAuth(f.auth, secret)));
   });
 
   return {
@@ -164,8 +223,65 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+type AuthConfig = z.infer<typeof AuthConfigSchema>;
+
+function resolveAuth(
+  auth: AuthConfig | undefined,
+  secret: (ref: SecretRef, field: string) => string,
+): FeedAuth {
+  if (auth === undefined) return { kind: 'anonymous' };
+  if ('basic' in auth)
+    return {
+      kind: 'basic',
+      username: auth.basic.username,
+      password: secret(auth.basic.password, 'basic.password'),
+    };
+  if ('refreshToken' in auth)
+    return { kind: 'refresh-token', refreshToken: secret(auth.refreshToken, 'refreshToken') };
+  if ('acr' in auth)
+    return {
+      kind: 'acr-exchange',
+      accessToken: secret(auth.acr.accessToken, 'acr.accessToken'),
+      tenant: auth.acr.tenant ?? null,
+    };
+  const e = auth.ecr;
+  return {
+    kind: 'ecr',
+    region: e.region,
+    accessKeyId: e.accessKeyId ? secret(e.accessKeyId, 'ecr.accessKeyId') : null,
+    secretAccessKey: e.secretAccessKey ? secret(e.secretAccessKey, 'ecr.secretAccessKey') : null,
+    endpoint: e.endpoint ?? null,
+  };
+}
+
+function toFeed(f: FeedConfig, auth: FeedAuth): Feed {
+  if (f.type === 'helm' && !f.url.startsWith('oci://')) {
+    return { id: f.id, type: 'helm', url: f.url, auth, maxTags: f.maxTags, maxIndexBytes: f.maxIndexBytes };
+  }
+  let url = f.url;
+  let repositoryPrefix = '';
+  if (f.type === 'helm') {
+    // oci://host[/path]: the registry API on host, charts under path.
+    const rest = f.url.slice('oci://'.length);
+    const slash = rest.indexOf('/');
+    const host = slash === -1 ? rest : rest.slice(0, slash);
+    repositoryPrefix = slash === -1 ? '' : rest.slice(slash + 1);
+    url = `${isLoopback(host) ? 'http' : 'https'}://${registryApiHost(host)}`;
+  }
+  return {
+    id: f.id,
+    type: 'oci',
+    url,
+    auth,
+    pageSize: pageSizeFor(url, f.pageSize),
+    maxTags: f.maxTags,
+    helm: f.type === 'helm',
+    repositoryPrefix,
+  };
+}
+
 /** The feed for an id: a configured one, or an anonymous feed for a bare registry host. */
-export function resolveFeed(feeds: ReadonlyMap<string, OciFeed>, id: string): OciFeed | null {
+export function resolveFeed(feeds: ReadonlyMap<string, Feed>, id: string): Feed | null {
   const configured = feeds.get(id);
   if (configured) return configured;
   // A bare host has a dot or a port, as Docker decides whether a name's first part is a registry.

@@ -2,7 +2,10 @@ import { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/work
 import { createPollActivities } from '../activities';
 import { Config } from './config';
 import { HttpClient } from './feeds/http';
-import { OciClient, TagListing } from './feeds/oci';
+import { CredentialStore, EcrTokenSource } from './feeds/credentials';
+import { HelmRepositoryClient } from './feeds/helm';
+import { OciClient } from './feeds/oci';
+import { PackageListing, PackageSource } from './feeds/package-source';
 import { SingleFlightCache } from './feeds/single-flight';
 
 export interface WorkerOptions {
@@ -11,16 +14,23 @@ export interface WorkerOptions {
   readonly config: Pick<Config, 'taskQueue' | 'feeds' | 'pollCacheMs'>;
   /** A prebuilt bundle (tests build one for all workers); otherwise the workflows are bundled here. */
   readonly workflowBundle?: WorkflowBundleOption;
+  /** Where ECR tokens come from (the AWS SDK unless a test stands in for ECR). */
+  readonly ecrTokenSource?: EcrTokenSource;
 }
 
 /** Builds the activities with their per-worker caches, and a worker for the trigger workflows. */
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const http = new HttpClient();
+  const credentials = new CredentialStore(http, options.ecrTokenSource);
+  const source = new PackageSource(
+    new OciClient(http, credentials),
+    new HelmRepositoryClient(http, credentials),
+  );
   const activities = createPollActivities({
-    oci: new OciClient(http),
+    source,
     feeds: options.config.feeds,
-    tagCache: new SingleFlightCache<TagListing>(options.config.pollCacheMs),
-    digestCache: new SingleFlightCache<string>(options.config.pollCacheMs),
+    tagCache: new SingleFlightCache<PackageListing>(options.config.pollCacheMs),
+    digestCache: new SingleFlightCache<string | null>(options.config.pollCacheMs),
   });
   return Worker.create({
     connection: options.connection,

@@ -49,7 +49,8 @@ const CANDIDATE_LIMIT = 10;
 export async function trigger(input: TriggerInput): Promise<void> {
   const machine = new TriggerMachine(input.state ?? initialTriggerState(input.spec));
   let pollPending = input.pollPending ?? input.state === undefined;
-  let fresh = pollPending;
+  // The first poll may share a recent listing with other triggers; pollNow and resume ask for a fresh one.
+  let fresh = false;
   let rollover = false;
   let published: TriggerStatus = machine.status;
 

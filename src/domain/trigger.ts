@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DOCKER_HUB, normaliseRegistry, normaliseRepository } from './reference';
 import { VersionRuleSchema } from './rule';
 
 /** Lower-case names safe in workflow IDs and URLs. */
@@ -35,7 +36,12 @@ export const PackageRefSchema = z
     feed: FeedIdSchema,
     package: RepositorySchema,
   })
-  .strict();
+  .strict()
+  // Docker's normalisation: index.docker.io is docker.io, and `nginx` there is `library/nginx`.
+  .transform((ref) => {
+    const feed = normaliseRegistry(ref.feed) === DOCKER_HUB ? DOCKER_HUB : ref.feed;
+    return { ...ref, feed, package: normaliseRepository(feed, ref.package) };
+  });
 export type PackageRef = z.infer<typeof PackageRefSchema>;
 
 export const MIN_INTERVAL_SECONDS = 10;

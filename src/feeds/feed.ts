@@ -1,40 +1,93 @@
-/** A resolved feed, as the worker knows it: where it is and how to authenticate. Never leaves the worker. */
-export interface OciFeed {
+/** How a feed authenticates. Secret values are resolved on the worker and never leave it. */
+export type FeedAuth =
+  | { readonly kind: 'anonymous' }
+  /** Basic credentials, sent as Basic or traded for a Bearer token (Docker Hub, GHCR, Quay, Harbor, GAR, ACR admin). */
+  | { readonly kind: 'basic'; readonly username: string; readonly password: string }
+  /** An OAuth2 refresh token (Docker identity token, ACR refresh token), traded by POST at the token realm. */
+  | { readonly kind: 'refresh-token'; readonly refreshToken: string }
+  /** Azure: an Entra ID access token exchanged at `/oauth2/exchange` for an ACR refresh token. */
+  | { readonly kind: 'acr-exchange'; readonly accessToken: string; readonly tenant: string | null }
+  /** Amazon ECR: GetAuthorizationToken through the AWS SDK, renewed before its 12 hours run out. */
+  | {
+      readonly kind: 'ecr';
+      readonly region: string;
+      readonly accessKeyId: string | null;
+      readonly secretAccessKey: string | null;
+      /** An ECR API endpoint override (tests, VPC endpoints). */
+      readonly endpoint: string | null;
+    };
+
+interface FeedBase {
   readonly id: string;
-  readonly type: 'oci';
-  /** Base URL of the registry API, e.g. `https://registry-1.docker.io` or `http://127.0.0.1:5000`. */
-  readonly url: string;
-  readonly credentials: { readonly username: string; readonly password: string } | null;
-  /** Page size for tag listing; registries cap it (ECR: 1000). */
-  readonly pageSize: number;
+  readonly auth: FeedAuth;
   /** Refuse repositories with more tags than this rather than exhaust memory. */
   readonly maxTags: number;
 }
 
-export type Feed = OciFeed;
+/** A resolved OCI registry feed, as the worker knows it. */
+export interface OciFeed extends FeedBase {
+  readonly type: 'oci';
+  /** Base URL of the registry API, e.g. `https://registry-1.docker.io` or `http://127.0.0.1:5000`. */
+  readonly url: string;
+  /** Page size for tag listing; registries cap it (ECR: 1000). */
+  readonly pageSize: number;
+  /** Chart repositories in an OCI registry store `+` of versions as `_` in tags. */
+  readonly helm: boolean;
+  /** Path under which the feed's packages live (`oci://host/charts` has `charts`); '' for none. */
+  readonly repositoryPrefix: string;
+}
+
+/** A Helm chart repository served over HTTP(S): `index.yaml` at its URL. */
+export interface HelmHttpFeed extends FeedBase {
+  readonly type: 'helm';
+  readonly url: string;
+  /** Cap on the index size, decompressed. */
+  readonly maxIndexBytes: number;
+}
+
+export type Feed = OciFeed | HelmHttpFeed;
 
 export const DEFAULT_PAGE_SIZE = 1000;
 export const DEFAULT_MAX_TAGS = 200_000;
+export const DEFAULT_MAX_INDEX_BYTES = 64 * 1024 * 1024;
+/** ECR answers at most 1000 tags a page. */
+export const ECR_MAX_PAGE_SIZE = 1000;
 
 /** Docker Hub's registry API lives on another host than its name (Docker's own normalisation). */
-const WELL_KNOWN_HOSTS: Readonly<Record<string, string>> = {
+const API_HOSTS: Readonly<Record<string, string>> = {
   'docker.io': 'registry-1.docker.io',
   'index.docker.io': 'registry-1.docker.io',
 };
 
-/**
- * A feed for a bare registry host, used when a package names a host that is not a configured feed:
- * anonymous, HTTPS, except loopback hosts, which Docker also treats as insecure registries.
- */
+/** The host of a registry's API for its name: `docker.io` is served by `registry-1.docker.io`. */
+export function registryApiHost(registry: string): string {
+  return API_HOSTS[registry] ?? registry;
+}
+
+/** Whether a host is loopback, which Docker also treats as an insecure (plain HTTP) registry. */
+export function isLoopback(host: string): boolean {
+  return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(host);
+}
+
+/** The page size a registry accepts: ECR caps it at 1000. */
+export function pageSizeFor(url: string, requested: number): number {
+  return /\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/.test(new URL(url).hostname)
+    ? Math.min(requested, ECR_MAX_PAGE_SIZE)
+    : requested;
+}
+
+/** A feed for a bare registry host that is not configured: anonymous, HTTPS except on loopback. */
 export function implicitFeed(host: string): OciFeed {
-  const apiHost = WELL_KNOWN_HOSTS[host] ?? host;
-  const loopback = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(apiHost);
+  const apiHost = registryApiHost(host);
+  const url = `${isLoopback(apiHost) ? 'http' : 'https'}://${apiHost}`;
   return {
     id: host,
     type: 'oci',
-    url: `${loopback ? 'http' : 'https'}://${apiHost}`,
-    credentials: null,
-    pageSize: DEFAULT_PAGE_SIZE,
+    url,
+    auth: { kind: 'anonymous' },
+    pageSize: pageSizeFor(url, DEFAULT_PAGE_SIZE),
     maxTags: DEFAULT_MAX_TAGS,
+    helm: false,
+    repositoryPrefix: '',
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseWwwAuthenticate } from './challenge';
+import { BasicCredentials, CredentialStore } from './credentials';
 import { FeedError } from './errors';
 import { OciFeed } from './feed';
 import { HttpClient, HttpResponse } from './http';
@@ -26,12 +27,29 @@ interface CachedToken {
   readonly expiresAt: number;
 }
 
+export interface ManifestInfo {
+  readonly digest: string;
+  readonly mediaType: string | null;
+  /** A multi-arch image index (OCI index or Docker manifest list). */
+  readonly isIndex: boolean;
+}
+
+const INDEX_TYPES = new Set([
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
+
 /** An OCI distribution client: tag listing with pagination, manifest digests, Basic and Bearer auth. */
 export class OciClient {
   private readonly tokens = new Map<string, CachedToken>();
+  /** Feeds whose registry asked for Basic: send it up front instead of paying a 401 each time. */
+  private readonly basicFeeds = new Set<string>();
+  /** Requests sent, for benchmarks and tests of deduplication. */
+  requests = 0;
 
   constructor(
     private readonly http: HttpClient,
+    private readonly credentials: CredentialStore,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -42,7 +60,11 @@ export class OciClient {
     const tags: string[] = [];
     let requests = 0;
     let rateLimitRemaining: number | null = null;
+    const seen = new Set<string>();
     while (next !== null) {
+      if (seen.has(next))
+        throw new FeedError('BAD_RESPONSE', `the registry's next-page links for ${repository} loop`);
+      seen.add(next);
       const res = await this.send(feed, repository, next, { maxBytes: TAG_PAGE_MAX_BYTES });
       requests++;
       rateLimitRemaining = readRateLimit(res) ?? rateLimitRemaining;
@@ -61,19 +83,32 @@ export class OciClient {
   }
 
   /** The digest of a tag's manifest by HEAD (free of Docker Hub's pull limit), or by GET and sha256. */
-  async manifestDigest(feed: OciFeed, repository: string, tag: string): Promise<string> {
+  async manifest(feed: OciFeed, repository: string, tag: string): Promise<ManifestInfo> {
     const url = `${feed.url}/v2/${repository}/manifests/${encodeURIComponent(tag)}`;
     const head = await this.send(feed, repository, url, {
       method: 'HEAD',
       headers: { accept: MANIFEST_ACCEPT },
     });
     const digest = head.headers.get('docker-content-digest');
-    if (digest && /^sha256:[0-9a-f]{64}$/.test(digest)) return digest;
+    const mediaType = head.headers.get('content-type')?.split(';')[0].trim() ?? null;
+    if (digest && /^sha256:[0-9a-f]{64}$/.test(digest))
+      return { digest, mediaType, isIndex: mediaType !== null && INDEX_TYPES.has(mediaType) };
     const res = await this.send(feed, repository, url, {
       headers: { accept: MANIFEST_ACCEPT },
       maxBytes: 4 * 1024 * 1024,
     });
-    return `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
+    let bodyType: string | null = null;
+    try {
+      bodyType = (JSON.parse(res.body.toString('utf8')) as { mediaType?: string }).mediaType ?? null;
+    } catch {
+      throw new FeedError('BAD_RESPONSE', `the manifest of ${repository}:${tag} is not JSON`);
+    }
+    const type = bodyType ?? mediaType;
+    return {
+      digest: `sha256:${createHash('sha256').update(res.body).digest('hex')}`,
+      mediaType: type,
+      isIndex: type !== null && INDEX_TYPES.has(type),
+    };
   }
 
   /** Sends a request with the feed's auth, answering one 401 challenge; non-2xx answers become FeedErrors. */
@@ -85,21 +120,26 @@ export class OciClient {
   ): Promise<HttpResponse> {
     const scope = `repository:${repository}:pull`;
     const headers: Record<string, string> = { ...req.headers };
-    const cached = this.cachedToken(feed, scope);
-    if (cached) headers.authorization = `Bearer ${cached}`;
+    const token = this.tokens.get(`${feed.id}|${scope}`);
+    if (token && token.expiresAt > this.now()) {
+      headers.authorization = `Bearer ${token.token}`;
+    } else if (this.basicFeeds.has(feed.id)) {
+      const basic = await this.credentials.basic(feed);
+      if (basic) headers.authorization = basicAuthorization(basic);
+    }
+    this.requests++;
     let res = await this.http.request(url, { ...req, headers });
     if (res.status === 401) {
+      // Also the path for `insufficient_scope`: the challenge names the scope to ask for, once.
       const authorization = await this.answerChallenge(feed, scope, res);
-      if (authorization)
+      if (authorization) {
+        this.requests++;
         res = await this.http.request(url, { ...req, headers: { ...headers, authorization } });
+        if (res.status === 401) this.credentials.forget(feed);
+      }
     }
     if (res.status >= 200 && res.status < 300) return res;
     throw registryError(res, feed, repository);
-  }
-
-  private cachedToken(feed: OciFeed, scope: string): string | null {
-    const cached = this.tokens.get(`${feed.id}|${scope}`);
-    return cached && cached.expiresAt > this.now() ? cached.token : null;
   }
 
   private async answerChallenge(feed: OciFeed, scope: string, res: HttpResponse): Promise<string | null> {
@@ -116,10 +156,16 @@ export class OciClient {
       this.tokens.set(`${feed.id}|${scope}`, token);
       return `Bearer ${token.token}`;
     }
-    if (basic && feed.credentials) return basicAuthorization(feed.credentials);
+    if (basic) {
+      const credentials = await this.credentials.basic(feed);
+      if (!credentials) return null;
+      this.basicFeeds.add(feed.id);
+      return basicAuthorization(credentials);
+    }
     return null;
   }
 
+  /** Trades credentials for a Bearer token: OAuth2 POST with a refresh token (falling back to GET), else GET. */
   private async fetchToken(
     feed: OciFeed,
     realm: string,
@@ -132,29 +178,52 @@ export class OciClient {
     } catch {
       throw new FeedError('BAD_RESPONSE', `feed ${feed.id} sent a token realm that is not a URL`);
     }
+    const what = `the token service of feed ${feed.id}`;
+    const refreshToken = await this.credentials.refreshToken(feed);
+    if (refreshToken) {
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+        service,
+        scope,
+        client_id: 'feed-triggers',
+      });
+      this.requests++;
+      const res = await this.http.request(url.href, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form.toString(),
+        maxBytes: 1024 * 1024,
+      });
+      // Token servers without OAuth2 support answer 404 or 405 to the POST; they take the GET below.
+      if (res.status !== 404 && res.status !== 405) return this.readToken(res, what, feed);
+    }
     if (service) url.searchParams.set('service', service);
     url.searchParams.set('scope', scope);
     const headers: Record<string, string> = {};
-    if (feed.credentials) headers.authorization = basicAuthorization(feed.credentials);
+    const basic = await this.credentials.basic(feed);
+    if (basic) headers.authorization = basicAuthorization(basic);
+    this.requests++;
     const res = await this.http.request(url.href, { headers, maxBytes: 1024 * 1024 });
+    return this.readToken(res, what, feed);
+  }
+
+  private readToken(res: HttpResponse, what: string, feed: OciFeed): CachedToken {
     if (res.status === 401 || res.status === 403) {
+      this.credentials.forget(feed);
       throw new FeedError(
         res.status === 401 ? 'UNAUTHORIZED' : 'DENIED',
-        `the token service of feed ${feed.id} refused the credentials (${res.status})`,
+        `${what} refused the credentials (${res.status})`,
         null,
         res.status,
       );
     }
-    if (res.status < 200 || res.status >= 300)
-      throw httpStatusError(res.status, `the token service of feed ${feed.id}`, res);
+    if (res.status < 200 || res.status >= 300) throw httpStatusError(res.status, what, res);
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       body = JSON.parse(res.body.toString('utf8'));
     } catch {
-      throw new FeedError(
-        'BAD_RESPONSE',
-        `the token service of feed ${feed.id} answered something that is not JSON`,
-      );
+      throw new FeedError('BAD_RESPONSE', `${what} answered something that is not JSON`);
     }
     const token =
       typeof body.token === 'string'
@@ -162,15 +231,14 @@ export class OciClient {
         : typeof body.access_token === 'string'
           ? body.access_token
           : null;
-    if (!token)
-      throw new FeedError('BAD_RESPONSE', `the token service of feed ${feed.id} answered without a token`);
+    if (!token) throw new FeedError('BAD_RESPONSE', `${what} answered without a token`);
     // The distribution token spec defaults expires_in to 60 seconds; renew 10% early.
     const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
     return { token, expiresAt: this.now() + seconds * 900 };
   }
 }
 
-function basicAuthorization(c: { username: string; password: string }): string {
+function basicAuthorization(c: BasicCredentials): string {
   return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
 }
 

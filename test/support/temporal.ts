@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
-import { OciFeed } from '../../src/feeds/feed';
+import { Feed } from '../../src/feeds/feed';
 import { createWorker } from '../../src/worker';
 
 let runtimeInstalled = false;
@@ -22,7 +22,7 @@ export interface TestWorkerEnv {
 
 /** A worker on the run's dev server with a task queue of its own, and a client. */
 export async function startTestWorker(
-  options: { feeds?: ReadonlyMap<string, OciFeed>; pollCacheMs?: number; taskQueue?: string } = {},
+  options: { feeds?: ReadonlyMap<string, Feed>; pollCacheMs?: number; taskQueue?: string } = {},
 ): Promise<TestWorkerEnv> {
   installRuntime();
   const address = process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS!;

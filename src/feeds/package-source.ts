@@ -1,0 +1,48 @@
+import { FeedError } from './errors';
+import { Feed } from './feed';
+import { HelmRepositoryClient } from './helm';
+import { OciClient } from './oci';
+
+/** What a feed knows of one package: its versions as tags, and how to find a version's digest. */
+export interface PackageListing {
+  /** Tags, or chart versions (`+` restored for OCI charts). */
+  readonly tags: string[];
+  readonly rateLimitRemaining: number | null;
+  /** Digests known from the listing itself (Helm indexes carry them). */
+  readonly digests: ReadonlyMap<string, string> | null;
+}
+
+/** Lists packages of any feed kind through the right client. */
+export class PackageSource {
+  constructor(
+    readonly oci: OciClient,
+    readonly helm: HelmRepositoryClient,
+  ) {}
+
+  async list(feed: Feed, pkg: string): Promise<PackageListing> {
+    if (feed.type === 'helm') {
+      const versions = await this.helm.chartVersions(feed, pkg);
+      const digests = new Map<string, string>();
+      for (const v of versions) if (v.digest) digests.set(v.version, v.digest);
+      return { tags: versions.map((v) => v.version), rateLimitRemaining: null, digests };
+    }
+    const listing = await this.oci.listTags(feed, repositoryOf(feed, pkg));
+    // OCI tags cannot hold `+`; Helm stores a chart version's `+` as `_`.
+    const tags = feed.helm ? listing.tags.map((t) => t.replace(/_/g, '+')) : listing.tags;
+    return { tags, rateLimitRemaining: listing.rateLimitRemaining, digests: null };
+  }
+
+  /** The digest of one version: from the listing when it has it, else the manifest. */
+  async digest(feed: Feed, pkg: string, tag: string, listing: PackageListing): Promise<string | null> {
+    const known = listing.digests?.get(tag);
+    if (known) return known;
+    if (feed.type === 'helm') return null;
+    const ociTag = feed.helm ? tag.replace(/\+/g, '_') : tag;
+    return (await this.oci.manifest(feed, repositoryOf(feed, pkg), ociTag)).digest;
+  }
+}
+
+function repositoryOf(feed: Feed, pkg: string): string {
+  if (feed.type !== 'oci') throw new FeedError('BAD_REQUEST', `feed ${feed.id} is not an OCI registry`);
+  return feed.repositoryPrefix ? `${feed.repositoryPrefix}/${pkg}` : pkg;
+}
