@@ -1,0 +1,25 @@
+import { CredentialStore, EcrTokenSource } from '../../src/feeds/credentials';
+import { DEFAULT_MAX_TAGS, FeedAuth, OciFeed } from '../../src/feeds/feed';
+import { HelmRepositoryClient } from '../../src/feeds/helm';
+import { HttpClient } from '../../src/feeds/http';
+import { OciClient } from '../../src/feeds/oci';
+import { PackageSource } from '../../src/feeds/package-source';
+
+/** The worker's feed clients, wired as src/worker.ts wires them. */
+export function feedClients(ecr?: EcrTokenSource) {
+  const http = new HttpClient();
+  const credentials = new CredentialStore(http, ecr);
+  const oci = new OciClient(http, credentials);
+  const helm = new HelmRepositoryClient(http, credentials);
+  return { http, credentials, oci, helm, source: new PackageSource(oci, helm) };
+}
+
+/** An OCI feed at a URL with the given auth. */
+export function ociFeed(id: string, url: string, auth: FeedAuth = { kind: 'anonymous' }, extra: Partial<OciFeed> = {}): OciFeed {
+  return { id, type: 'oci', url, auth, pageSize: 1000, maxTags: DEFAULT_MAX_TAGS, helm: false, repositoryPrefix: '', ...extra };
+}
+
+/** A Basic Authorization header value. */
+export function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
