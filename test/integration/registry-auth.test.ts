@@ -17,7 +17,11 @@ describe("Debian's docker-registry with htpasswd (Basic) auth", () => {
 
   test('lists tags with Basic credentials and sends Basic up front afterwards', async () => {
     const { oci } = feedClients();
-    const feed = ociFeed('private', registry.url, { kind: 'basic', username: 'ci', password: 's3cret-basic' });
+    const feed = ociFeed('private', registry.url, {
+      kind: 'basic',
+      username: 'ci',
+      password: 's3cret-basic',
+    });
     const first = await oci.listTags(feed, 'team/app');
     expect(first.tags.sort()).toEqual(['1.0.0', '1.1.0']);
     const before = oci.requests;
@@ -28,7 +32,11 @@ describe("Debian's docker-registry with htpasswd (Basic) auth", () => {
 
   test('refuses wrong and missing credentials as UNAUTHORIZED, without the password in the message', async () => {
     const { oci } = feedClients();
-    const wrong = ociFeed('private', registry.url, { kind: 'basic', username: 'ci', password: 'wrong-password-xyz' });
+    const wrong = ociFeed('private', registry.url, {
+      kind: 'basic',
+      username: 'ci',
+      password: 'wrong-password-xyz',
+    });
     const err = await oci.listTags(wrong, 'team/app').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FeedError);
     expect((err as FeedError).code).toBe('UNAUTHORIZED');
@@ -56,7 +64,11 @@ describe("Debian's docker-registry with token auth (ES256 JWTs from a local toke
 
   test('answers the Bearer challenge with Basic credentials at the realm and reuses the token until it expires', async () => {
     const { oci } = feedClients();
-    const feed = ociFeed('tok', registry.url, { kind: 'basic', username: 'reader', password: 'token-pass-123' });
+    const feed = ociFeed('tok', registry.url, {
+      kind: 'basic',
+      username: 'reader',
+      password: 'token-pass-123',
+    });
     const before = tokens.tokenRequests;
     expect((await oci.listTags(feed, 'team/api')).tags.sort()).toEqual(['2.0.0', '2.1.0-rc.1']);
     await oci.listTags(feed, 'team/api');

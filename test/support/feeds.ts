@@ -15,8 +15,23 @@ export function feedClients(ecr?: EcrTokenSource) {
 }
 
 /** An OCI feed at a URL with the given auth. */
-export function ociFeed(id: string, url: string, auth: FeedAuth = { kind: 'anonymous' }, extra: Partial<OciFeed> = {}): OciFeed {
-  return { id, type: 'oci', url, auth, pageSize: 1000, maxTags: DEFAULT_MAX_TAGS, helm: false, repositoryPrefix: '', ...extra };
+export function ociFeed(
+  id: string,
+  url: string,
+  auth: FeedAuth = { kind: 'anonymous' },
+  extra: Partial<OciFeed> = {},
+): OciFeed {
+  return {
+    id,
+    type: 'oci',
+    url,
+    auth,
+    pageSize: 1000,
+    maxTags: DEFAULT_MAX_TAGS,
+    helm: false,
+    repositoryPrefix: '',
+    ...extra,
+  };
 }
 
 /** A Basic Authorization header value. */

@@ -21,14 +21,31 @@ export class TokenServer {
     readonly issuer: string,
   ) {}
 
-  static async start(users: Record<string, string>, service = 'feed-triggers-test', issuer = 'feed-triggers-test-issuer'): Promise<TokenServer> {
+  static async start(
+    users: Record<string, string>,
+    service = 'feed-triggers-test',
+    issuer = 'feed-triggers-test-issuer',
+  ): Promise<TokenServer> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-token-'));
     const keyFile = path.join(dir, 'key.pem');
     const certFile = path.join(dir, 'cert.pem');
     execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyFile]);
-    execFileSync('openssl', ['req', '-new', '-x509', '-key', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=feed-triggers-test-token']);
+    execFileSync('openssl', [
+      'req',
+      '-new',
+      '-x509',
+      '-key',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=feed-triggers-test-token',
+    ]);
     const keyPem = readFileSync(keyFile, 'utf8');
     const certDer = new X509Certificate(readFileSync(certFile)).raw;
+    // eslint-disable-next-line prefer-const -- the handler refers to it; assigned once the server runs
     let self: TokenServer | undefined;
     const server = await startServer((req, res) => {
       const url = new URL(req.url, 'http://x');
@@ -37,14 +54,20 @@ export class TokenServer {
       let account = '';
       if (auth.startsWith('Basic ')) {
         const [user, ...rest] = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':');
-        if (users[user] === undefined || users[user] !== rest.join(':')) return sendJson(res, 401, { details: 'invalid credentials' });
+        if (users[user] === undefined || users[user] !== rest.join(':'))
+          return sendJson(res, 401, { details: 'invalid credentials' });
         account = user;
       }
       if (!account) return sendJson(res, 401, { details: 'credentials required' });
       const scope = url.searchParams.get('scope') ?? '';
       const [, name, actions] = scope.split(':');
       const token = self!.issue(account, name ?? '', (actions ?? '').split(',').filter(Boolean));
-      sendJson(res, 200, { token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() });
+      sendJson(res, 200, {
+        token,
+        access_token: token,
+        expires_in: 300,
+        issued_at: new Date().toISOString(),
+      });
     });
     self = new TokenServer(server, certFile, keyPem, certDer, service, issuer);
     return self;
@@ -77,7 +100,10 @@ export class TokenServer {
       access: repository ? [{ type: 'repository', name: repository, actions }] : [],
     };
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-    const signature = sign('sha256', Buffer.from(input), { key: createPrivateKey(this.keyPem), dsaEncoding: 'ieee-p1363' });
+    const signature = sign('sha256', Buffer.from(input), {
+      key: createPrivateKey(this.keyPem),
+      dsaEncoding: 'ieee-p1363',
+    });
     return `${input}.${b64url(signature)}`;
   }
 
