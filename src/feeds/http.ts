@@ -47,9 +47,11 @@ class HostLimiter {
 /** Plain HTTP with a timeout, a body size cap and a per-host concurrency cap; network faults become FeedErrors. */
 export class HttpClient {
   private readonly limiter: HostLimiter;
+  private readonly timeoutMs: number;
 
-  constructor(options: { perHostConcurrency?: number } = {}) {
+  constructor(options: { perHostConcurrency?: number; timeoutMs?: number } = {}) {
     this.limiter = new HostLimiter(options.perHostConcurrency ?? 8);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   async request(url: string, req: HttpRequest = {}): Promise<HttpResponse> {
@@ -58,7 +60,7 @@ export class HttpClient {
   }
 
   private async send(target: URL, req: HttpRequest): Promise<HttpResponse> {
-    const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeoutMs = req.timeoutMs ?? this.timeoutMs;
     const maxBytes = req.maxBytes ?? DEFAULT_MAX_BYTES;
     const signal = AbortSignal.timeout(timeoutMs);
     const where = `${target.origin}${target.pathname}`;

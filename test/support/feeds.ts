@@ -6,8 +6,11 @@ import { OciClient } from '../../src/feeds/oci';
 import { PackageSource } from '../../src/feeds/package-source';
 
 /** The worker's feed clients, wired as src/worker.ts wires them. */
-export function feedClients(ecr?: EcrTokenSource) {
-  const http = new HttpClient();
+export function feedClients(
+  ecr?: EcrTokenSource,
+  httpOptions: ConstructorParameters<typeof HttpClient>[0] = {},
+) {
+  const http = new HttpClient(httpOptions);
   const credentials = new CredentialStore(http, ecr);
   const oci = new OciClient(http, credentials);
   const helm = new HelmRepositoryClient(http, credentials);

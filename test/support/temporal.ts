@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { DefaultLogger, Logger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Feed } from '../../src/feeds/feed';
 import { createWorker } from '../../src/worker';
 
 let runtimeInstalled = false;
 
-/** Keeps the SDK quiet in test output unless something is wrong. */
-function installRuntime(): void {
+/** Keeps the SDK quiet in test output unless something is wrong; a test may capture every line instead. */
+function installRuntime(logger?: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: logger ?? new DefaultLogger('WARN') });
 }
 
 export interface TestWorkerEnv {
@@ -22,9 +22,14 @@ export interface TestWorkerEnv {
 
 /** A worker on the run's dev server with a task queue of its own, and a client. */
 export async function startTestWorker(
-  options: { feeds?: ReadonlyMap<string, Feed>; pollCacheMs?: number; taskQueue?: string } = {},
+  options: {
+    feeds?: ReadonlyMap<string, Feed>;
+    pollCacheMs?: number;
+    taskQueue?: string;
+    logger?: Logger;
+  } = {},
 ): Promise<TestWorkerEnv> {
-  installRuntime();
+  installRuntime(options.logger);
   const address = process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS!;
   const namespace = process.env.FEED_TRIGGERS_TEST_NAMESPACE!;
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;

@@ -1,0 +1,171 @@
+import { FeedError } from '../../src/feeds/errors';
+import { TriggerState } from '../../src/domain/trigger';
+import { FaultProxy } from '../support/fault-proxy';
+import { feedClients, ociFeed } from '../support/feeds';
+import { pushImage, TestRegistry } from '../support/registry';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+
+let registry: TestRegistry;
+let proxy: FaultProxy;
+
+beforeAll(async () => {
+  registry = await TestRegistry.start();
+  proxy = await FaultProxy.start(registry.url);
+  await pushImage(registry.url, 'team/web', '1.0.0');
+  await pushImage(registry.url, 'team/web', '1.1.0');
+});
+afterAll(async () => {
+  await proxy?.close();
+  await registry?.stop();
+});
+
+const TAGS = /\/v2\/team\/web\/tags\/list/;
+
+describe('the OCI client against a fault-injecting proxy', () => {
+  const client = () => feedClients(undefined, { timeoutMs: 500 }).oci;
+  const feed = () => ociFeed('proxied', proxy.url);
+  const failure = async (): Promise<FeedError> =>
+    (await client()
+      .listTags(feed(), 'team/web')
+      .catch((e: unknown) => e)) as FeedError;
+
+  test('429 carries the registry Retry-After and is retryable', async () => {
+    proxy.inject(TAGS, { kind: 'status', status: 429, headers: { 'retry-after': '7' } });
+    const err = await failure();
+    expect([err.code, err.retryable, err.retryAfterMs]).toEqual(['RATE_LIMITED', true, 7000]);
+  });
+
+  test('5xx, timeouts and resets are retryable; the registry message is kept', async () => {
+    proxy.inject(TAGS, { kind: 'status', status: 503 });
+    let err = await failure();
+    expect([err.code, err.retryable]).toEqual(['SERVER_ERROR', true]);
+    expect(err.message).toMatch(/injected 503/);
+    proxy.inject(TAGS, { kind: 'slow', ms: 1500 });
+    err = await failure();
+    expect([err.code, err.retryable]).toEqual(['TIMEOUT', true]);
+    proxy.inject(TAGS, { kind: 'reset' });
+    err = await failure();
+    expect([err.code, err.retryable]).toEqual(['NETWORK', true]);
+  });
+
+  test('huge and garbage answers and links to other origins are clear, non-retryable errors', async () => {
+    proxy.inject(TAGS, { kind: 'huge', bytes: 12 * 1024 * 1024 });
+    let err = await failure();
+    expect([err.code, err.retryable]).toEqual(['TOO_LARGE', false]);
+    proxy.inject(TAGS, { kind: 'garbage' });
+    err = await failure();
+    expect([err.code, err.message]).toEqual(['BAD_RESPONSE', 'the tag list of team/web is not JSON']);
+    proxy.inject(TAGS, { kind: 'cross-origin-link' });
+    err = await failure();
+    expect(err.code).toBe('BAD_RESPONSE');
+    expect(err.message).toMatch(/another origin/);
+  });
+
+  test('not found, unauthorized and denied are not retryable', async () => {
+    for (const [status, code] of [
+      [404, 'NOT_FOUND'],
+      [401, 'UNAUTHORIZED'],
+      [403, 'DENIED'],
+    ] as const) {
+      proxy.inject(TAGS, { kind: 'status', status });
+      const err = await failure();
+      expect([err.code, err.retryable]).toEqual([code, false]);
+    }
+  });
+
+  test('paginates with n and relative Link headers, 100 a page', async () => {
+    for (let i = 0; i < 250; i++) await pushImage(registry.url, 'team/many', `0.0.${i}`);
+    const before = proxy.count(/team\/many\/tags/);
+    proxy.pageSize = 100;
+    const listing = await client().listTags(
+      ociFeed('proxied', proxy.url, { kind: 'anonymous' }, { pageSize: 100 }),
+      'team/many',
+    );
+    expect(listing.tags).toHaveLength(250);
+    expect(new Set(listing.tags).size).toBe(250);
+    expect(listing.requests).toBe(3);
+    expect(proxy.count(/team\/many\/tags/) - before).toBe(3);
+    proxy.pageSize = null;
+  });
+
+  test('a total tag cap gives a clear error', async () => {
+    const err = (await client()
+      .listTags(
+        ociFeed('proxied', proxy.url, { kind: 'anonymous' }, { pageSize: 100, maxTags: 120 }),
+        'team/many',
+      )
+      .catch((e: unknown) => e)) as FeedError;
+    expect(err.code).toBe('TOO_LARGE');
+    expect(err.message).toMatch(/more than 120 tags; raise maxTags for feed proxied/);
+  });
+});
+
+describe('a trigger through the fault proxy', () => {
+  let env: TestWorkerEnv;
+  beforeAll(async () => {
+    env = await startTestWorker({ feeds: new Map([['proxied', ociFeed('proxied', proxy.url)]]) });
+  });
+  afterAll(() => env?.stop());
+
+  async function startTrigger(name: string, pkg: string): Promise<() => Promise<TriggerState>> {
+    const handle = await env.client.workflow.start('trigger', {
+      taskQueue: env.taskQueue,
+      workflowId: `trigger/faults/${name}`,
+      args: [
+        {
+          spec: {
+            project: 'faults',
+            name,
+            intervalSeconds: 60,
+            rules: [],
+            packages: [{ name: 'web', feed: 'proxied', package: pkg }],
+          },
+        },
+      ],
+    });
+    return () => handle.query<TriggerState>('state');
+  }
+
+  test('waits as long as a 429 Retry-After asks, then releases, and records ratelimit-remaining', async () => {
+    proxy.inject(TAGS, { kind: 'status', status: 429, headers: { 'retry-after': '5' } });
+    proxy.extraHeaders = { 'ratelimit-remaining': '42;w=21600' };
+    const since = proxy.requests.length;
+    const state = await startTrigger('rate-limited', 'team/web');
+    const s = await eventually(
+      async () => {
+        const st = await state();
+        return st.releases.length === 1 ? st : undefined;
+      },
+      'the release after the 429',
+      20_000,
+    );
+    proxy.extraHeaders = {};
+    expect(s.releases[0].packages[0].tag).toBe('1.1.0');
+    expect(s.packages.web.rateLimitRemaining).toBe(42);
+    const listings = proxy.requests.slice(since).filter((r) => TAGS.test(r.path));
+    expect(listings.length).toBe(2);
+    expect(listings[1].at - listings[0].at).toBeGreaterThanOrEqual(4900);
+  });
+
+  test('retries a 5xx with backoff and releases without recording an error', async () => {
+    proxy.inject(TAGS, { kind: 'status', status: 502 });
+    const state = await startTrigger('flaky', 'team/web');
+    const s = await eventually(async () => {
+      const st = await state();
+      return st.releases.length === 1 ? st : undefined;
+    }, 'the release after the 502');
+    expect(s.lastError).toBeNull();
+    expect(s.history.map((h) => h.outcome)).toEqual(['released']);
+  });
+
+  test('does not retry a 404: one request, then the error is in the state', async () => {
+    const since = proxy.count(/team\/gone\/tags/);
+    const state = await startTrigger('gone', 'team/gone');
+    const s = await eventually(async () => {
+      const st = await state();
+      return st.lastError ? st : undefined;
+    }, 'the not-found error');
+    expect(s.lastError?.code).toBe('NOT_FOUND');
+    expect(proxy.count(/team\/gone\/tags/) - since).toBe(1);
+  });
+});
