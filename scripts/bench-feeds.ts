@@ -14,22 +14,37 @@ const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('h
 
 /** Pushes one image under `count` tags: blobs once, then a manifest PUT per tag, 16 at a time. */
 async function pushTags(registryUrl: string, repository: string, count: number): Promise<void> {
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }),
+  );
   const layer = randomBytes(32);
   for (const blob of [config, layer]) {
     const start = await fetch(`${registryUrl}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
     const location = new URL(start.headers.get('location')!, registryUrl);
     location.searchParams.set('digest', sha256(blob));
-    const put = await fetch(location, { method: 'PUT', body: blob, headers: { 'content-type': 'application/octet-stream' } });
+    const put = await fetch(location, {
+      method: 'PUT',
+      body: blob,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     if (put.status !== 201) throw new Error(`blob upload ${put.status}`);
   }
   const manifest = JSON.stringify({
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: layer.length }],
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: sha256(config),
+      size: config.length,
+    },
+    layers: [
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: layer.length },
+    ],
   });
-  const tags = Array.from({ length: count }, (_, i) => `${Math.floor(i / 1000)}.${Math.floor(i / 10) % 100}.${i % 10}-b${i}`);
+  const tags = Array.from(
+    { length: count },
+    (_, i) => `${Math.floor(i / 1000)}.${Math.floor(i / 10) % 100}.${i % 10}-b${i}`,
+  );
   let next = 0;
   await Promise.all(
     Array.from({ length: 16 }, async () => {

@@ -1,0 +1,76 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, resolveFeed } from '../../src/config';
+
+function withFile(yaml: string, env: Record<string, string> = {}) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-config-'));
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(file, yaml);
+  return () => loadConfig({ FEED_TRIGGERS_CONFIG: file, ...env });
+}
+
+describe('configuration', () => {
+  test('defaults without a file', () => {
+    const c = loadConfig({});
+    expect(c.api).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(c.temporal.address).toBeNull();
+    expect(c.pollCacheMs).toBe(30_000);
+  });
+
+  test('resolves feeds with secrets from env and files, Helm oci:// feeds and ECR page caps', () => {
+    const load = withFile(
+      [
+        'pollCacheSeconds: 5',
+        'feeds:',
+        '  - { id: hub, url: "https://registry-1.docker.io/", auth: { basic: { username: a, password: { env: HUB_PW } } } }',
+        '  - { id: charts, type: helm, url: "oci://127.0.0.1:5000/charts" }',
+        '  - { id: ecr, type: oci, url: "https://1.dkr.ecr.us-east-1.amazonaws.com", pageSize: 5000, auth: { ecr: { region: us-east-1 } } }',
+      ].join('\n'),
+      { HUB_PW: 'pw' },
+    );
+    const c = load();
+    expect(c.pollCacheMs).toBe(5000);
+    expect(c.feeds.get('hub')).toMatchObject({
+      type: 'oci',
+      url: 'https://registry-1.docker.io',
+      auth: { kind: 'basic', username: 'a', password: 'pw' },
+    });
+    expect(c.feeds.get('charts')).toMatchObject({
+      type: 'oci',
+      helm: true,
+      url: 'http://127.0.0.1:5000',
+      repositoryPrefix: 'charts',
+    });
+    expect(c.feeds.get('ecr')).toMatchObject({ pageSize: 1000, auth: { kind: 'ecr', region: 'us-east-1' } });
+    expect(resolveFeed(c.feeds, 'ghcr.io')).toMatchObject({
+      url: 'https://ghcr.io',
+      auth: { kind: 'anonymous' },
+    });
+    expect(resolveFeed(c.feeds, 'docker.io')).toMatchObject({ url: 'https://registry-1.docker.io' });
+    expect(resolveFeed(c.feeds, 'nonsense')).toBeNull();
+  });
+
+  test.each([
+    ['feeds:\n  - { id: x, url: "ftp://x" }', /feeds\.0\.url/],
+    [
+      'feeds:\n  - { id: x, url: "https://x", auth: { basic: { username: a, password: hunter2 } } }',
+      /feeds\.0\.auth/,
+    ],
+    [
+      'feeds:\n  - { id: x, url: "https://x", auth: { basic: { username: a, password: { env: MISSING_PW } } } }',
+      /MISSING_PW is not set/,
+    ],
+    ['feeds:\n  - { id: x, url: "https://x" }\n  - { id: x, url: "https://y" }', /defined twice/],
+    ['feeds: [1, 2', /config\.yaml/],
+    ['colour: blue', /colour|Unrecognized/i],
+  ])('refuses %j with a clear error', (yaml, message) => {
+    const load = withFile(yaml);
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(message);
+  });
+
+  test('refuses a bad port in the environment', () => {
+    expect(() => loadConfig({ FEED_TRIGGERS_API_PORT: 'eighty' })).toThrow(/FEED_TRIGGERS_API_PORT/);
+  });
+});
