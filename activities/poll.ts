@@ -46,9 +46,58 @@ export function toActivityFailure(err: unknown): unknown {
   });
 }
 
+export interface PackagePreview {
+  readonly selected: string | null;
+  /** Best first, at most PREVIEW_LIMIT. */
+  readonly accepted: string[];
+  readonly acceptedCount: number;
+  readonly rejected: { tag: string; reason: string }[];
+  readonly rejectedCount: number;
+}
+
+/** Previews stay small enough for workflow history, whatever the repository holds. */
+const PREVIEW_LIMIT = 100;
+
 /** Activities that poll feeds; thin wrappers over src/feeds with a per-worker single-flight cache. */
 export function createPollActivities(deps: PollDependencies) {
+  const feedFor = (id: string): Feed => {
+    const feed = resolveFeed(deps.feeds, id);
+    if (!feed) throw new FeedError('UNKNOWN_FEED', `feed "${id}" is not configured on this worker`);
+    return feed;
+  };
+  const listing = (feed: Feed, pkg: string, maxAgeMs: number | null) =>
+    deps.tagCache.get(`${feed.id}|${pkg}`, () => deps.source.list(feed, pkg), maxAgeMs ?? undefined);
+
   return {
+    /** The digest of one tag, and whether the feed has it (manual releases pin versions). */
+    async tagDigest(input: { feed: string; package: string; tag: string }): Promise<{ exists: boolean; digest: string | null }> {
+      try {
+        const feed = feedFor(input.feed);
+        const list = await listing(feed, input.package, 0);
+        if (!list.tags.includes(input.tag)) return { exists: false, digest: null };
+        return { exists: true, digest: await deps.source.digest(feed, input.package, input.tag, list) };
+      } catch (err) {
+        throw toActivityFailure(err);
+      }
+    },
+
+    /** The rule preview for one package against its live feed, capped for history. */
+    async previewPackage(input: { feed: string; package: string; rule: VersionRuleInput }): Promise<PackagePreview> {
+      try {
+        const list = await listing(feedFor(input.feed), input.package, null);
+        const evaluation = evaluateRule(compileRule(input.rule), list.tags);
+        return {
+          selected: evaluation.selected,
+          accepted: evaluation.accepted.slice(0, PREVIEW_LIMIT).map((a) => a.tag),
+          acceptedCount: evaluation.accepted.length,
+          rejected: evaluation.rejected.slice(0, PREVIEW_LIMIT).map((r) => ({ tag: r.tag, reason: r.reason })),
+          rejectedCount: evaluation.rejected.length,
+        };
+      } catch (err) {
+        throw toActivityFailure(err);
+      }
+    },
+
     /** Lists a package's tags and returns the few candidates that matter, never the full list. */
     async pollPackage(input: PollPackageInput): Promise<PollPackageResult> {
       try {

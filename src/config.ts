@@ -114,6 +114,8 @@ const FileSchema = z
       .default([]),
     /** How long a worker reuses a tag listing for other triggers on the same package. */
     pollCacheSeconds: z.number().min(0).max(3600).default(30),
+    /** Named secrets that project destinations refer to (`apiKey: { secret: octopus }`). */
+    secrets: z.record(FeedIdSchema, SecretRefSchema).default({}),
   })
   .strict();
 
@@ -152,6 +154,8 @@ export interface Config {
   readonly dataDir: string;
   readonly pollCacheMs: number;
   readonly feeds: ReadonlyMap<string, Feed>;
+  /** Secret values by name, for destinations; never sent to workflows. */
+  readonly secrets: ReadonlyMap<string, string>;
 }
 
 function describe(error: z.ZodError, where: string): string {
@@ -205,7 +209,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     feeds.set(f.id, toFeed(f, resolveAuth(f.auth, secret)));
   });
 
+  const secrets = new Map<string, string>();
+  for (const [name, ref] of Object.entries(file.secrets)) secrets.set(name, readSecret(ref, env, `secrets.${name}`, baseDir));
+
   return {
+    secrets,
     temporal: {
       address: e.TEMPORAL_ADDRESS ?? null,
       namespace: e.TEMPORAL_NAMESPACE,

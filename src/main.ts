@@ -17,12 +17,13 @@ async function main(): Promise<void> {
     port: config.temporal.devServerPort,
     uiPort: config.temporal.uiPort,
   });
+  const client = new Client({ connection: temporal.connection, namespace: temporal.namespace });
   const worker = await createWorker({
     connection: temporal.nativeConnection,
     namespace: temporal.namespace,
+    client,
     config,
   });
-  const client = new Client({ connection: temporal.connection, namespace: temporal.namespace });
   const app = createApp({ client, taskQueue: config.taskQueue, log: (m) => process.stderr.write(`${m}\n`) });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, () => resolve(s));

@@ -1,5 +1,8 @@
 import { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/worker';
-import { createPollActivities } from '../activities';
+import { Client } from '@temporalio/client';
+import { createDeliveryActivities } from '../activities/deliver';
+import { createPollActivities } from '../activities/poll';
+import { createProjectActivities } from '../activities/project';
 import { Config } from './config';
 import { HttpClient } from './feeds/http';
 import { CredentialStore, EcrTokenSource } from './feeds/credentials';
@@ -11,11 +14,15 @@ import { SingleFlightCache } from './feeds/single-flight';
 export interface WorkerOptions {
   readonly connection: NativeConnection;
   readonly namespace: string;
-  readonly config: Pick<Config, 'taskQueue' | 'feeds' | 'pollCacheMs'>;
+  /** Activities reach project workflows through this client. */
+  readonly client: Client;
+  readonly config: Pick<Config, 'taskQueue' | 'feeds' | 'pollCacheMs' | 'secrets'>;
   /** A prebuilt bundle (tests build one for all workers); otherwise the workflows are bundled here. */
   readonly workflowBundle?: WorkflowBundleOption;
   /** Where ECR tokens come from (the AWS SDK unless a test stands in for ECR). */
   readonly ecrTokenSource?: EcrTokenSource;
+  /** Replacements for activities by name (tests that stop a worker mid-activity). */
+  readonly extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
 }
 
 /** Builds the activities with their per-worker caches, and a worker for the trigger workflows. */
@@ -26,12 +33,17 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     new OciClient(http, credentials),
     new HelmRepositoryClient(http, credentials),
   );
-  const activities = createPollActivities({
-    source,
-    feeds: options.config.feeds,
-    tagCache: new SingleFlightCache<PackageListing>(options.config.pollCacheMs),
-    digestCache: new SingleFlightCache<string | null>(options.config.pollCacheMs),
-  });
+  const activities = {
+    ...createPollActivities({
+      source,
+      feeds: options.config.feeds,
+      tagCache: new SingleFlightCache<PackageListing>(options.config.pollCacheMs),
+      digestCache: new SingleFlightCache<string | null>(options.config.pollCacheMs),
+    }),
+    ...createProjectActivities({ client: options.client }),
+    ...createDeliveryActivities({ http, secrets: options.config.secrets }),
+    ...options.extraActivities,
+  };
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,

@@ -1,1 +1,4 @@
 export * from './trigger';
+export * from './project';
+export * from './delivery';
+export * from './manual-release';

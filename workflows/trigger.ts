@@ -6,26 +6,28 @@ import {
   continueAsNew,
   defineQuery,
   defineSignal,
+  defineUpdate,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PollActivities } from '../activities/poll';
-import { PackagePoll, TriggerMachine } from '../src/domain/trigger-machine';
-import { initialTriggerState, TriggerSpec, TriggerState, TriggerStatus } from '../src/domain/trigger';
+import type { ProjectActivities } from '../activities/project';
 import { TRIGGER_STATE_ATTRIBUTE } from '../src/domain/search-attributes';
+import { PackagePoll, TriggerMachine } from '../src/domain/trigger-machine';
+import { HistoryEntry, initialTriggerState, TriggerSpec, TriggerSpecSchema, TriggerState, TriggerStatus } from '../src/domain/trigger';
 
 const { pollPackage } = proxyActivities<PollActivities>({
   startToCloseTimeout: '2 minutes',
   // 5xx, timeouts and resets retry with backoff; not found, unauthorized and denied fail at once
   // (the activity marks them non-retryable); a 429 waits for the registry's Retry-After.
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 5,
-  },
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+const { loadChannel, createRelease } = proxyActivities<ProjectActivities>({
+  startToCloseTimeout: '30 seconds',
+  // Creating a release must not be lost: retry until the project answers (the key makes retries safe).
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 0 },
 });
 
 export const pauseSignal = defineSignal('pause');
@@ -34,6 +36,11 @@ export const pollNowSignal = defineSignal('pollNow');
 /** Asks the trigger to continue as new at the next safe point (operators, and tests of carried state). */
 export const continueAsNewSignal = defineSignal('continueAsNew');
 export const stateQuery = defineQuery<TriggerState>('state');
+export const historyQuery = defineQuery<HistoryEntry[]>('history');
+/** An update, so a bad change (an unknown field, a short interval) is refused to the caller and nothing changes. */
+export const configureTriggerUpdate = defineUpdate<{ changed: boolean }, [Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>]>(
+  'configureTrigger',
+);
 
 export interface TriggerInput {
   readonly spec: TriggerSpec;
@@ -45,7 +52,7 @@ export interface TriggerInput {
 /** Candidates per package per poll: enough to re-rank, small enough to keep history lean. */
 const CANDIDATE_LIMIT = 10;
 
-/** A long-lived trigger: poll the watched packages, release what is later, sleep, repeat. */
+/** A long-lived trigger: load the channel, poll the watched packages, ask the project for a release, sleep. */
 export async function trigger(input: TriggerInput): Promise<void> {
   const machine = new TriggerMachine(input.state ?? initialTriggerState(input.spec));
   let pollPending = input.pollPending ?? input.state === undefined;
@@ -77,6 +84,29 @@ export async function trigger(input: TriggerInput): Promise<void> {
     rollover = true;
   });
   setHandler(stateQuery, () => machine.state);
+  setHandler(historyQuery, () => machine.state.history);
+  setHandler(
+    configureTriggerUpdate,
+    (change) => {
+      const next = TriggerSpecSchema.parse({ ...machine.state.spec, ...change });
+      const changed = JSON.stringify(next) !== JSON.stringify(machine.state.spec);
+      if (changed) {
+        if (next.channel !== machine.state.spec.channel) machine.state.view = null;
+        machine.state.spec = next;
+        pollPending = true;
+      }
+      return { changed };
+    },
+    {
+      validator: (change) => {
+        const parsed = TriggerSpecSchema.safeParse({ ...machine.state.spec, ...change });
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw ApplicationFailure.nonRetryable(`${issue.path.join('.')}: ${issue.message}`, 'INVALID_TRIGGER');
+        }
+      },
+    },
+  );
 
   const intervalMs = () => machine.state.spec.intervalSeconds * 1000;
   if (!pollPending && machine.state.lastPoll) {
@@ -89,7 +119,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
     if (rollover) break;
     const maxAgeMs = fresh ? 0 : null;
     pollPending = fresh = false;
-    await pollOnce(machine, maxAgeMs);
+    await evaluate(machine, maxAgeMs);
     publishStatus();
     await condition(() => pollPending || rollover, intervalMs());
   }
@@ -99,37 +129,73 @@ export async function trigger(input: TriggerInput): Promise<void> {
   await continueAsNew<typeof trigger>({ spec: machine.state.spec, state: machine.state, pollPending });
 }
 
-async function pollOnce(machine: TriggerMachine, maxAgeMs: number | null): Promise<void> {
+/** One evaluation: load the channel, poll, decide, and ask the project for a release when something moved. */
+async function evaluate(machine: TriggerMachine, maxAgeMs: number | null): Promise<void> {
   const { spec } = machine.state;
-  const polls: PackagePoll[] = await Promise.all(
-    spec.packages.map(async (p): Promise<PackagePoll> => {
-      try {
-        const ok = await pollPackage({
-          feed: p.feed,
-          package: p.package,
-          rule: machine.ruleFor(p.name),
-          watermark: machine.watermark(p.name),
-          limit: CANDIDATE_LIMIT,
-          maxAgeMs,
-        });
-        return { name: p.name, ok };
-      } catch (err) {
-        return { name: p.name, error: describeFailure(err) };
-      }
-    }),
-  );
-  const now = new Date().toISOString();
-  if (machine.state.paused) {
-    // Paused while polling: a paused trigger does not release.
-    machine.recordOutcome('paused', 'paused while polling; nothing released', now);
+  const now = () => new Date().toISOString();
+  try {
+    const loaded = await loadChannel({ project: spec.project, channel: spec.channel, knownRevision: machine.state.view?.revision ?? null });
+    if (!loaded.unchanged) machine.applyView(loaded.view);
+  } catch (err) {
+    const failure = describeFailure(err);
+    machine.recordError(failure.code, failure.message, now());
     return;
   }
-  const decision = machine.applyPolls(polls, now);
-  if (decision.kind === 'release') {
-    machine.recordRelease(decision, now);
-  } else {
-    const { outcome, reason } = machine.noChangeOutcome(polls, decision.reason);
-    machine.recordOutcome(outcome, reason, now);
+  const watched = machine.watched();
+  if ('error' in watched) {
+    machine.recordError('UNKNOWN_PACKAGE', watched.error, now());
+    return;
+  }
+  const view = machine.state.view!;
+  const poll = (names: readonly string[]) =>
+    Promise.all(
+      view.packages
+        .filter((p) => names.includes(p.name))
+        .map(async (p): Promise<PackagePoll> => {
+          try {
+            const ok = await pollPackage({
+              feed: p.feed,
+              package: p.package,
+              rule: machine.ruleFor(p.name),
+              watermark: machine.watermark(p.name),
+              limit: CANDIDATE_LIMIT,
+              maxAgeMs,
+            });
+            return { name: p.name, ok };
+          } catch (err) {
+            return { name: p.name, error: describeFailure(err) };
+          }
+        }),
+    );
+
+  // Registry traffic follows the watched packages; the others are polled only when a release is due.
+  const polls = await poll(watched.names);
+  machine.applyPolls(polls, now());
+  if (machine.watchedMoved(watched.names)) {
+    const others = view.packages.map((p) => p.name).filter((n) => !watched.names.includes(n));
+    if (others.length > 0) {
+      const more = await poll(others);
+      machine.applyPolls(more, now());
+      polls.push(...more);
+    }
+  }
+  if (machine.state.paused) {
+    // Paused while polling: a paused trigger does not release.
+    machine.recordOutcome('paused', 'paused while polling; nothing released', now());
+    return;
+  }
+  const failures = TriggerMachine.failures(polls);
+  const decision = machine.decide(watched.names);
+  if (decision.kind === 'no-change') {
+    machine.recordOutcome(failures ? 'error' : 'no-change', failures ?? decision.reason, now());
+    return;
+  }
+  try {
+    const result = await createRelease({ project: spec.project, request: machine.releaseRequest(decision, watched.names) });
+    machine.recordReleaseResult(result, now());
+  } catch (err) {
+    const failure = describeFailure(err);
+    machine.recordError(failure.code, failure.message, now());
   }
 }
 

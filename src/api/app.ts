@@ -1,6 +1,7 @@
 import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, Response } from 'express';
 import { HttpProblem, sendProblem } from './problem';
+import { projectRoutes } from './projects';
 import { ruleRoutes } from './rules';
 import { triggerRoutes } from './triggers';
 
@@ -20,6 +21,7 @@ export function createApp(options: AppOptions): express.Express {
     res.json({ status: 'ok' });
   });
   app.use(ruleRoutes());
+  app.use(projectRoutes(options.client, options.taskQueue));
   app.use(triggerRoutes(options.client, options.taskQueue));
 
   app.use((req: Request, res: Response) => {

@@ -1,26 +1,14 @@
-import {
-  Client,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowHandle,
-  WorkflowNotFoundError,
-} from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Router } from 'express';
 import { z } from 'zod';
+import { projectWorkflowId } from '../domain/project';
+import { PACKAGES_ATTRIBUTE, PROJECT_ATTRIBUTE, TRIGGER_STATE_ATTRIBUTE, watchedPackageKey } from '../domain/search-attributes';
+import { SlugSchema, triggerStatus, triggerWorkflowId, TriggerSpec, TriggerSpecSchema, TriggerState } from '../domain/trigger';
+import { configQuery, project } from '../../workflows/project';
 import {
-  PACKAGES_ATTRIBUTE,
-  PROJECT_ATTRIBUTE,
-  TRIGGER_STATE_ATTRIBUTE,
-  watchedPackageKey,
-} from '../domain/search-attributes';
-import {
-  SlugSchema,
-  triggerStatus,
-  triggerWorkflowId,
-  TriggerSpecSchema,
-  TriggerState,
-} from '../domain/trigger';
-import {
+  configureTriggerUpdate,
   continueAsNewSignal,
+  historyQuery,
   pauseSignal,
   pollNowSignal,
   resumeSignal,
@@ -28,38 +16,50 @@ import {
   trigger,
 } from '../../workflows/trigger';
 import { HttpProblem, parseOr400 } from './problem';
+import { listRunning, requireRunning, runningHandle } from './workflows';
 
-const TriggerParamsSchema = z.object({ project: SlugSchema, name: SlugSchema });
-const ListQuerySchema = z.object({ project: SlugSchema.optional() }).strict();
+const TriggerParams = z.object({ project: SlugSchema, name: SlugSchema });
+const ProjectParams = z.object({ project: SlugSchema });
+const ListQuery = z.object({ project: SlugSchema.optional() }).strict();
+const ChangeSchema = z
+  .object({
+    channel: SlugSchema.optional(),
+    watch: z.array(SlugSchema).min(1).max(50).optional(),
+    intervalSeconds: z.number().int().optional(),
+  })
+  .strict();
 
 /** A trigger as the API shows it: its spec, its status and its state. */
 function present(state: TriggerState) {
-  return {
-    id: triggerWorkflowId(state.spec.project, state.spec.name),
-    status: triggerStatus(state),
-    ...state,
-  };
+  return { id: triggerWorkflowId(state.spec.project, state.spec.name), status: triggerStatus(state), ...state };
 }
 
-/** Routes that map HTTP onto trigger workflows: start, query, signal, cancel. */
+/** Routes that map HTTP onto trigger workflows: start, query, update, signal, cancel. */
 export function triggerRoutes(client: Client, taskQueue: string): Router {
   const router = Router();
 
-  /** The handle of a running trigger, or a 404. */
   async function running(params: unknown): Promise<WorkflowHandle<typeof trigger>> {
-    const { project, name } = parseOr400(TriggerParamsSchema, params);
-    const handle = client.workflow.getHandle<typeof trigger>(triggerWorkflowId(project, name));
-    try {
-      const description = await handle.describe();
-      if (description.status.name === 'RUNNING') return handle;
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-    }
-    throw new HttpProblem(404, 'Not found', `no trigger ${name} in project ${project}`);
+    const { project: p, name } = parseOr400(TriggerParams, params);
+    return requireRunning<typeof trigger>(client, triggerWorkflowId(p, name), `trigger ${name} in project ${p}`);
   }
 
-  router.post('/triggers', async (req, res) => {
-    const spec = parseOr400(TriggerSpecSchema, req.body);
+  /** The project's feed/package keys for the watched packages; 404 for an unknown project, channel or package. */
+  async function checkAgainstProject(spec: Pick<TriggerSpec, 'project' | 'channel' | 'watch'>): Promise<string[]> {
+    const handle = await runningHandle<typeof project>(client, projectWorkflowId(spec.project));
+    if (!handle) throw new HttpProblem(404, 'Not found', `no project ${spec.project}`);
+    const { spec: projectSpec } = await handle.query(configQuery);
+    if (!projectSpec.channels.some((c) => c.name === spec.channel)) {
+      throw new HttpProblem(404, 'Not found', `project ${spec.project} has no channel "${spec.channel}"`);
+    }
+    const refs = projectSpec.packages.filter((p) => spec.watch === undefined || spec.watch.includes(p.name));
+    const missing = (spec.watch ?? []).filter((n) => !projectSpec.packages.some((p) => p.name === n));
+    if (missing.length > 0) throw new HttpProblem(404, 'Not found', `project ${spec.project} has no package ${missing.join(', ')}`);
+    return refs.map((r) => watchedPackageKey(r.feed, r.package));
+  }
+
+  async function create(body: unknown, res: import('express').Response): Promise<void> {
+    const spec = parseOr400(TriggerSpecSchema, body);
+    const packages = await checkAgainstProject(spec);
     const workflowId = triggerWorkflowId(spec.project, spec.name);
     try {
       const handle = await client.workflow.start(trigger, {
@@ -72,43 +72,46 @@ export function triggerRoutes(client: Client, taskQueue: string): Router {
         typedSearchAttributes: [
           { key: PROJECT_ATTRIBUTE, value: spec.project },
           { key: TRIGGER_STATE_ATTRIBUTE, value: 'active' },
-          { key: PACKAGES_ATTRIBUTE, value: spec.packages.map((p) => watchedPackageKey(p.feed, p.package)) },
+          { key: PACKAGES_ATTRIBUTE, value: packages },
         ],
       });
-      res
-        .status(201)
-        .location(`/triggers/${spec.project}/${spec.name}`)
-        .json({ id: workflowId, runId: handle.firstExecutionRunId, spec });
+      res.status(201).location(`/triggers/${spec.project}/${spec.name}`).json({ id: workflowId, runId: handle.firstExecutionRunId, spec });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new HttpProblem(
-          409,
-          'Conflict',
-          `trigger ${spec.name} already exists in project ${spec.project}`,
-        );
+        throw new HttpProblem(409, 'Conflict', `trigger ${spec.name} already exists in project ${spec.project}`);
       }
       throw err;
     }
+  }
+
+  router.post('/triggers', (req, res) => create(req.body, res));
+  router.post('/projects/:project/triggers', async (req, res) => {
+    const { project: p } = parseOr400(ProjectParams, req.params);
+    const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { project: p, ...req.body } : req.body;
+    await create(body, res);
   });
 
-  router.get('/triggers', async (req, res) => {
-    const { project } = parseOr400(ListQuerySchema, req.query, 'query');
-    const filters = [`WorkflowType = 'trigger'`, `ExecutionStatus = 'Running'`];
-    if (project) filters.push(`${PROJECT_ATTRIBUTE.name} = '${project}'`);
-    const triggers = [];
-    for await (const wf of client.workflow.list({ query: filters.join(' AND ') })) {
+  const list = async (project: string | undefined) => {
+    const triggers = await listRunning(client, 'trigger', project ? [`${PROJECT_ATTRIBUTE.name} = '${project}'`] : []);
+    return triggers.map((wf) => {
       const [, p, n] = wf.workflowId.split('/');
-      triggers.push({
+      return {
         id: wf.workflowId,
         project: p,
         name: n,
         status: wf.typedSearchAttributes.get(TRIGGER_STATE_ATTRIBUTE) ?? null,
         packages: wf.typedSearchAttributes.get(PACKAGES_ATTRIBUTE) ?? [],
         startTime: wf.startTime.toISOString(),
-      });
-      if (triggers.length >= 1000) break;
-    }
-    res.json({ triggers });
+      };
+    });
+  };
+  router.get('/triggers', async (req, res) => {
+    const { project: p } = parseOr400(ListQuery, req.query, 'query');
+    res.json({ triggers: await list(p) });
+  });
+  router.get('/projects/:project/triggers', async (req, res) => {
+    const { project: p } = parseOr400(ProjectParams, req.params);
+    res.json({ triggers: await list(p) });
   });
 
   router.get('/triggers/:project/:name', async (req, res) => {
@@ -116,12 +119,29 @@ export function triggerRoutes(client: Client, taskQueue: string): Router {
     res.json(present(await handle.query(stateQuery)));
   });
 
-  const signals = {
-    pause: pauseSignal,
-    resume: resumeSignal,
-    poll: pollNowSignal,
-    'continue-as-new': continueAsNewSignal,
-  } as const;
+  router.get('/triggers/:project/:name/history', async (req, res) => {
+    const handle = await running(req.params);
+    res.json({ history: [...(await handle.query(historyQuery))].reverse() });
+  });
+
+  router.patch('/triggers/:project/:name', async (req, res) => {
+    const handle = await running(req.params);
+    const change = parseOr400(ChangeSchema, req.body);
+    const current = (await handle.query(stateQuery)).spec;
+    const next = parseOr400(TriggerSpecSchema, { ...current, ...change });
+    await checkAgainstProject(next);
+    try {
+      const result = await handle.executeUpdate(configureTriggerUpdate, {
+        args: [{ channel: next.channel, watch: next.watch, intervalSeconds: next.intervalSeconds }],
+      });
+      res.json({ id: handle.workflowId, ...result, spec: next });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new HttpProblem(400, 'Invalid request', err.cause?.message ?? err.message);
+      throw err;
+    }
+  });
+
+  const signals = { pause: pauseSignal, resume: resumeSignal, poll: pollNowSignal, 'continue-as-new': continueAsNewSignal } as const;
   for (const [action, signal] of Object.entries(signals)) {
     router.post(`/triggers/:project/:name/${action}`, async (req, res) => {
       const handle = await running(req.params);

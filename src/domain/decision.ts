@@ -1,5 +1,5 @@
 import { compileRule, CompiledRule, evaluateRule, VersionRule, VersionRuleInput } from './rule';
-import { PackageStatus, Release, ReleasedPackage, TriggerSpec } from './trigger';
+import { PackageRef, PackageStatus, ReleasedPackage } from './trigger';
 
 /** The rule for a package: the one naming it, else the one naming no package, else accept any version. */
 export function ruleFor(rules: readonly VersionRule[], packageName: string): VersionRuleInput {
@@ -34,53 +34,61 @@ export function versionSetKey(packages: readonly ReleasedPackage[]): string {
     .join(',');
 }
 
-/**
- * Decides whether to release (DESIGN.md semantics 1-3): a package whose latest rule-passing version is
- * later than in the previous release (or whose tracked digest changed) makes a release that holds every
- * package at its latest rule-passing version; a channel with no release gets its first one.
- */
-export function decideRelease(
-  spec: Pick<TriggerSpec, 'packages' | 'rules'>,
-  statuses: Readonly<Record<string, PackageStatus>>,
-  previous: Release | null,
-  released: ReadonlySet<string>,
-): ReleaseDecision {
-  const chosen: ReleasedPackage[] = [];
+/** What moved between a previous release and a candidate set, among the named packages (empty: nothing later). */
+export function movedPackages(
+  rules: readonly VersionRule[],
+  chosen: readonly ReleasedPackage[],
+  previous: { readonly packages: readonly ReleasedPackage[] } | null,
+  names: readonly string[],
+): string[] {
   const moved: string[] = [];
-  for (const ref of spec.packages) {
-    const latest = statuses[ref.name]?.latest ?? null;
-    if (latest === null) {
-      return { kind: 'no-change', reason: `no version of ${ref.name} passes the channel's rules yet` };
-    }
-    chosen.push({
-      name: ref.name,
-      feed: ref.feed,
-      package: ref.package,
-      tag: latest.tag,
-      digest: latest.digest,
-    });
-    const before = previous?.packages.find((p) => p.name === ref.name);
+  for (const pkg of chosen) {
+    if (!names.includes(pkg.name)) continue;
+    const before = previous?.packages.find((p) => p.name === pkg.name);
     if (!before) {
-      moved.push(`${ref.name} ${latest.tag}`);
+      moved.push(`${pkg.name} ${pkg.tag}`);
       continue;
     }
-    const rule = compileRule(ruleFor(spec.rules, ref.name));
-    if (isLaterTag(rule, latest.tag, before.tag)) {
-      moved.push(`${ref.name} ${before.tag} -> ${latest.tag}`);
-    } else if (
-      rule.trackDigest &&
-      latest.tag === before.tag &&
-      latest.digest !== null &&
-      latest.digest !== before.digest
-    ) {
-      moved.push(`${ref.name} ${latest.tag} has a new digest ${latest.digest}`);
+    const rule = compileRule(ruleFor(rules, pkg.name));
+    if (isLaterTag(rule, pkg.tag, before.tag)) {
+      moved.push(`${pkg.name} ${before.tag} -> ${pkg.tag}`);
+    } else if (rule.trackDigest && pkg.tag === before.tag && pkg.digest !== null && pkg.digest !== before.digest) {
+      moved.push(`${pkg.name} ${pkg.tag} has a new digest ${pkg.digest}`);
     }
   }
-  if (moved.length === 0)
-    return { kind: 'no-change', reason: 'no package has a later version than the previous release' };
-  if (released.has(versionSetKey(chosen))) {
-    return { kind: 'no-change', reason: 'this set of versions was already released' };
+  return moved;
+}
+
+/**
+ * Decides whether to release (DESIGN.md semantics 1-3): a watched package whose latest rule-passing version
+ * is later than in the channel's previous release (or whose tracked digest changed) makes a release that
+ * holds every package at its latest rule-passing version; a channel with no release gets its first one.
+ */
+export function decideRelease(
+  packages: readonly PackageRef[],
+  rules: readonly VersionRule[],
+  statuses: Readonly<Record<string, PackageStatus>>,
+  previous: { readonly packages: readonly ReleasedPackage[] } | null,
+  watched: readonly string[],
+): ReleaseDecision {
+  const chosen: ReleasedPackage[] = [];
+  for (const ref of packages) {
+    const latest = statuses[ref.name]?.latest ?? null;
+    if (latest === null) return { kind: 'no-change', reason: `no version of ${ref.name} passes the channel's rules yet` };
+    chosen.push({ name: ref.name, feed: ref.feed, package: ref.package, tag: latest.tag, digest: latest.digest });
   }
+  const moved = movedPackages(rules, chosen, previous, watched);
+  if (moved.length === 0) return { kind: 'no-change', reason: 'no watched package has a later version than the channel\'s previous release' };
   const reason = previous ? `later version: ${moved.join('; ')}` : `first release: ${moved.join('; ')}`;
   return { kind: 'release', packages: chosen, reason };
+}
+
+/** A short stable hash (FNV-1a, 64 bits as hex) for idempotency keys; deterministic in workflows. */
+export function stableHash(text: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (let i = 0; i < text.length; i++) {
+    h ^= BigInt(text.charCodeAt(i));
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, '0');
 }

@@ -1,16 +1,18 @@
-import { bestCandidate, decideRelease, ReleaseDecision, ruleFor, versionSetKey } from './decision';
-import { nextReleaseNumber } from './release-number';
+import { bestCandidate, decideRelease, movedPackages, ReleaseDecision, ruleFor, stableHash, versionSetKey } from './decision';
+import type { CreateReleaseRequest, CreateReleaseResult } from './project';
 import { compileRule, VersionRuleInput } from './rule';
 import {
+  emptyPackageStatus,
   FeedErrorInfo,
   HistoryEntry,
   MAX_HISTORY,
-  MAX_RELEASES_KEPT,
   PollOutcome,
-  Release,
-  TriggerState,
+  ReleasedPackage,
   triggerStatus,
+  TriggerChannelView,
+  TriggerState,
   TriggerStatus,
+  triggerWorkflowId,
 } from './trigger';
 
 /** What one poll of one package brought back: the activity's answer or its failure. */
@@ -27,12 +29,16 @@ export type PackagePoll =
     }
   | { readonly name: string; readonly error: { readonly code: string; readonly message: string } };
 
-/** The trigger's state machine, free of Temporal: the workflow feeds it signals and poll results. */
+/** The trigger's state machine, free of Temporal: the workflow feeds it signals, channel views and poll results. */
 export class TriggerMachine {
   constructor(readonly state: TriggerState) {}
 
   get status(): TriggerStatus {
     return triggerStatus(this.state);
+  }
+
+  get id(): string {
+    return triggerWorkflowId(this.state.spec.project, this.state.spec.name);
   }
 
   /** Returns true when the trigger was running and is now paused. */
@@ -49,23 +55,37 @@ export class TriggerMachine {
     return changed;
   }
 
-  get previousRelease(): Release | null {
-    return this.state.releases[this.state.releases.length - 1] ?? null;
+  /** Takes a freshly loaded channel view; keeps a status for every package of the project. */
+  applyView(view: TriggerChannelView): void {
+    this.state.view = view;
+    const packages: TriggerState['packages'] = {};
+    for (const ref of view.packages) {
+      const existing = this.state.packages[ref.name];
+      packages[ref.name] = existing && existing.feed === ref.feed && existing.package === ref.package ? existing : emptyPackageStatus(ref);
+    }
+    this.state.packages = packages;
+  }
+
+  /** The watched packages, or an error text when the trigger names packages the project lacks. */
+  watched(): { names: string[] } | { error: string } {
+    const all = (this.state.view?.packages ?? []).map((p) => p.name);
+    const names = this.state.spec.watch ?? all;
+    const missing = names.filter((n) => !all.includes(n));
+    return missing.length > 0 ? { error: `project ${this.state.spec.project} has no package ${missing.join(', ')}` } : { names };
   }
 
   /** The rule a package is polled with. */
   ruleFor(packageName: string): VersionRuleInput {
-    return ruleFor(this.state.spec.rules, packageName);
+    return ruleFor(this.state.view?.rules ?? [], packageName);
   }
 
-  /** The package's tag in the previous release: polls return only candidates at or above it. */
+  /** The package's tag in the channel's previous release: polls return only candidates at or above it. */
   watermark(packageName: string): string | null {
-    return this.previousRelease?.packages.find((p) => p.name === packageName)?.tag ?? null;
+    return this.state.view?.lastRelease?.packages.find((p) => p.name === packageName)?.tag ?? null;
   }
 
-  /** Folds poll results into the package statuses and decides whether to release. */
-  applyPolls(polls: readonly PackagePoll[], now: string): ReleaseDecision {
-    this.state.iterations += 1;
+  /** Folds poll results into the package statuses. */
+  applyPolls(polls: readonly PackagePoll[], now: string): void {
     for (const poll of polls) {
       const status = this.state.packages[poll.name];
       if (!status) continue;
@@ -78,10 +98,7 @@ export class TriggerMachine {
       // Re-evaluate deterministically: the activity's ranking is only a pre-filter.
       const rule = compileRule(this.ruleFor(poll.name));
       const best = bestCandidate(rule, poll.ok.candidates);
-      status.latest =
-        best === null
-          ? status.latest
-          : { tag: best, digest: best === poll.ok.candidates[0] ? poll.ok.digest : null };
+      status.latest = best === null ? status.latest : { tag: best, digest: best === poll.ok.candidates[0] ? poll.ok.digest : null };
       status.discovered = [...poll.ok.candidates];
       status.tagCount = poll.ok.tagCount;
       status.acceptedCount = poll.ok.acceptedCount;
@@ -89,41 +106,74 @@ export class TriggerMachine {
       status.polledAt = now;
       status.error = null;
     }
-    const released = new Set(this.state.releases.map((r) => versionSetKey(r.packages)));
-    return decideRelease(this.state.spec, this.state.packages, this.previousRelease, released);
   }
 
-  /** Records a release decided by applyPolls and returns it. */
-  recordRelease(decision: Extract<ReleaseDecision, { kind: 'release' }>, now: string): Release {
-    const release: Release = {
-      number: nextReleaseNumber(this.previousRelease?.number ?? null),
-      createdAt: now,
+  /** Whether any watched package has a later version than the channel's previous release. */
+  watchedMoved(watched: readonly string[]): boolean {
+    const view = this.state.view;
+    if (!view) return false;
+    const chosen: ReleasedPackage[] = [];
+    for (const ref of view.packages) {
+      const latest = this.state.packages[ref.name]?.latest;
+      if (latest && watched.includes(ref.name)) chosen.push({ name: ref.name, feed: ref.feed, package: ref.package, tag: latest.tag, digest: latest.digest });
+    }
+    return movedPackages(view.rules, chosen, view.lastRelease, watched).length > 0;
+  }
+
+  /** The release decision over every package of the project. */
+  decide(watched: readonly string[]): ReleaseDecision {
+    const view = this.state.view;
+    if (!view) return { kind: 'no-change', reason: 'the channel is not loaded yet' };
+    return decideRelease(view.packages, view.rules, this.state.packages, view.lastRelease, watched);
+  }
+
+  /** The project's release request for a decision; the key makes retries and restarts idempotent. */
+  releaseRequest(decision: Extract<ReleaseDecision, { kind: 'release' }>, watched: readonly string[]): CreateReleaseRequest {
+    return {
+      channel: this.state.spec.channel,
       packages: decision.packages,
+      watched,
+      requireLater: true,
       reason: decision.reason,
+      source: { kind: 'trigger', trigger: this.id },
+      key: `${this.id}/${stableHash(versionSetKey(decision.packages))}`,
     };
-    this.state.releases.push(release);
-    if (this.state.releases.length > MAX_RELEASES_KEPT)
-      this.state.releases.splice(0, this.state.releases.length - MAX_RELEASES_KEPT);
-    this.recordOutcome('released', decision.reason, now, release.number);
-    return release;
+  }
+
+  /** Records what the project answered to a release request. */
+  recordReleaseResult(result: CreateReleaseResult, now: string): void {
+    if (result.outcome === 'created' && result.release) {
+      this.state.lastRelease = { number: result.release.number, at: now };
+      if (this.state.view) {
+        // The channel moved on: later polls measure against this release.
+        this.state.view = { ...this.state.view, lastRelease: { number: result.release.number, packages: result.release.packages } };
+      }
+      this.recordOutcome('released', result.reason, now, result.release.number);
+      return;
+    }
+    this.recordOutcome('no-change', result.reason, now);
   }
 
   /** Records one evaluation in the trigger's history (bounded). */
   recordOutcome(outcome: PollOutcome, reason: string, now: string, release: string | null = null): void {
+    this.state.iterations += 1;
     const versions: Record<string, string | null> = {};
-    for (const [name, status] of Object.entries(this.state.packages))
-      versions[name] = status.latest?.tag ?? null;
+    for (const [name, status] of Object.entries(this.state.packages)) versions[name] = status.latest?.tag ?? null;
     const entry: HistoryEntry = { at: now, outcome, reason, versions, release };
     this.state.history.push(entry);
-    if (this.state.history.length > MAX_HISTORY)
-      this.state.history.splice(0, this.state.history.length - MAX_HISTORY);
+    if (this.state.history.length > MAX_HISTORY) this.state.history.splice(0, this.state.history.length - MAX_HISTORY);
     this.state.lastPoll = { at: now, outcome, reason };
   }
 
-  /** The outcome of a poll whose decision was "no change", taking feed errors into account. */
-  noChangeOutcome(polls: readonly PackagePoll[], reason: string): { outcome: PollOutcome; reason: string } {
+  /** Records an error that is not a feed's (project or channel missing, bad watch list). */
+  recordError(code: string, message: string, now: string): void {
+    this.state.lastError = { code, message, at: now, package: null };
+    this.recordOutcome('error', message, now);
+  }
+
+  /** The error text of failed polls, or null when all succeeded. */
+  static failures(polls: readonly PackagePoll[]): string | null {
     const failed = polls.filter((p): p is Extract<PackagePoll, { error: unknown }> => 'error' in p);
-    if (failed.length === 0) return { outcome: 'no-change', reason };
-    return { outcome: 'error', reason: failed.map((p) => `${p.name}: ${p.error.message}`).join('; ') };
+    return failed.length === 0 ? null : failed.map((p) => `${p.name}: ${p.error.message}`).join('; ');
   }
 }

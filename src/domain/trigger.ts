@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DOCKER_HUB, normaliseRegistry, normaliseRepository } from './reference';
-import { VersionRuleSchema } from './rule';
+import { VersionRule } from './rule';
 
 /** Lower-case names safe in workflow IDs and URLs. */
 export const SlugSchema = z
@@ -47,59 +47,27 @@ export type PackageRef = z.infer<typeof PackageRefSchema>;
 export const MIN_INTERVAL_SECONDS = 10;
 export const DEFAULT_INTERVAL_SECONDS = 300;
 
+/** A trigger watches some package references of a project for one channel. */
 export const TriggerSpecSchema = z
   .object({
     project: SlugSchema,
     name: SlugSchema,
-    packages: z.array(PackageRefSchema).min(1).max(50),
+    channel: SlugSchema.default('default'),
+    /** The package references whose new versions start a release; all of the project's when left out. */
+    watch: z.array(SlugSchema).min(1).max(50).optional(),
     intervalSeconds: z
       .number()
       .int()
       .min(MIN_INTERVAL_SECONDS)
       .max(7 * 24 * 3600)
       .default(DEFAULT_INTERVAL_SECONDS),
-    /** The channel's version rules; a rule without `packages` applies to every package. */
-    rules: z.array(VersionRuleSchema).max(50).default([]),
   })
   .strict()
   .superRefine((spec, ctx) => {
-    const names = new Set<string>();
-    spec.packages.forEach((p, i) => {
-      if (names.has(p.name))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['packages', i, 'name'],
-          message: `package name "${p.name}" is used twice`,
-        });
-      names.add(p.name);
-    });
-    const ruled = new Set<string>();
-    let general = false;
-    spec.rules.forEach((rule, i) => {
-      if (rule.packages === undefined) {
-        if (general)
-          ctx.addIssue({
-            code: 'custom',
-            path: ['rules', i, 'packages'],
-            message: 'only one rule may leave out packages',
-          });
-        general = true;
-      }
-      rule.packages?.forEach((name, j) => {
-        if (!names.has(name))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['rules', i, 'packages', j],
-            message: `no package named "${name}"`,
-          });
-        else if (ruled.has(name))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['rules', i, 'packages', j],
-            message: `package "${name}" already has a rule`,
-          });
-        ruled.add(name);
-      });
+    const seen = new Set<string>();
+    spec.watch?.forEach((name, i) => {
+      if (seen.has(name)) ctx.addIssue({ code: 'custom', path: ['watch', i], message: `"${name}" is listed twice` });
+      seen.add(name);
     });
   });
 export type TriggerSpec = z.infer<typeof TriggerSpecSchema>;
@@ -117,14 +85,6 @@ export interface ReleasedPackage {
   readonly package: string;
   readonly tag: string;
   readonly digest: string | null;
-}
-
-export interface Release {
-  readonly number: string;
-  readonly createdAt: string;
-  readonly packages: readonly ReleasedPackage[];
-  /** Why this release was made: which package moved, from what to what. */
-  readonly reason: string;
 }
 
 export interface FeedErrorInfo {
@@ -153,44 +113,44 @@ export interface HistoryEntry {
   readonly at: string;
   readonly outcome: PollOutcome;
   readonly reason: string;
+  /** Latest rule-passing version per package at this evaluation. */
   readonly versions: Readonly<Record<string, string | null>>;
+  /** The release created, if any. */
   readonly release: string | null;
 }
 
 export type TriggerStatus = 'active' | 'paused' | 'error';
 
+/** What a trigger knows of its channel: the project's packages and rules, and the channel's last release. */
+export interface TriggerChannelView {
+  readonly revision: number;
+  readonly packages: readonly PackageRef[];
+  readonly rules: readonly VersionRule[];
+  readonly lastRelease: { readonly number: string; readonly packages: readonly ReleasedPackage[] } | null;
+}
+
 export interface TriggerState {
   spec: TriggerSpec;
   paused: boolean;
+  /** The channel as last loaded from the project; null before the first load. */
+  view: TriggerChannelView | null;
+  /** Per package of the project. */
   packages: Record<string, PackageStatus>;
-  /** Oldest first, capped at MAX_RELEASES_KEPT. */
-  releases: Release[];
   /** Newest last, capped at MAX_HISTORY. */
   history: HistoryEntry[];
   lastPoll: { at: string; outcome: PollOutcome; reason: string } | null;
-  lastError: (FeedErrorInfo & { package: string }) | null;
+  lastError: (FeedErrorInfo & { package: string | null }) | null;
+  /** The last release this trigger created. */
+  lastRelease: { number: string; at: string } | null;
   iterations: number;
   runs: number;
 }
 
 export const MAX_HISTORY = 100;
-export const MAX_RELEASES_KEPT = 100;
 
 /** Fresh state for a new trigger. */
 export function initialTriggerState(spec: TriggerSpec): TriggerState {
-  const packages: Record<string, PackageStatus> = {};
-  for (const p of spec.packages) packages[p.name] = emptyPackageStatus(p);
-  return {
-    spec,
-    paused: false,
-    packages,
-    releases: [],
-    history: [],
-    lastPoll: null,
-    lastError: null,
-    iterations: 0,
-    runs: 1,
-  };
+  return { spec, paused: false, view: null, packages: {}, history: [], lastPoll: null, lastError: null, lastRelease: null, iterations: 0, runs: 1 };
 }
 
 export function emptyPackageStatus(p: PackageRef): PackageStatus {
@@ -207,8 +167,8 @@ export function emptyPackageStatus(p: PackageRef): PackageStatus {
   };
 }
 
-/** The trigger's status for the UI: paused wins, then any package in error. */
+/** The trigger's status for the UI: paused wins, then an error in the last evaluation. */
 export function triggerStatus(state: TriggerState): TriggerStatus {
   if (state.paused) return 'paused';
-  return Object.values(state.packages).some((p) => p.error !== null) ? 'error' : 'active';
+  return state.lastPoll?.outcome === 'error' ? 'error' : 'active';
 }

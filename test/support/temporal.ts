@@ -27,6 +27,8 @@ export async function startTestWorker(
     pollCacheMs?: number;
     taskQueue?: string;
     logger?: Logger;
+    secrets?: ReadonlyMap<string, string>;
+    extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
   } = {},
 ): Promise<TestWorkerEnv> {
   installRuntime(options.logger);
@@ -35,15 +37,18 @@ export async function startTestWorker(
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace });
   const worker = await createWorker({
     connection: nativeConnection,
     namespace,
-    config: { taskQueue, feeds: options.feeds ?? new Map(), pollCacheMs: options.pollCacheMs ?? 0 },
+    client,
+    extraActivities: options.extraActivities,
+    config: { taskQueue, feeds: options.feeds ?? new Map(), pollCacheMs: options.pollCacheMs ?? 0, secrets: options.secrets ?? new Map() },
     workflowBundle: { codePath: process.env.FEED_TRIGGERS_TEST_BUNDLE! },
   });
   const running = worker.run();
   return {
-    client: new Client({ connection, namespace }),
+    client,
     taskQueue,
     worker,
     async stop() {

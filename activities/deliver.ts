@@ -1,0 +1,139 @@
+import { createHmac } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Destination, ProjectRelease } from '../src/domain/project';
+import { HttpClient } from '../src/feeds/http';
+
+export interface DeliverInput {
+  readonly project: string;
+  readonly release: ProjectRelease;
+  readonly destination: Destination;
+}
+
+export interface DeliveryDependencies {
+  readonly http: HttpClient;
+  /** Secret values by name, from the worker's configuration. */
+  readonly secrets: ReadonlyMap<string, string>;
+}
+
+/** What a destination receives: the release, without delivery bookkeeping. */
+export function releasePayload(project: string, release: ProjectRelease) {
+  return {
+    project,
+    release: release.number,
+    channel: release.channel,
+    createdAt: release.createdAt,
+    reason: release.reason,
+    packages: release.packages.map((p) => ({ name: p.name, feed: p.feed, package: p.package, tag: p.tag, digest: p.digest })),
+  };
+}
+
+/** The same for every attempt at one release, so a receiver can drop repeats. */
+export function idempotencyKey(project: string, release: ProjectRelease): string {
+  return `feed-triggers:${project}:${release.number}`;
+}
+
+function rejected(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'DESTINATION_REJECTED', message, nonRetryable: true });
+}
+
+function retryable(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'DESTINATION_UNAVAILABLE', message });
+}
+
+/** A status that retrying cannot fix: a 4xx other than timeouts and rate limits. */
+function permanent(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 425 && status !== 429;
+}
+
+/** Activities that hand a recorded release to its destinations. */
+export function createDeliveryActivities(deps: DeliveryDependencies) {
+  const secret = (name: string, destination: string): string => {
+    const value = deps.secrets.get(name);
+    // Retryable: the release waits, visibly, until the worker is configured with the secret.
+    if (value === undefined) throw retryable(`destination ${destination}: secret "${name}" is not configured on the worker`);
+    return value;
+  };
+
+  async function post(url: string, headers: Record<string, string>, body: string, destination: string) {
+    try {
+      return await deps.http.request(url, { method: 'POST', headers, body, maxBytes: 1024 * 1024, timeoutMs: 30_000 });
+    } catch (err) {
+      throw retryable(`destination ${destination}: ${(err as Error).message}`);
+    }
+  }
+
+  return {
+    /** Delivers a release to one destination; 2xx counts as delivered. */
+    async deliver(input: DeliverInput): Promise<{ status: number }> {
+      const { destination, release, project } = input;
+      const key = idempotencyKey(project, release);
+      if (destination.type === 'webhook') {
+        const payload = releasePayload(project, release);
+        const body = JSON.stringify(
+          destination.cloudEvents
+            ? {
+                specversion: '1.0',
+                id: key,
+                source: `feed-triggers/projects/${project}`,
+                type: 'io.feed-triggers.release.created',
+                subject: release.number,
+                time: release.createdAt,
+                datacontenttype: 'application/json',
+                data: payload,
+              }
+            : payload,
+        );
+        const headers: Record<string, string> = {
+          'content-type': destination.cloudEvents ? 'application/cloudevents+json' : 'application/json',
+          'idempotency-key': key,
+          'user-agent': 'feed-triggers',
+        };
+        if (destination.signingSecret) {
+          const hmac = createHmac('sha256', secret(destination.signingSecret.secret, destination.name)).update(body).digest('hex');
+          headers['x-feed-triggers-signature'] = `sha256=${hmac}`;
+        }
+        const res = await post(destination.url, headers, body, destination.name);
+        if (res.status >= 200 && res.status < 300) return { status: res.status };
+        const message = `webhook ${destination.name} answered ${res.status}`;
+        throw permanent(res.status) ? rejected(message) : retryable(message);
+      }
+      const steps = destination.steps;
+      const body = JSON.stringify({
+        ProjectId: destination.projectId,
+        ...(destination.channelId ? { ChannelId: destination.channelId } : {}),
+        Version: release.number,
+        SelectedPackages: release.packages.map((p) => ({
+          ActionName: steps[p.name]?.actionName ?? p.name,
+          PackageReferenceName: steps[p.name]?.packageReferenceName ?? '',
+          Version: p.tag,
+        })),
+      });
+      const url = `${destination.serverUrl.replace(/\/+$/, '')}/api/${destination.spaceId}/releases`;
+      const res = await post(
+        url,
+        { 'content-type': 'application/json', 'x-octopus-apikey': secret(destination.apiKey.secret, destination.name) },
+        body,
+        destination.name,
+      );
+      if (res.status >= 200 && res.status < 300) return { status: res.status };
+      const text = res.body.toString('utf8').slice(0, 500);
+      // A retry after a lost answer finds the release already there: Octopus refuses the same version twice.
+      if (res.status === 400 && /already exists/i.test(text)) return { status: res.status };
+      const detail = extractOctopusError(text);
+      const message = `Octopus ${destination.name} answered ${res.status}${detail ? `: ${detail}` : ''}`;
+      throw permanent(res.status) ? rejected(message) : retryable(message);
+    },
+  };
+}
+
+function extractOctopusError(text: string): string | null {
+  try {
+    const body = JSON.parse(text) as { ErrorMessage?: unknown; Errors?: unknown };
+    const errors = Array.isArray(body.Errors) ? body.Errors.filter((e) => typeof e === 'string').join('; ') : '';
+    return [typeof body.ErrorMessage === 'string' ? body.ErrorMessage : '', errors].filter(Boolean).join(': ') || null;
+  } catch {
+    return null;
+  }
+}
+
+export type DeliveryActivities = ReturnType<typeof createDeliveryActivities>;

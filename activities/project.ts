@@ -1,0 +1,52 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { CreateReleaseRequest, CreateReleaseResult, projectWorkflowId } from '../src/domain/project';
+import type { TriggerChannelView } from '../src/domain/trigger';
+import { channelViewQuery, createReleaseUpdate } from '../workflows/project';
+
+export interface LoadChannelInput {
+  readonly project: string;
+  readonly channel: string;
+  /** The revision the trigger already has: an unchanged project answers without the view. */
+  readonly knownRevision: number | null;
+}
+
+export type LoadChannelResult = { readonly unchanged: true } | { readonly unchanged: false; readonly view: TriggerChannelView };
+
+/** Activities that reach a project's ledger through the Temporal client. */
+export function createProjectActivities(deps: { readonly client: Client }) {
+  const handle = (project: string) => deps.client.workflow.getHandle(projectWorkflowId(project));
+
+  return {
+    /** The channel's packages, rules and previous release, unless the trigger's copy is current. */
+    async loadChannel(input: LoadChannelInput): Promise<LoadChannelResult> {
+      let view;
+      try {
+        view = await handle(input.project).query(channelViewQuery, input.channel);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError || /workflow execution already completed|not found/i.test((err as Error).message)) {
+          throw ApplicationFailure.nonRetryable(`project ${input.project} does not exist`, 'PROJECT_NOT_FOUND');
+        }
+        throw err;
+      }
+      if (view === null) throw ApplicationFailure.nonRetryable(`project ${input.project} has no channel "${input.channel}"`, 'CHANNEL_NOT_FOUND');
+      if (input.knownRevision === view.revision) return { unchanged: true };
+      return { unchanged: false, view: { revision: view.revision, packages: view.packages, rules: view.rules, lastRelease: view.lastRelease } };
+    },
+
+    /** Asks the project to record a release; the update ID is the request's idempotency key. */
+    async createRelease(input: { project: string; request: CreateReleaseRequest }): Promise<CreateReleaseResult> {
+      try {
+        return await handle(input.project).executeUpdate(createReleaseUpdate, { args: [input.request], updateId: input.request.key });
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) {
+          throw ApplicationFailure.nonRetryable(err.cause?.message ?? err.message, 'RELEASE_REFUSED');
+        }
+        if (err instanceof WorkflowNotFoundError) throw ApplicationFailure.nonRetryable(`project ${input.project} does not exist`, 'PROJECT_NOT_FOUND');
+        throw err;
+      }
+    },
+  };
+}
+
+export type ProjectActivities = ReturnType<typeof createProjectActivities>;

@@ -1,0 +1,33 @@
+import { Client, WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
+import { HttpProblem } from './problem';
+
+/** The handle of a running workflow, or null when there is none. */
+export async function runningHandle<T extends Workflow>(client: Client, workflowId: string): Promise<WorkflowHandle<T> | null> {
+  const handle = client.workflow.getHandle<T>(workflowId);
+  try {
+    const description = await handle.describe();
+    return description.status.name === 'RUNNING' ? handle : null;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
+}
+
+/** Like runningHandle, but a 404 problem when there is none. */
+export async function requireRunning<T extends Workflow>(client: Client, workflowId: string, what: string): Promise<WorkflowHandle<T>> {
+  const handle = await runningHandle<T>(client, workflowId);
+  if (!handle) throw new HttpProblem(404, 'Not found', `no ${what}`);
+  return handle;
+}
+
+/** Lists running workflows of a type, optionally for one project (Temporal visibility; eventually consistent). */
+export async function listRunning(client: Client, type: string, extra: string[] = [], limit = 1000) {
+  const query = [`WorkflowType = '${type}'`, `ExecutionStatus = 'Running'`, ...extra].join(' AND ');
+  const out = [];
+  for await (const wf of client.workflow.list({ query })) {
+    out.push(wf);
+    if (out.length >= limit) break;
+  }
+  return out;
+}

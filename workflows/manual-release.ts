@@ -1,0 +1,101 @@
+import { ActivityFailure, ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { PackagePreview, PollActivities } from '../activities/poll';
+import type { ProjectActivities } from '../activities/project';
+import { ruleFor } from '../src/domain/decision';
+import { CreateReleaseResult } from '../src/domain/project';
+import { compileRule } from '../src/domain/rule';
+import { ReleasedPackage } from '../src/domain/trigger';
+
+const { pollPackage, tagDigest, previewPackage } = proxyActivities<PollActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumAttempts: 3 },
+});
+const { loadChannel, createRelease } = proxyActivities<ProjectActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 5 },
+});
+
+export interface ManualReleaseInput {
+  readonly project: string;
+  readonly channel: string;
+  /** Pinned tags by package name; the others take their latest rule-passing version. */
+  readonly versions: Readonly<Record<string, string>>;
+}
+
+function refused(message: string, type = 'RELEASE_REFUSED'): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, type);
+}
+
+/** A release asked for by a person: latest versions, or pinned ones checked against the channel's rules. */
+export async function manualRelease(input: ManualReleaseInput): Promise<CreateReleaseResult> {
+  const loaded = await loadChannel({ project: input.project, channel: input.channel, knownRevision: null });
+  if (loaded.unchanged) throw refused('the channel could not be loaded');
+  const view = loaded.view;
+  for (const name of Object.keys(input.versions)) {
+    if (!view.packages.some((p) => p.name === name)) throw refused(`project ${input.project} has no package "${name}"`, 'UNKNOWN_PACKAGE');
+  }
+  const packages: ReleasedPackage[] = [];
+  for (const ref of view.packages) {
+    const rule = ruleFor(view.rules, ref.name);
+    const pinned = input.versions[ref.name];
+    if (pinned !== undefined) {
+      const verdict = compileRule(rule).check(pinned);
+      if (typeof verdict === 'string') throw refused(`${ref.name} ${pinned} does not pass the channel's rules: ${verdict}`);
+      const found = await unwrap(tagDigest({ feed: ref.feed, package: ref.package, tag: pinned }));
+      if (!found.exists) throw refused(`${ref.name} has no tag ${pinned} in ${ref.feed}/${ref.package}`, 'UNKNOWN_VERSION');
+      packages.push({ name: ref.name, feed: ref.feed, package: ref.package, tag: pinned, digest: found.digest });
+      continue;
+    }
+    const polled = await unwrap(pollPackage({ feed: ref.feed, package: ref.package, rule, watermark: null, limit: 1, maxAgeMs: 0 }));
+    const best = polled.candidates[0];
+    if (best === undefined) throw refused(`no version of ${ref.name} passes the channel's rules`);
+    packages.push({ name: ref.name, feed: ref.feed, package: ref.package, tag: best, digest: polled.digest });
+  }
+  const pinned = Object.entries(input.versions).map(([n, t]) => `${n} ${t}`);
+  return createRelease({
+    project: input.project,
+    request: {
+      channel: input.channel,
+      packages,
+      watched: view.packages.map((p) => p.name),
+      requireLater: false,
+      reason: pinned.length > 0 ? `manual release with ${pinned.join(', ')}` : 'manual release of the latest versions',
+      source: { kind: 'manual' },
+      key: `manual/${workflowInfo().workflowId}`,
+    },
+  });
+}
+
+export interface ChannelPreviewInput {
+  readonly project: string;
+  readonly channel: string;
+}
+
+/** Octopus's "Design rule" for every package of a channel against the live feeds. */
+export async function channelPreview(input: ChannelPreviewInput): Promise<Record<string, PackagePreview | { error: string }>> {
+  const loaded = await loadChannel({ project: input.project, channel: input.channel, knownRevision: null });
+  if (loaded.unchanged) throw refused('the channel could not be loaded');
+  const view = loaded.view;
+  const entries = await Promise.all(
+    view.packages.map(async (ref) => {
+      try {
+        return [ref.name, await previewPackage({ feed: ref.feed, package: ref.package, rule: ruleFor(view.rules, ref.name) })] as const;
+      } catch (err) {
+        const cause = err instanceof ActivityFailure ? err.cause : err;
+        return [ref.name, { error: cause instanceof Error ? cause.message : String(cause) }] as const;
+      }
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** Turns an activity's feed failure into a refusal the API can show. */
+async function unwrap<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    const cause = err instanceof ActivityFailure ? err.cause : err;
+    if (cause instanceof ApplicationFailure) throw refused(cause.message, cause.type ?? 'FEED_ERROR');
+    throw err;
+  }
+}

@@ -1,0 +1,126 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  ParentClosePolicy,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  ChannelView,
+  CreateReleaseRequest,
+  CreateReleaseResult,
+  DeliveryStatus,
+  ProjectRelease,
+  ProjectSpec,
+  ProjectSpecSchema,
+  ProjectState,
+  ReleaseLedger,
+  ReleaseRequestError,
+} from '../src/domain/project';
+import { deliverRelease, deliveryWorkflowId } from './delivery';
+
+/**
+ * Configuration changes are an update, not a signal: the validator refuses a bad configuration before
+ * anything is recorded, and the caller learns whether anything changed.
+ */
+export const configureUpdate = defineUpdate<{ changed: boolean; revision: number }, [ProjectSpec]>('configure');
+/**
+ * Release creation is an update: updates on one workflow are serialized here (the handler records
+ * before it awaits), so numbering is consistent and concurrent triggers cannot race; the update ID is
+ * the idempotency key, and the ledger remembers keys across continue-as-new.
+ */
+export const createReleaseUpdate = defineUpdate<CreateReleaseResult, [CreateReleaseRequest]>('createRelease');
+export const deliveryStatusSignal =
+  defineSignal<[{ release: string; destination: string; status: DeliveryStatus; attempts: number; error: string | null; at: string }]>(
+    'deliveryStatus',
+  );
+export const deleteProjectSignal = defineSignal('delete');
+export const configQuery = defineQuery<{ spec: ProjectSpec; revision: number; releaseCount: number }>('config');
+export const channelViewQuery = defineQuery<ChannelView | null, [string]>('channelView');
+export const releasesQuery = defineQuery<{ releases: ProjectRelease[]; total: number }, [{ channel?: string; limit: number; offset: number }]>(
+  'releases',
+);
+export const releaseQuery = defineQuery<ProjectRelease | null, [string]>('release');
+
+export interface ProjectInput {
+  readonly spec: ProjectSpec;
+  readonly state?: ProjectState;
+}
+
+/** One per project: its configuration and release ledger; delivers each release durably. */
+export async function project(input: ProjectInput): Promise<void> {
+  const ledger = new ReleaseLedger(input.state ?? ReleaseLedger.initial(input.spec));
+  let deleted = false;
+
+  setHandler(configQuery, () => ({ spec: ledger.state.spec, revision: ledger.state.revision, releaseCount: ledger.state.releases.length }));
+  setHandler(channelViewQuery, (channel) => ledger.channelView(channel));
+  setHandler(releasesQuery, (options) => ledger.list(options));
+  setHandler(releaseQuery, (number) => ledger.get(number));
+  setHandler(deliveryStatusSignal, (s) => ledger.recordDelivery(s.release, s.destination, s));
+  setHandler(deleteProjectSignal, () => {
+    deleted = true;
+  });
+
+  setHandler(
+    configureUpdate,
+    (spec) => {
+      const changed = ledger.configure(ProjectSpecSchema.parse(spec));
+      return { changed, revision: ledger.state.revision };
+    },
+    {
+      validator: (spec) => {
+        const parsed = ProjectSpecSchema.safeParse(spec);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw ApplicationFailure.nonRetryable(`${issue.path.join('.') || '(project)'}: ${issue.message}`, 'INVALID_PROJECT');
+        }
+        if (parsed.data.name !== ledger.state.spec.name) {
+          throw ApplicationFailure.nonRetryable(`name: a project cannot be renamed (${ledger.state.spec.name})`, 'INVALID_PROJECT');
+        }
+      },
+    },
+  );
+
+  setHandler(
+    createReleaseUpdate,
+    async (request) => {
+      const result = ledger.create(request, new Date());
+      if (result.outcome === 'created' && result.release) await startDeliveries(ledger, result.release);
+      return result;
+    },
+    {
+      validator: (request) => {
+        try {
+          ledger.validate(request);
+        } catch (err) {
+          if (err instanceof ReleaseRequestError) throw ApplicationFailure.nonRetryable(err.message, err.code);
+          throw err;
+        }
+      },
+    },
+  );
+
+  await condition(() => deleted || workflowInfo().continueAsNewSuggested);
+  await condition(allHandlersFinished);
+  if (deleted) return;
+  ledger.state.runs += 1;
+  await continueAsNew<typeof project>({ spec: ledger.state.spec, state: ledger.state });
+}
+
+/** One durable delivery workflow per destination, abandoned by the project so continue-as-new does not stop it. */
+async function startDeliveries(ledger: ReleaseLedger, release: ProjectRelease): Promise<void> {
+  const projectName = ledger.state.spec.name;
+  for (const destination of ledger.state.spec.destinations) {
+    await startChild(deliverRelease, {
+      workflowId: deliveryWorkflowId(projectName, release.number, destination.name),
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      args: [{ project: projectName, release, destination }],
+    });
+  }
+}
