@@ -27,7 +27,7 @@ const { pollPackage } = proxyActivities<PollActivities>({
 const { loadChannel, createRelease } = proxyActivities<ProjectActivities>({
   startToCloseTimeout: '30 seconds',
   // Creating a release must not be lost: retry until the project answers (the key makes retries safe).
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 0 },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
 
 export const pauseSignal = defineSignal('pause');

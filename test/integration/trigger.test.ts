@@ -1,5 +1,6 @@
-import { TriggerState } from '../../src/domain/trigger';
+import { ProjectRelease } from '../../src/domain/project';
 import { TRIGGER_STATE_ATTRIBUTE } from '../../src/domain/search-attributes';
+import { TriggerState } from '../../src/domain/trigger';
 import { startApi, TestApi } from '../support/api';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -20,10 +21,34 @@ afterAll(async () => {
   await registry?.stop();
 });
 
-async function state(project: string, name: string): Promise<TriggerState & { status: string }> {
+type TriggerView = TriggerState & { status: string };
+
+async function state(project: string, name: string): Promise<TriggerView> {
   const res = await api.request('GET', `/triggers/${project}/${name}`);
   if (res.status !== 200) throw new Error(`GET trigger: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body as TriggerState & { status: string };
+  return res.body as TriggerView;
+}
+
+async function releases(project: string): Promise<ProjectRelease[]> {
+  const res = await api.request('GET', `/projects/${project}/releases?limit=100`);
+  if (res.status !== 200) throw new Error(`GET releases: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.releases as ProjectRelease[];
+}
+
+async function waitForReleases(project: string, count: number, timeoutMs = 30_000): Promise<ProjectRelease[]> {
+  return eventually(
+    async () => {
+      const r = await releases(project);
+      return r.length >= count ? r : undefined;
+    },
+    `${count} release(s) of ${project}`,
+    timeoutMs,
+  );
+}
+
+async function putProject(name: string, body: object): Promise<void> {
+  const res = await api.request('PUT', `/projects/${name}`, body);
+  if (res.status !== 201 && res.status !== 200) throw new Error(`PUT project: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -34,40 +59,24 @@ describe('a trigger on a real registry', () => {
 
   test('releases 1.0.0, then 1.1.0, holds releases while paused, and catches up on resume', async () => {
     const digest100 = await pushImage(registry.url, 'shop/web', '1.0.0');
-    await pushImage(registry.url, 'shop/web', 'latest');
     await pushImage(registry.url, 'shop/web', 'not_a-version.sig', { kind: 'docker' });
+    await putProject(project, { packages: [{ name: 'web', feed: registry.host, package: 'shop/web' }] });
 
-    const created = await api.request('POST', '/triggers', {
-      project,
-      name,
-      intervalSeconds: 10,
-      packages: [{ name: 'web', feed: registry.host, package: 'shop/web' }],
-    });
+    const created = await api.request('POST', `/projects/${project}/triggers`, { name, intervalSeconds: 10 });
     expect(created.status).toBe(201);
 
-    const first = await eventually(async () => {
-      const s = await state(project, name);
-      return s.releases.length >= 1 ? s : undefined;
-    }, 'the first release');
-    expect(first.releases).toHaveLength(1);
-    expect(first.releases[0].number).toBe('0.0.1');
-    expect(first.releases[0].packages).toEqual([
-      { name: 'web', feed: registry.host, package: 'shop/web', tag: '1.0.0', digest: digest100 },
-    ]);
+    const first = await waitForReleases(project, 1);
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ number: '0.0.1', channel: 'default', source: { kind: 'trigger', trigger: 'trigger/shop/web' } });
+    expect(first[0].packages).toEqual([{ name: 'web', feed: registry.host, package: 'shop/web', tag: '1.0.0', digest: digest100 }]);
+    expect((await state(project, name)).lastRelease?.number).toBe('0.0.1');
 
     // 1.1.0 is found by the next scheduled poll, without any signal.
     await pushImage(registry.url, 'shop/web', '1.1.0');
-    const second = await eventually(
-      async () => {
-        const s = await state(project, name);
-        return s.releases.length >= 2 ? s : undefined;
-      },
-      'the second release',
-      25_000,
-    );
-    expect(second.releases.map((r) => [r.number, r.packages[0].tag])).toEqual([
-      ['0.0.1', '1.0.0'],
+    const second = await waitForReleases(project, 2, 25_000);
+    expect(second.map((r) => [r.number, r.packages[0].tag])).toEqual([
       ['0.0.2', '1.1.0'],
+      ['0.0.1', '1.0.0'],
     ]);
 
     expect((await api.request('POST', `/triggers/${project}/${name}/pause`)).status).toBe(202);
@@ -76,136 +85,105 @@ describe('a trigger on a real registry', () => {
     await pushImage(registry.url, 'shop/web', '1.2.0');
     await sleep(31_000); // three intervals
     const paused = await state(project, name);
-    expect(paused.releases).toHaveLength(2);
+    expect(await releases(project)).toHaveLength(2);
     expect(paused.iterations).toBe(pausedIterations);
     expect(paused.status).toBe('paused');
     const description = await env.client.workflow.getHandle(`trigger/${project}/${name}`).describe();
     expect(description.typedSearchAttributes.get(TRIGGER_STATE_ATTRIBUTE)).toBe('paused');
 
     expect((await api.request('POST', `/triggers/${project}/${name}/resume`)).status).toBe(202);
-    const resumed = await eventually(
-      async () => {
-        const s = await state(project, name);
-        return s.releases.length >= 3 ? s : undefined;
-      },
-      'the release after resume',
-      8_000,
-    );
-    expect(resumed.releases[2].packages[0].tag).toBe('1.2.0');
-    expect(resumed.releases[2].number).toBe('0.0.3');
-    expect(resumed.paused).toBe(false);
+    const resumed = await waitForReleases(project, 3, 8_000);
+    expect(resumed[0].packages[0].tag).toBe('1.2.0');
+    expect(resumed[0].number).toBe('0.0.3');
+    expect((await state(project, name)).paused).toBe(false);
+
+    const history = await api.request('GET', `/triggers/${project}/${name}/history`);
+    expect(history.body.history[0]).toMatchObject({ outcome: 'released', release: '0.0.3', versions: { web: '1.2.0' } });
   }, 120_000);
 
-  test('keeps releases and the pause flag across continue-as-new', async () => {
+  test('keeps its history and the pause flag across continue-as-new', async () => {
     const handle = env.client.workflow.getHandle(`trigger/${project}/${name}`);
     const before = await state(project, name);
     const runBefore = (await handle.describe()).runId;
     await api.request('POST', `/triggers/${project}/${name}/pause`);
     await api.request('POST', `/triggers/${project}/${name}/continue-as-new`);
-    await eventually(
-      async () => ((await handle.describe()).runId !== runBefore ? true : undefined),
-      'a new run',
-    );
+    await eventually(async () => ((await handle.describe()).runId !== runBefore ? true : undefined), 'a new run');
     const after = await state(project, name);
     expect(after.runs).toBe(before.runs + 1);
     expect(after.paused).toBe(true);
-    expect(after.releases).toEqual(before.releases);
-    expect(after.history.length).toBeGreaterThanOrEqual(before.history.length);
+    expect(after.lastRelease).toEqual(before.lastRelease);
+    expect(after.history.slice(0, before.history.length)).toEqual(before.history);
 
     // Still a working trigger in the new run: resume and a new version is released.
     await pushImage(registry.url, 'shop/web', '1.3.0');
     await api.request('POST', `/triggers/${project}/${name}/resume`);
-    const released = await eventually(async () => {
-      const s = await state(project, name);
-      return s.releases.length > before.releases.length ? s : undefined;
-    }, 'a release in the new run');
-    expect(released.releases[released.releases.length - 1].packages[0].tag).toBe('1.3.0');
+    const all = await waitForReleases(project, 4);
+    expect(all[0].packages[0].tag).toBe('1.3.0');
   });
 
   test('shows an unknown repository as an error in its state and keeps running', async () => {
-    const created = await api.request('POST', '/triggers', {
-      project,
-      name: 'ghost',
-      intervalSeconds: 10,
-      packages: [{ name: 'ghost', feed: registry.host, package: 'shop/does-not-exist' }],
-    });
+    await putProject('ghosts', { packages: [{ name: 'ghost', feed: registry.host, package: 'shop/does-not-exist' }] });
+    const created = await api.request('POST', '/triggers', { project: 'ghosts', name: 'ghost', intervalSeconds: 10 });
     expect(created.status).toBe(201);
     const failed = await eventually(async () => {
-      const s = await state(project, 'ghost');
+      const s = await state('ghosts', 'ghost');
       return s.lastError ? s : undefined;
     }, 'the feed error');
     expect(failed.lastError).toMatchObject({ package: 'ghost', code: 'NOT_FOUND' });
     expect(failed.lastError!.message).toMatch(/repository name not known to registry/);
     expect(failed.status).toBe('error');
     expect(failed.lastPoll?.outcome).toBe('error');
-    expect(failed.releases).toEqual([]);
+    expect(await releases('ghosts')).toEqual([]);
 
     // The trigger keeps running: a poll now is another evaluation, and a push then releases.
     await pushImage(registry.url, 'shop/does-not-exist', '2.0.0');
-    await api.request('POST', `/triggers/${project}/ghost/poll`);
-    const healed = await eventually(async () => {
-      const s = await state(project, 'ghost');
-      return s.releases.length === 1 ? s : undefined;
-    }, 'the release after the repository appears');
-    expect(healed.iterations).toBeGreaterThan(failed.iterations);
-    expect(healed.releases[0].packages[0].tag).toBe('2.0.0');
-    expect(healed.status).toBe('active');
-    expect(healed.packages.ghost.error).toBeNull();
+    await api.request('POST', '/triggers/ghosts/ghost/poll');
+    const healed = await waitForReleases('ghosts', 1);
+    expect(healed[0].packages[0].tag).toBe('2.0.0');
+    const s = await state('ghosts', 'ghost');
+    expect(s.iterations).toBeGreaterThan(failed.iterations);
+    expect(s.status).toBe('active');
+    expect(s.packages.ghost.error).toBeNull();
   });
 
   test('a channel rule holds back a version outside its range', async () => {
     await pushImage(registry.url, 'shop/api', '1.4.0');
     await pushImage(registry.url, 'shop/api', '2.0.0');
     await pushImage(registry.url, 'shop/api', '1.5.0-beta.1');
-    const created = await api.request('POST', '/triggers', {
-      project,
-      name: 'api-v1',
-      intervalSeconds: 10,
+    await putProject('apis', {
       packages: [{ name: 'api', feed: registry.host, package: 'shop/api' }],
-      rules: [{ packages: ['api'], range: '[1.0,2.0)', tag: '^$' }],
+      channels: [{ name: 'v1', rules: [{ packages: ['api'], range: '[1.0,2.0)', tag: '^$' }] }],
     });
+    const created = await api.request('POST', '/projects/apis/triggers', { name: 'api-v1', channel: 'v1', intervalSeconds: 10 });
     expect(created.status).toBe(201);
-    const s = await eventually(async () => {
-      const st = await state(project, 'api-v1');
-      return st.releases.length >= 1 ? st : undefined;
-    }, 'the first release in range');
-    expect(s.releases[0].packages[0].tag).toBe('1.4.0');
-    expect(s.packages.api.discovered).toEqual(['1.4.0']);
+    const r = await waitForReleases('apis', 1);
+    expect(r[0]).toMatchObject({ channel: 'v1' });
+    expect(r[0].packages[0].tag).toBe('1.4.0');
+    expect((await state('apis', 'api-v1')).packages.api.discovered).toEqual(['1.4.0']);
   });
 
   test('digest tracking releases a new digest behind a fixed mutable tag', async () => {
     const first = await pushImage(registry.url, 'shop/config', 'stable');
     await pushImage(registry.url, 'shop/config', '9.9.9');
-    const created = await api.request('POST', '/triggers', {
-      project,
-      name: 'config-stable',
-      intervalSeconds: 10,
+    await putProject('configs', {
       packages: [{ name: 'config', feed: registry.host, package: 'shop/config' }],
-      rules: [{ filter: '^stable$', trackDigest: true }],
+      channels: [{ name: 'default', rules: [{ filter: '^stable$', trackDigest: true }] }],
     });
-    expect(created.status).toBe(201);
-    const one = await eventually(async () => {
-      const st = await state(project, 'config-stable');
-      return st.releases.length === 1 ? st : undefined;
-    }, 'the first release of stable');
-    expect(one.releases[0].packages[0]).toMatchObject({ tag: 'stable', digest: first });
+    expect((await api.request('POST', '/projects/configs/triggers', { name: 'stable', intervalSeconds: 10 })).status).toBe(201);
+    const one = await waitForReleases('configs', 1);
+    expect(one[0].packages[0]).toMatchObject({ tag: 'stable', digest: first });
 
     // Same digest again: polling does not release twice.
-    await api.request('POST', `/triggers/${project}/config-stable/poll`);
-    await eventually(
-      async () => ((await state(project, 'config-stable')).iterations > one.iterations ? true : undefined),
-      'another poll',
-    );
-    expect((await state(project, 'config-stable')).releases).toHaveLength(1);
+    const iterations = (await state('configs', 'stable')).iterations;
+    await api.request('POST', '/triggers/configs/stable/poll');
+    await eventually(async () => ((await state('configs', 'stable')).iterations > iterations ? true : undefined), 'another poll');
+    expect(await releases('configs')).toHaveLength(1);
 
     const second = await pushImage(registry.url, 'shop/config', 'stable');
     expect(second).not.toBe(first);
-    await api.request('POST', `/triggers/${project}/config-stable/poll`);
-    const two = await eventually(async () => {
-      const st = await state(project, 'config-stable');
-      return st.releases.length === 2 ? st : undefined;
-    }, 'the release of the new digest');
-    expect(two.releases[1].packages[0]).toMatchObject({ tag: 'stable', digest: second });
-    expect(two.releases[1].reason).toMatch(/new digest/);
+    await api.request('POST', '/triggers/configs/stable/poll');
+    const two = await waitForReleases('configs', 2);
+    expect(two[0].packages[0]).toMatchObject({ tag: 'stable', digest: second });
+    expect(two[0].reason).toMatch(/new digest/);
   });
 });
