@@ -3,6 +3,7 @@ import { TriggerState } from '../../src/domain/trigger';
 import { FaultProxy } from '../support/fault-proxy';
 import { feedClients, ociFeed } from '../support/feeds';
 import { pushImage, TestRegistry } from '../support/registry';
+import { putProject, startTrigger, waitForReleases } from '../support/projects';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 let registry: TestRegistry;
@@ -107,40 +108,24 @@ describe('a trigger through the fault proxy', () => {
   });
   afterAll(() => env?.stop());
 
-  async function startTrigger(name: string, pkg: string): Promise<() => Promise<TriggerState>> {
-    const handle = await env.client.workflow.start('trigger', {
-      taskQueue: env.taskQueue,
-      workflowId: `trigger/faults/${name}`,
-      args: [
-        {
-          spec: {
-            project: 'faults',
-            name,
-            intervalSeconds: 60,
-            rules: [],
-            packages: [{ name: 'web', feed: 'proxied', package: pkg }],
-          },
-        },
-      ],
+  /** A project with one package on the proxied feed, and a trigger on it. */
+  async function startWatching(name: string, pkg: string): Promise<() => Promise<TriggerState>> {
+    await putProject(env.client, env.taskQueue, {
+      name,
+      packages: [{ name: 'web', feed: 'proxied', package: pkg }],
     });
-    return () => handle.query<TriggerState>('state');
+    return startTrigger(env.client, env.taskQueue, { project: name, name: 'web', intervalSeconds: 60 });
   }
 
   test('waits as long as a 429 Retry-After asks, then releases, and records ratelimit-remaining', async () => {
     proxy.inject(TAGS, { kind: 'status', status: 429, headers: { 'retry-after': '5' } });
     proxy.extraHeaders = { 'ratelimit-remaining': '42;w=21600' };
     const since = proxy.requests.length;
-    const state = await startTrigger('rate-limited', 'team/web');
-    const s = await eventually(
-      async () => {
-        const st = await state();
-        return st.releases.length === 1 ? st : undefined;
-      },
-      'the release after the 429',
-      20_000,
-    );
+    const state = await startWatching('rate-limited', 'team/web');
+    const [release] = await waitForReleases(env.client, 'rate-limited', 1, 20_000);
+    const s = await state();
     proxy.extraHeaders = {};
-    expect(s.releases[0].packages[0].tag).toBe('1.1.0');
+    expect(release.packages[0].tag).toBe('1.1.0');
     expect(s.packages.web.rateLimitRemaining).toBe(42);
     const listings = proxy.requests.slice(since).filter((r) => TAGS.test(r.path));
     expect(listings.length).toBe(2);
@@ -149,18 +134,16 @@ describe('a trigger through the fault proxy', () => {
 
   test('retries a 5xx with backoff and releases without recording an error', async () => {
     proxy.inject(TAGS, { kind: 'status', status: 502 });
-    const state = await startTrigger('flaky', 'team/web');
-    const s = await eventually(async () => {
-      const st = await state();
-      return st.releases.length === 1 ? st : undefined;
-    }, 'the release after the 502');
+    const state = await startWatching('flaky', 'team/web');
+    await waitForReleases(env.client, 'flaky', 1);
+    const s = await state();
     expect(s.lastError).toBeNull();
     expect(s.history.map((h) => h.outcome)).toEqual(['released']);
   });
 
   test('does not retry a 404: one request, then the error is in the state', async () => {
     const since = proxy.count(/team\/gone\/tags/);
-    const state = await startTrigger('gone', 'team/gone');
+    const state = await startWatching('gone', 'team/gone');
     const s = await eventually(async () => {
       const st = await state();
       return st.lastError ? st : undefined;

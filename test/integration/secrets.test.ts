@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config';
 import { TriggerState } from '../../src/domain/trigger';
 import { basic } from '../support/feeds';
 import { pushImage, TestRegistry } from '../support/registry';
+import { putProject, startTrigger, waitForReleases } from '../support/projects';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -58,29 +59,19 @@ afterAll(async () => {
 });
 
 test('no secret enters workflow history, search attributes, state or worker logs', async () => {
-  const start = (name: string, feed: string) =>
-    env.client.workflow.start('trigger', {
-      taskQueue: env.taskQueue,
-      workflowId: `trigger/secrets/${name}`,
-      args: [
-        {
-          spec: {
-            project: 'secrets',
-            name,
-            intervalSeconds: 60,
-            rules: [],
-            packages: [{ name: 'app', feed, package: 'secure/app' }],
-          },
-        },
-      ],
+  const start = async (name: string, feed: string) => {
+    await putProject(env.client, env.taskQueue, {
+      name,
+      packages: [{ name: 'app', feed, package: 'secure/app' }],
     });
-  const ok = await start('ok', 'secure');
-  const bad = await start('bad', 'secure-wrong');
-  const released = await eventually(async () => {
-    const s = await ok.query<TriggerState>('state');
-    return s.releases.length === 1 ? s : undefined;
-  }, 'the release from the private registry');
-  expect(released.releases[0].packages[0].tag).toBe('1.0.0');
+    await startTrigger(env.client, env.taskQueue, { project: name, name: 'app', intervalSeconds: 60 });
+    return env.client.workflow.getHandle(`trigger/${name}/app`);
+  };
+  const ok = await start('secret-ok', 'secure');
+  const bad = await start('secret-bad', 'secure-wrong');
+  const [release] = await waitForReleases(env.client, 'secret-ok', 1);
+  expect(release.packages[0].tag).toBe('1.0.0');
+  const released = await ok.query<TriggerState>('state');
   const failed = await eventually(async () => {
     const s = await bad.query<TriggerState>('state');
     return s.lastError ? s : undefined;
@@ -95,6 +86,8 @@ test('no secret enters workflow history, search attributes, state or worker logs
     ...flatten(await ok.fetchHistory()),
     ...flatten(await bad.fetchHistory()),
     ...flatten(await ok.describe()),
+    ...flatten(await env.client.workflow.getHandle('project/secret-ok').fetchHistory()),
+    JSON.stringify(release),
     ...flatten(await bad.describe()),
     JSON.stringify(released),
     JSON.stringify(failed),

@@ -35,7 +35,11 @@ async function releases(project: string): Promise<ProjectRelease[]> {
   return res.body.releases as ProjectRelease[];
 }
 
-async function waitForReleases(project: string, count: number, timeoutMs = 30_000): Promise<ProjectRelease[]> {
+async function waitForReleases(
+  project: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<ProjectRelease[]> {
   return eventually(
     async () => {
       const r = await releases(project);
@@ -48,7 +52,8 @@ async function waitForReleases(project: string, count: number, timeoutMs = 30_00
 
 async function putProject(name: string, body: object): Promise<void> {
   const res = await api.request('PUT', `/projects/${name}`, body);
-  if (res.status !== 201 && res.status !== 200) throw new Error(`PUT project: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 201 && res.status !== 200)
+    throw new Error(`PUT project: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,8 +72,14 @@ describe('a trigger on a real registry', () => {
 
     const first = await waitForReleases(project, 1);
     expect(first).toHaveLength(1);
-    expect(first[0]).toMatchObject({ number: '0.0.1', channel: 'default', source: { kind: 'trigger', trigger: 'trigger/shop/web' } });
-    expect(first[0].packages).toEqual([{ name: 'web', feed: registry.host, package: 'shop/web', tag: '1.0.0', digest: digest100 }]);
+    expect(first[0]).toMatchObject({
+      number: '0.0.1',
+      channel: 'default',
+      source: { kind: 'trigger', trigger: 'trigger/shop/web' },
+    });
+    expect(first[0].packages).toEqual([
+      { name: 'web', feed: registry.host, package: 'shop/web', tag: '1.0.0', digest: digest100 },
+    ]);
     expect((await state(project, name)).lastRelease?.number).toBe('0.0.1');
 
     // 1.1.0 is found by the next scheduled poll, without any signal.
@@ -98,7 +109,11 @@ describe('a trigger on a real registry', () => {
     expect((await state(project, name)).paused).toBe(false);
 
     const history = await api.request('GET', `/triggers/${project}/${name}/history`);
-    expect(history.body.history[0]).toMatchObject({ outcome: 'released', release: '0.0.3', versions: { web: '1.2.0' } });
+    expect(history.body.history[0]).toMatchObject({
+      outcome: 'released',
+      release: '0.0.3',
+      versions: { web: '1.2.0' },
+    });
   }, 120_000);
 
   test('keeps its history and the pause flag across continue-as-new', async () => {
@@ -107,7 +122,10 @@ describe('a trigger on a real registry', () => {
     const runBefore = (await handle.describe()).runId;
     await api.request('POST', `/triggers/${project}/${name}/pause`);
     await api.request('POST', `/triggers/${project}/${name}/continue-as-new`);
-    await eventually(async () => ((await handle.describe()).runId !== runBefore ? true : undefined), 'a new run');
+    await eventually(
+      async () => ((await handle.describe()).runId !== runBefore ? true : undefined),
+      'a new run',
+    );
     const after = await state(project, name);
     expect(after.runs).toBe(before.runs + 1);
     expect(after.paused).toBe(true);
@@ -122,8 +140,14 @@ describe('a trigger on a real registry', () => {
   });
 
   test('shows an unknown repository as an error in its state and keeps running', async () => {
-    await putProject('ghosts', { packages: [{ name: 'ghost', feed: registry.host, package: 'shop/does-not-exist' }] });
-    const created = await api.request('POST', '/triggers', { project: 'ghosts', name: 'ghost', intervalSeconds: 10 });
+    await putProject('ghosts', {
+      packages: [{ name: 'ghost', feed: registry.host, package: 'shop/does-not-exist' }],
+    });
+    const created = await api.request('POST', '/triggers', {
+      project: 'ghosts',
+      name: 'ghost',
+      intervalSeconds: 10,
+    });
     expect(created.status).toBe(201);
     const failed = await eventually(async () => {
       const s = await state('ghosts', 'ghost');
@@ -154,7 +178,11 @@ describe('a trigger on a real registry', () => {
       packages: [{ name: 'api', feed: registry.host, package: 'shop/api' }],
       channels: [{ name: 'v1', rules: [{ packages: ['api'], range: '[1.0,2.0)', tag: '^$' }] }],
     });
-    const created = await api.request('POST', '/projects/apis/triggers', { name: 'api-v1', channel: 'v1', intervalSeconds: 10 });
+    const created = await api.request('POST', '/projects/apis/triggers', {
+      name: 'api-v1',
+      channel: 'v1',
+      intervalSeconds: 10,
+    });
     expect(created.status).toBe(201);
     const r = await waitForReleases('apis', 1);
     expect(r[0]).toMatchObject({ channel: 'v1' });
@@ -169,14 +197,20 @@ describe('a trigger on a real registry', () => {
       packages: [{ name: 'config', feed: registry.host, package: 'shop/config' }],
       channels: [{ name: 'default', rules: [{ filter: '^stable$', trackDigest: true }] }],
     });
-    expect((await api.request('POST', '/projects/configs/triggers', { name: 'stable', intervalSeconds: 10 })).status).toBe(201);
+    expect(
+      (await api.request('POST', '/projects/configs/triggers', { name: 'stable', intervalSeconds: 10 }))
+        .status,
+    ).toBe(201);
     const one = await waitForReleases('configs', 1);
     expect(one[0].packages[0]).toMatchObject({ tag: 'stable', digest: first });
 
     // Same digest again: polling does not release twice.
     const iterations = (await state('configs', 'stable')).iterations;
     await api.request('POST', '/triggers/configs/stable/poll');
-    await eventually(async () => ((await state('configs', 'stable')).iterations > iterations ? true : undefined), 'another poll');
+    await eventually(
+      async () => ((await state('configs', 'stable')).iterations > iterations ? true : undefined),
+      'another poll',
+    );
     expect(await releases('configs')).toHaveLength(1);
 
     const second = await pushImage(registry.url, 'shop/config', 'stable');

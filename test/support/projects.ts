@@ -1,6 +1,16 @@
 import { Client, WithStartWorkflowOperation } from '@temporalio/client';
-import { ProjectRelease, ProjectSpecInput, ProjectSpecSchema, projectWorkflowId } from '../../src/domain/project';
-import { TriggerSpecInput, TriggerSpecSchema, TriggerState, triggerWorkflowId } from '../../src/domain/trigger';
+import {
+  ProjectRelease,
+  ProjectSpecInput,
+  ProjectSpecSchema,
+  projectWorkflowId,
+} from '../../src/domain/project';
+import {
+  TriggerSpecInput,
+  TriggerSpecSchema,
+  TriggerState,
+  triggerWorkflowId,
+} from '../../src/domain/trigger';
 import { configureUpdate, project, releasesQuery } from '../../workflows/project';
 import { stateQuery, trigger } from '../../workflows/trigger';
 import { eventually } from './temporal';
@@ -20,19 +30,36 @@ export async function putProject(client: Client, taskQueue: string, input: Proje
 }
 
 /** Starts a trigger workflow and returns a function reading its state. */
-export async function startTrigger(client: Client, taskQueue: string, input: TriggerSpecInput): Promise<() => Promise<TriggerState>> {
+export async function startTrigger(
+  client: Client,
+  taskQueue: string,
+  input: TriggerSpecInput,
+): Promise<() => Promise<TriggerState>> {
   const spec = TriggerSpecSchema.parse(input);
-  const handle = await client.workflow.start(trigger, { taskQueue, workflowId: triggerWorkflowId(spec.project, spec.name), args: [{ spec }] });
+  const handle = await client.workflow.start(trigger, {
+    taskQueue,
+    workflowId: triggerWorkflowId(spec.project, spec.name),
+    args: [{ spec }],
+  });
   return () => handle.query(stateQuery);
 }
 
 /** A project's releases, newest first. */
 export async function releasesOf(client: Client, name: string, channel?: string): Promise<ProjectRelease[]> {
-  return (await client.workflow.getHandle(projectWorkflowId(name)).query(releasesQuery, { channel, limit: 100, offset: 0 })).releases;
+  return (
+    await client.workflow
+      .getHandle(projectWorkflowId(name))
+      .query(releasesQuery, { channel, limit: 100, offset: 0 })
+  ).releases;
 }
 
 /** Waits until a project has `count` releases and returns them, newest first. */
-export async function waitForReleases(client: Client, name: string, count: number, timeoutMs = 30_000): Promise<ProjectRelease[]> {
+export async function waitForReleases(
+  client: Client,
+  name: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<ProjectRelease[]> {
   return eventually(
     async () => {
       const releases = await releasesOf(client, name);

@@ -43,7 +43,12 @@ export async function startTestWorker(
     namespace,
     client,
     extraActivities: options.extraActivities,
-    config: { taskQueue, feeds: options.feeds ?? new Map(), pollCacheMs: options.pollCacheMs ?? 0, secrets: options.secrets ?? new Map() },
+    config: {
+      taskQueue,
+      feeds: options.feeds ?? new Map(),
+      pollCacheMs: options.pollCacheMs ?? 0,
+      secrets: options.secrets ?? new Map(),
+    },
     workflowBundle: { codePath: process.env.FEED_TRIGGERS_TEST_BUNDLE! },
   });
   const running = worker.run();
