@@ -19,37 +19,85 @@ afterAll(async () => {
 });
 
 // Evaluated lazily: the registry's port is known only once it runs.
-const valid = () => ({
-  project: 'billing',
-  name: 'worker',
-  intervalSeconds: 10,
+const project = () => ({
   packages: [{ name: 'worker', feed: registry?.host ?? '127.0.0.1:5000', package: 'billing/worker' }],
+});
+const trigger = () => ({ project: 'billing', name: 'worker', intervalSeconds: 10 });
+
+describe('the project API', () => {
+  test.each([
+    ['no packages', { packages: [] }, 'packages'],
+    [
+      'a bad repository path',
+      { packages: [{ name: 'w', feed: 'docker.io', package: 'Bad Name' }] },
+      'packages.0.package',
+    ],
+    ['a duplicate package', { packages: [project().packages[0], project().packages[0]] }, 'packages.1.name'],
+    ['an unknown field', { ...project(), colour: 'blue' }, 'colour'],
+    [
+      'a rule naming an unknown package',
+      { ...project(), channels: [{ name: 'default', rules: [{ packages: ['nope'] }] }] },
+      'channels.0.rules.0.packages.0',
+    ],
+    [
+      'a range that does not parse',
+      { ...project(), channels: [{ name: 'default', rules: [{ range: '[2.0,1.0]' }] }] },
+      'channels.0.rules.0.range',
+    ],
+    [
+      'a catastrophic regex',
+      { ...project(), channels: [{ name: 'default', rules: [{ tag: '^(a+)+$' }] }] },
+      'channels.0.rules.0.tag',
+    ],
+    [
+      'a template that cannot render',
+      { ...project(), versioning: { template: '#{Octopus.Version.Nope}.0' } },
+      'versioning.template',
+    ],
+    [
+      'an unknown donor package',
+      { ...project(), versioning: { donorPackage: 'nope' } },
+      'versioning.donorPackage',
+    ],
+    [
+      'a webhook without a URL',
+      { ...project(), destinations: [{ name: 'hook', type: 'webhook' }] },
+      'destinations.0.url',
+    ],
+  ])('answers 400 naming the field for %s', async (_what, body, field) => {
+    const res = await api.request('PUT', '/projects/billing-bad', body);
+    expect(res.status).toBe(400);
+    expect(res.type).toMatch(/^application\/problem\+json/);
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+    expect(res.body.detail).toContain(field);
+  });
+
+  test('creates, replaces (reporting whether anything changed), gets and lists a project', async () => {
+    const created = await api.request('PUT', '/projects/billing', project());
+    expect([created.status, created.body.created, created.body.changed]).toEqual([201, true, true]);
+    const same = await api.request('PUT', '/projects/billing', project());
+    expect([same.status, same.body.created, same.body.changed]).toEqual([200, false, false]);
+    const got = await api.request('GET', '/projects/billing');
+    expect(got.body.spec.channels).toEqual([{ name: 'default', rules: [] }]);
+    expect(got.body.spec.versioning).toEqual({
+      template: '#{Octopus.Version.LastMajor}.#{Octopus.Version.LastMinor}.#{Octopus.Version.NextPatch}',
+    });
+    const listed = await eventually(async () => {
+      const res = await api.request('GET', '/projects');
+      return res.body.projects.some((p: { name: string }) => p.name === 'billing') ? true : undefined;
+    }, 'the project in the list');
+    expect(listed).toBe(true);
+    expect((await api.request('GET', '/projects/nope')).status).toBe(404);
+  });
 });
 
 describe('the trigger API', () => {
   test.each([
-    ['a missing project', { ...valid(), project: undefined }, 'project'],
-    ['an interval below 10 seconds', { ...valid(), intervalSeconds: 5 }, 'intervalSeconds'],
-    ['no packages', { ...valid(), packages: [] }, 'packages'],
-    [
-      'a bad repository path',
-      { ...valid(), packages: [{ name: 'w', feed: 'docker.io', package: 'Bad Name' }] },
-      'packages.0.package',
-    ],
-    ['an upper-case trigger name', { ...valid(), name: 'Worker' }, 'name'],
-    ['an unknown field', { ...valid(), colour: 'blue' }, 'colour'],
-    [
-      'a rule naming an unknown package',
-      { ...valid(), rules: [{ packages: ['nope'] }] },
-      'rules.0.packages.0',
-    ],
-    ['a range that does not parse', { ...valid(), rules: [{ range: '[2.0,1.0]' }] }, 'rules.0.range'],
-    ['a catastrophic regex', { ...valid(), rules: [{ tag: '^(a+)+$' }] }, 'rules.0.tag'],
-    [
-      'a duplicate package name',
-      { ...valid(), packages: [valid().packages[0], valid().packages[0]] },
-      'packages.1.name',
-    ],
+    ['a missing project', { ...trigger(), project: undefined }, 'project'],
+    ['an interval below 10 seconds', { ...trigger(), intervalSeconds: 5 }, 'intervalSeconds'],
+    ['an upper-case trigger name', { ...trigger(), name: 'Worker' }, 'name'],
+    ['an unknown field', { ...trigger(), colour: 'blue' }, 'colour'],
+    ['a package watched twice', { ...trigger(), watch: ['worker', 'worker'] }, 'watch.1'],
   ])('answers 400 naming the field for %s', async (_what, body, field) => {
     const res = await api.request('POST', '/triggers', body);
     expect(res.status).toBe(400);
@@ -65,15 +113,31 @@ describe('the trigger API', () => {
     expect(res.body.detail).toMatch(/not valid JSON/);
   });
 
+  test('answers 404 for an unknown project, channel or package reference', async () => {
+    await api.request('PUT', '/projects/billing', project());
+    const cases: [object, RegExp][] = [
+      [{ ...trigger(), project: 'nope' }, /no project nope/],
+      [{ ...trigger(), channel: 'beta' }, /has no channel "beta"/],
+      [{ ...trigger(), watch: ['ghost'] }, /has no package ghost/],
+    ];
+    for (const [body, detail] of cases) {
+      const res = await api.request('POST', '/triggers', body);
+      expect(res.status).toBe(404);
+      expect(res.body.detail).toMatch(detail);
+    }
+  });
+
   test('answers 404 for an unknown trigger, for every verb', async () => {
     for (const [method, path] of [
       ['GET', '/triggers/billing/nope'],
+      ['GET', '/triggers/billing/nope/history'],
+      ['PATCH', '/triggers/billing/nope'],
       ['POST', '/triggers/billing/nope/pause'],
       ['POST', '/triggers/billing/nope/resume'],
       ['POST', '/triggers/billing/nope/poll'],
       ['DELETE', '/triggers/billing/nope'],
     ]) {
-      const res = await api.request(method, path);
+      const res = await api.request(method, path, method === 'PATCH' ? { intervalSeconds: 60 } : undefined);
       expect([method, path, res.status]).toEqual([method, path, 404]);
       expect(res.type).toMatch(/^application\/problem\+json/);
     }
@@ -85,15 +149,16 @@ describe('the trigger API', () => {
     expect(res.body.errors[0].field).toBe('name');
   });
 
-  test('creates, lists, refuses a duplicate, deletes, and lets the name be used again', async () => {
+  test('creates, lists, changes, refuses a duplicate, deletes, and lets the name be used again', async () => {
     await pushImage(registry.url, 'billing/worker', '3.1.4');
-    expect((await api.request('POST', '/triggers', valid())).status).toBe(201);
-    const duplicate = await api.request('POST', '/triggers', valid());
+    await api.request('PUT', '/projects/billing', project());
+    expect((await api.request('POST', '/triggers', trigger())).status).toBe(201);
+    const duplicate = await api.request('POST', '/projects/billing/triggers', { name: 'worker' });
     expect(duplicate.status).toBe(409);
     expect(duplicate.body.detail).toMatch(/already exists/);
 
     const listed = await eventually(async () => {
-      const res = await api.request('GET', '/triggers?project=billing');
+      const res = await api.request('GET', '/projects/billing/triggers');
       return res.body.triggers.length === 1 ? res.body.triggers : undefined;
     }, 'the trigger in the list (visibility)');
     expect(listed[0]).toMatchObject({
@@ -104,17 +169,29 @@ describe('the trigger API', () => {
     });
 
     const released = await eventually(async () => {
-      const res = await api.request('GET', '/triggers/billing/worker');
-      return res.body.releases.length === 1 ? res.body : undefined;
+      const res = await api.request('GET', '/projects/billing/releases');
+      return res.body.releases.length === 1 ? res.body.releases : undefined;
     }, 'the release');
-    expect(released.releases[0].packages[0].tag).toBe('3.1.4');
+    expect(released[0].packages[0].tag).toBe('3.1.4');
+
+    const changed = await api.request('PATCH', '/triggers/billing/worker', { intervalSeconds: 120 });
+    expect([changed.status, changed.body.changed, changed.body.spec.intervalSeconds]).toEqual([
+      200,
+      true,
+      120,
+    ]);
+    expect(
+      (await api.request('PATCH', '/triggers/billing/worker', { intervalSeconds: 120 })).body.changed,
+    ).toBe(false);
+    expect((await api.request('PATCH', '/triggers/billing/worker', { intervalSeconds: 3 })).status).toBe(400);
+    expect((await api.request('GET', '/triggers/billing/worker')).body.spec.intervalSeconds).toBe(120);
 
     expect((await api.request('DELETE', '/triggers/billing/worker')).status).toBe(202);
     await eventually(
       async () => ((await api.request('GET', '/triggers/billing/worker')).status === 404 ? true : undefined),
       'the deletion',
     );
-    expect((await api.request('POST', '/triggers', valid())).status).toBe(201);
+    expect((await api.request('POST', '/triggers', trigger())).status).toBe(201);
   });
 
   test('answers /healthz and 404 problems for unknown routes', async () => {
