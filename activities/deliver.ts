@@ -23,7 +23,13 @@ export function releasePayload(project: string, release: ProjectRelease) {
     channel: release.channel,
     createdAt: release.createdAt,
     reason: release.reason,
-    packages: release.packages.map((p) => ({ name: p.name, feed: p.feed, package: p.package, tag: p.tag, digest: p.digest })),
+    packages: release.packages.map((p) => ({
+      name: p.name,
+      feed: p.feed,
+      package: p.package,
+      tag: p.tag,
+      digest: p.digest,
+    })),
   };
 }
 
@@ -50,13 +56,20 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
   const secret = (name: string, destination: string): string => {
     const value = deps.secrets.get(name);
     // Retryable: the release waits, visibly, until the worker is configured with the secret.
-    if (value === undefined) throw retryable(`destination ${destination}: secret "${name}" is not configured on the worker`);
+    if (value === undefined)
+      throw retryable(`destination ${destination}: secret "${name}" is not configured on the worker`);
     return value;
   };
 
   async function post(url: string, headers: Record<string, string>, body: string, destination: string) {
     try {
-      return await deps.http.request(url, { method: 'POST', headers, body, maxBytes: 1024 * 1024, timeoutMs: 30_000 });
+      return await deps.http.request(url, {
+        method: 'POST',
+        headers,
+        body,
+        maxBytes: 1024 * 1024,
+        timeoutMs: 30_000,
+      });
     } catch (err) {
       throw retryable(`destination ${destination}: ${(err as Error).message}`);
     }
@@ -89,7 +102,9 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
           'user-agent': 'feed-triggers',
         };
         if (destination.signingSecret) {
-          const hmac = createHmac('sha256', secret(destination.signingSecret.secret, destination.name)).update(body).digest('hex');
+          const hmac = createHmac('sha256', secret(destination.signingSecret.secret, destination.name))
+            .update(body)
+            .digest('hex');
           headers['x-feed-triggers-signature'] = `sha256=${hmac}`;
         }
         const res = await post(destination.url, headers, body, destination.name);
@@ -111,7 +126,10 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
       const url = `${destination.serverUrl.replace(/\/+$/, '')}/api/${destination.spaceId}/releases`;
       const res = await post(
         url,
-        { 'content-type': 'application/json', 'x-octopus-apikey': secret(destination.apiKey.secret, destination.name) },
+        {
+          'content-type': 'application/json',
+          'x-octopus-apikey': secret(destination.apiKey.secret, destination.name),
+        },
         body,
         destination.name,
       );
@@ -129,8 +147,13 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
 function extractOctopusError(text: string): string | null {
   try {
     const body = JSON.parse(text) as { ErrorMessage?: unknown; Errors?: unknown };
-    const errors = Array.isArray(body.Errors) ? body.Errors.filter((e) => typeof e === 'string').join('; ') : '';
-    return [typeof body.ErrorMessage === 'string' ? body.ErrorMessage : '', errors].filter(Boolean).join(': ') || null;
+    const errors = Array.isArray(body.Errors)
+      ? body.Errors.filter((e) => typeof e === 'string').join('; ')
+      : '';
+    return (
+      [typeof body.ErrorMessage === 'string' ? body.ErrorMessage : '', errors].filter(Boolean).join(': ') ||
+      null
+    );
   } catch {
     return null;
   }

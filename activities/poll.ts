@@ -70,7 +70,11 @@ export function createPollActivities(deps: PollDependencies) {
 
   return {
     /** The digest of one tag, and whether the feed has it (manual releases pin versions). */
-    async tagDigest(input: { feed: string; package: string; tag: string }): Promise<{ exists: boolean; digest: string | null }> {
+    async tagDigest(input: {
+      feed: string;
+      package: string;
+      tag: string;
+    }): Promise<{ exists: boolean; digest: string | null }> {
       try {
         const feed = feedFor(input.feed);
         const list = await listing(feed, input.package, 0);
@@ -82,7 +86,11 @@ export function createPollActivities(deps: PollDependencies) {
     },
 
     /** The rule preview for one package against its live feed, capped for history. */
-    async previewPackage(input: { feed: string; package: string; rule: VersionRuleInput }): Promise<PackagePreview> {
+    async previewPackage(input: {
+      feed: string;
+      package: string;
+      rule: VersionRuleInput;
+    }): Promise<PackagePreview> {
       try {
         const list = await listing(feedFor(input.feed), input.package, null);
         const evaluation = evaluateRule(compileRule(input.rule), list.tags);
@@ -90,7 +98,9 @@ export function createPollActivities(deps: PollDependencies) {
           selected: evaluation.selected,
           accepted: evaluation.accepted.slice(0, PREVIEW_LIMIT).map((a) => a.tag),
           acceptedCount: evaluation.accepted.length,
-          rejected: evaluation.rejected.slice(0, PREVIEW_LIMIT).map((r) => ({ tag: r.tag, reason: r.reason })),
+          rejected: evaluation.rejected
+            .slice(0, PREVIEW_LIMIT)
+            .map((r) => ({ tag: r.tag, reason: r.reason })),
           rejectedCount: evaluation.rejected.length,
         };
       } catch (err) {

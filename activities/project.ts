@@ -11,7 +11,8 @@ export interface LoadChannelInput {
   readonly knownRevision: number | null;
 }
 
-export type LoadChannelResult = { readonly unchanged: true } | { readonly unchanged: false; readonly view: TriggerChannelView };
+export type LoadChannelResult =
+  { readonly unchanged: true } | { readonly unchanged: false; readonly view: TriggerChannelView };
 
 /** Activities that reach a project's ledger through the Temporal client. */
 export function createProjectActivities(deps: { readonly client: Client }) {
@@ -24,25 +25,53 @@ export function createProjectActivities(deps: { readonly client: Client }) {
       try {
         view = await handle(input.project).query(channelViewQuery, input.channel);
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError || /workflow execution already completed|not found/i.test((err as Error).message)) {
-          throw ApplicationFailure.nonRetryable(`project ${input.project} does not exist`, 'PROJECT_NOT_FOUND');
+        if (
+          err instanceof WorkflowNotFoundError ||
+          /workflow execution already completed|not found/i.test((err as Error).message)
+        ) {
+          throw ApplicationFailure.nonRetryable(
+            `project ${input.project} does not exist`,
+            'PROJECT_NOT_FOUND',
+          );
         }
         throw err;
       }
-      if (view === null) throw ApplicationFailure.nonRetryable(`project ${input.project} has no channel "${input.channel}"`, 'CHANNEL_NOT_FOUND');
+      if (view === null)
+        throw ApplicationFailure.nonRetryable(
+          `project ${input.project} has no channel "${input.channel}"`,
+          'CHANNEL_NOT_FOUND',
+        );
       if (input.knownRevision === view.revision) return { unchanged: true };
-      return { unchanged: false, view: { revision: view.revision, packages: view.packages, rules: view.rules, lastRelease: view.lastRelease } };
+      return {
+        unchanged: false,
+        view: {
+          revision: view.revision,
+          packages: view.packages,
+          rules: view.rules,
+          lastRelease: view.lastRelease,
+        },
+      };
     },
 
     /** Asks the project to record a release; the update ID is the request's idempotency key. */
-    async createRelease(input: { project: string; request: CreateReleaseRequest }): Promise<CreateReleaseResult> {
+    async createRelease(input: {
+      project: string;
+      request: CreateReleaseRequest;
+    }): Promise<CreateReleaseResult> {
       try {
-        return await handle(input.project).executeUpdate(createReleaseUpdate, { args: [input.request], updateId: input.request.key });
+        return await handle(input.project).executeUpdate(createReleaseUpdate, {
+          args: [input.request],
+          updateId: input.request.key,
+        });
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) {
           throw ApplicationFailure.nonRetryable(err.cause?.message ?? err.message, 'RELEASE_REFUSED');
         }
-        if (err instanceof WorkflowNotFoundError) throw ApplicationFailure.nonRetryable(`project ${input.project} does not exist`, 'PROJECT_NOT_FOUND');
+        if (err instanceof WorkflowNotFoundError)
+          throw ApplicationFailure.nonRetryable(
+            `project ${input.project} does not exist`,
+            'PROJECT_NOT_FOUND',
+          );
         throw err;
       }
     },

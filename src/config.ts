@@ -210,7 +210,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   });
 
   const secrets = new Map<string, string>();
-  for (const [name, ref] of Object.entries(file.secrets)) secrets.set(name, readSecret(ref, env, `secrets.${name}`, baseDir));
+  for (const [name, ref] of Object.entries(file.secrets))
+    secrets.set(name, readSecret(ref, env, `secrets.${name}`, baseDir));
 
   return {
     secrets,

@@ -1,11 +1,22 @@
-import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, proxyActivities, sleep } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  sleep,
+} from '@temporalio/workflow';
 import type { DeliveryActivities } from '../activities/deliver';
 import { Destination, ProjectRelease, projectWorkflowId } from '../src/domain/project';
 
 const { deliver } = proxyActivities<DeliveryActivities>({
   startToCloseTimeout: '1 minute',
   // A few quick tries inside one attempt; the loop below spaces out the rest and reports each failure.
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: ['DESTINATION_REJECTED'] },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: ['DESTINATION_REJECTED'],
+  },
 });
 
 export interface DeliveryInput {
@@ -27,7 +38,11 @@ const MAX_BACKOFF_MS = 10 * 60 * 1000;
  */
 export async function deliverRelease(input: DeliveryInput): Promise<void> {
   const projectHandle = getExternalWorkflowHandle(projectWorkflowId(input.project));
-  const report = async (status: 'pending' | 'delivered' | 'failed', attempts: number, error: string | null) => {
+  const report = async (
+    status: 'pending' | 'delivered' | 'failed',
+    attempts: number,
+    error: string | null,
+  ) => {
     try {
       await projectHandle.signal('deliveryStatus', {
         release: input.release.number,

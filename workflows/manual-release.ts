@@ -32,7 +32,8 @@ export async function manualRelease(input: ManualReleaseInput): Promise<CreateRe
   if (loaded.unchanged) throw refused('the channel could not be loaded');
   const view = loaded.view;
   for (const name of Object.keys(input.versions)) {
-    if (!view.packages.some((p) => p.name === name)) throw refused(`project ${input.project} has no package "${name}"`, 'UNKNOWN_PACKAGE');
+    if (!view.packages.some((p) => p.name === name))
+      throw refused(`project ${input.project} has no package "${name}"`, 'UNKNOWN_PACKAGE');
   }
   const packages: ReleasedPackage[] = [];
   for (const ref of view.packages) {
@@ -40,13 +41,23 @@ export async function manualRelease(input: ManualReleaseInput): Promise<CreateRe
     const pinned = input.versions[ref.name];
     if (pinned !== undefined) {
       const verdict = compileRule(rule).check(pinned);
-      if (typeof verdict === 'string') throw refused(`${ref.name} ${pinned} does not pass the channel's rules: ${verdict}`);
+      if (typeof verdict === 'string')
+        throw refused(`${ref.name} ${pinned} does not pass the channel's rules: ${verdict}`);
       const found = await unwrap(tagDigest({ feed: ref.feed, package: ref.package, tag: pinned }));
-      if (!found.exists) throw refused(`${ref.name} has no tag ${pinned} in ${ref.feed}/${ref.package}`, 'UNKNOWN_VERSION');
-      packages.push({ name: ref.name, feed: ref.feed, package: ref.package, tag: pinned, digest: found.digest });
+      if (!found.exists)
+        throw refused(`${ref.name} has no tag ${pinned} in ${ref.feed}/${ref.package}`, 'UNKNOWN_VERSION');
+      packages.push({
+        name: ref.name,
+        feed: ref.feed,
+        package: ref.package,
+        tag: pinned,
+        digest: found.digest,
+      });
       continue;
     }
-    const polled = await unwrap(pollPackage({ feed: ref.feed, package: ref.package, rule, watermark: null, limit: 1, maxAgeMs: 0 }));
+    const polled = await unwrap(
+      pollPackage({ feed: ref.feed, package: ref.package, rule, watermark: null, limit: 1, maxAgeMs: 0 }),
+    );
     const best = polled.candidates[0];
     if (best === undefined) throw refused(`no version of ${ref.name} passes the channel's rules`);
     packages.push({ name: ref.name, feed: ref.feed, package: ref.package, tag: best, digest: polled.digest });
@@ -59,7 +70,10 @@ export async function manualRelease(input: ManualReleaseInput): Promise<CreateRe
       packages,
       watched: view.packages.map((p) => p.name),
       requireLater: false,
-      reason: pinned.length > 0 ? `manual release with ${pinned.join(', ')}` : 'manual release of the latest versions',
+      reason:
+        pinned.length > 0
+          ? `manual release with ${pinned.join(', ')}`
+          : 'manual release of the latest versions',
       source: { kind: 'manual' },
       key: `manual/${workflowInfo().workflowId}`,
     },
@@ -72,14 +86,19 @@ export interface ChannelPreviewInput {
 }
 
 /** Octopus's "Design rule" for every package of a channel against the live feeds. */
-export async function channelPreview(input: ChannelPreviewInput): Promise<Record<string, PackagePreview | { error: string }>> {
+export async function channelPreview(
+  input: ChannelPreviewInput,
+): Promise<Record<string, PackagePreview | { error: string }>> {
   const loaded = await loadChannel({ project: input.project, channel: input.channel, knownRevision: null });
   if (loaded.unchanged) throw refused('the channel could not be loaded');
   const view = loaded.view;
   const entries = await Promise.all(
     view.packages.map(async (ref) => {
       try {
-        return [ref.name, await previewPackage({ feed: ref.feed, package: ref.package, rule: ruleFor(view.rules, ref.name) })] as const;
+        return [
+          ref.name,
+          await previewPackage({ feed: ref.feed, package: ref.package, rule: ruleFor(view.rules, ref.name) }),
+        ] as const;
       } catch (err) {
         const cause = err instanceof ActivityFailure ? err.cause : err;
         return [ref.name, { error: cause instanceof Error ? cause.message : String(cause) }] as const;

@@ -29,7 +29,9 @@ import { deliverRelease, deliveryWorkflowId } from './delivery';
  * Configuration changes are an update, not a signal: the validator refuses a bad configuration before
  * anything is recorded, and the caller learns whether anything changed.
  */
-export const configureUpdate = defineUpdate<{ changed: boolean; revision: number }, [ProjectSpec]>('configure');
+export const configureUpdate = defineUpdate<{ changed: boolean; revision: number }, [ProjectSpec]>(
+  'configure',
+);
 /**
  * Release creation is an update: updates on one workflow are serialized here (the handler records
  * before it awaits), so numbering is consistent and concurrent triggers cannot race; the update ID is
@@ -37,15 +39,29 @@ export const configureUpdate = defineUpdate<{ changed: boolean; revision: number
  */
 export const createReleaseUpdate = defineUpdate<CreateReleaseResult, [CreateReleaseRequest]>('createRelease');
 export const deliveryStatusSignal =
-  defineSignal<[{ release: string; destination: string; status: DeliveryStatus; attempts: number; error: string | null; at: string }]>(
-    'deliveryStatus',
-  );
+  defineSignal<
+    [
+      {
+        release: string;
+        destination: string;
+        status: DeliveryStatus;
+        attempts: number;
+        error: string | null;
+        at: string;
+      },
+    ]
+  >('deliveryStatus');
 export const deleteProjectSignal = defineSignal('delete');
-export const configQuery = defineQuery<{ spec: ProjectSpec; revision: number; releaseCount: number }>('config');
-export const channelViewQuery = defineQuery<ChannelView | null, [string]>('channelView');
-export const releasesQuery = defineQuery<{ releases: ProjectRelease[]; total: number }, [{ channel?: string; limit: number; offset: number }]>(
-  'releases',
+/** Asks the project to continue as new at the next safe point (operators, and tests of carried state). */
+export const projectContinueAsNewSignal = defineSignal('continueAsNew');
+export const configQuery = defineQuery<{ spec: ProjectSpec; revision: number; releaseCount: number }>(
+  'config',
 );
+export const channelViewQuery = defineQuery<ChannelView | null, [string]>('channelView');
+export const releasesQuery = defineQuery<
+  { releases: ProjectRelease[]; total: number },
+  [{ channel?: string; limit: number; offset: number }]
+>('releases');
 export const releaseQuery = defineQuery<ProjectRelease | null, [string]>('release');
 
 export interface ProjectInput {
@@ -57,14 +73,22 @@ export interface ProjectInput {
 export async function project(input: ProjectInput): Promise<void> {
   const ledger = new ReleaseLedger(input.state ?? ReleaseLedger.initial(input.spec));
   let deleted = false;
+  let rollover = false;
 
-  setHandler(configQuery, () => ({ spec: ledger.state.spec, revision: ledger.state.revision, releaseCount: ledger.state.releases.length }));
+  setHandler(configQuery, () => ({
+    spec: ledger.state.spec,
+    revision: ledger.state.revision,
+    releaseCount: ledger.state.releases.length,
+  }));
   setHandler(channelViewQuery, (channel) => ledger.channelView(channel));
   setHandler(releasesQuery, (options) => ledger.list(options));
   setHandler(releaseQuery, (number) => ledger.get(number));
   setHandler(deliveryStatusSignal, (s) => ledger.recordDelivery(s.release, s.destination, s));
   setHandler(deleteProjectSignal, () => {
     deleted = true;
+  });
+  setHandler(projectContinueAsNewSignal, () => {
+    rollover = true;
   });
 
   setHandler(
@@ -78,10 +102,16 @@ export async function project(input: ProjectInput): Promise<void> {
         const parsed = ProjectSpecSchema.safeParse(spec);
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
-          throw ApplicationFailure.nonRetryable(`${issue.path.join('.') || '(project)'}: ${issue.message}`, 'INVALID_PROJECT');
+          throw ApplicationFailure.nonRetryable(
+            `${issue.path.join('.') || '(project)'}: ${issue.message}`,
+            'INVALID_PROJECT',
+          );
         }
         if (parsed.data.name !== ledger.state.spec.name) {
-          throw ApplicationFailure.nonRetryable(`name: a project cannot be renamed (${ledger.state.spec.name})`, 'INVALID_PROJECT');
+          throw ApplicationFailure.nonRetryable(
+            `name: a project cannot be renamed (${ledger.state.spec.name})`,
+            'INVALID_PROJECT',
+          );
         }
       },
     },
@@ -99,14 +129,15 @@ export async function project(input: ProjectInput): Promise<void> {
         try {
           ledger.validate(request);
         } catch (err) {
-          if (err instanceof ReleaseRequestError) throw ApplicationFailure.nonRetryable(err.message, err.code);
+          if (err instanceof ReleaseRequestError)
+            throw ApplicationFailure.nonRetryable(err.message, err.code);
           throw err;
         }
       },
     },
   );
 
-  await condition(() => deleted || workflowInfo().continueAsNewSuggested);
+  await condition(() => deleted || rollover || workflowInfo().continueAsNewSuggested);
   await condition(allHandlersFinished);
   if (deleted) return;
   ledger.state.runs += 1;

@@ -16,16 +16,29 @@ import type { PollActivities } from '../activities/poll';
 import type { ProjectActivities } from '../activities/project';
 import { TRIGGER_STATE_ATTRIBUTE } from '../src/domain/search-attributes';
 import { PackagePoll, TriggerMachine } from '../src/domain/trigger-machine';
-import { HistoryEntry, initialTriggerState, TriggerSpec, TriggerSpecSchema, TriggerState, TriggerStatus } from '../src/domain/trigger';
+import {
+  HistoryEntry,
+  initialTriggerState,
+  TriggerSpec,
+  TriggerSpecSchema,
+  TriggerState,
+  TriggerStatus,
+} from '../src/domain/trigger';
 
 const { pollPackage } = proxyActivities<PollActivities>({
   startToCloseTimeout: '2 minutes',
   // 5xx, timeouts and resets retry with backoff; not found, unauthorized and denied fail at once
   // (the activity marks them non-retryable); a 429 waits for the registry's Retry-After.
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+  },
 });
 const { loadChannel, createRelease } = proxyActivities<ProjectActivities>({
-  startToCloseTimeout: '30 seconds',
+  // An update on the project takes milliseconds; a worker lost mid-call is retried elsewhere soon.
+  startToCloseTimeout: '10 seconds',
   // Creating a release must not be lost: retry until the project answers (the key makes retries safe).
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
@@ -38,9 +51,10 @@ export const continueAsNewSignal = defineSignal('continueAsNew');
 export const stateQuery = defineQuery<TriggerState>('state');
 export const historyQuery = defineQuery<HistoryEntry[]>('history');
 /** An update, so a bad change (an unknown field, a short interval) is refused to the caller and nothing changes. */
-export const configureTriggerUpdate = defineUpdate<{ changed: boolean }, [Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>]>(
-  'configureTrigger',
-);
+export const configureTriggerUpdate = defineUpdate<
+  { changed: boolean },
+  [Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>]
+>('configureTrigger');
 
 export interface TriggerInput {
   readonly spec: TriggerSpec;
@@ -102,7 +116,10 @@ export async function trigger(input: TriggerInput): Promise<void> {
         const parsed = TriggerSpecSchema.safeParse({ ...machine.state.spec, ...change });
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
-          throw ApplicationFailure.nonRetryable(`${issue.path.join('.')}: ${issue.message}`, 'INVALID_TRIGGER');
+          throw ApplicationFailure.nonRetryable(
+            `${issue.path.join('.')}: ${issue.message}`,
+            'INVALID_TRIGGER',
+          );
         }
       },
     },
@@ -134,7 +151,11 @@ async function evaluate(machine: TriggerMachine, maxAgeMs: number | null): Promi
   const { spec } = machine.state;
   const now = () => new Date().toISOString();
   try {
-    const loaded = await loadChannel({ project: spec.project, channel: spec.channel, knownRevision: machine.state.view?.revision ?? null });
+    const loaded = await loadChannel({
+      project: spec.project,
+      channel: spec.channel,
+      knownRevision: machine.state.view?.revision ?? null,
+    });
     if (!loaded.unchanged) machine.applyView(loaded.view);
   } catch (err) {
     const failure = describeFailure(err);
@@ -191,7 +212,10 @@ async function evaluate(machine: TriggerMachine, maxAgeMs: number | null): Promi
     return;
   }
   try {
-    const result = await createRelease({ project: spec.project, request: machine.releaseRequest(decision, watched.names) });
+    const result = await createRelease({
+      project: spec.project,
+      request: machine.releaseRequest(decision, watched.names),
+    });
     machine.recordReleaseResult(result, now());
   } catch (err) {
     const failure = describeFailure(err);

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Client, WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  Client,
+  WithStartWorkflowOperation,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Router } from 'express';
 import { z } from 'zod';
@@ -7,7 +12,14 @@ import { ProjectSpecSchema, projectWorkflowId } from '../domain/project';
 import { PROJECT_ATTRIBUTE } from '../domain/search-attributes';
 import { SlugSchema } from '../domain/trigger';
 import { channelPreview, manualRelease } from '../../workflows/manual-release';
-import { configQuery, configureUpdate, deleteProjectSignal, project, releaseQuery, releasesQuery } from '../../workflows/project';
+import {
+  configQuery,
+  configureUpdate,
+  deleteProjectSignal,
+  project,
+  releaseQuery,
+  releasesQuery,
+} from '../../workflows/project';
 import { HttpProblem, parseOr400 } from './problem';
 import { listRunning, requireRunning, runningHandle } from './workflows';
 
@@ -33,22 +45,33 @@ const ManualReleaseBody = z
 function refusal(err: unknown): HttpProblem | null {
   if (!(err instanceof WorkflowFailedError)) return null;
   let cause: unknown = err.cause;
-  while (cause && !(cause instanceof ApplicationFailure) && (cause as { cause?: unknown }).cause) cause = (cause as { cause?: unknown }).cause;
+  while (cause && !(cause instanceof ApplicationFailure) && (cause as { cause?: unknown }).cause)
+    cause = (cause as { cause?: unknown }).cause;
   if (!(cause instanceof ApplicationFailure)) return null;
-  const notFound = ['PROJECT_NOT_FOUND', 'CHANNEL_NOT_FOUND', 'UNKNOWN_PACKAGE', 'UNKNOWN_VERSION'].includes(cause.type ?? '');
+  const notFound = ['PROJECT_NOT_FOUND', 'CHANNEL_NOT_FOUND', 'UNKNOWN_PACKAGE', 'UNKNOWN_VERSION'].includes(
+    cause.type ?? '',
+  );
   return new HttpProblem(notFound ? 404 : 422, notFound ? 'Not found' : 'Release refused', cause.message);
 }
 
 /** Routes for projects, their releases and channel previews. */
 export function projectRoutes(client: Client, taskQueue: string): Router {
   const router = Router();
-  const projectHandle = (name: string) => requireRunning<typeof project>(client, projectWorkflowId(name), `project ${name}`);
+  const projectHandle = (name: string) =>
+    requireRunning<typeof project>(client, projectWorkflowId(name), `project ${name}`);
 
   router.put('/projects/:project', async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
-    const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { name, ...req.body } : req.body;
+    const body =
+      req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { name, ...req.body } : req.body;
     const spec = parseOr400(ProjectSpecSchema, body);
-    if (spec.name !== name) throw new HttpProblem(400, 'Invalid request', `name: "${spec.name}" does not match the path (${name})`, [{ field: 'name', message: 'does not match the path' }]);
+    if (spec.name !== name)
+      throw new HttpProblem(
+        400,
+        'Invalid request',
+        `name: "${spec.name}" does not match the path (${name})`,
+        [{ field: 'name', message: 'does not match the path' }],
+      );
     const existed = (await runningHandle(client, projectWorkflowId(name))) !== null;
     const start = new WithStartWorkflowOperation(project, {
       workflowId: projectWorkflowId(name),
@@ -58,8 +81,19 @@ export function projectRoutes(client: Client, taskQueue: string): Router {
       typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: name }],
     });
     try {
-      const result = await client.workflow.executeUpdateWithStart(configureUpdate, { args: [spec], startWorkflowOperation: start });
-      res.status(existed ? 200 : 201).json({ name, created: !existed, changed: !existed || result.changed, revision: result.revision, spec });
+      const result = await client.workflow.executeUpdateWithStart(configureUpdate, {
+        args: [spec],
+        startWorkflowOperation: start,
+      });
+      res
+        .status(existed ? 200 : 201)
+        .json({
+          name,
+          created: !existed,
+          changed: !existed || result.changed,
+          revision: result.revision,
+          spec,
+        });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
         const message = err.cause?.message ?? err.message;
@@ -71,7 +105,13 @@ export function projectRoutes(client: Client, taskQueue: string): Router {
 
   router.get('/projects', async (_req, res) => {
     const projects = await listRunning(client, 'project');
-    res.json({ projects: projects.map((p) => ({ name: p.workflowId.replace(/^project\//, ''), id: p.workflowId, startTime: p.startTime.toISOString() })) });
+    res.json({
+      projects: projects.map((p) => ({
+        name: p.workflowId.replace(/^project\//, ''),
+        id: p.workflowId,
+        startTime: p.startTime.toISOString(),
+      })),
+    });
   });
 
   router.get('/projects/:project', async (req, res) => {

@@ -1,9 +1,26 @@
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowHandle,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { Router } from 'express';
 import { z } from 'zod';
 import { projectWorkflowId } from '../domain/project';
-import { PACKAGES_ATTRIBUTE, PROJECT_ATTRIBUTE, TRIGGER_STATE_ATTRIBUTE, watchedPackageKey } from '../domain/search-attributes';
-import { SlugSchema, triggerStatus, triggerWorkflowId, TriggerSpec, TriggerSpecSchema, TriggerState } from '../domain/trigger';
+import {
+  PACKAGES_ATTRIBUTE,
+  PROJECT_ATTRIBUTE,
+  TRIGGER_STATE_ATTRIBUTE,
+  watchedPackageKey,
+} from '../domain/search-attributes';
+import {
+  SlugSchema,
+  triggerStatus,
+  triggerWorkflowId,
+  TriggerSpec,
+  TriggerSpecSchema,
+  TriggerState,
+} from '../domain/trigger';
 import { configQuery, project } from '../../workflows/project';
 import {
   configureTriggerUpdate,
@@ -31,7 +48,11 @@ const ChangeSchema = z
 
 /** A trigger as the API shows it: its spec, its status and its state. */
 function present(state: TriggerState) {
-  return { id: triggerWorkflowId(state.spec.project, state.spec.name), status: triggerStatus(state), ...state };
+  return {
+    id: triggerWorkflowId(state.spec.project, state.spec.name),
+    status: triggerStatus(state),
+    ...state,
+  };
 }
 
 /** Routes that map HTTP onto trigger workflows: start, query, update, signal, cancel. */
@@ -40,11 +61,17 @@ export function triggerRoutes(client: Client, taskQueue: string): Router {
 
   async function running(params: unknown): Promise<WorkflowHandle<typeof trigger>> {
     const { project: p, name } = parseOr400(TriggerParams, params);
-    return requireRunning<typeof trigger>(client, triggerWorkflowId(p, name), `trigger ${name} in project ${p}`);
+    return requireRunning<typeof trigger>(
+      client,
+      triggerWorkflowId(p, name),
+      `trigger ${name} in project ${p}`,
+    );
   }
 
   /** The project's feed/package keys for the watched packages; 404 for an unknown project, channel or package. */
-  async function checkAgainstProject(spec: Pick<TriggerSpec, 'project' | 'channel' | 'watch'>): Promise<string[]> {
+  async function checkAgainstProject(
+    spec: Pick<TriggerSpec, 'project' | 'channel' | 'watch'>,
+  ): Promise<string[]> {
     const handle = await runningHandle<typeof project>(client, projectWorkflowId(spec.project));
     if (!handle) throw new HttpProblem(404, 'Not found', `no project ${spec.project}`);
     const { spec: projectSpec } = await handle.query(configQuery);
@@ -53,7 +80,8 @@ export function triggerRoutes(client: Client, taskQueue: string): Router {
     }
     const refs = projectSpec.packages.filter((p) => spec.watch === undefined || spec.watch.includes(p.name));
     const missing = (spec.watch ?? []).filter((n) => !projectSpec.packages.some((p) => p.name === n));
-    if (missing.length > 0) throw new HttpProblem(404, 'Not found', `project ${spec.project} has no package ${missing.join(', ')}`);
+    if (missing.length > 0)
+      throw new HttpProblem(404, 'Not found', `project ${spec.project} has no package ${missing.join(', ')}`);
     return refs.map((r) => watchedPackageKey(r.feed, r.package));
   }
 
@@ -75,10 +103,17 @@ export function triggerRoutes(client: Client, taskQueue: string): Router {
           { key: PACKAGES_ATTRIBUTE, value: packages },
         ],
       });
-      res.status(201).location(`/triggers/${spec.project}/${spec.name}`).json({ id: workflowId, runId: handle.firstExecutionRunId, spec });
+      res
+        .status(201)
+        .location(`/triggers/${spec.project}/${spec.name}`)
+        .json({ id: workflowId, runId: handle.firstExecutionRunId, spec });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new HttpProblem(409, 'Conflict', `trigger ${spec.name} already exists in project ${spec.project}`);
+        throw new HttpProblem(
+          409,
+          'Conflict',
+          `trigger ${spec.name} already exists in project ${spec.project}`,
+        );
       }
       throw err;
     }
@@ -87,12 +122,19 @@ export function triggerRoutes(client: Client, taskQueue: string): Router {
   router.post('/triggers', (req, res) => create(req.body, res));
   router.post('/projects/:project/triggers', async (req, res) => {
     const { project: p } = parseOr400(ProjectParams, req.params);
-    const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { project: p, ...req.body } : req.body;
+    const body =
+      req.body && typeof req.body === 'object' && !Array.isArray(req.body)
+        ? { project: p, ...req.body }
+        : req.body;
     await create(body, res);
   });
 
   const list = async (project: string | undefined) => {
-    const triggers = await listRunning(client, 'trigger', project ? [`${PROJECT_ATTRIBUTE.name} = '${project}'`] : []);
+    const triggers = await listRunning(
+      client,
+      'trigger',
+      project ? [`${PROJECT_ATTRIBUTE.name} = '${project}'`] : [],
+    );
     return triggers.map((wf) => {
       const [, p, n] = wf.workflowId.split('/');
       return {
@@ -136,12 +178,18 @@ export function triggerRoutes(client: Client, taskQueue: string): Router {
       });
       res.json({ id: handle.workflowId, ...result, spec: next });
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new HttpProblem(400, 'Invalid request', err.cause?.message ?? err.message);
+      if (err instanceof WorkflowUpdateFailedError)
+        throw new HttpProblem(400, 'Invalid request', err.cause?.message ?? err.message);
       throw err;
     }
   });
 
-  const signals = { pause: pauseSignal, resume: resumeSignal, poll: pollNowSignal, 'continue-as-new': continueAsNewSignal } as const;
+  const signals = {
+    pause: pauseSignal,
+    resume: resumeSignal,
+    poll: pollNowSignal,
+    'continue-as-new': continueAsNewSignal,
+  } as const;
   for (const [action, signal] of Object.entries(signals)) {
     router.post(`/triggers/:project/:name/${action}`, async (req, res) => {
       const handle = await running(req.params);

@@ -3,7 +3,10 @@ import type { Workflow } from '@temporalio/common';
 import { HttpProblem } from './problem';
 
 /** The handle of a running workflow, or null when there is none. */
-export async function runningHandle<T extends Workflow>(client: Client, workflowId: string): Promise<WorkflowHandle<T> | null> {
+export async function runningHandle<T extends Workflow>(
+  client: Client,
+  workflowId: string,
+): Promise<WorkflowHandle<T> | null> {
   const handle = client.workflow.getHandle<T>(workflowId);
   try {
     const description = await handle.describe();
@@ -15,7 +18,11 @@ export async function runningHandle<T extends Workflow>(client: Client, workflow
 }
 
 /** Like runningHandle, but a 404 problem when there is none. */
-export async function requireRunning<T extends Workflow>(client: Client, workflowId: string, what: string): Promise<WorkflowHandle<T>> {
+export async function requireRunning<T extends Workflow>(
+  client: Client,
+  workflowId: string,
+  what: string,
+): Promise<WorkflowHandle<T>> {
   const handle = await runningHandle<T>(client, workflowId);
   if (!handle) throw new HttpProblem(404, 'Not found', `no ${what}`);
   return handle;

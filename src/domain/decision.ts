@@ -52,7 +52,12 @@ export function movedPackages(
     const rule = compileRule(ruleFor(rules, pkg.name));
     if (isLaterTag(rule, pkg.tag, before.tag)) {
       moved.push(`${pkg.name} ${before.tag} -> ${pkg.tag}`);
-    } else if (rule.trackDigest && pkg.tag === before.tag && pkg.digest !== null && pkg.digest !== before.digest) {
+    } else if (
+      rule.trackDigest &&
+      pkg.tag === before.tag &&
+      pkg.digest !== null &&
+      pkg.digest !== before.digest
+    ) {
       moved.push(`${pkg.name} ${pkg.tag} has a new digest ${pkg.digest}`);
     }
   }
@@ -74,11 +79,22 @@ export function decideRelease(
   const chosen: ReleasedPackage[] = [];
   for (const ref of packages) {
     const latest = statuses[ref.name]?.latest ?? null;
-    if (latest === null) return { kind: 'no-change', reason: `no version of ${ref.name} passes the channel's rules yet` };
-    chosen.push({ name: ref.name, feed: ref.feed, package: ref.package, tag: latest.tag, digest: latest.digest });
+    if (latest === null)
+      return { kind: 'no-change', reason: `no version of ${ref.name} passes the channel's rules yet` };
+    chosen.push({
+      name: ref.name,
+      feed: ref.feed,
+      package: ref.package,
+      tag: latest.tag,
+      digest: latest.digest,
+    });
   }
   const moved = movedPackages(rules, chosen, previous, watched);
-  if (moved.length === 0) return { kind: 'no-change', reason: 'no watched package has a later version than the channel\'s previous release' };
+  if (moved.length === 0)
+    return {
+      kind: 'no-change',
+      reason: "no watched package has a later version than the channel's previous release",
+    };
   const reason = previous ? `later version: ${moved.join('; ')}` : `first release: ${moved.join('; ')}`;
   return { kind: 'release', packages: chosen, reason };
 }

@@ -39,16 +39,30 @@ export const OctopusDestinationSchema = z
     serverUrl: HttpUrl,
     spaceId: z.string().regex(/^Spaces-\d+$/, 'an Octopus space id such as Spaces-1'),
     projectId: z.string().regex(/^Projects-\d+$/, 'an Octopus project id such as Projects-1'),
-    channelId: z.string().regex(/^Channels-\d+$/, 'an Octopus channel id such as Channels-1').optional(),
+    channelId: z
+      .string()
+      .regex(/^Channels-\d+$/, 'an Octopus channel id such as Channels-1')
+      .optional(),
     apiKey: SecretUseSchema,
     /** Which deployment step and package reference each package feeds; by default both are the package's name. */
     steps: z
-      .record(SlugSchema, z.object({ actionName: z.string().min(1).max(200), packageReferenceName: z.string().max(200).default('') }).strict())
+      .record(
+        SlugSchema,
+        z
+          .object({
+            actionName: z.string().min(1).max(200),
+            packageReferenceName: z.string().max(200).default(''),
+          })
+          .strict(),
+      )
       .default({}),
   })
   .strict();
 
-export const DestinationSchema = z.discriminatedUnion('type', [WebhookDestinationSchema, OctopusDestinationSchema]);
+export const DestinationSchema = z.discriminatedUnion('type', [
+  WebhookDestinationSchema,
+  OctopusDestinationSchema,
+]);
 export type Destination = z.infer<typeof DestinationSchema>;
 
 export const ChannelSchema = z
@@ -65,26 +79,56 @@ export const VersioningSchema = z.union([
 ]);
 
 /** Checks that a channel's rules name existing packages, one rule per package, one rule without packages at most. */
-export function checkRules(rules: readonly VersionRule[], names: ReadonlySet<string>, ctx: z.RefinementCtx, path: (string | number)[]): void {
+export function checkRules(
+  rules: readonly VersionRule[],
+  names: ReadonlySet<string>,
+  ctx: z.RefinementCtx,
+  path: (string | number)[],
+): void {
   const ruled = new Set<string>();
   let general = false;
   rules.forEach((rule, i) => {
     if (rule.packages === undefined) {
-      if (general) ctx.addIssue({ code: 'custom', path: [...path, i, 'packages'], message: 'only one rule may leave out packages' });
+      if (general)
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, i, 'packages'],
+          message: 'only one rule may leave out packages',
+        });
       general = true;
     }
     rule.packages?.forEach((name, j) => {
-      if (!names.has(name)) ctx.addIssue({ code: 'custom', path: [...path, i, 'packages', j], message: `no package named "${name}"` });
-      else if (ruled.has(name)) ctx.addIssue({ code: 'custom', path: [...path, i, 'packages', j], message: `package "${name}" already has a rule` });
+      if (!names.has(name))
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, i, 'packages', j],
+          message: `no package named "${name}"`,
+        });
+      else if (ruled.has(name))
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, i, 'packages', j],
+          message: `package "${name}" already has a rule`,
+        });
       ruled.add(name);
     });
   });
 }
 
-function checkUnique(items: readonly { name: string }[], what: string, ctx: z.RefinementCtx, path: string): void {
+function checkUnique(
+  items: readonly { name: string }[],
+  what: string,
+  ctx: z.RefinementCtx,
+  path: string,
+): void {
   const seen = new Set<string>();
   items.forEach((item, i) => {
-    if (seen.has(item.name)) ctx.addIssue({ code: 'custom', path: [path, i, 'name'], message: `${what} "${item.name}" is defined twice` });
+    if (seen.has(item.name))
+      ctx.addIssue({
+        code: 'custom',
+        path: [path, i, 'name'],
+        message: `${what} "${item.name}" is defined twice`,
+      });
     seen.add(item.name);
   });
 }
@@ -94,7 +138,11 @@ export const ProjectSpecSchema = z
   .object({
     name: SlugSchema,
     packages: z.array(PackageRefSchema).min(1).max(50),
-    channels: z.array(ChannelSchema).min(1).max(50).default([{ name: 'default', rules: [] }]),
+    channels: z
+      .array(ChannelSchema)
+      .min(1)
+      .max(50)
+      .default([{ name: 'default', rules: [] }]),
     versioning: VersioningSchema.default({ template: DEFAULT_VERSION_TEMPLATE }),
     destinations: z.array(DestinationSchema).max(20).default([]),
   })
@@ -106,7 +154,11 @@ export const ProjectSpecSchema = z
     const names = new Set(spec.packages.map((p) => p.name));
     spec.channels.forEach((channel, i) => checkRules(channel.rules, names, ctx, ['channels', i, 'rules']));
     if ('donorPackage' in spec.versioning && !names.has(spec.versioning.donorPackage)) {
-      ctx.addIssue({ code: 'custom', path: ['versioning', 'donorPackage'], message: `no package named "${spec.versioning.donorPackage}"` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['versioning', 'donorPackage'],
+        message: `no package named "${spec.versioning.donorPackage}"`,
+      });
     }
     if ('template' in spec.versioning) {
       try {
@@ -118,7 +170,12 @@ export const ProjectSpecSchema = z
     spec.destinations.forEach((d, i) => {
       if (d.type !== 'octopus') return;
       for (const name of Object.keys(d.steps)) {
-        if (!names.has(name)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'steps', name], message: `no package named "${name}"` });
+        if (!names.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['destinations', i, 'steps', name],
+            message: `no package named "${name}"`,
+          });
       }
     });
   });
@@ -139,7 +196,8 @@ export interface Delivery {
   deliveredAt: string | null;
 }
 
-export type ReleaseSource = { readonly kind: 'trigger'; readonly trigger: string } | { readonly kind: 'manual' };
+export type ReleaseSource =
+  { readonly kind: 'trigger'; readonly trigger: string } | { readonly kind: 'manual' };
 
 export interface ProjectRelease {
   readonly number: string;
@@ -237,41 +295,63 @@ export class ReleaseLedger {
   }
 
   lastInChannel(channel: string): ProjectRelease | null {
-    for (let i = this.state.releases.length - 1; i >= 0; i--) if (this.state.releases[i].channel === channel) return this.state.releases[i];
+    for (let i = this.state.releases.length - 1; i >= 0; i--)
+      if (this.state.releases[i].channel === channel) return this.state.releases[i];
     return null;
   }
 
   /** Throws ReleaseRequestError when a request does not fit the configuration (checked before anything is recorded). */
   validate(req: CreateReleaseRequest): void {
     const channel = this.channel(req.channel);
-    if (!channel) throw new ReleaseRequestError(`project ${this.state.spec.name} has no channel "${req.channel}"`);
+    if (!channel)
+      throw new ReleaseRequestError(`project ${this.state.spec.name} has no channel "${req.channel}"`);
     const expected = this.state.spec.packages.map((p) => p.name).sort();
     const given = req.packages.map((p) => p.name).sort();
     if (JSON.stringify(expected) !== JSON.stringify(given)) {
-      throw new ReleaseRequestError(`a release must hold every package of the project (${expected.join(', ')}), not ${given.join(', ')}`);
+      throw new ReleaseRequestError(
+        `a release must hold every package of the project (${expected.join(', ')}), not ${given.join(', ')}`,
+      );
     }
-    for (const name of req.watched) if (!expected.includes(name)) throw new ReleaseRequestError(`no package named "${name}"`);
-    if (req.key.length === 0 || req.key.length > 200) throw new ReleaseRequestError('an idempotency key needs 1 to 200 characters');
+    for (const name of req.watched)
+      if (!expected.includes(name)) throw new ReleaseRequestError(`no package named "${name}"`);
+    if (req.key.length === 0 || req.key.length > 200)
+      throw new ReleaseRequestError('an idempotency key needs 1 to 200 characters');
   }
 
   /** Records a release unless it is a retry, an already-released version set or (for triggers) not later. */
   create(req: CreateReleaseRequest, now: Date): CreateReleaseResult {
     const known = this.state.keys[req.key];
     if (known !== undefined) {
-      return { outcome: 'duplicate', release: this.get(known), reason: `idempotency key already used by release ${known}` };
+      return {
+        outcome: 'duplicate',
+        release: this.get(known),
+        reason: `idempotency key already used by release ${known}`,
+      };
     }
     const setKey = versionSetKey(req.packages);
-    const same = this.state.releases.find((r) => r.channel === req.channel && versionSetKey(r.packages) === setKey);
-    if (same) return { outcome: 'already-released', release: same, reason: `release ${same.number} already holds these versions` };
+    const same = this.state.releases.find(
+      (r) => r.channel === req.channel && versionSetKey(r.packages) === setKey,
+    );
+    if (same)
+      return {
+        outcome: 'already-released',
+        release: same,
+        reason: `release ${same.number} already holds these versions`,
+      };
     const previous = this.lastInChannel(req.channel);
     const channel = this.channel(req.channel) as Channel;
     const moved = movedPackages(channel.rules, req.packages, previous, req.watched);
     if (req.requireLater && previous && moved.length === 0) {
-      return { outcome: 'not-later', release: null, reason: `no watched package is later than in release ${previous.number}` };
+      return {
+        outcome: 'not-later',
+        release: null,
+        reason: `no watched package is later than in release ${previous.number}`,
+      };
     }
     const number = this.nextNumber(req, now);
     const deliveries: Record<string, Delivery> = {};
-    for (const d of this.state.spec.destinations) deliveries[d.name] = { status: 'pending', attempts: 0, lastError: null, deliveredAt: null };
+    for (const d of this.state.spec.destinations)
+      deliveries[d.name] = { status: 'pending', attempts: 0, lastError: null, deliveredAt: null };
     const release: ProjectRelease = {
       number,
       channel: req.channel,
@@ -283,10 +363,12 @@ export class ReleaseLedger {
       deliveries,
     };
     this.state.releases.push(release);
-    if (this.state.releases.length > MAX_RELEASES_KEPT) this.state.releases.splice(0, this.state.releases.length - MAX_RELEASES_KEPT);
+    if (this.state.releases.length > MAX_RELEASES_KEPT)
+      this.state.releases.splice(0, this.state.releases.length - MAX_RELEASES_KEPT);
     this.state.keys[req.key] = number;
     const keys = Object.keys(this.state.keys);
-    if (keys.length > MAX_KEYS_KEPT) for (const k of keys.slice(0, keys.length - MAX_KEYS_KEPT)) delete this.state.keys[k];
+    if (keys.length > MAX_KEYS_KEPT)
+      for (const k of keys.slice(0, keys.length - MAX_KEYS_KEPT)) delete this.state.keys[k];
     this.state.revision += 1;
     return { outcome: 'created', release, reason: req.reason };
   }
@@ -300,7 +382,9 @@ export class ReleaseLedger {
     }
     const rendered = renderReleaseNumber(versioning.template, {
       lastInProject: highestNumber(taken),
-      lastInChannel: highestNumber(this.state.releases.filter((r) => r.channel === req.channel).map((r) => r.number)),
+      lastInChannel: highestNumber(
+        this.state.releases.filter((r) => r.channel === req.channel).map((r) => r.number),
+      ),
       channelName: req.channel,
       now,
     });
@@ -312,13 +396,22 @@ export class ReleaseLedger {
   }
 
   /** Newest first, optionally for one channel, `limit` from an offset. */
-  list(options: { channel?: string; limit: number; offset: number }): { releases: ProjectRelease[]; total: number } {
-    const all = this.state.releases.filter((r) => options.channel === undefined || r.channel === options.channel).reverse();
+  list(options: { channel?: string; limit: number; offset: number }): {
+    releases: ProjectRelease[];
+    total: number;
+  } {
+    const all = this.state.releases
+      .filter((r) => options.channel === undefined || r.channel === options.channel)
+      .reverse();
     return { releases: all.slice(options.offset, options.offset + options.limit), total: all.length };
   }
 
   /** Records a delivery attempt's outcome for one destination of a release. */
-  recordDelivery(number: string, destination: string, update: { status: DeliveryStatus; attempts: number; error: string | null; at: string }): void {
+  recordDelivery(
+    number: string,
+    destination: string,
+    update: { status: DeliveryStatus; attempts: number; error: string | null; at: string },
+  ): void {
     const release = this.get(number);
     const delivery = release?.deliveries[destination];
     if (!delivery) return;

@@ -1,7 +1,8 @@
 import { compareVersions, parseVersion, Version } from './version';
 
 /** Octopus's default: `#{Octopus.Version.LastMajor}.#{Octopus.Version.LastMinor}.#{Octopus.Version.NextPatch}`. */
-export const DEFAULT_VERSION_TEMPLATE = '#{Octopus.Version.LastMajor}.#{Octopus.Version.LastMinor}.#{Octopus.Version.NextPatch}';
+export const DEFAULT_VERSION_TEMPLATE =
+  '#{Octopus.Version.LastMajor}.#{Octopus.Version.LastMinor}.#{Octopus.Version.NextPatch}';
 
 export class TemplateError extends Error {
   readonly code = 'INVALID_TEMPLATE';
@@ -56,12 +57,14 @@ export function renderReleaseNumber(template: string, ctx: NumberingContext): st
   const vars = variables(ctx);
   const result = template.replace(VARIABLE, (_all, name: string) => {
     const value = vars.get(name.trim());
-    if (value === undefined) throw new TemplateError(`unknown variable #{${name}} in the versioning template`);
+    if (value === undefined)
+      throw new TemplateError(`unknown variable #{${name}} in the versioning template`);
     return value;
   });
   if (result.includes('#{')) throw new TemplateError('the versioning template has an unclosed #{');
   const version = parseVersion(result);
-  if (version === null || version.labelOnly) throw new TemplateError(`the versioning template renders "${result}", which is not a version`);
+  if (version === null || version.labelOnly)
+    throw new TemplateError(`the versioning template renders "${result}", which is not a version`);
   return result;
 }
 
@@ -69,7 +72,12 @@ export function renderReleaseNumber(template: string, ctx: NumberingContext): st
 export function checkTemplate(template: string): void {
   const now = new Date(Date.UTC(2026, 0, 1));
   renderReleaseNumber(template, { lastInProject: null, lastInChannel: null, channelName: 'default', now });
-  renderReleaseNumber(template, { lastInProject: '1.2.3.4', lastInChannel: '1.2.3', channelName: 'default', now });
+  renderReleaseNumber(template, {
+    lastInProject: '1.2.3.4',
+    lastInChannel: '1.2.3',
+    channelName: 'default',
+    now,
+  });
 }
 
 /** A donor package's version as a release number: its tag without a leading v. */

@@ -1,4 +1,12 @@
-import { bestCandidate, decideRelease, movedPackages, ReleaseDecision, ruleFor, stableHash, versionSetKey } from './decision';
+import {
+  bestCandidate,
+  decideRelease,
+  movedPackages,
+  ReleaseDecision,
+  ruleFor,
+  stableHash,
+  versionSetKey,
+} from './decision';
 import type { CreateReleaseRequest, CreateReleaseResult } from './project';
 import { compileRule, VersionRuleInput } from './rule';
 import {
@@ -61,7 +69,10 @@ export class TriggerMachine {
     const packages: TriggerState['packages'] = {};
     for (const ref of view.packages) {
       const existing = this.state.packages[ref.name];
-      packages[ref.name] = existing && existing.feed === ref.feed && existing.package === ref.package ? existing : emptyPackageStatus(ref);
+      packages[ref.name] =
+        existing && existing.feed === ref.feed && existing.package === ref.package
+          ? existing
+          : emptyPackageStatus(ref);
     }
     this.state.packages = packages;
   }
@@ -71,7 +82,9 @@ export class TriggerMachine {
     const all = (this.state.view?.packages ?? []).map((p) => p.name);
     const names = this.state.spec.watch ?? all;
     const missing = names.filter((n) => !all.includes(n));
-    return missing.length > 0 ? { error: `project ${this.state.spec.project} has no package ${missing.join(', ')}` } : { names };
+    return missing.length > 0
+      ? { error: `project ${this.state.spec.project} has no package ${missing.join(', ')}` }
+      : { names };
   }
 
   /** The rule a package is polled with. */
@@ -98,7 +111,10 @@ export class TriggerMachine {
       // Re-evaluate deterministically: the activity's ranking is only a pre-filter.
       const rule = compileRule(this.ruleFor(poll.name));
       const best = bestCandidate(rule, poll.ok.candidates);
-      status.latest = best === null ? status.latest : { tag: best, digest: best === poll.ok.candidates[0] ? poll.ok.digest : null };
+      status.latest =
+        best === null
+          ? status.latest
+          : { tag: best, digest: best === poll.ok.candidates[0] ? poll.ok.digest : null };
       status.discovered = [...poll.ok.candidates];
       status.tagCount = poll.ok.tagCount;
       status.acceptedCount = poll.ok.acceptedCount;
@@ -115,7 +131,14 @@ export class TriggerMachine {
     const chosen: ReleasedPackage[] = [];
     for (const ref of view.packages) {
       const latest = this.state.packages[ref.name]?.latest;
-      if (latest && watched.includes(ref.name)) chosen.push({ name: ref.name, feed: ref.feed, package: ref.package, tag: latest.tag, digest: latest.digest });
+      if (latest && watched.includes(ref.name))
+        chosen.push({
+          name: ref.name,
+          feed: ref.feed,
+          package: ref.package,
+          tag: latest.tag,
+          digest: latest.digest,
+        });
     }
     return movedPackages(view.rules, chosen, view.lastRelease, watched).length > 0;
   }
@@ -128,7 +151,10 @@ export class TriggerMachine {
   }
 
   /** The project's release request for a decision; the key makes retries and restarts idempotent. */
-  releaseRequest(decision: Extract<ReleaseDecision, { kind: 'release' }>, watched: readonly string[]): CreateReleaseRequest {
+  releaseRequest(
+    decision: Extract<ReleaseDecision, { kind: 'release' }>,
+    watched: readonly string[],
+  ): CreateReleaseRequest {
     return {
       channel: this.state.spec.channel,
       packages: decision.packages,
@@ -142,13 +168,17 @@ export class TriggerMachine {
 
   /** Records what the project answered to a release request. */
   recordReleaseResult(result: CreateReleaseResult, now: string): void {
-    if (result.outcome === 'created' && result.release) {
+    // A duplicate of this trigger's own key is its earlier attempt, answered after a retry or a crash.
+    if ((result.outcome === 'created' || result.outcome === 'duplicate') && result.release) {
       this.state.lastRelease = { number: result.release.number, at: now };
       if (this.state.view) {
         // The channel moved on: later polls measure against this release.
-        this.state.view = { ...this.state.view, lastRelease: { number: result.release.number, packages: result.release.packages } };
+        this.state.view = {
+          ...this.state.view,
+          lastRelease: { number: result.release.number, packages: result.release.packages },
+        };
       }
-      this.recordOutcome('released', result.reason, now, result.release.number);
+      this.recordOutcome('released', result.release.reason, now, result.release.number);
       return;
     }
     this.recordOutcome('no-change', result.reason, now);
@@ -158,10 +188,12 @@ export class TriggerMachine {
   recordOutcome(outcome: PollOutcome, reason: string, now: string, release: string | null = null): void {
     this.state.iterations += 1;
     const versions: Record<string, string | null> = {};
-    for (const [name, status] of Object.entries(this.state.packages)) versions[name] = status.latest?.tag ?? null;
+    for (const [name, status] of Object.entries(this.state.packages))
+      versions[name] = status.latest?.tag ?? null;
     const entry: HistoryEntry = { at: now, outcome, reason, versions, release };
     this.state.history.push(entry);
-    if (this.state.history.length > MAX_HISTORY) this.state.history.splice(0, this.state.history.length - MAX_HISTORY);
+    if (this.state.history.length > MAX_HISTORY)
+      this.state.history.splice(0, this.state.history.length - MAX_HISTORY);
     this.state.lastPoll = { at: now, outcome, reason };
   }
 

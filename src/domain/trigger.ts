@@ -66,7 +66,8 @@ export const TriggerSpecSchema = z
   .superRefine((spec, ctx) => {
     const seen = new Set<string>();
     spec.watch?.forEach((name, i) => {
-      if (seen.has(name)) ctx.addIssue({ code: 'custom', path: ['watch', i], message: `"${name}" is listed twice` });
+      if (seen.has(name))
+        ctx.addIssue({ code: 'custom', path: ['watch', i], message: `"${name}" is listed twice` });
       seen.add(name);
     });
   });
@@ -150,7 +151,18 @@ export const MAX_HISTORY = 100;
 
 /** Fresh state for a new trigger. */
 export function initialTriggerState(spec: TriggerSpec): TriggerState {
-  return { spec, paused: false, view: null, packages: {}, history: [], lastPoll: null, lastError: null, lastRelease: null, iterations: 0, runs: 1 };
+  return {
+    spec,
+    paused: false,
+    view: null,
+    packages: {},
+    history: [],
+    lastPoll: null,
+    lastError: null,
+    lastRelease: null,
+    iterations: 0,
+    runs: 1,
+  };
 }
 
 export function emptyPackageStatus(p: PackageRef): PackageStatus {
