@@ -38,19 +38,18 @@ export const configureUpdate = defineUpdate<{ changed: boolean; revision: number
  * the idempotency key, and the ledger remembers keys across continue-as-new.
  */
 export const createReleaseUpdate = defineUpdate<CreateReleaseResult, [CreateReleaseRequest]>('createRelease');
-export const deliveryStatusSignal =
-  defineSignal<
-    [
-      {
-        release: string;
-        destination: string;
-        status: DeliveryStatus;
-        attempts: number;
-        error: string | null;
-        at: string;
-      },
-    ]
-  >('deliveryStatus');
+export const deliveryStatusSignal = defineSignal<
+  [
+    {
+      release: string;
+      destination: string;
+      status: DeliveryStatus;
+      attempts: number;
+      error: string | null;
+      at: string;
+    },
+  ]
+>('deliveryStatus');
 export const deleteProjectSignal = defineSignal('delete');
 /** Asks the project to continue as new at the next safe point (operators, and tests of carried state). */
 export const projectContinueAsNewSignal = defineSignal('continueAsNew');

@@ -85,15 +85,13 @@ export function projectRoutes(client: Client, taskQueue: string): Router {
         args: [spec],
         startWorkflowOperation: start,
       });
-      res
-        .status(existed ? 200 : 201)
-        .json({
-          name,
-          created: !existed,
-          changed: !existed || result.changed,
-          revision: result.revision,
-          spec,
-        });
+      res.status(existed ? 200 : 201).json({
+        name,
+        created: !existed,
+        changed: !existed || result.changed,
+        revision: result.revision,
+        spec,
+      });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
         const message = err.cause?.message ?? err.message;
