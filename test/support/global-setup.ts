@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,11 @@ declare global {
 
 /** One throwaway Temporal dev server and one workflow bundle for the whole test run. */
 export default async function globalSetup(): Promise<void> {
+  // The CLI tests run the built `bin/feed-triggers.js`, as npx does: build first so they never test stale output.
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: path.resolve(__dirname, '../..'),
+    stdio: 'inherit',
+  });
   const temporal = await connectTemporal({
     address: process.env.TEMPORAL_ADDRESS ?? null,
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',

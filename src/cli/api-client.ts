@@ -1,0 +1,66 @@
+import { UsageError } from './usage';
+
+/** A failed API call, with the problem document's detail. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A small client for the feed-triggers HTTP API, used by `apply` and `get`. */
+export class ApiClient {
+  constructor(readonly baseUrl: string) {
+    try {
+      new URL(baseUrl);
+    } catch {
+      throw new UsageError(`--api: "${baseUrl}" is not a URL`);
+    }
+  }
+
+  async call<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl.replace(/\/+$/, '')}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(60_000),
+      });
+    } catch (err) {
+      throw new ApiError(
+        0,
+        `cannot reach the feed-triggers API at ${this.baseUrl} (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}); is \`npm start\` running?`,
+      );
+    }
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed as T };
+  }
+
+  /** Like call, but any status outside `ok` is an ApiError with the API's detail. */
+  async expect<T = unknown>(
+    method: string,
+    path: string,
+    ok: number[],
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> {
+    const res = await this.call<T>(method, path, body);
+    if (!ok.includes(res.status)) {
+      const detail = (res.body as { detail?: string } | null)?.detail ?? JSON.stringify(res.body);
+      throw new ApiError(res.status, `${method} ${path}: ${res.status} ${detail}`);
+    }
+    return res;
+  }
+}

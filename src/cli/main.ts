@@ -1,0 +1,64 @@
+import { APPLY_USAGE, runApply } from './apply';
+import { ApiError } from './api-client';
+import { GET_USAGE, runGet } from './get';
+import { RULES_USAGE, runRules } from './rules';
+import { UsageError } from './usage';
+
+const USAGE = [
+  'usage: feed-triggers <command> [options]',
+  '',
+  'commands:',
+  '  rules   preview a version rule over tags read from stdin',
+  `          ${RULES_USAGE}`,
+  '  apply   make projects and triggers match a file',
+  `          ${APPLY_USAGE}`,
+  '  get     show projects, triggers or releases',
+  `          ${GET_USAGE}`,
+  '',
+  'apply and get talk to the API at --api or FEED_TRIGGERS_API_URL (default http://127.0.0.1:8080).',
+].join('\n');
+
+export interface CliIo {
+  readonly stdin: NodeJS.ReadableStream;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Runs the CLI; returns the exit code (2 for bad usage, 1 for failures). */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  const out = (line: string) => io.stdout.write(`${line}\n`);
+  try {
+    switch (command) {
+      case 'rules':
+        await runRules(rest, io.stdin, io.stdout);
+        return 0;
+      case 'apply':
+        await runApply(rest, out, io.env);
+        return 0;
+      case 'get':
+        await runGet(rest, out, io.env);
+        return 0;
+      case '--help':
+      case '-h':
+      case 'help':
+        out(USAGE);
+        return 0;
+      case undefined:
+        io.stderr.write(`${USAGE}\n`);
+        return 2;
+      default:
+        throw new UsageError(`unknown command "${command}"; try: feed-triggers --help`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`feed-triggers: ${err.message}\n`);
+      return 2;
+    }
+    io.stderr.write(
+      `feed-triggers: ${err instanceof ApiError ? err.message : ((err as Error).stack ?? String(err))}\n`,
+    );
+    return 1;
+  }
+}

@@ -1,0 +1,194 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { runCli } from '../../src/cli/main';
+import { startApi, TestApi } from '../support/api';
+import { pushImage, TestRegistry } from '../support/registry';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+
+let registry: TestRegistry;
+let env: TestWorkerEnv;
+let api: TestApi;
+const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-cli-'));
+
+beforeAll(async () => {
+  registry = await TestRegistry.start();
+  env = await startTestWorker();
+  api = await startApi(env.client, env.taskQueue);
+  await pushImage(registry.url, 'decl/web', '1.0.0');
+  await pushImage(registry.url, 'decl/worker', '1.0.0');
+});
+afterAll(async () => {
+  await api?.close();
+  await env?.stop();
+  await registry?.stop();
+});
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write(chunk, _enc, done) {
+        append(chunk.toString());
+        done();
+      },
+    });
+  const stdin = new PassThrough();
+  stdin.end();
+  const code = await runCli(argv, {
+    stdin,
+    stdout: sink((s) => (stdout += s)),
+    stderr: sink((s) => (stderr += s)),
+    env: { FEED_TRIGGERS_API_URL: api.url },
+  });
+  return { code, stdout, stderr };
+}
+
+function manifest(name: string, interval: number, triggers: string[]): string {
+  const file = path.join(dir, name);
+  writeFileSync(
+    file,
+    `projects:
+  - name: decl
+    packages:
+      - { name: web, feed: "${registry.host}", package: decl/web }
+      - { name: worker, feed: "${registry.host}", package: decl/worker }
+    channels:
+      - name: default
+        rules:
+          - { packages: [web], range: "^1.0.0", tag: "^$" }
+    destinations: []
+    triggers:
+${triggers.map((t) => `      - { name: ${t}, watch: [${t}], intervalSeconds: ${interval} }`).join('\n')}
+`,
+  );
+  return file;
+}
+
+describe('npx feed-triggers apply and get', () => {
+  test('apply creates, a second apply changes nothing, a changed file configures and --prune deletes', async () => {
+    const first = await cli('apply', '-f', manifest('a.yaml', 300, ['web', 'worker']));
+    expect([first.code, first.stderr]).toEqual([0, '']);
+    expect(first.stdout.trim().split('\n')).toEqual([
+      'project/decl created',
+      'trigger/decl/web created',
+      'trigger/decl/worker created',
+    ]);
+
+    const second = await cli('apply', '-f', manifest('a.yaml', 300, ['web', 'worker']));
+    expect(second.stdout.trim().split('\n')).toEqual([
+      'project/decl unchanged',
+      'trigger/decl/web unchanged',
+      'trigger/decl/worker unchanged',
+    ]);
+
+    // The trigger list comes from visibility: wait until both are listed before pruning.
+    await eventually(
+      async () =>
+        (await api.request('GET', '/projects/decl/triggers')).body.triggers.length === 2 ? true : undefined,
+      'both triggers listed',
+    );
+    const third = await cli('apply', '-f', manifest('b.yaml', 120, ['web']), '--prune');
+    expect(third.stdout.trim().split('\n')).toEqual([
+      'project/decl unchanged',
+      'trigger/decl/web configured',
+      'trigger/decl/worker deleted',
+    ]);
+    expect((await api.request('GET', '/triggers/decl/web')).body.spec.intervalSeconds).toBe(120);
+    expect((await api.request('GET', '/triggers/decl/worker')).status).toBe(404);
+
+    const fourth = await cli('apply', '-f', manifest('b.yaml', 120, ['web']), '--prune');
+    expect(fourth.stdout.trim().split('\n')).toEqual([
+      'project/decl unchanged',
+      'trigger/decl/web unchanged',
+    ]);
+  });
+
+  test('get prints tables of projects, triggers and releases', async () => {
+    await eventually(
+      async () =>
+        (await api.request('GET', '/projects/decl/releases')).body.releases.length >= 1 ? true : undefined,
+      'a release',
+    );
+    const projects = await cli('get', 'projects');
+    expect(projects.code).toBe(0);
+    expect(projects.stdout).toMatch(/^NAME\s+PACKAGES\s+CHANNELS\s+DESTINATIONS\s+RELEASES\n/);
+    expect(projects.stdout).toMatch(
+      new RegExp(`decl\\s+web=${registry.host.replace('.', '\\.')}/decl/web,worker=`),
+    );
+    const triggers = await cli('get', 'triggers', '--project', 'decl');
+    expect(triggers.stdout).toMatch(/PROJECT\s+NAME\s+CHANNEL\s+STATUS\s+INTERVAL/);
+    expect(triggers.stdout).toMatch(/decl\s+web\s+default\s+active\s+120s/);
+    const releases = await cli('get', 'releases', '--project', 'decl', '-o', 'json');
+    expect(JSON.parse(releases.stdout)[0].packages.map((p: { tag: string }) => p.tag)).toEqual([
+      '1.0.0',
+      '1.0.0',
+    ]);
+  });
+
+  test('bad files and options exit 2 with one line naming the problem', async () => {
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(bad, 'projects:\n  - name: decl\n    packages: []\n');
+    const r = await cli('apply', '-f', bad);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.yaml: projects\.0\.packages: /);
+    const regex = path.join(dir, 'regex.yaml');
+    writeFileSync(
+      regex,
+      `projects:\n  - name: decl\n    packages: [{ name: a, feed: docker.io, package: x/y }]\n    channels: [{ name: default, rules: [{ filter: "(a*)*b" }] }]\n`,
+    );
+    expect((await cli('apply', '-f', regex)).stderr).toMatch(/backtrack catastrophically/);
+    expect((await cli('apply')).code).toBe(2);
+    expect((await cli('get', 'nonsense')).code).toBe(2);
+    expect((await cli('get', 'releases')).stderr).toMatch(/needs --project/);
+    expect((await cli('frobnicate')).stderr).toMatch(/unknown command "frobnicate"/);
+  });
+});
+
+describe('the built CLI, as npx runs it', () => {
+  const bin = path.resolve(__dirname, '../../bin/feed-triggers.js');
+  const run = async (args: string[], input: string) => {
+    const child = promisify(execFile)(process.execPath, [bin, ...args], { cwd: dir });
+    child.child.stdin?.end(input);
+    try {
+      const { stdout, stderr } = await child;
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  test('rules --json prints the contract: selected, accepted best first, rejected with reasons', async () => {
+    const r = await run(
+      ['rules', '--range', '[1.0,2.0)', '--tag', '^$', '--json'],
+      '1.0.0\nv1.2.0\n\n1.3.0-rc.1\n2.0.0\nx.sig\n',
+    );
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      selected: 'v1.2.0',
+      accepted: ['v1.2.0', '1.0.0'],
+      rejected: [
+        { tag: '1.3.0-rc.1', reason: 'pre-release tag does not match' },
+        { tag: '2.0.0', reason: 'out of range' },
+        { tag: 'x.sig', reason: 'excluded' },
+      ],
+    });
+  });
+
+  test('bad options exit 2 with a one-line error', async () => {
+    for (const args of [
+      ['rules', '--order', 'random'],
+      ['rules', '--tag', '(a+)+'],
+      ['rules', '--nope'],
+    ]) {
+      const r = await run(args, '');
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
