@@ -1,5 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  Client,
+  QueryRejectedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { CreateReleaseRequest, CreateReleaseResult, projectWorkflowId } from '../src/domain/project';
 import type { TriggerChannelView } from '../src/domain/trigger';
 import { channelViewQuery, createReleaseUpdate } from '../workflows/project';
@@ -16,7 +21,13 @@ export type LoadChannelResult =
 
 /** Activities that reach a project's ledger through the Temporal client. */
 export function createProjectActivities(deps: { readonly client: Client }) {
-  const handle = (project: string) => deps.client.workflow.getHandle(projectWorkflowId(project));
+  // A deleted project's workflow is closed but still queryable; its triggers must see it as gone.
+  const client = new Client({
+    connection: deps.client.connection,
+    namespace: deps.client.options.namespace,
+    workflow: { queryRejectCondition: 'NOT_OPEN' },
+  });
+  const handle = (project: string) => client.workflow.getHandle(projectWorkflowId(project));
 
   return {
     /** The channel's packages, rules and previous release, unless the trigger's copy is current. */
@@ -25,10 +36,7 @@ export function createProjectActivities(deps: { readonly client: Client }) {
       try {
         view = await handle(input.project).query(channelViewQuery, input.channel);
       } catch (err) {
-        if (
-          err instanceof WorkflowNotFoundError ||
-          /workflow execution already completed|not found/i.test((err as Error).message)
-        ) {
+        if (err instanceof WorkflowNotFoundError || err instanceof QueryRejectedError) {
           throw ApplicationFailure.nonRetryable(
             `project ${input.project} does not exist`,
             'PROJECT_NOT_FOUND',

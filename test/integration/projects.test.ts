@@ -419,4 +419,33 @@ describe('projects, channels and releases', () => {
       'the trigger gone',
     );
   });
+
+  test('a trigger whose project is gone records the error and keeps running', async () => {
+    await pushImage(registry.url, 'orphan/app', '1.0.0');
+    await putProject(env.client, env.taskQueue, { name: 'orphan', packages: [ref('app', 'orphan/app')] });
+    const state = await startTrigger(env.client, env.taskQueue, {
+      project: 'orphan',
+      name: 'app',
+      intervalSeconds: 600,
+    });
+    await waitForReleases(env.client, 'orphan', 1);
+    await env.client.workflow.getHandle('project/orphan').signal('delete');
+    await eventually(
+      async () =>
+        (await env.client.workflow.getHandle('project/orphan').describe()).status.name !== 'RUNNING'
+          ? true
+          : undefined,
+      'the project to end',
+    );
+    await env.client.workflow.getHandle('trigger/orphan/app').signal('pollNow');
+    const s = await eventually(async () => {
+      const st = await state();
+      return st.lastError?.code === 'PROJECT_NOT_FOUND' ? st : undefined;
+    }, 'the missing-project error');
+    expect(s.lastPoll).toMatchObject({ outcome: 'error', reason: 'project orphan does not exist' });
+    expect((await env.client.workflow.getHandle('trigger/orphan/app').describe()).status.name).toBe(
+      'RUNNING',
+    );
+    await env.client.workflow.getHandle('trigger/orphan/app').terminate('test done');
+  });
 });
