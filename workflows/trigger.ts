@@ -14,7 +14,11 @@ import {
 } from '@temporalio/workflow';
 import type { PollActivities } from '../activities/poll';
 import type { ProjectActivities } from '../activities/project';
-import { TRIGGER_STATE_ATTRIBUTE } from '../src/domain/search-attributes';
+import {
+  PACKAGES_ATTRIBUTE,
+  TRIGGER_STATE_ATTRIBUTE,
+  watchedPackageKey,
+} from '../src/domain/search-attributes';
 import { PackagePoll, TriggerMachine } from '../src/domain/trigger-machine';
 import {
   HistoryEntry,
@@ -125,6 +129,17 @@ export async function trigger(input: TriggerInput): Promise<void> {
     },
   );
 
+  // Keeps the watched-packages search attribute in step with the project and the watch list.
+  let publishedPackages = JSON.stringify(
+    [...(workflowInfo().typedSearchAttributes.get(PACKAGES_ATTRIBUTE) ?? [])].sort(),
+  );
+  const publishWatched = (keys: string[]) => {
+    const text = JSON.stringify([...keys].sort());
+    if (text === publishedPackages) return;
+    publishedPackages = text;
+    upsertSearchAttributes([{ key: PACKAGES_ATTRIBUTE, value: keys }]);
+  };
+
   const intervalMs = () => machine.state.spec.intervalSeconds * 1000;
   if (!pollPending && machine.state.lastPoll) {
     const due = Date.parse(machine.state.lastPoll.at) + intervalMs() - Date.now();
@@ -136,7 +151,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
     if (rollover) break;
     const maxAgeMs = fresh ? 0 : null;
     pollPending = fresh = false;
-    await evaluate(machine, maxAgeMs);
+    await evaluate(machine, maxAgeMs, publishWatched);
     publishStatus();
     await condition(() => pollPending || rollover, intervalMs());
   }
@@ -147,7 +162,11 @@ export async function trigger(input: TriggerInput): Promise<void> {
 }
 
 /** One evaluation: load the channel, poll, decide, and ask the project for a release when something moved. */
-async function evaluate(machine: TriggerMachine, maxAgeMs: number | null): Promise<void> {
+async function evaluate(
+  machine: TriggerMachine,
+  maxAgeMs: number | null,
+  onWatched: (keys: string[]) => void,
+): Promise<void> {
   const { spec } = machine.state;
   const now = () => new Date().toISOString();
   try {
@@ -168,6 +187,11 @@ async function evaluate(machine: TriggerMachine, maxAgeMs: number | null): Promi
     return;
   }
   const view = machine.state.view!;
+  onWatched(
+    view.packages
+      .filter((p) => watched.names.includes(p.name))
+      .map((p) => watchedPackageKey(p.feed, p.package)),
+  );
   const poll = (names: readonly string[]) =>
     Promise.all(
       view.packages

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ProjectRelease } from '../../src/domain/project';
+import { PACKAGES_ATTRIBUTE } from '../../src/domain/search-attributes';
 import { TriggerState } from '../../src/domain/trigger';
 import { createProjectActivities } from '../../activities/project';
 import { startApi, TestApi } from '../support/api';
@@ -108,6 +109,20 @@ describe('projects, channels and releases', () => {
       ['worker', '2.2.0'],
     ]);
     expect(second.reason).toBe('later version: web 1.0.0 -> 1.1.0');
+  });
+
+  test('the watched-packages search attribute follows a changed watch list', async () => {
+    const handle = env.client.workflow.getHandle('trigger/two/web-only');
+    expect((await handle.describe()).typedSearchAttributes.get(PACKAGES_ATTRIBUTE)).toEqual([
+      `${registry.host}/two/web`,
+    ]);
+    const res = await api.request('PATCH', '/triggers/two/web-only', { watch: ['web', 'worker'] });
+    expect([res.status, res.body.changed]).toEqual([200, true]);
+    const keys = await eventually(async () => {
+      const k = (await handle.describe()).typedSearchAttributes.get(PACKAGES_ATTRIBUTE) ?? [];
+      return k.length === 2 ? [...k].sort() : undefined;
+    }, 'the updated search attribute');
+    expect(keys).toEqual([`${registry.host}/two/web`, `${registry.host}/two/worker`]);
   });
 
   test('two triggers on one channel racing on the same push make one release', async () => {
