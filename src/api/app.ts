@@ -9,6 +9,8 @@ export interface AppOptions {
   readonly client: Client;
   readonly taskQueue: string;
   readonly log?: (message: string) => void;
+  /** How long updates wait for a worker before the API answers 503. */
+  readonly updateDeadlineMs?: number;
 }
 
 /** The HTTP API: thin routes onto Temporal; errors as application/problem+json. */
@@ -21,8 +23,8 @@ export function createApp(options: AppOptions): express.Express {
     res.json({ status: 'ok' });
   });
   app.use(ruleRoutes());
-  app.use(projectRoutes(options.client, options.taskQueue));
-  app.use(triggerRoutes(options.client, options.taskQueue));
+  app.use(projectRoutes(options.client, options.taskQueue, options.updateDeadlineMs));
+  app.use(triggerRoutes(options.client, options.taskQueue, options.updateDeadlineMs));
 
   app.use((req: Request, res: Response) => {
     sendProblem(res, 404, 'Not found', `no route for ${req.method} ${req.path}`);

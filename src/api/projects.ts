@@ -21,7 +21,7 @@ import {
   releasesQuery,
 } from '../../workflows/project';
 import { HttpProblem, parseOr400 } from './problem';
-import { listRunning, requireRunning, runningHandle } from './workflows';
+import { listRunning, requireRunning, runningHandle, withUpdateDeadline } from './workflows';
 
 const ProjectParams = z.object({ project: SlugSchema });
 const ReleaseParams = z.object({ project: SlugSchema, number: z.string().min(1).max(200) });
@@ -55,7 +55,7 @@ function refusal(err: unknown): HttpProblem | null {
 }
 
 /** Routes for projects, their releases and channel previews. */
-export function projectRoutes(client: Client, taskQueue: string): Router {
+export function projectRoutes(client: Client, taskQueue: string, updateDeadlineMs?: number): Router {
   const router = Router();
   const projectHandle = (name: string) =>
     requireRunning<typeof project>(client, projectWorkflowId(name), `project ${name}`);
@@ -81,10 +81,15 @@ export function projectRoutes(client: Client, taskQueue: string): Router {
       typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: name }],
     });
     try {
-      const result = await client.workflow.executeUpdateWithStart(configureUpdate, {
-        args: [spec],
-        startWorkflowOperation: start,
-      });
+      const result = await withUpdateDeadline(
+        client,
+        () =>
+          client.workflow.executeUpdateWithStart(configureUpdate, {
+            args: [spec],
+            startWorkflowOperation: start,
+          }),
+        updateDeadlineMs,
+      );
       res.status(existed ? 200 : 201).json({
         name,
         created: !existed,

@@ -33,7 +33,7 @@ import {
   trigger,
 } from '../../workflows/trigger';
 import { HttpProblem, parseOr400 } from './problem';
-import { listRunning, requireRunning, runningHandle } from './workflows';
+import { listRunning, requireRunning, runningHandle, withUpdateDeadline } from './workflows';
 
 const TriggerParams = z.object({ project: SlugSchema, name: SlugSchema });
 const ProjectParams = z.object({ project: SlugSchema });
@@ -56,7 +56,7 @@ function present(state: TriggerState) {
 }
 
 /** Routes that map HTTP onto trigger workflows: start, query, update, signal, cancel. */
-export function triggerRoutes(client: Client, taskQueue: string): Router {
+export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineMs?: number): Router {
   const router = Router();
 
   async function running(params: unknown): Promise<WorkflowHandle<typeof trigger>> {
@@ -173,9 +173,14 @@ export function triggerRoutes(client: Client, taskQueue: string): Router {
     const next = parseOr400(TriggerSpecSchema, { ...current, ...change });
     await checkAgainstProject(next);
     try {
-      const result = await handle.executeUpdate(configureTriggerUpdate, {
-        args: [{ channel: next.channel, watch: next.watch, intervalSeconds: next.intervalSeconds }],
-      });
+      const result = await withUpdateDeadline(
+        client,
+        () =>
+          handle.executeUpdate(configureTriggerUpdate, {
+            args: [{ channel: next.channel, watch: next.watch, intervalSeconds: next.intervalSeconds }],
+          }),
+        updateDeadlineMs,
+      );
       res.json({ id: handle.workflowId, ...result, spec: next });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError)

@@ -38,3 +38,28 @@ export async function listRunning(client: Client, type: string, extra: string[] 
   }
   return out;
 }
+
+/** How long the API waits for a worker to accept an update before answering 503. */
+export const UPDATE_DEADLINE_MS = 30_000;
+
+/** Runs an update with a deadline: without a running worker it would wait forever. */
+export async function withUpdateDeadline<R>(
+  client: Client,
+  fn: () => Promise<R>,
+  ms = UPDATE_DEADLINE_MS,
+): Promise<R> {
+  try {
+    return await client.withDeadline(Date.now() + ms, fn);
+  } catch (err) {
+    const e = err as { code?: number; cause?: { code?: number }; message?: string };
+    // gRPC status 4 is DEADLINE_EXCEEDED.
+    if (e.code === 4 || e.cause?.code === 4 || /deadline exceeded/i.test(e.message ?? '')) {
+      throw new HttpProblem(
+        503,
+        'Service unavailable',
+        'no worker answered in time; is the feed-triggers worker running?',
+      );
+    }
+    throw err;
+  }
+}

@@ -121,8 +121,8 @@ describe('a trigger through the fault proxy', () => {
     proxy.inject(TAGS, { kind: 'status', status: 429, headers: { 'retry-after': '5' } });
     proxy.extraHeaders = { 'ratelimit-remaining': '42;w=21600' };
     const since = proxy.requests.length;
-    const state = await startWatching('rate-limited', 'team/web');
-    const [release] = await waitForReleases(env.client, 'rate-limited', 1, 20_000);
+    const state = await startWatching('faults-rate-limited', 'team/web');
+    const [release] = await waitForReleases(env.client, 'faults-rate-limited', 1, 20_000);
     const s = await state();
     proxy.extraHeaders = {};
     expect(release.packages[0].tag).toBe('1.1.0');
@@ -134,8 +134,8 @@ describe('a trigger through the fault proxy', () => {
 
   test('retries a 5xx with backoff and releases without recording an error', async () => {
     proxy.inject(TAGS, { kind: 'status', status: 502 });
-    const state = await startWatching('flaky', 'team/web');
-    await waitForReleases(env.client, 'flaky', 1);
+    const state = await startWatching('faults-flaky', 'team/web');
+    await waitForReleases(env.client, 'faults-flaky', 1);
     const s = await state();
     expect(s.lastError).toBeNull();
     expect(s.history.map((h) => h.outcome)).toEqual(['released']);
@@ -143,7 +143,7 @@ describe('a trigger through the fault proxy', () => {
 
   test('does not retry a 404: one request, then the error is in the state', async () => {
     const since = proxy.count(/team\/gone\/tags/);
-    const state = await startWatching('gone', 'team/gone');
+    const state = await startWatching('faults-gone', 'team/gone');
     const s = await eventually(async () => {
       const st = await state();
       return st.lastError ? st : undefined;

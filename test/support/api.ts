@@ -10,8 +10,12 @@ export interface TestApi {
 }
 
 /** The real Express app on an ephemeral loopback port. */
-export async function startApi(client: Client, taskQueue: string): Promise<TestApi> {
-  const app = createApp({ client, taskQueue });
+export async function startApi(
+  client: Client,
+  taskQueue: string,
+  updateDeadlineMs?: number,
+): Promise<TestApi> {
+  const app = createApp({ client, taskQueue, updateDeadlineMs });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
