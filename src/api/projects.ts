@@ -120,7 +120,10 @@ export function projectRoutes(client: Client, taskQueue: string, updateDeadlineM
   router.get('/projects/:project', async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const handle = await projectHandle(name);
-    res.json({ name, ...(await handle.query(configQuery)) });
+    res.json({
+      name,
+      ...(await withUpdateDeadline(client, () => handle.query(configQuery), updateDeadlineMs)),
+    });
   });
 
   router.delete('/projects/:project', async (req, res) => {
@@ -136,14 +139,18 @@ export function projectRoutes(client: Client, taskQueue: string, updateDeadlineM
     const { project: name } = parseOr400(ProjectParams, req.params);
     const query = parseOr400(ReleaseListQuery, req.query, 'query');
     const handle = await projectHandle(name);
-    const page = await handle.query(releasesQuery, query);
+    const page = await withUpdateDeadline(client, () => handle.query(releasesQuery, query), updateDeadlineMs);
     res.json({ ...page, limit: query.limit, offset: query.offset });
   });
 
   router.get('/projects/:project/releases/:number', async (req, res) => {
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
     const handle = await projectHandle(name);
-    const release = await handle.query(releaseQuery, number);
+    const release = await withUpdateDeadline(
+      client,
+      () => handle.query(releaseQuery, number),
+      updateDeadlineMs,
+    );
     if (!release) throw new HttpProblem(404, 'Not found', `project ${name} has no release ${number}`);
     res.json(release);
   });

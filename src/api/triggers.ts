@@ -74,7 +74,11 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
   ): Promise<string[]> {
     const handle = await runningHandle<typeof project>(client, projectWorkflowId(spec.project));
     if (!handle) throw new HttpProblem(404, 'Not found', `no project ${spec.project}`);
-    const { spec: projectSpec } = await handle.query(configQuery);
+    const { spec: projectSpec } = await withUpdateDeadline(
+      client,
+      () => handle.query(configQuery),
+      updateDeadlineMs,
+    );
     if (!projectSpec.channels.some((c) => c.name === spec.channel)) {
       throw new HttpProblem(404, 'Not found', `project ${spec.project} has no channel "${spec.channel}"`);
     }
@@ -158,18 +162,22 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
 
   router.get('/triggers/:project/:name', async (req, res) => {
     const handle = await running(req.params);
-    res.json(present(await handle.query(stateQuery)));
+    res.json(present(await withUpdateDeadline(client, () => handle.query(stateQuery), updateDeadlineMs)));
   });
 
   router.get('/triggers/:project/:name/history', async (req, res) => {
     const handle = await running(req.params);
-    res.json({ history: [...(await handle.query(historyQuery))].reverse() });
+    res.json({
+      history: [
+        ...(await withUpdateDeadline(client, () => handle.query(historyQuery), updateDeadlineMs)),
+      ].reverse(),
+    });
   });
 
   router.patch('/triggers/:project/:name', async (req, res) => {
     const handle = await running(req.params);
     const change = parseOr400(ChangeSchema, req.body);
-    const current = (await handle.query(stateQuery)).spec;
+    const current = (await withUpdateDeadline(client, () => handle.query(stateQuery), updateDeadlineMs)).spec;
     const next = parseOr400(TriggerSpecSchema, { ...current, ...change });
     await checkAgainstProject(next);
     try {

@@ -39,10 +39,10 @@ export async function listRunning(client: Client, type: string, extra: string[] 
   return out;
 }
 
-/** How long the API waits for a worker to accept an update before answering 503. */
+/** How long the API waits for a worker to answer an update or query before answering 503. */
 export const UPDATE_DEADLINE_MS = 30_000;
 
-/** Runs an update with a deadline: without a running worker it would wait forever. */
+/** Runs an update or query with a deadline: without a running worker it would wait a long time. */
 export async function withUpdateDeadline<R>(
   client: Client,
   fn: () => Promise<R>,

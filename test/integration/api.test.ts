@@ -238,12 +238,17 @@ describe('the API without a worker', () => {
   test('answers 503 when no worker takes an update in time', async () => {
     const lonely = await startApi(env.client, `no-worker-${Date.now()}`, 1500);
     try {
-      const res = await lonely.request('PUT', '/projects/lonely', { packages: [{ name: 'a', feed: 'docker.io', package: 'x/y' }] });
+      const res = await lonely.request('PUT', '/projects/lonely', {
+        packages: [{ name: 'a', feed: 'docker.io', package: 'x/y' }],
+      });
       expect(res.status).toBe(503);
       expect(res.body.detail).toMatch(/no worker answered in time/);
     } finally {
       await lonely.close();
-      await env.client.workflow.getHandle('project/lonely').terminate('test done').catch(() => undefined);
+      await env.client.workflow
+        .getHandle('project/lonely')
+        .terminate('test done')
+        .catch(() => undefined);
     }
   });
 });

@@ -114,7 +114,7 @@ describe('npx feed-triggers apply and get', () => {
         (await api.request('GET', '/projects/decl/releases')).body.releases.length >= 1 ? true : undefined,
       'a release',
     );
-    const projects = await cli('get', 'projects');
+    const projects = await cli('get', 'projects', '--project', 'decl');
     expect(projects.code).toBe(0);
     expect(projects.stdout).toMatch(/^NAME\s+PACKAGES\s+CHANNELS\s+DESTINATIONS\s+RELEASES\n/);
     expect(projects.stdout).toMatch(
