@@ -26,6 +26,14 @@ export type ReleaseDecision =
   | { readonly kind: 'release'; readonly packages: ReleasedPackage[]; readonly reason: string }
   | { readonly kind: 'no-change'; readonly reason: string };
 
+/** A package reference at a chosen version. */
+export function releasedPackage(
+  ref: PackageRef,
+  version: { tag: string; digest: string | null },
+): ReleasedPackage {
+  return { name: ref.name, feed: ref.feed, package: ref.package, tag: version.tag, digest: version.digest };
+}
+
 /** A stable key for a set of package versions: equal sets give equal keys. */
 export function versionSetKey(packages: readonly ReleasedPackage[]): string {
   return [...packages]
@@ -81,13 +89,7 @@ export function decideRelease(
     const latest = statuses[ref.name]?.latest ?? null;
     if (latest === null)
       return { kind: 'no-change', reason: `no version of ${ref.name} passes the channel's rules yet` };
-    chosen.push({
-      name: ref.name,
-      feed: ref.feed,
-      package: ref.package,
-      tag: latest.tag,
-      digest: latest.digest,
-    });
+    chosen.push(releasedPackage(ref, latest));
   }
   const moved = movedPackages(rules, chosen, previous, watched);
   if (moved.length === 0)

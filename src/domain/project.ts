@@ -9,7 +9,7 @@ import {
   uniqueReleaseNumber,
 } from './release-number';
 import { VersionRule, VersionRuleSchema } from './rule';
-import { PackageRef, PackageRefSchema, ReleasedPackage, SlugSchema } from './trigger';
+import { PackageRefSchema, ReleasedPackage, SlugSchema, TriggerChannelView } from './trigger';
 
 /** A name the worker resolves to a secret value from its configuration; the value never enters workflows. */
 export const SecretUseSchema = z.object({ secret: SlugSchema }).strict();
@@ -233,13 +233,9 @@ export interface CreateReleaseResult {
 }
 
 /** What a trigger needs of its channel each poll. */
-export interface ChannelView {
+export interface ChannelView extends TriggerChannelView {
   readonly project: string;
   readonly channel: string;
-  readonly revision: number;
-  readonly packages: readonly PackageRef[];
-  readonly rules: readonly VersionRule[];
-  readonly lastRelease: { readonly number: string; readonly packages: readonly ReleasedPackage[] } | null;
 }
 
 export interface ProjectState {

@@ -3,6 +3,7 @@ import {
   decideRelease,
   movedPackages,
   ReleaseDecision,
+  releasedPackage,
   ruleFor,
   stableHash,
   versionSetKey,
@@ -131,14 +132,7 @@ export class TriggerMachine {
     const chosen: ReleasedPackage[] = [];
     for (const ref of view.packages) {
       const latest = this.state.packages[ref.name]?.latest;
-      if (latest && watched.includes(ref.name))
-        chosen.push({
-          name: ref.name,
-          feed: ref.feed,
-          package: ref.package,
-          tag: latest.tag,
-          digest: latest.digest,
-        });
+      if (latest && watched.includes(ref.name)) chosen.push(releasedPackage(ref, latest));
     }
     return movedPackages(view.rules, chosen, view.lastRelease, watched).length > 0;
   }
