@@ -21,7 +21,7 @@ import {
   releasesQuery,
 } from '../../workflows/project';
 import { HttpProblem, parseOr400 } from './problem';
-import { listRunning, requireRunning, runningHandle, withUpdateDeadline } from './workflows';
+import { cancelAndWait, listRunning, requireRunning, runningHandle, withUpdateDeadline } from './workflows';
 
 const ProjectParams = z.object({ project: SlugSchema });
 const ReleaseParams = z.object({ project: SlugSchema, number: z.string().min(1).max(200) });
@@ -130,7 +130,7 @@ export function projectRoutes(client: Client, taskQueue: string, updateDeadlineM
     const { project: name } = parseOr400(ProjectParams, req.params);
     const handle = await projectHandle(name);
     const triggers = await listRunning(client, 'trigger', [`${PROJECT_ATTRIBUTE.name} = '${name}'`]);
-    await Promise.all(triggers.map((t) => client.workflow.getHandle(t.workflowId).cancel()));
+    await Promise.all(triggers.map((t) => cancelAndWait(client.workflow.getHandle(t.workflowId))));
     await handle.signal(deleteProjectSignal);
     res.status(202).json({ name, accepted: 'delete', triggersDeleted: triggers.map((t) => t.workflowId) });
   });

@@ -33,7 +33,7 @@ import {
   trigger,
 } from '../../workflows/trigger';
 import { HttpProblem, parseOr400 } from './problem';
-import { listRunning, requireRunning, runningHandle, withUpdateDeadline } from './workflows';
+import { cancelAndWait, listRunning, requireRunning, runningHandle, withUpdateDeadline } from './workflows';
 
 const TriggerParams = z.object({ project: SlugSchema, name: SlugSchema });
 const ProjectParams = z.object({ project: SlugSchema });
@@ -213,8 +213,8 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
 
   router.delete('/triggers/:project/:name', async (req, res) => {
     const handle = await running(req.params);
-    await handle.cancel();
-    res.status(202).json({ id: handle.workflowId, accepted: 'delete' });
+    const closed = await cancelAndWait(handle);
+    res.status(closed ? 200 : 202).json({ id: handle.workflowId, deleted: closed });
   });
 
   return router;

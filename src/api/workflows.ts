@@ -63,3 +63,18 @@ export async function withUpdateDeadline<R>(
     throw err;
   }
 }
+
+/**
+ * Cancels a workflow and waits briefly until it has closed, so a client that deletes and then reads sees
+ * it gone. Returns false when it is still closing after `ms` (the API then answers 202).
+ */
+export async function cancelAndWait(handle: WorkflowHandle, ms = 10_000): Promise<boolean> {
+  await handle.cancel();
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING') return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}

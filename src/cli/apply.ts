@@ -160,7 +160,7 @@ export async function runApply(
       for (const t of listed.body.triggers) {
         if (keep.has(t.name)) continue;
         const res = await api.call('DELETE', `/triggers/${spec.name}/${t.name}`);
-        if (res.status === 202) out(`trigger/${spec.name}/${t.name} deleted`);
+        if (res.status === 200 || res.status === 202) out(`trigger/${spec.name}/${t.name} deleted`);
       }
     }
   }
