@@ -1,6 +1,7 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { resolveFeed } from '../src/config';
-import { compileRule, evaluateRule, VersionRuleInput } from '../src/domain/rule';
+import { compileRule, evaluateRule, labelsMatch, VersionRuleInput } from '../src/domain/rule';
+import type { ImageConfig } from '../src/feeds/oci';
 import { FeedError } from '../src/feeds/errors';
 import { Feed } from '../src/feeds/feed';
 import { PackageListing, PackageSource } from '../src/feeds/package-source';
@@ -28,11 +29,30 @@ export interface PollPackageResult {
   readonly rateLimitRemaining: number | null;
 }
 
+/** Image configs read for label rules: the best few candidates only, so a label rule stays cheap. */
+const MAX_CONFIG_READS = 25;
+
+/** The first `limit` tags, best first, whose image labels pass; reads at most MAX_CONFIG_READS configs. */
+async function withMatchingLabels(
+  tags: readonly string[],
+  limit: number,
+  configOf: (tag: string) => Promise<ImageConfig>,
+  matches: (labels: Readonly<Record<string, string>>) => boolean,
+): Promise<string[]> {
+  const kept: string[] = [];
+  for (const tag of tags.slice(0, MAX_CONFIG_READS)) {
+    if (matches((await configOf(tag)).labels)) kept.push(tag);
+    if (kept.length >= limit) break;
+  }
+  return kept;
+}
+
 export interface PollDependencies {
   readonly source: PackageSource;
   readonly feeds: ReadonlyMap<string, Feed>;
   readonly tagCache: SingleFlightCache<PackageListing>;
   readonly digestCache: SingleFlightCache<string | null>;
+  readonly configCache: SingleFlightCache<ImageConfig>;
 }
 
 /** Turns a feed error into an activity failure: retryable or not, with the registry's Retry-After. */
@@ -123,10 +143,24 @@ export function createPollActivities(deps: PollDependencies) {
         const rule = compileRule(input.rule);
         const evaluation = evaluateRule(rule, listing.tags);
         const watermark = input.watermark === null ? null : rule.check(input.watermark);
-        const candidates = evaluation.accepted
-          .filter((c) => watermark === null || typeof watermark === 'string' || !rule.isLater(watermark, c))
-          .slice(0, Math.max(1, input.limit))
-          .map((c) => c.tag);
+        const atOrAbove = evaluation.accepted.filter(
+          (c) => watermark === null || typeof watermark === 'string' || !rule.isLater(watermark, c),
+        );
+        const limit = Math.max(1, input.limit);
+        const candidates =
+          rule.labels.length === 0
+            ? atOrAbove.slice(0, limit).map((c) => c.tag)
+            : await withMatchingLabels(
+                atOrAbove.map((c) => c.tag),
+                limit,
+                (tag) =>
+                  deps.configCache.get(
+                    `${key}|${tag}`,
+                    () => deps.source.imageConfig(feed, input.package, tag),
+                    input.maxAgeMs ?? undefined,
+                  ),
+                (labels) => labelsMatch(rule, labels),
+              );
         const best = candidates[0] ?? null;
         const digest =
           best === null

@@ -7,7 +7,7 @@ import { Config } from './config';
 import { HttpClient } from './feeds/http';
 import { CredentialStore, EcrTokenSource } from './feeds/credentials';
 import { HelmRepositoryClient } from './feeds/helm';
-import { OciClient } from './feeds/oci';
+import { ImageConfig, OciClient } from './feeds/oci';
 import { PackageListing, PackageSource } from './feeds/package-source';
 import { SingleFlightCache } from './feeds/single-flight';
 
@@ -39,6 +39,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       feeds: options.config.feeds,
       tagCache: new SingleFlightCache<PackageListing>(options.config.pollCacheMs),
       digestCache: new SingleFlightCache<string | null>(options.config.pollCacheMs),
+      configCache: new SingleFlightCache<ImageConfig>(options.config.pollCacheMs),
     }),
     ...createProjectActivities({ client: options.client }),
     ...createDeliveryActivities({ http, secrets: options.config.secrets }),

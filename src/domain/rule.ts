@@ -48,6 +48,11 @@ export const VersionRuleSchema = z
     defaultExcludes: z.boolean().default(true),
     /** Follow the digest behind one fixed (mutable) tag: a new digest counts as a later version. */
     trackDigest: z.boolean().default(false),
+    /**
+     * Image config labels that must match (`org.opencontainers.image.source: ^https://github.com/acme/`).
+     * Only these rules make the worker read image configs, and only for the best few candidates.
+     */
+    labels: z.record(z.string().min(1).max(256), userRegex('label regex')).optional(),
   })
   .strict()
   .superRefine((rule, ctx) => {
@@ -107,6 +112,8 @@ export interface RuleEvaluation {
 export interface CompiledRule {
   readonly order: OrderName;
   readonly trackDigest: boolean;
+  /** Label matchers; empty when the rule needs no image config. */
+  readonly labels: ReadonlyArray<readonly [string, RegExp]>;
   /** Accepted value for a tag, or the reason it is rejected. */
   check(tag: string): OrderedValue | RejectReason;
   /** Best first. */
@@ -150,9 +157,14 @@ export function compileRule(input: VersionRuleInput = {}): CompiledRule {
   const range: VersionRange | undefined = rule.range !== undefined ? parseRange(rule.range) : undefined;
   const order = rule.order;
 
+  const labels = Object.entries(rule.labels ?? {}).map(
+    ([key, source]) => [key, compileUserRegex(source, 'label regex')] as const,
+  );
+
   return {
     order,
     trackDigest: rule.trackDigest,
+    labels,
     check(tag: string): OrderedValue | RejectReason {
       if (!isTagShaped(tag)) return 'not a version';
       let value = tag;
@@ -178,6 +190,11 @@ export function compileRule(input: VersionRuleInput = {}): CompiledRule {
       return compareRank(order, a, than) > 0;
     },
   };
+}
+
+/** Whether an image's config labels satisfy the rule's label matchers (a rule without them always does). */
+export function labelsMatch(rule: CompiledRule, labels: Readonly<Record<string, string>>): boolean {
+  return rule.labels.every(([key, re]) => labels[key] !== undefined && re.test(labels[key]));
 }
 
 /** Runs a rule over tags: the selected tag, the accepted ones best first, and each rejection with its reason. */

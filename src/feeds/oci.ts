@@ -34,6 +34,17 @@ export interface ManifestInfo {
   readonly isIndex: boolean;
 }
 
+/** What a rule can ask of an image beyond its tag. */
+export interface ImageConfig {
+  readonly created: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+interface ManifestBody {
+  readonly manifests?: Array<{ digest?: string; platform?: { os?: string; architecture?: string } }>;
+  readonly config?: { digest?: unknown };
+}
+
 const INDEX_TYPES = new Set([
   'application/vnd.oci.image.index.v1+json',
   'application/vnd.docker.distribution.manifest.list.v2+json',
@@ -109,6 +120,57 @@ export class OciClient {
       mediaType: type,
       isIndex: type !== null && INDEX_TYPES.has(type),
     };
+  }
+
+  /**
+   * The image config's `created` and labels. For a multi-arch index, the linux/amd64 image (else the
+   * first image) speaks for the tag. Costs a manifest GET or two and a blob GET, so callers ask only
+   * when a rule needs labels.
+   */
+  async imageConfig(feed: OciFeed, repository: string, tag: string): Promise<ImageConfig> {
+    const manifestOf = async (ref: string) => {
+      const res = await this.send(
+        feed,
+        repository,
+        `${feed.url}/v2/${repository}/manifests/${encodeURIComponent(ref)}`,
+        {
+          headers: { accept: MANIFEST_ACCEPT },
+          maxBytes: 4 * 1024 * 1024,
+        },
+      );
+      try {
+        return JSON.parse(res.body.toString('utf8')) as ManifestBody;
+      } catch {
+        throw new FeedError('BAD_RESPONSE', `the manifest of ${repository}:${ref} is not JSON`);
+      }
+    };
+    let manifest = await manifestOf(tag);
+    if (Array.isArray(manifest.manifests)) {
+      const images = manifest.manifests.filter((m) => m.platform?.os !== 'unknown');
+      const pick =
+        images.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64') ?? images[0];
+      if (!pick?.digest)
+        throw new FeedError('BAD_RESPONSE', `the index of ${repository}:${tag} lists no image`);
+      manifest = await manifestOf(pick.digest);
+    }
+    const configDigest = manifest.config?.digest;
+    if (typeof configDigest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(configDigest)) {
+      throw new FeedError('BAD_RESPONSE', `the manifest of ${repository}:${tag} names no config blob`);
+    }
+    const res = await this.send(feed, repository, `${feed.url}/v2/${repository}/blobs/${configDigest}`, {
+      maxBytes: 4 * 1024 * 1024,
+    });
+    let config: { created?: unknown; config?: { Labels?: unknown } };
+    try {
+      config = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new FeedError('BAD_RESPONSE', `the config of ${repository}:${tag} is not JSON`);
+    }
+    const labels: Record<string, string> = {};
+    const raw = config.config?.Labels;
+    if (raw && typeof raw === 'object')
+      for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[k] = v;
+    return { created: typeof config.created === 'string' ? config.created : null, labels };
   }
 
   /** Sends a request with the feed's auth, answering one 401 challenge; non-2xx answers become FeedErrors. */

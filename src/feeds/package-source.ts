@@ -1,7 +1,7 @@
 import { FeedError } from './errors';
 import { Feed } from './feed';
 import { HelmRepositoryClient } from './helm';
-import { OciClient } from './oci';
+import { ImageConfig, OciClient } from './oci';
 
 /** What a feed knows of one package: its versions as tags, and how to find a version's digest. */
 export interface PackageListing {
@@ -30,6 +30,13 @@ export class PackageSource {
     // OCI tags cannot hold `+`; Helm stores a chart version's `+` as `_`.
     const tags = feed.helm ? listing.tags.map((t) => t.replace(/_/g, '+')) : listing.tags;
     return { tags, rateLimitRemaining: listing.rateLimitRemaining, digests: null };
+  }
+
+  /** The image config of one version (labels, created); OCI images only. */
+  async imageConfig(feed: Feed, pkg: string, tag: string): Promise<ImageConfig> {
+    if (feed.type === 'helm')
+      throw new FeedError('BAD_REQUEST', `labels need OCI images; ${feed.id} is a Helm repository`);
+    return this.oci.imageConfig(feed, repositoryOf(feed, pkg), feed.helm ? tag.replace(/\+/g, '_') : tag);
   }
 
   /** The digest of one version: from the listing when it has it, else the manifest. */
