@@ -114,6 +114,8 @@ const FileSchema = z
       .default([]),
     /** How long a worker reuses a tag listing for other triggers on the same package. */
     pollCacheSeconds: z.number().min(0).max(3600).default(30),
+    /** Bearer token that registry notifications to /webhooks/registry must carry. */
+    webhookToken: SecretRefSchema.optional(),
     /** Named secrets that project destinations refer to (`apiKey: { secret: octopus }`). */
     secrets: z.record(FeedIdSchema, SecretRefSchema).default({}),
   })
@@ -156,6 +158,7 @@ export interface Config {
   readonly feeds: ReadonlyMap<string, Feed>;
   /** Secret values by name, for destinations; never sent to workflows. */
   readonly secrets: ReadonlyMap<string, string>;
+  readonly webhookToken: string | null;
 }
 
 function describe(error: z.ZodError, where: string): string {
@@ -215,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   return {
     secrets,
+    webhookToken: file.webhookToken ? readSecret(file.webhookToken, env, 'webhookToken', baseDir) : null,
     temporal: {
       address: e.TEMPORAL_ADDRESS ?? null,
       namespace: e.TEMPORAL_NAMESPACE,

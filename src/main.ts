@@ -24,7 +24,12 @@ async function main(): Promise<void> {
     client,
     config,
   });
-  const app = createApp({ client, taskQueue: config.taskQueue, log: (m) => process.stderr.write(`${m}\n`) });
+  const app = createApp({
+    client,
+    taskQueue: config.taskQueue,
+    webhookToken: config.webhookToken,
+    log: (m) => process.stderr.write(`${m}\n`),
+  });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, () => resolve(s));
     s.once('error', reject);

@@ -4,6 +4,7 @@ import { HttpProblem, sendProblem } from './problem';
 import { projectRoutes } from './projects';
 import { ruleRoutes } from './rules';
 import { triggerRoutes } from './triggers';
+import { webhookRoutes } from './webhooks';
 
 export interface AppOptions {
   readonly client: Client;
@@ -11,12 +12,16 @@ export interface AppOptions {
   readonly log?: (message: string) => void;
   /** How long updates wait for a worker before the API answers 503. */
   readonly updateDeadlineMs?: number;
+  /** Bearer token registry notifications must carry; null accepts any (the API binds to loopback by default). */
+  readonly webhookToken?: string | null;
 }
 
 /** The HTTP API: thin routes onto Temporal; errors as application/problem+json. */
 export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Registry notifications bring their own content type and body parser; mount before the JSON default.
+  app.use(webhookRoutes(options.client, options.webhookToken ?? null));
   app.use(express.json({ limit: '4mb', type: ['application/json', 'application/*+json'] }));
 
   app.get('/healthz', (_req, res) => {

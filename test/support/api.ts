@@ -14,8 +14,9 @@ export async function startApi(
   client: Client,
   taskQueue: string,
   updateDeadlineMs?: number,
+  webhookToken?: string,
 ): Promise<TestApi> {
-  const app = createApp({ client, taskQueue, updateDeadlineMs });
+  const app = createApp({ client, taskQueue, updateDeadlineMs, webhookToken });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

@@ -21,6 +21,8 @@ export interface RegistryOptions {
   readonly htpasswd?: string;
   /** Extra YAML under `auth:` (e.g. token auth). */
   readonly authYaml?: string;
+  /** Send push notifications to this URL, with this Bearer token. */
+  readonly notify?: { readonly url: string; readonly token: string };
 }
 
 /** Debian's docker-registry (CNCF distribution 2.8) on 127.0.0.1, with its own storage folder. */
@@ -63,6 +65,19 @@ export class TestRegistry {
       'http:',
       `  addr: 127.0.0.1:${port}`,
       auth,
+      ...(options.notify
+        ? [
+            'notifications:',
+            '  endpoints:',
+            '    - name: feed-triggers',
+            `      url: ${options.notify.url}`,
+            '      headers:',
+            `        Authorization: [Bearer ${options.notify.token}]`,
+            '      timeout: 2s',
+            '      threshold: 3',
+            '      backoff: 1s',
+          ]
+        : []),
     ].join('\n');
     writeFileSync(path.join(dir, 'config.yml'), config);
     const proc = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], {

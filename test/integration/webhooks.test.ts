@@ -1,0 +1,71 @@
+import { startApi, TestApi } from '../support/api';
+import { putProject, startTrigger, waitForReleases } from '../support/projects';
+import { pushImage, TestRegistry } from '../support/registry';
+import { startTestWorker, TestWorkerEnv } from '../support/temporal';
+
+const TOKEN = 'registry-notify-token-42';
+let env: TestWorkerEnv;
+let api: TestApi;
+let registry: TestRegistry;
+
+beforeAll(async () => {
+  env = await startTestWorker();
+  api = await startApi(env.client, env.taskQueue, undefined, TOKEN);
+  // The real registry notifies the API of every push, as a production registry would.
+  registry = await TestRegistry.start({ notify: { url: `${api.url}/webhooks/registry`, token: TOKEN } });
+});
+afterAll(async () => {
+  await registry?.stop();
+  await api?.close();
+  await env?.stop();
+});
+
+test('a push notification releases within seconds, long before the next scheduled poll', async () => {
+  await pushImage(registry.url, 'hooked/app', '1.0.0');
+  await putProject(env.client, env.taskQueue, {
+    name: 'hooked',
+    packages: [{ name: 'app', feed: registry.host, package: 'hooked/app' }],
+  });
+  await startTrigger(env.client, env.taskQueue, { project: 'hooked', name: 'app', intervalSeconds: 3600 });
+  await waitForReleases(env.client, 'hooked', 1);
+  // Visibility must list the trigger under its package before a notification can find it.
+  await new Promise((r) => setTimeout(r, 1500));
+  const pushedAt = Date.now();
+  await pushImage(registry.url, 'hooked/app', '1.1.0');
+  const releases = await waitForReleases(env.client, 'hooked', 2, 15_000);
+  expect(releases[0].packages[0].tag).toBe('1.1.0');
+  // The trigger's interval is an hour: only the notification can have made this release.
+  expect(Date.now() - pushedAt).toBeLessThan(15_000);
+});
+
+test('refuses notifications without the token, and bodies that are not notifications', async () => {
+  const post = (body: string, headers: Record<string, string>) =>
+    fetch(`${api.url}/webhooks/registry`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.docker.distribution.events.v1+json', ...headers },
+      body,
+    });
+  expect((await post('{"events":[]}', {})).status).toBe(401);
+  expect((await post('{"events":[]}', { authorization: 'Bearer wrong' })).status).toBe(401);
+  const bad = await post('{"events":[{"action":"push","target":{"repository":"Bad Repo"}}]}', {
+    authorization: `Bearer ${TOKEN}`,
+  });
+  expect(bad.status).toBe(400);
+  expect(((await bad.json()) as { errors: { field: string }[] }).errors[0].field).toBe(
+    'events.0.target.repository',
+  );
+  const ok = await post(
+    JSON.stringify({
+      events: [
+        {
+          action: 'push',
+          target: { repository: 'nobody/watches', tag: '1.0.0' },
+          request: { host: 'example.com' },
+        },
+      ],
+    }),
+    { authorization: `Bearer ${TOKEN}` },
+  );
+  expect(ok.status).toBe(202);
+  expect(await ok.json()).toEqual({ packages: ['example.com/nobody/watches'], triggers: [] });
+});
