@@ -184,7 +184,9 @@ function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv, field: string, baseD
 
 /** Reads and validates the configuration once; throws ConfigError naming the offending field. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsedEnv = EnvSchema.safeParse(env);
+  // An empty variable (`TEMPORAL_ADDRESS=`) means unset, as shells and compose files use it.
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsedEnv = EnvSchema.safeParse(set);
   if (!parsedEnv.success) throw new ConfigError(describe(parsedEnv.error, 'environment'));
   const e = parsedEnv.data;
 

@@ -192,3 +192,35 @@ describe('the built CLI, as npx runs it', () => {
     }
   });
 });
+
+describe('npm start, refusing to run', () => {
+  const main = path.resolve(__dirname, '../../dist/src/main.js');
+  const start = async (env: Record<string, string>) => {
+    try {
+      await promisify(execFile)(process.execPath, [main], {
+        env: { ...process.env, TEMPORAL_ADDRESS: '', ...env },
+        timeout: 30_000,
+      });
+      return { code: 0, stderr: '' };
+    } catch (err) {
+      const e = err as { code: number; stderr: string };
+      return { code: e.code, stderr: e.stderr };
+    }
+  };
+
+  test('a Temporal CLI path that is not a program gives one clear message and exit 2', async () => {
+    const r = await start({ TEMPORAL_CLI_PATH: '/nonexistent/temporal' });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'feed-triggers: TEMPORAL_CLI_PATH=/nonexistent/temporal is not an executable file',
+    );
+  });
+
+  test('a bad configuration file names the field and exits 2', async () => {
+    const file = path.join(dir, 'bad-config.yaml');
+    writeFileSync(file, 'feeds:\n  - { id: x, url: "ftp://nope" }\n');
+    const r = await start({ FEED_TRIGGERS_CONFIG: file });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad-config\.yaml: feeds\.0\.url: /);
+  });
+});

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { Context } from '@temporalio/activity';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ProjectRelease } from '../../src/domain/project';
 import { PACKAGES_ATTRIBUTE } from '../../src/domain/search-attributes';
 import { TriggerState } from '../../src/domain/trigger';
@@ -462,5 +463,26 @@ describe('projects, channels and releases', () => {
       'RUNNING',
     );
     await env.client.workflow.getHandle('trigger/orphan/app').terminate('test done');
+  });
+
+  test('the configure update refuses a bad configuration before anything is recorded', async () => {
+    await putProject(env.client, env.taskQueue, { name: 'refuse', packages: [ref('app', 'refuse/app')] });
+    const handle = env.client.workflow.getHandle('project/refuse');
+    const before = await handle.query('config');
+    const bad = [
+      { ...(before as { spec: object }).spec, versioning: { template: '#{Octopus.Nope}' } },
+      { ...(before as { spec: object }).spec, name: 'renamed' },
+      { ...(before as { spec: object }).spec, channels: [{ name: 'default', rules: [{ tag: '(x+)+y' }] }] },
+    ];
+    for (const spec of bad) {
+      const err = await handle.executeUpdate('configure', { args: [spec] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    }
+    expect(await handle.query('config')).toEqual(before);
+    // Refused in the validator: no update was accepted into history.
+    const history = await handle.fetchHistory();
+    const accepted = history.events?.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes) ?? [];
+    const refusedNames = accepted.filter((e) => JSON.stringify(e).includes('renamed'));
+    expect(refusedNames).toEqual([]);
   });
 });
