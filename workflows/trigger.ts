@@ -15,6 +15,7 @@ import {
 import type { PollActivities } from '../activities/poll';
 import type { ProjectActivities } from '../activities/project';
 import {
+  CHANNEL_ATTRIBUTE,
   PACKAGES_ATTRIBUTE,
   TRIGGER_STATE_ATTRIBUTE,
   watchedPackageKey,
@@ -109,7 +110,10 @@ export async function trigger(input: TriggerInput): Promise<void> {
       const next = TriggerSpecSchema.parse({ ...machine.state.spec, ...change });
       const changed = JSON.stringify(next) !== JSON.stringify(machine.state.spec);
       if (changed) {
-        if (next.channel !== machine.state.spec.channel) machine.state.view = null;
+        if (next.channel !== machine.state.spec.channel) {
+          machine.state.view = null;
+          upsertSearchAttributes([{ key: CHANNEL_ATTRIBUTE, value: next.channel }]);
+        }
         machine.state.spec = next;
         pollPending = true;
       }

@@ -8,6 +8,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { projectWorkflowId } from '../domain/project';
 import {
+  CHANNEL_ATTRIBUTE,
   PACKAGES_ATTRIBUTE,
   PROJECT_ATTRIBUTE,
   TRIGGER_STATE_ATTRIBUTE,
@@ -103,6 +104,7 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         typedSearchAttributes: [
           { key: PROJECT_ATTRIBUTE, value: spec.project },
+          { key: CHANNEL_ATTRIBUTE, value: spec.channel },
           { key: TRIGGER_STATE_ATTRIBUTE, value: 'active' },
           { key: PACKAGES_ATTRIBUTE, value: packages },
         ],

@@ -1,3 +1,8 @@
+import {
+  CHANNEL_ATTRIBUTE,
+  PROJECT_ATTRIBUTE,
+  TRIGGER_STATE_ATTRIBUTE,
+} from '../../src/domain/search-attributes';
 import { startApi, TestApi } from '../support/api';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -167,6 +172,13 @@ describe('the trigger API', () => {
       name: 'worker',
       packages: [`${registry.host}/billing/worker`],
     });
+    const attributes = (await env.client.workflow.getHandle('trigger/billing/worker').describe())
+      .typedSearchAttributes;
+    expect([
+      attributes.get(PROJECT_ATTRIBUTE),
+      attributes.get(CHANNEL_ATTRIBUTE),
+      attributes.get(TRIGGER_STATE_ATTRIBUTE),
+    ]).toEqual(['billing', 'default', 'active']);
 
     const released = await eventually(async () => {
       const res = await api.request('GET', '/projects/billing/releases');
