@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ProjectSpecSchema } from '../domain/project';
 import { SlugSchema, TriggerSpec, TriggerSpecSchema } from '../domain/trigger';
 import { ApiClient } from './api-client';
-import { UsageError } from './usage';
+import { parseCommandLine, UsageError } from './usage';
 
 export const APPLY_USAGE = 'usage: feed-triggers apply -f FILE.yaml [--prune] [--api URL]';
 
@@ -90,17 +89,11 @@ export async function runApply(
   out: (line: string) => void,
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: { file: { type: 'string', short: 'f' }, prune: { type: 'boolean' }, api: { type: 'string' } },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]);
-  }
+  const { values } = parseCommandLine({
+    args,
+    allowPositionals: false,
+    options: { file: { type: 'string', short: 'f' }, prune: { type: 'boolean' }, api: { type: 'string' } },
+  });
   if (!values.file) throw new UsageError(`-f FILE is required; ${APPLY_USAGE}`);
   const manifest = readManifest(values.file);
   const api = new ApiClient(values.api ?? env.FEED_TRIGGERS_API_URL ?? 'http://127.0.0.1:8080');

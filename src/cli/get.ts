@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import type { ProjectRelease, ProjectSpec } from '../domain/project';
 import type { TriggerState } from '../domain/trigger';
 import { ApiClient } from './api-client';
-import { UsageError } from './usage';
+import { parseCommandLine, UsageError } from './usage';
 
 export const GET_USAGE =
   'usage: feed-triggers get projects|triggers|releases [--project P] [--channel C] [--limit N] [-o table|json] [--api URL]';
@@ -24,23 +23,17 @@ export async function runGet(
   out: (line: string) => void,
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        project: { type: 'string', short: 'p' },
-        channel: { type: 'string' },
-        limit: { type: 'string' },
-        output: { type: 'string', short: 'o' },
-        api: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]);
-  }
+  const parsed = parseCommandLine({
+    args,
+    allowPositionals: true,
+    options: {
+      project: { type: 'string', short: 'p' },
+      channel: { type: 'string' },
+      limit: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      api: { type: 'string' },
+    },
+  });
   const { values, positionals } = parsed;
   const kind = positionals[0];
   if (positionals.length !== 1 || !['projects', 'triggers', 'releases'].includes(kind))

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import {
   compileRule,
   evaluateRule,
@@ -6,7 +5,7 @@ import {
   VersionRuleInput,
   VersionRuleSchema,
 } from '../domain/rule';
-import { UsageError } from './usage';
+import { parseCommandLine, UsageError } from './usage';
 
 export const RULES_USAGE =
   'usage: feed-triggers rules [--range R] [--tag REGEX] [--order semver|numerical|alphabetical] ' +
@@ -21,26 +20,20 @@ export interface RulesPreview {
 
 /** Builds the rule from the command line; bad options become a one-line UsageError. */
 export function ruleFromArgs(args: string[]): { rule: VersionRuleInput; json: boolean } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        range: { type: 'string' },
-        tag: { type: 'string' },
-        order: { type: 'string' },
-        filter: { type: 'string' },
-        extract: { type: 'string' },
-        exclude: { type: 'string', multiple: true },
-        'no-default-excludes': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]);
-  }
+  const { values } = parseCommandLine({
+    args,
+    allowPositionals: false,
+    options: {
+      range: { type: 'string' },
+      tag: { type: 'string' },
+      order: { type: 'string' },
+      filter: { type: 'string' },
+      extract: { type: 'string' },
+      exclude: { type: 'string', multiple: true },
+      'no-default-excludes': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  });
   const rule = {
     range: values.range,
     tag: values.tag,
