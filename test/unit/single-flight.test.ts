@@ -1,0 +1,59 @@
+import { SingleFlightCache } from '../../src/feeds/single-flight';
+
+describe('SingleFlightCache', () => {
+  test('concurrent callers share one load; later callers reuse it within the TTL', async () => {
+    let now = 0;
+    let loads = 0;
+    const cache = new SingleFlightCache<number>(30_000, 100, () => now);
+    const load = async () => {
+      loads++;
+      await new Promise((r) => setTimeout(r, 10));
+      return loads;
+    };
+    const values = await Promise.all(Array.from({ length: 50 }, () => cache.get('k', load)));
+    expect(new Set(values)).toEqual(new Set([1]));
+    now = 29_999;
+    expect(await cache.get('k', load)).toBe(1);
+    now = 30_000;
+    expect(await cache.get('k', load)).toBe(2);
+    expect(loads).toBe(2);
+  });
+
+  test('a max age of 0 forces a new load but still shares one in flight', async () => {
+    let loads = 0;
+    const cache = new SingleFlightCache<number>(30_000);
+    const load = async () => ++loads;
+    await cache.get('k', load);
+    const [a, b] = await Promise.all([cache.get('k', load, 0), cache.get('k', load, 0)]);
+    expect([a, b, loads]).toEqual([2, 2, 2]);
+  });
+
+  test('failures are shared with concurrent callers but not cached', async () => {
+    let loads = 0;
+    const cache = new SingleFlightCache<number>(30_000);
+    const failing = async () => {
+      loads++;
+      throw new Error('registry down');
+    };
+    const results = await Promise.allSettled([cache.get('k', failing), cache.get('k', failing)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(loads).toBe(1);
+    expect(await cache.get('k', async () => 7)).toBe(7);
+  });
+
+  test('keeps at most maxEntries answers, dropping the oldest', async () => {
+    const cache = new SingleFlightCache<string>(30_000, 2);
+    let loads = 0;
+    const load = (v: string) => async () => {
+      loads++;
+      return v;
+    };
+    await cache.get('a', load('a'));
+    await cache.get('b', load('b'));
+    await cache.get('c', load('c'));
+    await cache.get('b', load('b'));
+    expect(loads).toBe(3);
+    await cache.get('a', load('a'));
+    expect(loads).toBe(4);
+  });
+});
