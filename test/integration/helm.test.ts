@@ -95,6 +95,31 @@ describe('Helm HTTP repositories', () => {
   });
 });
 
+test('a repository that sends only Last-Modified gets If-Modified-Since and answers 304 without a parse', async () => {
+  const modified = 'Wed, 25 Nov 2026 10:00:00 GMT';
+  const repo = await startServer((req, res) => {
+    if (req.headers['if-modified-since'] === modified) return void res.writeHead(304).end();
+    res.writeHead(200, { 'content-type': 'text/yaml', 'last-modified': modified }).end(indexYaml(['1.0.0']));
+  });
+  try {
+    const { helm } = feedClients();
+    const feed: HelmHttpFeed = {
+      id: 'lm',
+      type: 'helm',
+      url: repo.url,
+      auth: { kind: 'anonymous' },
+      maxTags: DEFAULT_MAX_TAGS,
+      maxIndexBytes: 1 << 20,
+    };
+    expect((await helm.chartVersions(feed, 'ingress')).map((v) => v.version)).toEqual(['1.0.0']);
+    expect((await helm.chartVersions(feed, 'ingress')).map((v) => v.version)).toEqual(['1.0.0']);
+    expect([helm.requests, helm.parses]).toEqual([2, 1]);
+    expect(repo.requests[1].headers['if-modified-since']).toBe(modified);
+  } finally {
+    await repo.close();
+  }
+});
+
 describe('OCI Helm charts in the registry', () => {
   let registry: TestRegistry;
   beforeAll(async () => {
