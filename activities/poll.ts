@@ -1,6 +1,6 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { resolveFeed } from '../src/config';
-import { compileRule, evaluateRule, labelsMatch, VersionRuleInput } from '../src/domain/rule';
+import { compileRule, evaluateRule, imageConfigPasses, VersionRuleInput } from '../src/domain/rule';
 import type { ImageConfig } from '../src/feeds/oci';
 import { FeedError } from '../src/feeds/errors';
 import { Feed } from '../src/feeds/feed';
@@ -29,19 +29,19 @@ export interface PollPackageResult {
   readonly rateLimitRemaining: number | null;
 }
 
-/** Image configs read for label rules: the best few candidates only, so a label rule stays cheap. */
+/** Image configs read for label and age rules: the best few candidates only, so such a rule stays cheap. */
 const MAX_CONFIG_READS = 25;
 
-/** The first `limit` tags, best first, whose image labels pass; reads at most MAX_CONFIG_READS configs. */
-async function withMatchingLabels(
+/** The first `limit` tags, best first, whose image configs pass; reads at most MAX_CONFIG_READS configs. */
+async function withPassingConfigs(
   tags: readonly string[],
   limit: number,
   configOf: (tag: string) => Promise<ImageConfig>,
-  matches: (labels: Readonly<Record<string, string>>) => boolean,
+  passes: (config: ImageConfig) => boolean,
 ): Promise<string[]> {
   const kept: string[] = [];
   for (const tag of tags.slice(0, MAX_CONFIG_READS)) {
-    if (matches((await configOf(tag)).labels)) kept.push(tag);
+    if (passes(await configOf(tag))) kept.push(tag);
     if (kept.length >= limit) break;
   }
   return kept;
@@ -147,20 +147,19 @@ export function createPollActivities(deps: PollDependencies) {
           (c) => watermark === null || typeof watermark === 'string' || !rule.isLater(watermark, c),
         );
         const limit = Math.max(1, input.limit);
-        const candidates =
-          rule.labels.length === 0
-            ? atOrAbove.slice(0, limit).map((c) => c.tag)
-            : await withMatchingLabels(
-                atOrAbove.map((c) => c.tag),
-                limit,
-                (tag) =>
-                  deps.configCache.get(
-                    `${key}|${tag}`,
-                    () => deps.source.imageConfig(feed, input.package, tag),
-                    input.maxAgeMs ?? undefined,
-                  ),
-                (labels) => labelsMatch(rule, labels),
-              );
+        const candidates = !rule.needsImageConfig
+          ? atOrAbove.slice(0, limit).map((c) => c.tag)
+          : await withPassingConfigs(
+              atOrAbove.map((c) => c.tag),
+              limit,
+              (tag) =>
+                deps.configCache.get(
+                  `${key}|${tag}`,
+                  () => deps.source.imageConfig(feed, input.package, tag),
+                  input.maxAgeMs ?? undefined,
+                ),
+              (config) => imageConfigPasses(rule, config, Date.now()),
+            );
         const best = candidates[0] ?? null;
         const digest =
           best === null

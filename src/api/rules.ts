@@ -7,12 +7,7 @@ import { parseOr400 } from './problem';
 /** Up to 100,000 tags of at most 1,024 characters: generous for real repositories, bounded for the API. */
 const PreviewRequestSchema = z
   .object({
-    rule: VersionRuleSchema.default({
-      order: 'semver',
-      exclude: [],
-      defaultExcludes: true,
-      trackDigest: false,
-    }),
+    rule: VersionRuleSchema.optional(),
     tags: z.array(z.string().max(1024)).max(100_000),
   })
   .strict();
@@ -22,7 +17,7 @@ export function ruleRoutes(): Router {
   const router = Router();
   router.post('/rules/preview', (req, res) => {
     const { rule, tags } = parseOr400(PreviewRequestSchema, req.body);
-    res.json(toPreview(evaluateRule(compileRule(rule), tags)));
+    res.json(toPreview(evaluateRule(compileRule(rule ?? {}), tags)));
   });
   return router;
 }

@@ -53,6 +53,11 @@ export const VersionRuleSchema = z
      * Only these rules make the worker read image configs, and only for the best few candidates.
      */
     labels: z.record(z.string().min(1).max(256), userRegex('label regex')).optional(),
+    /**
+     * Soak time (Renovate's minimumReleaseAge): an image must have been created at least this many minutes
+     * ago, by its config's `created`, before it can be released; a newer one waits for a later poll.
+     */
+    minAgeMinutes: z.number().int().min(0).max(525_600).default(0),
   })
   .strict()
   .superRefine((rule, ctx) => {
@@ -114,6 +119,10 @@ export interface CompiledRule {
   readonly trackDigest: boolean;
   /** Label matchers; empty when the rule needs no image config. */
   readonly labels: ReadonlyArray<readonly [string, RegExp]>;
+  /** Minimum image age in milliseconds (0: none). */
+  readonly minAgeMs: number;
+  /** Whether deciding needs each candidate's image config (labels or a minimum age). */
+  readonly needsImageConfig: boolean;
   /** Accepted value for a tag, or the reason it is rejected. */
   check(tag: string): OrderedValue | RejectReason;
   /** Best first. */
@@ -165,6 +174,8 @@ export function compileRule(input: VersionRuleInput = {}): CompiledRule {
     order,
     trackDigest: rule.trackDigest,
     labels,
+    minAgeMs: rule.minAgeMinutes * 60_000,
+    needsImageConfig: labels.length > 0 || rule.minAgeMinutes > 0,
     check(tag: string): OrderedValue | RejectReason {
       if (!isTagShaped(tag)) return 'not a version';
       let value = tag;
@@ -192,9 +203,19 @@ export function compileRule(input: VersionRuleInput = {}): CompiledRule {
   };
 }
 
-/** Whether an image's config labels satisfy the rule's label matchers (a rule without them always does). */
-export function labelsMatch(rule: CompiledRule, labels: Readonly<Record<string, string>>): boolean {
-  return rule.labels.every(([key, re]) => labels[key] !== undefined && re.test(labels[key]));
+/** Whether an image's config satisfies the rule's labels and minimum age at `nowMs` (activity time, not workflow time). */
+export function imageConfigPasses(
+  rule: CompiledRule,
+  config: { readonly created: string | null; readonly labels: Readonly<Record<string, string>> },
+  nowMs: number,
+): boolean {
+  const labelsOk = rule.labels.every(
+    ([key, re]) => config.labels[key] !== undefined && re.test(config.labels[key]),
+  );
+  if (!labelsOk || rule.minAgeMs === 0) return labelsOk;
+  const created = config.created === null ? NaN : Date.parse(config.created);
+  // An image without a creation time cannot prove its age: it waits.
+  return Number.isFinite(created) && nowMs - created >= rule.minAgeMs;
 }
 
 /** Runs a rule over tags: the selected tag, the accepted ones best first, and each rejection with its reason. */

@@ -100,3 +100,25 @@ test('without a label rule no image config is read', async () => {
   expect(result.candidates).toEqual(['1.3.0', '1.1.0', '1.0.0']);
   expect(proxy.count(BLOBS) - before).toBe(0);
 });
+
+test('a minimum age holds back images created too recently, by their config', async () => {
+  const fresh = { ...config('https://github.com/acme/app'), created: new Date().toISOString() };
+  const old = {
+    ...config('https://github.com/acme/app'),
+    created: new Date(Date.now() - 2 * 86_400_000).toISOString(),
+  };
+  await pushImage(registry.url, 'soak/app', '2.0.0', { config: old });
+  await pushImage(registry.url, 'soak/app', '2.1.0', { config: fresh });
+  const { acts } = activities();
+  const poll = (minAgeMinutes: number): Promise<PollPackageResult> =>
+    new MockActivityEnvironment().run(acts.pollPackage, {
+      feed: 'lab',
+      package: 'soak/app',
+      rule: { minAgeMinutes },
+      watermark: null,
+      limit: 10,
+      maxAgeMs: null,
+    });
+  expect((await poll(60)).candidates).toEqual(['2.0.0']);
+  expect((await poll(0)).candidates).toEqual(['2.1.0', '2.0.0']);
+});
