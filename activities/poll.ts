@@ -131,17 +131,11 @@ export function createPollActivities(deps: PollDependencies) {
     /** Lists a package's tags and returns the few candidates that matter, never the full list. */
     async pollPackage(input: PollPackageInput): Promise<PollPackageResult> {
       try {
-        const feed = resolveFeed(deps.feeds, input.feed);
-        if (!feed)
-          throw new FeedError('UNKNOWN_FEED', `feed "${input.feed}" is not configured on this worker`);
+        const feed = feedFor(input.feed);
         const key = `${feed.id}|${input.package}`;
-        const listing = await deps.tagCache.get(
-          key,
-          () => deps.source.list(feed, input.package),
-          input.maxAgeMs ?? undefined,
-        );
+        const list = await listing(feed, input.package, input.maxAgeMs);
         const rule = compileRule(input.rule);
-        const evaluation = evaluateRule(rule, listing.tags);
+        const evaluation = evaluateRule(rule, list.tags);
         const watermark = input.watermark === null ? null : rule.check(input.watermark);
         const atOrAbove = evaluation.accepted.filter(
           (c) => watermark === null || typeof watermark === 'string' || !rule.isLater(watermark, c),
@@ -166,21 +160,21 @@ export function createPollActivities(deps: PollDependencies) {
             ? null
             : await deps.digestCache.get(
                 `${key}|${best}`,
-                () => deps.source.digest(feed, input.package, best, listing),
+                () => deps.source.digest(feed, input.package, best, list),
                 rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
               );
         log.info('polled package', {
           feed: feed.id,
           package: input.package,
-          tags: listing.tags.length,
+          tags: list.tags.length,
           best,
         });
         return {
-          tagCount: listing.tags.length,
+          tagCount: list.tags.length,
           acceptedCount: evaluation.accepted.length,
           candidates,
           digest,
-          rateLimitRemaining: listing.rateLimitRemaining,
+          rateLimitRemaining: list.rateLimitRemaining,
         };
       } catch (err) {
         throw toActivityFailure(err);

@@ -42,10 +42,11 @@ const { pollPackage } = proxyActivities<PollActivities>({
   },
 });
 const { loadChannel, createRelease } = proxyActivities<ProjectActivities>({
-  // An update on the project takes milliseconds; a worker lost mid-call is retried elsewhere soon.
-  startToCloseTimeout: '10 seconds',
+  // An update takes milliseconds, but many triggers racing on one project can see the server abort and the
+  // client retry updates; leave room for that, and still move a call lost with its worker elsewhere soon.
+  startToCloseTimeout: '30 seconds',
   // Creating a release must not be lost: retry until the project answers (the key makes retries safe).
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
 
 export const pauseSignal = defineSignal('pause');

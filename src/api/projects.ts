@@ -21,7 +21,7 @@ import {
   releasesQuery,
 } from '../../workflows/project';
 import { HttpProblem, parseOr400 } from './problem';
-import { cancelAndWait, listRunning, requireRunning, runningHandle, withUpdateDeadline } from './workflows';
+import { cancelAndWait, listRunning, requireRunning, runningHandle, withWorkerDeadline } from './workflows';
 
 const ProjectParams = z.object({ project: SlugSchema });
 const ReleaseParams = z.object({ project: SlugSchema, number: z.string().min(1).max(200) });
@@ -81,7 +81,7 @@ export function projectRoutes(client: Client, taskQueue: string, updateDeadlineM
       typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: name }],
     });
     try {
-      const result = await withUpdateDeadline(
+      const result = await withWorkerDeadline(
         client,
         () =>
           client.workflow.executeUpdateWithStart(configureUpdate, {
@@ -122,7 +122,7 @@ export function projectRoutes(client: Client, taskQueue: string, updateDeadlineM
     const handle = await projectHandle(name);
     res.json({
       name,
-      ...(await withUpdateDeadline(client, () => handle.query(configQuery), updateDeadlineMs)),
+      ...(await withWorkerDeadline(client, () => handle.query(configQuery), updateDeadlineMs)),
     });
   });
 
@@ -139,14 +139,14 @@ export function projectRoutes(client: Client, taskQueue: string, updateDeadlineM
     const { project: name } = parseOr400(ProjectParams, req.params);
     const query = parseOr400(ReleaseListQuery, req.query, 'query');
     const handle = await projectHandle(name);
-    const page = await withUpdateDeadline(client, () => handle.query(releasesQuery, query), updateDeadlineMs);
+    const page = await withWorkerDeadline(client, () => handle.query(releasesQuery, query), updateDeadlineMs);
     res.json({ ...page, limit: query.limit, offset: query.offset });
   });
 
   router.get('/projects/:project/releases/:number', async (req, res) => {
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
     const handle = await projectHandle(name);
-    const release = await withUpdateDeadline(
+    const release = await withWorkerDeadline(
       client,
       () => handle.query(releaseQuery, number),
       updateDeadlineMs,

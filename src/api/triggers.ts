@@ -34,7 +34,7 @@ import {
   trigger,
 } from '../../workflows/trigger';
 import { HttpProblem, parseOr400 } from './problem';
-import { cancelAndWait, listRunning, requireRunning, runningHandle, withUpdateDeadline } from './workflows';
+import { cancelAndWait, listRunning, requireRunning, runningHandle, withWorkerDeadline } from './workflows';
 
 const TriggerParams = z.object({ project: SlugSchema, name: SlugSchema });
 const ProjectParams = z.object({ project: SlugSchema });
@@ -75,7 +75,7 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
   ): Promise<string[]> {
     const handle = await runningHandle<typeof project>(client, projectWorkflowId(spec.project));
     if (!handle) throw new HttpProblem(404, 'Not found', `no project ${spec.project}`);
-    const { spec: projectSpec } = await withUpdateDeadline(
+    const { spec: projectSpec } = await withWorkerDeadline(
       client,
       () => handle.query(configQuery),
       updateDeadlineMs,
@@ -164,14 +164,14 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
 
   router.get('/triggers/:project/:name', async (req, res) => {
     const handle = await running(req.params);
-    res.json(present(await withUpdateDeadline(client, () => handle.query(stateQuery), updateDeadlineMs)));
+    res.json(present(await withWorkerDeadline(client, () => handle.query(stateQuery), updateDeadlineMs)));
   });
 
   router.get('/triggers/:project/:name/history', async (req, res) => {
     const handle = await running(req.params);
     res.json({
       history: [
-        ...(await withUpdateDeadline(client, () => handle.query(historyQuery), updateDeadlineMs)),
+        ...(await withWorkerDeadline(client, () => handle.query(historyQuery), updateDeadlineMs)),
       ].reverse(),
     });
   });
@@ -179,11 +179,11 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
   router.patch('/triggers/:project/:name', async (req, res) => {
     const handle = await running(req.params);
     const change = parseOr400(ChangeSchema, req.body);
-    const current = (await withUpdateDeadline(client, () => handle.query(stateQuery), updateDeadlineMs)).spec;
+    const current = (await withWorkerDeadline(client, () => handle.query(stateQuery), updateDeadlineMs)).spec;
     const next = parseOr400(TriggerSpecSchema, { ...current, ...change });
     await checkAgainstProject(next);
     try {
-      const result = await withUpdateDeadline(
+      const result = await withWorkerDeadline(
         client,
         () =>
           handle.executeUpdate(configureTriggerUpdate, {

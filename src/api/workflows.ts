@@ -40,13 +40,13 @@ export async function listRunning(client: Client, type: string, extra: string[] 
 }
 
 /** How long the API waits for a worker to answer an update or query before answering 503. */
-export const UPDATE_DEADLINE_MS = 30_000;
+export const WORKER_DEADLINE_MS = 30_000;
 
 /** Runs an update or query with a deadline: without a running worker it would wait a long time. */
-export async function withUpdateDeadline<R>(
+export async function withWorkerDeadline<R>(
   client: Client,
   fn: () => Promise<R>,
-  ms = UPDATE_DEADLINE_MS,
+  ms = WORKER_DEADLINE_MS,
 ): Promise<R> {
   try {
     return await client.withDeadline(Date.now() + ms, fn);

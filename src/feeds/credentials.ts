@@ -8,6 +8,11 @@ export interface BasicCredentials {
   readonly password: string;
 }
 
+/** The `Authorization` value for Basic credentials. */
+export function basicAuthorization(c: BasicCredentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+}
+
 /** Asks ECR for an authorization token; injectable so tests can point the AWS SDK at a local ECR. */
 export type EcrTokenSource = (
   auth: Extract<Feed['auth'], { kind: 'ecr' }>,

@@ -1,8 +1,8 @@
 import { parse as parseYaml } from 'yaml';
-import { BasicCredentials, CredentialStore } from './credentials';
+import { basicAuthorization, CredentialStore } from './credentials';
 import { FeedError } from './errors';
 import { HelmHttpFeed } from './feed';
-import { HttpClient } from './http';
+import { HttpClient, statusError } from './http';
 
 /** One version of a chart in a repository's index. */
 export interface ChartVersion {
@@ -63,7 +63,7 @@ export class HelmRepositoryClient {
       };
       this.indexes.set(feed.id, index);
     } else {
-      throw statusError(res.status, feed);
+      throw statusError(res, `the index of Helm repository ${feed.id}`);
     }
     const raw = index.entries[chart];
     if (raw === undefined)
@@ -113,19 +113,4 @@ function resolveUrl(url: string, base: string): string {
   } catch {
     return url;
   }
-}
-
-function basicAuthorization(c: BasicCredentials): string {
-  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
-}
-
-function statusError(status: number, feed: HelmHttpFeed): FeedError {
-  const where = `the index of Helm repository ${feed.id}`;
-  if (status === 404) return new FeedError('NOT_FOUND', `${where} was not found (404)`, null, status);
-  if (status === 401)
-    return new FeedError('UNAUTHORIZED', `${where} needs valid credentials (401)`, null, status);
-  if (status === 403) return new FeedError('DENIED', `${where} denied access (403)`, null, status);
-  if (status === 429) return new FeedError('RATE_LIMITED', `${where} is rate-limited (429)`, null, status);
-  if (status >= 500) return new FeedError('SERVER_ERROR', `${where} failed with ${status}`, null, status);
-  return new FeedError('BAD_RESPONSE', `${where} answered ${status}`, null, status);
 }

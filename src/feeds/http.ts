@@ -118,3 +118,31 @@ function networkError(err: unknown, where: string, timeoutMs: number): FeedError
   const code = e?.cause?.code ?? e?.name ?? 'error';
   return new FeedError('NETWORK', `${where} could not be reached (${code})`);
 }
+
+/** A 429's wait from `Retry-After` (seconds or an HTTP date), capped at an hour. */
+export function retryAfterMs(res: HttpResponse): number | null {
+  const header = res.headers.get('retry-after');
+  if (!header) return null;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds, 3600) * 1000;
+  const date = Date.parse(header);
+  return Number.isFinite(date) ? Math.min(Math.max(date - Date.now(), 0), 3600_000) : null;
+}
+
+/**
+ * Classifies a non-2xx answer: not found, unauthorized and denied are final; 429 carries Retry-After; 5xx
+ * is retryable; anything else is a bad response. `detail` is the server's own message, when it has one.
+ */
+export function statusError(res: HttpResponse, what: string, detail: string | null = null): FeedError {
+  const status = res.status;
+  const own = detail ? `: ${detail}` : '';
+  if (status === 404) return new FeedError('NOT_FOUND', `${what} was not found (404)${own}`, null, status);
+  if (status === 401)
+    return new FeedError('UNAUTHORIZED', `${what} needs valid credentials (401)${own}`, null, status);
+  if (status === 403) return new FeedError('DENIED', `${what} denied access (403)${own}`, null, status);
+  if (status === 429)
+    return new FeedError('RATE_LIMITED', `${what} is rate-limited (429)${own}`, retryAfterMs(res), status);
+  if (status >= 500)
+    return new FeedError('SERVER_ERROR', `${what} failed with ${status}${own}`, null, status);
+  return new FeedError('BAD_RESPONSE', `${what} answered ${status}${own}`, null, status);
+}

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { parseWwwAuthenticate } from './challenge';
-import { BasicCredentials, CredentialStore } from './credentials';
+import { basicAuthorization, CredentialStore } from './credentials';
 import { FeedError } from './errors';
 import { OciFeed } from './feed';
-import { HttpClient, HttpResponse } from './http';
+import { HttpClient, HttpResponse, statusError } from './http';
 
 /** Every manifest media type we accept, OCI first: registry 2.8 answers 404 for OCI images without them. */
 export const MANIFEST_ACCEPT = [
@@ -280,7 +280,7 @@ export class OciClient {
         res.status,
       );
     }
-    if (res.status < 200 || res.status >= 300) throw httpStatusError(res.status, what, res);
+    if (res.status < 200 || res.status >= 300) throw statusError(res, what, registryMessage(res));
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       body = JSON.parse(res.body.toString('utf8'));
@@ -298,10 +298,6 @@ export class OciClient {
     const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
     return { token, expiresAt: this.now() + seconds * 900 };
   }
-}
-
-function basicAuthorization(c: BasicCredentials): string {
-  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
 }
 
 function parseTagPage(res: HttpResponse, repository: string): string[] {
@@ -366,29 +362,6 @@ function registryMessage(res: HttpResponse): string | null {
   return null;
 }
 
-function retryAfterMs(res: HttpResponse): number | null {
-  const header = res.headers.get('retry-after');
-  if (!header) return null;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds, 3600) * 1000;
-  const date = Date.parse(header);
-  return Number.isFinite(date) ? Math.min(Math.max(date - Date.now(), 0), 3600_000) : null;
-}
-
-function httpStatusError(status: number, what: string, res: HttpResponse): FeedError {
-  const own = registryMessage(res);
-  const detail = own ? `: ${own}` : '';
-  if (status === 404) return new FeedError('NOT_FOUND', `${what} was not found (404)${detail}`, null, status);
-  if (status === 401)
-    return new FeedError('UNAUTHORIZED', `${what} needs valid credentials (401)${detail}`, null, status);
-  if (status === 403) return new FeedError('DENIED', `${what} denied access (403)${detail}`, null, status);
-  if (status === 429)
-    return new FeedError('RATE_LIMITED', `${what} is rate-limited (429)${detail}`, retryAfterMs(res), status);
-  if (status >= 500)
-    return new FeedError('SERVER_ERROR', `${what} failed with ${status}${detail}`, null, status);
-  return new FeedError('BAD_RESPONSE', `${what} answered ${status}${detail}`, null, status);
-}
-
 function registryError(res: HttpResponse, feed: OciFeed, repository: string): FeedError {
-  return httpStatusError(res.status, `${repository} on feed ${feed.id}`, res);
+  return statusError(res, `${repository} on feed ${feed.id}`, registryMessage(res));
 }

@@ -39,7 +39,7 @@ test('50 triggers on one image share one tag listing and one manifest lookup, an
       return s.every((x) => x.iterations >= 1) ? s : undefined;
     },
     'an evaluation in each of the 50 triggers',
-    60_000,
+    120_000,
   );
   const releases = await releasesOf(env.client, 'dedup');
   expect(releases).toHaveLength(1);
@@ -53,4 +53,4 @@ test('50 triggers on one image share one tag listing and one manifest lookup, an
       env.client.workflow.getHandle(`trigger/dedup/t${i}`).terminate('test done'),
     ),
   );
-});
+}, 180_000);
