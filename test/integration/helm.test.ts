@@ -25,13 +25,14 @@ function indexYaml(versions: string[]): string {
 describe('Helm HTTP repositories', () => {
   let server: TestServer;
   let body = indexYaml(['4.10.0', '4.11.0+build.7', '4.12.0-beta.1']);
-  let mode: 'normal' | 'garbage' | 'huge' | 'missing' = 'normal';
+  let mode: 'normal' | 'garbage' | 'huge' | 'missing' | 'limited' = 'normal';
   const etag = () => `"${digestOf(body).slice(0, 16)}"`;
 
   beforeAll(async () => {
     server = await startServer((req, res) => {
       if (req.url !== '/repo/index.yaml') return void res.writeHead(404).end();
       if (mode === 'missing') return void res.writeHead(404).end();
+      if (mode === 'limited') return void res.writeHead(429, { 'retry-after': '12' }).end();
       if (mode === 'garbage')
         return void res.writeHead(200, { 'content-type': 'text/yaml' }).end('entries: [unclosed\n  - : :');
       if (mode === 'huge') {
@@ -91,6 +92,11 @@ describe('Helm HTTP repositories', () => {
     expect(await code(feed({ id: 'c3' }), 'ingress')).toBe('BAD_RESPONSE');
     mode = 'huge';
     expect(await code(feed({ id: 'c4', maxIndexBytes: 1024 * 1024 }), 'ingress')).toBe('TOO_LARGE');
+    mode = 'limited';
+    const limited = (await helm
+      .chartVersions(feed({ id: 'c5' }), 'ingress')
+      .catch((e: unknown) => e)) as FeedError;
+    expect([limited.code, limited.retryable, limited.retryAfterMs]).toEqual(['RATE_LIMITED', true, 12_000]);
     mode = 'normal';
   });
 });
