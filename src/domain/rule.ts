@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { compareOrdered, compareRank, ORDER_NAMES, OrderName, OrderedValue, toOrderedValue } from './order';
 import { parseRange, RangeSyntaxError, VersionRange } from './range';
-import { compileUserRegex, UnsafeRegexError } from './safe-regex';
+import { compileUserRegex, InvalidRegexError, UserRegex, UserRegexMatch } from './user-regex';
 import { isTagShaped, preReleaseText } from './version';
 
 /** Signature, attestation and SBOM tags (cosign, Docker) and digests used as tags are never versions. */
@@ -118,7 +118,7 @@ export interface CompiledRule {
   readonly order: OrderName;
   readonly trackDigest: boolean;
   /** Label matchers; empty when the rule needs no image config. */
-  readonly labels: ReadonlyArray<readonly [string, RegExp]>;
+  readonly labels: ReadonlyArray<readonly [string, UserRegex]>;
   /** Minimum image age in milliseconds (0: none). */
   readonly minAgeMs: number;
   /** Whether deciding needs each candidate's image config (labels or a minimum age). */
@@ -134,28 +134,31 @@ export interface CompiledRule {
 const TEMPLATE_REF = /\$(?:\{(\w+)\}|(\w+))/g;
 
 function missingGroups(filter: string, extract: string): string[] {
-  const re = new RegExp(filter);
-  const groupCount = new RegExp(`${re.source}|`).exec('')!.length - 1;
-  const named = new Set<string>();
-  for (const m of filter.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)) named.add(m[1]);
+  let re: UserRegex;
+  try {
+    re = compileUserRegex(filter, 'filter regex');
+  } catch {
+    return []; // the filter's own error is reported on the filter field
+  }
+  const named = new Set(re.groupNames);
   const missing: string[] = [];
   for (const m of extract.matchAll(TEMPLATE_REF)) {
     const name = m[1] ?? m[2];
-    const ok = /^\d+$/.test(name) ? Number(name) <= groupCount : named.has(name);
+    const ok = /^\d+$/.test(name) ? Number(name) <= re.groupCount : named.has(name);
     if (!ok) missing.push(name);
   }
   return missing;
 }
 
-function expand(template: string, match: RegExpExecArray): string {
+function expand(template: string, match: UserRegexMatch): string {
   return template.replace(TEMPLATE_REF, (_all, braced: string | undefined, bare: string | undefined) => {
     const name = (braced ?? bare)!;
-    const value = /^\d+$/.test(name) ? match[Number(name)] : match.groups?.[name];
+    const value = /^\d+$/.test(name) ? match.group(Number(name)) : match.named(name);
     return value ?? '';
   });
 }
 
-/** Compiles a validated rule. Throws UnsafeRegexError or RangeSyntaxError for rules that skipped validation. */
+/** Compiles a validated rule. Throws InvalidRegexError or RangeSyntaxError for rules that skipped validation. */
 export function compileRule(input: VersionRuleInput = {}): CompiledRule {
   const rule = VersionRuleSchema.parse(input);
   const filter = rule.filter !== undefined ? compileUserRegex(rule.filter, 'filter regex') : undefined;
@@ -231,4 +234,4 @@ export function evaluateRule(rule: CompiledRule, tags: Iterable<string>): RuleEv
   return { selected: accepted.length > 0 ? accepted[0].tag : null, accepted, rejected };
 }
 
-export { UnsafeRegexError, RangeSyntaxError };
+export { InvalidRegexError, RangeSyntaxError };
