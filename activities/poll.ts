@@ -6,6 +6,7 @@ import { FeedError } from '../src/feeds/errors';
 import { Feed } from '../src/feeds/feed';
 import { PackageListing, PackageSource } from '../src/feeds/package-source';
 import { SingleFlightCache } from '../src/feeds/single-flight';
+import { withLiveness } from './liveness';
 
 export interface PollPackageInput {
   readonly feed: string;
@@ -85,8 +86,13 @@ export function createPollActivities(deps: PollDependencies) {
     if (!feed) throw new FeedError('UNKNOWN_FEED', `feed "${id}" is not configured on this worker`);
     return feed;
   };
-  const listing = (feed: Feed, pkg: string, maxAgeMs: number | null) =>
-    deps.tagCache.get(`${feed.id}|${pkg}`, () => deps.source.list(feed, pkg), maxAgeMs ?? undefined);
+  const listing = (feed: Feed, pkg: string, maxAgeMs: number | null, signal?: AbortSignal) =>
+    deps.tagCache.get(
+      `${feed.id}|${pkg}`,
+      (shared) => deps.source.list(feed, pkg, shared),
+      maxAgeMs ?? undefined,
+      signal,
+    );
 
   return {
     /** The digest of one tag, and whether the feed has it (manual releases pin versions). */
@@ -97,7 +103,7 @@ export function createPollActivities(deps: PollDependencies) {
     }): Promise<{ exists: boolean; digest: string | null }> {
       try {
         const feed = feedFor(input.feed);
-        const list = await listing(feed, input.package, 0);
+        const list = await withLiveness((signal) => listing(feed, input.package, 0, signal));
         if (!list.tags.includes(input.tag)) return { exists: false, digest: null };
         return { exists: true, digest: await deps.source.digest(feed, input.package, input.tag, list) };
       } catch (err) {
@@ -112,7 +118,9 @@ export function createPollActivities(deps: PollDependencies) {
       rule: VersionRuleInput;
     }): Promise<PackagePreview> {
       try {
-        const list = await listing(feedFor(input.feed), input.package, null);
+        const list = await withLiveness((signal) =>
+          listing(feedFor(input.feed), input.package, null, signal),
+        );
         const evaluation = evaluateRule(compileRule(input.rule), list.tags);
         return {
           selected: evaluation.selected,
@@ -130,57 +138,61 @@ export function createPollActivities(deps: PollDependencies) {
 
     /** Lists a package's tags and returns the few candidates that matter, never the full list. */
     async pollPackage(input: PollPackageInput): Promise<PollPackageResult> {
-      try {
-        const feed = feedFor(input.feed);
-        const key = `${feed.id}|${input.package}`;
-        const list = await listing(feed, input.package, input.maxAgeMs);
-        const rule = compileRule(input.rule);
-        const evaluation = evaluateRule(rule, list.tags);
-        const watermark = input.watermark === null ? null : rule.check(input.watermark);
-        const atOrAbove = evaluation.accepted.filter(
-          (c) => watermark === null || typeof watermark === 'string' || !rule.isLater(watermark, c),
-        );
-        const limit = Math.max(1, input.limit);
-        const candidates = !rule.needsImageConfig
-          ? atOrAbove.slice(0, limit).map((c) => c.tag)
-          : await withPassingConfigs(
-              atOrAbove.map((c) => c.tag),
-              limit,
-              (tag) =>
-                deps.configCache.get(
-                  `${key}|${tag}`,
-                  () => deps.source.imageConfig(feed, input.package, tag),
-                  input.maxAgeMs ?? undefined,
-                ),
-              (config) => imageConfigPasses(rule, config, Date.now()),
-            );
-        const best = candidates[0] ?? null;
-        const digest =
-          best === null
-            ? null
-            : await deps.digestCache.get(
-                `${key}|${best}`,
-                () => deps.source.digest(feed, input.package, best, list),
-                rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
-              );
-        log.info('polled package', {
-          feed: feed.id,
-          package: input.package,
-          tags: list.tags.length,
-          best,
-        });
-        return {
-          tagCount: list.tags.length,
-          acceptedCount: evaluation.accepted.length,
-          candidates,
-          digest,
-          rateLimitRemaining: list.rateLimitRemaining,
-        };
-      } catch (err) {
-        throw toActivityFailure(err);
-      }
+      return withLiveness((signal) => pollOnce(input, signal));
     },
   };
+
+  async function pollOnce(input: PollPackageInput, signal: AbortSignal): Promise<PollPackageResult> {
+    try {
+      const feed = feedFor(input.feed);
+      const key = `${feed.id}|${input.package}`;
+      const list = await listing(feed, input.package, input.maxAgeMs, signal);
+      const rule = compileRule(input.rule);
+      const evaluation = evaluateRule(rule, list.tags);
+      const watermark = input.watermark === null ? null : rule.check(input.watermark);
+      const atOrAbove = evaluation.accepted.filter(
+        (c) => watermark === null || typeof watermark === 'string' || !rule.isLater(watermark, c),
+      );
+      const limit = Math.max(1, input.limit);
+      const candidates = !rule.needsImageConfig
+        ? atOrAbove.slice(0, limit).map((c) => c.tag)
+        : await withPassingConfigs(
+            atOrAbove.map((c) => c.tag),
+            limit,
+            (tag) =>
+              deps.configCache.get(
+                `${key}|${tag}`,
+                () => deps.source.imageConfig(feed, input.package, tag),
+                input.maxAgeMs ?? undefined,
+              ),
+            (config) => imageConfigPasses(rule, config, Date.now()),
+          );
+      const best = candidates[0] ?? null;
+      const digest =
+        best === null
+          ? null
+          : await deps.digestCache.get(
+              `${key}|${best}`,
+              () => deps.source.digest(feed, input.package, best, list),
+              rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
+            );
+      log.info('polled package', {
+        feed: feed.id,
+        package: input.package,
+        tags: list.tags.length,
+        best,
+      });
+      return {
+        tagCount: list.tags.length,
+        acceptedCount: evaluation.accepted.length,
+        candidates,
+        digest,
+        rateLimitRemaining: list.rateLimitRemaining,
+      };
+    } catch (err) {
+      throw toActivityFailure(err);
+    }
+  }
 }
 
 export type PollActivities = ReturnType<typeof createPollActivities>;

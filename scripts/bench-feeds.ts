@@ -108,6 +108,8 @@ async function main(): Promise<void> {
       pageSize,
       maxTags: DEFAULT_MAX_TAGS,
       helm: false,
+      tokenRealmHosts: [],
+      maxPages: 100_000,
       repositoryPrefix: '',
     });
     proxy.pageSize = 100;

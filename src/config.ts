@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { FeedIdSchema } from './domain/trigger';
 import {
   DEFAULT_MAX_INDEX_BYTES,
+  DEFAULT_MAX_PAGES,
   DEFAULT_MAX_TAGS,
   DEFAULT_PAGE_SIZE,
   Feed,
@@ -65,6 +66,11 @@ const HttpUrlSchema = z
   .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://')
   .transform((u) => u.replace(/\/+$/, ''));
 
+const HostnameSchema = z
+  .string()
+  .max(253)
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'a host name such as auth.example.com');
+
 const FeedConfigSchema = z.discriminatedUnion('type', [
   z
     .object({
@@ -74,6 +80,9 @@ const FeedConfigSchema = z.discriminatedUnion('type', [
       auth: AuthConfigSchema.optional(),
       pageSize: z.number().int().min(1).max(10_000).default(DEFAULT_PAGE_SIZE),
       maxTags: z.number().int().min(1).max(10_000_000).default(DEFAULT_MAX_TAGS),
+      maxPages: z.number().int().min(1).max(100_000).default(DEFAULT_MAX_PAGES),
+      /** Token realm hosts outside the registry's own domain that may receive its credentials. */
+      tokenRealmHosts: z.array(HostnameSchema).max(20).default([]),
     })
     .strict(),
   z
@@ -90,6 +99,8 @@ const FeedConfigSchema = z.discriminatedUnion('type', [
       auth: AuthConfigSchema.optional(),
       pageSize: z.number().int().min(1).max(10_000).default(DEFAULT_PAGE_SIZE),
       maxTags: z.number().int().min(1).max(10_000_000).default(DEFAULT_MAX_TAGS),
+      maxPages: z.number().int().min(1).max(100_000).default(DEFAULT_MAX_PAGES),
+      tokenRealmHosts: z.array(HostnameSchema).max(20).default([]),
       maxIndexBytes: z
         .number()
         .int()
@@ -292,6 +303,8 @@ function toFeed(f: FeedConfig, auth: FeedAuth): Feed {
     maxTags: f.maxTags,
     helm: f.type === 'helm',
     repositoryPrefix,
+    tokenRealmHosts: f.tokenRealmHosts,
+    maxPages: f.maxPages,
   };
 }
 

@@ -64,13 +64,14 @@ export const releasesQuery = defineQuery<
 export const releaseQuery = defineQuery<ProjectRelease | null, [string]>('release');
 
 export interface ProjectInput {
-  readonly spec: ProjectSpec;
+  /** A new project's configuration; a continued run carries it in `state` only, so it travels once. */
+  readonly spec?: ProjectSpec;
   readonly state?: ProjectState;
 }
 
 /** One per project: its configuration and release ledger; delivers each release durably. */
 export async function project(input: ProjectInput): Promise<void> {
-  const ledger = new ReleaseLedger(input.state ?? ReleaseLedger.initial(input.spec));
+  const ledger = new ReleaseLedger(input.state ?? ReleaseLedger.initial(input.spec!));
   let deleted = false;
   let rollover = false;
 
@@ -140,7 +141,7 @@ export async function project(input: ProjectInput): Promise<void> {
   await condition(allHandlersFinished);
   if (deleted) return;
   ledger.state.runs += 1;
-  await continueAsNew<typeof project>({ spec: ledger.state.spec, state: ledger.state });
+  await continueAsNew<typeof project>({ state: ledger.state });
 }
 
 /** One durable delivery workflow per destination, abandoned by the project so continue-as-new does not stop it. */

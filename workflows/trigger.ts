@@ -2,7 +2,9 @@ import {
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
+  isCancellation,
   continueAsNew,
   defineQuery,
   defineSignal,
@@ -32,6 +34,9 @@ import {
 
 const { pollPackage } = proxyActivities<PollActivities>({
   startToCloseTimeout: '2 minutes',
+  // The activity heartbeats every 2 s: an attempt lost with its worker is retried within seconds, and a
+  // pause cancels a listing in progress instead of letting it run on.
+  heartbeatTimeout: '15 seconds',
   // 5xx, timeouts and resets retry with backoff; not found, unauthorized and denied fail at once
   // (the activity marks them non-retryable); a 429 waits for the registry's Retry-After.
   retry: {
@@ -80,6 +85,8 @@ export async function trigger(input: TriggerInput): Promise<void> {
   let fresh = false;
   let rollover = false;
   let published: TriggerStatus = machine.status;
+  // Polls in flight, so a pause can cancel them.
+  const polls = new PollsInFlight();
 
   const publishStatus = () => {
     if (machine.status !== published) {
@@ -90,6 +97,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
 
   setHandler(pauseSignal, () => {
     machine.pause();
+    polls.cancel();
     publishStatus();
   });
   setHandler(resumeSignal, () => {
@@ -156,7 +164,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
     if (rollover) break;
     const maxAgeMs = fresh ? 0 : null;
     pollPending = fresh = false;
-    await evaluate(machine, maxAgeMs, publishWatched);
+    await evaluate(machine, maxAgeMs, publishWatched, polls);
     publishStatus();
     await condition(() => pollPending || rollover, intervalMs());
   }
@@ -171,6 +179,7 @@ async function evaluate(
   machine: TriggerMachine,
   maxAgeMs: number | null,
   onWatched: (keys: string[]) => void,
+  inFlight: PollsInFlight,
 ): Promise<void> {
   const { spec } = machine.state;
   const now = () => new Date().toISOString();
@@ -198,24 +207,28 @@ async function evaluate(
       .map((p) => watchedPackageKey(p.feed, p.package)),
   );
   const poll = (names: readonly string[]) =>
-    Promise.all(
-      view.packages
-        .filter((p) => names.includes(p.name))
-        .map(async (p): Promise<PackagePoll> => {
-          try {
-            const ok = await pollPackage({
-              feed: p.feed,
-              package: p.package,
-              rule: machine.ruleFor(p.name),
-              watermark: machine.watermark(p.name),
-              limit: CANDIDATE_LIMIT,
-              maxAgeMs,
-            });
-            return { name: p.name, ok };
-          } catch (err) {
-            return { name: p.name, error: describeFailure(err) };
-          }
-        }),
+    inFlight.run(() =>
+      Promise.all(
+        view.packages
+          .filter((p) => names.includes(p.name))
+          .map(async (p): Promise<PackagePoll> => {
+            try {
+              const ok = await pollPackage({
+                feed: p.feed,
+                package: p.package,
+                rule: machine.ruleFor(p.name),
+                watermark: machine.watermark(p.name),
+                limit: CANDIDATE_LIMIT,
+                maxAgeMs,
+              });
+              return { name: p.name, ok };
+            } catch (err) {
+              if (isCancellation(err))
+                return { name: p.name, error: { code: 'CANCELLED', message: 'poll cancelled by pause' } };
+              return { name: p.name, error: describeFailure(err) };
+            }
+          }),
+      ),
     );
 
   // Registry traffic follows the watched packages; the others are polled only when a release is due.
@@ -249,6 +262,25 @@ async function evaluate(
   } catch (err) {
     const failure = describeFailure(err);
     machine.recordError(failure.code, failure.message, now());
+  }
+}
+
+/** The scope polls run in, cancelled when the trigger is paused. */
+class PollsInFlight {
+  private scope: CancellationScope | null = null;
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const scope = new CancellationScope();
+    this.scope = scope;
+    try {
+      return await scope.run(fn);
+    } finally {
+      if (this.scope === scope) this.scope = null;
+    }
+  }
+
+  cancel(): void {
+    this.scope?.cancel();
   }
 }
 

@@ -9,6 +9,14 @@ import {
   uniqueReleaseNumber,
 } from './release-number';
 import { VersionRule, VersionRuleSchema } from './rule';
+import {
+  clip,
+  jsonBytes,
+  MAX_LEDGER_KEY_BYTES,
+  MAX_LEDGER_RELEASE_BYTES,
+  MAX_PROJECT_SPEC_BYTES,
+  newestWithin,
+} from './size';
 import { PackageRefSchema, ReleasedPackage, SlugSchema, TriggerChannelView } from './trigger';
 
 /** A name the worker resolves to a secret value from its configuration; the value never enters workflows. */
@@ -148,6 +156,15 @@ export const ProjectSpecSchema = z
   })
   .strict()
   .superRefine((spec, ctx) => {
+    const bytes = jsonBytes(spec);
+    if (bytes > MAX_PROJECT_SPEC_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: `the project is ${bytes} bytes as JSON; at most ${MAX_PROJECT_SPEC_BYTES} are allowed`,
+      });
+      return;
+    }
     checkUnique(spec.packages, 'package', ctx, 'packages');
     checkUnique(spec.channels, 'channel', ctx, 'channels');
     checkUnique(spec.destinations, 'destination', ctx, 'destinations');
@@ -353,18 +370,20 @@ export class ReleaseLedger {
       channel: req.channel,
       createdAt: now.toISOString(),
       packages: req.packages,
-      reason: req.reason,
+      reason: clip(req.reason),
       source: req.source,
       key: req.key,
       deliveries,
     };
     this.state.releases.push(release);
-    if (this.state.releases.length > MAX_RELEASES_KEPT)
-      this.state.releases.splice(0, this.state.releases.length - MAX_RELEASES_KEPT);
+    // The newest releases stay, by count and by bytes, so the ledger always fits a continue-as-new payload.
+    const kept = Math.min(MAX_RELEASES_KEPT, newestWithin(this.state.releases, MAX_LEDGER_RELEASE_BYTES));
+    if (this.state.releases.length > kept) this.state.releases.splice(0, this.state.releases.length - kept);
     this.state.keys[req.key] = number;
-    const keys = Object.keys(this.state.keys);
-    if (keys.length > MAX_KEYS_KEPT)
-      for (const k of keys.slice(0, keys.length - MAX_KEYS_KEPT)) delete this.state.keys[k];
+    const keys = Object.entries(this.state.keys);
+    const keptKeys = Math.min(MAX_KEYS_KEPT, newestWithin(keys, MAX_LEDGER_KEY_BYTES));
+    if (keys.length > keptKeys)
+      for (const [k] of keys.slice(0, keys.length - keptKeys)) delete this.state.keys[k];
     this.state.revision += 1;
     return { outcome: 'created', release, reason: req.reason };
   }
@@ -414,7 +433,7 @@ export class ReleaseLedger {
     if (delivery.status === 'delivered') return; // a late report of an earlier attempt changes nothing
     delivery.status = update.status;
     delivery.attempts = Math.max(delivery.attempts, update.attempts);
-    delivery.lastError = update.error;
+    delivery.lastError = update.error === null ? null : clip(update.error);
     if (update.status === 'delivered') delivery.deliveredAt = update.at;
   }
 }

@@ -23,6 +23,10 @@ import {
   TriggerStatus,
   triggerWorkflowId,
 } from './trigger';
+import { clip, MAX_TRIGGER_HISTORY_BYTES, newestWithin } from './size';
+
+/** Candidates per package the workflow re-evaluates at most (polls ask for fewer). */
+export const MAX_CANDIDATES = 25;
 
 /** What one poll of one package brought back: the activity's answer or its failure. */
 export type PackagePoll =
@@ -104,19 +108,23 @@ export class TriggerMachine {
       const status = this.state.packages[poll.name];
       if (!status) continue;
       if ('error' in poll) {
-        const error: FeedErrorInfo = { ...poll.error, at: now };
+        const error: FeedErrorInfo = {
+          code: clip(poll.error.code, 64),
+          message: clip(poll.error.message),
+          at: now,
+        };
         status.error = error;
         this.state.lastError = { ...error, package: poll.name };
         continue;
       }
-      // Re-evaluate deterministically: the activity's ranking is only a pre-filter.
+      // Re-evaluate deterministically: the activity's ranking is only a pre-filter. The candidate list is
+      // capped here too, so workflow work stays bounded whatever an activity returns.
+      const candidates = poll.ok.candidates.slice(0, MAX_CANDIDATES);
       const rule = compileRule(this.ruleFor(poll.name));
-      const best = bestCandidate(rule, poll.ok.candidates);
+      const best = bestCandidate(rule, candidates);
       status.latest =
-        best === null
-          ? status.latest
-          : { tag: best, digest: best === poll.ok.candidates[0] ? poll.ok.digest : null };
-      status.discovered = [...poll.ok.candidates];
+        best === null ? status.latest : { tag: best, digest: best === candidates[0] ? poll.ok.digest : null };
+      status.discovered = candidates;
       status.tagCount = poll.ok.tagCount;
       status.acceptedCount = poll.ok.acceptedCount;
       status.rateLimitRemaining = poll.ok.rateLimitRemaining;
@@ -184,16 +192,20 @@ export class TriggerMachine {
     const versions: Record<string, string | null> = {};
     for (const [name, status] of Object.entries(this.state.packages))
       versions[name] = status.latest?.tag ?? null;
+    reason = clip(reason);
     const entry: HistoryEntry = { at: now, outcome, reason, versions, release };
     this.state.history.push(entry);
     if (this.state.history.length > MAX_HISTORY)
       this.state.history.splice(0, this.state.history.length - MAX_HISTORY);
+    const keep = newestWithin(this.state.history, MAX_TRIGGER_HISTORY_BYTES);
+    if (keep < this.state.history.length) this.state.history.splice(0, this.state.history.length - keep);
     this.state.lastPoll = { at: now, outcome, reason };
   }
 
   /** Records an error that is not a feed's (project or channel missing, bad watch list). */
   recordError(code: string, message: string, now: string): void {
-    this.state.lastError = { code, message, at: now, package: null };
+    message = clip(message);
+    this.state.lastError = { code: clip(code, 64), message, at: now, package: null };
     this.recordOutcome('error', message, now);
   }
 

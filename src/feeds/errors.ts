@@ -10,7 +10,9 @@ export type FeedErrorCode =
   | 'BAD_RESPONSE'
   | 'TOO_LARGE'
   | 'UNKNOWN_FEED'
-  | 'BAD_REQUEST';
+  | 'BAD_REQUEST'
+  /** The outbound policy forbids the address (metadata, link-local; private or loopback unless allowed). */
+  | 'OUTBOUND_REFUSED';
 
 const RETRYABLE: ReadonlySet<FeedErrorCode> = new Set(['RATE_LIMITED', 'SERVER_ERROR', 'TIMEOUT', 'NETWORK']);
 
@@ -39,4 +41,5 @@ export const NON_RETRYABLE_FEED_ERRORS: readonly FeedErrorCode[] = [
   'TOO_LARGE',
   'UNKNOWN_FEED',
   'BAD_REQUEST',
+  'OUTBOUND_REFUSED',
 ];

@@ -35,6 +35,10 @@ export interface OciFeed extends FeedBase {
   readonly helm: boolean;
   /** Path under which the feed's packages live (`oci://host/charts` has `charts`); '' for none. */
   readonly repositoryPrefix: string;
+  /** Hosts besides the registry's own (and its registrable domain) that may receive credentials as token realms. */
+  readonly tokenRealmHosts: readonly string[];
+  /** Listing stops after this many pages, whatever the registry's `Link` headers say. */
+  readonly maxPages: number;
 }
 
 /** A Helm chart repository served over HTTP(S): `index.yaml` at its URL. */
@@ -49,6 +53,8 @@ export type Feed = OciFeed | HelmHttpFeed;
 
 export const DEFAULT_PAGE_SIZE = 1000;
 export const DEFAULT_MAX_TAGS = 200_000;
+/** Pages per listing; with 1000-tag pages that is the default tag cap. */
+export const DEFAULT_MAX_PAGES = 200;
 export const DEFAULT_MAX_INDEX_BYTES = 64 * 1024 * 1024;
 /** ECR answers at most 1000 tags a page. */
 export const ECR_MAX_PAGE_SIZE = 1000;
@@ -89,5 +95,7 @@ export function implicitFeed(host: string): OciFeed {
     maxTags: DEFAULT_MAX_TAGS,
     helm: false,
     repositoryPrefix: '',
+    tokenRealmHosts: [],
+    maxPages: DEFAULT_MAX_PAGES,
   };
 }

@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml';
+import { FAILSAFE_SCHEMA, load as loadYaml } from 'js-yaml';
 import { basicAuthorization, CredentialStore } from './credentials';
 import { FeedError } from './errors';
 import { HelmHttpFeed } from './feed';
@@ -16,15 +16,25 @@ export interface ChartVersion {
 interface CachedIndex {
   readonly etag: string | null;
   readonly lastModified: string | null;
-  readonly entries: Readonly<Record<string, unknown>>;
+  /** Only what polls need, per chart: far smaller than the parsed document. */
+  readonly charts: ReadonlyMap<string, readonly ChartVersion[] | 'malformed'>;
+  /** Approximate memory held, for the cache's budget. */
+  readonly weight: number;
 }
+
+/** Parsed indexes kept per worker, by approximate size; the least recently used go first. */
+export const DEFAULT_INDEX_CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
  * A Helm HTTP repository client: `index.yaml` with conditional GET (ETag, Last-Modified), so an unchanged
- * index costs a 304 and no parse; gzip; a size cap on the decompressed body.
+ * index costs a 304 and no parse; gzip; a size cap on the decompressed body. Parsing is linear in the
+ * index's size (js-yaml with the failsafe schema: versions stay strings, as Helm reads them; JSON
+ * indexes take JSON.parse), and the work over a parsed index is capped by the feed's maxTags, so an
+ * alias-laden index cannot multiply it.
  */
 export class HelmRepositoryClient {
   private readonly indexes = new Map<string, CachedIndex>();
+  private cachedWeight = 0;
   /** Index requests sent and indexes parsed, for tests and benchmarks. */
   requests = 0;
   parses = 0;
@@ -32,10 +42,11 @@ export class HelmRepositoryClient {
   constructor(
     private readonly http: HttpClient,
     private readonly credentials: CredentialStore,
+    private readonly cacheBytes = DEFAULT_INDEX_CACHE_BYTES,
   ) {}
 
   /** Every version of a chart, as the repository's index lists it. */
-  async chartVersions(feed: HelmHttpFeed, chart: string): Promise<ChartVersion[]> {
+  async chartVersions(feed: HelmHttpFeed, chart: string, signal?: AbortSignal): Promise<ChartVersion[]> {
     const indexUrl = `${feed.url}/index.yaml`;
     const cached = this.indexes.get(feed.id);
     const headers: Record<string, string> = {
@@ -51,48 +62,66 @@ export class HelmRepositoryClient {
       headers,
       maxBytes: feed.maxIndexBytes,
       timeoutMs: 60_000,
+      signal,
     });
     let index: CachedIndex;
     if (res.status === 304 && cached) {
       index = cached;
+      this.touch(feed.id, cached);
     } else if (res.status >= 200 && res.status < 300) {
       index = {
         etag: res.headers.get('etag'),
         lastModified: res.headers.get('last-modified'),
-        entries: this.parse(res.body, feed),
+        charts: this.parse(res.body, feed),
+        weight: res.body.length,
       };
-      this.indexes.set(feed.id, index);
+      this.remember(feed.id, index);
     } else {
       throw statusError(res, `the index of Helm repository ${feed.id}`);
     }
-    const raw = index.entries[chart];
-    if (raw === undefined)
+    const versions = index.charts.get(chart);
+    if (versions === undefined)
       throw new FeedError('NOT_FOUND', `chart ${chart} is not in the index of Helm repository ${feed.id}`);
-    if (!Array.isArray(raw))
+    if (versions === 'malformed')
       throw new FeedError(
         'BAD_RESPONSE',
         `the index of ${feed.id} lists ${chart} without an array of versions`,
       );
-    const versions: ChartVersion[] = [];
-    for (const entry of raw as unknown[]) {
-      const e = entry as { version?: unknown; digest?: unknown; urls?: unknown };
-      if (typeof e?.version !== 'string') continue; // an entry without a version cannot be released; skip it
-      const urls = Array.isArray(e.urls)
-        ? e.urls.filter((u): u is string => typeof u === 'string').map((u) => resolveUrl(u, feed.url))
-        : [];
-      const digest =
-        typeof e.digest === 'string' && /^[0-9a-f]{64}$/.test(e.digest) ? `sha256:${e.digest}` : null;
-      versions.push({ version: e.version, digest, urls });
-    }
-    return versions;
+    return [...versions];
   }
 
-  private parse(body: Buffer, feed: HelmHttpFeed): Record<string, unknown> {
+  private touch(feedId: string, index: CachedIndex): void {
+    this.indexes.delete(feedId);
+    this.indexes.set(feedId, index);
+  }
+
+  private remember(feedId: string, index: CachedIndex): void {
+    const old = this.indexes.get(feedId);
+    if (old) {
+      this.indexes.delete(feedId);
+      this.cachedWeight -= old.weight;
+    }
+    if (index.weight > this.cacheBytes) return; // too big to keep: the next poll downloads it again
+    while (this.cachedWeight + index.weight > this.cacheBytes && this.indexes.size > 0) {
+      const [oldest, entry] = this.indexes.entries().next().value as [string, CachedIndex];
+      this.indexes.delete(oldest);
+      this.cachedWeight -= entry.weight;
+    }
+    this.indexes.set(feedId, index);
+    this.cachedWeight += index.weight;
+  }
+
+  /** Indexes cached and their approximate bytes (tests, benchmarks). */
+  cacheStats(): { indexes: number; bytes: number } {
+    return { indexes: this.indexes.size, bytes: this.cachedWeight };
+  }
+
+  private parse(body: Buffer, feed: HelmHttpFeed): Map<string, readonly ChartVersion[] | 'malformed'> {
     this.parses++;
+    const text = body.toString('utf8');
     let doc: unknown;
     try {
-      // `yaml` caps alias expansion (maxAliasCount), so a billion-laughs index cannot blow up memory.
-      doc = parseYaml(body.toString('utf8'));
+      doc = /^\s*\{/.test(text) ? JSON.parse(text) : loadYaml(text, { schema: FAILSAFE_SCHEMA });
     } catch (err) {
       throw new FeedError(
         'BAD_RESPONSE',
@@ -103,8 +132,40 @@ export class HelmRepositoryClient {
     if (entries === null || typeof entries !== 'object' || Array.isArray(entries)) {
       throw new FeedError('BAD_RESPONSE', `the index of Helm repository ${feed.id} has no "entries" map`);
     }
-    return entries as Record<string, unknown>;
+    const charts = new Map<string, readonly ChartVersion[] | 'malformed'>();
+    let seen = 0;
+    for (const [name, raw] of Object.entries(entries as Record<string, unknown>)) {
+      if (!Array.isArray(raw)) {
+        charts.set(name, 'malformed');
+        continue;
+      }
+      seen += raw.length;
+      if (seen > feed.maxTags)
+        throw new FeedError(
+          'TOO_LARGE',
+          `the index of Helm repository ${feed.id} lists more than ${feed.maxTags} chart versions; raise maxTags`,
+        );
+      charts.set(
+        name,
+        raw.flatMap((entry: unknown) => chartVersion(entry, feed.url)),
+      );
+    }
+    return charts;
   }
+}
+
+function chartVersion(entry: unknown, base: string): ChartVersion[] {
+  const e = entry as { version?: unknown; digest?: unknown; urls?: unknown };
+  if (typeof e?.version !== 'string') return []; // an entry without a version cannot be released; skip it
+  const urls = Array.isArray(e.urls)
+    ? e.urls
+        .slice(0, 10)
+        .filter((u): u is string => typeof u === 'string')
+        .map((u) => resolveUrl(u, base))
+    : [];
+  const digest =
+    typeof e.digest === 'string' && /^[0-9a-f]{64}$/.test(e.digest) ? `sha256:${e.digest}` : null;
+  return [{ version: e.version, digest, urls }];
 }
 
 function resolveUrl(url: string, base: string): string {

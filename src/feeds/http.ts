@@ -1,4 +1,12 @@
+import { Agent, fetch } from 'undici';
 import { FeedError } from './errors';
+import {
+  checkOutboundUrl,
+  guardedLookup,
+  OutboundPolicy,
+  OutboundRefusedError,
+  PERMISSIVE_OUTBOUND,
+} from './outbound';
 
 export interface HttpResponse {
   readonly status: number;
@@ -14,6 +22,8 @@ export interface HttpRequest {
   readonly body?: string;
   readonly timeoutMs?: number;
   readonly maxBytes?: number;
+  /** Aborts the request (activity cancellation, a paused trigger). */
+  readonly signal?: AbortSignal;
 }
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -44,41 +54,98 @@ class HostLimiter {
   }
 }
 
-/** Plain HTTP with a timeout, a body size cap and a per-host concurrency cap; network faults become FeedErrors. */
+/** Redirect hops followed at most; each is checked against the outbound policy again. */
+export const MAX_REDIRECTS = 5;
+
+/**
+ * Plain HTTP with a timeout, a body size cap, a per-host concurrency cap and the outbound policy: every
+ * URL and every address a name resolves to is checked, redirects are followed by hand (re-checked, and
+ * never carrying credentials to another origin), and network faults become FeedErrors that do not tell
+ * a refused port from a filtered one.
+ */
 export class HttpClient {
   private readonly limiter: HostLimiter;
   private readonly timeoutMs: number;
+  private readonly agent: Agent;
+  readonly policy: OutboundPolicy;
 
-  constructor(options: { perHostConcurrency?: number; timeoutMs?: number } = {}) {
+  constructor(options: { perHostConcurrency?: number; timeoutMs?: number; policy?: OutboundPolicy } = {}) {
     this.limiter = new HostLimiter(options.perHostConcurrency ?? 8);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.policy = options.policy ?? PERMISSIVE_OUTBOUND;
+    this.agent = new Agent({ connect: { lookup: guardedLookup(this.policy) } });
   }
 
   async request(url: string, req: HttpRequest = {}): Promise<HttpResponse> {
-    const target = new URL(url);
-    return this.limiter.run(target.host, () => this.send(target, req));
+    let target = parseTarget(url);
+    let method = req.method ?? 'GET';
+    let body = req.body;
+    const headers: Record<string, string> = { ...req.headers };
+    const seen = new Set<string>([target.href]);
+    for (let hop = 0; ; hop++) {
+      const current = target;
+      const res = await this.limiter.run(current.host, () =>
+        this.send(current, { ...req, method, body, headers }),
+      );
+      const location = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null;
+      if (location === null) return res;
+      if (hop >= MAX_REDIRECTS)
+        throw new FeedError('BAD_RESPONSE', `${describe(url)} redirected more than ${MAX_REDIRECTS} times`);
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new FeedError(
+          'BAD_RESPONSE',
+          `${describe(current.href)} redirected to something that is not a URL`,
+        );
+      }
+      if (seen.has(next.href)) throw new FeedError('BAD_RESPONSE', `${describe(url)} redirects in a loop`);
+      seen.add(next.href);
+      if (next.origin !== current.origin) {
+        // Credentials belong to the origin they were meant for (as browsers and Docker do).
+        for (const name of Object.keys(headers))
+          if (/^authorization$|signature|token|api-?key/i.test(name)) delete headers[name];
+      }
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        method = 'GET';
+        body = undefined;
+        delete headers['content-type'];
+      }
+      target = next;
+    }
   }
 
   private async send(target: URL, req: HttpRequest): Promise<HttpResponse> {
+    try {
+      checkOutboundUrl(target, this.policy);
+    } catch (err) {
+      throw new FeedError('OUTBOUND_REFUSED', (err as Error).message);
+    }
     const timeoutMs = req.timeoutMs ?? this.timeoutMs;
     const maxBytes = req.maxBytes ?? DEFAULT_MAX_BYTES;
-    const signal = AbortSignal.timeout(timeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
     const where = `${target.origin}${target.pathname}`;
-    let res: Response;
+    let res: Awaited<ReturnType<typeof fetch>>;
     try {
       res = await fetch(target, {
         method: req.method ?? 'GET',
         headers: req.headers,
         body: req.body,
         signal,
-        redirect: 'follow',
+        redirect: 'manual',
+        dispatcher: this.agent,
       });
     } catch (err) {
-      throw networkError(err, where, timeoutMs);
+      if (req.signal?.aborted) throw req.signal.reason;
+      throw connectError(err, target, timeoutMs);
     }
-    const declared = Number(res.headers.get('content-length') ?? NaN);
+    const headers = new Headers();
+    res.headers.forEach((value, name) => headers.append(name, value));
+    const declared = Number(headers.get('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > maxBytes) {
-      await res.body?.cancel();
+      await res.body?.cancel().catch(() => undefined);
       throw new FeedError(
         'TOO_LARGE',
         `${where} answered ${declared} bytes, more than the ${maxBytes}-byte cap`,
@@ -96,27 +163,54 @@ export class HttpClient {
           }
           chunks.push(Buffer.from(chunk));
         }
+      } else {
+        await res.body?.cancel().catch(() => undefined);
       }
     } catch (err) {
       if (err instanceof FeedError) throw err;
-      throw networkError(err, where, timeoutMs);
+      if (req.signal?.aborted) throw req.signal.reason;
+      throw bodyError(err, where, timeoutMs);
     }
-    return {
-      status: res.status,
-      headers: res.headers,
-      url: res.url || target.href,
-      body: Buffer.concat(chunks),
-    };
+    return { status: res.status, headers, url: target.href, body: Buffer.concat(chunks) };
   }
 }
 
-function networkError(err: unknown, where: string, timeoutMs: number): FeedError {
-  const e = err as { name?: string; cause?: { code?: string; message?: string }; message?: string };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
-    return new FeedError('TIMEOUT', `${where} did not answer within ${timeoutMs} ms`);
+function parseTarget(url: string): URL {
+  try {
+    return new URL(url);
+  } catch {
+    throw new FeedError('BAD_REQUEST', 'not a valid URL');
   }
-  const code = e?.cause?.code ?? e?.name ?? 'error';
-  return new FeedError('NETWORK', `${where} could not be reached (${code})`);
+}
+
+/** A URL for messages: origin and path, never credentials or a query. */
+function describe(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/**
+ * Any failure before an answer (refused, unreachable, no answer in time, not HTTP) reads the same, so an
+ * API caller cannot map which ports of an internal host are open, closed or filtered.
+ */
+function connectError(err: unknown, target: URL, timeoutMs: number): FeedError {
+  const cause = (err as { cause?: unknown })?.cause;
+  if (cause instanceof OutboundRefusedError) return new FeedError('OUTBOUND_REFUSED', cause.message);
+  return new FeedError(
+    'NETWORK',
+    `${target.origin} could not be reached or gave no answer within ${timeoutMs} ms`,
+  );
+}
+
+function bodyError(err: unknown, where: string, timeoutMs: number): FeedError {
+  const e = err as { name?: string };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
+    return new FeedError('TIMEOUT', `${where} did not finish its answer within ${timeoutMs} ms`);
+  return new FeedError('NETWORK', `${where} broke off its answer`);
 }
 
 /** A 429's wait from `Retry-After` (seconds or an HTTP date), capped at an hour. */

@@ -4,6 +4,7 @@ import { basicAuthorization, CredentialStore } from './credentials';
 import { FeedError } from './errors';
 import { OciFeed } from './feed';
 import { HttpClient, HttpResponse, statusError } from './http';
+import { realmRefusal } from './token-realm';
 
 /** Every manifest media type we accept, OCI first: registry 2.8 answers 404 for OCI images without them. */
 export const MANIFEST_ACCEPT = [
@@ -65,7 +66,7 @@ export class OciClient {
   ) {}
 
   /** Lists every tag of a repository, following `Link` pagination within the registry's origin. */
-  async listTags(feed: OciFeed, repository: string): Promise<TagListing> {
+  async listTags(feed: OciFeed, repository: string, signal?: AbortSignal): Promise<TagListing> {
     const origin = new URL(feed.url).origin;
     let next: string | null = `${feed.url}/v2/${repository}/tags/list?n=${feed.pageSize}`;
     const tags: string[] = [];
@@ -75,8 +76,13 @@ export class OciClient {
     while (next !== null) {
       if (seen.has(next))
         throw new FeedError('BAD_RESPONSE', `the registry's next-page links for ${repository} loop`);
+      if (seen.size >= feed.maxPages)
+        throw new FeedError(
+          'TOO_LARGE',
+          `${repository} needs more than ${feed.maxPages} pages of tags; raise maxPages for feed ${feed.id}`,
+        );
       seen.add(next);
-      const res = await this.send(feed, repository, next, { maxBytes: TAG_PAGE_MAX_BYTES });
+      const res = await this.send(feed, repository, next, { maxBytes: TAG_PAGE_MAX_BYTES, signal });
       requests++;
       rateLimitRemaining = readRateLimit(res) ?? rateLimitRemaining;
       const page = parseTagPage(res, repository);
@@ -178,7 +184,12 @@ export class OciClient {
     feed: OciFeed,
     repository: string,
     url: string,
-    req: { method?: 'GET' | 'HEAD'; headers?: Record<string, string>; maxBytes?: number },
+    req: {
+      method?: 'GET' | 'HEAD';
+      headers?: Record<string, string>;
+      maxBytes?: number;
+      signal?: AbortSignal;
+    },
   ): Promise<HttpResponse> {
     const scope = `repository:${repository}:pull`;
     const headers: Record<string, string> = { ...req.headers };
@@ -241,6 +252,13 @@ export class OciClient {
       throw new FeedError('BAD_RESPONSE', `feed ${feed.id} sent a token realm that is not a URL`);
     }
     const what = `the token service of feed ${feed.id}`;
+    const refusal = realmRefusal(feed.url, url, feed.tokenRealmHosts);
+    if (refusal !== null && feed.auth.kind !== 'anonymous') {
+      throw new FeedError(
+        'DENIED',
+        `feed ${feed.id}: the registry named ${url.origin} as its token realm; credentials withheld: ${refusal}`,
+      );
+    }
     const refreshToken = await this.credentials.refreshToken(feed);
     if (refreshToken) {
       const form = new URLSearchParams({

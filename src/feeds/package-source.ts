@@ -19,14 +19,14 @@ export class PackageSource {
     readonly helm: HelmRepositoryClient,
   ) {}
 
-  async list(feed: Feed, pkg: string): Promise<PackageListing> {
+  async list(feed: Feed, pkg: string, signal?: AbortSignal): Promise<PackageListing> {
     if (feed.type === 'helm') {
-      const versions = await this.helm.chartVersions(feed, pkg);
+      const versions = await this.helm.chartVersions(feed, pkg, signal);
       const digests = new Map<string, string>();
       for (const v of versions) if (v.digest) digests.set(v.version, v.digest);
       return { tags: versions.map((v) => v.version), rateLimitRemaining: null, digests };
     }
-    const listing = await this.oci.listTags(feed, repositoryOf(feed, pkg));
+    const listing = await this.oci.listTags(feed, repositoryOf(feed, pkg), signal);
     // OCI tags cannot hold `+`; Helm stores a chart version's `+` as `_`.
     const tags = feed.helm ? listing.tags.map((t) => t.replace(/_/g, '+')) : listing.tags;
     return { tags, rateLimitRemaining: listing.rateLimitRemaining, digests: null };

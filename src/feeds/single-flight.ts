@@ -1,9 +1,17 @@
+interface Flight<T> {
+  readonly promise: Promise<T>;
+  readonly controller: AbortController;
+  waiters: number;
+}
+
 /**
  * Shares one in-flight request between concurrent callers with the same key, and keeps the answer for a
- * short while, so registry traffic grows with distinct packages and not with triggers.
+ * short while, so registry traffic grows with distinct packages and not with triggers. A caller may leave
+ * early through its own abort signal; the shared load is aborted once no caller waits for it any more,
+ * so a cancelled or timed-out poll never leaves a listing running on its own.
  */
 export class SingleFlightCache<T> {
-  private readonly inFlight = new Map<string, Promise<T>>();
+  private readonly inFlight = new Map<string, Flight<T>>();
   private readonly done = new Map<string, { value: T; at: number }>();
 
   constructor(
@@ -13,25 +21,57 @@ export class SingleFlightCache<T> {
   ) {}
 
   /** The cached answer if younger than `maxAgeMs` (default: the TTL), else the shared in-flight or a new call. */
-  async get(key: string, load: () => Promise<T>, maxAgeMs = this.ttlMs): Promise<T> {
+  async get(
+    key: string,
+    load: (signal: AbortSignal) => Promise<T>,
+    maxAgeMs = this.ttlMs,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    signal?.throwIfAborted();
     const hit = this.done.get(key);
     if (hit && this.now() - hit.at < Math.min(maxAgeMs, this.ttlMs)) return hit.value;
-    const pending = this.inFlight.get(key);
-    if (pending) return pending;
-    const call = load().then(
+    const flight = this.inFlight.get(key) ?? this.start(key, load);
+    flight.waiters++;
+    if (!signal) return flight.promise;
+    return new Promise<T>((resolve, reject) => {
+      const leave = () => {
+        flight.waiters--;
+        if (flight.waiters === 0) flight.controller.abort(signal.reason);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', leave, { once: true });
+      flight.promise.then(
+        (value) => {
+          signal.removeEventListener('abort', leave);
+          resolve(value);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', leave);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  private start(key: string, load: (signal: AbortSignal) => Promise<T>): Flight<T> {
+    const controller = new AbortController();
+    const promise = load(controller.signal).then(
       (value) => {
-        this.inFlight.delete(key);
+        if (this.inFlight.get(key)?.promise === promise) this.inFlight.delete(key);
         if (this.done.size >= this.maxEntries) this.done.delete(this.done.keys().next().value as string);
         this.done.delete(key);
         this.done.set(key, { value, at: this.now() });
         return value;
       },
       (err: unknown) => {
-        this.inFlight.delete(key);
+        if (this.inFlight.get(key)?.promise === promise) this.inFlight.delete(key);
         throw err;
       },
     );
-    this.inFlight.set(key, call);
-    return call;
+    // Callers that left early do not observe the rejection; keep it from being reported as unhandled.
+    promise.catch(() => undefined);
+    const flight: Flight<T> = { promise, controller, waiters: 0 };
+    this.inFlight.set(key, flight);
+    return flight;
   }
 }

@@ -1,5 +1,5 @@
 import { CredentialStore, EcrTokenSource } from '../../src/feeds/credentials';
-import { DEFAULT_MAX_TAGS, FeedAuth, OciFeed } from '../../src/feeds/feed';
+import { DEFAULT_MAX_PAGES, DEFAULT_MAX_TAGS, FeedAuth, OciFeed } from '../../src/feeds/feed';
 import { HelmRepositoryClient } from '../../src/feeds/helm';
 import { HttpClient } from '../../src/feeds/http';
 import { OciClient } from '../../src/feeds/oci';
@@ -33,6 +33,8 @@ export function ociFeed(
     maxTags: DEFAULT_MAX_TAGS,
     helm: false,
     repositoryPrefix: '',
+    tokenRealmHosts: [],
+    maxPages: DEFAULT_MAX_PAGES,
     ...extra,
   };
 }

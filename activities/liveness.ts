@@ -1,0 +1,23 @@
+import { Context } from '@temporalio/activity';
+
+/** How often a long activity heartbeats: well inside the heartbeat timeouts the workflows set. */
+const HEARTBEAT_EVERY_MS = 2_000;
+
+/**
+ * Runs activity work with a heartbeat (so an attempt lost with its worker is retried within the
+ * heartbeat timeout, and cancellation reaches it) and an abort signal that fires when the activity is
+ * cancelled or its start-to-close deadline passes, so no listing outlives the activity that asked for it.
+ */
+export async function withLiveness<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const { startToCloseTimeoutMs, currentAttemptScheduledTimestampMs } = ctx.info;
+  const remaining = Math.max(1, currentAttemptScheduledTimestampMs + startToCloseTimeoutMs - Date.now());
+  const signal = AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(remaining)]);
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await work(signal);
+  } finally {
+    clearInterval(timer);
+  }
+}
