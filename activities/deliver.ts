@@ -2,6 +2,8 @@ import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Destination, ProjectRelease } from '../src/domain/project';
 import { HttpClient } from '../src/feeds/http';
+import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
+import { octopusReleasesUrl } from '../src/domain/destination-urls';
 
 export interface DeliverInput {
   readonly project: string;
@@ -11,8 +13,8 @@ export interface DeliverInput {
 
 export interface DeliveryDependencies {
   readonly http: HttpClient;
-  /** Secret values by name, from the worker's configuration. */
-  readonly secrets: ReadonlyMap<string, string>;
+  /** Secret values by name with the URL prefixes each may go to, from the worker's configuration. */
+  readonly secrets: ReadonlyMap<string, NamedSecret>;
 }
 
 /** What a destination receives: the release, without delivery bookkeeping. */
@@ -53,12 +55,14 @@ function permanent(status: number): boolean {
 
 /** Activities that hand a recorded release to its destinations. */
 export function createDeliveryActivities(deps: DeliveryDependencies) {
-  const secret = (name: string, destination: string): string => {
-    const value = deps.secrets.get(name);
-    // Retryable: the release waits, visibly, until the worker is configured with the secret.
-    if (value === undefined)
-      throw retryable(`destination ${destination}: secret "${name}" is not configured on the worker`);
-    return value;
+  const bindings = bindingsOf(deps.secrets);
+  /** A secret's value for a request to `url`, checked against its binding right before sending. */
+  const secret = (name: string, destination: string, url: string): string => {
+    const refusal = secretRefusal(name, url, bindings);
+    // Retryable: the release waits, visibly, until the worker's configuration allows it. The text is the
+    // same for an unknown name, so the delivery status does not reveal which secrets exist.
+    if (refusal !== null) throw retryable(`destination ${destination}: ${refusal}`);
+    return deps.secrets.get(name)!.value;
   };
 
   async function post(url: string, headers: Record<string, string>, body: string, destination: string) {
@@ -102,7 +106,8 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
           'user-agent': 'feed-triggers',
         };
         if (destination.signingSecret) {
-          const hmac = createHmac('sha256', secret(destination.signingSecret.secret, destination.name))
+          const key = secret(destination.signingSecret.secret, destination.name, destination.url);
+          const hmac = createHmac('sha256', key)
             .update(body)
             .digest('hex');
           headers['x-feed-triggers-signature'] = `sha256=${hmac}`;
@@ -123,12 +128,12 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
           Version: p.tag,
         })),
       });
-      const url = `${destination.serverUrl.replace(/\/+$/, '')}/api/${destination.spaceId}/releases`;
+      const url = octopusReleasesUrl(destination);
       const res = await post(
         url,
         {
           'content-type': 'application/json',
-          'x-octopus-apikey': secret(destination.apiKey.secret, destination.name),
+          'x-octopus-apikey': secret(destination.apiKey.secret, destination.name, url),
         },
         body,
         destination.name,

@@ -10,9 +10,12 @@ const HEARTBEAT_EVERY_MS = 2_000;
  */
 export async function withLiveness<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
-  const { startToCloseTimeoutMs, currentAttemptScheduledTimestampMs } = ctx.info;
-  const remaining = Math.max(1, currentAttemptScheduledTimestampMs + startToCloseTimeoutMs - Date.now());
-  const signal = AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(remaining)]);
+  // Start-to-close counts from when this worker took the task, which is about now.
+  const { startToCloseTimeoutMs } = ctx.info;
+  const signal =
+    startToCloseTimeoutMs > 0
+      ? AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(startToCloseTimeoutMs)])
+      : ctx.cancellationSignal;
   ctx.heartbeat();
   const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
   try {

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FeedIdSchema } from './domain/trigger';
+import { NamedSecret } from './secrets';
+import { OutboundPolicy } from './feeds/outbound';
 import {
   DEFAULT_MAX_INDEX_BYTES,
   DEFAULT_MAX_PAGES,
@@ -26,11 +28,41 @@ export class ConfigError extends Error {
   readonly code = 'INVALID_CONFIG';
 }
 
+/** A URL prefix a secret may be sent to: `https://ci.example.com/hooks/`. */
+const SendToSchema = z
+  .string()
+  .max(2048)
+  .refine((u) => {
+    try {
+      const url = new URL(u);
+      return (
+        (url.protocol === 'https:' || url.protocol === 'http:') && url.username === '' && url.search === ''
+      );
+    } catch {
+      return false;
+    }
+  }, 'a URL prefix such as https://ci.example.com/hooks/');
+
 const SecretRefSchema = z.union([
   z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict(),
   z.object({ file: z.string().min(1) }).strict(),
 ]);
 export type SecretRef = z.infer<typeof SecretRefSchema>;
+
+const NamedSecretSchema = z.union([
+  z
+    .object({
+      env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'),
+      sendTo: z.array(SendToSchema).min(1, 'list the URL prefixes this secret may be sent to').max(20),
+    })
+    .strict(),
+  z
+    .object({
+      file: z.string().min(1),
+      sendTo: z.array(SendToSchema).min(1, 'list the URL prefixes this secret may be sent to').max(20),
+    })
+    .strict(),
+]);
 
 const AuthConfigSchema = z.union([
   z
@@ -125,10 +157,21 @@ const FileSchema = z
       .default([]),
     /** How long a worker reuses a tag listing for other triggers on the same package. */
     pollCacheSeconds: z.number().min(0).max(3600).default(30),
+    /**
+     * Which addresses the worker may reach besides public ones. Link-local and metadata addresses never.
+     * Default: both allowed when the API listens on loopback (a developer's machine), else both refused.
+     */
+    outbound: z
+      .object({ allowPrivateNetworks: z.boolean().optional(), allowLoopback: z.boolean().optional() })
+      .strict()
+      .default({}),
     /** Bearer token that registry notifications to /webhooks/registry must carry. */
     webhookToken: SecretRefSchema.optional(),
-    /** Named secrets that project destinations refer to (`apiKey: { secret: octopus }`). */
-    secrets: z.record(FeedIdSchema, SecretRefSchema).default({}),
+    /**
+     * Named secrets that project destinations refer to (`apiKey: { secret: octopus }`), each bound to the
+     * URL prefixes it may be sent to.
+     */
+    secrets: z.record(FeedIdSchema, NamedSecretSchema).default({}),
   })
   .strict();
 
@@ -167,9 +210,11 @@ export interface Config {
   readonly dataDir: string;
   readonly pollCacheMs: number;
   readonly feeds: ReadonlyMap<string, Feed>;
-  /** Secret values by name, for destinations; never sent to workflows. */
-  readonly secrets: ReadonlyMap<string, string>;
+  /** Secret values by name with where they may be sent, for destinations; never sent to workflows. */
+  readonly secrets: ReadonlyMap<string, NamedSecret>;
   readonly webhookToken: string | null;
+  /** Where feeds, token realms, destinations and redirects may lead. */
+  readonly outbound: OutboundPolicy;
 }
 
 function describe(error: z.ZodError, where: string): string {
@@ -225,11 +270,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     feeds.set(f.id, toFeed(f, resolveAuth(f.auth, secret)));
   });
 
-  const secrets = new Map<string, string>();
-  for (const [name, ref] of Object.entries(file.secrets))
-    secrets.set(name, readSecret(ref, env, `secrets.${name}`, baseDir));
+  const secrets = new Map<string, NamedSecret>();
+  for (const [name, { sendTo, ...ref }] of Object.entries(file.secrets))
+    secrets.set(name, { value: readSecret(ref, env, `secrets.${name}`, baseDir), sendTo });
+
+  const localApi = isLoopback(e.FEED_TRIGGERS_API_HOST) || e.FEED_TRIGGERS_API_HOST === '::1';
+  const outbound: OutboundPolicy = {
+    allowPrivateNetworks: file.outbound.allowPrivateNetworks ?? localApi,
+    allowLoopback: file.outbound.allowLoopback ?? localApi,
+    trustedHosts: new Set([...feeds.values()].map((f) => new URL(f.url).hostname.toLowerCase())),
+  };
 
   return {
+    outbound,
     secrets,
     webhookToken: file.webhookToken ? readSecret(file.webhookToken, env, 'webhookToken', baseDir) : null,
     temporal: {

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from './config';
 import { TemporalCliError } from './temporal/cli';
 import { connectTemporal } from './temporal/connect';
 import { createWorker } from './worker';
+import { bindingsOf } from './secrets';
 
 /** `npm start`: a dev server (unless TEMPORAL_ADDRESS is set), the worker and the API, until Ctrl-C or SIGTERM. */
 async function main(): Promise<void> {
@@ -28,6 +29,9 @@ async function main(): Promise<void> {
     client,
     taskQueue: config.taskQueue,
     webhookToken: config.webhookToken,
+    secretBindings: bindingsOf(config.secrets),
+    outbound: config.outbound,
+    feeds: config.feeds,
     log: (m) => process.stderr.write(`${m}\n`),
   });
   const server: Server = await new Promise((resolve, reject) => {

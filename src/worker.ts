@@ -16,7 +16,8 @@ export interface WorkerOptions {
   readonly namespace: string;
   /** Activities reach project workflows through this client. */
   readonly client: Client;
-  readonly config: Pick<Config, 'taskQueue' | 'feeds' | 'pollCacheMs' | 'secrets'>;
+  readonly config: Pick<Config, 'taskQueue' | 'feeds' | 'pollCacheMs' | 'secrets'> &
+    Partial<Pick<Config, 'outbound'>>;
   /** A prebuilt bundle (tests build one for all workers); otherwise the workflows are bundled here. */
   readonly workflowBundle?: WorkflowBundleOption;
   /** Where ECR tokens come from (the AWS SDK unless a test stands in for ECR). */
@@ -27,7 +28,7 @@ export interface WorkerOptions {
 
 /** Builds the activities with their per-worker caches, and a worker for the trigger workflows. */
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
-  const http = new HttpClient();
+  const http = new HttpClient({ policy: options.config.outbound });
   const credentials = new CredentialStore(http, options.ecrTokenSource);
   const source = new PackageSource(
     new OciClient(http, credentials),

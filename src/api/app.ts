@@ -1,6 +1,9 @@
 import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, Response } from 'express';
 import { HttpProblem, sendProblem } from './problem';
+import { SecretBindings } from '../secrets';
+import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../feeds/outbound';
+import { Feed } from '../feeds/feed';
 import { projectRoutes } from './projects';
 import { ruleRoutes } from './rules';
 import { triggerRoutes } from './triggers';
@@ -14,6 +17,12 @@ export interface AppOptions {
   readonly updateDeadlineMs?: number;
   /** Bearer token registry notifications must carry; null accepts any (the API binds to loopback by default). */
   readonly webhookToken?: string | null;
+  /** Which secrets may go where (names and URL prefixes, no values): projects are checked on save. */
+  readonly secretBindings?: SecretBindings;
+  /** The worker's outbound policy, so a destination or feed it would refuse is refused on save. */
+  readonly outbound?: OutboundPolicy;
+  /** Configured feeds, so a package's feed resolves to the URL the worker would reach. */
+  readonly feeds?: ReadonlyMap<string, Feed>;
 }
 
 /** The HTTP API: thin routes onto Temporal; errors as application/problem+json. */
@@ -28,7 +37,13 @@ export function createApp(options: AppOptions): express.Express {
     res.json({ status: 'ok' });
   });
   app.use(ruleRoutes());
-  app.use(projectRoutes(options.client, options.taskQueue, options.updateDeadlineMs));
+  app.use(
+    projectRoutes(options.client, options.taskQueue, options.updateDeadlineMs, {
+      secretBindings: options.secretBindings ?? new Map(),
+      outbound: options.outbound ?? PERMISSIVE_OUTBOUND,
+      feeds: options.feeds ?? new Map(),
+    }),
+  );
   app.use(triggerRoutes(options.client, options.taskQueue, options.updateDeadlineMs));
 
   app.use((req: Request, res: Response) => {

@@ -20,7 +20,13 @@ import {
   releaseQuery,
   releasesQuery,
 } from '../../workflows/project';
-import { HttpProblem, parseOr400 } from './problem';
+import { FieldError, HttpProblem, parseOr400 } from './problem';
+import { ProjectSpec } from '../domain/project';
+import { secretUses } from '../domain/destination-urls';
+import { secretRefusal, SecretBindings } from '../secrets';
+import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
+import { Feed } from '../feeds/feed';
+import { resolveFeed } from '../config';
 import { cancelAndWait, listRunning, requireRunning, runningHandle, withWorkerDeadline } from './workflows';
 
 const ProjectParams = z.object({ project: SlugSchema });
@@ -41,6 +47,45 @@ const ManualReleaseBody = z
   })
   .strict();
 
+/** What a project is checked against on save, besides its schema: where the worker may send what. */
+export interface SaveGuard {
+  readonly secretBindings: SecretBindings;
+  readonly outbound: OutboundPolicy;
+  readonly feeds: ReadonlyMap<string, Feed>;
+}
+
+/**
+ * Refuses, with 400 naming each field, destinations and feeds the worker would refuse: secrets used toward
+ * URLs they are not bound to, and URLs the outbound policy forbids.
+ */
+function checkReachable(spec: ProjectSpec, guard: SaveGuard): void {
+  const errors: FieldError[] = [];
+  for (const use of secretUses(spec.destinations)) {
+    const refusal = secretRefusal(use.secret, use.url, guard.secretBindings);
+    if (refusal) errors.push({ field: use.field, message: refusal });
+  }
+  const urls = [
+    ...spec.destinations.map((d, i) =>
+      d.type === 'webhook'
+        ? { url: d.url, field: `destinations.${i}.url` }
+        : { url: d.serverUrl, field: `destinations.${i}.serverUrl` },
+    ),
+    ...spec.packages.flatMap((p, i) => {
+      const feed = resolveFeed(guard.feeds, p.feed);
+      return feed && !guard.feeds.has(p.feed) ? [{ url: feed.url, field: `packages.${i}.feed` }] : [];
+    }),
+  ];
+  for (const { url, field } of urls) {
+    try {
+      checkOutboundUrl(new URL(url), guard.outbound);
+    } catch (err) {
+      errors.push({ field, message: (err as Error).message });
+    }
+  }
+  if (errors.length > 0)
+    throw new HttpProblem(400, 'Invalid project', `${errors[0].field}: ${errors[0].message}`, errors);
+}
+
 /** HTTP status for a refusal from a short workflow (manual release, preview). */
 function refusal(err: unknown): HttpProblem | null {
   if (!(err instanceof WorkflowFailedError)) return null;
@@ -55,7 +100,12 @@ function refusal(err: unknown): HttpProblem | null {
 }
 
 /** Routes for projects, their releases and channel previews. */
-export function projectRoutes(client: Client, taskQueue: string, updateDeadlineMs?: number): Router {
+export function projectRoutes(
+  client: Client,
+  taskQueue: string,
+  updateDeadlineMs: number | undefined,
+  guard: SaveGuard,
+): Router {
   const router = Router();
   const projectHandle = (name: string) =>
     requireRunning<typeof project>(client, projectWorkflowId(name), `project ${name}`);
@@ -65,6 +115,7 @@ export function projectRoutes(client: Client, taskQueue: string, updateDeadlineM
     const body =
       req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { name, ...req.body } : req.body;
     const spec = parseOr400(ProjectSpecSchema, body);
+    checkReachable(spec, guard);
     if (spec.name !== name)
       throw new HttpProblem(
         400,

@@ -26,7 +26,11 @@ const HttpUrl = z
   .string()
   .max(2048)
   .url()
-  .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://');
+  .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://')
+  .refine(
+    (u) => !/^https?:\/\/[^/?#]*@/.test(u),
+    'credentials in a URL are not allowed; use a signing secret or an API key from the configuration',
+  );
 
 export const WebhookDestinationSchema = z
   .object({

@@ -12,6 +12,11 @@ export interface OutboundPolicy {
   readonly allowPrivateNetworks: boolean;
   /** 127.0.0.0/8 and ::1. */
   readonly allowLoopback: boolean;
+  /**
+   * Host names an administrator configured (feeds in the configuration file): reachable even on private or
+   * loopback addresses. Never link-local or metadata addresses.
+   */
+  readonly trustedHosts?: ReadonlySet<string>;
 }
 
 /** What `npm start` on loopback allows: a developer's registries on the same machine or network. */
@@ -47,13 +52,14 @@ LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
 
 /** Why an address is refused under the policy, or null when it may be reached. */
-export function refusedAddress(address: string, policy: OutboundPolicy): string | null {
+export function refusedAddress(address: string, policy: OutboundPolicy, trusted = false): string | null {
   let ip = address.replace(/^\[|\]$/g, '');
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped) ip = mapped[1];
   const family = isIP(ip) === 6 ? 'ipv6' : isIP(ip) === 4 ? 'ipv4' : null;
   if (!family) return 'not an IP address';
   if (NEVER.check(ip, family)) return 'link-local, metadata and reserved addresses are never reached';
+  if (trusted) return null;
   if (LOOPBACK.check(ip, family))
     return policy.allowLoopback ? null : 'loopback addresses are not allowed (outbound.allowLoopback)';
   if (PRIVATE.check(ip, family))
@@ -75,11 +81,12 @@ export function checkOutboundUrl(url: URL, policy: OutboundPolicy): void {
       `${url.protocol}//${url.host}: credentials in a URL are not allowed; use the configuration's secrets`,
     );
   const host = url.hostname.replace(/^\[|\]$/g, '');
+  const trusted = policy.trustedHosts?.has(url.hostname.toLowerCase()) ?? false;
   if (isIP(host)) {
-    const reason = refusedAddress(host, policy);
+    const reason = refusedAddress(host, policy, trusted);
     if (reason) throw new OutboundRefusedError(`${url.host} is refused: ${reason}`);
   } else if (/^localhost\.?$/i.test(host) || /\.localhost\.?$/i.test(host)) {
-    if (!policy.allowLoopback)
+    if (!policy.allowLoopback && !trusted)
       throw new OutboundRefusedError(`${url.host} is refused: loopback addresses are not allowed`);
   }
 }
@@ -95,8 +102,9 @@ export function guardedLookup(policy: OutboundPolicy): LookupFunction {
   return (hostname: string, options: LookupOptions, callback: LookupCallback) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, []);
+      const trusted = policy.trustedHosts?.has(hostname.toLowerCase()) ?? false;
       for (const a of addresses) {
-        const reason = refusedAddress(a.address, policy);
+        const reason = refusedAddress(a.address, policy, trusted);
         if (reason) {
           const refused = new OutboundRefusedError(`${hostname} is refused: ${reason}`) as Error & {
             code: string;

@@ -50,8 +50,8 @@ describe('the project API', () => {
       'channels.0.rules.0.range',
     ],
     [
-      'a catastrophic regex',
-      { ...project(), channels: [{ name: 'default', rules: [{ tag: '^(a+)+$' }] }] },
+      'a regex RE2 cannot run (lookahead)',
+      { ...project(), channels: [{ name: 'default', rules: [{ tag: '^(?!beta)' }] }] },
       'channels.0.rules.0.tag',
     ],
     [
@@ -230,11 +230,23 @@ describe('the rule preview API', () => {
     });
   });
 
-  test('refuses a catastrophic regex with a 400 naming rule.filter and saying why', async () => {
-    const res = await api.request('POST', '/rules/preview', { rule: { filter: '^(\\d+)*$' }, tags: ['1'] });
+  test('refuses a backreference with a 400 naming rule.filter and the construct', async () => {
+    const res = await api.request('POST', '/rules/preview', { rule: { filter: '^(\\d+)\\1$' }, tags: ['1'] });
     expect(res.status).toBe(400);
     expect(res.body.errors[0].field).toBe('rule.filter');
-    expect(res.body.errors[0].message).toMatch(/backtrack catastrophically/);
+    expect(res.body.errors[0].message).toMatch(/backreferences \(\\1\) are not supported/);
+  });
+
+  test('runs a filter that backtracks catastrophically on V8 over hostile tags in linear time', async () => {
+    const tags = Array.from({ length: 2000 }, (_, i) => `${'a'.repeat(100)}${i}`);
+    const started = Date.now();
+    const res = await api.request('POST', '/rules/preview', {
+      rule: { exclude: ['([a-z]|[a-z0-9])*!', '(a|aa)*b', '(\\w|\\d)*$'] },
+      tags: [...tags, '1.0.0'],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.selected).toBe('1.0.0'); // every `a…` tag is excluded by the third pattern
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   test('refuses tags that are not strings, naming the index', async () => {

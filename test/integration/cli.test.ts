@@ -139,9 +139,9 @@ describe('npx feed-triggers apply and get', () => {
     const regex = path.join(dir, 'regex.yaml');
     writeFileSync(
       regex,
-      `projects:\n  - name: decl\n    packages: [{ name: a, feed: docker.io, package: x/y }]\n    channels: [{ name: default, rules: [{ filter: "(a*)*b" }] }]\n`,
+      `projects:\n  - name: decl\n    packages: [{ name: a, feed: docker.io, package: x/y }]\n    channels: [{ name: default, rules: [{ filter: "(a*)\\\\1b" }] }]\n`,
     );
-    expect((await cli('apply', '-f', regex)).stderr).toMatch(/backtrack catastrophically/);
+    expect((await cli('apply', '-f', regex)).stderr).toMatch(/backreferences/);
     expect((await cli('apply')).code).toBe(2);
     expect((await cli('get', 'nonsense')).code).toBe(2);
     expect((await cli('get', 'releases')).stderr).toMatch(/needs --project/);
@@ -183,7 +183,7 @@ describe('the built CLI, as npx runs it', () => {
   test('bad options exit 2 with a one-line error', async () => {
     for (const args of [
       ['rules', '--order', 'random'],
-      ['rules', '--tag', '(a+)+'],
+      ['rules', '--tag', '(?=a)'],
       ['rules', '--nope'],
     ]) {
       const r = await run(args, '');

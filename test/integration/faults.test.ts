@@ -43,7 +43,9 @@ describe('the OCI client against a fault-injecting proxy', () => {
     expect(err.message).toMatch(/injected 503/);
     proxy.inject(TAGS, { kind: 'slow', ms: 1500 });
     err = await failure();
-    expect([err.code, err.retryable]).toEqual(['TIMEOUT', true]);
+    // No answer in time reads like a refused connection: callers cannot map open, closed and filtered ports.
+    expect([err.code, err.retryable]).toEqual(['NETWORK', true]);
+    expect(err.message).toMatch(/could not be reached or gave no answer within 500 ms/);
     proxy.inject(TAGS, { kind: 'reset' });
     err = await failure();
     expect([err.code, err.retryable]).toEqual(['NETWORK', true]);

@@ -5,6 +5,7 @@ import { ProjectRelease } from '../../src/domain/project';
 import { PACKAGES_ATTRIBUTE } from '../../src/domain/search-attributes';
 import { TriggerState } from '../../src/domain/trigger';
 import { createProjectActivities } from '../../activities/project';
+import { bindingsOf } from '../../src/secrets';
 import { startApi, TestApi } from '../support/api';
 import { RecordedRequest, startServer, TestServer } from '../support/http-server';
 import { putProject, releasesOf, startTrigger, waitForReleases } from '../support/projects';
@@ -48,13 +49,14 @@ beforeAll(async () => {
       .writeHead(201, { 'content-type': 'application/json' })
       .end(JSON.stringify({ Id: `Releases-${octopusReleases.size}`, Version: body.Version }));
   });
-  env = await startTestWorker({
-    secrets: new Map([
-      ['hook-key', HMAC_KEY],
-      ['octopus', OCTOPUS_KEY],
-    ]),
+  const secrets = new Map([
+    ['hook-key', { value: HMAC_KEY, sendTo: [`${hook.url}/`] }],
+    ['octopus', { value: OCTOPUS_KEY, sendTo: [`${octopus.url}/api/`] }],
+  ]);
+  env = await startTestWorker({ secrets });
+  api = await startApi(env.client, env.taskQueue, undefined, undefined, {
+    secretBindings: bindingsOf(secrets),
   });
-  api = await startApi(env.client, env.taskQueue);
 });
 
 afterAll(async () => {
@@ -472,7 +474,7 @@ describe('projects, channels and releases', () => {
     const bad = [
       { ...(before as { spec: object }).spec, versioning: { template: '#{Octopus.Nope}' } },
       { ...(before as { spec: object }).spec, name: 'renamed' },
-      { ...(before as { spec: object }).spec, channels: [{ name: 'default', rules: [{ tag: '(x+)+y' }] }] },
+      { ...(before as { spec: object }).spec, channels: [{ name: 'default', rules: [{ tag: '(x+)\\1' }] }] },
     ];
     for (const spec of bad) {
       const err = await handle.executeUpdate('configure', { args: [spec] }).catch((e: unknown) => e);

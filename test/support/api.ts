@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
-import { createApp } from '../../src/api/app';
+import { AppOptions, createApp } from '../../src/api/app';
 
 export interface TestApi {
   readonly url: string;
@@ -15,8 +15,9 @@ export async function startApi(
   taskQueue: string,
   updateDeadlineMs?: number,
   webhookToken?: string,
+  extra: Partial<AppOptions> = {},
 ): Promise<TestApi> {
-  const app = createApp({ client, taskQueue, updateDeadlineMs, webhookToken });
+  const app = createApp({ client, taskQueue, updateDeadlineMs, webhookToken, ...extra });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

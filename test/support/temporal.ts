@@ -3,6 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Logger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Feed } from '../../src/feeds/feed';
 import { createWorker } from '../../src/worker';
+import { NamedSecret } from '../../src/secrets';
+import { OutboundPolicy } from '../../src/feeds/outbound';
 
 let runtimeInstalled = false;
 
@@ -27,7 +29,8 @@ export async function startTestWorker(
     pollCacheMs?: number;
     taskQueue?: string;
     logger?: Logger;
-    secrets?: ReadonlyMap<string, string>;
+    secrets?: ReadonlyMap<string, NamedSecret>;
+    outbound?: OutboundPolicy;
     extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
   } = {},
 ): Promise<TestWorkerEnv> {
@@ -48,6 +51,7 @@ export async function startTestWorker(
       feeds: options.feeds ?? new Map(),
       pollCacheMs: options.pollCacheMs ?? 0,
       secrets: options.secrets ?? new Map(),
+      outbound: options.outbound,
     },
     workflowBundle: { codePath: process.env.FEED_TRIGGERS_TEST_BUNDLE! },
   });
