@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { Client } from '@temporalio/client';
 import { createApp } from './api/app';
+import { listen } from './api/listen';
 import { ConfigError, loadConfig } from './config';
 import { TemporalCliError } from './temporal/cli';
 import { connectTemporal } from './temporal/connect';
@@ -34,10 +35,7 @@ async function main(): Promise<void> {
     feeds: config.feeds,
     log: (m) => process.stderr.write(`${m}\n`),
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.api.port, config.api.host, () => resolve(s));
-    s.once('error', reject);
-  });
+  const server: Server = await listen(app, config.api.port, config.api.host);
   const running = worker.run();
 
   say(`feed-triggers API:  http://${config.api.host}:${config.api.port}`);

@@ -25,13 +25,16 @@ export interface AppOptions {
   readonly feeds?: ReadonlyMap<string, Feed>;
 }
 
+/** Request bodies: a project is at most 64 KiB; a rule preview's tag list is the largest body. */
+export const API_BODY_LIMIT = 4 * 1024 * 1024;
+
 /** The HTTP API: thin routes onto Temporal; errors as application/problem+json. */
 export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   // Registry notifications bring their own content type and body parser; mount before the JSON default.
   app.use(webhookRoutes(options.client, options.webhookToken ?? null));
-  app.use(express.json({ limit: '4mb', type: ['application/json', 'application/*+json'] }));
+  app.use(express.json({ limit: API_BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -51,13 +54,18 @@ export function createApp(options: AppOptions): express.Express {
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof HttpProblem) return sendProblem(res, err.status, err.title, err.message, err.errors);
-    const e = err as { type?: string; status?: number; message?: string };
+    const e = err as { type?: string; status?: number; message?: string; limit?: unknown };
     if (e?.type === 'entity.parse.failed')
       return sendProblem(res, 400, 'Invalid request', 'the body is not valid JSON', [
         { field: '(body)', message: 'not valid JSON' },
       ]);
     if (e?.type === 'entity.too.large')
-      return sendProblem(res, 413, 'Payload too large', 'the body is larger than 4 MiB');
+      return sendProblem(
+        res,
+        413,
+        'Payload too large',
+        `the body is larger than this endpoint's limit of ${typeof e.limit === 'number' ? e.limit : API_BODY_LIMIT} bytes`,
+      );
     if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500)
       return sendProblem(res, e.status, 'Bad request', e.message ?? 'bad request');
     options.log?.(`API error: ${e?.message ?? String(err)}`);

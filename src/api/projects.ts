@@ -27,7 +27,14 @@ import { secretRefusal, SecretBindings } from '../secrets';
 import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
 import { Feed } from '../feeds/feed';
 import { resolveFeed } from '../config';
-import { cancelAndWait, listRunning, requireRunning, runningHandle, withWorkerDeadline } from './workflows';
+import {
+  cancelAndWait,
+  equals,
+  listRunning,
+  requireRunning,
+  runningHandle,
+  withWorkerDeadline,
+} from './workflows';
 
 const ProjectParams = z.object({ project: SlugSchema });
 const ReleaseParams = z.object({ project: SlugSchema, number: z.string().min(1).max(200) });
@@ -180,7 +187,7 @@ export function projectRoutes(
   router.delete('/projects/:project', async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const handle = await projectHandle(name);
-    const triggers = await listRunning(client, 'trigger', [`${PROJECT_ATTRIBUTE.name} = '${name}'`]);
+    const triggers = await listRunning(client, 'trigger', [equals(PROJECT_ATTRIBUTE.name, name)]);
     await Promise.all(triggers.map((t) => cancelAndWait(client.workflow.getHandle(t.workflowId))));
     await handle.signal(deleteProjectSignal);
     res.status(202).json({ name, accepted: 'delete', triggersDeleted: triggers.map((t) => t.workflowId) });

@@ -34,7 +34,14 @@ import {
   trigger,
 } from '../../workflows/trigger';
 import { HttpProblem, parseOr400 } from './problem';
-import { cancelAndWait, listRunning, requireRunning, runningHandle, withWorkerDeadline } from './workflows';
+import {
+  cancelAndWait,
+  equals,
+  listRunning,
+  requireRunning,
+  runningHandle,
+  withWorkerDeadline,
+} from './workflows';
 
 const TriggerParams = z.object({ project: SlugSchema, name: SlugSchema });
 const ProjectParams = z.object({ project: SlugSchema });
@@ -128,10 +135,15 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
   router.post('/triggers', (req, res) => create(req.body, res));
   router.post('/projects/:project/triggers', async (req, res) => {
     const { project: p } = parseOr400(ProjectParams, req.params);
-    const body =
-      req.body && typeof req.body === 'object' && !Array.isArray(req.body)
-        ? { project: p, ...req.body }
-        : req.body;
+    const given = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : null;
+    if (given && 'project' in given && given.project !== p)
+      throw new HttpProblem(
+        400,
+        'Invalid request',
+        `project: "${String(given.project).slice(0, 63)}" does not match the path (${p})`,
+        [{ field: 'project', message: 'does not match the path' }],
+      );
+    const body = given ? { ...given, project: p } : req.body;
     await create(body, res);
   });
 
@@ -139,7 +151,7 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
     const triggers = await listRunning(
       client,
       'trigger',
-      project ? [`${PROJECT_ATTRIBUTE.name} = '${project}'`] : [],
+      project ? [equals(PROJECT_ATTRIBUTE.name, project)] : [],
     );
     return triggers.map((wf) => {
       const [, p, n] = wf.workflowId.split('/');

@@ -6,7 +6,12 @@ import { PACKAGES_ATTRIBUTE, watchedPackageKey } from '../domain/search-attribut
 import { FeedIdSchema, RepositorySchema } from '../domain/trigger';
 import { pollNowSignal } from '../../workflows/trigger';
 import { HttpProblem, parseOr400 } from './problem';
-import { listRunning } from './workflows';
+import { listRunning, within } from './workflows';
+
+/** A registry batches a few events per notification; bodies and fan-out stay bounded. */
+export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+export const MAX_PACKAGES_PER_NOTIFICATION = 100;
+const QUERY_BATCH = 25;
 
 /** Registry notifications (CNCF distribution): only what we use is checked; the rest passes through. */
 const NotificationSchema = z.object({
@@ -48,34 +53,43 @@ export function webhookRoutes(client: Client, token: string | null): Router {
   const router = Router();
   router.post(
     '/webhooks/registry',
-    express.json({ limit: '1mb', type: NOTIFICATION_TYPES }),
-    async (req, res) => {
+    // The sender proves itself before its body is read.
+    (req, _res, next) => {
       if (token !== null) {
         const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? '';
         if (!sameSecret(given, token))
           throw new HttpProblem(401, 'Unauthorized', 'a valid Bearer token is required');
       }
+      next();
+    },
+    express.json({ limit: WEBHOOK_BODY_LIMIT, type: NOTIFICATION_TYPES }),
+    async (req, res) => {
       const { feed } = parseOr400(WebhookQuery, req.query, 'query');
       const body = parseOr400(NotificationSchema, req.body);
       const keys = new Set<string>();
       for (const event of body.events) {
         if (event.action !== 'push' || !event.target.tag) continue; // blob pushes and deletions move no tag
-        const feedId = feed ?? event.request?.host;
+        // A request host that is no feed id or registry host names nothing we watch.
+        const feedId = feed ?? FeedIdSchema.safeParse(event.request?.host).data;
         if (feedId) keys.add(watchedPackageKey(feedId, event.target.repository));
       }
-      const signalled: string[] = [];
-      for (const key of keys) {
-        const triggers = await listRunning(client, 'trigger', [
-          `${PACKAGES_ATTRIBUTE.name} = '${key.replace(/'/g, "\\'")}'`,
-        ]);
-        await Promise.all(
-          triggers.map(async (t) => {
-            await client.workflow.getHandle(t.workflowId).signal(pollNowSignal);
-            signalled.push(t.workflowId);
-          }),
+      if (keys.size > MAX_PACKAGES_PER_NOTIFICATION)
+        throw new HttpProblem(
+          400,
+          'Invalid request',
+          `events: ${keys.size} distinct repositories; at most ${MAX_PACKAGES_PER_NOTIFICATION} per notification`,
+          [{ field: 'events', message: `at most ${MAX_PACKAGES_PER_NOTIFICATION} distinct repositories` }],
         );
-      }
-      res.status(202).json({ packages: [...keys], triggers: signalled.sort() });
+      // One visibility query per batch of packages, not one per package.
+      const batches: string[][] = [];
+      const all = [...keys];
+      for (let i = 0; i < all.length; i += QUERY_BATCH) batches.push(all.slice(i, i + QUERY_BATCH));
+      const found = await Promise.all(
+        batches.map((batch) => listRunning(client, 'trigger', [within(PACKAGES_ATTRIBUTE.name, batch)])),
+      );
+      const ids = [...new Set(found.flat().map((t) => t.workflowId))].sort();
+      await Promise.all(ids.map((id) => client.workflow.getHandle(id).signal(pollNowSignal)));
+      res.status(202).json({ packages: all, triggers: ids });
     },
   );
   return router;

@@ -28,6 +28,24 @@ export async function requireRunning<T extends Workflow>(
   return handle;
 }
 
+/**
+ * A string literal for a visibility query: backslashes and quotes escaped, so a value can never end the
+ * literal and add clauses of its own.
+ */
+export function visibilityLiteral(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** `Attribute = 'value'`, with the value escaped. */
+export function equals(attribute: string, value: string): string {
+  return `${attribute} = ${visibilityLiteral(value)}`;
+}
+
+/** `Attribute IN ('a', 'b')`, with each value escaped. */
+export function within(attribute: string, values: readonly string[]): string {
+  return `${attribute} IN (${values.map(visibilityLiteral).join(', ')})`;
+}
+
 /** Lists running workflows of a type, optionally for one project (Temporal visibility; eventually consistent). */
 export async function listRunning(client: Client, type: string, extra: string[] = [], limit = 1000) {
   const query = [`WorkflowType = '${type}'`, `ExecutionStatus = 'Running'`, ...extra].join(' AND ');

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
 import { AppOptions, createApp } from '../../src/api/app';
+import { listen } from '../../src/api/listen';
 
 export interface TestApi {
   readonly url: string;
@@ -18,9 +19,7 @@ export async function startApi(
   extra: Partial<AppOptions> = {},
 ): Promise<TestApi> {
   const app = createApp({ client, taskQueue, updateDeadlineMs, webhookToken, ...extra });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  const server: Server = await listen(app, 0, '127.0.0.1');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,

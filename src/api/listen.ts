@@ -1,0 +1,26 @@
+import { createServer, Server } from 'node:http';
+import type { Express } from 'express';
+
+/** How long a client may take to send its headers, and its whole request; slow clients cannot hold sockets. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 60_000;
+
+/** Serves the app with header and request timeouts checked every second. */
+export function listen(app: Express, port: number, host: string): Promise<Server> {
+  const server = createServer(
+    {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: 1000,
+      keepAliveTimeout: 5000,
+    },
+    app,
+  );
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
