@@ -107,9 +107,7 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
         };
         if (destination.signingSecret) {
           const key = secret(destination.signingSecret.secret, destination.name, destination.url);
-          const hmac = createHmac('sha256', key)
-            .update(body)
-            .digest('hex');
+          const hmac = createHmac('sha256', key).update(body).digest('hex');
           headers['x-feed-triggers-signature'] = `sha256=${hmac}`;
         }
         const res = await post(destination.url, headers, body, destination.name);

@@ -6,11 +6,16 @@ export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 60_000;
 
 /** Serves the app with header and request timeouts checked every second. */
-export function listen(app: Express, port: number, host: string): Promise<Server> {
+export function listen(
+  app: Express,
+  port: number,
+  host: string,
+  timeouts: { headersMs?: number; requestMs?: number } = {},
+): Promise<Server> {
   const server = createServer(
     {
-      headersTimeout: HEADERS_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: timeouts.headersMs ?? HEADERS_TIMEOUT_MS,
+      requestTimeout: timeouts.requestMs ?? REQUEST_TIMEOUT_MS,
       connectionsCheckingInterval: 1000,
       keepAliveTimeout: 5000,
     },
