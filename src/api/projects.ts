@@ -22,6 +22,7 @@ import {
 } from '../../workflows/project';
 import { FieldError, HttpProblem, parseOr400 } from './problem';
 import { ProjectSpec } from '../domain/project';
+import { jsonBytes, MAX_PROJECT_SPEC_BYTES } from '../domain/size';
 import { secretUses } from '../domain/destination-urls';
 import { secretRefusal, SecretBindings } from '../secrets';
 import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
@@ -121,6 +122,15 @@ export function projectRoutes(
     const { project: name } = parseOr400(ProjectParams, req.params);
     const body =
       req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { name, ...req.body } : req.body;
+    // The cap is checked before the schema, so an oversized body costs no validation work.
+    const bytes = jsonBytes(body);
+    if (bytes > MAX_PROJECT_SPEC_BYTES)
+      throw new HttpProblem(
+        400,
+        'Invalid project',
+        `the project is ${bytes} bytes as JSON; at most ${MAX_PROJECT_SPEC_BYTES} are allowed`,
+        [{ field: '(body)', message: `at most ${MAX_PROJECT_SPEC_BYTES} bytes` }],
+      );
     const spec = parseOr400(ProjectSpecSchema, body);
     checkReachable(spec, guard);
     if (spec.name !== name)

@@ -1,0 +1,320 @@
+import net from 'node:net';
+import type { Server } from 'node:http';
+import { createApp } from '../../src/api/app';
+import { listen } from '../../src/api/listen';
+import { CreateReleaseRequest, ProjectSpecSchema, projectWorkflowId } from '../../src/domain/project';
+import { MAX_PROJECT_SPEC_BYTES } from '../../src/domain/size';
+import { bindingsOf } from '../../src/secrets';
+import { createReleaseUpdate, projectContinueAsNewSignal, releasesQuery } from '../../workflows/project';
+import { startApi, TestApi } from '../support/api';
+import { startServer, TestServer } from '../support/http-server';
+import { putProject, releasesOf } from '../support/projects';
+import { pushImage, TestRegistry } from '../support/registry';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+
+const OCTOPUS_KEY = 'API-OCTOPUS-KEY-THAT-MUST-STAY-HOME';
+let registry: TestRegistry;
+let octopus: TestServer;
+let attacker: TestServer;
+let env: TestWorkerEnv;
+let api: TestApi;
+
+beforeAll(async () => {
+  registry = await TestRegistry.start();
+  octopus = await startServer((_req, res) => void res.writeHead(201).end('{}'));
+  attacker = await startServer((_req, res) => void res.writeHead(201).end('{}'));
+  const secrets = new Map([['octopus-api-key', { value: OCTOPUS_KEY, sendTo: [`${octopus.url}/api/`] }]]);
+  env = await startTestWorker({ secrets });
+  api = await startApi(env.client, env.taskQueue, undefined, undefined, {
+    secretBindings: bindingsOf(secrets),
+  });
+});
+
+afterAll(async () => {
+  await api?.close();
+  await env?.stop();
+  await attacker?.close();
+  await octopus?.close();
+  await registry?.stop();
+});
+
+const pkg = (name = 'app', repo = 'hostile/app') => ({ name, feed: registry.host, package: repo });
+const octopusAt = (serverUrl: string, secret = 'octopus-api-key') => ({
+  name: 'octo',
+  type: 'octopus',
+  serverUrl,
+  spaceId: 'Spaces-1',
+  projectId: 'Projects-1',
+  apiKey: { secret },
+});
+
+describe('a regex that backtracks catastrophically on V8', () => {
+  test('a manual release pinning a hostile tag is created, and the service keeps answering', async () => {
+    const hostileTag = 'a'.repeat(30);
+    await pushImage(registry.url, 'hostile/app', hostileTag);
+    const put = await api.request('PUT', '/projects/regex-crash', {
+      packages: [pkg()],
+      channels: [
+        { name: 'default', rules: [{ exclude: ['([a-z]|[a-z0-9])*!', '(a|aa)*b', 'a*a*a*a*a*b'] }] },
+      ],
+    });
+    expect(put.status).toBe(201);
+    const started = Date.now();
+    const res = await api.request('POST', '/projects/regex-crash/releases', {
+      versions: { app: hostileTag },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.packages[0].tag).toBe(hostileTag);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect((await api.request('GET', '/healthz')).status).toBe(200);
+    expect(env.worker.getState()).toBe('RUNNING');
+  });
+});
+
+describe('secrets go only where they are bound', () => {
+  test('a destination pointing a secret at another server is refused on save, naming the field', async () => {
+    const res = await api.request('PUT', '/projects/steal', {
+      packages: [pkg()],
+      destinations: [octopusAt(attacker.url)],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].field).toBe('destinations.0.apiKey.secret');
+    expect(res.body.errors[0].message).toBe(
+      `secret "octopus-api-key" may not be sent to ${attacker.url}/api/Spaces-1/releases: the worker configuration must bind it there (secrets.octopus-api-key.sendTo)`,
+    );
+  });
+
+  test('the refusal reads the same for a secret that does not exist', async () => {
+    const res = await api.request('PUT', '/projects/steal', {
+      packages: [pkg()],
+      destinations: [octopusAt(attacker.url, 'hook-key')],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].message).toBe(
+      `secret "hook-key" may not be sent to ${attacker.url}/api/Spaces-1/releases: the worker configuration must bind it there (secrets.hook-key.sendTo)`,
+    );
+  });
+
+  test('the bound destination is accepted', async () => {
+    const res = await api.request('PUT', '/projects/bound', {
+      packages: [pkg()],
+      destinations: [octopusAt(octopus.url)],
+    });
+    expect(res.status).toBe(201);
+  });
+
+  test('a project that skipped the API check still cannot send the secret elsewhere', async () => {
+    await putProject(env.client, env.taskQueue, {
+      name: 'steal-direct',
+      packages: [pkg()],
+      destinations: [octopusAt(attacker.url) as never],
+    });
+    await env.client.workflow
+      .getHandle(projectWorkflowId('steal-direct'))
+      .executeUpdate(createReleaseUpdate, {
+        args: [release('steal-1', '1.0.0')],
+      });
+    const delivery = await eventually(async () => {
+      const [r] = await releasesOf(env.client, 'steal-direct');
+      return r?.deliveries.octo.lastError ? r.deliveries.octo : undefined;
+    }, 'a refused delivery');
+    expect(delivery.status).toBe('pending');
+    expect(delivery.lastError).toMatch(
+      /secret "octopus-api-key" may not be sent to http:\/\/127\.0\.0\.1:\d+\/api\/Spaces-1\/releases/,
+    );
+    expect(attacker.requests).toEqual([]);
+  });
+});
+
+function release(key: string, tag: string, packages = [pkg()]): CreateReleaseRequest {
+  return {
+    channel: 'default',
+    packages: packages.map((p) => ({ ...p, tag, digest: `sha256:${'0'.repeat(64)}` })),
+    watched: [],
+    requireLater: false,
+    reason: 'test',
+    source: { kind: 'manual' },
+    key,
+  };
+}
+
+describe('size limits protect the ledger', () => {
+  test('a 1 MiB project is refused with the documented cap, before any validation work', async () => {
+    const started = Date.now();
+    const res = await api.request('PUT', '/projects/huge', {
+      packages: [pkg()],
+      channels: Array.from({ length: 50 }, (_, i) => ({
+        name: `c${i}`,
+        rules: Array.from({ length: 40 }, () => ({
+          exclude: Array.from({ length: 1 }, () => 'x'.repeat(512)),
+        })),
+      })),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toMatch(new RegExp(`as JSON; at most ${MAX_PROJECT_SPEC_BYTES} are allowed`));
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  test('the largest allowed project keeps its releases across continue-as-new, well under the payload limit', async () => {
+    const name = 'largest';
+    const packages = Array.from({ length: 50 }, (_, i) =>
+      pkg(`p${i}-${'n'.repeat(55)}`.slice(0, 63), `big/${'r'.repeat(200)}${i}`),
+    );
+    const spec = { name, packages, channels: [{ name: 'default', rules: [] as object[] }] };
+    // Fill up to just under the cap with rules, one per package and channel.
+    // The cap applies to the project as stored (defaults filled in).
+    const stored = () => JSON.stringify(ProjectSpecSchema.parse(spec)).length;
+    const raw = () => JSON.stringify(spec).length;
+    for (let i = 0; raw() < MAX_PROJECT_SPEC_BYTES - 16_000 || stored() < MAX_PROJECT_SPEC_BYTES - 900; i++) {
+      if (i % 50 === 0) spec.channels.push({ name: `c${spec.channels.length}`, rules: [] });
+      spec.channels.at(-1)!.rules.push({ packages: [packages[i % 50].name], exclude: ['y'.repeat(400)] });
+    }
+    const put = await api.request('PUT', `/projects/${name}`, spec);
+    expect([put.status, put.body.detail]).toEqual([201, undefined]);
+    const handle = env.client.workflow.getHandle(projectWorkflowId(name));
+    const tag = (i: number) => `${i}.0.0-${'t'.repeat(118)}`;
+    for (let i = 1; i <= 40; i++)
+      await handle.executeUpdate(createReleaseUpdate, { args: [release(`big-${i}`, tag(i), packages)] });
+    const firstRun = (await handle.describe()).runId;
+    await handle.signal(projectContinueAsNewSignal);
+    await eventually(
+      async () => ((await handle.describe()).runId !== firstRun ? true : undefined),
+      'a new run',
+    );
+    const history = await env.client.workflow.getHandle(projectWorkflowId(name), firstRun).fetchHistory();
+    const cont = history.events!.find((e) => e.workflowExecutionContinuedAsNewEventAttributes)!;
+    const bytes = cont.workflowExecutionContinuedAsNewEventAttributes!.input!.payloads!.reduce(
+      (n, p) => n + (p.data?.length ?? 0),
+      0,
+    );
+    expect(bytes).toBeLessThan(1024 * 1024);
+    const page = await handle.query(releasesQuery, { limit: 100, offset: 0 });
+    expect(page.releases[0].packages[0].tag).toBe(tag(40));
+    expect(page.total).toBeGreaterThan(10);
+    expect(page.releases[0].number).toBe('0.0.40');
+  });
+});
+
+describe('URLs and feeds pass the outbound policy on save', () => {
+  test.each([
+    [
+      'a feed at the metadata address',
+      { packages: [{ name: 'a', feed: '169.254.169.254', package: 'x/y' }] },
+      'packages.0.feed',
+      /never reached/,
+    ],
+    [
+      'a webhook URL with credentials',
+      {
+        packages: [{ name: 'a', feed: 'docker.io', package: 'x/y' }],
+        destinations: [{ name: 'h', type: 'webhook', url: 'http://user:pass@127.0.0.1:1/hook' }],
+      },
+      'destinations.0.url',
+      /credentials in a URL are not allowed/,
+    ],
+    [
+      'a webhook at a link-local address',
+      {
+        packages: [{ name: 'a', feed: 'docker.io', package: 'x/y' }],
+        destinations: [{ name: 'h', type: 'webhook', url: 'http://169.254.169.254/latest' }],
+      },
+      'destinations.0.url',
+      /never reached/,
+    ],
+  ])('%s is a 400 naming the field', async (_what, body, field, message) => {
+    const res = await api.request('PUT', '/projects/outbound', body);
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].field).toBe(field);
+    expect(res.body.errors[0].message).toMatch(message);
+  });
+});
+
+describe('smaller holes', () => {
+  test('an invalid filter with extract is a 400 on preview and on save', async () => {
+    const rule = { filter: '^(?<ts>\\d+', extract: '$ts' };
+    const preview = await api.request('POST', '/rules/preview', { rule, tags: ['1'] });
+    expect([preview.status, preview.body.errors[0].field]).toEqual([400, 'rule.filter']);
+    const put = await api.request('PUT', '/projects/extract', {
+      packages: [pkg()],
+      channels: [{ name: 'default', rules: [rule] }],
+    });
+    expect([put.status, put.body.errors[0].field]).toEqual([400, 'channels.0.rules.0.filter']);
+  });
+
+  test("the path's project wins: a body naming another project is a 400", async () => {
+    await api.request('PUT', '/projects/path-a', { packages: [pkg()] });
+    const res = await api.request('POST', '/projects/path-a/triggers', { name: 't', project: 'path-b' });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toBe('project: "path-b" does not match the path (path-a)');
+  });
+
+  test('a notification host with quotes and backslashes is escaped, not a 500', async () => {
+    const res = await api.request('POST', '/webhooks/registry', {
+      events: [{ action: 'push', target: { repository: 'a/b', tag: '1' }, request: { host: "x\\' OR 1=1" } }],
+    });
+    expect(res.status).toBe(202);
+    const byQuery = await api.request('POST', '/webhooks/registry?feed=reg.example', {
+      events: [{ action: 'push', target: { repository: 'a/b', tag: '1' } }],
+    });
+    expect(byQuery.status).toBe(202);
+  });
+
+  test('one notification listing 1,000 repositories is refused at once', async () => {
+    const started = Date.now();
+    const res = await api.request('POST', '/webhooks/registry?feed=reg.example', {
+      events: Array.from({ length: 1000 }, (_, i) => ({
+        action: 'push',
+        target: { repository: `r/${i}`, tag: '1' },
+      })),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toBe('events: 1000 distinct repositories; at most 100 per notification');
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  test('100 repositories in one notification take a handful of visibility queries', async () => {
+    const res = await api.request('POST', '/webhooks/registry?feed=reg.example', {
+      events: Array.from({ length: 100 }, (_, i) => ({
+        action: 'push',
+        target: { repository: `r/${i}`, tag: '1' },
+      })),
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.packages).toHaveLength(100);
+  });
+
+  test("the webhook's 413 states its real limit", async () => {
+    const res = await api.request(
+      'POST',
+      '/webhooks/registry',
+      JSON.stringify({ events: [], pad: 'x'.repeat(1_100_000) }),
+    );
+    expect(res.status).toBe(413);
+    expect(res.body.detail).toBe("the body is larger than this endpoint's limit of 1048576 bytes");
+  });
+
+  test('a slow client is cut off by the header timeout', async () => {
+    const server: Server = await listen(
+      createApp({ client: env.client, taskQueue: env.taskQueue }),
+      0,
+      '127.0.0.1',
+      {
+        headersMs: 300,
+        requestMs: 600,
+      },
+    );
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const socket = net.connect(port, '127.0.0.1');
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'); // never finishes its headers
+      let answer = '';
+      socket.on('data', (d) => (answer += d.toString()));
+      const started = Date.now();
+      await new Promise((resolve) => socket.on('close', resolve));
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
