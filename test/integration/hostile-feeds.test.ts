@@ -210,6 +210,7 @@ describe('Helm indexes', () => {
   beforeAll(async () => {
     bodies.set('/wide/index.yaml', gzipSync(indexOf(20_000, 1)));
     bodies.set('/deep/index.yaml', Buffer.from(indexOf(1, 2_000)));
+    bodies.set('/deep2/index.yaml', Buffer.from(indexOf(1, 2_000)));
     bodies.set(
       '/alias/index.yaml',
       Buffer.from(
@@ -249,11 +250,17 @@ describe('Helm indexes', () => {
 
   test('parsed indexes are cached by size, the least recently used evicted', async () => {
     const http = new HttpClient();
-    const helm = new HelmRepositoryClient(http, new CredentialStore(http), 200 * 1024);
+    const helm = new HelmRepositoryClient(http, new CredentialStore(http), 1024 * 1024);
     await helm.chartVersions(helmFeed('deep'), 'chart-0');
-    expect(helm.cacheStats().indexes).toBe(1);
-    await helm.chartVersions(helmFeed('wide'), 'chart-1'); // larger than the whole budget: not kept
-    expect(helm.cacheStats()).toEqual({ indexes: 1, bytes: bodies.get('/deep/index.yaml')!.length });
+    const one = helm.cacheStats();
+    expect(one.indexes).toBe(1);
+    expect(one.bytes).toBeGreaterThan(512 * 1024);
+    await helm.chartVersions(helmFeed('deep2'), 'chart-0'); // two do not fit: the older goes
+    const two = helm.cacheStats();
+    expect(two.indexes).toBe(1);
+    expect(two.bytes).toBeLessThanOrEqual(1024 * 1024);
+    await helm.chartVersions(helmFeed('wide'), 'chart-1'); // larger than the whole budget: never kept
+    expect(helm.cacheStats()).toEqual(two);
   });
 
   test('aliases cannot multiply the work over an index: it stops at maxTags', async () => {
