@@ -1,6 +1,7 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { resolveFeed } from '../src/config';
 import { compileRule, evaluateRule, imageConfigPasses, VersionRuleInput } from '../src/domain/rule';
+import type { Precedence } from '../src/domain/version';
 import type { ImageConfig } from '../src/feeds/oci';
 import { FeedError } from '../src/feeds/errors';
 import { Feed } from '../src/feeds/feed';
@@ -28,6 +29,13 @@ export interface PollPackageResult {
   /** Digest of the best candidate's manifest. */
   readonly digest: string | null;
   readonly rateLimitRemaining: number | null;
+  /** How this feed's versions compare: Octopus's Docker precedence for OCI feeds, SemVer for Helm. */
+  readonly precedence: Precedence;
+}
+
+/** Octopus compares Docker tags by its Docker precedence and chart versions (Helm feeds) as SemVer. */
+export function precedenceOf(feed: Feed): Precedence {
+  return feed.type === 'helm' || feed.helm ? 'semver' : 'docker';
 }
 
 /** Image configs read for label and age rules: the best few candidates only, so such a rule stays cheap. */
@@ -100,12 +108,17 @@ export function createPollActivities(deps: PollDependencies) {
       feed: string;
       package: string;
       tag: string;
-    }): Promise<{ exists: boolean; digest: string | null }> {
+    }): Promise<{ exists: boolean; digest: string | null; precedence: Precedence }> {
       try {
         const feed = feedFor(input.feed);
         const list = await withLiveness((signal) => listing(feed, input.package, 0, signal));
-        if (!list.tags.includes(input.tag)) return { exists: false, digest: null };
-        return { exists: true, digest: await deps.source.digest(feed, input.package, input.tag, list) };
+        const precedence = precedenceOf(feed);
+        if (!list.tags.includes(input.tag)) return { exists: false, digest: null, precedence };
+        return {
+          exists: true,
+          digest: await deps.source.digest(feed, input.package, input.tag, list),
+          precedence,
+        };
       } catch (err) {
         throw toActivityFailure(err);
       }
@@ -118,10 +131,9 @@ export function createPollActivities(deps: PollDependencies) {
       rule: VersionRuleInput;
     }): Promise<PackagePreview> {
       try {
-        const list = await withLiveness((signal) =>
-          listing(feedFor(input.feed), input.package, null, signal),
-        );
-        const evaluation = evaluateRule(compileRule(input.rule), list.tags);
+        const feed = feedFor(input.feed);
+        const list = await withLiveness((signal) => listing(feed, input.package, null, signal));
+        const evaluation = evaluateRule(compileRule(input.rule, precedenceOf(feed)), list.tags);
         return {
           selected: evaluation.selected,
           accepted: evaluation.accepted.slice(0, PREVIEW_LIMIT).map((a) => a.tag),
@@ -147,7 +159,7 @@ export function createPollActivities(deps: PollDependencies) {
       const feed = feedFor(input.feed);
       const key = `${feed.id}|${input.package}`;
       const list = await listing(feed, input.package, input.maxAgeMs, signal);
-      const rule = compileRule(input.rule);
+      const rule = compileRule(input.rule, precedenceOf(feed));
       const evaluation = evaluateRule(rule, list.tags);
       const watermark = input.watermark === null ? null : rule.check(input.watermark);
       const atOrAbove = evaluation.accepted.filter(
@@ -187,6 +199,7 @@ export function createPollActivities(deps: PollDependencies) {
         acceptedCount: evaluation.accepted.length,
         candidates,
         digest,
+        precedence: precedenceOf(feed),
         rateLimitRemaining: list.rateLimitRemaining,
       };
     } catch (err) {

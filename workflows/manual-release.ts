@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { PackagePreview, PollActivities } from '../activities/poll';
 import type { ProjectActivities } from '../activities/project';
-import { ruleFor } from '../src/domain/decision';
+import { releasedPackage, ruleFor } from '../src/domain/decision';
 import { CreateReleaseResult } from '../src/domain/project';
 import { compileRule } from '../src/domain/rule';
 import { ReleasedPackage } from '../src/domain/trigger';
@@ -41,19 +41,14 @@ export async function manualRelease(input: ManualReleaseInput): Promise<CreateRe
     const rule = ruleFor(view.rules, ref.name);
     const pinned = input.versions[ref.name];
     if (pinned !== undefined) {
-      const verdict = compileRule(rule).check(pinned);
-      if (typeof verdict === 'string')
-        throw refused(`${ref.name} ${pinned} does not pass the channel's rules: ${verdict}`);
       const found = await unwrap(tagDigest({ feed: ref.feed, package: ref.package, tag: pinned }));
       if (!found.exists)
         throw refused(`${ref.name} has no tag ${pinned} in ${ref.feed}/${ref.package}`, 'UNKNOWN_VERSION');
-      packages.push({
-        name: ref.name,
-        feed: ref.feed,
-        package: ref.package,
-        tag: pinned,
-        digest: found.digest,
-      });
+      // The feed tells how its versions compare; the pinned tag must pass the rules by that precedence.
+      const verdict = compileRule(rule, found.precedence ?? 'docker').check(pinned);
+      if (typeof verdict === 'string')
+        throw refused(`${ref.name} ${pinned} does not pass the channel's rules: ${verdict}`);
+      packages.push(releasedPackage(ref, { tag: pinned, digest: found.digest }, found.precedence));
       continue;
     }
     const polled = await unwrap(
@@ -61,7 +56,7 @@ export async function manualRelease(input: ManualReleaseInput): Promise<CreateRe
     );
     const best = polled.candidates[0];
     if (best === undefined) throw refused(`no version of ${ref.name} passes the channel's rules`);
-    packages.push({ name: ref.name, feed: ref.feed, package: ref.package, tag: best, digest: polled.digest });
+    packages.push(releasedPackage(ref, { tag: best, digest: polled.digest }, polled.precedence));
   }
   const pinned = Object.entries(input.versions).map(([n, t]) => `${n} ${t}`);
   return createRelease({

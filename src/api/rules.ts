@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { compileRule, evaluateRule, VersionRuleSchema } from '../domain/rule';
-import { toPreview } from '../cli/rules';
+import { compileRule, evaluateRule, toPreview, VersionRuleSchema } from '../domain/rule';
+import { PRECEDENCES, Precedence } from '../domain/version';
 import { parseOr400 } from './problem';
 
 /** Up to 100,000 tags of at most 1,024 characters: generous for real repositories, bounded for the API. */
@@ -9,6 +9,8 @@ const PreviewRequestSchema = z
   .object({
     rule: VersionRuleSchema.optional(),
     tags: z.array(z.string().max(1024)).max(100_000),
+    /** How labels compare: `docker` (OCI feeds, the default) or `semver` (Helm charts). */
+    precedence: z.enum(PRECEDENCES as [Precedence, ...Precedence[]]).default('docker'),
   })
   .strict();
 
@@ -16,8 +18,8 @@ const PreviewRequestSchema = z
 export function ruleRoutes(): Router {
   const router = Router();
   router.post('/rules/preview', (req, res) => {
-    const { rule, tags } = parseOr400(PreviewRequestSchema, req.body);
-    res.json(toPreview(evaluateRule(compileRule(rule ?? {}), tags)));
+    const { rule, tags, precedence } = parseOr400(PreviewRequestSchema, req.body);
+    res.json(toPreview(evaluateRule(compileRule(rule ?? {}, precedence), tags)));
   });
   return router;
 }

@@ -89,11 +89,14 @@ export async function runApply(
   out: (line: string) => void,
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
-  const { values } = parseCommandLine({
-    args,
-    allowPositionals: false,
-    options: { file: { type: 'string', short: 'f' }, prune: { type: 'boolean' }, api: { type: 'string' } },
-  });
+  const { values } = parseCommandLine(
+    {
+      args,
+      allowPositionals: false,
+      options: { file: { type: 'string', short: 'f' }, prune: { type: 'boolean' }, api: { type: 'string' } },
+    },
+    APPLY_USAGE,
+  );
   if (!values.file) throw new UsageError(`-f FILE is required; ${APPLY_USAGE}`);
   const manifest = readManifest(values.file);
   const api = new ApiClient(values.api ?? env.FEED_TRIGGERS_API_URL ?? 'http://127.0.0.1:8080');

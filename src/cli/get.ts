@@ -23,17 +23,20 @@ export async function runGet(
   out: (line: string) => void,
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
-  const parsed = parseCommandLine({
-    args,
-    allowPositionals: true,
-    options: {
-      project: { type: 'string', short: 'p' },
-      channel: { type: 'string' },
-      limit: { type: 'string' },
-      output: { type: 'string', short: 'o' },
-      api: { type: 'string' },
+  const parsed = parseCommandLine(
+    {
+      args,
+      allowPositionals: true,
+      options: {
+        project: { type: 'string', short: 'p' },
+        channel: { type: 'string' },
+        limit: { type: 'string' },
+        output: { type: 'string', short: 'o' },
+        api: { type: 'string' },
+      },
     },
-  });
+    GET_USAGE,
+  );
   const { values, positionals } = parsed;
   const kind = positionals[0];
   if (positionals.length !== 1 || !['projects', 'triggers', 'releases'].includes(kind))

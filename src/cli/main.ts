@@ -2,7 +2,7 @@ import { APPLY_USAGE, runApply } from './apply';
 import { ApiError } from './api-client';
 import { GET_USAGE, runGet } from './get';
 import { RULES_USAGE, runRules } from './rules';
-import { UsageError } from './usage';
+import { HelpRequested, UsageError } from './usage';
 
 const USAGE = [
   'usage: feed-triggers <command> [options]',
@@ -52,6 +52,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         throw new UsageError(`unknown command "${command}"; try: feed-triggers --help`);
     }
   } catch (err) {
+    if (err instanceof HelpRequested) {
+      out(err.usage);
+      return 0;
+    }
     if (err instanceof UsageError) {
       io.stderr.write(`feed-triggers: ${err.message}\n`);
       return 2;

@@ -1,39 +1,43 @@
 import {
   compileRule,
   evaluateRule,
-  RuleEvaluation,
+  RulesPreview,
+  toPreview,
   VersionRuleInput,
   VersionRuleSchema,
 } from '../domain/rule';
+import { Precedence, PRECEDENCES } from '../domain/version';
 import { parseCommandLine, UsageError } from './usage';
 
 export const RULES_USAGE =
   'usage: feed-triggers rules [--range R] [--tag REGEX] [--order semver|numerical|alphabetical] ' +
-  '[--filter REGEX] [--extract TEMPLATE] [--exclude REGEX]... [--no-default-excludes] [--json] < tags';
-
-/** The preview as the CLI prints it with --json: tags exactly as given, accepted best first. */
-export interface RulesPreview {
-  readonly selected: string | null;
-  readonly accepted: string[];
-  readonly rejected: { tag: string; reason: string }[];
-}
+  '[--filter REGEX] [--extract TEMPLATE] [--exclude REGEX]... [--no-default-excludes] ' +
+  '[--precedence docker|semver] [--json] < tags';
 
 /** Builds the rule from the command line; bad options become a one-line UsageError. */
-export function ruleFromArgs(args: string[]): { rule: VersionRuleInput; json: boolean } {
-  const { values } = parseCommandLine({
-    args,
-    allowPositionals: false,
-    options: {
-      range: { type: 'string' },
-      tag: { type: 'string' },
-      order: { type: 'string' },
-      filter: { type: 'string' },
-      extract: { type: 'string' },
-      exclude: { type: 'string', multiple: true },
-      'no-default-excludes': { type: 'boolean' },
-      json: { type: 'boolean' },
+export function ruleFromArgs(args: string[]): {
+  rule: VersionRuleInput;
+  json: boolean;
+  precedence: Precedence;
+} {
+  const { values } = parseCommandLine(
+    {
+      args,
+      allowPositionals: false,
+      options: {
+        range: { type: 'string' },
+        tag: { type: 'string' },
+        order: { type: 'string' },
+        filter: { type: 'string' },
+        extract: { type: 'string' },
+        exclude: { type: 'string', multiple: true },
+        'no-default-excludes': { type: 'boolean' },
+        precedence: { type: 'string' },
+        json: { type: 'boolean' },
+      },
     },
-  });
+    RULES_USAGE,
+  );
   const rule = {
     range: values.range,
     tag: values.tag,
@@ -49,20 +53,15 @@ export function ruleFromArgs(args: string[]): { rule: VersionRuleInput; json: bo
     const option = issue.path.length > 0 ? `--${String(issue.path[0])}` : 'options';
     throw new UsageError(`${option}: ${issue.message}`);
   }
-  return { rule: parsed.data, json: values.json ?? false };
+  const precedence = values.precedence ?? 'docker';
+  if (!PRECEDENCES.includes(precedence as Precedence))
+    throw new UsageError(`--precedence: expected ${PRECEDENCES.join(' or ')}, not "${precedence}"`);
+  return { rule: parsed.data, json: values.json ?? false, precedence: precedence as Precedence };
 }
 
 /** Tags from text, one a line; line endings stripped, blank lines ignored, nothing else changed. */
 export function tagsFromText(text: string): string[] {
   return text.split(/\r?\n/).filter((line) => line.trim() !== '');
-}
-
-export function toPreview(evaluation: RuleEvaluation): RulesPreview {
-  return {
-    selected: evaluation.selected,
-    accepted: evaluation.accepted.map((a) => a.tag),
-    rejected: evaluation.rejected.map((r) => ({ tag: r.tag, reason: r.reason })),
-  };
 }
 
 /** A table for people: each tag with what the rule made of it, selected first. */
@@ -89,8 +88,8 @@ export async function runRules(
   stdin: NodeJS.ReadableStream,
   stdout: NodeJS.WritableStream,
 ): Promise<void> {
-  const { rule, json } = ruleFromArgs(args);
-  const compiled = compileRule(rule);
+  const { rule, json, precedence } = ruleFromArgs(args);
+  const compiled = compileRule(rule, precedence);
   let text = '';
   stdin.setEncoding('utf8');
   for await (const chunk of stdin) text += chunk as string;

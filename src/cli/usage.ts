@@ -5,10 +5,52 @@ export class UsageError extends Error {
   readonly code = 'USAGE';
 }
 
-/** node:util's parseArgs (strict by default), its errors turned into one-line UsageErrors. */
-export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+/** `--help` or `-h` on a command: its usage goes to stdout and the CLI exits 0. */
+export class HelpRequested extends Error {
+  readonly code = 'HELP';
+  constructor(readonly usage: string) {
+    super(usage);
+  }
+}
+
+/**
+ * node:util's parseArgs (strict by default), its errors turned into one-line UsageErrors. A string option's
+ * value may start with `-` (`--exclude -debug$` reads like `--exclude=-debug$`), and `--help` anywhere asks
+ * for the command's usage.
+ */
+export function parseCommandLine<T extends ParseArgsConfig>(
+  config: T,
+  usage: string,
+): ReturnType<typeof parseArgs<T>> {
+  const args = config.args ?? [];
+  const stringOptions = new Set<string>();
+  for (const [name, option] of Object.entries(config.options ?? {})) {
+    if (option.type !== 'string') continue;
+    stringOptions.add(`--${name}`);
+    if (option.short) stringOptions.add(`-${option.short}`);
+  }
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--') {
+      joined.push(...args.slice(i));
+      break;
+    }
+    if (arg === '--help' || arg === '-h') throw new HelpRequested(usage);
+    // A string option takes the next argument as its value, even one starting with a dash.
+    if (stringOptions.has(arg) && i + 1 < args.length && args[i + 1].startsWith('-')) {
+      joined.push(
+        arg.startsWith('--') ? `${arg}=${args[i + 1]}` : arg,
+        ...(arg.startsWith('--') ? [] : [args[i + 1]]),
+      );
+      i++;
+      continue;
+    }
+    joined.push(arg);
+  }
   try {
-    return parseArgs(config); // strict by default: unknown options are errors
+    // strict by default: unknown options are errors
+    return parseArgs({ ...config, args: joined }) as ReturnType<typeof parseArgs<T>>;
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]);
   }

@@ -1,5 +1,6 @@
 import { compileRule, CompiledRule, evaluateRule, VersionRule, VersionRuleInput } from './rule';
 import { PackageRef, PackageStatus, ReleasedPackage } from './trigger';
+import type { Precedence } from './version';
 
 /** The rule for a package: the one naming it, else the one naming no package, else accept any version. */
 export function ruleFor(rules: readonly VersionRule[], packageName: string): VersionRuleInput {
@@ -30,8 +31,16 @@ export type ReleaseDecision =
 export function releasedPackage(
   ref: PackageRef,
   version: { tag: string; digest: string | null },
+  precedence: Precedence = 'docker',
 ): ReleasedPackage {
-  return { name: ref.name, feed: ref.feed, package: ref.package, tag: version.tag, digest: version.digest };
+  return {
+    name: ref.name,
+    feed: ref.feed,
+    package: ref.package,
+    tag: version.tag,
+    digest: version.digest,
+    ...(precedence !== 'docker' ? { precedence } : {}),
+  };
 }
 
 /** A stable key for a set of package versions: equal sets give equal keys. */
@@ -57,7 +66,7 @@ export function movedPackages(
       moved.push(`${pkg.name} ${pkg.tag}`);
       continue;
     }
-    const rule = compileRule(ruleFor(rules, pkg.name));
+    const rule = compileRule(ruleFor(rules, pkg.name), pkg.precedence ?? 'docker');
     if (isLaterTag(rule, pkg.tag, before.tag)) {
       moved.push(`${pkg.name} ${before.tag} -> ${pkg.tag}`);
     } else if (
@@ -86,10 +95,11 @@ export function decideRelease(
 ): ReleaseDecision {
   const chosen: ReleasedPackage[] = [];
   for (const ref of packages) {
-    const latest = statuses[ref.name]?.latest ?? null;
+    const status = statuses[ref.name];
+    const latest = status?.latest ?? null;
     if (latest === null)
       return { kind: 'no-change', reason: `no version of ${ref.name} passes the channel's rules yet` };
-    chosen.push(releasedPackage(ref, latest));
+    chosen.push(releasedPackage(ref, latest, status.precedence));
   }
   const moved = movedPackages(rules, chosen, previous, watched);
   if (moved.length === 0)

@@ -1,4 +1,11 @@
-import { compareDigits, compareVersions, compareVersionTags, parseVersion, Version } from './version';
+import {
+  compareDigits,
+  compareVersions,
+  compareVersionTags,
+  parseVersion,
+  Precedence,
+  Version,
+} from './version';
 
 /**
  * How a rule orders the values it accepts: `semver` (Octopus precedence), `numerical` (integers or
@@ -58,10 +65,18 @@ function compareText(a: string, b: string): number {
 }
 
 /** Total order for an order name: ties on the ranked value are broken by the tag text. */
-export function compareOrdered(order: OrderName, a: OrderedValue, b: OrderedValue): number {
+export function compareOrdered(
+  order: OrderName,
+  a: OrderedValue,
+  b: OrderedValue,
+  precedence: Precedence = 'docker',
+): number {
   switch (order) {
     case 'semver':
-      return compareVersionTags(a.version as Version, b.version as Version) || compareText(a.tag, b.tag);
+      return (
+        compareVersionTags(a.version as Version, b.version as Version, precedence) ||
+        compareText(a.tag, b.tag)
+      );
     case 'numerical':
       return compareNumbers(a.number!, b.number!) || compareText(a.tag, b.tag);
     case 'alphabetical':
@@ -70,10 +85,15 @@ export function compareOrdered(order: OrderName, a: OrderedValue, b: OrderedValu
 }
 
 /** Compares only the ranked value (no tie-break): "later" means strictly greater here. */
-export function compareRank(order: OrderName, a: OrderedValue, b: OrderedValue): number {
+export function compareRank(
+  order: OrderName,
+  a: OrderedValue,
+  b: OrderedValue,
+  precedence: Precedence = 'docker',
+): number {
   switch (order) {
     case 'semver':
-      return compareVersions(a.version as Version, b.version as Version);
+      return compareVersions(a.version as Version, b.version as Version, precedence);
     case 'numerical':
       return compareNumbers(a.number!, b.number!);
     case 'alphabetical':

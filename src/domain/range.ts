@@ -1,5 +1,5 @@
 import { Range as NpmRange, SemVer } from 'semver';
-import { compareVersions, parseVersion, Version } from './version';
+import { compareVersions, parseVersion, Precedence, Version } from './version';
 
 /**
  * Version ranges in the two notations users bring:
@@ -11,7 +11,8 @@ import { compareVersions, parseVersion, Version } from './version';
 export interface VersionRange {
   readonly notation: 'nuget' | 'npm';
   readonly text: string;
-  includes(v: Version): boolean;
+  /** Membership by the feed's precedence (NuGet intervals; npm ranges have their own rules). */
+  includes(v: Version, precedence?: Precedence): boolean;
 }
 
 export class RangeSyntaxError extends Error {
@@ -87,13 +88,13 @@ function nugetRange(text: string, min: Bound | undefined, max: Bound | undefined
   return {
     notation: 'nuget',
     text,
-    includes(v: Version): boolean {
+    includes(v: Version, precedence: Precedence = 'docker'): boolean {
       if (min) {
-        const c = compareVersions(v, min.version);
+        const c = compareVersions(v, min.version, precedence);
         if (c < 0 || (c === 0 && !min.inclusive)) return false;
       }
       if (max) {
-        const c = compareVersions(v, max.version);
+        const c = compareVersions(v, max.version, precedence);
         if (c > 0 || (c === 0 && !max.inclusive)) return false;
       }
       return true;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { compareOrdered, compareRank, ORDER_NAMES, OrderName, OrderedValue, toOrderedValue } from './order';
 import { parseRange, RangeSyntaxError, VersionRange } from './range';
 import { compileUserRegex, InvalidRegexError, UserRegex, UserRegexMatch } from './user-regex';
-import { isTagShaped, preReleaseText } from './version';
+import { isTagShaped, Precedence, preReleaseText } from './version';
 
 /** Signature, attestation and SBOM tags (cosign, Docker) and digests used as tags are never versions. */
 export const DEFAULT_EXCLUDES: readonly string[] = ['\\.(sig|att|sbom)$', '^sha256-[0-9a-f]+'];
@@ -116,6 +116,8 @@ export interface RuleEvaluation {
 /** A rule ready to run: regexes compiled and the range parsed once. */
 export interface CompiledRule {
   readonly order: OrderName;
+  /** How labels compare: Octopus's Docker precedence for OCI feeds, SemVer's for Helm. */
+  readonly precedence: Precedence;
   readonly trackDigest: boolean;
   /** Label matchers; empty when the rule needs no image config. */
   readonly labels: ReadonlyArray<readonly [string, UserRegex]>;
@@ -159,7 +161,7 @@ function expand(template: string, match: UserRegexMatch): string {
 }
 
 /** Compiles a validated rule. Throws InvalidRegexError or RangeSyntaxError for rules that skipped validation. */
-export function compileRule(input: VersionRuleInput = {}): CompiledRule {
+export function compileRule(input: VersionRuleInput = {}, precedence: Precedence = 'docker'): CompiledRule {
   const rule = VersionRuleSchema.parse(input);
   const filter = rule.filter !== undefined ? compileUserRegex(rule.filter, 'filter regex') : undefined;
   const excludes = [...(rule.defaultExcludes ? DEFAULT_EXCLUDES : []), ...rule.exclude].map((s) =>
@@ -175,6 +177,7 @@ export function compileRule(input: VersionRuleInput = {}): CompiledRule {
 
   return {
     order,
+    precedence,
     trackDigest: rule.trackDigest,
     labels,
     minAgeMs: rule.minAgeMinutes * 60_000,
@@ -191,17 +194,17 @@ export function compileRule(input: VersionRuleInput = {}): CompiledRule {
       const ordered = toOrderedValue(order, tag, value);
       if (!ordered) return 'not a version';
       if (ordered.version) {
-        if (range && !range.includes(ordered.version)) return 'out of range';
+        if (range && !range.includes(ordered.version, precedence)) return 'out of range';
         if (preRelease && !preRelease.test(preReleaseText(ordered.version)))
           return 'pre-release tag does not match';
       }
       return ordered;
     },
     compare(a, b) {
-      return compareOrdered(order, b, a);
+      return compareOrdered(order, b, a, precedence);
     },
     isLater(a, than) {
-      return compareRank(order, a, than) > 0;
+      return compareRank(order, a, than, precedence) > 0;
     },
   };
 }
@@ -219,6 +222,22 @@ export function imageConfigPasses(
   const created = config.created === null ? NaN : Date.parse(config.created);
   // An image without a creation time cannot prove its age: it waits.
   return Number.isFinite(created) && nowMs - created >= rule.minAgeMs;
+}
+
+/** A rule's preview as the API and the CLI show it: tags exactly as given, accepted best first. */
+export interface RulesPreview {
+  readonly selected: string | null;
+  readonly accepted: string[];
+  readonly rejected: { tag: string; reason: string }[];
+}
+
+/** The preview of an evaluation. */
+export function toPreview(evaluation: RuleEvaluation): RulesPreview {
+  return {
+    selected: evaluation.selected,
+    accepted: evaluation.accepted.map((a) => a.tag),
+    rejected: evaluation.rejected.map((r) => ({ tag: r.tag, reason: r.reason })),
+  };
 }
 
 /** Runs a rule over tags: the selected tag, the accepted ones best first, and each rejection with its reason. */

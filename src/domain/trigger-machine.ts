@@ -23,6 +23,7 @@ import {
   TriggerStatus,
   triggerWorkflowId,
 } from './trigger';
+import type { Precedence } from './version';
 import { clip, MAX_TRIGGER_HISTORY_BYTES, newestWithin } from './size';
 
 /** Candidates per package the workflow re-evaluates at most (polls ask for fewer). */
@@ -38,6 +39,8 @@ export type PackagePoll =
         readonly candidates: readonly string[];
         readonly digest: string | null;
         readonly rateLimitRemaining: number | null;
+        /** Absent in histories recorded before feeds reported it: Docker. */
+        readonly precedence?: Precedence;
       };
     }
   | { readonly name: string; readonly error: { readonly code: string; readonly message: string } };
@@ -120,7 +123,8 @@ export class TriggerMachine {
       // Re-evaluate deterministically: the activity's ranking is only a pre-filter. The candidate list is
       // capped here too, so workflow work stays bounded whatever an activity returns.
       const candidates = poll.ok.candidates.slice(0, MAX_CANDIDATES);
-      const rule = compileRule(this.ruleFor(poll.name));
+      status.precedence = poll.ok.precedence ?? 'docker';
+      const rule = compileRule(this.ruleFor(poll.name), status.precedence);
       const best = bestCandidate(rule, candidates);
       status.latest =
         best === null ? status.latest : { tag: best, digest: best === candidates[0] ? poll.ok.digest : null };
@@ -140,7 +144,8 @@ export class TriggerMachine {
     const chosen: ReleasedPackage[] = [];
     for (const ref of view.packages) {
       const latest = this.state.packages[ref.name]?.latest;
-      if (latest && watched.includes(ref.name)) chosen.push(releasedPackage(ref, latest));
+      const status = this.state.packages[ref.name];
+      if (latest && watched.includes(ref.name)) chosen.push(releasedPackage(ref, latest, status?.precedence));
     }
     return movedPackages(view.rules, chosen, view.lastRelease, watched).length > 0;
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DOCKER_HUB, normaliseRegistry, normaliseRepository } from './reference';
 import { VersionRule } from './rule';
+import type { Precedence } from './version';
 
 /** Lower-case names safe in workflow IDs and URLs. */
 export const SlugSchema = z
@@ -86,6 +87,8 @@ export interface ReleasedPackage {
   readonly package: string;
   readonly tag: string;
   readonly digest: string | null;
+  /** How the feed's versions compare (Docker for OCI feeds, SemVer for Helm); Docker when absent. */
+  readonly precedence?: Precedence;
 }
 
 export interface FeedErrorInfo {
@@ -106,6 +109,8 @@ export interface PackageStatus {
   polledAt: string | null;
   rateLimitRemaining: number | null;
   error: FeedErrorInfo | null;
+  /** How this feed's versions compare, as the last poll reported it; Docker until then. */
+  precedence?: Precedence;
 }
 
 export type PollOutcome = 'released' | 'no-change' | 'error' | 'paused';

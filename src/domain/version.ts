@@ -18,9 +18,22 @@ export interface Version {
   readonly metadata: string;
   /** True when the tag had no leading digits and is only a label. */
   readonly labelOnly: boolean;
-  /** The label's dot-separated identifiers, split once so sorting large tag lists stays fast. */
+  /** The label's dot-separated identifiers (SemVer/NuGet precedence), split once so sorting stays fast. */
   readonly labelIds: readonly string[];
+  /** The label split on every character that is not a letter or digit (Octopus's Docker precedence). */
+  readonly dockerIds: readonly string[];
 }
+
+/**
+ * How pre-release labels compare, as Octopus Deploy has it per feed type:
+ * - `docker` (OCI/Docker feeds; Octopus's OctopusVersion): the label is split on every character that is
+ *   not a letter or digit (`.`, `-`, `_`), so `1.31-alpine3.23-otel` < `1.31-alpine3.24`;
+ * - `semver` (Helm, like Octopus's NuGet/SemVer feeds): split on `.` only (SemVer 2.0).
+ * In both, numeric identifiers compare as numbers and below alphanumeric ones, and alphanumeric
+ * identifiers compare case-insensitively (NuGet's OrdinalIgnoreCase).
+ */
+export type Precedence = 'docker' | 'semver';
+export const PRECEDENCES: readonly Precedence[] = ['docker', 'semver'];
 
 /** Registries allow at most 128 characters in a tag (OCI distribution spec). */
 export const MAX_TAG_LENGTH = 128;
@@ -56,6 +69,7 @@ export function parseVersion(tag: string): Version | null {
       metadata,
       labelOnly: true,
       labelIds: main.split('.'),
+      dockerIds: dockerIds(main),
     };
   }
   let rest = main.slice(numeric[0].length);
@@ -72,7 +86,12 @@ export function parseVersion(tag: string): Version | null {
     metadata,
     labelOnly: false,
     labelIds: rest === '' ? [] : rest.split('.'),
+    dockerIds: rest === '' ? [] : dockerIds(rest),
   };
+}
+
+function dockerIds(label: string): string[] {
+  return label.split(/[^A-Za-z0-9]/);
 }
 
 function trimZeros(digits: string | undefined): string {
@@ -95,15 +114,18 @@ function compareIdentifiers(a: string, b: string): number {
   if (aNum && bNum) return compareDigits(trimZeros(a), trimZeros(b));
   if (aNum) return -1; // numeric identifiers have lower precedence than alphanumeric ones
   if (bNum) return 1;
-  return a < b ? -1 : a > b ? 1 : 0;
+  // Case-insensitive, as NuGet and Octopus compare labels (`M04` and `m04` are the same precedence).
+  const au = a.toUpperCase();
+  const bu = b.toUpperCase();
+  return au < bu ? -1 : au > bu ? 1 : 0;
 }
 
-function compareLabels(a: Version, b: Version): number {
+function compareLabels(a: Version, b: Version, precedence: Precedence): number {
   if (a.label === b.label) return 0;
   if (a.label === '') return 1; // a release outranks any of its pre-releases
   if (b.label === '') return -1;
-  const aIds = a.labelIds;
-  const bIds = b.labelIds;
+  const aIds = precedence === 'docker' ? a.dockerIds : a.labelIds;
+  const bIds = precedence === 'docker' ? b.dockerIds : b.labelIds;
   for (let i = 0; i < Math.min(aIds.length, bIds.length); i++) {
     const c = compareIdentifiers(aIds[i], bIds[i]);
     if (c !== 0) return c;
@@ -111,20 +133,20 @@ function compareLabels(a: Version, b: Version): number {
   return aIds.length === bIds.length ? 0 : aIds.length < bIds.length ? -1 : 1;
 }
 
-/** SemVer 2.0 precedence extended with the revision part; metadata does not count. */
-export function compareVersions(a: Version, b: Version): number {
+/** Octopus precedence: four numeric parts, then the label by the feed's rule; metadata does not count. */
+export function compareVersions(a: Version, b: Version, precedence: Precedence = 'docker'): number {
   return (
     compareDigits(a.major, b.major) ||
     compareDigits(a.minor, b.minor) ||
     compareDigits(a.patch, b.patch) ||
     compareDigits(a.revision, b.revision) ||
-    compareLabels(a, b)
+    compareLabels(a, b, precedence)
   );
 }
 
 /** A total order on tags: precedence first, then the tag text, so sorting is stable and repeatable. */
-export function compareVersionTags(a: Version, b: Version): number {
-  const c = compareVersions(a, b);
+export function compareVersionTags(a: Version, b: Version, precedence: Precedence = 'docker'): number {
+  const c = compareVersions(a, b, precedence);
   if (c !== 0) return c;
   return a.original < b.original ? -1 : a.original > b.original ? 1 : 0;
 }
