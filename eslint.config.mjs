@@ -49,8 +49,16 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
-      'import/no-default-export': 'off',
+      // STYLE.md: no default exports (jest's global setup files are the one exception, below).
+      'no-restricted-exports': [
+        'error',
+        { restrictDefaultExports: { direct: true, named: true, defaultFrom: true } },
+      ],
     },
+  },
+  {
+    files: ['test/support/global-setup.ts', 'test/support/global-teardown.ts'],
+    rules: { 'no-restricted-exports': 'off' },
   },
   {
     // User regexes run on RE2 (src/domain/user-regex.ts), never on V8's backtracking engine.

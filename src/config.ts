@@ -10,6 +10,7 @@ import {
   DEFAULT_MAX_PAGES,
   DEFAULT_MAX_TAGS,
   DEFAULT_PAGE_SIZE,
+  ECR_MAX_PAGE_SIZE,
   Feed,
   FeedAuth,
   implicitFeed,
@@ -352,7 +353,8 @@ function toFeed(f: FeedConfig, auth: FeedAuth): Feed {
     type: 'oci',
     url,
     auth,
-    pageSize: pageSizeFor(url, f.pageSize),
+    // ECR caps pages at 1000, whatever its host looks like (VPC endpoints, tests).
+    pageSize: auth.kind === 'ecr' ? Math.min(f.pageSize, ECR_MAX_PAGE_SIZE) : pageSizeFor(url, f.pageSize),
     maxTags: f.maxTags,
     helm: f.type === 'helm',
     repositoryPrefix,

@@ -88,8 +88,13 @@ export function webhookRoutes(client: Client, token: string | null): Router {
         batches.map((batch) => listRunning(client, 'trigger', [within(PACKAGES_ATTRIBUTE.name, batch)])),
       );
       const ids = [...new Set(found.flat().map((t) => t.workflowId))].sort();
-      await Promise.all(ids.map((id) => client.workflow.getHandle(id).signal(pollNowSignal)));
-      res.status(202).json({ packages: all, triggers: ids });
+      // A trigger that closed since the visibility list was read must not cost the others their signal.
+      const outcomes = await Promise.allSettled(
+        ids.map((id) => client.workflow.getHandle(id).signal(pollNowSignal)),
+      );
+      const signalled = ids.filter((_, i) => outcomes[i].status === 'fulfilled');
+      const missed = ids.filter((_, i) => outcomes[i].status === 'rejected');
+      res.status(202).json({ packages: all, triggers: signalled, ...(missed.length > 0 ? { missed } : {}) });
     },
   );
   return router;

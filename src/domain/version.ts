@@ -155,9 +155,3 @@ export function compareVersionTags(a: Version, b: Version, precedence: Precedenc
 export function preReleaseText(v: Version): string {
   return v.metadata === '' ? v.label : `${v.label}+${v.metadata}`;
 }
-
-/** Renders the version's numeric parts and label in normalised form (for messages and release numbers). */
-export function formatVersion(v: Version): string {
-  const parts = v.revision !== '0' ? [v.major, v.minor, v.patch, v.revision] : [v.major, v.minor, v.patch];
-  return parts.join('.') + (v.label ? `-${v.label}` : '') + (v.metadata ? `+${v.metadata}` : '');
-}

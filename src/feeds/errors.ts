@@ -31,15 +31,3 @@ export class FeedError extends Error {
     this.retryable = RETRYABLE.has(code);
   }
 }
-
-/** Every failure code a poll can end with; non-retryable ones are not retried blindly. */
-export const NON_RETRYABLE_FEED_ERRORS: readonly FeedErrorCode[] = [
-  'NOT_FOUND',
-  'UNAUTHORIZED',
-  'DENIED',
-  'BAD_RESPONSE',
-  'TOO_LARGE',
-  'UNKNOWN_FEED',
-  'BAD_REQUEST',
-  'OUTBOUND_REFUSED',
-];

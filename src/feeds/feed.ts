@@ -75,11 +75,21 @@ export function isLoopback(host: string): boolean {
   return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(host);
 }
 
+/**
+ * Amazon ECR in all its host forms: `ACCOUNT.dkr.ecr.REGION.amazonaws.com`, FIPS (`dkr.ecr-fips`), China
+ * (`.amazonaws.com.cn`), dual-stack (`ACCOUNT.dkr-ecr.REGION.on.aws`, `dkr-ecr-fips`), and ECR Public.
+ */
+export function isEcrHost(hostname: string): boolean {
+  return (
+    /^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/.test(hostname) ||
+    /^\d{12}\.dkr-ecr(-fips)?\.[a-z0-9-]+\.on\.aws$/.test(hostname) ||
+    hostname === 'public.ecr.aws'
+  );
+}
+
 /** The page size a registry accepts: ECR caps it at 1000. */
 export function pageSizeFor(url: string, requested: number): number {
-  return /\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/.test(new URL(url).hostname)
-    ? Math.min(requested, ECR_MAX_PAGE_SIZE)
-    : requested;
+  return isEcrHost(new URL(url).hostname.toLowerCase()) ? Math.min(requested, ECR_MAX_PAGE_SIZE) : requested;
 }
 
 /** A feed for a bare registry host that is not configured: anonymous, HTTPS except on loopback. */

@@ -25,7 +25,7 @@ describe('configuration', () => {
         'feeds:',
         '  - { id: hub, url: "https://registry-1.docker.io/", auth: { basic: { username: a, password: { env: HUB_PW } } } }',
         '  - { id: charts, type: helm, url: "oci://127.0.0.1:5000/charts" }',
-        '  - { id: ecr, type: oci, url: "https://1.dkr.ecr.us-east-1.amazonaws.com", pageSize: 5000, auth: { ecr: { region: us-east-1 } } }',
+        '  - { id: ecr, type: oci, url: "https://123456789012.dkr.ecr.us-east-1.amazonaws.com", pageSize: 5000, auth: { ecr: { region: us-east-1 } } }',
       ].join('\n'),
       { HUB_PW: 'pw' },
     );
