@@ -8,7 +8,11 @@ const HEARTBEAT_EVERY_MS = 2_000;
  * heartbeat timeout, and cancellation reaches it) and an abort signal that fires when the activity is
  * cancelled or its start-to-close deadline passes, so no listing outlives the activity that asked for it.
  */
-export async function withLiveness<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withLiveness<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  /** What the activity works on, shown with its retries (`GET /triggers/...`); never a secret. */
+  details?: Record<string, string>,
+): Promise<T> {
   const ctx = Context.current();
   // Start-to-close counts from when this worker took the task, which is about now.
   const { startToCloseTimeoutMs } = ctx.info;
@@ -16,8 +20,8 @@ export async function withLiveness<T>(work: (signal: AbortSignal) => Promise<T>)
     startToCloseTimeoutMs > 0
       ? AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(startToCloseTimeoutMs)])
       : ctx.cancellationSignal;
-  ctx.heartbeat();
-  const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  ctx.heartbeat(details);
+  const timer = setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
   try {
     return await work(signal);
   } finally {

@@ -150,7 +150,7 @@ export function createPollActivities(deps: PollDependencies) {
 
     /** Lists a package's tags and returns the few candidates that matter, never the full list. */
     async pollPackage(input: PollPackageInput): Promise<PollPackageResult> {
-      return withLiveness((signal) => pollOnce(input, signal));
+      return withLiveness((signal) => pollOnce(input, signal), { feed: input.feed, package: input.package });
     },
   };
 

@@ -8,7 +8,7 @@ import { ReleasedPackage } from '../src/domain/trigger';
 
 const { pollPackage, tagDigest, previewPackage } = proxyActivities<PollActivities>({
   startToCloseTimeout: '1 minute',
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 3 },
 });
 const { loadChannel, createRelease } = proxyActivities<ProjectActivities>({

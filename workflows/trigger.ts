@@ -36,7 +36,7 @@ const { pollPackage } = proxyActivities<PollActivities>({
   startToCloseTimeout: '2 minutes',
   // The activity heartbeats every 2 s: an attempt lost with its worker is retried within seconds, and a
   // pause cancels a listing in progress instead of letting it run on.
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: '10 seconds',
   // 5xx, timeouts and resets retry with backoff; not found, unauthorized and denied fail at once
   // (the activity marks them non-retryable); a 429 waits for the registry's Retry-After.
   retry: {

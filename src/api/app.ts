@@ -1,6 +1,7 @@
 import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, Response } from 'express';
 import { HttpProblem, sendProblem } from './problem';
+import { isTemporalUnreachable, TemporalHealth } from './temporal-health';
 import { SecretBindings } from '../secrets';
 import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../feeds/outbound';
 import { Feed } from '../feeds/feed';
@@ -23,6 +24,8 @@ export interface AppOptions {
   readonly outbound?: OutboundPolicy;
   /** Configured feeds, so a package's feed resolves to the URL the worker would reach. */
   readonly feeds?: ReadonlyMap<string, Feed>;
+  /** Shared Temporal health probe; one is started for the app when not given. */
+  readonly health?: TemporalHealth;
 }
 
 /** Request bodies: a project is at most 64 KiB; a rule preview's tag list is the largest body. */
@@ -32,14 +35,33 @@ export const API_BODY_LIMIT = 4 * 1024 * 1024;
 export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  // Registry notifications bring their own content type and body parser; mount before the JSON default.
-  app.use(webhookRoutes(options.client, options.webhookToken ?? null));
-  app.use(express.json({ limit: API_BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+  // Registry notifications bring their own content type, limit and parser (after their sender is checked).
+  const json = express.json({ limit: API_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    req.path.startsWith('/webhooks/') ? next() : json(req, res, next),
+  );
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  const health = options.health ?? new TemporalHealth(options.client).start();
+  app.get('/readyz', (_req, res) => {
+    const { up, error } = health.status;
+    if (up) return void res.json({ status: 'ready', temporal: 'up' });
+    sendProblem(res, 503, 'Not ready', `the Temporal server does not answer: ${error ?? 'no answer'}`);
+  });
   app.use(ruleRoutes());
+  // Every route below needs Temporal: while it does not answer, say so at once (503) instead of letting a
+  // request hang in the SDK's retries, and release requests already waiting when it stops answering.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    health.require();
+    const cancel = health.whenDown((problem) => {
+      if (!res.headersSent) sendProblem(res, problem.status, problem.title, problem.message);
+    });
+    res.once('close', cancel);
+    next();
+  });
+  app.use(webhookRoutes(options.client, options.webhookToken ?? null));
   app.use(
     projectRoutes(options.client, options.taskQueue, options.updateDeadlineMs, {
       secretBindings: options.secretBindings ?? new Map(),
@@ -53,6 +75,7 @@ export function createApp(options: AppOptions): express.Express {
     sendProblem(res, 404, 'Not found', `no route for ${req.method} ${req.path}`);
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) return; // already answered (503 when Temporal stopped answering mid-request)
     if (err instanceof HttpProblem) return sendProblem(res, err.status, err.title, err.message, err.errors);
     const e = err as { type?: string; status?: number; message?: string; limit?: unknown };
     if (e?.type === 'entity.parse.failed')
@@ -68,6 +91,13 @@ export function createApp(options: AppOptions): express.Express {
       );
     if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500)
       return sendProblem(res, e.status, 'Bad request', e.message ?? 'bad request');
+    if (isTemporalUnreachable(err))
+      return sendProblem(
+        res,
+        503,
+        'Service unavailable',
+        'the Temporal server does not answer; try again shortly',
+      );
     options.log?.(`API error: ${e?.message ?? String(err)}`);
     sendProblem(res, 500, 'Internal error', 'the request failed; see the service log');
   });

@@ -63,6 +63,54 @@ function present(state: TriggerState) {
   };
 }
 
+/** A poll the server is retrying: visible from its first failed attempt, before the trigger records an outcome. */
+export interface RetryingPoll {
+  readonly feed: string | null;
+  readonly package: string | null;
+  readonly attempt: number;
+  readonly maximumAttempts: number | null;
+  readonly lastFailure: string;
+  readonly nextAttemptAt: string | null;
+  /** `retrying: SERVER_ERROR … attempt 2 of 5`, for people. */
+  readonly summary: string;
+}
+
+/** The trigger's polls that failed at least once and are waiting for their next attempt. */
+async function retryingPolls(handle: WorkflowHandle): Promise<RetryingPoll[]> {
+  const { raw } = await handle.describe();
+  return (raw.pendingActivities ?? [])
+    .filter((a) => a.activityType?.name === 'pollPackage' && a.lastFailure)
+    .map((a) => {
+      const details = decodeJson(a.heartbeatDetails?.payloads?.[0]?.data) as {
+        feed?: string;
+        package?: string;
+      };
+      const type = a.lastFailure?.applicationFailureInfo?.type ?? 'ERROR';
+      const attempt = a.attempt ?? 1;
+      const maximumAttempts = a.maximumAttempts ? a.maximumAttempts : null;
+      const lastFailure = `${type}: ${a.lastFailure?.message ?? ''}`;
+      const next = a.nextAttemptScheduleTime?.seconds;
+      return {
+        feed: details?.feed ?? null,
+        package: details?.package ?? null,
+        attempt,
+        maximumAttempts,
+        lastFailure,
+        nextAttemptAt: next ? new Date(Number(next) * 1000).toISOString() : null,
+        summary: `retrying: ${lastFailure} (attempt ${attempt}${maximumAttempts ? ` of ${maximumAttempts}` : ''})`,
+      };
+    });
+}
+
+function decodeJson(data: Uint8Array | null | undefined): unknown {
+  if (!data) return null;
+  try {
+    return JSON.parse(Buffer.from(data).toString('utf8'));
+  } catch {
+    return null;
+  }
+}
+
 /** Routes that map HTTP onto trigger workflows: start, query, update, signal, cancel. */
 export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineMs?: number): Router {
   const router = Router();
@@ -176,7 +224,10 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
 
   router.get('/triggers/:project/:name', async (req, res) => {
     const handle = await running(req.params);
-    res.json(present(await withWorkerDeadline(client, () => handle.query(stateQuery), updateDeadlineMs)));
+    const state = await withWorkerDeadline(client, () => handle.query(stateQuery), updateDeadlineMs);
+    const retrying = state.paused ? [] : await retryingPolls(handle);
+    const shown = present(state);
+    res.json({ ...shown, status: retrying.length > 0 ? 'retrying' : shown.status, retrying });
   });
 
   router.get('/triggers/:project/:name/history', async (req, res) => {

@@ -1,6 +1,7 @@
 import { FeedError } from '../../src/feeds/errors';
 import { TriggerState } from '../../src/domain/trigger';
 import { FaultProxy } from '../support/fault-proxy';
+import { startApi } from '../support/api';
 import { feedClients, ociFeed } from '../support/feeds';
 import { pushImage, TestRegistry } from '../support/registry';
 import { putProject, startTrigger, waitForReleases } from '../support/projects';
@@ -132,6 +133,33 @@ describe('a trigger through the fault proxy', () => {
     const listings = proxy.requests.slice(since).filter((r) => TAGS.test(r.path));
     expect(listings.length).toBe(2);
     expect(listings[1].at - listings[0].at).toBeGreaterThanOrEqual(4900);
+  });
+
+  test('a poll the server retries shows in the trigger from its first failed attempt', async () => {
+    const api = await startApi(env.client, env.taskQueue);
+    try {
+      proxy.inject(TAGS, { kind: 'status', status: 503 }, 2);
+      await startWatching('faults-retrying', 'team/web');
+      const shown = await eventually(
+        async () => {
+          const res = await api.request('GET', '/triggers/faults-retrying/web');
+          return res.body.status === 'retrying' ? res.body : undefined;
+        },
+        'a retrying status',
+        15_000,
+      );
+      expect(shown.retrying[0]).toMatchObject({ feed: 'proxied', package: 'team/web', maximumAttempts: 5 });
+      expect(shown.retrying[0].attempt).toBeGreaterThanOrEqual(2);
+      expect(shown.retrying[0].summary).toMatch(
+        /^retrying: SERVER_ERROR: team\/web on feed proxied failed with 503: INJECTED: injected 503 \(attempt \d of 5\)$/,
+      );
+      // The retries end in a release; the status says so.
+      await waitForReleases(env.client, 'faults-retrying', 1, 30_000);
+      const after = await api.request('GET', '/triggers/faults-retrying/web');
+      expect([after.body.status, after.body.retrying]).toEqual(['active', []]);
+    } finally {
+      await api.close();
+    }
   });
 
   test('retries a 5xx with backoff and releases without recording an error', async () => {

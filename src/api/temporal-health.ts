@@ -1,0 +1,96 @@
+import type { Client } from '@temporalio/client';
+import { HttpProblem } from './problem';
+
+/** How often the API checks that Temporal answers, and how long one check may take. */
+const PROBE_EVERY_MS = 1_000;
+const PROBE_TIMEOUT_MS = 1_500;
+
+/**
+ * Whether the Temporal server answers, from a cheap call made every second. Requests that need Temporal are
+ * answered 503 at once while it does not, and those already waiting are released with a 503 when it stops
+ * answering, instead of hanging in the SDK's retries.
+ */
+export class TemporalHealth {
+  private up = true;
+  private lastError: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly waiters = new Set<(err: HttpProblem) => void>();
+
+  constructor(private readonly client: Client) {}
+
+  start(): this {
+    if (this.timer) return this;
+    const probe = async () => {
+      try {
+        await this.client.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () =>
+          this.client.workflowService.getSystemInfo({}),
+        );
+        this.up = true;
+        this.lastError = null;
+      } catch (err) {
+        this.up = false;
+        this.lastError = (err as Error).message?.split('\n')[0] ?? 'no answer';
+        const problem = unavailable();
+        for (const fail of this.waiters) fail(problem);
+        this.waiters.clear();
+      }
+    };
+    this.timer = setInterval(() => void probe(), PROBE_EVERY_MS);
+    this.timer.unref();
+    void probe();
+    return this;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  get status(): { up: boolean; error: string | null } {
+    return { up: this.up, error: this.lastError };
+  }
+
+  /** Calls `onDown` once if Temporal stops answering before `cancel` is called. */
+  whenDown(onDown: (err: HttpProblem) => void): () => void {
+    this.waiters.add(onDown);
+    return () => this.waiters.delete(onDown);
+  }
+
+  /** Throws a 503 problem when Temporal is known not to answer. */
+  require(): void {
+    if (!this.up) throw unavailable();
+  }
+
+  /** Runs a Temporal call, failing with 503 as soon as Temporal stops answering. */
+  async guard<T>(call: () => Promise<T>): Promise<T> {
+    this.require();
+    let fail: ((err: HttpProblem) => void) | undefined;
+    const down = new Promise<never>((_, reject) => {
+      fail = reject;
+      this.waiters.add(reject);
+    });
+    try {
+      return await Promise.race([call(), down]);
+    } finally {
+      this.waiters.delete(fail!);
+      down.catch(() => undefined);
+    }
+  }
+}
+
+function unavailable(): HttpProblem {
+  return new HttpProblem(
+    503,
+    'Service unavailable',
+    'the Temporal server does not answer; try again shortly',
+  );
+}
+
+/** gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4), however deep the SDK wraps them. */
+export function isTemporalUnreachable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.code === 14 || e.code === 4) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
