@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Destination, ProjectRelease } from '../src/domain/project';
 import { HttpClient } from '../src/feeds/http';
+import { withLiveness } from './liveness';
 import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
 import { octopusReleasesUrl } from '../src/domain/destination-urls';
 
@@ -67,13 +68,18 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
 
   async function post(url: string, headers: Record<string, string>, body: string, destination: string) {
     try {
-      return await deps.http.request(url, {
-        method: 'POST',
-        headers,
-        body,
-        maxBytes: 1024 * 1024,
-        timeoutMs: 30_000,
-      });
+      return await withLiveness(
+        (signal) =>
+          deps.http.request(url, {
+            method: 'POST',
+            headers,
+            body,
+            maxBytes: 1024 * 1024,
+            timeoutMs: 30_000,
+            signal,
+          }),
+        { destination },
+      );
     } catch (err) {
       throw retryable(`destination ${destination}: ${(err as Error).message}`);
     }

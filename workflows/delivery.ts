@@ -10,6 +10,8 @@ import { Destination, ProjectRelease, projectWorkflowId } from '../src/domain/pr
 
 const { deliver } = proxyActivities<DeliveryActivities>({
   startToCloseTimeout: '1 minute',
+  // Heartbeats every 2 s: a delivery lost with its worker is retried within seconds, not after a minute.
+  heartbeatTimeout: '10 seconds',
   // A few quick tries inside one attempt; the loop below spaces out the rest and reports each failure.
   retry: {
     initialInterval: '1 second',

@@ -1,0 +1,80 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { FaultProxy } from '../support/fault-proxy';
+import { ociFeed } from '../support/feeds';
+import { putProject, startTrigger, waitForReleases } from '../support/projects';
+import { pushImage, TestRegistry } from '../support/registry';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+
+/**
+ * A worker killed with SIGKILL in the middle of a slow listing: its poll must be retried soon after a new
+ * worker is up (heartbeat timeout), not after the activity's start-to-close timeout.
+ */
+let registry: TestRegistry;
+let proxy: FaultProxy;
+let child: ChildProcess | undefined;
+let env: TestWorkerEnv | undefined;
+const TAGS = /\/v2\/crash\/app\/tags\/list/;
+
+beforeAll(async () => {
+  registry = await TestRegistry.start();
+  proxy = await FaultProxy.start(registry.url);
+  await pushImage(registry.url, 'crash/app', '1.0.0');
+});
+afterAll(async () => {
+  child?.kill('SIGKILL');
+  await env?.stop();
+  await proxy?.close();
+  await registry?.stop();
+});
+
+test('a trigger whose worker died mid-listing polls again within seconds of a new worker', async () => {
+  const taskQueue = `recovery-${randomUUID()}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-recovery-'));
+  const config = path.join(dir, 'config.yaml');
+  writeFileSync(config, `feeds:\n  - { id: proxied, url: "${proxy.url}" }\n`);
+  // The service as it runs in production, in a process of its own that we can kill -9.
+  child = spawn(process.execPath, [path.resolve(__dirname, '../../dist/src/main.js')], {
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS,
+      TEMPORAL_NAMESPACE: process.env.FEED_TRIGGERS_TEST_NAMESPACE,
+      FEED_TRIGGERS_TASK_QUEUE: taskQueue,
+      FEED_TRIGGERS_API_PORT: '0',
+      FEED_TRIGGERS_CONFIG: config,
+    },
+    stdio: 'ignore',
+  });
+  // The first listing hangs: the worker dies in the middle of it.
+  proxy.inject(TAGS, { kind: 'slow', ms: 120_000 });
+  const starter = await startTestWorker({ taskQueue: `starter-${randomUUID()}` });
+  try {
+    await putProject(starter.client, taskQueue, {
+      name: 'recovery',
+      packages: [{ name: 'app', feed: 'proxied', package: 'crash/app' }],
+    });
+    await startTrigger(starter.client, taskQueue, {
+      project: 'recovery',
+      name: 'app',
+      intervalSeconds: 3600,
+    });
+    await eventually(async () => (proxy.count(TAGS) >= 1 ? true : undefined), 'the first listing', 60_000);
+    child.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+    const listings = proxy.count(TAGS);
+
+    env = await startTestWorker({ taskQueue, feeds: new Map([['proxied', ociFeed('proxied', proxy.url)]]) });
+    const upAt = Date.now();
+    await eventually(async () => (proxy.count(TAGS) > listings ? true : undefined), 'a new listing', 30_000);
+    const recoveredMs = Date.now() - upAt;
+    process.stdout.write(`recovery: next poll ${recoveredMs} ms after the new worker was up\n`);
+    expect(recoveredMs).toBeLessThan(15_000);
+    const [release] = await waitForReleases(starter.client, 'recovery', 1, 30_000);
+    expect(release.packages[0].tag).toBe('1.0.0');
+  } finally {
+    await starter.stop();
+  }
+});
