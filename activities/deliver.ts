@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Destination, ProjectRelease } from '../src/domain/project';
 import { HttpClient } from '../src/feeds/http';
 import { withLiveness } from './liveness';
+import { FailureCode } from '../src/domain/failures';
 import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
 import { octopusReleasesUrl } from '../src/domain/destination-urls';
 
@@ -42,11 +43,11 @@ export function idempotencyKey(project: string, release: ProjectRelease): string
 }
 
 function rejected(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'DESTINATION_REJECTED', message, nonRetryable: true });
+  return ApplicationFailure.create({ type: FailureCode.DESTINATION_REJECTED, message, nonRetryable: true });
 }
 
 function retryable(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'DESTINATION_UNAVAILABLE', message });
+  return ApplicationFailure.create({ type: FailureCode.DESTINATION_UNAVAILABLE, message });
 }
 
 /** A status that retrying cannot fix: a 4xx other than timeouts and rate limits. */

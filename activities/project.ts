@@ -7,7 +7,8 @@ import {
 } from '@temporalio/client';
 import { CreateReleaseRequest, CreateReleaseResult, projectWorkflowId } from '../src/domain/project';
 import type { TriggerChannelView } from '../src/domain/trigger';
-import { channelViewQuery, createReleaseUpdate } from '../workflows/project';
+import { FailureCode } from '../src/domain/failures';
+import { channelViewQuery, createReleaseUpdate } from '../workflows/messages/project';
 
 export interface LoadChannelInput {
   readonly project: string;
@@ -39,7 +40,7 @@ export function createProjectActivities(deps: { readonly client: Client }) {
         if (err instanceof WorkflowNotFoundError || err instanceof QueryRejectedError) {
           throw ApplicationFailure.nonRetryable(
             `project ${input.project} does not exist`,
-            'PROJECT_NOT_FOUND',
+            FailureCode.PROJECT_NOT_FOUND,
           );
         }
         throw err;
@@ -47,7 +48,7 @@ export function createProjectActivities(deps: { readonly client: Client }) {
       if (view === null)
         throw ApplicationFailure.nonRetryable(
           `project ${input.project} has no channel "${input.channel}"`,
-          'CHANNEL_NOT_FOUND',
+          FailureCode.CHANNEL_NOT_FOUND,
         );
       if (input.knownRevision === view.revision) return { unchanged: true };
       return {
@@ -73,12 +74,15 @@ export function createProjectActivities(deps: { readonly client: Client }) {
         });
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) {
-          throw ApplicationFailure.nonRetryable(err.cause?.message ?? err.message, 'RELEASE_REFUSED');
+          throw ApplicationFailure.nonRetryable(
+            err.cause?.message ?? err.message,
+            FailureCode.RELEASE_REFUSED,
+          );
         }
         if (err instanceof WorkflowNotFoundError)
           throw ApplicationFailure.nonRetryable(
             `project ${input.project} does not exist`,
-            'PROJECT_NOT_FOUND',
+            FailureCode.PROJECT_NOT_FOUND,
           );
         throw err;
       }

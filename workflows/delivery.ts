@@ -6,6 +6,8 @@ import {
   sleep,
 } from '@temporalio/workflow';
 import type { DeliveryActivities } from '../activities/deliver';
+import { deliveryStatusSignal } from './messages/project';
+import { FailureCode } from '../src/domain/failures';
 import { Destination, ProjectRelease, projectWorkflowId } from '../src/domain/project';
 
 const { deliver } = proxyActivities<DeliveryActivities>({
@@ -17,7 +19,7 @@ const { deliver } = proxyActivities<DeliveryActivities>({
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumAttempts: 3,
-    nonRetryableErrorTypes: ['DESTINATION_REJECTED'],
+    nonRetryableErrorTypes: [FailureCode.DESTINATION_REJECTED],
   },
 });
 
@@ -46,7 +48,7 @@ export async function deliverRelease(input: DeliveryInput): Promise<void> {
     error: string | null,
   ) => {
     try {
-      await projectHandle.signal('deliveryStatus', {
+      await projectHandle.signal(deliveryStatusSignal, {
         release: input.release.number,
         destination: input.destination.name,
         status,
@@ -66,7 +68,7 @@ export async function deliverRelease(input: DeliveryInput): Promise<void> {
     } catch (err) {
       const cause = err instanceof ActivityFailure ? err.cause : err;
       const message = cause instanceof Error ? cause.message : String(cause);
-      if (cause instanceof ApplicationFailure && cause.type === 'DESTINATION_REJECTED') {
+      if (cause instanceof ApplicationFailure && cause.type === FailureCode.DESTINATION_REJECTED) {
         await report('failed', attempt, message);
         return;
       }

@@ -1,4 +1,6 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { FailureCode } from '../src/domain/failures';
+import { activityFailure } from './failures';
 import type { PackagePreview, PollActivities } from '../activities/poll';
 import type { ProjectActivities } from '../activities/project';
 import { releasedPackage, ruleFor } from '../src/domain/decision';
@@ -23,18 +25,20 @@ export interface ManualReleaseInput {
   readonly versions: Readonly<Record<string, string>>;
 }
 
-function refused(message: string, type = 'RELEASE_REFUSED'): ApplicationFailure {
+function refused(message: string, type: string = FailureCode.RELEASE_REFUSED): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, type);
 }
 
 /** A release asked for by a person: latest versions, or pinned ones checked against the channel's rules. */
 export async function manualRelease(input: ManualReleaseInput): Promise<CreateReleaseResult> {
-  const loaded = await loadChannel({ project: input.project, channel: input.channel, knownRevision: null });
+  const loaded = await unwrap(
+    loadChannel({ project: input.project, channel: input.channel, knownRevision: null }),
+  );
   if (loaded.unchanged) throw refused('the channel could not be loaded');
   const view = loaded.view;
   for (const name of Object.keys(input.versions)) {
     if (!view.packages.some((p) => p.name === name))
-      throw refused(`project ${input.project} has no package "${name}"`, 'UNKNOWN_PACKAGE');
+      throw refused(`project ${input.project} has no package "${name}"`, FailureCode.UNKNOWN_PACKAGE);
   }
   const packages: ReleasedPackage[] = [];
   for (const ref of view.packages) {
@@ -43,7 +47,10 @@ export async function manualRelease(input: ManualReleaseInput): Promise<CreateRe
     if (pinned !== undefined) {
       const found = await unwrap(tagDigest({ feed: ref.feed, package: ref.package, tag: pinned }));
       if (!found.exists)
-        throw refused(`${ref.name} has no tag ${pinned} in ${ref.feed}/${ref.package}`, 'UNKNOWN_VERSION');
+        throw refused(
+          `${ref.name} has no tag ${pinned} in ${ref.feed}/${ref.package}`,
+          FailureCode.UNKNOWN_VERSION,
+        );
       // The feed tells how its versions compare; the pinned tag must pass the rules by that precedence.
       const verdict = compileRule(rule, found.precedence ?? 'docker').check(pinned);
       if (typeof verdict === 'string')
@@ -85,7 +92,9 @@ export interface ChannelPreviewInput {
 export async function channelPreview(
   input: ChannelPreviewInput,
 ): Promise<Record<string, PackagePreview | { error: string }>> {
-  const loaded = await loadChannel({ project: input.project, channel: input.channel, knownRevision: null });
+  const loaded = await unwrap(
+    loadChannel({ project: input.project, channel: input.channel, knownRevision: null }),
+  );
   if (loaded.unchanged) throw refused('the channel could not be loaded');
   const view = loaded.view;
   const entries = await Promise.all(
@@ -96,8 +105,7 @@ export async function channelPreview(
           await previewPackage({ feed: ref.feed, package: ref.package, rule: ruleFor(view.rules, ref.name) }),
         ] as const;
       } catch (err) {
-        const cause = err instanceof ActivityFailure ? err.cause : err;
-        return [ref.name, { error: cause instanceof Error ? cause.message : String(cause) }] as const;
+        return [ref.name, { error: activityFailure(err).message }] as const;
       }
     }),
   );
@@ -109,8 +117,7 @@ async function unwrap<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (err) {
-    const cause = err instanceof ActivityFailure ? err.cause : err;
-    if (cause instanceof ApplicationFailure) throw refused(cause.message, cause.type ?? 'FEED_ERROR');
-    throw err;
+    const failure = activityFailure(err);
+    throw refused(failure.message, failure.code);
   }
 }

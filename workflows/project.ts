@@ -3,19 +3,12 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   ParentClosePolicy,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
-  ChannelView,
-  CreateReleaseRequest,
-  CreateReleaseResult,
-  DeliveryStatus,
   ProjectRelease,
   ProjectSpec,
   ProjectSpecSchema,
@@ -24,44 +17,20 @@ import {
   ReleaseRequestError,
 } from '../src/domain/project';
 import { deliverRelease, deliveryWorkflowId } from './delivery';
+import {
+  channelViewQuery,
+  configQuery,
+  configureUpdate,
+  createReleaseUpdate,
+  deleteProjectSignal,
+  deliveryStatusSignal,
+  projectContinueAsNewSignal,
+  releaseQuery,
+  releasesQuery,
+} from './messages/project';
+import { FailureCode } from '../src/domain/failures';
 
-/**
- * Configuration changes are an update, not a signal: the validator refuses a bad configuration before
- * anything is recorded, and the caller learns whether anything changed.
- */
-export const configureUpdate = defineUpdate<{ changed: boolean; revision: number }, [ProjectSpec]>(
-  'configure',
-);
-/**
- * Release creation is an update: updates on one workflow are serialized here (the handler records
- * before it awaits), so numbering is consistent and concurrent triggers cannot race; the update ID is
- * the idempotency key, and the ledger remembers keys across continue-as-new.
- */
-export const createReleaseUpdate = defineUpdate<CreateReleaseResult, [CreateReleaseRequest]>('createRelease');
-export const deliveryStatusSignal = defineSignal<
-  [
-    {
-      release: string;
-      destination: string;
-      status: DeliveryStatus;
-      attempts: number;
-      error: string | null;
-      at: string;
-    },
-  ]
->('deliveryStatus');
-export const deleteProjectSignal = defineSignal('delete');
-/** Asks the project to continue as new at the next safe point (operators, and tests of carried state). */
-export const projectContinueAsNewSignal = defineSignal('continueAsNew');
-export const configQuery = defineQuery<{ spec: ProjectSpec; revision: number; releaseCount: number }>(
-  'config',
-);
-export const channelViewQuery = defineQuery<ChannelView | null, [string]>('channelView');
-export const releasesQuery = defineQuery<
-  { releases: ProjectRelease[]; total: number },
-  [{ channel?: string; limit: number; offset: number }]
->('releases');
-export const releaseQuery = defineQuery<ProjectRelease | null, [string]>('release');
+export * from './messages/project';
 
 export interface ProjectInput {
   /** A new project's configuration; a continued run carries it in `state` only, so it travels once. */
@@ -104,13 +73,13 @@ export async function project(input: ProjectInput): Promise<void> {
           const issue = parsed.error.issues[0];
           throw ApplicationFailure.nonRetryable(
             `${issue.path.join('.') || '(project)'}: ${issue.message}`,
-            'INVALID_PROJECT',
+            FailureCode.INVALID_PROJECT,
           );
         }
         if (parsed.data.name !== ledger.state.spec.name) {
           throw ApplicationFailure.nonRetryable(
             `name: a project cannot be renamed (${ledger.state.spec.name})`,
-            'INVALID_PROJECT',
+            FailureCode.INVALID_PROJECT,
           );
         }
       },

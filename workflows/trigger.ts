@@ -1,14 +1,10 @@
 import {
-  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -20,14 +16,25 @@ import {
   CHANNEL_ATTRIBUTE,
   PACKAGES_ATTRIBUTE,
   TRIGGER_STATE_ATTRIBUTE,
-  watchedPackageKey,
 } from '../src/domain/search-attributes';
 import { PackagePoll, TriggerMachine } from '../src/domain/trigger-machine';
+import { FailureCode } from '../src/domain/failures';
+import { activityFailure } from './failures';
 import {
-  HistoryEntry,
+  configureTriggerUpdate,
+  continueAsNewSignal,
+  historyQuery,
+  pauseSignal,
+  pollNowSignal,
+  resumeSignal,
+  stateQuery,
+} from './messages/trigger';
+
+export * from './messages/trigger';
+import {
   initialTriggerState,
+  PackageRef,
   TriggerSpec,
-  TriggerSpecSchema,
   TriggerState,
   TriggerStatus,
 } from '../src/domain/trigger';
@@ -54,28 +61,12 @@ const { loadChannel, createRelease } = proxyActivities<ProjectActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
 
-export const pauseSignal = defineSignal('pause');
-export const resumeSignal = defineSignal('resume');
-export const pollNowSignal = defineSignal('pollNow');
-/** Asks the trigger to continue as new at the next safe point (operators, and tests of carried state). */
-export const continueAsNewSignal = defineSignal('continueAsNew');
-export const stateQuery = defineQuery<TriggerState>('state');
-export const historyQuery = defineQuery<HistoryEntry[]>('history');
-/** An update, so a bad change (an unknown field, a short interval) is refused to the caller and nothing changes. */
-export const configureTriggerUpdate = defineUpdate<
-  { changed: boolean },
-  [Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>]
->('configureTrigger');
-
 export interface TriggerInput {
   readonly spec: TriggerSpec;
   /** Carried over by continue-as-new. */
   readonly state?: TriggerState;
   readonly pollPending?: boolean;
 }
-
-/** Candidates per package per poll: enough to re-rank, small enough to keep history lean. */
-const CANDIDATE_LIMIT = 10;
 
 /** A long-lived trigger: load the channel, poll the watched packages, ask the project for a release, sleep. */
 export async function trigger(input: TriggerInput): Promise<void> {
@@ -116,28 +107,16 @@ export async function trigger(input: TriggerInput): Promise<void> {
   setHandler(
     configureTriggerUpdate,
     (change) => {
-      const next = TriggerSpecSchema.parse({ ...machine.state.spec, ...change });
-      const changed = JSON.stringify(next) !== JSON.stringify(machine.state.spec);
-      if (changed) {
-        if (next.channel !== machine.state.spec.channel) {
-          machine.state.view = null;
-          upsertSearchAttributes([{ key: CHANNEL_ATTRIBUTE, value: next.channel }]);
-        }
-        machine.state.spec = next;
-        pollPending = true;
-      }
+      const { changed, channelChanged } = machine.configure(change);
+      if (channelChanged)
+        upsertSearchAttributes([{ key: CHANNEL_ATTRIBUTE, value: machine.state.spec.channel }]);
+      if (changed) pollPending = true;
       return { changed };
     },
     {
       validator: (change) => {
-        const parsed = TriggerSpecSchema.safeParse({ ...machine.state.spec, ...change });
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0];
-          throw ApplicationFailure.nonRetryable(
-            `${issue.path.join('.')}: ${issue.message}`,
-            'INVALID_TRIGGER',
-          );
-        }
+        const refusal = machine.refuseChange(change);
+        if (refusal) throw ApplicationFailure.nonRetryable(refusal, FailureCode.INVALID_TRIGGER);
       },
     },
   );
@@ -174,93 +153,49 @@ export async function trigger(input: TriggerInput): Promise<void> {
   await continueAsNew<typeof trigger>({ spec: machine.state.spec, state: machine.state, pollPending });
 }
 
-/** One evaluation: load the channel, poll, decide, and ask the project for a release when something moved. */
+/** One evaluation, as the machine directs it: load the channel, poll, decide, and ask for a release. */
 async function evaluate(
   machine: TriggerMachine,
   maxAgeMs: number | null,
   onWatched: (keys: string[]) => void,
   inFlight: PollsInFlight,
 ): Promise<void> {
-  const { spec } = machine.state;
   const now = () => new Date().toISOString();
   try {
-    const loaded = await loadChannel({
-      project: spec.project,
-      channel: spec.channel,
-      knownRevision: machine.state.view?.revision ?? null,
-    });
-    if (!loaded.unchanged) machine.applyView(loaded.view);
+    machine.applyLoad(await loadChannel(machine.loadRequest()));
   } catch (err) {
-    const failure = describeFailure(err);
-    machine.recordError(failure.code, failure.message, now());
-    return;
+    const failure = activityFailure(err);
+    return machine.recordError(failure.code, failure.message, now());
   }
-  const watched = machine.watched();
-  if ('error' in watched) {
-    machine.recordError('UNKNOWN_PACKAGE', watched.error, now());
-    return;
-  }
-  const view = machine.state.view!;
-  onWatched(
-    view.packages
-      .filter((p) => watched.names.includes(p.name))
-      .map((p) => watchedPackageKey(p.feed, p.package)),
-  );
-  const poll = (names: readonly string[]) =>
+  const plan = machine.beginEvaluation(now());
+  if (!plan) return;
+  onWatched(plan.keys);
+  const poll = (refs: readonly PackageRef[]) =>
     inFlight.run(() =>
       Promise.all(
-        view.packages
-          .filter((p) => names.includes(p.name))
-          .map(async (p): Promise<PackagePoll> => {
-            try {
-              const ok = await pollPackage({
-                feed: p.feed,
-                package: p.package,
-                rule: machine.ruleFor(p.name),
-                watermark: machine.watermark(p.name),
-                limit: CANDIDATE_LIMIT,
-                maxAgeMs,
-              });
-              return { name: p.name, ok };
-            } catch (err) {
-              if (isCancellation(err))
-                return { name: p.name, error: { code: 'CANCELLED', message: 'poll cancelled by pause' } };
-              return { name: p.name, error: describeFailure(err) };
-            }
-          }),
+        refs.map(async (ref): Promise<PackagePoll> => {
+          try {
+            return { name: ref.name, ok: await pollPackage(machine.pollRequest(ref, maxAgeMs)) };
+          } catch (err) {
+            if (isCancellation(err))
+              return {
+                name: ref.name,
+                error: { code: FailureCode.CANCELLED, message: 'poll cancelled by pause' },
+              };
+            return { name: ref.name, error: activityFailure(err) };
+          }
+        }),
       ),
     );
-
-  // Registry traffic follows the watched packages; the others are polled only when a release is due.
-  const polls = await poll(watched.names);
-  machine.applyPolls(polls, now());
-  if (machine.watchedMoved(watched.names)) {
-    const others = view.packages.map((p) => p.name).filter((n) => !watched.names.includes(n));
-    if (others.length > 0) {
-      const more = await poll(others);
-      machine.applyPolls(more, now());
-      polls.push(...more);
-    }
-  }
-  if (machine.state.paused) {
-    // Paused while polling: a paused trigger does not release.
-    machine.recordOutcome('paused', 'paused while polling; nothing released', now());
-    return;
-  }
-  const failures = TriggerMachine.failures(polls);
-  const decision = machine.decide(watched.names);
-  if (decision.kind === 'no-change') {
-    machine.recordOutcome(failures ? 'error' : 'no-change', failures ?? decision.reason, now());
-    return;
-  }
+  machine.applyPolls(await poll(plan.polls), now());
+  const more = machine.nextPolls();
+  if (more.length > 0) machine.applyPolls(await poll(more), now());
+  const request = machine.conclude(now());
+  if (!request) return;
   try {
-    const result = await createRelease({
-      project: spec.project,
-      request: machine.releaseRequest(decision, watched.names),
-    });
-    machine.recordReleaseResult(result, now());
+    machine.recordReleaseResult(await createRelease({ project: machine.state.spec.project, request }), now());
   } catch (err) {
-    const failure = describeFailure(err);
+    const failure = activityFailure(err);
     machine.recordError(failure.code, failure.message, now());
   }
 }
@@ -282,11 +217,4 @@ class PollsInFlight {
   cancel(): void {
     this.scope?.cancel();
   }
-}
-
-function describeFailure(err: unknown): { code: string; message: string } {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) return { code: cause.type ?? 'ERROR', message: cause.message };
-  if (cause instanceof Error) return { code: cause.name, message: cause.message };
-  return { code: 'ERROR', message: String(cause) };
 }

@@ -8,20 +8,20 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { Router } from 'express';
 import { z } from 'zod';
-import { ProjectSpecSchema, projectWorkflowId } from '../domain/project';
+import { ProjectSpec, ProjectSpecSchema, projectWorkflowId } from '../domain/project';
+import { NOT_FOUND_CODES } from '../domain/failures';
 import { PROJECT_ATTRIBUTE } from '../domain/search-attributes';
 import { SlugSchema } from '../domain/trigger';
-import { channelPreview, manualRelease } from '../../workflows/manual-release';
+import type { channelPreview, manualRelease } from '../../workflows/manual-release';
+import type { project } from '../../workflows/project';
 import {
   configQuery,
   configureUpdate,
   deleteProjectSignal,
-  project,
   releaseQuery,
   releasesQuery,
-} from '../../workflows/project';
+} from '../../workflows/messages/project';
 import { FieldError, HttpProblem, parseOr400 } from './problem';
-import { ProjectSpec } from '../domain/project';
 import { jsonBytes, MAX_PROJECT_SPEC_BYTES } from '../domain/size';
 import { secretUses } from '../domain/destination-urls';
 import { secretRefusal, SecretBindings } from '../secrets';
@@ -101,9 +101,7 @@ function refusal(err: unknown): HttpProblem | null {
   while (cause && !(cause instanceof ApplicationFailure) && (cause as { cause?: unknown }).cause)
     cause = (cause as { cause?: unknown }).cause;
   if (!(cause instanceof ApplicationFailure)) return null;
-  const notFound = ['PROJECT_NOT_FOUND', 'CHANNEL_NOT_FOUND', 'UNKNOWN_PACKAGE', 'UNKNOWN_VERSION'].includes(
-    cause.type ?? '',
-  );
+  const notFound = NOT_FOUND_CODES.has(cause.type ?? '');
   return new HttpProblem(notFound ? 404 : 422, notFound ? 'Not found' : 'Release refused', cause.message);
 }
 
@@ -141,7 +139,7 @@ export function projectRoutes(
         [{ field: 'name', message: 'does not match the path' }],
       );
     const existed = (await runningHandle(client, projectWorkflowId(name))) !== null;
-    const start = new WithStartWorkflowOperation(project, {
+    const start = new WithStartWorkflowOperation<typeof project>('project', {
       workflowId: projectWorkflowId(name),
       taskQueue,
       args: [{ spec }],
@@ -228,7 +226,7 @@ export function projectRoutes(
     const body = parseOr400(ManualReleaseBody, req.body ?? {});
     await projectHandle(name);
     try {
-      const result = await client.workflow.execute(manualRelease, {
+      const result = await client.workflow.execute<typeof manualRelease>('manualRelease', {
         taskQueue,
         workflowId: `manual-release/${name}/${randomUUID()}`,
         args: [{ project: name, channel: body.channel, versions: body.versions }],
@@ -245,7 +243,7 @@ export function projectRoutes(
     const { project: name, channel } = parseOr400(ChannelParams, req.params);
     await projectHandle(name);
     try {
-      const packages = await client.workflow.execute(channelPreview, {
+      const packages = await client.workflow.execute<typeof channelPreview>('channelPreview', {
         taskQueue,
         workflowId: `channel-preview/${name}/${channel}/${randomUUID()}`,
         args: [{ project: name, channel }],

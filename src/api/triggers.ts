@@ -22,7 +22,9 @@ import {
   TriggerSpecSchema,
   TriggerState,
 } from '../domain/trigger';
-import { configQuery, project } from '../../workflows/project';
+import { configQuery } from '../../workflows/messages/project';
+import type { project } from '../../workflows/project';
+import type { trigger } from '../../workflows/trigger';
 import {
   configureTriggerUpdate,
   continueAsNewSignal,
@@ -31,8 +33,7 @@ import {
   pollNowSignal,
   resumeSignal,
   stateQuery,
-  trigger,
-} from '../../workflows/trigger';
+} from '../../workflows/messages/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 import {
   cancelAndWait,
@@ -150,7 +151,7 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
     const packages = await checkAgainstProject(spec);
     const workflowId = triggerWorkflowId(spec.project, spec.name);
     try {
-      const handle = await client.workflow.start(trigger, {
+      const handle = await client.workflow.start<typeof trigger>('trigger', {
         taskQueue,
         workflowId,
         args: [{ spec }],

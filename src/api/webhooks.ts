@@ -4,7 +4,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import { PACKAGES_ATTRIBUTE, watchedPackageKey } from '../domain/search-attributes';
 import { FeedIdSchema, RepositorySchema } from '../domain/trigger';
-import { pollNowSignal } from '../../workflows/trigger';
+import { pollNowSignal } from '../../workflows/messages/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 import { listRunning, within } from './workflows';
 

@@ -13,6 +13,9 @@ import { compileRule, VersionRuleInput } from './rule';
 import {
   emptyPackageStatus,
   FeedErrorInfo,
+  PackageRef,
+  TriggerSpec,
+  TriggerSpecSchema,
   HistoryEntry,
   MAX_HISTORY,
   PollOutcome,
@@ -24,10 +27,17 @@ import {
   triggerWorkflowId,
 } from './trigger';
 import type { Precedence } from './version';
+import { FailureCode } from './failures';
+import { watchedPackageKey } from './search-attributes';
 import { clip, MAX_TRIGGER_HISTORY_BYTES, newestWithin } from './size';
 
 /** Candidates per package the workflow re-evaluates at most (polls ask for fewer). */
 export const MAX_CANDIDATES = 25;
+/** Candidates a poll asks for: enough to re-rank, small enough to keep history lean. */
+export const CANDIDATE_LIMIT = 10;
+
+/** What a trigger's configure update may change. */
+export type TriggerChange = Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>;
 
 /** What one poll of one package brought back: the activity's answer or its failure. */
 export type PackagePoll =
@@ -47,6 +57,9 @@ export type PackagePoll =
 
 /** The trigger's state machine, free of Temporal: the workflow feeds it signals, channel views and poll results. */
 export class TriggerMachine {
+  /** The polls of the evaluation in progress (not state: an evaluation ends before continue-as-new). */
+  private evaluation: PackagePoll[] = [];
+
   constructor(readonly state: TriggerState) {}
 
   get status(): TriggerStatus {
@@ -85,6 +98,103 @@ export class TriggerMachine {
     this.state.packages = packages;
   }
 
+  /** Why a change of channel, watch list or interval is refused, or null when it is valid. */
+  refuseChange(change: TriggerChange): string | null {
+    const parsed = TriggerSpecSchema.safeParse({ ...this.state.spec, ...change });
+    if (parsed.success) return null;
+    const issue = parsed.error.issues[0];
+    return `${issue.path.join('.')}: ${issue.message}`;
+  }
+
+  /** Applies a validated change; a new channel drops the loaded view so the next poll loads it. */
+  configure(change: TriggerChange): { changed: boolean; channelChanged: boolean } {
+    const next = TriggerSpecSchema.parse({ ...this.state.spec, ...change });
+    if (JSON.stringify(next) === JSON.stringify(this.state.spec))
+      return { changed: false, channelChanged: false };
+    const channelChanged = next.channel !== this.state.spec.channel;
+    if (channelChanged) this.state.view = null;
+    this.state.spec = next;
+    return { changed: true, channelChanged };
+  }
+
+  /** What to ask the project for: the channel, unless the copy at this revision is current. */
+  loadRequest(): { project: string; channel: string; knownRevision: number | null } {
+    return {
+      project: this.state.spec.project,
+      channel: this.state.spec.channel,
+      knownRevision: this.state.view?.revision ?? null,
+    };
+  }
+
+  /** Takes the project's answer to loadRequest. */
+  applyLoad(loaded: { unchanged: true } | { unchanged: false; view: TriggerChannelView }): void {
+    if (!loaded.unchanged) this.applyView(loaded.view);
+  }
+
+  /**
+   * Starts an evaluation: the watched packages to poll, with the `feed/package` keys the trigger publishes
+   * for registry notifications; or null, with the error recorded, when the watch list names a package the
+   * project lacks.
+   */
+  beginEvaluation(now: string): { polls: PackageRef[]; keys: string[] } | null {
+    this.evaluation = [];
+    const watched = this.watched();
+    if ('error' in watched) {
+      this.recordError(FailureCode.UNKNOWN_PACKAGE, watched.error, now);
+      return null;
+    }
+    const refs = (this.state.view?.packages ?? []).filter((p) => watched.names.includes(p.name));
+    return { polls: refs, keys: refs.map((p) => watchedPackageKey(p.feed, p.package)) };
+  }
+
+  /**
+   * The packages to poll next in this evaluation: the unwatched ones, once a watched package moved (a release
+   * holds every package), else none. Registry traffic follows the watched packages.
+   */
+  nextPolls(): PackageRef[] {
+    const view = this.state.view;
+    const watched = this.watchedNames();
+    if (!view || !this.watchedMoved(watched)) return [];
+    const polled = new Set(this.evaluation.map((p) => p.name));
+    return view.packages.filter((p) => !watched.includes(p.name) && !polled.has(p.name));
+  }
+
+  /** What one poll asks of the feed for a package. */
+  pollRequest(ref: PackageRef, maxAgeMs: number | null) {
+    return {
+      feed: ref.feed,
+      package: ref.package,
+      rule: this.ruleFor(ref.name),
+      watermark: this.watermark(ref.name),
+      limit: CANDIDATE_LIMIT,
+      maxAgeMs,
+    };
+  }
+
+  /**
+   * Ends the polling of an evaluation: records the outcome when there is nothing to release (paused while
+   * polling, failed polls, nothing later), or returns the release request to send to the project.
+   */
+  conclude(now: string): CreateReleaseRequest | null {
+    if (this.state.paused) {
+      this.recordOutcome('paused', 'paused while polling; nothing released', now);
+      return null;
+    }
+    const watched = this.watchedNames();
+    const failures = TriggerMachine.failures(this.evaluation);
+    const decision = this.decide(watched);
+    if (decision.kind === 'no-change') {
+      this.recordOutcome(failures ? 'error' : 'no-change', failures ?? decision.reason, now);
+      return null;
+    }
+    return this.releaseRequest(decision, watched);
+  }
+
+  private watchedNames(): string[] {
+    const watched = this.watched();
+    return 'error' in watched ? [] : watched.names;
+  }
+
   /** The watched packages, or an error text when the trigger names packages the project lacks. */
   watched(): { names: string[] } | { error: string } {
     const all = (this.state.view?.packages ?? []).map((p) => p.name);
@@ -110,6 +220,9 @@ export class TriggerMachine {
     for (const poll of polls) {
       const status = this.state.packages[poll.name];
       if (!status) continue;
+      // A poll cancelled by a pause says nothing about the feed.
+      if ('error' in poll && poll.error.code === FailureCode.CANCELLED) continue;
+      this.evaluation.push(poll);
       if ('error' in poll) {
         const error: FeedErrorInfo = {
           code: clip(poll.error.code, 64),
@@ -126,8 +239,10 @@ export class TriggerMachine {
       status.precedence = poll.ok.precedence ?? 'docker';
       const rule = compileRule(this.ruleFor(poll.name), status.precedence);
       const best = bestCandidate(rule, candidates);
+      // Nothing passing means nothing to release: a stale `latest` must not ride along into a release that a
+      // rule change or another package starts.
       status.latest =
-        best === null ? status.latest : { tag: best, digest: best === candidates[0] ? poll.ok.digest : null };
+        best === null ? null : { tag: best, digest: best === candidates[0] ? poll.ok.digest : null };
       status.discovered = candidates;
       status.tagCount = poll.ok.tagCount;
       status.acceptedCount = poll.ok.acceptedCount;

@@ -5,7 +5,11 @@ import { listen } from '../../src/api/listen';
 import { CreateReleaseRequest, ProjectSpecSchema, projectWorkflowId } from '../../src/domain/project';
 import { MAX_PROJECT_SPEC_BYTES } from '../../src/domain/size';
 import { bindingsOf } from '../../src/secrets';
-import { createReleaseUpdate, projectContinueAsNewSignal, releasesQuery } from '../../workflows/project';
+import {
+  createReleaseUpdate,
+  projectContinueAsNewSignal,
+  releasesQuery,
+} from '../../workflows/messages/project';
 import { startApi, TestApi } from '../support/api';
 import { startServer, TestServer } from '../support/http-server';
 import { putProject, releasesOf } from '../support/projects';

@@ -11,8 +11,10 @@ import {
   TriggerState,
   triggerWorkflowId,
 } from '../../src/domain/trigger';
-import { configureUpdate, project, releasesQuery } from '../../workflows/project';
-import { stateQuery, trigger } from '../../workflows/trigger';
+import { configureUpdate, releasesQuery } from '../../workflows/messages/project';
+import { stateQuery } from '../../workflows/messages/trigger';
+import type { project } from '../../workflows/project';
+import type { trigger } from '../../workflows/trigger';
 import { eventually } from './temporal';
 
 /** Creates or replaces a project the way the API does (update-with-start). */
@@ -20,7 +22,7 @@ export async function putProject(client: Client, taskQueue: string, input: Proje
   const spec = ProjectSpecSchema.parse(input);
   await client.workflow.executeUpdateWithStart(configureUpdate, {
     args: [spec],
-    startWorkflowOperation: new WithStartWorkflowOperation(project, {
+    startWorkflowOperation: new WithStartWorkflowOperation<typeof project>('project', {
       workflowId: projectWorkflowId(spec.name),
       taskQueue,
       args: [{ spec }],
@@ -36,7 +38,7 @@ export async function startTrigger(
   input: TriggerSpecInput,
 ): Promise<() => Promise<TriggerState>> {
   const spec = TriggerSpecSchema.parse(input);
-  const handle = await client.workflow.start(trigger, {
+  const handle = await client.workflow.start<typeof trigger>('trigger', {
     taskQueue,
     workflowId: triggerWorkflowId(spec.project, spec.name),
     args: [{ spec }],

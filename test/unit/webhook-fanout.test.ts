@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app';
+import { TemporalHealth } from '../../src/api/temporal-health';
 
 /**
  * A trigger can close between the visibility listing and its signal (visibility is eventually consistent,
@@ -27,7 +28,8 @@ test('one trigger closed since the listing does not cost the others their signal
       }),
     },
   } as unknown as Client;
-  const app = createApp({ client, taskQueue: 'unused' });
+  // Never started: the stand-in has no server to probe, so Temporal counts as up.
+  const app = createApp({ client, taskQueue: 'unused', health: new TemporalHealth(client) });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
