@@ -93,14 +93,33 @@ export function decideRelease(
   previous: { readonly packages: readonly ReleasedPackage[] } | null,
   watched: readonly string[],
 ): ReleaseDecision {
+  // Watched packages first: when none moved, that is the answer, whatever the others hold.
+  const ordered = [...packages].sort(
+    (a, b) => Number(!watched.includes(a.name)) - Number(!watched.includes(b.name)),
+  );
   const chosen: ReleasedPackage[] = [];
-  for (const ref of packages) {
+  for (const ref of ordered) {
     const status = statuses[ref.name];
     const latest = status?.latest ?? null;
     if (latest === null)
       return { kind: 'no-change', reason: `no version of ${ref.name} passes the channel's rules yet` };
     chosen.push(releasedPackage(ref, latest, status.precedence));
+    if (
+      chosen.length === watched.length &&
+      previous &&
+      movedPackages(rules, chosen, previous, watched).length === 0
+    )
+      break;
   }
+  if (chosen.length < packages.length)
+    return {
+      kind: 'no-change',
+      reason: "no watched package has a later version than the channel's previous release",
+    };
+  // Back in the project's package order, as releases list them.
+  chosen.sort(
+    (a, b) => packages.findIndex((p) => p.name === a.name) - packages.findIndex((p) => p.name === b.name),
+  );
   const moved = movedPackages(rules, chosen, previous, watched);
   if (moved.length === 0)
     return {

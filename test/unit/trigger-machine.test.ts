@@ -1,0 +1,197 @@
+import { PackagePoll, TriggerMachine } from '../../src/domain/trigger-machine';
+import { initialTriggerState, TriggerChannelView, TriggerSpecSchema } from '../../src/domain/trigger';
+import { PackageRefSchema } from '../../src/domain/trigger';
+import { VersionRuleSchema } from '../../src/domain/rule';
+
+const NOW = '2026-11-28T10:00:00.000Z';
+const refs = [
+  PackageRefSchema.parse({ name: 'web', feed: 'reg.example', package: 'shop/web' }),
+  PackageRefSchema.parse({ name: 'worker', feed: 'reg.example', package: 'shop/worker' }),
+];
+const view = (extra: Partial<TriggerChannelView> = {}): TriggerChannelView => ({
+  revision: 1,
+  packages: refs,
+  rules: [VersionRuleSchema.parse({ range: '[1.0,2.0)' })],
+  lastRelease: null,
+  ...extra,
+});
+const machine = (watch?: string[]) => {
+  const m = new TriggerMachine(
+    initialTriggerState(TriggerSpecSchema.parse({ project: 'shop', name: 't', channel: 'stable', watch })),
+  );
+  m.applyLoad({ unchanged: false, view: view() });
+  return m;
+};
+const ok = (name: string, candidates: string[], digest = `sha256:${name}`): PackagePoll => ({
+  name,
+  ok: {
+    tagCount: candidates.length,
+    acceptedCount: candidates.length,
+    candidates,
+    digest,
+    rateLimitRemaining: null,
+  },
+});
+
+describe('TriggerMachine, an evaluation step by step', () => {
+  test('polls the watched packages first, the others only once a watched one moved, then asks for a release', () => {
+    const m = machine(['web']);
+    const plan = m.beginEvaluation(NOW)!;
+    expect(plan.polls.map((p) => p.name)).toEqual(['web']);
+    expect(plan.keys).toEqual(['reg.example/shop/web']);
+    expect(m.pollRequest(plan.polls[0], 0)).toMatchObject({
+      feed: 'reg.example',
+      package: 'shop/web',
+      watermark: null,
+      limit: 10,
+      maxAgeMs: 0,
+    });
+    m.applyPolls([ok('web', ['1.2.0', '1.1.0'])], NOW);
+    expect(m.nextPolls().map((p) => p.name)).toEqual(['worker']);
+    m.applyPolls([ok('worker', ['1.0.3'])], NOW);
+    expect(m.nextPolls()).toEqual([]);
+    const request = m.conclude(NOW)!;
+    expect(request.packages.map((p) => `${p.name} ${p.tag}`)).toEqual(['web 1.2.0', 'worker 1.0.3']);
+    expect(request).toMatchObject({ channel: 'stable', watched: ['web'], requireLater: true });
+    expect(request.key).toMatch(/^trigger\/shop\/t\/[0-9a-f]{16}$/);
+  });
+
+  test('nothing later: no other package is polled and the outcome is no-change', () => {
+    const m = machine(['web']);
+    m.applyLoad({
+      unchanged: false,
+      view: view({
+        revision: 2,
+        lastRelease: {
+          number: '0.0.1',
+          packages: [
+            { name: 'web', feed: 'reg.example', package: 'shop/web', tag: '1.2.0', digest: 'sha256:web' },
+            {
+              name: 'worker',
+              feed: 'reg.example',
+              package: 'shop/worker',
+              tag: '1.0.0',
+              digest: 'sha256:worker',
+            },
+          ],
+        },
+      }),
+    });
+    m.beginEvaluation(NOW);
+    m.applyPolls([ok('web', ['1.2.0'])], NOW);
+    expect(m.nextPolls()).toEqual([]);
+    expect(m.conclude(NOW)).toBeNull();
+    expect(m.state.lastPoll).toEqual({
+      at: NOW,
+      outcome: 'no-change',
+      reason: "no watched package has a later version than the channel's previous release",
+    });
+  });
+
+  test('paused while polling: nothing released, and a cancelled poll is no feed error', () => {
+    const m = machine();
+    m.beginEvaluation(NOW);
+    m.pause();
+    m.applyPolls(
+      [
+        ok('web', ['1.2.0']),
+        { name: 'worker', error: { code: 'CANCELLED', message: 'poll cancelled by pause' } },
+      ],
+      NOW,
+    );
+    expect(m.conclude(NOW)).toBeNull();
+    expect(m.state.lastPoll?.outcome).toBe('paused');
+    expect(m.state.packages.worker.error).toBeNull();
+  });
+
+  test('failed polls become an error outcome naming each package', () => {
+    const m = machine();
+    m.beginEvaluation(NOW);
+    m.applyPolls(
+      [ok('web', ['1.2.0']), { name: 'worker', error: { code: 'NOT_FOUND', message: 'gone' } }],
+      NOW,
+    );
+    expect(m.conclude(NOW)).toBeNull();
+    expect(m.state.lastPoll).toMatchObject({ outcome: 'error', reason: 'worker: gone' });
+    expect(m.state.lastError).toMatchObject({ code: 'NOT_FOUND', package: 'worker' });
+    expect(m.status).toBe('error');
+  });
+
+  test('a watch list naming a package the project lacks is an error, and nothing is polled', () => {
+    const m = machine(['web', 'ghost']);
+    expect(m.beginEvaluation(NOW)).toBeNull();
+    expect(m.state.lastError).toMatchObject({
+      code: 'UNKNOWN_PACKAGE',
+      message: 'project shop has no package ghost',
+    });
+  });
+
+  test('a poll that finds nothing passing clears the package: no stale latest rides into a release', () => {
+    const m = machine();
+    m.beginEvaluation(NOW);
+    m.applyPolls([ok('web', ['1.2.0']), ok('worker', ['1.0.0'])], NOW);
+    expect(m.state.packages.worker.latest?.tag).toBe('1.0.0');
+    // The rule changes so worker 1.0.0 no longer passes; web moves on.
+    m.applyLoad({
+      unchanged: false,
+      view: view({ revision: 2, rules: [VersionRuleSchema.parse({ range: '[1.1,2.0)' })] }),
+    });
+    m.beginEvaluation(NOW);
+    m.applyPolls([ok('web', ['1.3.0']), ok('worker', [])], NOW);
+    expect(m.state.packages.worker.latest).toBeNull();
+    expect(m.conclude(NOW)).toBeNull();
+    expect(m.state.lastPoll?.reason).toBe("no version of worker passes the channel's rules yet");
+  });
+
+  test('the workflow re-ranks candidates itself and caps them', () => {
+    const m = machine(['web']);
+    m.beginEvaluation(NOW);
+    const many = Array.from({ length: 100 }, (_, i) => `1.0.${i}`);
+    m.applyPolls([ok('web', ['0.9.0', '3.0.0', ...many])], NOW); // the activity's order is not trusted
+    expect(m.state.packages.web.latest?.tag).toBe('1.0.22'); // best of the first 25, by the rule
+    expect(m.state.packages.web.discovered).toHaveLength(25);
+  });
+
+  test('configure: a refused change names the field; a channel change drops the loaded view', () => {
+    const m = machine();
+    expect(m.refuseChange({ intervalSeconds: 1 } as never)).toMatch(/^intervalSeconds: /);
+    expect(m.configure({ intervalSeconds: 300 } as never)).toEqual({ changed: false, channelChanged: false });
+    expect(m.configure({ channel: 'beta' } as never)).toEqual({ changed: true, channelChanged: true });
+    expect(m.state.view).toBeNull();
+    expect(m.loadRequest()).toEqual({ project: 'shop', channel: 'beta', knownRevision: null });
+  });
+
+  test('a release the project created moves the watermark; a refusal is recorded as no-change', () => {
+    const m = machine();
+    m.beginEvaluation(NOW);
+    m.applyPolls([ok('web', ['1.2.0']), ok('worker', ['1.0.0'])], NOW);
+    const request = m.conclude(NOW)!;
+    m.recordReleaseResult(
+      {
+        outcome: 'created',
+        reason: request.reason,
+        release: {
+          number: '0.0.1',
+          channel: 'stable',
+          createdAt: NOW,
+          packages: request.packages,
+          reason: request.reason,
+          source: request.source,
+          key: request.key,
+          deliveries: {},
+        },
+      },
+      NOW,
+    );
+    expect(m.watermark('web')).toBe('1.2.0');
+    expect(m.state.lastRelease).toEqual({ number: '0.0.1', at: NOW });
+    m.recordReleaseResult(
+      { outcome: 'already-released', release: null, reason: 'release 0.0.1 already holds these versions' },
+      NOW,
+    );
+    expect(m.state.lastPoll).toMatchObject({
+      outcome: 'no-change',
+      reason: 'release 0.0.1 already holds these versions',
+    });
+  });
+});
