@@ -2,6 +2,7 @@ import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { FeedError } from './errors';
 import { Feed } from './feed';
 import { HttpClient } from './http';
+import { AcrExchangeSchema, parseAnswer } from './answers';
 
 export interface BasicCredentials {
   readonly username: string;
@@ -131,17 +132,7 @@ export class CredentialStore {
         `ACR token exchange for feed ${feed.id} answered ${res.status}`,
       );
     }
-    let body: { refresh_token?: unknown };
-    try {
-      body = JSON.parse(res.body.toString('utf8'));
-    } catch {
-      throw new FeedError(
-        'BAD_RESPONSE',
-        `ACR token exchange for feed ${feed.id} answered something that is not JSON`,
-      );
-    }
-    if (typeof body.refresh_token !== 'string')
-      throw new FeedError('BAD_RESPONSE', `ACR token exchange for feed ${feed.id} sent no refresh_token`);
+    const body = parseAnswer(res.body, AcrExchangeSchema, `the ACR token exchange for feed ${feed.id}`);
     this.derived.set(feed.id, { value: body.refresh_token, until: this.now() + ACR_REFRESH_TTL_MS });
     return body.refresh_token;
   }

@@ -3,6 +3,7 @@ import { basicAuthorization, CredentialStore } from './credentials';
 import { FeedError } from './errors';
 import { HelmHttpFeed } from './feed';
 import { HttpClient, statusError } from './http';
+import { ChartEntrySchema, checkAnswer, HelmIndexSchema } from './answers';
 
 /** One version of a chart in a repository's index. */
 export interface ChartVersion {
@@ -130,10 +131,7 @@ export class HelmRepositoryClient {
         `the index of Helm repository ${feed.id} is not valid YAML: ${(err as Error).message.split('\n')[0]}`,
       );
     }
-    const entries = (doc as { entries?: unknown })?.entries;
-    if (entries === null || typeof entries !== 'object' || Array.isArray(entries)) {
-      throw new FeedError('BAD_RESPONSE', `the index of Helm repository ${feed.id} has no "entries" map`);
-    }
+    const { entries } = checkAnswer(doc, HelmIndexSchema, `the index of Helm repository ${feed.id}`);
     const charts = new Map<string, readonly ChartVersion[] | 'malformed'>();
     let seen = 0;
     // Approximate heap held: UTF-16 strings plus object overhead (measured: about 0.7 KiB a version).
@@ -159,14 +157,13 @@ export class HelmRepositoryClient {
 }
 
 function chartVersion(entry: unknown, base: string): ChartVersion[] {
-  const e = entry as { version?: unknown; digest?: unknown; urls?: unknown };
-  if (typeof e?.version !== 'string') return []; // an entry without a version cannot be released; skip it
-  const urls = Array.isArray(e.urls)
-    ? e.urls
-        .slice(0, 10)
-        .filter((u): u is string => typeof u === 'string')
-        .map((u) => resolveUrl(u, base))
-    : [];
+  const parsed = ChartEntrySchema.safeParse(entry);
+  if (!parsed.success) return []; // an entry without a version cannot be released; skip it
+  const e = parsed.data;
+  const urls = (e.urls ?? [])
+    .slice(0, 10)
+    .filter((u): u is string => typeof u === 'string')
+    .map((u) => resolveUrl(u, base));
   const digest =
     typeof e.digest === 'string' && /^[0-9a-f]{64}$/.test(e.digest) ? `sha256:${e.digest}` : null;
   return [{ version: e.version, digest, urls }];

@@ -5,6 +5,15 @@ import { FeedError } from './errors';
 import { OciFeed } from './feed';
 import { HttpClient, HttpResponse, statusError } from './http';
 import { realmRefusal } from './token-realm';
+import {
+  DigestSchema,
+  ImageConfigSchema,
+  ManifestSchema,
+  parseAnswer,
+  RegistryErrorSchema,
+  TagPageSchema,
+  TokenAnswerSchema,
+} from './answers';
 
 /** Every manifest media type we accept, OCI first: registry 2.8 answers 404 for OCI images without them. */
 export const MANIFEST_ACCEPT = [
@@ -39,11 +48,6 @@ export interface ManifestInfo {
 export interface ImageConfig {
   readonly created: string | null;
   readonly labels: Readonly<Record<string, string>>;
-}
-
-interface ManifestBody {
-  readonly manifests?: Array<{ digest?: string; platform?: { os?: string; architecture?: string } }>;
-  readonly config?: { digest?: unknown };
 }
 
 const INDEX_TYPES = new Set([
@@ -114,12 +118,8 @@ export class OciClient {
       headers: { accept: MANIFEST_ACCEPT },
       maxBytes: 4 * 1024 * 1024,
     });
-    let bodyType: string | null = null;
-    try {
-      bodyType = (JSON.parse(res.body.toString('utf8')) as { mediaType?: string }).mediaType ?? null;
-    } catch {
-      throw new FeedError('BAD_RESPONSE', `the manifest of ${repository}:${tag} is not JSON`);
-    }
+    const bodyType =
+      parseAnswer(res.body, ManifestSchema, `the manifest of ${repository}:${tag}`).mediaType ?? null;
     const type = bodyType ?? mediaType;
     return {
       digest: `sha256:${createHash('sha256').update(res.body).digest('hex')}`,
@@ -144,14 +144,10 @@ export class OciClient {
           maxBytes: 4 * 1024 * 1024,
         },
       );
-      try {
-        return JSON.parse(res.body.toString('utf8')) as ManifestBody;
-      } catch {
-        throw new FeedError('BAD_RESPONSE', `the manifest of ${repository}:${ref} is not JSON`);
-      }
+      return parseAnswer(res.body, ManifestSchema, `the manifest of ${repository}:${ref}`);
     };
     let manifest = await manifestOf(tag);
-    if (Array.isArray(manifest.manifests)) {
+    if (manifest.manifests) {
       const images = manifest.manifests.filter((m) => m.platform?.os !== 'unknown');
       const pick =
         images.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64') ?? images[0];
@@ -160,22 +156,16 @@ export class OciClient {
       manifest = await manifestOf(pick.digest);
     }
     const configDigest = manifest.config?.digest;
-    if (typeof configDigest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(configDigest)) {
+    if (!DigestSchema.safeParse(configDigest).success) {
       throw new FeedError('BAD_RESPONSE', `the manifest of ${repository}:${tag} names no config blob`);
     }
     const res = await this.send(feed, repository, `${feed.url}/v2/${repository}/blobs/${configDigest}`, {
       maxBytes: 4 * 1024 * 1024,
     });
-    let config: { created?: unknown; config?: { Labels?: unknown } };
-    try {
-      config = JSON.parse(res.body.toString('utf8'));
-    } catch {
-      throw new FeedError('BAD_RESPONSE', `the config of ${repository}:${tag} is not JSON`);
-    }
+    const config = parseAnswer(res.body, ImageConfigSchema, `the config of ${repository}:${tag}`);
     const labels: Record<string, string> = {};
-    const raw = config.config?.Labels;
-    if (raw && typeof raw === 'object')
-      for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[k] = v;
+    for (const [k, v] of Object.entries(config.config?.Labels ?? {}))
+      if (typeof v === 'string') labels[k] = v;
     return { created: typeof config.created === 'string' ? config.created : null, labels };
   }
 
@@ -299,39 +289,16 @@ export class OciClient {
       );
     }
     if (res.status < 200 || res.status >= 300) throw statusError(res, what, registryMessage(res));
-    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
-    try {
-      body = JSON.parse(res.body.toString('utf8'));
-    } catch {
-      throw new FeedError('BAD_RESPONSE', `${what} answered something that is not JSON`);
-    }
-    const token =
-      typeof body.token === 'string'
-        ? body.token
-        : typeof body.access_token === 'string'
-          ? body.access_token
-          : null;
-    if (!token) throw new FeedError('BAD_RESPONSE', `${what} answered without a token`);
+    const body = parseAnswer(res.body, TokenAnswerSchema, `the answer of ${what}`);
+    const token = (body.token ?? body.access_token) as string;
     // The distribution token spec defaults expires_in to 60 seconds; renew 10% early.
-    const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
+    const seconds = body.expires_in !== undefined && body.expires_in > 0 ? body.expires_in : 60;
     return { token, expiresAt: this.now() + seconds * 900 };
   }
 }
 
 function parseTagPage(res: HttpResponse, repository: string): string[] {
-  let body: unknown;
-  try {
-    body = JSON.parse(res.body.toString('utf8'));
-  } catch {
-    throw new FeedError('BAD_RESPONSE', `the tag list of ${repository} is not JSON`);
-  }
-  const tags = (body as { tags?: unknown })?.tags;
-  // Registries answer `"tags": null` for a repository whose tags were all deleted.
-  if (tags === null || tags === undefined) return [];
-  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) {
-    throw new FeedError('BAD_RESPONSE', `the tag list of ${repository} has no array of strings under "tags"`);
-  }
-  return tags;
+  return parseAnswer(res.body, TagPageSchema, `the tag list of ${repository}`).tags ?? [];
 }
 
 /** The next page from a `Link: <…>; rel="next"` header, resolved against the request; other origins refused. */
@@ -366,18 +333,11 @@ function readRateLimit(res: HttpResponse): number | null {
 function registryMessage(res: HttpResponse): string | null {
   if (res.body.length === 0) return null;
   try {
-    const body = JSON.parse(res.body.toString('utf8')) as {
-      errors?: Array<{ code?: unknown; message?: unknown }>;
-    };
-    const first = body.errors?.[0];
-    if (first && typeof first.message === 'string') {
-      const text = typeof first.code === 'string' ? `${first.code}: ${first.message}` : first.message;
-      return text.slice(0, 300);
-    }
+    const first = parseAnswer(res.body, RegistryErrorSchema, 'an error').errors[0];
+    return (first.code ? `${first.code}: ${first.message}` : first.message).slice(0, 300);
   } catch {
-    // not JSON: fall back to the status line
+    return null; // not an OCI error body: the status line speaks for it
   }
-  return null;
 }
 
 function registryError(res: HttpResponse, feed: OciFeed, repository: string): FeedError {

@@ -159,6 +159,22 @@ describe('the outbound policy', () => {
   });
 });
 
+describe('malformed answers', () => {
+  test('a tag list that is not an array of strings, and a token answer without a token, are clear errors', async () => {
+    const oci = feedClients().oci;
+    const tags = await fail(oci.listTags(ociFeed('hostile', hostile.url), 'badtags'));
+    expect([tags?.code, tags?.message]).toEqual([
+      'BAD_RESPONSE',
+      'the tag list of badtags is malformed at tags.1: Invalid input: expected string, received number',
+    ]);
+    const token = await fail(oci.listTags(ociFeed('hostile', hostile.url), 'notoken'));
+    expect([token?.code, token?.message]).toEqual([
+      'BAD_RESPONSE',
+      'the answer of the token service of feed hostile is malformed: no token or access_token',
+    ]);
+  });
+});
+
 describe('bounded work on hostile feeds', () => {
   test('endless distinct next-page links stop at the page cap', async () => {
     const before = hostile.requests.length;

@@ -34,6 +34,17 @@ export async function startHostileRegistry(elsewhere: TestServer): Promise<TestS
       res.writeHead(302, { location: `${elsewhere.url}/v2/internal/tags/list` });
       return void res.end();
     }
+    if (path === '/v2/badtags/tags/list') return sendJson(res, 200, { name: 'badtags', tags: ['1.0.0', 2] });
+    if (path === '/v2/notoken/tags/list')
+      return sendJson(
+        res,
+        401,
+        { errors: [{ code: 'UNAUTHORIZED', message: 'token needed' }] },
+        {
+          'www-authenticate': `Bearer realm="${server.url}/badtoken",service="hostile"`,
+        },
+      );
+    if (path === '/badtoken') return sendJson(res, 200, { expires_in: 300 });
     if (path === '/v2/loop/tags/list') {
       const hop = url.searchParams.get('hop') === 'a' ? 'b' : 'a';
       res.writeHead(302, { location: `/v2/loop/tags/list?hop=${hop}` });
