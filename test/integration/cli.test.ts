@@ -163,6 +163,33 @@ describe('the built CLI, as npx runs it', () => {
     }
   };
 
+  test("<command> --help prints that command's usage and exits 0", async () => {
+    for (const command of ['rules', 'apply', 'get']) {
+      const r = await run([command, '--help'], '');
+      expect([command, r.code, r.stderr]).toEqual([command, 0, '']);
+      expect(r.stdout).toMatch(new RegExp(`^usage: feed-triggers ${command} `));
+    }
+  });
+
+  test('an option value may start with a dash: --exclude -debug$ as --exclude=-debug$', async () => {
+    const tags = '1.0.0\n1.1.0-debug\n1.1.0\n';
+    for (const args of [['--exclude', '-debug$'], ['--exclude=-debug$']]) {
+      const r = await run(['rules', ...args, '--json'], tags);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        selected: '1.1.0',
+        rejected: [{ tag: '1.1.0-debug', reason: 'excluded' }],
+      });
+    }
+  });
+
+  test('--precedence semver ranks Helm chart versions as Octopus does', async () => {
+    const r = await run(['rules', '--precedence', 'semver', '--json'], '1.0.0-alpha-2\n1.0.0-alpha-10\n');
+    expect(JSON.parse(r.stdout).selected).toBe('1.0.0-alpha-2');
+    const d = await run(['rules', '--json'], '1.0.0-alpha-2\n1.0.0-alpha-10\n');
+    expect(JSON.parse(d.stdout).selected).toBe('1.0.0-alpha-10');
+  });
+
   test('rules --json prints the contract: selected, accepted best first, rejected with reasons', async () => {
     const r = await run(
       ['rules', '--range', '[1.0,2.0)', '--tag', '^$', '--json'],
