@@ -7,7 +7,12 @@ import {
   versionSetKey,
 } from '../../src/domain/decision';
 import { compileRule, VersionRuleSchema } from '../../src/domain/rule';
-import { PackageRefSchema, PackageStatus, ReleasedPackage } from '../../src/domain/trigger';
+import {
+  emptyPackageStatus,
+  PackageRefSchema,
+  PackageStatus,
+  ReleasedPackage,
+} from '../../src/domain/trigger';
 import { compareOrdered, compareRank, toOrderedValue } from '../../src/domain/order';
 
 const rules = [
@@ -59,15 +64,8 @@ describe('decision', () => {
       PackageRefSchema.parse({ name: n, feed: 'reg.example', package: `shop/${n}` }),
     );
     const status = (tag: string | null): PackageStatus => ({
-      feed: 'reg.example',
-      package: 'x',
+      ...emptyPackageStatus(refs[0]),
       latest: tag ? { tag, digest: null } : null,
-      discovered: [],
-      tagCount: 0,
-      acceptedCount: 0,
-      polledAt: null,
-      rateLimitRemaining: null,
-      error: null,
     });
     expect(decideRelease(refs, rules, { web: status('1.0.0'), worker: status(null) }, null, ['web'])).toEqual(
       {
