@@ -45,6 +45,8 @@ export function createApp(options: AppOptions): express.Express {
     res.json({ status: 'ok' });
   });
   const health = options.health ?? new TemporalHealth(options.client).start();
+  // Stopped with the server (src/api/listen.ts), so no probe outlives the app or its connection.
+  app.locals.temporalHealth = health;
   app.get('/readyz', (_req, res) => {
     const { up, error } = health.status;
     if (up) return void res.json({ status: 'ready', temporal: 'up' });

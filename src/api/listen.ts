@@ -21,6 +21,7 @@ export function listen(
     },
     app,
   );
+  server.once('close', () => (app.locals.temporalHealth as { stop(): void } | undefined)?.stop());
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

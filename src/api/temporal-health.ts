@@ -86,11 +86,16 @@ function unavailable(): HttpProblem {
   );
 }
 
-/** gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4), however deep the SDK wraps them. */
-export function isTemporalUnreachable(err: unknown): boolean {
+/** Whether an error or one of its causes carries one of the gRPC status codes. */
+export function hasGrpcCode(err: unknown, ...codes: number[]): boolean {
   for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (e.code === 14 || e.code === 4) return true;
+    if (typeof e.code === 'number' && codes.includes(e.code)) return true;
     e = e.cause as typeof e;
   }
   return false;
+}
+
+/** gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4), however deep the SDK wraps them. */
+export function isTemporalUnreachable(err: unknown): boolean {
+  return hasGrpcCode(err, 14, 4);
 }

@@ -1,6 +1,7 @@
 import { Client, WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import { HttpProblem } from './problem';
+import { hasGrpcCode } from './temporal-health';
 
 /** The handle of a running workflow, or null when there is none. */
 export async function runningHandle<T extends Workflow>(
@@ -69,9 +70,14 @@ export async function withWorkerDeadline<R>(
   try {
     return await client.withDeadline(Date.now() + ms, fn);
   } catch (err) {
-    const e = err as { code?: number; cause?: { code?: number }; message?: string };
-    // gRPC status 4 is DEADLINE_EXCEEDED.
-    if (e.code === 4 || e.cause?.code === 4 || /deadline exceeded/i.test(e.message ?? '')) {
+    const e = err as { code?: number; cause?: { code?: number }; message?: string; name?: string };
+    // gRPC status 4 is DEADLINE_EXCEEDED, however deep the SDK wraps it (an update-with-start that times
+    // out in its start or its update phase surfaces differently).
+    if (
+      hasGrpcCode(err, 4) ||
+      e.name === 'WorkflowUpdateRPCTimeoutOrCancelledError' ||
+      /deadline exceeded|timed out or cancelled/i.test(e.message ?? '')
+    ) {
       throw new HttpProblem(
         503,
         'Service unavailable',

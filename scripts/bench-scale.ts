@@ -1,0 +1,247 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { ensureTemporalCli } from '../src/temporal/cli';
+import { FaultProxy } from '../test/support/fault-proxy';
+import { freePort, pushImage, TestRegistry } from '../test/support/registry';
+
+/**
+ * `npm run bench:scale`: N triggers over P packages on one machine, as an operator runs them. Starts its own
+ * Temporal dev server, Debian's registry (behind a counting proxy) and the service as a separate process;
+ * creates P projects and N triggers through the API; runs for a fixed time; prints poll lag, RSS and CPU of
+ * the service and the server, listings per package per interval, history events per idle iteration and the
+ * trigger creation rate. Stops everything it started.
+ */
+const { values } = parseArgs({
+  options: {
+    triggers: { type: 'string', default: '2000' },
+    packages: { type: 'string', default: '200' },
+    interval: { type: 'string', default: '60' },
+    duration: { type: 'string', default: '300' },
+  },
+});
+const N = Number(values.triggers);
+const P = Math.min(Number(values.packages), N);
+const INTERVAL = Number(values.interval);
+const DURATION = Number(values.duration);
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const quantile = (xs: number[], q: number) =>
+  xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+
+/** Runs `fn` over items with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+/** RSS (bytes) and CPU seconds (user + system) of a process, from /proc. */
+function usage(pid: number): { rss: number; cpu: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = 100; // CLK_TCK on Linux
+  return { rss, cpu: (Number(stat[11]) + Number(stat[12])) / ticks };
+}
+
+async function waitForLine(child: ChildProcess, pattern: RegExp, ms: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${ms} ms`)), ms);
+    let text = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = pattern.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1] ?? m[0]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`process exited with ${code}: ${text}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const started: Array<() => Promise<void> | void> = [];
+  try {
+    const cli = await ensureTemporalCli();
+    if (!cli) throw new Error('no Temporal CLI');
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-bench-'));
+    const server = spawn(
+      cli,
+      [
+        'server',
+        'start-dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--headless',
+        '--db-filename',
+        path.join(dir, 't.db'),
+        '--log-level',
+        'error',
+      ],
+      { stdio: 'ignore' },
+    );
+    started.push(() => void server.kill('SIGKILL'));
+    const address = `127.0.0.1:${port}`;
+    let connection: Connection | undefined;
+    for (let i = 0; i < 100 && !connection; i++)
+      connection = await Connection.connect({ address }).catch(async () => (await sleep(200), undefined));
+    if (!connection) throw new Error('the dev server did not come up');
+    started.push(() => connection!.close());
+    const client = new Client({ connection });
+
+    const registry = await TestRegistry.start();
+    started.push(() => registry.stop());
+    const proxy = await FaultProxy.start(registry.url);
+    started.push(() => proxy.close());
+    const t0 = Date.now();
+    await pool(
+      Array.from({ length: P }, (_, i) => i),
+      8,
+      async (i) => {
+        await pushImage(registry.url, `bench/app${i}`, '1.0.0');
+      },
+    );
+    say(`pushed ${P} images in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const config = path.join(dir, 'config.yaml');
+    writeFileSync(config, `feeds:\n  - { id: bench, url: "${proxy.url}" }\n`);
+    const apiPort = await freePort();
+    const service = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js')], {
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: address,
+        FEED_TRIGGERS_API_PORT: String(apiPort),
+        FEED_TRIGGERS_CONFIG: config,
+      },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    started.push(() => void service.kill('SIGKILL'));
+    let logLines = 0;
+    service.stdout!.on('data', (d: Buffer) => (logLines += d.toString().split('\n').length - 1));
+    await waitForLine(service, /feed-triggers API:\s+(\S+)/, 120_000);
+    const api = `http://127.0.0.1:${apiPort}`;
+    const call = async (method: string, p: string, body?: unknown) => {
+      const res = await fetch(`${api}${p}`, {
+        method,
+        headers: body ? { 'content-type': 'application/json' } : {},
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+      return text ? JSON.parse(text) : null;
+    };
+
+    await pool(
+      Array.from({ length: P }, (_, i) => i),
+      8,
+      async (i) => {
+        await call('PUT', `/projects/b${i}`, {
+          packages: [{ name: 'app', feed: 'bench', package: `bench/app${i}` }],
+        });
+      },
+    );
+    const latencies: number[] = [];
+    const c0 = Date.now();
+    await pool(
+      Array.from({ length: N }, (_, i) => i),
+      16,
+      async (i) => {
+        const s = Date.now();
+        await call('POST', `/projects/b${i % P}/triggers`, {
+          name: `t${Math.floor(i / P)}`,
+          intervalSeconds: INTERVAL,
+        });
+        latencies.push(Date.now() - s);
+      },
+    );
+    const createSeconds = (Date.now() - c0) / 1000;
+    say(
+      `created ${N} triggers in ${createSeconds.toFixed(1)} s (${(N / createSeconds).toFixed(0)}/s, p95 ${quantile(latencies, 0.95)} ms)`,
+    );
+
+    // Let the first polls of the bulk create pass, then measure a steady window.
+    await sleep(Math.min(INTERVAL, 60) * 1000);
+    const windowStart = Date.now();
+    const listingsBefore = proxy.count(/\/tags\/list/);
+    const u0 = { service: usage(service.pid!), server: usage(server.pid!) };
+    const rss = { service: [] as number[], server: [] as number[] };
+    const logsBefore = logLines;
+    while (Date.now() - windowStart < DURATION * 1000) {
+      await sleep(5000);
+      rss.service.push(usage(service.pid!).rss);
+      rss.server.push(usage(server.pid!).rss);
+    }
+    const windowEnd = Date.now();
+    const seconds = (windowEnd - windowStart) / 1000;
+    const u1 = { service: usage(service.pid!), server: usage(server.pid!) };
+    const listings = proxy.count(/\/tags\/list/) - listingsBefore;
+
+    // Poll lag: gaps between consecutive evaluations beyond the interval, and triggers not polled at all.
+    const lags: number[] = [];
+    let unpolled = 0;
+    let sampleEvents = 0;
+    let sampleIterations = 0;
+    await pool(
+      Array.from({ length: N }, (_, i) => i),
+      16,
+      async (i) => {
+        const p = `b${i % P}`;
+        const t = `t${Math.floor(i / P)}`;
+        const { history } = (await call('GET', `/triggers/${p}/${t}/history`)) as {
+          history: Array<{ at: string }>;
+        };
+        const times = history
+          .map((h) => Date.parse(h.at))
+          .filter((x) => x >= windowStart && x <= windowEnd)
+          .sort();
+        if (times.length === 0) unpolled++;
+        for (let k = 1; k < times.length; k++)
+          lags.push(Math.max(0, (times[k] - times[k - 1]) / 1000 - INTERVAL));
+      },
+    );
+    const sample = client.workflow.getHandle(`trigger/b${P - 1}/t${Math.floor((N - 1) / P)}`);
+    const events = (await sample.fetchHistory()).events?.length ?? 0;
+    const state = (await call('GET', `/triggers/b${P - 1}/t${Math.floor((N - 1) / P)}`)) as {
+      iterations: number;
+    };
+    sampleEvents = events;
+    sampleIterations = state.iterations;
+
+    const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
+    say('');
+    say(
+      `| triggers | packages | poll lag p50 / p95 / max | not polled | service RSS (max) | server RSS (max) | service CPU | server CPU | listings per package per interval | history events per iteration | log lines/min |`,
+    );
+    say(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
+    say(
+      `| ${N} | ${P} | ${quantile(lags, 0.5).toFixed(1)} / ${quantile(lags, 0.95).toFixed(1)} / ${Math.max(0, ...lags).toFixed(1)} s | ${unpolled} | ` +
+        `${mb(Math.max(...rss.service))} | ${mb(Math.max(...rss.server))} | ` +
+        `${(((u1.service.cpu - u0.service.cpu) / seconds) * 100).toFixed(0)} % | ${(((u1.server.cpu - u0.server.cpu) / seconds) * 100).toFixed(0)} % | ` +
+        `${(listings / P / (seconds / INTERVAL)).toFixed(2)} | ${(sampleEvents / Math.max(1, sampleIterations)).toFixed(1)} | ${(((logLines - logsBefore) / seconds) * 60).toFixed(0)} |`,
+    );
+    say(
+      `creation: ${(N / createSeconds).toFixed(0)} triggers/s, p95 ${quantile(latencies, 0.95)} ms a request; window ${seconds.toFixed(0)} s`,
+    );
+  } finally {
+    for (const stop of started.reverse()) await Promise.resolve(stop()).catch(() => undefined);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
