@@ -124,11 +124,13 @@ async function main(): Promise<void> {
         FEED_TRIGGERS_API_PORT: String(apiPort),
         FEED_TRIGGERS_CONFIG: config,
       },
-      stdio: ['ignore', 'pipe', 'ignore'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     started.push(() => void service.kill('SIGKILL'));
     let logLines = 0;
-    service.stdout!.on('data', (d: Buffer) => (logLines += d.toString().split('\n').length - 1));
+    // The SDK's logger writes to stderr, the service's own lines to stdout: count both.
+    for (const stream of [service.stdout!, service.stderr!])
+      stream.on('data', (d: Buffer) => (logLines += d.toString().split('\n').length - 1));
     await waitForLine(service, /feed-triggers API:\s+(\S+)/, 120_000);
     const api = `http://127.0.0.1:${apiPort}`;
     const call = async (method: string, p: string, body?: unknown) => {
