@@ -132,11 +132,8 @@ export async function trigger(input: TriggerInput): Promise<void> {
     upsertSearchAttributes([{ key: PACKAGES_ATTRIBUTE, value: keys }]);
   };
 
-  const intervalMs = () => machine.state.spec.intervalSeconds * 1000;
-  if (!pollPending && machine.state.lastPoll) {
-    const due = Date.parse(machine.state.lastPoll.at) + intervalMs() - Date.now();
-    if (due > 0) await condition(() => pollPending || rollover, due);
-  }
+  if (!pollPending && machine.state.lastPoll)
+    await condition(() => pollPending || rollover, machine.nextPollDelayMs(Date.now()));
 
   while (!rollover && !workflowInfo().continueAsNewSuggested) {
     await condition(() => !machine.state.paused || rollover);
@@ -145,7 +142,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
     pollPending = fresh = false;
     await evaluate(machine, maxAgeMs, publishWatched, polls);
     publishStatus();
-    await condition(() => pollPending || rollover, intervalMs());
+    await condition(() => pollPending || rollover, machine.nextPollDelayMs(Date.now()));
   }
 
   await condition(allHandlersFinished);

@@ -98,6 +98,25 @@ export class TriggerMachine {
     this.state.packages = packages;
   }
 
+  /**
+   * How long to sleep before the next scheduled poll. Polls fall on a fixed phase of the interval derived
+   * from the watched package, so every trigger on one package polls at the same moment (one shared listing)
+   * and triggers on different packages spread across the interval instead of firing together.
+   */
+  nextPollDelayMs(nowMs: number): number {
+    const interval = this.state.spec.intervalSeconds * 1000;
+    const keys = (this.state.view?.packages ?? [])
+      .filter((p) => this.state.spec.watch === undefined || this.state.spec.watch.includes(p.name))
+      .map((p) => watchedPackageKey(p.feed, p.package))
+      .sort();
+    const phase = Number.parseInt(stableHash(keys[0] ?? this.id).slice(0, 8), 16) % interval;
+    const sinceSlot = (((nowMs - phase) % interval) + interval) % interval;
+    const next = interval - sinceSlot;
+    // Right after a poll, a slot closer than half an interval is skipped: never two polls in a blink.
+    const lastPoll = this.state.lastPoll ? Date.parse(this.state.lastPoll.at) : null;
+    return lastPoll !== null && nowMs + next - lastPoll < interval / 2 ? next + interval : next;
+  }
+
   /** Why a change of channel, watch list or interval is refused, or null when it is valid. */
   refuseChange(change: TriggerChange): string | null {
     const parsed = TriggerSpecSchema.safeParse({ ...this.state.spec, ...change });

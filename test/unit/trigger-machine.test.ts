@@ -195,3 +195,40 @@ describe('TriggerMachine, an evaluation step by step', () => {
     });
   });
 });
+
+describe('TriggerMachine, when to poll next', () => {
+  const at = (ms: number) => new Date(ms).toISOString();
+  const onPackage = (pkg: string, name = 't') => {
+    const m = new TriggerMachine(
+      initialTriggerState(TriggerSpecSchema.parse({ project: 'shop', name, intervalSeconds: 60 })),
+    );
+    m.applyLoad({
+      unchanged: false,
+      view: view({ packages: [PackageRefSchema.parse({ name: 'app', feed: 'reg.example', package: pkg })] }),
+    });
+    return m;
+  };
+  const T = Date.parse('2026-11-28T10:00:00.000Z');
+
+  test('triggers on one package share a phase; other packages spread over the interval', () => {
+    const now = T + 12_345;
+    const a = onPackage('shop/web', 'a').nextPollDelayMs(now);
+    expect(onPackage('shop/web', 'b').nextPollDelayMs(now)).toBe(a);
+    const phases = new Set(
+      Array.from({ length: 50 }, (_, i) => (now + onPackage(`shop/app${i}`).nextPollDelayMs(now)) % 60_000),
+    );
+    expect(phases.size).toBeGreaterThan(40);
+  });
+
+  test('the next poll comes within one and a half intervals and never within half of one after a poll', () => {
+    for (let i = 0; i < 200; i++) {
+      const m = onPackage(`shop/app${i}`);
+      const now = T + i * 7_919;
+      m.state.lastPoll = { at: at(now - (i % 60) * 1000), outcome: 'no-change', reason: '' };
+      const delay = m.nextPollDelayMs(now);
+      expect(delay).toBeGreaterThan(0);
+      expect(delay).toBeLessThanOrEqual(90_000);
+      expect(now + delay - Date.parse(m.state.lastPoll.at)).toBeGreaterThanOrEqual(30_000);
+    }
+  });
+});
