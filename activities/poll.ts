@@ -188,7 +188,7 @@ export function createPollActivities(deps: PollDependencies) {
               () => deps.source.digest(feed, input.package, best, list),
               rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
             );
-      log.info('polled package', {
+      log.debug('polled package', {
         feed: feed.id,
         package: input.package,
         tags: list.tags.length,
