@@ -12,10 +12,6 @@ export interface NamedSecret {
 /** Secret names with their bindings, without values: what the API needs to check a project. */
 export type SecretBindings = ReadonlyMap<string, readonly string[]>;
 
-export class SecretNotAllowedError extends Error {
-  readonly code = 'SECRET_NOT_ALLOWED';
-}
-
 /** Whether `url` lies under the prefix: same scheme and host, and the path at or below the prefix's. */
 export function underPrefix(prefix: string, url: string): boolean {
   let p: URL;

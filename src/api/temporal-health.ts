@@ -60,22 +60,6 @@ export class TemporalHealth {
   require(): void {
     if (!this.up) throw unavailable();
   }
-
-  /** Runs a Temporal call, failing with 503 as soon as Temporal stops answering. */
-  async guard<T>(call: () => Promise<T>): Promise<T> {
-    this.require();
-    let fail: ((err: HttpProblem) => void) | undefined;
-    const down = new Promise<never>((_, reject) => {
-      fail = reject;
-      this.waiters.add(reject);
-    });
-    try {
-      return await Promise.race([call(), down]);
-    } finally {
-      this.waiters.delete(fail!);
-      down.catch(() => undefined);
-    }
-  }
 }
 
 function unavailable(): HttpProblem {

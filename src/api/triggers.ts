@@ -1,6 +1,7 @@
 import {
   Client,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowExecutionDescription,
   WorkflowHandle,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
@@ -39,7 +40,7 @@ import {
   cancelAndWait,
   equals,
   listRunning,
-  requireRunning,
+  requireDescribed,
   runningHandle,
   withWorkerDeadline,
 } from './workflows';
@@ -77,8 +78,7 @@ export interface RetryingPoll {
 }
 
 /** The trigger's polls that failed at least once and are waiting for their next attempt. */
-async function retryingPolls(handle: WorkflowHandle): Promise<RetryingPoll[]> {
-  const { raw } = await handle.describe();
+function retryingPolls({ raw }: WorkflowExecutionDescription): RetryingPoll[] {
   return (raw.pendingActivities ?? [])
     .filter((a) => a.activityType?.name === 'pollPackage' && a.lastFailure)
     .map((a) => {
@@ -116,14 +116,16 @@ function decodeJson(data: Uint8Array | null | undefined): unknown {
 export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineMs?: number): Router {
   const router = Router();
 
-  async function running(params: unknown): Promise<WorkflowHandle<typeof trigger>> {
+  async function described(params: unknown) {
     const { project: p, name } = parseOr400(TriggerParams, params);
-    return requireRunning<typeof trigger>(
+    return requireDescribed<typeof trigger>(
       client,
       triggerWorkflowId(p, name),
       `trigger ${name} in project ${p}`,
     );
   }
+  const running = async (params: unknown): Promise<WorkflowHandle<typeof trigger>> =>
+    (await described(params)).handle;
 
   /** The project's feed/package keys for the watched packages; 404 for an unknown project, channel or package. */
   async function checkAgainstProject(
@@ -224,9 +226,10 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
   });
 
   router.get('/triggers/:project/:name', async (req, res) => {
-    const handle = await running(req.params);
+    // One describe proves the trigger runs and shows the polls the server is retrying.
+    const { handle, description } = await described(req.params);
     const state = await withWorkerDeadline(client, () => handle.query(stateQuery), updateDeadlineMs);
-    const retrying = state.paused ? [] : await retryingPolls(handle);
+    const retrying = state.paused ? [] : retryingPolls(description);
     const shown = present(state);
     res.json({ ...shown, status: retrying.length > 0 ? 'retrying' : shown.status, retrying });
   });

@@ -1,21 +1,34 @@
-import { Client, WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  Client,
+  WorkflowExecutionDescription,
+  WorkflowHandle,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import { HttpProblem } from './problem';
 import { hasGrpcCode } from './temporal-health';
+
+/** A running workflow's handle with the description that proved it runs, or null when there is none. */
+async function describeRunning<T extends Workflow>(
+  client: Client,
+  workflowId: string,
+): Promise<{ handle: WorkflowHandle<T>; description: WorkflowExecutionDescription } | null> {
+  const handle = client.workflow.getHandle<T>(workflowId);
+  try {
+    const description = await handle.describe();
+    return description.status.name === 'RUNNING' ? { handle, description } : null;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
+}
 
 /** The handle of a running workflow, or null when there is none. */
 export async function runningHandle<T extends Workflow>(
   client: Client,
   workflowId: string,
 ): Promise<WorkflowHandle<T> | null> {
-  const handle = client.workflow.getHandle<T>(workflowId);
-  try {
-    const description = await handle.describe();
-    return description.status.name === 'RUNNING' ? handle : null;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return null;
-    throw err;
-  }
+  return (await describeRunning<T>(client, workflowId))?.handle ?? null;
 }
 
 /** Like runningHandle, but a 404 problem when there is none. */
@@ -24,9 +37,18 @@ export async function requireRunning<T extends Workflow>(
   workflowId: string,
   what: string,
 ): Promise<WorkflowHandle<T>> {
-  const handle = await runningHandle<T>(client, workflowId);
-  if (!handle) throw new HttpProblem(404, 'Not found', `no ${what}`);
-  return handle;
+  return (await requireDescribed<T>(client, workflowId, what)).handle;
+}
+
+/** Like requireRunning, with the description (pending activities included). */
+export async function requireDescribed<T extends Workflow>(
+  client: Client,
+  workflowId: string,
+  what: string,
+): Promise<{ handle: WorkflowHandle<T>; description: WorkflowExecutionDescription }> {
+  const found = await describeRunning<T>(client, workflowId);
+  if (!found) throw new HttpProblem(404, 'Not found', `no ${what}`);
+  return found;
 }
 
 /**

@@ -11,7 +11,7 @@ export const TagPageSchema = z.object({
   tags: z.array(z.string()).nullish(),
 });
 
-const Digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
+export const DigestSchema = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 
 export const ManifestSchema = z.object({
   mediaType: z.string().optional(),
@@ -57,7 +57,6 @@ export const ChartEntrySchema = z.object({
   urls: z.array(z.unknown()).optional(),
 });
 
-export { Digest as DigestSchema };
 
 /** Parses a JSON body against a schema; BAD_RESPONSE naming `what` and the first problem otherwise. */
 export function parseAnswer<S extends z.ZodType>(body: Buffer | string, schema: S, what: string): z.infer<S> {

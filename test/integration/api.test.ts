@@ -249,6 +249,16 @@ describe('the rule preview API', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  test('takes the feed precedence and refuses an unknown one, naming the field', async () => {
+    const tags = ['1.0.0-alpha-2', '1.0.0-alpha-10'];
+    const semver = await api.request('POST', '/rules/preview', { tags, precedence: 'semver' });
+    expect(semver.body.selected).toBe('1.0.0-alpha-2');
+    const docker = await api.request('POST', '/rules/preview', { tags });
+    expect(docker.body.selected).toBe('1.0.0-alpha-10');
+    const bad = await api.request('POST', '/rules/preview', { tags, precedence: 'x'.repeat(10_000) });
+    expect([bad.status, bad.body.errors[0].field]).toEqual([400, 'precedence']);
+  });
+
   test('refuses tags that are not strings, naming the index', async () => {
     const res = await api.request('POST', '/rules/preview', { tags: ['1.0.0', 42] });
     expect(res.status).toBe(400);

@@ -211,6 +211,7 @@ describe('the built CLI, as npx runs it', () => {
     for (const args of [
       ['rules', '--order', 'random'],
       ['rules', '--tag', '(?=a)'],
+      ['rules', '--precedence', 'maven'],
       ['rules', '--nope'],
     ]) {
       const r = await run(args, '');

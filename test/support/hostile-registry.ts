@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import net from 'node:net';
 import { sendJson, startServer, TestServer } from './http-server';
 
@@ -10,15 +11,7 @@ export async function startHostileRegistry(elsewhere: TestServer): Promise<TestS
     const url = new URL(req.url, 'http://x');
     const path = url.pathname;
     if (path === '/v2/') return sendJson(res, 200, {});
-    if (path === '/v2/realm-elsewhere/tags/list')
-      return sendJson(
-        res,
-        401,
-        { errors: [{ code: 'UNAUTHORIZED', message: 'token needed' }] },
-        {
-          'www-authenticate': `Bearer realm="${elsewhere.url}/token",service="hostile"`,
-        },
-      );
+    if (path === '/v2/realm-elsewhere/tags/list') return askForToken(res, `${elsewhere.url}/token`);
     if (path === '/v2/endless/tags/list') {
       const page = Number(url.searchParams.get('last') ?? '0');
       return sendJson(
@@ -35,15 +28,7 @@ export async function startHostileRegistry(elsewhere: TestServer): Promise<TestS
       return void res.end();
     }
     if (path === '/v2/badtags/tags/list') return sendJson(res, 200, { name: 'badtags', tags: ['1.0.0', 2] });
-    if (path === '/v2/notoken/tags/list')
-      return sendJson(
-        res,
-        401,
-        { errors: [{ code: 'UNAUTHORIZED', message: 'token needed' }] },
-        {
-          'www-authenticate': `Bearer realm="${server.url}/badtoken",service="hostile"`,
-        },
-      );
+    if (path === '/v2/notoken/tags/list') return askForToken(res, `${server.url}/badtoken`);
     if (path === '/badtoken') return sendJson(res, 200, { expires_in: 300 });
     if (path === '/v2/loop/tags/list') {
       const hop = url.searchParams.get('hop') === 'a' ? 'b' : 'a';
@@ -53,6 +38,18 @@ export async function startHostileRegistry(elsewhere: TestServer): Promise<TestS
     sendJson(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: 'unknown' }] });
   });
   return server;
+}
+
+/** A 401 whose Bearer challenge names `realm` as the token service. */
+function askForToken(res: ServerResponse, realm: string): void {
+  sendJson(
+    res,
+    401,
+    { errors: [{ code: 'UNAUTHORIZED', message: 'token needed' }] },
+    {
+      'www-authenticate': `Bearer realm="${realm}",service="hostile"`,
+    },
+  );
 }
 
 /** A server on 127.0.0.2 that answers everything as an internal service would, recording what it got. */

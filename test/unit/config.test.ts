@@ -64,10 +64,36 @@ describe('configuration', () => {
     ['feeds:\n  - { id: x, url: "https://x" }\n  - { id: x, url: "https://y" }', /defined twice/],
     ['feeds: [1, 2', /config\.yaml/],
     ['colour: blue', /colour|Unrecognized/i],
+    ['secrets:\n  hook: { env: HOOK_KEY }', /secrets\.hook\.sendTo|secrets\.hook/],
+    ['secrets:\n  hook: { env: HOOK_KEY, sendTo: [] }', /URL prefixes this secret may be sent to/],
+    ['secrets:\n  hook: { env: HOOK_KEY, sendTo: ["ftp://ci.example.com/"] }', /a URL prefix such as/],
+    ['secrets:\n  hook: { env: HOOK_KEY, sendTo: ["https://u:p@ci.example.com/"] }', /a URL prefix such as/],
+    ['feeds:\n  - { id: x, url: "https://x", tokenRealmHosts: ["evil host/../x"] }', /a host name such as/],
+    ['feeds:\n  - { id: x, url: "https://x", maxPages: 1000000000 }', /maxPages/],
+    ['outbound: { allowEverything: true }', /outbound|Unrecognized/i],
   ])('refuses %j with a clear error', (yaml, message) => {
     const load = withFile(yaml);
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(message);
+  });
+
+  test('outbound policy: permissive when the API is on loopback, strict otherwise, configured feeds trusted', () => {
+    const file = 'feeds:\n  - { id: lab, url: "http://10.0.0.5:5000" }\n';
+    expect(withFile(file)().outbound).toMatchObject({ allowPrivateNetworks: true, allowLoopback: true });
+    const prod = withFile(file, { FEED_TRIGGERS_API_HOST: '0.0.0.0' })();
+    expect(prod.outbound).toMatchObject({ allowPrivateNetworks: false, allowLoopback: false });
+    expect([...prod.outbound.trustedHosts!]).toEqual(['10.0.0.5']);
+    const opened = withFile(`${file}outbound: { allowPrivateNetworks: true }\n`, {
+      FEED_TRIGGERS_API_HOST: '0.0.0.0',
+    })();
+    expect(opened.outbound).toMatchObject({ allowPrivateNetworks: true, allowLoopback: false });
+  });
+
+  test('named secrets carry their bindings', () => {
+    const c = withFile('secrets:\n  hook: { env: HOOK_KEY, sendTo: ["https://ci.example.com/hooks/"] }\n', {
+      HOOK_KEY: 'k',
+    })();
+    expect(c.secrets.get('hook')).toEqual({ value: 'k', sendTo: ['https://ci.example.com/hooks/'] });
   });
 
   test('refuses a bad port in the environment', () => {
