@@ -57,7 +57,6 @@ export const ChartEntrySchema = z.object({
   urls: z.array(z.unknown()).optional(),
 });
 
-
 /** Parses a JSON body against a schema; BAD_RESPONSE naming `what` and the first problem otherwise. */
 export function parseAnswer<S extends z.ZodType>(body: Buffer | string, schema: S, what: string): z.infer<S> {
   let json: unknown;
