@@ -1,7 +1,9 @@
 /** Jest runs TypeScript through swc (no type check; `npm run lint` type-checks). */
 module.exports = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  transform: { '^.+\\.[tj]s$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  // Kysely ships ES modules only: Node requires them natively, Jest needs them turned into CommonJS.
+  transformIgnorePatterns: ['/node_modules/(?!kysely/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],

@@ -1,22 +1,12 @@
 import { z } from 'zod';
-import { movedPackages, versionSetKey } from './decision';
 import {
   checkTemplate,
   DEFAULT_VERSION_TEMPLATE,
   donorReleaseNumber,
-  highestNumber,
   renderReleaseNumber,
-  uniqueReleaseNumber,
 } from './release-number';
 import { VersionRule, VersionRuleSchema } from './rule';
-import {
-  clip,
-  jsonBytes,
-  MAX_LEDGER_KEY_BYTES,
-  MAX_LEDGER_RELEASE_BYTES,
-  MAX_PROJECT_SPEC_BYTES,
-  newestWithin,
-} from './size';
+import { jsonBytes, MAX_PROJECT_SPEC_BYTES } from './size';
 import { PackageRefSchema, ReleasedPackage, SlugSchema, TriggerChannelView } from './trigger';
 
 /** A name the worker resolves to a secret value from its configuration; the value never enters workflows. */
@@ -32,6 +22,14 @@ const HttpUrl = z
     'credentials in a URL are not allowed; use a signing secret or an API key from the configuration',
   );
 
+/**
+ * How a destination takes a channel's releases: `every` release strictly in order, or only the `latest`
+ * (an older release still waiting when a newer one exists is skipped as superseded). Either way a
+ * destination never receives an older release of a channel after a newer one.
+ */
+export const DeliveryOrderSchema = z.enum(['every', 'latest']).default('latest');
+export type DeliveryOrder = z.infer<typeof DeliveryOrderSchema>;
+
 export const WebhookDestinationSchema = z
   .object({
     name: SlugSchema,
@@ -41,6 +39,7 @@ export const WebhookDestinationSchema = z
     cloudEvents: z.boolean().default(false),
     /** HMAC-SHA256 of the body with this secret goes in `X-Feed-Triggers-Signature: sha256=<hex>`. */
     signingSecret: SecretUseSchema.optional(),
+    order: DeliveryOrderSchema,
   })
   .strict();
 
@@ -56,6 +55,7 @@ export const OctopusDestinationSchema = z
       .regex(/^Channels-\d+$/, 'an Octopus channel id such as Channels-1')
       .optional(),
     apiKey: SecretUseSchema,
+    order: DeliveryOrderSchema,
     /** Which deployment step and package reference each package feeds; by default both are the package's name. */
     steps: z
       .record(
@@ -203,15 +203,27 @@ export const ProjectSpecSchema = z
 export type ProjectSpec = z.infer<typeof ProjectSpecSchema>;
 export type ProjectSpecInput = z.input<typeof ProjectSpecSchema>;
 
-/** The workflow ID of a project's ledger. */
-export function projectWorkflowId(project: string): string {
-  return `project/${project}`;
+/** The workflow ID of a release in flight: it hands the release to each destination's queue. */
+export function releaseWorkflowId(project: string, number: string): string {
+  return `release/${project}/${number}`;
 }
 
-export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+/** The workflow ID of a destination's queue: one delivery at a time, in release order. */
+export function destinationWorkflowId(project: string, destination: string): string {
+  return `destination/${project}/${destination}`;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'superseded' | 'cancelled';
+export const TERMINAL_DELIVERY: ReadonlySet<DeliveryStatus> = new Set([
+  'delivered',
+  'failed',
+  'superseded',
+  'cancelled',
+]);
 
 export interface Delivery {
   status: DeliveryStatus;
+  /** Requests really sent to the destination, counted before each is sent (true across crashes). */
   attempts: number;
   lastError: string | null;
   deliveredAt: string | null;
@@ -227,7 +239,7 @@ export interface ProjectRelease {
   readonly packages: readonly ReleasedPackage[];
   readonly reason: string;
   readonly source: ReleaseSource;
-  /** The idempotency key the release was created with; destinations receive it too. */
+  /** The idempotency key the release was created with. */
   readonly key: string;
   readonly deliveries: Record<string, Delivery>;
 }
@@ -259,185 +271,47 @@ export interface ChannelView extends TriggerChannelView {
   readonly channel: string;
 }
 
-export interface ProjectState {
-  spec: ProjectSpec;
-  /** Grows with every configuration change and release, so triggers can skip unchanged views. */
-  revision: number;
-  /** Oldest first; the newest MAX_RELEASES_KEPT stay. */
-  releases: ProjectRelease[];
-  /** Idempotency keys of recent releases, to answer retries after continue-as-new. */
-  keys: Record<string, string>;
-  runs: number;
-}
-
-export const MAX_RELEASES_KEPT = 1000;
-const MAX_KEYS_KEPT = 5000;
-
 export class ReleaseRequestError extends Error {
   readonly code = 'INVALID_RELEASE_REQUEST';
 }
 
-/** The project's release ledger: configuration, numbering and the never-twice rules, free of Temporal. */
-export class ReleaseLedger {
-  constructor(readonly state: ProjectState) {}
-
-  static initial(spec: ProjectSpec): ProjectState {
-    return { spec, revision: 1, releases: [], keys: {}, runs: 1 };
-  }
-
-  /** Replaces the configuration; returns false when it is unchanged. */
-  configure(spec: ProjectSpec): boolean {
-    if (JSON.stringify(spec) === JSON.stringify(this.state.spec)) return false;
-    this.state.spec = spec;
-    this.state.revision += 1;
-    return true;
-  }
-
-  channel(name: string): Channel | undefined {
-    return this.state.spec.channels.find((c) => c.name === name);
-  }
-
-  channelView(channel: string): ChannelView | null {
-    const c = this.channel(channel);
-    if (!c) return null;
-    const last = this.lastInChannel(channel);
-    return {
-      project: this.state.spec.name,
-      channel,
-      revision: this.state.revision,
-      packages: this.state.spec.packages,
-      rules: c.rules,
-      lastRelease: last ? { number: last.number, packages: last.packages } : null,
-    };
-  }
-
-  lastInChannel(channel: string): ProjectRelease | null {
-    for (let i = this.state.releases.length - 1; i >= 0; i--)
-      if (this.state.releases[i].channel === channel) return this.state.releases[i];
-    return null;
-  }
-
-  /** Throws ReleaseRequestError when a request does not fit the configuration (checked before anything is recorded). */
-  validate(req: CreateReleaseRequest): void {
-    const channel = this.channel(req.channel);
-    if (!channel)
-      throw new ReleaseRequestError(`project ${this.state.spec.name} has no channel "${req.channel}"`);
-    const expected = this.state.spec.packages.map((p) => p.name).sort();
-    const given = req.packages.map((p) => p.name).sort();
-    if (JSON.stringify(expected) !== JSON.stringify(given)) {
-      throw new ReleaseRequestError(
-        `a release must hold every package of the project (${expected.join(', ')}), not ${given.join(', ')}`,
-      );
-    }
-    for (const name of req.watched)
-      if (!expected.includes(name)) throw new ReleaseRequestError(`no package named "${name}"`);
-    if (req.key.length === 0 || req.key.length > 200)
-      throw new ReleaseRequestError('an idempotency key needs 1 to 200 characters');
-  }
-
-  /** Records a release unless it is a retry, an already-released version set or (for triggers) not later. */
-  create(req: CreateReleaseRequest, now: Date): CreateReleaseResult {
-    const known = this.state.keys[req.key];
-    if (known !== undefined) {
-      return {
-        outcome: 'duplicate',
-        release: this.get(known),
-        reason: `idempotency key already used by release ${known}`,
-      };
-    }
-    const setKey = versionSetKey(req.packages);
-    const same = this.state.releases.find(
-      (r) => r.channel === req.channel && versionSetKey(r.packages) === setKey,
+/** Throws ReleaseRequestError when a request does not fit the configuration (checked before anything is recorded). */
+export function validateReleaseRequest(spec: ProjectSpec, req: CreateReleaseRequest): Channel {
+  const channel = spec.channels.find((c) => c.name === req.channel);
+  if (!channel) throw new ReleaseRequestError(`project ${spec.name} has no channel "${req.channel}"`);
+  const expected = spec.packages.map((p) => p.name).sort();
+  const given = req.packages.map((p) => p.name).sort();
+  if (JSON.stringify(expected) !== JSON.stringify(given)) {
+    throw new ReleaseRequestError(
+      `a release must hold every package of the project (${expected.join(', ')}), not ${given.join(', ')}`,
     );
-    if (same)
-      return {
-        outcome: 'already-released',
-        release: same,
-        reason: `release ${same.number} already holds these versions`,
-      };
-    const previous = this.lastInChannel(req.channel);
-    const channel = this.channel(req.channel) as Channel;
-    const moved = movedPackages(channel.rules, req.packages, previous, req.watched);
-    if (req.requireLater && previous && moved.length === 0) {
-      return {
-        outcome: 'not-later',
-        release: null,
-        reason: `no watched package is later than in release ${previous.number}`,
-      };
-    }
-    const number = this.nextNumber(req, now);
-    const deliveries: Record<string, Delivery> = {};
-    for (const d of this.state.spec.destinations)
-      deliveries[d.name] = { status: 'pending', attempts: 0, lastError: null, deliveredAt: null };
-    const release: ProjectRelease = {
-      number,
-      channel: req.channel,
-      createdAt: now.toISOString(),
-      packages: req.packages,
-      reason: clip(req.reason),
-      source: req.source,
-      key: req.key,
-      deliveries,
-    };
-    this.state.releases.push(release);
-    // The newest releases stay, by count and by bytes, so the ledger always fits a continue-as-new payload.
-    const kept = Math.min(MAX_RELEASES_KEPT, newestWithin(this.state.releases, MAX_LEDGER_RELEASE_BYTES));
-    if (this.state.releases.length > kept) this.state.releases.splice(0, this.state.releases.length - kept);
-    this.state.keys[req.key] = number;
-    const keys = Object.entries(this.state.keys);
-    const keptKeys = Math.min(MAX_KEYS_KEPT, newestWithin(keys, MAX_LEDGER_KEY_BYTES));
-    if (keys.length > keptKeys)
-      for (const [k] of keys.slice(0, keys.length - keptKeys)) delete this.state.keys[k];
-    this.state.revision += 1;
-    return { outcome: 'created', release, reason: req.reason };
   }
+  for (const name of req.watched)
+    if (!expected.includes(name)) throw new ReleaseRequestError(`no package named "${name}"`);
+  if (req.key.length === 0 || req.key.length > 200)
+    throw new ReleaseRequestError('an idempotency key needs 1 to 200 characters');
+  return channel;
+}
 
-  private nextNumber(req: CreateReleaseRequest, now: Date): string {
-    const taken = new Set(this.state.releases.map((r) => r.number));
-    const versioning = this.state.spec.versioning;
-    if ('donorPackage' in versioning) {
-      const donor = req.packages.find((p) => p.name === versioning.donorPackage) as ReleasedPackage;
-      return uniqueReleaseNumber(donorReleaseNumber(donor.tag), (n) => taken.has(n));
-    }
-    const rendered = renderReleaseNumber(versioning.template, {
-      lastInProject: highestNumber(taken),
-      lastInChannel: highestNumber(
-        this.state.releases.filter((r) => r.channel === req.channel).map((r) => r.number),
-      ),
-      channelName: req.channel,
-      now,
-    });
-    return uniqueReleaseNumber(rendered, (n) => taken.has(n));
+/**
+ * The number a new release asks for, before uniqueness (a `-1`, `-2`… suffix is added when taken): from
+ * the donor package's tag, or the template with the project's and the channel's highest numbers.
+ */
+export function proposedReleaseNumber(
+  spec: ProjectSpec,
+  req: CreateReleaseRequest,
+  highest: { readonly inProject: string | null; readonly inChannel: string | null },
+  now: Date,
+): string {
+  const versioning = spec.versioning;
+  if ('donorPackage' in versioning) {
+    const donor = req.packages.find((p) => p.name === versioning.donorPackage) as ReleasedPackage;
+    return donorReleaseNumber(donor.tag);
   }
-
-  get(number: string): ProjectRelease | null {
-    return this.state.releases.find((r) => r.number === number) ?? null;
-  }
-
-  /** Newest first, optionally for one channel, `limit` from an offset. */
-  list(options: { channel?: string; limit: number; offset: number }): {
-    releases: ProjectRelease[];
-    total: number;
-  } {
-    const all = this.state.releases
-      .filter((r) => options.channel === undefined || r.channel === options.channel)
-      .reverse();
-    return { releases: all.slice(options.offset, options.offset + options.limit), total: all.length };
-  }
-
-  /** Records a delivery attempt's outcome for one destination of a release. */
-  recordDelivery(
-    number: string,
-    destination: string,
-    update: { status: DeliveryStatus; attempts: number; error: string | null; at: string },
-  ): void {
-    const release = this.get(number);
-    const delivery = release?.deliveries[destination];
-    if (!delivery) return;
-    if (delivery.status === 'delivered') return; // a late report of an earlier attempt changes nothing
-    delivery.status = update.status;
-    delivery.attempts = Math.max(delivery.attempts, update.attempts);
-    delivery.lastError = update.error === null ? null : clip(update.error);
-    if (update.status === 'delivered') delivery.deliveredAt = update.at;
-  }
+  return renderReleaseNumber(versioning.template, {
+    lastInProject: highest.inProject,
+    lastInChannel: highest.inChannel,
+    channelName: req.channel,
+    now,
+  });
 }

@@ -1,0 +1,129 @@
+import { Kysely, sql, Transaction } from 'kysely';
+
+interface Migration {
+  up(db: Transaction<unknown>): Promise<void>;
+}
+
+/**
+ * Versioned migrations, in order, run at start, each in its own transaction and recorded in
+ * feed_triggers_migrations; an advisory lock keeps two processes starting at once from both migrating.
+ * Plain PostgreSQL: the same SQL runs on a PostgreSQL server and on PGlite. Never edit a migration that
+ * has shipped; add the next one.
+ */
+const MIGRATIONS: Record<string, Migration> = {
+  '0001_ledger': {
+    async up(db) {
+      await sql`
+        CREATE TABLE projects (
+          id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          name text NOT NULL,
+          revision integer NOT NULL,
+          config_revision integer NOT NULL,
+          spec json NOT NULL,
+          highest_number text,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          deleted_at timestamptz
+        )`.execute(db);
+      await sql`CREATE UNIQUE INDEX projects_live_name ON projects (name) WHERE deleted_at IS NULL`.execute(
+        db,
+      );
+      await sql`
+        CREATE TABLE project_revisions (
+          project_id integer NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+          config_revision integer NOT NULL,
+          spec json NOT NULL,
+          created_at timestamptz NOT NULL,
+          PRIMARY KEY (project_id, config_revision)
+        )`.execute(db);
+      await sql`
+        CREATE TABLE releases (
+          id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          project_id integer NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+          number text NOT NULL,
+          channel text NOT NULL,
+          created_at timestamptz NOT NULL,
+          packages jsonb NOT NULL,
+          version_set text NOT NULL,
+          reason text NOT NULL,
+          source jsonb NOT NULL,
+          key text NOT NULL,
+          UNIQUE (project_id, number),
+          UNIQUE (project_id, key),
+          UNIQUE (project_id, channel, version_set)
+        )`.execute(db);
+      await sql`CREATE INDEX releases_project_newest ON releases (project_id, id DESC)`.execute(db);
+      await sql`CREATE INDEX releases_channel_newest ON releases (project_id, channel, id DESC)`.execute(db);
+      await sql`CREATE INDEX releases_created ON releases (project_id, created_at)`.execute(db);
+      await sql`CREATE INDEX releases_packages ON releases USING gin (packages jsonb_path_ops)`.execute(db);
+      await sql`
+        CREATE TABLE channel_heads (
+          project_id integer NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+          channel text NOT NULL,
+          last_release_id integer NOT NULL REFERENCES releases (id) ON DELETE CASCADE,
+          highest_number text NOT NULL,
+          PRIMARY KEY (project_id, channel)
+        )`.execute(db);
+      await sql`
+        CREATE TABLE deliveries (
+          release_id integer NOT NULL REFERENCES releases (id) ON DELETE CASCADE,
+          project_id integer NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+          destination text NOT NULL,
+          status text NOT NULL
+            CHECK (status IN ('pending', 'delivered', 'failed', 'superseded', 'cancelled')),
+          attempts integer NOT NULL DEFAULT 0,
+          last_error text,
+          updated_at timestamptz NOT NULL,
+          delivered_at timestamptz,
+          PRIMARY KEY (release_id, destination)
+        )`.execute(db);
+      await sql`
+        CREATE INDEX deliveries_pending ON deliveries (project_id, destination, release_id)
+        WHERE status = 'pending'`.execute(db);
+    },
+  },
+};
+
+export class MigrationError extends Error {}
+
+/** Any constant: the advisory lock that serializes migrations across processes. */
+const MIGRATION_LOCK = 0x66656564;
+
+/** Brings the schema up to date; refuses a database migrated by a newer feed-triggers. Answers what ran. */
+export async function migrate(db: Kysely<unknown>): Promise<string[]> {
+  const names = Object.keys(MIGRATIONS).sort();
+  return db.connection().execute(async (conn) => {
+    await sql`SELECT pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
+    try {
+      await sql`CREATE TABLE IF NOT EXISTS feed_triggers_migrations (
+        name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`.execute(conn);
+      const done = new Set(
+        (await sql<{ name: string }>`SELECT name FROM feed_triggers_migrations`.execute(conn)).rows.map(
+          (r) => r.name,
+        ),
+      );
+      const unknown = [...done].filter((n) => !(n in MIGRATIONS));
+      if (unknown.length > 0)
+        throw new MigrationError(
+          `the database has migrations this version does not know (${unknown.join(', ')}): ` +
+            'it was used by a newer feed-triggers',
+        );
+      const ran: string[] = [];
+      for (const name of names) {
+        if (done.has(name)) continue;
+        try {
+          await conn.transaction().execute(async (trx) => {
+            await MIGRATIONS[name].up(trx);
+            await sql`INSERT INTO feed_triggers_migrations (name) VALUES (${name})`.execute(trx);
+          });
+        } catch (err) {
+          throw new MigrationError(`database migration ${name} failed: ${(err as Error).message}`);
+        }
+        ran.push(name);
+      }
+      return ran;
+    } finally {
+      await sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`.execute(conn);
+    }
+  });
+}

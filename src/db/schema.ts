@@ -1,0 +1,73 @@
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+import type { ProjectSpec, ReleaseSource } from '../domain/project';
+import type { ReleasedPackage } from '../domain/trigger';
+
+/** A timestamp column: read as a Date, written as a Date or an ISO string. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+/** The tables of the ledger, as Kysely sees them (migrations.ts creates them). */
+export interface ProjectsTable {
+  id: Generated<number>;
+  name: string;
+  /** Grows with every configuration change and release: triggers skip reloading an unchanged channel. */
+  revision: number;
+  /** Grows with configuration changes only; project_revisions keeps each. */
+  config_revision: number;
+  spec: JSONColumnType<ProjectSpec>;
+  /** The highest release number by version precedence (Octopus's LastMajor/LastMinor/LastPatch). */
+  highest_number: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  /** Set when the project is deleted with its releases kept; a new project may take the name. */
+  deleted_at: Timestamp | null;
+}
+
+export interface ProjectRevisionsTable {
+  project_id: number;
+  config_revision: number;
+  spec: JSONColumnType<ProjectSpec>;
+  created_at: Timestamp;
+}
+
+export interface ChannelHeadsTable {
+  project_id: number;
+  channel: string;
+  last_release_id: number;
+  highest_number: string;
+}
+
+export interface ReleasesTable {
+  id: Generated<number>;
+  project_id: number;
+  number: string;
+  channel: string;
+  created_at: Timestamp;
+  packages: JSONColumnType<ReleasedPackage[]>;
+  /** SHA-256 of the version set, unique per channel: the "already released" rule as a constraint. */
+  version_set: string;
+  reason: string;
+  source: JSONColumnType<ReleaseSource>;
+  /** The request's idempotency key, unique per project: a retried request finds its release. */
+  key: string;
+}
+
+export type DeliveryState = 'pending' | 'delivered' | 'failed' | 'superseded' | 'cancelled';
+
+export interface DeliveriesTable {
+  release_id: number;
+  project_id: number;
+  destination: string;
+  status: DeliveryState;
+  attempts: number;
+  last_error: string | null;
+  updated_at: Timestamp;
+  delivered_at: Timestamp | null;
+}
+
+export interface Schema {
+  projects: ProjectsTable;
+  project_revisions: ProjectRevisionsTable;
+  channel_heads: ChannelHeadsTable;
+  releases: ReleasesTable;
+  deliveries: DeliveriesTable;
+}
