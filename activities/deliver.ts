@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Destination, ProjectRelease } from '../src/domain/project';
+import type { Destination, DeliveryStatus, ProjectRelease } from '../src/domain/project';
+import { Ledger } from '../src/db/ledger';
 import { HttpClient } from '../src/feeds/http';
 import { withLiveness } from './liveness';
 import { FailureCode } from '../src/domain/failures';
@@ -9,11 +10,20 @@ import { octopusReleasesUrl } from '../src/domain/destination-urls';
 
 export interface DeliverInput {
   readonly project: string;
-  readonly release: ProjectRelease;
-  readonly destination: Destination;
+  readonly destination: string;
+  /** The release's id in the ledger. */
+  readonly releaseId: number;
+}
+
+export interface DeliverResult {
+  /** `pending`: the destination is down or refused for now, and the queue tries again later. */
+  readonly status: DeliveryStatus;
+  readonly attempt: number | null;
+  readonly error: string | null;
 }
 
 export interface DeliveryDependencies {
+  readonly ledger: Ledger;
   readonly http: HttpClient;
   /** Secret values by name with the URL prefixes each may go to, from the worker's configuration. */
   readonly secrets: ReadonlyMap<string, NamedSecret>;
@@ -37,9 +47,12 @@ export function releasePayload(project: string, release: ProjectRelease) {
   };
 }
 
-/** The same for every attempt at one release, so a receiver can drop repeats. */
+/**
+ * The same for every attempt at one release, so a receiver can drop repeats; the creation time tells a
+ * re-created project's release 0.0.1 from the deleted one's.
+ */
 export function idempotencyKey(project: string, release: ProjectRelease): string {
-  return `feed-triggers:${project}:${release.number}`;
+  return `feed-triggers:${project}:${release.number}:${Date.parse(release.createdAt)}`;
 }
 
 function rejected(message: string): ApplicationFailure {
@@ -86,10 +99,9 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
     }
   }
 
-  return {
-    /** Delivers a release to one destination; 2xx counts as delivered. */
-    async deliver(input: DeliverInput): Promise<{ status: number }> {
-      const { destination, release, project } = input;
+  /** Sends a release to one destination; 2xx counts as delivered. Throws `rejected` or `retryable`. */
+  async function send(project: string, release: ProjectRelease, destination: Destination): Promise<void> {
+    {
       const key = idempotencyKey(project, release);
       if (destination.type === 'webhook') {
         const payload = releasePayload(project, release);
@@ -118,7 +130,7 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
           headers['x-feed-triggers-signature'] = `sha256=${hmac}`;
         }
         const res = await post(destination.url, headers, body, destination.name);
-        if (res.status >= 200 && res.status < 300) return { status: res.status };
+        if (res.status >= 200 && res.status < 300) return;
         const message = `webhook ${destination.name} answered ${res.status}`;
         throw permanent(res.status) ? rejected(message) : retryable(message);
       }
@@ -143,13 +155,35 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
         body,
         destination.name,
       );
-      if (res.status >= 200 && res.status < 300) return { status: res.status };
+      if (res.status >= 200 && res.status < 300) return;
       const text = res.body.toString('utf8').slice(0, 500);
       // A retry after a lost answer finds the release already there: Octopus refuses the same version twice.
-      if (res.status === 400 && /already exists/i.test(text)) return { status: res.status };
+      if (res.status === 400 && /already exists/i.test(text)) return;
       const detail = extractOctopusError(text);
       const message = `Octopus ${destination.name} answered ${res.status}${detail ? `: ${detail}` : ''}`;
       throw permanent(res.status) ? rejected(message) : retryable(message);
+    }
+  }
+
+  return {
+    /**
+     * One attempt at one delivery, counted in the ledger before the request leaves (attempt counts stay true
+     * across crashes). The outcome is recorded and answered; only a ledger that cannot be reached throws.
+     */
+    async deliver(input: DeliverInput): Promise<DeliverResult> {
+      const start = await deps.ledger.beginAttempt(input.releaseId, input.destination);
+      if (start.kind === 'ended') return { status: start.status, attempt: null, error: null };
+      let status: 'delivered' | 'failed' | 'pending' = 'delivered';
+      let error: string | null = null;
+      try {
+        await send(input.project, start.release, start.destination);
+      } catch (err) {
+        if (!(err instanceof ApplicationFailure)) throw err;
+        status = err.type === FailureCode.DESTINATION_REJECTED ? 'failed' : 'pending';
+        error = err.message;
+      }
+      const recorded = await deps.ledger.recordAttempt(input.releaseId, input.destination, status, error);
+      return { status: recorded, attempt: start.attempt, error };
     },
   };
 }

@@ -191,6 +191,15 @@ const EnvSchema = z.object({
   FEED_TRIGGERS_API_PORT: PortSchema.default(8080),
   FEED_TRIGGERS_DATA_DIR: z.string().min(1).default('.data'),
   FEED_TRIGGERS_CONFIG: z.string().min(1).optional(),
+  /** `postgres://user:password@host:5432/db`: the ledger on a PostgreSQL server instead of the embedded one. */
+  DATABASE_URL: z
+    .string()
+    .max(4096)
+    .refine(
+      (u) => /^postgres(ql)?:\/\/[^/]/.test(u),
+      'a PostgreSQL URL such as postgres://user@host:5432/feed_triggers',
+    )
+    .optional(),
 });
 
 export interface TemporalSettings {
@@ -209,6 +218,8 @@ export interface Config {
   readonly taskQueue: string;
   readonly api: { readonly host: string; readonly port: number };
   readonly dataDir: string;
+  /** A PostgreSQL server for the ledger; null: the embedded database under dataDir. */
+  readonly databaseUrl: string | null;
   readonly pollCacheMs: number;
   readonly feeds: ReadonlyMap<string, Feed>;
   /** Secret values by name with where they may be sent, for destinations; never sent to workflows. */
@@ -298,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskQueue: e.FEED_TRIGGERS_TASK_QUEUE,
     api: { host: e.FEED_TRIGGERS_API_HOST, port: e.FEED_TRIGGERS_API_PORT },
     dataDir: path.resolve(e.FEED_TRIGGERS_DATA_DIR),
+    databaseUrl: e.DATABASE_URL ?? null,
     pollCacheMs: file.pollCacheSeconds * 1000,
     feeds,
   };

@@ -8,6 +8,9 @@ import { TemporalCliError } from './temporal/cli';
 import { connectTemporal } from './temporal/connect';
 import { createWorker } from './worker';
 import { bindingsOf } from './secrets';
+import { DatabaseError, openDatabase, redact } from './db/open';
+import { Ledger } from './db/ledger';
+import { MigrationError } from './db/migrations';
 
 /** `npm start`: a dev server (unless TEMPORAL_ADDRESS is set), the worker and the API, until Ctrl-C or SIGTERM. */
 async function main(): Promise<void> {
@@ -20,14 +23,21 @@ async function main(): Promise<void> {
     uiPort: config.temporal.uiPort,
   });
   const client = new Client({ connection: temporal.connection, namespace: temporal.namespace });
+  const database = await openDatabase(
+    config.databaseUrl ? { url: config.databaseUrl } : { dataDir: path.join(config.dataDir, 'ledger') },
+  );
+  const ledger = new Ledger(database.db);
   const worker = await createWorker({
     connection: temporal.nativeConnection,
     namespace: temporal.namespace,
     client,
+    ledger,
     config,
   });
   const app = createApp({
     client,
+    ledger,
+    database,
     taskQueue: config.taskQueue,
     webhookToken: config.webhookToken,
     secretBindings: bindingsOf(config.secrets),
@@ -40,6 +50,9 @@ async function main(): Promise<void> {
 
   say(`feed-triggers API:  http://${config.api.host}:${config.api.port}`);
   say(`Temporal server:    ${temporal.address} (namespace ${temporal.namespace})`);
+  say(
+    `Ledger database:    ${config.databaseUrl ? redact(config.databaseUrl) : `embedded, in ${path.join(config.dataDir, 'ledger')}`}`,
+  );
   if (temporal.uiUrl) say(`Temporal Web UI:    ${temporal.uiUrl}`);
   say('Press Ctrl-C to stop.');
 
@@ -53,6 +66,7 @@ async function main(): Promise<void> {
     // The SDK's runtime also reacts to SIGINT/SIGTERM by draining the worker; shut down only once.
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running.catch(() => undefined);
+    await database.close();
     await temporal.close();
     say('Stopped.');
     process.exit(0);
@@ -63,7 +77,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof TemporalCliError) {
+  if (
+    err instanceof ConfigError ||
+    err instanceof TemporalCliError ||
+    err instanceof DatabaseError ||
+    err instanceof MigrationError
+  ) {
     process.stderr.write(`feed-triggers: ${err.message}\n`);
     process.exit(2);
   }

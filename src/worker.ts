@@ -2,7 +2,8 @@ import { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/work
 import { Client } from '@temporalio/client';
 import { createDeliveryActivities } from '../activities/deliver';
 import { createPollActivities } from '../activities/poll';
-import { createProjectActivities } from '../activities/project';
+import { createLedgerActivities, LedgerDependencies } from '../activities/ledger';
+import { Ledger } from './db/ledger';
 import { Config } from './config';
 import { HttpClient } from './feeds/http';
 import { CredentialStore, EcrTokenSource } from './feeds/credentials';
@@ -14,8 +15,12 @@ import { SingleFlightCache } from './feeds/single-flight';
 export interface WorkerOptions {
   readonly connection: NativeConnection;
   readonly namespace: string;
-  /** Activities reach project workflows through this client. */
+  /** Activities start release workflows and destination queues through this client. */
   readonly client: Client;
+  /** The system of record for projects, releases and deliveries. */
+  readonly ledger: Ledger;
+  /** Waits between delivery attempts while a destination is down (tests shorten them). */
+  readonly deliveryBackoff?: LedgerDependencies['deliveryBackoff'];
   readonly config: Pick<Config, 'taskQueue' | 'feeds' | 'pollCacheMs' | 'secrets'> &
     Partial<Pick<Config, 'outbound'>>;
   /** A prebuilt bundle (tests build one for all workers); otherwise the workflows are bundled here. */
@@ -42,8 +47,13 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       digestCache: new SingleFlightCache<string | null>(options.config.pollCacheMs),
       configCache: new SingleFlightCache<ImageConfig>(options.config.pollCacheMs),
     }),
-    ...createProjectActivities({ client: options.client }),
-    ...createDeliveryActivities({ http, secrets: options.config.secrets }),
+    ...createLedgerActivities({
+      ledger: options.ledger,
+      client: options.client,
+      taskQueue: options.config.taskQueue,
+      deliveryBackoff: options.deliveryBackoff,
+    }),
+    ...createDeliveryActivities({ ledger: options.ledger, http, secrets: options.config.secrets }),
     ...options.extraActivities,
   };
   return Worker.create({

@@ -1,4 +1,4 @@
 export * from './trigger';
-export * from './project';
-export * from './delivery';
+export * from './release';
+export * from './destination';
 export * from './manual-release';

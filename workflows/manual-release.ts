@@ -2,7 +2,7 @@ import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/w
 import { FailureCode } from '../src/domain/failures';
 import { activityFailure } from './failures';
 import type { PackagePreview, PollActivities } from '../activities/poll';
-import type { ProjectActivities } from '../activities/project';
+import type { LedgerActivities } from '../activities/ledger';
 import { releasedPackage, ruleFor } from '../src/domain/decision';
 import { CreateReleaseResult } from '../src/domain/project';
 import { compileRule } from '../src/domain/rule';
@@ -13,7 +13,7 @@ const { pollPackage, tagDigest, previewPackage } = proxyActivities<PollActivitie
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 3 },
 });
-const { loadChannel, createRelease } = proxyActivities<ProjectActivities>({
+const { loadChannel, createRelease } = proxyActivities<LedgerActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 5 },
 });

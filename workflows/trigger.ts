@@ -11,7 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PollActivities } from '../activities/poll';
-import type { ProjectActivities } from '../activities/project';
+import type { LedgerActivities } from '../activities/ledger';
 import {
   CHANNEL_ATTRIBUTE,
   PACKAGES_ATTRIBUTE,
@@ -53,7 +53,7 @@ const { pollPackage } = proxyActivities<PollActivities>({
     maximumAttempts: 5,
   },
 });
-const { loadChannel, createRelease } = proxyActivities<ProjectActivities>({
+const { loadChannel, createRelease } = proxyActivities<LedgerActivities>({
   // An update takes milliseconds, but many triggers racing on one project can see the server abort and the
   // client retry updates; leave room for that, and still move a call lost with its worker elsewhere soon.
   startToCloseTimeout: '30 seconds',

@@ -9,9 +9,15 @@ import { projectRoutes } from './projects';
 import { ruleRoutes } from './rules';
 import { triggerRoutes } from './triggers';
 import { webhookRoutes } from './webhooks';
+import { Ledger } from '../db/ledger';
+import { Database } from '../db/open';
 
 export interface AppOptions {
   readonly client: Client;
+  /** Projects, releases and deliveries: reads need neither Temporal nor a worker. */
+  readonly ledger: Ledger;
+  /** The ledger's database, for /readyz. */
+  readonly database?: Pick<Database, 'ping'>;
   readonly taskQueue: string;
   readonly log?: (message: string) => void;
   /** How long updates wait for a worker before the API answers 503. */
@@ -26,6 +32,29 @@ export interface AppOptions {
   readonly feeds?: ReadonlyMap<string, Feed>;
   /** Shared Temporal health probe; one is started for the app when not given. */
   readonly health?: TemporalHealth;
+}
+
+/** Connection failures of the ledger's database (node-postgres and PostgreSQL's own codes). */
+function isDatabaseUnreachable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return (
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      '57P01',
+      '57P02',
+      '57P03',
+      '08000',
+      '08001',
+      '08003',
+      '08006',
+    ].includes(e?.code ?? '') ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
+      e?.message ?? '',
+    )
+  );
 }
 
 /** Request bodies: a project is at most 64 KiB; a rule preview's tag list is the largest body. */
@@ -47,31 +76,48 @@ export function createApp(options: AppOptions): express.Express {
   const health = options.health ?? new TemporalHealth(options.client).start();
   // Stopped with the server (src/api/listen.ts), so no probe outlives the app or its connection.
   app.locals.temporalHealth = health;
-  app.get('/readyz', (_req, res) => {
+  app.get('/readyz', async (_req, res) => {
     const { up, error } = health.status;
-    if (up) return void res.json({ status: 'ready', temporal: 'up' });
-    sendProblem(res, 503, 'Not ready', `the Temporal server does not answer: ${error ?? 'no answer'}`);
+    const database = options.database ? await options.database.ping() : true;
+    if (up && database) return void res.json({ status: 'ready', temporal: 'up', database: 'up' });
+    const problems = [
+      ...(up ? [] : [`the Temporal server does not answer: ${error ?? 'no answer'}`]),
+      ...(database ? [] : ['the ledger database does not answer']),
+    ];
+    res
+      .status(503)
+      .type('application/problem+json')
+      .json({
+        type: 'about:blank',
+        title: 'Not ready',
+        status: 503,
+        detail: problems.join('; '),
+        temporal: up ? 'up' : 'down',
+        database: database ? 'up' : 'down',
+      });
   });
   app.use(ruleRoutes());
-  // Every route below needs Temporal: while it does not answer, say so at once (503) instead of letting a
-  // request hang in the SDK's retries, and release requests already waiting when it stops answering.
-  app.use((req: Request, res: Response, next: NextFunction) => {
+  // Routes that need Temporal: while it does not answer, say so at once (503) instead of letting a request
+  // hang in the SDK's retries, and release requests already waiting when it stops answering.
+  const temporal = (req: Request, res: Response, next: NextFunction) => {
     health.require();
     const cancel = health.whenDown((problem) => {
       if (!res.headersSent) sendProblem(res, problem.status, problem.title, problem.message);
     });
     res.once('close', cancel);
     next();
-  });
-  app.use(webhookRoutes(options.client, options.webhookToken ?? null));
+  };
+  // Projects and releases live in the ledger: reads and configuration need no Temporal.
   app.use(
-    projectRoutes(options.client, options.taskQueue, options.updateDeadlineMs, {
+    projectRoutes(options.client, options.ledger, options.taskQueue, temporal, {
       secretBindings: options.secretBindings ?? new Map(),
       outbound: options.outbound ?? PERMISSIVE_OUTBOUND,
       feeds: options.feeds ?? new Map(),
     }),
   );
-  app.use(triggerRoutes(options.client, options.taskQueue, options.updateDeadlineMs));
+  app.use(temporal);
+  app.use(webhookRoutes(options.client, options.webhookToken ?? null));
+  app.use(triggerRoutes(options.client, options.ledger, options.taskQueue, options.updateDeadlineMs));
 
   app.use((req: Request, res: Response) => {
     sendProblem(res, 404, 'Not found', `no route for ${req.method} ${req.path}`);
@@ -93,6 +139,13 @@ export function createApp(options: AppOptions): express.Express {
       );
     if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500)
       return sendProblem(res, e.status, 'Bad request', e.message ?? 'bad request');
+    if (isDatabaseUnreachable(err))
+      return sendProblem(
+        res,
+        503,
+        'Service unavailable',
+        'the ledger database does not answer; try again shortly',
+      );
     if (isTemporalUnreachable(err))
       return sendProblem(
         res,

@@ -1,26 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import {
-  Client,
-  WithStartWorkflowOperation,
-  WorkflowFailedError,
-  WorkflowUpdateFailedError,
-} from '@temporalio/client';
+import { Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { Router } from 'express';
+import { RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import { ProjectSpec, ProjectSpecSchema, projectWorkflowId } from '../domain/project';
+import { destinationWorkflowId, ProjectSpec, ProjectSpecSchema, releaseWorkflowId } from '../domain/project';
 import { NOT_FOUND_CODES } from '../domain/failures';
 import { PROJECT_ATTRIBUTE } from '../domain/search-attributes';
 import { SlugSchema } from '../domain/trigger';
 import type { channelPreview, manualRelease } from '../../workflows/manual-release';
-import type { project } from '../../workflows/project';
-import {
-  configQuery,
-  configureUpdate,
-  deleteProjectSignal,
-  releaseQuery,
-  releasesQuery,
-} from '../../workflows/messages/project';
+import { Ledger, StoredRelease } from '../db/ledger';
 import { FieldError, HttpProblem, parseOr400 } from './problem';
 import { jsonBytes, MAX_PROJECT_SPEC_BYTES } from '../domain/size';
 import { secretUses } from '../domain/destination-urls';
@@ -28,25 +16,38 @@ import { secretRefusal, SecretBindings } from '../secrets';
 import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
 import { Feed } from '../feeds/feed';
 import { resolveFeed } from '../config';
-import {
-  cancelAndWait,
-  equals,
-  listRunning,
-  requireRunning,
-  runningHandle,
-  withWorkerDeadline,
-} from './workflows';
+import { cancelAndWait, equals, listRunning } from './workflows';
 
 const ProjectParams = z.object({ project: SlugSchema });
 const ReleaseParams = z.object({ project: SlugSchema, number: z.string().min(1).max(200) });
 const ChannelParams = z.object({ project: SlugSchema, channel: SlugSchema });
+/** An opaque page position: the ledger id below which the next page starts. */
+const CursorSchema = z
+  .string()
+  .max(64)
+  .transform((c, ctx) => {
+    const id = /^[A-Za-z0-9_-]+$/.test(c) ? Number(Buffer.from(c, 'base64url').toString('utf8')) : NaN;
+    if (!Number.isSafeInteger(id) || id < 1) {
+      ctx.addIssue({ code: 'custom', message: 'not a cursor from a previous page' });
+      return z.NEVER;
+    }
+    return id;
+  });
+const encodeCursor = (id: number) => Buffer.from(String(id)).toString('base64url');
+
 const ReleaseListQuery = z
   .object({
     channel: SlugSchema.optional(),
+    /** A package reference's name (`web`) or a feed package (`library/nginx`). */
+    package: z.string().min(1).max(256).optional(),
+    /** A tag of any package, or of `package` when given. */
+    version: z.string().min(1).max(128).optional(),
+    createdSince: z.iso.datetime({ offset: true }).optional(),
     limit: z.coerce.number().int().min(1).max(100).default(20),
-    offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+    cursor: CursorSchema.optional(),
   })
   .strict();
+const DeleteQuery = z.object({ purge: z.enum(['true', 'false']).default('false') }).strict();
 const ManualReleaseBody = z
   .object({
     channel: SlugSchema.default('default'),
@@ -105,16 +106,30 @@ function refusal(err: unknown): HttpProblem | null {
   return new HttpProblem(notFound ? 404 : 422, notFound ? 'Not found' : 'Release refused', cause.message);
 }
 
-/** Routes for projects, their releases and channel previews. */
+/** A release as the API shows it (the ledger's id stays inside). */
+function shown(release: StoredRelease) {
+  const { id: _id, ...rest } = release; // eslint-disable-line @typescript-eslint/no-unused-vars
+  return rest;
+}
+
+/**
+ * Routes for projects, their releases and channel previews. Configuration and releases are read from and
+ * written to the ledger, so they answer with no worker and while Temporal is down; only what runs on
+ * Temporal (deleting, which cancels workflows; manual releases; previews) passes `temporal` first.
+ */
 export function projectRoutes(
   client: Client,
+  ledger: Ledger,
   taskQueue: string,
-  updateDeadlineMs: number | undefined,
+  temporal: RequestHandler,
   guard: SaveGuard,
 ): Router {
   const router = Router();
-  const projectHandle = (name: string) =>
-    requireRunning<typeof project>(client, projectWorkflowId(name), `project ${name}`);
+  const requireProject = async (name: string) => {
+    const project = await ledger.getProject(name);
+    if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
+    return project;
+  };
 
   router.put('/projects/:project', async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
@@ -138,93 +153,108 @@ export function projectRoutes(
         `name: "${spec.name}" does not match the path (${name})`,
         [{ field: 'name', message: 'does not match the path' }],
       );
-    const existed = (await runningHandle(client, projectWorkflowId(name))) !== null;
-    const start = new WithStartWorkflowOperation<typeof project>('project', {
-      workflowId: projectWorkflowId(name),
-      taskQueue,
-      args: [{ spec }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: name }],
+    const result = await ledger.saveProject(spec);
+    res.status(result.created ? 201 : 200).json({
+      name,
+      created: result.created,
+      changed: result.changed,
+      revision: result.revision,
+      configRevision: result.configRevision,
+      spec,
     });
-    try {
-      const result = await withWorkerDeadline(
-        client,
-        () =>
-          client.workflow.executeUpdateWithStart(configureUpdate, {
-            args: [spec],
-            startWorkflowOperation: start,
-          }),
-        updateDeadlineMs,
-      );
-      res.status(existed ? 200 : 201).json({
-        name,
-        created: !existed,
-        changed: !existed || result.changed,
-        revision: result.revision,
-        spec,
-      });
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) {
-        const message = err.cause?.message ?? err.message;
-        throw new HttpProblem(400, 'Invalid project', message, [{ field: message.split(':')[0], message }]);
-      }
-      throw err;
-    }
   });
 
   router.get('/projects', async (_req, res) => {
-    const projects = await listRunning(client, 'project');
-    res.json({
-      projects: projects.map((p) => ({
-        name: p.workflowId.replace(/^project\//, ''),
-        id: p.workflowId,
-        startTime: p.startTime.toISOString(),
-      })),
-    });
+    res.json({ projects: await ledger.listProjects() });
   });
 
   router.get('/projects/:project', async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
-    const handle = await projectHandle(name);
+    const project = await requireProject(name);
     res.json({
       name,
-      ...(await withWorkerDeadline(client, () => handle.query(configQuery), updateDeadlineMs)),
+      spec: project.spec,
+      revision: project.revision,
+      configRevision: project.configRevision,
+      releaseCount: await ledger.releaseCount(project.id),
+      createdAt: project.createdAt,
+      updatedAt: project.updatedAt,
     });
   });
 
-  router.delete('/projects/:project', async (req, res) => {
+  router.get('/projects/:project/revisions', async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
-    const handle = await projectHandle(name);
+    const revisions = await ledger.projectRevisions(name);
+    if (!revisions) throw new HttpProblem(404, 'Not found', `no project ${name}`);
+    res.json({ name, revisions });
+  });
+
+  /**
+   * Cancels the project's triggers and what is still in flight (releases being handed off, destination
+   * queues), then deletes it in the ledger: its releases stay, marked deleted, unless `purge=true`.
+   */
+  router.delete('/projects/:project', temporal, async (req, res) => {
+    const { project: name } = parseOr400(ProjectParams, req.params);
+    const { purge } = parseOr400(DeleteQuery, req.query, 'query');
+    await requireProject(name);
     const triggers = await listRunning(client, 'trigger', [equals(PROJECT_ATTRIBUTE.name, name)]);
     await Promise.all(triggers.map((t) => cancelAndWait(client.workflow.getHandle(t.workflowId))));
-    await handle.signal(deleteProjectSignal);
-    res.status(202).json({ name, accepted: 'delete', triggersDeleted: triggers.map((t) => t.workflowId) });
+    const deleted = await ledger.deleteProject(name, purge === 'true');
+    if (!deleted) throw new HttpProblem(404, 'Not found', `no project ${name}`);
+    const inFlight = [
+      ...deleted.inFlight.map((n) => releaseWorkflowId(name, n)),
+      ...deleted.destinations.map((d) => destinationWorkflowId(name, d)),
+    ];
+    await Promise.all(
+      inFlight.map(async (id) => {
+        try {
+          await cancelAndWait(client.workflow.getHandle(id));
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err; // never started, or already closed
+        }
+      }),
+    );
+    res.json({
+      name,
+      deleted: true,
+      purged: purge === 'true',
+      releases: deleted.releases,
+      triggersDeleted: triggers.map((t) => t.workflowId),
+      cancelled: inFlight,
+    });
   });
 
   router.get('/projects/:project/releases', async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const query = parseOr400(ReleaseListQuery, req.query, 'query');
-    const handle = await projectHandle(name);
-    const page = await withWorkerDeadline(client, () => handle.query(releasesQuery, query), updateDeadlineMs);
-    res.json({ ...page, limit: query.limit, offset: query.offset });
+    const page = await ledger.listReleases(name, {
+      channel: query.channel,
+      package: query.package,
+      version: query.version,
+      createdSince: query.createdSince ? new Date(query.createdSince) : undefined,
+      limit: query.limit,
+      cursor: query.cursor,
+    });
+    if (!page) throw new HttpProblem(404, 'Not found', `no project ${name}`);
+    res.json({
+      releases: page.releases.map(shown),
+      limit: query.limit,
+      nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor),
+    });
   });
 
   router.get('/projects/:project/releases/:number', async (req, res) => {
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
-    const handle = await projectHandle(name);
-    const release = await withWorkerDeadline(
-      client,
-      () => handle.query(releaseQuery, number),
-      updateDeadlineMs,
-    );
+    await requireProject(name);
+    const release = await ledger.getRelease(name, number);
     if (!release) throw new HttpProblem(404, 'Not found', `project ${name} has no release ${number}`);
-    res.json(release);
+    res.json(shown(release));
   });
 
-  router.post('/projects/:project/releases', async (req, res) => {
+  router.post('/projects/:project/releases', temporal, async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const body = parseOr400(ManualReleaseBody, req.body ?? {});
-    await projectHandle(name);
+    await requireProject(name);
     try {
       const result = await client.workflow.execute<typeof manualRelease>('manualRelease', {
         taskQueue,
@@ -239,9 +269,9 @@ export function projectRoutes(
     }
   });
 
-  router.get('/projects/:project/channels/:channel/preview', async (req, res) => {
+  router.get('/projects/:project/channels/:channel/preview', temporal, async (req, res) => {
     const { project: name, channel } = parseOr400(ChannelParams, req.params);
-    await projectHandle(name);
+    await requireProject(name);
     try {
       const packages = await client.workflow.execute<typeof channelPreview>('channelPreview', {
         taskQueue,

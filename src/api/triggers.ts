@@ -7,7 +7,7 @@ import {
 } from '@temporalio/client';
 import { Router } from 'express';
 import { z } from 'zod';
-import { projectWorkflowId } from '../domain/project';
+import { Ledger } from '../db/ledger';
 import {
   CHANNEL_ATTRIBUTE,
   PACKAGES_ATTRIBUTE,
@@ -23,8 +23,6 @@ import {
   TriggerSpecSchema,
   TriggerState,
 } from '../domain/trigger';
-import { configQuery } from '../../workflows/messages/project';
-import type { project } from '../../workflows/project';
 import type { trigger } from '../../workflows/trigger';
 import {
   configureTriggerUpdate,
@@ -41,7 +39,6 @@ import {
   equals,
   listRunning,
   requireDescribed,
-  runningHandle,
   withWorkerDeadline,
 } from './workflows';
 
@@ -113,7 +110,12 @@ function decodeJson(data: Uint8Array | null | undefined): unknown {
 }
 
 /** Routes that map HTTP onto trigger workflows: start, query, update, signal, cancel. */
-export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineMs?: number): Router {
+export function triggerRoutes(
+  client: Client,
+  ledger: Ledger,
+  taskQueue: string,
+  updateDeadlineMs?: number,
+): Router {
   const router = Router();
 
   async function described(params: unknown) {
@@ -131,13 +133,9 @@ export function triggerRoutes(client: Client, taskQueue: string, updateDeadlineM
   async function checkAgainstProject(
     spec: Pick<TriggerSpec, 'project' | 'channel' | 'watch'>,
   ): Promise<string[]> {
-    const handle = await runningHandle<typeof project>(client, projectWorkflowId(spec.project));
-    if (!handle) throw new HttpProblem(404, 'Not found', `no project ${spec.project}`);
-    const { spec: projectSpec } = await withWorkerDeadline(
-      client,
-      () => handle.query(configQuery),
-      updateDeadlineMs,
-    );
+    const project = await ledger.getProject(spec.project);
+    if (!project) throw new HttpProblem(404, 'Not found', `no project ${spec.project}`);
+    const projectSpec = project.spec;
     if (!projectSpec.channels.some((c) => c.name === spec.channel)) {
       throw new HttpProblem(404, 'Not found', `project ${spec.project} has no channel "${spec.channel}"`);
     }

@@ -14,7 +14,7 @@ let api: TestApi;
 beforeAll(async () => {
   registry = await TestRegistry.start();
   env = await startTestWorker();
-  api = await startApi(env.client, env.taskQueue);
+  api = await startApi(env);
 });
 
 afterAll(async () => {
@@ -267,18 +267,29 @@ describe('the rule preview API', () => {
 });
 
 describe('the API without a worker', () => {
-  test('answers 503 when no worker takes an update in time', async () => {
-    const lonely = await startApi(env.client, `no-worker-${Date.now()}`, 1500);
+  test('projects and releases need no worker; a trigger query answers 503 when no worker takes it in time', async () => {
+    const lonely = await startApi(
+      { ...env, taskQueue: `no-worker-${Date.now()}` },
+      { updateDeadlineMs: 1500 },
+    );
     try {
-      const res = await lonely.request('PUT', '/projects/lonely', {
+      const put = await lonely.request('PUT', '/projects/lonely', {
         packages: [{ name: 'a', feed: 'docker.io', package: 'x/y' }],
       });
+      expect(put.status).toBe(201);
+      expect((await lonely.request('GET', '/projects/lonely')).body).toMatchObject({
+        revision: 1,
+        releaseCount: 0,
+      });
+      expect((await lonely.request('GET', '/projects/lonely/releases')).status).toBe(200);
+      expect((await lonely.request('POST', '/projects/lonely/triggers', { name: 't' })).status).toBe(201);
+      const res = await lonely.request('GET', '/triggers/lonely/t');
       expect(res.status).toBe(503);
       expect(res.body.detail).toMatch(/no worker answered in time/);
     } finally {
       await lonely.close();
       await env.client.workflow
-        .getHandle('project/lonely')
+        .getHandle('trigger/lonely/t')
         .terminate('test done')
         .catch(() => undefined);
     }

@@ -17,7 +17,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-cli-'));
 beforeAll(async () => {
   registry = await TestRegistry.start();
   env = await startTestWorker();
-  api = await startApi(env.client, env.taskQueue);
+  api = await startApi(env);
   await pushImage(registry.url, 'decl/web', '1.0.0');
   await pushImage(registry.url, 'decl/worker', '1.0.0');
 });

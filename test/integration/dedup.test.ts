@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 test('50 triggers on one image share one tag listing and one manifest lookup, and release once', async () => {
-  await putProject(env.client, env.taskQueue, {
+  await putProject(env, {
     name: 'dedup',
     packages: [{ name: 'base', feed: 'shared', package: 'shared/base' }],
   });
@@ -42,7 +42,7 @@ test('50 triggers on one image share one tag listing and one manifest lookup, an
     'an evaluation in each of the 50 triggers',
     120_000,
   );
-  const releases = await releasesOf(env.client, 'dedup');
+  const releases = await releasesOf(env, 'dedup');
   expect(releases).toHaveLength(1);
   expect(releases[0].packages[0].tag).toBe('3.0.0');
   // One trigger created it; the other 49 were told the version set is already released.

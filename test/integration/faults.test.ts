@@ -113,7 +113,7 @@ describe('a trigger through the fault proxy', () => {
 
   /** A project with one package on the proxied feed, and a trigger on it. */
   async function startWatching(name: string, pkg: string): Promise<() => Promise<TriggerState>> {
-    await putProject(env.client, env.taskQueue, {
+    await putProject(env, {
       name,
       packages: [{ name: 'web', feed: 'proxied', package: pkg }],
     });
@@ -125,7 +125,7 @@ describe('a trigger through the fault proxy', () => {
     proxy.extraHeaders = { 'ratelimit-remaining': '42;w=21600' };
     const since = proxy.requests.length;
     const state = await startWatching('faults-rate-limited', 'team/web');
-    const [release] = await waitForReleases(env.client, 'faults-rate-limited', 1, 20_000);
+    const [release] = await waitForReleases(env, 'faults-rate-limited', 1, 20_000);
     const s = await state();
     proxy.extraHeaders = {};
     expect(release.packages[0].tag).toBe('1.1.0');
@@ -136,7 +136,7 @@ describe('a trigger through the fault proxy', () => {
   });
 
   test('a poll the server retries shows in the trigger from its first failed attempt', async () => {
-    const api = await startApi(env.client, env.taskQueue);
+    const api = await startApi(env);
     try {
       proxy.inject(TAGS, { kind: 'status', status: 503 }, 2);
       await startWatching('faults-retrying', 'team/web');
@@ -154,7 +154,7 @@ describe('a trigger through the fault proxy', () => {
         /^retrying: SERVER_ERROR: team\/web on feed proxied failed with 503: INJECTED: injected 503 \(attempt \d of 5\)$/,
       );
       // The retries end in a release; the status says so.
-      await waitForReleases(env.client, 'faults-retrying', 1, 30_000);
+      await waitForReleases(env, 'faults-retrying', 1, 30_000);
       const after = await api.request('GET', '/triggers/faults-retrying/web');
       expect([after.body.status, after.body.retrying]).toEqual(['active', []]);
     } finally {
@@ -165,7 +165,7 @@ describe('a trigger through the fault proxy', () => {
   test('retries a 5xx with backoff and releases without recording an error', async () => {
     proxy.inject(TAGS, { kind: 'status', status: 502 });
     const state = await startWatching('faults-flaky', 'team/web');
-    await waitForReleases(env.client, 'faults-flaky', 1);
+    await waitForReleases(env, 'faults-flaky', 1);
     const s = await state();
     expect(s.lastError).toBeNull();
     expect(s.history.map((h) => h.outcome)).toEqual(['released']);

@@ -11,7 +11,7 @@ let api: TestApi;
 
 beforeAll(async () => {
   env = await startTestWorker();
-  api = await startApi(env.client, env.taskQueue);
+  api = await startApi(env);
   const put = await api.request('PUT', '/projects/fuzz', validProject());
   expect(put.status).toBe(201);
   const trig = await api.request('POST', '/projects/fuzz/triggers', {

@@ -2,14 +2,10 @@ import net from 'node:net';
 import type { Server } from 'node:http';
 import { createApp } from '../../src/api/app';
 import { listen } from '../../src/api/listen';
-import { CreateReleaseRequest, ProjectSpecSchema, projectWorkflowId } from '../../src/domain/project';
+import { CreateReleaseRequest, ProjectSpecSchema } from '../../src/domain/project';
+import { createLedgerActivities } from '../../activities/ledger';
 import { MAX_PROJECT_SPEC_BYTES } from '../../src/domain/size';
 import { bindingsOf } from '../../src/secrets';
-import {
-  createReleaseUpdate,
-  projectContinueAsNewSignal,
-  releasesQuery,
-} from '../../workflows/messages/project';
 import { startApi, TestApi } from '../support/api';
 import { startServer, TestServer } from '../support/http-server';
 import { putProject, releasesOf } from '../support/projects';
@@ -29,7 +25,7 @@ beforeAll(async () => {
   attacker = await startServer((_req, res) => void res.writeHead(201).end('{}'));
   const secrets = new Map([['octopus-api-key', { value: OCTOPUS_KEY, sendTo: [`${octopus.url}/api/`] }]]);
   env = await startTestWorker({ secrets });
-  api = await startApi(env.client, env.taskQueue, undefined, undefined, {
+  api = await startApi(env, {
     secretBindings: bindingsOf(secrets),
   });
 });
@@ -108,18 +104,21 @@ describe('secrets go only where they are bound', () => {
   });
 
   test('a project that skipped the API check still cannot send the secret elsewhere', async () => {
-    await putProject(env.client, env.taskQueue, {
+    await putProject(env, {
       name: 'steal-direct',
       packages: [pkg()],
       destinations: [octopusAt(attacker.url) as never],
     });
-    await env.client.workflow
-      .getHandle(projectWorkflowId('steal-direct'))
-      .executeUpdate(createReleaseUpdate, {
-        args: [release('steal-1', '1.0.0')],
-      });
+    await createLedgerActivities({
+      ledger: env.ledger,
+      client: env.client,
+      taskQueue: env.taskQueue,
+    }).createRelease({
+      project: 'steal-direct',
+      request: release('steal-1', '1.0.0'),
+    });
     const delivery = await eventually(async () => {
-      const [r] = await releasesOf(env.client, 'steal-direct');
+      const [r] = await releasesOf(env, 'steal-direct');
       return r?.deliveries.octo.lastError ? r.deliveries.octo : undefined;
     }, 'a refused delivery');
     expect(delivery.status).toBe('pending');
@@ -159,7 +158,7 @@ describe('size limits protect the ledger', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
-  test('the largest allowed project keeps its releases across continue-as-new, well under the payload limit', async () => {
+  test('the largest allowed project records and lists releases of all its 50 packages', async () => {
     const name = 'largest';
     const packages = Array.from({ length: 50 }, (_, i) =>
       pkg(`p${i}-${'n'.repeat(55)}`.slice(0, 63), `big/${'r'.repeat(200)}${i}`),
@@ -175,27 +174,13 @@ describe('size limits protect the ledger', () => {
     }
     const put = await api.request('PUT', `/projects/${name}`, spec);
     expect([put.status, put.body.detail]).toEqual([201, undefined]);
-    const handle = env.client.workflow.getHandle(projectWorkflowId(name));
     const tag = (i: number) => `${i}.0.0-${'t'.repeat(118)}`;
-    for (let i = 1; i <= 40; i++)
-      await handle.executeUpdate(createReleaseUpdate, { args: [release(`big-${i}`, tag(i), packages)] });
-    const firstRun = (await handle.describe()).runId;
-    await handle.signal(projectContinueAsNewSignal);
-    await eventually(
-      async () => ((await handle.describe()).runId !== firstRun ? true : undefined),
-      'a new run',
-    );
-    const history = await env.client.workflow.getHandle(projectWorkflowId(name), firstRun).fetchHistory();
-    const cont = history.events!.find((e) => e.workflowExecutionContinuedAsNewEventAttributes)!;
-    const bytes = cont.workflowExecutionContinuedAsNewEventAttributes!.input!.payloads!.reduce(
-      (n, p) => n + (p.data?.length ?? 0),
-      0,
-    );
-    expect(bytes).toBeLessThan(1024 * 1024);
-    const page = await handle.query(releasesQuery, { limit: 100, offset: 0 });
-    expect(page.releases[0].packages[0].tag).toBe(tag(40));
-    expect(page.total).toBeGreaterThan(10);
-    expect(page.releases[0].number).toBe('0.0.40');
+    for (let i = 1; i <= 40; i++) await env.ledger.createRelease(name, release(`big-${i}`, tag(i), packages));
+    const page = await api.request('GET', `/projects/${name}/releases?limit=100`);
+    expect(page.body.releases).toHaveLength(40);
+    expect(page.body.releases[0].packages).toHaveLength(50);
+    expect(page.body.releases[0].packages[0].tag).toBe(tag(40));
+    expect(page.body.releases[0].number).toBe('0.0.40');
   });
 });
 
@@ -299,7 +284,7 @@ describe('smaller holes', () => {
 
   test('a slow client is cut off by the header timeout', async () => {
     const server: Server = await listen(
-      createApp({ client: env.client, taskQueue: env.taskQueue }),
+      createApp({ client: env.client, taskQueue: env.taskQueue, ledger: env.ledger }),
       0,
       '127.0.0.1',
       {

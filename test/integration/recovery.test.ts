@@ -8,6 +8,8 @@ import { ociFeed } from '../support/feeds';
 import { putProject, startTrigger, waitForReleases } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+import { openDatabase } from '../../src/db/open';
+import { Ledger } from '../../src/db/ledger';
 
 /**
  * A worker killed with SIGKILL in the middle of a slow listing: its poll must be retried soon after a new
@@ -27,6 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   child?.kill('SIGKILL');
   await env?.stop();
+  await env?.database.close();
   await proxy?.close();
   await registry?.stop();
 });
@@ -36,6 +39,14 @@ test('a trigger whose worker died mid-listing polls again within seconds of a ne
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-recovery-'));
   const config = path.join(dir, 'config.yaml');
   writeFileSync(config, `feeds:\n  - { id: proxied, url: "${proxy.url}" }\n`);
+  // The project goes into the embedded ledger the service will open, which the next worker opens after it.
+  const ledgerDir = path.join(dir, 'ledger');
+  const before = await openDatabase({ dataDir: ledgerDir });
+  await putProject(
+    { ledger: new Ledger(before.db) },
+    { name: 'recovery', packages: [{ name: 'app', feed: 'proxied', package: 'crash/app' }] },
+  );
+  await before.close();
   // The service as it runs in production, in a process of its own that we can kill -9.
   child = spawn(process.execPath, [path.resolve(__dirname, '../../dist/src/main.js')], {
     env: {
@@ -45,6 +56,7 @@ test('a trigger whose worker died mid-listing polls again within seconds of a ne
       FEED_TRIGGERS_TASK_QUEUE: taskQueue,
       FEED_TRIGGERS_API_PORT: '0',
       FEED_TRIGGERS_CONFIG: config,
+      FEED_TRIGGERS_DATA_DIR: dir,
     },
     stdio: 'ignore',
   });
@@ -52,10 +64,6 @@ test('a trigger whose worker died mid-listing polls again within seconds of a ne
   proxy.inject(TAGS, { kind: 'slow', ms: 120_000 });
   const starter = await startTestWorker({ taskQueue: `starter-${randomUUID()}` });
   try {
-    await putProject(starter.client, taskQueue, {
-      name: 'recovery',
-      packages: [{ name: 'app', feed: 'proxied', package: 'crash/app' }],
-    });
     await startTrigger(starter.client, taskQueue, {
       project: 'recovery',
       name: 'app',
@@ -66,13 +74,19 @@ test('a trigger whose worker died mid-listing polls again within seconds of a ne
     await new Promise((r) => child!.once('exit', r));
     const listings = proxy.count(TAGS);
 
-    env = await startTestWorker({ taskQueue, feeds: new Map([['proxied', ociFeed('proxied', proxy.url)]]) });
+    // A killed process leaves its lock file and an unclean database: both are taken over.
+    const after = await openDatabase({ dataDir: ledgerDir });
+    env = await startTestWorker({
+      taskQueue,
+      feeds: new Map([['proxied', ociFeed('proxied', proxy.url)]]),
+      database: after,
+    });
     const upAt = Date.now();
     await eventually(async () => (proxy.count(TAGS) > listings ? true : undefined), 'a new listing', 30_000);
     const recoveredMs = Date.now() - upAt;
     process.stdout.write(`recovery: next poll ${recoveredMs} ms after the new worker was up\n`);
     expect(recoveredMs).toBeLessThan(15_000);
-    const [release] = await waitForReleases(starter.client, 'recovery', 1, 30_000);
+    const [release] = await waitForReleases(env, 'recovery', 1, 30_000);
     expect(release.packages[0].tag).toBe('1.0.0');
   } finally {
     await starter.stop();

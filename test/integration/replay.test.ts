@@ -10,7 +10,8 @@ import { eventually, startTestWorker } from '../support/temporal';
 
 /**
  * Replays recorded workflow histories with today's workflow code: a change that breaks determinism
- * for running triggers, projects or deliveries fails here. Record new fixtures (after an intended,
+ * for running triggers, releases or destination queues fails here (trigger-before-ledger.json: a trigger
+recorded before the ledger moved to the database, which must keep running after the upgrade). Record new fixtures (after an intended,
  * versioned change) with `RECORD_HISTORIES=1 npx jest test/integration/replay`.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -23,7 +24,7 @@ async function record(): Promise<void> {
     hook = await startServer((_req, res) => void res.writeHead(200).end());
     await pushImage(registry.url, 'replay/web', '1.0.0');
     await pushImage(registry.url, 'replay/worker', '2.0.0');
-    await putProject(env.client, env.taskQueue, {
+    await putProject(env, {
       name: 'replay',
       packages: [
         { name: 'web', feed: registry.host, package: 'replay/web' },
@@ -38,23 +39,25 @@ async function record(): Promise<void> {
       watch: ['web'],
       intervalSeconds: 600,
     });
-    await waitForReleases(env.client, 'replay', 1);
+    await waitForReleases(env, 'replay', 1);
     const trigger = env.client.workflow.getHandle('trigger/replay/web');
     await trigger.signal('pause');
     await pushImage(registry.url, 'replay/web', '1.1.0');
     await trigger.signal('resume');
-    await waitForReleases(env.client, 'replay', 2);
+    await waitForReleases(env, 'replay', 2);
     await trigger.signal('pollNow');
     await eventually(
       async () => ((await state()).iterations >= 3 ? true : undefined),
       'a no-change evaluation',
     );
-    const delivery = env.client.workflow.getHandle('delivery/replay/0.0.2/hook');
-    await delivery.result();
+    const release = env.client.workflow.getHandle('release/replay/0.0.2');
+    await release.result();
+    const destination = env.client.workflow.getHandle('destination/replay/hook');
+    await destination.result();
     for (const [file, handle] of [
       ['trigger.json', trigger],
-      ['project.json', env.client.workflow.getHandle('project/replay')],
-      ['delivery.json', delivery],
+      ['release.json', release],
+      ['destination.json', destination],
     ] as const) {
       // The Temporal CLI's JSON export, the format `temporal workflow show --output json` gives operators too.
       const json = execFileSync(findTemporalCli()!, [
@@ -72,7 +75,6 @@ async function record(): Promise<void> {
       writeFileSync(path.join(FIXTURES, file), json);
     }
     await trigger.terminate('recorded');
-    await env.client.workflow.getHandle('project/replay').terminate('recorded');
   } finally {
     await env.stop();
     await hook?.close();
@@ -80,10 +82,15 @@ async function record(): Promise<void> {
   }
 }
 
-test('replays recorded trigger, project and delivery histories without nondeterminism', async () => {
+test('replays recorded trigger, release and destination histories without nondeterminism', async () => {
   if (process.env.RECORD_HISTORIES === '1') await record();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
-  expect(files.sort()).toEqual(['delivery.json', 'project.json', 'trigger.json']);
+  expect(files.sort()).toEqual([
+    'destination.json',
+    'release.json',
+    'trigger-before-ledger.json',
+    'trigger.json',
+  ]);
   const script = path.resolve(__dirname, '../../dist/scripts/replay-histories.js');
   const { stdout } = await promisify(execFile)(process.execPath, [
     script,
@@ -91,8 +98,9 @@ test('replays recorded trigger, project and delivery histories without nondeterm
     process.env.FEED_TRIGGERS_TEST_BUNDLE!,
   ]);
   expect(stdout.trim().split('\n')).toEqual([
-    'replayed delivery.json',
-    'replayed project.json',
+    'replayed destination.json',
+    'replayed release.json',
+    'replayed trigger-before-ledger.json',
     'replayed trigger.json',
   ]);
 }, 120_000);

@@ -60,7 +60,7 @@ afterAll(async () => {
 
 test('no secret enters workflow history, search attributes, state or worker logs', async () => {
   const start = async (name: string, feed: string) => {
-    await putProject(env.client, env.taskQueue, {
+    await putProject(env, {
       name,
       packages: [{ name: 'app', feed, package: 'secure/app' }],
     });
@@ -69,7 +69,7 @@ test('no secret enters workflow history, search attributes, state or worker logs
   };
   const ok = await start('secret-ok', 'secure');
   const bad = await start('secret-bad', 'secure-wrong');
-  const [release] = await waitForReleases(env.client, 'secret-ok', 1);
+  const [release] = await waitForReleases(env, 'secret-ok', 1);
   expect(release.packages[0].tag).toBe('1.0.0');
   const released = await ok.query<TriggerState>('state');
   const failed = await eventually(async () => {
@@ -86,7 +86,7 @@ test('no secret enters workflow history, search attributes, state or worker logs
     ...flatten(await ok.fetchHistory()),
     ...flatten(await bad.fetchHistory()),
     ...flatten(await ok.describe()),
-    ...flatten(await env.client.workflow.getHandle('project/secret-ok').fetchHistory()),
+    ...flatten(await env.client.workflow.getHandle(`release/secret-ok/${release.number}`).fetchHistory()),
     JSON.stringify(release),
     ...flatten(await bad.describe()),
     JSON.stringify(released),

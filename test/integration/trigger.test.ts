@@ -12,7 +12,7 @@ let api: TestApi;
 beforeAll(async () => {
   registry = await TestRegistry.start();
   env = await startTestWorker();
-  api = await startApi(env.client, env.taskQueue);
+  api = await startApi(env);
 });
 
 afterAll(async () => {

@@ -10,7 +10,7 @@ let registry: TestRegistry;
 
 beforeAll(async () => {
   env = await startTestWorker();
-  api = await startApi(env.client, env.taskQueue, undefined, TOKEN);
+  api = await startApi(env, { webhookToken: TOKEN });
   // The real registry notifies the API of every push, as a production registry would.
   registry = await TestRegistry.start({ notify: { url: `${api.url}/webhooks/registry`, token: TOKEN } });
 });
@@ -22,17 +22,17 @@ afterAll(async () => {
 
 test('a push notification releases within seconds, long before the next scheduled poll', async () => {
   await pushImage(registry.url, 'hooked/app', '1.0.0');
-  await putProject(env.client, env.taskQueue, {
+  await putProject(env, {
     name: 'hooked',
     packages: [{ name: 'app', feed: registry.host, package: 'hooked/app' }],
   });
   await startTrigger(env.client, env.taskQueue, { project: 'hooked', name: 'app', intervalSeconds: 3600 });
-  await waitForReleases(env.client, 'hooked', 1);
+  await waitForReleases(env, 'hooked', 1);
   // Visibility must list the trigger under its package before a notification can find it.
   await new Promise((r) => setTimeout(r, 1500));
   const pushedAt = Date.now();
   await pushImage(registry.url, 'hooked/app', '1.1.0');
-  const releases = await waitForReleases(env.client, 'hooked', 2, 15_000);
+  const releases = await waitForReleases(env, 'hooked', 2, 15_000);
   expect(releases[0].packages[0].tag).toBe('1.1.0');
   // The trigger's interval is an hour: only the notification can have made this release.
   expect(Date.now() - pushedAt).toBeLessThan(15_000);

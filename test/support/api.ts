@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
 import { AppOptions, createApp } from '../../src/api/app';
+import { Ledger } from '../../src/db/ledger';
 import { listen } from '../../src/api/listen';
 
 export interface TestApi {
@@ -10,15 +11,12 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** The real Express app on an ephemeral loopback port. */
+/** The real Express app on an ephemeral loopback port, on a worker's client, task queue and ledger. */
 export async function startApi(
-  client: Client,
-  taskQueue: string,
-  updateDeadlineMs?: number,
-  webhookToken?: string,
-  extra: Partial<AppOptions> = {},
+  env: { readonly client: Client; readonly taskQueue: string; readonly ledger: Ledger },
+  options: Partial<AppOptions> = {},
 ): Promise<TestApi> {
-  const app = createApp({ client, taskQueue, updateDeadlineMs, webhookToken, ...extra });
+  const app = createApp({ client: env.client, taskQueue: env.taskQueue, ledger: env.ledger, ...options });
   const server: Server = await listen(app, 0, '127.0.0.1');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

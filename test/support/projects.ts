@@ -1,34 +1,19 @@
-import { Client, WithStartWorkflowOperation } from '@temporalio/client';
-import {
-  ProjectRelease,
-  ProjectSpecInput,
-  ProjectSpecSchema,
-  projectWorkflowId,
-} from '../../src/domain/project';
+import { Client } from '@temporalio/client';
+import { ProjectRelease, ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
+import { Ledger } from '../../src/db/ledger';
 import {
   TriggerSpecInput,
   TriggerSpecSchema,
   TriggerState,
   triggerWorkflowId,
 } from '../../src/domain/trigger';
-import { configureUpdate, releasesQuery } from '../../workflows/messages/project';
 import { stateQuery } from '../../workflows/messages/trigger';
-import type { project } from '../../workflows/project';
 import type { trigger } from '../../workflows/trigger';
 import { eventually } from './temporal';
 
-/** Creates or replaces a project the way the API does (update-with-start). */
-export async function putProject(client: Client, taskQueue: string, input: ProjectSpecInput): Promise<void> {
-  const spec = ProjectSpecSchema.parse(input);
-  await client.workflow.executeUpdateWithStart(configureUpdate, {
-    args: [spec],
-    startWorkflowOperation: new WithStartWorkflowOperation<typeof project>('project', {
-      workflowId: projectWorkflowId(spec.name),
-      taskQueue,
-      args: [{ spec }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-    }),
-  });
+/** Creates or replaces a project in the ledger, as the API does. */
+export async function putProject(env: { readonly ledger: Ledger }, input: ProjectSpecInput): Promise<void> {
+  await env.ledger.saveProject(ProjectSpecSchema.parse(input));
 }
 
 /** Starts a trigger workflow and returns a function reading its state. */
@@ -46,25 +31,25 @@ export async function startTrigger(
   return () => handle.query(stateQuery);
 }
 
-/** A project's releases, newest first. */
-export async function releasesOf(client: Client, name: string, channel?: string): Promise<ProjectRelease[]> {
-  return (
-    await client.workflow
-      .getHandle(projectWorkflowId(name))
-      .query(releasesQuery, { channel, limit: 100, offset: 0 })
-  ).releases;
+/** A project's releases, newest first (the newest 100). */
+export async function releasesOf(
+  env: { readonly ledger: Ledger },
+  name: string,
+  channel?: string,
+): Promise<ProjectRelease[]> {
+  return (await env.ledger.listReleases(name, { channel, limit: 100 }))?.releases ?? [];
 }
 
 /** Waits until a project has `count` releases and returns them, newest first. */
 export async function waitForReleases(
-  client: Client,
+  env: { readonly ledger: Ledger },
   name: string,
   count: number,
   timeoutMs = 30_000,
 ): Promise<ProjectRelease[]> {
   return eventually(
     async () => {
-      const releases = await releasesOf(client, name);
+      const releases = await releasesOf(env, name);
       return releases.length >= count ? releases : undefined;
     },
     `${count} release(s) in project ${name}`,

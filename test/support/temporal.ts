@@ -5,6 +5,9 @@ import { Feed } from '../../src/feeds/feed';
 import { createWorker } from '../../src/worker';
 import { NamedSecret } from '../../src/secrets';
 import { OutboundPolicy } from '../../src/feeds/outbound';
+import { Database, openDatabase } from '../../src/db/open';
+import { Ledger } from '../../src/db/ledger';
+import type { DestinationQueueInput } from '../../workflows/destination';
 
 let runtimeInstalled = false;
 
@@ -19,6 +22,8 @@ export interface TestWorkerEnv {
   readonly client: Client;
   readonly taskQueue: string;
   readonly worker: Worker;
+  readonly ledger: Ledger;
+  readonly database: Database;
   stop(): Promise<void>;
 }
 
@@ -32,6 +37,9 @@ export async function startTestWorker(
     secrets?: ReadonlyMap<string, NamedSecret>;
     outbound?: OutboundPolicy;
     extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
+    /** The ledger's database; by default an in-memory PGlite of the worker's own, closed with it. */
+    database?: Database;
+    deliveryBackoff?: DestinationQueueInput['backoff'];
   } = {},
 ): Promise<TestWorkerEnv> {
   installRuntime(options.logger);
@@ -41,10 +49,14 @@ export async function startTestWorker(
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace });
+  const database = options.database ?? (await openDatabase({}));
+  const ledger = new Ledger(database.db);
   const worker = await createWorker({
     connection: nativeConnection,
     namespace,
     client,
+    ledger,
+    deliveryBackoff: options.deliveryBackoff ?? { initialMs: 500, maxMs: 2000 },
     extraActivities: options.extraActivities,
     config: {
       taskQueue,
@@ -60,11 +72,14 @@ export async function startTestWorker(
     client,
     taskQueue,
     worker,
+    ledger,
+    database,
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await nativeConnection.close();
       await connection.close();
+      if (!options.database) await database.close();
     },
   };
 }

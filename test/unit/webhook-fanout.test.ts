@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app';
+import type { Ledger } from '../../src/db/ledger';
 import { TemporalHealth } from '../../src/api/temporal-health';
 
 /**
@@ -29,7 +30,12 @@ test('one trigger closed since the listing does not cost the others their signal
     },
   } as unknown as Client;
   // Never started: the stand-in has no server to probe, so Temporal counts as up.
-  const app = createApp({ client, taskQueue: 'unused', health: new TemporalHealth(client) });
+  const app = createApp({
+    client,
+    taskQueue: 'unused',
+    ledger: {} as Ledger,
+    health: new TemporalHealth(client),
+  });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

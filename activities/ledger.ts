@@ -1,0 +1,140 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { Client } from '@temporalio/client';
+import { Ledger, LedgerError, NextDelivery, StoredRelease } from '../src/db/ledger';
+import {
+  CreateReleaseRequest,
+  CreateReleaseResult,
+  DeliveryStatus,
+  destinationWorkflowId,
+  ProjectRelease,
+  releaseWorkflowId,
+} from '../src/domain/project';
+import type { TriggerChannelView } from '../src/domain/trigger';
+import { PROJECT_ATTRIBUTE } from '../src/domain/search-attributes';
+import type { release } from '../workflows/release';
+import type { destinationQueue, DestinationQueueInput } from '../workflows/destination';
+import { wakeSignal } from '../workflows/messages/release';
+
+export interface LoadChannelInput {
+  readonly project: string;
+  readonly channel: string;
+  /** The revision the trigger already has: an unchanged project answers without the view. */
+  readonly knownRevision: number | null;
+}
+
+export type LoadChannelResult =
+  { readonly unchanged: true } | { readonly unchanged: false; readonly view: TriggerChannelView };
+
+export interface LedgerDependencies {
+  readonly ledger: Ledger;
+  readonly client: Client;
+  /** Where release workflows and destination queues run (this worker's task queue). */
+  readonly taskQueue: string;
+  /** Waits between delivery attempts while a destination is down. */
+  readonly deliveryBackoff?: DestinationQueueInput['backoff'];
+}
+
+export const DEFAULT_DELIVERY_BACKOFF = { initialMs: 2000, maxMs: 10 * 60 * 1000 };
+
+/** A ledger refusal as a non-retryable failure with its code; anything else (the database is down) is retried. */
+async function refusing<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof LedgerError) throw ApplicationFailure.nonRetryable(err.message, err.code);
+    throw err;
+  }
+}
+
+/** What workflows see of a release: the ledger's id stays in the database. */
+function publicRelease(release: StoredRelease): ProjectRelease {
+  const { id: _id, ...rest } = release; // eslint-disable-line @typescript-eslint/no-unused-vars
+  return rest;
+}
+
+/** `web 1.4.2, worker 2.0.1 → 0.0.7`: what a release holds, for the Temporal UI. */
+export function releaseSummary(release: ProjectRelease): string {
+  const held = release.packages.map((p) => `${p.name} ${p.tag}`).join(', ');
+  const text = `${held} → ${release.number}`;
+  return text.length <= 200 ? text : `${text.slice(0, 180)}… → ${release.number}`;
+}
+
+/** Activities on the ledger: the channel a trigger evaluates, release creation, and delivery queues. */
+export function createLedgerActivities(deps: LedgerDependencies) {
+  const { ledger, client, taskQueue } = deps;
+  const backoff = deps.deliveryBackoff ?? DEFAULT_DELIVERY_BACKOFF;
+
+  /** Starts the release's workflow unless it runs; a retried activity repairs a crash before the start. */
+  async function startRelease(project: string, stored: StoredRelease): Promise<void> {
+    await client.workflow.start<typeof release>('release', {
+      workflowId: releaseWorkflowId(project, stored.number),
+      taskQueue,
+      args: [{ project, releaseId: stored.id, number: stored.number }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      // A closed run of this ID belongs to a release already handed off, or to a deleted project of the
+      // same name: a new run checks the ledger and ends at once when nothing is left to do.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: project }],
+      staticSummary: releaseSummary(stored),
+    });
+  }
+
+  return {
+    /** The channel's packages, rules and previous release, unless the trigger's copy is current. */
+    async loadChannel(input: LoadChannelInput): Promise<LoadChannelResult> {
+      const view = await refusing(() => ledger.channelView(input.project, input.channel));
+      if (input.knownRevision === view.revision) return { unchanged: true };
+      return {
+        unchanged: false,
+        view: {
+          revision: view.revision,
+          packages: view.packages,
+          rules: view.rules,
+          lastRelease: view.lastRelease,
+        },
+      };
+    },
+
+    /**
+     * Records a release in one transaction (a retry with the same key finds it), then starts its workflow.
+     * "Already released" and "not later" are answers, not failures: the trigger records them.
+     */
+    async createRelease(input: {
+      project: string;
+      request: CreateReleaseRequest;
+    }): Promise<CreateReleaseResult> {
+      const result = await refusing(() => ledger.createRelease(input.project, input.request));
+      if (result.release && (result.outcome === 'created' || result.outcome === 'duplicate'))
+        await startRelease(input.project, result.release);
+      return { ...result, release: result.release && publicRelease(result.release) };
+    },
+
+    /** Wakes the queue of each destination still waiting for the release; answers every delivery's status. */
+    async handOff(input: { project: string; releaseId: number }): Promise<Record<string, DeliveryStatus>> {
+      const stored = await ledger.releaseById(input.releaseId);
+      if (!stored) return {};
+      const statuses = Object.fromEntries(
+        Object.entries(stored.deliveries).map(([name, d]) => [name, d.status]),
+      ) as Record<string, DeliveryStatus>;
+      for (const [destination, status] of Object.entries(statuses)) {
+        if (status !== 'pending') continue;
+        await client.workflow.signalWithStart<typeof destinationQueue>('destinationQueue', {
+          workflowId: destinationWorkflowId(input.project, destination),
+          taskQueue,
+          args: [{ project: input.project, destination, backoff }],
+          signal: wakeSignal,
+          typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: input.project }],
+          staticSummary: `deliveries of ${input.project} to ${destination}, in release order`,
+        });
+      }
+      return statuses;
+    },
+
+    /** The next delivery a destination's queue sends (see Ledger.nextDelivery). */
+    async nextDelivery(input: { project: string; destination: string }): Promise<NextDelivery> {
+      return ledger.nextDelivery(input.project, input.destination);
+    },
+  };
+}
+
+export type LedgerActivities = ReturnType<typeof createLedgerActivities>;

@@ -1,0 +1,14 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { DeliveryStatus } from '../../src/domain/project';
+
+/**
+ * Messages between a release workflow and the destination queues, apart from their implementations, so
+ * activities, the API and tests can send them without importing workflow code.
+ */
+/** A destination's queue tells a release that its delivery there ended (delivered, failed, superseded, cancelled). */
+export const deliveryEndedSignal =
+  defineSignal<[{ destination: string; status: DeliveryStatus }]>('deliveryEnded');
+/** A release asks a destination's queue to look for work. */
+export const wakeSignal = defineSignal('wake');
+/** A release's deliveries as the release workflow knows them. */
+export const releaseDeliveriesQuery = defineQuery<Record<string, DeliveryStatus | 'waiting'>>('deliveries');

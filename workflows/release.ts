@@ -1,0 +1,49 @@
+import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { LedgerActivities } from '../activities/ledger';
+import { DeliveryStatus, TERMINAL_DELIVERY } from '../src/domain/project';
+import { deliveryEndedSignal, releaseDeliveriesQuery } from './messages/release';
+
+export * from './messages/release';
+
+const { handOff } = proxyActivities<LedgerActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+export interface ReleaseInput {
+  readonly project: string;
+  /** The release's id in the ledger (a re-created project's release of the same number has another). */
+  readonly releaseId: number;
+  readonly number: string;
+}
+
+/** How often a release looks again at deliveries it has not heard from (a lost wake is repaired). */
+const RECHECK = '1 hour';
+const HISTORY_LIMIT = 2000;
+
+/**
+ * A release in flight, `release/<project>/<number>`: it hands the release to each destination's queue
+ * (deliveries to one destination happen one at a time, in release order) and ends when every delivery
+ * has ended. Promotion through environments will live here too.
+ */
+export async function release(input: ReleaseInput): Promise<Record<string, DeliveryStatus>> {
+  const known = new Map<string, DeliveryStatus>();
+  let waiting: string[] = [];
+  setHandler(deliveryEndedSignal, ({ destination, status }) => {
+    if (TERMINAL_DELIVERY.has(status)) known.set(destination, status);
+  });
+  setHandler(releaseDeliveriesQuery, () => {
+    const all: Record<string, DeliveryStatus | 'waiting'> = Object.fromEntries(known);
+    for (const d of waiting) if (!known.has(d)) all[d] = 'waiting';
+    return all;
+  });
+  for (;;) {
+    const statuses = await handOff({ project: input.project, releaseId: input.releaseId });
+    for (const [destination, status] of Object.entries(statuses))
+      if (TERMINAL_DELIVERY.has(status) && !known.has(destination)) known.set(destination, status);
+    waiting = Object.keys(statuses).filter((d) => !known.has(d));
+    if (await condition(() => waiting.every((d) => known.has(d)), RECHECK)) break;
+    if (workflowInfo().historyLength > HISTORY_LIMIT) await continueAsNew<typeof release>(input);
+  }
+  return Object.fromEntries(known);
+}
