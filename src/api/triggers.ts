@@ -34,13 +34,7 @@ import {
   stateQuery,
 } from '../../workflows/messages/trigger';
 import { HttpProblem, parseOr400 } from './problem';
-import {
-  cancelAndWait,
-  equals,
-  listRunning,
-  requireDescribed,
-  withWorkerDeadline,
-} from './workflows';
+import { cancelAndWait, equals, listRunning, requireDescribed, withWorkerDeadline } from './workflows';
 
 const TriggerParams = z.object({ project: SlugSchema, name: SlugSchema });
 const ProjectParams = z.object({ project: SlugSchema });
