@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { DeliveryBackoff } from '../workflows/destination';
 import type { Destination, DeliveryStatus, ProjectRelease } from '../src/domain/project';
 import { Ledger } from '../src/db/ledger';
 import { HttpClient } from '../src/feeds/http';
@@ -13,6 +14,7 @@ export interface DeliverInput {
   readonly destination: string;
   /** The release's id in the ledger. */
   readonly releaseId: number;
+  readonly backoff: DeliveryBackoff;
 }
 
 export interface DeliverResult {
@@ -167,23 +169,30 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
 
   return {
     /**
-     * One attempt at one delivery, counted in the ledger before the request leaves (attempt counts stay true
-     * across crashes). The outcome is recorded and answered; only a ledger that cannot be reached throws.
+     * A few attempts at one delivery, the first steps of the backoff between them. Each is counted in the
+     * ledger before the request leaves (attempt counts stay true across crashes), and each checks first
+     * that the delivery still waits (a `latest` destination skips a superseded release). The outcome is
+     * recorded and answered; only a ledger that cannot be reached throws.
      */
     async deliver(input: DeliverInput): Promise<DeliverResult> {
-      const start = await deps.ledger.beginAttempt(input.releaseId, input.destination);
-      if (start.kind === 'ended') return { status: start.status, attempt: null, error: null };
-      let status: 'delivered' | 'failed' | 'pending' = 'delivered';
-      let error: string | null = null;
-      try {
-        await send(input.project, start.release, start.destination);
-      } catch (err) {
-        if (!(err instanceof ApplicationFailure)) throw err;
-        status = err.type === FailureCode.DESTINATION_REJECTED ? 'failed' : 'pending';
-        error = err.message;
+      for (let round = 0; ; round++) {
+        const start = await deps.ledger.beginAttempt(input.releaseId, input.destination);
+        if (start.kind === 'ended') return { status: start.status, attempt: null, error: null };
+        let status: 'delivered' | 'failed' | 'pending' = 'delivered';
+        let error: string | null = null;
+        try {
+          await send(input.project, start.release, start.destination);
+        } catch (err) {
+          if (!(err instanceof ApplicationFailure)) throw err;
+          status = err.type === FailureCode.DESTINATION_REJECTED ? 'failed' : 'pending';
+          error = err.message;
+        }
+        const recorded = await deps.ledger.recordAttempt(input.releaseId, input.destination, status, error);
+        if (recorded !== 'pending' || round + 1 >= input.backoff.quickTries)
+          return { status: recorded, attempt: start.attempt, error };
+        Context.current().heartbeat();
+        await Context.current().sleep(Math.min(input.backoff.maxMs, input.backoff.initialMs * 2 ** round));
       }
-      const recorded = await deps.ledger.recordAttempt(input.releaseId, input.destination, status, error);
-      return { status: recorded, attempt: start.attempt, error };
     },
   };
 }

@@ -12,7 +12,7 @@ import {
 import type { TriggerChannelView } from '../src/domain/trigger';
 import { PROJECT_ATTRIBUTE } from '../src/domain/search-attributes';
 import type { release } from '../workflows/release';
-import type { destinationQueue, DestinationQueueInput } from '../workflows/destination';
+import type { DeliveryBackoff, destinationQueue } from '../workflows/destination';
 import { wakeSignal } from '../workflows/messages/release';
 
 export interface LoadChannelInput {
@@ -31,10 +31,17 @@ export interface LedgerDependencies {
   /** Where release workflows and destination queues run (this worker's task queue). */
   readonly taskQueue: string;
   /** Waits between delivery attempts while a destination is down. */
-  readonly deliveryBackoff?: DestinationQueueInput['backoff'];
+  readonly deliveryBackoff?: DeliveryBackoff;
+  /** Events after which a destination queue continues as new (tests lower it). */
+  readonly queueHistoryLimit?: number;
 }
 
-export const DEFAULT_DELIVERY_BACKOFF = { initialMs: 2000, maxMs: 10 * 60 * 1000 };
+/** 2 s, 4 s inside the first activity (three quick tries), then 8 s, 16 s … up to 10 minutes on timers. */
+export const DEFAULT_DELIVERY_BACKOFF: DeliveryBackoff = {
+  initialMs: 2000,
+  maxMs: 10 * 60 * 1000,
+  quickTries: 3,
+};
 
 /** A ledger refusal as a non-retryable failure with its code; anything else (the database is down) is retried. */
 async function refusing<T>(work: () => Promise<T>): Promise<T> {
@@ -121,7 +128,14 @@ export function createLedgerActivities(deps: LedgerDependencies) {
         await client.workflow.signalWithStart<typeof destinationQueue>('destinationQueue', {
           workflowId: destinationWorkflowId(input.project, destination),
           taskQueue,
-          args: [{ project: input.project, destination, backoff }],
+          args: [
+            {
+              project: input.project,
+              destination,
+              backoff,
+              ...(deps.queueHistoryLimit ? { historyLimit: deps.queueHistoryLimit } : {}),
+            },
+          ],
           signal: wakeSignal,
           typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: input.project }],
           staticSummary: `deliveries of ${input.project} to ${destination}, in release order`,

@@ -21,6 +21,7 @@ export interface WorkerOptions {
   readonly ledger: Ledger;
   /** Waits between delivery attempts while a destination is down (tests shorten them). */
   readonly deliveryBackoff?: LedgerDependencies['deliveryBackoff'];
+  readonly queueHistoryLimit?: number;
   readonly config: Pick<Config, 'taskQueue' | 'feeds' | 'pollCacheMs' | 'secrets'> &
     Partial<Pick<Config, 'outbound'>>;
   /** A prebuilt bundle (tests build one for all workers); otherwise the workflows are bundled here. */
@@ -52,6 +53,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       client: options.client,
       taskQueue: options.config.taskQueue,
       deliveryBackoff: options.deliveryBackoff,
+      queueHistoryLimit: options.queueHistoryLimit,
     }),
     ...createDeliveryActivities({ ledger: options.ledger, http, secrets: options.config.secrets }),
     ...options.extraActivities,

@@ -24,13 +24,22 @@ const { deliver } = proxyActivities<DeliveryActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
+export interface DeliveryBackoff {
+  /** Waits between attempts while the destination is down: doubling from `initialMs` up to `maxMs`. */
+  readonly initialMs: number;
+  readonly maxMs: number;
+  /** Attempts one activity makes (with the first waits in between) before the workflow waits on a timer. */
+  readonly quickTries: number;
+}
+
 export interface DestinationQueueInput {
   readonly project: string;
   readonly destination: string;
-  /** Waits between attempts while the destination is down: doubling from `initialMs` up to `maxMs`. */
-  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
-  /** Failed attempts in a row so far (carried across continue-as-new, so the backoff does not restart). */
+  readonly backoff: DeliveryBackoff;
+  /** Failed rounds in a row so far (carried across continue-as-new, so the backoff does not restart). */
   readonly failures?: number;
+  /** Events after which a run continues as new (tests lower it). */
+  readonly historyLimit?: number;
 }
 
 /** A run continues as new past this many events, so a delivery retried for days keeps a short history. */
@@ -71,17 +80,21 @@ export async function destinationQueue(input: DestinationQueueInput): Promise<vo
       project: input.project,
       destination: input.destination,
       releaseId: next.releaseId,
+      backoff: input.backoff,
     });
     if (outcome.status === 'pending') {
       failures += 1;
-      const wait = Math.min(input.backoff.maxMs, input.backoff.initialMs * 2 ** Math.min(failures - 1, 20));
+      // The activity already waited through the first steps of the backoff; the timer continues from there.
+      const step = Math.min(failures - 1 + input.backoff.quickTries, 30);
+      const wait = Math.min(input.backoff.maxMs, input.backoff.initialMs * 2 ** step);
       // A new release wakes the queue early: a `latest` destination then skips what it supersedes.
       await condition(() => woken, wait);
     } else {
       failures = 0;
       await tell(next.number, outcome.status);
     }
-    if (workflowInfo().historyLength > DESTINATION_HISTORY_LIMIT || workflowInfo().continueAsNewSuggested)
+    const limit = input.historyLimit ?? DESTINATION_HISTORY_LIMIT;
+    if (workflowInfo().historyLength > limit || workflowInfo().continueAsNewSuggested)
       await continueAsNew<typeof destinationQueue>({ ...input, failures });
   }
 }

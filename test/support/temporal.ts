@@ -7,7 +7,7 @@ import { NamedSecret } from '../../src/secrets';
 import { OutboundPolicy } from '../../src/feeds/outbound';
 import { Database, openDatabase } from '../../src/db/open';
 import { Ledger } from '../../src/db/ledger';
-import type { DestinationQueueInput } from '../../workflows/destination';
+import type { DeliveryBackoff } from '../../workflows/destination';
 
 let runtimeInstalled = false;
 
@@ -39,7 +39,8 @@ export async function startTestWorker(
     extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
     /** The ledger's database; by default an in-memory PGlite of the worker's own, closed with it. */
     database?: Database;
-    deliveryBackoff?: DestinationQueueInput['backoff'];
+    deliveryBackoff?: DeliveryBackoff;
+    queueHistoryLimit?: number;
   } = {},
 ): Promise<TestWorkerEnv> {
   installRuntime(options.logger);
@@ -56,7 +57,8 @@ export async function startTestWorker(
     namespace,
     client,
     ledger,
-    deliveryBackoff: options.deliveryBackoff ?? { initialMs: 500, maxMs: 2000 },
+    deliveryBackoff: options.deliveryBackoff ?? { initialMs: 500, maxMs: 2000, quickTries: 3 },
+    queueHistoryLimit: options.queueHistoryLimit,
     extraActivities: options.extraActivities,
     config: {
       taskQueue,

@@ -1,0 +1,279 @@
+import { Context } from '@temporalio/activity';
+import { DefaultLogger, LogEntry } from '@temporalio/worker';
+import { createLedgerActivities } from '../../activities/ledger';
+import { CreateReleaseRequest, DeliveryOrder, ProjectRelease } from '../../src/domain/project';
+import { startApi, TestApi } from '../support/api';
+import { startServer, TestServer } from '../support/http-server';
+import { putProject, startTrigger, waitForReleases } from '../support/projects';
+import { pushImage, TestRegistry } from '../support/registry';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+
+/**
+ * Releases after they are recorded: a workflow per release hands each to its destinations' queues, which
+ * deliver in release order, never older after newer, with true attempt counts and short histories.
+ */
+let env: TestWorkerEnv;
+let api: TestApi;
+let registry: TestRegistry;
+let hook: TestServer;
+let hookUp = true;
+const HISTORY_LIMIT = 100;
+const logs: string[] = [];
+
+beforeAll(async () => {
+  registry = await TestRegistry.start();
+  hook = await startServer((_req, res) => void res.writeHead(hookUp ? 200 : 503).end());
+  env = await startTestWorker({
+    // Short waits between attempts, ten attempts per activity and a low history limit, so hundreds of
+    // attempts and several continue-as-new fit in a test (Temporal's timers fire at ~1 s granularity).
+    deliveryBackoff: { initialMs: 5, maxMs: 20, quickTries: 10 },
+    queueHistoryLimit: HISTORY_LIMIT,
+    logger: new DefaultLogger('WARN', (entry: LogEntry) => logs.push(entry.message)),
+  });
+  api = await startApi(env);
+});
+
+afterAll(async () => {
+  await api?.close();
+  await env?.stop();
+  await hook?.close();
+  await registry?.stop();
+});
+
+const app = (project: string) => ({ name: 'app', feed: registry.host, package: `${project}/app` });
+
+async function project(name: string, order: DeliveryOrder, path = name): Promise<void> {
+  await putProject(env, {
+    name,
+    packages: [app(name)],
+    destinations: [{ name: 'hook', type: 'webhook', url: `${hook.url}/${path}`, order }],
+  });
+}
+
+/** A pinned release made the way a trigger makes one: through the release-creation activity. */
+async function release(project: string, tag: string): Promise<ProjectRelease> {
+  const request: CreateReleaseRequest = {
+    channel: 'default',
+    packages: [{ ...app(project), tag, digest: null }],
+    watched: ['app'],
+    requireLater: true,
+    reason: 'test',
+    source: { kind: 'manual' },
+    key: `${project}-${tag}`,
+  };
+  const activities = createLedgerActivities({
+    ledger: env.ledger,
+    client: env.client,
+    taskQueue: env.taskQueue,
+  });
+  const result = await activities.createRelease({ project, request });
+  expect(result.outcome).toBe('created');
+  return result.release!;
+}
+
+/** The release numbers a destination path received, in order, accepted or not. */
+const received = (path: string) =>
+  hook.requests.filter((r) => r.url === `/${path}`).map((r) => JSON.parse(r.body).release as string);
+
+async function deliveries(project: string) {
+  const list = await env.ledger.listReleases(project, { limit: 100 });
+  return Object.fromEntries(list!.releases.map((r) => [r.number, r.deliveries.hook]));
+}
+
+describe('deliveries in order, per destination', () => {
+  test('`every`: a destination down across three releases gets all three, oldest first, once up', async () => {
+    hookUp = false;
+    await project('every', 'every');
+    for (const tag of ['1.0.0', '1.1.0', '1.2.0']) await release('every', tag);
+    await eventually(async () => (received('every').length >= 3 ? true : undefined), 'attempts while down');
+    // While down, only the oldest release is tried: the queue does not skip ahead.
+    expect(new Set(received('every'))).toEqual(new Set(['0.0.1']));
+    const attemptsWhileDown = received('every').length;
+    hookUp = true;
+    const done = await eventually(async () => {
+      const d = await deliveries('every');
+      return Object.values(d).every((x) => x.status === 'delivered') ? d : undefined;
+    }, 'all delivered');
+    const after = received('every').slice(attemptsWhileDown - 1);
+    expect(after.slice(-3)).toEqual(['0.0.1', '0.0.2', '0.0.3']);
+    // Attempt counts are the requests really sent.
+    expect(done['0.0.1'].attempts).toBe(received('every').filter((n) => n === '0.0.1').length);
+    expect([done['0.0.2'].attempts, done['0.0.3'].attempts]).toEqual([1, 1]);
+    await eventually(
+      async () =>
+        (await env.client.workflow.getHandle('release/every/0.0.3').describe()).status.name === 'COMPLETED'
+          ? true
+          : undefined,
+      'the release workflow to end',
+    );
+    expect(await env.client.workflow.getHandle('release/every/0.0.3').result()).toEqual({
+      hook: 'delivered',
+    });
+  });
+
+  test('`latest`: a destination down across three releases gets only the newest; older ones are superseded', async () => {
+    hookUp = false;
+    await project('latest', 'latest');
+    await release('latest', '1.0.0');
+    await eventually(async () => (received('latest').length >= 2 ? true : undefined), 'attempts while down');
+    await release('latest', '1.1.0');
+    await release('latest', '1.2.0');
+    hookUp = true;
+    const done = await eventually(async () => {
+      const d = await deliveries('latest');
+      return d['0.0.3'].status === 'delivered' ? d : undefined;
+    }, 'the newest delivered');
+    expect([done['0.0.1'].status, done['0.0.2'].status]).toEqual(['superseded', 'superseded']);
+    // Never an older release after a newer one: the last request is the newest, and nothing older follows it.
+    const sent = received('latest');
+    expect(sent.at(-1)).toBe('0.0.3');
+    expect(new Set(sent.slice(sent.indexOf('0.0.3')))).toEqual(new Set(['0.0.3']));
+    expect(await env.client.workflow.getHandle('release/latest/0.0.1').result()).toEqual({
+      hook: 'superseded',
+    });
+  });
+
+  test('a destination down for hundreds of attempts keeps every history under a fixed size', async () => {
+    hookUp = false;
+    await project('down', 'every');
+    await release('down', '1.0.0');
+    await eventually(
+      async () => ((await deliveries('down'))['0.0.1'].attempts >= 200 ? true : undefined),
+      '200 attempts',
+      120_000,
+    );
+    const runs: number[] = [];
+    for await (const wf of env.client.workflow.list({ query: `WorkflowId = 'destination/down/hook'` })) {
+      const history = await env.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      runs.push(history.events!.length);
+    }
+    expect(runs.length).toBeGreaterThan(2); // it continued as new
+    for (const events of runs) expect(events).toBeLessThanOrEqual(HISTORY_LIMIT + 20);
+    const releaseHistory = await env.client.workflow.getHandle('release/down/0.0.1').fetchHistory();
+    expect(releaseHistory.events!.length).toBeLessThan(20);
+    hookUp = true;
+    const delivered = await eventually(async () => {
+      const d = (await deliveries('down'))['0.0.1'];
+      return d.status === 'delivered' ? d : undefined;
+    }, 'delivered at last');
+    expect(delivered.attempts).toBe(received('down').length);
+  }, 180_000);
+
+  test('deleting a project cancels its pending deliveries; a project re-created with its name starts clean', async () => {
+    hookUp = false;
+    await project('redo', 'every');
+    await release('redo', '1.0.0');
+    await eventually(async () => (received('redo').length >= 1 ? true : undefined), 'an attempt');
+    const deleted = await api.request('DELETE', '/projects/redo');
+    expect(deleted.status).toBe(200);
+    expect(deleted.body.cancelled).toEqual(['release/redo/0.0.1', 'destination/redo/hook']);
+    for (const id of deleted.body.cancelled)
+      expect((await env.client.workflow.getHandle(id).describe()).status.name).toBe('CANCELLED');
+    const attempts = received('redo').length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(received('redo')).toHaveLength(attempts); // nothing more is sent
+    hookUp = true;
+    await project('redo', 'every', 'redo-again');
+    const again = await release('redo', '1.0.0');
+    expect(again.number).toBe('0.0.1');
+    await eventually(
+      async () => (received('redo-again').length === 1 ? true : undefined),
+      'the new delivery',
+    );
+    const res = await api.request('GET', '/projects/redo/releases/0.0.1');
+    await eventually(
+      async () =>
+        (await api.request('GET', '/projects/redo/releases/0.0.1')).body.deliveries.hook.status ===
+        'delivered'
+          ? true
+          : undefined,
+      'delivered',
+    );
+    expect(res.body.createdAt).toBe(again.createdAt);
+  });
+});
+
+describe('release creation is one idempotent transaction', () => {
+  test('50 triggers racing on one push make one release, with no aborted updates', async () => {
+    hookUp = true;
+    await pushImage(registry.url, 'herd/app', '1.0.0');
+    await putProject(env, {
+      name: 'herd',
+      packages: [app('herd')],
+      destinations: [{ name: 'hook', type: 'webhook', url: `${hook.url}/herd` }],
+    });
+    const states = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        startTrigger(env.client, env.taskQueue, { project: 'herd', name: `t${i}`, intervalSeconds: 3600 }),
+      ),
+    );
+    const settled = await eventually(
+      async () => {
+        const all = await Promise.all(states.map((s) => s()));
+        return all.every((s) => s.iterations >= 1) ? all : undefined;
+      },
+      'every trigger to evaluate once',
+      90_000,
+    );
+    expect(await waitForReleases(env, 'herd', 1)).toHaveLength(1);
+    const released = settled.filter((s) => s.history.at(-1)?.outcome === 'released');
+    expect(released.map((s) => s.lastRelease?.number)).toEqual(['0.0.1']);
+    // The others learn, in the words the trigger history uses, that their versions are already released
+    // (they asked while it was being made) or not later (they loaded the channel after it).
+    const reasons = settled.filter((s) => !released.includes(s)).map((s) => s.lastPoll?.reason);
+    expect(reasons).toHaveLength(49);
+    for (const reason of reasons)
+      expect([
+        'release 0.0.1 already holds these versions',
+        "no watched package has a later version than the channel's previous release",
+      ]).toContain(reason);
+    await eventually(async () => (received('herd').length === 1 ? true : undefined), 'one delivery');
+    expect(logs.filter((l) => /aborted/i.test(l))).toEqual([]);
+    await Promise.all(
+      states.map((_, i) => env.client.workflow.getHandle(`trigger/herd/t${i}`).terminate('test done')),
+    );
+  }, 120_000);
+
+  test('a worker killed between the insert and the release workflow start: one release, one delivery', async () => {
+    hookUp = true;
+    await pushImage(registry.url, 'gap/app', '1.0.0');
+    const taskQueue = `gap-${Date.now()}`;
+    const crashing = await startTestWorker({
+      taskQueue,
+      database: env.database,
+      extraActivities: {
+        // Records the release, then "dies" before the release workflow is started.
+        async createRelease(input: never) {
+          const { project, request } = input as { project: string; request: CreateReleaseRequest };
+          await env.ledger.createRelease(project, request);
+          await Context.current().cancelled;
+          throw new Error('unreachable');
+        },
+      },
+    });
+    await putProject(crashing, {
+      name: 'gap',
+      packages: [app('gap')],
+      destinations: [{ name: 'hook', type: 'webhook', url: `${hook.url}/gap` }],
+    });
+    await startTrigger(crashing.client, taskQueue, { project: 'gap', name: 'app', intervalSeconds: 3600 });
+    await waitForReleases(crashing, 'gap', 1);
+    await crashing.stop();
+    expect(received('gap')).toEqual([]); // recorded, never handed off
+    const healthy = await startTestWorker({ taskQueue, database: env.database });
+    try {
+      await eventually(async () => (received('gap').length === 1 ? true : undefined), 'the delivery', 60_000);
+      const release = await eventually(async () => {
+        const [r] = await waitForReleases(env, 'gap', 1);
+        return r.deliveries.hook.status === 'delivered' ? r : undefined;
+      }, 'delivered');
+      expect(release.deliveries.hook.attempts).toBe(1);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(received('gap')).toEqual(['0.0.1']);
+      expect(await waitForReleases(env, 'gap', 1)).toHaveLength(1);
+    } finally {
+      await env.client.workflow.getHandle('trigger/gap/app').terminate('test done');
+      await healthy.stop();
+    }
+  }, 120_000);
+});
