@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const database = await openDatabase(
     config.databaseUrl ? { url: config.databaseUrl } : { dataDir: path.join(config.dataDir, 'ledger') },
   );
-  const ledger = new Ledger(database.db);
+  const ledger = new Ledger(database.db, database.ledgerOptions);
   const worker = await createWorker({
     connection: temporal.nativeConnection,
     namespace: temporal.namespace,

@@ -126,7 +126,21 @@ type Db = Kysely<Schema> | Transaction<Schema>;
  * or racing request find the existing release instead of adding a second.
  */
 export class Ledger {
-  constructor(readonly db: Kysely<Schema>) {}
+  private createdSinceAnalyze = 0;
+
+  /**
+   * `analyzeEvery`: refresh the planner's statistics after that many releases (the embedded database has
+   * no autovacuum; without statistics a channel's page of 100,000 releases is sorted, not read in order).
+   */
+  constructor(
+    readonly db: Kysely<Schema>,
+    private readonly options: { readonly analyzeEvery?: number } = {},
+  ) {}
+
+  /** Refreshes the planner's statistics of the ledger's tables. */
+  async analyze(): Promise<void> {
+    await sql`ANALYZE projects, releases, deliveries, channel_heads`.execute(this.db);
+  }
 
   /** Creates or replaces a project's configuration; `changed` is false when it is the same. */
   async saveProject(
@@ -358,6 +372,11 @@ export class Ledger {
     req: CreateReleaseRequest,
     now = new Date(),
   ): Promise<CreateReleaseResult & { release: StoredRelease | null }> {
+    const every = this.options.analyzeEvery;
+    if (every && ++this.createdSinceAnalyze >= every) {
+      this.createdSinceAnalyze = 0;
+      await this.analyze();
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.db.transaction().execute((trx) => this.createIn(trx, projectName, req, now));
@@ -549,15 +568,13 @@ export class Ledger {
       const tag = filter.version !== undefined ? { tag: filter.version } : {};
       const byName = JSON.stringify([{ ...tag, ...(filter.package ? { name: filter.package } : {}) }]);
       const byPackage = JSON.stringify([{ ...tag, ...(filter.package ? { package: filter.package } : {}) }]);
-      query = query.where((eb) =>
-        eb.or([
-          eb(sql`packages`, '@>', sql`${byName}::jsonb`),
-          eb(sql`packages`, '@>', sql`${byPackage}::jsonb`),
-        ]),
-      );
+      const contains = sql<boolean>`(packages @> ${byName}::jsonb OR packages @> ${byPackage}::jsonb)`;
+      query = query.where(contains);
     }
+    // A version is rare among a project's releases: `id + 0` keeps the planner from walking every release
+    // newest first and testing each; it finds them through the packages index and sorts the few.
     const rows = await query
-      .orderBy('id', 'desc')
+      .orderBy(filter.version !== undefined ? sql`id + 0` : sql`id`, 'desc')
       .limit(filter.limit + 1)
       .execute();
     const page = rows.slice(0, filter.limit);

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
+import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import { PGlite } from '@electric-sql/pglite';
 import { Pool } from 'pg';
 import { migrate } from './migrations';
@@ -8,6 +8,8 @@ import { Schema } from './schema';
 
 export interface Database {
   readonly db: Kysely<Schema>;
+  /** How the ledger on this database refreshes planner statistics (PostgreSQL's autovacuum does it there). */
+  readonly ledgerOptions: { readonly analyzeEvery?: number };
   /** `postgres` for a server reached through DATABASE_URL, `pglite` for the embedded one. */
   readonly kind: 'postgres' | 'pglite';
   /** Answers whether the database can run a query now (for /readyz). */
@@ -76,6 +78,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     return {
       db,
       kind: 'postgres',
+      ledgerOptions: {},
       ping: async () => {
         try {
           await pool.query('SELECT 1');
@@ -92,6 +95,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const db = new Kysely<Schema>({ dialect: new PGliteDialect({ pglite }) });
   try {
     await migrate(db as Kysely<unknown>);
+    // No autovacuum in PGlite: statistics are refreshed at open and by the ledger as releases grow.
+    await sql`ANALYZE`.execute(db);
   } catch (err) {
     await db.destroy();
     unlock();
@@ -100,6 +105,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return {
     db,
     kind: 'pglite',
+    ledgerOptions: { analyzeEvery: 1000 },
     ping: async () => !pglite.closed,
     close: async () => {
       await db.destroy();

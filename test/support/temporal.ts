@@ -51,7 +51,7 @@ export async function startTestWorker(
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace });
   const database = options.database ?? (await openDatabase({}));
-  const ledger = new Ledger(database.db);
+  const ledger = new Ledger(database.db, database.ledgerOptions);
   const worker = await createWorker({
     connection: nativeConnection,
     namespace,
