@@ -2,6 +2,7 @@ import { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/work
 import { Client } from '@temporalio/client';
 import { createDeliveryActivities } from '../activities/deliver';
 import { createPollActivities } from '../activities/poll';
+import { createChannelActivities } from '../activities/channel';
 import { createLedgerActivities, LedgerDependencies } from '../activities/ledger';
 import { Ledger } from './db/ledger';
 import { Config } from './config';
@@ -40,21 +41,24 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     new OciClient(http, credentials),
     new HelmRepositoryClient(http, credentials),
   );
+  const polls = createPollActivities({
+    source,
+    feeds: options.config.feeds,
+    tagCache: new SingleFlightCache<PackageListing>(options.config.pollCacheMs),
+    digestCache: new SingleFlightCache<string | null>(options.config.pollCacheMs),
+    configCache: new SingleFlightCache<ImageConfig>(options.config.pollCacheMs),
+  });
+  const ledger = createLedgerActivities({
+    ledger: options.ledger,
+    client: options.client,
+    taskQueue: options.config.taskQueue,
+    deliveryBackoff: options.deliveryBackoff,
+    queueHistoryLimit: options.queueHistoryLimit,
+  });
   const activities = {
-    ...createPollActivities({
-      source,
-      feeds: options.config.feeds,
-      tagCache: new SingleFlightCache<PackageListing>(options.config.pollCacheMs),
-      digestCache: new SingleFlightCache<string | null>(options.config.pollCacheMs),
-      configCache: new SingleFlightCache<ImageConfig>(options.config.pollCacheMs),
-    }),
-    ...createLedgerActivities({
-      ledger: options.ledger,
-      client: options.client,
-      taskQueue: options.config.taskQueue,
-      deliveryBackoff: options.deliveryBackoff,
-      queueHistoryLimit: options.queueHistoryLimit,
-    }),
+    ...polls,
+    ...ledger,
+    ...createChannelActivities({ loadChannel: ledger.loadChannel, pollPackage: polls.pollPackage }),
     ...createDeliveryActivities({ ledger: options.ledger, http, secrets: options.config.secrets }),
     ...options.extraActivities,
   };

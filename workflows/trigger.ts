@@ -5,6 +5,7 @@ import {
   condition,
   isCancellation,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -12,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { PollActivities } from '../activities/poll';
 import type { LedgerActivities } from '../activities/ledger';
+import type { ChannelActivities } from '../activities/channel';
 import {
   CHANNEL_ATTRIBUTE,
   PACKAGES_ATTRIBUTE,
@@ -39,7 +41,8 @@ import {
   TriggerStatus,
 } from '../src/domain/trigger';
 
-const { pollPackage } = proxyActivities<PollActivities>({
+/** The options of a poll: pollPackage, and pollChannel (a poll with the channel's revision check before it). */
+const POLL_OPTIONS = {
   startToCloseTimeout: '2 minutes',
   // The activity heartbeats every 2 s: an attempt lost with its worker is retried within seconds, and a
   // pause cancels a listing in progress instead of letting it run on.
@@ -52,7 +55,9 @@ const { pollPackage } = proxyActivities<PollActivities>({
     maximumInterval: '1 minute',
     maximumAttempts: 5,
   },
-});
+} as const;
+const { pollPackage } = proxyActivities<PollActivities>(POLL_OPTIONS);
+const { pollChannel } = proxyActivities<ChannelActivities>(POLL_OPTIONS);
 const { loadChannel, createRelease } = proxyActivities<LedgerActivities>({
   // An update takes milliseconds, but many triggers racing on one project can see the server abort and the
   // client retry updates; leave room for that, and still move a call lost with its worker elsewhere soon.
@@ -150,6 +155,15 @@ export async function trigger(input: TriggerInput): Promise<void> {
   await continueAsNew<typeof trigger>({ spec: machine.state.spec, state: machine.state, pollPending });
 }
 
+/** Failures of the channel's load (as opposed to a feed's): the evaluation ends with the error recorded. */
+const LOAD_FAILURES: ReadonlySet<string> = new Set([
+  FailureCode.PROJECT_NOT_FOUND,
+  FailureCode.CHANNEL_NOT_FOUND,
+]);
+
+/** Versions an idle iteration as one activity (pollChannel) instead of loadChannel and pollPackage. */
+const ONE_ACTIVITY_PATCH = 'poll-channel-in-one-activity';
+
 /** One evaluation, as the machine directs it: load the channel, poll, decide, and ask for a release. */
 async function evaluate(
   machine: TriggerMachine,
@@ -158,11 +172,36 @@ async function evaluate(
   inFlight: PollsInFlight,
 ): Promise<void> {
   const now = () => new Date().toISOString();
-  try {
-    machine.applyLoad(await loadChannel(machine.loadRequest()));
-  } catch (err) {
-    const failure = activityFailure(err);
-    return machine.recordError(failure.code, failure.message, now());
+  // A trigger that watches one package checks the channel and polls in one activity; the poll is used
+  // when the channel is unchanged (the common, idle case), else it polls again with the new view.
+  const single = machine.singleWatched();
+  let early: PackagePoll | null = null;
+  if (single && patched(ONE_ACTIVITY_PATCH)) {
+    try {
+      const result = await inFlight.run(() =>
+        pollChannel({ load: machine.loadRequest(), poll: machine.pollRequest(single, maxAgeMs) }),
+      );
+      machine.applyLoad(result.load);
+      if (result.poll) early = { name: single.name, ok: result.poll };
+    } catch (err) {
+      if (isCancellation(err))
+        early = {
+          name: single.name,
+          error: { code: FailureCode.CANCELLED, message: 'poll cancelled by pause' },
+        };
+      else {
+        const failure = activityFailure(err);
+        if (LOAD_FAILURES.has(failure.code)) return machine.recordError(failure.code, failure.message, now());
+        early = { name: single.name, error: failure };
+      }
+    }
+  } else {
+    try {
+      machine.applyLoad(await loadChannel(machine.loadRequest()));
+    } catch (err) {
+      const failure = activityFailure(err);
+      return machine.recordError(failure.code, failure.message, now());
+    }
   }
   const plan = machine.beginEvaluation(now());
   if (!plan) return;
@@ -184,7 +223,8 @@ async function evaluate(
         }),
       ),
     );
-  machine.applyPolls(await poll(plan.polls), now());
+  const reuse = early !== null && plan.polls.length === 1 && plan.polls[0].name === early.name;
+  machine.applyPolls(reuse ? [early!] : await poll(plan.polls), now());
   const more = machine.nextPolls();
   if (more.length > 0) machine.applyPolls(await poll(more), now());
   const request = machine.conclude(now());

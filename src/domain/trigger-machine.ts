@@ -178,6 +178,17 @@ export class TriggerMachine {
     return view.packages.filter((p) => !watched.includes(p.name) && !polled.has(p.name));
   }
 
+  /**
+   * The one package the trigger watches, when its view of the channel is known and it watches exactly one
+   * (its poll can then go with the channel's revision check); else null.
+   */
+  singleWatched(): PackageRef | null {
+    if (!this.state.view) return null;
+    const watched = this.watched();
+    if ('error' in watched || watched.names.length !== 1) return null;
+    return this.state.view.packages.find((p) => p.name === watched.names[0]) ?? null;
+  }
+
   /** What one poll asks of the feed for a package. */
   pollRequest(ref: PackageRef, maxAgeMs: number | null) {
     return {

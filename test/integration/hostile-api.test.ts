@@ -219,6 +219,29 @@ describe('URLs and feeds pass the outbound policy on save', () => {
 });
 
 describe('smaller holes', () => {
+  test('release list filters are checked: bad times, cursors and oversized values are 400s naming the field', async () => {
+    await api.request('PUT', '/projects/filters', { packages: [pkg()] });
+    for (const [query, field] of [
+      ['createdSince=yesterday', 'createdSince'],
+      ['createdSince=2026-13-45T99:00:00Z', 'createdSince'],
+      ['cursor=MTA%3D%3D%3D%27', 'cursor'],
+      [`cursor=${Buffer.from('-5').toString('base64url')}`, 'cursor'],
+      [`version=${'v'.repeat(129)}`, 'version'],
+      [`package=${'p'.repeat(257)}`, 'package'],
+      ['limit=101', 'limit'],
+      ['offset=10', '(query)'],
+    ] as const) {
+      const res = await api.request('GET', `/projects/filters/releases?${query}`);
+      expect([query, res.status, res.type]).toEqual([query, 400, 'application/problem+json; charset=utf-8']);
+      expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+    }
+    // Filter text is data: quotes, wildcards and JSON are matched literally and find nothing.
+    for (const value of ["1' OR '1'='1", '%', '"}]', '\\']) {
+      const res = await api.request('GET', `/projects/filters/releases?version=${encodeURIComponent(value)}`);
+      expect([value, res.status, res.body.releases]).toEqual([value, 200, []]);
+    }
+  });
+
   test('an invalid filter with extract is a 400 on preview and on save', async () => {
     const rule = { filter: '^(?<ts>\\d+', extract: '$ts' };
     const preview = await api.request('POST', '/rules/preview', { rule, tags: ['1'] });

@@ -139,6 +139,31 @@ describe('a trigger on a real registry', () => {
     expect(all[0].packages[0].tag).toBe('1.3.0');
   });
 
+  test('an idle iteration is one activity and a few events', async () => {
+    const handle = env.client.workflow.getHandle(`trigger/${project}/${name}`);
+    const iterations = async () => (await state(project, name)).iterations;
+    // After the release of the previous test the channel changed: the first poll reloads it (and polls again).
+    const warm = await iterations();
+    await api.request('POST', `/triggers/${project}/${name}/poll`);
+    await eventually(async () => ((await iterations()) > warm ? true : undefined), 'a warm-up evaluation');
+    await sleep(300);
+    const before = await iterations();
+    const start = (await handle.fetchHistory()).events!.length;
+    for (let i = 1; i <= 3; i++) {
+      await api.request('POST', `/triggers/${project}/${name}/poll`);
+      await eventually(async () => ((await iterations()) >= before + i ? true : undefined), 'an evaluation');
+    }
+    await sleep(300); // the timer of the last iteration is started in the task after the activity
+    const events = (await handle.fetchHistory()).events!.slice(start);
+    const activities = events
+      .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+      .filter((n): n is string => n !== undefined);
+    expect(activities).toEqual(['pollChannel', 'pollChannel', 'pollChannel']);
+    // Per iteration: the poll signal, the cancelled and the new timer, the activity, and two workflow tasks.
+    expect(events.length / 3).toBeLessThanOrEqual(12);
+    expect((await state(project, name)).lastPoll?.outcome).toBe('no-change');
+  });
+
   test('shows an unknown repository as an error in its state and keeps running', async () => {
     await putProject('ghosts', {
       packages: [{ name: 'ghost', feed: registry.host, package: 'shop/does-not-exist' }],

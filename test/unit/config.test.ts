@@ -15,7 +15,16 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c.api).toEqual({ host: '127.0.0.1', port: 8080 });
     expect(c.temporal.address).toBeNull();
+    expect(c.databaseUrl).toBeNull();
     expect(c.pollCacheMs).toBe(30_000);
+  });
+
+  test('DATABASE_URL must be a PostgreSQL URL', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://ft:pw@db:5432/feed_triggers' }).databaseUrl).toBe(
+      'postgres://ft:pw@db:5432/feed_triggers',
+    );
+    for (const bad of ['mysql://db/x', 'file:///etc/passwd', 'postgres://', 'x'.repeat(5000)])
+      expect(() => loadConfig({ DATABASE_URL: bad })).toThrow(/environment: DATABASE_URL: /);
   });
 
   test('resolves feeds with secrets from env and files, Helm oci:// feeds and ECR page caps', () => {

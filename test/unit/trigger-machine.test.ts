@@ -56,6 +56,17 @@ describe('TriggerMachine, an evaluation step by step', () => {
     expect(request.key).toMatch(/^trigger\/shop\/t\/[0-9a-f]{16}$/);
   });
 
+  test('one watched package can be polled with the channel check; none before the view is known, nor for two', () => {
+    expect(machine(['web']).singleWatched()?.name).toBe('web');
+    expect(machine(['worker']).singleWatched()?.package).toBe('shop/worker');
+    expect(machine().singleWatched()).toBeNull(); // watches both
+    expect(machine(['ghost']).singleWatched()).toBeNull();
+    const fresh = new TriggerMachine(
+      initialTriggerState(TriggerSpecSchema.parse({ project: 'shop', name: 't', watch: ['web'] })),
+    );
+    expect(fresh.singleWatched()).toBeNull();
+  });
+
   test('nothing later: no other package is polled and the outcome is no-change', () => {
     const m = machine(['web']);
     m.applyLoad({
