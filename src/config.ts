@@ -191,6 +191,16 @@ const EnvSchema = z.object({
   FEED_TRIGGERS_API_PORT: PortSchema.default(8080),
   FEED_TRIGGERS_DATA_DIR: z.string().min(1).default('.data'),
   FEED_TRIGGERS_CONFIG: z.string().min(1).optional(),
+  /** What the worker may use for cached workflows: `1024` (MiB), `768MiB`, `2GiB`. */
+  FEED_TRIGGERS_WORKER_MEMORY: z
+    .string()
+    .regex(/^\d{1,7}(\s*(MiB|MB|M|GiB|GB|G))?$/i, 'a size such as 1024, 768MiB or 2GiB')
+    .transform((v) => {
+      const n = Number(/^\d+/.exec(v)![0]);
+      return /g/i.test(v) ? n * 1024 : n;
+    })
+    .refine((mib) => mib >= 128 && mib <= 1024 * 1024, 'between 128MiB and 1TiB')
+    .default(1024),
   /** `postgres://user:password@host:5432/db`: the ledger on a PostgreSQL server instead of the embedded one. */
   DATABASE_URL: z
     .string()
@@ -220,6 +230,8 @@ export interface Config {
   readonly dataDir: string;
   /** A PostgreSQL server for the ledger; null: the embedded database under dataDir. */
   readonly databaseUrl: string | null;
+  /** MiB the worker may spend on its workflow cache and the rest of its process. */
+  readonly workerMemoryMiB: number;
   readonly pollCacheMs: number;
   readonly feeds: ReadonlyMap<string, Feed>;
   /** Secret values by name with where they may be sent, for destinations; never sent to workflows. */
@@ -310,6 +322,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     api: { host: e.FEED_TRIGGERS_API_HOST, port: e.FEED_TRIGGERS_API_PORT },
     dataDir: path.resolve(e.FEED_TRIGGERS_DATA_DIR),
     databaseUrl: e.DATABASE_URL ?? null,
+    workerMemoryMiB: e.FEED_TRIGGERS_WORKER_MEMORY,
     pollCacheMs: file.pollCacheSeconds * 1000,
     feeds,
   };

@@ -24,13 +24,33 @@ export interface WorkerOptions {
   readonly deliveryBackoff?: LedgerDependencies['deliveryBackoff'];
   readonly queueHistoryLimit?: number;
   readonly config: Pick<Config, 'taskQueue' | 'feeds' | 'pollCacheMs' | 'secrets'> &
-    Partial<Pick<Config, 'outbound'>>;
+    Partial<Pick<Config, 'outbound' | 'workerMemoryMiB'>>;
   /** A prebuilt bundle (tests build one for all workers); otherwise the workflows are bundled here. */
   readonly workflowBundle?: WorkflowBundleOption;
   /** Where ECR tokens come from (the AWS SDK unless a test stands in for ECR). */
   readonly ecrTokenSource?: EcrTokenSource;
   /** Replacements for activities by name (tests that stop a worker mid-activity). */
   readonly extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
+}
+
+/** What the process needs besides its workflow cache: Node, the SDK's core, the bundle, caches, the API. */
+const BASE_MIB = 320;
+/** A cached trigger, release or queue workflow (its state, history-derived objects and V8 context share). */
+const CACHED_WORKFLOW_MIB = 0.6;
+
+/**
+ * Sizes the worker from its memory budget: as many workflows stay cached as fit, the rest are replayed
+ * from their (short) histories when they wake. Activities are network-bound: many run at once.
+ */
+export function workerSizing(memoryMiB: number) {
+  return {
+    maxCachedWorkflows: Math.max(20, Math.floor((memoryMiB - BASE_MIB) / CACHED_WORKFLOW_MIB)),
+    maxConcurrentActivityTaskExecutions: 200,
+    maxConcurrentWorkflowTaskExecutions: 40,
+    // Pollers follow the task queue's backlog instead of a fixed 10 (the server says when more would help).
+    activityTaskPollerBehavior: { type: 'autoscaling', minimum: 2, initial: 5, maximum: 40 },
+    workflowTaskPollerBehavior: { type: 'autoscaling', minimum: 2, initial: 5, maximum: 20 },
+  } as const;
 }
 
 /** Builds the activities with their per-worker caches, and a worker for the trigger workflows. */
@@ -67,6 +87,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     namespace: options.namespace,
     taskQueue: options.config.taskQueue,
     activities,
+    ...workerSizing(options.config.workerMemoryMiB ?? 1024),
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),

@@ -140,7 +140,9 @@ export async function trigger(input: TriggerInput): Promise<void> {
   if (!pollPending && machine.state.lastPoll)
     await condition(() => pollPending || rollover, machine.nextPollDelayMs(Date.now()));
 
-  while (!rollover && !workflowInfo().continueAsNewSuggested) {
+  // Short runs keep an evicted trigger cheap to wake: its replay reads at most this many events.
+  const runLimit = patched(SHORT_RUNS_PATCH) ? TRIGGER_HISTORY_LIMIT : Infinity;
+  while (!rollover && !workflowInfo().continueAsNewSuggested && workflowInfo().historyLength < runLimit) {
     await condition(() => !machine.state.paused || rollover);
     if (rollover) break;
     const maxAgeMs = fresh ? 0 : null;
@@ -160,6 +162,10 @@ const LOAD_FAILURES: ReadonlySet<string> = new Set([
   FailureCode.PROJECT_NOT_FOUND,
   FailureCode.CHANNEL_NOT_FOUND,
 ]);
+
+/** A run continues as new past this many events (about 90 idle iterations). */
+export const TRIGGER_HISTORY_LIMIT = 1000;
+const SHORT_RUNS_PATCH = 'continue-as-new-past-1000-events';
 
 /** Versions an idle iteration as one activity (pollChannel) instead of loadChannel and pollPackage. */
 const ONE_ACTIVITY_PATCH = 'poll-channel-in-one-activity';

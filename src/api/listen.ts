@@ -17,7 +17,8 @@ export function listen(
       headersTimeout: timeouts.headersMs ?? HEADERS_TIMEOUT_MS,
       requestTimeout: timeouts.requestMs ?? REQUEST_TIMEOUT_MS,
       connectionsCheckingInterval: 1000,
-      keepAliveTimeout: 5000,
+      // Longer than the idle timeout of common load balancers (60 s), so they never reuse a socket we close.
+      keepAliveTimeout: 65_000,
     },
     app,
   );

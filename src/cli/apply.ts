@@ -6,7 +6,7 @@ import { SlugSchema, TriggerSpec, TriggerSpecSchema } from '../domain/trigger';
 import { ApiClient } from './api-client';
 import { parseCommandLine, UsageError } from './usage';
 
-export const APPLY_USAGE = 'usage: feed-triggers apply -f FILE.yaml [--prune] [--api URL]';
+export const APPLY_USAGE = 'usage: feed-triggers apply -f FILE.yaml [--prune] [--concurrency N] [--api URL]';
 
 const ManifestTriggerSchema = z
   .object({
@@ -83,81 +83,150 @@ interface TriggerStateBody {
   spec: TriggerSpec;
 }
 
-/** `feed-triggers apply`: makes projects and triggers match the file; a second run changes nothing. */
+/** Runs at most `n` tasks at once. */
+function limiter(n: number) {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await task();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+/**
+ * `feed-triggers apply`: makes projects and triggers match the file; a second run changes nothing. Requests
+ * run `--concurrency` at a time (default 16); each project's lines print together, in the file's order,
+ * once it is done; a file of 100 triggers or more reports progress on stderr every second.
+ */
 export async function runApply(
   args: string[],
   out: (line: string) => void,
   env: NodeJS.ProcessEnv,
+  progress: (line: string) => void = () => undefined,
 ): Promise<void> {
   const { values } = parseCommandLine(
     {
       args,
       allowPositionals: false,
-      options: { file: { type: 'string', short: 'f' }, prune: { type: 'boolean' }, api: { type: 'string' } },
+      options: {
+        file: { type: 'string', short: 'f' },
+        prune: { type: 'boolean' },
+        api: { type: 'string' },
+        concurrency: { type: 'string' },
+      },
     },
     APPLY_USAGE,
   );
   if (!values.file) throw new UsageError(`-f FILE is required; ${APPLY_USAGE}`);
+  const concurrency = values.concurrency === undefined ? 16 : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
+    throw new UsageError(`--concurrency: a whole number from 1 to 256; ${APPLY_USAGE}`);
   const manifest = readManifest(values.file);
   const api = new ApiClient(values.api ?? env.FEED_TRIGGERS_API_URL ?? 'http://127.0.0.1:8080');
-
-  for (const { spec, triggers } of manifest.projects) {
-    const put = await api.expect<{ created: boolean; changed: boolean }>(
-      'PUT',
-      `/projects/${spec.name}`,
-      [200, 201],
-      spec,
+  const limit = limiter(concurrency);
+  const total = manifest.projects.reduce((n, p) => n + p.triggers.length, 0);
+  let done = 0;
+  const started = Date.now();
+  const report = () =>
+    progress(`apply: ${done}/${total} triggers (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  const ticker = total >= 100 ? setInterval(report, 1000) : null;
+  try {
+    // Projects one after another would leave the API idle between requests: all go at once, limited.
+    let failure: unknown = null;
+    await Promise.all(
+      manifest.projects.map(async (project) => {
+        try {
+          const lines = await applyProject(api, project, values.prune === true, limit, () => done++);
+          lines.forEach(out);
+        } catch (err) {
+          failure ??= err;
+        }
+      }),
     );
-    out(
-      `project/${spec.name} ${put.body.created ? 'created' : put.body.changed ? 'configured' : 'unchanged'}`,
-    );
-    for (const t of triggers) {
-      const id = `trigger/${spec.name}/${t.name}`;
-      const current = await api.call<TriggerStateBody>('GET', `/triggers/${spec.name}/${t.name}`);
-      if (current.status === 404) {
-        await api.expect('POST', `/projects/${spec.name}/triggers`, [201], {
-          name: t.name,
-          channel: t.channel,
-          watch: t.watch,
-          intervalSeconds: t.intervalSeconds,
-        });
-        out(`${id} created`);
-        continue;
-      }
-      if (current.status !== 200) throw new UsageError(`GET ${id}: ${current.status}`);
-      const have = current.body.spec;
-      // "All packages" may be stored as the full list after an earlier PATCH: compare what is watched.
-      const watched = (w: string[] | undefined) =>
-        JSON.stringify([...(w ?? spec.packages.map((p) => p.name))].sort());
-      const same =
-        have.channel === t.channel &&
-        have.intervalSeconds === t.intervalSeconds &&
-        watched(have.watch) === watched(t.watch);
-      if (same) {
-        out(`${id} unchanged`);
-        continue;
-      }
-      // PATCH cannot remove `watch`; send every package when the file watches all of them.
-      const watch = t.watch ?? spec.packages.map((p) => p.name);
-      await api.expect('PATCH', `/triggers/${spec.name}/${t.name}`, [200], {
-        channel: t.channel,
-        watch,
-        intervalSeconds: t.intervalSeconds,
-      });
-      out(`${id} configured`);
-    }
-    if (values.prune) {
-      const listed = await api.expect<{ triggers: { name: string }[] }>(
-        'GET',
-        `/projects/${spec.name}/triggers`,
-        [200],
-      );
-      const keep = new Set(triggers.map((t) => t.name));
-      for (const t of listed.body.triggers) {
-        if (keep.has(t.name)) continue;
-        const res = await api.call('DELETE', `/triggers/${spec.name}/${t.name}`);
-        if (res.status === 200 || res.status === 202) out(`trigger/${spec.name}/${t.name} deleted`);
-      }
+    if (failure) throw failure;
+  } finally {
+    if (ticker) {
+      clearInterval(ticker);
+      report();
     }
   }
+}
+
+async function applyProject(
+  api: ApiClient,
+  { spec, triggers }: Manifest['projects'][number],
+  prune: boolean,
+  limit: ReturnType<typeof limiter>,
+  onTrigger: () => void,
+): Promise<string[]> {
+  const put = await limit(() =>
+    api.expect<{ created: boolean; changed: boolean }>('PUT', `/projects/${spec.name}`, [200, 201], spec),
+  );
+  const lines = [
+    `project/${spec.name} ${put.body.created ? 'created' : put.body.changed ? 'configured' : 'unchanged'}`,
+  ];
+  const results = await Promise.all(
+    triggers.map((t) =>
+      limit(async () => {
+        const line = await applyTrigger(api, spec, t);
+        onTrigger();
+        return line;
+      }),
+    ),
+  );
+  lines.push(...results);
+  if (prune) {
+    const listed = await limit(() =>
+      api.expect<{ triggers: { name: string }[] }>('GET', `/projects/${spec.name}/triggers`, [200]),
+    );
+    const keep = new Set(triggers.map((t) => t.name));
+    for (const t of listed.body.triggers) {
+      if (keep.has(t.name)) continue;
+      const res = await limit(() => api.call('DELETE', `/triggers/${spec.name}/${t.name}`));
+      if (res.status === 200 || res.status === 202) lines.push(`trigger/${spec.name}/${t.name} deleted`);
+    }
+  }
+  return lines;
+}
+
+async function applyTrigger(
+  api: ApiClient,
+  spec: Manifest['projects'][number]['spec'],
+  t: Manifest['projects'][number]['triggers'][number],
+): Promise<string> {
+  const id = `trigger/${spec.name}/${t.name}`;
+  const current = await api.call<TriggerStateBody>('GET', `/triggers/${spec.name}/${t.name}`);
+  if (current.status === 404) {
+    await api.expect('POST', `/projects/${spec.name}/triggers`, [201], {
+      name: t.name,
+      channel: t.channel,
+      watch: t.watch,
+      intervalSeconds: t.intervalSeconds,
+    });
+    return `${id} created`;
+  }
+  if (current.status !== 200) throw new UsageError(`GET ${id}: ${current.status}`);
+  const have = current.body.spec;
+  // "All packages" may be stored as the full list after an earlier PATCH: compare what is watched.
+  const watched = (w: string[] | undefined) =>
+    JSON.stringify([...(w ?? spec.packages.map((p) => p.name))].sort());
+  const same =
+    have.channel === t.channel &&
+    have.intervalSeconds === t.intervalSeconds &&
+    watched(have.watch) === watched(t.watch);
+  if (same) return `${id} unchanged`;
+  // PATCH cannot remove `watch`; send every package when the file watches all of them.
+  const watch = t.watch ?? spec.packages.map((p) => p.name);
+  await api.expect('PATCH', `/triggers/${spec.name}/${t.name}`, [200], {
+    channel: t.channel,
+    watch,
+    intervalSeconds: t.intervalSeconds,
+  });
+  return `${id} configured`;
 }

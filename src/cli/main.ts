@@ -35,7 +35,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         await runRules(rest, io.stdin, io.stdout);
         return 0;
       case 'apply':
-        await runApply(rest, out, io.env);
+        await runApply(rest, out, io.env, (line) => io.stderr.write(`${line}\n`));
         return 0;
       case 'get':
         await runGet(rest, out, io.env);

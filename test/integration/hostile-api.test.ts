@@ -222,14 +222,14 @@ describe('smaller holes', () => {
   test('release list filters are checked: bad times, cursors and oversized values are 400s naming the field', async () => {
     await api.request('PUT', '/projects/filters', { packages: [pkg()] });
     for (const [query, field] of [
-      ['createdSince=yesterday', 'createdSince'],
-      ['createdSince=2026-13-45T99:00:00Z', 'createdSince'],
-      ['cursor=MTA%3D%3D%3D%27', 'cursor'],
-      [`cursor=${Buffer.from('-5').toString('base64url')}`, 'cursor'],
-      [`version=${'v'.repeat(129)}`, 'version'],
-      [`package=${'p'.repeat(257)}`, 'package'],
-      ['limit=101', 'limit'],
-      ['offset=10', '(query)'],
+      ['createdSince=yesterday', 'query.createdSince'],
+      ['createdSince=2026-13-45T99:00:00Z', 'query.createdSince'],
+      ['cursor=MTA%3D%3D%3D%27', 'query.cursor'],
+      [`cursor=${Buffer.from('-5').toString('base64url')}`, 'query.cursor'],
+      [`version=${'v'.repeat(129)}`, 'query.version'],
+      [`package=${'p'.repeat(257)}`, 'query.package'],
+      ['limit=101', 'query.limit'],
+      ['offset=10', 'query.offset'],
     ] as const) {
       const res = await api.request('GET', `/projects/filters/releases?${query}`);
       expect([query, res.status, res.type]).toEqual([query, 400, 'application/problem+json; charset=utf-8']);
