@@ -21,6 +21,8 @@ const { values } = parseArgs({
     packages: { type: 'string', default: '200' },
     interval: { type: 'string', default: '60' },
     duration: { type: 'string', default: '300' },
+    /** FEED_TRIGGERS_WORKER_MEMORY for the service (default: its own default). */
+    memory: { type: 'string' },
   },
 });
 const N = Number(values.triggers);
@@ -123,6 +125,8 @@ async function main(): Promise<void> {
         TEMPORAL_ADDRESS: address,
         FEED_TRIGGERS_API_PORT: String(apiPort),
         FEED_TRIGGERS_CONFIG: config,
+        FEED_TRIGGERS_DATA_DIR: dir,
+        ...(values.memory ? { FEED_TRIGGERS_WORKER_MEMORY: values.memory } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -144,32 +148,32 @@ async function main(): Promise<void> {
       return text ? JSON.parse(text) : null;
     };
 
-    await pool(
-      Array.from({ length: P }, (_, i) => i),
-      8,
-      async (i) => {
-        await call('PUT', `/projects/b${i}`, {
-          packages: [{ name: 'app', feed: 'bench', package: `bench/app${i}` }],
-        });
-      },
-    );
-    const latencies: number[] = [];
+    // Projects and triggers as an operator creates them: one `apply -f` of a manifest.
+    const manifest = path.join(dir, 'manifest.yaml');
+    const lines = ['projects:'];
+    for (let p = 0; p < P; p++) {
+      lines.push(
+        `  - name: b${p}`,
+        `    packages: [{ name: app, feed: bench, package: bench/app${p} }]`,
+        '    triggers:',
+      );
+      for (let i = p; i < N; i += P)
+        lines.push(`      - { name: t${Math.floor(i / P)}, intervalSeconds: ${INTERVAL} }`);
+    }
+    writeFileSync(manifest, `${lines.join('\n')}\n`);
     const c0 = Date.now();
-    await pool(
-      Array.from({ length: N }, (_, i) => i),
-      16,
-      async (i) => {
-        const s = Date.now();
-        await call('POST', `/projects/b${i % P}/triggers`, {
-          name: `t${Math.floor(i / P)}`,
-          intervalSeconds: INTERVAL,
-        });
-        latencies.push(Date.now() - s);
-      },
+    const apply = spawn(
+      process.execPath,
+      [path.resolve(__dirname, '../src/cli.js'), 'apply', '-f', manifest, '--api', api],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
     );
+    let applyErrors = '';
+    apply.stderr!.on('data', (d: Buffer) => (applyErrors += d.toString()));
+    const code = await new Promise<number | null>((resolve) => apply.once('exit', resolve));
+    if (code !== 0) throw new Error(`apply failed (${code}): ${applyErrors.slice(-2000)}`);
     const createSeconds = (Date.now() - c0) / 1000;
     say(
-      `created ${N} triggers in ${createSeconds.toFixed(1)} s (${(N / createSeconds).toFixed(0)}/s, p95 ${quantile(latencies, 0.95)} ms)`,
+      `apply -f of ${P} projects and ${N} triggers: ${createSeconds.toFixed(1)} s (${(N / createSeconds).toFixed(0)} triggers/s)`,
     );
 
     // Let the first polls of the bulk create pass, then measure a steady window.
@@ -195,6 +199,7 @@ async function main(): Promise<void> {
     let unanswered = 0;
     let sampleEvents = 0;
     let sampleIterations = 0;
+    let diagnostics = '';
     await pool(
       Array.from({ length: N }, (_, i) => i),
       16,
@@ -219,13 +224,55 @@ async function main(): Promise<void> {
           lags.push(Math.max(0, (times[k] - times[k - 1]) / 1000 - INTERVAL));
       },
     );
-    const sample = client.workflow.getHandle(`trigger/b${P - 1}/t${Math.floor((N - 1) / P)}`);
-    const events = (await sample.fetchHistory()).events?.length ?? 0;
-    const state = (await call('GET', `/triggers/b${P - 1}/t${Math.floor((N - 1) / P)}`).catch(() => ({
-      iterations: 0,
-    }))) as { iterations: number };
-    sampleEvents = events;
-    sampleIterations = state.iterations;
+    // Events per idle iteration in the sample trigger's current run (runs continue as new).
+    // One idle iteration: the events between the last two evaluations of a trigger's current run.
+    for (let i = N - 1; i >= Math.max(0, N - 50) && sampleIterations === 0; i--) {
+      const p = `b${i % P}`;
+      const t = `t${Math.floor(i / P)}`;
+      const sample = client.workflow.getHandle(`trigger/${p}/${t}`);
+      const runStart = (await sample.describe()).startTime.getTime();
+      const events = (await sample.fetchHistory()).events ?? [];
+      const { history } = (await call('GET', `/triggers/${p}/${t}/history`).catch(() => ({
+        history: [],
+      }))) as {
+        history: Array<{ at: string; outcome: string }>;
+      };
+      const times = history
+        .filter((h) => h.outcome === 'no-change')
+        .map((h) => Date.parse(h.at))
+        .filter((x) => x >= runStart)
+        .sort((a, b) => a - b);
+      if (times.length < 2) continue;
+      const at = (e: (typeof events)[number]) =>
+        Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
+      const [from, to] = times.slice(-2);
+      sampleEvents = events.filter((e) => at(e) > from && at(e) <= to).length;
+      sampleIterations = 1;
+      // Where an iteration's time goes: waiting for a worker (schedule-to-start) or running.
+      const waits = { workflowTask: [] as number[], activity: [] as number[], activityRun: [] as number[] };
+      const scheduled = new Map<string, number>();
+      for (const e of events) {
+        const id = String(e.eventId);
+        if (e.workflowTaskScheduledEventAttributes) scheduled.set(`w${id}`, at(e));
+        const wStarted = e.workflowTaskStartedEventAttributes;
+        if (wStarted)
+          waits.workflowTask.push(at(e) - (scheduled.get(`w${String(wStarted.scheduledEventId)}`) ?? at(e)));
+        if (e.activityTaskScheduledEventAttributes) scheduled.set(`a${id}`, at(e));
+        const aStarted = e.activityTaskStartedEventAttributes;
+        if (aStarted) {
+          waits.activity.push(at(e) - (scheduled.get(`a${String(aStarted.scheduledEventId)}`) ?? at(e)));
+          scheduled.set(`s${String(aStarted.scheduledEventId)}`, at(e));
+        }
+        const aDone = e.activityTaskCompletedEventAttributes;
+        if (aDone)
+          waits.activityRun.push(at(e) - (scheduled.get(`s${String(aDone.scheduledEventId)}`) ?? at(e)));
+      }
+      const q = (xs: number[]) => `${quantile(xs, 0.5)}/${quantile(xs, 0.95)} ms`;
+      diagnostics =
+        `sample trigger/${p}/${t} over its run (p50/p95): workflow task schedule-to-start ${q(waits.workflowTask)}, ` +
+        `activity schedule-to-start ${q(waits.activity)}, activity start-to-close ${q(waits.activityRun)}, ` +
+        `${events.length} events in the run`;
+    }
 
     const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
     say('');
@@ -239,9 +286,10 @@ async function main(): Promise<void> {
         `${(((u1.service.cpu - u0.service.cpu) / seconds) * 100).toFixed(0)} % | ${(((u1.server.cpu - u0.server.cpu) / seconds) * 100).toFixed(0)} % | ` +
         `${(listings / P / (seconds / INTERVAL)).toFixed(2)} | ${(sampleEvents / Math.max(1, sampleIterations)).toFixed(1)} | ${(((logLines - logsBefore) / seconds) * 60).toFixed(0)} |`,
     );
+    if (diagnostics) say(diagnostics);
     if (unanswered > 0) say(`history queries not answered within the API's 30 s: ${unanswered} of ${N}`);
     say(
-      `creation: ${(N / createSeconds).toFixed(0)} triggers/s, p95 ${quantile(latencies, 0.95)} ms a request; window ${seconds.toFixed(0)} s`,
+      `creation: ${(N / createSeconds).toFixed(0)} triggers/s with apply -f; window ${seconds.toFixed(0)} s`,
     );
   } finally {
     for (const stop of started.reverse()) await Promise.resolve(stop()).catch(() => undefined);

@@ -106,6 +106,13 @@ export async function withWorkerDeadline<R>(
         'no worker answered in time; is the feed-triggers worker running?',
       );
     }
+    // FAILED_PRECONDITION: the workflow's first task has not run yet, so it cannot answer a query.
+    if (hasGrpcCode(err, 9) || /first workflow task/i.test(e.message ?? ''))
+      throw new HttpProblem(
+        503,
+        'Service unavailable',
+        'no worker has started this workflow yet; is the feed-triggers worker running?',
+      );
     throw err;
   }
 }

@@ -137,6 +137,17 @@ export class Ledger {
     private readonly options: { readonly analyzeEvery?: number } = {},
   ) {}
 
+  /** The live project of that name, its row locked until the transaction ends: one writer per project. */
+  private lockProject(trx: Transaction<Schema>, name: string) {
+    return trx
+      .selectFrom('projects')
+      .selectAll()
+      .where('name', '=', name)
+      .where('deleted_at', 'is', null)
+      .forUpdate()
+      .executeTakeFirst();
+  }
+
   /** Refreshes the planner's statistics of the ledger's tables. */
   async analyze(): Promise<void> {
     await sql`ANALYZE projects, releases, deliveries, channel_heads`.execute(this.db);
@@ -148,13 +159,7 @@ export class Ledger {
     now = new Date(),
   ): Promise<{ created: boolean; changed: boolean; revision: number; configRevision: number }> {
     return this.db.transaction().execute(async (trx) => {
-      const current = await trx
-        .selectFrom('projects')
-        .select(['id', 'spec', 'revision', 'config_revision'])
-        .where('name', '=', spec.name)
-        .where('deleted_at', 'is', null)
-        .forUpdate()
-        .executeTakeFirst();
+      const current = await this.lockProject(trx, spec.name);
       const json = JSON.stringify(spec);
       if (!current) {
         const { id } = await trx
@@ -286,13 +291,7 @@ export class Ledger {
     now = new Date(),
   ): Promise<{ destinations: string[]; inFlight: string[]; releases: number } | null> {
     return this.db.transaction().execute(async (trx) => {
-      const project = await trx
-        .selectFrom('projects')
-        .select(['id', 'spec'])
-        .where('name', '=', name)
-        .where('deleted_at', 'is', null)
-        .forUpdate()
-        .executeTakeFirst();
+      const project = await this.lockProject(trx, name);
       if (!project) return null;
       const inFlight = await trx
         .selectFrom('deliveries')
@@ -394,13 +393,7 @@ export class Ledger {
     req: CreateReleaseRequest,
     now: Date,
   ): Promise<CreateReleaseResult & { release: StoredRelease | null }> {
-    const project = await trx
-      .selectFrom('projects')
-      .select(['id', 'spec', 'highest_number'])
-      .where('name', '=', projectName)
-      .where('deleted_at', 'is', null)
-      .forUpdate()
-      .executeTakeFirst();
+    const project = await this.lockProject(trx, projectName);
     if (!project)
       throw new LedgerError(FailureCode.PROJECT_NOT_FOUND, `project ${projectName} does not exist`);
     let channel;
@@ -613,13 +606,7 @@ export class Ledger {
    */
   async nextDelivery(projectName: string, destinationName: string, now = new Date()): Promise<NextDelivery> {
     return this.db.transaction().execute(async (trx) => {
-      const project = await trx
-        .selectFrom('projects')
-        .select(['id', 'spec'])
-        .where('name', '=', projectName)
-        .where('deleted_at', 'is', null)
-        .forUpdate()
-        .executeTakeFirst();
+      const project = await this.lockProject(trx, projectName);
       if (!project) return { kind: 'gone' };
       const destination = project.spec.destinations.find((d) => d.name === destinationName);
       const ended: EndedDelivery[] = [];
