@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client } from '@temporalio/client';
-import { Ledger, LedgerError, NextDelivery, StoredRelease } from '../src/db/ledger';
+import { Ledger, LedgerError, NextDelivery, publicRelease, StoredRelease } from '../src/db/ledger';
 import {
   CreateReleaseRequest,
   CreateReleaseResult,
@@ -53,12 +53,6 @@ async function refusing<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** What workflows see of a release: the ledger's id stays in the database. */
-function publicRelease(release: StoredRelease): ProjectRelease {
-  const { id: _id, ...rest } = release; // eslint-disable-line @typescript-eslint/no-unused-vars
-  return rest;
-}
-
 /** `web 1.4.2, worker 2.0.1 → 0.0.7`: what a release holds, for the Temporal UI. */
 export function releaseSummary(release: ProjectRelease): string {
   const held = release.packages.map((p) => `${p.name} ${p.tag}`).join(', ');
@@ -89,8 +83,10 @@ export function createLedgerActivities(deps: LedgerDependencies) {
   return {
     /** The channel's packages, rules and previous release, unless the trigger's copy is current. */
     async loadChannel(input: LoadChannelInput): Promise<LoadChannelResult> {
-      const view = await refusing(() => ledger.channelView(input.project, input.channel));
-      if (input.knownRevision === view.revision) return { unchanged: true };
+      const view = await refusing(() =>
+        ledger.channelView(input.project, input.channel, input.knownRevision),
+      );
+      if (view === null) return { unchanged: true };
       return {
         unchanged: false,
         view: {

@@ -1,7 +1,7 @@
 import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { LedgerActivities } from '../activities/ledger';
 import { DeliveryStatus, TERMINAL_DELIVERY } from '../src/domain/project';
-import { deliveryEndedSignal, releaseDeliveriesQuery } from './messages/release';
+import { deliveryEndedSignal } from './messages/release';
 
 export * from './messages/release';
 
@@ -31,11 +31,6 @@ export async function release(input: ReleaseInput): Promise<Record<string, Deliv
   let waiting: string[] = [];
   setHandler(deliveryEndedSignal, ({ destination, status }) => {
     if (TERMINAL_DELIVERY.has(status)) known.set(destination, status);
-  });
-  setHandler(releaseDeliveriesQuery, () => {
-    const all: Record<string, DeliveryStatus | 'waiting'> = Object.fromEntries(known);
-    for (const d of waiting) if (!known.has(d)) all[d] = 'waiting';
-    return all;
   });
   for (;;) {
     const statuses = await handOff({ project: input.project, releaseId: input.releaseId });

@@ -8,7 +8,7 @@ import { NOT_FOUND_CODES } from '../domain/failures';
 import { PROJECT_ATTRIBUTE } from '../domain/search-attributes';
 import { SlugSchema } from '../domain/trigger';
 import type { channelPreview, manualRelease } from '../../workflows/manual-release';
-import { Ledger, StoredRelease } from '../db/ledger';
+import { Ledger, publicRelease } from '../db/ledger';
 import { FieldError, HttpProblem, parseOr400 } from './problem';
 import { jsonBytes, MAX_PROJECT_SPEC_BYTES } from '../domain/size';
 import { secretUses } from '../domain/destination-urls';
@@ -104,12 +104,6 @@ function refusal(err: unknown): HttpProblem | null {
   if (!(cause instanceof ApplicationFailure)) return null;
   const notFound = NOT_FOUND_CODES.has(cause.type ?? '');
   return new HttpProblem(notFound ? 404 : 422, notFound ? 'Not found' : 'Release refused', cause.message);
-}
-
-/** A release as the API shows it (the ledger's id stays inside). */
-function shown(release: StoredRelease) {
-  const { id: _id, ...rest } = release; // eslint-disable-line @typescript-eslint/no-unused-vars
-  return rest;
 }
 
 /**
@@ -237,7 +231,7 @@ export function projectRoutes(
     });
     if (!page) throw new HttpProblem(404, 'Not found', `no project ${name}`);
     res.json({
-      releases: page.releases.map(shown),
+      releases: page.releases.map(publicRelease),
       limit: query.limit,
       nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor),
     });
@@ -245,10 +239,10 @@ export function projectRoutes(
 
   router.get('/projects/:project/releases/:number', async (req, res) => {
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
-    await requireProject(name);
-    const release = await ledger.getRelease(name, number);
+    const project = await requireProject(name);
+    const release = await ledger.getRelease(project.id, number);
     if (!release) throw new HttpProblem(404, 'Not found', `project ${name} has no release ${number}`);
-    res.json(shown(release));
+    res.json(publicRelease(release));
   });
 
   router.post('/projects/:project/releases', temporal, async (req, res) => {

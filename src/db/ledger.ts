@@ -55,6 +55,12 @@ export interface StoredRelease extends ProjectRelease {
   readonly id: number;
 }
 
+/** What users and triggers see of a release: the ledger's id stays inside. */
+export function publicRelease(release: StoredRelease): ProjectRelease {
+  const { id: _id, ...rest } = release; // eslint-disable-line @typescript-eslint/no-unused-vars
+  return rest;
+}
+
 export type NextDelivery =
   | { readonly kind: 'gone' }
   | { readonly kind: 'idle'; readonly ended: readonly EndedDelivery[] }
@@ -325,16 +331,30 @@ export class Ledger {
     });
   }
 
-  /** What a trigger needs of its channel; throws LedgerError for an unknown project or channel. */
-  async channelView(projectName: string, channelName: string): Promise<ChannelView> {
-    const project = await this.db
+  /**
+   * What a trigger needs of its channel, or null when the project is still at `knownRevision` (every poll
+   * asks: an unchanged project costs one small row, not its configuration). Throws LedgerError for an
+   * unknown project or channel.
+   */
+  async channelView(
+    projectName: string,
+    channelName: string,
+    knownRevision: number | null = null,
+  ): Promise<ChannelView | null> {
+    const live = await this.db
       .selectFrom('projects')
-      .select(['id', 'spec', 'revision'])
+      .select(['id', 'revision'])
       .where('name', '=', projectName)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
-    if (!project)
-      throw new LedgerError(FailureCode.PROJECT_NOT_FOUND, `project ${projectName} does not exist`);
+    if (!live) throw new LedgerError(FailureCode.PROJECT_NOT_FOUND, `project ${projectName} does not exist`);
+    // The revision moves with every configuration change, so an unchanged one has its channels unchanged.
+    if (live.revision === knownRevision) return null;
+    const project = await this.db
+      .selectFrom('projects')
+      .select(['id', 'spec', 'revision'])
+      .where('id', '=', live.id)
+      .executeTakeFirstOrThrow();
     const channel = project.spec.channels.find((c) => c.name === channelName);
     if (!channel)
       throw new LedgerError(
@@ -371,14 +391,17 @@ export class Ledger {
     req: CreateReleaseRequest,
     now = new Date(),
   ): Promise<CreateReleaseResult & { release: StoredRelease | null }> {
-    const every = this.options.analyzeEvery;
-    if (every && ++this.createdSinceAnalyze >= every) {
-      this.createdSinceAnalyze = 0;
-      await this.analyze();
-    }
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.db.transaction().execute((trx) => this.createIn(trx, projectName, req, now));
+        const result = await this.db
+          .transaction()
+          .execute((trx) => this.createIn(trx, projectName, req, now));
+        const every = this.options.analyzeEvery;
+        if (result.outcome === 'created' && every && ++this.createdSinceAnalyze >= every) {
+          this.createdSinceAnalyze = 0;
+          await this.analyze();
+        }
+        return result;
       } catch (err) {
         // The project lock serializes creation, so this is a safety net: the retry finds the winner.
         if ((err as { code?: string }).code === UNIQUE_VIOLATION && attempt < 2) continue;
@@ -577,13 +600,12 @@ export class Ledger {
     };
   }
 
-  async getRelease(projectName: string, number: string): Promise<StoredRelease | null> {
-    const project = await this.getProject(projectName);
-    if (!project) return null;
+  /** A release of a project (by the id getProject answered). */
+  async getRelease(projectId: number, number: string): Promise<StoredRelease | null> {
     const row = await this.db
       .selectFrom('releases')
       .selectAll()
-      .where('project_id', '=', project.id)
+      .where('project_id', '=', projectId)
       .where('number', '=', number)
       .executeTakeFirst();
     return row ? this.withDeliveries(this.db, row) : null;

@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, JSONColumnType } from 'kysely';
-import type { ProjectSpec, ReleaseSource } from '../domain/project';
+import type { DeliveryStatus, ProjectSpec, ReleaseSource } from '../domain/project';
 import type { ReleasedPackage } from '../domain/trigger';
 
 /** A timestamp column: read as a Date, written as a Date or an ISO string. */
@@ -51,13 +51,11 @@ export interface ReleasesTable {
   key: string;
 }
 
-export type DeliveryState = 'pending' | 'delivered' | 'failed' | 'superseded' | 'cancelled';
-
 export interface DeliveriesTable {
   release_id: number;
   project_id: number;
   destination: string;
-  status: DeliveryState;
+  status: DeliveryStatus;
   attempts: number;
   last_error: string | null;
   updated_at: Timestamp;

@@ -143,6 +143,14 @@ describe('npx feed-triggers apply and get', () => {
     );
     expect((await cli('apply', '-f', regex)).stderr).toMatch(/backreferences/);
     expect((await cli('apply')).code).toBe(2);
+    for (const bad of ['0', '-3', 'lots', '1e9', '257', `${'9'.repeat(400)}`]) {
+      const r = await cli('apply', '-f', manifest('c.yaml', 300, ['web']), '--concurrency', bad);
+      expect([bad, r.code, r.stderr]).toEqual([
+        bad,
+        2,
+        expect.stringMatching(/--concurrency: a whole number from 1 to 256/),
+      ]);
+    }
     expect((await cli('get', 'nonsense')).code).toBe(2);
     expect((await cli('get', 'releases')).stderr).toMatch(/needs --project/);
     expect((await cli('frobnicate')).stderr).toMatch(/unknown command "frobnicate"/);

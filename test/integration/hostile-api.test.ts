@@ -219,6 +219,21 @@ describe('URLs and feeds pass the outbound policy on save', () => {
 });
 
 describe('smaller holes', () => {
+  test("a destination's delivery order is `every` or `latest`, nothing else", async () => {
+    for (const order of ['sometimes', '', 42, 'x'.repeat(10_000)]) {
+      const res = await api.request('PUT', '/projects/ordered', {
+        packages: [pkg()],
+        destinations: [{ name: 'hook', type: 'webhook', url: 'https://hooks.example.com/x', order }],
+      });
+      expect([res.status, res.body.errors[0].field]).toEqual([400, 'destinations.0.order']);
+    }
+    const ok = await api.request('PUT', '/projects/ordered', {
+      packages: [pkg()],
+      destinations: [{ name: 'hook', type: 'webhook', url: 'https://hooks.example.com/x' }],
+    });
+    expect([ok.status, ok.body.spec.destinations[0].order]).toEqual([201, 'latest']);
+  });
+
   test('release list filters are checked: bad times, cursors and oversized values are 400s naming the field', async () => {
     await api.request('PUT', '/projects/filters', { packages: [pkg()] });
     for (const [query, field] of [

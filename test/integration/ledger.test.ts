@@ -81,7 +81,7 @@ describe('the release ledger on PostgreSQL', () => {
     expect(
       (await ledger.listReleases(name, { channel: 'stable', limit: 10 }))?.releases.map((r) => r.number),
     ).toEqual(['0.0.2', '0.0.1']);
-    const release = await ledger.getRelease(name, '0.0.2');
+    const release = await ledger.getRelease((await ledger.getProject(name))!.id, '0.0.2');
     expect(release).toMatchObject({
       number: '0.0.2',
       channel: 'stable',
@@ -164,6 +164,21 @@ describe('the release ledger on PostgreSQL', () => {
     expect((await r('v1.4.0', '2.0.0', 'a')).release?.number).toBe('1.4.0');
     expect((await r('v1.4.0', '2.1.0', 'b')).release?.number).toBe('1.4.0-1');
     expect((await r('v1.4.0', '2.2.0', 'c')).release?.number).toBe('1.4.0-2');
+  });
+
+  test('a trigger at the current revision gets no view; a release or a change gives it the new one', async () => {
+    const name = await project();
+    const view = (await ledger.channelView(name, 'stable'))!;
+    expect(view).toMatchObject({ revision: 1, lastRelease: null });
+    expect(await ledger.channelView(name, 'stable', 1)).toBeNull();
+    await ledger.createRelease(name, request('1.0.0', '2.0.0'), now);
+    expect(await ledger.channelView(name, 'stable', 1)).toMatchObject({
+      revision: 2,
+      lastRelease: { number: '0.0.1', packages: pkgs('1.0.0', '2.0.0') },
+    });
+    await expect(ledger.channelView(name, 'nope', 2)).resolves.toBeNull(); // unchanged: nothing to check
+    await expect(ledger.channelView(name, 'nope', null)).rejects.toThrow(/has no channel "nope"/);
+    await expect(ledger.channelView('no-such', 'stable', 1)).rejects.toThrow(/does not exist/);
   });
 
   test('a configuration change moves the revision and is kept as a revision; an unchanged one is not', async () => {
@@ -275,7 +290,9 @@ describe('the release ledger on PostgreSQL', () => {
     await ledger.recordAttempt(id, 'hook', 'pending', 'connection refused');
     await ledger.createRelease(latest, request('1.3.0', '2.0.0'), now);
     expect(await ledger.beginAttempt(id, 'hook')).toEqual({ kind: 'ended', status: 'superseded' });
-    expect((await ledger.getRelease(latest, '0.0.3'))!.deliveries.hook).toMatchObject({
+    expect(
+      (await ledger.getRelease((await ledger.getProject(latest))!.id, '0.0.3'))!.deliveries.hook,
+    ).toMatchObject({
       status: 'superseded',
       attempts: 1,
       lastError: null,
@@ -305,18 +322,14 @@ describe('the release ledger on PostgreSQL', () => {
     );
     await sql`UPDATE projects SET highest_number = '0.0.10000' WHERE id = ${id}`.execute(database.db);
     const next = packages.map((p) => ({ ...p, tag: '2.0.0', digest }));
-    const t0 = Date.now();
     const created = await ledger.createRelease(s.name, {
       ...request('x', 'y'),
       packages: next,
       watched: ['p0'],
     });
-    const createMs = Date.now() - t0;
     expect(created.release?.number).toBe('0.0.10001');
-    const t1 = Date.now();
     const first = await ledger.listReleases(s.name, { limit: 100 });
     const page = await ledger.listReleases(s.name, { limit: 100, cursor: first!.nextCursor! });
-    const listMs = Date.now() - t1;
     expect(first!.releases[0].number).toBe('0.0.10001');
     expect(page!.releases.map((r) => r.number)).toEqual(
       Array.from({ length: 100 }, (_, i) => `0.0.${9901 - i}`),
@@ -326,8 +339,23 @@ describe('the release ledger on PostgreSQL', () => {
         (r) => r.number,
       ),
     ).toEqual(['0.0.777']);
-    // Generous bounds (a loaded CI machine): the figures themselves come from `npm run bench:ledger`.
-    expect(createMs).toBeLessThan(2000);
-    expect(listMs).toBeLessThan(2000);
+    // Fast stays fast by plan, not by a timed assertion (the figures come from `npm run bench:ledger`):
+    // a page reads an index in order and stops, a version goes through the packages index, and neither
+    // scans the table.
+    await ledger.analyze();
+    const plan = async (query: ReturnType<typeof sql>) =>
+      (await sql`EXPLAIN ${query}`.execute(database.db)).rows
+        .map((r) => Object.values(r as object)[0])
+        .join('\n');
+    const channelPage = await plan(
+      sql`SELECT * FROM releases WHERE project_id = ${id} AND channel = 'stable' AND id < 5000 ORDER BY id DESC LIMIT 101`,
+    );
+    expect(channelPage).toMatch(/Index Scan/);
+    expect(channelPage).not.toMatch(/Seq Scan|Sort/);
+    const byVersion = await plan(
+      sql`SELECT * FROM releases WHERE project_id = ${id} AND (packages @> '[{"name":"p3","tag":"1.0.777"}]'::jsonb OR packages @> '[{"package":"p3","tag":"1.0.777"}]'::jsonb) ORDER BY id + 0 DESC LIMIT 6`,
+    );
+    expect(byVersion).toMatch(/Bitmap Index Scan on releases_packages/);
+    expect(byVersion).not.toMatch(/Seq Scan/);
   });
 });

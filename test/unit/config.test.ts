@@ -19,6 +19,17 @@ describe('configuration', () => {
     expect(c.pollCacheMs).toBe(30_000);
   });
 
+  test('FEED_TRIGGERS_WORKER_MEMORY takes MiB or a unit, within bounds', () => {
+    expect(loadConfig({}).workerMemoryMiB).toBe(1024);
+    expect(loadConfig({ FEED_TRIGGERS_WORKER_MEMORY: '768' }).workerMemoryMiB).toBe(768);
+    expect(loadConfig({ FEED_TRIGGERS_WORKER_MEMORY: '768MiB' }).workerMemoryMiB).toBe(768);
+    expect(loadConfig({ FEED_TRIGGERS_WORKER_MEMORY: '2GiB' }).workerMemoryMiB).toBe(2048);
+    for (const bad of ['lots', '-1', '1.5GiB', '64', '99999999', '1TB', '1 GiB; rm -rf /', '9'.repeat(5000)])
+      expect(() => loadConfig({ FEED_TRIGGERS_WORKER_MEMORY: bad })).toThrow(
+        /environment: FEED_TRIGGERS_WORKER_MEMORY: /,
+      );
+  });
+
   test('DATABASE_URL must be a PostgreSQL URL', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://ft:pw@db:5432/feed_triggers' }).databaseUrl).toBe(
       'postgres://ft:pw@db:5432/feed_triggers',

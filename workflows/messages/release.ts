@@ -1,4 +1,4 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSignal } from '@temporalio/workflow';
 import type { DeliveryStatus } from '../../src/domain/project';
 
 /**
@@ -10,5 +10,3 @@ export const deliveryEndedSignal =
   defineSignal<[{ destination: string; status: DeliveryStatus }]>('deliveryEnded');
 /** A release asks a destination's queue to look for work. */
 export const wakeSignal = defineSignal('wake');
-/** A release's deliveries as the release workflow knows them. */
-export const releaseDeliveriesQuery = defineQuery<Record<string, DeliveryStatus | 'waiting'>>('deliveries');
