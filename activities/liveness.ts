@@ -20,6 +20,8 @@ export async function withLiveness<T>(
     startToCloseTimeoutMs > 0
       ? AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(startToCloseTimeoutMs)])
       : ctx.cancellationSignal;
+  // A local activity cannot heartbeat: its workflow task is its liveness, and cancellation reaches it anyway.
+  if (ctx.info.isLocal) return work(signal);
   ctx.heartbeat(details);
   const timer = setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
   try {

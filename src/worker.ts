@@ -46,6 +46,8 @@ export function workerSizing(memoryMiB: number) {
   return {
     maxCachedWorkflows: Math.max(20, Math.floor((memoryMiB - BASE_MIB) / CACHED_WORKFLOW_MIB)),
     maxConcurrentActivityTaskExecutions: 200,
+    // Idle polls run here first (most answered from the shared listing cache), inside workflow tasks.
+    maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 40,
     // Pollers follow the task queue's backlog instead of a fixed 10 (the server says when more would help).
     activityTaskPollerBehavior: { type: 'autoscaling', minimum: 2, initial: 5, maximum: 40 },

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -7,7 +8,9 @@ import {
   continueAsNew,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -21,7 +24,7 @@ import {
 } from '../src/domain/search-attributes';
 import { PackagePoll, TriggerMachine } from '../src/domain/trigger-machine';
 import { FailureCode } from '../src/domain/failures';
-import { activityFailure } from './failures';
+import { activityFailure, localActivityFailure } from './failures';
 import {
   configureTriggerUpdate,
   continueAsNewSignal,
@@ -58,6 +61,15 @@ const POLL_OPTIONS = {
 } as const;
 const { pollPackage } = proxyActivities<PollActivities>(POLL_OPTIONS);
 const { pollChannel } = proxyActivities<ChannelActivities>(POLL_OPTIONS);
+/**
+ * The idle poll's first try, run by the worker that holds the trigger, inside the workflow task: no activity
+ * task, no second workflow task, one marker in history. A failure that may pass is tried again as the
+ * durable activity above (server-side retries, heartbeats, visible as retrying), after any Retry-After.
+ */
+const { pollChannel: pollChannelHere } = proxyLocalActivities<ChannelActivities>({
+  startToCloseTimeout: '20 seconds',
+  retry: { maximumAttempts: 1 },
+});
 const { loadChannel, createRelease } = proxyActivities<LedgerActivities>({
   // An update takes milliseconds, but many triggers racing on one project can see the server abort and the
   // client retry updates; leave room for that, and still move a call lost with its worker elsewhere soon.
@@ -169,6 +181,29 @@ const SHORT_RUNS_PATCH = 'continue-as-new-past-1000-events';
 
 /** Versions an idle iteration as one activity (pollChannel) instead of loadChannel and pollPackage. */
 const ONE_ACTIVITY_PATCH = 'poll-channel-in-one-activity';
+/** Versions the idle poll as a local activity first, the durable activity only when that try fails. */
+const LOCAL_FIRST_PATCH = 'idle-poll-local-first';
+
+/**
+ * Runs `here` (a local activity); when it fails with a failure that may pass (a 5xx, a timeout, a reset),
+ * waits what the feed asked (Retry-After) and runs `durable`, the same work as an activity with retries.
+ * Cancellation and non-retryable failures (not found, denied, no such channel) are final at once.
+ */
+async function localFirst<T>(here: () => Promise<T>, durable: () => Promise<T>): Promise<T> {
+  try {
+    return await here();
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    const cause = err instanceof ActivityFailure ? err.cause : localActivityFailure(err);
+    if (!cause) throw err;
+    if (cause instanceof ApplicationFailure && cause.nonRetryable) throw err;
+    const delay =
+      cause instanceof ApplicationFailure ? cause.failure?.applicationFailureInfo?.nextRetryDelay : null;
+    const delayMs = delay ? Number(delay.seconds ?? 0) * 1000 + Math.floor((delay.nanos ?? 0) / 1e6) : 0;
+    if (delayMs > 0) await sleep(delayMs);
+    return durable();
+  }
+}
 
 /** One evaluation, as the machine directs it: load the channel, poll, decide, and ask for a release. */
 async function evaluate(
@@ -182,10 +217,18 @@ async function evaluate(
   // when the channel is unchanged (the common, idle case), else it polls again with the new view.
   const single = machine.singleWatched();
   let early: PackagePoll | null = null;
-  if (single && patched(ONE_ACTIVITY_PATCH)) {
+  if (single && (patched(LOCAL_FIRST_PATCH) || patched(ONE_ACTIVITY_PATCH))) {
+    const input = { load: machine.loadRequest(), poll: machine.pollRequest(single, maxAgeMs) };
+    // Replays of runs from before the local-first patch take the activity path they recorded.
+    const here = patched(LOCAL_FIRST_PATCH);
     try {
       const result = await inFlight.run(() =>
-        pollChannel({ load: machine.loadRequest(), poll: machine.pollRequest(single, maxAgeMs) }),
+        here
+          ? localFirst(
+              () => pollChannelHere(input),
+              () => pollChannel(input),
+            )
+          : pollChannel(input),
       );
       machine.applyLoad(result.load);
       if (result.poll) early = { name: single.name, ok: result.poll };

@@ -153,7 +153,10 @@ export function createApp(options: AppOptions): express.Express {
         'Service unavailable',
         'the Temporal server does not answer; try again shortly',
       );
-    options.log?.(`API error: ${e?.message ?? String(err)}`);
+    const code = (e as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+    options.log?.(
+      `API error: ${e?.message ?? String(err)}${code !== undefined ? ` (code ${String(code)})` : ''}`,
+    );
     sendProblem(res, 500, 'Internal error', 'the request failed; see the service log');
   });
   return app;

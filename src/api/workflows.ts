@@ -89,14 +89,17 @@ export async function withWorkerDeadline<R>(
   fn: () => Promise<R>,
   ms = WORKER_DEADLINE_MS,
 ): Promise<R> {
+  const deadline = Date.now() + ms;
   try {
-    return await client.withDeadline(Date.now() + ms, fn);
+    return await client.withDeadline(deadline, fn);
   } catch (err) {
     const e = err as { code?: number; cause?: { code?: number }; message?: string; name?: string };
     // gRPC status 4 is DEADLINE_EXCEEDED, however deep the SDK wraps it (an update-with-start that times
-    // out in its start or its update phase surfaces differently).
+    // out in its start or its update phase surfaces differently). The server may also answer a query it
+    // could not hand to any worker with another code as the deadline passes: the clock says what happened.
     if (
       hasGrpcCode(err, 4) ||
+      Date.now() >= deadline - 50 ||
       e.name === 'WorkflowUpdateRPCTimeoutOrCancelledError' ||
       /deadline exceeded|timed out or cancelled/i.test(e.message ?? '')
     ) {

@@ -162,6 +162,64 @@ describe('a trigger through the fault proxy', () => {
     }
   });
 
+  test('an idle poll that fails on the worker is retried as a durable activity after the Retry-After', async () => {
+    await pushImage(registry.url, 'team/idle', '1.0.0');
+    const state = await startWatching('faults-local-first', 'team/idle');
+    await waitForReleases(env, 'faults-local-first', 1);
+    const handle = env.client.workflow.getHandle('trigger/faults-local-first/web');
+    // The poll after a release reloads the changed channel; the one after that is idle (local activity).
+    for (let i = 0; i < 2; i++) {
+      const before = (await state()).iterations;
+      await handle.signal('pollNow');
+      await eventually(async () => ((await state()).iterations > before ? true : undefined), 'a poll');
+    }
+    const idleTags = /\/v2\/team\/idle\/tags\/list/;
+    const start = (await handle.fetchHistory()).events!.length;
+    const since = proxy.requests.length;
+    proxy.inject(idleTags, { kind: 'status', status: 429, headers: { 'retry-after': '3' } });
+    await pushImage(registry.url, 'team/idle', '1.1.0');
+    await handle.signal('pollNow');
+    const [release] = await waitForReleases(env, 'faults-local-first', 2, 20_000);
+    expect(release.packages[0].tag).toBe('1.1.0');
+    const listings = proxy.requests.slice(since).filter((r) => idleTags.test(r.path));
+    expect(listings.length).toBeGreaterThanOrEqual(2);
+    expect(listings[1].at - listings[0].at).toBeGreaterThanOrEqual(2900);
+    // The local try is a marker; the retry is the durable activity, which the server retries and shows.
+    const events = (await handle.fetchHistory()).events!.slice(start);
+    const kinds = events
+      .map((e) =>
+        e.markerRecordedEventAttributes?.markerName === 'core_local_activity'
+          ? 'local'
+          : e.timerStartedEventAttributes
+            ? 'timer'
+            : e.activityTaskScheduledEventAttributes?.activityType?.name,
+      )
+      .filter((k): k is string => k !== undefined);
+    expect(kinds.slice(0, 3)).toEqual(['local', 'timer', 'pollChannel']);
+    const s = await state();
+    expect(s.lastError).toBeNull();
+    expect(s.history.at(-1)?.outcome).toBe('released');
+
+    // A failure that cannot pass (404) is final on the local try: one request, the error in the state, the
+    // trigger still running. (The poll after the release reloads the channel first; skip that one.)
+    for (let i = 0; i < 2; i++) {
+      const before = (await state()).iterations;
+      await handle.signal('pollNow');
+      await eventually(async () => ((await state()).iterations > before ? true : undefined), 'a poll');
+    }
+    const sinceGone = proxy.requests.length;
+    proxy.inject(idleTags, { kind: 'status', status: 404 });
+    const before = (await state()).iterations;
+    await handle.signal('pollNow');
+    const failed = await eventually(async () => {
+      const now = await state();
+      return now.iterations > before ? now : undefined;
+    }, 'the failed poll');
+    expect(failed.packages.web.error?.code).toBe('NOT_FOUND');
+    expect(proxy.requests.slice(sinceGone).filter((r) => idleTags.test(r.path))).toHaveLength(1);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+  });
+
   test('retries a 5xx with backoff and releases without recording an error', async () => {
     proxy.inject(TAGS, { kind: 'status', status: 502 });
     const state = await startWatching('faults-flaky', 'team/web');

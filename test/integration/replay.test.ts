@@ -11,7 +11,8 @@ import { eventually, startTestWorker } from '../support/temporal';
 /**
  * Replays recorded workflow histories with today's workflow code: a change that breaks determinism
  * for running triggers, releases or destination queues fails here (trigger-before-ledger.json: a trigger
-recorded before the ledger moved to the database, which must keep running after the upgrade). Record new fixtures (after an intended,
+recorded before the ledger moved to the database, which must keep running after the upgrade; trigger-remote-poll.json: idle polls as activities, before they
+ * ran as local activities first). Record new fixtures (after an intended,
  * versioned change) with `RECORD_HISTORIES=1 npx jest test/integration/replay`.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -89,6 +90,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'destination.json',
     'release.json',
     'trigger-before-ledger.json',
+    'trigger-remote-poll.json',
     'trigger.json',
   ]);
   const script = path.resolve(__dirname, '../../dist/scripts/replay-histories.js');
@@ -101,6 +103,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed destination.json',
     'replayed release.json',
     'replayed trigger-before-ledger.json',
+    'replayed trigger-remote-poll.json',
     'replayed trigger.json',
   ]);
 }, 120_000);
