@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { ensureTemporalCli } from '../src/temporal/cli';
 import { FaultProxy } from '../test/support/fault-proxy';
 import { freePort, pushImage, TestRegistry } from '../test/support/registry';
+import { startPostgres } from '../test/support/postgres';
 
 /**
  * `npm run bench:scale`: N triggers over P packages on one machine, as an operator runs them. Starts its own
@@ -23,12 +24,18 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '300' },
     /** FEED_TRIGGERS_WORKER_MEMORY for the service (default: its own default). */
     memory: { type: 'string' },
+    /** postgres (its own PostgreSQL server; the API and the workers run as separate roles) or embedded. */
+    ledger: { type: 'string', default: 'postgres' },
+    /** Worker processes on the one task queue (postgres ledger only). */
+    workers: { type: 'string', default: '1' },
   },
 });
 const N = Number(values.triggers);
 const P = Math.min(Number(values.packages), N);
 const INTERVAL = Number(values.interval);
 const DURATION = Number(values.duration);
+const EMBEDDED = values.ledger === 'embedded';
+const WORKERS = EMBEDDED ? 1 : Math.max(1, Number(values.workers));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const quantile = (xs: number[], q: number) =>
@@ -118,24 +125,34 @@ async function main(): Promise<void> {
 
     const config = path.join(dir, 'config.yaml');
     writeFileSync(config, `feeds:\n  - { id: bench, url: "${proxy.url}" }\n`);
+    const postgres = EMBEDDED ? null : await startPostgres();
+    if (postgres) started.push(() => postgres.stop());
     const apiPort = await freePort();
-    const service = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js')], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: address,
-        FEED_TRIGGERS_API_PORT: String(apiPort),
-        FEED_TRIGGERS_CONFIG: config,
-        FEED_TRIGGERS_DATA_DIR: dir,
-        ...(values.memory ? { FEED_TRIGGERS_WORKER_MEMORY: values.memory } : {}),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    started.push(() => void service.kill('SIGKILL'));
+    // One process per role: `serve` with the embedded ledger; else `api` and WORKERS `worker`s.
+    const roles = EMBEDDED ? ['serve'] : ['api', ...Array.from({ length: WORKERS }, () => 'worker')];
+    const processes: Array<{ name: string; child: ChildProcess }> = [];
     let logLines = 0;
-    // The SDK's logger writes to stderr, the service's own lines to stdout: count both.
-    for (const stream of [service.stdout!, service.stderr!])
-      stream.on('data', (d: Buffer) => (logLines += d.toString().split('\n').length - 1));
-    await waitForLine(service, /feed-triggers API:\s+(\S+)/, 120_000);
+    for (const [i, role] of roles.entries()) {
+      const port = role === 'worker' ? await freePort() : apiPort;
+      const child = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js'), role], {
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: address,
+          FEED_TRIGGERS_API_PORT: String(port),
+          FEED_TRIGGERS_CONFIG: config,
+          FEED_TRIGGERS_DATA_DIR: dir,
+          ...(postgres ? { DATABASE_URL: postgres.url } : {}),
+          ...(values.memory ? { FEED_TRIGGERS_WORKER_MEMORY: values.memory } : {}),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      started.push(() => void child.kill('SIGKILL'));
+      // The SDK's logger writes to stderr, the service's own lines to stdout: count both.
+      for (const stream of [child.stdout!, child.stderr!])
+        stream.on('data', (d: Buffer) => (logLines += d.toString().split('\n').length - 1));
+      await waitForLine(child, /(feed-triggers API|Health checks):\s+(\S+)/, 120_000);
+      processes.push({ name: role === 'worker' ? `worker ${i}` : role, child });
+    }
     const api = `http://127.0.0.1:${apiPort}`;
     const call = async (method: string, p: string, body?: unknown) => {
       const res = await fetch(`${api}${p}`, {
@@ -180,17 +197,20 @@ async function main(): Promise<void> {
     await sleep(Math.min(INTERVAL, 60) * 1000);
     const windowStart = Date.now();
     const listingsBefore = proxy.count(/\/tags\/list/);
-    const u0 = { service: usage(service.pid!), server: usage(server.pid!) };
-    const rss = { service: [] as number[], server: [] as number[] };
+    const u0 = { server: usage(server.pid!) };
+    const each0 = processes.map((p) => usage(p.child.pid!));
+    const rss = { server: [] as number[] };
+    const eachRss = processes.map(() => [] as number[]);
     const logsBefore = logLines;
     while (Date.now() - windowStart < DURATION * 1000) {
       await sleep(5000);
-      rss.service.push(usage(service.pid!).rss);
+      processes.forEach((p, k) => eachRss[k].push(usage(p.child.pid!).rss));
       rss.server.push(usage(server.pid!).rss);
     }
     const windowEnd = Date.now();
     const seconds = (windowEnd - windowStart) / 1000;
-    const u1 = { service: usage(service.pid!), server: usage(server.pid!) };
+    const u1 = { server: usage(server.pid!) };
+    const each1 = processes.map((p) => usage(p.child.pid!));
     const listings = proxy.count(/\/tags\/list/) - listingsBefore;
 
     // Poll lag: gaps between consecutive evaluations beyond the interval, and triggers not polled at all.
@@ -276,16 +296,20 @@ async function main(): Promise<void> {
 
     const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
     say('');
+    const cpu = (k: number) => `${(((each1[k].cpu - each0[k].cpu) / seconds) * 100).toFixed(0)} %`;
+    const workers = processes.map((p, k) => ({ ...p, k })).filter((p) => p.name !== 'api');
     say(
-      `| triggers | packages | poll lag p50 / p95 / max | not polled | service RSS (max) | server RSS (max) | service CPU | server CPU | listings per package per interval | history events per iteration | log lines/min |`,
+      `| triggers | packages | ledger | poll lag p50 / p95 / max | not polled | worker RSS (max) | worker CPU | server RSS (max) | server CPU | listings per package per interval | history events per iteration | log lines/min |`,
     );
-    say(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
+    say(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
     say(
-      `| ${N} | ${P} | ${quantile(lags, 0.5).toFixed(1)} / ${quantile(lags, 0.95).toFixed(1)} / ${Math.max(0, ...lags).toFixed(1)} s | ${unpolled} | ` +
-        `${mb(Math.max(...rss.service))} | ${mb(Math.max(...rss.server))} | ` +
-        `${(((u1.service.cpu - u0.service.cpu) / seconds) * 100).toFixed(0)} % | ${(((u1.server.cpu - u0.server.cpu) / seconds) * 100).toFixed(0)} % | ` +
+      `| ${N} | ${P} | ${EMBEDDED ? 'embedded' : 'postgres'} | ${quantile(lags, 0.5).toFixed(1)} / ${quantile(lags, 0.95).toFixed(1)} / ${Math.max(0, ...lags).toFixed(1)} s | ${unpolled} | ` +
+        `${workers.map((w) => mb(Math.max(...eachRss[w.k]))).join(' + ')} | ${workers.map((w) => cpu(w.k)).join(' + ')} | ` +
+        `${mb(Math.max(...rss.server))} | ${(((u1.server.cpu - u0.server.cpu) / seconds) * 100).toFixed(0)} % | ` +
         `${(listings / P / (seconds / INTERVAL)).toFixed(2)} | ${(sampleEvents / Math.max(1, sampleIterations)).toFixed(1)} | ${(((logLines - logsBefore) / seconds) * 60).toFixed(0)} |`,
     );
+    for (const [k, p] of processes.entries())
+      say(`${p.name}: RSS max ${mb(Math.max(...eachRss[k]))}, CPU ${cpu(k)}`);
     if (diagnostics) say(diagnostics);
     if (unanswered > 0) say(`history queries not answered within the API's 30 s: ${unanswered} of ${N}`);
     say(

@@ -1,3 +1,4 @@
+import { workflowBundleOptions } from '../src/workflow-bundle';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   for (const file of files) {
     const history = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
     await Worker.runReplayHistory(
-      bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../workflows') },
+      bundle ? { workflowBundle: { codePath: bundle } } : workflowBundleOptions(),
       history,
       `replay-${file}`,
     );

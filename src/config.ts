@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { FeedIdSchema } from './domain/trigger';
+import { FeedIdSchema } from './domain/trigger-schema';
 import { NamedSecret } from './secrets';
 import { OutboundPolicy } from './feeds/outbound';
 import {

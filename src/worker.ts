@@ -12,6 +12,7 @@ import { HelmRepositoryClient } from './feeds/helm';
 import { ImageConfig, OciClient } from './feeds/oci';
 import { PackageListing, PackageSource } from './feeds/package-source';
 import { SingleFlightCache } from './feeds/single-flight';
+import { workflowBundleOptions } from './workflow-bundle';
 
 export interface WorkerOptions {
   readonly connection: NativeConnection;
@@ -36,7 +37,7 @@ export interface WorkerOptions {
 /** What the process needs besides its workflow cache: Node, the SDK's core, the bundle, caches, the API. */
 const BASE_MIB = 320;
 /** A cached trigger, release or queue workflow (its state, history-derived objects and V8 context share). */
-const CACHED_WORKFLOW_MIB = 0.6;
+const CACHED_WORKFLOW_MIB = 0.25;
 
 /**
  * Sizes the worker from its memory budget: as many workflows stay cached as fit, the rest are replayed
@@ -90,8 +91,6 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     taskQueue: options.config.taskQueue,
     activities,
     ...workerSizing(options.config.workerMemoryMiB ?? 1024),
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: require.resolve('../workflows') }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowBundleOptions()),
   });
 }

@@ -8,7 +8,7 @@ import {
 } from '@temporalio/workflow';
 import type { LedgerActivities } from '../activities/ledger';
 import type { DeliveryActivities } from '../activities/deliver';
-import { DeliveryStatus, releaseWorkflowId } from '../src/domain/project';
+import { DeliveryStatus, releaseWorkflowId } from '../src/domain/delivery';
 import { deliveryEndedSignal, wakeSignal } from './messages/release';
 
 const { nextDelivery } = proxyActivities<LedgerActivities>({

@@ -4,9 +4,9 @@ import { activityFailure } from './failures';
 import type { PackagePreview, PollActivities } from '../activities/poll';
 import type { LedgerActivities } from '../activities/ledger';
 import { releasedPackage, ruleFor } from '../src/domain/decision';
-import { CreateReleaseResult } from '../src/domain/project';
+import type { CreateReleaseResult } from '../src/domain/project';
 import { compileRule } from '../src/domain/rule';
-import { ReleasedPackage } from '../src/domain/trigger';
+import type { ReleasedPackage } from '../src/domain/trigger';
 
 const { pollPackage, tagDigest, previewPackage } = proxyActivities<PollActivities>({
   startToCloseTimeout: '1 minute',

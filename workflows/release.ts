@@ -1,6 +1,6 @@
 import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { LedgerActivities } from '../activities/ledger';
-import { DeliveryStatus, TERMINAL_DELIVERY } from '../src/domain/project';
+import { DeliveryStatus, TERMINAL_DELIVERY } from '../src/domain/delivery';
 import { deliveryEndedSignal } from './messages/release';
 
 export * from './messages/release';

@@ -60,29 +60,28 @@ function isDatabaseUnreachable(err: unknown): boolean {
 /** Request bodies: a project is at most 64 KiB; a rule preview's tag list is the largest body. */
 export const API_BODY_LIMIT = 4 * 1024 * 1024;
 
-/** The HTTP API: thin routes onto Temporal; errors as application/problem+json. */
-export function createApp(options: AppOptions): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  // Registry notifications bring their own content type, limit and parser (after their sender is checked).
-  const json = express.json({ limit: API_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
-  app.use((req: Request, res: Response, next: NextFunction) =>
-    req.path.startsWith('/webhooks/') ? next() : json(req, res, next),
-  );
-
+/**
+ * `/healthz` (the process answers) and `/readyz` (Temporal and the ledger database answer), for every role.
+ * Returns the Temporal probe, stopped with the server (src/api/listen.ts).
+ */
+export function healthRoutes(
+  app: express.Express,
+  client: Client,
+  database?: Pick<Database, 'ping'>,
+  given?: TemporalHealth,
+): TemporalHealth {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  const health = options.health ?? new TemporalHealth(options.client).start();
-  // Stopped with the server (src/api/listen.ts), so no probe outlives the app or its connection.
+  const health = given ?? new TemporalHealth(client).start();
   app.locals.temporalHealth = health;
   app.get('/readyz', async (_req, res) => {
     const { up, error } = health.status;
-    const database = options.database ? await options.database.ping() : true;
-    if (up && database) return void res.json({ status: 'ready', temporal: 'up', database: 'up' });
+    const databaseUp = database ? await database.ping() : true;
+    if (up && databaseUp) return void res.json({ status: 'ready', temporal: 'up', database: 'up' });
     const problems = [
       ...(up ? [] : [`the Temporal server does not answer: ${error ?? 'no answer'}`]),
-      ...(database ? [] : ['the ledger database does not answer']),
+      ...(databaseUp ? [] : ['the ledger database does not answer']),
     ];
     res
       .status(503)
@@ -93,9 +92,23 @@ export function createApp(options: AppOptions): express.Express {
         status: 503,
         detail: problems.join('; '),
         temporal: up ? 'up' : 'down',
-        database: database ? 'up' : 'down',
+        database: databaseUp ? 'up' : 'down',
       });
   });
+  return health;
+}
+
+/** The HTTP API: thin routes onto Temporal; errors as application/problem+json. */
+export function createApp(options: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // Registry notifications bring their own content type, limit and parser (after their sender is checked).
+  const json = express.json({ limit: API_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    req.path.startsWith('/webhooks/') ? next() : json(req, res, next),
+  );
+
+  const health = healthRoutes(app, options.client, options.database, options.health);
   app.use(ruleRoutes());
   // Routes that need Temporal: while it does not answer, say so at once (503) instead of letting a request
   // hang in the SDK's retries, and release requests already waiting when it stops answering.

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { destinationWorkflowId, ProjectSpec, ProjectSpecSchema, releaseWorkflowId } from '../domain/project';
 import { NOT_FOUND_CODES } from '../domain/failures';
 import { PROJECT_ATTRIBUTE } from '../domain/search-attributes';
-import { SlugSchema } from '../domain/trigger';
+import { SlugSchema } from '../domain/trigger-schema';
 import type { channelPreview, manualRelease } from '../../workflows/manual-release';
 import { Ledger, publicRelease } from '../db/ledger';
 import { FieldError, HttpProblem, parseOr400 } from './problem';

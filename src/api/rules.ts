@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { compileRule, evaluateRule, toPreview, VersionRuleSchema } from '../domain/rule';
+import { compileRule, evaluateRule, toPreview } from '../domain/rule';
+import { VersionRuleSchema } from '../domain/rule-schema';
 import { PRECEDENCES, Precedence } from '../domain/version';
 import { parseOr400 } from './problem';
 

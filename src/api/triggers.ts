@@ -15,14 +15,8 @@ import {
   TRIGGER_STATE_ATTRIBUTE,
   watchedPackageKey,
 } from '../domain/search-attributes';
-import {
-  SlugSchema,
-  triggerStatus,
-  triggerWorkflowId,
-  TriggerSpec,
-  TriggerSpecSchema,
-  TriggerState,
-} from '../domain/trigger';
+import { triggerStatus, triggerWorkflowId, TriggerSpec, TriggerState } from '../domain/trigger';
+import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import type { trigger } from '../../workflows/trigger';
 import {
   configureTriggerUpdate,

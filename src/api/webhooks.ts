@@ -3,7 +3,7 @@ import { Client } from '@temporalio/client';
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { PACKAGES_ATTRIBUTE, watchedPackageKey } from '../domain/search-attributes';
-import { FeedIdSchema, RepositorySchema } from '../domain/trigger';
+import { FeedIdSchema, RepositorySchema } from '../domain/trigger-schema';
 import { pollNowSignal } from '../../workflows/messages/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 import { listRunning, within } from './workflows';

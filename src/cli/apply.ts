@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ProjectSpecSchema } from '../domain/project';
-import { SlugSchema, TriggerSpec, TriggerSpecSchema } from '../domain/trigger';
+import { TriggerSpec } from '../domain/trigger';
+import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import { ApiClient } from './api-client';
 import { parseCommandLine, UsageError } from './usage';
 

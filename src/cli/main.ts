@@ -8,6 +8,9 @@ const USAGE = [
   'usage: feed-triggers <command> [options]',
   '',
   'commands:',
+  '  serve   run the worker and the API (what npm start runs)',
+  '  worker  run a worker only (scale out: several on one task queue; needs TEMPORAL_ADDRESS, DATABASE_URL)',
+  '  api     run the API only (needs TEMPORAL_ADDRESS, DATABASE_URL)',
   '  rules   preview a version rule over tags read from stdin',
   `          ${RULES_USAGE}`,
   '  apply   make projects and triggers match a file',
@@ -31,6 +34,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const out = (line: string) => io.stdout.write(`${line}\n`);
   try {
     switch (command) {
+      case 'serve':
+      case 'worker':
+      case 'api':
+        // The service runs until Ctrl-C or SIGTERM, and exits itself.
+        if (rest.length > 0) throw new UsageError(`${command} takes no arguments; it reads its environment`);
+        await (await import('../main')).start(command);
+        return 0;
       case 'rules':
         await runRules(rest, io.stdin, io.stdout);
         return 0;

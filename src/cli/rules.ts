@@ -1,11 +1,5 @@
-import {
-  compileRule,
-  evaluateRule,
-  RulesPreview,
-  toPreview,
-  VersionRuleInput,
-  VersionRuleSchema,
-} from '../domain/rule';
+import { compileRule, evaluateRule, RulesPreview, toPreview, VersionRuleInput } from '../domain/rule';
+import { VersionRuleSchema } from '../domain/rule-schema';
 import { Precedence, PRECEDENCES } from '../domain/version';
 import { parseCommandLine, UsageError } from './usage';
 

@@ -5,9 +5,11 @@ import {
   donorReleaseNumber,
   renderReleaseNumber,
 } from './release-number';
-import { VersionRule, VersionRuleSchema } from './rule';
+import { VersionRule } from './rule';
+import { VersionRuleSchema } from './rule-schema';
 import { jsonBytes, MAX_PROJECT_SPEC_BYTES } from './size';
-import { PackageRefSchema, ReleasedPackage, SlugSchema, TriggerChannelView } from './trigger';
+import { ReleasedPackage, TriggerChannelView } from './trigger';
+import { PackageRefSchema, SlugSchema } from './trigger-schema';
 
 /** A name the worker resolves to a secret value from its configuration; the value never enters workflows. */
 export const SecretUseSchema = z.object({ secret: SlugSchema }).strict();
@@ -203,23 +205,9 @@ export const ProjectSpecSchema = z
 export type ProjectSpec = z.infer<typeof ProjectSpecSchema>;
 export type ProjectSpecInput = z.input<typeof ProjectSpecSchema>;
 
-/** The workflow ID of a release in flight: it hands the release to each destination's queue. */
-export function releaseWorkflowId(project: string, number: string): string {
-  return `release/${project}/${number}`;
-}
-
-/** The workflow ID of a destination's queue: one delivery at a time, in release order. */
-export function destinationWorkflowId(project: string, destination: string): string {
-  return `destination/${project}/${destination}`;
-}
-
-export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'superseded' | 'cancelled';
-export const TERMINAL_DELIVERY: ReadonlySet<DeliveryStatus> = new Set([
-  'delivered',
-  'failed',
-  'superseded',
-  'cancelled',
-]);
+export { destinationWorkflowId, releaseWorkflowId, TERMINAL_DELIVERY } from './delivery';
+export type { DeliveryStatus } from './delivery';
+import type { DeliveryStatus } from './delivery';
 
 export interface Delivery {
   status: DeliveryStatus;

@@ -15,7 +15,7 @@ import {
   FeedErrorInfo,
   PackageRef,
   TriggerSpec,
-  TriggerSpecSchema,
+  changedTriggerSpec,
   HistoryEntry,
   MAX_HISTORY,
   PollOutcome,
@@ -119,15 +119,15 @@ export class TriggerMachine {
 
   /** Why a change of channel, watch list or interval is refused, or null when it is valid. */
   refuseChange(change: TriggerChange): string | null {
-    const parsed = TriggerSpecSchema.safeParse({ ...this.state.spec, ...change });
-    if (parsed.success) return null;
-    const issue = parsed.error.issues[0];
-    return `${issue.path.join('.')}: ${issue.message}`;
+    const changed = changedTriggerSpec(this.state.spec, change);
+    return 'refusal' in changed ? changed.refusal : null;
   }
 
   /** Applies a validated change; a new channel drops the loaded view so the next poll loads it. */
   configure(change: TriggerChange): { changed: boolean; channelChanged: boolean } {
-    const next = TriggerSpecSchema.parse({ ...this.state.spec, ...change });
+    const changed = changedTriggerSpec(this.state.spec, change);
+    if ('refusal' in changed) throw new TypeError(changed.refusal);
+    const next = changed.spec;
     if (JSON.stringify(next) === JSON.stringify(this.state.spec))
       return { changed: false, channelChanged: false };
     const channelChanged = next.channel !== this.state.spec.channel;

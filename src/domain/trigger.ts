@@ -1,79 +1,59 @@
-import { z } from 'zod';
-import { DOCKER_HUB, normaliseRegistry, normaliseRepository } from './reference';
-import { VersionRule } from './rule';
+import type { VersionRule } from './rule';
 import type { Precedence } from './version';
 
-/** Lower-case names safe in workflow IDs and URLs. */
-export const SlugSchema = z
-  .string()
-  .min(1)
-  .max(63)
-  .regex(
-    /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/,
-    'use lower-case letters, digits, ".", "_" and "-", starting and ending with a letter or digit',
-  );
-
-/** A feed is a configured feed id or a registry host (`docker.io`, `ghcr.io`, `127.0.0.1:5000`). */
-export const FeedIdSchema = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(/^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(:\d{1,5})?$/, 'a feed id or a registry host[:port]');
-
-/** A repository path in a registry (OCI distribution name grammar, lower case). */
-export const RepositorySchema = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(
-    /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/,
-    'a repository path such as "library/nginx"',
-  );
-
-/** A named use of a package: `web` = `docker.io` + `library/nginx`. */
-export const PackageRefSchema = z
-  .object({
-    name: SlugSchema,
-    feed: FeedIdSchema,
-    package: RepositorySchema,
-  })
-  .strict()
-  // Docker's normalisation: index.docker.io is docker.io, and `nginx` there is `library/nginx`.
-  .transform((ref) => {
-    const feed = normaliseRegistry(ref.feed) === DOCKER_HUB ? DOCKER_HUB : ref.feed;
-    return { ...ref, feed, package: normaliseRepository(feed, ref.package) };
-  });
-export type PackageRef = z.infer<typeof PackageRefSchema>;
+export type { PackageRef, TriggerSpec, TriggerSpecInput } from './trigger-schema';
+import type { PackageRef, TriggerSpec } from './trigger-schema';
 
 export const MIN_INTERVAL_SECONDS = 10;
 export const DEFAULT_INTERVAL_SECONDS = 300;
+export const MAX_INTERVAL_SECONDS = 7 * 24 * 3600;
+/** The slug rule of SlugSchema, for the plain checks workflows run. */
+const SLUG = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/;
+const isSlug = (v: unknown) => typeof v === 'string' && v.length <= 63 && SLUG.test(v);
 
-/** A trigger watches some package references of a project for one channel. */
-export const TriggerSpecSchema = z
-  .object({
-    project: SlugSchema,
-    name: SlugSchema,
-    channel: SlugSchema.default('default'),
-    /** The package references whose new versions start a release; all of the project's when left out. */
-    watch: z.array(SlugSchema).min(1).max(50).optional(),
-    intervalSeconds: z
-      .number()
-      .int()
-      .min(MIN_INTERVAL_SECONDS)
-      .max(7 * 24 * 3600)
-      .default(DEFAULT_INTERVAL_SECONDS),
-  })
-  .strict()
-  .superRefine((spec, ctx) => {
+/**
+ * A trigger's spec after a change of channel, watch list or interval, with TriggerSpecSchema's defaults and
+ * rules in plain code (workflows validate updates with it; the API checks the schema first), or why not.
+ */
+export function changedTriggerSpec(
+  spec: TriggerSpec,
+  change: Partial<Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>>,
+): { spec: TriggerSpec } | { refusal: string } {
+  // As the schema reads `{ ...spec, ...change }`: a key left out keeps its value, an undefined one its default.
+  const channel = ('channel' in change ? change.channel : spec.channel) ?? 'default';
+  const watch = 'watch' in change ? change.watch : spec.watch;
+  const intervalSeconds =
+    ('intervalSeconds' in change ? change.intervalSeconds : spec.intervalSeconds) ?? DEFAULT_INTERVAL_SECONDS;
+  if (!isSlug(channel)) return { refusal: 'channel: use lower-case letters, digits, ".", "_" and "-"' };
+  if (watch !== undefined) {
+    if (!Array.isArray(watch) || watch.length < 1 || watch.length > 50)
+      return { refusal: 'watch: list 1 to 50 package references' };
     const seen = new Set<string>();
-    spec.watch?.forEach((name, i) => {
-      if (seen.has(name))
-        ctx.addIssue({ code: 'custom', path: ['watch', i], message: `"${name}" is listed twice` });
+    for (const [i, name] of watch.entries()) {
+      if (!isSlug(name)) return { refusal: `watch.${i}: not a package reference name` };
+      if (seen.has(name)) return { refusal: `watch.${i}: "${name}" is listed twice` };
       seen.add(name);
-    });
-  });
-export type TriggerSpec = z.infer<typeof TriggerSpecSchema>;
-export type TriggerSpecInput = z.input<typeof TriggerSpecSchema>;
+    }
+  }
+  if (
+    typeof intervalSeconds !== 'number' ||
+    !Number.isInteger(intervalSeconds) ||
+    intervalSeconds < MIN_INTERVAL_SECONDS ||
+    intervalSeconds > MAX_INTERVAL_SECONDS
+  )
+    return {
+      refusal: `intervalSeconds: a whole number from ${MIN_INTERVAL_SECONDS} to ${MAX_INTERVAL_SECONDS}`,
+    };
+  return {
+    spec: {
+      project: spec.project,
+      name: spec.name,
+      channel,
+      ...(watch !== undefined ? { watch: [...watch] } : {}),
+      intervalSeconds,
+    },
+  };
+}
 
 /** The workflow ID of a trigger: a business key, never a secret. */
 export function triggerWorkflowId(project: string, name: string): string {

@@ -1,4 +1,13 @@
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+
+/**
+ * RE2JS, loaded on first use: workflow code gets its own instance of every module it loads (per cached
+ * workflow), and most triggers' rules have no regex of their own, so they never load it.
+ */
+function re2js(): typeof RE2JS {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('re2js') as typeof import('re2js')).RE2JS;
+}
 
 /**
  * Every regex a user supplies (tag, filter, exclude, labels) runs here, on RE2JS: RE2 semantics, linear
@@ -48,7 +57,7 @@ export function compileUserRegex(source: string, what = 'regex'): UserRegex {
     throw new InvalidRegexError(`${what} is longer than ${MAX_REGEX_LENGTH} characters`);
   let re: RE2JS;
   try {
-    re = RE2JS.compile(source);
+    re = re2js().compile(source);
   } catch (err) {
     const known = UNSUPPORTED.find(([pattern]) => pattern.test(source));
     if (known)

@@ -195,7 +195,10 @@ describe('a trigger through the fault proxy', () => {
             : e.activityTaskScheduledEventAttributes?.activityType?.name,
       )
       .filter((k): k is string => k !== undefined);
-    expect(kinds.slice(0, 3)).toEqual(['local', 'timer', 'pollChannel']);
+    // (The slice may begin with the previous iteration's marker and timer, written after its query answered.)
+    const durable = kinds.indexOf('pollChannel');
+    expect(durable).toBeGreaterThanOrEqual(2);
+    expect(kinds.slice(durable - 2, durable + 1)).toEqual(['local', 'timer', 'pollChannel']);
     const s = await state();
     expect(s.lastError).toBeNull();
     expect(s.history.at(-1)?.outcome).toBe('released');

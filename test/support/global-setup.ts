@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { connectTemporal, TemporalHandle } from '../../src/temporal/connect';
+import { workflowBundleOptions } from '../../src/workflow-bundle';
 
 declare global {
   var __FEED_TRIGGERS_TEMPORAL__: TemporalHandle | undefined;
@@ -27,10 +28,7 @@ export default async function globalSetup(): Promise<void> {
   });
   globalThis.__FEED_TRIGGERS_TEMPORAL__ = temporal;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-test-'));
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
-    logger: quietLogger,
-  });
+  const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(), logger: quietLogger });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, code);
   process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS = temporal.address;

@@ -1,12 +1,8 @@
 import { Client } from '@temporalio/client';
 import { ProjectRelease, ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { Ledger } from '../../src/db/ledger';
-import {
-  TriggerSpecInput,
-  TriggerSpecSchema,
-  TriggerState,
-  triggerWorkflowId,
-} from '../../src/domain/trigger';
+import { TriggerSpecInput, TriggerState, triggerWorkflowId } from '../../src/domain/trigger';
+import { TriggerSpecSchema } from '../../src/domain/trigger-schema';
 import { stateQuery } from '../../workflows/messages/trigger';
 import type { trigger } from '../../workflows/trigger';
 import { eventually } from './temporal';

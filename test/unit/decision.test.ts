@@ -6,13 +6,10 @@ import {
   stableHash,
   versionSetKey,
 } from '../../src/domain/decision';
-import { compileRule, VersionRuleSchema } from '../../src/domain/rule';
-import {
-  emptyPackageStatus,
-  PackageRefSchema,
-  PackageStatus,
-  ReleasedPackage,
-} from '../../src/domain/trigger';
+import { compileRule } from '../../src/domain/rule';
+import { VersionRuleSchema } from '../../src/domain/rule-schema';
+import { emptyPackageStatus, PackageStatus, ReleasedPackage } from '../../src/domain/trigger';
+import { PackageRefSchema } from '../../src/domain/trigger-schema';
 import { compareOrdered, compareRank, toOrderedValue } from '../../src/domain/order';
 
 const rules = [

@@ -1,4 +1,4 @@
-import { PackageRefSchema } from '../../src/domain/trigger';
+import { PackageRefSchema } from '../../src/domain/trigger-schema';
 import { parseWwwAuthenticate } from '../../src/feeds/challenge';
 import { pageSizeFor, registryApiHost } from '../../src/feeds/feed';
 

@@ -1,4 +1,5 @@
-import { compileRule, evaluateRule, VersionRuleInput, VersionRuleSchema } from '../../src/domain/rule';
+import { compileRule, evaluateRule, VersionRuleInput } from '../../src/domain/rule';
+import { VersionRuleSchema } from '../../src/domain/rule-schema';
 
 const run = (rule: VersionRuleInput, tags: string[]) => {
   const e = evaluateRule(compileRule(rule), tags);

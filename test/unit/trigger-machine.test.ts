@@ -1,7 +1,8 @@
 import { PackagePoll, TriggerMachine } from '../../src/domain/trigger-machine';
-import { initialTriggerState, TriggerChannelView, TriggerSpecSchema } from '../../src/domain/trigger';
-import { PackageRefSchema } from '../../src/domain/trigger';
-import { VersionRuleSchema } from '../../src/domain/rule';
+import { changedTriggerSpec, initialTriggerState, TriggerChannelView } from '../../src/domain/trigger';
+import { TriggerSpecSchema } from '../../src/domain/trigger-schema';
+import { PackageRefSchema } from '../../src/domain/trigger-schema';
+import { VersionRuleSchema } from '../../src/domain/rule-schema';
 
 const NOW = '2026-11-28T10:00:00.000Z';
 const refs = [
@@ -242,4 +243,41 @@ describe('TriggerMachine, when to poll next', () => {
       expect(now + delay - Date.parse(m.state.lastPoll.at)).toBeGreaterThanOrEqual(30_000);
     }
   });
+});
+
+describe('changedTriggerSpec, the plain-code check workflows run instead of the schema', () => {
+  const spec = TriggerSpecSchema.parse({ project: 'shop', name: 'web', watch: ['web'], intervalSeconds: 60 });
+  const changes: Array<Record<string, unknown>> = [
+    {},
+    { intervalSeconds: 300 },
+    { intervalSeconds: undefined },
+    { intervalSeconds: 9 },
+    { intervalSeconds: 10.5 },
+    { intervalSeconds: 7 * 24 * 3600 + 1 },
+    { intervalSeconds: '60' },
+    { channel: 'beta' },
+    { channel: undefined },
+    { channel: 'Beta' },
+    { channel: '-beta' },
+    { channel: 'x'.repeat(64) },
+    { watch: undefined },
+    { watch: [] },
+    { watch: ['web', 'worker'] },
+    { watch: ['web', 'web'] },
+    { watch: ['WEB'] },
+    { watch: Array.from({ length: 51 }, (_, i) => `p${i}`) },
+    { watch: 'web' },
+  ];
+  test.each(changes.map((c) => [JSON.stringify(c), c]))(
+    '%s: same verdict and result as the schema',
+    (_, change) => {
+      const bySchema = TriggerSpecSchema.safeParse({ ...spec, ...change });
+      const plain = changedTriggerSpec(spec, change as never);
+      if (bySchema.success) expect(plain).toEqual({ spec: bySchema.data });
+      else
+        expect('refusal' in plain && plain.refusal).toMatch(
+          new RegExp(`^${String(bySchema.error.issues[0].path[0])}`),
+        );
+    },
+  );
 });

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { compileRule, evaluateRule, VersionRuleSchema } from '../../src/domain/rule';
+import { compileRule, evaluateRule } from '../../src/domain/rule';
+import { VersionRuleSchema } from '../../src/domain/rule-schema';
 import { compileUserRegex, InvalidRegexError } from '../../src/domain/user-regex';
 
 /** Patterns from the hostile-input report: each backtracks catastrophically on V8. */

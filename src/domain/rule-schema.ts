@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { ORDER_NAMES, OrderName } from './order';
+import { parseRange, RangeSyntaxError } from './range';
+import { compileUserRegex } from './user-regex';
+import { missingGroups } from './rule';
+
+const userRegex = (what: string) =>
+  z
+    .string()
+    .max(512)
+    .superRefine((source, ctx) => {
+      try {
+        compileUserRegex(source, what);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    });
+
+/** A channel's version rule. Every field is optional; an empty rule accepts any version. */
+export const VersionRuleSchema = z
+  .object({
+    /** Package references of the project this rule applies to (channel rules only). */
+    packages: z.array(z.string().min(1).max(100)).max(100).optional(),
+    /** NuGet interval (`[1.0,2.0)`) or npm range (`^1.2`); applies to the ordered value. */
+    range: z
+      .string()
+      .max(256)
+      .superRefine((text, ctx) => {
+        try {
+          parseRange(text);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as RangeSyntaxError).message });
+        }
+      })
+      .optional(),
+    /** Octopus pre-release tag regex, tested against `label` or `label+metadata`: `^$` is stable only. */
+    tag: userRegex('pre-release tag regex').optional(),
+    /** Tags must match this regex; named groups feed `extract`. */
+    filter: userRegex('filter regex').optional(),
+    /** Template for the value to order, from the filter's groups: `$ts`, `${ts}` or `$1`. */
+    extract: z.string().min(1).max(256).optional(),
+    order: z.enum(ORDER_NAMES as [OrderName, ...OrderName[]]).default('semver'),
+    /** Tags matching any of these are dropped, in addition to the defaults unless those are turned off. */
+    exclude: z.array(userRegex('exclusion regex')).max(50).default([]),
+    defaultExcludes: z.boolean().default(true),
+    /** Follow the digest behind one fixed (mutable) tag: a new digest counts as a later version. */
+    trackDigest: z.boolean().default(false),
+    /**
+     * Image config labels that must match (`org.opencontainers.image.source: ^https://github.com/acme/`).
+     * Only these rules make the worker read image configs, and only for the best few candidates.
+     */
+    labels: z.record(z.string().min(1).max(256), userRegex('label regex')).optional(),
+    /**
+     * Soak time (Renovate's minimumReleaseAge): an image must have been created at least this many minutes
+     * ago, by its config's `created`, before it can be released; a newer one waits for a later poll.
+     */
+    minAgeMinutes: z.number().int().min(0).max(525_600).default(0),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (rule.extract !== undefined && rule.filter === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['extract'],
+        message: 'extract needs a filter regex to take groups from',
+      });
+    }
+    if (rule.order !== 'semver' && rule.range !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['range'],
+        message: `a version range needs order semver, not ${rule.order}`,
+      });
+    }
+    if (rule.order !== 'semver' && rule.tag !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tag'],
+        message: `a pre-release tag regex needs order semver, not ${rule.order}`,
+      });
+    }
+    if (rule.extract !== undefined && rule.filter !== undefined) {
+      const missing = missingGroups(rule.filter, rule.extract);
+      if (missing.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['extract'],
+          message: `extract names groups the filter lacks: ${missing.join(', ')}`,
+        });
+      }
+    }
+  });
+
+export type VersionRule = z.infer<typeof VersionRuleSchema>;
+export type VersionRuleInput = z.input<typeof VersionRuleSchema>;
