@@ -49,7 +49,10 @@ export function workerSizing(memoryMiB: number) {
     maxConcurrentActivityTaskExecutions: 200,
     // Idle polls run here first (most answered from the shared listing cache), inside workflow tasks.
     maxConcurrentLocalActivityExecutions: 200,
-    maxConcurrentWorkflowTaskExecutions: 40,
+    // An idle poll runs inside its workflow task (a local activity), which holds a slot until the poll
+    // returns: with 40 slots and ~1 s polls, 2,000 triggers a minute queued for minutes. Slots are permits,
+    // not threads; activations still run one at a time per workflow thread.
+    maxConcurrentWorkflowTaskExecutions: 200,
     // Pollers follow the task queue's backlog instead of a fixed 10 (the server says when more would help).
     activityTaskPollerBehavior: { type: 'autoscaling', minimum: 2, initial: 5, maximum: 40 },
     workflowTaskPollerBehavior: { type: 'autoscaling', minimum: 2, initial: 5, maximum: 20 },

@@ -231,9 +231,9 @@ describe('the built CLI, as npx runs it', () => {
 
 describe('npm start, refusing to run', () => {
   const main = path.resolve(__dirname, '../../dist/src/main.js');
-  const start = async (env: Record<string, string>) => {
+  const start = async (env: Record<string, string>, args: string[] = []) => {
     try {
-      await promisify(execFile)(process.execPath, [main], {
+      await promisify(execFile)(process.execPath, [main, ...args], {
         env: { ...process.env, TEMPORAL_ADDRESS: '', ...env },
         timeout: 30_000,
       });
@@ -243,6 +243,23 @@ describe('npm start, refusing to run', () => {
       return { code: e.code, stderr: e.stderr };
     }
   };
+
+  test('split roles need a shared Temporal server and ledger; an unknown role is refused', async () => {
+    for (const role of ['worker', 'api']) {
+      const r = await start({ DATABASE_URL: '' }, [role]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `feed-triggers: the ${role} role shares its Temporal server and ledger with the other roles: set TEMPORAL_ADDRESS and DATABASE_URL (or run "serve")`,
+      );
+    }
+    const bogus = await start({}, ['conductor']);
+    expect([bogus.code, bogus.stderr.trim()]).toEqual([
+      2,
+      'feed-triggers: unknown role "conductor": use one of serve, worker, api',
+    ]);
+    const byEnv = await start({ FEED_TRIGGERS_ROLE: 'api', TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(byEnv.stderr).toMatch(/the api role shares its Temporal server and ledger/);
+  });
 
   test('a Temporal CLI path that is not a program gives one clear message and exit 2', async () => {
     const r = await start({ TEMPORAL_CLI_PATH: '/nonexistent/temporal' });
