@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
-import { connectTemporal } from '../src/temporal/connect';
+import { connectTemporal, EMBEDDED_DEV_SERVER } from '../src/temporal/connect';
 import { workflowBundleOptions } from '../src/workflow-bundle';
 import { FailureCode } from '../src/domain/failures';
 import type { trigger } from '../workflows';
@@ -33,18 +33,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function measure(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-bench-memory-'));
-  const temporal = await connectTemporal(
-    {
-      address: null,
-      namespace: 'default',
-      apiKey: null,
-      tls: false,
-      devServerPort: 0,
-      uiPort: 0,
-      cliPath: null,
-    },
-    { dbFile: path.join(dir, 't.db') },
-  );
+  const temporal = await connectTemporal(EMBEDDED_DEV_SERVER, { dbFile: path.join(dir, 't.db') });
   try {
     const { code } = await bundleWorkflowCode({
       ...workflowBundleOptions(),

@@ -26,6 +26,17 @@ export interface DevServerOptions {
   readonly uiPort?: number;
 }
 
+/** Settings for a throwaway embedded dev server on free ports (tests and benchmarks). */
+export const EMBEDDED_DEV_SERVER: TemporalSettings = {
+  address: null,
+  namespace: 'default',
+  apiKey: null,
+  tls: false,
+  devServerPort: 0,
+  uiPort: 0,
+  cliPath: null,
+};
+
 /**
  * Uses TEMPORAL_ADDRESS when set; otherwise starts a dev server from a local CLI (PATH,
  * TEMPORAL_CLI_PATH, cache, or built with Go), falling back to the SDK's download.

@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { connectTemporal, TemporalHandle } from '../../src/temporal/connect';
+import { connectTemporal, EMBEDDED_DEV_SERVER, TemporalHandle } from '../../src/temporal/connect';
 import { startApi, TestApi } from '../support/api';
 import { Database, openDatabase } from '../../src/db/open';
 import { Ledger } from '../../src/db/ledger';
@@ -11,15 +11,7 @@ let api: TestApi;
 let database: Database;
 
 beforeAll(async () => {
-  temporal = await connectTemporal({
-    address: null,
-    namespace: 'default',
-    apiKey: null,
-    tls: false,
-    devServerPort: 0,
-    uiPort: 0,
-    cliPath: null,
-  });
+  temporal = await connectTemporal(EMBEDDED_DEV_SERVER);
   connection = await Connection.connect({ address: temporal.address });
   database = await openDatabase({});
   api = await startApi({
