@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { ensureTemporalCli } from '../src/temporal/cli';
+import { DEV_SERVER_SQLITE_ARGS } from '../src/temporal/connect';
 import { FaultProxy } from '../test/support/fault-proxy';
 import { freePort, pushImage, TestRegistry } from '../test/support/registry';
 import { startPostgres } from '../test/support/postgres';
@@ -97,6 +98,9 @@ async function main(): Promise<void> {
         path.join(dir, 't.db'),
         '--log-level',
         'error',
+        // As the embedded server of `npm start` runs it (src/temporal/connect.ts): a write-ahead log,
+        // synced at checkpoints, instead of an fsync per transaction.
+        ...DEV_SERVER_SQLITE_ARGS,
       ],
       { stdio: 'ignore' },
     );
@@ -202,10 +206,33 @@ async function main(): Promise<void> {
     const rss = { server: [] as number[] };
     const eachRss = processes.map(() => [] as number[]);
     const logsBefore = logLines;
+    // The shared task queue's backlog (tasks no worker has taken yet), sampled with the RSS.
+    const backlog = { workflow: [] as number[], activity: [] as number[], ageMs: [] as number[] };
+    const sampleQueue = async () => {
+      for (const [kind, type] of [
+        ['workflow', 1],
+        ['activity', 2],
+      ] as const) {
+        const { stats } = await client.workflowService
+          .describeTaskQueue({
+            namespace: 'default',
+            taskQueue: { name: 'feed-triggers' },
+            taskQueueType: type,
+            reportStats: true,
+          })
+          .catch(() => ({ stats: null }));
+        backlog[kind].push(Number(stats?.approximateBacklogCount ?? 0));
+        if (kind === 'workflow') {
+          const age = stats?.approximateBacklogAge;
+          backlog.ageMs.push(Number(age?.seconds ?? 0) * 1000 + Math.floor((age?.nanos ?? 0) / 1e6));
+        }
+      }
+    };
     while (Date.now() - windowStart < DURATION * 1000) {
       await sleep(5000);
       processes.forEach((p, k) => eachRss[k].push(usage(p.child.pid!).rss));
       rss.server.push(usage(server.pid!).rss);
+      await sampleQueue();
     }
     const windowEnd = Date.now();
     const seconds = (windowEnd - windowStart) / 1000;
@@ -311,6 +338,12 @@ async function main(): Promise<void> {
     for (const [k, p] of processes.entries())
       say(`${p.name}: RSS max ${mb(Math.max(...eachRss[k]))}, CPU ${cpu(k)}`);
     if (diagnostics) say(diagnostics);
+    say(
+      `task queue backlog (median / max of ${backlog.workflow.length} samples): workflow tasks ` +
+        `${quantile(backlog.workflow, 0.5)} / ${Math.max(0, ...backlog.workflow)} ` +
+        `(oldest ${(Math.max(0, ...backlog.ageMs) / 1000).toFixed(1)} s), activity tasks ` +
+        `${quantile(backlog.activity, 0.5)} / ${Math.max(0, ...backlog.activity)}`,
+    );
     if (unanswered > 0) say(`history queries not answered within the API's 30 s: ${unanswered} of ${N}`);
     say(
       `creation: ${(N / createSeconds).toFixed(0)} triggers/s with apply -f; window ${seconds.toFixed(0)} s`,
