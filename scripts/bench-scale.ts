@@ -207,7 +207,7 @@ async function main(): Promise<void> {
     const eachRss = processes.map(() => [] as number[]);
     const logsBefore = logLines;
     // The shared task queue's backlog (tasks no worker has taken yet), sampled with the RSS.
-    const backlog = { workflow: [] as number[], activity: [] as number[], ageMs: [] as number[] };
+    const backlog = { workflow: [] as number[], activity: [] as number[], ageMs: [] as number[], missed: 0 };
     const sampleQueue = async () => {
       for (const [kind, type] of [
         ['workflow', 1],
@@ -221,9 +221,14 @@ async function main(): Promise<void> {
             reportStats: true,
           })
           .catch(() => ({ stats: null }));
-        backlog[kind].push(Number(stats?.approximateBacklogCount ?? 0));
+        // A sample the server did not answer is left out, not counted as an empty queue.
+        if (!stats) {
+          backlog.missed++;
+          continue;
+        }
+        backlog[kind].push(Number(stats.approximateBacklogCount ?? 0));
         if (kind === 'workflow') {
-          const age = stats?.approximateBacklogAge;
+          const age = stats.approximateBacklogAge;
           backlog.ageMs.push(Number(age?.seconds ?? 0) * 1000 + Math.floor((age?.nanos ?? 0) / 1e6));
         }
       }
@@ -342,7 +347,8 @@ async function main(): Promise<void> {
       `task queue backlog (median / max of ${backlog.workflow.length} samples): workflow tasks ` +
         `${quantile(backlog.workflow, 0.5)} / ${Math.max(0, ...backlog.workflow)} ` +
         `(oldest ${(Math.max(0, ...backlog.ageMs) / 1000).toFixed(1)} s), activity tasks ` +
-        `${quantile(backlog.activity, 0.5)} / ${Math.max(0, ...backlog.activity)}`,
+        `${quantile(backlog.activity, 0.5)} / ${Math.max(0, ...backlog.activity)}` +
+        (backlog.missed > 0 ? `; ${backlog.missed} samples not answered` : ''),
     );
     if (unanswered > 0) say(`history queries not answered within the API's 30 s: ${unanswered} of ${N}`);
     say(

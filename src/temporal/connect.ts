@@ -26,7 +26,6 @@ export interface DevServerOptions {
   readonly uiPort?: number;
 }
 
-/** Settings for a throwaway embedded dev server on free ports (tests and benchmarks). */
 /**
  * The embedded dev server keeps its SQLite file in write-ahead-log mode, synced at checkpoints: by default
  * SQLite fsyncs every transaction, and at 2,000 triggers that made the server's disk writes (not CPU) the
@@ -40,6 +39,7 @@ export const DEV_SERVER_SQLITE_ARGS: readonly string[] = [
   'synchronous=normal',
 ];
 
+/** Settings for a throwaway embedded dev server on free ports (tests and benchmarks). */
 export const EMBEDDED_DEV_SERVER: TemporalSettings = {
   address: null,
   namespace: 'default',
