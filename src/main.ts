@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
 import express from 'express';
 import { createApp, healthRoutes } from './api/app';
@@ -12,6 +13,8 @@ import { bindingsOf } from './secrets';
 import { DatabaseError, openDatabase, redact } from './db/open';
 import { Ledger } from './db/ledger';
 import { MigrationError } from './db/migrations';
+import { AccessStore } from './db/access';
+import { isLoopback } from './feeds/feed';
 
 /**
  * What one process runs: `serve` is the worker and the API (what `npm start` runs, with an embedded dev
@@ -39,6 +42,19 @@ export async function runService(role: Role): Promise<void> {
     throw new RoleError(
       `the ${role} role shares its Temporal server and ledger with the other roles: set TEMPORAL_ADDRESS and DATABASE_URL (or run "serve")`,
     );
+  // The database first: a refusal to start (no API token on an open address) comes before a dev server.
+  const database = await openDatabase(
+    config.databaseUrl ? { url: config.databaseUrl } : { dataDir: path.join(config.dataDir, 'ledger') },
+  );
+  const ledger = new Ledger(database.db, database.ledgerOptions);
+  const access = new AccessStore(database.db);
+  const firstToken =
+    role === 'worker'
+      ? null
+      : await bootstrapToken(access, config.api.host).catch(async (err: unknown) => {
+          await database.close();
+          throw err;
+        });
   if (!config.temporal.address) say('Starting an embedded Temporal dev server...');
   const temporal = await connectTemporal(config.temporal, {
     dbFile: path.join(config.dataDir, 'temporal.sqlite'),
@@ -46,10 +62,6 @@ export async function runService(role: Role): Promise<void> {
     uiPort: config.temporal.uiPort,
   });
   const client = new Client({ connection: temporal.connection, namespace: temporal.namespace });
-  const database = await openDatabase(
-    config.databaseUrl ? { url: config.databaseUrl } : { dataDir: path.join(config.dataDir, 'ledger') },
-  );
-  const ledger = new Ledger(database.db, database.ledgerOptions);
   const worker =
     role === 'api'
       ? null
@@ -68,6 +80,7 @@ export async function runService(role: Role): Promise<void> {
           client,
           ledger,
           database,
+          access,
           taskQueue: config.taskQueue,
           webhookToken: config.webhookToken,
           secretBindings: bindingsOf(config.secrets),
@@ -81,14 +94,22 @@ export async function runService(role: Role): Promise<void> {
   say(`Role:               ${role}`);
   say(
     role === 'worker'
-      ? `Health checks:      http://${config.api.host}:${config.api.port}/readyz`
-      : `feed-triggers API:  http://${config.api.host}:${config.api.port}`,
+      ? `Health checks:      http://${config.api.host}:${(server.address() as AddressInfo).port}/readyz`
+      : `feed-triggers API:  http://${config.api.host}:${(server.address() as AddressInfo).port}`,
   );
   say(`Temporal server:    ${temporal.address} (namespace ${temporal.namespace})`);
   say(
     `Ledger database:    ${config.databaseUrl ? redact(config.databaseUrl) : `embedded, in ${path.join(config.dataDir, 'ledger')}`}`,
   );
   if (temporal.uiUrl) say(`Temporal Web UI:    ${temporal.uiUrl}`);
+  if (firstToken) {
+    say('');
+    say(`No API token existed, so this admin token was made (${firstToken.name}). It is shown once and`);
+    say('stored only as a hash; use it as FEED_TRIGGERS_TOKEN, make tokens for people with');
+    say('"feed-triggers token create NAME --role viewer|operator|admin", then revoke this one:');
+    say(`  ${firstToken.token}`);
+    say('');
+  }
   say('Press Ctrl-C to stop.');
 
   let stopping = false;
@@ -112,6 +133,26 @@ export async function runService(role: Role): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   await running;
+}
+
+/**
+ * The API refuses calls without a token. On a loopback address with no token yet, the first start makes an
+ * admin token and prints it once; on any other address the service will not start without one, so a
+ * fresh install is never open to its network.
+ */
+async function bootstrapToken(
+  access: AccessStore,
+  host: string,
+): Promise<{ name: string; token: string } | null> {
+  if (await access.hasLiveTokens()) return null;
+  if (!isLoopback(host) && host !== '::1')
+    throw new RoleError(
+      `the API would listen on ${host} and no API token exists: create an admin token first with ` +
+        '"feed-triggers token create NAME --role admin" (on this database), or listen on 127.0.0.1',
+    );
+  const name = `bootstrap-admin-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+  const { token } = await access.createToken(name, 'admin', 'feed-triggers start');
+  return { name, token };
 }
 
 function healthOnly(client: Client, database: Parameters<typeof healthRoutes>[2]): express.Express {

@@ -11,6 +11,8 @@ import { triggerRoutes } from './triggers';
 import { webhookRoutes } from './webhooks';
 import { Ledger } from '../db/ledger';
 import { Database } from '../db/open';
+import { AccessStore } from '../db/access';
+import { accessControl, accessRoutes } from './access';
 
 export interface AppOptions {
   readonly client: Client;
@@ -30,6 +32,8 @@ export interface AppOptions {
   readonly outbound?: OutboundPolicy;
   /** Configured feeds, so a package's feed resolves to the URL the worker would reach. */
   readonly feeds?: ReadonlyMap<string, Feed>;
+  /** API tokens and the audit log; by default on the ledger's database. */
+  readonly access?: AccessStore;
   /** Shared Temporal health probe; one is started for the app when not given. */
   readonly health?: TemporalHealth;
 }
@@ -102,6 +106,10 @@ export function healthRoutes(
 export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  const access = options.access ?? new AccessStore(options.ledger.db);
+  const log = options.log ?? (() => undefined);
+  // Every call is checked before its body is read: a stranger's body is never parsed.
+  app.use(accessControl(access, log));
   // Registry notifications bring their own content type, limit and parser (after their sender is checked).
   const json = express.json({ limit: API_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
   app.use((req: Request, res: Response, next: NextFunction) =>
@@ -109,6 +117,7 @@ export function createApp(options: AppOptions): express.Express {
   );
 
   const health = healthRoutes(app, options.client, options.database, options.health);
+  app.use(accessRoutes(access));
   app.use(ruleRoutes());
   // Routes that need Temporal: while it does not answer, say so at once (503) instead of letting a request
   // hang in the SDK's retries, and release requests already waiting when it stops answering.

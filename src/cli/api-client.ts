@@ -12,7 +12,19 @@ export class ApiError extends Error {
 
 /** A small client for the feed-triggers HTTP API, used by `apply` and `get`. */
 export class ApiClient {
-  constructor(readonly baseUrl: string) {
+  /** The API at --api or FEED_TRIGGERS_API_URL, with the token in FEED_TRIGGERS_TOKEN. */
+  static fromEnv(given: string | undefined, env: NodeJS.ProcessEnv): ApiClient {
+    return new ApiClient(
+      given ?? env.FEED_TRIGGERS_API_URL ?? 'http://127.0.0.1:8080',
+      env.FEED_TRIGGERS_TOKEN,
+    );
+  }
+
+  constructor(
+    readonly baseUrl: string,
+    /** Sent as a Bearer token; from the environment, never a flag (flags show in `ps`). */
+    private readonly token?: string,
+  ) {
     try {
       new URL(baseUrl);
     } catch {
@@ -29,7 +41,10 @@ export class ApiClient {
     try {
       res = await fetch(`${this.baseUrl.replace(/\/+$/, '')}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(60_000),
       });
@@ -59,6 +74,11 @@ export class ApiClient {
     const res = await this.call<T>(method, path, body);
     if (!ok.includes(res.status)) {
       const detail = (res.body as { detail?: string } | null)?.detail ?? JSON.stringify(res.body);
+      if (res.status === 401)
+        throw new ApiError(
+          401,
+          `${method} ${path}: 401 ${detail}; set FEED_TRIGGERS_TOKEN to a token (feed-triggers token create)`,
+        );
       throw new ApiError(res.status, `${method} ${path}: ${res.status} ${detail}`);
     }
     return res;

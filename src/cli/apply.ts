@@ -129,7 +129,7 @@ export async function runApply(
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
     throw new UsageError(`--concurrency: a whole number from 1 to 256; ${APPLY_USAGE}`);
   const manifest = readManifest(values.file);
-  const api = new ApiClient(values.api ?? env.FEED_TRIGGERS_API_URL ?? 'http://127.0.0.1:8080');
+  const api = ApiClient.fromEnv(values.api, env);
   const limit = limiter(concurrency);
   const total = manifest.projects.reduce((n, p) => n + p.triggers.length, 0);
   let done = 0;

@@ -47,7 +47,7 @@ export async function runGet(
   const limit = values.limit === undefined ? 20 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100)
     throw new UsageError('--limit: a whole number from 1 to 100');
-  const api = new ApiClient(values.api ?? env.FEED_TRIGGERS_API_URL ?? 'http://127.0.0.1:8080');
+  const api = ApiClient.fromEnv(values.api, env);
   const emit = (json: unknown, headers: string[], rows: string[][]) =>
     out(output === 'json' ? JSON.stringify(json, null, 2) : table(headers, rows));
 

@@ -2,6 +2,8 @@ import { APPLY_USAGE, runApply } from './apply';
 import { ApiError } from './api-client';
 import { GET_USAGE, runGet } from './get';
 import { RULES_USAGE, runRules } from './rules';
+import { runToken, TOKEN_USAGE } from './token';
+
 import { HelpRequested, UsageError } from './usage';
 
 const USAGE = [
@@ -17,8 +19,12 @@ const USAGE = [
   `          ${APPLY_USAGE}`,
   '  get     show projects, triggers or releases',
   `          ${GET_USAGE}`,
+  '  token   create, list and revoke API tokens',
+  `          ${TOKEN_USAGE}`,
   '',
-  'apply and get talk to the API at --api or FEED_TRIGGERS_API_URL (default http://127.0.0.1:8080).',
+  'apply, get and token talk to the API at --api or FEED_TRIGGERS_API_URL (default http://127.0.0.1:8080)',
+  'with the token in FEED_TRIGGERS_TOKEN. Without FEED_TRIGGERS_TOKEN, token works on the database itself',
+  '(DATABASE_URL, or the embedded one in FEED_TRIGGERS_DATA_DIR while the service is stopped).',
 ].join('\n');
 
 export interface CliIo {
@@ -49,6 +55,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return 0;
       case 'get':
         await runGet(rest, out, io.env);
+        return 0;
+      case 'token':
+        await runToken(rest, out, io.env);
         return 0;
       case '--help':
       case '-h':

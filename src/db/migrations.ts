@@ -82,6 +82,41 @@ const MIGRATIONS: Record<string, Migration> = {
         WHERE status = 'pending'`.execute(db);
     },
   },
+  '0002_access': {
+    async up(db) {
+      // API tokens: only a SHA-256 of each is kept (tokens are 256 random bits, so no salt or slow hash is
+      // needed); a revoked token stays, so the audit log can still name it.
+      await sql`
+        CREATE TABLE api_tokens (
+          id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          name text NOT NULL,
+          role text NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+          token_hash text NOT NULL UNIQUE,
+          created_by text NOT NULL,
+          created_at timestamptz NOT NULL,
+          expires_at timestamptz,
+          last_used_at timestamptz,
+          revoked_at timestamptz
+        )`.execute(db);
+      await sql`CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL`.execute(
+        db,
+      );
+      await sql`
+        CREATE TABLE audit_log (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          at timestamptz NOT NULL,
+          actor text NOT NULL,
+          role text,
+          method text NOT NULL,
+          route text NOT NULL,
+          path text NOT NULL,
+          status integer NOT NULL,
+          outcome text NOT NULL CHECK (outcome IN ('succeeded', 'refused', 'denied', 'failed')),
+          detail text
+        )`.execute(db);
+      await sql`CREATE INDEX audit_log_actor ON audit_log (actor, id DESC)`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

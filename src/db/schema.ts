@@ -62,10 +62,40 @@ export interface DeliveriesTable {
   delivered_at: Timestamp | null;
 }
 
+export interface ApiTokensTable {
+  id: Generated<number>;
+  name: string;
+  role: 'viewer' | 'operator' | 'admin';
+  /** Hex SHA-256 of the token; the token itself is shown once and never stored. */
+  token_hash: string;
+  created_by: string;
+  created_at: Timestamp;
+  expires_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  at: Timestamp;
+  /** The token's name, or `anonymous` for a call without a valid token. */
+  actor: string;
+  role: string | null;
+  method: string;
+  /** The route's pattern (`/triggers/:project/:name/pause`); `path` is the one called. */
+  route: string;
+  path: string;
+  status: number;
+  outcome: 'succeeded' | 'refused' | 'denied' | 'failed';
+  detail: string | null;
+}
+
 export interface Schema {
   projects: ProjectsTable;
   project_revisions: ProjectRevisionsTable;
   channel_heads: ChannelHeadsTable;
   releases: ReleasesTable;
   deliveries: DeliveriesTable;
+  api_tokens: ApiTokensTable;
+  audit_log: AuditLogTable;
 }

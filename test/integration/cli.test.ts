@@ -43,7 +43,7 @@ async function cli(...argv: string[]): Promise<{ code: number; stdout: string; s
     stdin,
     stdout: sink((s) => (stdout += s)),
     stderr: sink((s) => (stderr += s)),
-    env: { FEED_TRIGGERS_API_URL: api.url },
+    env: { FEED_TRIGGERS_API_URL: api.url, FEED_TRIGGERS_TOKEN: api.token },
   });
   return { code, stdout, stderr };
 }

@@ -4,27 +4,56 @@ import { Client } from '@temporalio/client';
 import { AppOptions, createApp } from '../../src/api/app';
 import { Ledger } from '../../src/db/ledger';
 import { listen } from '../../src/api/listen';
+import { AccessRole, AccessStore } from '../../src/db/access';
 
 export interface TestApi {
   readonly url: string;
-  request(method: string, path: string, body?: unknown): Promise<{ status: number; type: string; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** An admin token, which `request` sends unless told otherwise. */
+  readonly token: string;
+  readonly access: AccessStore;
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: { token?: string | null },
+  ): Promise<{ status: number; type: string; body: any; headers: Headers }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** A new token of that role. */
+  tokenFor(role: AccessRole): Promise<string>;
   close(): Promise<void>;
 }
+
+let tokens = 0;
 
 /** The real Express app on an ephemeral loopback port, on a worker's client, task queue and ledger. */
 export async function startApi(
   env: { readonly client: Client; readonly taskQueue: string; readonly ledger: Ledger },
   options: Partial<AppOptions> = {},
 ): Promise<TestApi> {
-  const app = createApp({ client: env.client, taskQueue: env.taskQueue, ledger: env.ledger, ...options });
+  const access = options.access ?? new AccessStore(env.ledger.db);
+  const app = createApp({
+    client: env.client,
+    taskQueue: env.taskQueue,
+    ledger: env.ledger,
+    access,
+    ...options,
+  });
   const server: Server = await listen(app, 0, '127.0.0.1');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const tokenFor = async (role: AccessRole) =>
+    (await access.createToken(`test-${role}-${++tokens}-${process.pid}`, role, 'test')).token;
+  const token = await tokenFor('admin');
   return {
     url,
-    async request(method, path, body) {
+    token,
+    access,
+    tokenFor,
+    async request(method, path, body, { token: given = token } = {}) {
       const res = await fetch(`${url}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(given ? { authorization: `Bearer ${given}` } : {}),
+        },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await res.text();
@@ -32,6 +61,7 @@ export async function startApi(
         status: res.status,
         type: res.headers.get('content-type') ?? '',
         body: text ? JSON.parse(text) : null,
+        headers: res.headers,
       };
     },
     close: () =>

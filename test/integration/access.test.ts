@@ -1,0 +1,360 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { sql } from 'kysely';
+import { ROUTE_RULES } from '../../src/api/access';
+import { createApp } from '../../src/api/app';
+import { runCli } from '../../src/cli/main';
+import { AccessStore, hashToken } from '../../src/db/access';
+import { openDatabase } from '../../src/db/open';
+import { startApi, TestApi } from '../support/api';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+
+let env: TestWorkerEnv;
+let api: TestApi;
+const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-access-'));
+const project = { packages: [{ name: 'web', feed: 'docker.io', package: 'library/nginx' }] };
+
+beforeAll(async () => {
+  env = await startTestWorker();
+  api = await startApi(env);
+});
+afterAll(async () => {
+  await api?.close();
+  await env?.stop();
+});
+
+/** Every method and path Express serves, nested routers included. */
+function servedRoutes(app: ReturnType<typeof createApp>): string[] {
+  const found: string[] = [];
+  const walk = (stack: unknown[]) => {
+    for (const layer of stack as {
+      route?: { path: string; methods: Record<string, boolean> };
+      handle?: { stack?: unknown[] };
+    }[]) {
+      if (layer.route)
+        for (const method of Object.keys(layer.route.methods))
+          if (method !== '_all') found.push(`${method.toUpperCase()} ${layer.route.path}`);
+      if (layer.handle?.stack) walk(layer.handle.stack);
+    }
+  };
+  walk((app as unknown as { router: { stack: unknown[] } }).router.stack);
+  return found;
+}
+
+describe('who may call what', () => {
+  test('every route Express serves has an access rule, and every rule a route', () => {
+    const app = createApp({ client: env.client, taskQueue: env.taskQueue, ledger: env.ledger });
+    (app.locals.temporalHealth as { stop(): void }).stop();
+    const served = servedRoutes(app).sort();
+    const ruled = ROUTE_RULES.map((r) => `${r.method} ${r.path}`)
+      .filter((r) => r !== 'GET /metrics')
+      .sort();
+    expect(served).toEqual(ruled);
+  });
+
+  test('no token or a bad one is a 401 problem with a Bearer challenge; health checks need none', async () => {
+    for (const token of [null, 'ft_nope', `ft_${'A'.repeat(43)}`, 'Basic abc']) {
+      const r = await api.request('GET', '/projects', undefined, { token });
+      expect([r.status, r.type, r.headers.get('www-authenticate')]).toEqual([
+        401,
+        'application/problem+json; charset=utf-8',
+        'Bearer realm="feed-triggers"',
+      ]);
+    }
+    // A stranger learns nothing about which paths exist, and a body is never read.
+    expect((await api.request('GET', '/no/such/path', undefined, { token: null })).status).toBe(401);
+    expect((await api.request('PUT', '/projects/x', '{not json', { token: null })).status).toBe(401);
+    expect((await api.request('GET', '/healthz', undefined, { token: null })).body).toEqual({ status: 'ok' });
+    expect((await api.request('GET', '/readyz', undefined, { token: null })).status).toBe(200);
+  });
+
+  test('viewers read, operators also act on triggers and releases, admins configure: 403 names the role', async () => {
+    const viewer = await api.tokenFor('viewer');
+    const operator = await api.tokenFor('operator');
+    expect((await api.request('PUT', '/projects/roles', project)).status).toBe(201);
+
+    expect((await api.request('GET', '/projects/roles', undefined, { token: viewer })).status).toBe(200);
+    expect((await api.request('POST', '/rules/preview', { tags: ['1.0'] }, { token: viewer })).status).toBe(
+      200,
+    );
+    const denied = await api.request('POST', '/triggers/roles/web/pause', undefined, { token: viewer });
+    expect([denied.status, denied.type]).toEqual([403, 'application/problem+json; charset=utf-8']);
+    expect(denied.body.detail).toMatch(
+      /^token test-viewer-\d+-\d+ has the viewer role; POST \/triggers\/:project\/:name\/pause needs operator$/,
+    );
+
+    // An operator gets past the check: the trigger does not exist, which is the route's own answer.
+    const paused = await api.request('POST', '/triggers/roles/web/pause', undefined, { token: operator });
+    expect(paused.status).toBe(404);
+    const put = await api.request('PUT', '/projects/roles', project, { token: operator });
+    expect([put.status, put.body.detail]).toEqual([
+      403,
+      expect.stringMatching(/has the operator role; PUT \/projects\/:project needs admin$/),
+    ]);
+    expect((await api.request('GET', '/tokens', undefined, { token: operator })).status).toBe(403);
+    expect((await api.request('GET', '/audit', undefined, { token: operator })).status).toBe(403);
+  });
+
+  test('/whoami names the token, its role and what it may call', async () => {
+    const viewer = await api.tokenFor('viewer');
+    const me = await api.request('GET', '/whoami', undefined, { token: viewer });
+    expect(me.body).toMatchObject({ name: expect.stringMatching(/^test-viewer-/), role: 'viewer' });
+    expect(me.body.allowed).toContain('GET /projects');
+    expect(me.body.allowed).not.toContain('POST /triggers/:project/:name/pause');
+    expect(me.body.allowed).not.toContain('GET /healthz');
+  });
+});
+
+describe('tokens', () => {
+  test('created once through the API, stored hashed, listed without a value, revoked at once', async () => {
+    const created = await api.request('POST', '/tokens', { name: 'ci-deployer', role: 'operator' });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('cache-control')).toBe('no-store');
+    expect(created.body).toMatchObject({
+      name: 'ci-deployer',
+      role: 'operator',
+      createdBy: expect.any(String),
+    });
+    const token: string = created.body.token;
+    expect(token).toMatch(/^ft_[A-Za-z0-9_-]{43}$/);
+
+    const rows = await env.ledger.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('name', '=', 'ci-deployer')
+      .execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0].token_hash).toBe(hashToken(token));
+    expect(JSON.stringify(rows)).not.toContain(token);
+    expect(rows[0].last_used_at).toBeNull();
+
+    expect((await api.request('GET', '/whoami', undefined, { token })).body.role).toBe('operator');
+    const listed = (await api.request('GET', '/tokens')).body.tokens;
+    const mine = listed.find((t: { name: string }) => t.name === 'ci-deployer');
+    expect(mine).toMatchObject({ role: 'operator', lastUsedAt: expect.any(String) });
+    expect(JSON.stringify(listed)).not.toMatch(/ft_|token_hash/);
+
+    const again = await api.request('POST', '/tokens', { name: 'ci-deployer', role: 'viewer' });
+    expect([again.status, again.body.detail]).toEqual([
+      409,
+      'a token named ci-deployer already exists; revoke it first',
+    ]);
+    for (const bad of [
+      { name: 'Bad Name', role: 'viewer' },
+      { name: 'x', role: 'root' },
+      { name: 'x', role: 'viewer', expiresInDays: 0 },
+    ])
+      expect((await api.request('POST', '/tokens', bad)).status).toBe(400);
+
+    expect((await api.request('DELETE', '/tokens/ci-deployer')).body).toEqual({
+      name: 'ci-deployer',
+      revoked: true,
+    });
+    expect((await api.request('GET', '/whoami', undefined, { token })).status).toBe(401);
+    expect((await api.request('DELETE', '/tokens/ci-deployer')).status).toBe(404);
+  });
+
+  test('an expired token is refused', async () => {
+    const store = new AccessStore(env.ledger.db, () => new Date(Date.now() - 2 * 86_400_000));
+    const { token } = await store.createToken('short-lived', 'viewer', 'test', new Date(Date.now() - 1000));
+    expect((await api.request('GET', '/whoami', undefined, { token })).status).toBe(401);
+  });
+});
+
+describe('the audit log', () => {
+  test('records who changed what, when and how it went, refusals included; only admins read it', async () => {
+    const viewer = await api.tokenFor('viewer');
+    const before = new Date();
+    expect((await api.request('PUT', '/projects/audited', project)).status).toBe(201);
+    expect((await api.request('PUT', '/projects/audited', { packages: [] })).status).toBe(400);
+    expect((await api.request('DELETE', '/projects/audited', undefined, { token: viewer })).status).toBe(403);
+    // A call without a valid token is not recorded: strangers cannot fill the log.
+    expect((await api.request('DELETE', '/projects/audited', undefined, { token: null })).status).toBe(401);
+    // Reads are not audited.
+    await api.request('GET', '/projects/audited');
+
+    const records = await eventually(async () => {
+      const r = (await api.request('GET', '/audit?limit=3')).body.records;
+      return r.length === 3 && r[0].route === '/projects/:project' && r[0].method === 'DELETE'
+        ? r
+        : undefined;
+    }, 'three audit records');
+    expect(
+      records.map((r: Record<string, unknown>) => [r.actor, r.role, r.method, r.path, r.status, r.outcome]),
+    ).toEqual([
+      [expect.stringMatching(/^test-viewer-/), 'viewer', 'DELETE', '/projects/audited', 403, 'denied'],
+      [expect.stringMatching(/^test-admin-/), 'admin', 'PUT', '/projects/audited', 400, 'refused'],
+      [expect.stringMatching(/^test-admin-/), 'admin', 'PUT', '/projects/audited', 201, 'succeeded'],
+    ]);
+    expect(new Date(records[2].at).getTime()).toBeGreaterThanOrEqual(before.getTime() - 1000);
+    const mine = (await api.request('GET', `/audit?actor=${records[0].actor}`)).body.records;
+    expect(mine.map((r: { status: number }) => r.status)).toEqual([403]);
+    const page = await api.request('GET', `/audit?limit=1&before=${records[1].id}`);
+    expect(page.body.records[0].id).toBe(records[2].id);
+    expect((await api.request('GET', '/audit?limit=0')).status).toBe(400);
+    expect((await api.request('GET', '/audit?before=1;drop')).status).toBe(400);
+    expect((await api.request('GET', '/audit', undefined, { token: viewer })).status).toBe(403);
+  });
+});
+
+async function cli(argv: string[], extraEnv: NodeJS.ProcessEnv) {
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write(chunk, _enc, done) {
+        append(chunk.toString());
+        done();
+      },
+    });
+  const stdin = new PassThrough();
+  stdin.end();
+  const code = await runCli(argv, {
+    stdin,
+    stdout: sink((s) => (stdout += s)),
+    stderr: sink((s) => (stderr += s)),
+    env: { PATH: process.env.PATH, ...extraEnv },
+  });
+  return { code, stdout, stderr };
+}
+
+describe('feed-triggers token', () => {
+  test('on the database itself (no token yet): create prints the token once, list and revoke', async () => {
+    const dataDir = path.join(dir, 'cli-data');
+    const created = await cli(['token', 'create', 'first-admin', '--role', 'admin'], {
+      FEED_TRIGGERS_DATA_DIR: dataDir,
+    });
+    expect([created.code, created.stderr]).toEqual([0, '']);
+    const token = created.stdout.trim().split('\n').at(-1)!;
+    expect(token).toMatch(/^ft_[A-Za-z0-9_-]{43}$/);
+    expect(created.stdout).toMatch(/^Created token first-admin \(admin\)\./);
+
+    const listed = await cli(['token', 'list'], { FEED_TRIGGERS_DATA_DIR: dataDir });
+    expect(listed.stdout).toMatch(
+      /^NAME +ROLE +CREATED +BY +EXPIRES +LAST USED\nfirst-admin +admin +\S+ +cli:\S* +- +never\n$/,
+    );
+    expect(listed.stdout).not.toContain(token);
+
+    const database = await openDatabase({ dataDir: path.join(dataDir, 'ledger') });
+    try {
+      expect(await new AccessStore(database.db).authenticate(token)).toEqual({
+        name: 'first-admin',
+        role: 'admin',
+      });
+      const { rows } = await sql<{
+        n: string;
+      }>`SELECT count(*) AS n FROM api_tokens WHERE token_hash = ${token}`.execute(database.db);
+      expect(Number(rows[0].n)).toBe(0);
+    } finally {
+      await database.close();
+    }
+    expect((await cli(['token', 'revoke', 'first-admin'], { FEED_TRIGGERS_DATA_DIR: dataDir })).stdout).toBe(
+      'Revoked token first-admin.\n',
+    );
+    const gone = await cli(['token', 'revoke', 'first-admin'], { FEED_TRIGGERS_DATA_DIR: dataDir });
+    expect([gone.code, gone.stderr]).toEqual([1, 'feed-triggers: no live token named first-admin\n']);
+  });
+
+  test('through the API with an admin token in FEED_TRIGGERS_TOKEN (audited under its name)', async () => {
+    const viaApi = { FEED_TRIGGERS_API_URL: api.url, FEED_TRIGGERS_TOKEN: api.token };
+    const created = await cli(
+      ['token', 'create', 'dashboard', '--role', 'viewer', '--expires-in-days', '30', '-o', 'json'],
+      viaApi,
+    );
+    expect(created.code).toBe(0);
+    const body = JSON.parse(created.stdout);
+    expect(body).toMatchObject({ name: 'dashboard', role: 'viewer', expiresAt: expect.any(String) });
+    expect((await api.request('GET', '/whoami', undefined, { token: body.token })).body.name).toBe(
+      'dashboard',
+    );
+    const denied = await cli(['token', 'list'], { ...viaApi, FEED_TRIGGERS_TOKEN: body.token });
+    expect([denied.code, denied.stderr]).toEqual([
+      1,
+      expect.stringMatching(/^feed-triggers: GET \/tokens: 403 token dashboard has the viewer role/),
+    ]);
+    const bad = await cli(['token', 'list'], { ...viaApi, FEED_TRIGGERS_TOKEN: 'ft_wrong' });
+    expect(bad.stderr).toMatch(/401 .*set FEED_TRIGGERS_TOKEN to a token/);
+  });
+
+  test('bad command lines exit 2 with one line', async () => {
+    for (const args of [
+      ['token'],
+      ['token', 'create', 'x'],
+      ['token', 'create', 'x', '--role', 'root'],
+      ['token', 'create', 'Bad Name', '--role', 'viewer'],
+      ['token', 'create', 'x', '--role', 'viewer', '--expires-in-days', '0'],
+      ['token', 'revoke'],
+      ['token', 'list', 'extra'],
+      ['token', 'list', '--role', 'admin'],
+    ]) {
+      const r = await cli(args, { FEED_TRIGGERS_DATA_DIR: path.join(dir, 'unused') });
+      expect([args, r.code, r.stderr.trim().split('\n').length]).toEqual([args, 2, 1]);
+    }
+  });
+});
+
+describe('starting the service', () => {
+  const main = path.resolve(__dirname, '../../dist/src/main.js');
+  const serviceEnv = (dataDir: string, more: Record<string, string> = {}) => ({
+    ...process.env,
+    TEMPORAL_ADDRESS: process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS,
+    TEMPORAL_NAMESPACE: process.env.FEED_TRIGGERS_TEST_NAMESPACE,
+    FEED_TRIGGERS_TASK_QUEUE: `access-${process.pid}`,
+    FEED_TRIGGERS_API_PORT: '0',
+    FEED_TRIGGERS_DATA_DIR: dataDir,
+    ...more,
+  });
+
+  test('on an open address without any token, it refuses to start', async () => {
+    const r = await promisify(execFile)(process.execPath, [main], {
+      env: serviceEnv(path.join(dir, 'open'), { FEED_TRIGGERS_API_HOST: '0.0.0.0' }),
+      timeout: 30_000,
+    }).catch((err: { code: number; stderr: string }) => err);
+    expect([(r as { code: number }).code, r.stderr.trim()]).toEqual([
+      2,
+      'feed-triggers: the API would listen on 0.0.0.0 and no API token exists: create an admin token first with "feed-triggers token create NAME --role admin" (on this database), or listen on 127.0.0.1',
+    ]);
+  });
+
+  test('on loopback, the first start prints an admin token once; the next start does not', async () => {
+    const dataDir = path.join(dir, 'loopback');
+    const run = async () => {
+      const child = spawn(process.execPath, [main], {
+        env: serviceEnv(dataDir),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      try {
+        await eventually(
+          async () => (out.includes('Press Ctrl-C') ? true : undefined),
+          'the service to start',
+          30_000,
+        );
+      } finally {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      return out;
+    };
+    const first = await run();
+    const token = /^ {2}(ft_\S+)$/m.exec(first)?.[1];
+    expect(token).toMatch(/^ft_[A-Za-z0-9_-]{43}$/);
+    expect(first).toMatch(/No API token existed, so this admin token was made \(bootstrap-admin-\d{14}\)/);
+    const database = await openDatabase({ dataDir: path.join(dataDir, 'ledger') });
+    try {
+      expect(await new AccessStore(database.db).authenticate(token!)).toEqual({
+        name: expect.stringMatching(/^bootstrap-admin-/),
+        role: 'admin',
+      });
+    } finally {
+      await database.close();
+    }
+    const second = await run();
+    expect(second).not.toMatch(/ft_|admin token/);
+  });
+});
