@@ -1,3 +1,4 @@
+import { metrics } from '../src/metrics';
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DeliveryBackoff } from '../workflows/destination';
@@ -177,7 +178,10 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
     async deliver(input: DeliverInput): Promise<DeliverResult> {
       for (let round = 0; ; round++) {
         const start = await deps.ledger.beginAttempt(input.releaseId, input.destination);
-        if (start.kind === 'ended') return { status: start.status, attempt: null, error: null };
+        if (start.kind === 'ended') {
+          metrics.deliveries.inc({ state: start.status });
+          return { status: start.status, attempt: null, error: null };
+        }
         let status: 'delivered' | 'failed' | 'pending' = 'delivered';
         let error: string | null = null;
         try {
@@ -188,6 +192,7 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
           error = err.message;
         }
         const recorded = await deps.ledger.recordAttempt(input.releaseId, input.destination, status, error);
+        metrics.deliveries.inc({ state: status === 'pending' ? 'retrying' : recorded });
         if (recorded !== 'pending' || round + 1 >= input.backoff.quickTries)
           return { status: recorded, attempt: start.attempt, error };
         Context.current().heartbeat();

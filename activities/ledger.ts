@@ -1,3 +1,4 @@
+import { metrics } from '../src/metrics';
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client } from '@temporalio/client';
 import { Ledger, LedgerError, NextDelivery, publicRelease, StoredRelease } from '../src/db/ledger';
@@ -107,6 +108,7 @@ export function createLedgerActivities(deps: LedgerDependencies) {
       request: CreateReleaseRequest;
     }): Promise<CreateReleaseResult> {
       const result = await refusing(() => ledger.createRelease(input.project, input.request));
+      if (result.outcome === 'created') metrics.releasesCreated.inc({ source: input.request.source.kind });
       if (result.release && (result.outcome === 'created' || result.outcome === 'duplicate'))
         await startRelease(input.project, result.release);
       return { ...result, release: result.release && publicRelease(result.release) };

@@ -1,4 +1,5 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
+import { metrics } from '../src/metrics';
 import { resolveFeed } from '../src/config';
 import { compileRule, evaluateRule, imageConfigPasses, VersionRuleInput } from '../src/domain/rule';
 import type { Precedence } from '../src/domain/version';
@@ -19,6 +20,8 @@ export interface PollPackageInput {
   readonly limit: number;
   /** Accept a shared tag listing at most this old (0 after pollNow or resume). */
   readonly maxAgeMs: number | null;
+  /** The slot a scheduled poll was due at (epoch ms), for the poll-lag metric; absent for polls on demand. */
+  readonly dueAtMs?: number;
 }
 
 export interface PollPackageResult {
@@ -150,7 +153,24 @@ export function createPollActivities(deps: PollDependencies) {
 
     /** Lists a package's tags and returns the few candidates that matter, never the full list. */
     async pollPackage(input: PollPackageInput): Promise<PollPackageResult> {
-      return withLiveness((signal) => pollOnce(input, signal), { feed: input.feed, package: input.package });
+      const started = performance.now();
+      if (input.dueAtMs !== undefined)
+        metrics.pollLag.observe(Math.max(0, Date.now() - input.dueAtMs) / 1000);
+      const feed = resolveFeed(deps.feeds, input.feed)?.id ?? 'unknown';
+      try {
+        const result = await withLiveness((signal) => pollOnce(input, signal), {
+          feed: input.feed,
+          package: input.package,
+        });
+        metrics.polls.inc({ feed, outcome: 'ok' });
+        return result;
+      } catch (err) {
+        const failure = err as { type?: string; name?: string };
+        metrics.polls.inc({ feed, outcome: failure.type ?? failure.name ?? 'error' });
+        throw err;
+      } finally {
+        metrics.pollDuration.observe({ feed }, (performance.now() - started) / 1000);
+      }
     },
   };
 

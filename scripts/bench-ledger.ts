@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { sql } from 'kysely';
+import { AccessStore } from '../src/db/access';
 import { createApp } from '../src/api/app';
 import { listen } from '../src/api/listen';
 import { Ledger } from '../src/db/ledger';
@@ -108,8 +109,11 @@ async function fill(database: Database, ledger: Ledger, project: string): Promis
 
 async function reads(ledger: Ledger, project: string): Promise<void> {
   const client = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
-  const app = createApp({ client, taskQueue: 'bench', ledger });
+  const access = new AccessStore(ledger.db);
+  const { token } = await access.createToken(`bench-${Date.now()}`, 'viewer', 'bench:ledger');
+  const app = createApp({ client, taskQueue: 'bench', ledger, access });
   const server = await listen(app, 0, '127.0.0.1');
+  const fetch = (url: string) => globalThis.fetch(url, { headers: { authorization: `Bearer ${token}` } });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/projects/${project}/releases`;
   try {
     const first = (await (await fetch(`${base}?limit=100`)).json()) as { nextCursor: string };

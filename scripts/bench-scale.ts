@@ -61,11 +61,16 @@ function usage(pid: number): { rss: number; cpu: number } {
   return { rss, cpu: (Number(stat[11]) + Number(stat[12])) / ticks };
 }
 
-async function waitForLine(child: ChildProcess, pattern: RegExp, ms: number): Promise<string> {
+async function waitForLine(
+  child: ChildProcess,
+  pattern: RegExp,
+  ms: number,
+  stream: 'stdout' | 'stderr' = 'stdout',
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${ms} ms`)), ms);
     let text = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child[stream]!.on('data', (d: Buffer) => {
       text += d.toString();
       const m = pattern.exec(text);
       if (m) {
@@ -136,6 +141,8 @@ async function main(): Promise<void> {
     const roles = EMBEDDED ? ['serve'] : ['api', ...Array.from({ length: WORKERS }, () => 'worker')];
     const processes: Array<{ name: string; child: ChildProcess }> = [];
     let logLines = 0;
+    // The API process makes an admin token on its first start and prints it once.
+    let token = '';
     for (const [i, role] of roles.entries()) {
       const port = role === 'worker' ? await freePort() : apiPort;
       const child = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js'), role], {
@@ -154,14 +161,19 @@ async function main(): Promise<void> {
       // The SDK's logger writes to stderr, the service's own lines to stdout: count both.
       for (const stream of [child.stdout!, child.stderr!])
         stream.on('data', (d: Buffer) => (logLines += d.toString().split('\n').length - 1));
-      await waitForLine(child, /(feed-triggers API|Health checks):\s+(\S+)/, 120_000);
+      if (role === 'worker') await waitForLine(child, /"health":"([^"]+)"/, 120_000);
+      // The admin token made on the first start goes to the terminal (stderr), not the log.
+      else token = await waitForLine(child, /^ {2}(ft_\S+)$/m, 120_000, 'stderr');
       processes.push({ name: role === 'worker' ? `worker ${i}` : role, child });
     }
     const api = `http://127.0.0.1:${apiPort}`;
     const call = async (method: string, p: string, body?: unknown) => {
       const res = await fetch(`${api}${p}`, {
         method,
-        headers: body ? { 'content-type': 'application/json' } : {},
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
         body: body ? JSON.stringify(body) : undefined,
       });
       const text = await res.text();
@@ -186,7 +198,7 @@ async function main(): Promise<void> {
     const apply = spawn(
       process.execPath,
       [path.resolve(__dirname, '../src/cli.js'), 'apply', '-f', manifest, '--api', api],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FEED_TRIGGERS_TOKEN: token } },
     );
     let applyErrors = '';
     apply.stderr!.on('data', (d: Buffer) => (applyErrors += d.toString()));

@@ -1,3 +1,4 @@
+import { Level, LOG_LEVELS } from './log';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -187,6 +188,8 @@ const EnvSchema = z.object({
   TEMPORAL_UI_PORT: PortSchema.default(8233),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   FEED_TRIGGERS_TASK_QUEUE: z.string().min(1).default('feed-triggers'),
+  /** trace, debug, info (default), warn, error or fatal. */
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   FEED_TRIGGERS_API_HOST: z.string().min(1).default('127.0.0.1'),
   FEED_TRIGGERS_API_PORT: PortSchema.default(8080),
   FEED_TRIGGERS_DATA_DIR: z.string().min(1).default('.data'),
@@ -228,6 +231,7 @@ export interface Config {
   readonly taskQueue: string;
   readonly api: { readonly host: string; readonly port: number };
   readonly dataDir: string;
+  readonly logLevel: Level;
   /** A PostgreSQL server for the ledger; null: the embedded database under dataDir. */
   readonly databaseUrl: string | null;
   /** MiB the worker may spend on its workflow cache and the rest of its process. */
@@ -321,6 +325,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskQueue: e.FEED_TRIGGERS_TASK_QUEUE,
     api: { host: e.FEED_TRIGGERS_API_HOST, port: e.FEED_TRIGGERS_API_PORT },
     dataDir: path.resolve(e.FEED_TRIGGERS_DATA_DIR),
+    logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL ?? null,
     workerMemoryMiB: e.FEED_TRIGGERS_WORKER_MEMORY,
     pollCacheMs: file.pollCacheSeconds * 1000,

@@ -3,12 +3,16 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
 import express from 'express';
-import { createApp, healthRoutes } from './api/app';
+import { createApp, healthRoutes, metricsRoutes } from './api/app';
 import { listen } from './api/listen';
 import { ConfigError, loadConfig } from './config';
 import { TemporalCliError } from './temporal/cli';
 import { connectTemporal } from './temporal/connect';
 import { createWorker } from './worker';
+import { createLogger, TemporalLogger } from './log';
+import { setSdkMetricsUrl } from './metrics';
+import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+import { createServer } from 'node:net';
 import { bindingsOf } from './secrets';
 import { DatabaseError, openDatabase, redact } from './db/open';
 import { Ledger } from './db/ledger';
@@ -37,7 +41,21 @@ export function roleOf(arg: string | undefined, env: NodeJS.ProcessEnv): Role {
 /** Runs the role until Ctrl-C or SIGTERM. */
 export async function runService(role: Role): Promise<void> {
   const config = loadConfig();
-  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const logger = createLogger({ level: config.logLevel });
+  const log = logger.child({ component: 'service' });
+  // Before any connection: the SDK's logs go through our logger, its metrics to a loopback port /metrics reads.
+  const sdkMetricsPort = await freePort();
+  Runtime.install({
+    logger: new TemporalLogger(logger),
+    telemetryOptions: {
+      logging: {
+        filter: makeTelemetryFilterString({ core: config.logLevel === 'trace' ? 'INFO' : 'WARN' }),
+        forward: {},
+      },
+      metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } },
+    },
+  });
+  setSdkMetricsUrl(`http://127.0.0.1:${sdkMetricsPort}/metrics`);
   if (role !== 'serve' && (!config.temporal.address || !config.databaseUrl))
     throw new RoleError(
       `the ${role} role shares its Temporal server and ledger with the other roles: set TEMPORAL_ADDRESS and DATABASE_URL (or run "serve")`,
@@ -55,7 +73,7 @@ export async function runService(role: Role): Promise<void> {
           await database.close();
           throw err;
         });
-  if (!config.temporal.address) say('Starting an embedded Temporal dev server...');
+  if (!config.temporal.address) log.info('starting an embedded Temporal dev server');
   const temporal = await connectTemporal(config.temporal, {
     dbFile: path.join(config.dataDir, 'temporal.sqlite'),
     port: config.temporal.devServerPort,
@@ -86,37 +104,45 @@ export async function runService(role: Role): Promise<void> {
           secretBindings: bindingsOf(config.secrets),
           outbound: config.outbound,
           feeds: config.feeds,
-          log: (m) => process.stderr.write(`${m}\n`),
+          log: (m) => logger.error({ component: 'api' }, m),
         });
   const server: Server = await listen(app, config.api.port, config.api.host);
   const running = worker ? worker.run() : new Promise<void>(() => undefined);
 
-  say(`Role:               ${role}`);
-  say(
-    role === 'worker'
-      ? `Health checks:      http://${config.api.host}:${(server.address() as AddressInfo).port}/readyz`
-      : `feed-triggers API:  http://${config.api.host}:${(server.address() as AddressInfo).port}`,
+  const url = `http://${config.api.host}:${(server.address() as AddressInfo).port}`;
+  log.info(
+    {
+      role,
+      ...(role === 'worker' ? { health: `${url}/readyz` } : { api: url }),
+      metrics: `${url}/metrics`,
+      temporal: temporal.address,
+      namespace: temporal.namespace,
+      ledger: config.databaseUrl
+        ? redact(config.databaseUrl)
+        : `embedded, in ${path.join(config.dataDir, 'ledger')}`,
+      ...(temporal.uiUrl ? { temporalUi: temporal.uiUrl } : {}),
+    },
+    'feed-triggers started; Ctrl-C stops it',
   );
-  say(`Temporal server:    ${temporal.address} (namespace ${temporal.namespace})`);
-  say(
-    `Ledger database:    ${config.databaseUrl ? redact(config.databaseUrl) : `embedded, in ${path.join(config.dataDir, 'ledger')}`}`,
-  );
-  if (temporal.uiUrl) say(`Temporal Web UI:    ${temporal.uiUrl}`);
-  if (firstToken) {
-    say('');
-    say(`No API token existed, so this admin token was made (${firstToken.name}). It is shown once and`);
-    say('stored only as a hash; use it as FEED_TRIGGERS_TOKEN, make tokens for people with');
-    say('"feed-triggers token create NAME --role viewer|operator|admin", then revoke this one:');
-    say(`  ${firstToken.token}`);
-    say('');
-  }
-  say('Press Ctrl-C to stop.');
+  if (firstToken)
+    // Straight to the terminal, never into the log stream: the one time this token is shown.
+    process.stderr.write(
+      [
+        '',
+        `No API token existed, so this admin token was made (${firstToken.name}). It is shown once and`,
+        'stored only as a hash; use it as FEED_TRIGGERS_TOKEN, make tokens for people with',
+        '"feed-triggers token create NAME --role viewer|operator|admin", then revoke this one:',
+        `  ${firstToken.token}`,
+        '',
+        '',
+      ].join('\n'),
+    );
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    say(`${signal}: shutting down...`);
+    log.info({ signal }, 'shutting down: draining the worker');
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     // The SDK's runtime also reacts to SIGINT/SIGTERM by draining the worker; shut down only once. The
@@ -127,7 +153,8 @@ export async function runService(role: Role): Promise<void> {
     }
     await database.close();
     await temporal.close();
-    say('Stopped.');
+    log.info('stopped');
+    logger.flush();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -155,9 +182,22 @@ async function bootstrapToken(
   return { name, token };
 }
 
+/** A port free on loopback now (the SDK's metrics exporter binds it next). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 function healthOnly(client: Client, database: Parameters<typeof healthRoutes>[2]): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  metricsRoutes(app);
   healthRoutes(app, client, database);
   return app;
 }

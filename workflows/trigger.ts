@@ -149,8 +149,13 @@ export async function trigger(input: TriggerInput): Promise<void> {
     upsertSearchAttributes([{ key: PACKAGES_ATTRIBUTE, value: keys }]);
   };
 
-  if (!pollPending && machine.state.lastPoll)
-    await condition(() => pollPending || rollover, machine.nextPollDelayMs(Date.now()));
+  // The slot a scheduled poll is due at (for the poll-lag metric); null when a poll was asked for.
+  let dueAtMs: number | null = null;
+  const waitForSlot = async () => {
+    const at = Date.now() + machine.nextPollDelayMs(Date.now());
+    dueAtMs = (await condition(() => pollPending || rollover, at - Date.now())) ? null : at;
+  };
+  if (!pollPending && machine.state.lastPoll) await waitForSlot();
 
   // Short runs keep an evicted trigger cheap to wake: its replay reads at most this many events.
   const runLimit = patched(SHORT_RUNS_PATCH) ? TRIGGER_HISTORY_LIMIT : Infinity;
@@ -159,9 +164,9 @@ export async function trigger(input: TriggerInput): Promise<void> {
     if (rollover) break;
     const maxAgeMs = fresh ? 0 : null;
     pollPending = fresh = false;
-    await evaluate(machine, maxAgeMs, publishWatched, polls);
+    await evaluate(machine, { maxAgeMs, dueAtMs }, publishWatched, polls);
     publishStatus();
-    await condition(() => pollPending || rollover, machine.nextPollDelayMs(Date.now()));
+    await waitForSlot();
   }
 
   await condition(allHandlersFinished);
@@ -208,7 +213,7 @@ async function localFirst<T>(here: () => Promise<T>, durable: () => Promise<T>):
 /** One evaluation, as the machine directs it: load the channel, poll, decide, and ask for a release. */
 async function evaluate(
   machine: TriggerMachine,
-  maxAgeMs: number | null,
+  { maxAgeMs, dueAtMs }: { maxAgeMs: number | null; dueAtMs: number | null },
   onWatched: (keys: string[]) => void,
   inFlight: PollsInFlight,
 ): Promise<void> {
@@ -218,7 +223,7 @@ async function evaluate(
   const single = machine.singleWatched();
   let early: PackagePoll | null = null;
   if (single && (patched(LOCAL_FIRST_PATCH) || patched(ONE_ACTIVITY_PATCH))) {
-    const input = { load: machine.loadRequest(), poll: machine.pollRequest(single, maxAgeMs) };
+    const input = { load: machine.loadRequest(), poll: machine.pollRequest(single, maxAgeMs, dueAtMs) };
     // Replays of runs from before the local-first patch take the activity path they recorded.
     const here = patched(LOCAL_FIRST_PATCH);
     try {
@@ -260,7 +265,7 @@ async function evaluate(
       Promise.all(
         refs.map(async (ref): Promise<PackagePoll> => {
           try {
-            return { name: ref.name, ok: await pollPackage(machine.pollRequest(ref, maxAgeMs)) };
+            return { name: ref.name, ok: await pollPackage(machine.pollRequest(ref, maxAgeMs, dueAtMs)) };
           } catch (err) {
             if (isCancellation(err))
               return {

@@ -12,7 +12,8 @@ import { webhookRoutes } from './webhooks';
 import { Ledger } from '../db/ledger';
 import { Database } from '../db/open';
 import { AccessStore } from '../db/access';
-import { accessControl, accessRoutes } from './access';
+import { accessControl, accessRoutes, ruleFor } from './access';
+import { metrics, scrape } from '../metrics';
 
 export interface AppOptions {
   readonly client: Client;
@@ -65,6 +66,28 @@ function isDatabaseUnreachable(err: unknown): boolean {
 export const API_BODY_LIMIT = 4 * 1024 * 1024;
 
 /**
+ * Counts every request by route pattern and status, and serves `/metrics` (Prometheus text: this process's
+ * metrics and the Temporal SDK's), for every role. Registered first, so refused calls are counted too.
+ */
+export function metricsRoutes(app: express.Express): void {
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const started = performance.now();
+    res.once('finish', () => {
+      const route = ruleFor(req.method, req.path)?.path ?? '(no route)';
+      const method = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method)
+        ? req.method
+        : 'OTHER';
+      metrics.apiRequests.inc({ method, route, status: String(res.statusCode) });
+      metrics.apiDuration.observe({ method, route }, (performance.now() - started) / 1000);
+    });
+    next();
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type('text/plain; version=0.0.4; charset=utf-8').send(await scrape());
+  });
+}
+
+/**
  * `/healthz` (the process answers) and `/readyz` (Temporal and the ledger database answer), for every role.
  * Returns the Temporal probe, stopped with the server (src/api/listen.ts).
  */
@@ -108,6 +131,7 @@ export function createApp(options: AppOptions): express.Express {
   app.disable('x-powered-by');
   const access = options.access ?? new AccessStore(options.ledger.db);
   const log = options.log ?? (() => undefined);
+  metricsRoutes(app);
   // Every call is checked before its body is read: a stranger's body is never parsed.
   app.use(accessControl(access, log));
   // Registry notifications bring their own content type, limit and parser (after their sender is checked).

@@ -1,3 +1,4 @@
+import { metrics } from '../metrics';
 import { timingSafeEqual } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import express, { Router } from 'express';
@@ -54,7 +55,13 @@ export function webhookRoutes(client: Client, token: string | null): Router {
   router.post(
     '/webhooks/registry',
     // The sender proves itself before its body is read.
-    (req, _res, next) => {
+    (req, res, next) => {
+      res.once('finish', () => {
+        const status = res.statusCode;
+        const verdict =
+          status < 300 ? 'accepted' : status === 401 ? 'unauthorized' : status < 500 ? 'invalid' : 'failed';
+        metrics.webhookNotifications.inc({ receiver: 'registry', verdict });
+      });
       if (token !== null) {
         const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? '';
         if (!sameSecret(given, token))

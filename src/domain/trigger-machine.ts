@@ -190,7 +190,7 @@ export class TriggerMachine {
   }
 
   /** What one poll asks of the feed for a package. */
-  pollRequest(ref: PackageRef, maxAgeMs: number | null) {
+  pollRequest(ref: PackageRef, maxAgeMs: number | null, dueAtMs: number | null = null) {
     return {
       feed: ref.feed,
       package: ref.package,
@@ -198,6 +198,7 @@ export class TriggerMachine {
       watermark: this.watermark(ref.name),
       limit: CANDIDATE_LIMIT,
       maxAgeMs,
+      ...(dueAtMs !== null ? { dueAtMs } : {}),
     };
   }
 

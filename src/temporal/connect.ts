@@ -97,6 +97,8 @@ async function startDevServer(namespace: string, dev: DevServerOptions): Promise
         ui: dev.uiPort !== undefined,
         uiPort: dev.uiPort,
         searchAttributes: [...SEARCH_ATTRIBUTES],
+        // The server's own warnings as JSON lines, like ours.
+        log: { format: 'json', level: 'warn' },
         extraArgs: [...DEV_SERVER_SQLITE_ARGS],
       },
     });

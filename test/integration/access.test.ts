@@ -50,9 +50,7 @@ describe('who may call what', () => {
     const app = createApp({ client: env.client, taskQueue: env.taskQueue, ledger: env.ledger });
     (app.locals.temporalHealth as { stop(): void }).stop();
     const served = servedRoutes(app).sort();
-    const ruled = ROUTE_RULES.map((r) => `${r.method} ${r.path}`)
-      .filter((r) => r !== 'GET /metrics')
-      .sort();
+    const ruled = ROUTE_RULES.map((r) => `${r.method} ${r.path}`).sort();
     expect(served).toEqual(ruled);
   });
 
@@ -328,10 +326,13 @@ describe('starting the service', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      let log = '';
+      // The token goes to the terminal (stderr), never into the JSON log on stdout.
+      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
       try {
         await eventually(
-          async () => (out.includes('Press Ctrl-C') ? true : undefined),
+          async () => (log.includes('feed-triggers started') ? true : undefined),
           'the service to start',
           30_000,
         );
@@ -339,6 +340,7 @@ describe('starting the service', () => {
         child.kill('SIGTERM');
         await new Promise((r) => child.once('exit', r));
       }
+      expect(log).not.toMatch(/ft_/);
       return out;
     };
     const first = await run();

@@ -1,0 +1,152 @@
+import { Writable } from 'node:stream';
+import pino, { Logger } from 'pino';
+import type { LogLevel, LogMetadata, Logger as SdkLoggerInterface } from '@temporalio/common';
+
+export type { Logger } from 'pino';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export type Level = (typeof LOG_LEVELS)[number];
+
+export interface LogOptions {
+  readonly level: Level;
+  /** Human-readable lines instead of JSON: by default when stdout is a terminal. */
+  readonly pretty?: boolean;
+  /** Where lines go (stdout by default); tests capture them. */
+  readonly destination?: Writable;
+}
+
+/** Keys that carry credentials anywhere they might appear; pino blanks them before a line is written. */
+const REDACT = [
+  'authorization',
+  'password',
+  'token',
+  'secret',
+  'headers.authorization',
+  '*.authorization',
+  '*.password',
+  '*.token',
+  '*.secret',
+];
+
+/**
+ * One JSON object per line: `level`, `time` (ISO), `component` and the message (`msg`), with `project`,
+ * `trigger`, `workflowId` and `runId` where a line is about a workflow. On a terminal, short readable
+ * lines instead.
+ */
+export function createLogger(options: LogOptions): Logger {
+  const destination = options.destination ?? process.stdout;
+  const pretty = options.pretty ?? (destination === process.stdout && process.stdout.isTTY === true);
+  return pino(
+    {
+      level: options.level,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT, censor: '[redacted]' },
+    },
+    pretty ? prettyStream(destination) : destination,
+  );
+}
+
+/** `12:00:01 INFO  [api] message key=value`: for people at a terminal (no extra dependency). */
+function prettyStream(out: Writable): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        try {
+          const { level, time, msg, component, ...rest } = JSON.parse(line) as Record<string, unknown>;
+          const fields = Object.entries(rest)
+            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join(' ');
+          const clock = String(time).slice(11, 19);
+          out.write(
+            `${clock} ${String(level).toUpperCase().padEnd(5)} ${component ? `[${String(component)}] ` : ''}${String(msg ?? '')}${fields ? ` ${fields}` : ''}\n`,
+          );
+        } catch {
+          out.write(`${line}\n`);
+        }
+      }
+      done();
+    },
+  });
+}
+
+/** `trigger/<project>/<name>` and `release/<project>/…` name their project (and trigger). */
+export function workflowFields(workflowId: unknown): Record<string, string> {
+  if (typeof workflowId !== 'string') return {};
+  const [kind, project, name] = workflowId.split('/');
+  if (kind === 'trigger' && project && name) return { project, trigger: name };
+  if ((kind === 'release' || kind === 'delivery') && project) return { project };
+  return {};
+}
+
+const SDK_LEVELS: Record<LogLevel, Level> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/**
+ * The Temporal SDK's logger (worker, workflows, activities, forwarded core logs) on top of pino. Its
+ * routine lines (worker state, the bundle it built) go to debug; workflow and activity context is renamed
+ * to our fields. Webpack's banner arrives as one long multi-line message and is kept at trace.
+ */
+export class TemporalLogger implements SdkLoggerInterface {
+  constructor(private readonly logger: Logger) {}
+
+  log(level: LogLevel, message: string, meta: LogMetadata = {}): void {
+    let target = SDK_LEVELS[level] ?? 'info';
+    if (target === 'info' && ROUTINE.some((r) => message.startsWith(r))) target = 'debug';
+    // Webpack's report of a good build (a build with errors comes at error level and stays there).
+    if (target === 'info' && message.includes('\n') && /asset |webpack/i.test(message)) target = 'trace';
+    if (!this.logger.isLevelEnabled(target)) return;
+    const { workflowId, runId, workflowRunId, sdkComponent, taskQueue, ...rest } = meta as Record<
+      string,
+      unknown
+    >;
+    this.logger[target](
+      {
+        component: typeof sdkComponent === 'string' ? `temporal.${sdkComponent}` : 'temporal',
+        ...workflowFields(workflowId),
+        ...(workflowId ? { workflowId } : {}),
+        ...(runId || workflowRunId ? { runId: runId ?? workflowRunId } : {}),
+        ...(taskQueue ? { taskQueue } : {}),
+        ...rest,
+      },
+      message,
+    );
+  }
+  trace(message: string, meta?: LogMetadata): void {
+    this.log('TRACE', message, meta);
+  }
+  debug(message: string, meta?: LogMetadata): void {
+    this.log('DEBUG', message, meta);
+  }
+  info(message: string, meta?: LogMetadata): void {
+    this.log('INFO', message, meta);
+  }
+  warn(message: string, meta?: LogMetadata): void {
+    this.log('WARN', message, meta);
+  }
+  error(message: string, meta?: LogMetadata): void {
+    this.log('ERROR', message, meta);
+  }
+}
+
+/** SDK lines that say nothing an operator acts on: debug, not info. */
+const ROUTINE = [
+  'Workflow bundle created',
+  'Worker state changed',
+  'Initializing worker',
+  'Creating worker',
+  'Workflow started',
+  'Workflow completed',
+  'Workflow continued as new',
+  'Activity started',
+  'Activity completed',
+  'Beginning Worker shutdown',
+  'No Nexus services registered',
+];

@@ -1,0 +1,105 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The service's Prometheus metrics, one registry per process (a worker counts polls and deliveries, an API
+ * process counts requests and notifications). Label values are bounded: feed ids and registry hosts come
+ * from configuration, routes are patterns, outcomes and states are fixed sets. No tag, package or trigger
+ * name is ever a label.
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'feed_triggers_' });
+
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export const metrics = {
+  polls: new Counter({
+    name: 'feed_triggers_polls_total',
+    help: 'Package polls by feed and outcome (ok, or the failure code).',
+    labelNames: ['feed', 'outcome'] as const,
+    registers: [registry],
+  }),
+  pollDuration: new Histogram({
+    name: 'feed_triggers_poll_duration_seconds',
+    help: 'How long a package poll took (listing, rule evaluation, digest).',
+    labelNames: ['feed'] as const,
+    buckets: SECONDS_BUCKETS,
+    registers: [registry],
+  }),
+  pollLag: new Histogram({
+    name: 'feed_triggers_poll_lag_seconds',
+    help: 'How late a scheduled poll started against its slot.',
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+    registers: [registry],
+  }),
+  registryRequests: new Counter({
+    name: 'feed_triggers_registry_requests_total',
+    help: 'HTTP requests to registries and chart repositories by host and status code (or network error code).',
+    labelNames: ['host', 'code'] as const,
+    registers: [registry],
+  }),
+  registryErrors: new Counter({
+    name: 'feed_triggers_registry_errors_total',
+    help: 'Registry requests that failed: network errors, 429 and 5xx answers.',
+    labelNames: ['host', 'code'] as const,
+    registers: [registry],
+  }),
+  rateLimitRemaining: new Gauge({
+    name: 'feed_triggers_registry_rate_limit_remaining',
+    help: 'Requests left in the rate-limit window, as the registry last reported it.',
+    labelNames: ['host'] as const,
+    registers: [registry],
+  }),
+  releasesCreated: new Counter({
+    name: 'feed_triggers_releases_created_total',
+    help: 'Releases created, by what created them (trigger, manual, webhook).',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  }),
+  deliveries: new Counter({
+    name: 'feed_triggers_deliveries_total',
+    help: 'Delivery attempts that ended, by state (delivered, failed, superseded, cancelled).',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  }),
+  webhookNotifications: new Counter({
+    name: 'feed_triggers_webhook_notifications_total',
+    help: 'Registry notifications by receiver and verdict (accepted, unauthorized, invalid).',
+    labelNames: ['receiver', 'verdict'] as const,
+    registers: [registry],
+  }),
+  apiRequests: new Counter({
+    name: 'feed_triggers_api_requests_total',
+    help: 'API requests by method, route pattern and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  }),
+  apiDuration: new Histogram({
+    name: 'feed_triggers_api_request_duration_seconds',
+    help: 'API request durations by method and route pattern.',
+    labelNames: ['method', 'route'] as const,
+    buckets: SECONDS_BUCKETS,
+    registers: [registry],
+  }),
+};
+
+/**
+ * Where the Temporal SDK's own metrics (workers, pollers, task latencies) are served by its runtime, on
+ * loopback; `/metrics` appends them so one scrape gets both. Set once, by the service at start.
+ */
+let sdkMetricsUrl: string | null = null;
+export function setSdkMetricsUrl(url: string | null): void {
+  sdkMetricsUrl = url;
+}
+
+/** The text a Prometheus scrape gets: this process's metrics, then the SDK's. */
+export async function scrape(): Promise<string> {
+  const own = await registry.metrics();
+  if (!sdkMetricsUrl) return own;
+  try {
+    const res = await fetch(sdkMetricsUrl, { signal: AbortSignal.timeout(2000) });
+    if (!res.ok) return own;
+    return `${own}\n${await res.text()}`;
+  } catch {
+    return own;
+  }
+}
