@@ -1,4 +1,5 @@
 import { metrics } from '../src/metrics';
+import { releaseStaticDetails } from '../src/domain/ui-text';
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client } from '@temporalio/client';
 import { Ledger, LedgerError, NextDelivery, publicRelease, StoredRelease } from '../src/db/ledger';
@@ -78,6 +79,7 @@ export function createLedgerActivities(deps: LedgerDependencies) {
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: project }],
       staticSummary: releaseSummary(stored),
+      staticDetails: releaseStaticDetails(stored.packages),
     });
   }
 

@@ -37,7 +37,7 @@ export interface WorkerOptions {
 /** What the process needs besides its workflow cache: Node, the SDK's core, the bundle, caches, the API. */
 const BASE_MIB = 320;
 /** A cached trigger, release or queue workflow (its state, history-derived objects and V8 context share). */
-const CACHED_WORKFLOW_MIB = 0.5;
+const CACHED_WORKFLOW_MIB = 0.25;
 
 /**
  * Sizes the worker from its memory budget: as many workflows stay cached as fit, the rest are replayed

@@ -1,4 +1,12 @@
-import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { releaseDetails } from '../src/domain/ui-text';
 import type { LedgerActivities } from '../activities/ledger';
 import { DeliveryStatus, TERMINAL_DELIVERY } from '../src/domain/delivery';
 import { deliveryEndedSignal } from './messages/release';
@@ -32,13 +40,21 @@ export async function release(input: ReleaseInput): Promise<Record<string, Deliv
   setHandler(deliveryEndedSignal, ({ destination, status }) => {
     if (TERMINAL_DELIVERY.has(status)) known.set(destination, status);
   });
+  // What the Temporal UI shows: the phase and each delivery's state.
+  let all: Record<string, DeliveryStatus> = {};
+  const show = (phase: string) =>
+    setCurrentDetails(releaseDetails(phase, { ...all, ...Object.fromEntries(known) }));
+  show('Handing off to destinations');
   for (;;) {
     const statuses = await handOff({ project: input.project, releaseId: input.releaseId });
+    all = statuses;
     for (const [destination, status] of Object.entries(statuses))
       if (TERMINAL_DELIVERY.has(status) && !known.has(destination)) known.set(destination, status);
     waiting = Object.keys(statuses).filter((d) => !known.has(d));
+    show(waiting.length > 0 ? `Delivering to ${waiting.join(', ')}` : 'Delivered');
     if (await condition(() => waiting.every((d) => known.has(d)), RECHECK)) break;
     if (workflowInfo().historyLength > HISTORY_LIMIT) await continueAsNew<typeof release>(input);
   }
+  show('Every delivery ended');
   return Object.fromEntries(known);
 }

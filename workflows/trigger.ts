@@ -9,11 +9,13 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { triggerDetails } from '../src/domain/ui-text';
 import type { PollActivities } from '../activities/poll';
 import type { LedgerActivities } from '../activities/ledger';
 import type { ChannelActivities } from '../activities/channel';
@@ -96,7 +98,11 @@ export async function trigger(input: TriggerInput): Promise<void> {
   // Polls in flight, so a pause can cancel them.
   const polls = new PollsInFlight();
 
+  // What the Temporal UI shows of this trigger (no history event: read through the metadata query).
+  let nextPollAt: string | null = null;
+  const publishDetails = () => setCurrentDetails(triggerDetails(machine.state, nextPollAt));
   const publishStatus = () => {
+    publishDetails();
     if (machine.status !== published) {
       published = machine.status;
       upsertSearchAttributes([{ key: TRIGGER_STATE_ATTRIBUTE, value: published }]);
@@ -153,6 +159,8 @@ export async function trigger(input: TriggerInput): Promise<void> {
   let dueAtMs: number | null = null;
   const waitForSlot = async () => {
     const at = Date.now() + machine.nextPollDelayMs(Date.now());
+    nextPollAt = new Date(at).toISOString();
+    publishDetails();
     dueAtMs = (await condition(() => pollPending || rollover, at - Date.now())) ? null : at;
   };
   if (!pollPending && machine.state.lastPoll) await waitForSlot();

@@ -30,6 +30,10 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: 'GET', path: '/healthz', access: 'public' },
   { method: 'GET', path: '/readyz', access: 'public' },
   { method: 'GET', path: '/metrics', access: 'public' },
+  // The API's description holds no data; calls from the docs page still need a token (its Authorize button).
+  { method: 'GET', path: '/openapi.json', access: 'public' },
+  { method: 'GET', path: '/docs', access: 'public' },
+  { method: 'GET', path: '/docs/:asset', access: 'public' },
   { method: 'POST', path: '/webhooks/registry', access: 'sender' },
   { method: 'GET', path: '/whoami', access: 'viewer' },
   { method: 'POST', path: '/rules/preview', access: 'viewer' },
@@ -144,14 +148,14 @@ export function accessControl(store: AccessStore, log: (message: string) => void
   };
 }
 
-const CreateTokenSchema = z.strictObject({
+export const CreateTokenSchema = z.strictObject({
   name: TokenNameSchema,
   role: z.enum(ACCESS_ROLES),
   /** Days until the token stops working; none: until revoked. */
   expiresInDays: z.number().int().min(1).max(3650).optional(),
 });
 
-const AuditQuery = z.strictObject({
+export const AuditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   before: z
     .string()

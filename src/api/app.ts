@@ -14,6 +14,7 @@ import { Database } from '../db/open';
 import { AccessStore } from '../db/access';
 import { accessControl, accessRoutes, ruleFor } from './access';
 import { metrics, scrape } from '../metrics';
+import { docsRoutes } from './docs';
 
 export interface AppOptions {
   readonly client: Client;
@@ -142,6 +143,7 @@ export function createApp(options: AppOptions): express.Express {
 
   const health = healthRoutes(app, options.client, options.database, options.health);
   app.use(accessRoutes(access));
+  app.use(docsRoutes());
   app.use(ruleRoutes());
   // Routes that need Temporal: while it does not answer, say so at once (503) instead of letting a request
   // hang in the SDK's retries, and release requests already waiting when it stops answering.

@@ -18,9 +18,9 @@ import { Feed } from '../feeds/feed';
 import { resolveFeed } from '../config';
 import { cancelAndWait, equals, listRunning } from './workflows';
 
-const ProjectParams = z.object({ project: SlugSchema });
-const ReleaseParams = z.object({ project: SlugSchema, number: z.string().min(1).max(200) });
-const ChannelParams = z.object({ project: SlugSchema, channel: SlugSchema });
+export const ProjectParams = z.object({ project: SlugSchema });
+export const ReleaseParams = z.object({ project: SlugSchema, number: z.string().min(1).max(200) });
+export const ChannelParams = z.object({ project: SlugSchema, channel: SlugSchema });
 /** An opaque page position: the ledger id below which the next page starts. */
 const CursorSchema = z
   .string()
@@ -35,7 +35,7 @@ const CursorSchema = z
   });
 const encodeCursor = (id: number) => Buffer.from(String(id)).toString('base64url');
 
-const ReleaseListQuery = z
+export const ReleaseListQuery = z
   .object({
     channel: SlugSchema.optional(),
     /** A package reference's name (`web`) or a feed package (`library/nginx`). */
@@ -47,8 +47,8 @@ const ReleaseListQuery = z
     cursor: CursorSchema.optional(),
   })
   .strict();
-const DeleteQuery = z.object({ purge: z.enum(['true', 'false']).default('false') }).strict();
-const ManualReleaseBody = z
+export const DeleteQuery = z.object({ purge: z.enum(['true', 'false']).default('false') }).strict();
+export const ManualReleaseBody = z
   .object({
     channel: SlugSchema.default('default'),
     /** Pinned tags by package name; the rest take their latest rule-passing version. */
@@ -255,6 +255,7 @@ export function projectRoutes(
         workflowId: `manual-release/${name}/${randomUUID()}`,
         args: [{ project: name, channel: body.channel, versions: body.versions }],
         workflowExecutionTimeout: '5 minutes',
+        staticSummary: `Manual release of ${name} in channel ${body.channel}`,
       });
       if (result.outcome === 'created') return void res.status(201).json(result.release);
       throw new HttpProblem(409, 'Conflict', result.reason);
@@ -272,6 +273,7 @@ export function projectRoutes(
         workflowId: `channel-preview/${name}/${channel}/${randomUUID()}`,
         args: [{ project: name, channel }],
         workflowExecutionTimeout: '2 minutes',
+        staticSummary: `Preview of ${name}'s channel ${channel}`,
       });
       res.json({ project: name, channel, packages });
     } catch (err) {

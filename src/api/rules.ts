@@ -6,7 +6,7 @@ import { PRECEDENCES, Precedence } from '../domain/version';
 import { parseOr400 } from './problem';
 
 /** Up to 100,000 tags of at most 1,024 characters: generous for real repositories, bounded for the API. */
-const PreviewRequestSchema = z
+export const PreviewRequestSchema = z
   .object({
     rule: VersionRuleSchema.optional(),
     tags: z.array(z.string().max(1024)).max(100_000),

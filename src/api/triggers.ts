@@ -28,12 +28,13 @@ import {
   stateQuery,
 } from '../../workflows/messages/trigger';
 import { HttpProblem, parseOr400 } from './problem';
+import { triggerSummary } from '../domain/ui-text';
 import { cancelAndWait, equals, listRunning, requireDescribed, withWorkerDeadline } from './workflows';
 
-const TriggerParams = z.object({ project: SlugSchema, name: SlugSchema });
+export const TriggerParams = z.object({ project: SlugSchema, name: SlugSchema });
 const ProjectParams = z.object({ project: SlugSchema });
-const ListQuery = z.object({ project: SlugSchema.optional() }).strict();
-const ChangeSchema = z
+export const TriggerListQuery = z.object({ project: SlugSchema.optional() }).strict();
+export const ChangeSchema = z
   .object({
     channel: SlugSchema.optional(),
     watch: z.array(SlugSchema).min(1).max(50).optional(),
@@ -152,6 +153,9 @@ export function triggerRoutes(
           { key: TRIGGER_STATE_ATTRIBUTE, value: 'active' },
           { key: PACKAGES_ATTRIBUTE, value: packages },
         ],
+        // The UI's list says what the trigger is; its current details (set by the workflow) say how it goes.
+        staticSummary: triggerSummary(spec),
+        staticDetails: `Watches ${packages.join(', ')}`,
       });
       res
         .status(201)
@@ -203,7 +207,7 @@ export function triggerRoutes(
     });
   };
   router.get('/triggers', async (req, res) => {
-    const { project: p } = parseOr400(ListQuery, req.query, 'query');
+    const { project: p } = parseOr400(TriggerListQuery, req.query, 'query');
     res.json({ triggers: await list(p) });
   });
   router.get('/projects/:project/triggers', async (req, res) => {

@@ -15,7 +15,7 @@ export const MAX_PACKAGES_PER_NOTIFICATION = 100;
 const QUERY_BATCH = 25;
 
 /** Registry notifications (CNCF distribution): only what we use is checked; the rest passes through. */
-const NotificationSchema = z.object({
+export const NotificationSchema = z.object({
   events: z
     .array(
       z
@@ -34,7 +34,7 @@ const NotificationSchema = z.object({
     .max(1000),
 });
 
-const WebhookQuery = z.object({ feed: FeedIdSchema.optional() }).strict();
+export const WebhookQuery = z.object({ feed: FeedIdSchema.optional() }).strict();
 
 /** The content types registries send notifications with. */
 const NOTIFICATION_TYPES = ['application/vnd.docker.distribution.events.v1+json', 'application/json'];

@@ -186,6 +186,31 @@ describe('the trigger API', () => {
     }, 'the release');
     expect(released[0].packages[0].tag).toBe('3.1.4');
 
+    // Legible in the Temporal UI: what each workflow is (static summary) and how it goes (current details).
+    const handle = env.client.workflow.getHandle('trigger/billing/worker');
+    expect(await (await handle.describe()).staticSummary()).toBe(
+      'Trigger billing/worker: channel default, watching every package, every 10 s',
+    );
+    const details = await eventually(async () => {
+      const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      return meta.currentDetails?.includes('last release: 0.0.1') ? meta.currentDetails : undefined;
+    }, "the trigger's current details");
+    expect(details).toMatch(
+      /^\*\*Active\*\*, channel default, every 10 s\n- watching: worker \(127\.0\.0\.1:\d+\/billing\/worker\) at 3\.1\.4\n- last poll: \S+: released: .*\n- next poll: \d{4}-\d\d-\d\dT\S+Z\n- last release: 0\.0\.1 at \S+$/,
+    );
+    const releaseRun = (await env.client.workflow.getHandle('release/billing/0.0.1').describe()) as Awaited<
+      ReturnType<typeof handle.describe>
+    >;
+    expect(await releaseRun.staticSummary()).toBe('worker 3.1.4 → 0.0.1');
+    expect(await releaseRun.staticDetails()).toMatch(
+      /^\| package \| image or chart \| version \| digest \|\n\|---\|---\|---\|---\|\n\| worker \| 127\.0\.0\.1:\d+\/billing\/worker \| 3\.1\.4 \| sha256:[0-9a-f]{64} \|$/,
+    );
+
+    const releaseMeta = await env.client.workflow
+      .getHandle('release/billing/0.0.1')
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(releaseMeta.currentDetails).toBe('**Every delivery ended**\n- no destinations');
+
     const changed = await api.request('PATCH', '/triggers/billing/worker', { intervalSeconds: 120 });
     expect([changed.status, changed.body.changed, changed.body.spec.intervalSeconds]).toEqual([
       200,
