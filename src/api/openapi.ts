@@ -799,12 +799,11 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
 /** `/triggers/:project/:name` → `/triggers/{project}/{name}`. */
 const openApiPath = (path: string) => path.replace(/:([a-z]+)/gi, '{$1}');
 
+/** A schema as JSON Schema 2020-12 (OpenAPI 3.1's dialect, so the `$schema` line is left out). */
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
-    io: 'input',
-    unrepresentable: 'any',
-  }) as Record<string, unknown>;
-  return rest;
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
 }
 
 /** Path or query parameters from an object schema, one per key. */
