@@ -11,7 +11,15 @@ RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 FROM node:20-bookworm-slim
 WORKDIR /app
 COPY --from=build /app /app
-ENV FEED_TRIGGERS_API_HOST=0.0.0.0 NODE_ENV=production
+# JSON log lines on stdout; the API listens on every interface, so it starts only once an API token exists
+# (feed-triggers token create NAME --role admin, with DATABASE_URL set).
+ENV FEED_TRIGGERS_API_HOST=0.0.0.0 NODE_ENV=production LOG_LEVEL=info
 USER node
 EXPOSE 8080
-CMD ["node", "dist/src/main.js"]
+# SIGTERM drains the worker: running polls and deliveries finish before the process exits.
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# The role is the command: serve (API and worker), api, worker; or any CLI command (token, apply, get).
+ENTRYPOINT ["node", "bin/feed-triggers.js"]
+CMD ["serve"]
