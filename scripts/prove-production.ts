@@ -1,0 +1,391 @@
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client as PgClient } from 'pg';
+import { ensureTemporalCli } from '../src/temporal/cli';
+import { freePort, pushImage, TestRegistry } from '../test/support/registry';
+import { startPostgres } from '../test/support/postgres';
+
+/**
+ * `npm run prove:production`: the production path end to end, on a real Temporal server (not the dev
+ * server) persisting to PostgreSQL, as docker-compose.yml runs it: Temporal's schema set up with its SQL
+ * tool, one `feed-triggers api` and two `feed-triggers worker`s reached through TEMPORAL_ADDRESS, the ledger
+ * on PostgreSQL through DATABASE_URL, the first admin token made with the CLI on the database, a project
+ * and trigger applied through the API with that token. It checks readiness, a release from a first poll,
+ * a release seconds after a registry notification, a worker drained by SIGTERM while the other carries
+ * on, and /metrics of both roles. Needs the Temporal server and SQL tool binaries:
+ * `go install go.temporal.io/server/cmd/server@v1.29.1` and `…/cmd/tools/sql@v1.29.1` (or
+ * TEMPORAL_SERVER_PATH and TEMPORAL_SQL_TOOL_PATH). Stops everything it started.
+ */
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const run = promisify(execFile);
+const gobin = process.env.GOBIN ?? path.join(process.env.GOPATH ?? path.join(os.homedir(), 'go'), 'bin');
+const SERVER = process.env.TEMPORAL_SERVER_PATH ?? path.join(gobin, 'server');
+const SQL_TOOL = process.env.TEMPORAL_SQL_TOOL_PATH ?? path.join(gobin, 'sql');
+const CLI = path.resolve(__dirname, '../src/cli.js');
+
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(250);
+  }
+}
+
+/** The Temporal server's schema source: the module the binary was built from. */
+function schemaDir(): string {
+  const mod = path.join(
+    process.env.GOPATH ?? path.join(os.homedir(), 'go'),
+    'pkg/mod/go.temporal.io/server@v1.29.1',
+  );
+  const dir = path.join(mod, 'schema/postgresql/v12');
+  if (!existsSync(dir))
+    throw new Error(`no Temporal schema at ${dir}: go install go.temporal.io/server/cmd/server@v1.29.1`);
+  return dir;
+}
+
+async function main(): Promise<void> {
+  for (const [what, file] of [
+    ['Temporal server', SERVER],
+    ['Temporal SQL tool', SQL_TOOL],
+  ])
+    if (!existsSync(file))
+      throw new Error(
+        `no ${what} at ${file}: go install go.temporal.io/server/cmd/{server,tools/sql}@v1.29.1`,
+      );
+  const cli = await ensureTemporalCli();
+  if (!cli) throw new Error('no Temporal CLI (for namespace registration)');
+  const stops: Array<() => Promise<void> | void> = [];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-production-'));
+  try {
+    const t0 = Date.now();
+    const pg = await startPostgres();
+    stops.push(() => pg.stop());
+    const pgUrl = new URL(pg.url);
+    const sql = async (db: string, ...args: string[]) =>
+      run(SQL_TOOL, [
+        '--plugin',
+        'postgres12',
+        '--ep',
+        pgUrl.hostname,
+        '-p',
+        pgUrl.port,
+        '-u',
+        'postgres',
+        '--db',
+        db,
+        ...args,
+      ]);
+    for (const [db, schema] of [
+      ['temporal', 'temporal'],
+      ['temporal_visibility', 'visibility'],
+    ]) {
+      await sql(db, 'create-database');
+      await sql(db, 'setup-schema', '-v', '0.0');
+      await sql(db, 'update-schema', '-d', path.join(schemaDir(), schema, 'versioned'));
+    }
+    const admin = new PgClient({ connectionString: pg.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE feed_triggers');
+    await admin.end();
+    say(
+      `PostgreSQL with Temporal's schema (temporal, temporal_visibility) and feed_triggers: ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
+
+    // A single-binary Temporal server with all four services, on free loopback ports.
+    const ports = Object.fromEntries(
+      await Promise.all(
+        [
+          'frontend',
+          'frontendHttp',
+          'frontendMembership',
+          'history',
+          'historyMembership',
+          'matching',
+          'matchingMembership',
+          'worker',
+          'workerMembership',
+          'metrics',
+        ].map(async (k) => [k, await lowPort()] as const),
+      ),
+    );
+    const store = (db: string, conns: number) => `
+      sql:
+        pluginName: postgres12
+        databaseName: ${db}
+        connectAddr: "127.0.0.1:${pgUrl.port}"
+        connectProtocol: tcp
+        user: postgres
+        password: ""
+        maxConns: ${conns}
+        maxIdleConns: ${conns}
+        maxConnLifetime: 1h`;
+    const service = (grpc: number, membership: number, http?: number) => `
+    rpc:
+      grpcPort: ${grpc}
+      membershipPort: ${membership}
+      bindOnLocalHost: true${http ? `\n      httpPort: ${http}` : ''}`;
+    writeFileSync(path.join(dir, 'dynamic.yaml'), '{}\n');
+    writeFileSync(
+      path.join(dir, 'temporal.yaml'),
+      `log:
+  stdout: true
+  level: warn
+persistence:
+  defaultStore: default
+  visibilityStore: visibility
+  numHistoryShards: 4
+  datastores:
+    default:${store('temporal', 20)}
+    visibility:${store('temporal_visibility', 4)}
+global:
+  membership:
+    maxJoinDuration: 30s
+    broadcastAddress: "127.0.0.1"
+  metrics:
+    prometheus:
+      framework: tally
+      timerType: histogram
+      listenAddress: "127.0.0.1:${ports.metrics}"
+services:
+  frontend:${service(ports.frontend, ports.frontendMembership, ports.frontendHttp)}
+  history:${service(ports.history, ports.historyMembership)}
+  matching:${service(ports.matching, ports.matchingMembership)}
+  worker:${service(ports.worker, ports.workerMembership)}
+clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: active
+  currentClusterName: active
+  clusterInformation:
+    active:
+      enabled: true
+      initialFailoverVersion: 1
+      rpcName: frontend
+      rpcAddress: "127.0.0.1:${ports.frontend}"
+dcRedirectionPolicy:
+  policy: noop
+dynamicConfigClient:
+  filepath: "${path.join(dir, 'dynamic.yaml')}"
+  pollInterval: 10s
+`,
+    );
+    const address = `127.0.0.1:${ports.frontend}`;
+    const t1 = Date.now();
+    const server = spawn(
+      SERVER,
+      ['--root', dir, '--config', '.', '--env', 'temporal', '--allow-no-auth', 'start'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let serverErrors = '';
+    for (const stream of [server.stdout!, server.stderr!])
+      stream.on('data', (d: Buffer) => (serverErrors = (serverErrors + d.toString()).slice(-4000)));
+    stops.push(() => stop(server));
+    await until('the Temporal server to register the default namespace', 120_000, async () => {
+      if (server.exitCode !== null) throw new Error(`the Temporal server exited: ${serverErrors}`);
+      await run(cli, [
+        'operator',
+        'namespace',
+        'create',
+        '--namespace',
+        'default',
+        '--address',
+        address,
+        '--retention',
+        '72h',
+      ]).catch((err: { stderr?: string }) => {
+        if (!/already|exists/i.test(err.stderr ?? '')) throw err;
+      });
+      return true;
+    });
+    say(
+      `Temporal server ${address} on PostgreSQL, default namespace: ${((Date.now() - t1) / 1000).toFixed(1)} s`,
+    );
+
+    const registry = await TestRegistry.start();
+    stops.push(() => registry.stop());
+    await pushImage(registry.url, 'prod/app', '1.0.0');
+    const config = path.join(dir, 'feed-triggers.yaml');
+    writeFileSync(config, `feeds:\n  - { id: prod, url: "${registry.url}" }\n`);
+    const databaseUrl = `postgres://postgres@127.0.0.1:${pgUrl.port}/feed_triggers`;
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: address,
+      DATABASE_URL: databaseUrl,
+      FEED_TRIGGERS_CONFIG: config,
+      FEED_TRIGGERS_DATA_DIR: dir,
+      // Listening on every interface, as in a container: the service refuses to start without a token.
+      FEED_TRIGGERS_API_HOST: '0.0.0.0',
+    };
+
+    // Refused without a token; the first admin token made on the database with the CLI.
+    const refused = await run(process.execPath, [path.resolve(__dirname, '../src/main.js'), 'api'], {
+      env: { ...env, FEED_TRIGGERS_API_PORT: String(await freePort()) },
+      timeout: 60_000,
+    }).then(
+      () => 0,
+      (err: { code: number }) => err.code,
+    );
+    if (refused !== 2) throw new Error(`the api role started on 0.0.0.0 without a token (exit ${refused})`);
+    const created = await run(process.execPath, [CLI, 'token', 'create', 'prod-admin', '--role', 'admin'], {
+      env,
+    });
+    const token = created.stdout.trim().split('\n').at(-1)!;
+    if (!/^ft_/.test(token)) throw new Error(`token create printed ${created.stdout}`);
+    say(
+      'api refused to start on 0.0.0.0 without a token (exit 2); admin token made with `token create` on DATABASE_URL',
+    );
+
+    const roles: Array<{ name: string; port: number; child: ChildProcess; out: string }> = [];
+    for (const name of ['api', 'worker', 'worker']) {
+      const port = await freePort();
+      const child = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js'), name], {
+        env: { ...env, FEED_TRIGGERS_API_PORT: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const role = { name: `${name} ${roles.length}`, port, child, out: '' };
+      child.stdout!.on('data', (d: Buffer) => (role.out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (role.out += d.toString()));
+      stops.push(() => stop(child));
+      roles.push(role);
+    }
+    for (const role of roles) {
+      const ready = await until(`${role.name} to be ready`, 120_000, async () => {
+        if (role.child.exitCode !== null) throw new Error(`${role.name} exited: ${role.out.slice(-2000)}`);
+        const res = await fetch(`http://127.0.0.1:${role.port}/readyz`);
+        return res.status === 200 ? ((await res.json()) as unknown) : undefined;
+      });
+      say(`${role.name}: /readyz ${JSON.stringify(ready)}`);
+    }
+    const api = `http://127.0.0.1:${roles[0].port}`;
+    const call = async (method: string, p: string, body?: unknown) => {
+      const res = await fetch(`${api}${p}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+      return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    };
+    const whoami = await call('GET', '/whoami');
+    if (whoami.role !== 'admin') throw new Error(`whoami: ${JSON.stringify(whoami)}`);
+
+    const manifest = path.join(dir, 'manifest.yaml');
+    writeFileSync(
+      manifest,
+      [
+        'projects:',
+        '  - name: prod',
+        '    packages: [{ name: app, feed: prod, package: prod/app }]',
+        '    triggers:',
+        '      - { name: app, intervalSeconds: 3600 }',
+        '',
+      ].join('\n'),
+    );
+    const t2 = Date.now();
+    await run(process.execPath, [CLI, 'apply', '-f', manifest, '--api', api], {
+      env: { ...process.env, FEED_TRIGGERS_TOKEN: token },
+    });
+    const releaseOf = (n: number) =>
+      until(`release ${n}`, 60_000, async () => {
+        const { releases } = (await call('GET', '/projects/prod/releases')) as {
+          releases: Array<{ number: string; packages: Array<{ tag: string }> }>;
+        };
+        return releases.length >= n ? releases[0] : undefined;
+      });
+    const first = await releaseOf(1);
+    say(
+      `apply -f, first poll, release ${first.number} (app ${first.packages[0].tag}): ${((Date.now() - t2) / 1000).toFixed(1)} s`,
+    );
+
+    await pushImage(registry.url, 'prod/app', '1.1.0');
+    const t3 = Date.now();
+    await call('POST', '/webhooks/registry?feed=prod', {
+      events: [{ action: 'push', target: { repository: 'prod/app', tag: '1.1.0' } }],
+    });
+    const second = await releaseOf(2);
+    say(
+      `registry notification to release ${second.number} (app ${second.packages[0].tag}): ${Date.now() - t3} ms`,
+    );
+
+    // SIGTERM drains worker 1; worker 2 carries every trigger from then on.
+    const drained = roles[1];
+    drained.child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => drained.child.once('exit', r));
+    if (code !== 0) throw new Error(`worker 1 exited ${code} on SIGTERM: ${drained.out.slice(-2000)}`);
+    await pushImage(registry.url, 'prod/app', '1.2.0');
+    const t4 = Date.now();
+    await call('POST', '/triggers/prod/app/poll');
+    const third = await releaseOf(3);
+    say(
+      `worker 1 drained on SIGTERM (exit 0); worker 2 polled: release ${third.number} (app ${third.packages[0].tag}) in ${Date.now() - t4} ms`,
+    );
+
+    for (const role of [roles[0], roles[2]]) {
+      const text = await (await fetch(`http://127.0.0.1:${role.port}/metrics`)).text();
+      const wanted = role.name.startsWith('api')
+        ? /^feed_triggers_api_requests_total\{method="POST",route="\/triggers\/:project\/:name\/poll",status="202"\} 1$/m
+        : /^feed_triggers_releases_created_total\{source="trigger"\} [1-9]/m;
+      if (!wanted.test(text)) throw new Error(`${role.name}: /metrics lacks ${wanted.source}`);
+      if (role.name.startsWith('worker') && !/^temporal_\w+/m.test(text))
+        throw new Error(`${role.name}: /metrics lacks the SDK's temporal_* metrics`);
+    }
+    const audit = (await call('GET', '/audit?limit=10')) as {
+      records: Array<{ actor: string; route: string }>;
+    };
+    if (!audit.records.some((r) => r.actor === 'prod-admin' && r.route === '/triggers/:project/:name/poll'))
+      throw new Error('the poll is not in the audit log');
+    say(
+      '/metrics: API requests on the api, releases and temporal_* SDK metrics on the worker; the poll is in the audit log',
+    );
+    const logLines = roles.map((r) => r.out.split('\n').filter((l) => l.startsWith('{')).length);
+    say(`JSON log lines at info: ${logLines.join(' / ')} (api / worker 1 / worker 2)`);
+    say('production path: OK');
+  } finally {
+    for (const s of stops.reverse()) await Promise.resolve(s()).catch(() => undefined);
+  }
+}
+
+/** A free loopback port below 32768: Temporal keeps membership ports in a smallint column. */
+async function lowPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const exited = new Promise((r) => child.once('exit', r));
+  if ((await Promise.race([exited, sleep(15_000).then(() => 'timeout')])) === 'timeout')
+    child.kill('SIGKILL');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`prove:production failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
