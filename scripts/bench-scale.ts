@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     const apiPort = await freePort();
     // One process per role: `serve` with the embedded ledger; else `api` and WORKERS `worker`s.
     const roles = EMBEDDED ? ['serve'] : ['api', ...Array.from({ length: WORKERS }, () => 'worker')];
-    const processes: Array<{ name: string; child: ChildProcess }> = [];
+    const processes: Array<{ name: string; child: ChildProcess; port: number }> = [];
     let logLines = 0;
     // The API process makes an admin token on its first start and prints it once.
     let token = '';
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
       if (role === 'worker') await waitForLine(child, /"health":"([^"]+)"/, 120_000);
       // The admin token made on the first start goes to the terminal (stderr), not the log.
       else token = await waitForLine(child, /^ {2}(ft_\S+)$/m, 120_000, 'stderr');
-      processes.push({ name: role === 'worker' ? `worker ${i}` : role, child });
+      processes.push({ name: role === 'worker' ? `worker ${i}` : role, child, port });
     }
     const api = `http://127.0.0.1:${apiPort}`;
     const call = async (method: string, p: string, body?: unknown) => {
@@ -352,8 +352,18 @@ async function main(): Promise<void> {
         `${mb(Math.max(...rss.server))} | ${(((u1.server.cpu - u0.server.cpu) / seconds) * 100).toFixed(0)} % | ` +
         `${(listings / P / (seconds / INTERVAL)).toFixed(2)} | ${(sampleEvents / Math.max(1, sampleIterations)).toFixed(1)} | ${(((logLines - logsBefore) / seconds) * 60).toFixed(0)} |`,
     );
-    for (const [k, p] of processes.entries())
-      say(`${p.name}: RSS max ${mb(Math.max(...eachRss[k]))}, CPU ${cpu(k)}`);
+    for (const [k, p] of processes.entries()) {
+      // Where the memory is, from the process's own /metrics: V8's heap, memory outside it, the SDK's cache.
+      const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text().catch(() => '');
+      const gauge = (name: string) =>
+        Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      say(
+        `${p.name}: RSS max ${mb(Math.max(...eachRss[k]))}, CPU ${cpu(k)}; now heap used/total ` +
+          `${mb(gauge('feed_triggers_nodejs_heap_size_used_bytes'))} / ${mb(gauge('feed_triggers_nodejs_heap_size_total_bytes'))}, ` +
+          `external ${mb(gauge('feed_triggers_nodejs_external_memory_bytes'))}, RSS ${mb(gauge('feed_triggers_process_resident_memory_bytes'))}, ` +
+          `SDK sticky cache ${gauge('temporal_sticky_cache_size')} workflows`,
+      );
+    }
     if (diagnostics) say(diagnostics);
     say(
       `task queue backlog (median / max of ${backlog.workflow.length} samples): workflow tasks ` +
