@@ -22,6 +22,8 @@ export interface PollPackageInput {
   readonly maxAgeMs: number | null;
   /** The slot a scheduled poll was due at (epoch ms), for the poll-lag metric; absent for polls on demand. */
   readonly dueAtMs?: number;
+  /** Tags a registry notification named: the result says what the rules made of each. */
+  readonly explain?: readonly string[];
 }
 
 export interface PollPackageResult {
@@ -34,6 +36,8 @@ export interface PollPackageResult {
   readonly rateLimitRemaining: number | null;
   /** How this feed's versions compare: Octopus's Docker precedence for OCI feeds, SemVer for Helm. */
   readonly precedence: Precedence;
+  /** For each tag in `explain`: `accepted`, or why it is not a candidate. */
+  readonly explained?: Readonly<Record<string, string>>;
 }
 
 /** Octopus compares Docker tags by its Docker precedence and chart versions (Helm feeds) as SemVer. */
@@ -214,6 +218,16 @@ export function createPollActivities(deps: PollDependencies) {
         tags: list.tags.length,
         best,
       });
+      const explained: Record<string, string> = {};
+      for (const tag of (input.explain ?? []).slice(0, 20)) {
+        const verdict = list.tags.includes(tag) ? rule.check(tag) : 'not in the feed';
+        explained[tag] =
+          typeof verdict === 'string'
+            ? verdict
+            : atOrAbove.some((c) => c.tag === tag)
+              ? 'accepted'
+              : `not later than the channel's previous release (${input.watermark})`;
+      }
       return {
         tagCount: list.tags.length,
         acceptedCount: evaluation.accepted.length,
@@ -221,6 +235,7 @@ export function createPollActivities(deps: PollDependencies) {
         digest,
         precedence: precedenceOf(feed),
         rateLimitRemaining: list.rateLimitRemaining,
+        ...(input.explain ? { explained } : {}),
       };
     } catch (err) {
       throw toActivityFailure(err);

@@ -174,6 +174,11 @@ const FileSchema = z
      * URL prefixes it may be sent to.
      */
     secrets: z.record(FeedIdSchema, NamedSecretSchema).default({}),
+    /**
+     * Named secrets webhook receivers verify senders with (`secret: { secret: github-hook }`): they are
+     * only ever compared with what arrives, never sent.
+     */
+    receiverSecrets: z.record(FeedIdSchema, SecretRefSchema).default({}),
   })
   .strict();
 
@@ -241,6 +246,8 @@ export interface Config {
   /** Secret values by name with where they may be sent, for destinations; never sent to workflows. */
   readonly secrets: ReadonlyMap<string, NamedSecret>;
   readonly webhookToken: string | null;
+  /** Values of the named receiver secrets (`receiverSecrets` in the file). */
+  readonly receiverSecrets: ReadonlyMap<string, string>;
   /** Where feeds, token realms, destinations and redirects may lead. */
   readonly outbound: OutboundPolicy;
 }
@@ -313,6 +320,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outbound,
     secrets,
     webhookToken: file.webhookToken ? readSecret(file.webhookToken, env, 'webhookToken', baseDir) : null,
+    receiverSecrets: new Map(
+      Object.entries(file.receiverSecrets).map(([name, ref]) => [
+        name,
+        readSecret(ref, env, `receiverSecrets.${name}`, baseDir),
+      ]),
+    ),
     temporal: {
       address: e.TEMPORAL_ADDRESS ?? null,
       namespace: e.TEMPORAL_NAMESPACE,

@@ -101,6 +101,7 @@ export async function runService(role: Role): Promise<void> {
           access,
           taskQueue: config.taskQueue,
           webhookToken: config.webhookToken,
+          receiverSecrets: config.receiverSecrets,
           secretBindings: bindingsOf(config.secrets),
           outbound: config.outbound,
           feeds: config.feeds,

@@ -119,8 +119,10 @@ export async function trigger(input: TriggerInput): Promise<void> {
     if (machine.resume()) pollPending = fresh = true;
     publishStatus();
   });
-  setHandler(pollNowSignal, () => {
-    if (!machine.state.paused) pollPending = fresh = true;
+  setHandler(pollNowSignal, (request) => {
+    if (machine.state.paused) return;
+    pollPending = fresh = true;
+    if (request) machine.noteNotification(request);
   });
   setHandler(continueAsNewSignal, () => {
     rollover = true;
@@ -172,6 +174,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
     if (rollover) break;
     const maxAgeMs = fresh ? 0 : null;
     pollPending = fresh = false;
+    machine.takeNotifications();
     await evaluate(machine, { maxAgeMs, dueAtMs }, publishWatched, polls);
     publishStatus();
     await waitForSlot();

@@ -15,6 +15,8 @@ import { AccessStore } from '../db/access';
 import { accessControl, accessRoutes, ruleFor } from './access';
 import { metrics, scrape } from '../metrics';
 import { docsRoutes } from './docs';
+import { receiverRoutes } from './receivers';
+import { ReceiverStore } from '../db/receivers';
 
 export interface AppOptions {
   readonly client: Client;
@@ -34,6 +36,8 @@ export interface AppOptions {
   readonly outbound?: OutboundPolicy;
   /** Configured feeds, so a package's feed resolves to the URL the worker would reach. */
   readonly feeds?: ReadonlyMap<string, Feed>;
+  /** Values of the configured receiver secrets (receiverSecrets), by name. */
+  readonly receiverSecrets?: ReadonlyMap<string, string>;
   /** API tokens and the audit log; by default on the ledger's database. */
   readonly access?: AccessStore;
   /** Shared Temporal health probe; one is started for the app when not given. */
@@ -138,7 +142,7 @@ export function createApp(options: AppOptions): express.Express {
   // Registry notifications bring their own content type, limit and parser (after their sender is checked).
   const json = express.json({ limit: API_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
   app.use((req: Request, res: Response, next: NextFunction) =>
-    req.path.startsWith('/webhooks/') ? next() : json(req, res, next),
+    req.path.startsWith('/webhooks/') || req.path.startsWith('/hooks/') ? next() : json(req, res, next),
   );
 
   const health = healthRoutes(app, options.client, options.database, options.health);
@@ -165,6 +169,16 @@ export function createApp(options: AppOptions): express.Express {
   );
   app.use(temporal);
   app.use(webhookRoutes(options.client, options.webhookToken ?? null));
+  app.use(
+    receiverRoutes({
+      client: options.client,
+      store: new ReceiverStore(options.ledger.db),
+      secrets: options.receiverSecrets ?? new Map(),
+      feeds: options.feeds ?? new Map(),
+      outbound: options.outbound ?? PERMISSIVE_OUTBOUND,
+      log,
+    }),
+  );
   app.use(triggerRoutes(options.client, options.ledger, options.taskQueue, options.updateDeadlineMs));
 
   app.use((req: Request, res: Response) => {

@@ -14,6 +14,8 @@ import {
 import { PreviewRequestSchema } from './rules';
 import { ChangeSchema, TriggerListQuery, TriggerParams } from './triggers';
 import { NotificationSchema, WebhookQuery } from './webhooks';
+import { HookParams, ReceiverParams } from './receivers';
+import { RECEIVER_TYPES, ReceiverSpecSchema } from '../domain/receivers';
 
 /*
  * The API's OpenAPI 3.1 description. Requests are described by the zod schemas the routes validate with
@@ -146,6 +148,21 @@ const AuditRecord = z.object({
   outcome: z.enum(['succeeded', 'refused', 'denied', 'failed']),
   detail: z.string().nullable(),
 });
+const ReceiverInfo = z.object({
+  spec: z.object({
+    name: z.string(),
+    type: z.enum(RECEIVER_TYPES),
+    secret: z.object({ secret: z.string() }).optional(),
+    feed: z.string().optional(),
+  }),
+  createdBy: z.string(),
+  createdAt: Timestamp,
+});
+const receiverExample = {
+  spec: { name: 'ghcr', type: 'github', secret: { secret: 'github-hook' }, feed: 'ghcr' },
+  createdBy: 'alice',
+  createdAt: '2026-11-28T10:00:00.000Z',
+};
 const Preview = z.object({
   selected: z.string().nullable(),
   accepted: z.array(z.string()),
@@ -269,6 +286,95 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
         schema: Problem,
         example: problemExample(401, 'Unauthorized', 'a valid Bearer token is required'),
       },
+    },
+  },
+  'POST /hooks/:id': {
+    summary:
+      "A registry's push notification to one receiver (its type's payload; verified as its sender allows)",
+    tag: 'webhooks',
+    params: HookParams,
+    body: z.record(z.string(), z.unknown()),
+    bodyExample: { events: [{ action: 'push', target: { repository: 'library/nginx', tag: '1.27.3' } }] },
+    responses: {
+      200: {
+        description: "A sender's ping (GitHub) answered",
+        schema: z.object({ receiver: z.string(), pong: z.literal(true) }),
+        example: { receiver: 'ghcr', pong: true },
+      },
+      202: {
+        description:
+          'Accepted: the triggers watching the pushed packages were told to poll (or the event moves no tag)',
+        schema: z.object({
+          receiver: z.string(),
+          packages: z.array(z.string()).optional(),
+          triggers: z.array(z.string()),
+          missed: z.array(z.string()).optional(),
+          ignored: z.string().optional(),
+        }),
+        example: { receiver: 'ghcr', packages: ['ghcr.io/acme/web'], triggers: ['trigger/shop/web'] },
+      },
+      400: invalid,
+      401: {
+        description: 'Not verified (unknown URL, bad signature or header): nothing was signalled',
+        schema: Problem,
+        example: problemExample(401, 'Unauthorized', 'the notification could not be verified'),
+      },
+      413: {
+        description: 'Larger than 1 MiB',
+        schema: Problem,
+        example: problemExample(
+          413,
+          'Payload too large',
+          "the body is larger than this endpoint's limit of 1048576 bytes",
+        ),
+      },
+    },
+  },
+  'GET /receivers': {
+    summary: 'Webhook receivers (never their URL tokens)',
+    tag: 'webhooks',
+    responses: {
+      200: {
+        description: 'Receivers by name',
+        schema: z.object({ receivers: z.array(ReceiverInfo) }),
+        example: { receivers: [receiverExample] },
+      },
+    },
+  },
+  'POST /receivers': {
+    summary: 'Create a receiver; its URL (with its token) is in this answer only',
+    tag: 'webhooks',
+    body: ReceiverSpecSchema,
+    bodyExample: { name: 'ghcr', type: 'github', secret: { secret: 'github-hook' }, feed: 'ghcr' },
+    responses: {
+      201: {
+        description: 'Created',
+        schema: ReceiverInfo.extend({ url: z.string(), verifies: z.string() }),
+        example: {
+          ...receiverExample,
+          url: `/hooks/${'x'.repeat(43)}`,
+          verifies: 'X-Hub-Signature-256: HMAC-SHA256 of the raw body',
+        },
+      },
+      400: invalid,
+      409: {
+        description: 'A receiver has that name',
+        schema: Problem,
+        example: problemExample(409, 'Conflict', 'a receiver named ghcr exists; delete it first'),
+      },
+    },
+  },
+  'DELETE /receivers/:name': {
+    summary: 'Delete a receiver: its URL stops working at once',
+    tag: 'webhooks',
+    params: ReceiverParams,
+    responses: {
+      200: {
+        description: 'Deleted',
+        schema: z.object({ name: z.string(), deleted: z.literal(true) }),
+        example: { name: 'ghcr', deleted: true },
+      },
+      404: notFound('receiver'),
     },
   },
   'GET /whoami': {

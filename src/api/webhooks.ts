@@ -5,7 +5,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import { PACKAGES_ATTRIBUTE, watchedPackageKey } from '../domain/search-attributes';
 import { FeedIdSchema, RepositorySchema } from '../domain/trigger-schema';
-import { pollNowSignal } from '../../workflows/messages/trigger';
+import { pollNowSignal, PollNowRequest } from '../../workflows/messages/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 import { listRunning, within } from './workflows';
 
@@ -43,6 +43,35 @@ function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Every running trigger watching one of the packages (`feed/package` keys) polls now, fresh. One visibility
+ * query per batch of packages, not one per package; a trigger that closed since the list was read does
+ * not cost the others their signal. Signals to one trigger coalesce into one poll in the workflow.
+ */
+export async function signalWatchers(
+  client: Client,
+  keys: readonly string[],
+  request?: PollNowRequest,
+): Promise<{ signalled: string[]; missed: string[] }> {
+  const batches: string[][] = [];
+  for (let i = 0; i < keys.length; i += QUERY_BATCH) batches.push(keys.slice(i, i + QUERY_BATCH));
+  const found = await Promise.all(
+    batches.map((batch) => listRunning(client, 'trigger', [within(PACKAGES_ATTRIBUTE.name, batch)])),
+  );
+  const ids = [...new Set(found.flat().map((t) => t.workflowId))].sort();
+  const outcomes = await Promise.allSettled(
+    ids.map((id) =>
+      request
+        ? client.workflow.getHandle(id).signal(pollNowSignal, request)
+        : client.workflow.getHandle(id).signal(pollNowSignal),
+    ),
+  );
+  return {
+    signalled: ids.filter((_, i) => outcomes[i].status === 'fulfilled'),
+    missed: ids.filter((_, i) => outcomes[i].status === 'rejected'),
+  };
 }
 
 /**
@@ -87,20 +116,8 @@ export function webhookRoutes(client: Client, token: string | null): Router {
           `events: ${keys.size} distinct repositories; at most ${MAX_PACKAGES_PER_NOTIFICATION} per notification`,
           [{ field: 'events', message: `at most ${MAX_PACKAGES_PER_NOTIFICATION} distinct repositories` }],
         );
-      // One visibility query per batch of packages, not one per package.
-      const batches: string[][] = [];
       const all = [...keys];
-      for (let i = 0; i < all.length; i += QUERY_BATCH) batches.push(all.slice(i, i + QUERY_BATCH));
-      const found = await Promise.all(
-        batches.map((batch) => listRunning(client, 'trigger', [within(PACKAGES_ATTRIBUTE.name, batch)])),
-      );
-      const ids = [...new Set(found.flat().map((t) => t.workflowId))].sort();
-      // A trigger that closed since the visibility list was read must not cost the others their signal.
-      const outcomes = await Promise.allSettled(
-        ids.map((id) => client.workflow.getHandle(id).signal(pollNowSignal)),
-      );
-      const signalled = ids.filter((_, i) => outcomes[i].status === 'fulfilled');
-      const missed = ids.filter((_, i) => outcomes[i].status === 'rejected');
+      const { signalled, missed } = await signalWatchers(client, all);
       res.status(202).json({ packages: all, triggers: signalled, ...(missed.length > 0 ? { missed } : {}) });
     },
   );

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ReceiverSpec, ReceiverSpecSchema } from '../domain/receivers';
 import { ProjectSpecSchema } from '../domain/project';
 import { TriggerSpec } from '../domain/trigger';
 import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
@@ -59,7 +60,10 @@ export const ManifestSchema = z
             return { spec: spec.data, triggers: parsedTriggers };
           }),
       )
-      .max(500),
+      .max(500)
+      .default([]),
+    /** Webhook receivers: created when missing (their URL printed once), replaced when changed. */
+    receivers: z.array(ReceiverSpecSchema).max(100).default([]),
   })
   .strict();
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -151,12 +155,50 @@ export async function runApply(
       }),
     );
     if (failure) throw failure;
+    if (manifest.receivers.length > 0)
+      (await applyReceivers(api, manifest.receivers, values.prune === true)).forEach(out);
   } finally {
     if (ticker) {
       clearInterval(ticker);
       report();
     }
   }
+}
+
+/** Makes the API's receivers match the file's; a new or replaced receiver's URL is printed (once). */
+async function applyReceivers(
+  api: ApiClient,
+  wanted: readonly ReceiverSpec[],
+  prune: boolean,
+): Promise<string[]> {
+  const lines: string[] = [];
+  const { receivers } = (
+    await api.expect<{ receivers: { spec: ReceiverSpec }[] }>('GET', '/receivers', [200])
+  ).body;
+  const existing = new Map(receivers.map((r) => [r.spec.name, r.spec]));
+  const create = async (spec: ReceiverSpec, verb: string) => {
+    const { url } = (await api.expect<{ url: string }>('POST', '/receivers', [201], spec)).body;
+    lines.push(
+      `receiver ${spec.name} ${verb}: ${api.baseUrl.replace(/\/+$/, '')}${url} (shown once: give it to the registry)`,
+    );
+  };
+  for (const spec of wanted) {
+    const current = existing.get(spec.name);
+    if (!current) await create(spec, 'created');
+    else if (JSON.stringify(current) === JSON.stringify(ReceiverSpecSchema.parse(spec)))
+      lines.push(`receiver ${spec.name} unchanged`);
+    else {
+      await api.expect('DELETE', `/receivers/${spec.name}`, [200]);
+      await create(spec, 'replaced (its old URL no longer works)');
+    }
+  }
+  if (prune)
+    for (const name of existing.keys())
+      if (!wanted.some((w) => w.name === name)) {
+        await api.expect('DELETE', `/receivers/${name}`, [200]);
+        lines.push(`receiver ${name} deleted (not in the file)`);
+      }
+  return lines;
 }
 
 async function applyProject(

@@ -117,6 +117,22 @@ const MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX audit_log_actor ON audit_log (actor, id DESC)`.execute(db);
     },
   },
+  '0003_receivers': {
+    async up(db) {
+      // Webhook receivers: the token in a receiver's URL is kept only as a SHA-256, like API tokens.
+      await sql`
+        CREATE TABLE receivers (
+          id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          name text NOT NULL UNIQUE,
+          type text NOT NULL,
+          secret_name text,
+          feed text,
+          url_hash text NOT NULL UNIQUE,
+          created_by text NOT NULL,
+          created_at timestamptz NOT NULL
+        )`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

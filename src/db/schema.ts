@@ -90,6 +90,18 @@ export interface AuditLogTable {
   detail: string | null;
 }
 
+export interface ReceiversTable {
+  id: Generated<number>;
+  name: string;
+  type: string;
+  secret_name: string | null;
+  feed: string | null;
+  /** Hex SHA-256 of the token in the receiver's URL; the token is shown once. */
+  url_hash: string;
+  created_by: string;
+  created_at: Timestamp;
+}
+
 export interface Schema {
   projects: ProjectsTable;
   project_revisions: ProjectRevisionsTable;
@@ -98,4 +110,5 @@ export interface Schema {
   deliveries: DeliveriesTable;
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
+  receivers: ReceiversTable;
 }

@@ -18,6 +18,7 @@ import {
   changedTriggerSpec,
   HistoryEntry,
   MAX_HISTORY,
+  PollNowRequest,
   PollOutcome,
   ReleasedPackage,
   triggerStatus,
@@ -51,12 +52,20 @@ export type PackagePoll =
         readonly rateLimitRemaining: number | null;
         /** Absent in histories recorded before feeds reported it: Docker. */
         readonly precedence?: Precedence;
+        /** What the rules made of tags a notification named. */
+        readonly explained?: Readonly<Record<string, string>>;
       };
     }
   | { readonly name: string; readonly error: { readonly code: string; readonly message: string } };
 
 /** The trigger's state machine, free of Temporal: the workflow feeds it signals, channel views and poll results. */
 export class TriggerMachine {
+  /** Notifications since the last evaluation began, and the one the current evaluation answers. */
+  private notified: { sources: string[]; tags: { key: string; tag: string }[] } | null = null;
+  private answering: { sources: string[]; tags: { key: string; tag: string }[] } | null = null;
+  /** What the rules made of the notified tags, in this evaluation. */
+  private explained: string[] = [];
+
   /** The polls of the evaluation in progress (not state: an evaluation ends before continue-as-new). */
   private evaluation: PackagePoll[] = [];
 
@@ -190,7 +199,28 @@ export class TriggerMachine {
   }
 
   /** What one poll asks of the feed for a package. */
+  /** A registry notification asked for a poll: coalesced with others until the next evaluation (bounded). */
+  noteNotification(request: PollNowRequest): void {
+    const notified = (this.notified ??= { sources: [], tags: [] });
+    if (!notified.sources.includes(request.source) && notified.sources.length < 5)
+      notified.sources.push(clip(request.source, 80));
+    for (const t of request.tags ?? []) {
+      if (notified.tags.length >= 20) break;
+      if (!notified.tags.some((n) => n.key === t.key && n.tag === t.tag))
+        notified.tags.push({ key: clip(t.key, 300), tag: clip(t.tag, 128) });
+    }
+  }
+
+  /** The evaluation about to run answers the notifications received so far. */
+  takeNotifications(): void {
+    this.answering = this.notified;
+    this.notified = null;
+    this.explained = [];
+  }
+
   pollRequest(ref: PackageRef, maxAgeMs: number | null, dueAtMs: number | null = null) {
+    const key = watchedPackageKey(ref.feed, ref.package);
+    const explain = (this.answering?.tags ?? []).filter((t) => t.key === key).map((t) => t.tag);
     return {
       feed: ref.feed,
       package: ref.package,
@@ -199,6 +229,7 @@ export class TriggerMachine {
       limit: CANDIDATE_LIMIT,
       maxAgeMs,
       ...(dueAtMs !== null ? { dueAtMs } : {}),
+      ...(explain.length > 0 ? { explain } : {}),
     };
   }
 
@@ -264,6 +295,8 @@ export class TriggerMachine {
         this.state.lastError = { ...error, package: poll.name };
         continue;
       }
+      for (const [tag, verdict] of Object.entries(poll.ok.explained ?? {}).slice(0, 20))
+        this.explained.push(`${poll.name} ${tag}: ${verdict}`);
       // Re-evaluate deterministically: the activity's ranking is only a pre-filter. The candidate list is
       // capped here too, so workflow work stays bounded whatever an activity returns.
       const candidates = poll.ok.candidates.slice(0, MAX_CANDIDATES);
@@ -343,8 +376,20 @@ export class TriggerMachine {
     const versions: Record<string, string | null> = {};
     for (const [name, status] of Object.entries(this.state.packages))
       versions[name] = status.latest?.tag ?? null;
+    const answered = this.answering;
+    this.answering = null;
+    if (answered && outcome !== 'released' && this.explained.length > 0)
+      reason = `${reason}; notified ${this.explained.join('; ')}`;
+    this.explained = [];
     reason = clip(reason);
-    const entry: HistoryEntry = { at: now, outcome, reason, versions, release };
+    const entry: HistoryEntry = {
+      at: now,
+      outcome,
+      reason,
+      versions,
+      release,
+      ...(answered ? { source: answered.sources.join(', ') } : {}),
+    };
     this.state.history.push(entry);
     if (this.state.history.length > MAX_HISTORY)
       this.state.history.splice(0, this.state.history.length - MAX_HISTORY);

@@ -103,6 +103,16 @@ export interface HistoryEntry {
   readonly versions: Readonly<Record<string, string | null>>;
   /** The release created, if any. */
   readonly release: string | null;
+  /** What asked for this evaluation when not the schedule: `webhook <receiver>`, with the tags it named. */
+  readonly source?: string;
+}
+
+/** What asked for a poll: a registry notification names its receiver and the tags it pushed. */
+export interface PollNowRequest {
+  /** `webhook <receiver>`. */
+  readonly source: string;
+  /** Pushed tags by watched-package key (`feed/package`), at most 20. */
+  readonly tags?: readonly { readonly key: string; readonly tag: string }[];
 }
 
 export type TriggerStatus = 'active' | 'paused' | 'error';

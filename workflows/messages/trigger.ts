@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { HistoryEntry, TriggerSpec, TriggerState } from '../../src/domain/trigger';
+import type { HistoryEntry, PollNowRequest, TriggerSpec, TriggerState } from '../../src/domain/trigger';
 
 /**
  * The trigger workflow's messages, apart from its implementation, so the API, activities and tests can
@@ -7,7 +7,8 @@ import type { HistoryEntry, TriggerSpec, TriggerState } from '../../src/domain/t
  */
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
-export const pollNowSignal = defineSignal('pollNow');
+export type { PollNowRequest };
+export const pollNowSignal = defineSignal<[PollNowRequest?]>('pollNow');
 /** Asks the trigger to continue as new at the next safe point (operators, and tests of carried state). */
 export const continueAsNewSignal = defineSignal('continueAsNew');
 export const stateQuery = defineQuery<TriggerState>('state');

@@ -1,0 +1,220 @@
+import { Client } from '@temporalio/client';
+import express, { Request, Response, Router } from 'express';
+import { z } from 'zod';
+import { Feed, isLoopback } from '../feeds/feed';
+import { OutboundPolicy } from '../feeds/outbound';
+import { metrics } from '../metrics';
+import {
+  parseNotification,
+  PayloadError,
+  Push,
+  RECEIVER_VERIFICATION,
+  ReceiverSpecSchema,
+  verifySender,
+} from '../domain/receivers';
+import { watchedPackageKey } from '../domain/search-attributes';
+import { SlugSchema } from '../domain/trigger-schema';
+import { ReceiverConflict, ReceiverStore } from '../db/receivers';
+import { principalOf } from './access';
+import { HttpProblem, parseOr400, sendProblem } from './problem';
+import { MAX_PACKAGES_PER_NOTIFICATION, signalWatchers, WEBHOOK_BODY_LIMIT } from './webhooks';
+
+export interface ReceiverOptions {
+  readonly client: Client;
+  readonly store: ReceiverStore;
+  /** Values of the configured receiver secrets, by name. */
+  readonly secrets: ReadonlyMap<string, string>;
+  readonly feeds: ReadonlyMap<string, Feed>;
+  readonly outbound: OutboundPolicy;
+  readonly log: (message: string) => void;
+}
+
+export const ReceiverParams = z.object({ name: SlugSchema });
+export const HookParams = z.object({ id: z.string().max(64) });
+
+/** Docker Hub's registry hosts are one registry. */
+const DOCKER_HUB = new Set([
+  'docker.io',
+  'index.docker.io',
+  'registry-1.docker.io',
+  'registry.hub.docker.com',
+]);
+
+/**
+ * The watched-package keys a push names: the receiver's feed when it has one; else the registry host in the
+ * payload and every configured feed at that host (a project may name `ghcr` or `ghcr.io`).
+ */
+export function keysOf(
+  push: Push,
+  feedOfReceiver: string | undefined,
+  feeds: ReadonlyMap<string, Feed>,
+): string[] {
+  const host = push.host?.toLowerCase() ?? null;
+  const hub = host !== null && DOCKER_HUB.has(host);
+  const repository = hub && !push.repository.includes('/') ? `library/${push.repository}` : push.repository;
+  if (feedOfReceiver) return [watchedPackageKey(feedOfReceiver, repository)];
+  if (host === null) return [];
+  const ids = new Set<string>(hub ? ['docker.io'] : [host]);
+  for (const feed of feeds.values()) {
+    const feedHost = new URL(feed.url).host.toLowerCase();
+    if (feedHost === host || (hub && DOCKER_HUB.has(feedHost))) ids.add(feed.id);
+  }
+  return [...ids].map((id) => watchedPackageKey(id, repository));
+}
+
+const REFUSED = 'the notification could not be verified';
+
+/** Header values by lower-case name, single-valued. */
+function headersOf(req: Request): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(req.headers))
+    out[name] = Array.isArray(value) ? value[0] : value;
+  return out;
+}
+
+/**
+ * `/receivers` (admins create, list and delete them) and `POST /hooks/:id`, where each receiver's sender
+ * posts: verified by the URL's token and, where the sender can, a signature or header; parsed with the
+ * sender's own payload schema; answered 202 with the triggers told to poll, without waiting on registries.
+ */
+export function receiverRoutes(options: ReceiverOptions): Router {
+  const { store } = options;
+  const router = Router();
+
+  router.post('/receivers', async (req, res) => {
+    const spec = parseOr400(ReceiverSpecSchema, req.body);
+    if (spec.secret && !options.secrets.has(spec.secret.secret))
+      throw new HttpProblem(
+        400,
+        'Invalid request',
+        `secret.secret: no receiver secret named ${spec.secret.secret} in the configuration (receiverSecrets)`,
+        [{ field: 'secret.secret', message: 'not in the configuration' }],
+      );
+    try {
+      const { token, info } = await store.create(spec, principalOf(res)?.name ?? 'unknown');
+      res.locals.auditDetail = `receiver ${spec.name} (${spec.type})`;
+      res
+        .status(201)
+        .set('Cache-Control', 'no-store')
+        .json({ ...info, url: `/hooks/${token}`, verifies: RECEIVER_VERIFICATION[spec.type].how });
+    } catch (err) {
+      if (err instanceof ReceiverConflict) throw new HttpProblem(409, 'Conflict', err.message);
+      throw err;
+    }
+  });
+  router.get('/receivers', async (_req, res) => {
+    res.json({ receivers: await store.list() });
+  });
+  router.delete('/receivers/:name', async (req, res) => {
+    const { name } = parseOr400(ReceiverParams, req.params);
+    res.locals.auditDetail = `receiver ${name}`;
+    if (!(await store.delete(name))) throw new HttpProblem(404, 'Not found', `no receiver named ${name}`);
+    res.json({ name, deleted: true });
+  });
+
+  router.post(
+    '/hooks/:id',
+    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
+    async (req: Request, res: Response) => {
+      let receiver = 'unknown';
+      res.once('finish', () => {
+        const status = res.statusCode;
+        const verdict =
+          status < 300 ? 'accepted' : status === 401 ? 'unauthorized' : status < 500 ? 'invalid' : 'failed';
+        metrics.webhookNotifications.inc({ receiver, verdict });
+      });
+      // Unknown URL, failed signature, missing secret: one answer that tells a guesser nothing.
+      const refuse = () => sendProblem(res, 401, 'Unauthorized', REFUSED);
+      const spec = await store.byToken(String(req.params.id));
+      if (!spec) return refuse();
+      receiver = spec.name;
+      const secret = spec.secret ? (options.secrets.get(spec.secret.secret) ?? null) : null;
+      if (spec.secret && secret === null) {
+        options.log(`receiver ${spec.name}: its secret ${spec.secret.secret} is not in the configuration`);
+        return refuse();
+      }
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const headers = headersOf(req);
+      if (!verifySender(spec.type, secret, raw, headers)) return refuse();
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new HttpProblem(400, 'Invalid request', 'the body is not valid JSON', [
+          { field: '(body)', message: 'not valid JSON' },
+        ]);
+      }
+      let parsed;
+      try {
+        parsed = parseNotification(spec.type, body, headers);
+      } catch (err) {
+        if (err instanceof PayloadError)
+          throw new HttpProblem(400, 'Invalid request', err.message, [
+            { field: err.field, message: err.message },
+          ]);
+        throw err;
+      }
+      if (parsed.kind === 'ping') return void res.json({ receiver: spec.name, pong: true });
+      if (parsed.kind === 'ignored')
+        return void res.status(202).json({ receiver: spec.name, ignored: parsed.reason, triggers: [] });
+      const tags: { key: string; tag: string }[] = [];
+      const keys = new Set<string>();
+      for (const push of parsed.pushes)
+        for (const key of keysOf(push, spec.feed, options.feeds)) {
+          keys.add(key);
+          if (tags.length < 20 && !tags.some((t) => t.key === key && t.tag === push.tag))
+            tags.push({ key, tag: push.tag });
+        }
+      if (keys.size > MAX_PACKAGES_PER_NOTIFICATION)
+        throw new HttpProblem(
+          400,
+          'Invalid request',
+          `the notification names ${keys.size} packages; at most ${MAX_PACKAGES_PER_NOTIFICATION}`,
+        );
+      const { signalled, missed } = await signalWatchers(options.client, [...keys], {
+        source: `webhook ${spec.name}`,
+        tags,
+      });
+      res.status(202).json({
+        receiver: spec.name,
+        packages: [...keys],
+        triggers: signalled,
+        ...(missed.length > 0 ? { missed } : {}),
+      });
+      if (spec.type === 'dockerhub') callBack(body, signalled.length, options);
+    },
+  );
+  return router;
+}
+
+/**
+ * Docker Hub asks for the outcome at `callback_url` (its own host only; a loopback stand-in when the
+ * outbound policy allows loopback): sent after the answer, never awaited by the sender.
+ */
+function callBack(body: unknown, triggers: number, options: ReceiverOptions): void {
+  const url = (body as { callback_url?: unknown }).callback_url;
+  if (typeof url !== 'string') return;
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return;
+  }
+  // Docker Hub's own host, or a loopback stand-in where the policy allows loopback: nowhere else, so a
+  // payload cannot make this service post to an address of the sender's choosing.
+  const docker = target.protocol === 'https:' && target.hostname === 'registry.hub.docker.com';
+  const standIn = options.outbound.allowLoopback && target.protocol === 'http:' && isLoopback(target.host);
+  if (!docker && !standIn) return;
+  void fetch(target, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      state: 'success',
+      description: `${triggers} trigger(s) told to poll`,
+      context: 'feed-triggers',
+      target_url: '',
+    }),
+    redirect: 'manual',
+    signal: AbortSignal.timeout(10_000),
+  }).catch((err: Error) => options.log(`Docker Hub callback: ${err.message}`));
+}
