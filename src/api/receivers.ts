@@ -11,7 +11,7 @@ import {
   RECEIVER_VERIFICATION,
   ReceiverSpecSchema,
   verifySender,
-} from '../domain/receivers';
+} from '../receivers';
 import { watchedPackageKey } from '../domain/search-attributes';
 import { SlugSchema } from '../domain/trigger-schema';
 import { ReceiverConflict, ReceiverStore } from '../db/receivers';

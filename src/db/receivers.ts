@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Kysely, Selectable } from 'kysely';
-import { ReceiverSpec, ReceiverSpecSchema } from '../domain/receivers';
+import { ReceiverSpec, ReceiverSpecSchema } from '../receivers';
 import { hashToken } from './access';
 import { ReceiversTable, Schema } from './schema';
 

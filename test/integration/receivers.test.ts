@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { runApply } from '../../src/cli/apply';
 import path from 'node:path';
-import type { ReceiverType } from '../../src/domain/receivers';
+import type { ReceiverType } from '../../src/receivers';
 import { ociFeed } from '../support/feeds';
 import { startServer, TestServer } from '../support/http-server';
 import { startApi, TestApi } from '../support/api';

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { FeedIdSchema, RepositorySchema, SlugSchema } from './trigger-schema';
+import { FeedIdSchema, RepositorySchema, SlugSchema } from './domain/trigger-schema';
 
 /**
  * Registry webhook receivers: each type is one sender's notification format and the way that sender can
