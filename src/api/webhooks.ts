@@ -55,24 +55,51 @@ export async function signalWatchers(
   keys: readonly string[],
   request?: PollNowRequest,
 ): Promise<{ signalled: string[]; missed: string[] }> {
+  const now = Date.now();
+  const ids = new Set<string>();
+  const unknown: string[] = [];
+  for (const key of keys) {
+    const known = watchers.get(key);
+    if (known && known.until > now) known.ids.forEach((id) => ids.add(id));
+    else unknown.push(key);
+  }
   const batches: string[][] = [];
-  for (let i = 0; i < keys.length; i += QUERY_BATCH) batches.push(keys.slice(i, i + QUERY_BATCH));
+  for (let i = 0; i < unknown.length; i += QUERY_BATCH) batches.push(unknown.slice(i, i + QUERY_BATCH));
   const found = await Promise.all(
     batches.map((batch) => listRunning(client, 'trigger', [within(PACKAGES_ATTRIBUTE.name, batch)])),
   );
-  const ids = [...new Set(found.flat().map((t) => t.workflowId))].sort();
+  for (const [b, batch] of batches.entries()) {
+    for (const t of found[b]) ids.add(t.workflowId);
+    // Who watches a package, remembered briefly: a burst of notifications costs one visibility query per
+    // package, not one each. Only found watchers are kept (a trigger started meanwhile polls as it starts).
+    for (const key of batch) {
+      const watching = found[b]
+        .filter((t) => (t.typedSearchAttributes?.get(PACKAGES_ATTRIBUTE) ?? []).includes(key))
+        .map((t) => t.workflowId);
+      if (watching.length === 0) continue;
+      if (watchers.size >= 10_000) watchers.clear();
+      watchers.set(key, { ids: watching, until: now + WATCHERS_TTL_MS });
+    }
+  }
+  const sorted = [...ids].sort();
   const outcomes = await Promise.allSettled(
-    ids.map((id) =>
+    sorted.map((id) =>
       request
         ? client.workflow.getHandle(id).signal(pollNowSignal, request)
         : client.workflow.getHandle(id).signal(pollNowSignal),
     ),
   );
+  // A trigger that closed is forgotten at once.
+  if (outcomes.some((o) => o.status === 'rejected')) for (const key of keys) watchers.delete(key);
   return {
-    signalled: ids.filter((_, i) => outcomes[i].status === 'fulfilled'),
-    missed: ids.filter((_, i) => outcomes[i].status === 'rejected'),
+    signalled: sorted.filter((_, i) => outcomes[i].status === 'fulfilled'),
+    missed: sorted.filter((_, i) => outcomes[i].status === 'rejected'),
   };
 }
+
+/** How long a package's watchers are reused for further notifications. */
+const WATCHERS_TTL_MS = 2000;
+const watchers = new Map<string, { ids: string[]; until: number }>();
 
 /**
  * `POST /webhooks/registry[?feed=ID]`: a registry's push notification makes every trigger watching the
