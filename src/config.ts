@@ -1,4 +1,5 @@
 import { Level, LOG_LEVELS } from './log';
+import { ConfiguredReceiver, ReceiverSpecSchema } from './receivers';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -179,6 +180,24 @@ const FileSchema = z
      * only ever compared with what arrives, never sent.
      */
     receiverSecrets: z.record(FeedIdSchema, SecretRefSchema).default({}),
+    /**
+     * Receivers defined here rather than through the API: their URL token comes from a secret reference
+     * (at least 32 characters), so the URL is known before the service starts.
+     */
+    receivers: z
+      .array(
+        z
+          .object({
+            name: z.string(),
+            type: z.string(),
+            secret: z.unknown().optional(),
+            feed: z.string().optional(),
+            urlToken: SecretRefSchema,
+          })
+          .strict(),
+      )
+      .max(100)
+      .default([]),
   })
   .strict();
 
@@ -248,6 +267,8 @@ export interface Config {
   readonly webhookToken: string | null;
   /** Values of the named receiver secrets (`receiverSecrets` in the file). */
   readonly receiverSecrets: ReadonlyMap<string, string>;
+  /** Receivers defined in the file, with their URL tokens. */
+  readonly receivers: readonly ConfiguredReceiver[];
   /** Where feeds, token realms, destinations and redirects may lead. */
   readonly outbound: OutboundPolicy;
 }
@@ -283,9 +304,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   let file: z.infer<typeof FileSchema> = FileSchema.parse({});
   let baseDir = process.cwd();
+  let where = 'configuration';
   if (e.FEED_TRIGGERS_CONFIG) {
     const configPath = path.resolve(e.FEED_TRIGGERS_CONFIG);
     baseDir = path.dirname(configPath);
+    where = configPath;
     let raw: unknown;
     try {
       raw = parseYaml(readFileSync(configPath, 'utf8'));
@@ -320,6 +343,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outbound,
     secrets,
     webhookToken: file.webhookToken ? readSecret(file.webhookToken, env, 'webhookToken', baseDir) : null,
+    receivers: file.receivers.map((r, i) => {
+      const { urlToken, ...rest } = r;
+      const spec = ReceiverSpecSchema.safeParse(rest);
+      if (!spec.success) {
+        const issue = spec.error.issues[0];
+        throw new ConfigError(
+          `${where}: receivers.${i}.${issue.path.map(String).join('.')}: ${issue.message}`,
+        );
+      }
+      if (spec.data.secret && !(spec.data.secret.secret in file.receiverSecrets))
+        throw new ConfigError(`${where}: receivers.${i}.secret.secret: not in receiverSecrets`);
+      const token = readSecret(urlToken, env, `receivers.${i}.urlToken`, baseDir);
+      if (!/^[A-Za-z0-9_-]{32,128}$/.test(token))
+        throw new ConfigError(`${where}: receivers.${i}.urlToken: 32 to 128 letters, digits, "-" or "_"`);
+      return { spec: spec.data, token };
+    }),
     receiverSecrets: new Map(
       Object.entries(file.receiverSecrets).map(([name, ref]) => [
         name,

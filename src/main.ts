@@ -102,6 +102,7 @@ export async function runService(role: Role): Promise<void> {
           taskQueue: config.taskQueue,
           webhookToken: config.webhookToken,
           receiverSecrets: config.receiverSecrets,
+          configReceivers: config.receivers,
           secretBindings: bindingsOf(config.secrets),
           outbound: config.outbound,
           feeds: config.feeds,

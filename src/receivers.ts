@@ -63,6 +63,12 @@ export const ReceiverSpecSchema = z
   });
 export type ReceiverSpec = z.infer<typeof ReceiverSpecSchema>;
 
+/** A receiver defined in the configuration file, with the token of its URL. */
+export interface ConfiguredReceiver {
+  readonly spec: ReceiverSpec;
+  readonly token: string;
+}
+
 /** A pushed tag a notification names: the registry host it came from (when the payload says) and where. */
 export interface Push {
   readonly host: string | null;

@@ -17,6 +17,7 @@ import { metrics, scrape } from '../metrics';
 import { docsRoutes } from './docs';
 import { receiverRoutes } from './receivers';
 import { ReceiverStore } from '../db/receivers';
+import { ConfiguredReceiver } from '../receivers';
 
 export interface AppOptions {
   readonly client: Client;
@@ -36,6 +37,8 @@ export interface AppOptions {
   readonly outbound?: OutboundPolicy;
   /** Configured feeds, so a package's feed resolves to the URL the worker would reach. */
   readonly feeds?: ReadonlyMap<string, Feed>;
+  /** Receivers defined in the configuration file. */
+  readonly configReceivers?: readonly ConfiguredReceiver[];
   /** Values of the configured receiver secrets (receiverSecrets), by name. */
   readonly receiverSecrets?: ReadonlyMap<string, string>;
   /** API tokens and the audit log; by default on the ledger's database. */
@@ -172,7 +175,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use(
     receiverRoutes({
       client: options.client,
-      store: new ReceiverStore(options.ledger.db),
+      store: new ReceiverStore(options.ledger.db, options.configReceivers),
       secrets: options.receiverSecrets ?? new Map(),
       feeds: options.feeds ?? new Map(),
       outbound: options.outbound ?? PERMISSIVE_OUTBOUND,

@@ -375,6 +375,15 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
         example: { name: 'ghcr', deleted: true },
       },
       404: notFound('receiver'),
+      409: {
+        description: 'The receiver is defined in the configuration file',
+        schema: Problem,
+        example: problemExample(
+          409,
+          'Conflict',
+          'receiver ghcr is defined in the configuration file; remove it there',
+        ),
+      },
     },
   },
   'GET /whoami': {

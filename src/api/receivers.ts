@@ -108,7 +108,14 @@ export function receiverRoutes(options: ReceiverOptions): Router {
   router.delete('/receivers/:name', async (req, res) => {
     const { name } = parseOr400(ReceiverParams, req.params);
     res.locals.auditDetail = `receiver ${name}`;
-    if (!(await store.delete(name))) throw new HttpProblem(404, 'Not found', `no receiver named ${name}`);
+    let deleted: boolean;
+    try {
+      deleted = await store.delete(name);
+    } catch (err) {
+      if (err instanceof ReceiverConflict) throw new HttpProblem(409, 'Conflict', err.message);
+      throw err;
+    }
+    if (!deleted) throw new HttpProblem(404, 'Not found', `no receiver named ${name}`);
     res.json({ name, deleted: true });
   });
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Kysely, Selectable } from 'kysely';
-import { ReceiverSpec, ReceiverSpecSchema } from '../receivers';
+import { ConfiguredReceiver, ReceiverSpec, ReceiverSpecSchema } from '../receivers';
 import { hashToken } from './access';
 import { ReceiversTable, Schema } from './schema';
 
@@ -31,10 +31,25 @@ export class ReceiverStore {
   /** Receivers by URL-token hash, briefly: a burst of notifications costs one lookup. */
   private readonly recent = new Map<string, { spec: ReceiverSpec; until: number }>();
 
-  constructor(private readonly db: Kysely<Schema>) {}
+  /** Receivers of the configuration file, by URL-token hash: listed, found, never created or deleted here. */
+  private readonly configured: ReadonlyMap<string, ReceiverSpec>;
+  private readonly loadedAt = new Date().toISOString();
+
+  constructor(
+    private readonly db: Kysely<Schema>,
+    configured: readonly ConfiguredReceiver[] = [],
+  ) {
+    this.configured = new Map(configured.map((r) => [hashToken(r.token), r.spec]));
+  }
+
+  private inConfiguration(name: string): boolean {
+    return [...this.configured.values()].some((s) => s.name === name);
+  }
 
   /** Creates a receiver; answers the token of its URL, which is never shown again. */
   async create(spec: ReceiverSpec, createdBy: string): Promise<{ token: string; info: ReceiverInfo }> {
+    if (this.inConfiguration(spec.name))
+      throw new ReceiverConflict(`a receiver named ${spec.name} is defined in the configuration file`);
     const token = randomBytes(32).toString('base64url');
     try {
       const row = await this.db
@@ -59,11 +74,19 @@ export class ReceiverStore {
   }
 
   async list(): Promise<ReceiverInfo[]> {
-    return (await this.db.selectFrom('receivers').selectAll().orderBy('name').execute()).map(info);
+    const stored = (await this.db.selectFrom('receivers').selectAll().orderBy('name').execute()).map(info);
+    const configured = [...this.configured.values()].map((spec) => ({
+      spec,
+      createdBy: 'configuration',
+      createdAt: this.loadedAt,
+    }));
+    return [...configured, ...stored].sort((a, b) => a.spec.name.localeCompare(b.spec.name));
   }
 
   /** Deletes a receiver: its URL stops at once here, within 5 s on other API processes. */
   async delete(name: string): Promise<boolean> {
+    if (this.inConfiguration(name))
+      throw new ReceiverConflict(`receiver ${name} is defined in the configuration file; remove it there`);
     for (const [hash, { spec }] of this.recent) if (spec.name === name) this.recent.delete(hash);
     const result = await this.db.deleteFrom('receivers').where('name', '=', name).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
@@ -71,8 +94,11 @@ export class ReceiverStore {
 
   /** The receiver a URL token opens, or null. Looked up by hash: the token itself is never compared. */
   async byToken(token: string): Promise<ReceiverSpec | null> {
-    if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
+    if (!/^[A-Za-z0-9_-]{32,128}$/.test(token)) return null;
     const hash = hashToken(token);
+    const fromFile = this.configured.get(hash);
+    if (fromFile) return fromFile;
+    if (token.length !== 43) return null;
     const known = this.recent.get(hash);
     if (known && known.until > Date.now()) return known.spec;
     const row = await this.db

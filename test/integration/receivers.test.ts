@@ -22,6 +22,7 @@ const SECRETS = new Map([
   ['ecr-key', 'Ecr-Ap1-Key'],
   ['ci-hook', 'Ci-Hm4c-Secret'],
 ]);
+const FILE_TOKEN = 'Fi1e-Defined-Receiver-Token-0123456789';
 let registry: TestRegistry;
 let env: TestWorkerEnv;
 let api: TestApi;
@@ -31,7 +32,11 @@ beforeAll(async () => {
   registry = await TestRegistry.start();
   const feeds = new Map([['local', ociFeed('local', registry.url)]]);
   env = await startTestWorker({ feeds });
-  api = await startApi(env, { receiverSecrets: SECRETS, feeds });
+  api = await startApi(env, {
+    receiverSecrets: SECRETS,
+    feeds,
+    configReceivers: [{ spec: { name: 'from-file', type: 'quay', feed: 'local' }, token: FILE_TOKEN }],
+  });
   hub = await startServer((_req, res) => void res.writeHead(200).end());
 });
 afterAll(async () => {
@@ -294,6 +299,29 @@ describe('every receiver', () => {
         )
       ).status,
     ).toBe(401);
+  });
+
+  test('a receiver from the configuration file: its URL works, it is listed, it cannot be deleted through the API', async () => {
+    await watched('hook-file', 'hooks/file');
+    await pushImage(registry.url, 'hooks/file', '1.1.0');
+    const res = await post(
+      `/hooks/${FILE_TOKEN}`,
+      fixture('quay', {
+        REPOSITORY: 'hooks/file',
+        OWNER: 'hooks',
+        NAME: 'file',
+        TAG: '1.1.0',
+        HOST: 'quay.io',
+      }),
+    );
+    expect([res.status, res.body.triggers]).toEqual([202, ['trigger/hook-file/app']]);
+    await waitForReleases(env, 'hook-file', 2);
+    const listed = (await api.request('GET', '/receivers')).body.receivers.find(
+      (r: { spec: { name: string } }) => r.spec.name === 'from-file',
+    );
+    expect(listed).toMatchObject({ createdBy: 'configuration', spec: { type: 'quay', feed: 'local' } });
+    expect((await api.request('DELETE', '/receivers/from-file')).status).toBe(409);
+    expect((await api.request('POST', '/receivers', { name: 'from-file', type: 'quay' })).status).toBe(409);
   });
 
   test('configuration is checked: a secret where the sender needs one, known secret names, no duplicates', async () => {

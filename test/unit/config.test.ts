@@ -30,6 +30,38 @@ describe('configuration', () => {
       );
   });
 
+  test('receivers in the file: their secrets and URL tokens from references, each field checked', () => {
+    const token = 'T'.repeat(40);
+    const c = withFile(
+      [
+        'receiverSecrets:',
+        '  gh: { env: GH_SECRET }',
+        'receivers:',
+        '  - { name: ghcr, type: github, secret: { secret: gh }, feed: ghcr, urlToken: { env: GH_URL_TOKEN } }',
+        '  - { name: quay, type: quay, urlToken: { env: QUAY_URL_TOKEN } }',
+      ].join('\n'),
+      { GH_SECRET: 's3cret', GH_URL_TOKEN: token, QUAY_URL_TOKEN: `${token}q` },
+    )();
+    expect(c.receiverSecrets.get('gh')).toBe('s3cret');
+    expect(c.receivers).toEqual([
+      { spec: { name: 'ghcr', type: 'github', secret: { secret: 'gh' }, feed: 'ghcr' }, token },
+      { spec: { name: 'quay', type: 'quay' }, token: `${token}q` },
+    ]);
+    const bad = (receiver: string, env: Record<string, string> = { T: token }) =>
+      withFile(`receiverSecrets: { gh: { env: T } }\nreceivers:\n  - ${receiver}\n`, env);
+    expect(bad('{ name: a, type: gitlab, urlToken: { env: T } }')).toThrow(/receivers\.0\.type: /);
+    expect(bad('{ name: a, type: github, urlToken: { env: T } }')).toThrow(
+      /receivers\.0\.secret: .*name its secret/,
+    );
+    expect(bad('{ name: a, type: github, secret: { secret: nope }, urlToken: { env: T } }')).toThrow(
+      /receivers\.0\.secret\.secret: not in receiverSecrets/,
+    );
+    expect(bad('{ name: a, type: quay, urlToken: { env: T } }', { T: 'short' })).toThrow(
+      /receivers\.0\.urlToken: 32 to 128 letters/,
+    );
+    expect(bad('{ name: a, type: quay, urlToken: s3cr3t-in-the-file }')).toThrow(/receivers\.0\.urlToken/);
+  });
+
   test('DATABASE_URL must be a PostgreSQL URL', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://ft:pw@db:5432/feed_triggers' }).databaseUrl).toBe(
       'postgres://ft:pw@db:5432/feed_triggers',
