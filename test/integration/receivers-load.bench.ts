@@ -6,7 +6,7 @@ import { startTestWorker, TestWorkerEnv } from '../support/temporal';
 import { waitForReleases } from '../support/projects';
 
 /**
- * A burst: 1,000 signed notifications in about 10 s for 50 watched packages. Every one is answered 202
+ * `npm run bench:receivers` (kept out of `npm test`: it loads the machine for half a minute). A burst: 1,000 signed notifications in about 10 s for 50 watched packages. Every one is answered 202
  * without waiting on the registry; each trigger polls at most once per notification it got (signals that
  * arrive while a poll runs coalesce into one more), none releases twice, and the API keeps answering.
  */
