@@ -356,7 +356,8 @@ export function parseNotification(
   }
 }
 
-function same(given: string, expected: string): boolean {
+/** Constant-time comparison of a presented secret with the expected one. */
+export function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   // Compared at the expected length whatever was given, so the time says nothing about how close it was.
@@ -380,13 +381,17 @@ export function verifySender(
     case 'distribution':
     case 'harbor': {
       const given = headers.authorization ?? '';
-      return secret !== null && (same(given, secret) || same(given, `Bearer ${secret}`));
+      return secret !== null && (sameSecret(given, secret) || sameSecret(given, `Bearer ${secret}`));
     }
     case 'ecr':
-      return secret !== null && same(headers['x-api-key'] ?? '', secret);
+      return secret !== null && sameSecret(headers['x-api-key'] ?? '', secret);
     case 'github':
-      return secret !== null && same(headers['x-hub-signature-256'] ?? '', `sha256=${hmacHex(secret, raw)}`);
+      return (
+        secret !== null && sameSecret(headers['x-hub-signature-256'] ?? '', `sha256=${hmacHex(secret, raw)}`)
+      );
     case 'generic-hmac':
-      return secret !== null && same(headers['x-signature-256'] ?? '', `sha256=${hmacHex(secret, raw)}`);
+      return (
+        secret !== null && sameSecret(headers['x-signature-256'] ?? '', `sha256=${hmacHex(secret, raw)}`)
+      );
   }
 }

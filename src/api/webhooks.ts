@@ -1,5 +1,4 @@
 import { metrics } from '../metrics';
-import { timingSafeEqual } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import express, { Router } from 'express';
 import { z } from 'zod';
@@ -8,6 +7,7 @@ import { FeedIdSchema, RepositorySchema } from '../domain/trigger-schema';
 import { pollNowSignal, PollNowRequest } from '../../workflows/messages/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 import { listRunning, within } from './workflows';
+import { sameSecret } from '../receivers';
 
 /** A registry batches a few events per notification; bodies and fan-out stay bounded. */
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
@@ -38,12 +38,6 @@ export const WebhookQuery = z.object({ feed: FeedIdSchema.optional() }).strict()
 
 /** The content types registries send notifications with. */
 const NOTIFICATION_TYPES = ['application/vnd.docker.distribution.events.v1+json', 'application/json'];
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /**
  * Every running trigger watching one of the packages (`feed/package` keys) polls now, fresh. One visibility
