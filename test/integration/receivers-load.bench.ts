@@ -4,6 +4,8 @@ import { startApi, TestApi } from '../support/api';
 import { pushImage, TestRegistry } from '../support/registry';
 import { startTestWorker, TestWorkerEnv } from '../support/temporal';
 import { waitForReleases } from '../support/projects';
+import { startServer, TestServer } from '../support/http-server';
+import { receiverCases, SECRETS } from '../support/receivers';
 
 /**
  * `npm run bench:receivers` (kept out of `npm test`: it loads the machine for half a minute). A burst: 1,000 signed notifications in about 10 s for 50 watched packages. Every one is answered 202
@@ -16,14 +18,17 @@ const NOTIFICATIONS = 1000;
 let registry: TestRegistry;
 let env: TestWorkerEnv;
 let api: TestApi;
+let hub: TestServer;
 
 beforeAll(async () => {
   registry = await TestRegistry.start();
   const feeds = new Map([['local', ociFeed('local', registry.url)]]);
   env = await startTestWorker({ feeds });
-  api = await startApi(env, { receiverSecrets: new Map([['load', SECRET]]), feeds });
+  api = await startApi(env, { receiverSecrets: new Map([...SECRETS, ['load', SECRET]]), feeds });
+  hub = await startServer((_req, res) => void res.writeHead(200).end());
 });
 afterAll(async () => {
+  await hub?.close();
   await api?.close();
   await env?.stop();
   await registry?.stop();
@@ -114,3 +119,54 @@ test('1,000 notifications in 10 s for 50 packages: bounded polls, one release ea
   // Responsive: reads during the burst answered (a generous bound on a loaded 2-core machine).
   expect(p95).toBeLessThan(3000);
 }, 180_000);
+
+test('push to release through each receiver type: median of 5', async () => {
+  const lines: string[] = [];
+  for (const c of receiverCases(
+    () => registry.host,
+    () => hub.url,
+  )) {
+    const project = `latency-${c.type}`;
+    const created = await api.request('POST', '/receivers', {
+      name: `latency-${c.type}`,
+      type: c.type,
+      ...c.extra,
+    });
+    expect(created.status).toBe(201);
+    await pushImage(registry.url, c.repository, '1.0.0');
+    await api.request('PUT', `/projects/${project}`, {
+      packages: [{ name: 'app', feed: 'local', package: c.repository }],
+    });
+    await api.request('POST', `/projects/${project}/triggers`, { name: 'app', intervalSeconds: 3600 });
+    await waitForReleases(env, project, 1, 60_000);
+    const times: number[] = [];
+    for (let k = 1; k <= 5; k++) {
+      const tag = `1.${k}.0`;
+      await pushImage(registry.url, c.repository, tag);
+      const { body, headers } = c.notify(tag);
+      const t0 = performance.now();
+      const res = await fetch(`${api.url}${created.body.url}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+      expect(res.status).toBe(202);
+      // The release is in the ledger: read every 20 ms.
+      for (;;) {
+        const page = await api.request('GET', `/projects/${project}/releases?limit=1`);
+        if (page.body.releases[0]?.packages[0].tag === tag) break;
+        if (performance.now() - t0 > 30_000) throw new Error(`${c.type}: no release of ${tag}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    lines.push(
+      `${c.type}: median ${times[2].toFixed(0)} ms (min ${times[0].toFixed(0)}, max ${times[4].toFixed(0)})`,
+    );
+  }
+  process.stdout.write(
+    `push to release by receiver type (notification sent to release in the ledger):\n  ${lines.join('\n  ')}\n`,
+  );
+  expect(lines).toHaveLength(8);
+}, 300_000);

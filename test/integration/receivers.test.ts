@@ -1,11 +1,11 @@
-import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { runApply } from '../../src/cli/apply';
 import path from 'node:path';
 import type { ReceiverType } from '../../src/receivers';
 import { ociFeed } from '../support/feeds';
 import { startServer, TestServer } from '../support/http-server';
+import { fixture, hmac, receiverCases, SECRETS } from '../support/receivers';
 import { startApi, TestApi } from '../support/api';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -16,12 +16,6 @@ import { waitForReleases } from '../support/projects';
  * (test/fixtures/webhooks): a push to the local registry and its notification make a release; bad
  * signatures, unknown URLs and tampered bodies signal nothing; events that move no tag are acknowledged.
  */
-const SECRETS = new Map([
-  ['hook-auth', 'Harb0r-And-Distributi0n-Auth'],
-  ['github-hook', 'GitHub-Hm4c-Secret'],
-  ['ecr-key', 'Ecr-Ap1-Key'],
-  ['ci-hook', 'Ci-Hm4c-Secret'],
-]);
 const FILE_TOKEN = 'Fi1e-Defined-Receiver-Token-0123456789';
 let registry: TestRegistry;
 let env: TestWorkerEnv;
@@ -45,14 +39,6 @@ afterAll(async () => {
   await env?.stop();
   await registry?.stop();
 });
-
-const fixture = (name: string, values: Record<string, string>) => {
-  let text = readFileSync(path.resolve(__dirname, '../fixtures/webhooks', `${name}.json`), 'utf8');
-  for (const [k, v] of Object.entries(values)) text = text.replaceAll(`__${k}__`, v);
-  return text;
-};
-const hmac = (secret: string, body: string) =>
-  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 async function post(url: string, body: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${api.url}${url}`, {
@@ -101,114 +87,10 @@ const newestEntry = async (project: string) =>
     release: string | null;
   };
 
-type Case = {
-  type: ReceiverType;
-  extra?: Record<string, unknown>;
-  repository: string;
-  /** The notification for a tag, and the headers that prove its sender. */
-  notify: (tag: string) => { body: string; headers: Record<string, string> };
-};
-
-const CASES: Case[] = [
-  {
-    type: 'distribution',
-    extra: { secret: { secret: 'hook-auth' } },
-    repository: 'hooks/distribution',
-    notify: (tag) => ({
-      body: fixture('distribution', { REPOSITORY: 'hooks/distribution', TAG: tag, HOST: registry.host }),
-      headers: { authorization: `Bearer ${SECRETS.get('hook-auth')}` },
-    }),
-  },
-  {
-    type: 'dockerhub',
-    extra: { feed: 'local' },
-    repository: 'hooks/dockerhub',
-    notify: (tag) => ({
-      body: fixture('dockerhub', {
-        REPOSITORY: 'hooks/dockerhub',
-        TAG: tag,
-        CALLBACK: `${hub.url}/u/hooks/dockerhub/hook/cb/`,
-      }),
-      headers: {},
-    }),
-  },
-  {
-    type: 'github',
-    extra: { secret: { secret: 'github-hook' }, feed: 'local' },
-    repository: 'hooks/github',
-    notify: (tag) => {
-      const body = fixture('github-registry_package', { OWNER: 'hooks', NAME: 'github', TAG: tag });
-      return {
-        body,
-        headers: {
-          'x-github-event': 'registry_package',
-          'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958',
-          'x-hub-signature-256': hmac(SECRETS.get('github-hook')!, body),
-        },
-      };
-    },
-  },
-  {
-    type: 'harbor',
-    extra: { secret: { secret: 'hook-auth' } },
-    repository: 'hooks/harbor',
-    notify: (tag) => ({
-      body: fixture('harbor', {
-        REPOSITORY: 'hooks/harbor',
-        OWNER: 'hooks',
-        NAME: 'harbor',
-        TAG: tag,
-        HOST: registry.host,
-      }),
-      headers: { authorization: SECRETS.get('hook-auth')! },
-    }),
-  },
-  {
-    type: 'quay',
-    repository: 'hooks/quay',
-    notify: (tag) => ({
-      body: fixture('quay', {
-        REPOSITORY: 'hooks/quay',
-        OWNER: 'hooks',
-        NAME: 'quay',
-        TAG: tag,
-        HOST: registry.host,
-      }),
-      headers: {},
-    }),
-  },
-  {
-    type: 'gar',
-    extra: { feed: 'local' },
-    repository: 'gcp-project/hooks/gar',
-    notify: (tag) => ({
-      body: fixture('gar', {
-        DATA: Buffer.from(fixture('gar-message', { REPOSITORY: 'gcp-project/hooks/gar', TAG: tag })).toString(
-          'base64',
-        ),
-      }),
-      headers: {},
-    }),
-  },
-  {
-    type: 'ecr',
-    extra: { secret: { secret: 'ecr-key' }, feed: 'local' },
-    repository: 'hooks/ecr',
-    notify: (tag) => ({
-      body: fixture('ecr', { REPOSITORY: 'hooks/ecr', TAG: tag }),
-      headers: { 'x-api-key': SECRETS.get('ecr-key')! },
-    }),
-  },
-  {
-    type: 'generic-hmac',
-    extra: { secret: { secret: 'ci-hook' } },
-    repository: 'hooks/generic',
-    notify: (tag) => {
-      const body = JSON.stringify({ feed: 'local', package: 'hooks/generic', tag });
-      return { body, headers: { 'x-signature-256': hmac(SECRETS.get('ci-hook')!, body) } };
-    },
-  },
-];
+const CASES = receiverCases(
+  () => registry.host,
+  () => hub.url,
+);
 
 describe.each(CASES)('a $type receiver', ({ type, extra, repository, notify }) => {
   const project = `hook-${type}`;
