@@ -83,6 +83,18 @@ export const metrics = {
 };
 
 /**
+ * A registry host as a label value. Hosts come from configuration and from where registries redirect, so a
+ * hostile registry could name a new host on every answer: past the first 100 hosts, the rest are `other`.
+ */
+const seenHosts = new Set<string>();
+export function hostLabel(host: string): string {
+  if (seenHosts.has(host)) return host;
+  if (seenHosts.size >= 100) return 'other';
+  seenHosts.add(host);
+  return host;
+}
+
+/**
  * Where the Temporal SDK's own metrics (workers, pollers, task latencies) are served by its runtime, on
  * loopback; `/metrics` appends them so one scrape gets both. Set once, by the service at start.
  */

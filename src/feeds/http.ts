@@ -1,5 +1,5 @@
 import { Agent, fetch } from 'undici';
-import { metrics } from '../metrics';
+import { hostLabel, metrics } from '../metrics';
 import { FeedError } from './errors';
 import {
   checkOutboundUrl,
@@ -142,16 +142,17 @@ export class HttpClient {
       if (req.signal?.aborted) throw req.signal.reason;
       const failure = connectError(err, target, timeoutMs);
       const code = failure.code;
-      metrics.registryRequests.inc({ host: target.host, code });
-      metrics.registryErrors.inc({ host: target.host, code });
+      metrics.registryRequests.inc({ host: hostLabel(target.host), code });
+      metrics.registryErrors.inc({ host: hostLabel(target.host), code });
       throw failure;
     }
-    metrics.registryRequests.inc({ host: target.host, code: String(res.status) });
+    const host = hostLabel(target.host);
+    metrics.registryRequests.inc({ host, code: String(res.status) });
     if (res.status === 429 || res.status >= 500)
-      metrics.registryErrors.inc({ host: target.host, code: String(res.status) });
+      metrics.registryErrors.inc({ host, code: String(res.status) });
     // Docker Hub's form: `ratelimit-remaining: 76;w=21600`.
     const remaining = Number.parseInt(res.headers.get('ratelimit-remaining') ?? '', 10);
-    if (Number.isFinite(remaining)) metrics.rateLimitRemaining.set({ host: target.host }, remaining);
+    if (Number.isFinite(remaining)) metrics.rateLimitRemaining.set({ host }, remaining);
     const headers = new Headers();
     res.headers.forEach((value, name) => headers.append(name, value));
     const declared = Number(headers.get('content-length') ?? NaN);
