@@ -2,6 +2,7 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
+import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
@@ -220,7 +221,10 @@ dynamicConfigClient:
     stops.push(() => registry.stop());
     await pushImage(registry.url, 'prod/app', '1.0.0');
     const config = path.join(dir, 'feed-triggers.yaml');
-    writeFileSync(config, `feeds:\n  - { id: prod, url: "${registry.url}" }\n`);
+    writeFileSync(
+      config,
+      `feeds:\n  - { id: prod, url: "${registry.url}" }\nreceiverSecrets:\n  ci: { env: PROVE_RECEIVER_SECRET }\n`,
+    );
     const databaseUrl = `postgres://postgres@127.0.0.1:${pgUrl.port}/feed_triggers`;
     const env = {
       ...process.env,
@@ -230,6 +234,7 @@ dynamicConfigClient:
       FEED_TRIGGERS_DATA_DIR: dir,
       // Listening on every interface, as in a container: the service refuses to start without a token.
       FEED_TRIGGERS_API_HOST: '0.0.0.0',
+      PROVE_RECEIVER_SECRET: RECEIVER_SECRET,
     };
 
     // Refused without a token; the first admin token made on the database with the CLI.
@@ -358,10 +363,94 @@ dynamicConfigClient:
     );
     const logLines = roles.map((r) => r.out.split('\n').filter((l) => l.startsWith('{')).length);
     say(`JSON log lines at info: ${logLines.join(' / ')} (api / worker 1 / worker 2)`);
+    await burst(call, api, registry, token);
     say('production path: OK');
   } finally {
     for (const s of stops.reverse()) await Promise.resolve(s()).catch(() => undefined);
   }
+}
+
+const RECEIVER_SECRET = 'Pr0ve-Receiver-Secret';
+
+/**
+ * 1,000 signed notifications at 100 a second for 50 packages, to the api process (its own process, as in
+ * production), each watched by one trigger that releases once.
+ */
+async function burst(
+  call: (method: string, p: string, body?: unknown) => Promise<Record<string, unknown>>,
+  api: string,
+  registry: TestRegistry,
+  token: string,
+): Promise<void> {
+  const { url } = (await call('POST', '/receivers', {
+    name: 'ci',
+    type: 'generic-hmac',
+    secret: { secret: 'ci' },
+  })) as { url: string };
+  const names = Array.from({ length: 50 }, (_, i) => `burst${i}`);
+  await Promise.all(names.map((n) => pushImage(registry.url, `burst/${n}`, '1.0.0')));
+  const manifest = names
+    .map(
+      (n) =>
+        `  - name: ${n}\n    packages: [{ name: app, feed: prod, package: burst/${n} }]\n    triggers: [{ name: app, intervalSeconds: 3600 }]`,
+    )
+    .join('\n');
+  const file = path.join(os.tmpdir(), `feed-triggers-burst-${process.pid}.yaml`);
+  writeFileSync(file, `projects:\n${manifest}\n`);
+  await run(process.execPath, [CLI, 'apply', '-f', file, '--api', api], {
+    env: { ...process.env, FEED_TRIGGERS_TOKEN: token },
+  });
+  const releases = async (n: string) =>
+    (
+      (await call('GET', `/projects/${n}/releases`)) as {
+        releases: Array<{ packages: Array<{ tag: string }> }>;
+      }
+    ).releases;
+  for (const n of names)
+    await until(`${n}'s first release`, 60_000, async () =>
+      (await releases(n)).length >= 1 ? true : undefined,
+    );
+  await Promise.all(names.map((n) => pushImage(registry.url, `burst/${n}`, '1.1.0')));
+  const statuses: number[] = [];
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: 20 }, async (_, lane) => {
+      for (let i = lane; i < 1000; i += 20) {
+        const wait = started + i * 10 - Date.now();
+        if (wait > 0) await sleep(wait);
+        const body = JSON.stringify({ feed: 'prod', package: `burst/${names[i % 50]}`, tag: '1.1.0' });
+        const res = await fetch(`${api}${url}`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-signature-256': `sha256=${createHmac('sha256', RECEIVER_SECRET).update(body).digest('hex')}`,
+          },
+          body,
+        });
+        await res.arrayBuffer();
+        statuses.push(res.status);
+      }
+    }),
+  );
+  const seconds = (Date.now() - started) / 1000;
+  const refused = statuses.filter((s) => s !== 202).length;
+  if (refused > 0) throw new Error(`${refused} of 1,000 notifications were not accepted`);
+  const polls: number[] = [];
+  for (const n of names) {
+    await until(`${n}'s release of 1.1.0`, 60_000, async () =>
+      (await releases(n))[0]?.packages[0].tag === '1.1.0' ? true : undefined,
+    );
+    if ((await releases(n)).length !== 2) throw new Error(`${n} released more than once`);
+    const { history } = (await call('GET', `/triggers/${n}/app/history`)) as {
+      history: Array<{ source?: string }>;
+    };
+    polls.push(history.filter((h) => h.source === 'webhook ci').length);
+  }
+  polls.sort((a, b) => a - b);
+  say(
+    `receiver burst on the api process: 1,000 notifications (50 packages) answered 202 in ${seconds.toFixed(1)} s; ` +
+      `polls per trigger median ${polls[25]}, max ${polls[49]} for 20 notifications each; one release each`,
+  );
 }
 
 /** A free loopback port below 32768: Temporal keeps membership ports in a smallint column. */

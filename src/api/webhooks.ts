@@ -76,19 +76,75 @@ export async function signalWatchers(
     }
   }
   const sorted = [...ids].sort();
-  const outcomes = await Promise.allSettled(
-    sorted.map((id) =>
-      request
-        ? client.workflow.getHandle(id).signal(pollNowSignal, request)
-        : client.workflow.getHandle(id).signal(pollNowSignal),
-    ),
-  );
+  const outcomes = await Promise.allSettled(sorted.map((id) => signalCoalesced(client, id, request)));
   // A trigger that closed is forgotten at once.
   if (outcomes.some((o) => o.status === 'rejected')) for (const key of keys) watchers.delete(key);
   return {
     signalled: sorted.filter((_, i) => outcomes[i].status === 'fulfilled'),
     missed: sorted.filter((_, i) => outcomes[i].status === 'rejected'),
   };
+}
+
+/**
+ * Signals to one trigger, coalesced: while one is on its way, the notifications that arrive meanwhile are
+ * merged into a single next signal, sent once the first is through. A trigger always gets a signal after
+ * the latest notification, and a burst costs each trigger about two signal RPCs in flight, not one per
+ * notification (the workflow coalesces them into polls the same way).
+ */
+interface Flight {
+  queued?: {
+    request: PollNowRequest | undefined;
+    waiters: Array<{ resolve(): void; reject(e: unknown): void }>;
+  };
+}
+const flights = new Map<string, Flight>();
+
+function signalCoalesced(client: Client, id: string, request: PollNowRequest | undefined): Promise<void> {
+  const flight = flights.get(id);
+  if (!flight) {
+    const fresh: Flight = {};
+    flights.set(id, fresh);
+    return drive(client, id, fresh, request);
+  }
+  return new Promise<void>((resolve, reject) => {
+    if (!flight.queued) flight.queued = { request, waiters: [] };
+    else flight.queued.request = mergeRequests(flight.queued.request, request);
+    flight.queued.waiters.push({ resolve, reject });
+  });
+}
+
+async function drive(
+  client: Client,
+  id: string,
+  flight: Flight,
+  request: PollNowRequest | undefined,
+): Promise<void> {
+  try {
+    const handle = client.workflow.getHandle(id);
+    await (request ? handle.signal(pollNowSignal, request) : handle.signal(pollNowSignal));
+  } finally {
+    const next = flight.queued;
+    flight.queued = undefined;
+    if (!next) flights.delete(id);
+    else
+      drive(client, id, flight, next.request).then(
+        () => next.waiters.forEach((w) => w.resolve()),
+        (err: unknown) => next.waiters.forEach((w) => w.reject(err)),
+      );
+  }
+}
+
+/** Two poll requests as one: their sources and tags together, within the signal's bounds. */
+function mergeRequests(
+  a: PollNowRequest | undefined,
+  b: PollNowRequest | undefined,
+): PollNowRequest | undefined {
+  if (!a || !b) return a ?? b;
+  const sources = [...new Set([...a.source.split(', '), ...b.source.split(', ')])].slice(0, 5);
+  const tags = [...(a.tags ?? [])];
+  for (const t of b.tags ?? [])
+    if (tags.length < 20 && !tags.some((x) => x.key === t.key && x.tag === t.tag)) tags.push(t);
+  return { source: sources.join(', '), tags };
 }
 
 /** How long a package's watchers are reused for further notifications. */
