@@ -9,6 +9,7 @@ import { Client as PgClient } from 'pg';
 import { ensureTemporalCli } from '../src/temporal/cli';
 import { freePort, pushImage, TestRegistry } from '../test/support/registry';
 import { startPostgres } from '../test/support/postgres';
+import { eventually } from '../test/support/temporal';
 
 /**
  * `npm run prove:production`: the production path end to end, on a real Temporal server (not the dev
@@ -28,22 +29,6 @@ const gobin = process.env.GOBIN ?? path.join(process.env.GOPATH ?? path.join(os.
 const SERVER = process.env.TEMPORAL_SERVER_PATH ?? path.join(gobin, 'server');
 const SQL_TOOL = process.env.TEMPORAL_SQL_TOOL_PATH ?? path.join(gobin, 'sql');
 const CLI = path.resolve(__dirname, '../src/cli.js');
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(250);
-  }
-}
 
 /** The Temporal server's schema source: the module the binary was built from. */
 function schemaDir(): string {
@@ -196,23 +181,27 @@ dynamicConfigClient:
     for (const stream of [server.stdout!, server.stderr!])
       stream.on('data', (d: Buffer) => (serverErrors = (serverErrors + d.toString()).slice(-4000)));
     stops.push(() => stop(server));
-    await until('the Temporal server to register the default namespace', 120_000, async () => {
-      if (server.exitCode !== null) throw new Error(`the Temporal server exited: ${serverErrors}`);
-      await run(cli, [
-        'operator',
-        'namespace',
-        'create',
-        '--namespace',
-        'default',
-        '--address',
-        address,
-        '--retention',
-        '72h',
-      ]).catch((err: { stderr?: string }) => {
-        if (!/already|exists/i.test(err.stderr ?? '')) throw err;
-      });
-      return true;
-    });
+    await eventually(
+      async () => {
+        if (server.exitCode !== null) throw new Error(`the Temporal server exited: ${serverErrors}`);
+        await run(cli, [
+          'operator',
+          'namespace',
+          'create',
+          '--namespace',
+          'default',
+          '--address',
+          address,
+          '--retention',
+          '72h',
+        ]).catch((err: { stderr?: string }) => {
+          if (!/already|exists/i.test(err.stderr ?? '')) throw err;
+        });
+        return true;
+      },
+      'the Temporal server to register the default namespace',
+      120_000,
+    );
     say(
       `Temporal server ${address} on PostgreSQL, default namespace: ${((Date.now() - t1) / 1000).toFixed(1)} s`,
     );
@@ -269,11 +258,15 @@ dynamicConfigClient:
       roles.push(role);
     }
     for (const role of roles) {
-      const ready = await until(`${role.name} to be ready`, 120_000, async () => {
-        if (role.child.exitCode !== null) throw new Error(`${role.name} exited: ${role.out.slice(-2000)}`);
-        const res = await fetch(`http://127.0.0.1:${role.port}/readyz`);
-        return res.status === 200 ? ((await res.json()) as unknown) : undefined;
-      });
+      const ready = await eventually(
+        async () => {
+          if (role.child.exitCode !== null) throw new Error(`${role.name} exited: ${role.out.slice(-2000)}`);
+          const res = await fetch(`http://127.0.0.1:${role.port}/readyz`);
+          return res.status === 200 ? ((await res.json()) as unknown) : undefined;
+        },
+        `${role.name} to be ready`,
+        120_000,
+      );
       say(`${role.name}: /readyz ${JSON.stringify(ready)}`);
     }
     const api = `http://127.0.0.1:${roles[0].port}`;
@@ -310,12 +303,16 @@ dynamicConfigClient:
       env: { ...process.env, FEED_TRIGGERS_TOKEN: token },
     });
     const releaseOf = (n: number) =>
-      until(`release ${n}`, 60_000, async () => {
-        const { releases } = (await call('GET', '/projects/prod/releases')) as {
-          releases: Array<{ number: string; packages: Array<{ tag: string }> }>;
-        };
-        return releases.length >= n ? releases[0] : undefined;
-      });
+      eventually(
+        async () => {
+          const { releases } = (await call('GET', '/projects/prod/releases')) as {
+            releases: Array<{ number: string; packages: Array<{ tag: string }> }>;
+          };
+          return releases.length >= n ? releases[0] : undefined;
+        },
+        `release ${n}`,
+        60_000,
+      );
     const first = await releaseOf(1);
     say(
       `apply -f, first poll, release ${first.number} (app ${first.packages[0].tag}): ${((Date.now() - t2) / 1000).toFixed(1)} s`,
@@ -407,8 +404,10 @@ async function burst(
       }
     ).releases;
   for (const n of names)
-    await until(`${n}'s first release`, 60_000, async () =>
-      (await releases(n)).length >= 1 ? true : undefined,
+    await eventually(
+      async () => ((await releases(n)).length >= 1 ? true : undefined),
+      `${n}'s first release`,
+      60_000,
     );
   await Promise.all(names.map((n) => pushImage(registry.url, `burst/${n}`, '1.1.0')));
   const statuses: number[] = [];
@@ -437,8 +436,10 @@ async function burst(
   if (refused > 0) throw new Error(`${refused} of 1,000 notifications were not accepted`);
   const polls: number[] = [];
   for (const n of names) {
-    await until(`${n}'s release of 1.1.0`, 60_000, async () =>
-      (await releases(n))[0]?.packages[0].tag === '1.1.0' ? true : undefined,
+    await eventually(
+      async () => ((await releases(n))[0]?.packages[0].tag === '1.1.0' ? true : undefined),
+      `${n}'s release of 1.1.0`,
+      60_000,
     );
     if ((await releases(n)).length !== 2) throw new Error(`${n} released more than once`);
     const { history } = (await call('GET', `/triggers/${n}/app/history`)) as {

@@ -95,7 +95,7 @@ const Tag = z.string().min(1).max(128);
 const Host = z.string().min(1).max(255);
 
 /** CNCF distribution (and ACR) notifications: `events[]` with action, target.repository/tag, request.host. */
-const DistributionSchema = z.object({
+export const DistributionSchema = z.object({
   events: z
     .array(
       z

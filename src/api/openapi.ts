@@ -210,6 +210,26 @@ const unavailable: Response = {
   ),
 };
 
+/** What both ways of starting a trigger answer. */
+const triggerCreated: RouteDoc['responses'] = {
+  201: {
+    description: 'Started',
+    schema: z.object({ id: z.string(), runId: z.string(), spec: z.record(z.string(), z.unknown()) }),
+    example: {
+      id: 'trigger/shop/web',
+      runId: '01a2243d-7c13-726b-bcaf-06f9dd122812',
+      spec: triggerSpecExample,
+    },
+  },
+  400: invalid,
+  409: {
+    description: 'A trigger of that name runs',
+    schema: Problem,
+    example: problemExample(409, 'Conflict', 'trigger web already exists in project shop'),
+  },
+  503: unavailable,
+};
+
 /** What each route takes and answers, by `METHOD /path` as in the access rules. */
 export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /healthz': {
@@ -758,20 +778,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     tag: 'triggers',
     body: TriggerSpecSchema,
     bodyExample: triggerSpecExample,
-    responses: {
-      201: {
-        description: 'Started',
-        schema: z.object({ id: z.string() }).loose(),
-        example: { id: 'trigger/shop/web', spec: triggerSpecExample },
-      },
-      400: invalid,
-      409: {
-        description: 'A trigger of that name runs',
-        schema: Problem,
-        example: problemExample(409, 'Conflict', 'trigger web already exists in project shop'),
-      },
-      503: unavailable,
-    },
+    responses: triggerCreated,
   },
   'POST /projects/:project/triggers': {
     summary: 'Start a trigger in a project',
@@ -780,20 +787,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     body: TriggerSpecSchema,
     // `project` may be left out: the path names it (a different one is a 400).
     bodyExample: { project: 'shop', name: 'web', intervalSeconds: 60 },
-    responses: {
-      201: {
-        description: 'Started',
-        schema: z.object({ id: z.string() }).loose(),
-        example: { id: 'trigger/shop/web', spec: triggerSpecExample },
-      },
-      400: invalid,
-      409: {
-        description: 'A trigger of that name runs',
-        schema: Problem,
-        example: problemExample(409, 'Conflict', 'trigger web already exists in project shop'),
-      },
-      503: unavailable,
-    },
+    responses: triggerCreated,
   },
   'GET /triggers/:project/:name': {
     summary: "A trigger's spec, status, per-package state and last outcome",

@@ -3,36 +3,19 @@ import { Client } from '@temporalio/client';
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { PACKAGES_ATTRIBUTE, watchedPackageKey } from '../domain/search-attributes';
-import { FeedIdSchema, RepositorySchema } from '../domain/trigger-schema';
+import { FeedIdSchema } from '../domain/trigger-schema';
 import { pollNowSignal, PollNowRequest } from '../../workflows/messages/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 import { listRunning, within } from './workflows';
-import { sameSecret } from '../receivers';
+import { DistributionSchema, sameSecret } from '../receivers';
 
 /** A registry batches a few events per notification; bodies and fan-out stay bounded. */
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 export const MAX_PACKAGES_PER_NOTIFICATION = 100;
 const QUERY_BATCH = 25;
 
-/** Registry notifications (CNCF distribution): only what we use is checked; the rest passes through. */
-export const NotificationSchema = z.object({
-  events: z
-    .array(
-      z
-        .object({
-          action: z.string(),
-          target: z
-            .object({ repository: RepositorySchema, tag: z.string().max(128).optional() })
-            .passthrough(),
-          request: z
-            .object({ host: z.string().max(255).optional() })
-            .passthrough()
-            .optional(),
-        })
-        .passthrough(),
-    )
-    .max(1000),
-});
+/** Registry notifications (CNCF distribution): the receivers' `distribution` payload. */
+export const NotificationSchema = DistributionSchema;
 
 export const WebhookQuery = z.object({ feed: FeedIdSchema.optional() }).strict();
 

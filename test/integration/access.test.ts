@@ -2,12 +2,11 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { ROUTE_RULES } from '../../src/api/access';
 import { createApp } from '../../src/api/app';
-import { runCli } from '../../src/cli/main';
+import { runCliCapturing } from '../support/cli';
 import { AccessStore, hashToken } from '../../src/db/access';
 import { openDatabase } from '../../src/db/open';
 import { startApi, TestApi } from '../support/api';
@@ -199,26 +198,8 @@ describe('the audit log', () => {
   });
 });
 
-async function cli(argv: string[], extraEnv: NodeJS.ProcessEnv) {
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, done) {
-        append(chunk.toString());
-        done();
-      },
-    });
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await runCli(argv, {
-    stdin,
-    stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
-    env: { PATH: process.env.PATH, ...extraEnv },
-  });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], extraEnv: NodeJS.ProcessEnv) =>
+  runCliCapturing(argv, { PATH: process.env.PATH, ...extraEnv });
 
 describe('feed-triggers token', () => {
   test('on the database itself (no token yet): create prints the token once, list and revoke', async () => {

@@ -2,9 +2,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { runCli } from '../../src/cli/main';
+import { runCliCapturing } from '../support/cli';
 import { startApi, TestApi } from '../support/api';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -27,26 +26,8 @@ afterAll(async () => {
   await registry?.stop();
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, done) {
-        append(chunk.toString());
-        done();
-      },
-    });
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await runCli(argv, {
-    stdin,
-    stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
-    env: { FEED_TRIGGERS_API_URL: api.url, FEED_TRIGGERS_TOKEN: api.token },
-  });
-  return { code, stdout, stderr };
-}
+const cli = (...argv: string[]) =>
+  runCliCapturing(argv, { FEED_TRIGGERS_API_URL: api.url, FEED_TRIGGERS_TOKEN: api.token });
 
 function manifest(name: string, interval: number, triggers: string[]): string {
   const file = path.join(dir, name);

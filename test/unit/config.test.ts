@@ -62,6 +62,13 @@ describe('configuration', () => {
     expect(bad('{ name: a, type: quay, urlToken: s3cr3t-in-the-file }')).toThrow(/receivers\.0\.urlToken/);
   });
 
+  test('LOG_LEVEL is one of the levels; anything else names the variable', () => {
+    expect(loadConfig({}).logLevel).toBe('info');
+    expect(loadConfig({ LOG_LEVEL: 'trace' }).logLevel).toBe('trace');
+    for (const bad of ['verbose', 'INFO', 'debug; rm -rf /', 'x'.repeat(5000)])
+      expect(() => loadConfig({ LOG_LEVEL: bad })).toThrow(/environment: LOG_LEVEL: /);
+  });
+
   test('DATABASE_URL must be a PostgreSQL URL', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://ft:pw@db:5432/feed_triggers' }).databaseUrl).toBe(
       'postgres://ft:pw@db:5432/feed_triggers',
