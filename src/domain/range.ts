@@ -1,4 +1,15 @@
-import { Range as NpmRange, SemVer } from 'semver';
+import type { Range as NpmRange, SemVer } from 'semver';
+
+/**
+ * semver, loaded on first use: the workflow code's own modules are shared by every cached workflow and
+ * frozen (see src/workflow-bundle.ts), but semver's global regexes write their `lastIndex`, which a frozen
+ * module refuses. Loaded here, inside a workflow, it is that workflow's own instance; only rules with npm
+ * ranges load it.
+ */
+function semver(): typeof import('semver') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('semver') as typeof import('semver');
+}
 import { compareVersions, parseVersion, Precedence, Version } from './version';
 
 /**
@@ -105,7 +116,7 @@ function nugetRange(text: string, min: Bound | undefined, max: Bound | undefined
 function parseNpmRange(text: string): VersionRange {
   let range: NpmRange;
   try {
-    range = new NpmRange(text);
+    range = new (semver().Range)(text);
   } catch {
     throw new RangeSyntaxError(`"${text}" is neither a NuGet interval nor an npm range`);
   }
@@ -134,7 +145,7 @@ function toSemVer(v: Version): SemVer | null {
     .join('.');
   const text = `${v.major}.${v.minor}.${v.patch}${label ? `-${label}` : ''}${build ? `+${build}` : ''}`;
   try {
-    return new SemVer(text);
+    return new (semver().SemVer)(text);
   } catch {
     return null;
   }
