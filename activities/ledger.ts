@@ -1,5 +1,5 @@
 import { metrics } from '../src/metrics';
-import { releaseStaticDetails } from '../src/domain/ui-text';
+import { releaseStartOptions } from '../src/release-start';
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client } from '@temporalio/client';
 import { Ledger, LedgerError, NextDelivery, publicRelease, StoredRelease } from '../src/db/ledger';
@@ -8,8 +8,6 @@ import {
   CreateReleaseResult,
   DeliveryStatus,
   destinationWorkflowId,
-  ProjectRelease,
-  releaseWorkflowId,
 } from '../src/domain/project';
 import type { TriggerChannelView } from '../src/domain/trigger';
 import { PROJECT_ATTRIBUTE } from '../src/domain/search-attributes';
@@ -55,13 +53,6 @@ async function refusing<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** `web 1.4.2, worker 2.0.1 → 0.0.7`: what a release holds, for the Temporal UI. */
-export function releaseSummary(release: ProjectRelease): string {
-  const held = release.packages.map((p) => `${p.name} ${p.tag}`).join(', ');
-  const text = `${held} → ${release.number}`;
-  return text.length <= 200 ? text : `${text.slice(0, 180)}… → ${release.number}`;
-}
-
 /** Activities on the ledger: the channel a trigger evaluates, release creation, and delivery queues. */
 export function createLedgerActivities(deps: LedgerDependencies) {
   const { ledger, client, taskQueue } = deps;
@@ -69,18 +60,7 @@ export function createLedgerActivities(deps: LedgerDependencies) {
 
   /** Starts the release's workflow unless it runs; a retried activity repairs a crash before the start. */
   async function startRelease(project: string, stored: StoredRelease): Promise<void> {
-    await client.workflow.start<typeof release>('release', {
-      workflowId: releaseWorkflowId(project, stored.number),
-      taskQueue,
-      args: [{ project, releaseId: stored.id, number: stored.number }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      // A closed run of this ID belongs to a release already handed off, or to a deleted project of the
-      // same name: a new run checks the ledger and ends at once when nothing is left to do.
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: project }],
-      staticSummary: releaseSummary(stored),
-      staticDetails: releaseStaticDetails(stored.packages),
-    });
+    await client.workflow.start<typeof release>('release', releaseStartOptions(project, stored, taskQueue));
   }
 
   return {

@@ -61,6 +61,12 @@ export const metrics = {
     labelNames: ['state'] as const,
     registers: [registry],
   }),
+  deployments: new Counter({
+    name: 'feed_triggers_deployments_total',
+    help: 'Deployments that ended, by state (succeeded, failed, superseded, cancelled).',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  }),
   webhookNotifications: new Counter({
     name: 'feed_triggers_webhook_notifications_total',
     help: 'Registry notifications by receiver and verdict (accepted, unauthorized, invalid).',

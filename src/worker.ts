@@ -4,6 +4,7 @@ import { createDeliveryActivities } from '../activities/deliver';
 import { createPollActivities } from '../activities/poll';
 import { createChannelActivities } from '../activities/channel';
 import { createLedgerActivities, LedgerDependencies } from '../activities/ledger';
+import { createLifecycleActivities } from '../activities/lifecycle';
 import { Ledger } from './db/ledger';
 import { Config } from './config';
 import { HttpClient } from './feeds/http';
@@ -86,6 +87,14 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     ...ledger,
     ...createChannelActivities({ loadChannel: ledger.loadChannel, pollPackage: polls.pollPackage }),
     ...createDeliveryActivities({ ledger: options.ledger, http, secrets: options.config.secrets }),
+    ...createLifecycleActivities({
+      ledger: options.ledger,
+      client: options.client,
+      taskQueue: options.config.taskQueue,
+      http,
+      secrets: options.config.secrets,
+      outbound: options.config.outbound,
+    }),
     ...options.extraActivities,
   };
   return Worker.create({

@@ -2,3 +2,4 @@ export * from './trigger';
 export * from './release';
 export * from './destination';
 export * from './manual-release';
+export * from './environment';

@@ -1,19 +1,37 @@
 import {
+  allHandlersFinished,
+  ApplicationFailure,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { releaseDetails } from '../src/domain/ui-text';
+import { lifecycleDetails, releaseDetails } from '../src/domain/ui-text';
 import type { LedgerActivities } from '../activities/ledger';
+import type { LifecycleActivities } from '../activities/lifecycle';
+import type { ReleaseLifecycle } from '../src/db/deployments';
 import { DeliveryStatus, TERMINAL_DELIVERY } from '../src/domain/delivery';
-import { deliveryEndedSignal } from './messages/release';
+import {
+  approvalRefusal,
+  automaticDeployments,
+  deployRefusal,
+  lifecycleSettled,
+  Refusal,
+} from '../src/domain/lifecycle';
+import { FailureCode } from '../src/domain/failures';
+import { decideUpdate, deliveryEndedSignal, deployUpdate, deploymentEndedSignal } from './messages/release';
 
 export * from './messages/release';
 
 const { handOff } = proxyActivities<LedgerActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+const { releaseLifecycle, queueDeployments, decidePhase } = proxyActivities<LifecycleActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
@@ -27,12 +45,16 @@ export interface ReleaseInput {
 
 /** How often a release looks again at deliveries it has not heard from (a lost wake is repaired). */
 const RECHECK = '1 hour';
+/** How often a release waiting in its lifecycle reads its deployments again (a lost signal is repaired). */
+const LIFECYCLE_RECHECK = '6 hours';
+const LIFECYCLE_PATCH = 'lifecycles';
 const HISTORY_LIMIT = 2000;
 
 /**
  * A release in flight, `release/<project>/<number>`: it hands the release to each destination's queue
  * (deliveries to one destination happen one at a time, in release order) and ends when every delivery
- * has ended. Promotion through environments will live here too.
+ * has ended. Alongside, it promotes the release through its lifecycle (see `promote`); it ends when both
+ * are done. A person's request to a release whose workflow has ended starts it again (update-with-start).
  */
 export async function release(input: ReleaseInput): Promise<Record<string, DeliveryStatus>> {
   const known = new Map<string, DeliveryStatus>();
@@ -40,11 +62,21 @@ export async function release(input: ReleaseInput): Promise<Record<string, Deliv
   setHandler(deliveryEndedSignal, ({ destination, status }) => {
     if (TERMINAL_DELIVERY.has(status)) known.set(destination, status);
   });
-  // What the Temporal UI shows: the phase and each delivery's state.
+  // What the Temporal UI shows: the phase, each delivery's state and the lifecycle's.
   let all: Record<string, DeliveryStatus> = {};
-  const show = (phase: string) =>
-    setCurrentDetails(releaseDetails(phase, { ...all, ...Object.fromEntries(known) }));
-  show('Handing off to destinations');
+  let lifecycleLines: string[] = [];
+  let phase = 'Handing off to destinations';
+  const show = (now = phase) => {
+    phase = now;
+    setCurrentDetails(releaseDetails(phase, { ...all, ...Object.fromEntries(known) }, lifecycleLines));
+  };
+  show();
+  const promoting = patched(LIFECYCLE_PATCH)
+    ? promote(input, (lines) => {
+        lifecycleLines = lines;
+        show();
+      })
+    : null;
   for (;;) {
     const statuses = await handOff({ project: input.project, releaseId: input.releaseId });
     all = statuses;
@@ -56,5 +88,107 @@ export async function release(input: ReleaseInput): Promise<Record<string, Deliv
     if (workflowInfo().historyLength > HISTORY_LIMIT) await continueAsNew<typeof release>(input);
   }
   show('Every delivery ended');
+  if (promoting) await promoting;
+  await condition(allHandlersFinished);
   return Object.fromEntries(known);
+}
+
+function refuse(refusal: Refusal | null): void {
+  if (refusal === null) return;
+  throw ApplicationFailure.create({
+    type: refusal.status === 409 ? FailureCode.CONFLICT : FailureCode.NOT_ALLOWED,
+    message: refusal.message,
+    nonRetryable: true,
+  });
+}
+
+const NO_LIFECYCLE: Refusal = {
+  status: 422,
+  message: 'this release follows no lifecycle: neither its channel nor its project names one',
+};
+
+/**
+ * The release's way through its lifecycle. The ledger holds where it stands (deployments, approvals); the
+ * workflow reads that, queues what automatic phases deploy, and answers people's requests (updates whose
+ * validators refuse, with the reason, what the lifecycle does not allow yet, so nothing changes). It
+ * returns when every phase is complete (or one was rejected) and nothing of the release is in flight.
+ */
+async function promote(input: ReleaseInput, showLines: (lines: string[]) => void): Promise<void> {
+  let state: ReleaseLifecycle | null | undefined;
+  let changed = false;
+  const reload = async () => {
+    state = await releaseLifecycle({ releaseId: input.releaseId });
+    showLines(state?.plan ? lifecycleDetails(state.plan, state.progress) : []);
+  };
+  setHandler(deploymentEndedSignal, () => {
+    changed = true;
+  });
+  // Validators refuse what no progress can change (the configuration forbids it, or a decision was made):
+  // no event is written. What depends on progress is checked by the handler on a fresh read of the ledger
+  // (the workflow's copy may be a signal behind), before anything is written.
+  const checkDeploy = (environment: string, fresh: boolean) => {
+    if (state === undefined) return;
+    if (!state?.plan) return refuse(NO_LIFECYCLE);
+    const refusal = deployRefusal(state.plan, state.progress, environment);
+    if (fresh || refusal?.final) refuse(refusal);
+  };
+  const checkDecide = (phaseName: string, fresh: boolean) => {
+    if (state === undefined) return;
+    if (!state?.plan) return refuse(NO_LIFECYCLE);
+    const refusal = approvalRefusal(state.plan, state.progress, phaseName);
+    if (fresh || refusal?.final) refuse(refusal);
+  };
+  setHandler(
+    deployUpdate,
+    async (req) => {
+      await condition(() => state !== undefined);
+      await reload();
+      checkDeploy(req.environment, true);
+      const [deployment] = await queueDeployments({
+        project: input.project,
+        releaseId: input.releaseId,
+        environments: [req.environment],
+        requestedBy: req.requestedBy,
+        forced: req.force,
+      });
+      await reload();
+      changed = true;
+      return deployment;
+    },
+    { validator: (req) => checkDeploy(req.environment, false) },
+  );
+  setHandler(
+    decideUpdate,
+    async (req) => {
+      await condition(() => state !== undefined);
+      await reload();
+      checkDecide(req.phase, true);
+      const approval = await decidePhase({ releaseId: input.releaseId, ...req });
+      await reload();
+      changed = true;
+      return approval;
+    },
+    { validator: (req) => checkDecide(req.phase, false) },
+  );
+  await reload();
+  for (;;) {
+    const current = state;
+    if (!current?.plan) return;
+    const auto = automaticDeployments(current.plan, current.progress);
+    if (auto.length > 0) {
+      await queueDeployments({
+        project: input.project,
+        releaseId: input.releaseId,
+        environments: auto,
+        requestedBy: 'lifecycle',
+        forced: false,
+      });
+      await reload();
+      continue;
+    }
+    if (lifecycleSettled(current.plan, current.progress)) return;
+    changed = false;
+    await condition(() => changed, LIFECYCLE_RECHECK);
+    await reload();
+  }
 }

@@ -6,6 +6,7 @@ import { SecretBindings } from '../secrets';
 import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../feeds/outbound';
 import { Feed } from '../feeds/feed';
 import { projectRoutes } from './projects';
+import { lifecycleRoutes } from './lifecycles';
 import { ruleRoutes } from './rules';
 import { triggerRoutes } from './triggers';
 import { webhookRoutes } from './webhooks';
@@ -170,6 +171,7 @@ export function createApp(options: AppOptions): express.Express {
       feeds: options.feeds ?? new Map(),
     }),
   );
+  app.use(lifecycleRoutes(options.client, options.ledger, options.taskQueue, temporal));
   app.use(temporal);
   app.use(webhookRoutes(options.client, options.webhookToken ?? null));
   app.use(

@@ -11,7 +11,7 @@ import type { channelPreview, manualRelease } from '../../workflows/manual-relea
 import { Ledger, publicRelease } from '../db/ledger';
 import { FieldError, HttpProblem, parseOr400 } from './problem';
 import { jsonBytes, MAX_PROJECT_SPEC_BYTES } from '../domain/size';
-import { secretUses } from '../domain/destination-urls';
+import { secretUses, targetUses } from '../domain/destination-urls';
 import { secretRefusal, SecretBindings } from '../secrets';
 import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
 import { Feed } from '../feeds/feed';
@@ -69,7 +69,8 @@ export interface SaveGuard {
  */
 function checkReachable(spec: ProjectSpec, guard: SaveGuard): void {
   const errors: FieldError[] = [];
-  for (const use of secretUses(spec.destinations)) {
+  const targets = targetUses(spec.environments);
+  for (const use of [...secretUses(spec.destinations), ...targets.secrets]) {
     const refusal = secretRefusal(use.secret, use.url, guard.secretBindings);
     if (refusal) errors.push({ field: use.field, message: refusal });
   }
@@ -79,6 +80,7 @@ function checkReachable(spec: ProjectSpec, guard: SaveGuard): void {
         ? { url: d.url, field: `destinations.${i}.url` }
         : { url: d.serverUrl, field: `destinations.${i}.serverUrl` },
     ),
+    ...targets.urls,
     ...spec.packages.flatMap((p, i) => {
       const feed = resolveFeed(guard.feeds, p.feed);
       return feed && !guard.feeds.has(p.feed) ? [{ url: feed.url, field: `packages.${i}.feed` }] : [];

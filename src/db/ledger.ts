@@ -17,6 +17,7 @@ import { clip } from '../domain/size';
 import { FailureCode } from '../domain/failures';
 import type { ReleasedPackage } from '../domain/trigger';
 import { DeliveriesTable, ReleasesTable, Schema } from './schema';
+import { DeploymentStore } from './deployments';
 
 /** A refusal the callers map to a failure code (activities) or an HTTP status (API). */
 export class LedgerError extends Error {
@@ -133,6 +134,8 @@ type Db = Kysely<Schema> | Transaction<Schema>;
  */
 export class Ledger {
   private createdSinceAnalyze = 0;
+  /** Deployments and approvals of releases that follow a lifecycle. */
+  readonly deployments: DeploymentStore;
 
   /**
    * `analyzeEvery`: refresh the planner's statistics after that many releases (the embedded database has
@@ -141,7 +144,9 @@ export class Ledger {
   constructor(
     readonly db: Kysely<Schema>,
     private readonly options: { readonly analyzeEvery?: number } = {},
-  ) {}
+  ) {
+    this.deployments = new DeploymentStore(db);
+  }
 
   /** The live project of that name, its row locked until the transaction ends: one writer per project. */
   private lockProject(trx: Transaction<Schema>, name: string) {

@@ -133,6 +133,44 @@ const MIGRATIONS: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  '0004_lifecycles': {
+    async up(db) {
+      // A deployment is one release to one environment. At most one of a release is queued or deploying
+      // in an environment at a time (the partial unique index), so a retried request finds it.
+      await sql`
+        CREATE TABLE deployments (
+          id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          project_id integer NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+          release_id integer NOT NULL REFERENCES releases (id) ON DELETE CASCADE,
+          environment text NOT NULL,
+          status text NOT NULL,
+          forced boolean NOT NULL,
+          requested_by text NOT NULL,
+          queued_at timestamptz NOT NULL,
+          started_at timestamptz,
+          finished_at timestamptz,
+          attempts integer NOT NULL DEFAULT 0,
+          error text,
+          targets jsonb NOT NULL DEFAULT '{}'::jsonb
+        )`.execute(db);
+      await sql`CREATE UNIQUE INDEX deployments_one_active ON deployments (release_id, environment)
+        WHERE status IN ('queued', 'deploying')`.execute(db);
+      await sql`CREATE INDEX deployments_environment ON deployments (project_id, environment, id)`.execute(
+        db,
+      );
+      await sql`CREATE INDEX deployments_release ON deployments (release_id, id)`.execute(db);
+      await sql`
+        CREATE TABLE approvals (
+          release_id integer NOT NULL REFERENCES releases (id) ON DELETE CASCADE,
+          phase text NOT NULL,
+          decision text NOT NULL,
+          decided_by text NOT NULL,
+          comment text NOT NULL,
+          decided_at timestamptz NOT NULL,
+          PRIMARY KEY (release_id, phase)
+        )`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

@@ -1,6 +1,13 @@
 import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 import type { DeliveryStatus, ProjectSpec, ReleaseSource } from '../domain/project';
 import type { ReleasedPackage } from '../domain/trigger';
+import type { DeploymentStatus } from '../domain/lifecycle';
+
+/** What one deployment target did: a commit, an Octopus deployment, a webhook's answer. */
+export interface TargetOutcome {
+  readonly type: string;
+  readonly detail: string;
+}
 
 /** A timestamp column: read as a Date, written as a Date or an ISO string. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -102,6 +109,33 @@ export interface ReceiversTable {
   created_at: Timestamp;
 }
 
+export interface DeploymentsTable {
+  id: Generated<number>;
+  project_id: number;
+  release_id: number;
+  environment: string;
+  status: DeploymentStatus;
+  /** Asked for explicitly over a newer release already in the environment (a rollback). */
+  forced: boolean;
+  requested_by: string;
+  queued_at: Timestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  attempts: Generated<number>;
+  error: string | null;
+  /** What each target did (a Git commit, an Octopus deployment id), by target name. */
+  targets: ColumnType<Record<string, TargetOutcome>, string | undefined, string>;
+}
+
+export interface ApprovalsTable {
+  release_id: number;
+  phase: string;
+  decision: 'approved' | 'rejected';
+  decided_by: string;
+  comment: string;
+  decided_at: Timestamp;
+}
+
 export interface Schema {
   projects: ProjectsTable;
   project_revisions: ProjectRevisionsTable;
@@ -111,4 +145,6 @@ export interface Schema {
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
   receivers: ReceiversTable;
+  deployments: DeploymentsTable;
+  approvals: ApprovalsTable;
 }

@@ -1,7 +1,7 @@
-import type { Destination } from './project';
+import type { Destination, Environment } from './project';
 
 /** Where an Octopus destination creates releases: the URL its API key is sent to. */
-export function octopusReleasesUrl(d: Extract<Destination, { type: 'octopus' }>): string {
+export function octopusReleasesUrl(d: { serverUrl: string; spaceId: string }): string {
   return `${d.serverUrl.replace(/\/+$/, '')}/api/${d.spaceId}/releases`;
 }
 
@@ -18,4 +18,29 @@ export function secretUses(
       { secret: d.apiKey.secret, url: octopusReleasesUrl(d), field: `destinations.${i}.apiKey.secret` },
     ];
   });
+}
+
+/** The same for environments' deployment targets, with each target's URL and the field naming it. */
+export function targetUses(environments: readonly Environment[]): {
+  secrets: Array<{ secret: string; url: string; field: string }>;
+  urls: Array<{ url: string; field: string }>;
+} {
+  const secrets: Array<{ secret: string; url: string; field: string }> = [];
+  const urls: Array<{ url: string; field: string }> = [];
+  environments.forEach((env, i) =>
+    env.targets.forEach((t, j) => {
+      const at = `environments.${i}.targets.${j}`;
+      if (t.type === 'octopus') {
+        urls.push({ url: t.serverUrl, field: `${at}.serverUrl` });
+        secrets.push({ secret: t.apiKey.secret, url: octopusReleasesUrl(t), field: `${at}.apiKey.secret` });
+        return;
+      }
+      urls.push({ url: t.url, field: `${at}.url` });
+      if (t.type === 'webhook' && t.signingSecret)
+        secrets.push({ secret: t.signingSecret.secret, url: t.url, field: `${at}.signingSecret.secret` });
+      if (t.type === 'git' && t.credentials)
+        secrets.push({ secret: t.credentials.secret, url: t.url, field: `${at}.credentials.secret` });
+    }),
+  );
+  return { secrets, urls };
 }

@@ -14,6 +14,10 @@ export const FailureCode = {
   DESTINATION_REJECTED: 'DESTINATION_REJECTED',
   DESTINATION_UNAVAILABLE: 'DESTINATION_UNAVAILABLE',
   CANCELLED: 'CANCELLED',
+  /** A lifecycle request that conflicts with what is happening (409): already queued, already decided. */
+  CONFLICT: 'CONFLICT',
+  /** A lifecycle request the lifecycle does not allow yet (422): phase not open, approval missing. */
+  NOT_ALLOWED: 'NOT_ALLOWED',
   TIMEOUT: 'TIMEOUT',
   ERROR: 'ERROR',
 } as const;

@@ -79,10 +79,137 @@ export const DestinationSchema = z.discriminatedUnion('type', [
 ]);
 export type Destination = z.infer<typeof DestinationSchema>;
 
+/** A webhook as an environment's deployment target: the release and the environment, POSTed. */
+export const WebhookTargetSchema = WebhookDestinationSchema.omit({ order: true });
+
+/** Octopus Deploy as a target: the release is created there (once) and deployed to `environmentId`. */
+export const OctopusTargetSchema = OctopusDestinationSchema.omit({ order: true }).extend({
+  environmentId: z.string().regex(/^Environments-\d+$/, 'an Octopus environment id such as Environments-1'),
+});
+
+/** Where in a file the version goes: a Kustomize image entry, a Helm values key, or any YAML path. */
+export const GitFileSchema = z
+  .object({
+    path: z
+      .string()
+      .min(1)
+      .max(512)
+      .regex(/^[A-Za-z0-9._/-]+$/, 'a relative path of letters, digits, ".", "_", "-" and "/"')
+      .refine((p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.startsWith('.git/'), {
+        message: 'a path inside the repository (no leading "/", no "..", not under .git)',
+      }),
+    /** `kustomize`: the `images:` entry named like the package's image; `yaml`: the value at `field`. */
+    format: z.enum(['kustomize', 'yaml']),
+    /** The project's package whose version is written. */
+    package: SlugSchema,
+    /** For `yaml`: a dotted path such as `image.tag` (a Helm values file) or `spec.template.image`. */
+    field: z
+      .string()
+      .max(256)
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'a dotted path such as image.tag')
+      .optional(),
+    /** For `kustomize`: the `images:` entry's `name` (the image as the manifests name it); the package's repository by default. */
+    image: z
+      .string()
+      .min(1)
+      .max(512)
+      .regex(/^[A-Za-z0-9._:/-]+$/, 'an image name such as registry.example.com/shop/web')
+      .optional(),
+    /** Write the tag (default), or the digest (kustomize's `digest`, or the field's value). */
+    use: z.enum(['tag', 'digest']).default('tag'),
+  })
+  .strict()
+  .refine((f) => f.format !== 'yaml' || f.field !== undefined, {
+    message: 'a yaml file needs the field to write, such as image.tag',
+    path: ['field'],
+  });
+
+/** GitOps write-back: the release's versions committed into files of a Git repository, then pushed. */
+export const GitTargetSchema = z
+  .object({
+    name: SlugSchema,
+    type: z.literal('git'),
+    /** The repository, over HTTP(S); credentials come from `credentials`, never from the URL. */
+    url: HttpUrl,
+    branch: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z0-9._/-]+$/, 'a branch name of letters, digits, ".", "_", "-" and "/"')
+      .refine(
+        (b) => !b.startsWith('-') && !b.includes('..') && !b.endsWith('.lock'),
+        'not a valid branch name',
+      )
+      .default('main'),
+    files: z.array(GitFileSchema).min(1).max(20),
+    /** An HTTPS token (sent as Basic with user `x-access-token`), as a secret reference. */
+    credentials: SecretUseSchema.optional(),
+    author: z
+      .object({
+        name: z
+          .string()
+          .min(1)
+          .max(100)
+          .regex(/^[^<>\n]+$/, 'no <, > or line breaks'),
+        email: z
+          .string()
+          .min(3)
+          .max(200)
+          .regex(/^[^<>\s@]+@[^<>\s@]+$/, 'an e-mail address'),
+      })
+      .strict()
+      .default({ name: 'feed-triggers', email: 'feed-triggers@localhost' }),
+    /** `{project}`, `{release}`, `{environment}` and `{packages}` are replaced. */
+    message: z.string().min(1).max(1000).default('Deploy {project} {release} to {environment}\n\n{packages}'),
+  })
+  .strict();
+
+export const TargetSchema = z.discriminatedUnion('type', [
+  WebhookTargetSchema,
+  OctopusTargetSchema,
+  GitTargetSchema,
+]);
+export type Target = z.infer<typeof TargetSchema>;
+export type GitTarget = z.infer<typeof GitTargetSchema>;
+
+/** An environment (`dev`, `test`, `prod`): a deployment there sends the release to each of its targets. */
+export const EnvironmentSchema = z
+  .object({
+    name: SlugSchema,
+    targets: z.array(TargetSchema).max(10).default([]),
+  })
+  .strict();
+export type Environment = z.infer<typeof EnvironmentSchema>;
+
+/** One phase of a lifecycle (Octopus's semantics: a phase opens when the one before it is complete). */
+export const PhaseSchema = z
+  .object({
+    name: SlugSchema,
+    environments: z.array(SlugSchema).min(1).max(20),
+    /** Deploy to every environment of the phase as soon as the release enters it (and any approval is given). */
+    automatic: z.boolean().default(false),
+    /** How many of the phase's environments must succeed before the next phase opens (all by default). */
+    minimumEnvironments: z.number().int().min(1).max(20).optional(),
+    /** A named caller must approve the release before anything deploys in this phase. */
+    approval: z.boolean().default(false),
+  })
+  .strict();
+export type Phase = z.infer<typeof PhaseSchema>;
+
+export const LifecycleSchema = z
+  .object({
+    name: SlugSchema,
+    phases: z.array(PhaseSchema).min(1).max(20),
+  })
+  .strict();
+export type Lifecycle = z.infer<typeof LifecycleSchema>;
+
 export const ChannelSchema = z
   .object({
     name: SlugSchema,
     rules: z.array(VersionRuleSchema).max(50).default([]),
+    /** The lifecycle this channel's releases follow (the project's `lifecycle` otherwise). */
+    lifecycle: SlugSchema.optional(),
   })
   .strict();
 export type Channel = z.infer<typeof ChannelSchema>;
@@ -133,18 +260,89 @@ function checkUnique(
   items: readonly { name: string }[],
   what: string,
   ctx: z.RefinementCtx,
-  path: string,
+  ...path: (string | number)[]
 ): void {
   const seen = new Set<string>();
   items.forEach((item, i) => {
     if (seen.has(item.name))
       ctx.addIssue({
         code: 'custom',
-        path: [path, i, 'name'],
+        path: [...path, i, 'name'],
         message: `${what} "${item.name}" is defined twice`,
       });
     seen.add(item.name);
   });
+}
+
+/** Lifecycles name existing environments, each once; channels and the project name existing lifecycles. */
+function checkLifecycles(
+  spec: {
+    environments: Environment[];
+    lifecycles: Lifecycle[];
+    lifecycle?: string;
+    channels: Channel[];
+  },
+  packages: ReadonlySet<string>,
+  ctx: z.RefinementCtx,
+): void {
+  checkUnique(spec.environments, 'environment', ctx, 'environments');
+  checkUnique(spec.lifecycles, 'lifecycle', ctx, 'lifecycles');
+  const environments = new Set(spec.environments.map((e) => e.name));
+  spec.environments.forEach((env, i) => {
+    checkUnique(env.targets, 'target', ctx, 'environments', i, 'targets');
+    env.targets.forEach((t, j) => {
+      if (t.type === 'git')
+        t.files.forEach((f, k) => {
+          if (!packages.has(f.package))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['environments', i, 'targets', j, 'files', k, 'package'],
+              message: `no package named "${f.package}"`,
+            });
+        });
+    });
+  });
+  spec.lifecycles.forEach((lifecycle, i) => {
+    checkUnique(lifecycle.phases, 'phase', ctx, 'lifecycles', i, 'phases');
+    const seen = new Set<string>();
+    lifecycle.phases.forEach((phase, j) => {
+      phase.environments.forEach((env, k) => {
+        const path = ['lifecycles', i, 'phases', j, 'environments', k];
+        if (!environments.has(env))
+          ctx.addIssue({ code: 'custom', path, message: `no environment named "${env}"` });
+        else if (seen.has(env))
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `environment "${env}" is already in a phase of this lifecycle`,
+          });
+        seen.add(env);
+      });
+      if (phase.minimumEnvironments !== undefined && phase.minimumEnvironments > phase.environments.length)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['lifecycles', i, 'phases', j, 'minimumEnvironments'],
+          message: `the phase has ${phase.environments.length} environment(s); it cannot need ${phase.minimumEnvironments}`,
+        });
+    });
+  });
+  const lifecycles = new Set(spec.lifecycles.map((l) => l.name));
+  if (spec.lifecycle !== undefined && !lifecycles.has(spec.lifecycle))
+    ctx.addIssue({ code: 'custom', path: ['lifecycle'], message: `no lifecycle named "${spec.lifecycle}"` });
+  spec.channels.forEach((channel, i) => {
+    if (channel.lifecycle !== undefined && !lifecycles.has(channel.lifecycle))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['channels', i, 'lifecycle'],
+        message: `no lifecycle named "${channel.lifecycle}"`,
+      });
+  });
+}
+
+/** The lifecycle a channel's releases follow, if any. */
+export function lifecycleOf(spec: ProjectSpec, channel: string): Lifecycle | null {
+  const name = spec.channels.find((c) => c.name === channel)?.lifecycle ?? spec.lifecycle;
+  return (name !== undefined && spec.lifecycles.find((l) => l.name === name)) || null;
 }
 
 /** A project: its package references, channels with version rules, release versioning and destinations. */
@@ -159,6 +357,10 @@ export const ProjectSpecSchema = z
       .default([{ name: 'default', rules: [] }]),
     versioning: VersioningSchema.default({ template: DEFAULT_VERSION_TEMPLATE }),
     destinations: z.array(DestinationSchema).max(20).default([]),
+    environments: z.array(EnvironmentSchema).max(20).default([]),
+    lifecycles: z.array(LifecycleSchema).max(20).default([]),
+    /** The lifecycle of channels that name none; without one, releases are only recorded and delivered. */
+    lifecycle: SlugSchema.optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -190,6 +392,7 @@ export const ProjectSpecSchema = z
         ctx.addIssue({ code: 'custom', path: ['versioning', 'template'], message: (err as Error).message });
       }
     }
+    checkLifecycles(spec, names, ctx);
     spec.destinations.forEach((d, i) => {
       if (d.type !== 'octopus') return;
       for (const name of Object.keys(d.steps)) {

@@ -1,3 +1,4 @@
+import { LifecyclePlan, phaseStates, ReleaseProgress } from './lifecycle';
 import type { ReleasedPackage, TriggerState } from './trigger';
 
 /*
@@ -49,10 +50,29 @@ export function triggerDetails(state: TriggerState, nextPollAt: string | null): 
 }
 
 /** A release's current details: its phase and each delivery's state. */
-export function releaseDetails(phase: string, deliveries: Readonly<Record<string, string>>): string {
+export function releaseDetails(
+  phase: string,
+  deliveries: Readonly<Record<string, string>>,
+  lifecycle: string[] = [],
+): string {
   const entries = Object.entries(deliveries);
   return [
     `**${phase}**`,
     ...(entries.length > 0 ? entries.map(([d, s]) => `- ${d}: ${s}`) : ['- no destinations']),
+    ...lifecycle,
   ].join('\n');
+}
+
+/** The lifecycle's lines of a release's details: each phase's state and each environment's deployment. */
+export function lifecycleDetails(plan: LifecyclePlan, progress: ReleaseProgress): string[] {
+  const states = phaseStates(plan, progress);
+  return [
+    `**Lifecycle ${plan.name}**`,
+    ...plan.phases.map((phase, i) => {
+      const envs = phase.environments
+        .map((env) => `${env} ${progress.deployments[env]?.status ?? 'not deployed'}`)
+        .join(', ');
+      return `- ${phase.name} (${states[i].state}, ${states[i].succeeded}/${states[i].needed}): ${envs}`;
+    }),
+  ];
 }

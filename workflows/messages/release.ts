@@ -1,4 +1,6 @@
-import { defineSignal } from '@temporalio/workflow';
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DeploymentStatus } from '../../src/domain/lifecycle';
+import type { Approval, Deployment } from '../../src/db/deployments';
 import type { DeliveryStatus } from '../../src/domain/project';
 
 /**
@@ -10,3 +12,24 @@ export const deliveryEndedSignal =
   defineSignal<[{ destination: string; status: DeliveryStatus }]>('deliveryEnded');
 /** A release asks a destination's queue to look for work. */
 export const wakeSignal = defineSignal('wake');
+
+/** An environment's queue tells a release that its deployment there ended (or a person cancelled one). */
+export const deploymentEndedSignal =
+  defineSignal<[{ environment: string; status: DeploymentStatus }]>('deploymentEnded');
+
+/** What a person asks of a release: deploy it to an environment (`force` over a newer release: a rollback). */
+export interface DeployRequest {
+  readonly environment: string;
+  readonly force: boolean;
+  readonly requestedBy: string;
+}
+export const deployUpdate = defineUpdate<Deployment, [DeployRequest]>('deploy');
+
+/** Approve or reject a phase that asks for an approval. */
+export interface DecideRequest {
+  readonly phase: string;
+  readonly decision: 'approved' | 'rejected';
+  readonly by: string;
+  readonly comment: string;
+}
+export const decideUpdate = defineUpdate<Approval, [DecideRequest]>('decide');

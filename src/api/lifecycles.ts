@@ -1,0 +1,161 @@
+import { Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { RequestHandler, Router } from 'express';
+import { z } from 'zod';
+import { Ledger } from '../db/ledger';
+import { DeploymentRefusal, planFor } from '../db/deployments';
+import { FailureCode } from '../domain/failures';
+import { phaseStates } from '../domain/lifecycle';
+import { releaseWorkflowId } from '../domain/project';
+import { SlugSchema } from '../domain/trigger-schema';
+import { releaseStartOptions } from '../release-start';
+import { decideUpdate, deploymentEndedSignal, deployUpdate } from '../../workflows/messages/release';
+import type { release } from '../../workflows/release';
+import { principalOf } from './access';
+import { HttpProblem, parseOr400 } from './problem';
+import { ProjectParams, ReleaseParams } from './projects';
+
+export const DeployBody = z
+  .object({
+    environment: SlugSchema,
+    /** Deploy over a newer release already in the environment: a deliberate rollback. */
+    force: z.boolean().default(false),
+  })
+  .strict();
+export const DecisionBody = z
+  .object({
+    phase: SlugSchema,
+    decision: z.enum(['approve', 'reject']),
+    comment: z.string().min(1).max(1000),
+  })
+  .strict();
+export const DeploymentParams = ReleaseParams.extend({ environment: SlugSchema });
+
+/**
+ * Promotion by people, and where releases are deployed. Requests go to the release's workflow as updates:
+ * its validators refuse (409 or 422, with the reason) what the lifecycle does not allow, and nothing
+ * changes. A release whose workflow has ended is started again with the request (update-with-start).
+ */
+export function lifecycleRoutes(
+  client: Client,
+  ledger: Ledger,
+  taskQueue: string,
+  temporal: RequestHandler,
+): Router {
+  const router = Router();
+  const store = ledger.deployments;
+
+  const releaseOf = async (name: string, number: string) => {
+    const project = await ledger.getProject(name);
+    if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
+    const stored = await ledger.getRelease(project.id, number);
+    if (!stored) throw new HttpProblem(404, 'Not found', `project ${name} has no release ${number}`);
+    return { project, stored };
+  };
+
+  const asProblem = (err: unknown): unknown => {
+    if (!(err instanceof WorkflowUpdateFailedError)) return err;
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) {
+      if (cause.type === FailureCode.CONFLICT) return new HttpProblem(409, 'Conflict', cause.message);
+      if (cause.type === FailureCode.NOT_ALLOWED)
+        return new HttpProblem(422, 'Not allowed by the lifecycle', cause.message);
+    }
+    return err;
+  };
+
+  /** Runs an update on the release's workflow, starting the workflow when it has ended. */
+  async function update<Ret, Arg>(
+    name: string,
+    stored: Awaited<ReturnType<typeof releaseOf>>['stored'],
+    def: Parameters<typeof client.workflow.executeUpdateWithStart<typeof release, Ret, [Arg]>>[0],
+    arg: Arg,
+  ): Promise<Ret> {
+    try {
+      return await client.workflow.executeUpdateWithStart<typeof release, Ret, [Arg]>(def, {
+        args: [arg],
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof release>(
+          'release',
+          releaseStartOptions(name, stored, taskQueue),
+        ),
+      });
+    } catch (err) {
+      throw asProblem(err);
+    }
+  }
+
+  router.get('/projects/:project/environments', async (req, res) => {
+    const { project: name } = parseOr400(ProjectParams, req.params);
+    const project = await ledger.getProject(name);
+    if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
+    res.json({ project: name, environments: await store.environments(project.id, project.spec) });
+  });
+
+  router.get('/projects/:project/releases/:number/deployments', async (req, res) => {
+    const { project: name, number } = parseOr400(ReleaseParams, req.params);
+    const { project, stored } = await releaseOf(name, number);
+    const plan = planFor(project.spec, stored.channel);
+    const lifecycle = await store.lifecycle(stored.id);
+    const { deployments, approvals } = await store.ofRelease(stored.id);
+    res.json({
+      project: name,
+      release: number,
+      lifecycle:
+        plan && lifecycle ? { name: plan.name, phases: phaseStates(plan, lifecycle.progress) } : null,
+      deployments,
+      approvals,
+    });
+  });
+
+  router.post('/projects/:project/releases/:number/deployments', temporal, async (req, res) => {
+    const { project: name, number } = parseOr400(ReleaseParams, req.params);
+    const body = parseOr400(DeployBody, req.body ?? {});
+    const { project, stored } = await releaseOf(name, number);
+    if (!project.spec.environments.some((e) => e.name === body.environment))
+      throw new HttpProblem(404, 'Not found', `project ${name} has no environment ${body.environment}`);
+    const deployment = await update(name, stored, deployUpdate, {
+      environment: body.environment,
+      force: body.force,
+      requestedBy: principalOf(res)?.name ?? 'anonymous',
+    });
+    res.status(202).json(deployment);
+  });
+
+  router.post('/projects/:project/releases/:number/approvals', temporal, async (req, res) => {
+    const { project: name, number } = parseOr400(ReleaseParams, req.params);
+    const body = parseOr400(DecisionBody, req.body ?? {});
+    const { stored } = await releaseOf(name, number);
+    const approval = await update(name, stored, decideUpdate, {
+      phase: body.phase,
+      decision: body.decision === 'approve' ? 'approved' : 'rejected',
+      by: principalOf(res)?.name ?? 'anonymous',
+      comment: body.comment,
+    });
+    res.status(201).json(approval);
+  });
+
+  router.post(
+    '/projects/:project/releases/:number/deployments/:environment/cancel',
+    temporal,
+    async (req, res) => {
+      const { project: name, number, environment } = parseOr400(DeploymentParams, req.params);
+      const { stored } = await releaseOf(name, number);
+      let deployment;
+      try {
+        deployment = await store.cancel(stored.id, environment);
+      } catch (err) {
+        if (err instanceof DeploymentRefusal)
+          throw new HttpProblem(err.status, err.status === 404 ? 'Not found' : 'Conflict', err.message);
+        throw err;
+      }
+      // The release reads its deployments again (it may be waiting on this one); an ended one has nothing to do.
+      await client.workflow
+        .getHandle(releaseWorkflowId(name, number))
+        .signal(deploymentEndedSignal, { environment, status: 'cancelled' })
+        .catch(() => undefined);
+      res.json(deployment);
+    },
+  );
+
+  return router;
+}

@@ -1,0 +1,563 @@
+import { Kysely, Selectable, sql, Transaction } from 'kysely';
+import { Environment, lifecycleOf, ProjectSpec } from '../domain/project';
+import {
+  ApprovalState,
+  DeploymentState,
+  DeploymentStatus,
+  LifecyclePlan,
+  ReleaseProgress,
+} from '../domain/lifecycle';
+import { clip } from '../domain/size';
+import { DeploymentsTable, Schema, TargetOutcome } from './schema';
+import type { ReleasedPackage } from '../domain/trigger';
+
+type Db = Kysely<Schema> | Transaction<Schema>;
+
+/** A deployment as the API shows it. */
+export interface Deployment {
+  readonly id: number;
+  readonly release: string;
+  readonly environment: string;
+  readonly status: DeploymentStatus;
+  readonly forced: boolean;
+  readonly requestedBy: string;
+  readonly queuedAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly attempts: number;
+  readonly error: string | null;
+  readonly targets: Record<string, TargetOutcome>;
+}
+
+export interface Approval extends ApprovalState {
+  readonly phase: string;
+  readonly decidedAt: string;
+}
+
+/** What the release workflow and the API need to decide on a release's lifecycle. */
+export interface ReleaseLifecycle {
+  readonly project: string;
+  readonly releaseId: number;
+  readonly number: string;
+  readonly channel: string;
+  /** Null when the release's channel has no lifecycle: it is only recorded and delivered. */
+  readonly plan: LifecyclePlan | null;
+  readonly progress: ReleaseProgress;
+}
+
+/** A deployment ended without being sent (superseded or cancelled), for the release workflow to hear of. */
+export interface EndedDeployment {
+  readonly number: string;
+  readonly environment: string;
+  readonly status: DeploymentStatus;
+}
+
+export type NextDeployment =
+  | { readonly kind: 'gone' }
+  | { readonly kind: 'idle'; readonly ended: EndedDeployment[] }
+  | {
+      readonly kind: 'deploy';
+      readonly id: number;
+      readonly number: string;
+      readonly ended: EndedDeployment[];
+    };
+
+export type DeploymentStart =
+  | { readonly kind: 'ended'; readonly status: DeploymentStatus; readonly number: string }
+  | {
+      readonly kind: 'deploy';
+      readonly project: string;
+      readonly deployment: Deployment;
+      readonly environment: Environment;
+      readonly release: {
+        readonly number: string;
+        readonly channel: string;
+        readonly createdAt: string;
+        readonly packages: readonly ReleasedPackage[];
+      };
+    };
+
+export class DeploymentRefusal extends Error {
+  constructor(
+    readonly status: 404 | 409 | 422,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The plan a channel's releases follow under the project's current configuration. */
+export function planFor(spec: ProjectSpec, channel: string): LifecyclePlan | null {
+  const lifecycle = lifecycleOf(spec, channel);
+  if (!lifecycle) return null;
+  return {
+    name: lifecycle.name,
+    phases: lifecycle.phases.map((p) => ({
+      name: p.name,
+      environments: p.environments,
+      automatic: p.automatic,
+      minimum: p.minimumEnvironments ?? p.environments.length,
+      approval: p.approval,
+    })),
+  };
+}
+
+const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+
+/**
+ * Deployments and approvals in the ledger. Per environment, deployments run one at a time in request
+ * order (the environment's queue workflow asks `next`), a queued deployment of an older release is
+ * superseded by a newer release's, and an older release never deploys over a newer one already there
+ * unless it was asked for with `force` (a rollback).
+ */
+export class DeploymentStore {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  private async rows(
+    db: Db,
+    where: (q: ReturnType<DeploymentStore['base']>) => ReturnType<DeploymentStore['base']>,
+  ) {
+    const rows = await where(this.base(db)).execute();
+    return rows.map(toDeployment);
+  }
+
+  private base(db: Db) {
+    return db
+      .selectFrom('deployments as d')
+      .innerJoin('releases as r', 'r.id', 'd.release_id')
+      .selectAll('d')
+      .select('r.number as release_number');
+  }
+
+  /** The release's lifecycle and where it stands; null when there is no such release. */
+  async lifecycle(releaseId: number, db: Db = this.db): Promise<ReleaseLifecycle | null> {
+    const release = await db
+      .selectFrom('releases as r')
+      .innerJoin('projects as p', 'p.id', 'r.project_id')
+      .select(['r.id', 'r.number', 'r.channel', 'p.name', 'p.spec', 'p.deleted_at'])
+      .where('r.id', '=', releaseId)
+      .executeTakeFirst();
+    if (!release) return null;
+    const plan = release.deleted_at === null ? planFor(release.spec, release.channel) : null;
+    const latest = await db
+      .selectFrom('deployments')
+      .select(['id', 'environment', 'status'])
+      .distinctOn('environment')
+      .where('release_id', '=', releaseId)
+      .orderBy('environment')
+      .orderBy('id', 'desc')
+      .execute();
+    const approvals = await db
+      .selectFrom('approvals')
+      .selectAll()
+      .where('release_id', '=', releaseId)
+      .execute();
+    return {
+      project: release.name,
+      releaseId: release.id,
+      number: release.number,
+      channel: release.channel,
+      plan,
+      progress: {
+        deployments: Object.fromEntries(
+          latest.map((d): [string, DeploymentState] => [d.environment, { id: d.id, status: d.status }]),
+        ),
+        approvals: Object.fromEntries(
+          approvals.map((a): [string, ApprovalState] => [
+            a.phase,
+            { decision: a.decision, by: a.decided_by, comment: a.comment },
+          ]),
+        ),
+      },
+    };
+  }
+
+  /**
+   * Queues a deployment of the release to the environment, unless one is already queued or deploying
+   * (then that one is answered, `created: false`): a retried request queues nothing twice.
+   */
+  async queue(
+    releaseId: number,
+    environment: string,
+    requestedBy: string,
+    forced: boolean,
+    now = new Date(),
+  ): Promise<{ deployment: Deployment; created: boolean }> {
+    return this.db.transaction().execute(async (trx) => {
+      const release = await trx
+        .selectFrom('releases')
+        .select(['project_id'])
+        .where('id', '=', releaseId)
+        .executeTakeFirst();
+      if (!release) throw new DeploymentRefusal(404, 'no such release');
+      const inserted = await trx
+        .insertInto('deployments')
+        .values({
+          project_id: release.project_id,
+          release_id: releaseId,
+          environment,
+          status: 'queued',
+          forced,
+          requested_by: requestedBy,
+          queued_at: now,
+          started_at: null,
+          finished_at: null,
+          error: null,
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(['release_id', 'environment'])
+            .where('status', 'in', ['queued', 'deploying'])
+            .doNothing(),
+        )
+        .returning('id')
+        .executeTakeFirst();
+      const [deployment] = await this.rows(trx, (q) =>
+        inserted
+          ? q.where('d.id', '=', inserted.id)
+          : q
+              .where('d.release_id', '=', releaseId)
+              .where('d.environment', '=', environment)
+              .where('d.status', 'in', ['queued', 'deploying']),
+      );
+      return { deployment, created: inserted !== undefined };
+    });
+  }
+
+  /**
+   * The deployment an environment's queue runs next: one left deploying by a crash first, then the oldest
+   * queued. Before choosing, queued deployments of a release older than one queued, deploying or deployed
+   * there are superseded (unless forced); an environment the project no longer has cancels its queue.
+   */
+  async next(projectName: string, environment: string, now = new Date()): Promise<NextDeployment> {
+    return this.db.transaction().execute(async (trx) => {
+      const project = await trx
+        .selectFrom('projects')
+        .select(['id', 'spec'])
+        .where('name', '=', projectName)
+        .where('deleted_at', 'is', null)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!project) return { kind: 'gone' };
+      const exists = project.spec.environments.some((e) => e.name === environment);
+      const ended = exists
+        ? await this.supersede(trx, project.id, environment, now)
+        : await this.endQueued(trx, project.id, environment, 'cancelled', 'the environment was removed', now);
+      if (!exists) return { kind: 'idle', ended };
+      const next = await trx
+        .selectFrom('deployments as d')
+        .innerJoin('releases as r', 'r.id', 'd.release_id')
+        .select(['d.id', 'r.number'])
+        .where('d.project_id', '=', project.id)
+        .where('d.environment', '=', environment)
+        .where('d.status', 'in', ['queued', 'deploying'])
+        .orderBy(sql`d.status = 'deploying'`, 'desc')
+        .orderBy('d.id')
+        .limit(1)
+        .executeTakeFirst();
+      if (!next) return { kind: 'idle', ended };
+      return { kind: 'deploy', id: next.id, number: next.number, ended };
+    });
+  }
+
+  private async supersede(trx: Transaction<Schema>, projectId: number, environment: string, now: Date) {
+    const rows = await trx
+      .updateTable('deployments as d')
+      .set({
+        status: 'superseded',
+        finished_at: now,
+        error: `a newer release is queued or deployed to ${environment}; deploying an older release needs force`,
+      })
+      .from('releases as r')
+      .whereRef('r.id', '=', 'd.release_id')
+      .where('d.project_id', '=', projectId)
+      .where('d.environment', '=', environment)
+      .where('d.status', '=', 'queued')
+      .where('d.forced', '=', false)
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('deployments as d2')
+            .select(sql`1`.as('one'))
+            .whereRef('d2.project_id', '=', 'd.project_id')
+            .whereRef('d2.environment', '=', 'd.environment')
+            .whereRef('d2.release_id', '>', 'd.release_id')
+            .where('d2.status', 'in', ['queued', 'deploying', 'succeeded']),
+        ),
+      )
+      .returning(['r.number', 'd.environment'])
+      .execute();
+    return rows.map((r) => ({ number: r.number, environment: r.environment, status: 'superseded' as const }));
+  }
+
+  private async endQueued(
+    trx: Transaction<Schema>,
+    projectId: number,
+    environment: string,
+    status: 'cancelled',
+    error: string,
+    now: Date,
+  ): Promise<EndedDeployment[]> {
+    const rows = await trx
+      .updateTable('deployments as d')
+      .set({ status, finished_at: now, error })
+      .from('releases as r')
+      .whereRef('r.id', '=', 'd.release_id')
+      .where('d.project_id', '=', projectId)
+      .where('d.environment', '=', environment)
+      .where('d.status', 'in', ['queued', 'deploying'])
+      .returning(['r.number', 'd.environment'])
+      .execute();
+    return rows.map((r) => ({ number: r.number, environment: r.environment, status }));
+  }
+
+  /**
+   * Before a deployment is sent (each attempt): checks it is still wanted, refuses (superseded) an older
+   * release over a newer one already in the environment unless forced, counts the attempt, and answers
+   * what to send with the environment's current targets.
+   */
+  async begin(deploymentId: number, now = new Date()): Promise<DeploymentStart> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('deployments as d')
+        .innerJoin('releases as r', 'r.id', 'd.release_id')
+        .innerJoin('projects as p', 'p.id', 'd.project_id')
+        .selectAll('d')
+        .select([
+          'r.number',
+          'r.channel',
+          'r.created_at as release_created_at',
+          'r.packages',
+          'p.spec',
+          'p.name',
+          'p.deleted_at',
+        ])
+        .where('d.id', '=', deploymentId)
+        .forUpdate('d')
+        .executeTakeFirst();
+      if (!row) return { kind: 'ended', status: 'cancelled', number: '' };
+      if (row.status !== 'queued' && row.status !== 'deploying')
+        return { kind: 'ended', status: row.status, number: row.number };
+      const environment =
+        row.deleted_at === null ? row.spec.environments.find((e) => e.name === row.environment) : undefined;
+      const end = async (status: DeploymentStatus, error: string) => {
+        await this.finishIn(trx, deploymentId, status, error, {}, now);
+        return { kind: 'ended' as const, status, number: row.number };
+      };
+      if (!environment) return end('cancelled', 'the environment was removed');
+      if (!row.forced) {
+        const current = await this.current(trx, row.project_id, row.environment);
+        if (current && current.release_id > row.release_id)
+          return end(
+            'superseded',
+            `release ${current.number} is already deployed to ${row.environment}; deploying an older release needs force`,
+          );
+      }
+      await trx
+        .updateTable('deployments')
+        .set({ status: 'deploying', attempts: sql`attempts + 1`, started_at: row.started_at ?? now })
+        .where('id', '=', deploymentId)
+        .execute();
+      const [deployment] = await this.rows(trx, (q) => q.where('d.id', '=', deploymentId));
+      return {
+        kind: 'deploy',
+        project: row.name,
+        deployment,
+        environment,
+        release: {
+          number: row.number,
+          channel: row.channel,
+          createdAt: row.release_created_at.toISOString(),
+          packages: row.packages,
+        },
+      };
+    });
+  }
+
+  /** The release deployed in an environment now: the last successful deployment there. */
+  private current(db: Db, projectId: number, environment: string) {
+    return db
+      .selectFrom('deployments as d')
+      .innerJoin('releases as r', 'r.id', 'd.release_id')
+      .select(['d.id', 'd.release_id', 'r.number', 'd.finished_at'])
+      .where('d.project_id', '=', projectId)
+      .where('d.environment', '=', environment)
+      .where('d.status', '=', 'succeeded')
+      .orderBy('d.finished_at', 'desc')
+      .orderBy('d.id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  /** Records how a deployment ended; one that already ended keeps its status. Answers the status it has. */
+  async finish(
+    deploymentId: number,
+    status: 'succeeded' | 'failed',
+    error: string | null,
+    targets: Record<string, TargetOutcome>,
+    now = new Date(),
+  ): Promise<{ status: DeploymentStatus; number: string; environment: string }> {
+    return this.db.transaction().execute(async (trx) => {
+      await this.finishIn(trx, deploymentId, status, error, targets, now);
+      const row = await trx
+        .selectFrom('deployments as d')
+        .innerJoin('releases as r', 'r.id', 'd.release_id')
+        .select(['d.status', 'r.number', 'd.environment'])
+        .where('d.id', '=', deploymentId)
+        .executeTakeFirst();
+      return row ?? { status: 'cancelled', number: '', environment: '' };
+    });
+  }
+
+  private async finishIn(
+    trx: Transaction<Schema>,
+    id: number,
+    status: DeploymentStatus,
+    error: string | null,
+    targets: Record<string, TargetOutcome>,
+    now: Date,
+  ): Promise<void> {
+    await trx
+      .updateTable('deployments')
+      .set({
+        status,
+        error: error === null ? null : clip(error),
+        finished_at: now,
+        targets: JSON.stringify(targets),
+      })
+      .where('id', '=', id)
+      .where('status', 'in', ['queued', 'deploying'])
+      .execute();
+  }
+
+  /** Cancels the release's queued deployment to the environment; one already deploying cannot be. */
+  async cancel(releaseId: number, environment: string, now = new Date()): Promise<Deployment> {
+    return this.db.transaction().execute(async (trx) => {
+      const active = await trx
+        .selectFrom('deployments')
+        .select(['id', 'status'])
+        .where('release_id', '=', releaseId)
+        .where('environment', '=', environment)
+        .where('status', 'in', ['queued', 'deploying'])
+        .forUpdate()
+        .executeTakeFirst();
+      if (!active)
+        throw new DeploymentRefusal(404, `no deployment of this release to "${environment}" is queued`);
+      if (active.status === 'deploying')
+        throw new DeploymentRefusal(
+          409,
+          `deployment ${active.id} is already deploying; it can no longer be cancelled`,
+        );
+      await this.finishIn(trx, active.id, 'cancelled', 'cancelled by a person', {}, now);
+      const [deployment] = await this.rows(trx, (q) => q.where('d.id', '=', active.id));
+      return deployment;
+    });
+  }
+
+  /** Records an approval or a rejection; a phase is decided once (a second decision answers the first). */
+  async decide(
+    releaseId: number,
+    phase: string,
+    decision: 'approved' | 'rejected',
+    by: string,
+    comment: string,
+    now = new Date(),
+  ): Promise<Approval> {
+    await this.db
+      .insertInto('approvals')
+      .values({
+        release_id: releaseId,
+        phase,
+        decision,
+        decided_by: by,
+        comment: clip(comment),
+        decided_at: now,
+      })
+      .onConflict((oc) => oc.columns(['release_id', 'phase']).doNothing())
+      .execute();
+    const row = await this.db
+      .selectFrom('approvals')
+      .selectAll()
+      .where('release_id', '=', releaseId)
+      .where('phase', '=', phase)
+      .executeTakeFirstOrThrow();
+    return {
+      phase: row.phase,
+      decision: row.decision,
+      by: row.decided_by,
+      comment: row.comment,
+      decidedAt: row.decided_at.toISOString(),
+    };
+  }
+
+  /** A release's deployments (newest first) and approvals. */
+  async ofRelease(releaseId: number): Promise<{ deployments: Deployment[]; approvals: Approval[] }> {
+    const deployments = await this.rows(this.db, (q) =>
+      q.where('d.release_id', '=', releaseId).orderBy('d.id', 'desc'),
+    );
+    const approvals = await this.db
+      .selectFrom('approvals')
+      .selectAll()
+      .where('release_id', '=', releaseId)
+      .orderBy('decided_at')
+      .execute();
+    return {
+      deployments,
+      approvals: approvals.map((a) => ({
+        phase: a.phase,
+        decision: a.decision,
+        by: a.decided_by,
+        comment: a.comment,
+        decidedAt: a.decided_at.toISOString(),
+      })),
+    };
+  }
+
+  /** Which release is deployed where (Octopus's dashboard): per environment, the current one and the queue. */
+  async environments(projectId: number, spec: ProjectSpec) {
+    return Promise.all(
+      spec.environments.map(async (env) => {
+        const current = await this.current(this.db, projectId, env.name);
+        const active = await this.rows(this.db, (q) =>
+          q
+            .where('d.project_id', '=', projectId)
+            .where('d.environment', '=', env.name)
+            .where('d.status', 'in', ['queued', 'deploying'])
+            .orderBy('d.id'),
+        );
+        const [latest] = await this.rows(this.db, (q) =>
+          q
+            .where('d.project_id', '=', projectId)
+            .where('d.environment', '=', env.name)
+            .orderBy('d.id', 'desc')
+            .limit(1),
+        );
+        return {
+          name: env.name,
+          targets: env.targets.map((t) => ({ name: t.name, type: t.type })),
+          current: current
+            ? { release: current.number, deployment: current.id, deployedAt: iso(current.finished_at) }
+            : null,
+          inFlight: active,
+          latest: latest ?? null,
+        };
+      }),
+    );
+  }
+}
+
+function toDeployment(row: Selectable<DeploymentsTable> & { release_number: string }): Deployment {
+  return {
+    id: row.id,
+    release: row.release_number,
+    environment: row.environment,
+    status: row.status,
+    forced: row.forced,
+    requestedBy: row.requested_by,
+    queuedAt: row.queued_at.toISOString(),
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+    attempts: row.attempts,
+    error: row.error,
+    targets: row.targets,
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * Lifecycle progression, as pure functions of a release's deployments and approvals: the release workflow
+ * decides with them what to deploy next and which requests to refuse, and the API shows the same answer.
+ * Octopus Deploy's semantics: phases in order; a phase opens when the one before it is complete (enough of
+ * its environments hold a successful deployment of the release); an automatic phase deploys to all its
+ * environments as soon as it opens; a person may deploy to any environment of an open phase, or redeploy to
+ * one of an earlier phase. No schemas here: workflow code imports this module.
+ */
+
+/** The workflow ID of an environment's queue: one deployment at a time, in request order. */
+export function environmentWorkflowId(project: string, environment: string): string {
+  return `environment/${project}/${environment}`;
+}
+
+/** Attempts at one deployment while a target is down, before it counts as failed (a redeploy tries again). */
+export const DEPLOY_ATTEMPTS = 5;
+
+export type DeploymentStatus = 'queued' | 'deploying' | 'succeeded' | 'failed' | 'superseded' | 'cancelled';
+export const ACTIVE_DEPLOYMENT: ReadonlySet<DeploymentStatus> = new Set(['queued', 'deploying']);
+
+/** A lifecycle as the release workflow needs it (the project's configuration resolved for a channel). */
+export interface LifecyclePlan {
+  readonly name: string;
+  readonly phases: readonly PlannedPhase[];
+}
+
+export interface PlannedPhase {
+  readonly name: string;
+  readonly environments: readonly string[];
+  readonly automatic: boolean;
+  /** Successful environments the phase needs before the next opens. */
+  readonly minimum: number;
+  readonly approval: boolean;
+}
+
+export interface DeploymentState {
+  readonly id: number;
+  readonly status: DeploymentStatus;
+}
+
+export interface ApprovalState {
+  readonly decision: 'approved' | 'rejected';
+  readonly by: string;
+  readonly comment: string;
+}
+
+/** Where a release stands: its latest deployment in each environment, and the approvals given. */
+export interface ReleaseProgress {
+  readonly deployments: Readonly<Record<string, DeploymentState>>;
+  readonly approvals: Readonly<Record<string, ApprovalState>>;
+}
+
+export type PhaseState = 'locked' | 'awaiting-approval' | 'rejected' | 'open' | 'complete';
+
+export interface PhaseView {
+  readonly name: string;
+  readonly state: PhaseState;
+  readonly succeeded: number;
+  readonly needed: number;
+}
+
+/** Each phase's state, in order: a phase is locked until the one before it is complete. */
+export function phaseStates(plan: LifecyclePlan, progress: ReleaseProgress): PhaseView[] {
+  const views: PhaseView[] = [];
+  let previousComplete = true;
+  for (const phase of plan.phases) {
+    const succeeded = phase.environments.filter(
+      (env) => progress.deployments[env]?.status === 'succeeded',
+    ).length;
+    const approval = progress.approvals[phase.name];
+    let state: PhaseState;
+    if (!previousComplete) state = 'locked';
+    else if (phase.approval && approval?.decision === 'rejected') state = 'rejected';
+    else if (phase.approval && approval?.decision !== 'approved') state = 'awaiting-approval';
+    else state = succeeded >= phase.minimum ? 'complete' : 'open';
+    views.push({ name: phase.name, state, succeeded, needed: phase.minimum });
+    previousComplete = state === 'complete';
+  }
+  return views;
+}
+
+/** Environments an open automatic phase deploys to now: those without any deployment of the release yet. */
+export function automaticDeployments(plan: LifecyclePlan, progress: ReleaseProgress): string[] {
+  const states = phaseStates(plan, progress);
+  return plan.phases.flatMap((phase, i) =>
+    phase.automatic && (states[i].state === 'open' || states[i].state === 'complete')
+      ? phase.environments.filter((env) => progress.deployments[env] === undefined)
+      : [],
+  );
+}
+
+/** Every phase complete and nothing of the release queued or deploying: the workflow may end. */
+export function lifecycleSettled(plan: LifecyclePlan, progress: ReleaseProgress): boolean {
+  const states = phaseStates(plan, progress);
+  const inFlight = Object.values(progress.deployments).some((d) => ACTIVE_DEPLOYMENT.has(d.status));
+  return (
+    !inFlight && (states.every((s) => s.state === 'complete') || states.some((s) => s.state === 'rejected'))
+  );
+}
+
+/** A refusal: 409 when the request conflicts with what is happening, 422 when the lifecycle forbids it. */
+export interface Refusal {
+  readonly status: 409 | 422;
+  readonly message: string;
+  /** True when no later progress can change the answer (the configuration, or a decision, forbids it). */
+  readonly final?: boolean;
+}
+
+function blockedBy(plan: LifecyclePlan, states: PhaseView[], index: number): string {
+  const before = states.slice(0, index).findIndex((s) => s.state !== 'complete');
+  const blocking = states[before];
+  const phase = plan.phases[before];
+  if (blocking.state === 'awaiting-approval') return `phase "${phase.name}" is waiting for an approval`;
+  if (blocking.state === 'rejected') return `phase "${phase.name}" was rejected`;
+  return (
+    `phase "${phase.name}" needs ${blocking.needed} successful deployment(s) of this release ` +
+    `(${phase.environments.join(', ')}), and has ${blocking.succeeded}`
+  );
+}
+
+/** Why a person may not deploy the release to `environment` now, or null when they may. */
+export function deployRefusal(
+  plan: LifecyclePlan,
+  progress: ReleaseProgress,
+  environment: string,
+): Refusal | null {
+  const index = plan.phases.findIndex((p) => p.environments.includes(environment));
+  if (index < 0)
+    return {
+      status: 422,
+      message: `environment "${environment}" is not in lifecycle "${plan.name}"`,
+      final: true,
+    };
+  const states = phaseStates(plan, progress);
+  const state = states[index];
+  const phase = plan.phases[index];
+  if (state.state === 'locked')
+    return {
+      status: 422,
+      message: `phase "${phase.name}" is not open yet: ${blockedBy(plan, states, index)}`,
+    };
+  if (state.state === 'awaiting-approval')
+    return { status: 422, message: `phase "${phase.name}" needs an approval before anything deploys in it` };
+  if (state.state === 'rejected') {
+    const a = progress.approvals[phase.name];
+    return {
+      status: 422,
+      message: `phase "${phase.name}" was rejected by ${a.by}: ${a.comment}`,
+      final: true,
+    };
+  }
+  const current = progress.deployments[environment];
+  if (current && ACTIVE_DEPLOYMENT.has(current.status))
+    return {
+      status: 409,
+      message: `deployment ${current.id} of this release to "${environment}" is already ${current.status}`,
+    };
+  return null;
+}
+
+/** Why `phase` may not be approved or rejected now, or null. */
+export function approvalRefusal(
+  plan: LifecyclePlan,
+  progress: ReleaseProgress,
+  phaseName: string,
+): Refusal | null {
+  const index = plan.phases.findIndex((p) => p.name === phaseName);
+  if (index < 0)
+    return { status: 422, message: `lifecycle "${plan.name}" has no phase "${phaseName}"`, final: true };
+  const phase = plan.phases[index];
+  if (!phase.approval)
+    return { status: 422, message: `phase "${phaseName}" does not ask for an approval`, final: true };
+  const given = progress.approvals[phaseName];
+  if (given)
+    return {
+      status: 409,
+      message: `phase "${phaseName}" was already ${given.decision} by ${given.by}`,
+      final: true,
+    };
+  const states = phaseStates(plan, progress);
+  if (states[index].state === 'locked')
+    return {
+      status: 422,
+      message: `phase "${phaseName}" is not open yet: ${blockedBy(plan, states, index)}`,
+    };
+  return null;
+}

@@ -1,0 +1,344 @@
+import { ProjectSpecInput } from '../../src/domain/project';
+import { bindingsOf } from '../../src/secrets';
+import { startApi, TestApi } from '../support/api';
+import { startGitServer, GitServer } from '../support/git-server';
+import { startServer, TestServer } from '../support/http-server';
+import { putProject, startTrigger, waitForReleases } from '../support/projects';
+import { pushImage, TestRegistry } from '../support/registry';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+
+let registry: TestRegistry;
+let env: TestWorkerEnv;
+let api: TestApi;
+let git: GitServer;
+let hook: TestServer;
+/** Answers of the webhook target, by environment: the next status to send (202 by default). */
+const hookAnswers = new Map<string, number[]>();
+const GIT_TOKEN = 'git-token-0123456789';
+
+const KUSTOMIZATION = `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+# the app's images, kept by feed-triggers
+resources:
+  - deployment.yaml
+images:
+  - name: shop/web
+    newTag: 0.9.0
+`;
+
+beforeAll(async () => {
+  registry = await TestRegistry.start();
+  git = await startGitServer({ token: GIT_TOKEN });
+  hook = await startServer((req, res) => {
+    const environment = (JSON.parse(req.body) as { environment: string }).environment;
+    const status = hookAnswers.get(environment)?.shift() ?? 202;
+    res.writeHead(status).end();
+  });
+  const secrets = new Map([['git-token', { value: GIT_TOKEN, sendTo: [`${git.url}/`] }]]);
+  env = await startTestWorker({ secrets });
+  api = await startApi(env, { secretBindings: bindingsOf(secrets) });
+});
+
+afterAll(async () => {
+  await api?.close();
+  await env?.stop();
+  await hook?.close();
+  await git?.close();
+  await registry?.stop();
+});
+
+/** dev (Git) → test (webhook) automatically; prod (webhook) by a person, after an approval. */
+function project(name: string, repo: string, extra: Partial<ProjectSpecInput> = {}): ProjectSpecInput {
+  return {
+    name,
+    packages: [{ name: 'web', feed: registry.host, package: `${name}/web` }],
+    environments: [
+      {
+        name: 'dev',
+        targets: [
+          {
+            name: 'gitops',
+            type: 'git',
+            url: repo,
+            branch: 'main',
+            credentials: { secret: 'git-token' },
+            files: [
+              {
+                path: 'overlays/dev/kustomization.yaml',
+                format: 'kustomize',
+                package: 'web',
+                image: 'shop/web',
+              },
+            ],
+          },
+        ],
+      },
+      { name: 'test', targets: [{ name: 'hook', type: 'webhook', url: `${hook.url}/deploy` }] },
+      { name: 'prod', targets: [{ name: 'hook', type: 'webhook', url: `${hook.url}/deploy` }] },
+    ],
+    lifecycles: [
+      {
+        name: 'standard',
+        phases: [
+          { name: 'dev', environments: ['dev'], automatic: true },
+          { name: 'test', environments: ['test'], automatic: true },
+          { name: 'prod', environments: ['prod'], approval: true },
+        ],
+      },
+    ],
+    lifecycle: 'standard',
+    ...extra,
+  };
+}
+
+interface DeploymentView {
+  lifecycle: { name: string; phases: Array<{ name: string; state: string; succeeded: number }> } | null;
+  deployments: Array<{
+    id: number;
+    environment: string;
+    status: string;
+    error: string | null;
+    release: string;
+  }>;
+  approvals: Array<{ phase: string; decision: string; by: string; comment: string }>;
+}
+
+async function deploymentsOf(name: string, number: string): Promise<DeploymentView> {
+  const res = await api.request('GET', `/projects/${name}/releases/${number}/deployments`);
+  expect(res.status).toBe(200);
+  return res.body as DeploymentView;
+}
+
+/** Waits until the release's latest deployment to each named environment has the wanted status. */
+async function waitFor(name: string, number: string, wanted: Record<string, string>, timeoutMs = 30_000) {
+  return eventually(
+    async () => {
+      const view = await deploymentsOf(name, number);
+      const ok = Object.entries(wanted).every(
+        ([environment, status]) =>
+          view.deployments.find((d) => d.environment === environment)?.status === status,
+      );
+      return ok ? view : undefined;
+    },
+    `${name} ${number}: ${JSON.stringify(wanted)}`,
+    timeoutMs,
+  );
+}
+
+describe('lifecycles', () => {
+  test('a pushed image goes to dev (a Git commit) and test without anyone acting; prod waits for an approval and a person', async () => {
+    const repo = git.createRepo('promote', {
+      'overlays/dev/kustomization.yaml': KUSTOMIZATION,
+      'overlays/dev/deployment.yaml': 'kind: Deployment\n',
+    });
+    await pushImage(registry.url, 'promote/web', '1.0.0');
+    await putProject(env, project('promote', repo));
+    await startTrigger(env.client, env.taskQueue, { project: 'promote', name: 'web', intervalSeconds: 600 });
+    const [release] = await waitForReleases(env, 'promote', 1);
+
+    const view = await waitFor('promote', release.number, { dev: 'succeeded', test: 'succeeded' });
+    expect(view.deployments.map((d) => [d.environment, d.status])).toEqual([
+      ['test', 'succeeded'],
+      ['dev', 'succeeded'],
+    ]);
+    expect(view.lifecycle?.phases).toEqual([
+      { name: 'dev', state: 'complete', succeeded: 1, needed: 1 },
+      { name: 'test', state: 'complete', succeeded: 1, needed: 1 },
+      { name: 'prod', state: 'awaiting-approval', succeeded: 0, needed: 1 },
+    ]);
+    // Exactly the new tag, in the kustomization's images entry; the rest of the file (comment included) kept.
+    expect(git.show('promote', 'overlays/dev/kustomization.yaml')).toBe(
+      KUSTOMIZATION.replace('0.9.0', '1.0.0'),
+    );
+    expect(git.log('promote')).toEqual([`Deploy promote ${release.number} to dev`, 'seed']);
+    const testCall = hook.requests.find((r) => JSON.parse(r.body).project === 'promote');
+    expect(JSON.parse(testCall!.body)).toMatchObject({
+      project: 'promote',
+      release: release.number,
+      environment: 'test',
+      packages: [{ name: 'web', tag: '1.0.0' }],
+    });
+
+    // prod: refused before the approval, with the reason; nothing queued.
+    const early = await api.request('POST', `/projects/promote/releases/${release.number}/deployments`, {
+      environment: 'prod',
+    });
+    expect(early.status).toBe(422);
+    expect(early.body.detail).toMatch(/phase "prod" needs an approval/);
+    expect((await deploymentsOf('promote', release.number)).deployments).toHaveLength(2);
+
+    const approver = await api.tokenFor('operator');
+    const approved = await api.request(
+      'POST',
+      `/projects/promote/releases/${release.number}/approvals`,
+      { phase: 'prod', decision: 'approve', comment: 'QA signed off' },
+      { token: approver },
+    );
+    expect(approved.status).toBe(201);
+    expect(approved.body).toMatchObject({ phase: 'prod', decision: 'approved', comment: 'QA signed off' });
+    expect(approved.body.by).toMatch(/^test-operator-/);
+    const again = await api.request('POST', `/projects/promote/releases/${release.number}/approvals`, {
+      phase: 'prod',
+      decision: 'reject',
+      comment: 'too late',
+    });
+    expect(again.status).toBe(409);
+
+    const deploy = await api.request('POST', `/projects/promote/releases/${release.number}/deployments`, {
+      environment: 'prod',
+    });
+    expect(deploy.status).toBe(202);
+    expect(deploy.body).toMatchObject({ environment: 'prod', release: release.number, status: 'queued' });
+    const done = await waitFor('promote', release.number, { prod: 'succeeded' });
+    expect(done.lifecycle?.phases.map((p) => p.state)).toEqual(['complete', 'complete', 'complete']);
+
+    const board = await api.request('GET', '/projects/promote/environments');
+    expect(board.status).toBe(200);
+    expect(
+      board.body.environments.map((e: { name: string; current: { release: string } | null }) => [
+        e.name,
+        e.current?.release,
+      ]),
+    ).toEqual([
+      ['dev', release.number],
+      ['test', release.number],
+      ['prod', release.number],
+    ]);
+
+    // A redeploy to dev succeeds without an empty commit.
+    const redeploy = await api.request('POST', `/projects/promote/releases/${release.number}/deployments`, {
+      environment: 'dev',
+    });
+    expect(redeploy.status).toBe(202);
+    await eventually(async () => {
+      const v = await deploymentsOf('promote', release.number);
+      const dev = v.deployments.filter((d) => d.environment === 'dev');
+      return dev.length === 2 && dev[0].status === 'succeeded' ? v : undefined;
+    }, 'the redeploy to dev');
+    expect(git.log('promote')).toHaveLength(2);
+  }, 90_000);
+
+  test('a rejected approval stops the phase; a failed deployment blocks progression until a redeploy fixes it', async () => {
+    const repo = git.createRepo('blocked', { 'overlays/dev/kustomization.yaml': KUSTOMIZATION });
+    await pushImage(registry.url, 'blocked/web', '2.0.0');
+    await putProject(env, project('blocked', repo));
+    // test's webhook refuses for good once (a 400): the deployment fails and prod stays locked.
+    hookAnswers.set('test', [400]);
+    const created = await api.request('POST', '/projects/blocked/releases', {});
+    expect(created.status).toBe(201);
+    const number = created.body.number as string;
+    const failed = await waitFor('blocked', number, { dev: 'succeeded', test: 'failed' });
+    expect(failed.deployments.find((d) => d.environment === 'test')?.error).toMatch(/answered 400/);
+    expect(failed.lifecycle?.phases.map((p) => p.state)).toEqual(['complete', 'open', 'locked']);
+    const locked = await api.request('POST', `/projects/blocked/releases/${number}/approvals`, {
+      phase: 'prod',
+      decision: 'approve',
+      comment: 'ok',
+    });
+    expect(locked.status).toBe(422);
+    expect(locked.body.detail).toMatch(/phase "test" needs 1 successful deployment/);
+
+    const retry = await api.request('POST', `/projects/blocked/releases/${number}/deployments`, {
+      environment: 'test',
+    });
+    expect(retry.status).toBe(202);
+    await waitFor('blocked', number, { test: 'succeeded' });
+
+    const rejected = await api.request('POST', `/projects/blocked/releases/${number}/approvals`, {
+      phase: 'prod',
+      decision: 'reject',
+      comment: 'a known bug in checkout',
+    });
+    expect(rejected.status).toBe(201);
+    const refused = await api.request('POST', `/projects/blocked/releases/${number}/deployments`, {
+      environment: 'prod',
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.body.detail).toMatch(/rejected by .*a known bug in checkout/);
+    const view = await deploymentsOf('blocked', number);
+    expect(view.deployments.some((d) => d.environment === 'prod')).toBe(false);
+    expect(view.lifecycle?.phases.map((p) => p.state)).toEqual(['complete', 'complete', 'rejected']);
+  }, 90_000);
+
+  test('two releases racing through dev end with the newer deployed; the older needs force to roll back', async () => {
+    const repo = git.createRepo('race', { 'overlays/dev/kustomization.yaml': KUSTOMIZATION });
+    await pushImage(registry.url, 'race/web', '3.0.0');
+    await pushImage(registry.url, 'race/web', '3.1.0');
+    await putProject(
+      env,
+      project('race', repo, {
+        lifecycles: [{ name: 'standard', phases: [{ name: 'dev', environments: ['dev'], automatic: true }] }],
+      }),
+    );
+    // Both created at once: the dev queue may have started the older when the newer arrives.
+    const older = await api.request('POST', '/projects/race/releases', { versions: { web: '3.0.0' } });
+    const newer = await api.request('POST', '/projects/race/releases', { versions: { web: '3.1.0' } });
+    expect([older.status, newer.status]).toEqual([201, 201]);
+    await waitFor('race', newer.body.number, { dev: 'succeeded' });
+    const board = await eventually(async () => {
+      const res = await api.request('GET', '/projects/race/environments');
+      const dev = res.body.environments[0];
+      return dev.inFlight.length === 0 ? dev : undefined;
+    }, 'an idle dev queue');
+    expect(board.current.release).toBe(newer.body.number);
+    expect(git.show('race', 'overlays/dev/kustomization.yaml')).toContain('newTag: 3.1.0');
+    const olderView = await deploymentsOf('race', older.body.number);
+    // Superseded while queued, or deployed first and then replaced: never deployed after the newer one.
+    expect(['succeeded', 'superseded']).toContain(olderView.deployments[0].status);
+    if (olderView.deployments[0].status === 'succeeded')
+      expect(git.log('race')).toEqual([
+        `Deploy race ${newer.body.number} to dev`,
+        `Deploy race ${older.body.number} to dev`,
+        'seed',
+      ]);
+
+    // The older release over the newer one: superseded unless forced.
+    const oldest = older.body as { number: string; packages: Array<{ tag: string }> };
+    const plain = await api.request('POST', `/projects/race/releases/${oldest.number}/deployments`, {
+      environment: 'dev',
+    });
+    expect(plain.status).toBe(202);
+    const superseded = await eventually(async () => {
+      const v = await deploymentsOf('race', oldest.number);
+      return v.deployments[0].status === 'superseded' ? v.deployments[0] : undefined;
+    }, 'the older release superseded');
+    expect(superseded.error).toMatch(/deployed to dev; deploying an older release needs force/);
+    const forced = await api.request('POST', `/projects/race/releases/${oldest.number}/deployments`, {
+      environment: 'dev',
+      force: true,
+    });
+    expect(forced.status).toBe(202);
+    await waitFor('race', oldest.number, { dev: 'succeeded' });
+    expect(git.show('race', 'overlays/dev/kustomization.yaml')).toContain(
+      `newTag: ${oldest.packages[0].tag}`,
+    );
+  }, 90_000);
+
+  test('lifecycle configuration errors name the field', async () => {
+    const res = await api.request('PUT', '/projects/bad-lifecycle', {
+      name: 'bad-lifecycle',
+      packages: [{ name: 'web', feed: registry.host, package: 'x/web' }],
+      environments: [{ name: 'dev' }],
+      lifecycles: [
+        {
+          name: 'l',
+          phases: [
+            { name: 'a', environments: ['dev', 'qa'], minimumEnvironments: 3 },
+            { name: 'b', environments: ['dev'] },
+          ],
+        },
+      ],
+      lifecycle: 'nope',
+    });
+    expect(res.status).toBe(400);
+    const fields = res.body.errors.map((e: { field: string; message: string }) => `${e.field}: ${e.message}`);
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        'lifecycles.0.phases.0.environments.1: no environment named "qa"',
+        'lifecycles.0.phases.0.minimumEnvironments: the phase has 2 environment(s); it cannot need 3',
+        'lifecycles.0.phases.1.environments.0: environment "dev" is already in a phase of this lifecycle',
+        'lifecycle: no lifecycle named "nope"',
+      ]),
+    );
+  });
+});

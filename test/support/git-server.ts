@@ -1,0 +1,145 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * A real Git server on 127.0.0.1: bare repositories served over smart HTTP by `git http-backend` (CGI)
+ * behind a small Node server, which asks for a Basic token when given one.
+ */
+export interface GitServer {
+  readonly url: string;
+  /** Creates a bare repository `name` whose `main` holds `files`; answers its URL. */
+  createRepo(name: string, files: Record<string, string>): string;
+  /** The content of `file` at the tip of `branch`. */
+  show(name: string, file: string, branch?: string): string;
+  /** Commit subjects on `branch`, newest first. */
+  log(name: string, branch?: string): string[];
+  /** Commits a change to the repository directly (another writer moving the branch). */
+  commit(name: string, file: string, content: string, message: string): void;
+  close(): Promise<void>;
+}
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_AUTHOR_NAME: 'seed',
+  GIT_AUTHOR_EMAIL: 'seed@example.com',
+  GIT_COMMITTER_NAME: 'seed',
+  GIT_COMMITTER_EMAIL: 'seed@example.com',
+};
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8' });
+}
+
+export async function startGitServer(options: { token?: string } = {}): Promise<GitServer> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-git-server-'));
+  const server = http.createServer((req, res) => {
+    if (options.token) {
+      const expected = `Basic ${Buffer.from(`x-access-token:${options.token}`).toString('base64')}`;
+      if (req.headers.authorization !== expected) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="git"' });
+        return void res.end('authentication required');
+      }
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const cgi = spawn('git', ['http-backend'], {
+      env: {
+        ...GIT_ENV,
+        GIT_PROJECT_ROOT: root,
+        GIT_HTTP_EXPORT_ALL: '1',
+        PATH_INFO: decodeURIComponent(url.pathname),
+        QUERY_STRING: url.search.slice(1),
+        REQUEST_METHOD: req.method ?? 'GET',
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        REMOTE_USER: 'feed-triggers',
+        REMOTE_ADDR: '127.0.0.1',
+        ...(req.headers['content-encoding']
+          ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] }
+          : {}),
+        ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
+      },
+    });
+    req.pipe(cgi.stdin);
+    let head = Buffer.alloc(0);
+    let headersDone = false;
+    cgi.stdout.on('data', (chunk: Buffer) => {
+      if (headersDone) return void res.write(chunk);
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      headersDone = true;
+      let status = 200;
+      const headers: Record<string, string> = {};
+      for (const line of head.subarray(0, end).toString('utf8').split('\r\n')) {
+        const i = line.indexOf(':');
+        const key = line.slice(0, i).trim();
+        const value = line.slice(i + 1).trim();
+        if (key.toLowerCase() === 'status') status = Number(value.split(' ')[0]);
+        else headers[key] = value;
+      }
+      res.writeHead(status, headers);
+      res.write(head.subarray(end + 4));
+    });
+    cgi.on('close', () => {
+      if (!headersDone) res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const bare = (name: string) => path.join(root, `${name}.git`);
+
+  const withClone = (name: string, work: (dir: string) => void) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-git-clone-'));
+    try {
+      git(dir, 'clone', '-q', bare(name), 'w');
+      work(path.join(dir, 'w'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  return {
+    url,
+    createRepo(name, files) {
+      git(root, 'init', '-q', '--bare', '-b', 'main', bare(name));
+      git(bare(name), 'config', 'http.receivepack', 'true');
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-git-seed-'));
+      try {
+        git(dir, 'init', '-q', '-b', 'main');
+        for (const [file, content] of Object.entries(files)) {
+          mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+          writeFileSync(path.join(dir, file), content);
+        }
+        git(dir, 'add', '.');
+        git(dir, 'commit', '-q', '-m', 'seed');
+        git(dir, 'push', '-q', bare(name), 'main');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      return `${url}/${name}.git`;
+    },
+    show: (name, file, branch = 'main') => git(bare(name), 'show', `${branch}:${file}`),
+    log: (name, branch = 'main') => git(bare(name), 'log', '--format=%s', branch).trim().split('\n'),
+    commit(name, file, content, message) {
+      withClone(name, (dir) => {
+        writeFileSync(path.join(dir, file), content);
+        git(dir, 'commit', '-q', '-am', message);
+        git(dir, 'push', '-q', 'origin', 'main');
+      });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          rmSync(root, { recursive: true, force: true });
+          resolve();
+        });
+      }),
+  };
+}
