@@ -1,3 +1,4 @@
+import { DecisionBody, DeployBody, DeploymentParams } from './lifecycles';
 import { z } from 'zod';
 import { ProjectSpecSchema } from '../domain/project';
 import { TriggerSpecSchema } from '../domain/trigger-schema';
@@ -229,6 +230,62 @@ const triggerCreated: RouteDoc['responses'] = {
   },
   503: unavailable,
 };
+
+const DeploymentStatusSchema = z.enum([
+  'queued',
+  'deploying',
+  'succeeded',
+  'failed',
+  'superseded',
+  'cancelled',
+]);
+const Deployment = z.object({
+  id: z.number().int(),
+  release: z.string(),
+  environment: z.string(),
+  status: DeploymentStatusSchema,
+  forced: z.boolean(),
+  requestedBy: z.string(),
+  queuedAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  attempts: z.number().int(),
+  error: z.string().nullable(),
+  targets: z.record(z.string(), z.object({ type: z.string(), detail: z.string() })),
+});
+const deploymentExample = {
+  id: 41,
+  release: '1.4.0',
+  environment: 'test',
+  status: 'succeeded',
+  forced: false,
+  requestedBy: 'lifecycle',
+  queuedAt: '2026-11-28T10:00:01.000Z',
+  startedAt: '2026-11-28T10:00:01.200Z',
+  finishedAt: '2026-11-28T10:00:02.900Z',
+  attempts: 1,
+  error: null,
+  targets: { gitops: { type: 'git', detail: 'pushed 3f2a9c1e to main' } },
+};
+const Approval = z.object({
+  phase: z.string(),
+  decision: z.enum(['approved', 'rejected']),
+  by: z.string(),
+  comment: z.string(),
+  decidedAt: z.string(),
+});
+const approvalExample = {
+  phase: 'prod',
+  decision: 'approved',
+  by: 'release-manager',
+  comment: 'QA signed off',
+  decidedAt: '2026-11-28T11:00:00.000Z',
+};
+const lifecycleRefused = (example: string): Response => ({
+  description: 'The lifecycle does not allow it (yet); the reason says why, and nothing changed',
+  schema: Problem,
+  example: problemExample(422, 'Not allowed by the lifecycle', example),
+});
 
 /** What each route takes and answers, by `METHOD /path` as in the access rules. */
 export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
@@ -712,6 +769,173 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     responses: {
       200: { description: 'The release', schema: Release, example: releaseExample },
       404: notFound('release'),
+    },
+  },
+  'GET /projects/:project/releases/:number/deployments': {
+    summary: "A release's way through its lifecycle: each phase's state, its deployments and approvals",
+    tag: 'lifecycles',
+    params: ReleaseParams,
+    responses: {
+      200: {
+        description:
+          'Phases (null when the release follows no lifecycle), deployments newest first, approvals',
+        schema: z.object({
+          project: z.string(),
+          release: z.string(),
+          lifecycle: z
+            .object({
+              name: z.string(),
+              phases: z.array(
+                z.object({
+                  name: z.string(),
+                  state: z.enum(['locked', 'awaiting-approval', 'rejected', 'open', 'complete']),
+                  succeeded: z.number().int(),
+                  needed: z.number().int(),
+                }),
+              ),
+            })
+            .nullable(),
+          deployments: z.array(Deployment),
+          approvals: z.array(Approval),
+        }),
+        example: {
+          project: 'shop',
+          release: '1.4.0',
+          lifecycle: {
+            name: 'standard',
+            phases: [
+              { name: 'dev', state: 'complete', succeeded: 1, needed: 1 },
+              { name: 'test', state: 'complete', succeeded: 1, needed: 1 },
+              { name: 'prod', state: 'awaiting-approval', succeeded: 0, needed: 1 },
+            ],
+          },
+          deployments: [deploymentExample],
+          approvals: [],
+        },
+      },
+      404: notFound('release'),
+    },
+  },
+  'POST /projects/:project/releases/:number/deployments': {
+    summary:
+      'Deploy the release to an environment (a redeploy, or with force a rollback over a newer release)',
+    tag: 'lifecycles',
+    params: ReleaseParams,
+    body: DeployBody,
+    bodyExample: { environment: 'prod' },
+    responses: {
+      202: {
+        description: 'Queued (or the deployment already queued or running)',
+        schema: Deployment,
+        example: {
+          ...deploymentExample,
+          environment: 'prod',
+          status: 'queued',
+          requestedBy: 'release-manager',
+          startedAt: null,
+          finishedAt: null,
+          attempts: 0,
+          targets: {},
+        },
+      },
+      400: invalid,
+      404: notFound('release or environment'),
+      409: {
+        description: 'A deployment of the release to that environment is already queued or running',
+        schema: Problem,
+        example: problemExample(
+          409,
+          'Conflict',
+          'deployment 42 of this release to "prod" is already deploying',
+        ),
+      },
+      422: lifecycleRefused('phase "prod" needs an approval before anything deploys in it'),
+      503: unavailable,
+    },
+  },
+  'POST /projects/:project/releases/:number/deployments/:environment/cancel': {
+    summary: "Cancel the release's queued deployment to an environment",
+    tag: 'lifecycles',
+    params: DeploymentParams,
+    responses: {
+      200: {
+        description: 'Cancelled',
+        schema: Deployment,
+        example: { ...deploymentExample, status: 'cancelled', error: 'cancelled by a person', attempts: 0 },
+      },
+      404: notFound('queued deployment'),
+      409: {
+        description: 'It is already deploying',
+        schema: Problem,
+        example: problemExample(
+          409,
+          'Conflict',
+          'deployment 42 is already deploying; it can no longer be cancelled',
+        ),
+      },
+      503: unavailable,
+    },
+  },
+  'POST /projects/:project/releases/:number/approvals': {
+    summary: 'Approve or reject a phase that asks for an approval (by the calling token, with a comment)',
+    tag: 'lifecycles',
+    params: ReleaseParams,
+    body: DecisionBody,
+    bodyExample: { phase: 'prod', decision: 'approve', comment: 'QA signed off' },
+    responses: {
+      201: { description: 'Recorded', schema: Approval, example: approvalExample },
+      400: invalid,
+      404: notFound('release'),
+      409: {
+        description: 'The phase was already decided',
+        schema: Problem,
+        example: problemExample(409, 'Conflict', 'phase "prod" was already approved by release-manager'),
+      },
+      422: lifecycleRefused(
+        'phase "prod" is not open yet: phase "test" needs 1 successful deployment(s) of this release (test), and has 0',
+      ),
+      503: unavailable,
+    },
+  },
+  'GET /projects/:project/environments': {
+    summary: 'Which release is deployed where, and what is queued (the dashboard)',
+    tag: 'lifecycles',
+    params: ProjectParams,
+    responses: {
+      200: {
+        description: "Each environment's current release and deployments in flight",
+        schema: z.object({
+          project: z.string(),
+          environments: z.array(
+            z.object({
+              name: z.string(),
+              targets: z.array(z.object({ name: z.string(), type: z.string() })),
+              current: z
+                .object({
+                  release: z.string(),
+                  deployment: z.number().int(),
+                  deployedAt: z.string().nullable(),
+                })
+                .nullable(),
+              inFlight: z.array(Deployment),
+              latest: Deployment.nullable(),
+            }),
+          ),
+        }),
+        example: {
+          project: 'shop',
+          environments: [
+            {
+              name: 'test',
+              targets: [{ name: 'gitops', type: 'git' }],
+              current: { release: '1.4.0', deployment: 41, deployedAt: '2026-11-28T10:00:02.900Z' },
+              inFlight: [],
+              latest: deploymentExample,
+            },
+          ],
+        },
+      },
+      404: notFound('project'),
     },
   },
   'GET /projects/:project/channels/:channel/preview': {

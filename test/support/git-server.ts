@@ -36,7 +36,7 @@ function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8' });
 }
 
-export async function startGitServer(options: { token?: string } = {}): Promise<GitServer> {
+export async function startGitServer(options: { token?: string; port?: number } = {}): Promise<GitServer> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-git-server-'));
   const server = http.createServer((req, res) => {
     if (options.token) {
@@ -90,7 +90,7 @@ export async function startGitServer(options: { token?: string } = {}): Promise<
       res.end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const bare = (name: string) => path.join(root, `${name}.git`);
 

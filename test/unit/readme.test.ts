@@ -3,17 +3,38 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ManifestSchema } from '../../src/cli/apply';
 
-/** The README's declarative example must stay a file `apply` accepts. */
-test('the README example file is a valid manifest', () => {
-  const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
-  const block = /```yaml\n(projects:[\s\S]*?)```/.exec(readme);
-  expect(block).not.toBeNull();
-  const parsed = ManifestSchema.safeParse(parseYaml(block![1]));
-  expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
-  const shop = parsed.data!.projects[0];
+const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+/** Every declarative file in the README, by its first project's name. */
+const manifests = new Map(
+  [...readme.matchAll(/```yaml\n(projects:[\s\S]*?)```/g)].map((m) => {
+    const parsed = ManifestSchema.safeParse(parseYaml(m[1]));
+    return [parsed.success ? parsed.data.projects[0].spec.name : m[1].slice(0, 60), parsed] as const;
+  }),
+);
+
+/** The README's declarative examples must stay files `apply` accepts. */
+test('the README example files are valid manifests', () => {
+  expect([...manifests.keys()]).toEqual(['demo', 'shop']);
+  for (const parsed of manifests.values()) expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
+  const shop = manifests.get('shop')!.data!.projects[0];
   expect(shop.spec.channels.map((c) => c.name)).toEqual(['stable', 'nightly']);
   expect(shop.triggers.map((t) => [t.name, t.channel, t.intervalSeconds])).toEqual([
     ['web-stable', 'stable', 60],
     ['web-nightly', 'nightly', 300],
   ]);
+});
+
+test('the lifecycle example has three environments, two automatic phases and a manual one', () => {
+  const demo = manifests.get('demo')!.data!.projects[0].spec;
+  expect(demo.environments.map((e) => [e.name, e.targets.map((t) => t.type)])).toEqual([
+    ['dev', ['git']],
+    ['test', ['git']],
+    ['prod', ['git']],
+  ]);
+  expect(demo.lifecycles[0].phases.map((p) => [p.name, p.automatic, p.approval])).toEqual([
+    ['dev', true, false],
+    ['test', true, false],
+    ['prod', false, false],
+  ]);
+  expect(demo.lifecycle).toBe('standard');
 });
