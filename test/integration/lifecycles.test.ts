@@ -1,4 +1,8 @@
+import { Context } from '@temporalio/activity';
+import { createLifecycleActivities } from '../../activities/lifecycle';
+import { Ledger } from '../../src/db/ledger';
 import { ProjectSpecInput } from '../../src/domain/project';
+import { HttpClient } from '../../src/feeds/http';
 import { bindingsOf } from '../../src/secrets';
 import { startApi, TestApi } from '../support/api';
 import { startGitServer, GitServer } from '../support/git-server';
@@ -313,6 +317,53 @@ describe('lifecycles', () => {
       `newTag: ${oldest.packages[0].tag}`,
     );
   }, 90_000);
+
+  test('a worker stopped in the middle of a deployment (commit pushed, not yet recorded) finishes exactly one deployment', async () => {
+    const repo = git.createRepo('crashy', { 'overlays/dev/kustomization.yaml': KUSTOMIZATION });
+    await pushImage(registry.url, 'crashy/web', '5.0.0');
+    await putProject(
+      env,
+      project('crashy', repo, {
+        lifecycles: [{ name: 'standard', phases: [{ name: 'dev', environments: ['dev'], automatic: true }] }],
+      }),
+    );
+    const taskQueue = `crashy-${Date.now()}`;
+    const secrets = new Map([['git-token', { value: GIT_TOKEN, sendTo: [`${git.url}/`] }]]);
+    // Its deploy pushes the commit, then "crashes" before the ledger hears of it.
+    const stuckStore = Object.create(env.ledger.deployments) as typeof env.ledger.deployments;
+    stuckStore.finish = async () => {
+      await Context.current().cancelled;
+      throw new Error('unreachable');
+    };
+    const crashing = await startTestWorker({
+      taskQueue,
+      database: env.database,
+      secrets,
+      extraActivities: {
+        deploy: createLifecycleActivities({
+          ledger: { deployments: stuckStore } as unknown as Ledger,
+          client: env.client,
+          taskQueue,
+          http: new HttpClient({}),
+          secrets,
+        }).deploy as never,
+      },
+    });
+    await startTrigger(crashing.client, taskQueue, { project: 'crashy', name: 'web', intervalSeconds: 600 });
+    const [release] = await waitForReleases(env, 'crashy', 1);
+    await eventually(async () => (git.log('crashy').length === 2 ? true : undefined), 'the pushed commit');
+    await crashing.stop();
+    const healthy = await startTestWorker({ taskQueue, database: env.database, secrets });
+    try {
+      const view = await waitFor('crashy', release.number, { dev: 'succeeded' }, 60_000);
+      expect(view.deployments).toHaveLength(1);
+      expect(view.deployments[0]).toMatchObject({ environment: 'dev', status: 'succeeded', attempts: 2 });
+      expect(git.log('crashy')).toEqual([`Deploy crashy ${release.number} to dev`, 'seed']);
+      expect(git.show('crashy', 'overlays/dev/kustomization.yaml')).toContain('newTag: 5.0.0');
+    } finally {
+      await healthy.stop();
+    }
+  }, 120_000);
 
   test('lifecycle configuration errors name the field', async () => {
     const res = await api.request('PUT', '/projects/bad-lifecycle', {
