@@ -19,6 +19,12 @@ let hook: TestServer;
 /** Answers of the webhook target, by environment: the next status to send (202 by default). */
 const hookAnswers = new Map<string, number[]>();
 const GIT_TOKEN = 'git-token-0123456789';
+const NOTIFY_TOKEN = 'registry-notify-token-lifecycles';
+const OCTOPUS_KEY = 'API-LIFECYCLEKEY0001';
+let octopus: TestServer;
+/** The Octopus stand-in's releases (by version) and deployments. */
+const octoReleases = new Map<string, { Id: string; Version: string; ProjectId: string }>();
+const octoDeployments: Array<{ Id: string; ReleaseId: string; EnvironmentId: string; Comments: string }> = [];
 
 const KUSTOMIZATION = `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -30,23 +36,76 @@ images:
     newTag: 0.9.0
 `;
 
+/**
+ * Octopus Deploy's REST API as the target uses it: a release by version, creating a release, a release's
+ * deployments, creating a deployment; every call with X-Octopus-ApiKey.
+ */
+async function startOctopus(): Promise<TestServer> {
+  return startServer((req, res) => {
+    const json = (status: number, body: unknown): void =>
+      void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (req.headers['x-octopus-apikey'] !== OCTOPUS_KEY)
+      return json(401, { ErrorMessage: 'Invalid API key' });
+    const url = new URL(req.url, 'http://octopus');
+    let m = /^\/api\/Spaces-1\/projects\/(Projects-\d+)\/releases\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && m) {
+      const found = octoReleases.get(decodeURIComponent(m[2]));
+      return found
+        ? json(200, found)
+        : json(404, { ErrorMessage: 'The resource you requested was not found.' });
+    }
+    if (req.method === 'POST' && url.pathname === '/api/Spaces-1/releases') {
+      const body = JSON.parse(req.body) as { Version: string; ProjectId: string };
+      if (octoReleases.has(body.Version))
+        return json(400, { ErrorMessage: `A release with the version ${body.Version} already exists.` });
+      const created = {
+        Id: `Releases-${octoReleases.size + 1}`,
+        Version: body.Version,
+        ProjectId: body.ProjectId,
+      };
+      octoReleases.set(body.Version, created);
+      return json(201, created);
+    }
+    m = /^\/api\/Spaces-1\/releases\/(Releases-\d+)\/deployments$/.exec(url.pathname);
+    if (req.method === 'GET' && m) {
+      const items = octoDeployments.filter((d) => d.ReleaseId === m![1]);
+      return json(200, { ItemType: 'Deployment', TotalResults: items.length, Items: items });
+    }
+    if (req.method === 'POST' && url.pathname === '/api/Spaces-1/deployments') {
+      const body = JSON.parse(req.body) as { ReleaseId: string; EnvironmentId: string; Comments: string };
+      const created = { Id: `Deployments-${octoDeployments.length + 1}`, ...body };
+      octoDeployments.push(created);
+      return json(201, created);
+    }
+    json(404, { ErrorMessage: 'The resource you requested was not found.' });
+  });
+}
+
 beforeAll(async () => {
-  registry = await TestRegistry.start();
   git = await startGitServer({ token: GIT_TOKEN });
+  octopus = await startOctopus();
   hook = await startServer((req, res) => {
     const environment = (JSON.parse(req.body) as { environment: string }).environment;
     const status = hookAnswers.get(environment)?.shift() ?? 202;
     res.writeHead(status).end();
   });
-  const secrets = new Map([['git-token', { value: GIT_TOKEN, sendTo: [`${git.url}/`] }]]);
+  const secrets = new Map([
+    ['git-token', { value: GIT_TOKEN, sendTo: [`${git.url}/`] }],
+    ['octopus', { value: OCTOPUS_KEY, sendTo: [`${octopus.url}/api/`] }],
+  ]);
   env = await startTestWorker({ secrets });
-  api = await startApi(env, { secretBindings: bindingsOf(secrets) });
+  api = await startApi(env, { secretBindings: bindingsOf(secrets), webhookToken: NOTIFY_TOKEN });
+  // The real registry notifies the API of every push, as a production registry would.
+  registry = await TestRegistry.start({
+    notify: { url: `${api.url}/webhooks/registry`, token: NOTIFY_TOKEN },
+  });
 });
 
 afterAll(async () => {
   await api?.close();
   await env?.stop();
   await hook?.close();
+  await octopus?.close();
   await git?.close();
   await registry?.stop();
 });
@@ -103,6 +162,8 @@ interface DeploymentView {
     status: string;
     error: string | null;
     release: string;
+    attempts: number;
+    targets: Record<string, { type: string; detail: string }>;
   }>;
   approvals: Array<{ phase: string; decision: string; by: string; comment: string }>;
 }
@@ -364,6 +425,59 @@ describe('lifecycles', () => {
       await healthy.stop();
     }
   }, 120_000);
+
+  test('a push the registry notifies reaches dev in seconds: an Octopus release and one deployment to its environment', async () => {
+    await pushImage(registry.url, 'octo/web', '1.0.0');
+    await putProject(env, {
+      name: 'octo',
+      packages: [{ name: 'web', feed: registry.host, package: 'octo/web' }],
+      environments: [
+        {
+          name: 'dev',
+          targets: [
+            {
+              name: 'octopus',
+              type: 'octopus',
+              serverUrl: octopus.url,
+              spaceId: 'Spaces-1',
+              projectId: 'Projects-3',
+              environmentId: 'Environments-1',
+              apiKey: { secret: 'octopus' },
+              steps: { web: { actionName: 'Deploy web', packageReferenceName: '' } },
+            },
+          ],
+        },
+      ],
+      lifecycles: [{ name: 'fast', phases: [{ name: 'dev', environments: ['dev'], automatic: true }] }],
+      lifecycle: 'fast',
+    });
+    await startTrigger(env.client, env.taskQueue, { project: 'octo', name: 'web', intervalSeconds: 3600 });
+    const [first] = await waitForReleases(env, 'octo', 1);
+    await waitFor('octo', first.number, { dev: 'succeeded' });
+    // Visibility must list the trigger under its package before a notification can find it.
+    await new Promise((r) => setTimeout(r, 1500));
+    await pushImage(registry.url, 'octo/web', '1.1.0');
+    // The trigger's interval is an hour: only the notification can have made this release and deployment.
+    const [second] = await waitForReleases(env, 'octo', 2, 15_000);
+    expect(second.packages[0].tag).toBe('1.1.0');
+    const view = await waitFor('octo', second.number, { dev: 'succeeded' }, 15_000);
+    const octo = octoReleases.get(second.number)!;
+    expect(octo).toMatchObject({ Version: second.number, ProjectId: 'Projects-3' });
+    expect(octoDeployments.filter((d) => d.ReleaseId === octo.Id)).toEqual([
+      {
+        Id: expect.stringMatching(/^Deployments-/),
+        ReleaseId: octo.Id,
+        EnvironmentId: 'Environments-1',
+        Comments: `feed-triggers:octo:deployment:${view.deployments[0].id}`,
+      },
+    ]);
+    expect(view.deployments[0].targets).toEqual({
+      octopus: {
+        type: 'octopus',
+        detail: expect.stringMatching(new RegExp(`^deployment Deployments-\\d+ of release ${octo.Id}$`)),
+      },
+    });
+  }, 60_000);
 
   test('lifecycle configuration errors name the field', async () => {
     const res = await api.request('PUT', '/projects/bad-lifecycle', {
