@@ -159,15 +159,13 @@ function run(args: string[], cwd: string, env: NodeJS.ProcessEnv, url: string): 
           }
         })();
         const message = `git ${args.find((a) => !a.startsWith('-') && a !== 'http.followRedirects=false')} on ${where}: ${text || err.message}`;
+        // Refusals no retry fixes: a missing branch or repository, or credentials refused (git then asks
+        // for a user name, which it may not).
         const permanent =
-          /couldn't find remote ref|not found|403|401|Authentication failed|repository .* not found/i.test(
+          /couldn't find remote ref|not found|\b40[13]\b|Authentication failed|could not read Username|terminal prompts disabled/i.test(
             text,
           );
-        reject(
-          permanent && args.includes('fetch')
-            ? new GitPermanentError(message)
-            : new GitUnavailableError(message),
-        );
+        reject(permanent ? new GitPermanentError(message) : new GitUnavailableError(message));
       },
     );
   });

@@ -1095,6 +1095,10 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
               outcome: 'released',
               reason: 'web 1.27.3 is later',
               release: '1.4.0',
+              links: {
+                release: '/projects/shop/releases/1.4.0',
+                deployments: '/projects/shop/releases/1.4.0/deployments',
+              },
             },
           ],
         },

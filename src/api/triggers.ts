@@ -226,10 +226,21 @@ export function triggerRoutes(
 
   router.get('/triggers/:project/:name/history', async (req, res) => {
     const handle = await running(req.params);
+    const { project } = parseOr400(TriggerParams, req.params);
+    const history = await withWorkerDeadline(client, () => handle.query(historyQuery), updateDeadlineMs);
+    // Each entry that made a release links to it and to its way through the lifecycle.
     res.json({
-      history: [
-        ...(await withWorkerDeadline(client, () => handle.query(historyQuery), updateDeadlineMs)),
-      ].reverse(),
+      history: [...history].reverse().map((entry) =>
+        entry.release
+          ? {
+              ...entry,
+              links: {
+                release: `/projects/${project}/releases/${encodeURIComponent(entry.release)}`,
+                deployments: `/projects/${project}/releases/${encodeURIComponent(entry.release)}/deployments`,
+              },
+            }
+          : entry,
+      ),
     });
   });
 

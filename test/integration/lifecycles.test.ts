@@ -211,6 +211,16 @@ describe('lifecycles', () => {
       { name: 'test', state: 'complete', succeeded: 1, needed: 1 },
       { name: 'prod', state: 'awaiting-approval', succeeded: 0, needed: 1 },
     ]);
+    // The trigger's history links to the release and its way through the lifecycle.
+    const history = await api.request('GET', '/triggers/promote/web/history');
+    expect(history.body.history[0]).toMatchObject({
+      outcome: 'released',
+      release: release.number,
+      links: {
+        release: `/projects/promote/releases/${release.number}`,
+        deployments: `/projects/promote/releases/${release.number}/deployments`,
+      },
+    });
     // Exactly the new tag, in the kustomization's images entry; the rest of the file (comment included) kept.
     expect(git.show('promote', 'overlays/dev/kustomization.yaml')).toBe(
       KUSTOMIZATION.replace('0.9.0', '1.0.0'),

@@ -36,7 +36,14 @@ function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8' });
 }
 
-export async function startGitServer(options: { token?: string; port?: number } = {}): Promise<GitServer> {
+export async function startGitServer(
+  options: {
+    token?: string;
+    port?: number;
+    /** Runs before a push is taken (e.g. another writer moving the branch first). */
+    beforePush?: () => void;
+  } = {},
+): Promise<GitServer> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-git-server-'));
   const server = http.createServer((req, res) => {
     if (options.token) {
@@ -47,6 +54,7 @@ export async function startGitServer(options: { token?: string; port?: number } 
       }
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'POST' && url.pathname.endsWith('/git-receive-pack')) options.beforePush?.();
     const cgi = spawn('git', ['http-backend'], {
       env: {
         ...GIT_ENV,
