@@ -7,13 +7,16 @@ import { startServer, TestServer } from '../support/http-server';
 import { putProject, startTrigger, waitForReleases } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker } from '../support/temporal';
+import { decideUpdate, deployUpdate } from '../../workflows/messages/release';
 
 /**
  * Replays recorded workflow histories with today's workflow code: a change that breaks determinism
  * for running triggers, releases or destination queues fails here (trigger-before-ledger.json: a trigger
 recorded before the ledger moved to the database, which must keep running after the upgrade; trigger-remote-poll.json: idle polls as activities, before they
  * ran as local activities first). Record new fixtures (after an intended,
- * versioned change) with `RECORD_HISTORIES=1 npx jest test/integration/replay`.
+ * versioned change) with `RECORD_HISTORIES=1 npx jest test/integration/replay`; release-lifecycle.json and
+ * environment.json (a release through its lifecycle, and an environment's queue) with
+ * `RECORD_LIFECYCLE_HISTORIES=1`.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 
@@ -60,20 +63,7 @@ async function record(): Promise<void> {
       ['release.json', release],
       ['destination.json', destination],
     ] as const) {
-      // The Temporal CLI's JSON export, the format `temporal workflow show --output json` gives operators too.
-      const json = execFileSync(findTemporalCli()!, [
-        'workflow',
-        'show',
-        '--address',
-        process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS!,
-        '--namespace',
-        process.env.FEED_TRIGGERS_TEST_NAMESPACE!,
-        '-w',
-        handle.workflowId,
-        '--output',
-        'json',
-      ]);
-      writeFileSync(path.join(FIXTURES, file), json);
+      writeFileSync(path.join(FIXTURES, file), exportHistory(handle.workflowId));
     }
     await trigger.terminate('recorded');
   } finally {
@@ -83,11 +73,95 @@ async function record(): Promise<void> {
   }
 }
 
+/** A release through a lifecycle (automatic dev, prod after an approval and a person's deploy) and its queue. */
+async function recordLifecycle(): Promise<void> {
+  const registry = await TestRegistry.start();
+  let hook: TestServer | undefined;
+  const env = await startTestWorker();
+  try {
+    hook = await startServer((_req, res) => void res.writeHead(200).end());
+    await pushImage(registry.url, 'cycle/web', '1.0.0');
+    const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
+    await putProject(env, {
+      name: 'cycle',
+      packages: [{ name: 'web', feed: registry.host, package: 'cycle/web' }],
+      environments: [
+        { name: 'dev', targets: [target] },
+        { name: 'prod', targets: [target] },
+      ],
+      lifecycles: [
+        {
+          name: 'standard',
+          phases: [
+            { name: 'dev', environments: ['dev'], automatic: true },
+            { name: 'prod', environments: ['prod'], approval: true },
+          ],
+        },
+      ],
+      lifecycle: 'standard',
+    });
+    await startTrigger(env.client, env.taskQueue, { project: 'cycle', name: 'web', intervalSeconds: 600 });
+    const [created] = await waitForReleases(env, 'cycle', 1);
+    const release = env.client.workflow.getHandle('release/cycle/0.0.1');
+    const lifecycle = env.ledger.deployments;
+    await eventually(async () => {
+      const l = await lifecycle.lifecycle(
+        (await env.ledger.getRelease((await env.ledger.getProject('cycle'))!.id, created.number))!.id,
+      );
+      return l?.progress.deployments.dev?.status === 'succeeded' ? true : undefined;
+    }, 'dev deployed');
+    await eventually(async () => {
+      try {
+        return await release.executeUpdate(decideUpdate, {
+          args: [{ phase: 'prod', decision: 'approved', by: 'recorder', comment: 'ok' }],
+        });
+      } catch {
+        return undefined;
+      }
+    }, 'the approval');
+    await release.executeUpdate(deployUpdate, {
+      args: [{ environment: 'prod', force: false, requestedBy: 'recorder' }],
+    });
+    await release.result();
+    const queue = env.client.workflow.getHandle('environment/cycle/prod');
+    await queue.result();
+    for (const [file, handle] of [
+      ['release-lifecycle.json', release],
+      ['environment.json', queue],
+    ] as const)
+      writeFileSync(path.join(FIXTURES, file), exportHistory(handle.workflowId));
+    await env.client.workflow.getHandle('trigger/cycle/web').terminate('recorded');
+  } finally {
+    await env.stop();
+    await hook?.close();
+    await registry.stop();
+  }
+}
+
+/** The Temporal CLI's JSON export, the format `temporal workflow show --output json` gives operators too. */
+function exportHistory(workflowId: string): Buffer {
+  return execFileSync(findTemporalCli()!, [
+    'workflow',
+    'show',
+    '--address',
+    process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS!,
+    '--namespace',
+    process.env.FEED_TRIGGERS_TEST_NAMESPACE!,
+    '-w',
+    workflowId,
+    '--output',
+    'json',
+  ]);
+}
+
 test('replays recorded trigger, release and destination histories without nondeterminism', async () => {
   if (process.env.RECORD_HISTORIES === '1') await record();
+  if (process.env.RECORD_LIFECYCLE_HISTORIES === '1') await recordLifecycle();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination.json',
+    'environment.json',
+    'release-lifecycle.json',
     'release.json',
     'trigger-before-ledger.json',
     'trigger-remote-poll.json',
@@ -101,6 +175,8 @@ test('replays recorded trigger, release and destination histories without nondet
   ]);
   expect(stdout.trim().split('\n')).toEqual([
     'replayed destination.json',
+    'replayed environment.json',
+    'replayed release-lifecycle.json',
     'replayed release.json',
     'replayed trigger-before-ledger.json',
     'replayed trigger-remote-poll.json',
