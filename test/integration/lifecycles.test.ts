@@ -19,6 +19,8 @@ let hook: TestServer;
 /** Answers of the webhook target, by environment: the next status to send (202 by default). */
 const hookAnswers = new Map<string, number[]>();
 const GIT_TOKEN = 'git-token-0123456789';
+/** Requests of project `cancel` wait on this (a deployment kept `deploying`). */
+let held: Promise<void> = Promise.resolve();
 const NOTIFY_TOKEN = 'registry-notify-token-lifecycles';
 const OCTOPUS_KEY = 'API-LIFECYCLEKEY0001';
 let octopus: TestServer;
@@ -84,8 +86,9 @@ async function startOctopus(): Promise<TestServer> {
 beforeAll(async () => {
   git = await startGitServer({ token: GIT_TOKEN });
   octopus = await startOctopus();
-  hook = await startServer((req, res) => {
-    const environment = (JSON.parse(req.body) as { environment: string }).environment;
+  hook = await startServer(async (req, res) => {
+    const { environment, project: name } = JSON.parse(req.body) as { environment: string; project: string };
+    if (name === 'cancel') await held;
     const status = hookAnswers.get(environment)?.shift() ?? 202;
     res.writeHead(status).end();
   });
@@ -234,6 +237,12 @@ describe('lifecycles', () => {
       packages: [{ name: 'web', tag: '1.0.0' }],
     });
 
+    // The release workflow's details in the Temporal UI: each phase's state and each environment's.
+    const metadata = await env.client.workflow
+      .getHandle(`release/promote/${release.number}`)
+      .query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toContain('**Lifecycle standard**');
+    expect(metadata.currentDetails).toContain('- prod (awaiting-approval, 0/1): prod not deployed');
     // prod: refused before the approval, with the reason; nothing queued.
     const early = await api.request('POST', `/projects/promote/releases/${release.number}/deployments`, {
       environment: 'prod',
@@ -487,6 +496,58 @@ describe('lifecycles', () => {
         detail: expect.stringMatching(new RegExp(`^deployment Deployments-\\d+ of release ${octo.Id}$`)),
       },
     });
+  }, 60_000);
+
+  test('a queued deployment can be cancelled; one deploying cannot', async () => {
+    let release: () => void = () => undefined;
+    held = new Promise<void>((resolve) => (release = resolve));
+    const repo = git.createRepo('cancel', { 'overlays/dev/kustomization.yaml': KUSTOMIZATION });
+    await pushImage(registry.url, 'cancel/web', '1.0.0');
+    await pushImage(registry.url, 'cancel/web', '1.1.0');
+    await putProject(
+      env,
+      project('cancel', repo, {
+        lifecycles: [{ name: 'standard', phases: [{ name: 'prod', environments: ['prod'] }] }],
+      }),
+    );
+    const a = await api.request('POST', '/projects/cancel/releases', { versions: { web: '1.0.0' } });
+    const b = await api.request('POST', '/projects/cancel/releases', { versions: { web: '1.1.0' } });
+    const deployA = await api.request('POST', `/projects/cancel/releases/${a.body.number}/deployments`, {
+      environment: 'prod',
+    });
+    expect(deployA.status).toBe(202);
+    await waitFor('cancel', a.body.number, { prod: 'deploying' });
+    const deployB = await api.request('POST', `/projects/cancel/releases/${b.body.number}/deployments`, {
+      environment: 'prod',
+    });
+    expect(deployB.body.status).toBe('queued');
+    const busy = await api.request(
+      'POST',
+      `/projects/cancel/releases/${a.body.number}/deployments/prod/cancel`,
+    );
+    expect(busy.status).toBe(409);
+    expect(busy.body.detail).toMatch(/already deploying; it can no longer be cancelled/);
+    const cancelled = await api.request(
+      'POST',
+      `/projects/cancel/releases/${b.body.number}/deployments/prod/cancel`,
+    );
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({
+      release: b.body.number,
+      status: 'cancelled',
+      error: 'cancelled by a person',
+    });
+    const none = await api.request(
+      'POST',
+      `/projects/cancel/releases/${b.body.number}/deployments/prod/cancel`,
+    );
+    expect(none.status).toBe(404);
+    release();
+    await waitFor('cancel', a.body.number, { prod: 'succeeded' });
+    const board = await api.request('GET', '/projects/cancel/environments');
+    const prod = board.body.environments.find((e: { name: string }) => e.name === 'prod');
+    expect(prod.current.release).toBe(a.body.number);
+    expect(hook.requests.filter((r) => JSON.parse(r.body).project === 'cancel')).toHaveLength(1);
   }, 60_000);
 
   test('lifecycle configuration errors name the field', async () => {
