@@ -171,7 +171,9 @@ export function createApp(options: AppOptions): express.Express {
       feeds: options.feeds ?? new Map(),
     }),
   );
-  app.use(lifecycleRoutes(options.client, options.ledger, options.taskQueue, temporal));
+  app.use(
+    lifecycleRoutes(options.client, options.ledger, options.taskQueue, temporal, options.updateDeadlineMs),
+  );
   app.use(temporal);
   app.use(webhookRoutes(options.client, options.webhookToken ?? null));
   app.use(

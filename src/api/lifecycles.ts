@@ -13,6 +13,7 @@ import { decideUpdate, deploymentEndedSignal, deployUpdate } from '../../workflo
 import type { release } from '../../workflows/release';
 import { principalOf } from './access';
 import { HttpProblem, parseOr400 } from './problem';
+import { withWorkerDeadline } from './workflows';
 import { ProjectParams, ReleaseParams } from './projects';
 
 export const DeployBody = z
@@ -41,6 +42,7 @@ export function lifecycleRoutes(
   ledger: Ledger,
   taskQueue: string,
   temporal: RequestHandler,
+  updateDeadlineMs?: number,
 ): Router {
   const router = Router();
   const store = ledger.deployments;
@@ -72,13 +74,19 @@ export function lifecycleRoutes(
     arg: Arg,
   ): Promise<Ret> {
     try {
-      return await client.workflow.executeUpdateWithStart<typeof release, Ret, [Arg]>(def, {
-        args: [arg],
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof release>(
-          'release',
-          releaseStartOptions(name, stored, taskQueue),
-        ),
-      });
+      // Bounded: with no worker running, the caller hears 503 instead of waiting on the SDK's retries.
+      return await withWorkerDeadline(
+        client,
+        () =>
+          client.workflow.executeUpdateWithStart<typeof release, Ret, [Arg]>(def, {
+            args: [arg],
+            startWorkflowOperation: new WithStartWorkflowOperation<typeof release>(
+              'release',
+              releaseStartOptions(name, stored, taskQueue),
+            ),
+          }),
+        updateDeadlineMs,
+      );
     } catch (err) {
       throw asProblem(err);
     }
