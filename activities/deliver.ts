@@ -67,7 +67,7 @@ function retryable(message: string): ApplicationFailure {
 }
 
 /** A status that retrying cannot fix: a 4xx other than timeouts and rate limits. */
-function permanent(status: number): boolean {
+export function permanent(status: number): boolean {
   return status >= 400 && status < 500 && status !== 408 && status !== 425 && status !== 429;
 }
 

@@ -15,6 +15,7 @@ import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
 import type { environmentQueue } from '../workflows/environment';
 import { wakeSignal } from '../workflows/messages/release';
 import { withLiveness } from './liveness';
+import { permanent } from './deliver';
 
 export interface LifecycleDependencies {
   readonly ledger: Ledger;
@@ -33,10 +34,6 @@ export interface DeployResult {
 
 /** A target refused for good (a 4xx, a bad file): the deployment fails. Anything else is retried. */
 class TargetRefused extends Error {}
-
-function permanent(status: number): boolean {
-  return status >= 400 && status < 500 && status !== 408 && status !== 425 && status !== 429;
-}
 
 /** Activities of lifecycles: where a release stands, queueing deployments, and deploying to targets. */
 export function createLifecycleActivities(deps: LifecycleDependencies) {

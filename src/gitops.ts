@@ -79,7 +79,8 @@ export async function writeBack(req: GitWriteRequest): Promise<GitWriteResult> {
       : {}),
   };
   const work = path.join(dir, 'work');
-  const git = (...args: string[]) => run(['-c', 'http.followRedirects=false', ...args], work, env, req.url);
+  const git = (command: string, ...args: string[]) =>
+    run(command, ['-c', 'http.followRedirects=false', command, ...args], work, env, req.url);
   try {
     await mkdir(work);
     await git('init', '-q');
@@ -141,7 +142,13 @@ async function checkRemote(url: string, policy: OutboundPolicy): Promise<void> {
   }
 }
 
-function run(args: string[], cwd: string, env: NodeJS.ProcessEnv, url: string): Promise<string> {
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  url: string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       'git',
@@ -158,7 +165,7 @@ function run(args: string[], cwd: string, env: NodeJS.ProcessEnv, url: string): 
             return 'the repository';
           }
         })();
-        const message = `git ${args.find((a) => !a.startsWith('-') && a !== 'http.followRedirects=false')} on ${where}: ${text || err.message}`;
+        const message = `git ${command} on ${where}: ${text || err.message}`;
         // Refusals no retry fixes: a missing branch or repository, or credentials refused (git then asks
         // for a user name, which it may not).
         const permanent =
