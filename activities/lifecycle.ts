@@ -153,6 +153,10 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
         author: target.author,
         message,
         token: target.credentials ? secret(target.credentials.secret, target.name, target.url) : undefined,
+        ssh:
+          target.sshKey && target.knownHosts
+            ? { key: secret(target.sshKey.secret, target.name, target.url), knownHosts: target.knownHosts }
+            : undefined,
         policy: deps.outbound ?? PERMISSIVE_OUTBOUND,
       });
       return {

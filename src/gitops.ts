@@ -29,6 +29,8 @@ export interface GitWriteRequest {
   readonly message: string;
   /** An HTTPS token, sent in a header (never in the URL or on a command line). */
   readonly token?: string;
+  /** For ssh:// remotes: the private key, and the server's pinned host key lines. */
+  readonly ssh?: { readonly key: string; readonly knownHosts: string };
   readonly policy: OutboundPolicy;
   /** Pushes tried when the remote moved between fetch and push (each refetches and rewrites). */
   readonly attempts?: number;
@@ -57,6 +59,15 @@ const MAX_FILE_BYTES = 1024 * 1024;
 export async function writeBack(req: GitWriteRequest): Promise<GitWriteResult> {
   await checkRemote(req.url, req.policy);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'feed-triggers-git-'));
+  const ssh = req.url.startsWith('ssh://');
+  if (ssh) {
+    if (!req.ssh) throw new GitPermanentError('an ssh:// repository needs a key and its known hosts');
+    // Only this key, only the pinned host key, no agent, no config files, no prompts.
+    await writeFile(path.join(dir, 'key'), req.ssh.key.endsWith('\n') ? req.ssh.key : `${req.ssh.key}\n`, {
+      mode: 0o600,
+    });
+    await writeFile(path.join(dir, 'known_hosts'), `${req.ssh.knownHosts.trim()}\n`, { mode: 0o600 });
+  }
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: dir,
@@ -69,7 +80,17 @@ export async function writeBack(req: GitWriteRequest): Promise<GitWriteResult> {
     GIT_COMMITTER_NAME: req.author.name,
     GIT_COMMITTER_EMAIL: req.author.email,
     GIT_PROTOCOL_FROM_USER: '0',
-    GIT_ALLOW_PROTOCOL: 'http:https',
+    GIT_ALLOW_PROTOCOL: ssh ? 'ssh' : 'http:https',
+    ...(ssh
+      ? {
+          GIT_SSH_VARIANT: 'ssh',
+          GIT_SSH_COMMAND: [
+            'ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none',
+            `-o StrictHostKeyChecking=yes -o UserKnownHostsFile=${path.join(dir, 'known_hosts')}`,
+            `-o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=30 -i ${path.join(dir, 'key')}`,
+          ].join(' '),
+        }
+      : {}),
     ...(req.token
       ? {
           GIT_CONFIG_COUNT: '1',
@@ -127,7 +148,8 @@ async function checkRemote(url: string, policy: OutboundPolicy): Promise<void> {
     throw new GitPermanentError(`not a URL: ${url.slice(0, 100)}`);
   }
   try {
-    checkOutboundUrl(parsed, policy);
+    // An ssh:// remote's host is checked as an HTTP one's would be.
+    checkOutboundUrl(parsed.protocol === 'ssh:' ? new URL(`http://${parsed.host}/`) : parsed, policy);
     const host = parsed.hostname.replace(/^\[|\]$/g, '');
     if (!isIP(host)) {
       const trusted = policy.trustedHosts?.has(host.toLowerCase()) ?? false;
@@ -156,7 +178,22 @@ function run(
       { cwd, env, timeout: 120_000, maxBuffer: 4 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
-        const text = `${stderr}`.trim().split('\n').slice(-3).join(' ').slice(0, 500);
+        // The line that says why, when ssh or git gives one; otherwise git's own lines without its generic
+        // advice (which would push the cause out of the excerpt).
+        const lines = `${stderr}`
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l !== '' && !/correct access rights|and the repository exists/.test(l));
+        const cause = lines.find((l) =>
+          /Host key verification failed|Permission denied|couldn't find remote ref|Authentication failed/i.test(
+            l,
+          ),
+        );
+        const text = (
+          cause?.startsWith('Host key verification failed')
+            ? `${cause} (the server's key is not the one pinned in knownHosts)`
+            : (cause ?? lines.join(' '))
+        ).slice(0, 500);
         const where = (() => {
           try {
             const u = new URL(url);
@@ -169,7 +206,7 @@ function run(
         // Refusals no retry fixes: a missing branch or repository, or credentials refused (git then asks
         // for a user name, which it may not).
         const permanent =
-          /couldn't find remote ref|not found|\b40[13]\b|Authentication failed|could not read Username|terminal prompts disabled/i.test(
+          /couldn't find remote ref|not found|\b40[13]\b|Authentication failed|could not read Username|terminal prompts disabled|Host key verification failed|Permission denied/i.test(
             text,
           );
         reject(permanent ? new GitPermanentError(message) : new GitUnavailableError(message));

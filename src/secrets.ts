@@ -23,7 +23,9 @@ export function underPrefix(prefix: string, url: string): boolean {
     return false;
   }
   if (p.protocol !== u.protocol || p.host !== u.host) return false;
-  if (u.username !== '' || u.password !== '') return false;
+  // An ssh:// URL names its login user (not a secret); the prefix must name the same one.
+  if (u.protocol === 'ssh:' ? u.username !== p.username : u.username !== '') return false;
+  if (u.password !== '') return false;
   const base = p.pathname.endsWith('/') ? p.pathname : `${p.pathname}/`;
   return u.pathname === p.pathname || u.pathname.startsWith(base);
 }

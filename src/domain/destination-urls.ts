@@ -35,11 +35,17 @@ export function targetUses(environments: readonly Environment[]): {
         secrets.push({ secret: t.apiKey.secret, url: octopusReleasesUrl(t), field: `${at}.apiKey.secret` });
         return;
       }
-      urls.push({ url: t.url, field: `${at}.url` });
+      // An ssh:// remote's host is checked like an HTTP one's.
+      urls.push({
+        url: t.url.startsWith('ssh://') ? `http://${new URL(t.url).host}/` : t.url,
+        field: `${at}.url`,
+      });
       if (t.type === 'webhook' && t.signingSecret)
         secrets.push({ secret: t.signingSecret.secret, url: t.url, field: `${at}.signingSecret.secret` });
       if (t.type === 'git' && t.credentials)
         secrets.push({ secret: t.credentials.secret, url: t.url, field: `${at}.credentials.secret` });
+      if (t.type === 'git' && t.sshKey)
+        secrets.push({ secret: t.sshKey.secret, url: t.url, field: `${at}.sshKey.secret` });
     }),
   );
   return { secrets, urls };

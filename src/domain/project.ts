@@ -125,12 +125,23 @@ export const GitFileSchema = z
   });
 
 /** GitOps write-back: the release's versions committed into files of a Git repository, then pushed. */
+const SshUrl = z
+  .string()
+  .max(2048)
+  .regex(
+    /^ssh:\/\/[A-Za-z0-9_][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*(:\d{1,5})?\/[A-Za-z0-9._/~-]+$/,
+    'an ssh:// URL such as ssh://git@git.example.com/team/deploy.git',
+  );
+
 export const GitTargetSchema = z
   .object({
     name: SlugSchema,
     type: z.literal('git'),
-    /** The repository, over HTTP(S); credentials come from `credentials`, never from the URL. */
-    url: HttpUrl,
+    /**
+     * The repository: `https://…` (credentials from `credentials`, never from the URL) or
+     * `ssh://user@host[:port]/path` (a key from `sshKey`, the host's key pinned in `knownHosts`).
+     */
+    url: z.union([HttpUrl, SshUrl]),
     branch: z
       .string()
       .min(1)
@@ -144,6 +155,15 @@ export const GitTargetSchema = z
     files: z.array(GitFileSchema).min(1).max(20),
     /** An HTTPS token (sent as Basic with user `x-access-token`), as a secret reference. */
     credentials: SecretUseSchema.optional(),
+    /** For ssh:// URLs: the private key (OpenSSH format), as a secret reference. */
+    sshKey: SecretUseSchema.optional(),
+    /** For ssh:// URLs: the server's host key lines (`[host]:port ssh-ed25519 AAAA…`); no other key is accepted. */
+    knownHosts: z
+      .string()
+      .min(1)
+      .max(8192)
+      .regex(/^[^\0]*$/, 'text without NUL bytes')
+      .optional(),
     author: z
       .object({
         name: z
@@ -162,7 +182,29 @@ export const GitTargetSchema = z
     /** `{project}`, `{release}`, `{environment}` and `{packages}` are replaced. */
     message: z.string().min(1).max(1000).default('Deploy {project} {release} to {environment}\n\n{packages}'),
   })
-  .strict();
+  .strict()
+  .superRefine((t, ctx) => {
+    const ssh = t.url.startsWith('ssh://');
+    if (ssh && (!t.sshKey || !t.knownHosts))
+      ctx.addIssue({
+        code: 'custom',
+        path: [t.sshKey ? 'knownHosts' : 'sshKey'],
+        message:
+          'an ssh:// repository needs sshKey and knownHosts (the server key is pinned, never trusted on first use)',
+      });
+    if (ssh && t.credentials)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['credentials'],
+        message: 'an ssh:// repository uses sshKey, not a token',
+      });
+    if (!ssh && (t.sshKey || t.knownHosts))
+      ctx.addIssue({
+        code: 'custom',
+        path: [t.sshKey ? 'sshKey' : 'knownHosts'],
+        message: 'only for ssh:// repositories',
+      });
+  });
 
 export const TargetSchema = z.discriminatedUnion('type', [
   WebhookTargetSchema,

@@ -1,6 +1,11 @@
 import { GitPermanentError, GitWriteRequest, writeBack } from '../../src/gitops';
 import { PERMISSIVE_OUTBOUND, STRICT_OUTBOUND } from '../../src/feeds/outbound';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { GitServer, startGitServer } from '../support/git-server';
+import { SshGitServer, startSshGitServer } from '../support/ssh-git-server';
 
 let git: GitServer;
 /** Set by a test: runs once before the next push reaches the server. */
@@ -143,4 +148,51 @@ test('a kustomization without the image gets a new images entry; the token never
   const failure = await writeBack(request(url, { branch: 'missing' })).catch((err: Error) => err);
   expect(String(failure)).not.toContain(TOKEN);
   expect(String(failure)).not.toContain(Buffer.from(`x-access-token:${TOKEN}`).toString('base64'));
+});
+
+describe('over SSH (OpenSSH sshd on 127.0.0.1)', () => {
+  let ssh: SshGitServer;
+  beforeAll(async () => {
+    ssh = await startSshGitServer();
+  });
+  afterAll(async () => {
+    await ssh?.close();
+  });
+
+  const sshRequest = (url: string, over: Partial<GitWriteRequest> = {}): GitWriteRequest =>
+    request(url, {
+      token: undefined,
+      files: [
+        { path: 'values.yaml', format: 'yaml', field: 'image.tag', use: 'tag', tag: '3.0.0', digest: null },
+      ],
+      ssh: { key: ssh.clientKey, knownHosts: ssh.knownHosts },
+      ...over,
+    });
+
+  test('commits with the configured key to a server whose host key is pinned', async () => {
+    const url = ssh.createRepo('over-ssh', { 'values.yaml': VALUES });
+    const result = await writeBack(sshRequest(url));
+    expect(result.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(ssh.git('over-ssh', 'show', 'main:values.yaml')).toBe(VALUES.replace('tag: 1.0.0', 'tag: 3.0.0'));
+    expect(await writeBack(sshRequest(url))).toEqual({ commit: null, pushAttempts: 0 });
+  });
+
+  test('refuses a server whose host key is not the pinned one, and a key the server does not accept', async () => {
+    const url = ssh.createRepo('impostor', { 'values.yaml': VALUES });
+    const otherHost = `${ssh.knownHosts.split(' ')[0]} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl`;
+    await expect(
+      writeBack(sshRequest(url, { ssh: { key: ssh.clientKey, knownHosts: otherHost } })),
+    ).rejects.toThrow(/Host key verification failed/);
+    const stranger = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-ssh-key-'));
+    try {
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(stranger, 'k')]);
+      const key = execFileSync('cat', [path.join(stranger, 'k')], { encoding: 'utf8' });
+      await expect(writeBack(sshRequest(url, { ssh: { key, knownHosts: ssh.knownHosts } }))).rejects.toThrow(
+        GitPermanentError,
+      );
+    } finally {
+      rmSync(stranger, { recursive: true, force: true });
+    }
+    expect(ssh.git('impostor', 'log', '--format=%s', 'main').trim()).toBe('seed');
+  });
 });

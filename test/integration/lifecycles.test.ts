@@ -6,6 +6,7 @@ import { HttpClient } from '../../src/feeds/http';
 import { bindingsOf } from '../../src/secrets';
 import { startApi, TestApi } from '../support/api';
 import { startGitServer, GitServer } from '../support/git-server';
+import { SshGitServer, startSshGitServer } from '../support/ssh-git-server';
 import { startServer, TestServer } from '../support/http-server';
 import { putProject, startTrigger, waitForReleases } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
@@ -24,6 +25,7 @@ let held: Promise<void> = Promise.resolve();
 const NOTIFY_TOKEN = 'registry-notify-token-lifecycles';
 const OCTOPUS_KEY = 'API-LIFECYCLEKEY0001';
 let octopus: TestServer;
+let ssh: SshGitServer;
 /** The Octopus stand-in's releases (by version) and deployments. */
 const octoReleases = new Map<string, { Id: string; Version: string; ProjectId: string }>();
 const octoDeployments: Array<{ Id: string; ReleaseId: string; EnvironmentId: string; Comments: string }> = [];
@@ -85,6 +87,7 @@ async function startOctopus(): Promise<TestServer> {
 
 beforeAll(async () => {
   git = await startGitServer({ token: GIT_TOKEN });
+  ssh = await startSshGitServer();
   octopus = await startOctopus();
   hook = await startServer(async (req, res) => {
     const { environment, project: name } = JSON.parse(req.body) as { environment: string; project: string };
@@ -95,6 +98,7 @@ beforeAll(async () => {
   const secrets = new Map([
     ['git-token', { value: GIT_TOKEN, sendTo: [`${git.url}/`] }],
     ['octopus', { value: OCTOPUS_KEY, sendTo: [`${octopus.url}/api/`] }],
+    ['deploy-key', { value: ssh.clientKey, sendTo: [`${ssh.base}/`] }],
   ]);
   env = await startTestWorker({ secrets });
   api = await startApi(env, { secretBindings: bindingsOf(secrets), webhookToken: NOTIFY_TOKEN });
@@ -109,6 +113,7 @@ afterAll(async () => {
   await env?.stop();
   await hook?.close();
   await octopus?.close();
+  await ssh?.close();
   await git?.close();
   await registry?.stop();
 });
@@ -498,6 +503,45 @@ describe('lifecycles', () => {
     });
   }, 60_000);
 
+  test('Git write-back over SSH: the key from a secret, the server key pinned', async () => {
+    const seedUrl = ssh.createRepo('deploy', { 'overlays/dev/kustomization.yaml': KUSTOMIZATION });
+    await pushImage(registry.url, 'over-ssh/web', '7.0.0');
+    await putProject(env, {
+      ...project('over-ssh', seedUrl, {
+        lifecycles: [{ name: 'standard', phases: [{ name: 'dev', environments: ['dev'], automatic: true }] }],
+      }),
+      environments: [
+        {
+          name: 'dev',
+          targets: [
+            {
+              name: 'gitops',
+              type: 'git',
+              url: seedUrl,
+              sshKey: { secret: 'deploy-key' },
+              knownHosts: ssh.knownHosts,
+              files: [
+                {
+                  path: 'overlays/dev/kustomization.yaml',
+                  format: 'kustomize',
+                  package: 'web',
+                  image: 'shop/web',
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const created = await api.request('POST', '/projects/over-ssh/releases', {});
+    expect(created.status).toBe(201);
+    const view = await waitFor('over-ssh', created.body.number, { dev: 'succeeded' });
+    expect(view.deployments[0].targets.gitops.detail).toMatch(/^pushed [0-9a-f]{40} to main$/);
+    expect(ssh.git('deploy', 'show', 'main:overlays/dev/kustomization.yaml')).toBe(
+      KUSTOMIZATION.replace('0.9.0', '7.0.0'),
+    );
+  }, 60_000);
+
   test('a queued deployment can be cancelled; one deploying cannot', async () => {
     let release: () => void = () => undefined;
     held = new Promise<void>((resolve) => (release = resolve));
@@ -554,7 +598,21 @@ describe('lifecycles', () => {
     const res = await api.request('PUT', '/projects/bad-lifecycle', {
       name: 'bad-lifecycle',
       packages: [{ name: 'web', feed: registry.host, package: 'x/web' }],
-      environments: [{ name: 'dev' }],
+      environments: [
+        { name: 'dev' },
+        {
+          name: 'ssh',
+          targets: [
+            {
+              name: 'g',
+              type: 'git',
+              url: 'ssh://git@git.example.com/team/deploy.git',
+              sshKey: { secret: 'deploy-key' },
+              files: [{ path: 'k/kustomization.yaml', format: 'kustomize', package: 'web' }],
+            },
+          ],
+        },
+      ],
       lifecycles: [
         {
           name: 'l',
@@ -574,6 +632,7 @@ describe('lifecycles', () => {
         'lifecycles.0.phases.0.minimumEnvironments: the phase has 2 environment(s); it cannot need 3',
         'lifecycles.0.phases.1.environments.0: environment "dev" is already in a phase of this lifecycle',
         'lifecycle: no lifecycle named "nope"',
+        'environments.1.targets.0.knownHosts: an ssh:// repository needs sshKey and knownHosts (the server key is pinned, never trusted on first use)',
       ]),
     );
   });

@@ -13,6 +13,11 @@ describe('secret bindings', () => {
     ['https://ci.example.com/', 'https://user:pw@ci.example.com/hooks', false],
     ['https://ci.example.com/', 'not a url', false],
     ['https://ci.example.com/a/', 'https://ci.example.com/a/../b', false], // normalised to /b by URL
+    // ssh:// remotes name their login user, which the binding must name too.
+    ['ssh://git@git.example.com/team/', 'ssh://git@git.example.com/team/deploy.git', true],
+    ['ssh://git@git.example.com/team/', 'ssh://root@git.example.com/team/deploy.git', false],
+    ['ssh://git@git.example.com/team/', 'ssh://git@git.example.com:2222/team/deploy.git', false],
+    ['https://git.example.com/team/', 'ssh://git@git.example.com/team/deploy.git', false],
   ])('%s admits %s: %s', (prefix, url, admitted) => {
     expect(underPrefix(prefix, url)).toBe(admitted);
   });
