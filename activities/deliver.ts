@@ -66,6 +66,30 @@ function retryable(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FailureCode.DESTINATION_UNAVAILABLE, message });
 }
 
+/**
+ * A webhook's request: the JSON body (plain, or a CloudEvents 1.0 structured envelope), the idempotency key
+ * and, with a signing key, `X-Feed-Triggers-Signature: sha256=<HMAC of the body>`. Releases to destinations
+ * and deployments to environments' webhook targets are both sent this way.
+ */
+export function webhookRequest(
+  data: unknown,
+  event: { id: string; source: string; type: string; subject: string; time: string },
+  options: { cloudEvents: boolean; signingKey: string | null },
+): { body: string; headers: Record<string, string> } {
+  const body = JSON.stringify(
+    options.cloudEvents ? { specversion: '1.0', ...event, datacontenttype: 'application/json', data } : data,
+  );
+  const headers: Record<string, string> = {
+    'content-type': options.cloudEvents ? 'application/cloudevents+json' : 'application/json',
+    'idempotency-key': event.id,
+    'user-agent': 'feed-triggers',
+  };
+  if (options.signingKey !== null)
+    headers['x-feed-triggers-signature'] =
+      `sha256=${createHmac('sha256', options.signingKey).update(body).digest('hex')}`;
+  return { body, headers };
+}
+
 /** A status that retrying cannot fix: a 4xx other than timeouts and rate limits. */
 export function permanent(status: number): boolean {
   return status >= 400 && status < 500 && status !== 408 && status !== 425 && status !== 429;
@@ -107,31 +131,22 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
     {
       const key = idempotencyKey(project, release);
       if (destination.type === 'webhook') {
-        const payload = releasePayload(project, release);
-        const body = JSON.stringify(
-          destination.cloudEvents
-            ? {
-                specversion: '1.0',
-                id: key,
-                source: `feed-triggers/projects/${project}`,
-                type: 'io.feed-triggers.release.created',
-                subject: release.number,
-                time: release.createdAt,
-                datacontenttype: 'application/json',
-                data: payload,
-              }
-            : payload,
+        const { body, headers } = webhookRequest(
+          releasePayload(project, release),
+          {
+            id: key,
+            source: `feed-triggers/projects/${project}`,
+            type: 'io.feed-triggers.release.created',
+            subject: release.number,
+            time: release.createdAt,
+          },
+          {
+            cloudEvents: destination.cloudEvents,
+            signingKey: destination.signingSecret
+              ? secret(destination.signingSecret.secret, destination.name, destination.url)
+              : null,
+          },
         );
-        const headers: Record<string, string> = {
-          'content-type': destination.cloudEvents ? 'application/cloudevents+json' : 'application/json',
-          'idempotency-key': key,
-          'user-agent': 'feed-triggers',
-        };
-        if (destination.signingSecret) {
-          const key = secret(destination.signingSecret.secret, destination.name, destination.url);
-          const hmac = createHmac('sha256', key).update(body).digest('hex');
-          headers['x-feed-triggers-signature'] = `sha256=${hmac}`;
-        }
         const res = await post(destination.url, headers, body, destination.name);
         if (res.status >= 200 && res.status < 300) return;
         const message = `webhook ${destination.name} answered ${res.status}`;

@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { Client } from '@temporalio/client';
 import { Ledger } from '../src/db/ledger';
@@ -15,7 +14,7 @@ import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
 import type { environmentQueue } from '../workflows/environment';
 import { wakeSignal } from '../workflows/messages/release';
 import { withLiveness } from './liveness';
-import { permanent } from './deliver';
+import { permanent, webhookRequest } from './deliver';
 
 export interface LifecycleDependencies {
   readonly ledger: Ledger;
@@ -95,31 +94,22 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
   async function toTarget(start: Start, target: Target): Promise<TargetOutcome> {
     const key = `feed-triggers:${start.project}:deployment:${start.deployment.id}`;
     if (target.type === 'webhook') {
-      const data = payload(start);
-      const body = JSON.stringify(
-        target.cloudEvents
-          ? {
-              specversion: '1.0',
-              id: key,
-              source: `feed-triggers/projects/${start.project}`,
-              type: 'io.feed-triggers.deployment.requested',
-              subject: `${start.release.number}/${start.deployment.environment}`,
-              time: start.deployment.queuedAt,
-              datacontenttype: 'application/json',
-              data,
-            }
-          : data,
+      const { body, headers } = webhookRequest(
+        payload(start),
+        {
+          id: key,
+          source: `feed-triggers/projects/${start.project}`,
+          type: 'io.feed-triggers.deployment.requested',
+          subject: `${start.release.number}/${start.deployment.environment}`,
+          time: start.deployment.queuedAt,
+        },
+        {
+          cloudEvents: target.cloudEvents,
+          signingKey: target.signingSecret
+            ? secret(target.signingSecret.secret, target.name, target.url)
+            : null,
+        },
       );
-      const headers: Record<string, string> = {
-        'content-type': target.cloudEvents ? 'application/cloudevents+json' : 'application/json',
-        'idempotency-key': key,
-        'user-agent': 'feed-triggers',
-      };
-      if (target.signingSecret) {
-        const value = secret(target.signingSecret.secret, target.name, target.url);
-        headers['x-feed-triggers-signature'] =
-          `sha256=${createHmac('sha256', value).update(body).digest('hex')}`;
-      }
       const res = await post(target.url, headers, body, target.name);
       const message = `webhook ${target.name} answered ${res.status}`;
       if (res.status >= 200 && res.status < 300) return { type: 'webhook', detail: message };

@@ -594,6 +594,42 @@ describe('lifecycles', () => {
     expect(hook.requests.filter((r) => JSON.parse(r.body).project === 'cancel')).toHaveLength(1);
   }, 60_000);
 
+  test('hostile Git targets are refused at save, naming the field', async () => {
+    const target = (over: Record<string, unknown>) => ({
+      name: 'g',
+      type: 'git',
+      url: 'https://git.example.com/team/deploy.git',
+      files: [{ path: 'k/kustomization.yaml', format: 'kustomize', package: 'web' }],
+      ...over,
+    });
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ files: [{ path: '../../etc/passwd', format: 'yaml', field: 'a', package: 'web' }] }, 'files.0.path'],
+      [{ files: [{ path: '.git/config', format: 'yaml', field: 'a', package: 'web' }] }, 'files.0.path'],
+      [{ files: [{ path: '/etc/passwd', format: 'yaml', field: 'a', package: 'web' }] }, 'files.0.path'],
+      [{ files: [{ path: 'v.yaml', format: 'yaml', field: 'a..b', package: 'web' }] }, 'files.0.field'],
+      [{ branch: '--upload-pack=touch /tmp/pwned' }, 'branch'],
+      [{ branch: 'main/../../x' }, 'branch'],
+      [{ url: 'https://user:secret@git.example.com/r.git' }, 'url'],
+      [{ url: 'ssh://git@-oProxyCommand=touch_x/r.git', sshKey: { secret: 'k' }, knownHosts: 'h' }, 'url'],
+      [{ url: 'file:///etc/passwd' }, 'url'],
+      [{ message: 'm'.repeat(1001) }, 'message'],
+      [{ author: { name: 'x\nInjected: header', email: 'a@b.c' } }, 'author.name'],
+    ];
+    for (const [over, field] of cases) {
+      const res = await api.request('PUT', '/projects/hostile-git', {
+        name: 'hostile-git',
+        packages: [{ name: 'web', feed: registry.host, package: 'x/web' }],
+        environments: [{ name: 'dev', targets: [target(over)] }],
+      });
+      expect(res.status).toBe(400);
+      expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(
+        `environments.0.targets.0.${field}`,
+      );
+    }
+    // Nothing of it was saved.
+    expect((await api.request('GET', '/projects/hostile-git')).status).toBe(404);
+  });
+
   test('lifecycle configuration errors name the field', async () => {
     const res = await api.request('PUT', '/projects/bad-lifecycle', {
       name: 'bad-lifecycle',

@@ -32,8 +32,27 @@ const GIT_ENV = {
   GIT_COMMITTER_EMAIL: 'seed@example.com',
 };
 
-function git(cwd: string, ...args: string[]): string {
+/** Runs git on this machine (no network to the test's own servers: they share this event loop). */
+export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8' });
+}
+
+/** Creates the bare repository `bare` whose `main` holds `files`, on disk. */
+export function seedBareRepo(bare: string, files: Record<string, string>): void {
+  git(path.dirname(bare), 'init', '-q', '--bare', '-b', 'main', bare);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-git-seed-'));
+  try {
+    git(dir, 'init', '-q', '-b', 'main');
+    for (const [file, content] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      writeFileSync(path.join(dir, file), content);
+    }
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-q', '-m', 'seed');
+    git(dir, 'push', '-q', bare, 'main');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function startGitServer(
@@ -115,21 +134,8 @@ export async function startGitServer(
   return {
     url,
     createRepo(name, files) {
-      git(root, 'init', '-q', '--bare', '-b', 'main', bare(name));
+      seedBareRepo(bare(name), files);
       git(bare(name), 'config', 'http.receivepack', 'true');
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-git-seed-'));
-      try {
-        git(dir, 'init', '-q', '-b', 'main');
-        for (const [file, content] of Object.entries(files)) {
-          mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-          writeFileSync(path.join(dir, file), content);
-        }
-        git(dir, 'add', '.');
-        git(dir, 'commit', '-q', '-m', 'seed');
-        git(dir, 'push', '-q', bare(name), 'main');
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
       return `${url}/${name}.git`;
     },
     show: (name, file, branch = 'main') => git(bare(name), 'show', `${branch}:${file}`),

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { git, seedBareRepo } from './git-server';
 
 /**
  * A real Git server over SSH on 127.0.0.1: OpenSSH's sshd on a free port, with a host key and one
@@ -96,38 +97,15 @@ export async function startSshGitServer(): Promise<SshGitServer> {
   }
   const user = os.userInfo().username;
   const hostKey = readFileSync(path.join(dir, 'host.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
-  const gitEnv = {
-    ...process.env,
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_AUTHOR_NAME: 'seed',
-    GIT_AUTHOR_EMAIL: 'seed@example.com',
-    GIT_COMMITTER_NAME: 'seed',
-    GIT_COMMITTER_EMAIL: 'seed@example.com',
-  };
-  const gitAt = (cwd: string, ...args: string[]) =>
-    execFileSync('git', args, { cwd, env: gitEnv, encoding: 'utf8' });
   const bare = (name: string) => path.join(root, `${name}.git`);
   const base = `ssh://${user}@127.0.0.1:${port}${root}`;
   return {
     base,
     createRepo(name, files) {
-      gitAt(root, 'init', '-q', '--bare', '-b', 'main', bare(name));
-      const seed = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-ssh-seed-'));
-      try {
-        gitAt(seed, 'init', '-q', '-b', 'main');
-        for (const [file, content] of Object.entries(files)) {
-          mkdirSync(path.dirname(path.join(seed, file)), { recursive: true });
-          writeFileSync(path.join(seed, file), content);
-        }
-        gitAt(seed, 'add', '.');
-        gitAt(seed, 'commit', '-q', '-m', 'seed');
-        gitAt(seed, 'push', '-q', bare(name), 'main');
-      } finally {
-        rmSync(seed, { recursive: true, force: true });
-      }
+      seedBareRepo(bare(name), files);
       return `${base}/${name}.git`;
     },
-    git: (name, ...args) => gitAt(bare(name), ...args),
+    git: (name, ...args) => git(bare(name), ...args),
     clientKey: readFileSync(path.join(dir, 'client'), 'utf8'),
     knownHosts: `[127.0.0.1]:${port} ${hostKey}`,
     root,
