@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FeedIdSchema } from './domain/trigger-schema';
 import { NamedSecret } from './secrets';
-import { OutboundPolicy } from './feeds/outbound';
+import { checkOutboundUrl, OutboundPolicy } from './feeds/outbound';
 import {
   DEFAULT_MAX_INDEX_BYTES,
   DEFAULT_MAX_PAGES,
@@ -354,6 +354,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }
       if (spec.data.secret && !(spec.data.secret.secret in file.receiverSecrets))
         throw new ConfigError(`${where}: receivers.${i}.secret.secret: not in receiverSecrets`);
+      if (spec.data.oidc?.jwksUrl)
+        try {
+          checkOutboundUrl(new URL(spec.data.oidc.jwksUrl), outbound);
+        } catch (err) {
+          throw new ConfigError(`${where}: receivers.${i}.oidc.jwksUrl: ${(err as Error).message}`);
+        }
       const token = readSecret(urlToken, env, `receivers.${i}.urlToken`, baseDir);
       if (!/^[A-Za-z0-9_-]{32,128}$/.test(token))
         throw new ConfigError(`${where}: receivers.${i}.urlToken: 32 to 128 letters, digits, "-" or "_"`);

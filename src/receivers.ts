@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { FeedIdSchema, RepositorySchema, SlugSchema } from './domain/trigger-schema';
+import { JwksCache, oidcRefusal, OidcSchema } from './oidc';
 
 /**
  * Registry webhook receivers: each type is one sender's notification format and the way that sender can
@@ -31,7 +32,10 @@ export const RECEIVER_VERIFICATION: Readonly<
   github: { secret: 'required', how: 'X-Hub-Signature-256: HMAC-SHA256 of the raw body' },
   harbor: { secret: 'required', how: "the Authorization header (the webhook's Auth Header)" },
   quay: { secret: 'none', how: 'the URL token only (Quay cannot sign or add headers)' },
-  gar: { secret: 'none', how: 'the URL token (Pub/Sub push endpoint)' },
+  gar: {
+    secret: 'none',
+    how: "the URL token, and the push's OIDC token (signature, audience, issuer, expiry) when oidc is configured",
+  },
   ecr: { secret: 'required', how: "the API destination's API key header (x-api-key)" },
   'generic-hmac': { secret: 'required', how: 'X-Signature-256: sha256=HMAC-SHA256 of the raw body' },
 };
@@ -44,9 +48,17 @@ export const ReceiverSpecSchema = z
     secret: z.object({ secret: SlugSchema }).strict().optional(),
     /** The feed whose packages the notifications name; otherwise the registry host in the payload. */
     feed: FeedIdSchema.optional(),
+    /** gar: the OIDC token Pub/Sub push attaches, checked against these public keys. */
+    oidc: OidcSchema.optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
+    if (spec.oidc && spec.type !== 'gar')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['oidc'],
+        message: `a ${spec.type} receiver cannot verify an OIDC token (only gar: Pub/Sub push)`,
+      });
     const needs = RECEIVER_VERIFICATION[spec.type].secret;
     if (needs === 'required' && !spec.secret)
       ctx.addIssue({
@@ -366,32 +378,46 @@ export function sameSecret(given: string, expected: string): boolean {
 
 const hmacHex = (secret: string, raw: Buffer) => createHmac('sha256', secret).update(raw).digest('hex');
 
-/** Whether the sender proved itself the way its type allows (the URL token was checked before). */
-export function verifySender(
-  type: ReceiverType,
+/**
+ * Why the sender did not prove itself the way its type allows, or null when it did (the URL token was
+ * checked before). The reason is for the operator's log, never for the sender.
+ */
+export async function senderRefusal(
+  spec: ReceiverSpec,
   secret: string | null,
   raw: Buffer,
   headers: Readonly<Record<string, string | undefined>>,
-): boolean {
-  switch (type) {
+  jwks: JwksCache,
+): Promise<string | null> {
+  const check = (ok: boolean, what: string) => (ok ? null : what);
+  switch (spec.type) {
     case 'dockerhub':
     case 'quay':
+      return null;
     case 'gar':
-      return true;
+      return spec.oidc ? oidcRefusal(spec.oidc, headers.authorization, jwks) : null;
     case 'distribution':
     case 'harbor': {
       const given = headers.authorization ?? '';
-      return secret !== null && (sameSecret(given, secret) || sameSecret(given, `Bearer ${secret}`));
+      return check(
+        secret !== null && (sameSecret(given, secret) || sameSecret(given, `Bearer ${secret}`)),
+        'the Authorization header does not match',
+      );
     }
     case 'ecr':
-      return secret !== null && sameSecret(headers['x-api-key'] ?? '', secret);
+      return check(
+        secret !== null && sameSecret(headers['x-api-key'] ?? '', secret),
+        'the x-api-key header does not match',
+      );
     case 'github':
-      return (
-        secret !== null && sameSecret(headers['x-hub-signature-256'] ?? '', `sha256=${hmacHex(secret, raw)}`)
+      return check(
+        secret !== null && sameSecret(headers['x-hub-signature-256'] ?? '', `sha256=${hmacHex(secret, raw)}`),
+        'X-Hub-Signature-256 does not match',
       );
     case 'generic-hmac':
-      return (
-        secret !== null && sameSecret(headers['x-signature-256'] ?? '', `sha256=${hmacHex(secret, raw)}`)
+      return check(
+        secret !== null && sameSecret(headers['x-signature-256'] ?? '', `sha256=${hmacHex(secret, raw)}`),
+        'X-Signature-256 does not match',
       );
   }
 }

@@ -2,7 +2,7 @@ import { Client } from '@temporalio/client';
 import express, { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import { Feed, isLoopback } from '../feeds/feed';
-import { OutboundPolicy } from '../feeds/outbound';
+import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
 import { metrics } from '../metrics';
 import {
   parseNotification,
@@ -10,8 +10,9 @@ import {
   Push,
   RECEIVER_VERIFICATION,
   ReceiverSpecSchema,
-  verifySender,
+  senderRefusal,
 } from '../receivers';
+import { JwksCache, JwksUnavailable } from '../oidc';
 import { watchedPackageKey } from '../domain/search-attributes';
 import { SlugSchema } from '../domain/trigger-schema';
 import { ReceiverConflict, ReceiverStore } from '../db/receivers';
@@ -80,9 +81,18 @@ function headersOf(req: Request): Record<string, string | undefined> {
 export function receiverRoutes(options: ReceiverOptions): Router {
   const { store } = options;
   const router = Router();
+  const jwks = new JwksCache(options.outbound);
 
   router.post('/receivers', async (req, res) => {
     const spec = parseOr400(ReceiverSpecSchema, req.body);
+    if (spec.oidc?.jwksUrl)
+      try {
+        checkOutboundUrl(new URL(spec.oidc.jwksUrl), options.outbound);
+      } catch (err) {
+        throw new HttpProblem(400, 'Invalid request', `oidc.jwksUrl: ${(err as Error).message}`, [
+          { field: 'oidc.jwksUrl', message: (err as Error).message },
+        ]);
+      }
     if (spec.secret && !options.secrets.has(spec.secret.secret))
       throw new HttpProblem(
         400,
@@ -142,7 +152,20 @@ export function receiverRoutes(options: ReceiverOptions): Router {
       }
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const headers = headersOf(req);
-      if (!verifySender(spec.type, secret, raw, headers)) return refuse();
+      let refusal: string | null;
+      try {
+        refusal = await senderRefusal(spec, secret, raw, headers, jwks);
+      } catch (err) {
+        if (!(err instanceof JwksUnavailable)) throw err;
+        options.log(`receiver ${spec.name}: ${err.message}`);
+        // The sender retries (Pub/Sub push retries until acknowledged): nothing is lost.
+        throw new HttpProblem(503, 'Service unavailable', 'the notification cannot be verified now; retry');
+      }
+      if (refusal !== null) {
+        // For the operator, without the sender's values: a misconfigured audience shows here.
+        options.log(`receiver ${spec.name}: refused a notification: ${refusal}`);
+        return refuse();
+      }
       let body: unknown;
       try {
         body = JSON.parse(raw.toString('utf8'));

@@ -171,6 +171,12 @@ const MIGRATIONS: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  '0005_receiver_oidc': {
+    async up(db) {
+      // gar receivers may verify Pub/Sub push's OIDC tokens: the audience, issuers and public keys.
+      await sql`ALTER TABLE receivers ADD COLUMN oidc json`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

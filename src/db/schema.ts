@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+import type { OidcConfig } from '../oidc';
 import type { DeliveryStatus, ProjectSpec, ReleaseSource } from '../domain/project';
 import type { ReleasedPackage } from '../domain/trigger';
 import type { DeploymentStatus } from '../domain/lifecycle';
@@ -103,6 +104,8 @@ export interface ReceiversTable {
   type: string;
   secret_name: string | null;
   feed: string | null;
+  /** gar: the OIDC configuration its pushes' tokens are verified against (public keys only). */
+  oidc: JSONColumnType<OidcConfig | null, string | null, string | null>;
   /** Hex SHA-256 of the token in the receiver's URL; the token is shown once. */
   url_hash: string;
   created_by: string;

@@ -1,3 +1,4 @@
+import { createHmac, generateKeyPairSync, KeyPairKeyObjectResult, sign } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { runApply } from '../../src/cli/apply';
@@ -317,5 +318,171 @@ describe('every receiver', () => {
     expect(entry.outcome).toBe('no-change');
     expect(entry.reason).toMatch(/; notified app 2\.0\.0-rc\.1: pre-release tag does not match$/);
     expect((await api.request('GET', '/projects/hook-rejected/releases')).body.releases).toHaveLength(1);
+  });
+});
+
+describe('a gar receiver verifying the OIDC token of a Pub/Sub push', () => {
+  const AUDIENCE = 'https://feed-triggers.example.com/hooks/gar';
+  const EMAIL = 'pubsub-push@my-project.iam.gserviceaccount.com';
+  const k1 = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const k2 = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwkOf = (pair: KeyPairKeyObjectResult, kid: string) => ({
+    ...pair.publicKey.export({ format: 'jwk' }),
+    kid,
+    alg: 'RS256',
+    use: 'sig',
+  });
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  /** An ID token as Google signs it: the fixture's claims, changed where a case says. */
+  const token = (
+    options: { pair?: KeyPairKeyObjectResult; kid?: string; alg?: string; claims?: object } = {},
+  ) => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = {
+      ...JSON.parse(
+        fixture('gar-oidc-claims', {
+          AUDIENCE,
+          EMAIL,
+          EXP: String(now + 3600),
+          IAT: String(now),
+        }),
+      ),
+      ...options.claims,
+    };
+    const head = `${b64({ alg: options.alg ?? 'RS256', kid: options.kid ?? 'k1', typ: 'JWT' })}.${b64(claims)}`;
+    const signature = sign('sha256', Buffer.from(head), (options.pair ?? k1).privateKey);
+    return `Bearer ${head}.${signature.toString('base64url')}`;
+  };
+  const push = (repository: string, tag: string) =>
+    fixture('gar', {
+      DATA: Buffer.from(fixture('gar-message', { REPOSITORY: repository, TAG: tag })).toString('base64'),
+    });
+  const REFUSED = {
+    type: 'about:blank',
+    title: 'Unauthorized',
+    status: 401,
+    detail: 'the notification could not be verified',
+  };
+
+  test('keys in the configuration: a genuine push releases; every forged, stale or misdirected token is a 401', async () => {
+    const url = await receiver('gar-oidc', 'gar', {
+      feed: 'local',
+      oidc: { audience: AUDIENCE, serviceAccountEmail: EMAIL, jwks: { keys: [jwkOf(k1, 'k1')] } },
+    });
+    const listed = (await api.request('GET', '/receivers')).body.receivers.find(
+      (r: { spec: { name: string } }) => r.spec.name === 'gar-oidc',
+    );
+    expect(listed.spec.oidc).toMatchObject({
+      audience: AUDIENCE,
+      issuers: ['https://accounts.google.com', 'accounts.google.com'],
+    });
+    await watched('hook-gar-oidc', 'gcp-project/hooks/gar-oidc');
+    await pushImage(registry.url, 'gcp-project/hooks/gar-oidc', '1.1.0');
+    const before = await newestEntry('hook-gar-oidc');
+    const body = push('gcp-project/hooks/gar-oidc', '1.1.0');
+    const now = Math.floor(Date.now() / 1000);
+    // An HMAC "signed" with the public key (the alg-confusion attack), and no signature at all.
+    const publicPem = k1.publicKey.export({ format: 'pem', type: 'spki' });
+    const hsHead = `${b64({ alg: 'HS256', kid: 'k1' })}.${token().split('.')[1]}`;
+    const hs = `Bearer ${hsHead}.${createHmac('sha256', publicPem).update(hsHead).digest('base64url')}`;
+    const none = `Bearer ${b64({ alg: 'none', kid: 'k1' })}.${token().split('.')[1]}.x`;
+    const [h, , s] = token().slice(7).split('.');
+    const tampered = `Bearer ${h}.${b64({ ...JSON.parse(fixture('gar-oidc-claims', { AUDIENCE, EMAIL, EXP: String(now + 3600), IAT: String(now) })), email: 'attacker@evil.example' })}.${s}`;
+    for (const [what, authorization] of [
+      ['missing', undefined],
+      ['another key', token({ pair: k2 })],
+      ['an unknown kid', token({ kid: 'k9' })],
+      ['HS256 with the public key', hs],
+      ['alg none', none],
+      ['claims changed after signing', tampered],
+      ['expired', token({ claims: { exp: now - 300, iat: now - 4000 } })],
+      ['another audience', token({ claims: { aud: 'https://elsewhere.example/push' } })],
+      ['another issuer', token({ claims: { iss: 'https://issuer.example' } })],
+      ['another service account', token({ claims: { email: 'other@my-project.iam.gserviceaccount.com' } })],
+      ['an unverified email', token({ claims: { email_verified: false } })],
+      ['not a JWT', 'Bearer abc'],
+    ] as const) {
+      const res = await post(url, body, authorization ? { authorization } : {});
+      expect([what, res.status, res.body]).toEqual([what, 401, REFUSED]);
+    }
+    expect(await newestEntry('hook-gar-oidc')).toEqual(before);
+
+    const res = await post(url, body, { authorization: token() });
+    expect([res.status, res.body.triggers]).toEqual([202, ['trigger/hook-gar-oidc/app']]);
+    const [release] = await waitForReleases(env, 'hook-gar-oidc', 2);
+    expect(release.packages[0].tag).toBe('1.1.0');
+  });
+
+  test('keys at a JWKS URL: read once, again when an unknown key appears (boundedly), 503 while unreadable', async () => {
+    let keys = [jwkOf(k1, 'k1')];
+    let up = true;
+    const issuer = await startServer((_req, res) => {
+      if (!up) return void res.writeHead(500).end();
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' });
+      res.end(JSON.stringify({ keys }));
+    });
+    try {
+      const url = await receiver('gar-jwks', 'gar', {
+        feed: 'local',
+        oidc: { audience: AUDIENCE, jwksUrl: `${issuer.url}/oauth2/v3/certs` },
+      });
+      await watched('hook-gar-jwks', 'gcp-project/hooks/gar-jwks');
+      const body = push('gcp-project/hooks/gar-jwks', '1.0.0');
+      for (let i = 0; i < 3; i++)
+        expect((await post(url, body, { authorization: token() })).status).toBe(202);
+      expect(issuer.requests.map((r) => r.url)).toEqual(['/oauth2/v3/certs']);
+      // Google rotates: a token signed with the new key makes the receiver read the keys again, once.
+      keys = [jwkOf(k1, 'k1'), jwkOf(k2, 'k2')];
+      expect((await post(url, body, { authorization: token({ pair: k2, kid: 'k2' }) })).status).toBe(202);
+      expect(issuer.requests).toHaveLength(2);
+      // A kid nobody publishes reads the keys once more, then is refused without reading for a minute.
+      for (let i = 0; i < 3; i++)
+        expect((await post(url, body, { authorization: token({ kid: 'k3' }) })).status).toBe(401);
+      expect(issuer.requests).toHaveLength(3);
+
+      const cold = await receiver('gar-jwks-down', 'gar', {
+        feed: 'local',
+        oidc: { audience: AUDIENCE, jwksUrl: `${issuer.url}/other/certs` },
+      });
+      up = false;
+      const res = await post(cold, body, { authorization: token() });
+      expect([res.status, res.body.detail]).toEqual([503, 'the notification cannot be verified now; retry']);
+    } finally {
+      await issuer.close();
+    }
+  });
+
+  test('configuration is checked: oidc only on gar, one source of keys, strong keys, https', async () => {
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    for (const [extra, field, message] of [
+      [{ type: 'quay', oidc: { audience: AUDIENCE, jwks: { keys: [jwkOf(k1, 'k1')] } } }, 'oidc', /only gar/],
+      [{ oidc: { audience: AUDIENCE } }, 'oidc.jwks', /either as jwks or as jwksUrl/],
+      [
+        {
+          oidc: {
+            audience: AUDIENCE,
+            jwks: { keys: [jwkOf(k1, 'k1')] },
+            jwksUrl: 'https://www.googleapis.com/oauth2/v3/certs',
+          },
+        },
+        'oidc.jwks',
+        /either as jwks or as jwksUrl/,
+      ],
+      [
+        { oidc: { audience: AUDIENCE, jwks: { keys: [jwkOf(weak, 'w')] } } },
+        'oidc.jwks.keys.0',
+        /1024 bits; at least 2048/,
+      ],
+      [{ oidc: { audience: AUDIENCE, jwksUrl: 'http://keys.example.com/certs' } }, 'oidc.jwksUrl', /https/],
+      [
+        { oidc: { audience: AUDIENCE, jwks: { keys: [jwkOf(k1, 'a'), jwkOf(k2, 'a')] } } },
+        'oidc.jwks.keys',
+        /distinct/,
+      ],
+    ] as const) {
+      const res = await api.request('POST', '/receivers', { name: 'bad-oidc', ...{ type: 'gar' }, ...extra });
+      expect([res.status, res.body.errors?.[0]?.field]).toEqual([400, field]);
+      expect(res.body.detail).toMatch(message);
+    }
   });
 });

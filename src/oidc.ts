@@ -1,0 +1,255 @@
+import { createPublicKey, KeyObject, verify } from 'node:crypto';
+import { z } from 'zod';
+import { HttpClient } from './feeds/http';
+import { isLoopback } from './feeds/feed';
+import { OutboundPolicy } from './feeds/outbound';
+
+/**
+ * OpenID Connect ID tokens as Pub/Sub push sends them (`Authorization: Bearer <JWT>`, RS256, signed by
+ * Google), checked against the signer's public keys: held in the receiver's configuration (`jwks`), or
+ * read from the issuer's JWKS URL (`jwksUrl`, Google's is https://www.googleapis.com/oauth2/v3/certs),
+ * kept for as long as its Cache-Control says, and read again early when a token names a key not seen yet
+ * (Google rotates its keys every few days).
+ */
+
+/** Google's issuers for the ID tokens Pub/Sub push attaches. */
+export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'];
+
+const Base64Url = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]+$/, 'base64url');
+
+/** One RSA signing key, as a JWKS (`https://www.googleapis.com/oauth2/v3/certs`) lists it. */
+const JwkSchema = z
+  .object({
+    kty: z.literal('RSA'),
+    kid: z.string().min(1).max(256).optional(),
+    n: Base64Url(1400),
+    e: Base64Url(16),
+    alg: z.literal('RS256').optional(),
+    use: z.literal('sig').optional(),
+  })
+  .loose()
+  .superRefine((jwk, ctx) => {
+    const key = publicKeyOf(jwk);
+    const bits = key?.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (!key) ctx.addIssue({ code: 'custom', message: 'not a usable RSA public key' });
+    else if (bits < 2048)
+      ctx.addIssue({ code: 'custom', message: `an RSA key of ${bits} bits; at least 2048` });
+  });
+
+const JwksSchema = z
+  .object({ keys: z.array(JwkSchema).min(1).max(20) })
+  .loose()
+  .superRefine((jwks, ctx) => {
+    const kids = jwks.keys.map((k) => k.kid);
+    if (jwks.keys.length > 1 && kids.some((k) => !k))
+      ctx.addIssue({ code: 'custom', path: ['keys'], message: 'with several keys, each needs a kid' });
+    if (new Set(kids).size !== kids.length)
+      ctx.addIssue({ code: 'custom', path: ['keys'], message: 'kids must be distinct' });
+  });
+
+export const OidcSchema = z
+  .object({
+    /** The audience the push subscription puts in its tokens (by default, the push endpoint's URL). */
+    audience: z.string().min(1).max(2048),
+    /** The service account the subscription signs as: the token's `email`, which Google must have verified. */
+    serviceAccountEmail: z
+      .string()
+      .max(254)
+      .regex(/^[^@\s]+@[^@\s]+$/, 'an email address')
+      .optional(),
+    issuers: z.array(z.string().min(1).max(256)).min(1).max(4).default(GOOGLE_ISSUERS),
+    /** The signer's public keys: a JWKS document (`{ "keys": [...] }`), as the issuer's JWKS URL serves it. */
+    jwks: JwksSchema.optional(),
+    /** Or where the signer publishes them: https (http only on loopback), read through the outbound policy. */
+    jwksUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .refine((u) => u.startsWith('https:') || isLoopback(new URL(u).host), 'https (http only on loopback)')
+      .optional(),
+  })
+  .strict()
+  .superRefine((oidc, ctx) => {
+    if ((oidc.jwks === undefined) === (oidc.jwksUrl === undefined))
+      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'give the keys either as jwks or as jwksUrl' });
+  });
+export type OidcConfig = z.infer<typeof OidcSchema>;
+type Jwks = z.infer<typeof JwksSchema>;
+
+type Jwk = z.infer<typeof JwkSchema>;
+
+function publicKeyOf(jwk: Jwk): KeyObject | null {
+  try {
+    return createPublicKey({ key: { kty: 'RSA', n: jwk.n, e: jwk.e }, format: 'jwk' });
+  } catch {
+    return null;
+  }
+}
+
+/** Imported keys, per JWKS document: a burst of pushes imports each key once. */
+const imported = new WeakMap<Jwks, Map<string, KeyObject>>();
+function keysOf(jwks: Jwks): Map<string, KeyObject> {
+  let keys = imported.get(jwks);
+  if (!keys) {
+    keys = new Map();
+    for (const jwk of jwks.keys) {
+      const key = publicKeyOf(jwk);
+      if (key) keys.set(jwk.kid ?? '', key);
+    }
+    imported.set(jwks, keys);
+  }
+  return keys;
+}
+
+function keyFor(keys: Map<string, KeyObject>, kid: string): KeyObject | undefined {
+  return keys.get(kid) ?? (keys.size === 1 && keys.has('') ? keys.get('') : undefined);
+}
+
+/** A JWKS URL could not be read: the notification is answered 503, and the sender retries. */
+export class JwksUnavailable extends Error {}
+
+/** How long a read JWKS is kept: its Cache-Control max-age, within these bounds. */
+const JWKS_MIN_TTL_MS = 60_000;
+const JWKS_MAX_TTL_MS = 24 * 3600_000;
+/** Each unknown `kid` reads the URL again at most once a minute, and all of them at most 5 times a minute. */
+const JWKS_REFRESH_MS = 60_000;
+const JWKS_REFRESHES = 5;
+const JWKS_MAX_BYTES = 64 * 1024;
+
+/**
+ * JWKS documents read from their URLs through the outbound policy (timeout, size cap, no redirects to
+ * refused addresses), shared by every receiver naming the same URL; concurrent reads of one URL are one.
+ */
+export class JwksCache {
+  private readonly http: HttpClient;
+  private readonly entries = new Map<string, { jwks: Jwks | null; until: number; reading?: Promise<Jwks> }>();
+  /** Per URL, the unknown kids that made it read again, and when. */
+  private readonly refreshes = new Map<string, Map<string, number>>();
+
+  constructor(policy: OutboundPolicy) {
+    this.http = new HttpClient({ policy, timeoutMs: 5000, perHostConcurrency: 2 });
+  }
+
+  /** The key a token's `kid` names, reading the URL when it is not known (yet). */
+  async key(url: string, kid: string): Promise<KeyObject | undefined> {
+    const now = Date.now();
+    const entry = this.entries.get(url);
+    const fresh = entry?.jwks && entry.until > now ? entry.jwks : null;
+    const known = fresh ? keyFor(keysOf(fresh), kid) : undefined;
+    if (known) return known;
+    if (fresh) {
+      // A key not seen yet may be a rotation: read again, a bounded number of times (a sender naming
+      // made-up kids cannot make this service hammer the issuer).
+      const tried = this.refreshes.get(url) ?? new Map<string, number>();
+      for (const [k, at] of tried) if (now - at >= JWKS_REFRESH_MS) tried.delete(k);
+      if (tried.has(kid) || tried.size >= JWKS_REFRESHES) return undefined;
+      tried.set(kid, now);
+      if (this.refreshes.size >= 100) this.refreshes.clear();
+      this.refreshes.set(url, tried);
+    }
+    return keyFor(keysOf(await this.read(url)), kid);
+  }
+
+  private read(url: string): Promise<Jwks> {
+    const entry = this.entries.get(url);
+    if (entry?.reading) return entry.reading;
+    const reading = this.fetch(url).then(
+      ({ jwks, ttl }) => {
+        if (this.entries.size >= 100) this.entries.clear();
+        this.entries.set(url, { jwks, until: Date.now() + ttl });
+        return jwks;
+      },
+      (err: unknown) => {
+        const kept = this.entries.get(url);
+        if (kept) kept.reading = undefined;
+        throw err;
+      },
+    );
+    this.entries.set(url, { jwks: entry?.jwks ?? null, until: entry?.until ?? 0, reading });
+    return reading;
+  }
+
+  private async fetch(url: string): Promise<{ jwks: Jwks; ttl: number }> {
+    const where = new URL(url).host;
+    let res;
+    try {
+      res = await this.http.request(url, {
+        headers: { accept: 'application/json' },
+        maxBytes: JWKS_MAX_BYTES,
+      });
+    } catch (err) {
+      throw new JwksUnavailable(`the keys at ${where} could not be read: ${(err as Error).message}`);
+    }
+    if (res.status !== 200) throw new JwksUnavailable(`the keys at ${where} answered ${res.status}`);
+    let parsed;
+    try {
+      parsed = JwksSchema.safeParse(JSON.parse(res.body.toString('utf8')));
+    } catch {
+      throw new JwksUnavailable(`the keys at ${where} are not JSON`);
+    }
+    if (!parsed.success) throw new JwksUnavailable(`the keys at ${where} are not a JWKS of RSA keys`);
+    const maxAge = /(?:^|,)\s*max-age=(\d+)/.exec(res.headers.get('cache-control') ?? '')?.[1];
+    const ttl = Math.min(JWKS_MAX_TTL_MS, Math.max(JWKS_MIN_TTL_MS, Number(maxAge ?? 3600) * 1000));
+    return { jwks: parsed.data, ttl };
+  }
+}
+
+/** Clock skew allowed on `exp`, `iat` and `nbf`. */
+const SKEW_SECONDS = 60;
+/** Google's ID tokens are about 1 KiB; far larger is not one. */
+const MAX_TOKEN = 8192;
+
+function decodePart(part: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Why the `Authorization` header's ID token is not one this configuration accepts, or null when it is:
+ * RS256 only (never `none`, never an HMAC "signed" with a public key), a key the configuration holds, the
+ * issuer, the audience, the expiry, and the service account's verified email when one is configured.
+ */
+export async function oidcRefusal(
+  config: OidcConfig,
+  authorization: string | undefined,
+  remote: JwksCache,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Promise<string | null> {
+  const token = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization ?? '')?.[1];
+  if (!token) return 'no Bearer token';
+  if (token.length > MAX_TOKEN) return 'the token is too long';
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts.some((p) => p.length === 0)) return 'not a signed JWT';
+  const [head, body, signature] = parts;
+  const header = decodePart(head);
+  const claims = decodePart(body);
+  if (!header || !claims) return 'not a JWT';
+  if (header.alg !== 'RS256') return `algorithm ${String(header.alg).slice(0, 16)}; RS256 only`;
+  const kid = typeof header.kid === 'string' ? header.kid.slice(0, 256) : '';
+  const key = config.jwks ? keyFor(keysOf(config.jwks), kid) : await remote.key(config.jwksUrl!, kid);
+  if (!key) return 'signed with a key not in the configuration';
+  const valid = verify('sha256', Buffer.from(`${head}.${body}`), key, Buffer.from(signature, 'base64url'));
+  if (!valid) return 'the signature does not verify';
+  if (typeof claims.iss !== 'string' || !config.issuers.includes(claims.iss)) return 'an unexpected issuer';
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!audiences.includes(config.audience)) return 'an unexpected audience';
+  if (typeof claims.exp !== 'number') return 'no expiry';
+  if (claims.exp + SKEW_SECONDS < nowSeconds) return 'expired';
+  if (typeof claims.iat === 'number' && claims.iat - SKEW_SECONDS > nowSeconds) return 'issued in the future';
+  if (typeof claims.nbf === 'number' && claims.nbf - SKEW_SECONDS > nowSeconds) return 'not yet valid';
+  if (config.serviceAccountEmail !== undefined) {
+    if (claims.email !== config.serviceAccountEmail) return 'signed for another service account';
+    if (claims.email_verified !== true) return 'the email is not verified';
+  }
+  return null;
+}
