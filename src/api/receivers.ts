@@ -42,25 +42,34 @@ const DOCKER_HUB = new Set([
 ]);
 
 /**
- * The watched-package keys a push names: the receiver's feed when it has one; else the registry host in the
- * payload and every configured feed at that host (a project may name `ghcr` or `ghcr.io`).
+ * The watched packages (`feed/package` keys) a push names, each with the tag as that feed lists it: the
+ * receiver's feed when it has one; else the registry host in the payload and every configured feed at that
+ * host (a project may name `ghcr` or `ghcr.io`). A feed rooted under a path (`oci://host/charts`) names its
+ * packages without it, and a Helm chart feed in an OCI registry reads a tag's `_` as the version's `+`.
  */
 export function keysOf(
   push: Push,
   feedOfReceiver: string | undefined,
   feeds: ReadonlyMap<string, Feed>,
-): string[] {
+): { key: string; tag: string }[] {
   const host = push.host?.toLowerCase() ?? null;
   const hub = host !== null && DOCKER_HUB.has(host);
   const repository = hub && !push.repository.includes('/') ? `library/${push.repository}` : push.repository;
-  if (feedOfReceiver) return [watchedPackageKey(feedOfReceiver, repository)];
+  const of = (id: string) => {
+    const feed = feeds.get(id);
+    if (feed?.type !== 'oci') return { key: watchedPackageKey(id, repository), tag: push.tag };
+    const prefix = feed.repositoryPrefix ? `${feed.repositoryPrefix}/` : '';
+    const pkg = prefix && repository.startsWith(prefix) ? repository.slice(prefix.length) : repository;
+    return { key: watchedPackageKey(id, pkg), tag: feed.helm ? push.tag.replaceAll('_', '+') : push.tag };
+  };
+  if (feedOfReceiver) return [of(feedOfReceiver)];
   if (host === null) return [];
   const ids = new Set<string>(hub ? ['docker.io'] : [host]);
   for (const feed of feeds.values()) {
     const feedHost = new URL(feed.url).host.toLowerCase();
     if (feedHost === host || (hub && DOCKER_HUB.has(feedHost))) ids.add(feed.id);
   }
-  return [...ids].map((id) => watchedPackageKey(id, repository));
+  return [...ids].map(of);
 }
 
 const REFUSED = 'the notification could not be verified';
@@ -190,10 +199,9 @@ export function receiverRoutes(options: ReceiverOptions): Router {
       const tags: { key: string; tag: string }[] = [];
       const keys = new Set<string>();
       for (const push of parsed.pushes)
-        for (const key of keysOf(push, spec.feed, options.feeds)) {
+        for (const { key, tag } of keysOf(push, spec.feed, options.feeds)) {
           keys.add(key);
-          if (tags.length < 20 && !tags.some((t) => t.key === key && t.tag === push.tag))
-            tags.push({ key, tag: push.tag });
+          if (tags.length < 20 && !tags.some((t) => t.key === key && t.tag === tag)) tags.push({ key, tag });
         }
       if (keys.size > MAX_PACKAGES_PER_NOTIFICATION)
         throw new HttpProblem(

@@ -25,7 +25,19 @@ let hub: TestServer;
 
 beforeAll(async () => {
   registry = await TestRegistry.start();
-  const feeds = new Map([['local', ociFeed('local', registry.url)]]);
+  const feeds = new Map([
+    ['local', ociFeed('local', registry.url)],
+    // Helm charts in the same registry, under charts/ (`oci://HOST/charts`).
+    [
+      'local-charts',
+      ociFeed(
+        'local-charts',
+        registry.url,
+        { kind: 'anonymous' },
+        { helm: true, repositoryPrefix: 'charts' },
+      ),
+    ],
+  ]);
   env = await startTestWorker({ feeds });
   api = await startApi(env, {
     receiverSecrets: SECRETS,
@@ -319,6 +331,43 @@ describe('every receiver', () => {
     expect(entry.reason).toMatch(/; notified app 2\.0\.0-rc\.1: pre-release tag does not match$/);
     expect((await api.request('GET', '/projects/hook-rejected/releases')).body.releases).toHaveLength(1);
   });
+});
+
+test('a Harbor push of an OCI Helm chart releases the chart version (`_` in the tag read as `+`)', async () => {
+  const chart = (version: string) => ({
+    configMediaType: 'application/vnd.cncf.helm.config.v1+json',
+    config: { apiVersion: 'v2', name: 'ingress', version, type: 'application' },
+  });
+  await pushImage(registry.url, 'charts/ingress', '1.0.0', chart('1.0.0'));
+  await api.request('PUT', '/projects/hook-harbor-chart', {
+    packages: [{ name: 'chart', feed: 'local-charts', package: 'ingress' }],
+  });
+  await api.request('POST', '/projects/hook-harbor-chart/triggers', { name: 'app', intervalSeconds: 3600 });
+  await waitForReleases(env, 'hook-harbor-chart', 1);
+  // No feed on the receiver: the payload's host names both feeds of the registry, the image one and the
+  // chart one rooted at charts/.
+  const url = await receiver('r-harbor-chart', 'harbor', { secret: { secret: 'hook-auth' } });
+  await pushImage(registry.url, 'charts/ingress', '1.1.0_build.7', chart('1.1.0+build.7'));
+  const body = fixture('harbor', {
+    REPOSITORY: 'charts/ingress',
+    OWNER: 'charts',
+    NAME: 'ingress',
+    TAG: '1.1.0_build.7',
+    HOST: registry.host,
+  });
+  const res = await post(url, body, { authorization: SECRETS.get('hook-auth')! });
+  expect([res.status, res.body.packages, res.body.triggers]).toEqual([
+    202,
+    [`${registry.host}/charts/ingress`, 'local/charts/ingress', 'local-charts/ingress'],
+    ['trigger/hook-harbor-chart/app'],
+  ]);
+  const [release] = await waitForReleases(env, 'hook-harbor-chart', 2);
+  expect(release.packages[0].tag).toBe('1.1.0+build.7');
+  const entry = await eventually(async () => {
+    const e = await newestEntry('hook-harbor-chart');
+    return e.release === release.number ? e : undefined;
+  }, 'the evaluation in history');
+  expect(entry).toMatchObject({ outcome: 'released', source: 'webhook r-harbor-chart' });
 });
 
 describe('a gar receiver verifying the OIDC token of a Pub/Sub push', () => {
