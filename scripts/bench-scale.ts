@@ -9,6 +9,7 @@ import { DEV_SERVER_SQLITE_ARGS } from '../src/temporal/connect';
 import { FaultProxy } from '../test/support/fault-proxy';
 import { freePort, pushImage, TestRegistry } from '../test/support/registry';
 import { startPostgres } from '../test/support/postgres';
+import { describeBurst, sendBurst } from './receiver-burst';
 
 /**
  * `npm run bench:scale`: N triggers over P packages on one machine, as an operator runs them. Starts its own
@@ -29,6 +30,12 @@ const { values } = parseArgs({
     ledger: { type: 'string', default: 'postgres' },
     /** Worker processes on the one task queue (postgres ledger only). */
     workers: { type: 'string', default: '1' },
+    /**
+     * Instead of the steady window: the receivers load test. 1,000 signed notifications in 10 s for the
+     * first 50 packages (each gets a new version), to the api process; then every trigger on those packages
+     * must have released it once, and the polls the notifications caused are counted.
+     */
+    burst: { type: 'boolean', default: false },
   },
 });
 const N = Number(values.triggers);
@@ -133,7 +140,10 @@ async function main(): Promise<void> {
     say(`pushed ${P} images in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     const config = path.join(dir, 'config.yaml');
-    writeFileSync(config, `feeds:\n  - { id: bench, url: "${proxy.url}" }\n`);
+    writeFileSync(
+      config,
+      `feeds:\n  - { id: bench, url: "${proxy.url}" }\nreceiverSecrets:\n  ci: { env: BENCH_RECEIVER_SECRET }\n`,
+    );
     const postgres = EMBEDDED ? null : await startPostgres();
     if (postgres) started.push(() => postgres.stop());
     const apiPort = await freePort();
@@ -154,6 +164,7 @@ async function main(): Promise<void> {
           FEED_TRIGGERS_DATA_DIR: dir,
           ...(postgres ? { DATABASE_URL: postgres.url } : {}),
           ...(values.memory ? { FEED_TRIGGERS_WORKER_MEMORY: values.memory } : {}),
+          BENCH_RECEIVER_SECRET: RECEIVER_SECRET,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -208,6 +219,11 @@ async function main(): Promise<void> {
     say(
       `apply -f of ${P} projects and ${N} triggers: ${createSeconds.toFixed(1)} s (${(N / createSeconds).toFixed(0)} triggers/s)`,
     );
+
+    if (values.burst) {
+      await receiverBurst(call, api, registry, processes, server.pid!);
+      return;
+    }
 
     // Let the first polls of the bulk create pass, then measure a steady window.
     await sleep(Math.min(INTERVAL, 60) * 1000);
@@ -379,6 +395,80 @@ async function main(): Promise<void> {
   } finally {
     for (const stop of started.reverse()) await Promise.resolve(stop()).catch(() => undefined);
   }
+}
+
+const RECEIVER_SECRET = 'Bench-Receiver-Secret';
+
+async function receiverBurst(
+  call: (method: string, p: string, body?: unknown) => Promise<unknown>,
+  api: string,
+  registry: TestRegistry,
+  processes: Array<{ name: string; child: ChildProcess }>,
+  serverPid: number,
+): Promise<void> {
+  const burstPackages = Math.min(50, P);
+  const { url } = (await call('POST', '/receivers', {
+    name: 'ci',
+    type: 'generic-hmac',
+    secret: { secret: 'ci' },
+  })) as { url: string };
+  const triggersOf = (p: number) =>
+    Array.from({ length: Math.ceil((N - p) / P) }, (_, k) => `t${k}`).filter((_, k) => p + k * P < N);
+  type History = { history: Array<{ source?: string; outcome: string }> };
+  const releases = async (p: number) =>
+    (
+      (await call('GET', `/projects/b${p}/releases`)) as {
+        releases: Array<{ packages: Array<{ tag: string }> }>;
+      }
+    ).releases;
+  // Every trigger has made its first evaluation and the project its first release.
+  const until = async (what: string, ok: () => Promise<boolean>) => {
+    for (const deadline = Date.now() + 300_000; !(await ok()); await sleep(1000))
+      if (Date.now() > deadline) throw new Error(`burst: ${what} did not happen within 5 minutes`);
+  };
+  for (let p = 0; p < burstPackages; p++)
+    await until(`b${p}'s first release`, async () => (await releases(p)).length >= 1);
+  await pool(
+    Array.from({ length: burstPackages }, (_, p) => p),
+    8,
+    async (p) => void (await pushImage(registry.url, `bench/app${p}`, '1.1.0')),
+  );
+  const before = processes.map((p) => usage(p.child.pid!).cpu);
+  const serverBefore = usage(serverPid).cpu;
+  const result = await sendBurst({
+    api,
+    hook: url,
+    secret: RECEIVER_SECRET,
+    feed: 'bench',
+    packages: Array.from({ length: burstPackages }, (_, p) => `bench/app${p}`),
+    probe: () => call('GET', '/projects/b0'),
+  });
+  const cpu = processes.map(
+    (p, k) => `${p.name} ${(((usage(p.child.pid!).cpu - before[k]) / result.seconds) * 100).toFixed(0)} %`,
+  );
+  cpu.push(`server ${(((usage(serverPid).cpu - serverBefore) / result.seconds) * 100).toFixed(0)} %`);
+  const t0 = Date.now();
+  for (let p = 0; p < burstPackages; p++)
+    await until(`b${p}'s release of 1.1.0`, async () => (await releases(p))[0]?.packages[0].tag === '1.1.0');
+  const settled = (Date.now() - t0) / 1000;
+  const polls: number[] = [];
+  for (let p = 0; p < burstPackages; p++) {
+    if ((await releases(p)).length !== 2) throw new Error(`b${p} released 1.1.0 more than once`);
+    for (const t of triggersOf(p)) {
+      const { history } = (await call('GET', `/triggers/b${p}/${t}/history`)) as History;
+      polls.push(history.filter((h) => h.source === 'webhook ci').length);
+    }
+  }
+  const perTrigger = 1000 / burstPackages;
+  say(
+    `receiver burst, ${burstPackages} packages, ${polls.length} triggers on them (${N} in all): ${describeBurst(result)}`,
+  );
+  say(
+    `  CPU during the burst: ${cpu.join(', ')}; the last release ${settled.toFixed(1)} s after the burst; ` +
+      `polls per trigger median ${quantile(polls, 0.5)}, max ${Math.max(...polls)} for ${perTrigger} notifications each; ` +
+      `one release per project`,
+  );
+  if (result.refused > 0) throw new Error(`${result.refused} notifications were not accepted`);
 }
 
 main().then(

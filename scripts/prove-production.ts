@@ -2,7 +2,6 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
-import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
@@ -10,6 +9,7 @@ import { ensureTemporalCli } from '../src/temporal/cli';
 import { freePort, pushImage, TestRegistry } from '../test/support/registry';
 import { startPostgres } from '../test/support/postgres';
 import { eventually } from '../test/support/temporal';
+import { describeBurst, sendBurst } from './receiver-burst';
 
 /**
  * `npm run prove:production`: the production path end to end, on a real Temporal server (not the dev
@@ -410,30 +410,15 @@ async function burst(
       60_000,
     );
   await Promise.all(names.map((n) => pushImage(registry.url, `burst/${n}`, '1.1.0')));
-  const statuses: number[] = [];
-  const started = Date.now();
-  await Promise.all(
-    Array.from({ length: 20 }, async (_, lane) => {
-      for (let i = lane; i < 1000; i += 20) {
-        const wait = started + i * 10 - Date.now();
-        if (wait > 0) await sleep(wait);
-        const body = JSON.stringify({ feed: 'prod', package: `burst/${names[i % 50]}`, tag: '1.1.0' });
-        const res = await fetch(`${api}${url}`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'x-signature-256': `sha256=${createHmac('sha256', RECEIVER_SECRET).update(body).digest('hex')}`,
-          },
-          body,
-        });
-        await res.arrayBuffer();
-        statuses.push(res.status);
-      }
-    }),
-  );
-  const seconds = (Date.now() - started) / 1000;
-  const refused = statuses.filter((s) => s !== 202).length;
-  if (refused > 0) throw new Error(`${refused} of 1,000 notifications were not accepted`);
+  const result = await sendBurst({
+    api,
+    hook: url,
+    secret: RECEIVER_SECRET,
+    feed: 'prod',
+    packages: names.map((n) => `burst/${n}`),
+    probe: () => call('GET', '/projects/burst0'),
+  });
+  if (result.refused > 0) throw new Error(`${result.refused} of 1,000 notifications were not accepted`);
   const polls: number[] = [];
   for (const n of names) {
     await eventually(
@@ -449,7 +434,7 @@ async function burst(
   }
   polls.sort((a, b) => a - b);
   say(
-    `receiver burst on the api process: 1,000 notifications (50 packages) answered 202 in ${seconds.toFixed(1)} s; ` +
+    `receiver burst on the api process, 50 packages: ${describeBurst(result)}; ` +
       `polls per trigger median ${polls[25]}, max ${polls[49]} for 20 notifications each; one release each`,
   );
 }

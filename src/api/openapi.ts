@@ -349,10 +349,12 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     bodyExample: { events: [{ action: 'push', target: { repository: 'library/nginx', tag: '1.27.3' } }] },
     responses: {
       202: {
-        description: 'The triggers watching the pushed packages were signalled',
+        description:
+          'The triggers watching the pushed packages were told to poll; `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 200 ms); `missed`: those whose signal failed',
         schema: z.object({
           packages: z.array(z.string()),
           triggers: z.array(z.string()),
+          pending: z.array(z.string()).optional(),
           missed: z.array(z.string()).optional(),
         }),
         example: { packages: ['docker.io/library/nginx'], triggers: ['trigger/shop/web'] },
@@ -380,11 +382,12 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
       },
       202: {
         description:
-          'Accepted: the triggers watching the pushed packages were told to poll (or the event moves no tag)',
+          'Accepted: the triggers watching the pushed packages were told to poll (or the event moves no tag); `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 200 ms); `missed`: those whose signal failed',
         schema: z.object({
           receiver: z.string(),
           packages: z.array(z.string()).optional(),
           triggers: z.array(z.string()),
+          pending: z.array(z.string()).optional(),
           missed: z.array(z.string()).optional(),
           ignored: z.string().optional(),
         }),

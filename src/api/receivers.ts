@@ -209,7 +209,7 @@ export function receiverRoutes(options: ReceiverOptions): Router {
           'Invalid request',
           `the notification names ${keys.size} packages; at most ${MAX_PACKAGES_PER_NOTIFICATION}`,
         );
-      const { signalled, missed } = await signalWatchers(options.client, [...keys], {
+      const { signalled, pending, missed } = await signalWatchers(options.client, [...keys], {
         source: `webhook ${spec.name}`,
         tags,
       });
@@ -217,6 +217,7 @@ export function receiverRoutes(options: ReceiverOptions): Router {
         receiver: spec.name,
         packages: [...keys],
         triggers: signalled,
+        ...(pending.length > 0 ? { pending } : {}),
         ...(missed.length > 0 ? { missed } : {}),
       });
       if (spec.type === 'dockerhub') callBack(body, signalled.length, options);

@@ -22,49 +22,65 @@ export const WebhookQuery = z.object({ feed: FeedIdSchema.optional() }).strict()
 /** The content types registries send notifications with. */
 const NOTIFICATION_TYPES = ['application/vnd.docker.distribution.events.v1+json', 'application/json'];
 
+/** How long an answer waits for Temporal to take its signals; slower ones go on in the background. */
+export const SIGNAL_WAIT_MS = 200;
+
 /**
  * Every running trigger watching one of the packages (`feed/package` keys) polls now, fresh. One visibility
  * query per batch of packages, not one per package; a trigger that closed since the list was read does
  * not cost the others their signal. Signals to one trigger coalesce into one poll in the workflow.
+ *
+ * The answer waits for the signals at most `waitMs`, and not at all for one merged into a signal already
+ * waiting its turn: a registry's notification is a hint and the sender should not queue behind a loaded
+ * Temporal server. `triggers` are those told to poll, `pending` those of them whose signal was still on
+ * its way when the answer left (delivered in the background, with the coalescing below), `missed` those
+ * whose signal failed (a trigger that closed).
  */
 export async function signalWatchers(
   client: Client,
   keys: readonly string[],
   request?: PollNowRequest,
-): Promise<{ signalled: string[]; missed: string[] }> {
+  waitMs = SIGNAL_WAIT_MS,
+): Promise<{ signalled: string[]; pending: string[]; missed: string[] }> {
   const now = Date.now();
   const ids = new Set<string>();
   const unknown: string[] = [];
+  const stale: string[] = [];
   for (const key of keys) {
     const known = watchers.get(key);
-    if (known && known.until > now) known.ids.forEach((id) => ids.add(id));
-    else unknown.push(key);
+    if (known && known.until + WATCHERS_STALE_MS > now) {
+      known.ids.forEach((id) => ids.add(id));
+      if (known.until <= now) stale.push(key);
+    } else unknown.push(key);
   }
-  const batches: string[][] = [];
-  for (let i = 0; i < unknown.length; i += QUERY_BATCH) batches.push(unknown.slice(i, i + QUERY_BATCH));
-  const found = await Promise.all(
-    batches.map((batch) => listRunning(client, 'trigger', [within(PACKAGES_ATTRIBUTE.name, batch)])),
-  );
-  for (const [b, batch] of batches.entries()) {
-    for (const t of found[b]) ids.add(t.workflowId);
-    // Who watches a package, remembered briefly: a burst of notifications costs one visibility query per
-    // package, not one each. Only found watchers are kept (a trigger started meanwhile polls as it starts).
-    for (const key of batch) {
-      const watching = found[b]
-        .filter((t) => (t.typedSearchAttributes?.get(PACKAGES_ATTRIBUTE) ?? []).includes(key))
-        .map((t) => t.workflowId);
-      if (watching.length === 0) continue;
-      if (watchers.size >= 10_000) watchers.clear();
-      watchers.set(key, { ids: watching, until: now + WATCHERS_TTL_MS });
-    }
-  }
+  for (const found of (await lookUpWatchers(client, unknown)).values()) found.forEach((id) => ids.add(id));
+  if (stale.length > 0) void refreshWatchers(client, stale, new Set(ids), request);
   const sorted = [...ids].sort();
-  const outcomes = await Promise.allSettled(sorted.map((id) => signalCoalesced(client, id, request)));
-  // A trigger that closed is forgotten at once.
-  if (outcomes.some((o) => o.status === 'rejected')) for (const key of keys) watchers.delete(key);
+  const settled = sorted.map((id) => {
+    const { sent, merged } = signalCoalesced(client, id, request);
+    const outcome = sent.then(
+      () => 'signalled' as const,
+      () => {
+        // A trigger that closed is forgotten at once.
+        for (const key of keys) watchers.delete(key);
+        return 'missed' as const;
+      },
+    );
+    // Merged into a signal that waits behind one on its way: the trigger polls after both, and the
+    // answer does not queue behind them (in a burst, most notifications are these).
+    return merged ? Promise.resolve('pending' as const) : outcome;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<'pending'>((resolve) => {
+    timer = setTimeout(() => resolve('pending'), waitMs);
+  });
+  const outcomes = await Promise.all(settled.map((s) => Promise.race([s, waited])));
+  clearTimeout(timer);
+  const told = sorted.filter((_, i) => outcomes[i] !== 'missed');
   return {
-    signalled: sorted.filter((_, i) => outcomes[i].status === 'fulfilled'),
-    missed: sorted.filter((_, i) => outcomes[i].status === 'rejected'),
+    signalled: told,
+    pending: sorted.filter((_, i) => outcomes[i] === 'pending'),
+    missed: sorted.filter((_, i) => outcomes[i] === 'missed'),
   };
 }
 
@@ -82,18 +98,23 @@ interface Flight {
 }
 const flights = new Map<string, Flight>();
 
-function signalCoalesced(client: Client, id: string, request: PollNowRequest | undefined): Promise<void> {
+function signalCoalesced(
+  client: Client,
+  id: string,
+  request: PollNowRequest | undefined,
+): { sent: Promise<void>; merged: boolean } {
   const flight = flights.get(id);
   if (!flight) {
     const fresh: Flight = {};
     flights.set(id, fresh);
-    return drive(client, id, fresh, request);
+    return { sent: drive(client, id, fresh, request), merged: false };
   }
-  return new Promise<void>((resolve, reject) => {
+  const sent = new Promise<void>((resolve, reject) => {
     if (!flight.queued) flight.queued = { request, waiters: [] };
     else flight.queued.request = mergeRequests(flight.queued.request, request);
     flight.queued.waiters.push({ resolve, reject });
   });
+  return { sent, merged: true };
 }
 
 async function drive(
@@ -130,9 +151,63 @@ function mergeRequests(
   return { source: sources.join(', '), tags };
 }
 
-/** How long a package's watchers are reused for further notifications. */
+/**
+ * Who watches a package, remembered: a burst of notifications costs one visibility query per package every
+ * 2 s, not one each. After that the list is still used, for up to 30 s more, while it is read again in the
+ * background; a watcher the new read finds that the old list lacked (a trigger started since) is signalled
+ * then. So no answer waits on a visibility query for a package it has seen lately.
+ */
 const WATCHERS_TTL_MS = 2000;
+const WATCHERS_STALE_MS = 30_000;
 const watchers = new Map<string, { ids: string[]; until: number }>();
+const refreshing = new Set<string>();
+
+/** The running triggers watching each key: one visibility query per batch of keys; found ones remembered. */
+async function lookUpWatchers(client: Client, keys: readonly string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  const batches: string[][] = [];
+  for (let i = 0; i < keys.length; i += QUERY_BATCH) batches.push(keys.slice(i, i + QUERY_BATCH));
+  const found = await Promise.all(
+    batches.map((batch) => listRunning(client, 'trigger', [within(PACKAGES_ATTRIBUTE.name, batch)])),
+  );
+  const now = Date.now();
+  for (const [b, batch] of batches.entries())
+    for (const key of batch) {
+      const watching = found[b]
+        .filter((t) => (t.typedSearchAttributes?.get(PACKAGES_ATTRIBUTE) ?? []).includes(key))
+        .map((t) => t.workflowId);
+      out.set(key, watching);
+      // Only found watchers are kept (a trigger started meanwhile polls as it starts).
+      if (watching.length === 0) continue;
+      if (watchers.size >= 10_000) watchers.clear();
+      watchers.set(key, { ids: watching, until: now + WATCHERS_TTL_MS });
+    }
+  return out;
+}
+
+/** Reads stale keys' watchers again, once at a time per key; signals the new ones the last answer missed. */
+async function refreshWatchers(
+  client: Client,
+  keys: readonly string[],
+  told: ReadonlySet<string>,
+  request: PollNowRequest | undefined,
+): Promise<void> {
+  const mine = keys.filter((k) => !refreshing.has(k));
+  if (mine.length === 0) return;
+  mine.forEach((k) => refreshing.add(k));
+  try {
+    const found = await lookUpWatchers(client, mine);
+    for (const [key, ids] of found) {
+      if (ids.length === 0) watchers.delete(key);
+      for (const id of ids)
+        if (!told.has(id)) signalCoalesced(client, id, request).sent.catch(() => undefined);
+    }
+  } catch {
+    // The next notification reads them again.
+  } finally {
+    mine.forEach((k) => refreshing.delete(k));
+  }
+}
 
 /**
  * `POST /webhooks/registry[?feed=ID]`: a registry's push notification makes every trigger watching the
@@ -177,8 +252,13 @@ export function webhookRoutes(client: Client, token: string | null): Router {
           [{ field: 'events', message: `at most ${MAX_PACKAGES_PER_NOTIFICATION} distinct repositories` }],
         );
       const all = [...keys];
-      const { signalled, missed } = await signalWatchers(client, all);
-      res.status(202).json({ packages: all, triggers: signalled, ...(missed.length > 0 ? { missed } : {}) });
+      const { signalled, pending, missed } = await signalWatchers(client, all);
+      res.status(202).json({
+        packages: all,
+        triggers: signalled,
+        ...(pending.length > 0 ? { pending } : {}),
+        ...(missed.length > 0 ? { missed } : {}),
+      });
     },
   );
   return router;

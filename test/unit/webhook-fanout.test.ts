@@ -8,22 +8,26 @@ import { TemporalHealth } from '../../src/api/temporal-health';
 /**
  * A trigger can close between the visibility listing and its signal (visibility is eventually consistent,
  * so this race cannot be staged reliably on a real server): the others must still be signalled and the
- * answer must say which one was missed. The Temporal client here is a stand-in for exactly that race.
+ * answer must say which one was missed. A loaded server's slow signal goes on after the answer, which lists
+ * it as pending. The Temporal client here is a stand-in for exactly those cases.
  */
-test('one trigger closed since the listing does not cost the others their signal', async () => {
+test('one trigger closed since the listing does not cost the others their signal; a slow signal does not hold the answer', async () => {
   const signalled: string[] = [];
   const queries: string[] = [];
   const client = {
     workflow: {
       async *list({ query }: { query: string }) {
         queries.push(query);
-        yield { workflowId: 'trigger/p/alive-1' };
-        yield { workflowId: 'trigger/p/gone' };
-        yield { workflowId: 'trigger/p/alive-2' };
+        // As the server answers: each with the packages it watches.
+        const watching = { get: () => ['reg.example/a/b'] };
+        for (const id of ['alive-1', 'gone', 'alive-2', 'slow'])
+          yield { workflowId: `trigger/p/${id}`, typedSearchAttributes: watching };
       },
       getHandle: (id: string) => ({
         signal: async () => {
           if (id.endsWith('gone')) throw new Error('workflow execution already completed');
+          // A loaded server: this signal takes far longer than the answer waits.
+          if (id.endsWith('slow')) await new Promise((r) => setTimeout(r, 1500));
           signalled.push(id);
         },
       }),
@@ -40,6 +44,7 @@ test('one trigger closed since the listing does not cost the others their signal
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   try {
+    const started = performance.now();
     const res = await fetch(
       `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/registry?feed=reg.example`,
       {
@@ -48,16 +53,76 @@ test('one trigger closed since the listing does not cost the others their signal
         body: JSON.stringify({ events: [{ action: 'push', target: { repository: 'a/b', tag: '1.0.0' } }] }),
       },
     );
+    const answeredIn = performance.now() - started;
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({
       packages: ['reg.example/a/b'],
-      triggers: ['trigger/p/alive-1', 'trigger/p/alive-2'],
+      triggers: ['trigger/p/alive-1', 'trigger/p/alive-2', 'trigger/p/slow'],
+      pending: ['trigger/p/slow'],
       missed: ['trigger/p/gone'],
     });
+    // The sender did not wait for the slow signal, which still arrives.
+    expect(answeredIn).toBeLessThan(1000);
     expect(signalled.sort()).toEqual(['trigger/p/alive-1', 'trigger/p/alive-2']);
+    await new Promise((r) => setTimeout(r, 1600));
+    expect(signalled.sort()).toEqual(['trigger/p/alive-1', 'trigger/p/alive-2', 'trigger/p/slow']);
     expect(queries).toEqual([
       "WorkflowType = 'trigger' AND ExecutionStatus = 'Running' AND FeedTriggersPackages IN ('reg.example/a/b')",
     ]);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
+
+/**
+ * Watchers are read again in the background once their list is 2 s old: the answer uses the old list, and
+ * a trigger started since (which the new read finds) is signalled when the read comes back.
+ */
+test('a trigger started since the watchers were read is signalled by the background read', async () => {
+  const signalled: string[] = [];
+  let running = ['trigger/q/first'];
+  let reads = 0;
+  const client = {
+    workflow: {
+      async *list() {
+        reads++;
+        const watching = { get: () => ['reg.example/c/d'] };
+        for (const workflowId of running) yield { workflowId, typedSearchAttributes: watching };
+      },
+      getHandle: (id: string) => ({ signal: async () => void signalled.push(id) }),
+    },
+  } as unknown as Client;
+  const app = createApp({
+    client,
+    taskQueue: 'unused',
+    ledger: {} as Ledger,
+    health: new TemporalHealth(client),
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const notify = async () => {
+    const res = await fetch(
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/registry?feed=reg.example`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ events: [{ action: 'push', target: { repository: 'c/d', tag: '1.0.0' } }] }),
+      },
+    );
+    return ((await res.json()) as { triggers: string[] }).triggers;
+  };
+  try {
+    expect(await notify()).toEqual(['trigger/q/first']);
+    running = ['trigger/q/first', 'trigger/q/second'];
+    expect([await notify(), reads]).toEqual([['trigger/q/first'], 1]);
+    await new Promise((r) => setTimeout(r, 2100));
+    // Stale: answered from the old list at once, read again behind the answer.
+    expect(await notify()).toEqual(['trigger/q/first']);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(reads).toBe(2);
+    expect(signalled.filter((id) => id === 'trigger/q/second')).toEqual(['trigger/q/second']);
+    expect(await notify()).toEqual(['trigger/q/first', 'trigger/q/second']);
   } finally {
     await new Promise((r) => server.close(r));
   }
