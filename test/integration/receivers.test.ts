@@ -382,22 +382,16 @@ describe('a gar receiver verifying the OIDC token of a Pub/Sub push', () => {
     use: 'sig',
   });
   const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  /** The fixture's claims, issued now for an hour. */
+  const googleClaims = () => {
+    const now = Math.floor(Date.now() / 1000);
+    return { ...JSON.parse(fixture('gar-oidc-claims', { AUDIENCE, EMAIL })), exp: now + 3600, iat: now };
+  };
   /** An ID token as Google signs it: the fixture's claims, changed where a case says. */
   const token = (
     options: { pair?: KeyPairKeyObjectResult; kid?: string; alg?: string; claims?: object } = {},
   ) => {
-    const now = Math.floor(Date.now() / 1000);
-    const claims = {
-      ...JSON.parse(
-        fixture('gar-oidc-claims', {
-          AUDIENCE,
-          EMAIL,
-          EXP: String(now + 3600),
-          IAT: String(now),
-        }),
-      ),
-      ...options.claims,
-    };
+    const claims = { ...googleClaims(), ...options.claims };
     const head = `${b64({ alg: options.alg ?? 'RS256', kid: options.kid ?? 'k1', typ: 'JWT' })}.${b64(claims)}`;
     const signature = sign('sha256', Buffer.from(head), (options.pair ?? k1).privateKey);
     return `Bearer ${head}.${signature.toString('base64url')}`;
@@ -436,7 +430,7 @@ describe('a gar receiver verifying the OIDC token of a Pub/Sub push', () => {
     const hs = `Bearer ${hsHead}.${createHmac('sha256', publicPem).update(hsHead).digest('base64url')}`;
     const none = `Bearer ${b64({ alg: 'none', kid: 'k1' })}.${token().split('.')[1]}.x`;
     const [h, , s] = token().slice(7).split('.');
-    const tampered = `Bearer ${h}.${b64({ ...JSON.parse(fixture('gar-oidc-claims', { AUDIENCE, EMAIL, EXP: String(now + 3600), IAT: String(now) })), email: 'attacker@evil.example' })}.${s}`;
+    const tampered = `Bearer ${h}.${b64({ ...googleClaims(), email: 'attacker@evil.example' })}.${s}`;
     for (const [what, authorization] of [
       ['missing', undefined],
       ['another key', token({ pair: k2 })],
