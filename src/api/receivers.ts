@@ -209,7 +209,7 @@ export function receiverRoutes(options: ReceiverOptions): Router {
           'Invalid request',
           `the notification names ${keys.size} packages; at most ${MAX_PACKAGES_PER_NOTIFICATION}`,
         );
-      const { signalled, pending, missed } = await signalWatchers(options.client, [...keys], {
+      const { signalled, pending, missed, deferred } = await signalWatchers(options.client, [...keys], {
         source: `webhook ${spec.name}`,
         tags,
       });
@@ -219,6 +219,7 @@ export function receiverRoutes(options: ReceiverOptions): Router {
         triggers: signalled,
         ...(pending.length > 0 ? { pending } : {}),
         ...(missed.length > 0 ? { missed } : {}),
+        ...(deferred.length > 0 ? { deferred } : {}),
       });
       if (spec.type === 'dockerhub') callBack(body, signalled.length, options);
     },

@@ -41,7 +41,7 @@ export async function signalWatchers(
   keys: readonly string[],
   request?: PollNowRequest,
   waitMs = SIGNAL_WAIT_MS,
-): Promise<{ signalled: string[]; pending: string[]; missed: string[] }> {
+): Promise<{ signalled: string[]; pending: string[]; missed: string[]; deferred: string[] }> {
   const now = Date.now();
   const ids = new Set<string>();
   const unknown: string[] = [];
@@ -53,7 +53,29 @@ export async function signalWatchers(
       if (known.until <= now) stale.push(key);
     } else unknown.push(key);
   }
-  for (const found of (await lookUpWatchers(client, unknown)).values()) found.forEach((id) => ids.add(id));
+  // A package not seen lately: its watchers are looked up (one query shared by every notification
+  // naming it meanwhile). A lookup slower than LOOKUP_WAIT_MS finishes behind the answer, which names
+  // the package as deferred: its watchers are signalled when the lookup comes back.
+  const lookup = lookUpShared(client, unknown);
+  let lookupTimer: NodeJS.Timeout | undefined;
+  const found = await Promise.race([
+    lookup,
+    new Promise<null>((resolve) => {
+      lookupTimer = setTimeout(() => resolve(null), LOOKUP_WAIT_MS);
+    }),
+  ]);
+  clearTimeout(lookupTimer);
+  const deferred = found === null ? [...unknown] : [];
+  if (found === null)
+    void lookup.then(
+      (late) => {
+        for (const lateIds of late.values())
+          for (const id of lateIds)
+            if (!ids.has(id)) signalCoalesced(client, id, request).sent.catch(() => undefined);
+      },
+      () => undefined,
+    );
+  else for (const foundIds of found.values()) foundIds.forEach((id) => ids.add(id));
   if (stale.length > 0) void refreshWatchers(client, stale, new Set(ids), request);
   const sorted = [...ids].sort();
   const settled = sorted.map((id) => {
@@ -81,6 +103,7 @@ export async function signalWatchers(
     signalled: told,
     pending: sorted.filter((_, i) => outcomes[i] === 'pending'),
     missed: sorted.filter((_, i) => outcomes[i] === 'missed'),
+    deferred,
   };
 }
 
@@ -161,6 +184,30 @@ const WATCHERS_TTL_MS = 2000;
 const WATCHERS_STALE_MS = 30_000;
 const watchers = new Map<string, { ids: string[]; until: number }>();
 const refreshing = new Set<string>();
+/** How long an answer waits for a package's watchers to be looked up. */
+const LOOKUP_WAIT_MS = 2000;
+/** Lookups on their way, by key: notifications naming a package meanwhile share its one query. */
+const lookingUp = new Map<string, Promise<string[]>>();
+
+async function lookUpShared(client: Client, keys: readonly string[]): Promise<Map<string, string[]>> {
+  const fresh = keys.filter((k) => !lookingUp.has(k));
+  if (fresh.length > 0) {
+    const query = lookUpWatchers(client, fresh);
+    for (const key of fresh) {
+      const one = query.then((m) => m.get(key) ?? []);
+      lookingUp.set(key, one);
+      const forget = () => {
+        if (lookingUp.get(key) === one) lookingUp.delete(key);
+      };
+      one.then(forget, forget);
+    }
+  }
+  // Taken before any await: a finished lookup leaves the map.
+  const pending = keys.map((key) => [key, lookingUp.get(key)!] as const);
+  const out = new Map<string, string[]>();
+  for (const [key, one] of pending) out.set(key, await one);
+  return out;
+}
 
 /** The running triggers watching each key: one visibility query per batch of keys; found ones remembered. */
 async function lookUpWatchers(client: Client, keys: readonly string[]): Promise<Map<string, string[]>> {
@@ -252,12 +299,13 @@ export function webhookRoutes(client: Client, token: string | null): Router {
           [{ field: 'events', message: `at most ${MAX_PACKAGES_PER_NOTIFICATION} distinct repositories` }],
         );
       const all = [...keys];
-      const { signalled, pending, missed } = await signalWatchers(client, all);
+      const { signalled, pending, missed, deferred } = await signalWatchers(client, all);
       res.status(202).json({
         packages: all,
         triggers: signalled,
         ...(pending.length > 0 ? { pending } : {}),
         ...(missed.length > 0 ? { missed } : {}),
+        ...(deferred.length > 0 ? { deferred } : {}),
       });
     },
   );

@@ -127,3 +127,55 @@ test('a trigger started since the watchers were read is signalled by the backgro
     await new Promise((r) => server.close(r));
   }
 });
+
+/** A visibility query slower than 2 s: the answer names the package as deferred; its watchers still hear. */
+test('a slow watcher lookup is finished behind the answer, shared by the notifications meanwhile', async () => {
+  const signalled: string[] = [];
+  let reads = 0;
+  const client = {
+    workflow: {
+      async *list() {
+        reads++;
+        await new Promise((r) => setTimeout(r, 3000));
+        yield { workflowId: 'trigger/r/late', typedSearchAttributes: { get: () => ['reg.example/e/f'] } };
+      },
+      getHandle: (id: string) => ({ signal: async () => void signalled.push(id) }),
+    },
+  } as unknown as Client;
+  const app = createApp({
+    client,
+    taskQueue: 'unused',
+    ledger: {} as Ledger,
+    health: new TemporalHealth(client),
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const notify = async () => {
+    const res = await fetch(
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/registry?feed=reg.example`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ events: [{ action: 'push', target: { repository: 'e/f', tag: '1.0.0' } }] }),
+      },
+    );
+    return res.json();
+  };
+  try {
+    const started = performance.now();
+    const answers = await Promise.all([notify(), notify()]);
+    expect(performance.now() - started).toBeLessThan(2900);
+    expect(answers).toEqual([
+      { packages: ['reg.example/e/f'], triggers: [], deferred: ['reg.example/e/f'] },
+      { packages: ['reg.example/e/f'], triggers: [], deferred: ['reg.example/e/f'] },
+    ]);
+    expect(reads).toBe(1);
+    await new Promise((r) => setTimeout(r, 1200));
+    // Both notifications' signals coalesced into the one or two the trigger was sent.
+    expect(signalled.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(signalled)).toEqual(new Set(['trigger/r/late']));
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
