@@ -350,7 +350,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     responses: {
       202: {
         description:
-          'The triggers watching the pushed packages were told to poll; `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 200 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns)',
+          'The triggers watching the pushed packages were told to poll; `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 100 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns)',
         schema: z.object({
           packages: z.array(z.string()),
           triggers: z.array(z.string()),
@@ -383,7 +383,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
       },
       202: {
         description:
-          'Accepted: the triggers watching the pushed packages were told to poll (or the event moves no tag); `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 200 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns)',
+          'Accepted: the triggers watching the pushed packages were told to poll (or the event moves no tag); `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 100 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns)',
         schema: z.object({
           receiver: z.string(),
           packages: z.array(z.string()).optional(),

@@ -23,7 +23,7 @@ export const WebhookQuery = z.object({ feed: FeedIdSchema.optional() }).strict()
 const NOTIFICATION_TYPES = ['application/vnd.docker.distribution.events.v1+json', 'application/json'];
 
 /** How long an answer waits for Temporal to take its signals; slower ones go on in the background. */
-export const SIGNAL_WAIT_MS = 200;
+export const SIGNAL_WAIT_MS = 100;
 
 /**
  * Every running trigger watching one of the packages (`feed/package` keys) polls now, fresh. One visibility
