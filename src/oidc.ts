@@ -166,7 +166,11 @@ export class JwksCache {
       (err: unknown) => {
         const kept = this.entries.get(url);
         if (kept) kept.reading = undefined;
-        throw err;
+        // Keys read before stay in use while the URL cannot be read (tried again in a minute): an issuer's
+        // outage does not stop verified pushes.
+        if (!kept?.jwks) throw err;
+        kept.until = Math.max(kept.until, Date.now() + JWKS_MIN_TTL_MS);
+        return kept.jwks;
       },
     );
     this.entries.set(url, { jwks: entry?.jwks ?? null, until: entry?.until ?? 0, reading });

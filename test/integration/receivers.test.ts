@@ -456,7 +456,7 @@ describe('a gar receiver verifying the OIDC token of a Pub/Sub push', () => {
     expect(release.packages[0].tag).toBe('1.1.0');
   });
 
-  test('keys at a JWKS URL: read once, again when an unknown key appears (boundedly), 503 while unreadable', async () => {
+  test('keys at a JWKS URL: read once, again when an unknown key appears (boundedly), kept through an outage, 503 when never read', async () => {
     let keys = [jwkOf(k1, 'k1')];
     let up = true;
     const issuer = await startServer((_req, res) => {
@@ -483,11 +483,16 @@ describe('a gar receiver verifying the OIDC token of a Pub/Sub push', () => {
         expect((await post(url, body, { authorization: token({ kid: 'k3' }) })).status).toBe(401);
       expect(issuer.requests).toHaveLength(3);
 
+      // The issuer goes down: keys read before stay in use; an unknown kid is refused, not a 503.
+      up = false;
+      expect((await post(url, body, { authorization: token() })).status).toBe(202);
+      expect((await post(url, body, { authorization: token({ kid: 'k4' }) })).status).toBe(401);
+      expect(issuer.requests).toHaveLength(4);
+
       const cold = await receiver('gar-jwks-down', 'gar', {
         feed: 'local',
         oidc: { audience: AUDIENCE, jwksUrl: `${issuer.url}/other/certs` },
       });
-      up = false;
       const res = await post(cold, body, { authorization: token() });
       expect([res.status, res.body.detail]).toEqual([503, 'the notification cannot be verified now; retry']);
     } finally {
