@@ -160,7 +160,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
   // The slot a scheduled poll is due at (for the poll-lag metric); null when a poll was asked for.
   let dueAtMs: number | null = null;
   const waitForSlot = async () => {
-    const at = Date.now() + machine.nextPollDelayMs(Date.now());
+    const at = Date.now() + machine.nextPollDelayMs(Date.now(), patched(EVEN_PHASES_PATCH));
     nextPollAt = new Date(at).toISOString();
     publishDetails();
     dueAtMs = (await condition(() => pollPending || rollover, at - Date.now())) ? null : at;
@@ -194,6 +194,8 @@ const LOAD_FAILURES: ReadonlySet<string> = new Set([
 /** A run continues as new past this many events (about 90 idle iterations). */
 export const TRIGGER_HISTORY_LIMIT = 1000;
 const SHORT_RUNS_PATCH = 'continue-as-new-past-1000-events';
+/** Poll phases from a mixed hash, spread evenly over the interval (nextPollDelayMs). */
+const EVEN_PHASES_PATCH = 'even-poll-phases';
 
 /** Versions an idle iteration as one activity (pollChannel) instead of loadChannel and pollPackage. */
 const ONE_ACTIVITY_PATCH = 'poll-channel-in-one-activity';

@@ -59,6 +59,21 @@ export type PackagePoll =
   | { readonly name: string; readonly error: { readonly code: string; readonly message: string } };
 
 /** The trigger's state machine, free of Temporal: the workflow feeds it signals, channel views and poll results. */
+/**
+ * A 32-bit phase number from a key, evenly spread: FNV-1a's high bits barely move when keys differ only at
+ * the end (`app1`, `app2`), so its 64 bits go through MurmurHash3's finalizer (fmix64) first.
+ */
+export function phaseHash(key: string): number {
+  const mask = 0xffffffffffffffffn;
+  let h = BigInt(`0x${stableHash(key)}`);
+  h ^= h >> 33n;
+  h = (h * 0xff51afd7ed558ccdn) & mask;
+  h ^= h >> 33n;
+  h = (h * 0xc4ceb9fe1a85ec53n) & mask;
+  h ^= h >> 33n;
+  return Number(h >> 32n);
+}
+
 export class TriggerMachine {
   /** Notifications since the last evaluation began, and the one the current evaluation answers. */
   private notified: { sources: string[]; tags: { key: string; tag: string }[] } | null = null;
@@ -112,13 +127,20 @@ export class TriggerMachine {
    * from the watched package, so every trigger on one package polls at the same moment (one shared listing)
    * and triggers on different packages spread across the interval instead of firing together.
    */
-  nextPollDelayMs(nowMs: number): number {
+  /**
+   * When the next poll is due: at the trigger's phase in its interval, from its first watched package, so
+   * triggers on one package poll together. `evenPhases` mixes the hash first (see phaseHash): without it,
+   * packages whose names differ only at the end crowd into a few seconds of the interval. Runs recorded
+   * before that change keep the old phases when replayed.
+   */
+  nextPollDelayMs(nowMs: number, evenPhases = false): number {
     const interval = this.state.spec.intervalSeconds * 1000;
     const keys = (this.state.view?.packages ?? [])
       .filter((p) => this.state.spec.watch === undefined || this.state.spec.watch.includes(p.name))
       .map((p) => watchedPackageKey(p.feed, p.package))
       .sort();
-    const phase = Number.parseInt(stableHash(keys[0] ?? this.id).slice(0, 8), 16) % interval;
+    const key = keys[0] ?? this.id;
+    const phase = (evenPhases ? phaseHash(key) : Number.parseInt(stableHash(key).slice(0, 8), 16)) % interval;
     const sinceSlot = (((nowMs - phase) % interval) + interval) % interval;
     const next = interval - sinceSlot;
     // Right after a poll, a slot closer than half an interval is skipped: never two polls in a blink.

@@ -13,7 +13,8 @@ import { decideUpdate, deployUpdate } from '../../workflows/messages/release';
  * Replays recorded workflow histories with today's workflow code: a change that breaks determinism
  * for running triggers, releases or destination queues fails here (trigger-before-ledger.json: a trigger
 recorded before the ledger moved to the database, which must keep running after the upgrade; trigger-remote-poll.json: idle polls as activities, before they
- * ran as local activities first). Record new fixtures (after an intended,
+ * ran as local activities first; trigger-before-even-phases.json: poll phases from the plain hash, before
+ * the `even-poll-phases` patch). Record new fixtures (after an intended,
  * versioned change) with `RECORD_HISTORIES=1 npx jest test/integration/replay`; release-lifecycle.json and
  * environment.json (a release through its lifecycle, and an environment's queue) with
  * `RECORD_LIFECYCLE_HISTORIES=1`.
@@ -163,6 +164,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'environment.json',
     'release-lifecycle.json',
     'release.json',
+    'trigger-before-even-phases.json',
     'trigger-before-ledger.json',
     'trigger-remote-poll.json',
     'trigger.json',
@@ -178,6 +180,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed environment.json',
     'replayed release-lifecycle.json',
     'replayed release.json',
+    'replayed trigger-before-even-phases.json',
     'replayed trigger-before-ledger.json',
     'replayed trigger-remote-poll.json',
     'replayed trigger.json',

@@ -232,12 +232,37 @@ describe('TriggerMachine, when to poll next', () => {
     expect(phases.size).toBeGreaterThan(40);
   });
 
+  test('even phases: 200 packages named alike spread over the minute (the plain hash crowds them)', () => {
+    const now = T + 777;
+    const busiest = (even: boolean) => {
+      const perSecond = new Map<number, number>();
+      for (let i = 0; i < 200; i++) {
+        const second = Math.floor(
+          ((now + onPackage(`bench/app${i}`).nextPollDelayMs(now, even)) % 60_000) / 1000,
+        );
+        perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+      }
+      return { seconds: perSecond.size, busiest: Math.max(...perSecond.values()) };
+    };
+    const plain = busiest(false);
+    const even = busiest(true);
+    // The plain FNV-1a phases leave a quarter of the minute empty (44 of 60 seconds used, 11 packages in the
+    // busiest one); the mixed ones use every second.
+    expect(plain.seconds).toBeLessThan(50);
+    expect(even.seconds).toBeGreaterThanOrEqual(58);
+    expect(even.busiest).toBeLessThan(plain.busiest);
+    // Still one phase per package.
+    expect(onPackage('shop/web', 'b').nextPollDelayMs(now, true)).toBe(
+      onPackage('shop/web', 'a').nextPollDelayMs(now, true),
+    );
+  });
+
   test('the next poll comes within one and a half intervals and never within half of one after a poll', () => {
     for (let i = 0; i < 200; i++) {
       const m = onPackage(`shop/app${i}`);
       const now = T + i * 7_919;
       m.state.lastPoll = { at: at(now - (i % 60) * 1000), outcome: 'no-change', reason: '' };
-      const delay = m.nextPollDelayMs(now);
+      const delay = m.nextPollDelayMs(now, i % 2 === 0);
       expect(delay).toBeGreaterThan(0);
       expect(delay).toBeLessThanOrEqual(90_000);
       expect(now + delay - Date.parse(m.state.lastPoll.at)).toBeGreaterThanOrEqual(30_000);
