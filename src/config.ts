@@ -192,6 +192,7 @@ const FileSchema = z
             type: z.string(),
             secret: z.unknown().optional(),
             feed: z.string().optional(),
+            oidc: z.unknown().optional(),
             urlToken: SecretRefSchema,
           })
           .strict(),

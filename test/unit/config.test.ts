@@ -62,6 +62,37 @@ describe('configuration', () => {
     expect(bad('{ name: a, type: quay, urlToken: s3cr3t-in-the-file }')).toThrow(/receivers\.0\.urlToken/);
   });
 
+  test('a gar receiver in the file verifies OIDC tokens; its JWKS URL passes the outbound policy', () => {
+    const token = 'T'.repeat(40);
+    const gar = (oidc: string, extra = '') =>
+      withFile(
+        `${extra}receivers:\n  - { name: gar, type: gar, feed: gar, urlToken: { env: T }, oidc: ${oidc} }\n`,
+        { T: token, FEED_TRIGGERS_API_HOST: '0.0.0.0' },
+      );
+    const c = gar(
+      '{ audience: "https://ft.example/hooks/gar", jwksUrl: "https://www.googleapis.com/oauth2/v3/certs" }',
+    )();
+    expect(c.receivers[0].spec.oidc).toEqual({
+      audience: 'https://ft.example/hooks/gar',
+      jwksUrl: 'https://www.googleapis.com/oauth2/v3/certs',
+      issuers: ['https://accounts.google.com', 'accounts.google.com'],
+    });
+    expect(gar('{ audience: a, jwksUrl: "http://keys.example/certs" }')).toThrow(
+      /receivers\.0\.oidc\.jwksUrl: https/,
+    );
+    expect(gar('{ audience: a }')).toThrow(
+      /receivers\.0\.oidc\.jwks: give the keys either as jwks or as jwksUrl/,
+    );
+    // On an open address, loopback is refused unless the file allows it.
+    expect(gar('{ audience: a, jwksUrl: "http://127.0.0.1:9/certs" }')).toThrow(
+      /receivers\.0\.oidc\.jwksUrl: .*loopback/,
+    );
+    expect(
+      gar('{ audience: a, jwksUrl: "http://127.0.0.1:9/certs" }', 'outbound: { allowLoopback: true }\n')()
+        .receivers,
+    ).toHaveLength(1);
+  });
+
   test('LOG_LEVEL is one of the levels; anything else names the variable', () => {
     expect(loadConfig({}).logLevel).toBe('info');
     expect(loadConfig({ LOG_LEVEL: 'trace' }).logLevel).toBe('trace');
