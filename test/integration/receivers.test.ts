@@ -459,7 +459,11 @@ describe('a gar receiver verifying the OIDC token of a Pub/Sub push', () => {
   test('keys at a JWKS URL: read once, again when an unknown key appears (boundedly), kept through an outage, 503 when never read', async () => {
     let keys = [jwkOf(k1, 'k1')];
     let up = true;
-    const issuer = await startServer((_req, res) => {
+    const issuer = await startServer((req, res) => {
+      // Hostile issuers: a huge document, one that is not JSON, one that never answers.
+      if (req.url === '/huge/certs') return void res.end(JSON.stringify({ keys, pad: 'x'.repeat(200_000) }));
+      if (req.url === '/garbage/certs') return void res.end('<html>not keys</html>');
+      if (req.url === '/slow/certs') return; // no answer: the 5 s timeout
       if (!up) return void res.writeHead(500).end();
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' });
       res.end(JSON.stringify({ keys }));
@@ -495,6 +499,16 @@ describe('a gar receiver verifying the OIDC token of a Pub/Sub push', () => {
       });
       const res = await post(cold, body, { authorization: token() });
       expect([res.status, res.body.detail]).toEqual([503, 'the notification cannot be verified now; retry']);
+      for (const where of ['huge', 'garbage', 'slow']) {
+        const hostile = await receiver(`gar-jwks-${where}`, 'gar', {
+          feed: 'local',
+          oidc: { audience: AUDIENCE, jwksUrl: `${issuer.url}/${where}/certs` },
+        });
+        expect([where, (await post(hostile, body, { authorization: token() })).status]).toEqual([where, 503]);
+      }
+      // A token far larger than any ID token is refused before anything is decoded.
+      const padded = token({ claims: { pad: 'x'.repeat(10_000) } });
+      expect((await post(url, body, { authorization: padded })).status).toBe(401);
     } finally {
       await issuer.close();
     }

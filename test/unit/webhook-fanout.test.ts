@@ -5,6 +5,31 @@ import { createApp } from '../../src/api/app';
 import type { Ledger } from '../../src/db/ledger';
 import { TemporalHealth } from '../../src/api/temporal-health';
 
+/** The API in front of a stand-in Temporal client (never started: with no server to probe, Temporal counts as up). */
+async function serve(client: Client): Promise<Server> {
+  const app = createApp({
+    client,
+    taskQueue: 'unused',
+    ledger: {} as Ledger,
+    health: new TemporalHealth(client),
+  });
+  return new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+}
+
+/** A registry's push notification of `repository:1.0.0` on reg.example. */
+function notifyPush(server: Server, repository: string): Promise<Response> {
+  return fetch(
+    `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/registry?feed=reg.example`,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [{ action: 'push', target: { repository, tag: '1.0.0' } }] }),
+    },
+  );
+}
+
 /**
  * A trigger can close between the visibility listing and its signal (visibility is eventually consistent,
  * so this race cannot be staged reliably on a real server): the others must still be signalled and the
@@ -33,26 +58,10 @@ test('one trigger closed since the listing does not cost the others their signal
       }),
     },
   } as unknown as Client;
-  // Never started: the stand-in has no server to probe, so Temporal counts as up.
-  const app = createApp({
-    client,
-    taskQueue: 'unused',
-    ledger: {} as Ledger,
-    health: new TemporalHealth(client),
-  });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  const server = await serve(client);
   try {
     const started = performance.now();
-    const res = await fetch(
-      `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/registry?feed=reg.example`,
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ events: [{ action: 'push', target: { repository: 'a/b', tag: '1.0.0' } }] }),
-      },
-    );
+    const res = await notifyPush(server, 'a/b');
     const answeredIn = performance.now() - started;
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({
@@ -92,24 +101,9 @@ test('a trigger started since the watchers were read is signalled by the backgro
       getHandle: (id: string) => ({ signal: async () => void signalled.push(id) }),
     },
   } as unknown as Client;
-  const app = createApp({
-    client,
-    taskQueue: 'unused',
-    ledger: {} as Ledger,
-    health: new TemporalHealth(client),
-  });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  const server = await serve(client);
   const notify = async () => {
-    const res = await fetch(
-      `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/registry?feed=reg.example`,
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ events: [{ action: 'push', target: { repository: 'c/d', tag: '1.0.0' } }] }),
-      },
-    );
+    const res = await notifyPush(server, 'c/d');
     return ((await res.json()) as { triggers: string[] }).triggers;
   };
   try {
@@ -142,24 +136,9 @@ test('a slow watcher lookup is finished behind the answer, shared by the notific
       getHandle: (id: string) => ({ signal: async () => void signalled.push(id) }),
     },
   } as unknown as Client;
-  const app = createApp({
-    client,
-    taskQueue: 'unused',
-    ledger: {} as Ledger,
-    health: new TemporalHealth(client),
-  });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  const server = await serve(client);
   const notify = async () => {
-    const res = await fetch(
-      `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/registry?feed=reg.example`,
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ events: [{ action: 'push', target: { repository: 'e/f', tag: '1.0.0' } }] }),
-      },
-    );
+    const res = await notifyPush(server, 'e/f');
     return res.json();
   };
   try {
