@@ -1,9 +1,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { ensureTemporalCli } from '../src/temporal/cli';
 import { DEV_SERVER_SQLITE_ARGS } from '../src/temporal/connect';
 import { FaultProxy } from '../test/support/fault-proxy';
@@ -36,6 +37,8 @@ const { values } = parseArgs({
      * must have released it once, and the polls the notifications caused are counted.
      */
     burst: { type: 'boolean', default: false },
+    /** A dynamic configuration value for the dev server, KEY=VALUE (repeatable): to try server settings. */
+    'dynamic-config': { type: 'string', multiple: true, default: [] },
   },
 });
 const N = Number(values.triggers);
@@ -44,6 +47,7 @@ const INTERVAL = Number(values.interval);
 const DURATION = Number(values.duration);
 const EMBEDDED = values.ledger === 'embedded';
 const WORKERS = EMBEDDED ? 1 : Math.max(1, Number(values.workers));
+const { EventType } = temporal.api.enums.v1;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const quantile = (xs: number[], q: number) =>
@@ -66,6 +70,46 @@ function usage(pid: number): { rss: number; cpu: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   const ticks = 100; // CLK_TCK on Linux
   return { rss, cpu: (Number(stat[11]) + Number(stat[12])) / ticks };
+}
+
+/** CPU seconds per thread name of a process (V8's workers, the SDK core's tokio threads, libuv's pool). */
+function threadCpu(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      byName.set(name, (byName.get(name) ?? 0) + (Number(stat[11]) + Number(stat[12])) / 100);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return byName;
+}
+
+/**
+ * The SDK's own counters since the worker started, summed over their labels: cache hits and misses,
+ * forced evictions, failures, and the mean of each latency histogram (its _sum over its _count).
+ */
+function sdkSummary(metrics: string): string {
+  const totals = new Map<string, number>();
+  for (const m of metrics.matchAll(/^(temporal_[a-z_]+?)(?:\{[^}]*\})? (\S+)$/gm)) {
+    if (m[1].endsWith('_bucket')) continue;
+    totals.set(m[1], (totals.get(m[1]) ?? 0) + Number(m[2]));
+  }
+  const parts: string[] = [];
+  for (const [name, value] of totals) {
+    if (name.endsWith('_count') || !/(cache|evict|fail|latency_sum|slots_available|pollers)/.test(name))
+      continue;
+    if (name.endsWith('_sum')) {
+      const base = name.slice(0, -4);
+      const count = totals.get(`${base}_count`) ?? 0;
+      parts.push(
+        `${base.replace(/^temporal_/, '')} mean ${count ? ((value / count) * 1000).toFixed(0) : '-'} ms of ${count}`,
+      );
+    } else parts.push(`${name.replace(/^temporal_/, '')} ${value}`);
+  }
+  return parts.join(', ');
 }
 
 async function waitForLine(
@@ -96,6 +140,7 @@ async function main(): Promise<void> {
     if (!cli) throw new Error('no Temporal CLI');
     const port = await freePort();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-bench-'));
+    started.push(() => rmSync(dir, { recursive: true, force: true }));
     const server = spawn(
       cli,
       [
@@ -113,6 +158,7 @@ async function main(): Promise<void> {
         // As the embedded server of `npm start` runs it (src/temporal/connect.ts): a write-ahead log,
         // synced at checkpoints, instead of an fsync per transaction.
         ...DEV_SERVER_SQLITE_ARGS,
+        ...values['dynamic-config'].flatMap((v) => ['--dynamic-config-value', v]),
       ],
       { stdio: 'ignore' },
     );
@@ -151,6 +197,7 @@ async function main(): Promise<void> {
     const roles = EMBEDDED ? ['serve'] : ['api', ...Array.from({ length: WORKERS }, () => 'worker')];
     const processes: Array<{ name: string; child: ChildProcess; port: number }> = [];
     let logLines = 0;
+    const logged = new Map<string, number>();
     // The API process makes an admin token on its first start and prints it once.
     let token = '';
     for (const [i, role] of roles.entries()) {
@@ -171,7 +218,15 @@ async function main(): Promise<void> {
       started.push(() => void child.kill('SIGKILL'));
       // The SDK's logger writes to stderr, the service's own lines to stdout: count both.
       for (const stream of [child.stdout!, child.stderr!])
-        stream.on('data', (d: Buffer) => (logLines += d.toString().split('\n').length - 1));
+        stream.on('data', (d: Buffer) => {
+          const lines = d.toString().split('\n');
+          logLines += lines.length - 1;
+          // What was logged, by message (a JSON line's msg, else its start), to say what the lines were.
+          for (const line of lines.filter((l) => l.trim())) {
+            const msg = /"msg":"([^"]{0,120})/.exec(line)?.[1] ?? line.slice(0, 120);
+            logged.set(msg, (logged.get(msg) ?? 0) + 1);
+          }
+        });
       if (role === 'worker') await waitForLine(child, /"health":"([^"]+)"/, 120_000);
       // The admin token made on the first start goes to the terminal (stderr), not the log.
       else token = await waitForLine(child, /^ {2}(ft_\S+)$/m, 120_000, 'stderr');
@@ -231,9 +286,11 @@ async function main(): Promise<void> {
     const listingsBefore = proxy.count(/\/tags\/list/);
     const u0 = { server: usage(server.pid!) };
     const each0 = processes.map((p) => usage(p.child.pid!));
+    const threads0 = processes.map((p) => threadCpu(p.child.pid!));
     const rss = { server: [] as number[] };
     const eachRss = processes.map(() => [] as number[]);
     const logsBefore = logLines;
+    logged.clear();
     // The shared task queue's backlog (tasks no worker has taken yet), sampled with the RSS.
     const backlog = { workflow: [] as number[], activity: [] as number[], ageMs: [] as number[], missed: 0 };
     const sampleQueue = async () => {
@@ -271,6 +328,7 @@ async function main(): Promise<void> {
     const seconds = (windowEnd - windowStart) / 1000;
     const u1 = { server: usage(server.pid!) };
     const each1 = processes.map((p) => usage(p.child.pid!));
+    const threads1 = processes.map((p) => threadCpu(p.child.pid!));
     const listings = proxy.count(/\/tags\/list/) - listingsBefore;
 
     // Poll lag: gaps between consecutive evaluations beyond the interval, and triggers not polled at all.
@@ -280,6 +338,7 @@ async function main(): Promise<void> {
     let sampleEvents = 0;
     let sampleIterations = 0;
     let diagnostics = '';
+    let sampleKinds = '';
     await pool(
       Array.from({ length: N }, (_, i) => i),
       16,
@@ -326,7 +385,9 @@ async function main(): Promise<void> {
       const at = (e: (typeof events)[number]) =>
         Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
       const [from, to] = times.slice(-2);
-      sampleEvents = events.filter((e) => at(e) > from && at(e) <= to).length;
+      const iteration = events.filter((e) => at(e) > from && at(e) <= to);
+      sampleEvents = iteration.length;
+      sampleKinds = iteration.map((e) => EventType[e.eventType ?? 0].replace(/^EVENT_TYPE_/, '')).join(' ');
       sampleIterations = 1;
       // Where an iteration's time goes: waiting for a worker (schedule-to-start) or running.
       const waits = { workflowTask: [] as number[], activity: [] as number[], activityRun: [] as number[] };
@@ -373,6 +434,7 @@ async function main(): Promise<void> {
       const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text().catch(() => '');
       const gauge = (name: string) =>
         Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      if (p.name !== 'api') say(`${p.name} SDK: ${sdkSummary(text)}`);
       say(
         `${p.name}: RSS max ${mb(Math.max(...eachRss[k]))}, CPU ${cpu(k)}; now heap used/total ` +
           `${mb(gauge('feed_triggers_nodejs_heap_size_used_bytes'))} / ${mb(gauge('feed_triggers_nodejs_heap_size_total_bytes'))}, ` +
@@ -381,6 +443,24 @@ async function main(): Promise<void> {
       );
     }
     if (diagnostics) say(diagnostics);
+    if (logged.size > 0)
+      say(
+        `logged in the window: ${[...logged]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 5)
+          .map(([m, n]) => `${n}× ${m}`)
+          .join('; ')}`,
+      );
+    if (sampleKinds) say(`its last idle iteration: ${sampleKinds}`);
+    for (const [k, p] of processes.entries()) {
+      if (p.name === 'api') continue;
+      const busiest = [...threads1[k]]
+        .map(([name, cpu]) => ({ name, cpu: cpu - (threads0[k].get(name) ?? 0) }))
+        .sort((a, b) => b.cpu - a.cpu)
+        .slice(0, 6)
+        .map((t) => `${t.name} ${((t.cpu / seconds) * 100).toFixed(0)} %`);
+      say(`${p.name} CPU by thread: ${busiest.join(', ')}`);
+    }
     say(
       `task queue backlog (median / max of ${backlog.workflow.length} samples): workflow tasks ` +
         `${quantile(backlog.workflow, 0.5)} / ${Math.max(0, ...backlog.workflow)} ` +

@@ -1,4 +1,4 @@
-import { workflowBundleOptions } from '../src/workflow-bundle';
+import { cachedWorkflowBundle } from '../src/workflow-bundle';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -16,13 +16,11 @@ async function main(): Promise<void> {
     .filter((f) => f.endsWith('.json'))
     .sort();
   if (files.length === 0) throw new Error(`no histories in ${dir}`);
+  // The bundle the service runs (with its preloaded modules), unless one is given.
+  const workflowBundle = bundle ? { codePath: bundle } : await cachedWorkflowBundle();
   for (const file of files) {
     const history = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
-    await Worker.runReplayHistory(
-      bundle ? { workflowBundle: { codePath: bundle } } : workflowBundleOptions(),
-      history,
-      `replay-${file}`,
-    );
+    await Worker.runReplayHistory({ workflowBundle }, history, `replay-${file}`);
     process.stdout.write(`replayed ${file}\n`);
   }
 }

@@ -13,7 +13,7 @@ import { HelmRepositoryClient } from './feeds/helm';
 import { ImageConfig, OciClient } from './feeds/oci';
 import { PackageListing, PackageSource } from './feeds/package-source';
 import { SingleFlightCache } from './feeds/single-flight';
-import { workflowBundleOptions } from './workflow-bundle';
+import { cachedWorkflowBundle } from './workflow-bundle';
 
 export interface WorkerOptions {
   readonly connection: NativeConnection;
@@ -103,6 +103,6 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     taskQueue: options.config.taskQueue,
     activities,
     ...workerSizing(options.config.workerMemoryMiB ?? 1024),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowBundleOptions()),
+    workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle()),
   });
 }

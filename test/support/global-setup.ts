@@ -1,17 +1,21 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { connectTemporal, TemporalHandle } from '../../src/temporal/connect';
-import { workflowBundleOptions } from '../../src/workflow-bundle';
 
 declare global {
   var __FEED_TRIGGERS_TEMPORAL__: TemporalHandle | undefined;
+  var __FEED_TRIGGERS_RUN_DIR__: string | undefined;
 }
 
 /** One throwaway Temporal dev server and one workflow bundle for the whole test run. */
 export default async function globalSetup(): Promise<void> {
+  // Every temporary directory of the run (data dirs, registries, PostgreSQL, git servers) goes under one,
+  // removed at the end: test files need not each remember to clean up, and a run leaves nothing in /tmp.
+  const runDir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-run-'));
+  process.env.TMPDIR = runDir;
+  globalThis.__FEED_TRIGGERS_RUN_DIR__ = runDir;
   // The CLI tests run the built `bin/feed-triggers.js`, as npx does: build first so they never test stale output.
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
     cwd: path.resolve(__dirname, '../..'),
@@ -27,20 +31,16 @@ export default async function globalSetup(): Promise<void> {
     cliPath: null,
   });
   globalThis.__FEED_TRIGGERS_TEMPORAL__ = temporal;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-test-'));
-  const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(), logger: quietLogger });
-  const bundlePath = path.join(dir, 'workflow-bundle.js');
-  writeFileSync(bundlePath, code);
+  // The service's own bundle cache (kept between runs while the code is unchanged): the services the tests
+  // start find it there too, instead of each running webpack.
+  const bundlePath = execFileSync(
+    process.execPath,
+    [path.resolve(__dirname, '../../dist/src/bundle-workflows.js')],
+    {
+      encoding: 'utf8',
+    },
+  ).trim();
   process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS = temporal.address;
   process.env.FEED_TRIGGERS_TEST_NAMESPACE = temporal.namespace;
   process.env.FEED_TRIGGERS_TEST_BUNDLE = bundlePath;
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => process.stderr.write(`bundle: ${message}\n`),
-  error: (message: string) => process.stderr.write(`bundle: ${message}\n`),
-};
