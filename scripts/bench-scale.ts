@@ -339,6 +339,7 @@ async function main(): Promise<void> {
     let sampleIterations = 0;
     let diagnostics = '';
     let sampleKinds = '';
+    let sampleRun = '';
     await pool(
       Array.from({ length: N }, (_, i) => i),
       16,
@@ -388,6 +389,19 @@ async function main(): Promise<void> {
       const iteration = events.filter((e) => at(e) > from && at(e) <= to);
       sampleEvents = iteration.length;
       sampleKinds = iteration.map((e) => EventType[e.eventType ?? 0].replace(/^EVENT_TYPE_/, '')).join(' ');
+      // The whole run, with what each marker, activity and upsert was: why an iteration is longer than six.
+      sampleRun = events
+        .map((e) => {
+          const kind = EventType[e.eventType ?? 0].replace(/^EVENT_TYPE_/, '');
+          const marker = e.markerRecordedEventAttributes?.markerName;
+          const activity = e.activityTaskScheduledEventAttributes?.activityType?.name;
+          const upsert = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+          const failed = e.workflowTaskFailedEventAttributes?.failure?.message;
+          const detail =
+            marker ?? activity ?? (upsert ? Object.keys(upsert).join('+') : failed?.slice(0, 80));
+          return detail ? `${kind}(${detail})` : kind;
+        })
+        .join(' ');
       sampleIterations = 1;
       // Where an iteration's time goes: waiting for a worker (schedule-to-start) or running.
       const waits = { workflowTask: [] as number[], activity: [] as number[], activityRun: [] as number[] };
@@ -452,6 +466,7 @@ async function main(): Promise<void> {
           .join('; ')}`,
       );
     if (sampleKinds) say(`its last idle iteration: ${sampleKinds}`);
+    if (sampleRun) say(`its run: ${sampleRun}`);
     for (const [k, p] of processes.entries()) {
       if (p.name === 'api') continue;
       const busiest = [...threads1[k]]

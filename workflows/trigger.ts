@@ -41,6 +41,7 @@ export * from './messages/trigger';
 import {
   initialTriggerState,
   PackageRef,
+  TriggerChannelView,
   TriggerSpec,
   TriggerState,
   TriggerStatus,
@@ -85,11 +86,14 @@ export interface TriggerInput {
   /** Carried over by continue-as-new. */
   readonly state?: TriggerState;
   readonly pollPending?: boolean;
+  /** The channel when the trigger was created (a new trigger's first evaluation then needs no load). */
+  readonly view?: TriggerChannelView;
 }
 
 /** A long-lived trigger: load the channel, poll the watched packages, ask the project for a release, sleep. */
 export async function trigger(input: TriggerInput): Promise<void> {
   const machine = new TriggerMachine(input.state ?? initialTriggerState(input.spec));
+  if (!input.state && input.view) machine.applyLoad({ unchanged: false, view: input.view });
   let pollPending = input.pollPending ?? input.state === undefined;
   // The first poll may share a recent listing with other triggers; pollNow and resume ask for a fresh one.
   let fresh = false;
@@ -236,7 +240,11 @@ async function evaluate(
   const single = machine.singleWatched();
   let early: PackagePoll | null = null;
   if (single && (patched(LOCAL_FIRST_PATCH) || patched(ONE_ACTIVITY_PATCH))) {
-    const input = { load: machine.loadRequest(), poll: machine.pollRequest(single, maxAgeMs, dueAtMs) };
+    const input = {
+      load: machine.loadRequest(),
+      poll: machine.pollRequest(single, maxAgeMs, dueAtMs),
+      name: single.name,
+    };
     // Replays of runs from before the local-first patch take the activity path they recorded.
     const here = patched(LOCAL_FIRST_PATCH);
     try {
@@ -249,7 +257,14 @@ async function evaluate(
           : pollChannel(input),
       );
       machine.applyLoad(result.load);
-      if (result.poll) early = { name: single.name, ok: result.poll };
+      // A poll made with the changed channel's view counts only if the trigger, now holding that view,
+      // would ask exactly the same (same package, rule and watermark).
+      const watched = machine.singleWatched();
+      const same =
+        !result.polled ||
+        (watched?.name === single.name &&
+          JSON.stringify(machine.pollRequest(watched, maxAgeMs, dueAtMs)) === JSON.stringify(result.polled));
+      if (result.poll && same) early = { name: single.name, ok: result.poll };
     } catch (err) {
       if (isCancellation(err))
         early = {

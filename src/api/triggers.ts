@@ -139,11 +139,20 @@ export function triggerRoutes(
     const spec = parseOr400(TriggerSpecSchema, body);
     const packages = await checkAgainstProject(spec);
     const workflowId = triggerWorkflowId(spec.project, spec.name);
+    // The channel as it is now goes in with the spec: the first evaluation then checks the revision and polls
+    // in one local activity, as every later one does, instead of loading it and polling in two activities.
+    const channel = await ledger.channelView(spec.project, spec.channel).catch(() => null);
+    const view = channel && {
+      revision: channel.revision,
+      packages: channel.packages,
+      rules: channel.rules,
+      lastRelease: channel.lastRelease,
+    };
     try {
       const handle = await client.workflow.start<typeof trigger>('trigger', {
         taskQueue,
         workflowId,
-        args: [{ spec }],
+        args: [{ spec, ...(view ? { view } : {}) }],
         workflowIdConflictPolicy: 'FAIL',
         // A deleted trigger's ID may be used again for a new trigger.
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',

@@ -9,6 +9,14 @@ export function ruleFor(rules: readonly VersionRule[], packageName: string): Ver
   );
 }
 
+/** The package's tag in the channel's previous release (a poll's watermark), or null. */
+export function watermarkIn(
+  lastRelease: { readonly packages: readonly { readonly name: string; readonly tag: string }[] } | null,
+  packageName: string,
+): string | null {
+  return lastRelease?.packages.find((p) => p.name === packageName)?.tag ?? null;
+}
+
 /** Re-evaluates a poll's candidates with the rule: the best accepted tag, or null. */
 export function bestCandidate(rule: CompiledRule, candidates: readonly string[]): string | null {
   return evaluateRule(rule, candidates).selected;

@@ -6,6 +6,7 @@ import {
   releasedPackage,
   ruleFor,
   stableHash,
+  watermarkIn,
   versionSetKey,
 } from './decision';
 import type { CreateReleaseRequest, CreateReleaseResult } from './project';
@@ -296,7 +297,7 @@ export class TriggerMachine {
 
   /** The package's tag in the channel's previous release: polls return only candidates at or above it. */
   watermark(packageName: string): string | null {
-    return this.state.view?.lastRelease?.packages.find((p) => p.name === packageName)?.tag ?? null;
+    return watermarkIn(this.state.view?.lastRelease ?? null, packageName);
   }
 
   /** Folds poll results into the package statuses. */

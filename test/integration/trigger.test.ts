@@ -142,7 +142,7 @@ describe('a trigger on a real registry', () => {
   test('an idle iteration is one local activity, one workflow task and a few events', async () => {
     const handle = env.client.workflow.getHandle(`trigger/${project}/${name}`);
     const iterations = async () => (await state(project, name)).iterations;
-    // After the release of the previous test the channel changed: the first poll reloads it (and polls again).
+    // After the release of the previous test the channel changed: the first poll reloads it (in the same local activity).
     const warm = await iterations();
     await api.request('POST', `/triggers/${project}/${name}/poll`);
     await eventually(async () => ((await iterations()) > warm ? true : undefined), 'a warm-up evaluation');
@@ -168,6 +168,39 @@ describe('a trigger on a real registry', () => {
     expect(events.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(3);
     expect(events.length / 3).toBeLessThanOrEqual(7);
     expect((await state(project, name)).lastPoll?.outcome).toBe('no-change');
+  });
+
+  test("a new trigger's first evaluation, and the one after its release, poll in one local activity each", async () => {
+    await pushImage(registry.url, 'fresh/api', '2.0.0');
+    await putProject('fresh', { packages: [{ name: 'api', feed: registry.host, package: 'fresh/api' }] });
+    const created = await api.request('POST', '/projects/fresh/triggers', {
+      name: 'api',
+      intervalSeconds: 3600,
+    });
+    expect(created.status).toBe(201);
+    expect((await waitForReleases('fresh', 1))[0].packages).toEqual([
+      expect.objectContaining({ name: 'api', tag: '2.0.0' }),
+    ]);
+    // The release moved the channel's revision: the next poll loads the new view and polls with its
+    // watermark in the same local activity.
+    await api.request('POST', '/triggers/fresh/api/poll');
+    const after = await eventually(async () => {
+      const s = await state('fresh', 'api');
+      return s.iterations >= 2 ? s : undefined;
+    }, 'the evaluation after the release');
+    expect(after.lastPoll?.outcome).toBe('no-change');
+    expect(after.view?.lastRelease?.packages).toEqual([
+      expect.objectContaining({ name: 'api', tag: '2.0.0' }),
+    ]);
+    await sleep(300);
+    const events = (await env.client.workflow.getHandle('trigger/fresh/api').fetchHistory()).events!;
+    const activities = events
+      .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+      .filter((n): n is string => n !== undefined);
+    expect(activities).toEqual(['createRelease']);
+    expect(
+      events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'),
+    ).toHaveLength(2);
   });
 
   test('shows an unknown repository as an error in its state and keeps running', async () => {
