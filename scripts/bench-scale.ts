@@ -271,10 +271,21 @@ async function main(): Promise<void> {
     const code = await new Promise<number | null>((resolve) => apply.once('exit', resolve));
     if (code !== 0) throw new Error(`apply failed (${code}): ${applyErrors.slice(-2000)}`);
     const createSeconds = (Date.now() - c0) / 1000;
+    // Where an apply's time goes: the API's mean answer time per route during it.
+    const apiMetrics = await (await fetch(`${api}/metrics`)).text().catch(() => '');
+    const routeTimes = [
+      ...apiMetrics.matchAll(
+        /^feed_triggers_api_request_duration_seconds_sum\{([^}]*)\} (\S+)\n(?:.*\n)*?feed_triggers_api_request_duration_seconds_count\{\1\} (\S+)$/gm,
+      ),
+    ]
+      .map((m) => ({ labels: m[1], mean: Number(m[2]) / Number(m[3]), count: Number(m[3]) }))
+      .filter((r) => r.count >= 10)
+      .map((r) => `${r.labels.replace(/"/g, '')}: ${(r.mean * 1000).toFixed(0)} ms × ${r.count}`);
     say(
       `apply -f of ${P} projects and ${N} triggers: ${createSeconds.toFixed(1)} s (${(N / createSeconds).toFixed(0)} triggers/s)`,
     );
 
+    if (routeTimes.length > 0) say(`API answers during the apply (mean): ${routeTimes.join('; ')}`);
     if (values.burst) {
       await receiverBurst(call, api, registry, processes, server.pid!);
       return;
