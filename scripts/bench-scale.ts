@@ -39,6 +39,8 @@ const { values } = parseArgs({
     burst: { type: 'boolean', default: false },
     /** A dynamic configuration value for the dev server, KEY=VALUE (repeatable): to try server settings. */
     'dynamic-config': { type: 'string', multiple: true, default: [] },
+    /** apply -f's --concurrency (default: the CLI's own). */
+    'apply-concurrency': { type: 'string' },
   },
 });
 const N = Number(values.triggers);
@@ -263,7 +265,15 @@ async function main(): Promise<void> {
     const c0 = Date.now();
     const apply = spawn(
       process.execPath,
-      [path.resolve(__dirname, '../src/cli.js'), 'apply', '-f', manifest, '--api', api],
+      [
+        path.resolve(__dirname, '../src/cli.js'),
+        'apply',
+        '-f',
+        manifest,
+        '--api',
+        api,
+        ...(values['apply-concurrency'] ? ['--concurrency', values['apply-concurrency']] : []),
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FEED_TRIGGERS_TOKEN: token } },
     );
     let applyErrors = '';

@@ -177,6 +177,18 @@ const MIGRATIONS: Record<string, Migration> = {
       await sql`ALTER TABLE receivers ADD COLUMN oidc json`.execute(db);
     },
   },
+  '0006_feed_listings': {
+    async up(db) {
+      // Tag listings shared by the workers of one ledger: one read of a package per interval, not one per worker.
+      await sql`
+        CREATE TABLE feed_listings (
+          key text PRIMARY KEY,
+          fetched_at timestamptz,
+          lease_until timestamptz,
+          listing json
+        )`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

@@ -139,6 +139,23 @@ export interface ApprovalsTable {
   decided_at: Timestamp;
 }
 
+export interface FeedListingsTable {
+  /** `feed|package`, as the worker's own listing cache keys it. */
+  key: string;
+  /** When the listing was read from the feed (the database's clock); null while only leased. */
+  fetched_at: Timestamp | null;
+  /** Until when one worker reads the feed for everyone; others wait for its listing meanwhile. */
+  lease_until: Timestamp | null;
+  listing: JSONColumnType<StoredListing | null, string | null, string | null>;
+}
+
+/** A package listing as the workers share it: tags, the registry's rate-limit reading, known digests. */
+export interface StoredListing {
+  readonly tags: string[];
+  readonly rateLimitRemaining: number | null;
+  readonly digests: Record<string, string> | null;
+}
+
 export interface Schema {
   projects: ProjectsTable;
   project_revisions: ProjectRevisionsTable;
@@ -150,4 +167,5 @@ export interface Schema {
   receivers: ReceiversTable;
   deployments: DeploymentsTable;
   approvals: ApprovalsTable;
+  feed_listings: FeedListingsTable;
 }
