@@ -1,3 +1,4 @@
+import type { SharedListings } from '../src/db/feed-listings';
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { metrics } from '../src/metrics';
 import { resolveFeed } from '../src/config';
@@ -69,6 +70,11 @@ export interface PollDependencies {
   readonly tagCache: SingleFlightCache<PackageListing>;
   readonly digestCache: SingleFlightCache<string | null>;
   readonly configCache: SingleFlightCache<ImageConfig>;
+  /**
+   * Listings shared with the other workers of the ledger (split roles), behind this worker's own cache;
+   * `ttlMs` is how old a shared listing may be when a poll accepts any recent one.
+   */
+  readonly shared?: { readonly listings: SharedListings; readonly ttlMs: number };
 }
 
 /** Turns a feed error into an activity failure: retryable or not, with the registry's Retry-After. */
@@ -101,13 +107,25 @@ export function createPollActivities(deps: PollDependencies) {
     if (!feed) throw new FeedError('UNKNOWN_FEED', `feed "${id}" is not configured on this worker`);
     return feed;
   };
-  const listing = (feed: Feed, pkg: string, maxAgeMs: number | null, signal?: AbortSignal) =>
-    deps.tagCache.get(
-      `${feed.id}|${pkg}`,
-      (shared) => deps.source.list(feed, pkg, shared),
+  const listing = (feed: Feed, pkg: string, maxAgeMs: number | null, signal?: AbortSignal) => {
+    const key = `${feed.id}|${pkg}`;
+    const read = (flight: AbortSignal) => deps.source.list(feed, pkg, flight);
+    const { shared } = deps;
+    return deps.tagCache.get(
+      key,
+      shared
+        ? (flight) =>
+            shared.listings.get(
+              key,
+              Math.min(maxAgeMs ?? shared.ttlMs, shared.ttlMs),
+              () => read(flight),
+              flight,
+            )
+        : read,
       maxAgeMs ?? undefined,
       signal,
     );
+  };
 
   return {
     /** The digest of one tag, and whether the feed has it (manual releases pin versions). */

@@ -89,6 +89,9 @@ export async function runService(role: Role): Promise<void> {
           client,
           ledger,
           config,
+          // Workers on one PostgreSQL ledger read each package once between them.
+          shareListings: Boolean(config.databaseUrl),
+          log: (m) => logger.warn({ component: 'worker' }, m),
         });
   // A worker alone answers only health checks on its port.
   const app =

@@ -6,6 +6,7 @@ import { createChannelActivities } from '../activities/channel';
 import { createLedgerActivities, LedgerDependencies } from '../activities/ledger';
 import { createLifecycleActivities } from '../activities/lifecycle';
 import { Ledger } from './db/ledger';
+import { SharedListings } from './db/feed-listings';
 import { Config } from './config';
 import { HttpClient } from './feeds/http';
 import { CredentialStore, EcrTokenSource } from './feeds/credentials';
@@ -31,6 +32,10 @@ export interface WorkerOptions {
   readonly workflowBundle?: WorkflowBundleOption;
   /** Where ECR tokens come from (the AWS SDK unless a test stands in for ECR). */
   readonly ecrTokenSource?: EcrTokenSource;
+  /** Share tag listings with the other workers on the ledger's database (split roles on PostgreSQL). */
+  readonly shareListings?: boolean;
+  /** Where the worker's own warnings go (the service's logger). */
+  readonly log?: (message: string) => void;
   /** Replacements for activities by name (tests that stop a worker mid-activity). */
   readonly extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
 }
@@ -74,6 +79,19 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     tagCache: new SingleFlightCache<PackageListing>(options.config.pollCacheMs),
     digestCache: new SingleFlightCache<string | null>(options.config.pollCacheMs),
     configCache: new SingleFlightCache<ImageConfig>(options.config.pollCacheMs),
+    ...(options.shareListings
+      ? {
+          shared: {
+            listings: new SharedListings(options.ledger.db, {
+              onError: (err) =>
+                options.log?.(
+                  `shared listings: the database failed (${(err as Error).message}); reading the feed`,
+                ),
+            }),
+            ttlMs: options.config.pollCacheMs,
+          },
+        }
+      : {}),
   });
   const ledger = createLedgerActivities({
     ledger: options.ledger,

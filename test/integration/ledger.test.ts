@@ -1,6 +1,9 @@
-import { sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Pool } from 'pg';
+import type { Schema } from '../../src/db/schema';
 import { Database, openDatabase } from '../../src/db/open';
 import { Ledger, LedgerError } from '../../src/db/ledger';
+import { SharedListings } from '../../src/db/feed-listings';
 import { CreateReleaseRequest, ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { ReleasedPackage } from '../../src/domain/trigger';
 import { startPostgres, TestPostgres } from '../support/postgres';
@@ -357,5 +360,104 @@ describe('the release ledger on PostgreSQL', () => {
     );
     expect(byVersion).toMatch(/Bitmap Index Scan on releases_packages/);
     expect(byVersion).not.toMatch(/Seq Scan/);
+  });
+});
+
+describe('tag listings shared by the workers of one ledger', () => {
+  let other: Database;
+  beforeAll(async () => {
+    // A second worker: its own pool on the same database.
+    other = await openDatabase({ url: pg.url });
+  });
+  afterAll(() => other?.close());
+
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const listing = (...tags: string[]) => ({ tags, rateLimitRemaining: 99, digests: null });
+  /** A feed read that takes `ms` and counts its calls. */
+  const feed = (ms: number, tags: string[], fail?: Error) => {
+    const reads = { count: 0 };
+    const read = async () => {
+      reads.count++;
+      await sleep(ms);
+      if (fail) throw fail;
+      return listing(...tags);
+    };
+    return { reads, read };
+  };
+  let keys = 0;
+  const key = () => `reg.example|shop/web-${++keys}`;
+
+  test('two workers polling one package at once read the feed once, and both get its listing', async () => {
+    const [a, b] = [new SharedListings(database.db), new SharedListings(other.db)];
+    const k = key();
+    const { reads, read } = feed(200, ['1.0.0', '1.1.0']);
+    const [fromA, fromB] = await Promise.all([a.get(k, 30_000, read), b.get(k, 30_000, read)]);
+    expect(reads.count).toBe(1);
+    expect(fromA.tags).toEqual(['1.0.0', '1.1.0']);
+    expect(fromB).toEqual(fromA);
+    // A listing young enough is shared later too; a poll that asks for a fresh one reads again, once.
+    expect((await b.get(k, 30_000, read)).tags).toEqual(['1.0.0', '1.1.0']);
+    expect(reads.count).toBe(1);
+    const again = feed(100, ['1.0.0', '1.1.0', '1.2.0']);
+    const fresh = await Promise.all([a.get(k, 0, again.read), b.get(k, 0, again.read)]);
+    expect(again.reads.count).toBe(1);
+    expect(fresh.map((l) => l.tags)).toEqual([
+      ['1.0.0', '1.1.0', '1.2.0'],
+      ['1.0.0', '1.1.0', '1.2.0'],
+    ]);
+  });
+
+  test('a failed read reaches its own poll only: the waiting worker reads the feed for itself', async () => {
+    const [a, b] = [new SharedListings(database.db), new SharedListings(other.db)];
+    const k = key();
+    const broken = feed(150, [], new Error('registry answered 503'));
+    const working = feed(10, ['2.0.0']);
+    const first = a.get(k, 30_000, broken.read);
+    await sleep(30); // a holds the lease
+    const second = b.get(k, 30_000, working.read);
+    await expect(first).rejects.toThrow('registry answered 503');
+    expect((await second).tags).toEqual(['2.0.0']);
+    expect(working.reads.count).toBe(1);
+  });
+
+  test("a crashed worker's lease runs out, and another reads the package", async () => {
+    const hung = new SharedListings(database.db, { leaseMs: 300 });
+    const k = key();
+    void hung.get(k, 30_000, () => new Promise(() => undefined)).catch(() => undefined);
+    await sleep(30);
+    const started = Date.now();
+    const { reads, read } = feed(10, ['3.0.0']);
+    expect((await new SharedListings(other.db).get(k, 30_000, read)).tags).toEqual(['3.0.0']);
+    expect(reads.count).toBe(1);
+    expect(Date.now() - started).toBeLessThan(4_000); // the lease (300 ms), not the 5 s wait
+  });
+
+  test('a listing too large to share is read by each worker, and a database failure falls back to the feed', async () => {
+    const [a, b] = [
+      new SharedListings(database.db, { maxBytes: 20 }),
+      new SharedListings(other.db, { maxBytes: 20 }),
+    ];
+    const k = key();
+    const { reads, read } = feed(150, ['1.0.0', '1.1.0', '1.2.0', '1.3.0']);
+    const both = await Promise.all([a.get(k, 30_000, read), b.get(k, 30_000, read)]);
+    expect(both.map((l) => l.tags.length)).toEqual([4, 4]);
+    expect(reads.count).toBe(2);
+
+    // A database that does not answer (nothing listens on port 9).
+    const down = new Kysely<Schema>({
+      dialect: new PostgresDialect({
+        pool: new Pool({ connectionString: 'postgres://postgres@127.0.0.1:9/none' }),
+      }),
+    });
+    const errors: unknown[] = [];
+    const alone = feed(10, ['4.0.0']);
+    const got = await new SharedListings(down, { onError: (e) => errors.push(e) }).get(
+      key(),
+      30_000,
+      alone.read,
+    );
+    await down.destroy();
+    expect(got.tags).toEqual(['4.0.0']);
+    expect(errors).toHaveLength(1);
   });
 });

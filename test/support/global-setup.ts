@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connectTemporal, TemporalHandle } from '../../src/temporal/connect';
@@ -14,6 +14,8 @@ export default async function globalSetup(): Promise<void> {
   // Every temporary directory of the run (data dirs, registries, PostgreSQL, git servers) goes under one,
   // removed at the end: test files need not each remember to clean up, and a run leaves nothing in /tmp.
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-run-'));
+  // Others may pass through it (PostgreSQL runs as its own user); what is inside is each test's to guard.
+  chmodSync(runDir, 0o755);
   process.env.TMPDIR = runDir;
   globalThis.__FEED_TRIGGERS_RUN_DIR__ = runDir;
   // The CLI tests run the built `bin/feed-triggers.js`, as npx does: build first so they never test stale output.
