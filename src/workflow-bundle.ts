@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  accessSync,
+  constants,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -93,6 +95,8 @@ export async function cachedWorkflowBundle(): Promise<{ codePath: string }> {
   let dir = shared;
   try {
     mkdirSync(shared, { recursive: true });
+    // An image's build output may belong to another user than the one running it.
+    accessSync(shared, constants.W_OK);
   } catch {
     dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-bundle-'));
   }

@@ -94,6 +94,9 @@ export interface TriggerInput {
 export async function trigger(input: TriggerInput): Promise<void> {
   const machine = new TriggerMachine(input.state ?? initialTriggerState(input.spec));
   if (!input.state && input.view) machine.applyLoad({ unchanged: false, view: input.view });
+  // A run started by this code takes every versioned path below on one marker: each patch a run meets
+  // writes a marker and a search-attribute upsert, three per run (and per new trigger) before this.
+  const current = patched(CURRENT_PATCH);
   let pollPending = input.pollPending ?? input.state === undefined;
   // The first poll may share a recent listing with other triggers; pollNow and resume ask for a fresh one.
   let fresh = false;
@@ -164,7 +167,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
   // The slot a scheduled poll is due at (for the poll-lag metric); null when a poll was asked for.
   let dueAtMs: number | null = null;
   const waitForSlot = async () => {
-    const at = Date.now() + machine.nextPollDelayMs(Date.now(), patched(EVEN_PHASES_PATCH));
+    const at = Date.now() + machine.nextPollDelayMs(Date.now(), current || patched(EVEN_PHASES_PATCH));
     nextPollAt = new Date(at).toISOString();
     publishDetails();
     dueAtMs = (await condition(() => pollPending || rollover, at - Date.now())) ? null : at;
@@ -172,14 +175,14 @@ export async function trigger(input: TriggerInput): Promise<void> {
   if (!pollPending && machine.state.lastPoll) await waitForSlot();
 
   // Short runs keep an evicted trigger cheap to wake: its replay reads at most this many events.
-  const runLimit = patched(SHORT_RUNS_PATCH) ? TRIGGER_HISTORY_LIMIT : Infinity;
+  const runLimit = current || patched(SHORT_RUNS_PATCH) ? TRIGGER_HISTORY_LIMIT : Infinity;
   while (!rollover && !workflowInfo().continueAsNewSuggested && workflowInfo().historyLength < runLimit) {
     await condition(() => !machine.state.paused || rollover);
     if (rollover) break;
     const maxAgeMs = fresh ? 0 : null;
     pollPending = fresh = false;
     machine.takeNotifications();
-    await evaluate(machine, { maxAgeMs, dueAtMs }, publishWatched, polls);
+    await evaluate(machine, { maxAgeMs, dueAtMs, current }, publishWatched, polls);
     publishStatus();
     await waitForSlot();
   }
@@ -200,6 +203,9 @@ export const TRIGGER_HISTORY_LIMIT = 1000;
 const SHORT_RUNS_PATCH = 'continue-as-new-past-1000-events';
 /** Poll phases from a mixed hash, spread evenly over the interval (nextPollDelayMs). */
 const EVEN_PHASES_PATCH = 'even-poll-phases';
+
+/** Stands for every patch below in runs started since: they take all the new paths. */
+const CURRENT_PATCH = 'trigger-paths-2026-11';
 
 /** Versions an idle iteration as one activity (pollChannel) instead of loadChannel and pollPackage. */
 const ONE_ACTIVITY_PATCH = 'poll-channel-in-one-activity';
@@ -230,7 +236,7 @@ async function localFirst<T>(here: () => Promise<T>, durable: () => Promise<T>):
 /** One evaluation, as the machine directs it: load the channel, poll, decide, and ask for a release. */
 async function evaluate(
   machine: TriggerMachine,
-  { maxAgeMs, dueAtMs }: { maxAgeMs: number | null; dueAtMs: number | null },
+  { maxAgeMs, dueAtMs, current }: { maxAgeMs: number | null; dueAtMs: number | null; current: boolean },
   onWatched: (keys: string[]) => void,
   inFlight: PollsInFlight,
 ): Promise<void> {
@@ -239,14 +245,14 @@ async function evaluate(
   // when the channel is unchanged (the common, idle case), else it polls again with the new view.
   const single = machine.singleWatched();
   let early: PackagePoll | null = null;
-  if (single && (patched(LOCAL_FIRST_PATCH) || patched(ONE_ACTIVITY_PATCH))) {
+  if (single && (current || patched(LOCAL_FIRST_PATCH) || patched(ONE_ACTIVITY_PATCH))) {
     const input = {
       load: machine.loadRequest(),
       poll: machine.pollRequest(single, maxAgeMs, dueAtMs),
       name: single.name,
     };
     // Replays of runs from before the local-first patch take the activity path they recorded.
-    const here = patched(LOCAL_FIRST_PATCH);
+    const here = current || patched(LOCAL_FIRST_PATCH);
     try {
       const result = await inFlight.run(() =>
         here

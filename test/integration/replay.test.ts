@@ -14,7 +14,8 @@ import { decideUpdate, deployUpdate } from '../../workflows/messages/release';
  * for running triggers, releases or destination queues fails here (trigger-before-ledger.json: a trigger
 recorded before the ledger moved to the database, which must keep running after the upgrade; trigger-remote-poll.json: idle polls as activities, before they
  * ran as local activities first; trigger-before-even-phases.json: poll phases from the plain hash, before
- * the `even-poll-phases` patch). Record new fixtures (after an intended,
+ * the `even-poll-phases` patch; trigger-before-one-patch.json: a run that met each patch on its own marker,
+ * before new runs took them all on `trigger-paths-2026-11`). Record new fixtures (after an intended,
  * versioned change) with `RECORD_HISTORIES=1 npx jest test/integration/replay`; release-lifecycle.json and
  * environment.json (a release through its lifecycle, and an environment's queue) with
  * `RECORD_LIFECYCLE_HISTORIES=1`.
@@ -166,6 +167,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'release.json',
     'trigger-before-even-phases.json',
     'trigger-before-ledger.json',
+    'trigger-before-one-patch.json',
     'trigger-remote-poll.json',
     'trigger.json',
   ]);
@@ -182,6 +184,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed release.json',
     'replayed trigger-before-even-phases.json',
     'replayed trigger-before-ledger.json',
+    'replayed trigger-before-one-patch.json',
     'replayed trigger-remote-poll.json',
     'replayed trigger.json',
   ]);

@@ -201,6 +201,10 @@ describe('a trigger on a real registry', () => {
     expect(
       events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'),
     ).toHaveLength(2);
+    // One version marker (and one search-attribute upsert) for the run, not one per patch it meets.
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(
+      1,
+    );
   });
 
   test('shows an unknown repository as an error in its state and keeps running', async () => {
