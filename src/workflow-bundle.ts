@@ -102,7 +102,13 @@ export async function cachedWorkflowBundle(): Promise<{ codePath: string }> {
   }
   const target = path.join(dir, `${key}.js`);
   await makeBundle(builder, target);
-  if (dir === shared) pruneBundles(shared, target);
+  if (dir === shared) {
+    try {
+      pruneBundles(shared, target);
+    } catch {
+      // Another process pruned or wrote at the same moment: the next start prunes again.
+    }
+  }
   return { codePath: target };
 }
 
