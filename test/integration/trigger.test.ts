@@ -80,7 +80,11 @@ describe('a trigger on a real registry', () => {
     expect(first[0].packages).toEqual([
       { name: 'web', feed: registry.host, package: 'shop/web', tag: '1.0.0', digest: digest100 },
     ]);
-    expect((await state(project, name)).lastRelease?.number).toBe('0.0.1');
+    // The ledger has the release as soon as createRelease returns; the trigger records it in its next task.
+    await eventually(
+      async () => ((await state(project, name)).lastRelease?.number === '0.0.1' ? true : undefined),
+      'the trigger recording release 0.0.1',
+    );
 
     // 1.1.0 is found by the next scheduled poll, without any signal.
     await pushImage(registry.url, 'shop/web', '1.1.0');
@@ -108,7 +112,10 @@ describe('a trigger on a real registry', () => {
     expect(resumed[0].number).toBe('0.0.3');
     expect((await state(project, name)).paused).toBe(false);
 
-    const history = await api.request('GET', `/triggers/${project}/${name}/history`);
+    const history = await eventually(async () => {
+      const res = await api.request('GET', `/triggers/${project}/${name}/history`);
+      return res.body.history[0]?.outcome === 'released' ? res : undefined;
+    }, 'the trigger recording release 0.0.3');
     expect(history.body.history[0]).toMatchObject({
       outcome: 'released',
       release: '0.0.3',
