@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { connectTemporal, EMBEDDED_DEV_SERVER } from '../src/temporal/connect';
-import { workflowBundleOptions } from '../src/workflow-bundle';
+import { cachedWorkflowBundle } from '../src/workflow-bundle';
 import { FailureCode } from '../src/domain/failures';
 import type { trigger } from '../workflows';
 
@@ -35,10 +35,8 @@ async function measure(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-bench-memory-'));
   const temporal = await connectTemporal(EMBEDDED_DEV_SERVER, { dbFile: path.join(dir, 't.db') });
   try {
-    const { code } = await bundleWorkflowCode({
-      ...workflowBundleOptions(),
-      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-    });
+    // The service's own bundle (preloads included), made by `npm run build`: this process never loads webpack.
+    const workflowBundle = await cachedWorkflowBundle();
     let polls = 0;
     const missing = () => {
       polls++;
@@ -49,7 +47,7 @@ async function measure(): Promise<void> {
       connection: temporal.nativeConnection,
       namespace: temporal.namespace,
       taskQueue,
-      workflowBundle: { code },
+      workflowBundle,
       maxCachedWorkflows: values.cache ? Number(values.cache) : N + 100,
       activities: { pollChannel: missing, loadChannel: missing },
     });

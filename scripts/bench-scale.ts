@@ -283,14 +283,21 @@ async function main(): Promise<void> {
     const createSeconds = (Date.now() - c0) / 1000;
     // Where an apply's time goes: the API's mean answer time per route during it.
     const apiMetrics = await (await fetch(`${api}/metrics`)).text().catch(() => '');
-    const routeTimes = [
-      ...apiMetrics.matchAll(
-        /^feed_triggers_api_request_duration_seconds_sum\{([^}]*)\} (\S+)\n(?:.*\n)*?feed_triggers_api_request_duration_seconds_count\{\1\} (\S+)$/gm,
-      ),
-    ]
-      .map((m) => ({ labels: m[1], mean: Number(m[2]) / Number(m[3]), count: Number(m[3]) }))
-      .filter((r) => r.count >= 10)
-      .map((r) => `${r.labels.replace(/"/g, '')}: ${(r.mean * 1000).toFixed(0)} ms × ${r.count}`);
+    // One pass over the exposition lines: each route's `_sum` and `_count`, by their labels.
+    const perRoute = new Map<string, { sum: number; count: number }>();
+    for (const line of apiMetrics.split('\n')) {
+      const m = /^feed_triggers_api_request_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/.exec(line);
+      if (!m) continue;
+      const entry = perRoute.get(m[2]) ?? { sum: 0, count: 0 };
+      entry[m[1] as 'sum' | 'count'] = Number(m[3]);
+      perRoute.set(m[2], entry);
+    }
+    const routeTimes = [...perRoute]
+      .filter(([, r]) => r.count >= 10)
+      .map(
+        ([labels, r]) =>
+          `${labels.replace(/"/g, '')}: ${((r.sum / r.count) * 1000).toFixed(0)} ms × ${r.count}`,
+      );
     say(
       `apply -f of ${P} projects and ${N} triggers: ${createSeconds.toFixed(1)} s (${(N / createSeconds).toFixed(0)} triggers/s)`,
     );

@@ -1,5 +1,5 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -360,10 +360,12 @@ dynamicConfigClient:
     );
     const logLines = roles.map((r) => r.out.split('\n').filter((l) => l.startsWith('{')).length);
     say(`JSON log lines at info: ${logLines.join(' / ')} (api / worker 1 / worker 2)`);
-    await burst(call, api, registry, token);
+    await burst(call, api, registry, token, dir);
     say('production path: OK');
   } finally {
     for (const s of stops.reverse()) await Promise.resolve(s()).catch(() => undefined);
+    // Everything it wrote (the server's and PostgreSQL's data, configuration, manifests) is under `dir`.
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -378,6 +380,7 @@ async function burst(
   api: string,
   registry: TestRegistry,
   token: string,
+  dir: string,
 ): Promise<void> {
   const { url } = (await call('POST', '/receivers', {
     name: 'ci',
@@ -392,7 +395,7 @@ async function burst(
         `  - name: ${n}\n    packages: [{ name: app, feed: prod, package: burst/${n} }]\n    triggers: [{ name: app, intervalSeconds: 3600 }]`,
     )
     .join('\n');
-  const file = path.join(os.tmpdir(), `feed-triggers-burst-${process.pid}.yaml`);
+  const file = path.join(dir, 'burst.yaml');
   writeFileSync(file, `projects:\n${manifest}\n`);
   await run(process.execPath, [CLI, 'apply', '-f', file, '--api', api], {
     env: { ...process.env, FEED_TRIGGERS_TOKEN: token },

@@ -7,7 +7,8 @@ import {
 } from '@temporalio/client';
 import { Router } from 'express';
 import { z } from 'zod';
-import { Ledger } from '../db/ledger';
+import { Ledger, LedgerError } from '../db/ledger';
+import { FailureCode } from '../domain/failures';
 import {
   CHANNEL_ATTRIBUTE,
   PACKAGES_ATTRIBUTE,
@@ -118,31 +119,34 @@ export function triggerRoutes(
   const running = async (params: unknown): Promise<WorkflowHandle<typeof trigger>> =>
     (await described(params)).handle;
 
-  /** The project's feed/package keys for the watched packages; 404 for an unknown project, channel or package. */
-  async function checkAgainstProject(
-    spec: Pick<TriggerSpec, 'project' | 'channel' | 'watch'>,
-  ): Promise<string[]> {
-    const project = await ledger.getProject(spec.project);
-    if (!project) throw new HttpProblem(404, 'Not found', `no project ${spec.project}`);
-    const projectSpec = project.spec;
-    if (!projectSpec.channels.some((c) => c.name === spec.channel)) {
-      throw new HttpProblem(404, 'Not found', `project ${spec.project} has no channel "${spec.channel}"`);
-    }
-    const refs = projectSpec.packages.filter((p) => spec.watch === undefined || spec.watch.includes(p.name));
-    const missing = (spec.watch ?? []).filter((n) => !projectSpec.packages.some((p) => p.name === n));
+  /**
+   * The trigger's channel as it is now, and the feed/package keys of the packages it watches: one read of the
+   * project and its channel head. 404 for an unknown project, channel or package.
+   */
+  async function checkAgainstProject(spec: Pick<TriggerSpec, 'project' | 'channel' | 'watch'>) {
+    const channel = await ledger.channelView(spec.project, spec.channel).catch((err: unknown) => {
+      if (err instanceof LedgerError && err.code === FailureCode.PROJECT_NOT_FOUND)
+        throw new HttpProblem(404, 'Not found', `no project ${spec.project}`);
+      if (err instanceof LedgerError && err.code === FailureCode.CHANNEL_NOT_FOUND)
+        throw new HttpProblem(404, 'Not found', `project ${spec.project} has no channel "${spec.channel}"`);
+      throw err;
+    });
+    // Without a known revision the ledger always answers with the view.
+    if (!channel) throw new Error(`no view of channel ${spec.channel} in project ${spec.project}`);
+    const refs = channel.packages.filter((p) => spec.watch === undefined || spec.watch.includes(p.name));
+    const missing = (spec.watch ?? []).filter((n) => !channel.packages.some((p) => p.name === n));
     if (missing.length > 0)
       throw new HttpProblem(404, 'Not found', `project ${spec.project} has no package ${missing.join(', ')}`);
-    return refs.map((r) => watchedPackageKey(r.feed, r.package));
+    return { channel, packages: refs.map((r) => watchedPackageKey(r.feed, r.package)) };
   }
 
   async function create(body: unknown, res: import('express').Response): Promise<void> {
     const spec = parseOr400(TriggerSpecSchema, body);
-    const packages = await checkAgainstProject(spec);
-    const workflowId = triggerWorkflowId(spec.project, spec.name);
     // The channel as it is now goes in with the spec: the first evaluation then checks the revision and polls
     // in one local activity, as every later one does, instead of loading it and polling in two activities.
-    const channel = await ledger.channelView(spec.project, spec.channel).catch(() => null);
-    const view = channel && {
+    const { channel, packages } = await checkAgainstProject(spec);
+    const workflowId = triggerWorkflowId(spec.project, spec.name);
+    const view = {
       revision: channel.revision,
       packages: channel.packages,
       rules: channel.rules,
@@ -152,7 +156,7 @@ export function triggerRoutes(
       const handle = await client.workflow.start<typeof trigger>('trigger', {
         taskQueue,
         workflowId,
-        args: [{ spec, ...(view ? { view } : {}) }],
+        args: [{ spec, view }],
         workflowIdConflictPolicy: 'FAIL',
         // A deleted trigger's ID may be used again for a new trigger.
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',

@@ -346,20 +346,16 @@ export class Ledger {
     channelName: string,
     knownRevision: number | null = null,
   ): Promise<ChannelView | null> {
-    const live = await this.db
-      .selectFrom('projects')
-      .select(['id', 'revision'])
-      .where('name', '=', projectName)
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
-    if (!live) throw new LedgerError(FailureCode.PROJECT_NOT_FOUND, `project ${projectName} does not exist`);
-    // The revision moves with every configuration change, so an unchanged one has its channels unchanged.
-    if (live.revision === knownRevision) return null;
-    const project = await this.db
-      .selectFrom('projects')
-      .select(['id', 'spec', 'revision'])
-      .where('id', '=', live.id)
-      .executeTakeFirstOrThrow();
+    const live = () =>
+      this.db.selectFrom('projects').where('name', '=', projectName).where('deleted_at', 'is', null);
+    if (knownRevision !== null) {
+      // The revision moves with every configuration change, so an unchanged one has its channels unchanged.
+      const head = await live().select(['revision']).executeTakeFirst();
+      if (head?.revision === knownRevision) return null;
+    }
+    const project = await live().select(['id', 'spec', 'revision']).executeTakeFirst();
+    if (!project)
+      throw new LedgerError(FailureCode.PROJECT_NOT_FOUND, `project ${projectName} does not exist`);
     const channel = project.spec.channels.find((c) => c.name === channelName);
     if (!channel)
       throw new LedgerError(
