@@ -137,6 +137,15 @@ async function waitForLine(
 
 async function main(): Promise<void> {
   const started: Array<() => Promise<void> | void> = [];
+  // Stopped from outside (Ctrl-C, `timeout`): stop what it started before going, as at the end of a run.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      say(`${signal}: stopping what the bench started`);
+      void (async () => {
+        for (const stop of started.reverse()) await Promise.resolve(stop()).catch(() => undefined);
+        process.exit(130);
+      })();
+    });
   try {
     const cli = await ensureTemporalCli();
     if (!cli) throw new Error('no Temporal CLI');
