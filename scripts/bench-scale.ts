@@ -521,6 +521,23 @@ async function main(): Promise<void> {
         (backlog.missed > 0 ? `; ${backlog.missed} samples not answered` : ''),
     );
     if (unanswered > 0) say(`history queries not answered within the API's 30 s: ${unanswered} of ${N}`);
+    // Never twice, never lost: the triggers of a project (on one or several workers) raced to release 1.0.0.
+    const releaseCounts = new Map<number, number>();
+    await pool(
+      Array.from({ length: P }, (_, p) => p),
+      16,
+      async (p) => {
+        const { releases } = (await call('GET', `/projects/b${p}/releases`)) as { releases: unknown[] };
+        releaseCounts.set(releases.length, (releaseCounts.get(releases.length) ?? 0) + 1);
+      },
+    );
+    const oneEach = releaseCounts.get(1) === P;
+    say(
+      oneEach
+        ? `releases: one in each of the ${P} projects (none twice, none missing)`
+        : `releases per project: ${[...releaseCounts].map(([n, c]) => `${c} projects with ${n}`).join(', ')}`,
+    );
+    if (!oneEach) process.exitCode = 1;
     say(
       `creation: ${(N / createSeconds).toFixed(0)} triggers/s with apply -f; window ${seconds.toFixed(0)} s`,
     );

@@ -8,9 +8,10 @@ import { listen } from './api/listen';
 import { ConfigError, loadConfig } from './config';
 import { TemporalCliError } from './temporal/cli';
 import { connectTemporal } from './temporal/connect';
-import { createWorker } from './worker';
+import { createWorker, workerSizing } from './worker';
+import { watchWorkflowCache } from './workflow-cache-watch';
 import { createLogger, TemporalLogger } from './log';
-import { setSdkMetricsUrl } from './metrics';
+import { sdkMetricsText, setSdkMetricsUrl } from './metrics';
 import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { createServer } from 'node:net';
 import { bindingsOf } from './secrets';
@@ -113,6 +114,15 @@ export async function runService(role: Role): Promise<void> {
         });
   const server: Server = await listen(app, config.api.port, config.api.host);
   const running = worker ? worker.run() : new Promise<void>(() => undefined);
+  // A cache too small for the workflows this worker runs makes every trigger replay when it wakes: say so.
+  const cacheWatch =
+    worker &&
+    watchWorkflowCache({
+      capacity: workerSizing(config.workerMemoryMiB).maxCachedWorkflows,
+      memoryMiB: config.workerMemoryMiB,
+      readSdkMetrics: sdkMetricsText,
+      warn: (fields, message) => logger.warn({ component: 'worker', ...fields }, message),
+    });
 
   const url = `http://${config.api.host}:${(server.address() as AddressInfo).port}`;
   log.info(
@@ -152,6 +162,7 @@ export async function runService(role: Role): Promise<void> {
     server.closeAllConnections();
     // The SDK's runtime also reacts to SIGINT/SIGTERM by draining the worker; shut down only once. The
     // drain lets running activities and workflow tasks finish (their results are not lost).
+    cacheWatch?.stop();
     if (worker) {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);

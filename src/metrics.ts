@@ -79,6 +79,11 @@ export const metrics = {
     labelNames: ['method', 'route', 'status'] as const,
     registers: [registry],
   }),
+  workflowCacheCapacity: new Gauge({
+    name: 'feed_triggers_worker_workflow_cache_capacity',
+    help: 'How many workflows the worker keeps cached (from FEED_TRIGGERS_WORKER_MEMORY); compare with temporal_sticky_cache_size.',
+    registers: [registry],
+  }),
   apiDuration: new Histogram({
     name: 'feed_triggers_api_request_duration_seconds',
     help: 'API request durations by method and route pattern.',
@@ -109,15 +114,37 @@ export function setSdkMetricsUrl(url: string | null): void {
   sdkMetricsUrl = url;
 }
 
+/** The SDK's own metrics text, or null when there is none (not set, or its endpoint did not answer). */
+export async function sdkMetricsText(): Promise<string | null> {
+  if (!sdkMetricsUrl) return null;
+  try {
+    const res = await fetch(sdkMetricsUrl, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? await res.text() : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The text a Prometheus scrape gets: this process's metrics, then the SDK's. */
 export async function scrape(): Promise<string> {
   const own = await registry.metrics();
-  if (!sdkMetricsUrl) return own;
-  try {
-    const res = await fetch(sdkMetricsUrl, { signal: AbortSignal.timeout(2000) });
-    if (!res.ok) return own;
-    return `${own}\n${await res.text()}`;
-  } catch {
-    return own;
+  const sdk = await sdkMetricsText();
+  return sdk === null ? own : `${own}\n${sdk}`;
+}
+
+/**
+ * A metric's value summed over its label sets, from Prometheus text; null when no sample has that name.
+ * Reads line by line; a longer name that starts with `name` is a different metric.
+ */
+export function metricTotal(text: string, name: string): number | null {
+  let total: number | null = null;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    const labelsEnd = rest.startsWith('{') ? rest.indexOf('}') + 1 : 0;
+    if (rest[labelsEnd] !== ' ') continue;
+    const value = Number(rest.slice(labelsEnd + 1).split(' ')[0]);
+    if (Number.isFinite(value)) total = (total ?? 0) + value;
   }
+  return total;
 }

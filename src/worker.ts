@@ -15,6 +15,7 @@ import { ImageConfig, OciClient } from './feeds/oci';
 import { PackageListing, PackageSource } from './feeds/package-source';
 import { SingleFlightCache } from './feeds/single-flight';
 import { cachedWorkflowBundle } from './workflow-bundle';
+import { metrics } from './metrics';
 
 export interface WorkerOptions {
   readonly connection: NativeConnection;
@@ -40,6 +41,8 @@ export interface WorkerOptions {
   readonly extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
 }
 
+/** The memory budget when none is configured (FEED_TRIGGERS_WORKER_MEMORY). */
+export const DEFAULT_WORKER_MEMORY_MIB = 1024;
 /** What the process needs besides its workflow cache: Node, the SDK's core, the bundle, caches, the API. */
 const BASE_MIB = 320;
 /** A cached trigger, release or queue workflow (its state, history-derived objects and V8 context share). */
@@ -50,15 +53,17 @@ const CACHED_WORKFLOW_MIB = 0.25;
  * from their (short) histories when they wake. Activities are network-bound: many run at once.
  */
 export function workerSizing(memoryMiB: number) {
+  const maxCachedWorkflows = Math.max(20, Math.floor((memoryMiB - BASE_MIB) / CACHED_WORKFLOW_MIB));
   return {
-    maxCachedWorkflows: Math.max(20, Math.floor((memoryMiB - BASE_MIB) / CACHED_WORKFLOW_MIB)),
+    maxCachedWorkflows,
     maxConcurrentActivityTaskExecutions: 200,
     // Idle polls run here first (most answered from the shared listing cache), inside workflow tasks.
     maxConcurrentLocalActivityExecutions: 200,
     // An idle poll runs inside its workflow task (a local activity), which holds a slot until the poll
     // returns: with 40 slots and ~1 s polls, 2,000 triggers a minute queued for minutes. Slots are permits,
     // not threads; activations still run one at a time per workflow thread.
-    maxConcurrentWorkflowTaskExecutions: 200,
+    // (The SDK allows no more tasks at once than workflows cached.)
+    maxConcurrentWorkflowTaskExecutions: Math.min(200, maxCachedWorkflows),
     // Pollers follow the task queue's backlog instead of a fixed 10 (the server says when more would help).
     activityTaskPollerBehavior: { type: 'autoscaling', minimum: 2, initial: 5, maximum: 40 },
     workflowTaskPollerBehavior: { type: 'autoscaling', minimum: 2, initial: 5, maximum: 20 },
@@ -115,12 +120,14 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     }),
     ...options.extraActivities,
   };
+  const sizing = workerSizing(options.config.workerMemoryMiB ?? DEFAULT_WORKER_MEMORY_MIB);
+  metrics.workflowCacheCapacity.set(sizing.maxCachedWorkflows);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.config.taskQueue,
     activities,
-    ...workerSizing(options.config.workerMemoryMiB ?? 1024),
+    ...sizing,
     workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle()),
   });
 }

@@ -12,10 +12,16 @@ import type { DeliveryBackoff } from '../../workflows/destination';
 let runtimeInstalled = false;
 
 /** Keeps the SDK quiet in test output unless something is wrong; a test may capture every line instead. */
-function installRuntime(logger?: Logger): void {
+function installRuntime(logger?: Logger, sdkMetricsPort?: number): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: logger ?? new DefaultLogger('WARN') });
+  Runtime.install({
+    logger: logger ?? new DefaultLogger('WARN'),
+    // The SDK's Prometheus metrics on loopback, as the service serves them (src/main.ts).
+    ...(sdkMetricsPort
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } } } }
+      : {}),
+  });
 }
 
 export interface TestWorkerEnv {
@@ -41,9 +47,13 @@ export async function startTestWorker(
     database?: Database;
     deliveryBackoff?: DeliveryBackoff;
     queueHistoryLimit?: number;
+    /** FEED_TRIGGERS_WORKER_MEMORY (sizes the workflow cache); the service's default when absent. */
+    workerMemoryMiB?: number;
+    /** Serve the SDK's metrics on this loopback port (only the first worker of a test file installs the runtime). */
+    sdkMetricsPort?: number;
   } = {},
 ): Promise<TestWorkerEnv> {
-  installRuntime(options.logger);
+  installRuntime(options.logger, options.sdkMetricsPort);
   const address = process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS!;
   const namespace = process.env.FEED_TRIGGERS_TEST_NAMESPACE!;
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
@@ -66,6 +76,7 @@ export async function startTestWorker(
       pollCacheMs: options.pollCacheMs ?? 0,
       secrets: options.secrets ?? new Map(),
       outbound: options.outbound,
+      workerMemoryMiB: options.workerMemoryMiB,
     },
     workflowBundle: { codePath: process.env.FEED_TRIGGERS_TEST_BUNDLE! },
   });

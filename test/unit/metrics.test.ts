@@ -1,4 +1,4 @@
-import { hostLabel, metrics, registry } from '../../src/metrics';
+import { hostLabel, metricTotal, metrics, registry } from '../../src/metrics';
 
 test('registry hosts as label values are capped: a hostile registry cannot grow the series without bound', async () => {
   const labels = new Set(Array.from({ length: 150 }, (_, i) => hostLabel(`r${i}.example`)));
@@ -12,4 +12,21 @@ test('registry hosts as label values are capped: a hostile registry cannot grow 
     101,
   );
   expect(text).toContain('feed_triggers_registry_requests_total{host="other",code="200"} 50');
+});
+
+test('metricTotal sums one metric over its label sets and ignores metrics that only share its prefix', () => {
+  const text = [
+    '# HELP temporal_sticky_cache_miss Count of times the workflow cache was missing a workflow',
+    '# TYPE temporal_sticky_cache_miss counter',
+    'temporal_sticky_cache_miss{namespace="default",task_queue="a"} 3',
+    'temporal_sticky_cache_miss{namespace="default",task_queue="b"} 4 1700000000000',
+    'temporal_sticky_cache_miss_rate 99',
+    'temporal_sticky_cache_missing 5',
+    'temporal_sticky_cache_miss{broken="x" 7',
+    'temporal_sticky_cache_miss NaN',
+    'temporal_sticky_cache_size 20',
+  ].join('\n');
+  expect(metricTotal(text, 'temporal_sticky_cache_miss')).toBe(7);
+  expect(metricTotal(text, 'temporal_sticky_cache_size')).toBe(20);
+  expect(metricTotal(text, 'temporal_sticky_cache_total_forced_eviction')).toBeNull();
 });

@@ -1,0 +1,100 @@
+import { DefaultLogger } from '@temporalio/worker';
+import type { trigger } from '../../workflows';
+import { pollNowSignal } from '../../workflows/messages/trigger';
+import { workerSizing } from '../../src/worker';
+import { FORCED_EVICTIONS, watchWorkflowCache } from '../../src/workflow-cache-watch';
+import { metricTotal } from '../../src/metrics';
+import { freePort } from '../support/registry';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+
+/**
+ * A worker whose memory budget caches fewer workflows than it runs: the SDK evicts, each evicted trigger
+ * replays when it wakes, and the worker says so once per check, naming the budget. Real worker, real dev
+ * server, the SDK's own Prometheus counters.
+ */
+const MEMORY_MIB = 128; // the smallest budget: a cache of 20 workflows
+let env: TestWorkerEnv;
+let sdkMetrics: () => Promise<string>;
+
+beforeAll(async () => {
+  const port = await freePort();
+  // Quiet: every trigger's poll fails on purpose (no such project).
+  env = await startTestWorker({
+    workerMemoryMiB: MEMORY_MIB,
+    sdkMetricsPort: port,
+    logger: new DefaultLogger('ERROR'),
+  });
+  sdkMetrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+});
+
+afterAll(async () => env?.stop());
+
+/** Triggers on a project the ledger does not know: each evaluates once, records the error and sleeps. */
+async function startTriggers(from: number, to: number): Promise<void> {
+  const names = Array.from({ length: to - from }, (_, i) => `t${from + i}`);
+  await Promise.all(
+    names.map((name) =>
+      env.client.workflow.start<typeof trigger>('trigger', {
+        taskQueue: env.taskQueue,
+        workflowId: `trigger/nowhere/${name}`,
+        args: [{ spec: { project: 'nowhere', name, channel: 'default', intervalSeconds: 3600 } }],
+      }),
+    ),
+  );
+  // Each has evaluated once and sleeps on its timer.
+  for (const name of names)
+    await eventually(
+      async () => {
+        const { events } = await env.client.workflow.getHandle(`trigger/nowhere/${name}`).fetchHistory();
+        return events?.some((e) => e.timerStartedEventAttributes) ? true : undefined;
+      },
+      `${name} to sleep`,
+      30_000,
+    );
+}
+
+test('a cache too small for the triggers is reported once per check with the budget to raise; one that fits is not', async () => {
+  const capacity = workerSizing(MEMORY_MIB).maxCachedWorkflows;
+  expect(capacity).toBe(20);
+  const warnings: Array<{ fields: Record<string, unknown>; message: string }> = [];
+  const watch = watchWorkflowCache({
+    capacity,
+    memoryMiB: MEMORY_MIB,
+    readSdkMetrics: sdkMetrics,
+    warn: (fields, message) => warnings.push({ fields, message }),
+    intervalMs: 3_600_000, // checked by hand below
+  });
+  try {
+    // 15 triggers fit in 20: nothing evicted, nothing said.
+    await startTriggers(0, 15);
+    await watch.check();
+    expect(warnings).toEqual([]);
+    expect(metricTotal(await sdkMetrics(), FORCED_EVICTIONS) ?? 0).toBe(0);
+
+    // 15 more: 30 workflows in a cache of 20, so at least 10 were pushed out.
+    await startTriggers(15, 30);
+    await watch.check();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].fields).toMatchObject({ cacheCapacity: 20, memoryMiB: MEMORY_MIB });
+    expect(warnings[0].fields.evicted).toBeGreaterThanOrEqual(10);
+    expect(warnings[0].message).toMatch(/FEED_TRIGGERS_WORKER_MEMORY=128MiB; raise it/);
+
+    // An evicted trigger woken by a signal comes back into the cache (replayed) and pushes out another.
+    const evictedBefore = metricTotal(await sdkMetrics(), FORCED_EVICTIONS)!;
+    await env.client.workflow.getHandle('trigger/nowhere/t0').signal(pollNowSignal);
+    await eventually(
+      async () =>
+        (metricTotal(await sdkMetrics(), FORCED_EVICTIONS) ?? 0) > evictedBefore ? true : undefined,
+      'the woken trigger to push another out',
+    );
+    await watch.check();
+    expect(warnings).toHaveLength(2);
+    expect(warnings[1].fields.evicted).toBeGreaterThanOrEqual(1);
+
+    // Nothing moved since: nothing more is said.
+    await watch.check();
+    expect(warnings).toHaveLength(2);
+  } finally {
+    watch.stop();
+  }
+});
