@@ -21,6 +21,9 @@ import {
   registryApiHost,
 } from './feeds/feed';
 
+/** The worker's memory budget when FEED_TRIGGERS_WORKER_MEMORY is not set. */
+export const DEFAULT_WORKER_MEMORY_MIB = 1024;
+
 /**
  * The one home of configuration: environment variables for the process, and an optional YAML file
  * (FEED_TRIGGERS_CONFIG) for feeds and their credentials. Read once at start, validated, documented in
@@ -228,7 +231,7 @@ const EnvSchema = z.object({
       return /g/i.test(v) ? n * 1024 : n;
     })
     .refine((mib) => mib >= 128 && mib <= 1024 * 1024, 'between 128MiB and 1TiB')
-    .default(1024),
+    .default(DEFAULT_WORKER_MEMORY_MIB),
   /** `postgres://user:password@host:5432/db`: the ledger on a PostgreSQL server instead of the embedded one. */
   DATABASE_URL: z
     .string()

@@ -7,7 +7,7 @@ import { createLedgerActivities, LedgerDependencies } from '../activities/ledger
 import { createLifecycleActivities } from '../activities/lifecycle';
 import { Ledger } from './db/ledger';
 import { SharedListings } from './db/feed-listings';
-import { Config } from './config';
+import { Config, DEFAULT_WORKER_MEMORY_MIB } from './config';
 import { HttpClient } from './feeds/http';
 import { CredentialStore, EcrTokenSource } from './feeds/credentials';
 import { HelmRepositoryClient } from './feeds/helm';
@@ -41,8 +41,6 @@ export interface WorkerOptions {
   readonly extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
 }
 
-/** The memory budget when none is configured (FEED_TRIGGERS_WORKER_MEMORY). */
-export const DEFAULT_WORKER_MEMORY_MIB = 1024;
 /** What the process needs besides its workflow cache: Node, the SDK's core, the bundle, caches, the API. */
 const BASE_MIB = 320;
 /** A cached trigger, release or queue workflow (its state, history-derived objects and V8 context share). */
