@@ -242,12 +242,16 @@ describe('lifecycles', () => {
       packages: [{ name: 'web', tag: '1.0.0' }],
     });
 
-    // The release workflow's details in the Temporal UI: each phase's state and each environment's.
-    const metadata = await env.client.workflow
-      .getHandle(`release/promote/${release.number}`)
-      .query<{ currentDetails: string }>('__temporal_workflow_metadata');
-    expect(metadata.currentDetails).toContain('**Lifecycle standard**');
-    expect(metadata.currentDetails).toContain('- prod (awaiting-approval, 0/1): prod not deployed');
+    // The release workflow's details in the Temporal UI: each phase's state and each environment's. The
+    // ledger records test's deployment before the release workflow hears of it: wait for the workflow.
+    const details = await eventually(async () => {
+      const { currentDetails } = await env.client.workflow
+        .getHandle(`release/promote/${release.number}`)
+        .query<{ currentDetails: string }>('__temporal_workflow_metadata');
+      return currentDetails.includes('- test (complete, 1/1)') ? currentDetails : undefined;
+    }, 'the release workflow to see test complete');
+    expect(details).toContain('**Lifecycle standard**');
+    expect(details).toContain('- prod (awaiting-approval, 0/1): prod not deployed');
     // prod: refused before the approval, with the reason; nothing queued.
     const early = await api.request('POST', `/projects/promote/releases/${release.number}/deployments`, {
       environment: 'prod',
