@@ -31,6 +31,8 @@ const { values } = parseArgs({
     ledger: { type: 'string', default: 'postgres' },
     /** Worker processes on the one task queue (postgres ledger only). */
     workers: { type: 'string', default: '1' },
+    /** kill -9 a worker at the start of the window and start another: the restart's herd, measured. */
+    restart: { type: 'boolean', default: false },
     /**
      * Instead of the steady window: the receivers load test. 1,000 signed notifications in 10 s for the
      * first 50 packages (each gets a new version), to the api process; then every trigger on those packages
@@ -211,7 +213,7 @@ async function main(): Promise<void> {
     const logged = new Map<string, number>();
     // The API process makes an admin token on its first start and prints it once.
     let token = '';
-    for (const [i, role] of roles.entries()) {
+    const startRole = async (role: string, i: number) => {
       const port = role === 'worker' ? await freePort() : apiPort;
       const child = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js'), role], {
         env: {
@@ -241,8 +243,9 @@ async function main(): Promise<void> {
       if (role === 'worker') await waitForLine(child, /"health":"([^"]+)"/, 120_000);
       // The admin token made on the first start goes to the terminal (stderr), not the log.
       else token = await waitForLine(child, /^ {2}(ft_\S+)$/m, 120_000, 'stderr');
-      processes.push({ name: role === 'worker' ? `worker ${i}` : role, child, port });
-    }
+      return { name: role === 'worker' ? `worker ${i}` : role, child, port };
+    };
+    for (const [i, role] of roles.entries()) processes.push(await startRole(role, i));
     const api = `http://127.0.0.1:${apiPort}`;
     const call = async (method: string, p: string, body?: unknown) => {
       const res = await fetch(`${api}${p}`, {
@@ -319,6 +322,19 @@ async function main(): Promise<void> {
 
     // Let the first polls of the bulk create pass, then measure a steady window.
     await sleep(Math.min(INTERVAL, 60) * 1000);
+    // Poll lag is measured from here: with --restart, the window holds the restart and what follows it.
+    const lagFrom = Date.now();
+    if (values.restart) {
+      // kill -9 the last worker and start another: its triggers' timers fire on the server meanwhile, and
+      // the new worker meets every one of them uncached (each replays its history once).
+      const k = processes.length - 1;
+      processes[k].child.kill('SIGKILL');
+      const killedAt = Date.now();
+      processes[k] = await startRole('worker', k);
+      say(
+        `restart: worker killed (SIGKILL); the new one was healthy ${((Date.now() - killedAt) / 1000).toFixed(1)} s later`,
+      );
+    }
     const windowStart = Date.now();
     const listingsBefore = proxy.count(/\/tags\/list/);
     const u0 = { server: usage(server.pid!) };
@@ -394,7 +410,7 @@ async function main(): Promise<void> {
         }
         const times = history
           .map((h) => Date.parse(h.at))
-          .filter((x) => x >= windowStart && x <= windowEnd)
+          .filter((x) => x >= lagFrom && x <= windowEnd)
           .sort();
         if (times.length === 0) unpolled++;
         for (let k = 1; k < times.length; k++)
