@@ -55,6 +55,7 @@ async function main(): Promise<void> {
   if (!cli) throw new Error('no Temporal CLI (for namespace registration)');
   const stops: Array<() => Promise<void> | void> = [];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-production-'));
+  const roles: Array<{ name: string; port: number; child: ChildProcess; out: string }> = [];
   try {
     const t0 = Date.now();
     const pg = await startPostgres();
@@ -244,7 +245,6 @@ dynamicConfigClient:
       'api refused to start on 0.0.0.0 without a token (exit 2); admin token made with `token create` on DATABASE_URL',
     );
 
-    const roles: Array<{ name: string; port: number; child: ChildProcess; out: string }> = [];
     for (const name of ['api', 'worker', 'worker']) {
       const port = await freePort();
       const child = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js'), name], {
@@ -362,6 +362,11 @@ dynamicConfigClient:
     say(`JSON log lines at info: ${logLines.join(' / ')} (api / worker 1 / worker 2)`);
     await burst(call, api, registry, token, dir);
     say('production path: OK');
+  } catch (err) {
+    // What each role said last: a 500 from the API names the service log.
+    for (const role of roles)
+      process.stderr.write(`--- ${role.name}, last lines:\n${role.out.split('\n').slice(-15).join('\n')}\n`);
+    throw err;
   } finally {
     for (const s of stops.reverse()) await Promise.resolve(s()).catch(() => undefined);
     // Everything it wrote (the server's and PostgreSQL's data, configuration, manifests) is under `dir`.

@@ -122,7 +122,27 @@ const { IndexedValueType } = temporal.api.enums.v1;
 export async function registerSearchAttributes(connection: Connection, namespace: string): Promise<void> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
   const missing = SEARCH_ATTRIBUTES.filter((key) => !(key.name in (existing.customAttributes ?? {})));
-  if (missing.length === 0) return;
+  if (missing.length > 0) await addSearchAttributes(connection, namespace, missing);
+  // A server takes new attributes into use when its namespace cache refreshes (about 10 s on a real server;
+  // the dev server at once), and lists them before that. Until then it refuses a workflow start that sets
+  // them (INVALID_ARGUMENT), so the first trigger created after a fresh install would fail. Whichever role
+  // added them, wait until a query naming them all is accepted (one call when they are in use already).
+  const query = SEARCH_ATTRIBUTES.map((key) => `${key.name} = '_'`).join(' OR ');
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    const accepted = await connection.workflowService
+      .countWorkflowExecutions({ namespace, query })
+      .then(() => true)
+      .catch(() => false);
+    if (accepted) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function addSearchAttributes(
+  connection: Connection,
+  namespace: string,
+  missing: ReadonlyArray<(typeof SEARCH_ATTRIBUTES)[number]>,
+): Promise<void> {
   const types: Record<string, number> = {
     KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     KEYWORD_LIST: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
