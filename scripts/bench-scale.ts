@@ -51,6 +51,11 @@ const INTERVAL = Number(values.interval);
 const DURATION = Number(values.duration);
 const EMBEDDED = values.ledger === 'embedded';
 const WORKERS = EMBEDDED ? 1 : Math.max(1, Number(values.workers));
+if (EMBEDDED && values.restart) {
+  // The embedded ledger runs one `serve` process: killing it would stop the API too.
+  process.stderr.write('--restart needs --ledger postgres (a worker process of its own)\n');
+  process.exit(2);
+}
 const { EventType } = temporal.api.enums.v1;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
