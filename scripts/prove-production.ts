@@ -363,9 +363,12 @@ dynamicConfigClient:
     await burst(call, api, registry, token, dir);
     say('production path: OK');
   } catch (err) {
-    // What each role said last: a 500 from the API names the service log.
-    for (const role of roles)
-      process.stderr.write(`--- ${role.name}, last lines:\n${role.out.split('\n').slice(-15).join('\n')}\n`);
+    // What each role logged last (a 500 from the API names the service log): its JSON log lines only,
+    // which the logger redacts; a first start prints its admin token on a plain line, never shown here.
+    for (const role of roles) {
+      const logged = role.out.split('\n').filter((l) => l.startsWith('{'));
+      process.stderr.write(`--- ${role.name}, last log lines:\n${logged.slice(-15).join('\n')}\n`);
+    }
     throw err;
   } finally {
     for (const s of stops.reverse()) await Promise.resolve(s()).catch(() => undefined);
