@@ -44,6 +44,11 @@ const { values } = parseArgs({
     'dynamic-config': { type: 'string', multiple: true, default: [] },
     /** apply -f's --concurrency (default: the CLI's own). */
     'apply-concurrency': { type: 'string' },
+    /**
+     * Other work beside the service, as the issue measured it (load average 3-5 on two cores): this many
+     * processes that each burn one core at normal priority for the whole run.
+     */
+    load: { type: 'string', default: '0' },
   },
 });
 const N = Number(values.triggers);
@@ -155,6 +160,10 @@ async function main(): Promise<void> {
       })();
     });
   try {
+    for (let i = 0; i < Number(values.load); i++) {
+      const hog = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+      started.push(() => void hog.kill('SIGKILL'));
+    }
     const cli = await ensureTemporalCli();
     if (!cli) throw new Error('no Temporal CLI');
     const port = await freePort();
@@ -350,6 +359,7 @@ async function main(): Promise<void> {
     const eachRss = processes.map(() => [] as number[]);
     const logsBefore = logLines;
     logged.clear();
+    const loadAverage: number[] = [];
     // The shared task queue's backlog (tasks no worker has taken yet), sampled with the RSS.
     const backlog = { workflow: [] as number[], activity: [] as number[], ageMs: [] as number[], missed: 0 };
     const sampleQueue = async () => {
@@ -381,6 +391,7 @@ async function main(): Promise<void> {
       await sleep(5000);
       processes.forEach((p, k) => eachRss[k].push(usage(p.child.pid!).rss));
       rss.server.push(usage(server.pid!).rss);
+      loadAverage.push(os.loadavg()[0]);
       await sampleQueue();
     }
     const windowEnd = Date.now();
@@ -514,6 +525,11 @@ async function main(): Promise<void> {
           `SDK sticky cache ${gauge('temporal_sticky_cache_size')} workflows`,
       );
     }
+    say(
+      `load average (1 min) over the window: median ${quantile(loadAverage, 0.5).toFixed(1)}, max ` +
+        `${Math.max(...loadAverage).toFixed(1)} on ${os.cpus().length} cores` +
+        (Number(values.load) > 0 ? `, with ${values.load} CPU-burning processes beside the service` : ''),
+    );
     if (diagnostics) say(diagnostics);
     if (logged.size > 0)
       say(
