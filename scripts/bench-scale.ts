@@ -526,6 +526,10 @@ async function main(): Promise<void> {
       );
     }
     say(
+      `window: ${seconds.toFixed(1)} s (${(seconds / INTERVAL).toFixed(2)} intervals); ${listings} tag listings of ` +
+        `${P} packages through the registry proxy`,
+    );
+    say(
       `load average (1 min) over the window: median ${quantile(loadAverage, 0.5).toFixed(1)}, max ` +
         `${Math.max(...loadAverage).toFixed(1)} on ${os.cpus().length} cores` +
         (Number(values.load) > 0 ? `, with ${values.load} CPU-burning processes beside the service` : ''),
