@@ -49,6 +49,11 @@ const { values } = parseArgs({
      * processes that each burn one core at normal priority for the whole run.
      */
     load: { type: 'string', default: '0' },
+    /**
+     * A directory: each worker's main thread is profiled over the window (V8's sampling profiler), written
+     * there as worker-K.cpuprofile (Chrome DevTools opens it) and summarised by where its time went.
+     */
+    'cpu-profile': { type: 'string' },
   },
 });
 const N = Number(values.triggers);
@@ -125,6 +130,54 @@ function sdkSummary(metrics: string): string {
     } else parts.push(`${name.replace(/^temporal_/, '')} ${value}`);
   }
   return parts.join(', ');
+}
+
+/**
+ * Where a main thread's time went, from a V8 CPU profile: how busy it was, and the busiest places by self
+ * time (a package under node_modules, a file of ours, or a native entry such as the garbage collector).
+ */
+async function summariseProfile(file: string): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+        nodes: Array<{ id: number; callFrame: { functionName: string; url: string } }>;
+        samples: number[];
+        timeDeltas: number[];
+      };
+      const place = new Map<number, string>();
+      for (const { id, callFrame } of profile.nodes) {
+        const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(callFrame.url)?.[1];
+        place.set(
+          id,
+          pkg ??
+            (callFrame.url.startsWith('node:')
+              ? 'node internals'
+              : callFrame.url
+                ? path.relative(path.resolve(__dirname, '..'), callFrame.url.replace(/^file:\/\//, ''))
+                : callFrame.functionName || '(native)'),
+        );
+      }
+      const time = new Map<string, number>();
+      let total = 0;
+      profile.samples.forEach((id, k) => {
+        const dt = profile.timeDeltas[k] ?? 0;
+        total += dt;
+        const where = place.get(id) ?? '?';
+        time.set(where, (time.get(where) ?? 0) + dt);
+      });
+      const idle = time.get('(idle)') ?? 0;
+      time.delete('(idle)');
+      const pct = (t: number) => `${((t / total) * 100).toFixed(1)} %`;
+      const top = [...time]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 8)
+        .map(([where, t]) => `${where} ${pct(t)}`);
+      return `busy ${pct(total - idle)} of the time; by self time: ${top.join(', ')}`;
+    } catch {
+      await sleep(200); // the profile is still being written
+    }
+  }
+  return 'no profile was written';
 }
 
 async function waitForLine(
@@ -239,6 +292,12 @@ async function main(): Promise<void> {
           FEED_TRIGGERS_DATA_DIR: dir,
           ...(postgres ? { DATABASE_URL: postgres.url } : {}),
           ...(values.memory ? { FEED_TRIGGERS_WORKER_MEMORY: values.memory } : {}),
+          ...(values['cpu-profile'] && role === 'worker'
+            ? {
+                NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.resolve(__dirname, 'cpu-profile-preload.js')}`,
+                FEED_TRIGGERS_CPU_PROFILE: path.resolve(values['cpu-profile'], `worker-${i}.cpuprofile`),
+              }
+            : {}),
           BENCH_RECEIVER_SECRET: RECEIVER_SECRET,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -350,6 +409,9 @@ async function main(): Promise<void> {
         `restart: worker killed (SIGKILL); the new one was healthy ${((Date.now() - killedAt) / 1000).toFixed(1)} s later`,
       );
     }
+    // The profiles cover the window: the first SIGUSR2 starts each worker's profiler, the second writes it.
+    const profiled = values['cpu-profile'] ? processes.filter((p) => p.name !== 'api') : [];
+    for (const p of profiled) p.child.kill('SIGUSR2');
     const windowStart = Date.now();
     const listingsBefore = proxy.count(/\/tags\/list/);
     const u0 = { server: usage(server.pid!) };
@@ -395,6 +457,7 @@ async function main(): Promise<void> {
       await sampleQueue();
     }
     const windowEnd = Date.now();
+    for (const p of profiled) p.child.kill('SIGUSR2');
     const seconds = (windowEnd - windowStart) / 1000;
     const u1 = { server: usage(server.pid!) };
     const each1 = processes.map((p) => usage(p.child.pid!));
@@ -534,6 +597,10 @@ async function main(): Promise<void> {
         `${Math.max(...loadAverage).toFixed(1)} on ${os.cpus().length} cores` +
         (Number(values.load) > 0 ? `, with ${values.load} CPU-burning processes beside the service` : ''),
     );
+    for (const p of profiled) {
+      const file = path.resolve(values['cpu-profile']!, `worker-${processes.indexOf(p)}.cpuprofile`);
+      say(`${p.name} main thread over the window: ${await summariseProfile(file)}; profile in ${file}`);
+    }
     if (diagnostics) say(diagnostics);
     if (logged.size > 0)
       say(
