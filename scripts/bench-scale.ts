@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -300,7 +300,13 @@ async function main(): Promise<void> {
             : {}),
           BENCH_RECEIVER_SECRET: RECEIVER_SECRET,
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        // A profiled worker takes its start and stop over an IPC channel.
+        stdio: [
+          'ignore',
+          'pipe',
+          'pipe',
+          ...(values['cpu-profile'] && role === 'worker' ? ['ipc' as const] : []),
+        ],
       });
       started.push(() => void child.kill('SIGKILL'));
       // The SDK's logger writes to stderr, the service's own lines to stdout: count both.
@@ -409,9 +415,15 @@ async function main(): Promise<void> {
         `restart: worker killed (SIGKILL); the new one was healthy ${((Date.now() - killedAt) / 1000).toFixed(1)} s later`,
       );
     }
-    // The profiles cover the window: the first SIGUSR2 starts each worker's profiler, the second writes it.
+    // The profiles cover the window: each worker's profiler starts here and is written at its end.
     const profiled = values['cpu-profile'] ? processes.filter((p) => p.name !== 'api') : [];
-    for (const p of profiled) p.child.kill('SIGUSR2');
+    const profileFile = (p: (typeof processes)[number]) =>
+      path.resolve(values['cpu-profile']!, `worker-${processes.indexOf(p)}.cpuprofile`);
+    if (profiled.length > 0) mkdirSync(path.resolve(values['cpu-profile']!), { recursive: true });
+    for (const p of profiled) {
+      rmSync(profileFile(p), { force: true }); // an earlier run's profile is not this one's
+      p.child.send('cpu-profile:start');
+    }
     const windowStart = Date.now();
     const listingsBefore = proxy.count(/\/tags\/list/);
     const u0 = { server: usage(server.pid!) };
@@ -457,7 +469,7 @@ async function main(): Promise<void> {
       await sampleQueue();
     }
     const windowEnd = Date.now();
-    for (const p of profiled) p.child.kill('SIGUSR2');
+    for (const p of profiled) p.child.send('cpu-profile:stop');
     const seconds = (windowEnd - windowStart) / 1000;
     const u1 = { server: usage(server.pid!) };
     const each1 = processes.map((p) => usage(p.child.pid!));
@@ -598,7 +610,7 @@ async function main(): Promise<void> {
         (Number(values.load) > 0 ? `, with ${values.load} CPU-burning processes beside the service` : ''),
     );
     for (const p of profiled) {
-      const file = path.resolve(values['cpu-profile']!, `worker-${processes.indexOf(p)}.cpuprofile`);
+      const file = profileFile(p);
       say(`${p.name} main thread over the window: ${await summariseProfile(file)}; profile in ${file}`);
     }
     if (diagnostics) say(diagnostics);

@@ -2,10 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 
 /**
- * Loaded into a service process with `--require` by `bench:scale --cpu-profile FILE`: the first SIGUSR2
- * starts V8's sampling profiler on the process's main thread, the second stops it and writes the profile
- * (a `.cpuprofile` that Chrome DevTools opens) to FEED_TRIGGERS_CPU_PROFILE. So the profile covers the
- * bench's steady window only, not the start or the bulk create.
+ * Loaded into a service process with `--require` by `bench:scale --cpu-profile DIR`: the bench's message
+ * 'cpu-profile:start' (over the IPC channel it spawned the process with) starts V8's sampling profiler on
+ * the process's main thread, 'cpu-profile:stop' stops it and writes the profile (a `.cpuprofile` that
+ * Chrome DevTools opens) to FEED_TRIGGERS_CPU_PROFILE. So the profile covers the bench's steady window only,
+ * not the start or the bulk create. (Not a signal: the Temporal SDK's runtime shuts the worker down on
+ * SIGUSR2, and Node opens its inspector on SIGUSR1.)
  */
 const file = process.env.FEED_TRIGGERS_CPU_PROFILE;
 if (file) {
@@ -16,14 +18,17 @@ if (file) {
     new Promise<unknown>((resolve, reject) =>
       session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result))),
     );
-  process.on('SIGUSR2', () => {
+  // The channel must not keep the service alive, nor change how it stops.
+  process.channel?.unref();
+  process.on('message', (message) => {
+    if (message !== 'cpu-profile:start' && message !== 'cpu-profile:stop') return;
     void (async () => {
-      if (!running) {
+      if (message === 'cpu-profile:start' && !running) {
         running = true;
         await post('Profiler.enable');
         await post('Profiler.setSamplingInterval', { interval: 1000 }); // µs
         await post('Profiler.start');
-      } else {
+      } else if (message === 'cpu-profile:stop' && running) {
         const { profile } = (await post('Profiler.stop')) as { profile: unknown };
         writeFileSync(file, JSON.stringify(profile));
         running = false;
