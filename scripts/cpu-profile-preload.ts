@@ -18,8 +18,6 @@ if (file) {
     new Promise<unknown>((resolve, reject) =>
       session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result))),
     );
-  // The channel must not keep the service alive, nor change how it stops.
-  process.channel?.unref();
   process.on('message', (message) => {
     if (message !== 'cpu-profile:start' && message !== 'cpu-profile:stop') return;
     void (async () => {
@@ -34,5 +32,6 @@ if (file) {
         running = false;
       }
     })().catch((err: unknown) => process.stderr.write(`cpu profile: ${String(err)}\n`));
-  });
+  }); // The channel must not keep the service alive, nor change how it stops (a 'message' listener refs it).
+  process.channel?.unref();
 }
