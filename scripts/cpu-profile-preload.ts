@@ -32,6 +32,7 @@ if (file) {
         running = false;
       }
     })().catch((err: unknown) => process.stderr.write(`cpu profile: ${String(err)}\n`));
-  }); // The channel must not keep the service alive, nor change how it stops (a 'message' listener refs it).
+  });
+  // The channel must not keep the service alive, nor change how it stops (a 'message' listener refs it).
   process.channel?.unref();
 }
