@@ -67,6 +67,8 @@ if (EMBEDDED && values.restart) {
   process.stderr.write('--restart needs --ledger postgres (a worker process of its own)\n');
   process.exit(2);
 }
+/** Where worker K's CPU profile goes, with --cpu-profile. */
+const profilePath = (k: number) => path.resolve(values['cpu-profile'] ?? '.', `worker-${k}.cpuprofile`);
 const { EventType } = temporal.api.enums.v1;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -294,8 +296,8 @@ async function main(): Promise<void> {
           ...(values.memory ? { FEED_TRIGGERS_WORKER_MEMORY: values.memory } : {}),
           ...(values['cpu-profile'] && role === 'worker'
             ? {
-                NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.resolve(__dirname, 'cpu-profile-preload.js')}`,
-                FEED_TRIGGERS_CPU_PROFILE: path.resolve(values['cpu-profile'], `worker-${i}.cpuprofile`),
+                NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(path.resolve(__dirname, 'cpu-profile-preload.js'))}`,
+                FEED_TRIGGERS_CPU_PROFILE: profilePath(i),
               }
             : {}),
           BENCH_RECEIVER_SECRET: RECEIVER_SECRET,
@@ -417,8 +419,7 @@ async function main(): Promise<void> {
     }
     // The profiles cover the window: each worker's profiler starts here and is written at its end.
     const profiled = values['cpu-profile'] ? processes.filter((p) => p.name !== 'api') : [];
-    const profileFile = (p: (typeof processes)[number]) =>
-      path.resolve(values['cpu-profile']!, `worker-${processes.indexOf(p)}.cpuprofile`);
+    const profileFile = (p: (typeof processes)[number]) => profilePath(processes.indexOf(p));
     if (profiled.length > 0) mkdirSync(path.resolve(values['cpu-profile']!), { recursive: true });
     for (const p of profiled) {
       rmSync(profileFile(p), { force: true }); // an earlier run's profile is not this one's
