@@ -39,7 +39,7 @@ export function roleOf(arg: string | undefined, env: NodeJS.ProcessEnv): Role {
   return given as Role;
 }
 
-/** Runs the role until Ctrl-C or SIGTERM. */
+/** Runs the role until Ctrl-C, SIGTERM (or SIGQUIT, SIGUSR2), or its worker stops. */
 export async function runService(role: Role): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
@@ -173,9 +173,13 @@ export async function runService(role: Role): Promise<void> {
     logger.flush();
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // The SDK's runtime drains the worker on each of these (its default shutdown signals): the whole service
+  // stops with it, so a process whose worker has stopped never lives on with its API and /readyz up.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'] as const)
+    process.on(signal, () => void stop(signal));
   await running;
+  // The worker stopped without a signal of ours (a failure rejects `running` and exits 1): stop the rest.
+  if (worker) await stop('the worker stopped');
 }
 
 /**

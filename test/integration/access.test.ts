@@ -340,4 +340,35 @@ describe('starting the service', () => {
     const second = await run();
     expect(second).not.toMatch(/ft_|admin token/);
   });
+
+  test('SIGQUIT and SIGUSR2, on which the SDK drains its worker, stop the whole service, not the worker alone', async () => {
+    // Before: the SDK's runtime drained the worker on these, and the process lived on with its API and
+    // /readyz up while no trigger was polled.
+    for (const signal of ['SIGUSR2', 'SIGQUIT'] as const) {
+      const child = spawn(process.execPath, [main], {
+        env: serviceEnv(path.join(dir, 'signals')),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let log = '';
+      child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', r));
+      try {
+        await eventually(
+          async () => (log.includes('feed-triggers started') ? true : undefined),
+          'the service to start',
+          30_000,
+        );
+        child.kill(signal);
+        const code = await Promise.race([
+          exited,
+          new Promise((r) => setTimeout(() => r('still running'), 20_000)),
+        ]);
+        expect([signal, code]).toEqual([signal, 0]);
+        expect(log).toContain(`"signal":"${signal}"`);
+      } finally {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+  });
 });
