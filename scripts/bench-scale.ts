@@ -20,48 +20,79 @@ import { describeBurst, sendBurst } from './receiver-burst';
  * the service and the server, listings per package per interval, history events per idle iteration and the
  * trigger creation rate. Stops everything it started.
  */
-const { values } = parseArgs({
-  options: {
-    triggers: { type: 'string', default: '2000' },
-    packages: { type: 'string', default: '200' },
-    interval: { type: 'string', default: '60' },
-    duration: { type: 'string', default: '300' },
-    /** FEED_TRIGGERS_WORKER_MEMORY for the service (default: its own default). */
-    memory: { type: 'string' },
-    /** postgres (its own PostgreSQL server; the API and the workers run as separate roles) or embedded. */
-    ledger: { type: 'string', default: 'postgres' },
-    /** Worker processes on the one task queue (postgres ledger only). */
-    workers: { type: 'string', default: '1' },
-    /** kill -9 a worker at the start of the window and start another: the restart's herd, measured. */
-    restart: { type: 'boolean', default: false },
-    /**
-     * Instead of the steady window: the receivers load test. 1,000 signed notifications in 10 s for the
-     * first 50 packages (each gets a new version), to the api process; then every trigger on those packages
-     * must have released it once, and the polls the notifications caused are counted.
-     */
-    burst: { type: 'boolean', default: false },
-    /** A dynamic configuration value for the dev server, KEY=VALUE (repeatable): to try server settings. */
-    'dynamic-config': { type: 'string', multiple: true, default: [] },
-    /** apply -f's --concurrency (default: the CLI's own). */
-    'apply-concurrency': { type: 'string' },
-    /**
-     * Other work beside the service, as the issue measured it (load average 3-5 on two cores): this many
-     * processes that each burn one core at normal priority for the whole run.
-     */
-    load: { type: 'string', default: '0' },
-    /**
-     * A directory: each worker's main thread is profiled over the window (V8's sampling profiler), written
-     * there as worker-K.cpuprofile (Chrome DevTools opens it) and summarised by where its time went.
-     */
-    'cpu-profile': { type: 'string' },
-  },
-});
-const N = Number(values.triggers);
-const P = Math.min(Number(values.packages), N);
-const INTERVAL = Number(values.interval);
-const DURATION = Number(values.duration);
+/** The command line; an unknown flag or a flag without its value ends the bench with one line and status 2. */
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        triggers: { type: 'string', default: '2000' },
+        packages: { type: 'string', default: '200' },
+        interval: { type: 'string', default: '60' },
+        duration: { type: 'string', default: '300' },
+        /** FEED_TRIGGERS_WORKER_MEMORY for the service (default: its own default). */
+        memory: { type: 'string' },
+        /** postgres (its own PostgreSQL server; the API and the workers run as separate roles) or embedded. */
+        ledger: { type: 'string', default: 'postgres' },
+        /** Worker processes on the one task queue (postgres ledger only). */
+        workers: { type: 'string', default: '1' },
+        /** kill -9 a worker at the start of the window and start another: the restart's herd, measured. */
+        restart: { type: 'boolean', default: false },
+        /**
+         * Instead of the steady window: the receivers load test. 1,000 signed notifications in 10 s for the
+         * first 50 packages (each gets a new version), to the api process; then every trigger on those packages
+         * must have released it once, and the polls the notifications caused are counted.
+         */
+        burst: { type: 'boolean', default: false },
+        /** A dynamic configuration value for the dev server, KEY=VALUE (repeatable): to try server settings. */
+        'dynamic-config': { type: 'string', multiple: true, default: [] },
+        /** apply -f's --concurrency (default: the CLI's own). */
+        'apply-concurrency': { type: 'string' },
+        /**
+         * Other work beside the service, as the issue measured it (load average 3-5 on two cores): this many
+         * processes that each burn one core at normal priority for the whole run.
+         */
+        load: { type: 'string', default: '0' },
+        /**
+         * A directory: each worker's main thread is profiled over the window (V8's sampling profiler), written
+         * there as worker-K.cpuprofile (Chrome DevTools opens it) and summarised by where its time went.
+         */
+        'cpu-profile': { type: 'string' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message.split('\n')[0]}\n`);
+    process.exit(2);
+  }
+}
+const { values } = parseFlags();
+/** A whole number flag within bounds; anything else ends the bench with one line and status 2. */
+function count(
+  flag: 'triggers' | 'packages' | 'interval' | 'duration' | 'workers' | 'load',
+  min: number,
+  max: number,
+) {
+  const text = values[flag];
+  const n = Number(text);
+  if (!/^\d{1,7}$/.test(text) || n < min || n > max) {
+    process.stderr.write(
+      `--${flag} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text.slice(0, 40))}\n`,
+    );
+    process.exit(2);
+  }
+  return n;
+}
+const N = count('triggers', 1, 100_000);
+const P = Math.min(count('packages', 1, 10_000), N);
+const INTERVAL = count('interval', 1, 86_400);
+const DURATION = count('duration', 1, 86_400);
+if (values.ledger !== 'embedded' && values.ledger !== 'postgres') {
+  process.stderr.write('--ledger must be postgres or embedded\n');
+  process.exit(2);
+}
 const EMBEDDED = values.ledger === 'embedded';
-const WORKERS = EMBEDDED ? 1 : Math.max(1, Number(values.workers));
+const WORKERS = EMBEDDED ? 1 : count('workers', 1, 16);
+// Each burns a core: more than a few per core is not "other work", it is a fork bomb.
+const LOAD = count('load', 0, 4 * os.cpus().length);
 if (EMBEDDED && values.restart) {
   // The embedded ledger runs one `serve` process: killing it would stop the API too.
   process.stderr.write('--restart needs --ledger postgres (a worker process of its own)\n');
@@ -215,7 +246,7 @@ async function main(): Promise<void> {
       })();
     });
   try {
-    for (let i = 0; i < Number(values.load); i++) {
+    for (let i = 0; i < LOAD; i++) {
       const hog = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
       started.push(() => void hog.kill('SIGKILL'));
     }
@@ -608,7 +639,7 @@ async function main(): Promise<void> {
     say(
       `load average (1 min) over the window: median ${quantile(loadAverage, 0.5).toFixed(1)}, max ` +
         `${Math.max(...loadAverage).toFixed(1)} on ${os.cpus().length} cores` +
-        (Number(values.load) > 0 ? `, with ${values.load} CPU-burning processes beside the service` : ''),
+        (LOAD > 0 ? `, with ${LOAD} CPU-burning processes beside the service` : ''),
     );
     for (const p of profiled) {
       const file = profileFile(p);

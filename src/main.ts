@@ -8,7 +8,7 @@ import { listen } from './api/listen';
 import { ConfigError, loadConfig } from './config';
 import { TemporalCliError } from './temporal/cli';
 import { connectTemporal } from './temporal/connect';
-import { createWorker, workerSizing } from './worker';
+import { createWorker } from './worker';
 import { watchWorkflowCache } from './workflow-cache-watch';
 import { createLogger, TemporalLogger } from './log';
 import { sdkMetricsText, setSdkMetricsUrl } from './metrics';
@@ -118,7 +118,7 @@ export async function runService(role: Role): Promise<void> {
   const cacheWatch =
     worker &&
     watchWorkflowCache({
-      capacity: workerSizing(config.workerMemoryMiB).maxCachedWorkflows,
+      capacity: worker.options.maxCachedWorkflows,
       memoryMiB: config.workerMemoryMiB,
       readSdkMetrics: sdkMetricsText,
       warn: (fields, message) => logger.warn({ component: 'worker', ...fields }, message),

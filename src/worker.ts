@@ -118,14 +118,15 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     }),
     ...options.extraActivities,
   };
-  const sizing = workerSizing(options.config.workerMemoryMiB ?? DEFAULT_WORKER_MEMORY_MIB);
-  metrics.workflowCacheCapacity.set(sizing.maxCachedWorkflows);
-  return Worker.create({
+  const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.config.taskQueue,
     activities,
-    ...sizing,
+    ...workerSizing(options.config.workerMemoryMiB ?? DEFAULT_WORKER_MEMORY_MIB),
     workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle()),
   });
+  // What the SDK settled on, not what was asked: the cache warning (src/main.ts) reads the same.
+  metrics.workflowCacheCapacity.set(worker.options.maxCachedWorkflows);
+  return worker;
 }

@@ -6,7 +6,7 @@ export const FORCED_EVICTIONS = 'temporal_sticky_cache_total_forced_eviction';
 export const CACHE_SIZE = 'temporal_sticky_cache_size';
 
 export interface WorkflowCacheWatchOptions {
-  /** The cache's size, as `workerSizing` set it from the memory budget. */
+  /** The cache's size, as the SDK took it from `workerSizing` (from the memory budget). */
   readonly capacity: number;
   readonly memoryMiB: number;
   /** The SDK's metrics text (null when it could not be read: that check is skipped). */

@@ -3,7 +3,7 @@ import type { trigger } from '../../workflows';
 import { pollNowSignal } from '../../workflows/messages/trigger';
 import { workerSizing } from '../../src/worker';
 import { FORCED_EVICTIONS, watchWorkflowCache } from '../../src/workflow-cache-watch';
-import { metricTotal } from '../../src/metrics';
+import { metricTotal, registry } from '../../src/metrics';
 import { freePort } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
@@ -56,6 +56,9 @@ async function startTriggers(from: number, to: number): Promise<void> {
 test('a cache too small for the triggers is reported once per check with the budget to raise; one that fits is not', async () => {
   const capacity = workerSizing(MEMORY_MIB).maxCachedWorkflows;
   expect(capacity).toBe(20);
+  // The worker took that size, and says so on /metrics for an alert to compare with the SDK's cache size.
+  expect(env.worker.options.maxCachedWorkflows).toBe(20);
+  expect(metricTotal(await registry.metrics(), 'feed_triggers_worker_workflow_cache_capacity')).toBe(20);
   const warnings: Array<{ fields: Record<string, unknown>; message: string }> = [];
   const watch = watchWorkflowCache({
     capacity,
