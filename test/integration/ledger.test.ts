@@ -372,6 +372,13 @@ describe('tag listings shared by the workers of one ledger', () => {
   afterAll(() => other?.close());
 
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** Waits, a few milliseconds at a time, until `done` holds: a fixed sleep loses the race on a busy box. */
+  const until = async (done: () => boolean) => {
+    for (let i = 0; !done(); i++) {
+      if (i > 2_000) throw new Error('timed out');
+      await sleep(5);
+    }
+  };
   const listing = (...tags: string[]) => ({ tags, rateLimitRemaining: 99, digests: null });
   /** A feed read that takes `ms` and counts its calls. */
   const feed = (ms: number, tags: string[], fail?: Error) => {
@@ -413,7 +420,7 @@ describe('tag listings shared by the workers of one ledger', () => {
     const broken = feed(150, [], new Error('registry answered 503'));
     const working = feed(10, ['2.0.0']);
     const first = a.get(k, 30_000, broken.read);
-    await sleep(30); // a holds the lease
+    await until(() => broken.reads.count === 1); // a holds the lease and reads
     const second = b.get(k, 30_000, working.read);
     await expect(first).rejects.toThrow('registry answered 503');
     expect((await second).tags).toEqual(['2.0.0']);
@@ -423,8 +430,14 @@ describe('tag listings shared by the workers of one ledger', () => {
   test("a crashed worker's lease runs out, and another reads the package", async () => {
     const hung = new SharedListings(database.db, { leaseMs: 300 });
     const k = key();
-    void hung.get(k, 30_000, () => new Promise(() => undefined)).catch(() => undefined);
-    await sleep(30);
+    let hangs = 0;
+    void hung
+      .get(k, 30_000, () => {
+        hangs++;
+        return new Promise(() => undefined);
+      })
+      .catch(() => undefined);
+    await until(() => hangs === 1); // the hung worker holds the lease
     const started = Date.now();
     const { reads, read } = feed(10, ['3.0.0']);
     expect((await new SharedListings(other.db).get(k, 30_000, read)).tags).toEqual(['3.0.0']);

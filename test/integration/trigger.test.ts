@@ -3,7 +3,7 @@ import { TRIGGER_STATE_ATTRIBUTE } from '../../src/domain/search-attributes';
 import { TriggerState } from '../../src/domain/trigger';
 import { startApi, TestApi } from '../support/api';
 import { pushImage, TestRegistry } from '../support/registry';
-import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+import { eventually, settledHistory, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 let registry: TestRegistry;
 let env: TestWorkerEnv;
@@ -153,15 +153,14 @@ describe('a trigger on a real registry', () => {
     const warm = await iterations();
     await api.request('POST', `/triggers/${project}/${name}/poll`);
     await eventually(async () => ((await iterations()) > warm ? true : undefined), 'a warm-up evaluation');
-    await sleep(300);
+    const start = (await settledHistory(handle)).length;
     const before = await iterations();
-    const start = (await handle.fetchHistory()).events!.length;
     for (let i = 1; i <= 3; i++) {
       await api.request('POST', `/triggers/${project}/${name}/poll`);
       await eventually(async () => ((await iterations()) >= before + i ? true : undefined), 'an evaluation');
     }
-    await sleep(300); // the timer of the last iteration is started in the task after the activity
-    const events = (await handle.fetchHistory()).events!.slice(start);
+    // The timer of the last iteration is started in the task after the activity.
+    const events = (await settledHistory(handle)).slice(start);
     const activities = events
       .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
       .filter((n): n is string => n !== undefined);
@@ -199,8 +198,7 @@ describe('a trigger on a real registry', () => {
     expect(after.view?.lastRelease?.packages).toEqual([
       expect.objectContaining({ name: 'api', tag: '2.0.0' }),
     ]);
-    await sleep(300);
-    const events = (await env.client.workflow.getHandle('trigger/fresh/api').fetchHistory()).events!;
+    const events = await settledHistory(env.client.workflow.getHandle('trigger/fresh/api'));
     const activities = events
       .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
       .filter((n): n is string => n !== undefined);

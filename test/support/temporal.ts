@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Logger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Feed } from '../../src/feeds/feed';
 import { createWorker } from '../../src/worker';
@@ -8,6 +8,8 @@ import { OutboundPolicy } from '../../src/feeds/outbound';
 import { Database, openDatabase } from '../../src/db/open';
 import { Ledger } from '../../src/db/ledger';
 import type { DeliveryBackoff } from '../../workflows/destination';
+
+type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
 
 let runtimeInstalled = false;
 
@@ -95,6 +97,38 @@ export async function startTestWorker(
       if (!options.database) await database.close();
     },
   };
+}
+
+/**
+ * The history of a workflow at rest: every workflow task it was given is finished, and it sleeps on a
+ * timer started after the last one. A query can see an evaluation before the task that ran it is
+ * written, so a test that counts events waits for this rather than for a fixed time.
+ */
+export async function settledHistory(
+  handle: Pick<WorkflowHandle, 'fetchHistory'>,
+  what = 'the workflow to settle on a timer',
+): Promise<HistoryEvent[]> {
+  return eventually(async () => {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const id = (e: HistoryEvent) => String(e.eventId);
+    const scheduled = events.filter((e) => e.workflowTaskScheduledEventAttributes).map(id);
+    const ended = new Set(
+      events
+        .map(
+          (e) =>
+            e.workflowTaskCompletedEventAttributes?.scheduledEventId ??
+            e.workflowTaskFailedEventAttributes?.scheduledEventId ??
+            e.workflowTaskTimedOutEventAttributes?.scheduledEventId,
+        )
+        .filter((s) => s !== undefined && s !== null)
+        .map(String),
+    );
+    if (scheduled.some((s) => !ended.has(s))) return undefined;
+    const lastTask = events.map((e) => !!e.workflowTaskCompletedEventAttributes).lastIndexOf(true);
+    return lastTask >= 0 && events.slice(lastTask).some((e) => e.timerStartedEventAttributes)
+      ? events
+      : undefined;
+  }, what);
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails with the last seen state. */
