@@ -9,7 +9,10 @@ import { cachedWorkflowBundle, workflowBundleOptions } from './workflow-bundle';
  */
 async function main(target: string | undefined): Promise<void> {
   if (!target) {
-    process.stdout.write(`${(await cachedWorkflowBundle()).codePath}\n`);
+    const bundle = await cachedWorkflowBundle();
+    if (!('codePath' in bundle))
+      throw new Error(`${path.resolve(__dirname, '..')} is not writable: no bundle cached`);
+    process.stdout.write(`${bundle.codePath}\n`);
     return;
   }
   // Loaded here only: a cache hit needs no bundler.

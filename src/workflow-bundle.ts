@@ -10,7 +10,6 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,38 +77,40 @@ const KEPT_BUNDLES = 3;
  * 90 MB of RSS it would keep for its lifetime). The cache lives beside the build output; where that cannot
  * be written, the bundle goes to a private temporary directory and is made again at the next start.
  */
-export async function cachedWorkflowBundle(): Promise<{ codePath: string }> {
+export async function cachedWorkflowBundle(): Promise<{ codePath: string } | { code: string }> {
   const builder = path.join(__dirname, 'bundle-workflows.js');
   if (!existsSync(builder)) {
     // Run from TypeScript sources (a test importing this file): no build output to cache beside, so bundle here.
     const { bundleWorkflowCode } = await import('@temporalio/worker');
-    const { code } = await bundleWorkflowCode(workflowBundleOptions());
-    const codePath = path.join(mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-bundle-')), 'workflows.js');
-    writeFileSync(codePath, code);
-    return { codePath };
+    return { code: (await bundleWorkflowCode(workflowBundleOptions())).code };
   }
   const key = workflowBundleKey();
   const shared = path.resolve(__dirname, '..', 'workflow-bundles');
   const codePath = path.join(shared, `${key}.js`);
   if (existsSync(codePath)) return { codePath };
-  let dir = shared;
   try {
     mkdirSync(shared, { recursive: true });
     // An image's build output may belong to another user than the one running it.
     accessSync(shared, constants.W_OK);
   } catch {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-bundle-'));
-  }
-  const target = path.join(dir, `${key}.js`);
-  await makeBundle(builder, target);
-  if (dir === shared) {
+    // Made in a private directory, read, and the directory removed: the worker reads the bundle once, at
+    // its start, so nothing is left behind in the temporary directory across restarts.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-bundle-'));
     try {
-      pruneBundles(shared, target);
-    } catch {
-      // Another process pruned or wrote at the same moment: the next start prunes again.
+      const target = path.join(dir, `${key}.js`);
+      await makeBundle(builder, target);
+      return { code: readFileSync(target, 'utf8') };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }
-  return { codePath: target };
+  await makeBundle(builder, codePath);
+  try {
+    pruneBundles(shared, codePath);
+  } catch {
+    // Another process pruned or wrote at the same moment: the next start prunes again.
+  }
+  return { codePath };
 }
 
 function makeBundle(builder: string, target: string): Promise<void> {
