@@ -3,7 +3,13 @@ import { TRIGGER_STATE_ATTRIBUTE } from '../../src/domain/search-attributes';
 import { TriggerState } from '../../src/domain/trigger';
 import { startApi, TestApi } from '../support/api';
 import { pushImage, TestRegistry } from '../support/registry';
-import { eventually, settledHistory, startTestWorker, TestWorkerEnv } from '../support/temporal';
+import {
+  eventually,
+  localActivityHeartbeats,
+  settledHistory,
+  startTestWorker,
+  TestWorkerEnv,
+} from '../support/temporal';
 
 let registry: TestRegistry;
 let env: TestWorkerEnv;
@@ -170,9 +176,14 @@ describe('a trigger on a real registry', () => {
     );
     expect(localActivities).toHaveLength(3);
     // Per iteration: the poll signal, one workflow task (3 events), the cancelled timer, the local
-    // activity's marker and the new timer.
-    expect(events.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(3);
-    expect(events.length / 3).toBeLessThanOrEqual(7);
+    // activity's marker and the new timer. A local activity slowed past 8 s by a loaded box makes the SDK
+    // add a task of its own (3 events): those are left out of the count, and only those.
+    const heartbeats = localActivityHeartbeats(events);
+    const tasks = events.filter((e) => e.workflowTaskCompletedEventAttributes);
+    expect(
+      tasks.filter((e) => !heartbeats.has(String(e.workflowTaskCompletedEventAttributes!.scheduledEventId))),
+    ).toHaveLength(3);
+    expect((events.length - 3 * heartbeats.size) / 3).toBeLessThanOrEqual(7);
     expect((await state(project, name)).lastPoll?.outcome).toBe('no-change');
   });
 

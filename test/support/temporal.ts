@@ -131,6 +131,46 @@ export async function settledHistory(
   }, what);
 }
 
+/** Events a workflow task's commands write: they follow its completion, and wake nothing. */
+const COMMAND_EVENTS = [
+  'markerRecordedEventAttributes',
+  'timerStartedEventAttributes',
+  'timerCanceledEventAttributes',
+  'activityTaskScheduledEventAttributes',
+  'activityTaskCancelRequestedEventAttributes',
+  'upsertWorkflowSearchAttributesEventAttributes',
+  'workflowPropertiesModifiedEventAttributes',
+] as const;
+
+/** What `localActivityHeartbeats` reads of a history event. */
+type TaskEvent = { readonly eventId?: unknown } & {
+  readonly [
+    K in
+      | (typeof COMMAND_EVENTS)[number]
+      | 'workflowTaskCompletedEventAttributes'
+      | 'workflowTaskScheduledEventAttributes'
+  ]?: unknown;
+};
+
+/**
+ * The workflow tasks (by scheduled event id) that the SDK made to keep a slow local activity alive: when
+ * one runs past 80 % of the task timeout, the SDK completes the task with the commands it has and asks
+ * for another at once. Such a task follows the last one's commands with nothing that woke the workflow
+ * (no signal, timer or activity result) between: it is a busy box's doing, not a cost of the workflow.
+ */
+export function localActivityHeartbeats(events: readonly TaskEvent[]): Set<string> {
+  const heartbeats = new Set<string>();
+  let sinceCompleted: TaskEvent[] | null = null;
+  for (const e of events) {
+    if (e.workflowTaskCompletedEventAttributes) sinceCompleted = [];
+    else if (e.workflowTaskScheduledEventAttributes) {
+      if (sinceCompleted?.every((c) => COMMAND_EVENTS.some((k) => c[k]))) heartbeats.add(String(e.eventId));
+      sinceCompleted = null;
+    } else sinceCompleted?.push(e);
+  }
+  return heartbeats;
+}
+
 /** Polls `probe` until it returns a value other than undefined, or fails with the last seen state. */
 export async function eventually<T>(
   probe: () => Promise<T | undefined>,
