@@ -75,7 +75,8 @@ const KEPT_BUNDLES = 3;
  * on a miss it is made by a child process (`bundle-workflows.js`). A service start then costs no webpack
  * run (8–17 s on a loaded 2-core box), and the worker process never loads the bundler's memory (about
  * 90 MB of RSS it would keep for its lifetime). The cache lives beside the build output; where that cannot
- * be written, the bundle goes to a private temporary directory and is made again at the next start.
+ * be written, the bundle is made in a private temporary directory, handed over as code and the directory
+ * removed; the next start makes it again.
  */
 export async function cachedWorkflowBundle(): Promise<{ codePath: string } | { code: string }> {
   const builder = path.join(__dirname, 'bundle-workflows.js');

@@ -101,8 +101,9 @@ export async function startTestWorker(
 
 /**
  * The history of a workflow at rest: every workflow task it was given is finished, and it sleeps on a
- * timer started after the last one. A query can see an evaluation before the task that ran it is
- * written, so a test that counts events waits for this rather than for a fixed time.
+ * timer started after the last one. What a test waits for (a release in the ledger, written by an
+ * activity) can be there before the workflow task that follows it, so a test that counts events waits
+ * for this rather than for a fixed time.
  */
 export async function settledHistory(
   handle: Pick<WorkflowHandle, 'fetchHistory'>,
