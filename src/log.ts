@@ -95,7 +95,15 @@ const SDK_LEVELS: Record<LogLevel, Level> = {
  * to our fields. Webpack's banner arrives as one long multi-line message and is kept at trace.
  */
 export class TemporalLogger implements SdkLoggerInterface {
-  constructor(private readonly logger: Logger) {}
+  /** Lines of the SDK's core held back in this window, by message: how many, and the level to sum them up at. */
+  private readonly repeats = new Map<string, { count: number; level: Level }>();
+  private flushTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly logger: Logger,
+    /** How long one core message is said once: the first line in full, the rest as one count. */
+    private readonly repeatWindowMs = 60_000,
+  ) {}
 
   log(level: LogLevel, message: string, meta: LogMetadata = {}): void {
     let target = SDK_LEVELS[level] ?? 'info';
@@ -103,6 +111,10 @@ export class TemporalLogger implements SdkLoggerInterface {
     // Webpack's report of a good build (a build with errors comes at error level and stays there).
     if (target === 'info' && message.includes('\n') && /asset |webpack/i.test(message)) target = 'trace';
     if (!this.logger.isLevelEnabled(target)) return;
+    // The core says the same thing once per workflow task when a worker is past its capacity ("Task not
+    // found when completing" thousands of times a minute past the workflow cache): the first in full, then
+    // one line a window with the count.
+    if (meta.sdkComponent === 'core' && this.heldBack(message, target)) return;
     const { workflowId, runId, workflowRunId, sdkComponent, taskQueue, ...rest } = meta as Record<
       string,
       unknown
@@ -119,6 +131,31 @@ export class TemporalLogger implements SdkLoggerInterface {
       message,
     );
   }
+  /** True when `message` was already said in this window: it is counted, and summed up when the window ends. */
+  private heldBack(message: string, level: Level): boolean {
+    const seen = this.repeats.get(message);
+    if (!seen) {
+      this.repeats.set(message, { count: 0, level });
+      this.flushTimer ??= setInterval(() => this.flushRepeats(), this.repeatWindowMs).unref();
+      return false;
+    }
+    seen.count++;
+    return true;
+  }
+
+  /** Sums up what the window held back, and forgets what it said: the next line of each is said in full. */
+  flushRepeats(): void {
+    for (const [message, { count, level }] of this.repeats)
+      if (count > 0)
+        this.logger[level](
+          { component: 'temporal.core', repeated: count, windowSeconds: this.repeatWindowMs / 1000 },
+          `${message} (${count} more in the last ${this.repeatWindowMs / 1000} s)`,
+        );
+    this.repeats.clear();
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushTimer = null;
+  }
+
   trace(message: string, meta?: LogMetadata): void {
     this.log('TRACE', message, meta);
   }

@@ -46,8 +46,9 @@ export async function runService(role: Role): Promise<void> {
   const log = logger.child({ component: 'service' });
   // Before any connection: the SDK's logs go through our logger, its metrics to a loopback port /metrics reads.
   const sdkMetricsPort = await freePort();
+  const sdkLogger = new TemporalLogger(logger);
   Runtime.install({
-    logger: new TemporalLogger(logger),
+    logger: sdkLogger,
     telemetryOptions: {
       logging: {
         filter: makeTelemetryFilterString({ core: config.logLevel === 'trace' ? 'INFO' : 'WARN' }),
@@ -169,6 +170,7 @@ export async function runService(role: Role): Promise<void> {
     }
     await database.close();
     await temporal.close();
+    sdkLogger.flushRepeats();
     log.info('stopped');
     logger.flush();
     process.exit(0);

@@ -77,4 +77,51 @@ describe('the service logger', () => {
     new TemporalLogger(failing.logger).error('asset x.js\nwebpack compiled with 1 error', {});
     expect(JSON.parse(failing.text()).level).toBe('error');
   });
+
+  test("the SDK core's repeated lines: the first in full, the rest as one count a window; other lines untouched", async () => {
+    const { logger, text } = capture(false, 'info');
+    const sdk = new TemporalLogger(logger, 200);
+    const lines = () =>
+      text()
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+    for (let i = 0; i < 500; i++)
+      sdk.warn('Task not found when completing', { sdkComponent: 'core', run_id: `run-${i}` });
+    sdk.warn('Failing workflow task', { sdkComponent: 'core', run_id: 'run-x' });
+    sdk.warn('Failing workflow task', { sdkComponent: 'core', run_id: 'run-y' });
+    for (let i = 0; i < 3; i++)
+      sdk.warn('Activity failed', { sdkComponent: 'activity', workflowId: `trigger/p/t${i}` });
+    expect(lines().map((l) => [l.msg, l.run_id ?? l.trigger])).toEqual([
+      ['Task not found when completing', 'run-0'],
+      ['Failing workflow task', 'run-x'],
+      ['Activity failed', 't0'],
+      ['Activity failed', 't1'],
+      ['Activity failed', 't2'],
+    ]);
+    // When the window ends: one line for each message held back, with its count.
+    await new Promise((r) => setTimeout(r, 350));
+    expect(lines().slice(5)).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        component: 'temporal.core',
+        repeated: 499,
+        msg: 'Task not found when completing (499 more in the last 0.2 s)',
+      }),
+      expect.objectContaining({ repeated: 1, msg: 'Failing workflow task (1 more in the last 0.2 s)' }),
+    ]);
+    // A new window says the message in full again; a stop sums up what it held back.
+    sdk.warn('Task not found when completing', { sdkComponent: 'core', run_id: 'run-again' });
+    sdk.warn('Task not found when completing', { sdkComponent: 'core', run_id: 'run-held' });
+    sdk.flushRepeats();
+    expect(
+      lines()
+        .slice(7)
+        .map((l) => [l.msg, l.run_id ?? l.repeated]),
+    ).toEqual([
+      ['Task not found when completing', 'run-again'],
+      ['Task not found when completing (1 more in the last 0.2 s)', 1],
+    ]);
+  });
 });
