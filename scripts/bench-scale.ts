@@ -1,5 +1,13 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -57,6 +65,8 @@ function parseFlags() {
          * there as worker-K.cpuprofile (Chrome DevTools opens it) and summarised by where its time went.
          */
         'cpu-profile': { type: 'string' },
+        /** A directory: each process's output (stdout and stderr) is kept there as <role>-<K>.log. */
+        logs: { type: 'string' },
       },
     });
   } catch (err) {
@@ -310,6 +320,7 @@ async function main(): Promise<void> {
     // One process per role: `serve` with the embedded ledger; else `api` and WORKERS `worker`s.
     const roles = EMBEDDED ? ['serve'] : ['api', ...Array.from({ length: WORKERS }, () => 'worker')];
     const processes: Array<{ name: string; child: ChildProcess; port: number }> = [];
+    if (values.logs) mkdirSync(path.resolve(values.logs), { recursive: true });
     let logLines = 0;
     const logged = new Map<string, number>();
     // The API process makes an admin token on its first start and prints it once.
@@ -342,9 +353,13 @@ async function main(): Promise<void> {
         ],
       });
       started.push(() => void child.kill('SIGKILL'));
+      // Everything the process says, kept for reading after the run.
+      const kept = values.logs ? createWriteStream(path.resolve(values.logs, `${role}-${i}.log`)) : null;
+      if (kept) started.push(() => void kept.end());
       // The SDK's logger writes to stderr, the service's own lines to stdout: count both.
       for (const stream of [child.stdout!, child.stderr!])
         stream.on('data', (d: Buffer) => {
+          if (kept && !kept.writableEnded) kept.write(d);
           const lines = d.toString().split('\n');
           logLines += lines.length - 1;
           // What was logged, by message (a JSON line's msg, else its start), to say what the lines were.
