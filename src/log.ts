@@ -131,11 +131,22 @@ export class TemporalLogger implements SdkLoggerInterface {
       message,
     );
   }
-  /** True when `message` was already said in this window: it is counted, and summed up when the window ends. */
+  /**
+   * True when `message` was already said in this window, run ids and numbers aside ("[TMPRL1104] <run>:36:1
+   * Workflow task duration exceeded 5 seconds." comes once per slow task): it is counted, and summed up
+   * when the window ends.
+   */
   private heldBack(message: string, level: Level): boolean {
-    const seen = this.repeats.get(message);
+    const kind = message
+      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(:\d+)*/gi, '<run>')
+      .replace(/\d+/g, (digits, at: number, all: string) =>
+        /\[TMPRL$/.test(all.slice(0, at)) ? digits : 'N',
+      );
+    const seen = this.repeats.get(kind);
     if (!seen) {
-      this.repeats.set(message, { count: 0, level });
+      // Bounded: past this many kinds in one window, lines are said as they come.
+      if (this.repeats.size >= MAX_REPEAT_KINDS) return false;
+      this.repeats.set(kind, { count: 0, level });
       this.flushTimer ??= setInterval(() => this.flushRepeats(), this.repeatWindowMs).unref();
       return false;
     }
@@ -145,11 +156,11 @@ export class TemporalLogger implements SdkLoggerInterface {
 
   /** Sums up what the window held back, and forgets what it said: the next line of each is said in full. */
   flushRepeats(): void {
-    for (const [message, { count, level }] of this.repeats)
+    for (const [kind, { count, level }] of this.repeats)
       if (count > 0)
         this.logger[level](
           { component: 'temporal.core', repeated: count, windowSeconds: this.repeatWindowMs / 1000 },
-          `${message} (${count} more in the last ${this.repeatWindowMs / 1000} s)`,
+          `${kind} (${count} more like it in the last ${this.repeatWindowMs / 1000} s)`,
         );
     this.repeats.clear();
     if (this.flushTimer) clearInterval(this.flushTimer);
@@ -172,6 +183,9 @@ export class TemporalLogger implements SdkLoggerInterface {
     this.log('ERROR', message, meta);
   }
 }
+
+/** How many kinds of core line one window tracks. */
+const MAX_REPEAT_KINDS = 1000;
 
 /** SDK lines that say nothing an operator acts on: debug, not info. */
 const ROUTINE = [

@@ -89,13 +89,23 @@ describe('the service logger', () => {
         .map((l) => JSON.parse(l));
     for (let i = 0; i < 500; i++)
       sdk.warn('Task not found when completing', { sdkComponent: 'core', run_id: `run-${i}` });
-    sdk.warn('Failing workflow task', { sdkComponent: 'core', run_id: 'run-x' });
-    sdk.warn('Failing workflow task', { sdkComponent: 'core', run_id: 'run-y' });
+    // Said once per slow task, with its run id and numbers: one kind.
+    const slow = (run: string, event: number, ms: number) =>
+      sdk.warn(`[TMPRL1104] ${run}:${event}:1 Workflow task duration exceeded ${ms} seconds.`, {
+        sdkComponent: 'core',
+        workflowTaskDuration: ms,
+      });
+    slow('01a227cb-1681-778a-9fc5-25f116764ece', 36, 5);
+    slow('01a227cb-1650-778a-ba6e-8ec2221cb948', 30, 6);
+    slow('01a227cb-1667-70b1-bc99-b5f8e3e4e22b', 36, 5);
     for (let i = 0; i < 3; i++)
       sdk.warn('Activity failed', { sdkComponent: 'activity', workflowId: `trigger/p/t${i}` });
     expect(lines().map((l) => [l.msg, l.run_id ?? l.trigger])).toEqual([
       ['Task not found when completing', 'run-0'],
-      ['Failing workflow task', 'run-x'],
+      [
+        '[TMPRL1104] 01a227cb-1681-778a-9fc5-25f116764ece:36:1 Workflow task duration exceeded 5 seconds.',
+        undefined,
+      ],
       ['Activity failed', 't0'],
       ['Activity failed', 't1'],
       ['Activity failed', 't2'],
@@ -107,9 +117,12 @@ describe('the service logger', () => {
         level: 'warn',
         component: 'temporal.core',
         repeated: 499,
-        msg: 'Task not found when completing (499 more in the last 0.2 s)',
+        msg: 'Task not found when completing (499 more like it in the last 0.2 s)',
       }),
-      expect.objectContaining({ repeated: 1, msg: 'Failing workflow task (1 more in the last 0.2 s)' }),
+      expect.objectContaining({
+        repeated: 2,
+        msg: '[TMPRL1104] <run> Workflow task duration exceeded N seconds. (2 more like it in the last 0.2 s)',
+      }),
     ]);
     // A new window says the message in full again; a stop sums up what it held back.
     sdk.warn('Task not found when completing', { sdkComponent: 'core', run_id: 'run-again' });
@@ -121,7 +134,7 @@ describe('the service logger', () => {
         .map((l) => [l.msg, l.run_id ?? l.repeated]),
     ).toEqual([
       ['Task not found when completing', 'run-again'],
-      ['Task not found when completing (1 more in the last 0.2 s)', 1],
+      ['Task not found when completing (1 more like it in the last 0.2 s)', 1],
     ]);
   });
 });
