@@ -95,7 +95,7 @@ const SDK_LEVELS: Record<LogLevel, Level> = {
  * to our fields. Webpack's banner arrives as one long multi-line message and is kept at trace.
  */
 export class TemporalLogger implements SdkLoggerInterface {
-  /** Lines of the SDK's core held back in this window, by message: how many, and the level to sum them up at. */
+  /** Lines of the SDK's core held back in this window, by kind: how many, and the level to sum them up at. */
   private readonly repeats = new Map<string, { count: number; level: Level }>();
   private flushTimer: NodeJS.Timeout | null = null;
 
@@ -112,7 +112,7 @@ export class TemporalLogger implements SdkLoggerInterface {
     if (target === 'info' && message.includes('\n') && /asset |webpack/i.test(message)) target = 'trace';
     if (!this.logger.isLevelEnabled(target)) return;
     // The core says the same thing once per workflow task when a worker is past its capacity ("Task not
-    // found when completing" thousands of times a minute past the workflow cache): the first in full, then
+    // found when completing" hundreds of times a minute past the workflow cache): the first in full, then
     // one line a window with the count.
     if (meta.sdkComponent === 'core' && this.heldBack(message, target)) return;
     const { workflowId, runId, workflowRunId, sdkComponent, taskQueue, ...rest } = meta as Record<
@@ -131,6 +131,7 @@ export class TemporalLogger implements SdkLoggerInterface {
       message,
     );
   }
+
   /**
    * True when `message` was already said in this window, run ids and numbers aside ("[TMPRL1104] <run>:36:1
    * Workflow task duration exceeded 5 seconds." comes once per slow task): it is counted, and summed up
