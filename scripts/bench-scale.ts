@@ -1,5 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import {
+  accessSync,
+  constants,
   createWriteStream,
   mkdirSync,
   mkdtempSync,
@@ -108,8 +110,26 @@ if (EMBEDDED && values.restart) {
   process.stderr.write('--restart needs --ledger postgres (a worker process of its own)\n');
   process.exit(2);
 }
+/** A directory flag: made now (before anything starts), or the bench ends with one line and status 2. */
+function directory(flag: 'logs' | 'cpu-profile'): string | undefined {
+  const given = values[flag];
+  if (given === undefined) return undefined;
+  const dir = path.resolve(given);
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    process.stderr.write(
+      `--${flag} ${JSON.stringify(given.slice(0, 200))}: ${(err as Error).message.slice(0, 200)}\n`,
+    );
+    process.exit(2);
+  }
+  return dir;
+}
+const LOGS = directory('logs');
+const PROFILES = directory('cpu-profile');
 /** Where worker K's CPU profile goes, with --cpu-profile. */
-const profilePath = (k: number) => path.resolve(values['cpu-profile'] ?? '.', `worker-${k}.cpuprofile`);
+const profilePath = (k: number) => path.join(PROFILES ?? '.', `worker-${k}.cpuprofile`);
 const { EventType } = temporal.api.enums.v1;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -320,7 +340,6 @@ async function main(): Promise<void> {
     // One process per role: `serve` with the embedded ledger; else `api` and WORKERS `worker`s.
     const roles = EMBEDDED ? ['serve'] : ['api', ...Array.from({ length: WORKERS }, () => 'worker')];
     const processes: Array<{ name: string; child: ChildProcess; port: number }> = [];
-    if (values.logs) mkdirSync(path.resolve(values.logs), { recursive: true });
     let logLines = 0;
     const logged = new Map<string, number>();
     // The API process makes an admin token on its first start and prints it once.
@@ -336,7 +355,7 @@ async function main(): Promise<void> {
           FEED_TRIGGERS_DATA_DIR: dir,
           ...(postgres ? { DATABASE_URL: postgres.url } : {}),
           ...(values.memory ? { FEED_TRIGGERS_WORKER_MEMORY: values.memory } : {}),
-          ...(values['cpu-profile'] && role === 'worker'
+          ...(PROFILES && role === 'worker'
             ? {
                 NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(path.resolve(__dirname, 'cpu-profile-preload.js'))}`,
                 FEED_TRIGGERS_CPU_PROFILE: profilePath(i),
@@ -345,16 +364,13 @@ async function main(): Promise<void> {
           BENCH_RECEIVER_SECRET: RECEIVER_SECRET,
         },
         // A profiled worker takes its start and stop over an IPC channel.
-        stdio: [
-          'ignore',
-          'pipe',
-          'pipe',
-          ...(values['cpu-profile'] && role === 'worker' ? ['ipc' as const] : []),
-        ],
+        stdio: ['ignore', 'pipe', 'pipe', ...(PROFILES && role === 'worker' ? ['ipc' as const] : [])],
       });
       started.push(() => void child.kill('SIGKILL'));
       // Everything the process says, kept for reading after the run.
-      const kept = values.logs ? createWriteStream(path.resolve(values.logs, `${role}-${i}.log`)) : null;
+      const kept = LOGS ? createWriteStream(path.join(LOGS, `${role}-${i}.log`)) : null;
+      // A disk that fills up loses the copy, not the run.
+      kept?.on('error', (err) => say(`--logs: ${role}-${i}.log: ${err.message}`));
       if (kept) started.push(() => void kept.end());
       // The SDK's logger writes to stderr, the service's own lines to stdout: count both.
       for (const stream of [child.stdout!, child.stderr!])
@@ -464,9 +480,8 @@ async function main(): Promise<void> {
       );
     }
     // The profiles cover the window: each worker's profiler starts here and is written at its end.
-    const profiled = values['cpu-profile'] ? processes.filter((p) => p.name !== 'api') : [];
+    const profiled = PROFILES ? processes.filter((p) => p.name !== 'api') : [];
     const profileFile = (p: (typeof processes)[number]) => profilePath(processes.indexOf(p));
-    if (profiled.length > 0) mkdirSync(path.resolve(values['cpu-profile']!), { recursive: true });
     for (const p of profiled) {
       rmSync(profileFile(p), { force: true }); // an earlier run's profile is not this one's
       p.child.send('cpu-profile:start');

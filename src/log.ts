@@ -138,11 +138,11 @@ export class TemporalLogger implements SdkLoggerInterface {
    * when the window ends.
    */
   private heldBack(message: string, level: Level): boolean {
+    // The start of a message names its kind; the rest (a server's error text) could be long.
     const kind = message
+      .slice(0, MAX_KIND_CHARS)
       .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(:\d+)*/gi, '<run>')
-      .replace(/\d+/g, (digits, at: number, all: string) =>
-        /\[TMPRL$/.test(all.slice(0, at)) ? digits : 'N',
-      );
+      .replace(/(\[TMPRL\d+\])|\d+/g, (_, code?: string) => code ?? 'N');
     const seen = this.repeats.get(kind);
     if (!seen) {
       // Bounded: past this many kinds in one window, lines are said as they come.
@@ -185,8 +185,9 @@ export class TemporalLogger implements SdkLoggerInterface {
   }
 }
 
-/** How many kinds of core line one window tracks. */
+/** How many kinds of core line one window tracks, and how much of a line names its kind. */
 const MAX_REPEAT_KINDS = 1000;
+const MAX_KIND_CHARS = 200;
 
 /** SDK lines that say nothing an operator acts on: debug, not info. */
 const ROUTINE = [

@@ -124,13 +124,22 @@ describe('the service logger', () => {
         msg: '[TMPRL1104] <run> Workflow task duration exceeded N seconds. (2 more like it in the last 0.2 s)',
       }),
     ]);
+    // A long line is one kind by its start, and the window holds its start only.
+    const head = `Error while completing workflow activation: ${'x'.repeat(300)}`;
+    sdk.error(`${head}${'a'.repeat(100_000)}`, { sdkComponent: 'core' });
+    sdk.error(`${head}${'b'.repeat(100_000)}`, { sdkComponent: 'core' });
+    sdk.flushRepeats();
+    const [fullLong, countLong] = lines().slice(7);
+    expect(fullLong.msg.length).toBe(head.length + 100_000); // said in full the first time
+    expect(countLong).toMatchObject({ level: 'error', repeated: 1 });
+    expect(countLong.msg.length).toBe(200 + ' (1 more like it in the last 0.2 s)'.length);
     // A new window says the message in full again; a stop sums up what it held back.
     sdk.warn('Task not found when completing', { sdkComponent: 'core', run_id: 'run-again' });
     sdk.warn('Task not found when completing', { sdkComponent: 'core', run_id: 'run-held' });
     sdk.flushRepeats();
     expect(
       lines()
-        .slice(7)
+        .slice(9)
         .map((l) => [l.msg, l.run_id ?? l.repeated]),
     ).toEqual([
       ['Task not found when completing', 'run-again'],
