@@ -66,6 +66,15 @@ function retryable(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FailureCode.DESTINATION_UNAVAILABLE, message });
 }
 
+/** The request left but no answer came back (refused, dropped, timed out): it may have been received. */
+function unanswered(message: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureCode.DESTINATION_UNAVAILABLE,
+    message,
+    details: ['unanswered'],
+  });
+}
+
 /**
  * A webhook's request: the JSON body (plain, or a CloudEvents 1.0 structured envelope), the idempotency key
  * and, with a signing key, `X-Feed-Triggers-Signature: sha256=<HMAC of the body>`. Releases to destinations
@@ -122,7 +131,7 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
         { destination },
       );
     } catch (err) {
-      throw retryable(`destination ${destination}: ${(err as Error).message}`);
+      throw unanswered(`destination ${destination}: ${(err as Error).message}`);
     }
   }
 
@@ -199,14 +208,23 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
         }
         let status: 'delivered' | 'failed' | 'pending' = 'delivered';
         let error: string | null = null;
+        let inDoubt = start.inDoubt;
         try {
           await send(input.project, start.release, start.destination);
         } catch (err) {
           if (!(err instanceof ApplicationFailure)) throw err;
           status = err.type === FailureCode.DESTINATION_REJECTED ? 'failed' : 'pending';
           error = err.message;
+          if (err.details?.[0] === 'unanswered') inDoubt = true;
         }
-        const recorded = await deps.ledger.recordAttempt(input.releaseId, input.destination, status, error);
+        const recorded = await deps.ledger.recordAttempt(
+          input.releaseId,
+          input.destination,
+          status,
+          error,
+          new Date(),
+          inDoubt,
+        );
         metrics.deliveries.inc({ state: status === 'pending' ? 'retrying' : recorded });
         if (recorded !== 'pending' || round + 1 >= input.backoff.quickTries)
           return { status: recorded, attempt: start.attempt, error };

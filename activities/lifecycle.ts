@@ -4,7 +4,13 @@ import { Ledger } from '../src/db/ledger';
 import type { Deployment, DeploymentStart, NextDeployment, ReleaseLifecycle } from '../src/db/deployments';
 import type { TargetOutcome } from '../src/db/schema';
 import type { Target } from '../src/domain/project';
-import { DEPLOY_ATTEMPTS, environmentWorkflowId } from '../src/domain/lifecycle';
+import {
+  DEFAULT_DEPLOY_BACKOFF,
+  DEPLOY_ATTEMPTS,
+  DeployBackoff,
+  deployRetryDelayMs,
+  environmentWorkflowId,
+} from '../src/domain/lifecycle';
 import { PROJECT_ATTRIBUTE } from '../src/domain/search-attributes';
 import { HttpClient } from '../src/feeds/http';
 import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../src/feeds/outbound';
@@ -23,12 +29,35 @@ export interface LifecycleDependencies {
   readonly http: HttpClient;
   readonly secrets: ReadonlyMap<string, NamedSecret>;
   readonly outbound?: OutboundPolicy;
+  /** Waits between attempts while a target is down (tests shorten them). */
+  readonly deployBackoff?: DeployBackoff;
 }
 
 export interface DeployResult {
   readonly status: Deployment['status'];
   readonly number: string;
   readonly error: string | null;
+  /** `retrying`: how long the queue waits before the next attempt. */
+  readonly retryInMs?: number;
+}
+
+export interface DeployInput {
+  readonly deploymentId: number;
+  /**
+   * Failed attempts in a row so far. Present from queues that retry until superseded (the `deploy-retrying`
+   * patch): a target that is down is answered as `retrying`, never thrown. Absent from older queues: the
+   * activity throws and its last server-side attempt records the failure.
+   */
+  readonly failures?: number;
+}
+
+/**
+ * Targets in the order they are deployed to: the configured order, with Git targets last. A GitOps
+ * controller rolls out what the repository holds, so the repository changes only once every other target
+ * took the release (docs/deployments.md).
+ */
+export function deployOrder<T extends { type: string }>(targets: readonly T[]): T[] {
+  return [...targets.filter((t) => t.type !== 'git'), ...targets.filter((t) => t.type === 'git')];
 }
 
 /** A target refused for good (a 4xx, a bad file): the deployment fails. Anything else is retried. */
@@ -279,43 +308,89 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
     },
 
     /**
-     * Deploys to every target of the environment, in order; the deployment succeeds when all did. A target
-     * that refuses for good fails it; one that is down is retried (the activity throws). Each attempt is
-     * counted before anything is sent, and each target is idempotent: a retry after a crash makes no second
-     * commit, webhook call with a new key, or Octopus deployment.
+     * Deploys to every target of the environment (Git targets last) and records each target's outcome as it
+     * comes, so a retry continues with the targets still missing. The deployment succeeds when all did. A
+     * target that refuses for good (a 4xx, a bad file, a refused push) fails it at once, with the reason.
+     * One that is down leaves it `retrying` with the error and the next attempt's time, answered to the
+     * queue, which waits and calls again (until the environment's deadline, if it has one). An attempt is
+     * counted when a request leaves, so a crash consumes none; each target is idempotent: a retry after a
+     * crash makes no second commit, webhook call with a new key, or Octopus deployment.
      */
-    async deploy(input: { deploymentId: number }): Promise<DeployResult> {
-      const start = await store.begin(input.deploymentId);
+    async deploy(input: DeployInput): Promise<DeployResult> {
+      const retrying = input.failures !== undefined;
+      const start = await store.begin(input.deploymentId, new Date(), !retrying);
       if (start.kind === 'ended') {
         metrics.deployments.inc({ state: start.status });
         return { status: start.status, number: start.number, error: null };
       }
+      const done = start.deployment.targets;
       const outcomes: Record<string, TargetOutcome> = {};
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), 2000);
+      let counted = !retrying;
+      const end = async (status: 'succeeded' | 'failed', error: string | null) => {
+        const ended = await store.finish(input.deploymentId, status, error, outcomes);
+        metrics.deployments.inc({ state: ended.status });
+        return { status: ended.status, number: ended.number, error };
+      };
       try {
-        for (const target of start.environment.targets) {
+        for (const target of deployOrder(start.environment.targets)) {
           context.heartbeat();
+          const before = done[target.name];
+          if (retrying && before && (before.status ?? 'succeeded') === 'succeeded') continue;
+          if (!counted) {
+            await store.attempt(input.deploymentId);
+            counted = true;
+          }
           try {
-            outcomes[target.name] = await toTarget(start, target);
+            const outcome = { ...(await toTarget(start, target)), status: 'succeeded' as const };
+            outcomes[target.name] = outcome;
+            if (retrying) await store.recordTarget(input.deploymentId, target.name, outcome);
           } catch (err) {
-            if (!(err instanceof TargetRefused)) {
+            const message = (err as Error).message;
+            if (!retrying) {
               // The last attempt records the failure; earlier ones are retried by the server.
-              if (context.info.attempt < DEPLOY_ATTEMPTS) throw err;
+              if (!(err instanceof TargetRefused) && context.info.attempt < DEPLOY_ATTEMPTS) throw err;
+              return await end('failed', message);
             }
-            const ended = await store.finish(input.deploymentId, 'failed', (err as Error).message, outcomes);
-            metrics.deployments.inc({ state: ended.status });
-            return { status: ended.status, number: ended.number, error: (err as Error).message };
+            if (err instanceof TargetRefused) {
+              outcomes[target.name] = { type: target.type, detail: message, status: 'failed' };
+              return await end('failed', message);
+            }
+            return await retryLater(start, target, message, input.failures ?? 0);
           }
         }
       } finally {
         clearInterval(beat);
       }
-      const ended = await store.finish(input.deploymentId, 'succeeded', null, outcomes);
-      metrics.deployments.inc({ state: ended.status });
-      return { status: ended.status, number: ended.number, error: null };
+      return end('succeeded', null);
     },
   };
+
+  /** A target was down: `retrying` until the next attempt, or `failed` once the environment's deadline passed. */
+  async function retryLater(
+    start: Start,
+    target: Target,
+    message: string,
+    failures: number,
+  ): Promise<DeployResult> {
+    const outcome: TargetOutcome = { type: target.type, detail: message, status: 'retrying' };
+    const deadline = start.environment.retry?.deadlineMinutes;
+    const began = Date.parse(start.deployment.startedAt ?? start.deployment.queuedAt);
+    if (deadline !== undefined && Date.now() - began >= deadline * 60_000) {
+      const error = `gave up after ${deadline} minute(s) of retrying (the environment's deadline): ${message}`;
+      const ended = await store.finish(start.deployment.id, 'failed', error, {
+        [target.name]: { ...outcome, status: 'failed' },
+      });
+      metrics.deployments.inc({ state: ended.status });
+      return { status: ended.status, number: ended.number, error };
+    }
+    await store.recordTarget(start.deployment.id, target.name, outcome);
+    const retryInMs = deployRetryDelayMs(deps.deployBackoff ?? DEFAULT_DEPLOY_BACKOFF, failures + 1);
+    const ended = await store.retry(start.deployment.id, message, new Date(Date.now() + retryInMs));
+    metrics.deployments.inc({ state: 'retrying' });
+    return { status: ended.status, number: ended.number, error: message, retryInMs };
+  }
 }
 
 export type LifecycleActivities = ReturnType<typeof createLifecycleActivities>;

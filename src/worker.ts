@@ -4,7 +4,7 @@ import { createDeliveryActivities } from '../activities/deliver';
 import { createPollActivities } from '../activities/poll';
 import { createChannelActivities } from '../activities/channel';
 import { createLedgerActivities, LedgerDependencies } from '../activities/ledger';
-import { createLifecycleActivities } from '../activities/lifecycle';
+import { createLifecycleActivities, LifecycleDependencies } from '../activities/lifecycle';
 import { Ledger } from './db/ledger';
 import { SharedListings } from './db/feed-listings';
 import { Config, DEFAULT_WORKER_MEMORY_MIB } from './config';
@@ -26,6 +26,8 @@ export interface WorkerOptions {
   readonly ledger: Ledger;
   /** Waits between delivery attempts while a destination is down (tests shorten them). */
   readonly deliveryBackoff?: LedgerDependencies['deliveryBackoff'];
+  /** Waits between attempts at a deployment while a target is down (tests shorten them). */
+  readonly deployBackoff?: LifecycleDependencies['deployBackoff'];
   readonly queueHistoryLimit?: number;
   readonly config: Pick<Config, 'taskQueue' | 'feeds' | 'pollCacheMs' | 'secrets'> &
     Partial<Pick<Config, 'outbound' | 'workerMemoryMiB'>>;
@@ -115,6 +117,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       http,
       secrets: options.config.secrets,
       outbound: options.config.outbound,
+      deployBackoff: options.deployBackoff,
     }),
     ...options.extraActivities,
   };

@@ -2,6 +2,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -41,6 +42,10 @@ export interface DestinationQueueInput {
   /** Events after which a run continues as new (tests lower it). */
   readonly historyLimit?: number;
 }
+
+/** The longest wait between attempts while a destination is down: it gets its delivery soon after it is back. */
+export const MAX_WAIT_MS = 10_000;
+const BACKOFF_CAP_PATCH = 'destination-backoff-cap-2026-12';
 
 /** A run continues as new past this many events, so a delivery retried for days keeps a short history. */
 export const DESTINATION_HISTORY_LIMIT = 500;
@@ -86,7 +91,9 @@ export async function destinationQueue(input: DestinationQueueInput): Promise<vo
       failures += 1;
       // The activity already waited through the first steps of the backoff; the timer continues from there.
       const step = Math.min(failures - 1 + input.backoff.quickTries, 30);
-      const wait = Math.min(input.backoff.maxMs, input.backoff.initialMs * 2 ** step);
+      // Queues started with a longer cap (once 10 minutes) wait at most MAX_WAIT_MS too.
+      const cap = patched(BACKOFF_CAP_PATCH) ? Math.min(input.backoff.maxMs, MAX_WAIT_MS) : input.backoff.maxMs;
+      const wait = Math.min(cap, input.backoff.initialMs * 2 ** step);
       // A new release wakes the queue early: a `latest` destination then skips what it supersedes.
       await condition(() => woken, wait);
     } else {

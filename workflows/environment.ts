@@ -2,7 +2,9 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -22,28 +24,41 @@ const { deploy } = proxyActivities<LifecycleActivities>({
   // The last attempt records the deployment as failed (a redeploy tries again).
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: DEPLOY_ATTEMPTS },
 });
+const { deploy: deployOrRetry } = proxyActivities<LifecycleActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '10 seconds',
+  // A target that is down is an answer (`retrying`), not a failure: only a lost worker or an unreachable
+  // ledger fails the activity, and neither uses up anything, so the server retries without a limit.
+  retry: { initialInterval: '1 second', maximumInterval: '15 seconds' },
+});
 
 export interface EnvironmentQueueInput {
   readonly project: string;
   readonly environment: string;
   /** Events after which a run continues as new (tests lower it). */
   readonly historyLimit?: number;
+  /** The deployment being retried and its failed attempts in a row (carried across continue-as-new). */
+  readonly retrying?: { readonly deploymentId: number; readonly failures: number };
 }
 
 const HISTORY_LIMIT = 500;
+/** Deployments retry until superseded, cancelled or the environment's deadline, instead of five attempts. */
+const DEPLOY_RETRY_PATCH = 'deploy-retrying-2026-12';
 
 /**
  * One environment's queue, `environment/<project>/<environment>`: deploys one release at a time, in
- * request order. The ledger holds the queue and decides what is superseded (an older release queued
- * behind a newer one, or an older release over a newer one already deployed, unless forced); the workflow
- * runs the deployments and tells each release how its deployment ended. It ends when nothing waits; the
- * next deployment starts it again.
+ * request order. The ledger holds the queue and decides what is superseded (an older release queued or
+ * retrying behind a newer one, or an older release over a newer one already deployed, unless forced); the
+ * workflow runs the deployments, waits between attempts while a target is down (a wake, such as a newer
+ * release queued or a cancellation, cuts the wait short) and tells each release how its deployment ended.
+ * It ends when nothing waits; the next deployment starts it again.
  */
 export async function environmentQueue(input: EnvironmentQueueInput): Promise<void> {
   let woken = false;
   setHandler(wakeSignal, () => {
     woken = true;
   });
+  let retrying = input.retrying ?? null;
   const tell = async (number: string, status: DeploymentStatus) => {
     try {
       await getExternalWorkflowHandle(releaseWorkflowId(input.project, number)).signal(
@@ -63,18 +78,38 @@ export async function environmentQueue(input: EnvironmentQueueInput): Promise<vo
     if (next.kind === 'gone') return;
     for (const e of next.ended) await tell(e.number, e.status);
     if (next.kind === 'idle') {
+      setCurrentDetails('');
       if (woken) continue;
       return;
     }
-    try {
-      const result = await deploy({ deploymentId: next.id });
-      await tell(result.number, result.status);
-    } catch {
-      // Only an unreachable ledger gets here: the deployment stays `deploying` and is resumed first.
-      await condition(() => woken, '30 seconds');
+    if (patched(DEPLOY_RETRY_PATCH)) {
+      const failures = retrying?.deploymentId === next.id ? retrying.failures : 0;
+      setCurrentDetails(`Deploying ${next.number}${failures > 0 ? ` (attempt ${failures + 1})` : ''}`);
+      const result = await deployOrRetry({ deploymentId: next.id, failures });
+      if (result.status === 'retrying') {
+        retrying = { deploymentId: next.id, failures: failures + 1 };
+        const wait = result.retryInMs ?? 1000;
+        // What the Temporal UI shows while a target is down; the ledger (and the API) say the same.
+        setCurrentDetails(
+          `Deploying ${next.number}: retrying in ${Math.round(wait / 1000)} s after ${failures + 1} ` +
+            `failed attempt(s)\n\nLast error: ${result.error ?? 'unknown'}`,
+        );
+        await condition(() => woken, wait);
+      } else {
+        retrying = null;
+        await tell(result.number, result.status);
+      }
+    } else {
+      try {
+        const result = await deploy({ deploymentId: next.id });
+        await tell(result.number, result.status);
+      } catch {
+        // Only an unreachable ledger gets here: the deployment stays `deploying` and is resumed first.
+        await condition(() => woken, '30 seconds');
+      }
     }
     const limit = input.historyLimit ?? HISTORY_LIMIT;
     if (workflowInfo().historyLength > limit || workflowInfo().continueAsNewSuggested)
-      await continueAsNew<typeof environmentQueue>(input);
+      await continueAsNew<typeof environmentQueue>({ ...input, retrying: retrying ?? undefined });
   }
 }

@@ -19,6 +19,7 @@ import {
   automaticDeployments,
   deployRefusal,
   lifecycleSettled,
+  lifecycleStranded,
   Refusal,
 } from '../src/domain/lifecycle';
 import { FailureCode } from '../src/domain/failures';
@@ -48,6 +49,8 @@ const RECHECK = '1 hour';
 /** How often a release waiting in its lifecycle reads its deployments again (a lost signal is repaired). */
 const LIFECYCLE_RECHECK = '6 hours';
 const LIFECYCLE_PATCH = 'lifecycles';
+/** A release that can no longer progress without a person ends instead of waking every 6 hours. */
+const STRANDED_PATCH = 'release-ends-when-stranded-2026-12';
 const HISTORY_LIMIT = 2000;
 
 /**
@@ -111,7 +114,8 @@ const NO_LIFECYCLE: Refusal = {
  * The release's way through its lifecycle. The ledger holds where it stands (deployments, approvals); the
  * workflow reads that, queues what automatic phases deploy, and answers people's requests (updates whose
  * validators refuse, with the reason, what the lifecycle does not allow yet, so nothing changes). It
- * returns when every phase is complete (or one was rejected) and nothing of the release is in flight.
+ * returns when every phase is complete (or one was rejected) and nothing of the release is in flight, or
+ * when a newer release holds the phase it waits on (see `lifecycleStranded`).
  */
 async function promote(input: ReleaseInput, showLines: (lines: string[]) => void): Promise<void> {
   let state: ReleaseLifecycle | null | undefined;
@@ -187,6 +191,9 @@ async function promote(input: ReleaseInput, showLines: (lines: string[]) => void
       continue;
     }
     if (lifecycleSettled(current.plan, current.progress)) return;
+    // A newer release holds the phase it waits on: nothing can happen here until a person asks, and a
+    // person's request (update-with-start) starts the workflow again.
+    if (lifecycleStranded(current.plan, current.progress) && patched(STRANDED_PATCH)) return;
     changed = false;
     await condition(() => changed, LIFECYCLE_RECHECK);
     await reload();

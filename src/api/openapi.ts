@@ -234,6 +234,7 @@ const triggerCreated: RouteDoc['responses'] = {
 const DeploymentStatusSchema = z.enum([
   'queued',
   'deploying',
+  'retrying',
   'succeeded',
   'failed',
   'superseded',
@@ -249,9 +250,17 @@ const Deployment = z.object({
   queuedAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
-  attempts: z.number().int(),
-  error: z.string().nullable(),
-  targets: z.record(z.string(), z.object({ type: z.string(), detail: z.string() })),
+  attempts: z.number().int().describe('Requests that left for the targets (a crash before sending counts none)'),
+  error: z.string().nullable().describe('Why it failed, or (retrying) the last attempt’s error'),
+  nextAttemptAt: z.string().nullable().describe('When a retrying deployment is tried next'),
+  targets: z.record(
+    z.string(),
+    z.object({
+      type: z.string(),
+      detail: z.string(),
+      status: z.enum(['succeeded', 'failed', 'retrying']).optional(),
+    }),
+  ),
 });
 const deploymentExample = {
   id: 41,
@@ -265,7 +274,8 @@ const deploymentExample = {
   finishedAt: '2026-11-28T10:00:02.900Z',
   attempts: 1,
   error: null,
-  targets: { gitops: { type: 'git', detail: 'pushed 3f2a9c1e to main' } },
+  nextAttemptAt: null,
+  targets: { gitops: { type: 'git', detail: 'pushed 3f2a9c1e to main', status: 'succeeded' } },
 };
 const Approval = z.object({
   phase: z.string(),

@@ -1,6 +1,7 @@
 import { Kysely, Selectable, sql, Transaction } from 'kysely';
 import { Environment, lifecycleOf, ProjectSpec } from '../domain/project';
 import {
+  ACTIVE_STATUSES,
   ApprovalState,
   DeploymentState,
   DeploymentStatus,
@@ -24,8 +25,12 @@ export interface Deployment {
   readonly queuedAt: string;
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
+  /** Requests that left for the targets (a crash before sending counts none). */
   readonly attempts: number;
+  /** Why it failed, or (`retrying`) the last attempt's error. */
   readonly error: string | null;
+  /** When a `retrying` deployment is tried next. */
+  readonly nextAttemptAt: string | null;
   readonly targets: Record<string, TargetOutcome>;
 }
 
@@ -152,6 +157,16 @@ export class DeploymentStore {
       .selectAll()
       .where('release_id', '=', releaseId)
       .execute();
+    const taken = await db
+      .selectFrom('deployments')
+      .select('environment')
+      .distinct()
+      .where('project_id', '=', (qb) =>
+        qb.selectFrom('releases').select('project_id').where('id', '=', releaseId),
+      )
+      .where('release_id', '>', releaseId)
+      .where('status', 'in', [...ACTIVE_STATUSES, 'succeeded'])
+      .execute();
     return {
       project: release.name,
       releaseId: release.id,
@@ -168,6 +183,7 @@ export class DeploymentStore {
             { decision: a.decision, by: a.decided_by, comment: a.comment },
           ]),
         ),
+        taken: taken.map((t) => t.environment).sort(),
       },
     };
   }
@@ -203,11 +219,12 @@ export class DeploymentStore {
           started_at: null,
           finished_at: null,
           error: null,
+          next_attempt_at: null,
         })
         .onConflict((oc) =>
           oc
             .columns(['release_id', 'environment'])
-            .where('status', 'in', ['queued', 'deploying'])
+            .where('status', 'in', [...ACTIVE_STATUSES])
             .doNothing(),
         )
         .returning('id')
@@ -218,16 +235,17 @@ export class DeploymentStore {
           : q
               .where('d.release_id', '=', releaseId)
               .where('d.environment', '=', environment)
-              .where('d.status', 'in', ['queued', 'deploying']),
+              .where('d.status', 'in', [...ACTIVE_STATUSES]),
       );
       return { deployment, created: inserted !== undefined };
     });
   }
 
   /**
-   * The deployment an environment's queue runs next: one left deploying by a crash first, then the oldest
-   * queued. Before choosing, queued deployments of a release older than one queued, deploying or deployed
-   * there are superseded (unless forced); an environment the project no longer has cancels its queue.
+   * The deployment an environment's queue runs next: one left deploying by a crash or waiting to retry
+   * first, then the oldest queued. Before choosing, queued or retrying deployments of a release older than
+   * one queued, deploying, retrying or deployed there are superseded (unless forced); an environment the
+   * project no longer has cancels its queue.
    */
   async next(projectName: string, environment: string, now = new Date()): Promise<NextDeployment> {
     return this.db.transaction().execute(async (trx) => {
@@ -250,8 +268,8 @@ export class DeploymentStore {
         .select(['d.id', 'r.number'])
         .where('d.project_id', '=', project.id)
         .where('d.environment', '=', environment)
-        .where('d.status', 'in', ['queued', 'deploying'])
-        .orderBy(sql`d.status = 'deploying'`, 'desc')
+        .where('d.status', 'in', [...ACTIVE_STATUSES])
+        .orderBy(sql`d.status <> 'queued'`, 'desc')
         .orderBy('d.id')
         .limit(1)
         .executeTakeFirst();
@@ -266,13 +284,14 @@ export class DeploymentStore {
       .set({
         status: 'superseded',
         finished_at: now,
+        next_attempt_at: null,
         error: `a newer release is queued or deployed to ${environment}; deploying an older release needs force`,
       })
       .from('releases as r')
       .whereRef('r.id', '=', 'd.release_id')
       .where('d.project_id', '=', projectId)
       .where('d.environment', '=', environment)
-      .where('d.status', '=', 'queued')
+      .where('d.status', 'in', ['queued', 'retrying'])
       .where('d.forced', '=', false)
       .where(({ exists, selectFrom }) =>
         exists(
@@ -281,7 +300,7 @@ export class DeploymentStore {
             .whereRef('d2.project_id', '=', 'd.project_id')
             .whereRef('d2.environment', '=', 'd.environment')
             .whereRef('d2.release_id', '>', 'd.release_id')
-            .where('d2.status', 'in', ['queued', 'deploying', 'succeeded']),
+            .where('d2.status', 'in', [...ACTIVE_STATUSES, 'succeeded']),
         ),
       )
       .returning(['r.number', 'd.environment'])
@@ -299,12 +318,12 @@ export class DeploymentStore {
   ): Promise<EndedDeployment[]> {
     const rows = await trx
       .updateTable('deployments as d')
-      .set({ status, finished_at: now, error })
+      .set({ status, finished_at: now, error, next_attempt_at: null })
       .from('releases as r')
       .whereRef('r.id', '=', 'd.release_id')
       .where('d.project_id', '=', projectId)
       .where('d.environment', '=', environment)
-      .where('d.status', 'in', ['queued', 'deploying'])
+      .where('d.status', 'in', [...ACTIVE_STATUSES])
       .returning(['r.number', 'd.environment'])
       .execute();
     return rows.map((r) => ({ number: r.number, environment: r.environment, status }));
@@ -312,10 +331,11 @@ export class DeploymentStore {
 
   /**
    * Before a deployment is sent (each attempt): checks it is still wanted, refuses (superseded) an older
-   * release over a newer one already in the environment unless forced, counts the attempt, and answers
-   * what to send with the environment's current targets.
+   * release over a newer one already in the environment unless forced, and answers what to send with the
+   * environment's current targets. `countAttempt`: counts the attempt here (queues started before
+   * `attempt` counted requests that left).
    */
-  async begin(deploymentId: number, now = new Date()): Promise<DeploymentStart> {
+  async begin(deploymentId: number, now = new Date(), countAttempt = false): Promise<DeploymentStart> {
     return this.db.transaction().execute(async (trx) => {
       const row = await trx
         .selectFrom('deployments as d')
@@ -335,7 +355,7 @@ export class DeploymentStore {
         .forUpdate('d')
         .executeTakeFirst();
       if (!row) return { kind: 'ended', status: 'cancelled', number: '' };
-      if (row.status !== 'queued' && row.status !== 'deploying')
+      if (!(ACTIVE_STATUSES as readonly string[]).includes(row.status))
         return { kind: 'ended', status: row.status, number: row.number };
       const environment =
         row.deleted_at === null ? row.spec.environments.find((e) => e.name === row.environment) : undefined;
@@ -354,7 +374,12 @@ export class DeploymentStore {
       }
       await trx
         .updateTable('deployments')
-        .set({ status: 'deploying', attempts: sql`attempts + 1`, started_at: row.started_at ?? now })
+        .set({
+          status: 'deploying',
+          next_attempt_at: null,
+          started_at: row.started_at ?? now,
+          ...(countAttempt ? { attempts: sql<number>`attempts + 1` } : {}),
+        })
         .where('id', '=', deploymentId)
         .execute();
       const [deployment] = await this.rows(trx, (q) => q.where('d.id', '=', deploymentId));
@@ -370,6 +395,50 @@ export class DeploymentStore {
           packages: row.packages,
         },
       };
+    });
+  }
+
+  /** Counts an attempt: a request is about to leave for a target. */
+  async attempt(deploymentId: number): Promise<void> {
+    await this.db
+      .updateTable('deployments')
+      .set({ attempts: sql<number>`attempts + 1` })
+      .where('id', '=', deploymentId)
+      .execute();
+  }
+
+  /** Records what one target did, as soon as it did it: a retry continues with the targets still missing. */
+  async recordTarget(deploymentId: number, target: string, outcome: TargetOutcome): Promise<void> {
+    await this.db
+      .updateTable('deployments')
+      .set({ targets: sql`targets || ${JSON.stringify({ [target]: outcome })}::jsonb` })
+      .where('id', '=', deploymentId)
+      .execute();
+  }
+
+  /**
+   * A target was down: the deployment waits `retrying` until `nextAttemptAt`, showing the error. One that
+   * ended meanwhile (superseded, cancelled) keeps its status. Answers the status it has.
+   */
+  async retry(
+    deploymentId: number,
+    error: string,
+    nextAttemptAt: Date,
+  ): Promise<{ status: DeploymentStatus; number: string; environment: string }> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('deployments')
+        .set({ status: 'retrying', error: clip(error), next_attempt_at: nextAttemptAt })
+        .where('id', '=', deploymentId)
+        .where('status', 'in', [...ACTIVE_STATUSES])
+        .execute();
+      const row = await trx
+        .selectFrom('deployments as d')
+        .innerJoin('releases as r', 'r.id', 'd.release_id')
+        .select(['d.status', 'r.number', 'd.environment'])
+        .where('d.id', '=', deploymentId)
+        .executeTakeFirst();
+      return row ?? { status: 'cancelled', number: '', environment: '' };
     });
   }
 
@@ -422,14 +491,19 @@ export class DeploymentStore {
         status,
         error: error === null ? null : clip(error),
         finished_at: now,
-        targets: JSON.stringify(targets),
+        next_attempt_at: null,
+        // Outcomes recorded target by target stay; these are added.
+        targets: sql`targets || ${JSON.stringify(targets)}::jsonb`,
       })
       .where('id', '=', id)
-      .where('status', 'in', ['queued', 'deploying'])
+      .where('status', 'in', [...ACTIVE_STATUSES])
       .execute();
   }
 
-  /** Cancels the release's queued deployment to the environment; one already deploying cannot be. */
+  /**
+   * Cancels the release's queued (or retrying, between attempts) deployment to the environment; one
+   * deploying now cannot be.
+   */
   async cancel(releaseId: number, environment: string, now = new Date()): Promise<Deployment> {
     return this.db.transaction().execute(async (trx) => {
       const active = await trx
@@ -437,7 +511,7 @@ export class DeploymentStore {
         .select(['id', 'status'])
         .where('release_id', '=', releaseId)
         .where('environment', '=', environment)
-        .where('status', 'in', ['queued', 'deploying'])
+        .where('status', 'in', [...ACTIVE_STATUSES])
         .forUpdate()
         .executeTakeFirst();
       if (!active)
@@ -521,7 +595,7 @@ export class DeploymentStore {
           q
             .where('d.project_id', '=', projectId)
             .where('d.environment', '=', env.name)
-            .where('d.status', 'in', ['queued', 'deploying'])
+            .where('d.status', 'in', [...ACTIVE_STATUSES])
             .orderBy('d.id'),
         );
         const [latest] = await this.rows(this.db, (q) =>
@@ -558,6 +632,7 @@ function toDeployment(row: Selectable<DeploymentsTable> & { release_number: stri
     finishedAt: iso(row.finished_at),
     attempts: row.attempts,
     error: row.error,
+    nextAttemptAt: iso(row.next_attempt_at),
     targets: row.targets,
   };
 }

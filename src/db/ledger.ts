@@ -85,6 +85,8 @@ export type AttemptStart =
       readonly release: StoredRelease;
       readonly destination: Destination;
       readonly attempt: number;
+      /** An earlier request may have reached the destination (see `recordAttempt`). */
+      readonly inDoubt: boolean;
     };
 
 const UNIQUE_VIOLATION = '23505';
@@ -624,7 +626,8 @@ export class Ledger {
 
   /**
    * The next delivery a destination's queue should send, oldest release first. For `latest` destinations,
-   * a waiting release with a newer one of its channel behind it is marked superseded first. A destination
+   * a waiting release with a newer one of its channel behind it is marked superseded first, unless a
+   * request of it may have reached the destination: that one is delivered by a retry. A destination
    * the project no longer has ends its waiting deliveries as cancelled.
    */
   async nextDelivery(projectName: string, destinationName: string, now = new Date()): Promise<NextDelivery> {
@@ -679,8 +682,10 @@ export class Ledger {
       .where('d.destination', '=', destination)
       .where('d.status', '=', 'pending');
     if (releaseId !== null) query = query.where('d.release_id', '=', releaseId);
+    // A delivery the destination may have received is never recorded as skipped: the ledger would then
+    // contradict the destination. Its retry (same idempotency key) confirms it as delivered.
     if (status === 'superseded')
-      query = query.where(({ exists, selectFrom }) =>
+      query = query.where('d.in_doubt', '=', false).where(({ exists, selectFrom }) =>
         exists(
           selectFrom('deliveries as d2')
             .innerJoin('releases as r2', 'r2.id', 'd2.release_id')
@@ -708,6 +713,7 @@ export class Ledger {
         .select([
           'deliveries.status',
           'deliveries.attempts',
+          'deliveries.in_doubt',
           'projects.spec',
           'projects.deleted_at',
           'projects.id',
@@ -728,9 +734,10 @@ export class Ledger {
         if (ended.length > 0) return { kind: 'ended', status: 'superseded' };
       }
       const attempt = row.attempts + 1;
+      // In doubt from here until an answer says otherwise: a crash after the request left leaves it so.
       await trx
         .updateTable('deliveries')
-        .set({ attempts: attempt, updated_at: now })
+        .set({ attempts: attempt, updated_at: now, in_doubt: true })
         .where('release_id', '=', releaseId)
         .where('destination', '=', destinationName)
         .execute();
@@ -738,20 +745,31 @@ export class Ledger {
         trx,
         await trx.selectFrom('releases').selectAll().where('id', '=', releaseId).executeTakeFirstOrThrow(),
       );
-      return { kind: 'send', release, destination, attempt };
+      return { kind: 'send', release, destination, attempt, inDoubt: row.in_doubt };
     });
   }
 
-  /** Records an attempt's outcome; a delivery that already ended keeps its status. */
+  /**
+   * Records an attempt's outcome; a delivery that already ended keeps its status. `inDoubt`: a request of
+   * it may have reached the destination (one left and no answer came back refusing it, now or before), so
+   * a `latest` destination does not supersede it.
+   */
   async recordAttempt(
     releaseId: number,
     destination: string,
     status: 'pending' | 'delivered' | 'failed',
     error: string | null,
     now = new Date(),
+    inDoubt = false,
   ): Promise<Delivery['status']> {
     return this.db.transaction().execute(async (trx) => {
       await this.finish(trx, releaseId, destination, status, error, now);
+      await trx
+        .updateTable('deliveries')
+        .set({ in_doubt: inDoubt })
+        .where('release_id', '=', releaseId)
+        .where('destination', '=', destination)
+        .execute();
       const row = await trx
         .selectFrom('deliveries')
         .select('status')

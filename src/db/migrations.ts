@@ -189,6 +189,18 @@ const MIGRATIONS: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  '0007_deployment_retrying': {
+    async up(db) {
+      // A deployment whose target is down waits `retrying` until its next attempt, and stays the one active
+      // deployment of its release there. A delivery whose request may have reached its destination (sent, and
+      // no answer said it was refused) is `in_doubt`: it is never superseded, only delivered by a retry.
+      await sql`ALTER TABLE deployments ADD COLUMN next_attempt_at timestamptz`.execute(db);
+      await sql`DROP INDEX deployments_one_active`.execute(db);
+      await sql`CREATE UNIQUE INDEX deployments_one_active ON deployments (release_id, environment)
+        WHERE status IN ('queued', 'deploying', 'retrying')`.execute(db);
+      await sql`ALTER TABLE deliveries ADD COLUMN in_doubt boolean NOT NULL DEFAULT false`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

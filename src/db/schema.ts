@@ -8,6 +8,11 @@ import type { DeploymentStatus } from '../domain/lifecycle';
 export interface TargetOutcome {
   readonly type: string;
   readonly detail: string;
+  /**
+   * Whether the target holds the release (`succeeded`), refused it (`failed`) or was down (`retrying`).
+   * Absent in outcomes recorded before targets were recorded one by one: those succeeded.
+   */
+  readonly status?: 'succeeded' | 'failed' | 'retrying';
 }
 
 /** A timestamp column: read as a Date, written as a Date or an ISO string. */
@@ -68,6 +73,8 @@ export interface DeliveriesTable {
   last_error: string | null;
   updated_at: Timestamp;
   delivered_at: Timestamp | null;
+  /** The last request may have reached the destination (no answer refused it): never superseded. */
+  in_doubt: Generated<boolean>;
 }
 
 export interface ApiTokensTable {
@@ -126,6 +133,8 @@ export interface DeploymentsTable {
   finished_at: Timestamp | null;
   attempts: Generated<number>;
   error: string | null;
+  /** When a `retrying` deployment is tried next. */
+  next_attempt_at: Timestamp | null;
   /** What each target did (a Git commit, an Octopus deployment id), by target name. */
   targets: ColumnType<Record<string, TargetOutcome>, string | undefined, string>;
 }

@@ -12,11 +12,42 @@ export function environmentWorkflowId(project: string, environment: string): str
   return `environment/${project}/${environment}`;
 }
 
-/** Attempts at one deployment while a target is down, before it counts as failed (a redeploy tries again). */
+/**
+ * Attempts at one deployment while a target is down, before it counts as failed: only for environment queues
+ * started before deployments retried until superseded (the `deploy-retrying` patch).
+ */
 export const DEPLOY_ATTEMPTS = 5;
 
-export type DeploymentStatus = 'queued' | 'deploying' | 'succeeded' | 'failed' | 'superseded' | 'cancelled';
-export const ACTIVE_DEPLOYMENT: ReadonlySet<DeploymentStatus> = new Set(['queued', 'deploying']);
+/**
+ * `retrying`: a target was down (refused or dropped the connection, 5xx, 429, no answer); the queue tries
+ * again after a capped backoff until the deployment succeeds, a newer release supersedes it, a person cancels
+ * it or the environment's deadline passes.
+ */
+export type DeploymentStatus =
+  | 'queued'
+  | 'deploying'
+  | 'retrying'
+  | 'succeeded'
+  | 'failed'
+  | 'superseded'
+  | 'cancelled';
+export const ACTIVE_DEPLOYMENT: ReadonlySet<DeploymentStatus> = new Set(['queued', 'deploying', 'retrying']);
+/** The statuses of a deployment in the ledger that is still wanted (the queue runs or waits for it). */
+export const ACTIVE_STATUSES = ['queued', 'deploying', 'retrying'] as const;
+
+/** Waits between attempts at a deployment whose target is down: doubling from `initialMs` up to `maxMs`. */
+export interface DeployBackoff {
+  readonly initialMs: number;
+  readonly maxMs: number;
+}
+
+/** 1 s, 2 s, 4 s … capped at 15 s, so a target back from an outage gets the deployment within seconds. */
+export const DEFAULT_DEPLOY_BACKOFF: DeployBackoff = { initialMs: 1000, maxMs: 15_000 };
+
+/** The wait after `failures` failed attempts in a row (1 for the first). */
+export function deployRetryDelayMs(backoff: DeployBackoff, failures: number): number {
+  return Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(Math.max(failures - 1, 0), 30));
+}
 
 /** A lifecycle as the release workflow needs it (the project's configuration resolved for a channel). */
 export interface LifecyclePlan {
@@ -48,6 +79,11 @@ export interface ApprovalState {
 export interface ReleaseProgress {
   readonly deployments: Readonly<Record<string, DeploymentState>>;
   readonly approvals: Readonly<Record<string, ApprovalState>>;
+  /**
+   * Environments a newer release of the project holds or is on its way to (a deployment succeeded, queued,
+   * deploying or retrying there): this release would be superseded there unless a person forces it.
+   */
+  readonly taken?: readonly string[];
 }
 
 export type PhaseState = 'locked' | 'awaiting-approval' | 'rejected' | 'open' | 'complete';
@@ -96,6 +132,22 @@ export function lifecycleSettled(plan: LifecyclePlan, progress: ReleaseProgress)
   return (
     !inFlight && (states.every((s) => s.state === 'complete') || states.some((s) => s.state === 'rejected'))
   );
+}
+
+/**
+ * Nothing the release waits for can happen without a person: nothing of it is in flight, and a newer release
+ * holds (or is on its way to) enough environments of the first phase it has not completed, so every
+ * deployment it could make there would be superseded. The release workflow may end; a person's later
+ * request (a forced deploy, an approval) starts it again.
+ */
+export function lifecycleStranded(plan: LifecyclePlan, progress: ReleaseProgress): boolean {
+  if (Object.values(progress.deployments).some((d) => ACTIVE_DEPLOYMENT.has(d.status))) return false;
+  const states = phaseStates(plan, progress);
+  const index = states.findIndex((s) => s.state !== 'complete');
+  if (index < 0) return false;
+  const taken = new Set(progress.taken ?? []);
+  const phase = plan.phases[index];
+  return phase.environments.filter((env) => taken.has(env)).length >= phase.minimum;
 }
 
 /** A refusal: 409 when the request conflicts with what is happening, 422 when the lifecycle forbids it. */

@@ -219,6 +219,15 @@ export const EnvironmentSchema = z
   .object({
     name: SlugSchema,
     targets: z.array(TargetSchema).max(10).default([]),
+    /**
+     * How long a deployment whose target is down keeps retrying. Without it: until it succeeds, a newer
+     * release supersedes it or a person cancels it. A target's refusal (4xx, a bad file, a refused push)
+     * fails it at once either way.
+     */
+    retry: z
+      .object({ deadlineMinutes: z.number().int().min(1).max(7 * 24 * 60) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type Environment = z.infer<typeof EnvironmentSchema>;

@@ -8,6 +8,7 @@ import { OutboundPolicy } from '../../src/feeds/outbound';
 import { Database, openDatabase } from '../../src/db/open';
 import { Ledger } from '../../src/db/ledger';
 import type { DeliveryBackoff } from '../../workflows/destination';
+import type { DeployBackoff } from '../../src/domain/lifecycle';
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
 
@@ -48,6 +49,8 @@ export async function startTestWorker(
     /** The ledger's database; by default an in-memory PGlite of the worker's own, closed with it. */
     database?: Database;
     deliveryBackoff?: DeliveryBackoff;
+    /** Waits between attempts at a deployment whose target is down; the service's default when absent. */
+    deployBackoff?: DeployBackoff;
     queueHistoryLimit?: number;
     /** FEED_TRIGGERS_WORKER_MEMORY (sizes the workflow cache); the service's default when absent. */
     workerMemoryMiB?: number;
@@ -70,6 +73,7 @@ export async function startTestWorker(
     client,
     ledger,
     deliveryBackoff: options.deliveryBackoff ?? { initialMs: 500, maxMs: 2000, quickTries: 3 },
+    deployBackoff: options.deployBackoff,
     queueHistoryLimit: options.queueHistoryLimit,
     extraActivities: options.extraActivities,
     config: {
