@@ -18,7 +18,8 @@ import { GitPermanentError, writeBack } from '../src/gitops';
 import { metrics } from '../src/metrics';
 import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
 import type { environmentQueue } from '../workflows/environment';
-import { wakeSignal } from '../workflows/messages/release';
+import { deploymentEndedSignal, wakeSignal } from '../workflows/messages/release';
+import { releaseWorkflowId } from '../src/domain/delivery';
 import { withLiveness } from './liveness';
 import { permanent, webhookRequest } from './deliver';
 
@@ -331,6 +332,8 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
       const end = async (status: 'succeeded' | 'failed', error: string | null) => {
         const ended = await store.finish(input.deploymentId, status, error, outcomes);
         metrics.deployments.inc({ state: ended.status });
+        if (retrying && ended.status === 'succeeded')
+          await nudgeOthers(start.project, ended.number, ended.environment);
         return { status: ended.status, number: ended.number, error };
       };
       try {
@@ -366,6 +369,30 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
       return end('succeeded', null);
     },
   };
+
+  /**
+   * A release now holds `environment`: the other running release workflows of the project read their
+   * lifecycle again, so one that a newer release has passed ends now rather than at its next recheck.
+   * Best effort: a lost nudge is repaired by that recheck.
+   */
+  async function nudgeOthers(project: string, number: string, environment: string): Promise<void> {
+    try {
+      const query =
+        `WorkflowType = 'release' AND ExecutionStatus = 'Running' AND ` +
+        `${PROJECT_ATTRIBUTE.name} = '${project.replaceAll("'", '')}'`;
+      let seen = 0;
+      for await (const wf of client.workflow.list({ query, pageSize: 100 })) {
+        if (wf.workflowId === releaseWorkflowId(project, number)) continue;
+        if (++seen > 500) break;
+        await client.workflow
+          .getHandle(wf.workflowId)
+          .signal(deploymentEndedSignal, { environment, status: 'superseded' })
+          .catch(() => undefined);
+      }
+    } catch {
+      // Visibility unavailable: the releases find out at their next recheck.
+    }
+  }
 
   /** A target was down: `retrying` until the next attempt, or `failed` once the environment's deadline passed. */
   async function retryLater(

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { DefaultLogger, LogEntry } from '@temporalio/worker';
-import { createLedgerActivities } from '../../activities/ledger';
+import { createLedgerActivities, DEFAULT_DELIVERY_BACKOFF } from '../../activities/ledger';
 import { CreateReleaseRequest, DeliveryOrder, ProjectRelease } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
 import { startServer, TestServer } from '../support/http-server';
@@ -17,12 +17,25 @@ let api: TestApi;
 let registry: TestRegistry;
 let hook: TestServer;
 let hookUp = true;
+/** Paths whose requests are received and then dropped without an answer (the answer is lost). */
+const dropping = new Set<string>();
+/** Paths answered 503 while listed (a destination of their own that is down). */
+const down = new Set<string>();
+/** Paths answered slowly (ms). */
+const slow = new Map<string, number>();
 const HISTORY_LIMIT = 100;
 const logs: string[] = [];
 
 beforeAll(async () => {
   registry = await TestRegistry.start();
-  hook = await startServer((_req, res) => void res.writeHead(hookUp ? 200 : 503).end());
+  hook = await startServer(async (req, res) => {
+    const path = req.url.slice(1);
+    const delay = slow.get(path);
+    if (delay) await new Promise((r) => setTimeout(r, delay));
+    if (dropping.has(path)) return void res.socket?.destroy();
+    if (down.has(path)) return void res.writeHead(503).end();
+    res.writeHead(hookUp ? 200 : 503).end();
+  });
   env = await startTestWorker({
     // Short waits between attempts, ten attempts per activity and a low history limit, so hundreds of
     // attempts and several continue-as-new fit in a test (Temporal's timers fire at ~1 s granularity).
@@ -51,7 +64,7 @@ async function project(name: string, order: DeliveryOrder, path = name): Promise
 }
 
 /** A pinned release made the way a trigger makes one: through the release-creation activity. */
-async function release(project: string, tag: string): Promise<ProjectRelease> {
+async function release(project: string, tag: string, taskQueue = env.taskQueue): Promise<ProjectRelease> {
   const request: CreateReleaseRequest = {
     channel: 'default',
     packages: [{ ...app(project), tag, digest: null }],
@@ -64,7 +77,7 @@ async function release(project: string, tag: string): Promise<ProjectRelease> {
   const activities = createLedgerActivities({
     ledger: env.ledger,
     client: env.client,
-    taskQueue: env.taskQueue,
+    taskQueue,
   });
   const result = await activities.createRelease({ project, request });
   expect(result.outcome).toBe('created');
@@ -132,6 +145,66 @@ describe('deliveries in order, per destination', () => {
       hook: 'superseded',
     });
   });
+
+  test('`latest` with a slow destination that loses its answers: a release it received is delivered, never superseded; only never-sent ones are', async () => {
+    hookUp = true;
+    await project('doubt', 'latest');
+    slow.set('doubt', 300);
+    dropping.add('doubt');
+    await release('doubt', '1.0.0');
+    // The destination receives 0.0.1 (more than once) but its answers are lost.
+    await eventually(async () => (received('doubt').length >= 2 ? true : undefined), 'requests received');
+    await release('doubt', '1.1.0');
+    await release('doubt', '1.2.0');
+    await eventually(
+      async () => (received('doubt').length >= 4 ? true : undefined),
+      'more requests received',
+    );
+    dropping.delete('doubt');
+    const done = await eventually(async () => {
+      const d = await deliveries('doubt');
+      return d['0.0.3'].status === 'delivered' ? d : undefined;
+    }, 'the newest delivered');
+    const sent = received('doubt');
+    // Every release the destination received is delivered in the ledger; superseded only what it never got.
+    for (const number of new Set(sent)) expect(done[number].status).toBe('delivered');
+    expect(done['0.0.1']).toMatchObject({ status: 'delivered' });
+    expect(done['0.0.1'].attempts).toBe(sent.filter((n) => n === '0.0.1').length);
+    expect(done['0.0.2']).toMatchObject({ status: 'superseded', attempts: 0 });
+    expect(sent).not.toContain('0.0.2');
+    // Still never an older release after a newer one.
+    expect(new Set(sent.slice(sent.indexOf('0.0.3')))).toEqual(new Set(['0.0.3']));
+  }, 60_000);
+
+  test('a destination back from a 35 s outage gets its delivery within 15 s, with the service’s own backoff', async () => {
+    const worker = await startTestWorker({
+      taskQueue: `recover-${Date.now()}`,
+      database: env.database,
+      deliveryBackoff: DEFAULT_DELIVERY_BACKOFF,
+    });
+    try {
+      down.add('recover');
+      await project('recover', 'every', 'recover');
+      await release('recover', '1.0.0', worker.taskQueue);
+      await new Promise((r) => setTimeout(r, 35_000));
+      expect(received('recover').length).toBeGreaterThanOrEqual(3);
+      const back = Date.now();
+      down.delete('recover');
+      const at = await eventually(
+        async () => {
+          const d = (await deliveries('recover'))['0.0.1'];
+          return d.status === 'delivered' ? Date.now() : undefined;
+        },
+        'delivered after the outage',
+        30_000,
+      );
+      const seconds = (at - back) / 1000;
+      console.log(`destination back after a 35 s outage: first delivery ${seconds.toFixed(1)} s later`);
+      expect(seconds).toBeLessThan(15);
+    } finally {
+      await worker.stop();
+    }
+  }, 90_000);
 
   test('a destination down for hundreds of attempts keeps every history under a fixed size', async () => {
     hookUp = false;

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { createLedgerActivities } from '../../activities/ledger';
 import { createLifecycleActivities } from '../../activities/lifecycle';
 import { Ledger } from '../../src/db/ledger';
 import { ProjectSpecInput } from '../../src/domain/project';
@@ -19,6 +20,10 @@ let git: GitServer;
 let hook: TestServer;
 /** Answers of the webhook target, by environment: the next status to send (202 by default). */
 const hookAnswers = new Map<string, number[]>();
+/** Environments whose webhook target is down (answers 503) until removed. */
+const hookDown = new Set<string>();
+/** Projects whose webhook target answers slowly (ms), so their deployments queue up behind each other. */
+const hookDelay = new Map<string, number>();
 const GIT_TOKEN = 'git-token-0123456789';
 /** Requests of project `cancel` wait on this (a deployment kept `deploying`). */
 let held: Promise<void> = Promise.resolve();
@@ -92,6 +97,9 @@ beforeAll(async () => {
   hook = await startServer(async (req, res) => {
     const { environment, project: name } = JSON.parse(req.body) as { environment: string; project: string };
     if (name === 'cancel') await held;
+    const delay = hookDelay.get(name);
+    if (delay) await new Promise((r) => setTimeout(r, delay));
+    if (hookDown.has(environment)) return void res.writeHead(503).end();
     const status = hookAnswers.get(environment)?.shift() ?? 202;
     res.writeHead(status).end();
   });
@@ -100,7 +108,8 @@ beforeAll(async () => {
     ['octopus', { value: OCTOPUS_KEY, sendTo: [`${octopus.url}/api/`] }],
     ['deploy-key', { value: ssh.clientKey, sendTo: [`${ssh.base}/`] }],
   ]);
-  env = await startTestWorker({ secrets });
+  // Short waits between attempts at a deployment whose target is down, so many attempts fit in a test.
+  env = await startTestWorker({ secrets, deployBackoff: { initialMs: 200, maxMs: 1000 } });
   api = await startApi(env, { secretBindings: bindingsOf(secrets), webhookToken: NOTIFY_TOKEN });
   // The real registry notifies the API of every push, as a production registry would.
   registry = await TestRegistry.start({
@@ -171,7 +180,8 @@ interface DeploymentView {
     error: string | null;
     release: string;
     attempts: number;
-    targets: Record<string, { type: string; detail: string }>;
+    nextAttemptAt: string | null;
+    targets: Record<string, { type: string; detail: string; status?: string }>;
   }>;
   approvals: Array<{ phase: string; decision: string; by: string; comment: string }>;
 }
@@ -446,7 +456,9 @@ describe('lifecycles', () => {
     try {
       const view = await waitFor('crashy', release.number, { dev: 'succeeded' }, 60_000);
       expect(view.deployments).toHaveLength(1);
-      expect(view.deployments[0]).toMatchObject({ environment: 'dev', status: 'succeeded', attempts: 2 });
+      // The commit was recorded as the Git target's outcome when it was pushed: the retry sends nothing more,
+      // and attempts count only requests that left.
+      expect(view.deployments[0]).toMatchObject({ environment: 'dev', status: 'succeeded', attempts: 1 });
       expect(git.log('crashy')).toEqual([`Deploy crashy ${release.number} to dev`, 'seed']);
       expect(git.show('crashy', 'overlays/dev/kustomization.yaml')).toContain('newTag: 5.0.0');
     } finally {
@@ -503,6 +515,7 @@ describe('lifecycles', () => {
       octopus: {
         type: 'octopus',
         detail: expect.stringMatching(new RegExp(`^deployment Deployments-\\d+ of release ${octo.Id}$`)),
+        status: 'succeeded',
       },
     });
   }, 60_000);
@@ -543,6 +556,256 @@ describe('lifecycles', () => {
     expect(view.deployments[0].targets.gitops.detail).toMatch(/^pushed [0-9a-f]{40} to main$/);
     expect(ssh.git('deploy', 'show', 'main:overlays/dev/kustomization.yaml')).toBe(
       KUSTOMIZATION.replace('0.9.0', '7.0.0'),
+    );
+  }, 60_000);
+
+  test('a webhook target down for longer than five attempts leaves the deployment retrying (error, next attempt) until it succeeds with no one acting; a 403 fails at once', async () => {
+    await pushImage(registry.url, 'heal/web', '1.0.0');
+    const target = (name: string) => ({ name, type: 'webhook' as const, url: `${hook.url}/deploy` });
+    await putProject(env, {
+      name: 'heal',
+      packages: [{ name: 'web', feed: registry.host, package: 'heal/web' }],
+      environments: [
+        { name: 'heal-staging', targets: [target('hook')] },
+        { name: 'heal-denied', targets: [target('hook')] },
+      ],
+      lifecycles: [
+        {
+          name: 'l',
+          phases: [{ name: 'one', environments: ['heal-staging', 'heal-denied'], automatic: true }],
+        },
+      ],
+      lifecycle: 'l',
+    });
+    // Eight 503s: more than the five attempts that once failed a deployment for good.
+    hookAnswers.set('heal-staging', Array<number>(8).fill(503));
+    hookAnswers.set('heal-denied', [403]);
+    const created = await api.request('POST', '/projects/heal/releases', {});
+    expect(created.status).toBe(201);
+    const number = created.body.number as string;
+    const sent = (environment: string) =>
+      hook.requests.filter((r) => {
+        const body = JSON.parse(r.body) as { project: string; environment: string };
+        return body.project === 'heal' && body.environment === environment;
+      }).length;
+
+    const retrying = await waitFor('heal', number, { 'heal-staging': 'retrying' });
+    const staging = retrying.deployments.find((d) => d.environment === 'heal-staging')!;
+    expect(staging.error).toMatch(/webhook hook answered 503/);
+    expect(staging.nextAttemptAt).not.toBeNull();
+    expect(staging.targets.hook).toMatchObject({ status: 'retrying' });
+    // The Temporal UI shows the same: the environment queue's current details.
+    const details = await eventually(async () => {
+      const { currentDetails } = await env.client.workflow
+        .getHandle('environment/heal/heal-staging')
+        .query<{ currentDetails: string }>('__temporal_workflow_metadata');
+      return currentDetails.includes('retrying') ? currentDetails : undefined;
+    }, 'the environment queue to show the retry');
+    expect(details).toMatch(/Last error: webhook hook answered 503/);
+
+    const done = await waitFor(
+      'heal',
+      number,
+      { 'heal-staging': 'succeeded', 'heal-denied': 'failed' },
+      60_000,
+    );
+    const ok = done.deployments.find((d) => d.environment === 'heal-staging')!;
+    // Nine requests left (eight refused, one accepted), and each is one attempt.
+    expect(sent('heal-staging')).toBe(9);
+    expect(ok).toMatchObject({ attempts: 9, error: null, nextAttemptAt: null });
+    expect(ok.targets.hook).toMatchObject({ status: 'succeeded', detail: 'webhook hook answered 202' });
+    const denied = done.deployments.find((d) => d.environment === 'heal-denied')!;
+    expect(denied).toMatchObject({ attempts: 1, error: 'webhook hook answered 403' });
+    expect(sent('heal-denied')).toBe(1);
+  }, 90_000);
+
+  test('an environment with a Git and a webhook target: while the webhook is down the repository, the deployments and the board all say the previous release; then all say the new one', async () => {
+    const repo = git.createRepo('together', { 'overlays/dev/kustomization.yaml': KUSTOMIZATION });
+    await pushImage(registry.url, 'together/web', '1.0.0');
+    await pushImage(registry.url, 'together/web', '1.1.0');
+    const spec = project('together', repo, {
+      lifecycles: [{ name: 'standard', phases: [{ name: 'dev', environments: ['dev'], automatic: true }] }],
+    });
+    // Git configured first: it still goes last, after every target a GitOps controller does not watch.
+    const dev = spec.environments![0];
+    spec.environments = [
+      {
+        ...dev,
+        name: 'together-dev',
+        targets: [...dev.targets!, { name: 'hook', type: 'webhook', url: `${hook.url}/deploy` }],
+      },
+    ];
+    spec.lifecycles = [
+      { name: 'standard', phases: [{ name: 'dev', environments: ['together-dev'], automatic: true }] },
+    ];
+    await putProject(env, spec);
+    const first = await api.request('POST', '/projects/together/releases', { versions: { web: '1.0.0' } });
+    expect(first.status).toBe(201);
+    await waitFor('together', first.body.number, { 'together-dev': 'succeeded' });
+    expect(git.show('together', 'overlays/dev/kustomization.yaml')).toContain('newTag: 1.0.0');
+
+    // The webhook target stops after the Git push of the first release.
+    hookDown.add('together-dev');
+    const second = await api.request('POST', '/projects/together/releases', { versions: { web: '1.1.0' } });
+    expect(second.status).toBe(201);
+    const number = second.body.number as string;
+    await waitFor('together', number, { 'together-dev': 'retrying' });
+    // A few attempts later, everything still agrees on the first release.
+    await eventually(async () => {
+      const v = await deploymentsOf('together', number);
+      return v.deployments[0].attempts >= 3 ? v : undefined;
+    }, 'three attempts at the second release');
+    const during = (await deploymentsOf('together', number)).deployments[0];
+    expect(during.status).toBe('retrying');
+    expect(during.targets.gitops).toBeUndefined();
+    expect(during.targets.hook).toMatchObject({ status: 'retrying' });
+    expect(git.show('together', 'overlays/dev/kustomization.yaml')).toContain('newTag: 1.0.0');
+    expect(git.log('together')).toHaveLength(2);
+    const board = await api.request('GET', '/projects/together/environments');
+    const devBoard = board.body.environments[0];
+    expect(devBoard.current.release).toBe(first.body.number);
+    expect(devBoard.inFlight.map((d: { release: string; status: string }) => [d.release, d.status])).toEqual([
+      [number, 'retrying'],
+    ]);
+
+    hookDown.delete('together-dev');
+    const done = await waitFor('together', number, { 'together-dev': 'succeeded' }, 60_000);
+    expect(done.deployments[0].targets.gitops).toMatchObject({ type: 'git', status: 'succeeded' });
+    expect(done.deployments[0].targets.hook).toMatchObject({ type: 'webhook', status: 'succeeded' });
+    expect(git.show('together', 'overlays/dev/kustomization.yaml')).toContain('newTag: 1.1.0');
+    expect(git.log('together')).toEqual([
+      `Deploy together ${number} to together-dev`,
+      `Deploy together ${first.body.number} to together-dev`,
+      'seed',
+    ]);
+    const after = await api.request('GET', '/projects/together/environments');
+    expect(after.body.environments[0].current.release).toBe(number);
+  }, 90_000);
+
+  test('50 releases superseded in an environment leave no release workflow running; a person brings one back', async () => {
+    await putProject(env, {
+      name: 'stranded',
+      packages: [{ name: 'web', feed: registry.host, package: 'stranded/web' }],
+      environments: [
+        { name: 'stranded-dev', targets: [{ name: 'hook', type: 'webhook', url: `${hook.url}/deploy` }] },
+      ],
+      lifecycles: [{ name: 'l', phases: [{ name: 'dev', environments: ['stranded-dev'], automatic: true }] }],
+      lifecycle: 'l',
+    });
+    // A slow target: releases arrive faster than they deploy, so most are superseded while queued.
+    hookDelay.set('stranded', 300);
+    const ledgerActivities = createLedgerActivities({
+      ledger: env.ledger,
+      client: env.client,
+      taskQueue: env.taskQueue,
+    });
+    const numbers: string[] = [];
+    for (let i = 0; i < 51; i++) {
+      const result = await ledgerActivities.createRelease({
+        project: 'stranded',
+        request: {
+          channel: 'default',
+          packages: [
+            { name: 'web', feed: registry.host, package: 'stranded/web', tag: `1.0.${i}`, digest: null },
+          ],
+          watched: ['web'],
+          requireLater: true,
+          reason: 'test',
+          source: { kind: 'manual' },
+          key: `stranded-${i}`,
+        },
+      });
+      expect(result.outcome).toBe('created');
+      numbers.push(result.release!.number);
+    }
+    const newest = numbers.at(-1)!;
+    await waitFor('stranded', newest, { 'stranded-dev': 'succeeded' }, 120_000);
+    const statuses = await Promise.all(
+      numbers.slice(0, -1).map(async (n) => (await deploymentsOf('stranded', n)).deployments[0]?.status),
+    );
+    const superseded = statuses.filter((s) => s === 'superseded').length;
+    expect(superseded).toBeGreaterThanOrEqual(40);
+    expect(statuses.every((s) => s === 'superseded' || s === 'succeeded')).toBe(true);
+    const running = `WorkflowType = 'release' AND ExecutionStatus = 'Running' AND FeedTriggersProject = 'stranded'`;
+    await eventually(
+      async () => ((await env.client.workflow.count(running)).count === 0 ? true : undefined),
+      'no release workflow of the project running',
+      60_000,
+    );
+
+    // A person's request to a release whose workflow ended starts it again: a rollback to the oldest.
+    const oldest = numbers[0];
+    const forced = await api.request('POST', `/projects/stranded/releases/${oldest}/deployments`, {
+      environment: 'stranded-dev',
+      force: true,
+    });
+    expect(forced.status).toBe(202);
+    await waitFor('stranded', oldest, { 'stranded-dev': 'succeeded' });
+    const board = await api.request('GET', '/projects/stranded/environments');
+    expect(board.body.environments[0].current.release).toBe(oldest);
+    await eventually(
+      async () => ((await env.client.workflow.count(running)).count === 0 ? true : undefined),
+      'the restarted release workflow to end again',
+      60_000,
+    );
+  }, 240_000);
+
+  test('a release waiting for a person at prod ends once a newer release is deployed there', async () => {
+    const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
+    await putProject(env, {
+      name: 'passed',
+      packages: [{ name: 'web', feed: registry.host, package: 'passed/web' }],
+      environments: [
+        { name: 'passed-dev', targets: [target] },
+        { name: 'passed-prod', targets: [target] },
+      ],
+      lifecycles: [
+        {
+          name: 'l',
+          phases: [
+            { name: 'dev', environments: ['passed-dev'], automatic: true },
+            { name: 'prod', environments: ['passed-prod'] },
+          ],
+        },
+      ],
+      lifecycle: 'l',
+    });
+    const activities = createLedgerActivities({
+      ledger: env.ledger,
+      client: env.client,
+      taskQueue: env.taskQueue,
+    });
+    const make = async (tag: string) => {
+      const result = await activities.createRelease({
+        project: 'passed',
+        request: {
+          channel: 'default',
+          packages: [{ name: 'web', feed: registry.host, package: 'passed/web', tag, digest: null }],
+          watched: ['web'],
+          requireLater: true,
+          reason: 'test',
+          source: { kind: 'manual' },
+          key: `passed-${tag}`,
+        },
+      });
+      return result.release!.number;
+    };
+    const older = await make('1.0.0');
+    await waitFor('passed', older, { 'passed-dev': 'succeeded' });
+    const newer = await make('1.1.0');
+    await waitFor('passed', newer, { 'passed-dev': 'succeeded' });
+    const status = async (n: string) =>
+      (await env.client.workflow.getHandle(`release/passed/${n}`).describe()).status.name;
+    // prod is open to the older release still: a person may deploy it there.
+    expect(await status(older)).toBe('RUNNING');
+    const deployed = await api.request('POST', `/projects/passed/releases/${newer}/deployments`, {
+      environment: 'passed-prod',
+    });
+    expect(deployed.status).toBe(202);
+    await waitFor('passed', newer, { 'passed-prod': 'succeeded' });
+    await eventually(
+      async () => ((await status(older)) === 'COMPLETED' ? true : undefined),
+      'the older release workflow to end',
     );
   }, 60_000);
 
