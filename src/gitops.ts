@@ -203,10 +203,10 @@ function run(
           }
         })();
         const message = `git ${command} on ${where}: ${text || err.message}`;
-        // Refusals no retry fixes: a missing branch or repository, or credentials refused (git then asks
-        // for a user name, which it may not).
+        // Refusals no retry fixes: a missing branch or repository, credentials refused (git then asks
+        // for a user name, which it may not), or a push the server's rules refuse (a hook, a protected branch).
         const permanent =
-          /couldn't find remote ref|not found|\b40[13]\b|Authentication failed|could not read Username|terminal prompts disabled|Host key verification failed|Permission denied/i.test(
+          /couldn't find remote ref|not found|\b40[13]\b|Authentication failed|could not read Username|terminal prompts disabled|Host key verification failed|Permission denied|hook declined|protected branch/i.test(
             text,
           );
         reject(permanent ? new GitPermanentError(message) : new GitUnavailableError(message));

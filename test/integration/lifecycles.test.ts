@@ -619,6 +619,25 @@ describe('lifecycles', () => {
     expect(sent('heal-denied')).toBe(1);
   }, 90_000);
 
+  test('a push the repository refuses fails the deployment at once, with the server’s reason', async () => {
+    const repo = git.createRepo('refused', { 'overlays/dev/kustomization.yaml': KUSTOMIZATION });
+    git.refusePushes('refused', 'main is protected: changes need a review');
+    await pushImage(registry.url, 'refused/web', '1.0.0');
+    await putProject(
+      env,
+      project('refused', repo, {
+        lifecycles: [{ name: 'standard', phases: [{ name: 'dev', environments: ['dev'], automatic: true }] }],
+      }),
+    );
+    const created = await api.request('POST', '/projects/refused/releases', {});
+    expect(created.status).toBe(201);
+    const view = await waitFor('refused', created.body.number, { dev: 'failed' });
+    expect(view.deployments[0]).toMatchObject({ attempts: 1, nextAttemptAt: null });
+    expect(view.deployments[0].error).toMatch(/main is protected: changes need a review/);
+    expect(view.deployments[0].targets.gitops).toMatchObject({ type: 'git', status: 'failed' });
+    expect(git.log('refused')).toEqual(['seed']);
+  }, 60_000);
+
   test('an environment with a Git and a webhook target: while the webhook is down the repository, the deployments and the board all say the previous release; then all say the new one', async () => {
     const repo = git.createRepo('together', { 'overlays/dev/kustomization.yaml': KUSTOMIZATION });
     await pushImage(registry.url, 'together/web', '1.0.0');

@@ -8,6 +8,7 @@ import { putProject, startTrigger, waitForReleases } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker } from '../support/temporal';
 import { decideUpdate, deployUpdate } from '../../workflows/messages/release';
+import { createLedgerActivities } from '../../activities/ledger';
 
 /**
  * Replays recorded workflow histories with today's workflow code: a change that breaks determinism
@@ -18,7 +19,8 @@ recorded before the ledger moved to the database, which must keep running after 
  * before new runs took them all on `trigger-paths-2026-11`). Record new fixtures (after an intended,
  * versioned change) with `RECORD_HISTORIES=1 npx jest test/integration/replay`; release-lifecycle.json and
  * environment.json (a release through its lifecycle, and an environment's queue) with
- * `RECORD_LIFECYCLE_HISTORIES=1`.
+ * `RECORD_LIFECYCLE_HISTORIES=1`; environment-retrying.json and release-stranded.json (self-healing
+ * deployments) with `RECORD_HEALING_HISTORIES=1`.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 
@@ -140,6 +142,82 @@ async function recordLifecycle(): Promise<void> {
   }
 }
 
+/**
+ * The paths of self-healing deployments: environment-retrying.json (a queue whose webhook target answers 503
+ * twice: the deployment retries, then succeeds) and release-stranded.json (a release waiting for a person at
+ * prod that ends once a newer release is deployed there).
+ */
+async function recordHealing(): Promise<void> {
+  const answers = [503, 503];
+  const hook = await startServer((_req, res) => void res.writeHead(answers.shift() ?? 200).end());
+  const env = await startTestWorker({ deployBackoff: { initialMs: 200, maxMs: 1000 } });
+  try {
+    const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
+    await putProject(env, {
+      name: 'heal',
+      packages: [{ name: 'web', feed: 'registry.example', package: 'heal/web' }],
+      environments: [
+        { name: 'dev', targets: [target] },
+        { name: 'prod', targets: [target] },
+      ],
+      lifecycles: [
+        {
+          name: 'standard',
+          phases: [
+            { name: 'dev', environments: ['dev'], automatic: true },
+            { name: 'prod', environments: ['prod'] },
+          ],
+        },
+      ],
+      lifecycle: 'standard',
+    });
+    const activities = createLedgerActivities({
+      ledger: env.ledger,
+      client: env.client,
+      taskQueue: env.taskQueue,
+    });
+    const make = async (tag: string) =>
+      (
+        await activities.createRelease({
+          project: 'heal',
+          request: {
+            channel: 'default',
+            packages: [{ name: 'web', feed: 'registry.example', package: 'heal/web', tag, digest: null }],
+            watched: ['web'],
+            requireLater: true,
+            reason: 'recorded',
+            source: { kind: 'manual' },
+            key: `heal-${tag}`,
+          },
+        })
+      ).release!;
+    const idOf = async (number: string) =>
+      (await env.ledger.getRelease((await env.ledger.getProject('heal'))!.id, number))!.id;
+    const first = await make('1.0.0');
+    const queue = env.client.workflow.getHandle('environment/heal/dev');
+    await eventually(async () => {
+      const l = await env.ledger.deployments.lifecycle(await idOf(first.number));
+      return l?.progress.deployments.dev?.status === 'succeeded' ? true : undefined;
+    }, 'dev deployed after two retries');
+    await queue.result();
+    writeFileSync(path.join(FIXTURES, 'environment-retrying.json'), exportHistory(queue.workflowId));
+    const second = await make('1.1.0');
+    await eventually(async () => {
+      const l = await env.ledger.deployments.lifecycle(await idOf(second.number));
+      return l?.progress.deployments.dev?.status === 'succeeded' ? true : undefined;
+    }, 'the newer release in dev');
+    await env.client.workflow.getHandle(`release/heal/${second.number}`).executeUpdate(deployUpdate, {
+      args: [{ environment: 'prod', force: false, requestedBy: 'recorder' }],
+    });
+    const stranded = env.client.workflow.getHandle(`release/heal/${first.number}`);
+    await stranded.result();
+    writeFileSync(path.join(FIXTURES, 'release-stranded.json'), exportHistory(stranded.workflowId));
+  } finally {
+    await env.stop();
+    await hook.close();
+  }
+}
+
 /** The Temporal CLI's JSON export, the format `temporal workflow show --output json` gives operators too. */
 function exportHistory(workflowId: string): Buffer {
   return execFileSync(findTemporalCli()!, [
@@ -159,11 +237,14 @@ function exportHistory(workflowId: string): Buffer {
 test('replays recorded trigger, release and destination histories without nondeterminism', async () => {
   if (process.env.RECORD_HISTORIES === '1') await record();
   if (process.env.RECORD_LIFECYCLE_HISTORIES === '1') await recordLifecycle();
+  if (process.env.RECORD_HEALING_HISTORIES === '1') await recordHealing();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination.json',
+    'environment-retrying.json',
     'environment.json',
     'release-lifecycle.json',
+    'release-stranded.json',
     'release.json',
     'trigger-before-even-phases.json',
     'trigger-before-ledger.json',
@@ -179,8 +260,10 @@ test('replays recorded trigger, release and destination histories without nondet
   ]);
   expect(stdout.trim().split('\n')).toEqual([
     'replayed destination.json',
+    'replayed environment-retrying.json',
     'replayed environment.json',
     'replayed release-lifecycle.json',
+    'replayed release-stranded.json',
     'replayed release.json',
     'replayed trigger-before-even-phases.json',
     'replayed trigger-before-ledger.json',

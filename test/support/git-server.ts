@@ -19,6 +19,8 @@ export interface GitServer {
   log(name: string, branch?: string): string[];
   /** Commits a change to the repository directly (another writer moving the branch). */
   commit(name: string, file: string, content: string, message: string): void;
+  /** Makes the repository refuse every push (a pre-receive hook printing `reason`), as a protected branch does. */
+  refusePushes(name: string, reason: string): void;
   close(): Promise<void>;
 }
 
@@ -146,6 +148,10 @@ export async function startGitServer(
         git(dir, 'commit', '-q', '-am', message);
         git(dir, 'push', '-q', 'origin', 'main');
       });
+    },
+    refusePushes(name, reason) {
+      const hook = path.join(bare(name), 'hooks', 'pre-receive');
+      writeFileSync(hook, `#!/bin/sh\necho ${JSON.stringify(reason)} >&2\nexit 1\n`, { mode: 0o755 });
     },
     close: () =>
       new Promise<void>((resolve) => {
