@@ -92,7 +92,9 @@ export async function destinationQueue(input: DestinationQueueInput): Promise<vo
       // The activity already waited through the first steps of the backoff; the timer continues from there.
       const step = Math.min(failures - 1 + input.backoff.quickTries, 30);
       // Queues started with a longer cap (once 10 minutes) wait at most MAX_WAIT_MS too.
-      const cap = patched(BACKOFF_CAP_PATCH) ? Math.min(input.backoff.maxMs, MAX_WAIT_MS) : input.backoff.maxMs;
+      const cap = patched(BACKOFF_CAP_PATCH)
+        ? Math.min(input.backoff.maxMs, MAX_WAIT_MS)
+        : input.backoff.maxMs;
       const wait = Math.min(cap, input.backoff.initialMs * 2 ** step);
       // A new release wakes the queue early: a `latest` destination then skips what it supersedes.
       await condition(() => woken, wait);

@@ -250,7 +250,10 @@ const Deployment = z.object({
   queuedAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
-  attempts: z.number().int().describe('Requests that left for the targets (a crash before sending counts none)'),
+  attempts: z
+    .number()
+    .int()
+    .describe('Requests that left for the targets (a crash before sending counts none)'),
   error: z.string().nullable().describe('Why it failed, or (retrying) the last attempt’s error'),
   nextAttemptAt: z.string().nullable().describe('When a retrying deployment is tried next'),
   targets: z.record(

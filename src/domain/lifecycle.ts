@@ -24,13 +24,7 @@ export const DEPLOY_ATTEMPTS = 5;
  * it or the environment's deadline passes.
  */
 export type DeploymentStatus =
-  | 'queued'
-  | 'deploying'
-  | 'retrying'
-  | 'succeeded'
-  | 'failed'
-  | 'superseded'
-  | 'cancelled';
+  'queued' | 'deploying' | 'retrying' | 'succeeded' | 'failed' | 'superseded' | 'cancelled';
 export const ACTIVE_DEPLOYMENT: ReadonlySet<DeploymentStatus> = new Set(['queued', 'deploying', 'retrying']);
 /** The statuses of a deployment in the ledger that is still wanted (the queue runs or waits for it). */
 export const ACTIVE_STATUSES = ['queued', 'deploying', 'retrying'] as const;

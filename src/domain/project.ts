@@ -225,7 +225,13 @@ export const EnvironmentSchema = z
      * fails it at once either way.
      */
     retry: z
-      .object({ deadlineMinutes: z.number().int().min(1).max(7 * 24 * 60) })
+      .object({
+        deadlineMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60),
+      })
       .strict()
       .optional(),
   })
