@@ -5,11 +5,16 @@ import { z } from 'zod';
 import { Ledger } from '../db/ledger';
 import { DeploymentRefusal, planFor } from '../db/deployments';
 import { FailureCode } from '../domain/failures';
-import { phaseStates } from '../domain/lifecycle';
+import { environmentWorkflowId, phaseStates } from '../domain/lifecycle';
 import { releaseWorkflowId } from '../domain/project';
 import { SlugSchema } from '../domain/trigger-schema';
 import { releaseStartOptions } from '../release-start';
-import { decideUpdate, deploymentEndedSignal, deployUpdate } from '../../workflows/messages/release';
+import {
+  decideUpdate,
+  deploymentEndedSignal,
+  deployUpdate,
+  wakeSignal,
+} from '../../workflows/messages/release';
 import type { release } from '../../workflows/release';
 import { principalOf } from './access';
 import { HttpProblem, parseOr400 } from './problem';
@@ -160,6 +165,11 @@ export function lifecycleRoutes(
       await client.workflow
         .getHandle(releaseWorkflowId(name, number))
         .signal(deploymentEndedSignal, { environment, status: 'cancelled' })
+        .catch(() => undefined);
+      // A queue waiting to retry the cancelled deployment moves on now rather than at its next attempt.
+      await client.workflow
+        .getHandle(environmentWorkflowId(name, environment))
+        .signal(wakeSignal)
         .catch(() => undefined);
       res.json(deployment);
     },

@@ -769,6 +769,47 @@ describe('lifecycles', () => {
     );
   }, 240_000);
 
+  test('a retrying deployment can be cancelled between attempts: nothing more is sent', async () => {
+    await pushImage(registry.url, 'giveup/web', '1.0.0');
+    await putProject(env, {
+      name: 'giveup',
+      packages: [{ name: 'web', feed: registry.host, package: 'giveup/web' }],
+      environments: [
+        { name: 'giveup-dev', targets: [{ name: 'hook', type: 'webhook', url: `${hook.url}/deploy` }] },
+      ],
+      lifecycles: [{ name: 'l', phases: [{ name: 'dev', environments: ['giveup-dev'], automatic: true }] }],
+      lifecycle: 'l',
+    });
+    hookDown.add('giveup-dev');
+    const created = await api.request('POST', '/projects/giveup/releases', {});
+    const number = created.body.number as string;
+    await waitFor('giveup', number, { 'giveup-dev': 'retrying' });
+    // Between attempts (an attempt in progress answers 409: it can no longer be cancelled).
+    const cancelled = await eventually(async () => {
+      const res = await api.request(
+        'POST',
+        `/projects/giveup/releases/${number}/deployments/giveup-dev/cancel`,
+      );
+      if (res.status === 409) return undefined;
+      return res;
+    }, 'a cancel between attempts');
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', error: 'cancelled by a person' });
+    const sent = () => hook.requests.filter((r) => JSON.parse(r.body).project === 'giveup').length;
+    await eventually(
+      async () =>
+        (await env.client.workflow.getHandle('environment/giveup/giveup-dev').describe()).status.name ===
+        'COMPLETED'
+          ? true
+          : undefined,
+      'the queue to end',
+    );
+    const after = sent();
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(sent()).toBe(after);
+    hookDown.delete('giveup-dev');
+  }, 60_000);
+
   test('a release waiting for a person at prod ends once a newer release is deployed there', async () => {
     const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
     await putProject(env, {
