@@ -77,7 +77,7 @@ export interface SaveGuard {
  * Refuses, with 400 naming each field, destinations and feeds the worker would refuse: secrets used toward
  * URLs they are not bound to, and URLs the outbound policy forbids.
  */
-function unreachableErrors(spec: ProjectSpec, guard: SaveGuard): FieldError[] {
+function outboundErrors(spec: ProjectSpec, guard: SaveGuard): FieldError[] {
   const errors: FieldError[] = [];
   const targets = targetUses(spec.environments);
   for (const use of [...secretUses(spec.destinations), ...targets.secrets]) {
@@ -111,10 +111,17 @@ function unreachableErrors(spec: ProjectSpec, guard: SaveGuard): FieldError[] {
  * configured nor a registry host, and a feed that does not answer (`ENOTFOUND dockerhub.io`). Warnings, since
  * the API may see another network than the worker; `strict` makes them errors.
  */
-async function feedWarnings(spec: ProjectSpec, guard: SaveGuard, probe: FeedProbe): Promise<FieldError[]> {
+async function feedWarnings(
+  spec: ProjectSpec,
+  guard: SaveGuard,
+  probe: FeedProbe,
+  /** Fields already refused (a feed the outbound policy forbids is not probed). */
+  refused: ReadonlySet<string>,
+): Promise<FieldError[]> {
   const warnings = await Promise.all(
     spec.packages.map(async (p, i): Promise<FieldError | null> => {
       const field = `packages.${i}.feed`;
+      if (refused.has(field)) return null;
       const feed = resolveFeed(guard.feeds, p.feed);
       if (!feed)
         return {
@@ -181,10 +188,10 @@ export function projectRoutes(
     const query = parseOr400(SaveQuery, req.query, 'query');
     const spec = parseOr400(ProjectSpecSchema, body);
     // Every check runs before anything is saved, and every error found is answered at once.
-    const errors = unreachableErrors(spec, guard);
+    const errors = outboundErrors(spec, guard);
     if (spec.name !== name)
       errors.unshift({ field: 'name', message: `"${spec.name}" does not match the path (${name})` });
-    const warnings = errors.length === 0 ? await feedWarnings(spec, guard, probe) : [];
+    const warnings = await feedWarnings(spec, guard, probe, new Set(errors.map((e) => e.field)));
     if (query.strict === 'true') errors.push(...warnings);
     if (errors.length > 0) throw invalidProject(errors);
     if (query.dryRun === 'true') return void res.json({ name, dryRun: true, valid: true, warnings, spec });
