@@ -126,7 +126,7 @@ export class TemporalLogger implements SdkLoggerInterface {
         ...(workflowId ? { workflowId } : {}),
         ...(runId || workflowRunId ? { runId: runId ?? workflowRunId } : {}),
         ...(taskQueue ? { taskQueue } : {}),
-        ...rest,
+        ...withErrorMessages(rest),
       },
       message,
     );
@@ -183,6 +183,29 @@ export class TemporalLogger implements SdkLoggerInterface {
   error(message: string, meta?: LogMetadata): void {
     this.log('ERROR', message, meta);
   }
+}
+
+/**
+ * An Error's message is not an enumerable property, so pino wrote an activity's failure as
+ * `{"type":"NETWORK","nonRetryable":false}`: errors in the SDK's metadata keep their message (which never
+ * carries a secret: see FeedError) and name.
+ */
+function withErrorMessages(meta: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(meta)) {
+    if (!(value instanceof Error)) {
+      out[key] = value;
+      continue;
+    }
+    // Own enumerable fields (an ApplicationFailure's type and nonRetryable), not its details or cause chain.
+    const own = Object.fromEntries(
+      Object.entries(value).filter(
+        ([k]) => k !== 'stack' && k !== 'details' && k !== 'cause' && k !== 'failure',
+      ),
+    );
+    out[key] = { ...own, name: value.name, message: value.message };
+  }
+  return out;
 }
 
 /** How many kinds of core line one window tracks, and how much of a line names its kind. */

@@ -5,7 +5,13 @@ import { z } from 'zod';
 import { Ledger } from '../db/ledger';
 import { DeploymentRefusal, planFor } from '../db/deployments';
 import { FailureCode } from '../domain/failures';
-import { environmentWorkflowId, phaseStates } from '../domain/lifecycle';
+import {
+  approvalRefusal,
+  deployRefusal,
+  environmentWorkflowId,
+  phaseStates,
+  Refusal,
+} from '../domain/lifecycle';
 import { releaseWorkflowId } from '../domain/project';
 import { SlugSchema } from '../domain/trigger-schema';
 import { releaseStartOptions } from '../release-start';
@@ -38,9 +44,10 @@ export const DecisionBody = z
 export const DeploymentParams = ReleaseParams.extend({ environment: SlugSchema });
 
 /**
- * Promotion by people, and where releases are deployed. Requests go to the release's workflow as updates:
- * its validators refuse (409 or 422, with the reason) what the lifecycle does not allow, and nothing
- * changes. A release whose workflow has ended is started again with the request (update-with-start).
+ * Promotion by people, and where releases are deployed. A request is checked against the ledger first (409
+ * or 422, with the reason, and nothing started or signalled), then goes to the release's workflow as an
+ * update whose validators check again. A release whose workflow has ended is started again with the
+ * request (update-with-start).
  */
 export function lifecycleRoutes(
   client: Client,
@@ -58,6 +65,26 @@ export function lifecycleRoutes(
     const stored = await ledger.getRelease(project.id, number);
     if (!stored) throw new HttpProblem(404, 'Not found', `project ${name} has no release ${number}`);
     return { project, stored };
+  };
+
+  /** A refusal as the answer: 409 (conflict) or 422 (the lifecycle does not allow it). */
+  const refused = (refusal: Refusal): HttpProblem =>
+    refusal.status === 409
+      ? new HttpProblem(409, 'Conflict', refusal.message)
+      : new HttpProblem(422, 'Not allowed by the lifecycle', refusal.message);
+
+  /**
+   * What the release's workflow would refuse, decided from the ledger before any workflow is started or
+   * told anything: a refused request must not start the release's automatic phases as a side effect.
+   */
+  const lifecycleOf = async (stored: { id: number }) => {
+    const lifecycle = await store.lifecycle(stored.id);
+    if (!lifecycle?.plan)
+      throw refused({
+        status: 422,
+        message: 'this release follows no lifecycle: neither its channel nor its project names one',
+      });
+    return { plan: lifecycle.plan, progress: lifecycle.progress };
   };
 
   const asProblem = (err: unknown): unknown => {
@@ -126,6 +153,20 @@ export function lifecycleRoutes(
     const { project, stored } = await releaseOf(name, number);
     if (!project.spec.environments.some((e) => e.name === body.environment))
       throw new HttpProblem(404, 'Not found', `project ${name} has no environment ${body.environment}`);
+    const { plan, progress } = await lifecycleOf(stored);
+    const refusal = deployRefusal(plan, progress, body.environment);
+    if (refusal) throw refused(refusal);
+    if (!body.force) {
+      // The environment's queue would supersede it later: say so now, as every other refusal does.
+      const newer = await store.newerIn(project.id, stored.id, body.environment);
+      if (newer)
+        throw refused({
+          status: 422,
+          message:
+            `release ${newer.number} is ${newer.status === 'succeeded' ? 'deployed' : newer.status} in ` +
+            `"${body.environment}"; deploying the older release ${number} there is a rollback: ask with "force": true`,
+        });
+    }
     const deployment = await update(name, stored, deployUpdate, {
       environment: body.environment,
       force: body.force,
@@ -138,6 +179,9 @@ export function lifecycleRoutes(
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
     const body = parseOr400(DecisionBody, req.body ?? {});
     const { stored } = await releaseOf(name, number);
+    const { plan, progress } = await lifecycleOf(stored);
+    const refusal = approvalRefusal(plan, progress, body.phase);
+    if (refusal) throw refused(refusal);
     const approval = await update(name, stored, decideUpdate, {
       phase: body.phase,
       decision: body.decision === 'approve' ? 'approved' : 'rejected',

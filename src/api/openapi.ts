@@ -7,6 +7,7 @@ import { AuditQuery, CreateTokenSchema, ROUTE_RULES, RouteRule } from './access'
 import {
   ChannelParams,
   DeleteQuery,
+  SaveQuery,
   ManualReleaseBody,
   ProjectParams,
   ReleaseListQuery,
@@ -640,20 +641,25 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     },
   },
   'PUT /projects/:project': {
-    summary: 'Create or replace a project (packages, channels with version rules, versioning, destinations)',
+    summary:
+      'Create or replace a project (packages, channels with version rules, versioning, destinations); `warnings` name feeds that cannot be reached (errors with strict=true; dryRun=true saves nothing)',
     tag: 'projects',
     params: ProjectParams,
+    query: SaveQuery,
     body: ProjectSpecSchema,
     bodyExample: projectSpecExample,
     responses: {
       200: {
-        description: 'Replaced (or unchanged)',
+        description: 'Replaced (or unchanged), or checked and not saved (dryRun)',
         schema: z.object({
           name: z.string(),
-          created: z.boolean(),
-          changed: z.boolean(),
-          revision: z.number().int(),
-          configRevision: z.number().int(),
+          created: z.boolean().optional(),
+          changed: z.boolean().optional(),
+          revision: z.number().int().optional(),
+          configRevision: z.number().int().optional(),
+          dryRun: z.literal(true).optional(),
+          valid: z.literal(true).optional(),
+          warnings: z.array(z.object({ field: z.string(), message: z.string() })),
           spec: z.record(z.string(), z.unknown()),
         }),
         example: {
@@ -662,6 +668,13 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
           changed: true,
           revision: 4,
           configRevision: 2,
+          warnings: [
+            {
+              field: 'packages.0.feed',
+              message:
+                'feed dockerhub.io cannot be reached: https://dockerhub.io could not be reached: ENOTFOUND dockerhub.io (the name does not resolve)',
+            },
+          ],
           spec: projectSpecExample,
         },
       },

@@ -45,10 +45,11 @@ export class HttpProblem extends Error {
   }
 }
 
-/** Parses with a schema, or throws a 400 naming the first bad field in its detail. */
+/** Parses with a schema, or throws a 400 listing every bad field (the detail names the first, and how many more). */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, prefix = ''): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const errors = fieldErrors(parsed.error, prefix);
-  throw new HttpProblem(400, 'Invalid request', `${errors[0].field}: ${errors[0].message}`, errors);
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  throw new HttpProblem(400, 'Invalid request', `${errors[0].field}: ${errors[0].message}${more}`, errors);
 }

@@ -15,6 +15,8 @@ import { secretUses, targetUses } from '../domain/destination-urls';
 import { secretRefusal, SecretBindings } from '../secrets';
 import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
 import { Feed } from '../feeds/feed';
+import { HttpClient } from '../feeds/http';
+import { FeedProbe } from '../feeds/reachability';
 import { resolveFeed } from '../config';
 import { cancelAndWait, equals, listRunning } from './workflows';
 
@@ -48,6 +50,14 @@ export const ReleaseListQuery = z
   })
   .strict();
 export const DeleteQuery = z.object({ purge: z.enum(['true', 'false']).default('false') }).strict();
+export const SaveQuery = z
+  .object({
+    /** Refuse (400) what would otherwise be a warning: a feed that cannot be reached or is not configured. */
+    strict: z.enum(['true', 'false']).default('false'),
+    /** Check everything, save nothing (`feed-triggers validate`). */
+    dryRun: z.enum(['true', 'false']).default('false'),
+  })
+  .strict();
 export const ManualReleaseBody = z
   .object({
     channel: SlugSchema.default('default'),
@@ -67,7 +77,7 @@ export interface SaveGuard {
  * Refuses, with 400 naming each field, destinations and feeds the worker would refuse: secrets used toward
  * URLs they are not bound to, and URLs the outbound policy forbids.
  */
-function checkReachable(spec: ProjectSpec, guard: SaveGuard): void {
+function outboundErrors(spec: ProjectSpec, guard: SaveGuard): FieldError[] {
   const errors: FieldError[] = [];
   const targets = targetUses(spec.environments);
   for (const use of [...secretUses(spec.destinations), ...targets.secrets]) {
@@ -93,8 +103,42 @@ function checkReachable(spec: ProjectSpec, guard: SaveGuard): void {
       errors.push({ field, message: (err as Error).message });
     }
   }
-  if (errors.length > 0)
-    throw new HttpProblem(400, 'Invalid project', `${errors[0].field}: ${errors[0].message}`, errors);
+  return errors;
+}
+
+/**
+ * What may be wrong with the project's feeds, found before anything polls them: a feed id that is neither
+ * configured nor a registry host, and a feed that does not answer (`ENOTFOUND dockerhub.io`). Warnings, since
+ * the API may see another network than the worker; `strict` makes them errors.
+ */
+async function feedWarnings(
+  spec: ProjectSpec,
+  guard: SaveGuard,
+  probe: FeedProbe,
+  /** Fields already refused (a feed the outbound policy forbids is not probed). */
+  refused: ReadonlySet<string>,
+): Promise<FieldError[]> {
+  const warnings = await Promise.all(
+    spec.packages.map(async (p, i): Promise<FieldError | null> => {
+      const field = `packages.${i}.feed`;
+      if (refused.has(field)) return null;
+      const feed = resolveFeed(guard.feeds, p.feed);
+      if (!feed)
+        return {
+          field,
+          message: `feed "${p.feed}" is not configured (the configuration file's feeds) and is not a registry host such as docker.io`,
+        };
+      const reason = await probe.reason(feed);
+      return reason === null ? null : { field, message: `feed ${p.feed} cannot be reached: ${reason}` };
+    }),
+  );
+  return warnings.filter((w): w is FieldError => w !== null);
+}
+
+/** A 400 listing every field error (the detail names the first and how many more there are). */
+function invalidProject(errors: FieldError[]): HttpProblem {
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  return new HttpProblem(400, 'Invalid project', `${errors[0].field}: ${errors[0].message}${more}`, errors);
 }
 
 /** HTTP status for a refusal from a short workflow (manual release, preview). */
@@ -121,6 +165,7 @@ export function projectRoutes(
   guard: SaveGuard,
 ): Router {
   const router = Router();
+  const probe = new FeedProbe(new HttpClient({ policy: guard.outbound }));
   const requireProject = async (name: string) => {
     const project = await ledger.getProject(name);
     if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
@@ -140,15 +185,16 @@ export function projectRoutes(
         `the project is ${bytes} bytes as JSON; at most ${MAX_PROJECT_SPEC_BYTES} are allowed`,
         [{ field: '(body)', message: `at most ${MAX_PROJECT_SPEC_BYTES} bytes` }],
       );
+    const query = parseOr400(SaveQuery, req.query, 'query');
     const spec = parseOr400(ProjectSpecSchema, body);
-    checkReachable(spec, guard);
+    // Every check runs before anything is saved, and every error found is answered at once.
+    const errors = outboundErrors(spec, guard);
     if (spec.name !== name)
-      throw new HttpProblem(
-        400,
-        'Invalid request',
-        `name: "${spec.name}" does not match the path (${name})`,
-        [{ field: 'name', message: 'does not match the path' }],
-      );
+      errors.unshift({ field: 'name', message: `"${spec.name}" does not match the path (${name})` });
+    const warnings = await feedWarnings(spec, guard, probe, new Set(errors.map((e) => e.field)));
+    if (query.strict === 'true') errors.push(...warnings);
+    if (errors.length > 0) throw invalidProject(errors);
+    if (query.dryRun === 'true') return void res.json({ name, dryRun: true, valid: true, warnings, spec });
     const result = await ledger.saveProject(spec);
     res.status(result.created ? 201 : 200).json({
       name,
@@ -156,6 +202,7 @@ export function projectRoutes(
       changed: result.changed,
       revision: result.revision,
       configRevision: result.configRevision,
+      warnings,
       spec,
     });
   });

@@ -73,7 +73,17 @@ export class ApiClient {
   ): Promise<{ status: number; body: T }> {
     const res = await this.call<T>(method, path, body);
     if (!ok.includes(res.status)) {
-      const detail = (res.body as { detail?: string } | null)?.detail ?? JSON.stringify(res.body);
+      const problem = res.body as {
+        title?: string;
+        detail?: string;
+        errors?: { field: string; message: string }[];
+      } | null;
+      // Every field error on a line of its own: one run shows all that is wrong.
+      const errors = Array.isArray(problem?.errors) && problem.errors.length > 1 ? problem.errors : [];
+      const detail =
+        errors.length > 0
+          ? `${problem?.title ?? 'Invalid request'}: ${errors.length} errors${errors.map((e) => `\n  ${e.field}: ${e.message}`).join('')}`
+          : (problem?.detail ?? JSON.stringify(res.body));
       if (res.status === 401)
         throw new ApiError(
           401,

@@ -5,10 +5,11 @@ import { ReceiverSpec, ReceiverSpecSchema } from '../receivers';
 import { ProjectSpecSchema } from '../domain/project';
 import { TriggerSpec } from '../domain/trigger';
 import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
-import { ApiClient } from './api-client';
+import { ApiClient, ApiError } from './api-client';
 import { parseCommandLine, UsageError } from './usage';
 
-export const APPLY_USAGE = 'usage: feed-triggers apply -f FILE.yaml [--prune] [--concurrency N] [--api URL]';
+export const APPLY_USAGE =
+  'usage: feed-triggers apply -f FILE.yaml [--prune] [--strict] [--concurrency N] [--api URL]';
 
 const ManifestTriggerSchema = z
   .object({
@@ -25,27 +26,36 @@ export const ManifestSchema = z
     projects: z
       .array(
         z
-          .object({ triggers: z.array(ManifestTriggerSchema).max(100).default([]) })
+          // Triggers are checked in the transform, so a bad trigger does not hide the project's own errors.
+          .object({ triggers: z.array(z.unknown()).max(100).default([]) })
           .passthrough()
           .transform((p, ctx) => {
             const { triggers, ...rest } = p;
+            // Everything is checked, whatever fails first: one run lists every error of the file.
             const spec = ProjectSpecSchema.safeParse(rest);
-            if (!spec.success) {
+            if (!spec.success)
               for (const issue of spec.error.issues)
                 ctx.addIssue({ ...issue, code: 'custom', message: issue.message } as never);
-              return z.NEVER;
-            }
-            const parsedTriggers = triggers.map((t, i) => {
-              const parsed = TriggerSpecSchema.safeParse({ project: spec.data.name, ...t });
-              if (!parsed.success) {
-                const issue = parsed.error.issues[0];
+            const project = typeof rest.name === 'string' ? rest.name : 'project';
+            const parsedTriggers = triggers.map((raw, i) => {
+              const t = ManifestTriggerSchema.safeParse(raw);
+              if (!t.success) {
+                for (const issue of t.error.issues)
+                  ctx.addIssue({
+                    code: 'custom',
+                    path: ['triggers', i, ...issue.path],
+                    message: issue.message,
+                  });
+                return undefined;
+              }
+              const parsed = TriggerSpecSchema.safeParse({ project, ...t.data });
+              for (const issue of parsed.error?.issues ?? [])
                 ctx.addIssue({
                   code: 'custom',
                   path: ['triggers', i, ...issue.path],
                   message: issue.message,
                 });
-              }
-              return parsed.data as TriggerSpec;
+              return parsed.data;
             });
             const names = new Set<string>();
             parsedTriggers.forEach((t, i) => {
@@ -56,8 +66,25 @@ export const ManifestSchema = z
                   message: `trigger "${t.name}" is listed twice`,
                 });
               if (t) names.add(t.name);
+              if (!t || !spec.success) return;
+              // What the API would refuse with a 404 once the project is saved, found before anything is.
+              if (!spec.data.channels.some((c) => c.name === t.channel))
+                ctx.addIssue({
+                  code: 'custom',
+                  path: ['triggers', i, 'channel'],
+                  message: `no channel named "${t.channel}"`,
+                });
+              t.watch?.forEach((w, j) => {
+                if (!spec.data.packages.some((pkg) => pkg.name === w))
+                  ctx.addIssue({
+                    code: 'custom',
+                    path: ['triggers', i, 'watch', j],
+                    message: `no package named "${w}"`,
+                  });
+              });
             });
-            return { spec: spec.data, triggers: parsedTriggers };
+            if (!spec.success) return z.NEVER;
+            return { spec: spec.data, triggers: parsedTriggers as TriggerSpec[] };
           }),
       )
       .max(500)
@@ -77,10 +104,13 @@ export function readManifest(file: string): Manifest {
     throw new UsageError(`${file}: ${(err as Error).message.split('\n')[0]}`);
   }
   const parsed = ManifestSchema.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(`${file}: ${issue.path.join('.') || '(file)'}: ${issue.message}`);
-  }
+  if (!parsed.success)
+    // A line per error, each naming the file and the field.
+    throw new UsageError(
+      parsed.error.issues
+        .map((issue) => `${file}: ${issue.path.join('.') || '(file)'}: ${issue.message}`)
+        .join('\n'),
+    );
   return parsed.data;
 }
 
@@ -123,6 +153,7 @@ export async function runApply(
       options: {
         file: { type: 'string', short: 'f' },
         prune: { type: 'boolean' },
+        strict: { type: 'boolean' },
         api: { type: 'string' },
         concurrency: { type: 'string' },
       },
@@ -144,18 +175,25 @@ export async function runApply(
   const ticker = total >= 100 ? setInterval(report, 1000) : null;
   try {
     // Projects one after another would leave the API idle between requests: all go at once, limited.
-    let failure: unknown = null;
+    const failures: unknown[] = [];
+    const options = { prune: values.prune === true, strict: values.strict === true };
     await Promise.all(
       manifest.projects.map(async (project) => {
         try {
-          const lines = await applyProject(api, project, values.prune === true, limit, () => done++);
+          const lines = await applyProject(api, project, options, limit, () => done++, progress);
           lines.forEach(out);
         } catch (err) {
-          failure ??= err;
+          failures.push(err);
         }
       }),
     );
-    if (failure) throw failure;
+    // Every project that failed is reported, not only the first.
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1)
+      throw new ApiError(
+        failures.every((f) => f instanceof ApiError) ? (failures[0] as ApiError).status : 0,
+        failures.map((f) => (f instanceof Error ? f.message : String(f))).join('\n'),
+      );
     if (manifest.receivers.length > 0)
       (await applyReceivers(api, manifest.receivers, values.prune === true)).forEach(out);
   } finally {
@@ -202,16 +240,28 @@ async function applyReceivers(
   return lines;
 }
 
+/** A warning of the API about a saved project (a feed it cannot reach), as the CLI prints it. */
+export function warningLine(project: string, warning: { field: string; message: string }): string {
+  return `warning: project/${project} ${warning.field}: ${warning.message}`;
+}
+
 async function applyProject(
   api: ApiClient,
   { spec, triggers }: Manifest['projects'][number],
-  prune: boolean,
+  { prune, strict }: { prune: boolean; strict: boolean },
   limit: ReturnType<typeof limiter>,
   onTrigger: () => void,
+  warn: (line: string) => void,
 ): Promise<string[]> {
   const put = await limit(() =>
-    api.expect<{ created: boolean; changed: boolean }>('PUT', `/projects/${spec.name}`, [200, 201], spec),
+    api.expect<{ created: boolean; changed: boolean; warnings?: { field: string; message: string }[] }>(
+      'PUT',
+      `/projects/${spec.name}${strict ? '?strict=true' : ''}`,
+      [200, 201],
+      spec,
+    ),
   );
+  for (const w of put.body.warnings ?? []) warn(warningLine(spec.name, w));
   const lines = [
     `project/${spec.name} ${put.body.created ? 'created' : put.body.changed ? 'configured' : 'unchanged'}`,
   ];

@@ -3,6 +3,7 @@ import { ApiError } from './api-client';
 import { GET_USAGE, runGet } from './get';
 import { RULES_USAGE, runRules } from './rules';
 import { runToken, TOKEN_USAGE } from './token';
+import { runValidate, VALIDATE_USAGE } from './validate';
 
 import { HelpRequested, UsageError } from './usage';
 
@@ -17,12 +18,14 @@ const USAGE = [
   `          ${RULES_USAGE}`,
   '  apply   make projects and triggers match a file',
   `          ${APPLY_USAGE}`,
+  '  validate  check a file as apply would (every error at once, feeds reached), changing nothing',
+  `          ${VALIDATE_USAGE}`,
   '  get     show projects, triggers or releases',
   `          ${GET_USAGE}`,
   '  token   create, list and revoke API tokens',
   `          ${TOKEN_USAGE}`,
   '',
-  'apply, get and token talk to the API at --api or FEED_TRIGGERS_API_URL (default http://127.0.0.1:8080)',
+  'apply, validate, get and token talk to the API at --api or FEED_TRIGGERS_API_URL (default http://127.0.0.1:8080)',
   'with the token in FEED_TRIGGERS_TOKEN. Without FEED_TRIGGERS_TOKEN, token works on the database itself',
   '(DATABASE_URL, or the embedded one in FEED_TRIGGERS_DATA_DIR while the service is stopped).',
 ].join('\n');
@@ -52,6 +55,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return 0;
       case 'apply':
         await runApply(rest, out, io.env, (line) => io.stderr.write(`${line}\n`));
+        return 0;
+      case 'validate':
+        await runValidate(rest, out, io.env, (line) => io.stderr.write(`${line}\n`));
         return 0;
       case 'get':
         await runGet(rest, out, io.env);

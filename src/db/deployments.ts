@@ -457,6 +457,29 @@ export class DeploymentStore {
       .executeTakeFirst();
   }
 
+  /**
+   * The newest deployment of a newer release than `releaseId` that is queued, deploying or succeeded in the
+   * environment: what would supersede an unforced deployment of this release there (`next` and `begin`).
+   */
+  async newerIn(
+    projectId: number,
+    releaseId: number,
+    environment: string,
+  ): Promise<{ number: string; status: DeploymentStatus } | null> {
+    const row = await this.db
+      .selectFrom('deployments as d')
+      .innerJoin('releases as r', 'r.id', 'd.release_id')
+      .select(['r.number', 'd.status'])
+      .where('d.project_id', '=', projectId)
+      .where('d.environment', '=', environment)
+      .where('d.release_id', '>', releaseId)
+      .where('d.status', 'in', ['queued', 'deploying', 'succeeded'])
+      .orderBy('d.release_id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? { number: row.number, status: row.status } : null;
+  }
+
   /** Records how a deployment ended; one that already ended keeps its status. Answers the status it has. */
   async finish(
     deploymentId: number,

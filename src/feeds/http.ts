@@ -205,13 +205,37 @@ function describe(url: string): string {
   }
 }
 
+/** Causes that say nothing of a port: a name that does not resolve, or a certificate that is refused. */
+const NAMED_CAUSES: Readonly<Record<string, string>> = {
+  ENOTFOUND: 'the name does not resolve',
+  EAI_AGAIN: 'DNS did not answer; try again later',
+  EAI_FAIL: 'DNS failed',
+  ENODATA: 'the name has no address',
+  CERT_HAS_EXPIRED: 'its TLS certificate has expired',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'its TLS certificate is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'its TLS certificate chain is self-signed',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its TLS certificate is not from a trusted authority',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'its TLS certificate is not from a trusted authority',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'its TLS certificate is for another name',
+};
+
 /**
- * Any failure before an answer (refused, unreachable, no answer in time, not HTTP) reads the same, so an
- * API caller cannot map which ports of an internal host are open, closed or filtered.
+ * A failure before an answer. Refused, unreachable, no answer in time and not HTTP read the same, so an API
+ * caller cannot map which ports of an internal host are open, closed or filtered; a name that does not
+ * resolve and a refused certificate are named with their code (`ENOTFOUND dockerhub.io`): they tell nothing
+ * of ports, and they are what a person must fix.
  */
 function connectError(err: unknown, target: URL, timeoutMs: number): FeedError {
   const cause = (err as { cause?: unknown })?.cause;
   if (cause instanceof OutboundRefusedError) return new FeedError('OUTBOUND_REFUSED', cause.message);
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && Object.hasOwn(NAMED_CAUSES, code)) {
+    const subject = code.startsWith('E') && !code.startsWith('ERR_') ? ` ${target.hostname}` : '';
+    return new FeedError(
+      'NETWORK',
+      `${target.origin} could not be reached: ${code}${subject} (${NAMED_CAUSES[code]})`,
+    );
+  }
   return new FeedError(
     'NETWORK',
     `${target.origin} could not be reached or gave no answer within ${timeoutMs} ms`,

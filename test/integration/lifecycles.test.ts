@@ -395,17 +395,18 @@ describe('lifecycles', () => {
         'seed',
       ]);
 
-    // The older release over the newer one: superseded unless forced.
+    // The older release over the newer one: refused at once (422, as every lifecycle refusal) unless forced.
     const oldest = older.body as { number: string; packages: Array<{ tag: string }> };
+    const before = await deploymentsOf('race', oldest.number);
     const plain = await api.request('POST', `/projects/race/releases/${oldest.number}/deployments`, {
       environment: 'dev',
     });
-    expect(plain.status).toBe(202);
-    const superseded = await eventually(async () => {
-      const v = await deploymentsOf('race', oldest.number);
-      return v.deployments[0].status === 'superseded' ? v.deployments[0] : undefined;
-    }, 'the older release superseded');
-    expect(superseded.error).toMatch(/deployed to dev; deploying an older release needs force/);
+    expect(plain.status).toBe(422);
+    expect(plain.body.detail).toBe(
+      `release ${newer.body.number} is deployed in "dev"; deploying the older release ${oldest.number} ` +
+        'there is a rollback: ask with "force": true',
+    );
+    expect((await deploymentsOf('race', oldest.number)).deployments).toEqual(before.deployments);
     const forced = await api.request('POST', `/projects/race/releases/${oldest.number}/deployments`, {
       environment: 'dev',
       force: true,
@@ -416,6 +417,57 @@ describe('lifecycles', () => {
       `newTag: ${oldest.packages[0].tag}`,
     );
   }, 90_000);
+
+  test('a refused deploy changes nothing: a release whose workflow has ended starts no automatic phase', async () => {
+    await pushImage(registry.url, 'quiet/web', '1.0.0');
+    const spec: ProjectSpecInput = {
+      name: 'quiet',
+      packages: [{ name: 'web', feed: registry.host, package: 'quiet/web' }],
+    };
+    await putProject(env, spec);
+    // Released before the project had a lifecycle: its workflow hands off to no destination and ends.
+    const created = await api.request('POST', '/projects/quiet/releases', {});
+    expect(created.status).toBe(201);
+    const number = created.body.number as string;
+    const handle = env.client.workflow.getHandle(`release/quiet/${number}`);
+    await eventually(
+      async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined),
+      'the release workflow to end',
+    );
+    await putProject(env, {
+      ...spec,
+      environments: [
+        { name: 'dev', targets: [{ name: 'hook', type: 'webhook', url: `${hook.url}/deploy` }] },
+        { name: 'prod', targets: [{ name: 'hook', type: 'webhook', url: `${hook.url}/deploy` }] },
+      ],
+      lifecycles: [
+        {
+          name: 'standard',
+          phases: [
+            { name: 'dev', environments: ['dev'], automatic: true },
+            { name: 'prod', environments: ['prod'], approval: true },
+          ],
+        },
+      ],
+      lifecycle: 'standard',
+    });
+    const refusedDeploy = await api.request('POST', `/projects/quiet/releases/${number}/deployments`, {
+      environment: 'prod',
+    });
+    expect(refusedDeploy.status).toBe(422);
+    expect(refusedDeploy.body.detail).toMatch(/phase "prod" is not open yet: phase "dev" needs 1/);
+    const refusedApproval = await api.request('POST', `/projects/quiet/releases/${number}/approvals`, {
+      phase: 'dev',
+      decision: 'approve',
+      comment: 'no approval asked',
+    });
+    expect(refusedApproval.status).toBe(422);
+    // Nothing started: no deployment (dev's automatic phase included), and the workflow stays ended.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await deploymentsOf('quiet', number)).deployments).toEqual([]);
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
+    expect(hook.requests.filter((r) => JSON.parse(r.body).project === 'quiet')).toEqual([]);
+  }, 60_000);
 
   test('a worker stopped in the middle of a deployment (commit pushed, not yet recorded) finishes exactly one deployment', async () => {
     const repo = git.createRepo('crashy', { 'overlays/dev/kustomization.yaml': KUSTOMIZATION });

@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { ApplicationFailure } from '@temporalio/common';
 import { createLogger, TemporalLogger } from '../../src/log';
 
 function capture(pretty: boolean, level: 'trace' | 'info' = 'trace') {
@@ -28,6 +29,23 @@ describe('the service logger', () => {
       token: '[redacted]',
       route: '/x',
       msg: 'hello',
+    });
+  });
+
+  test("an activity's failure keeps its message: the host and the cause of a NETWORK error are in the log", () => {
+    const { logger, text } = capture(false, 'info');
+    const message =
+      'https://dockerhub.io could not be reached: ENOTFOUND dockerhub.io (the name does not resolve)';
+    new TemporalLogger(logger).warn('Activity failed', {
+      error: ApplicationFailure.create({ type: 'NETWORK', message }),
+      activityType: 'pollPackage',
+      workflowId: 'trigger/shop/web',
+    });
+    expect(JSON.parse(text().trim())).toMatchObject({
+      level: 'warn',
+      msg: 'Activity failed',
+      trigger: 'web',
+      error: { name: 'ApplicationFailure', type: 'NETWORK', nonRetryable: false, message },
     });
   });
 

@@ -14,7 +14,7 @@ const manifests = new Map(
 
 /** The README's declarative examples must stay files `apply` accepts. */
 test('the README example files are valid manifests', () => {
-  expect([...manifests.keys()]).toEqual(['demo', 'shop']);
+  expect([...manifests.keys()]).toEqual(['promote', 'shop']);
   for (const parsed of manifests.values()) expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
   const shop = manifests.get('shop')!.data!.projects[0];
   expect(shop.spec.channels.map((c) => c.name)).toEqual(['stable', 'nightly']);
@@ -25,7 +25,7 @@ test('the README example files are valid manifests', () => {
 });
 
 test('the lifecycle example has three environments, two automatic phases and a manual one', () => {
-  const demo = manifests.get('demo')!.data!.projects[0].spec;
+  const demo = manifests.get('promote')!.data!.projects[0].spec;
   expect(demo.environments.map((e) => [e.name, e.targets.map((t) => t.type)])).toEqual([
     ['dev', ['git']],
     ['test', ['git']],
