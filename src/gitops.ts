@@ -171,6 +171,9 @@ export async function writeBack(req: GitWriteRequest): Promise<GitWriteResult> {
 export const GIT_FOLDER_PREFIX = 'feed-triggers-git-';
 /** A write-back folder's name: the prefix, the process id, mkdtemp's six characters. */
 const STALE_FOLDER = /^feed-triggers-git-(\d+)-[A-Za-z0-9]{6}$/;
+/** Earlier versions named it without the process id: such a folder an hour old is no attempt's any more. */
+const LEGACY_FOLDER = /^feed-triggers-git-[A-Za-z0-9]{6}$/;
+const LEGACY_AGE_MS = 60 * 60 * 1000;
 
 /**
  * Removes write-back folders that a process killed mid-attempt left in the temporary folder (they can
@@ -189,13 +192,18 @@ export async function removeStaleGitFolders(tmp = os.tmpdir()): Promise<string[]
   }
   for (const name of names) {
     const match = STALE_FOLDER.exec(name);
-    if (!match) continue;
+    const legacy = LEGACY_FOLDER.test(name);
+    if (!match && !legacy) continue;
     const folder = path.join(tmp, name);
-    const pid = Number(match[1]);
+    const pid = Number(match?.[1]);
     try {
       const info = await stat(folder);
-      const stale =
-        pid === process.pid ? info.mtimeMs < started : !running(pid) || Date.now() - info.mtimeMs > DAY_MS;
+      const age = Date.now() - info.mtimeMs;
+      const stale = legacy
+        ? age > LEGACY_AGE_MS
+        : pid === process.pid
+          ? info.mtimeMs < started
+          : !running(pid) || age > DAY_MS;
       if (!stale || !info.isDirectory()) continue;
       await rm(folder, { recursive: true, force: true });
       removed.push(folder);
@@ -261,8 +269,12 @@ async function treeEntry(
     const [meta] = line.split('\t');
     const [mode, , oid, size] = meta.split(/\s+/);
     const last = i === parts.length;
-    if (mode === '120000') throw new GitPermanentError(`${prefix} is a symbolic link: refused`);
-    if (mode === '160000') throw new GitPermanentError(`${prefix} is a submodule: refused`);
+    if (mode === '120000')
+      throw new GitPermanentError(
+        `${prefix} is a symbolic link in the repository; write-back follows no links (one could lead outside it)`,
+      );
+    if (mode === '160000')
+      throw new GitPermanentError(`${prefix} is a submodule; write-back edits files of this repository only`);
     if (!last && mode !== '040000') throw new GitPermanentError(`${prefix} is not a folder`);
     if (last) {
       if (mode !== '100644' && mode !== '100755') throw new GitPermanentError(`${prefix} is not a file`);

@@ -8,6 +8,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
@@ -379,18 +380,25 @@ describe('temporary Git folders', () => {
     const stale = path.join(os.tmpdir(), `${GIT_FOLDER_PREFIX}${dead}-Ab12Cd`);
     mkdirSync(path.join(stale, 'repo.git'), { recursive: true });
     writeFileSync(path.join(stale, 'key'), 'a deploy key\n', { mode: 0o600 });
+    // One an earlier version left (no process id in its name), two hours old.
+    const legacy = path.join(os.tmpdir(), `${GIT_FOLDER_PREFIX}Xy56Zw`);
+    mkdirSync(legacy);
+    const hoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    utimesSync(legacy, hoursAgo, hoursAgo);
     const other = spawn('sleep', ['60'], { stdio: 'ignore' });
     const busy = path.join(os.tmpdir(), `${GIT_FOLDER_PREFIX}${other.pid}-Ef34Gh`);
     mkdirSync(busy);
     const worker = await startTestWorker();
     try {
       expect(existsSync(stale)).toBe(false);
+      expect(existsSync(legacy)).toBe(false);
       expect(existsSync(busy)).toBe(true);
     } finally {
       await worker.stop();
       other.kill();
       rmSync(busy, { recursive: true, force: true });
       rmSync(stale, { recursive: true, force: true });
+      rmSync(legacy, { recursive: true, force: true });
     }
   });
 });
