@@ -15,6 +15,7 @@ import { ImageConfig, OciClient } from './feeds/oci';
 import { PackageListing, PackageSource } from './feeds/package-source';
 import { SingleFlightCache } from './feeds/single-flight';
 import { cachedWorkflowBundle } from './workflow-bundle';
+import { removeStaleGitFolders } from './gitops';
 import { metrics } from './metrics';
 
 export interface WorkerOptions {
@@ -72,6 +73,9 @@ export function workerSizing(memoryMiB: number) {
 
 /** Builds the activities with their per-worker caches, and a worker for the trigger workflows. */
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
+  // Git write-back folders a kill -9 left behind (they may hold a deploy key) go before any attempt.
+  for (const folder of await removeStaleGitFolders())
+    options.log?.(`removed the write-back folder ${folder} a stopped worker left`);
   const http = new HttpClient({ policy: options.config.outbound });
   const credentials = new CredentialStore(http, options.ecrTokenSource);
   const source = new PackageSource(

@@ -95,9 +95,14 @@ export const GitFileSchema = z
       .min(1)
       .max(512)
       .regex(/^[A-Za-z0-9._/-]+$/, 'a relative path of letters, digits, ".", "_", "-" and "/"')
-      .refine((p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.startsWith('.git/'), {
-        message: 'a path inside the repository (no leading "/", no "..", not under .git)',
-      }),
+      // `.git` in any part and any case (`./.git/HEAD`, `a/.GIT/x`, `.git.`): Git's own files are never targets.
+      .refine(
+        (p) =>
+          !p.startsWith('/') &&
+          !p.split('/').includes('..') &&
+          !p.split('/').some((part) => /^\.git[. ]*$/i.test(part)),
+        { message: 'a path inside the repository (no leading "/", no "..", not under .git)' },
+      ),
     /** `kustomize`: the `images:` entry named like the package's image; `yaml`: the value at `field`. */
     format: z.enum(['kustomize', 'yaml']),
     /** The project's package whose version is written. */

@@ -1,11 +1,21 @@
-import { GitPermanentError, GitWriteRequest, writeBack } from '../../src/gitops';
+import { GIT_FOLDER_PREFIX, GitPermanentError, GitWriteRequest, writeBack } from '../../src/gitops';
 import { PERMISSIVE_OUTBOUND, STRICT_OUTBOUND } from '../../src/feeds/outbound';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GitServer, startGitServer } from '../support/git-server';
 import { SshGitServer, startSshGitServer } from '../support/ssh-git-server';
+import { startTestWorker } from '../support/temporal';
 
 let git: GitServer;
 /** Set by a test: runs once before the next push reaches the server. */
@@ -194,5 +204,201 @@ describe('over SSH (OpenSSH sshd on 127.0.0.1)', () => {
       rmSync(stranger, { recursive: true, force: true });
     }
     expect(ssh.git('impostor', 'log', '--format=%s', 'main').trim()).toBe('seed');
+  });
+});
+
+describe('write-back never leaves the repository', () => {
+  let outside: string;
+  beforeEach(() => {
+    outside = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-outside-'));
+  });
+  afterEach(() => rmSync(outside, { recursive: true, force: true }));
+
+  const tagAt = (file: string): GitWriteRequest['files'] => [
+    { path: file, format: 'yaml', field: 'image.tag', use: 'tag', tag: '1.2.0', digest: null },
+  ];
+
+  test('a target file that links to a file outside is refused for good, by name, and the outside file is untouched', async () => {
+    const target = path.join(outside, 'values.yaml');
+    writeFileSync(target, VALUES);
+    const url = git.createRepo('symlink-file', { 'charts/shop/values.yaml': { symlink: target } });
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      // A retry must not find the version "already there" either.
+      const failure = await writeBack(request(url)).catch((err: Error) => err);
+      expect(failure).toBeInstanceOf(GitPermanentError);
+      expect(String(failure)).toMatch(/charts\/shop\/values\.yaml is a symbolic link/);
+    }
+    expect(readFileSync(target, 'utf8')).toBe(VALUES);
+    expect(git.log('symlink-file')).toEqual(['seed']);
+  });
+
+  test('a target that links to an outside file already holding the version is refused, not "already there"', async () => {
+    const target = path.join(outside, 'values.yaml');
+    writeFileSync(target, VALUES.replace('1.0.0', '1.2.0'));
+    const url = git.createRepo('symlink-holds', { 'values.yaml': { symlink: target } });
+    await expect(writeBack(request(url, { files: tagAt('values.yaml') }))).rejects.toThrow(
+      /values\.yaml is a symbolic link/,
+    );
+  });
+
+  test('a dangling link creates nothing', async () => {
+    const target = path.join(outside, 'created.yaml');
+    const url = git.createRepo('dangling', { 'values.yaml': { symlink: target } });
+    await expect(writeBack(request(url, { files: tagAt('values.yaml') }))).rejects.toThrow(GitPermanentError);
+    expect(existsSync(target)).toBe(false);
+    expect(git.log('dangling')).toEqual(['seed']);
+  });
+
+  test('a linked folder along the path is refused, by name, and nothing behind it changes', async () => {
+    mkdirSync(path.join(outside, 'shop'));
+    writeFileSync(path.join(outside, 'shop', 'values.yaml'), VALUES);
+    const url = git.createRepo('symlink-folder', { charts: { symlink: outside }, 'README.md': 'x\n' });
+    await expect(writeBack(request(url))).rejects.toThrow(/charts is a symbolic link/);
+    // A new file under the linked folder is refused too.
+    await expect(writeBack(request(url, { files: tagAt('charts/new/values.yaml') }))).rejects.toThrow(
+      /charts is a symbolic link/,
+    );
+    expect(readFileSync(path.join(outside, 'shop', 'values.yaml'), 'utf8')).toBe(VALUES);
+    expect(readdirSync(outside)).toEqual(['shop']);
+    expect(git.log('symlink-folder')).toEqual(['seed']);
+  });
+
+  test('a read through a link to /etc/passwd is refused before anything is read', async () => {
+    const url = git.createRepo('passwd', { 'values.yaml': { symlink: '/etc/passwd' } });
+    const failure = await writeBack(request(url, { files: tagAt('values.yaml') })).catch((err: Error) => err);
+    expect(failure).toBeInstanceOf(GitPermanentError);
+    expect(String(failure)).toMatch(/values\.yaml is a symbolic link/);
+    expect(String(failure)).not.toMatch(/root|mapping/);
+  });
+
+  test('paths into .git, absolute paths and paths that climb out are refused for good', async () => {
+    const url = git.createRepo('dot-git', { 'values.yaml': VALUES, 'a/values.yaml': VALUES });
+    for (const file of [
+      './.git/HEAD',
+      '.git/HEAD',
+      'a/../.git/config',
+      '.GIT/HEAD',
+      '.Git/hooks/pre-push',
+      'a/.git/x.yaml',
+      '.git./HEAD',
+      '.git',
+      '/etc/passwd',
+      '../outside.yaml',
+      'a/../../outside.yaml',
+      '',
+      '.',
+    ]) {
+      const failure = await writeBack(request(url, { files: tagAt(file) })).catch((err: Error) => err);
+      expect([file, failure]).toEqual([file, expect.any(GitPermanentError)]);
+      expect([file, String(failure)]).toEqual([file, expect.stringMatching(/\.git|outside|not a file path/)]);
+    }
+    expect(git.log('dot-git')).toEqual(['seed']);
+  });
+
+  test('a submodule, or a file in place of a folder, is refused', async () => {
+    const url = git.createRepo('submodule', {
+      vendor: { submodule: 'a'.repeat(40) },
+      'plain.txt': 'x\n',
+    });
+    await expect(writeBack(request(url, { files: tagAt('vendor') }))).rejects.toThrow(
+      /vendor is a submodule/,
+    );
+    await expect(writeBack(request(url, { files: tagAt('vendor/values.yaml') }))).rejects.toThrow(
+      /vendor is a submodule/,
+    );
+    await expect(writeBack(request(url, { files: tagAt('plain.txt/values.yaml') }))).rejects.toThrow(
+      /plain\.txt is not a folder/,
+    );
+    expect(git.log('submodule')).toEqual(['seed']);
+  });
+
+  test('"already holds the version" is read from the remote branch, and a new file is created in the tree', async () => {
+    const url = git.createRepo('holds', { 'values.yaml': VALUES, 'README.md': 'x\n' });
+    git.commit('holds', 'values.yaml', VALUES.replace('1.0.0', '1.2.0'), 'someone else');
+    expect(await writeBack(request(url, { files: tagAt('values.yaml') }))).toEqual({
+      commit: null,
+      pushAttempts: 0,
+    });
+    const created = await writeBack(request(url, { files: tagAt('new/dir/values.yaml') }));
+    expect(created.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(git.show('holds', 'new/dir/values.yaml')).toBe('image:\n  tag: 1.2.0\n');
+    expect(git.log('holds')).toEqual(['Deploy shop 0.0.3 to prod', 'someone else', 'seed']);
+  });
+});
+
+test('a one-tag write-back of a real values file changes exactly the tag bytes, CRLF and BOM included', async () => {
+  const podinfo = readFileSync(
+    path.resolve(__dirname, '../fixtures/deploy-files/podinfo-values.yaml'),
+    'utf8',
+  );
+  const hostile = `\uFEFF${podinfo.replaceAll('\n', '\r\n')}`;
+  const url = git.createRepo('one-tag', { 'values.yaml': podinfo, 'crlf/values.yaml': hostile });
+  const files = ['values.yaml', 'crlf/values.yaml'].map((file) => ({
+    path: file,
+    format: 'yaml' as const,
+    field: 'image.tag',
+    use: 'tag' as const,
+    tag: '6.10.0',
+    digest: null,
+  }));
+  await writeBack(request(url, { files }));
+  for (const [file, before] of [
+    ['values.yaml', podinfo],
+    ['crlf/values.yaml', hostile],
+  ]) {
+    const at = before.indexOf('tag: 6.9.1') + 'tag: '.length;
+    expect(git.show('one-tag', file)).toBe(
+      `${before.slice(0, at)}6.10.0${before.slice(at + '6.9.1'.length)}`,
+    );
+  }
+});
+
+describe('temporary Git folders', () => {
+  const ownFolders = () =>
+    readdirSync(os.tmpdir()).filter((name) => name.startsWith(`${GIT_FOLDER_PREFIX}${process.pid}-`));
+
+  test('none is left after an attempt, whether it pushed or failed', async () => {
+    const url = git.createRepo('leftovers', { 'charts/shop/values.yaml': VALUES, 'bad.yaml': 'a: [1\n' });
+    await writeBack(request(url));
+    await expect(
+      writeBack(
+        request(url, {
+          files: [{ path: 'bad.yaml', format: 'yaml', field: 'a', use: 'tag', tag: '1', digest: null }],
+        }),
+      ),
+    ).rejects.toThrow(GitPermanentError);
+    await expect(writeBack(request(url, { branch: 'missing' }))).rejects.toThrow();
+    await expect(writeBack(request('ssh://127.0.0.1:1/repo.git', { token: undefined }))).rejects.toThrow(
+      /needs a key/,
+    );
+    expect(ownFolders()).toEqual([]);
+  });
+
+  test("a worker removes at start the folders a killed worker left, and leaves a running one's", async () => {
+    // A process that has exited, as a worker killed with -9 has; and one that still runs.
+    const dead = spawnSync('true').pid!;
+    const stale = path.join(os.tmpdir(), `${GIT_FOLDER_PREFIX}${dead}-Ab12Cd`);
+    mkdirSync(path.join(stale, 'repo.git'), { recursive: true });
+    writeFileSync(path.join(stale, 'key'), 'a deploy key\n', { mode: 0o600 });
+    // One an earlier version left (no process id in its name), two hours old.
+    const legacy = path.join(os.tmpdir(), `${GIT_FOLDER_PREFIX}Xy56Zw`);
+    mkdirSync(legacy);
+    const hoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    utimesSync(legacy, hoursAgo, hoursAgo);
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const busy = path.join(os.tmpdir(), `${GIT_FOLDER_PREFIX}${other.pid}-Ef34Gh`);
+    mkdirSync(busy);
+    const worker = await startTestWorker();
+    try {
+      expect(existsSync(stale)).toBe(false);
+      expect(existsSync(legacy)).toBe(false);
+      expect(existsSync(busy)).toBe(true);
+    } finally {
+      await worker.stop();
+      other.kill();
+      rmSync(busy, { recursive: true, force: true });
+      rmSync(stale, { recursive: true, force: true });
+      rmSync(legacy, { recursive: true, force: true });
+    }
   });
 });

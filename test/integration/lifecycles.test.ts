@@ -1,5 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { createLedgerActivities } from '../../activities/ledger';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createLifecycleActivities } from '../../activities/lifecycle';
 import { Ledger } from '../../src/db/ledger';
 import { ProjectSpecInput } from '../../src/domain/project';
@@ -1004,6 +1007,35 @@ describe('lifecycles', () => {
     expect(hook.requests.filter((r) => JSON.parse(r.body).project === 'cancel')).toHaveLength(1);
   }, 60_000);
 
+  test('a target file that links outside the repository fails the deployment for good, naming the link; the outside file is untouched', async () => {
+    const outside = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-outside-'));
+    try {
+      const file = path.join(outside, 'kustomization.yaml');
+      writeFileSync(file, KUSTOMIZATION);
+      const repo = git.createRepo('linked', { 'overlays/dev/kustomization.yaml': { symlink: file } });
+      await pushImage(registry.url, 'linked/web', '3.0.0');
+      await putProject(
+        env,
+        project('linked', repo, {
+          lifecycles: [
+            { name: 'standard', phases: [{ name: 'dev', environments: ['dev'], automatic: true }] },
+          ],
+        }),
+      );
+      const created = await api.request('POST', '/projects/linked/releases', {});
+      expect(created.status).toBe(201);
+      const view = await waitFor('linked', created.body.number, { dev: 'failed' }, 60_000);
+      expect(view.deployments[0]).toMatchObject({
+        attempts: 1,
+        error: expect.stringMatching(/overlays\/dev\/kustomization\.yaml is a symbolic link/),
+      });
+      expect(readFileSync(file, 'utf8')).toBe(KUSTOMIZATION);
+      expect(git.log('linked')).toEqual(['seed']);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  }, 90_000);
+
   test('hostile Git targets are refused at save, naming the field', async () => {
     const target = (over: Record<string, unknown>) => ({
       name: 'g',
@@ -1016,6 +1048,8 @@ describe('lifecycles', () => {
       [{ files: [{ path: '../../etc/passwd', format: 'yaml', field: 'a', package: 'web' }] }, 'files.0.path'],
       [{ files: [{ path: '.git/config', format: 'yaml', field: 'a', package: 'web' }] }, 'files.0.path'],
       [{ files: [{ path: '/etc/passwd', format: 'yaml', field: 'a', package: 'web' }] }, 'files.0.path'],
+      [{ files: [{ path: './.git/HEAD', format: 'yaml', field: 'a', package: 'web' }] }, 'files.0.path'],
+      [{ files: [{ path: 'a/.GIT/config', format: 'yaml', field: 'a', package: 'web' }] }, 'files.0.path'],
       [{ files: [{ path: 'v.yaml', format: 'yaml', field: 'a..b', package: 'web' }] }, 'files.0.field'],
       [{ branch: '--upload-pack=touch /tmp/pwned' }, 'branch'],
       [{ branch: 'main/../../x' }, 'branch'],

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -12,7 +12,7 @@ import path from 'node:path';
 export interface GitServer {
   readonly url: string;
   /** Creates a bare repository `name` whose `main` holds `files`; answers its URL. */
-  createRepo(name: string, files: Record<string, string>): string;
+  createRepo(name: string, files: Record<string, SeedEntry>): string;
   /** The content of `file` at the tip of `branch`. */
   show(name: string, file: string, branch?: string): string;
   /** Commit subjects on `branch`, newest first. */
@@ -39,17 +39,25 @@ export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8' });
 }
 
+/** What a seeded path holds: a file's text, a symbolic link to `symlink`, or a submodule at a commit. */
+export type SeedEntry = string | { readonly symlink: string } | { readonly submodule: string };
+
 /** Creates the bare repository `bare` whose `main` holds `files`, on disk. */
-export function seedBareRepo(bare: string, files: Record<string, string>): void {
+export function seedBareRepo(bare: string, files: Record<string, SeedEntry>): void {
   git(path.dirname(bare), 'init', '-q', '--bare', '-b', 'main', bare);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-git-seed-'));
   try {
     git(dir, 'init', '-q', '-b', 'main');
     for (const [file, content] of Object.entries(files)) {
       mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-      writeFileSync(path.join(dir, file), content);
+      if (typeof content === 'string') writeFileSync(path.join(dir, file), content);
+      else if ('symlink' in content) symlinkSync(content.symlink, path.join(dir, file));
     }
     git(dir, 'add', '.');
+    // After `add .`, which would drop a submodule entry that has no folder on disk.
+    for (const [file, content] of Object.entries(files))
+      if (typeof content !== 'string' && 'submodule' in content)
+        git(dir, 'update-index', '--add', '--cacheinfo', `160000,${content.submodule},${file}`);
     git(dir, 'commit', '-q', '-m', 'seed');
     git(dir, 'push', '-q', bare, 'main');
   } finally {
