@@ -1,5 +1,5 @@
 import { Client } from '@temporalio/client';
-import express, { Request, Response, Router } from 'express';
+import express, { NextFunction, Request, Response, Router } from 'express';
 import { z } from 'zod';
 import { Feed, isLoopback } from '../feeds/feed';
 import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
@@ -9,6 +9,7 @@ import {
   PayloadError,
   Push,
   RECEIVER_VERIFICATION,
+  ReceiverSpec,
   ReceiverSpecSchema,
   senderRefusal,
 } from '../receivers';
@@ -73,6 +74,8 @@ export function keysOf(
 }
 
 const REFUSED = 'the notification could not be verified';
+/** Unknown URL, failed signature, missing secret: one answer that tells a guesser nothing. */
+const refuse = (res: Response) => sendProblem(res, 401, 'Unauthorized', REFUSED);
 
 /** Header values by lower-case name, single-valued. */
 function headersOf(req: Request): Record<string, string | undefined> {
@@ -140,24 +143,32 @@ export function receiverRoutes(options: ReceiverOptions): Router {
 
   router.post(
     '/hooks/:id',
-    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
-    async (req: Request, res: Response) => {
-      let receiver = 'unknown';
+    // The receiver is looked up before the body is read: an unknown URL is answered at once, and its body
+    // is discarded as it arrives (Node's http server), never buffered.
+    async (req: Request, res: Response, next: NextFunction) => {
+      res.locals.receiver = 'unknown';
       res.once('finish', () => {
         const status = res.statusCode;
         const verdict =
           status < 300 ? 'accepted' : status === 401 ? 'unauthorized' : status < 500 ? 'invalid' : 'failed';
-        metrics.webhookNotifications.inc({ receiver, verdict });
+        metrics.webhookNotifications.inc({ receiver: String(res.locals.receiver), verdict });
       });
-      // Unknown URL, failed signature, missing secret: one answer that tells a guesser nothing.
-      const refuse = () => sendProblem(res, 401, 'Unauthorized', REFUSED);
       const spec = await store.byToken(String(req.params.id));
-      if (!spec) return refuse();
-      receiver = spec.name;
+      if (!spec) {
+        res.set('Connection', 'close');
+        return refuse(res);
+      }
+      res.locals.receiver = spec.name;
+      res.locals.spec = spec;
+      next();
+    },
+    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
+    async (req: Request, res: Response) => {
+      const spec = res.locals.spec as ReceiverSpec;
       const secret = spec.secret ? (options.secrets.get(spec.secret.secret) ?? null) : null;
       if (spec.secret && secret === null) {
         options.log(`receiver ${spec.name}: its secret ${spec.secret.secret} is not in the configuration`);
-        return refuse();
+        return refuse(res);
       }
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const headers = headersOf(req);
@@ -173,7 +184,7 @@ export function receiverRoutes(options: ReceiverOptions): Router {
       if (refusal !== null) {
         // For the operator, without the sender's values: a misconfigured audience shows here.
         options.log(`receiver ${spec.name}: refused a notification: ${refusal}`);
-        return refuse();
+        return refuse(res);
       }
       let body: unknown;
       try {

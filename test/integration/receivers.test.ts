@@ -1,5 +1,6 @@
 import { createHmac, generateKeyPairSync, KeyPairKeyObjectResult, sign } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import os from 'node:os';
 import { runApply } from '../../src/cli/apply';
 import path from 'node:path';
@@ -194,6 +195,34 @@ describe('every receiver', () => {
         )
       ).status,
     ).toBe(401);
+  });
+
+  test('an unknown URL is refused before its body: a sender that stalls after the headers gets its 401', async () => {
+    const { port } = new URL(api.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    try {
+      const answer = new Promise<string>((resolve, reject) => {
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1');
+          if (text.includes('\r\n\r\n')) resolve(text);
+        });
+        socket.on('error', reject);
+      });
+      // A 1 MiB body announced, 100 bytes of it sent, then nothing.
+      socket.write(
+        `POST /hooks/${'B'.repeat(43)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${1024 * 1024}\r\n\r\n${'{'.padEnd(100, ' ')}`,
+      );
+      const head = await Promise.race([
+        answer,
+        new Promise<string>((resolve) => setTimeout(() => resolve('(no answer in 3 s)'), 3000)),
+      ]);
+      expect(head.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized');
+      expect(head.toLowerCase()).toContain('connection: close');
+    } finally {
+      socket.destroy();
+    }
   });
 
   test('a receiver from the configuration file: its URL works, it is listed, it cannot be deleted through the API', async () => {
