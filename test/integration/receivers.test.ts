@@ -543,6 +543,33 @@ describe('a gar receiver verifying the OIDC token of a Pub/Sub push', () => {
     }
   });
 
+  test('keys at a JWKS URL that hangs: the first push waits out the timeout, the next is answered 503 at once without reading again', async () => {
+    const issuer = await startServer(() => undefined); // never answers
+    try {
+      const url = await receiver('gar-jwks-hang', 'gar', {
+        feed: 'local',
+        oidc: { audience: AUDIENCE, jwksUrl: `${issuer.url}/hang/certs` },
+      });
+      const body = push('gcp-project/hooks/gar-hang', '1.0.0');
+      const first = await post(url, body, { authorization: token() });
+      expect([first.status, first.body.detail]).toEqual([
+        503,
+        'the notification cannot be verified now; retry',
+      ]);
+      expect(issuer.requests).toHaveLength(1);
+      const started = Date.now();
+      const second = await post(url, push('gcp-project/hooks/gar-hang', '1.0.1'), { authorization: token() });
+      expect([second.status, second.body.detail]).toEqual([
+        503,
+        'the notification cannot be verified now; retry',
+      ]);
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(issuer.requests).toHaveLength(1);
+    } finally {
+      await issuer.close();
+    }
+  });
+
   test('configuration is checked: oidc only on gar, one source of keys, strong keys, https', async () => {
     const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
     for (const [extra, field, message] of [
