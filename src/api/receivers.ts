@@ -1,7 +1,7 @@
 import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, Response, Router } from 'express';
 import { z } from 'zod';
-import { Feed, isLoopback } from '../feeds/feed';
+import { Feed } from '../feeds/feed';
 import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
 import { metrics } from '../metrics';
 import {
@@ -28,6 +28,8 @@ export interface ReceiverOptions {
   readonly secrets: ReadonlyMap<string, string>;
   readonly feeds: ReadonlyMap<string, Feed>;
   readonly outbound: OutboundPolicy;
+  /** A stand-in origin Docker Hub callbacks may go to (configured); null: Docker Hub's own only. */
+  readonly dockerHubCallbackOrigin?: string | null;
   readonly log: (message: string) => void;
 }
 
@@ -238,24 +240,37 @@ export function receiverRoutes(options: ReceiverOptions): Router {
   return router;
 }
 
+/** Where Docker Hub's callbacks go: its documented `callback_url` origin. */
+export const DOCKER_HUB_CALLBACK_ORIGIN = 'https://registry.hub.docker.com';
+/** Docker Hub's callback path: `/u/<namespace>/<repository>/hook/<id>/`. */
+const DOCKER_HUB_CALLBACK_PATH =
+  /^\/u\/[a-z0-9][a-z0-9._-]{0,254}\/[a-z0-9][a-z0-9._-]{0,254}\/hook\/[A-Za-z0-9]{1,128}\/?$/;
+
 /**
- * Docker Hub asks for the outcome at `callback_url` (its own host only; a loopback stand-in when the
- * outbound policy allows loopback): sent after the answer, never awaited by the sender.
+ * The URL a Docker Hub payload's `callback_url` may be answered at, or null: Docker Hub's own origin (or the
+ * configured stand-in's) and its callback path shape, nothing else, so a payload cannot make this service
+ * post to an address or path of the sender's choosing.
  */
-function callBack(body: unknown, triggers: number, options: ReceiverOptions): void {
-  const url = (body as { callback_url?: unknown }).callback_url;
-  if (typeof url !== 'string') return;
+export function dockerHubCallbackTarget(callbackUrl: unknown, standIn: string | null): URL | null {
+  if (typeof callbackUrl !== 'string' || callbackUrl.length > 2048) return null;
   let target: URL;
   try {
-    target = new URL(url);
+    target = new URL(callbackUrl);
   } catch {
-    return;
+    return null;
   }
-  // Docker Hub's own host, or a loopback stand-in where the policy allows loopback: nowhere else, so a
-  // payload cannot make this service post to an address of the sender's choosing.
-  const docker = target.protocol === 'https:' && target.hostname === 'registry.hub.docker.com';
-  const standIn = options.outbound.allowLoopback && target.protocol === 'http:' && isLoopback(target.host);
-  if (!docker && !standIn) return;
+  const origins = [DOCKER_HUB_CALLBACK_ORIGIN, ...(standIn ? [new URL(standIn).origin] : [])];
+  if (!origins.includes(target.origin)) return null;
+  if (target.username || target.password || target.search || target.hash) return null;
+  return DOCKER_HUB_CALLBACK_PATH.test(target.pathname) ? target : null;
+}
+
+/** Docker Hub asks for the outcome at `callback_url`: sent after the answer, never awaited by the sender. */
+function callBack(body: unknown, triggers: number, options: ReceiverOptions): void {
+  const url = (body as { callback_url?: unknown }).callback_url;
+  if (url === undefined) return;
+  const target = dockerHubCallbackTarget(url, options.dockerHubCallbackOrigin ?? null);
+  if (!target) return options.log("Docker Hub callback: callback_url is not Docker Hub's; not called");
   void fetch(target, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -40,12 +40,14 @@ beforeAll(async () => {
     ],
   ]);
   env = await startTestWorker({ feeds });
+  hub = await startServer((_req, res) => void res.writeHead(200).end());
   api = await startApi(env, {
     receiverSecrets: SECRETS,
     feeds,
+    // Docker Hub's callbacks go to this stand-in only because it is configured.
+    dockerHubCallbackOrigin: hub.url,
     configReceivers: [{ spec: { name: 'from-file', type: 'quay', feed: 'local' }, token: FILE_TOKEN }],
   });
-  hub = await startServer((_req, res) => void res.writeHead(200).end());
 });
 afterAll(async () => {
   await hub?.close();
@@ -342,6 +344,39 @@ describe('every receiver', () => {
     );
     const callback = hub.requests.find((r) => r.url === '/u/hooks/dockerhub/hook/cb/')!;
     expect(JSON.parse(callback.body)).toMatchObject({ state: 'success', context: 'feed-triggers' });
+  });
+
+  test('Docker Hub callbacks go only to Docker Hub (or the configured stand-in) and its callback path', async () => {
+    const elsewhere = await startServer((_req, res) => void res.writeHead(200).end());
+    try {
+      const url = await receiver('hub-callbacks', 'dockerhub', { feed: 'local' });
+      const sent = hub.requests.length;
+      const send = async (callback: string) => {
+        const body = fixture('dockerhub', { REPOSITORY: 'hooks/hub-cb', TAG: '1.0.0', CALLBACK: callback });
+        expect((await post(url, body)).status).toBe(202);
+      };
+      // Loopback, but not the configured stand-in; the stand-in with a path of the sender's choosing.
+      for (const callback of [
+        `${elsewhere.url}/u/hooks/hub-cb/hook/cb/`,
+        `${elsewhere.url}/admin/steal`,
+        `${hub.url}/admin/steal`,
+        `${hub.url}/u/hooks/hub-cb/hook/cb/../../../../../admin`,
+        `${hub.url}/u/hooks/hub-cb/hook/cb%2f..%2f..%2fadmin/`,
+        `${hub.url}/u/hooks/hub-cb/hook/cb/?next=/admin`,
+        `http://user:pw@127.0.0.1:${hub.port}/u/hooks/hub-cb/hook/cb/`,
+      ])
+        await send(callback);
+      await send(`${hub.url}/u/hooks/hub-cb/hook/good/`);
+      await eventually(
+        async () => hub.requests.find((r) => r.url === '/u/hooks/hub-cb/hook/good/'),
+        'the callback to the stand-in',
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      expect(elsewhere.requests).toEqual([]);
+      expect(hub.requests.slice(sent).map((r) => r.url)).toEqual(['/u/hooks/hub-cb/hook/good/']);
+    } finally {
+      await elsewhere.close();
+    }
   });
 
   test('a notified tag the rules reject releases nothing, and history says why', async () => {
