@@ -191,7 +191,10 @@ const FileSchema = z
     dockerHubCallbackOrigin: z
       .url({ protocol: /^https?$/ })
       .max(2048)
-      .refine((u) => new URL(u).origin === u.replace(/\/$/, ''), 'an origin: http(s)://host[:port], no path')
+      .refine(
+        (u) => URL.parse(u)?.origin === u.replace(/\/$/, ''),
+        'an origin: http(s)://host[:port], no path',
+      )
       .optional(),
     /**
      * Receivers defined here rather than through the API: their URL token comes from a secret reference
