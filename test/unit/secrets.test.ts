@@ -18,8 +18,37 @@ describe('secret bindings', () => {
     ['ssh://git@git.example.com/team/', 'ssh://root@git.example.com/team/deploy.git', false],
     ['ssh://git@git.example.com/team/', 'ssh://git@git.example.com:2222/team/deploy.git', false],
     ['https://git.example.com/team/', 'ssh://git@git.example.com/team/deploy.git', false],
+    // Encoded slashes, backslashes and dots, in either case and encoded again: the server may decode them.
+    ['https://host/octopus', 'https://host/octopus/..%2fsteal/api', false],
+    ['https://host/octopus', 'https://host/octopus/..%2Fsteal/api', false],
+    ['https://host/octopus', 'https://host/octopus/%2e%2e%2fsteal', false],
+    ['https://host/octopus', 'https://host/octopus/%2E%2E%2Fsteal', false],
+    ['https://host/octopus', 'https://host/octopus/%252e%252e%252fsteal', false],
+    ['https://host/octopus', 'https://host/octopus/..%25252fsteal', false],
+    ['https://host/octopus', 'https://host/octopus/..%5csteal', false],
+    ['https://host/octopus', 'https://host/octopus/..%5Csteal', false],
+    ['https://host/octopus', 'https://host/octopus/..%255csteal', false],
+    ['https://host/octopus', 'https://host/octopus\\..\\steal', false], // read as /octopus/../steal
+    ['https://host/octopus', 'https://host/octopus/%2e%2e/steal', false], // a dot segment to URL too
+    ['https://host/octopus', 'https://host/octopus/..;/steal', false], // Tomcat's `..;`
+    ['https://host/octopus', 'https://host/octopus/..%3b/steal', false],
+    ['https://host/octopus', 'https://host/octopus/a%00b', false],
+    ['https://host/octopus', 'https://host/octopus/release%2ejson', false],
+    ['https://host/octopus', 'https://host/octo%70us/api', true], // decoded, it is /octopus/api
+    ['https://host/octopus', 'https://host/octopus/api?next=..%2f..%2fsteal', true], // the query is no path
+    ['https://host/octopus', 'https://host/octopus/50%25-off', true],
   ])('%s admits %s: %s', (prefix, url, admitted) => {
     expect(underPrefix(prefix, url)).toBe(admitted);
+  });
+
+  test('a URL with an encoded slash or dot is refused with a reason that says so, bound or not', () => {
+    const bindings = new Map([['octopus', ['https://host/octopus']]]);
+    for (const url of ['https://host/octopus/..%2fsteal/api', 'https://host/octopus/..%252Fsteal/api'])
+      expect(secretRefusal('octopus', url, bindings)).toMatch(
+        /^secret "octopus" may not be sent to https:\/\/host\/octopus\/\.\.%(?:25)?2[fF]steal\/api: its path holds an encoded slash, backslash or dot/,
+      );
+    expect(secretRefusal('octopus', 'https://host/octopus/..;/steal', bindings)).toMatch(/dot segment/);
+    expect(secretRefusal('octopus', 'https://host/octopus/api', bindings)).toBeNull();
   });
 
   test('a refusal reads the same for an unknown name and a name bound elsewhere', () => {
