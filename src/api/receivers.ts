@@ -8,7 +8,9 @@ import {
   parseNotification,
   PayloadError,
   Push,
+  deliveryKeys,
   RECEIVER_VERIFICATION,
+  REPLAY_WINDOW_MS,
   ReceiverSpec,
   ReceiverSpecSchema,
   senderRefusal,
@@ -222,10 +224,22 @@ export function receiverRoutes(options: ReceiverOptions): Router {
           'Invalid request',
           `the notification names ${keys.size} packages; at most ${MAX_PACKAGES_PER_NOTIFICATION}`,
         );
-      const { signalled, pending, missed, deferred } = await signalWatchers(options.client, [...keys], {
-        source: `webhook ${spec.name}`,
-        tags,
-      });
+      // A notification acted on before (the same delivery id, or the same signed body within the window) is
+      // acknowledged and ignored: a captured notification cannot make triggers poll again and again.
+      const delivery = deliveryKeys(spec, raw, headers, body);
+      if (!(await store.firstDelivery(spec.name, delivery, REPLAY_WINDOW_MS)))
+        return void res
+          .status(202)
+          .json({ receiver: spec.name, ignored: 'a replayed notification', triggers: [] });
+      let signals;
+      try {
+        signals = await signalWatchers(options.client, [...keys], { source: `webhook ${spec.name}`, tags });
+      } catch (err) {
+        // Not acted on: the sender's retry must not count as a replay.
+        await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
+        throw err;
+      }
+      const { signalled, pending, missed, deferred } = signals;
       res.status(202).json({
         receiver: spec.name,
         packages: [...keys],

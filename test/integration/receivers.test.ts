@@ -132,12 +132,23 @@ describe.each(CASES)('a $type receiver', ({ type, extra, repository, notify }) =
       return e.release === release.number ? e : undefined;
     }, 'the evaluation in history');
     expect(entry).toMatchObject({ outcome: 'released', source: `webhook r-${type}` });
-    // The same notification again: acknowledged, a poll, nothing released twice.
-    expect((await post(url, body, headers)).status).toBe(202);
-    await eventually(async () => {
-      const e = await newestEntry(project);
-      return e.outcome === 'no-change' ? e : undefined;
-    }, 'the replay evaluated');
+    const again = await post(url, body, headers);
+    if (type === 'dockerhub' || type === 'quay') {
+      // Senders that cannot sign: the same notification again is acknowledged, a poll, nothing released twice.
+      expect(again.status).toBe(202);
+      await eventually(async () => {
+        const e = await newestEntry(project);
+        return e.outcome === 'no-change' ? e : undefined;
+      }, 'the repeat evaluated');
+    } else {
+      // A replay of a verified notification (its delivery id, or its signed body) is acknowledged and ignored.
+      expect([again.status, again.body]).toEqual([
+        202,
+        { receiver: `r-${type}`, ignored: 'a replayed notification', triggers: [] },
+      ]);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await newestEntry(project)).toEqual(entry);
+    }
     expect((await api.request('GET', `/projects/${project}/releases`)).body.releases).toHaveLength(2);
   });
 
@@ -377,6 +388,66 @@ describe('every receiver', () => {
     } finally {
       await elsewhere.close();
     }
+  });
+
+  test('a replayed signed notification is ignored: by delivery id, by signed body, on another API process, and not when its first try failed verification', async () => {
+    const url = await receiver('replays', 'github', { secret: { secret: 'github-hook' }, feed: 'local' });
+    await watched('hook-replays', 'hooks/replays');
+    await pushImage(registry.url, 'hooks/replays', '1.1.0');
+    const notice = (tag: string, delivery: string) => {
+      const body = fixture('github-registry_package', { OWNER: 'hooks', NAME: 'replays', TAG: tag });
+      return {
+        body,
+        headers: {
+          'x-github-event': 'registry_package',
+          'x-github-delivery': delivery,
+          'x-hub-signature-256': hmac(SECRETS.get('github-hook')!, body),
+        },
+      };
+    };
+    const first = notice('1.1.0', 'd-1');
+    // A first try that fails verification does not use up the delivery id.
+    const forged = { ...first.headers, 'x-hub-signature-256': `${first.headers['x-hub-signature-256']}0` };
+    expect((await post(url, first.body, forged)).status).toBe(401);
+    const res = await post(url, first.body, first.headers);
+    expect([res.status, res.body.triggers]).toEqual([202, ['trigger/hook-replays/app']]);
+    await waitForReleases(env, 'hook-replays', 2);
+    const entry = await eventually(async () => {
+      const e = await newestEntry('hook-replays');
+      return e.source === 'webhook replays' && e.release ? e : undefined;
+    }, 'the release in history');
+
+    // Another API process on the same ledger (or this one after a restart) knows it too.
+    const other = await startApi(env, { receiverSecrets: SECRETS, feeds: new Map() });
+    try {
+      const ignored = { receiver: 'replays', ignored: 'a replayed notification', triggers: [] };
+      for (const [what, base, n] of [
+        ['the same delivery', api.url, first],
+        [
+          'the signed body under a new delivery id',
+          api.url,
+          { ...first, headers: { ...first.headers, 'x-github-delivery': 'd-2' } },
+        ],
+        ['the same delivery id with another signed body', api.url, notice('1.2.0', 'd-1')],
+        ['the same delivery on another API process', other.url, first],
+      ] as const) {
+        const r = await fetch(`${base}${url}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...n.headers },
+          body: n.body,
+        });
+        expect([what, r.status, await r.json()]).toEqual([what, 202, ignored]);
+      }
+    } finally {
+      await other.close();
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await newestEntry('hook-replays')).toEqual(entry);
+    // A new delivery of a new body is acted on.
+    const next = notice('1.1.0', 'd-3');
+    const fresh = { ...next, body: next.body.replace('"action"', '"zen": "new", "action"') };
+    fresh.headers['x-hub-signature-256'] = hmac(SECRETS.get('github-hook')!, fresh.body);
+    expect((await post(url, fresh.body, fresh.headers)).body.triggers).toEqual(['trigger/hook-replays/app']);
   });
 
   test('a notified tag the rules reject releases nothing, and history says why', async () => {
