@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { secretRefusal, underPrefix } from '../../src/secrets';
 
 describe('secret bindings', () => {
@@ -60,5 +61,49 @@ describe('secret bindings', () => {
       'secret "hook" may not be sent to https://evil.example/x: the worker configuration must bind it there (secrets.hook.sendTo)',
     );
     expect(unknown).toBe(bound!.replace(/hook/g, 'other'));
+  });
+
+  test('no admitted URL leaves the bound path however many times the server decodes it', () => {
+    const part = fc.constantFrom(
+      '..',
+      '.',
+      '/',
+      '\\',
+      ';',
+      '%',
+      '25',
+      '2f',
+      '2F',
+      '2e',
+      '5c',
+      '3b',
+      '00',
+      'steal',
+      'a',
+    );
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 14 }), (parts) => {
+        const url = `https://host/octopus/${parts.join('')}`;
+        if (!underPrefix('https://host/octopus', url)) return;
+        // What a server, or a chain of proxies, may read: decoded up to four times, backslashes as slashes,
+        // `;parameters` cut from each segment (Tomcat), dot segments resolved.
+        let path = new URL(url).pathname;
+        for (let i = 0; i < 4; i++) {
+          try {
+            path = decodeURIComponent(path);
+          } catch {
+            break;
+          }
+          const read = path
+            .replaceAll('\\', '/')
+            .split('/')
+            .map((segment) => segment.split(';')[0])
+            .join('/');
+          const resolved = new URL(`https://h${read.startsWith('/') ? '' : '/'}${read}`).pathname;
+          expect(resolved === '/octopus' || resolved.startsWith('/octopus/')).toBe(true);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
