@@ -184,6 +184,19 @@ const FileSchema = z
      */
     receiverSecrets: z.record(FeedIdSchema, SecretRefSchema).default({}),
     /**
+     * Where Docker Hub receivers answer a push's `callback_url` instead of https://registry.hub.docker.com
+     * (a stand-in for tests or a mirror): an origin, `http(s)://host[:port]`. Callbacks still go only to
+     * Docker Hub's path shape, `/u/<namespace>/<repository>/hook/<id>/`.
+     */
+    dockerHubCallbackOrigin: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .refine(
+        (u) => URL.parse(u)?.origin === u.replace(/\/$/, ''),
+        'an origin: http(s)://host[:port], no path',
+      )
+      .optional(),
+    /**
      * Receivers defined here rather than through the API: their URL token comes from a secret reference
      * (at least 32 characters), so the URL is known before the service starts.
      */
@@ -273,6 +286,8 @@ export interface Config {
   readonly receiverSecrets: ReadonlyMap<string, string>;
   /** Receivers defined in the file, with their URL tokens. */
   readonly receivers: readonly ConfiguredReceiver[];
+  /** A stand-in origin for Docker Hub's callbacks (`dockerHubCallbackOrigin`); null: Docker Hub only. */
+  readonly dockerHubCallbackOrigin: string | null;
   /** Where feeds, token realms, destinations and redirects may lead. */
   readonly outbound: OutboundPolicy;
 }
@@ -369,6 +384,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         throw new ConfigError(`${where}: receivers.${i}.urlToken: 32 to 128 letters, digits, "-" or "_"`);
       return { spec: spec.data, token };
     }),
+    dockerHubCallbackOrigin: file.dockerHubCallbackOrigin
+      ? new URL(file.dockerHubCallbackOrigin).origin
+      : null,
     receiverSecrets: new Map(
       Object.entries(file.receiverSecrets).map(([name, ref]) => [
         name,

@@ -108,6 +108,7 @@ export async function runService(role: Role): Promise<void> {
           webhookToken: config.webhookToken,
           receiverSecrets: config.receiverSecrets,
           configReceivers: config.receivers,
+          dockerHubCallbackOrigin: config.dockerHubCallbackOrigin,
           secretBindings: bindingsOf(config.secrets),
           outbound: config.outbound,
           feeds: config.feeds,

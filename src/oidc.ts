@@ -119,6 +119,11 @@ const JWKS_MAX_TTL_MS = 24 * 3600_000;
 const JWKS_REFRESH_MS = 60_000;
 const JWKS_REFRESHES = 5;
 const JWKS_MAX_BYTES = 64 * 1024;
+/**
+ * A URL that could not be read (and holds no keys read before) is not read again for this long: pushes
+ * meanwhile are answered 503 at once with the same reason, instead of each waiting out the timeout.
+ */
+export const JWKS_FAILURE_TTL_MS = 30_000;
 
 /**
  * JWKS documents read from their URLs through the outbound policy (timeout, size cap, no redirects to
@@ -127,6 +132,8 @@ const JWKS_MAX_BYTES = 64 * 1024;
 export class JwksCache {
   private readonly http: HttpClient;
   private readonly entries = new Map<string, { jwks: Jwks | null; until: number; reading?: Promise<Jwks> }>();
+  /** URLs whose last read failed with no keys to fall back on: the reason, until when it stands. */
+  private readonly failures = new Map<string, { reason: string; until: number }>();
   /** Per URL, the unknown kids that made it read again, and when. */
   private readonly refreshes = new Map<string, Map<string, number>>();
 
@@ -141,6 +148,11 @@ export class JwksCache {
     const fresh = entry?.jwks && entry.until > now ? entry.jwks : null;
     const known = fresh ? keyFor(keysOf(fresh), kid) : undefined;
     if (known) return known;
+    const failed = this.failures.get(url);
+    if (failed && failed.until > now && !entry?.jwks)
+      throw new JwksUnavailable(
+        `${failed.reason} (not read again for ${Math.ceil((failed.until - now) / 1000)} s)`,
+      );
     if (fresh) {
       // A key not seen yet may be a rotation: read again, a bounded number of times (a sender naming
       // made-up kids cannot make this service hammer the issuer).
@@ -161,6 +173,7 @@ export class JwksCache {
       ({ jwks, ttl }) => {
         if (this.entries.size >= 100) this.entries.clear();
         this.entries.set(url, { jwks, until: Date.now() + ttl });
+        this.failures.delete(url);
         return jwks;
       },
       (err: unknown) => {
@@ -168,7 +181,14 @@ export class JwksCache {
         if (kept) kept.reading = undefined;
         // Keys read before stay in use while the URL cannot be read (tried again in a minute): an issuer's
         // outage does not stop verified pushes.
-        if (!kept?.jwks) throw err;
+        if (!kept?.jwks) {
+          if (this.failures.size >= 100) this.failures.clear();
+          this.failures.set(url, {
+            reason: err instanceof Error ? err.message : String(err),
+            until: Date.now() + JWKS_FAILURE_TTL_MS,
+          });
+          throw err;
+        }
         kept.until = Math.max(kept.until, Date.now() + JWKS_MIN_TTL_MS);
         return kept.jwks;
       },

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { FeedIdSchema, RepositorySchema, SlugSchema } from './domain/trigger-schema';
 import { JwksCache, oidcRefusal, OidcSchema } from './oidc';
@@ -366,6 +366,38 @@ export function parseNotification(
       return pushes([{ host: hook.feed, repository: hook.package, tag: hook.tag }]);
     }
   }
+}
+
+/** How long a verified notification is remembered: the same one again within it is a replay, ignored. */
+export const REPLAY_WINDOW_MS = 10 * 60_000;
+
+const sha256 = (value: string | Buffer) => createHash('sha256').update(value).digest('hex');
+
+/**
+ * What identifies one delivery of a verified notification, so that a replay is acted on once: the sender's
+ * delivery id where it gives one (GitHub's X-GitHub-Delivery, a Pub/Sub message id), and the body where the
+ * sender proves it with a secret or a token (a signed body replayed, even under a new delivery id, is as
+ * valid as the original). Unsigned senders (Docker Hub, Quay) have only their URL: anyone holding it can
+ * send anything, and the same tag pushed twice is the same body.
+ */
+export function deliveryKeys(
+  spec: ReceiverSpec,
+  raw: Buffer,
+  headers: Readonly<Record<string, string | undefined>>,
+  body: unknown,
+): string[] {
+  const ids: unknown[] = [];
+  if (spec.type === 'github') ids.push(headers['x-github-delivery']);
+  if (spec.type === 'gar') {
+    const message = (body as { message?: { messageId?: unknown; message_id?: unknown } }).message;
+    ids.push(message?.messageId ?? message?.message_id);
+  }
+  const keys = ids
+    .filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= 256)
+    .map((id) => `delivery:${sha256(id)}`);
+  const signed = RECEIVER_VERIFICATION[spec.type].secret === 'required' || spec.oidc !== undefined;
+  if (signed) keys.push(`body:${sha256(raw)}`);
+  return keys;
 }
 
 /** Constant-time comparison of a presented secret with the expected one. */

@@ -12,7 +12,57 @@ export interface NamedSecret {
 /** Secret names with their bindings, without values: what the API needs to check a project. */
 export type SecretBindings = ReadonlyMap<string, readonly string[]>;
 
-/** Whether `url` lies under the prefix: same scheme and host, and the path at or below the prefix's. */
+/**
+ * A percent-encoded `/`, `\\` or `.`, however many times encoded (`%2F`, `%2e`, `%5c`, `%252f`, …): a server or
+ * proxy may decode it into a separator or a dot segment, so `/octopus/..%2fsteal` would be read as `/steal`.
+ */
+const ENCODED_SEPARATOR = /%(?:25)*(?:2f|5c|2e)/i;
+
+/** Why a URL's path is ambiguous to the server that reads it, or null when it is not. */
+export function ambiguousPath(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return null;
+  }
+  if (ENCODED_SEPARATOR.test(u.pathname))
+    return 'its path holds an encoded slash, backslash or dot (%2F, %5C, %2E, or encoded again as %252F), which the server may decode into another path';
+  if (u.pathname.includes('\\')) return 'its path holds a backslash, which the server may read as a slash';
+  return decodedPath(u.pathname) === null
+    ? 'its path holds a dot segment (`..;`) or a control character once decoded'
+    : null;
+}
+
+/**
+ * The path as the server reads it: percent-decoded (a few times, as chained proxies may) and split into
+ * segments; null when a segment would then be `.`, `..` (or `..;`, which Tomcat reads as `..`), holds a
+ * control character or a backslash, or the encoding is malformed.
+ */
+function decodedPath(pathname: string): string | null {
+  if (ENCODED_SEPARATOR.test(pathname)) return null;
+  let path = pathname;
+  for (let i = 0; i < 3 && path.includes('%'); i++) {
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      break; // a stray `%`: servers keep it as it is (separators encoded at any depth were refused above)
+    }
+  }
+  if (ENCODED_SEPARATOR.test(path)) return null;
+  const bad = (segment: string) =>
+    segment === '.' ||
+    segment === '..' ||
+    /^\.\.?;/.test(segment) ||
+    [...segment].some((c) => c < ' ' || c === '\x7f' || c === '\\');
+  return path.split('/').some(bad) ? null : path;
+}
+
+/**
+ * Whether `url` lies under the prefix: same scheme and host, and the path, decoded as the server reads it,
+ * at or below the prefix's. A path a server could read as another one (encoded slashes or dots) is never
+ * under any prefix.
+ */
 export function underPrefix(prefix: string, url: string): boolean {
   let p: URL;
   let u: URL;
@@ -26,8 +76,11 @@ export function underPrefix(prefix: string, url: string): boolean {
   // An ssh:// URL names its login user (not a secret); the prefix must name the same one.
   if (u.protocol === 'ssh:' ? u.username !== p.username : u.username !== '') return false;
   if (u.password !== '') return false;
-  const base = p.pathname.endsWith('/') ? p.pathname : `${p.pathname}/`;
-  return u.pathname === p.pathname || u.pathname.startsWith(base);
+  const path = decodedPath(u.pathname);
+  const bound = decodedPath(p.pathname);
+  if (path === null || bound === null) return false;
+  const base = bound.endsWith('/') ? bound : `${bound}/`;
+  return path === bound || path.startsWith(base);
 }
 
 /**
@@ -35,8 +88,6 @@ export function underPrefix(prefix: string, url: string): boolean {
  * unknown or bound elsewhere, so a caller cannot probe which secrets exist.
  */
 export function secretRefusal(name: string, url: string, bindings: SecretBindings): string | null {
-  const sendTo = bindings.get(name) ?? [];
-  if (sendTo.some((prefix) => underPrefix(prefix, url))) return null;
   let where = '(invalid URL)';
   try {
     const u = new URL(url);
@@ -44,6 +95,10 @@ export function secretRefusal(name: string, url: string, bindings: SecretBinding
   } catch {
     // keep the placeholder
   }
+  const ambiguous = ambiguousPath(url);
+  if (ambiguous !== null) return `secret "${name}" may not be sent to ${where}: ${ambiguous}`;
+  const sendTo = bindings.get(name) ?? [];
+  if (sendTo.some((prefix) => underPrefix(prefix, url))) return null;
   return `secret "${name}" may not be sent to ${where}: the worker configuration must bind it there (secrets.${name}.sendTo)`;
 }
 

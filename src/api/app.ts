@@ -42,6 +42,8 @@ export interface AppOptions {
   readonly configReceivers?: readonly ConfiguredReceiver[];
   /** Values of the configured receiver secrets (receiverSecrets), by name. */
   readonly receiverSecrets?: ReadonlyMap<string, string>;
+  /** A stand-in origin for Docker Hub's callbacks; by default Docker Hub's own only. */
+  readonly dockerHubCallbackOrigin?: string | null;
   /** API tokens and the audit log; by default on the ledger's database. */
   readonly access?: AccessStore;
   /** Shared Temporal health probe; one is started for the app when not given. */
@@ -181,6 +183,7 @@ export function createApp(options: AppOptions): express.Express {
       client: options.client,
       store: new ReceiverStore(options.ledger.db, options.configReceivers),
       secrets: options.receiverSecrets ?? new Map(),
+      dockerHubCallbackOrigin: options.dockerHubCallbackOrigin ?? null,
       feeds: options.feeds ?? new Map(),
       outbound: options.outbound ?? PERMISSIVE_OUTBOUND,
       log,

@@ -1,14 +1,17 @@
 import { Client } from '@temporalio/client';
-import express, { Request, Response, Router } from 'express';
+import express, { NextFunction, Request, Response, Router } from 'express';
 import { z } from 'zod';
-import { Feed, isLoopback } from '../feeds/feed';
+import { Feed } from '../feeds/feed';
 import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
 import { metrics } from '../metrics';
 import {
   parseNotification,
   PayloadError,
   Push,
+  deliveryKeys,
   RECEIVER_VERIFICATION,
+  REPLAY_WINDOW_MS,
+  ReceiverSpec,
   ReceiverSpecSchema,
   senderRefusal,
 } from '../receivers';
@@ -27,6 +30,8 @@ export interface ReceiverOptions {
   readonly secrets: ReadonlyMap<string, string>;
   readonly feeds: ReadonlyMap<string, Feed>;
   readonly outbound: OutboundPolicy;
+  /** A stand-in origin Docker Hub callbacks may go to (configured); null: Docker Hub's own only. */
+  readonly dockerHubCallbackOrigin?: string | null;
   readonly log: (message: string) => void;
 }
 
@@ -73,6 +78,8 @@ export function keysOf(
 }
 
 const REFUSED = 'the notification could not be verified';
+/** Unknown URL, failed signature, missing secret: one answer that tells a guesser nothing. */
+const refuse = (res: Response) => sendProblem(res, 401, 'Unauthorized', REFUSED);
 
 /** Header values by lower-case name, single-valued. */
 function headersOf(req: Request): Record<string, string | undefined> {
@@ -140,24 +147,32 @@ export function receiverRoutes(options: ReceiverOptions): Router {
 
   router.post(
     '/hooks/:id',
-    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
-    async (req: Request, res: Response) => {
-      let receiver = 'unknown';
+    // The receiver is looked up before the body is read: an unknown URL is answered at once, and its body
+    // is discarded as it arrives (Node's http server), never buffered.
+    async (req: Request, res: Response, next: NextFunction) => {
+      res.locals.receiver = 'unknown';
       res.once('finish', () => {
         const status = res.statusCode;
         const verdict =
           status < 300 ? 'accepted' : status === 401 ? 'unauthorized' : status < 500 ? 'invalid' : 'failed';
-        metrics.webhookNotifications.inc({ receiver, verdict });
+        metrics.webhookNotifications.inc({ receiver: String(res.locals.receiver), verdict });
       });
-      // Unknown URL, failed signature, missing secret: one answer that tells a guesser nothing.
-      const refuse = () => sendProblem(res, 401, 'Unauthorized', REFUSED);
       const spec = await store.byToken(String(req.params.id));
-      if (!spec) return refuse();
-      receiver = spec.name;
+      if (!spec) {
+        res.set('Connection', 'close');
+        return refuse(res);
+      }
+      res.locals.receiver = spec.name;
+      res.locals.spec = spec;
+      next();
+    },
+    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
+    async (req: Request, res: Response) => {
+      const spec = res.locals.spec as ReceiverSpec;
       const secret = spec.secret ? (options.secrets.get(spec.secret.secret) ?? null) : null;
       if (spec.secret && secret === null) {
         options.log(`receiver ${spec.name}: its secret ${spec.secret.secret} is not in the configuration`);
-        return refuse();
+        return refuse(res);
       }
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const headers = headersOf(req);
@@ -173,7 +188,7 @@ export function receiverRoutes(options: ReceiverOptions): Router {
       if (refusal !== null) {
         // For the operator, without the sender's values: a misconfigured audience shows here.
         options.log(`receiver ${spec.name}: refused a notification: ${refusal}`);
-        return refuse();
+        return refuse(res);
       }
       let body: unknown;
       try {
@@ -209,10 +224,22 @@ export function receiverRoutes(options: ReceiverOptions): Router {
           'Invalid request',
           `the notification names ${keys.size} packages; at most ${MAX_PACKAGES_PER_NOTIFICATION}`,
         );
-      const { signalled, pending, missed, deferred } = await signalWatchers(options.client, [...keys], {
-        source: `webhook ${spec.name}`,
-        tags,
-      });
+      // A notification acted on before (the same delivery id, or the same signed body within the window) is
+      // acknowledged and ignored: a captured notification cannot make triggers poll again and again.
+      const delivery = deliveryKeys(spec, raw, headers, body);
+      if (!(await store.firstDelivery(spec.name, delivery, REPLAY_WINDOW_MS)))
+        return void res
+          .status(202)
+          .json({ receiver: spec.name, ignored: 'a replayed notification', triggers: [] });
+      let signals;
+      try {
+        signals = await signalWatchers(options.client, [...keys], { source: `webhook ${spec.name}`, tags });
+      } catch (err) {
+        // Not acted on: the sender's retry must not count as a replay.
+        await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
+        throw err;
+      }
+      const { signalled, pending, missed, deferred } = signals;
       res.status(202).json({
         receiver: spec.name,
         packages: [...keys],
@@ -227,24 +254,37 @@ export function receiverRoutes(options: ReceiverOptions): Router {
   return router;
 }
 
+/** Where Docker Hub's callbacks go: its documented `callback_url` origin. */
+export const DOCKER_HUB_CALLBACK_ORIGIN = 'https://registry.hub.docker.com';
+/** Docker Hub's callback path: `/u/<namespace>/<repository>/hook/<id>/`. */
+const DOCKER_HUB_CALLBACK_PATH =
+  /^\/u\/[a-z0-9][a-z0-9._-]{0,254}\/[a-z0-9][a-z0-9._-]{0,254}\/hook\/[A-Za-z0-9]{1,128}\/?$/;
+
 /**
- * Docker Hub asks for the outcome at `callback_url` (its own host only; a loopback stand-in when the
- * outbound policy allows loopback): sent after the answer, never awaited by the sender.
+ * The URL a Docker Hub payload's `callback_url` may be answered at, or null: Docker Hub's own origin (or the
+ * configured stand-in's) and its callback path shape, nothing else, so a payload cannot make this service
+ * post to an address or path of the sender's choosing.
  */
-function callBack(body: unknown, triggers: number, options: ReceiverOptions): void {
-  const url = (body as { callback_url?: unknown }).callback_url;
-  if (typeof url !== 'string') return;
+export function dockerHubCallbackTarget(callbackUrl: unknown, standIn: string | null): URL | null {
+  if (typeof callbackUrl !== 'string' || callbackUrl.length > 2048) return null;
   let target: URL;
   try {
-    target = new URL(url);
+    target = new URL(callbackUrl);
   } catch {
-    return;
+    return null;
   }
-  // Docker Hub's own host, or a loopback stand-in where the policy allows loopback: nowhere else, so a
-  // payload cannot make this service post to an address of the sender's choosing.
-  const docker = target.protocol === 'https:' && target.hostname === 'registry.hub.docker.com';
-  const standIn = options.outbound.allowLoopback && target.protocol === 'http:' && isLoopback(target.host);
-  if (!docker && !standIn) return;
+  const origins = [DOCKER_HUB_CALLBACK_ORIGIN, ...(standIn ? [new URL(standIn).origin] : [])];
+  if (!origins.includes(target.origin)) return null;
+  if (target.username || target.password || target.search || target.hash) return null;
+  return DOCKER_HUB_CALLBACK_PATH.test(target.pathname) ? target : null;
+}
+
+/** Docker Hub asks for the outcome at `callback_url`: sent after the answer, never awaited by the sender. */
+function callBack(body: unknown, triggers: number, options: ReceiverOptions): void {
+  const url = (body as { callback_url?: unknown }).callback_url;
+  if (url === undefined) return;
+  const target = dockerHubCallbackTarget(url, options.dockerHubCallbackOrigin ?? null);
+  if (!target) return options.log("Docker Hub callback: callback_url is not Docker Hub's; not called");
   void fetch(target, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -201,6 +201,20 @@ const MIGRATIONS: Record<string, Migration> = {
       await sql`ALTER TABLE deliveries ADD COLUMN in_doubt boolean NOT NULL DEFAULT false`.execute(db);
     },
   },
+  '0008_receiver_deliveries': {
+    async up(db) {
+      // Notifications a receiver acted on, kept for the replay window in the database, so a replay is
+      // recognised after a restart and by every API process of the ledger.
+      await sql`
+        CREATE TABLE receiver_deliveries (
+          receiver text NOT NULL,
+          key text NOT NULL,
+          expires_at timestamptz NOT NULL,
+          PRIMARY KEY (receiver, key)
+        )`.execute(db);
+      await sql`CREATE INDEX receiver_deliveries_expiry ON receiver_deliveries (expires_at)`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

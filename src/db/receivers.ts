@@ -13,6 +13,9 @@ export interface ReceiverInfo {
 
 export class ReceiverConflict extends Error {}
 
+/** Expired delivery records are deleted at most this often per process. */
+const PRUNE_EVERY_MS = 60_000;
+
 function info(row: Selectable<ReceiversTable>): ReceiverInfo {
   return {
     spec: ReceiverSpecSchema.parse({
@@ -35,6 +38,7 @@ export class ReceiverStore {
   /** Receivers of the configuration file, by URL-token hash: listed, found, never created or deleted here. */
   private readonly configured: ReadonlyMap<string, ReceiverSpec>;
   private readonly loadedAt = new Date().toISOString();
+  private prunedAt = 0;
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -92,6 +96,43 @@ export class ReceiverStore {
     for (const [hash, { spec }] of this.recent) if (spec.name === name) this.recent.delete(hash);
     const result = await this.db.deleteFrom('receivers').where('name', '=', name).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
+  }
+
+  /**
+   * Records a verified notification's keys for `windowMs`; false when one of them is already recorded and
+   * unexpired (a replay). One statement: two API processes given the same notification at once record it
+   * once, and only one of them acts on it.
+   */
+  async firstDelivery(receiver: string, keys: readonly string[], windowMs: number): Promise<boolean> {
+    if (keys.length === 0) return true;
+    const now = new Date();
+    if (now.getTime() >= this.prunedAt + PRUNE_EVERY_MS) {
+      this.prunedAt = now.getTime();
+      await this.db.deleteFrom('receiver_deliveries').where('expires_at', '<=', now).execute();
+    }
+    const expires = new Date(now.getTime() + windowMs);
+    const recorded = await this.db
+      .insertInto('receiver_deliveries')
+      .values([...new Set(keys)].map((key) => ({ receiver, key, expires_at: expires })))
+      .onConflict((oc) =>
+        oc
+          .columns(['receiver', 'key'])
+          .doUpdateSet({ expires_at: expires })
+          .where('receiver_deliveries.expires_at', '<=', now),
+      )
+      .returning('key')
+      .execute();
+    return recorded.length === new Set(keys).size;
+  }
+
+  /** Forgets keys recorded for a notification that could not be acted on, so the sender's retry is not a replay. */
+  async forgetDelivery(receiver: string, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.db
+      .deleteFrom('receiver_deliveries')
+      .where('receiver', '=', receiver)
+      .where('key', 'in', [...keys])
+      .execute();
   }
 
   /** The receiver a URL token opens, or null. Looked up by hash: the token itself is never compared. */

@@ -119,6 +119,14 @@ export interface ReceiversTable {
   created_at: Timestamp;
 }
 
+/** Verified notifications a receiver has acted on, by key, until the replay window closes. */
+export interface ReceiverDeliveriesTable {
+  receiver: string;
+  /** `delivery:` or `body:` and a hex SHA-256: the sender's delivery id, or the signed body. */
+  key: string;
+  expires_at: Timestamp;
+}
+
 export interface DeploymentsTable {
   id: Generated<number>;
   project_id: number;
@@ -174,6 +182,7 @@ export interface Schema {
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
   receivers: ReceiversTable;
+  receiver_deliveries: ReceiverDeliveriesTable;
   deployments: DeploymentsTable;
   approvals: ApprovalsTable;
   feed_listings: FeedListingsTable;

@@ -116,6 +116,7 @@ const routes: Array<[string, string]> = [
   ['PATCH', '/triggers/fuzz/fuzz'],
   ['POST', '/rules/preview'],
   ['POST', '/webhooks/registry'],
+  ['POST', `/hooks/${'A'.repeat(43)}`], // an unknown receiver: 401 before its body is read
   ['POST', '/projects/fuzz/releases'],
 ];
 

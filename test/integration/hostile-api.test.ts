@@ -129,6 +129,76 @@ describe('secrets go only where they are bound', () => {
   });
 });
 
+describe('a secret is bound to the path the server reads, decoded', () => {
+  // Each would reach ${octopus}/steal once the server (or a proxy before it) decodes the path.
+  const TRICKS = [
+    '..%2fsteal',
+    '..%2Fsteal',
+    '%2e%2e%2fsteal',
+    '%2E%2E%2Fsteal',
+    '%252e%252e%252fsteal',
+    '..%25252fsteal',
+    '..%5csteal',
+    '..%255Csteal',
+    '..;/steal',
+    '..%3b/steal',
+    '..\\steal',
+  ];
+
+  test.each(TRICKS)('a destination under the bound prefix by way of %s is refused on save', async (trick) => {
+    const res = await api.request('PUT', '/projects/steal-encoded', {
+      packages: [pkg()],
+      destinations: [octopusAt(`${octopus.url}/api/${trick}`)],
+    });
+    expect([res.status, res.body.errors?.[0]?.field]).toEqual([400, 'destinations.0.apiKey.secret']);
+    expect(res.body.errors[0].message).toMatch(
+      /^secret "octopus-api-key" may not be sent to http:\/\/127\.0\.0\.1:\d+\//,
+    );
+  });
+
+  test('an encoded slash is named in the refusal', async () => {
+    const res = await api.request('PUT', '/projects/steal-encoded', {
+      packages: [pkg()],
+      destinations: [octopusAt(`${octopus.url}/api/..%2Fsteal`)],
+    });
+    expect(res.body.errors[0].message).toBe(
+      `secret "octopus-api-key" may not be sent to ${octopus.url}/api/..%2Fsteal/api/Spaces-1/releases: its path holds an encoded slash, backslash or dot (%2F, %5C, %2E, or encoded again as %252F), which the server may decode into another path`,
+    );
+  });
+
+  test('a project that skipped the API check: the bound server never gets the key on an encoded path', async () => {
+    const tricks = ['..%2fsteal', '%252e%252e%252fsteal', '..%5Csteal'];
+    await putProject(env, {
+      name: 'steal-encoded-direct',
+      packages: [pkg()],
+      destinations: tricks.map((trick, i) => ({
+        ...octopusAt(`${octopus.url}/api/${trick}`),
+        name: `octo${i}`,
+      })) as never,
+    });
+    await createLedgerActivities({
+      ledger: env.ledger,
+      client: env.client,
+      taskQueue: env.taskQueue,
+    }).createRelease({
+      project: 'steal-encoded-direct',
+      request: release('steal-encoded-1', '1.0.0'),
+    });
+    const deliveries = await eventually(async () => {
+      const [r] = await releasesOf(env, 'steal-encoded-direct');
+      const all = tricks.map((_, i) => r?.deliveries[`octo${i}`]);
+      return all.every((d) => d?.lastError) ? all : undefined;
+    }, 'refused deliveries');
+    for (const d of deliveries) {
+      expect(d!.status).toBe('pending');
+      expect(d!.lastError).toMatch(/its path holds an encoded slash, backslash or dot/);
+    }
+    // Nothing arrived at the bound server on those paths, so its API key never left.
+    expect(octopus.requests.filter((r) => r.url.includes('steal'))).toEqual([]);
+    expect(octopus.requests.filter((r) => r.headers['x-octopus-apikey'] !== undefined)).toEqual([]);
+  });
+});
+
 function release(key: string, tag: string, packages = [pkg()]): CreateReleaseRequest {
   return {
     channel: 'default',

@@ -1,5 +1,6 @@
 import { createHmac, generateKeyPairSync, KeyPairKeyObjectResult, sign } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import os from 'node:os';
 import { runApply } from '../../src/cli/apply';
 import path from 'node:path';
@@ -39,12 +40,14 @@ beforeAll(async () => {
     ],
   ]);
   env = await startTestWorker({ feeds });
+  hub = await startServer((_req, res) => void res.writeHead(200).end());
   api = await startApi(env, {
     receiverSecrets: SECRETS,
     feeds,
+    // Docker Hub's callbacks go to this stand-in only because it is configured.
+    dockerHubCallbackOrigin: hub.url,
     configReceivers: [{ spec: { name: 'from-file', type: 'quay', feed: 'local' }, token: FILE_TOKEN }],
   });
-  hub = await startServer((_req, res) => void res.writeHead(200).end());
 });
 afterAll(async () => {
   await hub?.close();
@@ -129,12 +132,23 @@ describe.each(CASES)('a $type receiver', ({ type, extra, repository, notify }) =
       return e.release === release.number ? e : undefined;
     }, 'the evaluation in history');
     expect(entry).toMatchObject({ outcome: 'released', source: `webhook r-${type}` });
-    // The same notification again: acknowledged, a poll, nothing released twice.
-    expect((await post(url, body, headers)).status).toBe(202);
-    await eventually(async () => {
-      const e = await newestEntry(project);
-      return e.outcome === 'no-change' ? e : undefined;
-    }, 'the replay evaluated');
+    const again = await post(url, body, headers);
+    if (type === 'dockerhub' || type === 'quay') {
+      // Senders that cannot sign: the same notification again is acknowledged, a poll, nothing released twice.
+      expect(again.status).toBe(202);
+      await eventually(async () => {
+        const e = await newestEntry(project);
+        return e.outcome === 'no-change' ? e : undefined;
+      }, 'the repeat evaluated');
+    } else {
+      // A replay of a verified notification (its delivery id, or its signed body) is acknowledged and ignored.
+      expect([again.status, again.body]).toEqual([
+        202,
+        { receiver: `r-${type}`, ignored: 'a replayed notification', triggers: [] },
+      ]);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await newestEntry(project)).toEqual(entry);
+    }
     expect((await api.request('GET', `/projects/${project}/releases`)).body.releases).toHaveLength(2);
   });
 
@@ -194,6 +208,34 @@ describe('every receiver', () => {
         )
       ).status,
     ).toBe(401);
+  });
+
+  test('an unknown URL is refused before its body: a sender that stalls after the headers gets its 401', async () => {
+    const { port } = new URL(api.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    try {
+      const answer = new Promise<string>((resolve, reject) => {
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1');
+          if (text.includes('\r\n\r\n')) resolve(text);
+        });
+        socket.on('error', reject);
+      });
+      // A 1 MiB body announced, 100 bytes of it sent, then nothing.
+      socket.write(
+        `POST /hooks/${'B'.repeat(43)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${1024 * 1024}\r\n\r\n${'{'.padEnd(100, ' ')}`,
+      );
+      const head = await Promise.race([
+        answer,
+        new Promise<string>((resolve) => setTimeout(() => resolve('(no answer in 3 s)'), 3000)),
+      ]);
+      expect(head.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized');
+      expect(head.toLowerCase()).toContain('connection: close');
+    } finally {
+      socket.destroy();
+    }
   });
 
   test('a receiver from the configuration file: its URL works, it is listed, it cannot be deleted through the API', async () => {
@@ -313,6 +355,99 @@ describe('every receiver', () => {
     );
     const callback = hub.requests.find((r) => r.url === '/u/hooks/dockerhub/hook/cb/')!;
     expect(JSON.parse(callback.body)).toMatchObject({ state: 'success', context: 'feed-triggers' });
+  });
+
+  test('Docker Hub callbacks go only to Docker Hub (or the configured stand-in) and its callback path', async () => {
+    const elsewhere = await startServer((_req, res) => void res.writeHead(200).end());
+    try {
+      const url = await receiver('hub-callbacks', 'dockerhub', { feed: 'local' });
+      const sent = hub.requests.length;
+      const send = async (callback: string) => {
+        const body = fixture('dockerhub', { REPOSITORY: 'hooks/hub-cb', TAG: '1.0.0', CALLBACK: callback });
+        expect((await post(url, body)).status).toBe(202);
+      };
+      // Loopback, but not the configured stand-in; the stand-in with a path of the sender's choosing.
+      for (const callback of [
+        `${elsewhere.url}/u/hooks/hub-cb/hook/cb/`,
+        `${elsewhere.url}/admin/steal`,
+        `${hub.url}/admin/steal`,
+        `${hub.url}/u/hooks/hub-cb/hook/cb/../../../../../admin`,
+        `${hub.url}/u/hooks/hub-cb/hook/cb%2f..%2f..%2fadmin/`,
+        `${hub.url}/u/hooks/hub-cb/hook/cb/?next=/admin`,
+        `http://user:pw@127.0.0.1:${hub.port}/u/hooks/hub-cb/hook/cb/`,
+      ])
+        await send(callback);
+      await send(`${hub.url}/u/hooks/hub-cb/hook/good/`);
+      await eventually(
+        async () => hub.requests.find((r) => r.url === '/u/hooks/hub-cb/hook/good/'),
+        'the callback to the stand-in',
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      expect(elsewhere.requests).toEqual([]);
+      expect(hub.requests.slice(sent).map((r) => r.url)).toEqual(['/u/hooks/hub-cb/hook/good/']);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
+  test('a replayed signed notification is ignored: by delivery id, by signed body, on another API process, and not when its first try failed verification', async () => {
+    const url = await receiver('replays', 'github', { secret: { secret: 'github-hook' }, feed: 'local' });
+    await watched('hook-replays', 'hooks/replays');
+    await pushImage(registry.url, 'hooks/replays', '1.1.0');
+    const notice = (tag: string, delivery: string) => {
+      const body = fixture('github-registry_package', { OWNER: 'hooks', NAME: 'replays', TAG: tag });
+      return {
+        body,
+        headers: {
+          'x-github-event': 'registry_package',
+          'x-github-delivery': delivery,
+          'x-hub-signature-256': hmac(SECRETS.get('github-hook')!, body),
+        },
+      };
+    };
+    const first = notice('1.1.0', 'd-1');
+    // A first try that fails verification does not use up the delivery id.
+    const forged = { ...first.headers, 'x-hub-signature-256': `${first.headers['x-hub-signature-256']}0` };
+    expect((await post(url, first.body, forged)).status).toBe(401);
+    const res = await post(url, first.body, first.headers);
+    expect([res.status, res.body.triggers]).toEqual([202, ['trigger/hook-replays/app']]);
+    await waitForReleases(env, 'hook-replays', 2);
+    const entry = await eventually(async () => {
+      const e = await newestEntry('hook-replays');
+      return e.source === 'webhook replays' && e.release ? e : undefined;
+    }, 'the release in history');
+
+    // Another API process on the same ledger (or this one after a restart) knows it too.
+    const other = await startApi(env, { receiverSecrets: SECRETS, feeds: new Map() });
+    try {
+      const ignored = { receiver: 'replays', ignored: 'a replayed notification', triggers: [] };
+      for (const [what, base, n] of [
+        ['the same delivery', api.url, first],
+        [
+          'the signed body under a new delivery id',
+          api.url,
+          { ...first, headers: { ...first.headers, 'x-github-delivery': 'd-2' } },
+        ],
+        ['the same delivery id with another signed body', api.url, notice('1.2.0', 'd-1')],
+        ['the same delivery on another API process', other.url, first],
+      ] as const) {
+        const r = await fetch(`${base}${url}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...n.headers },
+          body: n.body,
+        });
+        expect([what, r.status, await r.json()]).toEqual([what, 202, ignored]);
+      }
+    } finally {
+      await other.close();
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await newestEntry('hook-replays')).toEqual(entry);
+    // A new delivery of a new body is acted on.
+    const next = notice('1.1.0', 'd-3');
+    const fresh = { ...next, body: next.body.replace('"action"', '"zen": "new", "action"') };
+    fresh.headers['x-hub-signature-256'] = hmac(SECRETS.get('github-hook')!, fresh.body);
+    expect((await post(url, fresh.body, fresh.headers)).body.triggers).toEqual(['trigger/hook-replays/app']);
   });
 
   test('a notified tag the rules reject releases nothing, and history says why', async () => {
@@ -509,6 +644,33 @@ describe('a gar receiver verifying the OIDC token of a Pub/Sub push', () => {
       // A token far larger than any ID token is refused before anything is decoded.
       const padded = token({ claims: { pad: 'x'.repeat(10_000) } });
       expect((await post(url, body, { authorization: padded })).status).toBe(401);
+    } finally {
+      await issuer.close();
+    }
+  });
+
+  test('keys at a JWKS URL that hangs: the first push waits out the timeout, the next is answered 503 at once without reading again', async () => {
+    const issuer = await startServer(() => undefined); // never answers
+    try {
+      const url = await receiver('gar-jwks-hang', 'gar', {
+        feed: 'local',
+        oidc: { audience: AUDIENCE, jwksUrl: `${issuer.url}/hang/certs` },
+      });
+      const body = push('gcp-project/hooks/gar-hang', '1.0.0');
+      const first = await post(url, body, { authorization: token() });
+      expect([first.status, first.body.detail]).toEqual([
+        503,
+        'the notification cannot be verified now; retry',
+      ]);
+      expect(issuer.requests).toHaveLength(1);
+      const started = Date.now();
+      const second = await post(url, push('gcp-project/hooks/gar-hang', '1.0.1'), { authorization: token() });
+      expect([second.status, second.body.detail]).toEqual([
+        503,
+        'the notification cannot be verified now; retry',
+      ]);
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(issuer.requests).toHaveLength(1);
     } finally {
       await issuer.close();
     }

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ReceiverType } from '../../src/receivers';
@@ -14,7 +14,9 @@ export const SECRETS = new Map([
 /** A provider-shaped payload from test/fixtures/webhooks with its placeholders filled. */
 export function fixture(name: string, values: Record<string, string>): string {
   let text = readFileSync(path.resolve(__dirname, '../fixtures/webhooks', `${name}.json`), 'utf8');
-  for (const [k, v] of Object.entries(values)) text = text.replaceAll(`__${k}__`, v);
+  // Each notification is a new delivery unless the test says otherwise (receivers ignore replays).
+  const filled = { MESSAGE_ID: String(randomInt(1e12, 2 ** 47)), ...values };
+  for (const [k, v] of Object.entries(filled)) text = text.replaceAll(`__${k}__`, v);
   return text;
 }
 
@@ -74,7 +76,7 @@ export function receiverCases(registryHost: () => string, hubUrl: () => string):
           body,
           headers: {
             'x-github-event': 'registry_package',
-            'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958',
+            'x-github-delivery': randomUUID(),
             'x-hub-signature-256': hmac(SECRETS.get('github-hook')!, body),
           },
         };

@@ -30,6 +30,15 @@ describe('configuration', () => {
       );
   });
 
+  test('Docker Hub callbacks go to Docker Hub unless a stand-in origin is configured', () => {
+    expect(loadConfig({}).dockerHubCallbackOrigin).toBeNull();
+    expect(withFile('dockerHubCallbackOrigin: http://127.0.0.1:9000\n')().dockerHubCallbackOrigin).toBe(
+      'http://127.0.0.1:9000',
+    );
+    for (const bad of ['http://127.0.0.1:9000/steal', 'ftp://127.0.0.1', 'not a url'])
+      expect(withFile(`dockerHubCallbackOrigin: "${bad}"\n`)).toThrow(/dockerHubCallbackOrigin: /);
+  });
+
   test('receivers in the file: their secrets and URL tokens from references, each field checked', () => {
     const token = 'T'.repeat(40);
     const c = withFile(

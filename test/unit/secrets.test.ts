@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { secretRefusal, underPrefix } from '../../src/secrets';
 
 describe('secret bindings', () => {
@@ -18,8 +19,37 @@ describe('secret bindings', () => {
     ['ssh://git@git.example.com/team/', 'ssh://root@git.example.com/team/deploy.git', false],
     ['ssh://git@git.example.com/team/', 'ssh://git@git.example.com:2222/team/deploy.git', false],
     ['https://git.example.com/team/', 'ssh://git@git.example.com/team/deploy.git', false],
+    // Encoded slashes, backslashes and dots, in either case and encoded again: the server may decode them.
+    ['https://host/octopus', 'https://host/octopus/..%2fsteal/api', false],
+    ['https://host/octopus', 'https://host/octopus/..%2Fsteal/api', false],
+    ['https://host/octopus', 'https://host/octopus/%2e%2e%2fsteal', false],
+    ['https://host/octopus', 'https://host/octopus/%2E%2E%2Fsteal', false],
+    ['https://host/octopus', 'https://host/octopus/%252e%252e%252fsteal', false],
+    ['https://host/octopus', 'https://host/octopus/..%25252fsteal', false],
+    ['https://host/octopus', 'https://host/octopus/..%5csteal', false],
+    ['https://host/octopus', 'https://host/octopus/..%5Csteal', false],
+    ['https://host/octopus', 'https://host/octopus/..%255csteal', false],
+    ['https://host/octopus', 'https://host/octopus\\..\\steal', false], // read as /octopus/../steal
+    ['https://host/octopus', 'https://host/octopus/%2e%2e/steal', false], // a dot segment to URL too
+    ['https://host/octopus', 'https://host/octopus/..;/steal', false], // Tomcat's `..;`
+    ['https://host/octopus', 'https://host/octopus/..%3b/steal', false],
+    ['https://host/octopus', 'https://host/octopus/a%00b', false],
+    ['https://host/octopus', 'https://host/octopus/release%2ejson', false],
+    ['https://host/octopus', 'https://host/octo%70us/api', true], // decoded, it is /octopus/api
+    ['https://host/octopus', 'https://host/octopus/api?next=..%2f..%2fsteal', true], // the query is no path
+    ['https://host/octopus', 'https://host/octopus/50%25-off', true],
   ])('%s admits %s: %s', (prefix, url, admitted) => {
     expect(underPrefix(prefix, url)).toBe(admitted);
+  });
+
+  test('a URL with an encoded slash or dot is refused with a reason that says so, bound or not', () => {
+    const bindings = new Map([['octopus', ['https://host/octopus']]]);
+    for (const url of ['https://host/octopus/..%2fsteal/api', 'https://host/octopus/..%252Fsteal/api'])
+      expect(secretRefusal('octopus', url, bindings)).toMatch(
+        /^secret "octopus" may not be sent to https:\/\/host\/octopus\/\.\.%(?:25)?2[fF]steal\/api: its path holds an encoded slash, backslash or dot/,
+      );
+    expect(secretRefusal('octopus', 'https://host/octopus/..;/steal', bindings)).toMatch(/dot segment/);
+    expect(secretRefusal('octopus', 'https://host/octopus/api', bindings)).toBeNull();
   });
 
   test('a refusal reads the same for an unknown name and a name bound elsewhere', () => {
@@ -31,5 +61,49 @@ describe('secret bindings', () => {
       'secret "hook" may not be sent to https://evil.example/x: the worker configuration must bind it there (secrets.hook.sendTo)',
     );
     expect(unknown).toBe(bound!.replace(/hook/g, 'other'));
+  });
+
+  test('no admitted URL leaves the bound path however many times the server decodes it', () => {
+    const part = fc.constantFrom(
+      '..',
+      '.',
+      '/',
+      '\\',
+      ';',
+      '%',
+      '25',
+      '2f',
+      '2F',
+      '2e',
+      '5c',
+      '3b',
+      '00',
+      'steal',
+      'a',
+    );
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 14 }), (parts) => {
+        const url = `https://host/octopus/${parts.join('')}`;
+        if (!underPrefix('https://host/octopus', url)) return;
+        // What a server, or a chain of proxies, may read: decoded up to four times, backslashes as slashes,
+        // `;parameters` cut from each segment (Tomcat), dot segments resolved.
+        let path = new URL(url).pathname;
+        for (let i = 0; i < 4; i++) {
+          try {
+            path = decodeURIComponent(path);
+          } catch {
+            break;
+          }
+          const read = path
+            .replaceAll('\\', '/')
+            .split('/')
+            .map((segment) => segment.split(';')[0])
+            .join('/');
+          const resolved = new URL(`https://h${read.startsWith('/') ? '' : '/'}${read}`).pathname;
+          expect(resolved === '/octopus' || resolved.startsWith('/octopus/')).toBe(true);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
