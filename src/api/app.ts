@@ -13,7 +13,7 @@ import { webhookRoutes } from './webhooks';
 import { Ledger } from '../db/ledger';
 import { Database } from '../db/open';
 import { AccessStore } from '../db/access';
-import { accessControl, accessRoutes, ruleFor } from './access';
+import { accessControl, accessRoutes, matchedRule } from './access';
 import { metrics, scrape } from '../metrics';
 import { docsRoutes } from './docs';
 import { receiverRoutes } from './receivers';
@@ -82,7 +82,7 @@ export function metricsRoutes(app: express.Express): void {
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = performance.now();
     res.once('finish', () => {
-      const route = ruleFor(req.method, req.path)?.path ?? '(no route)';
+      const route = matchedRule(res)?.path ?? '(no route)';
       const method = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method)
         ? req.method
         : 'OTHER';
@@ -138,6 +138,9 @@ export function healthRoutes(
 export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // The access check and every router match paths alike (ROUTING): `/TOKENS` is not `/tokens`.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   const access = options.access ?? new AccessStore(options.ledger.db);
   const log = options.log ?? (() => undefined);
   metricsRoutes(app);

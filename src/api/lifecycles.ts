@@ -11,7 +11,7 @@ import { SlugSchema } from '../domain/trigger-schema';
 import { releaseStartOptions } from '../release-start';
 import { decideUpdate, deploymentEndedSignal, deployUpdate } from '../../workflows/messages/release';
 import type { release } from '../../workflows/release';
-import { principalOf } from './access';
+import { apiRouter, principalOf } from './access';
 import { HttpProblem, parseOr400 } from './problem';
 import { withWorkerDeadline } from './workflows';
 import { ProjectParams, ReleaseParams } from './projects';
@@ -44,7 +44,7 @@ export function lifecycleRoutes(
   temporal: RequestHandler,
   updateDeadlineMs?: number,
 ): Router {
-  const router = Router();
+  const router = apiRouter();
   const store = ledger.deployments;
 
   const releaseOf = async (name: string, number: string) => {

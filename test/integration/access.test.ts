@@ -1,13 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
-import { ROUTE_RULES } from '../../src/api/access';
+import { ROUTE_RULES, RouteRule } from '../../src/api/access';
 import { createApp } from '../../src/api/app';
 import { runCliCapturing } from '../support/cli';
-import { AccessStore, hashToken } from '../../src/db/access';
+import { AccessRole, AccessStore, hashToken } from '../../src/db/access';
 import { openDatabase } from '../../src/db/open';
 import { startApi, TestApi } from '../support/api';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -26,15 +27,15 @@ afterAll(async () => {
   await env?.stop();
 });
 
-/** Every method and path Express serves, nested routers included. */
+/** Every method and path Express serves, nested routers included (the access check's own matchers not). */
 function servedRoutes(app: ReturnType<typeof createApp>): string[] {
   const found: string[] = [];
   const walk = (stack: unknown[]) => {
     for (const layer of stack as {
-      route?: { path: string; methods: Record<string, boolean> };
+      route?: { path: string; methods: Record<string, boolean>; stack: { name: string }[] };
       handle?: { stack?: unknown[] };
     }[]) {
-      if (layer.route)
+      if (layer.route && layer.route.stack.every((l) => l.name !== 'ruleMatched'))
         for (const method of Object.keys(layer.route.methods))
           if (method !== '_all') found.push(`${method.toUpperCase()} ${layer.route.path}`);
       if (layer.handle?.stack) walk(layer.handle.stack);
@@ -94,6 +95,93 @@ describe('who may call what', () => {
     ]);
     expect((await api.request('GET', '/tokens', undefined, { token: operator })).status).toBe(403);
     expect((await api.request('GET', '/audit', undefined, { token: operator })).status).toBe(403);
+  });
+
+  test('no spelling of a path reaches a route with a role below its rule: case, slashes, percent-encoding', async () => {
+    // Before: rules matched case-sensitively and Express routed case-insensitively, and an unknown GET needed
+    // only a viewer, so a viewer read GET /TOKENS, /AUDIT and /RECEIVERS with 200.
+    const tokens: Record<string, string | null> = {
+      anonymous: null,
+      viewer: await api.tokenFor('viewer'),
+      operator: await api.tokenFor('operator'),
+      admin: api.token,
+    };
+    const rank = (who: string) => ['anonymous', 'viewer', 'operator', 'admin'].indexOf(who);
+    const needs = (rule: RouteRule) =>
+      rule.access === 'public' || rule.access === 'sender' ? 'anonymous' : (rule.access as AccessRole);
+    const encode = (c: string) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
+    // A parameter value no route knows (a served answer is the route's own 404 or 400), and a real asset.
+    const value = (param: string) =>
+      param === ':asset' ? 'init.js' : param.startsWith(':') ? 'walk' : param;
+    const exactOf = (rule: RouteRule) => rule.path.split('/').map(value).join('/');
+    const variants = (rule: RouteRule): string[] => {
+      const segments = rule.path.split('/').map(value);
+      const exact = exactOf(rule);
+      const literal = segments.findIndex((s, i) => i > 0 && !rule.path.split('/')[i].startsWith(':'));
+      const withLiteral = (f: (s: string) => string) =>
+        segments.map((s, i) => (i === literal ? f(s) : s)).join('/');
+      const lastSlash = exact.lastIndexOf('/');
+      return [
+        exact,
+        exact.toUpperCase(),
+        withLiteral((s) => s[0].toUpperCase() + s.slice(1)),
+        withLiteral((s) => encode(s[0]) + s.slice(1)),
+        withLiteral((s) => encode(s[0].toUpperCase()) + s.slice(1).toUpperCase()),
+        withLiteral((s) => s.replace(/[a-z]/, (c) => `%${c.charCodeAt(0).toString(16)}`)),
+        `${exact}/`,
+        `${exact}//`,
+        `/${exact}`,
+        exact.replace(/^(\/[^/]+)\//, '$1//'),
+        lastSlash > 0 ? `${exact.slice(0, lastSlash)}%2F${exact.slice(lastSlash + 1)}` : `${exact}%2F`,
+        `/.${exact}`,
+      ];
+    };
+    const cases = ROUTE_RULES.flatMap((rule) =>
+      Object.keys(tokens).flatMap((who) => variants(rule).map((path) => ({ rule, who, path }))),
+    );
+    const broken: string[] = [];
+    let next = 0;
+    const run = async () => {
+      while (next < cases.length) {
+        const { rule, who, path } = cases[next++];
+        const res = await rawRequest(rule.method, path, tokens[who]);
+        const refused =
+          res.status === 401 ||
+          res.status === 403 ||
+          (res.status === 404 && res.detail === `no route for ${rule.method} ${path}`);
+        if (!refused && rank(who) < rank(needs(rule)))
+          broken.push(`${who} ${rule.method} ${path}: ${res.status} (${rule.path} needs ${rule.access})`);
+        const spelledAsRule = path === exactOf(rule);
+        if (spelledAsRule && rank(who) >= rank(needs(rule)) && refused && rule.access !== 'sender')
+          broken.push(`${who} ${rule.method} ${path}: ${res.status}, refused though allowed`);
+        if (!spelledAsRule && rule.access !== 'public' && rule.access !== 'sender' && who === 'anonymous')
+          if (res.status !== 401) broken.push(`${who} ${rule.method} ${path}: ${res.status}, not 401`);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, run));
+    expect(broken).toEqual([]);
+    expect(cases.length).toBeGreaterThan(ROUTE_RULES.length * 4 * 10);
+
+    // The issue's own reproduction: each is no route at all for a viewer, and a 401 for a stranger.
+    for (const path of ['/TOKENS', '/AUDIT', '/RECEIVERS', '/%54OKENS', '/tokens/', '//tokens']) {
+      const viewed = await rawRequest('GET', path, tokens.viewer);
+      expect([path, viewed.status, viewed.detail]).toEqual([path, 404, `no route for GET ${path}`]);
+      expect([path, (await rawRequest('GET', path, null)).status]).toEqual([path, 401]);
+    }
+  });
+
+  test('a path no route serves is a 404 for any valid token, whatever the method, and a 401 for a stranger', async () => {
+    const viewer = await api.tokenFor('viewer');
+    for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) {
+      const res = await api.request(method, '/no/such/path', undefined, { token: viewer });
+      expect([method, res.status, res.type, res.body.detail]).toEqual([
+        method,
+        404,
+        'application/problem+json; charset=utf-8',
+        `no route for ${method} /no/such/path`,
+      ]);
+      expect((await api.request(method, '/no/such/path', undefined, { token: null })).status).toBe(401);
+    }
   });
 
   test('/whoami names the token, its role and what it may call', async () => {
@@ -197,6 +285,35 @@ describe('the audit log', () => {
     expect((await api.request('GET', '/audit', undefined, { token: viewer })).status).toBe(403);
   });
 });
+
+/** A request with the path sent byte for byte (fetch would normalize it). */
+function rawRequest(
+  method: string,
+  path: string,
+  token: string | null,
+): Promise<{ status: number; detail: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${api.url}/`,
+      { method, path, headers: token ? { authorization: `Bearer ${token}` } : {} },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => {
+          let detail: string | undefined;
+          try {
+            detail = (JSON.parse(text) as { detail?: string }).detail;
+          } catch {
+            detail = undefined;
+          }
+          resolve({ status: res.statusCode!, detail });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const cli = (argv: string[], extraEnv: NodeJS.ProcessEnv) =>
   runCliCapturing(argv, { PATH: process.env.PATH, ...extraEnv });
