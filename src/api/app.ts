@@ -1,6 +1,7 @@
 import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, Response } from 'express';
 import { HttpProblem, sendProblem } from './problem';
+import { JsonTooDeepError, refuseDeepJson, refuseNul } from './body-guards';
 import { isTemporalUnreachable, TemporalHealth } from './temporal-health';
 import { SecretBindings } from '../secrets';
 import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../feeds/outbound';
@@ -147,10 +148,15 @@ export function createApp(options: AppOptions): express.Express {
   // Every call is checked before its body is read: a stranger's body is never parsed.
   app.use(accessControl(access, log));
   // Registry notifications bring their own content type, limit and parser (after their sender is checked).
-  const json = express.json({ limit: API_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
+  const json = express.json({
+    limit: API_BODY_LIMIT,
+    type: ['application/json', 'application/*+json'],
+    verify: refuseDeepJson,
+  });
   app.use((req: Request, res: Response, next: NextFunction) =>
     req.path.startsWith('/webhooks/') || req.path.startsWith('/hooks/') ? next() : json(req, res, next),
   );
+  app.use(refuseNul);
 
   const health = healthRoutes(app, options.client, options.database, options.health);
   app.use(accessRoutes(access));
@@ -201,6 +207,10 @@ export function createApp(options: AppOptions): express.Express {
     if (e?.type === 'entity.parse.failed')
       return sendProblem(res, 400, 'Invalid request', 'the body is not valid JSON', [
         { field: '(body)', message: 'not valid JSON' },
+      ]);
+    if (err instanceof JsonTooDeepError)
+      return sendProblem(res, 400, 'Invalid request', err.message, [
+        { field: '(body)', message: err.message },
       ]);
     if (e?.type === 'entity.too.large')
       return sendProblem(

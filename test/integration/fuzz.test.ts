@@ -173,12 +173,28 @@ describe('the API under fuzzing', () => {
     );
   });
 
+  test('bodies nested at any depth: a 400 past the limit, never a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        fc.integer({ min: 1, max: 200_000 }),
+        fc.constantFrom('[', '{"a":'),
+        async ([method, path], depth, open) => {
+          const close = open === '[' ? ']' : '}';
+          const res = await timed(method, path, `${open.repeat(depth)}${close.repeat(depth)}`);
+          if (depth > 64 && !path.startsWith('/webhooks/')) expect(res.status).toBe(400);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   test('hostile path parameters are 4xx', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(
           fc.string({ minLength: 1, maxLength: 300 }),
-          fc.constantFrom('..', '%00', 'a'.repeat(1000), "x'y", '%E0%A4%A'),
+          fc.constantFrom('..', '%00', '\u0000', 'a\u0000b', 'a'.repeat(1000), "x'y", '%E0%A4%A'),
         ),
         async (segment) => {
           const p = encodeURIComponent(segment);

@@ -320,6 +320,60 @@ describe('smaller holes', () => {
     expect(res.body.detail).toBe("the body is larger than this endpoint's limit of 1048576 bytes");
   });
 
+  test('a deeply nested body is a 400 naming the body, on every JSON route, not a 500', async () => {
+    // Before: 500 "Maximum call stack size exceeded".
+    for (const depth of [100_000, 1_000]) {
+      for (const [method, path] of [
+        ['PUT', '/projects/deep'],
+        ['POST', '/rules/preview'],
+        ['POST', '/tokens'],
+        ['PATCH', '/triggers/deep/deep'],
+      ]) {
+        const res = await api.request(method, path, `{"a":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+        expect([method, path, res.status, res.type, res.body.errors]).toEqual([
+          method,
+          path,
+          400,
+          'application/problem+json; charset=utf-8',
+          [{ field: '(body)', message: 'the body nests arrays and objects deeper than 64 levels' }],
+        ]);
+      }
+    }
+    // Brackets inside strings are text, and a project's own nesting is far below the limit.
+    const ok = await api.request('POST', '/rules/preview', { tags: ['['.repeat(100)] });
+    expect(ok.status).toBe(200);
+    expect((await api.request('GET', '/healthz')).status).toBe(200);
+  });
+
+  test('NUL in a path parameter, a body string or key, or the query is a 400 naming the field, not a 500', async () => {
+    // Before: 500 (PostgreSQL: invalid byte sequence for encoding "UTF8": 0x00).
+    await api.request('PUT', '/projects/nul', { packages: [pkg()] });
+    for (const [method, path, body, field] of [
+      ['GET', '/projects/a%00b', undefined, 'project'],
+      ['DELETE', '/projects/%00', undefined, 'project'],
+      ['GET', '/triggers/nul/x%00', undefined, 'name'],
+      ['DELETE', '/tokens/x%00', undefined, 'name'],
+      ['GET', '/projects/nul/releases/1.0%00', undefined, 'number'],
+      ['GET', '/audit?actor=x%00', undefined, 'query.actor'],
+      ['GET', '/projects/nul/releases?version=%00', undefined, 'query.version'],
+      ['POST', '/tokens', { name: 'nul\u0000', role: 'viewer' }, 'name'],
+      ['PUT', '/projects/nul', { packages: [{ ...pkg(), package: 'a/\u0000' }] }, 'packages.0.package'],
+      ['PUT', '/projects/nul', { packages: [pkg()], ['x\u0000']: 1 }, 'x\u0000'],
+      ['POST', '/projects/nul/releases', { versions: { app: '1\u0000' } }, 'versions.app'],
+    ] as const) {
+      const res = await api.request(method, path, body);
+      expect([method, path, res.status, res.type, res.body.errors?.[0]?.field]).toEqual([
+        method,
+        path,
+        400,
+        'application/problem+json; charset=utf-8',
+        field,
+      ]);
+    }
+    // A stranger still gets a 401 first.
+    expect((await api.request('GET', '/projects/a%00b', undefined, { token: null })).status).toBe(401);
+  });
+
   test('a slow client is cut off by the header timeout', async () => {
     const server: Server = await listen(
       createApp({ client: env.client, taskQueue: env.taskQueue, ledger: env.ledger }),
