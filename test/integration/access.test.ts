@@ -104,7 +104,8 @@ describe('who may call what', () => {
       anonymous: null,
       viewer: await api.tokenFor('viewer'),
       operator: await api.tokenFor('operator'),
-      admin: api.token,
+      // Its own admin: its refusals are counted in rows of its own in the audit log.
+      admin: await api.tokenFor('admin'),
     };
     const rank = (who: string) => ['anonymous', 'viewer', 'operator', 'admin'].indexOf(who);
     const needs = (rule: RouteRule) =>
@@ -314,6 +315,61 @@ function rawRequest(
     req.end();
   });
 }
+
+describe('refusals in the audit log', () => {
+  test('500 refused calls of one token make a row a route and minute with their count, not 500 rows', async () => {
+    // Before: one row per refused call, so one viewer could grow the log without bound.
+    const viewer = await api.tokenFor('viewer');
+    const actor = (await api.request('GET', '/whoami', undefined, { token: viewer })).body.name;
+    const calls = [
+      ...Array.from({ length: 300 }, (_, i) => ['DELETE', `/projects/p${i}`]),
+      ...Array.from({ length: 150 }, (_, i) => ['POST', `/triggers/x/t${i}/pause`]),
+      ...Array.from({ length: 50 }, (_, i) => ['POST', `/no/such/path/${i}`]),
+    ];
+    let next = 0;
+    const statuses: number[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < calls.length) {
+          const [method, path] = calls[next++];
+          statuses.push((await api.request(method, path, undefined, { token: viewer })).status);
+        }
+      }),
+    );
+    expect(statuses.filter((s) => s === 403)).toHaveLength(450);
+    expect(statuses.filter((s) => s === 404)).toHaveLength(50);
+    const records = await eventually(async () => {
+      const r: { route: string; count: number; status: number; outcome: string; path: string }[] = (
+        await api.request('GET', `/audit?actor=${actor}`)
+      ).body.records;
+      return r.reduce((n, x) => n + x.count, 0) === 500 ? r : undefined;
+    }, 'every refusal counted');
+    // Three routes; a minute boundary during the run may split one of them in two.
+    expect(records.length).toBeGreaterThanOrEqual(3);
+    expect(records.length).toBeLessThanOrEqual(6);
+    const byRoute = (route: string) =>
+      records.filter((r) => r.route === route).reduce((n, r) => n + r.count, 0);
+    expect([
+      byRoute('/projects/:project'),
+      byRoute('/triggers/:project/:name/pause'),
+      byRoute('(no route)'),
+    ]).toEqual([300, 150, 50]);
+    expect(records.find((r) => r.route === '(no route)')).toMatchObject({ status: 404, outcome: 'refused' });
+    expect(records.find((r) => r.route === '/projects/:project')).toMatchObject({
+      status: 403,
+      outcome: 'denied',
+      path: expect.stringMatching(/^\/projects\/p\d+$/),
+    });
+    // Calls that succeed are still one row each.
+    await api.request('PUT', '/projects/counted', project);
+    await api.request('PUT', '/projects/counted', project);
+    const mine = (await api.request('GET', `/audit?limit=2`)).body.records;
+    expect(mine.map((r: { path: string; count: number }) => [r.path, r.count])).toEqual([
+      ['/projects/counted', 1],
+      ['/projects/counted', 1],
+    ]);
+  });
+});
 
 const cli = (argv: string[], extraEnv: NodeJS.ProcessEnv) =>
   runCliCapturing(argv, { PATH: process.env.PATH, ...extraEnv });
