@@ -113,7 +113,9 @@ export async function runService(role: Role): Promise<void> {
           feeds: config.feeds,
           log: (m) => logger.error({ component: 'api' }, m),
         });
-  const server: Server = await listen(app, config.api.port, config.api.host);
+  const server: Server = await listen(app, config.api.port, config.api.host, {
+    idleMs: config.api.idleTimeoutMs,
+  });
   const running = worker ? worker.run() : new Promise<void>(() => undefined);
   // A cache too small for the workflows this worker runs makes every trigger replay when it wakes: say so.
   const cacheWatch =
