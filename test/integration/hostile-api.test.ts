@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
 import type { Server } from 'node:http';
 import { createApp } from '../../src/api/app';
 import { listen } from '../../src/api/listen';
@@ -7,6 +11,7 @@ import { createLedgerActivities } from '../../activities/ledger';
 import { MAX_PROJECT_SPEC_BYTES } from '../../src/domain/size';
 import { bindingsOf } from '../../src/secrets';
 import { startApi, TestApi } from '../support/api';
+import { runCli } from '../../src/cli/main';
 import { startServer, TestServer } from '../support/http-server';
 import { putProject, releasesOf } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
@@ -397,5 +402,63 @@ describe('smaller holes', () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+describe('apply -f refuses an oversized file before reading it', () => {
+  const run = async (argv: string[], input?: Buffer) => {
+    let stderr = '';
+    let stdout = '';
+    const stdin = new PassThrough();
+    const sink = (append: (s: string) => void) =>
+      new Writable({
+        write(chunk, _enc, done) {
+          append(chunk.toString());
+          done();
+        },
+      });
+    const code = runCli(argv, {
+      stdin,
+      stdout: sink((s) => (stdout += s)),
+      stderr: sink((s) => (stderr += s)),
+      env: { FEED_TRIGGERS_API_URL: api.url, FEED_TRIGGERS_TOKEN: api.token },
+    });
+    // Fed in pieces, as a pipe would; the rest is never asked for once the cap is passed.
+    if (input) for (let i = 0; i < input.length; i += 1 << 20) stdin.write(input.subarray(i, i + (1 << 20)));
+    stdin.end();
+    return { code: await code, stderr, stdout };
+  };
+
+  test('an 18 MB file exits 2 with one line, at once, and creates nothing', async () => {
+    // Before: 29 s and 1.9 GB of memory before the file was refused.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-apply-'));
+    const file = path.join(dir, 'huge.yaml');
+    const project = `  - name: huge-apply\n    packages: [{ name: app, feed: docker.io, package: a/b }]\n`;
+    const size = 18 * 1024 * 1024;
+    writeFileSync(file, `projects:\n${project}${'#'.repeat(size - project.length - 11)}\n`);
+    const started = Date.now();
+    const r = await run(['apply', '-f', file]);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect([r.code, r.stderr, r.stdout]).toEqual([
+      2,
+      `feed-triggers: ${file}: 18874368 bytes; apply reads at most 4194304 bytes (4 MiB): split it into several files\n`,
+      '',
+    ]);
+    expect((await api.request('GET', '/projects/huge-apply')).status).toBe(404);
+  });
+
+  test('standard input is refused as soon as it passes the cap; a small file still applies', async () => {
+    const r = await run(['apply', '-f', '-'], Buffer.alloc(18 * 1024 * 1024, '#'));
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      'feed-triggers: (stdin): larger than 4194304 bytes (4 MiB), the most apply reads: split it into several files\n',
+    ]);
+    const small = await run(
+      ['apply', '-f', '-'],
+      Buffer.from(
+        'projects:\n  - name: small-apply\n    packages: [{ name: app, feed: docker.io, package: a/b }]\n',
+      ),
+    );
+    expect([small.code, small.stdout, small.stderr]).toEqual([0, 'project/small-apply created\n', '']);
   });
 });
