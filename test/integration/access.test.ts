@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -512,6 +512,54 @@ describe('starting the service', () => {
     }
     const second = await run();
     expect(second).not.toMatch(/ft_|admin token/);
+  });
+
+  test('the data folder and everything in it are for its user only (0700, 0600), a folder made 755 before too', async () => {
+    // Before: the data folder was world-readable (755, files 644), token hashes and the audit log included.
+    /** Every entry under root whose mode is not 0700 (a folder) or 0600 (anything else), with its mode. */
+    const notPrivate = (root: string): string[] => {
+      const wrong: string[] = [];
+      const walk = (p: string) => {
+        const st = lstatSync(p);
+        const mode = st.mode & 0o777;
+        if (mode !== (st.isDirectory() ? 0o700 : 0o600))
+          wrong.push(`${path.relative(root, p) || '.'} ${mode.toString(8)}`);
+        if (st.isDirectory()) for (const name of readdirSync(p)) walk(path.join(p, name));
+      };
+      walk(root);
+      return wrong;
+    };
+
+    const fresh = path.join(dir, 'private-cli');
+    const bin = path.resolve(__dirname, '../../bin/feed-triggers.js');
+    await promisify(execFile)(process.execPath, [bin, 'token', 'create', 'first', '--role', 'admin'], {
+      env: { PATH: process.env.PATH, FEED_TRIGGERS_DATA_DIR: fresh },
+      timeout: 60_000,
+    });
+    expect(readdirSync(path.join(fresh, 'ledger')).length).toBeGreaterThan(3);
+    expect(notPrivate(fresh)).toEqual([]);
+
+    const before = path.join(dir, 'private-service');
+    mkdirSync(before, { recursive: true });
+    chmodSync(before, 0o755);
+    const child = spawn(process.execPath, [main], {
+      env: serviceEnv(before),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr!.on('data', () => undefined);
+    try {
+      await eventually(
+        async () => (log.includes('feed-triggers started') ? true : undefined),
+        'the service to start',
+        30_000,
+      );
+      expect(notPrivate(before)).toEqual([]);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
   });
 
   test('SIGQUIT and SIGUSR2, on which the SDK drains its worker, stop the whole service, not the worker alone', async () => {
