@@ -1,4 +1,8 @@
 import { runCli } from './cli/main';
+import { keepFilesPrivate } from './db/open';
+
+// Whatever the command writes (the embedded ledger of `token create`, the service's data) is this user's only.
+keepFilesPrivate();
 
 /** Entry point of `npx feed-triggers`. */
 runCli(process.argv.slice(2), {

@@ -233,6 +233,8 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   FEED_TRIGGERS_API_HOST: z.string().min(1).default('127.0.0.1'),
   FEED_TRIGGERS_API_PORT: PortSchema.default(8080),
+  /** Seconds a connection may stay silent while none of its requests is being answered. */
+  FEED_TRIGGERS_API_IDLE_SECONDS: z.coerce.number().min(1).max(600).default(5),
   FEED_TRIGGERS_DATA_DIR: z.string().min(1).default('.data'),
   FEED_TRIGGERS_CONFIG: z.string().min(1).optional(),
   /** What the worker may use for cached workflows: `1024` (MiB), `768MiB`, `2GiB`. */
@@ -270,7 +272,7 @@ export interface TemporalSettings {
 export interface Config {
   readonly temporal: TemporalSettings;
   readonly taskQueue: string;
-  readonly api: { readonly host: string; readonly port: number };
+  readonly api: { readonly host: string; readonly port: number; readonly idleTimeoutMs: number };
   readonly dataDir: string;
   readonly logLevel: Level;
   /** A PostgreSQL server for the ledger; null: the embedded database under dataDir. */
@@ -403,7 +405,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cliPath: e.TEMPORAL_CLI_PATH ?? null,
     },
     taskQueue: e.FEED_TRIGGERS_TASK_QUEUE,
-    api: { host: e.FEED_TRIGGERS_API_HOST, port: e.FEED_TRIGGERS_API_PORT },
+    api: {
+      host: e.FEED_TRIGGERS_API_HOST,
+      port: e.FEED_TRIGGERS_API_PORT,
+      idleTimeoutMs: e.FEED_TRIGGERS_API_IDLE_SECONDS * 1000,
+    },
     dataDir: path.resolve(e.FEED_TRIGGERS_DATA_DIR),
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL ?? null,

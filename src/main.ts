@@ -15,7 +15,7 @@ import { sdkMetricsText, setSdkMetricsUrl } from './metrics';
 import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { createServer } from 'node:net';
 import { bindingsOf } from './secrets';
-import { DatabaseError, openDatabase, redact } from './db/open';
+import { DatabaseError, keepFilesPrivate, openDatabase, redact } from './db/open';
 import { Ledger } from './db/ledger';
 import { MigrationError } from './db/migrations';
 import { AccessStore } from './db/access';
@@ -42,6 +42,7 @@ export function roleOf(arg: string | undefined, env: NodeJS.ProcessEnv): Role {
 /** Runs the role until Ctrl-C, SIGTERM (or SIGQUIT, SIGUSR2), or its worker stops. */
 export async function runService(role: Role): Promise<void> {
   const config = loadConfig();
+  keepFilesPrivate(config.dataDir);
   const logger = createLogger({ level: config.logLevel });
   const log = logger.child({ component: 'service' });
   // Before any connection: the SDK's logs go through our logger, its metrics to a loopback port /metrics reads.
@@ -114,7 +115,9 @@ export async function runService(role: Role): Promise<void> {
           feeds: config.feeds,
           log: (m) => logger.error({ component: 'api' }, m),
         });
-  const server: Server = await listen(app, config.api.port, config.api.host);
+  const server: Server = await listen(app, config.api.port, config.api.host, {
+    idleMs: config.api.idleTimeoutMs,
+  });
   const running = worker ? worker.run() : new Promise<void>(() => undefined);
   // A cache too small for the workflows this worker runs makes every trigger replay when it wakes: say so.
   const cacheWatch =
@@ -229,6 +232,7 @@ if (require.main === module) void start(process.argv[2]);
 
 /** Starts a role and exits with 2 and one line for a configuration the service refuses. */
 export function start(arg: string | undefined): Promise<void> {
+  keepFilesPrivate();
   return Promise.resolve()
     .then(() => runService(roleOf(arg, process.env)))
     .catch(exitOnError);

@@ -77,22 +77,34 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: 'GET', path: '/audit', access: 'admin' },
 ];
 
-/** Whether a request path fits a route pattern: the same segments, `:name` standing for any one. */
-function fits(pattern: readonly string[], path: string): boolean {
-  const segments = path.replace(/\/$/, '').split('/');
-  return (
-    segments.length === pattern.length &&
-    pattern.every((p, i) => (p.startsWith(':') ? segments[i] !== '' : p === segments[i]))
-  );
+/**
+ * How every router of the API matches paths: letter case and a trailing slash count, so `/TOKENS`, `/tokens/`
+ * and `/%74okens` are no route at all rather than `/tokens` under another access rule.
+ */
+export const ROUTING: Readonly<express.RouterOptions> = { caseSensitive: true, strict: true };
+
+/** A router that matches paths as the access check does (ROUTING). */
+export function apiRouter(): express.Router {
+  return express.Router(ROUTING);
+}
+
+/**
+ * The rule for a request path, or undefined for a path no route serves: one segment per segment, `:name`
+ * standing for any non-empty one, letter case and trailing slashes counting (as ROUTING matches). For
+ * documentation and tests; the access check itself asks Express's own matcher (accessControl).
+ */
+export function ruleFor(method: string, path: string): RouteRule | undefined {
+  const m = method === 'HEAD' ? 'GET' : method;
+  const segments = path.split('/');
+  return SPLIT.find(
+    ({ rule, pattern }) =>
+      rule.method === m &&
+      segments.length === pattern.length &&
+      pattern.every((p, i) => (p.startsWith(':') ? segments[i] !== '' : p === segments[i])),
+  )?.rule;
 }
 
 const SPLIT = ROUTE_RULES.map((rule) => ({ rule, pattern: rule.path.split('/') }));
-
-/** The rule for a request, or undefined for a path no route serves. */
-export function ruleFor(method: string, path: string): RouteRule | undefined {
-  const m = method === 'HEAD' ? 'GET' : method;
-  return SPLIT.find(({ rule, pattern }) => rule.method === m && fits(pattern, path))?.rule;
-}
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -101,21 +113,61 @@ export function principalOf(res: Response): Principal | undefined {
   return res.locals.principal as Principal | undefined;
 }
 
+/** The rule of the route that serves a request, once the access check has run; undefined: no route. */
+export function matchedRule(res: Response): RouteRule | undefined {
+  return (res.locals.matched as Matched[] | undefined)?.[0]?.rule;
+}
+
+/** A rule whose pattern Express matched for this request, with the parameters it decoded. */
+interface Matched {
+  readonly rule: RouteRule;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** The role a request needs when several rules match it: the highest; null when none needs a role. */
+function roleNeeded(matched: readonly Matched[]): AccessRole | null {
+  let need: AccessRole | null = null;
+  for (const { rule } of matched)
+    if (rule.access !== 'public' && rule.access !== 'sender' && (!need || roleAllows(rule.access, need)))
+      need = rule.access;
+  return need;
+}
+
 /**
- * Checks every call: a public route passes; any other needs `Authorization: Bearer <token>` (401 without a
- * valid one) whose role covers the route (403 otherwise). Mutating calls are written to the audit log with
- * their outcome, refused ones included. A path no route serves needs a viewer token, so the 404 a
- * stranger gets says nothing about which paths exist.
+ * Checks every call, from the routes Express itself matches (ROUTING, the same matcher as the routes): a
+ * public route passes; any other needs `Authorization: Bearer <token>` (401 without a valid one) whose role
+ * covers the route (403 otherwise). A path no route serves is a 404 for a valid token and a 401 for anyone
+ * else, answered here: it never reaches a router that might match it more loosely. Mutating calls are written
+ * to the audit log with their outcome, refused ones included (refusals counted per token, route and minute).
+ * A path parameter holding NUL is a 400 naming it: PostgreSQL cannot store one.
  */
-export function accessControl(store: AccessStore, log: (message: string) => void): express.RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
-    const rule = ruleFor(req.method, req.path);
-    if (rule && (rule.access === 'public' || rule.access === 'sender')) return next();
-    const need: AccessRole = rule
-      ? (rule.access as AccessRole)
-      : MUTATING.has(req.method)
-        ? 'admin'
-        : 'viewer';
+export function accessControl(store: AccessStore, log: (message: string) => void): express.Router {
+  const router = apiRouter();
+  for (const rule of ROUTE_RULES)
+    router[rule.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'](
+      rule.path,
+      function ruleMatched(req: Request, res: Response, next: NextFunction) {
+        const matched = (res.locals.matched ??= []) as Matched[];
+        matched.push({ rule, params: { ...(req.params as Record<string, string>) } });
+        next();
+      },
+    );
+  const decide = (error: unknown, req: Request, res: Response, next: NextFunction) => {
+    const matched = (res.locals.matched ?? []) as Matched[];
+    const rule = matched[0]?.rule;
+    const passed = () => {
+      if (error) return next(error);
+      for (const { params } of matched)
+        for (const [name, value] of Object.entries(params))
+          if (value.includes('\u0000'))
+            return sendProblem(res, 400, 'Invalid request', `${name}: must not contain NUL (%00)`, [
+              { field: name, message: 'must not contain NUL (%00)' },
+            ]);
+      // Leave this router: the routes after it run the request.
+      next('router');
+    };
+    const need = error ? null : roleNeeded(matched);
+    if (!error && rule && !need) return passed();
     let actor: Principal | null = null;
     // Calls without a valid token are not recorded (a stranger could fill the log); metrics count them.
     if (MUTATING.has(req.method))
@@ -134,7 +186,9 @@ export function accessControl(store: AccessStore, log: (message: string) => void
               status === 403 ? 'denied' : status < 400 ? 'succeeded' : status < 500 ? 'refused' : 'failed',
             detail: (res.locals.auditDetail as string | undefined) ?? null,
           })
-          .catch((err: Error) => log(`audit log: cannot record ${req.method} ${rule?.path}: ${err.message}`));
+          .catch((err: Error) =>
+            log(`audit log: cannot record ${req.method} ${rule?.path ?? '(no route)'}: ${err.message}`),
+          );
       });
     const presented = /^Bearer ([^\s]+)$/i.exec(req.get('authorization') ?? '')?.[1];
     const refuse401 = (detail: string) => {
@@ -146,19 +200,27 @@ export function accessControl(store: AccessStore, log: (message: string) => void
       (principal) => {
         if (!principal) return refuse401('the token is not valid (unknown, revoked or expired)');
         actor = principal;
-        if (!roleAllows(principal.role, need))
+        // A stranger learns nothing about which paths exist: only a valid token gets the 404 (or a 400 for
+        // a path parameter that does not decode).
+        if (!error && !need)
+          return sendProblem(res, 404, 'Not found', `no route for ${req.method} ${req.path}`);
+        if (need && !roleAllows(principal.role, need))
           return sendProblem(
             res,
             403,
             'Forbidden',
-            `token ${principal.name} has the ${principal.role} role; ${req.method} ${rule?.path ?? req.path} needs ${need}`,
+            `token ${principal.name} has the ${principal.role} role; ${req.method} ${rule!.path} needs ${need}`,
           );
         res.locals.principal = principal;
-        next();
+        passed();
       },
       (err: unknown) => next(err),
     );
   };
+  router.use((req: Request, res: Response, next: NextFunction) => decide(undefined, req, res, next));
+  // A path parameter Express cannot decode (`%E0%A4%A`) is a 400, after the caller's token is checked.
+  router.use((err: unknown, req: Request, res: Response, next: NextFunction) => decide(err, req, res, next));
+  return router;
 }
 
 export const CreateTokenSchema = z.strictObject({
@@ -179,7 +241,7 @@ export const AuditQuery = z.strictObject({
 
 /** `/whoami`, token administration and the audit log. */
 export function accessRoutes(store: AccessStore): express.Router {
-  const router = express.Router();
+  const router = apiRouter();
   router.get('/whoami', (_req, res) => {
     const me = principalOf(res)!;
     res.json({

@@ -1,6 +1,7 @@
 import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, Response } from 'express';
 import { HttpProblem, sendProblem } from './problem';
+import { JsonTooDeepError, refuseDeepJson, refuseNul } from './body-guards';
 import { isTemporalUnreachable, TemporalHealth } from './temporal-health';
 import { SecretBindings } from '../secrets';
 import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../feeds/outbound';
@@ -13,7 +14,7 @@ import { webhookRoutes } from './webhooks';
 import { Ledger } from '../db/ledger';
 import { Database } from '../db/open';
 import { AccessStore } from '../db/access';
-import { accessControl, accessRoutes, ruleFor } from './access';
+import { accessControl, accessRoutes, matchedRule } from './access';
 import { metrics, scrape } from '../metrics';
 import { docsRoutes } from './docs';
 import { receiverRoutes } from './receivers';
@@ -84,7 +85,7 @@ export function metricsRoutes(app: express.Express): void {
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = performance.now();
     res.once('finish', () => {
-      const route = ruleFor(req.method, req.path)?.path ?? '(no route)';
+      const route = matchedRule(res)?.path ?? '(no route)';
       const method = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method)
         ? req.method
         : 'OTHER';
@@ -140,16 +141,24 @@ export function healthRoutes(
 export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // The access check and every router match paths alike (ROUTING): `/TOKENS` is not `/tokens`.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   const access = options.access ?? new AccessStore(options.ledger.db);
   const log = options.log ?? (() => undefined);
   metricsRoutes(app);
   // Every call is checked before its body is read: a stranger's body is never parsed.
   app.use(accessControl(access, log));
   // Registry notifications bring their own content type, limit and parser (after their sender is checked).
-  const json = express.json({ limit: API_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
+  const json = express.json({
+    limit: API_BODY_LIMIT,
+    type: ['application/json', 'application/*+json'],
+    verify: refuseDeepJson,
+  });
   app.use((req: Request, res: Response, next: NextFunction) =>
     req.path.startsWith('/webhooks/') || req.path.startsWith('/hooks/') ? next() : json(req, res, next),
   );
+  app.use(refuseNul);
 
   const health = healthRoutes(app, options.client, options.database, options.health);
   app.use(accessRoutes(access));
@@ -201,6 +210,10 @@ export function createApp(options: AppOptions): express.Express {
     if (e?.type === 'entity.parse.failed')
       return sendProblem(res, 400, 'Invalid request', 'the body is not valid JSON', [
         { field: '(body)', message: 'not valid JSON' },
+      ]);
+    if (err instanceof JsonTooDeepError)
+      return sendProblem(res, 400, 'Invalid request', err.message, [
+        { field: '(body)', message: err.message },
       ]);
     if (e?.type === 'entity.too.large')
       return sendProblem(

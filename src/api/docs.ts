@@ -1,5 +1,6 @@
 import path from 'node:path';
 import express from 'express';
+import { apiRouter } from './access';
 import { openApiDocument } from './openapi';
 import { sendProblem } from './problem';
 
@@ -31,7 +32,7 @@ const INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui',
 
 /** `GET /openapi.json` (OpenAPI 3.1) and `GET /docs`, a Swagger UI page of it served from this process. */
 export function docsRoutes(): express.Router {
-  const router = express.Router();
+  const router = apiRouter();
   let document: string | null = null;
   const dist = path.dirname(require.resolve('swagger-ui-dist/package.json'));
   router.get('/openapi.json', (_req, res) => {

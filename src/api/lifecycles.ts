@@ -22,7 +22,7 @@ import {
   wakeSignal,
 } from '../../workflows/messages/release';
 import type { release } from '../../workflows/release';
-import { principalOf } from './access';
+import { apiRouter, principalOf } from './access';
 import { HttpProblem, parseOr400 } from './problem';
 import { withWorkerDeadline } from './workflows';
 import { ProjectParams, ReleaseParams } from './projects';
@@ -56,7 +56,7 @@ export function lifecycleRoutes(
   temporal: RequestHandler,
   updateDeadlineMs?: number,
 ): Router {
-  const router = Router();
+  const router = apiRouter();
   const store = ledger.deployments;
 
   const releaseOf = async (name: string, number: string) => {

@@ -149,6 +149,8 @@ const AuditRecord = z.object({
   status: z.number().int(),
   outcome: z.enum(['succeeded', 'refused', 'denied', 'failed']),
   detail: z.string().nullable(),
+  /** Refusals of one token, route and status within a minute are one record with their count. */
+  count: z.number().int().min(1),
 });
 const ReceiverInfo = z.object({
   spec: z.object({
@@ -561,6 +563,20 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
               status: 200,
               outcome: 'succeeded',
               detail: null,
+              count: 1,
+            },
+            {
+              id: '41',
+              at: '2026-11-28T09:59:10.000Z',
+              actor: 'dashboard',
+              role: 'viewer',
+              method: 'DELETE',
+              route: '/projects/:project',
+              path: '/projects/shop',
+              status: 403,
+              outcome: 'denied',
+              detail: null,
+              count: 37,
             },
           ],
           nextBefore: null,

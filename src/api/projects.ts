@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { RequestHandler, Router } from 'express';
+import { apiRouter } from './access';
 import { z } from 'zod';
 import { destinationWorkflowId, ProjectSpec, ProjectSpecSchema, releaseWorkflowId } from '../domain/project';
 import { NOT_FOUND_CODES } from '../domain/failures';
@@ -164,7 +165,7 @@ export function projectRoutes(
   temporal: RequestHandler,
   guard: SaveGuard,
 ): Router {
-  const router = Router();
+  const router = apiRouter();
   const probe = new FeedProbe(new HttpClient({ policy: guard.outbound }));
   const requireProject = async (name: string) => {
     const project = await ledger.getProject(name);

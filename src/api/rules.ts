@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { apiRouter } from './access';
 import { z } from 'zod';
 import { compileRule, evaluateRule, toPreview } from '../domain/rule';
 import { VersionRuleSchema } from '../domain/rule-schema';
@@ -17,7 +18,7 @@ export const PreviewRequestSchema = z
 
 /** `POST /rules/preview`: Octopus's "Design rule" for a tag list, without touching any feed. */
 export function ruleRoutes(): Router {
-  const router = Router();
+  const router = apiRouter();
   router.post('/rules/preview', (req, res) => {
     const { rule, tags, precedence } = parseOr400(PreviewRequestSchema, req.body);
     res.json(toPreview(evaluateRule(compileRule(rule ?? {}, precedence), tags)));

@@ -6,6 +6,7 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { Router } from 'express';
+import { apiRouter } from './access';
 import { z } from 'zod';
 import { Ledger, LedgerError } from '../db/ledger';
 import { FailureCode } from '../domain/failures';
@@ -106,7 +107,7 @@ export function triggerRoutes(
   taskQueue: string,
   updateDeadlineMs?: number,
 ): Router {
-  const router = Router();
+  const router = apiRouter();
 
   async function described(params: unknown) {
     const { project: p, name } = parseOr400(TriggerParams, params);

@@ -54,10 +54,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         await runRules(rest, io.stdin, io.stdout);
         return 0;
       case 'apply':
-        await runApply(rest, out, io.env, (line) => io.stderr.write(`${line}\n`));
+        await runApply(rest, out, io.env, (line) => io.stderr.write(`${line}\n`), io.stdin);
         return 0;
       case 'validate':
-        await runValidate(rest, out, io.env, (line) => io.stderr.write(`${line}\n`));
+        await runValidate(rest, out, io.env, (line) => io.stderr.write(`${line}\n`), io.stdin);
         return 0;
       case 'get':
         await runGet(rest, out, io.env);

@@ -2,7 +2,8 @@ import { ApiClient, ApiError } from './api-client';
 import { readManifest, warningLine } from './apply';
 import { parseCommandLine, UsageError } from './usage';
 
-export const VALIDATE_USAGE = 'usage: feed-triggers validate -f FILE.yaml [--strict] [--api URL]';
+export const VALIDATE_USAGE =
+  'usage: feed-triggers validate -f FILE.yaml|- [--strict] [--api URL] (a file of at most 4 MiB)';
 
 /**
  * `feed-triggers validate`: checks a file as `apply` would and changes nothing. Every error of the file is
@@ -15,6 +16,7 @@ export async function runValidate(
   out: (line: string) => void,
   env: NodeJS.ProcessEnv,
   warn: (line: string) => void,
+  stdin?: NodeJS.ReadableStream,
 ): Promise<void> {
   const { values } = parseCommandLine(
     {
@@ -29,7 +31,7 @@ export async function runValidate(
     VALIDATE_USAGE,
   );
   if (!values.file) throw new UsageError(`-f FILE is required; ${VALIDATE_USAGE}`);
-  const manifest = readManifest(values.file);
+  const manifest = await readManifest(values.file, stdin);
   const api = ApiClient.fromEnv(values.api, env);
   const query = `?dryRun=true${values.strict ? '&strict=true' : ''}`;
   const results = await Promise.all(

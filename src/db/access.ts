@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Kysely, Selectable } from 'kysely';
+import { Kysely, Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { clip } from '../domain/size';
 import { ApiTokensTable, AuditLogTable, Schema } from './schema';
@@ -56,8 +56,14 @@ export interface AuditEntry {
 
 export interface AuditRecord extends AuditEntry {
   readonly id: string;
+  /** When the call was made; for counted refusals, the first of them. */
   readonly at: string;
+  /** How many calls the record stands for (refusals of one token and route within one minute). */
+  readonly count: number;
 }
+
+/** Outcomes counted in one row per token, route, status and minute rather than one row per call. */
+const COUNTED_OUTCOMES: ReadonlySet<AuditEntry['outcome']> = new Set(['refused', 'denied']);
 
 export class AccessError extends Error {
   constructor(
@@ -188,11 +194,17 @@ export class AccessStore {
     return principal;
   }
 
+  /**
+   * Records a call. A refusal (4xx) adds to its token's row for the route, status and minute (its path and
+   * detail are the first call's), so one token refused in a loop writes a row a minute, not a row a call.
+   */
   async recordAudit(entry: AuditEntry): Promise<void> {
+    const at = this.now();
+    const counted = COUNTED_OUTCOMES.has(entry.outcome);
     await this.db
       .insertInto('audit_log')
       .values({
-        at: this.now(),
+        at,
         actor: entry.actor,
         role: entry.role,
         method: entry.method,
@@ -201,7 +213,14 @@ export class AccessStore {
         status: entry.status,
         outcome: entry.outcome,
         detail: entry.detail ? clip(entry.detail, 500) : null,
+        minute: counted ? new Date(Math.floor(at.getTime() / 60_000) * 60_000) : null,
       })
+      .onConflict((oc) =>
+        oc
+          .columns(['actor', 'method', 'route', 'status', 'minute'])
+          .where('minute', 'is not', null)
+          .doUpdateSet({ count: sql<number>`audit_log.count + 1` }),
+      )
       .execute();
   }
 
@@ -222,6 +241,7 @@ export class AccessStore {
       status: r.status,
       outcome: r.outcome,
       detail: r.detail,
+      count: r.count,
     }));
   }
 }

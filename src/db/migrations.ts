@@ -215,6 +215,17 @@ const MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX receiver_deliveries_expiry ON receiver_deliveries (expires_at)`.execute(db);
     },
   },
+  '0009_audit_refusal_counts': {
+    async up(db) {
+      // Refused calls are one row per token, route, status and minute with a count: one token cannot grow
+      // the log without bound. `minute` is set on those rows only.
+      await sql`ALTER TABLE audit_log ADD COLUMN count integer NOT NULL DEFAULT 1`.execute(db);
+      await sql`ALTER TABLE audit_log ADD COLUMN minute timestamptz`.execute(db);
+      await sql`
+        CREATE UNIQUE INDEX audit_log_refusals ON audit_log (actor, method, route, status, minute)
+        WHERE minute IS NOT NULL`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

@@ -1,4 +1,13 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import { PGlite } from '@electric-sql/pglite';
@@ -42,7 +51,9 @@ function alive(pid: number): boolean {
  * writing one folder would corrupt it. A lock file with the owner's pid says who holds it.
  */
 function lockFolder(dir: string): () => void {
-  mkdirSync(dir, { recursive: true });
+  // Tokens' hashes and the audit log live here: for this user only, even in a folder made before.
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
   const lock = path.join(dir, 'feed-triggers.pid');
   for (let tries = 0; tries < 2; tries++) {
     try {
@@ -60,6 +71,21 @@ function lockFolder(dir: string): () => void {
     }
   }
   throw new DatabaseError(`cannot lock the embedded database in ${dir}`);
+}
+
+/**
+ * Makes every folder under dir 0700 and every file 0600. PGlite's file system chmods each file it creates to
+ * 0666, past the process's umask; the folders above keep others out meanwhile, and this sets the files right
+ * when the database opens and closes.
+ */
+function closeToOthers(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      chmodSync(p, 0o700);
+      closeToOthers(p);
+    } else if (entry.isFile() && (lstatSync(p).mode & 0o077) !== 0) chmodSync(p, 0o600);
+  }
 }
 
 /** Opens the ledger's database and brings its schema up to date. */
@@ -97,6 +123,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     await migrate(db as Kysely<unknown>);
     // No autovacuum in PGlite: statistics are refreshed at open and by the ledger as releases grow.
     await sql`ANALYZE`.execute(db);
+    if (options.dataDir) closeToOthers(options.dataDir);
   } catch (err) {
     await db.destroy();
     unlock();
@@ -109,9 +136,19 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     ping: async () => !pglite.closed,
     close: async () => {
       await db.destroy();
+      if (options.dataDir) closeToOthers(options.dataDir);
       unlock();
     },
   };
+}
+
+/**
+ * Files and folders this process makes are for its user only (0600, 0700), the data folder included (made
+ * before with 755/644, it is closed to others). Called first by every entry point.
+ */
+export function keepFilesPrivate(dataDir?: string): void {
+  process.umask(0o077);
+  if (dataDir && existsSync(dataDir)) chmodSync(dataDir, 0o700);
 }
 
 /** A database URL without its password, for messages. */

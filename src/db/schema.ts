@@ -103,6 +103,10 @@ export interface AuditLogTable {
   status: number;
   outcome: 'succeeded' | 'refused' | 'denied' | 'failed';
   detail: string | null;
+  /** How many calls the row stands for: refusals are counted per token, route, status and minute. */
+  count: Generated<number>;
+  /** The minute a row of refusals counts; null on other rows. */
+  minute: Timestamp | null;
 }
 
 export interface ReceiversTable {

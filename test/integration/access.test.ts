@@ -1,13 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import http from 'node:http';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
-import { ROUTE_RULES } from '../../src/api/access';
+import { ROUTE_RULES, RouteRule } from '../../src/api/access';
 import { createApp } from '../../src/api/app';
 import { runCliCapturing } from '../support/cli';
-import { AccessStore, hashToken } from '../../src/db/access';
+import { AccessRole, AccessStore, hashToken } from '../../src/db/access';
 import { openDatabase } from '../../src/db/open';
 import { startApi, TestApi } from '../support/api';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -26,15 +27,15 @@ afterAll(async () => {
   await env?.stop();
 });
 
-/** Every method and path Express serves, nested routers included. */
+/** Every method and path Express serves, nested routers included (the access check's own matchers not). */
 function servedRoutes(app: ReturnType<typeof createApp>): string[] {
   const found: string[] = [];
   const walk = (stack: unknown[]) => {
     for (const layer of stack as {
-      route?: { path: string; methods: Record<string, boolean> };
+      route?: { path: string; methods: Record<string, boolean>; stack: { name: string }[] };
       handle?: { stack?: unknown[] };
     }[]) {
-      if (layer.route)
+      if (layer.route && layer.route.stack.every((l) => l.name !== 'ruleMatched'))
         for (const method of Object.keys(layer.route.methods))
           if (method !== '_all') found.push(`${method.toUpperCase()} ${layer.route.path}`);
       if (layer.handle?.stack) walk(layer.handle.stack);
@@ -94,6 +95,94 @@ describe('who may call what', () => {
     ]);
     expect((await api.request('GET', '/tokens', undefined, { token: operator })).status).toBe(403);
     expect((await api.request('GET', '/audit', undefined, { token: operator })).status).toBe(403);
+  });
+
+  test('no spelling of a path reaches a route with a role below its rule: case, slashes, percent-encoding', async () => {
+    // Before: rules matched case-sensitively and Express routed case-insensitively, and an unknown GET needed
+    // only a viewer, so a viewer read GET /TOKENS, /AUDIT and /RECEIVERS with 200.
+    const tokens: Record<string, string | null> = {
+      anonymous: null,
+      viewer: await api.tokenFor('viewer'),
+      operator: await api.tokenFor('operator'),
+      // Its own admin: its refusals are counted in rows of its own in the audit log.
+      admin: await api.tokenFor('admin'),
+    };
+    const rank = (who: string) => ['anonymous', 'viewer', 'operator', 'admin'].indexOf(who);
+    const needs = (rule: RouteRule) =>
+      rule.access === 'public' || rule.access === 'sender' ? 'anonymous' : (rule.access as AccessRole);
+    const encode = (c: string) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
+    // A parameter value no route knows (a served answer is the route's own 404 or 400), and a real asset.
+    const value = (param: string) =>
+      param === ':asset' ? 'init.js' : param.startsWith(':') ? 'walk' : param;
+    const exactOf = (rule: RouteRule) => rule.path.split('/').map(value).join('/');
+    const variants = (rule: RouteRule): string[] => {
+      const segments = rule.path.split('/').map(value);
+      const exact = exactOf(rule);
+      const literal = segments.findIndex((s, i) => i > 0 && !rule.path.split('/')[i].startsWith(':'));
+      const withLiteral = (f: (s: string) => string) =>
+        segments.map((s, i) => (i === literal ? f(s) : s)).join('/');
+      const lastSlash = exact.lastIndexOf('/');
+      return [
+        exact,
+        exact.toUpperCase(),
+        withLiteral((s) => s[0].toUpperCase() + s.slice(1)),
+        withLiteral((s) => encode(s[0]) + s.slice(1)),
+        withLiteral((s) => encode(s[0].toUpperCase()) + s.slice(1).toUpperCase()),
+        withLiteral((s) => s.replace(/[a-z]/, (c) => `%${c.charCodeAt(0).toString(16)}`)),
+        `${exact}/`,
+        `${exact}//`,
+        `/${exact}`,
+        exact.replace(/^(\/[^/]+)\//, '$1//'),
+        lastSlash > 0 ? `${exact.slice(0, lastSlash)}%2F${exact.slice(lastSlash + 1)}` : `${exact}%2F`,
+        `/.${exact}`,
+      ];
+    };
+    const cases = ROUTE_RULES.flatMap((rule) =>
+      Object.keys(tokens).flatMap((who) => variants(rule).map((path) => ({ rule, who, path }))),
+    );
+    const broken: string[] = [];
+    let next = 0;
+    const run = async () => {
+      while (next < cases.length) {
+        const { rule, who, path } = cases[next++];
+        const res = await rawRequest(rule.method, path, tokens[who]);
+        const refused =
+          res.status === 401 ||
+          res.status === 403 ||
+          (res.status === 404 && res.detail === `no route for ${rule.method} ${path}`);
+        if (!refused && rank(who) < rank(needs(rule)))
+          broken.push(`${who} ${rule.method} ${path}: ${res.status} (${rule.path} needs ${rule.access})`);
+        const spelledAsRule = path === exactOf(rule);
+        if (spelledAsRule && rank(who) >= rank(needs(rule)) && refused && rule.access !== 'sender')
+          broken.push(`${who} ${rule.method} ${path}: ${res.status}, refused though allowed`);
+        if (!spelledAsRule && rule.access !== 'public' && rule.access !== 'sender' && who === 'anonymous')
+          if (res.status !== 401) broken.push(`${who} ${rule.method} ${path}: ${res.status}, not 401`);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, run));
+    expect(broken).toEqual([]);
+    expect(cases.length).toBeGreaterThan(ROUTE_RULES.length * 4 * 10);
+
+    // The issue's own reproduction: each is no route at all for a viewer, and a 401 for a stranger.
+    for (const path of ['/TOKENS', '/AUDIT', '/RECEIVERS', '/%54OKENS', '/tokens/', '//tokens']) {
+      const viewed = await rawRequest('GET', path, tokens.viewer);
+      expect([path, viewed.status, viewed.detail]).toEqual([path, 404, `no route for GET ${path}`]);
+      expect([path, (await rawRequest('GET', path, null)).status]).toEqual([path, 401]);
+    }
+  });
+
+  test('a path no route serves is a 404 for any valid token, whatever the method, and a 401 for a stranger', async () => {
+    const viewer = await api.tokenFor('viewer');
+    for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) {
+      const res = await api.request(method, '/no/such/path', undefined, { token: viewer });
+      expect([method, res.status, res.type, res.body.detail]).toEqual([
+        method,
+        404,
+        'application/problem+json; charset=utf-8',
+        `no route for ${method} /no/such/path`,
+      ]);
+      expect((await api.request(method, '/no/such/path', undefined, { token: null })).status).toBe(401);
+    }
   });
 
   test('/whoami names the token, its role and what it may call', async () => {
@@ -195,6 +284,90 @@ describe('the audit log', () => {
     expect((await api.request('GET', '/audit?limit=0')).status).toBe(400);
     expect((await api.request('GET', '/audit?before=1;drop')).status).toBe(400);
     expect((await api.request('GET', '/audit', undefined, { token: viewer })).status).toBe(403);
+  });
+});
+
+/** A request with the path sent byte for byte (fetch would normalize it). */
+function rawRequest(
+  method: string,
+  path: string,
+  token: string | null,
+): Promise<{ status: number; detail: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${api.url}/`,
+      { method, path, headers: token ? { authorization: `Bearer ${token}` } : {} },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => {
+          let detail: string | undefined;
+          try {
+            detail = (JSON.parse(text) as { detail?: string }).detail;
+          } catch {
+            detail = undefined;
+          }
+          resolve({ status: res.statusCode!, detail });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('refusals in the audit log', () => {
+  test('500 refused calls of one token make a row a route and minute with their count, not 500 rows', async () => {
+    // Before: one row per refused call, so one viewer could grow the log without bound.
+    const viewer = await api.tokenFor('viewer');
+    const actor = (await api.request('GET', '/whoami', undefined, { token: viewer })).body.name;
+    const calls = [
+      ...Array.from({ length: 300 }, (_, i) => ['DELETE', `/projects/p${i}`]),
+      ...Array.from({ length: 150 }, (_, i) => ['POST', `/triggers/x/t${i}/pause`]),
+      ...Array.from({ length: 50 }, (_, i) => ['POST', `/no/such/path/${i}`]),
+    ];
+    let next = 0;
+    const statuses: number[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < calls.length) {
+          const [method, path] = calls[next++];
+          statuses.push((await api.request(method, path, undefined, { token: viewer })).status);
+        }
+      }),
+    );
+    expect(statuses.filter((s) => s === 403)).toHaveLength(450);
+    expect(statuses.filter((s) => s === 404)).toHaveLength(50);
+    const records = await eventually(async () => {
+      const r: { route: string; count: number; status: number; outcome: string; path: string }[] = (
+        await api.request('GET', `/audit?actor=${actor}`)
+      ).body.records;
+      return r.reduce((n, x) => n + x.count, 0) === 500 ? r : undefined;
+    }, 'every refusal counted');
+    // Three routes; a minute boundary during the run may split one of them in two.
+    expect(records.length).toBeGreaterThanOrEqual(3);
+    expect(records.length).toBeLessThanOrEqual(6);
+    const byRoute = (route: string) =>
+      records.filter((r) => r.route === route).reduce((n, r) => n + r.count, 0);
+    expect([
+      byRoute('/projects/:project'),
+      byRoute('/triggers/:project/:name/pause'),
+      byRoute('(no route)'),
+    ]).toEqual([300, 150, 50]);
+    expect(records.find((r) => r.route === '(no route)')).toMatchObject({ status: 404, outcome: 'refused' });
+    expect(records.find((r) => r.route === '/projects/:project')).toMatchObject({
+      status: 403,
+      outcome: 'denied',
+      path: expect.stringMatching(/^\/projects\/p\d+$/),
+    });
+    // Calls that succeed are still one row each.
+    await api.request('PUT', '/projects/counted', project);
+    await api.request('PUT', '/projects/counted', project);
+    const mine = (await api.request('GET', `/audit?limit=2`)).body.records;
+    expect(mine.map((r: { path: string; count: number }) => [r.path, r.count])).toEqual([
+      ['/projects/counted', 1],
+      ['/projects/counted', 1],
+    ]);
   });
 });
 
@@ -339,6 +512,54 @@ describe('starting the service', () => {
     }
     const second = await run();
     expect(second).not.toMatch(/ft_|admin token/);
+  });
+
+  test('the data folder and everything in it are for its user only (0700, 0600), a folder made 755 before too', async () => {
+    // Before: the data folder was world-readable (755, files 644), token hashes and the audit log included.
+    /** Every entry under root whose mode is not 0700 (a folder) or 0600 (anything else), with its mode. */
+    const notPrivate = (root: string): string[] => {
+      const wrong: string[] = [];
+      const walk = (p: string) => {
+        const st = lstatSync(p);
+        const mode = st.mode & 0o777;
+        if (mode !== (st.isDirectory() ? 0o700 : 0o600))
+          wrong.push(`${path.relative(root, p) || '.'} ${mode.toString(8)}`);
+        if (st.isDirectory()) for (const name of readdirSync(p)) walk(path.join(p, name));
+      };
+      walk(root);
+      return wrong;
+    };
+
+    const fresh = path.join(dir, 'private-cli');
+    const bin = path.resolve(__dirname, '../../bin/feed-triggers.js');
+    await promisify(execFile)(process.execPath, [bin, 'token', 'create', 'first', '--role', 'admin'], {
+      env: { PATH: process.env.PATH, FEED_TRIGGERS_DATA_DIR: fresh },
+      timeout: 60_000,
+    });
+    expect(readdirSync(path.join(fresh, 'ledger')).length).toBeGreaterThan(3);
+    expect(notPrivate(fresh)).toEqual([]);
+
+    const before = path.join(dir, 'private-service');
+    mkdirSync(before, { recursive: true });
+    chmodSync(before, 0o755);
+    const child = spawn(process.execPath, [main], {
+      env: serviceEnv(before),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr!.on('data', () => undefined);
+    try {
+      await eventually(
+        async () => (log.includes('feed-triggers started') ? true : undefined),
+        'the service to start',
+        30_000,
+      );
+      expect(notPrivate(before)).toEqual([]);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
   });
 
   test('SIGQUIT and SIGUSR2, on which the SDK drains its worker, stop the whole service, not the worker alone', async () => {

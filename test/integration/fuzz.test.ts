@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { ROUTE_RULES } from '../../src/api/access';
 import { startApi, TestApi } from '../support/api';
 import { startTestWorker, TestWorkerEnv } from '../support/temporal';
 
@@ -174,12 +175,63 @@ describe('the API under fuzzing', () => {
     );
   });
 
+  test('bodies nested at any depth: a 400 past the limit, never a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        fc.integer({ min: 1, max: 200_000 }),
+        fc.constantFrom('[', '{"a":'),
+        async ([method, path], depth, open) => {
+          const close = open === '[' ? ']' : '}';
+          const res = await timed(method, path, `${open.repeat(depth)}${close.repeat(depth)}`);
+          if (depth > 64 && !path.startsWith('/webhooks/')) expect(res.status).toBe(400);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  test('a viewer never reaches an admin route, however its path is spelled', async () => {
+    const viewer = await api.tokenFor('viewer');
+    const admin = ROUTE_RULES.filter((r) => r.access === 'admin');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...admin),
+        fc.array(fc.constantFrom('keep', 'upper', 'encode', 'double'), { minLength: 60, maxLength: 60 }),
+        fc.constantFrom('', '/', '//', '%2F'),
+        async (rule, changes, tail) => {
+          const exact = rule.path.replace(/:[a-z]+/g, 'fuzz');
+          const spelled =
+            [...exact]
+              .map((c, i) =>
+                changes[i] === 'upper'
+                  ? c.toUpperCase()
+                  : changes[i] === 'encode' && /[a-z]/.test(c)
+                    ? `%${c.charCodeAt(0).toString(16)}`
+                    : changes[i] === 'double' && c === '/'
+                      ? '//'
+                      : c,
+              )
+              .join('') + tail;
+          const res = await fetch(`${api.url}${spelled}`, {
+            method: rule.method,
+            headers: { authorization: `Bearer ${viewer}` },
+          });
+          const allowed = spelled === exact ? [403] : [403, 404];
+          if (!allowed.includes(res.status))
+            throw new Error(`viewer ${rule.method} ${spelled} (${rule.path}) answered ${res.status}`);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
   test('hostile path parameters are 4xx', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(
           fc.string({ minLength: 1, maxLength: 300 }),
-          fc.constantFrom('..', '%00', 'a'.repeat(1000), "x'y", '%E0%A4%A'),
+          fc.constantFrom('..', '%00', '\u0000', 'a\u0000b', 'a'.repeat(1000), "x'y", '%E0%A4%A'),
         ),
         async (segment) => {
           const p = encodeURIComponent(segment);

@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
 import type { Server } from 'node:http';
 import { createApp } from '../../src/api/app';
 import { listen } from '../../src/api/listen';
@@ -7,6 +11,7 @@ import { createLedgerActivities } from '../../activities/ledger';
 import { MAX_PROJECT_SPEC_BYTES } from '../../src/domain/size';
 import { bindingsOf } from '../../src/secrets';
 import { startApi, TestApi } from '../support/api';
+import { runCli } from '../../src/cli/main';
 import { startServer, TestServer } from '../support/http-server';
 import { putProject, releasesOf } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
@@ -390,6 +395,60 @@ describe('smaller holes', () => {
     expect(res.body.detail).toBe("the body is larger than this endpoint's limit of 1048576 bytes");
   });
 
+  test('a deeply nested body is a 400 naming the body, on every JSON route, not a 500', async () => {
+    // Before: 500 "Maximum call stack size exceeded".
+    for (const depth of [100_000, 1_000]) {
+      for (const [method, path] of [
+        ['PUT', '/projects/deep'],
+        ['POST', '/rules/preview'],
+        ['POST', '/tokens'],
+        ['PATCH', '/triggers/deep/deep'],
+      ]) {
+        const res = await api.request(method, path, `{"a":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+        expect([method, path, res.status, res.type, res.body.errors]).toEqual([
+          method,
+          path,
+          400,
+          'application/problem+json; charset=utf-8',
+          [{ field: '(body)', message: 'the body nests arrays and objects deeper than 64 levels' }],
+        ]);
+      }
+    }
+    // Brackets inside strings are text, and a project's own nesting is far below the limit.
+    const ok = await api.request('POST', '/rules/preview', { tags: ['['.repeat(100)] });
+    expect(ok.status).toBe(200);
+    expect((await api.request('GET', '/healthz')).status).toBe(200);
+  });
+
+  test('NUL in a path parameter, a body string or key, or the query is a 400 naming the field, not a 500', async () => {
+    // Before: 500 (PostgreSQL: invalid byte sequence for encoding "UTF8": 0x00).
+    await api.request('PUT', '/projects/nul', { packages: [pkg()] });
+    for (const [method, path, body, field] of [
+      ['GET', '/projects/a%00b', undefined, 'project'],
+      ['DELETE', '/projects/%00', undefined, 'project'],
+      ['GET', '/triggers/nul/x%00', undefined, 'name'],
+      ['DELETE', '/tokens/x%00', undefined, 'name'],
+      ['GET', '/projects/nul/releases/1.0%00', undefined, 'number'],
+      ['GET', '/audit?actor=x%00', undefined, 'query.actor'],
+      ['GET', '/projects/nul/releases?version=%00', undefined, 'query.version'],
+      ['POST', '/tokens', { name: 'nul\u0000', role: 'viewer' }, 'name'],
+      ['PUT', '/projects/nul', { packages: [{ ...pkg(), package: 'a/\u0000' }] }, 'packages.0.package'],
+      ['PUT', '/projects/nul', { packages: [pkg()], ['x\u0000']: 1 }, 'x\u0000'],
+      ['POST', '/projects/nul/releases', { versions: { app: '1\u0000' } }, 'versions.app'],
+    ] as const) {
+      const res = await api.request(method, path, body);
+      expect([method, path, res.status, res.type, res.body.errors?.[0]?.field]).toEqual([
+        method,
+        path,
+        400,
+        'application/problem+json; charset=utf-8',
+        field,
+      ]);
+    }
+    // A stranger still gets a 401 first.
+    expect((await api.request('GET', '/projects/a%00b', undefined, { token: null })).status).toBe(401);
+  });
+
   test('a slow client is cut off by the header timeout', async () => {
     const server: Server = await listen(
       createApp({ client: env.client, taskQueue: env.taskQueue, ledger: env.ledger }),
@@ -413,5 +472,63 @@ describe('smaller holes', () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+describe('apply -f refuses an oversized file before reading it', () => {
+  const run = async (argv: string[], input?: Buffer) => {
+    let stderr = '';
+    let stdout = '';
+    const stdin = new PassThrough();
+    const sink = (append: (s: string) => void) =>
+      new Writable({
+        write(chunk, _enc, done) {
+          append(chunk.toString());
+          done();
+        },
+      });
+    const code = runCli(argv, {
+      stdin,
+      stdout: sink((s) => (stdout += s)),
+      stderr: sink((s) => (stderr += s)),
+      env: { FEED_TRIGGERS_API_URL: api.url, FEED_TRIGGERS_TOKEN: api.token },
+    });
+    // Fed in pieces, as a pipe would; the rest is never asked for once the cap is passed.
+    if (input) for (let i = 0; i < input.length; i += 1 << 20) stdin.write(input.subarray(i, i + (1 << 20)));
+    stdin.end();
+    return { code: await code, stderr, stdout };
+  };
+
+  test('an 18 MB file exits 2 with one line, at once, and creates nothing', async () => {
+    // Before: 29 s and 1.9 GB of memory before the file was refused.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-apply-'));
+    const file = path.join(dir, 'huge.yaml');
+    const project = `  - name: huge-apply\n    packages: [{ name: app, feed: docker.io, package: a/b }]\n`;
+    const size = 18 * 1024 * 1024;
+    writeFileSync(file, `projects:\n${project}${'#'.repeat(size - project.length - 11)}\n`);
+    const started = Date.now();
+    const r = await run(['apply', '-f', file]);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect([r.code, r.stderr, r.stdout]).toEqual([
+      2,
+      `feed-triggers: ${file}: 18874368 bytes; apply reads at most 4194304 bytes (4 MiB): split it into several files\n`,
+      '',
+    ]);
+    expect((await api.request('GET', '/projects/huge-apply')).status).toBe(404);
+  });
+
+  test('standard input is refused as soon as it passes the cap; a small file still applies', async () => {
+    const r = await run(['apply', '-f', '-'], Buffer.alloc(18 * 1024 * 1024, '#'));
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      'feed-triggers: (stdin): larger than 4194304 bytes (4 MiB), the most apply reads: split it into several files\n',
+    ]);
+    const small = await run(
+      ['apply', '-f', '-'],
+      Buffer.from(
+        'projects:\n  - name: small-apply\n    packages: [{ name: app, feed: docker.io, package: a/b }]\n',
+      ),
+    );
+    expect([small.code, small.stdout, small.stderr]).toEqual([0, 'project/small-apply created\n', '']);
   });
 });

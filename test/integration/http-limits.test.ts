@@ -1,4 +1,8 @@
+import net from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
 import { HttpClient } from '../../src/feeds/http';
+import { listen } from '../../src/api/listen';
 import { startServer } from '../support/http-server';
 
 test('requests to one registry host are capped at the configured concurrency', async () => {
@@ -19,4 +23,53 @@ test('requests to one registry host are capped at the configured concurrency', a
   } finally {
     await server.close();
   }
+});
+
+describe('the API server closes connections that hold a socket without asking anything', () => {
+  const port = (server: Server) => (server.address() as net.AddressInfo).port;
+  const closed = (socket: net.Socket) =>
+    new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+
+  test('200 connections that never send a byte are closed within the idle timeout', async () => {
+    // Before: Node's header timeout starts at a request's first byte, and 400 of 400 were open after 15 s.
+    const server = await listen(express(), 0, '127.0.0.1', { idleMs: 1000 });
+    try {
+      const sockets = await Promise.all(
+        Array.from(
+          { length: 200 },
+          () =>
+            new Promise<net.Socket>((resolve, reject) => {
+              const s = net.connect(port(server), '127.0.0.1', () => resolve(s));
+              s.on('error', reject);
+            }),
+        ),
+      );
+      const started = Date.now();
+      const ends = await Promise.all(sockets.map(closed));
+      expect(Math.max(...ends) - started).toBeLessThan(4000);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('a keep-alive connection left silent after its answer is closed, and a slow answer is not cut', async () => {
+    const app = express();
+    app.get('/slow', (_req, res) => void setTimeout(() => res.send('done'), 2500));
+    const server = await listen(app, 0, '127.0.0.1', { idleMs: 800, keepAliveMs: 800 });
+    try {
+      const socket = net.connect(port(server), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (d: Buffer) => (answer += d.toString()));
+      const gone = closed(socket);
+      socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+      const started = Date.now();
+      const end = await gone;
+      // The answer came after three idle periods of silence; then the idle socket was closed.
+      expect(answer).toMatch(/^HTTP\/1\.1 200[\s\S]*done$/);
+      expect(end - started).toBeGreaterThanOrEqual(2500);
+      expect(end - started).toBeLessThan(6000);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
 });

@@ -13,7 +13,7 @@ function withFile(yaml: string, env: Record<string, string> = {}) {
 describe('configuration', () => {
   test('defaults without a file', () => {
     const c = loadConfig({});
-    expect(c.api).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(c.api).toEqual({ host: '127.0.0.1', port: 8080, idleTimeoutMs: 5000 });
     expect(c.temporal.address).toBeNull();
     expect(c.databaseUrl).toBeNull();
     expect(c.pollCacheMs).toBe(30_000);
