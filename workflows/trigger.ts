@@ -129,7 +129,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
   setHandler(pollNowSignal, (request) => {
     if (machine.state.paused) return;
     pollPending = fresh = true;
-    if (request) machine.noteNotification(request);
+    if (request) machine.noteNotification(request, Date.now());
   });
   setHandler(continueAsNewSignal, () => {
     rollover = true;
@@ -166,11 +166,21 @@ export async function trigger(input: TriggerInput): Promise<void> {
 
   // The slot a scheduled poll is due at (for the poll-lag metric); null when a poll was asked for.
   let dueAtMs: number | null = null;
+  // Whether a notified tag not seen yet brings the next poll forward; asked once, when one first is.
+  let wantedSoon: boolean | undefined;
   const waitForSlot = async () => {
     const at = Date.now() + machine.nextPollDelayMs(Date.now(), current || patched(EVEN_PHASES_PATCH));
-    nextPollAt = new Date(at).toISOString();
+    const soon = machine.wantedPollDelayMs(Date.now());
+    const early =
+      soon !== null && Date.now() + soon < at && (wantedSoon ??= patched(WANTED_TAGS_PATCH))
+        ? Date.now() + soon
+        : null;
+    nextPollAt = new Date(early ?? at).toISOString();
     publishDetails();
-    dueAtMs = (await condition(() => pollPending || rollover, at - Date.now())) ? null : at;
+    const asked = await condition(() => pollPending || rollover, (early ?? at) - Date.now());
+    // A poll for a wanted tag reads a fresh listing: a shared one may predate the push.
+    if (!asked && early !== null) fresh = true;
+    dueAtMs = asked || early !== null ? null : at;
   };
   if (!pollPending && machine.state.lastPoll) await waitForSlot();
 
@@ -183,6 +193,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
     pollPending = fresh = false;
     machine.takeNotifications();
     await evaluate(machine, { maxAgeMs, dueAtMs, current }, publishWatched, polls);
+    machine.noteUnseen(Date.now());
     publishStatus();
     await waitForSlot();
   }
@@ -203,6 +214,12 @@ export const TRIGGER_HISTORY_LIMIT = 1000;
 const SHORT_RUNS_PATCH = 'continue-as-new-past-1000-events';
 /** Poll phases from a mixed hash, spread evenly over the interval (nextPollDelayMs). */
 const EVEN_PHASES_PATCH = 'even-poll-phases';
+
+/**
+ * Versions the early poll for a notified tag no poll has seen yet (registry 2.8 notifies before the tag
+ * can be read). Asked only when such a tag is waiting, so an idle run writes no marker for it.
+ */
+const WANTED_TAGS_PATCH = 'poll-again-for-notified-tags';
 
 /** Stands for every patch below in runs started since: they take all the new paths. */
 const CURRENT_PATCH = 'trigger-paths-2026-11';
