@@ -6,7 +6,9 @@ import { findTemporalCli } from '../../src/temporal/cli';
 import { startServer, TestServer } from '../support/http-server';
 import { putProject, startTrigger, waitForReleases } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
-import { eventually, startTestWorker } from '../support/temporal';
+import { eventually, settledHistory, startTestWorker } from '../support/temporal';
+import { watchedPackageKey } from '../../src/domain/search-attributes';
+import { pollNowSignal } from '../../workflows/messages/trigger';
 import { decideUpdate, deployUpdate } from '../../workflows/messages/release';
 
 /**
@@ -18,7 +20,8 @@ recorded before the ledger moved to the database, which must keep running after 
  * before new runs took them all on `trigger-paths-2026-11`). Record new fixtures (after an intended,
  * versioned change) with `RECORD_HISTORIES=1 npx jest test/integration/replay`; release-lifecycle.json and
  * environment.json (a release through its lifecycle, and an environment's queue) with
- * `RECORD_LIFECYCLE_HISTORIES=1`.
+ * `RECORD_LIFECYCLE_HISTORIES=1`; trigger-wanted-tag.json (a notified tag polled for until it is pushed, the
+ * poll-again-for-notified-tags patch) with `RECORD_WANTED_HISTORY=1`.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 
@@ -140,6 +143,46 @@ async function recordLifecycle(): Promise<void> {
   }
 }
 
+/**
+ * A trigger told of a tag before the registry lists it: it polls again soon (the poll-again-for-notified-tags
+ * patch), until the tag is pushed and released.
+ */
+async function recordWanted(): Promise<void> {
+  const registry = await TestRegistry.start();
+  const env = await startTestWorker();
+  try {
+    await pushImage(registry.url, 'wanted/web', '1.0.0');
+    await putProject(env, {
+      name: 'wanted',
+      packages: [{ name: 'web', feed: registry.host, package: 'wanted/web' }],
+    });
+    const state = await startTrigger(env.client, env.taskQueue, {
+      project: 'wanted',
+      name: 'web',
+      intervalSeconds: 600,
+    });
+    await waitForReleases(env, 'wanted', 1);
+    const trigger = env.client.workflow.getHandle('trigger/wanted/web');
+    await trigger.signal(pollNowSignal, {
+      source: 'webhook recorder',
+      tags: [{ key: watchedPackageKey(registry.host, 'wanted/web'), tag: '1.1.0' }],
+    });
+    await eventually(
+      async () => ((await state()).iterations >= 3 ? true : undefined),
+      'polls for the notified tag',
+    );
+    await pushImage(registry.url, 'wanted/web', '1.1.0');
+    await waitForReleases(env, 'wanted', 2);
+    await eventually(async () => ((await state()).wanted?.length === 0 ? true : undefined), 'the tag seen');
+    await settledHistory(trigger);
+    writeFileSync(path.join(FIXTURES, 'trigger-wanted-tag.json'), exportHistory(trigger.workflowId));
+    await trigger.terminate('recorded');
+  } finally {
+    await env.stop();
+    await registry.stop();
+  }
+}
+
 /** The Temporal CLI's JSON export, the format `temporal workflow show --output json` gives operators too. */
 function exportHistory(workflowId: string): Buffer {
   return execFileSync(findTemporalCli()!, [
@@ -159,6 +202,7 @@ function exportHistory(workflowId: string): Buffer {
 test('replays recorded trigger, release and destination histories without nondeterminism', async () => {
   if (process.env.RECORD_HISTORIES === '1') await record();
   if (process.env.RECORD_LIFECYCLE_HISTORIES === '1') await recordLifecycle();
+  if (process.env.RECORD_WANTED_HISTORY === '1') await recordWanted();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination.json',
@@ -169,6 +213,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-before-ledger.json',
     'trigger-before-one-patch.json',
     'trigger-remote-poll.json',
+    'trigger-wanted-tag.json',
     'trigger.json',
   ]);
   const script = path.resolve(__dirname, '../../dist/scripts/replay-histories.js');
@@ -186,6 +231,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-before-ledger.json',
     'replayed trigger-before-one-patch.json',
     'replayed trigger-remote-poll.json',
+    'replayed trigger-wanted-tag.json',
     'replayed trigger.json',
   ]);
 }, 120_000);

@@ -270,6 +270,78 @@ describe('TriggerMachine, when to poll next', () => {
   });
 });
 
+describe('TriggerMachine, notified tags wanted until seen', () => {
+  const T = Date.parse('2026-11-28T10:00:00.000Z');
+  const explained = (verdicts: Record<string, string>): PackagePoll => ({
+    name: 'web',
+    ok: {
+      tagCount: 0,
+      acceptedCount: 0,
+      candidates: [],
+      digest: null,
+      rateLimitRemaining: null,
+      explained: verdicts,
+    },
+  });
+  const notified = (m: TriggerMachine, tag: string, at = T) =>
+    m.noteNotification({ source: 'webhook r', tags: [{ key: 'reg.example/shop/web', tag }] }, at);
+
+  test('a tag the listing lacks is polled for again soon, backing off, fresh each time, and asked about', () => {
+    const m = machine(['web']);
+    notified(m, '1.3.0');
+    m.takeNotifications();
+    const plan = m.beginEvaluation(NOW)!;
+    expect(m.pollRequest(plan.polls[0], 0).explain).toEqual(['1.3.0']);
+    m.applyPolls([explained({ '1.3.0': 'not in the feed' })], NOW);
+    expect(m.noteUnseen(T + 100)).toBe(true);
+    expect(m.wantedPollDelayMs(T + 100)).toBe(1000);
+    // The next evaluation answers no notification, yet still asks about the wanted tag.
+    m.takeNotifications();
+    expect(m.pollRequest(m.beginEvaluation(NOW)!.polls[0], 0).explain).toEqual(['1.3.0']);
+    m.noteUnseen(T + 1200);
+    expect(m.wantedPollDelayMs(T + 1200)).toBe(2000);
+    for (let i = 0; i < 6; i++) m.noteUnseen(T + 2000);
+    expect(m.wantedPollDelayMs(T + 2000)).toBe(16_000);
+    // Never past the deadline, and given up after it.
+    expect(m.wantedPollDelayMs(T + 119_000)).toBe(1000);
+    expect(m.noteUnseen(T + 120_000)).toBe(false);
+    expect(m.wantedPollDelayMs(T + 120_000)).toBeNull();
+  });
+
+  test('a tag a poll saw (accepted, or judged by the rules) is no longer wanted; other tags still are', () => {
+    const m = machine(['web']);
+    notified(m, '1.3.0');
+    notified(m, '0.9.0');
+    notified(m, '1.4.0');
+    m.takeNotifications();
+    m.beginEvaluation(NOW);
+    m.applyPolls(
+      [
+        explained({
+          '1.3.0': 'accepted',
+          '0.9.0': 'outside the range [1.0,2.0)',
+          '1.4.0': 'not in the feed',
+        }),
+      ],
+      NOW,
+    );
+    m.noteUnseen(T);
+    expect(m.state.wanted?.map((w) => w.tag)).toEqual(['1.4.0']);
+  });
+
+  test('a failed poll sees nothing: the tag stays wanted; at most 20 are kept, the newest', () => {
+    const m = machine(['web']);
+    for (let i = 0; i < 25; i++) notified(m, `1.0.${i}`);
+    expect(m.state.wanted).toHaveLength(20);
+    expect(m.state.wanted?.[0].tag).toBe('1.0.5');
+    m.takeNotifications();
+    m.beginEvaluation(NOW);
+    m.applyPolls([{ name: 'web', error: { code: 'NOT_FOUND', message: 'shop/web:1.0.24 …' } }], NOW);
+    expect(m.noteUnseen(T)).toBe(true);
+    expect(m.state.wanted).toHaveLength(20);
+  });
+});
+
 describe('changedTriggerSpec, the plain-code check workflows run instead of the schema', () => {
   const spec = TriggerSpecSchema.parse({ project: 'shop', name: 'web', watch: ['web'], intervalSeconds: 60 });
   const changes: Array<Record<string, unknown>> = [
