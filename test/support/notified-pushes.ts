@@ -1,6 +1,95 @@
-import { releasesOf } from './projects';
-import { pushImage } from './registry';
-import type { TestWorkerEnv } from './temporal';
+import { startApi, TestApi } from './api';
+import { FaultProxy } from './fault-proxy';
+import { ociFeed } from './feeds';
+import { releasesOf, waitForReleases } from './projects';
+import { SECRETS } from './receivers';
+import { pushImage, TestRegistry } from './registry';
+import { startTestWorker, TestWorkerEnv } from './temporal';
+
+const WEBHOOK_TOKEN = 'Legacy-Registry-Webhook-Token-42';
+
+/**
+ * The service with two real registries whose notifiers call it: `hooked` notifies a `distribution` receiver
+ * (`/hooks/<token>`, feed `local`), `legacy` the older `/webhooks/registry?feed=legacy`. The service reads
+ * each through a FaultProxy. The registries start after the API (they need its address), so the proxies
+ * learn theirs then.
+ */
+export interface NotifiedService {
+  readonly env: TestWorkerEnv;
+  readonly api: TestApi;
+  readonly hooked: TestRegistry;
+  readonly legacy: TestRegistry;
+  readonly hookedProxy: FaultProxy;
+  readonly legacyProxy: FaultProxy;
+  stop(): Promise<void>;
+}
+
+export async function startNotifiedService(): Promise<NotifiedService> {
+  const hookedProxy = await FaultProxy.start('http://127.0.0.1:9');
+  const legacyProxy = await FaultProxy.start('http://127.0.0.1:9');
+  const feeds = new Map([
+    ['local', ociFeed('local', hookedProxy.url)],
+    ['legacy', ociFeed('legacy', legacyProxy.url)],
+  ]);
+  const env = await startTestWorker({ feeds });
+  const api = await startApi(env, { receiverSecrets: SECRETS, feeds, webhookToken: WEBHOOK_TOKEN });
+  const stops: Array<() => Promise<void>> = [
+    () => hookedProxy.close(),
+    () => legacyProxy.close(),
+    () => env.stop(),
+    () => api.close(),
+  ];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    const res = await api.request('POST', '/receivers', {
+      name: 'distribution',
+      type: 'distribution',
+      secret: { secret: 'hook-auth' },
+      feed: 'local',
+    });
+    if (res.status !== 201) throw new Error(`receiver: ${res.status} ${JSON.stringify(res.body)}`);
+    const hooked = await TestRegistry.start({
+      notify: { url: `${api.url}${res.body.url}`, token: SECRETS.get('hook-auth')! },
+    });
+    stops.push(() => hooked.stop());
+    const legacy = await TestRegistry.start({
+      notify: { url: `${api.url}/webhooks/registry?feed=legacy`, token: WEBHOOK_TOKEN },
+    });
+    stops.push(() => legacy.stop());
+    hookedProxy.target = hooked.url;
+    legacyProxy.target = legacy.url;
+    return { env, api, hooked, legacy, hookedProxy, legacyProxy, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** A project on `repository` released at 1.0.0, with a trigger that polls hourly: only notifications help. */
+export async function watchedHourly(
+  service: Pick<NotifiedService, 'env' | 'api'>,
+  project: string,
+  feed: string,
+  registry: TestRegistry,
+  repository: string,
+): Promise<void> {
+  const { api, env } = service;
+  await pushImage(registry.url, repository, '1.0.0');
+  const put = await api.request('PUT', `/projects/${project}`, {
+    packages: [{ name: 'app', feed, package: repository }],
+  });
+  if (put.status !== 201) throw new Error(`project: ${put.status} ${JSON.stringify(put.body)}`);
+  const trigger = await api.request('POST', `/projects/${project}/triggers`, {
+    name: 'app',
+    intervalSeconds: 3600,
+  });
+  if (trigger.status !== 201) throw new Error(`trigger: ${trigger.status} ${JSON.stringify(trigger.body)}`);
+  await waitForReleases(env, project, 1);
+  // Visibility must list the trigger under its package before a notification can find it.
+  await new Promise((r) => setTimeout(r, 1500));
+}
 
 export interface PushRun {
   /** Pushes whose tag a release held within the bound. */
