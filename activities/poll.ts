@@ -94,6 +94,21 @@ async function whileListed<T>(read: () => Promise<T>, signal?: AbortSignal): Pro
   }
 }
 
+/**
+ * A scheduled poll shares a listing read for its slot (triggers on one package poll at the same phase), not
+ * one read a slot before: an old listing would answer "no change" while the registry is down.
+ */
+export const SLOT_SHARE_MS = 5_000;
+
+/** How old a listing a poll accepts: as asked, else one read since shortly before its slot, else any recent. */
+export function listingMaxAgeMs(
+  input: Pick<PollPackageInput, 'maxAgeMs' | 'dueAtMs'>,
+  nowMs: number,
+): number | null {
+  if (input.maxAgeMs !== null || input.dueAtMs === undefined) return input.maxAgeMs;
+  return Math.max(0, nowMs - input.dueAtMs) + SLOT_SHARE_MS;
+}
+
 export interface PollDependencies {
   readonly source: PackageSource;
   readonly feeds: ReadonlyMap<string, Feed>;
@@ -232,7 +247,7 @@ export function createPollActivities(deps: PollDependencies) {
     try {
       const feed = feedFor(input.feed);
       const key = `${feed.id}|${input.package}`;
-      const list = await listing(feed, input.package, input.maxAgeMs, signal);
+      const list = await listing(feed, input.package, listingMaxAgeMs(input, Date.now()), signal);
       const rule = compileRule(input.rule, precedenceOf(feed));
       const evaluation = evaluateRule(rule, list.tags);
       const watermark = input.watermark === null ? null : rule.check(input.watermark);
