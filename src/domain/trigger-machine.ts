@@ -47,6 +47,13 @@ export const MAX_WANTED = 20;
 const WANTED_FIRST_RETRY_MS = 1000;
 const WANTED_MAX_RETRY_MS = 16_000;
 
+/** Feed failures that pass by themselves (the registry down, slow or overloaded): polled for again soon. */
+const PASSING_FAILURES: ReadonlySet<string> = new Set(['NETWORK', 'TIMEOUT', 'SERVER_ERROR']);
+/** How soon a poll follows one that failed that way, so the trigger is active again within seconds. */
+export const FAILING_REPOLL_MS = 4_000;
+/** How long a failing feed is polled for that often; past it, the schedule spaces the polls again. */
+export const FAILING_REPOLL_FOR_MS = 10 * 60_000;
+
 /** What a trigger's configure update may change. */
 export type TriggerChange = Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>;
 
@@ -321,6 +328,32 @@ export class TriggerMachine {
   /** The package's tag in the channel's previous release: polls return only candidates at or above it. */
   watermark(packageName: string): string | null {
     return watermarkIn(this.state.view?.lastRelease ?? null, packageName);
+  }
+
+  /**
+   * A poll failed and will be tried again: the failure shows in the package and the trigger's status at
+   * once, not only after its retries end.
+   */
+  notePollFailure(name: string, failure: { code: string; message: string }, now: string): void {
+    const status = this.state.packages[name];
+    if (!status) return;
+    const error: FeedErrorInfo = { code: clip(failure.code, 64), message: clip(failure.message), at: now };
+    status.error = error;
+    this.state.lastError = { ...error, package: name };
+  }
+
+  /**
+   * How soon to poll again after an evaluation that failed on a feed that may come back (network, timeout,
+   * 5xx), for the first FAILING_REPOLL_FOR_MS of the failures; else null (the schedule decides).
+   */
+  failingPollDelayMs(nowMs: number): number | null {
+    const { lastPoll, lastError } = this.state;
+    if (lastPoll?.outcome !== 'error' || !lastError?.package || !PASSING_FAILURES.has(lastError.code))
+      return null;
+    let since = Date.parse(lastPoll.at);
+    for (let i = this.state.history.length - 1; i >= 0 && this.state.history[i].outcome === 'error'; i--)
+      since = Date.parse(this.state.history[i].at);
+    return nowMs - since < FAILING_REPOLL_FOR_MS ? FAILING_REPOLL_MS : null;
   }
 
   /** Folds poll results into the package statuses. */

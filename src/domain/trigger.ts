@@ -192,8 +192,13 @@ export function emptyPackageStatus(p: PackageRef): PackageStatus {
   };
 }
 
-/** The trigger's status for the UI: paused wins, then an error in the last evaluation. */
+/**
+ * The trigger's status for the UI: paused wins, then an error in the last evaluation, or a poll failing now
+ * (recorded before its retries end, so an outage shows at once).
+ */
 export function triggerStatus(state: TriggerState): TriggerStatus {
   if (state.paused) return 'paused';
-  return state.lastPoll?.outcome === 'error' ? 'error' : 'active';
+  if (state.lastPoll?.outcome === 'error') return 'error';
+  const failing = state.lastError !== null && (!state.lastPoll || state.lastError.at > state.lastPoll.at);
+  return failing ? 'error' : 'active';
 }

@@ -378,3 +378,51 @@ describe('changedTriggerSpec, the plain-code check workflows run instead of the 
     },
   );
 });
+
+describe('TriggerMachine, a failing feed', () => {
+  const T = Date.parse('2026-11-28T10:00:00.000Z');
+  const at = (ms: number) => new Date(ms).toISOString();
+  const failed = (code: string): PackagePoll => ({
+    name: 'web',
+    error: { code, message: `${code}: http://reg.example could not be reached` },
+  });
+
+  test('a poll failing now shows as error before its retries end, and active once one succeeds', () => {
+    const m = machine(['web']);
+    m.beginEvaluation(at(T));
+    m.applyPolls([ok('web', ['1.0.0'])], at(T));
+    m.conclude(at(T));
+    expect(m.status).toBe('active');
+    m.notePollFailure(
+      'web',
+      { code: 'NETWORK', message: 'http://reg.example could not be reached' },
+      at(T + 10),
+    );
+    expect(m.status).toBe('error');
+    expect(m.state.packages.web.error?.code).toBe('NETWORK');
+    m.beginEvaluation(at(T + 12));
+    m.applyPolls([ok('web', ['1.0.0'])], at(T + 12));
+    m.conclude(at(T + 12));
+    expect(m.status).toBe('active');
+  });
+
+  test('after a failure that may pass the next poll comes in 4 s, for 10 minutes; after others, on schedule', () => {
+    const m = machine(['web']);
+    m.beginEvaluation(at(T));
+    m.applyPolls([failed('NETWORK')], at(T));
+    m.conclude(at(T));
+    expect(m.failingPollDelayMs(T + 100)).toBe(4_000);
+    for (const t of [T + 60_000, T + 300_000]) {
+      m.beginEvaluation(at(t));
+      m.applyPolls([failed('SERVER_ERROR')], at(t));
+      m.conclude(at(t));
+    }
+    expect(m.failingPollDelayMs(T + 300_100)).toBe(4_000);
+    expect(m.failingPollDelayMs(T + 600_100)).toBeNull(); // failing since T: the schedule again
+    const denied = machine(['web']);
+    denied.beginEvaluation(at(T));
+    denied.applyPolls([failed('DENIED')], at(T));
+    denied.conclude(at(T));
+    expect(denied.failingPollDelayMs(T + 100)).toBeNull();
+  });
+});
