@@ -21,7 +21,8 @@ recorded before the ledger moved to the database, which must keep running after 
  * versioned change) with `RECORD_HISTORIES=1 npx jest test/integration/replay`; release-lifecycle.json and
  * environment.json (a release through its lifecycle, and an environment's queue) with
  * `RECORD_LIFECYCLE_HISTORIES=1`; trigger-wanted-tag.json (a notified tag polled for until it is pushed, the
- * poll-again-for-notified-tags patch) with `RECORD_WANTED_HISTORY=1`.
+ * poll-again-for-notified-tags patch) with `RECORD_WANTED_HISTORY=1`; trigger-feed-outage.json (a registry
+ * stopped and back, the feed-failures-visible-at-once patch) with `RECORD_OUTAGE_HISTORY=1`.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 
@@ -183,6 +184,47 @@ async function recordWanted(): Promise<void> {
   }
 }
 
+/**
+ * A trigger whose registry stops and comes back: its failure shows before the retries end, the retries
+ * come at most 4 s apart and it polls again 4 s after the failed evaluation (feed-failures-visible-at-once).
+ */
+async function recordOutage(): Promise<void> {
+  const registry = await TestRegistry.start();
+  const env = await startTestWorker();
+  try {
+    await pushImage(registry.url, 'outage/web', '1.0.0');
+    await putProject(env, {
+      name: 'outage',
+      packages: [{ name: 'web', feed: registry.host, package: 'outage/web' }],
+    });
+    const state = await startTrigger(env.client, env.taskQueue, {
+      project: 'outage',
+      name: 'web',
+      intervalSeconds: 600,
+    });
+    await waitForReleases(env, 'outage', 1);
+    const trigger = env.client.workflow.getHandle('trigger/outage/web');
+    await registry.halt();
+    await trigger.signal(pollNowSignal);
+    await eventually(
+      async () => ((await state()).history.some((h) => h.outcome === 'error') ? true : undefined),
+      'a failed evaluation',
+      60_000,
+    );
+    await registry.restart();
+    await eventually(
+      async () => ((await state()).lastPoll?.outcome === 'no-change' ? true : undefined),
+      'a poll after the return',
+    );
+    await settledHistory(trigger);
+    writeFileSync(path.join(FIXTURES, 'trigger-feed-outage.json'), exportHistory(trigger.workflowId));
+    await trigger.terminate('recorded');
+  } finally {
+    await env.stop();
+    await registry.stop();
+  }
+}
+
 /** The Temporal CLI's JSON export, the format `temporal workflow show --output json` gives operators too. */
 function exportHistory(workflowId: string): Buffer {
   return execFileSync(findTemporalCli()!, [
@@ -203,6 +245,7 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_HISTORIES === '1') await record();
   if (process.env.RECORD_LIFECYCLE_HISTORIES === '1') await recordLifecycle();
   if (process.env.RECORD_WANTED_HISTORY === '1') await recordWanted();
+  if (process.env.RECORD_OUTAGE_HISTORY === '1') await recordOutage();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination.json',
@@ -212,6 +255,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-before-even-phases.json',
     'trigger-before-ledger.json',
     'trigger-before-one-patch.json',
+    'trigger-feed-outage.json',
     'trigger-remote-poll.json',
     'trigger-wanted-tag.json',
     'trigger.json',
@@ -230,6 +274,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-before-even-phases.json',
     'replayed trigger-before-ledger.json',
     'replayed trigger-before-one-patch.json',
+    'replayed trigger-feed-outage.json',
     'replayed trigger-remote-poll.json',
     'replayed trigger-wanted-tag.json',
     'replayed trigger.json',
