@@ -98,6 +98,9 @@ export class TriggerMachine {
   /** What the rules made of the notified tags, in this evaluation. */
   private explained: string[] = [];
 
+  /** A failure recorded while its poll is retried, and the error it replaced: a retry that passes restores it. */
+  private retried: { name: string; replaced: TriggerState['lastError'] } | null = null;
+
   /** The polls of the evaluation in progress (not state: an evaluation ends before continue-as-new). */
   private evaluation: PackagePoll[] = [];
 
@@ -338,6 +341,7 @@ export class TriggerMachine {
     const status = this.state.packages[name];
     if (!status) return;
     const error: FeedErrorInfo = { code: clip(failure.code, 64), message: clip(failure.message), at: now };
+    this.retried = { name, replaced: this.state.lastError };
     status.error = error;
     this.state.lastError = { ...error, package: name };
   }
@@ -375,6 +379,11 @@ export class TriggerMachine {
         continue;
       }
       const key = watchedPackageKey(status.feed, status.package);
+      // A failure that passed on retry leaves no error behind (it showed while it lasted).
+      if (this.retried?.name === poll.name) {
+        this.state.lastError = this.retried.replaced;
+        this.retried = null;
+      }
       for (const [tag, verdict] of Object.entries(poll.ok.explained ?? {}).slice(0, MAX_WANTED)) {
         if (this.answering?.tags.some((t) => t.key === key && t.tag === tag))
           this.explained.push(`${poll.name} ${tag}: ${verdict}`);
@@ -481,6 +490,7 @@ export class TriggerMachine {
   /** Records one evaluation in the trigger's history (bounded). */
   recordOutcome(outcome: PollOutcome, reason: string, now: string, release: string | null = null): void {
     this.state.iterations += 1;
+    this.retried = null;
     const versions: Record<string, string | null> = {};
     for (const [name, status] of Object.entries(this.state.packages))
       versions[name] = status.latest?.tag ?? null;

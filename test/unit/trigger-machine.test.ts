@@ -404,6 +404,9 @@ describe('TriggerMachine, a failing feed', () => {
     m.applyPolls([ok('web', ['1.0.0'])], at(T + 12));
     m.conclude(at(T + 12));
     expect(m.status).toBe('active');
+    // A failure that passed on retry leaves no error behind.
+    expect(m.state.lastError).toBeNull();
+    expect(m.state.packages.web.error).toBeNull();
   });
 
   test('after a failure that may pass the next poll comes in 4 s, for 10 minutes; after others, on schedule', () => {
