@@ -10,6 +10,8 @@ import { Feed } from '../src/feeds/feed';
 import { PackageListing, PackageSource } from '../src/feeds/package-source';
 import { SingleFlightCache } from '../src/feeds/single-flight';
 import { withLiveness } from './liveness';
+import { setTimeout as delay } from 'node:timers/promises';
+import { NOT_IN_FEED } from '../src/domain/trigger';
 
 export interface PollPackageInput {
   readonly feed: string;
@@ -62,6 +64,49 @@ async function withPassingConfigs(
     if (kept.length >= limit) break;
   }
   return kept;
+}
+
+/**
+ * Registry 2.8 notifies of a manifest before it tags it, and lists a new tag a moment before the tag's
+ * manifest can be read: a listed tag whose manifest answers 404 is read again after these short waits,
+ * then fails retryably, so the poll's retry policy backs off further (tens of seconds in all) instead of
+ * failing the package at once. Exported for tests.
+ */
+export const LISTED_TAG_WAITS_MS = [100, 200, 400, 800, 1600];
+
+/** Reads something of a tag the listing holds, waiting out a manifest the registry cannot serve yet. */
+async function whileListed<T>(read: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof FeedError) || err.code !== 'NOT_FOUND') throw err;
+      if (i >= LISTED_TAG_WAITS_MS.length)
+        throw new FeedError(
+          'NOT_FOUND',
+          `${err.message}; the tag is listed, so its manifest may not be readable yet`,
+          null,
+          err.status,
+          true,
+        );
+      await delay(LISTED_TAG_WAITS_MS[i], undefined, signal ? { signal } : undefined);
+    }
+  }
+}
+
+/**
+ * A scheduled poll shares a listing read for its slot (triggers on one package poll at the same phase), not
+ * one read a slot before: an old listing would answer "no change" while the registry is down.
+ */
+export const SLOT_SHARE_MS = 5_000;
+
+/** How old a listing a poll accepts: as asked, else one read since shortly before its slot, else any recent. */
+export function listingMaxAgeMs(
+  input: Pick<PollPackageInput, 'maxAgeMs' | 'dueAtMs'>,
+  nowMs: number,
+): number | null {
+  if (input.maxAgeMs !== null || input.dueAtMs === undefined) return input.maxAgeMs;
+  return Math.max(0, nowMs - input.dueAtMs) + SLOT_SHARE_MS;
 }
 
 export interface PollDependencies {
@@ -141,7 +186,9 @@ export function createPollActivities(deps: PollDependencies) {
         if (!list.tags.includes(input.tag)) return { exists: false, digest: null, precedence };
         return {
           exists: true,
-          digest: await deps.source.digest(feed, input.package, input.tag, list),
+          digest: await withLiveness((signal) =>
+            whileListed(() => deps.source.digest(feed, input.package, input.tag, list), signal),
+          ),
           precedence,
         };
       } catch (err) {
@@ -200,7 +247,7 @@ export function createPollActivities(deps: PollDependencies) {
     try {
       const feed = feedFor(input.feed);
       const key = `${feed.id}|${input.package}`;
-      const list = await listing(feed, input.package, input.maxAgeMs, signal);
+      const list = await listing(feed, input.package, listingMaxAgeMs(input, Date.now()), signal);
       const rule = compileRule(input.rule, precedenceOf(feed));
       const evaluation = evaluateRule(rule, list.tags);
       const watermark = input.watermark === null ? null : rule.check(input.watermark);
@@ -214,10 +261,14 @@ export function createPollActivities(deps: PollDependencies) {
             atOrAbove.map((c) => c.tag),
             limit,
             (tag) =>
-              deps.configCache.get(
-                `${key}|${tag}`,
-                () => deps.source.imageConfig(feed, input.package, tag),
-                input.maxAgeMs ?? undefined,
+              whileListed(
+                () =>
+                  deps.configCache.get(
+                    `${key}|${tag}`,
+                    () => deps.source.imageConfig(feed, input.package, tag),
+                    input.maxAgeMs ?? undefined,
+                  ),
+                signal,
               ),
             (config) => imageConfigPasses(rule, config, Date.now()),
           );
@@ -225,10 +276,14 @@ export function createPollActivities(deps: PollDependencies) {
       const digest =
         best === null
           ? null
-          : await deps.digestCache.get(
-              `${key}|${best}`,
-              () => deps.source.digest(feed, input.package, best, list),
-              rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
+          : await whileListed(
+              () =>
+                deps.digestCache.get(
+                  `${key}|${best}`,
+                  () => deps.source.digest(feed, input.package, best, list),
+                  rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
+                ),
+              signal,
             );
       log.debug('polled package', {
         feed: feed.id,
@@ -238,7 +293,7 @@ export function createPollActivities(deps: PollDependencies) {
       });
       const explained: Record<string, string> = {};
       for (const tag of (input.explain ?? []).slice(0, 20)) {
-        const verdict = list.tags.includes(tag) ? rule.check(tag) : 'not in the feed';
+        const verdict = list.tags.includes(tag) ? rule.check(tag) : NOT_IN_FEED;
         explained[tag] =
           typeof verdict === 'string'
             ? verdict

@@ -26,7 +26,7 @@ import {
 } from '../src/domain/search-attributes';
 import { PackagePoll, TriggerMachine } from '../src/domain/trigger-machine';
 import { FailureCode } from '../src/domain/failures';
-import { activityFailure, localActivityFailure } from './failures';
+import { activityFailure, FailureInfo, localActivityFailure } from './failures';
 import {
   configureTriggerUpdate,
   continueAsNewSignal,
@@ -64,6 +64,16 @@ const POLL_OPTIONS = {
 } as const;
 const { pollPackage } = proxyActivities<PollActivities>(POLL_OPTIONS);
 const { pollChannel } = proxyActivities<ChannelActivities>(POLL_OPTIONS);
+/**
+ * The same polls with retries at most 4 s apart (FAILURES_VISIBLE_PATCH): a registry that comes back is
+ * polled again within seconds, not after a backoff grown to 16 s.
+ */
+const CAPPED_POLL_OPTIONS = {
+  ...POLL_OPTIONS,
+  retry: { ...POLL_OPTIONS.retry, initialInterval: '1 second', maximumInterval: '4 seconds' },
+} as const;
+const { pollPackage: pollPackageCapped } = proxyActivities<PollActivities>(CAPPED_POLL_OPTIONS);
+const { pollChannel: pollChannelCapped } = proxyActivities<ChannelActivities>(CAPPED_POLL_OPTIONS);
 /**
  * The idle poll's first try, run by the worker that holds the trigger, inside the workflow task: no activity
  * task, no second workflow task, one marker in history. A failure that may pass is tried again as the
@@ -129,7 +139,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
   setHandler(pollNowSignal, (request) => {
     if (machine.state.paused) return;
     pollPending = fresh = true;
-    if (request) machine.noteNotification(request);
+    if (request) machine.noteNotification(request, Date.now());
   });
   setHandler(continueAsNewSignal, () => {
     rollover = true;
@@ -166,11 +176,31 @@ export async function trigger(input: TriggerInput): Promise<void> {
 
   // The slot a scheduled poll is due at (for the poll-lag metric); null when a poll was asked for.
   let dueAtMs: number | null = null;
+  // Whether a notified tag not seen yet brings the next poll forward; asked once, when one first is.
+  let wantedSoon: boolean | undefined;
+  // Whether feed failures show at once and are polled for again soon; asked once, when it first matters.
+  let failuresVisible: boolean | undefined;
+  const visibleFailures = () => (failuresVisible ??= patched(FAILURES_VISIBLE_PATCH));
   const waitForSlot = async () => {
-    const at = Date.now() + machine.nextPollDelayMs(Date.now(), current || patched(EVEN_PHASES_PATCH));
-    nextPollAt = new Date(at).toISOString();
+    const now = Date.now();
+    const at = now + machine.nextPollDelayMs(now, current || patched(EVEN_PHASES_PATCH));
+    const wanted = machine.wantedPollDelayMs(now);
+    const failing = machine.failingPollDelayMs(now);
+    let early: number | null = null;
+    let earlyFresh = false;
+    if (wanted !== null && now + wanted < at && (wantedSoon ??= patched(WANTED_TAGS_PATCH))) {
+      early = now + wanted;
+      earlyFresh = true; // a shared listing may predate the push
+    }
+    if (failing !== null && now + failing < (early ?? at) && visibleFailures()) {
+      early = now + failing;
+      earlyFresh = false;
+    }
+    nextPollAt = new Date(early ?? at).toISOString();
     publishDetails();
-    dueAtMs = (await condition(() => pollPending || rollover, at - Date.now())) ? null : at;
+    const asked = await condition(() => pollPending || rollover, (early ?? at) - Date.now());
+    if (!asked && earlyFresh) fresh = true;
+    dueAtMs = asked || early !== null ? null : at;
   };
   if (!pollPending && machine.state.lastPoll) await waitForSlot();
 
@@ -182,7 +212,13 @@ export async function trigger(input: TriggerInput): Promise<void> {
     const maxAgeMs = fresh ? 0 : null;
     pollPending = fresh = false;
     machine.takeNotifications();
-    await evaluate(machine, { maxAgeMs, dueAtMs, current }, publishWatched, polls);
+    await evaluate(
+      machine,
+      { maxAgeMs, dueAtMs, current, visibleFailures, onStatus: publishStatus },
+      publishWatched,
+      polls,
+    );
+    machine.noteUnseen(Date.now());
     publishStatus();
     await waitForSlot();
   }
@@ -204,6 +240,19 @@ const SHORT_RUNS_PATCH = 'continue-as-new-past-1000-events';
 /** Poll phases from a mixed hash, spread evenly over the interval (nextPollDelayMs). */
 const EVEN_PHASES_PATCH = 'even-poll-phases';
 
+/**
+ * Versions the early poll for a notified tag no poll has seen yet (registry 2.8 notifies before the tag
+ * can be read). Asked only when such a tag is waiting, so an idle run writes no marker for it.
+ */
+const WANTED_TAGS_PATCH = 'poll-again-for-notified-tags';
+/**
+ * Versions what a failing poll does: its first failure shows in the state at once, its retries come at most
+ * 4 s apart, and a feed that fails that way is polled again 4 s after the evaluation (for 10 minutes), so an
+ * outage shows within an interval and its end within seconds. Asked when a poll first fails or, for
+ * triggers watching several packages, at their first poll.
+ */
+const FAILURES_VISIBLE_PATCH = 'feed-failures-visible-at-once';
+
 /** Stands for every patch below in runs started since: they take all the new paths. */
 const CURRENT_PATCH = 'trigger-paths-2026-11';
 
@@ -217,7 +266,11 @@ const LOCAL_FIRST_PATCH = 'idle-poll-local-first';
  * waits what the feed asked (Retry-After) and runs `durable`, the same work as an activity with retries.
  * Cancellation and non-retryable failures (not found, denied, no such channel) are final at once.
  */
-async function localFirst<T>(here: () => Promise<T>, durable: () => Promise<T>): Promise<T> {
+async function localFirst<T>(
+  here: () => Promise<T>,
+  durable: () => Promise<T>,
+  onFailure?: (failure: FailureInfo) => void,
+): Promise<T> {
   try {
     return await here();
   } catch (err) {
@@ -225,6 +278,7 @@ async function localFirst<T>(here: () => Promise<T>, durable: () => Promise<T>):
     const cause = err instanceof ActivityFailure ? err.cause : localActivityFailure(err);
     if (!cause) throw err;
     if (cause instanceof ApplicationFailure && cause.nonRetryable) throw err;
+    onFailure?.(activityFailure(err));
     const delay =
       cause instanceof ApplicationFailure ? cause.failure?.applicationFailureInfo?.nextRetryDelay : null;
     const delayMs = delay ? Number(delay.seconds ?? 0) * 1000 + Math.floor((delay.nanos ?? 0) / 1e6) : 0;
@@ -236,7 +290,21 @@ async function localFirst<T>(here: () => Promise<T>, durable: () => Promise<T>):
 /** One evaluation, as the machine directs it: load the channel, poll, decide, and ask for a release. */
 async function evaluate(
   machine: TriggerMachine,
-  { maxAgeMs, dueAtMs, current }: { maxAgeMs: number | null; dueAtMs: number | null; current: boolean },
+  {
+    maxAgeMs,
+    dueAtMs,
+    current,
+    visibleFailures,
+    onStatus,
+  }: {
+    maxAgeMs: number | null;
+    dueAtMs: number | null;
+    current: boolean;
+    /** Whether this run takes FAILURES_VISIBLE_PATCH's path (asked when it first matters). */
+    visibleFailures: () => boolean;
+    /** Publishes the trigger's status (a failure recorded before the evaluation ends). */
+    onStatus: () => void;
+  },
   onWatched: (keys: string[]) => void,
   inFlight: PollsInFlight,
 ): Promise<void> {
@@ -258,7 +326,12 @@ async function evaluate(
         here
           ? localFirst(
               () => pollChannelHere(input),
-              () => pollChannel(input),
+              () => (visibleFailures() ? pollChannelCapped(input) : pollChannel(input)),
+              (failure) => {
+                if (!visibleFailures()) return;
+                machine.notePollFailure(single.name, failure, now());
+                onStatus();
+              },
             )
           : pollChannel(input),
       );
@@ -299,7 +372,8 @@ async function evaluate(
       Promise.all(
         refs.map(async (ref): Promise<PackagePoll> => {
           try {
-            return { name: ref.name, ok: await pollPackage(machine.pollRequest(ref, maxAgeMs, dueAtMs)) };
+            const poll = visibleFailures() ? pollPackageCapped : pollPackage;
+            return { name: ref.name, ok: await poll(machine.pollRequest(ref, maxAgeMs, dueAtMs)) };
           } catch (err) {
             if (isCancellation(err))
               return {

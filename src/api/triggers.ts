@@ -65,30 +65,35 @@ export interface RetryingPoll {
   readonly summary: string;
 }
 
+const POLL_ACTIVITIES: ReadonlySet<string> = new Set(['pollPackage', 'pollChannel']);
+
 /** The trigger's polls that failed at least once and are waiting for their next attempt. */
 function retryingPolls({ raw }: WorkflowExecutionDescription): RetryingPoll[] {
-  return (raw.pendingActivities ?? [])
-    .filter((a) => a.activityType?.name === 'pollPackage' && a.lastFailure)
-    .map((a) => {
-      const details = decodeJson(a.heartbeatDetails?.payloads?.[0]?.data) as {
-        feed?: string;
-        package?: string;
-      };
-      const type = a.lastFailure?.applicationFailureInfo?.type ?? 'ERROR';
-      const attempt = a.attempt ?? 1;
-      const maximumAttempts = a.maximumAttempts ? a.maximumAttempts : null;
-      const lastFailure = `${type}: ${a.lastFailure?.message ?? ''}`;
-      const next = a.nextAttemptScheduleTime?.seconds;
-      return {
-        feed: details?.feed ?? null,
-        package: details?.package ?? null,
-        attempt,
-        maximumAttempts,
-        lastFailure,
-        nextAttemptAt: next ? new Date(Number(next) * 1000).toISOString() : null,
-        summary: `retrying: ${lastFailure} (attempt ${attempt}${maximumAttempts ? ` of ${maximumAttempts}` : ''})`,
-      };
-    });
+  return (
+    (raw.pendingActivities ?? [])
+      // pollChannel: a trigger watching one package polls with its channel check (after a local try).
+      .filter((a) => POLL_ACTIVITIES.has(a.activityType?.name ?? '') && a.lastFailure)
+      .map((a) => {
+        const details = decodeJson(a.heartbeatDetails?.payloads?.[0]?.data) as {
+          feed?: string;
+          package?: string;
+        };
+        const type = a.lastFailure?.applicationFailureInfo?.type ?? 'ERROR';
+        const attempt = a.attempt ?? 1;
+        const maximumAttempts = a.maximumAttempts ? a.maximumAttempts : null;
+        const lastFailure = `${type}: ${a.lastFailure?.message ?? ''}`;
+        const next = a.nextAttemptScheduleTime?.seconds;
+        return {
+          feed: details?.feed ?? null,
+          package: details?.package ?? null,
+          attempt,
+          maximumAttempts,
+          lastFailure,
+          nextAttemptAt: next ? new Date(Number(next) * 1000).toISOString() : null,
+          summary: `retrying: ${lastFailure} (attempt ${attempt}${maximumAttempts ? ` of ${maximumAttempts}` : ''})`,
+        };
+      })
+  );
 }
 
 function decodeJson(data: Uint8Array | null | undefined): unknown {

@@ -285,11 +285,17 @@ export function webhookRoutes(client: Client, token: string | null): Router {
       const { feed } = parseOr400(WebhookQuery, req.query, 'query');
       const body = parseOr400(NotificationSchema, req.body);
       const keys = new Set<string>();
+      // The tags pushed, so each trigger keeps polling for them until it sees them (see WantedTag).
+      const tags: { key: string; tag: string }[] = [];
       for (const event of body.events) {
         if (event.action !== 'push' || !event.target.tag) continue; // blob pushes and deletions move no tag
         // A request host that is no feed id or registry host names nothing we watch.
         const feedId = feed ?? FeedIdSchema.safeParse(event.request?.host).data;
-        if (feedId) keys.add(watchedPackageKey(feedId, event.target.repository));
+        if (!feedId) continue;
+        const key = watchedPackageKey(feedId, event.target.repository);
+        keys.add(key);
+        const tag = event.target.tag;
+        if (tags.length < 20 && !tags.some((t) => t.key === key && t.tag === tag)) tags.push({ key, tag });
       }
       if (keys.size > MAX_PACKAGES_PER_NOTIFICATION)
         throw new HttpProblem(
@@ -299,7 +305,10 @@ export function webhookRoutes(client: Client, token: string | null): Router {
           [{ field: 'events', message: `at most ${MAX_PACKAGES_PER_NOTIFICATION} distinct repositories` }],
         );
       const all = [...keys];
-      const { signalled, pending, missed, deferred } = await signalWatchers(client, all);
+      const { signalled, pending, missed, deferred } = await signalWatchers(client, all, {
+        source: 'webhook registry',
+        tags,
+      });
       res.status(202).json({
         packages: all,
         triggers: signalled,

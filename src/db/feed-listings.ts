@@ -21,8 +21,8 @@ const DEFAULTS: SharedListingsOptions = { leaseMs: 20_000, waitMs: 5_000, stepMs
  * Tag listings shared by the workers of one ledger database. Triggers on a package poll in the same second
  * (their phase comes from the package), and with several workers they sit on several of them: without
  * this, each worker would read the package once per interval. One worker takes a short lease on the
- * package's row and reads the feed; the others wait for its listing. A failed read frees the lease at once;
- * a stuck one expires. The database is an optimisation only: when it fails, or the reader is slow, a
+ * package's row and reads the feed; the others wait for its listing. A failed read frees the lease at once
+ * and marks the stored listing stale; a stuck one expires. The database is an optimisation only: when it fails, or the reader is slow, a
  * worker reads the feed itself, as it would alone.
  */
 export class SharedListings {
@@ -123,9 +123,10 @@ export class SharedListings {
     try {
       listing = await load();
     } catch (err) {
+      // The listing stored before is stale now (the registry may be down): no worker takes it as fresh.
       await this.db
         .updateTable('feed_listings')
-        .set({ lease_until: null })
+        .set({ lease_until: null, fetched_at: null })
         .where('key', '=', key)
         .execute()
         .catch((e: unknown) => this.options.onError?.(e));

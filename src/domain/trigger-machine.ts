@@ -19,6 +19,7 @@ import {
   changedTriggerSpec,
   HistoryEntry,
   MAX_HISTORY,
+  NOT_IN_FEED,
   PollNowRequest,
   PollOutcome,
   ReleasedPackage,
@@ -37,6 +38,21 @@ import { clip, MAX_TRIGGER_HISTORY_BYTES, newestWithin } from './size';
 export const MAX_CANDIDATES = 25;
 /** Candidates a poll asks for: enough to re-rank, small enough to keep history lean. */
 export const CANDIDATE_LIMIT = 10;
+
+/** How long a notified tag stays wanted: past it, the schedule polls as before. */
+export const WANTED_FOR_MS = 2 * 60_000;
+/** Notified tags kept wanted at most (the newest win): bounds state and each poll's `explain`. */
+export const MAX_WANTED = 20;
+/** The first poll again after one that did not see a notified tag, doubling up to the cap. */
+const WANTED_FIRST_RETRY_MS = 1000;
+const WANTED_MAX_RETRY_MS = 16_000;
+
+/** Feed failures that pass by themselves (the registry down, slow or overloaded): polled for again soon. */
+const PASSING_FAILURES: ReadonlySet<string> = new Set(['NETWORK', 'TIMEOUT', 'SERVER_ERROR']);
+/** How soon a poll follows one that failed that way, so the trigger is active again within seconds. */
+export const FAILING_REPOLL_MS = 4_000;
+/** How long a failing feed is polled for that often; past it, the schedule spaces the polls again. */
+export const FAILING_REPOLL_FOR_MS = 10 * 60_000;
 
 /** What a trigger's configure update may change. */
 export type TriggerChange = Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>;
@@ -81,6 +97,9 @@ export class TriggerMachine {
   private answering: { sources: string[]; tags: { key: string; tag: string }[] } | null = null;
   /** What the rules made of the notified tags, in this evaluation. */
   private explained: string[] = [];
+
+  /** A failure recorded while its poll is retried, and the error it replaced: a retry that passes restores it. */
+  private retried: { name: string; replaced: TriggerState['lastError'] } | null = null;
 
   /** The polls of the evaluation in progress (not state: an evaluation ends before continue-as-new). */
   private evaluation: PackagePoll[] = [];
@@ -222,8 +241,20 @@ export class TriggerMachine {
   }
 
   /** What one poll asks of the feed for a package. */
-  /** A registry notification asked for a poll: coalesced with others until the next evaluation (bounded). */
-  noteNotification(request: PollNowRequest): void {
+  /**
+   * A registry notification asked for a poll: coalesced with others until the next evaluation (bounded).
+   * Its tags stay wanted for WANTED_FOR_MS from `nowMs` (see WantedTag).
+   */
+  noteNotification(request: PollNowRequest, nowMs: number): void {
+    const wanted = (this.state.wanted ??= []);
+    for (const t of request.tags ?? []) {
+      const key = clip(t.key, 300);
+      const tag = clip(t.tag, 128);
+      const known = wanted.findIndex((w) => w.key === key && w.tag === tag);
+      if (known !== -1) wanted.splice(known, 1);
+      wanted.push({ key, tag, until: nowMs + WANTED_FOR_MS, polls: 0 });
+      if (wanted.length > MAX_WANTED) wanted.splice(0, wanted.length - MAX_WANTED);
+    }
     const notified = (this.notified ??= { sources: [], tags: [] });
     if (!notified.sources.includes(request.source) && notified.sources.length < 5)
       notified.sources.push(clip(request.source, 80));
@@ -244,6 +275,8 @@ export class TriggerMachine {
   pollRequest(ref: PackageRef, maxAgeMs: number | null, dueAtMs: number | null = null) {
     const key = watchedPackageKey(ref.feed, ref.package);
     const explain = (this.answering?.tags ?? []).filter((t) => t.key === key).map((t) => t.tag);
+    for (const w of this.state.wanted ?? [])
+      if (w.key === key && !explain.includes(w.tag) && explain.length < MAX_WANTED) explain.push(w.tag);
     return {
       feed: ref.feed,
       package: ref.package,
@@ -300,6 +333,33 @@ export class TriggerMachine {
     return watermarkIn(this.state.view?.lastRelease ?? null, packageName);
   }
 
+  /**
+   * A poll failed and will be tried again: the failure shows in the package and the trigger's status at
+   * once, not only after its retries end.
+   */
+  notePollFailure(name: string, failure: { code: string; message: string }, now: string): void {
+    const status = this.state.packages[name];
+    if (!status) return;
+    const error: FeedErrorInfo = { code: clip(failure.code, 64), message: clip(failure.message), at: now };
+    this.retried = { name, replaced: this.state.lastError };
+    status.error = error;
+    this.state.lastError = { ...error, package: name };
+  }
+
+  /**
+   * How soon to poll again after an evaluation that failed on a feed that may come back (network, timeout,
+   * 5xx), for the first FAILING_REPOLL_FOR_MS of the failures; else null (the schedule decides).
+   */
+  failingPollDelayMs(nowMs: number): number | null {
+    const { lastPoll, lastError } = this.state;
+    if (lastPoll?.outcome !== 'error' || !lastError?.package || !PASSING_FAILURES.has(lastError.code))
+      return null;
+    let since = Date.parse(lastPoll.at);
+    for (let i = this.state.history.length - 1; i >= 0 && this.state.history[i].outcome === 'error'; i--)
+      since = Date.parse(this.state.history[i].at);
+    return nowMs - since < FAILING_REPOLL_FOR_MS ? FAILING_REPOLL_MS : null;
+  }
+
   /** Folds poll results into the package statuses. */
   applyPolls(polls: readonly PackagePoll[], now: string): void {
     for (const poll of polls) {
@@ -318,8 +378,19 @@ export class TriggerMachine {
         this.state.lastError = { ...error, package: poll.name };
         continue;
       }
-      for (const [tag, verdict] of Object.entries(poll.ok.explained ?? {}).slice(0, 20))
-        this.explained.push(`${poll.name} ${tag}: ${verdict}`);
+      const key = watchedPackageKey(status.feed, status.package);
+      // A failure that passed on retry leaves no error behind (it showed while it lasted).
+      if (this.retried?.name === poll.name) {
+        this.state.lastError = this.retried.replaced;
+        this.retried = null;
+      }
+      for (const [tag, verdict] of Object.entries(poll.ok.explained ?? {}).slice(0, MAX_WANTED)) {
+        if (this.answering?.tags.some((t) => t.key === key && t.tag === tag))
+          this.explained.push(`${poll.name} ${tag}: ${verdict}`);
+        // Seen: released, or judged by the rules; only a tag the listing lacks is still awaited.
+        if (verdict !== NOT_IN_FEED && this.state.wanted)
+          this.state.wanted = this.state.wanted.filter((w) => w.key !== key || w.tag !== tag);
+      }
       // Re-evaluate deterministically: the activity's ranking is only a pre-filter. The candidate list is
       // capped here too, so workflow work stays bounded whatever an activity returns.
       const candidates = poll.ok.candidates.slice(0, MAX_CANDIDATES);
@@ -393,9 +464,33 @@ export class TriggerMachine {
     this.recordOutcome('no-change', result.reason, now);
   }
 
+  /**
+   * After an evaluation: notified tags past their deadline are given up, the others counted as unseen
+   * once more. Returns whether any is still wanted.
+   */
+  noteUnseen(nowMs: number): boolean {
+    const wanted = (this.state.wanted ?? []).filter((w) => w.until > nowMs);
+    for (const w of wanted) w.polls += 1;
+    this.state.wanted = wanted;
+    return wanted.length > 0;
+  }
+
+  /** How soon to poll again for a notified tag not seen yet (backing off, within its deadline), or null. */
+  wantedPollDelayMs(nowMs: number): number | null {
+    let soonest: number | null = null;
+    for (const w of this.state.wanted ?? []) {
+      if (w.until <= nowMs) continue;
+      const backoff = Math.min(WANTED_FIRST_RETRY_MS * 2 ** Math.max(0, w.polls - 1), WANTED_MAX_RETRY_MS);
+      const delay = Math.min(backoff, w.until - nowMs);
+      soonest = soonest === null ? delay : Math.min(soonest, delay);
+    }
+    return soonest;
+  }
+
   /** Records one evaluation in the trigger's history (bounded). */
   recordOutcome(outcome: PollOutcome, reason: string, now: string, release: string | null = null): void {
     this.state.iterations += 1;
+    this.retried = null;
     const versions: Record<string, string | null> = {};
     for (const [name, status] of Object.entries(this.state.packages))
       versions[name] = status.latest?.tag ?? null;

@@ -117,6 +117,22 @@ export interface PollNowRequest {
 
 export type TriggerStatus = 'active' | 'paused' | 'error';
 
+/** A poll's verdict on a notified tag the listing does not hold (yet). */
+export const NOT_IN_FEED = 'not in the feed';
+
+/**
+ * A tag a registry notification named that no poll has seen yet: the trigger polls again soon until a poll
+ * sees it (released, or judged by the rules) or `until` (epoch ms) passes. Registry 2.8 notifies before
+ * the tag can be read, so the poll the notification asks for may find nothing.
+ */
+export interface WantedTag {
+  readonly key: string;
+  readonly tag: string;
+  readonly until: number;
+  /** Evaluations since the notification that did not see it: spaces the next poll. */
+  polls: number;
+}
+
 /** What a trigger knows of its channel: the project's packages and rules, and the channel's last release. */
 export interface TriggerChannelView {
   readonly revision: number;
@@ -140,6 +156,8 @@ export interface TriggerState {
   lastRelease: { number: string; at: string } | null;
   iterations: number;
   runs: number;
+  /** Notified tags not yet seen (absent in states from before they were kept). */
+  wanted?: WantedTag[];
 }
 
 export const MAX_HISTORY = 100;
@@ -174,8 +192,13 @@ export function emptyPackageStatus(p: PackageRef): PackageStatus {
   };
 }
 
-/** The trigger's status for the UI: paused wins, then an error in the last evaluation. */
+/**
+ * The trigger's status for the UI: paused wins, then an error in the last evaluation, or a poll failing now
+ * (recorded before its retries end, so an outage shows at once).
+ */
 export function triggerStatus(state: TriggerState): TriggerStatus {
   if (state.paused) return 'paused';
-  return state.lastPoll?.outcome === 'error' ? 'error' : 'active';
+  if (state.lastPoll?.outcome === 'error') return 'error';
+  const failing = state.lastError !== null && (!state.lastPoll || state.lastError.at > state.lastPoll.at);
+  return failing ? 'error' : 'active';
 }

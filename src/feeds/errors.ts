@@ -25,9 +25,11 @@ export class FeedError extends Error {
     message: string,
     readonly retryAfterMs: number | null = null,
     readonly status: number | null = null,
+    /** Overrides the code's own retryability (a listed tag whose manifest is not readable yet). */
+    retryable?: boolean,
   ) {
     super(message);
     this.name = 'FeedError';
-    this.retryable = RETRYABLE.has(code);
+    this.retryable = retryable ?? RETRYABLE.has(code);
   }
 }

@@ -106,9 +106,12 @@ export class OciClient {
   /** The digest of a tag's manifest by HEAD (free of Docker Hub's pull limit), or by GET and sha256. */
   async manifest(feed: OciFeed, repository: string, tag: string): Promise<ManifestInfo> {
     const url = `${feed.url}/v2/${repository}/manifests/${encodeURIComponent(tag)}`;
+    // A 404 here is the tag's, not the repository's: say which (`demo/web:1.2.3`).
+    const what = `${repository}:${tag} on feed ${feed.id}`;
     const head = await this.send(feed, repository, url, {
       method: 'HEAD',
       headers: { accept: MANIFEST_ACCEPT },
+      what,
     });
     const digest = head.headers.get('docker-content-digest');
     const mediaType = head.headers.get('content-type')?.split(';')[0].trim() ?? null;
@@ -117,6 +120,7 @@ export class OciClient {
     const res = await this.send(feed, repository, url, {
       headers: { accept: MANIFEST_ACCEPT },
       maxBytes: 4 * 1024 * 1024,
+      what,
     });
     const bodyType =
       parseAnswer(res.body, ManifestSchema, `the manifest of ${repository}:${tag}`).mediaType ?? null;
@@ -142,6 +146,7 @@ export class OciClient {
         {
           headers: { accept: MANIFEST_ACCEPT },
           maxBytes: 4 * 1024 * 1024,
+          what: `${repository}:${ref} on feed ${feed.id}`,
         },
       );
       return parseAnswer(res.body, ManifestSchema, `the manifest of ${repository}:${ref}`);
@@ -179,10 +184,13 @@ export class OciClient {
       headers?: Record<string, string>;
       maxBytes?: number;
       signal?: AbortSignal;
+      /** What an error names; the repository on its feed by default. */
+      what?: string;
     },
   ): Promise<HttpResponse> {
+    const { what, ...request } = req;
     const scope = `repository:${repository}:pull`;
-    const headers: Record<string, string> = { ...req.headers };
+    const headers: Record<string, string> = { ...request.headers };
     const token = this.tokens.get(`${feed.id}|${scope}`);
     if (token && token.expiresAt > this.now()) {
       headers.authorization = `Bearer ${token.token}`;
@@ -191,18 +199,18 @@ export class OciClient {
       if (basic) headers.authorization = basicAuthorization(basic);
     }
     this.requests++;
-    let res = await this.http.request(url, { ...req, headers });
+    let res = await this.http.request(url, { ...request, headers });
     if (res.status === 401) {
       // Also the path for `insufficient_scope`: the challenge names the scope to ask for, once.
       const authorization = await this.answerChallenge(feed, scope, res);
       if (authorization) {
         this.requests++;
-        res = await this.http.request(url, { ...req, headers: { ...headers, authorization } });
+        res = await this.http.request(url, { ...request, headers: { ...headers, authorization } });
         if (res.status === 401) this.credentials.forget(feed);
       }
     }
     if (res.status >= 200 && res.status < 300) return res;
-    throw registryError(res, feed, repository);
+    throw statusError(res, what ?? `${repository} on feed ${feed.id}`, registryMessage(res));
   }
 
   private async answerChallenge(feed: OciFeed, scope: string, res: HttpResponse): Promise<string | null> {
@@ -338,8 +346,4 @@ function registryMessage(res: HttpResponse): string | null {
   } catch {
     return null; // not an OCI error body: the status line speaks for it
   }
-}
-
-function registryError(res: HttpResponse, feed: OciFeed, repository: string): FeedError {
-  return statusError(res, `${repository} on feed ${feed.id}`, registryMessage(res));
 }

@@ -65,6 +65,8 @@ export class SingleFlightCache<T> {
       },
       (err: unknown) => {
         if (this.inFlight.get(key)?.promise === promise) this.inFlight.delete(key);
+        // The answer kept from before is stale now (the registry may be down): never served as fresh again.
+        this.done.delete(key);
         throw err;
       },
     );

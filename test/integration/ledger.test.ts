@@ -427,6 +427,21 @@ describe('tag listings shared by the workers of one ledger', () => {
     expect(working.reads.count).toBe(1);
   });
 
+  test('a failed read marks the stored listing stale: no worker serves it as fresh during an outage', async () => {
+    const [a, b] = [new SharedListings(database.db), new SharedListings(other.db)];
+    const k = key();
+    expect((await a.get(k, 30_000, feed(10, ['1.0.0']).read)).tags).toEqual(['1.0.0']);
+    const down = feed(10, [], new Error('registry could not be reached'));
+    await expect(a.get(k, 0, down.read)).rejects.toThrow('could not be reached');
+    // The listing is seconds old, well within 30 s, but a read failed since: the other worker reads itself.
+    await expect(b.get(k, 30_000, down.read)).rejects.toThrow('could not be reached');
+    expect(down.reads.count).toBe(2);
+    const back = feed(10, ['1.0.0', '1.1.0']);
+    expect((await b.get(k, 30_000, back.read)).tags).toEqual(['1.0.0', '1.1.0']);
+    expect((await a.get(k, 30_000, back.read)).tags).toEqual(['1.0.0', '1.1.0']);
+    expect(back.reads.count).toBe(1);
+  });
+
   test("a crashed worker's lease runs out, and another reads the package", async () => {
     const hung = new SharedListings(database.db, { leaseMs: 300 });
     const k = key();

@@ -6,7 +6,9 @@ import { findTemporalCli } from '../../src/temporal/cli';
 import { startServer, TestServer } from '../support/http-server';
 import { putProject, startTrigger, waitForReleases } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
-import { eventually, startTestWorker } from '../support/temporal';
+import { eventually, settledHistory, startTestWorker } from '../support/temporal';
+import { watchedPackageKey } from '../../src/domain/search-attributes';
+import { pollNowSignal } from '../../workflows/messages/trigger';
 import { decideUpdate, deployUpdate } from '../../workflows/messages/release';
 import { createLedgerActivities } from '../../activities/ledger';
 
@@ -20,7 +22,10 @@ recorded before the ledger moved to the database, which must keep running after 
  * versioned change) with `RECORD_HISTORIES=1 npx jest test/integration/replay`; release-lifecycle.json and
  * environment.json (a release through its lifecycle, and an environment's queue) with
  * `RECORD_LIFECYCLE_HISTORIES=1`; environment-retrying.json and release-stranded.json (self-healing
- * deployments) with `RECORD_HEALING_HISTORIES=1`.
+ * deployments) with `RECORD_HEALING_HISTORIES=1`;
+ * trigger-wanted-tag.json (a notified tag polled for until it is pushed, the
+ * poll-again-for-notified-tags patch) with `RECORD_WANTED_HISTORY=1`; trigger-feed-outage.json (a registry
+ * stopped and back, the feed-failures-visible-at-once patch) with `RECORD_OUTAGE_HISTORY=1`.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 
@@ -218,6 +223,87 @@ async function recordHealing(): Promise<void> {
   }
 }
 
+/**
+ * A trigger told of a tag before the registry lists it: it polls again soon (the poll-again-for-notified-tags
+ * patch), until the tag is pushed and released.
+ */
+async function recordWanted(): Promise<void> {
+  const registry = await TestRegistry.start();
+  const env = await startTestWorker();
+  try {
+    await pushImage(registry.url, 'wanted/web', '1.0.0');
+    await putProject(env, {
+      name: 'wanted',
+      packages: [{ name: 'web', feed: registry.host, package: 'wanted/web' }],
+    });
+    const state = await startTrigger(env.client, env.taskQueue, {
+      project: 'wanted',
+      name: 'web',
+      intervalSeconds: 600,
+    });
+    await waitForReleases(env, 'wanted', 1);
+    const trigger = env.client.workflow.getHandle('trigger/wanted/web');
+    await trigger.signal(pollNowSignal, {
+      source: 'webhook recorder',
+      tags: [{ key: watchedPackageKey(registry.host, 'wanted/web'), tag: '1.1.0' }],
+    });
+    await eventually(
+      async () => ((await state()).iterations >= 3 ? true : undefined),
+      'polls for the notified tag',
+    );
+    await pushImage(registry.url, 'wanted/web', '1.1.0');
+    await waitForReleases(env, 'wanted', 2);
+    await eventually(async () => ((await state()).wanted?.length === 0 ? true : undefined), 'the tag seen');
+    await settledHistory(trigger);
+    writeFileSync(path.join(FIXTURES, 'trigger-wanted-tag.json'), exportHistory(trigger.workflowId));
+    await trigger.terminate('recorded');
+  } finally {
+    await env.stop();
+    await registry.stop();
+  }
+}
+
+/**
+ * A trigger whose registry stops and comes back: its failure shows before the retries end, the retries
+ * come at most 4 s apart and it polls again 4 s after the failed evaluation (feed-failures-visible-at-once).
+ */
+async function recordOutage(): Promise<void> {
+  const registry = await TestRegistry.start();
+  const env = await startTestWorker();
+  try {
+    await pushImage(registry.url, 'outage/web', '1.0.0');
+    await putProject(env, {
+      name: 'outage',
+      packages: [{ name: 'web', feed: registry.host, package: 'outage/web' }],
+    });
+    const state = await startTrigger(env.client, env.taskQueue, {
+      project: 'outage',
+      name: 'web',
+      intervalSeconds: 600,
+    });
+    await waitForReleases(env, 'outage', 1);
+    const trigger = env.client.workflow.getHandle('trigger/outage/web');
+    await registry.halt();
+    await trigger.signal(pollNowSignal);
+    await eventually(
+      async () => ((await state()).history.some((h) => h.outcome === 'error') ? true : undefined),
+      'a failed evaluation',
+      60_000,
+    );
+    await registry.restart();
+    await eventually(
+      async () => ((await state()).lastPoll?.outcome === 'no-change' ? true : undefined),
+      'a poll after the return',
+    );
+    await settledHistory(trigger);
+    writeFileSync(path.join(FIXTURES, 'trigger-feed-outage.json'), exportHistory(trigger.workflowId));
+    await trigger.terminate('recorded');
+  } finally {
+    await env.stop();
+    await registry.stop();
+  }
+}
+
 /** The Temporal CLI's JSON export, the format `temporal workflow show --output json` gives operators too. */
 function exportHistory(workflowId: string): Buffer {
   return execFileSync(findTemporalCli()!, [
@@ -238,6 +324,8 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_HISTORIES === '1') await record();
   if (process.env.RECORD_LIFECYCLE_HISTORIES === '1') await recordLifecycle();
   if (process.env.RECORD_HEALING_HISTORIES === '1') await recordHealing();
+  if (process.env.RECORD_WANTED_HISTORY === '1') await recordWanted();
+  if (process.env.RECORD_OUTAGE_HISTORY === '1') await recordOutage();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination.json',
@@ -249,7 +337,9 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-before-even-phases.json',
     'trigger-before-ledger.json',
     'trigger-before-one-patch.json',
+    'trigger-feed-outage.json',
     'trigger-remote-poll.json',
+    'trigger-wanted-tag.json',
     'trigger.json',
   ]);
   const script = path.resolve(__dirname, '../../dist/scripts/replay-histories.js');
@@ -268,7 +358,9 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-before-even-phases.json',
     'replayed trigger-before-ledger.json',
     'replayed trigger-before-one-patch.json',
+    'replayed trigger-feed-outage.json',
     'replayed trigger-remote-poll.json',
+    'replayed trigger-wanted-tag.json',
     'replayed trigger.json',
   ]);
 }, 120_000);

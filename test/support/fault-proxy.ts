@@ -13,7 +13,9 @@ export type Fault =
   | { readonly kind: 'huge'; readonly bytes: number }
   | { readonly kind: 'garbage' }
   | { readonly kind: 'reset' }
-  | { readonly kind: 'cross-origin-link' };
+  | { readonly kind: 'cross-origin-link' }
+  /** A tag listing without these tags, as registry 2.8 answers just before it tags a pushed manifest. */
+  | { readonly kind: 'hide-tags'; readonly tags: readonly string[] };
 
 export interface ProxiedRequest {
   readonly method: string;
@@ -39,13 +41,15 @@ export class FaultProxy {
   private constructor(
     private readonly server: http.Server,
     readonly url: string,
+    /** The registry behind the proxy (settable: a registry that notifies the service starts after it). */
+    public target: string,
   ) {}
 
   static async start(target: string): Promise<FaultProxy> {
     let self: FaultProxy | undefined = undefined;
-    const server = http.createServer((req, res) => void self!.handle(req, res, target));
+    const server = http.createServer((req, res) => void self!.handle(req, res, self!.target));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    self = new FaultProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    self = new FaultProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`, target);
     return self;
   }
 
@@ -103,6 +107,11 @@ export class FaultProxy {
       out.link = '<http://evil.example:9/v2/x/tags/list?n=1&last=a>; rel="next"';
     let body = Buffer.from(await upstream.arrayBuffer());
     const listing = /^\/v2\/(.+)\/tags\/list(\?.*)?$/.exec(path);
+    if (fault?.kind === 'hide-tags' && listing && upstream.status === 200) {
+      const page = JSON.parse(body.toString('utf8')) as { name: string; tags: string[] | null };
+      page.tags = (page.tags ?? []).filter((t) => !fault.tags.includes(t));
+      body = Buffer.from(JSON.stringify(page));
+    }
     if (this.pageSize !== null && listing && upstream.status === 200) {
       const query = new URLSearchParams(listing[2]?.slice(1) ?? '');
       const n = Math.min(Number(query.get('n') ?? this.pageSize) || this.pageSize, this.pageSize);

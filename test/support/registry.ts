@@ -29,7 +29,7 @@ export interface RegistryOptions {
 export class TestRegistry {
   private constructor(
     readonly port: number,
-    private readonly proc: ChildProcess,
+    private proc: ChildProcess,
     private readonly dir: string,
   ) {}
 
@@ -80,18 +80,28 @@ export class TestRegistry {
         : []),
     ].join('\n');
     writeFileSync(path.join(dir, 'config.yml'), config);
-    const proc = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], {
+    const registry = new TestRegistry(port, TestRegistry.spawn(dir), dir);
+    await registry.ready();
+    return registry;
+  }
+
+  private static spawn(dir: string): ChildProcess {
+    return spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
+  }
+
+  /** Waits until the registry answers `/v2/`. */
+  private async ready(): Promise<void> {
+    const proc = this.proc;
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    const registry = new TestRegistry(port, proc, dir);
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
       try {
-        const res = await fetch(`${registry.url}/v2/`);
-        if (res.status === 200 || res.status === 401) return registry;
+        const res = await fetch(`${this.url}/v2/`);
+        if (res.status === 200 || res.status === 401) return;
       } catch {
         // not listening yet
       }
@@ -100,12 +110,25 @@ export class TestRegistry {
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.proc.exitCode === null) {
+  /** Stops the registry process (an outage), keeping its port, configuration and storage for `restart`. */
+  async halt(): Promise<void> {
+    // A process ended by a signal has a signalCode and no exitCode.
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
       const exited = new Promise((resolve) => this.proc.once('exit', resolve));
       this.proc.kill('SIGTERM');
       await exited;
     }
+  }
+
+  /** Starts the halted registry again on the same port with the same storage; resolves once it answers. */
+  async restart(): Promise<void> {
+    await this.halt();
+    this.proc = TestRegistry.spawn(this.dir);
+    await this.ready();
+  }
+
+  async stop(): Promise<void> {
+    await this.halt();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

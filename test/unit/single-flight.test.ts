@@ -41,6 +41,22 @@ describe('SingleFlightCache', () => {
     expect(await cache.get('k', async () => 7)).toBe(7);
   });
 
+  test('a failed load makes the answer kept from before stale: it is not served as fresh again', async () => {
+    const cache = new SingleFlightCache<string>(30_000);
+    expect(await cache.get('k', async () => 'before the outage')).toBe('before the outage');
+    await expect(
+      cache.get(
+        'k',
+        async () => {
+          throw new Error('registry down');
+        },
+        0,
+      ),
+    ).rejects.toThrow('registry down');
+    // Within the TTL, yet a read failed since: loaded again.
+    expect(await cache.get('k', async () => 'read again')).toBe('read again');
+  });
+
   test('keeps at most maxEntries answers, dropping the oldest', async () => {
     const cache = new SingleFlightCache<string>(30_000, 2);
     let loads = 0;

@@ -270,6 +270,78 @@ describe('TriggerMachine, when to poll next', () => {
   });
 });
 
+describe('TriggerMachine, notified tags wanted until seen', () => {
+  const T = Date.parse('2026-11-28T10:00:00.000Z');
+  const explained = (verdicts: Record<string, string>): PackagePoll => ({
+    name: 'web',
+    ok: {
+      tagCount: 0,
+      acceptedCount: 0,
+      candidates: [],
+      digest: null,
+      rateLimitRemaining: null,
+      explained: verdicts,
+    },
+  });
+  const notified = (m: TriggerMachine, tag: string, at = T) =>
+    m.noteNotification({ source: 'webhook r', tags: [{ key: 'reg.example/shop/web', tag }] }, at);
+
+  test('a tag the listing lacks is polled for again soon, backing off, fresh each time, and asked about', () => {
+    const m = machine(['web']);
+    notified(m, '1.3.0');
+    m.takeNotifications();
+    const plan = m.beginEvaluation(NOW)!;
+    expect(m.pollRequest(plan.polls[0], 0).explain).toEqual(['1.3.0']);
+    m.applyPolls([explained({ '1.3.0': 'not in the feed' })], NOW);
+    expect(m.noteUnseen(T + 100)).toBe(true);
+    expect(m.wantedPollDelayMs(T + 100)).toBe(1000);
+    // The next evaluation answers no notification, yet still asks about the wanted tag.
+    m.takeNotifications();
+    expect(m.pollRequest(m.beginEvaluation(NOW)!.polls[0], 0).explain).toEqual(['1.3.0']);
+    m.noteUnseen(T + 1200);
+    expect(m.wantedPollDelayMs(T + 1200)).toBe(2000);
+    for (let i = 0; i < 6; i++) m.noteUnseen(T + 2000);
+    expect(m.wantedPollDelayMs(T + 2000)).toBe(16_000);
+    // Never past the deadline, and given up after it.
+    expect(m.wantedPollDelayMs(T + 119_000)).toBe(1000);
+    expect(m.noteUnseen(T + 120_000)).toBe(false);
+    expect(m.wantedPollDelayMs(T + 120_000)).toBeNull();
+  });
+
+  test('a tag a poll saw (accepted, or judged by the rules) is no longer wanted; other tags still are', () => {
+    const m = machine(['web']);
+    notified(m, '1.3.0');
+    notified(m, '0.9.0');
+    notified(m, '1.4.0');
+    m.takeNotifications();
+    m.beginEvaluation(NOW);
+    m.applyPolls(
+      [
+        explained({
+          '1.3.0': 'accepted',
+          '0.9.0': 'outside the range [1.0,2.0)',
+          '1.4.0': 'not in the feed',
+        }),
+      ],
+      NOW,
+    );
+    m.noteUnseen(T);
+    expect(m.state.wanted?.map((w) => w.tag)).toEqual(['1.4.0']);
+  });
+
+  test('a failed poll sees nothing: the tag stays wanted; at most 20 are kept, the newest', () => {
+    const m = machine(['web']);
+    for (let i = 0; i < 25; i++) notified(m, `1.0.${i}`);
+    expect(m.state.wanted).toHaveLength(20);
+    expect(m.state.wanted?.[0].tag).toBe('1.0.5');
+    m.takeNotifications();
+    m.beginEvaluation(NOW);
+    m.applyPolls([{ name: 'web', error: { code: 'NOT_FOUND', message: 'shop/web:1.0.24 …' } }], NOW);
+    expect(m.noteUnseen(T)).toBe(true);
+    expect(m.state.wanted).toHaveLength(20);
+  });
+});
+
 describe('changedTriggerSpec, the plain-code check workflows run instead of the schema', () => {
   const spec = TriggerSpecSchema.parse({ project: 'shop', name: 'web', watch: ['web'], intervalSeconds: 60 });
   const changes: Array<Record<string, unknown>> = [
@@ -305,4 +377,55 @@ describe('changedTriggerSpec, the plain-code check workflows run instead of the 
         );
     },
   );
+});
+
+describe('TriggerMachine, a failing feed', () => {
+  const T = Date.parse('2026-11-28T10:00:00.000Z');
+  const at = (ms: number) => new Date(ms).toISOString();
+  const failed = (code: string): PackagePoll => ({
+    name: 'web',
+    error: { code, message: `${code}: http://reg.example could not be reached` },
+  });
+
+  test('a poll failing now shows as error before its retries end, and active once one succeeds', () => {
+    const m = machine(['web']);
+    m.beginEvaluation(at(T));
+    m.applyPolls([ok('web', ['1.0.0'])], at(T));
+    m.conclude(at(T));
+    expect(m.status).toBe('active');
+    m.notePollFailure(
+      'web',
+      { code: 'NETWORK', message: 'http://reg.example could not be reached' },
+      at(T + 10),
+    );
+    expect(m.status).toBe('error');
+    expect(m.state.packages.web.error?.code).toBe('NETWORK');
+    m.beginEvaluation(at(T + 12));
+    m.applyPolls([ok('web', ['1.0.0'])], at(T + 12));
+    m.conclude(at(T + 12));
+    expect(m.status).toBe('active');
+    // A failure that passed on retry leaves no error behind.
+    expect(m.state.lastError).toBeNull();
+    expect(m.state.packages.web.error).toBeNull();
+  });
+
+  test('after a failure that may pass the next poll comes in 4 s, for 10 minutes; after others, on schedule', () => {
+    const m = machine(['web']);
+    m.beginEvaluation(at(T));
+    m.applyPolls([failed('NETWORK')], at(T));
+    m.conclude(at(T));
+    expect(m.failingPollDelayMs(T + 100)).toBe(4_000);
+    for (const t of [T + 60_000, T + 300_000]) {
+      m.beginEvaluation(at(t));
+      m.applyPolls([failed('SERVER_ERROR')], at(t));
+      m.conclude(at(t));
+    }
+    expect(m.failingPollDelayMs(T + 300_100)).toBe(4_000);
+    expect(m.failingPollDelayMs(T + 600_100)).toBeNull(); // failing since T: the schedule again
+    const denied = machine(['web']);
+    denied.beginEvaluation(at(T));
+    denied.applyPolls([failed('DENIED')], at(T));
+    denied.conclude(at(T));
+    expect(denied.failingPollDelayMs(T + 100)).toBeNull();
+  });
 });
