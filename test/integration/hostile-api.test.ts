@@ -508,7 +508,8 @@ describe('apply -f refuses an oversized file before reading it', () => {
     writeFileSync(file, `projects:\n${project}${'#'.repeat(size - project.length - 11)}\n`);
     const started = Date.now();
     const r = await run(['apply', '-f', file]);
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Parsing it took 29 s and 1.9 GB before the cap: a refusal from the size alone is far below that.
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect([r.code, r.stderr, r.stdout]).toEqual([
       2,
       `feed-triggers: ${file}: 18874368 bytes; apply reads at most 4194304 bytes (4 MiB): split it into several files\n`,
@@ -529,6 +530,8 @@ describe('apply -f refuses an oversized file before reading it', () => {
         'projects:\n  - name: small-apply\n    packages: [{ name: app, feed: docker.io, package: a/b }]\n',
       ),
     );
-    expect([small.code, small.stdout, small.stderr]).toEqual([0, 'project/small-apply created\n', '']);
+    expect([small.code, small.stdout]).toEqual([0, 'project/small-apply created\n']);
+    // docker.io cannot be reached from the test machine: the save-time feed check may warn, and nothing else.
+    expect(small.stderr).toMatch(/^(warning: project\/small-apply packages\.0\.feed: [^\n]*\n)?$/);
   });
 });
