@@ -2,7 +2,7 @@ import type { VersionRule, VersionRuleInput } from './rule-schema';
 import { compareOrdered, compareRank, OrderName, OrderedValue, toOrderedValue } from './order';
 import { parseRange, RangeSyntaxError, VersionRange } from './range';
 import { compileUserRegex, InvalidRegexError, UserRegex, UserRegexMatch } from './user-regex';
-import { isTagShaped, Precedence, preReleaseText } from './version';
+import { isTagShaped, MetadataOrder, Precedence, preReleaseText } from './version';
 
 /** Signature, attestation and SBOM tags (cosign, Docker) and digests used as tags are never versions. */
 export const DEFAULT_EXCLUDES: readonly string[] = ['\\.(sig|att|sbom)$', '^sha256-[0-9a-f]+'];
@@ -44,8 +44,8 @@ export interface CompiledRule {
   readonly needsImageConfig: boolean;
   /** Accepted value for a tag, or the reason it is rejected. */
   check(tag: string): OrderedValue | RejectReason;
-  /** Best first. */
-  compare(a: OrderedValue, b: OrderedValue): number;
+  /** Best first; `metadata` overrides the rule's order of versions equal but for build metadata. */
+  compare(a: OrderedValue, b: OrderedValue, metadata?: MetadataOrder): number;
   /** Strictly later by the rule's order (ties on the ranked value are not later). */
   isLater(a: OrderedValue, than: OrderedValue): boolean;
 }
@@ -92,8 +92,15 @@ export function withRuleDefaults(input: VersionRuleInput): VersionRule {
   };
 }
 
-/** Compiles a validated rule. Throws InvalidRegexError or RangeSyntaxError for rules that skipped validation. */
-export function compileRule(input: VersionRuleInput = {}, precedence: Precedence = 'docker'): CompiledRule {
+/**
+ * Compiles a validated rule. Throws InvalidRegexError or RangeSyntaxError for rules that skipped validation.
+ * `metadata` ranks versions equal but for build metadata (see MetadataOrder); only replays need `text`.
+ */
+export function compileRule(
+  input: VersionRuleInput = {},
+  precedence: Precedence = 'docker',
+  metadata: MetadataOrder = 'numeric',
+): CompiledRule {
   const rule = withRuleDefaults(input);
   const filter = rule.filter !== undefined ? compileUserRegex(rule.filter, 'filter regex') : undefined;
   const excludes: Array<{ test(tag: string): boolean }> = [
@@ -133,8 +140,8 @@ export function compileRule(input: VersionRuleInput = {}, precedence: Precedence
       }
       return ordered;
     },
-    compare(a, b) {
-      return compareOrdered(order, b, a, precedence);
+    compare(a, b, by = metadata) {
+      return compareOrdered(order, b, a, precedence, by);
     },
     isLater(a, than) {
       return compareRank(order, a, than, precedence) > 0;
