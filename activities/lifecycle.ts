@@ -9,7 +9,6 @@ import { PROJECT_ATTRIBUTE } from '../src/domain/search-attributes';
 import { HttpClient } from '../src/feeds/http';
 import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../src/feeds/outbound';
 import { GitPermanentError, writeBack } from '../src/gitops';
-import { metrics } from '../src/metrics';
 import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
 import type { environmentQueue } from '../workflows/environment';
 import { wakeSignal } from '../workflows/messages/release';
@@ -287,7 +286,6 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
     async deploy(input: { deploymentId: number }): Promise<DeployResult> {
       const start = await store.begin(input.deploymentId);
       if (start.kind === 'ended') {
-        metrics.deployments.inc({ state: start.status });
         return { status: start.status, number: start.number, error: null };
       }
       const outcomes: Record<string, TargetOutcome> = {};
@@ -304,7 +302,6 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
               if (context.info.attempt < DEPLOY_ATTEMPTS) throw err;
             }
             const ended = await store.finish(input.deploymentId, 'failed', (err as Error).message, outcomes);
-            metrics.deployments.inc({ state: ended.status });
             return { status: ended.status, number: ended.number, error: (err as Error).message };
           }
         }
@@ -312,7 +309,6 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
         clearInterval(beat);
       }
       const ended = await store.finish(input.deploymentId, 'succeeded', null, outcomes);
-      metrics.deployments.inc({ state: ended.status });
       return { status: ended.status, number: ended.number, error: null };
     },
   };
