@@ -54,6 +54,8 @@ interface Thread {
   readonly worker: Worker;
   job: Job | null;
   timer: NodeJS.Timeout | null;
+  /** Its code is loaded: a task's deadline runs from then, not from a thread's start. */
+  ready: boolean;
 }
 
 /** The message a thread answers with. */
@@ -131,6 +133,10 @@ export class CpuPool {
     thread.job = job;
     thread.worker.ref();
     thread.worker.postMessage({ task: job.task, input: job.input });
+    if (thread.ready) this.startDeadline(thread, job);
+  }
+
+  private startDeadline(thread: Thread, job: Job): void {
     if (this.options.timeoutMs)
       thread.timer = setTimeout(() => {
         this.drop(thread);
@@ -143,9 +149,14 @@ export class CpuPool {
 
   private spawn(): Thread {
     const worker = startWorker();
-    const thread: Thread = { worker, job: null, timer: null };
+    const thread: Thread = { worker, job: null, timer: null, ready: false };
     this.threads.add(thread);
-    worker.on('message', (reply: CpuTaskReply) => {
+    worker.on('message', (reply: CpuTaskReply | 'ready') => {
+      if (reply === 'ready') {
+        thread.ready = true;
+        if (thread.job) this.startDeadline(thread, thread.job);
+        return;
+      }
       const job = thread.job;
       if (thread.timer) clearTimeout(thread.timer);
       thread.timer = null;

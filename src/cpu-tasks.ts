@@ -43,4 +43,5 @@ if (workerData === CPU_POOL_THREAD && parentPort) {
     }
     port.postMessage(reply);
   });
+  port.postMessage('ready');
 }
