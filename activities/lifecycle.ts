@@ -15,7 +15,6 @@ import { PROJECT_ATTRIBUTE } from '../src/domain/search-attributes';
 import { HttpClient } from '../src/feeds/http';
 import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../src/feeds/outbound';
 import { GitPermanentError, writeBack } from '../src/gitops';
-import { metrics } from '../src/metrics';
 import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
 import type { environmentQueue } from '../workflows/environment';
 import { deploymentEndedSignal, wakeSignal } from '../workflows/messages/release';
@@ -321,7 +320,6 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
       const retrying = input.failures !== undefined;
       const start = await store.begin(input.deploymentId, new Date(), !retrying);
       if (start.kind === 'ended') {
-        metrics.deployments.inc({ state: start.status });
         return { status: start.status, number: start.number, error: null };
       }
       const done = start.deployment.targets;
@@ -331,7 +329,6 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
       let counted = !retrying;
       const end = async (status: 'succeeded' | 'failed', error: string | null) => {
         const ended = await store.finish(input.deploymentId, status, error, outcomes);
-        metrics.deployments.inc({ state: ended.status });
         if (retrying && ended.status === 'succeeded')
           await nudgeOthers(start.project, ended.number, ended.environment);
         return { status: ended.status, number: ended.number, error };
@@ -409,13 +406,11 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
       const ended = await store.finish(start.deployment.id, 'failed', error, {
         [target.name]: { ...outcome, status: 'failed' },
       });
-      metrics.deployments.inc({ state: ended.status });
       return { status: ended.status, number: ended.number, error };
     }
     await store.recordTarget(start.deployment.id, target.name, outcome);
     const retryInMs = deployRetryDelayMs(deps.deployBackoff ?? DEFAULT_DEPLOY_BACKOFF, failures + 1);
     const ended = await store.retry(start.deployment.id, message, new Date(Date.now() + retryInMs));
-    metrics.deployments.inc({ state: 'retrying' });
     return { status: ended.status, number: ended.number, error: message, retryInMs };
   }
 }

@@ -1,4 +1,11 @@
-import { performance } from 'node:perf_hooks';
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { Client } from '@temporalio/client';
+import { createApp } from '../src/api/app';
+import { listen } from '../src/api/listen';
+import { AccessStore } from '../src/db/access';
+import { Ledger } from '../src/db/ledger';
+import { openDatabase } from '../src/db/open';
 import { compileRule, evaluateRule } from '../src/domain/rule';
 import { CredentialStore } from '../src/feeds/credentials';
 import { HelmHttpFeed } from '../src/feeds/feed';
@@ -8,7 +15,11 @@ import { startServer } from '../test/support/http-server';
 
 /**
  * Hostile-input figures: rules that backtrack catastrophically on V8 over hostile tags (RE2 keeps them
- * linear), and Helm indexes of 10k and 100k charts (parse time against plain reading, memory kept).
+ * linear), Helm indexes of 10k and 100k charts (parse time against plain reading, memory kept), and
+ * /healthz latency (p50, p99, max) while hostile probes run in the same process: viewers' previews of
+ * 30,000 tags of 128 characters with an extract of 128 `$1`s, and the worker parsing a 100k-chart Helm
+ * index over and over. `--probes-only` runs that last part alone; `--seconds N` sets its length (20);
+ * `--probes previews` or `--probes helm` runs one kind of probe.
  */
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -37,7 +48,101 @@ function helmIndex(charts: number): string {
   return `${lines.join('\n')}\n`;
 }
 
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+
+/** /healthz answered every ~10 ms while the probes run; the API and the "worker" share this event loop. */
+async function healthUnderProbes(seconds: number, helmBody: Buffer, kinds: readonly string[]): Promise<void> {
+  const database = await openDatabase({});
+  const ledger = new Ledger(database.db);
+  const access = new AccessStore(database.db);
+  // No Temporal server: /healthz and /rules/preview need none (the health probe just reports it down).
+  const client = new Client();
+  const app = createApp({ client, taskQueue: 'bench-hostile', ledger, access, database });
+  const server = await listen(app, 0, '127.0.0.1');
+  const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { token } = await access.createToken('bench-viewer', 'viewer', 'bench');
+  const index = await startServer((_req, res) => void res.writeHead(200).end(helmBody));
+  const tags = Array.from({ length: 30_000 }, (_, i) => `${i}-${'a'.repeat(128)}`.slice(0, 128));
+  const body = JSON.stringify({ rule: { filter: '^(.*)$', extract: '$1'.repeat(128) }, tags });
+  const textBody = JSON.stringify({
+    rule: { filter: '^(.*)$', extract: '$1'.repeat(128), order: 'alphabetical' },
+    tags: tags.slice(0, 10_000),
+  });
+  let stop = false;
+  const answers = new Map<number, number>();
+  const viewer = async (payload: string) => {
+    while (!stop) {
+      const res = await fetch(`${api}/rules/preview`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: payload,
+      });
+      await res.arrayBuffer();
+      answers.set(res.status, (answers.get(res.status) ?? 0) + 1);
+      if (res.status === 503) await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  let parses = 0;
+  const worker = async () => {
+    while (!stop) {
+      const http = new HttpClient();
+      const helm = new HelmRepositoryClient(http, new CredentialStore(http));
+      const feed: HelmHttpFeed = {
+        id: `hostile-${parses}`,
+        type: 'helm',
+        url: index.url,
+        auth: { kind: 'anonymous' },
+        maxTags: 200_000,
+        maxIndexBytes: 64 * 1024 * 1024,
+      };
+      await helm.chartVersions(feed, 'chart-7');
+      parses++;
+    }
+  };
+  const stall = monitorEventLoopDelay({ resolution: 10 });
+  const latencies: number[] = [];
+  const probes = [
+    ...(kinds.includes('previews') ? [viewer(body), viewer(body), viewer(textBody)] : []),
+    ...(kinds.includes('helm') ? [worker()] : []),
+  ];
+  // The first seconds hold one-time costs (the SDK client's first connection attempt, the pool's threads
+  // starting): the figures are the steady state under the probes.
+  await new Promise((r) => setTimeout(r, 3000));
+  stall.enable();
+  const until = performance.now() + seconds * 1000;
+  while (performance.now() < until) {
+    const t = performance.now();
+    const res = await fetch(`${api}/healthz`);
+    await res.arrayBuffer();
+    latencies.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  stall.disable();
+  stop = true;
+  await Promise.allSettled(probes);
+  say(
+    `/healthz under hostile probes (${seconds} s, ${latencies.length} requests): p50 ${percentile(latencies, 50).toFixed(1)} ms, ` +
+      `p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(0)} ms; ` +
+      `longest event-loop stall ${(stall.max / 1e6).toFixed(0)} ms; previews answered ` +
+      `${[...answers].map(([status, n]) => `${n}x${status}`).join(', ')}; Helm parses of the 100k-chart index: ${parses}`,
+  );
+  await new Promise((r) => server.close(r));
+  await index.close();
+  await database.close();
+  await client.connection.close().catch(() => undefined);
+}
+
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const seconds = Number(args[args.indexOf('--seconds') + 1]) || 20;
+  const kinds = args.includes('--probes')
+    ? args[args.indexOf('--probes') + 1].split(',')
+    : ['previews', 'helm'];
+  if (args.includes('--probes-only')) {
+    await healthUnderProbes(seconds, Buffer.from(helmIndex(100_000)), kinds);
+    return;
+  }
   const hostileTags = Array.from({ length: 10_000 }, (_, i) => `${'a'.repeat(100)}${i}`);
   for (const pattern of ['([a-z]|[a-z0-9])*!', '(a|aa)*b', 'a*a*a*a*a*b', '(\\w|\\d)*$']) {
     const rule = compileRule({ exclude: [pattern] });
@@ -88,9 +193,14 @@ async function main(): Promise<void> {
   } finally {
     await server.close();
   }
+  await healthUnderProbes(seconds, bodies.get('/r100000/index.yaml')!, kinds);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+main().then(
+  // The CPU pool's threads and the SDK's lazy connection hold nothing worth waiting for.
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

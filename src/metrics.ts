@@ -69,7 +69,7 @@ export const metrics = {
   }),
   webhookNotifications: new Counter({
     name: 'feed_triggers_webhook_notifications_total',
-    help: 'Registry notifications by receiver and verdict (accepted, unauthorized, invalid).',
+    help: 'Registry notifications by receiver and verdict (accepted, ignored: taken but naming no push, unauthorized, invalid, failed).',
     labelNames: ['receiver', 'verdict'] as const,
     registers: [registry],
   }),
@@ -92,6 +92,24 @@ export const metrics = {
     registers: [registry],
   }),
 };
+
+/**
+ * Counts deployments that reached a final state, once each, where the ledger records it: succeeded and
+ * failed when sent, superseded and cancelled too, though those end in a queue or by a person's hand
+ * without ever being sent.
+ */
+export function countDeploymentsEnded(states: readonly string[]): void {
+  for (const state of states) metrics.deployments.inc({ state });
+}
+
+/** Why a registry notification was answered as it was: `ignored` is a 2xx for one that named no push. */
+export type NotificationVerdict = 'accepted' | 'ignored' | 'unauthorized' | 'invalid' | 'failed';
+
+/** The verdict of a notification's answer; `ignored` when it was taken but named nothing to poll. */
+export function notificationVerdict(status: number, ignored: boolean): NotificationVerdict {
+  if (status < 300) return ignored ? 'ignored' : 'accepted';
+  return status === 401 ? 'unauthorized' : status < 500 ? 'invalid' : 'failed';
+}
 
 /**
  * A registry host as a label value. Hosts come from configuration and from where registries redirect, so a

@@ -102,7 +102,9 @@ export interface TriggerInput {
 
 /** A long-lived trigger: load the channel, poll the watched packages, ask the project for a release, sleep. */
 export async function trigger(input: TriggerInput): Promise<void> {
-  const machine = new TriggerMachine(input.state ?? initialTriggerState(input.spec));
+  const machine = new TriggerMachine(input.state ?? initialTriggerState(input.spec), {
+    metadataOrder: () => (patched(METADATA_ORDER_PATCH) ? 'numeric' : 'text'),
+  });
   if (!input.state && input.view) machine.applyLoad({ unchanged: false, view: input.view });
   // A run started by this code takes every versioned path below on one marker: each patch a run meets
   // writes a marker and a search-attribute upsert, three per run (and per new trigger) before this.
@@ -260,6 +262,8 @@ const CURRENT_PATCH = 'trigger-paths-2026-11';
 const ONE_ACTIVITY_PATCH = 'poll-channel-in-one-activity';
 /** Versions the idle poll as a local activity first, the durable activity only when that try fails. */
 const LOCAL_FIRST_PATCH = 'idle-poll-local-first';
+/** Versions the pick among versions equal but for build metadata (numeric-aware, as Helm; asked only then). */
+const METADATA_ORDER_PATCH = 'build-metadata-numeric-order';
 
 /**
  * Runs `here` (a local activity); when it fails with a failure that may pass (a 5xx, a timeout, a reset),

@@ -1,10 +1,11 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { apiRouter } from './access';
 import { z } from 'zod';
-import { compileRule, evaluateRule, toPreview } from '../domain/rule';
+import { CpuPool, PoolBusyError, PoolTimeoutError, sharedCpuPool } from '../cpu-pool';
+import { compileRule, evaluateRule, toPreview, VersionRuleInput } from '../domain/rule';
 import { VersionRuleSchema } from '../domain/rule-schema';
 import { PRECEDENCES, Precedence } from '../domain/version';
-import { parseOr400 } from './problem';
+import { HttpProblem, parseOr400 } from './problem';
 
 /** Up to 100,000 tags of at most 1,024 characters: generous for real repositories, bounded for the API. */
 export const PreviewRequestSchema = z
@@ -16,12 +17,40 @@ export const PreviewRequestSchema = z
   })
   .strict();
 
+/**
+ * Previews estimated at up to this much work run on the event loop (a few milliseconds); larger ones in the
+ * CPU pool, so one caller's 100,000 tags never keep /healthz or another caller waiting.
+ */
+export const INLINE_PREVIEW_WORK = 200_000;
+
+/**
+ * A preview's work, roughly: every character of every tag, once per regex that reads it and once per group
+ * reference an extract template copies it into.
+ */
+export function previewWork(rule: VersionRuleInput, tags: readonly string[]): number {
+  const regexes = 2 + (rule.filter ? 1 : 0) + (rule.tag ? 1 : 0) + (rule.exclude?.length ?? 0);
+  const copies = rule.extract ? rule.extract.split('$').length - 1 : 0;
+  let characters = 0;
+  for (const tag of tags) characters += tag.length;
+  return characters * (1 + regexes + copies);
+}
+
 /** `POST /rules/preview`: Octopus's "Design rule" for a tag list, without touching any feed. */
-export function ruleRoutes(): Router {
+export function ruleRoutes(options: { readonly pool?: CpuPool; readonly inlineWork?: number } = {}): Router {
   const router = apiRouter();
-  router.post('/rules/preview', (req, res) => {
-    const { rule, tags, precedence } = parseOr400(PreviewRequestSchema, req.body);
-    res.json(toPreview(evaluateRule(compileRule(rule ?? {}, precedence), tags)));
+  router.post('/rules/preview', async (req, res) => {
+    const { rule = {}, tags, precedence } = parseOr400(PreviewRequestSchema, req.body);
+    if (previewWork(rule, tags) <= (options.inlineWork ?? INLINE_PREVIEW_WORK))
+      return void res.json(toPreview(evaluateRule(compileRule(rule, precedence), tags)));
+    let text: string;
+    try {
+      text = await (options.pool ?? sharedCpuPool('api')).run('rulePreview', { rule, precedence, tags });
+    } catch (err) {
+      if (!(err instanceof PoolBusyError || err instanceof PoolTimeoutError)) throw err;
+      res.set('retry-after', err instanceof PoolBusyError ? '1' : '30');
+      throw new HttpProblem(503, 'Service unavailable', `the preview cannot run now: ${err.message}`);
+    }
+    res.type('application/json').send(text);
   });
   return router;
 }

@@ -1,4 +1,4 @@
-import { metrics } from '../metrics';
+import { metrics, notificationVerdict } from '../metrics';
 import { Client } from '@temporalio/client';
 import express, { Router } from 'express';
 import { z } from 'zod';
@@ -268,9 +268,7 @@ export function webhookRoutes(client: Client, token: string | null): Router {
     // The sender proves itself before its body is read.
     (req, res, next) => {
       res.once('finish', () => {
-        const status = res.statusCode;
-        const verdict =
-          status < 300 ? 'accepted' : status === 401 ? 'unauthorized' : status < 500 ? 'invalid' : 'failed';
+        const verdict = notificationVerdict(res.statusCode, res.locals.ignored === true);
         metrics.webhookNotifications.inc({ receiver: 'registry', verdict });
       });
       if (token !== null) {
@@ -304,6 +302,8 @@ export function webhookRoutes(client: Client, token: string | null): Router {
           `events: ${keys.size} distinct repositories; at most ${MAX_PACKAGES_PER_NOTIFICATION} per notification`,
           [{ field: 'events', message: `at most ${MAX_PACKAGES_PER_NOTIFICATION} distinct repositories` }],
         );
+      // Pulls, deletions and blob pushes are taken (202) and counted as ignored, not as accepted pushes.
+      res.locals.ignored = keys.size === 0;
       const all = [...keys];
       const { signalled, pending, missed, deferred } = await signalWatchers(client, all, {
         source: 'webhook registry',

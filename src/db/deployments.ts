@@ -9,6 +9,7 @@ import {
   ReleaseProgress,
 } from '../domain/lifecycle';
 import { clip } from '../domain/size';
+import { countDeploymentsEnded } from '../metrics';
 import { DeploymentsTable, Schema, TargetOutcome } from './schema';
 import type { ReleasedPackage } from '../domain/trigger';
 
@@ -248,7 +249,7 @@ export class DeploymentStore {
    * project no longer has cancels its queue.
    */
   async next(projectName: string, environment: string, now = new Date()): Promise<NextDeployment> {
-    return this.db.transaction().execute(async (trx) => {
+    const next = await this.db.transaction().execute(async (trx): Promise<NextDeployment> => {
       const project = await trx
         .selectFrom('projects')
         .select(['id', 'spec'])
@@ -276,6 +277,8 @@ export class DeploymentStore {
       if (!next) return { kind: 'idle', ended };
       return { kind: 'deploy', id: next.id, number: next.number, ended };
     });
+    if (next.kind !== 'gone') countDeploymentsEnded(next.ended.map((e) => e.status));
+    return next;
   }
 
   private async supersede(trx: Transaction<Schema>, projectId: number, environment: string, now: Date) {
@@ -336,7 +339,8 @@ export class DeploymentStore {
    * `attempt` counted requests that left).
    */
   async begin(deploymentId: number, now = new Date(), countAttempt = false): Promise<DeploymentStart> {
-    return this.db.transaction().execute(async (trx) => {
+    let endedNow: DeploymentStatus | null = null;
+    const start = await this.db.transaction().execute(async (trx): Promise<DeploymentStart> => {
       const row = await trx
         .selectFrom('deployments as d')
         .innerJoin('releases as r', 'r.id', 'd.release_id')
@@ -360,7 +364,7 @@ export class DeploymentStore {
       const environment =
         row.deleted_at === null ? row.spec.environments.find((e) => e.name === row.environment) : undefined;
       const end = async (status: DeploymentStatus, error: string) => {
-        await this.finishIn(trx, deploymentId, status, error, {}, now);
+        if (await this.finishIn(trx, deploymentId, status, error, {}, now)) endedNow = status;
         return { kind: 'ended' as const, status, number: row.number };
       };
       if (!environment) return end('cancelled', 'the environment was removed');
@@ -396,6 +400,8 @@ export class DeploymentStore {
         },
       };
     });
+    if (endedNow) countDeploymentsEnded([endedNow]);
+    return start;
   }
 
   /** Counts an attempt: a request is about to leave for a target. */
@@ -473,7 +479,7 @@ export class DeploymentStore {
       .where('d.project_id', '=', projectId)
       .where('d.environment', '=', environment)
       .where('d.release_id', '>', releaseId)
-      .where('d.status', 'in', ['queued', 'deploying', 'succeeded'])
+      .where('d.status', 'in', ['queued', 'deploying', 'retrying', 'succeeded'])
       .orderBy('d.release_id', 'desc')
       .limit(1)
       .executeTakeFirst();
@@ -488,16 +494,19 @@ export class DeploymentStore {
     targets: Record<string, TargetOutcome>,
     now = new Date(),
   ): Promise<{ status: DeploymentStatus; number: string; environment: string }> {
-    return this.db.transaction().execute(async (trx) => {
-      await this.finishIn(trx, deploymentId, status, error, targets, now);
+    let ended = false;
+    const result = await this.db.transaction().execute(async (trx) => {
+      ended = await this.finishIn(trx, deploymentId, status, error, targets, now);
       const row = await trx
         .selectFrom('deployments as d')
         .innerJoin('releases as r', 'r.id', 'd.release_id')
         .select(['d.status', 'r.number', 'd.environment'])
         .where('d.id', '=', deploymentId)
         .executeTakeFirst();
-      return row ?? { status: 'cancelled', number: '', environment: '' };
+      return row ?? { status: 'cancelled' as const, number: '', environment: '' };
     });
+    if (ended) countDeploymentsEnded([status]);
+    return result;
   }
 
   private async finishIn(
@@ -507,8 +516,8 @@ export class DeploymentStore {
     error: string | null,
     targets: Record<string, TargetOutcome>,
     now: Date,
-  ): Promise<void> {
-    await trx
+  ): Promise<boolean> {
+    const result = await trx
       .updateTable('deployments')
       .set({
         status,
@@ -520,7 +529,9 @@ export class DeploymentStore {
       })
       .where('id', '=', id)
       .where('status', 'in', [...ACTIVE_STATUSES])
-      .execute();
+      .executeTakeFirst();
+    // Whether this call ended it: one that had ended already keeps its status and is not counted again.
+    return Number(result.numUpdatedRows) > 0;
   }
 
   /**
@@ -528,7 +539,7 @@ export class DeploymentStore {
    * deploying now cannot be.
    */
   async cancel(releaseId: number, environment: string, now = new Date()): Promise<Deployment> {
-    return this.db.transaction().execute(async (trx) => {
+    const cancelled = await this.db.transaction().execute(async (trx) => {
       const active = await trx
         .selectFrom('deployments')
         .select(['id', 'status'])
@@ -548,6 +559,8 @@ export class DeploymentStore {
       const [deployment] = await this.rows(trx, (q) => q.where('d.id', '=', active.id));
       return deployment;
     });
+    countDeploymentsEnded(['cancelled']);
+    return cancelled;
   }
 
   /** Records an approval or a rejection; a phase is decided once (a second decision answers the first). */

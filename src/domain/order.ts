@@ -2,6 +2,7 @@ import {
   compareDigits,
   compareVersions,
   compareVersionTags,
+  MetadataOrder,
   parseVersion,
   Precedence,
   Version,
@@ -64,17 +65,18 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Total order for an order name: ties on the ranked value are broken by the tag text. */
+/** Total order for an order name: ties on the ranked value are broken by build metadata, then the tag text. */
 export function compareOrdered(
   order: OrderName,
   a: OrderedValue,
   b: OrderedValue,
   precedence: Precedence = 'docker',
+  metadata: MetadataOrder = 'numeric',
 ): number {
   switch (order) {
     case 'semver':
       return (
-        compareVersionTags(a.version as Version, b.version as Version, precedence) ||
+        compareVersionTags(a.version as Version, b.version as Version, precedence, metadata) ||
         compareText(a.tag, b.tag)
       );
     case 'numerical':

@@ -1,5 +1,4 @@
 import {
-  bestCandidate,
   decideRelease,
   movedPackages,
   ReleaseDecision,
@@ -10,7 +9,7 @@ import {
   versionSetKey,
 } from './decision';
 import type { CreateReleaseRequest, CreateReleaseResult } from './project';
-import { compileRule, VersionRuleInput } from './rule';
+import { compileRule, evaluateRule, VersionRuleInput } from './rule';
 import {
   emptyPackageStatus,
   FeedErrorInfo,
@@ -29,7 +28,7 @@ import {
   TriggerStatus,
   triggerWorkflowId,
 } from './trigger';
-import type { Precedence } from './version';
+import type { MetadataOrder, Precedence } from './version';
 import { FailureCode } from './failures';
 import { watchedPackageKey } from './search-attributes';
 import { clip, MAX_TRIGGER_HISTORY_BYTES, newestWithin } from './size';
@@ -104,7 +103,14 @@ export class TriggerMachine {
   /** The polls of the evaluation in progress (not state: an evaluation ends before continue-as-new). */
   private evaluation: PackagePoll[] = [];
 
-  constructor(readonly state: TriggerState) {}
+  /**
+   * `metadataOrder` is asked only when a poll's best candidate depends on it (versions equal but for build
+   * metadata): the workflow answers through `patched()`, so a run that decided by the tag text replays so.
+   */
+  constructor(
+    readonly state: TriggerState,
+    private readonly options: { metadataOrder?: () => MetadataOrder } = {},
+  ) {}
 
   get status(): TriggerStatus {
     return triggerStatus(this.state);
@@ -395,8 +401,7 @@ export class TriggerMachine {
       // capped here too, so workflow work stays bounded whatever an activity returns.
       const candidates = poll.ok.candidates.slice(0, MAX_CANDIDATES);
       status.precedence = poll.ok.precedence ?? 'docker';
-      const rule = compileRule(this.ruleFor(poll.name), status.precedence);
-      const best = bestCandidate(rule, candidates);
+      const best = this.best(poll.name, status.precedence, candidates);
       // Nothing passing means nothing to release: a stale `latest` must not ride along into a release that a
       // rule change or another package starts.
       status.latest =
@@ -408,6 +413,19 @@ export class TriggerMachine {
       status.polledAt = now;
       status.error = null;
     }
+  }
+
+  /** The best candidate; the metadata order is asked for only when the two orders disagree. */
+  private best(name: string, precedence: Precedence, candidates: readonly string[]): string | null {
+    const rule = compileRule(this.ruleFor(name), precedence);
+    const { accepted } = evaluateRule(rule, candidates);
+    if (accepted.length === 0) return null;
+    const [numeric] = accepted;
+    // Among those ranked equal to the best, the one the tag text puts first.
+    let text = numeric;
+    for (const v of accepted) if (!rule.isLater(numeric, v) && rule.compare(v, text, 'text') < 0) text = v;
+    if (numeric === text) return numeric.tag;
+    return (this.options.metadataOrder?.() ?? 'numeric') === 'numeric' ? numeric.tag : text.tag;
   }
 
   /** Whether any watched package has a later version than the channel's previous release. */

@@ -144,9 +144,39 @@ export function compareVersions(a: Version, b: Version, precedence: Precedence =
   );
 }
 
-/** A total order on tags: precedence first, then the tag text, so sorting is stable and repeatable. */
-export function compareVersionTags(a: Version, b: Version, precedence: Precedence = 'docker'): number {
-  const c = compareVersions(a, b, precedence);
+/**
+ * How versions of equal precedence that differ in build metadata rank among themselves (the metadata never
+ * makes one *later*). `numeric`: identifier by identifier, numbers as numbers, so `1.3.1+build.10` ranks
+ * above `1.3.1+build.9` (the chart Helm installs from an index `helm repo index` wrote); `text`: by the tag
+ * text (`+build.9` above `+build.10`), as running triggers decided before, kept for their replay.
+ */
+export type MetadataOrder = 'numeric' | 'text';
+
+/** Build metadata, identifier by identifier (`.`-separated, numeric-aware); none ranks below any. */
+export function compareMetadata(a: Version, b: Version): number {
+  if (a.metadata === b.metadata) return 0;
+  if (a.metadata === '') return -1;
+  if (b.metadata === '') return 1;
+  const aIds = a.metadata.split('.');
+  const bIds = b.metadata.split('.');
+  for (let i = 0; i < Math.min(aIds.length, bIds.length); i++) {
+    const c = compareIdentifiers(aIds[i], bIds[i]);
+    if (c !== 0) return c;
+  }
+  return aIds.length === bIds.length ? 0 : aIds.length < bIds.length ? -1 : 1;
+}
+
+/**
+ * A total order on tags: precedence first, then build metadata (numeric-aware unless `text`), then the tag
+ * text, so sorting is stable and repeatable.
+ */
+export function compareVersionTags(
+  a: Version,
+  b: Version,
+  precedence: Precedence = 'docker',
+  metadata: MetadataOrder = 'numeric',
+): number {
+  const c = compareVersions(a, b, precedence) || (metadata === 'numeric' ? compareMetadata(a, b) : 0);
   if (c !== 0) return c;
   return a.original < b.original ? -1 : a.original > b.original ? 1 : 0;
 }

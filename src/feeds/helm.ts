@@ -1,18 +1,14 @@
-import { FAILSAFE_SCHEMA, load as loadYaml } from 'js-yaml';
+import { CpuPool, PoolBusyError, PoolTaskError, PoolTimeoutError, sharedCpuPool } from '../cpu-pool';
 import { basicAuthorization, CredentialStore } from './credentials';
-import { FeedError } from './errors';
+import { FeedError, FeedErrorCode } from './errors';
 import { HelmHttpFeed } from './feed';
+import { ChartVersion, HelmIndexFeed, parseHelmIndex, ParsedHelmIndex } from './helm-index';
 import { HttpClient, statusError } from './http';
-import { ChartEntrySchema, checkAnswer, HelmIndexSchema } from './answers';
 
-/** One version of a chart in a repository's index. */
-export interface ChartVersion {
-  readonly version: string;
-  /** sha256 of the chart archive, when the index gives it. */
-  readonly digest: string | null;
-  /** Absolute download URLs (relative ones resolved against the repository). */
-  readonly urls: readonly string[];
-}
+export type { ChartVersion } from './helm-index';
+
+/** Indexes up to this size parse on the event loop (a few milliseconds); larger ones in the CPU pool. */
+export const INLINE_INDEX_BYTES = 256 * 1024;
 
 interface CachedIndex {
   readonly etag: string | null;
@@ -29,9 +25,8 @@ export const DEFAULT_INDEX_CACHE_BYTES = 64 * 1024 * 1024;
 /**
  * A Helm HTTP repository client: `index.yaml` with conditional GET (ETag, Last-Modified), so an unchanged
  * index costs a 304 and no parse; gzip; a size cap on the decompressed body. Parsing is linear in the
- * index's size (js-yaml with the failsafe schema: versions stay strings, as Helm reads them; JSON
- * indexes take JSON.parse), and the work over a parsed index is capped by the feed's maxTags, so an
- * alias-laden index cannot multiply it.
+ * index's size and capped by the feed's maxTags (helm-index.ts); an index larger than INLINE_INDEX_BYTES is
+ * parsed in the CPU pool, so a hostile feed's index keeps no API read or workflow task waiting.
  */
 export class HelmRepositoryClient {
   private readonly indexes = new Map<string, CachedIndex>();
@@ -44,6 +39,7 @@ export class HelmRepositoryClient {
     private readonly http: HttpClient,
     private readonly credentials: CredentialStore,
     private readonly cacheBytes = DEFAULT_INDEX_CACHE_BYTES,
+    private readonly pool: CpuPool = sharedCpuPool('feeds'),
   ) {}
 
   /** Every version of a chart, as the repository's index lists it. */
@@ -73,7 +69,7 @@ export class HelmRepositoryClient {
       index = {
         etag: res.headers.get('etag'),
         lastModified: res.headers.get('last-modified'),
-        ...this.parse(res.body, feed),
+        ...(await this.parse(res.body, feed, signal)),
       };
       this.remember(feed.id, index);
     } else {
@@ -116,63 +112,26 @@ export class HelmRepositoryClient {
     return { indexes: this.indexes.size, bytes: this.cachedWeight };
   }
 
-  private parse(
-    body: Buffer,
-    feed: HelmHttpFeed,
-  ): { charts: Map<string, readonly ChartVersion[] | 'malformed'>; weight: number } {
+  /** Parses an index: small ones here, larger ones in a pool thread, so the event loop never waits on one. */
+  private async parse(body: Buffer, feed: HelmHttpFeed, signal?: AbortSignal): Promise<ParsedHelmIndex> {
     this.parses++;
-    const text = body.toString('utf8');
-    let doc: unknown;
+    const plain: HelmIndexFeed = { id: feed.id, url: feed.url, maxTags: feed.maxTags };
+    if (body.length <= INLINE_INDEX_BYTES) return parseHelmIndex(body, plain);
+    let parsed: ParsedHelmIndex;
     try {
-      doc = /^\s*\{/.test(text) ? JSON.parse(text) : loadYaml(text, { schema: FAILSAFE_SCHEMA });
+      parsed = await this.pool.run('helmIndex', { body, feed: plain });
     } catch (err) {
-      throw new FeedError(
-        'BAD_RESPONSE',
-        `the index of Helm repository ${feed.id} is not valid YAML: ${(err as Error).message.split('\n')[0]}`,
-      );
-    }
-    const { entries } = checkAnswer(doc, HelmIndexSchema, `the index of Helm repository ${feed.id}`);
-    const charts = new Map<string, readonly ChartVersion[] | 'malformed'>();
-    let seen = 0;
-    // Approximate heap held: UTF-16 strings plus object overhead (measured: about 0.7 KiB a version).
-    let weight = 0;
-    for (const [name, raw] of Object.entries(entries as Record<string, unknown>)) {
-      if (!Array.isArray(raw)) {
-        charts.set(name, 'malformed');
-        continue;
-      }
-      seen += raw.length;
-      if (seen > feed.maxTags)
+      if (err instanceof PoolTaskError && err.errorName === 'FeedError')
+        throw new FeedError(err.code as FeedErrorCode, err.message);
+      // Retryable: the poll tries again with backoff once the pool has room.
+      if (err instanceof PoolBusyError || err instanceof PoolTimeoutError)
         throw new FeedError(
-          'TOO_LARGE',
-          `the index of Helm repository ${feed.id} lists more than ${feed.maxTags} chart versions; raise maxTags`,
+          'SERVER_ERROR',
+          `the index of Helm repository ${feed.id} could not be parsed now: ${err.message}`,
         );
-      const versions = raw.flatMap((entry: unknown) => chartVersion(entry, feed.url));
-      for (const v of versions)
-        weight += 200 + 2 * (v.version.length + (v.digest?.length ?? 0) + v.urls.join('').length);
-      charts.set(name, versions);
+      throw err;
     }
-    return { charts, weight };
-  }
-}
-
-function chartVersion(entry: unknown, base: string): ChartVersion[] {
-  const parsed = ChartEntrySchema.safeParse(entry);
-  if (!parsed.success) return []; // an entry without a version cannot be released; skip it
-  const e = parsed.data;
-  const urls = (e.urls ?? [])
-    .slice(0, 10)
-    .filter((u): u is string => typeof u === 'string')
-    .map((u) => resolveUrl(u, base));
-  const digest =
-    typeof e.digest === 'string' && /^[0-9a-f]{64}$/.test(e.digest) ? `sha256:${e.digest}` : null;
-  return [{ version: e.version, digest, urls }];
-}
-
-function resolveUrl(url: string, base: string): string {
-  try {
-    return new URL(url, `${base}/`).href;
-  } catch {
-    return url;
+    signal?.throwIfAborted();
+    return parsed;
   }
 }

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import type { Server } from 'node:http';
 import { createApp } from '../../src/api/app';
+import { sharedCpuPool } from '../../src/cpu-pool';
+import { compileRule, evaluateRule, toPreview } from '../../src/domain/rule';
 import { listen } from '../../src/api/listen';
 import { CreateReleaseRequest, ProjectSpecSchema } from '../../src/domain/project';
 import { createLedgerActivities } from '../../activities/ledger';
@@ -533,5 +535,24 @@ describe('apply -f refuses an oversized file before reading it', () => {
     expect([small.code, small.stdout]).toEqual([0, 'project/small-apply created\n']);
     // docker.io cannot be reached from the test machine: the save-time feed check may warn, and nothing else.
     expect(small.stderr).toMatch(/^(warning: project\/small-apply packages\.0\.feed: [^\n]*\n)?$/);
+  });
+});
+
+describe('one caller does not stall the others', () => {
+  test("/healthz answers while a viewer's hostile preview runs; the preview answers as it would inline", async () => {
+    const viewer = await api.tokenFor('viewer');
+    // 128 copies of each whole tag per tag, ordered as text: seconds of work, were it on the event loop.
+    const rule = { filter: '^(.*)$', extract: '$1'.repeat(128), order: 'alphabetical' as const };
+    const tags = Array.from({ length: 10_000 }, (_, i) => `${i}-${'a'.repeat(120)}`);
+    let previewDone = false;
+    const preview = api
+      .request('POST', '/rules/preview', { rule, tags }, { token: viewer })
+      .finally(() => (previewDone = true));
+    await eventually(async () => sharedCpuPool('api').stats().busy > 0 || undefined, 'the preview running');
+    const health = await fetch(`${api.url}/healthz`);
+    expect([health.status, previewDone]).toEqual([200, false]);
+    const res = await preview;
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual(toPreview(evaluateRule(compileRule(rule), tags)));
   });
 });

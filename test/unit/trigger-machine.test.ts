@@ -429,3 +429,36 @@ describe('TriggerMachine, a failing feed', () => {
     expect(denied.failingPollDelayMs(T + 100)).toBeNull();
   });
 });
+
+describe('TriggerMachine, versions equal but for build metadata', () => {
+  const helm = (metadataOrder?: () => 'numeric' | 'text') => {
+    const m = new TriggerMachine(
+      initialTriggerState(TriggerSpecSchema.parse({ project: 'shop', name: 't', channel: 'stable' })),
+      { metadataOrder },
+    );
+    m.applyLoad({ unchanged: false, view: view() });
+    return m;
+  };
+  const chart = (candidates: string[]): PackagePoll => {
+    const poll = ok('web', candidates);
+    return { ...poll, ok: { ...(poll as { ok: object }).ok, precedence: 'semver' } } as PackagePoll;
+  };
+
+  test('picks +build.10 over +build.9, as Helm does, asking the workflow once the orders disagree', () => {
+    const asked: string[] = [];
+    const m = helm(() => (asked.push('asked'), 'numeric'));
+    m.applyPolls([chart(['1.3.1+build.9', '1.3.1+build.10'])], NOW);
+    expect(m.state.packages.web.latest?.tag).toBe('1.3.1+build.10');
+    expect(asked).toEqual(['asked']);
+  });
+
+  test('a run that decided by the tag text keeps +build.9; a poll where the orders agree never asks', () => {
+    const asked: string[] = [];
+    const m = helm(() => (asked.push('asked'), 'text'));
+    m.applyPolls([chart(['1.3.1+build.9', '1.3.1+build.10'])], NOW);
+    expect(m.state.packages.web.latest?.tag).toBe('1.3.1+build.9');
+    m.applyPolls([chart(['1.3.2', '1.3.1+build.10'])], NOW);
+    expect(m.state.packages.web.latest?.tag).toBe('1.3.2');
+    expect(asked).toEqual(['asked']);
+  });
+});

@@ -1,4 +1,6 @@
-import { compareVersions, parseVersion, preReleaseText } from '../../src/domain/version';
+import type { OrderedValue } from '../../src/domain/order';
+import { compileRule, evaluateRule } from '../../src/domain/rule';
+import { compareVersions, compareVersionTags, parseVersion, preReleaseText } from '../../src/domain/version';
 
 const v = (tag: string) => {
   const parsed = parseVersion(tag);
@@ -118,5 +120,34 @@ describe('compareVersions', () => {
   test('a pre-release sorts below its release', () => {
     expect(compareVersions(v('2.0.0-rc.1'), v('2.0.0'))).toBeLessThan(0);
     expect(compareVersions(v('2.0.0'), v('2.0.0-rc.1'))).toBeGreaterThan(0);
+  });
+});
+
+describe('versions equal but for build metadata, as Helm ranks them', () => {
+  test('1.3.1+build.10 is picked over 1.3.1+build.9, and neither is later than the other', () => {
+    const rule = compileRule({}, 'semver');
+    expect(evaluateRule(rule, ['1.3.1+build.9', '1.3.1+build.10']).selected).toBe('1.3.1+build.10');
+    expect(evaluateRule(rule, ['1.3.1+build.10', '1.3.1+build.9']).selected).toBe('1.3.1+build.10');
+    const [a, b] = ['1.3.1+build.10', '1.3.1+build.9'].map((t) => rule.check(t) as OrderedValue);
+    expect(rule.isLater(a, b)).toBe(false);
+  });
+
+  test('metadata identifiers compare numbers as numbers, below words; more identifiers rank higher', () => {
+    const sorted = ['1.0.0+2', '1.0.0+10', '1.0.0+abc', '1.0.0', '1.0.0+10.1', '1.0.0+b.2', '1.0.0+b.11'];
+    sorted.sort((a, b) => compareVersionTags(v(a), v(b)));
+    expect(sorted).toEqual([
+      '1.0.0',
+      '1.0.0+2',
+      '1.0.0+10',
+      '1.0.0+10.1',
+      '1.0.0+abc',
+      '1.0.0+b.2',
+      '1.0.0+b.11',
+    ]);
+  });
+
+  test('the text order (before) is still there for replays: +build.9 first', () => {
+    const rule = compileRule({}, 'semver', 'text');
+    expect(evaluateRule(rule, ['1.3.1+build.10', '1.3.1+build.9']).selected).toBe('1.3.1+build.9');
   });
 });

@@ -1,0 +1,120 @@
+import { CpuPool, PoolBusyError, PoolTaskError, PoolTimeoutError } from '../../src/cpu-pool';
+import { compileRule, evaluateRule, toPreview } from '../../src/domain/rule';
+import { CredentialStore } from '../../src/feeds/credentials';
+import { FeedError } from '../../src/feeds/errors';
+import { HelmRepositoryClient } from '../../src/feeds/helm';
+import { parseHelmIndex } from '../../src/feeds/helm-index';
+import { HttpClient } from '../../src/feeds/http';
+import { startServer, TestServer } from '../support/http-server';
+
+const tags = Array.from({ length: 5000 }, (_, i) =>
+  i % 3 === 0 ? `1.${i % 17}.${i}` : i % 3 === 1 ? `2.0.${i}-rc.${i % 7}` : `main-${i}-abcdef`,
+);
+const rule = {
+  filter: '^(\\d+)\\.(\\d+)\\.(\\d+)',
+  extract: '$1.$2.$3',
+  range: '[1.0,3.0)',
+  exclude: ['rc\\.3$'],
+};
+/** A preview that takes seconds: 128 copies of the whole tag per tag, ordered as text (no cap applies). */
+const heavy = () => ({
+  rule: { filter: '^(.*)$', extract: '$1'.repeat(128), order: 'alphabetical' as const },
+  precedence: 'docker' as const,
+  tags: Array.from({ length: 20_000 }, (_, i) => `${i}-${'a'.repeat(120)}`),
+});
+
+let pool: CpuPool;
+afterEach(() => pool?.close());
+
+describe('the CPU pool', () => {
+  test('a rule preview gives the same answer in a pool thread as on the event loop', async () => {
+    pool = new CpuPool({ size: 1, queue: 1 });
+    const inline = toPreview(evaluateRule(compileRule(rule, 'semver'), tags));
+    const pooled = JSON.parse(await pool.run('rulePreview', { rule, precedence: 'semver', tags }));
+    expect(pooled).toEqual(inline);
+    expect(inline.accepted.length).toBeGreaterThan(100);
+    expect(pool.ran).toBe(1);
+  });
+
+  test('a full pool refuses at once; the tasks it took finish', async () => {
+    pool = new CpuPool({ size: 1, queue: 1 });
+    const first = pool.run('rulePreview', heavy());
+    const second = pool.run('rulePreview', { rule: {}, precedence: 'docker', tags: ['1.0.0'] });
+    await expect(pool.run('rulePreview', heavy())).rejects.toBeInstanceOf(PoolBusyError);
+    expect(pool.refused).toBe(1);
+    expect(JSON.parse(await second)).toEqual({ selected: '1.0.0', accepted: ['1.0.0'], rejected: [] });
+    expect(JSON.parse(await first).accepted).toHaveLength(20_000);
+  });
+
+  test('a task past its deadline is stopped, and the next one runs on a new thread', async () => {
+    pool = new CpuPool({ size: 1, queue: 1, timeoutMs: 300 });
+    await expect(pool.run('rulePreview', heavy())).rejects.toBeInstanceOf(PoolTimeoutError);
+    const next = await pool.run('rulePreview', { rule: {}, precedence: 'docker', tags: ['2.0.0', '1.0.0'] });
+    expect(JSON.parse(next).selected).toBe('2.0.0');
+  });
+
+  test("a task's error crosses with its name, code and message", async () => {
+    pool = new CpuPool({ size: 1, queue: 1 });
+    const body = Buffer.from('entries: [unclosed');
+    const err = await pool
+      .run('helmIndex', { body, feed: { id: 'bad', url: 'http://x', maxTags: 10 } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PoolTaskError);
+    expect(err).toMatchObject({ errorName: 'FeedError', code: 'BAD_RESPONSE' });
+    expect((err as Error).message).toMatch(/^the index of Helm repository bad is not valid YAML/);
+  });
+});
+
+describe('Helm indexes in the CPU pool', () => {
+  const indexOf = (charts: number) => {
+    const lines = ['apiVersion: v1', 'entries:'];
+    for (let c = 0; c < charts; c++)
+      lines.push(`  chart-${c}:`, `  - version: 1.${c % 10}.${c}`, `    urls: [charts/chart-${c}.tgz]`);
+    return `${lines.join('\n')}\n`;
+  };
+  let server: TestServer;
+  const bodies = new Map<string, Buffer>([
+    ['/big/index.yaml', Buffer.from(indexOf(40_000))],
+    ['/broken/index.yaml', Buffer.from(`${indexOf(20_000)}  - [unclosed\n`)],
+  ]);
+  beforeAll(async () => {
+    server = await startServer((req, res) => {
+      const body = bodies.get(req.url);
+      if (!body) return void res.writeHead(404).end();
+      res.writeHead(200).end(body);
+    });
+  });
+  afterAll(() => server?.close());
+  const feed = (id: string) => ({
+    id,
+    type: 'helm' as const,
+    url: `${server.url}/${id}`,
+    auth: { kind: 'anonymous' as const },
+    maxTags: 200_000,
+    maxIndexBytes: 64 * 1024 * 1024,
+  });
+
+  test('the event loop turns while a large index parses, and the answer is the one parsed here', async () => {
+    pool = new CpuPool({ size: 1, queue: 1 });
+    const http = new HttpClient();
+    const helm = new HelmRepositoryClient(http, new CredentialStore(http), undefined, pool);
+    let settled = false;
+    const versions = helm.chartVersions(feed('big'), 'chart-39999').finally(() => (settled = true));
+    // Once the parse has begun, timers still fire before it ends: it runs off the event loop.
+    while (helm.parses === 0) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 1));
+    expect(settled).toBe(false);
+    const inline = parseHelmIndex(bodies.get('/big/index.yaml')!, feed('big')).charts.get('chart-39999');
+    expect(await versions).toEqual(inline);
+    expect(pool.ran).toBe(1);
+  });
+
+  test('a malformed large index is a FeedError (BAD_RESPONSE), as it is when parsed inline', async () => {
+    pool = new CpuPool({ size: 1, queue: 1 });
+    const http = new HttpClient();
+    const helm = new HelmRepositoryClient(http, new CredentialStore(http), undefined, pool);
+    const err = await helm.chartVersions(feed('broken'), 'chart-0').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FeedError);
+    expect(err).toMatchObject({ code: 'BAD_RESPONSE', retryable: false });
+  });
+});
