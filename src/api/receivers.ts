@@ -3,7 +3,7 @@ import express, { NextFunction, Request, Response, Router } from 'express';
 import { z } from 'zod';
 import { Feed } from '../feeds/feed';
 import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
-import { metrics } from '../metrics';
+import { metrics, notificationVerdict } from '../metrics';
 import {
   parseNotification,
   PayloadError,
@@ -153,8 +153,8 @@ export function receiverRoutes(options: ReceiverOptions): Router {
       res.locals.receiver = 'unknown';
       res.once('finish', () => {
         const status = res.statusCode;
-        const verdict =
-          status < 300 ? 'accepted' : status === 401 ? 'unauthorized' : status < 500 ? 'invalid' : 'failed';
+        // A notification acknowledged but not acted on (a pull, a replay) is `ignored`, not `accepted`.
+        const verdict = notificationVerdict(status, res.locals.ignored === true);
         metrics.webhookNotifications.inc({ receiver: String(res.locals.receiver), verdict });
       });
       const spec = await store.byToken(String(req.params.id));
@@ -209,8 +209,10 @@ export function receiverRoutes(options: ReceiverOptions): Router {
         throw err;
       }
       if (parsed.kind === 'ping') return void res.json({ receiver: spec.name, pong: true });
-      if (parsed.kind === 'ignored')
+      if (parsed.kind === 'ignored') {
+        res.locals.ignored = true;
         return void res.status(202).json({ receiver: spec.name, ignored: parsed.reason, triggers: [] });
+      }
       const tags: { key: string; tag: string }[] = [];
       const keys = new Set<string>();
       for (const push of parsed.pushes)
@@ -227,10 +229,12 @@ export function receiverRoutes(options: ReceiverOptions): Router {
       // A notification acted on before (the same delivery id, or the same signed body within the window) is
       // acknowledged and ignored: a captured notification cannot make triggers poll again and again.
       const delivery = deliveryKeys(spec, raw, headers, body);
-      if (!(await store.firstDelivery(spec.name, delivery, REPLAY_WINDOW_MS)))
+      if (!(await store.firstDelivery(spec.name, delivery, REPLAY_WINDOW_MS))) {
+        res.locals.ignored = true;
         return void res
           .status(202)
           .json({ receiver: spec.name, ignored: 'a replayed notification', triggers: [] });
+      }
       let signals;
       try {
         signals = await signalWatchers(options.client, [...keys], { source: `webhook ${spec.name}`, tags });

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import os from 'node:os';
 import { runApply } from '../../src/cli/apply';
+import { registry as metricsRegistry } from '../../src/metrics';
 import path from 'node:path';
 import type { ReceiverType } from '../../src/receivers';
 import { ociFeed } from '../support/feeds';
@@ -419,6 +420,16 @@ describe('every receiver', () => {
 
     // Another API process on the same ledger (or this one after a restart) knows it too.
     const other = await startApi(env, { receiverSecrets: SECRETS, feeds: new Map() });
+    const verdicts = async () => {
+      const metric = await metricsRegistry
+        .getSingleMetric('feed_triggers_webhook_notifications_total')!
+        .get();
+      const of = (verdict: string) =>
+        metric.values.find((v) => v.labels.receiver === 'replays' && v.labels.verdict === verdict)?.value ??
+        0;
+      return { accepted: of('accepted'), ignored: of('ignored') };
+    };
+    const before = await verdicts();
     try {
       const ignored = { receiver: 'replays', ignored: 'a replayed notification', triggers: [] };
       for (const [what, base, n] of [
@@ -441,6 +452,8 @@ describe('every receiver', () => {
     } finally {
       await other.close();
     }
+    // Replays are counted as ignored, not accepted.
+    expect(await verdicts()).toEqual({ accepted: before.accepted, ignored: before.ignored + 4 });
     await new Promise((r) => setTimeout(r, 1500));
     expect(await newestEntry('hook-replays')).toEqual(entry);
     // A new delivery of a new body is acted on.
