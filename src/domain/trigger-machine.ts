@@ -253,8 +253,18 @@ export class TriggerMachine {
    */
   noteNotification(request: PollNowRequest, nowMs: number): void {
     const wanted = (this.state.wanted ??= []);
+    // A notification names every key its repository may go by (the registry's host and each feed on it):
+    // only those this trigger polls can ever be seen, so only those are waited for.
+    const polled = this.state.view
+      ? new Set(
+          this.state.view.packages
+            .filter((p) => this.state.spec.watch === undefined || this.state.spec.watch.includes(p.name))
+            .map((p) => watchedPackageKey(p.feed, p.package)),
+        )
+      : null;
     for (const t of request.tags ?? []) {
       const key = clip(t.key, 300);
+      if (polled && !polled.has(key)) continue;
       const tag = clip(t.tag, 128);
       const known = wanted.findIndex((w) => w.key === key && w.tag === tag);
       if (known !== -1) wanted.splice(known, 1);

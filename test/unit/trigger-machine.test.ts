@@ -308,6 +308,21 @@ describe('TriggerMachine, notified tags wanted until seen', () => {
     expect(m.wantedPollDelayMs(T + 120_000)).toBeNull();
   });
 
+  test('only a key the trigger polls is waited for: another feed on the same registry host is not', () => {
+    const m = machine(['web']);
+    m.noteNotification(
+      {
+        source: 'webhook r',
+        tags: [
+          { key: 'reg.example/shop/web', tag: '1.3.0' },
+          { key: '127.0.0.1:5000/shop/web', tag: '1.3.0' },
+        ],
+      },
+      T,
+    );
+    expect(m.state.wanted?.map((w) => `${w.key} ${w.tag}`)).toEqual(['reg.example/shop/web 1.3.0']);
+  });
+
   test('a tag a poll saw (accepted, or judged by the rules) is no longer wanted; other tags still are', () => {
     const m = machine(['web']);
     notified(m, '1.3.0');
