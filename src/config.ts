@@ -213,7 +213,9 @@ const EnvSchema = z.object({
   TEMPORAL_API_KEY: z.string().min(1).optional(),
   TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
   TEMPORAL_PORT: PortSchema.default(7233),
-  TEMPORAL_UI_PORT: PortSchema.default(8233),
+  TEMPORAL_UI_PORT: PortSchema.optional(),
+  TEMPORAL_METRICS_PORT: PortSchema.optional(),
+  TEMPORAL_HTTP_PORT: PortSchema.optional(),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   FEED_TRIGGERS_TASK_QUEUE: z.string().min(1).default('feed-triggers'),
   /** trace, debug, info (default), warn, error or fatal. */
@@ -249,8 +251,11 @@ export interface TemporalSettings {
   readonly namespace: string;
   readonly apiKey: string | null;
   readonly tls: boolean;
+  /** The embedded dev server's ports (0: any free one): gRPC frontend, Web UI, /metrics, HTTP API. */
   readonly devServerPort: number;
   readonly uiPort: number;
+  readonly metricsPort: number;
+  readonly httpPort: number;
   readonly cliPath: string | null;
 }
 
@@ -380,8 +385,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       namespace: e.TEMPORAL_NAMESPACE,
       apiKey: e.TEMPORAL_API_KEY ?? null,
       tls: e.TEMPORAL_TLS === 'true' || (e.TEMPORAL_TLS === undefined && e.TEMPORAL_API_KEY !== undefined),
-      devServerPort: e.TEMPORAL_PORT,
-      uiPort: e.TEMPORAL_UI_PORT,
+      ...devServerPorts(e),
       cliPath: e.TEMPORAL_CLI_PATH ?? null,
     },
     taskQueue: e.FEED_TRIGGERS_TASK_QUEUE,
@@ -393,6 +397,47 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pollCacheMs: file.pollCacheSeconds * 1000,
     feeds,
   };
+}
+
+/**
+ * The embedded dev server's ports. Those not set follow TEMPORAL_PORT (as the Temporal CLI puts its UI at
+ * port + 1000), so moving one variable moves a second instance's server out of the first one's way:
+ * 7233 gRPC, 7243 HTTP API, 8233 Web UI, 8234 /metrics by default.
+ */
+function devServerPorts(
+  e: z.infer<typeof EnvSchema>,
+): Pick<TemporalSettings, 'devServerPort' | 'uiPort' | 'metricsPort' | 'httpPort'> {
+  const base = e.TEMPORAL_PORT;
+  const follow = (variable: string, given: number | undefined, offset: number) => {
+    if (given !== undefined) return given;
+    if (base === 0) return 0;
+    if (base + offset > 65535)
+      throw new ConfigError(
+        `environment: ${variable}: TEMPORAL_PORT + ${offset} is past 65535; set ${variable} to a port`,
+      );
+    return base + offset;
+  };
+  const ports = {
+    devServerPort: base,
+    httpPort: follow('TEMPORAL_HTTP_PORT', e.TEMPORAL_HTTP_PORT, 10),
+    uiPort: follow('TEMPORAL_UI_PORT', e.TEMPORAL_UI_PORT, 1000),
+    metricsPort: follow('TEMPORAL_METRICS_PORT', e.TEMPORAL_METRICS_PORT, 1001),
+  };
+  const named: Array<[string, number]> = [
+    ['TEMPORAL_PORT', ports.devServerPort],
+    ['TEMPORAL_HTTP_PORT', ports.httpPort],
+    ['TEMPORAL_UI_PORT', ports.uiPort],
+    ['TEMPORAL_METRICS_PORT', ports.metricsPort],
+  ];
+  if (!e.TEMPORAL_ADDRESS)
+    for (const [i, [variable, port]] of named.entries()) {
+      const twin = named.slice(0, i).find(([, other]) => port !== 0 && other === port);
+      if (twin)
+        throw new ConfigError(
+          `environment: ${variable}: ${port} is also ${twin[0]}; each needs its own port`,
+        );
+    }
+  return ports;
 }
 
 type AuthConfig = z.infer<typeof AuthConfigSchema>;
