@@ -5,10 +5,17 @@ import { HttpProblem } from './problem';
 const PROBE_EVERY_MS = 1_000;
 const PROBE_TIMEOUT_MS = 1_500;
 
+/** A workflow that never exists: describing it proves the frontend and the history service answer. */
+const PROBE_WORKFLOW_ID = 'feed-triggers/readiness-probe';
+
 /**
  * Whether the Temporal server answers, from a cheap call made every second. Requests that need Temporal are
  * answered 503 at once while it does not, and those already waiting are released with a 503 when it stops
  * answering, instead of hanging in the SDK's retries.
+ *
+ * The call describes a workflow that does not exist (NOT_FOUND is the answer of a server that works): a
+ * restarted server answers on its frontend (getSystemInfo, visibility) seconds before its history service
+ * can start or query workflows, and /readyz must not say ready while those still fail.
  */
 export class TemporalHealth {
   private up = true;
@@ -22,9 +29,16 @@ export class TemporalHealth {
     if (this.timer) return this;
     const probe = async () => {
       try {
-        await this.client.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () =>
-          this.client.workflowService.getSystemInfo({}),
-        );
+        await this.client
+          .withDeadline(Date.now() + PROBE_TIMEOUT_MS, () =>
+            this.client.workflowService.describeWorkflowExecution({
+              namespace: this.client.options.namespace,
+              execution: { workflowId: PROBE_WORKFLOW_ID },
+            }),
+          )
+          .catch((err: unknown) => {
+            if (!hasGrpcCode(err, GRPC_NOT_FOUND)) throw err;
+          });
         this.up = true;
         this.lastError = null;
       } catch (err) {
@@ -69,6 +83,8 @@ function unavailable(): HttpProblem {
     'the Temporal server does not answer; try again shortly',
   );
 }
+
+const GRPC_NOT_FOUND = 5;
 
 /** Whether an error or one of its causes carries one of the gRPC status codes. */
 export function hasGrpcCode(err: unknown, ...codes: number[]): boolean {
