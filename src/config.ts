@@ -245,6 +245,83 @@ const EnvSchema = z.object({
     .optional(),
 });
 
+/** What `--help` of a role says about one variable it reads. */
+interface EnvironmentDoc {
+  readonly default: string;
+  readonly meaning: string;
+  /** Read only to run the embedded dev server (`serve` without TEMPORAL_ADDRESS). */
+  readonly devServer?: true;
+  /** Read by the roles that run a worker (`serve`, `worker`). */
+  readonly worker?: true;
+}
+
+/**
+ * Every variable the service reads, documented once: a variable of EnvSchema without a line here does not
+ * compile. The roles' `--help` is printed from this table.
+ */
+export const ENVIRONMENT: Readonly<
+  Record<keyof z.input<typeof EnvSchema> | 'FEED_TRIGGERS_ROLE', EnvironmentDoc>
+> = {
+  TEMPORAL_ADDRESS: {
+    default: 'unset: embedded dev server',
+    meaning: 'a Temporal server or Temporal Cloud endpoint',
+  },
+  TEMPORAL_NAMESPACE: { default: 'default', meaning: 'the Temporal namespace' },
+  TEMPORAL_API_KEY: { default: 'unset', meaning: 'API key for TEMPORAL_ADDRESS (implies TLS)' },
+  TEMPORAL_TLS: { default: 'false', meaning: 'true: TLS to TEMPORAL_ADDRESS' },
+  TEMPORAL_PORT: { default: '7233', meaning: "the embedded dev server's gRPC port", devServer: true },
+  TEMPORAL_HTTP_PORT: {
+    default: 'TEMPORAL_PORT + 10 (7243)',
+    meaning: "the embedded dev server's HTTP API port",
+    devServer: true,
+  },
+  TEMPORAL_UI_PORT: {
+    default: 'TEMPORAL_PORT + 1000 (8233)',
+    meaning: 'the Temporal Web UI port',
+    devServer: true,
+  },
+  TEMPORAL_METRICS_PORT: {
+    default: 'TEMPORAL_PORT + 1001 (8234)',
+    meaning: "the embedded dev server's /metrics port",
+    devServer: true,
+  },
+  TEMPORAL_CLI_PATH: {
+    default: 'PATH, then the cache',
+    meaning: 'the Temporal CLI that runs the dev server',
+    devServer: true,
+  },
+  FEED_TRIGGERS_ROLE: { default: 'serve', meaning: 'the role when none is given as an argument' },
+  FEED_TRIGGERS_TASK_QUEUE: { default: 'feed-triggers', meaning: 'the task queue of the workers' },
+  FEED_TRIGGERS_API_HOST: {
+    default: '127.0.0.1',
+    meaning: 'where the API (a worker: its health endpoint) listens',
+  },
+  FEED_TRIGGERS_API_PORT: { default: '8080', meaning: 'the port of the API (a worker: its health endpoint)' },
+  FEED_TRIGGERS_DATA_DIR: { default: '.data', meaning: "the embedded ledger's and dev server's files" },
+  FEED_TRIGGERS_CONFIG: { default: 'unset', meaning: 'a YAML file: feeds, credentials, secrets, receivers' },
+  FEED_TRIGGERS_WORKER_MEMORY: {
+    default: '1024 (MiB)',
+    meaning: "the worker's memory budget (768MiB, 2GiB): sizes its workflow cache",
+    worker: true,
+  },
+  DATABASE_URL: {
+    default: 'unset: embedded ledger',
+    meaning: 'PostgreSQL for the ledger: postgres://user@host:5432/db',
+  },
+  LOG_LEVEL: { default: 'info', meaning: 'trace, debug, info, warn, error or fatal' },
+};
+
+/** The variables a role reads, one a line: `NAME  meaning (default: ...)`. */
+export function environmentHelp(role: 'serve' | 'worker' | 'api'): string {
+  const rows = Object.entries(ENVIRONMENT).filter(
+    ([, doc]) => (role === 'serve' || !doc.devServer) && (role !== 'api' || !doc.worker),
+  );
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return rows
+    .map(([name, doc]) => `  ${name.padEnd(width)}  ${doc.meaning} (default: ${doc.default})`)
+    .join('\n');
+}
+
 export interface TemporalSettings {
   /** Unset: start an embedded dev server. */
   readonly address: string | null;

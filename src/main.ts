@@ -11,6 +11,7 @@ import { connectTemporal } from './temporal/connect';
 import { DevServerStartError } from './temporal/dev-server';
 import { TemporalHealth } from './api/temporal-health';
 import { bindRefusal, checkPortsFree, freePort, PortClaim, PortUnavailableError } from './runtime/ports';
+import { roleUsage } from './runtime/role-help';
 import { createWorker } from './worker';
 import { watchWorkflowCache } from './workflow-cache-watch';
 import { createLogger, TemporalLogger } from './log';
@@ -303,6 +304,10 @@ if (require.main === module) void start(process.argv[2]);
 
 /** Starts a role and exits with 2 and one line for a configuration the service refuses. */
 export function start(arg: string | undefined): Promise<void> {
+  if (arg === '--help' || arg === '-h') {
+    process.stdout.write(`${ROLES.map(roleUsage).join('\n\n')}\n`);
+    return Promise.resolve();
+  }
   return Promise.resolve()
     .then(() => runService(roleOf(arg, process.env)))
     .catch(exitOnError);
