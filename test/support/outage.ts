@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AccessStore } from '../../src/db/access';
@@ -105,7 +105,8 @@ export async function measureTemporalOutage(options: OutageOptions): Promise<Out
       await exited;
       clearTimeout(timer);
     });
-    const log = createWriteStream(options.logFile ?? path.join(dir, 'service.log'));
+    const logFile = options.logFile ?? path.join(dir, 'service.log');
+    const log = createWriteStream(logFile);
     service.stdout!.pipe(log);
     service.stderr!.pipe(log);
 
@@ -146,7 +147,11 @@ export async function measureTemporalOutage(options: OutageOptions): Promise<Out
       return body.releases.map((r) => r.packages[0].tag);
     };
 
-    await until('the service to answer', async () => (await call('GET', '/readyz')) === 200);
+    await until('the service to answer', async () => (await call('GET', '/readyz')) === 200).catch(
+      (err: unknown) => {
+        throw new Error(`${(err as Error).message}; its log: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+      },
+    );
     say('service up; creating projects and triggers');
     const feed = 'proxied';
     for (let i = 0; i < triggers; i++) {
