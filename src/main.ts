@@ -6,7 +6,7 @@ import express from 'express';
 import { createApp, healthRoutes, metricsRoutes } from './api/app';
 import { listen } from './api/listen';
 import { Config, ConfigError, loadConfig } from './config';
-import { TemporalCliError } from './temporal/cli';
+import { findTemporalCli, TemporalCliError } from './temporal/cli';
 import { connectTemporal } from './temporal/connect';
 import { DevServerStartError } from './temporal/dev-server';
 import { TemporalHealth } from './api/temporal-health';
@@ -74,6 +74,8 @@ export async function runService(role: Role): Promise<void> {
     throw new RoleError(
       `the ${role} role shares its Temporal server and ledger with the other roles: set TEMPORAL_ADDRESS and DATABASE_URL (or run "serve")`,
     );
+  // A TEMPORAL_CLI_PATH that is not a program is a configuration error, said before any port is looked at.
+  if (!config.temporal.address) findTemporalCli();
   // Before anything starts: a port that is taken is said at once, and nothing is left running.
   const ports = servicePorts(role, config);
   await checkPortsFree(ports);
