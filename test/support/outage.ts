@@ -82,7 +82,7 @@ export async function measureTemporalOutage(options: OutageOptions): Promise<Out
     const apiPort = await freePort();
     const service: ChildProcess = spawn(
       process.execPath,
-      [path.resolve(__dirname, '../../dist/src/main.js')],
+      [options.mainJs ?? path.resolve(__dirname, '../../dist/src/main.js')],
       {
         env: {
           ...process.env,
