@@ -226,7 +226,9 @@ const EnvSchema = z.object({
   TEMPORAL_API_KEY: z.string().min(1).optional(),
   TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
   TEMPORAL_PORT: PortSchema.default(7233),
-  TEMPORAL_UI_PORT: PortSchema.default(8233),
+  TEMPORAL_UI_PORT: PortSchema.optional(),
+  TEMPORAL_METRICS_PORT: PortSchema.optional(),
+  TEMPORAL_HTTP_PORT: PortSchema.optional(),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   FEED_TRIGGERS_TASK_QUEUE: z.string().min(1).default('feed-triggers'),
   /** trace, debug, info (default), warn, error or fatal. */
@@ -258,14 +260,94 @@ const EnvSchema = z.object({
     .optional(),
 });
 
+/** What `--help` of a role says about one variable it reads. */
+interface EnvironmentDoc {
+  readonly default: string;
+  readonly meaning: string;
+  /** Read only to run the embedded dev server (`serve` without TEMPORAL_ADDRESS). */
+  readonly devServer?: true;
+  /** Read by the roles that run a worker (`serve`, `worker`). */
+  readonly worker?: true;
+}
+
+/**
+ * Every variable the service reads, documented once: a variable of EnvSchema without a line here does not
+ * compile. The roles' `--help` is printed from this table.
+ */
+export const ENVIRONMENT: Readonly<
+  Record<keyof z.input<typeof EnvSchema> | 'FEED_TRIGGERS_ROLE', EnvironmentDoc>
+> = {
+  TEMPORAL_ADDRESS: {
+    default: 'unset: embedded dev server',
+    meaning: 'a Temporal server or Temporal Cloud endpoint',
+  },
+  TEMPORAL_NAMESPACE: { default: 'default', meaning: 'the Temporal namespace' },
+  TEMPORAL_API_KEY: { default: 'unset', meaning: 'API key for TEMPORAL_ADDRESS (implies TLS)' },
+  TEMPORAL_TLS: { default: 'false', meaning: 'true: TLS to TEMPORAL_ADDRESS' },
+  TEMPORAL_PORT: { default: '7233', meaning: "the embedded dev server's gRPC port", devServer: true },
+  TEMPORAL_HTTP_PORT: {
+    default: 'TEMPORAL_PORT + 10 (7243)',
+    meaning: "the embedded dev server's HTTP API port",
+    devServer: true,
+  },
+  TEMPORAL_UI_PORT: {
+    default: 'TEMPORAL_PORT + 1000 (8233)',
+    meaning: 'the Temporal Web UI port',
+    devServer: true,
+  },
+  TEMPORAL_METRICS_PORT: {
+    default: 'TEMPORAL_PORT + 1001 (8234)',
+    meaning: "the embedded dev server's /metrics port",
+    devServer: true,
+  },
+  TEMPORAL_CLI_PATH: {
+    default: 'PATH, then the cache',
+    meaning: 'the Temporal CLI that runs the dev server',
+    devServer: true,
+  },
+  FEED_TRIGGERS_ROLE: { default: 'serve', meaning: 'the role when none is given as an argument' },
+  FEED_TRIGGERS_TASK_QUEUE: { default: 'feed-triggers', meaning: 'the task queue of the workers' },
+  FEED_TRIGGERS_API_HOST: {
+    default: '127.0.0.1',
+    meaning: 'where the API (a worker: its health endpoint) listens',
+  },
+  FEED_TRIGGERS_API_PORT: { default: '8080', meaning: 'the port of the API (a worker: its health endpoint)' },
+  FEED_TRIGGERS_DATA_DIR: { default: '.data', meaning: "the embedded ledger's and dev server's files" },
+  FEED_TRIGGERS_CONFIG: { default: 'unset', meaning: 'a YAML file: feeds, credentials, secrets, receivers' },
+  FEED_TRIGGERS_WORKER_MEMORY: {
+    default: '1024 (MiB)',
+    meaning: "the worker's memory budget (768MiB, 2GiB): sizes its workflow cache",
+    worker: true,
+  },
+  DATABASE_URL: {
+    default: 'unset: embedded ledger',
+    meaning: 'PostgreSQL for the ledger: postgres://user@host:5432/db',
+  },
+  LOG_LEVEL: { default: 'info', meaning: 'trace, debug, info, warn, error or fatal' },
+};
+
+/** The variables a role reads, one a line: `NAME  meaning (default: ...)`. */
+export function environmentHelp(role: 'serve' | 'worker' | 'api'): string {
+  const rows = Object.entries(ENVIRONMENT).filter(
+    ([, doc]) => (role === 'serve' || !doc.devServer) && (role !== 'api' || !doc.worker),
+  );
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return rows
+    .map(([name, doc]) => `  ${name.padEnd(width)}  ${doc.meaning} (default: ${doc.default})`)
+    .join('\n');
+}
+
 export interface TemporalSettings {
   /** Unset: start an embedded dev server. */
   readonly address: string | null;
   readonly namespace: string;
   readonly apiKey: string | null;
   readonly tls: boolean;
+  /** The embedded dev server's ports (0: any free one): gRPC frontend, Web UI, /metrics, HTTP API. */
   readonly devServerPort: number;
   readonly uiPort: number;
+  readonly metricsPort: number;
+  readonly httpPort: number;
   readonly cliPath: string | null;
 }
 
@@ -400,8 +482,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       namespace: e.TEMPORAL_NAMESPACE,
       apiKey: e.TEMPORAL_API_KEY ?? null,
       tls: e.TEMPORAL_TLS === 'true' || (e.TEMPORAL_TLS === undefined && e.TEMPORAL_API_KEY !== undefined),
-      devServerPort: e.TEMPORAL_PORT,
-      uiPort: e.TEMPORAL_UI_PORT,
+      ...devServerPorts(e),
       cliPath: e.TEMPORAL_CLI_PATH ?? null,
     },
     taskQueue: e.FEED_TRIGGERS_TASK_QUEUE,
@@ -417,6 +498,47 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pollCacheMs: file.pollCacheSeconds * 1000,
     feeds,
   };
+}
+
+/**
+ * The embedded dev server's ports. Those not set follow TEMPORAL_PORT (as the Temporal CLI puts its UI at
+ * port + 1000), so moving one variable moves a second instance's server out of the first one's way:
+ * 7233 gRPC, 7243 HTTP API, 8233 Web UI, 8234 /metrics by default.
+ */
+function devServerPorts(
+  e: z.infer<typeof EnvSchema>,
+): Pick<TemporalSettings, 'devServerPort' | 'uiPort' | 'metricsPort' | 'httpPort'> {
+  const base = e.TEMPORAL_PORT;
+  const follow = (variable: string, given: number | undefined, offset: number) => {
+    if (given !== undefined) return given;
+    if (base === 0) return 0;
+    if (base + offset > 65535)
+      throw new ConfigError(
+        `environment: ${variable}: TEMPORAL_PORT + ${offset} is past 65535; set ${variable} to a port`,
+      );
+    return base + offset;
+  };
+  const ports = {
+    devServerPort: base,
+    httpPort: follow('TEMPORAL_HTTP_PORT', e.TEMPORAL_HTTP_PORT, 10),
+    uiPort: follow('TEMPORAL_UI_PORT', e.TEMPORAL_UI_PORT, 1000),
+    metricsPort: follow('TEMPORAL_METRICS_PORT', e.TEMPORAL_METRICS_PORT, 1001),
+  };
+  const named: Array<[string, number]> = [
+    ['TEMPORAL_PORT', ports.devServerPort],
+    ['TEMPORAL_HTTP_PORT', ports.httpPort],
+    ['TEMPORAL_UI_PORT', ports.uiPort],
+    ['TEMPORAL_METRICS_PORT', ports.metricsPort],
+  ];
+  if (!e.TEMPORAL_ADDRESS)
+    for (const [i, [variable, port]] of named.entries()) {
+      const twin = named.slice(0, i).find(([, other]) => port !== 0 && other === port);
+      if (twin)
+        throw new ConfigError(
+          `environment: ${variable}: ${port} is also ${twin[0]}; each needs its own port`,
+        );
+    }
+  return ports;
 }
 
 type AuthConfig = z.infer<typeof AuthConfigSchema>;

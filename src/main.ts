@@ -5,15 +5,18 @@ import { Client } from '@temporalio/client';
 import express from 'express';
 import { createApp, healthRoutes, metricsRoutes } from './api/app';
 import { listen } from './api/listen';
-import { ConfigError, loadConfig } from './config';
-import { TemporalCliError } from './temporal/cli';
+import { Config, ConfigError, loadConfig } from './config';
+import { findTemporalCli, TemporalCliError } from './temporal/cli';
 import { connectTemporal } from './temporal/connect';
+import { DevServerStartError } from './temporal/dev-server';
+import { TemporalHealth } from './api/temporal-health';
+import { bindRefusal, checkPortsFree, freePort, PortClaim, PortUnavailableError } from './runtime/ports';
+import { roleUsage } from './runtime/role-help';
 import { createWorker } from './worker';
 import { watchWorkflowCache } from './workflow-cache-watch';
 import { createLogger, TemporalLogger } from './log';
 import { sdkMetricsText, setSdkMetricsUrl } from './metrics';
 import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
-import { createServer } from 'node:net';
 import { bindingsOf } from './secrets';
 import { DatabaseError, keepFilesPrivate, openDatabase, redact } from './db/open';
 import { Ledger } from './db/ledger';
@@ -39,11 +42,87 @@ export function roleOf(arg: string | undefined, env: NodeJS.ProcessEnv): Role {
   return given as Role;
 }
 
+/** Every port a role listens on, with the variable that moves it: all checked before anything starts. */
+export function servicePorts(role: Role, config: Config): PortClaim[] {
+  const api: PortClaim = {
+    port: config.api.port,
+    host: config.api.host,
+    purpose: role === 'worker' ? 'the health endpoint' : 'the API',
+    variable: 'FEED_TRIGGERS_API_PORT',
+  };
+  if (role !== 'serve' || config.temporal.address) return [api];
+  const t = config.temporal;
+  const dev = (port: number, purpose: string, variable: string): PortClaim => ({
+    port,
+    host: DEV_SERVER_IP,
+    purpose,
+    variable,
+  });
+  return [
+    dev(t.devServerPort, 'the Temporal dev server', 'TEMPORAL_PORT'),
+    dev(t.httpPort, "the Temporal dev server's HTTP API", 'TEMPORAL_HTTP_PORT'),
+    dev(t.uiPort, 'the Temporal Web UI', 'TEMPORAL_UI_PORT'),
+    dev(t.metricsPort, "the Temporal dev server's metrics", 'TEMPORAL_METRICS_PORT'),
+    api,
+  ];
+}
+
 /** Runs the role until Ctrl-C, SIGTERM (or SIGQUIT, SIGUSR2), or its worker stops. */
 export async function runService(role: Role): Promise<void> {
   const config = loadConfig();
   keepFilesPrivate(config.dataDir);
+  if (role !== 'serve' && (!config.temporal.address || !config.databaseUrl))
+    throw new RoleError(
+      `the ${role} role shares its Temporal server and ledger with the other roles: set TEMPORAL_ADDRESS and DATABASE_URL (or run "serve")`,
+    );
+  // A TEMPORAL_CLI_PATH that is not a program is a configuration error, said before any port is looked at.
+  if (!config.temporal.address) findTemporalCli();
+  // Before anything starts: a port that is taken is said at once, and nothing is left running.
+  const ports = servicePorts(role, config);
+  await checkPortsFree(ports);
   const logger = createLogger({ level: config.logLevel });
+  const log = logger.child({ component: 'service' });
+  // What startup has opened, closed in reverse if a later step fails or a signal arrives before it is done.
+  const opened: Array<() => Promise<unknown>> = [];
+  const closeOpened = async () => {
+    for (let close = opened.pop(); close; close = opened.pop()) await close().catch(() => undefined);
+  };
+  let started = false;
+  const abortStartup = (signal: string) => {
+    if (started) return;
+    log.info({ signal }, 'stopping before the service had started');
+    void closeOpened().then(() => {
+      logger.flush();
+      process.exit(0);
+    });
+  };
+  for (const signal of SHUTDOWN_SIGNALS) process.on(signal, abortStartup);
+  try {
+    const { ended } = await startService(role, config, logger, opened, ports);
+    started = true;
+    for (const signal of SHUTDOWN_SIGNALS) process.off(signal, abortStartup);
+    await ended;
+  } catch (err) {
+    if (started) throw err;
+    await closeOpened();
+    throw err;
+  }
+}
+
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'] as const;
+const DEV_SERVER_IP = '127.0.0.1';
+
+/**
+ * Opens the ledger, Temporal, the worker and the API in that order, registering each in `opened` so a
+ * failure of a later step closes the earlier ones. Resolves once the service runs, with a promise for its end.
+ */
+async function startService(
+  role: Role,
+  config: Config,
+  logger: ReturnType<typeof createLogger>,
+  opened: Array<() => Promise<unknown>>,
+  ports: readonly PortClaim[],
+): Promise<{ ended: Promise<void> }> {
   const log = logger.child({ component: 'service' });
   // Before any connection: the SDK's logs go through our logger, its metrics to a loopback port /metrics reads.
   const sdkMetricsPort = await freePort();
@@ -59,29 +138,28 @@ export async function runService(role: Role): Promise<void> {
     },
   });
   setSdkMetricsUrl(`http://127.0.0.1:${sdkMetricsPort}/metrics`);
-  if (role !== 'serve' && (!config.temporal.address || !config.databaseUrl))
-    throw new RoleError(
-      `the ${role} role shares its Temporal server and ledger with the other roles: set TEMPORAL_ADDRESS and DATABASE_URL (or run "serve")`,
-    );
   // The database first: a refusal to start (no API token on an open address) comes before a dev server.
   const database = await openDatabase(
     config.databaseUrl ? { url: config.databaseUrl } : { dataDir: path.join(config.dataDir, 'ledger') },
   );
+  opened.push(() => database.close());
   const ledger = new Ledger(database.db, database.ledgerOptions);
   const access = new AccessStore(database.db);
-  const firstToken =
-    role === 'worker'
-      ? null
-      : await bootstrapToken(access, config.api.host).catch(async (err: unknown) => {
-          await database.close();
-          throw err;
-        });
+  const firstToken = role === 'worker' ? null : await bootstrapToken(access, config.api.host);
   if (!config.temporal.address) log.info('starting an embedded Temporal dev server');
   const temporal = await connectTemporal(config.temporal, {
     dbFile: path.join(config.dataDir, 'temporal.sqlite'),
     port: config.temporal.devServerPort,
     uiPort: config.temporal.uiPort,
+    metricsPort: config.temporal.metricsPort,
+    httpPort: config.temporal.httpPort,
+  }).catch((err: unknown) => {
+    // Taken between our check and the server's own bind: the same one line as a port found taken before.
+    const claim = err instanceof DevServerStartError && ports.find((c) => c.port === err.port);
+    if (claim) throw new PortUnavailableError([{ claim, reason: 'in use by another process' }]);
+    throw err;
   });
+  opened.push(() => temporal.close());
   const client = new Client({ connection: temporal.connection, namespace: temporal.namespace });
   const worker =
     role === 'api'
@@ -96,15 +174,18 @@ export async function runService(role: Role): Promise<void> {
           shareListings: Boolean(config.databaseUrl),
           log: (m) => logger.warn({ component: 'worker' }, m),
         });
+  const health = new TemporalHealth(client).start();
+  opened.push(async () => health.stop());
   // A worker alone answers only health checks on its port.
   const app =
     role === 'worker'
-      ? healthOnly(client, database)
+      ? healthOnly(client, database, health)
       : createApp({
           client,
           ledger,
           database,
           access,
+          health,
           taskQueue: config.taskQueue,
           webhookToken: config.webhookToken,
           receiverSecrets: config.receiverSecrets,
@@ -117,6 +198,9 @@ export async function runService(role: Role): Promise<void> {
         });
   const server: Server = await listen(app, config.api.port, config.api.host, {
     idleMs: config.api.idleTimeoutMs,
+  }).catch((err: unknown) => {
+    const claim = ports.find((c) => c.variable === 'FEED_TRIGGERS_API_PORT')!;
+    throw new PortUnavailableError([{ claim, reason: bindRefusal(err) }]);
   });
   const running = worker ? worker.run() : new Promise<void>(() => undefined);
   // A cache too small for the workflows this worker runs makes every trigger replay when it wakes: say so.
@@ -168,6 +252,7 @@ export async function runService(role: Role): Promise<void> {
     // The SDK's runtime also reacts to SIGINT/SIGTERM by draining the worker; shut down only once. The
     // drain lets running activities and workflow tasks finish (their results are not lost).
     cacheWatch?.stop();
+    health.stop();
     if (worker) {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
@@ -181,11 +266,12 @@ export async function runService(role: Role): Promise<void> {
   };
   // The SDK's runtime drains the worker on each of these (its default shutdown signals): the whole service
   // stops with it, so a process whose worker has stopped never lives on with its API and /readyz up.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'] as const)
-    process.on(signal, () => void stop(signal));
-  await running;
-  // The worker stopped without a signal of ours (a failure rejects `running` and exits 1): stop the rest.
-  if (worker) await stop('the worker stopped');
+  for (const signal of SHUTDOWN_SIGNALS) process.on(signal, () => void stop(signal));
+  const ended = running.then(async () => {
+    // The worker stopped without a signal of ours (a failure rejects `running` and exits 1): stop the rest.
+    if (worker) await stop('the worker stopped');
+  });
+  return { ended };
 }
 
 /**
@@ -208,23 +294,15 @@ async function bootstrapToken(
   return { name, token };
 }
 
-/** A port free on loopback now (the SDK's metrics exporter binds it next). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function healthOnly(client: Client, database: Parameters<typeof healthRoutes>[2]): express.Express {
+function healthOnly(
+  client: Client,
+  database: Parameters<typeof healthRoutes>[2],
+  health: TemporalHealth,
+): express.Express {
   const app = express();
   app.disable('x-powered-by');
   metricsRoutes(app);
-  healthRoutes(app, client, database);
+  healthRoutes(app, client, database, health);
   return app;
 }
 
@@ -233,6 +311,10 @@ if (require.main === module) void start(process.argv[2]);
 /** Starts a role and exits with 2 and one line for a configuration the service refuses. */
 export function start(arg: string | undefined): Promise<void> {
   keepFilesPrivate();
+  if (arg === '--help' || arg === '-h') {
+    process.stdout.write(`${ROLES.map(roleUsage).join('\n\n')}\n`);
+    return Promise.resolve();
+  }
   return Promise.resolve()
     .then(() => runService(roleOf(arg, process.env)))
     .catch(exitOnError);
@@ -244,7 +326,9 @@ function exitOnError(err: unknown): never {
     err instanceof ConfigError ||
     err instanceof TemporalCliError ||
     err instanceof DatabaseError ||
-    err instanceof MigrationError
+    err instanceof MigrationError ||
+    err instanceof PortUnavailableError ||
+    err instanceof DevServerStartError
   ) {
     process.stderr.write(`feed-triggers: ${err.message}\n`);
     process.exit(2);

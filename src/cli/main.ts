@@ -6,6 +6,7 @@ import { runToken, TOKEN_USAGE } from './token';
 import { runValidate, VALIDATE_USAGE } from './validate';
 
 import { HelpRequested, UsageError } from './usage';
+import { roleUsage } from '../runtime/role-help';
 
 const USAGE = [
   'usage: feed-triggers <command> [options]',
@@ -25,6 +26,7 @@ const USAGE = [
   '  token   create, list and revoke API tokens',
   `          ${TOKEN_USAGE}`,
   '',
+  'serve, worker and api read their environment: feed-triggers serve --help lists it.',
   'apply, validate, get and token talk to the API at --api or FEED_TRIGGERS_API_URL (default http://127.0.0.1:8080)',
   'with the token in FEED_TRIGGERS_TOKEN. Without FEED_TRIGGERS_TOKEN, token works on the database itself',
   '(DATABASE_URL, or the embedded one in FEED_TRIGGERS_DATA_DIR while the service is stopped).',
@@ -46,6 +48,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'serve':
       case 'worker':
       case 'api':
+        if (rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h')) {
+          out(roleUsage(command));
+          return 0;
+        }
         // The service runs until Ctrl-C or SIGTERM, and exits itself.
         if (rest.length > 0) throw new UsageError(`${command} takes no arguments; it reads its environment`);
         await (await import('../main')).start(command);

@@ -7,6 +7,8 @@ import { temporal } from '@temporalio/proto';
 import { TemporalSettings } from '../config';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { ensureTemporalCli, NO_CLI_MESSAGE, TemporalCliError } from './cli';
+import { startDevServerProcess } from './dev-server';
+import { freePort } from '../runtime/ports';
 
 /** Connections to a Temporal server, and how to let go of it. */
 export interface TemporalHandle {
@@ -16,15 +18,31 @@ export interface TemporalHandle {
   readonly nativeConnection: NativeConnection;
   /** The Web UI of an embedded dev server, when there is one. */
   readonly uiUrl: string | null;
+  /** The process id of an embedded dev server we started, when there is one. */
+  readonly devServerPid: number | null;
   close(): Promise<void>;
 }
 
+/** Where the embedded dev server listens; a port left out or 0 is any free port, named to the server. */
 export interface DevServerOptions {
   /** SQLite file for persistence; omitted for a throwaway server (tests). */
   readonly dbFile?: string;
   readonly port?: number;
+  /** Left out: no Web UI. */
   readonly uiPort?: number;
+  readonly metricsPort?: number;
+  readonly httpPort?: number;
 }
+
+/**
+ * How the API's and activities' connection comes back after Temporal was away: gRPC's default reconnect
+ * backoff grows to 120 s, so after an outage of two minutes the client stayed down for up to 83 s while
+ * the server served again. Reconnect attempts at most a second apart bring it back within about a second.
+ */
+export const RECONNECT_CHANNEL_ARGS = {
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 1_000,
+} as const;
 
 /**
  * The embedded dev server keeps its SQLite file in write-ahead-log mode, synced at checkpoints: by default
@@ -47,6 +65,8 @@ export const EMBEDDED_DEV_SERVER: TemporalSettings = {
   tls: false,
   devServerPort: 0,
   uiPort: 0,
+  metricsPort: 0,
+  httpPort: 0,
   cliPath: null,
 };
 
@@ -66,7 +86,7 @@ export async function connectTemporal(
 async function connectExisting(settings: TemporalSettings): Promise<TemporalHandle> {
   const address = settings.address as string;
   const options = { address, tls: settings.tls ? {} : undefined, apiKey: settings.apiKey ?? undefined };
-  const connection = await Connection.connect(options);
+  const connection = await Connection.connect({ ...options, channelArgs: RECONNECT_CHANNEL_ARGS });
   const nativeConnection = await NativeConnection.connect(options);
   await registerSearchAttributes(connection, settings.namespace);
   return {
@@ -75,6 +95,7 @@ async function connectExisting(settings: TemporalSettings): Promise<TemporalHand
     connection,
     nativeConnection,
     uiUrl: null,
+    devServerPid: null,
     async close() {
       await nativeConnection.close();
       await connection.close();
@@ -85,11 +106,59 @@ async function connectExisting(settings: TemporalSettings): Promise<TemporalHand
 async function startDevServer(namespace: string, dev: DevServerOptions): Promise<TemporalHandle> {
   const cli = await ensureTemporalCli();
   if (dev.dbFile) mkdirSync(path.dirname(dev.dbFile), { recursive: true });
+  if (!cli) return startDownloadedDevServer(namespace, dev);
+  const ip = '127.0.0.1';
+  const server = await startDevServerProcess({
+    cli,
+    ip,
+    namespace,
+    dbFile: dev.dbFile,
+    ports: {
+      frontend: dev.port || (await freePort(ip)),
+      ui: dev.uiPort === undefined ? null : dev.uiPort || (await freePort(ip)),
+      metrics: dev.metricsPort || (await freePort(ip)),
+      http: dev.httpPort || (await freePort(ip)),
+    },
+    searchAttributes: SEARCH_ATTRIBUTES,
+    extraArgs: DEV_SERVER_SQLITE_ARGS,
+  });
+  try {
+    const connection = await Connection.connect({
+      address: server.address,
+      channelArgs: RECONNECT_CHANNEL_ARGS,
+    });
+    const nativeConnection = await NativeConnection.connect({ address: server.address }).catch(
+      async (err: unknown) => {
+        await connection.close();
+        throw err;
+      },
+    );
+    return {
+      address: server.address,
+      namespace,
+      connection,
+      nativeConnection,
+      uiUrl: server.uiUrl,
+      devServerPid: server.pid,
+      async close() {
+        await nativeConnection.close();
+        await connection.close();
+        await server.stop();
+      },
+    };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
+/** No CLI on this machine and no Go to build one: the SDK downloads the CLI (internet) and runs it. */
+async function startDownloadedDevServer(namespace: string, dev: DevServerOptions): Promise<TemporalHandle> {
   let env: TestWorkflowEnvironment;
   try {
     env = await TestWorkflowEnvironment.createLocal({
       server: {
-        executable: cli ? { type: 'existing-path', path: cli } : { type: 'cached-download' },
+        executable: { type: 'cached-download' },
         namespace,
         ip: '127.0.0.1',
         port: dev.port,
@@ -99,20 +168,28 @@ async function startDevServer(namespace: string, dev: DevServerOptions): Promise
         searchAttributes: [...SEARCH_ATTRIBUTES],
         // The server's own warnings as JSON lines, like ours.
         log: { format: 'json', level: 'warn' },
-        extraArgs: [...DEV_SERVER_SQLITE_ARGS],
+        extraArgs: [
+          ...DEV_SERVER_SQLITE_ARGS,
+          ...(dev.metricsPort ? ['--metrics-port', String(dev.metricsPort)] : []),
+          ...(dev.httpPort ? ['--http-port', String(dev.httpPort)] : []),
+        ],
       },
     });
   } catch (err) {
-    if (!cli) throw new TemporalCliError(`${NO_CLI_MESSAGE}\n(download failed: ${(err as Error).message})`);
-    throw err;
+    throw new TemporalCliError(`${NO_CLI_MESSAGE}\n(download failed: ${(err as Error).message})`);
   }
+  const connection = await Connection.connect({ address: env.address, channelArgs: RECONNECT_CHANNEL_ARGS });
   return {
     address: env.address,
     namespace,
-    connection: env.connection,
+    connection,
     nativeConnection: env.nativeConnection,
     uiUrl: dev.uiPort !== undefined ? `http://127.0.0.1:${dev.uiPort}` : null,
-    close: () => env.teardown(),
+    devServerPid: null,
+    async close() {
+      await connection.close();
+      await env.teardown();
+    },
   };
 }
 

@@ -30,6 +30,8 @@ export default async function globalSetup(): Promise<void> {
     tls: false,
     devServerPort: 0,
     uiPort: 0,
+    metricsPort: 0,
+    httpPort: 0,
     cliPath: null,
   });
   globalThis.__FEED_TRIGGERS_TEMPORAL__ = temporal;

@@ -1,0 +1,31 @@
+import { measureTemporalOutage } from '../support/outage';
+
+/**
+ * After a Temporal outage the service is whole again within seconds of the server's return: every route
+ * that needs Temporal answers, /readyz says ready only once they do, and every trigger polls and releases
+ * what was pushed meanwhile. (`npm run bench:recovery` runs the same with a 130 s outage.)
+ */
+test('after a 32 s Temporal outage, the clients are back within 5 s, routes answer and every trigger polls within 10 s', async () => {
+  const figures = await measureTemporalOutage({
+    // Long enough for gRPC's default reconnect backoff to have grown past 15 s (attempts at ~26 s and ~43 s).
+    outageMs: 32_000,
+    say: (line) => process.stdout.write(`temporal-outage: ${line}\n`),
+  });
+  process.stdout.write(`temporal-outage: ${JSON.stringify(figures)}\n`);
+  for (const [route, { ms, status }] of Object.entries(figures.routes)) {
+    expect([route, status < 500]).toEqual([route, true]);
+    expect([route, ms]).toEqual([route, expect.any(Number)]);
+    expect([route, ms < 10_000]).toEqual([route, true]);
+  }
+  expect(Object.keys(figures.routes)).toHaveLength(4);
+  expect(Object.keys(figures.polls)).toHaveLength(3);
+  for (const [trigger, ms] of Object.entries(figures.polls))
+    expect([trigger, ms < 10_000]).toEqual([trigger, true]);
+  expect(Object.keys(figures.releases)).toHaveLength(3);
+  // The clients themselves: /readyz and a plain list call are back within 5 s of the server.
+  expect(figures.readyzMs).toBeGreaterThanOrEqual(0);
+  expect(figures.readyzMs).toBeLessThan(5_000);
+  expect(figures.routes['GET /triggers'].ms).toBeLessThan(5_000);
+  // Ready means the routes that need Temporal answer.
+  expect(figures.notReadyAfterReady).toEqual([]);
+}, 300_000);
