@@ -312,6 +312,10 @@ export const ENVIRONMENT: Readonly<
     meaning: 'where the API (a worker: its health endpoint) listens',
   },
   FEED_TRIGGERS_API_PORT: { default: '8080', meaning: 'the port of the API (a worker: its health endpoint)' },
+  FEED_TRIGGERS_API_IDLE_SECONDS: {
+    default: '5',
+    meaning: 'a connection silent this long while none of its requests is answered is closed',
+  },
   FEED_TRIGGERS_DATA_DIR: { default: '.data', meaning: "the embedded ledger's and dev server's files" },
   FEED_TRIGGERS_CONFIG: { default: 'unset', meaning: 'a YAML file: feeds, credentials, secrets, receivers' },
   FEED_TRIGGERS_WORKER_MEMORY: {
