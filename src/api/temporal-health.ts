@@ -21,6 +21,8 @@ export class TemporalHealth {
   private up = true;
   /** Probes answered in a row: a server back from an outage counts as up after two (it warms up unevenly). */
   private answered = 0;
+  /** Probes in a row that ran out of time. */
+  private slow = 0;
   private lastError: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly waiters = new Set<(err: HttpProblem) => void>();
@@ -41,13 +43,19 @@ export class TemporalHealth {
           .catch((err: unknown) => {
             if (!hasGrpcCode(err, GRPC_NOT_FOUND)) throw err;
           });
+        this.slow = 0;
         this.answered++;
         if (this.answered >= UP_AFTER_ANSWERS) this.up = true;
         if (this.up) this.lastError = null;
       } catch (err) {
+        const message = (err as Error).message?.split('\n')[0] ?? 'no answer';
+        // A server that refuses is down at once; one that is only slow (a loaded machine) must miss twice in
+        // a row, so one late answer does not turn every waiting request into a 503.
+        this.slow = hasGrpcCode(err, GRPC_DEADLINE_EXCEEDED) ? this.slow + 1 : DOWN_AFTER_SLOW_PROBES;
+        if (this.slow < DOWN_AFTER_SLOW_PROBES && this.up) return;
+        this.lastError = message;
         this.up = false;
         this.answered = 0;
-        this.lastError = (err as Error).message?.split('\n')[0] ?? 'no answer';
         const problem = unavailable();
         for (const fail of this.waiters) fail(problem);
         this.waiters.clear();
@@ -89,6 +97,9 @@ function unavailable(): HttpProblem {
 }
 
 const GRPC_NOT_FOUND = 5;
+const GRPC_DEADLINE_EXCEEDED = 4;
+/** Probes that run out of time in a row before Temporal counts as down (a refusal counts at once). */
+const DOWN_AFTER_SLOW_PROBES = 2;
 /** In the 130 s outage benchmark, routes still failed for about a second after the first probe answered. */
 const UP_AFTER_ANSWERS = 2;
 

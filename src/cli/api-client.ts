@@ -32,11 +32,28 @@ export class ApiClient {
     }
   }
 
+  /**
+   * One API call. A 503 (the service starting, or Temporal briefly unavailable) is tried again for methods
+   * that are safe to repeat, up to IDEMPOTENT_TRIES times, waiting as Retry-After asks (at most 5 s).
+   */
   async call<T = unknown>(
     method: string,
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: T }> {
+    const tries = IDEMPOTENT.has(method.toUpperCase()) ? IDEMPOTENT_TRIES : 1;
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.callOnce<T>(method, path, body);
+      if (res.status !== 503 || attempt >= tries) return { status: res.status, body: res.body };
+      await new Promise((r) => setTimeout(r, res.retryAfterMs));
+    }
+  }
+
+  private async callOnce<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T; retryAfterMs: number }> {
     let res: Response;
     try {
       res = await fetch(`${this.baseUrl.replace(/\/+$/, '')}${path}`, {
@@ -61,7 +78,10 @@ export class ApiClient {
     } catch {
       parsed = text;
     }
-    return { status: res.status, body: parsed as T };
+    const retryAfter = Number(res.headers.get('retry-after'));
+    const retryAfterMs =
+      Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 5) * 1000 : 1000;
+    return { status: res.status, body: parsed as T, retryAfterMs };
   }
 
   /** Like call, but any status outside `ok` is an ApiError with the API's detail. */
@@ -94,3 +114,7 @@ export class ApiClient {
     return res;
   }
 }
+
+/** Methods the API treats as idempotent: repeating one after a 503 changes nothing twice. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+const IDEMPOTENT_TRIES = 5;

@@ -184,7 +184,9 @@ describe('the API under fuzzing', () => {
         async ([method, path], depth, open) => {
           const close = open === '[' ? ']' : '}';
           const res = await timed(method, path, `${open.repeat(depth)}${close.repeat(depth)}`);
-          if (depth > 64 && !path.startsWith('/webhooks/')) expect(res.status).toBe(400);
+          // An unknown receiver is refused before its body is read; the older webhook path reads no JSON.
+          if (path.startsWith('/hooks/')) expect(res.status).toBe(401);
+          else if (depth > 64 && !path.startsWith('/webhooks/')) expect(res.status).toBe(400);
         },
       ),
       { numRuns: 40 },
