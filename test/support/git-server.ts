@@ -21,6 +21,10 @@ export interface GitServer {
   commit(name: string, file: string, content: string, message: string): void;
   /** Makes the repository refuse every push (a pre-receive hook printing `reason`), as a protected branch does. */
   refusePushes(name: string, reason: string): void;
+  /** Stops listening and drops every connection (an outage: connections refused), keeping the repositories. */
+  halt(): Promise<void>;
+  /** Listens again on the same port after `halt`. */
+  resume(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -161,9 +165,23 @@ export async function startGitServer(
       const hook = path.join(bare(name), 'hooks', 'pre-receive');
       writeFileSync(hook, `#!/bin/sh\necho ${JSON.stringify(reason)} >&2\nexit 1\n`, { mode: 0o755 });
     },
+    halt: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+    resume: () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(Number(new URL(url).port), '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
+        // Called with ERR_SERVER_NOT_RUNNING after `halt`: the folder goes all the same.
         server.close(() => {
           rmSync(root, { recursive: true, force: true });
           resolve();
