@@ -504,6 +504,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/** API hosts whose port the embedded dev server (on 127.0.0.1) would clash with. */
+const SHARES_DEV_SERVER_ADDRESS = new Set(['127.0.0.1', 'localhost', '0.0.0.0', '::']);
+
 /**
  * The embedded dev server's ports. Those not set follow TEMPORAL_PORT (as the Temporal CLI puts its UI at
  * port + 1000), so moving one variable moves a second instance's server out of the first one's way:
@@ -533,6 +536,11 @@ function devServerPorts(
     ['TEMPORAL_HTTP_PORT', ports.httpPort],
     ['TEMPORAL_UI_PORT', ports.uiPort],
     ['TEMPORAL_METRICS_PORT', ports.metricsPort],
+    // The API binds beside the dev server: on its loopback address, or on every address, the same port clashes
+    // (checkPortsFree binds and releases each port in turn, so it cannot see two claims of one port).
+    ...(SHARES_DEV_SERVER_ADDRESS.has(e.FEED_TRIGGERS_API_HOST)
+      ? [['FEED_TRIGGERS_API_PORT', e.FEED_TRIGGERS_API_PORT] as [string, number]]
+      : []),
   ];
   if (!e.TEMPORAL_ADDRESS)
     for (const [i, [variable, port]] of named.entries()) {

@@ -43,13 +43,12 @@ function decodedPath(pathname: string): string | null {
   if (ENCODED_SEPARATOR.test(pathname)) return null;
   let path = pathname;
   for (let i = 0; i < 3 && path.includes('%'); i++) {
-    try {
-      path = decodeURIComponent(path);
-    } catch {
-      break; // a stray `%`: servers keep it as it is (separators encoded at any depth were refused above)
-    }
+    // Leniently, as many servers and proxies decode: every valid escape, a stray `%` kept as it is. A strict
+    // decodeURIComponent stopped at the first stray `%` (`/%zz`) and so never saw `%25%32%66` (`%2f` once
+    // decoded, `/` twice) beside it. Bytes as latin1: a URL's pathname is ASCII, and only ASCII matters here.
+    path = path.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    if (ENCODED_SEPARATOR.test(path)) return null;
   }
-  if (ENCODED_SEPARATOR.test(path)) return null;
   const bad = (segment: string) =>
     segment === '.' ||
     segment === '..' ||

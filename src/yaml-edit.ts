@@ -188,6 +188,8 @@ function modelField(doc: Doc, keys: readonly string[], value: string): void {
   else doc.setIn(path, value);
 }
 
+const STR_TAG = 'tag:yaml.org,2002:str';
+
 /** Replaces a scalar (or an alias) with the value, in the scalar's own quoting style. */
 function replaceScalar(
   text: string,
@@ -200,6 +202,12 @@ function replaceScalar(
 ): string {
   if (isAlias(node)) return splice(text, (node as Alias).range!, literal ?? render(value, flow));
   if (!isScalar(node) || !node.range) throw new DeployFileError(`${where}: ${at} is not a single value`);
+  // The splice keeps the tag before the value: `tag: !!int 1` would become `!!int v2`, which Go's YAML (Helm,
+  // kustomize) refuses to decode, and `!Ref v1` another application's reference. Only strings are written.
+  if (node.tag !== undefined && node.tag !== STR_TAG)
+    throw new DeployFileError(
+      `${where}: ${at} has the explicit tag ${node.tag}; write-back writes strings only`,
+    );
   const [start, end] = node.range;
   if (literal !== undefined) return splice(text, [start, end], literal);
   const old = text.slice(start, end);

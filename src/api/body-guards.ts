@@ -34,8 +34,23 @@ export function jsonDeeperThan(text: Uint8Array, max: number): boolean {
   return false;
 }
 
-/** body-parser's `verify` option: refuses a body that nests too deeply before it is parsed. */
-export function refuseDeepJson(_req: unknown, _res: unknown, body: Buffer): void {
+/** A JSON body in another charset than UTF-8, which body-parser would decode (RFC 8259 asks for UTF-8). */
+export class JsonCharsetError extends Error {
+  readonly status = 415;
+  readonly type = 'charset.unsupported';
+  constructor(charset: string) {
+    super(`the body's charset ${charset.slice(0, 40)} is not supported: send JSON as UTF-8`);
+  }
+}
+
+/**
+ * body-parser's `verify` option: refuses a body that nests too deeply before it is parsed. The scan reads
+ * UTF-8 bytes, so any other charset is refused first: in UTF-16 a backslash's next byte is the zero half of
+ * its own character, so `"\""` left the scan inside a string and 100,000 `[` after it overflowed the stack
+ * (a 500), as before the depth check.
+ */
+export function refuseDeepJson(_req: unknown, _res: unknown, body: Buffer, encoding?: string): void {
+  if (encoding !== undefined && !/^utf-?8$/i.test(encoding)) throw new JsonCharsetError(encoding);
   if (jsonDeeperThan(body, MAX_JSON_DEPTH)) throw new JsonTooDeepError();
 }
 

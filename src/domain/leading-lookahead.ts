@@ -21,6 +21,9 @@ const FLAGS = /^\(\?[imsU]+\)/;
 /** The pattern split at its leading negative lookaheads, or null when it is not of that shape. */
 export function splitLeadingLookaheads(source: string): LeadingLookaheads | null {
   const flags = FLAGS.exec(source)?.[0] ?? '';
+  // With `m`, `^` also matches after each newline, where the lookahead is checked again: the guard here is
+  // checked at the start of the input only.
+  if (flags.includes('m')) return null;
   const rest = source.slice(flags.length);
   const parts = topLevelAlternatives(rest);
   if (parts === null) return null;
@@ -35,6 +38,9 @@ export function splitLeadingLookaheads(source: string): LeadingLookaheads | null
     const guard = part.slice(4, close);
     // A capture group inside the lookahead would shift the pattern's group numbers.
     if (guard === '' || capturesIn(guard)) return null;
+    // A quantified lookahead (`(?!a)?`, `*`, `{0}`) may match zero times: it guards nothing in V8, so it is
+    // not the "R and not X" this split runs.
+    if (/^[?*+{]/.test(part.slice(close + 1))) return null;
     alternatives.push({ guard, body: `^${part.slice(close + 1)}` });
   }
   const guards = alternatives.filter((a) => a.guard !== null).length;

@@ -51,4 +51,20 @@ describe("the embedded dev server's ports", () => {
     expect(() => loadConfig({ TEMPORAL_UI_PORT: '7233' })).toThrow(ConfigError);
     expect(() => loadConfig({ TEMPORAL_UI_PORT: '7233' })).toThrow(/TEMPORAL_UI_PORT.*TEMPORAL_PORT/);
   });
+
+  test("the API on one of the dev server's ports is refused before anything starts", () => {
+    // Before: the dev server started, then the API said its port was "in use by another process" (our own).
+    for (const port of ['7233', '7243', '8233', '8234'])
+      expect(() => loadConfig({ FEED_TRIGGERS_API_PORT: port })).toThrow(
+        new RegExp(`FEED_TRIGGERS_API_PORT: ${port} is also TEMPORAL_`),
+      );
+    expect(() => loadConfig({ FEED_TRIGGERS_API_PORT: '7233', FEED_TRIGGERS_API_HOST: '0.0.0.0' })).toThrow(
+      ConfigError,
+    );
+    // Another address, or a Temporal server elsewhere: no clash.
+    expect(loadConfig({ FEED_TRIGGERS_API_PORT: '7233', FEED_TRIGGERS_API_HOST: '10.1.2.3' }).api.port).toBe(
+      7233,
+    );
+    expect(loadConfig({ FEED_TRIGGERS_API_PORT: '7233', TEMPORAL_ADDRESS: 't:7233' }).api.port).toBe(7233);
+  });
 });

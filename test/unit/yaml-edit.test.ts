@@ -198,4 +198,15 @@ describe('hostile files stay byte-identical outside the edited scalar', () => {
     expect(() => editDeployFile('images: {}\n', image('x', '1'))).toThrow(/images is not a list/);
     expect(() => editDeployFile('- x\n', image('x', '1'))).toThrow(/not a kustomization/);
   });
+
+  test('a value with an explicit tag other than !!str is refused, not written under that tag', () => {
+    // Before: `tag: !!int v2`, which Go's YAML (Helm, kustomize) cannot decode as an int.
+    expect(() => editDeployFile('image:\n  tag: !!int 1\n', field('image.tag', 'v2'))).toThrow(
+      /image.tag has the explicit tag tag:yaml.org,2002:int/,
+    );
+    expect(() => editDeployFile('image:\n  tag: !Ref v1\n', field('image.tag', 'v2'))).toThrow(/!Ref/);
+    expect(editDeployFile('image:\n  tag: !!str v1\n', field('image.tag', '1e3'))).toBe(
+      'image:\n  tag: !!str "1e3"\n',
+    );
+  });
 });

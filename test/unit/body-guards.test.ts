@@ -1,0 +1,22 @@
+import { JsonTooDeepError, MAX_JSON_DEPTH, refuseDeepJson } from '../../src/api/body-guards';
+
+describe('the JSON depth guard', () => {
+  const deep = `{"tags":["\\""],"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+
+  test('refuses deep nesting after an escaped quote in UTF-8', () => {
+    expect(() => refuseDeepJson(null, null, Buffer.from(deep, 'utf8'), 'utf-8')).toThrow(JsonTooDeepError);
+  });
+
+  test('refuses a body in another charset rather than scanning its bytes as UTF-8 (415)', () => {
+    // Before: in UTF-16LE the scan ended the string at the escaped quote's own byte and counted no bracket;
+    // the parsed body then overflowed the stack in the NUL check, a 500.
+    for (const charset of ['utf-16le', 'utf-16be', 'utf-16', 'utf-32'])
+      expect(() => refuseDeepJson(null, null, Buffer.from(deep, 'utf16le'), charset)).toThrow(
+        expect.objectContaining({ status: 415 }),
+      );
+    expect(() => refuseDeepJson(null, null, Buffer.from('{"a":1}'), 'UTF8')).not.toThrow();
+    expect(() =>
+      refuseDeepJson(null, null, Buffer.from(`${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}`)),
+    ).not.toThrow();
+  });
+});
