@@ -244,6 +244,11 @@ export function receiverRoutes(options: ReceiverOptions): Router {
         throw err;
       }
       const { signalled, pending, missed, deferred } = signals;
+      // Recorded as acted on only once every watcher was told: a notification whose watchers are still
+      // being looked up (deferred), whose signal failed, or that found none yet must count when it comes
+      // again, or a burst of identical notifications (one per pushed tag) could leave a trigger unpolled.
+      if (deferred.length > 0 || missed.length > 0 || signalled.length === 0)
+        await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
       res.status(202).json({
         receiver: spec.name,
         packages: [...keys],
