@@ -6,6 +6,9 @@
 // eslint-disable-next-line no-control-regex -- matching controls is the point
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
+// eslint-disable-next-line no-control-regex -- matching controls is the point
+const UNPRINTABLE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
 const escaped = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /**
@@ -21,6 +24,7 @@ export function printable(text: string): string {
  * U+2028/9) written as \u escapes: the same document, but inert on a terminal.
  */
 export function printableJson(value: unknown): string {
-  // JSON.stringify already escapes C0 controls; what is left can only sit inside strings, where \uXXXX is valid.
-  return JSON.stringify(value, null, 2).replace(UNPRINTABLE, escaped);
+  // JSON.stringify escapes C0 controls in strings itself (the line breaks left are its layout); what else
+  // UNPRINTABLE matches can only sit inside strings, where \uXXXX is valid.
+  return JSON.stringify(value, null, 2).replace(UNPRINTABLE_IN_JSON, escaped);
 }

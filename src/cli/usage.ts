@@ -39,10 +39,8 @@ export function parseCommandLine<T extends ParseArgsConfig>(
     if (arg === '--help' || arg === '-h') throw new HelpRequested(usage);
     // A string option takes the next argument as its value, even one starting with a dash.
     if (stringOptions.has(arg) && i + 1 < args.length && args[i + 1].startsWith('-')) {
-      joined.push(
-        arg.startsWith('--') ? `${arg}=${args[i + 1]}` : arg,
-        ...(arg.startsWith('--') ? [] : [args[i + 1]]),
-      );
+      // `--name=value`, and for a short option `-xvalue`: parseArgs reads either as one option with its value.
+      joined.push(arg.startsWith('--') ? `${arg}=${args[i + 1]}` : `${arg}${args[i + 1]}`);
       i++;
       continue;
     }
