@@ -152,6 +152,7 @@ export async function runReleaseCommand(
   const body = answer.body;
   if (command === 'approve' || command === 'reject')
     return out(`${subject} ${printable(String(body.decision))} by ${printable(String(body.by))}`);
-  const forced = body.forced ? ' (forced)' : '';
+  // Forced is how a deployment was asked for; a cancel's answer is that deployment, but the news is the cancel.
+  const forced = body.forced && command !== 'cancel' ? ' (forced)' : '';
   out(`${subject} ${printable(String(body.status))}${forced}`);
 }
