@@ -31,27 +31,32 @@ export function age(iso: string | null | undefined, now: Date): string {
 }
 
 /**
- * The dashboard as rows, one per project and environment: the release deployed there and since when, the
- * state of the latest deployment (with its release when that is not the one deployed), and the queue.
+ * What an environment is doing, in a word and a release: the deployment under way (the oldest in flight,
+ * as the queue runs them in order), else a failure since the release there, else `succeeded`. A superseded
+ * or cancelled request since is history, not the environment's state.
+ */
+export function environmentState(env: EnvironmentView): string {
+  const { current, latest } = env;
+  const running = env.inFlight[0];
+  if (running) return `${running.status} ${running.release}`;
+  if (latest?.status === 'failed' && latest.id !== current?.deployment) return `failed ${latest.release}`;
+  if (current) return 'succeeded';
+  return latest ? `${latest.status} ${latest.release}` : 'never deployed';
+}
+
+/**
+ * The dashboard as rows, one per project and environment: the release deployed there, what the environment
+ * is doing, since when the release is there, and the queue.
  */
 export function environmentRows(boards: readonly ProjectEnvironments[], now: Date): string[][] {
   return boards.flatMap((board) =>
-    board.environments.map((env) => {
-      const { current, latest } = env;
-      const state =
-        latest === null
-          ? 'never deployed'
-          : latest.release === current?.release && latest.status === 'succeeded'
-            ? 'succeeded'
-            : `${latest.status} ${latest.release}`;
-      return [
-        board.project,
-        env.name,
-        current?.release ?? '-',
-        state,
-        age(current?.deployedAt, now),
-        env.inFlight.map((d) => `${d.release}:${d.status}`).join(',') || '-',
-      ];
-    }),
+    board.environments.map((env) => [
+      board.project,
+      env.name,
+      env.current?.release ?? '-',
+      environmentState(env),
+      age(env.current?.deployedAt, now),
+      env.inFlight.map((d) => `${d.release}:${d.status}`).join(',') || '-',
+    ]),
   );
 }

@@ -7,7 +7,7 @@ import { RULES_USAGE, runRules } from './rules';
 import { runToken, TOKEN_USAGE } from './token';
 import { runValidate, VALIDATE_USAGE } from './validate';
 
-import { HelpRequested, UsageError } from './usage';
+import { HelpRequested, Refused, UsageError } from './usage';
 import { roleUsage } from '../runtime/role-help';
 
 const USAGE = [
@@ -120,7 +120,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 2;
     }
     io.stderr.write(
-      `feed-triggers: ${err instanceof ApiError ? err.message : ((err as Error).stack ?? String(err))}\n`,
+      `feed-triggers: ${err instanceof ApiError || err instanceof Refused ? err.message : ((err as Error).stack ?? String(err))}\n`,
     );
     return 1;
   }

@@ -1,7 +1,7 @@
 import type { TriggerState } from '../domain/trigger';
-import { ApiClient, ApiError, pathSegment } from './api-client';
+import { ApiClient, pathSegment } from './api-client';
 import { printable } from './printable';
-import { parseCommandLine, UsageError } from './usage';
+import { parseCommandLine, Refused, UsageError } from './usage';
 
 export type TriggerCommand = 'pause' | 'resume' | 'poll';
 
@@ -21,7 +21,8 @@ const TRIGGER_HELP: Record<TriggerCommand, string> = {
 const WAIT_HELP = [
   '  --wait SECONDS   how long to wait for the trigger to show the change (default 30; 0: do not wait)',
   '',
-  'exit codes: 0 done, 1 refused by the API or not found (or a paused trigger asked to poll), 2 bad usage',
+  'exit codes: 0 done, 1 refused by the API or not found (also: a poll that failed, a paused trigger asked',
+  'to poll), 2 bad usage',
 ].join('\n');
 
 /** `feed-triggers <command> --help`: the usage line, what the command does, its options and exit codes. */
@@ -68,49 +69,54 @@ export function triggerRequest(command: TriggerCommand, args: string[]): Trigger
 
 type TriggerView = TriggerState & { status: string };
 
+/** How often the state is read while waiting: a signal is usually acted on within a workflow task. */
+const STATE_READ_EVERY_MS = 250;
+
 /**
  * `pause`, `resume`, `poll`: a signal to the trigger, then (for up to --wait seconds) its state read until it
- * shows the change, so the line printed says what happened rather than what was asked.
+ * shows the change, so the line printed says what happened rather than what was asked. A poll that ends in
+ * an error is exit code 1, its reason on stderr.
  */
 export async function runTriggerCommand(
   command: TriggerCommand,
   args: string[],
   out: (line: string) => void,
   env: NodeJS.ProcessEnv,
-  pollEveryMs = 250,
 ): Promise<void> {
   const request = triggerRequest(command, args);
   const api = ApiClient.fromEnv(request.api, env);
   const subject = printable(`trigger/${request.project}/${request.trigger}`);
-  const state = async () => (await api.expect<TriggerView>('GET', request.path, [200])).body;
-  const before = await state();
-  // A paused trigger ignores poll-now: saying so beats waiting for a poll that never comes.
-  if (command === 'poll' && before.paused)
-    throw new ApiError(
-      409,
+  // poll compares the last poll before and after; a paused trigger ignores poll-now, so say so instead.
+  const before =
+    command === 'poll' ? (await api.expect<TriggerView>('GET', request.path, [200])).body : undefined;
+  if (before?.paused)
+    throw new Refused(
       `${subject} is paused and would not poll; resume it first: feed-triggers resume ${printable(request.project)} ${printable(request.trigger)}`,
     );
   await api.expect('POST', `${request.path}/${command}`, [202]);
-  const done = (s: TriggerView): boolean =>
+  if (request.waitMs === 0) return out(`${subject} ${command} requested`);
+
+  const shown = (s: TriggerView): boolean =>
     command === 'pause'
       ? s.paused
       : command === 'resume'
         ? !s.paused
-        : s.lastPoll !== null && s.lastPoll.at !== before.lastPoll?.at;
+        : s.lastPoll !== null && s.lastPoll.at !== before?.lastPoll?.at;
   const deadline = Date.now() + request.waitMs;
   for (;;) {
-    if (request.waitMs === 0) return out(`${subject} ${command} requested`);
-    const now = await state();
-    if (done(now)) {
-      if (command !== 'poll')
-        return out(`${subject} ${now.status === 'paused' ? 'paused' : `resumed (${now.status})`}`);
-      const poll = now.lastPoll!;
-      return out(
-        `${subject} polled: ${printable(poll.outcome)}${poll.reason ? `: ${printable(poll.reason)}` : ''}`,
-      );
+    // The signal is accepted and will be acted on: a state that cannot be read now is only not shown yet.
+    const now = await api.call<TriggerView>('GET', request.path).catch(() => undefined);
+    const state = now?.status === 200 ? now.body : undefined;
+    if (state && shown(state)) {
+      if (command === 'pause') return out(`${subject} paused`);
+      if (command === 'resume') return out(`${subject} resumed (${printable(state.status)})`);
+      const poll = state.lastPoll!;
+      const line = `${subject} polled: ${printable(poll.outcome)}${poll.reason ? `: ${printable(poll.reason)}` : ''}`;
+      if (poll.outcome === 'error') throw new Refused(line);
+      return out(line);
     }
     if (Date.now() >= deadline)
-      return out(`${subject} ${command} requested; not yet shown after ${request.waitMs / 1000}s`);
-    await new Promise((r) => setTimeout(r, pollEveryMs));
+      return out(`${subject} ${command} requested; not shown in its state after ${request.waitMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, STATE_READ_EVERY_MS));
   }
 }

@@ -5,6 +5,11 @@ export class UsageError extends Error {
   readonly code = 'USAGE';
 }
 
+/** Turned down by the CLI or the API's answer (a paused trigger asked to poll, a poll that failed): exit code 1. */
+export class Refused extends Error {
+  readonly code = 'REFUSED';
+}
+
 /** `--help` or `-h` on a command: its usage goes to stdout and the CLI exits 0. */
 export class HelpRequested extends Error {
   readonly code = 'HELP';

@@ -193,7 +193,7 @@ describe('the daily loop from the CLI, against the real service', () => {
       const inFlight = await cli('get', 'environments', '--project', PROJECT);
       expect(inFlight.stdout).toMatch(
         new RegExp(
-          `^${PROJECT}\\s+prod\\s+${first}\\s+queued ${first}\\s+\\d+s\\s+${second}:deploying,${first}:queued$`,
+          `^${PROJECT}\\s+prod\\s+${first}\\s+deploying ${second}\\s+\\d+s\\s+${second}:deploying,${first}:queued$`,
           'm',
         ),
       );
@@ -260,7 +260,7 @@ describe('the daily loop from the CLI, against the real service', () => {
     expect(noRelease.stderr).toMatch(/: 404 project cli-daily has no release 999999\n$/);
     const noTrigger = await cli('pause', PROJECT, 'nobody');
     expect(noTrigger.code).toBe(1);
-    expect(noTrigger.stderr).toMatch(/^feed-triggers: GET \/triggers\/cli-daily\/nobody: 404 /);
+    expect(noTrigger.stderr).toMatch(/^feed-triggers: POST \/triggers\/cli-daily\/nobody\/pause: 404 /);
 
     // Encoded into one segment, the API judges the name itself: an invalid project, not another route.
     for (const name of ['cli-daily/../../triggers', '%2e%2e%2ftriggers', 'cli-daily?x=1', 'x'.repeat(900)]) {

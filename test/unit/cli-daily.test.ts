@@ -1,4 +1,10 @@
-import { ENVIRONMENT_HEADERS, age, environmentRows, ProjectEnvironments } from '../../src/cli/environments';
+import {
+  ENVIRONMENT_HEADERS,
+  age,
+  environmentRows,
+  environmentState,
+  ProjectEnvironments,
+} from '../../src/cli/environments';
 import { deploymentSummary, table } from '../../src/cli/get';
 import { printable, printableJson } from '../../src/cli/printable';
 import { releaseRequest } from '../../src/cli/release-actions';
@@ -94,7 +100,7 @@ describe('the daily commands parse their command line before sending anything', 
         if (err instanceof HelpRequested) help = err.usage;
       }
       expect(help.startsWith(start)).toBe(true);
-      expect(help).toMatch(/exit codes: 0 done, 1 refused by the API.*, 2 bad usage/);
+      expect(help).toMatch(/exit codes: 0 done, 1 refused by the API[^]*, 2 bad usage/);
     }
   });
 
@@ -191,9 +197,20 @@ describe('get environments and get releases, as rows', () => {
     expect(ENVIRONMENT_HEADERS).toEqual(['PROJECT', 'ENVIRONMENT', 'RELEASE', 'STATE', 'AGE', 'IN FLIGHT']);
     expect(environmentRows(boards, now)).toEqual([
       ['shop', 'dev', '2', 'succeeded', '2m', '-'],
-      ['shop', 'test', '1', 'queued 3', '12h', '2:deploying,3:queued'],
+      ['shop', 'test', '1', 'deploying 2', '12h', '2:deploying,3:queued'],
       ['shop', 'prod', '-', 'never deployed', '-', '-'],
     ]);
+  });
+
+  test('a failure since the release there is the state; a cancel or supersede since is history', () => {
+    const current = { release: '1', deployment: 1, deployedAt: null };
+    const failed = { ...deployment('2', 'prod', 'failed'), id: 2 };
+    const cancelled = { ...deployment('2', 'prod', 'cancelled'), id: 2 };
+    expect(environmentState({ name: 'prod', current, inFlight: [], latest: failed })).toBe('failed 2');
+    expect(environmentState({ name: 'prod', current, inFlight: [], latest: cancelled })).toBe('succeeded');
+    expect(environmentState({ name: 'prod', current: null, inFlight: [], latest: cancelled })).toBe(
+      'cancelled 2',
+    );
   });
 
   test("a release's deployments: each environment's latest, oldest environment first", () => {
