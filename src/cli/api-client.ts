@@ -1,4 +1,24 @@
+import { printable } from './printable';
 import { UsageError } from './usage';
+
+/** The longest name or release number the CLI puts in a path; the API's own limits are lower. */
+const MAX_SEGMENT = 1000;
+
+/**
+ * One argument as one path segment of an API route: percent-encoded, so `/`, `%2f` or `?` stay inside it.
+ * Refused (a UsageError) when no encoding can keep it there: empty, `.` and `..` (URL parsers resolve those,
+ * also as %2e, and the request would reach another route), control characters and NUL, or over 1000 characters.
+ */
+export function pathSegment(value: string, what: string): string {
+  if (value === '') throw new UsageError(`${what}: must not be empty`);
+  if (value.length > MAX_SEGMENT)
+    throw new UsageError(`${what}: ${value.length} characters; at most ${MAX_SEGMENT}`);
+  if (value === '.' || value === '..') throw new UsageError(`${what}: "${value}" is not a name`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value))
+    throw new UsageError(`${what}: "${printable(value)}" contains control characters`);
+  return encodeURIComponent(value);
+}
 
 /** A failed API call, with the problem document's detail. */
 export class ApiError extends Error {
@@ -100,10 +120,12 @@ export class ApiClient {
       } | null;
       // Every field error on a line of its own: one run shows all that is wrong.
       const errors = Array.isArray(problem?.errors) && problem.errors.length > 1 ? problem.errors : [];
+      // The server's words verbatim, but as text: a hostile name in them cannot drive the terminal.
+      const text = (s: unknown) => printable(String(s));
       const detail =
         errors.length > 0
-          ? `${problem?.title ?? 'Invalid request'}: ${errors.length} errors${errors.map((e) => `\n  ${e.field}: ${e.message}`).join('')}`
-          : (problem?.detail ?? JSON.stringify(res.body));
+          ? `${text(problem?.title ?? 'Invalid request')}: ${errors.length} errors${errors.map((e) => `\n  ${text(e.field)}: ${text(e.message)}`).join('')}`
+          : text(problem?.detail ?? JSON.stringify(res.body));
       if (res.status === 401)
         throw new ApiError(
           401,

@@ -1,13 +1,68 @@
+import type { Approval, Deployment } from '../db/deployments';
 import type { ProjectRelease, ProjectSpec } from '../domain/project';
+import type { PhaseView } from '../domain/lifecycle';
 import type { TriggerState } from '../domain/trigger';
-import { ApiClient } from './api-client';
+import { ApiClient, ApiError, pathSegment } from './api-client';
+import { ENVIRONMENT_HEADERS, environmentRows, ProjectEnvironments } from './environments';
+import { printable, printableJson } from './printable';
 import { parseCommandLine, UsageError } from './usage';
 
 export const GET_USAGE =
-  'usage: feed-triggers get projects|triggers|releases [--project P] [--channel C] [--limit N] [-o table|json] [--api URL]';
+  'usage: feed-triggers get projects|triggers|releases|environments [--project P] [--channel C] [--limit N] [-o table|json] [--api URL]';
 
-/** Lays out rows under headers, columns padded to their widest cell. */
-export function table(headers: string[], rows: string[][]): string {
+const GET_HELP = [
+  GET_USAGE,
+  '',
+  '  projects      each project: its packages, channels, destinations and release count',
+  '  triggers      each trigger: channel, state (active, paused, error, retrying), last poll and release',
+  "  releases      a project's newest releases (needs --project) with their deployments and lifecycle phases",
+  '  environments  what is deployed where: per project and environment, the release, the state of the',
+  '                latest deployment, since when, and what is queued or deploying',
+  '',
+  '  -p, --project P   only this project',
+  '  --channel C       releases of this channel only',
+  '  --limit N         how many releases (1 to 100, default 20)',
+  "  -o table|json     a table for people (default) or the API's answers as JSON",
+  '',
+  'exit codes: 0 shown, 1 refused by the API or not found, 2 bad usage',
+].join('\n');
+
+/** A release's deployments as `GET /projects/{project}/releases/{number}/deployments` answers. */
+interface ReleaseDeployments {
+  readonly lifecycle: { readonly name: string; readonly phases: readonly PhaseView[] } | null;
+  readonly deployments: readonly Deployment[];
+  readonly approvals: readonly Approval[];
+}
+
+/** At most `n` calls at a time: `get releases --limit 100` asks for 100 releases' deployments. */
+async function mapLimited<T, R>(items: readonly T[], n: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const work = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await f(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, work));
+  return results;
+}
+
+/** Each environment's latest deployment of the release, newest first as the API lists them: `dev=succeeded`. */
+export function deploymentSummary(deployments: readonly Deployment[]): string {
+  const seen = new Map<string, string>();
+  for (const d of deployments) if (!seen.has(d.environment)) seen.set(d.environment, d.status);
+  return (
+    [...seen]
+      .reverse()
+      .map(([env, status]) => `${env}=${status}`)
+      .join(',') || '-'
+  );
+}
+
+/** Lays out rows under headers, columns padded to their widest cell; every cell is shown as text. */
+export function table(headers: string[], given: string[][]): string {
+  const rows = given.map((r) => r.map(printable));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
@@ -35,11 +90,11 @@ export async function runGet(
         api: { type: 'string' },
       },
     },
-    GET_USAGE,
+    GET_HELP,
   );
   const { values, positionals } = parsed;
   const kind = positionals[0];
-  if (positionals.length !== 1 || !['projects', 'triggers', 'releases'].includes(kind))
+  if (positionals.length !== 1 || !['projects', 'triggers', 'releases', 'environments'].includes(kind))
     throw new UsageError(GET_USAGE);
   const output = values.output ?? 'table';
   if (output !== 'table' && output !== 'json')
@@ -49,7 +104,8 @@ export async function runGet(
     throw new UsageError('--limit: a whole number from 1 to 100');
   const api = ApiClient.fromEnv(values.api, env);
   const emit = (json: unknown, headers: string[], rows: string[][]) =>
-    out(output === 'json' ? JSON.stringify(json, null, 2) : table(headers, rows));
+    out(output === 'json' ? printableJson(json) : table(headers, rows));
+  const project = values.project === undefined ? undefined : pathSegment(values.project, '--project');
 
   if (kind === 'projects') {
     const list = await api.expect<{ projects: { name: string }[] }>('GET', '/projects', [200]);
@@ -60,8 +116,13 @@ export async function runGet(
     const details = await Promise.all(
       names.map(
         async (n) =>
-          (await api.expect<{ spec: ProjectSpec; releaseCount: number }>('GET', `/projects/${n}`, [200]))
-            .body,
+          (
+            await api.expect<{ spec: ProjectSpec; releaseCount: number }>(
+              'GET',
+              `/projects/${encodeURIComponent(n)}`,
+              [200],
+            )
+          ).body,
       ),
     );
     return emit(
@@ -78,14 +139,18 @@ export async function runGet(
   }
 
   if (kind === 'triggers') {
-    const path = values.project ? `/projects/${values.project}/triggers` : '/triggers';
+    const path = project ? `/projects/${project}/triggers` : '/triggers';
     const list = await api.expect<{ triggers: { project: string; name: string }[] }>('GET', path, [200]);
     const states = (
       await Promise.all(
         list.body.triggers.map(
           async (t) =>
-            (await api.call<TriggerState & { status: string }>('GET', `/triggers/${t.project}/${t.name}`))
-              .body,
+            (
+              await api.call<TriggerState & { status: string }>(
+                'GET',
+                `/triggers/${encodeURIComponent(t.project)}/${encodeURIComponent(t.name)}`,
+              )
+            ).body,
         ),
       )
     ).filter(
@@ -109,22 +174,58 @@ export async function runGet(
     );
   }
 
-  if (!values.project) throw new UsageError('get releases needs --project');
+  if (kind === 'environments') {
+    const names = project
+      ? [values.project as string]
+      : (await api.expect<{ projects: { name: string }[] }>('GET', '/projects', [200])).body.projects
+          .map((p) => p.name)
+          .sort();
+    const boards = await mapLimited(names, 8, async (name) => {
+      try {
+        return (
+          await api.expect<ProjectEnvironments>(
+            'GET',
+            `/projects/${encodeURIComponent(name)}/environments`,
+            [200],
+          )
+        ).body;
+      } catch (err) {
+        // A project deleted since the list was read is not an error of the whole listing.
+        if (!project && err instanceof ApiError && err.status === 404) return null;
+        throw err;
+      }
+    });
+    const shown = boards.filter((b): b is ProjectEnvironments => b !== null);
+    return emit(shown, ENVIRONMENT_HEADERS, environmentRows(shown, new Date()));
+  }
+
+  if (!project) throw new UsageError('get releases needs --project');
   const query = new URLSearchParams({ limit: String(limit) });
   if (values.channel) query.set('channel', values.channel);
   const page = await api.expect<{ releases: ProjectRelease[] }>(
     'GET',
-    `/projects/${values.project}/releases?${query}`,
+    `/projects/${project}/releases?${query}`,
     [200],
   );
+  const releases = await mapLimited(page.body.releases, 8, async (r) => {
+    const view = await api.expect<ReleaseDeployments>(
+      'GET',
+      `/projects/${project}/releases/${encodeURIComponent(r.number)}/deployments`,
+      [200],
+    );
+    const { lifecycle, deployments, approvals } = view.body;
+    return { ...r, lifecycle, deployments, approvals };
+  });
   return emit(
-    page.body.releases,
-    ['NUMBER', 'CHANNEL', 'CREATED', 'PACKAGES', 'DELIVERIES'],
-    page.body.releases.map((r) => [
+    releases,
+    ['NUMBER', 'CHANNEL', 'CREATED', 'PACKAGES', 'DEPLOYMENTS', 'PHASES', 'DELIVERIES'],
+    releases.map((r) => [
       r.number,
       r.channel,
       r.createdAt,
       r.packages.map((p) => `${p.name}:${p.tag}`).join(','),
+      deploymentSummary(r.deployments),
+      r.lifecycle?.phases.map((p) => `${p.name}:${p.state}`).join(',') || '-',
       Object.entries(r.deliveries)
         .map(([d, s]) => `${d}=${s.status}`)
         .join(',') || '-',

@@ -1,11 +1,13 @@
 import { APPLY_USAGE, runApply } from './apply';
 import { ApiError } from './api-client';
 import { GET_USAGE, runGet } from './get';
+import { RELEASE_USAGE, ReleaseCommand, runReleaseCommand } from './release-actions';
+import { runTriggerCommand, TRIGGER_USAGE, TriggerCommand } from './trigger-actions';
 import { RULES_USAGE, runRules } from './rules';
 import { runToken, TOKEN_USAGE } from './token';
 import { runValidate, VALIDATE_USAGE } from './validate';
 
-import { HelpRequested, UsageError } from './usage';
+import { HelpRequested, Refused, UsageError } from './usage';
 import { roleUsage } from '../runtime/role-help';
 
 const USAGE = [
@@ -21,13 +23,27 @@ const USAGE = [
   `          ${APPLY_USAGE}`,
   '  validate  check a file as apply would (every error at once, feeds reached), changing nothing',
   `          ${VALIDATE_USAGE}`,
-  '  get     show projects, triggers or releases',
+  '  get     show projects, triggers, releases (with their deployments) or environments (what is deployed where)',
   `          ${GET_USAGE}`,
+  '  deploy  deploy (promote) a release to an environment, as its lifecycle allows',
+  `          ${RELEASE_USAGE.deploy}`,
+  '  approve / reject  decide a lifecycle phase of a release, with a comment',
+  `          ${RELEASE_USAGE.approve}`,
+  `          ${RELEASE_USAGE.reject}`,
+  '  rollback  deploy an older release over a newer one (the API asks for --force)',
+  `          ${RELEASE_USAGE.rollback}`,
+  "  cancel  cancel a release's queued deployment to an environment",
+  `          ${RELEASE_USAGE.cancel}`,
+  "  pause / resume / poll  stop, restart or run now a trigger's polling",
+  `          ${TRIGGER_USAGE.pause}`,
+  `          ${TRIGGER_USAGE.resume}`,
+  `          ${TRIGGER_USAGE.poll}`,
   '  token   create, list and revoke API tokens',
   `          ${TOKEN_USAGE}`,
   '',
   'serve, worker and api read their environment: feed-triggers serve --help lists it.',
-  'apply, validate, get and token talk to the API at --api or FEED_TRIGGERS_API_URL (default http://127.0.0.1:8080)',
+  '<command> --help explains each command and its exit codes: 0 done, 1 refused by the API or not found, 2 bad usage.',
+  'apply, validate, get, token and the daily commands talk to the API at --api or FEED_TRIGGERS_API_URL (default http://127.0.0.1:8080)',
   'with the token in FEED_TRIGGERS_TOKEN. Without FEED_TRIGGERS_TOKEN, token works on the database itself',
   '(DATABASE_URL, or the embedded one in FEED_TRIGGERS_DATA_DIR while the service is stopped).',
 ].join('\n');
@@ -71,6 +87,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'token':
         await runToken(rest, out, io.env);
         return 0;
+      case 'deploy':
+      case 'rollback':
+      case 'approve':
+      case 'reject':
+      case 'cancel':
+        await runReleaseCommand(command satisfies ReleaseCommand, rest, out, io.env);
+        return 0;
+      case 'pause':
+      case 'resume':
+      case 'poll':
+        await runTriggerCommand(command satisfies TriggerCommand, rest, out, io.env);
+        return 0;
       case '--help':
       case '-h':
       case 'help':
@@ -92,7 +120,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 2;
     }
     io.stderr.write(
-      `feed-triggers: ${err instanceof ApiError ? err.message : ((err as Error).stack ?? String(err))}\n`,
+      `feed-triggers: ${err instanceof ApiError || err instanceof Refused ? err.message : ((err as Error).stack ?? String(err))}\n`,
     );
     return 1;
   }

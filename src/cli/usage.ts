@@ -5,6 +5,11 @@ export class UsageError extends Error {
   readonly code = 'USAGE';
 }
 
+/** Turned down by the CLI or the API's answer (a paused trigger asked to poll, a poll that failed): exit code 1. */
+export class Refused extends Error {
+  readonly code = 'REFUSED';
+}
+
 /** `--help` or `-h` on a command: its usage goes to stdout and the CLI exits 0. */
 export class HelpRequested extends Error {
   readonly code = 'HELP';
@@ -39,10 +44,8 @@ export function parseCommandLine<T extends ParseArgsConfig>(
     if (arg === '--help' || arg === '-h') throw new HelpRequested(usage);
     // A string option takes the next argument as its value, even one starting with a dash.
     if (stringOptions.has(arg) && i + 1 < args.length && args[i + 1].startsWith('-')) {
-      joined.push(
-        arg.startsWith('--') ? `${arg}=${args[i + 1]}` : arg,
-        ...(arg.startsWith('--') ? [] : [args[i + 1]]),
-      );
+      // `--name=value`, and for a short option `-xvalue`: parseArgs reads either as one option with its value.
+      joined.push(arg.startsWith('--') ? `${arg}=${args[i + 1]}` : `${arg}${args[i + 1]}`);
       i++;
       continue;
     }

@@ -1,0 +1,158 @@
+import type { Approval, Deployment } from '../db/deployments';
+import { ApiClient, ApiError, pathSegment } from './api-client';
+import { printable } from './printable';
+import { parseCommandLine, UsageError } from './usage';
+
+export type ReleaseCommand = 'deploy' | 'rollback' | 'approve' | 'reject' | 'cancel';
+
+const EXIT_CODES =
+  'exit codes: 0 done, 1 refused by the API (its reason on stderr) or not found, 2 bad usage';
+
+/** One line each, for `feed-triggers --help`. */
+export const RELEASE_USAGE: Record<ReleaseCommand, string> = {
+  deploy: 'usage: feed-triggers deploy PROJECT RELEASE ENVIRONMENT [--api URL]',
+  rollback: 'usage: feed-triggers rollback PROJECT RELEASE ENVIRONMENT [--force] [--api URL]',
+  approve: 'usage: feed-triggers approve PROJECT RELEASE PHASE --comment TEXT [--api URL]',
+  reject: 'usage: feed-triggers reject PROJECT RELEASE PHASE --comment TEXT [--api URL]',
+  cancel: 'usage: feed-triggers cancel PROJECT RELEASE ENVIRONMENT [--api URL]',
+};
+
+const RELEASE_HELP: Record<ReleaseCommand, string> = {
+  deploy: [
+    'Deploys (promotes) a release to an environment, as its lifecycle allows: the phase before must be',
+    'complete and, where the phase needs one, approved. The deployment is queued; `get environments`',
+    'and `get releases` show how it goes. An older release than the one in the environment is a rollback.',
+  ].join('\n'),
+  rollback: [
+    'Deploys an older release over a newer one in an environment. The API refuses without --force,',
+    'naming the newer release that is there; --force asks for the rollback deliberately.',
+  ].join('\n'),
+  approve: [
+    'Approves a lifecycle phase of a release (the phase by its name in the lifecycle), so its',
+    'environments can be deployed. A phase is decided once; --comment says why, for the record.',
+  ].join('\n'),
+  reject: [
+    'Rejects a lifecycle phase of a release: its environments are refused this release from now on.',
+    'A phase is decided once; --comment says why, for the record.',
+  ].join('\n'),
+  cancel: [
+    "Cancels the release's queued (or retrying, between attempts) deployment to an environment.",
+    'One already deploying cannot be cancelled.',
+  ].join('\n'),
+};
+
+/** `feed-triggers <command> --help`: the usage line, what the command does, and its exit codes. */
+export function releaseHelp(command: ReleaseCommand): string {
+  return [RELEASE_USAGE[command], '', RELEASE_HELP[command], '', EXIT_CODES].join('\n');
+}
+
+/** The API call a command line asks for, decided before anything is sent. */
+export interface ReleaseRequest {
+  readonly method: 'POST';
+  readonly path: string;
+  readonly body?: Record<string, unknown>;
+  /** The status the API answers on success. */
+  readonly ok: number;
+  readonly api?: string;
+  /** Who the request is about, as the success line names it: `deployment/shop/3/prod`. */
+  readonly subject: string;
+  /** PROJECT RELEASE and ENVIRONMENT or PHASE, as given. */
+  readonly positionals: readonly string[];
+}
+
+/**
+ * Parses `deploy`, `rollback`, `approve`, `reject` or `cancel`'s arguments into the API call; a bad command
+ * line is a UsageError (exit 2) and nothing is sent.
+ */
+export function releaseRequest(command: ReleaseCommand, args: string[]): ReleaseRequest {
+  const decides = command === 'approve' || command === 'reject';
+  const { values, positionals } = parseCommandLine(
+    {
+      args,
+      allowPositionals: true,
+      options: {
+        api: { type: 'string' },
+        ...(decides ? { comment: { type: 'string', short: 'm' } } : {}),
+        ...(command === 'rollback' ? { force: { type: 'boolean' } } : {}),
+      },
+    },
+    releaseHelp(command),
+  );
+  if (positionals.length !== 3)
+    throw new UsageError(
+      `${command} takes 3 arguments, not ${positionals.length}; ${RELEASE_USAGE[command]}`,
+    );
+  const [project, release, third] = positionals;
+  const releasePath = `/projects/${pathSegment(project, 'PROJECT')}/releases/${pathSegment(release, 'RELEASE')}`;
+  const api = values.api as string | undefined;
+  if (decides) {
+    const comment = values.comment as string | undefined;
+    if (comment === undefined || comment.trim() === '')
+      throw new UsageError(`${command} needs --comment TEXT: why, for the record; ${RELEASE_USAGE[command]}`);
+    pathSegment(third, 'PHASE');
+    return {
+      method: 'POST',
+      path: `${releasePath}/approvals`,
+      body: { phase: third, decision: command, comment },
+      ok: 201,
+      api,
+      subject: `approval/${project}/${release}/${third}`,
+      positionals,
+    };
+  }
+  const environment = pathSegment(third, 'ENVIRONMENT');
+  const subject = `deployment/${project}/${release}/${third}`;
+  if (command === 'cancel')
+    return {
+      method: 'POST',
+      path: `${releasePath}/deployments/${environment}/cancel`,
+      ok: 200,
+      api,
+      subject,
+      positionals,
+    };
+  return {
+    method: 'POST',
+    path: `${releasePath}/deployments`,
+    body: { environment: third, ...(command === 'rollback' && values.force === true ? { force: true } : {}) },
+    ok: 202,
+    api,
+    subject,
+    positionals,
+  };
+}
+
+/** `deploy`, `rollback`, `approve`, `reject`, `cancel`: one API call; the API's refusal is the error. */
+export async function runReleaseCommand(
+  command: ReleaseCommand,
+  args: string[],
+  out: (line: string) => void,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  const request = releaseRequest(command, args);
+  const api = ApiClient.fromEnv(request.api, env);
+  let answer;
+  try {
+    answer = await api.expect<Deployment & Approval>(
+      request.method,
+      request.path,
+      [request.ok],
+      request.body,
+    );
+  } catch (err) {
+    // The API calls it a rollback and asks for its "force": say how in this CLI's words.
+    if (err instanceof ApiError && err.status === 422 && err.message.includes('"force": true'))
+      throw new ApiError(
+        err.status,
+        `${err.message}\nto roll back anyway: feed-triggers rollback ${request.positionals.join(' ')} --force`,
+      );
+    throw err;
+  }
+  const subject = printable(request.subject);
+  const body = answer.body;
+  if (command === 'approve' || command === 'reject')
+    return out(`${subject} ${printable(String(body.decision))} by ${printable(String(body.by))}`);
+  // Forced is how a deployment was asked for; a cancel's answer is that deployment, but the news is the cancel.
+  const forced = body.forced && command !== 'cancel' ? ' (forced)' : '';
+  out(`${subject} ${printable(String(body.status))}${forced}`);
+}

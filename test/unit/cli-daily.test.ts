@@ -1,0 +1,288 @@
+import {
+  ENVIRONMENT_HEADERS,
+  age,
+  environmentRows,
+  environmentState,
+  ProjectEnvironments,
+} from '../../src/cli/environments';
+import { deploymentSummary, table } from '../../src/cli/get';
+import { printable, printableJson } from '../../src/cli/printable';
+import { releaseRequest } from '../../src/cli/release-actions';
+import { triggerRequest } from '../../src/cli/trigger-actions';
+import { HelpRequested, UsageError } from '../../src/cli/usage';
+import type { Deployment } from '../../src/db/deployments';
+import { runCliCapturing } from '../support/cli';
+import { startServer, TestServer } from '../support/http-server';
+
+const ESC = '\u001b';
+
+function deployment(release: string, environment: string, status: Deployment['status']): Deployment {
+  return {
+    id: 1,
+    release,
+    environment,
+    status,
+    forced: false,
+    requestedBy: 'ci',
+    queuedAt: '2026-01-01T00:00:00.000Z',
+    startedAt: null,
+    finishedAt: null,
+    attempts: 0,
+    error: null,
+    nextAttemptAt: null,
+    targets: {},
+  };
+}
+
+describe('the daily commands parse their command line before sending anything', () => {
+  test('deploy is one POST of the environment to the release, never forced', () => {
+    expect(releaseRequest('deploy', ['shop', '1.2.0', 'prod'])).toMatchObject({
+      method: 'POST',
+      path: '/projects/shop/releases/1.2.0/deployments',
+      body: { environment: 'prod' },
+      ok: 202,
+      subject: 'deployment/shop/1.2.0/prod',
+    });
+    expect(() => releaseRequest('deploy', ['shop', '1.2.0', 'prod', '--force'])).toThrow(UsageError);
+  });
+
+  test('rollback sends force only with --force', () => {
+    expect(releaseRequest('rollback', ['shop', '1', 'dev']).body).toEqual({ environment: 'dev' });
+    expect(releaseRequest('rollback', ['shop', '1', 'dev', '--force']).body).toEqual({
+      environment: 'dev',
+      force: true,
+    });
+  });
+
+  test('approve and reject decide the phase with the comment, which they require', () => {
+    expect(releaseRequest('approve', ['shop', '7', 'prod', '--comment', 'QA signed off'])).toMatchObject({
+      path: '/projects/shop/releases/7/approvals',
+      body: { phase: 'prod', decision: 'approve', comment: 'QA signed off' },
+      ok: 201,
+    });
+    expect(releaseRequest('reject', ['shop', '7', 'prod', '-m', '-a bug']).body).toEqual({
+      phase: 'prod',
+      decision: 'reject',
+      comment: '-a bug',
+    });
+    expect(() => releaseRequest('approve', ['shop', '7', 'prod'])).toThrow(/approve needs --comment/);
+    expect(() => releaseRequest('reject', ['shop', '7', 'prod', '--comment', '  '])).toThrow(
+      /reject needs --comment/,
+    );
+  });
+
+  test('cancel posts to the deployment of the release to the environment', () => {
+    const cancel = releaseRequest('cancel', ['shop', '7', 'prod']);
+    expect(cancel).toMatchObject({ path: '/projects/shop/releases/7/deployments/prod/cancel', ok: 200 });
+    expect(cancel.body).toBeUndefined();
+  });
+
+  test('the wrong number of arguments or an unknown option is a usage error', () => {
+    expect(() => releaseRequest('deploy', ['shop', '7'])).toThrow(/deploy takes 3 arguments, not 2/);
+    expect(() => releaseRequest('cancel', ['shop', '7', 'prod', 'x'])).toThrow(/takes 3 arguments, not 4/);
+    expect(() => releaseRequest('cancel', ['shop', '7', 'prod', '--force'])).toThrow(UsageError);
+    expect(() => triggerRequest('pause', ['shop'])).toThrow(/pause takes 2 arguments, not 1/);
+  });
+
+  test('--help is the command usage with what it does and its exit codes', () => {
+    for (const [run, start] of [
+      [
+        () => releaseRequest('rollback', ['--help']),
+        'usage: feed-triggers rollback PROJECT RELEASE ENVIRONMENT',
+      ],
+      [() => releaseRequest('approve', ['a', '-h']), 'usage: feed-triggers approve PROJECT RELEASE PHASE'],
+      [() => triggerRequest('poll', ['--help']), 'usage: feed-triggers poll PROJECT TRIGGER'],
+    ] as const) {
+      let help = '';
+      try {
+        run();
+      } catch (err) {
+        if (err instanceof HelpRequested) help = err.usage;
+      }
+      expect(help.startsWith(start)).toBe(true);
+      expect(help).toMatch(/exit codes: 0 done, 1 refused by the API[^]*, 2 bad usage/);
+    }
+  });
+
+  test('hostile arguments stay one encoded path segment or are refused', () => {
+    // Separators and encoded separators stay inside their segment: the API sees the name, not a new route.
+    expect(releaseRequest('deploy', ['a/b', '%2f..%2f', 'x?y#z']).path).toBe(
+      '/projects/a%2Fb/releases/%252f..%252f/deployments',
+    );
+    expect(releaseRequest('deploy', ['a/b', '1', 'x?y#z']).body).toEqual({ environment: 'x?y#z' });
+    expect(triggerRequest('pause', ['shop', '../../projects/shop']).path).toBe(
+      '/triggers/shop/..%2F..%2Fprojects%2Fshop',
+    );
+    // What no encoding keeps in place (URL parsers resolve . and .., even as %2e) is refused.
+    for (const [args, message] of [
+      [['..', '1', 'prod'], /PROJECT: "\.\." is not a name/],
+      [['shop', '.', 'prod'], /RELEASE: "\." is not a name/],
+      [['shop', '1', ''], /ENVIRONMENT: must not be empty/],
+      [['shop\u0000', '1', 'prod'], /PROJECT: "shop\\u0000" contains control characters/],
+      [['shop', '1', `prod${ESC}[2J`], /ENVIRONMENT: "prod\\u001b\[2J" contains control/],
+      [['shop', 'x'.repeat(10_000), 'prod'], /RELEASE: 10000 characters; at most 1000/],
+    ] as const) {
+      expect(() => releaseRequest('deploy', [...args])).toThrow(UsageError);
+      expect(() => releaseRequest('deploy', [...args])).toThrow(message);
+    }
+    expect(() => releaseRequest('approve', ['shop', '1', '..', '--comment', 'ok'])).toThrow(/PHASE/);
+    expect(() => triggerRequest('resume', ['shop', '..'])).toThrow(/TRIGGER: "\.\." is not a name/);
+  });
+
+  test('--wait is whole seconds from 0 to 600', () => {
+    expect(triggerRequest('poll', ['shop', 'web']).waitMs).toBe(30_000);
+    expect(triggerRequest('poll', ['shop', 'web', '--wait', '0']).waitMs).toBe(0);
+    for (const bad of ['-1', '1.5', 'soon', '601', '1e3', ''])
+      expect(() => triggerRequest('poll', ['shop', 'web', '--wait', bad])).toThrow(/--wait: a whole number/);
+  });
+});
+
+describe('server-supplied strings print as text', () => {
+  test('controls, C1, line breaks and direction overrides are shown escaped, not acted on', () => {
+    expect(printable(`a${ESC}]0;owned\u0007b`)).toBe('a\\u001b]0;owned\\u0007b');
+    expect(printable('x\u009b31my')).toBe('x\\u009b31my');
+    expect(printable('evil\u202eexe.txt')).toBe('evil\\u202eexe.txt');
+    expect(printable('one\ntwo\rthree')).toBe('one\\u000atwo\\u000dthree');
+    expect(printable('plain 1.2.0 ünïcødé')).toBe('plain 1.2.0 ünïcødé');
+  });
+
+  test('-o json stays the same document, with nothing raw a terminal would act on', () => {
+    const value = { name: `a${ESC}[2J\u009b\u202e\u2028`, n: 1 };
+    const text = printableJson(value);
+    for (const raw of [ESC, '\u009b', '\u202e', '\u2028']) expect(text).not.toContain(raw);
+    expect(JSON.parse(text)).toEqual(value);
+  });
+
+  test('a table escapes every cell', () => {
+    expect(table(['A', 'B'], [[`x${ESC}[31m`, 'y']])).toBe('A            B\nx\\u001b[31m  y');
+  });
+});
+
+describe('get environments and get releases, as rows', () => {
+  const now = new Date('2026-01-02T00:00:00Z');
+
+  test('age reads as kubectl shows it', () => {
+    expect(
+      [
+        '2026-01-01T23:59:15Z',
+        '2026-01-01T23:30:00Z',
+        '2026-01-01T19:00:00Z',
+        '2025-12-20T00:00:00Z',
+        null,
+      ].map((t) => age(t, now)),
+    ).toEqual(['45s', '30m', '5h', '13d', '-']);
+  });
+
+  test('each environment: the release there, the latest deployment when it is another, and the queue', () => {
+    const boards: ProjectEnvironments[] = [
+      {
+        project: 'shop',
+        environments: [
+          {
+            name: 'dev',
+            current: { release: '2', deployment: 3, deployedAt: '2026-01-01T23:58:00Z' },
+            inFlight: [],
+            latest: deployment('2', 'dev', 'succeeded'),
+          },
+          {
+            name: 'test',
+            current: { release: '1', deployment: 1, deployedAt: '2026-01-01T12:00:00Z' },
+            inFlight: [deployment('2', 'test', 'deploying'), deployment('3', 'test', 'queued')],
+            latest: deployment('3', 'test', 'queued'),
+          },
+          { name: 'prod', current: null, inFlight: [], latest: null },
+        ],
+      },
+    ];
+    expect(ENVIRONMENT_HEADERS).toEqual(['PROJECT', 'ENVIRONMENT', 'RELEASE', 'STATE', 'AGE', 'IN FLIGHT']);
+    expect(environmentRows(boards, now)).toEqual([
+      ['shop', 'dev', '2', 'succeeded', '2m', '-'],
+      ['shop', 'test', '1', 'deploying 2', '12h', '2:deploying,3:queued'],
+      ['shop', 'prod', '-', 'never deployed', '-', '-'],
+    ]);
+  });
+
+  test('a failure since the release there is the state; a cancel or supersede since is history', () => {
+    const current = { release: '1', deployment: 1, deployedAt: null };
+    const failed = { ...deployment('2', 'prod', 'failed'), id: 2 };
+    const cancelled = { ...deployment('2', 'prod', 'cancelled'), id: 2 };
+    expect(environmentState({ name: 'prod', current, inFlight: [], latest: failed })).toBe('failed 2');
+    expect(environmentState({ name: 'prod', current, inFlight: [], latest: cancelled })).toBe('succeeded');
+    expect(environmentState({ name: 'prod', current: null, inFlight: [], latest: cancelled })).toBe(
+      'cancelled 2',
+    );
+  });
+
+  test("a release's deployments: each environment's latest, oldest environment first", () => {
+    // The API lists a release's deployments newest first.
+    expect(
+      deploymentSummary([
+        deployment('1', 'prod', 'queued'),
+        deployment('1', 'dev', 'succeeded'),
+        deployment('1', 'test', 'succeeded'),
+        deployment('1', 'dev', 'failed'),
+      ]),
+    ).toBe('test=succeeded,dev=succeeded,prod=queued');
+    expect(deploymentSummary([])).toBe('-');
+  });
+});
+
+describe('the daily commands against an HTTP API', () => {
+  let server: TestServer;
+  let answer: { status: number; body: unknown } = { status: 202, body: {} };
+  beforeAll(async () => {
+    server = await startServer((_req, res) => {
+      res.writeHead(answer.status, { 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify(answer.body));
+    });
+  });
+  afterAll(() => server.close());
+  const cli = (...argv: string[]) =>
+    runCliCapturing(argv, { FEED_TRIGGERS_API_URL: server.url, FEED_TRIGGERS_TOKEN: 't' });
+
+  test("a refusal exits 1 with the API's detail verbatim, as text", async () => {
+    answer = {
+      status: 422,
+      body: {
+        title: 'Not allowed',
+        status: 422,
+        detail: `phase "prod" needs an approval${ESC}]0;owned\u0007\u202e`,
+      },
+    };
+    const r = await cli('deploy', 'shop', '1', 'prod');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      'feed-triggers: POST /projects/shop/releases/1/deployments: 422 phase "prod" needs an approval' +
+        '\\u001b]0;owned\\u0007\\u202e\n',
+    );
+  });
+
+  test('a usage error exits 2 and sends nothing', async () => {
+    const before = server.requests.length;
+    for (const argv of [
+      ['deploy', 'shop', '1'],
+      ['rollback', '..', '1', 'dev', '--force'],
+      ['approve', 'shop', '1', 'prod'],
+      ['cancel', 'shop', 'x'.repeat(10_000), 'prod'],
+      ['pause', 'shop/web'],
+      ['poll', 'shop', 'web', '--wait', 'later'],
+      ['get', 'environments', '--project', '..'],
+      ['get', 'releases', '--project', 'a\u0000b'],
+    ]) {
+      const r = await cli(...argv);
+      expect([argv[0], r.code, r.stderr.split('\n').length]).toEqual([argv[0], 2, 2]);
+    }
+    expect(server.requests.length).toBe(before);
+  });
+
+  test('a name with a slash reaches its own route, encoded', async () => {
+    answer = { status: 404, body: { title: 'Not found', status: 404, detail: 'no project a/b' } };
+    const r = await cli('get', 'releases', '--project', 'a/b');
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      'feed-triggers: GET /projects/a%2Fb/releases?limit=20: 404 no project a/b\n',
+    ]);
+    expect(server.requests.at(-1)?.url).toBe('/projects/a%2Fb/releases?limit=20');
+  });
+});
