@@ -25,6 +25,7 @@ const USAGE = [
   `          ${GET_USAGE}`,
   '  token   create, list and revoke API tokens',
   `          ${TOKEN_USAGE}`,
+  '  --version  the Node version the CLI runs on',
   '',
   'serve, worker and api read their environment: feed-triggers serve --help lists it.',
   'apply, validate, get and token talk to the API at --api or FEED_TRIGGERS_API_URL (default http://127.0.0.1:8080)',
@@ -70,6 +71,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return 0;
       case 'token':
         await runToken(rest, out, io.env);
+        return 0;
+      case '--version':
+        out(`feed-triggers on Node ${process.version}`);
         return 0;
       case '--help':
       case '-h':

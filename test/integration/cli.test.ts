@@ -152,6 +152,23 @@ describe('the built CLI, as npx runs it', () => {
     }
   };
 
+  test('runs on the Node package.json pins when the node on PATH is older than the floor', async () => {
+    // The PATH a user's shell has: npm's node_modules/.bin (where the pinned Node is) left out.
+    const PATH = (process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter((d) => !d.includes('node_modules'))
+      .join(path.delimiter);
+    const system = await promisify(execFile)('node', ['-p', 'process.versions.node'], {
+      env: { ...process.env, PATH },
+    });
+    const [major, minor] = system.stdout.trim().split('.').map(Number);
+    const pinned = (require('../../package.json') as { dependencies: Record<string, string> }).dependencies.node;
+    const expected = major > 22 || (major === 22 && minor >= 12) ? system.stdout.trim() : pinned;
+    // Started through its shebang, as users start it.
+    const { stdout } = await promisify(execFile)(bin, ['--version'], { cwd: dir, env: { ...process.env, PATH } });
+    expect(stdout).toBe(`feed-triggers on Node v${expected}\n`);
+  });
+
   test("<command> --help prints that command's usage and exits 0", async () => {
     for (const command of ['rules', 'apply', 'get']) {
       const r = await run([command, '--help'], '');
