@@ -162,10 +162,14 @@ describe('the built CLI, as npx runs it', () => {
       env: { ...process.env, PATH },
     });
     const [major, minor] = system.stdout.trim().split('.').map(Number);
-    const pinned = (require('../../package.json') as { dependencies: Record<string, string> }).dependencies.node;
+    const pinned = (require('../../package.json') as { dependencies: Record<string, string> }).dependencies
+      .node;
     const expected = major > 22 || (major === 22 && minor >= 12) ? system.stdout.trim() : pinned;
     // Started through its shebang, as users start it.
-    const { stdout } = await promisify(execFile)(bin, ['--version'], { cwd: dir, env: { ...process.env, PATH } });
+    const { stdout } = await promisify(execFile)(bin, ['--version'], {
+      cwd: dir,
+      env: { ...process.env, PATH },
+    });
     expect(stdout).toBe(`feed-triggers on Node v${expected}\n`);
   });
 
