@@ -13,5 +13,11 @@ if (
   !existsSync(path.join(modules, 'node', 'bin', 'node'))
 ) {
   process.stdout.write('feed-triggers: installing dependencies (npm ci) for the first run...\n');
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 22 || (major === 22 && minor < 12))
+    process.stdout.write(
+      `feed-triggers: npm will warn that Node ${process.version} is older than package.json's engines; ` +
+        'it installs the Node 24 that package.json pins, and npm start and npm test run on that one.\n',
+    );
   execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -162,8 +162,8 @@ describe('the built CLI, as npx runs it', () => {
       env: { ...process.env, PATH },
     });
     const [major, minor] = system.stdout.trim().split('.').map(Number);
-    const pinned = (require('../../package.json') as { dependencies: Record<string, string> }).dependencies
-      .node;
+    const manifest = readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8');
+    const pinned = (JSON.parse(manifest) as { dependencies: Record<string, string> }).dependencies.node;
     const expected = major > 22 || (major === 22 && minor >= 12) ? system.stdout.trim() : pinned;
     // Started through its shebang, as users start it.
     const { stdout } = await promisify(execFile)(bin, ['--version'], {
