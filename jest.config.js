@@ -2,8 +2,8 @@
 module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.[tj]s$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
-  // Kysely ships ES modules only: Node requires them natively, Jest needs them turned into CommonJS.
-  transformIgnorePatterns: ['/node_modules/(?!kysely/)'],
+  // Kysely and jose ship ES modules only: Node requires them natively, Jest needs them turned into CommonJS.
+  transformIgnorePatterns: ['/node_modules/(?!(kysely|jose)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],

@@ -5,7 +5,7 @@ ensureTemporalCli()
   .then((cli) => {
     if (!cli) {
       process.stdout.write(
-        'No local Temporal CLI; the SDK will download one on first start (needs internet).\n',
+        "No local Temporal CLI; one is downloaded from Temporal's CDN on first start (needs internet).\n",
       );
       return;
     }

@@ -6,7 +6,9 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 /**
  * `node dist/scripts/replay-histories.js [FIXTURES_DIR] [BUNDLE]`: replays every recorded history with
  * today's workflow code and exits 1 on the first nondeterminism. Runs outside jest, whose module
- * registry splits protobufjs and breaks history decoding.
+ * registry splits protobufjs and breaks history decoding. package.json declares protobufjs 8 though nothing
+ * imports it, for the same reason: without it npm hoists grpc's protobufjs 7 and gives @temporalio/common,
+ * proto and worker a private copy of 8 each.
  */
 async function main(): Promise<void> {
   const dir = path.resolve(process.argv[2] ?? path.join(__dirname, '../../test/fixtures/histories'));

@@ -217,6 +217,7 @@ async function startService(
   log.info(
     {
       role,
+      node: process.version,
       ...(role === 'worker' ? { health: `${url}/readyz` } : { api: url }),
       metrics: `${url}/metrics`,
       temporal: temporal.address,

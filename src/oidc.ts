@@ -1,4 +1,5 @@
-import { createPublicKey, KeyObject, verify } from 'node:crypto';
+import { createPublicKey, KeyObject } from 'node:crypto';
+import { errors, jwtVerify, JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import { HttpClient } from './feeds/http';
 import { isLoopback } from './feeds/feed';
@@ -9,7 +10,8 @@ import { OutboundPolicy } from './feeds/outbound';
  * Google), checked against the signer's public keys: held in the receiver's configuration (`jwks`), or
  * read from the issuer's JWKS URL (`jwksUrl`, Google's is https://www.googleapis.com/oauth2/v3/certs),
  * kept for as long as its Cache-Control says, and read again early when a token names a key not seen yet
- * (Google rotates its keys every few days).
+ * (Google rotates its keys every few days). `jose` verifies the token; the keys are read here, through the
+ * outbound policy, because the URL is the user's (jose's own remote JWKS would fetch it unchecked).
  */
 
 /** Google's issuers for the ID tokens Pub/Sub push attaches. */
@@ -90,7 +92,7 @@ function publicKeyOf(jwk: Jwk): KeyObject | null {
   }
 }
 
-/** Imported keys, per JWKS document: a burst of pushes imports each key once. */
+/** Imported keys by kid, per JWKS document: a burst of pushes imports each key once. */
 const imported = new WeakMap<Jwks, Map<string, KeyObject>>();
 function keysOf(jwks: Jwks): Map<string, KeyObject> {
   let keys = imported.get(jwks);
@@ -105,6 +107,10 @@ function keysOf(jwks: Jwks): Map<string, KeyObject> {
   return keys;
 }
 
+/**
+ * The key a token's kid names; a single key without a kid signs whatever kid the token names (a JWKS
+ * written by hand often has none). jose's createLocalJWKSet would refuse that one, so the choice is ours.
+ */
 function keyFor(keys: Map<string, KeyObject>, kid: string): KeyObject | undefined {
   return keys.get(kid) ?? (keys.size === 1 && keys.has('') ? keys.get('') : undefined);
 }
@@ -227,16 +233,8 @@ const SKEW_SECONDS = 60;
 /** Google's ID tokens are about 1 KiB; far larger is not one. */
 const MAX_TOKEN = 8192;
 
-function decodePart(part: string): Record<string, unknown> | null {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : null;
-  } catch {
-    return null;
-  }
-}
+/** The token names a key that neither the configuration nor the JWKS URL holds. */
+class UnknownKey extends Error {}
 
 /**
  * Why the `Authorization` header's ID token is not one this configuration accepts, or null when it is:
@@ -252,25 +250,31 @@ export async function oidcRefusal(
   const token = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization ?? '')?.[1];
   if (!token) return 'no Bearer token';
   if (token.length > MAX_TOKEN) return 'the token is too long';
-  const parts = token.split('.');
-  if (parts.length !== 3 || parts.some((p) => p.length === 0)) return 'not a signed JWT';
-  const [head, body, signature] = parts;
-  const header = decodePart(head);
-  const claims = decodePart(body);
-  if (!header || !claims) return 'not a JWT';
-  if (header.alg !== 'RS256') return `algorithm ${String(header.alg).slice(0, 16)}; RS256 only`;
-  const kid = typeof header.kid === 'string' ? header.kid.slice(0, 256) : '';
-  const key = config.jwks ? keyFor(keysOf(config.jwks), kid) : await remote.key(config.jwksUrl!, kid);
-  if (!key) return 'signed with a key not in the configuration';
-  const valid = verify('sha256', Buffer.from(`${head}.${body}`), key, Buffer.from(signature, 'base64url'));
-  if (!valid) return 'the signature does not verify';
-  if (typeof claims.iss !== 'string' || !config.issuers.includes(claims.iss)) return 'an unexpected issuer';
-  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-  if (!audiences.includes(config.audience)) return 'an unexpected audience';
-  if (typeof claims.exp !== 'number') return 'no expiry';
-  if (claims.exp + SKEW_SECONDS < nowSeconds) return 'expired';
+  // jose checks the algorithm before it asks for a key: a forged HS256 or `none` token reads no JWKS.
+  const key: JWTVerifyGetKey = async (header) => {
+    const kid = typeof header.kid === 'string' ? header.kid.slice(0, 256) : '';
+    const found = config.jwks ? keyFor(keysOf(config.jwks), kid) : await remote.key(config.jwksUrl!, kid);
+    if (!found) throw new UnknownKey();
+    return found;
+  };
+  let claims;
+  try {
+    ({ payload: claims } = await jwtVerify(token, key, {
+      algorithms: ['RS256'],
+      issuer: config.issuers,
+      audience: config.audience,
+      requiredClaims: ['exp'],
+      clockTolerance: SKEW_SECONDS,
+      currentDate: new Date(nowSeconds * 1000),
+    }));
+  } catch (err) {
+    if (err instanceof UnknownKey) return 'signed with a key not in the configuration';
+    // jose's own wording, which names the check and never a claim's value (`unexpected "aud" claim value`).
+    if (err instanceof errors.JOSEError) return err.message;
+    throw err; // JwksUnavailable: answered 503, and the sender retries
+  }
+  // jose checks iat only against a maximum age; a token from the future is refused here.
   if (typeof claims.iat === 'number' && claims.iat - SKEW_SECONDS > nowSeconds) return 'issued in the future';
-  if (typeof claims.nbf === 'number' && claims.nbf - SKEW_SECONDS > nowSeconds) return 'not yet valid';
   if (config.serviceAccountEmail !== undefined) {
     if (claims.email !== config.serviceAccountEmail) return 'signed for another service account';
     if (claims.email_verified !== true) return 'the email is not verified';

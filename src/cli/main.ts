@@ -40,6 +40,7 @@ const USAGE = [
   `          ${TRIGGER_USAGE.poll}`,
   '  token   create, list and revoke API tokens',
   `          ${TOKEN_USAGE}`,
+  '  --version  the Node version the CLI runs on',
   '',
   'serve, worker and api read their environment: feed-triggers serve --help lists it.',
   '<command> --help explains each command and its exit codes: 0 done, 1 refused by the API or not found, 2 bad usage.',
@@ -98,6 +99,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'resume':
       case 'poll':
         await runTriggerCommand(command satisfies TriggerCommand, rest, out, io.env);
+        return 0;
+      case '--version':
+        out(`feed-triggers on Node ${process.version}`);
         return 0;
       case '--help':
       case '-h':

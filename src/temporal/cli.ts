@@ -1,5 +1,14 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -74,7 +83,57 @@ export async function buildTemporalCli(
   return built;
 }
 
-/** A CLI found or built here; null means only the SDK's download (internet) is left. */
+/** Temporal's CDN: `<base>/<version>?platform=&arch=` answers with the CLI's .tar.gz (the CLI README's "CDN"). */
+export const TEMPORAL_CLI_DOWNLOAD_BASE = 'https://temporal.download/cli/archive';
+/** The archive is ~60 MB; anything far larger is not the CLI. */
+const MAX_ARCHIVE_BYTES = 512 * 1024 * 1024;
+const CDN_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64' };
+
+/**
+ * Downloads the CLI's archive from Temporal's CDN into the cache folder (the last resort, needs internet)
+ * and returns the path of the `temporal` in it. The SDK's test environment did this before; doing it here
+ * keeps `@temporalio/testing` out of production and starts every dev server the same way.
+ */
+export async function downloadTemporalCli(
+  env: NodeJS.ProcessEnv = process.env,
+  say: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  base: string = TEMPORAL_CLI_DOWNLOAD_BASE,
+): Promise<string> {
+  const arch = CDN_ARCH[process.arch];
+  if ((process.platform !== 'linux' && process.platform !== 'darwin') || !arch) {
+    throw new TemporalCliError(`no Temporal CLI download for ${process.platform}/${process.arch}`);
+  }
+  const url = `${base}/${TEMPORAL_CLI_VERSION}?platform=${process.platform}&arch=${arch}`;
+  const dir = cliCacheDir(env);
+  mkdirSync(dir, { recursive: true });
+  say(`Downloading the Temporal CLI ${TEMPORAL_CLI_VERSION} from ${url} into ${dir} (once)...`);
+  const response = await fetch(url, { signal: AbortSignal.timeout(300_000) }).catch((err: unknown) => {
+    throw new TemporalCliError(`download from ${url} failed: ${(err as Error).message}`);
+  });
+  if (!response.ok) throw new TemporalCliError(`download from ${url} failed: HTTP ${response.status}`);
+  const archive = Buffer.from(await response.arrayBuffer());
+  if (archive.length > MAX_ARCHIVE_BYTES) {
+    throw new TemporalCliError(`download from ${url} is ${archive.length} bytes, not a Temporal CLI archive`);
+  }
+  // Unpacked beside the cache first, so a half-written binary is never found by findTemporalCli.
+  const staging = mkdtempSync(path.join(dir, '.download-'));
+  try {
+    writeFileSync(path.join(staging, 'cli.tar.gz'), archive);
+    try {
+      await promisify(execFile)('tar', ['-xzf', 'cli.tar.gz', 'temporal'], { cwd: staging });
+    } catch (err) {
+      const stderr = (err as { stderr?: string }).stderr ?? (err as Error).message;
+      throw new TemporalCliError(`the archive from ${url} holds no temporal binary: ${stderr.trim()}`);
+    }
+    chmodSync(path.join(staging, 'temporal'), 0o755);
+    renameSync(path.join(staging, 'temporal'), path.join(dir, 'temporal'));
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return path.join(dir, 'temporal');
+}
+
+/** A CLI found or built here; null means only the download from Temporal's CDN (internet) is left. */
 export async function ensureTemporalCli(env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
   return findTemporalCli(env) ?? (await buildTemporalCli(env));
 }

@@ -2,11 +2,10 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { TemporalSettings } from '../config';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
-import { ensureTemporalCli, NO_CLI_MESSAGE, TemporalCliError } from './cli';
+import { downloadTemporalCli, ensureTemporalCli, NO_CLI_MESSAGE, TemporalCliError } from './cli';
 import { startDevServerProcess } from './dev-server';
 import { freePort } from '../runtime/ports';
 
@@ -72,7 +71,7 @@ export const EMBEDDED_DEV_SERVER: TemporalSettings = {
 
 /**
  * Uses TEMPORAL_ADDRESS when set; otherwise starts a dev server from a local CLI (PATH,
- * TEMPORAL_CLI_PATH, cache, or built with Go), falling back to the SDK's download.
+ * TEMPORAL_CLI_PATH, cache, or built with Go), falling back to a download from Temporal's CDN.
  * Registers the project's search attributes either way.
  */
 export async function connectTemporal(
@@ -104,9 +103,8 @@ async function connectExisting(settings: TemporalSettings): Promise<TemporalHand
 }
 
 async function startDevServer(namespace: string, dev: DevServerOptions): Promise<TemporalHandle> {
-  const cli = await ensureTemporalCli();
+  const cli = (await ensureTemporalCli()) ?? (await downloadCli());
   if (dev.dbFile) mkdirSync(path.dirname(dev.dbFile), { recursive: true });
-  if (!cli) return startDownloadedDevServer(namespace, dev);
   const ip = '127.0.0.1';
   const server = await startDevServerProcess({
     cli,
@@ -152,45 +150,13 @@ async function startDevServer(namespace: string, dev: DevServerOptions): Promise
   }
 }
 
-/** No CLI on this machine and no Go to build one: the SDK downloads the CLI (internet) and runs it. */
-async function startDownloadedDevServer(namespace: string, dev: DevServerOptions): Promise<TemporalHandle> {
-  let env: TestWorkflowEnvironment;
+/** No CLI on this machine and no Go to build one: download it (internet), or say every way to get one. */
+async function downloadCli(): Promise<string> {
   try {
-    env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'cached-download' },
-        namespace,
-        ip: '127.0.0.1',
-        port: dev.port,
-        dbFilename: dev.dbFile,
-        ui: dev.uiPort !== undefined,
-        uiPort: dev.uiPort,
-        searchAttributes: [...SEARCH_ATTRIBUTES],
-        // The server's own warnings as JSON lines, like ours.
-        log: { format: 'json', level: 'warn' },
-        extraArgs: [
-          ...DEV_SERVER_SQLITE_ARGS,
-          ...(dev.metricsPort ? ['--metrics-port', String(dev.metricsPort)] : []),
-          ...(dev.httpPort ? ['--http-port', String(dev.httpPort)] : []),
-        ],
-      },
-    });
+    return await downloadTemporalCli();
   } catch (err) {
     throw new TemporalCliError(`${NO_CLI_MESSAGE}\n(download failed: ${(err as Error).message})`);
   }
-  const connection = await Connection.connect({ address: env.address, channelArgs: RECONNECT_CHANNEL_ARGS });
-  return {
-    address: env.address,
-    namespace,
-    connection,
-    nativeConnection: env.nativeConnection,
-    uiUrl: dev.uiPort !== undefined ? `http://127.0.0.1:${dev.uiPort}` : null,
-    devServerPid: null,
-    async close() {
-      await connection.close();
-      await env.teardown();
-    },
-  };
 }
 
 const { IndexedValueType } = temporal.api.enums.v1;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -151,6 +151,27 @@ describe('the built CLI, as npx runs it', () => {
       return { code: e.code, stdout: e.stdout, stderr: e.stderr };
     }
   };
+
+  test('runs on the Node package.json pins when the node on PATH is older than the floor', async () => {
+    // The PATH a user's shell has: npm's node_modules/.bin (where the pinned Node is) left out.
+    const PATH = (process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter((d) => !d.includes('node_modules'))
+      .join(path.delimiter);
+    const system = await promisify(execFile)('node', ['-p', 'process.versions.node'], {
+      env: { ...process.env, PATH },
+    });
+    const [major, minor] = system.stdout.trim().split('.').map(Number);
+    const manifest = readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8');
+    const pinned = (JSON.parse(manifest) as { dependencies: Record<string, string> }).dependencies.node;
+    const expected = major > 22 || (major === 22 && minor >= 12) ? system.stdout.trim() : pinned;
+    // Started through its shebang, as users start it.
+    const { stdout } = await promisify(execFile)(bin, ['--version'], {
+      cwd: dir,
+      env: { ...process.env, PATH },
+    });
+    expect(stdout).toBe(`feed-triggers on Node v${expected}\n`);
+  });
 
   test("<command> --help prints that command's usage and exits 0", async () => {
     const daily = ['deploy', 'rollback', 'approve', 'reject', 'cancel', 'pause', 'resume', 'poll'];
