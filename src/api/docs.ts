@@ -1,8 +1,8 @@
 import path from 'node:path';
 import express from 'express';
-import { apiRouter } from './access';
-import { openApiDocument } from './openapi';
+import { z } from 'zod';
 import { sendProblem } from './problem';
+import { defineRoutes, Handlers, notFound } from './route';
 
 /** The files of swagger-ui-dist the page loads; nothing else of the package is served. */
 const ASSETS: Readonly<Record<string, string>> = {
@@ -31,29 +31,59 @@ const PAGE = `<!doctype html>
 const INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui', persistAuthorization: false });\n`;
 
 /** `GET /openapi.json` (OpenAPI 3.1) and `GET /docs`, a Swagger UI page of it served from this process. */
-export function docsRoutes(): express.Router {
-  const router = apiRouter();
+export const DOCS_ROUTES = defineRoutes({
+  openApi: {
+    method: 'GET',
+    path: '/openapi.json',
+    // The API's description holds no data; calls from the docs page still need a token (its Authorize button).
+    access: 'public',
+    summary: 'This description',
+    tag: 'health',
+    responses: { 200: { description: 'OpenAPI 3.1 document' } },
+  },
+  docsPage: {
+    method: 'GET',
+    path: '/docs',
+    access: 'public',
+    summary: 'A browsable page of this description',
+    tag: 'health',
+    responses: { 200: { description: 'HTML', mediaType: 'text/html' } },
+  },
+  docsAsset: {
+    method: 'GET',
+    path: '/docs/:asset',
+    access: 'public',
+    summary: "The docs page's script, style sheet and icon",
+    tag: 'health',
+    params: z.object({ asset: z.string() }),
+    responses: { 200: { description: 'The file' }, 404: notFound('asset') },
+  },
+});
+
+/** The handlers of DOCS_ROUTES; `openApiDocument` is built at the first call and kept. */
+export function docsHandlers(openApiDocument: () => Record<string, unknown>): Handlers<typeof DOCS_ROUTES> {
   let document: string | null = null;
   const dist = path.dirname(require.resolve('swagger-ui-dist/package.json'));
-  router.get('/openapi.json', (_req, res) => {
-    document ??= JSON.stringify(openApiDocument());
-    res.type('application/json').send(document);
-  });
-  const page = (_req: express.Request, res: express.Response) => {
-    res
-      .set(
-        'Content-Security-Policy',
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
-      )
-      .type('text/html')
-      .send(PAGE);
+  return {
+    openApi: (_req, res) => {
+      document ??= JSON.stringify(openApiDocument());
+      res.type('application/json').send(document);
+    },
+    docsPage: (_req, res) => {
+      res
+        .set(
+          'Content-Security-Policy',
+          "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+        )
+        .type('text/html')
+        .send(PAGE);
+    },
+    docsAsset: (req: express.Request, res: express.Response) => {
+      const asset = String(req.params.asset);
+      if (asset === 'init.js') return void res.type('text/javascript').send(INIT);
+      const type = ASSETS[asset];
+      if (!type) return sendProblem(res, 404, 'Not found', `no route for GET ${req.path}`);
+      res.type(type).set('Cache-Control', 'public, max-age=86400').sendFile(path.join(dist, asset));
+    },
   };
-  router.get('/docs', page);
-  router.get('/docs/:asset', (req, res) => {
-    if (req.params.asset === 'init.js') return void res.type('text/javascript').send(INIT);
-    const type = ASSETS[req.params.asset];
-    if (!type) return sendProblem(res, 404, 'Not found', `no route for GET ${req.path}`);
-    res.type(type).set('Cache-Control', 'public, max-age=86400').sendFile(path.join(dist, req.params.asset));
-  });
-  return router;
 }

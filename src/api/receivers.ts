@@ -1,10 +1,11 @@
 import { Client } from '@temporalio/client';
-import express, { NextFunction, Request, Response, Router } from 'express';
+import express, { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
 import { Feed } from '../feeds/feed';
 import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
 import { metrics, notificationVerdict } from '../metrics';
 import {
+  RECEIVER_TYPES,
   parseNotification,
   PayloadError,
   Push,
@@ -21,6 +22,7 @@ import { SlugSchema } from '../domain/trigger-schema';
 import { ReceiverConflict, ReceiverStore } from '../db/receivers';
 import { principalOf } from './access';
 import { HttpProblem, parseOr400, sendProblem } from './problem';
+import { defineRoutes, Handlers, invalid, notFound, Problem, problemExample, Timestamp } from './route';
 import { MAX_PACKAGES_PER_NOTIFICATION, signalWatchers, WEBHOOK_BODY_LIMIT } from './webhooks';
 
 export interface ReceiverOptions {
@@ -89,178 +91,312 @@ function headersOf(req: Request): Record<string, string | undefined> {
   return out;
 }
 
+const ReceiverInfo = z.object({
+  spec: z.object({
+    name: z.string(),
+    type: z.enum(RECEIVER_TYPES),
+    secret: z.object({ secret: z.string() }).optional(),
+    feed: z.string().optional(),
+  }),
+  createdBy: z.string(),
+  createdAt: Timestamp,
+});
+const receiverExample = {
+  spec: { name: 'ghcr', type: 'github', secret: { secret: 'github-hook' }, feed: 'ghcr' },
+  createdBy: 'alice',
+  createdAt: '2026-11-28T10:00:00.000Z',
+};
+
+/** Receivers are kept where triggers are told to poll: every route here waits on Temporal's health. */
+export const RECEIVER_ROUTES = defineRoutes({
+  hook: {
+    method: 'POST',
+    path: '/hooks/:id',
+    access: 'sender',
+    temporal: true,
+    summary:
+      "A registry's push notification to one receiver (its type's payload; verified as its sender allows)",
+    tag: 'webhooks',
+    params: HookParams,
+    body: z.record(z.string(), z.unknown()),
+    bodyExample: { events: [{ action: 'push', target: { repository: 'library/nginx', tag: '1.27.3' } }] },
+    responses: {
+      200: {
+        description: "A sender's ping (GitHub) answered",
+        schema: z.object({ receiver: z.string(), pong: z.literal(true) }),
+        example: { receiver: 'ghcr', pong: true },
+      },
+      202: {
+        description:
+          'Accepted: the triggers watching the pushed packages were told to poll (or the event moves no tag); `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 100 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns)',
+        schema: z.object({
+          receiver: z.string(),
+          packages: z.array(z.string()).optional(),
+          triggers: z.array(z.string()),
+          pending: z.array(z.string()).optional(),
+          missed: z.array(z.string()).optional(),
+          deferred: z.array(z.string()).optional(),
+          ignored: z.string().optional(),
+        }),
+        example: { receiver: 'ghcr', packages: ['ghcr.io/acme/web'], triggers: ['trigger/shop/web'] },
+      },
+      400: invalid,
+      401: {
+        description: 'Not verified (unknown URL, bad signature or header): nothing was signalled',
+        schema: Problem,
+        example: problemExample(401, 'Unauthorized', 'the notification could not be verified'),
+      },
+      413: {
+        description: 'Larger than 1 MiB',
+        schema: Problem,
+        example: problemExample(
+          413,
+          'Payload too large',
+          "the body is larger than this endpoint's limit of 1048576 bytes",
+        ),
+      },
+    },
+  },
+  listReceivers: {
+    method: 'GET',
+    path: '/receivers',
+    access: 'admin',
+    temporal: true,
+    summary: 'Webhook receivers (never their URL tokens)',
+    tag: 'webhooks',
+    responses: {
+      200: {
+        description: 'Receivers by name',
+        schema: z.object({ receivers: z.array(ReceiverInfo) }),
+        example: { receivers: [receiverExample] },
+      },
+    },
+  },
+  createReceiver: {
+    method: 'POST',
+    path: '/receivers',
+    access: 'admin',
+    temporal: true,
+    summary: 'Create a receiver; its URL (with its token) is in this answer only',
+    tag: 'webhooks',
+    body: ReceiverSpecSchema,
+    bodyExample: { name: 'ghcr', type: 'github', secret: { secret: 'github-hook' }, feed: 'ghcr' },
+    responses: {
+      201: {
+        description: 'Created',
+        schema: ReceiverInfo.extend({ url: z.string(), verifies: z.string() }),
+        example: {
+          ...receiverExample,
+          url: `/hooks/${'x'.repeat(43)}`,
+          verifies: 'X-Hub-Signature-256: HMAC-SHA256 of the raw body',
+        },
+      },
+      400: invalid,
+      409: {
+        description: 'A receiver has that name',
+        schema: Problem,
+        example: problemExample(409, 'Conflict', 'a receiver named ghcr exists; delete it first'),
+      },
+    },
+  },
+  deleteReceiver: {
+    method: 'DELETE',
+    path: '/receivers/:name',
+    access: 'admin',
+    temporal: true,
+    summary: 'Delete a receiver: its URL stops working at once',
+    tag: 'webhooks',
+    params: ReceiverParams,
+    responses: {
+      200: {
+        description: 'Deleted',
+        schema: z.object({ name: z.string(), deleted: z.literal(true) }),
+        example: { name: 'ghcr', deleted: true },
+      },
+      404: notFound('receiver'),
+      409: {
+        description: 'The receiver is defined in the configuration file',
+        schema: Problem,
+        example: problemExample(
+          409,
+          'Conflict',
+          'receiver ghcr is defined in the configuration file; remove it there',
+        ),
+      },
+    },
+  },
+});
+
 /**
  * `/receivers` (admins create, list and delete them) and `POST /hooks/:id`, where each receiver's sender
  * posts: verified by the URL's token and, where the sender can, a signature or header; parsed with the
  * sender's own payload schema; answered 202 with the triggers told to poll, without waiting on registries.
  */
-export function receiverRoutes(options: ReceiverOptions): Router {
+export function receiverHandlers(options: ReceiverOptions): Handlers<typeof RECEIVER_ROUTES> {
   const { store } = options;
-  const router = Router();
   const jwks = new JwksCache(options.outbound);
-
-  router.post('/receivers', async (req, res) => {
-    const spec = parseOr400(ReceiverSpecSchema, req.body);
-    if (spec.oidc?.jwksUrl)
-      try {
-        checkOutboundUrl(new URL(spec.oidc.jwksUrl), options.outbound);
-      } catch (err) {
-        throw new HttpProblem(400, 'Invalid request', `oidc.jwksUrl: ${(err as Error).message}`, [
-          { field: 'oidc.jwksUrl', message: (err as Error).message },
-        ]);
-      }
-    if (spec.secret && !options.secrets.has(spec.secret.secret))
-      throw new HttpProblem(
-        400,
-        'Invalid request',
-        `secret.secret: no receiver secret named ${spec.secret.secret} in the configuration (receiverSecrets)`,
-        [{ field: 'secret.secret', message: 'not in the configuration' }],
-      );
-    try {
-      const { token, info } = await store.create(spec, principalOf(res)?.name ?? 'unknown');
-      res.locals.auditDetail = `receiver ${spec.name} (${spec.type})`;
-      res
-        .status(201)
-        .set('Cache-Control', 'no-store')
-        .json({ ...info, url: `/hooks/${token}`, verifies: RECEIVER_VERIFICATION[spec.type].how });
-    } catch (err) {
-      if (err instanceof ReceiverConflict) throw new HttpProblem(409, 'Conflict', err.message);
-      throw err;
-    }
-  });
-  router.get('/receivers', async (_req, res) => {
-    res.json({ receivers: await store.list() });
-  });
-  router.delete('/receivers/:name', async (req, res) => {
-    const { name } = parseOr400(ReceiverParams, req.params);
-    res.locals.auditDetail = `receiver ${name}`;
-    let deleted: boolean;
-    try {
-      deleted = await store.delete(name);
-    } catch (err) {
-      if (err instanceof ReceiverConflict) throw new HttpProblem(409, 'Conflict', err.message);
-      throw err;
-    }
-    if (!deleted) throw new HttpProblem(404, 'Not found', `no receiver named ${name}`);
-    res.json({ name, deleted: true });
-  });
-
-  router.post(
-    '/hooks/:id',
-    // The receiver is looked up before the body is read: an unknown URL is answered at once, and its body
-    // is discarded as it arrives (Node's http server), never buffered.
-    async (req: Request, res: Response, next: NextFunction) => {
-      res.locals.receiver = 'unknown';
-      res.once('finish', () => {
-        const status = res.statusCode;
-        // A notification acknowledged but not acted on (a pull, a replay) is `ignored`, not `accepted`.
-        const verdict = notificationVerdict(status, res.locals.ignored === true);
-        metrics.webhookNotifications.inc({ receiver: String(res.locals.receiver), verdict });
-      });
-      const spec = await store.byToken(String(req.params.id));
-      if (!spec) {
-        res.set('Connection', 'close');
-        return refuse(res);
-      }
-      res.locals.receiver = spec.name;
-      res.locals.spec = spec;
-      next();
-    },
-    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
-    async (req: Request, res: Response) => {
-      const spec = res.locals.spec as ReceiverSpec;
-      const secret = spec.secret ? (options.secrets.get(spec.secret.secret) ?? null) : null;
-      if (spec.secret && secret === null) {
-        options.log(`receiver ${spec.name}: its secret ${spec.secret.secret} is not in the configuration`);
-        return refuse(res);
-      }
-      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const headers = headersOf(req);
-      let refusal: string | null;
-      try {
-        refusal = await senderRefusal(spec, secret, raw, headers, jwks);
-      } catch (err) {
-        if (!(err instanceof JwksUnavailable)) throw err;
-        options.log(`receiver ${spec.name}: ${err.message}`);
-        // The sender retries (Pub/Sub push retries until acknowledged): nothing is lost.
-        throw new HttpProblem(503, 'Service unavailable', 'the notification cannot be verified now; retry');
-      }
-      if (refusal !== null) {
-        // For the operator, without the sender's values: a misconfigured audience shows here.
-        options.log(`receiver ${spec.name}: refused a notification: ${refusal}`);
-        return refuse(res);
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        throw new HttpProblem(400, 'Invalid request', 'the body is not valid JSON', [
-          { field: '(body)', message: 'not valid JSON' },
-        ]);
-      }
-      let parsed;
-      try {
-        parsed = parseNotification(spec.type, body, headers);
-      } catch (err) {
-        if (err instanceof PayloadError)
-          throw new HttpProblem(400, 'Invalid request', err.message, [
-            { field: err.field, message: err.message },
+  return {
+    createReceiver: async (req, res) => {
+      const spec = parseOr400(ReceiverSpecSchema, req.body);
+      if (spec.oidc?.jwksUrl)
+        try {
+          checkOutboundUrl(new URL(spec.oidc.jwksUrl), options.outbound);
+        } catch (err) {
+          throw new HttpProblem(400, 'Invalid request', `oidc.jwksUrl: ${(err as Error).message}`, [
+            { field: 'oidc.jwksUrl', message: (err as Error).message },
           ]);
-        throw err;
-      }
-      if (parsed.kind === 'ping') return void res.json({ receiver: spec.name, pong: true });
-      if (parsed.kind === 'ignored') {
-        res.locals.ignored = true;
-        return void res.status(202).json({ receiver: spec.name, ignored: parsed.reason, triggers: [] });
-      }
-      const tags: { key: string; tag: string }[] = [];
-      const keys = new Set<string>();
-      for (const push of parsed.pushes)
-        for (const { key, tag } of keysOf(push, spec.feed, options.feeds)) {
-          keys.add(key);
-          if (tags.length < 20 && !tags.some((t) => t.key === key && t.tag === tag)) tags.push({ key, tag });
         }
-      if (keys.size > MAX_PACKAGES_PER_NOTIFICATION)
+      if (spec.secret && !options.secrets.has(spec.secret.secret))
         throw new HttpProblem(
           400,
           'Invalid request',
-          `the notification names ${keys.size} packages; at most ${MAX_PACKAGES_PER_NOTIFICATION}`,
+          `secret.secret: no receiver secret named ${spec.secret.secret} in the configuration (receiverSecrets)`,
+          [{ field: 'secret.secret', message: 'not in the configuration' }],
         );
-      // A notification acted on before (the same delivery id, or the same signed body within the window) is
-      // acknowledged and ignored: a captured notification cannot make triggers poll again and again.
-      const delivery = deliveryKeys(spec, raw, headers, body);
-      if (!(await store.firstDelivery(spec.name, delivery, REPLAY_WINDOW_MS))) {
-        res.locals.ignored = true;
-        return void res
-          .status(202)
-          .json({ receiver: spec.name, ignored: 'a replayed notification', triggers: [] });
-      }
-      let signals;
       try {
-        signals = await signalWatchers(options.client, [...keys], { source: `webhook ${spec.name}`, tags });
+        const { token, info } = await store.create(spec, principalOf(res)?.name ?? 'unknown');
+        res.locals.auditDetail = `receiver ${spec.name} (${spec.type})`;
+        res
+          .status(201)
+          .set('Cache-Control', 'no-store')
+          .json({ ...info, url: `/hooks/${token}`, verifies: RECEIVER_VERIFICATION[spec.type].how });
       } catch (err) {
-        // Not acted on: the sender's retry must not count as a replay.
-        await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
+        if (err instanceof ReceiverConflict) throw new HttpProblem(409, 'Conflict', err.message);
         throw err;
       }
-      const { signalled, pending, missed, deferred } = signals;
-      // Recorded as acted on only once every watcher was told: a notification whose watchers are still
-      // being looked up (deferred), whose signal failed, or that found none yet must count when it comes
-      // again, or a burst of identical notifications (one per pushed tag) could leave a trigger unpolled.
-      if (deferred.length > 0 || missed.length > 0 || signalled.length === 0)
-        await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
-      res.status(202).json({
-        receiver: spec.name,
-        packages: [...keys],
-        triggers: signalled,
-        ...(pending.length > 0 ? { pending } : {}),
-        ...(missed.length > 0 ? { missed } : {}),
-        ...(deferred.length > 0 ? { deferred } : {}),
-      });
-      if (spec.type === 'dockerhub') callBack(body, signalled.length, options);
     },
-  );
-  return router;
+    listReceivers: async (_req, res) => {
+      res.json({ receivers: await store.list() });
+    },
+    deleteReceiver: async (req, res) => {
+      const { name } = parseOr400(ReceiverParams, req.params);
+      res.locals.auditDetail = `receiver ${name}`;
+      let deleted: boolean;
+      try {
+        deleted = await store.delete(name);
+      } catch (err) {
+        if (err instanceof ReceiverConflict) throw new HttpProblem(409, 'Conflict', err.message);
+        throw err;
+      }
+      if (!deleted) throw new HttpProblem(404, 'Not found', `no receiver named ${name}`);
+      res.json({ name, deleted: true });
+    },
+    hook: [
+      // The receiver is looked up before the body is read: an unknown URL is answered at once, and its body
+      // is discarded as it arrives (Node's http server), never buffered.
+      async (req: Request, res: Response, next: NextFunction) => {
+        res.locals.receiver = 'unknown';
+        res.once('finish', () => {
+          const status = res.statusCode;
+          // A notification acknowledged but not acted on (a pull, a replay) is `ignored`, not `accepted`.
+          const verdict = notificationVerdict(status, res.locals.ignored === true);
+          metrics.webhookNotifications.inc({ receiver: String(res.locals.receiver), verdict });
+        });
+        const spec = await store.byToken(String(req.params.id));
+        if (!spec) {
+          res.set('Connection', 'close');
+          return refuse(res);
+        }
+        res.locals.receiver = spec.name;
+        res.locals.spec = spec;
+        next();
+      },
+      express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
+      async (req: Request, res: Response) => {
+        const spec = res.locals.spec as ReceiverSpec;
+        const secret = spec.secret ? (options.secrets.get(spec.secret.secret) ?? null) : null;
+        if (spec.secret && secret === null) {
+          options.log(`receiver ${spec.name}: its secret ${spec.secret.secret} is not in the configuration`);
+          return refuse(res);
+        }
+        const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        const headers = headersOf(req);
+        let refusal: string | null;
+        try {
+          refusal = await senderRefusal(spec, secret, raw, headers, jwks);
+        } catch (err) {
+          if (!(err instanceof JwksUnavailable)) throw err;
+          options.log(`receiver ${spec.name}: ${err.message}`);
+          // The sender retries (Pub/Sub push retries until acknowledged): nothing is lost.
+          throw new HttpProblem(503, 'Service unavailable', 'the notification cannot be verified now; retry');
+        }
+        if (refusal !== null) {
+          // For the operator, without the sender's values: a misconfigured audience shows here.
+          options.log(`receiver ${spec.name}: refused a notification: ${refusal}`);
+          return refuse(res);
+        }
+        let body: unknown;
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          throw new HttpProblem(400, 'Invalid request', 'the body is not valid JSON', [
+            { field: '(body)', message: 'not valid JSON' },
+          ]);
+        }
+        let parsed;
+        try {
+          parsed = parseNotification(spec.type, body, headers);
+        } catch (err) {
+          if (err instanceof PayloadError)
+            throw new HttpProblem(400, 'Invalid request', err.message, [
+              { field: err.field, message: err.message },
+            ]);
+          throw err;
+        }
+        if (parsed.kind === 'ping') return void res.json({ receiver: spec.name, pong: true });
+        if (parsed.kind === 'ignored') {
+          res.locals.ignored = true;
+          return void res.status(202).json({ receiver: spec.name, ignored: parsed.reason, triggers: [] });
+        }
+        const tags: { key: string; tag: string }[] = [];
+        const keys = new Set<string>();
+        for (const push of parsed.pushes)
+          for (const { key, tag } of keysOf(push, spec.feed, options.feeds)) {
+            keys.add(key);
+            if (tags.length < 20 && !tags.some((t) => t.key === key && t.tag === tag))
+              tags.push({ key, tag });
+          }
+        if (keys.size > MAX_PACKAGES_PER_NOTIFICATION)
+          throw new HttpProblem(
+            400,
+            'Invalid request',
+            `the notification names ${keys.size} packages; at most ${MAX_PACKAGES_PER_NOTIFICATION}`,
+          );
+        // A notification acted on before (the same delivery id, or the same signed body within the window) is
+        // acknowledged and ignored: a captured notification cannot make triggers poll again and again.
+        const delivery = deliveryKeys(spec, raw, headers, body);
+        if (!(await store.firstDelivery(spec.name, delivery, REPLAY_WINDOW_MS))) {
+          res.locals.ignored = true;
+          return void res
+            .status(202)
+            .json({ receiver: spec.name, ignored: 'a replayed notification', triggers: [] });
+        }
+        let signals;
+        try {
+          signals = await signalWatchers(options.client, [...keys], { source: `webhook ${spec.name}`, tags });
+        } catch (err) {
+          // Not acted on: the sender's retry must not count as a replay.
+          await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
+          throw err;
+        }
+        const { signalled, pending, missed, deferred } = signals;
+        // Recorded as acted on only once every watcher was told: a notification whose watchers are still
+        // being looked up (deferred), whose signal failed, or that found none yet must count when it comes
+        // again, or a burst of identical notifications (one per pushed tag) could leave a trigger unpolled.
+        if (deferred.length > 0 || missed.length > 0 || signalled.length === 0)
+          await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
+        res.status(202).json({
+          receiver: spec.name,
+          packages: [...keys],
+          triggers: signalled,
+          ...(pending.length > 0 ? { pending } : {}),
+          ...(missed.length > 0 ? { missed } : {}),
+          ...(deferred.length > 0 ? { deferred } : {}),
+        });
+        if (spec.type === 'dockerhub') callBack(body, signalled.length, options);
+      },
+    ],
+  };
 }
 
 /** Where Docker Hub's callbacks go: its documented `callback_url` origin. */

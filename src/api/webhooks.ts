@@ -1,12 +1,13 @@
 import { metrics, notificationVerdict } from '../metrics';
 import { Client } from '@temporalio/client';
-import express, { Router } from 'express';
+import express from 'express';
 import { z } from 'zod';
 import { PACKAGES_ATTRIBUTE, watchedPackageKey } from '../domain/search-attributes';
 import { FeedIdSchema } from '../domain/trigger-schema';
 import { pollNowSignal, PollNowRequest } from '../../workflows/messages/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 import { listRunning, within } from './workflows';
+import { defineRoutes, Handlers, invalid, Problem, problemExample } from './route';
 import { DistributionSchema, sameSecret } from '../receivers';
 
 /** A registry batches a few events per notification; bodies and fan-out stay bounded. */
@@ -256,67 +257,100 @@ async function refreshWatchers(
   }
 }
 
+export const WEBHOOK_ROUTES = defineRoutes({
+  registryNotification: {
+    method: 'POST',
+    path: '/webhooks/registry',
+    access: 'sender',
+    temporal: true,
+    summary: 'A registry push notification (CNCF distribution format): watching triggers poll now',
+    tag: 'webhooks',
+    query: WebhookQuery,
+    body: NotificationSchema,
+    bodyExample: { events: [{ action: 'push', target: { repository: 'library/nginx', tag: '1.27.3' } }] },
+    responses: {
+      202: {
+        description:
+          'The triggers watching the pushed packages were told to poll; `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 100 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns)',
+        schema: z.object({
+          packages: z.array(z.string()),
+          triggers: z.array(z.string()),
+          pending: z.array(z.string()).optional(),
+          missed: z.array(z.string()).optional(),
+          deferred: z.array(z.string()).optional(),
+        }),
+        example: { packages: ['docker.io/library/nginx'], triggers: ['trigger/shop/web'] },
+      },
+      400: invalid,
+      401: {
+        description: 'The sender did not prove itself',
+        schema: Problem,
+        example: problemExample(401, 'Unauthorized', 'a valid Bearer token is required'),
+      },
+    },
+  },
+});
+
 /**
  * `POST /webhooks/registry[?feed=ID]`: a registry's push notification makes every trigger watching the
  * pushed repository poll now, so a release follows a push in seconds; polling stays the safety net.
  * Duplicate deliveries are harmless: a poll of an unchanged repository releases nothing.
  */
-export function webhookRoutes(client: Client, token: string | null): Router {
-  const router = Router();
-  router.post(
-    '/webhooks/registry',
-    // The sender proves itself before its body is read.
-    (req, res, next) => {
-      res.once('finish', () => {
-        const verdict = notificationVerdict(res.statusCode, res.locals.ignored === true);
-        metrics.webhookNotifications.inc({ receiver: 'registry', verdict });
-      });
-      if (token !== null) {
-        const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? '';
-        if (!sameSecret(given, token))
-          throw new HttpProblem(401, 'Unauthorized', 'a valid Bearer token is required');
-      }
-      next();
-    },
-    express.json({ limit: WEBHOOK_BODY_LIMIT, type: NOTIFICATION_TYPES }),
-    async (req, res) => {
-      const { feed } = parseOr400(WebhookQuery, req.query, 'query');
-      const body = parseOr400(NotificationSchema, req.body);
-      const keys = new Set<string>();
-      // The tags pushed, so each trigger keeps polling for them until it sees them (see WantedTag).
-      const tags: { key: string; tag: string }[] = [];
-      for (const event of body.events) {
-        if (event.action !== 'push' || !event.target.tag) continue; // blob pushes and deletions move no tag
-        // A request host that is no feed id or registry host names nothing we watch.
-        const feedId = feed ?? FeedIdSchema.safeParse(event.request?.host).data;
-        if (!feedId) continue;
-        const key = watchedPackageKey(feedId, event.target.repository);
-        keys.add(key);
-        const tag = event.target.tag;
-        if (tags.length < 20 && !tags.some((t) => t.key === key && t.tag === tag)) tags.push({ key, tag });
-      }
-      if (keys.size > MAX_PACKAGES_PER_NOTIFICATION)
-        throw new HttpProblem(
-          400,
-          'Invalid request',
-          `events: ${keys.size} distinct repositories; at most ${MAX_PACKAGES_PER_NOTIFICATION} per notification`,
-          [{ field: 'events', message: `at most ${MAX_PACKAGES_PER_NOTIFICATION} distinct repositories` }],
-        );
-      // Pulls, deletions and blob pushes are taken (202) and counted as ignored, not as accepted pushes.
-      res.locals.ignored = keys.size === 0;
-      const all = [...keys];
-      const { signalled, pending, missed, deferred } = await signalWatchers(client, all, {
-        source: 'webhook registry',
-        tags,
-      });
-      res.status(202).json({
-        packages: all,
-        triggers: signalled,
-        ...(pending.length > 0 ? { pending } : {}),
-        ...(missed.length > 0 ? { missed } : {}),
-        ...(deferred.length > 0 ? { deferred } : {}),
-      });
-    },
-  );
-  return router;
+export function webhookHandlers(client: Client, token: string | null): Handlers<typeof WEBHOOK_ROUTES> {
+  return {
+    registryNotification: [
+      // The sender proves itself before its body is read.
+      (req, res, next) => {
+        res.once('finish', () => {
+          const verdict = notificationVerdict(res.statusCode, res.locals.ignored === true);
+          metrics.webhookNotifications.inc({ receiver: 'registry', verdict });
+        });
+        if (token !== null) {
+          const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? '';
+          if (!sameSecret(given, token))
+            throw new HttpProblem(401, 'Unauthorized', 'a valid Bearer token is required');
+        }
+        next();
+      },
+      express.json({ limit: WEBHOOK_BODY_LIMIT, type: NOTIFICATION_TYPES }),
+      async (req, res) => {
+        const { feed } = parseOr400(WebhookQuery, req.query, 'query');
+        const body = parseOr400(NotificationSchema, req.body);
+        const keys = new Set<string>();
+        // The tags pushed, so each trigger keeps polling for them until it sees them (see WantedTag).
+        const tags: { key: string; tag: string }[] = [];
+        for (const event of body.events) {
+          if (event.action !== 'push' || !event.target.tag) continue; // blob pushes and deletions move no tag
+          // A request host that is no feed id or registry host names nothing we watch.
+          const feedId = feed ?? FeedIdSchema.safeParse(event.request?.host).data;
+          if (!feedId) continue;
+          const key = watchedPackageKey(feedId, event.target.repository);
+          keys.add(key);
+          const tag = event.target.tag;
+          if (tags.length < 20 && !tags.some((t) => t.key === key && t.tag === tag)) tags.push({ key, tag });
+        }
+        if (keys.size > MAX_PACKAGES_PER_NOTIFICATION)
+          throw new HttpProblem(
+            400,
+            'Invalid request',
+            `events: ${keys.size} distinct repositories; at most ${MAX_PACKAGES_PER_NOTIFICATION} per notification`,
+            [{ field: 'events', message: `at most ${MAX_PACKAGES_PER_NOTIFICATION} distinct repositories` }],
+          );
+        // Pulls, deletions and blob pushes are taken (202) and counted as ignored, not as accepted pushes.
+        res.locals.ignored = keys.size === 0;
+        const all = [...keys];
+        const { signalled, pending, missed, deferred } = await signalWatchers(client, all, {
+          source: 'webhook registry',
+          tags,
+        });
+        res.status(202).json({
+          packages: all,
+          triggers: signalled,
+          ...(pending.length > 0 ? { pending } : {}),
+          ...(missed.length > 0 ? { missed } : {}),
+          ...(deferred.length > 0 ? { deferred } : {}),
+        });
+      },
+    ],
+  };
 }
