@@ -39,7 +39,25 @@ export const DOCS_ROUTES = defineRoutes({
     access: 'public',
     summary: 'This description',
     tag: 'health',
-    responses: { 200: { description: 'OpenAPI 3.1 document' } },
+    responses: {
+      200: {
+        description: 'OpenAPI 3.1 document',
+        schema: z
+          .object({
+            openapi: z.string(),
+            info: z.object({ title: z.string(), version: z.string(), description: z.string() }),
+            paths: z.record(z.string(), z.record(z.string(), z.unknown())),
+            components: z.record(z.string(), z.unknown()),
+          })
+          .loose(),
+        example: {
+          openapi: '3.1.0',
+          info: { title: 'feed-triggers', version: '0.1.0', description: 'Pull-based continuous delivery' },
+          paths: { '/healthz': { get: { summary: 'The process answers' } } },
+          components: { securitySchemes: {} },
+        },
+      },
+    },
   },
   docsPage: {
     method: 'GET',

@@ -205,9 +205,17 @@ const projectSpecExample = {
   packages: [{ name: 'web', feed: 'docker.io', package: 'library/nginx' }],
   channels: [{ name: 'default', rules: [{ range: '[1.27,2.0)', tag: '^$' }] }],
 };
+/** A package of a channel preview: its rule over the feed's tags (each list capped at 100). */
+const PackagePreview = z.object({
+  selected: z.string().nullable(),
+  accepted: z.array(z.string()),
+  acceptedCount: z.number().int(),
+  rejected: z.array(z.object({ tag: z.string(), reason: z.string() })),
+  rejectedCount: z.number().int(),
+});
 const ProjectView = z.object({
   name: z.string(),
-  spec: z.record(z.string(), z.unknown()),
+  spec: ProjectSpecSchema,
   revision: z.number().int(),
   configRevision: z.number().int(),
   releaseCount: z.number().int(),
@@ -299,7 +307,7 @@ export const PROJECT_ROUTES = defineRoutes({
           dryRun: z.literal(true).optional(),
           valid: z.literal(true).optional(),
           warnings: z.array(z.object({ field: z.string(), message: z.string() })),
-          spec: z.record(z.string(), z.unknown()),
+          spec: ProjectSpecSchema,
         }),
         example: {
           name: 'shop',
@@ -385,7 +393,7 @@ export const PROJECT_ROUTES = defineRoutes({
           revisions: z.array(
             z.object({
               configRevision: z.number().int(),
-              spec: z.record(z.string(), z.unknown()),
+              spec: ProjectSpecSchema,
               createdAt: Timestamp,
             }),
           ),
@@ -472,12 +480,20 @@ export const PROJECT_ROUTES = defineRoutes({
         schema: z.object({
           project: z.string(),
           channel: z.string(),
-          packages: z.record(z.string(), z.unknown()),
+          packages: z.record(z.string(), z.union([PackagePreview, z.object({ error: z.string() })])),
         }),
         example: {
           project: 'shop',
           channel: 'default',
-          packages: { web: { selected: '1.27.3', accepted: ['1.27.3'] } },
+          packages: {
+            web: {
+              selected: '1.27.3',
+              accepted: ['1.27.3'],
+              acceptedCount: 1,
+              rejected: [{ tag: '2.0.0', reason: 'out of range' }],
+              rejectedCount: 1,
+            },
+          },
         },
       },
       404: notFound('project'),

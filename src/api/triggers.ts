@@ -118,16 +118,58 @@ const TriggerSummary = z.object({
   packages: z.array(z.string()),
   startTime: Timestamp,
 });
+const PollOutcomeSchema = z.enum(['released', 'no-change', 'error', 'paused']);
+/** An evaluation of the trigger (HistoryEntry), with links to the release it made. */
+const HistoryEntrySchema = z.object({
+  at: Timestamp,
+  outcome: PollOutcomeSchema,
+  reason: z.string(),
+  versions: z.record(z.string(), z.string().nullable()),
+  release: z.string().nullable(),
+  source: z.string().optional(),
+  links: z.object({ release: z.string(), deployments: z.string() }).optional(),
+});
+const FeedErrorSchema = z.object({ code: z.string(), message: z.string(), at: Timestamp });
+const RetryingPollSchema = z.object({
+  feed: z.string().nullable(),
+  package: z.string().nullable(),
+  attempt: z.number().int(),
+  maximumAttempts: z.number().int().nullable(),
+  lastFailure: z.string(),
+  nextAttemptAt: z.string().nullable(),
+  summary: z.string(),
+});
+/** The trigger's state (TriggerState) as `present` shows it; further fields of the state pass as they are. */
 const TriggerView = z
   .object({
     id: z.string(),
-    status: z.string(),
-    spec: z.record(z.string(), z.unknown()),
+    status: z.enum(['active', 'paused', 'error', 'retrying']),
+    spec: TriggerSpecSchema,
     paused: z.boolean(),
-    history: z.array(z.record(z.string(), z.unknown())),
-    lastPoll: z.object({ at: Timestamp, outcome: z.string(), reason: z.string() }).nullable(),
+    packages: z
+      .record(
+        z.string(),
+        z
+          .object({
+            feed: z.string(),
+            package: z.string(),
+            latest: z.object({ tag: z.string(), digest: z.string().nullable() }).nullable(),
+            discovered: z.array(z.string()),
+            tagCount: z.number().int(),
+            acceptedCount: z.number().int(),
+            polledAt: z.string().nullable(),
+            rateLimitRemaining: z.number().nullable(),
+            error: FeedErrorSchema.nullable(),
+            precedence: z.enum(['docker', 'semver']).optional(),
+          })
+          .loose(),
+      )
+      .optional(),
+    history: z.array(HistoryEntrySchema),
+    lastPoll: z.object({ at: Timestamp, outcome: PollOutcomeSchema, reason: z.string() }).nullable(),
+    lastError: FeedErrorSchema.extend({ package: z.string().nullable() }).nullable().optional(),
     lastRelease: z.object({ number: z.string(), at: Timestamp }).nullable(),
-    retrying: z.array(z.record(z.string(), z.unknown())),
+    retrying: z.array(RetryingPollSchema),
   })
   .loose();
 const triggerSpecExample = { project: 'shop', name: 'web', channel: 'default', intervalSeconds: 60 };
@@ -135,7 +177,7 @@ const triggerSpecExample = { project: 'shop', name: 'web', channel: 'default', i
 const triggerCreated: RouteSpec['responses'] = {
   201: {
     description: 'Started',
-    schema: z.object({ id: z.string(), runId: z.string(), spec: z.record(z.string(), z.unknown()) }),
+    schema: z.object({ id: z.string(), runId: z.string(), spec: TriggerSpecSchema }),
     example: {
       id: 'trigger/shop/web',
       runId: '01a2243d-7c13-726b-bcaf-06f9dd122812',
@@ -257,9 +299,22 @@ export const TRIGGER_ROUTES = defineRoutes({
         schema: TriggerView,
         example: {
           id: 'trigger/shop/web',
-          status: 'idle',
+          status: 'active',
           spec: triggerSpecExample,
           paused: false,
+          packages: {
+            web: {
+              feed: 'docker.io',
+              package: 'library/nginx',
+              latest: { tag: '1.27.3', digest: null },
+              discovered: ['1.27.3'],
+              tagCount: 412,
+              acceptedCount: 9,
+              polledAt: '2026-11-28T10:00:00.000Z',
+              rateLimitRemaining: 97,
+              error: null,
+            },
+          },
           history: [],
           lastPoll: {
             at: '2026-11-28T10:00:00.000Z',
@@ -287,7 +342,7 @@ export const TRIGGER_ROUTES = defineRoutes({
     responses: {
       200: {
         description: 'Changed',
-        schema: z.object({ id: z.string(), changed: z.boolean(), spec: z.record(z.string(), z.unknown()) }),
+        schema: z.object({ id: z.string(), changed: z.boolean(), spec: TriggerSpecSchema }),
         example: {
           id: 'trigger/shop/web',
           changed: true,
@@ -333,13 +388,14 @@ export const TRIGGER_ROUTES = defineRoutes({
     responses: {
       200: {
         description: 'History',
-        schema: z.object({ history: z.array(z.record(z.string(), z.unknown())) }),
+        schema: z.object({ history: z.array(HistoryEntrySchema) }),
         example: {
           history: [
             {
               at: '2026-11-28T10:00:00.000Z',
               outcome: 'released',
               reason: 'web 1.27.3 is later',
+              versions: { web: '1.27.3' },
               release: '1.4.0',
               links: {
                 release: '/projects/shop/releases/1.4.0',
