@@ -1,4 +1,4 @@
-import express, { NextFunction, Request, Response } from 'express';
+import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import {
   AccessError,
@@ -317,50 +317,50 @@ export function accessHandlers(
   store: AccessStore,
   rules: readonly RouteRule[],
 ): Handlers<typeof ACCESS_ROUTES> {
-  return {
-    whoami: (_req, res) => {
-      const me = principalOf(res)!;
-      res.json({
-        name: me.name,
-        role: me.role,
-        // What this token may call, so a client can show or hide actions.
-        allowed: rules
-          .filter((r) => r.access !== 'public' && r.access !== 'sender' && roleAllows(me.role, r.access))
-          .map((r) => `${r.method} ${r.path}`),
-      });
-    },
-    listTokens: async (_req, res) => {
-      res.json({ tokens: await store.listTokens() });
-    },
-    createToken: async (req, res) => {
-      const body = parseOr400(CreateTokenSchema, req.body);
-      const expires = body.expiresInDays ? new Date(Date.now() + body.expiresInDays * 86_400_000) : null;
-      try {
-        const created = await store.createToken(body.name, body.role, principalOf(res)!.name, expires);
-        res.locals.auditDetail = `token ${body.name} (${body.role})`;
-        res
-          .status(201)
-          .set('Cache-Control', 'no-store')
-          .json({ ...created.info, token: created.token });
-      } catch (err) {
-        if (err instanceof AccessError) throw new HttpProblem(409, 'Conflict', err.message);
-        throw err;
-      }
-    },
-    revokeToken: async (req, res) => {
-      const { name } = parseOr400(TokenParams, req.params);
-      res.locals.auditDetail = `token ${name}`;
-      if (!(await store.revokeToken(name)))
-        throw new HttpProblem(404, 'Not found', `no live token named ${name}`);
-      res.json({ name, revoked: true });
-    },
-    listAudit: async (req, res) => {
-      const query = parseOr400(AuditQuery, req.query, 'query');
-      const records = await store.listAudit(query);
-      res.json({
-        records,
-        nextBefore: records.length === query.limit ? records[records.length - 1].id : null,
-      });
-    },
+  const whoami: RequestHandler = (_req, res) => {
+    const me = principalOf(res)!;
+    res.json({
+      name: me.name,
+      role: me.role,
+      // What this token may call, so a client can show or hide actions.
+      allowed: rules
+        .filter((r) => r.access !== 'public' && r.access !== 'sender' && roleAllows(me.role, r.access))
+        .map((r) => `${r.method} ${r.path}`),
+    });
   };
+  const listTokens: RequestHandler = async (_req, res) => {
+    res.json({ tokens: await store.listTokens() });
+  };
+  const createToken: RequestHandler = async (req, res) => {
+    const body = parseOr400(CreateTokenSchema, req.body);
+    const expires = body.expiresInDays ? new Date(Date.now() + body.expiresInDays * 86_400_000) : null;
+    try {
+      const created = await store.createToken(body.name, body.role, principalOf(res)!.name, expires);
+      res.locals.auditDetail = `token ${body.name} (${body.role})`;
+      res
+        .status(201)
+        .set('Cache-Control', 'no-store')
+        .json({ ...created.info, token: created.token });
+    } catch (err) {
+      if (err instanceof AccessError) throw new HttpProblem(409, 'Conflict', err.message);
+      throw err;
+    }
+  };
+  const revokeToken: RequestHandler = async (req, res) => {
+    const { name } = parseOr400(TokenParams, req.params);
+    res.locals.auditDetail = `token ${name}`;
+    if (!(await store.revokeToken(name)))
+      throw new HttpProblem(404, 'Not found', `no live token named ${name}`);
+    res.json({ name, revoked: true });
+  };
+  const listAudit: RequestHandler = async (req, res) => {
+    const query = parseOr400(AuditQuery, req.query, 'query');
+    const records = await store.listAudit(query);
+    res.json({
+      records,
+      nextBefore: records.length === query.limit ? records[records.length - 1].id : null,
+    });
+  };
+
+  return { whoami, listTokens, createToken, revokeToken, listAudit };
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import express from 'express';
+import express, { RequestHandler } from 'express';
 import { z } from 'zod';
 import { sendProblem } from './problem';
 import { defineRoutes, Handlers, notFound } from './route';
@@ -82,26 +82,26 @@ export const DOCS_ROUTES = defineRoutes({
 export function docsHandlers(openApiDocument: () => Record<string, unknown>): Handlers<typeof DOCS_ROUTES> {
   let document: string | null = null;
   const dist = path.dirname(require.resolve('swagger-ui-dist/package.json'));
-  return {
-    openApi: (_req, res) => {
-      document ??= JSON.stringify(openApiDocument());
-      res.type('application/json').send(document);
-    },
-    docsPage: (_req, res) => {
-      res
-        .set(
-          'Content-Security-Policy',
-          "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
-        )
-        .type('text/html')
-        .send(PAGE);
-    },
-    docsAsset: (req: express.Request, res: express.Response) => {
-      const asset = String(req.params.asset);
-      if (asset === 'init.js') return void res.type('text/javascript').send(INIT);
-      const type = ASSETS[asset];
-      if (!type) return sendProblem(res, 404, 'Not found', `no route for GET ${req.path}`);
-      res.type(type).set('Cache-Control', 'public, max-age=86400').sendFile(path.join(dist, asset));
-    },
+  const openApi: RequestHandler = (_req, res) => {
+    document ??= JSON.stringify(openApiDocument());
+    res.type('application/json').send(document);
   };
+  const docsPage: RequestHandler = (_req, res) => {
+    res
+      .set(
+        'Content-Security-Policy',
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+      )
+      .type('text/html')
+      .send(PAGE);
+  };
+  const docsAsset: RequestHandler = (req: express.Request, res: express.Response) => {
+    const asset = String(req.params.asset);
+    if (asset === 'init.js') return void res.type('text/javascript').send(INIT);
+    const type = ASSETS[asset];
+    if (!type) return sendProblem(res, 404, 'Not found', `no route for GET ${req.path}`);
+    res.type(type).set('Cache-Control', 'public, max-age=86400').sendFile(path.join(dist, asset));
+  };
+
+  return { openApi, docsPage, docsAsset };
 }

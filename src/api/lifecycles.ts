@@ -1,4 +1,5 @@
 import { Client, WithStartWorkflowOperation } from '@temporalio/client';
+import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { Ledger } from '../db/ledger';
 import { DeploymentRefusal, planFor } from '../db/deployments';
@@ -379,96 +380,96 @@ export function lifecycleHandlers(
     }
   }
 
-  return {
-    listEnvironments: async (req, res) => {
-      const { project: name } = parseOr400(ProjectParams, req.params);
-      const project = await ledger.getProject(name);
-      if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
-      res.json({ project: name, environments: await store.environments(project.id, project.spec) });
-    },
-
-    listDeployments: async (req, res) => {
-      const { project: name, number } = parseOr400(ReleaseParams, req.params);
-      const { project, stored } = await releaseOf(name, number);
-      const plan = planFor(project.spec, stored.channel);
-      const lifecycle = await store.lifecycle(stored.id);
-      const { deployments, approvals } = await store.ofRelease(stored.id);
-      res.json({
-        project: name,
-        release: number,
-        lifecycle:
-          plan && lifecycle ? { name: plan.name, phases: phaseStates(plan, lifecycle.progress) } : null,
-        deployments,
-        approvals,
-      });
-    },
-
-    deploy: async (req, res) => {
-      const { project: name, number } = parseOr400(ReleaseParams, req.params);
-      const body = parseOr400(DeployBody, req.body ?? {});
-      const { project, stored } = await releaseOf(name, number);
-      if (!project.spec.environments.some((e) => e.name === body.environment))
-        throw new HttpProblem(404, 'Not found', `project ${name} has no environment ${body.environment}`);
-      const { plan, progress } = await lifecycleOf(stored);
-      const refusal = deployRefusal(plan, progress, body.environment);
-      if (refusal) throw refused(refusal);
-      if (!body.force) {
-        // The environment's queue would supersede it later: say so now, as every other refusal does.
-        const newer = await store.newerIn(project.id, stored.id, body.environment);
-        if (newer)
-          throw refused({
-            status: 422,
-            message:
-              `release ${newer.number} is ${newer.status === 'succeeded' ? 'deployed' : newer.status} in ` +
-              `"${body.environment}"; deploying the older release ${number} there is a rollback: ask with "force": true`,
-          });
-      }
-      const deployment = await update(name, stored, deployUpdate, {
-        environment: body.environment,
-        force: body.force,
-        requestedBy: principalOf(res)?.name ?? 'anonymous',
-      });
-      res.status(202).json(deployment);
-    },
-
-    decide: async (req, res) => {
-      const { project: name, number } = parseOr400(ReleaseParams, req.params);
-      const body = parseOr400(DecisionBody, req.body ?? {});
-      const { stored } = await releaseOf(name, number);
-      const { plan, progress } = await lifecycleOf(stored);
-      const refusal = approvalRefusal(plan, progress, body.phase);
-      if (refusal) throw refused(refusal);
-      const approval = await update(name, stored, decideUpdate, {
-        phase: body.phase,
-        decision: body.decision === 'approve' ? 'approved' : 'rejected',
-        by: principalOf(res)?.name ?? 'anonymous',
-        comment: body.comment,
-      });
-      res.status(201).json(approval);
-    },
-
-    cancelDeployment: async (req, res) => {
-      const { project: name, number, environment } = parseOr400(DeploymentParams, req.params);
-      const { stored } = await releaseOf(name, number);
-      let deployment;
-      try {
-        deployment = await store.cancel(stored.id, environment);
-      } catch (err) {
-        if (err instanceof DeploymentRefusal)
-          throw new HttpProblem(err.status, err.status === 404 ? 'Not found' : 'Conflict', err.message);
-        throw err;
-      }
-      // The release reads its deployments again (it may be waiting on this one); an ended one has nothing to do.
-      await client.workflow
-        .getHandle(releaseWorkflowId(name, number))
-        .signal(deploymentEndedSignal, { environment, status: 'cancelled' })
-        .catch(() => undefined);
-      // A queue waiting to retry the cancelled deployment moves on now rather than at its next attempt.
-      await client.workflow
-        .getHandle(environmentWorkflowId(name, environment))
-        .signal(wakeSignal)
-        .catch(() => undefined);
-      res.json(deployment);
-    },
+  const listEnvironments: RequestHandler = async (req, res) => {
+    const { project: name } = parseOr400(ProjectParams, req.params);
+    const project = await ledger.getProject(name);
+    if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
+    res.json({ project: name, environments: await store.environments(project.id, project.spec) });
   };
+
+  const listDeployments: RequestHandler = async (req, res) => {
+    const { project: name, number } = parseOr400(ReleaseParams, req.params);
+    const { project, stored } = await releaseOf(name, number);
+    const plan = planFor(project.spec, stored.channel);
+    const lifecycle = await store.lifecycle(stored.id);
+    const { deployments, approvals } = await store.ofRelease(stored.id);
+    res.json({
+      project: name,
+      release: number,
+      lifecycle:
+        plan && lifecycle ? { name: plan.name, phases: phaseStates(plan, lifecycle.progress) } : null,
+      deployments,
+      approvals,
+    });
+  };
+
+  const deploy: RequestHandler = async (req, res) => {
+    const { project: name, number } = parseOr400(ReleaseParams, req.params);
+    const body = parseOr400(DeployBody, req.body ?? {});
+    const { project, stored } = await releaseOf(name, number);
+    if (!project.spec.environments.some((e) => e.name === body.environment))
+      throw new HttpProblem(404, 'Not found', `project ${name} has no environment ${body.environment}`);
+    const { plan, progress } = await lifecycleOf(stored);
+    const refusal = deployRefusal(plan, progress, body.environment);
+    if (refusal) throw refused(refusal);
+    if (!body.force) {
+      // The environment's queue would supersede it later: say so now, as every other refusal does.
+      const newer = await store.newerIn(project.id, stored.id, body.environment);
+      if (newer)
+        throw refused({
+          status: 422,
+          message:
+            `release ${newer.number} is ${newer.status === 'succeeded' ? 'deployed' : newer.status} in ` +
+            `"${body.environment}"; deploying the older release ${number} there is a rollback: ask with "force": true`,
+        });
+    }
+    const deployment = await update(name, stored, deployUpdate, {
+      environment: body.environment,
+      force: body.force,
+      requestedBy: principalOf(res)?.name ?? 'anonymous',
+    });
+    res.status(202).json(deployment);
+  };
+
+  const decide: RequestHandler = async (req, res) => {
+    const { project: name, number } = parseOr400(ReleaseParams, req.params);
+    const body = parseOr400(DecisionBody, req.body ?? {});
+    const { stored } = await releaseOf(name, number);
+    const { plan, progress } = await lifecycleOf(stored);
+    const refusal = approvalRefusal(plan, progress, body.phase);
+    if (refusal) throw refused(refusal);
+    const approval = await update(name, stored, decideUpdate, {
+      phase: body.phase,
+      decision: body.decision === 'approve' ? 'approved' : 'rejected',
+      by: principalOf(res)?.name ?? 'anonymous',
+      comment: body.comment,
+    });
+    res.status(201).json(approval);
+  };
+
+  const cancelDeployment: RequestHandler = async (req, res) => {
+    const { project: name, number, environment } = parseOr400(DeploymentParams, req.params);
+    const { stored } = await releaseOf(name, number);
+    let deployment;
+    try {
+      deployment = await store.cancel(stored.id, environment);
+    } catch (err) {
+      if (err instanceof DeploymentRefusal)
+        throw new HttpProblem(err.status, err.status === 404 ? 'Not found' : 'Conflict', err.message);
+      throw err;
+    }
+    // The release reads its deployments again (it may be waiting on this one); an ended one has nothing to do.
+    await client.workflow
+      .getHandle(releaseWorkflowId(name, number))
+      .signal(deploymentEndedSignal, { environment, status: 'cancelled' })
+      .catch(() => undefined);
+    // A queue waiting to retry the cancelled deployment moves on now rather than at its next attempt.
+    await client.workflow
+      .getHandle(environmentWorkflowId(name, environment))
+      .signal(wakeSignal)
+      .catch(() => undefined);
+    res.json(deployment);
+  };
+
+  return { listEnvironments, listDeployments, deploy, decide, cancelDeployment };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { destinationWorkflowId, ProjectSpec, ProjectSpecSchema, releaseWorkflowId } from '../domain/project';
 import { PROJECT_ATTRIBUTE } from '../domain/search-attributes';
@@ -518,165 +519,173 @@ export function projectHandlers(
     return project;
   };
 
-  return {
-    saveProject: async (req, res) => {
-      const { project: name } = parseOr400(ProjectParams, req.params);
-      const body =
-        req.body && typeof req.body === 'object' && !Array.isArray(req.body)
-          ? { name, ...req.body }
-          : req.body;
-      // The cap is checked before the schema, so an oversized body costs no validation work.
-      const bytes = jsonBytes(body);
-      if (bytes > MAX_PROJECT_SPEC_BYTES)
-        throw new HttpProblem(
-          400,
-          'Invalid project',
-          `the project is ${bytes} bytes as JSON; at most ${MAX_PROJECT_SPEC_BYTES} are allowed`,
-          [{ field: '(body)', message: `at most ${MAX_PROJECT_SPEC_BYTES} bytes` }],
-        );
-      const query = parseOr400(SaveQuery, req.query, 'query');
-      const spec = parseOr400(ProjectSpecSchema, body);
-      // Every check runs before anything is saved, and every error found is answered at once.
-      const errors = outboundErrors(spec, guard);
-      if (spec.name !== name)
-        errors.unshift({ field: 'name', message: `"${spec.name}" does not match the path (${name})` });
-      const warnings = await feedWarnings(spec, guard, probe, new Set(errors.map((e) => e.field)));
-      if (query.strict === 'true') errors.push(...warnings);
-      if (errors.length > 0) throw invalidProject(errors);
-      if (query.dryRun === 'true') return void res.json({ name, dryRun: true, valid: true, warnings, spec });
-      const result = await ledger.saveProject(spec);
-      res.status(result.created ? 201 : 200).json({
-        name,
-        created: result.created,
-        changed: result.changed,
-        revision: result.revision,
-        configRevision: result.configRevision,
-        warnings,
-        spec,
-      });
-    },
-
-    listProjects: async (_req, res) => {
-      res.json({ projects: await ledger.listProjects() });
-    },
-
-    getProject: async (req, res) => {
-      const { project: name } = parseOr400(ProjectParams, req.params);
-      const project = await requireProject(name);
-      res.json({
-        name,
-        spec: project.spec,
-        revision: project.revision,
-        configRevision: project.configRevision,
-        releaseCount: await ledger.releaseCount(project.id),
-        createdAt: project.createdAt,
-        updatedAt: project.updatedAt,
-      });
-    },
-
-    listRevisions: async (req, res) => {
-      const { project: name } = parseOr400(ProjectParams, req.params);
-      const revisions = await ledger.projectRevisions(name);
-      if (!revisions) throw new HttpProblem(404, 'Not found', `no project ${name}`);
-      res.json({ name, revisions });
-    },
-
-    /**
-     * Cancels the project's triggers and what is still in flight (releases being handed off, destination
-     * queues), then deletes it in the ledger: its releases stay, marked deleted, unless `purge=true`.
-     */
-    deleteProject: async (req, res) => {
-      const { project: name } = parseOr400(ProjectParams, req.params);
-      const { purge } = parseOr400(DeleteQuery, req.query, 'query');
-      await requireProject(name);
-      const triggers = await listRunning(client, 'trigger', [equals(PROJECT_ATTRIBUTE.name, name)]);
-      await Promise.all(triggers.map((t) => cancelAndWait(client.workflow.getHandle(t.workflowId))));
-      const deleted = await ledger.deleteProject(name, purge === 'true');
-      if (!deleted) throw new HttpProblem(404, 'Not found', `no project ${name}`);
-      const inFlight = [
-        ...deleted.inFlight.map((n) => releaseWorkflowId(name, n)),
-        ...deleted.destinations.map((d) => destinationWorkflowId(name, d)),
-      ];
-      await Promise.all(
-        inFlight.map(async (id) => {
-          try {
-            await cancelAndWait(client.workflow.getHandle(id));
-          } catch (err) {
-            if (!(err instanceof WorkflowNotFoundError)) throw err; // never started, or already closed
-          }
-        }),
+  const saveProject: RequestHandler = async (req, res) => {
+    const { project: name } = parseOr400(ProjectParams, req.params);
+    const body =
+      req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { name, ...req.body } : req.body;
+    // The cap is checked before the schema, so an oversized body costs no validation work.
+    const bytes = jsonBytes(body);
+    if (bytes > MAX_PROJECT_SPEC_BYTES)
+      throw new HttpProblem(
+        400,
+        'Invalid project',
+        `the project is ${bytes} bytes as JSON; at most ${MAX_PROJECT_SPEC_BYTES} are allowed`,
+        [{ field: '(body)', message: `at most ${MAX_PROJECT_SPEC_BYTES} bytes` }],
       );
-      res.json({
-        name,
-        deleted: true,
-        purged: purge === 'true',
-        releases: deleted.releases,
-        triggersDeleted: triggers.map((t) => t.workflowId),
-        cancelled: inFlight,
+    const query = parseOr400(SaveQuery, req.query, 'query');
+    const spec = parseOr400(ProjectSpecSchema, body);
+    // Every check runs before anything is saved, and every error found is answered at once.
+    const errors = outboundErrors(spec, guard);
+    if (spec.name !== name)
+      errors.unshift({ field: 'name', message: `"${spec.name}" does not match the path (${name})` });
+    const warnings = await feedWarnings(spec, guard, probe, new Set(errors.map((e) => e.field)));
+    if (query.strict === 'true') errors.push(...warnings);
+    if (errors.length > 0) throw invalidProject(errors);
+    if (query.dryRun === 'true') return void res.json({ name, dryRun: true, valid: true, warnings, spec });
+    const result = await ledger.saveProject(spec);
+    res.status(result.created ? 201 : 200).json({
+      name,
+      created: result.created,
+      changed: result.changed,
+      revision: result.revision,
+      configRevision: result.configRevision,
+      warnings,
+      spec,
+    });
+  };
+
+  const listProjects: RequestHandler = async (_req, res) => {
+    res.json({ projects: await ledger.listProjects() });
+  };
+
+  const getProject: RequestHandler = async (req, res) => {
+    const { project: name } = parseOr400(ProjectParams, req.params);
+    const project = await requireProject(name);
+    res.json({
+      name,
+      spec: project.spec,
+      revision: project.revision,
+      configRevision: project.configRevision,
+      releaseCount: await ledger.releaseCount(project.id),
+      createdAt: project.createdAt,
+      updatedAt: project.updatedAt,
+    });
+  };
+
+  const listRevisions: RequestHandler = async (req, res) => {
+    const { project: name } = parseOr400(ProjectParams, req.params);
+    const revisions = await ledger.projectRevisions(name);
+    if (!revisions) throw new HttpProblem(404, 'Not found', `no project ${name}`);
+    res.json({ name, revisions });
+  };
+
+  /**
+   * Cancels the project's triggers and what is still in flight (releases being handed off, destination
+   * queues), then deletes it in the ledger: its releases stay, marked deleted, unless `purge=true`.
+   */
+  const deleteProject: RequestHandler = async (req, res) => {
+    const { project: name } = parseOr400(ProjectParams, req.params);
+    const { purge } = parseOr400(DeleteQuery, req.query, 'query');
+    await requireProject(name);
+    const triggers = await listRunning(client, 'trigger', [equals(PROJECT_ATTRIBUTE.name, name)]);
+    await Promise.all(triggers.map((t) => cancelAndWait(client.workflow.getHandle(t.workflowId))));
+    const deleted = await ledger.deleteProject(name, purge === 'true');
+    if (!deleted) throw new HttpProblem(404, 'Not found', `no project ${name}`);
+    const inFlight = [
+      ...deleted.inFlight.map((n) => releaseWorkflowId(name, n)),
+      ...deleted.destinations.map((d) => destinationWorkflowId(name, d)),
+    ];
+    await Promise.all(
+      inFlight.map(async (id) => {
+        try {
+          await cancelAndWait(client.workflow.getHandle(id));
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err; // never started, or already closed
+        }
+      }),
+    );
+    res.json({
+      name,
+      deleted: true,
+      purged: purge === 'true',
+      releases: deleted.releases,
+      triggersDeleted: triggers.map((t) => t.workflowId),
+      cancelled: inFlight,
+    });
+  };
+
+  const listReleases: RequestHandler = async (req, res) => {
+    const { project: name } = parseOr400(ProjectParams, req.params);
+    const query = parseOr400(ReleaseListQuery, req.query, 'query');
+    const page = await ledger.listReleases(name, {
+      channel: query.channel,
+      package: query.package,
+      version: query.version,
+      createdSince: query.createdSince ? new Date(query.createdSince) : undefined,
+      limit: query.limit,
+      cursor: query.cursor,
+    });
+    if (!page) throw new HttpProblem(404, 'Not found', `no project ${name}`);
+    res.json({
+      releases: page.releases.map(publicRelease),
+      limit: query.limit,
+      nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor),
+    });
+  };
+
+  const getRelease: RequestHandler = async (req, res) => {
+    const { project: name, number } = parseOr400(ReleaseParams, req.params);
+    const project = await requireProject(name);
+    const release = await ledger.getRelease(project.id, number);
+    if (!release) throw new HttpProblem(404, 'Not found', `project ${name} has no release ${number}`);
+    res.json(publicRelease(release));
+  };
+
+  const createRelease: RequestHandler = async (req, res) => {
+    const { project: name } = parseOr400(ProjectParams, req.params);
+    const body = parseOr400(ManualReleaseBody, req.body ?? {});
+    await requireProject(name);
+    try {
+      const result = await client.workflow.execute<typeof manualRelease>('manualRelease', {
+        taskQueue,
+        workflowId: `manual-release/${name}/${randomUUID()}`,
+        args: [{ project: name, channel: body.channel, versions: body.versions }],
+        workflowExecutionTimeout: '5 minutes',
+        staticSummary: `Manual release of ${name} in channel ${body.channel}`,
       });
-    },
+      if (result.outcome === 'created') return void res.status(201).json(result.release);
+      throw new HttpProblem(409, 'Conflict', result.reason);
+    } catch (err) {
+      throw refusal(err);
+    }
+  };
 
-    listReleases: async (req, res) => {
-      const { project: name } = parseOr400(ProjectParams, req.params);
-      const query = parseOr400(ReleaseListQuery, req.query, 'query');
-      const page = await ledger.listReleases(name, {
-        channel: query.channel,
-        package: query.package,
-        version: query.version,
-        createdSince: query.createdSince ? new Date(query.createdSince) : undefined,
-        limit: query.limit,
-        cursor: query.cursor,
+  const previewChannel: RequestHandler = async (req, res) => {
+    const { project: name, channel } = parseOr400(ChannelParams, req.params);
+    await requireProject(name);
+    try {
+      const packages = await client.workflow.execute<typeof channelPreview>('channelPreview', {
+        taskQueue,
+        workflowId: `channel-preview/${name}/${channel}/${randomUUID()}`,
+        args: [{ project: name, channel }],
+        workflowExecutionTimeout: '2 minutes',
+        staticSummary: `Preview of ${name}'s channel ${channel}`,
       });
-      if (!page) throw new HttpProblem(404, 'Not found', `no project ${name}`);
-      res.json({
-        releases: page.releases.map(publicRelease),
-        limit: query.limit,
-        nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor),
-      });
-    },
+      res.json({ project: name, channel, packages });
+    } catch (err) {
+      throw refusal(err);
+    }
+  };
 
-    getRelease: async (req, res) => {
-      const { project: name, number } = parseOr400(ReleaseParams, req.params);
-      const project = await requireProject(name);
-      const release = await ledger.getRelease(project.id, number);
-      if (!release) throw new HttpProblem(404, 'Not found', `project ${name} has no release ${number}`);
-      res.json(publicRelease(release));
-    },
-
-    createRelease: async (req, res) => {
-      const { project: name } = parseOr400(ProjectParams, req.params);
-      const body = parseOr400(ManualReleaseBody, req.body ?? {});
-      await requireProject(name);
-      try {
-        const result = await client.workflow.execute<typeof manualRelease>('manualRelease', {
-          taskQueue,
-          workflowId: `manual-release/${name}/${randomUUID()}`,
-          args: [{ project: name, channel: body.channel, versions: body.versions }],
-          workflowExecutionTimeout: '5 minutes',
-          staticSummary: `Manual release of ${name} in channel ${body.channel}`,
-        });
-        if (result.outcome === 'created') return void res.status(201).json(result.release);
-        throw new HttpProblem(409, 'Conflict', result.reason);
-      } catch (err) {
-        throw refusal(err);
-      }
-    },
-
-    previewChannel: async (req, res) => {
-      const { project: name, channel } = parseOr400(ChannelParams, req.params);
-      await requireProject(name);
-      try {
-        const packages = await client.workflow.execute<typeof channelPreview>('channelPreview', {
-          taskQueue,
-          workflowId: `channel-preview/${name}/${channel}/${randomUUID()}`,
-          args: [{ project: name, channel }],
-          workflowExecutionTimeout: '2 minutes',
-          staticSummary: `Preview of ${name}'s channel ${channel}`,
-        });
-        res.json({ project: name, channel, packages });
-      } catch (err) {
-        throw refusal(err);
-      }
-    },
+  return {
+    saveProject,
+    listProjects,
+    getProject,
+    listRevisions,
+    deleteProject,
+    listReleases,
+    getRelease,
+    createRelease,
+    previewChannel,
   };
 }

@@ -1,5 +1,5 @@
 import { Client } from '@temporalio/client';
-import express, { NextFunction, Request, Response } from 'express';
+import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { Feed } from '../feeds/feed';
 import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
@@ -235,168 +235,167 @@ export const RECEIVER_ROUTES = defineRoutes({
 export function receiverHandlers(options: ReceiverOptions): Handlers<typeof RECEIVER_ROUTES> {
   const { store } = options;
   const jwks = new JwksCache(options.outbound);
-  return {
-    createReceiver: async (req, res) => {
-      const spec = parseOr400(ReceiverSpecSchema, req.body);
-      if (spec.oidc?.jwksUrl)
-        try {
-          checkOutboundUrl(new URL(spec.oidc.jwksUrl), options.outbound);
-        } catch (err) {
-          throw new HttpProblem(400, 'Invalid request', `oidc.jwksUrl: ${(err as Error).message}`, [
-            { field: 'oidc.jwksUrl', message: (err as Error).message },
+  const createReceiver: RequestHandler = async (req, res) => {
+    const spec = parseOr400(ReceiverSpecSchema, req.body);
+    if (spec.oidc?.jwksUrl)
+      try {
+        checkOutboundUrl(new URL(spec.oidc.jwksUrl), options.outbound);
+      } catch (err) {
+        throw new HttpProblem(400, 'Invalid request', `oidc.jwksUrl: ${(err as Error).message}`, [
+          { field: 'oidc.jwksUrl', message: (err as Error).message },
+        ]);
+      }
+    if (spec.secret && !options.secrets.has(spec.secret.secret))
+      throw new HttpProblem(
+        400,
+        'Invalid request',
+        `secret.secret: no receiver secret named ${spec.secret.secret} in the configuration (receiverSecrets)`,
+        [{ field: 'secret.secret', message: 'not in the configuration' }],
+      );
+    try {
+      const { token, info } = await store.create(spec, principalOf(res)?.name ?? 'unknown');
+      res.locals.auditDetail = `receiver ${spec.name} (${spec.type})`;
+      res
+        .status(201)
+        .set('Cache-Control', 'no-store')
+        .json({ ...info, url: `/hooks/${token}`, verifies: RECEIVER_VERIFICATION[spec.type].how });
+    } catch (err) {
+      if (err instanceof ReceiverConflict) throw new HttpProblem(409, 'Conflict', err.message);
+      throw err;
+    }
+  };
+  const listReceivers: RequestHandler = async (_req, res) => {
+    res.json({ receivers: await store.list() });
+  };
+  const deleteReceiver: RequestHandler = async (req, res) => {
+    const { name } = parseOr400(ReceiverParams, req.params);
+    res.locals.auditDetail = `receiver ${name}`;
+    let deleted: boolean;
+    try {
+      deleted = await store.delete(name);
+    } catch (err) {
+      if (err instanceof ReceiverConflict) throw new HttpProblem(409, 'Conflict', err.message);
+      throw err;
+    }
+    if (!deleted) throw new HttpProblem(404, 'Not found', `no receiver named ${name}`);
+    res.json({ name, deleted: true });
+  };
+  const hook: RequestHandler[] = [
+    // The receiver is looked up before the body is read: an unknown URL is answered at once, and its body
+    // is discarded as it arrives (Node's http server), never buffered.
+    async (req: Request, res: Response, next: NextFunction) => {
+      res.locals.receiver = 'unknown';
+      res.once('finish', () => {
+        const status = res.statusCode;
+        // A notification acknowledged but not acted on (a pull, a replay) is `ignored`, not `accepted`.
+        const verdict = notificationVerdict(status, res.locals.ignored === true);
+        metrics.webhookNotifications.inc({ receiver: String(res.locals.receiver), verdict });
+      });
+      const spec = await store.byToken(String(req.params.id));
+      if (!spec) {
+        res.set('Connection', 'close');
+        return refuse(res);
+      }
+      res.locals.receiver = spec.name;
+      res.locals.spec = spec;
+      next();
+    },
+    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
+    async (req: Request, res: Response) => {
+      const spec = res.locals.spec as ReceiverSpec;
+      const secret = spec.secret ? (options.secrets.get(spec.secret.secret) ?? null) : null;
+      if (spec.secret && secret === null) {
+        options.log(`receiver ${spec.name}: its secret ${spec.secret.secret} is not in the configuration`);
+        return refuse(res);
+      }
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const headers = headersOf(req);
+      let refusal: string | null;
+      try {
+        refusal = await senderRefusal(spec, secret, raw, headers, jwks);
+      } catch (err) {
+        if (!(err instanceof JwksUnavailable)) throw err;
+        options.log(`receiver ${spec.name}: ${err.message}`);
+        // The sender retries (Pub/Sub push retries until acknowledged): nothing is lost.
+        throw new HttpProblem(503, 'Service unavailable', 'the notification cannot be verified now; retry');
+      }
+      if (refusal !== null) {
+        // For the operator, without the sender's values: a misconfigured audience shows here.
+        options.log(`receiver ${spec.name}: refused a notification: ${refusal}`);
+        return refuse(res);
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new HttpProblem(400, 'Invalid request', 'the body is not valid JSON', [
+          { field: '(body)', message: 'not valid JSON' },
+        ]);
+      }
+      let parsed;
+      try {
+        parsed = parseNotification(spec.type, body, headers);
+      } catch (err) {
+        if (err instanceof PayloadError)
+          throw new HttpProblem(400, 'Invalid request', err.message, [
+            { field: err.field, message: err.message },
           ]);
+        throw err;
+      }
+      if (parsed.kind === 'ping') return void res.json({ receiver: spec.name, pong: true });
+      if (parsed.kind === 'ignored') {
+        res.locals.ignored = true;
+        return void res.status(202).json({ receiver: spec.name, ignored: parsed.reason, triggers: [] });
+      }
+      const tags: { key: string; tag: string }[] = [];
+      const keys = new Set<string>();
+      for (const push of parsed.pushes)
+        for (const { key, tag } of keysOf(push, spec.feed, options.feeds)) {
+          keys.add(key);
+          if (tags.length < 20 && !tags.some((t) => t.key === key && t.tag === tag)) tags.push({ key, tag });
         }
-      if (spec.secret && !options.secrets.has(spec.secret.secret))
+      if (keys.size > MAX_PACKAGES_PER_NOTIFICATION)
         throw new HttpProblem(
           400,
           'Invalid request',
-          `secret.secret: no receiver secret named ${spec.secret.secret} in the configuration (receiverSecrets)`,
-          [{ field: 'secret.secret', message: 'not in the configuration' }],
+          `the notification names ${keys.size} packages; at most ${MAX_PACKAGES_PER_NOTIFICATION}`,
         );
+      // A notification acted on before (the same delivery id, or the same signed body within the window) is
+      // acknowledged and ignored: a captured notification cannot make triggers poll again and again.
+      const delivery = deliveryKeys(spec, raw, headers, body);
+      if (!(await store.firstDelivery(spec.name, delivery, REPLAY_WINDOW_MS))) {
+        res.locals.ignored = true;
+        return void res
+          .status(202)
+          .json({ receiver: spec.name, ignored: 'a replayed notification', triggers: [] });
+      }
+      let signals;
       try {
-        const { token, info } = await store.create(spec, principalOf(res)?.name ?? 'unknown');
-        res.locals.auditDetail = `receiver ${spec.name} (${spec.type})`;
-        res
-          .status(201)
-          .set('Cache-Control', 'no-store')
-          .json({ ...info, url: `/hooks/${token}`, verifies: RECEIVER_VERIFICATION[spec.type].how });
+        signals = await signalWatchers(options.client, [...keys], { source: `webhook ${spec.name}`, tags });
       } catch (err) {
-        if (err instanceof ReceiverConflict) throw new HttpProblem(409, 'Conflict', err.message);
+        // Not acted on: the sender's retry must not count as a replay.
+        await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
         throw err;
       }
+      const { signalled, pending, missed, deferred } = signals;
+      // Recorded as acted on only once every watcher was told: a notification whose watchers are still
+      // being looked up (deferred), whose signal failed, or that found none yet must count when it comes
+      // again, or a burst of identical notifications (one per pushed tag) could leave a trigger unpolled.
+      if (deferred.length > 0 || missed.length > 0 || signalled.length === 0)
+        await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
+      res.status(202).json({
+        receiver: spec.name,
+        packages: [...keys],
+        triggers: signalled,
+        ...(pending.length > 0 ? { pending } : {}),
+        ...(missed.length > 0 ? { missed } : {}),
+        ...(deferred.length > 0 ? { deferred } : {}),
+      });
+      if (spec.type === 'dockerhub') callBack(body, signalled.length, options);
     },
-    listReceivers: async (_req, res) => {
-      res.json({ receivers: await store.list() });
-    },
-    deleteReceiver: async (req, res) => {
-      const { name } = parseOr400(ReceiverParams, req.params);
-      res.locals.auditDetail = `receiver ${name}`;
-      let deleted: boolean;
-      try {
-        deleted = await store.delete(name);
-      } catch (err) {
-        if (err instanceof ReceiverConflict) throw new HttpProblem(409, 'Conflict', err.message);
-        throw err;
-      }
-      if (!deleted) throw new HttpProblem(404, 'Not found', `no receiver named ${name}`);
-      res.json({ name, deleted: true });
-    },
-    hook: [
-      // The receiver is looked up before the body is read: an unknown URL is answered at once, and its body
-      // is discarded as it arrives (Node's http server), never buffered.
-      async (req: Request, res: Response, next: NextFunction) => {
-        res.locals.receiver = 'unknown';
-        res.once('finish', () => {
-          const status = res.statusCode;
-          // A notification acknowledged but not acted on (a pull, a replay) is `ignored`, not `accepted`.
-          const verdict = notificationVerdict(status, res.locals.ignored === true);
-          metrics.webhookNotifications.inc({ receiver: String(res.locals.receiver), verdict });
-        });
-        const spec = await store.byToken(String(req.params.id));
-        if (!spec) {
-          res.set('Connection', 'close');
-          return refuse(res);
-        }
-        res.locals.receiver = spec.name;
-        res.locals.spec = spec;
-        next();
-      },
-      express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
-      async (req: Request, res: Response) => {
-        const spec = res.locals.spec as ReceiverSpec;
-        const secret = spec.secret ? (options.secrets.get(spec.secret.secret) ?? null) : null;
-        if (spec.secret && secret === null) {
-          options.log(`receiver ${spec.name}: its secret ${spec.secret.secret} is not in the configuration`);
-          return refuse(res);
-        }
-        const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        const headers = headersOf(req);
-        let refusal: string | null;
-        try {
-          refusal = await senderRefusal(spec, secret, raw, headers, jwks);
-        } catch (err) {
-          if (!(err instanceof JwksUnavailable)) throw err;
-          options.log(`receiver ${spec.name}: ${err.message}`);
-          // The sender retries (Pub/Sub push retries until acknowledged): nothing is lost.
-          throw new HttpProblem(503, 'Service unavailable', 'the notification cannot be verified now; retry');
-        }
-        if (refusal !== null) {
-          // For the operator, without the sender's values: a misconfigured audience shows here.
-          options.log(`receiver ${spec.name}: refused a notification: ${refusal}`);
-          return refuse(res);
-        }
-        let body: unknown;
-        try {
-          body = JSON.parse(raw.toString('utf8'));
-        } catch {
-          throw new HttpProblem(400, 'Invalid request', 'the body is not valid JSON', [
-            { field: '(body)', message: 'not valid JSON' },
-          ]);
-        }
-        let parsed;
-        try {
-          parsed = parseNotification(spec.type, body, headers);
-        } catch (err) {
-          if (err instanceof PayloadError)
-            throw new HttpProblem(400, 'Invalid request', err.message, [
-              { field: err.field, message: err.message },
-            ]);
-          throw err;
-        }
-        if (parsed.kind === 'ping') return void res.json({ receiver: spec.name, pong: true });
-        if (parsed.kind === 'ignored') {
-          res.locals.ignored = true;
-          return void res.status(202).json({ receiver: spec.name, ignored: parsed.reason, triggers: [] });
-        }
-        const tags: { key: string; tag: string }[] = [];
-        const keys = new Set<string>();
-        for (const push of parsed.pushes)
-          for (const { key, tag } of keysOf(push, spec.feed, options.feeds)) {
-            keys.add(key);
-            if (tags.length < 20 && !tags.some((t) => t.key === key && t.tag === tag))
-              tags.push({ key, tag });
-          }
-        if (keys.size > MAX_PACKAGES_PER_NOTIFICATION)
-          throw new HttpProblem(
-            400,
-            'Invalid request',
-            `the notification names ${keys.size} packages; at most ${MAX_PACKAGES_PER_NOTIFICATION}`,
-          );
-        // A notification acted on before (the same delivery id, or the same signed body within the window) is
-        // acknowledged and ignored: a captured notification cannot make triggers poll again and again.
-        const delivery = deliveryKeys(spec, raw, headers, body);
-        if (!(await store.firstDelivery(spec.name, delivery, REPLAY_WINDOW_MS))) {
-          res.locals.ignored = true;
-          return void res
-            .status(202)
-            .json({ receiver: spec.name, ignored: 'a replayed notification', triggers: [] });
-        }
-        let signals;
-        try {
-          signals = await signalWatchers(options.client, [...keys], { source: `webhook ${spec.name}`, tags });
-        } catch (err) {
-          // Not acted on: the sender's retry must not count as a replay.
-          await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
-          throw err;
-        }
-        const { signalled, pending, missed, deferred } = signals;
-        // Recorded as acted on only once every watcher was told: a notification whose watchers are still
-        // being looked up (deferred), whose signal failed, or that found none yet must count when it comes
-        // again, or a burst of identical notifications (one per pushed tag) could leave a trigger unpolled.
-        if (deferred.length > 0 || missed.length > 0 || signalled.length === 0)
-          await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
-        res.status(202).json({
-          receiver: spec.name,
-          packages: [...keys],
-          triggers: signalled,
-          ...(pending.length > 0 ? { pending } : {}),
-          ...(missed.length > 0 ? { missed } : {}),
-          ...(deferred.length > 0 ? { deferred } : {}),
-        });
-        if (spec.type === 'dockerhub') callBack(body, signalled.length, options);
-      },
-    ],
-  };
+  ];
+
+  return { createReceiver, listReceivers, deleteReceiver, hook };
 }
 
 /** Where Docker Hub's callbacks go: its documented `callback_url` origin. */

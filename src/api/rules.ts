@@ -1,3 +1,4 @@
+import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { CpuPool, PoolBusyError, PoolTimeoutError, sharedCpuPool } from '../cpu-pool';
 import { compileRule, evaluateRule, toPreview, VersionRuleInput } from '../domain/rule';
@@ -76,20 +77,20 @@ export const RULE_ROUTES = defineRoutes({
 export function ruleHandlers(
   options: { readonly pool?: CpuPool; readonly inlineWork?: number } = {},
 ): Handlers<typeof RULE_ROUTES> {
-  return {
-    previewRule: async (req, res) => {
-      const { rule = {}, tags, precedence } = parseOr400(PreviewRequestSchema, req.body);
-      if (previewWork(rule, tags) <= (options.inlineWork ?? INLINE_PREVIEW_WORK))
-        return void res.json(toPreview(evaluateRule(compileRule(rule, precedence), tags)));
-      let text: string;
-      try {
-        text = await (options.pool ?? sharedCpuPool('api')).run('rulePreview', { rule, precedence, tags });
-      } catch (err) {
-        if (!(err instanceof PoolBusyError || err instanceof PoolTimeoutError)) throw err;
-        res.set('retry-after', err instanceof PoolBusyError ? '1' : '30');
-        throw new HttpProblem(503, 'Service unavailable', `the preview cannot run now: ${err.message}`);
-      }
-      res.type('application/json').send(text);
-    },
+  const previewRule: RequestHandler = async (req, res) => {
+    const { rule = {}, tags, precedence } = parseOr400(PreviewRequestSchema, req.body);
+    if (previewWork(rule, tags) <= (options.inlineWork ?? INLINE_PREVIEW_WORK))
+      return void res.json(toPreview(evaluateRule(compileRule(rule, precedence), tags)));
+    let text: string;
+    try {
+      text = await (options.pool ?? sharedCpuPool('api')).run('rulePreview', { rule, precedence, tags });
+    } catch (err) {
+      if (!(err instanceof PoolBusyError || err instanceof PoolTimeoutError)) throw err;
+      res.set('retry-after', err instanceof PoolBusyError ? '1' : '30');
+      throw new HttpProblem(503, 'Service unavailable', `the preview cannot run now: ${err.message}`);
+    }
+    res.type('application/json').send(text);
   };
+
+  return { previewRule };
 }

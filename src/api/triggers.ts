@@ -530,92 +530,104 @@ export function triggerHandlers(
       res.status(202).json({ id: handle.workflowId, accepted: action });
     };
 
+  const createTrigger: RequestHandler = (req, res) => create(req.body, res);
+  const createProjectTrigger: RequestHandler = async (req, res) => {
+    const { project: p } = parseOr400(ProjectParams, req.params);
+    const given = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : null;
+    if (given && 'project' in given && given.project !== p)
+      throw new HttpProblem(
+        400,
+        'Invalid request',
+        `project: "${String(given.project).slice(0, 63)}" does not match the path (${p})`,
+        [{ field: 'project', message: 'does not match the path' }],
+      );
+    const body = given ? { ...given, project: p } : req.body;
+    await create(body, res);
+  };
+
+  const listTriggers: RequestHandler = async (req, res) => {
+    const { project: p } = parseOr400(TriggerListQuery, req.query, 'query');
+    res.json({ triggers: await list(p) });
+  };
+  const listProjectTriggers: RequestHandler = async (req, res) => {
+    const { project: p } = parseOr400(ProjectParams, req.params);
+    res.json({ triggers: await list(p) });
+  };
+
+  const getTrigger: RequestHandler = async (req, res) => {
+    // One describe proves the trigger runs and shows the polls the server is retrying.
+    const { handle, description } = await described(req.params);
+    const state = await withWorkerDeadline(client, () => handle.query(stateQuery), updateDeadlineMs);
+    const retrying = state.paused ? [] : retryingPolls(description);
+    const shown = present(state);
+    res.json({ ...shown, status: retrying.length > 0 ? 'retrying' : shown.status, retrying });
+  };
+
+  const getHistory: RequestHandler = async (req, res) => {
+    const handle = await running(req.params);
+    const { project } = parseOr400(TriggerParams, req.params);
+    const history = await withWorkerDeadline(client, () => handle.query(historyQuery), updateDeadlineMs);
+    // Each entry that made a release links to it and to its way through the lifecycle.
+    res.json({
+      history: [...history].reverse().map((entry) =>
+        entry.release
+          ? {
+              ...entry,
+              links: {
+                release: `/projects/${project}/releases/${encodeURIComponent(entry.release)}`,
+                deployments: `/projects/${project}/releases/${encodeURIComponent(entry.release)}/deployments`,
+              },
+            }
+          : entry,
+      ),
+    });
+  };
+
+  const changeTrigger: RequestHandler = async (req, res) => {
+    const handle = await running(req.params);
+    const change = parseOr400(ChangeSchema, req.body);
+    const current = (await withWorkerDeadline(client, () => handle.query(stateQuery), updateDeadlineMs)).spec;
+    const next = parseOr400(TriggerSpecSchema, { ...current, ...change });
+    await checkAgainstProject(next);
+    try {
+      const result = await withWorkerDeadline(
+        client,
+        () =>
+          handle.executeUpdate(configureTriggerUpdate, {
+            args: [{ channel: next.channel, watch: next.watch, intervalSeconds: next.intervalSeconds }],
+          }),
+        updateDeadlineMs,
+      );
+      res.json({ id: handle.workflowId, ...result, spec: next });
+    } catch (err) {
+      // Whatever its code, a refused change is the caller's to fix.
+      throw problemFor(err, { otherwise: { status: 400, title: 'Invalid request' } });
+    }
+  };
+
+  const deleteTrigger: RequestHandler = async (req, res) => {
+    const handle = await running(req.params);
+    const closed = await cancelAndWait(handle);
+    res.status(closed ? 200 : 202).json({ id: handle.workflowId, deleted: closed });
+  };
+
+  const pause: RequestHandler = signalRoute('pause', signals.pause);
+  const resume: RequestHandler = signalRoute('resume', signals.resume);
+  const poll: RequestHandler = signalRoute('poll', signals.poll);
+  const continueAsNew: RequestHandler = signalRoute('continue-as-new', signals['continue-as-new']);
+
   return {
-    createTrigger: (req, res) => create(req.body, res),
-    createProjectTrigger: async (req, res) => {
-      const { project: p } = parseOr400(ProjectParams, req.params);
-      const given = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : null;
-      if (given && 'project' in given && given.project !== p)
-        throw new HttpProblem(
-          400,
-          'Invalid request',
-          `project: "${String(given.project).slice(0, 63)}" does not match the path (${p})`,
-          [{ field: 'project', message: 'does not match the path' }],
-        );
-      const body = given ? { ...given, project: p } : req.body;
-      await create(body, res);
-    },
-
-    listTriggers: async (req, res) => {
-      const { project: p } = parseOr400(TriggerListQuery, req.query, 'query');
-      res.json({ triggers: await list(p) });
-    },
-    listProjectTriggers: async (req, res) => {
-      const { project: p } = parseOr400(ProjectParams, req.params);
-      res.json({ triggers: await list(p) });
-    },
-
-    getTrigger: async (req, res) => {
-      // One describe proves the trigger runs and shows the polls the server is retrying.
-      const { handle, description } = await described(req.params);
-      const state = await withWorkerDeadline(client, () => handle.query(stateQuery), updateDeadlineMs);
-      const retrying = state.paused ? [] : retryingPolls(description);
-      const shown = present(state);
-      res.json({ ...shown, status: retrying.length > 0 ? 'retrying' : shown.status, retrying });
-    },
-
-    getHistory: async (req, res) => {
-      const handle = await running(req.params);
-      const { project } = parseOr400(TriggerParams, req.params);
-      const history = await withWorkerDeadline(client, () => handle.query(historyQuery), updateDeadlineMs);
-      // Each entry that made a release links to it and to its way through the lifecycle.
-      res.json({
-        history: [...history].reverse().map((entry) =>
-          entry.release
-            ? {
-                ...entry,
-                links: {
-                  release: `/projects/${project}/releases/${encodeURIComponent(entry.release)}`,
-                  deployments: `/projects/${project}/releases/${encodeURIComponent(entry.release)}/deployments`,
-                },
-              }
-            : entry,
-        ),
-      });
-    },
-
-    changeTrigger: async (req, res) => {
-      const handle = await running(req.params);
-      const change = parseOr400(ChangeSchema, req.body);
-      const current = (await withWorkerDeadline(client, () => handle.query(stateQuery), updateDeadlineMs))
-        .spec;
-      const next = parseOr400(TriggerSpecSchema, { ...current, ...change });
-      await checkAgainstProject(next);
-      try {
-        const result = await withWorkerDeadline(
-          client,
-          () =>
-            handle.executeUpdate(configureTriggerUpdate, {
-              args: [{ channel: next.channel, watch: next.watch, intervalSeconds: next.intervalSeconds }],
-            }),
-          updateDeadlineMs,
-        );
-        res.json({ id: handle.workflowId, ...result, spec: next });
-      } catch (err) {
-        // Whatever its code, a refused change is the caller's to fix.
-        throw problemFor(err, { otherwise: { status: 400, title: 'Invalid request' } });
-      }
-    },
-
-    deleteTrigger: async (req, res) => {
-      const handle = await running(req.params);
-      const closed = await cancelAndWait(handle);
-      res.status(closed ? 200 : 202).json({ id: handle.workflowId, deleted: closed });
-    },
-
-    pause: signalRoute('pause', signals.pause),
-    resume: signalRoute('resume', signals.resume),
-    poll: signalRoute('poll', signals.poll),
-    continueAsNew: signalRoute('continue-as-new', signals['continue-as-new']),
+    createTrigger,
+    createProjectTrigger,
+    listTriggers,
+    listProjectTriggers,
+    getTrigger,
+    getHistory,
+    changeTrigger,
+    deleteTrigger,
+    pause,
+    resume,
+    poll,
+    continueAsNew,
   };
 }

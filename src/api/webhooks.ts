@@ -1,6 +1,6 @@
 import { metrics, notificationVerdict } from '../metrics';
 import { Client } from '@temporalio/client';
-import express from 'express';
+import express, { RequestHandler } from 'express';
 import { z } from 'zod';
 import { PACKAGES_ATTRIBUTE, watchedPackageKey } from '../domain/search-attributes';
 import { FeedIdSchema } from '../domain/trigger-schema';
@@ -297,60 +297,60 @@ export const WEBHOOK_ROUTES = defineRoutes({
  * Duplicate deliveries are harmless: a poll of an unchanged repository releases nothing.
  */
 export function webhookHandlers(client: Client, token: string | null): Handlers<typeof WEBHOOK_ROUTES> {
-  return {
-    registryNotification: [
-      // The sender proves itself before its body is read.
-      (req, res, next) => {
-        res.once('finish', () => {
-          const verdict = notificationVerdict(res.statusCode, res.locals.ignored === true);
-          metrics.webhookNotifications.inc({ receiver: 'registry', verdict });
-        });
-        if (token !== null) {
-          const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? '';
-          if (!sameSecret(given, token))
-            throw new HttpProblem(401, 'Unauthorized', 'a valid Bearer token is required');
-        }
-        next();
-      },
-      express.json({ limit: WEBHOOK_BODY_LIMIT, type: NOTIFICATION_TYPES }),
-      async (req, res) => {
-        const { feed } = parseOr400(WebhookQuery, req.query, 'query');
-        const body = parseOr400(NotificationSchema, req.body);
-        const keys = new Set<string>();
-        // The tags pushed, so each trigger keeps polling for them until it sees them (see WantedTag).
-        const tags: { key: string; tag: string }[] = [];
-        for (const event of body.events) {
-          if (event.action !== 'push' || !event.target.tag) continue; // blob pushes and deletions move no tag
-          // A request host that is no feed id or registry host names nothing we watch.
-          const feedId = feed ?? FeedIdSchema.safeParse(event.request?.host).data;
-          if (!feedId) continue;
-          const key = watchedPackageKey(feedId, event.target.repository);
-          keys.add(key);
-          const tag = event.target.tag;
-          if (tags.length < 20 && !tags.some((t) => t.key === key && t.tag === tag)) tags.push({ key, tag });
-        }
-        if (keys.size > MAX_PACKAGES_PER_NOTIFICATION)
-          throw new HttpProblem(
-            400,
-            'Invalid request',
-            `events: ${keys.size} distinct repositories; at most ${MAX_PACKAGES_PER_NOTIFICATION} per notification`,
-            [{ field: 'events', message: `at most ${MAX_PACKAGES_PER_NOTIFICATION} distinct repositories` }],
-          );
-        // Pulls, deletions and blob pushes are taken (202) and counted as ignored, not as accepted pushes.
-        res.locals.ignored = keys.size === 0;
-        const all = [...keys];
-        const { signalled, pending, missed, deferred } = await signalWatchers(client, all, {
-          source: 'webhook registry',
-          tags,
-        });
-        res.status(202).json({
-          packages: all,
-          triggers: signalled,
-          ...(pending.length > 0 ? { pending } : {}),
-          ...(missed.length > 0 ? { missed } : {}),
-          ...(deferred.length > 0 ? { deferred } : {}),
-        });
-      },
-    ],
-  };
+  const registryNotification: RequestHandler[] = [
+    // The sender proves itself before its body is read.
+    (req, res, next) => {
+      res.once('finish', () => {
+        const verdict = notificationVerdict(res.statusCode, res.locals.ignored === true);
+        metrics.webhookNotifications.inc({ receiver: 'registry', verdict });
+      });
+      if (token !== null) {
+        const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? '';
+        if (!sameSecret(given, token))
+          throw new HttpProblem(401, 'Unauthorized', 'a valid Bearer token is required');
+      }
+      next();
+    },
+    express.json({ limit: WEBHOOK_BODY_LIMIT, type: NOTIFICATION_TYPES }),
+    async (req, res) => {
+      const { feed } = parseOr400(WebhookQuery, req.query, 'query');
+      const body = parseOr400(NotificationSchema, req.body);
+      const keys = new Set<string>();
+      // The tags pushed, so each trigger keeps polling for them until it sees them (see WantedTag).
+      const tags: { key: string; tag: string }[] = [];
+      for (const event of body.events) {
+        if (event.action !== 'push' || !event.target.tag) continue; // blob pushes and deletions move no tag
+        // A request host that is no feed id or registry host names nothing we watch.
+        const feedId = feed ?? FeedIdSchema.safeParse(event.request?.host).data;
+        if (!feedId) continue;
+        const key = watchedPackageKey(feedId, event.target.repository);
+        keys.add(key);
+        const tag = event.target.tag;
+        if (tags.length < 20 && !tags.some((t) => t.key === key && t.tag === tag)) tags.push({ key, tag });
+      }
+      if (keys.size > MAX_PACKAGES_PER_NOTIFICATION)
+        throw new HttpProblem(
+          400,
+          'Invalid request',
+          `events: ${keys.size} distinct repositories; at most ${MAX_PACKAGES_PER_NOTIFICATION} per notification`,
+          [{ field: 'events', message: `at most ${MAX_PACKAGES_PER_NOTIFICATION} distinct repositories` }],
+        );
+      // Pulls, deletions and blob pushes are taken (202) and counted as ignored, not as accepted pushes.
+      res.locals.ignored = keys.size === 0;
+      const all = [...keys];
+      const { signalled, pending, missed, deferred } = await signalWatchers(client, all, {
+        source: 'webhook registry',
+        tags,
+      });
+      res.status(202).json({
+        packages: all,
+        triggers: signalled,
+        ...(pending.length > 0 ? { pending } : {}),
+        ...(missed.length > 0 ? { missed } : {}),
+        ...(deferred.length > 0 ? { deferred } : {}),
+      });
+    },
+  ];
+
+  return { registryNotification };
 }
