@@ -98,7 +98,8 @@ export function docsHandlers(openApiDocument: () => Record<string, unknown>): Ha
   const docsAsset: RequestHandler = (req: express.Request, res: express.Response) => {
     const asset = String(req.params.asset);
     if (asset === 'init.js') return void res.type('text/javascript').send(INIT);
-    const type = ASSETS[asset];
+    // Own keys only: `constructor` or `__proto__` would find Object's members, not a file.
+    const type = Object.hasOwn(ASSETS, asset) ? ASSETS[asset] : undefined;
     if (!type) return sendProblem(res, 404, 'Not found', `no route for GET ${req.path}`);
     res.type(type).set('Cache-Control', 'public, max-age=86400').sendFile(path.join(dist, asset));
   };

@@ -159,7 +159,13 @@ describe('the OpenAPI description', () => {
       'text/javascript; charset=utf-8',
     ]);
     expect((await bundle.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
-    for (const path of ['/docs/package.json', '/docs/..%2F..%2Fpackage.json', '/docs/index.html'])
+    for (const path of [
+      '/docs/package.json',
+      '/docs/..%2F..%2Fpackage.json',
+      '/docs/index.html',
+      '/docs/constructor',
+      '/docs/__proto__',
+    ])
       expect([path, (await fetch(`${api.url}${path}`)).status]).toEqual([path, 404]);
   });
 });
