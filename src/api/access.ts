@@ -1,4 +1,4 @@
-import express, { NextFunction, Request, Response } from 'express';
+import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import {
   AccessError,
@@ -10,101 +10,17 @@ import {
   TokenNameSchema,
 } from '../db/access';
 import { HttpProblem, parseOr400, sendProblem } from './problem';
-
-/** Who may call a route: a role (or any higher one), anyone (`public`), or a sender verified by the route. */
-export type RouteAccess = AccessRole | 'public' | 'sender';
-
-export interface RouteRule {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  /** Express's pattern, e.g. `/triggers/:project/:name`. */
-  readonly path: string;
-  readonly access: RouteAccess;
-}
-
-/**
- * Every route of the API and who may call it. Reads are for viewers; pausing, resuming, polling and manual
- * releases for operators; configuration and tokens for admins. A test checks that each route Express
- * serves is here (test/integration/access.test.ts), so a new route cannot ship without a decision.
- */
-export const ROUTE_RULES: readonly RouteRule[] = [
-  { method: 'GET', path: '/healthz', access: 'public' },
-  { method: 'GET', path: '/readyz', access: 'public' },
-  { method: 'GET', path: '/metrics', access: 'public' },
-  // The API's description holds no data; calls from the docs page still need a token (its Authorize button).
-  { method: 'GET', path: '/openapi.json', access: 'public' },
-  { method: 'GET', path: '/docs', access: 'public' },
-  { method: 'GET', path: '/docs/:asset', access: 'public' },
-  { method: 'POST', path: '/webhooks/registry', access: 'sender' },
-  { method: 'POST', path: '/hooks/:id', access: 'sender' },
-  { method: 'GET', path: '/receivers', access: 'admin' },
-  { method: 'POST', path: '/receivers', access: 'admin' },
-  { method: 'DELETE', path: '/receivers/:name', access: 'admin' },
-  { method: 'GET', path: '/whoami', access: 'viewer' },
-  { method: 'POST', path: '/rules/preview', access: 'viewer' },
-  { method: 'GET', path: '/projects', access: 'viewer' },
-  { method: 'GET', path: '/projects/:project', access: 'viewer' },
-  { method: 'PUT', path: '/projects/:project', access: 'admin' },
-  { method: 'DELETE', path: '/projects/:project', access: 'admin' },
-  { method: 'GET', path: '/projects/:project/revisions', access: 'viewer' },
-  { method: 'GET', path: '/projects/:project/releases', access: 'viewer' },
-  { method: 'POST', path: '/projects/:project/releases', access: 'operator' },
-  { method: 'GET', path: '/projects/:project/releases/:number', access: 'viewer' },
-  { method: 'GET', path: '/projects/:project/releases/:number/deployments', access: 'viewer' },
-  { method: 'POST', path: '/projects/:project/releases/:number/deployments', access: 'operator' },
-  {
-    method: 'POST',
-    path: '/projects/:project/releases/:number/deployments/:environment/cancel',
-    access: 'operator',
-  },
-  { method: 'POST', path: '/projects/:project/releases/:number/approvals', access: 'operator' },
-  { method: 'GET', path: '/projects/:project/environments', access: 'viewer' },
-  { method: 'GET', path: '/projects/:project/channels/:channel/preview', access: 'viewer' },
-  { method: 'GET', path: '/projects/:project/triggers', access: 'viewer' },
-  { method: 'POST', path: '/projects/:project/triggers', access: 'admin' },
-  { method: 'GET', path: '/triggers', access: 'viewer' },
-  { method: 'POST', path: '/triggers', access: 'admin' },
-  { method: 'GET', path: '/triggers/:project/:name', access: 'viewer' },
-  { method: 'PATCH', path: '/triggers/:project/:name', access: 'admin' },
-  { method: 'DELETE', path: '/triggers/:project/:name', access: 'admin' },
-  { method: 'GET', path: '/triggers/:project/:name/history', access: 'viewer' },
-  { method: 'POST', path: '/triggers/:project/:name/pause', access: 'operator' },
-  { method: 'POST', path: '/triggers/:project/:name/resume', access: 'operator' },
-  { method: 'POST', path: '/triggers/:project/:name/poll', access: 'operator' },
-  { method: 'POST', path: '/triggers/:project/:name/continue-as-new', access: 'operator' },
-  { method: 'GET', path: '/tokens', access: 'admin' },
-  { method: 'POST', path: '/tokens', access: 'admin' },
-  { method: 'DELETE', path: '/tokens/:name', access: 'admin' },
-  { method: 'GET', path: '/audit', access: 'admin' },
-];
-
-/**
- * How every router of the API matches paths: letter case and a trailing slash count, so `/TOKENS`, `/tokens/`
- * and `/%74okens` are no route at all rather than `/tokens` under another access rule.
- */
-export const ROUTING: Readonly<express.RouterOptions> = { caseSensitive: true, strict: true };
-
-/** A router that matches paths as the access check does (ROUTING). */
-export function apiRouter(): express.Router {
-  return express.Router(ROUTING);
-}
-
-/**
- * The rule for a request path, or undefined for a path no route serves: one segment per segment, `:name`
- * standing for any non-empty one, letter case and trailing slashes counting (as ROUTING matches). For
- * documentation and tests; the access check itself asks Express's own matcher (accessControl).
- */
-export function ruleFor(method: string, path: string): RouteRule | undefined {
-  const m = method === 'HEAD' ? 'GET' : method;
-  const segments = path.split('/');
-  return SPLIT.find(
-    ({ rule, pattern }) =>
-      rule.method === m &&
-      segments.length === pattern.length &&
-      pattern.every((p, i) => (p.startsWith(':') ? segments[i] !== '' : p === segments[i])),
-  )?.rule;
-}
-
-const SPLIT = ROUTE_RULES.map((rule) => ({ rule, pattern: rule.path.split('/') }));
+import {
+  apiRouter,
+  defineRoutes,
+  Handlers,
+  invalid,
+  notFound,
+  Problem,
+  problemExample,
+  RouteRule,
+  Timestamp,
+} from './route';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -141,9 +57,13 @@ function roleNeeded(matched: readonly Matched[]): AccessRole | null {
  * to the audit log with their outcome, refused ones included (refusals counted per token, route and minute).
  * A path parameter holding NUL is a 400 naming it: PostgreSQL cannot store one.
  */
-export function accessControl(store: AccessStore, log: (message: string) => void): express.Router {
+export function accessControl(
+  rules: readonly RouteRule[],
+  store: AccessStore,
+  log: (message: string) => void,
+): express.Router {
   const router = apiRouter();
-  for (const rule of ROUTE_RULES)
+  for (const rule of rules)
     router[rule.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'](
       rule.path,
       function ruleMatched(req: Request, res: Response, next: NextFunction) {
@@ -239,24 +159,179 @@ export const AuditQuery = z.strictObject({
   actor: z.string().max(63).optional(),
 });
 
+export const TokenParams = z.object({ name: TokenNameSchema });
+
+const Token = z.object({
+  name: z.string(),
+  role: z.enum(ACCESS_ROLES),
+  createdBy: z.string(),
+  createdAt: Timestamp,
+  expiresAt: Timestamp.nullable(),
+  lastUsedAt: Timestamp.nullable(),
+});
+const tokenExample = {
+  name: 'ci-deployer',
+  role: 'operator',
+  createdBy: 'alice',
+  createdAt: '2026-11-28T10:00:00.000Z',
+  expiresAt: null,
+  lastUsedAt: '2026-11-28T11:00:00.000Z',
+};
+const AuditRecord = z.object({
+  id: z.string(),
+  at: Timestamp,
+  actor: z.string(),
+  role: z.enum(ACCESS_ROLES).nullable(),
+  method: z.string(),
+  route: z.string(),
+  path: z.string(),
+  status: z.number().int(),
+  outcome: z.enum(['succeeded', 'refused', 'denied', 'failed']),
+  detail: z.string().nullable(),
+  /** Refusals of one token, route and status within a minute are one record with their count. */
+  count: z.number().int().min(1),
+});
+
 /** `/whoami`, token administration and the audit log. */
-export function accessRoutes(store: AccessStore): express.Router {
-  const router = apiRouter();
-  router.get('/whoami', (_req, res) => {
+export const ACCESS_ROUTES = defineRoutes({
+  whoami: {
+    method: 'GET',
+    path: '/whoami',
+    access: 'viewer',
+    summary: "The calling token's name and role, and the routes it may call",
+    tag: 'access',
+    responses: {
+      200: {
+        description: 'The caller',
+        schema: z.object({ name: z.string(), role: z.enum(ACCESS_ROLES), allowed: z.array(z.string()) }),
+        example: {
+          name: 'ci-deployer',
+          role: 'operator',
+          allowed: ['GET /projects', 'POST /triggers/:project/:name/poll'],
+        },
+      },
+    },
+  },
+  listTokens: {
+    method: 'GET',
+    path: '/tokens',
+    access: 'admin',
+    summary: 'Live API tokens (never their values)',
+    tag: 'access',
+    responses: {
+      200: {
+        description: 'Tokens by name',
+        schema: z.object({ tokens: z.array(Token) }),
+        example: { tokens: [tokenExample] },
+      },
+    },
+  },
+  createToken: {
+    method: 'POST',
+    path: '/tokens',
+    access: 'admin',
+    summary: 'Create a token; its value is in this answer only',
+    tag: 'access',
+    body: CreateTokenSchema,
+    bodyExample: { name: 'ci-deployer', role: 'operator', expiresInDays: 90 },
+    responses: {
+      201: {
+        description: 'Created',
+        schema: Token.extend({ token: z.string() }),
+        example: { ...tokenExample, lastUsedAt: null, token: `ft_${'x'.repeat(43)}` },
+      },
+      400: invalid,
+      409: {
+        description: 'A live token has that name',
+        schema: Problem,
+        example: problemExample(409, 'Conflict', 'a token named ci-deployer already exists; revoke it first'),
+      },
+    },
+  },
+  revokeToken: {
+    method: 'DELETE',
+    path: '/tokens/:name',
+    access: 'admin',
+    summary: 'Revoke a token (at once on this API process, within 10 s on others)',
+    tag: 'access',
+    params: TokenParams,
+    responses: {
+      200: {
+        description: 'Revoked',
+        schema: z.object({ name: z.string(), revoked: z.literal(true) }),
+        example: { name: 'ci-deployer', revoked: true },
+      },
+      404: notFound('live token'),
+    },
+  },
+  listAudit: {
+    method: 'GET',
+    path: '/audit',
+    access: 'admin',
+    summary: 'The audit log of mutating calls, newest first',
+    tag: 'access',
+    query: AuditQuery,
+    responses: {
+      200: {
+        description: 'A page of records; `nextBefore` asks for the next',
+        schema: z.object({ records: z.array(AuditRecord), nextBefore: z.string().nullable() }),
+        example: {
+          records: [
+            {
+              id: '42',
+              at: '2026-11-28T10:00:00.000Z',
+              actor: 'alice',
+              role: 'admin',
+              method: 'PUT',
+              route: '/projects/:project',
+              path: '/projects/shop',
+              status: 200,
+              outcome: 'succeeded',
+              detail: null,
+              count: 1,
+            },
+            {
+              id: '41',
+              at: '2026-11-28T09:59:10.000Z',
+              actor: 'dashboard',
+              role: 'viewer',
+              method: 'DELETE',
+              route: '/projects/:project',
+              path: '/projects/shop',
+              status: 403,
+              outcome: 'denied',
+              detail: null,
+              count: 37,
+            },
+          ],
+          nextBefore: null,
+        },
+      },
+      400: invalid,
+    },
+  },
+});
+
+/** The handlers of ACCESS_ROUTES; `/whoami` lists the routes of `rules` the caller's role may call. */
+export function accessHandlers(
+  store: AccessStore,
+  rules: readonly RouteRule[],
+): Handlers<typeof ACCESS_ROUTES> {
+  const whoami: RequestHandler = (_req, res) => {
     const me = principalOf(res)!;
     res.json({
       name: me.name,
       role: me.role,
       // What this token may call, so a client can show or hide actions.
-      allowed: ROUTE_RULES.filter(
-        (r) => r.access !== 'public' && r.access !== 'sender' && roleAllows(me.role, r.access),
-      ).map((r) => `${r.method} ${r.path}`),
+      allowed: rules
+        .filter((r) => r.access !== 'public' && r.access !== 'sender' && roleAllows(me.role, r.access))
+        .map((r) => `${r.method} ${r.path}`),
     });
-  });
-  router.get('/tokens', async (_req, res) => {
+  };
+  const listTokens: RequestHandler = async (_req, res) => {
     res.json({ tokens: await store.listTokens() });
-  });
-  router.post('/tokens', async (req, res) => {
+  };
+  const createToken: RequestHandler = async (req, res) => {
     const body = parseOr400(CreateTokenSchema, req.body);
     const expires = body.expiresInDays ? new Date(Date.now() + body.expiresInDays * 86_400_000) : null;
     try {
@@ -270,21 +345,22 @@ export function accessRoutes(store: AccessStore): express.Router {
       if (err instanceof AccessError) throw new HttpProblem(409, 'Conflict', err.message);
       throw err;
     }
-  });
-  router.delete('/tokens/:name', async (req, res) => {
-    const { name } = parseOr400(z.object({ name: TokenNameSchema }), req.params);
+  };
+  const revokeToken: RequestHandler = async (req, res) => {
+    const { name } = parseOr400(TokenParams, req.params);
     res.locals.auditDetail = `token ${name}`;
     if (!(await store.revokeToken(name)))
       throw new HttpProblem(404, 'Not found', `no live token named ${name}`);
     res.json({ name, revoked: true });
-  });
-  router.get('/audit', async (req, res) => {
+  };
+  const listAudit: RequestHandler = async (req, res) => {
     const query = parseOr400(AuditQuery, req.query, 'query');
     const records = await store.listAudit(query);
     res.json({
       records,
       nextBefore: records.length === query.limit ? records[records.length - 1].id : null,
     });
-  });
-  return router;
+  };
+
+  return { whoami, listTokens, createToken, revokeToken, listAudit };
 }

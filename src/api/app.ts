@@ -2,24 +2,30 @@ import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, Response } from 'express';
 import { HttpProblem, sendProblem } from './problem';
 import { JsonTooDeepError, refuseDeepJson, refuseNul } from './body-guards';
-import { isTemporalUnreachable, TemporalHealth } from './temporal-health';
+import { TemporalHealth } from './temporal-health';
 import { SecretBindings } from '../secrets';
 import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../feeds/outbound';
 import { Feed } from '../feeds/feed';
-import { projectRoutes } from './projects';
-import { lifecycleRoutes } from './lifecycles';
-import { ruleRoutes } from './rules';
-import { triggerRoutes } from './triggers';
-import { webhookRoutes } from './webhooks';
+import { PROJECT_ROUTES, projectHandlers } from './projects';
+import { lifecycleHandlers, LIFECYCLE_ROUTES } from './lifecycles';
+import { ruleHandlers, RULE_ROUTES } from './rules';
+import { triggerHandlers, TRIGGER_ROUTES } from './triggers';
+import { webhookHandlers, WEBHOOK_ROUTES } from './webhooks';
 import { Ledger } from '../db/ledger';
 import { Database } from '../db/open';
 import { AccessStore } from '../db/access';
-import { accessControl, accessRoutes, matchedRule } from './access';
-import { metrics, scrape } from '../metrics';
-import { docsRoutes } from './docs';
-import { receiverRoutes } from './receivers';
+import { accessControl, accessHandlers, ACCESS_ROUTES } from './access';
+import { docsHandlers, DOCS_ROUTES } from './docs';
+import { receiverHandlers, RECEIVER_ROUTES } from './receivers';
 import { ReceiverStore } from '../db/receivers';
 import { ConfiguredReceiver } from '../receivers';
+import { healthRoutes, metricsRoutes } from './health';
+import { mountRoutes } from './route';
+import { ROUTE_RULES } from './routes';
+import { openApiDocument } from './openapi';
+import { unreachableProblem } from './failure-problems';
+
+export { healthRoutes, metricsRoutes };
 
 export interface AppOptions {
   readonly client: Client;
@@ -51,91 +57,8 @@ export interface AppOptions {
   readonly health?: TemporalHealth;
 }
 
-/** Connection failures of the ledger's database (node-postgres and PostgreSQL's own codes). */
-function isDatabaseUnreachable(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return (
-    [
-      'ECONNREFUSED',
-      'ECONNRESET',
-      'ETIMEDOUT',
-      'EPIPE',
-      '57P01',
-      '57P02',
-      '57P03',
-      '08000',
-      '08001',
-      '08003',
-      '08006',
-    ].includes(e?.code ?? '') ||
-    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
-      e?.message ?? '',
-    )
-  );
-}
-
 /** Request bodies: a project is at most 64 KiB; a rule preview's tag list is the largest body. */
 export const API_BODY_LIMIT = 4 * 1024 * 1024;
-
-/**
- * Counts every request by route pattern and status, and serves `/metrics` (Prometheus text: this process's
- * metrics and the Temporal SDK's), for every role. Registered first, so refused calls are counted too.
- */
-export function metricsRoutes(app: express.Express): void {
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    const started = performance.now();
-    res.once('finish', () => {
-      const route = matchedRule(res)?.path ?? '(no route)';
-      const method = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method)
-        ? req.method
-        : 'OTHER';
-      metrics.apiRequests.inc({ method, route, status: String(res.statusCode) });
-      metrics.apiDuration.observe({ method, route }, (performance.now() - started) / 1000);
-    });
-    next();
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type('text/plain; version=0.0.4; charset=utf-8').send(await scrape());
-  });
-}
-
-/**
- * `/healthz` (the process answers) and `/readyz` (Temporal and the ledger database answer), for every role.
- * Returns the Temporal probe, stopped with the server (src/api/listen.ts).
- */
-export function healthRoutes(
-  app: express.Express,
-  client: Client,
-  database?: Pick<Database, 'ping'>,
-  given?: TemporalHealth,
-): TemporalHealth {
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  const health = given ?? new TemporalHealth(client).start();
-  app.locals.temporalHealth = health;
-  app.get('/readyz', async (_req, res) => {
-    const { up, error } = health.status;
-    const databaseUp = database ? await database.ping() : true;
-    if (up && databaseUp) return void res.json({ status: 'ready', temporal: 'up', database: 'up' });
-    const problems = [
-      ...(up ? [] : [`the Temporal server does not answer: ${error ?? 'no answer'}`]),
-      ...(databaseUp ? [] : ['the ledger database does not answer']),
-    ];
-    res
-      .status(503)
-      .type('application/problem+json')
-      .json({
-        type: 'about:blank',
-        title: 'Not ready',
-        status: 503,
-        detail: problems.join('; '),
-        temporal: up ? 'up' : 'down',
-        database: databaseUp ? 'up' : 'down',
-      });
-  });
-  return health;
-}
 
 /** The HTTP API: thin routes onto Temporal; errors as application/problem+json. */
 export function createApp(options: AppOptions): express.Express {
@@ -148,7 +71,7 @@ export function createApp(options: AppOptions): express.Express {
   const log = options.log ?? (() => undefined);
   metricsRoutes(app);
   // Every call is checked before its body is read: a stranger's body is never parsed.
-  app.use(accessControl(access, log));
+  app.use(accessControl(ROUTE_RULES, access, log));
   // Registry notifications bring their own content type, limit and parser (after their sender is checked).
   const json = express.json({
     limit: API_BODY_LIMIT,
@@ -161,9 +84,6 @@ export function createApp(options: AppOptions): express.Express {
   app.use(refuseNul);
 
   const health = healthRoutes(app, options.client, options.database, options.health);
-  app.use(accessRoutes(access));
-  app.use(docsRoutes());
-  app.use(ruleRoutes());
   // Routes that need Temporal: while it does not answer, say so at once (503) instead of letting a request
   // hang in the SDK's retries, and release requests already waiting when it stops answering.
   const temporal = (req: Request, res: Response, next: NextFunction) => {
@@ -174,31 +94,50 @@ export function createApp(options: AppOptions): express.Express {
     res.once('close', cancel);
     next();
   };
-  // Projects and releases live in the ledger: reads and configuration need no Temporal.
-  app.use(
-    projectRoutes(options.client, options.ledger, options.taskQueue, temporal, {
-      secretBindings: options.secretBindings ?? new Map(),
-      outbound: options.outbound ?? PERMISSIVE_OUTBOUND,
-      feeds: options.feeds ?? new Map(),
-    }),
-  );
-  app.use(
-    lifecycleRoutes(options.client, options.ledger, options.taskQueue, temporal, options.updateDeadlineMs),
-  );
-  app.use(temporal);
-  app.use(webhookRoutes(options.client, options.webhookToken ?? null));
-  app.use(
-    receiverRoutes({
+  const feeds = options.feeds ?? new Map();
+  const outbound = options.outbound ?? PERMISSIVE_OUTBOUND;
+  // Every table of src/api/routes.ts but health and metrics (mounted above, and in health-only processes).
+  mountRoutes(app, DOCS_ROUTES, docsHandlers(openApiDocument));
+  mountRoutes(app, WEBHOOK_ROUTES, webhookHandlers(options.client, options.webhookToken ?? null), temporal);
+  mountRoutes(
+    app,
+    RECEIVER_ROUTES,
+    receiverHandlers({
       client: options.client,
       store: new ReceiverStore(options.ledger.db, options.configReceivers),
       secrets: options.receiverSecrets ?? new Map(),
       dockerHubCallbackOrigin: options.dockerHubCallbackOrigin ?? null,
-      feeds: options.feeds ?? new Map(),
-      outbound: options.outbound ?? PERMISSIVE_OUTBOUND,
+      feeds,
+      outbound,
       log,
     }),
+    temporal,
   );
-  app.use(triggerRoutes(options.client, options.ledger, options.taskQueue, options.updateDeadlineMs));
+  mountRoutes(app, ACCESS_ROUTES, accessHandlers(access, ROUTE_RULES));
+  mountRoutes(app, RULE_ROUTES, ruleHandlers());
+  // Projects and releases live in the ledger: reads and configuration need no Temporal.
+  mountRoutes(
+    app,
+    PROJECT_ROUTES,
+    projectHandlers(options.client, options.ledger, options.taskQueue, {
+      secretBindings: options.secretBindings ?? new Map(),
+      outbound,
+      feeds,
+    }),
+    temporal,
+  );
+  mountRoutes(
+    app,
+    LIFECYCLE_ROUTES,
+    lifecycleHandlers(options.client, options.ledger, options.taskQueue, options.updateDeadlineMs),
+    temporal,
+  );
+  mountRoutes(
+    app,
+    TRIGGER_ROUTES,
+    triggerHandlers(options.client, options.ledger, options.taskQueue, options.updateDeadlineMs),
+    temporal,
+  );
 
   app.use((req: Request, res: Response) => {
     sendProblem(res, 404, 'Not found', `no route for ${req.method} ${req.path}`);
@@ -224,20 +163,8 @@ export function createApp(options: AppOptions): express.Express {
       );
     if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500)
       return sendProblem(res, e.status, 'Bad request', e.message ?? 'bad request');
-    if (isDatabaseUnreachable(err))
-      return sendProblem(
-        res,
-        503,
-        'Service unavailable',
-        'the ledger database does not answer; try again shortly',
-      );
-    if (isTemporalUnreachable(err))
-      return sendProblem(
-        res,
-        503,
-        'Service unavailable',
-        'the Temporal server does not answer; try again shortly',
-      );
+    const unreachable = unreachableProblem(err);
+    if (unreachable) return sendProblem(res, unreachable.status, unreachable.title, unreachable.message);
     const code = (e as { cause?: { code?: unknown } } | undefined)?.cause?.code;
     options.log?.(
       `API error: ${e?.message ?? String(err)}${code !== undefined ? ` (code ${String(code)})` : ''}`,

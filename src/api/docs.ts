@@ -1,8 +1,8 @@
 import path from 'node:path';
-import express from 'express';
-import { apiRouter } from './access';
-import { openApiDocument } from './openapi';
+import express, { RequestHandler } from 'express';
+import { z } from 'zod';
 import { sendProblem } from './problem';
+import { defineRoutes, Handlers, notFound } from './route';
 
 /** The files of swagger-ui-dist the page loads; nothing else of the package is served. */
 const ASSETS: Readonly<Record<string, string>> = {
@@ -31,15 +31,62 @@ const PAGE = `<!doctype html>
 const INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui', persistAuthorization: false });\n`;
 
 /** `GET /openapi.json` (OpenAPI 3.1) and `GET /docs`, a Swagger UI page of it served from this process. */
-export function docsRoutes(): express.Router {
-  const router = apiRouter();
+export const DOCS_ROUTES = defineRoutes({
+  openApi: {
+    method: 'GET',
+    path: '/openapi.json',
+    // The API's description holds no data; calls from the docs page still need a token (its Authorize button).
+    access: 'public',
+    summary: 'This description',
+    tag: 'health',
+    responses: {
+      200: {
+        description: 'OpenAPI 3.1 document',
+        schema: z
+          .object({
+            openapi: z.string(),
+            info: z.object({ title: z.string(), version: z.string(), description: z.string() }),
+            paths: z.record(z.string(), z.record(z.string(), z.unknown())),
+            components: z.record(z.string(), z.unknown()),
+          })
+          .loose(),
+        example: {
+          openapi: '3.1.0',
+          info: { title: 'feed-triggers', version: '0.1.0', description: 'Pull-based continuous delivery' },
+          paths: { '/healthz': { get: { summary: 'The process answers' } } },
+          components: { securitySchemes: {} },
+        },
+      },
+    },
+  },
+  docsPage: {
+    method: 'GET',
+    path: '/docs',
+    access: 'public',
+    summary: 'A browsable page of this description',
+    tag: 'health',
+    responses: { 200: { description: 'HTML', mediaType: 'text/html' } },
+  },
+  docsAsset: {
+    method: 'GET',
+    path: '/docs/:asset',
+    access: 'public',
+    summary: "The docs page's script, style sheet and icon",
+    tag: 'health',
+    params: z.object({ asset: z.string() }),
+    responses: { 200: { description: 'The file' }, 404: notFound('asset') },
+  },
+});
+
+/** The handlers of DOCS_ROUTES; `openApiDocument` is built at the first call and kept. */
+export function docsHandlers(openApiDocument: () => Record<string, unknown>): Handlers<typeof DOCS_ROUTES> {
   let document: string | null = null;
   const dist = path.dirname(require.resolve('swagger-ui-dist/package.json'));
-  router.get('/openapi.json', (_req, res) => {
+  const openApi: RequestHandler = (_req, res) => {
     document ??= JSON.stringify(openApiDocument());
     res.type('application/json').send(document);
-  });
-  const page = (_req: express.Request, res: express.Response) => {
+  };
+  const docsPage: RequestHandler = (_req, res) => {
     res
       .set(
         'Content-Security-Policy',
@@ -48,12 +95,14 @@ export function docsRoutes(): express.Router {
       .type('text/html')
       .send(PAGE);
   };
-  router.get('/docs', page);
-  router.get('/docs/:asset', (req, res) => {
-    if (req.params.asset === 'init.js') return void res.type('text/javascript').send(INIT);
-    const type = ASSETS[req.params.asset];
+  const docsAsset: RequestHandler = (req: express.Request, res: express.Response) => {
+    const asset = String(req.params.asset);
+    if (asset === 'init.js') return void res.type('text/javascript').send(INIT);
+    // Own keys only: `constructor` or `__proto__` would find Object's members, not a file.
+    const type = Object.hasOwn(ASSETS, asset) ? ASSETS[asset] : undefined;
     if (!type) return sendProblem(res, 404, 'Not found', `no route for GET ${req.path}`);
-    res.type(type).set('Cache-Control', 'public, max-age=86400').sendFile(path.join(dist, req.params.asset));
-  });
-  return router;
+    res.type(type).set('Cache-Control', 'public, max-age=86400').sendFile(path.join(dist, asset));
+  };
+
+  return { openApi, docsPage, docsAsset };
 }

@@ -1,6 +1,5 @@
-import { Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { RequestHandler, Router } from 'express';
+import { Client, WithStartWorkflowOperation } from '@temporalio/client';
+import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { Ledger } from '../db/ledger';
 import { DeploymentRefusal, planFor } from '../db/deployments';
@@ -22,10 +21,21 @@ import {
   wakeSignal,
 } from '../../workflows/messages/release';
 import type { release } from '../../workflows/release';
-import { apiRouter, principalOf } from './access';
+import { principalOf } from './access';
 import { HttpProblem, parseOr400 } from './problem';
 import { withWorkerDeadline } from './workflows';
 import { ProjectParams, ReleaseParams } from './projects';
+import { FAILURE_ANSWERS, problemFor } from './failure-problems';
+import {
+  defineRoutes,
+  Handlers,
+  invalid,
+  notFound,
+  Problem,
+  problemExample,
+  ResponseDoc,
+  unavailable,
+} from './route';
 
 export const DeployBody = z
   .object({
@@ -43,20 +53,276 @@ export const DecisionBody = z
   .strict();
 export const DeploymentParams = ReleaseParams.extend({ environment: SlugSchema });
 
+const DeploymentStatusSchema = z.enum([
+  'queued',
+  'deploying',
+  'retrying',
+  'succeeded',
+  'failed',
+  'superseded',
+  'cancelled',
+]);
+const Deployment = z.object({
+  id: z.number().int(),
+  release: z.string(),
+  environment: z.string(),
+  status: DeploymentStatusSchema,
+  forced: z.boolean(),
+  requestedBy: z.string(),
+  queuedAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  attempts: z
+    .number()
+    .int()
+    .describe('Requests that left for the targets (a crash before sending counts none)'),
+  error: z.string().nullable().describe('Why it failed, or (retrying) the last attempt’s error'),
+  nextAttemptAt: z.string().nullable().describe('When a retrying deployment is tried next'),
+  targets: z.record(
+    z.string(),
+    z.object({
+      type: z.string(),
+      detail: z.string(),
+      status: z.enum(['succeeded', 'failed', 'retrying']).optional(),
+    }),
+  ),
+});
+const deploymentExample = {
+  id: 41,
+  release: '1.4.0',
+  environment: 'test',
+  status: 'succeeded',
+  forced: false,
+  requestedBy: 'lifecycle',
+  queuedAt: '2026-11-28T10:00:01.000Z',
+  startedAt: '2026-11-28T10:00:01.200Z',
+  finishedAt: '2026-11-28T10:00:02.900Z',
+  attempts: 1,
+  error: null,
+  nextAttemptAt: null,
+  targets: { gitops: { type: 'git', detail: 'pushed 3f2a9c1e to main', status: 'succeeded' } },
+};
+const Approval = z.object({
+  phase: z.string(),
+  decision: z.enum(['approved', 'rejected']),
+  by: z.string(),
+  comment: z.string(),
+  decidedAt: z.string(),
+});
+const approvalExample = {
+  phase: 'prod',
+  decision: 'approved',
+  by: 'release-manager',
+  comment: 'QA signed off',
+  decidedAt: '2026-11-28T11:00:00.000Z',
+};
+const lifecycleRefused = (example: string): ResponseDoc => ({
+  description: 'The lifecycle does not allow it (yet); the reason says why, and nothing changed',
+  schema: Problem,
+  example: problemExample(422, 'Not allowed by the lifecycle', example),
+});
+
+/** Promotion by people, and where releases are deployed. */
+export const LIFECYCLE_ROUTES = defineRoutes({
+  listDeployments: {
+    method: 'GET',
+    path: '/projects/:project/releases/:number/deployments',
+    access: 'viewer',
+    summary: "A release's way through its lifecycle: each phase's state, its deployments and approvals",
+    tag: 'lifecycles',
+    params: ReleaseParams,
+    responses: {
+      200: {
+        description:
+          'Phases (null when the release follows no lifecycle), deployments newest first, approvals',
+        schema: z.object({
+          project: z.string(),
+          release: z.string(),
+          lifecycle: z
+            .object({
+              name: z.string(),
+              phases: z.array(
+                z.object({
+                  name: z.string(),
+                  state: z.enum(['locked', 'awaiting-approval', 'rejected', 'open', 'complete']),
+                  succeeded: z.number().int(),
+                  needed: z.number().int(),
+                }),
+              ),
+            })
+            .nullable(),
+          deployments: z.array(Deployment),
+          approvals: z.array(Approval),
+        }),
+        example: {
+          project: 'shop',
+          release: '1.4.0',
+          lifecycle: {
+            name: 'standard',
+            phases: [
+              { name: 'dev', state: 'complete', succeeded: 1, needed: 1 },
+              { name: 'test', state: 'complete', succeeded: 1, needed: 1 },
+              { name: 'prod', state: 'awaiting-approval', succeeded: 0, needed: 1 },
+            ],
+          },
+          deployments: [deploymentExample],
+          approvals: [],
+        },
+      },
+      404: notFound('release'),
+    },
+  },
+  deploy: {
+    method: 'POST',
+    path: '/projects/:project/releases/:number/deployments',
+    access: 'operator',
+    temporal: true,
+    summary:
+      'Deploy the release to an environment (a redeploy, or with force a rollback over a newer release)',
+    tag: 'lifecycles',
+    params: ReleaseParams,
+    body: DeployBody,
+    bodyExample: { environment: 'prod' },
+    responses: {
+      202: {
+        description: 'Queued (or the deployment already queued or running)',
+        schema: Deployment,
+        example: {
+          ...deploymentExample,
+          environment: 'prod',
+          status: 'queued',
+          requestedBy: 'release-manager',
+          startedAt: null,
+          finishedAt: null,
+          attempts: 0,
+          targets: {},
+        },
+      },
+      400: invalid,
+      404: notFound('release or environment'),
+      409: {
+        description: 'A deployment of the release to that environment is already queued or running',
+        schema: Problem,
+        example: problemExample(
+          409,
+          'Conflict',
+          'deployment 42 of this release to "prod" is already deploying',
+        ),
+      },
+      422: lifecycleRefused('phase "prod" needs an approval before anything deploys in it'),
+      503: unavailable,
+    },
+  },
+  cancelDeployment: {
+    method: 'POST',
+    path: '/projects/:project/releases/:number/deployments/:environment/cancel',
+    access: 'operator',
+    temporal: true,
+    summary: "Cancel the release's queued deployment to an environment",
+    tag: 'lifecycles',
+    params: DeploymentParams,
+    responses: {
+      200: {
+        description: 'Cancelled',
+        schema: Deployment,
+        example: { ...deploymentExample, status: 'cancelled', error: 'cancelled by a person', attempts: 0 },
+      },
+      404: notFound('queued deployment'),
+      409: {
+        description: 'It is already deploying',
+        schema: Problem,
+        example: problemExample(
+          409,
+          'Conflict',
+          'deployment 42 is already deploying; it can no longer be cancelled',
+        ),
+      },
+      503: unavailable,
+    },
+  },
+  decide: {
+    method: 'POST',
+    path: '/projects/:project/releases/:number/approvals',
+    access: 'operator',
+    temporal: true,
+    summary: 'Approve or reject a phase that asks for an approval (by the calling token, with a comment)',
+    tag: 'lifecycles',
+    params: ReleaseParams,
+    body: DecisionBody,
+    bodyExample: { phase: 'prod', decision: 'approve', comment: 'QA signed off' },
+    responses: {
+      201: { description: 'Recorded', schema: Approval, example: approvalExample },
+      400: invalid,
+      404: notFound('release'),
+      409: {
+        description: 'The phase was already decided',
+        schema: Problem,
+        example: problemExample(409, 'Conflict', 'phase "prod" was already approved by release-manager'),
+      },
+      422: lifecycleRefused(
+        'phase "prod" is not open yet: phase "test" needs 1 successful deployment(s) of this release (test), and has 0',
+      ),
+      503: unavailable,
+    },
+  },
+  listEnvironments: {
+    method: 'GET',
+    path: '/projects/:project/environments',
+    access: 'viewer',
+    summary: 'Which release is deployed where, and what is queued (the dashboard)',
+    tag: 'lifecycles',
+    params: ProjectParams,
+    responses: {
+      200: {
+        description: "Each environment's current release and deployments in flight",
+        schema: z.object({
+          project: z.string(),
+          environments: z.array(
+            z.object({
+              name: z.string(),
+              targets: z.array(z.object({ name: z.string(), type: z.string() })),
+              current: z
+                .object({
+                  release: z.string(),
+                  deployment: z.number().int(),
+                  deployedAt: z.string().nullable(),
+                })
+                .nullable(),
+              inFlight: z.array(Deployment),
+              latest: Deployment.nullable(),
+            }),
+          ),
+        }),
+        example: {
+          project: 'shop',
+          environments: [
+            {
+              name: 'test',
+              targets: [{ name: 'gitops', type: 'git' }],
+              current: { release: '1.4.0', deployment: 41, deployedAt: '2026-11-28T10:00:02.900Z' },
+              inFlight: [],
+              latest: deploymentExample,
+            },
+          ],
+        },
+      },
+      404: notFound('project'),
+    },
+  },
+});
+
 /**
  * Promotion by people, and where releases are deployed. A request is checked against the ledger first (409
  * or 422, with the reason, and nothing started or signalled), then goes to the release's workflow as an
  * update whose validators check again. A release whose workflow has ended is started again with the
  * request (update-with-start).
  */
-export function lifecycleRoutes(
+export function lifecycleHandlers(
   client: Client,
   ledger: Ledger,
   taskQueue: string,
-  temporal: RequestHandler,
   updateDeadlineMs?: number,
-): Router {
-  const router = apiRouter();
+): Handlers<typeof LIFECYCLE_ROUTES> {
   const store = ledger.deployments;
 
   const releaseOf = async (name: string, number: string) => {
@@ -68,10 +334,11 @@ export function lifecycleRoutes(
   };
 
   /** A refusal as the answer: 409 (conflict) or 422 (the lifecycle does not allow it). */
-  const refused = (refusal: Refusal): HttpProblem =>
-    refusal.status === 409
-      ? new HttpProblem(409, 'Conflict', refusal.message)
-      : new HttpProblem(422, 'Not allowed by the lifecycle', refusal.message);
+  const refused = (refusal: Refusal): HttpProblem => {
+    const { status, title } =
+      FAILURE_ANSWERS[refusal.status === 409 ? FailureCode.CONFLICT : FailureCode.NOT_ALLOWED]!;
+    return new HttpProblem(status, title, refusal.message);
+  };
 
   /**
    * What the release's workflow would refuse, decided from the ledger before any workflow is started or
@@ -85,17 +352,6 @@ export function lifecycleRoutes(
         message: 'this release follows no lifecycle: neither its channel nor its project names one',
       });
     return { plan: lifecycle.plan, progress: lifecycle.progress };
-  };
-
-  const asProblem = (err: unknown): unknown => {
-    if (!(err instanceof WorkflowUpdateFailedError)) return err;
-    const cause = err.cause;
-    if (cause instanceof ApplicationFailure) {
-      if (cause.type === FailureCode.CONFLICT) return new HttpProblem(409, 'Conflict', cause.message);
-      if (cause.type === FailureCode.NOT_ALLOWED)
-        return new HttpProblem(422, 'Not allowed by the lifecycle', cause.message);
-    }
-    return err;
   };
 
   /** Runs an update on the release's workflow, starting the workflow when it has ended. */
@@ -120,18 +376,18 @@ export function lifecycleRoutes(
         updateDeadlineMs,
       );
     } catch (err) {
-      throw asProblem(err);
+      throw problemFor(err);
     }
   }
 
-  router.get('/projects/:project/environments', async (req, res) => {
+  const listEnvironments: RequestHandler = async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const project = await ledger.getProject(name);
     if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
     res.json({ project: name, environments: await store.environments(project.id, project.spec) });
-  });
+  };
 
-  router.get('/projects/:project/releases/:number/deployments', async (req, res) => {
+  const listDeployments: RequestHandler = async (req, res) => {
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
     const { project, stored } = await releaseOf(name, number);
     const plan = planFor(project.spec, stored.channel);
@@ -145,9 +401,9 @@ export function lifecycleRoutes(
       deployments,
       approvals,
     });
-  });
+  };
 
-  router.post('/projects/:project/releases/:number/deployments', temporal, async (req, res) => {
+  const deploy: RequestHandler = async (req, res) => {
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
     const body = parseOr400(DeployBody, req.body ?? {});
     const { project, stored } = await releaseOf(name, number);
@@ -173,9 +429,9 @@ export function lifecycleRoutes(
       requestedBy: principalOf(res)?.name ?? 'anonymous',
     });
     res.status(202).json(deployment);
-  });
+  };
 
-  router.post('/projects/:project/releases/:number/approvals', temporal, async (req, res) => {
+  const decide: RequestHandler = async (req, res) => {
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
     const body = parseOr400(DecisionBody, req.body ?? {});
     const { stored } = await releaseOf(name, number);
@@ -189,35 +445,31 @@ export function lifecycleRoutes(
       comment: body.comment,
     });
     res.status(201).json(approval);
-  });
+  };
 
-  router.post(
-    '/projects/:project/releases/:number/deployments/:environment/cancel',
-    temporal,
-    async (req, res) => {
-      const { project: name, number, environment } = parseOr400(DeploymentParams, req.params);
-      const { stored } = await releaseOf(name, number);
-      let deployment;
-      try {
-        deployment = await store.cancel(stored.id, environment);
-      } catch (err) {
-        if (err instanceof DeploymentRefusal)
-          throw new HttpProblem(err.status, err.status === 404 ? 'Not found' : 'Conflict', err.message);
-        throw err;
-      }
-      // The release reads its deployments again (it may be waiting on this one); an ended one has nothing to do.
-      await client.workflow
-        .getHandle(releaseWorkflowId(name, number))
-        .signal(deploymentEndedSignal, { environment, status: 'cancelled' })
-        .catch(() => undefined);
-      // A queue waiting to retry the cancelled deployment moves on now rather than at its next attempt.
-      await client.workflow
-        .getHandle(environmentWorkflowId(name, environment))
-        .signal(wakeSignal)
-        .catch(() => undefined);
-      res.json(deployment);
-    },
-  );
+  const cancelDeployment: RequestHandler = async (req, res) => {
+    const { project: name, number, environment } = parseOr400(DeploymentParams, req.params);
+    const { stored } = await releaseOf(name, number);
+    let deployment;
+    try {
+      deployment = await store.cancel(stored.id, environment);
+    } catch (err) {
+      if (err instanceof DeploymentRefusal)
+        throw new HttpProblem(err.status, err.status === 404 ? 'Not found' : 'Conflict', err.message);
+      throw err;
+    }
+    // The release reads its deployments again (it may be waiting on this one); an ended one has nothing to do.
+    await client.workflow
+      .getHandle(releaseWorkflowId(name, number))
+      .signal(deploymentEndedSignal, { environment, status: 'cancelled' })
+      .catch(() => undefined);
+    // A queue waiting to retry the cancelled deployment moves on now rather than at its next attempt.
+    await client.workflow
+      .getHandle(environmentWorkflowId(name, environment))
+      .signal(wakeSignal)
+      .catch(() => undefined);
+    res.json(deployment);
+  };
 
-  return router;
+  return { listEnvironments, listDeployments, deploy, decide, cancelDeployment };
 }

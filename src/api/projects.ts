@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { RequestHandler, Router } from 'express';
-import { apiRouter } from './access';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { destinationWorkflowId, ProjectSpec, ProjectSpecSchema, releaseWorkflowId } from '../domain/project';
-import { NOT_FOUND_CODES } from '../domain/failures';
 import { PROJECT_ATTRIBUTE } from '../domain/search-attributes';
 import { SlugSchema } from '../domain/trigger-schema';
 import type { channelPreview, manualRelease } from '../../workflows/manual-release';
@@ -20,6 +17,17 @@ import { HttpClient } from '../feeds/http';
 import { FeedProbe } from '../feeds/reachability';
 import { resolveFeed } from '../config';
 import { cancelAndWait, equals, listRunning } from './workflows';
+import { problemFor } from './failure-problems';
+import {
+  defineRoutes,
+  Handlers,
+  invalid,
+  notFound,
+  Problem,
+  problemExample,
+  Timestamp,
+  unavailable,
+} from './route';
 
 export const ProjectParams = z.object({ project: SlugSchema });
 export const ReleaseParams = z.object({ project: SlugSchema, number: z.string().min(1).max(200) });
@@ -142,30 +150,368 @@ function invalidProject(errors: FieldError[]): HttpProblem {
   return new HttpProblem(400, 'Invalid project', `${errors[0].field}: ${errors[0].message}${more}`, errors);
 }
 
-/** HTTP status for a refusal from a short workflow (manual release, preview). */
-function refusal(err: unknown): HttpProblem | null {
-  if (!(err instanceof WorkflowFailedError)) return null;
-  let cause: unknown = err.cause;
-  while (cause && !(cause instanceof ApplicationFailure) && (cause as { cause?: unknown }).cause)
-    cause = (cause as { cause?: unknown }).cause;
-  if (!(cause instanceof ApplicationFailure)) return null;
-  const notFound = NOT_FOUND_CODES.has(cause.type ?? '');
-  return new HttpProblem(notFound ? 404 : 422, notFound ? 'Not found' : 'Release refused', cause.message);
-}
+/** A refusal from a short workflow (manual release, preview): a code of no meaning to HTTP is a 422. */
+const refusal = (err: unknown): unknown =>
+  problemFor(err, { otherwise: { status: 422, title: 'Release refused' } });
+
+const ReleasedPackage = z.object({
+  name: z.string(),
+  feed: z.string(),
+  package: z.string(),
+  tag: z.string(),
+  digest: z.string().nullable(),
+  precedence: z.enum(['docker', 'semver']).optional(),
+});
+const Delivery = z.object({
+  status: z.enum(['pending', 'delivered', 'failed', 'superseded', 'cancelled']),
+  attempts: z.number().int(),
+  lastError: z.string().nullable(),
+  deliveredAt: Timestamp.nullable(),
+});
+const Release = z.object({
+  number: z.string(),
+  channel: z.string(),
+  createdAt: Timestamp,
+  packages: z.array(ReleasedPackage),
+  reason: z.string(),
+  source: z.union([
+    z.object({ kind: z.literal('trigger'), trigger: z.string() }),
+    z.object({ kind: z.literal('manual') }),
+  ]),
+  key: z.string(),
+  deliveries: z.record(z.string(), Delivery),
+});
+const releaseExample = {
+  number: '1.4.0',
+  channel: 'default',
+  createdAt: '2026-11-28T10:00:00.000Z',
+  packages: [
+    {
+      name: 'web',
+      feed: 'docker.io',
+      package: 'library/nginx',
+      tag: '1.27.3',
+      digest: 'sha256:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0',
+    },
+  ],
+  reason: 'web 1.27.3 is later than 1.27.2',
+  source: { kind: 'trigger', trigger: 'web' },
+  key: 'trigger/shop/web/42',
+  deliveries: {
+    hook: { status: 'delivered', attempts: 1, lastError: null, deliveredAt: '2026-11-28T10:00:01.000Z' },
+  },
+};
+const projectSpecExample = {
+  name: 'shop',
+  packages: [{ name: 'web', feed: 'docker.io', package: 'library/nginx' }],
+  channels: [{ name: 'default', rules: [{ range: '[1.27,2.0)', tag: '^$' }] }],
+};
+/** A package of a channel preview: its rule over the feed's tags (each list capped at 100). */
+const PackagePreview = z.object({
+  selected: z.string().nullable(),
+  accepted: z.array(z.string()),
+  acceptedCount: z.number().int(),
+  rejected: z.array(z.object({ tag: z.string(), reason: z.string() })),
+  rejectedCount: z.number().int(),
+});
+const ProjectView = z.object({
+  name: z.string(),
+  spec: ProjectSpecSchema,
+  revision: z.number().int(),
+  configRevision: z.number().int(),
+  releaseCount: z.number().int(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+/**
+ * Projects, their releases and channel previews. Configuration and releases are read from and written to
+ * the ledger, so they answer with no worker and while Temporal is down; only what runs on Temporal
+ * (deleting, which cancels workflows; manual releases; previews) waits on its health.
+ */
+export const PROJECT_ROUTES = defineRoutes({
+  listProjects: {
+    method: 'GET',
+    path: '/projects',
+    access: 'viewer',
+    summary: 'Projects',
+    tag: 'projects',
+    responses: {
+      200: {
+        description: 'Projects by name',
+        schema: z.object({
+          projects: z.array(
+            z.object({
+              name: z.string(),
+              revision: z.number().int(),
+              createdAt: Timestamp,
+              updatedAt: Timestamp,
+            }),
+          ),
+        }),
+        example: {
+          projects: [
+            {
+              name: 'shop',
+              revision: 3,
+              createdAt: '2026-11-28T10:00:00.000Z',
+              updatedAt: '2026-11-28T10:00:00.000Z',
+            },
+          ],
+        },
+      },
+    },
+  },
+  getProject: {
+    method: 'GET',
+    path: '/projects/:project',
+    access: 'viewer',
+    summary: 'A project: its configuration and revision',
+    tag: 'projects',
+    params: ProjectParams,
+    responses: {
+      200: {
+        description: 'The project',
+        schema: ProjectView,
+        example: {
+          name: 'shop',
+          spec: projectSpecExample,
+          revision: 3,
+          configRevision: 1,
+          releaseCount: 2,
+          createdAt: '2026-11-28T10:00:00.000Z',
+          updatedAt: '2026-11-28T10:00:00.000Z',
+        },
+      },
+      404: notFound('project'),
+    },
+  },
+  saveProject: {
+    method: 'PUT',
+    path: '/projects/:project',
+    access: 'admin',
+    summary:
+      'Create or replace a project (packages, channels with version rules, versioning, destinations); `warnings` name feeds that cannot be reached (errors with strict=true; dryRun=true saves nothing)',
+    tag: 'projects',
+    params: ProjectParams,
+    query: SaveQuery,
+    body: ProjectSpecSchema,
+    bodyExample: projectSpecExample,
+    responses: {
+      200: {
+        description: 'Replaced (or unchanged), or checked and not saved (dryRun)',
+        schema: z.object({
+          name: z.string(),
+          created: z.boolean().optional(),
+          changed: z.boolean().optional(),
+          revision: z.number().int().optional(),
+          configRevision: z.number().int().optional(),
+          dryRun: z.literal(true).optional(),
+          valid: z.literal(true).optional(),
+          warnings: z.array(z.object({ field: z.string(), message: z.string() })),
+          spec: ProjectSpecSchema,
+        }),
+        example: {
+          name: 'shop',
+          created: false,
+          changed: true,
+          revision: 4,
+          configRevision: 2,
+          warnings: [
+            {
+              field: 'packages.0.feed',
+              message:
+                'feed dockerhub.io cannot be reached: https://dockerhub.io could not be reached: ENOTFOUND dockerhub.io (the name does not resolve)',
+            },
+          ],
+          spec: projectSpecExample,
+        },
+      },
+      201: {
+        description: 'Created',
+        schema: z.object({ name: z.string(), created: z.literal(true) }).loose(),
+        example: {
+          name: 'shop',
+          created: true,
+          changed: true,
+          revision: 1,
+          configRevision: 1,
+          spec: projectSpecExample,
+        },
+      },
+      400: invalid,
+      413: {
+        description: 'The project is larger than the cap',
+        schema: Problem,
+        example: problemExample(413, 'Payload too large', 'a project is at most 65536 bytes of JSON'),
+      },
+    },
+  },
+  deleteProject: {
+    method: 'DELETE',
+    path: '/projects/:project',
+    access: 'admin',
+    temporal: true,
+    summary: 'Delete a project and stop its triggers; its releases stay unless purge=true',
+    tag: 'projects',
+    params: ProjectParams,
+    query: DeleteQuery,
+    responses: {
+      200: {
+        description: 'Deleted',
+        schema: z.object({
+          name: z.string(),
+          deleted: z.literal(true),
+          purged: z.boolean(),
+          releases: z.number().int(),
+          triggersDeleted: z.array(z.string()),
+          cancelled: z.array(z.string()),
+        }),
+        example: {
+          name: 'shop',
+          deleted: true,
+          purged: false,
+          releases: 2,
+          triggersDeleted: ['trigger/shop/web'],
+          cancelled: [],
+        },
+      },
+      404: notFound('project'),
+      503: unavailable,
+    },
+  },
+  listRevisions: {
+    method: 'GET',
+    path: '/projects/:project/revisions',
+    access: 'viewer',
+    summary: "A project's configuration revisions",
+    tag: 'projects',
+    params: ProjectParams,
+    responses: {
+      200: {
+        description: 'Revisions, oldest first',
+        schema: z.object({
+          name: z.string(),
+          revisions: z.array(
+            z.object({
+              configRevision: z.number().int(),
+              spec: ProjectSpecSchema,
+              createdAt: Timestamp,
+            }),
+          ),
+        }),
+        example: {
+          name: 'shop',
+          revisions: [{ configRevision: 1, spec: projectSpecExample, createdAt: '2026-11-28T10:00:00.000Z' }],
+        },
+      },
+      404: notFound('project'),
+    },
+  },
+  listReleases: {
+    method: 'GET',
+    path: '/projects/:project/releases',
+    access: 'viewer',
+    summary: "A project's releases, newest first, filtered and paged",
+    tag: 'releases',
+    params: ProjectParams,
+    query: ReleaseListQuery,
+    responses: {
+      200: {
+        description: 'A page; `nextCursor` asks for the next',
+        schema: z.object({
+          releases: z.array(Release),
+          limit: z.number().int(),
+          nextCursor: z.string().nullable(),
+        }),
+        example: { releases: [releaseExample], limit: 20, nextCursor: null },
+      },
+      400: invalid,
+      404: notFound('project'),
+    },
+  },
+  createRelease: {
+    method: 'POST',
+    path: '/projects/:project/releases',
+    access: 'operator',
+    temporal: true,
+    summary: 'Create a release by hand: pinned versions, the rest the latest that pass the channel rules',
+    tag: 'releases',
+    params: ProjectParams,
+    body: ManualReleaseBody,
+    bodyExample: { channel: 'default', versions: { web: '1.27.3' } },
+    responses: {
+      201: {
+        description: 'Created',
+        schema: Release,
+        example: { ...releaseExample, source: { kind: 'manual' } },
+      },
+      400: invalid,
+      404: notFound('project'),
+      409: {
+        description: 'Those versions are already released in the channel',
+        schema: Problem,
+        example: problemExample(409, 'Conflict', 'these versions are already release 1.4.0'),
+      },
+      503: unavailable,
+    },
+  },
+  getRelease: {
+    method: 'GET',
+    path: '/projects/:project/releases/:number',
+    access: 'viewer',
+    summary: 'One release, with each delivery',
+    tag: 'releases',
+    params: ReleaseParams,
+    responses: {
+      200: { description: 'The release', schema: Release, example: releaseExample },
+      404: notFound('release'),
+    },
+  },
+  previewChannel: {
+    method: 'GET',
+    path: '/projects/:project/channels/:channel/preview',
+    access: 'viewer',
+    temporal: true,
+    summary: 'What a release of the channel would hold now (reads the feeds)',
+    tag: 'releases',
+    params: ChannelParams,
+    responses: {
+      200: {
+        description: 'Per package, the version a release would take',
+        schema: z.object({
+          project: z.string(),
+          channel: z.string(),
+          packages: z.record(z.string(), z.union([PackagePreview, z.object({ error: z.string() })])),
+        }),
+        example: {
+          project: 'shop',
+          channel: 'default',
+          packages: {
+            web: {
+              selected: '1.27.3',
+              accepted: ['1.27.3'],
+              acceptedCount: 1,
+              rejected: [{ tag: '2.0.0', reason: 'out of range' }],
+              rejectedCount: 1,
+            },
+          },
+        },
+      },
+      404: notFound('project'),
+      503: unavailable,
+    },
+  },
+});
 
 /**
- * Routes for projects, their releases and channel previews. Configuration and releases are read from and
- * written to the ledger, so they answer with no worker and while Temporal is down; only what runs on
- * Temporal (deleting, which cancels workflows; manual releases; previews) passes `temporal` first.
+ * The handlers of PROJECT_ROUTES.
  */
-export function projectRoutes(
+export function projectHandlers(
   client: Client,
   ledger: Ledger,
   taskQueue: string,
-  temporal: RequestHandler,
   guard: SaveGuard,
-): Router {
-  const router = apiRouter();
+): Handlers<typeof PROJECT_ROUTES> {
   const probe = new FeedProbe(new HttpClient({ policy: guard.outbound }));
   const requireProject = async (name: string) => {
     const project = await ledger.getProject(name);
@@ -173,7 +519,7 @@ export function projectRoutes(
     return project;
   };
 
-  router.put('/projects/:project', async (req, res) => {
+  const saveProject: RequestHandler = async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const body =
       req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { name, ...req.body } : req.body;
@@ -206,13 +552,13 @@ export function projectRoutes(
       warnings,
       spec,
     });
-  });
+  };
 
-  router.get('/projects', async (_req, res) => {
+  const listProjects: RequestHandler = async (_req, res) => {
     res.json({ projects: await ledger.listProjects() });
-  });
+  };
 
-  router.get('/projects/:project', async (req, res) => {
+  const getProject: RequestHandler = async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const project = await requireProject(name);
     res.json({
@@ -224,20 +570,20 @@ export function projectRoutes(
       createdAt: project.createdAt,
       updatedAt: project.updatedAt,
     });
-  });
+  };
 
-  router.get('/projects/:project/revisions', async (req, res) => {
+  const listRevisions: RequestHandler = async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const revisions = await ledger.projectRevisions(name);
     if (!revisions) throw new HttpProblem(404, 'Not found', `no project ${name}`);
     res.json({ name, revisions });
-  });
+  };
 
   /**
    * Cancels the project's triggers and what is still in flight (releases being handed off, destination
    * queues), then deletes it in the ledger: its releases stay, marked deleted, unless `purge=true`.
    */
-  router.delete('/projects/:project', temporal, async (req, res) => {
+  const deleteProject: RequestHandler = async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const { purge } = parseOr400(DeleteQuery, req.query, 'query');
     await requireProject(name);
@@ -266,9 +612,9 @@ export function projectRoutes(
       triggersDeleted: triggers.map((t) => t.workflowId),
       cancelled: inFlight,
     });
-  });
+  };
 
-  router.get('/projects/:project/releases', async (req, res) => {
+  const listReleases: RequestHandler = async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const query = parseOr400(ReleaseListQuery, req.query, 'query');
     const page = await ledger.listReleases(name, {
@@ -285,17 +631,17 @@ export function projectRoutes(
       limit: query.limit,
       nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor),
     });
-  });
+  };
 
-  router.get('/projects/:project/releases/:number', async (req, res) => {
+  const getRelease: RequestHandler = async (req, res) => {
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
     const project = await requireProject(name);
     const release = await ledger.getRelease(project.id, number);
     if (!release) throw new HttpProblem(404, 'Not found', `project ${name} has no release ${number}`);
     res.json(publicRelease(release));
-  });
+  };
 
-  router.post('/projects/:project/releases', temporal, async (req, res) => {
+  const createRelease: RequestHandler = async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const body = parseOr400(ManualReleaseBody, req.body ?? {});
     await requireProject(name);
@@ -310,11 +656,11 @@ export function projectRoutes(
       if (result.outcome === 'created') return void res.status(201).json(result.release);
       throw new HttpProblem(409, 'Conflict', result.reason);
     } catch (err) {
-      throw refusal(err) ?? err;
+      throw refusal(err);
     }
-  });
+  };
 
-  router.get('/projects/:project/channels/:channel/preview', temporal, async (req, res) => {
+  const previewChannel: RequestHandler = async (req, res) => {
     const { project: name, channel } = parseOr400(ChannelParams, req.params);
     await requireProject(name);
     try {
@@ -327,9 +673,19 @@ export function projectRoutes(
       });
       res.json({ project: name, channel, packages });
     } catch (err) {
-      throw refusal(err) ?? err;
+      throw refusal(err);
     }
-  });
+  };
 
-  return router;
+  return {
+    saveProject,
+    listProjects,
+    getProject,
+    listRevisions,
+    deleteProject,
+    listReleases,
+    getRelease,
+    createRelease,
+    previewChannel,
+  };
 }

@@ -1,10 +1,11 @@
 import { Client } from '@temporalio/client';
-import express, { NextFunction, Request, Response, Router } from 'express';
+import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { Feed } from '../feeds/feed';
 import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
 import { metrics, notificationVerdict } from '../metrics';
 import {
+  RECEIVER_TYPES,
   parseNotification,
   PayloadError,
   Push,
@@ -21,6 +22,7 @@ import { SlugSchema } from '../domain/trigger-schema';
 import { ReceiverConflict, ReceiverStore } from '../db/receivers';
 import { principalOf } from './access';
 import { HttpProblem, parseOr400, sendProblem } from './problem';
+import { defineRoutes, Handlers, invalid, notFound, Problem, problemExample, Timestamp } from './route';
 import { MAX_PACKAGES_PER_NOTIFICATION, signalWatchers, WEBHOOK_BODY_LIMIT } from './webhooks';
 
 export interface ReceiverOptions {
@@ -89,17 +91,151 @@ function headersOf(req: Request): Record<string, string | undefined> {
   return out;
 }
 
+const ReceiverInfo = z.object({
+  spec: z.object({
+    name: z.string(),
+    type: z.enum(RECEIVER_TYPES),
+    secret: z.object({ secret: z.string() }).optional(),
+    feed: z.string().optional(),
+  }),
+  createdBy: z.string(),
+  createdAt: Timestamp,
+});
+const receiverExample = {
+  spec: { name: 'ghcr', type: 'github', secret: { secret: 'github-hook' }, feed: 'ghcr' },
+  createdBy: 'alice',
+  createdAt: '2026-11-28T10:00:00.000Z',
+};
+
+/** Receivers are kept where triggers are told to poll: every route here waits on Temporal's health. */
+export const RECEIVER_ROUTES = defineRoutes({
+  hook: {
+    method: 'POST',
+    path: '/hooks/:id',
+    access: 'sender',
+    temporal: true,
+    summary:
+      "A registry's push notification to one receiver (its type's payload; verified as its sender allows)",
+    tag: 'webhooks',
+    params: HookParams,
+    body: z.record(z.string(), z.unknown()),
+    bodyExample: { events: [{ action: 'push', target: { repository: 'library/nginx', tag: '1.27.3' } }] },
+    responses: {
+      200: {
+        description: "A sender's ping (GitHub) answered",
+        schema: z.object({ receiver: z.string(), pong: z.literal(true) }),
+        example: { receiver: 'ghcr', pong: true },
+      },
+      202: {
+        description:
+          'Accepted: the triggers watching the pushed packages were told to poll (or the event moves no tag); `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 100 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns)',
+        schema: z.object({
+          receiver: z.string(),
+          packages: z.array(z.string()).optional(),
+          triggers: z.array(z.string()),
+          pending: z.array(z.string()).optional(),
+          missed: z.array(z.string()).optional(),
+          deferred: z.array(z.string()).optional(),
+          ignored: z.string().optional(),
+        }),
+        example: { receiver: 'ghcr', packages: ['ghcr.io/acme/web'], triggers: ['trigger/shop/web'] },
+      },
+      400: invalid,
+      401: {
+        description: 'Not verified (unknown URL, bad signature or header): nothing was signalled',
+        schema: Problem,
+        example: problemExample(401, 'Unauthorized', 'the notification could not be verified'),
+      },
+      413: {
+        description: 'Larger than 1 MiB',
+        schema: Problem,
+        example: problemExample(
+          413,
+          'Payload too large',
+          "the body is larger than this endpoint's limit of 1048576 bytes",
+        ),
+      },
+    },
+  },
+  listReceivers: {
+    method: 'GET',
+    path: '/receivers',
+    access: 'admin',
+    temporal: true,
+    summary: 'Webhook receivers (never their URL tokens)',
+    tag: 'webhooks',
+    responses: {
+      200: {
+        description: 'Receivers by name',
+        schema: z.object({ receivers: z.array(ReceiverInfo) }),
+        example: { receivers: [receiverExample] },
+      },
+    },
+  },
+  createReceiver: {
+    method: 'POST',
+    path: '/receivers',
+    access: 'admin',
+    temporal: true,
+    summary: 'Create a receiver; its URL (with its token) is in this answer only',
+    tag: 'webhooks',
+    body: ReceiverSpecSchema,
+    bodyExample: { name: 'ghcr', type: 'github', secret: { secret: 'github-hook' }, feed: 'ghcr' },
+    responses: {
+      201: {
+        description: 'Created',
+        schema: ReceiverInfo.extend({ url: z.string(), verifies: z.string() }),
+        example: {
+          ...receiverExample,
+          url: `/hooks/${'x'.repeat(43)}`,
+          verifies: 'X-Hub-Signature-256: HMAC-SHA256 of the raw body',
+        },
+      },
+      400: invalid,
+      409: {
+        description: 'A receiver has that name',
+        schema: Problem,
+        example: problemExample(409, 'Conflict', 'a receiver named ghcr exists; delete it first'),
+      },
+    },
+  },
+  deleteReceiver: {
+    method: 'DELETE',
+    path: '/receivers/:name',
+    access: 'admin',
+    temporal: true,
+    summary: 'Delete a receiver: its URL stops working at once',
+    tag: 'webhooks',
+    params: ReceiverParams,
+    responses: {
+      200: {
+        description: 'Deleted',
+        schema: z.object({ name: z.string(), deleted: z.literal(true) }),
+        example: { name: 'ghcr', deleted: true },
+      },
+      404: notFound('receiver'),
+      409: {
+        description: 'The receiver is defined in the configuration file',
+        schema: Problem,
+        example: problemExample(
+          409,
+          'Conflict',
+          'receiver ghcr is defined in the configuration file; remove it there',
+        ),
+      },
+    },
+  },
+});
+
 /**
  * `/receivers` (admins create, list and delete them) and `POST /hooks/:id`, where each receiver's sender
  * posts: verified by the URL's token and, where the sender can, a signature or header; parsed with the
  * sender's own payload schema; answered 202 with the triggers told to poll, without waiting on registries.
  */
-export function receiverRoutes(options: ReceiverOptions): Router {
+export function receiverHandlers(options: ReceiverOptions): Handlers<typeof RECEIVER_ROUTES> {
   const { store } = options;
-  const router = Router();
   const jwks = new JwksCache(options.outbound);
-
-  router.post('/receivers', async (req, res) => {
+  const createReceiver: RequestHandler = async (req, res) => {
     const spec = parseOr400(ReceiverSpecSchema, req.body);
     if (spec.oidc?.jwksUrl)
       try {
@@ -127,11 +263,11 @@ export function receiverRoutes(options: ReceiverOptions): Router {
       if (err instanceof ReceiverConflict) throw new HttpProblem(409, 'Conflict', err.message);
       throw err;
     }
-  });
-  router.get('/receivers', async (_req, res) => {
+  };
+  const listReceivers: RequestHandler = async (_req, res) => {
     res.json({ receivers: await store.list() });
-  });
-  router.delete('/receivers/:name', async (req, res) => {
+  };
+  const deleteReceiver: RequestHandler = async (req, res) => {
     const { name } = parseOr400(ReceiverParams, req.params);
     res.locals.auditDetail = `receiver ${name}`;
     let deleted: boolean;
@@ -143,10 +279,8 @@ export function receiverRoutes(options: ReceiverOptions): Router {
     }
     if (!deleted) throw new HttpProblem(404, 'Not found', `no receiver named ${name}`);
     res.json({ name, deleted: true });
-  });
-
-  router.post(
-    '/hooks/:id',
+  };
+  const hook: RequestHandler[] = [
     // The receiver is looked up before the body is read: an unknown URL is answered at once, and its body
     // is discarded as it arrives (Node's http server), never buffered.
     async (req: Request, res: Response, next: NextFunction) => {
@@ -259,8 +393,9 @@ export function receiverRoutes(options: ReceiverOptions): Router {
       });
       if (spec.type === 'dockerhub') callBack(body, signalled.length, options);
     },
-  );
-  return router;
+  ];
+
+  return { createReceiver, listReceivers, deleteReceiver, hook };
 }
 
 /** Where Docker Hub's callbacks go: its documented `callback_url` origin. */

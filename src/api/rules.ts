@@ -1,11 +1,11 @@
-import type { Router } from 'express';
-import { apiRouter } from './access';
+import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { CpuPool, PoolBusyError, PoolTimeoutError, sharedCpuPool } from '../cpu-pool';
 import { compileRule, evaluateRule, toPreview, VersionRuleInput } from '../domain/rule';
 import { VersionRuleSchema } from '../domain/rule-schema';
 import { PRECEDENCES, Precedence } from '../domain/version';
 import { HttpProblem, parseOr400 } from './problem';
+import { defineRoutes, Handlers, invalid } from './route';
 
 /** Up to 100,000 tags of at most 1,024 characters: generous for real repositories, bounded for the API. */
 export const PreviewRequestSchema = z
@@ -40,10 +40,44 @@ export function previewWork(rule: VersionRuleInput, tags: readonly string[]): nu
 /** A tag's work beside its characters, counted as this many characters. */
 export const PER_TAG_WORK = 32;
 
+const Preview = z.object({
+  selected: z.string().nullable(),
+  accepted: z.array(z.string()),
+  rejected: z.array(z.object({ tag: z.string(), reason: z.string() })),
+});
+
+export const RULE_ROUTES = defineRoutes({
+  previewRule: {
+    method: 'POST',
+    path: '/rules/preview',
+    access: 'viewer',
+    summary: 'Which tags a version rule accepts and why the others are rejected (no feed is read)',
+    tag: 'rules',
+    body: PreviewRequestSchema,
+    bodyExample: { rule: { range: '[1.0,2.0)', tag: '^$' }, tags: ['1.0.0', '1.2.0', '2.0.0', '1.3.0-rc.1'] },
+    responses: {
+      200: {
+        description: 'The selected tag, the accepted ones best first, and the rejected ones with reasons',
+        schema: Preview,
+        example: {
+          selected: '1.2.0',
+          accepted: ['1.2.0', '1.0.0'],
+          rejected: [
+            { tag: '2.0.0', reason: 'out of range' },
+            { tag: '1.3.0-rc.1', reason: 'pre-release tag does not match' },
+          ],
+        },
+      },
+      400: invalid,
+    },
+  },
+});
+
 /** `POST /rules/preview`: Octopus's "Design rule" for a tag list, without touching any feed. */
-export function ruleRoutes(options: { readonly pool?: CpuPool; readonly inlineWork?: number } = {}): Router {
-  const router = apiRouter();
-  router.post('/rules/preview', async (req, res) => {
+export function ruleHandlers(
+  options: { readonly pool?: CpuPool; readonly inlineWork?: number } = {},
+): Handlers<typeof RULE_ROUTES> {
+  const previewRule: RequestHandler = async (req, res) => {
     const { rule = {}, tags, precedence } = parseOr400(PreviewRequestSchema, req.body);
     if (previewWork(rule, tags) <= (options.inlineWork ?? INLINE_PREVIEW_WORK))
       return void res.json(toPreview(evaluateRule(compileRule(rule, precedence), tags)));
@@ -56,6 +90,7 @@ export function ruleRoutes(options: { readonly pool?: CpuPool; readonly inlineWo
       throw new HttpProblem(503, 'Service unavailable', `the preview cannot run now: ${err.message}`);
     }
     res.type('application/json').send(text);
-  });
-  return router;
+  };
+
+  return { previewRule };
 }

@@ -1,14 +1,7 @@
-import {
-  Client,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowExecutionDescription,
-  WorkflowHandle,
-  WorkflowUpdateFailedError,
-} from '@temporalio/client';
-import { Router } from 'express';
-import { apiRouter } from './access';
+import { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
+import { RequestHandler } from 'express';
 import { z } from 'zod';
-import { Ledger, LedgerError } from '../db/ledger';
+import { Ledger } from '../db/ledger';
 import { FailureCode } from '../domain/failures';
 import {
   CHANNEL_ATTRIBUTE,
@@ -32,6 +25,18 @@ import {
 import { HttpProblem, parseOr400 } from './problem';
 import { triggerSummary } from '../domain/ui-text';
 import { cancelAndWait, equals, listRunning, requireDescribed, withWorkerDeadline } from './workflows';
+import { problemFor } from './failure-problems';
+import {
+  defineRoutes,
+  Handlers,
+  invalid,
+  notFound,
+  Problem,
+  problemExample,
+  RouteSpec,
+  Timestamp,
+  unavailable,
+} from './route';
 
 export const TriggerParams = z.object({ project: SlugSchema, name: SlugSchema });
 const ProjectParams = z.object({ project: SlugSchema });
@@ -105,15 +110,318 @@ function decodeJson(data: Uint8Array | null | undefined): unknown {
   }
 }
 
-/** Routes that map HTTP onto trigger workflows: start, query, update, signal, cancel. */
-export function triggerRoutes(
+const TriggerSummary = z.object({
+  id: z.string(),
+  project: z.string(),
+  name: z.string(),
+  status: z.string().nullable(),
+  packages: z.array(z.string()),
+  startTime: Timestamp,
+});
+const PollOutcomeSchema = z.enum(['released', 'no-change', 'error', 'paused']);
+/** An evaluation of the trigger (HistoryEntry), with links to the release it made. */
+const HistoryEntrySchema = z.object({
+  at: Timestamp,
+  outcome: PollOutcomeSchema,
+  reason: z.string(),
+  versions: z.record(z.string(), z.string().nullable()),
+  release: z.string().nullable(),
+  source: z.string().optional(),
+  links: z.object({ release: z.string(), deployments: z.string() }).optional(),
+});
+const FeedErrorSchema = z.object({ code: z.string(), message: z.string(), at: Timestamp });
+const RetryingPollSchema = z.object({
+  feed: z.string().nullable(),
+  package: z.string().nullable(),
+  attempt: z.number().int(),
+  maximumAttempts: z.number().int().nullable(),
+  lastFailure: z.string(),
+  nextAttemptAt: z.string().nullable(),
+  summary: z.string(),
+});
+/** The trigger's state (TriggerState) as `present` shows it; further fields of the state pass as they are. */
+const TriggerView = z
+  .object({
+    id: z.string(),
+    status: z.enum(['active', 'paused', 'error', 'retrying']),
+    spec: TriggerSpecSchema,
+    paused: z.boolean(),
+    packages: z
+      .record(
+        z.string(),
+        z
+          .object({
+            feed: z.string(),
+            package: z.string(),
+            latest: z.object({ tag: z.string(), digest: z.string().nullable() }).nullable(),
+            discovered: z.array(z.string()),
+            tagCount: z.number().int(),
+            acceptedCount: z.number().int(),
+            polledAt: z.string().nullable(),
+            rateLimitRemaining: z.number().nullable(),
+            error: FeedErrorSchema.nullable(),
+            precedence: z.enum(['docker', 'semver']).optional(),
+          })
+          .loose(),
+      )
+      .optional(),
+    history: z.array(HistoryEntrySchema),
+    lastPoll: z.object({ at: Timestamp, outcome: PollOutcomeSchema, reason: z.string() }).nullable(),
+    lastError: FeedErrorSchema.extend({ package: z.string().nullable() }).nullable().optional(),
+    lastRelease: z.object({ number: z.string(), at: Timestamp }).nullable(),
+    retrying: z.array(RetryingPollSchema),
+  })
+  .loose();
+const triggerSpecExample = { project: 'shop', name: 'web', channel: 'default', intervalSeconds: 60 };
+/** What both ways of starting a trigger answer. */
+const triggerCreated: RouteSpec['responses'] = {
+  201: {
+    description: 'Started',
+    schema: z.object({ id: z.string(), runId: z.string(), spec: TriggerSpecSchema }),
+    example: {
+      id: 'trigger/shop/web',
+      runId: '01a2243d-7c13-726b-bcaf-06f9dd122812',
+      spec: triggerSpecExample,
+    },
+  },
+  400: invalid,
+  409: {
+    description: 'A trigger of that name runs',
+    schema: Problem,
+    example: problemExample(409, 'Conflict', 'trigger web already exists in project shop'),
+  },
+  503: unavailable,
+};
+
+/** A signal route: the trigger is told, and the answer does not wait for it to act. */
+const signalSpec = (action: string, summary: string) =>
+  ({
+    method: 'POST',
+    path: `/triggers/:project/:name/${action}`,
+    access: 'operator',
+    temporal: true,
+    summary,
+    tag: 'triggers',
+    params: TriggerParams,
+    responses: {
+      202: {
+        description: 'Signalled',
+        schema: z.object({ id: z.string(), accepted: z.literal(action) }),
+        example: { id: 'trigger/shop/web', accepted: action },
+      },
+      404: notFound('trigger'),
+      503: unavailable,
+    },
+  }) satisfies RouteSpec;
+
+/** Triggers: each a workflow, so every route runs on Temporal. */
+export const TRIGGER_ROUTES = defineRoutes({
+  listProjectTriggers: {
+    method: 'GET',
+    path: '/projects/:project/triggers',
+    access: 'viewer',
+    temporal: true,
+    summary: "A project's running triggers",
+    tag: 'triggers',
+    params: ProjectParams,
+    responses: {
+      200: {
+        description: 'Triggers',
+        schema: z.object({ triggers: z.array(TriggerSummary) }),
+        example: { triggers: [] },
+      },
+      503: unavailable,
+    },
+  },
+  createProjectTrigger: {
+    method: 'POST',
+    path: '/projects/:project/triggers',
+    access: 'admin',
+    temporal: true,
+    summary: 'Start a trigger in a project',
+    tag: 'triggers',
+    params: ProjectParams,
+    body: TriggerSpecSchema,
+    // `project` may be left out: the path names it (a different one is a 400).
+    bodyExample: { project: 'shop', name: 'web', intervalSeconds: 60 },
+    responses: triggerCreated,
+  },
+  listTriggers: {
+    method: 'GET',
+    path: '/triggers',
+    access: 'viewer',
+    temporal: true,
+    summary: 'Running triggers, optionally of one project',
+    tag: 'triggers',
+    query: TriggerListQuery,
+    responses: {
+      200: {
+        description: 'Triggers',
+        schema: z.object({ triggers: z.array(TriggerSummary) }),
+        example: {
+          triggers: [
+            {
+              id: 'trigger/shop/web',
+              project: 'shop',
+              name: 'web',
+              status: 'idle',
+              packages: ['docker.io/library/nginx'],
+              startTime: '2026-11-28T10:00:00.000Z',
+            },
+          ],
+        },
+      },
+      503: unavailable,
+    },
+  },
+  createTrigger: {
+    method: 'POST',
+    path: '/triggers',
+    access: 'admin',
+    temporal: true,
+    summary: 'Start a trigger (the body names its project)',
+    tag: 'triggers',
+    body: TriggerSpecSchema,
+    bodyExample: triggerSpecExample,
+    responses: triggerCreated,
+  },
+  getTrigger: {
+    method: 'GET',
+    path: '/triggers/:project/:name',
+    access: 'viewer',
+    temporal: true,
+    summary: "A trigger's spec, status, per-package state and last outcome",
+    tag: 'triggers',
+    params: TriggerParams,
+    responses: {
+      200: {
+        description: 'The trigger',
+        schema: TriggerView,
+        example: {
+          id: 'trigger/shop/web',
+          status: 'active',
+          spec: triggerSpecExample,
+          paused: false,
+          packages: {
+            web: {
+              feed: 'docker.io',
+              package: 'library/nginx',
+              latest: { tag: '1.27.3', digest: null },
+              discovered: ['1.27.3'],
+              tagCount: 412,
+              acceptedCount: 9,
+              polledAt: '2026-11-28T10:00:00.000Z',
+              rateLimitRemaining: 97,
+              error: null,
+            },
+          },
+          history: [],
+          lastPoll: {
+            at: '2026-11-28T10:00:00.000Z',
+            outcome: 'no-change',
+            reason: 'nothing later than 1.27.3',
+          },
+          lastRelease: { number: '1.4.0', at: '2026-11-28T09:00:00.000Z' },
+          retrying: [],
+        },
+      },
+      404: notFound('trigger'),
+      503: unavailable,
+    },
+  },
+  changeTrigger: {
+    method: 'PATCH',
+    path: '/triggers/:project/:name',
+    access: 'admin',
+    temporal: true,
+    summary: "Change a trigger's channel, watched packages or interval",
+    tag: 'triggers',
+    params: TriggerParams,
+    body: ChangeSchema,
+    bodyExample: { intervalSeconds: 300 },
+    responses: {
+      200: {
+        description: 'Changed',
+        schema: z.object({ id: z.string(), changed: z.boolean(), spec: TriggerSpecSchema }),
+        example: {
+          id: 'trigger/shop/web',
+          changed: true,
+          spec: { ...triggerSpecExample, intervalSeconds: 300 },
+        },
+      },
+      400: invalid,
+      404: notFound('trigger'),
+      503: unavailable,
+    },
+  },
+  deleteTrigger: {
+    method: 'DELETE',
+    path: '/triggers/:project/:name',
+    access: 'admin',
+    temporal: true,
+    summary: 'Stop and delete a trigger',
+    tag: 'triggers',
+    params: TriggerParams,
+    responses: {
+      200: {
+        description: 'Deleted',
+        schema: z.object({ id: z.string(), deleted: z.boolean() }),
+        example: { id: 'trigger/shop/web', deleted: true },
+      },
+      202: {
+        description: 'Cancellation asked; the trigger is still closing',
+        schema: z.object({ id: z.string(), deleted: z.boolean() }),
+        example: { id: 'trigger/shop/web', deleted: false },
+      },
+      404: notFound('trigger'),
+      503: unavailable,
+    },
+  },
+  getHistory: {
+    method: 'GET',
+    path: '/triggers/:project/:name/history',
+    access: 'viewer',
+    temporal: true,
+    summary: "A trigger's evaluations, newest first",
+    tag: 'triggers',
+    params: TriggerParams,
+    responses: {
+      200: {
+        description: 'History',
+        schema: z.object({ history: z.array(HistoryEntrySchema) }),
+        example: {
+          history: [
+            {
+              at: '2026-11-28T10:00:00.000Z',
+              outcome: 'released',
+              reason: 'web 1.27.3 is later',
+              versions: { web: '1.27.3' },
+              release: '1.4.0',
+              links: {
+                release: '/projects/shop/releases/1.4.0',
+                deployments: '/projects/shop/releases/1.4.0/deployments',
+              },
+            },
+          ],
+        },
+      },
+      404: notFound('trigger'),
+      503: unavailable,
+    },
+  },
+  pause: signalSpec('pause', 'Pause a trigger (a poll in flight is cancelled)'),
+  resume: signalSpec('resume', 'Resume a paused trigger (it polls at once)'),
+  poll: signalSpec('poll', 'Poll now, with fresh listings'),
+  continueAsNew: signalSpec('continue-as-new', 'Start a fresh run of the trigger, keeping its state'),
+});
+
+/** The handlers of TRIGGER_ROUTES, onto trigger workflows: start, query, update, signal, cancel. */
+export function triggerHandlers(
   client: Client,
   ledger: Ledger,
   taskQueue: string,
   updateDeadlineMs?: number,
-): Router {
-  const router = apiRouter();
-
+): Handlers<typeof TRIGGER_ROUTES> {
   async function described(params: unknown) {
     const { project: p, name } = parseOr400(TriggerParams, params);
     return requireDescribed<typeof trigger>(
@@ -131,11 +439,14 @@ export function triggerRoutes(
    */
   async function checkAgainstProject(spec: Pick<TriggerSpec, 'project' | 'channel' | 'watch'>) {
     const channel = await ledger.channelView(spec.project, spec.channel).catch((err: unknown) => {
-      if (err instanceof LedgerError && err.code === FailureCode.PROJECT_NOT_FOUND)
-        throw new HttpProblem(404, 'Not found', `no project ${spec.project}`);
-      if (err instanceof LedgerError && err.code === FailureCode.CHANNEL_NOT_FOUND)
-        throw new HttpProblem(404, 'Not found', `project ${spec.project} has no channel "${spec.channel}"`);
-      throw err;
+      throw problemFor(err, {
+        detail: (code, message) =>
+          code === FailureCode.PROJECT_NOT_FOUND
+            ? `no project ${spec.project}`
+            : code === FailureCode.CHANNEL_NOT_FOUND
+              ? `project ${spec.project} has no channel "${spec.channel}"`
+              : message,
+      });
     });
     // Without a known revision the ledger always answers with the view.
     if (!channel) throw new Error(`no view of channel ${spec.channel} in project ${spec.project}`);
@@ -181,31 +492,11 @@ export function triggerRoutes(
         .location(`/triggers/${spec.project}/${spec.name}`)
         .json({ id: workflowId, runId: handle.firstExecutionRunId, spec });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new HttpProblem(
-          409,
-          'Conflict',
-          `trigger ${spec.name} already exists in project ${spec.project}`,
-        );
-      }
-      throw err;
+      throw problemFor(err, {
+        alreadyStarted: `trigger ${spec.name} already exists in project ${spec.project}`,
+      });
     }
   }
-
-  router.post('/triggers', (req, res) => create(req.body, res));
-  router.post('/projects/:project/triggers', async (req, res) => {
-    const { project: p } = parseOr400(ProjectParams, req.params);
-    const given = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : null;
-    if (given && 'project' in given && given.project !== p)
-      throw new HttpProblem(
-        400,
-        'Invalid request',
-        `project: "${String(given.project).slice(0, 63)}" does not match the path (${p})`,
-        [{ field: 'project', message: 'does not match the path' }],
-      );
-    const body = given ? { ...given, project: p } : req.body;
-    await create(body, res);
-  });
 
   const list = async (project: string | undefined) => {
     const triggers = await listRunning(
@@ -225,25 +516,54 @@ export function triggerRoutes(
       };
     });
   };
-  router.get('/triggers', async (req, res) => {
+  const signals = {
+    pause: pauseSignal,
+    resume: resumeSignal,
+    poll: pollNowSignal,
+    'continue-as-new': continueAsNewSignal,
+  } as const;
+  const signalRoute =
+    <A extends keyof typeof signals>(action: A, signal: (typeof signals)[A]): RequestHandler =>
+    async (req, res) => {
+      const handle = await running(req.params);
+      await handle.signal(signal);
+      res.status(202).json({ id: handle.workflowId, accepted: action });
+    };
+
+  const createTrigger: RequestHandler = (req, res) => create(req.body, res);
+  const createProjectTrigger: RequestHandler = async (req, res) => {
+    const { project: p } = parseOr400(ProjectParams, req.params);
+    const given = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : null;
+    if (given && 'project' in given && given.project !== p)
+      throw new HttpProblem(
+        400,
+        'Invalid request',
+        `project: "${String(given.project).slice(0, 63)}" does not match the path (${p})`,
+        [{ field: 'project', message: 'does not match the path' }],
+      );
+    const body = given ? { ...given, project: p } : req.body;
+    await create(body, res);
+  };
+
+  const listTriggers: RequestHandler = async (req, res) => {
     const { project: p } = parseOr400(TriggerListQuery, req.query, 'query');
     res.json({ triggers: await list(p) });
-  });
-  router.get('/projects/:project/triggers', async (req, res) => {
+  };
+  const listProjectTriggers: RequestHandler = async (req, res) => {
     const { project: p } = parseOr400(ProjectParams, req.params);
     res.json({ triggers: await list(p) });
-  });
+  };
 
-  router.get('/triggers/:project/:name', async (req, res) => {
+  const getTrigger: RequestHandler = async (req, res) => {
     // One describe proves the trigger runs and shows the polls the server is retrying.
     const { handle, description } = await described(req.params);
     const state = await withWorkerDeadline(client, () => handle.query(stateQuery), updateDeadlineMs);
     const retrying = state.paused ? [] : retryingPolls(description);
     const shown = present(state);
     res.json({ ...shown, status: retrying.length > 0 ? 'retrying' : shown.status, retrying });
-  });
+  };
 
-  router.get('/triggers/:project/:name/history', async (req, res) => {
+  const getHistory: RequestHandler = async (req, res) => {
     const handle = await running(req.params);
     const { project } = parseOr400(TriggerParams, req.params);
     const history = await withWorkerDeadline(client, () => handle.query(historyQuery), updateDeadlineMs);
@@ -261,9 +581,9 @@ export function triggerRoutes(
           : entry,
       ),
     });
-  });
+  };
 
-  router.patch('/triggers/:project/:name', async (req, res) => {
+  const changeTrigger: RequestHandler = async (req, res) => {
     const handle = await running(req.params);
     const change = parseOr400(ChangeSchema, req.body);
     const current = (await withWorkerDeadline(client, () => handle.query(stateQuery), updateDeadlineMs)).spec;
@@ -280,31 +600,34 @@ export function triggerRoutes(
       );
       res.json({ id: handle.workflowId, ...result, spec: next });
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError)
-        throw new HttpProblem(400, 'Invalid request', err.cause?.message ?? err.message);
-      throw err;
+      // Whatever its code, a refused change is the caller's to fix.
+      throw problemFor(err, { otherwise: { status: 400, title: 'Invalid request' } });
     }
-  });
+  };
 
-  const signals = {
-    pause: pauseSignal,
-    resume: resumeSignal,
-    poll: pollNowSignal,
-    'continue-as-new': continueAsNewSignal,
-  } as const;
-  for (const [action, signal] of Object.entries(signals)) {
-    router.post(`/triggers/:project/:name/${action}`, async (req, res) => {
-      const handle = await running(req.params);
-      await handle.signal(signal);
-      res.status(202).json({ id: handle.workflowId, accepted: action });
-    });
-  }
-
-  router.delete('/triggers/:project/:name', async (req, res) => {
+  const deleteTrigger: RequestHandler = async (req, res) => {
     const handle = await running(req.params);
     const closed = await cancelAndWait(handle);
     res.status(closed ? 200 : 202).json({ id: handle.workflowId, deleted: closed });
-  });
+  };
 
-  return router;
+  const pause: RequestHandler = signalRoute('pause', signals.pause);
+  const resume: RequestHandler = signalRoute('resume', signals.resume);
+  const poll: RequestHandler = signalRoute('poll', signals.poll);
+  const continueAsNew: RequestHandler = signalRoute('continue-as-new', signals['continue-as-new']);
+
+  return {
+    createTrigger,
+    createProjectTrigger,
+    listTriggers,
+    listProjectTriggers,
+    getTrigger,
+    getHistory,
+    changeTrigger,
+    deleteTrigger,
+    pause,
+    resume,
+    poll,
+    continueAsNew,
+  };
 }

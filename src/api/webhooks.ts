@@ -1,12 +1,13 @@
 import { metrics, notificationVerdict } from '../metrics';
 import { Client } from '@temporalio/client';
-import express, { Router } from 'express';
+import express, { RequestHandler } from 'express';
 import { z } from 'zod';
 import { PACKAGES_ATTRIBUTE, watchedPackageKey } from '../domain/search-attributes';
 import { FeedIdSchema } from '../domain/trigger-schema';
 import { pollNowSignal, PollNowRequest } from '../../workflows/messages/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 import { listRunning, within } from './workflows';
+import { defineRoutes, Handlers, invalid, Problem, problemExample } from './route';
 import { DistributionSchema, sameSecret } from '../receivers';
 
 /** A registry batches a few events per notification; bodies and fan-out stay bounded. */
@@ -256,15 +257,47 @@ async function refreshWatchers(
   }
 }
 
+export const WEBHOOK_ROUTES = defineRoutes({
+  registryNotification: {
+    method: 'POST',
+    path: '/webhooks/registry',
+    access: 'sender',
+    temporal: true,
+    summary: 'A registry push notification (CNCF distribution format): watching triggers poll now',
+    tag: 'webhooks',
+    query: WebhookQuery,
+    body: NotificationSchema,
+    bodyExample: { events: [{ action: 'push', target: { repository: 'library/nginx', tag: '1.27.3' } }] },
+    responses: {
+      202: {
+        description:
+          'The triggers watching the pushed packages were told to poll; `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 100 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns)',
+        schema: z.object({
+          packages: z.array(z.string()),
+          triggers: z.array(z.string()),
+          pending: z.array(z.string()).optional(),
+          missed: z.array(z.string()).optional(),
+          deferred: z.array(z.string()).optional(),
+        }),
+        example: { packages: ['docker.io/library/nginx'], triggers: ['trigger/shop/web'] },
+      },
+      400: invalid,
+      401: {
+        description: 'The sender did not prove itself',
+        schema: Problem,
+        example: problemExample(401, 'Unauthorized', 'a valid Bearer token is required'),
+      },
+    },
+  },
+});
+
 /**
  * `POST /webhooks/registry[?feed=ID]`: a registry's push notification makes every trigger watching the
  * pushed repository poll now, so a release follows a push in seconds; polling stays the safety net.
  * Duplicate deliveries are harmless: a poll of an unchanged repository releases nothing.
  */
-export function webhookRoutes(client: Client, token: string | null): Router {
-  const router = Router();
-  router.post(
-    '/webhooks/registry',
+export function webhookHandlers(client: Client, token: string | null): Handlers<typeof WEBHOOK_ROUTES> {
+  const registryNotification: RequestHandler[] = [
     // The sender proves itself before its body is read.
     (req, res, next) => {
       res.once('finish', () => {
@@ -317,6 +350,7 @@ export function webhookRoutes(client: Client, token: string | null): Router {
         ...(deferred.length > 0 ? { deferred } : {}),
       });
     },
-  );
-  return router;
+  ];
+
+  return { registryNotification };
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ROUTE_RULES } from '../../src/api/access';
+import { ROUTE_RULES } from '../../src/api/routes';
 import { startApi, TestApi } from '../support/api';
 import { startTestWorker, TestWorkerEnv } from '../support/temporal';
 

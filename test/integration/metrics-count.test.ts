@@ -2,7 +2,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
 import express from 'express';
-import { webhookRoutes } from '../../src/api/webhooks';
+import { mountRoutes } from '../../src/api/route';
+import { webhookHandlers, WEBHOOK_ROUTES } from '../../src/api/webhooks';
 import { Database, openDatabase } from '../../src/db/open';
 import { Ledger } from '../../src/db/ledger';
 import { ProjectSpecSchema } from '../../src/domain/project';
@@ -80,7 +81,7 @@ describe('feed_triggers_webhook_notifications_total', () => {
   beforeAll(async () => {
     const app = express();
     // No Temporal server: a notification that names no push signals nobody, so the client never connects.
-    app.use(webhookRoutes(new Client(), null));
+    mountRoutes(app, WEBHOOK_ROUTES, webhookHandlers(new Client(), null));
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });

@@ -1,5 +1,5 @@
-import { ROUTE_RULES, ruleFor } from '../../src/api/access';
-import { ROUTE_DOCS } from '../../src/api/openapi';
+import { createApp } from '../../src/api/app';
+import { ROUTE_RULES, ROUTES, routeFor } from '../../src/api/routes';
 import { startApi, TestApi } from '../support/api';
 import { startTestWorker, TestWorkerEnv } from '../support/temporal';
 
@@ -42,9 +42,44 @@ describe('the OpenAPI description', () => {
     expect(put.properties.packages.maxItems).toBe(50);
   });
 
+  test('documents exactly the routes Express serves, and each answer of JSON with a schema', async () => {
+    const app = createApp({ client: env.client, taskQueue: env.taskQueue, ledger: env.ledger });
+    (app.locals.temporalHealth as { stop(): void }).stop();
+    const served: string[] = [];
+    const walk = (stack: unknown[]) => {
+      for (const layer of stack as {
+        route?: { path: string; methods: Record<string, boolean>; stack: { name: string }[] };
+        handle?: { stack?: unknown[] };
+      }[]) {
+        if (layer.route && layer.route.stack.every((l) => l.name !== 'ruleMatched'))
+          for (const method of Object.keys(layer.route.methods))
+            if (method !== '_all') served.push(`${method.toUpperCase()} ${layer.route.path}`);
+        if (layer.handle?.stack) walk(layer.handle.stack);
+      }
+    };
+    walk((app as unknown as { router: { stack: unknown[] } }).router.stack);
+    const doc = (await api.request('GET', '/openapi.json', undefined, { token: null })).body as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: object }> }>>;
+    };
+    const documented = Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`),
+    );
+    expect(documented.sort()).toEqual(served.sort());
+    expect(new Set(served).size).toBe(served.length);
+    // A client generated from the document gets a type for every JSON answer: each 2xx of a route that
+    // answers JSON names its schema (the ones without are files, HTML or Prometheus text).
+    const untyped = ROUTES.flatMap((route) =>
+      Object.entries(route.responses)
+        .filter(([status, r]) => Number(status) < 300 && !r.schema)
+        .map(([status]) => `${route.method} ${route.path} ${status}`),
+    );
+    expect(untyped.sort()).toEqual(['GET /docs 200', 'GET /docs/:asset 200', 'GET /metrics 200']);
+  });
+
   test('every documented example validates against its schema', () => {
     let checked = 0;
-    for (const [route, doc] of Object.entries(ROUTE_DOCS)) {
+    for (const doc of ROUTES) {
+      const route = `${doc.method} ${doc.path}`;
       if (doc.body && doc.bodyExample !== undefined) {
         const parsed = doc.body.safeParse(doc.bodyExample);
         expect([route, 'body', parsed.success ? 'ok' : parsed.error.message]).toEqual([route, 'body', 'ok']);
@@ -95,8 +130,7 @@ describe('the OpenAPI description', () => {
     ];
     for (const [method, path, body, token] of calls) {
       const res = await api.request(method, path, body, token ? { token } : {});
-      const rule = ruleFor(method, path.split('?')[0])!;
-      const doc = ROUTE_DOCS[`${rule.method} ${rule.path}`];
+      const doc = routeFor(method, path.split('?')[0])!;
       const response = doc.responses[res.status];
       expect([method, path, res.status, response !== undefined]).toEqual([method, path, res.status, true]);
       if (response.schema) {
@@ -125,7 +159,13 @@ describe('the OpenAPI description', () => {
       'text/javascript; charset=utf-8',
     ]);
     expect((await bundle.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
-    for (const path of ['/docs/package.json', '/docs/..%2F..%2Fpackage.json', '/docs/index.html'])
+    for (const path of [
+      '/docs/package.json',
+      '/docs/..%2F..%2Fpackage.json',
+      '/docs/index.html',
+      '/docs/constructor',
+      '/docs/__proto__',
+    ])
       expect([path, (await fetch(`${api.url}${path}`)).status]).toEqual([path, 404]);
   });
 });
