@@ -1,29 +1,14 @@
 import { metrics } from '../src/metrics';
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { DeliveryBackoff } from '../workflows/destination';
-import type { Destination, DeliveryStatus, ProjectRelease } from '../src/domain/project';
+import type { DeliverInput, DeliverResult, DeliveryActivities } from '../workflows/contracts/activities';
+import type { Destination, ProjectRelease } from '../src/domain/project';
 import { Ledger } from '../src/db/ledger';
 import { HttpClient } from '../src/feeds/http';
 import { withLiveness } from './liveness';
 import { FailureCode } from '../src/domain/failures';
 import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
 import { octopusReleasesUrl } from '../src/domain/destination-urls';
-
-export interface DeliverInput {
-  readonly project: string;
-  readonly destination: string;
-  /** The release's id in the ledger. */
-  readonly releaseId: number;
-  readonly backoff: DeliveryBackoff;
-}
-
-export interface DeliverResult {
-  /** `pending`: the destination is down or refused for now, and the queue tries again later. */
-  readonly status: DeliveryStatus;
-  readonly attempt: number | null;
-  readonly error: string | null;
-}
 
 export interface DeliveryDependencies {
   readonly ledger: Ledger;
@@ -105,7 +90,7 @@ export function permanent(status: number): boolean {
 }
 
 /** Activities that hand a recorded release to its destinations. */
-export function createDeliveryActivities(deps: DeliveryDependencies) {
+export function createDeliveryActivities(deps: DeliveryDependencies): DeliveryActivities {
   const bindings = bindingsOf(deps.secrets);
   /** A secret's value for a request to `url`, checked against its binding right before sending. */
   const secret = (name: string, destination: string, url: string): string => {
@@ -249,5 +234,3 @@ function extractOctopusError(text: string): string | null {
     return null;
   }
 }
-
-export type DeliveryActivities = ReturnType<typeof createDeliveryActivities>;

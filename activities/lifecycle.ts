@@ -1,24 +1,28 @@
 import { Context } from '@temporalio/activity';
 import { Client } from '@temporalio/client';
 import { Ledger } from '../src/db/ledger';
-import type { Deployment, DeploymentStart, NextDeployment, ReleaseLifecycle } from '../src/db/deployments';
-import type { TargetOutcome } from '../src/db/schema';
+import type {
+  Deployment,
+  DeploymentStart,
+  NextDeployment,
+  ReleaseLifecycle,
+  TargetOutcome,
+} from '../src/domain/deployment';
 import type { Target } from '../src/domain/project';
 import {
   DEFAULT_DEPLOY_BACKOFF,
   DEPLOY_ATTEMPTS,
   DeployBackoff,
   deployRetryDelayMs,
-  environmentWorkflowId,
 } from '../src/domain/lifecycle';
-import { PROJECT_ATTRIBUTE } from '../src/domain/search-attributes';
 import { HttpClient } from '../src/feeds/http';
 import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../src/feeds/outbound';
 import { GitPermanentError, writeBack } from '../src/gitops';
 import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
-import type { environmentQueue } from '../workflows/environment';
-import { deploymentEndedSignal, wakeSignal } from '../workflows/messages/release';
-import { releaseWorkflowId } from '../src/domain/delivery';
+import type { DeployInput, DeployResult, LifecycleActivities } from '../workflows/contracts/activities';
+import { tellDeploymentEnded, wakeEnvironmentQueue } from '../workflows/contracts/client';
+import { releaseWorkflowId } from '../workflows/contracts/ids';
+import { PROJECT_ATTRIBUTE } from '../workflows/contracts/search-attributes';
 import { withLiveness } from './liveness';
 import { permanent, webhookRequest } from './deliver';
 
@@ -31,24 +35,6 @@ export interface LifecycleDependencies {
   readonly outbound?: OutboundPolicy;
   /** Waits between attempts while a target is down (tests shorten them). */
   readonly deployBackoff?: DeployBackoff;
-}
-
-export interface DeployResult {
-  readonly status: Deployment['status'];
-  readonly number: string;
-  readonly error: string | null;
-  /** `retrying`: how long the queue waits before the next attempt. */
-  readonly retryInMs?: number;
-}
-
-export interface DeployInput {
-  readonly deploymentId: number;
-  /**
-   * Failed attempts in a row so far. Present from queues that retry until superseded (the `deploy-retrying`
-   * patch): a target that is down is answered as `retrying`, never thrown. Absent from older queues: the
-   * activity throws and its last server-side attempt records the failure.
-   */
-  readonly failures?: number;
 }
 
 /**
@@ -64,7 +50,7 @@ export function deployOrder<T extends { type: string }>(targets: readonly T[]): 
 class TargetRefused extends Error {}
 
 /** Activities of lifecycles: where a release stands, queueing deployments, and deploying to targets. */
-export function createLifecycleActivities(deps: LifecycleDependencies) {
+export function createLifecycleActivities(deps: LifecycleDependencies): LifecycleActivities {
   const { ledger, client, taskQueue, http } = deps;
   const store = ledger.deployments;
   const bindings = bindingsOf(deps.secrets);
@@ -253,14 +239,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
 
   /** Wakes an environment's queue, starting it when it is not running. */
   async function wake(project: string, environment: string): Promise<void> {
-    await client.workflow.signalWithStart<typeof environmentQueue>('environmentQueue', {
-      workflowId: environmentWorkflowId(project, environment),
-      taskQueue,
-      args: [{ project, environment }],
-      signal: wakeSignal,
-      typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: project }],
-      staticSummary: `deployments of ${project} to ${environment}, one at a time`,
-    });
+    await wakeEnvironmentQueue(client, taskQueue, project, environment);
   }
 
   return {
@@ -381,10 +360,9 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
       for await (const wf of client.workflow.list({ query, pageSize: 100 })) {
         if (wf.workflowId === releaseWorkflowId(project, number)) continue;
         if (++seen > 500) break;
-        await client.workflow
-          .getHandle(wf.workflowId)
-          .signal(deploymentEndedSignal, { environment, status: 'superseded' })
-          .catch(() => undefined);
+        await tellDeploymentEnded(client, wf.workflowId, { environment, status: 'superseded' }).catch(
+          () => undefined,
+        );
       }
     } catch {
       // Visibility unavailable: the releases find out at their next recheck.
@@ -414,5 +392,3 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
     return { status: ended.status, number: ended.number, error: message, retryInMs };
   }
 }
-
-export type LifecycleActivities = ReturnType<typeof createLifecycleActivities>;

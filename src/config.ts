@@ -1,5 +1,5 @@
 import { Level, LOG_LEVELS } from './log';
-import { ConfiguredReceiver, ReceiverSpecSchema } from './receivers';
+import { ConfiguredReceiver, ReceiverSpecSchema } from './receivers/spec';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';

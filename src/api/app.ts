@@ -19,7 +19,7 @@ import { metrics, scrape } from '../metrics';
 import { docsRoutes } from './docs';
 import { receiverRoutes } from './receivers';
 import { ReceiverStore } from '../db/receivers';
-import { ConfiguredReceiver } from '../receivers';
+import { ConfiguredReceiver } from '../receivers/spec';
 
 export interface AppOptions {
   readonly client: Client;

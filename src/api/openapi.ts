@@ -17,7 +17,7 @@ import { PreviewRequestSchema } from './rules';
 import { ChangeSchema, TriggerListQuery, TriggerParams } from './triggers';
 import { NotificationSchema, WebhookQuery } from './webhooks';
 import { HookParams, ReceiverParams } from './receivers';
-import { RECEIVER_TYPES, ReceiverSpecSchema } from '../receivers';
+import { RECEIVER_TYPES, ReceiverSpecSchema } from '../receivers/spec';
 
 /*
  * The API's OpenAPI 3.1 description. Requests are described by the zod schemas the routes validate with

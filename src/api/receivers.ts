@@ -9,14 +9,12 @@ import {
   PayloadError,
   Push,
   deliveryKeys,
-  RECEIVER_VERIFICATION,
   REPLAY_WINDOW_MS,
-  ReceiverSpec,
-  ReceiverSpecSchema,
   senderRefusal,
 } from '../receivers';
+import { RECEIVER_VERIFICATION, ReceiverSpec, ReceiverSpecSchema } from '../receivers/spec';
 import { JwksCache, JwksUnavailable } from '../oidc';
-import { watchedPackageKey } from '../domain/search-attributes';
+import { watchedPackageKey } from '../domain/trigger';
 import { SlugSchema } from '../domain/trigger-schema';
 import { ReceiverConflict, ReceiverStore } from '../db/receivers';
 import { principalOf } from './access';

@@ -10,27 +10,24 @@ import { apiRouter } from './access';
 import { z } from 'zod';
 import { Ledger, LedgerError } from '../db/ledger';
 import { FailureCode } from '../domain/failures';
+import { triggerStatus, TriggerSpec, TriggerState, watchedPackageKey } from '../domain/trigger';
+import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import {
-  CHANNEL_ATTRIBUTE,
+  configureTrigger,
+  signalTrigger,
+  startTrigger,
+  TRIGGER_ACTIONS,
+  TriggerAction,
+} from '../../workflows/contracts/client';
+import { triggerWorkflowId } from '../../workflows/contracts/ids';
+import {
   PACKAGES_ATTRIBUTE,
   PROJECT_ATTRIBUTE,
   TRIGGER_STATE_ATTRIBUTE,
-  watchedPackageKey,
-} from '../domain/search-attributes';
-import { triggerStatus, triggerWorkflowId, TriggerSpec, TriggerState } from '../domain/trigger';
-import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
-import type { trigger } from '../../workflows/trigger';
-import {
-  configureTriggerUpdate,
-  continueAsNewSignal,
-  historyQuery,
-  pauseSignal,
-  pollNowSignal,
-  resumeSignal,
-  stateQuery,
-} from '../../workflows/messages/trigger';
+} from '../../workflows/contracts/search-attributes';
+import { historyQuery, stateQuery } from '../../workflows/contracts/trigger';
+import type { TriggerWorkflow } from '../../workflows/contracts/workflows';
 import { HttpProblem, parseOr400 } from './problem';
-import { triggerSummary } from '../domain/ui-text';
 import { cancelAndWait, equals, listRunning, requireDescribed, withWorkerDeadline } from './workflows';
 
 export const TriggerParams = z.object({ project: SlugSchema, name: SlugSchema });
@@ -116,13 +113,13 @@ export function triggerRoutes(
 
   async function described(params: unknown) {
     const { project: p, name } = parseOr400(TriggerParams, params);
-    return requireDescribed<typeof trigger>(
+    return requireDescribed<TriggerWorkflow>(
       client,
       triggerWorkflowId(p, name),
       `trigger ${name} in project ${p}`,
     );
   }
-  const running = async (params: unknown): Promise<WorkflowHandle<typeof trigger>> =>
+  const running = async (params: unknown): Promise<WorkflowHandle<TriggerWorkflow>> =>
     (await described(params)).handle;
 
   /**
@@ -159,23 +156,7 @@ export function triggerRoutes(
       lastRelease: channel.lastRelease,
     };
     try {
-      const handle = await client.workflow.start<typeof trigger>('trigger', {
-        taskQueue,
-        workflowId,
-        args: [{ spec, view }],
-        workflowIdConflictPolicy: 'FAIL',
-        // A deleted trigger's ID may be used again for a new trigger.
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        typedSearchAttributes: [
-          { key: PROJECT_ATTRIBUTE, value: spec.project },
-          { key: CHANNEL_ATTRIBUTE, value: spec.channel },
-          { key: TRIGGER_STATE_ATTRIBUTE, value: 'active' },
-          { key: PACKAGES_ATTRIBUTE, value: packages },
-        ],
-        // The UI's list says what the trigger is; its current details (set by the workflow) say how it goes.
-        staticSummary: triggerSummary(spec),
-        staticDetails: `Watches ${packages.join(', ')}`,
-      });
+      const handle = await startTrigger(client, taskQueue, { spec, view, packages });
       res
         .status(201)
         .location(`/triggers/${spec.project}/${spec.name}`)
@@ -273,8 +254,10 @@ export function triggerRoutes(
       const result = await withWorkerDeadline(
         client,
         () =>
-          handle.executeUpdate(configureTriggerUpdate, {
-            args: [{ channel: next.channel, watch: next.watch, intervalSeconds: next.intervalSeconds }],
+          configureTrigger(handle, {
+            channel: next.channel,
+            watch: next.watch,
+            intervalSeconds: next.intervalSeconds,
           }),
         updateDeadlineMs,
       );
@@ -286,16 +269,10 @@ export function triggerRoutes(
     }
   });
 
-  const signals = {
-    pause: pauseSignal,
-    resume: resumeSignal,
-    poll: pollNowSignal,
-    'continue-as-new': continueAsNewSignal,
-  } as const;
-  for (const [action, signal] of Object.entries(signals)) {
+  for (const action of Object.keys(TRIGGER_ACTIONS) as TriggerAction[]) {
     router.post(`/triggers/:project/:name/${action}`, async (req, res) => {
       const handle = await running(req.params);
-      await handle.signal(signal);
+      await signalTrigger(handle, action);
       res.status(202).json({ id: handle.workflowId, accepted: action });
     });
   }

@@ -5,7 +5,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { TemporalSettings } from '../config';
-import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../../workflows/contracts/search-attributes';
 import { ensureTemporalCli, NO_CLI_MESSAGE, TemporalCliError } from './cli';
 import { startDevServerProcess } from './dev-server';
 import { freePort } from '../runtime/ports';

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ProjectRelease } from '../../src/domain/project';
-import { PACKAGES_ATTRIBUTE } from '../../src/domain/search-attributes';
+import { PACKAGES_ATTRIBUTE } from '../../workflows/contracts/search-attributes';
 import { TriggerState } from '../../src/domain/trigger';
 import { createLedgerActivities } from '../../activities/ledger';
 import { bindingsOf } from '../../src/secrets';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { runApply } from '../../src/cli/apply';
 import { registry as metricsRegistry } from '../../src/metrics';
 import path from 'node:path';
-import type { ReceiverType } from '../../src/receivers';
+import type { ReceiverType } from '../../src/receivers/spec';
 import { ociFeed } from '../support/feeds';
 import { startServer, TestServer } from '../support/http-server';
 import { fixture, hmac, receiverCases, SECRETS } from '../support/receivers';

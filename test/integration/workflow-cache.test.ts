@@ -1,6 +1,6 @@
 import { DefaultLogger } from '@temporalio/worker';
 import type { trigger } from '../../workflows';
-import { pollNowSignal } from '../../workflows/messages/trigger';
+import { pollNowSignal } from '../../workflows/contracts/trigger';
 import { workerSizing } from '../../src/worker';
 import { FORCED_EVICTIONS, watchWorkflowCache } from '../../src/workflow-cache-watch';
 import { metricTotal, registry } from '../../src/metrics';

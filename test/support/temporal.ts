@@ -7,7 +7,7 @@ import { NamedSecret } from '../../src/secrets';
 import { OutboundPolicy } from '../../src/feeds/outbound';
 import { Database, openDatabase } from '../../src/db/open';
 import { Ledger } from '../../src/db/ledger';
-import type { DeliveryBackoff } from '../../workflows/destination';
+import type { DeliveryBackoff } from '../../src/domain/delivery';
 import type { DeployBackoff } from '../../src/domain/lifecycle';
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
