@@ -1,4 +1,4 @@
-import { metrics } from '../src/metrics';
+import { metrics } from '../src/observability/metrics';
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client } from '@temporalio/client';
 import { Ledger, LedgerError, publicRelease } from '../src/db/ledger';

@@ -15,16 +15,17 @@ import {
   DeployBackoff,
   deployRetryDelayMs,
 } from '../src/domain/lifecycle';
-import { HttpClient } from '../src/feeds/http';
-import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../src/feeds/outbound';
-import { GitPermanentError, writeBack } from '../src/gitops';
-import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
+import { HttpClient } from '../src/net/http';
+import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../src/net/outbound';
+import { GitPermanentError, writeBack } from '../src/targets/git/write-back';
+import { bindingsOf, NamedSecret, secretRefusal } from '../src/config/secrets';
 import type { DeployInput, DeployResult, LifecycleActivities } from '../workflows/contracts/activities';
 import { tellDeploymentEnded, wakeEnvironmentQueue } from '../workflows/contracts/client';
 import { releaseWorkflowId } from '../workflows/contracts/ids';
 import { PROJECT_ATTRIBUTE } from '../workflows/contracts/search-attributes';
 import { withLiveness } from './liveness';
-import { permanent, webhookRequest } from './deliver';
+import { octopusReleaseBody, octopusSpaceUrl } from '../src/targets/octopus';
+import { permanent, webhookRequest } from '../src/targets/webhook';
 
 export interface LifecycleDependencies {
   readonly ledger: Ledger;
@@ -178,7 +179,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
 
   /** Octopus: the release is created there once (found again on a retry), then deployed to the environment once. */
   async function toOctopus(start: Start, target: Extract<Target, { type: 'octopus' }>, key: string) {
-    const base = `${target.serverUrl.replace(/\/+$/, '')}/api/${target.spaceId}`;
+    const base = octopusSpaceUrl(target);
     const headers = {
       'content-type': 'application/json',
       'x-octopus-apikey': secret(target.apiKey.secret, target.name, `${base}/releases`),
@@ -203,16 +204,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       const created = await post(
         `${base}/releases`,
         headers,
-        JSON.stringify({
-          ProjectId: target.projectId,
-          ...(target.channelId ? { ChannelId: target.channelId } : {}),
-          Version: version,
-          SelectedPackages: start.release.packages.map((p) => ({
-            ActionName: target.steps[p.name]?.actionName ?? p.name,
-            PackageReferenceName: target.steps[p.name]?.packageReferenceName ?? '',
-            Version: p.tag,
-          })),
-        }),
+        octopusReleaseBody(target, version, start.release.packages),
         target.name,
       );
       releaseId = String((await answer(created, 'the release')).Id);

@@ -1,6 +1,6 @@
 import type { SharedListings } from '../src/db/feed-listings';
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { metrics } from '../src/metrics';
+import { metrics } from '../src/observability/metrics';
 import { resolveFeed } from '../src/config';
 import { compileRule, evaluateRule, imageConfigPasses, VersionRuleInput } from '../src/domain/rule';
 import type { Precedence } from '../src/domain/version';

@@ -2,8 +2,8 @@ import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, Response, Router } from 'express';
 import { z } from 'zod';
 import { Feed } from '../feeds/feed';
-import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
-import { metrics, notificationVerdict } from '../metrics';
+import { checkOutboundUrl, OutboundPolicy } from '../net/outbound';
+import { metrics, notificationVerdict } from '../observability/metrics';
 import {
   parseNotification,
   PayloadError,
@@ -11,9 +11,9 @@ import {
   deliveryKeys,
   REPLAY_WINDOW_MS,
   senderRefusal,
-} from '../receivers';
+} from '../receivers/notifications';
 import { RECEIVER_VERIFICATION, ReceiverSpec, ReceiverSpecSchema } from '../receivers/spec';
-import { JwksCache, JwksUnavailable } from '../oidc';
+import { JwksCache, JwksUnavailable } from '../receivers/oidc';
 import { watchedPackageKey } from '../domain/trigger';
 import { SlugSchema } from '../domain/trigger-schema';
 import { ReceiverConflict, ReceiverStore } from '../db/receivers';

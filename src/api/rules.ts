@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { apiRouter } from './access';
 import { z } from 'zod';
-import { CpuPool, PoolBusyError, PoolTimeoutError, sharedCpuPool } from '../cpu-pool';
+import { CpuPool, PoolBusyError, PoolTimeoutError, sharedCpuPool } from '../runtime/cpu-pool';
 import { compileRule, evaluateRule, toPreview, VersionRuleInput } from '../domain/rule';
 import { VersionRuleSchema } from '../domain/rule-schema';
 import { PRECEDENCES, Precedence } from '../domain/version';

@@ -1,4 +1,4 @@
-import { metrics, notificationVerdict } from '../metrics';
+import { metrics, notificationVerdict } from '../observability/metrics';
 import { Client } from '@temporalio/client';
 import express, { Router } from 'express';
 import { z } from 'zod';
@@ -9,7 +9,7 @@ import { PACKAGES_ATTRIBUTE } from '../../workflows/contracts/search-attributes'
 import type { PollNowRequest } from '../../workflows/contracts/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 import { listRunning, within } from './workflows';
-import { DistributionSchema, sameSecret } from '../receivers';
+import { DistributionSchema, sameSecret } from '../receivers/notifications';
 
 /** A registry batches a few events per notification; bodies and fan-out stay bounded. */
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;

@@ -12,7 +12,7 @@ import type {
 } from '../domain/deployment';
 import { planFor } from '../domain/deployment';
 import { clip } from '../domain/size';
-import { countDeploymentsEnded } from '../metrics';
+import { countDeploymentsEnded } from '../observability/metrics';
 import { DeploymentsTable, Schema } from './schema';
 
 type Db = Kysely<Schema> | Transaction<Schema>;

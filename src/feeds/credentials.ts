@@ -1,7 +1,7 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { FeedError } from './errors';
 import { Feed } from './feed';
-import { HttpClient } from './http';
+import { HttpClient } from '../net/http';
 import { AcrExchangeSchema, parseAnswer } from './answers';
 
 export interface BasicCredentials {

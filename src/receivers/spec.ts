@@ -1,6 +1,6 @@
 /**
  * Receivers as they are configured: their types, what each verifies, and their OIDC settings. Apart from the
- * verification code (receivers.ts, oidc.ts), so the ledger's schema and store can name them without
+ * verification code (notifications.ts, oidc.ts), so the ledger's schema and store can name them without
  * depending on it.
  */
 import { createPublicKey, KeyObject } from 'node:crypto';

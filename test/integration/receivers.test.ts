@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import os from 'node:os';
 import { runApply } from '../../src/cli/apply';
-import { registry as metricsRegistry } from '../../src/metrics';
+import { registry as metricsRegistry } from '../../src/observability/metrics';
 import path from 'node:path';
 import type { ReceiverType } from '../../src/receivers/spec';
 import { ociFeed } from '../support/feeds';

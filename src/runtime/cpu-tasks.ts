@@ -1,10 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { compileRule, evaluateRule, toPreview, VersionRuleInput } from './domain/rule';
-import type { Precedence } from './domain/version';
-import { HelmIndexFeed, parseHelmIndex, ParsedHelmIndex } from './feeds/helm-index';
+import { compileRule, evaluateRule, toPreview, VersionRuleInput } from '../domain/rule';
+import type { Precedence } from '../domain/version';
+import { HelmIndexFeed, parseHelmIndex, ParsedHelmIndex } from '../feeds/helm-index';
 
 /**
- * What the CPU pool's threads run (src/cpu-pool.ts): pure functions of plain data (inputs and outputs cross
+ * What the CPU pool's threads run (src/runtime/cpu-pool.ts): pure functions of plain data (inputs and outputs cross
  * threads by structured clone). This file is also each thread's entry point.
  */
 export const CPU_TASKS = {

@@ -1,7 +1,7 @@
 import { KeyObject, verify } from 'node:crypto';
-import { Jwks, JwksSchema, OidcConfig, publicKeyOf } from './receivers/spec';
-import { HttpClient } from './feeds/http';
-import { OutboundPolicy } from './feeds/outbound';
+import { Jwks, JwksSchema, OidcConfig, publicKeyOf } from './spec';
+import { HttpClient } from '../net/http';
+import { OutboundPolicy } from '../net/outbound';
 
 /**
  * OpenID Connect ID tokens as Pub/Sub push sends them (`Authorization: Bearer <JWT>`, RS256, signed by

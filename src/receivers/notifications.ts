@@ -1,8 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { FeedIdSchema, RepositorySchema } from './domain/trigger-schema';
+import { FeedIdSchema, RepositorySchema } from '../domain/trigger-schema';
 import { JwksCache, oidcRefusal } from './oidc';
-import { RECEIVER_VERIFICATION, ReceiverSpec, ReceiverType } from './receivers/spec';
+import { RECEIVER_VERIFICATION, ReceiverSpec, ReceiverType } from './spec';
 
 /**
  * Registry webhook receivers: each type is one sender's notification format and the way that sender can
