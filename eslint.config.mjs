@@ -26,6 +26,21 @@ const nodeBuiltins = [
   'zlib',
 ];
 
+/** Node built-ins, by both names: none of them may run inside the workflow sandbox. */
+const builtinPaths = (message) =>
+  nodeBuiltins.flatMap((name) => [
+    { name, message },
+    { name: `node:${name}`, message },
+  ]);
+
+/** Globals that are I/O or wall-clock time: workflow code uses sleep() and activities instead. */
+const sandboxGlobals = [
+  { name: 'setTimeout', message: 'Use sleep() from @temporalio/workflow.' },
+  { name: 'setInterval', message: 'Use sleep() from @temporalio/workflow.' },
+  { name: 'fetch', message: 'I/O belongs in activities.' },
+  { name: 'process', message: 'No process access in workflow code.' },
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -74,35 +89,120 @@ export default tseslint.config(
     },
   },
   {
-    // Determinism guard: workflow code and the pure domain run inside the workflow sandbox.
-    files: ['workflows/**/*.ts', 'src/domain/**/*.ts'],
+    // The pure domain runs inside the workflow sandbox too: no Node built-ins, no I/O modules, and nothing from
+    // the rooms above it (workflows, activities, the API, the stores).
+    files: ['src/domain/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.flatMap((name) => [
-            { name, message: 'Workflow code must be deterministic: no Node built-ins.' },
-            { name: `node:${name}`, message: 'Workflow code must be deterministic: no Node built-ins.' },
-          ]),
+          paths: builtinPaths('Domain code must be deterministic: no Node built-ins.'),
           patterns: [
             {
-              group: ['**/activities', '**/activities/*'],
-              allowTypeImports: true,
-              message: 'Import activities only with `import type`.',
-            },
-            {
-              group: ['**/src/feeds/*', '**/src/api/*', '**/src/temporal/*', '**/src/config'],
-              message: 'Workflow code must not import I/O modules.',
+              regex: '^\\.\\./',
+              message: 'The domain imports only the domain (and pure packages): it is the bottom room.',
             },
           ],
         },
       ],
-      'no-restricted-globals': [
+      'no-restricted-globals': ['error', ...sandboxGlobals],
+    },
+  },
+  {
+    // Determinism guard, as an allow-list: workflow code runs in the sandbox and replays, so it imports only
+    // @temporalio/workflow, the pure domain and the workflow contracts (never activities, I/O, Node built-ins).
+    files: ['workflows/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
         'error',
-        { name: 'setTimeout', message: 'Use sleep() from @temporalio/workflow.' },
-        { name: 'setInterval', message: 'Use sleep() from @temporalio/workflow.' },
-        { name: 'fetch', message: 'I/O belongs in activities.' },
-        { name: 'process', message: 'No process access in workflow code.' },
+        {
+          patterns: [
+            {
+              regex: '^(?!@temporalio/workflow$|\\.{1,2}/)',
+              message: 'Workflow code imports only @temporalio/workflow, src/domain and workflows/contracts.',
+            },
+            {
+              regex: '^\\.\\./(?!src/domain/)',
+              message: 'Workflow code imports only @temporalio/workflow, src/domain and workflows/contracts.',
+            },
+            {
+              regex: '^\\./contracts/client$',
+              message:
+                'contracts/client is the Node side (it starts workflows): workflow code signals through @temporalio/workflow.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', ...sandboxGlobals],
+    },
+  },
+  {
+    // The contracts import only the domain and Temporal's message and search-attribute definitions
+    // (defineSearchAttributeKey is in @temporalio/common, which @temporalio/workflow is built on), never a
+    // workflow or activity implementation: both sides import them.
+    files: ['workflows/contracts/**/*.ts'],
+    ignores: ['workflows/contracts/client.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!@temporalio/(workflow|common)$|\\.{1,2}/)',
+              message:
+                'The contracts import only @temporalio/workflow, @temporalio/common, src/domain and each other.',
+            },
+            {
+              regex: '^\\.\\./(?!\\.\\./src/domain/)',
+              message: 'The contracts import only src/domain and each other, never an implementation.',
+            },
+            {
+              regex: '^\\./client$',
+              message: 'contracts/client is the Node side: the sandbox-safe contracts do not import it.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', ...sandboxGlobals],
+    },
+  },
+  {
+    // The client side of the contracts: Temporal's client, the contracts and the domain, nothing else.
+    files: ['workflows/contracts/client.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!@temporalio/(client|common)$|node:crypto$|\\.{1,2}/)',
+              message: 'contracts/client imports only @temporalio/client, the contracts and src/domain.',
+            },
+            {
+              regex: '^\\.\\./(?!\\.\\./src/domain/)',
+              message: 'contracts/client imports only the contracts and src/domain, never an implementation.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Activities, the API and everything else reach workflows through the contracts, never an implementation.
+    files: ['src/**/*.ts', 'activities/**/*.ts'],
+    ignores: ['src/domain/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+workflows(/(?!contracts/).*)?$',
+              message:
+                'Import workflows/contracts (messages, inputs, IDs, the client), never a workflow implementation.',
+            },
+          ],
+        },
       ],
     },
   },

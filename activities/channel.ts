@@ -1,25 +1,13 @@
-import type { LoadChannelInput, LoadChannelResult } from './ledger';
-import type { PollPackageInput, PollPackageResult } from './poll';
+import type {
+  ChannelActivities,
+  LoadChannelInput,
+  LoadChannelResult,
+  PollChannelInput,
+  PollChannelResult,
+  PollPackageInput,
+  PollPackageResult,
+} from '../workflows/contracts/activities';
 import { ruleFor, watermarkIn } from '../src/domain/decision';
-
-export interface PollChannelInput {
-  readonly load: LoadChannelInput;
-  /** The watched package's poll, as the trigger's current view of the channel asks it. */
-  readonly poll: PollPackageInput;
-  /** The watched package's name in the project: when the channel changed, its new rule and watermark. */
-  readonly name?: string;
-}
-
-export interface PollChannelResult {
-  readonly load: LoadChannelResult;
-  /**
-   * The poll: with the request given when the channel is unchanged; with the new view's rule and watermark
-   * when it changed (the request is in `polled`); null when the package moved or is gone.
-   */
-  readonly poll: PollPackageResult | null;
-  /** The request the poll was made with, when it is not the one given. */
-  readonly polled?: PollPackageInput;
-}
 
 /**
  * One activity for an idle trigger's iteration: the channel's revision check and the poll of its one
@@ -29,7 +17,7 @@ export interface PollChannelResult {
 export function createChannelActivities(parts: {
   readonly loadChannel: (input: LoadChannelInput) => Promise<LoadChannelResult>;
   readonly pollPackage: (input: PollPackageInput) => Promise<PollPackageResult>;
-}) {
+}): ChannelActivities {
   return {
     async pollChannel(input: PollChannelInput): Promise<PollChannelResult> {
       const load = await parts.loadChannel(input.load);
@@ -48,5 +36,3 @@ export function createChannelActivities(parts: {
     },
   };
 }
-
-export type ChannelActivities = ReturnType<typeof createChannelActivities>;

@@ -1,29 +1,15 @@
-import { metrics } from '../src/metrics';
-import { createHmac } from 'node:crypto';
+import { metrics } from '../src/observability/metrics';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { DeliveryBackoff } from '../workflows/destination';
-import type { Destination, DeliveryStatus, ProjectRelease } from '../src/domain/project';
+import type { DeliverInput, DeliverResult, DeliveryActivities } from '../workflows/contracts/activities';
+import type { Destination, ProjectRelease } from '../src/domain/project';
 import { Ledger } from '../src/db/ledger';
-import { HttpClient } from '../src/feeds/http';
+import { HttpClient } from '../src/net/http';
 import { withLiveness } from './liveness';
 import { FailureCode } from '../src/domain/failures';
-import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
+import { bindingsOf, NamedSecret, secretRefusal } from '../src/config/secrets';
 import { octopusReleasesUrl } from '../src/domain/destination-urls';
-
-export interface DeliverInput {
-  readonly project: string;
-  readonly destination: string;
-  /** The release's id in the ledger. */
-  readonly releaseId: number;
-  readonly backoff: DeliveryBackoff;
-}
-
-export interface DeliverResult {
-  /** `pending`: the destination is down or refused for now, and the queue tries again later. */
-  readonly status: DeliveryStatus;
-  readonly attempt: number | null;
-  readonly error: string | null;
-}
+import { octopusErrorText, octopusReleaseBody } from '../src/targets/octopus';
+import { permanent, webhookRequest } from '../src/targets/webhook';
 
 export interface DeliveryDependencies {
   readonly ledger: Ledger;
@@ -75,37 +61,8 @@ function unanswered(message: string): ApplicationFailure {
   });
 }
 
-/**
- * A webhook's request: the JSON body (plain, or a CloudEvents 1.0 structured envelope), the idempotency key
- * and, with a signing key, `X-Feed-Triggers-Signature: sha256=<HMAC of the body>`. Releases to destinations
- * and deployments to environments' webhook targets are both sent this way.
- */
-export function webhookRequest(
-  data: unknown,
-  event: { id: string; source: string; type: string; subject: string; time: string },
-  options: { cloudEvents: boolean; signingKey: string | null },
-): { body: string; headers: Record<string, string> } {
-  const body = JSON.stringify(
-    options.cloudEvents ? { specversion: '1.0', ...event, datacontenttype: 'application/json', data } : data,
-  );
-  const headers: Record<string, string> = {
-    'content-type': options.cloudEvents ? 'application/cloudevents+json' : 'application/json',
-    'idempotency-key': event.id,
-    'user-agent': 'feed-triggers',
-  };
-  if (options.signingKey !== null)
-    headers['x-feed-triggers-signature'] =
-      `sha256=${createHmac('sha256', options.signingKey).update(body).digest('hex')}`;
-  return { body, headers };
-}
-
-/** A status that retrying cannot fix: a 4xx other than timeouts and rate limits. */
-export function permanent(status: number): boolean {
-  return status >= 400 && status < 500 && status !== 408 && status !== 425 && status !== 429;
-}
-
 /** Activities that hand a recorded release to its destinations. */
-export function createDeliveryActivities(deps: DeliveryDependencies) {
+export function createDeliveryActivities(deps: DeliveryDependencies): DeliveryActivities {
   const bindings = bindingsOf(deps.secrets);
   /** A secret's value for a request to `url`, checked against its binding right before sending. */
   const secret = (name: string, destination: string, url: string): string => {
@@ -161,17 +118,7 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
         const message = `webhook ${destination.name} answered ${res.status}`;
         throw permanent(res.status) ? rejected(message) : retryable(message);
       }
-      const steps = destination.steps;
-      const body = JSON.stringify({
-        ProjectId: destination.projectId,
-        ...(destination.channelId ? { ChannelId: destination.channelId } : {}),
-        Version: release.number,
-        SelectedPackages: release.packages.map((p) => ({
-          ActionName: steps[p.name]?.actionName ?? p.name,
-          PackageReferenceName: steps[p.name]?.packageReferenceName ?? '',
-          Version: p.tag,
-        })),
-      });
+      const body = octopusReleaseBody(destination, release.number, release.packages);
       const url = octopusReleasesUrl(destination);
       const res = await post(
         url,
@@ -186,7 +133,7 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
       const text = res.body.toString('utf8').slice(0, 500);
       // A retry after a lost answer finds the release already there: Octopus refuses the same version twice.
       if (res.status === 400 && /already exists/i.test(text)) return;
-      const detail = extractOctopusError(text);
+      const detail = octopusErrorText(text);
       const message = `Octopus ${destination.name} answered ${res.status}${detail ? `: ${detail}` : ''}`;
       throw permanent(res.status) ? rejected(message) : retryable(message);
     }
@@ -234,20 +181,3 @@ export function createDeliveryActivities(deps: DeliveryDependencies) {
     },
   };
 }
-
-function extractOctopusError(text: string): string | null {
-  try {
-    const body = JSON.parse(text) as { ErrorMessage?: unknown; Errors?: unknown };
-    const errors = Array.isArray(body.Errors)
-      ? body.Errors.filter((e) => typeof e === 'string').join('; ')
-      : '';
-    return (
-      [typeof body.ErrorMessage === 'string' ? body.ErrorMessage : '', errors].filter(Boolean).join(': ') ||
-      null
-    );
-  } catch {
-    return null;
-  }
-}
-
-export type DeliveryActivities = ReturnType<typeof createDeliveryActivities>;

@@ -1,29 +1,16 @@
-import { metrics } from '../src/metrics';
-import { releaseStartOptions } from '../src/release-start';
+import { metrics } from '../src/observability/metrics';
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client } from '@temporalio/client';
-import { Ledger, LedgerError, NextDelivery, publicRelease, StoredRelease } from '../src/db/ledger';
-import {
-  CreateReleaseRequest,
-  CreateReleaseResult,
-  DeliveryStatus,
-  destinationWorkflowId,
-} from '../src/domain/project';
-import type { TriggerChannelView } from '../src/domain/trigger';
-import { PROJECT_ATTRIBUTE } from '../src/domain/search-attributes';
-import type { release } from '../workflows/release';
-import type { DeliveryBackoff, destinationQueue } from '../workflows/destination';
-import { wakeSignal } from '../workflows/messages/release';
-
-export interface LoadChannelInput {
-  readonly project: string;
-  readonly channel: string;
-  /** The revision the trigger already has: an unchanged project answers without the view. */
-  readonly knownRevision: number | null;
-}
-
-export type LoadChannelResult =
-  { readonly unchanged: true } | { readonly unchanged: false; readonly view: TriggerChannelView };
+import { Ledger, LedgerError, publicRelease } from '../src/db/ledger';
+import type { NextDelivery } from '../src/domain/delivery';
+import type { CreateReleaseRequest, CreateReleaseResult, DeliveryStatus } from '../src/domain/project';
+import type {
+  LedgerActivities,
+  LoadChannelInput,
+  LoadChannelResult,
+} from '../workflows/contracts/activities';
+import { startRelease, wakeDestinationQueue } from '../workflows/contracts/client';
+import type { DeliveryBackoff } from '../src/domain/delivery';
 
 export interface LedgerDependencies {
   readonly ledger: Ledger;
@@ -57,14 +44,9 @@ async function refusing<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** Activities on the ledger: the channel a trigger evaluates, release creation, and delivery queues. */
-export function createLedgerActivities(deps: LedgerDependencies) {
+export function createLedgerActivities(deps: LedgerDependencies): LedgerActivities {
   const { ledger, client, taskQueue } = deps;
   const backoff = deps.deliveryBackoff ?? DEFAULT_DELIVERY_BACKOFF;
-
-  /** Starts the release's workflow unless it runs; a retried activity repairs a crash before the start. */
-  async function startRelease(project: string, stored: StoredRelease): Promise<void> {
-    await client.workflow.start<typeof release>('release', releaseStartOptions(project, stored, taskQueue));
-  }
 
   return {
     /** The channel's packages, rules and previous release, unless the trigger's copy is current. */
@@ -95,7 +77,8 @@ export function createLedgerActivities(deps: LedgerDependencies) {
       const result = await refusing(() => ledger.createRelease(input.project, input.request));
       if (result.outcome === 'created') metrics.releasesCreated.inc({ source: input.request.source.kind });
       if (result.release && (result.outcome === 'created' || result.outcome === 'duplicate'))
-        await startRelease(input.project, result.release);
+        // Unless it runs: a retried activity repairs a crash before the start.
+        await startRelease(client, taskQueue, input.project, result.release);
       return { ...result, release: result.release && publicRelease(result.release) };
     },
 
@@ -108,20 +91,11 @@ export function createLedgerActivities(deps: LedgerDependencies) {
       ) as Record<string, DeliveryStatus>;
       for (const [destination, status] of Object.entries(statuses)) {
         if (status !== 'pending') continue;
-        await client.workflow.signalWithStart<typeof destinationQueue>('destinationQueue', {
-          workflowId: destinationWorkflowId(input.project, destination),
-          taskQueue,
-          args: [
-            {
-              project: input.project,
-              destination,
-              backoff,
-              ...(deps.queueHistoryLimit ? { historyLimit: deps.queueHistoryLimit } : {}),
-            },
-          ],
-          signal: wakeSignal,
-          typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: input.project }],
-          staticSummary: `deliveries of ${input.project} to ${destination}, in release order`,
+        await wakeDestinationQueue(client, taskQueue, {
+          project: input.project,
+          destination,
+          backoff,
+          ...(deps.queueHistoryLimit ? { historyLimit: deps.queueHistoryLimit } : {}),
         });
       }
       return statuses;
@@ -133,5 +107,3 @@ export function createLedgerActivities(deps: LedgerDependencies) {
     },
   };
 }
-
-export type LedgerActivities = ReturnType<typeof createLedgerActivities>;

@@ -1,26 +1,31 @@
 import { Context } from '@temporalio/activity';
 import { Client } from '@temporalio/client';
 import { Ledger } from '../src/db/ledger';
-import type { Deployment, DeploymentStart, NextDeployment, ReleaseLifecycle } from '../src/db/deployments';
-import type { TargetOutcome } from '../src/db/schema';
+import type {
+  Deployment,
+  DeploymentStart,
+  NextDeployment,
+  ReleaseLifecycle,
+  TargetOutcome,
+} from '../src/domain/deployment';
 import type { Target } from '../src/domain/project';
 import {
   DEFAULT_DEPLOY_BACKOFF,
   DEPLOY_ATTEMPTS,
   DeployBackoff,
   deployRetryDelayMs,
-  environmentWorkflowId,
 } from '../src/domain/lifecycle';
-import { PROJECT_ATTRIBUTE } from '../src/domain/search-attributes';
-import { HttpClient } from '../src/feeds/http';
-import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../src/feeds/outbound';
-import { GitPermanentError, writeBack } from '../src/gitops';
-import { bindingsOf, NamedSecret, secretRefusal } from '../src/secrets';
-import type { environmentQueue } from '../workflows/environment';
-import { deploymentEndedSignal, wakeSignal } from '../workflows/messages/release';
-import { releaseWorkflowId } from '../src/domain/delivery';
+import { HttpClient } from '../src/net/http';
+import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../src/net/outbound';
+import { GitPermanentError, writeBack } from '../src/targets/git/write-back';
+import { bindingsOf, NamedSecret, secretRefusal } from '../src/config/secrets';
+import type { DeployInput, DeployResult, LifecycleActivities } from '../workflows/contracts/activities';
+import { tellDeploymentEnded, wakeEnvironmentQueue } from '../workflows/contracts/client';
+import { releaseWorkflowId } from '../workflows/contracts/ids';
+import { PROJECT_ATTRIBUTE } from '../workflows/contracts/search-attributes';
 import { withLiveness } from './liveness';
-import { permanent, webhookRequest } from './deliver';
+import { octopusReleaseBody, octopusSpaceUrl } from '../src/targets/octopus';
+import { permanent, webhookRequest } from '../src/targets/webhook';
 
 export interface LifecycleDependencies {
   readonly ledger: Ledger;
@@ -31,24 +36,6 @@ export interface LifecycleDependencies {
   readonly outbound?: OutboundPolicy;
   /** Waits between attempts while a target is down (tests shorten them). */
   readonly deployBackoff?: DeployBackoff;
-}
-
-export interface DeployResult {
-  readonly status: Deployment['status'];
-  readonly number: string;
-  readonly error: string | null;
-  /** `retrying`: how long the queue waits before the next attempt. */
-  readonly retryInMs?: number;
-}
-
-export interface DeployInput {
-  readonly deploymentId: number;
-  /**
-   * Failed attempts in a row so far. Present from queues that retry until superseded (the `deploy-retrying`
-   * patch): a target that is down is answered as `retrying`, never thrown. Absent from older queues: the
-   * activity throws and its last server-side attempt records the failure.
-   */
-  readonly failures?: number;
 }
 
 /**
@@ -64,7 +51,7 @@ export function deployOrder<T extends { type: string }>(targets: readonly T[]): 
 class TargetRefused extends Error {}
 
 /** Activities of lifecycles: where a release stands, queueing deployments, and deploying to targets. */
-export function createLifecycleActivities(deps: LifecycleDependencies) {
+export function createLifecycleActivities(deps: LifecycleDependencies): LifecycleActivities {
   const { ledger, client, taskQueue, http } = deps;
   const store = ledger.deployments;
   const bindings = bindingsOf(deps.secrets);
@@ -192,7 +179,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
 
   /** Octopus: the release is created there once (found again on a retry), then deployed to the environment once. */
   async function toOctopus(start: Start, target: Extract<Target, { type: 'octopus' }>, key: string) {
-    const base = `${target.serverUrl.replace(/\/+$/, '')}/api/${target.spaceId}`;
+    const base = octopusSpaceUrl(target);
     const headers = {
       'content-type': 'application/json',
       'x-octopus-apikey': secret(target.apiKey.secret, target.name, `${base}/releases`),
@@ -217,16 +204,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
       const created = await post(
         `${base}/releases`,
         headers,
-        JSON.stringify({
-          ProjectId: target.projectId,
-          ...(target.channelId ? { ChannelId: target.channelId } : {}),
-          Version: version,
-          SelectedPackages: start.release.packages.map((p) => ({
-            ActionName: target.steps[p.name]?.actionName ?? p.name,
-            PackageReferenceName: target.steps[p.name]?.packageReferenceName ?? '',
-            Version: p.tag,
-          })),
-        }),
+        octopusReleaseBody(target, version, start.release.packages),
         target.name,
       );
       releaseId = String((await answer(created, 'the release')).Id);
@@ -253,14 +231,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
 
   /** Wakes an environment's queue, starting it when it is not running. */
   async function wake(project: string, environment: string): Promise<void> {
-    await client.workflow.signalWithStart<typeof environmentQueue>('environmentQueue', {
-      workflowId: environmentWorkflowId(project, environment),
-      taskQueue,
-      args: [{ project, environment }],
-      signal: wakeSignal,
-      typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: project }],
-      staticSummary: `deployments of ${project} to ${environment}, one at a time`,
-    });
+    await wakeEnvironmentQueue(client, taskQueue, project, environment);
   }
 
   return {
@@ -381,10 +352,9 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
       for await (const wf of client.workflow.list({ query, pageSize: 100 })) {
         if (wf.workflowId === releaseWorkflowId(project, number)) continue;
         if (++seen > 500) break;
-        await client.workflow
-          .getHandle(wf.workflowId)
-          .signal(deploymentEndedSignal, { environment, status: 'superseded' })
-          .catch(() => undefined);
+        await tellDeploymentEnded(client, wf.workflowId, { environment, status: 'superseded' }).catch(
+          () => undefined,
+        );
       }
     } catch {
       // Visibility unavailable: the releases find out at their next recheck.
@@ -414,5 +384,3 @@ export function createLifecycleActivities(deps: LifecycleDependencies) {
     return { status: ended.status, number: ended.number, error: message, retryInMs };
   }
 }
-
-export type LifecycleActivities = ReturnType<typeof createLifecycleActivities>;

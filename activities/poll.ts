@@ -1,6 +1,6 @@
 import type { SharedListings } from '../src/db/feed-listings';
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { metrics } from '../src/metrics';
+import { metrics } from '../src/observability/metrics';
 import { resolveFeed } from '../src/config';
 import { compileRule, evaluateRule, imageConfigPasses, VersionRuleInput } from '../src/domain/rule';
 import type { Precedence } from '../src/domain/version';
@@ -12,36 +12,12 @@ import { SingleFlightCache } from '../src/feeds/single-flight';
 import { withLiveness } from './liveness';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NOT_IN_FEED } from '../src/domain/trigger';
-
-export interface PollPackageInput {
-  readonly feed: string;
-  readonly package: string;
-  readonly rule: VersionRuleInput;
-  /** The tag in the channel's previous release: only candidates at or above it come back. */
-  readonly watermark: string | null;
-  /** How many candidates to return at most (history hygiene). */
-  readonly limit: number;
-  /** Accept a shared tag listing at most this old (0 after pollNow or resume). */
-  readonly maxAgeMs: number | null;
-  /** The slot a scheduled poll was due at (epoch ms), for the poll-lag metric; absent for polls on demand. */
-  readonly dueAtMs?: number;
-  /** Tags a registry notification named: the result says what the rules made of each. */
-  readonly explain?: readonly string[];
-}
-
-export interface PollPackageResult {
-  readonly tagCount: number;
-  readonly acceptedCount: number;
-  /** Accepted tags at or above the watermark, best first, at most `limit`. */
-  readonly candidates: string[];
-  /** Digest of the best candidate's manifest. */
-  readonly digest: string | null;
-  readonly rateLimitRemaining: number | null;
-  /** How this feed's versions compare: Octopus's Docker precedence for OCI feeds, SemVer for Helm. */
-  readonly precedence: Precedence;
-  /** For each tag in `explain`: `accepted`, or why it is not a candidate. */
-  readonly explained?: Readonly<Record<string, string>>;
-}
+import type {
+  PackagePreview,
+  PollActivities,
+  PollPackageInput,
+  PollPackageResult,
+} from '../workflows/contracts/activities';
 
 /** Octopus compares Docker tags by its Docker precedence and chart versions (Helm feeds) as SemVer. */
 export function precedenceOf(feed: Feed): Precedence {
@@ -133,20 +109,11 @@ export function toActivityFailure(err: unknown): unknown {
   });
 }
 
-export interface PackagePreview {
-  readonly selected: string | null;
-  /** Best first, at most PREVIEW_LIMIT. */
-  readonly accepted: string[];
-  readonly acceptedCount: number;
-  readonly rejected: { tag: string; reason: string }[];
-  readonly rejectedCount: number;
-}
-
 /** Previews stay small enough for workflow history, whatever the repository holds. */
 const PREVIEW_LIMIT = 100;
 
 /** Activities that poll feeds; thin wrappers over src/feeds with a per-worker single-flight cache. */
-export function createPollActivities(deps: PollDependencies) {
+export function createPollActivities(deps: PollDependencies): PollActivities {
   const feedFor = (id: string): Feed => {
     const feed = resolveFeed(deps.feeds, id);
     if (!feed) throw new FeedError('UNKNOWN_FEED', `feed "${id}" is not configured on this worker`);
@@ -315,5 +282,3 @@ export function createPollActivities(deps: PollDependencies) {
     }
   }
 }
-
-export type PollActivities = ReturnType<typeof createPollActivities>;

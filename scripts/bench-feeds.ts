@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { compileRule, evaluateRule } from '../src/domain/rule';
 import { CredentialStore } from '../src/feeds/credentials';
 import { DEFAULT_MAX_TAGS, OciFeed } from '../src/feeds/feed';
-import { HttpClient } from '../src/feeds/http';
+import { HttpClient } from '../src/net/http';
 import { OciClient } from '../src/feeds/oci';
 import { FaultProxy } from '../test/support/fault-proxy';
 import { TestRegistry } from '../test/support/registry';

@@ -10,7 +10,7 @@ import { compileRule, evaluateRule } from '../src/domain/rule';
 import { CredentialStore } from '../src/feeds/credentials';
 import { HelmHttpFeed } from '../src/feeds/feed';
 import { HelmRepositoryClient } from '../src/feeds/helm';
-import { HttpClient } from '../src/feeds/http';
+import { HttpClient } from '../src/net/http';
 import { startServer } from '../test/support/http-server';
 
 /**

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { connectTemporal, EMBEDDED_DEV_SERVER } from '../src/temporal/connect';
-import { cachedWorkflowBundle } from '../src/workflow-bundle';
+import { cachedWorkflowBundle } from '../src/runtime/workflow-bundle';
 import { FailureCode } from '../src/domain/failures';
 import type { trigger } from '../workflows';
 

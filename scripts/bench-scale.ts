@@ -17,7 +17,7 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ensureTemporalCli } from '../src/temporal/cli';
 import { DEV_SERVER_SQLITE_ARGS } from '../src/temporal/connect';
-import { metricTotal } from '../src/metrics';
+import { metricTotal } from '../src/observability/metrics';
 import { FaultProxy } from '../test/support/fault-proxy';
 import { freePort, pushImage, TestRegistry } from '../test/support/registry';
 import { startPostgres } from '../test/support/postgres';

@@ -1,4 +1,4 @@
-import { cachedWorkflowBundle } from '../src/workflow-bundle';
+import { cachedWorkflowBundle } from '../src/runtime/workflow-bundle';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';

@@ -7,10 +7,11 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { LedgerActivities } from '../activities/ledger';
-import type { DeliveryActivities } from '../activities/deliver';
-import { DeliveryStatus, releaseWorkflowId } from '../src/domain/delivery';
-import { deliveryEndedSignal, wakeSignal } from './messages/release';
+import type { DeliveryActivities, LedgerActivities } from './contracts/activities';
+import { releaseWorkflowId } from './contracts/ids';
+import { deliveryEndedSignal, wakeSignal } from './contracts/release';
+import type { DestinationQueueInput } from './contracts/workflows';
+import { DeliveryStatus } from '../src/domain/delivery';
 
 const { nextDelivery } = proxyActivities<LedgerActivities>({
   startToCloseTimeout: '30 seconds',
@@ -24,24 +25,6 @@ const { deliver } = proxyActivities<DeliveryActivities>({
   // cannot be reached, which is retried until it can.
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
-
-export interface DeliveryBackoff {
-  /** Waits between attempts while the destination is down: doubling from `initialMs` up to `maxMs`. */
-  readonly initialMs: number;
-  readonly maxMs: number;
-  /** Attempts one activity makes (with the first waits in between) before the workflow waits on a timer. */
-  readonly quickTries: number;
-}
-
-export interface DestinationQueueInput {
-  readonly project: string;
-  readonly destination: string;
-  readonly backoff: DeliveryBackoff;
-  /** Failed rounds in a row so far (carried across continue-as-new, so the backoff does not restart). */
-  readonly failures?: number;
-  /** Events after which a run continues as new (tests lower it). */
-  readonly historyLimit?: number;
-}
 
 /** The longest wait between attempts while a destination is down: it gets its delivery soon after it is back. */
 export const MAX_WAIT_MS = 10_000;

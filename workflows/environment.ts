@@ -8,10 +8,11 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { LifecycleActivities } from '../activities/lifecycle';
-import { releaseWorkflowId } from '../src/domain/delivery';
+import type { LifecycleActivities } from './contracts/activities';
+import { releaseWorkflowId } from './contracts/ids';
+import { deploymentEndedSignal, wakeSignal } from './contracts/release';
+import type { EnvironmentQueueInput } from './contracts/workflows';
 import { DEPLOY_ATTEMPTS, DeploymentStatus } from '../src/domain/lifecycle';
-import { deploymentEndedSignal, wakeSignal } from './messages/release';
 
 const { nextDeployment } = proxyActivities<LifecycleActivities>({
   startToCloseTimeout: '30 seconds',
@@ -31,15 +32,6 @@ const { deploy: deployOrRetry } = proxyActivities<LifecycleActivities>({
   // ledger fails the activity, and neither uses up anything, so the server retries without a limit.
   retry: { initialInterval: '1 second', maximumInterval: '15 seconds' },
 });
-
-export interface EnvironmentQueueInput {
-  readonly project: string;
-  readonly environment: string;
-  /** Events after which a run continues as new (tests lower it). */
-  readonly historyLimit?: number;
-  /** The deployment being retried and its failed attempts in a row (carried across continue-as-new). */
-  readonly retrying?: { readonly deploymentId: number; readonly failures: number };
-}
 
 const HISTORY_LIMIT = 500;
 /** Deployments retry until superseded, cancelled or the environment's deadline, instead of five attempts. */

@@ -1,5 +1,20 @@
-export * from './trigger';
-export * from './release';
-export * from './destination';
-export * from './manual-release';
-export * from './environment';
+import type { WorkflowContracts } from './contracts/workflows';
+import { trigger } from './trigger';
+import { release } from './release';
+import { destinationQueue } from './destination';
+import { channelPreview, manualRelease } from './manual-release';
+import { environmentQueue } from './environment';
+
+// The worker registers every function exported here as a workflow type, by its exported name.
+export { trigger, release, destinationQueue, manualRelease, channelPreview, environmentQueue };
+
+/** Fails to compile when a workflow's signature drifts from the contract its clients start it with. */
+export type Implemented = Conforms<{
+  trigger: typeof trigger;
+  release: typeof release;
+  destinationQueue: typeof destinationQueue;
+  environmentQueue: typeof environmentQueue;
+  manualRelease: typeof manualRelease;
+  channelPreview: typeof channelPreview;
+}>;
+type Conforms<T extends WorkflowContracts> = T;

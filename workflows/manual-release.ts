@@ -1,8 +1,8 @@
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import { FailureCode } from '../src/domain/failures';
 import { activityFailure } from './failures';
-import type { PackagePreview, PollActivities } from '../activities/poll';
-import type { LedgerActivities } from '../activities/ledger';
+import type { LedgerActivities, PackagePreview, PollActivities } from './contracts/activities';
+import type { ChannelPreviewInput, ManualReleaseInput } from './contracts/workflows';
 import { releasedPackage, ruleFor } from '../src/domain/decision';
 import type { CreateReleaseResult } from '../src/domain/project';
 import { compileRule } from '../src/domain/rule';
@@ -17,13 +17,6 @@ const { loadChannel, createRelease } = proxyActivities<LedgerActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 5 },
 });
-
-export interface ManualReleaseInput {
-  readonly project: string;
-  readonly channel: string;
-  /** Pinned tags by package name; the others take their latest rule-passing version. */
-  readonly versions: Readonly<Record<string, string>>;
-}
 
 function refused(message: string, type: string = FailureCode.RELEASE_REFUSED): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, type);
@@ -81,11 +74,6 @@ export async function manualRelease(input: ManualReleaseInput): Promise<CreateRe
       key: `manual/${workflowInfo().workflowId}`,
     },
   });
-}
-
-export interface ChannelPreviewInput {
-  readonly project: string;
-  readonly channel: string;
 }
 
 /** Octopus's "Design rule" for every package of a channel against the live feeds. */

@@ -10,9 +10,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { lifecycleDetails, releaseDetails } from '../src/domain/ui-text';
-import type { LedgerActivities } from '../activities/ledger';
-import type { LifecycleActivities } from '../activities/lifecycle';
-import type { ReleaseLifecycle } from '../src/db/deployments';
+import type { LedgerActivities, LifecycleActivities } from './contracts/activities';
+import type { ReleaseInput } from './contracts/workflows';
+import type { ReleaseLifecycle } from '../src/domain/deployment';
 import { DeliveryStatus, TERMINAL_DELIVERY } from '../src/domain/delivery';
 import {
   approvalRefusal,
@@ -23,9 +23,7 @@ import {
   Refusal,
 } from '../src/domain/lifecycle';
 import { FailureCode } from '../src/domain/failures';
-import { decideUpdate, deliveryEndedSignal, deployUpdate, deploymentEndedSignal } from './messages/release';
-
-export * from './messages/release';
+import { decideUpdate, deliveryEndedSignal, deployUpdate, deploymentEndedSignal } from './contracts/release';
 
 const { handOff } = proxyActivities<LedgerActivities>({
   startToCloseTimeout: '30 seconds',
@@ -36,13 +34,6 @@ const { releaseLifecycle, queueDeployments, decidePhase } = proxyActivities<Life
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
-
-export interface ReleaseInput {
-  readonly project: string;
-  /** The release's id in the ledger (a re-created project's release of the same number has another). */
-  readonly releaseId: number;
-  readonly number: string;
-}
 
 /** How often a release looks again at deliveries it has not heard from (a lost wake is repaired). */
 const RECHECK = '1 hour';

@@ -16,14 +16,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { triggerDetails } from '../src/domain/ui-text';
-import type { PollActivities } from '../activities/poll';
-import type { LedgerActivities } from '../activities/ledger';
-import type { ChannelActivities } from '../activities/channel';
+import type { ChannelActivities, LedgerActivities, PollActivities } from './contracts/activities';
 import {
   CHANNEL_ATTRIBUTE,
   PACKAGES_ATTRIBUTE,
   TRIGGER_STATE_ATTRIBUTE,
-} from '../src/domain/search-attributes';
+} from './contracts/search-attributes';
+import type { TriggerInput } from './contracts/workflows';
 import { PackagePoll, TriggerMachine } from '../src/domain/trigger-machine';
 import { FailureCode } from '../src/domain/failures';
 import { activityFailure, FailureInfo, localActivityFailure } from './failures';
@@ -35,17 +34,8 @@ import {
   pollNowSignal,
   resumeSignal,
   stateQuery,
-} from './messages/trigger';
-
-export * from './messages/trigger';
-import {
-  initialTriggerState,
-  PackageRef,
-  TriggerChannelView,
-  TriggerSpec,
-  TriggerState,
-  TriggerStatus,
-} from '../src/domain/trigger';
+} from './contracts/trigger';
+import { initialTriggerState, PackageRef, TriggerStatus } from '../src/domain/trigger';
 
 /** The options of a poll: pollPackage, and pollChannel (a poll with the channel's revision check before it). */
 const POLL_OPTIONS = {
@@ -90,15 +80,6 @@ const { loadChannel, createRelease } = proxyActivities<LedgerActivities>({
   // Creating a release must not be lost: retry until the project answers (the key makes retries safe).
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
-
-export interface TriggerInput {
-  readonly spec: TriggerSpec;
-  /** Carried over by continue-as-new. */
-  readonly state?: TriggerState;
-  readonly pollPending?: boolean;
-  /** The channel when the trigger was created (a new trigger's first evaluation then needs no load). */
-  readonly view?: TriggerChannelView;
-}
 
 /** A long-lived trigger: load the channel, poll the watched packages, ask the project for a release, sleep. */
 export async function trigger(input: TriggerInput): Promise<void> {

@@ -1,26 +1,16 @@
-import { Client, WithStartWorkflowOperation } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { UpdateDefinition } from '@temporalio/common';
 import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { Ledger } from '../db/ledger';
-import { DeploymentRefusal, planFor } from '../db/deployments';
+import { DeploymentRefusal } from '../db/deployments';
+import { planFor } from '../domain/deployment';
 import { FailureCode } from '../domain/failures';
-import {
-  approvalRefusal,
-  deployRefusal,
-  environmentWorkflowId,
-  phaseStates,
-  Refusal,
-} from '../domain/lifecycle';
-import { releaseWorkflowId } from '../domain/project';
+import { approvalRefusal, deployRefusal, phaseStates, Refusal } from '../domain/lifecycle';
 import { SlugSchema } from '../domain/trigger-schema';
-import { releaseStartOptions } from '../release-start';
-import {
-  decideUpdate,
-  deploymentEndedSignal,
-  deployUpdate,
-  wakeSignal,
-} from '../../workflows/messages/release';
-import type { release } from '../../workflows/release';
+import { nudgeEnvironmentQueue, tellDeploymentEnded, updateRelease } from '../../workflows/contracts/client';
+import { releaseWorkflowId } from '../../workflows/contracts/ids';
+import { decideUpdate, deployUpdate } from '../../workflows/contracts/release';
 import { principalOf } from './access';
 import { HttpProblem, parseOr400 } from './problem';
 import { withWorkerDeadline } from './workflows';
@@ -358,21 +348,14 @@ export function lifecycleHandlers(
   async function update<Ret, Arg>(
     name: string,
     stored: Awaited<ReturnType<typeof releaseOf>>['stored'],
-    def: Parameters<typeof client.workflow.executeUpdateWithStart<typeof release, Ret, [Arg]>>[0],
+    def: UpdateDefinition<Ret, [Arg]>,
     arg: Arg,
   ): Promise<Ret> {
     try {
       // Bounded: with no worker running, the caller hears 503 instead of waiting on the SDK's retries.
       return await withWorkerDeadline(
         client,
-        () =>
-          client.workflow.executeUpdateWithStart<typeof release, Ret, [Arg]>(def, {
-            args: [arg],
-            startWorkflowOperation: new WithStartWorkflowOperation<typeof release>(
-              'release',
-              releaseStartOptions(name, stored, taskQueue),
-            ),
-          }),
+        () => updateRelease(client, taskQueue, name, stored, def, arg),
         updateDeadlineMs,
       );
     } catch (err) {
@@ -459,15 +442,12 @@ export function lifecycleHandlers(
       throw err;
     }
     // The release reads its deployments again (it may be waiting on this one); an ended one has nothing to do.
-    await client.workflow
-      .getHandle(releaseWorkflowId(name, number))
-      .signal(deploymentEndedSignal, { environment, status: 'cancelled' })
-      .catch(() => undefined);
+    await tellDeploymentEnded(client, releaseWorkflowId(name, number), {
+      environment,
+      status: 'cancelled',
+    }).catch(() => undefined);
     // A queue waiting to retry the cancelled deployment moves on now rather than at its next attempt.
-    await client.workflow
-      .getHandle(environmentWorkflowId(name, environment))
-      .signal(wakeSignal)
-      .catch(() => undefined);
+    await nudgeEnvironmentQueue(client, name, environment).catch(() => undefined);
     res.json(deployment);
   };
 

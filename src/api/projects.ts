@@ -1,19 +1,19 @@
-import { randomUUID } from 'node:crypto';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { RequestHandler } from 'express';
 import { z } from 'zod';
-import { destinationWorkflowId, ProjectSpec, ProjectSpecSchema, releaseWorkflowId } from '../domain/project';
-import { PROJECT_ATTRIBUTE } from '../domain/search-attributes';
+import { ProjectSpec, ProjectSpecSchema } from '../domain/project';
 import { SlugSchema } from '../domain/trigger-schema';
-import type { channelPreview, manualRelease } from '../../workflows/manual-release';
+import { runChannelPreview, runManualRelease } from '../../workflows/contracts/client';
+import { destinationWorkflowId, releaseWorkflowId } from '../../workflows/contracts/ids';
+import { PROJECT_ATTRIBUTE } from '../../workflows/contracts/search-attributes';
 import { Ledger, publicRelease } from '../db/ledger';
 import { FieldError, HttpProblem, parseOr400 } from './problem';
 import { jsonBytes, MAX_PROJECT_SPEC_BYTES } from '../domain/size';
 import { secretUses, targetUses } from '../domain/destination-urls';
-import { secretRefusal, SecretBindings } from '../secrets';
-import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
+import { secretRefusal, SecretBindings } from '../config/secrets';
+import { checkOutboundUrl, OutboundPolicy } from '../net/outbound';
 import { Feed } from '../feeds/feed';
-import { HttpClient } from '../feeds/http';
+import { HttpClient } from '../net/http';
 import { FeedProbe } from '../feeds/reachability';
 import { resolveFeed } from '../config';
 import { cancelAndWait, equals, listRunning } from './workflows';
@@ -646,12 +646,10 @@ export function projectHandlers(
     const body = parseOr400(ManualReleaseBody, req.body ?? {});
     await requireProject(name);
     try {
-      const result = await client.workflow.execute<typeof manualRelease>('manualRelease', {
-        taskQueue,
-        workflowId: `manual-release/${name}/${randomUUID()}`,
-        args: [{ project: name, channel: body.channel, versions: body.versions }],
-        workflowExecutionTimeout: '5 minutes',
-        staticSummary: `Manual release of ${name} in channel ${body.channel}`,
+      const result = await runManualRelease(client, taskQueue, {
+        project: name,
+        channel: body.channel,
+        versions: body.versions,
       });
       if (result.outcome === 'created') return void res.status(201).json(result.release);
       throw new HttpProblem(409, 'Conflict', result.reason);
@@ -664,13 +662,7 @@ export function projectHandlers(
     const { project: name, channel } = parseOr400(ChannelParams, req.params);
     await requireProject(name);
     try {
-      const packages = await client.workflow.execute<typeof channelPreview>('channelPreview', {
-        taskQueue,
-        workflowId: `channel-preview/${name}/${channel}/${randomUUID()}`,
-        args: [{ project: name, channel }],
-        workflowExecutionTimeout: '2 minutes',
-        staticSummary: `Preview of ${name}'s channel ${channel}`,
-      });
+      const packages = await runChannelPreview(client, taskQueue, { project: name, channel });
       res.json({ project: name, channel, packages });
     } catch (err) {
       throw refusal(err);

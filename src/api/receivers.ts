@@ -2,22 +2,20 @@ import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { Feed } from '../feeds/feed';
-import { checkOutboundUrl, OutboundPolicy } from '../feeds/outbound';
-import { metrics, notificationVerdict } from '../metrics';
+import { checkOutboundUrl, OutboundPolicy } from '../net/outbound';
+import { metrics, notificationVerdict } from '../observability/metrics';
 import {
   RECEIVER_TYPES,
   parseNotification,
   PayloadError,
   Push,
   deliveryKeys,
-  RECEIVER_VERIFICATION,
   REPLAY_WINDOW_MS,
-  ReceiverSpec,
-  ReceiverSpecSchema,
   senderRefusal,
-} from '../receivers';
-import { JwksCache, JwksUnavailable } from '../oidc';
-import { watchedPackageKey } from '../domain/search-attributes';
+} from '../receivers/notifications';
+import { RECEIVER_VERIFICATION, ReceiverSpec, ReceiverSpecSchema } from '../receivers/spec';
+import { JwksCache, JwksUnavailable } from '../receivers/oidc';
+import { watchedPackageKey } from '../domain/trigger';
 import { SlugSchema } from '../domain/trigger-schema';
 import { ReceiverConflict, ReceiverStore } from '../db/receivers';
 import { principalOf } from './access';

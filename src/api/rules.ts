@@ -1,6 +1,6 @@
 import { RequestHandler } from 'express';
 import { z } from 'zod';
-import { CpuPool, PoolBusyError, PoolTimeoutError, sharedCpuPool } from '../cpu-pool';
+import { CpuPool, PoolBusyError, PoolTimeoutError, sharedCpuPool } from '../runtime/cpu-pool';
 import { compileRule, evaluateRule, toPreview, VersionRuleInput } from '../domain/rule';
 import { VersionRuleSchema } from '../domain/rule-schema';
 import { PRECEDENCES, Precedence } from '../domain/version';

@@ -3,27 +3,23 @@ import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { Ledger } from '../db/ledger';
 import { FailureCode } from '../domain/failures';
+import { triggerStatus, TriggerSpec, TriggerState, watchedPackageKey } from '../domain/trigger';
+import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import {
-  CHANNEL_ATTRIBUTE,
+  configureTrigger,
+  signalTrigger,
+  startTrigger,
+  TriggerAction,
+} from '../../workflows/contracts/client';
+import { triggerWorkflowId } from '../../workflows/contracts/ids';
+import {
   PACKAGES_ATTRIBUTE,
   PROJECT_ATTRIBUTE,
   TRIGGER_STATE_ATTRIBUTE,
-  watchedPackageKey,
-} from '../domain/search-attributes';
-import { triggerStatus, triggerWorkflowId, TriggerSpec, TriggerState } from '../domain/trigger';
-import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
-import type { trigger } from '../../workflows/trigger';
-import {
-  configureTriggerUpdate,
-  continueAsNewSignal,
-  historyQuery,
-  pauseSignal,
-  pollNowSignal,
-  resumeSignal,
-  stateQuery,
-} from '../../workflows/messages/trigger';
+} from '../../workflows/contracts/search-attributes';
+import { historyQuery, stateQuery } from '../../workflows/contracts/trigger';
+import type { TriggerWorkflow } from '../../workflows/contracts/workflows';
 import { HttpProblem, parseOr400 } from './problem';
-import { triggerSummary } from '../domain/ui-text';
 import { cancelAndWait, equals, listRunning, requireDescribed, withWorkerDeadline } from './workflows';
 import { problemFor } from './failure-problems';
 import {
@@ -424,13 +420,13 @@ export function triggerHandlers(
 ): Handlers<typeof TRIGGER_ROUTES> {
   async function described(params: unknown) {
     const { project: p, name } = parseOr400(TriggerParams, params);
-    return requireDescribed<typeof trigger>(
+    return requireDescribed<TriggerWorkflow>(
       client,
       triggerWorkflowId(p, name),
       `trigger ${name} in project ${p}`,
     );
   }
-  const running = async (params: unknown): Promise<WorkflowHandle<typeof trigger>> =>
+  const running = async (params: unknown): Promise<WorkflowHandle<TriggerWorkflow>> =>
     (await described(params)).handle;
 
   /**
@@ -470,23 +466,7 @@ export function triggerHandlers(
       lastRelease: channel.lastRelease,
     };
     try {
-      const handle = await client.workflow.start<typeof trigger>('trigger', {
-        taskQueue,
-        workflowId,
-        args: [{ spec, view }],
-        workflowIdConflictPolicy: 'FAIL',
-        // A deleted trigger's ID may be used again for a new trigger.
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        typedSearchAttributes: [
-          { key: PROJECT_ATTRIBUTE, value: spec.project },
-          { key: CHANNEL_ATTRIBUTE, value: spec.channel },
-          { key: TRIGGER_STATE_ATTRIBUTE, value: 'active' },
-          { key: PACKAGES_ATTRIBUTE, value: packages },
-        ],
-        // The UI's list says what the trigger is; its current details (set by the workflow) say how it goes.
-        staticSummary: triggerSummary(spec),
-        staticDetails: `Watches ${packages.join(', ')}`,
-      });
+      const handle = await startTrigger(client, taskQueue, { spec, view, packages });
       res
         .status(201)
         .location(`/triggers/${spec.project}/${spec.name}`)
@@ -516,17 +496,11 @@ export function triggerHandlers(
       };
     });
   };
-  const signals = {
-    pause: pauseSignal,
-    resume: resumeSignal,
-    poll: pollNowSignal,
-    'continue-as-new': continueAsNewSignal,
-  } as const;
   const signalRoute =
-    <A extends keyof typeof signals>(action: A, signal: (typeof signals)[A]): RequestHandler =>
+    (action: TriggerAction): RequestHandler =>
     async (req, res) => {
       const handle = await running(req.params);
-      await handle.signal(signal);
+      await signalTrigger(handle, action);
       res.status(202).json({ id: handle.workflowId, accepted: action });
     };
 
@@ -593,8 +567,10 @@ export function triggerHandlers(
       const result = await withWorkerDeadline(
         client,
         () =>
-          handle.executeUpdate(configureTriggerUpdate, {
-            args: [{ channel: next.channel, watch: next.watch, intervalSeconds: next.intervalSeconds }],
+          configureTrigger(handle, {
+            channel: next.channel,
+            watch: next.watch,
+            intervalSeconds: next.intervalSeconds,
           }),
         updateDeadlineMs,
       );
@@ -611,10 +587,10 @@ export function triggerHandlers(
     res.status(closed ? 200 : 202).json({ id: handle.workflowId, deleted: closed });
   };
 
-  const pause: RequestHandler = signalRoute('pause', signals.pause);
-  const resume: RequestHandler = signalRoute('resume', signals.resume);
-  const poll: RequestHandler = signalRoute('poll', signals.poll);
-  const continueAsNew: RequestHandler = signalRoute('continue-as-new', signals['continue-as-new']);
+  const pause: RequestHandler = signalRoute('pause');
+  const resume: RequestHandler = signalRoute('resume');
+  const poll: RequestHandler = signalRoute('poll');
+  const continueAsNew: RequestHandler = signalRoute('continue-as-new');
 
   return {
     createTrigger,

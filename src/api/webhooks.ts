@@ -1,14 +1,16 @@
-import { metrics, notificationVerdict } from '../metrics';
+import { metrics, notificationVerdict } from '../observability/metrics';
 import { Client } from '@temporalio/client';
 import express, { RequestHandler } from 'express';
 import { z } from 'zod';
-import { PACKAGES_ATTRIBUTE, watchedPackageKey } from '../domain/search-attributes';
+import { watchedPackageKey } from '../domain/trigger';
 import { FeedIdSchema } from '../domain/trigger-schema';
-import { pollNowSignal, PollNowRequest } from '../../workflows/messages/trigger';
+import { pollTriggerNow } from '../../workflows/contracts/client';
+import { PACKAGES_ATTRIBUTE } from '../../workflows/contracts/search-attributes';
+import type { PollNowRequest } from '../../workflows/contracts/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 import { listRunning, within } from './workflows';
 import { defineRoutes, Handlers, invalid, Problem, problemExample } from './route';
-import { DistributionSchema, sameSecret } from '../receivers';
+import { DistributionSchema, sameSecret } from '../receivers/notifications';
 
 /** A registry batches a few events per notification; bodies and fan-out stay bounded. */
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
@@ -148,8 +150,7 @@ async function drive(
   request: PollNowRequest | undefined,
 ): Promise<void> {
   try {
-    const handle = client.workflow.getHandle(id);
-    await (request ? handle.signal(pollNowSignal, request) : handle.signal(pollNowSignal));
+    await pollTriggerNow(client, id, request);
   } finally {
     const next = flight.queued;
     flight.queued = undefined;

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ReceiverSpec, ReceiverSpecSchema } from '../receivers';
+import { ReceiverSpec, ReceiverSpecSchema } from '../receivers/spec';
 import { ProjectSpecSchema } from '../domain/project';
 import { TriggerSpec } from '../domain/trigger';
 import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';

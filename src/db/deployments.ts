@@ -1,87 +1,21 @@
 import { Kysely, Selectable, sql, Transaction } from 'kysely';
-import { Environment, lifecycleOf, ProjectSpec } from '../domain/project';
-import {
-  ACTIVE_STATUSES,
-  ApprovalState,
-  DeploymentState,
-  DeploymentStatus,
-  LifecyclePlan,
-  ReleaseProgress,
-} from '../domain/lifecycle';
+import { ProjectSpec } from '../domain/project';
+import { ACTIVE_STATUSES, ApprovalState, DeploymentState, DeploymentStatus } from '../domain/lifecycle';
+import type {
+  Approval,
+  Deployment,
+  DeploymentStart,
+  EndedDeployment,
+  NextDeployment,
+  ReleaseLifecycle,
+  TargetOutcome,
+} from '../domain/deployment';
+import { planFor } from '../domain/deployment';
 import { clip } from '../domain/size';
-import { countDeploymentsEnded } from '../metrics';
-import { DeploymentsTable, Schema, TargetOutcome } from './schema';
-import type { ReleasedPackage } from '../domain/trigger';
+import { countDeploymentsEnded } from '../observability/metrics';
+import { DeploymentsTable, Schema } from './schema';
 
 type Db = Kysely<Schema> | Transaction<Schema>;
-
-/** A deployment as the API shows it. */
-export interface Deployment {
-  readonly id: number;
-  readonly release: string;
-  readonly environment: string;
-  readonly status: DeploymentStatus;
-  readonly forced: boolean;
-  readonly requestedBy: string;
-  readonly queuedAt: string;
-  readonly startedAt: string | null;
-  readonly finishedAt: string | null;
-  /** Requests that left for the targets (a crash before sending counts none). */
-  readonly attempts: number;
-  /** Why it failed, or (`retrying`) the last attempt's error. */
-  readonly error: string | null;
-  /** When a `retrying` deployment is tried next. */
-  readonly nextAttemptAt: string | null;
-  readonly targets: Record<string, TargetOutcome>;
-}
-
-export interface Approval extends ApprovalState {
-  readonly phase: string;
-  readonly decidedAt: string;
-}
-
-/** What the release workflow and the API need to decide on a release's lifecycle. */
-export interface ReleaseLifecycle {
-  readonly project: string;
-  readonly releaseId: number;
-  readonly number: string;
-  readonly channel: string;
-  /** Null when the release's channel has no lifecycle: it is only recorded and delivered. */
-  readonly plan: LifecyclePlan | null;
-  readonly progress: ReleaseProgress;
-}
-
-/** A deployment ended without being sent (superseded or cancelled), for the release workflow to hear of. */
-export interface EndedDeployment {
-  readonly number: string;
-  readonly environment: string;
-  readonly status: DeploymentStatus;
-}
-
-export type NextDeployment =
-  | { readonly kind: 'gone' }
-  | { readonly kind: 'idle'; readonly ended: EndedDeployment[] }
-  | {
-      readonly kind: 'deploy';
-      readonly id: number;
-      readonly number: string;
-      readonly ended: EndedDeployment[];
-    };
-
-export type DeploymentStart =
-  | { readonly kind: 'ended'; readonly status: DeploymentStatus; readonly number: string }
-  | {
-      readonly kind: 'deploy';
-      readonly project: string;
-      readonly deployment: Deployment;
-      readonly environment: Environment;
-      readonly release: {
-        readonly number: string;
-        readonly channel: string;
-        readonly createdAt: string;
-        readonly packages: readonly ReleasedPackage[];
-      };
-    };
 
 export class DeploymentRefusal extends Error {
   constructor(
@@ -90,22 +24,6 @@ export class DeploymentRefusal extends Error {
   ) {
     super(message);
   }
-}
-
-/** The plan a channel's releases follow under the project's current configuration. */
-export function planFor(spec: ProjectSpec, channel: string): LifecyclePlan | null {
-  const lifecycle = lifecycleOf(spec, channel);
-  if (!lifecycle) return null;
-  return {
-    name: lifecycle.name,
-    phases: lifecycle.phases.map((p) => ({
-      name: p.name,
-      environments: p.environments,
-      automatic: p.automatic,
-      minimum: p.minimumEnvironments ?? p.environments.length,
-      approval: p.approval,
-    })),
-  };
 }
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());

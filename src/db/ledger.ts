@@ -16,6 +16,7 @@ import { highestNumber, uniqueReleaseNumber } from '../domain/release-number';
 import { clip } from '../domain/size';
 import { FailureCode } from '../domain/failures';
 import type { ReleasedPackage } from '../domain/trigger';
+import type { EndedDelivery, NextDelivery } from '../domain/delivery';
 import { DeliveriesTable, ReleasesTable, Schema } from './schema';
 import { DeploymentStore } from './deployments';
 
@@ -60,22 +61,6 @@ export interface StoredRelease extends ProjectRelease {
 export function publicRelease(release: StoredRelease): ProjectRelease {
   const { id: _id, ...rest } = release; // eslint-disable-line @typescript-eslint/no-unused-vars
   return rest;
-}
-
-export type NextDelivery =
-  | { readonly kind: 'gone' }
-  | { readonly kind: 'idle'; readonly ended: readonly EndedDelivery[] }
-  | {
-      readonly kind: 'deliver';
-      readonly releaseId: number;
-      readonly number: string;
-      readonly ended: readonly EndedDelivery[];
-    };
-
-/** A delivery that ended without being sent (superseded or cancelled): its release workflow is told. */
-export interface EndedDelivery {
-  readonly number: string;
-  readonly status: Delivery['status'];
 }
 
 export type AttemptStart =

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Kysely, Selectable } from 'kysely';
-import { ConfiguredReceiver, ReceiverSpec, ReceiverSpecSchema } from '../receivers';
+import { ConfiguredReceiver, ReceiverSpec, ReceiverSpecSchema } from '../receivers/spec';
 import { hashToken } from './access';
 import { ReceiversTable, Schema } from './schema';
 

@@ -1,19 +1,9 @@
 import type { ColumnType, Generated, JSONColumnType } from 'kysely';
-import type { OidcConfig } from '../oidc';
+import type { OidcConfig } from '../receivers/spec';
 import type { DeliveryStatus, ProjectSpec, ReleaseSource } from '../domain/project';
 import type { ReleasedPackage } from '../domain/trigger';
 import type { DeploymentStatus } from '../domain/lifecycle';
-
-/** What one deployment target did: a commit, an Octopus deployment, a webhook's answer. */
-export interface TargetOutcome {
-  readonly type: string;
-  readonly detail: string;
-  /**
-   * Whether the target holds the release (`succeeded`), refused it (`failed`) or was down (`retrying`).
-   * Absent in outcomes recorded before targets were recorded one by one: those succeeded.
-   */
-  readonly status?: 'succeeded' | 'failed' | 'retrying';
-}
+import type { TargetOutcome } from '../domain/deployment';
 
 /** A timestamp column: read as a Date, written as a Date or an ISO string. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;

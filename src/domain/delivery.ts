@@ -1,14 +1,4 @@
-/** Workflow IDs and delivery states the release workflows use (no schemas: workflow code imports this). */
-
-/** The workflow ID of a release in flight: it hands the release to each destination's queue. */
-export function releaseWorkflowId(project: string, number: string): string {
-  return `release/${project}/${number}`;
-}
-
-/** The workflow ID of a destination's queue: one delivery at a time, in release order. */
-export function destinationWorkflowId(project: string, destination: string): string {
-  return `destination/${project}/${destination}`;
-}
+/** Delivery states the release workflows use (no schemas: workflow code imports this). */
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'superseded' | 'cancelled';
 export const TERMINAL_DELIVERY: ReadonlySet<DeliveryStatus> = new Set([
@@ -17,3 +7,29 @@ export const TERMINAL_DELIVERY: ReadonlySet<DeliveryStatus> = new Set([
   'superseded',
   'cancelled',
 ]);
+
+/** What a destination's queue does next: deliver a release, wait, or end (its project is gone). */
+export type NextDelivery =
+  | { readonly kind: 'gone' }
+  | { readonly kind: 'idle'; readonly ended: readonly EndedDelivery[] }
+  | {
+      readonly kind: 'deliver';
+      readonly releaseId: number;
+      readonly number: string;
+      readonly ended: readonly EndedDelivery[];
+    };
+
+/** A delivery that ended without being sent (superseded or cancelled): its release workflow is told. */
+export interface EndedDelivery {
+  readonly number: string;
+  readonly status: DeliveryStatus;
+}
+
+/** How a destination's queue retries while the destination is down. */
+export interface DeliveryBackoff {
+  /** Waits between attempts while the destination is down: doubling from `initialMs` up to `maxMs`. */
+  readonly initialMs: number;
+  readonly maxMs: number;
+  /** Attempts one activity makes (with the first waits in between) before the workflow waits on a timer. */
+  readonly quickTries: number;
+}

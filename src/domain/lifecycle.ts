@@ -7,11 +7,6 @@
  * one of an earlier phase. No schemas here: workflow code imports this module.
  */
 
-/** The workflow ID of an environment's queue: one deployment at a time, in request order. */
-export function environmentWorkflowId(project: string, environment: string): string {
-  return `environment/${project}/${environment}`;
-}
-
 /**
  * Attempts at one deployment while a target is down, before it counts as failed: only for environment queues
  * started before deployments retried until superseded (the `deploy-retrying` patch).

@@ -470,7 +470,7 @@ export const ProjectSpecSchema = z
 export type ProjectSpec = z.infer<typeof ProjectSpecSchema>;
 export type ProjectSpecInput = z.input<typeof ProjectSpecSchema>;
 
-export { destinationWorkflowId, releaseWorkflowId, TERMINAL_DELIVERY } from './delivery';
+export { TERMINAL_DELIVERY } from './delivery';
 export type { DeliveryStatus } from './delivery';
 import type { DeliveryStatus } from './delivery';
 

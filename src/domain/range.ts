@@ -2,7 +2,7 @@ import type { Range as NpmRange, SemVer } from 'semver';
 
 /**
  * semver, loaded on first use: the workflow code's own modules are shared by every cached workflow and
- * frozen (see src/workflow-bundle.ts), but semver's global regexes write their `lastIndex`, which a frozen
+ * frozen (see src/runtime/workflow-bundle.ts), but semver's global regexes write their `lastIndex`, which a frozen
  * module refuses. Loaded here, inside a workflow, it is that workflow's own instance; only rules with npm
  * ranges load it.
  */

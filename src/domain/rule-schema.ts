@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ORDER_NAMES, OrderName } from './order';
 import { parseRange, RangeSyntaxError } from './range';
 import { compileUserRegex } from './user-regex';
-import { missingGroups } from './rule';
+import { missingGroups } from './extract-template';
 
 const userRegex = (what: string) =>
   z

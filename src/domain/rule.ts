@@ -1,6 +1,7 @@
 import type { VersionRule, VersionRuleInput } from './rule-schema';
 import { compareOrdered, compareRank, OrderName, OrderedValue, toOrderedValue } from './order';
 import { parseRange, RangeSyntaxError, VersionRange } from './range';
+import { TEMPLATE_REF } from './extract-template';
 import { compileUserRegex, InvalidRegexError, UserRegex, UserRegexMatch } from './user-regex';
 import { isTagShaped, MAX_TAG_LENGTH, MetadataOrder, Precedence, preReleaseText } from './version';
 
@@ -48,25 +49,6 @@ export interface CompiledRule {
   compare(a: OrderedValue, b: OrderedValue, metadata?: MetadataOrder): number;
   /** Strictly later by the rule's order (ties on the ranked value are not later). */
   isLater(a: OrderedValue, than: OrderedValue): boolean;
-}
-
-const TEMPLATE_REF = /\$(?:\{(\w+)\}|(\w+))/g;
-
-export function missingGroups(filter: string, extract: string): string[] {
-  let re: UserRegex;
-  try {
-    re = compileUserRegex(filter, 'filter regex');
-  } catch {
-    return []; // the filter's own error is reported on the filter field
-  }
-  const named = new Set(re.groupNames);
-  const missing: string[] = [];
-  for (const m of extract.matchAll(TEMPLATE_REF)) {
-    const name = m[1] ?? m[2];
-    const ok = /^\d+$/.test(name) ? Number(name) <= re.groupCount : named.has(name);
-    if (!ok) missing.push(name);
-  }
-  return missing;
 }
 
 /**

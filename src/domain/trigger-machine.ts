@@ -22,15 +22,15 @@ import {
   PollNowRequest,
   PollOutcome,
   ReleasedPackage,
+  triggerKey,
   triggerStatus,
   TriggerChannelView,
   TriggerState,
   TriggerStatus,
-  triggerWorkflowId,
+  watchedPackageKey,
 } from './trigger';
 import type { MetadataOrder, Precedence } from './version';
 import { FailureCode } from './failures';
-import { watchedPackageKey } from './search-attributes';
 import { clip, MAX_TRIGGER_HISTORY_BYTES, newestWithin } from './size';
 
 /** Candidates per package the workflow re-evaluates at most (polls ask for fewer). */
@@ -117,7 +117,7 @@ export class TriggerMachine {
   }
 
   get id(): string {
-    return triggerWorkflowId(this.state.spec.project, this.state.spec.name);
+    return triggerKey(this.state.spec.project, this.state.spec.name);
   }
 
   /** Returns true when the trigger was running and is now paused. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DOCKER_HUB, normaliseRegistry, normaliseRepository } from './reference';
-import { DEFAULT_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS } from './trigger';
+import { DEFAULT_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS } from './interval';
 
 /** Lower-case names safe in workflow IDs and URLs. */
 export const SlugSchema = z

@@ -4,9 +4,8 @@ import type { Precedence } from './version';
 export type { PackageRef, TriggerSpec, TriggerSpecInput } from './trigger-schema';
 import type { PackageRef, TriggerSpec } from './trigger-schema';
 
-export const MIN_INTERVAL_SECONDS = 10;
-export const DEFAULT_INTERVAL_SECONDS = 300;
-export const MAX_INTERVAL_SECONDS = 7 * 24 * 3600;
+import { DEFAULT_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS } from './interval';
+
 /** The slug rule of SlugSchema, for the plain checks workflows run. */
 const SLUG = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/;
 const isSlug = (v: unknown) => typeof v === 'string' && v.length <= 63 && SLUG.test(v);
@@ -53,11 +52,6 @@ export function changedTriggerSpec(
       intervalSeconds,
     },
   };
-}
-
-/** The workflow ID of a trigger: a business key, never a secret. */
-export function triggerWorkflowId(project: string, name: string): string {
-  return `trigger/${project}/${name}`;
 }
 
 /** One package of a release. */
@@ -201,4 +195,18 @@ export function triggerStatus(state: TriggerState): TriggerStatus {
   if (state.lastPoll?.outcome === 'error') return 'error';
   const failing = state.lastError !== null && (!state.lastPoll || state.lastError.at > state.lastPoll.at);
   return failing ? 'error' : 'active';
+}
+
+/**
+ * A trigger's business key, `trigger/<project>/<name>`: the source and idempotency key of the releases it
+ * asks for, and its workflow ID (workflows/contracts/ids.ts).
+ */
+export function triggerKey(project: string, name: string): string {
+  return `trigger/${project}/${name}`;
+}
+
+/** `feed/package`: a watched package's key, which spreads polls over the interval and is the value of the
+ * packages search attribute a registry webhook finds its triggers by. */
+export function watchedPackageKey(feed: string, pkg: string): string {
+  return `${feed}/${pkg}`;
 }

@@ -1,6 +1,6 @@
 import { FeedError } from './errors';
 import { Feed } from './feed';
-import { HttpClient } from './http';
+import { HttpClient } from '../net/http';
 import { AcrExchangeSchema, parseAnswer } from './answers';
 
 export interface BasicCredentials {

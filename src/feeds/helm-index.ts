@@ -28,7 +28,7 @@ export interface ParsedHelmIndex {
  * Parses a Helm repository's `index.yaml` (or its JSON form) into what polls need. Linear in the index's
  * size (js-yaml with the failsafe schema: versions stay strings, as Helm reads them), and the work over the
  * parsed document is capped by the feed's maxTags, so an alias-laden index cannot multiply it. Throws
- * FeedError (BAD_RESPONSE, TOO_LARGE). Pure CPU: large indexes run in the CPU pool (src/cpu-tasks.ts).
+ * FeedError (BAD_RESPONSE, TOO_LARGE). Pure CPU: large indexes run in the CPU pool (src/runtime/cpu-tasks.ts).
  */
 export function parseHelmIndex(body: Uint8Array, feed: HelmIndexFeed): ParsedHelmIndex {
   const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');

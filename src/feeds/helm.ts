@@ -1,9 +1,9 @@
-import { CpuPool, PoolBusyError, PoolTaskError, PoolTimeoutError, sharedCpuPool } from '../cpu-pool';
+import { CpuPool, PoolBusyError, PoolTaskError, PoolTimeoutError, sharedCpuPool } from '../runtime/cpu-pool';
 import { basicAuthorization, CredentialStore } from './credentials';
 import { FeedError, FeedErrorCode } from './errors';
 import { HelmHttpFeed } from './feed';
 import { ChartVersion, HelmIndexFeed, parseHelmIndex, ParsedHelmIndex } from './helm-index';
-import { HttpClient, statusError } from './http';
+import { HttpClient, statusError } from '../net/http';
 
 export type { ChartVersion } from './helm-index';
 

@@ -3,7 +3,7 @@ import { parseWwwAuthenticate } from './challenge';
 import { basicAuthorization, CredentialStore } from './credentials';
 import { FeedError } from './errors';
 import { OciFeed } from './feed';
-import { HttpClient, HttpResponse, statusError } from './http';
+import { HttpClient, HttpResponse, statusError } from '../net/http';
 import { realmRefusal } from './token-realm';
 import {
   DigestSchema,

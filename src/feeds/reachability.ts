@@ -1,6 +1,6 @@
 import { FeedError } from './errors';
 import { Feed } from './feed';
-import { HttpClient } from './http';
+import { HttpClient } from '../net/http';
 
 /** How long a probe's answer is reused: an `apply` of many projects on one registry probes it once. */
 const PROBE_TTL_MS = 30_000;

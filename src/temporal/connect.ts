@@ -4,7 +4,7 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { TemporalSettings } from '../config';
-import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../../workflows/contracts/search-attributes';
 import { downloadTemporalCli, ensureTemporalCli, NO_CLI_MESSAGE, TemporalCliError } from './cli';
 import { startDevServerProcess } from './dev-server';
 import { freePort } from '../runtime/ports';

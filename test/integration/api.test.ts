@@ -2,7 +2,7 @@ import {
   CHANNEL_ATTRIBUTE,
   PROJECT_ATTRIBUTE,
   TRIGGER_STATE_ATTRIBUTE,
-} from '../../src/domain/search-attributes';
+} from '../../workflows/contracts/search-attributes';
 import { startApi, TestApi } from '../support/api';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';

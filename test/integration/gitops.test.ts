@@ -1,5 +1,10 @@
-import { GIT_FOLDER_PREFIX, GitPermanentError, GitWriteRequest, writeBack } from '../../src/gitops';
-import { PERMISSIVE_OUTBOUND, STRICT_OUTBOUND } from '../../src/feeds/outbound';
+import {
+  GIT_FOLDER_PREFIX,
+  GitPermanentError,
+  GitWriteRequest,
+  writeBack,
+} from '../../src/targets/git/write-back';
+import { PERMISSIVE_OUTBOUND, STRICT_OUTBOUND } from '../../src/net/outbound';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,

@@ -2,9 +2,9 @@ import { gzipSync } from 'node:zlib';
 import { FeedError } from '../../src/feeds/errors';
 import { HelmHttpFeed } from '../../src/feeds/feed';
 import { HelmRepositoryClient } from '../../src/feeds/helm';
-import { HttpClient } from '../../src/feeds/http';
+import { HttpClient } from '../../src/net/http';
 import { CredentialStore } from '../../src/feeds/credentials';
-import { guardedLookup, STRICT_OUTBOUND } from '../../src/feeds/outbound';
+import { guardedLookup, STRICT_OUTBOUND } from '../../src/net/outbound';
 import { realmRefusal } from '../../src/feeds/token-realm';
 import { feedClients, ociFeed } from '../support/feeds';
 import {

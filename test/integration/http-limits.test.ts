@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
-import { HttpClient } from '../../src/feeds/http';
+import { HttpClient } from '../../src/net/http';
 import { listen } from '../../src/api/listen';
 import { startServer } from '../support/http-server';
 

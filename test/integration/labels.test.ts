@@ -1,5 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createPollActivities, PollPackageResult } from '../../activities/poll';
+import { createPollActivities } from '../../activities/poll';
+import type { PollPackageResult } from '../../workflows/contracts/activities';
 import { SingleFlightCache } from '../../src/feeds/single-flight';
 import { FaultProxy } from '../support/fault-proxy';
 import { feedClients, ociFeed } from '../support/feeds';

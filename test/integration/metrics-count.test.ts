@@ -7,7 +7,7 @@ import { webhookHandlers, WEBHOOK_ROUTES } from '../../src/api/webhooks';
 import { Database, openDatabase } from '../../src/db/open';
 import { Ledger } from '../../src/db/ledger';
 import { ProjectSpecSchema } from '../../src/domain/project';
-import { registry } from '../../src/metrics';
+import { registry } from '../../src/observability/metrics';
 
 /** Metrics count what they name: every final deployment state, and notifications taken but naming no push. */
 const count = async (name: string, labels: Record<string, string>): Promise<number> => {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { HttpClient } from '../../src/feeds/http';
+import { HttpClient } from '../../src/net/http';
 import { FeedError } from '../../src/feeds/errors';
 import { runCliCapturing } from '../support/cli';
 import { startApi, TestApi } from '../support/api';

@@ -1,10 +1,10 @@
 import { createHmac } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ProjectRelease } from '../../src/domain/project';
-import { PACKAGES_ATTRIBUTE } from '../../src/domain/search-attributes';
+import { PACKAGES_ATTRIBUTE } from '../../workflows/contracts/search-attributes';
 import { TriggerState } from '../../src/domain/trigger';
 import { createLedgerActivities } from '../../activities/ledger';
-import { bindingsOf } from '../../src/secrets';
+import { bindingsOf } from '../../src/config/secrets';
 import { startApi, TestApi } from '../support/api';
 import { RecordedRequest, startServer, TestServer } from '../support/http-server';
 import { putProject, releasesOf, startTrigger, waitForReleases } from '../support/projects';

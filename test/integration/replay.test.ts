@@ -7,9 +7,9 @@ import { startServer, TestServer } from '../support/http-server';
 import { putProject, startTrigger, waitForReleases } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, settledHistory, startTestWorker } from '../support/temporal';
-import { watchedPackageKey } from '../../src/domain/search-attributes';
-import { pollNowSignal } from '../../workflows/messages/trigger';
-import { decideUpdate, deployUpdate } from '../../workflows/messages/release';
+import { watchedPackageKey } from '../../src/domain/trigger';
+import { pollNowSignal } from '../../workflows/contracts/trigger';
+import { decideUpdate, deployUpdate } from '../../workflows/contracts/release';
 import { createLedgerActivities } from '../../activities/ledger';
 
 /**

@@ -1,5 +1,5 @@
 import { ProjectRelease } from '../../src/domain/project';
-import { TRIGGER_STATE_ATTRIBUTE } from '../../src/domain/search-attributes';
+import { TRIGGER_STATE_ATTRIBUTE } from '../../workflows/contracts/search-attributes';
 import { TriggerState } from '../../src/domain/trigger';
 import { startApi, TestApi } from '../support/api';
 import { pushImage, TestRegistry } from '../support/registry';

@@ -1,9 +1,9 @@
 import { DefaultLogger } from '@temporalio/worker';
 import type { trigger } from '../../workflows';
-import { pollNowSignal } from '../../workflows/messages/trigger';
-import { workerSizing } from '../../src/worker';
-import { FORCED_EVICTIONS, watchWorkflowCache } from '../../src/workflow-cache-watch';
-import { metricTotal, registry } from '../../src/metrics';
+import { pollNowSignal } from '../../workflows/contracts/trigger';
+import { workerSizing } from '../../src/runtime/worker';
+import { FORCED_EVICTIONS, watchWorkflowCache } from '../../src/runtime/workflow-cache-watch';
+import { metricTotal, registry } from '../../src/observability/metrics';
 import { freePort } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 

@@ -1,11 +1,11 @@
 import { CredentialStore, EcrTokenSource } from '../../src/feeds/credentials';
 import { DEFAULT_MAX_PAGES, DEFAULT_MAX_TAGS, FeedAuth, OciFeed } from '../../src/feeds/feed';
 import { HelmRepositoryClient } from '../../src/feeds/helm';
-import { HttpClient } from '../../src/feeds/http';
+import { HttpClient } from '../../src/net/http';
 import { OciClient } from '../../src/feeds/oci';
 import { PackageSource } from '../../src/feeds/package-source';
 
-/** The worker's feed clients, wired as src/worker.ts wires them. */
+/** The worker's feed clients, wired as src/runtime/worker.ts wires them. */
 export function feedClients(
   ecr?: EcrTokenSource,
   httpOptions: ConstructorParameters<typeof HttpClient>[0] = {},

@@ -39,7 +39,7 @@ export default async function globalSetup(): Promise<void> {
   // start find it there too, instead of each running webpack.
   const bundlePath = execFileSync(
     process.execPath,
-    [path.resolve(__dirname, '../../dist/src/bundle-workflows.js')],
+    [path.resolve(__dirname, '../../dist/src/runtime/bundle-workflows.js')],
     {
       encoding: 'utf8',
     },

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AccessStore } from '../../src/db/access';
 import { openDatabase } from '../../src/db/open';
-import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../../workflows/contracts/search-attributes';
 import { freePort } from '../../src/runtime/ports';
 import { ensureTemporalCli } from '../../src/temporal/cli';
 import { DEV_SERVER_SQLITE_ARGS } from '../../src/temporal/connect';

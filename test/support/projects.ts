@@ -1,9 +1,10 @@
 import { Client } from '@temporalio/client';
 import { ProjectRelease, ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { Ledger } from '../../src/db/ledger';
-import { TriggerSpecInput, TriggerState, triggerWorkflowId } from '../../src/domain/trigger';
+import { TriggerSpecInput, TriggerState } from '../../src/domain/trigger';
+import { triggerWorkflowId } from '../../workflows/contracts/ids';
 import { TriggerSpecSchema } from '../../src/domain/trigger-schema';
-import { stateQuery } from '../../workflows/messages/trigger';
+import { stateQuery } from '../../workflows/contracts/trigger';
 import type { trigger } from '../../workflows/trigger';
 import { eventually } from './temporal';
 

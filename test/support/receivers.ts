@@ -1,7 +1,7 @@
 import { createHmac, randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ReceiverType } from '../../src/receivers';
+import type { ReceiverType } from '../../src/receivers/spec';
 
 /** Receiver secrets the receiver tests and the receivers benchmark configure. */
 export const SECRETS = new Map([

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Logger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Feed } from '../../src/feeds/feed';
-import { createWorker } from '../../src/worker';
-import { NamedSecret } from '../../src/secrets';
-import { OutboundPolicy } from '../../src/feeds/outbound';
+import { createWorker } from '../../src/runtime/worker';
+import { NamedSecret } from '../../src/config/secrets';
+import { OutboundPolicy } from '../../src/net/outbound';
 import { Database, openDatabase } from '../../src/db/open';
 import { Ledger } from '../../src/db/ledger';
-import type { DeliveryBackoff } from '../../workflows/destination';
+import type { DeliveryBackoff } from '../../src/domain/delivery';
 import type { DeployBackoff } from '../../src/domain/lifecycle';
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];

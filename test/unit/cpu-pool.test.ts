@@ -1,10 +1,10 @@
-import { CpuPool, PoolBusyError, PoolTaskError, PoolTimeoutError } from '../../src/cpu-pool';
+import { CpuPool, PoolBusyError, PoolTaskError, PoolTimeoutError } from '../../src/runtime/cpu-pool';
 import { compileRule, evaluateRule, toPreview } from '../../src/domain/rule';
 import { CredentialStore } from '../../src/feeds/credentials';
 import { FeedError } from '../../src/feeds/errors';
 import { HelmRepositoryClient } from '../../src/feeds/helm';
 import { parseHelmIndex } from '../../src/feeds/helm-index';
-import { HttpClient } from '../../src/feeds/http';
+import { HttpClient } from '../../src/net/http';
 import { startServer, TestServer } from '../support/http-server';
 
 const tags = Array.from({ length: 5000 }, (_, i) =>

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
-import { createLogger, TemporalLogger } from '../../src/log';
+import { createLogger, TemporalLogger } from '../../src/observability/log';
 
 function capture(pretty: boolean, level: 'trace' | 'info' = 'trace') {
   const out = new PassThrough();

@@ -1,4 +1,4 @@
-import { hostLabel, metricTotal, metrics, registry } from '../../src/metrics';
+import { hostLabel, metricTotal, metrics, registry } from '../../src/observability/metrics';
 
 test('registry hosts as label values are capped: a hostile registry cannot grow the series without bound', async () => {
   const labels = new Set(Array.from({ length: 150 }, (_, i) => hostLabel(`r${i}.example`)));

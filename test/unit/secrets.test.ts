@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { secretRefusal, underPrefix } from '../../src/secrets';
+import { secretRefusal, underPrefix } from '../../src/config/secrets';
 
 describe('secret bindings', () => {
   test.each([

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { workflowBundleKey } from '../../src/workflow-bundle';
+import { workflowBundleKey } from '../../src/runtime/workflow-bundle';
 
 describe('the workflow bundle cache', () => {
   let root: string;
@@ -40,7 +40,7 @@ describe('the workflow bundle cache', () => {
   test("the service's bundle is made once, found again by its key, and preloads the workflow modules", () => {
     const dist = path.resolve(__dirname, '../../dist');
     const bundle = () =>
-      execFileSync(process.execPath, [path.join(dist, 'src/bundle-workflows.js')], {
+      execFileSync(process.execPath, [path.join(dist, 'src/runtime/bundle-workflows.js')], {
         encoding: 'utf8',
       }).trim();
     const first = bundle();

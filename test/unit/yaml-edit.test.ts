@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, visit } from 'yaml';
-import { DeployFileEdit, DeployFileError, editDeployFile } from '../../src/yaml-edit';
+import { DeployFileEdit, DeployFileError, editDeployFile } from '../../src/targets/git/deploy-file';
 
 const corpus = path.resolve(__dirname, '../fixtures/deploy-files');
 const real = (name: string) => readFileSync(path.join(corpus, name), 'utf8');

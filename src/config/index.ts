@@ -1,12 +1,12 @@
-import { Level, LOG_LEVELS } from './log';
-import { ConfiguredReceiver, ReceiverSpecSchema } from './receivers';
+import { Level, LOG_LEVELS } from '../observability/log';
+import { ConfiguredReceiver, ReceiverSpecSchema } from '../receivers/spec';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { FeedIdSchema } from './domain/trigger-schema';
+import { FeedIdSchema } from '../domain/trigger-schema';
 import { NamedSecret } from './secrets';
-import { checkOutboundUrl, OutboundPolicy } from './feeds/outbound';
+import { checkOutboundUrl, OutboundPolicy } from '../net/outbound';
 import {
   DEFAULT_MAX_INDEX_BYTES,
   DEFAULT_MAX_PAGES,
@@ -19,7 +19,7 @@ import {
   isLoopback,
   pageSizeFor,
   registryApiHost,
-} from './feeds/feed';
+} from '../feeds/feed';
 
 /** The worker's memory budget when FEED_TRIGGERS_WORKER_MEMORY is not set. */
 export const DEFAULT_WORKER_MEMORY_MIB = 1024;

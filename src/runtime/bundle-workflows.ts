@@ -3,7 +3,7 @@ import path from 'node:path';
 import { cachedWorkflowBundle, workflowBundleOptions } from './workflow-bundle';
 
 /**
- * `node dist/src/bundle-workflows.js [FILE]`: bundles the workflows into FILE (written whole or not at
+ * `node dist/src/runtime/bundle-workflows.js [FILE]`: bundles the workflows into FILE (written whole or not at
  * all), in a process of its own so that the worker never keeps webpack's memory. Without FILE it fills
  * the cache `cachedWorkflowBundle` reads (what `npm run build` does) and prints the bundle's path.
  */
@@ -11,7 +11,7 @@ async function main(target: string | undefined): Promise<void> {
   if (!target) {
     const bundle = await cachedWorkflowBundle();
     if (!('codePath' in bundle))
-      throw new Error(`${path.resolve(__dirname, '..')} is not writable: no bundle cached`);
+      throw new Error(`${path.resolve(__dirname, '..', '..')} is not writable: no bundle cached`);
     process.stdout.write(`${bundle.codePath}\n`);
     return;
   }

@@ -1,10 +1,8 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { CpuTaskInput, CpuTaskName, CpuTaskOutput } from './cpu-tasks';
-
-/** The workerData of a pool thread (cpu-tasks.ts answers only in such threads). */
-export const CPU_POOL_THREAD = 'feed-triggers-cpu-pool';
+import { CPU_POOL_THREAD } from './cpu-tasks';
+import type { CpuTaskInput, CpuTaskName, CpuTaskOutput, CpuTaskReply } from './cpu-tasks';
 
 /**
  * A small pool of worker threads for CPU-heavy work a caller can start (rule previews over large tag lists,
@@ -57,11 +55,6 @@ interface Thread {
   /** Its code is loaded: a task's deadline runs from then, not from a thread's start. */
   ready: boolean;
 }
-
-/** The message a thread answers with. */
-export type CpuTaskReply =
-  | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly name: string; readonly code?: string; readonly message: string };
 
 export class CpuPool {
   private readonly threads = new Set<Thread>();

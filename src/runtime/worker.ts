@@ -1,22 +1,22 @@
 import { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
-import { createDeliveryActivities } from '../activities/deliver';
-import { createPollActivities } from '../activities/poll';
-import { createChannelActivities } from '../activities/channel';
-import { createLedgerActivities, LedgerDependencies } from '../activities/ledger';
-import { createLifecycleActivities, LifecycleDependencies } from '../activities/lifecycle';
-import { Ledger } from './db/ledger';
-import { SharedListings } from './db/feed-listings';
-import { Config, DEFAULT_WORKER_MEMORY_MIB } from './config';
-import { HttpClient } from './feeds/http';
-import { CredentialStore, EcrTokenSource } from './feeds/credentials';
-import { HelmRepositoryClient } from './feeds/helm';
-import { ImageConfig, OciClient } from './feeds/oci';
-import { PackageListing, PackageSource } from './feeds/package-source';
-import { SingleFlightCache } from './feeds/single-flight';
+import { createDeliveryActivities } from '../../activities/deliver';
+import { createPollActivities } from '../../activities/poll';
+import { createChannelActivities } from '../../activities/channel';
+import { createLedgerActivities, LedgerDependencies } from '../../activities/ledger';
+import { createLifecycleActivities, LifecycleDependencies } from '../../activities/lifecycle';
+import { Ledger } from '../db/ledger';
+import { SharedListings } from '../db/feed-listings';
+import { Config, DEFAULT_WORKER_MEMORY_MIB } from '../config';
+import { HttpClient } from '../net/http';
+import { CredentialStore, EcrTokenSource } from '../feeds/credentials';
+import { HelmRepositoryClient } from '../feeds/helm';
+import { ImageConfig, OciClient } from '../feeds/oci';
+import { PackageListing, PackageSource } from '../feeds/package-source';
+import { SingleFlightCache } from '../feeds/single-flight';
 import { cachedWorkflowBundle } from './workflow-bundle';
-import { removeStaleGitFolders } from './gitops';
-import { metrics } from './metrics';
+import { removeStaleGitFolders } from '../targets/git/write-back';
+import { metrics } from '../observability/metrics';
 
 export interface WorkerOptions {
   readonly connection: NativeConnection;

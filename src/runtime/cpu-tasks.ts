@@ -1,11 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { compileRule, evaluateRule, toPreview, VersionRuleInput } from './domain/rule';
-import type { Precedence } from './domain/version';
-import { HelmIndexFeed, parseHelmIndex, ParsedHelmIndex } from './feeds/helm-index';
-import { CPU_POOL_THREAD, CpuTaskReply } from './cpu-pool';
+import { compileRule, evaluateRule, toPreview, VersionRuleInput } from '../domain/rule';
+import type { Precedence } from '../domain/version';
+import { HelmIndexFeed, parseHelmIndex, ParsedHelmIndex } from '../feeds/helm-index';
 
 /**
- * What the CPU pool's threads run (src/cpu-pool.ts): pure functions of plain data (inputs and outputs cross
+ * What the CPU pool's threads run (src/runtime/cpu-pool.ts): pure functions of plain data (inputs and outputs cross
  * threads by structured clone). This file is also each thread's entry point.
  */
 export const CPU_TASKS = {
@@ -18,6 +17,14 @@ export const CPU_TASKS = {
     return parseHelmIndex(input.body, input.feed);
   },
 };
+
+/** The workerData of a pool thread (cpu-tasks.ts answers only in such threads). */
+export const CPU_POOL_THREAD = 'feed-triggers-cpu-pool';
+
+/** The message a thread answers with. */
+export type CpuTaskReply =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly name: string; readonly code?: string; readonly message: string };
 
 type Tasks = typeof CPU_TASKS;
 export type CpuTaskName = keyof Tasks;

@@ -1,7 +1,7 @@
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DeploymentStatus } from '../../src/domain/lifecycle';
-import type { Approval, Deployment } from '../../src/db/deployments';
-import type { DeliveryStatus } from '../../src/domain/project';
+import type { Approval, Deployment } from '../../src/domain/deployment';
+import type { DeliveryStatus } from '../../src/domain/delivery';
 
 /**
  * Messages between a release workflow and the destination queues, apart from their implementations, so

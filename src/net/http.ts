@@ -1,6 +1,6 @@
 import { Agent, fetch } from 'undici';
-import { hostLabel, metrics } from '../metrics';
-import { FeedError } from './errors';
+import { hostLabel, metrics } from '../observability/metrics';
+import { FeedError } from '../feeds/errors';
 import {
   checkOutboundUrl,
   guardedLookup,

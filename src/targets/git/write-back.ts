@@ -4,8 +4,8 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { checkOutboundUrl, OutboundPolicy, OutboundRefusedError, refusedAddress } from './feeds/outbound';
-import { DeployFileEdit, DeployFileError, editDeployFile } from './yaml-edit';
+import { checkOutboundUrl, OutboundPolicy, OutboundRefusedError, refusedAddress } from '../../net/outbound';
+import { DeployFileEdit, DeployFileError, editDeployFile } from './deploy-file';
 
 /** One file to write: where the version goes and which version. */
 export type GitFileEdit = DeployFileEdit;

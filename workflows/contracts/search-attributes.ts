@@ -13,8 +13,3 @@ export const SEARCH_ATTRIBUTES = [
   TRIGGER_STATE_ATTRIBUTE,
   PACKAGES_ATTRIBUTE,
 ] as const;
-
-/** The value of the packages attribute for one package reference. */
-export function watchedPackageKey(feed: string, pkg: string): string {
-  return `${feed}/${pkg}`;
-}

@@ -31,7 +31,7 @@ import path from 'node:path';
  * `cachedWorkflowBundle` instead.
  */
 export function workflowBundleOptions() {
-  const workflowsPath = require.resolve('../workflows');
+  const workflowsPath = require.resolve('../../workflows');
   return { workflowsPath, preloadModules: [workflowsPath] };
 }
 
@@ -42,7 +42,7 @@ const BUNDLED_DIRS = ['workflows', 'src', 'activities'];
  * A key for the bundle of the code beside this file: a hash of every compiled file the workflows could
  * import, and of the lock file and SDK version that fix the dependencies bundled with them.
  */
-export function workflowBundleKey(root = path.resolve(__dirname, '..')): string {
+export function workflowBundleKey(root = path.resolve(__dirname, '..', '..')): string {
   const hash = createHash('sha256');
   const walk = (dir: string): void => {
     if (!existsSync(dir)) return;
@@ -86,7 +86,7 @@ export async function cachedWorkflowBundle(): Promise<{ codePath: string } | { c
     return { code: (await bundleWorkflowCode(workflowBundleOptions())).code };
   }
   const key = workflowBundleKey();
-  const shared = path.resolve(__dirname, '..', 'workflow-bundles');
+  const shared = path.resolve(__dirname, '..', '..', 'workflow-bundles');
   const codePath = path.join(shared, `${key}.js`);
   if (existsSync(codePath)) return { codePath };
   try {

@@ -1,85 +1,14 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { FeedIdSchema, RepositorySchema, SlugSchema } from './domain/trigger-schema';
-import { JwksCache, oidcRefusal, OidcSchema } from './oidc';
+import { FeedIdSchema, RepositorySchema } from '../domain/trigger-schema';
+import { JwksCache, oidcRefusal } from './oidc';
+import { RECEIVER_VERIFICATION, ReceiverSpec, ReceiverType } from './spec';
 
 /**
  * Registry webhook receivers: each type is one sender's notification format and the way that sender can
  * prove itself. A receiver is reached at `/hooks/<id>`, the id derived from a random token of its own;
  * verification comes on top of that URL for the senders that can sign or carry a header.
  */
-export const RECEIVER_TYPES = [
-  'distribution',
-  'dockerhub',
-  'github',
-  'harbor',
-  'quay',
-  'gar',
-  'ecr',
-  'generic-hmac',
-] as const;
-export type ReceiverType = (typeof RECEIVER_TYPES)[number];
-
-/** How each type is verified beyond its unguessable URL, and whether it needs a secret for it. */
-export const RECEIVER_VERIFICATION: Readonly<
-  Record<ReceiverType, { secret: 'required' | 'none'; how: string }>
-> = {
-  distribution: {
-    secret: 'required',
-    how: 'the Authorization header the registry sends (its endpoint headers)',
-  },
-  dockerhub: { secret: 'none', how: 'the URL token only (Docker Hub cannot sign or add headers)' },
-  github: { secret: 'required', how: 'X-Hub-Signature-256: HMAC-SHA256 of the raw body' },
-  harbor: { secret: 'required', how: "the Authorization header (the webhook's Auth Header)" },
-  quay: { secret: 'none', how: 'the URL token only (Quay cannot sign or add headers)' },
-  gar: {
-    secret: 'none',
-    how: "the URL token, and the push's OIDC token (signature, audience, issuer, expiry) when oidc is configured",
-  },
-  ecr: { secret: 'required', how: "the API destination's API key header (x-api-key)" },
-  'generic-hmac': { secret: 'required', how: 'X-Signature-256: sha256=HMAC-SHA256 of the raw body' },
-};
-
-export const ReceiverSpecSchema = z
-  .object({
-    name: SlugSchema,
-    type: z.enum(RECEIVER_TYPES),
-    /** A name from the configuration's `receiverSecrets`: the value never leaves the service's configuration. */
-    secret: z.object({ secret: SlugSchema }).strict().optional(),
-    /** The feed whose packages the notifications name; otherwise the registry host in the payload. */
-    feed: FeedIdSchema.optional(),
-    /** gar: the OIDC token Pub/Sub push attaches, checked against these public keys. */
-    oidc: OidcSchema.optional(),
-  })
-  .strict()
-  .superRefine((spec, ctx) => {
-    if (spec.oidc && spec.type !== 'gar')
-      ctx.addIssue({
-        code: 'custom',
-        path: ['oidc'],
-        message: `a ${spec.type} receiver cannot verify an OIDC token (only gar: Pub/Sub push)`,
-      });
-    const needs = RECEIVER_VERIFICATION[spec.type].secret;
-    if (needs === 'required' && !spec.secret)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['secret'],
-        message: `a ${spec.type} receiver verifies ${RECEIVER_VERIFICATION[spec.type].how}: name its secret`,
-      });
-    if (needs === 'none' && spec.secret)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['secret'],
-        message: `a ${spec.type} receiver cannot verify a secret: ${RECEIVER_VERIFICATION[spec.type].how}`,
-      });
-  });
-export type ReceiverSpec = z.infer<typeof ReceiverSpecSchema>;
-
-/** A receiver defined in the configuration file, with the token of its URL. */
-export interface ConfiguredReceiver {
-  readonly spec: ReceiverSpec;
-  readonly token: string;
-}
 
 /** A pushed tag a notification names: the registry host it came from (when the payload says) and where. */
 export interface Push {

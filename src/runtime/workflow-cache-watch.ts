@@ -1,4 +1,4 @@
-import { metricTotal } from './metrics';
+import { metricTotal } from '../observability/metrics';
 
 /** The SDK counts here each workflow it pushed out of a full cache to make room for another. */
 export const FORCED_EVICTIONS = 'temporal_sticky_cache_total_forced_eviction';

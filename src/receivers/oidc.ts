@@ -1,9 +1,8 @@
-import { createPublicKey, KeyObject } from 'node:crypto';
+import { KeyObject } from 'node:crypto';
 import { errors, jwtVerify, JWTVerifyGetKey } from 'jose';
-import { z } from 'zod';
-import { HttpClient } from './feeds/http';
-import { isLoopback } from './feeds/feed';
-import { OutboundPolicy } from './feeds/outbound';
+import { Jwks, JwksSchema, OidcConfig, publicKeyOf } from './spec';
+import { HttpClient } from '../net/http';
+import { OutboundPolicy } from '../net/outbound';
 
 /**
  * OpenID Connect ID tokens as Pub/Sub push sends them (`Authorization: Bearer <JWT>`, RS256, signed by
@@ -13,84 +12,6 @@ import { OutboundPolicy } from './feeds/outbound';
  * (Google rotates its keys every few days). `jose` verifies the token; the keys are read here, through the
  * outbound policy, because the URL is the user's (jose's own remote JWKS would fetch it unchecked).
  */
-
-/** Google's issuers for the ID tokens Pub/Sub push attaches. */
-export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'];
-
-const Base64Url = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    .regex(/^[A-Za-z0-9_-]+$/, 'base64url');
-
-/** One RSA signing key, as a JWKS (`https://www.googleapis.com/oauth2/v3/certs`) lists it. */
-const JwkSchema = z
-  .object({
-    kty: z.literal('RSA'),
-    kid: z.string().min(1).max(256).optional(),
-    n: Base64Url(1400),
-    e: Base64Url(16),
-    alg: z.literal('RS256').optional(),
-    use: z.literal('sig').optional(),
-  })
-  .loose()
-  .superRefine((jwk, ctx) => {
-    const key = publicKeyOf(jwk);
-    const bits = key?.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (!key) ctx.addIssue({ code: 'custom', message: 'not a usable RSA public key' });
-    else if (bits < 2048)
-      ctx.addIssue({ code: 'custom', message: `an RSA key of ${bits} bits; at least 2048` });
-  });
-
-const JwksSchema = z
-  .object({ keys: z.array(JwkSchema).min(1).max(20) })
-  .loose()
-  .superRefine((jwks, ctx) => {
-    const kids = jwks.keys.map((k) => k.kid);
-    if (jwks.keys.length > 1 && kids.some((k) => !k))
-      ctx.addIssue({ code: 'custom', path: ['keys'], message: 'with several keys, each needs a kid' });
-    if (new Set(kids).size !== kids.length)
-      ctx.addIssue({ code: 'custom', path: ['keys'], message: 'kids must be distinct' });
-  });
-
-export const OidcSchema = z
-  .object({
-    /** The audience the push subscription puts in its tokens (by default, the push endpoint's URL). */
-    audience: z.string().min(1).max(2048),
-    /** The service account the subscription signs as: the token's `email`, which Google must have verified. */
-    serviceAccountEmail: z
-      .string()
-      .max(254)
-      .regex(/^[^@\s]+@[^@\s]+$/, 'an email address')
-      .optional(),
-    issuers: z.array(z.string().min(1).max(256)).min(1).max(4).default(GOOGLE_ISSUERS),
-    /** The signer's public keys: a JWKS document (`{ "keys": [...] }`), as the issuer's JWKS URL serves it. */
-    jwks: JwksSchema.optional(),
-    /** Or where the signer publishes them: https (http only on loopback), read through the outbound policy. */
-    jwksUrl: z
-      .url({ protocol: /^https?$/ })
-      .max(2048)
-      .refine((u) => u.startsWith('https:') || isLoopback(new URL(u).host), 'https (http only on loopback)')
-      .optional(),
-  })
-  .strict()
-  .superRefine((oidc, ctx) => {
-    if ((oidc.jwks === undefined) === (oidc.jwksUrl === undefined))
-      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'give the keys either as jwks or as jwksUrl' });
-  });
-export type OidcConfig = z.infer<typeof OidcSchema>;
-type Jwks = z.infer<typeof JwksSchema>;
-
-type Jwk = z.infer<typeof JwkSchema>;
-
-function publicKeyOf(jwk: Jwk): KeyObject | null {
-  try {
-    return createPublicKey({ key: { kty: 'RSA', n: jwk.n, e: jwk.e }, format: 'jwk' });
-  } catch {
-    return null;
-  }
-}
 
 /** Imported keys by kid, per JWKS document: a burst of pushes imports each key once. */
 const imported = new WeakMap<Jwks, Map<string, KeyObject>>();

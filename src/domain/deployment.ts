@@ -1,0 +1,103 @@
+/**
+ * A release's deployments and approvals as the workflows, the activities and the API exchange them, and the
+ * plan a channel's releases follow. Types and pure functions only: the release workflow imports this module.
+ */
+import type { Environment, ProjectSpec } from './project';
+import { lifecycleOf } from './project';
+import type { ApprovalState, DeploymentStatus, LifecyclePlan, ReleaseProgress } from './lifecycle';
+import type { ReleasedPackage } from './trigger';
+
+/** What one deployment target did: a commit, an Octopus deployment, a webhook's answer. */
+export interface TargetOutcome {
+  readonly type: string;
+  readonly detail: string;
+  /**
+   * Whether the target holds the release (`succeeded`), refused it (`failed`) or was down (`retrying`).
+   * Absent in outcomes recorded before targets were recorded one by one: those succeeded.
+   */
+  readonly status?: 'succeeded' | 'failed' | 'retrying';
+}
+
+/** A deployment as the API shows it. */
+export interface Deployment {
+  readonly id: number;
+  readonly release: string;
+  readonly environment: string;
+  readonly status: DeploymentStatus;
+  readonly forced: boolean;
+  readonly requestedBy: string;
+  readonly queuedAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  /** Requests that left for the targets (a crash before sending counts none). */
+  readonly attempts: number;
+  /** Why it failed, or (`retrying`) the last attempt's error. */
+  readonly error: string | null;
+  /** When a `retrying` deployment is tried next. */
+  readonly nextAttemptAt: string | null;
+  readonly targets: Record<string, TargetOutcome>;
+}
+
+export interface Approval extends ApprovalState {
+  readonly phase: string;
+  readonly decidedAt: string;
+}
+
+/** What the release workflow and the API need to decide on a release's lifecycle. */
+export interface ReleaseLifecycle {
+  readonly project: string;
+  readonly releaseId: number;
+  readonly number: string;
+  readonly channel: string;
+  /** Null when the release's channel has no lifecycle: it is only recorded and delivered. */
+  readonly plan: LifecyclePlan | null;
+  readonly progress: ReleaseProgress;
+}
+
+/** A deployment ended without being sent (superseded or cancelled), for the release workflow to hear of. */
+export interface EndedDeployment {
+  readonly number: string;
+  readonly environment: string;
+  readonly status: DeploymentStatus;
+}
+
+export type NextDeployment =
+  | { readonly kind: 'gone' }
+  | { readonly kind: 'idle'; readonly ended: EndedDeployment[] }
+  | {
+      readonly kind: 'deploy';
+      readonly id: number;
+      readonly number: string;
+      readonly ended: EndedDeployment[];
+    };
+
+export type DeploymentStart =
+  | { readonly kind: 'ended'; readonly status: DeploymentStatus; readonly number: string }
+  | {
+      readonly kind: 'deploy';
+      readonly project: string;
+      readonly deployment: Deployment;
+      readonly environment: Environment;
+      readonly release: {
+        readonly number: string;
+        readonly channel: string;
+        readonly createdAt: string;
+        readonly packages: readonly ReleasedPackage[];
+      };
+    };
+
+/** The plan a channel's releases follow under the project's current configuration. */
+export function planFor(spec: ProjectSpec, channel: string): LifecyclePlan | null {
+  const lifecycle = lifecycleOf(spec, channel);
+  if (!lifecycle) return null;
+  return {
+    name: lifecycle.name,
+    phases: lifecycle.phases.map((p) => ({
+      name: p.name,
+      environments: p.environments,
+      automatic: p.automatic,
+      minimum: p.minimumEnvironments ?? p.environments.length,
+      approval: p.approval,
+    })),
+  };
+}

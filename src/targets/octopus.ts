@@ -1,0 +1,52 @@
+import type { Destination } from '../domain/project';
+
+/**
+ * Octopus Deploy, as both kinds of sending talk to it: a destination creates a release there
+ * (activities/deliver.ts); an environment's Octopus target finds or creates the release and deploys it
+ * (activities/lifecycle.ts). What they send is the same and is built here once.
+ */
+
+/** The fields of an Octopus destination or target that say where a release goes and what it selects. */
+export type OctopusProject = Pick<
+  Extract<Destination, { type: 'octopus' }>,
+  'serverUrl' | 'spaceId' | 'projectId' | 'channelId' | 'steps'
+>;
+
+/** `<server>/api/<space>`: where every call of one Octopus space goes. */
+export function octopusSpaceUrl(target: Pick<OctopusProject, 'serverUrl' | 'spaceId'>): string {
+  return `${target.serverUrl.replace(/\/+$/, '')}/api/${target.spaceId}`;
+}
+
+/** The body that creates a release: its version, and for each package the step and reference it feeds. */
+export function octopusReleaseBody(
+  target: OctopusProject,
+  version: string,
+  packages: readonly { readonly name: string; readonly tag: string }[],
+): string {
+  return JSON.stringify({
+    ProjectId: target.projectId,
+    ...(target.channelId ? { ChannelId: target.channelId } : {}),
+    Version: version,
+    SelectedPackages: packages.map((p) => ({
+      ActionName: target.steps[p.name]?.actionName ?? p.name,
+      PackageReferenceName: target.steps[p.name]?.packageReferenceName ?? '',
+      Version: p.tag,
+    })),
+  });
+}
+
+/** What an Octopus error answer says (its ErrorMessage and Errors), or null when it is not one. */
+export function octopusErrorText(text: string): string | null {
+  try {
+    const body = JSON.parse(text) as { ErrorMessage?: unknown; Errors?: unknown };
+    const errors = Array.isArray(body.Errors)
+      ? body.Errors.filter((e) => typeof e === 'string').join('; ')
+      : '';
+    return (
+      [typeof body.ErrorMessage === 'string' ? body.ErrorMessage : '', errors].filter(Boolean).join(': ') ||
+      null
+    );
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * What workflows and activities exchange: each activity group's interface and its inputs and results. The
+ * activities implement these interfaces (activities/*.ts); workflows proxy them, so neither imports the
+ * other. Types only: nothing here runs.
+ */
+import type { Approval, Deployment, NextDeployment, ReleaseLifecycle } from '../../src/domain/deployment';
+import type { DeliveryBackoff, DeliveryStatus, NextDelivery } from '../../src/domain/delivery';
+import type { CreateReleaseRequest, CreateReleaseResult } from '../../src/domain/project';
+import type { VersionRuleInput } from '../../src/domain/rule';
+import type { TriggerChannelView } from '../../src/domain/trigger';
+import type { Precedence } from '../../src/domain/version';
+
+// Polling feeds (activities/poll.ts).
+
+export interface PollPackageInput {
+  readonly feed: string;
+  readonly package: string;
+  readonly rule: VersionRuleInput;
+  /** The tag in the channel's previous release: only candidates at or above it come back. */
+  readonly watermark: string | null;
+  /** How many candidates to return at most (history hygiene). */
+  readonly limit: number;
+  /** Accept a shared tag listing at most this old (0 after pollNow or resume). */
+  readonly maxAgeMs: number | null;
+  /** The slot a scheduled poll was due at (epoch ms), for the poll-lag metric; absent for polls on demand. */
+  readonly dueAtMs?: number;
+  /** Tags a registry notification named: the result says what the rules made of each. */
+  readonly explain?: readonly string[];
+}
+
+export interface PollPackageResult {
+  readonly tagCount: number;
+  readonly acceptedCount: number;
+  /** Accepted tags at or above the watermark, best first, at most `limit`. */
+  readonly candidates: string[];
+  /** Digest of the best candidate's manifest. */
+  readonly digest: string | null;
+  readonly rateLimitRemaining: number | null;
+  /** How this feed's versions compare: Octopus's Docker precedence for OCI feeds, SemVer for Helm. */
+  readonly precedence: Precedence;
+  /** For each tag in `explain`: `accepted`, or why it is not a candidate. */
+  readonly explained?: Readonly<Record<string, string>>;
+}
+
+export interface PackagePreview {
+  readonly selected: string | null;
+  /** Best first, at most PREVIEW_LIMIT. */
+  readonly accepted: string[];
+  readonly acceptedCount: number;
+  readonly rejected: { tag: string; reason: string }[];
+  readonly rejectedCount: number;
+}
+
+/** Activities that poll feeds (activities/poll.ts). */
+export interface PollActivities {
+  /** The digest of one tag, and whether the feed has it (manual releases pin versions). */
+  tagDigest(input: {
+    feed: string;
+    package: string;
+    tag: string;
+  }): Promise<{ exists: boolean; digest: string | null; precedence: Precedence }>;
+  /** The rule preview for one package against its live feed, capped for history. */
+  previewPackage(input: { feed: string; package: string; rule: VersionRuleInput }): Promise<PackagePreview>;
+  /** Lists a package's tags and returns the few candidates that matter, never the full list. */
+  pollPackage(input: PollPackageInput): Promise<PollPackageResult>;
+}
+
+// A trigger's channel (activities/channel.ts, activities/ledger.ts).
+
+export interface LoadChannelInput {
+  readonly project: string;
+  readonly channel: string;
+  /** The revision the trigger already has: an unchanged project answers without the view. */
+  readonly knownRevision: number | null;
+}
+
+export type LoadChannelResult =
+  { readonly unchanged: true } | { readonly unchanged: false; readonly view: TriggerChannelView };
+
+export interface PollChannelInput {
+  readonly load: LoadChannelInput;
+  /** The watched package's poll, as the trigger's current view of the channel asks it. */
+  readonly poll: PollPackageInput;
+  /** The watched package's name in the project: when the channel changed, its new rule and watermark. */
+  readonly name?: string;
+}
+
+export interface PollChannelResult {
+  readonly load: LoadChannelResult;
+  /**
+   * The poll: with the request given when the channel is unchanged; with the new view's rule and watermark
+   * when it changed (the request is in `polled`); null when the package moved or is gone.
+   */
+  readonly poll: PollPackageResult | null;
+  /** The request the poll was made with, when it is not the one given. */
+  readonly polled?: PollPackageInput;
+}
+
+/** An idle trigger's iteration in one activity: the channel's revision check and its one poll. */
+export interface ChannelActivities {
+  pollChannel(input: PollChannelInput): Promise<PollChannelResult>;
+}
+
+/** Activities on the ledger: the channel a trigger evaluates, release creation, and delivery queues. */
+export interface LedgerActivities {
+  /** The channel's packages, rules and previous release, unless the trigger's copy is current. */
+  loadChannel(input: LoadChannelInput): Promise<LoadChannelResult>;
+  /** Records a release (a retry with the same key finds it), then starts its workflow. */
+  createRelease(input: { project: string; request: CreateReleaseRequest }): Promise<CreateReleaseResult>;
+  /** Wakes the queue of each destination still waiting for the release; answers every delivery's status. */
+  handOff(input: { project: string; releaseId: number }): Promise<Record<string, DeliveryStatus>>;
+  /** The next delivery a destination's queue sends. */
+  nextDelivery(input: { project: string; destination: string }): Promise<NextDelivery>;
+}
+
+// Deliveries (activities/deliver.ts).
+
+export interface DeliverInput {
+  readonly project: string;
+  readonly destination: string;
+  /** The release's id in the ledger. */
+  readonly releaseId: number;
+  readonly backoff: DeliveryBackoff;
+}
+
+export interface DeliverResult {
+  /** `pending`: the destination is down or refused for now, and the queue tries again later. */
+  readonly status: DeliveryStatus;
+  readonly attempt: number | null;
+  readonly error: string | null;
+}
+
+/** Delivers releases to destinations (activities/deliver.ts). */
+export interface DeliveryActivities {
+  deliver(input: DeliverInput): Promise<DeliverResult>;
+}
+
+// Lifecycles (activities/lifecycle.ts).
+
+export interface DeployResult {
+  readonly status: Deployment['status'];
+  readonly number: string;
+  readonly error: string | null;
+  /** `retrying`: how long the queue waits before the next attempt. */
+  readonly retryInMs?: number;
+}
+
+export interface DeployInput {
+  readonly deploymentId: number;
+  /**
+   * Failed attempts in a row so far. Present from queues that retry until superseded (the `deploy-retrying`
+   * patch): a target that is down is answered as `retrying`, never thrown. Absent from older queues: the
+   * activity throws and its last server-side attempt records the failure.
+   */
+  readonly failures?: number;
+}
+
+/** Activities of lifecycles: where a release stands, queueing deployments, and deploying to targets. */
+export interface LifecycleActivities {
+  /** Where the release stands in its lifecycle (null when the release is gone). */
+  releaseLifecycle(input: { releaseId: number }): Promise<ReleaseLifecycle | null>;
+  /** Queues deployments of the release (each at most once while one is active) and wakes their queues. */
+  queueDeployments(input: {
+    project: string;
+    releaseId: number;
+    environments: string[];
+    requestedBy: string;
+    forced: boolean;
+  }): Promise<Deployment[]>;
+  /** Records an approval or rejection of a phase. */
+  decidePhase(input: {
+    releaseId: number;
+    phase: string;
+    decision: 'approved' | 'rejected';
+    by: string;
+    comment: string;
+  }): Promise<Approval>;
+  /** The deployment an environment's queue runs next. */
+  nextDeployment(input: { project: string; environment: string }): Promise<NextDeployment>;
+  /** Deploys to every target of the environment and records each target's outcome. */
+  deploy(input: DeployInput): Promise<DeployResult>;
+}

@@ -1,0 +1,255 @@
+/**
+ * The client side of the workflow contracts: every start, signal-with-start, update-with-start, signal and
+ * update a caller outside workflow code sends goes through here (the API, the activities). The IDs,
+ * options, search attributes and ID policies below are part of what running workflows and the recorded
+ * histories (test/fixtures/histories) hold: change them only with a replay fixture for the new shape.
+ * Node only: workflow code never imports this module (eslint.config.mjs keeps it so).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  Client,
+  WithStartWorkflowOperation,
+  WorkflowHandle,
+  WorkflowHandleWithFirstExecutionRunId,
+  WorkflowStartOptions,
+} from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
+import type { DeploymentStatus } from '../../src/domain/lifecycle';
+import type { ProjectRelease } from '../../src/domain/project';
+import type { TriggerChannelView, TriggerSpec } from '../../src/domain/trigger';
+import { releaseStaticDetails, triggerSummary } from '../../src/domain/ui-text';
+import {
+  channelPreviewWorkflowId,
+  destinationWorkflowId,
+  environmentWorkflowId,
+  manualReleaseWorkflowId,
+  releaseWorkflowId,
+  triggerWorkflowId,
+} from './ids';
+import { deploymentEndedSignal, wakeSignal } from './release';
+import {
+  CHANNEL_ATTRIBUTE,
+  PACKAGES_ATTRIBUTE,
+  PROJECT_ATTRIBUTE,
+  TRIGGER_STATE_ATTRIBUTE,
+} from './search-attributes';
+import {
+  configureTriggerUpdate,
+  continueAsNewSignal,
+  pauseSignal,
+  pollNowSignal,
+  PollNowRequest,
+  resumeSignal,
+} from './trigger';
+import type {
+  ChannelPreviewInput,
+  ChannelPreviewWorkflow,
+  DestinationQueueInput,
+  DestinationQueueWorkflow,
+  EnvironmentQueueWorkflow,
+  ManualReleaseInput,
+  ManualReleaseWorkflow,
+  ReleaseWorkflow,
+  TriggerWorkflow,
+} from './workflows';
+
+// Triggers.
+
+/**
+ * Starts a trigger with the channel as it is now (its first evaluation then needs no load). Throws
+ * WorkflowExecutionAlreadyStartedError when the trigger runs already.
+ */
+export async function startTrigger(
+  client: Client,
+  taskQueue: string,
+  input: { spec: TriggerSpec; view: TriggerChannelView; packages: string[] },
+): Promise<WorkflowHandleWithFirstExecutionRunId<TriggerWorkflow>> {
+  const { spec, view, packages } = input;
+  return client.workflow.start<TriggerWorkflow>('trigger', {
+    taskQueue,
+    workflowId: triggerWorkflowId(spec.project, spec.name),
+    args: [{ spec, view }],
+    workflowIdConflictPolicy: 'FAIL',
+    // A deleted trigger's ID may be used again for a new trigger.
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes: [
+      { key: PROJECT_ATTRIBUTE, value: spec.project },
+      { key: CHANNEL_ATTRIBUTE, value: spec.channel },
+      { key: TRIGGER_STATE_ATTRIBUTE, value: 'active' },
+      { key: PACKAGES_ATTRIBUTE, value: packages },
+    ],
+    // The UI's list says what the trigger is; its current details (set by the workflow) say how it goes.
+    staticSummary: triggerSummary(spec),
+    staticDetails: `Watches ${packages.join(', ')}`,
+  });
+}
+
+/** The signals a person sends a trigger through the API, by the action's name in the path. */
+export const TRIGGER_ACTIONS = {
+  pause: pauseSignal,
+  resume: resumeSignal,
+  poll: pollNowSignal,
+  'continue-as-new': continueAsNewSignal,
+} as const;
+export type TriggerAction = keyof typeof TRIGGER_ACTIONS;
+
+/** Sends a trigger one of the actions a person may ask for. */
+export async function signalTrigger(handle: WorkflowHandle, action: TriggerAction): Promise<void> {
+  await handle.signal(TRIGGER_ACTIONS[action]);
+}
+
+/** Asks a trigger to poll now, for the tags a registry notification named when it named any. */
+export async function pollTriggerNow(
+  client: Client,
+  workflowId: string,
+  request: PollNowRequest | undefined,
+): Promise<void> {
+  const handle = client.workflow.getHandle(workflowId);
+  await (request ? handle.signal(pollNowSignal, request) : handle.signal(pollNowSignal));
+}
+
+/** Changes a running trigger's channel, watched packages or interval; the workflow refuses a bad change. */
+export async function configureTrigger(
+  handle: WorkflowHandle,
+  change: Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>,
+): Promise<{ changed: boolean }> {
+  return handle.executeUpdate(configureTriggerUpdate, { args: [change] });
+}
+
+// Releases.
+
+/** `web 1.4.2, worker 2.0.1 → 0.0.7`: what a release holds, for the Temporal UI. */
+export function releaseSummary(release: Pick<ProjectRelease, 'packages' | 'number'>): string {
+  const held = release.packages.map((p) => `${p.name} ${p.tag}`).join(', ');
+  const text = `${held} → ${release.number}`;
+  return text.length <= 200 ? text : `${text.slice(0, 180)}… → ${release.number}`;
+}
+
+/** A release as the ledger stored it: enough to start its workflow. */
+export type StartableRelease = Pick<ProjectRelease, 'packages' | 'number'> & { readonly id: number };
+
+/**
+ * How a release's workflow is started: by the activity that records the release, and by a person's
+ * request (update-with-start) to a release whose workflow has ended. A running one is used as it is.
+ */
+export function releaseStartOptions(
+  project: string,
+  stored: StartableRelease,
+  taskQueue: string,
+): WorkflowStartOptions<ReleaseWorkflow> & { workflowIdConflictPolicy: 'USE_EXISTING' } {
+  return {
+    workflowId: releaseWorkflowId(project, stored.number),
+    taskQueue,
+    args: [{ project, releaseId: stored.id, number: stored.number }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    // A closed run of this ID belongs to a release already handed off, or to a deleted project of the
+    // same name: a new run checks the ledger and ends at once when nothing is left to do.
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: project }],
+    staticSummary: releaseSummary(stored),
+    staticDetails: releaseStaticDetails(stored.packages),
+  };
+}
+
+/** Starts the release's workflow unless it runs. */
+export async function startRelease(
+  client: Client,
+  taskQueue: string,
+  project: string,
+  stored: StartableRelease,
+): Promise<void> {
+  await client.workflow.start<ReleaseWorkflow>('release', releaseStartOptions(project, stored, taskQueue));
+}
+
+/** Runs an update (deploy, decide) on a release's workflow, starting the workflow when it has ended. */
+export async function updateRelease<Ret, Arg>(
+  client: Client,
+  taskQueue: string,
+  project: string,
+  stored: StartableRelease,
+  update: UpdateDefinition<Ret, [Arg]>,
+  arg: Arg,
+): Promise<Ret> {
+  return client.workflow.executeUpdateWithStart<ReleaseWorkflow, Ret, [Arg]>(update, {
+    args: [arg],
+    startWorkflowOperation: new WithStartWorkflowOperation<ReleaseWorkflow>(
+      'release',
+      releaseStartOptions(project, stored, taskQueue),
+    ),
+  });
+}
+
+/** Tells a release's workflow (by its workflow ID) that a deployment of it ended without its queue. */
+export async function tellDeploymentEnded(
+  client: Client,
+  workflowId: string,
+  ended: { environment: string; status: DeploymentStatus },
+): Promise<void> {
+  await client.workflow.getHandle(workflowId).signal(deploymentEndedSignal, ended);
+}
+
+/** Runs a person's manual release to its end; its workflow ID is new for every request. */
+export async function runManualRelease(client: Client, taskQueue: string, input: ManualReleaseInput) {
+  return client.workflow.execute<ManualReleaseWorkflow>('manualRelease', {
+    taskQueue,
+    workflowId: manualReleaseWorkflowId(input.project, randomUUID()),
+    args: [input],
+    workflowExecutionTimeout: '5 minutes',
+    staticSummary: `Manual release of ${input.project} in channel ${input.channel}`,
+  });
+}
+
+/** Runs a preview of a channel's rules against the live feeds; its workflow ID is new for every request. */
+export async function runChannelPreview(client: Client, taskQueue: string, input: ChannelPreviewInput) {
+  return client.workflow.execute<ChannelPreviewWorkflow>('channelPreview', {
+    taskQueue,
+    workflowId: channelPreviewWorkflowId(input.project, input.channel, randomUUID()),
+    args: [input],
+    workflowExecutionTimeout: '2 minutes',
+    staticSummary: `Preview of ${input.project}'s channel ${input.channel}`,
+  });
+}
+
+// Queues.
+
+/** Wakes a destination's queue, starting it when it is not running. */
+export async function wakeDestinationQueue(
+  client: Client,
+  taskQueue: string,
+  input: DestinationQueueInput,
+): Promise<void> {
+  await client.workflow.signalWithStart<DestinationQueueWorkflow>('destinationQueue', {
+    workflowId: destinationWorkflowId(input.project, input.destination),
+    taskQueue,
+    args: [input],
+    signal: wakeSignal,
+    typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: input.project }],
+    staticSummary: `deliveries of ${input.project} to ${input.destination}, in release order`,
+  });
+}
+
+/** Wakes an environment's queue, starting it when it is not running. */
+export async function wakeEnvironmentQueue(
+  client: Client,
+  taskQueue: string,
+  project: string,
+  environment: string,
+): Promise<void> {
+  await client.workflow.signalWithStart<EnvironmentQueueWorkflow>('environmentQueue', {
+    workflowId: environmentWorkflowId(project, environment),
+    taskQueue,
+    args: [{ project, environment }],
+    signal: wakeSignal,
+    typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: project }],
+    staticSummary: `deployments of ${project} to ${environment}, one at a time`,
+  });
+}
+
+/** Wakes an environment's queue if it runs (a waiting retry moves on now); a queue that ended is left so. */
+export async function nudgeEnvironmentQueue(
+  client: Client,
+  project: string,
+  environment: string,
+): Promise<void> {
+  await client.workflow.getHandle(environmentWorkflowId(project, environment)).signal(wakeSignal);
+}

@@ -1,0 +1,35 @@
+/**
+ * Workflow IDs: business keys, never secrets. Every caller that starts, signals or finds a workflow builds its
+ * ID here, so a running workflow and its callers cannot disagree about it.
+ */
+import { triggerKey } from '../../src/domain/trigger';
+
+/** A trigger: one per project and trigger name; its business key, which its releases record as their source. */
+export function triggerWorkflowId(project: string, name: string): string {
+  return triggerKey(project, name);
+}
+
+/** A release in flight: it hands the release to each destination's queue. */
+export function releaseWorkflowId(project: string, number: string): string {
+  return `release/${project}/${number}`;
+}
+
+/** A destination's queue: one delivery at a time, in release order. */
+export function destinationWorkflowId(project: string, destination: string): string {
+  return `destination/${project}/${destination}`;
+}
+
+/** An environment's queue: one deployment at a time, in request order. */
+export function environmentWorkflowId(project: string, environment: string): string {
+  return `environment/${project}/${environment}`;
+}
+
+/** A person's manual release: one workflow per request (`nonce` is random), so two requests never collide. */
+export function manualReleaseWorkflowId(project: string, nonce: string): string {
+  return `manual-release/${project}/${nonce}`;
+}
+
+/** A preview of a channel's rules against the live feeds, one workflow per request. */
+export function channelPreviewWorkflowId(project: string, channel: string, nonce: string): string {
+  return `channel-preview/${project}/${channel}/${nonce}`;
+}

@@ -1,0 +1,93 @@
+/**
+ * The workflow contracts room: everything a caller of a workflow needs, and nothing of how it works.
+ *
+ *   workflows.ts          each workflow's name, input and result (this file)
+ *   ids.ts                workflow IDs
+ *   search-attributes.ts  the search attributes the workflows set and the API filters by
+ *   trigger.ts, release.ts  the signals, queries and updates of the trigger and the release workflows
+ *   activities.ts         what workflows and activities exchange
+ *   client.ts             the one module that starts, signals and updates workflows (client side only)
+ *
+ * Why a room of its own under workflows/: the API, the activities and the tests used to import workflow
+ * implementations for their types and messages, and the implementations imported the activities' types
+ * back: a circle. Here the arrows point one way: workflows, activities and the API import the contracts,
+ * the contracts import only the pure domain (and @temporalio/workflow for message definitions), never an
+ * implementation. Everything but client.ts is safe inside the workflow sandbox; client.ts is for Node.
+ */
+import type { DeliveryBackoff, DeliveryStatus } from '../../src/domain/delivery';
+import type { CreateReleaseResult } from '../../src/domain/project';
+import type { TriggerChannelView, TriggerSpec, TriggerState } from '../../src/domain/trigger';
+import type { PackagePreview } from './activities';
+
+export interface TriggerInput {
+  readonly spec: TriggerSpec;
+  /** Carried over by continue-as-new. */
+  readonly state?: TriggerState;
+  readonly pollPending?: boolean;
+  /** The channel when the trigger was created (a new trigger's first evaluation then needs no load). */
+  readonly view?: TriggerChannelView;
+}
+
+export interface ReleaseInput {
+  readonly project: string;
+  /** The release's id in the ledger (a re-created project's release of the same number has another). */
+  readonly releaseId: number;
+  readonly number: string;
+}
+
+export interface DestinationQueueInput {
+  readonly project: string;
+  readonly destination: string;
+  readonly backoff: DeliveryBackoff;
+  /** Failed rounds in a row so far (carried across continue-as-new, so the backoff does not restart). */
+  readonly failures?: number;
+  /** Events after which a run continues as new (tests lower it). */
+  readonly historyLimit?: number;
+}
+
+export interface EnvironmentQueueInput {
+  readonly project: string;
+  readonly environment: string;
+  /** Events after which a run continues as new (tests lower it). */
+  readonly historyLimit?: number;
+  /** The deployment being retried and its failed attempts in a row (carried across continue-as-new). */
+  readonly retrying?: { readonly deploymentId: number; readonly failures: number };
+}
+
+export interface ManualReleaseInput {
+  readonly project: string;
+  readonly channel: string;
+  /** Pinned tags by package name; the others take their latest rule-passing version. */
+  readonly versions: Readonly<Record<string, string>>;
+}
+
+export interface ChannelPreviewInput {
+  readonly project: string;
+  readonly channel: string;
+}
+
+/**
+ * Each workflow by the name it is registered and started under, with its signature. The implementations
+ * (workflows/index.ts) are checked against this type, and clients start workflows by these names.
+ */
+export interface WorkflowContracts {
+  /** A long-lived trigger: load the channel, poll the watched packages, ask the project for a release, sleep. */
+  trigger(input: TriggerInput): Promise<void>;
+  /** A release in flight: hands it to each destination's queue and promotes it through its lifecycle. */
+  release(input: ReleaseInput): Promise<Record<string, DeliveryStatus>>;
+  /** One destination's queue: deliveries one at a time, in release order. */
+  destinationQueue(input: DestinationQueueInput): Promise<void>;
+  /** One environment's queue: deployments one at a time, in request order. */
+  environmentQueue(input: EnvironmentQueueInput): Promise<void>;
+  /** A release asked for by a person. */
+  manualRelease(input: ManualReleaseInput): Promise<CreateReleaseResult>;
+  /** Octopus's "Design rule" for every package of a channel against the live feeds. */
+  channelPreview(input: ChannelPreviewInput): Promise<Record<string, PackagePreview | { error: string }>>;
+}
+
+export type TriggerWorkflow = WorkflowContracts['trigger'];
+export type ReleaseWorkflow = WorkflowContracts['release'];
+export type DestinationQueueWorkflow = WorkflowContracts['destinationQueue'];
+export type EnvironmentQueueWorkflow = WorkflowContracts['environmentQueue'];
+export type ManualReleaseWorkflow = WorkflowContracts['manualRelease'];
+export type ChannelPreviewWorkflow = WorkflowContracts['channelPreview'];
