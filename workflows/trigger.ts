@@ -6,6 +6,7 @@ import {
   condition,
   isCancellation,
   continueAsNew,
+  deprecatePatch,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -185,7 +186,8 @@ export async function trigger(input: TriggerInput): Promise<void> {
   const visibleFailures = () => (failuresVisible ??= patched(FAILURES_VISIBLE_PATCH));
   const waitForSlot = async () => {
     const now = Date.now();
-    const at = now + machine.nextPollDelayMs(now, current || patched(EVEN_PHASES_PATCH));
+    if (!current) deprecatePatch(EVEN_PHASES_PATCH);
+    const at = now + machine.nextPollDelayMs(now, true);
     const wanted = machine.wantedPollDelayMs(now);
     const failing = machine.failingPollDelayMs(now);
     let early: number | null = null;
@@ -207,8 +209,12 @@ export async function trigger(input: TriggerInput): Promise<void> {
   if (!pollPending && machine.state.lastPoll) await waitForSlot();
 
   // Short runs keep an evicted trigger cheap to wake: its replay reads at most this many events.
-  const runLimit = current || patched(SHORT_RUNS_PATCH) ? TRIGGER_HISTORY_LIMIT : Infinity;
-  while (!rollover && !workflowInfo().continueAsNewSuggested && workflowInfo().historyLength < runLimit) {
+  if (!current) deprecatePatch(SHORT_RUNS_PATCH);
+  while (
+    !rollover &&
+    !workflowInfo().continueAsNewSuggested &&
+    workflowInfo().historyLength < TRIGGER_HISTORY_LIMIT
+  ) {
     await condition(() => !machine.state.paused || rollover);
     if (rollover) break;
     const maxAgeMs = fresh ? 0 : null;
