@@ -244,8 +244,15 @@ const LOAD_FAILURES: ReadonlySet<string> = new Set([
 
 /** A run continues as new past this many events (about 90 idle iterations). */
 export const TRIGGER_HISTORY_LIMIT = 1000;
+/**
+ * Deprecated (docs/versioning.md): runs end past TRIGGER_HISTORY_LIMIT unconditionally; the call stays
+ * for runs from before CURRENT_PATCH whose history holds its marker.
+ */
 const SHORT_RUNS_PATCH = 'continue-as-new-past-1000-events';
-/** Poll phases from a mixed hash, spread evenly over the interval (nextPollDelayMs). */
+/**
+ * Deprecated (docs/versioning.md): poll phases come from a mixed hash, spread evenly over the interval
+ * (nextPollDelayMs), unconditionally; the call stays for runs from before CURRENT_PATCH with its marker.
+ */
 const EVEN_PHASES_PATCH = 'even-poll-phases';
 
 /**
@@ -261,7 +268,10 @@ const WANTED_TAGS_PATCH = 'poll-again-for-notified-tags';
  */
 const FAILURES_VISIBLE_PATCH = 'feed-failures-visible-at-once';
 
-/** Stands for every patch below in runs started since: they take all the new paths. */
+/**
+ * Stands for every patch below (and the two deprecated above) in runs started since: they take all the
+ * new paths. Each patch's history and retirement rule: docs/versioning.md.
+ */
 const CURRENT_PATCH = 'trigger-paths-2026-11';
 
 /** Versions an idle iteration as one activity (pollChannel) instead of loadChannel and pollPackage. */
