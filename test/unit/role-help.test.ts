@@ -29,10 +29,10 @@ describe('serve, worker and api --help', () => {
     },
   );
 
-  test('the README documents every variable the roles read, and FEED_TRIGGERS_API_URL', () => {
-    const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+  test('docs/configuration.md documents every variable the roles read, and FEED_TRIGGERS_API_URL', () => {
+    const doc = readFileSync(path.resolve(__dirname, '../../docs/configuration.md'), 'utf8');
     for (const name of [...Object.keys(ENVIRONMENT), 'FEED_TRIGGERS_API_URL', 'FEED_TRIGGERS_TOKEN'])
-      expect([name, readme.includes(`\`${name}\``)]).toEqual([name, true]);
+      expect([name, doc.includes(`\`${name}\``)]).toEqual([name, true]);
   });
 });
 
