@@ -53,7 +53,8 @@ describe("the embedded dev server's ports", () => {
   });
 
   test("the API on one of the dev server's ports is refused before anything starts", () => {
-    // Before: the dev server started, then the API said its port was "in use by another process" (our own).
+    // Checked late, the dev server would start first and the API then find its port "in use by another
+    // process" (our own).
     for (const port of ['7233', '7243', '8233', '8234'])
       expect(() => loadConfig({ FEED_TRIGGERS_API_PORT: port })).toThrow(
         new RegExp(`FEED_TRIGGERS_API_PORT: ${port} is also TEMPORAL_`),
