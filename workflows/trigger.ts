@@ -107,8 +107,8 @@ export async function trigger(input: TriggerInput): Promise<void> {
     metadataOrder: () => (patched(METADATA_ORDER_PATCH) ? 'numeric' : 'text'),
   });
   if (!input.state && input.view) machine.applyLoad({ unchanged: false, view: input.view });
-  // A run started by this code takes every versioned path below on one marker: each patch a run meets
-  // writes a marker and a search-attribute upsert, three per run (and per new trigger) before this.
+  // A run started by this code takes every versioned path below on one marker: asking each patch would
+  // write a marker and a search-attribute upsert apiece (three per run, and per new trigger).
   const current = patched(CURRENT_PATCH);
   let pollPending = input.pollPending ?? input.state === undefined;
   // The first poll may share a recent listing with other triggers; pollNow and resume ask for a fresh one.

@@ -25,7 +25,8 @@ recorded before the ledger moved to the database, which must keep running after 
  * deployments) with `RECORD_HEALING_HISTORIES=1`;
  * trigger-wanted-tag.json (a notified tag polled for until it is pushed, the
  * poll-again-for-notified-tags patch) with `RECORD_WANTED_HISTORY=1`; trigger-feed-outage.json (a registry
- * stopped and back, the feed-failures-visible-at-once patch) with `RECORD_OUTAGE_HISTORY=1`.
+ * stopped and back, the feed-failures-visible-at-once patch) with `RECORD_OUTAGE_HISTORY=1`. Which patch each
+ * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 
