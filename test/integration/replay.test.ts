@@ -25,7 +25,9 @@ recorded before the ledger moved to the database, which must keep running after 
  * deployments) with `RECORD_HEALING_HISTORIES=1`;
  * trigger-wanted-tag.json (a notified tag polled for until it is pushed, the
  * poll-again-for-notified-tags patch) with `RECORD_WANTED_HISTORY=1`; trigger-feed-outage.json (a registry
- * stopped and back, the feed-failures-visible-at-once patch) with `RECORD_OUTAGE_HISTORY=1`. Which patch each
+ * stopped and back, the feed-failures-visible-at-once patch) with `RECORD_OUTAGE_HISTORY=1`;
+ * destination-retrying.json (a delivery retried on a timer, the destination-backoff-cap-2026-12 patch) with
+ * `RECORD_DESTINATION_RETRY_HISTORY=1`. Which patch each
  * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -305,6 +307,65 @@ async function recordOutage(): Promise<void> {
   }
 }
 
+/**
+ * A destination whose webhook answers 503 past the activity's quick tries: the queue waits on a timer capped
+ * by the destination-backoff-cap-2026-12 patch (asked only then), and the next attempt delivers.
+ */
+async function recordDestinationRetry(): Promise<void> {
+  const answers = [503, 503, 503, 503];
+  const hook = await startServer((_req, res) => void res.writeHead(answers.shift() ?? 200).end());
+  const env = await startTestWorker();
+  try {
+    await putProject(env, {
+      name: 'replay-retry',
+      packages: [{ name: 'web', feed: 'registry.example', package: 'retry/web' }],
+      destinations: [{ name: 'hook', type: 'webhook', url: `${hook.url}/hook` }],
+    });
+    const activities = createLedgerActivities({
+      ledger: env.ledger,
+      client: env.client,
+      taskQueue: env.taskQueue,
+    });
+    await activities.createRelease({
+      project: 'replay-retry',
+      request: {
+        channel: 'default',
+        packages: [
+          { name: 'web', feed: 'registry.example', package: 'retry/web', tag: '1.0.0', digest: null },
+        ],
+        watched: ['web'],
+        requireLater: true,
+        reason: 'recorded',
+        source: { kind: 'manual' },
+        key: 'replay-retry-1.0.0',
+      },
+    });
+    const queue = env.client.workflow.getHandle('destination/replay-retry/hook');
+    await eventually(() => queue.describe().catch(() => undefined), 'the destination queue');
+    await queue.result();
+    expect(answers).toEqual([]);
+    const history = exportHistory(queue.workflowId);
+    expect(patchMarkers(history)).toEqual(['destination-backoff-cap-2026-12']);
+    writeFileSync(path.join(FIXTURES, 'destination-retrying.json'), history);
+  } finally {
+    await env.stop();
+    await hook.close();
+  }
+}
+
+/** The IDs of the patch markers a history holds, in order. */
+function patchMarkers(history: Buffer): string[] {
+  const { events } = JSON.parse(history.toString()) as {
+    events: Array<{
+      markerRecordedEventAttributes?: { details?: Record<string, { payloads?: Array<{ data?: string }> }> };
+    }>;
+  };
+  return events.flatMap((e) => {
+    const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+    return data ? [(JSON.parse(Buffer.from(data, 'base64').toString()) as { id: string }).id] : [];
+  });
+}
+
 /** The Temporal CLI's JSON export, the format `temporal workflow show --output json` gives operators too. */
 function exportHistory(workflowId: string): Buffer {
   return execFileSync(findTemporalCli()!, [
@@ -327,8 +388,10 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_HEALING_HISTORIES === '1') await recordHealing();
   if (process.env.RECORD_WANTED_HISTORY === '1') await recordWanted();
   if (process.env.RECORD_OUTAGE_HISTORY === '1') await recordOutage();
+  if (process.env.RECORD_DESTINATION_RETRY_HISTORY === '1') await recordDestinationRetry();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
+    'destination-retrying.json',
     'destination.json',
     'environment-retrying.json',
     'environment.json',
@@ -350,6 +413,7 @@ test('replays recorded trigger, release and destination histories without nondet
     process.env.FEED_TRIGGERS_TEST_BUNDLE!,
   ]);
   expect(stdout.trim().split('\n')).toEqual([
+    'replayed destination-retrying.json',
     'replayed destination.json',
     'replayed environment-retrying.json',
     'replayed environment.json',
