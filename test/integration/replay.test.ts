@@ -11,6 +11,7 @@ import { watchedPackageKey } from '../../src/domain/search-attributes';
 import { pollNowSignal } from '../../workflows/messages/trigger';
 import { decideUpdate, deployUpdate } from '../../workflows/messages/release';
 import { createLedgerActivities } from '../../activities/ledger';
+import { DEFAULT_MAX_TAGS, HelmHttpFeed } from '../../src/feeds/feed';
 
 /**
  * Replays recorded workflow histories with today's workflow code: a change that breaks determinism
@@ -27,7 +28,8 @@ recorded before the ledger moved to the database, which must keep running after 
  * poll-again-for-notified-tags patch) with `RECORD_WANTED_HISTORY=1`; trigger-feed-outage.json (a registry
  * stopped and back, the feed-failures-visible-at-once patch) with `RECORD_OUTAGE_HISTORY=1`;
  * destination-retrying.json (a delivery retried on a timer, the destination-backoff-cap-2026-12 patch) with
- * `RECORD_DESTINATION_RETRY_HISTORY=1`. Which patch each
+ * `RECORD_DESTINATION_RETRY_HISTORY=1`; trigger-build-metadata.json (versions equal but for build metadata,
+ * the build-metadata-numeric-order patch) with `RECORD_METADATA_HISTORY=1`. Which patch each
  * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -353,6 +355,54 @@ async function recordDestinationRetry(): Promise<void> {
   }
 }
 
+/**
+ * A trigger on a Helm repository whose newest versions differ only in build metadata: it releases
+ * 1.3.1+build.10 over +build.9, asking the build-metadata-numeric-order patch (asked only then).
+ */
+async function recordMetadataOrder(): Promise<void> {
+  const index = ['1.3.0', '1.3.1+build.9', '1.3.1+build.10']
+    .map(
+      (v) =>
+        `  - { apiVersion: v2, name: app, version: ${v}, digest: ${'0'.repeat(64)}, urls: [app-${v}.tgz] }`,
+    )
+    .join('\n');
+  const repo = await startServer((req, res) => {
+    if (req.url !== '/repo/index.yaml') return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'text/yaml' }).end(`apiVersion: v1\nentries:\n  app:\n${index}\n`);
+  });
+  const charts: HelmHttpFeed = {
+    id: 'charts',
+    type: 'helm',
+    url: `${repo.url}/repo`,
+    auth: { kind: 'anonymous' },
+    maxTags: DEFAULT_MAX_TAGS,
+    maxIndexBytes: 64 * 1024 * 1024,
+  };
+  const env = await startTestWorker({ feeds: new Map([['charts', charts]]) });
+  try {
+    await putProject(env, {
+      name: 'replay-metadata',
+      packages: [{ name: 'app', feed: 'charts', package: 'app' }],
+    });
+    await startTrigger(env.client, env.taskQueue, {
+      project: 'replay-metadata',
+      name: 'app',
+      intervalSeconds: 600,
+    });
+    const [release] = await waitForReleases(env, 'replay-metadata', 1);
+    expect(release.packages.map((p) => p.tag)).toEqual(['1.3.1+build.10']);
+    const trigger = env.client.workflow.getHandle('trigger/replay-metadata/app');
+    await settledHistory(trigger);
+    const history = exportHistory(trigger.workflowId);
+    expect(patchMarkers(history)).toEqual(['trigger-paths-2026-11', 'build-metadata-numeric-order']);
+    writeFileSync(path.join(FIXTURES, 'trigger-build-metadata.json'), history);
+    await trigger.terminate('recorded');
+  } finally {
+    await env.stop();
+    await repo.close();
+  }
+}
+
 /** The IDs of the patch markers a history holds, in order. */
 function patchMarkers(history: Buffer): string[] {
   const { events } = JSON.parse(history.toString()) as {
@@ -389,6 +439,7 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_WANTED_HISTORY === '1') await recordWanted();
   if (process.env.RECORD_OUTAGE_HISTORY === '1') await recordOutage();
   if (process.env.RECORD_DESTINATION_RETRY_HISTORY === '1') await recordDestinationRetry();
+  if (process.env.RECORD_METADATA_HISTORY === '1') await recordMetadataOrder();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination-retrying.json',
@@ -401,6 +452,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-before-even-phases.json',
     'trigger-before-ledger.json',
     'trigger-before-one-patch.json',
+    'trigger-build-metadata.json',
     'trigger-feed-outage.json',
     'trigger-remote-poll.json',
     'trigger-wanted-tag.json',
@@ -423,6 +475,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-before-even-phases.json',
     'replayed trigger-before-ledger.json',
     'replayed trigger-before-one-patch.json',
+    'replayed trigger-build-metadata.json',
     'replayed trigger-feed-outage.json',
     'replayed trigger-remote-poll.json',
     'replayed trigger-wanted-tag.json',
