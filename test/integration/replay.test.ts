@@ -394,7 +394,7 @@ async function recordMetadataOrder(): Promise<void> {
     const trigger = env.client.workflow.getHandle('trigger/replay-metadata/app');
     await settledHistory(trigger);
     const history = exportHistory(trigger.workflowId);
-    expect(patchMarkers(history)).toEqual(['trigger-paths-2026-11', 'build-metadata-numeric-order']);
+    expect(patchMarkers(history)).toContain('build-metadata-numeric-order');
     writeFileSync(path.join(FIXTURES, 'trigger-build-metadata.json'), history);
     await trigger.terminate('recorded');
   } finally {
