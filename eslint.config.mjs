@@ -64,7 +64,8 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
-      // STYLE.md: no default exports (jest's global setup files are the one exception, below).
+      // Named exports only, so a symbol has one name everywhere (jest's global setup files, which must
+      // export a default, are the one exception, below).
       'no-restricted-exports': [
         'error',
         { restrictDefaultExports: { direct: true, named: true, defaultFrom: true } },

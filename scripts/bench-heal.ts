@@ -7,9 +7,9 @@ import { startGitServer } from '../test/support/git-server';
 import { freePort, pushImage, TestRegistry } from '../test/support/registry';
 
 /**
- * `npm run bench:heal`: issue 26's lifecycle run, without a person. A real Git server (smart HTTP) holding
- * overlays/{dev,test,prod}, Debian's docker-registry and the built service (`serve`: embedded dev server
- * and ledger, its own data folder); a project whose lifecycle deploys dev → test → prod automatically, each
+ * `npm run bench:heal`: a lifecycle run that must heal with no person acting. A real Git server (smart
+ * HTTP) holding overlays/{dev,test,prod}, Debian's docker-registry and the built service (`serve`: embedded
+ * dev server and ledger, its own data folder); a project whose lifecycle deploys dev → test → prod automatically, each
  * environment a Git target, and a trigger polling the registry every 10 s. Over the run: TAGS image tags
  * pushed, the Git server stopped for GIT_OUTAGE_S seconds in the middle, and KILLS kill -9s of the whole
  * service process group (node and its Temporal dev server, as a crash of the host would), restarted each
@@ -461,7 +461,7 @@ async function main(): Promise<void> {
         say(
           `  ${d.release} ${d.environment} ${d.status} attempts ${d.attempts}${d.error ? ` (${d.error})` : ''}`,
         );
-    // Git working folders the service left in its temporary folder (issue 26, item 8).
+    // Git working folders the service left in its temporary folder: a deployment must clean up after itself.
     const leftovers = readdirSync(serviceTmp).filter((f) => f.startsWith('feed-triggers-git'));
     say(`Git working folders left in the service's TMPDIR: ${leftovers.length}`);
   } finally {

@@ -4,8 +4,8 @@ import { measureTemporalOutage, OutageFigures } from '../test/support/outage';
 
 /**
  * `npm run bench:recovery [-- --outage 130 --runs 3]`: the built service against a Temporal dev server
- * stopped for `--outage` seconds (130 by default, the outage of issue 26), then started again on the same
- * port and file. Prints, per run and as p50/max over the runs, the seconds from the server's return to the
+ * stopped for `--outage` seconds (130 by default: past the 120 s gRPC's default reconnect backoff grows
+ * to, which RECONNECT_CHANNEL_ARGS must cut short), then started again on the same port and file. Prints, per run and as p50/max over the runs, the seconds from the server's return to the
  * first answer of each Temporal route, /readyz saying ready, each trigger's next poll and its release of
  * what was pushed during the outage.
  */

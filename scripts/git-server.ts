@@ -2,8 +2,8 @@ import { parseArgs } from 'node:util';
 import { startGitServer } from '../test/support/git-server';
 
 /**
- * `npm run git-server`: a Git server for the README's lifecycle example, on 127.0.0.1 (smart HTTP through
- * the real `git http-backend`). It serves `deploy.git`, whose `main` holds a base (a Deployment with one
+ * `npm run git-server`: a Git server for the lifecycle example (docs/lifecycles.md), on 127.0.0.1 (smart
+ * HTTP through the real `git http-backend`). It serves `deploy.git`, whose `main` holds a base (a Deployment with one
  * container) and a kustomization per environment naming its image (`--registry`, default 127.0.0.1:5000),
  * until Ctrl-C; the repository lives in a temporary folder removed on exit.
  */

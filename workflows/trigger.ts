@@ -6,6 +6,7 @@ import {
   condition,
   isCancellation,
   continueAsNew,
+  deprecatePatch,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -87,8 +88,8 @@ export async function trigger(input: TriggerInput): Promise<void> {
     metadataOrder: () => (patched(METADATA_ORDER_PATCH) ? 'numeric' : 'text'),
   });
   if (!input.state && input.view) machine.applyLoad({ unchanged: false, view: input.view });
-  // A run started by this code takes every versioned path below on one marker: each patch a run meets
-  // writes a marker and a search-attribute upsert, three per run (and per new trigger) before this.
+  // A run started by this code takes every versioned path below on one marker: asking each patch would
+  // write a marker and a search-attribute upsert apiece (three per run, and per new trigger).
   const current = patched(CURRENT_PATCH);
   let pollPending = input.pollPending ?? input.state === undefined;
   // The first poll may share a recent listing with other triggers; pollNow and resume ask for a fresh one.
@@ -166,7 +167,8 @@ export async function trigger(input: TriggerInput): Promise<void> {
   const visibleFailures = () => (failuresVisible ??= patched(FAILURES_VISIBLE_PATCH));
   const waitForSlot = async () => {
     const now = Date.now();
-    const at = now + machine.nextPollDelayMs(now, current || patched(EVEN_PHASES_PATCH));
+    if (!current) deprecatePatch(EVEN_PHASES_PATCH);
+    const at = now + machine.nextPollDelayMs(now, true);
     const wanted = machine.wantedPollDelayMs(now);
     const failing = machine.failingPollDelayMs(now);
     let early: number | null = null;
@@ -188,8 +190,12 @@ export async function trigger(input: TriggerInput): Promise<void> {
   if (!pollPending && machine.state.lastPoll) await waitForSlot();
 
   // Short runs keep an evicted trigger cheap to wake: its replay reads at most this many events.
-  const runLimit = current || patched(SHORT_RUNS_PATCH) ? TRIGGER_HISTORY_LIMIT : Infinity;
-  while (!rollover && !workflowInfo().continueAsNewSuggested && workflowInfo().historyLength < runLimit) {
+  if (!current) deprecatePatch(SHORT_RUNS_PATCH);
+  while (
+    !rollover &&
+    !workflowInfo().continueAsNewSuggested &&
+    workflowInfo().historyLength < TRIGGER_HISTORY_LIMIT
+  ) {
     await condition(() => !machine.state.paused || rollover);
     if (rollover) break;
     const maxAgeMs = fresh ? 0 : null;
@@ -219,8 +225,15 @@ const LOAD_FAILURES: ReadonlySet<string> = new Set([
 
 /** A run continues as new past this many events (about 90 idle iterations). */
 export const TRIGGER_HISTORY_LIMIT = 1000;
+/**
+ * Deprecated (docs/versioning.md): runs end past TRIGGER_HISTORY_LIMIT unconditionally; the call stays
+ * for runs from before CURRENT_PATCH whose history holds its marker.
+ */
 const SHORT_RUNS_PATCH = 'continue-as-new-past-1000-events';
-/** Poll phases from a mixed hash, spread evenly over the interval (nextPollDelayMs). */
+/**
+ * Deprecated (docs/versioning.md): poll phases come from a mixed hash, spread evenly over the interval
+ * (nextPollDelayMs), unconditionally; the call stays for runs from before CURRENT_PATCH with its marker.
+ */
 const EVEN_PHASES_PATCH = 'even-poll-phases';
 
 /**
@@ -236,7 +249,10 @@ const WANTED_TAGS_PATCH = 'poll-again-for-notified-tags';
  */
 const FAILURES_VISIBLE_PATCH = 'feed-failures-visible-at-once';
 
-/** Stands for every patch below in runs started since: they take all the new paths. */
+/**
+ * Stands for every patch below (and the two deprecated above) in runs started since: they take all the
+ * new paths. Each patch's history and retirement rule: docs/versioning.md.
+ */
 const CURRENT_PATCH = 'trigger-paths-2026-11';
 
 /** Versions an idle iteration as one activity (pollChannel) instead of loadChannel and pollPackage. */

@@ -3,7 +3,7 @@ import { sendProblem } from './problem';
 
 /**
  * How deeply a JSON body may nest arrays and objects. A project nests six levels; a body of 100,000 `[`
- * overflowed the stack in validation (a 500) before this was checked on the raw bytes.
+ * would overflow the stack in validation (a 500), so the depth is checked on the raw bytes first.
  */
 export const MAX_JSON_DEPTH = 64;
 

@@ -27,7 +27,7 @@ export const DEFAULT_WORKER_MEMORY_MIB = 1024;
 /**
  * The one home of configuration: environment variables for the process, and an optional YAML file
  * (FEED_TRIGGERS_CONFIG) for feeds and their credentials. Read once at start, validated, documented in
- * the README. Secret values are never written in the file itself: they are references to an
+ * docs/configuration.md. Secret values are never written in the file itself: they are references to an
  * environment variable or a file.
  */
 export class ConfigError extends Error {

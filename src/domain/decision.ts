@@ -90,7 +90,7 @@ export function movedPackages(
 }
 
 /**
- * Decides whether to release (DESIGN.md semantics 1-3): a watched package whose latest rule-passing version
+ * Decides whether to release (later, content, never twice: docs/concepts.md): a watched package whose latest rule-passing version
  * is later than in the channel's previous release (or whose tracked digest changed) makes a release that
  * holds every package at its latest rule-passing version; a channel with no release gets its first one.
  */

@@ -99,8 +99,8 @@ describe('who may call what', () => {
   });
 
   test('no spelling of a path reaches a route with a role below its rule: case, slashes, percent-encoding', async () => {
-    // Before: rules matched case-sensitively and Express routed case-insensitively, and an unknown GET needed
-    // only a viewer, so a viewer read GET /TOKENS, /AUDIT and /RECEIVERS with 200.
+    // Express routes case-insensitively: rules matched case-sensitively, with an unknown GET needing only a
+    // viewer, would let a viewer read GET /TOKENS, /AUDIT and /RECEIVERS.
     const tokens: Record<string, string | null> = {
       anonymous: null,
       viewer: await api.tokenFor('viewer'),
@@ -319,7 +319,7 @@ function rawRequest(
 
 describe('refusals in the audit log', () => {
   test('500 refused calls of one token make a row a route and minute with their count, not 500 rows', async () => {
-    // Before: one row per refused call, so one viewer could grow the log without bound.
+    // One row per refused call would let one viewer grow the log without bound.
     const viewer = await api.tokenFor('viewer');
     const actor = (await api.request('GET', '/whoami', undefined, { token: viewer })).body.name;
     const calls = [
@@ -516,7 +516,7 @@ describe('starting the service', () => {
   });
 
   test('the data folder and everything in it are for its user only (0700, 0600), a folder made 755 before too', async () => {
-    // Before: the data folder was world-readable (755, files 644), token hashes and the audit log included.
+    // The folder holds token hashes and the audit log: a default umask makes it world-readable (755, 644).
     /** Every entry under root whose mode is not 0700 (a folder) or 0600 (anything else), with its mode. */
     const notPrivate = (root: string): string[] => {
       const wrong: string[] = [];
@@ -564,8 +564,8 @@ describe('starting the service', () => {
   });
 
   test('SIGQUIT and SIGUSR2, on which the SDK drains its worker, stop the whole service, not the worker alone', async () => {
-    // Before: the SDK's runtime drained the worker on these, and the process lived on with its API and
-    // /readyz up while no trigger was polled.
+    // The SDK's runtime drains the worker on these: a process that lived on would keep its API and /readyz
+    // up while no trigger is polled.
     for (const signal of ['SIGUSR2', 'SIGQUIT'] as const) {
       const child = spawn(process.execPath, [main], {
         env: serviceEnv(path.join(dir, 'signals')),

@@ -648,7 +648,7 @@ describe('lifecycles', () => {
       ],
       lifecycle: 'l',
     });
-    // Eight 503s: more than the five attempts that once failed a deployment for good.
+    // Eight 503s: more than five, so a deployment must retry past any fixed attempt count.
     hookAnswers.set('heal-staging', Array<number>(8).fill(503));
     hookAnswers.set('heal-denied', [403]);
     const created = await api.request('POST', '/projects/heal/releases', {});

@@ -9,22 +9,27 @@ import { startApi, TestApi } from '../support/api';
 import { startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 /**
- * The README's demos, followed one after the other as a reader would: "Try it", the receivers walk-through
- * and the lifecycle example, each command block run by bash as written, against a started service (worker
+ * The documented demos, followed one after the other as a reader would: the README's "Try it", the
+ * receivers walk-through (docs/receivers.md) and the lifecycle example (docs/lifecycles.md), each command
+ * block run by bash as written, against a started service (worker
  * and API in this process), Debian's registry, the demo Git server and the real `kustomize`. Only ports and
  * folders are moved (the machine's 5000, 8080 and 8090 may be taken), `npm run`/`npx` run the same compiled
  * scripts, and the test waits where a reader would wait (until a release or a deployment is there).
  */
 const ROOT = path.resolve(__dirname, '../..');
-const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
-/** The text of a `## ` section of the README. */
-function section(title: string): string {
-  const start = readme.indexOf(`\n## ${title}\n`);
-  if (start < 0) throw new Error(`the README has no section "${title}"`);
-  const end = readme.indexOf('\n## ', start + 1);
-  return readme.slice(start, end < 0 ? undefined : end);
+/** The text of a `## ` section of a document (a path from the repository's root). */
+function section(file: string, title: string): string {
+  const text = readFileSync(path.join(ROOT, file), 'utf8');
+  const start = text.indexOf(`\n## ${title}\n`);
+  if (start < 0) throw new Error(`${file} has no section "${title}"`);
+  const end = text.indexOf('\n## ', start + 1);
+  return text.slice(start, end < 0 ? undefined : end);
 }
+
+const TRY_IT = section('README.md', 'Try it');
+const RECEIVERS = section('docs/receivers.md', 'Try it: a signed notification');
+const LIFECYCLE = section('docs/lifecycles.md', 'Try it: dev, test and prod in one Git repository');
 
 /** The fenced blocks of one language in a text, in order. */
 function blocks(text: string, lang: string): string[] {
@@ -130,7 +135,7 @@ __wait_up() {
 }
 `;
 
-/** A README block as the script runs it: the waits put in, the lines run elsewhere left out, ports moved. */
+/** A documented block as the script runs it: the waits put in, the lines run elsewhere left out, ports moved. */
 function script(block: string, seen: Map<string, number>, moves: Record<string, string>): string {
   const lines: string[] = [];
   let continued = false;
@@ -162,10 +167,8 @@ const hookSecret = randomBytes(32).toString('hex');
 beforeAll(async () => {
   registryPort = await freePort();
   gitPort = await freePort();
-  // The receivers walk-through's configuration file, as the README gives it, read as the service reads it.
-  const [config] = blocks(section('Registry webhooks'), 'yaml').filter((b) =>
-    b.includes('FEED_TRIGGERS_CONFIG'),
-  );
+  // The receivers walk-through's configuration file, as docs/receivers.md gives it, read as the service reads it.
+  const [config] = blocks(RECEIVERS, 'yaml').filter((b) => b.includes('FEED_TRIGGERS_CONFIG'));
   writeFileSync(path.join(dir, 'feed-triggers.yaml'), config);
   const loaded = loadConfig({
     FEED_TRIGGERS_CONFIG: path.join(dir, 'feed-triggers.yaml'),
@@ -180,7 +183,7 @@ afterAll(async () => {
   await env?.stop();
 });
 
-test('the README demos run one after the other as written', async () => {
+test('the README and docs demos run one after the other as written', async () => {
   const registry = `127.0.0.1:${registryPort}`;
   const moves = {
     'http://127.0.0.1:8080': api.url,
@@ -190,21 +193,20 @@ test('the README demos run one after the other as written', async () => {
     'ft_...': api.token,
   };
   // The lifecycle example's file, saved where the reader runs the commands.
-  const lifecycle = section('Lifecycles: promote a release through environments');
-  const [promoteYaml] = blocks(lifecycle, 'yaml').filter((b) => b.includes('name: promote'));
+  const [promoteYaml] = blocks(LIFECYCLE, 'yaml').filter((b) => b.includes('name: promote'));
   writeFileSync(
     path.join(dir, 'promote.yaml'),
     promoteYaml.split('127.0.0.1:5000').join(registry).split('127.0.0.1:8090').join(`127.0.0.1:${gitPort}`),
   );
 
-  const tryIt = blocks(section('Try it'), 'sh');
-  const receivers = blocks(section('Registry webhooks'), 'sh').filter((b) => b.includes('generic-hmac'));
-  const promote = blocks(lifecycle, 'sh');
+  const tryIt = blocks(TRY_IT, 'sh');
+  const receivers = blocks(RECEIVERS, 'sh').filter((b) => b.includes('generic-hmac'));
+  const promote = blocks(LIFECYCLE, 'sh');
   expect([tryIt.length, receivers.length, promote.length]).toEqual([1, 1, 2]);
   for (const line of STARTED_BY_THE_TEST) expect(receivers[0]).toContain(line);
   const seen = new Map<string, number>();
   const parts = [...tryIt, ...receivers, ...promote].map((b) => script(b, seen, moves));
-  // Every wait found its line: a README that changes its commands changes this test too.
+  // Every wait found its line: a document that changes its commands changes this test too.
   for (const wait of WAITS)
     expect([wait.line, (seen.get(wait.line) ?? 0) >= (wait.nth ?? 1)]).toEqual([wait.line, true]);
   const file = path.join(dir, 'demo.sh');

@@ -11,6 +11,7 @@ import { watchedPackageKey } from '../../src/domain/trigger';
 import { pollNowSignal } from '../../workflows/contracts/trigger';
 import { decideUpdate, deployUpdate } from '../../workflows/contracts/release';
 import { createLedgerActivities } from '../../activities/ledger';
+import { DEFAULT_MAX_TAGS, HelmHttpFeed } from '../../src/feeds/feed';
 
 /**
  * Replays recorded workflow histories with today's workflow code: a change that breaks determinism
@@ -25,7 +26,11 @@ recorded before the ledger moved to the database, which must keep running after 
  * deployments) with `RECORD_HEALING_HISTORIES=1`;
  * trigger-wanted-tag.json (a notified tag polled for until it is pushed, the
  * poll-again-for-notified-tags patch) with `RECORD_WANTED_HISTORY=1`; trigger-feed-outage.json (a registry
- * stopped and back, the feed-failures-visible-at-once patch) with `RECORD_OUTAGE_HISTORY=1`.
+ * stopped and back, the feed-failures-visible-at-once patch) with `RECORD_OUTAGE_HISTORY=1`;
+ * destination-retrying.json (a delivery retried on a timer, the destination-backoff-cap-2026-12 patch) with
+ * `RECORD_DESTINATION_RETRY_HISTORY=1`; trigger-build-metadata.json (versions equal but for build metadata,
+ * the build-metadata-numeric-order patch) with `RECORD_METADATA_HISTORY=1`. Which patch each
+ * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 
@@ -304,6 +309,113 @@ async function recordOutage(): Promise<void> {
   }
 }
 
+/**
+ * A destination whose webhook answers 503 past the activity's quick tries: the queue waits on a timer capped
+ * by the destination-backoff-cap-2026-12 patch (asked only then), and the next attempt delivers.
+ */
+async function recordDestinationRetry(): Promise<void> {
+  const answers = [503, 503, 503, 503];
+  const hook = await startServer((_req, res) => void res.writeHead(answers.shift() ?? 200).end());
+  const env = await startTestWorker();
+  try {
+    await putProject(env, {
+      name: 'replay-retry',
+      packages: [{ name: 'web', feed: 'registry.example', package: 'retry/web' }],
+      destinations: [{ name: 'hook', type: 'webhook', url: `${hook.url}/hook` }],
+    });
+    const activities = createLedgerActivities({
+      ledger: env.ledger,
+      client: env.client,
+      taskQueue: env.taskQueue,
+    });
+    await activities.createRelease({
+      project: 'replay-retry',
+      request: {
+        channel: 'default',
+        packages: [
+          { name: 'web', feed: 'registry.example', package: 'retry/web', tag: '1.0.0', digest: null },
+        ],
+        watched: ['web'],
+        requireLater: true,
+        reason: 'recorded',
+        source: { kind: 'manual' },
+        key: 'replay-retry-1.0.0',
+      },
+    });
+    const queue = env.client.workflow.getHandle('destination/replay-retry/hook');
+    await eventually(() => queue.describe().catch(() => undefined), 'the destination queue');
+    await queue.result();
+    expect(answers).toEqual([]);
+    const history = exportHistory(queue.workflowId);
+    expect(patchMarkers(history)).toEqual(['destination-backoff-cap-2026-12']);
+    writeFileSync(path.join(FIXTURES, 'destination-retrying.json'), history);
+  } finally {
+    await env.stop();
+    await hook.close();
+  }
+}
+
+/**
+ * A trigger on a Helm repository whose newest versions differ only in build metadata: it releases
+ * 1.3.1+build.10 over +build.9, asking the build-metadata-numeric-order patch (asked only then).
+ */
+async function recordMetadataOrder(): Promise<void> {
+  const index = ['1.3.0', '1.3.1+build.9', '1.3.1+build.10']
+    .map(
+      (v) =>
+        `  - { apiVersion: v2, name: app, version: ${v}, digest: ${'0'.repeat(64)}, urls: [app-${v}.tgz] }`,
+    )
+    .join('\n');
+  const repo = await startServer((req, res) => {
+    if (req.url !== '/repo/index.yaml') return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'text/yaml' }).end(`apiVersion: v1\nentries:\n  app:\n${index}\n`);
+  });
+  const charts: HelmHttpFeed = {
+    id: 'charts',
+    type: 'helm',
+    url: `${repo.url}/repo`,
+    auth: { kind: 'anonymous' },
+    maxTags: DEFAULT_MAX_TAGS,
+    maxIndexBytes: 64 * 1024 * 1024,
+  };
+  const env = await startTestWorker({ feeds: new Map([['charts', charts]]) });
+  try {
+    await putProject(env, {
+      name: 'replay-metadata',
+      packages: [{ name: 'app', feed: 'charts', package: 'app' }],
+    });
+    await startTrigger(env.client, env.taskQueue, {
+      project: 'replay-metadata',
+      name: 'app',
+      intervalSeconds: 600,
+    });
+    const [release] = await waitForReleases(env, 'replay-metadata', 1);
+    expect(release.packages.map((p) => p.tag)).toEqual(['1.3.1+build.10']);
+    const trigger = env.client.workflow.getHandle('trigger/replay-metadata/app');
+    await settledHistory(trigger);
+    const history = exportHistory(trigger.workflowId);
+    expect(patchMarkers(history)).toContain('build-metadata-numeric-order');
+    writeFileSync(path.join(FIXTURES, 'trigger-build-metadata.json'), history);
+    await trigger.terminate('recorded');
+  } finally {
+    await env.stop();
+    await repo.close();
+  }
+}
+
+/** The IDs of the patch markers a history holds, in order. */
+function patchMarkers(history: Buffer): string[] {
+  const { events } = JSON.parse(history.toString()) as {
+    events: Array<{
+      markerRecordedEventAttributes?: { details?: Record<string, { payloads?: Array<{ data?: string }> }> };
+    }>;
+  };
+  return events.flatMap((e) => {
+    const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+    return data ? [(JSON.parse(Buffer.from(data, 'base64').toString()) as { id: string }).id] : [];
+  });
+}
+
 /** The Temporal CLI's JSON export, the format `temporal workflow show --output json` gives operators too. */
 function exportHistory(workflowId: string): Buffer {
   return execFileSync(findTemporalCli()!, [
@@ -326,8 +438,11 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_HEALING_HISTORIES === '1') await recordHealing();
   if (process.env.RECORD_WANTED_HISTORY === '1') await recordWanted();
   if (process.env.RECORD_OUTAGE_HISTORY === '1') await recordOutage();
+  if (process.env.RECORD_DESTINATION_RETRY_HISTORY === '1') await recordDestinationRetry();
+  if (process.env.RECORD_METADATA_HISTORY === '1') await recordMetadataOrder();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
+    'destination-retrying.json',
     'destination.json',
     'environment-retrying.json',
     'environment.json',
@@ -337,6 +452,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-before-even-phases.json',
     'trigger-before-ledger.json',
     'trigger-before-one-patch.json',
+    'trigger-build-metadata.json',
     'trigger-feed-outage.json',
     'trigger-remote-poll.json',
     'trigger-wanted-tag.json',
@@ -349,6 +465,7 @@ test('replays recorded trigger, release and destination histories without nondet
     process.env.FEED_TRIGGERS_TEST_BUNDLE!,
   ]);
   expect(stdout.trim().split('\n')).toEqual([
+    'replayed destination-retrying.json',
     'replayed destination.json',
     'replayed environment-retrying.json',
     'replayed environment.json',
@@ -358,6 +475,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-before-even-phases.json',
     'replayed trigger-before-ledger.json',
     'replayed trigger-before-one-patch.json',
+    'replayed trigger-build-metadata.json',
     'replayed trigger-feed-outage.json',
     'replayed trigger-remote-poll.json',
     'replayed trigger-wanted-tag.json',

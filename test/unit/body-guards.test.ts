@@ -8,8 +8,8 @@ describe('the JSON depth guard', () => {
   });
 
   test('refuses a body in another charset rather than scanning its bytes as UTF-8 (415)', () => {
-    // Before: in UTF-16LE the scan ended the string at the escaped quote's own byte and counted no bracket;
-    // the parsed body then overflowed the stack in the NUL check, a 500.
+    // Scanned as UTF-8, a UTF-16LE body ends the string at the escaped quote's own byte and counts no
+    // bracket; the parsed body then overflows the stack in the NUL check, a 500.
     for (const charset of ['utf-16le', 'utf-16be', 'utf-16', 'utf-32'])
       expect(() => refuseDeepJson(null, null, Buffer.from(deep, 'utf16le'), charset)).toThrow(
         expect.objectContaining({ status: 415 }),

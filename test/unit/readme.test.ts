@@ -1,20 +1,26 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ManifestSchema } from '../../src/cli/apply';
 
-const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
-/** Every declarative file in the README, by its first project's name. */
+const ROOT = path.resolve(__dirname, '../..');
+/** The README and every page of docs/, where the declarative examples live. */
+const docs = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).map((f) => `docs/${f}`)]
+  .filter((f) => f.endsWith('.md'))
+  .sort()
+  .map((f) => readFileSync(path.join(ROOT, f), 'utf8'))
+  .join('\n');
+/** Every declarative file in the documentation, by its first project's name. */
 const manifests = new Map(
-  [...readme.matchAll(/```yaml\n(projects:[\s\S]*?)```/g)].map((m) => {
+  [...docs.matchAll(/```yaml\n(projects:[\s\S]*?)```/g)].map((m) => {
     const parsed = ManifestSchema.safeParse(parseYaml(m[1]));
     return [parsed.success ? parsed.data.projects[0].spec.name : m[1].slice(0, 60), parsed] as const;
   }),
 );
 
-/** The README's declarative examples must stay files `apply` accepts. */
-test('the README example files are valid manifests', () => {
-  expect([...manifests.keys()]).toEqual(['promote', 'shop']);
+/** The documentation's declarative examples must stay files `apply` accepts. */
+test('the documented example files are valid manifests', () => {
+  expect([...manifests.keys()].sort()).toEqual(['promote', 'shop']);
   for (const parsed of manifests.values()) expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
   const shop = manifests.get('shop')!.data!.projects[0];
   expect(shop.spec.channels.map((c) => c.name)).toEqual(['stable', 'nightly']);

@@ -29,10 +29,10 @@ describe('serve, worker and api --help', () => {
     },
   );
 
-  test('the README documents every variable the roles read, and FEED_TRIGGERS_API_URL', () => {
-    const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+  test('docs/configuration.md documents every variable the roles read, and FEED_TRIGGERS_API_URL', () => {
+    const doc = readFileSync(path.resolve(__dirname, '../../docs/configuration.md'), 'utf8');
     for (const name of [...Object.keys(ENVIRONMENT), 'FEED_TRIGGERS_API_URL', 'FEED_TRIGGERS_TOKEN'])
-      expect([name, readme.includes(`\`${name}\``)]).toEqual([name, true]);
+      expect([name, doc.includes(`\`${name}\``)]).toEqual([name, true]);
   });
 });
 
@@ -53,7 +53,8 @@ describe("the embedded dev server's ports", () => {
   });
 
   test("the API on one of the dev server's ports is refused before anything starts", () => {
-    // Before: the dev server started, then the API said its port was "in use by another process" (our own).
+    // Checked late, the dev server would start first and the API then find its port "in use by another
+    // process" (our own).
     for (const port of ['7233', '7243', '8233', '8234'])
       expect(() => loadConfig({ FEED_TRIGGERS_API_PORT: port })).toThrow(
         new RegExp(`FEED_TRIGGERS_API_PORT: ${port} is also TEMPORAL_`),

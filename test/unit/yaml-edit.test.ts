@@ -200,7 +200,7 @@ describe('hostile files stay byte-identical outside the edited scalar', () => {
   });
 
   test('a value with an explicit tag other than !!str is refused, not written under that tag', () => {
-    // Before: `tag: !!int v2`, which Go's YAML (Helm, kustomize) cannot decode as an int.
+    // Kept, the tag would give `tag: !!int v2`, which Go's YAML (Helm, kustomize) cannot decode as an int.
     expect(() => editDeployFile('image:\n  tag: !!int 1\n', field('image.tag', 'v2'))).toThrow(
       /image.tag has the explicit tag tag:yaml.org,2002:int/,
     );
