@@ -15,7 +15,6 @@ const common = {
   transformIgnorePatterns: ['/node_modules/(?!kysely/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['**/*.test.ts'],
-  testTimeout: 120000,
 };
 
 const withServers = {
@@ -25,7 +24,9 @@ const withServers = {
 };
 
 module.exports = {
-  maxWorkers: 2,
+  // Read from here only: jest-circus takes the run's timeout, not a project's.
+  testTimeout: 120000,
+  maxWorkers: 3,
   projects: [
     { ...common, displayName: 'unit', roots: ['<rootDir>/test/unit'] },
     { ...withServers, displayName: 'integration', roots: ['<rootDir>/test/integration'] },

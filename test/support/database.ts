@@ -50,7 +50,9 @@ export async function openTestDatabase(): Promise<Database> {
   if (!serverUrl) throw new Error('FEED_TRIGGERS_TEST_DATABASE_URL is not set: run through the global setup');
   const name = `ledger_${randomUUID().replace(/-/g, '')}`;
   await asAdmin(serverUrl, `CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
-  const database = await openDatabase({ url: onDatabase(serverUrl, name), poolSize: 5 });
+  // One connection, as the embedded database has: what a call wrote is there for the next query (the audit
+  // log's record of a call is written as it answers, and a pool lets a later read overtake it).
+  const database = await openDatabase({ url: onDatabase(serverUrl, name), poolSize: 1 });
   return {
     ...database,
     async close() {
