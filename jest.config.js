@@ -26,6 +26,8 @@ const withServers = {
 module.exports = {
   // Read from here only: jest-circus takes the run's timeout, not a project's.
   testTimeout: 120000,
+  // Most integration time is waiting on timers and backoffs (intervals, outages, deadlines), not CPU: a
+  // third worker on two cores overlaps those waits.
   maxWorkers: 3,
   projects: [
     { ...common, displayName: 'unit', roots: ['<rootDir>/test/unit'] },
