@@ -2,7 +2,7 @@ import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
 import { Database } from '../db/open';
-import { metrics, scrape } from '../metrics';
+import { metrics, scrape } from '../observability/metrics';
 import { matchedRule } from './access';
 import { defineRoutes, Handlers, mountRoutes, Problem, problemExample } from './route';
 import { TemporalHealth } from './temporal-health';

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { Feed } from '../feeds/feed';
 import { checkOutboundUrl, OutboundPolicy } from '../net/outbound';
 import { metrics, notificationVerdict } from '../observability/metrics';
+import { RECEIVER_TYPES } from '../receivers/spec';
 import {
-  RECEIVER_TYPES,
   parseNotification,
   PayloadError,
   Push,

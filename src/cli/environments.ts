@@ -1,4 +1,4 @@
-import type { Deployment } from '../db/deployments';
+import type { Deployment } from '../domain/deployment';
 
 /** One environment of a project as `GET /projects/{project}/environments` answers it. */
 export interface EnvironmentView {

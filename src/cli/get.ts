@@ -1,4 +1,4 @@
-import type { Approval, Deployment } from '../db/deployments';
+import type { Approval, Deployment } from '../domain/deployment';
 import type { ProjectRelease, ProjectSpec } from '../domain/project';
 import type { PhaseView } from '../domain/lifecycle';
 import type { TriggerState } from '../domain/trigger';

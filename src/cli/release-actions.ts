@@ -1,4 +1,4 @@
-import type { Approval, Deployment } from '../db/deployments';
+import type { Approval, Deployment } from '../domain/deployment';
 import { ApiClient, ApiError, pathSegment } from './api-client';
 import { printable } from './printable';
 import { parseCommandLine, UsageError } from './usage';

@@ -4,7 +4,8 @@ import { Client } from '@temporalio/client';
 import express from 'express';
 import { mountRoutes } from '../../src/api/route';
 import { webhookHandlers, WEBHOOK_ROUTES } from '../../src/api/webhooks';
-import { Database, openDatabase } from '../../src/db/open';
+import type { Database } from '../../src/db/open';
+import { openTestDatabase } from '../support/database';
 import { Ledger } from '../../src/db/ledger';
 import { ProjectSpecSchema } from '../../src/domain/project';
 import { registry } from '../../src/observability/metrics';
@@ -20,7 +21,7 @@ describe('feed_triggers_deployments_total', () => {
   let database: Database;
   let ledger: Ledger;
   beforeAll(async () => {
-    database = await openDatabase({});
+    database = await openTestDatabase();
     ledger = new Ledger(database.db);
   });
   afterAll(() => database?.close());

@@ -1,15 +1,21 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { connectTemporal, TemporalHandle } from '../../src/temporal/connect';
+import { startLedgerServer } from './database';
+import type { TestPostgres } from './postgres';
+
+const execFileAsync = promisify(execFile);
 
 declare global {
   var __FEED_TRIGGERS_TEMPORAL__: TemporalHandle | undefined;
   var __FEED_TRIGGERS_RUN_DIR__: string | undefined;
+  var __FEED_TRIGGERS_POSTGRES__: TestPostgres | undefined;
 }
 
-/** One throwaway Temporal dev server and one workflow bundle for the whole test run. */
+/** One throwaway Temporal dev server, one PostgreSQL server and one workflow bundle for the whole test run. */
 export default async function globalSetup(): Promise<void> {
   // Every temporary directory of the run (data dirs, registries, PostgreSQL, git servers) goes under one,
   // removed at the end: test files need not each remember to clean up, and a run leaves nothing in /tmp.
@@ -18,12 +24,20 @@ export default async function globalSetup(): Promise<void> {
   chmodSync(runDir, 0o755);
   process.env.TMPDIR = runDir;
   globalThis.__FEED_TRIGGERS_RUN_DIR__ = runDir;
-  // The CLI tests run the built `bin/feed-triggers.js`, as npx does: build first so they never test stale output.
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: path.resolve(__dirname, '../..'),
-    stdio: 'inherit',
+  // The CLI tests run the built `bin/feed-triggers.js`, as npx does: build first so they never test stale
+  // output. Incremental (`tsc -b`, as `npm run build`): unchanged sources cost a check, not a compile.
+  const build = execFileAsync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-b', 'tsconfig.build.json'],
+    {
+      cwd: path.resolve(__dirname, '../..'),
+    },
+  ).catch((err: { stdout?: string; stderr?: string }) => {
+    throw new Error(`the build failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
   });
-  const temporal = await connectTemporal({
+  // The servers start while tsc runs: they need none of its output.
+  const postgres = startLedgerServer();
+  const temporal = connectTemporal({
     address: process.env.TEMPORAL_ADDRESS ?? null,
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
     apiKey: null,
@@ -34,7 +48,17 @@ export default async function globalSetup(): Promise<void> {
     httpPort: 0,
     cliPath: null,
   });
-  globalThis.__FEED_TRIGGERS_TEMPORAL__ = temporal;
+  const started = await Promise.allSettled([build, postgres, temporal]);
+  if (started[1].status === 'fulfilled') globalThis.__FEED_TRIGGERS_POSTGRES__ = started[1].value;
+  if (started[2].status === 'fulfilled') globalThis.__FEED_TRIGGERS_TEMPORAL__ = started[2].value;
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  // A setup that fails leaves nothing running.
+  if (failed) {
+    await globalThis.__FEED_TRIGGERS_TEMPORAL__?.close();
+    await globalThis.__FEED_TRIGGERS_POSTGRES__?.stop();
+    throw failed.reason;
+  }
+  const temporalHandle = globalThis.__FEED_TRIGGERS_TEMPORAL__!;
   // The service's own bundle cache (kept between runs while the code is unchanged): the services the tests
   // start find it there too, instead of each running webpack.
   const bundlePath = execFileSync(
@@ -44,7 +68,8 @@ export default async function globalSetup(): Promise<void> {
       encoding: 'utf8',
     },
   ).trim();
-  process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS = temporal.address;
-  process.env.FEED_TRIGGERS_TEST_NAMESPACE = temporal.namespace;
+  process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS = temporalHandle.address;
+  process.env.FEED_TRIGGERS_TEST_NAMESPACE = temporalHandle.namespace;
+  process.env.FEED_TRIGGERS_TEST_DATABASE_URL = globalThis.__FEED_TRIGGERS_POSTGRES__!.url;
   process.env.FEED_TRIGGERS_TEST_BUNDLE = bundlePath;
 }

@@ -133,5 +133,5 @@ export class TestRegistry {
   }
 }
 
-export { pushImage } from '../../scripts/push-image';
-export type { ManifestKind, PushOptions } from '../../scripts/push-image';
+export { pushImage } from './push-image';
+export type { ManifestKind, PushOptions } from './push-image';

@@ -5,7 +5,8 @@ import { Feed } from '../../src/feeds/feed';
 import { createWorker } from '../../src/runtime/worker';
 import { NamedSecret } from '../../src/config/secrets';
 import { OutboundPolicy } from '../../src/net/outbound';
-import { Database, openDatabase } from '../../src/db/open';
+import { Database } from '../../src/db/open';
+import { openTestDatabase } from './database';
 import { Ledger } from '../../src/db/ledger';
 import type { DeliveryBackoff } from '../../src/domain/delivery';
 import type { DeployBackoff } from '../../src/domain/lifecycle';
@@ -46,7 +47,7 @@ export async function startTestWorker(
     secrets?: ReadonlyMap<string, NamedSecret>;
     outbound?: OutboundPolicy;
     extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
-    /** The ledger's database; by default an in-memory PGlite of the worker's own, closed with it. */
+    /** The ledger's database; by default an empty one of the worker's own on the run's PostgreSQL, dropped with it. */
     database?: Database;
     deliveryBackoff?: DeliveryBackoff;
     /** Waits between attempts at a deployment whose target is down; the service's default when absent. */
@@ -65,7 +66,7 @@ export async function startTestWorker(
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace });
-  const database = options.database ?? (await openDatabase({}));
+  const database = options.database ?? (await openTestDatabase());
   const ledger = new Ledger(database.db, database.ledgerOptions);
   const worker = await createWorker({
     connection: nativeConnection,

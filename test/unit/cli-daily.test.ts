@@ -10,7 +10,7 @@ import { printable, printableJson } from '../../src/cli/printable';
 import { releaseRequest } from '../../src/cli/release-actions';
 import { triggerRequest } from '../../src/cli/trigger-actions';
 import { HelpRequested, UsageError } from '../../src/cli/usage';
-import type { Deployment } from '../../src/db/deployments';
+import type { Deployment } from '../../src/domain/deployment';
 import { runCliCapturing } from '../support/cli';
 import { startServer, TestServer } from '../support/http-server';
 

@@ -1,6 +1,7 @@
 import { createHmac, generateKeyPairSync, KeyObject, sign } from 'node:crypto';
-import { JwksCache, OidcConfig, OidcSchema, oidcRefusal } from '../../src/oidc';
-import { STRICT_OUTBOUND } from '../../src/feeds/outbound';
+import { JwksCache, oidcRefusal } from '../../src/receivers/oidc';
+import { OidcConfig, OidcSchema } from '../../src/receivers/spec';
+import { STRICT_OUTBOUND } from '../../src/net/outbound';
 
 const AUDIENCE = 'https://feed-triggers.example.com/hooks/gar';
 const EMAIL = 'pubsub-push@my-project.iam.gserviceaccount.com';
