@@ -5,6 +5,8 @@ COPY src src
 COPY workflows workflows
 COPY activities activities
 COPY scripts scripts
+# The benchmark and helper scripts compiled with the service share test/support's registry and push helpers.
+COPY test/support test/support
 COPY bin bin
 # The image's own Node 24 runs the service: the Node that package.json pins for machines with an older one
 # (node_modules/node, ~125 MB) is left out.
