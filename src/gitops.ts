@@ -232,6 +232,8 @@ function running(pid: number): boolean {
  * compares names, so `.git\u200c` is `.git` on a Mac) and lone surrogates (not UTF-8 at all).
  */
 const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Default_Ignorable_Code_Point}]/u;
+/** The same, every one (for showing them escaped; `replace` starts it afresh each time). */
+const EVERY_INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Default_Ignorable_Code_Point}]/gu;
 
 /**
  * A path component another checkout would take for Git's own folder, compared after NFKC (fullwidth
@@ -252,7 +254,7 @@ function namesDotGit(part: string): boolean {
 export function repositoryPath(given: string): string {
   // Invisible code points are shown escaped, so the message says which path it was.
   const shown = JSON.stringify(given.slice(0, 200)).replace(
-    new RegExp(INVISIBLE.source, 'gu'),
+    EVERY_INVISIBLE,
     (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
   );
   const refuse = (why: string) => new GitPermanentError(`${shown}: ${why}`);
