@@ -186,11 +186,13 @@ export function createApp(options: AppOptions): express.Express {
     lifecycleRoutes(options.client, options.ledger, options.taskQueue, temporal, options.updateDeadlineMs),
   );
   app.use(temporal);
-  app.use(webhookRoutes(options.client, options.webhookToken ?? null));
+  // Both notification paths remember what they acted on in one place, for the replay window.
+  const receivers = new ReceiverStore(options.ledger.db, options.configReceivers);
+  app.use(webhookRoutes(options.client, options.webhookToken ?? null, receivers));
   app.use(
     receiverRoutes({
       client: options.client,
-      store: new ReceiverStore(options.ledger.db, options.configReceivers),
+      store: receivers,
       secrets: options.receiverSecrets ?? new Map(),
       dockerHubCallbackOrigin: options.dockerHubCallbackOrigin ?? null,
       feeds: options.feeds ?? new Map(),

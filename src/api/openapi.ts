@@ -366,10 +366,11 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     responses: {
       202: {
         description:
-          'The triggers watching the pushed packages were told to poll; `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 100 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns)',
+          'The triggers watching the pushed packages were told to poll; `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 100 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns); `ignored`: a notification acted on before (an event id again, or with a token configured the same body within 10 minutes), told to nobody',
         schema: z.object({
           packages: z.array(z.string()),
           triggers: z.array(z.string()),
+          ignored: z.string().optional(),
           pending: z.array(z.string()).optional(),
           missed: z.array(z.string()).optional(),
           deferred: z.array(z.string()).optional(),

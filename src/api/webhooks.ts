@@ -7,7 +7,8 @@ import { FeedIdSchema } from '../domain/trigger-schema';
 import { pollNowSignal, PollNowRequest } from '../../workflows/messages/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 import { listRunning, within } from './workflows';
-import { DistributionSchema, sameSecret } from '../receivers';
+import { DistributionSchema, distributionDeliveryKeys, REPLAY_WINDOW_MS, sameSecret } from '../receivers';
+import type { ReceiverStore } from '../db/receivers';
 
 /** A registry batches a few events per notification; bodies and fan-out stay bounded. */
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
@@ -105,6 +106,41 @@ export async function signalWatchers(
     missed: sorted.filter((_, i) => outcomes[i] === 'missed'),
     deferred,
   };
+}
+
+/** Where verified notifications are remembered for the replay window: the ledger's, shared by API processes. */
+export type DeliveryRecords = Pick<ReceiverStore, 'firstDelivery' | 'forgetDelivery'>;
+
+/** What signalWatchers answers. */
+export type Signals = Awaited<ReturnType<typeof signalWatchers>>;
+
+/**
+ * signalWatchers for one delivery of a notification, once: null when one of its `delivery` keys was acted on
+ * within the replay window (a replay, to acknowledge and ignore). It is recorded as acted on only once every
+ * watcher was told: a notification whose signal failed, whose watchers are still being looked up (deferred),
+ * or that found none yet must count when it comes again, or a burst of identical notifications (one per
+ * pushed tag) could leave a trigger unpolled.
+ */
+export async function signalOnce(
+  client: Client,
+  records: DeliveryRecords,
+  sender: string,
+  delivery: readonly string[],
+  keys: readonly string[],
+  request: PollNowRequest,
+): Promise<Signals | null> {
+  if (!(await records.firstDelivery(sender, delivery, REPLAY_WINDOW_MS))) return null;
+  const forget = () => records.forgetDelivery(sender, delivery).catch(() => undefined);
+  let signals: Signals;
+  try {
+    signals = await signalWatchers(client, keys, request);
+  } catch (err) {
+    await forget();
+    throw err;
+  }
+  if (signals.deferred.length > 0 || signals.missed.length > 0 || signals.signalled.length === 0)
+    await forget();
+  return signals;
 }
 
 /**
@@ -259,9 +295,10 @@ async function refreshWatchers(
 /**
  * `POST /webhooks/registry[?feed=ID]`: a registry's push notification makes every trigger watching the
  * pushed repository poll now, so a release follows a push in seconds; polling stays the safety net.
- * Duplicate deliveries are harmless: a poll of an unchanged repository releases nothing.
+ * A notification acted on before (an event id again, or with a token configured, the same body within the
+ * replay window, whatever its spacing or key order) is acknowledged and ignored, as on `/hooks/<id>`.
  */
-export function webhookRoutes(client: Client, token: string | null): Router {
+export function webhookRoutes(client: Client, token: string | null, records: DeliveryRecords): Router {
   const router = Router();
   router.post(
     '/webhooks/registry',
@@ -305,10 +342,16 @@ export function webhookRoutes(client: Client, token: string | null): Router {
       // Pulls, deletions and blob pushes are taken (202) and counted as ignored, not as accepted pushes.
       res.locals.ignored = keys.size === 0;
       const all = [...keys];
-      const { signalled, pending, missed, deferred } = await signalWatchers(client, all, {
-        source: 'webhook registry',
-        tags,
-      });
+      const request = { source: 'webhook registry', tags };
+      // Remembered per feed the query names: the same body for another feed is another notification.
+      const sender = `/webhooks/registry${feed ? `?feed=${feed}` : ''}`;
+      const delivery = keys.size > 0 ? distributionDeliveryKeys(req.body, token !== null) : [];
+      const signals = await signalOnce(client, records, sender, delivery, all, request);
+      if (signals === null) {
+        res.locals.ignored = true;
+        return void res.status(202).json({ packages: all, triggers: [], ignored: 'a replayed notification' });
+      }
+      const { signalled, pending, missed, deferred } = signals;
       res.status(202).json({
         packages: all,
         triggers: signalled,
