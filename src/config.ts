@@ -3,6 +3,7 @@ import { ConfiguredReceiver, ReceiverSpecSchema } from './receivers';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { refuseDeepYaml } from './yaml-depth';
 import { z } from 'zod';
 import { FeedIdSchema } from './domain/trigger-schema';
 import { NamedSecret } from './secrets';
@@ -429,7 +430,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     where = configPath;
     let raw: unknown;
     try {
-      raw = parseYaml(readFileSync(configPath, 'utf8'));
+      const text = readFileSync(configPath, 'utf8');
+      refuseDeepYaml(text);
+      raw = parseYaml(text);
     } catch (err) {
       throw new ConfigError(`${configPath}: ${(err as Error).message.split('\n')[0]}`);
     }
