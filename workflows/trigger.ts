@@ -5,7 +5,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
-  continueAsNew,
+  makeContinueAsNewFunc,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -41,6 +41,7 @@ export * from './messages/trigger';
 import {
   initialTriggerState,
   PackageRef,
+  TRIGGER_WORKFLOW_TASK_TIMEOUT,
   TriggerChannelView,
   TriggerSpec,
   TriggerState,
@@ -227,7 +228,12 @@ export async function trigger(input: TriggerInput): Promise<void> {
 
   await condition(allHandlersFinished);
   machine.state.runs += 1;
-  await continueAsNew<typeof trigger>({ spec: machine.state.spec, state: machine.state, pollPending });
+  // The task timeout is set again, so triggers started before it was shortened take it at their rollover.
+  await makeContinueAsNewFunc<typeof trigger>({ workflowTaskTimeout: TRIGGER_WORKFLOW_TASK_TIMEOUT })({
+    spec: machine.state.spec,
+    state: machine.state,
+    pollPending,
+  });
 }
 
 /** Failures of the channel's load (as opposed to a feed's): the evaluation ends with the error recorded. */

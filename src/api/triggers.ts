@@ -17,7 +17,13 @@ import {
   TRIGGER_STATE_ATTRIBUTE,
   watchedPackageKey,
 } from '../domain/search-attributes';
-import { triggerStatus, triggerWorkflowId, TriggerSpec, TriggerState } from '../domain/trigger';
+import {
+  TRIGGER_WORKFLOW_TASK_TIMEOUT,
+  triggerStatus,
+  triggerWorkflowId,
+  TriggerSpec,
+  TriggerState,
+} from '../domain/trigger';
 import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import type { trigger } from '../../workflows/trigger';
 import {
@@ -166,6 +172,8 @@ export function triggerRoutes(
         workflowIdConflictPolicy: 'FAIL',
         // A deleted trigger's ID may be used again for a new trigger.
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        // Short, so a read is not held long behind a poll running in the trigger's workflow task.
+        workflowTaskTimeout: TRIGGER_WORKFLOW_TASK_TIMEOUT,
         typedSearchAttributes: [
           { key: PROJECT_ATTRIBUTE, value: spec.project },
           { key: CHANNEL_ATTRIBUTE, value: spec.channel },

@@ -7,6 +7,14 @@ import type { PackageRef, TriggerSpec } from './trigger-schema';
 export const MIN_INTERVAL_SECONDS = 10;
 export const DEFAULT_INTERVAL_SECONDS = 300;
 export const MAX_INTERVAL_SECONDS = 7 * 24 * 3600;
+/**
+ * The trigger workflow's task timeout. A poll runs first as a local activity, inside a workflow task, and
+ * the server holds a query (every trigger read) until that task completes or the worker heartbeats it, at
+ * 80 % of this timeout: at the default 10 s a read waited ~8 s behind a poll of a 100k-chart Helm index
+ * (bench:hostile --reads-only), at 2 s up to 2.05 s. At 1.5 s the task is heartbeaten every 1.2 s; a
+ * trigger's task itself takes milliseconds.
+ */
+export const TRIGGER_WORKFLOW_TASK_TIMEOUT = '1.5 seconds';
 /** The slug rule of SlugSchema, for the plain checks workflows run. */
 const SLUG = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/;
 const isSlug = (v: unknown) => typeof v === 'string' && v.length <= 63 && SLUG.test(v);
