@@ -1,4 +1,8 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Client } from '@temporalio/client';
 import { createApp } from '../src/api/app';
@@ -12,6 +16,7 @@ import { HelmHttpFeed } from '../src/feeds/feed';
 import { HelmRepositoryClient } from '../src/feeds/helm';
 import { HttpClient } from '../src/net/http';
 import { startServer } from '../test/support/http-server';
+import { freePort } from '../test/support/registry';
 
 /**
  * Hostile-input figures: rules that backtrack catastrophically on V8 over hostile tags (RE2 keeps them
@@ -19,7 +24,11 @@ import { startServer } from '../test/support/http-server';
  * /healthz latency (p50, p99, max) while hostile probes run in the same process: viewers' previews of
  * 30,000 tags of 128 characters with an extract of 128 `$1`s, and the worker parsing a 100k-chart Helm
  * index over and over. `--probes-only` runs that last part alone; `--seconds N` sets its length (20);
- * `--probes previews` or `--probes helm` runs one kind of probe.
+ * `--probes previews` or `--probes helm` runs one kind of probe. Last, trigger reads while the worker is busy
+ * (`--reads-only` runs that part alone): the built service as `npm start` runs it (`serve`: API, worker and
+ * an embedded Temporal dev server in one process), whose triggers poll Helm feeds serving the 100k-chart
+ * index without validators (each poll downloads and parses it again), told to poll over and over, while
+ * `GET /triggers/<project>/<name>` of a busy trigger is timed (issue 25: answered within 2 s).
  */
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -133,6 +142,158 @@ async function healthUnderProbes(seconds: number, helmBody: Buffer, kinds: reado
   await client.connection.close().catch(() => undefined);
 }
 
+/** Busy feeds: each trigger polls its own, so every poll-now downloads and parses a 100k-chart index. */
+const BUSY_FEEDS = 3;
+
+/**
+ * `GET /triggers/<project>/<name>` latency (p50, p99, max) every ~100 ms for `seconds`, against the built
+ * service (`dist/src/main.js serve`: API, worker and its embedded dev server in one process, a data folder
+ * of its own), while its worker parses the hostile index over and over: BUSY_FEEDS triggers told to poll
+ * now every 500 ms, the feeds' poll cache off. The read asks the trigger's workflow (a query the worker
+ * answers), so it waits whenever the worker's event loop or its workflow tasks do.
+ */
+async function triggerReadsUnderBusyWorker(seconds: number, helmBody: Buffer): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-bench-reads-'));
+  let indexReads = 0;
+  const index = await startServer((req, res) => {
+    if (!/^\/\d+\/index\.yaml$/.test(req.url)) return void res.writeHead(404).end();
+    indexReads++;
+    // No ETag or Last-Modified: the worker cannot answer a poll from its cached copy.
+    res.writeHead(200, { 'content-type': 'application/x-yaml' }).end(helmBody);
+  });
+  const config = path.join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    [
+      'pollCacheSeconds: 0',
+      'feeds:',
+      ...Array.from(
+        { length: BUSY_FEEDS },
+        (_, i) =>
+          `  - { id: busy-${i}, type: helm, url: "${index.url}/${i}", maxTags: 200000, maxIndexBytes: 67108864 }`,
+      ),
+      '',
+    ].join('\n'),
+  );
+  const ports = {
+    FEED_TRIGGERS_API_PORT: await freePort(),
+    TEMPORAL_PORT: await freePort(),
+    TEMPORAL_HTTP_PORT: await freePort(),
+    TEMPORAL_UI_PORT: await freePort(),
+    TEMPORAL_METRICS_PORT: await freePort(),
+  };
+  const api = `http://127.0.0.1:${ports.FEED_TRIGGERS_API_PORT}`;
+  // Its own process group: stopping it takes the dev server it spawned too.
+  const child = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js'), 'serve'], {
+    env: {
+      ...process.env,
+      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+      FEED_TRIGGERS_DATA_DIR: path.join(dir, 'data'),
+      FEED_TRIGGERS_CONFIG: config,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let tail = '';
+  let token = '';
+  for (const stream of [child.stdout!, child.stderr!])
+    stream.on('data', (d: Buffer) => {
+      tail = (tail + d.toString()).slice(-4000);
+      token ||= /^ {2}(ft_\S+)$/m.exec(tail)?.[1] ?? '';
+    });
+  const stopService = async () => {
+    if (child.exitCode !== null || !child.pid) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    process.kill(-child.pid, 'SIGTERM');
+    const killed = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(killed);
+  };
+  try {
+    const started = performance.now();
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`the service exited (${child.exitCode}): ${tail}`);
+      if (performance.now() - started > 120_000)
+        throw new Error(`the service was not ready in 120 s: ${tail}`);
+      const ready = await fetch(`${api}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready && token) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const call = async (method: string, at: string, body?: unknown) => {
+      const res = await fetch(`${api}${at}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      if (res.status >= 300) throw new Error(`${method} ${at}: ${res.status} ${text.slice(0, 300)}`);
+    };
+    for (let i = 0; i < BUSY_FEEDS; i++) {
+      await call('PUT', `/projects/busy-${i}`, {
+        packages: [{ name: 'chart', feed: `busy-${i}`, package: 'chart-7' }],
+      });
+      await call('POST', `/projects/busy-${i}/triggers`, { name: 'chart', intervalSeconds: 10 });
+    }
+    // A trigger of the same worker that polls once, at its start, and then only hourly.
+    await call('PUT', '/projects/quiet', {
+      packages: [{ name: 'chart', feed: 'busy-0', package: 'chart-7' }],
+    });
+    await call('POST', '/projects/quiet/triggers', { name: 'chart', intervalSeconds: 3600 });
+    let stop = false;
+    const pollNow = async (i: number) => {
+      while (!stop) {
+        await call('POST', `/triggers/busy-${i}/chart/poll`).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    };
+    const pollers = Array.from({ length: BUSY_FEEDS }, (_, i) => pollNow(i));
+    // Until the worker is parsing: its first polls, then the steady state.
+    while (indexReads < BUSY_FEEDS) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 3000));
+    const readsBefore = indexReads;
+    // Three readers at once: the busy trigger itself, a trigger of the same worker that is not polling, and
+    // /healthz (the process's event loop).
+    const timed = async (at: string) => {
+      const latencies: number[] = [];
+      const statuses = new Map<number, number>();
+      const until = performance.now() + seconds * 1000;
+      while (performance.now() < until) {
+        const t = performance.now();
+        const res = await fetch(`${api}${at}`, { headers: { authorization: `Bearer ${token}` } });
+        await res.arrayBuffer();
+        latencies.push(performance.now() - t);
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return (
+        `${at} (${latencies.length} reads): p50 ${percentile(latencies, 50).toFixed(0)} ms, ` +
+        `p99 ${percentile(latencies, 99).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms, ` +
+        `answered ${[...statuses].map(([status, n]) => `${n}x${status}`).join(', ')}`
+      );
+    };
+    const figures = await Promise.all(
+      ['/triggers/busy-0/chart', '/triggers/quiet/chart', '/healthz'].map(timed),
+    );
+    stop = true;
+    await Promise.allSettled(pollers);
+    say(
+      `While the worker parses the 100k-chart index (${seconds} s; ${indexReads - readsBefore} downloads, ` +
+        `${BUSY_FEEDS} triggers told to poll every 500 ms):\n  ${figures.join('\n  ')}`,
+    );
+  } finally {
+    await stopService();
+    await index.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const seconds = Number(args[args.indexOf('--seconds') + 1]) || 20;
@@ -141,6 +302,10 @@ async function main(): Promise<void> {
     : ['previews', 'helm'];
   if (args.includes('--probes-only')) {
     await healthUnderProbes(seconds, Buffer.from(helmIndex(100_000)), kinds);
+    return;
+  }
+  if (args.includes('--reads-only')) {
+    await triggerReadsUnderBusyWorker(seconds, Buffer.from(helmIndex(100_000)));
     return;
   }
   const hostileTags = Array.from({ length: 10_000 }, (_, i) => `${'a'.repeat(100)}${i}`);
@@ -194,6 +359,7 @@ async function main(): Promise<void> {
     await server.close();
   }
   await healthUnderProbes(seconds, bodies.get('/r100000/index.yaml')!, kinds);
+  await triggerReadsUnderBusyWorker(seconds, bodies.get('/r100000/index.yaml')!);
 }
 
 main().then(

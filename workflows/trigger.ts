@@ -5,8 +5,8 @@ import {
   CancellationScope,
   condition,
   isCancellation,
-  continueAsNew,
   deprecatePatch,
+  makeContinueAsNewFunc,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -35,6 +35,7 @@ import {
   pollNowSignal,
   resumeSignal,
   stateQuery,
+  TRIGGER_WORKFLOW_TASK_TIMEOUT,
 } from './contracts/trigger';
 import { initialTriggerState, PackageRef, TriggerStatus } from '../src/domain/trigger';
 
@@ -214,7 +215,12 @@ export async function trigger(input: TriggerInput): Promise<void> {
 
   await condition(allHandlersFinished);
   machine.state.runs += 1;
-  await continueAsNew<typeof trigger>({ spec: machine.state.spec, state: machine.state, pollPending });
+  // The task timeout is set again, so triggers started before it was shortened take it at their rollover.
+  await makeContinueAsNewFunc<typeof trigger>({ workflowTaskTimeout: TRIGGER_WORKFLOW_TASK_TIMEOUT })({
+    spec: machine.state.spec,
+    state: machine.state,
+    pollPending,
+  });
 }
 
 /** Failures of the channel's load (as opposed to a feed's): the evaluation ends with the error recorded. */

@@ -98,13 +98,20 @@ export function createApp(options: AppOptions): express.Express {
   const outbound = options.outbound ?? PERMISSIVE_OUTBOUND;
   // Every table of src/api/routes.ts but health and metrics (mounted above, and in health-only processes).
   mountRoutes(app, DOCS_ROUTES, docsHandlers(openApiDocument));
-  mountRoutes(app, WEBHOOK_ROUTES, webhookHandlers(options.client, options.webhookToken ?? null), temporal);
+  // Both notification paths remember what they acted on in one place, for the replay window.
+  const receivers = new ReceiverStore(options.ledger.db, options.configReceivers);
+  mountRoutes(
+    app,
+    WEBHOOK_ROUTES,
+    webhookHandlers(options.client, options.webhookToken ?? null, receivers),
+    temporal,
+  );
   mountRoutes(
     app,
     RECEIVER_ROUTES,
     receiverHandlers({
       client: options.client,
-      store: new ReceiverStore(options.ledger.db, options.configReceivers),
+      store: receivers,
       secrets: options.receiverSecrets ?? new Map(),
       dockerHubCallbackOrigin: options.dockerHubCallbackOrigin ?? null,
       feeds,

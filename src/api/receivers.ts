@@ -10,7 +10,6 @@ import {
   PayloadError,
   Push,
   deliveryKeys,
-  REPLAY_WINDOW_MS,
   senderRefusal,
 } from '../receivers/notifications';
 import { RECEIVER_VERIFICATION, ReceiverSpec, ReceiverSpecSchema } from '../receivers/spec';
@@ -21,7 +20,7 @@ import { ReceiverConflict, ReceiverStore } from '../db/receivers';
 import { principalOf } from './access';
 import { HttpProblem, parseOr400, sendProblem } from './problem';
 import { defineRoutes, Handlers, invalid, notFound, Problem, problemExample, Timestamp } from './route';
-import { MAX_PACKAGES_PER_NOTIFICATION, signalWatchers, WEBHOOK_BODY_LIMIT } from './webhooks';
+import { MAX_PACKAGES_PER_NOTIFICATION, signalOnce, WEBHOOK_BODY_LIMIT } from './webhooks';
 
 export interface ReceiverOptions {
   readonly client: Client;
@@ -361,26 +360,15 @@ export function receiverHandlers(options: ReceiverOptions): Handlers<typeof RECE
       // A notification acted on before (the same delivery id, or the same signed body within the window) is
       // acknowledged and ignored: a captured notification cannot make triggers poll again and again.
       const delivery = deliveryKeys(spec, raw, headers, body);
-      if (!(await store.firstDelivery(spec.name, delivery, REPLAY_WINDOW_MS))) {
+      const request = { source: `webhook ${spec.name}`, tags };
+      const signals = await signalOnce(options.client, store, spec.name, delivery, [...keys], request);
+      if (signals === null) {
         res.locals.ignored = true;
         return void res
           .status(202)
           .json({ receiver: spec.name, ignored: 'a replayed notification', triggers: [] });
       }
-      let signals;
-      try {
-        signals = await signalWatchers(options.client, [...keys], { source: `webhook ${spec.name}`, tags });
-      } catch (err) {
-        // Not acted on: the sender's retry must not count as a replay.
-        await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
-        throw err;
-      }
       const { signalled, pending, missed, deferred } = signals;
-      // Recorded as acted on only once every watcher was told: a notification whose watchers are still
-      // being looked up (deferred), whose signal failed, or that found none yet must count when it comes
-      // again, or a burst of identical notifications (one per pushed tag) could leave a trigger unpolled.
-      if (deferred.length > 0 || missed.length > 0 || signalled.length === 0)
-        await store.forgetDelivery(spec.name, delivery).catch(() => undefined);
       res.status(202).json({
         receiver: spec.name,
         packages: [...keys],

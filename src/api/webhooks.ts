@@ -10,7 +10,13 @@ import type { PollNowRequest } from '../../workflows/contracts/trigger';
 import { HttpProblem, parseOr400 } from './problem';
 import { listRunning, within } from './workflows';
 import { defineRoutes, Handlers, invalid, Problem, problemExample } from './route';
-import { DistributionSchema, sameSecret } from '../receivers/notifications';
+import {
+  DistributionSchema,
+  distributionDeliveryKeys,
+  REPLAY_WINDOW_MS,
+  sameSecret,
+} from '../receivers/notifications';
+import type { ReceiverStore } from '../db/receivers';
 
 /** A registry batches a few events per notification; bodies and fan-out stay bounded. */
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
@@ -258,6 +264,41 @@ async function refreshWatchers(
   }
 }
 
+/** Where verified notifications are remembered for the replay window: the ledger's, shared by API processes. */
+export type DeliveryRecords = Pick<ReceiverStore, 'firstDelivery' | 'forgetDelivery'>;
+
+/** What signalWatchers answers. */
+export type Signals = Awaited<ReturnType<typeof signalWatchers>>;
+
+/**
+ * signalWatchers for one delivery of a notification, once: null when one of its `delivery` keys was acted on
+ * within the replay window (a replay, to acknowledge and ignore). It is recorded as acted on only once every
+ * watcher was told: a notification whose signal failed, whose watchers are still being looked up (deferred),
+ * or that found none yet must count when it comes again, or a burst of identical notifications (one per
+ * pushed tag) could leave a trigger unpolled.
+ */
+export async function signalOnce(
+  client: Client,
+  records: DeliveryRecords,
+  sender: string,
+  delivery: readonly string[],
+  keys: readonly string[],
+  request: PollNowRequest,
+): Promise<Signals | null> {
+  if (!(await records.firstDelivery(sender, delivery, REPLAY_WINDOW_MS))) return null;
+  const forget = () => records.forgetDelivery(sender, delivery).catch(() => undefined);
+  let signals: Signals;
+  try {
+    signals = await signalWatchers(client, keys, request);
+  } catch (err) {
+    await forget();
+    throw err;
+  }
+  if (signals.deferred.length > 0 || signals.missed.length > 0 || signals.signalled.length === 0)
+    await forget();
+  return signals;
+}
+
 export const WEBHOOK_ROUTES = defineRoutes({
   registryNotification: {
     method: 'POST',
@@ -272,10 +313,11 @@ export const WEBHOOK_ROUTES = defineRoutes({
     responses: {
       202: {
         description:
-          'The triggers watching the pushed packages were told to poll; `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 100 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns)',
+          'The triggers watching the pushed packages were told to poll; `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 100 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns); `ignored`: a notification acted on before (an event id again, or with a token configured the same body within 10 minutes), told to nobody',
         schema: z.object({
           packages: z.array(z.string()),
           triggers: z.array(z.string()),
+          ignored: z.string().optional(),
           pending: z.array(z.string()).optional(),
           missed: z.array(z.string()).optional(),
           deferred: z.array(z.string()).optional(),
@@ -295,9 +337,14 @@ export const WEBHOOK_ROUTES = defineRoutes({
 /**
  * `POST /webhooks/registry[?feed=ID]`: a registry's push notification makes every trigger watching the
  * pushed repository poll now, so a release follows a push in seconds; polling stays the safety net.
- * Duplicate deliveries are harmless: a poll of an unchanged repository releases nothing.
+ * A notification acted on before (an event id again, or with a token configured, the same body within the
+ * replay window, whatever its spacing or key order) is acknowledged and ignored, as on `/hooks/<id>`.
  */
-export function webhookHandlers(client: Client, token: string | null): Handlers<typeof WEBHOOK_ROUTES> {
+export function webhookHandlers(
+  client: Client,
+  token: string | null,
+  records: DeliveryRecords,
+): Handlers<typeof WEBHOOK_ROUTES> {
   const registryNotification: RequestHandler[] = [
     // The sender proves itself before its body is read.
     (req, res, next) => {
@@ -339,10 +386,16 @@ export function webhookHandlers(client: Client, token: string | null): Handlers<
       // Pulls, deletions and blob pushes are taken (202) and counted as ignored, not as accepted pushes.
       res.locals.ignored = keys.size === 0;
       const all = [...keys];
-      const { signalled, pending, missed, deferred } = await signalWatchers(client, all, {
-        source: 'webhook registry',
-        tags,
-      });
+      const request = { source: 'webhook registry', tags };
+      // Remembered per feed the query names: the same body for another feed is another notification.
+      const sender = `/webhooks/registry${feed ? `?feed=${feed}` : ''}`;
+      const delivery = keys.size > 0 ? distributionDeliveryKeys(req.body, token !== null) : [];
+      const signals = await signalOnce(client, records, sender, delivery, all, request);
+      if (signals === null) {
+        res.locals.ignored = true;
+        return void res.status(202).json({ packages: all, triggers: [], ignored: 'a replayed notification' });
+      }
+      const { signalled, pending, missed, deferred } = signals;
       res.status(202).json({
         packages: all,
         triggers: signalled,

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { refuseDeepYaml } from '../domain/yaml-depth';
 import { z } from 'zod';
 import { ReceiverSpec, ReceiverSpecSchema } from '../receivers/spec';
 import { ProjectSpecSchema } from '../domain/project';
@@ -153,6 +154,8 @@ export async function readManifest(file: string, stdin?: NodeJS.ReadableStream):
   const text = file === '-' && stdin ? await readStdinBounded(stdin) : readBounded(file);
   let raw: unknown;
   try {
+    // Checked first: the parser composes nested collections recursively (100,000 `[` overflowed the stack).
+    refuseDeepYaml(text);
     raw = parseYaml(text);
   } catch (err) {
     throw new UsageError(`${file}: ${(err as Error).message.split('\n')[0]}`);

@@ -3,6 +3,7 @@ import { ConfiguredReceiver, ReceiverSpecSchema } from '../receivers/spec';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { refuseDeepYaml } from '../domain/yaml-depth';
 import { z } from 'zod';
 import { FeedIdSchema } from '../domain/trigger-schema';
 import { NamedSecret } from './secrets';
@@ -218,7 +219,18 @@ const FileSchema = z
   })
   .strict();
 
-const PortSchema = z.coerce.number().int().min(0).max(65535);
+/**
+ * A whole number from the environment: plain decimal digits only. Number() would also take `0x1F90`, `1e3`,
+ * ` 80 ` and `8080.0`, and a blank value as 0; a typo must be an error naming the variable, not a port.
+ */
+const decimal = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, 'plain decimal digits (such as 8080)')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
+
+const PortSchema = decimal(0, 65535);
 
 const EnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
@@ -236,7 +248,7 @@ const EnvSchema = z.object({
   FEED_TRIGGERS_API_HOST: z.string().min(1).default('127.0.0.1'),
   FEED_TRIGGERS_API_PORT: PortSchema.default(8080),
   /** Seconds a connection may stay silent while none of its requests is being answered. */
-  FEED_TRIGGERS_API_IDLE_SECONDS: z.coerce.number().min(1).max(600).default(5),
+  FEED_TRIGGERS_API_IDLE_SECONDS: decimal(1, 600).default(5),
   FEED_TRIGGERS_DATA_DIR: z.string().min(1).default('.data'),
   FEED_TRIGGERS_CONFIG: z.string().min(1).optional(),
   /** What the worker may use for cached workflows: `1024` (MiB), `768MiB`, `2GiB`. */
@@ -418,7 +430,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     where = configPath;
     let raw: unknown;
     try {
-      raw = parseYaml(readFileSync(configPath, 'utf8'));
+      const text = readFileSync(configPath, 'utf8');
+      refuseDeepYaml(text);
+      raw = parseYaml(text);
     } catch (err) {
       throw new ConfigError(`${configPath}: ${(err as Error).message.split('\n')[0]}`);
     }

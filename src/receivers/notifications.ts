@@ -303,11 +303,74 @@ export const REPLAY_WINDOW_MS = 10 * 60_000;
 const sha256 = (value: string | Buffer) => createHash('sha256').update(value).digest('hex');
 
 /**
+ * JSON text of a parsed value with its object keys sorted and no insignificant whitespace, so the same
+ * notification re-sent with other spacing or key order reads the same. Built with its own stack: a body's
+ * nesting is the sender's choice, and recursion over it could overflow.
+ */
+export function canonicalJson(value: unknown): string {
+  const out: string[] = [];
+  const todo: unknown[] = [value];
+  while (todo.length > 0) {
+    const next = todo.pop();
+    if (next instanceof JsonText) out.push(next.text);
+    else if (Array.isArray(next)) {
+      out.push('[');
+      todo.push(new JsonText(']'));
+      for (let i = next.length - 1; i >= 0; i--) todo.push(next[i], ...(i > 0 ? [COMMA] : []));
+    } else if (next !== null && typeof next === 'object') {
+      const keys = Object.keys(next).sort();
+      out.push('{');
+      todo.push(new JsonText('}'));
+      for (let i = keys.length - 1; i >= 0; i--)
+        todo.push(
+          (next as Record<string, unknown>)[keys[i]],
+          new JsonText(`${i > 0 ? ',' : ''}${JSON.stringify(keys[i])}:`),
+        );
+    } else out.push(JSON.stringify(next) ?? 'null');
+  }
+  return out.join('');
+}
+
+/** Text canonicalJson emits as it is (brackets, commas, keys), never a value of the body. */
+class JsonText {
+  constructor(readonly text: string) {}
+}
+const COMMA = new JsonText(',');
+
+/**
+ * The delivery keys of a CNCF distribution notification envelope (a `distribution` receiver's, and the
+ * older `/webhooks/registry` path's): the id of each event that moves a tag (the registry's notifier sends
+ * an event again under the same id when it retries), and, when the sender proved itself with a header, the
+ * body in canonical form (the header does not sign the bytes, so re-spacing them must not make a new one).
+ */
+export function distributionDeliveryKeys(body: unknown, authenticated: boolean): string[] {
+  const events = (body as { events?: unknown }).events;
+  const ids = Array.isArray(events)
+    ? events
+        .filter(
+          (e: { action?: unknown; target?: { tag?: unknown } }) => e?.action === 'push' && e.target?.tag,
+        )
+        .map((e: { id?: unknown }) => e.id)
+    : [];
+  return [...idKeys(ids), ...(authenticated ? [`json:${sha256(canonicalJson(body))}`] : [])];
+}
+
+const idKeys = (ids: readonly unknown[]) =>
+  ids
+    .filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= 256)
+    .map((id) => `delivery:${sha256(id)}`);
+
+/** Receiver types whose proof signs the body's bytes: a replay is the same bytes, not the same JSON. */
+const SIGNS_BODY: ReadonlySet<ReceiverType> = new Set(['github', 'generic-hmac']);
+
+/**
  * What identifies one delivery of a verified notification, so that a replay is acted on once: the sender's
- * delivery id where it gives one (GitHub's X-GitHub-Delivery, a Pub/Sub message id), and the body where the
- * sender proves it with a secret or a token (a signed body replayed, even under a new delivery id, is as
- * valid as the original). Unsigned senders (Docker Hub, Quay) have only their URL: anyone holding it can
- * send anything, and the same tag pushed twice is the same body.
+ * delivery id where it gives one (GitHub's X-GitHub-Delivery, a Pub/Sub message id, a distribution event's
+ * id), and the body where the sender proves it with a secret or a token (a verified body replayed, even
+ * under a new delivery id, is as valid as the original): the signed bytes where a signature covers them,
+ * else the body's canonical JSON, since a header proves nothing about spacing or key order. Unsigned senders
+ * (Docker Hub, Quay) have only their URL: anyone holding it can send anything, and the same tag pushed twice
+ * is the same body.
  */
 export function deliveryKeys(
   spec: ReceiverSpec,
@@ -315,17 +378,17 @@ export function deliveryKeys(
   headers: Readonly<Record<string, string | undefined>>,
   body: unknown,
 ): string[] {
+  const verified = RECEIVER_VERIFICATION[spec.type].secret === 'required' || spec.oidc !== undefined;
+  if (spec.type === 'distribution') return distributionDeliveryKeys(body, verified);
   const ids: unknown[] = [];
   if (spec.type === 'github') ids.push(headers['x-github-delivery']);
   if (spec.type === 'gar') {
     const message = (body as { message?: { messageId?: unknown; message_id?: unknown } }).message;
     ids.push(message?.messageId ?? message?.message_id);
   }
-  const keys = ids
-    .filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= 256)
-    .map((id) => `delivery:${sha256(id)}`);
-  const signed = RECEIVER_VERIFICATION[spec.type].secret === 'required' || spec.oidc !== undefined;
-  if (signed) keys.push(`body:${sha256(raw)}`);
+  const keys = idKeys(ids);
+  if (verified)
+    keys.push(SIGNS_BODY.has(spec.type) ? `body:${sha256(raw)}` : `json:${sha256(canonicalJson(body))}`);
   return keys;
 }
 

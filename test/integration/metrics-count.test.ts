@@ -7,6 +7,7 @@ import { webhookHandlers, WEBHOOK_ROUTES } from '../../src/api/webhooks';
 import type { Database } from '../../src/db/open';
 import { openTestDatabase } from '../support/database';
 import { Ledger } from '../../src/db/ledger';
+import { ReceiverStore } from '../../src/db/receivers';
 import { ProjectSpecSchema } from '../../src/domain/project';
 import { registry } from '../../src/observability/metrics';
 
@@ -79,16 +80,21 @@ describe('feed_triggers_deployments_total', () => {
 describe('feed_triggers_webhook_notifications_total', () => {
   let server: Server;
   let url: string;
+  let database: Database;
   beforeAll(async () => {
+    database = await openTestDatabase();
     const app = express();
     // No Temporal server: a notification that names no push signals nobody, so the client never connects.
-    mountRoutes(app, WEBHOOK_ROUTES, webhookHandlers(new Client(), null));
+    mountRoutes(app, WEBHOOK_ROUTES, webhookHandlers(new Client(), null, new ReceiverStore(database.db)));
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterAll(() => new Promise((r) => server?.close(r)));
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+    await database?.close();
+  });
 
   test('a notification of pulls only is counted as ignored, not accepted', async () => {
     const accepted = await count('feed_triggers_webhook_notifications_total', { verdict: 'accepted' });

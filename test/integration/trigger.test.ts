@@ -2,6 +2,7 @@ import { ProjectRelease } from '../../src/domain/project';
 import { TRIGGER_STATE_ATTRIBUTE } from '../../workflows/contracts/search-attributes';
 import { TriggerState } from '../../src/domain/trigger';
 import { startApi, TestApi } from '../support/api';
+import { FaultProxy } from '../support/fault-proxy';
 import { pushImage, TestRegistry } from '../support/registry';
 import {
   eventually,
@@ -304,4 +305,44 @@ describe('a trigger on a real registry', () => {
     expect(two[0].packages[0]).toMatchObject({ tag: 'stable', digest: second });
     expect(two[0].reason).toMatch(/new digest/);
   });
+});
+
+test('a trigger read answers within 2 s while the trigger polls a feed that takes 6 s to answer', async () => {
+  // The poll runs in the trigger's workflow task (a local activity); a read is a query the server holds until
+  // that task completes or is heartbeaten.
+  const proxy = await FaultProxy.start(registry.url);
+  try {
+    await pushImage(registry.url, 'slow-read/app', '1.0.0');
+    expect(
+      (
+        await api.request('PUT', '/projects/slow-read', {
+          packages: [{ name: 'app', feed: proxy.host, package: 'slow-read/app' }],
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (await api.request('POST', '/projects/slow-read/triggers', { name: 'app', intervalSeconds: 3600 }))
+        .status,
+    ).toBe(201);
+    await eventually(
+      async () => ((await releases('slow-read')).length === 1 ? true : undefined),
+      'release 1',
+    );
+    const listing = /^\/v2\/slow-read\/app\/tags\/list/;
+    proxy.inject(listing, { kind: 'slow', ms: 6000 }, 3);
+    const before = proxy.count(listing);
+    expect((await api.request('POST', '/triggers/slow-read/app/poll')).status).toBe(202);
+    await eventually(async () => (proxy.count(listing) > before ? true : undefined), 'the slow poll');
+    const pollStarted = Date.now();
+    await new Promise((r) => setTimeout(r, 300));
+    const t = Date.now();
+    const view = await state('slow-read', 'app');
+    const took = Date.now() - t;
+    expect(view.spec.name).toBe('app');
+    expect(took).toBeLessThan(2000);
+    // The poll was still waiting on the feed when the read was answered.
+    expect(Date.now() - pollStarted).toBeLessThan(6000);
+  } finally {
+    await proxy.close();
+  }
 });

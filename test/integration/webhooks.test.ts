@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { triggerWorkflowId } from '../../workflows/contracts/ids';
 import { startApi, TestApi } from '../support/api';
 import { putProject, startTrigger, waitForReleases } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
-import { startTestWorker, TestWorkerEnv } from '../support/temporal';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 const TOKEN = 'registry-notify-token-42';
 let env: TestWorkerEnv;
@@ -68,4 +70,100 @@ test('refuses notifications without the token, and bodies that are not notificat
   );
   expect(ok.status).toBe(202);
   expect(await ok.json()).toEqual({ packages: ['example.com/nobody/watches'], triggers: [] });
+});
+
+test('a replayed notification is acknowledged and ignored: its event id again, or its body re-spaced; one told to nobody is not remembered', async () => {
+  await pushImage(registry.url, 'replayed/app', '1.0.0');
+  await putProject(env, {
+    name: 'webhook-replays',
+    packages: [{ name: 'app', feed: registry.host, package: 'replayed/app' }],
+  });
+  await startTrigger(env.client, env.taskQueue, {
+    project: 'webhook-replays',
+    name: 'app',
+    intervalSeconds: 3600,
+  });
+  await waitForReleases(env, 'webhook-replays', 1);
+  // Visibility must list the trigger under its package before a notification can find it.
+  await new Promise((r) => setTimeout(r, 1500));
+  const post = async (body: string) => {
+    const res = await fetch(`${api.url}/webhooks/registry`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/vnd.docker.distribution.events.v1+json',
+        authorization: `Bearer ${TOKEN}`,
+      },
+      body,
+    });
+    return [res.status, await res.json()];
+  };
+  const notification = (repository: string, id = randomUUID()) => ({
+    events: [
+      {
+        id,
+        timestamp: '2026-12-06T07:00:00.000000000Z',
+        action: 'push',
+        target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', repository, tag: '1.0.0' },
+        request: { host: registry.host, method: 'PUT' },
+      },
+    ],
+  });
+  const handle = env.client.workflow.getHandle(triggerWorkflowId('webhook-replays', 'app'));
+  const signals = async () =>
+    (await handle.fetchHistory()).events!.filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+
+  // Told to nobody (no trigger watches the package): the same notification again is not a replay.
+  const unwatched = JSON.stringify(notification('replayed/nobody'));
+  for (let i = 0; i < 2; i++)
+    expect(await post(unwatched)).toEqual([
+      202,
+      { packages: [`${registry.host}/replayed/nobody`], triggers: [] },
+    ]);
+
+  const first = notification('replayed/app');
+  const before = await signals();
+  expect(await post(JSON.stringify(first))).toEqual([
+    202,
+    { packages: [`${registry.host}/replayed/app`], triggers: ['trigger/webhook-replays/app'] },
+  ]);
+  await eventually(async () => ((await signals()) === before + 1 ? true : undefined), 'the signal');
+  const [event] = first.events;
+  const ignored = [
+    202,
+    { packages: [`${registry.host}/replayed/app`], triggers: [], ignored: 'a replayed notification' },
+  ];
+  for (const [what, body] of [
+    ['the same notification', JSON.stringify(first)],
+    [
+      're-spaced, its keys in another order',
+      JSON.stringify(
+        { events: [{ ...event, id: event.id }] },
+        [
+          'events',
+          'request',
+          'method',
+          'host',
+          'target',
+          'tag',
+          'repository',
+          'mediaType',
+          'action',
+          'timestamp',
+          'id',
+        ],
+        '\t',
+      ),
+    ],
+    [
+      'its event id in another body',
+      JSON.stringify({ events: [{ ...event, timestamp: '2026-12-06T07:00:01Z' }] }),
+    ],
+  ] as const)
+    expect([what, ...(await post(body))]).toEqual([what, ...ignored]);
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(await signals()).toBe(before + 1);
+  // A new event is acted on.
+  expect((await post(JSON.stringify(notification('replayed/app'))))[1]).toMatchObject({
+    triggers: ['trigger/webhook-replays/app'],
+  });
 });

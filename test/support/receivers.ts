@@ -15,7 +15,7 @@ export const SECRETS = new Map([
 export function fixture(name: string, values: Record<string, string>): string {
   let text = readFileSync(path.resolve(__dirname, '../fixtures/webhooks', `${name}.json`), 'utf8');
   // Each notification is a new delivery unless the test says otherwise (receivers ignore replays).
-  const filled = { MESSAGE_ID: String(randomInt(1e12, 2 ** 47)), ...values };
+  const filled = { MESSAGE_ID: String(randomInt(1e12, 2 ** 47)), EVENT_ID: randomUUID(), ...values };
   for (const [k, v] of Object.entries(filled)) text = text.replaceAll(`__${k}__`, v);
   return text;
 }

@@ -198,4 +198,28 @@ describe('configuration', () => {
   test('refuses a bad port in the environment', () => {
     expect(() => loadConfig({ FEED_TRIGGERS_API_PORT: 'eighty' })).toThrow(/FEED_TRIGGERS_API_PORT/);
   });
+
+  test.each(['0x1F90', '1e3', ' 80 ', '8080.0', '+80', '-1', ' ', '８０８０', '65536', '99999999999'])(
+    'a port or count that is not plain decimal digits (%j) is an error naming the variable',
+    (value) => {
+      for (const variable of [
+        'FEED_TRIGGERS_API_PORT',
+        'TEMPORAL_PORT',
+        'TEMPORAL_UI_PORT',
+        'TEMPORAL_METRICS_PORT',
+        'TEMPORAL_HTTP_PORT',
+        'FEED_TRIGGERS_API_IDLE_SECONDS',
+      ])
+        expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^environment: ${variable}: `));
+    },
+  );
+
+  test('plain decimal ports and counts are read as numbers; an empty variable is unset', () => {
+    const c = loadConfig({
+      FEED_TRIGGERS_API_PORT: '8081',
+      TEMPORAL_PORT: '07233',
+      FEED_TRIGGERS_API_IDLE_SECONDS: '',
+    });
+    expect([c.api.port, c.temporal.devServerPort, c.api.idleTimeoutMs]).toEqual([8081, 7233, 5000]);
+  });
 });

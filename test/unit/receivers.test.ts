@@ -1,4 +1,6 @@
 import { DOCKER_HUB_CALLBACK_ORIGIN, dockerHubCallbackTarget } from '../../src/api/receivers';
+import { canonicalJson, deliveryKeys, distributionDeliveryKeys } from '../../src/receivers/notifications';
+import { RECEIVER_VERIFICATION, ReceiverSpecSchema, ReceiverType } from '../../src/receivers/spec';
 
 describe("Docker Hub's callback_url", () => {
   const HOOK = '/u/svendowideit/testhook/hook/2141b5bi5i5b02bec211i4eeih0242eg11000a/';
@@ -23,5 +25,61 @@ describe("Docker Hub's callback_url", () => {
     [42, null, false],
   ])('%s (stand-in %s): %s', (url, standIn, allowed) => {
     expect(dockerHubCallbackTarget(url, standIn) !== null).toBe(allowed);
+  });
+});
+
+describe('delivery keys', () => {
+  const notice = {
+    events: [
+      {
+        id: 'e-1',
+        action: 'push',
+        target: { repository: 'a/b', tag: '1.0.0' },
+        request: { host: 'r.example' },
+      },
+      { id: 'e-2', action: 'pull', target: { repository: 'a/b', tag: '1.0.0' } },
+    ],
+  };
+  const text = JSON.stringify(notice);
+  const respaced = `{ "events" : [ {"target":{"tag":"1.0.0", "repository":"a/b"},"request":{"host":"r.example"},
+    "action":"push","id":"e-1"}, {"target":{"tag":"1.0.0","repository":"a/b"},"action":"pull","id":"e-2"} ] }`;
+  const keysOf = (type: ReceiverType, raw: string) =>
+    deliveryKeys(
+      ReceiverSpecSchema.parse({
+        name: 'r',
+        type,
+        ...(RECEIVER_VERIFICATION[type].secret === 'required' ? { secret: { secret: 's' } } : {}),
+      }),
+      Buffer.from(raw),
+      {},
+      JSON.parse(raw),
+    );
+
+  test('canonical JSON sorts keys and drops whitespace, at any depth, without recursion', () => {
+    expect(canonicalJson(JSON.parse(respaced))).toBe(canonicalJson(notice));
+    expect(canonicalJson({ b: [1, { d: null, c: 'x' }], a: true })).toBe(
+      '{"a":true,"b":[1,{"c":"x","d":null}]}',
+    );
+    const deep = JSON.parse(`${'['.repeat(200_000)}${']'.repeat(200_000)}`);
+    expect(canonicalJson(deep)).toHaveLength(400_000);
+  });
+
+  test.each(['distribution', 'harbor', 'ecr'] as const)(
+    'a %s notification (a header proves the sender) re-spaced, its keys reordered, has the same keys',
+    (type) => {
+      expect(keysOf(type, respaced)).toEqual(keysOf(type, text));
+    },
+  );
+
+  test("a distribution notification's keys: the id of each push event, and its canonical body", () => {
+    const keys = keysOf('distribution', text);
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(/^delivery:/);
+    expect(keys[1]).toMatch(/^json:/);
+    expect(distributionDeliveryKeys(notice, false)).toEqual([keys[0]]);
+  });
+
+  test('a body signature covers the bytes: re-spaced is another body', () => {
+    expect(keysOf('generic-hmac', respaced)).not.toEqual(keysOf('generic-hmac', text));
   });
 });

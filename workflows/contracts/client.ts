@@ -40,6 +40,7 @@ import {
   pollNowSignal,
   PollNowRequest,
   resumeSignal,
+  TRIGGER_WORKFLOW_TASK_TIMEOUT,
 } from './trigger';
 import type {
   ChannelPreviewInput,
@@ -72,6 +73,8 @@ export async function startTrigger(
     workflowIdConflictPolicy: 'FAIL',
     // A deleted trigger's ID may be used again for a new trigger.
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    // Short, so a read is not held long behind a poll running in the trigger's workflow task.
+    workflowTaskTimeout: TRIGGER_WORKFLOW_TASK_TIMEOUT,
     typedSearchAttributes: [
       { key: PROJECT_ATTRIBUTE, value: spec.project },
       { key: CHANNEL_ATTRIBUTE, value: spec.channel },

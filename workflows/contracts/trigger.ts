@@ -18,3 +18,12 @@ export const configureTriggerUpdate = defineUpdate<
   { changed: boolean },
   [Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>]
 >('configureTrigger');
+
+/**
+ * The trigger workflow's task timeout, set where a trigger starts and where it continues as new. A poll runs
+ * first as a local activity inside a workflow task, and the server holds a query (every trigger read) until
+ * that task completes or the worker heartbeats it, at 80 % of this timeout: at the default 10 s a read waited
+ * ~8 s behind a poll of a 100k-chart Helm index (bench:hostile --reads-only), at 2 s up to 2.05 s. At 1.5 s
+ * the task is heartbeaten every 1.2 s; a trigger's task itself takes milliseconds.
+ */
+export const TRIGGER_WORKFLOW_TASK_TIMEOUT = '1.5 seconds';

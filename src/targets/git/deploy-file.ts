@@ -13,6 +13,7 @@ import {
   YAMLSeq,
   Document,
 } from 'yaml';
+import { refuseDeepYaml, YamlTooDeepError } from '../../domain/yaml-depth';
 
 /** One file to write: where the version goes and which version. */
 export interface DeployFileEdit {
@@ -44,6 +45,13 @@ type Range = [number, number, number];
  * parsed document: a splice that would mean anything else is refused rather than committed.
  */
 export function editDeployFile(text: string, file: DeployFileEdit): string {
+  // A repository's file is anyone's text: nesting that would overflow the parser is refused first.
+  try {
+    refuseDeepYaml(text);
+  } catch (err) {
+    if (err instanceof YamlTooDeepError) throw new DeployFileError(`${file.path}: ${err.message}`);
+    throw err;
+  }
   const doc = parse(text, file.path);
   const model = parse(text, file.path);
   let next: string;

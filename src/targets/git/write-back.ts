@@ -227,20 +227,47 @@ function running(pid: number): boolean {
 }
 
 /**
+ * Code points no path of ours needs and some file systems or tools drop or fold: controls (Cc), format
+ * characters (Cf: zero-width joiners, BOM, bidi marks), other default-ignorables (HFS+ skips them when it
+ * compares names, so `.git\u200c` is `.git` on a Mac) and lone surrogates (not UTF-8 at all).
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Default_Ignorable_Code_Point}]/u;
+/** The same, every one (for showing them escaped; `replace` starts it afresh each time). */
+const EVERY_INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Default_Ignorable_Code_Point}]/gu;
+
+/**
+ * A path component another checkout would take for Git's own folder, compared after NFKC (fullwidth
+ * `．ｇｉｔ`, a no-break space) and in any case: `.git` with trailing dots or spaces (Windows drops them) or an
+ * NTFS stream (`.git::$INDEX_ALLOCATION`), and `git~1`, its NTFS short name. Git's own path checks refuse
+ * the same (core.protectHFS, core.protectNTFS).
+ */
+function namesDotGit(part: string): boolean {
+  const folded = part.normalize('NFKC').toLowerCase();
+  return /^\.git[. ]*(:.*)?$/.test(folded) || /^git~1[. ]*$/.test(folded);
+}
+
+/**
  * The path a file edit names, as a path inside the repository's tree: relative, normalised, never
- * climbing out, never into `.git` (in any case, with trailing dots or spaces that some file systems
- * drop), and nothing a file name cannot be.
+ * climbing out, never into `.git` (in any case or Unicode form, with trailing dots or spaces that some
+ * file systems drop), and nothing a file name cannot be or a reader cannot see.
  */
 export function repositoryPath(given: string): string {
-  const refuse = (why: string) => new GitPermanentError(`${JSON.stringify(given.slice(0, 200))}: ${why}`);
+  // Invisible code points are shown escaped, so the message says which path it was.
+  const shown = JSON.stringify(given.slice(0, 200)).replace(
+    EVERY_INVISIBLE,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+  const refuse = (why: string) => new GitPermanentError(`${shown}: ${why}`);
   if (given === '' || /[\0\\]/.test(given) || given.length > 4096)
     throw refuse('not a file path in the repository');
+  if (INVISIBLE.test(given))
+    throw refuse('the path holds an invisible or control character (some file systems drop or fold them)');
   if (given.startsWith('/')) throw refuse('an absolute path is outside the repository');
   const normal = path.posix.normalize(given);
   if (normal === '..' || normal.startsWith('../')) throw refuse('the path climbs outside the repository');
   const parts = normal.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.length === 0) throw refuse('not a file path in the repository');
-  if (parts.some((p) => /^\.git[. ]*$/i.test(p))) throw refuse('a path into .git is refused');
+  if (parts.some(namesDotGit)) throw refuse('a path into .git is refused');
   return parts.join('/');
 }
 

@@ -1,0 +1,94 @@
+import { parse } from 'yaml';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readManifest } from '../../src/cli/apply';
+import { UsageError } from '../../src/cli/usage';
+import { ConfigError, loadConfig } from '../../src/config';
+import { DeployFileError, editDeployFile } from '../../src/targets/git/deploy-file';
+import { MAX_YAML_DEPTH, refuseDeepYaml, YamlTooDeepError } from '../../src/domain/yaml-depth';
+
+/** YAML nested past MAX_YAML_DEPTH is refused by name before the (recursive) composer can overflow the stack. */
+describe('refuseDeepYaml', () => {
+  const nested = (levels: number) => ({
+    flow: `${'['.repeat(levels)}${']'.repeat(levels)}`,
+    'flow maps': `a: ${'{a: '.repeat(levels - 1)}1${'}'.repeat(levels - 1)}`,
+    'compact sequences': `${'- '.repeat(levels)}x\n`,
+    // Each level one space deeper: the text grows with the square of the depth.
+    'indented maps': `${Array.from({ length: Math.min(levels, 3000) }, (_, i) => `${' '.repeat(i)}k:`).join('\n')} 1\n`,
+  });
+
+  // 100,000 `[` is the reported file; the other kinds overflow the composer long before 20,000.
+  const deepest = { ...nested(20_000), flow: nested(100_000).flow };
+  test.each(Object.entries(deepest).filter(([kind]) => kind !== 'indented maps'))(
+    '%s nested 100,000 (20,000) deep: refused, not a stack overflow',
+    (_kind, text) => {
+      expect(() => parse(text)).toThrow(/Maximum call stack size exceeded/);
+      expect(() => refuseDeepYaml(text)).toThrow(YamlTooDeepError);
+      expect(() => refuseDeepYaml(text)).toThrow(`nests collections deeper than ${MAX_YAML_DEPTH} levels`);
+    },
+  );
+
+  test.each(Object.entries(nested(MAX_YAML_DEPTH + 1)))('%s one level too deep: refused', (_kind, text) => {
+    expect(() => refuseDeepYaml(text)).toThrow(YamlTooDeepError);
+  });
+
+  test.each(Object.entries(nested(MAX_YAML_DEPTH)))('%s at the limit: parsed', (_kind, text) => {
+    expect(() => refuseDeepYaml(text)).not.toThrow();
+    expect(parse(text)).toBeDefined();
+  });
+
+  test('indentation deep enough to overflow the composer (3,000 levels) is refused', () => {
+    const text = nested(3000)['indented maps'];
+    expect(() => parse(text)).toThrow(/Maximum call stack size exceeded/);
+    expect(() => refuseDeepYaml(text)).toThrow(YamlTooDeepError);
+  });
+
+  test('keys count too, and every document of a stream', () => {
+    expect(() =>
+      refuseDeepYaml(`? ${'['.repeat(MAX_YAML_DEPTH)}${']'.repeat(MAX_YAML_DEPTH)}\n: v\n`),
+    ).toThrow(YamlTooDeepError);
+    expect(() => refuseDeepYaml(`a: 1\n---\n${nested(MAX_YAML_DEPTH + 1).flow}\n`)).toThrow(YamlTooDeepError);
+  });
+
+  describe('every YAML input: a clear error naming the file, not "Maximum call stack size exceeded"', () => {
+    const deep = nested(5_000).flow;
+    const file = (text: string) => {
+      const at = path.join(mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-deep-')), 'deep.yaml');
+      writeFileSync(at, text);
+      return at;
+    };
+
+    test('apply -f', async () => {
+      const at = file(`projects:\n  - name: p\n    packages: ${deep}\n`);
+      const failure = await readManifest(at).catch((err: unknown) => err);
+      expect(failure).toBeInstanceOf(UsageError);
+      expect((failure as Error).message).toBe(
+        `${at}: the YAML nests collections deeper than ${MAX_YAML_DEPTH} levels`,
+      );
+    });
+
+    test('the configuration file', () => {
+      const at = file(`feeds: ${deep}\n`);
+      expect(() => loadConfig({ FEED_TRIGGERS_CONFIG: at })).toThrow(ConfigError);
+      expect(() => loadConfig({ FEED_TRIGGERS_CONFIG: at })).toThrow(
+        `${at}: the YAML nests collections deeper than ${MAX_YAML_DEPTH} levels`,
+      );
+    });
+
+    test("a deploy repository's file", () => {
+      const edit = {
+        path: 'values.yaml',
+        format: 'yaml',
+        field: 'image.tag',
+        use: 'tag',
+        tag: '1.1.0',
+        digest: null,
+      } as const;
+      expect(() => editDeployFile(`image:\n  tag: 1.0.0\nx: ${deep}\n`, edit)).toThrow(DeployFileError);
+      expect(() => editDeployFile(`image:\n  tag: 1.0.0\nx: ${deep}\n`, edit)).toThrow(
+        `values.yaml: the YAML nests collections deeper than ${MAX_YAML_DEPTH} levels`,
+      );
+    });
+  });
+});
