@@ -10,6 +10,8 @@ import {
   TokenNameSchema,
 } from '../db/access';
 import { HttpProblem, parseOr400, sendProblem } from './problem';
+import { sameSecret, SessionStore } from '../db/sessions';
+import { CONSOLE_ROUTE_RULES, csrfRefusal, sessionCookie } from './session';
 
 /** Who may call a route: a role (or any higher one), anyone (`public`), or a sender verified by the route. */
 export type RouteAccess = AccessRole | 'public' | 'sender';
@@ -75,6 +77,7 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: 'POST', path: '/tokens', access: 'admin' },
   { method: 'DELETE', path: '/tokens/:name', access: 'admin' },
   { method: 'GET', path: '/audit', access: 'admin' },
+  ...CONSOLE_ROUTE_RULES,
 ];
 
 /**
@@ -141,7 +144,11 @@ function roleNeeded(matched: readonly Matched[]): AccessRole | null {
  * to the audit log with their outcome, refused ones included (refusals counted per token, route and minute).
  * A path parameter holding NUL is a 400 naming it: PostgreSQL cannot store one.
  */
-export function accessControl(store: AccessStore, log: (message: string) => void): express.Router {
+export function accessControl(
+  store: AccessStore,
+  log: (message: string) => void,
+  sessions?: SessionStore,
+): express.Router {
   const router = apiRouter();
   for (const rule of ROUTE_RULES)
     router[rule.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'](
@@ -195,10 +202,31 @@ export function accessControl(store: AccessStore, log: (message: string) => void
       res.set('WWW-Authenticate', 'Bearer realm="feed-triggers"');
       sendProblem(res, 401, 'Unauthorized', detail);
     };
-    if (!presented) return refuse401('this call needs a token: send "Authorization: Bearer <token>"');
-    store.authenticate(presented).then(
+    const cookie = presented ? undefined : sessions && sessionCookie(req);
+    if (!presented && !cookie)
+      return refuse401('this call needs a token: send "Authorization: Bearer <token>"');
+    const authenticated: Promise<Principal | null | undefined> = presented
+      ? store.authenticate(presented)
+      : sessions!.find(cookie!).then((session) => {
+          if (!session || !MUTATING.has(req.method)) return session?.principal ?? null;
+          // A console's write must come from the console: its origin, with the session's CSRF token echoed.
+          const refusal = csrfRefusal(req, (given) => sameSecret(given, session.csrf));
+          if (refusal) {
+            actor = session.principal;
+            sendProblem(res, 403, 'Forbidden', refusal);
+            return undefined;
+          }
+          return session.principal;
+        });
+    authenticated.then(
       (principal) => {
-        if (!principal) return refuse401('the token is not valid (unknown, revoked or expired)');
+        if (principal === undefined) return;
+        if (!principal)
+          return refuse401(
+            presented
+              ? 'the token is not valid (unknown, revoked or expired)'
+              : 'the console session has ended (signed out, expired, or its token was revoked): sign in again',
+          );
         actor = principal;
         // A stranger learns nothing about which paths exist: only a valid token gets the 404 (or a 400 for
         // a path parameter that does not decode).

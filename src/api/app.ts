@@ -20,6 +20,9 @@ import { docsRoutes } from './docs';
 import { receiverRoutes } from './receivers';
 import { ReceiverStore } from '../db/receivers';
 import { ConfiguredReceiver } from '../receivers';
+import { SessionStore } from '../db/sessions';
+import { sessionRoutes } from './session';
+import { consoleRoutes } from './console';
 
 export interface AppOptions {
   readonly client: Client;
@@ -148,7 +151,8 @@ export function createApp(options: AppOptions): express.Express {
   const log = options.log ?? (() => undefined);
   metricsRoutes(app);
   // Every call is checked before its body is read: a stranger's body is never parsed.
-  app.use(accessControl(access, log));
+  const sessions = new SessionStore(options.ledger.db);
+  app.use(accessControl(access, log, sessions));
   // Registry notifications bring their own content type, limit and parser (after their sender is checked).
   const json = express.json({
     limit: API_BODY_LIMIT,
@@ -163,6 +167,8 @@ export function createApp(options: AppOptions): express.Express {
   const health = healthRoutes(app, options.client, options.database, options.health);
   app.use(accessRoutes(access));
   app.use(docsRoutes());
+  app.use(sessionRoutes(sessions, access, log));
+  app.use(consoleRoutes(options.ledger));
   app.use(ruleRoutes());
   // Routes that need Temporal: while it does not answer, say so at once (503) instead of letting a request
   // hang in the SDK's retries, and release requests already waiting when it stops answering.

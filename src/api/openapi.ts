@@ -18,6 +18,7 @@ import { ChangeSchema, TriggerListQuery, TriggerParams } from './triggers';
 import { NotificationSchema, WebhookQuery } from './webhooks';
 import { HookParams, ReceiverParams } from './receivers';
 import { RECEIVER_TYPES, ReceiverSpecSchema } from '../receivers';
+import { CONSOLE_ROUTE_DOCS } from './console-docs';
 
 /*
  * The API's OpenAPI 3.1 description. Requests are described by the zod schemas the routes validate with
@@ -305,6 +306,7 @@ const lifecycleRefused = (example: string): Response => ({
 
 /** What each route takes and answers, by `METHOD /path` as in the access rules. */
 export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
+  ...CONSOLE_ROUTE_DOCS,
   'GET /healthz': {
     summary: 'The process answers',
     tag: 'health',

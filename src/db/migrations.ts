@@ -226,6 +226,21 @@ const MIGRATIONS: Record<string, Migration> = {
         WHERE minute IS NOT NULL`.execute(db);
     },
   },
+  '0010_console_sessions': {
+    async up(db) {
+      // Console sign-ins: a token exchanged for a session. Only the session id's hash is kept (a copy of the
+      // table signs no one in); the token is referenced by id, so revoking it ends its sessions.
+      await sql`
+        CREATE TABLE console_sessions (
+          id_hash text PRIMARY KEY,
+          token_id integer NOT NULL REFERENCES api_tokens (id) ON DELETE CASCADE,
+          csrf text NOT NULL,
+          created_at timestamptz NOT NULL,
+          expires_at timestamptz NOT NULL
+        )`.execute(db);
+      await sql`CREATE INDEX console_sessions_expiry ON console_sessions (expires_at)`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}
