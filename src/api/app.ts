@@ -23,13 +23,14 @@ import { ConfiguredReceiver } from '../receivers';
 import { SessionStore } from '../db/sessions';
 import { sessionRoutes } from './session';
 import { consoleRoutes } from './console';
+import { announceTriggerChanges, ChangeHub, eventRoutes } from './events';
 
 export interface AppOptions {
   readonly client: Client;
   /** Projects, releases and deliveries: reads need neither Temporal nor a worker. */
   readonly ledger: Ledger;
   /** The ledger's database, for /readyz. */
-  readonly database?: Pick<Database, 'ping'>;
+  readonly database?: Pick<Database, 'ping'> & Partial<Pick<Database, 'listen'>>;
   readonly taskQueue: string;
   readonly log?: (message: string) => void;
   /** How long updates wait for a worker before the API answers 503. */
@@ -50,6 +51,8 @@ export interface AppOptions {
   readonly dockerHubCallbackOrigin?: string | null;
   /** API tokens and the audit log; by default on the ledger's database. */
   readonly access?: AccessStore;
+  /** The Temporal Web UI (its address and the namespace), which the console links to; none: no links. */
+  readonly temporalUi?: { readonly url: string; readonly namespace: string } | null;
   /** Shared Temporal health probe; one is started for the app when not given. */
   readonly health?: TemporalHealth;
 }
@@ -167,8 +170,14 @@ export function createApp(options: AppOptions): express.Express {
   const health = healthRoutes(app, options.client, options.database, options.health);
   app.use(accessRoutes(access));
   app.use(docsRoutes());
-  app.use(sessionRoutes(sessions, access, log));
+  app.use(sessionRoutes(sessions, access, log, options.temporalUi ?? null));
   app.use(consoleRoutes(options.ledger));
+  // One LISTEN connection per API process, fanned out to its event streams (src/api/events.ts).
+  const changes = new ChangeHub(options.ledger.db, log);
+  app.locals.changeHub = changes;
+  void changes.start(options.database ?? {});
+  app.use(eventRoutes(changes));
+  app.use(announceTriggerChanges(changes, log));
   app.use(ruleRoutes());
   // Routes that need Temporal: while it does not answer, say so at once (503) instead of letting a request
   // hang in the SDK's retries, and release requests already waiting when it stops answering.

@@ -18,12 +18,14 @@ const Session = z.object({
   role: Role,
   csrf: z.string(),
   expiresAt: z.iso.datetime({ offset: true }),
+  temporalUi: z.object({ url: z.string(), namespace: z.string() }).nullable(),
 });
 const sessionExample = {
   name: 'alice',
   role: 'operator',
   csrf: 'q7b0S0x4Q2rTtq2dI5wqJ3xQ2zv6J9i3p3Zm0gq5Y6A',
   expiresAt: '2026-11-28T22:00:00.000Z',
+  temporalUi: { url: 'http://127.0.0.1:8233', namespace: 'default' },
 };
 const problem = (description: string, status: number, title: string, detail: string) => ({
   description,

@@ -53,22 +53,33 @@ export function csrfRefusal(req: Request, tokenMatches: (given: string) => boole
 
 const SignInBody = z.strictObject({ token: z.string().min(1).max(200) });
 
+/** Where the console links operators to: the Temporal Web UI and the namespace of the workflows. */
+export interface TemporalUi {
+  readonly url: string;
+  readonly namespace: string;
+}
+
 /** The session as the console sees it: who, which role, the CSRF token to echo, until when. */
-function sessionAnswer(session: {
-  principal: { name: string; role: string };
-  csrf: string;
-  expiresAt: Date;
-}) {
+function sessionAnswer(
+  session: { principal: { name: string; role: string }; csrf: string; expiresAt: Date },
+  temporalUi: TemporalUi | null,
+) {
   return {
     name: session.principal.name,
     role: session.principal.role,
     csrf: session.csrf,
     expiresAt: session.expiresAt.toISOString(),
+    temporalUi,
   };
 }
 
 /** `POST /session` (sign in with a token), `GET /session` (who is signed in), `DELETE /session` (sign out). */
-export function sessionRoutes(sessions: SessionStore, access: AccessStore, log: (m: string) => void): express.Router {
+export function sessionRoutes(
+  sessions: SessionStore,
+  access: AccessStore,
+  log: (m: string) => void,
+  temporalUi: TemporalUi | null = null,
+): express.Router {
   const router = apiRouter();
   const audit = (req: Request, actor: { name: string; role: 'viewer' | 'operator' | 'admin' }, status: number) =>
     access
@@ -97,7 +108,7 @@ export function sessionRoutes(sessions: SessionStore, access: AccessStore, log: 
       expires: session.expiresAt,
     });
     void audit(req, session.principal, 201);
-    res.status(201).json(sessionAnswer(session));
+    res.status(201).json(sessionAnswer(session, temporalUi));
   });
 
   router.get('/session', async (req: Request, res: Response) => {
@@ -105,7 +116,7 @@ export function sessionRoutes(sessions: SessionStore, access: AccessStore, log: 
     const session = id ? await sessions.find(id) : null;
     res.set('Cache-Control', 'no-store');
     if (!session) return sendProblem(res, 401, 'Unauthorized', 'not signed in');
-    res.json(sessionAnswer(session));
+    res.json(sessionAnswer(session, temporalUi));
   });
 
   router.delete('/session', async (req: Request, res: Response) => {

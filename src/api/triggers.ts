@@ -18,7 +18,7 @@ import {
   watchedPackageKey,
 } from '../domain/search-attributes';
 import { triggerStatus, triggerWorkflowId, TriggerSpec, TriggerState } from '../domain/trigger';
-import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
+import { SlugSchema, TriggerDescriptionSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import type { trigger } from '../../workflows/trigger';
 import {
   configureTriggerUpdate,
@@ -41,6 +41,7 @@ export const ChangeSchema = z
     channel: SlugSchema.optional(),
     watch: z.array(SlugSchema).min(1).max(50).optional(),
     intervalSeconds: z.number().int().optional(),
+    description: TriggerDescriptionSchema.optional(),
   })
   .strict();
 

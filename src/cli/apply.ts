@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ReceiverSpec, ReceiverSpecSchema } from '../receivers';
 import { ProjectSpecSchema } from '../domain/project';
 import { TriggerSpec } from '../domain/trigger';
-import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
+import { SlugSchema, TriggerDescriptionSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import { ApiClient, ApiError } from './api-client';
 import { parseCommandLine, UsageError } from './usage';
 
@@ -15,6 +15,7 @@ const ManifestTriggerSchema = z
   .object({
     name: SlugSchema,
     channel: SlugSchema.default('default'),
+    description: TriggerDescriptionSchema.optional(),
     watch: z.array(SlugSchema).min(1).max(50).optional(),
     intervalSeconds: z.number().int().optional(),
   })

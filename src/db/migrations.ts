@@ -1,5 +1,8 @@
 import { Kysely, sql, Transaction } from 'kysely';
 
+/** The NOTIFY channel on which the ledger's writes announce changes (src/api/events.ts listens). */
+export const CHANGES_CHANNEL = 'feed_triggers_changes';
+
 interface Migration {
   up(db: Transaction<unknown>): Promise<void>;
 }
@@ -239,6 +242,32 @@ const MIGRATIONS: Record<string, Migration> = {
           expires_at timestamptz NOT NULL
         )`.execute(db);
       await sql`CREATE INDEX console_sessions_expiry ON console_sessions (expires_at)`.execute(db);
+    },
+  },
+  '0011_change_notifications': {
+    async up(db) {
+      // Every write of a release, deployment, approval or delivery tells the listening API processes which
+      // release changed (NOTIFY is sent at commit, so a listener never reads a change before it is there).
+      // In the database rather than at each write in the code, so no writer can forget it.
+      await sql`
+        CREATE FUNCTION feed_triggers_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+          row_json jsonb := to_jsonb(NEW);
+          rel_id integer := COALESCE((row_json->>'release_id')::integer, (row_json->>'id')::integer);
+          project_name text;
+          rel_number text;
+        BEGIN
+          SELECT p.name, r.number INTO project_name, rel_number
+            FROM releases r JOIN projects p ON p.id = r.project_id WHERE r.id = rel_id;
+          PERFORM pg_notify('${sql.raw(CHANGES_CHANNEL)}', json_build_object(
+            'kind', TG_TABLE_NAME, 'project', project_name, 'release', rel_number,
+            'environment', row_json->>'environment')::text);
+          RETURN NULL;
+        END $$`.execute(db);
+      for (const table of ['releases', 'deployments', 'approvals', 'deliveries'])
+        await sql`
+          CREATE TRIGGER ${sql.raw(`${table}_notify_change`)} AFTER INSERT OR UPDATE ON ${sql.table(table)}
+          FOR EACH ROW EXECUTE FUNCTION feed_triggers_notify_change()`.execute(db);
     },
   },
 };
