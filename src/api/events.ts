@@ -10,7 +10,7 @@ import { sendProblem } from './problem';
 
 /** What changed, by name only: a client reads the details through the API, with its own rights. */
 export const ChangeSchema = z.object({
-  kind: z.enum(['releases', 'deployments', 'approvals', 'deliveries', 'triggers']),
+  kind: z.enum(['projects', 'releases', 'deployments', 'approvals', 'deliveries', 'triggers']),
   project: z.string().max(200).nullable(),
   release: z.string().max(200).nullable().optional(),
   environment: z.string().max(200).nullable().optional(),

@@ -246,8 +246,8 @@ const MIGRATIONS: Record<string, Migration> = {
   },
   '0011_change_notifications': {
     async up(db) {
-      // Every write of a release, deployment, approval or delivery tells the listening API processes which
-      // release changed (NOTIFY is sent at commit, so a listener never reads a change before it is there).
+      // Every write of a project, release, deployment, approval or delivery tells the listening API processes
+      // which project and release changed (NOTIFY is sent at commit, so a listener never reads a change before it is there).
       // In the database rather than at each write in the code, so no writer can forget it.
       await sql`
         CREATE FUNCTION feed_triggers_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -257,14 +257,18 @@ const MIGRATIONS: Record<string, Migration> = {
           project_name text;
           rel_number text;
         BEGIN
-          SELECT p.name, r.number INTO project_name, rel_number
-            FROM releases r JOIN projects p ON p.id = r.project_id WHERE r.id = rel_id;
+          IF TG_TABLE_NAME = 'projects' THEN
+            project_name := row_json->>'name';
+          ELSE
+            SELECT p.name, r.number INTO project_name, rel_number
+              FROM releases r JOIN projects p ON p.id = r.project_id WHERE r.id = rel_id;
+          END IF;
           PERFORM pg_notify('${sql.raw(CHANGES_CHANNEL)}', json_build_object(
             'kind', TG_TABLE_NAME, 'project', project_name, 'release', rel_number,
             'environment', row_json->>'environment')::text);
           RETURN NULL;
         END $$`.execute(db);
-      for (const table of ['releases', 'deployments', 'approvals', 'deliveries'])
+      for (const table of ['projects', 'releases', 'deployments', 'approvals', 'deliveries'])
         await sql`
           CREATE TRIGGER ${sql.raw(`${table}_notify_change`)} AFTER INSERT OR UPDATE ON ${sql.table(table)}
           FOR EACH ROW EXECUTE FUNCTION feed_triggers_notify_change()`.execute(db);

@@ -32,7 +32,12 @@ function ShownOnce({ label, value }: { label: string; value: string }) {
 
 /** Receivers, tokens and the audit log, for admins (the API refuses others anyway). */
 export function AdminPage({ api }: PageProps) {
-  const [receiver, setReceiver] = useState({ name: '', type: 'distribution' as (typeof RECEIVER_TYPES)[number], feed: '' });
+  const [receiver, setReceiver] = useState({
+    name: '',
+    type: 'distribution' as (typeof RECEIVER_TYPES)[number],
+    feed: '',
+    secret: '',
+  });
   const [receiverUrl, setReceiverUrl] = useState<string | null>(null);
   const [token, setToken] = useState({ name: '', role: 'viewer' as 'viewer' | 'operator' | 'admin' });
   const [tokenValue, setTokenValue] = useState<string | null>(null);
@@ -56,7 +61,12 @@ export function AdminPage({ api }: PageProps) {
     e.preventDefault();
     setRefusal(null);
     const { data, error, response } = await api.POST('/receivers', {
-      body: { name: receiver.name, type: receiver.type, ...(receiver.feed ? { feed: receiver.feed } : {}) },
+      body: {
+        name: receiver.name,
+        type: receiver.type,
+        ...(receiver.feed ? { feed: receiver.feed } : {}),
+        ...(receiver.secret ? { secret: { secret: receiver.secret } } : {}),
+      },
     });
     if (!data) return setRefusal(reasonOf(error, response));
     setReceiverUrl(new URL(data.url, location.origin).href);
@@ -95,6 +105,12 @@ export function AdminPage({ api }: PageProps) {
           </select>
           <label for="rc-feed">Feed</label>
           <input id="rc-feed" value={receiver.feed} onInput={(e) => setReceiver({ ...receiver, feed: (e.target as HTMLInputElement).value })} />
+          <label for="rc-secret">Secret name</label>
+          <input
+            id="rc-secret"
+            value={receiver.secret}
+            onInput={(e) => setReceiver({ ...receiver, secret: (e.target as HTMLInputElement).value })}
+          />
           <button type="submit">Create receiver</button>
         </form>
         {receiverUrl && <ShownOnce label="Its notification URL" value={receiverUrl} />}
