@@ -30,7 +30,10 @@ export function route(...parts: string[]): string {
 }
 
 /** A workflow's page in the Temporal Web UI. */
-export function temporalLink(ui: { url: string; namespace: string } | null, workflowId: string): string | null {
+export function temporalLink(
+  ui: { url: string; namespace: string } | null,
+  workflowId: string,
+): string | null {
   if (!ui) return null;
   return checkHref(
     `${ui.url.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(ui.namespace)}/workflows/${encodeURIComponent(workflowId)}`,

@@ -48,7 +48,8 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
     load().then(
       (data) => current && setState({ data, error: null }),
       (err: unknown) =>
-        current && setState((s) => ({ data: s.data, error: err instanceof Error ? err.message : String(err) })),
+        current &&
+        setState((s) => ({ data: s.data, error: err instanceof Error ? err.message : String(err) })),
     );
     return () => {
       current = false;

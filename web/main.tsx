@@ -142,7 +142,7 @@ function Shell({ session, onSignOut }: { session: SessionInfo; onSignOut: () => 
 function App() {
   const [session, setSession] = useState<SessionInfo | null | undefined>(undefined);
   useEffect(() => {
-    fetch('/session', { credentials: 'same-origin' })
+    void fetch('/session', { credentials: 'same-origin' })
       .then(async (res) => (res.ok ? ((await res.json()) as SessionInfo) : null))
       .catch(() => null)
       .then(setSession);

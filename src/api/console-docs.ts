@@ -86,7 +86,10 @@ export const CONSOLE_ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /session': {
     summary: "The console session's principal and CSRF token",
     tag: 'console',
-    responses: { 200: { description: 'Signed in', schema: Session, example: sessionExample }, 401: unauthorized('not signed in') },
+    responses: {
+      200: { description: 'Signed in', schema: Session, example: sessionExample },
+      401: unauthorized('not signed in'),
+    },
   },
   'DELETE /session': {
     summary: 'Console sign-out: ends the session on the server and clears the cookie',

@@ -134,7 +134,12 @@ export function eventRoutes(hub: ChangeHub): express.Router {
   const router = apiRouter();
   router.get('/events', (req: Request, res: Response) => {
     if (hub.size >= MAX_STREAMS)
-      return sendProblem(res, 503, 'Service unavailable', 'too many live streams on this server; try again later');
+      return sendProblem(
+        res,
+        503,
+        'Service unavailable',
+        'too many live streams on this server; try again later',
+      );
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',

@@ -81,7 +81,11 @@ export function sessionRoutes(
   temporalUi: TemporalUi | null = null,
 ): express.Router {
   const router = apiRouter();
-  const audit = (req: Request, actor: { name: string; role: 'viewer' | 'operator' | 'admin' }, status: number) =>
+  const audit = (
+    req: Request,
+    actor: { name: string; role: 'viewer' | 'operator' | 'admin' },
+    status: number,
+  ) =>
     access
       .recordAudit({
         actor: actor.name,
@@ -99,7 +103,8 @@ export function sessionRoutes(
     const { token } = parseOr400(SignInBody, req.body ?? {});
     const session = await sessions.open(token);
     res.set('Cache-Control', 'no-store');
-    if (!session) return sendProblem(res, 401, 'Unauthorized', 'the token is not valid (unknown, revoked or expired)');
+    if (!session)
+      return sendProblem(res, 401, 'Unauthorized', 'the token is not valid (unknown, revoked or expired)');
     res.cookie(SESSION_COOKIE, session.id, {
       httpOnly: true,
       sameSite: 'strict',

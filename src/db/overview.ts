@@ -22,7 +22,11 @@ export interface EnvironmentCell {
 export interface ProjectOverview {
   readonly project: string;
   /** The project's newest release, whatever its channel. */
-  readonly newestRelease: { readonly number: string; readonly channel: string; readonly createdAt: string } | null;
+  readonly newestRelease: {
+    readonly number: string;
+    readonly channel: string;
+    readonly createdAt: string;
+  } | null;
   readonly environments: EnvironmentCell[];
 }
 
@@ -53,7 +57,12 @@ export async function environmentsOverview(db: Kysely<Schema>): Promise<ProjectO
       d.project_id, d.environment, r.number, d.status, d.queued_at, d.finished_at, d.error
     FROM deployments d JOIN releases r ON r.id = d.release_id
     ORDER BY d.project_id, d.environment, d.id DESC`.execute(db);
-  const current = await sql<{ project_id: number; environment: string; number: string; finished_at: Date | null }>`
+  const current = await sql<{
+    project_id: number;
+    environment: string;
+    number: string;
+    finished_at: Date | null;
+  }>`
     SELECT DISTINCT ON (d.project_id, d.environment) d.project_id, d.environment, r.number, d.finished_at
     FROM deployments d JOIN releases r ON r.id = d.release_id
     WHERE d.status = 'succeeded'

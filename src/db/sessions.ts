@@ -75,7 +75,10 @@ export class SessionStore {
   /** Ends a session; answers whether there was one. */
   async close(id: string): Promise<boolean> {
     if (!SESSION_SHAPE.test(id)) return false;
-    const result = await this.db.deleteFrom('console_sessions').where('id_hash', '=', hashToken(id)).executeTakeFirst();
+    const result = await this.db
+      .deleteFrom('console_sessions')
+      .where('id_hash', '=', hashToken(id))
+      .executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
   }
 }

@@ -10,7 +10,7 @@ import { ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
-import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+import { startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 /**
  * The web console in Debian's Chromium (playwright-core, the system browser), against the real service: the
@@ -114,7 +114,9 @@ beforeAll(async () => {
   hook = await startServer((_req, res) => void res.writeHead(202).end());
   env = await startTestWorker({ deployBackoff: { initialMs: 200, maxMs: 1000 } });
   api = await startApi(env, { database: env.database, webhookToken: NOTIFY_TOKEN });
-  registry = await TestRegistry.start({ notify: { url: `${api.url}/webhooks/registry`, token: NOTIFY_TOKEN } });
+  registry = await TestRegistry.start({
+    notify: { url: `${api.url}/webhooks/registry`, token: NOTIFY_TOKEN },
+  });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   page = await context.newPage();
@@ -126,7 +128,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // The figures the closing note quotes.
-  console.log(`console figures:\n${Object.entries(figures).map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
+  console.log(
+    `console figures:\n${Object.entries(figures)
+      .map(([k, v]) => `  ${k}: ${v}`)
+      .join('\n')}`,
+  );
   await browser?.close();
   await api?.close();
   await env?.stop();
@@ -139,7 +145,14 @@ describe('the console, served', () => {
     const res = await fetch(`${api.url}/console/`);
     expect(res.status).toBe(200);
     const csp = res.headers.get('content-security-policy')!;
-    for (const d of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"])
+    for (const d of [
+      "default-src 'self'",
+      "script-src 'self'",
+      "style-src 'self'",
+      "object-src 'none'",
+      "frame-ancestors 'none'",
+      "base-uri 'none'",
+    ])
       expect(csp).toContain(d);
     expect(res.headers.get('cache-control')).toBe('no-cache');
     const html = await res.text();
@@ -183,7 +196,10 @@ describe('the console, served', () => {
     // With both, the call reaches the route (no such trigger: 404).
     expect((await write({ origin: api.url, 'x-csrf-token': csrf })).status).toBe(404);
     // Sign-out ends it on the server: the same cookie is refused afterwards.
-    const out = await fetch(`${api.url}/session`, { method: 'DELETE', headers: { cookie, origin: api.url, 'x-csrf-token': csrf } });
+    const out = await fetch(`${api.url}/session`, {
+      method: 'DELETE',
+      headers: { cookie, origin: api.url, 'x-csrf-token': csrf },
+    });
     expect(out.status).toBe(200);
     expect((await fetch(`${api.url}/whoami`, { headers: { cookie } })).status).toBe(401);
     // Revoking the token ends its sessions.
@@ -194,21 +210,35 @@ describe('the console, served', () => {
     });
     const cookie2 = again.headers.get('set-cookie')!.split(';')[0];
     expect((await fetch(`${api.url}/whoami`, { headers: { cookie: cookie2 } })).status).toBe(200);
-    const name = ((await (await fetch(`${api.url}/whoami`, { headers: { cookie: cookie2 } })).json()) as { name: string }).name;
+    const name = (
+      (await (await fetch(`${api.url}/whoami`, { headers: { cookie: cookie2 } })).json()) as { name: string }
+    ).name;
     expect((await api.request('DELETE', `/tokens/${name}`)).status).toBe(200);
     expect((await fetch(`${api.url}/whoami`, { headers: { cookie: cookie2 } })).status).toBe(401);
-    expect((await fetch(`${api.url}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"token":"ft_nope"}' })).status).toBe(401);
+    expect(
+      (
+        await fetch(`${api.url}/session`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"token":"ft_nope"}',
+        })
+      ).status,
+    ).toBe(401);
   });
 });
 
 describe('the daily loop in the browser', () => {
   test('sign in, apply, create a trigger in the dialog, see a pushed release appear live, approve prod, roll back', async () => {
     await signIn(page, api.token);
-    expect(await context.cookies()).toEqual([expect.objectContaining({ name: 'ft_session', httpOnly: true, sameSite: 'Strict' })]);
-    expect(await page.evaluate(() => {
-          const g = globalThis as unknown as PageGlobals;
-          return g.document.cookie + JSON.stringify(g.localStorage) + g.location.href;
-        })).not.toMatch(/ft_/);
+    expect(await context.cookies()).toEqual([
+      expect.objectContaining({ name: 'ft_session', httpOnly: true, sameSite: 'Strict' }),
+    ]);
+    expect(
+      await page.evaluate(() => {
+        const g = globalThis as unknown as PageGlobals;
+        return g.document.cookie + JSON.stringify(g.localStorage) + g.location.href;
+      }),
+    ).not.toMatch(/ft_/);
     // `apply`: the project through the API, as the CLI does.
     expect((await api.request('PUT', `/projects/${PROJECT}`, project(PROJECT))).status).toBeLessThan(300);
     await page.locator(`tr[data-project="${PROJECT}"]`).waitFor();
@@ -219,7 +249,9 @@ describe('the daily loop in the browser', () => {
     await page.getByRole('heading', { name: PROJECT }).waitFor();
     await page.getByRole('button', { name: 'New trigger' }).click();
     await page.getByLabel('Name', { exact: true }).fill('web');
-    await page.getByLabel('Description').fill(`Watches web. ${HOSTILE.markup} ${HOSTILE.link} ${HOSTILE.rtl}`);
+    await page
+      .getByLabel('Description')
+      .fill(`Watches web. ${HOSTILE.markup} ${HOSTILE.link} ${HOSTILE.rtl}`);
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('radio', { name: /default/ }).check();
     await page.getByRole('button', { name: 'Next' }).click();
@@ -281,7 +313,8 @@ describe('the daily loop in the browser', () => {
     expect(deployedByHand.status).toBeLessThan(300);
     const approved = Date.now();
     expect(
-      (await api.request('POST', `/projects/${PROJECT}/releases/0.0.2/deployments`, { environment: 'prod' })).status,
+      (await api.request('POST', `/projects/${PROJECT}/releases/0.0.2/deployments`, { environment: 'prod' }))
+        .status,
     ).toBe(202);
     await waitForCell(page, PROJECT, 'prod', '0.0.2');
     figures['prod deployment asked → dashboard prod cell changed'] = `${Date.now() - approved} ms`;
@@ -307,7 +340,9 @@ describe('the daily loop in the browser', () => {
     await page.getByTestId('shown-once').or(page.getByRole('alert')).first().waitFor();
     if (!(await page.getByTestId('shown-once').isVisible()))
       throw new Error(`receiver refused: ${await page.getByRole('alert').first().textContent()}`);
-    await expect(page.getByTestId('shown-once').textContent()).resolves.toMatch(/\/hooks\/[A-Za-z0-9_-]{20,}$/);
+    await expect(page.getByTestId('shown-once').textContent()).resolves.toMatch(
+      /\/hooks\/[A-Za-z0-9_-]{20,}$/,
+    );
     await accessible(page, 'admin');
     await shoot(page, 'admin');
 
@@ -328,7 +363,12 @@ describe('the daily loop in the browser', () => {
     expect(await p.getByRole('button', { name: /Pause|Resume|Poll now|New trigger/ }).count()).toBe(0);
     const status = await p.evaluate(async () => {
       const s = (await (await fetch('/session')).json()) as { csrf: string };
-      return (await fetch('/triggers/console-shop/web/pause', { method: 'POST', headers: { 'x-csrf-token': s.csrf } })).status;
+      return (
+        await fetch('/triggers/console-shop/web/pause', {
+          method: 'POST',
+          headers: { 'x-csrf-token': s.csrf },
+        })
+      ).status;
     });
     expect(status).toBe(403);
     await viewer.close();
@@ -342,15 +382,21 @@ describe('the daily loop in the browser', () => {
     await page.getByRole('alert').filter({ hasText: 'a trigger name is' }).waitFor();
     // The API's own refusal, shown in place: a description past its limit.
     await page.getByLabel('Name', { exact: true }).fill('longdesc');
-    await page.getByLabel('Description').evaluate((el, v) => {
-      const area = el as unknown as { value: string; removeAttribute(name: string): void };
-      area.removeAttribute('maxlength');
-      area.value = v;
-      el.dispatchEvent(new Event('input', { bubbles: true }));
-    }, `${HOSTILE.rtl}${'x'.repeat(10_000)}`);
+    await page.getByLabel('Description').evaluate(
+      (el, v) => {
+        const area = el as unknown as { value: string; removeAttribute(name: string): void };
+        area.removeAttribute('maxlength');
+        area.value = v;
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+      },
+      `${HOSTILE.rtl}${'x'.repeat(10_000)}`,
+    );
     for (let i = 0; i < 3; i++) await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('button', { name: 'Create' }).click();
-    await page.getByRole('alert').filter({ hasText: /description/ }).waitFor();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /description/ })
+      .waitFor();
     await page.keyboard.press('Escape');
     expect(dialogs).toEqual([]);
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).__pwned)).toBeUndefined();
@@ -374,17 +420,24 @@ describe('the dashboard at scale', () => {
         ProjectSpecSchema.parse({
           name: `p${String(i).padStart(3, '0')}`,
           packages: [{ name: 'web', feed: 'registry.example', package: `p${i}/web` }],
-          environments: envs.map((e) => ({ name: e, targets: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/x' }] })),
+          environments: envs.map((e) => ({
+            name: e,
+            targets: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/x' }],
+          })),
         }),
       );
     // A release per project, deployed everywhere but prod (one failed, the rest succeeded).
     await sql`
       INSERT INTO releases (project_id, number, channel, created_at, packages, version_set, reason, source, key)
-      SELECT id, '1.0.0', 'default', now(), '[]'::jsonb, 'v', 'seeded', '{"kind":"manual"}'::jsonb, 'k' FROM projects`.execute(database.db);
+      SELECT id, '1.0.0', 'default', now(), '[]'::jsonb, 'v', 'seeded', '{"kind":"manual"}'::jsonb, 'k' FROM projects`.execute(
+      database.db,
+    );
     await sql`
       INSERT INTO deployments (project_id, release_id, environment, status, forced, requested_by, queued_at, finished_at, targets)
       SELECT r.project_id, r.id, e.name, CASE WHEN e.name = 'staging' THEN 'failed' ELSE 'succeeded' END, false, 'seed', now(), now(), '{}'
-      FROM releases r CROSS JOIN (VALUES ('dev'), ('test'), ('staging'), ('dr')) AS e(name)`.execute(database.db);
+      FROM releases r CROSS JOIN (VALUES ('dev'), ('test'), ('staging'), ('dr')) AS e(name)`.execute(
+      database.db,
+    );
     big = await startApi({ client: env.client, taskQueue: env.taskQueue, ledger });
     const c = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const p = await c.newPage();

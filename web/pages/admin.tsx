@@ -5,7 +5,16 @@ import { useLoad } from '../live';
 import { age } from '../format';
 import { Action } from './project';
 
-const RECEIVER_TYPES = ['distribution', 'dockerhub', 'github', 'harbor', 'quay', 'gar', 'ecr', 'generic-hmac'] as const;
+const RECEIVER_TYPES = [
+  'distribution',
+  'dockerhub',
+  'github',
+  'harbor',
+  'quay',
+  'gar',
+  'ecr',
+  'generic-hmac',
+] as const;
 
 /** A value shown once (a receiver's URL, a token) with a copy button. */
 function ShownOnce({ label, value }: { label: string; value: string }) {
@@ -75,7 +84,9 @@ export function AdminPage({ api }: PageProps) {
   const createToken = async (e: Event) => {
     e.preventDefault();
     setRefusal(null);
-    const { data, error, response } = await api.POST('/tokens', { body: { name: token.name, role: token.role } });
+    const { data, error, response } = await api.POST('/tokens', {
+      body: { name: token.name, role: token.role },
+    });
     if (!data) return setRefusal(reasonOf(error, response));
     setTokenValue(data.token);
     tokens.reload();
@@ -92,19 +103,32 @@ export function AdminPage({ api }: PageProps) {
         <h2 id="rc-title">Receivers</h2>
         <form onSubmit={createReceiver} class="inline">
           <label for="rc-name">Name</label>
-          <input id="rc-name" value={receiver.name} onInput={(e) => setReceiver({ ...receiver, name: (e.target as HTMLInputElement).value })} />
+          <input
+            id="rc-name"
+            value={receiver.name}
+            onInput={(e) => setReceiver({ ...receiver, name: (e.target as HTMLInputElement).value })}
+          />
           <label for="rc-type">Type</label>
           <select
             id="rc-type"
             value={receiver.type}
-            onChange={(e) => setReceiver({ ...receiver, type: (e.target as HTMLSelectElement).value as (typeof RECEIVER_TYPES)[number] })}
+            onChange={(e) =>
+              setReceiver({
+                ...receiver,
+                type: (e.target as HTMLSelectElement).value as (typeof RECEIVER_TYPES)[number],
+              })
+            }
           >
             {RECEIVER_TYPES.map((t) => (
               <option value={t}>{t}</option>
             ))}
           </select>
           <label for="rc-feed">Feed</label>
-          <input id="rc-feed" value={receiver.feed} onInput={(e) => setReceiver({ ...receiver, feed: (e.target as HTMLInputElement).value })} />
+          <input
+            id="rc-feed"
+            value={receiver.feed}
+            onInput={(e) => setReceiver({ ...receiver, feed: (e.target as HTMLInputElement).value })}
+          />
           <label for="rc-secret">Secret name</label>
           <input
             id="rc-secret"
@@ -157,12 +181,21 @@ export function AdminPage({ api }: PageProps) {
         <h2 id="tk-title">Tokens</h2>
         <form onSubmit={createToken} class="inline">
           <label for="tk-name">Name</label>
-          <input id="tk-name" value={token.name} onInput={(e) => setToken({ ...token, name: (e.target as HTMLInputElement).value })} />
+          <input
+            id="tk-name"
+            value={token.name}
+            onInput={(e) => setToken({ ...token, name: (e.target as HTMLInputElement).value })}
+          />
           <label for="tk-role">Role</label>
           <select
             id="tk-role"
             value={token.role}
-            onChange={(e) => setToken({ ...token, role: (e.target as HTMLSelectElement).value as 'viewer' | 'operator' | 'admin' })}
+            onChange={(e) =>
+              setToken({
+                ...token,
+                role: (e.target as HTMLSelectElement).value as 'viewer' | 'operator' | 'admin',
+              })
+            }
           >
             <option value="viewer">viewer</option>
             <option value="operator">operator</option>
@@ -192,7 +225,9 @@ export function AdminPage({ api }: PageProps) {
                     danger
                     confirm="Its sessions end too."
                     run={async () => {
-                      const { error, response } = await api.DELETE('/tokens/{name}', { params: { path: { name: t.name } } });
+                      const { error, response } = await api.DELETE('/tokens/{name}', {
+                        params: { path: { name: t.name } },
+                      });
                       tokens.reload();
                       return response.ok ? null : reasonOf(error, response);
                     }}

@@ -10,7 +10,13 @@ type Overview = {
   environments: {
     name: string;
     current: { release: string; deployedAt: string | null } | null;
-    latest: { release: string; status: string; queuedAt: string; finishedAt: string | null; error: string | null } | null;
+    latest: {
+      release: string;
+      status: string;
+      queuedAt: string;
+      finishedAt: string | null;
+      error: string | null;
+    } | null;
     inFlight: number;
   }[];
 }[];
@@ -46,7 +52,8 @@ export function Dashboard({ api }: PageProps) {
   }, []);
   const projects = overview.data ?? [];
   const columns: string[] = [];
-  for (const p of projects) for (const e of p.environments) if (!columns.includes(e.name)) columns.push(e.name);
+  for (const p of projects)
+    for (const e of p.environments) if (!columns.includes(e.name)) columns.push(e.name);
   const needle = filter.trim().toLowerCase();
   const byProject = new Map<string, Trigger[]>();
   for (const t of triggers.data ?? []) byProject.set(t.project, [...(byProject.get(t.project) ?? []), t]);
@@ -61,9 +68,18 @@ export function Dashboard({ api }: PageProps) {
       <h1 id="dash-title">Dashboard</h1>
       <div class="filters" role="search">
         <label for="dash-filter">Find a project</label>
-        <input id="dash-filter" type="search" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
+        <input
+          id="dash-filter"
+          type="search"
+          value={filter}
+          onInput={(e) => setFilter((e.target as HTMLInputElement).value)}
+        />
         <label for="dash-state">State</label>
-        <select id="dash-state" value={stateFilter} onChange={(e) => setStateFilter((e.target as HTMLSelectElement).value)}>
+        <select
+          id="dash-state"
+          value={stateFilter}
+          onChange={(e) => setStateFilter((e.target as HTMLSelectElement).value)}
+        >
           <option value="">any</option>
           {['succeeded', 'deploying', 'queued', 'retrying', 'failed', 'none'].map((s) => (
             <option value={s}>{s}</option>
@@ -99,7 +115,10 @@ export function Dashboard({ api }: PageProps) {
                 </th>
                 <td class="triggers">
                   {(byProject.get(p.project) ?? []).map((t) => (
-                    <span class={`badge ${t.status ?? 'unknown'}`} title={`trigger ${t.name}: ${t.status ?? 'unknown'}`}>
+                    <span
+                      class={`badge ${t.status ?? 'unknown'}`}
+                      title={`trigger ${t.name}: ${t.status ?? 'unknown'}`}
+                    >
                       {t.name}: {t.status ?? 'unknown'}
                     </span>
                   ))}

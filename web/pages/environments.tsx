@@ -38,7 +38,9 @@ export function EnvironmentsPage({ api }: PageProps) {
                   <th scope="row">{e.name}</th>
                   <td>
                     {e.current ? (
-                      <a href={route('projects', p.project, 'releases', e.current.release)}>{e.current.release}</a>
+                      <a href={route('projects', p.project, 'releases', e.current.release)}>
+                        {e.current.release}
+                      </a>
                     ) : (
                       'nothing'
                     )}{' '}

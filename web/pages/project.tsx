@@ -94,7 +94,9 @@ function TriggerCard({ api, session, project, name }: PageProps & { project: str
   };
   const link = temporalLink(session.temporalUi, `trigger/${project}/${name}`);
   const next =
-    t?.lastPoll && !t.paused ? new Date(Date.parse(t.lastPoll.at) + t.spec.intervalSeconds * 1000).toISOString() : null;
+    t?.lastPoll && !t.paused
+      ? new Date(Date.parse(t.lastPoll.at) + t.spec.intervalSeconds * 1000).toISOString()
+      : null;
   return (
     <article class="trigger" data-trigger={name} aria-labelledby={`trigger-${name}`}>
       <h3 id={`trigger-${name}`}>
@@ -110,9 +112,17 @@ function TriggerCard({ api, session, project, name }: PageProps & { project: str
             <dt>Watches</dt>
             <dd>{(t.spec.watch ?? ['all packages']).join(', ')}</dd>
             <dt>Last poll</dt>
-            <dd>{t.lastPoll ? `${age(t.lastPoll.at)}: ${t.lastPoll.outcome}, ${t.lastPoll.reason}` : 'not yet'}</dd>
+            <dd>
+              {t.lastPoll ? `${age(t.lastPoll.at)}: ${t.lastPoll.outcome}, ${t.lastPoll.reason}` : 'not yet'}
+            </dd>
             <dt>Next poll</dt>
-            <dd>{t.paused ? 'paused' : next ? `every ${t.spec.intervalSeconds} s, next ${new Date(next).toLocaleTimeString()}` : 'soon'}</dd>
+            <dd>
+              {t.paused
+                ? 'paused'
+                : next
+                  ? `every ${t.spec.intervalSeconds} s, next ${new Date(next).toLocaleTimeString()}`
+                  : 'soon'}
+            </dd>
           </dl>
           {t.packages && Object.keys(t.packages).length > 0 && (
             <table class="small">
@@ -138,11 +148,17 @@ function TriggerCard({ api, session, project, name }: PageProps & { project: str
             </table>
           )}
           {t.retrying.length > 0 && (
-            <p class="warning">Retrying: {t.retrying.map((r) => `${r.package ?? ''} ${r.reason ?? ''}`).join('; ')}</p>
+            <p class="warning">
+              Retrying: {t.retrying.map((r) => `${r.package ?? ''} ${r.reason ?? ''}`).join('; ')}
+            </p>
           )}
           <div class="actions">
             {may(session, 'operator') &&
-              (t.paused ? <Action label="Resume" run={act('resume')} /> : <Action label="Pause" run={act('pause')} />)}
+              (t.paused ? (
+                <Action label="Resume" run={act('resume')} />
+              ) : (
+                <Action label="Pause" run={act('pause')} />
+              ))}
             {may(session, 'operator') && <Action label="Poll now" run={act('poll')} />}
             {link && (
               <a href={link} target="_blank" rel="noopener noreferrer">
@@ -174,7 +190,17 @@ function TriggerCard({ api, session, project, name }: PageProps & { project: str
 }
 
 /** Octopus's steps: name and description → channel → sources → preview → create. */
-function NewTriggerDialog({ api, project, spec, onCreated }: { api: PageProps['api']; project: string; spec: Spec; onCreated: () => void }) {
+function NewTriggerDialog({
+  api,
+  project,
+  spec,
+  onCreated,
+}: {
+  api: PageProps['api'];
+  project: string;
+  spec: Spec;
+  onCreated: () => void;
+}) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [step, setStep] = useState(0);
   const [name, setName] = useState('');
@@ -235,7 +261,12 @@ function NewTriggerDialog({ api, project, spec, onCreated }: { api: PageProps['a
             <fieldset>
               <legend>Name and description</legend>
               <label for="nt-name">Name</label>
-              <input id="nt-name" value={name} maxLength={63} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+              <input
+                id="nt-name"
+                value={name}
+                maxLength={63}
+                onInput={(e) => setName((e.target as HTMLInputElement).value)}
+              />
               <label for="nt-description">Description</label>
               <textarea
                 id="nt-description"
@@ -250,9 +281,17 @@ function NewTriggerDialog({ api, project, spec, onCreated }: { api: PageProps['a
               <legend>Channel</legend>
               {(spec.channels ?? [{ name: 'default' }]).map((c) => (
                 <label class="choice">
-                  <input type="radio" name="nt-channel" value={c.name} checked={channel === c.name} onChange={() => setChannel(c.name)} />
+                  <input
+                    type="radio"
+                    name="nt-channel"
+                    value={c.name}
+                    checked={channel === c.name}
+                    onChange={() => setChannel(c.name)}
+                  />
                   {c.name}
-                  {c.rules && c.rules.length > 0 && <span class="hint"> {c.rules.map(ruleText).join('; ')}</span>}
+                  {c.rules && c.rules.length > 0 && (
+                    <span class="hint"> {c.rules.map(ruleText).join('; ')}</span>
+                  )}
                 </label>
               ))}
             </fieldset>
@@ -266,7 +305,11 @@ function NewTriggerDialog({ api, project, spec, onCreated }: { api: PageProps['a
                     type="checkbox"
                     checked={watch.includes(p.name)}
                     onChange={(e) =>
-                      setWatch((w) => ((e.target as HTMLInputElement).checked ? [...w, p.name] : w.filter((x) => x !== p.name)))
+                      setWatch((w) =>
+                        (e.target as HTMLInputElement).checked
+                          ? [...w, p.name]
+                          : w.filter((x) => x !== p.name),
+                      )
                     }
                   />
                   {p.name} <span class="hint">{`${p.feed} ${p.package}`}</span>
@@ -291,7 +334,9 @@ function NewTriggerDialog({ api, project, spec, onCreated }: { api: PageProps['a
                     {Object.entries(preview).map(([pkg, v]) => (
                       <tr>
                         <th scope="row">{pkg}</th>
-                        <td class="mono">{String((v as { selected?: unknown })?.selected ?? 'nothing passes')}</td>
+                        <td class="mono">
+                          {String((v as { selected?: unknown })?.selected ?? 'nothing passes')}
+                        </td>
                         <td>{watch.includes(pkg) ? 'yes' : 'no'}</td>
                       </tr>
                     ))}
@@ -341,7 +386,9 @@ export function ProjectPage({ api, session, project }: PageProps & { project: st
     return data;
   }, [project]);
   const triggers = useLoad(async () => {
-    const { data, error, response } = await api.GET('/projects/{project}/triggers', { params: { path: { project } } });
+    const { data, error, response } = await api.GET('/projects/{project}/triggers', {
+      params: { path: { project } },
+    });
     if (!data) throw new Error(reasonOf(error, response));
     return (data as { triggers: { name: string }[] }).triggers;
   }, [project]);

@@ -6,11 +6,18 @@ import { age, route, temporalLink } from '../format';
 import { Action } from './project';
 
 /** A release: packages, why it was made, deliveries, the lifecycle and its deployments, and the actions. */
-export function ReleasePage({ api, session, project, number }: PageProps & { project: string; number: string }) {
+export function ReleasePage({
+  api,
+  session,
+  project,
+  number,
+}: PageProps & { project: string; number: string }) {
   const [comment, setComment] = useState('');
   const path = { project, number };
   const release = useLoad(async () => {
-    const { data, error, response } = await api.GET('/projects/{project}/releases/{number}', { params: { path } });
+    const { data, error, response } = await api.GET('/projects/{project}/releases/{number}', {
+      params: { path },
+    });
     if (!data) throw new Error(reasonOf(error, response));
     return data;
   }, [project, number]);
@@ -30,14 +37,16 @@ export function ReleasePage({ api, session, project, number }: PageProps & { pro
   }, [project]);
   const r = release.data;
   const l = lifecycle.data;
-  const deploy = (environment: string, force = false) => async () => {
-    const { error, response } = await api.POST('/projects/{project}/releases/{number}/deployments', {
-      params: { path },
-      body: { environment, force },
-    });
-    lifecycle.reload();
-    return response.ok ? null : reasonOf(error, response);
-  };
+  const deploy =
+    (environment: string, force = false) =>
+    async () => {
+      const { error, response } = await api.POST('/projects/{project}/releases/{number}/deployments', {
+        params: { path },
+        body: { environment, force },
+      });
+      lifecycle.reload();
+      return response.ok ? null : reasonOf(error, response);
+    };
   const decide = (phase: string, decision: 'approve' | 'reject') => async () => {
     if (!comment.trim()) return 'write a comment first: it is kept with the decision';
     const { error, response } = await api.POST('/projects/{project}/releases/{number}/approvals', {
@@ -80,7 +89,8 @@ export function ReleasePage({ api, session, project, number }: PageProps & { pro
         <>
           <p class="why">
             <strong>Why: </strong>
-            {r.reason} ({r.source.kind === 'trigger' ? `trigger ${r.source.trigger}` : 'made by hand'}, {age(r.createdAt)})
+            {r.reason} ({r.source.kind === 'trigger' ? `trigger ${r.source.trigger}` : 'made by hand'},{' '}
+            {age(r.createdAt)})
           </p>
           {link && (
             <p>
@@ -183,7 +193,10 @@ export function ReleasePage({ api, session, project, number }: PageProps & { pro
                     confirm={`A newer release is deployed in ${e.name}: deploy ${number} there anyway (force)?`}
                   />
                 ) : (
-                  <Action label={e.current?.release === number ? `Redeploy to ${e.name}` : `Deploy to ${e.name}`} run={deploy(e.name)} />
+                  <Action
+                    label={e.current?.release === number ? `Redeploy to ${e.name}` : `Deploy to ${e.name}`}
+                    run={deploy(e.name)}
+                  />
                 )}
               </li>
             ))}
