@@ -88,7 +88,7 @@ export const CONSOLE_ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     tag: 'console',
     responses: {
       200: { description: 'Signed in', schema: Session, example: sessionExample },
-      401: unauthorized('not signed in'),
+      404: problem('No session', 404, 'Not found', 'not signed in: no console session'),
     },
   },
   'DELETE /session': {
@@ -131,7 +131,7 @@ export const CONSOLE_ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     params: z.object({ file: z.string() }),
     responses: {
       200: { description: 'The file', mediaType: 'text/javascript' },
-      404: problem('No such asset', 404, 'Not found', 'no route for GET /console/assets/x.js'),
+      404: problem('No such asset', 404, 'Not found', 'the console has no asset x.js'),
     },
   },
   'GET /environments': {

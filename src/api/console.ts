@@ -55,7 +55,7 @@ export function consoleRoutes(ledger: Ledger, dir: string | null = consoleDir())
     const file = req.params.file as string;
     const type = ASSET_TYPES[path.extname(file)];
     if (!dir || !type || !assets.has(file))
-      return sendProblem(secure(res), 404, 'Not found', `no route for GET ${req.path}`);
+      return sendProblem(secure(res), 404, 'Not found', `the console has no asset ${file}`);
     secure(res)
       .type(type)
       .sendFile(path.join(dir, 'assets', file), { maxAge: 365 * 86_400_000, immutable: true });

@@ -120,7 +120,8 @@ export function sessionRoutes(
     const id = sessionCookie(req);
     const session = id ? await sessions.find(id) : null;
     res.set('Cache-Control', 'no-store');
-    if (!session) return sendProblem(res, 401, 'Unauthorized', 'not signed in');
+    // No session is no resource (not a refusal: the route is public and answers anyone).
+    if (!session) return sendProblem(res, 404, 'Not found', 'not signed in: no console session');
     res.json(sessionAnswer(session, temporalUi));
   });
 
