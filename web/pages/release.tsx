@@ -89,8 +89,7 @@ export function ReleasePage({
         <>
           <p class="why">
             <strong>Why: </strong>
-            {r.reason} ({r.source.kind === 'trigger' ? `trigger ${r.source.trigger}` : 'made by hand'},{' '}
-            {age(r.createdAt)})
+            {r.reason} ({r.source.kind === 'trigger' ? r.source.trigger : 'made by hand'}, {age(r.createdAt)})
           </p>
           {link && (
             <p>
