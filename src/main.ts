@@ -195,6 +195,7 @@ async function startService(
           outbound: config.outbound,
           feeds: config.feeds,
           log: (m) => logger.error({ component: 'api' }, m),
+          temporalUi: temporal.uiUrl ? { url: temporal.uiUrl, namespace: temporal.namespace } : null,
         });
   const server: Server = await listen(app, config.api.port, config.api.host, {
     idleMs: config.api.idleTimeoutMs,
@@ -248,6 +249,8 @@ async function startService(
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: draining the worker');
+    // Event streams never end on their own: end them, or close() would wait for them.
+    (app.locals.changeHub as { endStreams(): void } | undefined)?.endStreams();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     // The SDK's runtime also reacts to SIGINT/SIGTERM by draining the worker; shut down only once. The

@@ -21,6 +21,8 @@ import {
   RouteRule,
   Timestamp,
 } from './route';
+import { sameSecret, SessionStore } from '../db/sessions';
+import { csrfRefusal, sessionCookie } from './session';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -61,6 +63,7 @@ export function accessControl(
   rules: readonly RouteRule[],
   store: AccessStore,
   log: (message: string) => void,
+  sessions?: SessionStore,
 ): express.Router {
   const router = apiRouter();
   for (const rule of rules)
@@ -115,10 +118,31 @@ export function accessControl(
       res.set('WWW-Authenticate', 'Bearer realm="feed-triggers"');
       sendProblem(res, 401, 'Unauthorized', detail);
     };
-    if (!presented) return refuse401('this call needs a token: send "Authorization: Bearer <token>"');
-    store.authenticate(presented).then(
+    const cookie = presented ? undefined : sessions && sessionCookie(req);
+    if (!presented && !cookie)
+      return refuse401('this call needs a token: send "Authorization: Bearer <token>"');
+    const authenticated: Promise<Principal | null | undefined> = presented
+      ? store.authenticate(presented)
+      : sessions!.find(cookie!).then((session) => {
+          if (!session || !MUTATING.has(req.method)) return session?.principal ?? null;
+          // A console's write must come from the console: its origin, with the session's CSRF token echoed.
+          const refusal = csrfRefusal(req, (given) => sameSecret(given, session.csrf));
+          if (refusal) {
+            actor = session.principal;
+            sendProblem(res, 403, 'Forbidden', refusal);
+            return undefined;
+          }
+          return session.principal;
+        });
+    authenticated.then(
       (principal) => {
-        if (!principal) return refuse401('the token is not valid (unknown, revoked or expired)');
+        if (principal === undefined) return;
+        if (!principal)
+          return refuse401(
+            presented
+              ? 'the token is not valid (unknown, revoked or expired)'
+              : 'the console session has ended (signed out, expired, or its token was revoked): sign in again',
+          );
         actor = principal;
         // A stranger learns nothing about which paths exist: only a valid token gets the 404 (or a 400 for
         // a path parameter that does not decode).

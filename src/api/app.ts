@@ -25,6 +25,12 @@ import { ROUTE_RULES } from './routes';
 import { openApiDocument } from './openapi';
 import { unreachableProblem } from './failure-problems';
 
+import { SessionStore } from '../db/sessions';
+import { sessionHandlers } from './session';
+import { consoleHandlers } from './console';
+import { announceTriggerChanges, ChangeHub, eventHandlers } from './events';
+import { CONSOLE_ROUTES } from './console-docs';
+
 export { healthRoutes, metricsRoutes };
 
 export interface AppOptions {
@@ -32,7 +38,7 @@ export interface AppOptions {
   /** Projects, releases and deliveries: reads need neither Temporal nor a worker. */
   readonly ledger: Ledger;
   /** The ledger's database, for /readyz. */
-  readonly database?: Pick<Database, 'ping'>;
+  readonly database?: Pick<Database, 'ping'> & Partial<Pick<Database, 'listen'>>;
   readonly taskQueue: string;
   readonly log?: (message: string) => void;
   /** How long updates wait for a worker before the API answers 503. */
@@ -53,6 +59,8 @@ export interface AppOptions {
   readonly dockerHubCallbackOrigin?: string | null;
   /** API tokens and the audit log; by default on the ledger's database. */
   readonly access?: AccessStore;
+  /** The Temporal Web UI (its address and the namespace), which the console links to; none: no links. */
+  readonly temporalUi?: { readonly url: string; readonly namespace: string } | null;
   /** Shared Temporal health probe; one is started for the app when not given. */
   readonly health?: TemporalHealth;
 }
@@ -71,7 +79,8 @@ export function createApp(options: AppOptions): express.Express {
   const log = options.log ?? (() => undefined);
   metricsRoutes(app);
   // Every call is checked before its body is read: a stranger's body is never parsed.
-  app.use(accessControl(ROUTE_RULES, access, log));
+  const sessions = new SessionStore(options.ledger.db);
+  app.use(accessControl(ROUTE_RULES, access, log, sessions));
   // Registry notifications bring their own content type, limit and parser (after their sender is checked).
   const json = express.json({
     limit: API_BODY_LIMIT,
@@ -84,6 +93,12 @@ export function createApp(options: AppOptions): express.Express {
   app.use(refuseNul);
 
   const health = healthRoutes(app, options.client, options.database, options.health);
+  // One LISTEN connection per API process, fanned out to its event streams (src/api/events.ts); trigger
+  // changes made through the API are announced on it once they succeed.
+  const changes = new ChangeHub(options.ledger.db, log);
+  app.locals.changeHub = changes;
+  void changes.start(options.database ?? {});
+  app.use(announceTriggerChanges(changes, log));
   // Routes that need Temporal: while it does not answer, say so at once (503) instead of letting a request
   // hang in the SDK's retries, and release requests already waiting when it stops answering.
   const temporal = (req: Request, res: Response, next: NextFunction) => {
@@ -98,6 +113,11 @@ export function createApp(options: AppOptions): express.Express {
   const outbound = options.outbound ?? PERMISSIVE_OUTBOUND;
   // Every table of src/api/routes.ts but health and metrics (mounted above, and in health-only processes).
   mountRoutes(app, DOCS_ROUTES, docsHandlers(openApiDocument));
+  mountRoutes(app, CONSOLE_ROUTES, {
+    ...sessionHandlers(sessions, access, log, options.temporalUi ?? null),
+    ...consoleHandlers(options.ledger),
+    ...eventHandlers(changes),
+  });
   // Both notification paths remember what they acted on in one place, for the replay window.
   const receivers = new ReceiverStore(options.ledger.db, options.configReceivers);
   mountRoutes(

@@ -48,6 +48,7 @@ export function listen(
     if (!answering.has(socket)) socket.destroy();
   });
   server.once('close', () => (app.locals.temporalHealth as { stop(): void } | undefined)?.stop());
+  server.once('close', () => void (app.locals.changeHub as { close(): Promise<void> } | undefined)?.close());
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -1,4 +1,5 @@
 import { ACCESS_ROUTES } from './access';
+import { CONSOLE_ROUTES } from './console-docs';
 import { DOCS_ROUTES } from './docs';
 import { HEALTH_ROUTES, METRICS_ROUTES } from './health';
 import { LIFECYCLE_ROUTES } from './lifecycles';
@@ -26,6 +27,7 @@ export const ROUTES: readonly RouteSpec[] = [
   PROJECT_ROUTES,
   LIFECYCLE_ROUTES,
   TRIGGER_ROUTES,
+  CONSOLE_ROUTES,
 ].flatMap((table) => Object.values(table));
 
 /**

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { Ledger } from '../db/ledger';
 import { FailureCode } from '../domain/failures';
 import { triggerStatus, TriggerSpec, TriggerState, watchedPackageKey } from '../domain/trigger';
-import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
+import { SlugSchema, TriggerDescriptionSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import {
   configureTrigger,
   signalTrigger,
@@ -42,6 +42,7 @@ export const ChangeSchema = z
     channel: SlugSchema.optional(),
     watch: z.array(SlugSchema).min(1).max(50).optional(),
     intervalSeconds: z.number().int().optional(),
+    description: TriggerDescriptionSchema.optional(),
   })
   .strict();
 

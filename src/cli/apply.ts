@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ReceiverSpec, ReceiverSpecSchema } from '../receivers/spec';
 import { ProjectSpecSchema } from '../domain/project';
 import { TriggerSpec } from '../domain/trigger';
-import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
+import { SlugSchema, TriggerDescriptionSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import { ApiClient, ApiError } from './api-client';
 import { parseCommandLine, UsageError } from './usage';
 
@@ -16,6 +16,7 @@ const ManifestTriggerSchema = z
   .object({
     name: SlugSchema,
     channel: SlugSchema.default('default'),
+    description: TriggerDescriptionSchema.optional(),
     watch: z.array(SlugSchema).min(1).max(50).optional(),
     intervalSeconds: z.number().int().optional(),
   })

@@ -1,5 +1,8 @@
 import { Kysely, sql, Transaction } from 'kysely';
 
+/** The NOTIFY channel on which the ledger's writes announce changes (src/api/events.ts listens). */
+export const CHANGES_CHANNEL = 'feed_triggers_changes';
+
 interface Migration {
   up(db: Transaction<unknown>): Promise<void>;
 }
@@ -224,6 +227,51 @@ const MIGRATIONS: Record<string, Migration> = {
       await sql`
         CREATE UNIQUE INDEX audit_log_refusals ON audit_log (actor, method, route, status, minute)
         WHERE minute IS NOT NULL`.execute(db);
+    },
+  },
+  '0010_console_sessions': {
+    async up(db) {
+      // Console sign-ins: a token exchanged for a session. Only the session id's hash is kept (a copy of the
+      // table signs no one in); the token is referenced by id, so revoking it ends its sessions.
+      await sql`
+        CREATE TABLE console_sessions (
+          id_hash text PRIMARY KEY,
+          token_id integer NOT NULL REFERENCES api_tokens (id) ON DELETE CASCADE,
+          csrf text NOT NULL,
+          created_at timestamptz NOT NULL,
+          expires_at timestamptz NOT NULL
+        )`.execute(db);
+      await sql`CREATE INDEX console_sessions_expiry ON console_sessions (expires_at)`.execute(db);
+    },
+  },
+  '0011_change_notifications': {
+    async up(db) {
+      // Every write of a project, release, deployment, approval or delivery tells the listening API processes
+      // which project and release changed (NOTIFY is sent at commit, so a listener never reads a change before it is there).
+      // In the database rather than at each write in the code, so no writer can forget it.
+      await sql`
+        CREATE FUNCTION feed_triggers_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+          row_json jsonb := to_jsonb(NEW);
+          rel_id integer := COALESCE((row_json->>'release_id')::integer, (row_json->>'id')::integer);
+          project_name text;
+          rel_number text;
+        BEGIN
+          IF TG_TABLE_NAME = 'projects' THEN
+            project_name := row_json->>'name';
+          ELSE
+            SELECT p.name, r.number INTO project_name, rel_number
+              FROM releases r JOIN projects p ON p.id = r.project_id WHERE r.id = rel_id;
+          END IF;
+          PERFORM pg_notify('${sql.raw(CHANGES_CHANNEL)}', json_build_object(
+            'kind', TG_TABLE_NAME, 'project', project_name, 'release', rel_number,
+            'environment', row_json->>'environment')::text);
+          RETURN NULL;
+        END $$`.execute(db);
+      for (const table of ['projects', 'releases', 'deployments', 'approvals', 'deliveries'])
+        await sql`
+          CREATE TRIGGER ${sql.raw(`${table}_notify_change`)} AFTER INSERT OR UPDATE ON ${sql.table(table)}
+          FOR EACH ROW EXECUTE FUNCTION feed_triggers_notify_change()`.execute(db);
     },
   },
 };

@@ -11,7 +11,7 @@ import {
 import path from 'node:path';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import { PGlite } from '@electric-sql/pglite';
-import { Pool } from 'pg';
+import { Client as PgClient, Pool } from 'pg';
 import { migrate } from './migrations';
 import { Schema } from './schema';
 
@@ -23,6 +23,8 @@ export interface Database {
   readonly kind: 'postgres' | 'pglite';
   /** Answers whether the database can run a query now (for /readyz). */
   ping(): Promise<boolean>;
+  /** Calls `onPayload` with each NOTIFY on `channel` (one connection per call); answers how to stop. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -113,6 +115,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
           return false;
         }
       },
+      listen: (channel, onPayload) => listenOnServer(options.url!, channel, onPayload),
       close: () => db.destroy(),
     };
   }
@@ -134,11 +137,60 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     kind: 'pglite',
     ledgerOptions: { analyzeEvery: 1000 },
     ping: async () => !pglite.closed,
+    listen: async (channel, onPayload) => {
+      const stop = await pglite.listen(channel, onPayload);
+      return async () => {
+        if (!pglite.closed) await stop();
+      };
+    },
     close: async () => {
       await db.destroy();
       if (options.dataDir) closeToOthers(options.dataDir);
       unlock();
     },
+  };
+}
+
+/**
+ * LISTEN on a connection of its own, outside the pool (a pooled connection would be handed to queries):
+ * reconnects after a lost connection, waiting longer each time up to 10 s, until stopped.
+ */
+async function listenOnServer(
+  url: string,
+  channel: string,
+  onPayload: (payload: string) => void,
+): Promise<() => Promise<void>> {
+  let stopped = false;
+  let client: PgClient | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  let wait = 250;
+  const connect = async (): Promise<void> => {
+    const c = new PgClient({ connectionString: url });
+    c.on('notification', (n) => {
+      if (n.channel === channel && n.payload !== undefined) onPayload(n.payload);
+    });
+    c.on('error', () => undefined);
+    c.on('end', () => {
+      if (stopped) return;
+      client = null;
+      timer = setTimeout(() => void connect().catch(() => undefined), wait);
+      wait = Math.min(wait * 2, 10_000);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN "${channel.replace(/"/g, '""')}"`);
+      wait = 250;
+      client = c;
+    } catch (err) {
+      await c.end().catch(() => undefined);
+      throw err;
+    }
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await client?.end().catch(() => undefined);
   };
 }
 

@@ -167,6 +167,15 @@ export interface StoredListing {
   readonly digests: Record<string, string> | null;
 }
 
+/** A console sign-in (src/db/sessions.ts): the session id is kept hashed. */
+export interface ConsoleSessionsTable {
+  id_hash: string;
+  token_id: number;
+  csrf: string;
+  created_at: Date;
+  expires_at: Date;
+}
+
 export interface Schema {
   projects: ProjectsTable;
   project_revisions: ProjectRevisionsTable;
@@ -174,6 +183,7 @@ export interface Schema {
   releases: ReleasesTable;
   deliveries: DeliveriesTable;
   api_tokens: ApiTokensTable;
+  console_sessions: ConsoleSessionsTable;
   audit_log: AuditLogTable;
   receivers: ReceiversTable;
   receiver_deliveries: ReceiverDeliveriesTable;

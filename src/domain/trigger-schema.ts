@@ -45,11 +45,16 @@ export const PackageRefSchema = z
 export type PackageRef = z.infer<typeof PackageRefSchema>;
 
 /** A trigger watches some package references of a project for one channel. */
+/** A trigger's description: free text, one paragraph. */
+export const TriggerDescriptionSchema = z.string().max(1000);
+
 export const TriggerSpecSchema = z
   .object({
     project: SlugSchema,
     name: SlugSchema,
     channel: SlugSchema.default('default'),
+    /** What the trigger is for, for the people who read it (console, API); never interpreted. */
+    description: TriggerDescriptionSchema.optional(),
     /** The package references whose new versions start a release; all of the project's when left out. */
     watch: z.array(SlugSchema).min(1).max(50).optional(),
     intervalSeconds: z

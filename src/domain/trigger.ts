@@ -16,11 +16,12 @@ const isSlug = (v: unknown) => typeof v === 'string' && v.length <= 63 && SLUG.t
  */
 export function changedTriggerSpec(
   spec: TriggerSpec,
-  change: Partial<Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>>,
+  change: Partial<Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds' | 'description'>>,
 ): { spec: TriggerSpec } | { refusal: string } {
   // As the schema reads `{ ...spec, ...change }`: a key left out keeps its value, an undefined one its default.
   const channel = ('channel' in change ? change.channel : spec.channel) ?? 'default';
   const watch = 'watch' in change ? change.watch : spec.watch;
+  const description = 'description' in change ? change.description : spec.description;
   const intervalSeconds =
     ('intervalSeconds' in change ? change.intervalSeconds : spec.intervalSeconds) ?? DEFAULT_INTERVAL_SECONDS;
   if (!isSlug(channel)) return { refusal: 'channel: use lower-case letters, digits, ".", "_" and "-"' };
@@ -48,6 +49,8 @@ export function changedTriggerSpec(
       project: spec.project,
       name: spec.name,
       channel,
+      // Only when there is one: a spec without it stays as it was (recorded histories replay unchanged).
+      ...(typeof description === 'string' ? { description: description.slice(0, 1000) } : {}),
       ...(watch !== undefined ? { watch: [...watch] } : {}),
       intervalSeconds,
     },

@@ -297,6 +297,11 @@ function rawRequest(
       `${api.url}/`,
       { method, path, headers: token ? { authorization: `Bearer ${token}` } : {} },
       (res) => {
+        // An event stream (GET /events) never ends: its status is the answer.
+        if (res.headers['content-type']?.startsWith('text/event-stream')) {
+          resolve({ status: res.statusCode!, detail: undefined });
+          return void res.destroy();
+        }
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString()));
         res.on('end', () => {

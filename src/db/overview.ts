@@ -1,0 +1,106 @@
+import { Kysely, sql } from 'kysely';
+import { DeploymentStatus } from '../domain/lifecycle';
+import { Schema } from './schema';
+
+/** One environment of one project as the dashboard shows it. */
+export interface EnvironmentCell {
+  readonly name: string;
+  /** The release deployed there now (its last successful deployment). */
+  readonly current: { readonly release: string; readonly deployedAt: string | null } | null;
+  /** The newest deployment asked for there, whatever its outcome. */
+  readonly latest: {
+    readonly release: string;
+    readonly status: DeploymentStatus;
+    readonly queuedAt: string;
+    readonly finishedAt: string | null;
+    readonly error: string | null;
+  } | null;
+  /** How many deployments are queued, deploying or retrying there. */
+  readonly inFlight: number;
+}
+
+export interface ProjectOverview {
+  readonly project: string;
+  /** The project's newest release, whatever its channel. */
+  readonly newestRelease: {
+    readonly number: string;
+    readonly channel: string;
+    readonly createdAt: string;
+  } | null;
+  readonly environments: EnvironmentCell[];
+}
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+/**
+ * What is deployed where, for every project at once: four queries whatever the number of projects, so a
+ * dashboard of hundreds of projects is one call (the per-project `/projects/:p/environments` costs three
+ * queries per environment).
+ */
+export async function environmentsOverview(db: Kysely<Schema>): Promise<ProjectOverview[]> {
+  const projects = await db
+    .selectFrom('projects')
+    .select(['id', 'name', 'spec'])
+    .where('deleted_at', 'is', null)
+    .orderBy('name')
+    .execute();
+  const latest = await sql<{
+    project_id: number;
+    environment: string;
+    number: string;
+    status: DeploymentStatus;
+    queued_at: Date;
+    finished_at: Date | null;
+    error: string | null;
+  }>`
+    SELECT DISTINCT ON (d.project_id, d.environment)
+      d.project_id, d.environment, r.number, d.status, d.queued_at, d.finished_at, d.error
+    FROM deployments d JOIN releases r ON r.id = d.release_id
+    ORDER BY d.project_id, d.environment, d.id DESC`.execute(db);
+  const current = await sql<{
+    project_id: number;
+    environment: string;
+    number: string;
+    finished_at: Date | null;
+  }>`
+    SELECT DISTINCT ON (d.project_id, d.environment) d.project_id, d.environment, r.number, d.finished_at
+    FROM deployments d JOIN releases r ON r.id = d.release_id
+    WHERE d.status = 'succeeded'
+    ORDER BY d.project_id, d.environment, d.finished_at DESC, d.id DESC`.execute(db);
+  const inFlight = await sql<{ project_id: number; environment: string; n: number }>`
+    SELECT project_id, environment, count(*)::int AS n FROM deployments
+    WHERE status IN ('queued', 'deploying', 'retrying') GROUP BY project_id, environment`.execute(db);
+  const newest = await sql<{ project_id: number; number: string; channel: string; created_at: Date }>`
+    SELECT DISTINCT ON (project_id) project_id, number, channel, created_at FROM releases
+    ORDER BY project_id, id DESC`.execute(db);
+  const key = (p: number, e: string) => `${p}\u0000${e}`;
+  const latestBy = new Map(latest.rows.map((r) => [key(r.project_id, r.environment), r]));
+  const currentBy = new Map(current.rows.map((r) => [key(r.project_id, r.environment), r]));
+  const inFlightBy = new Map(inFlight.rows.map((r) => [key(r.project_id, r.environment), r.n]));
+  const newestBy = new Map(newest.rows.map((r) => [r.project_id, r]));
+  return projects.map((p) => {
+    const n = newestBy.get(p.id);
+    return {
+      project: p.name,
+      newestRelease: n ? { number: n.number, channel: n.channel, createdAt: iso(n.created_at)! } : null,
+      environments: p.spec.environments.map((env) => {
+        const l = latestBy.get(key(p.id, env.name));
+        const c = currentBy.get(key(p.id, env.name));
+        return {
+          name: env.name,
+          current: c ? { release: c.number, deployedAt: iso(c.finished_at) } : null,
+          latest: l
+            ? {
+                release: l.number,
+                status: l.status,
+                queuedAt: iso(l.queued_at)!,
+                finishedAt: iso(l.finished_at),
+                error: l.error,
+              }
+            : null,
+          inFlight: inFlightBy.get(key(p.id, env.name)) ?? 0,
+        };
+      }),
+    };
+  });
+}

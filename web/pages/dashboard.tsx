@@ -1,0 +1,152 @@
+import { useState } from 'preact/hooks';
+import type { PageProps } from '../main';
+import { reasonOf } from '../api';
+import { useLoad } from '../live';
+import { age, route } from '../format';
+
+type Overview = {
+  project: string;
+  newestRelease: { number: string; channel: string; createdAt: string } | null;
+  environments: {
+    name: string;
+    current: { release: string; deployedAt: string | null } | null;
+    latest: {
+      release: string;
+      status: string;
+      queuedAt: string;
+      finishedAt: string | null;
+      error: string | null;
+    } | null;
+    inFlight: number;
+  }[];
+}[];
+type Trigger = { project: string; name: string; status: string | null };
+
+/** What a cell shows: the newest deployment while it is under way or failed, else what is deployed. */
+export function cellOf(env: Overview[number]['environments'][number]): {
+  release: string | null;
+  state: string;
+  at: string | null;
+} {
+  const l = env.latest;
+  if (l && l.status !== 'succeeded' && l.status !== 'superseded' && l.status !== 'cancelled')
+    return { release: l.release, state: l.status, at: l.finishedAt ?? l.queuedAt };
+  if (env.current) return { release: env.current.release, state: 'succeeded', at: env.current.deployedAt };
+  return { release: null, state: 'none', at: null };
+}
+
+/** Projects × environments: the release in each cell, its state and age; each project's triggers. */
+export function Dashboard({ api }: PageProps) {
+  const [filter, setFilter] = useState('');
+  const [stateFilter, setStateFilter] = useState('');
+  const overview = useLoad(async () => {
+    const { data, error, response } = await api.GET('/environments');
+    if (!data) throw new Error(reasonOf(error, response));
+    return data.projects as Overview;
+  }, []);
+  // Trigger state lives in Temporal: when it does not answer the grid still shows, without trigger health.
+  const triggers = useLoad(async () => {
+    const { data, error, response } = await api.GET('/triggers', { params: { query: {} } });
+    if (!data) throw new Error(reasonOf(error, response));
+    return (data as { triggers: Trigger[] }).triggers;
+  }, []);
+  const projects = overview.data ?? [];
+  const columns: string[] = [];
+  for (const p of projects)
+    for (const e of p.environments) if (!columns.includes(e.name)) columns.push(e.name);
+  const needle = filter.trim().toLowerCase();
+  const byProject = new Map<string, Trigger[]>();
+  for (const t of triggers.data ?? []) byProject.set(t.project, [...(byProject.get(t.project) ?? []), t]);
+  const shown = projects.filter(
+    (p) =>
+      (!needle || p.project.toLowerCase().includes(needle)) &&
+      (!stateFilter || p.environments.some((e) => cellOf(e).state === stateFilter)),
+  );
+  const now = Date.now();
+  return (
+    <section aria-labelledby="dash-title">
+      <h1 id="dash-title">Dashboard</h1>
+      <div class="filters" role="search">
+        <label for="dash-filter">Find a project</label>
+        <input
+          id="dash-filter"
+          type="search"
+          value={filter}
+          onInput={(e) => setFilter((e.target as HTMLInputElement).value)}
+        />
+        <label for="dash-state">State</label>
+        <select
+          id="dash-state"
+          value={stateFilter}
+          onChange={(e) => setStateFilter((e.target as HTMLSelectElement).value)}
+        >
+          <option value="">any</option>
+          {['succeeded', 'deploying', 'queued', 'retrying', 'failed', 'none'].map((s) => (
+            <option value={s}>{s}</option>
+          ))}
+        </select>
+        <span class="count" aria-live="polite">
+          {shown.length} of {projects.length} projects
+        </span>
+      </div>
+      {overview.error && (
+        <p role="alert" class="refusal">
+          {overview.error}
+        </p>
+      )}
+      {triggers.error && <p class="hint">Trigger health is not available: {triggers.error}</p>}
+      <table class="grid" data-testid="dashboard">
+        <thead>
+          <tr>
+            <th scope="col">Project</th>
+            <th scope="col">Triggers</th>
+            {columns.map((c) => (
+              <th scope="col">{c}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {shown.map((p) => {
+            const envs = new Map(p.environments.map((e) => [e.name, e]));
+            return (
+              <tr key={p.project} data-project={p.project}>
+                <th scope="row" class="name">
+                  <a href={route('projects', p.project)}>{p.project}</a>
+                </th>
+                <td class="triggers">
+                  {(byProject.get(p.project) ?? []).map((t) => (
+                    <span
+                      class={`badge ${t.status ?? 'unknown'}`}
+                      title={`trigger ${t.name}: ${t.status ?? 'unknown'}`}
+                    >
+                      {t.name}: {t.status ?? 'unknown'}
+                    </span>
+                  ))}
+                </td>
+                {columns.map((c) => {
+                  const env = envs.get(c);
+                  if (!env) return <td class="cell absent" />;
+                  const cell = cellOf(env);
+                  return (
+                    <td class={`cell ${cell.state}`} data-environment={c} data-state={cell.state}>
+                      {cell.release ? (
+                        <a href={route('projects', p.project, 'releases', cell.release)}>
+                          <span class="release">{cell.release}</span>
+                        </a>
+                      ) : (
+                        <span class="release none">—</span>
+                      )}
+                      <span class="state">{cell.state === 'none' ? 'nothing deployed' : cell.state}</span>
+                      {cell.at && <span class="age">{age(cell.at, now)}</span>}
+                      {env.inFlight > 0 && <span class="inflight">{env.inFlight} in flight</span>}
+                    </td>
+                  );
+                })}
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </section>
+  );
+}

@@ -1,0 +1,234 @@
+import { useState } from 'preact/hooks';
+import type { PageProps } from '../main';
+import { may, reasonOf } from '../api';
+import { useLoad } from '../live';
+import { age, route, temporalLink } from '../format';
+import { Action } from './project';
+
+/** A release: packages, why it was made, deliveries, the lifecycle and its deployments, and the actions. */
+export function ReleasePage({
+  api,
+  session,
+  project,
+  number,
+}: PageProps & { project: string; number: string }) {
+  const [comment, setComment] = useState('');
+  const path = { project, number };
+  const release = useLoad(async () => {
+    const { data, error, response } = await api.GET('/projects/{project}/releases/{number}', {
+      params: { path },
+    });
+    if (!data) throw new Error(reasonOf(error, response));
+    return data;
+  }, [project, number]);
+  const lifecycle = useLoad(async () => {
+    const { data, error, response } = await api.GET('/projects/{project}/releases/{number}/deployments', {
+      params: { path },
+    });
+    if (!data) throw new Error(reasonOf(error, response));
+    return data;
+  }, [project, number]);
+  const envs = useLoad(async () => {
+    const { data, error, response } = await api.GET('/projects/{project}/environments', {
+      params: { path: { project } },
+    });
+    if (!data) throw new Error(reasonOf(error, response));
+    return data.environments as { name: string; current: { release: string } | null }[];
+  }, [project]);
+  const r = release.data;
+  const l = lifecycle.data;
+  const deploy =
+    (environment: string, force = false) =>
+    async () => {
+      const { error, response } = await api.POST('/projects/{project}/releases/{number}/deployments', {
+        params: { path },
+        body: { environment, force },
+      });
+      lifecycle.reload();
+      return response.ok ? null : reasonOf(error, response);
+    };
+  const decide = (phase: string, decision: 'approve' | 'reject') => async () => {
+    if (!comment.trim()) return 'write a comment first: it is kept with the decision';
+    const { error, response } = await api.POST('/projects/{project}/releases/{number}/approvals', {
+      params: { path },
+      body: { phase, decision, comment: comment.trim() },
+    });
+    lifecycle.reload();
+    if (response.ok) setComment('');
+    return response.ok ? null : reasonOf(error, response);
+  };
+  const cancel = (environment: string) => async () => {
+    const { error, response } = await api.POST(
+      '/projects/{project}/releases/{number}/deployments/{environment}/cancel',
+      { params: { path: { project, number, environment } } },
+    );
+    lifecycle.reload();
+    return response.ok ? null : reasonOf(error, response);
+  };
+  const link = temporalLink(session.temporalUi, `release/${project}/${number}`);
+  const operator = may(session, 'operator');
+  const newerThere = (env: string) => {
+    const current = envs.data?.find((e) => e.name === env)?.current?.release;
+    return current !== undefined && current !== number;
+  };
+  return (
+    <section aria-labelledby="release-title">
+      <p class="crumbs">
+        <a href={route('projects', project)}>{project}</a>
+      </p>
+      <h1 id="release-title">
+        Release {number}
+        {r && <span class="hint"> channel {r.channel}</span>}
+      </h1>
+      {release.error && (
+        <p role="alert" class="refusal">
+          {release.error}
+        </p>
+      )}
+      {r && (
+        <>
+          <p class="why">
+            <strong>Why: </strong>
+            {r.reason} ({r.source.kind === 'trigger' ? r.source.trigger : 'made by hand'}, {age(r.createdAt)})
+          </p>
+          {link && (
+            <p>
+              <a href={link} target="_blank" rel="noopener noreferrer">
+                Temporal Web UI
+              </a>
+            </p>
+          )}
+          <table class="list">
+            <caption>Packages</caption>
+            <thead>
+              <tr>
+                <th scope="col">Package</th>
+                <th scope="col">Version</th>
+                <th scope="col">Digest</th>
+              </tr>
+            </thead>
+            <tbody>
+              {r.packages.map((p) => (
+                <tr>
+                  <th scope="row">
+                    {p.name} <span class="hint">{`${p.feed} ${p.package}`}</span>
+                  </th>
+                  <td class="mono">{p.tag}</td>
+                  <td class="mono digest">{p.digest ?? '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {Object.keys(r.deliveries).length > 0 && (
+            <table class="list">
+              <caption>Deliveries</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Destination</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Attempts</th>
+                  <th scope="col">Last error</th>
+                </tr>
+              </thead>
+              <tbody>
+                {Object.entries(r.deliveries).map(([d, v]) => (
+                  <tr>
+                    <th scope="row">{d}</th>
+                    <td>{v.status}</td>
+                    <td>{v.attempts}</td>
+                    <td>{v.lastError ?? ''}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      )}
+      {lifecycle.error && <p class="refusal">{lifecycle.error}</p>}
+      {l?.lifecycle && (
+        <section aria-labelledby="lc-title">
+          <h2 id="lc-title">Lifecycle {l.lifecycle.name}</h2>
+          {operator && (
+            <p>
+              <label for="decision-comment">Comment for an approval or rejection</label>
+              <input
+                id="decision-comment"
+                maxLength={1000}
+                value={comment}
+                onInput={(e) => setComment((e.target as HTMLInputElement).value)}
+              />
+            </p>
+          )}
+          <ol class="phases">
+            {l.lifecycle.phases.map((p) => (
+              <li class={`phase ${p.state}`} data-phase={p.name} data-state={p.state}>
+                <strong>{p.name}</strong> <span class="badge">{p.state}</span>{' '}
+                <span class="hint">
+                  {p.succeeded}/{p.needed} succeeded
+                </span>
+                {operator && p.state === 'awaiting-approval' && (
+                  <span class="actions">
+                    <Action label={`Approve ${p.name}`} run={decide(p.name, 'approve')} />
+                    <Action label={`Reject ${p.name}`} run={decide(p.name, 'reject')} danger />
+                  </span>
+                )}
+              </li>
+            ))}
+          </ol>
+        </section>
+      )}
+      {envs.data && operator && (
+        <section aria-labelledby="deploy-title">
+          <h2 id="deploy-title">Deploy</h2>
+          <ul class="deploy">
+            {envs.data.map((e) => (
+              <li data-environment={e.name}>
+                <strong>{e.name}</strong> <span class="hint">now: {e.current?.release ?? 'nothing'}</span>{' '}
+                {newerThere(e.name) ? (
+                  <Action
+                    label={`Roll back ${e.name} to ${number}`}
+                    run={deploy(e.name, true)}
+                    danger
+                    confirm={`A newer release is deployed in ${e.name}: deploy ${number} there anyway (force)?`}
+                  />
+                ) : (
+                  <Action
+                    label={e.current?.release === number ? `Redeploy to ${e.name}` : `Deploy to ${e.name}`}
+                    run={deploy(e.name)}
+                  />
+                )}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {l && (
+        <section aria-labelledby="tl-title">
+          <h2 id="tl-title">Deployments</h2>
+          <ol class="timeline">
+            {l.deployments.map((d) => (
+              <li data-deployment={d.id} data-state={d.status}>
+                <strong>{d.environment}</strong> <span class={`badge ${d.status}`}>{d.status}</span>
+                {d.forced && ' (rollback)'} by {d.requestedBy}, queued {age(d.queuedAt)}
+                {d.finishedAt && `, finished ${age(d.finishedAt)}`}
+                {d.error && <span class="refusal"> {d.error}</span>}
+                {operator && ['queued', 'retrying'].includes(d.status) && (
+                  <Action label={`Cancel ${d.environment}`} run={cancel(d.environment)} danger />
+                )}
+              </li>
+            ))}
+          </ol>
+          {l.approvals.length > 0 && (
+            <ul class="approvals">
+              {l.approvals.map((a) => (
+                <li>
+                  {a.phase}: {a.decision} by {a.by}: “{a.comment}”
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+      )}
+    </section>
+  );
+}
