@@ -18,7 +18,6 @@ import { accessControl, accessHandlers, ACCESS_ROUTES } from './access';
 import { docsHandlers, DOCS_ROUTES } from './docs';
 import { receiverHandlers, RECEIVER_ROUTES } from './receivers';
 import { ReceiverStore } from '../db/receivers';
-import { ConfiguredReceiver } from '../receivers/spec';
 import { healthRoutes, metricsRoutes } from './health';
 import { mountRoutes } from './route';
 import { ROUTE_RULES } from './routes';
@@ -45,14 +44,14 @@ export interface AppOptions {
   readonly outbound?: OutboundPolicy;
   /** Configured feeds, so a package's feed resolves to the URL the worker would reach. */
   readonly feeds?: ReadonlyMap<string, Feed>;
-  /** Receivers defined in the configuration file. */
-  readonly configReceivers?: readonly ConfiguredReceiver[];
+  /** Registry receivers, with those of the configuration file. */
+  readonly receivers: ReceiverStore;
   /** Values of the configured receiver secrets (receiverSecrets), by name. */
   readonly receiverSecrets?: ReadonlyMap<string, string>;
   /** A stand-in origin for Docker Hub's callbacks; by default Docker Hub's own only. */
   readonly dockerHubCallbackOrigin?: string | null;
-  /** API tokens and the audit log; by default on the ledger's database. */
-  readonly access?: AccessStore;
+  /** API tokens and the audit log. */
+  readonly access: AccessStore;
   /** Shared Temporal health probe; one is started for the app when not given. */
   readonly health?: TemporalHealth;
 }
@@ -67,7 +66,7 @@ export function createApp(options: AppOptions): express.Express {
   // The access check and every router match paths alike (ROUTING): `/TOKENS` is not `/tokens`.
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
-  const access = options.access ?? new AccessStore(options.ledger.db);
+  const access = options.access;
   const log = options.log ?? (() => undefined);
   metricsRoutes(app);
   // Every call is checked before its body is read: a stranger's body is never parsed.
@@ -104,7 +103,7 @@ export function createApp(options: AppOptions): express.Express {
     RECEIVER_ROUTES,
     receiverHandlers({
       client: options.client,
-      store: new ReceiverStore(options.ledger.db, options.configReceivers),
+      store: options.receivers,
       secrets: options.receiverSecrets ?? new Map(),
       dockerHubCallbackOrigin: options.dockerHubCallbackOrigin ?? null,
       feeds,

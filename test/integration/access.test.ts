@@ -46,7 +46,7 @@ function servedRoutes(app: ReturnType<typeof createApp>): string[] {
 
 describe('who may call what', () => {
   test('every route Express serves has an access rule, and every rule a route', () => {
-    const app = createApp({ client: env.client, taskQueue: env.taskQueue, ledger: env.ledger });
+    const app = createApp({ client: env.client, taskQueue: env.taskQueue, ...env.stores });
     (app.locals.temporalHealth as { stop(): void }).stop();
     const served = servedRoutes(app).sort();
     const ruled = ROUTE_RULES.map((r) => `${r.method} ${r.path}`).sort();

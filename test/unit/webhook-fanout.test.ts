@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app';
 import type { Ledger } from '../../src/db/ledger';
+import type { AccessStore } from '../../src/db/access';
+import type { ReceiverStore } from '../../src/db/receivers';
 import { TemporalHealth } from '../../src/api/temporal-health';
 
 /** The API in front of a stand-in Temporal client (never started: with no server to probe, Temporal counts as up). */
@@ -11,6 +13,8 @@ async function serve(client: Client): Promise<Server> {
     client,
     taskQueue: 'unused',
     ledger: {} as Ledger,
+    access: {} as AccessStore,
+    receivers: {} as ReceiverStore,
     health: new TemporalHealth(client),
   });
   return new Promise((resolve) => {

@@ -1,0 +1,42 @@
+import { ConfiguredReceiver } from '../receivers/spec';
+import { AccessStore } from './access';
+import { DeploymentStore } from './deployments';
+import { SharedListings, SharedListingsOptions } from './feed-listings';
+import { Ledger } from './ledger';
+import type { Database } from './open';
+import { ReceiverStore } from './receivers';
+
+/** Every store on one database, each holding one kind of record; callers take the one they need. */
+export interface Stores {
+  /** Projects, releases and their deliveries (release creation spans them in one transaction). */
+  readonly ledger: Ledger;
+  /** Deployments and approvals of releases that follow a lifecycle. */
+  readonly deployments: DeploymentStore;
+  /** API tokens and the audit log. */
+  readonly access: AccessStore;
+  /** Registry receivers: those saved through the API and those of the configuration file. */
+  readonly receivers: ReceiverStore;
+  /** Tag listings shared between the workers on this database. */
+  readonly listings: SharedListings;
+}
+
+export interface StoresOptions {
+  /** Receivers defined in the configuration file. */
+  readonly receivers?: readonly ConfiguredReceiver[];
+  readonly listings?: Partial<SharedListingsOptions>;
+}
+
+/** Opens every store on the database; the only place that hands its connection to them. */
+export function openStores(
+  database: Pick<Database, 'db'> & Partial<Pick<Database, 'ledgerOptions'>>,
+  options: StoresOptions = {},
+): Stores {
+  const ledger = new Ledger(database.db, database.ledgerOptions ?? {});
+  return {
+    ledger,
+    deployments: ledger.deployments,
+    access: new AccessStore(database.db),
+    receivers: new ReceiverStore(database.db, options.receivers),
+    listings: new SharedListings(database.db, options.listings),
+  };
+}
