@@ -1,15 +1,24 @@
 import { ConfiguredReceiver } from '../receivers/spec';
 import { AccessStore } from './access';
+import { DeliveryStore } from './deliveries';
 import { DeploymentStore } from './deployments';
 import { SharedListings, SharedListingsOptions } from './feed-listings';
 import { Ledger } from './ledger';
+import { ProjectStore } from './projects';
 import type { Database } from './open';
 import { ReceiverStore } from './receivers';
+import { ReleaseStore } from './releases';
 
 /** Every store on one database, each holding one kind of record; callers take the one they need. */
 export interface Stores {
-  /** Projects, releases and their deliveries (release creation spans them in one transaction). */
+  /** Projects, releases and deliveries under one name: the three stores below, for callers of all three. */
   readonly ledger: Ledger;
+  /** Projects and their configuration revisions. */
+  readonly projects: ProjectStore;
+  /** Releases and channel heads; creating a release writes its deliveries in the same transaction. */
+  readonly releases: ReleaseStore;
+  /** Delivery state per release and destination, and each destination's queue. */
+  readonly deliveries: DeliveryStore;
   /** Deployments and approvals of releases that follow a lifecycle. */
   readonly deployments: DeploymentStore;
   /** API tokens and the audit log. */
@@ -34,6 +43,9 @@ export function openStores(
   const ledger = new Ledger(database.db, database.ledgerOptions ?? {});
   return {
     ledger,
+    projects: ledger.projects,
+    releases: ledger.releases,
+    deliveries: ledger.deliveries,
     deployments: ledger.deployments,
     access: new AccessStore(database.db),
     receivers: new ReceiverStore(database.db, options.receivers),

@@ -207,7 +207,7 @@ describe('tokens', () => {
     const token: string = created.body.token;
     expect(token).toMatch(/^ft_[A-Za-z0-9_-]{43}$/);
 
-    const rows = await env.ledger.db
+    const rows = await env.database.db
       .selectFrom('api_tokens')
       .selectAll()
       .where('name', '=', 'ci-deployer')
@@ -244,7 +244,7 @@ describe('tokens', () => {
   });
 
   test('an expired token is refused', async () => {
-    const store = new AccessStore(env.ledger.db, () => new Date(Date.now() - 2 * 86_400_000));
+    const store = new AccessStore(env.database.db, () => new Date(Date.now() - 2 * 86_400_000));
     const { token } = await store.createToken('short-lived', 'viewer', 'test', new Date(Date.now() - 1000));
     expect((await api.request('GET', '/whoami', undefined, { token })).status).toBe(401);
   });
