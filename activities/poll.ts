@@ -6,6 +6,7 @@ import { compileRule, evaluateRule, imageConfigPasses, VersionRuleInput } from '
 import type { Precedence } from '../src/domain/version';
 import type { ImageConfig } from '../src/feeds/oci';
 import { FeedError } from '../src/feeds/errors';
+import { HttpError } from '../src/net/errors';
 import { Feed } from '../src/feeds/feed';
 import { PackageListing, PackageSource } from '../src/feeds/package-source';
 import { SingleFlightCache } from '../src/feeds/single-flight';
@@ -100,7 +101,8 @@ export interface PollDependencies {
 
 /** Turns a feed error into an activity failure: retryable or not, with the registry's Retry-After. */
 export function toActivityFailure(err: unknown): unknown {
-  if (!(err instanceof FeedError)) return err;
+  // HttpError, not only FeedError: an outbound failure that reached here unwrapped keeps its code.
+  if (!(err instanceof HttpError)) return err;
   return ApplicationFailure.create({
     type: err.code,
     message: err.message,

@@ -7,9 +7,8 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Client } from '@temporalio/client';
 import { createApp } from '../src/api/app';
 import { listen } from '../src/api/listen';
-import { AccessStore } from '../src/db/access';
-import { Ledger } from '../src/db/ledger';
 import { openDatabase } from '../src/db/open';
+import { openStores } from '../src/db/stores';
 import { compileRule, evaluateRule } from '../src/domain/rule';
 import { CredentialStore } from '../src/feeds/credentials';
 import { HelmHttpFeed } from '../src/feeds/feed';
@@ -63,14 +62,13 @@ const percentile = (xs: number[], p: number) =>
 /** /healthz answered every ~10 ms while the probes run; the API and the "worker" share this event loop. */
 async function healthUnderProbes(seconds: number, helmBody: Buffer, kinds: readonly string[]): Promise<void> {
   const database = await openDatabase({});
-  const ledger = new Ledger(database.db);
-  const access = new AccessStore(database.db);
   // No Temporal server: /healthz and /rules/preview need none (the health probe just reports it down).
   const client = new Client();
-  const app = createApp({ client, taskQueue: 'bench-hostile', ledger, access, database });
+  const stores = openStores(database);
+  const app = createApp({ client, taskQueue: 'bench-hostile', ...stores, database });
   const server = await listen(app, 0, '127.0.0.1');
   const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const { token } = await access.createToken('bench-viewer', 'viewer', 'bench');
+  const { token } = await stores.access.createToken('bench-viewer', 'viewer', 'bench');
   const index = await startServer((_req, res) => void res.writeHead(200).end(helmBody));
   const tags = Array.from({ length: 30_000 }, (_, i) => `${i}-${'a'.repeat(128)}`.slice(0, 128));
   const body = JSON.stringify({ rule: { filter: '^(.*)$', extract: '$1'.repeat(128) }, tags });

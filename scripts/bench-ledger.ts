@@ -5,11 +5,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { sql } from 'kysely';
-import { AccessStore } from '../src/db/access';
 import { createApp } from '../src/api/app';
 import { listen } from '../src/api/listen';
 import { Ledger } from '../src/db/ledger';
 import { Database, openDatabase } from '../src/db/open';
+import { openStores, Stores } from '../src/db/stores';
 import { CreateReleaseRequest, ProjectSpecSchema } from '../src/domain/project';
 import { startPostgres } from '../test/support/postgres';
 
@@ -107,11 +107,10 @@ async function fill(database: Database, ledger: Ledger, project: string): Promis
   console.log(`  filled to ${RELEASES} releases in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-async function reads(ledger: Ledger, project: string): Promise<void> {
+async function reads(stores: Stores, project: string): Promise<void> {
   const client = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
-  const access = new AccessStore(ledger.db);
-  const { token } = await access.createToken(`bench-${Date.now()}`, 'viewer', 'bench:ledger');
-  const app = createApp({ client, taskQueue: 'bench', ledger, access });
+  const { token } = await stores.access.createToken(`bench-${Date.now()}`, 'viewer', 'bench:ledger');
+  const app = createApp({ client, taskQueue: 'bench', ...stores });
   const server = await listen(app, 0, '127.0.0.1');
   const fetch = (url: string) => globalThis.fetch(url, { headers: { authorization: `Bearer ${token}` } });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/projects/${project}/releases`;
@@ -157,7 +156,8 @@ async function run(kind: 'pglite' | 'postgres'): Promise<void> {
   const pg = kind === 'postgres' ? await startPostgres() : null;
   const database = await openDatabase(pg ? { url: pg.url } : { dataDir: dir });
   try {
-    const ledger = new Ledger(database.db, database.ledgerOptions);
+    const stores = openStores(database);
+    const { ledger } = stores;
     const project = 'bench';
     await ledger.saveProject(
       ProjectSpecSchema.parse({
@@ -173,7 +173,7 @@ async function run(kind: 'pglite' | 'postgres'): Promise<void> {
     await fill(database, ledger, project);
     // What the ledger does every 1,000 releases on PGlite (autovacuum does it on a PostgreSQL server).
     await ledger.analyze();
-    await reads(ledger, project);
+    await reads(stores, project);
   } finally {
     await database.close();
     await pg?.stop();

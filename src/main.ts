@@ -19,9 +19,9 @@ import { sdkMetricsText, setSdkMetricsUrl } from './observability/metrics';
 import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { bindingsOf } from './config/secrets';
 import { DatabaseError, keepFilesPrivate, openDatabase, redact } from './db/open';
-import { Ledger } from './db/ledger';
 import { MigrationError } from './db/migrations';
 import { AccessStore } from './db/access';
+import { openStores } from './db/stores';
 import { isLoopback } from './feeds/feed';
 
 /**
@@ -143,8 +143,16 @@ async function startService(
     config.databaseUrl ? { url: config.databaseUrl } : { dataDir: path.join(config.dataDir, 'ledger') },
   );
   opened.push(() => database.close());
-  const ledger = new Ledger(database.db, database.ledgerOptions);
-  const access = new AccessStore(database.db);
+  const { ledger, access, receivers, listings, sessions, overview, changes } = openStores(database, {
+    receivers: config.receivers,
+    listings: {
+      onError: (err) =>
+        logger.warn(
+          { component: 'worker' },
+          `shared listings: the database failed (${(err as Error).message}); reading the feed`,
+        ),
+    },
+  });
   const firstToken = role === 'worker' ? null : await bootstrapToken(access, config.api.host);
   if (!config.temporal.address) log.info('starting an embedded Temporal dev server');
   const temporal = await connectTemporal(config.temporal, {
@@ -171,7 +179,7 @@ async function startService(
           ledger,
           config,
           // Workers on one PostgreSQL ledger read each package once between them.
-          shareListings: Boolean(config.databaseUrl),
+          ...(config.databaseUrl ? { listings } : {}),
           log: (m) => logger.warn({ component: 'worker' }, m),
         });
   const health = new TemporalHealth(client).start();
@@ -185,11 +193,14 @@ async function startService(
           ledger,
           database,
           access,
+          receivers,
+          sessions,
+          overview,
+          changes,
           health,
           taskQueue: config.taskQueue,
           webhookToken: config.webhookToken,
           receiverSecrets: config.receiverSecrets,
-          configReceivers: config.receivers,
           dockerHubCallbackOrigin: config.dockerHubCallbackOrigin,
           secretBindings: bindingsOf(config.secrets),
           outbound: config.outbound,

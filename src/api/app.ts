@@ -18,7 +18,6 @@ import { accessControl, accessHandlers, ACCESS_ROUTES } from './access';
 import { docsHandlers, DOCS_ROUTES } from './docs';
 import { receiverHandlers, RECEIVER_ROUTES } from './receivers';
 import { ReceiverStore } from '../db/receivers';
-import { ConfiguredReceiver } from '../receivers/spec';
 import { healthRoutes, metricsRoutes } from './health';
 import { mountRoutes } from './route';
 import { ROUTE_RULES } from './routes';
@@ -26,6 +25,8 @@ import { openApiDocument } from './openapi';
 import { unreachableProblem } from './failure-problems';
 
 import { SessionStore } from '../db/sessions';
+import { OverviewStore } from '../db/overview';
+import { ChangeStore } from '../db/changes';
 import { sessionHandlers } from './session';
 import { consoleHandlers } from './console';
 import { announceTriggerChanges, ChangeHub, eventHandlers } from './events';
@@ -51,14 +52,20 @@ export interface AppOptions {
   readonly outbound?: OutboundPolicy;
   /** Configured feeds, so a package's feed resolves to the URL the worker would reach. */
   readonly feeds?: ReadonlyMap<string, Feed>;
-  /** Receivers defined in the configuration file. */
-  readonly configReceivers?: readonly ConfiguredReceiver[];
+  /** Registry receivers, with those of the configuration file. */
+  readonly receivers: ReceiverStore;
+  /** Console sessions. */
+  readonly sessions: SessionStore;
+  /** What is deployed where, for the console's dashboard. */
+  readonly overview: OverviewStore;
+  /** Where changes are announced to every API process. */
+  readonly changes: ChangeStore;
   /** Values of the configured receiver secrets (receiverSecrets), by name. */
   readonly receiverSecrets?: ReadonlyMap<string, string>;
   /** A stand-in origin for Docker Hub's callbacks; by default Docker Hub's own only. */
   readonly dockerHubCallbackOrigin?: string | null;
-  /** API tokens and the audit log; by default on the ledger's database. */
-  readonly access?: AccessStore;
+  /** API tokens and the audit log. */
+  readonly access: AccessStore;
   /** The Temporal Web UI (its address and the namespace), which the console links to; none: no links. */
   readonly temporalUi?: { readonly url: string; readonly namespace: string } | null;
   /** Shared Temporal health probe; one is started for the app when not given. */
@@ -75,11 +82,11 @@ export function createApp(options: AppOptions): express.Express {
   // The access check and every router match paths alike (ROUTING): `/TOKENS` is not `/tokens`.
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
-  const access = options.access ?? new AccessStore(options.ledger.db);
+  const access = options.access;
   const log = options.log ?? (() => undefined);
   metricsRoutes(app);
   // Every call is checked before its body is read: a stranger's body is never parsed.
-  const sessions = new SessionStore(options.ledger.db);
+  const sessions = options.sessions;
   app.use(accessControl(ROUTE_RULES, access, log, sessions));
   // Registry notifications bring their own content type, limit and parser (after their sender is checked).
   const json = express.json({
@@ -95,7 +102,7 @@ export function createApp(options: AppOptions): express.Express {
   const health = healthRoutes(app, options.client, options.database, options.health);
   // One LISTEN connection per API process, fanned out to its event streams (src/api/events.ts); trigger
   // changes made through the API are announced on it once they succeed.
-  const changes = new ChangeHub(options.ledger.db, log);
+  const changes = new ChangeHub(options.changes, log);
   app.locals.changeHub = changes;
   void changes.start(options.database ?? {});
   app.use(announceTriggerChanges(changes, log));
@@ -115,11 +122,11 @@ export function createApp(options: AppOptions): express.Express {
   mountRoutes(app, DOCS_ROUTES, docsHandlers(openApiDocument));
   mountRoutes(app, CONSOLE_ROUTES, {
     ...sessionHandlers(sessions, access, log, options.temporalUi ?? null),
-    ...consoleHandlers(options.ledger),
+    ...consoleHandlers(options.overview),
     ...eventHandlers(changes),
   });
   // Both notification paths remember what they acted on in one place, for the replay window.
-  const receivers = new ReceiverStore(options.ledger.db, options.configReceivers);
+  const receivers = options.receivers;
   mountRoutes(
     app,
     WEBHOOK_ROUTES,
@@ -131,7 +138,7 @@ export function createApp(options: AppOptions): express.Express {
     RECEIVER_ROUTES,
     receiverHandlers({
       client: options.client,
-      store: receivers,
+      store: options.receivers,
       secrets: options.receiverSecrets ?? new Map(),
       dockerHubCallbackOrigin: options.dockerHubCallbackOrigin ?? null,
       feeds,

@@ -4,8 +4,7 @@ import { Request, Response } from 'express';
 import type { CONSOLE_ROUTES } from './console-docs';
 import { Handlers } from './route';
 import { sendProblem } from './problem';
-import { Ledger } from '../db/ledger';
-import { environmentsOverview } from '../db/overview';
+import { OverviewStore } from '../db/overview';
 
 /**
  * The console's policy: its own scripts and styles only, nothing inline, no frames, no plugins. Data shown
@@ -41,7 +40,7 @@ function secure(res: Response): Response {
  * projects in one call, which the dashboard reads.
  */
 export function consoleHandlers(
-  ledger: Ledger,
+  overview: OverviewStore,
   dir: string | null = consoleDir(),
 ): Pick<
   Handlers<typeof CONSOLE_ROUTES>,
@@ -67,7 +66,7 @@ export function consoleHandlers(
       .sendFile(path.join(dir, 'assets', file), { maxAge: 365 * 86_400_000, immutable: true });
   };
   const allEnvironments = async (_req: Request, res: Response) => {
-    res.json({ projects: await environmentsOverview(ledger.db) });
+    res.json({ projects: await overview.environments() });
   };
   return { consoleRedirect, consolePage, consoleAsset, allEnvironments };
 }

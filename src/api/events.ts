@@ -1,10 +1,8 @@
 import { NextFunction, Request, Response } from 'express';
-import { sql } from 'kysely';
-import { Kysely } from 'kysely';
 import { z } from 'zod';
 import { CHANGES_CHANNEL } from '../db/migrations';
 import { Database } from '../db/open';
-import { Schema } from '../db/schema';
+import { ChangeStore } from '../db/changes';
 import type { CONSOLE_ROUTES } from './console-docs';
 import { Handlers } from './route';
 import { sendProblem } from './problem';
@@ -36,7 +34,7 @@ export class ChangeHub {
   private stop: (() => Promise<void>) | null = null;
 
   constructor(
-    private readonly db: Kysely<Schema>,
+    private readonly changes: ChangeStore,
     private readonly log: (message: string) => void = () => undefined,
   ) {}
 
@@ -73,7 +71,7 @@ export class ChangeHub {
 
   /** Tells every API process of the ledger (this one included) that something changed. */
   async announce(change: Change): Promise<void> {
-    await sql`SELECT pg_notify(${CHANGES_CHANNEL}, ${JSON.stringify(change)})`.execute(this.db);
+    await this.changes.announce(JSON.stringify(change));
   }
 
   subscribe(listener: (change: Change) => void): () => void {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { AccessError, AccessRole, AccessStore, ACCESS_ROLES, TokenInfo, TokenNameSchema } from '../db/access';
+import { AccessError, AccessRole, ACCESS_ROLES, TokenInfo, TokenNameSchema } from '../db/access';
 import { ApiClient, ApiError } from './api-client';
 import { table } from './get';
 import { parseCommandLine, UsageError } from './usage';
@@ -39,6 +39,7 @@ function viaApi(api: ApiClient): TokenBackend {
 async function viaDatabase(env: NodeJS.ProcessEnv): Promise<TokenBackend> {
   // Loaded here: the other commands never need the database driver or PGlite.
   const { openDatabase } = await import('../db/open');
+  const { openStores } = await import('../db/stores');
   const database = await openDatabase(
     env.DATABASE_URL
       ? { url: env.DATABASE_URL, poolSize: 1 }
@@ -47,7 +48,7 @@ async function viaDatabase(env: NodeJS.ProcessEnv): Promise<TokenBackend> {
     // DatabaseError (the embedded database is in use, a server does not answer) and MigrationError.
     throw new ApiError(0, err.message);
   });
-  const store = new AccessStore(database.db);
+  const { access: store } = openStores(database);
   const by = `cli:${env.USER ?? 'unknown'}`.slice(0, 63);
   return {
     create: async (name, role, expiresInDays) => {

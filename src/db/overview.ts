@@ -104,3 +104,12 @@ export async function environmentsOverview(db: Kysely<Schema>): Promise<ProjectO
     };
   });
 }
+
+/** What is deployed where, for every project at once (the console's dashboard). */
+export class OverviewStore {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  environments(): Promise<ProjectOverview[]> {
+    return environmentsOverview(this.db);
+  }
+}

@@ -1,4 +1,4 @@
-import { FeedError } from './errors';
+import { asFeedError, FeedError } from './errors';
 import { Feed } from './feed';
 import { HttpClient } from '../net/http';
 import { AcrExchangeSchema, parseAnswer } from './answers';
@@ -115,12 +115,14 @@ export class CredentialStore {
       access_token: auth.accessToken,
     });
     if (auth.tenant) form.set('tenant', auth.tenant);
-    const res = await this.http.request(url.href, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: form.toString(),
-      maxBytes: 1024 * 1024,
-    });
+    const res = await this.http
+      .request(url.href, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form.toString(),
+        maxBytes: 1024 * 1024,
+      })
+      .catch(asFeedError);
     if (res.status === 401 || res.status === 403) {
       throw new FeedError(
         'UNAUTHORIZED',

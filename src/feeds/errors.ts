@@ -1,35 +1,33 @@
-/** Stable codes for what can go wrong talking to a feed. */
-export type FeedErrorCode =
-  | 'NOT_FOUND'
-  | 'UNAUTHORIZED'
-  | 'DENIED'
-  | 'RATE_LIMITED'
-  | 'SERVER_ERROR'
-  | 'TIMEOUT'
-  | 'NETWORK'
-  | 'BAD_RESPONSE'
-  | 'TOO_LARGE'
-  | 'UNKNOWN_FEED'
-  | 'BAD_REQUEST'
-  /** The outbound policy forbids the address (metadata, link-local; private or loopback unless allowed). */
-  | 'OUTBOUND_REFUSED';
+import { HttpError, HttpErrorCode } from '../net/errors';
 
-const RETRYABLE: ReadonlySet<FeedErrorCode> = new Set(['RATE_LIMITED', 'SERVER_ERROR', 'TIMEOUT', 'NETWORK']);
+/** Stable codes for what can go wrong talking to a feed: the HTTP ones, and a feed the worker lacks. */
+export type FeedErrorCode = HttpErrorCode | 'UNKNOWN_FEED';
 
-/** A feed failure with a stable code and a message a user can act on. Never carries a secret. */
-export class FeedError extends Error {
-  readonly retryable: boolean;
-
+/**
+ * A feed failure with a stable code and a message a user can act on. Never carries a secret. An
+ * `HttpError` too, so code that handles outbound failures in general handles a feed's as well.
+ */
+export class FeedError extends HttpError<FeedErrorCode> {
   constructor(
-    readonly code: FeedErrorCode,
+    code: FeedErrorCode,
     message: string,
-    readonly retryAfterMs: number | null = null,
-    readonly status: number | null = null,
+    retryAfterMs: number | null = null,
+    status: number | null = null,
     /** Overrides the code's own retryability (a listed tag whose manifest is not readable yet). */
     retryable?: boolean,
   ) {
-    super(message);
+    super(code, message, retryAfterMs, status, retryable);
     this.name = 'FeedError';
-    this.retryable = retryable ?? RETRYABLE.has(code);
   }
+
+  /** The same failure, as the feed's: src/net throws the generic error, feeds answer with their own. */
+  static from(err: HttpError): FeedError {
+    if (err instanceof FeedError) return err;
+    return new FeedError(err.code, err.message, err.retryAfterMs, err.status, err.retryable);
+  }
+}
+
+/** Rethrows an outbound failure as the feed's (`.catch(asFeedError)`); anything else (an abort) as it is. */
+export function asFeedError(err: unknown): never {
+  throw err instanceof HttpError ? FeedError.from(err) : err;
 }

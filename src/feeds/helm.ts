@@ -1,6 +1,6 @@
 import { CpuPool, PoolBusyError, PoolTaskError, PoolTimeoutError, sharedCpuPool } from '../runtime/cpu-pool';
 import { basicAuthorization, CredentialStore } from './credentials';
-import { FeedError, FeedErrorCode } from './errors';
+import { asFeedError, FeedError, FeedErrorCode } from './errors';
 import { HelmHttpFeed } from './feed';
 import { ChartVersion, HelmIndexFeed, parseHelmIndex, ParsedHelmIndex } from './helm-index';
 import { HttpClient, statusError } from '../net/http';
@@ -55,12 +55,14 @@ export class HelmRepositoryClient {
     const basic = await this.credentials.basic(feed);
     if (basic) headers.authorization = basicAuthorization(basic);
     this.requests++;
-    const res = await this.http.request(indexUrl, {
-      headers,
-      maxBytes: feed.maxIndexBytes,
-      timeoutMs: 60_000,
-      signal,
-    });
+    const res = await this.http
+      .request(indexUrl, {
+        headers,
+        maxBytes: feed.maxIndexBytes,
+        timeoutMs: 60_000,
+        signal,
+      })
+      .catch(asFeedError);
     let index: CachedIndex;
     if (res.status === 304 && cached) {
       index = cached;
@@ -73,7 +75,7 @@ export class HelmRepositoryClient {
       };
       this.remember(feed.id, index);
     } else {
-      throw statusError(res, `the index of Helm repository ${feed.id}`);
+      throw FeedError.from(statusError(res, `the index of Helm repository ${feed.id}`));
     }
     const versions = index.charts.get(chart);
     if (versions === undefined)

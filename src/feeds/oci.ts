@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parseWwwAuthenticate } from './challenge';
 import { basicAuthorization, CredentialStore } from './credentials';
-import { FeedError } from './errors';
+import { asFeedError, FeedError } from './errors';
 import { OciFeed } from './feed';
 import { HttpClient, HttpResponse, statusError } from '../net/http';
 import { realmRefusal } from './token-realm';
@@ -199,18 +199,20 @@ export class OciClient {
       if (basic) headers.authorization = basicAuthorization(basic);
     }
     this.requests++;
-    let res = await this.http.request(url, { ...request, headers });
+    let res = await this.http.request(url, { ...request, headers }).catch(asFeedError);
     if (res.status === 401) {
       // Also the path for `insufficient_scope`: the challenge names the scope to ask for, once.
       const authorization = await this.answerChallenge(feed, scope, res);
       if (authorization) {
         this.requests++;
-        res = await this.http.request(url, { ...request, headers: { ...headers, authorization } });
+        res = await this.http
+          .request(url, { ...request, headers: { ...headers, authorization } })
+          .catch(asFeedError);
         if (res.status === 401) this.credentials.forget(feed);
       }
     }
     if (res.status >= 200 && res.status < 300) return res;
-    throw statusError(res, what ?? `${repository} on feed ${feed.id}`, registryMessage(res));
+    throw FeedError.from(statusError(res, what ?? `${repository} on feed ${feed.id}`, registryMessage(res)));
   }
 
   private async answerChallenge(feed: OciFeed, scope: string, res: HttpResponse): Promise<string | null> {
@@ -267,12 +269,14 @@ export class OciClient {
         client_id: 'feed-triggers',
       });
       this.requests++;
-      const res = await this.http.request(url.href, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: form.toString(),
-        maxBytes: 1024 * 1024,
-      });
+      const res = await this.http
+        .request(url.href, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: form.toString(),
+          maxBytes: 1024 * 1024,
+        })
+        .catch(asFeedError);
       // Token servers without OAuth2 support answer 404 or 405 to the POST; they take the GET below.
       if (res.status !== 404 && res.status !== 405) return this.readToken(res, what, feed);
     }
@@ -282,7 +286,7 @@ export class OciClient {
     const basic = await this.credentials.basic(feed);
     if (basic) headers.authorization = basicAuthorization(basic);
     this.requests++;
-    const res = await this.http.request(url.href, { headers, maxBytes: 1024 * 1024 });
+    const res = await this.http.request(url.href, { headers, maxBytes: 1024 * 1024 }).catch(asFeedError);
     return this.readToken(res, what, feed);
   }
 
@@ -296,7 +300,8 @@ export class OciClient {
         res.status,
       );
     }
-    if (res.status < 200 || res.status >= 300) throw statusError(res, what, registryMessage(res));
+    if (res.status < 200 || res.status >= 300)
+      throw FeedError.from(statusError(res, what, registryMessage(res)));
     const body = parseAnswer(res.body, TokenAnswerSchema, `the answer of ${what}`);
     const token = (body.token ?? body.access_token) as string;
     // The distribution token spec defaults expires_in to 60 seconds; renew 10% early.

@@ -1,4 +1,4 @@
-import { FeedError } from './errors';
+import { HttpError } from '../net/errors';
 import { Feed } from './feed';
 import { HttpClient } from '../net/http';
 
@@ -44,8 +44,8 @@ export class FeedProbe {
         ? `${url} was not found (404): no Helm repository there`
         : `${url} answered 404: no registry API there (a registry answers 200 or 401)`;
     } catch (err) {
-      if (err instanceof FeedError && (err.code === 'NETWORK' || err.code === 'TIMEOUT')) return err.message;
-      if (err instanceof FeedError && err.code === 'OUTBOUND_REFUSED') return err.message;
+      if (err instanceof HttpError && (err.code === 'NETWORK' || err.code === 'TIMEOUT')) return err.message;
+      if (err instanceof HttpError && err.code === 'OUTBOUND_REFUSED') return err.message;
       return null;
     }
   }

@@ -1,6 +1,6 @@
 import { Agent, fetch } from 'undici';
 import { hostLabel, metrics } from '../observability/metrics';
-import { FeedError } from '../feeds/errors';
+import { HttpError } from './errors';
 import {
   checkOutboundUrl,
   guardedLookup,
@@ -61,7 +61,7 @@ export const MAX_REDIRECTS = 5;
 /**
  * Plain HTTP with a timeout, a body size cap, a per-host concurrency cap and the outbound policy: every
  * URL and every address a name resolves to is checked, redirects are followed by hand (re-checked, and
- * never carrying credentials to another origin), and network faults become FeedErrors that do not tell
+ * never carrying credentials to another origin), and network faults become HttpErrors that do not tell
  * a refused port from a filtered one.
  */
 export class HttpClient {
@@ -91,17 +91,17 @@ export class HttpClient {
       const location = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null;
       if (location === null) return res;
       if (hop >= MAX_REDIRECTS)
-        throw new FeedError('BAD_RESPONSE', `${describe(url)} redirected more than ${MAX_REDIRECTS} times`);
+        throw new HttpError('BAD_RESPONSE', `${describe(url)} redirected more than ${MAX_REDIRECTS} times`);
       let next: URL;
       try {
         next = new URL(location, current);
       } catch {
-        throw new FeedError(
+        throw new HttpError(
           'BAD_RESPONSE',
           `${describe(current.href)} redirected to something that is not a URL`,
         );
       }
-      if (seen.has(next.href)) throw new FeedError('BAD_RESPONSE', `${describe(url)} redirects in a loop`);
+      if (seen.has(next.href)) throw new HttpError('BAD_RESPONSE', `${describe(url)} redirects in a loop`);
       seen.add(next.href);
       if (next.origin !== current.origin) {
         // Credentials belong to the origin they were meant for (as browsers and Docker do).
@@ -121,7 +121,7 @@ export class HttpClient {
     try {
       checkOutboundUrl(target, this.policy);
     } catch (err) {
-      throw new FeedError('OUTBOUND_REFUSED', (err as Error).message);
+      throw new HttpError('OUTBOUND_REFUSED', (err as Error).message);
     }
     const timeoutMs = req.timeoutMs ?? this.timeoutMs;
     const maxBytes = req.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -158,7 +158,7 @@ export class HttpClient {
     const declared = Number(headers.get('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > maxBytes) {
       await res.body?.cancel().catch(() => undefined);
-      throw new FeedError(
+      throw new HttpError(
         'TOO_LARGE',
         `${where} answered ${declared} bytes, more than the ${maxBytes}-byte cap`,
       );
@@ -171,7 +171,7 @@ export class HttpClient {
           size += chunk.byteLength;
           if (size > maxBytes) {
             await res.body.cancel().catch(() => undefined);
-            throw new FeedError('TOO_LARGE', `${where} answered more than the ${maxBytes}-byte cap`);
+            throw new HttpError('TOO_LARGE', `${where} answered more than the ${maxBytes}-byte cap`);
           }
           chunks.push(Buffer.from(chunk));
         }
@@ -179,7 +179,7 @@ export class HttpClient {
         await res.body?.cancel().catch(() => undefined);
       }
     } catch (err) {
-      if (err instanceof FeedError) throw err;
+      if (err instanceof HttpError) throw err;
       if (req.signal?.aborted) throw req.signal.reason;
       throw bodyError(err, where, timeoutMs);
     }
@@ -191,7 +191,7 @@ function parseTarget(url: string): URL {
   try {
     return new URL(url);
   } catch {
-    throw new FeedError('BAD_REQUEST', 'not a valid URL');
+    throw new HttpError('BAD_REQUEST', 'not a valid URL');
   }
 }
 
@@ -225,28 +225,28 @@ const NAMED_CAUSES: Readonly<Record<string, string>> = {
  * resolve and a refused certificate are named with their code (`ENOTFOUND dockerhub.io`): they tell nothing
  * of ports, and they are what a person must fix.
  */
-function connectError(err: unknown, target: URL, timeoutMs: number): FeedError {
+function connectError(err: unknown, target: URL, timeoutMs: number): HttpError {
   const cause = (err as { cause?: unknown })?.cause;
-  if (cause instanceof OutboundRefusedError) return new FeedError('OUTBOUND_REFUSED', cause.message);
+  if (cause instanceof OutboundRefusedError) return new HttpError('OUTBOUND_REFUSED', cause.message);
   const code = (cause as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && Object.hasOwn(NAMED_CAUSES, code)) {
     const subject = code.startsWith('E') && !code.startsWith('ERR_') ? ` ${target.hostname}` : '';
-    return new FeedError(
+    return new HttpError(
       'NETWORK',
       `${target.origin} could not be reached: ${code}${subject} (${NAMED_CAUSES[code]})`,
     );
   }
-  return new FeedError(
+  return new HttpError(
     'NETWORK',
     `${target.origin} could not be reached or gave no answer within ${timeoutMs} ms`,
   );
 }
 
-function bodyError(err: unknown, where: string, timeoutMs: number): FeedError {
+function bodyError(err: unknown, where: string, timeoutMs: number): HttpError {
   const e = err as { name?: string };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
-    return new FeedError('TIMEOUT', `${where} did not finish its answer within ${timeoutMs} ms`);
-  return new FeedError('NETWORK', `${where} broke off its answer`);
+    return new HttpError('TIMEOUT', `${where} did not finish its answer within ${timeoutMs} ms`);
+  return new HttpError('NETWORK', `${where} broke off its answer`);
 }
 
 /** A 429's wait from `Retry-After` (seconds or an HTTP date), capped at an hour. */
@@ -263,16 +263,16 @@ export function retryAfterMs(res: HttpResponse): number | null {
  * Classifies a non-2xx answer: not found, unauthorized and denied are final; 429 carries Retry-After; 5xx
  * is retryable; anything else is a bad response. `detail` is the server's own message, when it has one.
  */
-export function statusError(res: HttpResponse, what: string, detail: string | null = null): FeedError {
+export function statusError(res: HttpResponse, what: string, detail: string | null = null): HttpError {
   const status = res.status;
   const own = detail ? `: ${detail}` : '';
-  if (status === 404) return new FeedError('NOT_FOUND', `${what} was not found (404)${own}`, null, status);
+  if (status === 404) return new HttpError('NOT_FOUND', `${what} was not found (404)${own}`, null, status);
   if (status === 401)
-    return new FeedError('UNAUTHORIZED', `${what} needs valid credentials (401)${own}`, null, status);
-  if (status === 403) return new FeedError('DENIED', `${what} denied access (403)${own}`, null, status);
+    return new HttpError('UNAUTHORIZED', `${what} needs valid credentials (401)${own}`, null, status);
+  if (status === 403) return new HttpError('DENIED', `${what} denied access (403)${own}`, null, status);
   if (status === 429)
-    return new FeedError('RATE_LIMITED', `${what} is rate-limited (429)${own}`, retryAfterMs(res), status);
+    return new HttpError('RATE_LIMITED', `${what} is rate-limited (429)${own}`, retryAfterMs(res), status);
   if (status >= 500)
-    return new FeedError('SERVER_ERROR', `${what} failed with ${status}${own}`, null, status);
-  return new FeedError('BAD_RESPONSE', `${what} answered ${status}${own}`, null, status);
+    return new HttpError('SERVER_ERROR', `${what} failed with ${status}${own}`, null, status);
+  return new HttpError('BAD_RESPONSE', `${what} answered ${status}${own}`, null, status);
 }

@@ -188,7 +188,7 @@ export class TemporalLogger implements SdkLoggerInterface {
 /**
  * An Error's message is not an enumerable property, so pino wrote an activity's failure as
  * `{"type":"NETWORK","nonRetryable":false}`: errors in the SDK's metadata keep their message (which never
- * carries a secret: see FeedError) and name.
+ * carries a secret: see HttpError) and name.
  */
 function withErrorMessages(meta: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

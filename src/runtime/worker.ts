@@ -36,8 +36,8 @@ export interface WorkerOptions {
   readonly workflowBundle?: WorkflowBundleOption;
   /** Where ECR tokens come from (the AWS SDK unless a test stands in for ECR). */
   readonly ecrTokenSource?: EcrTokenSource;
-  /** Share tag listings with the other workers on the ledger's database (split roles on PostgreSQL). */
-  readonly shareListings?: boolean;
+  /** Tag listings shared with the other workers on the ledger's database (split roles on PostgreSQL). */
+  readonly listings?: SharedListings;
   /** Where the worker's own warnings go (the service's logger). */
   readonly log?: (message: string) => void;
   /** Replacements for activities by name (tests that stop a worker mid-activity). */
@@ -88,18 +88,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     tagCache: new SingleFlightCache<PackageListing>(options.config.pollCacheMs),
     digestCache: new SingleFlightCache<string | null>(options.config.pollCacheMs),
     configCache: new SingleFlightCache<ImageConfig>(options.config.pollCacheMs),
-    ...(options.shareListings
-      ? {
-          shared: {
-            listings: new SharedListings(options.ledger.db, {
-              onError: (err) =>
-                options.log?.(
-                  `shared listings: the database failed (${(err as Error).message}); reading the feed`,
-                ),
-            }),
-            ttlMs: options.config.pollCacheMs,
-          },
-        }
+    ...(options.listings
+      ? { shared: { listings: options.listings, ttlMs: options.config.pollCacheMs } }
       : {}),
   });
   const ledger = createLedgerActivities({

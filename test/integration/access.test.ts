@@ -46,7 +46,7 @@ function servedRoutes(app: ReturnType<typeof createApp>): string[] {
 
 describe('who may call what', () => {
   test('every route Express serves has an access rule, and every rule a route', () => {
-    const app = createApp({ client: env.client, taskQueue: env.taskQueue, ledger: env.ledger });
+    const app = createApp({ client: env.client, taskQueue: env.taskQueue, ...env.stores });
     (app.locals.temporalHealth as { stop(): void }).stop();
     const served = servedRoutes(app).sort();
     const ruled = ROUTE_RULES.map((r) => `${r.method} ${r.path}`).sort();
@@ -207,7 +207,7 @@ describe('tokens', () => {
     const token: string = created.body.token;
     expect(token).toMatch(/^ft_[A-Za-z0-9_-]{43}$/);
 
-    const rows = await env.ledger.db
+    const rows = await env.database.db
       .selectFrom('api_tokens')
       .selectAll()
       .where('name', '=', 'ci-deployer')
@@ -244,7 +244,7 @@ describe('tokens', () => {
   });
 
   test('an expired token is refused', async () => {
-    const store = new AccessStore(env.ledger.db, () => new Date(Date.now() - 2 * 86_400_000));
+    const store = new AccessStore(env.database.db, () => new Date(Date.now() - 2 * 86_400_000));
     const { token } = await store.createToken('short-lived', 'viewer', 'test', new Date(Date.now() - 1000));
     expect((await api.request('GET', '/whoami', undefined, { token })).status).toBe(401);
   });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { sql } from 'kysely';
-import { Ledger } from '../../src/db/ledger';
+import { openStores } from '../../src/db/stores';
 import { Database, openDatabase } from '../../src/db/open';
 import { ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
@@ -182,7 +182,9 @@ describe('the console, served', () => {
     expect(role).toBe('operator');
     const cookie = setCookie.split(';')[0];
     // The session is stored hashed: the cookie's value is nowhere in the table.
-    const rows = await sql<{ id_hash: string }>`SELECT id_hash FROM console_sessions`.execute(env.ledger.db);
+    const rows = await sql<{ id_hash: string }>`SELECT id_hash FROM console_sessions`.execute(
+      env.database.db,
+    );
     expect(rows.rows.some((r) => cookie.includes(r.id_hash))).toBe(false);
     expect((await fetch(`${api.url}/whoami`, { headers: { cookie } })).status).toBe(200);
     const write = (headers: Record<string, string>) =>
@@ -413,7 +415,8 @@ describe('the dashboard at scale', () => {
 
   test('200 projects × 5 environments render in under a second', async () => {
     database = await openDatabase({});
-    const ledger = new Ledger(database.db, database.ledgerOptions);
+    const stores = openStores(database);
+    const ledger = stores.ledger;
     const envs = ['dev', 'test', 'staging', 'prod', 'dr'];
     for (let i = 0; i < 200; i++)
       await ledger.saveProject(
@@ -438,7 +441,7 @@ describe('the dashboard at scale', () => {
       FROM releases r CROSS JOIN (VALUES ('dev'), ('test'), ('staging'), ('dr')) AS e(name)`.execute(
       database.db,
     );
-    big = await startApi({ client: env.client, taskQueue: env.taskQueue, ledger });
+    big = await startApi({ client: env.client, taskQueue: env.taskQueue, stores });
     const c = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const p = await c.newPage();
     await signIn(p, big.token, big.url);

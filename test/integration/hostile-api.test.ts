@@ -453,7 +453,7 @@ describe('smaller holes', () => {
 
   test('a slow client is cut off by the header timeout', async () => {
     const server: Server = await listen(
-      createApp({ client: env.client, taskQueue: env.taskQueue, ledger: env.ledger }),
+      createApp({ client: env.client, taskQueue: env.taskQueue, ...env.stores }),
       0,
       '127.0.0.1',
       {

@@ -43,7 +43,7 @@ describe('the OpenAPI description', () => {
   });
 
   test('documents exactly the routes Express serves, and each answer of JSON with a schema', async () => {
-    const app = createApp({ client: env.client, taskQueue: env.taskQueue, ledger: env.ledger });
+    const app = createApp({ client: env.client, taskQueue: env.taskQueue, ...env.stores });
     (app.locals.temporalHealth as { stop(): void }).stop();
     const served: string[] = [];
     const walk = (stack: unknown[]) => {

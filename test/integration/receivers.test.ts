@@ -12,6 +12,7 @@ import { fixture, hmac, receiverCases, SECRETS } from '../support/receivers';
 import { startApi, TestApi } from '../support/api';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+import { openStores } from '../../src/db/stores';
 import { waitForReleases } from '../support/projects';
 
 /**
@@ -47,7 +48,9 @@ beforeAll(async () => {
     feeds,
     // Docker Hub's callbacks go to this stand-in only because it is configured.
     dockerHubCallbackOrigin: hub.url,
-    configReceivers: [{ spec: { name: 'from-file', type: 'quay', feed: 'local' }, token: FILE_TOKEN }],
+    receivers: openStores(env.database, {
+      receivers: [{ spec: { name: 'from-file', type: 'quay', feed: 'local' }, token: FILE_TOKEN }],
+    }).receivers,
   });
 });
 afterAll(async () => {

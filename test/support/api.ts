@@ -2,9 +2,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
 import { AppOptions, createApp } from '../../src/api/app';
-import { Ledger } from '../../src/db/ledger';
 import { listen } from '../../src/api/listen';
 import { AccessRole, AccessStore } from '../../src/db/access';
+import { Stores } from '../../src/db/stores';
 
 export interface TestApi {
   readonly url: string;
@@ -26,15 +26,19 @@ let tokens = 0;
 
 /** The real Express app on an ephemeral loopback port, on a worker's client, task queue and ledger. */
 export async function startApi(
-  env: { readonly client: Client; readonly taskQueue: string; readonly ledger: Ledger },
+  env: { readonly client: Client; readonly taskQueue: string; readonly stores: Stores },
   options: Partial<AppOptions> = {},
 ): Promise<TestApi> {
-  const access = options.access ?? new AccessStore(env.ledger.db);
+  const access = options.access ?? env.stores.access;
   const app = createApp({
     client: env.client,
     taskQueue: env.taskQueue,
-    ledger: env.ledger,
+    ledger: env.stores.ledger,
     access,
+    receivers: env.stores.receivers,
+    sessions: env.stores.sessions,
+    overview: env.stores.overview,
+    changes: env.stores.changes,
     ...options,
   });
   const server: Server = await listen(app, 0, '127.0.0.1');

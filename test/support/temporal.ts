@@ -8,6 +8,7 @@ import { OutboundPolicy } from '../../src/net/outbound';
 import { Database } from '../../src/db/open';
 import { openTestDatabase } from './database';
 import { Ledger } from '../../src/db/ledger';
+import { openStores, Stores } from '../../src/db/stores';
 import type { DeliveryBackoff } from '../../src/domain/delivery';
 import type { DeployBackoff } from '../../src/domain/lifecycle';
 
@@ -33,6 +34,8 @@ export interface TestWorkerEnv {
   readonly taskQueue: string;
   readonly worker: Worker;
   readonly ledger: Ledger;
+  /** Every store on the worker's database (`ledger` is `stores.ledger`). */
+  readonly stores: Stores;
   readonly database: Database;
   stop(): Promise<void>;
 }
@@ -67,7 +70,8 @@ export async function startTestWorker(
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace });
   const database = options.database ?? (await openTestDatabase());
-  const ledger = new Ledger(database.db, database.ledgerOptions);
+  const stores = openStores(database);
+  const { ledger } = stores;
   const worker = await createWorker({
     connection: nativeConnection,
     namespace,
@@ -93,6 +97,7 @@ export async function startTestWorker(
     taskQueue,
     worker,
     ledger,
+    stores,
     database,
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { connectTemporal, EMBEDDED_DEV_SERVER, TemporalHandle } from '../../src/temporal/connect';
 import { startApi, TestApi } from '../support/api';
 import { Database, openDatabase } from '../../src/db/open';
-import { Ledger } from '../../src/db/ledger';
+import { openStores } from '../../src/db/stores';
 
 /** A Temporal server of this file's own, stopped mid-test: the API must say 503 quickly, not hang or 500. */
 let temporal: TemporalHandle;
@@ -17,7 +17,7 @@ beforeAll(async () => {
   api = await startApi({
     client: new Client({ connection }),
     taskQueue: 'nobody-listens',
-    ledger: new Ledger(database.db),
+    stores: openStores(database),
   });
 });
 

@@ -3,6 +3,11 @@ import type { Server } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app';
 import type { Ledger } from '../../src/db/ledger';
+import type { AccessStore } from '../../src/db/access';
+import type { ReceiverStore } from '../../src/db/receivers';
+import type { SessionStore } from '../../src/db/sessions';
+import type { OverviewStore } from '../../src/db/overview';
+import type { ChangeStore } from '../../src/db/changes';
 import { TemporalHealth } from '../../src/api/temporal-health';
 
 /** The API in front of a stand-in Temporal client (never started: with no server to probe, Temporal counts as up). */
@@ -11,6 +16,11 @@ async function serve(client: Client): Promise<Server> {
     client,
     taskQueue: 'unused',
     ledger: {} as Ledger,
+    access: {} as AccessStore,
+    receivers: {} as ReceiverStore,
+    sessions: {} as SessionStore,
+    overview: {} as OverviewStore,
+    changes: {} as ChangeStore,
     health: new TemporalHealth(client),
   });
   return new Promise((resolve) => {
