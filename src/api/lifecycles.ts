@@ -374,8 +374,10 @@ export function lifecycleHandlers(
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
     const { project, stored } = await releaseOf(name, number);
     const plan = planFor(project.spec, stored.channel);
-    const lifecycle = await store.lifecycle(stored.id);
+    // Deployments first: the lifecycle's phases are derived from deployments read afterwards, and states only
+    // move forward, so a phase is never shown behind a deployment listed in the same answer.
     const { deployments, approvals } = await store.ofRelease(stored.id);
+    const lifecycle = await store.lifecycle(stored.id);
     res.json({
       project: name,
       release: number,
