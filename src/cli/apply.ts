@@ -7,6 +7,7 @@ import { ProjectSpecSchema } from '../domain/project';
 import { TriggerSpec } from '../domain/trigger';
 import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import { ApiClient, ApiError } from './api-client';
+import { printable } from './printable';
 import { parseCommandLine, UsageError } from './usage';
 
 export const APPLY_USAGE =
@@ -276,7 +277,7 @@ async function applyReceivers(
   const create = async (spec: ReceiverSpec, verb: string) => {
     const { url } = (await api.expect<{ url: string }>('POST', '/receivers', [201], spec)).body;
     lines.push(
-      `receiver ${spec.name} ${verb}: ${api.baseUrl.replace(/\/+$/, '')}${url} (shown once: give it to the registry)`,
+      `receiver ${spec.name} ${verb}: ${api.baseUrl.replace(/\/+$/, '')}${printable(String(url))} (shown once: give it to the registry)`,
     );
   };
   for (const spec of wanted) {
@@ -300,7 +301,8 @@ async function applyReceivers(
 
 /** A warning of the API about a saved project (a feed it cannot reach), as the CLI prints it. */
 export function warningLine(project: string, warning: { field: string; message: string }): string {
-  return `warning: project/${project} ${warning.field}: ${warning.message}`;
+  // The message carries a feed's own error text: as text, so it cannot drive the terminal.
+  return printable(`warning: project/${project} ${String(warning.field)}: ${String(warning.message)}`);
 }
 
 async function applyProject(

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { AccessError, AccessRole, AccessStore, ACCESS_ROLES, TokenInfo, TokenNameSchema } from '../db/access';
 import { ApiClient, ApiError } from './api-client';
 import { table } from './get';
+import { printable, printableJson } from './printable';
 import { parseCommandLine, UsageError } from './usage';
 
 export const TOKEN_USAGE =
@@ -116,12 +117,15 @@ export async function runToken(
   try {
     if (action === 'create') {
       const created = await backend.create(name, role!, expiresInDays);
-      if (output === 'json') return out(JSON.stringify(created, null, 2));
+      if (output === 'json') return out(printableJson(created));
+      // The API's answer, as text: nothing in it can drive the terminal.
       out(
-        `Created token ${created.name} (${created.role}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}).`,
+        printable(
+          `Created token ${created.name} (${created.role}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}).`,
+        ),
       );
       out('It is shown once and stored only as a hash; keep it in your secret store:');
-      out(created.token);
+      out(printable(String(created.token)));
       return;
     }
     if (action === 'revoke') {
@@ -129,7 +133,7 @@ export async function runToken(
       return out(`Revoked token ${name}.`);
     }
     const tokens = await backend.list();
-    if (output === 'json') return out(JSON.stringify(tokens, null, 2));
+    if (output === 'json') return out(printableJson(tokens));
     out(
       table(
         ['NAME', 'ROLE', 'CREATED', 'BY', 'EXPIRES', 'LAST USED'],
