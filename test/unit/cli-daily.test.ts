@@ -1,6 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
 import {
   ENVIRONMENT_HEADERS,
   age,
@@ -11,6 +12,7 @@ import {
 import { deploymentSummary, table } from '../../src/cli/get';
 import { printable, printableJson } from '../../src/cli/printable';
 import { releaseRequest } from '../../src/cli/release-actions';
+import { runRules } from '../../src/cli/rules';
 import { triggerRequest } from '../../src/cli/trigger-actions';
 import { HelpRequested, UsageError } from '../../src/cli/usage';
 import type { Deployment } from '../../src/domain/deployment';
@@ -361,4 +363,21 @@ describe('apply, validate and token print what the API answers as text', () => {
       for (const raw of [ESC, '\u0007', '\u009b', '\u202e']) expect(r.stdout).not.toContain(raw);
     },
   );
+});
+
+test('rules shows tags piped in from a registry as text: an accepted, selected or rejected tag cannot drive the terminal', async () => {
+  const stdin = new PassThrough();
+  stdin.end(`1.0.0\n1.1.0-${ESC}]0;owned\u0007\n2.0.0${ESC}[2J\nx\u202eexe\n`);
+  let shown = '';
+  const stdout = new Writable({
+    write(chunk, _enc, done) {
+      shown += String(chunk);
+      done();
+    },
+  });
+  await runRules(['--no-default-excludes', '--range', '*'], stdin, stdout);
+  expect(shown).toContain('1.1.0-\\u001b]0;owned\\u0007');
+  expect(shown).toContain('2.0.0\\u001b[2J');
+  expect(shown).toContain('x\\u202eexe');
+  for (const raw of [ESC, '\u0007', '\u202e']) expect(shown).not.toContain(raw);
 });
