@@ -8,7 +8,7 @@ import { TriggerSpec } from '../domain/trigger';
 import { SlugSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import { ApiClient, ApiError } from './api-client';
 import { printable } from './printable';
-import { parseCommandLine, UsageError } from './usage';
+import { decimalCount, parseCommandLine, UsageError } from './usage';
 
 export const APPLY_USAGE =
   'usage: feed-triggers apply -f FILE.yaml|- [--prune] [--strict] [--concurrency N] [--api URL] (a file of at most 4 MiB)';
@@ -220,7 +220,7 @@ export async function runApply(
     APPLY_USAGE,
   );
   if (!values.file) throw new UsageError(`-f FILE is required; ${APPLY_USAGE}`);
-  const concurrency = values.concurrency === undefined ? 48 : Number(values.concurrency);
+  const concurrency = values.concurrency === undefined ? 48 : decimalCount(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
     throw new UsageError(`--concurrency: a whole number from 1 to 256; ${APPLY_USAGE}`);
   const manifest = await readManifest(values.file, stdin);

@@ -3,7 +3,7 @@ import { AccessError, AccessRole, AccessStore, ACCESS_ROLES, TokenInfo, TokenNam
 import { ApiClient, ApiError } from './api-client';
 import { table } from './get';
 import { printable, printableJson } from './printable';
-import { parseCommandLine, UsageError } from './usage';
+import { decimalCount, parseCommandLine, UsageError } from './usage';
 
 export const TOKEN_USAGE =
   'usage: feed-triggers token create NAME --role viewer|operator|admin [--expires-in-days N] | token list | token revoke NAME';
@@ -101,7 +101,7 @@ export async function runToken(
       throw new UsageError(`--role: one of ${ACCESS_ROLES.join(', ')}`);
     role = values.role as AccessRole;
     if (values['expires-in-days'] !== undefined) {
-      expiresInDays = Number(values['expires-in-days']);
+      expiresInDays = decimalCount(values['expires-in-days']);
       if (!Number.isInteger(expiresInDays) || expiresInDays < 1 || expiresInDays > 3650)
         throw new UsageError('--expires-in-days: a whole number from 1 to 3650');
     }

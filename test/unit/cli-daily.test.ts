@@ -274,6 +274,11 @@ describe('the daily commands against an HTTP API', () => {
       ['poll', 'shop', 'web', '--wait', 'later'],
       ['get', 'environments', '--project', '..'],
       ['get', 'releases', '--project', 'a\u0000b'],
+      ['get', 'releases', '--project', 'shop', '--limit', '0x10'],
+      ['get', 'releases', '--project', 'shop', '--limit', '1e1'],
+      ['token', 'create', 'ci', '--role', 'viewer', '--expires-in-days', '1e3'],
+      ['token', 'create', 'ci', '--role', 'viewer', '--expires-in-days', ' 7'],
+      ['apply', '-f', 'x.yaml', '--concurrency', '0x10'],
     ]) {
       const r = await cli(...argv);
       expect([argv[0], r.code, r.stderr.split('\n').length]).toEqual([argv[0], 2, 2]);
