@@ -116,7 +116,7 @@ function readBounded(file: string): string {
   try {
     fd = openSync(file, 'r');
   } catch (err) {
-    throw new UsageError(`${file}: ${(err as Error).message.split('\n')[0]}`);
+    throw new UsageError(`${file}: ${printable((err as Error).message.split('\n')[0])}`);
   }
   try {
     const stat = fstatSync(fd);
@@ -159,14 +159,17 @@ export async function readManifest(file: string, stdin?: NodeJS.ReadableStream):
     refuseDeepYaml(text);
     raw = parseYaml(text);
   } catch (err) {
-    throw new UsageError(`${file}: ${(err as Error).message.split('\n')[0]}`);
+    throw new UsageError(`${file}: ${printable((err as Error).message.split('\n')[0])}`);
   }
   const parsed = ManifestSchema.safeParse(raw ?? {});
   if (!parsed.success)
-    // A line per error, each naming the file and the field.
+    // A line per error, each naming the file and the field; the file's keys, quoted in them, as text (a
+    // manifest under review is anyone's, and its keys may hold ESC or U+202E).
     throw new UsageError(
       parsed.error.issues
-        .map((issue) => `${file}: ${issue.path.join('.') || '(file)'}: ${issue.message}`)
+        .map(
+          (issue) => `${file}: ${printable(issue.path.join('.')) || '(file)'}: ${printable(issue.message)}`,
+        )
         .join('\n'),
     );
   return parsed.data;

@@ -386,3 +386,24 @@ test('rules shows tags piped in from a registry as text: an accepted, selected o
   expect(shown).toContain('x\\u202eexe');
   for (const raw of [ESC, '\u0007', '\u202e']) expect(shown).not.toContain(raw);
 });
+
+test("validate names a manifest's unknown keys as text: keys holding ESC, C1 or U+202E cannot drive the terminal", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'validate-printable-'));
+  const file = path.join(dir, 'hostile.yaml');
+  await writeFile(
+    file,
+    [
+      'projects:',
+      '  - name: shop',
+      '    "\\x9b2J\\u202e": 1',
+      '    packages:',
+      '      - { name: web, feed: docker.io, package: acme/shop-web, "\\e]8;;http://evil\\a": 2 }',
+      '',
+    ].join('\n'),
+  );
+  const r = await runCliCapturing(['validate', '-f', file], { FEED_TRIGGERS_API_URL: 'http://127.0.0.1:9' });
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain('\\u009b2J\\u202e');
+  expect(r.stderr).toContain('\\u001b]8;;http://evil\\u0007');
+  for (const raw of [ESC, '\u0007', '\u009b', '\u202e']) expect(r.stderr).not.toContain(raw);
+});
