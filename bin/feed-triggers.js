@@ -28,6 +28,14 @@ if (supported) {
     stdio: 'inherit',
     env: { ...process.env, FEED_TRIGGERS_REEXEC: '1' },
   });
+  // A pinned Node that is there but cannot start (not executable, another platform's) is a line, not a crash.
+  child.on('error', (err) => {
+    process.stderr.write(
+      `feed-triggers: cannot start the Node that package.json pins (${err.code ?? err.message}); ` +
+        `run \`npm ci\` in ${path.resolve(__dirname, '..')} to install it again, or install Node 24.\n`,
+    );
+    process.exit(1);
+  });
   // A signal sent to this process alone (a supervisor's SIGTERM) reaches the CLI, which drains and exits.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => {

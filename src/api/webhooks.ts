@@ -313,7 +313,7 @@ export const WEBHOOK_ROUTES = defineRoutes({
     responses: {
       202: {
         description:
-          'The triggers watching the pushed packages were told to poll; `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 100 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns); `ignored`: a notification acted on before (an event id again, or with a token configured the same body within 10 minutes), told to nobody',
+          'The triggers watching the pushed packages were told to poll; `pending`: those whose signal was still on its way to Temporal when the answer left (it waits at most 100 ms); `missed`: those whose signal failed; `deferred`: packages whose watchers were still being looked up after 2 s (they are signalled when the lookup returns); `ignored`: a notification acted on before (the same set of push event ids again, or with a token configured the same body within 10 minutes), told to nobody',
         schema: z.object({
           packages: z.array(z.string()),
           triggers: z.array(z.string()),
@@ -337,8 +337,9 @@ export const WEBHOOK_ROUTES = defineRoutes({
 /**
  * `POST /webhooks/registry[?feed=ID]`: a registry's push notification makes every trigger watching the
  * pushed repository poll now, so a release follows a push in seconds; polling stays the safety net.
- * A notification acted on before (an event id again, or with a token configured, the same body within the
- * replay window, whatever its spacing or key order) is acknowledged and ignored, as on `/hooks/<id>`.
+ * A notification acted on before (the same set of push event ids again, or with a token configured, the
+ * same body within the replay window, whatever its spacing or key order) is acknowledged and ignored, as
+ * on `/hooks/<id>`.
  */
 export function webhookHandlers(
   client: Client,

@@ -7,7 +7,8 @@ import { ProjectSpecSchema } from '../domain/project';
 import { TriggerSpec } from '../domain/trigger';
 import { SlugSchema, TriggerDescriptionSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import { ApiClient, ApiError } from './api-client';
-import { parseCommandLine, UsageError } from './usage';
+import { printable } from './printable';
+import { decimalCount, parseCommandLine, UsageError } from './usage';
 
 export const APPLY_USAGE =
   'usage: feed-triggers apply -f FILE.yaml|- [--prune] [--strict] [--concurrency N] [--api URL] (a file of at most 4 MiB)';
@@ -116,7 +117,7 @@ function readBounded(file: string): string {
   try {
     fd = openSync(file, 'r');
   } catch (err) {
-    throw new UsageError(`${file}: ${(err as Error).message.split('\n')[0]}`);
+    throw new UsageError(`${file}: ${printable((err as Error).message.split('\n')[0])}`);
   }
   try {
     const stat = fstatSync(fd);
@@ -159,14 +160,17 @@ export async function readManifest(file: string, stdin?: NodeJS.ReadableStream):
     refuseDeepYaml(text);
     raw = parseYaml(text);
   } catch (err) {
-    throw new UsageError(`${file}: ${(err as Error).message.split('\n')[0]}`);
+    throw new UsageError(`${file}: ${printable((err as Error).message.split('\n')[0])}`);
   }
   const parsed = ManifestSchema.safeParse(raw ?? {});
   if (!parsed.success)
-    // A line per error, each naming the file and the field.
+    // A line per error, each naming the file and the field; the file's keys, quoted in them, as text (a
+    // manifest under review is anyone's, and its keys may hold ESC or U+202E).
     throw new UsageError(
       parsed.error.issues
-        .map((issue) => `${file}: ${issue.path.join('.') || '(file)'}: ${issue.message}`)
+        .map(
+          (issue) => `${file}: ${printable(issue.path.join('.')) || '(file)'}: ${printable(issue.message)}`,
+        )
         .join('\n'),
     );
   return parsed.data;
@@ -220,7 +224,7 @@ export async function runApply(
     APPLY_USAGE,
   );
   if (!values.file) throw new UsageError(`-f FILE is required; ${APPLY_USAGE}`);
-  const concurrency = values.concurrency === undefined ? 48 : Number(values.concurrency);
+  const concurrency = values.concurrency === undefined ? 48 : decimalCount(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
     throw new UsageError(`--concurrency: a whole number from 1 to 256; ${APPLY_USAGE}`);
   const manifest = await readManifest(values.file, stdin);
@@ -277,7 +281,7 @@ async function applyReceivers(
   const create = async (spec: ReceiverSpec, verb: string) => {
     const { url } = (await api.expect<{ url: string }>('POST', '/receivers', [201], spec)).body;
     lines.push(
-      `receiver ${spec.name} ${verb}: ${api.baseUrl.replace(/\/+$/, '')}${url} (shown once: give it to the registry)`,
+      `receiver ${spec.name} ${verb}: ${api.baseUrl.replace(/\/+$/, '')}${printable(String(url))} (shown once: give it to the registry)`,
     );
   };
   for (const spec of wanted) {
@@ -301,7 +305,8 @@ async function applyReceivers(
 
 /** A warning of the API about a saved project (a feed it cannot reach), as the CLI prints it. */
 export function warningLine(project: string, warning: { field: string; message: string }): string {
-  return `warning: project/${project} ${warning.field}: ${warning.message}`;
+  // The message carries a feed's own error text: as text, so it cannot drive the terminal.
+  return printable(`warning: project/${project} ${String(warning.field)}: ${String(warning.message)}`);
 }
 
 async function applyProject(

@@ -5,7 +5,7 @@ import type { TriggerState } from '../domain/trigger';
 import { ApiClient, ApiError, pathSegment } from './api-client';
 import { ENVIRONMENT_HEADERS, environmentRows, ProjectEnvironments } from './environments';
 import { printable, printableJson } from './printable';
-import { parseCommandLine, UsageError } from './usage';
+import { decimalCount, parseCommandLine, UsageError } from './usage';
 
 export const GET_USAGE =
   'usage: feed-triggers get projects|triggers|releases|environments [--project P] [--channel C] [--limit N] [-o table|json] [--api URL]';
@@ -99,7 +99,7 @@ export async function runGet(
   const output = values.output ?? 'table';
   if (output !== 'table' && output !== 'json')
     throw new UsageError(`-o: "${output}" is neither table nor json`);
-  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  const limit = values.limit === undefined ? 20 : decimalCount(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100)
     throw new UsageError('--limit: a whole number from 1 to 100');
   const api = ApiClient.fromEnv(values.api, env);

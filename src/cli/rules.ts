@@ -1,6 +1,7 @@
 import { compileRule, evaluateRule, RulesPreview, toPreview, VersionRuleInput } from '../domain/rule';
 import { VersionRuleSchema } from '../domain/rule-schema';
 import { Precedence, PRECEDENCES } from '../domain/version';
+import { printable } from './printable';
 import { parseCommandLine, UsageError } from './usage';
 
 export const RULES_USAGE =
@@ -60,19 +61,23 @@ export function tagsFromText(text: string): string[] {
 
 /** A table for people: each tag with what the rule made of it, selected first. */
 export function formatPreviewTable(preview: RulesPreview): string {
+  // Tags come from a registry's list (piped in): shown as text, so one holding ESC cannot drive the terminal.
   const rows: [string, string][] = [
     ...preview.accepted.map((tag): [string, string] => [
-      tag,
+      printable(tag),
       tag === preview.selected ? 'selected' : 'accepted',
     ]),
-    ...preview.rejected.map((r): [string, string] => [r.tag, `rejected: ${r.reason}`]),
+    ...preview.rejected.map((r): [string, string] => [printable(r.tag), `rejected: ${printable(r.reason)}`]),
   ];
   const width = Math.min(Math.max(3, ...rows.map(([tag]) => tag.length)), 64);
   const lines = [
     `${'TAG'.padEnd(width)}  RESULT`,
     ...rows.map(([tag, result]) => `${tag.padEnd(width)}  ${result}`),
   ];
-  lines.push('', preview.selected === null ? 'No tag passes the rule.' : `Selected: ${preview.selected}`);
+  lines.push(
+    '',
+    preview.selected === null ? 'No tag passes the rule.' : `Selected: ${printable(preview.selected)}`,
+  );
   return lines.join('\n') + '\n';
 }
 

@@ -2,7 +2,8 @@ import path from 'node:path';
 import { AccessError, AccessRole, ACCESS_ROLES, TokenInfo, TokenNameSchema } from '../db/access';
 import { ApiClient, ApiError } from './api-client';
 import { table } from './get';
-import { parseCommandLine, UsageError } from './usage';
+import { printable, printableJson } from './printable';
+import { decimalCount, parseCommandLine, UsageError } from './usage';
 
 export const TOKEN_USAGE =
   'usage: feed-triggers token create NAME --role viewer|operator|admin [--expires-in-days N] | token list | token revoke NAME';
@@ -101,7 +102,7 @@ export async function runToken(
       throw new UsageError(`--role: one of ${ACCESS_ROLES.join(', ')}`);
     role = values.role as AccessRole;
     if (values['expires-in-days'] !== undefined) {
-      expiresInDays = Number(values['expires-in-days']);
+      expiresInDays = decimalCount(values['expires-in-days']);
       if (!Number.isInteger(expiresInDays) || expiresInDays < 1 || expiresInDays > 3650)
         throw new UsageError('--expires-in-days: a whole number from 1 to 3650');
     }
@@ -117,12 +118,15 @@ export async function runToken(
   try {
     if (action === 'create') {
       const created = await backend.create(name, role!, expiresInDays);
-      if (output === 'json') return out(JSON.stringify(created, null, 2));
+      if (output === 'json') return out(printableJson(created));
+      // The API's answer, as text: nothing in it can drive the terminal.
       out(
-        `Created token ${created.name} (${created.role}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}).`,
+        printable(
+          `Created token ${created.name} (${created.role}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}).`,
+        ),
       );
       out('It is shown once and stored only as a hash; keep it in your secret store:');
-      out(created.token);
+      out(printable(String(created.token)));
       return;
     }
     if (action === 'revoke') {
@@ -130,7 +134,7 @@ export async function runToken(
       return out(`Revoked token ${name}.`);
     }
     const tokens = await backend.list();
-    if (output === 'json') return out(JSON.stringify(tokens, null, 2));
+    if (output === 'json') return out(printableJson(tokens));
     out(
       table(
         ['NAME', 'ROLE', 'CREATED', 'BY', 'EXPIRES', 'LAST USED'],

@@ -19,6 +19,14 @@ export class HelpRequested extends Error {
 }
 
 /**
+ * A count typed on the command line: plain decimal digits, else NaN (which every range check refuses).
+ * Number() would also take `0x10`, `1e3`, ` 7 ` and a blank as 0, as the environment's counts no longer do.
+ */
+export function decimalCount(text: string): number {
+  return /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+}
+
+/**
  * node:util's parseArgs (strict by default), its errors turned into one-line UsageErrors. A string option's
  * value may start with `-` (`--exclude -debug$` reads like `--exclude=-debug$`), and `--help` anywhere asks
  * for the command's usage.

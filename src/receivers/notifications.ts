@@ -326,7 +326,10 @@ export function canonicalJson(value: unknown): string {
           (next as Record<string, unknown>)[keys[i]],
           new JsonText(`${i > 0 ? ',' : ''}${JSON.stringify(keys[i])}:`),
         );
-    } else out.push(JSON.stringify(next) ?? 'null');
+    } else if (typeof next === 'number' && !Number.isFinite(next))
+      // JSON.stringify writes 1e400 (Infinity) as null: a body holding null would read as the same one.
+      out.push(String(next));
+    else out.push(JSON.stringify(next) ?? 'null');
   }
   return out.join('');
 }
@@ -337,11 +340,18 @@ class JsonText {
 }
 const COMMA = new JsonText(',');
 
+/** A sender's delivery or event id we keep: a string, not empty, of a sane length. */
+const isDeliveryId = (id: unknown): id is string =>
+  typeof id === 'string' && id.length > 0 && id.length <= 256;
+const idKeys = (ids: readonly unknown[]) => ids.filter(isDeliveryId).map((id) => `delivery:${sha256(id)}`);
+
 /**
  * The delivery keys of a CNCF distribution notification envelope (a `distribution` receiver's, and the
- * older `/webhooks/registry` path's): the id of each event that moves a tag (the registry's notifier sends
- * an event again under the same id when it retries), and, when the sender proved itself with a header, the
- * body in canonical form (the header does not sign the bytes, so re-spacing them must not make a new one).
+ * older `/webhooks/registry` path's): the ids of the events that move a tag, as one set (the registry's
+ * notifier sends a batch again under the same ids when it retries; a key per id would make a batch holding
+ * one event seen before and one new a replay, and drop the new push), and, when the sender proved itself
+ * with a header, the body in canonical form (the header does not sign the bytes, so re-spacing them must
+ * not make a new one).
  */
 export function distributionDeliveryKeys(body: unknown, authenticated: boolean): string[] {
   const events = (body as { events?: unknown }).events;
@@ -352,13 +362,14 @@ export function distributionDeliveryKeys(body: unknown, authenticated: boolean):
         )
         .map((e: { id?: unknown }) => e.id)
     : [];
-  return [...idKeys(ids), ...(authenticated ? [`json:${sha256(canonicalJson(body))}`] : [])];
+  const named = [...new Set(ids.filter(isDeliveryId))].sort();
+  // One id is keyed as it was before batches had a key of their own, so no event is taken twice across an upgrade.
+  const batch = named.length === 1 ? named[0] : JSON.stringify(named);
+  return [
+    ...(named.length > 0 ? [`delivery:${sha256(batch)}`] : []),
+    ...(authenticated ? [`json:${sha256(canonicalJson(body))}`] : []),
+  ];
 }
-
-const idKeys = (ids: readonly unknown[]) =>
-  ids
-    .filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= 256)
-    .map((id) => `delivery:${sha256(id)}`);
 
 /** Receiver types whose proof signs the body's bytes: a replay is the same bytes, not the same JSON. */
 const SIGNS_BODY: ReadonlySet<ReceiverType> = new Set(['github', 'generic-hmac']);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -171,6 +171,25 @@ describe('the built CLI, as npx runs it', () => {
       env: { ...process.env, PATH },
     });
     expect(stdout).toBe(`feed-triggers on Node v${expected}\n`);
+  });
+
+  test('a pinned Node that cannot start is one line naming why, exit 1, not a crash', async () => {
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'cli-pinned-'));
+    mkdirSync(path.join(copy, 'bin'));
+    mkdirSync(path.join(copy, 'node_modules/node/bin'), { recursive: true });
+    copyFileSync(bin, path.join(copy, 'bin/feed-triggers.js'));
+    writeFileSync(path.join(copy, 'node_modules/node/bin/node'), '#!/bin/sh\n', { mode: 0o644 });
+    // This Node, told it is older than the floor, takes the branch that starts the pinned one.
+    const older = `Object.defineProperty(process.versions, 'node', { value: '20.0.0' }); require(${JSON.stringify(path.join(copy, 'bin/feed-triggers.js'))})`;
+    const r = await promisify(execFile)(process.execPath, ['-e', older, '--', '_', '--version']).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      1,
+      '',
+      `feed-triggers: cannot start the Node that package.json pins (EACCES); run \`npm ci\` in ${copy} to install it again, or install Node 24.\n`,
+    ]);
   });
 
   test("<command> --help prints that command's usage and exits 0", async () => {

@@ -166,4 +166,12 @@ test('a replayed notification is acknowledged and ignored: its event id again, o
   expect((await post(JSON.stringify(notification('replayed/app'))))[1]).toMatchObject({
     triggers: ['trigger/webhook-replays/app'],
   });
+  // A batch holding an event acted on before and a new one is a new delivery: the new push is not dropped.
+  const batch = { events: [event, ...notification('replayed/app').events] };
+  expect(await post(JSON.stringify(batch))).toEqual([
+    202,
+    { packages: [`${registry.host}/replayed/app`], triggers: ['trigger/webhook-replays/app'] },
+  ]);
+  // That batch again is a replay.
+  expect(await post(JSON.stringify(batch))).toEqual(ignored);
 });

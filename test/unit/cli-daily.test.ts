@@ -1,3 +1,7 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
 import {
   ENVIRONMENT_HEADERS,
   age,
@@ -8,6 +12,7 @@ import {
 import { deploymentSummary, table } from '../../src/cli/get';
 import { printable, printableJson } from '../../src/cli/printable';
 import { releaseRequest } from '../../src/cli/release-actions';
+import { runRules } from '../../src/cli/rules';
 import { triggerRequest } from '../../src/cli/trigger-actions';
 import { HelpRequested, UsageError } from '../../src/cli/usage';
 import type { Deployment } from '../../src/domain/deployment';
@@ -269,6 +274,11 @@ describe('the daily commands against an HTTP API', () => {
       ['poll', 'shop', 'web', '--wait', 'later'],
       ['get', 'environments', '--project', '..'],
       ['get', 'releases', '--project', 'a\u0000b'],
+      ['get', 'releases', '--project', 'shop', '--limit', '0x10'],
+      ['get', 'releases', '--project', 'shop', '--limit', '1e1'],
+      ['token', 'create', 'ci', '--role', 'viewer', '--expires-in-days', '1e3'],
+      ['token', 'create', 'ci', '--role', 'viewer', '--expires-in-days', ' 7'],
+      ['apply', '-f', 'x.yaml', '--concurrency', '0x10'],
     ]) {
       const r = await cli(...argv);
       expect([argv[0], r.code, r.stderr.split('\n').length]).toEqual([argv[0], 2, 2]);
@@ -285,4 +295,115 @@ describe('the daily commands against an HTTP API', () => {
     ]);
     expect(server.requests.at(-1)?.url).toBe('/projects/a%2Fb/releases?limit=20');
   });
+});
+
+describe('apply, validate and token print what the API answers as text', () => {
+  const hostile = `unreachable ${ESC}]8;;https://evil.example${'\u0007'}click${ESC}]8;;${'\u0007'}\u009b2J\u202e`;
+  let server: TestServer;
+  let file: string;
+  beforeAll(async () => {
+    server = await startServer((req, res) => {
+      const json = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      if (req.method === 'PUT')
+        return json(200, {
+          created: true,
+          changed: true,
+          warnings: [{ field: `packages.0.feed${ESC}[1A`, message: hostile }],
+        });
+      if (req.method === 'GET' && req.url === '/receivers') return json(200, { receivers: [] });
+      const token = {
+        name: `ci${ESC}[8m`,
+        role: 'viewer',
+        createdBy: 'a',
+        createdAt: hostile,
+        expiresAt: hostile,
+      };
+      if (req.method === 'POST' && req.url === '/tokens')
+        return json(201, { ...token, token: `ft_x${ESC}]0;t` });
+      if (req.method === 'GET' && req.url === '/tokens') return json(200, { tokens: [token] });
+      if (req.method === 'POST' && req.url === '/receivers') return json(201, { url: `/hooks/x${ESC}[2J` });
+      json(404, { title: 'Not found', status: 404, detail: 'no route' });
+    });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'apply-printable-'));
+    file = path.join(dir, 'shop.yaml');
+    await writeFile(
+      file,
+      [
+        'projects:',
+        '  - name: shop',
+        '    packages:',
+        '      - { name: web, feed: docker.io, package: acme/shop-web }',
+        'receivers:',
+        '  - { name: hub, type: dockerhub }',
+        '',
+      ].join('\n'),
+    );
+  });
+  afterAll(() => server.close());
+  const cli = (...argv: string[]) =>
+    runCliCapturing(argv, { FEED_TRIGGERS_API_URL: server.url, FEED_TRIGGERS_TOKEN: 't' });
+
+  test.each([['apply'], ['validate']])(
+    '%s: control sequences in them are shown escaped, not acted on',
+    async (command) => {
+      const r = await cli(command, '-f', file);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain(
+        'warning: project/shop packages.0.feed\\u001b[1A: unreachable \\u001b]8;;https://evil.example\\u0007click',
+      );
+      if (command === 'apply') expect(r.stdout).toContain('/hooks/x\\u001b[2J');
+      for (const raw of [ESC, '\u0007', '\u009b', '\u202e']) expect(r.stdout + r.stderr).not.toContain(raw);
+    },
+  );
+
+  test.each(['create ci --role viewer', 'create ci --role viewer -o json', 'list', 'list -o json'])(
+    'token %s: what the API answers is shown escaped, not acted on',
+    async (args) => {
+      const r = await cli('token', ...args.split(' '));
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      expect(r.stdout).toContain('ci\\u001b[8m');
+      for (const raw of [ESC, '\u0007', '\u009b', '\u202e']) expect(r.stdout).not.toContain(raw);
+    },
+  );
+});
+
+test('rules shows tags piped in from a registry as text: an accepted, selected or rejected tag cannot drive the terminal', async () => {
+  const stdin = new PassThrough();
+  stdin.end(`1.0.0\n1.1.0-${ESC}]0;owned\u0007\n2.0.0${ESC}[2J\nx\u202eexe\n`);
+  let shown = '';
+  const stdout = new Writable({
+    write(chunk, _enc, done) {
+      shown += String(chunk);
+      done();
+    },
+  });
+  await runRules(['--no-default-excludes', '--range', '*'], stdin, stdout);
+  expect(shown).toContain('1.1.0-\\u001b]0;owned\\u0007');
+  expect(shown).toContain('2.0.0\\u001b[2J');
+  expect(shown).toContain('x\\u202eexe');
+  for (const raw of [ESC, '\u0007', '\u202e']) expect(shown).not.toContain(raw);
+});
+
+test("validate names a manifest's unknown keys as text: keys holding ESC, C1 or U+202E cannot drive the terminal", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'validate-printable-'));
+  const file = path.join(dir, 'hostile.yaml');
+  await writeFile(
+    file,
+    [
+      'projects:',
+      '  - name: shop',
+      '    "\\x9b2J\\u202e": 1',
+      '    packages:',
+      '      - { name: web, feed: docker.io, package: acme/shop-web, "\\e]8;;http://evil\\a": 2 }',
+      '',
+    ].join('\n'),
+  );
+  const r = await runCliCapturing(['validate', '-f', file], { FEED_TRIGGERS_API_URL: 'http://127.0.0.1:9' });
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain('\\u009b2J\\u202e');
+  expect(r.stderr).toContain('\\u001b]8;;http://evil\\u0007');
+  for (const raw of [ESC, '\u0007', '\u009b', '\u202e']) expect(r.stderr).not.toContain(raw);
 });

@@ -199,20 +199,31 @@ describe('configuration', () => {
     expect(() => loadConfig({ FEED_TRIGGERS_API_PORT: 'eighty' })).toThrow(/FEED_TRIGGERS_API_PORT/);
   });
 
-  test.each(['0x1F90', '1e3', ' 80 ', '8080.0', '+80', '-1', ' ', '８０８０', '65536', '99999999999'])(
-    'a port or count that is not plain decimal digits (%j) is an error naming the variable',
-    (value) => {
-      for (const variable of [
-        'FEED_TRIGGERS_API_PORT',
-        'TEMPORAL_PORT',
-        'TEMPORAL_UI_PORT',
-        'TEMPORAL_METRICS_PORT',
-        'TEMPORAL_HTTP_PORT',
-        'FEED_TRIGGERS_API_IDLE_SECONDS',
-      ])
-        expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^environment: ${variable}: `));
-    },
-  );
+  test.each([
+    '0x1F90',
+    '1e3',
+    ' 80 ',
+    '8080.0',
+    '+80',
+    '-1',
+    ' ',
+    '８０８０',
+    '٨٠٨٠',
+    '8080\n',
+    '\n8080',
+    '65536',
+    '99999999999',
+  ])('a port or count that is not plain decimal digits (%j) is an error naming the variable', (value) => {
+    for (const variable of [
+      'FEED_TRIGGERS_API_PORT',
+      'TEMPORAL_PORT',
+      'TEMPORAL_UI_PORT',
+      'TEMPORAL_METRICS_PORT',
+      'TEMPORAL_HTTP_PORT',
+      'FEED_TRIGGERS_API_IDLE_SECONDS',
+    ])
+      expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^environment: ${variable}: `));
+  });
 
   test('plain decimal ports and counts are read as numbers; an empty variable is unset', () => {
     const c = loadConfig({

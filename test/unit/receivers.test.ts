@@ -79,6 +79,30 @@ describe('delivery keys', () => {
     expect(distributionDeliveryKeys(notice, false)).toEqual([keys[0]]);
   });
 
+  test('numbers JSON.stringify cannot write keep a key of their own: 1e400 is not null', () => {
+    const keys = (number: string) =>
+      keysOf('distribution', text.replace('"action":"push"', `"action":"push","size":${number}`));
+    expect(new Set(['1e400', '-1e400', 'null'].map((n) => keys(n)[1])).size).toBe(3);
+    expect(canonicalJson(JSON.parse('[1e400,-1e400,null]'))).toBe('[Infinity,-Infinity,null]');
+  });
+
+  test('a batch holding an event seen before and a new one has a key of its own: the new push is not a replay', () => {
+    const event = (id: string, tag: string) => ({
+      id,
+      action: 'push',
+      target: { repository: 'a/b', tag },
+    });
+    const once = distributionDeliveryKeys({ events: [event('e-1', '1.0.0')] }, true);
+    const batch = distributionDeliveryKeys({ events: [event('e-1', '1.0.0'), event('e-2', '1.1.0')] }, true);
+    expect(batch.filter((key) => once.includes(key))).toEqual([]);
+    // The same batch retried, its events in another order, is the same delivery.
+    const retried = distributionDeliveryKeys(
+      { events: [event('e-2', '1.1.0'), event('e-1', '1.0.0')] },
+      true,
+    );
+    expect(retried[0]).toBe(batch[0]);
+  });
+
   test('a body signature covers the bytes: re-spaced is another body', () => {
     expect(keysOf('generic-hmac', respaced)).not.toEqual(keysOf('generic-hmac', text));
   });
