@@ -280,7 +280,13 @@ describe('the daily loop in the browser', () => {
     // The dashboard follows dev and test; prod waits for an approval.
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await waitForCell(page, PROJECT, 'test', '0.0.1');
-    expect(await cell(page, PROJECT, 'prod')).toEqual({ release: '—', state: 'none' });
+    // test succeeded, so prod's phase is open but for its approval: the cell names the waiting release.
+    await waitForCell(page, PROJECT, 'prod', '0.0.1', 'awaiting-approval');
+    expect(await cell(page, PROJECT, 'prod')).toEqual({ release: '0.0.1', state: 'awaiting-approval' });
+    await page
+      .locator(`tr[data-project="${PROJECT}"] td[data-environment="prod"] .state`)
+      .filter({ hasText: 'awaiting approval' })
+      .waitFor();
     await page.getByRole('link', { name: '0.0.1' }).first().click();
     await page.getByRole('heading', { name: /Release 0\.0\.1/ }).waitFor();
     await page.locator('li[data-phase="prod"][data-state="awaiting-approval"]').waitFor({ timeout: 30_000 });
@@ -305,6 +311,8 @@ describe('the daily loop in the browser', () => {
     figures['push → dashboard dev cell changed'] = `${Date.now() - second} ms`;
     await waitForCell(page, PROJECT, 'test', '0.0.2');
     figures['push → dashboard test cell changed'] = `${Date.now() - second} ms`;
+    // 0.0.1 is deployed in prod, yet the cell says what waits: 0.0.2, for its approval.
+    await waitForCell(page, PROJECT, 'prod', '0.0.2', 'awaiting-approval');
     const deployedByHand = await api.request('POST', `/projects/${PROJECT}/releases/0.0.2/approvals`, {
       phase: 'prod',
       decision: 'approve',
