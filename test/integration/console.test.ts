@@ -338,6 +338,29 @@ describe('the daily loop in the browser', () => {
 
     await page.getByRole('link', { name: 'Environments' }).click();
     await page.getByRole('heading', { name: 'Environments' }).waitFor();
+    // prod's history, newest first: the rollback to 0.0.1, then 0.0.2, then the first 0.0.1.
+    await page.getByRole('button', { name: `History of prod in ${PROJECT}` }).click();
+    const history = page.getByRole('region', { name: `History of prod in ${PROJECT}` });
+    await history.locator('tr[data-status="succeeded"]').nth(2).waitFor();
+    const rows = history.locator('tr[data-deployment]');
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-release')))).toEqual([
+      '0.0.1',
+      '0.0.2',
+      '0.0.1',
+    ]);
+    await expect(rows.first().textContent()).resolves.toContain('forced');
+    // The API pages it: one a page, the cursor leads to the older ones; an unknown environment is a 404.
+    const historyPath = `/projects/${PROJECT}/environments/prod/deployments`;
+    const newest = await api.request('GET', `${historyPath}?limit=1`);
+    expect(newest.status).toBe(200);
+    expect(newest.body.deployments.map((d: { release: string }) => d.release)).toEqual(['0.0.1']);
+    const older = await api.request('GET', `${historyPath}?limit=2&cursor=${newest.body.nextCursor}`);
+    expect(older.body.deployments.map((d: { release: string }) => d.release)).toEqual(['0.0.2', '0.0.1']);
+    expect(older.body.nextCursor).toBeNull();
+    expect((await api.request('GET', `/projects/${PROJECT}/environments/nowhere/deployments`)).status).toBe(
+      404,
+    );
+    expect((await api.request('GET', `${historyPath}?cursor=${encodeURIComponent('<x>')}`)).status).toBe(400);
     await accessible(page, 'environments');
     await shoot(page, 'environments');
     await page.getByRole('link', { name: 'Admin' }).click();
@@ -464,6 +487,22 @@ describe('the dashboard at scale', () => {
     figures['dashboard 200×5, reload to 1,000 cells'] = `${times.join(', ')} ms`;
     expect(Math.min(...times)).toBeLessThan(1000);
     await shoot(p, 'dashboard-200x5', false);
+    // An environment's history shows a hostile error text as text.
+    await sql`
+      UPDATE deployments SET error = ${`${HOSTILE.markup} ${HOSTILE.link} ${HOSTILE.rtl}`}
+      WHERE environment = 'staging' AND project_id = (SELECT id FROM projects WHERE name = 'p000')`.execute(
+      database.db,
+    );
+    await p.getByRole('link', { name: 'Environments' }).click();
+    await p.getByRole('button', { name: 'History of staging in p000' }).click();
+    const staging = p.getByRole('region', { name: 'History of staging in p000' });
+    await staging.locator('tr[data-status="failed"]').waitFor();
+    await expect(staging.locator('tr[data-status="failed"]').textContent()).resolves.toContain(
+      HOSTILE.markup,
+    );
+    expect(await p.locator('img').count()).toBe(0);
+    expect(await p.locator('a[href^="javascript:"]').count()).toBe(0);
+    expect(await p.evaluate(() => (globalThis as unknown as PageGlobals).__pwned)).toBeUndefined();
     await c.close();
   }, 120_000);
 });

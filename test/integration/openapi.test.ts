@@ -67,13 +67,20 @@ describe('the OpenAPI description', () => {
     expect(documented.sort()).toEqual(served.sort());
     expect(new Set(served).size).toBe(served.length);
     // A client generated from the document gets a type for every JSON answer: each 2xx of a route that
-    // answers JSON names its schema (the ones without are files, HTML or Prometheus text).
+    // answers JSON names its schema (the ones without are files, HTML, an event stream or Prometheus text).
     const untyped = ROUTES.flatMap((route) =>
       Object.entries(route.responses)
         .filter(([status, r]) => Number(status) < 300 && !r.schema)
         .map(([status]) => `${route.method} ${route.path} ${status}`),
     );
-    expect(untyped.sort()).toEqual(['GET /docs 200', 'GET /docs/:asset 200', 'GET /metrics 200']);
+    expect(untyped.sort()).toEqual([
+      'GET /console/ 200',
+      'GET /console/assets/:file 200',
+      'GET /docs 200',
+      'GET /docs/:asset 200',
+      'GET /events 200',
+      'GET /metrics 200',
+    ]);
   });
 
   test('every documented example validates against its schema', () => {
