@@ -374,6 +374,43 @@ describe('the daily loop in the browser', () => {
     await expect(page.getByTestId('shown-once').textContent()).resolves.toMatch(
       /\/hooks\/[A-Za-z0-9_-]{20,}$/,
     );
+    // Three notifications to it: not JSON, a hostile tag, a push of a package nobody watches.
+    const hookUrl = (await page.getByTestId('shown-once').textContent())!;
+    const hookToken = hookUrl.split('/').pop()!;
+    const post = (body: string) =>
+      fetch(hookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect((await post('not json')).status).toBe(400);
+    const hostileTag = JSON.stringify({
+      push_data: { tag: HOSTILE.markup },
+      repository: { repo_name: `nobody/${HOSTILE.rtl}` },
+    });
+    expect((await post(hostileTag)).status).toBe(400);
+    const push = JSON.stringify({ push_data: { tag: '1.0.0' }, repository: { repo_name: 'nobody/none' } });
+    expect((await post(push)).status).toBe(202);
+    const kept = await api.request('GET', '/receivers/console-hub/notifications');
+    expect(kept.status).toBe(200);
+    expect(
+      kept.body.notifications.map((n: { verdict: string; status: number }) => [n.verdict, n.status]),
+    ).toEqual([
+      ['accepted', 202],
+      ['invalid', 400],
+      ['invalid', 400],
+    ]);
+    expect(kept.body.notifications[2].reason).toBe('the body is not valid JSON');
+    expect(kept.body.notifications[0].reason).toContain('0 trigger(s) told to poll');
+    expect(JSON.stringify(kept.body)).not.toContain(hookToken);
+    expect((await api.request('GET', '/receivers/nobody-here/notifications')).status).toBe(404);
+    const viewer = await api.tokenFor('viewer');
+    expect(
+      (await api.request('GET', '/receivers/console-hub/notifications', undefined, { token: viewer })).status,
+    ).toBe(403);
+    await page.getByRole('button', { name: 'Show notifications of console-hub' }).click();
+    const shown = page.getByRole('region', { name: 'Last notifications of console-hub' });
+    await shown.locator('tr[data-verdict="accepted"]').waitFor();
+    expect(await shown.locator('tr[data-verdict]').count()).toBe(3);
+    await expect(shown.locator('tr[data-verdict]').nth(2).textContent()).resolves.toContain('not valid JSON');
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).__pwned)).toBeUndefined();
     await accessible(page, 'admin');
     await shoot(page, 'admin');
 
