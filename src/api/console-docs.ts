@@ -57,6 +57,7 @@ export const EnvironmentsOverview = z.object({
             })
             .nullable(),
           inFlight: z.number().int(),
+          awaitingApproval: z.object({ release: z.string(), phase: z.string() }).nullable(),
         }),
       ),
     }),
@@ -179,6 +180,7 @@ export const CONSOLE_ROUTES = defineRoutes({
                     error: null,
                   },
                   inFlight: 0,
+                  awaitingApproval: null,
                 },
               ],
             },

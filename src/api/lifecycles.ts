@@ -14,7 +14,7 @@ import { decideUpdate, deployUpdate } from '../../workflows/contracts/release';
 import { principalOf } from './access';
 import { HttpProblem, parseOr400 } from './problem';
 import { withWorkerDeadline } from './workflows';
-import { ProjectParams, ReleaseParams } from './projects';
+import { CursorSchema, encodeCursor, ProjectParams, ReleaseParams } from './projects';
 import { FAILURE_ANSWERS, problemFor } from './failure-problems';
 import {
   defineRoutes,
@@ -42,6 +42,13 @@ export const DecisionBody = z
   })
   .strict();
 export const DeploymentParams = ReleaseParams.extend({ environment: SlugSchema });
+export const EnvironmentParams = ProjectParams.extend({ environment: SlugSchema });
+export const EnvironmentHistoryQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: CursorSchema.optional(),
+  })
+  .strict();
 
 const DeploymentStatusSchema = z.enum([
   'queued',
@@ -299,6 +306,36 @@ export const LIFECYCLE_ROUTES = defineRoutes({
       404: notFound('project'),
     },
   },
+  environmentHistory: {
+    method: 'GET',
+    path: '/projects/:project/environments/:environment/deployments',
+    access: 'viewer',
+    summary: "An environment's deployments over time, newest first, paged",
+    tag: 'lifecycles',
+    params: EnvironmentParams,
+    query: EnvironmentHistoryQuery,
+    responses: {
+      200: {
+        description: 'A page; `nextCursor` asks for the next (older) one',
+        schema: z.object({
+          project: z.string(),
+          environment: z.string(),
+          deployments: z.array(Deployment),
+          limit: z.number().int(),
+          nextCursor: z.string().nullable(),
+        }),
+        example: {
+          project: 'shop',
+          environment: 'test',
+          deployments: [deploymentExample],
+          limit: 20,
+          nextCursor: null,
+        },
+      },
+      400: invalid,
+      404: notFound('project or environment'),
+    },
+  },
 });
 
 /**
@@ -368,6 +405,23 @@ export function lifecycleHandlers(
     const project = await ledger.getProject(name);
     if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
     res.json({ project: name, environments: await store.environments(project.id, project.spec) });
+  };
+
+  const environmentHistory: RequestHandler = async (req, res) => {
+    const { project: name, environment } = parseOr400(EnvironmentParams, req.params);
+    const query = parseOr400(EnvironmentHistoryQuery, req.query, 'query');
+    const project = await ledger.getProject(name);
+    if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
+    if (!project.spec.environments.some((e) => e.name === environment))
+      throw new HttpProblem(404, 'Not found', `project ${name} has no environment ${environment}`);
+    const page = await store.history(project.id, environment, query.limit, query.cursor);
+    res.json({
+      project: name,
+      environment,
+      deployments: page.deployments,
+      limit: query.limit,
+      nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor),
+    });
   };
 
   const listDeployments: RequestHandler = async (req, res) => {
@@ -453,5 +507,5 @@ export function lifecycleHandlers(
     res.json(deployment);
   };
 
-  return { listEnvironments, listDeployments, deploy, decide, cancelDeployment };
+  return { listEnvironments, environmentHistory, listDeployments, deploy, decide, cancelDeployment };
 }

@@ -15,6 +15,8 @@ export function sendProblem(
   detail: string,
   errors?: FieldError[],
 ): void {
+  // For whatever records the answer's reason after it is sent (a receiver's last notifications).
+  res.locals.problemDetail = detail;
   res
     .status(status)
     .type('application/problem+json')

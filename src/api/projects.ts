@@ -33,7 +33,8 @@ export const ProjectParams = z.object({ project: SlugSchema });
 export const ReleaseParams = z.object({ project: SlugSchema, number: z.string().min(1).max(200) });
 export const ChannelParams = z.object({ project: SlugSchema, channel: SlugSchema });
 /** An opaque page position: the ledger id below which the next page starts. */
-const CursorSchema = z
+/** A page's cursor: the id after which the next page starts, opaque to clients. */
+export const CursorSchema = z
   .string()
   .max(64)
   .transform((c, ctx) => {
@@ -44,7 +45,7 @@ const CursorSchema = z
     }
     return id;
   });
-const encodeCursor = (id: number) => Buffer.from(String(id)).toString('base64url');
+export const encodeCursor = (id: number) => Buffer.from(String(id)).toString('base64url');
 
 export const ReleaseListQuery = z
   .object({

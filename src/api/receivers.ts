@@ -16,7 +16,7 @@ import { RECEIVER_VERIFICATION, ReceiverSpec, ReceiverSpecSchema } from '../rece
 import { JwksCache, JwksUnavailable } from '../receivers/oidc';
 import { watchedPackageKey } from '../domain/trigger';
 import { SlugSchema } from '../domain/trigger-schema';
-import { ReceiverConflict, ReceiverStore } from '../db/receivers';
+import { NOTIFICATIONS_KEPT, ReceiverConflict, ReceiverStore } from '../db/receivers';
 import { principalOf } from './access';
 import { HttpProblem, parseOr400, sendProblem } from './problem';
 import { defineRoutes, Handlers, invalid, notFound, Problem, problemExample, Timestamp } from './route';
@@ -36,6 +36,13 @@ export interface ReceiverOptions {
 
 export const ReceiverParams = z.object({ name: SlugSchema });
 export const HookParams = z.object({ id: z.string().max(64) });
+
+/** Why a notification was answered as it was: what the handler noted, else the problem's detail. */
+export function verdictReason(res: Response): string {
+  if (typeof res.locals.reason === 'string') return res.locals.reason;
+  if (typeof res.locals.problemDetail === 'string') return res.locals.problemDetail;
+  return '';
+}
 
 /** Docker Hub's registry hosts are one registry. */
 const DOCKER_HUB = new Set([
@@ -196,6 +203,43 @@ export const RECEIVER_ROUTES = defineRoutes({
       },
     },
   },
+  receiverNotifications: {
+    method: 'GET',
+    path: '/receivers/:name/notifications',
+    access: 'admin',
+    summary: "A receiver's last notifications, newest first, with their verdicts (never a body or header)",
+    tag: 'webhooks',
+    params: ReceiverParams,
+    responses: {
+      200: {
+        description: `The receiver's last notifications (at most ${NOTIFICATIONS_KEPT})`,
+        schema: z.object({
+          receiver: z.string(),
+          notifications: z.array(
+            z.object({
+              receivedAt: z.string(),
+              verdict: z.enum(['accepted', 'ignored', 'unauthorized', 'invalid', 'failed']),
+              status: z.number().int(),
+              reason: z.string(),
+            }),
+          ),
+        }),
+        example: {
+          receiver: 'ghcr',
+          notifications: [
+            {
+              receivedAt: '2026-11-28T10:00:00.000Z',
+              verdict: 'ignored',
+              status: 202,
+              reason: 'a replayed notification',
+            },
+          ],
+        },
+      },
+      400: invalid,
+      404: notFound('receiver'),
+    },
+  },
   deleteReceiver: {
     method: 'DELETE',
     path: '/receivers/:name',
@@ -277,6 +321,12 @@ export function receiverHandlers(options: ReceiverOptions): Handlers<typeof RECE
     if (!deleted) throw new HttpProblem(404, 'Not found', `no receiver named ${name}`);
     res.json({ name, deleted: true });
   };
+  const receiverNotifications: RequestHandler = async (req, res) => {
+    const { name } = parseOr400(ReceiverParams, req.params);
+    if (!(await store.list()).some((r) => r.spec.name === name))
+      throw new HttpProblem(404, 'Not found', `no receiver named ${name}`);
+    res.json({ receiver: name, notifications: await store.notifications(name) });
+  };
   const hook: RequestHandler[] = [
     // The receiver is looked up before the body is read: an unknown URL is answered at once, and its body
     // is discarded as it arrives (Node's http server), never buffered.
@@ -287,6 +337,14 @@ export function receiverHandlers(options: ReceiverOptions): Handlers<typeof RECE
         // A notification acknowledged but not acted on (a pull, a replay) is `ignored`, not `accepted`.
         const verdict = notificationVerdict(status, res.locals.ignored === true);
         metrics.webhookNotifications.inc({ receiver: String(res.locals.receiver), verdict });
+        // Kept for the admin page only for a known receiver: an unknown URL would let anyone write here.
+        const known = res.locals.spec as ReceiverSpec | undefined;
+        if (known)
+          store
+            .recordNotification(known.name, verdict, status, verdictReason(res))
+            .catch((err: Error) =>
+              options.log(`receiver ${known.name}: cannot record a notification: ${err.message}`),
+            );
       });
       const spec = await store.byToken(String(req.params.id));
       if (!spec) {
@@ -303,6 +361,7 @@ export function receiverHandlers(options: ReceiverOptions): Handlers<typeof RECE
       const secret = spec.secret ? (options.secrets.get(spec.secret.secret) ?? null) : null;
       if (spec.secret && secret === null) {
         options.log(`receiver ${spec.name}: its secret ${spec.secret.secret} is not in the configuration`);
+        res.locals.reason = `its secret ${spec.secret.secret} is not in the configuration`;
         return refuse(res);
       }
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -319,6 +378,7 @@ export function receiverHandlers(options: ReceiverOptions): Handlers<typeof RECE
       if (refusal !== null) {
         // For the operator, without the sender's values: a misconfigured audience shows here.
         options.log(`receiver ${spec.name}: refused a notification: ${refusal}`);
+        res.locals.reason = refusal;
         return refuse(res);
       }
       let body: unknown;
@@ -339,9 +399,13 @@ export function receiverHandlers(options: ReceiverOptions): Handlers<typeof RECE
           ]);
         throw err;
       }
-      if (parsed.kind === 'ping') return void res.json({ receiver: spec.name, pong: true });
+      if (parsed.kind === 'ping') {
+        res.locals.reason = 'a ping';
+        return void res.json({ receiver: spec.name, pong: true });
+      }
       if (parsed.kind === 'ignored') {
         res.locals.ignored = true;
+        res.locals.reason = parsed.reason;
         return void res.status(202).json({ receiver: spec.name, ignored: parsed.reason, triggers: [] });
       }
       const tags: { key: string; tag: string }[] = [];
@@ -364,11 +428,15 @@ export function receiverHandlers(options: ReceiverOptions): Handlers<typeof RECE
       const signals = await signalOnce(options.client, store, spec.name, delivery, [...keys], request);
       if (signals === null) {
         res.locals.ignored = true;
+        res.locals.reason = 'a replayed notification';
         return void res
           .status(202)
           .json({ receiver: spec.name, ignored: 'a replayed notification', triggers: [] });
       }
       const { signalled, pending, missed, deferred } = signals;
+      res.locals.reason =
+        `${keys.size} package(s): ${[...keys].join(', ')}; ${signalled.length} trigger(s) told to poll` +
+        (deferred.length > 0 ? `, ${deferred.length} deferred` : '');
       res.status(202).json({
         receiver: spec.name,
         packages: [...keys],
@@ -381,7 +449,7 @@ export function receiverHandlers(options: ReceiverOptions): Handlers<typeof RECE
     },
   ];
 
-  return { createReceiver, listReceivers, deleteReceiver, hook };
+  return { createReceiver, listReceivers, receiverNotifications, deleteReceiver, hook };
 }
 
 /** Where Docker Hub's callbacks go: its documented `callback_url` origin. */

@@ -540,6 +540,25 @@ export class DeploymentStore {
     };
   }
 
+  /**
+   * An environment's deployments, newest first: a page of `limit` older than the deployment `before`, and the
+   * cursor of the next page (null on the last).
+   */
+  async history(
+    projectId: number,
+    environment: string,
+    limit: number,
+    before?: number,
+  ): Promise<{ deployments: Deployment[]; nextCursor: number | null }> {
+    const rows = await this.rows(this.db, (q) => {
+      let page = q.where('d.project_id', '=', projectId).where('d.environment', '=', environment);
+      if (before !== undefined) page = page.where('d.id', '<', before);
+      return page.orderBy('d.id', 'desc').limit(limit + 1);
+    });
+    const deployments = rows.slice(0, limit);
+    return { deployments, nextCursor: rows.length > limit ? deployments[deployments.length - 1].id : null };
+  }
+
   /** Which release is deployed where (Octopus's dashboard): per environment, the current one and the queue. */
   async environments(projectId: number, spec: ProjectSpec) {
     return Promise.all(

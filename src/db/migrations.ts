@@ -274,6 +274,24 @@ const MIGRATIONS: Record<string, Migration> = {
           FOR EACH ROW EXECUTE FUNCTION feed_triggers_notify_change()`.execute(db);
     },
   },
+  '0012_receiver_notifications': {
+    async up(db) {
+      // The last notifications of each receiver and their verdicts, for the admin page: a few per receiver
+      // (ReceiverStore.recordNotification keeps the newest), never a body, a header or the URL's token.
+      await sql`
+        CREATE TABLE receiver_notifications (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          receiver text NOT NULL,
+          received_at timestamptz NOT NULL,
+          verdict text NOT NULL,
+          status integer NOT NULL,
+          reason text NOT NULL
+        )`.execute(db);
+      await sql`CREATE INDEX receiver_notifications_receiver ON receiver_notifications (receiver, id)`.execute(
+        db,
+      );
+    },
+  },
 };
 
 export class MigrationError extends Error {}

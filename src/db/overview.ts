@@ -1,5 +1,6 @@
 import { Kysely, sql } from 'kysely';
-import { DeploymentStatus } from '../domain/lifecycle';
+import { planFor } from '../domain/deployment';
+import { ApprovalState, DeploymentState, DeploymentStatus, phaseStates } from '../domain/lifecycle';
 import { Schema } from './schema';
 
 /** One environment of one project as the dashboard shows it. */
@@ -17,6 +18,8 @@ export interface EnvironmentCell {
   } | null;
   /** How many deployments are queued, deploying or retrying there. */
   readonly inFlight: number;
+  /** The newest release (of any channel) whose phase holding this environment waits for an approval. */
+  readonly awaitingApproval: { readonly release: string; readonly phase: string } | null;
 }
 
 export interface ProjectOverview {
@@ -33,7 +36,7 @@ export interface ProjectOverview {
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 /**
- * What is deployed where, for every project at once: four queries whatever the number of projects, so a
+ * What is deployed where, for every project at once: five queries whatever the number of projects, so a
  * dashboard of hundreds of projects is one call (the per-project `/projects/:p/environments` costs three
  * queries per environment).
  */
@@ -73,11 +76,45 @@ export async function environmentsOverview(db: Kysely<Schema>): Promise<ProjectO
   const newest = await sql<{ project_id: number; number: string; channel: string; created_at: Date }>`
     SELECT DISTINCT ON (project_id) project_id, number, channel, created_at FROM releases
     ORDER BY project_id, id DESC`.execute(db);
+  // Only each channel's newest release can be waiting: an older one is superseded by it.
+  const candidates = await sql<{
+    id: number;
+    project_id: number;
+    number: string;
+    channel: string;
+    deployments: Record<string, DeploymentState>;
+    approvals: Record<string, ApprovalState>;
+  }>`
+    WITH newest AS (
+      SELECT DISTINCT ON (project_id, channel) id, project_id, number, channel FROM releases
+      ORDER BY project_id, channel, id DESC)
+    SELECT n.id, n.project_id, n.number, n.channel,
+      COALESCE((SELECT jsonb_object_agg(d.environment, jsonb_build_object('id', d.id, 'status', d.status))
+        FROM (SELECT DISTINCT ON (environment) environment, id, status FROM deployments
+              WHERE release_id = n.id ORDER BY environment, id DESC) d), '{}'::jsonb) AS deployments,
+      COALESCE((SELECT jsonb_object_agg(a.phase,
+          jsonb_build_object('decision', a.decision, 'by', a.decided_by, 'comment', a.comment))
+        FROM approvals a WHERE a.release_id = n.id), '{}'::jsonb) AS approvals
+    FROM newest n ORDER BY n.id`.execute(db);
   const key = (p: number, e: string) => `${p}\u0000${e}`;
   const latestBy = new Map(latest.rows.map((r) => [key(r.project_id, r.environment), r]));
   const currentBy = new Map(current.rows.map((r) => [key(r.project_id, r.environment), r]));
   const inFlightBy = new Map(inFlight.rows.map((r) => [key(r.project_id, r.environment), r.n]));
   const newestBy = new Map(newest.rows.map((r) => [r.project_id, r]));
+  const specBy = new Map(projects.map((p) => [p.id, p.spec]));
+  const awaitingBy = new Map<string, { release: string; phase: string }>();
+  // Ordered by release id, so the newest waiting release of a project wins an environment.
+  for (const r of candidates.rows) {
+    const spec = specBy.get(r.project_id);
+    const plan = spec ? planFor(spec, r.channel) : null;
+    if (!plan) continue;
+    const states = phaseStates(plan, { deployments: r.deployments, approvals: r.approvals });
+    plan.phases.forEach((phase, i) => {
+      if (states[i].state !== 'awaiting-approval') return;
+      for (const env of phase.environments)
+        awaitingBy.set(key(r.project_id, env), { release: r.number, phase: phase.name });
+    });
+  }
   return projects.map((p) => {
     const n = newestBy.get(p.id);
     return {
@@ -99,6 +136,7 @@ export async function environmentsOverview(db: Kysely<Schema>): Promise<ProjectO
               }
             : null,
           inFlight: inFlightBy.get(key(p.id, env.name)) ?? 0,
+          awaitingApproval: awaitingBy.get(key(p.id, env.name)) ?? null,
         };
       }),
     };

@@ -13,6 +13,19 @@ export interface ReceiverInfo {
 
 export class ReceiverConflict extends Error {}
 
+/** Notifications kept per receiver for the admin page; older ones are deleted as new ones arrive. */
+export const NOTIFICATIONS_KEPT = 50;
+/** A verdict's reason is cut to this many characters: it can quote what a sender sent. */
+const REASON_MAX = 300;
+
+/** A notification a receiver answered, as the admin page lists it. */
+export interface ReceiverNotification {
+  readonly receivedAt: string;
+  readonly verdict: string;
+  readonly status: number;
+  readonly reason: string;
+}
+
 /** Expired delivery records are deleted at most this often per process. */
 const PRUNE_EVERY_MS = 60_000;
 
@@ -49,6 +62,50 @@ export class ReceiverStore {
 
   private inConfiguration(name: string): boolean {
     return [...this.configured.values()].some((s) => s.name === name);
+  }
+
+  /** Records a notification's verdict for the receiver, keeping its newest NOTIFICATIONS_KEPT. */
+  async recordNotification(
+    receiver: string,
+    verdict: string,
+    status: number,
+    reason: string,
+    now = new Date(),
+  ): Promise<void> {
+    await this.db
+      .insertInto('receiver_notifications')
+      .values({ receiver, received_at: now, verdict, status, reason: reason.slice(0, REASON_MAX) })
+      .execute();
+    await this.db
+      .deleteFrom('receiver_notifications')
+      .where('receiver', '=', receiver)
+      .where('id', '<=', (qb) =>
+        qb
+          .selectFrom('receiver_notifications')
+          .select('id')
+          .where('receiver', '=', receiver)
+          .orderBy('id', 'desc')
+          .offset(NOTIFICATIONS_KEPT)
+          .limit(1),
+      )
+      .execute();
+  }
+
+  /** The receiver's last notifications, newest first. */
+  async notifications(receiver: string): Promise<ReceiverNotification[]> {
+    const rows = await this.db
+      .selectFrom('receiver_notifications')
+      .select(['received_at', 'verdict', 'status', 'reason'])
+      .where('receiver', '=', receiver)
+      .orderBy('id', 'desc')
+      .limit(NOTIFICATIONS_KEPT)
+      .execute();
+    return rows.map((r) => ({
+      receivedAt: r.received_at.toISOString(),
+      verdict: r.verdict,
+      status: r.status,
+      reason: r.reason,
+    }));
   }
 
   /** Creates a receiver; answers the token of its URL, which is never shown again. */
@@ -95,6 +152,8 @@ export class ReceiverStore {
       throw new ReceiverConflict(`receiver ${name} is defined in the configuration file; remove it there`);
     for (const [hash, { spec }] of this.recent) if (spec.name === name) this.recent.delete(hash);
     const result = await this.db.deleteFrom('receivers').where('name', '=', name).executeTakeFirst();
+    // A receiver made again under the name starts with no notifications.
+    await this.db.deleteFrom('receiver_notifications').where('receiver', '=', name).execute();
     return Number(result.numDeletedRows) > 0;
   }
 

@@ -176,6 +176,16 @@ export interface ConsoleSessionsTable {
   expires_at: Date;
 }
 
+/** One notification a receiver answered, and its verdict (the last few per receiver). */
+export interface ReceiverNotificationsTable {
+  id: Generated<string>;
+  receiver: string;
+  received_at: Timestamp;
+  verdict: string;
+  status: number;
+  reason: string;
+}
+
 export interface Schema {
   projects: ProjectsTable;
   project_revisions: ProjectRevisionsTable;
@@ -187,6 +197,7 @@ export interface Schema {
   audit_log: AuditLogTable;
   receivers: ReceiversTable;
   receiver_deliveries: ReceiverDeliveriesTable;
+  receiver_notifications: ReceiverNotificationsTable;
   deployments: DeploymentsTable;
   approvals: ApprovalsTable;
   feed_listings: FeedListingsTable;

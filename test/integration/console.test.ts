@@ -282,7 +282,13 @@ describe('the daily loop in the browser', () => {
     // The dashboard follows dev and test; prod waits for an approval.
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await waitForCell(page, PROJECT, 'test', '0.0.1');
-    expect(await cell(page, PROJECT, 'prod')).toEqual({ release: '—', state: 'none' });
+    // test succeeded, so prod's phase is open but for its approval: the cell names the waiting release.
+    await waitForCell(page, PROJECT, 'prod', '0.0.1', 'awaiting-approval');
+    expect(await cell(page, PROJECT, 'prod')).toEqual({ release: '0.0.1', state: 'awaiting-approval' });
+    await page
+      .locator(`tr[data-project="${PROJECT}"] td[data-environment="prod"] .state`)
+      .filter({ hasText: 'awaiting approval' })
+      .waitFor();
     await page.getByRole('link', { name: '0.0.1' }).first().click();
     await page.getByRole('heading', { name: /Release 0\.0\.1/ }).waitFor();
     await page.locator('li[data-phase="prod"][data-state="awaiting-approval"]').waitFor({ timeout: 30_000 });
@@ -307,6 +313,8 @@ describe('the daily loop in the browser', () => {
     figures['push → dashboard dev cell changed'] = `${Date.now() - second} ms`;
     await waitForCell(page, PROJECT, 'test', '0.0.2');
     figures['push → dashboard test cell changed'] = `${Date.now() - second} ms`;
+    // 0.0.1 is deployed in prod, yet the cell says what waits: 0.0.2, for its approval.
+    await waitForCell(page, PROJECT, 'prod', '0.0.2', 'awaiting-approval');
     const deployedByHand = await api.request('POST', `/projects/${PROJECT}/releases/0.0.2/approvals`, {
       phase: 'prod',
       decision: 'approve',
@@ -332,6 +340,29 @@ describe('the daily loop in the browser', () => {
 
     await page.getByRole('link', { name: 'Environments' }).click();
     await page.getByRole('heading', { name: 'Environments' }).waitFor();
+    // prod's history, newest first: the rollback to 0.0.1, then 0.0.2, then the first 0.0.1.
+    await page.getByRole('button', { name: `History of prod in ${PROJECT}` }).click();
+    const history = page.getByRole('region', { name: `History of prod in ${PROJECT}` });
+    await history.locator('tr[data-status="succeeded"]').nth(2).waitFor();
+    const rows = history.locator('tr[data-deployment]');
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-release')))).toEqual([
+      '0.0.1',
+      '0.0.2',
+      '0.0.1',
+    ]);
+    await expect(rows.first().textContent()).resolves.toContain('forced');
+    // The API pages it: one a page, the cursor leads to the older ones; an unknown environment is a 404.
+    const historyPath = `/projects/${PROJECT}/environments/prod/deployments`;
+    const newest = await api.request('GET', `${historyPath}?limit=1`);
+    expect(newest.status).toBe(200);
+    expect(newest.body.deployments.map((d: { release: string }) => d.release)).toEqual(['0.0.1']);
+    const older = await api.request('GET', `${historyPath}?limit=2&cursor=${newest.body.nextCursor}`);
+    expect(older.body.deployments.map((d: { release: string }) => d.release)).toEqual(['0.0.2', '0.0.1']);
+    expect(older.body.nextCursor).toBeNull();
+    expect((await api.request('GET', `/projects/${PROJECT}/environments/nowhere/deployments`)).status).toBe(
+      404,
+    );
+    expect((await api.request('GET', `${historyPath}?cursor=${encodeURIComponent('<x>')}`)).status).toBe(400);
     await accessible(page, 'environments');
     await shoot(page, 'environments');
     await page.getByRole('link', { name: 'Admin' }).click();
@@ -345,6 +376,43 @@ describe('the daily loop in the browser', () => {
     await expect(page.getByTestId('shown-once').textContent()).resolves.toMatch(
       /\/hooks\/[A-Za-z0-9_-]{20,}$/,
     );
+    // Three notifications to it: not JSON, a hostile tag, a push of a package nobody watches.
+    const hookUrl = (await page.getByTestId('shown-once').textContent())!;
+    const hookToken = hookUrl.split('/').pop()!;
+    const post = (body: string) =>
+      fetch(hookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect((await post('not json')).status).toBe(400);
+    const hostileTag = JSON.stringify({
+      push_data: { tag: HOSTILE.markup },
+      repository: { repo_name: `nobody/${HOSTILE.rtl}` },
+    });
+    expect((await post(hostileTag)).status).toBe(400);
+    const push = JSON.stringify({ push_data: { tag: '1.0.0' }, repository: { repo_name: 'nobody/none' } });
+    expect((await post(push)).status).toBe(202);
+    const kept = await api.request('GET', '/receivers/console-hub/notifications');
+    expect(kept.status).toBe(200);
+    expect(
+      kept.body.notifications.map((n: { verdict: string; status: number }) => [n.verdict, n.status]),
+    ).toEqual([
+      ['accepted', 202],
+      ['invalid', 400],
+      ['invalid', 400],
+    ]);
+    expect(kept.body.notifications[2].reason).toBe('the body is not valid JSON');
+    expect(kept.body.notifications[0].reason).toContain('0 trigger(s) told to poll');
+    expect(JSON.stringify(kept.body)).not.toContain(hookToken);
+    expect((await api.request('GET', '/receivers/nobody-here/notifications')).status).toBe(404);
+    const viewer = await api.tokenFor('viewer');
+    expect(
+      (await api.request('GET', '/receivers/console-hub/notifications', undefined, { token: viewer })).status,
+    ).toBe(403);
+    await page.getByRole('button', { name: 'Show notifications of console-hub' }).click();
+    const shown = page.getByRole('region', { name: 'Last notifications of console-hub' });
+    await shown.locator('tr[data-verdict="accepted"]').waitFor();
+    expect(await shown.locator('tr[data-verdict]').count()).toBe(3);
+    await expect(shown.locator('tr[data-verdict]').nth(2).textContent()).resolves.toContain('not valid JSON');
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).__pwned)).toBeUndefined();
     await accessible(page, 'admin');
     await shoot(page, 'admin');
 
@@ -459,6 +527,22 @@ describe('the dashboard at scale', () => {
     figures['dashboard 200×5, reload to 1,000 cells'] = `${times.join(', ')} ms`;
     expect(Math.min(...times)).toBeLessThan(1000);
     await shoot(p, 'dashboard-200x5', false);
+    // An environment's history shows a hostile error text as text.
+    await sql`
+      UPDATE deployments SET error = ${`${HOSTILE.markup} ${HOSTILE.link} ${HOSTILE.rtl}`}
+      WHERE environment = 'staging' AND project_id = (SELECT id FROM projects WHERE name = 'p000')`.execute(
+      database.db,
+    );
+    await p.getByRole('link', { name: 'Environments' }).click();
+    await p.getByRole('button', { name: 'History of staging in p000' }).click();
+    const staging = p.getByRole('region', { name: 'History of staging in p000' });
+    await staging.locator('tr[data-status="failed"]').waitFor();
+    await expect(staging.locator('tr[data-status="failed"]').textContent()).resolves.toContain(
+      HOSTILE.markup,
+    );
+    expect(await p.locator('img').count()).toBe(0);
+    expect(await p.locator('a[href^="javascript:"]').count()).toBe(0);
+    expect(await p.evaluate(() => (globalThis as unknown as PageGlobals).__pwned)).toBeUndefined();
     await c.close();
   }, 120_000);
 });

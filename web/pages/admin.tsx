@@ -39,8 +39,54 @@ function ShownOnce({ label, value }: { label: string; value: string }) {
   );
 }
 
+/** A receiver's last notifications, newest first, with their verdicts. */
+function ReceiverNotifications({ api, name }: PageProps & { name: string }) {
+  const notifications = useLoad(async () => {
+    const { data, error, response } = await api.GET('/receivers/{name}/notifications', {
+      params: { path: { name } },
+    });
+    if (!data) throw new Error(reasonOf(error, response));
+    return data.notifications;
+  }, [name]);
+  return (
+    <section aria-label={`Last notifications of ${name}`} class="env-history">
+      {notifications.error && (
+        <p role="alert" class="refusal">
+          {notifications.error}
+        </p>
+      )}
+      {notifications.data && notifications.data.length === 0 && <p>No notification yet.</p>}
+      {notifications.data && notifications.data.length > 0 && (
+        <table class="list">
+          <thead>
+            <tr>
+              <th scope="col">Received</th>
+              <th scope="col">Verdict</th>
+              <th scope="col">Status</th>
+              <th scope="col">Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {notifications.data.map((n) => (
+              <tr data-verdict={n.verdict}>
+                <td>{age(n.receivedAt)}</td>
+                <td>{n.verdict}</td>
+                <td>{n.status}</td>
+                <td class="reason">{n.reason}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 /** Receivers, tokens and the audit log, for admins (the API refuses others anyway). */
-export function AdminPage({ api }: PageProps) {
+export function AdminPage(props: PageProps) {
+  const { api } = props;
+  // The receiver whose last notifications show.
+  const [shown, setShown] = useState<string | null>(null);
   const [receiver, setReceiver] = useState({
     name: '',
     type: 'distribution' as (typeof RECEIVER_TYPES)[number],
@@ -146,17 +192,28 @@ export function AdminPage({ api }: PageProps) {
               <th scope="col">Type</th>
               <th scope="col">Feed</th>
               <th scope="col">Created</th>
+              <th scope="col">Notifications</th>
               <th scope="col">Actions</th>
             </tr>
           </thead>
           <tbody>
-            {(receivers.data ?? []).map((r) => (
+            {(receivers.data ?? []).map((r) => [
               <tr>
                 <th scope="row">{r.spec.name}</th>
                 <td>{r.spec.type}</td>
                 <td>{r.spec.feed ?? ''}</td>
                 <td>
                   {r.createdBy}, {age(r.createdAt)}
+                </td>
+                <td>
+                  <button
+                    type="button"
+                    aria-expanded={shown === r.spec.name}
+                    aria-label={`${shown === r.spec.name ? 'Hide' : 'Show'} notifications of ${r.spec.name}`}
+                    onClick={() => setShown(shown === r.spec.name ? null : r.spec.name)}
+                  >
+                    {shown === r.spec.name ? 'Hide' : 'Show'}
+                  </button>
                 </td>
                 <td>
                   <Action
@@ -172,8 +229,15 @@ export function AdminPage({ api }: PageProps) {
                     }}
                   />
                 </td>
-              </tr>
-            ))}
+              </tr>,
+              shown === r.spec.name && (
+                <tr class="history">
+                  <td colSpan={6}>
+                    <ReceiverNotifications {...props} name={r.spec.name} />
+                  </td>
+                </tr>
+              ),
+            ])}
           </tbody>
         </table>
       </section>

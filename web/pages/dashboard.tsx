@@ -18,21 +18,37 @@ type Overview = {
       error: string | null;
     } | null;
     inFlight: number;
+    awaitingApproval: { release: string; phase: string } | null;
   }[];
 }[];
 type Trigger = { project: string; name: string; status: string | null };
 
-/** What a cell shows: the newest deployment while it is under way or failed, else what is deployed. */
+const ACTIVE = new Set(['queued', 'deploying', 'retrying']);
+
+/**
+ * What a cell shows: the newest deployment while it is under way; else a release waiting for an approval to
+ * reach the environment; else the newest deployment if it failed; else what is deployed.
+ */
 export function cellOf(env: Overview[number]['environments'][number]): {
   release: string | null;
   state: string;
   at: string | null;
 } {
   const l = env.latest;
+  if (l && ACTIVE.has(l.status))
+    return { release: l.release, state: l.status, at: l.finishedAt ?? l.queuedAt };
+  if (env.awaitingApproval)
+    return { release: env.awaitingApproval.release, state: 'awaiting-approval', at: null };
   if (l && l.status !== 'succeeded' && l.status !== 'superseded' && l.status !== 'cancelled')
     return { release: l.release, state: l.status, at: l.finishedAt ?? l.queuedAt };
   if (env.current) return { release: env.current.release, state: 'succeeded', at: env.current.deployedAt };
   return { release: null, state: 'none', at: null };
+}
+
+function stateText(state: string): string {
+  if (state === 'none') return 'nothing deployed';
+  if (state === 'awaiting-approval') return 'awaiting approval';
+  return state;
 }
 
 /** Projects × environments: the release in each cell, its state and age; each project's triggers. */
@@ -81,9 +97,11 @@ export function Dashboard({ api }: PageProps) {
           onChange={(e) => setStateFilter((e.target as HTMLSelectElement).value)}
         >
           <option value="">any</option>
-          {['succeeded', 'deploying', 'queued', 'retrying', 'failed', 'none'].map((s) => (
-            <option value={s}>{s}</option>
-          ))}
+          {['succeeded', 'deploying', 'queued', 'retrying', 'failed', 'awaiting-approval', 'none'].map(
+            (s) => (
+              <option value={s}>{stateText(s)}</option>
+            ),
+          )}
         </select>
         <span class="count" aria-live="polite">
           {shown.length} of {projects.length} projects
@@ -136,7 +154,7 @@ export function Dashboard({ api }: PageProps) {
                       ) : (
                         <span class="release none">—</span>
                       )}
-                      <span class="state">{cell.state === 'none' ? 'nothing deployed' : cell.state}</span>
+                      <span class="state">{stateText(cell.state)}</span>
                       {cell.at && <span class="age">{age(cell.at, now)}</span>}
                       {env.inFlight > 0 && <span class="inflight">{env.inFlight} in flight</span>}
                     </td>

@@ -1,10 +1,97 @@
+import { useState } from 'preact/hooks';
 import type { PageProps } from '../main';
 import { reasonOf } from '../api';
 import { useLoad } from '../live';
 import { age, route } from '../format';
 
-/** What is deployed where, what is in flight, and each environment's latest deployment, by project. */
-export function EnvironmentsPage({ api }: PageProps) {
+const HISTORY_PAGE = 10;
+
+/** One environment's deployments over time, newest first, a page at a time. */
+function EnvironmentHistory({
+  api,
+  project,
+  environment,
+}: PageProps & { project: string; environment: string }) {
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors[cursors.length - 1];
+  const history = useLoad(async () => {
+    const { data, error, response } = await api.GET(
+      '/projects/{project}/environments/{environment}/deployments',
+      {
+        params: {
+          path: { project, environment },
+          query: { limit: HISTORY_PAGE, ...(cursor ? { cursor } : {}) },
+        },
+      },
+    );
+    if (!data) throw new Error(reasonOf(error, response));
+    return data;
+  }, [project, environment, cursor]);
+  return (
+    <section aria-label={`History of ${environment} in ${project}`} class="env-history">
+      {history.error && (
+        <p role="alert" class="refusal">
+          {history.error}
+        </p>
+      )}
+      {history.data && history.data.deployments.length === 0 && <p>No deployment yet.</p>}
+      {history.data && history.data.deployments.length > 0 && (
+        <table class="list">
+          <thead>
+            <tr>
+              <th scope="col">Release</th>
+              <th scope="col">Status</th>
+              <th scope="col">Asked by</th>
+              <th scope="col">Queued</th>
+              <th scope="col">Finished</th>
+            </tr>
+          </thead>
+          <tbody>
+            {history.data.deployments.map((d) => (
+              <tr data-deployment={String(d.id)} data-release={d.release} data-status={d.status}>
+                <td>
+                  <a href={route('projects', project, 'releases', d.release)}>{d.release}</a>
+                  {d.forced && <span class="hint"> forced</span>}
+                </td>
+                <td>
+                  {d.status}
+                  {d.error && <span class="refusal"> {d.error}</span>}
+                </td>
+                <td>{d.requestedBy}</td>
+                <td>{age(d.queuedAt)}</td>
+                <td>{d.finishedAt ? age(d.finishedAt) : '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <div class="pager">
+        {cursors.length > 0 && (
+          <button type="button" onClick={() => setCursors(cursors.slice(0, -1))}>
+            Newer
+          </button>
+        )}
+        {history.data?.nextCursor && (
+          <button type="button" onClick={() => setCursors([...cursors, history.data!.nextCursor!])}>
+            Older
+          </button>
+        )}
+      </div>
+    </section>
+  );
+}
+
+/** What is deployed where, what is in flight, each environment's latest deployment and history, by project. */
+export function EnvironmentsPage(props: PageProps) {
+  const { api } = props;
+  // Which environments show their history, as "project NUL environment".
+  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const toggle = (key: string) =>
+    setOpen((o) => {
+      const next = new Set(o);
+      if (!next.delete(key)) next.add(key);
+      return next;
+    });
   const overview = useLoad(async () => {
     const { data, error, response } = await api.GET('/environments');
     if (!data) throw new Error(reasonOf(error, response));
@@ -30,31 +117,52 @@ export function EnvironmentsPage({ api }: PageProps) {
                 <th scope="col">Deployed</th>
                 <th scope="col">In flight</th>
                 <th scope="col">Latest deployment</th>
+                <th scope="col">History</th>
               </tr>
             </thead>
             <tbody>
-              {p.environments.map((e) => (
-                <tr>
-                  <th scope="row">{e.name}</th>
-                  <td>
-                    {e.current ? (
-                      <a href={route('projects', p.project, 'releases', e.current.release)}>
-                        {e.current.release}
-                      </a>
-                    ) : (
-                      'nothing'
-                    )}{' '}
-                    {e.current?.deployedAt && <span class="hint">{age(e.current.deployedAt)}</span>}
-                  </td>
-                  <td>{e.inFlight}</td>
-                  <td>
-                    {e.latest
-                      ? `${e.latest.release} ${e.latest.status}, ${age(e.latest.finishedAt ?? e.latest.queuedAt)}`
-                      : '—'}
-                    {e.latest?.error && <span class="refusal"> {e.latest.error}</span>}
-                  </td>
-                </tr>
-              ))}
+              {p.environments.map((e) => {
+                const key = `${p.project}\u0000${e.name}`;
+                return [
+                  <tr>
+                    <th scope="row">{e.name}</th>
+                    <td>
+                      {e.current ? (
+                        <a href={route('projects', p.project, 'releases', e.current.release)}>
+                          {e.current.release}
+                        </a>
+                      ) : (
+                        'nothing'
+                      )}{' '}
+                      {e.current?.deployedAt && <span class="hint">{age(e.current.deployedAt)}</span>}
+                    </td>
+                    <td>{e.inFlight}</td>
+                    <td>
+                      {e.latest
+                        ? `${e.latest.release} ${e.latest.status}, ${age(e.latest.finishedAt ?? e.latest.queuedAt)}`
+                        : '—'}
+                      {e.latest?.error && <span class="refusal"> {e.latest.error}</span>}
+                    </td>
+                    <td>
+                      <button
+                        type="button"
+                        aria-expanded={open.has(key)}
+                        aria-label={`${open.has(key) ? 'Hide' : 'Show'} history of ${e.name} in ${p.project}`}
+                        onClick={() => toggle(key)}
+                      >
+                        {open.has(key) ? 'Hide' : 'Show'}
+                      </button>
+                    </td>
+                  </tr>,
+                  open.has(key) && (
+                    <tr class="history">
+                      <td colSpan={5}>
+                        <EnvironmentHistory {...props} project={p.project} environment={e.name} />
+                      </td>
+                    </tr>
+                  ),
+                ];
+              })}
             </tbody>
           </table>
         </section>
