@@ -3,6 +3,7 @@
  * verification code (notifications.ts, oidc.ts), so the ledger's schema and store can name them without
  * depending on it.
  */
+import { RECEIVER_TYPES, ReceiverType } from '../domain/receiver-types';
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { FeedIdSchema, SlugSchema } from '../domain/trigger-schema';
@@ -87,17 +88,8 @@ export function publicKeyOf(jwk: Jwk): KeyObject | null {
   }
 }
 
-export const RECEIVER_TYPES = [
-  'distribution',
-  'dockerhub',
-  'github',
-  'harbor',
-  'quay',
-  'gar',
-  'ecr',
-  'generic-hmac',
-] as const;
-export type ReceiverType = (typeof RECEIVER_TYPES)[number];
+export { RECEIVER_TYPES };
+export type { ReceiverType };
 
 /** How each type is verified beyond its unguessable URL, and whether it needs a secret for it. */
 export const RECEIVER_VERIFICATION: Readonly<

@@ -4,17 +4,7 @@ import { reasonOf } from '../api';
 import { useLoad } from '../live';
 import { age } from '../format';
 import { Action } from './project';
-
-const RECEIVER_TYPES = [
-  'distribution',
-  'dockerhub',
-  'github',
-  'harbor',
-  'quay',
-  'gar',
-  'ecr',
-  'generic-hmac',
-] as const;
+import { RECEIVER_TYPES } from '../../src/domain/receiver-types';
 
 /** A value shown once (a receiver's URL, a token) with a copy button. */
 function ShownOnce({ label, value }: { label: string; value: string }) {

@@ -1,3 +1,4 @@
+import { Pager } from '../pager';
 import { useState } from 'preact/hooks';
 import type { PageProps } from '../main';
 import { reasonOf } from '../api';
@@ -65,18 +66,7 @@ function EnvironmentHistory({
           </tbody>
         </table>
       )}
-      <div class="pager">
-        {cursors.length > 0 && (
-          <button type="button" onClick={() => setCursors(cursors.slice(0, -1))}>
-            Newer
-          </button>
-        )}
-        {history.data?.nextCursor && (
-          <button type="button" onClick={() => setCursors([...cursors, history.data!.nextCursor!])}>
-            Older
-          </button>
-        )}
-      </div>
+      <Pager cursors={cursors} setCursors={setCursors} next={history.data?.nextCursor} />
     </section>
   );
 }

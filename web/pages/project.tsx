@@ -1,3 +1,4 @@
+import { Pager } from '../pager';
 import { useRef, useState } from 'preact/hooks';
 import type { PageProps } from '../main';
 import { may, reasonOf } from '../api';
@@ -504,18 +505,7 @@ export function ProjectPage({ api, session, project }: PageProps & { project: st
             ))}
           </tbody>
         </table>
-        <div class="pager">
-          {cursors.length > 0 && (
-            <button type="button" onClick={() => setCursors(cursors.slice(0, -1))}>
-              Newer
-            </button>
-          )}
-          {releases.data?.nextCursor && (
-            <button type="button" onClick={() => setCursors([...cursors, releases.data!.nextCursor!])}>
-              Older
-            </button>
-          )}
-        </div>
+        <Pager cursors={cursors} setCursors={setCursors} next={releases.data?.nextCursor} />
       </section>
     </section>
   );
