@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { build, version as esbuildVersion } from 'esbuild';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { openApiDocument } from '../src/api/openapi';
 
@@ -15,6 +16,28 @@ import { openApiDocument } from '../src/api/openapi';
 const ROOT = path.resolve(__dirname, '../..');
 const WEB = path.join(ROOT, 'web');
 const OUT = path.join(ROOT, 'dist/web');
+/** What the last build was made from (see sourceHash), kept with its output. */
+const STAMP = path.join(OUT, 'source.sha256');
+
+/**
+ * A hash of everything the console is built from: its sources under web/ (the generated types included) and
+ * the bundler's version. The same hash as the last build's means its output stands: a restart of `npm start`
+ * with nothing changed skips the type check and the bundle.
+ */
+function sourceHash(): string {
+  const hash = createHash('sha256').update(`esbuild ${esbuildVersion}\n`);
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else hash.update(`${path.relative(WEB, file)}\n`).update(readFileSync(file));
+    }
+  };
+  walk(WEB);
+  return hash.digest('hex');
+}
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -29,6 +52,15 @@ async function main(): Promise<void> {
     // first build
   }
   if (before !== header + types) writeFileSync(typesFile, header + types);
+  const source = sourceHash();
+  if (
+    existsSync(path.join(OUT, 'index.html')) &&
+    existsSync(STAMP) &&
+    readFileSync(STAMP, 'utf8') === source
+  ) {
+    console.log(`console: unchanged (${Date.now() - started} ms)`);
+    return;
+  }
   execFileSync(
     process.execPath,
     [require.resolve('typescript/bin/tsc'), '-p', path.join(WEB, 'tsconfig.json')],
@@ -74,6 +106,7 @@ async function main(): Promise<void> {
 </html>
 `,
   );
+  writeFileSync(STAMP, source);
   const size = outputs.reduce((n, o) => n + readFileSync(path.join(OUT, 'assets', o)).length, 0);
   console.log(
     `console: ${outputs.join(', ')} (${Math.round(size / 1024)} KiB) in ${Date.now() - started} ms`,
