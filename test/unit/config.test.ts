@@ -1,10 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, resolveFeed } from '../../src/config';
 
+// The unit project has no run folder of its own (no global setup): this file removes what it writes.
+const root = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-config-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
 function withFile(yaml: string, env: Record<string, string> = {}) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-config-'));
+  const dir = mkdtempSync(path.join(root, 'case-'));
   const file = path.join(dir, 'config.yaml');
   writeFileSync(file, yaml);
   return () => loadConfig({ FEED_TRIGGERS_CONFIG: file, ...env });

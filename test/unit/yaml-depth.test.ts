@@ -1,5 +1,5 @@
 import { parse } from 'yaml';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readManifest } from '../../src/cli/apply';
@@ -53,8 +53,11 @@ describe('refuseDeepYaml', () => {
 
   describe('every YAML input: a clear error naming the file, not "Maximum call stack size exceeded"', () => {
     const deep = nested(5_000).flow;
+    // The unit project has no run folder of its own (no global setup): what is written here is removed here.
+    const root = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-deep-'));
+    afterAll(() => rmSync(root, { recursive: true, force: true }));
     const file = (text: string) => {
-      const at = path.join(mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-deep-')), 'deep.yaml');
+      const at = path.join(mkdtempSync(path.join(root, 'case-')), 'deep.yaml');
       writeFileSync(at, text);
       return at;
     };
