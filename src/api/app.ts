@@ -29,7 +29,7 @@ import { OverviewStore } from '../db/overview';
 import { ChangeStore } from '../db/changes';
 import { sessionHandlers } from './session';
 import { consoleHandlers } from './console';
-import { announceTriggerChanges, ChangeHub, eventHandlers } from './events';
+import { announcingWrites, ChangeHub, eventHandlers } from './events';
 import { CONSOLE_ROUTES } from './console-docs';
 
 export { healthRoutes, metricsRoutes };
@@ -105,7 +105,6 @@ export function createApp(options: AppOptions): express.Express {
   const changes = new ChangeHub(options.changes, log);
   app.locals.changeHub = changes;
   void changes.start(options.database ?? {});
-  app.use(announceTriggerChanges(changes, log));
   // Routes that need Temporal: while it does not answer, say so at once (503) instead of letting a request
   // hang in the SDK's retries, and release requests already waiting when it stops answering.
   const temporal = (req: Request, res: Response, next: NextFunction) => {
@@ -169,7 +168,12 @@ export function createApp(options: AppOptions): express.Express {
   mountRoutes(
     app,
     TRIGGER_ROUTES,
-    triggerHandlers(options.client, options.ledger, options.taskQueue, options.updateDeadlineMs),
+    announcingWrites(
+      TRIGGER_ROUTES,
+      triggerHandlers(options.client, options.ledger, options.taskQueue, options.updateDeadlineMs),
+      changes,
+      log,
+    ),
     temporal,
   );
 

@@ -1,10 +1,10 @@
-import { NextFunction, Request, Response } from 'express';
+import { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { CHANGES_CHANNEL } from '../db/migrations';
 import { Database } from '../db/open';
 import { ChangeStore } from '../db/changes';
 import type { CONSOLE_ROUTES } from './console-docs';
-import { Handlers } from './route';
+import { Handlers, Routes } from './route';
 import { sendProblem } from './problem';
 
 /** What changed, by name only: a client reads the details through the API, with its own rights. */
@@ -90,39 +90,41 @@ export class ChangeHub {
   }
 }
 
-/** `/triggers/:project/:name[/action]` and `/projects/:project/triggers`: which trigger a call is about. */
-const TRIGGER_PATH = /^\/(?:triggers\/([^/]+)(?:\/([^/]+))?|projects\/([^/]+)\/triggers)(?:\/[^/]*)?$/;
-
 /**
- * Announces trigger changes made through this API (create, change, pause, resume, poll, delete) once they
- * succeeded. Trigger state lives in Temporal, not in the ledger, so no database trigger sees it; a feed
- * error a poll records is shown by the trigger's own page, which re-reads on its poll schedule.
+ * The trigger routes' handlers, each write (create, change, pause, resume, poll, delete) announcing its
+ * trigger once it succeeded. Trigger state lives in Temporal, not in the ledger, so no database trigger sees
+ * it. The trigger is named by the route Express matched (its decoded `:project` and `:name`), or, for a
+ * create, by the body; a feed error a poll records is shown by the trigger's own page, which re-reads on its
+ * poll schedule.
  */
-export function announceTriggerChanges(hub: ChangeHub, log: (message: string) => void) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      const m = TRIGGER_PATH.exec(req.path);
-      if (m)
-        res.once('finish', () => {
-          if (res.statusCode >= 400) return;
-          let project = m[1] ?? m[3] ?? null;
-          let trigger = m[2] ?? null;
-          const body = req.body as { project?: unknown; name?: unknown } | undefined;
-          if (!project && typeof body?.project === 'string') project = body.project;
-          if (!trigger && typeof body?.name === 'string') trigger = body.name;
-          try {
-            project = project && decodeURIComponent(project);
-            trigger = trigger && decodeURIComponent(trigger);
-          } catch {
-            return;
-          }
-          hub
-            .announce({ kind: 'triggers', project, trigger })
-            .catch((err: Error) => log(`live updates: cannot announce a trigger change: ${err.message}`));
-        });
-    }
+export function announcingWrites<R extends Routes>(
+  routes: R,
+  handlers: Handlers<R>,
+  hub: ChangeHub,
+  log: (message: string) => void,
+): Handlers<R> {
+  const announce = (req: Request, res: Response, next: NextFunction) => {
+    res.once('finish', () => {
+      if (res.statusCode >= 400) return;
+      const body = req.body as { project?: unknown; name?: unknown } | undefined;
+      const params = req.params as Record<string, string | undefined>;
+      const named = (param: string | undefined, field: unknown) =>
+        param ?? (typeof field === 'string' ? field : null);
+      const project = named(params.project, body?.project);
+      const trigger = named(params.name, body?.name);
+      hub
+        .announce({ kind: 'triggers', project, trigger })
+        .catch((err: Error) => log(`live updates: cannot announce a trigger change: ${err.message}`));
+    });
     next();
   };
+  const wrapped: Record<string, RequestHandler | readonly RequestHandler[]> = { ...handlers };
+  for (const key of Object.keys(routes))
+    if (routes[key].method !== 'GET') {
+      const handler = handlers[key as keyof R];
+      wrapped[key] = [announce, ...(Array.isArray(handler) ? handler : [handler as RequestHandler])];
+    }
+  return wrapped as Handlers<R>;
 }
 
 /**

@@ -10,7 +10,7 @@ import { ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
-import { startTestWorker, TestWorkerEnv } from '../support/temporal';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 /**
  * The web console in Debian's Chromium (playwright-core, the system browser), against the real service: the
@@ -419,6 +419,49 @@ describe('the daily loop in the browser', () => {
     expect(dialogs).toEqual([]);
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).__pwned)).toBeUndefined();
   }, 300_000);
+
+  test('a trigger write through the API is announced on /events, naming the trigger; a refused one is not', async () => {
+    const stream = await fetch(`${api.url}/events`, { headers: { authorization: `Bearer ${api.token}` } });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    const changes: unknown[] = [];
+    let text = '';
+    const reading = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        text += Buffer.from(value).toString('utf8');
+        for (let at = text.indexOf('\n\n'); at >= 0; at = text.indexOf('\n\n')) {
+          const data = /^data: (.*)$/m.exec(text.slice(0, at))?.[1];
+          if (data) changes.push(JSON.parse(data));
+          text = text.slice(at + 2);
+        }
+      }
+    })().catch(() => undefined);
+    try {
+      const mine = () =>
+        changes.filter((c) => (c as { kind: string }).kind === 'triggers') as {
+          project: string;
+          trigger: string;
+        }[];
+      expect((await api.request('POST', `/triggers/${PROJECT}/nosuch/pause`)).status).toBe(404);
+      expect((await api.request('POST', `/triggers/${PROJECT}/web/pause`)).status).toBe(202);
+      await eventually(
+        async () => (mine().length > 0 ? true : undefined),
+        'a trigger change on /events',
+        5_000,
+      );
+      expect((await api.request('POST', `/triggers/${PROJECT}/web/resume`)).status).toBe(202);
+      await eventually(async () => (mine().length > 1 ? true : undefined), 'a second trigger change', 5_000);
+      expect(mine()).toEqual([
+        { kind: 'triggers', project: PROJECT, trigger: 'web' },
+        { kind: 'triggers', project: PROJECT, trigger: 'web' },
+      ]);
+    } finally {
+      await reader.cancel();
+      await reading;
+    }
+  }, 60_000);
 
   test('a viewer sees no write buttons; the API refuses a viewer anyway', async () => {
     const viewer = await browser.newContext();
