@@ -234,6 +234,21 @@ describe('the console, served', () => {
         })
       ).status,
     ).toBe(401);
+    // Hostile sign-ins and cookies: clear refusals, nothing signed in.
+    const post = (body: string, type = 'application/json') =>
+      fetch(`${api.url}/session`, { method: 'POST', headers: { 'content-type': type }, body });
+    expect((await post(JSON.stringify({ token: 'ft_' + 'a'.repeat(10_000) }))).status).toBe(400);
+    expect((await post(JSON.stringify({ token, extra: 1 }))).status).toBe(400);
+    expect((await post('{"token":')).status).toBe(400);
+    expect((await post(JSON.stringify({ token: ['x'] }))).status).toBe(400);
+    for (const bad of ['ft_session=', 'ft_session=../../x', `ft_session=${'A'.repeat(4000)}`, 'FT_SESSION=x'])
+      expect([
+        bad.slice(0, 30),
+        (await fetch(`${api.url}/whoami`, { headers: { cookie: bad } })).status,
+      ]).toEqual([bad.slice(0, 30), 401]);
+    expect((await fetch(`${api.url}/session`, { headers: { cookie: 'ft_session=%00%ff' } })).status).toBe(
+      404,
+    );
   });
 });
 
