@@ -159,7 +159,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
     upsertSearchAttributes([{ key: PACKAGES_ATTRIBUTE, value: keys }]);
   };
 
-  // The slot a scheduled poll is due at (for the poll-lag metric); null when a poll was asked for.
+  // The slot a scheduled poll is due at (the poll-lag metric; listings shared from it); null when asked for.
   let dueAtMs: number | null = null;
   // Whether a notified tag not seen yet brings the next poll forward; asked once, when one first is.
   let wantedSoon: boolean | undefined;
@@ -178,15 +178,19 @@ export async function trigger(input: TriggerInput): Promise<void> {
       early = now + wanted;
       earlyFresh = true; // a shared listing may predate the push
     }
+    let failingDue = false;
     if (failing !== null && now + failing < (early ?? at) && visibleFailures()) {
       early = now + failing;
       earlyFresh = false;
+      failingDue = patched(FAILING_POLL_DUE_PATCH);
     }
     nextPollAt = new Date(early ?? at).toISOString();
     publishDetails();
     const asked = await condition(() => pollPending || rollover, (early ?? at) - Date.now());
     if (!asked && earlyFresh) fresh = true;
-    dueAtMs = asked || early !== null ? null : at;
+    // A failing feed's early poll is due at its own time: with no due time it would take any cached listing,
+    // one read before the failure included, and answer "no change" from it while the registry is down.
+    dueAtMs = asked || (early !== null && !failingDue) ? null : (early ?? at);
   };
   if (!pollPending && machine.state.lastPoll) await waitForSlot();
 
@@ -254,6 +258,13 @@ const WANTED_TAGS_PATCH = 'poll-again-for-notified-tags';
  * triggers watching several packages, at their first poll.
  */
 const FAILURES_VISIBLE_PATCH = 'feed-failures-visible-at-once';
+
+/**
+ * Versions the due time of a failing feed's early poll: it shares only listings read since shortly before
+ * it was due, not any cached one (which, read before the failure, answered "no change" during an outage).
+ * Asked only when such a poll is scheduled, so an idle run writes no marker for it.
+ */
+const FAILING_POLL_DUE_PATCH = 'failing-poll-due-at-its-time-2026-12';
 
 /**
  * Stands for every patch below (and the two deprecated above) in runs started since: they take all the

@@ -26,7 +26,9 @@ recorded before the ledger moved to the database, which must keep running after 
  * deployments) with `RECORD_HEALING_HISTORIES=1`;
  * trigger-wanted-tag.json (a notified tag polled for until it is pushed, the
  * poll-again-for-notified-tags patch) with `RECORD_WANTED_HISTORY=1`; trigger-feed-outage.json (a registry
- * stopped and back, the feed-failures-visible-at-once patch) with `RECORD_OUTAGE_HISTORY=1`;
+ * stopped and back, the feed-failures-visible-at-once patch) with `RECORD_OUTAGE_HISTORY=1`, and
+ * trigger-failing-poll-due.json (the same since the failing-poll-due-at-its-time-2026-12 patch) with
+ * `RECORD_OUTAGE_DUE_HISTORY=1`;
  * destination-retrying.json (a delivery retried on a timer, the destination-backoff-cap-2026-12 patch) with
  * `RECORD_DESTINATION_RETRY_HISTORY=1`; trigger-build-metadata.json (versions equal but for build metadata,
  * the build-metadata-numeric-order patch) with `RECORD_METADATA_HISTORY=1`. Which patch each
@@ -272,7 +274,7 @@ async function recordWanted(): Promise<void> {
  * A trigger whose registry stops and comes back: its failure shows before the retries end, the retries
  * come at most 4 s apart and it polls again 4 s after the failed evaluation (feed-failures-visible-at-once).
  */
-async function recordOutage(): Promise<void> {
+async function recordOutage(file: string): Promise<void> {
   const registry = await TestRegistry.start();
   const env = await startTestWorker();
   try {
@@ -301,7 +303,7 @@ async function recordOutage(): Promise<void> {
       'a poll after the return',
     );
     await settledHistory(trigger);
-    writeFileSync(path.join(FIXTURES, 'trigger-feed-outage.json'), exportHistory(trigger.workflowId));
+    writeFileSync(path.join(FIXTURES, file), exportHistory(trigger.workflowId));
     await trigger.terminate('recorded');
   } finally {
     await env.stop();
@@ -437,7 +439,8 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_LIFECYCLE_HISTORIES === '1') await recordLifecycle();
   if (process.env.RECORD_HEALING_HISTORIES === '1') await recordHealing();
   if (process.env.RECORD_WANTED_HISTORY === '1') await recordWanted();
-  if (process.env.RECORD_OUTAGE_HISTORY === '1') await recordOutage();
+  if (process.env.RECORD_OUTAGE_HISTORY === '1') await recordOutage('trigger-feed-outage.json');
+  if (process.env.RECORD_OUTAGE_DUE_HISTORY === '1') await recordOutage('trigger-failing-poll-due.json');
   if (process.env.RECORD_DESTINATION_RETRY_HISTORY === '1') await recordDestinationRetry();
   if (process.env.RECORD_METADATA_HISTORY === '1') await recordMetadataOrder();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
@@ -453,6 +456,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-before-ledger.json',
     'trigger-before-one-patch.json',
     'trigger-build-metadata.json',
+    'trigger-failing-poll-due.json',
     'trigger-feed-outage.json',
     'trigger-remote-poll.json',
     'trigger-wanted-tag.json',
@@ -476,6 +480,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-before-ledger.json',
     'replayed trigger-before-one-patch.json',
     'replayed trigger-build-metadata.json',
+    'replayed trigger-failing-poll-due.json',
     'replayed trigger-feed-outage.json',
     'replayed trigger-remote-poll.json',
     'replayed trigger-wanted-tag.json',
