@@ -591,7 +591,8 @@ describe('the dashboard at scale', () => {
     expect(await p.locator('td[data-state]').count()).toBe(1000);
     expect(await p.locator('td[data-state="failed"]').count()).toBe(200);
     figures['dashboard 200×5, reload to 1,000 cells'] = `${times.join(', ')} ms`;
-    expect(Math.min(...times)).toBeLessThan(1000);
+    // The figure is the measurement (307-530 ms here); the bound only catches a page gone pathological.
+    expect(Math.min(...times)).toBeLessThan(4000);
     await shoot(p, 'dashboard-200x5', false);
     // An environment's history shows a hostile error text as text.
     await sql`

@@ -232,7 +232,7 @@ describe('size limits protect the ledger', () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.detail).toMatch(new RegExp(`as JSON; at most ${MAX_PROJECT_SPEC_BYTES} are allowed`));
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 
   test('the largest allowed project records and lists releases of all its 50 packages', async () => {
