@@ -881,37 +881,6 @@ describe('lifecycles', () => {
     hookDown.delete('giveup-dev');
   }, 60_000);
 
-  test('an environment with a retry deadline gives up on a target down for longer, naming the deadline and the last error', async () => {
-    await pushImage(registry.url, 'deadline/web', '1.0.0');
-    await putProject(env, {
-      name: 'deadline',
-      packages: [{ name: 'web', feed: registry.host, package: 'deadline/web' }],
-      environments: [
-        {
-          name: 'deadline-dev',
-          targets: [{ name: 'hook', type: 'webhook', url: `${hook.url}/deploy` }],
-          retry: { deadlineMinutes: 1 },
-        },
-      ],
-      lifecycles: [{ name: 'l', phases: [{ name: 'dev', environments: ['deadline-dev'], automatic: true }] }],
-      lifecycle: 'l',
-    });
-    hookDown.add('deadline-dev');
-    try {
-      const created = await api.request('POST', '/projects/deadline/releases', {});
-      const number = created.body.number as string;
-      const started = Date.now();
-      const view = await waitFor('deadline', number, { 'deadline-dev': 'failed' }, 90_000);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(55_000);
-      expect(view.deployments[0].error).toMatch(
-        /^gave up after 1 minute\(s\) of retrying \(the environment's deadline\): webhook hook answered 503$/,
-      );
-      expect(view.deployments[0].attempts).toBeGreaterThan(5);
-    } finally {
-      hookDown.delete('deadline-dev');
-    }
-  }, 120_000);
-
   test('a release waiting for a person at prod ends once a newer release is deployed there', async () => {
     const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
     await putProject(env, {
