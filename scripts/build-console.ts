@@ -15,13 +15,14 @@ import { openApiDocument } from '../src/api/openapi';
  */
 const ROOT = path.resolve(__dirname, '../..');
 const WEB = path.join(ROOT, 'web');
+const DOMAIN = path.join(ROOT, 'src/domain');
 const OUT = path.join(ROOT, 'dist/web');
 /** What the last build was made from (see sourceHash), kept with its output. */
 const STAMP = path.join(OUT, 'source.sha256');
 
 /**
- * A hash of everything the console is built from: its sources under web/ (the generated types included) and
- * the bundler's version. The same hash as the last build's means its output stands: a restart of `npm start`
+ * A hash of everything the console is built from: its sources under web/ (the generated types included), the
+ * domain room it may import (which imports no other room), and the bundler's version. The same hash as the last build's means its output stands: a restart of `npm start`
  * with nothing changed skips the type check and the bundle.
  */
 function sourceHash(): string {
@@ -32,10 +33,12 @@ function sourceHash(): string {
     )) {
       const file = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(file);
-      else hash.update(`${path.relative(WEB, file)}\n`).update(readFileSync(file));
+      else hash.update(`${path.relative(ROOT, file)}\n`).update(readFileSync(file));
     }
   };
   walk(WEB);
+  // The console may import the pure domain room (names, printable text); its changes rebuild the bundle too.
+  walk(DOMAIN);
   return hash.digest('hex');
 }
 

@@ -1,4 +1,4 @@
-import { render } from 'preact';
+import { options, render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { Api, createApi, reasonOf, SessionInfo } from './api';
 import { LiveContext, useLiveCounter } from './live';
@@ -7,6 +7,7 @@ import { ProjectPage } from './pages/project';
 import { ReleasePage } from './pages/release';
 import { EnvironmentsPage } from './pages/environments';
 import { AdminPage } from './pages/admin';
+import { printableOnPage } from '../src/domain/printable';
 
 /*
  * The feed-triggers console. Stack, chosen for few and well-kept dependencies:
@@ -19,6 +20,19 @@ import { AdminPage } from './pages/admin';
  * - No router or state library: hash routes (a reload keeps the page, no server route per page) and hooks.
  * The page runs under a CSP without inline script or style; everything is served by the API process.
  */
+
+/*
+ * Every text node the console renders shows direction overrides and controls as visible `\uXXXX`: Preact
+ * already renders values as text, but a U+202E in a tag or an error would still reorder what follows it
+ * (`gnp.\u202Eexe.evil` reads as an image name ending in .png). One hook covers every page; attribute values
+ * (form fields, titles) are left as they are, so actions on such a name still name it exactly.
+ */
+const nextVNodeHook = options.vnode;
+options.vnode = (vnode) => {
+  if (vnode.type === null && typeof vnode.props === 'string')
+    (vnode as { props: unknown }).props = printableOnPage(vnode.props);
+  nextVNodeHook?.(vnode);
+};
 
 export interface PageProps {
   readonly api: Api;

@@ -11,6 +11,7 @@ import {
 } from '../../src/cli/environments';
 import { deploymentSummary, table } from '../../src/cli/get';
 import { printable, printableJson } from '../../src/cli/printable';
+import { printableOnPage } from '../../src/domain/printable';
 import { releaseRequest } from '../../src/cli/release-actions';
 import { runRules } from '../../src/cli/rules';
 import { triggerRequest } from '../../src/cli/trigger-actions';
@@ -149,6 +150,14 @@ describe('server-supplied strings print as text', () => {
     expect(printable('evil\u202eexe.txt')).toBe('evil\\u202eexe.txt');
     expect(printable('one\ntwo\rthree')).toBe('one\\u000atwo\\u000dthree');
     expect(printable('plain 1.2.0 ünïcødé')).toBe('plain 1.2.0 ünïcødé');
+  });
+
+  test("a page's text (the console) keeps tabs and line breaks, and shows every other control and override", () => {
+    expect(printableOnPage('gnp.\u202eexe.evil')).toBe('gnp.\\u202eexe.evil');
+    expect(printableOnPage('a\u2066b\u2069c\u200fd\u061ce')).toBe('a\\u2066b\\u2069c\\u200fd\\u061ce');
+    expect(printableOnPage(`x${ESC}[2J\u0000\u009b`)).toBe('x\\u001b[2J\\u0000\\u009b');
+    expect(printableOnPage('one\ntwo\r\tthree \u2028four')).toBe('one\ntwo\r\tthree \\u2028four');
+    expect(printableOnPage('plain 1.2.0 ünïcødé العربية')).toBe('plain 1.2.0 ünïcødé العربية');
   });
 
   test('-o json stays the same document, with nothing raw a terminal would act on', () => {
