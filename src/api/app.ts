@@ -129,7 +129,7 @@ export function createApp(options: AppOptions): express.Express {
   mountRoutes(
     app,
     WEBHOOK_ROUTES,
-    webhookHandlers(options.client, options.webhookToken ?? null, receivers),
+    webhookHandlers(options.client, options.webhookToken ?? null, receivers, log),
     temporal,
   );
   mountRoutes(

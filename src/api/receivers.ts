@@ -20,7 +20,14 @@ import { NOTIFICATIONS_KEPT, ReceiverConflict, ReceiverStore } from '../db/recei
 import { principalOf } from './access';
 import { HttpProblem, parseOr400, sendProblem } from './problem';
 import { defineRoutes, Handlers, invalid, notFound, Problem, problemExample, Timestamp } from './route';
-import { MAX_PACKAGES_PER_NOTIFICATION, signalOnce, WEBHOOK_BODY_LIMIT } from './webhooks';
+import {
+  MAX_PACKAGES_PER_NOTIFICATION,
+  NotificationListSchema,
+  signalledReason,
+  signalOnce,
+  verdictReason,
+  WEBHOOK_BODY_LIMIT,
+} from './webhooks';
 
 export interface ReceiverOptions {
   readonly client: Client;
@@ -36,13 +43,6 @@ export interface ReceiverOptions {
 
 export const ReceiverParams = z.object({ name: SlugSchema });
 export const HookParams = z.object({ id: z.string().max(64) });
-
-/** Why a notification was answered as it was: what the handler noted, else the problem's detail. */
-export function verdictReason(res: Response): string {
-  if (typeof res.locals.reason === 'string') return res.locals.reason;
-  if (typeof res.locals.problemDetail === 'string') return res.locals.problemDetail;
-  return '';
-}
 
 /** Docker Hub's registry hosts are one registry. */
 const DOCKER_HUB = new Set([
@@ -215,14 +215,7 @@ export const RECEIVER_ROUTES = defineRoutes({
         description: `The receiver's last notifications (at most ${NOTIFICATIONS_KEPT})`,
         schema: z.object({
           receiver: z.string(),
-          notifications: z.array(
-            z.object({
-              receivedAt: z.string(),
-              verdict: z.enum(['accepted', 'ignored', 'unauthorized', 'invalid', 'failed']),
-              status: z.number().int(),
-              reason: z.string(),
-            }),
-          ),
+          notifications: NotificationListSchema,
         }),
         example: {
           receiver: 'ghcr',
@@ -434,9 +427,7 @@ export function receiverHandlers(options: ReceiverOptions): Handlers<typeof RECE
           .json({ receiver: spec.name, ignored: 'a replayed notification', triggers: [] });
       }
       const { signalled, pending, missed, deferred } = signals;
-      res.locals.reason =
-        `${keys.size} package(s): ${[...keys].join(', ')}; ${signalled.length} trigger(s) told to poll` +
-        (deferred.length > 0 ? `, ${deferred.length} deferred` : '');
+      res.locals.reason = signalledReason([...keys], signalled.length, deferred.length);
       res.status(202).json({
         receiver: spec.name,
         packages: [...keys],

@@ -1,6 +1,6 @@
 import { metrics, notificationVerdict } from '../observability/metrics';
 import { Client } from '@temporalio/client';
-import express, { RequestHandler } from 'express';
+import express, { RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { watchedPackageKey } from '../domain/trigger';
 import { FeedIdSchema } from '../domain/trigger-schema';
@@ -16,7 +16,7 @@ import {
   REPLAY_WINDOW_MS,
   sameSecret,
 } from '../receivers/notifications';
-import type { ReceiverStore } from '../db/receivers';
+import { NOTIFICATIONS_KEPT, type ReceiverStore } from '../db/receivers';
 
 /** A registry batches a few events per notification; bodies and fan-out stay bounded. */
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
@@ -27,6 +27,22 @@ const QUERY_BATCH = 25;
 export const NotificationSchema = DistributionSchema;
 
 export const WebhookQuery = z.object({ feed: FeedIdSchema.optional() }).strict();
+
+/**
+ * Where the admin page finds what `/webhooks/registry` answered: its notifications are kept beside the
+ * receivers', under this name, which no receiver can take (receiver names are slugs).
+ */
+export const REGISTRY_ENDPOINT = '/webhooks/registry';
+
+/** A list of notifications with their verdicts, as the admin page shows a receiver's or the endpoint's. */
+export const NotificationListSchema = z.array(
+  z.object({
+    receivedAt: z.string(),
+    verdict: z.enum(['accepted', 'ignored', 'unauthorized', 'invalid', 'failed']),
+    status: z.number().int(),
+    reason: z.string(),
+  }),
+);
 
 /** The content types registries send notifications with. */
 const NOTIFICATION_TYPES = ['application/vnd.docker.distribution.events.v1+json', 'application/json'];
@@ -277,6 +293,21 @@ export type Signals = Awaited<ReturnType<typeof signalWatchers>>;
  * or that found none yet must count when it comes again, or a burst of identical notifications (one per
  * pushed tag) could leave a trigger unpolled.
  */
+/** Why a notification was answered as it was: what the handler noted, else the problem's detail. */
+export function verdictReason(res: Response): string {
+  if (typeof res.locals.reason === 'string') return res.locals.reason;
+  if (typeof res.locals.problemDetail === 'string') return res.locals.problemDetail;
+  return '';
+}
+
+/** What a notification acted on did, for the admin page's list. */
+export function signalledReason(keys: readonly string[], signalled: number, deferred: number): string {
+  return (
+    `${keys.length} package(s): ${keys.join(', ')}; ${signalled} trigger(s) told to poll` +
+    (deferred > 0 ? `, ${deferred} deferred` : '')
+  );
+}
+
 export async function signalOnce(
   client: Client,
   records: DeliveryRecords,
@@ -332,6 +363,30 @@ export const WEBHOOK_ROUTES = defineRoutes({
       },
     },
   },
+  registryNotifications: {
+    method: 'GET',
+    path: '/webhooks/registry/notifications',
+    access: 'admin',
+    summary:
+      'What `/webhooks/registry` last answered, newest first, with the verdicts (never a body or header); with a token configured, only senders that proved themselves are kept',
+    tag: 'webhooks',
+    responses: {
+      200: {
+        description: `The endpoint's last notifications (at most ${NOTIFICATIONS_KEPT})`,
+        schema: z.object({ notifications: NotificationListSchema }),
+        example: {
+          notifications: [
+            {
+              receivedAt: '2026-11-28T10:00:00.000Z',
+              verdict: 'accepted',
+              status: 202,
+              reason: '1 package(s): docker.io/library/nginx; 2 trigger(s) told to poll',
+            },
+          ],
+        },
+      },
+    },
+  },
 });
 
 /**
@@ -344,7 +399,8 @@ export const WEBHOOK_ROUTES = defineRoutes({
 export function webhookHandlers(
   client: Client,
   token: string | null,
-  records: DeliveryRecords,
+  records: DeliveryRecords & Pick<ReceiverStore, 'recordNotification' | 'notifications'>,
+  log: (line: string) => void,
 ): Handlers<typeof WEBHOOK_ROUTES> {
   const registryNotification: RequestHandler[] = [
     // The sender proves itself before its body is read.
@@ -352,6 +408,12 @@ export function webhookHandlers(
       res.once('finish', () => {
         const verdict = notificationVerdict(res.statusCode, res.locals.ignored === true);
         metrics.webhookNotifications.inc({ receiver: 'registry', verdict });
+        // Kept for the admin page unless the sender failed to prove itself: with a token, a stranger's
+        // requests would otherwise push the registry's own out of the kept few.
+        if (token !== null && res.statusCode === 401) return;
+        records
+          .recordNotification(REGISTRY_ENDPOINT, verdict, res.statusCode, verdictReason(res))
+          .catch((err: Error) => log(`${REGISTRY_ENDPOINT}: cannot record a notification: ${err.message}`));
       });
       if (token !== null) {
         const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? '';
@@ -386,6 +448,7 @@ export function webhookHandlers(
         );
       // Pulls, deletions and blob pushes are taken (202) and counted as ignored, not as accepted pushes.
       res.locals.ignored = keys.size === 0;
+      if (keys.size === 0) res.locals.reason = 'no tag pushed to a repository of a known feed';
       const all = [...keys];
       const request = { source: 'webhook registry', tags };
       // Remembered per feed the query names: the same body for another feed is another notification.
@@ -394,9 +457,11 @@ export function webhookHandlers(
       const signals = await signalOnce(client, records, sender, delivery, all, request);
       if (signals === null) {
         res.locals.ignored = true;
+        res.locals.reason = 'a replayed notification';
         return void res.status(202).json({ packages: all, triggers: [], ignored: 'a replayed notification' });
       }
       const { signalled, pending, missed, deferred } = signals;
+      if (keys.size > 0) res.locals.reason = signalledReason(all, signalled.length, deferred.length);
       res.status(202).json({
         packages: all,
         triggers: signalled,
@@ -407,5 +472,9 @@ export function webhookHandlers(
     },
   ];
 
-  return { registryNotification };
+  const registryNotifications: RequestHandler = async (_req, res) => {
+    res.json({ notifications: await records.notifications(REGISTRY_ENDPOINT) });
+  };
+
+  return { registryNotification, registryNotifications };
 }

@@ -439,6 +439,13 @@ describe('the daily loop in the browser', () => {
     await shown.locator('tr[data-verdict="accepted"]').waitFor();
     expect(await shown.locator('tr[data-verdict]').count()).toBe(3);
     await expect(shown.locator('tr[data-verdict]').nth(2).textContent()).resolves.toContain('not valid JSON');
+    // The real registry's notifications to /webhooks/registry are listed too: its pushes, accepted.
+    await page.getByRole('button', { name: 'Show notifications of /webhooks/registry' }).click();
+    const endpoint = page.getByRole('region', { name: 'Last notifications of /webhooks/registry' });
+    await endpoint.locator('tr[data-verdict="accepted"]').first().waitFor();
+    await expect(
+      endpoint.locator('tr[data-verdict="accepted"]').first().locator('.reason').textContent(),
+    ).resolves.toContain(`${PROJECT}/web`);
     expect(await page.locator('img').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).__pwned)).toBeUndefined();
     await accessible(page, 'admin');

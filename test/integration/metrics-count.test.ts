@@ -6,6 +6,7 @@ import { mountRoutes } from '../../src/api/route';
 import { webhookHandlers, WEBHOOK_ROUTES } from '../../src/api/webhooks';
 import type { Database } from '../../src/db/open';
 import { openTestDatabase } from '../support/database';
+import { eventually } from '../support/temporal';
 import { Ledger } from '../../src/db/ledger';
 import { ReceiverStore } from '../../src/db/receivers';
 import { ProjectSpecSchema } from '../../src/domain/project';
@@ -81,11 +82,16 @@ describe('feed_triggers_webhook_notifications_total', () => {
   let server: Server;
   let url: string;
   let database: Database;
+  const logged: string[] = [];
   beforeAll(async () => {
     database = await openTestDatabase();
     const app = express();
     // No Temporal server: a notification that names no push signals nobody, so the client never connects.
-    mountRoutes(app, WEBHOOK_ROUTES, webhookHandlers(new Client(), null, new ReceiverStore(database.db)));
+    mountRoutes(
+      app,
+      WEBHOOK_ROUTES,
+      webhookHandlers(new Client(), null, new ReceiverStore(database.db), (line) => logged.push(line)),
+    );
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
@@ -112,5 +118,33 @@ describe('feed_triggers_webhook_notifications_total', () => {
     await new Promise((r) => setImmediate(r)); // counted when the answer finishes
     expect(await count('feed_triggers_webhook_notifications_total', { verdict: 'ignored' })).toBe(1);
     expect(await count('feed_triggers_webhook_notifications_total', { verdict: 'accepted' })).toBe(accepted);
+  });
+
+  test("the endpoint's last notifications are kept for the admin page, newest first, with their verdicts", async () => {
+    const post = (body: string) =>
+      fetch(`${url}/webhooks/registry?feed=reg.example`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+    expect((await post('{"events": "not a list')).status).toBe(400);
+    const pulled = { events: [{ action: 'pull', target: { repository: 'shop/web', tag: 'pulled-tag-7' } }] };
+    expect((await post(JSON.stringify(pulled))).status).toBe(202);
+    const listed = await eventually(async () => {
+      const res = await fetch(`${url}/webhooks/registry/notifications`);
+      const body = (await res.json()) as {
+        notifications: { verdict: string; status: number; reason: string }[];
+      };
+      return body.notifications.length >= 3 ? body.notifications : undefined;
+    }, 'three notifications kept');
+    expect(listed.slice(0, 3).map((n) => [n.verdict, n.status])).toEqual([
+      ['ignored', 202],
+      ['invalid', 400],
+      ['ignored', 202], // the pulls of the test before
+    ]);
+    expect(listed[0].reason).toBe('no tag pushed to a repository of a known feed');
+    // Nothing a sender sent is kept but what the verdict's reason says.
+    expect(JSON.stringify(listed)).not.toContain('pulled-tag-7');
+    expect(logged).toEqual([]);
   });
 });

@@ -29,9 +29,17 @@ function ShownOnce({ label, value }: { label: string; value: string }) {
   );
 }
 
-/** A receiver's last notifications, newest first, with their verdicts. */
+/** The key under which `/webhooks/registry`'s notifications show; no receiver name has a slash. */
+const REGISTRY_ENDPOINT = '/webhooks/registry';
+
+/** A receiver's (or the registry endpoint's) last notifications, newest first, with their verdicts. */
 function ReceiverNotifications({ api, name }: PageProps & { name: string }) {
   const notifications = useLoad(async () => {
+    if (name === REGISTRY_ENDPOINT) {
+      const { data, error, response } = await api.GET('/webhooks/registry/notifications');
+      if (!data) throw new Error(reasonOf(error, response));
+      return data.notifications;
+    }
     const { data, error, response } = await api.GET('/receivers/{name}/notifications', {
       params: { path: { name } },
     });
@@ -228,6 +236,30 @@ export function AdminPage(props: PageProps) {
                 </tr>
               ),
             ])}
+            <tr>
+              <th scope="row">{REGISTRY_ENDPOINT}</th>
+              <td>distribution</td>
+              <td>named in each notification</td>
+              <td>the service's own endpoint</td>
+              <td>
+                <button
+                  type="button"
+                  aria-expanded={shown === REGISTRY_ENDPOINT}
+                  aria-label={`${shown === REGISTRY_ENDPOINT ? 'Hide' : 'Show'} notifications of ${REGISTRY_ENDPOINT}`}
+                  onClick={() => setShown(shown === REGISTRY_ENDPOINT ? null : REGISTRY_ENDPOINT)}
+                >
+                  {shown === REGISTRY_ENDPOINT ? 'Hide' : 'Show'}
+                </button>
+              </td>
+              <td></td>
+            </tr>
+            {shown === REGISTRY_ENDPOINT && (
+              <tr class="history">
+                <td colSpan={6}>
+                  <ReceiverNotifications {...props} name={REGISTRY_ENDPOINT} />
+                </td>
+              </tr>
+            )}
           </tbody>
         </table>
       </section>
