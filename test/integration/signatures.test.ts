@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createPollActivities } from '../../activities/poll';
+import type { PollPackageResult } from '../../workflows/contracts/activities';
+import type { VersionRuleInput } from '../../src/domain/rule';
+import { SingleFlightCache } from '../../src/feeds/single-flight';
+import { CosignKey } from '../support/cosign';
+import { FaultProxy } from '../support/fault-proxy';
+import { feedClients, ociFeed } from '../support/feeds';
+import { pushImage, TestRegistry } from '../support/registry';
+
+let registry: TestRegistry;
+let proxy: FaultProxy;
+/** The release key of 2026, its successor, and a key nobody trusts. */
+let current: CosignKey;
+let next: CosignKey;
+let stranger: CosignKey;
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const sigTag = (digest: string) => `${digest.replace(':', '-')}.sig`;
+
+async function getManifest(repository: string, ref: string): Promise<string> {
+  const res = await fetch(`${registry.url}/v2/${repository}/manifests/${ref}`, {
+    headers: { accept: OCI_MANIFEST },
+  });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+async function putManifest(
+  repository: string,
+  ref: string,
+  body: string,
+  type = OCI_MANIFEST,
+): Promise<void> {
+  const res = await fetch(`${registry.url}/v2/${repository}/manifests/${ref}`, {
+    method: 'PUT',
+    headers: { 'content-type': type },
+    body,
+  });
+  expect(res.status).toBe(201);
+}
+
+async function putBlob(repository: string, blob: Buffer): Promise<string> {
+  const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+  const start = await fetch(`${registry.url}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
+  const location = new URL(start.headers.get('location')!, registry.url);
+  location.searchParams.set('digest', digest);
+  const put = await fetch(location, { method: 'PUT', body: blob });
+  expect(put.status).toBe(201);
+  return digest;
+}
+
+const image = (repository: string, tag: string, platform = { os: 'linux', architecture: 'amd64' }) =>
+  pushImage(registry.url, repository, tag, {
+    config: { ...platform, config: { Labels: { tag } }, rootfs: { type: 'layers', diff_ids: [] } },
+  });
+
+beforeAll(async () => {
+  registry = await TestRegistry.start();
+  proxy = await FaultProxy.start(registry.url);
+  [current, next, stranger] = await Promise.all([
+    CosignKey.generate(),
+    CosignKey.generate(),
+    CosignKey.generate(),
+  ]);
+
+  // sign/web: 1.0.0 signed; 1.1.0 unsigned; 1.2.0 signed by a stranger; 1.3.0 signed, then its payload
+  // tampered with (the signature kept); 1.4.0 carries 1.0.0's signature, copied (valid, of another digest).
+  const signedDigest = await image('sign/web', '1.0.0');
+  await current.sign(registry.host, 'sign/web', signedDigest);
+  await image('sign/web', '1.1.0');
+  await stranger.sign(registry.host, 'sign/web', await image('sign/web', '1.2.0'));
+  const tampered = await image('sign/web', '1.3.0');
+  await current.sign(registry.host, 'sign/web', tampered);
+  const sig = JSON.parse(await getManifest('sign/web', sigTag(tampered)));
+  const payload = Buffer.from(
+    (await (await fetch(`${registry.url}/v2/sign/web/blobs/${sig.layers[0].digest}`)).text()).replace(
+      tampered,
+      signedDigest,
+    ),
+  );
+  sig.layers[0] = { ...sig.layers[0], digest: await putBlob('sign/web', payload), size: payload.length };
+  await putManifest('sign/web', sigTag(tampered), JSON.stringify(sig));
+  const copied = await image('sign/web', '1.4.0');
+  await putManifest('sign/web', sigTag(copied), await getManifest('sign/web', sigTag(signedDigest)));
+
+  // rotate/api: 1.0.0 signed by the current key, 2.0.0 by the next one only.
+  await current.sign(registry.host, 'rotate/api', await image('rotate/api', '1.0.0'));
+  await next.sign(registry.host, 'rotate/api', await image('rotate/api', '2.0.0'));
+}, 60_000);
+
+afterAll(async () => {
+  await proxy?.close();
+  await registry?.stop();
+  for (const key of [current, next, stranger]) key?.remove();
+});
+
+function activities() {
+  const { source } = feedClients();
+  return createPollActivities({
+    source,
+    feeds: new Map([['lab', ociFeed('lab', proxy.url)]]),
+    tagCache: new SingleFlightCache(0),
+    digestCache: new SingleFlightCache(0),
+    configCache: new SingleFlightCache(0),
+  });
+}
+
+const poll = (
+  acts: ReturnType<typeof activities>,
+  pkg: string,
+  rule: VersionRuleInput,
+): Promise<PollPackageResult> =>
+  new MockActivityEnvironment().run(acts.pollPackage, {
+    feed: 'lab',
+    package: pkg,
+    rule,
+    watermark: null,
+    limit: 5,
+    maxAgeMs: null,
+  });
+
+test('only a version signed by the trusted key is a candidate; the others are skipped with the reason', async () => {
+  const result = await poll(activities(), 'sign/web', {
+    signatures: { keys: { 'release-2026': current.publicKey } },
+  });
+  expect(result.candidates).toEqual(['1.0.0']);
+  expect(result.digest).toMatch(/^sha256:/);
+  expect(result.skipped).toEqual({
+    '1.4.0': 'signature does not match the image digest',
+    '1.3.0': 'no signature by key `release-2026` (1 signature: not by a trusted key)',
+    '1.2.0': 'no signature by key `release-2026` (1 signature: not by a trusted key)',
+    '1.1.0': 'no signature by key `release-2026`',
+  });
+});
+
+test('during a key rotation either key is accepted; a version signed by the next key only is skipped by the old rule', async () => {
+  const acts = activities();
+  const both = {
+    signatures: { keys: { 'release-2026': current.publicKey, 'release-2027': next.publicKey } },
+  };
+  expect((await poll(acts, 'rotate/api', both)).candidates).toEqual(['2.0.0', '1.0.0']);
+  const old = await poll(acts, 'rotate/api', { signatures: { keys: { 'release-2026': current.publicKey } } });
+  expect(old.candidates).toEqual(['1.0.0']);
+  expect(old.skipped).toEqual({
+    '2.0.0': 'no signature by key `release-2026` (1 signature: not by a trusted key)',
+  });
+});
+
+test('an idle poll verifies nothing again: no signature manifest or payload is read', async () => {
+  const acts = activities();
+  const rule = { signatures: { keys: { 'release-2026': current.publicKey } } };
+  await poll(acts, 'sign/web', rule);
+  const reads = () => proxy.count(/\.sig$|\/blobs\//);
+  const before = reads();
+  const again = await poll(acts, 'sign/web', rule);
+  expect(again.candidates).toEqual(['1.0.0']);
+  // The stranger's and the tampered signature manifests are read again (a signature may be added); their
+  // payloads are not verified again, and the signed version's verdict is remembered.
+  expect(reads() - before).toBe(3);
+});
+
+test('a platform rule skips an index without a required platform and an image of another platform', async () => {
+  const amd64 = await image('multi/app', '1.0.0-amd64');
+  const arm64 = await image('multi/app', '1.0.0-arm64', { os: 'linux', architecture: 'arm64' });
+  const sizeOf = async (digest: string) => Buffer.byteLength(await getManifest('multi/app', digest));
+  const index = (entries: Array<[string, string]>) =>
+    Promise.all(
+      entries.map(async ([digest, architecture]) => ({
+        mediaType: OCI_MANIFEST,
+        digest,
+        size: await sizeOf(digest),
+        platform: { os: 'linux', architecture },
+      })),
+    ).then((manifests) =>
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
+    );
+  const indexType = 'application/vnd.oci.image.index.v1+json';
+  await putManifest(
+    'multi/app',
+    '1.0.0',
+    await index([
+      [amd64, 'amd64'],
+      [arm64, 'arm64'],
+    ]),
+    indexType,
+  );
+  await putManifest('multi/app', '1.1.0', await index([[amd64, 'amd64']]), indexType);
+  await image('multi/app', '1.0.5', { os: 'linux', architecture: 'arm64' });
+  const acts = activities();
+  const both = await poll(acts, 'multi/app', { tag: '^$', platforms: ['linux/amd64', 'linux/arm64'] });
+  // A single-platform image passes when it is one of the platforms; an index must hold them all.
+  expect(both.candidates).toEqual(['1.0.5', '1.0.0']);
+  expect(both.skipped).toEqual({ '1.1.0': 'no linux/arm64 image in the index' });
+  const amd = await poll(acts, 'multi/app', { tag: '^$', range: '<1.1.0', platforms: ['linux/amd64'] });
+  expect(amd.candidates).toEqual(['1.0.0']);
+  expect(amd.skipped).toEqual({ '1.0.5': 'a linux/arm64 image, not linux/amd64' });
+});
