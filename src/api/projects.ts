@@ -181,6 +181,18 @@ const Release = z.object({
   ]),
   key: z.string(),
   deliveries: z.record(z.string(), Delivery),
+  /** One release only: what signature and platform rules verified of its images (docs/supply-chain.md). */
+  verified: z
+    .array(
+      z.object({
+        package: z.string(),
+        digest: z.string(),
+        key: z.object({ name: z.string(), fingerprint: z.string() }).nullable(),
+        reason: z.string(),
+        verifiedAt: Timestamp,
+      }),
+    )
+    .optional(),
 });
 const releaseExample = {
   number: '1.4.0',
@@ -639,7 +651,14 @@ export function projectHandlers(
     const project = await requireProject(name);
     const release = await ledger.getRelease(project.id, number);
     if (!release) throw new HttpProblem(404, 'Not found', `project ${name} has no release ${number}`);
-    res.json(publicRelease(release));
+    const digests = release.packages.flatMap((p) => (p.digest ? [p.digest] : []));
+    const verdicts = await ledger.verdicts.passedFor(digests);
+    const verified = release.packages.flatMap((p) =>
+      verdicts
+        .filter((v) => v.digest === p.digest)
+        .map((v) => ({ package: p.name, digest: v.digest, key: v.key, reason: v.reason, verifiedAt: v.at })),
+    );
+    res.json({ ...publicRelease(release), ...(verified.length > 0 ? { verified } : {}) });
   };
 
   const createRelease: RequestHandler = async (req, res) => {

@@ -8,6 +8,8 @@ import { CosignKey } from '../support/cosign';
 import { FaultProxy } from '../support/fault-proxy';
 import { feedClients, ociFeed } from '../support/feeds';
 import { pushImage, TestRegistry } from '../support/registry';
+import { startApi, TestApi } from '../support/api';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 let registry: TestRegistry;
 let proxy: FaultProxy;
@@ -196,4 +198,85 @@ test('a platform rule skips an index without a required platform and an image of
   const amd = await poll(acts, 'multi/app', { tag: '^$', range: '<1.1.0', platforms: ['linux/amd64'] });
   expect(amd.candidates).toEqual(['1.0.0']);
   expect(amd.skipped).toEqual({ '1.0.5': 'a linux/arm64 image, not linux/amd64' });
+});
+
+describe('a trigger whose channel requires signatures', () => {
+  let env: TestWorkerEnv;
+  let api: TestApi;
+  beforeAll(async () => {
+    env = await startTestWorker();
+    api = await startApi(env);
+  });
+  afterAll(async () => {
+    await api?.close();
+    await env?.stop();
+  });
+
+  const releases = async () =>
+    (await api.request('GET', '/projects/signed-shop/releases?limit=10')).body.releases as Array<{
+      number: string;
+      packages: Array<{ tag: string; digest: string }>;
+    }>;
+
+  test('releases the signed version, skips an unsigned push with the reason in its history, and releases it once signed', async () => {
+    const digest100 = await image('signed-shop/web', '1.0.0');
+    await current.sign(registry.host, 'signed-shop/web', digest100);
+    const put = await api.request('PUT', '/projects/signed-shop', {
+      packages: [{ name: 'web', feed: registry.host, package: 'signed-shop/web' }],
+      channels: [
+        { name: 'default', rules: [{ signatures: { keys: { 'release-2026': current.publicKey } } }] },
+      ],
+    });
+    expect([200, 201]).toContain(put.status);
+    expect(
+      (await api.request('POST', '/projects/signed-shop/triggers', { name: 'web', intervalSeconds: 10 }))
+        .status,
+    ).toBe(201);
+    const first = await eventually(
+      async () => ((await releases()).length === 1 ? releases() : undefined),
+      'release 0.0.1',
+    );
+    expect(first[0].packages[0]).toMatchObject({ tag: '1.0.0', digest: digest100 });
+    const shown = await api.request('GET', `/projects/signed-shop/releases/${first[0].number}`);
+    expect(shown.body.verified).toEqual([
+      {
+        package: 'web',
+        digest: digest100,
+        key: { name: 'release-2026', fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) },
+        reason: 'signed by key release-2026',
+        verifiedAt: expect.any(String),
+      },
+    ]);
+
+    const digest110 = await image('signed-shop/web', '1.1.0');
+    expect((await api.request('POST', '/triggers/signed-shop/web/poll')).status).toBe(202);
+    await eventually(async () => {
+      const res = await api.request('GET', '/triggers/signed-shop/web/history');
+      const reasons = (res.body.history as Array<{ reason: string }>).map((h) => h.reason);
+      return reasons.some((r) => r.includes('skipped web 1.1.0: no signature by key `release-2026`'))
+        ? true
+        : undefined;
+    }, 'the unsigned 1.1.0 skipped in the history');
+    expect(await releases()).toHaveLength(1);
+
+    await current.sign(registry.host, 'signed-shop/web', digest110);
+    expect((await api.request('POST', '/triggers/signed-shop/web/poll')).status).toBe(202);
+    const second = await eventually(
+      async () => ((await releases()).length === 2 ? releases() : undefined),
+      'release 0.0.2',
+    );
+    expect(second[0].packages[0]).toMatchObject({ tag: '1.1.0', digest: digest110 });
+  }, 60_000);
+
+  test('a rule whose key is not a PEM public key is refused at PUT, naming the field', async () => {
+    const res = await api.request('PUT', '/projects/signed-bad', {
+      packages: [{ name: 'web', feed: registry.host, package: 'signed-shop/web' }],
+      channels: [
+        { name: 'default', rules: [{ signatures: { keys: { 'release-2026': 'ssh-ed25519 AAAAC3Nz' } } }] },
+      ],
+    });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).toMatch(/channels\.0\.rules\.0\.signatures\.keys\.release-2026/);
+    expect(JSON.stringify(res.body)).toMatch(/not a PEM public key/);
+  });
 });
