@@ -9,6 +9,7 @@ import { FaultProxy } from '../support/fault-proxy';
 import { feedClients, ociFeed } from '../support/feeds';
 import { pushImage, TestRegistry } from '../support/registry';
 import { startApi, TestApi } from '../support/api';
+import { sendJson, startServer, TestServer } from '../support/http-server';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 let registry: TestRegistry;
@@ -198,6 +199,104 @@ test('a platform rule skips an index without a required platform and an image of
   const amd = await poll(acts, 'multi/app', { tag: '^$', range: '<1.1.0', platforms: ['linux/amd64'] });
   expect(amd.candidates).toEqual(['1.0.0']);
   expect(amd.skipped).toEqual({ '1.0.5': 'a linux/arm64 image, not linux/amd64' });
+});
+
+describe('a hostile registry', () => {
+  let hostile: TestServer;
+  const sha = (body: string) => `sha256:${createHash('sha256').update(body).digest('hex')}`;
+  const imageManifest = (n: number) =>
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(`config${n}`), size: 10 },
+      layers: [],
+    });
+  const images = { '1.0.0': imageManifest(0), '1.1.0': imageManifest(1) };
+  const [crowded, huge] = [sha(images['1.0.0']), sha(images['1.1.0'])];
+  const layer = (size: number, signature: string) => ({
+    mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+    digest: sha(`payload${size}`),
+    size,
+    annotations: { 'dev.cosignproject.cosign/signature': signature },
+  });
+  // 1.1.0's `.sig` tag holds a signature that is not base64; its one referrer claims a 50 MB payload.
+  const notBase64 = JSON.stringify({ schemaVersion: 2, layers: [layer(300, '<script>not base64</script>')] });
+  const fifty = JSON.stringify({ schemaVersion: 2, layers: [layer(50 * 1024 * 1024, 'MEUCIQ==')] });
+  const referrer = (digest: string, artifactType: string) => ({
+    mediaType: OCI_MANIFEST,
+    digest,
+    size: 100,
+    artifactType,
+  });
+  const manifests: Record<string, string> = {
+    ...images,
+    [crowded]: images['1.0.0'],
+    [huge]: images['1.1.0'],
+    [`${huge.replace(':', '-')}.sig`]: notBase64,
+    [sha(fifty)]: fifty,
+  };
+
+  beforeAll(async () => {
+    hostile = await startServer((req, res) => {
+      const path = new URL(req.url, 'http://x').pathname;
+      if (path === '/v2/') return sendJson(res, 200, {});
+      if (path === '/v2/hostile/app/tags/list')
+        return sendJson(res, 200, {
+          name: 'hostile/app',
+          tags: [...Object.keys(images), `${huge.replace(':', '-')}.sig`],
+        });
+      const manifest = /^\/v2\/hostile\/app\/manifests\/(.+)$/.exec(path);
+      const ref = manifest ? decodeURIComponent(manifest[1]) : '';
+      if (manifests[ref] !== undefined) {
+        const body = manifests[ref];
+        res.writeHead(200, { 'content-type': OCI_MANIFEST, 'docker-content-digest': sha(body) });
+        return void res.end(req.method === 'HEAD' ? undefined : body);
+      }
+      // 10,000 referrers (SBOMs, then signatures) for 1.0.0: about 2 MB of index.
+      if (path === `/v2/hostile/app/referrers/${crowded}`)
+        return sendJson(res, 200, {
+          schemaVersion: 2,
+          manifests: Array.from({ length: 10_000 }, (_, i) =>
+            referrer(
+              sha(`sbom${i}`),
+              i < 9_000 ? 'application/spdx+json' : 'application/vnd.dev.cosign.artifact.sig.v1+json',
+            ),
+          ),
+        });
+      if (path === `/v2/hostile/app/referrers/${huge}`)
+        return sendJson(res, 200, {
+          schemaVersion: 2,
+          manifests: [referrer(sha(fifty), 'application/vnd.dev.cosign.artifact.sig.v1+json')],
+        });
+      sendJson(res, 404, { errors: [{ code: 'NOT_FOUND', message: 'unknown' }] });
+    });
+  });
+  afterAll(() => hostile?.close());
+
+  test('10,000 referrers, a 50 MB payload and a signature that is not base64 are refused with a reason, no payload read', async () => {
+    const { source } = feedClients();
+    const acts = createPollActivities({
+      source,
+      feeds: new Map([['hostile', ociFeed('hostile', hostile.url)]]),
+      tagCache: new SingleFlightCache(0),
+      digestCache: new SingleFlightCache(0),
+      configCache: new SingleFlightCache(0),
+    });
+    const result: PollPackageResult = await new MockActivityEnvironment().run(acts.pollPackage, {
+      feed: 'hostile',
+      package: 'hostile/app',
+      rule: { signatures: { keys: { 'release-2026': current.publicKey } } },
+      watermark: null,
+      limit: 5,
+      maxAgeMs: null,
+    });
+    expect(result.candidates).toEqual([]);
+    expect(result.skipped).toEqual({
+      '1.1.0': 'no signature by key `release-2026` (2 signatures: signature annotation is not base64)',
+      '1.0.0': 'no signature by key `release-2026` (referrers list larger than 524288 bytes, not read)',
+    });
+    expect(hostile.requests.filter((r) => r.url.includes('/blobs/'))).toEqual([]);
+  });
 });
 
 describe('a trigger whose channel requires signatures', () => {
