@@ -2,6 +2,7 @@ import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { ProjectSpec, ProjectSpecSchema } from '../domain/project';
+import { keyErrors } from '../supply-chain/keys';
 import { SlugSchema } from '../domain/trigger-schema';
 import { runChannelPreview, runManualRelease } from '../../workflows/contracts/client';
 import { destinationWorkflowId, releaseWorkflowId } from '../../workflows/contracts/ids';
@@ -548,7 +549,7 @@ export function projectHandlers(
     const query = parseOr400(SaveQuery, req.query, 'query');
     const spec = parseOr400(ProjectSpecSchema, body);
     // Every check runs before anything is saved, and every error found is answered at once.
-    const errors = outboundErrors(spec, guard);
+    const errors = [...outboundErrors(spec, guard), ...keyErrors(spec)];
     if (spec.name !== name)
       errors.unshift({ field: 'name', message: `"${spec.name}" does not match the path (${name})` });
     const warnings = await feedWarnings(spec, guard, probe, new Set(errors.map((e) => e.field)));

@@ -1,7 +1,6 @@
 import { createHash, createPublicKey, KeyObject } from 'node:crypto';
-
-/** A PEM public key is a few hundred bytes (RSA 4096: about 800); anything far larger is not one. */
-export const MAX_PEM_LENGTH = 8192;
+import { MAX_PEM_LENGTH } from '../domain/rule-schema';
+import type { ProjectSpec } from '../domain/project';
 
 /** A signing key a rule trusts, parsed once. */
 export interface TrustedKey {
@@ -48,4 +47,27 @@ export function parsePublicKey(name: string, pem: string): TrustedKey {
     throw new KeyError(`key ${name}: ${type ?? 'this'} keys are not supported (ECDSA P-256, Ed25519, RSA)`);
   const spki = key.export({ type: 'spki', format: 'der' });
   return { name, fingerprint: `sha256:${createHash('sha256').update(spki).digest('hex')}`, key, hash };
+}
+
+/**
+ * The signature keys of a project's rules that do not parse as keys cosign signs with, each named by its
+ * field (`channels.0.rules.1.signatures.keys.release-2026`): the schema checks only their PEM shape.
+ */
+export function keyErrors(spec: Pick<ProjectSpec, 'channels'>): { field: string; message: string }[] {
+  const errors: { field: string; message: string }[] = [];
+  spec.channels.forEach((channel, c) =>
+    channel.rules.forEach((rule, r) => {
+      for (const [name, pem] of Object.entries(rule.signatures?.keys ?? {})) {
+        try {
+          parsePublicKey(name, pem);
+        } catch (err) {
+          errors.push({
+            field: `channels.${c}.rules.${r}.signatures.keys.${name}`,
+            message: (err as Error).message.replace(`key ${name}: `, ''),
+          });
+        }
+      }
+    }),
+  );
+  return errors;
 }

@@ -1,8 +1,5 @@
 import { z } from 'zod';
 
-/** `os/architecture` or `os/architecture/variant`, as Docker and OCI write platforms (`linux/arm64/v8`). */
-export const PLATFORM = /^[a-z0-9]{1,32}\/[a-z0-9_]{1,32}(\/[a-z0-9]{1,16})?$/;
-
 const PlatformSchema = z.object({
   os: z.string().max(64).optional(),
   architecture: z.string().max(64).optional(),
