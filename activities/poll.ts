@@ -13,6 +13,10 @@ import { SingleFlightCache } from '../src/feeds/single-flight';
 import { withLiveness } from './liveness';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NOT_IN_FEED } from '../src/domain/trigger';
+import { MemoryVerdicts, VerdictMemory } from '../src/db/verdicts';
+import { repositoryOf } from '../src/feeds/package-source';
+import { compileGate, ImageGate, Verdict } from '../src/supply-chain/gate';
+import { checkPlatforms, checkSignatures, ImageReader } from '../src/supply-chain/verify';
 import type {
   PackagePreview,
   PollActivities,
@@ -28,20 +32,15 @@ export function precedenceOf(feed: Feed): Precedence {
 /** Image configs read for label and age rules: the best few candidates only, so such a rule stays cheap. */
 const MAX_CONFIG_READS = 25;
 
-/** The first `limit` tags, best first, whose image configs pass; reads at most MAX_CONFIG_READS configs. */
-async function withPassingConfigs(
-  tags: readonly string[],
-  limit: number,
-  configOf: (tag: string) => Promise<ImageConfig>,
-  passes: (config: ImageConfig) => boolean,
-): Promise<string[]> {
-  const kept: string[] = [];
-  for (const tag of tags.slice(0, MAX_CONFIG_READS)) {
-    if (passes(await configOf(tag))) kept.push(tag);
-    if (kept.length >= limit) break;
-  }
-  return kept;
-}
+/**
+ * Candidates checked against signature and platform rules per poll, best first: each new digest costs a
+ * few registry reads and a verification, so a flood of unsigned tags cannot make a poll read them all.
+ */
+const MAX_VERIFIED_PER_POLL = 10;
+/** Versions a poll reports as skipped by those rules (their reasons go to the trigger's history). */
+const MAX_SKIPPED = 5;
+/** Signature evidence already judged (a manifest that did not verify), per worker: bounded, then cleared. */
+const MAX_EVIDENCE_MEMO = 10_000;
 
 /**
  * Registry 2.8 notifies of a manifest before it tags it, and lists a new tag a moment before the tag's
@@ -92,6 +91,8 @@ export interface PollDependencies {
   readonly tagCache: SingleFlightCache<PackageListing>;
   readonly digestCache: SingleFlightCache<string | null>;
   readonly configCache: SingleFlightCache<ImageConfig>;
+  /** Where verdicts of signature and platform rules are remembered (the ledger); in memory when absent. */
+  readonly verdicts?: VerdictMemory;
   /**
    * Listings shared with the other workers of the ledger (split roles), behind this worker's own cache;
    * `ttlMs` is how old a shared listing may be when a poll accepts any recent one.
@@ -116,6 +117,14 @@ const PREVIEW_LIMIT = 100;
 
 /** Activities that poll feeds; thin wrappers over src/feeds with a per-worker single-flight cache. */
 export function createPollActivities(deps: PollDependencies): PollActivities {
+  const verdicts = deps.verdicts ?? new MemoryVerdicts();
+  /** Final verdicts this worker has read or reached, in front of the ledger: an idle poll asks nothing. */
+  const knownVerdicts = new Map<string, Verdict>();
+  /** Failed signature checks by the evidence they read: the same signature manifests are not verified again. */
+  const judgedEvidence = new Map<string, Verdict>();
+  /** Feeds whose registry has no referrers API (registry 2.8): the `.sig` tag is all there is to read. */
+  const noReferrers = new Set<string>();
+  const gates = new Map<string, ImageGate | null>();
   const feedFor = (id: string): Feed => {
     const feed = resolveFeed(deps.feeds, id);
     if (!feed) throw new FeedError('UNKNOWN_FEED', `feed "${id}" is not configured on this worker`);
@@ -212,6 +221,75 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
     },
   };
 
+  /** The rule's gate, its keys parsed once per worker. */
+  function gateOf(rule: VersionRuleInput): ImageGate | null {
+    const key = JSON.stringify([rule.signatures ?? null, rule.platforms ?? null]);
+    let gate = gates.get(key);
+    if (gate === undefined) {
+      if (gates.size >= 1000) gates.clear();
+      gate = compileGate(rule);
+      gates.set(key, gate);
+    }
+    return gate;
+  }
+
+  /** What the gate says of one digest: remembered, else checked (platforms first, then signatures) and stored. */
+  async function verdictOn(
+    feed: Feed,
+    pkg: string,
+    digest: string,
+    tags: ReadonlySet<string>,
+    gate: ImageGate,
+    signal: AbortSignal,
+  ): Promise<Verdict> {
+    const memoKey = `${digest}|${gate.fingerprint}`;
+    const known = knownVerdicts.get(memoKey) ?? (await verdicts.get(digest, gate.fingerprint));
+    if (known) {
+      knownVerdicts.set(memoKey, known);
+      return known;
+    }
+    if (feed.type !== 'oci')
+      throw new FeedError(
+        'BAD_REQUEST',
+        `signature and platform rules need OCI images; ${feed.id} is a Helm repository`,
+      );
+    const repository = repositoryOf(feed, pkg);
+    const oci = deps.source.oci;
+    const reader: ImageReader = {
+      manifest: (ref, maxBytes) => oci.manifestBytes(feed, repository, ref, maxBytes, signal),
+      blob: (blobDigest, maxBytes) => oci.blobBytes(feed, repository, blobDigest, maxBytes, signal),
+      referrers: (of, maxBytes) => oci.referrers(feed, repository, of, maxBytes, signal),
+    };
+    const remember = async (verdict: Verdict) => {
+      metrics.imageVerifications.inc({ outcome: verdict.passed ? 'passed' : 'refused' });
+      if (knownVerdicts.size >= MAX_EVIDENCE_MEMO) knownVerdicts.clear();
+      knownVerdicts.set(memoKey, verdict);
+      await verdicts.put(digest, gate.fingerprint, verdict);
+      return verdict;
+    };
+    let platforms: Verdict | null = null;
+    if (gate.platforms.length > 0) {
+      platforms = await checkPlatforms(reader, digest, gate.platforms);
+      // A digest's platforms never change: a missing one is as final as a pass.
+      if (!platforms.passed || gate.keys.length === 0) return remember(platforms);
+    }
+    const { verdict, evidence } = await checkSignatures(reader, digest, tags, gate, {
+      referrers: !noReferrers.has(feed.id),
+      onNoReferrers: () => noReferrers.add(feed.id),
+      known: (ev) => judgedEvidence.get(`${memoKey}|${ev}`),
+    });
+    if (!verdict.passed) {
+      // Not remembered for good: a signature may be pushed after the image (cosign signs what is pushed).
+      if (!judgedEvidence.has(`${memoKey}|${evidence}`)) {
+        metrics.imageVerifications.inc({ outcome: 'refused' });
+        if (judgedEvidence.size >= MAX_EVIDENCE_MEMO) judgedEvidence.clear();
+        judgedEvidence.set(`${memoKey}|${evidence}`, verdict);
+      }
+      return verdict;
+    }
+    return remember(platforms ? { ...verdict, reason: `${verdict.reason}; ${platforms.reason}` } : verdict);
+  }
+
   async function pollOnce(input: PollPackageInput, signal: AbortSignal): Promise<PollPackageResult> {
     try {
       const feed = feedFor(input.feed);
@@ -224,36 +302,59 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
         (c) => watermark === null || typeof watermark === 'string' || !rule.isLater(watermark, c),
       );
       const limit = Math.max(1, input.limit);
-      const candidates = !rule.needsImageConfig
-        ? atOrAbove.slice(0, limit).map((c) => c.tag)
-        : await withPassingConfigs(
-            atOrAbove.map((c) => c.tag),
-            limit,
-            (tag) =>
-              whileListed(
-                () =>
-                  deps.configCache.get(
-                    `${key}|${tag}`,
-                    () => deps.source.imageConfig(feed, input.package, tag),
-                    input.maxAgeMs ?? undefined,
-                  ),
-                signal,
-              ),
-            (config) => imageConfigPasses(rule, config, Date.now()),
-          );
-      const best = candidates[0] ?? null;
-      const digest =
-        best === null
-          ? null
-          : await whileListed(
+      const gate = rule.needsVerification ? gateOf(input.rule) : null;
+      const digestOf = (tag: string) =>
+        whileListed(
+          () =>
+            deps.digestCache.get(
+              `${key}|${tag}`,
+              () => deps.source.digest(feed, input.package, tag, list),
+              rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
+            ),
+          signal,
+        );
+      const candidates: string[] = [];
+      /** The digests verified, by tag: the release takes the digest that was checked, not a later read. */
+      const verified = new Map<string, string>();
+      const skipped: Record<string, string> = {};
+      if (!rule.needsImageConfig && gate === null) {
+        candidates.push(...atOrAbove.slice(0, limit).map((c) => c.tag));
+      } else {
+        const tagSet = new Set(list.tags);
+        const walk = atOrAbove.slice(0, gate ? MAX_VERIFIED_PER_POLL : MAX_CONFIG_READS);
+        for (const { tag } of walk) {
+          if (rule.needsImageConfig) {
+            const config = await whileListed(
               () =>
-                deps.digestCache.get(
-                  `${key}|${best}`,
-                  () => deps.source.digest(feed, input.package, best, list),
-                  rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
+                deps.configCache.get(
+                  `${key}|${tag}`,
+                  () => deps.source.imageConfig(feed, input.package, tag),
+                  input.maxAgeMs ?? undefined,
                 ),
               signal,
             );
+            if (!imageConfigPasses(rule, config, Date.now())) continue;
+          }
+          if (gate) {
+            const digest = await digestOf(tag);
+            const verdict =
+              digest === null
+                ? { passed: false, reason: 'no digest to verify', key: null }
+                : await verdictOn(feed, input.package, digest, tagSet, gate, signal);
+            if (!verdict.passed) {
+              // Only versions above the one chosen explain anything: why the trigger did not take them.
+              if (candidates.length === 0 && Object.keys(skipped).length < MAX_SKIPPED)
+                skipped[tag] = verdict.reason;
+              continue;
+            }
+            if (digest !== null) verified.set(tag, digest);
+          }
+          candidates.push(tag);
+          if (candidates.length >= limit) break;
+        }
+      }
+      const best = candidates[0] ?? null;
+      const digest = best === null ? null : (verified.get(best) ?? (await digestOf(best)));
       log.debug('polled package', {
         feed: feed.id,
         package: input.package,
@@ -266,9 +367,11 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
         explained[tag] =
           typeof verdict === 'string'
             ? verdict
-            : atOrAbove.some((c) => c.tag === tag)
-              ? 'accepted'
-              : `not later than the channel's previous release (${input.watermark})`;
+            : skipped[tag] !== undefined
+              ? skipped[tag]
+              : atOrAbove.some((c) => c.tag === tag)
+                ? 'accepted'
+                : `not later than the channel's previous release (${input.watermark})`;
       }
       return {
         tagCount: list.tags.length,
@@ -278,6 +381,7 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
         precedence: precedenceOf(feed),
         rateLimitRemaining: list.rateLimitRemaining,
         ...(input.explain ? { explained } : {}),
+        ...(Object.keys(skipped).length > 0 ? { skipped } : {}),
       };
     } catch (err) {
       throw toActivityFailure(err);

@@ -2,6 +2,7 @@ import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { ProjectSpec, ProjectSpecSchema } from '../domain/project';
+import { keyErrors } from '../supply-chain/keys';
 import { SlugSchema } from '../domain/trigger-schema';
 import { runChannelPreview, runManualRelease } from '../../workflows/contracts/client';
 import { destinationWorkflowId, releaseWorkflowId } from '../../workflows/contracts/ids';
@@ -181,6 +182,18 @@ const Release = z.object({
   ]),
   key: z.string(),
   deliveries: z.record(z.string(), Delivery),
+  /** One release only: what signature and platform rules verified of its images (docs/supply-chain.md). */
+  verified: z
+    .array(
+      z.object({
+        package: z.string(),
+        digest: z.string(),
+        key: z.object({ name: z.string(), fingerprint: z.string() }).nullable(),
+        reason: z.string(),
+        verifiedAt: Timestamp,
+      }),
+    )
+    .optional(),
 });
 const releaseExample = {
   number: '1.4.0',
@@ -536,7 +549,7 @@ export function projectHandlers(
     const query = parseOr400(SaveQuery, req.query, 'query');
     const spec = parseOr400(ProjectSpecSchema, body);
     // Every check runs before anything is saved, and every error found is answered at once.
-    const errors = outboundErrors(spec, guard);
+    const errors = [...outboundErrors(spec, guard), ...keyErrors(spec)];
     if (spec.name !== name)
       errors.unshift({ field: 'name', message: `"${spec.name}" does not match the path (${name})` });
     const warnings = await feedWarnings(spec, guard, probe, new Set(errors.map((e) => e.field)));
@@ -639,7 +652,14 @@ export function projectHandlers(
     const project = await requireProject(name);
     const release = await ledger.getRelease(project.id, number);
     if (!release) throw new HttpProblem(404, 'Not found', `project ${name} has no release ${number}`);
-    res.json(publicRelease(release));
+    const digests = release.packages.flatMap((p) => (p.digest ? [p.digest] : []));
+    const verdicts = await ledger.verdicts.passedFor(digests);
+    const verified = release.packages.flatMap((p) =>
+      verdicts
+        .filter((v) => v.digest === p.digest)
+        .map((v) => ({ package: p.name, digest: v.digest, key: v.key, reason: v.reason, verifiedAt: v.at })),
+    );
+    res.json({ ...publicRelease(release), ...(verified.length > 0 ? { verified } : {}) });
   };
 
   const createRelease: RequestHandler = async (req, res) => {

@@ -1,3 +1,4 @@
+import { VerdictStore } from './verdicts';
 import { Kysely } from 'kysely';
 import { Schema } from './schema';
 import { DeploymentStore } from './deployments';
@@ -25,6 +26,8 @@ export class Ledger {
   readonly deliveries: DeliveryStore;
   /** Deployments and approvals of releases that follow a lifecycle. */
   readonly deployments: DeploymentStore;
+  /** What signature and platform rules found of image digests, once per digest and rule. */
+  readonly verdicts: VerdictStore;
 
   /**
    * `analyzeEvery`: refresh the planner's statistics after that many releases (the embedded database has
@@ -35,6 +38,7 @@ export class Ledger {
     this.releases = new ReleaseStore(db, this.projects, options);
     this.deliveries = new DeliveryStore(db);
     this.deployments = new DeploymentStore(db);
+    this.verdicts = new VerdictStore(db);
   }
 
   /** Creates or replaces a project's configuration; `changed` is false when it is the same. */

@@ -292,6 +292,24 @@ const MIGRATIONS: Record<string, Migration> = {
       );
     },
   },
+  '0013_image_verdicts': {
+    async up(db) {
+      // What a signature or platform rule found of an image digest, once: a digest's content never changes,
+      // so a passed verdict (or a missing platform) holds for good and an idle poll verifies nothing again.
+      // `rule` is the gate's fingerprint (its keys and platforms): another rule judges the digest afresh.
+      await sql`
+        CREATE TABLE image_verdicts (
+          digest text NOT NULL,
+          rule text NOT NULL,
+          passed boolean NOT NULL,
+          reason text NOT NULL,
+          key_name text,
+          key_fingerprint text,
+          verified_at timestamptz NOT NULL,
+          PRIMARY KEY (digest, rule)
+        )`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

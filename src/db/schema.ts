@@ -186,6 +186,18 @@ export interface ReceiverNotificationsTable {
   reason: string;
 }
 
+/** What a signature or platform rule found of one image digest (src/db/verdicts.ts). */
+export interface ImageVerdictsTable {
+  digest: string;
+  /** The rule's gate fingerprint (keys and platforms). */
+  rule: string;
+  passed: boolean;
+  reason: string;
+  key_name: string | null;
+  key_fingerprint: string | null;
+  verified_at: Timestamp;
+}
+
 export interface Schema {
   projects: ProjectsTable;
   project_revisions: ProjectRevisionsTable;
@@ -201,4 +213,5 @@ export interface Schema {
   deployments: DeploymentsTable;
   approvals: ApprovalsTable;
   feed_listings: FeedListingsTable;
+  image_verdicts: ImageVerdictsTable;
 }

@@ -4,6 +4,18 @@ import { parseRange, RangeSyntaxError } from './range';
 import { compileUserRegex } from './user-regex';
 import { missingGroups } from './extract-template';
 
+/** A PEM public key is a few hundred bytes (RSA 4096: about 800); anything far larger is not one. */
+export const MAX_PEM_LENGTH = 8192;
+/** The shape of a PEM public key; the API parses the key itself (src/supply-chain/keys.ts). */
+const PEM_PUBLIC_KEY = /^\s*-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*$/;
+/** `os/architecture` or `os/architecture/variant`, as Docker and OCI write platforms (`linux/arm64/v8`). */
+export const PLATFORM = /^[a-z0-9]{1,32}\/[a-z0-9_]{1,32}(\/[a-z0-9]{1,16})?$/;
+
+/** A key's name as history and releases show it (`release-2026`). */
+const KeyNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a key name is letters, digits, `.`, `_` and `-`, at most 64');
+
 const userRegex = (what: string) =>
   z
     .string()
@@ -55,6 +67,34 @@ export const VersionRuleSchema = z
      * ago, by its config's `created`, before it can be released; a newer one waits for a later poll.
      */
     minAgeMinutes: z.number().int().min(0).max(525_600).default(0),
+    /**
+     * Cosign signatures an image must carry (docs/supply-chain.md): by any of these PEM public keys (ECDSA
+     * P-256, Ed25519, RSA), named as history and releases show them. Unsigned versions are not candidates.
+     */
+    signatures: z
+      .object({
+        keys: z
+          .record(
+            KeyNameSchema,
+            z
+              .string()
+              .max(MAX_PEM_LENGTH)
+              .regex(
+                PEM_PUBLIC_KEY,
+                'not a PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----)',
+              ),
+          )
+          .refine((keys) => Object.keys(keys).length >= 1, 'name at least one key')
+          .refine((keys) => Object.keys(keys).length <= 10, 'at most 10 keys'),
+      })
+      .strict()
+      .optional(),
+    /** Platforms an image must have (`linux/amd64`): an index must hold all, a single image be one of them. */
+    platforms: z
+      .array(z.string().regex(PLATFORM, 'a platform is os/architecture or os/architecture/variant'))
+      .min(1)
+      .max(16)
+      .optional(),
   })
   .strict()
   .superRefine((rule, ctx) => {

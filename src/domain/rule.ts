@@ -43,6 +43,8 @@ export interface CompiledRule {
   readonly minAgeMs: number;
   /** Whether deciding needs each candidate's image config (labels or a minimum age). */
   readonly needsImageConfig: boolean;
+  /** Whether candidates must pass signature or platform checks (activities only: they need the registry). */
+  readonly needsVerification: boolean;
   /** Accepted value for a tag, or the reason it is rejected. */
   check(tag: string): OrderedValue | RejectReason;
   /** Best first; `metadata` overrides the rule's order of versions equal but for build metadata. */
@@ -117,6 +119,7 @@ export function compileRule(
     labels,
     minAgeMs: rule.minAgeMinutes * 60_000,
     needsImageConfig: labels.length > 0 || rule.minAgeMinutes > 0,
+    needsVerification: rule.signatures !== undefined || rule.platforms !== undefined,
     check(tag: string): OrderedValue | RejectReason {
       if (!isTagShaped(tag)) return 'not a version';
       let value: string | null = tag;

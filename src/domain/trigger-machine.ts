@@ -35,6 +35,8 @@ import { clip, MAX_TRIGGER_HISTORY_BYTES, newestWithin } from './size';
 
 /** Candidates per package the workflow re-evaluates at most (polls ask for fewer). */
 export const MAX_CANDIDATES = 25;
+/** Refused versions a poll's history entry names per package. */
+const MAX_SKIPPED = 5;
 /** Candidates a poll asks for: enough to re-rank, small enough to keep history lean. */
 export const CANDIDATE_LIMIT = 10;
 
@@ -70,6 +72,8 @@ export type PackagePoll =
         readonly precedence?: Precedence;
         /** What the rules made of tags a notification named. */
         readonly explained?: Readonly<Record<string, string>>;
+        /** Versions signature or platform rules refused, with why: absent in histories without such rules. */
+        readonly skipped?: Readonly<Record<string, string>>;
       };
     }
   | { readonly name: string; readonly error: { readonly code: string; readonly message: string } };
@@ -96,6 +100,8 @@ export class TriggerMachine {
   private answering: { sources: string[]; tags: { key: string; tag: string }[] } | null = null;
   /** What the rules made of the notified tags, in this evaluation. */
   private explained: string[] = [];
+  /** Versions signature or platform rules refused in this evaluation, with why. */
+  private skipped: string[] = [];
 
   /** A failure recorded while its poll is retried, and the error it replaced: a retry that passes restores it. */
   private retried: { name: string; replaced: TriggerState['lastError'] } | null = null;
@@ -407,6 +413,8 @@ export class TriggerMachine {
         if (verdict !== NOT_IN_FEED && this.state.wanted)
           this.state.wanted = this.state.wanted.filter((w) => w.key !== key || w.tag !== tag);
       }
+      for (const [tag, reason] of Object.entries(poll.ok.skipped ?? {}).slice(0, MAX_SKIPPED))
+        this.skipped.push(`${poll.name} ${tag}: ${reason}`);
       // Re-evaluate deterministically: the activity's ranking is only a pre-filter. The candidate list is
       // capped here too, so workflow work stays bounded whatever an activity returns.
       const candidates = poll.ok.candidates.slice(0, MAX_CANDIDATES);
@@ -527,6 +535,8 @@ export class TriggerMachine {
     if (answered && outcome !== 'released' && this.explained.length > 0)
       reason = `${reason}; notified ${this.explained.join('; ')}`;
     this.explained = [];
+    if (this.skipped.length > 0) reason = `${reason}; skipped ${this.skipped.join('; ')}`;
+    this.skipped = [];
     reason = clip(reason);
     const entry: HistoryEntry = {
       at: now,

@@ -174,6 +174,69 @@ export class OciClient {
     return { created: typeof config.created === 'string' ? config.created : null, labels };
   }
 
+  /** A manifest's raw bytes by tag or digest (signature and attestation manifests, image indexes), capped. */
+  async manifestBytes(
+    feed: OciFeed,
+    repository: string,
+    ref: string,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<Buffer> {
+    const res = await this.send(
+      feed,
+      repository,
+      `${feed.url}/v2/${repository}/manifests/${encodeURIComponent(ref)}`,
+      {
+        headers: { accept: MANIFEST_ACCEPT },
+        maxBytes,
+        signal,
+        what: `${repository}:${ref} on feed ${feed.id}`,
+      },
+    );
+    return res.body;
+  }
+
+  /** A blob's bytes, capped, checked against its digest (a registry that serves other bytes is refused). */
+  async blobBytes(
+    feed: OciFeed,
+    repository: string,
+    digest: string,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<Buffer> {
+    const res = await this.send(feed, repository, `${feed.url}/v2/${repository}/blobs/${digest}`, {
+      maxBytes,
+      signal,
+    });
+    if (`sha256:${createHash('sha256').update(res.body).digest('hex')}` !== digest)
+      throw new FeedError('BAD_RESPONSE', `the blob ${digest} of ${repository} does not match its digest`);
+    return res.body;
+  }
+
+  /**
+   * The OCI 1.1 referrers index of a digest, or null where the registry has no referrers API (registry 2.8
+   * answers 404 for the route, as it does for any unknown path).
+   */
+  async referrers(
+    feed: OciFeed,
+    repository: string,
+    digest: string,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<Buffer | null> {
+    try {
+      const res = await this.send(feed, repository, `${feed.url}/v2/${repository}/referrers/${digest}`, {
+        headers: { accept: 'application/vnd.oci.image.index.v1+json' },
+        maxBytes,
+        signal,
+      });
+      return res.body;
+    } catch (err) {
+      if (err instanceof FeedError && err.code === 'NOT_FOUND') return null;
+      throw err;
+    }
+  }
+
   /** Sends a request with the feed's auth, answering one 401 challenge; non-2xx answers become FeedErrors. */
   private async send(
     feed: OciFeed,

@@ -49,7 +49,8 @@ export class PackageSource {
   }
 }
 
-function repositoryOf(feed: Feed, pkg: string): string {
+/** The repository of a package on an OCI feed (with the feed's prefix). */
+export function repositoryOf(feed: Feed, pkg: string): string {
   if (feed.type !== 'oci') throw new FeedError('BAD_REQUEST', `feed ${feed.id} is not an OCI registry`);
   return feed.repositoryPrefix ? `${feed.repositoryPrefix}/${pkg}` : pkg;
 }

@@ -31,6 +31,12 @@ export const metrics = {
     buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
     registers: [registry],
   }),
+  imageVerifications: new Counter({
+    name: 'feed_triggers_image_verifications_total',
+    help: 'Image digests checked against signature and platform rules, by outcome (passed, refused); remembered verdicts are not counted.',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  }),
   registryRequests: new Counter({
     name: 'feed_triggers_registry_requests_total',
     help: 'HTTP requests to registries and chart repositories by host and status code (or network error code).',

@@ -88,6 +88,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     tagCache: new SingleFlightCache<PackageListing>(options.config.pollCacheMs),
     digestCache: new SingleFlightCache<string | null>(options.config.pollCacheMs),
     configCache: new SingleFlightCache<ImageConfig>(options.config.pollCacheMs),
+    verdicts: options.ledger.verdicts,
     ...(options.listings
       ? { shared: { listings: options.listings, ttlMs: options.config.pollCacheMs } }
       : {}),

@@ -40,6 +40,8 @@ export interface PollPackageResult {
   readonly precedence: Precedence;
   /** For each tag in `explain`: `accepted`, or why it is not a candidate. */
   readonly explained?: Readonly<Record<string, string>>;
+  /** Versions above the best candidate that signature or platform rules refused, with why (a few at most). */
+  readonly skipped?: Readonly<Record<string, string>>;
 }
 
 export interface PackagePreview {

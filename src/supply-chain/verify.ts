@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import { FeedError } from '../feeds/errors';
+import {
+  checkSignature,
+  layerRefusal,
+  MAX_PAYLOAD_BYTES,
+  SIGNATURE_ANNOTATION,
+  SignatureCheck,
+  signatureLayers,
+  signatureReferrers,
+} from './cosign';
+import { ImageGate, keyNames, Verdict } from './gate';
+import { configPlatform, imageRefusal, indexPlatforms, indexRefusal } from './platforms';
+
+/** A signature manifest holds a layer per signature: small, whatever the number of signers. */
+const MAX_SIGNATURE_MANIFEST_BYTES = 256 * 1024;
+/** An index of 10,000 referrers is about 2 MB: past this cap the referrers are not read at all. */
+export const MAX_REFERRERS_BYTES = 512 * 1024;
+/** Signature manifests read from the referrers API per image. */
+const MAX_REFERRED_SIGNATURES = 5;
+const MAX_IMAGE_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/** Registry reads of one repository, as verification needs them (OciClient, bound to a feed). */
+export interface ImageReader {
+  manifest(ref: string, maxBytes: number): Promise<Buffer>;
+  blob(digest: string, maxBytes: number): Promise<Buffer>;
+  /** The referrers index, or null where the registry has no referrers API. */
+  referrers(digest: string, maxBytes: number): Promise<Buffer | null>;
+}
+
+/** What a signature check of one image found, and whether it can change (a signature may be added later). */
+export interface SignatureOutcome {
+  readonly verdict: Verdict;
+  /** The signature evidence read (sha256 of the manifests): the same evidence gives the same verdict. */
+  readonly evidence: string;
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return null;
+  }
+}
+
+function tooLarge(err: unknown): boolean {
+  return err instanceof FeedError && err.code === 'TOO_LARGE';
+}
+
+/** Whether the image has the platforms the gate requires; reads its manifest, and its config for a single image. */
+export async function checkPlatforms(
+  reader: ImageReader,
+  digest: string,
+  required: readonly string[],
+): Promise<Verdict> {
+  const manifest = parseJson(await reader.manifest(digest, MAX_IMAGE_MANIFEST_BYTES));
+  const listed = indexPlatforms(manifest);
+  let refusal: string | null;
+  if (listed !== null) refusal = indexRefusal(listed, required);
+  else {
+    const config = (manifest as { config?: { digest?: unknown } } | null)?.config?.digest;
+    if (typeof config !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(config))
+      return { passed: false, reason: 'the image names no config, so no platform', key: null };
+    refusal = imageRefusal(configPlatform(parseJson(await reader.blob(config, MAX_CONFIG_BYTES))), required);
+  }
+  return refusal === null
+    ? { passed: true, reason: `platforms ${required.join(', ')}`, key: null }
+    : { passed: false, reason: refusal, key: null };
+}
+
+/**
+ * Finds the image's cosign signatures (the `sha256-<hex>.sig` tag when the listing has it, and the OCI 1.1
+ * referrers API where the registry has one) and checks them against the gate's keys. `known` answers for
+ * evidence already judged, so an unchanged signature manifest is not verified again.
+ */
+export async function checkSignatures(
+  reader: ImageReader,
+  digest: string,
+  tags: ReadonlySet<string>,
+  gate: ImageGate,
+  options: {
+    readonly referrers: boolean;
+    readonly onNoReferrers?: () => void;
+    readonly known?: (evidence: string) => Verdict | undefined;
+  },
+): Promise<SignatureOutcome> {
+  const manifests: Buffer[] = [];
+  const notes: string[] = [];
+  const sigTag = `${digest.replace(':', '-')}.sig`;
+  if (tags.has(sigTag)) {
+    try {
+      manifests.push(await reader.manifest(sigTag, MAX_SIGNATURE_MANIFEST_BYTES));
+    } catch (err) {
+      if (tooLarge(err)) notes.push(`signature manifest larger than ${MAX_SIGNATURE_MANIFEST_BYTES} bytes`);
+      else if (!(err instanceof FeedError && err.code === 'NOT_FOUND')) throw err;
+    }
+  }
+  if (options.referrers) {
+    let index: Buffer | null = null;
+    try {
+      index = await reader.referrers(digest, MAX_REFERRERS_BYTES);
+      if (index === null) options.onNoReferrers?.();
+    } catch (err) {
+      if (!tooLarge(err)) throw err;
+      notes.push(`referrers list larger than ${MAX_REFERRERS_BYTES} bytes, not read`);
+    }
+    for (const ref of index ? signatureReferrers(index, MAX_REFERRED_SIGNATURES) : [])
+      manifests.push(await reader.manifest(ref.digest, MAX_SIGNATURE_MANIFEST_BYTES));
+  }
+  const hash = createHash('sha256');
+  for (const m of manifests) hash.update(createHash('sha256').update(m).digest());
+  const evidence = `sha256:${hash.digest('hex')}`;
+  const known = manifests.length > 0 ? options.known?.(evidence) : undefined;
+  if (known) return { verdict: known, evidence };
+
+  let worst: Extract<SignatureCheck, { ok: false }> | null = null;
+  let count = 0;
+  for (const layer of manifests.flatMap((m) => signatureLayers(m))) {
+    count++;
+    const refusal = layerRefusal(layer);
+    let check: SignatureCheck;
+    if (refusal !== null) check = { ok: false, rank: 0, reason: refusal };
+    else {
+      let payload: Buffer | null = null;
+      try {
+        payload = await reader.blob(layer.digest, MAX_PAYLOAD_BYTES);
+      } catch (err) {
+        if (!tooLarge(err)) throw err;
+      }
+      check =
+        payload === null
+          ? { ok: false, rank: 0, reason: `signature payload larger than ${MAX_PAYLOAD_BYTES} bytes` }
+          : checkSignature(payload, layer.annotations?.[SIGNATURE_ANNOTATION] ?? '', gate.keys, digest);
+    }
+    if (check.ok) {
+      const { name, fingerprint } = check.key;
+      return {
+        verdict: { passed: true, reason: `signed by key ${name}`, key: { name, fingerprint } },
+        evidence,
+      };
+    }
+    if (worst === null || check.rank > worst.rank) worst = check;
+  }
+  const none = `no signature by key ${keyNames(gate)}`;
+  let reason: string;
+  if (count === 0) reason = notes.length > 0 ? `${none} (${notes.join('; ')})` : none;
+  else if (worst && worst.rank >= 2) reason = worst.reason;
+  else reason = `${none} (${count} signature${count === 1 ? '' : 's'}: ${worst?.reason ?? 'unreadable'})`;
+  return { verdict: { passed: false, reason, key: null }, evidence };
+}

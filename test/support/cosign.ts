@@ -1,0 +1,61 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** The real cosign: on PATH, or where `go install` puts it (.ci/run installs it there). */
+export function findCosign(): string {
+  for (const dir of (process.env.PATH ?? '').split(':'))
+    if (dir && existsSync(path.join(dir, 'cosign'))) return path.join(dir, 'cosign');
+  const gobin = path.join(execFileSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).trim(), 'bin');
+  if (existsSync(path.join(gobin, 'cosign'))) return path.join(gobin, 'cosign');
+  throw new Error('cosign is not installed: go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5');
+}
+
+/** A cosign key pair made by `cosign generate-key-pair` in a folder of its own, for signing in tests. */
+export class CosignKey {
+  private constructor(
+    private readonly dir: string,
+    /** The PEM public key, as a rule names it. */
+    readonly publicKey: string,
+  ) {}
+
+  static async generate(): Promise<CosignKey> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-cosign-'));
+    await run(findCosign(), ['generate-key-pair'], { cwd: dir, env: cosignEnv() });
+    return new CosignKey(dir, readFileSync(path.join(dir, 'cosign.pub'), 'utf8'));
+  }
+
+  /**
+   * Signs `host/repository@digest` as a release pipeline would, for a plain-HTTP registry on loopback and
+   * without the public transparency log (the tests reach no network).
+   */
+  async sign(host: string, repository: string, digest: string): Promise<void> {
+    await run(
+      findCosign(),
+      [
+        'sign',
+        '--key',
+        path.join(this.dir, 'cosign.key'),
+        '--tlog-upload=false',
+        '--allow-insecure-registry',
+        '--allow-http-registry',
+        '--yes',
+        `${host}/${repository}@${digest}`,
+      ],
+      { cwd: this.dir, env: cosignEnv() },
+    );
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** cosign's environment: the key's password, and no home folder of the user's (its config or cache). */
+function cosignEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, COSIGN_PASSWORD: 'test-only-password', HOME: os.tmpdir() };
+}
