@@ -1,6 +1,7 @@
 import { Kysely } from 'kysely';
 import { Schema } from './schema';
 import { DeploymentStore } from './deployments';
+import { FreezeStore } from './freezes';
 import { DeliveryStore } from './deliveries';
 import { ProjectStore } from './projects';
 import { ReleaseStore } from './releases';
@@ -25,6 +26,8 @@ export class Ledger {
   readonly deliveries: DeliveryStore;
   /** Deployments and approvals of releases that follow a lifecycle. */
   readonly deployments: DeploymentStore;
+  /** Deployment freezes: what holds deployments, and until when. */
+  readonly freezes: FreezeStore;
 
   /**
    * `analyzeEvery`: refresh the planner's statistics after that many releases (the embedded database has
@@ -34,7 +37,8 @@ export class Ledger {
     this.projects = new ProjectStore(db);
     this.releases = new ReleaseStore(db, this.projects, options);
     this.deliveries = new DeliveryStore(db);
-    this.deployments = new DeploymentStore(db);
+    this.freezes = new FreezeStore(db);
+    this.deployments = new DeploymentStore(db, this.freezes);
   }
 
   /** Creates or replaces a project's configuration; `changed` is false when it is the same. */
