@@ -24,8 +24,17 @@ export interface LocalDateTime {
   readonly second: number;
 }
 
+/**
+ * Formatters by zone: building one costs far more than using it, and a freeze's windows take dozens of
+ * readings. A cache, bounded by the zones in use (a few), and cleared if it ever grows past that.
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 function formatter(zone: string): Intl.DateTimeFormat {
-  return new Intl.DateTimeFormat('en-US', {
+  const known = formatters.get(zone);
+  if (known) return known;
+  if (formatters.size >= 64) formatters.clear();
+  const made = new Intl.DateTimeFormat('en-US', {
     timeZone: zone,
     hourCycle: 'h23',
     year: 'numeric',
@@ -35,6 +44,8 @@ function formatter(zone: string): Intl.DateTimeFormat {
     minute: 'numeric',
     second: 'numeric',
   });
+  formatters.set(zone, made);
+  return made;
 }
 
 /** The wall clock in `zone` at the instant `epochMs`. */
