@@ -9,6 +9,8 @@ import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal'
 let env: TestWorkerEnv;
 let api: TestApi;
 let hook: TestServer;
+/** The worker started after the first one stops (the first test restarts it). */
+let second: TestWorkerEnv | undefined;
 
 beforeAll(async () => {
   hook = await startServer((_req, res) => void res.writeHead(202).end());
@@ -18,6 +20,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.close();
+  await second?.stop();
   await env?.stop();
   await hook?.close();
 });
@@ -81,7 +84,7 @@ async function deployment(name: string, number: string, environment: string) {
 const hooked = (name: string) => hook.requests.filter((r) => JSON.parse(r.body).project === name);
 
 describe('deployment freezes', () => {
-  test('a freeze holds an automatic deployment on a timer, and it goes once the freeze ends', async () => {
+  test('a freeze holds an automatic deployment on a timer across a worker restart, and it goes once the freeze ends', async () => {
     const name = 'frz-auto';
     await putProject(env, project(name));
     const saved = await api.request('PUT', '/freezes/frz-auto-dev', {
@@ -108,7 +111,13 @@ describe('deployment freezes', () => {
     });
     expect(hooked(name)).toHaveLength(0);
 
-    // The freeze now ends in 2 s: the queue is woken, holds until then and deploys after it.
+    // The worker stops; meanwhile the freeze is changed to end in 2 s, and ends. Nothing deploys without a
+    // worker; a new one finds the queue's timer fired (or its wake) and deploys.
+    env.worker.shutdown();
+    await eventually(
+      async () => (env.worker.getState() === 'STOPPED' ? true : undefined),
+      'the worker to stop',
+    );
     const end = utcClock(2_000);
     const changed = await api.request('PUT', '/freezes/frz-auto-dev', {
       timeZone: 'UTC',
@@ -118,6 +127,12 @@ describe('deployment freezes', () => {
       environments: ['dev'],
     });
     expect(changed.status).toBe(200);
+    await eventually(
+      async () => (Date.now() > Date.parse(`${end}Z`) + 500 ? true : undefined),
+      'the freeze to end',
+    );
+    expect((await deployment(name, number, 'dev'))?.status).toBe('queued');
+    second = await startTestWorker({ taskQueue: env.taskQueue, database: env.database });
     const done = await eventually(async () => {
       const d = await deployment(name, number, 'dev');
       return d?.status === 'succeeded' ? d : undefined;
