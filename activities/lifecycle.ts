@@ -4,6 +4,7 @@ import { Ledger } from '../src/db/ledger';
 import type {
   Deployment,
   DeploymentStart,
+  FreezeOverride,
   NextDeployment,
   ReleaseLifecycle,
   TargetOutcome,
@@ -247,6 +248,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       environments: string[];
       requestedBy: string;
       forced: boolean;
+      freezeOverride?: FreezeOverride;
     }): Promise<Deployment[]> {
       const queued: Deployment[] = [];
       for (const environment of input.environments) {
@@ -255,6 +257,8 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
           environment,
           input.requestedBy,
           input.forced,
+          new Date(),
+          input.freezeOverride ?? null,
         );
         queued.push(deployment);
         await wake(input.project, environment);

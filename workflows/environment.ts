@@ -36,6 +36,10 @@ const { deploy: deployOrRetry } = proxyActivities<LifecycleActivities>({
 const HISTORY_LIMIT = 500;
 /** Deployments retry until superseded, cancelled or the environment's deadline, instead of five attempts. */
 const DEPLOY_RETRY_PATCH = 'deploy-retrying-2026-12';
+/** A deployment a freeze holds waits on a timer until the freeze ends (asked only while one holds). */
+const FREEZE_PATCH = 'freeze-holds-deployments-2026-12';
+/** A held queue reads the freezes again at least this often: a lost wake (a freeze deleted) is repaired. */
+const FREEZE_RECHECK_MS = 6 * 60 * 60 * 1000;
 
 /**
  * One environment's queue, `environment/<project>/<environment>`: deploys one release at a time, in
@@ -43,6 +47,7 @@ const DEPLOY_RETRY_PATCH = 'deploy-retrying-2026-12';
  * retrying behind a newer one, or an older release over a newer one already deployed, unless forced); the
  * workflow runs the deployments, waits between attempts while a target is down (a wake, such as a newer
  * release queued or a cancellation, cuts the wait short) and tells each release how its deployment ended.
+ * While a freeze covers the environment it holds the next deployment on a timer until the freeze ends.
  * It ends when nothing waits; the next deployment starts it again.
  */
 export async function environmentQueue(input: EnvironmentQueueInput): Promise<void> {
@@ -74,7 +79,12 @@ export async function environmentQueue(input: EnvironmentQueueInput): Promise<vo
       if (woken) continue;
       return;
     }
-    if (patched(DEPLOY_RETRY_PATCH)) {
+    if (next.frozen && patched(FREEZE_PATCH)) {
+      // A timer, never a poll: the freeze's end wakes the queue, or a wake does (a freeze changed, a
+      // deployment queued or cancelled), and it reads the queue and the freezes again.
+      setCurrentDetails(`Holding ${next.number}: freeze "${next.frozen.freeze}" until ${next.frozen.until}`);
+      await condition(() => woken, Math.min(next.frozen.holdMs + 100, FREEZE_RECHECK_MS));
+    } else if (patched(DEPLOY_RETRY_PATCH)) {
       const failures = retrying?.deploymentId === next.id ? retrying.failures : 0;
       setCurrentDetails(`Deploying ${next.number}${failures > 0 ? ` (attempt ${failures + 1})` : ''}`);
       const result = await deployOrRetry({ deploymentId: next.id, failures });

@@ -145,6 +145,7 @@ async function promote(input: ReleaseInput, showLines: (lines: string[]) => void
         environments: [req.environment],
         requestedBy: req.requestedBy,
         forced: req.force,
+        ...(req.freezeOverride ? { freezeOverride: req.freezeOverride } : {}),
       });
       await reload();
       changed = true;

@@ -8,6 +8,7 @@ import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../net/outbound';
 import { Feed } from '../feeds/feed';
 import { PROJECT_ROUTES, projectHandlers } from './projects';
 import { lifecycleHandlers, LIFECYCLE_ROUTES } from './lifecycles';
+import { freezeHandlers, FREEZE_ROUTES } from './freezes';
 import { ruleHandlers, RULE_ROUTES } from './rules';
 import { triggerHandlers, TRIGGER_ROUTES } from './triggers';
 import { webhookHandlers, WEBHOOK_ROUTES } from './webhooks';
@@ -159,6 +160,7 @@ export function createApp(options: AppOptions): express.Express {
     }),
     temporal,
   );
+  mountRoutes(app, FREEZE_ROUTES, freezeHandlers(options.client, options.ledger.freezes, log));
   mountRoutes(
     app,
     LIFECYCLE_ROUTES,

@@ -1,10 +1,11 @@
 import { Client } from '@temporalio/client';
 import { UpdateDefinition } from '@temporalio/common';
-import { RequestHandler } from 'express';
+import { RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { Ledger } from '../db/ledger';
 import { DeploymentRefusal } from '../db/deployments';
-import { planFor } from '../domain/deployment';
+import { FreezeOverride, planFor } from '../domain/deployment';
+import { clip } from '../domain/size';
 import { FailureCode } from '../domain/failures';
 import { approvalRefusal, deployRefusal, phaseStates, Refusal } from '../domain/lifecycle';
 import { SlugSchema } from '../domain/trigger-schema';
@@ -32,6 +33,8 @@ export const DeployBody = z
     environment: SlugSchema,
     /** Deploy over a newer release already in the environment: a deliberate rollback. */
     force: z.boolean().default(false),
+    /** Deploy through the freeze that holds the environment (admins only), saying why: audited. */
+    overrideFreeze: z.strictObject({ reason: z.string().trim().min(1).max(500) }).optional(),
   })
   .strict();
 export const DecisionBody = z
@@ -83,6 +86,10 @@ const Deployment = z.object({
       status: z.enum(['succeeded', 'failed', 'retrying']).optional(),
     }),
   ),
+  freezeOverride: z
+    .object({ freeze: z.string(), reason: z.string(), by: z.string() })
+    .nullable()
+    .describe('Sent through a freeze by an admin: which freeze, why, by whom'),
 });
 const deploymentExample = {
   id: 41,
@@ -98,6 +105,7 @@ const deploymentExample = {
   error: null,
   nextAttemptAt: null,
   targets: { gitops: { type: 'git', detail: 'pushed 3f2a9c1e to main', status: 'succeeded' } },
+  freezeOverride: null,
 };
 const Approval = z.object({
   phase: z.string(),
@@ -206,7 +214,18 @@ export const LIFECYCLE_ROUTES = defineRoutes({
           'deployment 42 of this release to "prod" is already deploying',
         ),
       },
-      422: lifecycleRefused('phase "prod" needs an approval before anything deploys in it'),
+      403: {
+        description: 'Overriding a freeze needs the admin role',
+        schema: Problem,
+        example: problemExample(
+          403,
+          'Forbidden',
+          'overriding freeze "holidays" needs the admin role; token ci has the operator role',
+        ),
+      },
+      422: lifecycleRefused(
+        'freeze "holidays" holds deployments of shop to "prod" until 2027-01-01T23:00:00.000Z; an admin may deploy anyway with "overrideFreeze": { "reason": "…" }',
+      ),
       503: unavailable,
     },
   },
@@ -287,6 +306,10 @@ export const LIFECYCLE_ROUTES = defineRoutes({
                 .nullable(),
               inFlight: z.array(Deployment),
               latest: Deployment.nullable(),
+              freeze: z
+                .object({ name: z.string(), until: z.string() })
+                .nullable()
+                .describe('The freeze holding deployments here now, and when it ends'),
             }),
           ),
         }),
@@ -299,6 +322,7 @@ export const LIFECYCLE_ROUTES = defineRoutes({
               current: { release: '1.4.0', deployment: 41, deployedAt: '2026-11-28T10:00:02.900Z' },
               inFlight: [],
               latest: deploymentExample,
+              freeze: null,
             },
           ],
         },
@@ -404,7 +428,17 @@ export function lifecycleHandlers(
     const { project: name } = parseOr400(ProjectParams, req.params);
     const project = await ledger.getProject(name);
     if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
-    res.json({ project: name, environments: await store.environments(project.id, project.spec) });
+    const environments = await store.environments(project.id, project.spec);
+    const now = new Date();
+    res.json({
+      project: name,
+      environments: await Promise.all(
+        environments.map(async (e) => {
+          const hold = await ledger.freezes.holding(name, e.name, now);
+          return { ...e, freeze: hold && { name: hold.freeze, until: new Date(hold.until).toISOString() } };
+        }),
+      ),
+    });
   };
 
   const environmentHistory: RequestHandler = async (req, res) => {
@@ -442,6 +476,41 @@ export function lifecycleHandlers(
     });
   };
 
+  /**
+   * A freeze holding the environment refuses a person's deployment (422, naming it), unless an admin sends
+   * it through with a reason: then the override is recorded on the deployment and in the audit log.
+   */
+  const freezeCheck = async (
+    res: Response,
+    project: string,
+    number: string,
+    body: z.infer<typeof DeployBody>,
+  ): Promise<FreezeOverride | null> => {
+    const hold = await ledger.freezes.holding(project, body.environment);
+    if (!hold) return null;
+    const until = new Date(hold.until).toISOString();
+    if (!body.overrideFreeze)
+      throw refused({
+        status: 422,
+        message:
+          `freeze "${hold.freeze}" holds deployments of ${project} to "${body.environment}" until ${until}; ` +
+          'an admin may deploy anyway with "overrideFreeze": { "reason": "…" }',
+      });
+    const principal = principalOf(res);
+    if (principal?.role !== 'admin')
+      throw new HttpProblem(
+        403,
+        'Forbidden',
+        `overriding freeze "${hold.freeze}" needs the admin role; token ${principal?.name ?? '(none)'} has the ${principal?.role ?? 'no'} role`,
+      );
+    const reason = body.overrideFreeze.reason;
+    res.locals.auditDetail = clip(
+      `freeze ${hold.freeze} overridden: ${project} ${number} to ${body.environment}: ${reason}`,
+      500,
+    );
+    return { freeze: hold.freeze, reason, by: principal.name };
+  };
+
   const deploy: RequestHandler = async (req, res) => {
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
     const body = parseOr400(DeployBody, req.body ?? {});
@@ -462,10 +531,12 @@ export function lifecycleHandlers(
             `"${body.environment}"; deploying the older release ${number} there is a rollback: ask with "force": true`,
         });
     }
+    const freezeOverride = await freezeCheck(res, name, number, body);
     const deployment = await update(name, stored, deployUpdate, {
       environment: body.environment,
       force: body.force,
       requestedBy: principalOf(res)?.name ?? 'anonymous',
+      ...(freezeOverride ? { freezeOverride } : {}),
     });
     res.status(202).json(deployment);
   };

@@ -2,6 +2,7 @@ import { ACCESS_ROUTES } from './access';
 import { CONSOLE_ROUTES } from './console-docs';
 import { DOCS_ROUTES } from './docs';
 import { HEALTH_ROUTES, METRICS_ROUTES } from './health';
+import { FREEZE_ROUTES } from './freezes';
 import { LIFECYCLE_ROUTES } from './lifecycles';
 import { PROJECT_ROUTES } from './projects';
 import { RECEIVER_ROUTES } from './receivers';
@@ -26,6 +27,7 @@ export const ROUTES: readonly RouteSpec[] = [
   RULE_ROUTES,
   PROJECT_ROUTES,
   LIFECYCLE_ROUTES,
+  FREEZE_ROUTES,
   TRIGGER_ROUTES,
   CONSOLE_ROUTES,
 ].flatMap((table) => Object.values(table));

@@ -4,6 +4,8 @@ import { refuseDeepYaml } from '../domain/yaml-depth';
 import { z } from 'zod';
 import { ReceiverSpec, ReceiverSpecSchema } from '../receivers/spec';
 import { ProjectSpecSchema } from '../domain/project';
+import { FreezeSpec, FreezeSpecSchema } from '../domain/freeze';
+import { MAX_FREEZES } from '../db/freezes';
 import { TriggerSpec } from '../domain/trigger';
 import { SlugSchema, TriggerDescriptionSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import { ApiClient, ApiError } from './api-client';
@@ -94,6 +96,8 @@ export const ManifestSchema = z
       .default([]),
     /** Webhook receivers: created when missing (their URL printed once), replaced when changed. */
     receivers: z.array(ReceiverSpecSchema).max(100).default([]),
+    /** Deployment freezes: created or replaced by name; with --prune, others are deleted. */
+    freezes: z.array(FreezeSpecSchema).max(MAX_FREEZES).default([]),
   })
   .strict();
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -237,6 +241,10 @@ export async function runApply(
     progress(`apply: ${done}/${total} triggers (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   const ticker = total >= 100 ? setInterval(report, 1000) : null;
   try {
+    // Freezes first: one the file adds is in force before its projects' automatic phases can deploy. Like
+    // receivers, a file without freezes leaves them alone, even with --prune.
+    if (manifest.freezes.length > 0)
+      (await applyFreezes(api, manifest.freezes, values.prune === true)).forEach(out);
     // Projects one after another would leave the API idle between requests: all go at once, limited.
     const failures: unknown[] = [];
     const options = { prune: values.prune === true, strict: values.strict === true };
@@ -265,6 +273,36 @@ export async function runApply(
       report();
     }
   }
+}
+
+/** Makes the API's freezes match the file's: each saved by name (the API says whether it changed). */
+async function applyFreezes(
+  api: ApiClient,
+  wanted: readonly FreezeSpec[],
+  prune: boolean,
+): Promise<string[]> {
+  const lines: string[] = [];
+  for (const spec of wanted) {
+    const saved = await api.expect<{ created: boolean; changed: boolean }>(
+      'PUT',
+      `/freezes/${spec.name}`,
+      [200, 201],
+      spec,
+    );
+    const verb = saved.body.created ? 'created' : saved.body.changed ? 'configured' : 'unchanged';
+    lines.push(`freeze/${spec.name} ${verb}`);
+  }
+  if (prune) {
+    const { freezes } = (
+      await api.expect<{ freezes: { spec: { name: string } }[] }>('GET', '/freezes', [200])
+    ).body;
+    for (const f of freezes)
+      if (!wanted.some((w) => w.name === f.spec.name)) {
+        await api.expect('DELETE', `/freezes/${f.spec.name}`, [200]);
+        lines.push(`freeze/${f.spec.name} deleted (not in the file)`);
+      }
+  }
+  return lines;
 }
 
 /** Makes the API's receivers match the file's; a new or replaced receiver's URL is printed (once). */

@@ -1,4 +1,5 @@
 import type { Approval, Deployment } from '../domain/deployment';
+import type { FreezeInfo } from '../db/freezes';
 import type { ProjectRelease, ProjectSpec } from '../domain/project';
 import type { PhaseView } from '../domain/lifecycle';
 import type { TriggerState } from '../domain/trigger';
@@ -8,7 +9,7 @@ import { printable, printableJson } from './printable';
 import { decimalCount, parseCommandLine, UsageError } from './usage';
 
 export const GET_USAGE =
-  'usage: feed-triggers get projects|triggers|releases|environments [--project P] [--channel C] [--limit N] [-o table|json] [--api URL]';
+  'usage: feed-triggers get projects|triggers|releases|environments|freezes [--project P] [--channel C] [--limit N] [-o table|json] [--api URL]';
 
 const GET_HELP = [
   GET_USAGE,
@@ -18,6 +19,7 @@ const GET_HELP = [
   "  releases      a project's newest releases (needs --project) with their deployments and lifecycle phases",
   '  environments  what is deployed where: per project and environment, the release, the state of the',
   '                latest deployment, since when, and what is queued or deploying',
+  '  freezes       each deployment freeze: its window in force or next, time zone and scope',
   '',
   '  -p, --project P   only this project',
   '  --channel C       releases of this channel only',
@@ -94,7 +96,10 @@ export async function runGet(
   );
   const { values, positionals } = parsed;
   const kind = positionals[0];
-  if (positionals.length !== 1 || !['projects', 'triggers', 'releases', 'environments'].includes(kind))
+  if (
+    positionals.length !== 1 ||
+    !['projects', 'triggers', 'releases', 'environments', 'freezes'].includes(kind)
+  )
     throw new UsageError(GET_USAGE);
   const output = values.output ?? 'table';
   if (output !== 'table' && output !== 'json')
@@ -170,6 +175,31 @@ export async function runGet(
         `${s.spec.intervalSeconds}s`,
         s.lastPoll ? `${s.lastPoll.at} ${s.lastPoll.outcome}` : '-',
         s.lastRelease?.number ?? '-',
+      ]),
+    );
+  }
+
+  if (kind === 'freezes') {
+    const { freezes } = (await api.expect<{ freezes: FreezeInfo[] }>('GET', '/freezes', [200])).body;
+    return emit(
+      freezes,
+      ['NAME', 'ACTIVE', 'WINDOW', 'TIME ZONE', 'RECURRING', 'PROJECTS', 'ENVIRONMENTS'],
+      freezes.map((f) => [
+        f.spec.name,
+        f.active ? 'yes' : 'no',
+        f.window ? `${f.window.start}..${f.window.end}` : 'over',
+        f.spec.timeZone,
+        f.spec.recurring
+          ? [
+              f.spec.recurring.every,
+              f.spec.recurring.days?.join(',') ?? f.spec.recurring.dayOfMonth ?? '',
+              `${f.spec.recurring.from}-${f.spec.recurring.until}`,
+            ]
+              .filter((x) => x !== '')
+              .join(' ')
+          : '-',
+        f.spec.projects?.join(',') ?? '(all)',
+        f.spec.environments?.join(',') ?? '(all)',
       ]),
     );
   }

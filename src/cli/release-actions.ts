@@ -10,7 +10,7 @@ const EXIT_CODES =
 
 /** One line each, for `feed-triggers --help`. */
 export const RELEASE_USAGE: Record<ReleaseCommand, string> = {
-  deploy: 'usage: feed-triggers deploy PROJECT RELEASE ENVIRONMENT [--api URL]',
+  deploy: 'usage: feed-triggers deploy PROJECT RELEASE ENVIRONMENT [--override-freeze REASON] [--api URL]',
   rollback: 'usage: feed-triggers rollback PROJECT RELEASE ENVIRONMENT [--force] [--api URL]',
   approve: 'usage: feed-triggers approve PROJECT RELEASE PHASE --comment TEXT [--api URL]',
   reject: 'usage: feed-triggers reject PROJECT RELEASE PHASE --comment TEXT [--api URL]',
@@ -22,6 +22,8 @@ const RELEASE_HELP: Record<ReleaseCommand, string> = {
     'Deploys (promotes) a release to an environment, as its lifecycle allows: the phase before must be',
     'complete and, where the phase needs one, approved. The deployment is queued; `get environments`',
     'and `get releases` show how it goes. An older release than the one in the environment is a rollback.',
+    'While a freeze holds the environment the API refuses, naming it; an admin token may deploy anyway',
+    'with --override-freeze REASON, which the deployment and the audit log record.',
   ].join('\n'),
   rollback: [
     'Deploys an older release over a newer one in an environment. The API refuses without --force,',
@@ -74,6 +76,7 @@ export function releaseRequest(command: ReleaseCommand, args: string[]): Release
         api: { type: 'string' },
         ...(decides ? { comment: { type: 'string', short: 'm' } } : {}),
         ...(command === 'rollback' ? { force: { type: 'boolean' } } : {}),
+        ...(command === 'deploy' ? { 'override-freeze': { type: 'string' } } : {}),
       },
     },
     releaseHelp(command),
@@ -111,10 +114,17 @@ export function releaseRequest(command: ReleaseCommand, args: string[]): Release
       subject,
       positionals,
     };
+  const override = values['override-freeze'] as string | undefined;
+  if (override !== undefined && override.trim() === '')
+    throw new UsageError(`--override-freeze needs a REASON, for the record; ${RELEASE_USAGE[command]}`);
   return {
     method: 'POST',
     path: `${releasePath}/deployments`,
-    body: { environment: third, ...(command === 'rollback' && values.force === true ? { force: true } : {}) },
+    body: {
+      environment: third,
+      ...(command === 'rollback' && values.force === true ? { force: true } : {}),
+      ...(override !== undefined ? { overrideFreeze: { reason: override } } : {}),
+    },
     ok: 202,
     api,
     subject,
@@ -154,5 +164,8 @@ export async function runReleaseCommand(
     return out(`${subject} ${printable(String(body.decision))} by ${printable(String(body.by))}`);
   // Forced is how a deployment was asked for; a cancel's answer is that deployment, but the news is the cancel.
   const forced = body.forced && command !== 'cancel' ? ' (forced)' : '';
-  out(`${subject} ${printable(String(body.status))}${forced}`);
+  const through = body.freezeOverride
+    ? ` (through freeze ${printable(String(body.freezeOverride.freeze))})`
+    : '';
+  out(`${subject} ${printable(String(body.status))}${forced}${through}`);
 }

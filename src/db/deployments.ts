@@ -6,6 +6,7 @@ import type {
   Deployment,
   DeploymentStart,
   EndedDeployment,
+  FreezeOverride,
   NextDeployment,
   ReleaseLifecycle,
   TargetOutcome,
@@ -13,6 +14,7 @@ import type {
 import { planFor } from '../domain/deployment';
 import { clip } from '../domain/size';
 import { countDeploymentsEnded } from '../observability/metrics';
+import { FreezeStore } from './freezes';
 import { DeploymentsTable, Schema } from './schema';
 
 type Db = Kysely<Schema> | Transaction<Schema>;
@@ -35,7 +37,10 @@ const iso = (d: Date | null) => (d === null ? null : d.toISOString());
  * unless it was asked for with `force` (a rollback).
  */
 export class DeploymentStore {
-  constructor(private readonly db: Kysely<Schema>) {}
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly freezes: FreezeStore,
+  ) {}
 
   private async rows(
     db: Db,
@@ -117,6 +122,7 @@ export class DeploymentStore {
     requestedBy: string,
     forced: boolean,
     now = new Date(),
+    freezeOverride: FreezeOverride | null = null,
   ): Promise<{ deployment: Deployment; created: boolean }> {
     return this.db.transaction().execute(async (trx) => {
       const release = await trx
@@ -139,6 +145,7 @@ export class DeploymentStore {
           finished_at: null,
           error: null,
           next_attempt_at: null,
+          freeze_override: freezeOverride && JSON.stringify(freezeOverride),
         })
         .onConflict((oc) =>
           oc
@@ -162,11 +169,12 @@ export class DeploymentStore {
 
   /**
    * The deployment an environment's queue runs next: one left deploying by a crash or waiting to retry
-   * first, then the oldest queued. Before choosing, queued or retrying deployments of a release older than
+   * first, then the oldest queued; with the freeze that holds it, if one does and it has no override. Before choosing, queued or retrying deployments of a release older than
    * one queued, deploying, retrying or deployed there are superseded (unless forced); an environment the
    * project no longer has cancels its queue.
    */
   async next(projectName: string, environment: string, now = new Date()): Promise<NextDeployment> {
+    let overridden = true;
     const next = await this.db.transaction().execute(async (trx): Promise<NextDeployment> => {
       const project = await trx
         .selectFrom('projects')
@@ -184,7 +192,7 @@ export class DeploymentStore {
       const next = await trx
         .selectFrom('deployments as d')
         .innerJoin('releases as r', 'r.id', 'd.release_id')
-        .select(['d.id', 'r.number'])
+        .select(['d.id', 'r.number', 'd.freeze_override'])
         .where('d.project_id', '=', project.id)
         .where('d.environment', '=', environment)
         .where('d.status', 'in', [...ACTIVE_STATUSES])
@@ -193,10 +201,22 @@ export class DeploymentStore {
         .limit(1)
         .executeTakeFirst();
       if (!next) return { kind: 'idle', ended };
+      if (next.freeze_override === null) overridden = false;
       return { kind: 'deploy', id: next.id, number: next.number, ended };
     });
     if (next.kind !== 'gone') countDeploymentsEnded(next.ended.map((e) => e.status));
-    return next;
+    if (next.kind !== 'deploy' || overridden) return next;
+    // A freeze holds it (unless an admin sent it through): the queue waits for the freeze's end.
+    const hold = await this.freezes.holding(projectName, environment, now);
+    if (!hold) return next;
+    return {
+      ...next,
+      frozen: {
+        freeze: hold.freeze,
+        until: new Date(hold.until).toISOString(),
+        holdMs: Math.max(0, hold.until - now.getTime()),
+      },
+    };
   }
 
   private async supersede(trx: Transaction<Schema>, projectId: number, environment: string, now: Date) {
@@ -607,5 +627,6 @@ function toDeployment(row: Selectable<DeploymentsTable> & { release_number: stri
     error: row.error,
     nextAttemptAt: iso(row.next_attempt_at),
     targets: row.targets,
+    freezeOverride: row.freeze_override ?? null,
   };
 }

@@ -2,6 +2,7 @@ import { VerdictStore } from './verdicts';
 import { Kysely } from 'kysely';
 import { Schema } from './schema';
 import { DeploymentStore } from './deployments';
+import { FreezeStore } from './freezes';
 import { DeliveryStore } from './deliveries';
 import { ProjectStore } from './projects';
 import { ReleaseStore } from './releases';
@@ -28,6 +29,8 @@ export class Ledger {
   readonly deployments: DeploymentStore;
   /** What signature and platform rules found of image digests, once per digest and rule. */
   readonly verdicts: VerdictStore;
+  /** Deployment freezes: what holds deployments, and until when. */
+  readonly freezes: FreezeStore;
 
   /**
    * `analyzeEvery`: refresh the planner's statistics after that many releases (the embedded database has
@@ -37,7 +40,8 @@ export class Ledger {
     this.projects = new ProjectStore(db);
     this.releases = new ReleaseStore(db, this.projects, options);
     this.deliveries = new DeliveryStore(db);
-    this.deployments = new DeploymentStore(db);
+    this.freezes = new FreezeStore(db);
+    this.deployments = new DeploymentStore(db, this.freezes);
     this.verdicts = new VerdictStore(db);
   }
 

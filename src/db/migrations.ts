@@ -310,6 +310,21 @@ const MIGRATIONS: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  '0014_deployment_freezes': {
+    async up(db) {
+      // Deployment freezes, global like Octopus's: each scoped to projects and environments by name. A
+      // deployment an admin sent through a freeze records which freeze, why and who (`freeze_override`).
+      await sql`
+        CREATE TABLE freezes (
+          name text PRIMARY KEY,
+          spec jsonb NOT NULL,
+          created_by text NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL
+        )`.execute(db);
+      await sql`ALTER TABLE deployments ADD COLUMN freeze_override jsonb`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

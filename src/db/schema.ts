@@ -3,7 +3,8 @@ import type { OidcConfig } from '../receivers/spec';
 import type { DeliveryStatus, ProjectSpec, ReleaseSource } from '../domain/project';
 import type { ReleasedPackage } from '../domain/trigger';
 import type { DeploymentStatus } from '../domain/lifecycle';
-import type { TargetOutcome } from '../domain/deployment';
+import type { FreezeOverride, TargetOutcome } from '../domain/deployment';
+import type { FreezeSpec } from '../domain/freeze';
 
 /** A timestamp column: read as a Date, written as a Date or an ISO string. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -139,6 +140,17 @@ export interface DeploymentsTable {
   next_attempt_at: Timestamp | null;
   /** What each target did (a Git commit, an Octopus deployment id), by target name. */
   targets: ColumnType<Record<string, TargetOutcome>, string | undefined, string>;
+  /** Sent through a freeze by an admin: which freeze, why, by whom. */
+  freeze_override: ColumnType<FreezeOverride | null, string | null | undefined, string | null>;
+}
+
+/** A deployment freeze (src/db/freezes.ts). */
+export interface FreezesTable {
+  name: string;
+  spec: ColumnType<FreezeSpec, string, string>;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface ApprovalsTable {
@@ -214,4 +226,5 @@ export interface Schema {
   approvals: ApprovalsTable;
   feed_listings: FeedListingsTable;
   image_verdicts: ImageVerdictsTable;
+  freezes: FreezesTable;
 }

@@ -3,6 +3,7 @@ import { AccessStore } from './access';
 import { ChangeStore } from './changes';
 import { DeliveryStore } from './deliveries';
 import { DeploymentStore } from './deployments';
+import { FreezeStore } from './freezes';
 import { SharedListings, SharedListingsOptions } from './feed-listings';
 import { Ledger } from './ledger';
 import { ProjectStore } from './projects';
@@ -24,6 +25,8 @@ export interface Stores {
   readonly deliveries: DeliveryStore;
   /** Deployments and approvals of releases that follow a lifecycle. */
   readonly deployments: DeploymentStore;
+  /** Deployment freezes. */
+  readonly freezes: FreezeStore;
   /** API tokens and the audit log. */
   readonly access: AccessStore;
   /** Registry receivers: those saved through the API and those of the configuration file. */
@@ -56,6 +59,7 @@ export function openStores(
     releases: ledger.releases,
     deliveries: ledger.deliveries,
     deployments: ledger.deployments,
+    freezes: ledger.freezes,
     access: new AccessStore(database.db),
     receivers: new ReceiverStore(database.db, options.receivers),
     listings: new SharedListings(database.db, options.listings),

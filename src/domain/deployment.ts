@@ -18,6 +18,13 @@ export interface TargetOutcome {
   readonly status?: 'succeeded' | 'failed' | 'retrying';
 }
 
+/** A deployment an admin sent through a freeze: which freeze held it, why it went anyway, who said so. */
+export interface FreezeOverride {
+  readonly freeze: string;
+  readonly reason: string;
+  readonly by: string;
+}
+
 /** A deployment as the API shows it. */
 export interface Deployment {
   readonly id: number;
@@ -36,6 +43,8 @@ export interface Deployment {
   /** When a `retrying` deployment is tried next. */
   readonly nextAttemptAt: string | null;
   readonly targets: Record<string, TargetOutcome>;
+  /** Sent through a freeze by an admin; null for every other deployment. */
+  readonly freezeOverride: FreezeOverride | null;
 }
 
 export interface Approval extends ApprovalState {
@@ -69,6 +78,8 @@ export type NextDeployment =
       readonly id: number;
       readonly number: string;
       readonly ended: EndedDeployment[];
+      /** A freeze covers the environment and the deployment has no override: the queue waits `holdMs`. */
+      readonly frozen?: { readonly freeze: string; readonly until: string; readonly holdMs: number };
     };
 
 export type DeploymentStart =

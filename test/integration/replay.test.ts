@@ -12,6 +12,7 @@ import { pollNowSignal } from '../../workflows/contracts/trigger';
 import { decideUpdate, deployUpdate } from '../../workflows/contracts/release';
 import { createLedgerActivities } from '../../activities/ledger';
 import { DEFAULT_MAX_TAGS, HelmHttpFeed } from '../../src/feeds/feed';
+import { FreezeSpecSchema } from '../../src/domain/freeze';
 
 /**
  * Replays recorded workflow histories with today's workflow code: a change that breaks determinism
@@ -31,7 +32,9 @@ recorded before the ledger moved to the database, which must keep running after 
  * `RECORD_OUTAGE_DUE_HISTORY=1`;
  * destination-retrying.json (a delivery retried on a timer, the destination-backoff-cap-2026-12 patch) with
  * `RECORD_DESTINATION_RETRY_HISTORY=1`; trigger-build-metadata.json (versions equal but for build metadata,
- * the build-metadata-numeric-order patch) with `RECORD_METADATA_HISTORY=1`. Which patch each
+ * the build-metadata-numeric-order patch) with `RECORD_METADATA_HISTORY=1`; environment-frozen.json (a
+ * deployment held for a freeze on a timer, the freeze-holds-deployments-2026-12 patch) with
+ * `RECORD_FROZEN_HISTORY=1`. Which patch each
  * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -405,6 +408,64 @@ async function recordMetadataOrder(): Promise<void> {
   }
 }
 
+/**
+ * environment-frozen.json: a queue holding an automatic deployment for a freeze on a timer, then deploying
+ * it when the freeze ends (the freeze-holds-deployments-2026-12 patch).
+ */
+async function recordFrozen(): Promise<void> {
+  const hook = await startServer((_req, res) => void res.writeHead(200).end());
+  const env = await startTestWorker();
+  try {
+    const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
+    await putProject(env, {
+      name: 'frozen',
+      packages: [{ name: 'web', feed: 'registry.example', package: 'frozen/web' }],
+      environments: [{ name: 'dev', targets: [target] }],
+      lifecycles: [{ name: 'standard', phases: [{ name: 'dev', environments: ['dev'], automatic: true }] }],
+      lifecycle: 'standard',
+    });
+    const clock = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString().slice(0, 19);
+    await env.ledger.freezes.save(
+      FreezeSpecSchema.parse({ name: 'hold', timeZone: 'UTC', start: clock(-60_000), end: clock(4_000) }),
+      'recorder',
+    );
+    const activities = createLedgerActivities({
+      ledger: env.ledger,
+      client: env.client,
+      taskQueue: env.taskQueue,
+    });
+    await activities.createRelease({
+      project: 'frozen',
+      request: {
+        channel: 'default',
+        packages: [
+          { name: 'web', feed: 'registry.example', package: 'frozen/web', tag: '1.0.0', digest: null },
+        ],
+        watched: ['web'],
+        requireLater: true,
+        reason: 'recorded',
+        source: { kind: 'manual' },
+        key: 'frozen-1.0.0',
+      },
+    });
+    const queue = env.client.workflow.getHandle('environment/frozen/dev');
+    await eventually(async () => {
+      try {
+        await queue.result();
+        return true;
+      } catch {
+        return undefined;
+      }
+    }, 'the queue to deploy after the freeze and end');
+    const history = exportHistory(queue.workflowId);
+    expect(patchMarkers(history)).toContain('freeze-holds-deployments-2026-12');
+    writeFileSync(path.join(FIXTURES, 'environment-frozen.json'), history);
+  } finally {
+    await env.stop();
+    await hook.close();
+  }
+}
+
 /** The IDs of the patch markers a history holds, in order. */
 function patchMarkers(history: Buffer): string[] {
   const { events } = JSON.parse(history.toString()) as {
@@ -443,10 +504,12 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_OUTAGE_DUE_HISTORY === '1') await recordOutage('trigger-failing-poll-due.json');
   if (process.env.RECORD_DESTINATION_RETRY_HISTORY === '1') await recordDestinationRetry();
   if (process.env.RECORD_METADATA_HISTORY === '1') await recordMetadataOrder();
+  if (process.env.RECORD_FROZEN_HISTORY === '1') await recordFrozen();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination-retrying.json',
     'destination.json',
+    'environment-frozen.json',
     'environment-retrying.json',
     'environment.json',
     'release-lifecycle.json',
@@ -471,6 +534,7 @@ test('replays recorded trigger, release and destination histories without nondet
   expect(stdout.trim().split('\n')).toEqual([
     'replayed destination-retrying.json',
     'replayed destination.json',
+    'replayed environment-frozen.json',
     'replayed environment-retrying.json',
     'replayed environment.json',
     'replayed release-lifecycle.json',

@@ -37,6 +37,7 @@ function deployment(release: string, environment: string, status: Deployment['st
     error: null,
     nextAttemptAt: null,
     targets: {},
+    freezeOverride: null,
   };
 }
 

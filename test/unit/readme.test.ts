@@ -44,3 +44,15 @@ test('the lifecycle example has three environments, two automatic phases and a m
   ]);
   expect(demo.lifecycle).toBe('standard');
 });
+
+test('the documented freezes are valid, one-off and recurring', () => {
+  const files = [...docs.matchAll(/```yaml\n(freezes:[\s\S]*?)```/g)].map((m) =>
+    ManifestSchema.safeParse(parseYaml(m[1])),
+  );
+  expect(files).toHaveLength(1);
+  expect(files[0].success ? [] : files[0].error.issues).toEqual([]);
+  expect(files[0].data!.freezes.map((f) => [f.name, f.recurring?.every ?? 'once'])).toEqual([
+    ['holidays', 'once'],
+    ['weekends', 'weekly'],
+  ]);
+});

@@ -3,7 +3,13 @@
  * activities implement these interfaces (activities/*.ts); workflows proxy them, so neither imports the
  * other. Types only: nothing here runs.
  */
-import type { Approval, Deployment, NextDeployment, ReleaseLifecycle } from '../../src/domain/deployment';
+import type {
+  Approval,
+  Deployment,
+  FreezeOverride,
+  NextDeployment,
+  ReleaseLifecycle,
+} from '../../src/domain/deployment';
 import type { DeliveryBackoff, DeliveryStatus, NextDelivery } from '../../src/domain/delivery';
 import type { CreateReleaseRequest, CreateReleaseResult } from '../../src/domain/project';
 import type { VersionRuleInput } from '../../src/domain/rule';
@@ -168,6 +174,8 @@ export interface LifecycleActivities {
     environments: string[];
     requestedBy: string;
     forced: boolean;
+    /** An admin sends these deployments through the freeze that holds them. */
+    freezeOverride?: FreezeOverride;
   }): Promise<Deployment[]>;
   /** Records an approval or rejection of a phase. */
   decidePhase(input: {

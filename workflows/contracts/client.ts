@@ -256,3 +256,27 @@ export async function nudgeEnvironmentQueue(
 ): Promise<void> {
   await client.workflow.getHandle(environmentWorkflowId(project, environment)).signal(wakeSignal);
 }
+
+/**
+ * Wakes every running environment queue (of `projects` when given), so one holding a deployment for a
+ * freeze reads the freezes again now that they changed. Best effort: a queue that misses it reads them again
+ * when its hold's timer fires.
+ */
+export async function nudgeEnvironmentQueues(client: Client, projects?: readonly string[]): Promise<number> {
+  const scope = projects
+    ? ` AND ${PROJECT_ATTRIBUTE.name} IN (${projects.map((p) => `'${p.replaceAll("'", '')}'`).join(', ')})`
+    : '';
+  let woken = 0;
+  for await (const wf of client.workflow.list({
+    query: `WorkflowType = 'environmentQueue' AND ExecutionStatus = 'Running'${scope}`,
+    pageSize: 100,
+  })) {
+    await client.workflow
+      .getHandle(wf.workflowId)
+      .signal(wakeSignal)
+      .then(() => woken++)
+      .catch(() => undefined);
+    if (woken >= 1000) break;
+  }
+  return woken;
+}

@@ -1,6 +1,6 @@
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DeploymentStatus } from '../../src/domain/lifecycle';
-import type { Approval, Deployment } from '../../src/domain/deployment';
+import type { Approval, Deployment, FreezeOverride } from '../../src/domain/deployment';
 import type { DeliveryStatus } from '../../src/domain/delivery';
 
 /**
@@ -22,6 +22,8 @@ export interface DeployRequest {
   readonly environment: string;
   readonly force: boolean;
   readonly requestedBy: string;
+  /** An admin sends it through the freeze that would hold it (checked and recorded by the API). */
+  readonly freezeOverride?: FreezeOverride;
 }
 export const deployUpdate = defineUpdate<Deployment, [DeployRequest]>('deploy');
 

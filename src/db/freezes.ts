@@ -1,0 +1,104 @@
+import { Kysely, Selectable } from 'kysely';
+import { FreezeHold, freezeHold, FreezeSpec, FreezeSpecSchema, nextWindow } from '../domain/freeze';
+import { FreezesTable, Schema } from './schema';
+
+/** A freeze as the API lists it: its configuration, who saved it, and its current or next window. */
+export interface FreezeInfo {
+  readonly spec: FreezeSpec;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Whether a window of it holds now. */
+  readonly active: boolean;
+  /** The window in force or the next one; null once a one-off freeze is over. */
+  readonly window: { readonly start: string; readonly end: string } | null;
+}
+
+/** At most this many freezes: every deployment check reads them all. */
+export const MAX_FREEZES = 200;
+
+export class FreezeLimit extends Error {}
+
+function info(row: Selectable<FreezesTable>, now: number): FreezeInfo {
+  const spec = FreezeSpecSchema.parse(row.spec);
+  const w = nextWindow(spec, now);
+  return {
+    spec,
+    createdBy: row.created_by,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    active: w !== null && w.start <= now,
+    window: w && { start: new Date(w.start).toISOString(), end: new Date(w.end).toISOString() },
+  };
+}
+
+/** Deployment freezes in the ledger's database, and whether one holds a deployment now. */
+export class FreezeStore {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  /** Every freeze, by name. */
+  async list(now = new Date()): Promise<FreezeInfo[]> {
+    const rows = await this.db.selectFrom('freezes').selectAll().orderBy('name').execute();
+    return rows.map((r) => info(r, now.getTime()));
+  }
+
+  async get(name: string, now = new Date()): Promise<FreezeInfo | null> {
+    const row = await this.db.selectFrom('freezes').selectAll().where('name', '=', name).executeTakeFirst();
+    return row ? info(row, now.getTime()) : null;
+  }
+
+  /** Creates or replaces a freeze; `changed` is false when it is the same. */
+  async save(
+    spec: FreezeSpec,
+    by: string,
+    now = new Date(),
+  ): Promise<{ created: boolean; changed: boolean }> {
+    return this.db.transaction().execute(async (trx) => {
+      const existing = await trx
+        .selectFrom('freezes')
+        .select('spec')
+        .where('name', '=', spec.name)
+        .forUpdate()
+        .executeTakeFirst();
+      if (existing && JSON.stringify(FreezeSpecSchema.parse(existing.spec)) === JSON.stringify(spec))
+        return { created: false, changed: false };
+      if (!existing) {
+        const { count } = await trx
+          .selectFrom('freezes')
+          .select((eb) => eb.fn.countAll<number>().as('count'))
+          .executeTakeFirstOrThrow();
+        if (Number(count) >= MAX_FREEZES)
+          throw new FreezeLimit(`there are ${MAX_FREEZES} freezes already, the most kept: delete one first`);
+      }
+      await trx
+        .insertInto('freezes')
+        .values({
+          name: spec.name,
+          spec: JSON.stringify(spec),
+          created_by: by,
+          created_at: now,
+          updated_at: now,
+        })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ spec: JSON.stringify(spec), updated_at: now }))
+        .execute();
+      return { created: !existing, changed: true };
+    });
+  }
+
+  /** Deletes a freeze; false when there was none of that name. */
+  async delete(name: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('freezes').where('name', '=', name).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  /** The freeze holding deployments of `project` to `environment` at `now`, and until when; null if none. */
+  async holding(project: string, environment: string, now = new Date()): Promise<FreezeHold | null> {
+    const rows = await this.db.selectFrom('freezes').select('spec').execute();
+    return freezeHold(
+      rows.map((r) => FreezeSpecSchema.parse(r.spec)),
+      project,
+      environment,
+      now.getTime(),
+    );
+  }
+}

@@ -1,0 +1,210 @@
+import { createLedgerActivities } from '../../activities/ledger';
+import { ProjectSpecInput } from '../../src/domain/project';
+import { environmentWorkflowId } from '../../workflows/contracts/ids';
+import { startApi, TestApi } from '../support/api';
+import { startServer, TestServer } from '../support/http-server';
+import { putProject } from '../support/projects';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+
+let env: TestWorkerEnv;
+let api: TestApi;
+let hook: TestServer;
+/** The worker started after the first one stops (the first test restarts it). */
+let second: TestWorkerEnv | undefined;
+
+beforeAll(async () => {
+  hook = await startServer((_req, res) => void res.writeHead(202).end());
+  env = await startTestWorker();
+  api = await startApi(env);
+});
+
+afterAll(async () => {
+  await api?.close();
+  await second?.stop();
+  await env?.stop();
+  await hook?.close();
+});
+
+/** `YYYY-MM-DDTHH:MM:SS` on UTC's wall clock, `offsetMs` from now. */
+const utcClock = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString().slice(0, 19);
+
+/** dev deploys automatically, prod when a person asks; both through the webhook. */
+function project(name: string): ProjectSpecInput {
+  const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
+  return {
+    name,
+    packages: [{ name: 'web', feed: 'registry.example', package: `${name}/web` }],
+    environments: [
+      { name: 'dev', targets: [target] },
+      { name: 'prod', targets: [target] },
+    ],
+    lifecycles: [
+      {
+        name: 'standard',
+        phases: [
+          { name: 'dev', environments: ['dev'], automatic: true },
+          { name: 'prod', environments: ['prod'] },
+        ],
+      },
+    ],
+    lifecycle: 'standard',
+  };
+}
+
+/** Records a release of `name` (web at `tag`) as a trigger would; its workflow starts the lifecycle. */
+async function release(name: string, tag: string): Promise<string> {
+  const ledger = createLedgerActivities({ ledger: env.ledger, client: env.client, taskQueue: env.taskQueue });
+  const created = await ledger.createRelease({
+    project: name,
+    request: {
+      channel: 'default',
+      packages: [{ name: 'web', feed: 'registry.example', package: `${name}/web`, tag, digest: null }],
+      watched: ['web'],
+      requireLater: true,
+      reason: 'test',
+      source: { kind: 'manual' },
+      key: `${name}-${tag}`,
+    },
+  });
+  return created.release!.number;
+}
+
+interface DeploymentBody {
+  environment: string;
+  status: string;
+  startedAt: string | null;
+  freezeOverride: { freeze: string; reason: string; by: string } | null;
+}
+
+async function deployment(name: string, number: string, environment: string) {
+  const res = await api.request('GET', `/projects/${name}/releases/${number}/deployments`);
+  return (res.body.deployments as DeploymentBody[]).find((d) => d.environment === environment);
+}
+
+const hooked = (name: string) => hook.requests.filter((r) => JSON.parse(r.body).project === name);
+
+describe('deployment freezes', () => {
+  test('a freeze holds an automatic deployment on a timer across a worker restart, and it goes once the freeze ends', async () => {
+    const name = 'frz-auto';
+    await putProject(env, project(name));
+    const saved = await api.request('PUT', '/freezes/frz-auto-dev', {
+      timeZone: 'UTC',
+      start: utcClock(-60_000),
+      end: utcClock(3_600_000),
+      projects: [name],
+      environments: ['dev'],
+    });
+    expect(saved.status).toBe(201);
+    expect(saved.body.freeze.active).toBe(true);
+    const number = await release(name, '1.0.0');
+
+    // Held: queued, with the environment's queue asleep on the freeze's timer, and nothing sent.
+    const queue = env.client.workflow.getHandle(environmentWorkflowId(name, 'dev'));
+    await eventually(async () => {
+      const history = await queue.fetchHistory();
+      return history.events?.some((e) => e.timerStartedEventAttributes) ? true : undefined;
+    }, 'the dev queue holding on a timer');
+    expect((await deployment(name, number, 'dev'))?.status).toBe('queued');
+    const board = await api.request('GET', `/projects/${name}/environments`);
+    expect(board.body.environments.find((e: { name: string }) => e.name === 'dev').freeze).toMatchObject({
+      name: 'frz-auto-dev',
+    });
+    expect(hooked(name)).toHaveLength(0);
+
+    // The worker stops; meanwhile the freeze is changed to end in 2 s, and ends. Nothing deploys without a
+    // worker; a new one finds the queue's timer fired (or its wake) and deploys.
+    env.worker.shutdown();
+    await eventually(
+      async () => (env.worker.getState() === 'STOPPED' ? true : undefined),
+      'the worker to stop',
+    );
+    const end = utcClock(2_000);
+    const changed = await api.request('PUT', '/freezes/frz-auto-dev', {
+      timeZone: 'UTC',
+      start: utcClock(-60_000),
+      end,
+      projects: [name],
+      environments: ['dev'],
+    });
+    expect(changed.status).toBe(200);
+    await eventually(
+      async () => (Date.now() > Date.parse(`${end}Z`) + 500 ? true : undefined),
+      'the freeze to end',
+    );
+    expect((await deployment(name, number, 'dev'))?.status).toBe('queued');
+    second = await startTestWorker({ taskQueue: env.taskQueue, database: env.database });
+    const done = await eventually(async () => {
+      const d = await deployment(name, number, 'dev');
+      return d?.status === 'succeeded' ? d : undefined;
+    }, 'dev deployed after the freeze');
+    expect(Date.parse(done.startedAt!)).toBeGreaterThanOrEqual(Date.parse(`${end}Z`));
+    expect(done.freezeOverride).toBeNull();
+    expect(hooked(name)).toHaveLength(1);
+  });
+
+  test('a person’s deploy during a freeze is 422 naming it; an admin’s override deploys and is audited', async () => {
+    const name = 'frz-manual';
+    await putProject(env, project(name));
+    const number = await release(name, '1.0.0');
+    await eventually(
+      async () => ((await deployment(name, number, 'dev'))?.status === 'succeeded' ? true : undefined),
+      'dev deployed',
+    );
+    expect(
+      (
+        await api.request('PUT', '/freezes/frz-prod', {
+          description: 'holidays',
+          timeZone: 'Europe/Berlin',
+          recurring: { every: 'daily', from: '00:00', until: '00:00' },
+          projects: [name],
+          environments: ['prod'],
+        })
+      ).status,
+    ).toBe(201);
+    const path = `/projects/${name}/releases/${number}/deployments`;
+
+    const refused = await api.request('POST', path, { environment: 'prod' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.detail).toContain(`freeze "frz-prod" holds deployments of ${name} to "prod" until`);
+
+    const operator = await api.tokenFor('operator');
+    const override = { environment: 'prod', overrideFreeze: { reason: 'hotfix for incident 42' } };
+    const denied = await api.request('POST', path, override, { token: operator });
+    expect(denied.status).toBe(403);
+    expect(denied.body.detail).toContain('needs the admin role');
+
+    const sent = await api.request('POST', path, override);
+    expect(sent.status).toBe(202);
+    expect(sent.body.freezeOverride).toMatchObject({ freeze: 'frz-prod', reason: 'hotfix for incident 42' });
+    const done = await eventually(async () => {
+      const d = await deployment(name, number, 'prod');
+      return d?.status === 'succeeded' ? d : undefined;
+    }, 'prod deployed through the freeze');
+    expect(done.freezeOverride?.freeze).toBe('frz-prod');
+    // The audit record is written once the answer is sent.
+    const record = await eventually(async () => {
+      const audit = await api.request('GET', '/audit?limit=20');
+      return audit.body.records.find((r: { detail: string | null }) =>
+        r.detail?.startsWith('freeze frz-prod overridden'),
+      );
+    }, 'the override in the audit log');
+    expect(record).toMatchObject({
+      status: 202,
+      detail: `freeze frz-prod overridden: ${name} ${number} to prod: hotfix for incident 42`,
+    });
+  });
+
+  test('a freeze that does not validate is 400 naming the field, and nothing is saved', async () => {
+    const bad = await api.request('PUT', '/freezes/frz-bad', {
+      timeZone: 'Europe/Atlantis',
+      recurring: { every: 'weekly', days: ['caturday'], from: '25:00', until: '06:00' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field).sort()).toEqual([
+      'recurring.days.0',
+      'recurring.from',
+      'timeZone',
+    ]);
+    expect((await api.request('GET', '/freezes/frz-bad')).status).toBe(404);
+  });
+});
