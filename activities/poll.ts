@@ -1,4 +1,4 @@
-import type { SharedListings } from '../src/db/feed-listings';
+import { SharedDigests, type SharedListings } from '../src/db/feed-listings';
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { metrics } from '../src/observability/metrics';
 import { resolveFeed } from '../src/config';
@@ -86,6 +86,20 @@ export function listingMaxAgeMs(
   return Math.max(0, nowMs - input.dueAtMs) + SLOT_SHARE_MS;
 }
 
+/**
+ * How old a tag's digest a poll accepts: as young as the listing it shares (a digest can move with the
+ * listing), never older than the cache's TTL; a rule that tracks digests takes one read for its own slot
+ * only, or a fresh one when asked.
+ */
+export function digestMaxAgeMs(
+  input: Pick<PollPackageInput, 'maxAgeMs' | 'dueAtMs'>,
+  trackDigest: boolean,
+  nowMs: number,
+): number | null {
+  const listingAge = listingMaxAgeMs(input, nowMs);
+  return trackDigest ? (listingAge ?? 0) : listingAge;
+}
+
 export interface PollDependencies {
   readonly source: PackageSource;
   readonly feeds: ReadonlyMap<string, Feed>;
@@ -93,10 +107,14 @@ export interface PollDependencies {
   readonly digestCache: SingleFlightCache<string | null>;
   readonly configCache: SingleFlightCache<ImageConfig>;
   /**
-   * Listings shared with the other workers of the ledger (split roles), behind this worker's own cache;
-   * `ttlMs` is how old a shared listing may be when a poll accepts any recent one.
+   * Listings and tag digests shared with the other workers of the ledger (split roles), behind this worker's
+   * own caches; `ttlMs` is how old a shared answer may be when a poll accepts any recent one.
    */
-  readonly shared?: { readonly listings: SharedListings; readonly ttlMs: number };
+  readonly shared?: {
+    readonly listings: SharedListings;
+    readonly digests?: SharedDigests;
+    readonly ttlMs: number;
+  };
 }
 
 /** Turns a feed error into an activity failure: retryable or not, with the registry's Retry-After. */
@@ -132,6 +150,37 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
             shared.listings.get(
               key,
               Math.min(maxAgeMs ?? shared.ttlMs, shared.ttlMs),
+              () => read(flight),
+              flight,
+            )
+        : read,
+      maxAgeMs ?? undefined,
+      signal,
+    );
+  };
+
+  /** The digest of the poll's best tag: this worker's cache, then the other workers' read, then the feed. */
+  const digestOf = (
+    feed: Feed,
+    pkg: string,
+    tag: string,
+    list: PackageListing,
+    rule: { trackDigest: boolean },
+    input: PollPackageInput,
+    signal: AbortSignal,
+  ) => {
+    const key = `${feed.id}|${pkg}`;
+    const maxAgeMs = digestMaxAgeMs(input, rule.trackDigest, Date.now());
+    // One HEAD waits out a tag the registry lists but cannot serve yet, under the lease, for every worker.
+    const read = (flight: AbortSignal) => whileListed(() => deps.source.digest(feed, pkg, tag, list), flight);
+    const { digests, ttlMs = 0 } = deps.shared ?? {};
+    return deps.digestCache.get(
+      `${key}|${tag}`,
+      digests
+        ? (flight) =>
+            digests.get(
+              SharedDigests.key(key, tag),
+              Math.min(maxAgeMs ?? ttlMs, ttlMs),
               () => read(flight),
               flight,
             )
@@ -243,17 +292,7 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
           );
       const best = candidates[0] ?? null;
       const digest =
-        best === null
-          ? null
-          : await whileListed(
-              () =>
-                deps.digestCache.get(
-                  `${key}|${best}`,
-                  () => deps.source.digest(feed, input.package, best, list),
-                  rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
-                ),
-              signal,
-            );
+        best === null ? null : await digestOf(feed, input.package, best, list, rule, input, signal);
       log.debug('polled package', {
         feed: feed.id,
         package: input.package,

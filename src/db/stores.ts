@@ -3,7 +3,7 @@ import { AccessStore } from './access';
 import { ChangeStore } from './changes';
 import { DeliveryStore } from './deliveries';
 import { DeploymentStore } from './deployments';
-import { SharedListings, SharedListingsOptions } from './feed-listings';
+import { SharedDigests, SharedListings, SharedListingsOptions } from './feed-listings';
 import { Ledger } from './ledger';
 import { ProjectStore } from './projects';
 import type { Database } from './open';
@@ -30,6 +30,8 @@ export interface Stores {
   readonly receivers: ReceiverStore;
   /** Tag listings shared between the workers on this database. */
   readonly listings: SharedListings;
+  /** Tag digests (manifest HEADs) shared between the workers on this database. */
+  readonly digests: SharedDigests;
   /** Console sessions, each bound to the API token it was opened with. */
   readonly sessions: SessionStore;
   /** What is deployed where, for every project at once. */
@@ -41,6 +43,7 @@ export interface Stores {
 export interface StoresOptions {
   /** Receivers defined in the configuration file. */
   readonly receivers?: readonly ConfiguredReceiver[];
+  /** For the shared listings and the shared digests alike. */
   readonly listings?: Partial<SharedListingsOptions>;
 }
 
@@ -59,6 +62,7 @@ export function openStores(
     access: new AccessStore(database.db),
     receivers: new ReceiverStore(database.db, options.receivers),
     listings: new SharedListings(database.db, options.listings),
+    digests: new SharedDigests(database.db, options.listings),
     sessions: new SessionStore(database.db),
     overview: new OverviewStore(database.db),
     changes: new ChangeStore(database.db),
