@@ -1,5 +1,5 @@
 import { SharedDigests, type SharedListings } from '../src/db/feed-listings';
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import { metrics } from '../src/observability/metrics';
 import { resolveFeed } from '../src/config';
 import { compileRule, evaluateRule, imageConfigPasses, VersionRuleInput } from '../src/domain/rule';
@@ -115,6 +115,21 @@ export interface PollDependencies {
     readonly digests?: SharedDigests;
     readonly ttlMs: number;
   };
+}
+
+/**
+ * When a poll was wanted, for the poll-lag metric: a scheduled poll at its slot; any other (a trigger's
+ * first, one asked for by a user, a notification or a change) when its activity's attempt was scheduled,
+ * local activities included, so the wait for a free slot on a busy worker shows too. Null outside an
+ * activity (a direct call).
+ */
+function wantedAtMs(input: Pick<PollPackageInput, 'dueAtMs'>): number | null {
+  if (input.dueAtMs !== undefined) return input.dueAtMs;
+  try {
+    return activityInfo().currentAttemptScheduledTimestampMs;
+  } catch {
+    return null;
+  }
 }
 
 /** Turns a feed error into an activity failure: retryable or not, with the registry's Retry-After. */
@@ -241,8 +256,8 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
     /** Lists a package's tags and returns the few candidates that matter, never the full list. */
     async pollPackage(input: PollPackageInput): Promise<PollPackageResult> {
       const started = performance.now();
-      if (input.dueAtMs !== undefined)
-        metrics.pollLag.observe(Math.max(0, Date.now() - input.dueAtMs) / 1000);
+      const wanted = wantedAtMs(input);
+      if (wanted !== null) metrics.pollLag.observe(Math.max(0, Date.now() - wanted) / 1000);
       const feed = resolveFeed(deps.feeds, input.feed)?.id ?? 'unknown';
       try {
         const result = await withLiveness((signal) => pollOnce(input, signal), {

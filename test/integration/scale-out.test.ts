@@ -4,8 +4,9 @@ import { FaultProxy } from '../support/fault-proxy';
 import { ociFeed } from '../support/feeds';
 import { openTestDatabase } from '../support/database';
 import { pushImage, TestRegistry } from '../support/registry';
-import { putProject, startTrigger, waitForReleases } from '../support/projects';
+import { putProject, startTrigger, startTriggerWithView, waitForReleases } from '../support/projects';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
+import { registry as metricsRegistry } from '../../src/observability/metrics';
 
 /**
  * Two workers on one task queue and one ledger database, as split roles run them: triggers on a package poll
@@ -59,6 +60,42 @@ function slots(times: number[]): number[][] {
   }
   return groups;
 }
+
+/** How many polls the poll-lag histogram has counted in this process (both workers of the file run here). */
+async function lagCount(): Promise<number> {
+  const text = await metricsRegistry.getSingleMetricAsString('feed_triggers_poll_lag_seconds');
+  return Number(/^feed_triggers_poll_lag_seconds_count (\S+)$/m.exec(text)?.[1] ?? 0);
+}
+
+// First in the file: no other trigger polls meanwhile, so the count is this trigger's alone.
+test("the poll-lag metric counts a trigger's local-activity polls, its first (unscheduled) one included", async () => {
+  await pushImage(registry.url, 'scaleout/lag', '1.0.0');
+  await putProject(a, {
+    name: 'scaleout-lag',
+    packages: [{ name: 'app', feed: 'scaleout', package: 'scaleout/lag' }],
+  });
+  const before = await lagCount();
+  const state = await startTriggerWithView(a, {
+    project: 'scaleout-lag',
+    name: 'lag',
+    intervalSeconds: 10,
+  });
+  await waitForReleases(a, 'scaleout-lag', 1);
+  // The first evaluation (due at no slot) and a scheduled one after it.
+  await eventually(async () => ((await state()).history.length >= 2 ? true : undefined), 'two polls');
+  // Each evaluation in the trigger's history was counted when its poll started, before it was recorded.
+  const polls = (await state()).history.length;
+  expect((await lagCount()) - before).toBeGreaterThanOrEqual(polls);
+  const handle = a.client.workflow.getHandle(triggerWorkflowId('scaleout-lag', 'lag'));
+  const events = (await handle.fetchHistory()).events ?? [];
+  // The polls ran as local activities (markers in the history), none as a durable activity.
+  const durable = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? '');
+  expect(durable.filter((name) => name.startsWith('poll'))).toEqual([]);
+  expect(events.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toBe(
+    true,
+  );
+  await handle.signal('pause');
+});
 
 test('two workers list each package and read its digest once per interval between them', async () => {
   for (let p = 0; p < PACKAGES; p++) {
