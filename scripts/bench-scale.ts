@@ -421,6 +421,10 @@ async function main(): Promise<void> {
       return { name: role === 'worker' ? `worker ${i}` : role, child, port };
     };
     for (const [i, role] of roles.entries()) processes.push(await startRole(role, i));
+    // What a process costs before it holds any workflow: the base the worker's memory budget starts from.
+    say(
+      `RSS at start, nothing cached: ${processes.map((p) => `${p.name} ${(usage(p.child.pid!).rss / 1024 / 1024).toFixed(0)} MB`).join(', ')}`,
+    );
     const api = `http://127.0.0.1:${apiPort}`;
     const call = async (method: string, p: string, body?: unknown) => {
       const res = await fetch(`${api}${p}`, {
