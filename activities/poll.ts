@@ -1,5 +1,5 @@
-import type { SharedListings } from '../src/db/feed-listings';
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { SharedDigests, type SharedListings } from '../src/db/feed-listings';
+import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import { metrics } from '../src/observability/metrics';
 import { resolveFeed } from '../src/config';
 import { compileRule, evaluateRule, imageConfigPasses, VersionRuleInput } from '../src/domain/rule';
@@ -85,6 +85,20 @@ export function listingMaxAgeMs(
   return Math.max(0, nowMs - input.dueAtMs) + SLOT_SHARE_MS;
 }
 
+/**
+ * How old a tag's digest a poll accepts: as young as the listing it shares (a digest can move with the
+ * listing), never older than the cache's TTL; a rule that tracks digests takes one read for its own slot
+ * only, or a fresh one when asked.
+ */
+export function digestMaxAgeMs(
+  input: Pick<PollPackageInput, 'maxAgeMs' | 'dueAtMs'>,
+  trackDigest: boolean,
+  nowMs: number,
+): number | null {
+  const listingAge = listingMaxAgeMs(input, nowMs);
+  return trackDigest ? (listingAge ?? 0) : listingAge;
+}
+
 export interface PollDependencies {
   readonly source: PackageSource;
   readonly feeds: ReadonlyMap<string, Feed>;
@@ -94,10 +108,29 @@ export interface PollDependencies {
   /** Where verdicts of signature and platform rules are remembered (the ledger); in memory when absent. */
   readonly verdicts?: VerdictMemory;
   /**
-   * Listings shared with the other workers of the ledger (split roles), behind this worker's own cache;
-   * `ttlMs` is how old a shared listing may be when a poll accepts any recent one.
+   * Listings and tag digests shared with the other workers of the ledger (split roles), behind this worker's
+   * own caches; `ttlMs` is how old a shared answer may be when a poll accepts any recent one.
    */
-  readonly shared?: { readonly listings: SharedListings; readonly ttlMs: number };
+  readonly shared?: {
+    readonly listings: SharedListings;
+    readonly digests?: SharedDigests;
+    readonly ttlMs: number;
+  };
+}
+
+/**
+ * When a poll was wanted, for the poll-lag metric: a scheduled poll at its slot; any other (a trigger's
+ * first, one asked for by a user, a notification or a change) when its activity's attempt was scheduled,
+ * local activities included, so the wait for a free slot on a busy worker shows too. Null outside an
+ * activity (a direct call).
+ */
+function wantedAtMs(input: Pick<PollPackageInput, 'dueAtMs'>): number | null {
+  if (input.dueAtMs !== undefined) return input.dueAtMs;
+  try {
+    return activityInfo().currentAttemptScheduledTimestampMs;
+  } catch {
+    return null;
+  }
 }
 
 /** Turns a feed error into an activity failure: retryable or not, with the registry's Retry-After. */
@@ -141,6 +174,37 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
             shared.listings.get(
               key,
               Math.min(maxAgeMs ?? shared.ttlMs, shared.ttlMs),
+              () => read(flight),
+              flight,
+            )
+        : read,
+      maxAgeMs ?? undefined,
+      signal,
+    );
+  };
+
+  /** The digest of the poll's best tag: this worker's cache, then the other workers' read, then the feed. */
+  const digestOf = (
+    feed: Feed,
+    pkg: string,
+    tag: string,
+    list: PackageListing,
+    rule: { trackDigest: boolean },
+    input: PollPackageInput,
+    signal: AbortSignal,
+  ) => {
+    const key = `${feed.id}|${pkg}`;
+    const maxAgeMs = digestMaxAgeMs(input, rule.trackDigest, Date.now());
+    // One HEAD waits out a tag the registry lists but cannot serve yet, under the lease, for every worker.
+    const read = (flight: AbortSignal) => whileListed(() => deps.source.digest(feed, pkg, tag, list), flight);
+    const { digests, ttlMs = 0 } = deps.shared ?? {};
+    return deps.digestCache.get(
+      `${key}|${tag}`,
+      digests
+        ? (flight) =>
+            digests.get(
+              SharedDigests.key(key, tag),
+              Math.min(maxAgeMs ?? ttlMs, ttlMs),
               () => read(flight),
               flight,
             )
@@ -201,8 +265,8 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
     /** Lists a package's tags and returns the few candidates that matter, never the full list. */
     async pollPackage(input: PollPackageInput): Promise<PollPackageResult> {
       const started = performance.now();
-      if (input.dueAtMs !== undefined)
-        metrics.pollLag.observe(Math.max(0, Date.now() - input.dueAtMs) / 1000);
+      const wanted = wantedAtMs(input);
+      if (wanted !== null) metrics.pollLag.observe(Math.max(0, Date.now() - wanted) / 1000);
       const feed = resolveFeed(deps.feeds, input.feed)?.id ?? 'unknown';
       try {
         const result = await withLiveness((signal) => pollOnce(input, signal), {
@@ -303,16 +367,8 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
       );
       const limit = Math.max(1, input.limit);
       const gate = rule.needsVerification ? gateOf(input.rule) : null;
-      const digestOf = (tag: string) =>
-        whileListed(
-          () =>
-            deps.digestCache.get(
-              `${key}|${tag}`,
-              () => deps.source.digest(feed, input.package, tag, list),
-              rule.trackDigest ? 0 : (input.maxAgeMs ?? undefined),
-            ),
-          signal,
-        );
+      // This worker's cache, then the other workers' read, then the feed (see digestOf).
+      const digestOfTag = (tag: string) => digestOf(feed, input.package, tag, list, rule, input, signal);
       const candidates: string[] = [];
       /** The digests verified, by tag: the release takes the digest that was checked, not a later read. */
       const verified = new Map<string, string>();
@@ -336,7 +392,7 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
             if (!imageConfigPasses(rule, config, Date.now())) continue;
           }
           if (gate) {
-            const digest = await digestOf(tag);
+            const digest = await digestOfTag(tag);
             const verdict =
               digest === null
                 ? { passed: false, reason: 'no digest to verify', key: null }
@@ -354,7 +410,7 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
         }
       }
       const best = candidates[0] ?? null;
-      const digest = best === null ? null : (verified.get(best) ?? (await digestOf(best)));
+      const digest = best === null ? null : (verified.get(best) ?? (await digestOfTag(best)));
       log.debug('polled package', {
         feed: feed.id,
         package: input.package,

@@ -69,6 +69,16 @@ function parseFlags() {
         'cpu-profile': { type: 'string' },
         /** A directory: each process's output (stdout and stderr) is kept there as <role>-<K>.log. */
         logs: { type: 'string' },
+        /**
+         * Packages per project (default 1): with more, each project holds this many packages and each trigger
+         * watches one of them, the layout of a team's estate (several images released together).
+         */
+        'packages-per-project': { type: 'string', default: '1' },
+        /**
+         * Creation only: apply the manifest, wait until the worker has run every new trigger's first
+         * workflow tasks (the task queue's backlog is empty), print what it cost, and stop.
+         */
+        'apply-only': { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -79,7 +89,7 @@ function parseFlags() {
 const { values } = parseFlags();
 /** A whole number flag within bounds; anything else ends the bench with one line and status 2. */
 function count(
-  flag: 'triggers' | 'packages' | 'interval' | 'duration' | 'workers' | 'load',
+  flag: 'triggers' | 'packages' | 'interval' | 'duration' | 'workers' | 'load' | 'packages-per-project',
   min: number,
   max: number,
 ) {
@@ -96,6 +106,27 @@ function count(
 const N = count('triggers', 1, 100_000);
 const P = Math.min(count('packages', 1, 10_000), N);
 const INTERVAL = count('interval', 1, 86_400);
+/** Packages per project; the projects are P / K, so K must divide P. */
+const K = count('packages-per-project', 1, 50);
+if (P % K !== 0) {
+  process.stderr.write(`--packages-per-project ${K} must divide --packages ${P}\n`);
+  process.exit(2);
+}
+const PROJECTS = P / K;
+if (K > 1 && values.burst) {
+  process.stderr.write('--burst needs one package per project\n');
+  process.exit(2);
+}
+/** Trigger i watches package i % P; its project and name (one package per project keeps the old names). */
+const triggerOf = (i: number) => {
+  const pkg = i % P;
+  const round = Math.floor(i / P);
+  return {
+    project: `b${Math.floor(pkg / K)}`,
+    name: K === 1 ? `t${round}` : `t${round}-app${pkg % K}`,
+    watch: `app${pkg % K}`,
+  };
+};
 const DURATION = count('duration', 1, 86_400);
 if (values.ledger !== 'embedded' && values.ledger !== 'postgres') {
   process.stderr.write('--ledger must be postgres or embedded\n');
@@ -390,6 +421,10 @@ async function main(): Promise<void> {
       return { name: role === 'worker' ? `worker ${i}` : role, child, port };
     };
     for (const [i, role] of roles.entries()) processes.push(await startRole(role, i));
+    // What a process costs before it holds any workflow: the base the worker's memory budget starts from.
+    say(
+      `RSS at start, nothing cached: ${processes.map((p) => `${p.name} ${(usage(p.child.pid!).rss / 1024 / 1024).toFixed(0)} MB`).join(', ')}`,
+    );
     const api = `http://127.0.0.1:${apiPort}`;
     const call = async (method: string, p: string, body?: unknown) => {
       const res = await fetch(`${api}${p}`, {
@@ -408,17 +443,25 @@ async function main(): Promise<void> {
     // Projects and triggers as an operator creates them: one `apply -f` of a manifest.
     const manifest = path.join(dir, 'manifest.yaml');
     const lines = ['projects:'];
-    for (let p = 0; p < P; p++) {
-      lines.push(
-        `  - name: b${p}`,
-        `    packages: [{ name: app, feed: bench, package: bench/app${p} }]`,
-        '    triggers:',
-      );
-      for (let i = p; i < N; i += P)
-        lines.push(`      - { name: t${Math.floor(i / P)}, intervalSeconds: ${INTERVAL} }`);
+    for (let q = 0; q < PROJECTS; q++) {
+      lines.push(`  - name: b${q}`, '    packages:');
+      for (let k = 0; k < K; k++)
+        lines.push(`      - { name: app${k}, feed: bench, package: bench/app${q * K + k} }`);
+      lines.push('    triggers:');
+      for (let i = 0; i < N; i++) {
+        const t = triggerOf(i);
+        if (t.project !== `b${q}`) continue;
+        lines.push(
+          K === 1
+            ? `      - { name: ${t.name}, intervalSeconds: ${INTERVAL} }`
+            : `      - { name: ${t.name}, watch: [${t.watch}], intervalSeconds: ${INTERVAL} }`,
+        );
+      }
     }
     writeFileSync(manifest, `${lines.join('\n')}\n`);
     const c0 = Date.now();
+    // What the creation costs each process (CPU seconds), the apply and what follows it.
+    const creationCpu0 = [...processes.map((p) => usage(p.child.pid!).cpu), usage(server.pid!).cpu];
     const apply = spawn(
       process.execPath,
       [
@@ -455,8 +498,51 @@ async function main(): Promise<void> {
           `${labels.replace(/"/g, '')}: ${((r.sum / r.count) * 1000).toFixed(0)} ms × ${r.count}`,
       );
     say(
-      `apply -f of ${P} projects and ${N} triggers: ${createSeconds.toFixed(1)} s (${(N / createSeconds).toFixed(0)} triggers/s)`,
+      `apply -f of ${PROJECTS} projects (${K} package${K > 1 ? 's' : ''} each) and ${N} triggers: ` +
+        `${createSeconds.toFixed(1)} s (${(N / createSeconds).toFixed(0)} triggers/s)`,
     );
+    const creationCpu = (at: number[]) =>
+      [...processes.map((p) => p.name), 'server']
+        .map((name, k) => `${name} ${(at[k] - creationCpu0[k]).toFixed(0)} s`)
+        .join(', ');
+    const cpuNow = () => [...processes.map((p) => usage(p.child.pid!).cpu), usage(server.pid!).cpu];
+    say(`CPU during the apply: ${creationCpu(cpuNow())}`);
+    if (values['apply-only']) {
+      // Settled: every project has its first release and no task waits for a worker (two samples running).
+      let quiet = 0;
+      const settle0 = Date.now();
+      while (quiet < 2) {
+        if (Date.now() - settle0 > 30 * 60_000) throw new Error('the creation did not settle in 30 minutes');
+        await sleep(2000);
+        const backlogs = await Promise.all(
+          [1, 2].map((taskQueueType) =>
+            client.workflowService
+              .describeTaskQueue({
+                namespace: 'default',
+                taskQueue: { name: 'feed-triggers' },
+                taskQueueType,
+                reportStats: true,
+              })
+              .then(({ stats }) => Number(stats?.approximateBacklogCount ?? 0))
+              .catch(() => 1),
+          ),
+        );
+        quiet = backlogs.every((b) => b === 0) ? quiet + 1 : 0;
+      }
+      let released = 0;
+      for (let p = 0; p < PROJECTS; p++)
+        if (((await call('GET', `/projects/b${p}/releases`)) as { releases: unknown[] }).releases.length > 0)
+          released++;
+      say(
+        `settled ${((Date.now() - c0) / 1000).toFixed(1)} s after the apply began (task queue empty); ` +
+          `projects with a release: ${released} of ${PROJECTS}; CPU from the apply's start: ${creationCpu(cpuNow())}; ` +
+          `worker RSS ${processes
+            .filter((p) => p.name !== 'api')
+            .map((p) => `${(usage(p.child.pid!).rss / 1024 / 1024).toFixed(0)} MB`)
+            .join(' + ')}`,
+      );
+      return;
+    }
 
     if (routeTimes.length > 0) say(`API answers during the apply (mean): ${routeTimes.join('; ')}`);
     if (values.burst) {
@@ -551,8 +637,7 @@ async function main(): Promise<void> {
       Array.from({ length: N }, (_, i) => i),
       16,
       async (i) => {
-        const p = `b${i % P}`;
-        const t = `t${Math.floor(i / P)}`;
+        const { project: p, name: t } = triggerOf(i);
         let history: Array<{ at: string }>;
         try {
           ({ history } = (await call('GET', `/triggers/${p}/${t}/history`)) as {
@@ -574,8 +659,7 @@ async function main(): Promise<void> {
     // Events per idle iteration in the sample trigger's current run (runs continue as new).
     // One idle iteration: the events between the last two evaluations of a trigger's current run.
     for (let i = N - 1; i >= Math.max(0, N - 50) && sampleIterations === 0; i--) {
-      const p = `b${i % P}`;
-      const t = `t${Math.floor(i / P)}`;
+      const { project: p, name: t } = triggerOf(i);
       const sample = client.workflow.getHandle(`trigger/${p}/${t}`);
       const runStart = (await sample.describe()).startTime.getTime();
       const events = (await sample.fetchHistory()).events ?? [];
@@ -706,17 +790,17 @@ async function main(): Promise<void> {
     // Never twice, never lost: the triggers of a project (on one or several workers) raced to release 1.0.0.
     const releaseCounts = new Map<number, number>();
     await pool(
-      Array.from({ length: P }, (_, p) => p),
+      Array.from({ length: PROJECTS }, (_, p) => p),
       16,
       async (p) => {
         const { releases } = (await call('GET', `/projects/b${p}/releases`)) as { releases: unknown[] };
         releaseCounts.set(releases.length, (releaseCounts.get(releases.length) ?? 0) + 1);
       },
     );
-    const oneEach = releaseCounts.get(1) === P;
+    const oneEach = releaseCounts.get(1) === PROJECTS;
     say(
       oneEach
-        ? `releases: one in each of the ${P} projects (none twice, none missing)`
+        ? `releases: one in each of the ${PROJECTS} projects (none twice, none missing)`
         : `releases per project: ${[...releaseCounts].map(([n, c]) => `${c} projects with ${n}`).join(', ')}`,
     );
     if (!oneEach) process.exitCode = 1;

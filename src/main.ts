@@ -143,13 +143,13 @@ async function startService(
     config.databaseUrl ? { url: config.databaseUrl } : { dataDir: path.join(config.dataDir, 'ledger') },
   );
   opened.push(() => database.close());
-  const { ledger, access, receivers, listings, sessions, overview, changes } = openStores(database, {
+  const { ledger, access, receivers, listings, digests, sessions, overview, changes } = openStores(database, {
     receivers: config.receivers,
     listings: {
       onError: (err) =>
         logger.warn(
           { component: 'worker' },
-          `shared listings: the database failed (${(err as Error).message}); reading the feed`,
+          `shared feed reads: the database failed (${(err as Error).message}); reading the feed`,
         ),
     },
   });
@@ -178,8 +178,8 @@ async function startService(
           client,
           ledger,
           config,
-          // Workers on one PostgreSQL ledger read each package once between them.
-          ...(config.databaseUrl ? { listings } : {}),
+          // Workers on one PostgreSQL ledger list each package and read its digest once between them.
+          ...(config.databaseUrl ? { listings, digests } : {}),
           log: (m) => logger.warn({ component: 'worker' }, m),
         });
   const health = new TemporalHealth(client).start();

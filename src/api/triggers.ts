@@ -1,9 +1,20 @@
-import { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowExecutionDescription,
+  WorkflowHandle,
+} from '@temporalio/client';
 import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { Ledger } from '../db/ledger';
 import { FailureCode } from '../domain/failures';
-import { triggerStatus, TriggerSpec, TriggerState, watchedPackageKey } from '../domain/trigger';
+import {
+  triggerStatus,
+  TriggerChannelView,
+  TriggerSpec,
+  TriggerState,
+  watchedPackageKey,
+} from '../domain/trigger';
 import { SlugSchema, TriggerDescriptionSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import {
   configureTrigger,
@@ -45,6 +56,35 @@ export const ChangeSchema = z
     description: TriggerDescriptionSchema.optional(),
   })
   .strict();
+
+/**
+ * The most triggers one bulk request starts: a project's worth in a manifest (apply -f allows 100 a project).
+ * Each is one workflow start; a request of 100 answers in well under a second on an idle box.
+ */
+export const MAX_BULK_TRIGGERS = 100;
+/** Triggers started at once from one request; more only queue on the Temporal server's connection. */
+const BULK_STARTS_IN_FLIGHT = 16;
+const BulkTriggersBody = z.object({ triggers: z.array(z.unknown()).min(1).max(MAX_BULK_TRIGGERS) }).strict();
+/** What the body holds, for the OpenAPI document (each item as POST /projects/{project}/triggers takes it). */
+const BulkTriggersDoc = z
+  .object({ triggers: z.array(TriggerSpecSchema).min(1).max(MAX_BULK_TRIGGERS) })
+  .strict();
+const BulkTriggersResult = z.object({
+  results: z.array(z.object({ id: z.string(), name: z.string(), created: z.boolean() })),
+});
+
+/** A channel as the ledger answers it for a new trigger. */
+type TriggerChannel = TriggerChannelView;
+
+/** The view a new trigger starts with, so its first evaluation is one local activity like every later one. */
+function viewOf(channel: TriggerChannel): TriggerChannelView {
+  return {
+    revision: channel.revision,
+    packages: channel.packages,
+    rules: channel.rules,
+    lastRelease: channel.lastRelease,
+  };
+}
 
 /** A trigger as the API shows it: its spec, its status and its state. */
 function present(state: TriggerState) {
@@ -243,6 +283,38 @@ export const TRIGGER_ROUTES = defineRoutes({
     bodyExample: { project: 'shop', name: 'web', intervalSeconds: 60 },
     responses: triggerCreated,
   },
+  createProjectTriggers: {
+    method: 'POST',
+    path: '/projects/:project/triggers/bulk',
+    access: 'admin',
+    temporal: true,
+    summary: `Start up to ${MAX_BULK_TRIGGERS} triggers in a project at once (what apply -f sends)`,
+    tag: 'triggers',
+    params: ProjectParams,
+    body: BulkTriggersDoc,
+    bodyExample: {
+      triggers: [
+        { project: 'shop', name: 'web', intervalSeconds: 60 },
+        { project: 'shop', name: 'api', watch: ['api'] },
+      ],
+    },
+    responses: {
+      200: {
+        description:
+          'Every trigger checked before any started; each started, or already running (then left as it is)',
+        schema: BulkTriggersResult,
+        example: {
+          results: [
+            { id: 'trigger/shop/web', name: 'web', created: true },
+            { id: 'trigger/shop/api', name: 'api', created: false },
+          ],
+        },
+      },
+      400: invalid,
+      404: notFound('project, channel or package'),
+      503: unavailable,
+    },
+  },
   listTriggers: {
     method: 'GET',
     path: '/triggers',
@@ -430,11 +502,8 @@ export function triggerHandlers(
   const running = async (params: unknown): Promise<WorkflowHandle<TriggerWorkflow>> =>
     (await described(params)).handle;
 
-  /**
-   * The trigger's channel as it is now, and the feed/package keys of the packages it watches: one read of the
-   * project and its channel head. 404 for an unknown project, channel or package.
-   */
-  async function checkAgainstProject(spec: Pick<TriggerSpec, 'project' | 'channel' | 'watch'>) {
+  /** The trigger's channel as it is now: one read of the project and its channel head; 404 when unknown. */
+  async function channelOf(spec: Pick<TriggerSpec, 'project' | 'channel'>): Promise<TriggerChannel> {
     const channel = await ledger.channelView(spec.project, spec.channel).catch((err: unknown) => {
       throw problemFor(err, {
         detail: (code, message) =>
@@ -447,11 +516,25 @@ export function triggerHandlers(
     });
     // Without a known revision the ledger always answers with the view.
     if (!channel) throw new Error(`no view of channel ${spec.channel} in project ${spec.project}`);
+    return channel;
+  }
+
+  /** The feed/package keys of the packages a trigger watches in its channel; 404 for a package not there. */
+  function watchedKeys(spec: Pick<TriggerSpec, 'project' | 'watch'>, channel: TriggerChannel): string[] {
     const refs = channel.packages.filter((p) => spec.watch === undefined || spec.watch.includes(p.name));
     const missing = (spec.watch ?? []).filter((n) => !channel.packages.some((p) => p.name === n));
     if (missing.length > 0)
       throw new HttpProblem(404, 'Not found', `project ${spec.project} has no package ${missing.join(', ')}`);
-    return { channel, packages: refs.map((r) => watchedPackageKey(r.feed, r.package)) };
+    return refs.map((r) => watchedPackageKey(r.feed, r.package));
+  }
+
+  /**
+   * The trigger's channel as it is now, and the feed/package keys of the packages it watches: one read of the
+   * project and its channel head. 404 for an unknown project, channel or package.
+   */
+  async function checkAgainstProject(spec: Pick<TriggerSpec, 'project' | 'channel' | 'watch'>) {
+    const channel = await channelOf(spec);
+    return { channel, packages: watchedKeys(spec, channel) };
   }
 
   async function create(body: unknown, res: import('express').Response): Promise<void> {
@@ -460,14 +543,8 @@ export function triggerHandlers(
     // in one local activity, as every later one does, instead of loading it and polling in two activities.
     const { channel, packages } = await checkAgainstProject(spec);
     const workflowId = triggerWorkflowId(spec.project, spec.name);
-    const view = {
-      revision: channel.revision,
-      packages: channel.packages,
-      rules: channel.rules,
-      lastRelease: channel.lastRelease,
-    };
     try {
-      const handle = await startTrigger(client, taskQueue, { spec, view, packages });
+      const handle = await startTrigger(client, taskQueue, { spec, view: viewOf(channel), packages });
       res
         .status(201)
         .location(`/triggers/${spec.project}/${spec.name}`)
@@ -504,6 +581,75 @@ export function triggerHandlers(
       await signalTrigger(handle, action);
       res.status(202).json({ id: handle.workflowId, accepted: action });
     };
+
+  /**
+   * Many triggers of one project in one request: all are checked first (schema, names, channels, watched
+   * packages; one read of each channel), and the first bad one is answered with its index before any starts.
+   * Then each starts; one already running is reported and left as it is (apply -f compares and changes it).
+   * A failure part-way leaves the ones started running: the request can be sent again.
+   */
+  const createProjectTriggers: RequestHandler = async (req, res) => {
+    const { project: p } = parseOr400(ProjectParams, req.params);
+    const { triggers: items } = parseOr400(BulkTriggersBody, req.body);
+    const names = new Set<string>();
+    const specs = items.map((item, i) => {
+      const given = item && typeof item === 'object' && !Array.isArray(item) ? item : null;
+      if (given && 'project' in given && given.project !== p)
+        throw new HttpProblem(
+          400,
+          'Invalid request',
+          `triggers.${i}.project: "${String(given.project).slice(0, 63)}" does not match the path (${p})`,
+          [{ field: `triggers.${i}.project`, message: 'does not match the path' }],
+        );
+      const spec = parseOr400(TriggerSpecSchema, given ? { ...given, project: p } : item, `triggers.${i}`);
+      if (names.has(spec.name))
+        throw new HttpProblem(
+          400,
+          'Invalid request',
+          `triggers.${i}.name: trigger "${spec.name}" is listed twice`,
+          [{ field: `triggers.${i}.name`, message: 'listed twice' }],
+        );
+      names.add(spec.name);
+      return spec;
+    });
+    const channels = new Map<string, Promise<TriggerChannel>>();
+    const checked: Array<{ spec: TriggerSpec; channel: TriggerChannel; packages: string[] }> = [];
+    for (const [i, spec] of specs.entries()) {
+      let channel = channels.get(spec.channel);
+      if (!channel) channels.set(spec.channel, (channel = channelOf(spec)));
+      try {
+        const found = await channel;
+        checked.push({ spec, channel: found, packages: watchedKeys(spec, found) });
+      } catch (err) {
+        // The item is named: which of a hundred triggers asked for a missing channel or package.
+        if (err instanceof HttpProblem && err.status === 404)
+          throw new HttpProblem(404, err.title, `triggers.${i}: ${err.message}`);
+        throw err;
+      }
+    }
+    const results: Array<{ id: string; name: string; created: boolean }> = [];
+    let next = 0;
+    const startOne = async ({ spec, channel, packages }: (typeof checked)[number]) => {
+      const id = triggerWorkflowId(spec.project, spec.name);
+      try {
+        await startTrigger(client, taskQueue, { spec, view: viewOf(channel), packages });
+        return { id, name: spec.name, created: true };
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError)
+          return { id, name: spec.name, created: false };
+        throw problemFor(err);
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(BULK_STARTS_IN_FLIGHT, checked.length) }, async () => {
+        while (next < checked.length) {
+          const k = next++;
+          results[k] = await startOne(checked[k]);
+        }
+      }),
+    );
+    res.json({ results });
+  };
 
   const createTrigger: RequestHandler = (req, res) => create(req.body, res);
   const createProjectTrigger: RequestHandler = async (req, res) => {
@@ -596,6 +742,7 @@ export function triggerHandlers(
   return {
     createTrigger,
     createProjectTrigger,
+    createProjectTriggers,
     listTriggers,
     listProjectTriggers,
     getTrigger,

@@ -1,9 +1,9 @@
 import { Kysely, sql } from 'kysely';
 import type { PackageListing } from '../feeds/package-source';
-import type { Schema, StoredListing } from './schema';
+import type { Schema, StoredDigest, StoredListing, StoredRead } from './schema';
 
 export interface SharedListingsOptions {
-  /** How long one worker may hold a package's read before another may take it over. */
+  /** How long one worker may hold a read before another may take it over (a kill -9 holds it this long). */
   readonly leaseMs: number;
   /** How long a worker waits for another's read before reading the feed itself. */
   readonly waitMs: number;
@@ -17,35 +17,39 @@ export interface SharedListingsOptions {
 
 const DEFAULTS: SharedListingsOptions = { leaseMs: 20_000, waitMs: 5_000, stepMs: 50, maxBytes: 1024 * 1024 };
 
+/** How a shared value is written to the table's JSON column and read back. */
+interface StoredForm<T> {
+  toStored(value: T): StoredRead;
+  fromStored(stored: StoredRead): T;
+}
+
 /**
- * Tag listings shared by the workers of one ledger database. Triggers on a package poll in the same second
+ * Feed reads shared by the workers of one ledger database. Triggers on a package poll in the same second
  * (their phase comes from the package), and with several workers they sit on several of them: without
  * this, each worker would read the package once per interval. One worker takes a short lease on the
- * package's row and reads the feed; the others wait for its listing. A failed read frees the lease at once
- * and marks the stored listing stale; a stuck one expires. The database is an optimisation only: when it fails, or the reader is slow, a
- * worker reads the feed itself, as it would alone.
+ * read's row and reads the feed; the others wait for its answer. A failed read frees the lease at once
+ * and marks the stored answer stale; a stuck one (a worker killed with kill -9) expires after `leaseMs`.
+ * The database is an optimisation only: when it fails, or the reader is slow, a worker reads the feed
+ * itself, as it would alone. Tag listings and tag digests share the one table, keyed apart (`feed|package`
+ * for a listing, `feed|package@tag` for a digest: `@` is in no feed id, repository or tag).
  */
-export class SharedListings {
+class SharedReads<T> {
   private readonly options: SharedListingsOptions;
 
   constructor(
     private readonly db: Kysely<Schema>,
+    private readonly form: StoredForm<T>,
     options: Partial<SharedListingsOptions> = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
   }
 
-  /** A listing of `key` read at most `maxAgeMs` ago, by any worker; else `load`'s, shared with the others. */
-  async get(
-    key: string,
-    maxAgeMs: number,
-    load: () => Promise<PackageListing>,
-    signal?: AbortSignal,
-  ): Promise<PackageListing> {
+  /** The answer for `key` read at most `maxAgeMs` ago, by any worker; else `load`'s, shared with the others. */
+  async get(key: string, maxAgeMs: number, load: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     let since: Date;
     try {
       const found = await this.fresh(key, maxAgeMs);
-      if (found.listing) return fromStored(found.listing);
+      if (found.listing) return this.form.fromStored(found.listing);
       since = found.since;
       if (await this.lease(key, since)) return await this.read(key, load);
     } catch (err) {
@@ -68,7 +72,7 @@ export class SharedListings {
           .executeTakeFirst();
         if (row?.fetched_at && row.fetched_at >= since) {
           // Read since we asked: shared unless it was too large to store.
-          if (row.listing) return fromStored(row.listing);
+          if (row.listing) return this.form.fromStored(row.listing);
           break;
         }
         // The reader gave up (its read failed) or its lease ran out: read for everyone.
@@ -85,7 +89,7 @@ export class SharedListings {
   /** The stored listing if read since `now - maxAgeMs`, and that moment by the database's clock. */
   private async fresh(key: string, maxAgeMs: number) {
     const age = sql`(${Math.max(0, Math.floor(maxAgeMs))} * interval '1 millisecond')`;
-    const { rows } = await sql<{ since: Date; listing: StoredListing | null }>`
+    const { rows } = await sql<{ since: Date; listing: StoredRead | null }>`
       SELECT now() - ${age} AS since,
         (SELECT listing FROM feed_listings WHERE key = ${key} AND fetched_at >= now() - ${age}) AS listing
     `.execute(this.db);
@@ -118,8 +122,8 @@ export class SharedListings {
   }
 
   /** Reads the feed under the lease and stores what it read; a failed read frees the lease for another. */
-  private async read(key: string, load: () => Promise<PackageListing>): Promise<PackageListing> {
-    let listing: PackageListing;
+  private async read(key: string, load: () => Promise<T>): Promise<T> {
+    let listing: T;
     try {
       listing = await load();
     } catch (err) {
@@ -132,7 +136,7 @@ export class SharedListings {
         .catch((e: unknown) => this.options.onError?.(e));
       throw new ReadFailed(err);
     }
-    const stored = JSON.stringify(toStored(listing));
+    const stored = JSON.stringify(this.form.toStored(listing));
     await this.db
       .updateTable('feed_listings')
       .set({
@@ -152,6 +156,34 @@ export class SharedListings {
 class ReadFailed extends Error {
   constructor(override readonly cause: unknown) {
     super('the feed read failed');
+  }
+}
+
+/** Tag listings shared by the workers of one ledger: one read of a package per interval between them. */
+export class SharedListings extends SharedReads<PackageListing> {
+  constructor(db: Kysely<Schema>, options: Partial<SharedListingsOptions> = {}) {
+    super(db, { toStored, fromStored: (stored) => fromStored(stored as StoredListing) }, options);
+  }
+}
+
+/**
+ * Tag digests (a manifest HEAD each) shared by the workers of one ledger, keyed by feed, package and tag.
+ * A tag's digest can move, so a poll takes one only as young as the listing it would share (read since
+ * shortly before its slot): one HEAD per package per interval between all workers, never one from an
+ * earlier slot.
+ */
+export class SharedDigests extends SharedReads<string | null> {
+  constructor(db: Kysely<Schema>, options: Partial<SharedListingsOptions> = {}) {
+    super(
+      db,
+      { toStored: (digest) => ({ digest }), fromStored: (stored) => (stored as StoredDigest).digest },
+      options,
+    );
+  }
+
+  /** The row key of a tag's digest: the listing's key and the tag (`@` is in neither). */
+  static key(listingKey: string, tag: string): string {
+    return `${listingKey}@${tag}`;
   }
 }
 

@@ -163,13 +163,13 @@ export interface ApprovalsTable {
 }
 
 export interface FeedListingsTable {
-  /** `feed|package`, as the worker's own listing cache keys it. */
+  /** `feed|package` for a listing, as the worker's own cache keys it; `feed|package@tag` for a digest. */
   key: string;
   /** When the listing was read from the feed (the database's clock); null while only leased. */
   fetched_at: Timestamp | null;
   /** Until when one worker reads the feed for everyone; others wait for its listing meanwhile. */
   lease_until: Timestamp | null;
-  listing: JSONColumnType<StoredListing | null, string | null, string | null>;
+  listing: JSONColumnType<StoredRead | null, string | null, string | null>;
 }
 
 /** A package listing as the workers share it: tags, the registry's rate-limit reading, known digests. */
@@ -178,6 +178,14 @@ export interface StoredListing {
   readonly rateLimitRemaining: number | null;
   readonly digests: Record<string, string> | null;
 }
+
+/** A tag's digest as the workers share it (null: the feed has none, e.g. a Helm repository). */
+export interface StoredDigest {
+  readonly digest: string | null;
+}
+
+/** What a row of feed_listings holds: a listing, or a tag's digest. */
+export type StoredRead = StoredListing | StoredDigest;
 
 /** A console sign-in (src/db/sessions.ts): the session id is kept hashed. */
 export interface ConsoleSessionsTable {

@@ -4,7 +4,7 @@ import { ChangeStore } from './changes';
 import { DeliveryStore } from './deliveries';
 import { DeploymentStore } from './deployments';
 import { FreezeStore } from './freezes';
-import { SharedListings, SharedListingsOptions } from './feed-listings';
+import { SharedDigests, SharedListings, SharedListingsOptions } from './feed-listings';
 import { Ledger } from './ledger';
 import { ProjectStore } from './projects';
 import type { Database } from './open';
@@ -33,6 +33,8 @@ export interface Stores {
   readonly receivers: ReceiverStore;
   /** Tag listings shared between the workers on this database. */
   readonly listings: SharedListings;
+  /** Tag digests (manifest HEADs) shared between the workers on this database. */
+  readonly digests: SharedDigests;
   /** Console sessions, each bound to the API token it was opened with. */
   readonly sessions: SessionStore;
   /** What is deployed where, for every project at once. */
@@ -44,6 +46,7 @@ export interface Stores {
 export interface StoresOptions {
   /** Receivers defined in the configuration file. */
   readonly receivers?: readonly ConfiguredReceiver[];
+  /** For the shared listings and the shared digests alike. */
   readonly listings?: Partial<SharedListingsOptions>;
 }
 
@@ -63,6 +66,7 @@ export function openStores(
     access: new AccessStore(database.db),
     receivers: new ReceiverStore(database.db, options.receivers),
     listings: new SharedListings(database.db, options.listings),
+    digests: new SharedDigests(database.db, options.listings),
     sessions: new SessionStore(database.db),
     overview: new OverviewStore(database.db),
     changes: new ChangeStore(database.db),

@@ -27,7 +27,7 @@ export const metrics = {
   }),
   pollLag: new Histogram({
     name: 'feed_triggers_poll_lag_seconds',
-    help: 'How late a scheduled poll started against its slot.',
+    help: 'How late a poll started: a scheduled one against its slot, any other against when its activity (local or not) was scheduled.',
     buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
     registers: [registry],
   }),

@@ -6,7 +6,7 @@ import { createChannelActivities } from '../../activities/channel';
 import { createLedgerActivities, LedgerDependencies } from '../../activities/ledger';
 import { createLifecycleActivities, LifecycleDependencies } from '../../activities/lifecycle';
 import { Ledger } from '../db/ledger';
-import { SharedListings } from '../db/feed-listings';
+import { SharedDigests, SharedListings } from '../db/feed-listings';
 import { Config, DEFAULT_WORKER_MEMORY_MIB } from '../config';
 import { HttpClient } from '../net/http';
 import { CredentialStore, EcrTokenSource } from '../feeds/credentials';
@@ -38,8 +38,12 @@ export interface WorkerOptions {
   readonly ecrTokenSource?: EcrTokenSource;
   /** Tag listings shared with the other workers on the ledger's database (split roles on PostgreSQL). */
   readonly listings?: SharedListings;
+  /** Tag digests shared the same way (with `listings` only). */
+  readonly digests?: SharedDigests;
   /** Where the worker's own warnings go (the service's logger). */
   readonly log?: (message: string) => void;
+  /** The worker's identity in workflow histories (the SDK's pid@host when absent). */
+  readonly identity?: string;
   /** Replacements for activities by name (tests that stop a worker mid-activity). */
   readonly extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
 }
@@ -90,7 +94,13 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     configCache: new SingleFlightCache<ImageConfig>(options.config.pollCacheMs),
     verdicts: options.ledger.verdicts,
     ...(options.listings
-      ? { shared: { listings: options.listings, ttlMs: options.config.pollCacheMs } }
+      ? {
+          shared: {
+            listings: options.listings,
+            digests: options.digests,
+            ttlMs: options.config.pollCacheMs,
+          },
+        }
       : {}),
   });
   const ledger = createLedgerActivities({
@@ -121,6 +131,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     namespace: options.namespace,
     taskQueue: options.config.taskQueue,
     activities,
+    ...(options.identity ? { identity: options.identity } : {}),
     ...workerSizing(options.config.workerMemoryMiB ?? DEFAULT_WORKER_MEMORY_MIB),
     workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle()),
   });

@@ -229,6 +229,70 @@ describe('the trigger API', () => {
     expect((await api.request('POST', '/triggers', trigger())).status).toBe(201);
   });
 
+  test("starts a project's triggers in one request, checked as a whole: the first bad one is named by its index", async () => {
+    await api.request('PUT', '/projects/bulk-api', {
+      packages: [
+        { name: 'a', feed: registry.host, package: 'bulk-api/a' },
+        { name: 'b', feed: registry.host, package: 'bulk-api/b' },
+      ],
+    });
+    const bulk = (triggers: unknown) => api.request('POST', '/projects/bulk-api/triggers/bulk', { triggers });
+    const refusals: Array<[unknown, number, string]> = [
+      [
+        [{ name: 't1' }, { name: 't2' }, { name: 't3', intervalSeconds: 5 }],
+        400,
+        'triggers.2.intervalSeconds',
+      ],
+      [[{ name: 't1' }, { name: 't1' }], 400, 'triggers.1.name'],
+      [[{ name: 't1' }, { name: 't2', project: 'other' }], 400, 'triggers.1.project'],
+      [[{ name: 't1', colour: 'blue' }], 400, 'triggers.0.colour'],
+      [['t1'], 400, 'triggers.0'],
+      [Array.from({ length: 101 }, (_, i) => ({ name: `t${i}` })), 400, 'triggers'],
+      [[], 400, 'triggers'],
+      [{ name: 't1' }, 400, 'triggers'],
+    ];
+    for (const [triggers, status, field] of refusals) {
+      const res = await bulk(triggers);
+      expect([field, res.status, res.body.errors?.[0]?.field]).toEqual([field, status, field]);
+    }
+    // A missing package or channel is a 404 naming the item.
+    const missing = await bulk([{ name: 't1' }, { name: 't2', watch: ['nope'] }]);
+    expect([missing.status, missing.body.detail]).toEqual([
+      404,
+      'triggers.1: project bulk-api has no package nope',
+    ]);
+    const noChannel = await bulk([{ name: 't1', channel: 'beta' }]);
+    expect([noChannel.status, noChannel.body.detail]).toEqual([
+      404,
+      'triggers.0: project bulk-api has no channel "beta"',
+    ]);
+    // Nothing was started by a refused request.
+    expect((await api.request('GET', '/triggers/bulk-api/t1')).status).toBe(404);
+
+    const first = await bulk([
+      { name: 't1', intervalSeconds: 3600 },
+      { name: 't2', watch: ['b'], intervalSeconds: 3600 },
+    ]);
+    expect([first.status, first.body]).toEqual([
+      200,
+      {
+        results: [
+          { id: 'trigger/bulk-api/t1', name: 't1', created: true },
+          { id: 'trigger/bulk-api/t2', name: 't2', created: true },
+        ],
+      },
+    ]);
+    // Sent again with one more: the running one is reported and left as it is, the new one starts.
+    const again = await bulk([
+      { name: 't2', intervalSeconds: 600 },
+      { name: 't3', intervalSeconds: 3600 },
+    ]);
+    expect(again.body.results.map((r: { created: boolean }) => r.created)).toEqual([false, true]);
+    const t2 = await api.request('GET', '/triggers/bulk-api/t2');
+    expect([t2.status, t2.body.spec.watch, t2.body.spec.intervalSeconds]).toEqual([200, ['b'], 3600]);
+    for (const t of ['t1', 't2', 't3']) await api.request('DELETE', `/triggers/bulk-api/${t}`);
+  });
+
   test('answers /healthz and 404 problems for unknown routes', async () => {
     expect((await api.request('GET', '/healthz')).body).toEqual({ status: 'ok' });
     const res = await api.request('GET', '/nowhere');

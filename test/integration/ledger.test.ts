@@ -3,7 +3,7 @@ import { Pool } from 'pg';
 import type { Schema } from '../../src/db/schema';
 import { Database, openDatabase } from '../../src/db/open';
 import { Ledger, LedgerError } from '../../src/db/ledger';
-import { SharedListings } from '../../src/db/feed-listings';
+import { SharedDigests, SharedListings } from '../../src/db/feed-listings';
 import { CreateReleaseRequest, ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { ReleasedPackage } from '../../src/domain/trigger';
 import { startPostgres, TestPostgres } from '../support/postgres';
@@ -458,6 +458,39 @@ describe('tag listings shared by the workers of one ledger', () => {
     expect((await new SharedListings(other.db).get(k, 30_000, read)).tags).toEqual(['3.0.0']);
     expect(reads.count).toBe(1);
     expect(Date.now() - started).toBeLessThan(4_000); // the lease (300 ms), not the 5 s wait
+  });
+
+  test("tag digests are shared as listings are: one read between two workers, and a crashed reader's lease runs out", async () => {
+    const [a, b] = [new SharedDigests(database.db, { leaseMs: 300 }), new SharedDigests(other.db)];
+    const k = SharedDigests.key(key(), '1.0.0');
+    let heads = 0;
+    const head = async () => {
+      heads++;
+      await sleep(150);
+      return 'sha256:aaa';
+    };
+    expect(await Promise.all([a.get(k, 30_000, head), b.get(k, 30_000, head)])).toEqual([
+      'sha256:aaa',
+      'sha256:aaa',
+    ]);
+    expect(heads).toBe(1);
+    // A digest read for an earlier slot is not taken by a poll that wants one since its own.
+    await sleep(50);
+    const moved = async () => 'sha256:bbb';
+    expect(await b.get(k, 10, moved)).toBe('sha256:bbb');
+    // A worker killed mid-read (its read never ends) blocks the others only until its lease runs out.
+    const k2 = SharedDigests.key(key(), '2.0.0');
+    let hung = 0;
+    void a
+      .get(k2, 0, () => {
+        hung++;
+        return new Promise<string>(() => undefined);
+      })
+      .catch(() => undefined);
+    await until(() => hung === 1);
+    // This worker would wait ten minutes for another's read: it reads once the lease (300 ms) runs out.
+    const patient = new SharedDigests(other.db, { waitMs: 600_000 });
+    expect(await patient.get(k2, 30_000, async () => 'sha256:ccc')).toBe('sha256:ccc');
   });
 
   test('a listing too large to share is read by each worker, and a database failure falls back to the feed', async () => {

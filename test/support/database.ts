@@ -45,16 +45,18 @@ export async function startLedgerServer(): Promise<TestPostgres> {
  * An empty, migrated ledger database of its own on the run's PostgreSQL server (FEED_TRIGGERS_TEST_DATABASE_URL,
  * set by the global setup); closing it drops it.
  */
-export async function openTestDatabase(): Promise<Database> {
+export async function openTestDatabase(): Promise<Database & { readonly url: string }> {
   const serverUrl = process.env.FEED_TRIGGERS_TEST_DATABASE_URL;
   if (!serverUrl) throw new Error('FEED_TRIGGERS_TEST_DATABASE_URL is not set: run through the global setup');
   const name = `ledger_${randomUUID().replace(/-/g, '')}`;
   await asAdmin(serverUrl, `CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
   // One connection, as the embedded database has: what a call wrote is there for the next query (the audit
   // log's record of a call is written as it answers, and a pool lets a later read overtake it).
-  const database = await openDatabase({ url: onDatabase(serverUrl, name), poolSize: 1 });
+  const url = onDatabase(serverUrl, name);
+  const database = await openDatabase({ url, poolSize: 1 });
   return {
     ...database,
+    url,
     async close() {
       await database.close();
       await asAdmin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

@@ -1,7 +1,8 @@
 import { Client } from '@temporalio/client';
 import { ProjectRelease, ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { Ledger } from '../../src/db/ledger';
-import { TriggerSpecInput, TriggerState } from '../../src/domain/trigger';
+import { TriggerSpecInput, TriggerState, watchedPackageKey } from '../../src/domain/trigger';
+import { startTrigger as startTriggerWorkflow } from '../../workflows/contracts/client';
 import { triggerWorkflowId } from '../../workflows/contracts/ids';
 import { TriggerSpecSchema } from '../../src/domain/trigger-schema';
 import { stateQuery } from '../../workflows/contracts/trigger';
@@ -24,6 +25,28 @@ export async function startTrigger(
     taskQueue,
     workflowId: triggerWorkflowId(spec.project, spec.name),
     args: [{ spec }],
+  });
+  return () => handle.query(stateQuery);
+}
+
+/**
+ * Starts a trigger as the API does: with its channel's view, so even its first evaluation is one local
+ * activity. Returns a function reading its state.
+ */
+export async function startTriggerWithView(
+  env: { readonly client: Client; readonly taskQueue: string; readonly ledger: Ledger },
+  input: TriggerSpecInput,
+): Promise<() => Promise<TriggerState>> {
+  const spec = TriggerSpecSchema.parse(input);
+  const channel = await env.ledger.channelView(spec.project, spec.channel);
+  if (!channel) throw new Error(`no view of channel ${spec.channel} in project ${spec.project}`);
+  const { revision, packages, rules, lastRelease } = channel;
+  const handle = await startTriggerWorkflow(env.client, env.taskQueue, {
+    spec,
+    view: { revision, packages, rules, lastRelease },
+    packages: packages
+      .filter((p) => spec.watch === undefined || spec.watch.includes(p.name))
+      .map((p) => watchedPackageKey(p.feed, p.package)),
   });
   return () => handle.query(stateQuery);
 }

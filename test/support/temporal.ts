@@ -60,6 +60,10 @@ export async function startTestWorker(
     workerMemoryMiB?: number;
     /** Serve the SDK's metrics on this loopback port (only the first worker of a test file installs the runtime). */
     sdkMetricsPort?: number;
+    /** Share listings and digests with the other workers on the database, as split roles on PostgreSQL do. */
+    shareReads?: boolean;
+    /** The worker's identity in workflow histories (tells two workers of one process apart). */
+    identity?: string;
   } = {},
 ): Promise<TestWorkerEnv> {
   installRuntime(options.logger, options.sdkMetricsPort);
@@ -81,6 +85,8 @@ export async function startTestWorker(
     deployBackoff: options.deployBackoff,
     queueHistoryLimit: options.queueHistoryLimit,
     extraActivities: options.extraActivities,
+    ...(options.shareReads ? { listings: stores.listings, digests: stores.digests } : {}),
+    ...(options.identity ? { identity: options.identity } : {}),
     config: {
       taskQueue,
       feeds: options.feeds ?? new Map(),
