@@ -114,8 +114,15 @@ export function toActivityFailure(err: unknown): unknown {
 /** Previews stay small enough for workflow history, whatever the repository holds. */
 const PREVIEW_LIMIT = 100;
 
-/** Activities that poll feeds; thin wrappers over src/feeds with a per-worker single-flight cache. */
-export function createPollActivities(deps: PollDependencies): PollActivities {
+/** How polls and package watchers read a listing: one feed lookup and one cached, shared read path. */
+export interface ListingReader {
+  feedFor(id: string): Feed;
+  /** The package's listing: from this worker's cache or the workers' shared one if at most `maxAgeMs` old. */
+  listing(feed: Feed, pkg: string, maxAgeMs: number | null, signal?: AbortSignal): Promise<PackageListing>;
+}
+
+/** The listing path of polls, for package watchers too, so a watcher's read answers the polls it wakes. */
+export function createListingReader(deps: PollDependencies): ListingReader {
   const feedFor = (id: string): Feed => {
     const feed = resolveFeed(deps.feeds, id);
     if (!feed) throw new FeedError('UNKNOWN_FEED', `feed "${id}" is not configured on this worker`);
@@ -140,7 +147,12 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
       signal,
     );
   };
+  return { feedFor, listing };
+}
 
+/** Activities that poll feeds; thin wrappers over src/feeds with a per-worker single-flight cache. */
+export function createPollActivities(deps: PollDependencies, reader = createListingReader(deps)): PollActivities {
+  const { feedFor, listing } = reader;
   return {
     /** The digest of one tag, and whether the feed has it (manual releases pin versions). */
     async tagDigest(input: {

@@ -12,6 +12,7 @@ import { DevServerStartError } from './temporal/dev-server';
 import { TemporalHealth } from './api/temporal-health';
 import { bindRefusal, checkPortsFree, freePort, PortClaim, PortUnavailableError } from './runtime/ports';
 import { roleUsage } from './runtime/role-help';
+import { ensureWatcher } from '../workflows/contracts/client';
 import { createWorker } from './runtime/worker';
 import { watchWorkflowCache } from './runtime/workflow-cache-watch';
 import { createLogger, TemporalLogger } from './observability/log';
@@ -143,7 +144,7 @@ async function startService(
     config.databaseUrl ? { url: config.databaseUrl } : { dataDir: path.join(config.dataDir, 'ledger') },
   );
   opened.push(() => database.close());
-  const { ledger, access, receivers, listings, sessions, overview, changes } = openStores(database, {
+  const { ledger, access, receivers, listings, sessions, overview, changes, watches } = openStores(database, {
     receivers: config.receivers,
     listings: {
       onError: (err) =>
@@ -180,6 +181,7 @@ async function startService(
           config,
           // Workers on one PostgreSQL ledger read each package once between them.
           ...(config.databaseUrl ? { listings } : {}),
+          watches,
           log: (m) => logger.warn({ component: 'worker' }, m),
         });
   const health = new TemporalHealth(client).start();
@@ -215,6 +217,14 @@ async function startService(
     throw new PortUnavailableError([{ claim, reason: bindRefusal(err) }]);
   });
   const running = worker ? worker.run() : new Promise<void>(() => undefined);
+  // Every shard with subscribers has its watcher (one that ended as a trigger subscribed is started again).
+  if (worker && config.watcherShards > 0)
+    void watches
+      .shards()
+      .then((shards) => Promise.all(shards.map((shard) => ensureWatcher(client, config.taskQueue, shard))))
+      .catch((err: unknown) =>
+        logger.warn({ component: 'worker' }, `package watchers: ${(err as Error).message}; triggers poll on`),
+      );
   // A cache too small for the workflows this worker runs makes every trigger replay when it wakes: say so.
   const cacheWatch =
     worker &&

@@ -150,6 +150,28 @@ export interface ApprovalsTable {
   decided_at: Timestamp;
 }
 
+/** A trigger's subscription to one package's watcher. */
+export interface PackageWatchesTable {
+  trigger_id: string;
+  /** `feed/package` (watchedPackageKey). */
+  package_key: string;
+  feed: string;
+  package: string;
+  /** The watcher the package belongs to (a stable hash of its key). */
+  shard: number;
+  /** The trigger's interval: the package is read at the shortest of its subscribers'. */
+  interval_ms: number;
+}
+
+/** What a package's watcher last read: when, a fingerprint of its tags and digests, and any failure. */
+export interface PackageChecksTable {
+  package_key: string;
+  checked_at: Timestamp;
+  fingerprint: string;
+  error_code: string | null;
+  error_message: string | null;
+}
+
 export interface FeedListingsTable {
   /** `feed|package`, as the worker's own listing cache keys it. */
   key: string;
@@ -201,4 +223,6 @@ export interface Schema {
   deployments: DeploymentsTable;
   approvals: ApprovalsTable;
   feed_listings: FeedListingsTable;
+  package_watches: PackageWatchesTable;
+  package_checks: PackageChecksTable;
 }

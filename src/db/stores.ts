@@ -5,6 +5,7 @@ import { DeliveryStore } from './deliveries';
 import { DeploymentStore } from './deployments';
 import { SharedListings, SharedListingsOptions } from './feed-listings';
 import { Ledger } from './ledger';
+import { PackageWatches } from './package-watches';
 import { ProjectStore } from './projects';
 import type { Database } from './open';
 import { ReceiverStore } from './receivers';
@@ -30,6 +31,8 @@ export interface Stores {
   readonly receivers: ReceiverStore;
   /** Tag listings shared between the workers on this database. */
   readonly listings: SharedListings;
+  /** Triggers' subscriptions to package watchers, and what the watchers last read. */
+  readonly watches: PackageWatches;
   /** Console sessions, each bound to the API token it was opened with. */
   readonly sessions: SessionStore;
   /** What is deployed where, for every project at once. */
@@ -59,6 +62,7 @@ export function openStores(
     access: new AccessStore(database.db),
     receivers: new ReceiverStore(database.db, options.receivers),
     listings: new SharedListings(database.db, options.listings),
+    watches: new PackageWatches(database.db),
     sessions: new SessionStore(database.db),
     overview: new OverviewStore(database.db),
     changes: new ChangeStore(database.db),

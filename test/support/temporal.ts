@@ -60,6 +60,8 @@ export async function startTestWorker(
     workerMemoryMiB?: number;
     /** Serve the SDK's metrics on this loopback port (only the first worker of a test file installs the runtime). */
     sdkMetricsPort?: number;
+    /** FEED_TRIGGERS_WATCHER_SHARDS: package watchers run when above 0 (off by default, as in the service). */
+    watcherShards?: number;
   } = {},
 ): Promise<TestWorkerEnv> {
   installRuntime(options.logger, options.sdkMetricsPort);
@@ -81,6 +83,7 @@ export async function startTestWorker(
     deployBackoff: options.deployBackoff,
     queueHistoryLimit: options.queueHistoryLimit,
     extraActivities: options.extraActivities,
+    watches: stores.watches,
     config: {
       taskQueue,
       feeds: options.feeds ?? new Map(),
@@ -88,6 +91,7 @@ export async function startTestWorker(
       secrets: options.secrets ?? new Map(),
       outbound: options.outbound,
       workerMemoryMiB: options.workerMemoryMiB,
+      watcherShards: options.watcherShards ?? 0,
     },
     workflowBundle: { codePath: process.env.FEED_TRIGGERS_TEST_BUNDLE! },
   });
