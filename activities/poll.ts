@@ -151,7 +151,10 @@ export function createListingReader(deps: PollDependencies): ListingReader {
 }
 
 /** Activities that poll feeds; thin wrappers over src/feeds with a per-worker single-flight cache. */
-export function createPollActivities(deps: PollDependencies, reader = createListingReader(deps)): PollActivities {
+export function createPollActivities(
+  deps: PollDependencies,
+  reader = createListingReader(deps),
+): PollActivities {
   const { feedFor, listing } = reader;
   return {
     /** The digest of one tag, and whether the feed has it (manual releases pin versions). */

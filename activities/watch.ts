@@ -44,7 +44,9 @@ export function shardOf(key: string, shards: number): number {
  * end of one) wakes the triggers too.
  */
 export function listingFingerprint(listing: PackageListing): string {
-  const digests = listing.digests ? [...listing.digests.entries()].sort(([a], [b]) => (a < b ? -1 : 1)) : null;
+  const digests = listing.digests
+    ? [...listing.digests.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
+    : null;
   return createHash('sha256')
     .update(JSON.stringify([[...listing.tags].sort(), digests]))
     .digest('hex')
@@ -52,7 +54,11 @@ export function listingFingerprint(listing: PackageListing): string {
 }
 
 /** Runs `work` over `items`, at most `limit` at once. */
-async function inBatches<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+async function inBatches<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -85,7 +91,8 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
 
     async checkPackages({ shard }: { shard: number }): Promise<CheckPackagesResult> {
       const { watches } = deps;
-      if (!watches || deps.shards === 0) return { packages: 0, read: 0, changed: 0, nextCheckInMs: MIN_SLEEP_MS };
+      if (!watches || deps.shards === 0)
+        return { packages: 0, read: 0, changed: 0, nextCheckInMs: MIN_SLEEP_MS };
       return withLiveness(async (signal) => {
         const packages = await watches.shardPackages(shard);
         const startedAt = Date.now();
@@ -98,12 +105,22 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
           try {
             const feed = deps.reader.feedFor(p.feed);
             const listing = await deps.reader.listing(feed, p.package, 0, signal);
-            check = { key: p.key, checkedAt: new Date(listedAt), fingerprint: listingFingerprint(listing), error: null };
+            check = {
+              key: p.key,
+              checkedAt: new Date(listedAt),
+              fingerprint: listingFingerprint(listing),
+              error: null,
+            };
           } catch (err) {
             signal.throwIfAborted();
             const code = err instanceof HttpError ? String(err.code) : 'ERROR';
             const message = (err instanceof Error ? err.message : String(err)).slice(0, 500);
-            check = { key: p.key, checkedAt: new Date(listedAt), fingerprint: `error:${code}`, error: { code, message } };
+            check = {
+              key: p.key,
+              checkedAt: new Date(listedAt),
+              fingerprint: `error:${code}`,
+              error: { code, message },
+            };
           }
           return { check, listedAt, changed: check.fingerprint !== p.fingerprint };
         });
@@ -131,7 +148,10 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
         }
         await watches.record(checks.map((c) => c.check));
         if (changed.length > 0)
-          log.info('package watcher woke triggers', { shard, changed: changed.map((c) => c.check.key).slice(0, 20) });
+          log.info('package watcher woke triggers', {
+            shard,
+            changed: changed.map((c) => c.check.key).slice(0, 20),
+          });
         const now = Date.now();
         const read = new Map(checks.map((c) => [c.check.key, c.check.checkedAt.getTime()]));
         let next = Number.POSITIVE_INFINITY;

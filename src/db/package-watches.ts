@@ -141,7 +141,11 @@ export class PackageWatches {
   /** The last check of each of these packages that a watcher read. */
   async checks(keys: readonly string[]): Promise<Map<string, PackageCheck>> {
     if (keys.length === 0) return new Map();
-    const rows = await this.db.selectFrom('package_checks').selectAll().where('package_key', 'in', keys).execute();
+    const rows = await this.db
+      .selectFrom('package_checks')
+      .selectAll()
+      .where('package_key', 'in', keys)
+      .execute();
     return new Map(
       rows.map((r) => [
         r.package_key,

@@ -212,7 +212,10 @@ export class TriggerMachine {
   subscribedAsWanted(wanted: { keys: string[]; intervalSeconds: number } | null): boolean {
     const had = this.state.watching ?? null;
     if (!wanted || !had) return wanted === had;
-    return had.intervalSeconds === wanted.intervalSeconds && JSON.stringify(had.keys) === JSON.stringify(wanted.keys);
+    return (
+      had.intervalSeconds === wanted.intervalSeconds &&
+      JSON.stringify(had.keys) === JSON.stringify(wanted.keys)
+    );
   }
 
   /**

@@ -75,8 +75,7 @@ export interface LoadChannelInput {
 }
 
 export type LoadChannelResult = (
-  | { readonly unchanged: true }
-  | { readonly unchanged: false; readonly view: TriggerChannelView }
+  { readonly unchanged: true } | { readonly unchanged: false; readonly view: TriggerChannelView }
 ) & {
   /**
    * Present, and true, only from workers that run package watchers (FEED_TRIGGERS_WATCHER_SHARDS): the
