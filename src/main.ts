@@ -199,6 +199,7 @@ async function startService(
           sessions,
           overview,
           changes,
+          watches,
           health,
           taskQueue: config.taskQueue,
           webhookToken: config.webhookToken,

@@ -1,5 +1,6 @@
 import { WorkflowHandle } from '@temporalio/client';
 import { ociFeed } from '../support/feeds';
+import { startApi, TestApi } from '../support/api';
 import { FaultProxy } from '../support/fault-proxy';
 import { putProject, releasesOf, startTrigger, waitForReleases } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
@@ -18,6 +19,7 @@ const INTERVAL_S = 10;
 let registry: TestRegistry;
 let proxy: FaultProxy;
 let env: TestWorkerEnv;
+let api: TestApi;
 let watcher: WorkflowHandle;
 let states: Record<string, () => Promise<TriggerState>>;
 
@@ -61,6 +63,7 @@ beforeAll(async () => {
   proxy = await FaultProxy.start(registry.url);
   const feeds = new Map([['local', ociFeed('local', proxy.url)]]);
   env = await startTestWorker({ feeds, pollCacheMs: 60_000, watcherShards: 1 });
+  api = await startApi(env, { feeds });
   watcher = env.client.workflow.getHandle(watcherWorkflowId(env.taskQueue, 0));
   states = {};
   for (const pkg of new Set(Object.values(PROJECTS))) await pushImage(registry.url, pkg, '1.0.0');
@@ -83,6 +86,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await api?.close();
   await env?.stop();
   await proxy?.close();
   await registry?.stop();
@@ -173,3 +177,57 @@ test('a watcher terminated in the middle of a read and started again still relea
   await checkAfter(Date.now(), 'a check after the release');
   expect(await releasesOf(env, 'wt-killed')).toHaveLength(2);
 }, 120_000);
+
+interface PackageView {
+  polledAt: string | null;
+  checkedAt: string | null;
+  watcherCheck?: { at: string; error: { code: string; message: string } | null };
+}
+interface TriggerView {
+  status: string;
+  packages: Record<string, PackageView>;
+  history: { outcome: string; source?: string }[];
+}
+const view = async (project: string): Promise<TriggerView> =>
+  (await api.request('GET', `/triggers/${project}/app`)).body as TriggerView;
+
+test("a watched trigger's state shows its watcher's checks, a registry failure they find, and the recovery", async () => {
+  // Idle, the trigger's own poll lies behind it: what the state shows as checked is the watcher's read.
+  const done = await checkAfter(Date.now(), 'a check to show');
+  const idle = await eventually(async () => {
+    const app = (await view('wt-shared-b')).packages.app;
+    return app.watcherCheck && Date.parse(app.watcherCheck.at) >= done.scheduled - 1000 ? app : undefined;
+  }, 'the state showing the check');
+  expect(idle.checkedAt).toBe(idle.watcherCheck!.at);
+  expect(Date.parse(idle.checkedAt!)).toBeGreaterThan(Date.parse(idle.polledAt!));
+  expect(idle.watcherCheck!.error).toBeNull();
+
+  // The registry fails: the watcher's failed read wakes the triggers, whose own polls fail and show it.
+  proxy.target = 'http://127.0.0.1:9'; // nothing listens there: every read through the proxy fails
+  try {
+    const failing = await eventually(
+      async () => {
+        const t = await view('wt-shared-b');
+        return (t.status === 'error' || t.status === 'retrying') && t.packages.app.watcherCheck?.error
+          ? t
+          : undefined;
+      },
+      'the failure in the state',
+      60_000,
+    );
+    expect(failing.packages.app.watcherCheck!.error!.message).toContain(proxy.host);
+  } finally {
+    proxy.target = registry.url;
+  }
+  await eventually(
+    async () => ((await view('wt-shared-b')).status === 'active' ? true : undefined),
+    'the trigger active again',
+    60_000,
+  );
+  await eventually(
+    async () => ((await view('wt-shared-b')).packages.app.watcherCheck?.error === null ? true : undefined),
+    "the watcher's next check passing",
+    60_000,
+  );
+  expect(await releasesOf(env, 'wt-shared-b')).toHaveLength(2);
+}, 180_000);
