@@ -159,6 +159,7 @@ export function createApp(options: AppOptions): express.Express {
       secretBindings: options.secretBindings ?? new Map(),
       outbound,
       feeds,
+      watches: options.watches,
     }),
     temporal,
   );

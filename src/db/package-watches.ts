@@ -113,6 +113,18 @@ export class PackageWatches {
     return rows.map((r) => r.trigger_id);
   }
 
+  /** The subscribed triggers of one project (their IDs are `trigger/<project>/<name>`). */
+  async subscribedIn(project: string): Promise<string[]> {
+    const prefix = `trigger/${project}/`;
+    const rows = await this.db
+      .selectFrom('package_watches')
+      .select('trigger_id')
+      .distinct()
+      .where(sql<boolean>`left(trigger_id, ${prefix.length}) = ${prefix}`)
+      .execute();
+    return rows.map((r) => r.trigger_id).sort();
+  }
+
   /** Records what the watcher read; called only once the subscribers of a change were woken. */
   async record(checks: readonly PackageCheck[]): Promise<void> {
     if (checks.length === 0) return;

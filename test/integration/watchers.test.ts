@@ -28,6 +28,7 @@ const PROJECTS: Record<string, string> = {
   'wt-shared-b': 'wt/shared',
   'wt-paused': 'wt/paused',
   'wt-killed': 'wt/killed',
+  'wt-rule': 'wt/rule', // a rule holds 1.1.0 back until the project changes
 };
 
 /** Seconds of a history event's time, as epoch ms. */
@@ -67,8 +68,13 @@ beforeAll(async () => {
   watcher = env.client.workflow.getHandle(watcherWorkflowId(env.taskQueue, 0));
   states = {};
   for (const pkg of new Set(Object.values(PROJECTS))) await pushImage(registry.url, pkg, '1.0.0');
+  await pushImage(registry.url, 'wt/rule', '1.1.0');
   for (const [project, pkg] of Object.entries(PROJECTS)) {
-    await putProject(env, { name: project, packages: [{ name: 'app', feed: 'local', package: pkg }] });
+    await putProject(env, {
+      name: project,
+      packages: [{ name: 'app', feed: 'local', package: pkg }],
+      ...(project === 'wt-rule' ? { channels: [{ name: 'default', rules: [{ range: '[1.0,1.1)' }] }] } : {}),
+    });
     states[project] = await startTrigger(env.client, env.taskQueue, {
       project,
       name: 'app',
@@ -234,3 +240,18 @@ test("a watched trigger's state shows its watcher's checks, a registry failure t
   );
   expect(await releasesOf(env, 'wt-shared-b')).toHaveLength(2);
 }, 180_000);
+
+test('a watched trigger is woken by a change of its project, and releases what the new rule lets through', async () => {
+  const [first] = await releasesOf(env, 'wt-rule');
+  expect(first.packages.map((p) => p.tag)).toEqual(['1.0.0']);
+  const put = await api.request('PUT', '/projects/wt-rule', {
+    packages: [{ name: 'app', feed: 'local', package: 'wt/rule' }],
+  });
+  expect(put.status).toBe(200);
+  const [newest] = await waitForReleases(env, 'wt-rule', 2);
+  expect(newest.packages.map((p) => p.tag)).toEqual(['1.1.0']);
+  expect((await states['wt-rule']()).history.at(-1)).toMatchObject({
+    outcome: 'released',
+    source: 'project change',
+  });
+}, 60_000);
