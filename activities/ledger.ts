@@ -21,6 +21,8 @@ export interface LedgerDependencies {
   readonly deliveryBackoff?: DeliveryBackoff;
   /** Events after which a destination queue continues as new (tests lower it). */
   readonly queueHistoryLimit?: number;
+  /** Whether this worker runs package watchers: a channel's load then tells the trigger it may subscribe. */
+  readonly watchers?: boolean;
 }
 
 /**
@@ -54,7 +56,8 @@ export function createLedgerActivities(deps: LedgerDependencies): LedgerActiviti
       const view = await refusing(() =>
         ledger.channelView(input.project, input.channel, input.knownRevision),
       );
-      if (view === null) return { unchanged: true };
+      const offer = deps.watchers ? { watchers: true as const } : {};
+      if (view === null) return { unchanged: true, ...offer };
       return {
         unchanged: false,
         view: {
@@ -63,6 +66,7 @@ export function createLedgerActivities(deps: LedgerDependencies): LedgerActiviti
           rules: view.rules,
           lastRelease: view.lastRelease,
         },
+        ...offer,
       };
     },
 

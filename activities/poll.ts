@@ -148,16 +148,15 @@ export function toActivityFailure(err: unknown): unknown {
 /** Previews stay small enough for workflow history, whatever the repository holds. */
 const PREVIEW_LIMIT = 100;
 
-/** Activities that poll feeds; thin wrappers over src/feeds with a per-worker single-flight cache. */
-export function createPollActivities(deps: PollDependencies): PollActivities {
-  const verdicts = deps.verdicts ?? new MemoryVerdicts();
-  /** Final verdicts this worker has read or reached, in front of the ledger: an idle poll asks nothing. */
-  const knownVerdicts = new Map<string, Verdict>();
-  /** Failed signature checks by the evidence they read: the same signature manifests are not verified again. */
-  const judgedEvidence = new Map<string, Verdict>();
-  /** Feeds whose registry has no referrers API (registry 2.8): the `.sig` tag is all there is to read. */
-  const noReferrers = new Set<string>();
-  const gates = new Map<string, ImageGate | null>();
+/** How polls and package watchers read a listing: one feed lookup and one cached, shared read path. */
+export interface ListingReader {
+  feedFor(id: string): Feed;
+  /** The package's listing: from this worker's cache or the workers' shared one if at most `maxAgeMs` old. */
+  listing(feed: Feed, pkg: string, maxAgeMs: number | null, signal?: AbortSignal): Promise<PackageListing>;
+}
+
+/** The listing path of polls, for package watchers too, so a watcher's read answers the polls it wakes. */
+export function createListingReader(deps: PollDependencies): ListingReader {
   const feedFor = (id: string): Feed => {
     const feed = resolveFeed(deps.feeds, id);
     if (!feed) throw new FeedError('UNKNOWN_FEED', `feed "${id}" is not configured on this worker`);
@@ -182,7 +181,23 @@ export function createPollActivities(deps: PollDependencies): PollActivities {
       signal,
     );
   };
+  return { feedFor, listing };
+}
 
+/** Activities that poll feeds; thin wrappers over src/feeds with a per-worker single-flight cache. */
+export function createPollActivities(
+  deps: PollDependencies,
+  reader = createListingReader(deps),
+): PollActivities {
+  const { feedFor, listing } = reader;
+  const verdicts = deps.verdicts ?? new MemoryVerdicts();
+  /** Final verdicts this worker has read or reached, in front of the ledger: an idle poll asks nothing. */
+  const knownVerdicts = new Map<string, Verdict>();
+  /** Failed signature checks by the evidence they read: the same signature manifests are not verified again. */
+  const judgedEvidence = new Map<string, Verdict>();
+  /** Feeds whose registry has no referrers API (registry 2.8): the `.sig` tag is all there is to read. */
+  const noReferrers = new Set<string>();
+  const gates = new Map<string, ImageGate | null>();
   /** The digest of the poll's best tag: this worker's cache, then the other workers' read, then the feed. */
   const digestOf = (
     feed: Feed,

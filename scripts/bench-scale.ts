@@ -79,6 +79,13 @@ function parseFlags() {
          * workflow tasks (the task queue's backlog is empty), print what it cost, and stop.
          */
         'apply-only': { type: 'boolean', default: false },
+        /** FEED_TRIGGERS_WATCHER_SHARDS for the workers: package watchers (0: off, the service's default). */
+        watchers: { type: 'string', default: '0' },
+        /**
+         * Packages pushed a new version in the middle of the window (no webhooks): the time from each push to
+         * its projects' releases, and one release per project per push, are measured.
+         */
+        push: { type: 'string', default: '20' },
       },
     });
   } catch (err) {
@@ -89,7 +96,16 @@ function parseFlags() {
 const { values } = parseFlags();
 /** A whole number flag within bounds; anything else ends the bench with one line and status 2. */
 function count(
-  flag: 'triggers' | 'packages' | 'interval' | 'duration' | 'workers' | 'load' | 'packages-per-project',
+  flag:
+    | 'triggers'
+    | 'packages'
+    | 'interval'
+    | 'duration'
+    | 'workers'
+    | 'load'
+    | 'packages-per-project'
+    | 'watchers'
+    | 'push',
   min: number,
   max: number,
 ) {
@@ -136,6 +152,8 @@ const EMBEDDED = values.ledger === 'embedded';
 const WORKERS = EMBEDDED ? 1 : count('workers', 1, 16);
 // Each burns a core: more than a few per core is not "other work", it is a fork bomb.
 const LOAD = count('load', 0, 4 * os.cpus().length);
+const WATCHERS = count('watchers', 0, 1024);
+const PUSHED = Math.min(count('push', 0, 10_000), P);
 if (EMBEDDED && values.restart) {
   // The embedded ledger runs one `serve` process: killing it would stop the API too.
   process.stderr.write('--restart needs --ledger postgres (a worker process of its own)\n');
@@ -386,6 +404,7 @@ async function main(): Promise<void> {
           FEED_TRIGGERS_DATA_DIR: dir,
           ...(postgres ? { DATABASE_URL: postgres.url } : {}),
           ...(values.memory ? { FEED_TRIGGERS_WORKER_MEMORY: values.memory } : {}),
+          FEED_TRIGGERS_WATCHER_SHARDS: String(WATCHERS),
           ...(PROFILES && role === 'worker'
             ? {
                 NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(path.resolve(__dirname, 'cpu-profile-preload.js'))}`,
@@ -609,6 +628,17 @@ async function main(): Promise<void> {
         }
       }
     };
+    // Half-way through the window, a new version of the first PUSHED packages (no webhook: found by polling
+    // or by the package's watcher); each of their projects must release it once.
+    let pushedAt: number | null = null;
+    const pushing = sleep((DURATION * 1000) / 2).then(async () => {
+      pushedAt = Date.now();
+      await pool(
+        Array.from({ length: PUSHED }, (_, p) => p),
+        4,
+        async (p) => void (await pushImage(registry.url, `bench/app${p}`, '1.1.0')),
+      );
+    });
     while (Date.now() - windowStart < DURATION * 1000) {
       await sleep(5000);
       processes.forEach((p, k) => eachRss[k].push(usage(p.child.pid!).rss));
@@ -616,6 +646,7 @@ async function main(): Promise<void> {
       loadAverage.push(os.loadavg()[0]);
       await sampleQueue();
     }
+    await pushing;
     const windowEnd = Date.now();
     for (const p of profiled) p.child.send('cpu-profile:stop');
     const seconds = (windowEnd - windowStart) / 1000;
@@ -720,8 +751,51 @@ async function main(): Promise<void> {
         `${events.length} events in the run`;
     }
 
+    // Push to release: each project on a pushed package, from the push to its release of 1.1.0.
+    const pushToRelease: number[] = [];
+    let notReleased = 0;
+    await pool(
+      Array.from({ length: PUSHED }, (_, p) => p),
+      8,
+      async (p) => {
+        const deadline = Date.now() + (INTERVAL + 120) * 1000;
+        for (;;) {
+          const { releases } = (await call('GET', `/projects/b${p}/releases`)) as {
+            releases: Array<{ createdAt: string; packages: Array<{ tag: string }> }>;
+          };
+          const found = releases.find((r) => r.packages.some((x) => x.tag === '1.1.0'));
+          if (found) return void pushToRelease.push((Date.parse(found.createdAt) - pushedAt!) / 1000);
+          if (Date.now() > deadline) return void notReleased++;
+          await sleep(1000);
+        }
+      },
+    );
+    // History events of idle triggers (on packages not pushed) over the window, per hour.
+    const idleEvents: number[] = [];
+    for (let i = N - 1; i >= 0 && idleEvents.length < 20; i--) {
+      if (i % P < PUSHED) continue;
+      const events =
+        (await client.workflow.getHandle(`trigger/b${i % P}/t${Math.floor(i / P)}`).fetchHistory()).events ??
+        [];
+      const inWindow = events.filter((e) => {
+        const at = Number(e.eventTime?.seconds ?? 0) * 1000;
+        return at >= windowStart && at <= windowEnd;
+      });
+      idleEvents.push(inWindow.length / (seconds / 3600));
+    }
+
     const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
     say('');
+    say(
+      `push to release (${PUSHED} packages pushed, no webhooks${WATCHERS > 0 ? `, ${WATCHERS} watcher shards` : ''}): ` +
+        `p50 ${quantile(pushToRelease, 0.5).toFixed(1)} s, p95 ${quantile(pushToRelease, 0.95).toFixed(1)} s, ` +
+        `max ${Math.max(0, ...pushToRelease).toFixed(1)} s` +
+        (notReleased > 0 ? `; ${notReleased} projects not released within the interval + 2 min` : ''),
+    );
+    say(
+      `history events per idle trigger per hour (median / max of ${idleEvents.length} triggers over the window): ` +
+        `${quantile(idleEvents, 0.5).toFixed(0)} / ${Math.max(0, ...idleEvents).toFixed(0)}`,
+    );
     const cpu = (k: number) => `${(((each1[k].cpu - each0[k].cpu) / seconds) * 100).toFixed(0)} %`;
     const workers = processes.map((p, k) => ({ ...p, k })).filter((p) => p.name !== 'api');
     say(
@@ -797,10 +871,14 @@ async function main(): Promise<void> {
         releaseCounts.set(releases.length, (releaseCounts.get(releases.length) ?? 0) + 1);
       },
     );
-    const oneEach = releaseCounts.get(1) === PROJECTS;
+    // The first PUSHED projects released twice (their first version and the push), the others once.
+    const oneEach =
+      (releaseCounts.get(1) ?? 0) === P - PUSHED &&
+      (releaseCounts.get(2) ?? 0) === PUSHED &&
+      notReleased === 0;
     say(
       oneEach
-        ? `releases: one in each of the ${PROJECTS} projects (none twice, none missing)`
+        ? `releases: one per project per version (${P - PUSHED} projects with 1, ${PUSHED} pushed with 2)`
         : `releases per project: ${[...releaseCounts].map(([n, c]) => `${c} projects with ${n}`).join(', ')}`,
     );
     if (!oneEach) process.exitCode = 1;

@@ -12,6 +12,7 @@ import { DevServerStartError } from './temporal/dev-server';
 import { TemporalHealth } from './api/temporal-health';
 import { bindRefusal, checkPortsFree, freePort, PortClaim, PortUnavailableError } from './runtime/ports';
 import { roleUsage } from './runtime/role-help';
+import { ensureWatcher } from '../workflows/contracts/client';
 import { createWorker } from './runtime/worker';
 import { watchWorkflowCache } from './runtime/workflow-cache-watch';
 import { createLogger, TemporalLogger } from './observability/log';
@@ -143,16 +144,19 @@ async function startService(
     config.databaseUrl ? { url: config.databaseUrl } : { dataDir: path.join(config.dataDir, 'ledger') },
   );
   opened.push(() => database.close());
-  const { ledger, access, receivers, listings, digests, sessions, overview, changes } = openStores(database, {
-    receivers: config.receivers,
-    listings: {
-      onError: (err) =>
-        logger.warn(
-          { component: 'worker' },
-          `shared feed reads: the database failed (${(err as Error).message}); reading the feed`,
-        ),
+  const { ledger, access, receivers, listings, digests, sessions, overview, changes, watches } = openStores(
+    database,
+    {
+      receivers: config.receivers,
+      listings: {
+        onError: (err) =>
+          logger.warn(
+            { component: 'worker' },
+            `shared feed reads: the database failed (${(err as Error).message}); reading the feed`,
+          ),
+      },
     },
-  });
+  );
   const firstToken = role === 'worker' ? null : await bootstrapToken(access, config.api.host);
   if (!config.temporal.address) log.info('starting an embedded Temporal dev server');
   const temporal = await connectTemporal(config.temporal, {
@@ -180,6 +184,7 @@ async function startService(
           config,
           // Workers on one PostgreSQL ledger list each package and read its digest once between them.
           ...(config.databaseUrl ? { listings, digests } : {}),
+          watches,
           log: (m) => logger.warn({ component: 'worker' }, m),
         });
   const health = new TemporalHealth(client).start();
@@ -197,6 +202,7 @@ async function startService(
           sessions,
           overview,
           changes,
+          watches,
           health,
           taskQueue: config.taskQueue,
           webhookToken: config.webhookToken,
@@ -215,6 +221,14 @@ async function startService(
     throw new PortUnavailableError([{ claim, reason: bindRefusal(err) }]);
   });
   const running = worker ? worker.run() : new Promise<void>(() => undefined);
+  // Every shard with subscribers has its watcher (one that ended as a trigger subscribed is started again).
+  if (worker && config.watcherShards > 0)
+    void watches
+      .shards()
+      .then((shards) => Promise.all(shards.map((shard) => ensureWatcher(client, config.taskQueue, shard))))
+      .catch((err: unknown) =>
+        logger.warn({ component: 'worker' }, `package watchers: ${(err as Error).message}; triggers poll on`),
+      );
   // A cache too small for the workflows this worker runs makes every trigger replay when it wakes: say so.
   const cacheWatch =
     worker &&

@@ -17,7 +17,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { triggerDetails } from '../src/domain/ui-text';
-import type { ChannelActivities, LedgerActivities, PollActivities } from './contracts/activities';
+import type {
+  ChannelActivities,
+  LedgerActivities,
+  LoadChannelResult,
+  PollActivities,
+  WatcherActivities,
+} from './contracts/activities';
 import {
   CHANNEL_ATTRIBUTE,
   PACKAGES_ATTRIBUTE,
@@ -75,6 +81,15 @@ const { pollChannel: pollChannelHere } = proxyLocalActivities<ChannelActivities>
   startToCloseTimeout: '20 seconds',
   retry: { maximumAttempts: 1 },
 });
+/**
+ * Subscribing to package watchers: a local activity (one marker in history, in the workflow task of the
+ * evaluation before it), asked only when the subscription changes and at scheduled polls, which make sure the
+ * watchers still run.
+ */
+const { watchPackages: watchPackagesHere } = proxyLocalActivities<WatcherActivities>({
+  startToCloseTimeout: '20 seconds',
+  retry: { maximumAttempts: 3, initialInterval: '1 second' },
+});
 const { loadChannel, createRelease } = proxyActivities<LedgerActivities>({
   // An update takes milliseconds, but many triggers racing on one project can see the server abort and the
   // client retry updates; leave room for that, and still move a call lost with its worker elsewhere soon.
@@ -95,6 +110,8 @@ export async function trigger(input: TriggerInput): Promise<void> {
   let pollPending = input.pollPending ?? input.state === undefined;
   // The first poll may share a recent listing with other triggers; pollNow and resume ask for a fresh one.
   let fresh = false;
+  // A package watcher's wake: its poll takes the listing the watcher read since then (epoch ms), not a new one.
+  let listedSince: number | null = null;
   let rollover = false;
   let published: TriggerStatus = machine.status;
   // Polls in flight, so a pause can cancel them.
@@ -123,7 +140,11 @@ export async function trigger(input: TriggerInput): Promise<void> {
   });
   setHandler(pollNowSignal, (request) => {
     if (machine.state.paused) return;
-    pollPending = fresh = true;
+    pollPending = true;
+    const listedAt = request?.listedAt;
+    if (typeof listedAt === 'number' && Number.isFinite(listedAt))
+      listedSince = listedSince === null ? listedAt : Math.min(listedSince, listedAt);
+    else fresh = true;
     if (request) machine.noteNotification(request, Date.now());
   });
   setHandler(continueAsNewSignal, () => {
@@ -166,10 +187,13 @@ export async function trigger(input: TriggerInput): Promise<void> {
   // Whether feed failures show at once and are polled for again soon; asked once, when it first matters.
   let failuresVisible: boolean | undefined;
   const visibleFailures = () => (failuresVisible ??= patched(FAILURES_VISIBLE_PATCH));
+  // Whether the evaluation about to run is the trigger's own scheduled poll (not asked for, not early).
+  let onSchedule = false;
   const waitForSlot = async () => {
     const now = Date.now();
     if (!current) deprecatePatch(EVEN_PHASES_PATCH);
-    const at = now + machine.nextPollDelayMs(now, true);
+    // Subscribed to its packages' watchers, the trigger's own polls are a safety net on a long interval.
+    const at = now + machine.nextPollDelayMs(now, true, machine.ownPollIntervalMs());
     const wanted = machine.wantedPollDelayMs(now);
     const failing = machine.failingPollDelayMs(now);
     let early: number | null = null;
@@ -188,11 +212,50 @@ export async function trigger(input: TriggerInput): Promise<void> {
     publishDetails();
     const asked = await condition(() => pollPending || rollover, (early ?? at) - Date.now());
     if (!asked && earlyFresh) fresh = true;
+    onSchedule = !asked && early === null;
     // A failing feed's early poll is due at its own time: with no due time it would take any cached listing,
     // one read before the failure included, and answer "no change" from it while the registry is down.
     dueAtMs = asked || (early !== null && !failingDue) ? null : (early ?? at);
   };
   if (!pollPending && machine.state.lastPoll) await waitForSlot();
+
+  // Package watchers (WATCHERS_PATCH): offered only by workers that run them (the channel's load says so).
+  let watchersOffered = false;
+  let watchersPatch: boolean | undefined;
+  // A subscription a worker without watchers declined in this run: not asked again until the next run.
+  let declined: string | null = null;
+  const noteLoad = (load: LoadChannelResult) => {
+    watchersOffered = load.watchers === true;
+  };
+  const subscribe = async (scheduled: boolean) => {
+    const wanted = watchersOffered ? machine.watcherSubscription() : null;
+    const same = machine.subscribedAsWanted(wanted);
+    // A scheduled poll of a subscribed trigger makes sure its watchers still run (one may have ended).
+    if (same && !(wanted && scheduled)) return;
+    const text = JSON.stringify(wanted);
+    if (!same && declined === text) return;
+    if (!(watchersPatch ??= patched(WATCHERS_PATCH))) return;
+    try {
+      const { watching } = await watchPackagesHere({
+        trigger: machine.id,
+        packages: wanted?.packages ?? [],
+        intervalSeconds: machine.state.spec.intervalSeconds,
+      });
+      if (!wanted || !watching) {
+        machine.state.watching = null;
+        if (wanted) declined = text;
+      } else if (!same)
+        machine.state.watching = {
+          keys: wanted.keys,
+          intervalSeconds: wanted.intervalSeconds,
+          since: new Date().toISOString(),
+        };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // Not subscribed for sure: the trigger polls on its own interval and subscribes at its next evaluation.
+      machine.state.watching = null;
+    }
+  };
 
   // Short runs keep an evicted trigger cheap to wake: its replay reads at most this many events.
   if (!current) deprecatePatch(SHORT_RUNS_PATCH);
@@ -203,15 +266,23 @@ export async function trigger(input: TriggerInput): Promise<void> {
   ) {
     await condition(() => !machine.state.paused || rollover);
     if (rollover) break;
-    const maxAgeMs = fresh ? 0 : null;
-    pollPending = fresh = false;
+    // A watcher's wake shares the listing it read (with a little room for the clocks of two processes).
+    const maxAgeMs = fresh
+      ? 0
+      : listedSince !== null
+        ? Math.max(0, Date.now() - listedSince) + WAKE_SHARE_MS
+        : null;
+    const scheduled = onSchedule;
+    pollPending = fresh = onSchedule = false;
+    listedSince = null;
     machine.takeNotifications();
     await evaluate(
       machine,
-      { maxAgeMs, dueAtMs, current, visibleFailures, onStatus: publishStatus },
+      { maxAgeMs, dueAtMs, current, visibleFailures, onStatus: publishStatus, noteLoad },
       publishWatched,
       polls,
     );
+    if (current) await subscribe(scheduled);
     machine.noteUnseen(Date.now());
     publishStatus();
     await waitForSlot();
@@ -267,6 +338,15 @@ const FAILURES_VISIBLE_PATCH = 'feed-failures-visible-at-once';
 const FAILING_POLL_DUE_PATCH = 'failing-poll-due-at-its-time-2026-12';
 
 /**
+ * Versions package watchers: a trigger on a worker that runs them subscribes its watched packages (a local
+ * activity) and then polls on its own only on a long safety interval, woken by the watcher when a package
+ * changes. Asked only when a worker offers watchers and the trigger's rules let a watcher stand in for it.
+ */
+const WATCHERS_PATCH = 'package-watchers-2026-12';
+/** How much older than the watcher's read start a woken poll's listing may be (clocks of two processes). */
+const WAKE_SHARE_MS = 2_000;
+
+/**
  * Stands for every patch below (and the two deprecated above) in runs started since: they take all the
  * new paths. Each patch's history and retirement rule: docs/versioning.md.
  */
@@ -314,6 +394,7 @@ async function evaluate(
     current,
     visibleFailures,
     onStatus,
+    noteLoad,
   }: {
     maxAgeMs: number | null;
     dueAtMs: number | null;
@@ -322,6 +403,8 @@ async function evaluate(
     visibleFailures: () => boolean;
     /** Publishes the trigger's status (a failure recorded before the evaluation ends). */
     onStatus: () => void;
+    /** Told what the channel's load answered (whether the worker offers package watchers). */
+    noteLoad?: (load: LoadChannelResult) => void;
   },
   onWatched: (keys: string[]) => void,
   inFlight: PollsInFlight,
@@ -354,6 +437,7 @@ async function evaluate(
           : pollChannel(input),
       );
       machine.applyLoad(result.load);
+      noteLoad?.(result.load);
       // A poll made with the changed channel's view counts only if the trigger, now holding that view,
       // would ask exactly the same (same package, rule and watermark).
       const watched = machine.singleWatched();
@@ -376,7 +460,9 @@ async function evaluate(
     }
   } else {
     try {
-      machine.applyLoad(await loadChannel(machine.loadRequest()));
+      const load = await loadChannel(machine.loadRequest());
+      machine.applyLoad(load);
+      noteLoad?.(load);
     } catch (err) {
       const failure = activityFailure(err);
       return machine.recordError(failure.code, failure.message, now());

@@ -1,3 +1,4 @@
+import type { PackageWatches } from '../db/package-watches';
 import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, Response } from 'express';
 import { HttpProblem, sendProblem } from './problem';
@@ -59,6 +60,8 @@ export interface AppOptions {
   readonly sessions: SessionStore;
   /** What is deployed where, for the console's dashboard. */
   readonly overview: OverviewStore;
+  /** What package watchers last read (a watched trigger's state shows it); absent: triggers show their own polls. */
+  readonly watches?: PackageWatches;
   /** Where changes are announced to every API process. */
   readonly changes: ChangeStore;
   /** Values of the configured receiver secrets (receiverSecrets), by name. */
@@ -157,6 +160,7 @@ export function createApp(options: AppOptions): express.Express {
       secretBindings: options.secretBindings ?? new Map(),
       outbound,
       feeds,
+      watches: options.watches,
     }),
     temporal,
   );
@@ -172,7 +176,13 @@ export function createApp(options: AppOptions): express.Express {
     TRIGGER_ROUTES,
     announcingWrites(
       TRIGGER_ROUTES,
-      triggerHandlers(options.client, options.ledger, options.taskQueue, options.updateDeadlineMs),
+      triggerHandlers(
+        options.client,
+        options.ledger,
+        options.taskQueue,
+        options.updateDeadlineMs,
+        options.watches,
+      ),
       changes,
       log,
     ),

@@ -1,10 +1,11 @@
+import type { PackageWatches } from '../db/package-watches';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { ProjectSpec, ProjectSpecSchema } from '../domain/project';
 import { keyErrors } from '../supply-chain/keys';
 import { SlugSchema } from '../domain/trigger-schema';
-import { runChannelPreview, runManualRelease } from '../../workflows/contracts/client';
+import { pollTriggerNow, runChannelPreview, runManualRelease } from '../../workflows/contracts/client';
 import { destinationWorkflowId, releaseWorkflowId } from '../../workflows/contracts/ids';
 import { PROJECT_ATTRIBUTE } from '../../workflows/contracts/search-attributes';
 import { Ledger, publicRelease } from '../db/ledger';
@@ -82,7 +83,12 @@ export interface SaveGuard {
   readonly secretBindings: SecretBindings;
   readonly outbound: OutboundPolicy;
   readonly feeds: ReadonlyMap<string, Feed>;
+  /** Triggers subscribed to package watchers: woken when their project changes (they poll only hourly). */
+  readonly watches?: PackageWatches;
 }
+
+/** How old a listing the poll after a project change may take: the registry did not change, the project did. */
+const PROJECT_CHANGE_LISTING_AGE_MS = 60_000;
 
 /**
  * Refuses, with 400 naming each field, destinations and feeds the worker would refuse: secrets used toward
@@ -533,6 +539,19 @@ export function projectHandlers(
     return project;
   };
 
+  /**
+   * A trigger subscribed to package watchers sees a project change (rules, a manual release) only when woken:
+   * wake the project's watched triggers. Best effort: a trigger not woken sees it at its safety poll.
+   */
+  const wakeWatched = async (project: string, source: string) => {
+    if (!guard.watches) return;
+    const triggers = await guard.watches.subscribedIn(project).catch(() => []);
+    const listedAt = Date.now() - PROJECT_CHANGE_LISTING_AGE_MS;
+    await Promise.all(
+      triggers.map((id) => pollTriggerNow(client, id, { source, listedAt }).catch(() => undefined)),
+    );
+  };
+
   const saveProject: RequestHandler = async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const body =
@@ -557,6 +576,7 @@ export function projectHandlers(
     if (errors.length > 0) throw invalidProject(errors);
     if (query.dryRun === 'true') return void res.json({ name, dryRun: true, valid: true, warnings, spec });
     const result = await ledger.saveProject(spec);
+    if (result.changed) await wakeWatched(name, 'project change');
     res.status(result.created ? 201 : 200).json({
       name,
       created: result.created,
@@ -672,7 +692,11 @@ export function projectHandlers(
         channel: body.channel,
         versions: body.versions,
       });
-      if (result.outcome === 'created') return void res.status(201).json(result.release);
+      if (result.outcome === 'created') {
+        // A manual release moves the channel: watched triggers judge their packages against it now.
+        await wakeWatched(name, 'manual release');
+        return void res.status(201).json(result.release);
+      }
       throw new HttpProblem(409, 'Conflict', result.reason);
     } catch (err) {
       throw refusal(err);

@@ -1,3 +1,4 @@
+import type { PackageCheck, PackageWatches } from '../db/package-watches';
 import {
   Client,
   WorkflowExecutionAlreadyStartedError,
@@ -9,6 +10,7 @@ import { z } from 'zod';
 import { Ledger } from '../db/ledger';
 import { FailureCode } from '../domain/failures';
 import {
+  PackageStatus,
   triggerStatus,
   TriggerChannelView,
   TriggerSpec,
@@ -85,6 +87,36 @@ function viewOf(channel: TriggerChannel): TriggerChannelView {
     lastRelease: channel.lastRelease,
   };
 }
+
+/**
+ * A watched trigger polls on its own only hourly: each watched package shows when it was last checked, by
+ * the trigger's poll or its watcher's read (the later), and a failure of the watcher's read.
+ */
+async function withWatcherChecks(state: TriggerState, watches?: PackageWatches): Promise<TriggerState> {
+  const watched = state.watching?.keys ?? [];
+  const checks =
+    watches && watched.length > 0 ? await watches.checks(watched) : new Map<string, PackageCheck>();
+  const packages: Record<string, ShownPackage> = {};
+  for (const [name, status] of Object.entries(state.packages)) {
+    const check = checks.get(watchedPackageKey(status.feed, status.package));
+    const byWatcher = check?.checkedAt.toISOString() ?? null;
+    packages[name] = {
+      ...status,
+      checkedAt:
+        byWatcher !== null && (status.polledAt === null || byWatcher > status.polledAt)
+          ? byWatcher
+          : status.polledAt,
+      ...(check ? { watcherCheck: { at: byWatcher!, error: check.error } } : {}),
+    };
+  }
+  return { ...state, packages };
+}
+
+/** A package's status as the API shows it: with its last check, by the trigger or by its watcher. */
+type ShownPackage = PackageStatus & {
+  checkedAt: string | null;
+  watcherCheck?: { at: string; error: { code: string; message: string } | null };
+};
 
 /** A trigger as the API shows it: its spec, its status and its state. */
 function present(state: TriggerState) {
@@ -198,6 +230,15 @@ const TriggerView = z
             rateLimitRemaining: z.number().nullable(),
             error: FeedErrorSchema.nullable(),
             precedence: z.enum(['docker', 'semver']).optional(),
+            /** When the package was last checked: by the trigger's poll or its watcher's read. */
+            checkedAt: z.string().nullable().optional(),
+            /** A package watcher's last read of the package (watched triggers). */
+            watcherCheck: z
+              .object({
+                at: Timestamp,
+                error: z.object({ code: z.string(), message: z.string() }).nullable(),
+              })
+              .optional(),
           })
           .loose(),
       )
@@ -490,6 +531,7 @@ export function triggerHandlers(
   ledger: Ledger,
   taskQueue: string,
   updateDeadlineMs?: number,
+  watches?: PackageWatches,
 ): Handlers<typeof TRIGGER_ROUTES> {
   async function described(params: unknown) {
     const { project: p, name } = parseOr400(TriggerParams, params);
@@ -680,7 +722,7 @@ export function triggerHandlers(
     const { handle, description } = await described(req.params);
     const state = await withWorkerDeadline(client, () => handle.query(stateQuery), updateDeadlineMs);
     const retrying = state.paused ? [] : retryingPolls(description);
-    const shown = present(state);
+    const shown = present(await withWatcherChecks(state, watches));
     res.json({ ...shown, status: retrying.length > 0 ? 'retrying' : shown.status, retrying });
   };
 

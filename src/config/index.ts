@@ -261,6 +261,8 @@ const EnvSchema = z.object({
     })
     .refine((mib) => mib >= 128 && mib <= 1024 * 1024, 'between 128MiB and 1TiB')
     .default(DEFAULT_WORKER_MEMORY_MIB),
+  /** Package watchers: how many share the watched packages; 0 (the default) runs none. */
+  FEED_TRIGGERS_WATCHER_SHARDS: z.coerce.number().int().min(0).max(1024).default(0),
   /** `postgres://user:password@host:5432/db`: the ledger on a PostgreSQL server instead of the embedded one. */
   DATABASE_URL: z
     .string()
@@ -335,6 +337,11 @@ export const ENVIRONMENT: Readonly<
     meaning: "the worker's memory budget (768MiB, 2GiB): sizes its workflow cache",
     worker: true,
   },
+  FEED_TRIGGERS_WATCHER_SHARDS: {
+    default: '0 (off)',
+    meaning: 'package watchers (e.g. 32): poll each package once for all its triggers',
+    worker: true,
+  },
   DATABASE_URL: {
     default: 'unset: embedded ledger',
     meaning: 'PostgreSQL for the ledger: postgres://user@host:5432/db',
@@ -377,6 +384,8 @@ export interface Config {
   readonly databaseUrl: string | null;
   /** MiB the worker may spend on its workflow cache and the rest of its process. */
   readonly workerMemoryMiB: number;
+  /** Package watchers sharing the watched packages (docs/architecture.md); 0: none, triggers poll alone. */
+  readonly watcherShards: number;
   readonly pollCacheMs: number;
   readonly feeds: ReadonlyMap<string, Feed>;
   /** Secret values by name with where they may be sent, for destinations; never sent to workflows. */
@@ -513,6 +522,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL ?? null,
     workerMemoryMiB: e.FEED_TRIGGERS_WORKER_MEMORY,
+    watcherShards: e.FEED_TRIGGERS_WATCHER_SHARDS,
     pollCacheMs: file.pollCacheSeconds * 1000,
     feeds,
   };

@@ -325,6 +325,32 @@ const MIGRATIONS: Record<string, Migration> = {
       await sql`ALTER TABLE deployments ADD COLUMN freeze_override jsonb`.execute(db);
     },
   },
+  '0015_package_watchers': {
+    async up(db) {
+      // Which triggers a package's watcher wakes (the trigger writes its rows when it subscribes), and what
+      // the watcher last saw of each package: a small fingerprint, never the listing, and when it read it.
+      await sql`
+        CREATE TABLE package_watches (
+          trigger_id text NOT NULL,
+          package_key text NOT NULL,
+          feed text NOT NULL,
+          package text NOT NULL,
+          shard integer NOT NULL,
+          interval_ms integer NOT NULL,
+          PRIMARY KEY (trigger_id, package_key)
+        )`.execute(db);
+      await sql`CREATE INDEX package_watches_shard ON package_watches (shard, package_key)`.execute(db);
+      await sql`CREATE INDEX package_watches_package ON package_watches (package_key)`.execute(db);
+      await sql`
+        CREATE TABLE package_checks (
+          package_key text PRIMARY KEY,
+          checked_at timestamptz NOT NULL,
+          fingerprint text NOT NULL,
+          error_code text,
+          error_message text
+        )`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

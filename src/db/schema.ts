@@ -162,6 +162,28 @@ export interface ApprovalsTable {
   decided_at: Timestamp;
 }
 
+/** A trigger's subscription to one package's watcher. */
+export interface PackageWatchesTable {
+  trigger_id: string;
+  /** `feed/package` (watchedPackageKey). */
+  package_key: string;
+  feed: string;
+  package: string;
+  /** The watcher the package belongs to (a stable hash of its key). */
+  shard: number;
+  /** The trigger's interval: the package is read at the shortest of its subscribers'. */
+  interval_ms: number;
+}
+
+/** What a package's watcher last read: when, a fingerprint of its tags and digests, and any failure. */
+export interface PackageChecksTable {
+  package_key: string;
+  checked_at: Timestamp;
+  fingerprint: string;
+  error_code: string | null;
+  error_message: string | null;
+}
+
 export interface FeedListingsTable {
   /** `feed|package` for a listing, as the worker's own cache keys it; `feed|package@tag` for a digest. */
   key: string;
@@ -235,4 +257,6 @@ export interface Schema {
   feed_listings: FeedListingsTable;
   image_verdicts: ImageVerdictsTable;
   freezes: FreezesTable;
+  package_watches: PackageWatchesTable;
+  package_checks: PackageChecksTable;
 }

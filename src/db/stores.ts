@@ -6,6 +6,7 @@ import { DeploymentStore } from './deployments';
 import { FreezeStore } from './freezes';
 import { SharedDigests, SharedListings, SharedListingsOptions } from './feed-listings';
 import { Ledger } from './ledger';
+import { PackageWatches } from './package-watches';
 import { ProjectStore } from './projects';
 import type { Database } from './open';
 import { ReceiverStore } from './receivers';
@@ -35,6 +36,8 @@ export interface Stores {
   readonly listings: SharedListings;
   /** Tag digests (manifest HEADs) shared between the workers on this database. */
   readonly digests: SharedDigests;
+  /** Triggers' subscriptions to package watchers, and what the watchers last read. */
+  readonly watches: PackageWatches;
   /** Console sessions, each bound to the API token it was opened with. */
   readonly sessions: SessionStore;
   /** What is deployed where, for every project at once. */
@@ -67,6 +70,7 @@ export function openStores(
     receivers: new ReceiverStore(database.db, options.receivers),
     listings: new SharedListings(database.db, options.listings),
     digests: new SharedDigests(database.db, options.listings),
+    watches: new PackageWatches(database.db),
     sessions: new SessionStore(database.db),
     overview: new OverviewStore(database.db),
     changes: new ChangeStore(database.db),

@@ -55,6 +55,11 @@ export const FAILING_REPOLL_MS = 4_000;
 /** How long a failing feed is polled for that often; past it, the schedule spaces the polls again. */
 export const FAILING_REPOLL_FOR_MS = 10 * 60_000;
 
+/** A watched trigger's own polls: ten intervals, at least an hour, at most a day (or its interval, if longer). */
+export function watchedSafetyIntervalMs(intervalMs: number): number {
+  return Math.max(intervalMs, Math.min(Math.max(intervalMs * 10, 3_600_000), 86_400_000));
+}
+
 /** What a trigger's configure update may change. */
 export type TriggerChange = Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>;
 
@@ -165,8 +170,8 @@ export class TriggerMachine {
    * packages whose names differ only at the end crowd into a few seconds of the interval. Runs recorded
    * before that change keep the old phases when replayed.
    */
-  nextPollDelayMs(nowMs: number, evenPhases = false): number {
-    const interval = this.state.spec.intervalSeconds * 1000;
+  nextPollDelayMs(nowMs: number, evenPhases = false, intervalMs?: number): number {
+    const interval = intervalMs ?? this.state.spec.intervalSeconds * 1000;
     const keys = (this.state.view?.packages ?? [])
       .filter((p) => this.state.spec.watch === undefined || this.state.spec.watch.includes(p.name))
       .map((p) => watchedPackageKey(p.feed, p.package))
@@ -178,6 +183,58 @@ export class TriggerMachine {
     // Right after a poll, a slot closer than half an interval is skipped: never two polls in a blink.
     const lastPoll = this.state.lastPoll ? Date.parse(this.state.lastPoll.at) : null;
     return lastPoll !== null && nowMs + next - lastPoll < interval / 2 ? next + interval : next;
+  }
+
+  /**
+   * What the trigger subscribes to package watchers with: its watched packages and interval; or null when
+   * a watcher cannot stand in for its own polls. A watcher sees a package's tags and digests change, so
+   * rules that look at more than that (a digest re-pushed under the same tag, image labels, an age that
+   * grows with time) keep polling on the trigger's own interval.
+   */
+  watcherSubscription(): {
+    packages: { feed: string; package: string }[];
+    keys: string[];
+    intervalSeconds: number;
+  } | null {
+    const view = this.state.view;
+    const watched = this.watched();
+    if (!view || 'error' in watched) return null;
+    const refs = view.packages.filter((p) => watched.names.includes(p.name));
+    if (refs.length === 0) return null;
+    for (const ref of refs) {
+      const rule = this.ruleFor(ref.name);
+      if (rule.trackDigest || (rule.minAgeMinutes ?? 0) > 0 || Object.keys(rule.labels ?? {}).length > 0)
+        return null;
+    }
+    const keys = [...new Set(refs.map((p) => watchedPackageKey(p.feed, p.package)))].sort();
+    return {
+      packages: refs.map((p) => ({ feed: p.feed, package: p.package })),
+      keys,
+      intervalSeconds: this.state.spec.intervalSeconds,
+    };
+  }
+
+  /** Whether the trigger subscribed with exactly what watcherSubscription asks now. */
+  subscribedAsWanted(wanted: { keys: string[]; intervalSeconds: number } | null): boolean {
+    const had = this.state.watching ?? null;
+    if (!wanted || !had) return wanted === had;
+    return (
+      had.intervalSeconds === wanted.intervalSeconds &&
+      JSON.stringify(had.keys) === JSON.stringify(wanted.keys)
+    );
+  }
+
+  /**
+   * The interval the trigger polls at on its own: a long safety interval once a poll made after it
+   * subscribed to its packages' watchers (a poll before may have missed a change the watcher already saw),
+   * else its own.
+   */
+  ownPollIntervalMs(): number {
+    const interval = this.state.spec.intervalSeconds * 1000;
+    const watching = this.state.watching;
+    const lastPoll = this.state.lastPoll?.at;
+    if (!watching || !lastPoll || lastPoll <= watching.since) return interval;
+    return watchedSafetyIntervalMs(interval);
   }
 
   /** Why a change of channel, watch list or interval is refused, or null when it is valid. */

@@ -110,6 +110,11 @@ export interface PollNowRequest {
   readonly source: string;
   /** Pushed tags by watched-package key (`feed/package`), at most 20. */
   readonly tags?: readonly { readonly key: string; readonly tag: string }[];
+  /**
+   * From a package watcher: when (epoch ms) it began the read that found the change, so the trigger's poll
+   * takes that listing (or a newer one) instead of reading the registry again.
+   */
+  readonly listedAt?: number;
 }
 
 export type TriggerStatus = 'active' | 'paused' | 'error';
@@ -155,6 +160,17 @@ export interface TriggerState {
   runs: number;
   /** Notified tags not yet seen (absent in states from before they were kept). */
   wanted?: WantedTag[];
+  /** The packages' watchers this trigger subscribed to, and when (absent unless it did). */
+  watching?: TriggerWatching | null;
+}
+
+/** A trigger's subscription to package watchers: it then polls only when woken and on a long safety interval. */
+export interface TriggerWatching {
+  /** `feed/package` of each watched package, sorted. */
+  readonly keys: string[];
+  readonly intervalSeconds: number;
+  /** When it subscribed: polls after it are covered by the watchers (one before may have missed a change). */
+  readonly since: string;
 }
 
 export const MAX_HISTORY = 100;

@@ -1,12 +1,14 @@
 import { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { createDeliveryActivities } from '../../activities/deliver';
-import { createPollActivities } from '../../activities/poll';
+import { createListingReader, createPollActivities } from '../../activities/poll';
+import { createWatcherActivities } from '../../activities/watch';
 import { createChannelActivities } from '../../activities/channel';
 import { createLedgerActivities, LedgerDependencies } from '../../activities/ledger';
 import { createLifecycleActivities, LifecycleDependencies } from '../../activities/lifecycle';
 import { Ledger } from '../db/ledger';
 import { SharedDigests, SharedListings } from '../db/feed-listings';
+import type { PackageWatches } from '../db/package-watches';
 import { Config, DEFAULT_WORKER_MEMORY_MIB } from '../config';
 import { HttpClient } from '../net/http';
 import { CredentialStore, EcrTokenSource } from '../feeds/credentials';
@@ -31,7 +33,9 @@ export interface WorkerOptions {
   readonly deployBackoff?: LifecycleDependencies['deployBackoff'];
   readonly queueHistoryLimit?: number;
   readonly config: Pick<Config, 'taskQueue' | 'feeds' | 'pollCacheMs' | 'secrets'> &
-    Partial<Pick<Config, 'outbound' | 'workerMemoryMiB'>>;
+    Partial<Pick<Config, 'outbound' | 'workerMemoryMiB' | 'watcherShards'>>;
+  /** Trigger subscriptions and package checks: package watchers run when this and `watcherShards` are set. */
+  readonly watches?: PackageWatches;
   /** A prebuilt bundle (tests build one for all workers); otherwise the workflows are bundled here. */
   readonly workflowBundle?: WorkflowBundleOption;
   /** Where ECR tokens come from (the AWS SDK unless a test stands in for ECR). */
@@ -86,7 +90,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     new OciClient(http, credentials),
     new HelmRepositoryClient(http, credentials),
   );
-  const polls = createPollActivities({
+  const pollDependencies = {
     source,
     feeds: options.config.feeds,
     tagCache: new SingleFlightCache<PackageListing>(options.config.pollCacheMs),
@@ -102,8 +106,12 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
           },
         }
       : {}),
-  });
+  };
+  const reader = createListingReader(pollDependencies);
+  const polls = createPollActivities(pollDependencies, reader);
+  const watcherShards = options.watches ? (options.config.watcherShards ?? 0) : 0;
   const ledger = createLedgerActivities({
+    watchers: watcherShards > 0,
     ledger: options.ledger,
     client: options.client,
     taskQueue: options.config.taskQueue,
@@ -114,6 +122,15 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     ...polls,
     ...ledger,
     ...createChannelActivities({ loadChannel: ledger.loadChannel, pollPackage: polls.pollPackage }),
+    // Registered on every worker: a watcher left from when watchers ran ends at its next check, and a
+    // trigger that subscribed then is unsubscribed at its next evaluation.
+    ...createWatcherActivities({
+      watches: options.watches,
+      shards: watcherShards,
+      client: options.client,
+      taskQueue: options.config.taskQueue,
+      reader,
+    }),
     ...createDeliveryActivities({ ledger: options.ledger, http, secrets: options.config.secrets }),
     ...createLifecycleActivities({
       ledger: options.ledger,

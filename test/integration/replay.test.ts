@@ -7,6 +7,8 @@ import { startServer, TestServer } from '../support/http-server';
 import { putProject, startTrigger, waitForReleases } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, settledHistory, startTestWorker } from '../support/temporal';
+import { ociFeed } from '../support/feeds';
+import { watcherWorkflowId } from '../../workflows/contracts/ids';
 import { watchedPackageKey } from '../../src/domain/trigger';
 import { pollNowSignal } from '../../workflows/contracts/trigger';
 import { decideUpdate, deployUpdate } from '../../workflows/contracts/release';
@@ -34,7 +36,8 @@ recorded before the ledger moved to the database, which must keep running after 
  * `RECORD_DESTINATION_RETRY_HISTORY=1`; trigger-build-metadata.json (versions equal but for build metadata,
  * the build-metadata-numeric-order patch) with `RECORD_METADATA_HISTORY=1`; environment-frozen.json (a
  * deployment held for a freeze on a timer, the freeze-holds-deployments-2026-12 patch) with
- * `RECORD_FROZEN_HISTORY=1`. Which patch each
+ * `RECORD_FROZEN_HISTORY=1`; trigger-watched.json and watcher.json (a trigger woken by its package's
+ * watcher, the package-watchers-2026-12 patch) with `RECORD_WATCHED_HISTORY=1`. Which patch each
  * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -466,6 +469,52 @@ async function recordFrozen(): Promise<void> {
   }
 }
 
+/**
+ * A trigger on a worker that runs package watchers: it subscribes (the package-watchers-2026-12 patch),
+ * polls once more on its own interval, then sleeps on its safety interval and is woken by the watcher for a
+ * push, which it releases. The watcher's history is kept too (trigger-watched.json, watcher.json).
+ */
+async function recordWatched(): Promise<void> {
+  const registry = await TestRegistry.start();
+  const env = await startTestWorker({
+    feeds: new Map([['local', ociFeed('local', registry.url)]]),
+    pollCacheMs: 60_000,
+    watcherShards: 1,
+  });
+  try {
+    await pushImage(registry.url, 'replay/watched', '1.0.0');
+    await putProject(env, {
+      name: 'replay-watched',
+      packages: [{ name: 'app', feed: 'local', package: 'replay/watched' }],
+    });
+    const state = await startTrigger(env.client, env.taskQueue, {
+      project: 'replay-watched',
+      name: 'app',
+      intervalSeconds: 10,
+    });
+    await waitForReleases(env, 'replay-watched', 1);
+    await eventually(async () => {
+      const s = await state();
+      return s.watching && s.lastPoll && s.lastPoll.at > s.watching.since ? true : undefined;
+    }, 'the trigger subscribed and polled since');
+    await pushImage(registry.url, 'replay/watched', '1.1.0');
+    await waitForReleases(env, 'replay-watched', 2, 60_000);
+    const trigger = env.client.workflow.getHandle('trigger/replay-watched/app');
+    await settledHistory(trigger);
+    const history = exportHistory(trigger.workflowId);
+    expect(patchMarkers(history)).toContain('package-watchers-2026-12');
+    writeFileSync(path.join(FIXTURES, 'trigger-watched.json'), history);
+    const watcher = env.client.workflow.getHandle(watcherWorkflowId(env.taskQueue, 0));
+    await settledHistory(watcher);
+    writeFileSync(path.join(FIXTURES, 'watcher.json'), exportHistory(watcher.workflowId));
+    await trigger.terminate('recorded');
+    await watcher.terminate('recorded');
+  } finally {
+    await env.stop();
+    await registry.stop();
+  }
+}
+
 /** The IDs of the patch markers a history holds, in order. */
 function patchMarkers(history: Buffer): string[] {
   const { events } = JSON.parse(history.toString()) as {
@@ -505,6 +554,7 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_DESTINATION_RETRY_HISTORY === '1') await recordDestinationRetry();
   if (process.env.RECORD_METADATA_HISTORY === '1') await recordMetadataOrder();
   if (process.env.RECORD_FROZEN_HISTORY === '1') await recordFrozen();
+  if (process.env.RECORD_WATCHED_HISTORY === '1') await recordWatched();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination-retrying.json',
@@ -523,7 +573,9 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-feed-outage.json',
     'trigger-remote-poll.json',
     'trigger-wanted-tag.json',
+    'trigger-watched.json',
     'trigger.json',
+    'watcher.json',
   ]);
   const script = path.resolve(__dirname, '../../dist/scripts/replay-histories.js');
   const { stdout } = await promisify(execFile)(process.execPath, [
@@ -548,6 +600,8 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-feed-outage.json',
     'replayed trigger-remote-poll.json',
     'replayed trigger-wanted-tag.json',
+    'replayed trigger-watched.json',
     'replayed trigger.json',
+    'replayed watcher.json',
   ]);
 }, 120_000);

@@ -39,6 +39,7 @@ export async function startApi(
     sessions: env.stores.sessions,
     overview: env.stores.overview,
     changes: env.stores.changes,
+    watches: env.stores.watches,
     ...options,
   });
   const server: Server = await listen(app, 0, '127.0.0.1');

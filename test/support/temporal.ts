@@ -64,6 +64,8 @@ export async function startTestWorker(
     shareReads?: boolean;
     /** The worker's identity in workflow histories (tells two workers of one process apart). */
     identity?: string;
+    /** FEED_TRIGGERS_WATCHER_SHARDS: package watchers run when above 0 (off by default, as in the service). */
+    watcherShards?: number;
   } = {},
 ): Promise<TestWorkerEnv> {
   installRuntime(options.logger, options.sdkMetricsPort);
@@ -87,6 +89,7 @@ export async function startTestWorker(
     extraActivities: options.extraActivities,
     ...(options.shareReads ? { listings: stores.listings, digests: stores.digests } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
+    watches: stores.watches,
     config: {
       taskQueue,
       feeds: options.feeds ?? new Map(),
@@ -94,6 +97,7 @@ export async function startTestWorker(
       secrets: options.secrets ?? new Map(),
       outbound: options.outbound,
       workerMemoryMiB: options.workerMemoryMiB,
+      watcherShards: options.watcherShards ?? 0,
     },
     workflowBundle: { codePath: process.env.FEED_TRIGGERS_TEST_BUNDLE! },
   });

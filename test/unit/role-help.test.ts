@@ -21,7 +21,7 @@ describe('serve, worker and api --help', () => {
       const expected = Object.keys(ENVIRONMENT).filter(
         (name) =>
           (role === 'serve' || !DEV_SERVER_ONLY.includes(name)) &&
-          (role !== 'api' || name !== 'FEED_TRIGGERS_WORKER_MEMORY'),
+          (role !== 'api' || !ENVIRONMENT[name as keyof typeof ENVIRONMENT].worker),
       );
       expect(listed).toEqual(expected);
       for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'FEED_TRIGGERS_API_PORT', 'LOG_LEVEL'])

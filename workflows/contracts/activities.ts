@@ -82,8 +82,15 @@ export interface LoadChannelInput {
   readonly knownRevision: number | null;
 }
 
-export type LoadChannelResult =
-  { readonly unchanged: true } | { readonly unchanged: false; readonly view: TriggerChannelView };
+export type LoadChannelResult = (
+  { readonly unchanged: true } | { readonly unchanged: false; readonly view: TriggerChannelView }
+) & {
+  /**
+   * Present, and true, only from workers that run package watchers (FEED_TRIGGERS_WATCHER_SHARDS): the
+   * trigger then subscribes to them. Absent elsewhere, so a trigger there does exactly what it did before.
+   */
+  readonly watchers?: true;
+};
 
 export interface PollChannelInput {
   readonly load: LoadChannelInput;
@@ -119,6 +126,37 @@ export interface LedgerActivities {
   handOff(input: { project: string; releaseId: number }): Promise<Record<string, DeliveryStatus>>;
   /** The next delivery a destination's queue sends. */
   nextDelivery(input: { project: string; destination: string }): Promise<NextDelivery>;
+}
+
+// Package watchers (activities/watch.ts).
+
+export interface WatchPackagesInput {
+  /** The trigger's workflow ID. */
+  readonly trigger: string;
+  /** The packages it watches; none unsubscribes it. */
+  readonly packages: readonly { readonly feed: string; readonly package: string }[];
+  readonly intervalSeconds: number;
+}
+
+export interface CheckPackagesResult {
+  /** Packages the shard watches; 0 ends the watcher. */
+  readonly packages: number;
+  /** Packages read in this check, and those whose fingerprint changed (their triggers were woken). */
+  readonly read: number;
+  readonly changed: number;
+  /** When the next package of the shard is due. */
+  readonly nextCheckInMs: number;
+}
+
+/** Activities of package watchers: a trigger subscribing, and one watcher's check of its packages. */
+export interface WatcherActivities {
+  /** Records the trigger's packages with their watchers and makes sure each watcher runs. */
+  watchPackages(input: WatchPackagesInput): Promise<{ watching: boolean }>;
+  /**
+   * Reads the shard's due packages once each (through the shared listing), wakes the triggers of every
+   * package whose fingerprint changed, then records the new fingerprints.
+   */
+  checkPackages(input: { shard: number }): Promise<CheckPackagesResult>;
 }
 
 // Deliveries (activities/deliver.ts).

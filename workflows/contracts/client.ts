@@ -25,6 +25,7 @@ import {
   manualReleaseWorkflowId,
   releaseWorkflowId,
   triggerWorkflowId,
+  watcherWorkflowId,
 } from './ids';
 import { deploymentEndedSignal, wakeSignal } from './release';
 import {
@@ -52,6 +53,7 @@ import type {
   ManualReleaseWorkflow,
   ReleaseWorkflow,
   TriggerWorkflow,
+  WatcherWorkflow,
 } from './workflows';
 
 // Triggers.
@@ -117,6 +119,24 @@ export async function configureTrigger(
   change: Pick<TriggerSpec, 'channel' | 'watch' | 'intervalSeconds'>,
 ): Promise<{ changed: boolean }> {
   return handle.executeUpdate(configureTriggerUpdate, { args: [change] });
+}
+
+// Package watchers.
+
+/**
+ * Makes sure a shard's watcher runs: starts it, or finds the running one (which then records nothing, so a
+ * trigger may ask at each of its scheduled polls).
+ */
+export async function ensureWatcher(client: Client, taskQueue: string, shard: number): Promise<void> {
+  await client.workflow.start<WatcherWorkflow>('watcher', {
+    taskQueue,
+    workflowId: watcherWorkflowId(taskQueue, shard),
+    args: [{ shard }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    // A watcher ends once no trigger watches its packages; a later subscriber starts it again.
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    staticSummary: `Package watcher, shard ${shard}`,
+  });
 }
 
 // Releases.

@@ -33,3 +33,11 @@ export function manualReleaseWorkflowId(project: string, nonce: string): string 
 export function channelPreviewWorkflowId(project: string, channel: string, nonce: string): string {
   return `channel-preview/${project}/${channel}/${nonce}`;
 }
+
+/**
+ * A package watcher: one per shard of watched packages and task queue (workers on another task queue, such
+ * as each test's, have watchers of their own).
+ */
+export function watcherWorkflowId(taskQueue: string, shard: number): string {
+  return `watcher/${taskQueue}/${shard}`;
+}

@@ -28,6 +28,11 @@ export interface TriggerInput {
   readonly view?: TriggerChannelView;
 }
 
+export interface WatcherInput {
+  /** The shard of packages this watcher reads (a stable hash of each package's key). */
+  readonly shard: number;
+}
+
 export interface ReleaseInput {
   readonly project: string;
   /** The release's id in the ledger (a re-created project's release of the same number has another). */
@@ -73,6 +78,8 @@ export interface ChannelPreviewInput {
 export interface WorkflowContracts {
   /** A long-lived trigger: load the channel, poll the watched packages, ask the project for a release, sleep. */
   trigger(input: TriggerInput): Promise<void>;
+  /** Reads one shard of watched packages each interval and wakes the triggers of those that changed. */
+  watcher(input: WatcherInput): Promise<void>;
   /** A release in flight: hands it to each destination's queue and promotes it through its lifecycle. */
   release(input: ReleaseInput): Promise<Record<string, DeliveryStatus>>;
   /** One destination's queue: deliveries one at a time, in release order. */
@@ -86,6 +93,7 @@ export interface WorkflowContracts {
 }
 
 export type TriggerWorkflow = WorkflowContracts['trigger'];
+export type WatcherWorkflow = WorkflowContracts['watcher'];
 export type ReleaseWorkflow = WorkflowContracts['release'];
 export type DestinationQueueWorkflow = WorkflowContracts['destinationQueue'];
 export type EnvironmentQueueWorkflow = WorkflowContracts['environmentQueue'];

@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { log } from '@temporalio/activity';
+import type { PackageCheck, PackageWatches } from '../src/db/package-watches';
+import { phaseHash } from '../src/domain/trigger-machine';
+import { watchedPackageKey } from '../src/domain/trigger';
+import type { PackageListing } from '../src/feeds/package-source';
+import { HttpError } from '../src/net/errors';
+import { ensureWatcher, pollTriggerNow } from '../workflows/contracts/client';
+import type {
+  CheckPackagesResult,
+  WatcherActivities,
+  WatchPackagesInput,
+} from '../workflows/contracts/activities';
+import type { ListingReader } from './poll';
+import { withLiveness } from './liveness';
+
+export interface WatcherDependencies {
+  /** Subscriptions and checks; absent on a worker that runs no watchers. */
+  readonly watches?: PackageWatches;
+  /** How many watchers share the packages (FEED_TRIGGERS_WATCHER_SHARDS); 0: no watchers. */
+  readonly shards: number;
+  readonly client: Client;
+  readonly taskQueue: string;
+  readonly reader: ListingReader;
+}
+
+/** Packages read at once by one watcher, and triggers woken at once. */
+const READS_AT_ONCE = 8;
+const WAKES_AT_ONCE = 20;
+/** A package due within this much of a check is read in it, so a shard's packages stay read together. */
+const DUE_TOLERANCE_MS = 1_000;
+/** The shortest sleep between checks. */
+const MIN_SLEEP_MS = 1_000;
+
+/** The shard a package's watcher is, by a stable hash of its `feed/package` key. */
+export function shardOf(key: string, shards: number): number {
+  return phaseHash(`watcher:${key}`) % shards;
+}
+
+/**
+ * What a watcher compares between reads: a hash of the tags and any digests the listing carries. Small,
+ * so it is all the ledger keeps of a listing; a failed read is its error code, so a new failure (and the
+ * end of one) wakes the triggers too.
+ */
+export function listingFingerprint(listing: PackageListing): string {
+  const digests = listing.digests
+    ? [...listing.digests.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
+    : null;
+  return createHash('sha256')
+    .update(JSON.stringify([[...listing.tags].sort(), digests]))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/** Runs `work` over `items`, at most `limit` at once. */
+async function inBatches<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+/** Package watchers' activities: subscribing a trigger, and one shard's check. */
+export function createWatcherActivities(deps: WatcherDependencies): WatcherActivities {
+  return {
+    async watchPackages(input: WatchPackagesInput): Promise<{ watching: boolean }> {
+      const { watches } = deps;
+      if (!watches) return { watching: false };
+      const packages =
+        deps.shards > 0
+          ? input.packages.map((p) => {
+              const key = watchedPackageKey(p.feed, p.package);
+              return { key, feed: p.feed, package: p.package, shard: shardOf(key, deps.shards) };
+            })
+          : [];
+      const shards = await watches.watch(input.trigger, packages, input.intervalSeconds * 1000);
+      await Promise.all(shards.map((shard) => ensureWatcher(deps.client, deps.taskQueue, shard)));
+      return { watching: packages.length > 0 };
+    },
+
+    async checkPackages({ shard }: { shard: number }): Promise<CheckPackagesResult> {
+      const { watches } = deps;
+      if (!watches || deps.shards === 0)
+        return { packages: 0, read: 0, changed: 0, nextCheckInMs: MIN_SLEEP_MS };
+      return withLiveness(async (signal) => {
+        const packages = await watches.shardPackages(shard);
+        const startedAt = Date.now();
+        const due = packages.filter(
+          (p) => p.checkedAt === null || p.checkedAt.getTime() + p.intervalMs - DUE_TOLERANCE_MS <= startedAt,
+        );
+        const checks = await inBatches(due, READS_AT_ONCE, async (p) => {
+          const listedAt = Date.now();
+          let check: PackageCheck;
+          try {
+            const feed = deps.reader.feedFor(p.feed);
+            const listing = await deps.reader.listing(feed, p.package, 0, signal);
+            check = {
+              key: p.key,
+              checkedAt: new Date(listedAt),
+              fingerprint: listingFingerprint(listing),
+              error: null,
+            };
+          } catch (err) {
+            signal.throwIfAborted();
+            const code = err instanceof HttpError ? String(err.code) : 'ERROR';
+            const message = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+            check = {
+              key: p.key,
+              checkedAt: new Date(listedAt),
+              fingerprint: `error:${code}`,
+              error: { code, message },
+            };
+          }
+          return { check, listedAt, changed: check.fingerprint !== p.fingerprint };
+        });
+        const changed = checks.filter((c) => c.changed);
+        // Wake first, record after: a check lost between the two is tried again and wakes them again.
+        for (const { check, listedAt } of changed) {
+          const triggers = await watches.subscribers([check.key]);
+          const gone: string[] = [];
+          await inBatches(triggers, WAKES_AT_ONCE, async (trigger) => {
+            try {
+              // A failed read wakes them to poll for themselves (and show the feed's error as they do today);
+              // a changed listing is shared with their polls.
+              await pollTriggerNow(
+                deps.client,
+                trigger,
+                check.error ? { source: 'watcher' } : { source: 'watcher', listedAt },
+              );
+            } catch (err) {
+              if (err instanceof WorkflowNotFoundError) gone.push(trigger);
+              else throw err;
+            }
+          });
+          // A deleted trigger unsubscribes when it is next to be woken.
+          await watches.forget(gone);
+        }
+        await watches.record(checks.map((c) => c.check));
+        if (changed.length > 0)
+          log.info('package watcher woke triggers', {
+            shard,
+            changed: changed.map((c) => c.check.key).slice(0, 20),
+          });
+        const now = Date.now();
+        const read = new Map(checks.map((c) => [c.check.key, c.check.checkedAt.getTime()]));
+        let next = Number.POSITIVE_INFINITY;
+        for (const p of packages) {
+          const last = read.get(p.key) ?? p.checkedAt?.getTime() ?? now;
+          next = Math.min(next, last + p.intervalMs - now);
+        }
+        return {
+          packages: packages.length,
+          read: checks.length,
+          changed: changed.length,
+          nextCheckInMs: Math.max(MIN_SLEEP_MS, Number.isFinite(next) ? Math.round(next) : MIN_SLEEP_MS),
+        };
+      });
+    },
+  };
+}
