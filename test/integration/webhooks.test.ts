@@ -95,7 +95,11 @@ test('a replayed notification is acknowledged and ignored: its event id again, o
       },
       body,
     });
-    return [res.status, await res.json()];
+    // `pending` lists triggers whose signal was still on its way after 100 ms (a loaded box): they were told,
+    // as `triggers` says, so the answers compare without it.
+    const answer = (await res.json()) as Record<string, unknown>;
+    delete answer.pending;
+    return [res.status, answer];
   };
   const notification = (repository: string, id = randomUUID()) => ({
     events: [
