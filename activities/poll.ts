@@ -197,6 +197,8 @@ export function createPollActivities(
   const judgedEvidence = new Map<string, Verdict>();
   /** Feeds whose registry has no referrers API (registry 2.8): the `.sig` tag is all there is to read. */
   const noReferrers = new Set<string>();
+  /** Platform verdicts by digest and required platforms (a digest's platforms never change). */
+  const knownPlatforms = new Map<string, Verdict>();
   const gates = new Map<string, ImageGate | null>();
   /** The digest of the poll's best tag: this worker's cache, then the other workers' read, then the feed. */
   const digestOf = (
@@ -322,7 +324,13 @@ export function createPollActivities(
     signal: AbortSignal,
   ): Promise<Verdict> {
     const memoKey = `${digest}|${gate.fingerprint}`;
-    const known = knownVerdicts.get(memoKey) ?? (await verdicts.get(digest, gate.fingerprint));
+    // The ledger is a memory, not a gate: when it fails, the digest is verified again, as on first sight.
+    const known =
+      knownVerdicts.get(memoKey) ??
+      (await verdicts.get(digest, gate.fingerprint).catch((err: unknown) => {
+        log.warn('could not read image verdicts', { error: (err as Error).message });
+        return null;
+      }));
     if (known) {
       knownVerdicts.set(memoKey, known);
       return known;
@@ -343,12 +351,19 @@ export function createPollActivities(
       metrics.imageVerifications.inc({ outcome: verdict.passed ? 'passed' : 'refused' });
       if (knownVerdicts.size >= MAX_EVIDENCE_MEMO) knownVerdicts.clear();
       knownVerdicts.set(memoKey, verdict);
-      await verdicts.put(digest, gate.fingerprint, verdict);
+      await verdicts.put(digest, gate.fingerprint, verdict).catch((err: unknown) => {
+        log.warn('could not record an image verdict', { error: (err as Error).message });
+      });
       return verdict;
     };
     let platforms: Verdict | null = null;
     if (gate.platforms.length > 0) {
-      platforms = await checkPlatforms(reader, digest, gate.platforms);
+      // Kept apart from the signature's verdict: an image of the right platforms waiting for its signature
+      // is not read again on every poll.
+      const platformKey = `${digest}|${gate.platforms.join(',')}`;
+      platforms = knownPlatforms.get(platformKey) ?? (await checkPlatforms(reader, digest, gate.platforms));
+      if (knownPlatforms.size >= MAX_EVIDENCE_MEMO) knownPlatforms.clear();
+      knownPlatforms.set(platformKey, platforms);
       // A digest's platforms never change: a missing one is as final as a pass.
       if (!platforms.passed || gate.keys.length === 0) return remember(platforms);
     }

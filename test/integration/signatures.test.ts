@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createPollActivities } from '../../activities/poll';
 import type { PollPackageResult } from '../../workflows/contracts/activities';
@@ -236,10 +236,68 @@ describe('a hostile registry', () => {
     [sha(fifty)]: fifty,
   };
 
+  // referred/app 2.0.0 is signed through the referrers API only (no `.sig` tag), by an Ed25519 key.
+  const referredKey = generateKeyPairSync('ed25519');
+  const referred = imageManifest(2);
+  const referredPayload = JSON.stringify({
+    critical: {
+      identity: { 'docker-reference': 'referred/app' },
+      image: { 'docker-manifest-digest': sha(referred) },
+      type: 'cosign container image signature',
+    },
+    optional: null,
+  });
+  const referredSignature = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+    layers: [
+      {
+        mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+        digest: sha(referredPayload),
+        size: Buffer.byteLength(referredPayload),
+        annotations: {
+          'dev.cosignproject.cosign/signature': sign(
+            null,
+            Buffer.from(referredPayload),
+            referredKey.privateKey,
+          ).toString('base64'),
+        },
+      },
+    ],
+    subject: { mediaType: OCI_MANIFEST, digest: sha(referred), size: Buffer.byteLength(referred) },
+  });
+  const referredRoutes: Record<string, () => [string, string]> = {
+    '/v2/referred/app/tags/list': () => [
+      'application/json',
+      JSON.stringify({ name: 'referred/app', tags: ['2.0.0'] }),
+    ],
+    '/v2/referred/app/manifests/2.0.0': () => [OCI_MANIFEST, referred],
+    [`/v2/referred/app/manifests/${encodeURIComponent(sha(referred))}`]: () => [OCI_MANIFEST, referred],
+    [`/v2/referred/app/manifests/${encodeURIComponent(sha(referredSignature))}`]: () => [
+      OCI_MANIFEST,
+      referredSignature,
+    ],
+    [`/v2/referred/app/blobs/${sha(referredPayload)}`]: () => ['application/octet-stream', referredPayload],
+    [`/v2/referred/app/referrers/${sha(referred)}`]: () => [
+      'application/vnd.oci.image.index.v1+json',
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [referrer(sha(referredSignature), 'application/vnd.dev.cosign.artifact.sig.v1+json')],
+      }),
+    ],
+  };
+
   beforeAll(async () => {
     hostile = await startServer((req, res) => {
       const path = new URL(req.url, 'http://x').pathname;
       if (path === '/v2/') return sendJson(res, 200, {});
+      const route = referredRoutes[path];
+      if (route) {
+        const [type, body] = route();
+        res.writeHead(200, { 'content-type': type, 'docker-content-digest': sha(body) });
+        return void res.end(req.method === 'HEAD' ? undefined : body);
+      }
       if (path === '/v2/hostile/app/tags/list')
         return sendJson(res, 200, {
           name: 'hostile/app',
@@ -295,7 +353,34 @@ describe('a hostile registry', () => {
       '1.1.0': 'no signature by key `release-2026` (2 signatures: signature annotation is not base64)',
       '1.0.0': 'no signature by key `release-2026` (referrers list larger than 524288 bytes, not read)',
     });
-    expect(hostile.requests.filter((r) => r.url.includes('/blobs/'))).toEqual([]);
+    expect(hostile.requests.filter((r) => r.url.includes('/hostile/app/blobs/'))).toEqual([]);
+  });
+
+  test('a signature found only through the OCI 1.1 referrers API passes', async () => {
+    const { source } = feedClients();
+    const acts = createPollActivities({
+      source,
+      feeds: new Map([['hostile', ociFeed('hostile', hostile.url)]]),
+      tagCache: new SingleFlightCache(0),
+      digestCache: new SingleFlightCache(0),
+      configCache: new SingleFlightCache(0),
+    });
+    const pem = referredKey.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const poll = (keys: Record<string, string>): Promise<PollPackageResult> =>
+      new MockActivityEnvironment().run(acts.pollPackage, {
+        feed: 'hostile',
+        package: 'referred/app',
+        rule: { signatures: { keys } },
+        watermark: null,
+        limit: 5,
+        maxAgeMs: null,
+      });
+    const passed = await poll({ 'referrers-key': pem });
+    expect(passed.candidates).toEqual(['2.0.0']);
+    expect(passed.digest).toBe(sha(referred));
+    expect((await poll({ 'release-2026': current.publicKey })).skipped).toEqual({
+      '2.0.0': 'no signature by key `release-2026` (1 signature: not by a trusted key)',
+    });
   });
 });
 

@@ -100,6 +100,53 @@ describe('TriggerMachine, an evaluation step by step', () => {
     });
   });
 
+  test('versions a signature rule refused are named in the history entry, once, at most five a package', () => {
+    const m = machine(['web']);
+    const released = {
+      name: 'web',
+      feed: 'reg.example',
+      package: 'shop/web',
+      tag: '1.2.0',
+      digest: 'sha256:web',
+    };
+    m.applyLoad({
+      unchanged: false,
+      view: view({ revision: 2, lastRelease: { number: '0.0.1', packages: [released] } }),
+    });
+    const skipped: Record<string, string> = {};
+    for (let i = 9; i >= 3; i--) skipped[`1.${i}.0`] = 'no signature by key `release-2026`';
+    m.beginEvaluation(NOW);
+    m.applyPolls(
+      [
+        {
+          name: 'web',
+          ok: {
+            tagCount: 8,
+            acceptedCount: 8,
+            candidates: ['1.2.0'],
+            digest: 'sha256:web',
+            rateLimitRemaining: null,
+            skipped,
+          },
+        },
+      ],
+      NOW,
+    );
+    expect(m.conclude(NOW)).toBeNull();
+    const entry = m.state.history.at(-1)!;
+    expect(entry.outcome).toBe('no-change');
+    expect(entry.reason).toBe(
+      "no watched package has a later version than the channel's previous release; skipped " +
+        ['1.9.0', '1.8.0', '1.7.0', '1.6.0', '1.5.0']
+          .map((v) => `web ${v}: no signature by key \`release-2026\``)
+          .join('; '),
+    );
+    m.beginEvaluation(NOW);
+    m.applyPolls([ok('web', ['1.2.0'])], NOW);
+    m.conclude(NOW);
+    expect(m.state.history.at(-1)!.reason).not.toContain('skipped');
+  });
+
   test('paused while polling: nothing released, and a cancelled poll is no feed error', () => {
     const m = machine();
     m.beginEvaluation(NOW);

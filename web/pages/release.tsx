@@ -119,6 +119,27 @@ export function ReleasePage({
               ))}
             </tbody>
           </table>
+          {r.verified && r.verified.length > 0 && (
+            <table class="list">
+              <caption>Verified</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Package</th>
+                  <th scope="col">Verdict</th>
+                  <th scope="col">Key fingerprint</th>
+                </tr>
+              </thead>
+              <tbody>
+                {r.verified.map((v) => (
+                  <tr>
+                    <th scope="row">{v.package}</th>
+                    <td>{v.reason}</td>
+                    <td class="mono digest">{v.key?.fingerprint ?? '—'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
           {Object.keys(r.deliveries).length > 0 && (
             <table class="list">
               <caption>Deliveries</caption>

@@ -1,0 +1,203 @@
+/**
+ * The cost of signature rules (docs/supply-chain.md): 200 packages on Debian's registry, each with a signed
+ * image, polled by the worker's poll activity with a rule requiring a cosign signature, verdicts in the
+ * embedded ledger. The first poll verifies each new digest; the next (idle) polls must verify nothing.
+ * Signatures are written in cosign's own layout (the `sha256-<hex>.sig` tag, simple-signing payload layer,
+ * signature annotation) with Node's crypto, so 200 images sign in a second; the tests sign with cosign itself.
+ */
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createPollActivities } from '../activities/poll';
+import { openDatabase } from '../src/db/open';
+import { VerdictStore } from '../src/db/verdicts';
+import { CredentialStore } from '../src/feeds/credentials';
+import { DEFAULT_MAX_PAGES, DEFAULT_MAX_TAGS, OciFeed } from '../src/feeds/feed';
+import { HelmRepositoryClient } from '../src/feeds/helm';
+import { OciClient } from '../src/feeds/oci';
+import { PackageSource } from '../src/feeds/package-source';
+import { SingleFlightCache } from '../src/feeds/single-flight';
+import { HttpClient } from '../src/net/http';
+import { metrics } from '../src/observability/metrics';
+import type { VersionRuleInput } from '../src/domain/rule';
+import type { PollPackageResult } from '../workflows/contracts/activities';
+import { pushImage, TestRegistry } from '../test/support/registry';
+
+const PACKAGES = 200;
+const IDLE_ROUNDS = 3;
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function upload(registryUrl: string, repository: string, blob: Buffer): Promise<string> {
+  const start = await fetch(`${registryUrl}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
+  const location = new URL(start.headers.get('location')!, registryUrl);
+  location.searchParams.set('digest', sha256(blob));
+  const put = await fetch(location, { method: 'PUT', body: blob });
+  if (put.status !== 201) throw new Error(`blob upload ${put.status}`);
+  return sha256(blob);
+}
+
+/** Signs `repository@digest` as `cosign sign --key` stores it: a `.sig` tag with a simple-signing layer. */
+async function cosignLayout(
+  registryUrl: string,
+  repository: string,
+  digest: string,
+  privateKey: Parameters<typeof sign>[2],
+): Promise<void> {
+  const payload = Buffer.from(
+    JSON.stringify({
+      critical: {
+        identity: { 'docker-reference': `127.0.0.1/${repository}` },
+        image: { 'docker-manifest-digest': digest },
+        type: 'cosign container image signature',
+      },
+      optional: null,
+    }),
+  );
+  const config = Buffer.from('{}');
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: await upload(registryUrl, repository, config),
+      size: 2,
+    },
+    layers: [
+      {
+        mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+        digest: await upload(registryUrl, repository, payload),
+        size: payload.length,
+        annotations: {
+          'dev.cosignproject.cosign/signature': sign('sha256', payload, privateKey).toString('base64'),
+        },
+      },
+    ],
+  });
+  const res = await fetch(`${registryUrl}/v2/${repository}/manifests/${digest.replace(':', '-')}.sig`, {
+    method: 'PUT',
+    headers: { 'content-type': OCI_MANIFEST },
+    body: manifest,
+  });
+  if (res.status !== 201) throw new Error(`signature push ${res.status}`);
+}
+
+async function verifications(): Promise<number> {
+  const values = (await metrics.imageVerifications.get()).values;
+  return values.reduce((sum, v) => sum + v.value, 0);
+}
+
+async function main(): Promise<void> {
+  const registry = await TestRegistry.start();
+  const database = await openDatabase({});
+  try {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const packages = Array.from({ length: PACKAGES }, (_, i) => `bench/app-${i}`);
+    for (let i = 0; i < packages.length; i += 16)
+      await Promise.all(
+        packages.slice(i, i + 16).map(async (pkg) => {
+          const digest = await pushImage(registry.url, pkg, '1.1.0');
+          await cosignLayout(registry.url, pkg, digest, privateKey);
+        }),
+      );
+
+    const http = new HttpClient();
+    const credentials = new CredentialStore(http);
+    const oci = new OciClient(http, credentials);
+    const feed: OciFeed = {
+      id: 'bench',
+      type: 'oci',
+      url: registry.url,
+      auth: { kind: 'anonymous' },
+      pageSize: 1000,
+      maxTags: DEFAULT_MAX_TAGS,
+      helm: false,
+      repositoryPrefix: '',
+      tokenRealmHosts: [],
+      maxPages: DEFAULT_MAX_PAGES,
+    };
+    // As a worker polls: listings and digests cached for a poll interval, verdicts in the ledger.
+    const acts = createPollActivities({
+      source: new PackageSource(oci, new HelmRepositoryClient(http, credentials)),
+      feeds: new Map([['bench', feed]]),
+      tagCache: new SingleFlightCache(0),
+      digestCache: new SingleFlightCache(0),
+      configCache: new SingleFlightCache(0),
+      verdicts: new VerdictStore(database.db),
+    });
+    const env = new MockActivityEnvironment();
+    const round = async (rule: VersionRuleInput) => {
+      const times: number[] = [];
+      const requestsBefore = oci.requests;
+      const verifiedBefore = await verifications();
+      for (const pkg of packages) {
+        const start = performance.now();
+        const result: PollPackageResult = await env.run(acts.pollPackage, {
+          feed: 'bench',
+          package: pkg,
+          rule,
+          watermark: null,
+          limit: 10, // as a trigger asks (CANDIDATE_LIMIT)
+          maxAgeMs: null,
+        });
+        times.push(performance.now() - start);
+        if (result.candidates[0] !== '1.1.0') throw new Error(`${pkg}: ${JSON.stringify(result)}`);
+      }
+      return {
+        median: median(times),
+        requests: (oci.requests - requestsBefore) / PACKAGES,
+        verifications: (await verifications()) - verifiedBefore,
+      };
+    };
+    const line = (name: string, r: Awaited<ReturnType<typeof round>>) =>
+      process.stdout.write(
+        `${name.padEnd(46)} median ${r.median.toFixed(2).padStart(7)} ms/package  ` +
+          `${r.requests.toFixed(1).padStart(4)} registry requests/package  ${String(r.verifications).padStart(4)} verifications\n`,
+      );
+
+    process.stdout.write(
+      `${PACKAGES} packages, each with one image 1.1.0 signed (ECDSA P-256), Debian's registry\n`,
+    );
+    const plain = { tag: '^$' };
+    const signed = { tag: '^$', signatures: { keys: { 'release-2026': pem } } };
+    await round(plain); // warm-up: connections, JIT
+    const baseline = await round(plain);
+    line('no signature rule', baseline);
+    const first = await round(signed);
+    line('signature rule, first poll (each digest new)', first);
+    process.stdout.write(
+      `verification cost per new digest: ${(first.median - baseline.median).toFixed(2)} ms (median, over the poll without a rule)\n`,
+    );
+    if (first.verifications !== PACKAGES) throw new Error(`expected ${PACKAGES} verifications`);
+    for (let i = 1; i <= IDLE_ROUNDS; i++) {
+      const idle = await round(signed);
+      line(`signature rule, idle poll ${i}`, idle);
+      if (idle.verifications !== 0) throw new Error('an idle poll verified again');
+    }
+    // A restarted worker has no verdicts in memory: the ledger answers, still without verifying.
+    const restarted = createPollActivities({
+      source: new PackageSource(oci, new HelmRepositoryClient(http, credentials)),
+      feeds: new Map([['bench', feed]]),
+      tagCache: new SingleFlightCache(0),
+      digestCache: new SingleFlightCache(0),
+      configCache: new SingleFlightCache(0),
+      verdicts: new VerdictStore(database.db),
+    });
+    Object.assign(acts, restarted);
+    line('signature rule, idle poll after a restart', await round(signed));
+  } finally {
+    await database.close();
+    await registry.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
