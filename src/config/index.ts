@@ -23,7 +23,7 @@ import {
 } from '../feeds/feed';
 
 /** The worker's memory budget when FEED_TRIGGERS_WORKER_MEMORY is not set. */
-export const DEFAULT_WORKER_MEMORY_MIB = 1024;
+export const DEFAULT_WORKER_MEMORY_MIB = 2048;
 
 /**
  * The one home of configuration: environment variables for the process, and an optional YAML file
@@ -251,7 +251,7 @@ const EnvSchema = z.object({
   FEED_TRIGGERS_API_IDLE_SECONDS: decimal(1, 600).default(5),
   FEED_TRIGGERS_DATA_DIR: z.string().min(1).default('.data'),
   FEED_TRIGGERS_CONFIG: z.string().min(1).optional(),
-  /** What the worker may use for cached workflows: `1024` (MiB), `768MiB`, `2GiB`. */
+  /** The worker's memory budget, its RSS with everything cached: `2048` (MiB), `768MiB`, `2GiB`. */
   FEED_TRIGGERS_WORKER_MEMORY: z
     .string()
     .regex(/^\d{1,7}(\s*(MiB|MB|M|GiB|GB|G))?$/i, 'a size such as 1024, 768MiB or 2GiB')
@@ -333,8 +333,8 @@ export const ENVIRONMENT: Readonly<
   FEED_TRIGGERS_DATA_DIR: { default: '.data', meaning: "the embedded ledger's and dev server's files" },
   FEED_TRIGGERS_CONFIG: { default: 'unset', meaning: 'a YAML file: feeds, credentials, secrets, receivers' },
   FEED_TRIGGERS_WORKER_MEMORY: {
-    default: '1024 (MiB)',
-    meaning: "the worker's memory budget (768MiB, 2GiB): sizes its workflow cache",
+    default: '2048 (MiB)',
+    meaning: "the worker's memory budget (768MiB, 2GiB): its RSS stays within it; sizes its workflow cache",
     worker: true,
   },
   FEED_TRIGGERS_WATCHER_SHARDS: {

@@ -52,17 +52,29 @@ export interface WorkerOptions {
   readonly extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
 }
 
-/** What the process needs besides its workflow cache: Node, the SDK's core, the bundle, caches, the API. */
-const BASE_MIB = 320;
-/** A cached trigger, release or queue workflow (its state, history-derived objects and V8 context share). */
-const CACHED_WORKFLOW_MIB = 0.25;
+/**
+ * The worker's RSS before it caches a workflow: Node, the SDK's core and its threads, the ledger and HTTP
+ * pools (248 MB measured at start on a 2-core box, bench:scale), and the workflow thread with the bundle.
+ */
+const BASE_MIB = 300;
+/** What the activities and local activities in flight hold at most (200 + 200 polls, their listings and answers). */
+const ACTIVITIES_MIB = 60;
+/**
+ * The RSS a cached trigger, release or queue workflow adds, as measured, not as V8 counts it: its state in the
+ * workflow thread's heap, the SDK core's copy of its run, and the allocator's slack from replaying evicted
+ * ones. bench:scale measured 0.46 MiB (1,554 MB RSS with 2,816 triggers cached, 20,000 running) and 0.59 MiB
+ * (1,087 MB with 1,328 cached, 2,000 running); bench:memory's 0.25 MiB is a trigger that never polled.
+ */
+const CACHED_WORKFLOW_MIB = 0.6;
 
 /**
- * Sizes the worker from its memory budget: as many workflows stay cached as fit, the rest are replayed
- * from their (short) histories when they wake. Activities are network-bound: many run at once.
+ * Sizes the worker from its memory budget, so its RSS stays within it: as many workflows stay cached as fit
+ * beside the base and the activities in flight; the rest are replayed from their (short) histories when they
+ * wake. Activities are network-bound: many run at once.
  */
 export function workerSizing(memoryMiB: number) {
-  const maxCachedWorkflows = Math.max(20, Math.floor((memoryMiB - BASE_MIB) / CACHED_WORKFLOW_MIB));
+  const cacheMiB = memoryMiB - BASE_MIB - ACTIVITIES_MIB;
+  const maxCachedWorkflows = Math.max(20, Math.floor(cacheMiB / CACHED_WORKFLOW_MIB));
   return {
     maxCachedWorkflows,
     maxConcurrentActivityTaskExecutions: 200,

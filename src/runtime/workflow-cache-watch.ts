@@ -43,7 +43,7 @@ export function watchWorkflowCache(options: WorkflowCacheWatchOptions): {
       { evicted, cacheCapacity: options.capacity, memoryMiB: options.memoryMiB },
       `the workflow cache is full: ${evicted} workflows were evicted since the last check, and each replays ` +
         `its history when it next wakes. This worker caches ${options.capacity} workflows within ` +
-        `FEED_TRIGGERS_WORKER_MEMORY=${options.memoryMiB}MiB; raise it (about 0.25 MiB per trigger) or start ` +
+        `FEED_TRIGGERS_WORKER_MEMORY=${options.memoryMiB}MiB; raise it (about 0.6 MiB per trigger) or start ` +
         'another worker on the same task queue',
     );
   };
