@@ -37,6 +37,8 @@ function deployment(release: string, environment: string, status: Deployment['st
     nextAttemptAt: null,
     targets: {},
     freezeOverride: null,
+    deployAt: null,
+    deployAtExpiry: null,
   };
 }
 

@@ -6,6 +6,7 @@
 import type {
   Approval,
   Deployment,
+  DeploymentSchedule,
   FreezeOverride,
   NextDeployment,
   ReleaseLifecycle,
@@ -174,6 +175,8 @@ export interface LifecycleActivities {
     forced: boolean;
     /** An admin sends these deployments through the freeze that holds them. */
     freezeOverride?: FreezeOverride;
+    /** Deploy at a later time (`scheduled` until then), or not after a time. */
+    schedule?: DeploymentSchedule;
   }): Promise<Deployment[]>;
   /** Records an approval or rejection of a phase. */
   decidePhase(input: {
