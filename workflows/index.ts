@@ -4,9 +4,10 @@ import { release } from './release';
 import { destinationQueue } from './destination';
 import { channelPreview, manualRelease } from './manual-release';
 import { environmentQueue } from './environment';
+import { retention } from './retention';
 
 // The worker registers every function exported here as a workflow type, by its exported name.
-export { trigger, release, destinationQueue, manualRelease, channelPreview, environmentQueue };
+export { trigger, release, destinationQueue, manualRelease, channelPreview, environmentQueue, retention };
 
 /** Fails to compile when a workflow's signature drifts from the contract its clients start it with. */
 export type Implemented = Conforms<{
@@ -16,5 +17,6 @@ export type Implemented = Conforms<{
   environmentQueue: typeof environmentQueue;
   manualRelease: typeof manualRelease;
   channelPreview: typeof channelPreview;
+  retention: typeof retention;
 }>;
 type Conforms<T extends WorkflowContracts> = T;

@@ -5,6 +5,7 @@ import { createPollActivities } from '../../activities/poll';
 import { createChannelActivities } from '../../activities/channel';
 import { createLedgerActivities, LedgerDependencies } from '../../activities/ledger';
 import { createLifecycleActivities, LifecycleDependencies } from '../../activities/lifecycle';
+import { createRetentionActivities } from '../../activities/retention';
 import { Ledger } from '../db/ledger';
 import { SharedListings } from '../db/feed-listings';
 import { Config, DEFAULT_WORKER_MEMORY_MIB } from '../config';
@@ -113,6 +114,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       outbound: options.config.outbound,
       deployBackoff: options.deployBackoff,
     }),
+    ...createRetentionActivities({ ledger: options.ledger, client: options.client }),
     ...options.extraActivities,
   };
   const worker = await Worker.create({

@@ -191,3 +191,23 @@ export interface LifecycleActivities {
   /** Deploys to every target of the environment and records each target's outcome. */
   deploy(input: DeployInput): Promise<DeployResult>;
 }
+
+// Retention (activities/retention.ts).
+
+export interface RetentionInput {
+  /** Releases removed per statement. */
+  readonly batch: number;
+  /** How long one call may run before it answers (the workflow calls again while `more`). */
+  readonly budgetMs: number;
+}
+
+export interface RetentionRound {
+  readonly removed: number;
+  /** The budget ran out with releases left to remove. */
+  readonly more: boolean;
+}
+
+/** Retention of releases (activities/retention.ts). */
+export interface RetentionActivities {
+  applyRetention(input: RetentionInput): Promise<RetentionRound>;
+}
