@@ -64,6 +64,10 @@ export function createRetentionActivities(deps: RetentionDependencies): Retentio
             }
             const numbers = await store.removeBatch(project.id, channel.name, policy, input.batch);
             heartbeat();
+            // The embedded database runs on this thread, and each statement resolves in a microtask: without
+            // a turn of the event loop between batches, the API in this process would answer nothing until
+            // the whole removal is done (bench:retention measured one read taking the removal's 4 s).
+            await new Promise((resolve) => setImmediate(resolve));
             numbers.forEach((n) => gone.add(n));
             if (numbers.length < input.batch) break;
           }

@@ -141,7 +141,7 @@ async function run(kind: 'pglite' | 'postgres'): Promise<void> {
       database.db,
     );
     console.log(
-      `  left: ${left.rows[0].n} releases (the last ${KEEP} and the one in prod: ${left.rows[0].deployed === '1' ? 'kept' : 'WRONG'})`,
+      `  left: ${left.rows[0].n} releases (the last ${KEEP} and the one in prod: ${Number(left.rows[0].deployed) === 1 ? 'kept' : 'WRONG'})`,
     );
     await sql`VACUUM`.execute(database.db);
     const afterVacuum = await ledgerBytes(database);
