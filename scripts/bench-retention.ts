@@ -23,7 +23,7 @@ const { values } = parseArgs({
   options: {
     releases: { type: 'string', default: '100000' },
     keep: { type: 'string', default: '1000' },
-    batch: { type: 'string', default: '1000' },
+    batch: { type: 'string', default: '200' },
     requests: { type: 'string', default: '200' },
     only: { type: 'string' },
   },
