@@ -54,6 +54,28 @@ describe('the daily commands parse their command line before sending anything', 
     expect(() => releaseRequest('deploy', ['shop', '1.2.0', 'prod', '--force'])).toThrow(UsageError);
   });
 
+  test('deploy --at schedules, --expiry bounds it, --override-freeze sends the reason; only deploy takes them', () => {
+    const args = [
+      'shop',
+      '7',
+      'prod',
+      '--at',
+      '2026-12-07T02:00:00+01:00',
+      '--expiry',
+      '2026-12-07T04:00:00+01:00',
+    ];
+    expect(releaseRequest('deploy', [...args, '--override-freeze', 'hotfix for incident 42']).body).toEqual({
+      environment: 'prod',
+      deployAt: '2026-12-07T02:00:00+01:00',
+      deployAtExpiry: '2026-12-07T04:00:00+01:00',
+      overrideFreeze: { reason: 'hotfix for incident 42' },
+    });
+    expect(() => releaseRequest('deploy', ['shop', '7', 'prod', '--override-freeze', ' '])).toThrow(
+      '--override-freeze needs a REASON',
+    );
+    expect(() => releaseRequest('rollback', [...args])).toThrow(UsageError);
+  });
+
   test('rollback sends force only with --force', () => {
     expect(releaseRequest('rollback', ['shop', '1', 'dev']).body).toEqual({ environment: 'dev' });
     expect(releaseRequest('rollback', ['shop', '1', 'dev', '--force']).body).toEqual({
