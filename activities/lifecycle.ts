@@ -3,6 +3,7 @@ import { Client } from '@temporalio/client';
 import { Ledger } from '../src/db/ledger';
 import type {
   Deployment,
+  DeploymentSchedule,
   DeploymentStart,
   FreezeOverride,
   NextDeployment,
@@ -249,6 +250,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       requestedBy: string;
       forced: boolean;
       freezeOverride?: FreezeOverride;
+      schedule?: DeploymentSchedule;
     }): Promise<Deployment[]> {
       const queued: Deployment[] = [];
       for (const environment of input.environments) {
@@ -259,6 +261,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
           input.forced,
           new Date(),
           input.freezeOverride ?? null,
+          input.schedule ?? {},
         );
         queued.push(deployment);
         await wake(input.project, environment);

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { ensureRetentionSchedule } from '../workflows/contracts/client';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
@@ -187,6 +188,12 @@ async function startService(
           watches,
           log: (m) => logger.warn({ component: 'worker' }, m),
         });
+  // Retention runs hourly on a Temporal schedule, which a worker makes sure exists (it does nothing while
+  // no project has a policy).
+  if (worker)
+    await ensureRetentionSchedule(client, config.taskQueue).catch((err: Error) =>
+      logger.warn({ component: 'worker' }, `cannot create the retention schedule: ${err.message}`),
+    );
   const health = new TemporalHealth(client).start();
   opened.push(async () => health.stop());
   // A worker alone answers only health checks on its port.

@@ -38,6 +38,8 @@ const HISTORY_LIMIT = 500;
 const DEPLOY_RETRY_PATCH = 'deploy-retrying-2026-12';
 /** A deployment a freeze holds waits on a timer until the freeze ends (asked only while one holds). */
 const FREEZE_PATCH = 'freeze-holds-deployments-2026-12';
+/** A queue with only scheduled deployments sleeps on a timer until the first is due, instead of ending. */
+const SCHEDULE_PATCH = 'scheduled-deployments-2026-12';
 /** A held queue reads the freezes again at least this often: a lost wake (a freeze deleted) is repaired. */
 const FREEZE_RECHECK_MS = 6 * 60 * 60 * 1000;
 
@@ -74,7 +76,15 @@ export async function environmentQueue(input: EnvironmentQueueInput): Promise<vo
     const next = await nextDeployment({ project: input.project, environment: input.environment });
     if (next.kind === 'gone') return;
     for (const e of next.ended) await tell(e.number, e.status);
-    if (next.kind === 'idle') {
+    if (next.kind === 'waiting' && patched(SCHEDULE_PATCH)) {
+      // Only scheduled deployments wait: a timer until the first is due (a wake cuts it short).
+      setCurrentDetails(`Waiting for a deployment scheduled at ${next.until}`);
+      await condition(() => woken, next.waitMs + 100);
+      if (workflowInfo().historyLength > (input.historyLimit ?? HISTORY_LIMIT))
+        await continueAsNew<typeof environmentQueue>({ ...input, retrying: retrying ?? undefined });
+      continue;
+    }
+    if (next.kind === 'idle' || next.kind === 'waiting') {
       setCurrentDetails('');
       if (woken) continue;
       return;

@@ -5,9 +5,19 @@ import { destinationQueue } from './destination';
 import { channelPreview, manualRelease } from './manual-release';
 import { environmentQueue } from './environment';
 import { watcher } from './watcher';
+import { retention } from './retention';
 
 // The worker registers every function exported here as a workflow type, by its exported name.
-export { trigger, release, destinationQueue, manualRelease, channelPreview, environmentQueue, watcher };
+export {
+  trigger,
+  release,
+  destinationQueue,
+  manualRelease,
+  channelPreview,
+  environmentQueue,
+  watcher,
+  retention,
+};
 
 /** Fails to compile when a workflow's signature drifts from the contract its clients start it with. */
 export type Implemented = Conforms<{
@@ -18,5 +28,6 @@ export type Implemented = Conforms<{
   manualRelease: typeof manualRelease;
   channelPreview: typeof channelPreview;
   watcher: typeof watcher;
+  retention: typeof retention;
 }>;
 type Conforms<T extends WorkflowContracts> = T;

@@ -146,6 +146,7 @@ async function promote(input: ReleaseInput, showLines: (lines: string[]) => void
         requestedBy: req.requestedBy,
         forced: req.force,
         ...(req.freezeOverride ? { freezeOverride: req.freezeOverride } : {}),
+        ...(req.schedule ? { schedule: req.schedule } : {}),
       });
       await reload();
       changed = true;

@@ -34,7 +34,16 @@ const problem = (description: string, status: number, title: string, detail: str
 });
 const unauthorized = (detail: string) => problem('Not signed in', 401, 'Unauthorized', detail);
 
-const Status = z.enum(['queued', 'deploying', 'retrying', 'succeeded', 'failed', 'superseded', 'cancelled']);
+const Status = z.enum([
+  'scheduled',
+  'queued',
+  'deploying',
+  'retrying',
+  'succeeded',
+  'failed',
+  'superseded',
+  'cancelled',
+]);
 /** What `GET /environments` answers: what is deployed where, for every project. */
 export const EnvironmentsOverview = z.object({
   projects: z.array(

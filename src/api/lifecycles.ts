@@ -4,7 +4,7 @@ import { RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { Ledger } from '../db/ledger';
 import { DeploymentRefusal } from '../db/deployments';
-import { FreezeOverride, planFor } from '../domain/deployment';
+import { DeploymentSchedule, FreezeOverride, planFor } from '../domain/deployment';
 import { clip } from '../domain/size';
 import { FailureCode } from '../domain/failures';
 import { approvalRefusal, deployRefusal, phaseStates, Refusal } from '../domain/lifecycle';
@@ -25,6 +25,7 @@ import {
   Problem,
   problemExample,
   ResponseDoc,
+  Timestamp,
   unavailable,
 } from './route';
 
@@ -35,8 +36,21 @@ export const DeployBody = z
     force: z.boolean().default(false),
     /** Deploy through the freeze that holds the environment (admins only), saying why: audited. */
     overrideFreeze: z.strictObject({ reason: z.string().trim().min(1).max(500) }).optional(),
+    /** Deploy at this time: `scheduled` until then, held by a timer. */
+    deployAt: Timestamp.optional(),
+    /** Cancelled if it has not started by then (a freeze or a queue ahead of it can delay it). */
+    deployAtExpiry: Timestamp.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.deployAt && b.deployAtExpiry && Date.parse(b.deployAtExpiry) <= Date.parse(b.deployAt))
+      ctx.addIssue({ code: 'custom', path: ['deployAtExpiry'], message: 'must be after deployAt' });
+  });
+
+/** How far ahead a deployment may be scheduled. */
+const MAX_SCHEDULE_DAYS = 366;
+/** A `deployAt` this little in the past is now (clocks differ); more is a mistake. */
+const PAST_TOLERANCE_MS = 60_000;
 export const DecisionBody = z
   .object({
     phase: SlugSchema,
@@ -54,6 +68,7 @@ export const EnvironmentHistoryQuery = z
   .strict();
 
 const DeploymentStatusSchema = z.enum([
+  'scheduled',
   'queued',
   'deploying',
   'retrying',
@@ -90,6 +105,8 @@ const Deployment = z.object({
     .object({ freeze: z.string(), reason: z.string(), by: z.string() })
     .nullable()
     .describe('Sent through a freeze by an admin: which freeze, why, by whom'),
+  deployAt: z.string().nullable().describe('When a scheduled deployment joins the queue'),
+  deployAtExpiry: z.string().nullable().describe('Cancelled if it has not started by then'),
 });
 const deploymentExample = {
   id: 41,
@@ -106,6 +123,8 @@ const deploymentExample = {
   nextAttemptAt: null,
   targets: { gitops: { type: 'git', detail: 'pushed 3f2a9c1e to main', status: 'succeeded' } },
   freezeOverride: null,
+  deployAt: null,
+  deployAtExpiry: null,
 };
 const Approval = z.object({
   phase: z.string(),
@@ -183,7 +202,7 @@ export const LIFECYCLE_ROUTES = defineRoutes({
     access: 'operator',
     temporal: true,
     summary:
-      'Deploy the release to an environment (a redeploy, or with force a rollback over a newer release)',
+      'Deploy the release to an environment (a redeploy, or with force a rollback over a newer release), now or at `deployAt`',
     tag: 'lifecycles',
     params: ReleaseParams,
     body: DeployBody,
@@ -234,7 +253,7 @@ export const LIFECYCLE_ROUTES = defineRoutes({
     path: '/projects/:project/releases/:number/deployments/:environment/cancel',
     access: 'operator',
     temporal: true,
-    summary: "Cancel the release's queued deployment to an environment",
+    summary: "Cancel the release's queued or scheduled deployment to an environment",
     tag: 'lifecycles',
     params: DeploymentParams,
     responses: {
@@ -486,9 +505,12 @@ export function lifecycleHandlers(
     number: string,
     body: z.infer<typeof DeployBody>,
   ): Promise<FreezeOverride | null> => {
-    const hold = await ledger.freezes.holding(project, body.environment);
+    // A scheduled deployment meets the freeze of its time, and waits for its end like an automatic one.
+    const at = body.deployAt ? new Date(body.deployAt) : new Date();
+    const hold = await ledger.freezes.holding(project, body.environment, at);
     if (!hold) return null;
     const until = new Date(hold.until).toISOString();
+    if (!body.overrideFreeze && body.deployAt) return null;
     if (!body.overrideFreeze)
       throw refused({
         status: 422,
@@ -511,6 +533,24 @@ export function lifecycleHandlers(
     return { freeze: hold.freeze, reason, by: principal.name };
   };
 
+  /** The request's times, checked against the clock: not in the past, not more than a year ahead. */
+  const scheduleOf = (body: z.infer<typeof DeployBody>): DeploymentSchedule | null => {
+    if (!body.deployAt && !body.deployAtExpiry) return null;
+    const now = Date.now();
+    const bad = (field: string, message: string) =>
+      new HttpProblem(400, 'Invalid request', `${field}: ${message}`, [{ field, message }]);
+    if (body.deployAt && Date.parse(body.deployAt) < now - PAST_TOLERANCE_MS)
+      throw bad('deployAt', 'is in the past');
+    if (body.deployAt && Date.parse(body.deployAt) > now + MAX_SCHEDULE_DAYS * 86_400_000)
+      throw bad('deployAt', `is more than ${MAX_SCHEDULE_DAYS} days ahead`);
+    if (body.deployAtExpiry && Date.parse(body.deployAtExpiry) <= now)
+      throw bad('deployAtExpiry', 'is in the past');
+    return {
+      ...(body.deployAt ? { deployAt: new Date(body.deployAt).toISOString() } : {}),
+      ...(body.deployAtExpiry ? { deployAtExpiry: new Date(body.deployAtExpiry).toISOString() } : {}),
+    };
+  };
+
   const deploy: RequestHandler = async (req, res) => {
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
     const body = parseOr400(DeployBody, req.body ?? {});
@@ -531,12 +571,14 @@ export function lifecycleHandlers(
             `"${body.environment}"; deploying the older release ${number} there is a rollback: ask with "force": true`,
         });
     }
+    const schedule = scheduleOf(body);
     const freezeOverride = await freezeCheck(res, name, number, body);
     const deployment = await update(name, stored, deployUpdate, {
       environment: body.environment,
       force: body.force,
       requestedBy: principalOf(res)?.name ?? 'anonymous',
       ...(freezeOverride ? { freezeOverride } : {}),
+      ...(schedule ? { schedule } : {}),
     });
     res.status(202).json(deployment);
   };

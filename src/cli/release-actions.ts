@@ -10,7 +10,8 @@ const EXIT_CODES =
 
 /** One line each, for `feed-triggers --help`. */
 export const RELEASE_USAGE: Record<ReleaseCommand, string> = {
-  deploy: 'usage: feed-triggers deploy PROJECT RELEASE ENVIRONMENT [--override-freeze REASON] [--api URL]',
+  deploy:
+    'usage: feed-triggers deploy PROJECT RELEASE ENVIRONMENT [--at TIME [--expiry TIME]] [--override-freeze REASON] [--api URL]',
   rollback: 'usage: feed-triggers rollback PROJECT RELEASE ENVIRONMENT [--force] [--api URL]',
   approve: 'usage: feed-triggers approve PROJECT RELEASE PHASE --comment TEXT [--api URL]',
   reject: 'usage: feed-triggers reject PROJECT RELEASE PHASE --comment TEXT [--api URL]',
@@ -24,6 +25,8 @@ const RELEASE_HELP: Record<ReleaseCommand, string> = {
     'and `get releases` show how it goes. An older release than the one in the environment is a rollback.',
     'While a freeze holds the environment the API refuses, naming it; an admin token may deploy anyway',
     'with --override-freeze REASON, which the deployment and the audit log record.',
+    '--at TIME (ISO 8601 with an offset, e.g. 2026-12-07T02:00:00+01:00) schedules it: `scheduled` until then;',
+    '--expiry TIME cancels it if it has not started by then (a freeze at that time holds it).',
   ].join('\n'),
   rollback: [
     'Deploys an older release over a newer one in an environment. The API refuses without --force,',
@@ -76,7 +79,9 @@ export function releaseRequest(command: ReleaseCommand, args: string[]): Release
         api: { type: 'string' },
         ...(decides ? { comment: { type: 'string', short: 'm' } } : {}),
         ...(command === 'rollback' ? { force: { type: 'boolean' } } : {}),
-        ...(command === 'deploy' ? { 'override-freeze': { type: 'string' } } : {}),
+        ...(command === 'deploy'
+          ? { 'override-freeze': { type: 'string' }, at: { type: 'string' }, expiry: { type: 'string' } }
+          : {}),
       },
     },
     releaseHelp(command),
@@ -124,6 +129,8 @@ export function releaseRequest(command: ReleaseCommand, args: string[]): Release
       environment: third,
       ...(command === 'rollback' && values.force === true ? { force: true } : {}),
       ...(override !== undefined ? { overrideFreeze: { reason: override } } : {}),
+      ...(values.at !== undefined ? { deployAt: values.at } : {}),
+      ...(values.expiry !== undefined ? { deployAtExpiry: values.expiry } : {}),
     },
     ok: 202,
     api,
@@ -167,5 +174,6 @@ export async function runReleaseCommand(
   const through = body.freezeOverride
     ? ` (through freeze ${printable(String(body.freezeOverride.freeze))})`
     : '';
-  out(`${subject} ${printable(String(body.status))}${forced}${through}`);
+  const when = body.status === 'scheduled' && body.deployAt ? ` for ${printable(String(body.deployAt))}` : '';
+  out(`${subject} ${printable(String(body.status))}${when}${forced}${through}`);
 }

@@ -1,10 +1,17 @@
 import { Kysely, Selectable, sql, Transaction } from 'kysely';
 import { ProjectSpec } from '../domain/project';
-import { ACTIVE_STATUSES, ApprovalState, DeploymentState, DeploymentStatus } from '../domain/lifecycle';
+import {
+  ACTIVE_STATUSES,
+  ApprovalState,
+  DeploymentState,
+  DeploymentStatus,
+  RUNNING_STATUSES,
+} from '../domain/lifecycle';
 import type {
   Approval,
   Deployment,
   DeploymentStart,
+  DeploymentSchedule,
   EndedDeployment,
   FreezeOverride,
   NextDeployment,
@@ -123,7 +130,10 @@ export class DeploymentStore {
     forced: boolean,
     now = new Date(),
     freezeOverride: FreezeOverride | null = null,
+    schedule: DeploymentSchedule = {},
   ): Promise<{ deployment: Deployment; created: boolean }> {
+    const deployAt = schedule.deployAt ? new Date(schedule.deployAt) : null;
+    const expiry = schedule.deployAtExpiry ? new Date(schedule.deployAtExpiry) : null;
     return this.db.transaction().execute(async (trx) => {
       const release = await trx
         .selectFrom('releases')
@@ -137,7 +147,7 @@ export class DeploymentStore {
           project_id: release.project_id,
           release_id: releaseId,
           environment,
-          status: 'queued',
+          status: deployAt && deployAt > now ? 'scheduled' : 'queued',
           forced,
           requested_by: requestedBy,
           queued_at: now,
@@ -146,6 +156,8 @@ export class DeploymentStore {
           error: null,
           next_attempt_at: null,
           freeze_override: freezeOverride && JSON.stringify(freezeOverride),
+          deploy_at: deployAt,
+          deploy_at_expiry: expiry,
         })
         .onConflict((oc) =>
           oc
@@ -174,7 +186,8 @@ export class DeploymentStore {
    * project no longer has cancels its queue.
    */
   async next(projectName: string, environment: string, now = new Date()): Promise<NextDeployment> {
-    let overridden = true;
+    // What the transaction learnt of the deployment it chose, for the freeze check after it.
+    const chosen: { overridden: boolean; expiry: Date | null } = { overridden: true, expiry: null };
     const next = await this.db.transaction().execute(async (trx): Promise<NextDeployment> => {
       const project = await trx
         .selectFrom('projects')
@@ -185,38 +198,103 @@ export class DeploymentStore {
         .executeTakeFirst();
       if (!project) return { kind: 'gone' };
       const exists = project.spec.environments.some((e) => e.name === environment);
-      const ended = exists
-        ? await this.supersede(trx, project.id, environment, now)
-        : await this.endQueued(trx, project.id, environment, 'cancelled', 'the environment was removed', now);
-      if (!exists) return { kind: 'idle', ended };
+      if (!exists) {
+        const ended = await this.endQueued(
+          trx,
+          project.id,
+          environment,
+          'cancelled',
+          'the environment was removed',
+          now,
+        );
+        return { kind: 'idle', ended };
+      }
+      const expired = await this.expire(trx, project.id, environment, now);
+      // Scheduled deployments whose time has come join the queue, in request order.
+      await trx
+        .updateTable('deployments')
+        .set({ status: 'queued' })
+        .where('project_id', '=', project.id)
+        .where('environment', '=', environment)
+        .where('status', '=', 'scheduled')
+        .where('deploy_at', '<=', now)
+        .execute();
+      const ended = [...expired, ...(await this.supersede(trx, project.id, environment, now))];
       const next = await trx
         .selectFrom('deployments as d')
         .innerJoin('releases as r', 'r.id', 'd.release_id')
-        .select(['d.id', 'r.number', 'd.freeze_override'])
+        .select(['d.id', 'r.number', 'd.freeze_override', 'd.deploy_at_expiry'])
         .where('d.project_id', '=', project.id)
         .where('d.environment', '=', environment)
-        .where('d.status', 'in', [...ACTIVE_STATUSES])
+        .where('d.status', 'in', [...RUNNING_STATUSES])
         .orderBy(sql`d.status <> 'queued'`, 'desc')
         .orderBy('d.id')
         .limit(1)
         .executeTakeFirst();
-      if (!next) return { kind: 'idle', ended };
-      if (next.freeze_override === null) overridden = false;
+      if (!next) {
+        const due = await trx
+          .selectFrom('deployments')
+          .select((eb) => eb.fn.min<Date>('deploy_at').as('at'))
+          .where('project_id', '=', project.id)
+          .where('environment', '=', environment)
+          .where('status', '=', 'scheduled')
+          .executeTakeFirst();
+        if (!due?.at) return { kind: 'idle', ended };
+        const at = new Date(due.at);
+        return {
+          kind: 'waiting',
+          ended,
+          until: at.toISOString(),
+          waitMs: Math.max(0, at.getTime() - now.getTime()),
+        };
+      }
+      chosen.overridden = next.freeze_override !== null;
+      chosen.expiry = next.deploy_at_expiry;
       return { kind: 'deploy', id: next.id, number: next.number, ended };
     });
     if (next.kind !== 'gone') countDeploymentsEnded(next.ended.map((e) => e.status));
-    if (next.kind !== 'deploy' || overridden) return next;
+    if (next.kind !== 'deploy' || chosen.overridden) return next;
     // A freeze holds it (unless an admin sent it through): the queue waits for the freeze's end.
     const hold = await this.freezes.holding(projectName, environment, now);
     if (!hold) return next;
+    // A deployment that expires during the freeze is looked at again when it expires, and cancelled then.
+    const expiry = chosen.expiry?.getTime() ?? Infinity;
+    const wake = Math.min(expiry, hold.until);
     return {
       ...next,
       frozen: {
         freeze: hold.freeze,
         until: new Date(hold.until).toISOString(),
-        holdMs: Math.max(0, hold.until - now.getTime()),
+        holdMs: Math.max(0, wake - now.getTime()),
       },
     };
+  }
+
+  /** Deployments not started by their `deployAtExpiry` are cancelled, with the reason. */
+  private async expire(
+    trx: Transaction<Schema>,
+    projectId: number,
+    environment: string,
+    now: Date,
+  ): Promise<EndedDeployment[]> {
+    const rows = await trx
+      .updateTable('deployments as d')
+      .set({
+        status: 'cancelled',
+        finished_at: now,
+        next_attempt_at: null,
+        error: sql<string>`'not started by its deployAtExpiry (' || to_char(d.deploy_at_expiry AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ')'`,
+      })
+      .from('releases as r')
+      .whereRef('r.id', '=', 'd.release_id')
+      .where('d.project_id', '=', projectId)
+      .where('d.environment', '=', environment)
+      .where('d.status', 'in', ['scheduled', 'queued'])
+      .where('d.started_at', 'is', null)
+      .where('d.deploy_at_expiry', '<=', now)
+      .returning(['r.number', 'd.environment'])
+      .execute();
+    return rows.map((r) => ({ number: r.number, environment: r.environment, status: 'cancelled' as const }));
   }
 
   private async supersede(trx: Transaction<Schema>, projectId: number, environment: string, now: Date) {
@@ -241,7 +319,8 @@ export class DeploymentStore {
             .whereRef('d2.project_id', '=', 'd.project_id')
             .whereRef('d2.environment', '=', 'd.environment')
             .whereRef('d2.release_id', '>', 'd.release_id')
-            .where('d2.status', 'in', [...ACTIVE_STATUSES, 'succeeded']),
+            // A newer release's scheduled deployment supersedes nothing before its time.
+            .where('d2.status', 'in', [...RUNNING_STATUSES, 'succeeded']),
         ),
       )
       .returning(['r.number', 'd.environment'])
@@ -628,5 +707,7 @@ function toDeployment(row: Selectable<DeploymentsTable> & { release_number: stri
     nextAttemptAt: iso(row.next_attempt_at),
     targets: row.targets,
     freezeOverride: row.freeze_override ?? null,
+    deployAt: iso(row.deploy_at),
+    deployAtExpiry: iso(row.deploy_at_expiry),
   };
 }

@@ -3,6 +3,7 @@ import { Kysely } from 'kysely';
 import { Schema } from './schema';
 import { DeploymentStore } from './deployments';
 import { FreezeStore } from './freezes';
+import { RetentionStore } from './retention';
 import { DeliveryStore } from './deliveries';
 import { ProjectStore } from './projects';
 import { ReleaseStore } from './releases';
@@ -31,6 +32,8 @@ export class Ledger {
   readonly verdicts: VerdictStore;
   /** Deployment freezes: what holds deployments, and until when. */
   readonly freezes: FreezeStore;
+  /** Retention: removing the releases the policies let go. */
+  readonly retention: RetentionStore;
 
   /**
    * `analyzeEvery`: refresh the planner's statistics after that many releases (the embedded database has
@@ -41,6 +44,7 @@ export class Ledger {
     this.releases = new ReleaseStore(db, this.projects, options);
     this.deliveries = new DeliveryStore(db);
     this.freezes = new FreezeStore(db);
+    this.retention = new RetentionStore(db);
     this.deployments = new DeploymentStore(db, this.freezes);
     this.verdicts = new VerdictStore(db);
   }

@@ -351,6 +351,17 @@ const MIGRATIONS: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  '0016_scheduled_deployments': {
+    async up(db) {
+      // A deployment asked for at a later time waits `scheduled` until `deploy_at`; one not started by
+      // `deploy_at_expiry` is cancelled. A scheduled one is active: a second request finds it.
+      await sql`ALTER TABLE deployments ADD COLUMN deploy_at timestamptz`.execute(db);
+      await sql`ALTER TABLE deployments ADD COLUMN deploy_at_expiry timestamptz`.execute(db);
+      await sql`DROP INDEX deployments_one_active`.execute(db);
+      await sql`CREATE UNIQUE INDEX deployments_one_active ON deployments (release_id, environment)
+        WHERE status IN ('scheduled', 'queued', 'deploying', 'retrying')`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

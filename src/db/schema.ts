@@ -142,6 +142,10 @@ export interface DeploymentsTable {
   targets: ColumnType<Record<string, TargetOutcome>, string | undefined, string>;
   /** Sent through a freeze by an admin: which freeze, why, by whom. */
   freeze_override: ColumnType<FreezeOverride | null, string | null | undefined, string | null>;
+  /** A scheduled deployment joins the queue at this time. */
+  deploy_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** Cancelled if it has not started by this time. */
+  deploy_at_expiry: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 /** A deployment freeze (src/db/freezes.ts). */

@@ -45,6 +45,16 @@ export interface Deployment {
   readonly targets: Record<string, TargetOutcome>;
   /** Sent through a freeze by an admin; null for every other deployment. */
   readonly freezeOverride: FreezeOverride | null;
+  /** When a scheduled deployment joins the queue; null when it was queued at once. */
+  readonly deployAt: string | null;
+  /** Cancelled if it has not started by then; null: no expiry. */
+  readonly deployAtExpiry: string | null;
+}
+
+/** When a deployment is asked for at a later time, and until when it may start. */
+export interface DeploymentSchedule {
+  readonly deployAt?: string;
+  readonly deployAtExpiry?: string;
 }
 
 export interface Approval extends ApprovalState {
@@ -73,6 +83,13 @@ export interface EndedDeployment {
 export type NextDeployment =
   | { readonly kind: 'gone' }
   | { readonly kind: 'idle'; readonly ended: EndedDeployment[] }
+  /** Only scheduled deployments (or expiries) wait: the queue sleeps `waitMs`, until the first is due. */
+  | {
+      readonly kind: 'waiting';
+      readonly ended: EndedDeployment[];
+      readonly until: string;
+      readonly waitMs: number;
+    }
   | {
       readonly kind: 'deploy';
       readonly id: number;

@@ -19,10 +19,18 @@ export const DEPLOY_ATTEMPTS = 5;
  * it or the environment's deadline passes.
  */
 export type DeploymentStatus =
-  'queued' | 'deploying' | 'retrying' | 'succeeded' | 'failed' | 'superseded' | 'cancelled';
-export const ACTIVE_DEPLOYMENT: ReadonlySet<DeploymentStatus> = new Set(['queued', 'deploying', 'retrying']);
+  'scheduled' | 'queued' | 'deploying' | 'retrying' | 'succeeded' | 'failed' | 'superseded' | 'cancelled';
+/** `scheduled`: asked for at a later time (`deployAt`); it joins the queue (`queued`) at that time. */
+export const ACTIVE_DEPLOYMENT: ReadonlySet<DeploymentStatus> = new Set([
+  'scheduled',
+  'queued',
+  'deploying',
+  'retrying',
+]);
 /** The statuses of a deployment in the ledger that is still wanted (the queue runs or waits for it). */
-export const ACTIVE_STATUSES = ['queued', 'deploying', 'retrying'] as const;
+export const ACTIVE_STATUSES = ['scheduled', 'queued', 'deploying', 'retrying'] as const;
+/** The statuses of a deployment the queue runs now or next (a scheduled one waits for its time). */
+export const RUNNING_STATUSES = ['queued', 'deploying', 'retrying'] as const;
 
 /** Waits between attempts at a deployment whose target is down: doubling from `initialMs` up to `maxMs`. */
 export interface DeployBackoff {

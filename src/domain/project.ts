@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RetentionPolicySchema } from './retention';
 import {
   checkTemplate,
   DEFAULT_VERSION_TEMPLATE,
@@ -272,6 +273,8 @@ export const ChannelSchema = z
     rules: z.array(VersionRuleSchema).max(50).default([]),
     /** The lifecycle this channel's releases follow (the project's `lifecycle` otherwise). */
     lifecycle: SlugSchema.optional(),
+    /** How many of this channel's releases are kept (the project's `retention` otherwise). */
+    retention: RetentionPolicySchema.optional(),
   })
   .strict();
 export type Channel = z.infer<typeof ChannelSchema>;
@@ -423,6 +426,8 @@ export const ProjectSpecSchema = z
     lifecycles: z.array(LifecycleSchema).max(20).default([]),
     /** The lifecycle of channels that name none; without one, releases are only recorded and delivered. */
     lifecycle: SlugSchema.optional(),
+    /** How many releases each channel keeps (a channel's own `retention` wins); absent: all of them. */
+    retention: RetentionPolicySchema.optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {

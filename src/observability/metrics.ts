@@ -73,6 +73,11 @@ export const metrics = {
     labelNames: ['state'] as const,
     registers: [registry],
   }),
+  retentionRemoved: new Counter({
+    name: 'feed_triggers_retention_removed_total',
+    help: 'Releases removed by retention (with their deliveries, deployments and approvals).',
+    registers: [registry],
+  }),
   webhookNotifications: new Counter({
     name: 'feed_triggers_webhook_notifications_total',
     help: 'Registry notifications by receiver and verdict (accepted, ignored: taken but naming no push, unauthorized, invalid, failed).',
@@ -104,6 +109,11 @@ export const metrics = {
  * failed when sent, superseded and cancelled too, though those end in a queue or by a person's hand
  * without ever being sent.
  */
+/** Counts releases removed by retention. */
+export function countRetentionRemoved(count: number): void {
+  metrics.retentionRemoved.inc(count);
+}
+
 export function countDeploymentsEnded(states: readonly string[]): void {
   for (const state of states) metrics.deployments.inc({ state });
 }

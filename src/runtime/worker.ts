@@ -6,6 +6,7 @@ import { createWatcherActivities } from '../../activities/watch';
 import { createChannelActivities } from '../../activities/channel';
 import { createLedgerActivities, LedgerDependencies } from '../../activities/ledger';
 import { createLifecycleActivities, LifecycleDependencies } from '../../activities/lifecycle';
+import { createRetentionActivities } from '../../activities/retention';
 import { Ledger } from '../db/ledger';
 import { SharedDigests, SharedListings } from '../db/feed-listings';
 import type { PackageWatches } from '../db/package-watches';
@@ -153,6 +154,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       outbound: options.config.outbound,
       deployBackoff: options.deployBackoff,
     }),
+    ...createRetentionActivities({ ledger: options.ledger, client: options.client }),
     ...options.extraActivities,
   };
   const worker = await Worker.create({

@@ -73,6 +73,7 @@ interface DeploymentBody {
   environment: string;
   status: string;
   startedAt: string | null;
+  error: string | null;
   freezeOverride: { freeze: string; reason: string; by: string } | null;
 }
 
@@ -206,5 +207,95 @@ describe('deployment freezes', () => {
       'timeZone',
     ]);
     expect((await api.request('GET', '/freezes/frz-bad')).status).toBe(404);
+  });
+});
+
+describe('scheduled deployments', () => {
+  /** A project whose release 0.0.1 is in dev, so prod is open to a person. */
+  async function ready(name: string): Promise<string> {
+    await putProject(env, project(name));
+    const number = await release(name, '1.0.0');
+    await eventually(
+      async () => ((await deployment(name, number, 'dev'))?.status === 'succeeded' ? true : undefined),
+      `${name}: dev deployed`,
+    );
+    return number;
+  }
+  const toProd = (name: string) => hooked(name).filter((r) => JSON.parse(r.body).environment === 'prod');
+
+  test('a scheduled deployment is listed as scheduled and goes at its time', async () => {
+    const name = 'sched-goes';
+    const number = await ready(name);
+    const deployAt = new Date(Date.now() + 2_000).toISOString();
+    const asked = await api.request('POST', `/projects/${name}/releases/${number}/deployments`, {
+      environment: 'prod',
+      deployAt,
+    });
+    expect(asked.status).toBe(202);
+    expect(asked.body).toMatchObject({ status: 'scheduled', deployAt, deployAtExpiry: null });
+    const done = await eventually(async () => {
+      const d = await deployment(name, number, 'prod');
+      return d?.status === 'succeeded' ? d : undefined;
+    }, 'prod deployed at its time');
+    expect(Date.parse(done.startedAt!)).toBeGreaterThanOrEqual(Date.parse(deployAt));
+    expect(toProd(name)).toHaveLength(1);
+  });
+
+  test('a cancelled scheduled deployment does not go', async () => {
+    const name = 'sched-cancelled';
+    const number = await ready(name);
+    const path = `/projects/${name}/releases/${number}/deployments`;
+    const deployAt = new Date(Date.now() + 2_000).toISOString();
+    expect((await api.request('POST', path, { environment: 'prod', deployAt })).status).toBe(202);
+    const cancelled = await api.request('POST', `${path}/prod/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', deployAt });
+    // The prod queue, woken by the cancel, finds nothing left and ends: nothing can deploy after that.
+    await env.client.workflow.getHandle(environmentWorkflowId(name, 'prod')).result();
+    expect((await deployment(name, number, 'prod'))?.status).toBe('cancelled');
+    expect(toProd(name)).toHaveLength(0);
+  });
+
+  test('a scheduled deployment a freeze holds past its expiry is cancelled with the reason', async () => {
+    const name = 'sched-expired';
+    const number = await ready(name);
+    await api.request('PUT', '/freezes/sched-expired-prod', {
+      timeZone: 'UTC',
+      start: utcClock(-60_000),
+      end: utcClock(3_600_000),
+      projects: [name],
+      environments: ['prod'],
+    });
+    const deployAtExpiry = new Date(Date.now() + 2_500).toISOString();
+    const asked = await api.request('POST', `/projects/${name}/releases/${number}/deployments`, {
+      environment: 'prod',
+      deployAt: new Date(Date.now() + 1_000).toISOString(),
+      deployAtExpiry,
+    });
+    // Scheduled into a freeze: accepted, to be held by it.
+    expect(asked.status).toBe(202);
+    const ended = await eventually(async () => {
+      const d = await deployment(name, number, 'prod');
+      return d?.status === 'cancelled' ? d : undefined;
+    }, 'prod cancelled at its expiry');
+    expect(ended).toMatchObject({
+      startedAt: null,
+      error: `not started by its deployAtExpiry (${deployAtExpiry.slice(0, 19)}Z)`,
+    });
+    expect(toProd(name)).toHaveLength(0);
+  });
+
+  test('a deployAt in the past or an expiry before it is 400 naming the field', async () => {
+    const path = '/projects/sched-goes/releases/0.0.1/deployments';
+    const past = await api.request('POST', path, { environment: 'prod', deployAt: '2020-01-01T00:00:00Z' });
+    expect(past.status).toBe(400);
+    expect(past.body.errors).toEqual([{ field: 'deployAt', message: 'is in the past' }]);
+    const backwards = await api.request('POST', path, {
+      environment: 'prod',
+      deployAt: '2030-01-01T00:00:00Z',
+      deployAtExpiry: '2029-12-31T00:00:00Z',
+    });
+    expect(backwards.status).toBe(400);
+    expect(backwards.body.errors).toEqual([{ field: 'deployAtExpiry', message: 'must be after deployAt' }]);
   });
 });

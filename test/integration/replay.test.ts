@@ -36,8 +36,10 @@ recorded before the ledger moved to the database, which must keep running after 
  * `RECORD_DESTINATION_RETRY_HISTORY=1`; trigger-build-metadata.json (versions equal but for build metadata,
  * the build-metadata-numeric-order patch) with `RECORD_METADATA_HISTORY=1`; environment-frozen.json (a
  * deployment held for a freeze on a timer, the freeze-holds-deployments-2026-12 patch) with
- * `RECORD_FROZEN_HISTORY=1`; trigger-watched.json and watcher.json (a trigger woken by its package's
- * watcher, the package-watchers-2026-12 patch) with `RECORD_WATCHED_HISTORY=1`. Which patch each
+ * `RECORD_FROZEN_HISTORY=1`; environment-scheduled.json (a queue waiting for a scheduled deployment, the
+ * scheduled-deployments-2026-12 patch) with `RECORD_SCHEDULED_HISTORY=1`; trigger-watched.json and
+ * watcher.json (a trigger woken by its package's watcher, the package-watchers-2026-12 patch) with
+ * `RECORD_WATCHED_HISTORY=1`. Which patch each
  * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -515,6 +517,64 @@ async function recordWatched(): Promise<void> {
   }
 }
 
+/**
+ * environment-scheduled.json: a queue waiting on a timer for a deployment scheduled 2 s ahead, then deploying
+ * it (the scheduled-deployments-2026-12 patch).
+ */
+async function recordScheduled(): Promise<void> {
+  const hook = await startServer((_req, res) => void res.writeHead(200).end());
+  const env = await startTestWorker();
+  try {
+    const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
+    await putProject(env, {
+      name: 'scheduled',
+      packages: [{ name: 'web', feed: 'registry.example', package: 'scheduled/web' }],
+      environments: [{ name: 'prod', targets: [target] }],
+      lifecycles: [{ name: 'standard', phases: [{ name: 'prod', environments: ['prod'] }] }],
+      lifecycle: 'standard',
+    });
+    const activities = createLedgerActivities({
+      ledger: env.ledger,
+      client: env.client,
+      taskQueue: env.taskQueue,
+    });
+    const created = await activities.createRelease({
+      project: 'scheduled',
+      request: {
+        channel: 'default',
+        packages: [
+          { name: 'web', feed: 'registry.example', package: 'scheduled/web', tag: '1.0.0', digest: null },
+        ],
+        watched: ['web'],
+        requireLater: true,
+        reason: 'recorded',
+        source: { kind: 'manual' },
+        key: 'scheduled-1.0.0',
+      },
+    });
+    await env.client.workflow
+      .getHandle(`release/scheduled/${created.release!.number}`)
+      .executeUpdate(deployUpdate, {
+        args: [
+          {
+            environment: 'prod',
+            force: false,
+            requestedBy: 'recorder',
+            schedule: { deployAt: new Date(Date.now() + 2_000).toISOString() },
+          },
+        ],
+      });
+    const queue = env.client.workflow.getHandle('environment/scheduled/prod');
+    await queue.result();
+    const history = exportHistory(queue.workflowId);
+    expect(patchMarkers(history)).toContain('scheduled-deployments-2026-12');
+    writeFileSync(path.join(FIXTURES, 'environment-scheduled.json'), history);
+  } finally {
+    await env.stop();
+    await hook.close();
+  }
+}
+
 /** The IDs of the patch markers a history holds, in order. */
 function patchMarkers(history: Buffer): string[] {
   const { events } = JSON.parse(history.toString()) as {
@@ -555,12 +615,14 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_METADATA_HISTORY === '1') await recordMetadataOrder();
   if (process.env.RECORD_FROZEN_HISTORY === '1') await recordFrozen();
   if (process.env.RECORD_WATCHED_HISTORY === '1') await recordWatched();
+  if (process.env.RECORD_SCHEDULED_HISTORY === '1') await recordScheduled();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination-retrying.json',
     'destination.json',
     'environment-frozen.json',
     'environment-retrying.json',
+    'environment-scheduled.json',
     'environment.json',
     'release-lifecycle.json',
     'release-stranded.json',
@@ -588,6 +650,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed destination.json',
     'replayed environment-frozen.json',
     'replayed environment-retrying.json',
+    'replayed environment-scheduled.json',
     'replayed environment.json',
     'replayed release-lifecycle.json',
     'replayed release-stranded.json',

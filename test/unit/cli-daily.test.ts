@@ -38,6 +38,8 @@ function deployment(release: string, environment: string, status: Deployment['st
     nextAttemptAt: null,
     targets: {},
     freezeOverride: null,
+    deployAt: null,
+    deployAtExpiry: null,
   };
 }
 
@@ -51,6 +53,28 @@ describe('the daily commands parse their command line before sending anything', 
       subject: 'deployment/shop/1.2.0/prod',
     });
     expect(() => releaseRequest('deploy', ['shop', '1.2.0', 'prod', '--force'])).toThrow(UsageError);
+  });
+
+  test('deploy --at schedules, --expiry bounds it, --override-freeze sends the reason; only deploy takes them', () => {
+    const args = [
+      'shop',
+      '7',
+      'prod',
+      '--at',
+      '2026-12-07T02:00:00+01:00',
+      '--expiry',
+      '2026-12-07T04:00:00+01:00',
+    ];
+    expect(releaseRequest('deploy', [...args, '--override-freeze', 'hotfix for incident 42']).body).toEqual({
+      environment: 'prod',
+      deployAt: '2026-12-07T02:00:00+01:00',
+      deployAtExpiry: '2026-12-07T04:00:00+01:00',
+      overrideFreeze: { reason: 'hotfix for incident 42' },
+    });
+    expect(() => releaseRequest('deploy', ['shop', '7', 'prod', '--override-freeze', ' '])).toThrow(
+      '--override-freeze needs a REASON',
+    );
+    expect(() => releaseRequest('rollback', [...args])).toThrow(UsageError);
   });
 
   test('rollback sends force only with --force', () => {

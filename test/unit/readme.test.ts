@@ -20,7 +20,7 @@ const manifests = new Map(
 
 /** The documentation's declarative examples must stay files `apply` accepts. */
 test('the documented example files are valid manifests', () => {
-  expect([...manifests.keys()].sort()).toEqual(['promote', 'shop']);
+  expect([...manifests.keys()].sort()).toEqual(['promote', 'retained', 'shop']);
   for (const parsed of manifests.values()) expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
   const shop = manifests.get('shop')!.data!.projects[0];
   expect(shop.spec.channels.map((c) => c.name)).toEqual(['stable', 'nightly']);
@@ -54,5 +54,14 @@ test('the documented freezes are valid, one-off and recurring', () => {
   expect(files[0].data!.freezes.map((f) => [f.name, f.recurring?.every ?? 'once'])).toEqual([
     ['holidays', 'once'],
     ['weekends', 'weekly'],
+  ]);
+});
+
+test('the retention example keeps 50 releases per channel, and the nightly channel its own', () => {
+  const spec = manifests.get('retained')!.data!.projects[0].spec;
+  expect(spec.retention).toEqual({ keepLast: 50 });
+  expect(spec.channels.map((c) => [c.name, c.retention ?? null])).toEqual([
+    ['stable', null],
+    ['nightly', { keepLast: 10, keepDays: 7 }],
   ]);
 });

@@ -233,7 +233,7 @@ export function ReleasePage({
                 {d.forced && ' (rollback)'} by {d.requestedBy}, queued {age(d.queuedAt)}
                 {d.finishedAt && `, finished ${age(d.finishedAt)}`}
                 {d.error && <span class="refusal"> {d.error}</span>}
-                {operator && ['queued', 'retrying'].includes(d.status) && (
+                {operator && ['scheduled', 'queued', 'retrying'].includes(d.status) && (
                   <Action label={`Cancel ${d.environment}`} run={cancel(d.environment)} danger />
                 )}
               </li>

@@ -6,6 +6,7 @@
 import type {
   Approval,
   Deployment,
+  DeploymentSchedule,
   FreezeOverride,
   NextDeployment,
   ReleaseLifecycle,
@@ -214,6 +215,8 @@ export interface LifecycleActivities {
     forced: boolean;
     /** An admin sends these deployments through the freeze that holds them. */
     freezeOverride?: FreezeOverride;
+    /** Deploy at a later time (`scheduled` until then), or not after a time. */
+    schedule?: DeploymentSchedule;
   }): Promise<Deployment[]>;
   /** Records an approval or rejection of a phase. */
   decidePhase(input: {
@@ -227,4 +230,24 @@ export interface LifecycleActivities {
   nextDeployment(input: { project: string; environment: string }): Promise<NextDeployment>;
   /** Deploys to every target of the environment and records each target's outcome. */
   deploy(input: DeployInput): Promise<DeployResult>;
+}
+
+// Retention (activities/retention.ts).
+
+export interface RetentionInput {
+  /** Releases removed per statement. */
+  readonly batch: number;
+  /** How long one call may run before it answers (the workflow calls again while `more`). */
+  readonly budgetMs: number;
+}
+
+export interface RetentionRound {
+  readonly removed: number;
+  /** The budget ran out with releases left to remove. */
+  readonly more: boolean;
+}
+
+/** Retention of releases (activities/retention.ts). */
+export interface RetentionActivities {
+  applyRetention(input: RetentionInput): Promise<RetentionRound>;
 }

@@ -8,6 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   Client,
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
   WithStartWorkflowOperation,
   WorkflowHandle,
   WorkflowHandleWithFirstExecutionRunId,
@@ -299,4 +301,32 @@ export async function nudgeEnvironmentQueues(client: Client, projects?: readonly
     if (woken >= 1000) break;
   }
   return woken;
+}
+
+/** The retention schedule's ID: one per task queue, so services on one Temporal namespace keep theirs apart. */
+export function retentionScheduleId(taskQueue: string): string {
+  return `retention/${taskQueue}`;
+}
+
+/**
+ * Makes sure the hourly schedule that runs retention exists (a Temporal schedule: durable, and one run at a
+ * time); a second worker finds it there.
+ */
+export async function ensureRetentionSchedule(client: Client, taskQueue: string): Promise<void> {
+  try {
+    await client.schedule.create({
+      scheduleId: retentionScheduleId(taskQueue),
+      spec: { intervals: [{ every: '1 hour' }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'retention',
+        workflowId: retentionScheduleId(taskQueue),
+        taskQueue,
+        args: [{}],
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    });
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
 }

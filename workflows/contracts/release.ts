@@ -1,6 +1,6 @@
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DeploymentStatus } from '../../src/domain/lifecycle';
-import type { Approval, Deployment, FreezeOverride } from '../../src/domain/deployment';
+import type { Approval, Deployment, DeploymentSchedule, FreezeOverride } from '../../src/domain/deployment';
 import type { DeliveryStatus } from '../../src/domain/delivery';
 
 /**
@@ -24,6 +24,8 @@ export interface DeployRequest {
   readonly requestedBy: string;
   /** An admin sends it through the freeze that would hold it (checked and recorded by the API). */
   readonly freezeOverride?: FreezeOverride;
+  /** Deploy at a later time, or not after a time (`deployAt`, `deployAtExpiry`, ISO 8601). */
+  readonly schedule?: DeploymentSchedule;
 }
 export const deployUpdate = defineUpdate<Deployment, [DeployRequest]>('deploy');
 

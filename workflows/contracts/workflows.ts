@@ -66,6 +66,11 @@ export interface ManualReleaseInput {
   readonly versions: Readonly<Record<string, string>>;
 }
 
+export interface RetentionWorkflowInput {
+  /** Releases removed per statement (tests and benchmarks lower it). */
+  readonly batch?: number;
+}
+
 export interface ChannelPreviewInput {
   readonly project: string;
   readonly channel: string;
@@ -88,6 +93,8 @@ export interface WorkflowContracts {
   environmentQueue(input: EnvironmentQueueInput): Promise<void>;
   /** A release asked for by a person. */
   manualRelease(input: ManualReleaseInput): Promise<CreateReleaseResult>;
+  /** Applies the projects' retention policies (run by a Temporal schedule, hourly). */
+  retention(input: RetentionWorkflowInput): Promise<{ removed: number }>;
   /** Octopus's "Design rule" for every package of a channel against the live feeds. */
   channelPreview(input: ChannelPreviewInput): Promise<Record<string, PackagePreview | { error: string }>>;
 }
@@ -99,3 +106,4 @@ export type DestinationQueueWorkflow = WorkflowContracts['destinationQueue'];
 export type EnvironmentQueueWorkflow = WorkflowContracts['environmentQueue'];
 export type ManualReleaseWorkflow = WorkflowContracts['manualRelease'];
 export type ChannelPreviewWorkflow = WorkflowContracts['channelPreview'];
+export type RetentionWorkflow = WorkflowContracts['retention'];
