@@ -85,6 +85,29 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
             })
           : [];
       const shards = await watches.watch(input.trigger, packages, input.intervalSeconds * 1000);
+      // A package new to its watcher starts from the listing the trigger's poll just read (in this worker's
+      // cache): a change after it is one the watcher wakes for, one before it the poll saw. Without this the
+      // watcher's first read would have to wake every subscriber, in case the poll's listing was older.
+      const known = await watches.checks(packages.map((p) => p.key));
+      const seeds = await Promise.all(
+        packages
+          .filter((p) => !known.has(p.key))
+          .map(async (p): Promise<PackageCheck | null> => {
+            const listedAt = new Date();
+            try {
+              const listing = await deps.reader.listing(deps.reader.feedFor(p.feed), p.package, null);
+              return {
+                key: p.key,
+                checkedAt: listedAt,
+                fingerprint: listingFingerprint(listing),
+                error: null,
+              };
+            } catch {
+              return null; // the watcher's first read wakes the subscribers instead
+            }
+          }),
+      );
+      await watches.seed(seeds.filter((c): c is PackageCheck => c !== null));
       await Promise.all(shards.map((shard) => ensureWatcher(deps.client, deps.taskQueue, shard)));
       return { watching: packages.length > 0 };
     },

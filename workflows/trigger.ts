@@ -224,10 +224,15 @@ export async function trigger(input: TriggerInput): Promise<void> {
   let watchersPatch: boolean | undefined;
   // A subscription a worker without watchers declined in this run: not asked again until the next run.
   let declined: string | null = null;
+  // Whether this evaluation loaded the channel: one that failed before says nothing of the worker's watchers.
+  let loaded = false;
   const noteLoad = (load: LoadChannelResult) => {
     watchersOffered = load.watchers === true;
+    loaded = true;
   };
   const subscribe = async (scheduled: boolean) => {
+    if (!loaded) return;
+    loaded = false;
     const wanted = watchersOffered ? machine.watcherSubscription() : null;
     const same = machine.subscribedAsWanted(wanted);
     // A scheduled poll of a subscribed trigger makes sure its watchers still run (one may have ended).

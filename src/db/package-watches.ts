@@ -150,6 +150,24 @@ export class PackageWatches {
       .execute();
   }
 
+  /** Records first checks of packages no watcher has read yet; one recorded meanwhile is kept. */
+  async seed(checks: readonly PackageCheck[]): Promise<void> {
+    if (checks.length === 0) return;
+    await this.db
+      .insertInto('package_checks')
+      .values(
+        checks.map((c) => ({
+          package_key: c.key,
+          checked_at: c.checkedAt,
+          fingerprint: c.fingerprint,
+          error_code: null,
+          error_message: null,
+        })),
+      )
+      .onConflict((oc) => oc.column('package_key').doNothing())
+      .execute();
+  }
+
   /** The last check of each of these packages that a watcher read. */
   async checks(keys: readonly string[]): Promise<Map<string, PackageCheck>> {
     if (keys.length === 0) return new Map();
