@@ -168,8 +168,8 @@ export interface FreezeHold {
   readonly until: number;
 }
 
-/** Windows read per hold at most (a year-long daily chain of two freezes), so a hold costs < 100 ms. */
-export const HOLD_READINGS = 800;
+/** Windows read per hold at most (a year-long daily chain of one freeze), so a hold costs < 100 ms. */
+export const HOLD_READINGS = 400;
 
 /**
  * Whether a deployment of `project` to `environment` is frozen at `at`, and until when: windows of any
