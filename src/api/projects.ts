@@ -623,6 +623,8 @@ export function projectHandlers(
     await requireProject(name);
     const triggers = await listRunning(client, 'trigger', [equals(PROJECT_ATTRIBUTE.name, name)]);
     await Promise.all(triggers.map((t) => cancelAndWait(client.workflow.getHandle(t.workflowId))));
+    // Its triggers are gone: kept, their subscriptions had the watchers read their packages for ever.
+    if (guard.watches) await guard.watches.forget(await guard.watches.subscribedIn(name));
     const deleted = await ledger.deleteProject(name, purge === 'true');
     if (!deleted) throw new HttpProblem(404, 'Not found', `no project ${name}`);
     const inFlight = [
