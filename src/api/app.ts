@@ -2,7 +2,7 @@ import type { PackageWatches } from '../db/package-watches';
 import { Client } from '@temporalio/client';
 import express, { NextFunction, Request, Response } from 'express';
 import { HttpProblem, sendProblem } from './problem';
-import { JsonTooDeepError, refuseDeepJson, refuseNul } from './body-guards';
+import { JsonTooDeepError, refuseDeepJson, refuseUnstorable } from './body-guards';
 import { TemporalHealth } from './temporal-health';
 import { SecretBindings } from '../config/secrets';
 import { OutboundPolicy, PERMISSIVE_OUTBOUND } from '../net/outbound';
@@ -101,7 +101,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use((req: Request, res: Response, next: NextFunction) =>
     req.path.startsWith('/webhooks/') || req.path.startsWith('/hooks/') ? next() : json(req, res, next),
   );
-  app.use(refuseNul);
+  app.use(refuseUnstorable);
 
   const health = healthRoutes(app, options.client, options.database, options.health);
   // One LISTEN connection per API process, fanned out to its event streams (src/api/events.ts); trigger

@@ -54,28 +54,47 @@ export function refuseDeepJson(_req: unknown, _res: unknown, body: Buffer, encod
   if (jsonDeeperThan(body, MAX_JSON_DEPTH)) throw new JsonTooDeepError();
 }
 
-/** The dotted path of the first string or key holding NUL, or undefined; values nest MAX_JSON_DEPTH at most. */
-export function fieldWithNul(value: unknown, at: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? at : undefined;
+/** Half a surrogate pair, without its other half (no `u` flag: the pattern reads UTF-16 code units). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why PostgreSQL cannot store the string, or undefined when it can. */
+function unstorable(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain NUL (\\u0000)';
+  // JSON may escape half a surrogate pair ("\ud800"): jsonb refuses it (a 500) and text turns it into U+FFFD.
+  if (LONE_SURROGATE.test(text)) return 'must not contain a lone surrogate (half a \\uD800-\\uDFFF pair)';
+  return undefined;
+}
+
+/**
+ * The dotted path of the first string or key PostgreSQL cannot store, and why; undefined when there is
+ * none. Values nest MAX_JSON_DEPTH at most.
+ */
+export function unstorableField(value: unknown, at: string): { field: string; message: string } | undefined {
+  if (typeof value === 'string') {
+    const message = unstorable(value);
+    return message === undefined ? undefined : { field: at, message };
+  }
   if (!value || typeof value !== 'object') return undefined;
   for (const [key, child] of Object.entries(value)) {
     const field = at === '' ? key : `${at}.${key}`;
-    if (key.includes('\u0000')) return field;
-    const found = fieldWithNul(child, field);
+    const message = unstorable(key);
+    if (message !== undefined) return { field, message };
+    const found = unstorableField(child, field);
     if (found !== undefined) return found;
   }
   return undefined;
 }
 
 /**
- * Refuses NUL in a parsed body or the query with a 400 naming the field: PostgreSQL's text cannot hold it
- * (a 500, "invalid byte sequence", before), and no name, tag or URL of ours needs it.
+ * Refuses NUL or a lone surrogate in a parsed body or the query with a 400 naming the field: PostgreSQL
+ * cannot store either (a 500, "invalid byte sequence" or "invalid input syntax for type json", before),
+ * and no name, tag or URL of ours needs them.
  */
-export function refuseNul(req: Request, res: Response, next: NextFunction): void {
-  const field = fieldWithNul(req.body, '') ?? fieldWithNul(req.query, 'query');
-  if (field === undefined) return next();
-  const name = field === '' ? '(body)' : field;
-  sendProblem(res, 400, 'Invalid request', `${name}: must not contain NUL (\\u0000)`, [
-    { field: name, message: 'must not contain NUL (\\u0000)' },
+export function refuseUnstorable(req: Request, res: Response, next: NextFunction): void {
+  const found = unstorableField(req.body, '') ?? unstorableField(req.query, 'query');
+  if (found === undefined) return next();
+  const name = found.field === '' ? '(body)' : found.field;
+  sendProblem(res, 400, 'Invalid request', `${name}: ${found.message}`, [
+    { field: name, message: found.message },
   ]);
 }

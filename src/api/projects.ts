@@ -623,6 +623,8 @@ export function projectHandlers(
     await requireProject(name);
     const triggers = await listRunning(client, 'trigger', [equals(PROJECT_ATTRIBUTE.name, name)]);
     await Promise.all(triggers.map((t) => cancelAndWait(client.workflow.getHandle(t.workflowId))));
+    // Its triggers are gone: kept, their subscriptions had the watchers read their packages for ever. A
+    // failure here leaves rows a wake drops when it finds the trigger gone; it does not fail the delete.
     await guard.watches?.forget(await guard.watches.subscribedIn(name)).catch(() => undefined);
     const deleted = await ledger.deleteProject(name, purge === 'true');
     if (!deleted) throw new HttpProblem(404, 'Not found', `no project ${name}`);

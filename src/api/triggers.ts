@@ -773,8 +773,9 @@ export function triggerHandlers(
   const deleteTrigger: RequestHandler = async (req, res) => {
     const handle = await running(req.params);
     const closed = await cancelAndWait(handle);
-    // Its package watchers stop reading for it (one missed here drops it when it would next be woken).
-    if (closed) await watches?.forget([handle.workflowId]).catch(() => undefined);
+    // A deleted trigger is woken by nobody: kept, its subscriptions had its packages read for ever (they are
+    // only forgotten when a change's wake finds it gone). One that is still ending resubscribes if it lives.
+    await watches?.forget([handle.workflowId]).catch(() => undefined);
     res.status(closed ? 200 : 202).json({ id: handle.workflowId, deleted: closed });
   };
 

@@ -208,6 +208,21 @@ describe('deployment freezes', () => {
     ]);
     expect((await api.request('GET', '/freezes/frz-bad')).status).toBe(404);
   });
+
+  test('a lone surrogate in a freeze is 400 naming the field, not a 500 from the ledger', async () => {
+    // JSON may escape half a surrogate pair ("\ud800"); PostgreSQL's jsonb refuses it, its text mangles it.
+    const bad = await api.request('PUT', '/freezes/frz-surrogate', {
+      timeZone: 'UTC',
+      description: 'half \ud800 a pair',
+      start: '2030-01-01T00:00',
+      end: '2030-01-02T00:00',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors).toEqual([
+      { field: 'description', message: expect.stringContaining('surrogate') },
+    ]);
+    expect((await api.request('GET', '/freezes/frz-surrogate')).status).toBe(404);
+  });
 });
 
 describe('scheduled deployments', () => {

@@ -8,7 +8,7 @@ import { eventually, settledHistory, startTestWorker, TestWorkerEnv } from '../s
 import { ensureWatcher } from '../../workflows/contracts/client';
 import { triggerWorkflowId, watcherWorkflowId } from '../../workflows/contracts/ids';
 import { pauseSignal, resumeSignal } from '../../workflows/contracts/trigger';
-import type { TriggerState } from '../../src/domain/trigger';
+import { TriggerState, watchedPackageKey } from '../../src/domain/trigger';
 
 /**
  * Package watchers (FEED_TRIGGERS_WATCHER_SHARDS) on a real registry behind a counting proxy: one watcher
@@ -29,6 +29,8 @@ const PROJECTS: Record<string, string> = {
   'wt-paused': 'wt/paused',
   'wt-killed': 'wt/killed',
   'wt-rule': 'wt/rule', // a rule holds 1.1.0 back until the project changes
+  'wt-deleted': 'wt/deleted', // deleted through the API
+  'wt-dropped': 'wt/dropped', // its project deleted through the API
 };
 
 /** Seconds of a history event's time, as epoch ms. */
@@ -254,4 +256,21 @@ test('a watched trigger is woken by a change of its project, and releases what t
     outcome: 'released',
     source: 'project change',
   });
+}, 60_000);
+
+test('a trigger deleted through the API leaves no subscription for its watcher to read on', async () => {
+  // Kept, a deleted trigger's package was read every interval for ever unless it changed (a change's wake
+  // finds the trigger gone and only then forgets it): create and delete enough, and the watcher reads junk.
+  const key = watchedPackageKey('local', 'wt/deleted');
+  expect(await env.stores.watches.subscribers([key])).toEqual([triggerWorkflowId('wt-deleted', 'app')]);
+  const deleted = await api.request('DELETE', '/triggers/wt-deleted/app');
+  expect(deleted.status).toBe(200);
+  expect(await env.stores.watches.subscribers([key])).toEqual([]);
+}, 60_000);
+
+test('a project deleted through the API leaves no subscription of its triggers', async () => {
+  const key = watchedPackageKey('local', 'wt/dropped');
+  expect(await env.stores.watches.subscribers([key])).toEqual([triggerWorkflowId('wt-dropped', 'app')]);
+  expect((await api.request('DELETE', '/projects/wt-dropped')).status).toBe(200);
+  expect(await env.stores.watches.subscribers([key])).toEqual([]);
 }, 60_000);

@@ -1,4 +1,4 @@
-import { JsonTooDeepError, MAX_JSON_DEPTH, refuseDeepJson } from '../../src/api/body-guards';
+import { JsonTooDeepError, MAX_JSON_DEPTH, refuseDeepJson, unstorableField } from '../../src/api/body-guards';
 
 describe('the JSON depth guard', () => {
   const deep = `{"tags":["\\""],"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
@@ -18,5 +18,18 @@ describe('the JSON depth guard', () => {
     expect(() =>
       refuseDeepJson(null, null, Buffer.from(`${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}`)),
     ).not.toThrow();
+  });
+});
+
+describe('strings PostgreSQL cannot store', () => {
+  test('NUL and half a surrogate pair are named by their field; a whole pair passes', () => {
+    expect(unstorableField({ a: { b: ['ok', 'x\u0000'] } }, '')).toEqual({
+      field: 'a.b.1',
+      message: expect.stringContaining('NUL'),
+    });
+    for (const lone of ['\ud800', 'a\udfff', '\udc00\ud800', 'end\ud83d'])
+      expect(unstorableField({ description: lone }, '')?.field).toBe('description');
+    expect(unstorableField({ ['k\ud800']: 1 }, '')?.field).toBe('k\ud800');
+    expect(unstorableField({ text: 'emoji \ud83d\ude00 and text' }, '')).toBeUndefined();
   });
 });

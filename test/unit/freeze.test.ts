@@ -1,4 +1,4 @@
-import { FreezeSpec, FreezeSpecSchema, freezeHold, nextWindow } from '../../src/domain/freeze';
+import { FreezeSpec, FreezeSpecSchema, freezeHold, HOLD_READINGS, nextWindow } from '../../src/domain/freeze';
 import { instantOf } from '../../src/domain/zoned-time';
 
 const at = (iso: string) => Date.parse(iso);
@@ -110,5 +110,29 @@ describe('a freeze as given', () => {
       'start: required (or give "recurring": a daily, weekly or monthly window)',
       'end: required (or give "recurring": a daily, weekly or monthly window)',
     ]);
+  });
+});
+
+describe('a hold over many chained freezes', () => {
+  const allDay = (name: string, timeZone: string) =>
+    freeze({ name, timeZone, recurring: { every: 'daily', from: '00:00', until: '00:00' } });
+  const now = at('2026-03-28T12:00:00Z');
+  const day = 86_400_000;
+
+  test('one freeze holding every day chains its windows for the whole year bound', () => {
+    const hold = freezeHold([allDay('always', 'UTC')], 'p', 'e', now)!;
+    expect(hold.freeze).toBe('always');
+    expect(hold.until).toBe(at('2026-03-28T00:00:00Z') + 400 * day);
+  });
+
+  test('200 freezes holding every day read a bounded number of windows and still hold, ending the hold early', () => {
+    // Read to the end this took 80,000 window readings (10 s of the API's one thread per deploy check).
+    const many = Array.from({ length: 200 }, (_, i) =>
+      allDay(`f${i}`, i % 2 ? 'Europe/Berlin' : 'America/New_York'),
+    );
+    const hold = freezeHold(many, 'p', 'e', now)!;
+    expect(hold.freeze).toBe('f0');
+    expect(hold.until).toBeGreaterThan(now);
+    expect(hold.until).toBeLessThanOrEqual(now + Math.ceil(HOLD_READINGS / 200 + 1) * day);
   });
 });
