@@ -89,11 +89,14 @@ class SharedReads<T> {
   /** The stored listing if read since `now - maxAgeMs`, and that moment by the database's clock. */
   private async fresh(key: string, maxAgeMs: number) {
     const age = sql`(${Math.max(0, Math.floor(maxAgeMs))} * interval '1 millisecond')`;
-    const { rows } = await sql<{ since: Date; listing: StoredRead | null }>`
-      SELECT now() - ${age} AS since,
+    const { rows } = await sql<{ since_us: string; listing: StoredRead | null }>`
+      SELECT (extract(epoch FROM now() - ${age}) * 1000000)::bigint::text AS since_us,
         (SELECT listing FROM feed_listings WHERE key = ${key} AND fetched_at >= now() - ${age}) AS listing
     `.execute(this.db);
-    return { since: new Date(rows[0].since), listing: rows[0].listing };
+    // The database keeps microseconds, a Date milliseconds: rounded down, `since` would let a listing read
+    // earlier in the same millisecond pass as read since (and be served as fresh to a poll asking for 0 ms).
+    // Rounded up, such a listing is older than `since`; one read later in that millisecond only costs a read.
+    return { since: new Date(Math.ceil(Number(rows[0].since_us) / 1000)), listing: rows[0].listing };
   }
 
   /** Takes the package's read unless another worker holds it or a listing read since `since` is there. */
