@@ -135,10 +135,14 @@ export class DeploymentStore {
     const deployAt = schedule.deployAt ? new Date(schedule.deployAt) : null;
     const expiry = schedule.deployAtExpiry ? new Date(schedule.deployAtExpiry) : null;
     return this.db.transaction().execute(async (trx) => {
+      // Shared-locked until the deployment is in: retention (which locks the releases it removes FOR UPDATE,
+      // SKIP LOCKED) passes this release by, or removes it first and this finds no release (404), instead of
+      // the insert failing on its foreign key.
       const release = await trx
         .selectFrom('releases')
         .select(['project_id'])
         .where('id', '=', releaseId)
+        .forShare()
         .executeTakeFirst();
       if (!release) throw new DeploymentRefusal(404, 'no such release');
       const inserted = await trx
