@@ -32,6 +32,25 @@ function ShownOnce({ label, value }: { label: string; value: string }) {
 /** The key under which `/webhooks/registry`'s notifications show; no receiver name has a slash. */
 const REGISTRY_ENDPOINT = '/webhooks/registry';
 
+/** Shows or hides a receiver's (or the registry endpoint's) notifications; one list is open at a time. */
+function NotificationsToggle(props: {
+  name: string;
+  shown: string | null;
+  setShown: (name: string | null) => void;
+}) {
+  const open = props.shown === props.name;
+  return (
+    <button
+      type="button"
+      aria-expanded={open}
+      aria-label={`${open ? 'Hide' : 'Show'} notifications of ${props.name}`}
+      onClick={() => props.setShown(open ? null : props.name)}
+    >
+      {open ? 'Hide' : 'Show'}
+    </button>
+  );
+}
+
 /** A receiver's (or the registry endpoint's) last notifications, newest first, with their verdicts. */
 function ReceiverNotifications({ api, name }: PageProps & { name: string }) {
   const notifications = useLoad(async () => {
@@ -204,14 +223,7 @@ export function AdminPage(props: PageProps) {
                   {r.createdBy}, {age(r.createdAt)}
                 </td>
                 <td>
-                  <button
-                    type="button"
-                    aria-expanded={shown === r.spec.name}
-                    aria-label={`${shown === r.spec.name ? 'Hide' : 'Show'} notifications of ${r.spec.name}`}
-                    onClick={() => setShown(shown === r.spec.name ? null : r.spec.name)}
-                  >
-                    {shown === r.spec.name ? 'Hide' : 'Show'}
-                  </button>
+                  <NotificationsToggle name={r.spec.name} shown={shown} setShown={setShown} />
                 </td>
                 <td>
                   <Action
@@ -242,14 +254,7 @@ export function AdminPage(props: PageProps) {
               <td>named in each notification</td>
               <td>the service's own endpoint</td>
               <td>
-                <button
-                  type="button"
-                  aria-expanded={shown === REGISTRY_ENDPOINT}
-                  aria-label={`${shown === REGISTRY_ENDPOINT ? 'Hide' : 'Show'} notifications of ${REGISTRY_ENDPOINT}`}
-                  onClick={() => setShown(shown === REGISTRY_ENDPOINT ? null : REGISTRY_ENDPOINT)}
-                >
-                  {shown === REGISTRY_ENDPOINT ? 'Hide' : 'Show'}
-                </button>
+                <NotificationsToggle name={REGISTRY_ENDPOINT} shown={shown} setShown={setShown} />
               </td>
               <td></td>
             </tr>
