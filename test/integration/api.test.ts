@@ -206,10 +206,14 @@ describe('the trigger API', () => {
       /^\| package \| image or chart \| version \| digest \|\n\|---\|---\|---\|---\|\n\| worker \| 127\.0\.0\.1:\d+\/billing\/worker \| 3\.1\.4 \| sha256:[0-9a-f]{64} \|$/,
     );
 
-    const releaseMeta = await env.client.workflow
-      .getHandle('release/billing/0.0.1')
-      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-    expect(releaseMeta.currentDetails).toBe('**Every delivery ended**\n- no destinations');
+    // The release workflow hands off (to no destinations) after the release is listed: wait for it to get there.
+    const releaseDetails = await eventually(async () => {
+      const meta = await env.client.workflow
+        .getHandle('release/billing/0.0.1')
+        .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      return meta.currentDetails?.startsWith('**Handing off') ? undefined : meta.currentDetails;
+    }, "the release's current details");
+    expect(releaseDetails).toBe('**Every delivery ended**\n- no destinations');
 
     const changed = await api.request('PATCH', '/triggers/billing/worker', { intervalSeconds: 120 });
     expect([changed.status, changed.body.changed, changed.body.spec.intervalSeconds]).toEqual([
