@@ -19,6 +19,7 @@ const common = {
 
 const withServers = {
   ...common,
+  setupFilesAfterEnv: ['<rootDir>/test/support/retry-once.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
 };
