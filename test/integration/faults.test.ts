@@ -24,10 +24,12 @@ afterAll(async () => {
 const TAGS = /\/v2\/team\/web\/tags\/list/;
 
 describe('the OCI client against a fault-injecting proxy', () => {
-  const client = () => feedClients(undefined, { timeoutMs: 500 }).oci;
+  // A generous timeout, so that a starved box cannot turn an injected answer into a timeout; the timeout
+  // test passes its own short one.
+  const client = (timeoutMs = 10_000) => feedClients(undefined, { timeoutMs }).oci;
   const feed = () => ociFeed('proxied', proxy.url);
-  const failure = async (): Promise<FeedError> =>
-    (await client()
+  const failure = async (timeoutMs?: number): Promise<FeedError> =>
+    (await client(timeoutMs)
       .listTags(feed(), 'team/web')
       .catch((e: unknown) => e)) as FeedError;
 
@@ -43,7 +45,7 @@ describe('the OCI client against a fault-injecting proxy', () => {
     expect([err.code, err.retryable]).toEqual(['SERVER_ERROR', true]);
     expect(err.message).toMatch(/injected 503/);
     proxy.inject(TAGS, { kind: 'slow', ms: 1500 });
-    err = await failure();
+    err = await failure(500);
     // No answer in time reads like a refused connection: callers cannot map open, closed and filtered ports.
     expect([err.code, err.retryable]).toEqual(['NETWORK', true]);
     expect(err.message).toMatch(/could not be reached or gave no answer within 500 ms/);

@@ -25,7 +25,7 @@ describe('starting the service', () => {
   test('on an open address without any token, it refuses to start', async () => {
     const r = await promisify(execFile)(process.execPath, [main], {
       env: serviceEnv(path.join(dir, 'open'), { FEED_TRIGGERS_API_HOST: '0.0.0.0' }),
-      timeout: 30_000,
+      timeout: 90_000,
     }).catch((err: { code: number; stderr: string }) => err);
     expect([(r as { code: number }).code, r.stderr.trim()]).toEqual([
       2,
@@ -34,7 +34,7 @@ describe('starting the service', () => {
   });
 
   test('on loopback, the first start prints an admin token once; the next start does not', async () => {
-    const dataDir = path.join(dir, 'loopback');
+    const dataDir = mkdtempSync(path.join(dir, 'loopback-')); // fresh on a retry too
     const run = async () => {
       const child = spawn(process.execPath, [main], {
         env: serviceEnv(dataDir),
@@ -49,7 +49,7 @@ describe('starting the service', () => {
         await eventually(
           async () => (log.includes('feed-triggers started') ? true : undefined),
           'the service to start',
-          30_000,
+          90_000,
         );
       } finally {
         child.kill('SIGTERM');
@@ -91,7 +91,7 @@ describe('starting the service', () => {
       return wrong;
     };
 
-    const fresh = path.join(dir, 'private-cli');
+    const fresh = path.join(mkdtempSync(path.join(dir, 'private-')), 'cli');
     const bin = path.resolve(__dirname, '../../bin/feed-triggers.js');
     await promisify(execFile)(process.execPath, [bin, 'token', 'create', 'first', '--role', 'admin'], {
       env: { PATH: process.env.PATH, FEED_TRIGGERS_DATA_DIR: fresh },
@@ -100,8 +100,8 @@ describe('starting the service', () => {
     expect(readdirSync(path.join(fresh, 'ledger')).length).toBeGreaterThan(3);
     expect(notPrivate(fresh)).toEqual([]);
 
-    const before = path.join(dir, 'private-service');
-    mkdirSync(before, { recursive: true });
+    const before = path.join(path.dirname(fresh), 'service');
+    mkdirSync(before);
     chmodSync(before, 0o755);
     const child = spawn(process.execPath, [main], {
       env: serviceEnv(before),
@@ -114,7 +114,7 @@ describe('starting the service', () => {
       await eventually(
         async () => (log.includes('feed-triggers started') ? true : undefined),
         'the service to start',
-        30_000,
+        90_000,
       );
       expect(notPrivate(before)).toEqual([]);
     } finally {
@@ -138,7 +138,7 @@ describe('starting the service', () => {
         await eventually(
           async () => (log.includes('feed-triggers started') ? true : undefined),
           'the service to start',
-          30_000,
+          90_000,
         );
         child.kill(signal);
         const code = await Promise.race([
