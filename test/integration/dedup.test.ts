@@ -31,7 +31,7 @@ test('50 triggers on one image share one tag listing and one manifest lookup, an
   });
   const states = await Promise.all(
     Array.from({ length: 50 }, (_, i) =>
-      startTrigger(env.client, env.taskQueue, { project: 'dedup', name: `t${i}`, intervalSeconds: 600 }),
+      startTrigger(env, { project: 'dedup', name: `t${i}`, intervalSeconds: 600 }),
     ),
   );
   const all = await eventually(

@@ -277,7 +277,7 @@ describe('release creation is one idempotent transaction', () => {
     });
     const states = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        startTrigger(env.client, env.taskQueue, { project: 'herd', name: `t${i}`, intervalSeconds: 3600 }),
+        startTrigger(env, { project: 'herd', name: `t${i}`, intervalSeconds: 3600 }),
       ),
     );
     const settled = await eventually(
@@ -329,7 +329,7 @@ describe('release creation is one idempotent transaction', () => {
       packages: [app('gap')],
       destinations: [{ name: 'hook', type: 'webhook', url: `${hook.url}/gap` }],
     });
-    await startTrigger(crashing.client, taskQueue, { project: 'gap', name: 'app', intervalSeconds: 3600 });
+    await startTrigger(crashing, { project: 'gap', name: 'app', intervalSeconds: 3600 });
     await waitForReleases(crashing, 'gap', 1);
     await crashing.stop();
     expect(received('gap')).toEqual([]); // recorded, never handed off

@@ -219,7 +219,7 @@ describe('lifecycles', () => {
     });
     await pushImage(registry.url, 'lifecycle-demo/web', '1.0.0');
     await putProject(env, project('lifecycle-demo', repo));
-    await startTrigger(env.client, env.taskQueue, {
+    await startTrigger(env, {
       project: 'lifecycle-demo',
       name: 'web',
       intervalSeconds: 600,
@@ -519,7 +519,7 @@ describe('lifecycles', () => {
         }).deploy as never,
       },
     });
-    await startTrigger(crashing.client, taskQueue, { project: 'crashy', name: 'web', intervalSeconds: 600 });
+    await startTrigger(crashing, { project: 'crashy', name: 'web', intervalSeconds: 600 });
     const [release] = await waitForReleases(env, 'crashy', 1);
     await eventually(async () => (git.log('crashy').length === 2 ? true : undefined), 'the pushed commit');
     await crashing.stop();
@@ -562,7 +562,7 @@ describe('lifecycles', () => {
       lifecycles: [{ name: 'fast', phases: [{ name: 'dev', environments: ['dev'], automatic: true }] }],
       lifecycle: 'fast',
     });
-    await startTrigger(env.client, env.taskQueue, { project: 'octo', name: 'web', intervalSeconds: 3600 });
+    await startTrigger(env, { project: 'octo', name: 'web', intervalSeconds: 3600 });
     const [first] = await waitForReleases(env, 'octo', 1);
     await waitFor('octo', first.number, { dev: 'succeeded' });
     // Visibility must list the trigger under its package before a notification can find it.

@@ -77,7 +77,7 @@ beforeAll(async () => {
       packages: [{ name: 'app', feed: 'local', package: pkg }],
       ...(project === 'wt-rule' ? { channels: [{ name: 'default', rules: [{ range: '[1.0,1.1)' }] }] } : {}),
     });
-    states[project] = await startTrigger(env.client, env.taskQueue, {
+    states[project] = await startTrigger(env, {
       project,
       name: 'app',
       intervalSeconds: INTERVAL_S,
