@@ -119,7 +119,7 @@ describe('a trigger through the fault proxy', () => {
       name,
       packages: [{ name: 'web', feed: 'proxied', package: pkg }],
     });
-    return startTrigger(env.client, env.taskQueue, { project: name, name: 'web', intervalSeconds: 60 });
+    return startTrigger(env, { project: name, name: 'web', intervalSeconds: 60 });
   }
 
   test('waits as long as a 429 Retry-After asks, then releases, and records ratelimit-remaining', async () => {

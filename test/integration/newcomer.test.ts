@@ -149,7 +149,7 @@ describe('network errors name the host and the cause', () => {
     await api.request('PUT', '/projects/nc-state', {
       packages: [{ name: 'web', feed: NO_SUCH_HOST, package: 'library/nginx' }],
     });
-    await startTrigger(env.client, env.taskQueue, { project: 'nc-state', name: 'web', intervalSeconds: 600 });
+    await startTrigger(env, { project: 'nc-state', name: 'web', intervalSeconds: 600 });
     const state = await eventually(async () => {
       const res = await api.request('GET', '/triggers/nc-state/web');
       return JSON.stringify(res.body).includes(`ENOTFOUND ${NO_SUCH_HOST}`) ? res.body : undefined;

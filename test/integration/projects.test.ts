@@ -79,7 +79,7 @@ describe('projects, channels and releases', () => {
       packages: [ref('web', 'two/web'), ref('worker', 'two/worker')],
       channels: [{ name: 'default', rules: [{ packages: ['worker'], range: '^2.0.0' }] }],
     });
-    const state = await startTrigger(env.client, env.taskQueue, {
+    const state = await startTrigger(env, {
       project: 'two',
       name: 'web-only',
       watch: ['web'],
@@ -130,12 +130,12 @@ describe('projects, channels and releases', () => {
   test('two triggers on one channel racing on the same push make one release', async () => {
     await pushImage(registry.url, 'race/app', '1.0.0');
     await putProject(env, { name: 'race', packages: [ref('app', 'race/app')] });
-    const a = await startTrigger(env.client, env.taskQueue, {
+    const a = await startTrigger(env, {
       project: 'race',
       name: 'a',
       intervalSeconds: 600,
     });
-    const b = await startTrigger(env.client, env.taskQueue, {
+    const b = await startTrigger(env, {
       project: 'race',
       name: 'b',
       intervalSeconds: 600,
@@ -178,7 +178,7 @@ describe('projects, channels and releases', () => {
       name: 'crash',
       packages: [ref('app', 'crash/app')],
     });
-    await startTrigger(crashing.client, crashing.taskQueue, {
+    await startTrigger(crashing, {
       project: 'crash',
       name: 'app',
       intervalSeconds: 600,
@@ -231,7 +231,7 @@ describe('projects, channels and releases', () => {
         },
       ],
     });
-    await startTrigger(env.client, env.taskQueue, { project: 'deliver', name: 'app', intervalSeconds: 600 });
+    await startTrigger(env, { project: 'deliver', name: 'app', intervalSeconds: 600 });
     const [release] = await waitForReleases(env, 'deliver', 1);
     const get = async (): Promise<ProjectRelease> =>
       (await api.request('GET', `/projects/deliver/releases/${release.number}`)).body;
@@ -300,14 +300,14 @@ describe('projects, channels and releases', () => {
           '#{Octopus.Version.LastMajor}.#{Octopus.Version.NextMinor}.0-#{Octopus.Release.Channel.Name}',
       },
     });
-    const stable = await startTrigger(env.client, env.taskQueue, {
+    const stable = await startTrigger(env, {
       project: 'numbers',
       name: 'stable',
       channel: 'stable',
       intervalSeconds: 600,
     });
     await waitForReleases(env, 'numbers', 1);
-    await startTrigger(env.client, env.taskQueue, {
+    await startTrigger(env, {
       project: 'numbers',
       name: 'beta',
       channel: 'beta',
@@ -334,7 +334,7 @@ describe('projects, channels and releases', () => {
       packages: [ref('web', 'donor/web'), ref('worker', 'donor/worker')],
       versioning: { donorPackage: 'web' },
     });
-    await startTrigger(env.client, env.taskQueue, { project: 'donor', name: 'all', intervalSeconds: 600 });
+    await startTrigger(env, { project: 'donor', name: 'all', intervalSeconds: 600 });
     await waitForReleases(env, 'donor', 1);
     await pushImage(registry.url, 'donor/worker', '7.1.0');
     await env.client.workflow.getHandle('trigger/donor/all').signal('pollNow');
@@ -428,7 +428,7 @@ describe('projects, channels and releases', () => {
   test('a trigger whose project is gone records the error and keeps running', async () => {
     await pushImage(registry.url, 'orphan/app', '1.0.0');
     await putProject(env, { name: 'orphan', packages: [ref('app', 'orphan/app')] });
-    const state = await startTrigger(env.client, env.taskQueue, {
+    const state = await startTrigger(env, {
       project: 'orphan',
       name: 'app',
       intervalSeconds: 600,

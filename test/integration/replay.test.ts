@@ -61,7 +61,7 @@ async function record(): Promise<void> {
       channels: [{ name: 'default', rules: [{ packages: ['web'], range: '^1.0.0' }] }],
       destinations: [{ name: 'hook', type: 'webhook', url: `${hook.url}/hook` }],
     });
-    const state = await startTrigger(env.client, env.taskQueue, {
+    const state = await startTrigger(env, {
       project: 'replay',
       name: 'web',
       watch: ['web'],
@@ -124,7 +124,7 @@ async function recordLifecycle(): Promise<void> {
       ],
       lifecycle: 'standard',
     });
-    await startTrigger(env.client, env.taskQueue, { project: 'cycle', name: 'web', intervalSeconds: 600 });
+    await startTrigger(env, { project: 'cycle', name: 'web', intervalSeconds: 600 });
     const [created] = await waitForReleases(env, 'cycle', 1);
     const release = env.client.workflow.getHandle('release/cycle/0.0.1');
     const lifecycle = env.ledger.deployments;
@@ -251,7 +251,7 @@ async function recordWanted(): Promise<void> {
       name: 'wanted',
       packages: [{ name: 'web', feed: registry.host, package: 'wanted/web' }],
     });
-    const state = await startTrigger(env.client, env.taskQueue, {
+    const state = await startTrigger(env, {
       project: 'wanted',
       name: 'web',
       intervalSeconds: 600,
@@ -291,7 +291,7 @@ async function recordOutage(file: string): Promise<void> {
       name: 'outage',
       packages: [{ name: 'web', feed: registry.host, package: 'outage/web' }],
     });
-    const state = await startTrigger(env.client, env.taskQueue, {
+    const state = await startTrigger(env, {
       project: 'outage',
       name: 'web',
       intervalSeconds: 600,
@@ -394,7 +394,7 @@ async function recordMetadataOrder(): Promise<void> {
       name: 'replay-metadata',
       packages: [{ name: 'app', feed: 'charts', package: 'app' }],
     });
-    await startTrigger(env.client, env.taskQueue, {
+    await startTrigger(env, {
       project: 'replay-metadata',
       name: 'app',
       intervalSeconds: 600,
@@ -489,7 +489,7 @@ async function recordWatched(): Promise<void> {
       name: 'replay-watched',
       packages: [{ name: 'app', feed: 'local', package: 'replay/watched' }],
     });
-    const state = await startTrigger(env.client, env.taskQueue, {
+    const state = await startTrigger(env, {
       project: 'replay-watched',
       name: 'app',
       intervalSeconds: 10,

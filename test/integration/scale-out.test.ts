@@ -4,7 +4,7 @@ import { FaultProxy } from '../support/fault-proxy';
 import { ociFeed } from '../support/feeds';
 import { openTestDatabase } from '../support/database';
 import { pushImage, TestRegistry } from '../support/registry';
-import { putProject, startTrigger, startTriggerWithView, waitForReleases } from '../support/projects';
+import { putProject, startTrigger, waitForReleases } from '../support/projects';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 import { registry as metricsRegistry } from '../../src/observability/metrics';
 
@@ -75,7 +75,7 @@ test("the poll-lag metric counts a trigger's local-activity polls, its first (un
     packages: [{ name: 'app', feed: 'scaleout', package: 'scaleout/lag' }],
   });
   const before = await lagCount();
-  const state = await startTriggerWithView(a, {
+  const state = await startTrigger(a, {
     project: 'scaleout-lag',
     name: 'lag',
     intervalSeconds: 10,
@@ -104,7 +104,7 @@ test('two workers list each package and read its digest once per interval betwee
       packages: [{ name: 'app', feed: 'scaleout', package: repo(p) }],
     });
     for (let t = 0; t < TRIGGERS_PER_PACKAGE; t++)
-      await startTrigger(a.client, a.taskQueue, {
+      await startTrigger(a, {
         project: project(p),
         name: `t${t}`,
         intervalSeconds: INTERVAL_SECONDS,

@@ -64,7 +64,7 @@ test('no secret enters workflow history, search attributes, state or worker logs
       name,
       packages: [{ name: 'app', feed, package: 'secure/app' }],
     });
-    await startTrigger(env.client, env.taskQueue, { project: name, name: 'app', intervalSeconds: 60 });
+    await startTrigger(env, { project: name, name: 'app', intervalSeconds: 60 });
     return env.client.workflow.getHandle(`trigger/${name}/app`);
   };
   const ok = await start('secret-ok', 'secure');

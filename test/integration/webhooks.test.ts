@@ -28,7 +28,7 @@ test('a push notification releases within seconds, long before the next schedule
     name: 'hooked',
     packages: [{ name: 'app', feed: registry.host, package: 'hooked/app' }],
   });
-  await startTrigger(env.client, env.taskQueue, { project: 'hooked', name: 'app', intervalSeconds: 3600 });
+  await startTrigger(env, { project: 'hooked', name: 'app', intervalSeconds: 3600 });
   await waitForReleases(env, 'hooked', 1);
   // Visibility must list the trigger under its package before a notification can find it.
   await new Promise((r) => setTimeout(r, 1500));
@@ -78,7 +78,7 @@ test('a replayed notification is acknowledged and ignored: its event id again, o
     name: 'webhook-replays',
     packages: [{ name: 'app', feed: registry.host, package: 'replayed/app' }],
   });
-  await startTrigger(env.client, env.taskQueue, {
+  await startTrigger(env, {
     project: 'webhook-replays',
     name: 'app',
     intervalSeconds: 3600,

@@ -3,10 +3,8 @@ import { ProjectRelease, ProjectSpecInput, ProjectSpecSchema } from '../../src/d
 import { Ledger } from '../../src/db/ledger';
 import { TriggerSpecInput, TriggerState, watchedPackageKey } from '../../src/domain/trigger';
 import { startTrigger as startTriggerWorkflow } from '../../workflows/contracts/client';
-import { triggerWorkflowId } from '../../workflows/contracts/ids';
 import { TriggerSpecSchema } from '../../src/domain/trigger-schema';
 import { stateQuery } from '../../workflows/contracts/trigger';
-import type { trigger } from '../../workflows/trigger';
 import { eventually } from './temporal';
 
 /** Creates or replaces a project in the ledger, as the API does. */
@@ -14,26 +12,12 @@ export async function putProject(env: { readonly ledger: Ledger }, input: Projec
   await env.ledger.saveProject(ProjectSpecSchema.parse(input));
 }
 
-/** Starts a trigger workflow and returns a function reading its state. */
-export async function startTrigger(
-  client: Client,
-  taskQueue: string,
-  input: TriggerSpecInput,
-): Promise<() => Promise<TriggerState>> {
-  const spec = TriggerSpecSchema.parse(input);
-  const handle = await client.workflow.start<typeof trigger>('trigger', {
-    taskQueue,
-    workflowId: triggerWorkflowId(spec.project, spec.name),
-    args: [{ spec }],
-  });
-  return () => handle.query(stateQuery);
-}
-
 /**
- * Starts a trigger as the API does: with its channel's view, so even its first evaluation is one local
- * activity. Returns a function reading its state.
+ * Starts a trigger as the API does: through the workflow contracts' one start (workflows/contracts/client.ts:
+ * its ID and search attributes, its task timeout), with its channel's view, so even its first evaluation is
+ * one local activity. Returns a function reading its state.
  */
-export async function startTriggerWithView(
+export async function startTrigger(
   env: { readonly client: Client; readonly taskQueue: string; readonly ledger: Ledger },
   input: TriggerSpecInput,
 ): Promise<() => Promise<TriggerState>> {

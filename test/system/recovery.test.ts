@@ -42,11 +42,29 @@ test('a trigger whose worker died mid-listing polls again within seconds of a ne
   // The project goes into the embedded ledger the service will open, which the next worker opens after it.
   const ledgerDir = path.join(dir, 'ledger');
   const before = await openDatabase({ dataDir: ledgerDir });
+  const ledger = new Ledger(before.db);
   await putProject(
-    { ledger: new Ledger(before.db) },
+    { ledger },
     { name: 'recovery', packages: [{ name: 'app', feed: 'proxied', package: 'crash/app' }] },
   );
-  await before.close();
+  // The first listing hangs: the worker dies in the middle of it.
+  proxy.inject(TAGS, { kind: 'slow', ms: 120_000 });
+  // Started as the API starts it, with the channel's view from the ledger (closed before the service opens it):
+  // its first evaluation waits in the task queue for the service's worker.
+  const starter = await startTestWorker({ taskQueue: `starter-${randomUUID()}` });
+  try {
+    await startTrigger(
+      { client: starter.client, taskQueue, ledger },
+      {
+        project: 'recovery',
+        name: 'app',
+        intervalSeconds: 3600,
+      },
+    );
+  } finally {
+    await starter.stop();
+    await before.close();
+  }
   // The service as it runs in production, in a process of its own that we can kill -9.
   child = spawn(process.execPath, [path.resolve(__dirname, '../../dist/src/main.js')], {
     env: {
@@ -60,35 +78,23 @@ test('a trigger whose worker died mid-listing polls again within seconds of a ne
     },
     stdio: 'ignore',
   });
-  // The first listing hangs: the worker dies in the middle of it.
-  proxy.inject(TAGS, { kind: 'slow', ms: 120_000 });
-  const starter = await startTestWorker({ taskQueue: `starter-${randomUUID()}` });
-  try {
-    await startTrigger(starter.client, taskQueue, {
-      project: 'recovery',
-      name: 'app',
-      intervalSeconds: 3600,
-    });
-    await eventually(async () => (proxy.count(TAGS) >= 1 ? true : undefined), 'the first listing', 60_000);
-    child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
-    const listings = proxy.count(TAGS);
+  await eventually(async () => (proxy.count(TAGS) >= 1 ? true : undefined), 'the first listing', 60_000);
+  child.kill('SIGKILL');
+  await new Promise((r) => child!.once('exit', r));
+  const listings = proxy.count(TAGS);
 
-    // A killed process leaves its lock file and an unclean database: both are taken over.
-    const after = await openDatabase({ dataDir: ledgerDir });
-    env = await startTestWorker({
-      taskQueue,
-      feeds: new Map([['proxied', ociFeed('proxied', proxy.url)]]),
-      database: after,
-    });
-    const upAt = Date.now();
-    await eventually(async () => (proxy.count(TAGS) > listings ? true : undefined), 'a new listing', 30_000);
-    const recoveredMs = Date.now() - upAt;
-    process.stdout.write(`recovery: next poll ${recoveredMs} ms after the new worker was up\n`);
-    expect(recoveredMs).toBeLessThan(15_000);
-    const [release] = await waitForReleases(env, 'recovery', 1, 30_000);
-    expect(release.packages[0].tag).toBe('1.0.0');
-  } finally {
-    await starter.stop();
-  }
+  // A killed process leaves its lock file and an unclean database: both are taken over.
+  const after = await openDatabase({ dataDir: ledgerDir });
+  env = await startTestWorker({
+    taskQueue,
+    feeds: new Map([['proxied', ociFeed('proxied', proxy.url)]]),
+    database: after,
+  });
+  const upAt = Date.now();
+  await eventually(async () => (proxy.count(TAGS) > listings ? true : undefined), 'a new listing', 30_000);
+  const recoveredMs = Date.now() - upAt;
+  process.stdout.write(`recovery: next poll ${recoveredMs} ms after the new worker was up\n`);
+  expect(recoveredMs).toBeLessThan(15_000);
+  const [release] = await waitForReleases(env, 'recovery', 1, 30_000);
+  expect(release.packages[0].tag).toBe('1.0.0');
 });
