@@ -216,6 +216,7 @@ async function startService(
           receiverSecrets: config.receiverSecrets,
           dockerHubCallbackOrigin: config.dockerHubCallbackOrigin,
           secretBindings: bindingsOf(config.secrets),
+          signatureKeys: new Set(config.signatureKeys.keys()),
           outbound: config.outbound,
           feeds: config.feeds,
           log: (m) => logger.error({ component: 'api' }, m),

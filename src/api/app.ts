@@ -50,6 +50,8 @@ export interface AppOptions {
   readonly webhookToken?: string | null;
   /** Which secrets may go where (names and URL prefixes, no values): projects are checked on save. */
   readonly secretBindings?: SecretBindings;
+  /** Names of the configured signature keys (`signatureKeys`): a rule naming another is refused on save. */
+  readonly signatureKeys?: ReadonlySet<string>;
   /** The worker's outbound policy, so a destination or feed it would refuse is refused on save. */
   readonly outbound?: OutboundPolicy;
   /** Configured feeds, so a package's feed resolves to the URL the worker would reach. */
@@ -158,6 +160,7 @@ export function createApp(options: AppOptions): express.Express {
     PROJECT_ROUTES,
     projectHandlers(options.client, options.ledger, options.taskQueue, {
       secretBindings: options.secretBindings ?? new Map(),
+      signatureKeys: options.signatureKeys,
       outbound,
       feeds,
       watches: options.watches,

@@ -7,6 +7,7 @@ import { refuseDeepYaml } from '../domain/yaml-depth';
 import { z } from 'zod';
 import { FeedIdSchema } from '../domain/trigger-schema';
 import { NamedSecret } from './secrets';
+import { parsePublicKey } from '../supply-chain/keys';
 import { checkOutboundUrl, OutboundPolicy } from '../net/outbound';
 import {
   DEFAULT_MAX_INDEX_BYTES,
@@ -184,6 +185,11 @@ const FileSchema = z
      * only ever compared with what arrives, never sent.
      */
     receiverSecrets: z.record(FeedIdSchema, SecretRefSchema).default({}),
+    /**
+     * Named PEM public keys that signature rules refer to (`keys: { release: { secret: release-key } }`): read
+     * from the environment or a file, so an operator rotates them without editing projects. Never sent.
+     */
+    signatureKeys: z.record(FeedIdSchema, SecretRefSchema).default({}),
     /**
      * Where Docker Hub receivers answer a push's `callback_url` instead of https://registry.hub.docker.com
      * (a stand-in for tests or a mirror): an origin, `http(s)://host[:port]`. Callbacks still go only to
@@ -393,6 +399,8 @@ export interface Config {
   readonly webhookToken: string | null;
   /** Values of the named receiver secrets (`receiverSecrets` in the file). */
   readonly receiverSecrets: ReadonlyMap<string, string>;
+  /** PEM public keys by name (`signatureKeys` in the file), each checked to be a key cosign signs with. */
+  readonly signatureKeys: ReadonlyMap<string, string>;
   /** Receivers defined in the file, with their URL tokens. */
   readonly receivers: readonly ConfiguredReceiver[];
   /** A stand-in origin for Docker Hub's callbacks (`dockerHubCallbackOrigin`); null: Docker Hub only. */
@@ -503,6 +511,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         name,
         readSecret(ref, env, `receiverSecrets.${name}`, baseDir),
       ]),
+    ),
+    signatureKeys: new Map(
+      Object.entries(file.signatureKeys).map(([name, ref]) => {
+        const field = `signatureKeys.${name}`;
+        const pem = readSecret(ref, env, field, baseDir);
+        try {
+          parsePublicKey(name, pem);
+        } catch (err) {
+          throw new ConfigError(`${field}: ${(err as Error).message.replace(`key ${name}: `, '')}`);
+        }
+        return [name, pem];
+      }),
     ),
     temporal: {
       address: e.TEMPORAL_ADDRESS ?? null,

@@ -45,17 +45,20 @@ function json(body: Buffer): unknown {
   }
 }
 
-/** The signature layers of a cosign signature manifest (`sha256-<hex>.sig` or a referrer), at most MAX_SIGNATURE_LAYERS. */
-export function signatureLayers(manifest: Buffer): Descriptor[] {
+/** The valid layer descriptors of a cosign manifest (`.sig`, `.att` or a referrer), at most `limit`. */
+export function manifestLayers(manifest: Buffer, limit: number): Descriptor[] {
   const parsed = SignatureManifestSchema.safeParse(json(manifest));
   if (!parsed.success) return [];
-  return descriptors(parsed.data.layers, MAX_SIGNATURE_LAYERS).filter(
-    (l) => l.mediaType === SIMPLE_SIGNING_TYPE,
-  );
+  return descriptors(parsed.data.layers, limit);
 }
 
-/** The cosign signature manifests a referrers index lists, at most `limit` of however many it holds. */
-export function signatureReferrers(index: Buffer, limit: number): Descriptor[] {
+/** The signature layers of a cosign signature manifest (`sha256-<hex>.sig` or a referrer), at most MAX_SIGNATURE_LAYERS. */
+export function signatureLayers(manifest: Buffer): Descriptor[] {
+  return manifestLayers(manifest, MAX_SIGNATURE_LAYERS).filter((l) => l.mediaType === SIMPLE_SIGNING_TYPE);
+}
+
+/** The manifests of one artifact type a referrers index lists, at most `limit` of however many it holds. */
+export function referrersOfType(index: Buffer, artifactType: string, limit: number): Descriptor[] {
   const parsed = ReferrersSchema.safeParse(json(index));
   if (!parsed.success) return [];
   const all = parsed.data.manifests ?? [];
@@ -64,9 +67,14 @@ export function signatureReferrers(index: Buffer, limit: number): Descriptor[] {
   for (const item of all) {
     if (out.length >= limit) break;
     const parsed = DescriptorSchema.safeParse(item);
-    if (parsed.success && parsed.data.artifactType === COSIGN_SIGNATURE_ARTIFACT) out.push(parsed.data);
+    if (parsed.success && parsed.data.artifactType === artifactType) out.push(parsed.data);
   }
   return out;
+}
+
+/** The cosign signature manifests a referrers index lists, at most `limit` of however many it holds. */
+export function signatureReferrers(index: Buffer, limit: number): Descriptor[] {
+  return referrersOfType(index, COSIGN_SIGNATURE_ARTIFACT, limit);
 }
 
 const PayloadSchema = z.object({
