@@ -86,7 +86,6 @@ const EnvelopeSchema = z.object({
   payload: z.string(),
   signatures: z
     .array(z.object({ sig: z.string().max(4096), keyid: z.string().max(256).optional() }))
-    .min(1)
     .max(MAX_ENVELOPE_SIGNATURES),
 });
 
@@ -196,6 +195,7 @@ export function checkAttestation(
   const envelope = EnvelopeSchema.safeParse(raw);
   if (!envelope.success) return { ok: false, rank: 0, reason: 'the attestation is not a DSSE envelope' };
   const { payloadType, signatures } = envelope.data;
+  if (signatures.length === 0) return { ok: false, rank: 1, reason: 'the attestation is unsigned' };
   const payload = Buffer.from(envelope.data.payload, 'base64');
   const signed = preAuthEncoding(payloadType, payload);
   const key = keys.find((k) =>

@@ -48,6 +48,8 @@ export async function startTestWorker(
     taskQueue?: string;
     logger?: Logger;
     secrets?: ReadonlyMap<string, NamedSecret>;
+    /** PEM public keys by name, for signature rules whose keys are `{ secret: name }`. */
+    signatureKeys?: ReadonlyMap<string, string>;
     outbound?: OutboundPolicy;
     extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
     /** The ledger's database; by default an empty one of the worker's own on the run's PostgreSQL, dropped with it. */
@@ -95,6 +97,7 @@ export async function startTestWorker(
       feeds: options.feeds ?? new Map(),
       pollCacheMs: options.pollCacheMs ?? 0,
       secrets: options.secrets ?? new Map(),
+      signatureKeys: options.signatureKeys,
       outbound: options.outbound,
       workerMemoryMiB: options.workerMemoryMiB,
       watcherShards: options.watcherShards ?? 0,
