@@ -18,6 +18,7 @@ import { repositoryOf } from '../src/feeds/package-source';
 import { compileGate, ImageGate, Verdict } from '../src/supply-chain/gate';
 import { checkPlatforms, checkProvenance, checkSignatures, ImageReader } from '../src/supply-chain/verify';
 import { KeyError } from '../src/supply-chain/keys';
+import { TrustedRootError, TrustedRootMaterial } from '../src/supply-chain/keyless';
 import type {
   PackagePreview,
   PollActivities,
@@ -110,6 +111,8 @@ export interface PollDependencies {
   readonly verdicts?: VerdictMemory;
   /** PEM public keys by name (`signatureKeys`), for rules whose keys are `{ secret: name }`. */
   readonly signatureKeys?: ReadonlyMap<string, string>;
+  /** Sigstore trusted roots by name (`trustedRoots`), for rules with keyless signers. */
+  readonly trustedRoots?: ReadonlyMap<string, TrustedRootMaterial>;
   /**
    * Listings and tag digests shared with the other workers of the ledger (split roles), behind this worker's
    * own caches; `ttlMs` is how old a shared answer may be when a poll accepts any recent one.
@@ -311,10 +314,14 @@ export function createPollActivities(
     let gate = gates.get(key);
     if (gate === undefined) {
       try {
-        gate = compileGate(rule, (name) => deps.signatureKeys?.get(name));
+        gate = compileGate(rule, {
+          key: (name) => deps.signatureKeys?.get(name),
+          root: (name) => deps.trustedRoots?.get(name),
+        });
       } catch (err) {
-        // A key named by `{ secret }` that this worker lacks: no poll can pass until the operator adds it.
-        if (err instanceof KeyError) throw new FeedError('BAD_REQUEST', err.message);
+        // A key or trusted root this worker lacks: no poll can pass until the operator adds it.
+        if (err instanceof KeyError || err instanceof TrustedRootError)
+          throw new FeedError('BAD_REQUEST', err.message);
         throw err;
       }
       if (gates.size >= 1000) gates.clear();

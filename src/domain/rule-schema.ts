@@ -50,12 +50,12 @@ const userRegex = (what: string) =>
     });
 
 /**
- * A provenance field to match: a string is exact (in `ref`, `*` stands for any characters, as git forbids
+ * A field a rule matches (a builder id, a repository, a signer identity): a string is exact (in `ref`, `*` stands for any characters, as git forbids
  * `*` in ref names: `refs/tags/v*`), `{ regex }` an RE2 regex that must match the whole value.
  */
-const ProvenanceMatchSchema = (field: string) =>
+const FieldMatchSchema = (field: string) =>
   z.union([z.string().min(1).max(512), z.object({ regex: userRegex(`${field} regex`) }).strict()]);
-export type ProvenanceMatch = string | { regex: string };
+export type FieldMatch = string | { regex: string };
 
 /** A channel's version rule. Every field is optional; an empty rule accepts any version. */
 export const VersionRuleSchema = z
@@ -105,9 +105,33 @@ export const VersionRuleSchema = z
         keys: z
           .record(KeyNameSchema, z.union([PemKeySchema, SecretKeySchema]))
           .refine((keys) => Object.keys(keys).length >= 1, 'name at least one key')
-          .refine((keys) => Object.keys(keys).length <= 10, 'at most 10 keys'),
+          .refine((keys) => Object.keys(keys).length <= 10, 'at most 10 keys')
+          .optional(),
+        /**
+         * Keyless signers: a certificate chaining to one of the worker's trusted roots (`trustedRoots`), whose
+         * identity (its email or URI subject alternative name) and OIDC issuer match.
+         */
+        keyless: z
+          .array(
+            z
+              .object({
+                trustedRoot: z
+                  .string()
+                  .regex(
+                    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+                    'a trusted root name is letters, digits, `.`, `_` and `-`',
+                  ),
+                identity: FieldMatchSchema('identity'),
+                issuer: FieldMatchSchema('issuer'),
+              })
+              .strict(),
+          )
+          .min(1)
+          .max(10)
+          .optional(),
       })
       .strict()
+      .refine((s) => s.keys !== undefined || s.keyless !== undefined, 'name keys or keyless signers')
       .optional(),
     /**
      * An in-toto SLSA v1 provenance attestation the image must carry (docs/supply-chain.md), signed by one of
@@ -115,9 +139,9 @@ export const VersionRuleSchema = z
      */
     provenance: z
       .object({
-        builderId: ProvenanceMatchSchema('builderId'),
-        sourceRepository: ProvenanceMatchSchema('sourceRepository'),
-        ref: ProvenanceMatchSchema('ref').optional(),
+        builderId: FieldMatchSchema('builderId'),
+        sourceRepository: FieldMatchSchema('sourceRepository'),
+        ref: FieldMatchSchema('ref').optional(),
       })
       .strict()
       .optional(),

@@ -1,6 +1,7 @@
-import { verify } from 'node:crypto';
+import { KeyObject, verify } from 'node:crypto';
 import { z } from 'zod';
 import type { TrustedKey } from './keys';
+import { checkCertificate, KeylessSigner } from './keyless';
 
 /** cosign's simple-signing payload layer, and the annotation that holds its signature (base64). */
 export const SIMPLE_SIGNING_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -84,9 +85,67 @@ const PayloadSchema = z.object({
   }),
 });
 
+/** Whom a rule trusts to sign: keys, keyless signers (certificates under trusted roots), and when it verifies. */
+export interface Signers {
+  readonly keys: readonly TrustedKey[];
+  readonly keyless: readonly KeylessSigner[];
+  /** The time certificates must be valid at: the verification's own (no transparency log is read). */
+  readonly at: Date;
+}
+
+/** Who a verified signature is by, as history and releases name it. */
+export interface SignedBy {
+  /** The rule's key name, or the certificate's identity. */
+  readonly name: string;
+  /** The key's SPKI fingerprint, or the certificate's. */
+  readonly fingerprint: string;
+  /** `key release-2026`, `identity https://… (issuer …, trusted root corp)`. */
+  readonly text: string;
+}
+
+/** The digest cosign signs with for a key: SHA-256, SHA-384 on P-384, none for Ed25519 (pure EdDSA). */
+function hashFor(key: KeyObject): string | null {
+  if (key.asymmetricKeyType === 'ed25519') return null;
+  return key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'sha384' : 'sha256';
+}
+
+/**
+ * Who signed `data` with `signature`: one of the keys, or (where the layer carries a certificate and the rule
+ * names keyless signers) the certificate's key after its chain, validity, identity and issuer are checked.
+ * A string says why neither: what a refusal shows.
+ */
+export function signerOf(
+  data: Buffer,
+  signature: Buffer,
+  certificate: string | undefined,
+  signers: Signers,
+): SignedBy | string {
+  const verifies = (key: KeyObject, hash: string | null) => {
+    try {
+      return verify(hash, data, key, signature);
+    } catch {
+      // A signature of the wrong shape for this key type (an RSA signature against an EC key).
+      return false;
+    }
+  };
+  const key = signers.keys.find((k) => verifies(k.key, k.hash));
+  if (key) return { name: key.name, fingerprint: key.fingerprint, text: `key ${key.name}` };
+  if (certificate === undefined || signers.keyless.length === 0) return 'not by a trusted key';
+  const check = checkCertificate(certificate, signers.keyless, signers.at);
+  if (!check.ok) return check.reason;
+  const { identity, issuer, fingerprint, root } = check.signer;
+  if (!verifies(check.signer.key, hashFor(check.signer.key)))
+    return `not signed by the key of its certificate (identity ${identity})`;
+  return {
+    name: identity,
+    fingerprint,
+    text: `identity ${identity} (issuer ${issuer}, trusted root ${root})`,
+  };
+}
+
 /** What one signature says of an image. */
 export type SignatureCheck =
-  | { readonly ok: true; readonly key: TrustedKey }
+  | { readonly ok: true; readonly by: SignedBy }
   | {
       readonly ok: false;
       /** Worst first: a valid signature over another image outranks a broken one. */
@@ -112,19 +171,12 @@ export function layerRefusal(layer: Descriptor): string | null {
 export function checkSignature(
   payload: Buffer,
   signatureBase64: string,
-  keys: readonly TrustedKey[],
+  signers: Signers,
   digest: string,
+  certificate?: string,
 ): SignatureCheck {
-  const signature = Buffer.from(signatureBase64, 'base64');
-  const key = keys.find((k) => {
-    try {
-      return verify(k.hash, payload, k.key, signature);
-    } catch {
-      // A signature of the wrong shape for this key type (an RSA signature against an EC key).
-      return false;
-    }
-  });
-  if (!key) return { ok: false, rank: 1, reason: 'not by a trusted key' };
+  const by = signerOf(payload, Buffer.from(signatureBase64, 'base64'), certificate, signers);
+  if (typeof by === 'string') return { ok: false, rank: 1, reason: by };
   const parsed = PayloadSchema.safeParse(json(payload));
   if (!parsed.success)
     return { ok: false, rank: 2, reason: 'the signed payload is not a cosign simple-signing payload' };
@@ -136,5 +188,5 @@ export function checkSignature(
     };
   if (parsed.data.critical.image['docker-manifest-digest'] !== digest)
     return { ok: false, rank: 3, reason: 'signature does not match the image digest' };
-  return { ok: true, key };
+  return { ok: true, by };
 }

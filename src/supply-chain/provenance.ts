@@ -1,9 +1,8 @@
-import { verify } from 'node:crypto';
+import { dsse } from '@sigstore/core';
 import { z } from 'zod';
-import type { ProvenanceMatch, VersionRuleInput } from '../domain/rule-schema';
-import { compileUserRegex } from '../domain/user-regex';
-import type { Descriptor } from './cosign';
-import type { TrustedKey } from './keys';
+import type { FieldMatch, VersionRuleInput } from '../domain/rule-schema';
+import { Descriptor, SignedBy, signerOf, Signers } from './cosign';
+import { Matcher, matcher } from './match';
 
 /** The layer type of a DSSE envelope in cosign's `.att` manifests. */
 export const DSSE_ENVELOPE_TYPE = 'application/vnd.dsse.envelope.v1+json';
@@ -24,50 +23,11 @@ export const MAX_ATTESTATION_BYTES = 512 * 1024;
 export const MAX_ATTESTATION_LAYERS = 10;
 const MAX_ENVELOPE_SIGNATURES = 10;
 
-/** A provenance field matcher, compiled once per gate. */
-interface Matcher {
-  /** What the rule asks, as reasons show it (`https://github.com/acme/web` or `/^https://github\.com/acme/.*$/`). */
-  readonly text: string;
-  test(value: string): boolean;
-}
-
 /** What a provenance rule asks, compiled. */
 export interface ProvenanceGate {
   readonly builderId: Matcher;
   readonly sourceRepository: Matcher;
   readonly ref: Matcher | null;
-}
-
-/** `*` in a ref matches any run of characters, the rest literally (git forbids `*` in ref names). */
-function globMatcher(pattern: string): Matcher {
-  const parts = pattern.split('*');
-  return {
-    text: pattern,
-    test(value) {
-      if (parts.length === 1) return value === pattern;
-      const [first, ...rest] = parts;
-      const last = rest.pop() ?? '';
-      if (!value.startsWith(first) || value.length < first.length + last.length || !value.endsWith(last))
-        return false;
-      // Each middle part at its earliest place: that leaves the most room for the rest, so it is exact.
-      let at = first.length;
-      const end = value.length - last.length;
-      for (const part of rest) {
-        const found = value.indexOf(part, at);
-        if (found < 0 || found + part.length > end) return false;
-        at = found + part.length;
-      }
-      return true;
-    },
-  };
-}
-
-function matcher(match: ProvenanceMatch, what: string, glob: boolean): Matcher {
-  if (typeof match === 'string') return glob ? globMatcher(match) : { text: match, test: (v) => v === match };
-  // Validated first as written, so an error names the user's pattern; then anchored to the whole value.
-  compileUserRegex(match.regex, what);
-  const re = compileUserRegex(`^(?:${match.regex})$`, what);
-  return { text: `/${match.regex}/`, test: (v) => re.test(v) };
 }
 
 /** The rule's provenance requirement, compiled; null when it asks for none. */
@@ -130,22 +90,11 @@ function sourceOf(
     : { repository: uri.slice(4), ref: null };
 }
 
-/** DSSE's pre-authentication encoding: what the envelope's signatures sign (DSSE v1 protocol). */
-function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
-  const type = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([
-    Buffer.from(`DSSEv1 ${type.length} `, 'utf8'),
-    type,
-    Buffer.from(` ${payload.length} `, 'utf8'),
-    payload,
-  ]);
-}
-
 /** What one attestation says of an image. */
 export type AttestationCheck =
   | {
       readonly ok: true;
-      readonly key: TrustedKey;
+      readonly by: SignedBy;
       /** What it matched, as history and releases show it. */
       readonly summary: string;
     }
@@ -182,9 +131,10 @@ const quoted = (value: string) => JSON.stringify(value.length > 200 ? `${value.s
  */
 export function checkAttestation(
   envelopeBytes: Buffer,
-  keys: readonly TrustedKey[],
+  signers: Signers,
   digest: string,
   gate: ProvenanceGate,
+  certificate?: string,
 ): AttestationCheck {
   let raw: unknown;
   try {
@@ -197,18 +147,13 @@ export function checkAttestation(
   const { payloadType, signatures } = envelope.data;
   if (signatures.length === 0) return { ok: false, rank: 1, reason: 'the attestation is unsigned' };
   const payload = Buffer.from(envelope.data.payload, 'base64');
-  const signed = preAuthEncoding(payloadType, payload);
-  const key = keys.find((k) =>
-    signatures.some((s) => {
-      try {
-        return verify(k.hash, signed, k.key, Buffer.from(s.sig, 'base64'));
-      } catch {
-        // A signature of the wrong shape for this key type.
-        return false;
-      }
-    }),
-  );
-  if (!key) return { ok: false, rank: 1, reason: 'not by a trusted key' };
+  const signed = dsse.preAuthEncoding(payloadType, payload);
+  let by: SignedBy | string = 'not by a trusted key';
+  for (const s of signatures) {
+    by = signerOf(signed, Buffer.from(s.sig, 'base64'), certificate, signers);
+    if (typeof by !== 'string') break;
+  }
+  if (typeof by === 'string') return { ok: false, rank: 1, reason: by };
   if (payloadType !== IN_TOTO_PAYLOAD_TYPE)
     return { ok: false, rank: 2, reason: `the attestation's payload is ${quoted(payloadType)}, not in-toto` };
   let statementRaw: unknown;
@@ -261,5 +206,5 @@ export function checkAttestation(
           : `provenance from ref ${quoted(source.ref)}, not ${gate.ref.text}`,
     };
   const at = source.ref === null ? '' : `@${source.ref}`;
-  return { ok: true, key, summary: `built by ${builder} from ${source.repository}${at}` };
+  return { ok: true, by, summary: `built by ${builder} from ${source.repository}${at}` };
 }

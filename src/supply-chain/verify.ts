@@ -20,7 +20,8 @@ import {
   MAX_ATTESTATION_BYTES,
   MAX_ATTESTATION_LAYERS,
 } from './provenance';
-import { ImageGate, keyNames, Verdict } from './gate';
+import { ImageGate, keyNames, signersOf, Verdict } from './gate';
+import { CERTIFICATE_ANNOTATION } from './keyless';
 import { configPlatform, imageRefusal, indexPlatforms, indexRefusal } from './platforms';
 
 /** A signature manifest holds a layer per signature: small, whatever the number of signers. */
@@ -170,18 +171,21 @@ export async function checkSignatures(
       check =
         payload === null
           ? { ok: false, rank: 0, reason: `signature payload larger than ${MAX_PAYLOAD_BYTES} bytes` }
-          : checkSignature(payload, layer.annotations?.[SIGNATURE_ANNOTATION] ?? '', gate.keys, digest);
+          : checkSignature(
+              payload,
+              layer.annotations?.[SIGNATURE_ANNOTATION] ?? '',
+              signersOf(gate, new Date()),
+              digest,
+              layer.annotations?.[CERTIFICATE_ANNOTATION],
+            );
     }
     if (check.ok) {
-      const { name, fingerprint } = check.key;
-      return {
-        verdict: { passed: true, reason: `signed by key ${name}`, key: { name, fingerprint } },
-        evidence,
-      };
+      const { name, fingerprint, text } = check.by;
+      return { verdict: { passed: true, reason: `signed by ${text}`, key: { name, fingerprint } }, evidence };
     }
     if (worst === null || check.rank > worst.rank) worst = check;
   }
-  const none = `no signature by key ${keyNames(gate)}`;
+  const none = `no signature by ${keyNames(gate)}`;
   let reason: string;
   if (count === 0) reason = notes.length > 0 ? `${none} (${notes.join('; ')})` : none;
   else if (worst && worst.rank >= 2) reason = worst.reason;
@@ -226,14 +230,20 @@ export async function checkProvenance(
       check =
         envelope === null
           ? { ok: false, rank: 0, reason: `attestation larger than ${MAX_ATTESTATION_BYTES} bytes` }
-          : checkAttestation(envelope, gate.keys, digest, provenance);
+          : checkAttestation(
+              envelope,
+              signersOf(gate, new Date()),
+              digest,
+              provenance,
+              layer.annotations?.[CERTIFICATE_ANNOTATION],
+            );
     }
     if (check.ok) {
-      const { name, fingerprint } = check.key;
+      const { name, fingerprint, text } = check.by;
       return {
         verdict: {
           passed: true,
-          reason: `provenance signed by key ${name}, ${check.summary}`,
+          reason: `provenance signed by ${text}, ${check.summary}`,
           key: { name, fingerprint },
           attestation: layer.digest,
         },
@@ -242,7 +252,7 @@ export async function checkProvenance(
     }
     if (worst === null || check.rank > worst.rank) worst = check;
   }
-  const none = `no SLSA provenance signed by key ${keyNames(gate)}`;
+  const none = `no SLSA provenance signed by ${keyNames(gate)}`;
   let reason: string;
   if (count === 0) reason = notes.length > 0 ? `${none} (${notes.join('; ')})` : none;
   else if (worst && worst.rank >= 2) reason = worst.reason;

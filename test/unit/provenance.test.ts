@@ -66,7 +66,7 @@ function envelope(
 
 const gate = (rule: Parameters<typeof compileProvenance>[0]['provenance']): ProvenanceGate =>
   compileProvenance({ provenance: rule })!;
-const keys = [parsePublicKey('release', trusted.pem)];
+const keys = { keys: [parsePublicKey('release', trusted.pem)], keyless: [], at: new Date() };
 const github = (repository = ACME, ref = 'refs/tags/v1.2.0') =>
   statement(predicate({ workflow: { repository, ref, path: '.github/workflows/release.yml' } }));
 
@@ -169,10 +169,10 @@ describe('provenance attestations', () => {
 
   test('a 50 MB attestation is refused unread, and other predicate types are passed by', () => {
     const layer = (size: number, predicateType?: string) => ({
+      annotations: (predicateType ? { predicateType } : {}) as Record<string, string>,
       mediaType: DSSE_ENVELOPE_TYPE,
       digest: DIGEST,
       size,
-      annotations: predicateType ? { predicateType } : {},
     });
     expect(attestationRefusal(layer(50 * 1024 * 1024))).toBe(
       `attestation of 52428800 bytes, more than ${MAX_ATTESTATION_BYTES}`,
@@ -215,8 +215,9 @@ describe('rules that ask for provenance, and keys named from the configuration',
   });
 
   test("a named key resolves through the worker's keys, with the fingerprint of the key itself", () => {
-    const named = compileGate({ signatures: { keys: { k: { secret: 'release' } } } }, (n) =>
-      n === 'release' ? trusted.pem : undefined,
+    const named = compileGate(
+      { signatures: { keys: { k: { secret: 'release' } } } },
+      { key: (n) => (n === 'release' ? trusted.pem : undefined), root: () => undefined },
     );
     const inline = compileGate({ signatures: { keys: { k: trusted.pem } } });
     expect(named?.fingerprint).toBe(inline?.fingerprint);
