@@ -52,6 +52,8 @@ export interface AppOptions {
   readonly secretBindings?: SecretBindings;
   /** Names of the configured signature keys (`signatureKeys`): a rule naming another is refused on save. */
   readonly signatureKeys?: ReadonlySet<string>;
+  /** Names of the configured Sigstore trusted roots (`trustedRoots`), for keyless signers. */
+  readonly trustedRoots?: ReadonlySet<string>;
   /** The worker's outbound policy, so a destination or feed it would refuse is refused on save. */
   readonly outbound?: OutboundPolicy;
   /** Configured feeds, so a package's feed resolves to the URL the worker would reach. */
@@ -161,6 +163,7 @@ export function createApp(options: AppOptions): express.Express {
     projectHandlers(options.client, options.ledger, options.taskQueue, {
       secretBindings: options.secretBindings ?? new Map(),
       signatureKeys: options.signatureKeys,
+      trustedRoots: options.trustedRoots,
       outbound,
       feeds,
       watches: options.watches,

@@ -83,6 +83,8 @@ export interface SaveGuard {
   readonly secretBindings: SecretBindings;
   /** Names of the configured signature keys; absent: key references are checked by the worker only. */
   readonly signatureKeys?: ReadonlySet<string>;
+  /** Names of the configured trusted roots (keyless signers); absent: checked by the worker only. */
+  readonly trustedRoots?: ReadonlySet<string>;
   readonly outbound: OutboundPolicy;
   readonly feeds: ReadonlyMap<string, Feed>;
   /** Triggers subscribed to package watchers: woken when their project changes (they poll only hourly). */
@@ -572,7 +574,10 @@ export function projectHandlers(
     const query = parseOr400(SaveQuery, req.query, 'query');
     const spec = parseOr400(ProjectSpecSchema, body);
     // Every check runs before anything is saved, and every error found is answered at once.
-    const errors = [...outboundErrors(spec, guard), ...keyErrors(spec, guard.signatureKeys)];
+    const errors = [
+      ...outboundErrors(spec, guard),
+      ...keyErrors(spec, { keys: guard.signatureKeys, roots: guard.trustedRoots }),
+    ];
     if (spec.name !== name)
       errors.unshift({ field: 'name', message: `"${spec.name}" does not match the path (${name})` });
     const warnings = await feedWarnings(spec, guard, probe, new Set(errors.map((e) => e.field)));

@@ -34,7 +34,9 @@ export interface WorkerOptions {
   readonly deployBackoff?: LifecycleDependencies['deployBackoff'];
   readonly queueHistoryLimit?: number;
   readonly config: Pick<Config, 'taskQueue' | 'feeds' | 'pollCacheMs' | 'secrets'> &
-    Partial<Pick<Config, 'outbound' | 'workerMemoryMiB' | 'watcherShards' | 'signatureKeys' | 'trustedRoots'>>;
+    Partial<
+      Pick<Config, 'outbound' | 'workerMemoryMiB' | 'watcherShards' | 'signatureKeys' | 'trustedRoots'>
+    >;
   /** Trigger subscriptions and package checks: package watchers run when this and `watcherShards` are set. */
   readonly watches?: PackageWatches;
   /** A prebuilt bundle (tests build one for all workers); otherwise the workflows are bundled here. */

@@ -1,7 +1,7 @@
 import { KeyObject, verify } from 'node:crypto';
 import { z } from 'zod';
 import type { TrustedKey } from './keys';
-import { checkCertificate, KeylessSigner } from './keyless';
+import { CERTIFICATE_ANNOTATION, checkCertificate, KeylessSigner, MAX_CERTIFICATE_PEM } from './keyless';
 
 /** cosign's simple-signing payload layer, and the annotation that holds its signature (base64). */
 export const SIMPLE_SIGNING_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -161,6 +161,9 @@ export function layerRefusal(layer: Descriptor): string | null {
   if (signature === undefined) return 'signature layer without a signature annotation';
   if (signature.length > MAX_SIGNATURE_BASE64 || !BASE64.test(signature))
     return 'signature annotation is not base64';
+  const certificate = layer.annotations?.[CERTIFICATE_ANNOTATION];
+  if (certificate !== undefined && certificate.length > MAX_CERTIFICATE_PEM)
+    return `certificate longer than ${MAX_CERTIFICATE_PEM} characters`;
   return null;
 }
 

@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, KeyObject } from 'node:crypto';
 import { MAX_PEM_LENGTH, RuleKey } from '../domain/rule-schema';
 import type { ProjectSpec } from '../domain/project';
+import { unknownRoot } from './keyless';
 
 /** A signing key a rule trusts, parsed once. */
 export interface TrustedKey {
@@ -65,22 +66,29 @@ export function resolveKey(name: string, key: RuleKey, lookup: KeyLookup): Trust
   return parsePublicKey(name, pem);
 }
 
+/** What the worker configures for rules to name, by name; absent: not known here (checked by the worker). */
+export interface ConfiguredNames {
+  readonly keys?: ReadonlySet<string>;
+  readonly roots?: ReadonlySet<string>;
+}
+
 /**
  * The signature keys of a project's rules that do not parse as keys cosign signs with, or name no configured
- * key (when `configured` is known), each named by its field
+ * key or trusted root (where those are known), each named by its field
  * (`channels.0.rules.1.signatures.keys.release-2026`): the schema checks only their PEM shape.
  */
 export function keyErrors(
   spec: Pick<ProjectSpec, 'channels'>,
-  configured?: ReadonlySet<string>,
+  configured: ConfiguredNames = {},
 ): { field: string; message: string }[] {
   const errors: { field: string; message: string }[] = [];
   spec.channels.forEach((channel, c) =>
     channel.rules.forEach((rule, r) => {
+      const at = `channels.${c}.rules.${r}.signatures`;
       for (const [name, key] of Object.entries(rule.signatures?.keys ?? {})) {
-        const field = `channels.${c}.rules.${r}.signatures.keys.${name}`;
+        const field = `${at}.keys.${name}`;
         if (typeof key !== 'string') {
-          if (configured && !configured.has(key.secret))
+          if (configured.keys && !configured.keys.has(key.secret))
             errors.push({ field: `${field}.secret`, message: unknownKey(key.secret) });
           continue;
         }
@@ -90,6 +98,10 @@ export function keyErrors(
           errors.push({ field, message: (err as Error).message.replace(`key ${name}: `, '') });
         }
       }
+      (rule.signatures?.keyless ?? []).forEach((signer, i) => {
+        if (configured.roots && !configured.roots.has(signer.trustedRoot))
+          errors.push({ field: `${at}.keyless.${i}.trustedRoot`, message: unknownRoot(signer.trustedRoot) });
+      });
     }),
   );
   return errors;

@@ -2,6 +2,7 @@ import { dsse } from '@sigstore/core';
 import { z } from 'zod';
 import type { FieldMatch, VersionRuleInput } from '../domain/rule-schema';
 import { Descriptor, SignedBy, signerOf, Signers } from './cosign';
+import { CERTIFICATE_ANNOTATION, MAX_CERTIFICATE_PEM } from './keyless';
 import { Matcher, matcher } from './match';
 
 /** The layer type of a DSSE envelope in cosign's `.att` manifests. */
@@ -116,10 +117,13 @@ export function attestationLayers(layers: readonly Descriptor[]): Descriptor[] {
     .slice(0, MAX_ATTESTATION_LAYERS);
 }
 
-/** Why an attestation layer is not read at all (larger than any provenance), or null. */
+/** Why an attestation layer is not read at all (larger than any provenance, an oversized certificate), or null. */
 export function attestationRefusal(layer: Descriptor): string | null {
   if (layer.size > MAX_ATTESTATION_BYTES)
     return `attestation of ${layer.size} bytes, more than ${MAX_ATTESTATION_BYTES}`;
+  const certificate = layer.annotations?.[CERTIFICATE_ANNOTATION];
+  if (certificate !== undefined && certificate.length > MAX_CERTIFICATE_PEM)
+    return `certificate longer than ${MAX_CERTIFICATE_PEM} characters`;
   return null;
 }
 

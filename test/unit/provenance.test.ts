@@ -237,7 +237,7 @@ describe('rules that ask for provenance, and keys named from the configuration',
       channels: [{ name: 'default', rules: [{ signatures: { keys: { k: { secret: 'nope' } } } }] }],
     } as never;
     expect(keyErrors(spec)).toEqual([]);
-    expect(keyErrors(spec, new Set(['release']))).toEqual([
+    expect(keyErrors(spec, { keys: new Set(['release']) })).toEqual([
       {
         field: 'channels.0.rules.0.signatures.keys.k.secret',
         message: 'no signature key "nope" is configured (signatureKeys.nope in the worker configuration)',
