@@ -4,7 +4,12 @@ import { createPollActivities } from '../../activities/poll';
 import type { PollPackageResult } from '../../workflows/contracts/activities';
 import type { VersionRuleInput } from '../../src/domain/rule';
 import { SingleFlightCache } from '../../src/feeds/single-flight';
-import { parseTrustedRoot, TrustedRootMaterial } from '../../src/supply-chain/keyless';
+import {
+  checkCertificate,
+  compileKeyless,
+  parseTrustedRoot,
+  TrustedRootMaterial,
+} from '../../src/supply-chain/keyless';
 import { MAX_ATTESTATION_BYTES } from '../../src/supply-chain/provenance';
 import { feedClients, ociFeed } from '../support/feeds';
 import { sendJson, startServer, TestServer } from '../support/http-server';
@@ -140,6 +145,21 @@ test('keyless provenance: an attestation signed by the release workflow’s cert
   });
   expect(evil.skipped).toEqual({
     '1.0.0': `provenance from source repository "${ACME}", not https://github.com/acme/other`,
+  });
+});
+
+test('a certificate is checked at verification time: past its validity it no longer passes', () => {
+  const signers = compileKeyless({ signatures: { keyless: [workflowSigner] } }, (name) => roots.get(name));
+  expect(checkCertificate(release.certificate, signers, new Date())).toMatchObject({
+    ok: true,
+    signer: { identity: WORKFLOW, issuer: GITHUB, root: 'corp' },
+  });
+  // The leaf lives one day, as a short-lived CI certificate would; in three days it has expired.
+  const later = new Date(Date.now() + 3 * 24 * 3600_000);
+  expect(checkCertificate(release.certificate, signers, later)).toEqual({
+    ok: false,
+    reason:
+      'certificate not valid under trusted root corp (certificate is not valid or expired at the specified date)',
   });
 });
 

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config';
 import { VersionRuleSchema } from '../../src/domain/rule-schema';
 import { compileGate } from '../../src/supply-chain/gate';
 import { keyErrors, parsePublicKey } from '../../src/supply-chain/keys';
+import { parseTrustedRoot } from '../../src/supply-chain/keyless';
 import {
   attestationLayers,
   attestationRefusal,
@@ -255,6 +256,43 @@ describe('rules that ask for provenance, and keys named from the configuration',
     expect(config.signatureKeys.get('next')).toBe(other.pem);
     expect(() => loadConfig({ FEED_TRIGGERS_CONFIG: file, NEXT_KEY: 'not a key' })).toThrow(
       /signatureKeys\.next: not a PEM public key/,
+    );
+  });
+});
+
+describe('trusted roots', () => {
+  const root = (authorities: unknown[]) =>
+    JSON.stringify({
+      mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+      tlogs: [],
+      certificateAuthorities: authorities,
+      ctlogs: [],
+      timestampAuthorities: [],
+    });
+  const authority = (count: number) => ({
+    subject: { organization: 'x', commonName: 'x' },
+    uri: 'https://fulcio.example',
+    certChain: { certificates: Array.from({ length: count }, () => ({ rawBytes: 'AAAA' })) },
+    validFor: { start: '2020-01-01T00:00:00Z' },
+  });
+
+  test('a file that is not a trusted root, lists no authority or a chain of 1,000 certificates is refused, naming why', () => {
+    expect(() => parseTrustedRoot('corp', 'not json')).toThrow(/^not a Sigstore trusted root/);
+    expect(() => parseTrustedRoot('corp', root([]))).toThrow('lists no certificateAuthorities');
+    expect(() => parseTrustedRoot('corp', root([authority(1000)]))).toThrow(
+      'certificateAuthorities.0.certChain: 1 to 10 certificates, not 1000',
+    );
+    expect(() => parseTrustedRoot('corp', root([authority(1)]))).toThrow(/^its certificates do not parse/);
+    expect(() => parseTrustedRoot('corp', ' '.repeat(2 * 1024 * 1024))).toThrow('larger than 1048576 bytes');
+  });
+
+  test('the configuration names the file of a root that does not parse', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-roots-'));
+    writeFileSync(path.join(dir, 'root.json'), root([]));
+    const file = path.join(dir, 'config.yaml');
+    writeFileSync(file, 'trustedRoots:\n  corp: { file: root.json }\n');
+    expect(() => loadConfig({ FEED_TRIGGERS_CONFIG: file })).toThrow(
+      /trustedRoots\.corp: lists no certificateAuthorities/,
     );
   });
 });
