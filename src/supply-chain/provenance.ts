@@ -1,6 +1,6 @@
 import { dsse } from '@sigstore/core';
 import { z } from 'zod';
-import type { FieldMatch, VersionRuleInput } from '../domain/rule-schema';
+import type { VersionRuleInput } from '../domain/rule-schema';
 import { Descriptor, SignedBy, signerOf, Signers } from './cosign';
 import { CERTIFICATE_ANNOTATION, MAX_CERTIFICATE_PEM } from './keyless';
 import { Matcher, matcher } from './match';
