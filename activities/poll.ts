@@ -16,7 +16,9 @@ import { NOT_IN_FEED } from '../src/domain/trigger';
 import { MemoryVerdicts, VerdictMemory } from '../src/db/verdicts';
 import { repositoryOf } from '../src/feeds/package-source';
 import { compileGate, ImageGate, Verdict } from '../src/supply-chain/gate';
-import { checkPlatforms, checkSignatures, ImageReader } from '../src/supply-chain/verify';
+import { checkPlatforms, checkProvenance, checkSignatures, ImageReader } from '../src/supply-chain/verify';
+import { KeyError } from '../src/supply-chain/keys';
+import { TrustedRootError, TrustedRootMaterial } from '../src/supply-chain/keyless';
 import type {
   PackagePreview,
   PollActivities,
@@ -107,6 +109,10 @@ export interface PollDependencies {
   readonly configCache: SingleFlightCache<ImageConfig>;
   /** Where verdicts of signature and platform rules are remembered (the ledger); in memory when absent. */
   readonly verdicts?: VerdictMemory;
+  /** PEM public keys by name (`signatureKeys`), for rules whose keys are `{ secret: name }`. */
+  readonly signatureKeys?: ReadonlyMap<string, string>;
+  /** Sigstore trusted roots by name (`trustedRoots`), for rules with keyless signers. */
+  readonly trustedRoots?: ReadonlyMap<string, TrustedRootMaterial>;
   /**
    * Listings and tag digests shared with the other workers of the ledger (split roles), behind this worker's
    * own caches; `ttlMs` is how old a shared answer may be when a poll accepts any recent one.
@@ -302,13 +308,23 @@ export function createPollActivities(
     },
   };
 
-  /** The rule's gate, its keys parsed once per worker. */
+  /** The rule's gate, its keys parsed (and named keys resolved) once per worker. */
   function gateOf(rule: VersionRuleInput): ImageGate | null {
-    const key = JSON.stringify([rule.signatures ?? null, rule.platforms ?? null]);
+    const key = JSON.stringify([rule.signatures ?? null, rule.platforms ?? null, rule.provenance ?? null]);
     let gate = gates.get(key);
     if (gate === undefined) {
+      try {
+        gate = compileGate(rule, {
+          key: (name) => deps.signatureKeys?.get(name),
+          root: (name) => deps.trustedRoots?.get(name),
+        });
+      } catch (err) {
+        // A key or trusted root this worker lacks: no poll can pass until the operator adds it.
+        if (err instanceof KeyError || err instanceof TrustedRootError)
+          throw new FeedError('BAD_REQUEST', err.message);
+        throw err;
+      }
       if (gates.size >= 1000) gates.clear();
-      gate = compileGate(rule);
       gates.set(key, gate);
     }
     return gate;
@@ -367,19 +383,31 @@ export function createPollActivities(
       // A digest's platforms never change: a missing one is as final as a pass.
       if (!platforms.passed || gate.keys.length === 0) return remember(platforms);
     }
-    const { verdict, evidence } = await checkSignatures(reader, digest, tags, gate, {
+    const attached = (kind: string) => ({
       referrers: !noReferrers.has(feed.id),
       onNoReferrers: () => noReferrers.add(feed.id),
-      known: (ev) => judgedEvidence.get(`${memoKey}|${ev}`),
+      known: (ev: string) => judgedEvidence.get(`${memoKey}|${kind}|${ev}`),
     });
-    if (!verdict.passed) {
-      // Not remembered for good: a signature may be pushed after the image (cosign signs what is pushed).
-      if (!judgedEvidence.has(`${memoKey}|${evidence}`)) {
+    /** A refusal is not remembered for good: a signature or attestation may be pushed after the image. */
+    const refused = (kind: string, verdict: Verdict, evidence: string) => {
+      if (!judgedEvidence.has(`${memoKey}|${kind}|${evidence}`)) {
         metrics.imageVerifications.inc({ outcome: 'refused' });
         if (judgedEvidence.size >= MAX_EVIDENCE_MEMO) judgedEvidence.clear();
-        judgedEvidence.set(`${memoKey}|${evidence}`, verdict);
+        judgedEvidence.set(`${memoKey}|${kind}|${evidence}`, verdict);
       }
       return verdict;
+    };
+    const signed = await checkSignatures(reader, digest, tags, gate, attached('sig'));
+    if (!signed.verdict.passed) return refused('sig', signed.verdict, signed.evidence);
+    let verdict = signed.verdict;
+    if (gate.provenance !== null) {
+      const attested = await checkProvenance(reader, digest, tags, gate, attached('att'));
+      if (!attested.verdict.passed) return refused('att', attested.verdict, attested.evidence);
+      verdict = {
+        ...verdict,
+        reason: `${verdict.reason}; ${attested.verdict.reason}`,
+        attestation: attested.verdict.attestation,
+      };
     }
     return remember(platforms ? { ...verdict, reason: `${verdict.reason}; ${platforms.reason}` } : verdict);
   }

@@ -216,6 +216,8 @@ async function startService(
           receiverSecrets: config.receiverSecrets,
           dockerHubCallbackOrigin: config.dockerHubCallbackOrigin,
           secretBindings: bindingsOf(config.secrets),
+          signatureKeys: new Set(config.signatureKeys.keys()),
+          trustedRoots: new Set(config.trustedRoots.keys()),
           outbound: config.outbound,
           feeds: config.feeds,
           log: (m) => logger.error({ component: 'api' }, m),

@@ -50,6 +50,10 @@ export interface AppOptions {
   readonly webhookToken?: string | null;
   /** Which secrets may go where (names and URL prefixes, no values): projects are checked on save. */
   readonly secretBindings?: SecretBindings;
+  /** Names of the configured signature keys (`signatureKeys`): a rule naming another is refused on save. */
+  readonly signatureKeys?: ReadonlySet<string>;
+  /** Names of the configured Sigstore trusted roots (`trustedRoots`), for keyless signers. */
+  readonly trustedRoots?: ReadonlySet<string>;
   /** The worker's outbound policy, so a destination or feed it would refuse is refused on save. */
   readonly outbound?: OutboundPolicy;
   /** Configured feeds, so a package's feed resolves to the URL the worker would reach. */
@@ -158,6 +162,8 @@ export function createApp(options: AppOptions): express.Express {
     PROJECT_ROUTES,
     projectHandlers(options.client, options.ledger, options.taskQueue, {
       secretBindings: options.secretBindings ?? new Map(),
+      signatureKeys: options.signatureKeys,
+      trustedRoots: options.trustedRoots,
       outbound,
       feeds,
       watches: options.watches,

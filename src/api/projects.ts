@@ -81,6 +81,10 @@ export const ManualReleaseBody = z
 /** What a project is checked against on save, besides its schema: where the worker may send what. */
 export interface SaveGuard {
   readonly secretBindings: SecretBindings;
+  /** Names of the configured signature keys; absent: key references are checked by the worker only. */
+  readonly signatureKeys?: ReadonlySet<string>;
+  /** Names of the configured trusted roots (keyless signers); absent: checked by the worker only. */
+  readonly trustedRoots?: ReadonlySet<string>;
   readonly outbound: OutboundPolicy;
   readonly feeds: ReadonlyMap<string, Feed>;
   /** Triggers subscribed to package watchers: woken when their project changes (they poll only hourly). */
@@ -195,6 +199,8 @@ const Release = z.object({
         package: z.string(),
         digest: z.string(),
         key: z.object({ name: z.string(), fingerprint: z.string() }).nullable(),
+        /** The digest of the SLSA provenance attestation verified, where the rule asks for provenance. */
+        attestation: z.string().optional(),
         reason: z.string(),
         verifiedAt: Timestamp,
       }),
@@ -568,7 +574,10 @@ export function projectHandlers(
     const query = parseOr400(SaveQuery, req.query, 'query');
     const spec = parseOr400(ProjectSpecSchema, body);
     // Every check runs before anything is saved, and every error found is answered at once.
-    const errors = [...outboundErrors(spec, guard), ...keyErrors(spec)];
+    const errors = [
+      ...outboundErrors(spec, guard),
+      ...keyErrors(spec, { keys: guard.signatureKeys, roots: guard.trustedRoots }),
+    ];
     if (spec.name !== name)
       errors.unshift({ field: 'name', message: `"${spec.name}" does not match the path (${name})` });
     const warnings = await feedWarnings(spec, guard, probe, new Set(errors.map((e) => e.field)));
@@ -680,7 +689,14 @@ export function projectHandlers(
     const verified = release.packages.flatMap((p) =>
       verdicts
         .filter((v) => v.digest === p.digest)
-        .map((v) => ({ package: p.name, digest: v.digest, key: v.key, reason: v.reason, verifiedAt: v.at })),
+        .map((v) => ({
+          package: p.name,
+          digest: v.digest,
+          key: v.key,
+          ...(v.attestation ? { attestation: v.attestation } : {}),
+          reason: v.reason,
+          verifiedAt: v.at,
+        })),
     );
     res.json({ ...publicRelease(release), ...(verified.length > 0 ? { verified } : {}) });
   };

@@ -7,6 +7,8 @@ import { refuseDeepYaml } from '../domain/yaml-depth';
 import { z } from 'zod';
 import { FeedIdSchema } from '../domain/trigger-schema';
 import { NamedSecret } from './secrets';
+import { parsePublicKey } from '../supply-chain/keys';
+import { parseTrustedRoot, TrustedRootMaterial } from '../supply-chain/keyless';
 import { checkOutboundUrl, OutboundPolicy } from '../net/outbound';
 import {
   DEFAULT_MAX_INDEX_BYTES,
@@ -184,6 +186,17 @@ const FileSchema = z
      * only ever compared with what arrives, never sent.
      */
     receiverSecrets: z.record(FeedIdSchema, SecretRefSchema).default({}),
+    /**
+     * Named PEM public keys that signature rules refer to (`keys: { release: { secret: release-key } }`): read
+     * from the environment or a file, so an operator rotates them without editing projects. Never sent.
+     */
+    signatureKeys: z.record(FeedIdSchema, SecretRefSchema).default({}),
+    /**
+     * Named Sigstore trusted roots (`trusted_root.json`, a file or an environment variable) that keyless
+     * signature rules refer to (`keyless: [{ trustedRoot: corp, identity, issuer }]`): the operator's own
+     * Fulcio or CA, since Sigstore's public roots cannot be fetched on every network.
+     */
+    trustedRoots: z.record(FeedIdSchema, SecretRefSchema).default({}),
     /**
      * Where Docker Hub receivers answer a push's `callback_url` instead of https://registry.hub.docker.com
      * (a stand-in for tests or a mirror): an origin, `http(s)://host[:port]`. Callbacks still go only to
@@ -393,6 +406,10 @@ export interface Config {
   readonly webhookToken: string | null;
   /** Values of the named receiver secrets (`receiverSecrets` in the file). */
   readonly receiverSecrets: ReadonlyMap<string, string>;
+  /** PEM public keys by name (`signatureKeys` in the file), each checked to be a key cosign signs with. */
+  readonly signatureKeys: ReadonlyMap<string, string>;
+  /** Sigstore trusted roots by name (`trustedRoots` in the file), parsed. */
+  readonly trustedRoots: ReadonlyMap<string, TrustedRootMaterial>;
   /** Receivers defined in the file, with their URL tokens. */
   readonly receivers: readonly ConfiguredReceiver[];
   /** A stand-in origin for Docker Hub's callbacks (`dockerHubCallbackOrigin`); null: Docker Hub only. */
@@ -503,6 +520,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         name,
         readSecret(ref, env, `receiverSecrets.${name}`, baseDir),
       ]),
+    ),
+    signatureKeys: new Map(
+      Object.entries(file.signatureKeys).map(([name, ref]) => {
+        const field = `signatureKeys.${name}`;
+        const pem = readSecret(ref, env, field, baseDir);
+        try {
+          parsePublicKey(name, pem);
+        } catch (err) {
+          throw new ConfigError(`${field}: ${(err as Error).message.replace(`key ${name}: `, '')}`);
+        }
+        return [name, pem];
+      }),
+    ),
+    trustedRoots: new Map(
+      Object.entries(file.trustedRoots).map(([name, ref]) => {
+        const field = `trustedRoots.${name}`;
+        try {
+          return [name, parseTrustedRoot(name, readSecret(ref, env, field, baseDir))];
+        } catch (err) {
+          if (err instanceof ConfigError) throw err;
+          throw new ConfigError(`${field}: ${(err as Error).message}`);
+        }
+      }),
     ),
     temporal: {
       address: e.TEMPORAL_ADDRESS ?? null,

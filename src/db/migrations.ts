@@ -362,6 +362,13 @@ const MIGRATIONS: Record<string, Migration> = {
         WHERE status IN ('scheduled', 'queued', 'deploying', 'retrying')`.execute(db);
     },
   },
+  '0018_verdict_attestations': {
+    async up(db) {
+      // A provenance rule's verdict names the attestation (the digest of its DSSE envelope) that passed, so a
+      // release shows which provenance it was released on.
+      await sql`ALTER TABLE image_verdicts ADD COLUMN attestation_digest text`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

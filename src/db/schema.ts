@@ -241,6 +241,8 @@ export interface ImageVerdictsTable {
   reason: string;
   key_name: string | null;
   key_fingerprint: string | null;
+  /** The provenance attestation's digest, where the rule asks for provenance (0018). */
+  attestation_digest: string | null;
   verified_at: Timestamp;
 }
 

@@ -40,6 +40,7 @@ export class VerdictStore implements VerdictMemory {
         reason: verdict.reason.slice(0, 500),
         key_name: verdict.key?.name ?? null,
         key_fingerprint: verdict.key?.fingerprint ?? null,
+        attestation_digest: verdict.attestation ?? null,
         verified_at: new Date(),
       })
       // Two workers verifying at once reach the same verdict: the first stays.
@@ -67,6 +68,7 @@ function toVerdict(row: {
   reason: string;
   key_name: string | null;
   key_fingerprint: string | null;
+  attestation_digest: string | null;
   verified_at: Date;
 }): StoredVerdict {
   return {
@@ -77,6 +79,7 @@ function toVerdict(row: {
       row.key_name !== null && row.key_fingerprint !== null
         ? { name: row.key_name, fingerprint: row.key_fingerprint }
         : null,
+    ...(row.attestation_digest !== null ? { attestation: row.attestation_digest } : {}),
     at: row.verified_at.toISOString(),
   };
 }

@@ -16,6 +16,27 @@ const KeyNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a key name is letters, digits, `.`, `_` and `-`, at most 64');
 
+/** A PEM public key written in the rule: public keys are not secrets, so they may sit in the project. */
+const PemKeySchema = z
+  .string()
+  .max(MAX_PEM_LENGTH)
+  .regex(PEM_PUBLIC_KEY, 'not a PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----)');
+
+/**
+ * A public key the worker reads from its configuration (`signatureKeys.<name>`, an environment variable or a
+ * file): rotated by the operator without editing projects. Only the name enters the project and history.
+ */
+const SecretKeySchema = z
+  .object({
+    secret: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a secret name is letters, digits, `.`, `_` and `-`'),
+  })
+  .strict();
+
+/** A signature key as a rule names it: its PEM, or the name of a configured one. */
+export type RuleKey = z.infer<typeof PemKeySchema> | z.infer<typeof SecretKeySchema>;
+
 const userRegex = (what: string) =>
   z
     .string()
@@ -27,6 +48,14 @@ const userRegex = (what: string) =>
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
       }
     });
+
+/**
+ * A field a rule matches (a builder id, a repository, a signer identity): a string is exact (in `ref`, `*` stands for any characters, as git forbids
+ * `*` in ref names: `refs/tags/v*`), `{ regex }` an RE2 regex that must match the whole value.
+ */
+const FieldMatchSchema = (field: string) =>
+  z.union([z.string().min(1).max(512), z.object({ regex: userRegex(`${field} regex`) }).strict()]);
+export type FieldMatch = string | { regex: string };
 
 /** A channel's version rule. Every field is optional; an empty rule accepts any version. */
 export const VersionRuleSchema = z
@@ -74,18 +103,45 @@ export const VersionRuleSchema = z
     signatures: z
       .object({
         keys: z
-          .record(
-            KeyNameSchema,
-            z
-              .string()
-              .max(MAX_PEM_LENGTH)
-              .regex(
-                PEM_PUBLIC_KEY,
-                'not a PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----)',
-              ),
-          )
+          .record(KeyNameSchema, z.union([PemKeySchema, SecretKeySchema]))
           .refine((keys) => Object.keys(keys).length >= 1, 'name at least one key')
-          .refine((keys) => Object.keys(keys).length <= 10, 'at most 10 keys'),
+          .refine((keys) => Object.keys(keys).length <= 10, 'at most 10 keys')
+          .optional(),
+        /**
+         * Keyless signers: a certificate chaining to one of the worker's trusted roots (`trustedRoots`), whose
+         * identity (its email or URI subject alternative name) and OIDC issuer match.
+         */
+        keyless: z
+          .array(
+            z
+              .object({
+                trustedRoot: z
+                  .string()
+                  .regex(
+                    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+                    'a trusted root name is letters, digits, `.`, `_` and `-`',
+                  ),
+                identity: FieldMatchSchema('identity'),
+                issuer: FieldMatchSchema('issuer'),
+              })
+              .strict(),
+          )
+          .min(1)
+          .max(10)
+          .optional(),
+      })
+      .strict()
+      .refine((s) => s.keys !== undefined || s.keyless !== undefined, 'name keys or keyless signers')
+      .optional(),
+    /**
+     * An in-toto SLSA v1 provenance attestation the image must carry (docs/supply-chain.md), signed by one of
+     * the rule's signature keys, whose builder and source repository (and optionally ref) match these.
+     */
+    provenance: z
+      .object({
+        builderId: FieldMatchSchema('builderId'),
+        sourceRepository: FieldMatchSchema('sourceRepository'),
+        ref: FieldMatchSchema('ref').optional(),
       })
       .strict()
       .optional(),
@@ -103,6 +159,13 @@ export const VersionRuleSchema = z
         code: 'custom',
         path: ['extract'],
         message: 'extract needs a filter regex to take groups from',
+      });
+    }
+    if (rule.provenance !== undefined && rule.signatures === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['provenance'],
+        message: 'provenance needs signatures.keys: the attestation must be signed by one of them',
       });
     }
     if (rule.order !== 'semver' && rule.range !== undefined) {

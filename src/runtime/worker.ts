@@ -34,7 +34,9 @@ export interface WorkerOptions {
   readonly deployBackoff?: LifecycleDependencies['deployBackoff'];
   readonly queueHistoryLimit?: number;
   readonly config: Pick<Config, 'taskQueue' | 'feeds' | 'pollCacheMs' | 'secrets'> &
-    Partial<Pick<Config, 'outbound' | 'workerMemoryMiB' | 'watcherShards'>>;
+    Partial<
+      Pick<Config, 'outbound' | 'workerMemoryMiB' | 'watcherShards' | 'signatureKeys' | 'trustedRoots'>
+    >;
   /** Trigger subscriptions and package checks: package watchers run when this and `watcherShards` are set. */
   readonly watches?: PackageWatches;
   /** A prebuilt bundle (tests build one for all workers); otherwise the workflows are bundled here. */
@@ -110,6 +112,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     digestCache: new SingleFlightCache<string | null>(options.config.pollCacheMs),
     configCache: new SingleFlightCache<ImageConfig>(options.config.pollCacheMs),
     verdicts: options.ledger.verdicts,
+    signatureKeys: options.config.signatureKeys,
+    trustedRoots: options.config.trustedRoots,
     ...(options.listings
       ? {
           shared: {

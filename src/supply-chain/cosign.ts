@@ -1,6 +1,7 @@
-import { verify } from 'node:crypto';
+import { KeyObject, verify } from 'node:crypto';
 import { z } from 'zod';
 import type { TrustedKey } from './keys';
+import { CERTIFICATE_ANNOTATION, checkCertificate, KeylessSigner, MAX_CERTIFICATE_PEM } from './keyless';
 
 /** cosign's simple-signing payload layer, and the annotation that holds its signature (base64). */
 export const SIMPLE_SIGNING_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -45,17 +46,20 @@ function json(body: Buffer): unknown {
   }
 }
 
-/** The signature layers of a cosign signature manifest (`sha256-<hex>.sig` or a referrer), at most MAX_SIGNATURE_LAYERS. */
-export function signatureLayers(manifest: Buffer): Descriptor[] {
+/** The valid layer descriptors of a cosign manifest (`.sig`, `.att` or a referrer), at most `limit`. */
+export function manifestLayers(manifest: Buffer, limit: number): Descriptor[] {
   const parsed = SignatureManifestSchema.safeParse(json(manifest));
   if (!parsed.success) return [];
-  return descriptors(parsed.data.layers, MAX_SIGNATURE_LAYERS).filter(
-    (l) => l.mediaType === SIMPLE_SIGNING_TYPE,
-  );
+  return descriptors(parsed.data.layers, limit);
 }
 
-/** The cosign signature manifests a referrers index lists, at most `limit` of however many it holds. */
-export function signatureReferrers(index: Buffer, limit: number): Descriptor[] {
+/** The signature layers of a cosign signature manifest (`sha256-<hex>.sig` or a referrer), at most MAX_SIGNATURE_LAYERS. */
+export function signatureLayers(manifest: Buffer): Descriptor[] {
+  return manifestLayers(manifest, MAX_SIGNATURE_LAYERS).filter((l) => l.mediaType === SIMPLE_SIGNING_TYPE);
+}
+
+/** The manifests of one artifact type a referrers index lists, at most `limit` of however many it holds. */
+export function referrersOfType(index: Buffer, artifactType: string, limit: number): Descriptor[] {
   const parsed = ReferrersSchema.safeParse(json(index));
   if (!parsed.success) return [];
   const all = parsed.data.manifests ?? [];
@@ -64,9 +68,14 @@ export function signatureReferrers(index: Buffer, limit: number): Descriptor[] {
   for (const item of all) {
     if (out.length >= limit) break;
     const parsed = DescriptorSchema.safeParse(item);
-    if (parsed.success && parsed.data.artifactType === COSIGN_SIGNATURE_ARTIFACT) out.push(parsed.data);
+    if (parsed.success && parsed.data.artifactType === artifactType) out.push(parsed.data);
   }
   return out;
+}
+
+/** The cosign signature manifests a referrers index lists, at most `limit` of however many it holds. */
+export function signatureReferrers(index: Buffer, limit: number): Descriptor[] {
+  return referrersOfType(index, COSIGN_SIGNATURE_ARTIFACT, limit);
 }
 
 const PayloadSchema = z.object({
@@ -76,9 +85,67 @@ const PayloadSchema = z.object({
   }),
 });
 
+/** Whom a rule trusts to sign: keys, keyless signers (certificates under trusted roots), and when it verifies. */
+export interface Signers {
+  readonly keys: readonly TrustedKey[];
+  readonly keyless: readonly KeylessSigner[];
+  /** The time certificates must be valid at: the verification's own (no transparency log is read). */
+  readonly at: Date;
+}
+
+/** Who a verified signature is by, as history and releases name it. */
+export interface SignedBy {
+  /** The rule's key name, or the certificate's identity. */
+  readonly name: string;
+  /** The key's SPKI fingerprint, or the certificate's. */
+  readonly fingerprint: string;
+  /** `key release-2026`, `identity https://… (issuer …, trusted root corp)`. */
+  readonly text: string;
+}
+
+/** The digest cosign signs with for a key: SHA-256, SHA-384 on P-384, none for Ed25519 (pure EdDSA). */
+function hashFor(key: KeyObject): string | null {
+  if (key.asymmetricKeyType === 'ed25519') return null;
+  return key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'sha384' : 'sha256';
+}
+
+/**
+ * Who signed `data` with `signature`: one of the keys, or (where the layer carries a certificate and the rule
+ * names keyless signers) the certificate's key after its chain, validity, identity and issuer are checked.
+ * A string says why neither: what a refusal shows.
+ */
+export function signerOf(
+  data: Buffer,
+  signature: Buffer,
+  certificate: string | undefined,
+  signers: Signers,
+): SignedBy | string {
+  const verifies = (key: KeyObject, hash: string | null) => {
+    try {
+      return verify(hash, data, key, signature);
+    } catch {
+      // A signature of the wrong shape for this key type (an RSA signature against an EC key).
+      return false;
+    }
+  };
+  const key = signers.keys.find((k) => verifies(k.key, k.hash));
+  if (key) return { name: key.name, fingerprint: key.fingerprint, text: `key ${key.name}` };
+  if (certificate === undefined || signers.keyless.length === 0) return 'not by a trusted key';
+  const check = checkCertificate(certificate, signers.keyless, signers.at);
+  if (!check.ok) return check.reason;
+  const { identity, issuer, fingerprint, root } = check.signer;
+  if (!verifies(check.signer.key, hashFor(check.signer.key)))
+    return `not signed by the key of its certificate (identity ${identity})`;
+  return {
+    name: identity,
+    fingerprint,
+    text: `identity ${identity} (issuer ${issuer}, trusted root ${root})`,
+  };
+}
+
 /** What one signature says of an image. */
 export type SignatureCheck =
-  | { readonly ok: true; readonly key: TrustedKey }
+  | { readonly ok: true; readonly by: SignedBy }
   | {
       readonly ok: false;
       /** Worst first: a valid signature over another image outranks a broken one. */
@@ -94,6 +161,9 @@ export function layerRefusal(layer: Descriptor): string | null {
   if (signature === undefined) return 'signature layer without a signature annotation';
   if (signature.length > MAX_SIGNATURE_BASE64 || !BASE64.test(signature))
     return 'signature annotation is not base64';
+  const certificate = layer.annotations?.[CERTIFICATE_ANNOTATION];
+  if (certificate !== undefined && certificate.length > MAX_CERTIFICATE_PEM)
+    return `certificate longer than ${MAX_CERTIFICATE_PEM} characters`;
   return null;
 }
 
@@ -104,19 +174,12 @@ export function layerRefusal(layer: Descriptor): string | null {
 export function checkSignature(
   payload: Buffer,
   signatureBase64: string,
-  keys: readonly TrustedKey[],
+  signers: Signers,
   digest: string,
+  certificate?: string,
 ): SignatureCheck {
-  const signature = Buffer.from(signatureBase64, 'base64');
-  const key = keys.find((k) => {
-    try {
-      return verify(k.hash, payload, k.key, signature);
-    } catch {
-      // A signature of the wrong shape for this key type (an RSA signature against an EC key).
-      return false;
-    }
-  });
-  if (!key) return { ok: false, rank: 1, reason: 'not by a trusted key' };
+  const by = signerOf(payload, Buffer.from(signatureBase64, 'base64'), certificate, signers);
+  if (typeof by === 'string') return { ok: false, rank: 1, reason: by };
   const parsed = PayloadSchema.safeParse(json(payload));
   if (!parsed.success)
     return { ok: false, rank: 2, reason: 'the signed payload is not a cosign simple-signing payload' };
@@ -128,5 +191,5 @@ export function checkSignature(
     };
   if (parsed.data.critical.image['docker-manifest-digest'] !== digest)
     return { ok: false, rank: 3, reason: 'signature does not match the image digest' };
-  return { ok: true, key };
+  return { ok: true, by };
 }

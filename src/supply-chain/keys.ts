@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, KeyObject } from 'node:crypto';
-import { MAX_PEM_LENGTH } from '../domain/rule-schema';
+import { MAX_PEM_LENGTH, RuleKey } from '../domain/rule-schema';
 import type { ProjectSpec } from '../domain/project';
+import { unknownRoot } from './keyless';
 
 /** A signing key a rule trusts, parsed once. */
 export interface TrustedKey {
@@ -49,24 +50,58 @@ export function parsePublicKey(name: string, pem: string): TrustedKey {
   return { name, fingerprint: `sha256:${createHash('sha256').update(spki).digest('hex')}`, key, hash };
 }
 
+/** The PEM of a configured signature key by its name (`signatureKeys` in the worker's configuration). */
+export type KeyLookup = (secret: string) => string | undefined;
+
+/** Why a rule's key reference names no configured key; the same text whoever asks. */
+function unknownKey(secret: string): string {
+  return `no signature key "${secret}" is configured (signatureKeys.${secret} in the worker configuration)`;
+}
+
+/** A rule's key, parsed: its PEM, or the configured key it names (resolved here, in the worker, never in history). */
+export function resolveKey(name: string, key: RuleKey, lookup: KeyLookup): TrustedKey {
+  if (typeof key === 'string') return parsePublicKey(name, key);
+  const pem = lookup(key.secret);
+  if (pem === undefined) throw new KeyError(`key ${name}: ${unknownKey(key.secret)}`);
+  return parsePublicKey(name, pem);
+}
+
+/** What the worker configures for rules to name, by name; absent: not known here (checked by the worker). */
+export interface ConfiguredNames {
+  readonly keys?: ReadonlySet<string>;
+  readonly roots?: ReadonlySet<string>;
+}
+
 /**
- * The signature keys of a project's rules that do not parse as keys cosign signs with, each named by its
- * field (`channels.0.rules.1.signatures.keys.release-2026`): the schema checks only their PEM shape.
+ * The signature keys of a project's rules that do not parse as keys cosign signs with, or name no configured
+ * key or trusted root (where those are known), each named by its field
+ * (`channels.0.rules.1.signatures.keys.release-2026`): the schema checks only their PEM shape.
  */
-export function keyErrors(spec: Pick<ProjectSpec, 'channels'>): { field: string; message: string }[] {
+export function keyErrors(
+  spec: Pick<ProjectSpec, 'channels'>,
+  configured: ConfiguredNames = {},
+): { field: string; message: string }[] {
   const errors: { field: string; message: string }[] = [];
   spec.channels.forEach((channel, c) =>
     channel.rules.forEach((rule, r) => {
-      for (const [name, pem] of Object.entries(rule.signatures?.keys ?? {})) {
+      const at = `channels.${c}.rules.${r}.signatures`;
+      for (const [name, key] of Object.entries(rule.signatures?.keys ?? {})) {
+        const field = `${at}.keys.${name}`;
+        if (typeof key !== 'string') {
+          if (configured.keys && !configured.keys.has(key.secret))
+            errors.push({ field: `${field}.secret`, message: unknownKey(key.secret) });
+          continue;
+        }
         try {
-          parsePublicKey(name, pem);
+          parsePublicKey(name, key);
         } catch (err) {
-          errors.push({
-            field: `channels.${c}.rules.${r}.signatures.keys.${name}`,
-            message: (err as Error).message.replace(`key ${name}: `, ''),
-          });
+          errors.push({ field, message: (err as Error).message.replace(`key ${name}: `, '') });
         }
       }
+      (rule.signatures?.keyless ?? []).forEach((signer, i) => {
+        if (configured.roots && !configured.roots.has(signer.trustedRoot))
+          errors.push({ field: `${at}.keyless.${i}.trustedRoot`, message: unknownRoot(signer.trustedRoot) });
+      });
     }),
   );
   return errors;

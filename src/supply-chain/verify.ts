@@ -5,11 +5,23 @@ import {
   layerRefusal,
   MAX_PAYLOAD_BYTES,
   SIGNATURE_ANNOTATION,
+  COSIGN_SIGNATURE_ARTIFACT,
+  manifestLayers,
+  referrersOfType,
   SignatureCheck,
   signatureLayers,
-  signatureReferrers,
 } from './cosign';
-import { ImageGate, keyNames, Verdict } from './gate';
+import {
+  AttestationCheck,
+  attestationLayers,
+  attestationRefusal,
+  checkAttestation,
+  COSIGN_ATTESTATION_ARTIFACT,
+  MAX_ATTESTATION_BYTES,
+  MAX_ATTESTATION_LAYERS,
+} from './provenance';
+import { ImageGate, keyNames, signersOf, Verdict } from './gate';
+import { CERTIFICATE_ANNOTATION } from './keyless';
 import { configPlatform, imageRefusal, indexPlatforms, indexRefusal } from './platforms';
 
 /** A signature manifest holds a layer per signature: small, whatever the number of signers. */
@@ -69,30 +81,40 @@ export async function checkPlatforms(
     : { passed: false, reason: refusal, key: null };
 }
 
+/** Where cosign attaches things to an image, and how the referrers API names each kind. */
+const ATTACHED = {
+  sig: { what: 'signature', artifactType: COSIGN_SIGNATURE_ARTIFACT },
+  att: { what: 'attestation', artifactType: COSIGN_ATTESTATION_ARTIFACT },
+} as const;
+
+/** How signature and attestation reads find referrers, and what they already judged. */
+export interface AttachedOptions {
+  readonly referrers: boolean;
+  readonly onNoReferrers?: () => void;
+  readonly known?: (evidence: string) => Verdict | undefined;
+}
+
 /**
- * Finds the image's cosign signatures (the `sha256-<hex>.sig` tag when the listing has it, and the OCI 1.1
- * referrers API where the registry has one) and checks them against the gate's keys. `known` answers for
- * evidence already judged, so an unchanged signature manifest is not verified again.
+ * The manifests cosign attached to an image: the `sha256-<hex>.<kind>` tag when the listing has it, and the
+ * OCI 1.1 referrers of that kind where the registry has the API; with notes on what was refused unread and
+ * the evidence (sha256 of the manifests read): the same evidence gives the same verdict.
  */
-export async function checkSignatures(
+async function attachedManifests(
   reader: ImageReader,
   digest: string,
   tags: ReadonlySet<string>,
-  gate: ImageGate,
-  options: {
-    readonly referrers: boolean;
-    readonly onNoReferrers?: () => void;
-    readonly known?: (evidence: string) => Verdict | undefined;
-  },
-): Promise<SignatureOutcome> {
+  kind: keyof typeof ATTACHED,
+  options: AttachedOptions,
+): Promise<{ manifests: Buffer[]; notes: string[]; evidence: string }> {
   const manifests: Buffer[] = [];
   const notes: string[] = [];
-  const sigTag = `${digest.replace(':', '-')}.sig`;
-  if (tags.has(sigTag)) {
+  const tag = `${digest.replace(':', '-')}.${kind}`;
+  if (tags.has(tag)) {
     try {
-      manifests.push(await reader.manifest(sigTag, MAX_SIGNATURE_MANIFEST_BYTES));
+      manifests.push(await reader.manifest(tag, MAX_SIGNATURE_MANIFEST_BYTES));
     } catch (err) {
-      if (tooLarge(err)) notes.push(`signature manifest larger than ${MAX_SIGNATURE_MANIFEST_BYTES} bytes`);
+      if (tooLarge(err))
+        notes.push(`${ATTACHED[kind].what} manifest larger than ${MAX_SIGNATURE_MANIFEST_BYTES} bytes`);
       else if (!(err instanceof FeedError && err.code === 'NOT_FOUND')) throw err;
     }
   }
@@ -105,12 +127,30 @@ export async function checkSignatures(
       if (!tooLarge(err)) throw err;
       notes.push(`referrers list larger than ${MAX_REFERRERS_BYTES} bytes, not read`);
     }
-    for (const ref of index ? signatureReferrers(index, MAX_REFERRED_SIGNATURES) : [])
+    const referred = index
+      ? referrersOfType(index, ATTACHED[kind].artifactType, MAX_REFERRED_SIGNATURES)
+      : [];
+    for (const ref of referred)
       manifests.push(await reader.manifest(ref.digest, MAX_SIGNATURE_MANIFEST_BYTES));
   }
   const hash = createHash('sha256');
   for (const m of manifests) hash.update(createHash('sha256').update(m).digest());
-  const evidence = `sha256:${hash.digest('hex')}`;
+  return { manifests, notes, evidence: `sha256:${hash.digest('hex')}` };
+}
+
+/**
+ * Finds the image's cosign signatures (the `sha256-<hex>.sig` tag when the listing has it, and the OCI 1.1
+ * referrers API where the registry has one) and checks them against the gate's keys. `known` answers for
+ * evidence already judged, so an unchanged signature manifest is not verified again.
+ */
+export async function checkSignatures(
+  reader: ImageReader,
+  digest: string,
+  tags: ReadonlySet<string>,
+  gate: ImageGate,
+  options: AttachedOptions,
+): Promise<SignatureOutcome> {
+  const { manifests, notes, evidence } = await attachedManifests(reader, digest, tags, 'sig', options);
   const known = manifests.length > 0 ? options.known?.(evidence) : undefined;
   if (known) return { verdict: known, evidence };
 
@@ -131,21 +171,91 @@ export async function checkSignatures(
       check =
         payload === null
           ? { ok: false, rank: 0, reason: `signature payload larger than ${MAX_PAYLOAD_BYTES} bytes` }
-          : checkSignature(payload, layer.annotations?.[SIGNATURE_ANNOTATION] ?? '', gate.keys, digest);
+          : checkSignature(
+              payload,
+              layer.annotations?.[SIGNATURE_ANNOTATION] ?? '',
+              signersOf(gate, new Date()),
+              digest,
+              layer.annotations?.[CERTIFICATE_ANNOTATION],
+            );
     }
     if (check.ok) {
-      const { name, fingerprint } = check.key;
+      const { name, fingerprint, text } = check.by;
+      return { verdict: { passed: true, reason: `signed by ${text}`, key: { name, fingerprint } }, evidence };
+    }
+    if (worst === null || check.rank > worst.rank) worst = check;
+  }
+  const none = `no signature by ${keyNames(gate)}`;
+  let reason: string;
+  if (count === 0) reason = notes.length > 0 ? `${none} (${notes.join('; ')})` : none;
+  else if (worst && worst.rank >= 2) reason = worst.reason;
+  else reason = `${none} (${count} signature${count === 1 ? '' : 's'}: ${worst?.reason ?? 'unreadable'})`;
+  return { verdict: { passed: false, reason, key: null }, evidence };
+}
+
+/**
+ * Finds the image's cosign attestations (the `sha256-<hex>.att` tag, and attestation referrers) and checks
+ * their SLSA v1 provenance against the gate: signed by one of its keys, of this digest, from the builder,
+ * source repository and ref it asks for. Other predicate types (SBOMs) are passed by unread.
+ */
+export async function checkProvenance(
+  reader: ImageReader,
+  digest: string,
+  tags: ReadonlySet<string>,
+  gate: ImageGate,
+  options: AttachedOptions,
+): Promise<SignatureOutcome> {
+  const provenance = gate.provenance;
+  if (provenance === null) throw new Error('checkProvenance needs a gate with a provenance rule');
+  const { manifests, notes, evidence } = await attachedManifests(reader, digest, tags, 'att', options);
+  const known = manifests.length > 0 ? options.known?.(evidence) : undefined;
+  if (known) return { verdict: known, evidence };
+
+  let worst: Extract<AttestationCheck, { ok: false }> | null = null;
+  let count = 0;
+  // An `.att` manifest holds a layer per attestation, of every predicate type: read past a few SBOMs.
+  const layers = manifests.flatMap((m) => attestationLayers(manifestLayers(m, MAX_ATTESTATION_LAYERS * 5)));
+  for (const layer of layers.slice(0, MAX_ATTESTATION_LAYERS)) {
+    const refusal = attestationRefusal(layer);
+    count++;
+    let check: AttestationCheck;
+    if (refusal !== null) check = { ok: false, rank: 0, reason: refusal };
+    else {
+      let envelope: Buffer | null = null;
+      try {
+        envelope = await reader.blob(layer.digest, MAX_ATTESTATION_BYTES);
+      } catch (err) {
+        if (!tooLarge(err)) throw err;
+      }
+      check =
+        envelope === null
+          ? { ok: false, rank: 0, reason: `attestation larger than ${MAX_ATTESTATION_BYTES} bytes` }
+          : checkAttestation(
+              envelope,
+              signersOf(gate, new Date()),
+              digest,
+              provenance,
+              layer.annotations?.[CERTIFICATE_ANNOTATION],
+            );
+    }
+    if (check.ok) {
+      const { name, fingerprint, text } = check.by;
       return {
-        verdict: { passed: true, reason: `signed by key ${name}`, key: { name, fingerprint } },
+        verdict: {
+          passed: true,
+          reason: `provenance signed by ${text}, ${check.summary}`,
+          key: { name, fingerprint },
+          attestation: layer.digest,
+        },
         evidence,
       };
     }
     if (worst === null || check.rank > worst.rank) worst = check;
   }
-  const none = `no signature by key ${keyNames(gate)}`;
+  const none = `no SLSA provenance signed by ${keyNames(gate)}`;
   let reason: string;
   if (count === 0) reason = notes.length > 0 ? `${none} (${notes.join('; ')})` : none;
   else if (worst && worst.rank >= 2) reason = worst.reason;
-  else reason = `${none} (${count} signature${count === 1 ? '' : 's'}: ${worst?.reason ?? 'unreadable'})`;
+  else reason = `${none} (${count} attestation${count === 1 ? '' : 's'}: ${worst?.reason ?? 'unreadable'})`;
   return { verdict: { passed: false, reason, key: null }, evidence };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { TrustedRootMaterial } from '../../src/supply-chain/keyless';
 import { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Logger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Feed } from '../../src/feeds/feed';
@@ -48,6 +49,10 @@ export async function startTestWorker(
     taskQueue?: string;
     logger?: Logger;
     secrets?: ReadonlyMap<string, NamedSecret>;
+    /** PEM public keys by name, for signature rules whose keys are `{ secret: name }`. */
+    signatureKeys?: ReadonlyMap<string, string>;
+    /** Sigstore trusted roots by name, for keyless signers. */
+    trustedRoots?: ReadonlyMap<string, TrustedRootMaterial>;
     outbound?: OutboundPolicy;
     extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
     /** The ledger's database; by default an empty one of the worker's own on the run's PostgreSQL, dropped with it. */
@@ -95,6 +100,8 @@ export async function startTestWorker(
       feeds: options.feeds ?? new Map(),
       pollCacheMs: options.pollCacheMs ?? 0,
       secrets: options.secrets ?? new Map(),
+      signatureKeys: options.signatureKeys,
+      trustedRoots: options.trustedRoots,
       outbound: options.outbound,
       workerMemoryMiB: options.workerMemoryMiB,
       watcherShards: options.watcherShards ?? 0,

@@ -11,7 +11,7 @@ import {
   COSIGN_SIGNATURE_ARTIFACT,
 } from '../../src/supply-chain/cosign';
 import { compileGate } from '../../src/supply-chain/gate';
-import { keyErrors, parsePublicKey } from '../../src/supply-chain/keys';
+import { keyErrors, parsePublicKey, TrustedKey } from '../../src/supply-chain/keys';
 import { configPlatform, imageRefusal, indexPlatforms, indexRefusal } from '../../src/supply-chain/platforms';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -48,6 +48,9 @@ function pair(kind: 'ec' | 'ed25519' | 'rsa'): Pair {
     hash: kind === 'ed25519' ? null : 'sha256',
   };
 }
+
+/** The rule's keys as signature checks take them: no keyless signers. */
+const signers = (keys: TrustedKey[]) => ({ keys, keyless: [], at: new Date() });
 
 const signed = (p: Pair, payload: Buffer) => sign(p.hash, payload, p.privateKey).toString('base64');
 
@@ -139,10 +142,10 @@ describe('cosign signatures', () => {
       const result = checkSignature(
         payload,
         signed(p, payload),
-        [parsePublicKey('release-2026', p.pem)],
+        signers([parsePublicKey('release-2026', p.pem)]),
         DIGEST,
       );
-      expect(result).toMatchObject({ ok: true, key: { name: 'release-2026' } });
+      expect(result).toMatchObject({ ok: true, by: { name: 'release-2026', text: 'key release-2026' } });
     },
   );
 
@@ -150,17 +153,20 @@ describe('cosign signatures', () => {
     const old = pair('ec');
     const current = pair('ec');
     const payload = payloadFor(DIGEST);
-    const keys = [parsePublicKey('release-2025', old.pem), parsePublicKey('release-2026', current.pem)];
+    const keys = signers([
+      parsePublicKey('release-2025', old.pem),
+      parsePublicKey('release-2026', current.pem),
+    ]);
     expect(checkSignature(payload, signed(current, payload), keys, DIGEST)).toMatchObject({
       ok: true,
-      key: { name: 'release-2026' },
+      by: { name: 'release-2026' },
     });
   });
 
   test('a signature by another key, over a tampered payload, for another digest or of another type fails', () => {
     const trusted = pair('ec');
     const other = pair('ec');
-    const keys = [parsePublicKey('release-2026', trusted.pem)];
+    const keys = signers([parsePublicKey('release-2026', trusted.pem)]);
     const payload = payloadFor(DIGEST);
     expect(checkSignature(payload, signed(other, payload), keys, DIGEST)).toMatchObject({
       ok: false,
