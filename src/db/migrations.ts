@@ -362,6 +362,13 @@ const MIGRATIONS: Record<string, Migration> = {
         WHERE status IN ('scheduled', 'queued', 'deploying', 'retrying')`.execute(db);
     },
   },
+  '0019_release_notes': {
+    async up(db) {
+      // Rendered once from the channel's template when the release is recorded; null for releases of a
+      // channel without one, and for every release recorded before.
+      await sql`ALTER TABLE releases ADD COLUMN notes text`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}
