@@ -3,6 +3,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DeliverInput, DeliverResult, DeliveryActivities } from '../workflows/contracts/activities';
 import type { Destination, ProjectRelease } from '../src/domain/project';
 import { Ledger } from '../src/db/ledger';
+import type { StoredRelease } from '../src/db/ledger-records';
 import { HttpClient } from '../src/net/http';
 import { withLiveness } from './liveness';
 import { FailureCode } from '../src/domain/failures';
@@ -18,8 +19,8 @@ export interface DeliveryDependencies {
   readonly secrets: ReadonlyMap<string, NamedSecret>;
 }
 
-/** What a destination receives: the release, without delivery bookkeeping. */
-export function releasePayload(project: string, release: ProjectRelease) {
+/** What a destination receives: the release, without delivery bookkeeping; `notes` when its channel makes them. */
+export function releasePayload(project: string, release: ProjectRelease & { readonly notes: string | null }) {
   return {
     project,
     release: release.number,
@@ -33,6 +34,7 @@ export function releasePayload(project: string, release: ProjectRelease) {
       tag: p.tag,
       digest: p.digest,
     })),
+    ...(release.notes !== null ? { notes: release.notes } : {}),
   };
 }
 
@@ -93,7 +95,7 @@ export function createDeliveryActivities(deps: DeliveryDependencies): DeliveryAc
   }
 
   /** Sends a release to one destination; 2xx counts as delivered. Throws `rejected` or `retryable`. */
-  async function send(project: string, release: ProjectRelease, destination: Destination): Promise<void> {
+  async function send(project: string, release: StoredRelease, destination: Destination): Promise<void> {
     {
       const key = idempotencyKey(project, release);
       if (destination.type === 'webhook') {
@@ -118,7 +120,7 @@ export function createDeliveryActivities(deps: DeliveryDependencies): DeliveryAc
         const message = `webhook ${destination.name} answered ${res.status}`;
         throw permanent(res.status) ? rejected(message) : retryable(message);
       }
-      const body = octopusReleaseBody(destination, release.number, release.packages);
+      const body = octopusReleaseBody(destination, release.number, release.packages, release.notes);
       const url = octopusReleasesUrl(destination);
       const res = await post(
         url,

@@ -106,6 +106,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
         tag: p.tag,
         digest: p.digest,
       })),
+      ...(start.release.notes !== null ? { notes: start.release.notes } : {}),
     };
   }
 
@@ -206,7 +207,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       const created = await post(
         `${base}/releases`,
         headers,
-        octopusReleaseBody(target, version, start.release.packages),
+        octopusReleaseBody(target, version, start.release.packages, start.release.notes),
         target.name,
       );
       releaseId = String((await answer(created, 'the release')).Id);

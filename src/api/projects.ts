@@ -192,6 +192,8 @@ const Release = z.object({
   ]),
   key: z.string(),
   deliveries: z.record(z.string(), Delivery),
+  /** One release only: notes rendered from the channel's template when it was recorded (docs/release-notes.md); null without one. */
+  notes: z.string().nullable().optional(),
   /** One release only: what signature and platform rules verified of its images (docs/supply-chain.md). */
   verified: z
     .array(
@@ -489,7 +491,11 @@ export const PROJECT_ROUTES = defineRoutes({
     tag: 'releases',
     params: ReleaseParams,
     responses: {
-      200: { description: 'The release', schema: Release, example: releaseExample },
+      200: {
+        description: 'The release',
+        schema: Release,
+        example: { ...releaseExample, notes: 'shop 1.4.0\n- web 1.27.3 (was 1.27.2)\n' },
+      },
       404: notFound('release'),
     },
   },
@@ -698,7 +704,11 @@ export function projectHandlers(
           verifiedAt: v.at,
         })),
     );
-    res.json({ ...publicRelease(release), ...(verified.length > 0 ? { verified } : {}) });
+    res.json({
+      ...publicRelease(release),
+      notes: release.notes,
+      ...(verified.length > 0 ? { verified } : {}),
+    });
   };
 
   const createRelease: RequestHandler = async (req, res) => {

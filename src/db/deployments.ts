@@ -372,6 +372,7 @@ export class DeploymentStore {
           'r.channel',
           'r.created_at as release_created_at',
           'r.packages',
+          'r.notes',
           'p.spec',
           'p.name',
           'p.deleted_at',
@@ -418,6 +419,7 @@ export class DeploymentStore {
           channel: row.channel,
           createdAt: row.release_created_at.toISOString(),
           packages: row.packages,
+          notes: row.notes,
         },
       };
     });

@@ -40,11 +40,16 @@ export interface ReleaseFilter {
 /** A release as stored, with its ledger id (workflows carry the id; users see the number). */
 export interface StoredRelease extends ProjectRelease {
   readonly id: number;
+  /** Rendered from the channel's template when recorded; null without one. Not in listings or workflows. */
+  readonly notes: string | null;
 }
 
-/** What users and triggers see of a release: the ledger's id stays inside. */
+/**
+ * What users and triggers see of a release: the ledger's id stays inside, and so do the notes (up to 16 KiB:
+ * kept out of workflow histories and listings; GET of one release adds them).
+ */
 export function publicRelease(release: StoredRelease): ProjectRelease {
-  const { id: _id, ...rest } = release; // eslint-disable-line @typescript-eslint/no-unused-vars
+  const { id: _id, notes: _notes, ...rest } = release; // eslint-disable-line @typescript-eslint/no-unused-vars
   return rest;
 }
 
@@ -137,6 +142,7 @@ export async function attachDeliveries(db: Db, rows: Selectable<ReleasesTable>[]
     reason: r.reason,
     source: r.source,
     key: r.key,
+    notes: r.notes,
     deliveries: Object.fromEntries(
       deliveries.filter((d) => d.release_id === r.id).map((d) => [d.destination, deliveryOf(d)]),
     ),

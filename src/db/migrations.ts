@@ -369,6 +369,13 @@ const MIGRATIONS: Record<string, Migration> = {
       await sql`ALTER TABLE image_verdicts ADD COLUMN attestation_digest text`.execute(db);
     },
   },
+  '0019_release_notes': {
+    async up(db) {
+      // Rendered once from the channel's template when the release is recorded; null for releases of a
+      // channel without one, and for every release recorded before.
+      await sql`ALTER TABLE releases ADD COLUMN notes text`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

@@ -8,6 +8,7 @@ import {
   validateReleaseRequest,
 } from '../domain/project';
 import { highestNumber, uniqueReleaseNumber } from '../domain/release-number';
+import { renderReleaseNotes } from '../domain/release-notes';
 import { clip } from '../domain/size';
 import { FailureCode } from '../domain/failures';
 import { Schema } from './schema';
@@ -203,6 +204,19 @@ export class ReleaseStore {
       .execute();
     const takenSet = new Set(taken.map((r) => r.number));
     const number = uniqueReleaseNumber(proposed, (n) => takenSet.has(n));
+    const notes =
+      channel.releaseNotes === undefined
+        ? null
+        : renderReleaseNotes(channel.releaseNotes, {
+            project: projectName,
+            number,
+            channel: req.channel,
+            createdAt: now.toISOString(),
+            reason: clip(req.reason),
+            source: req.source,
+            packages: req.packages,
+            previous: previous && { number: previous.number, packages: packagesOf(previous.packages) },
+          });
     const row = await trx
       .insertInto('releases')
       .values({
@@ -215,6 +229,7 @@ export class ReleaseStore {
         reason: clip(req.reason),
         source: JSON.stringify(req.source),
         key: req.key,
+        notes,
       })
       .returningAll()
       .executeTakeFirstOrThrow();

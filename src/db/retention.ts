@@ -33,6 +33,14 @@ export class RetentionStore {
   /**
    * Removes up to `limit` releases of the channel that the policy lets go, oldest first; answers their
    * numbers (none: the channel is within its policy).
+   *
+   * Three statements in one transaction, because a statement reads the snapshot it started with: a deploy
+   * request (which share-locks its release until its deployment is in) that commits after the candidates
+   * were read but before they are locked would go unseen, and its new deployment would be deleted with the
+   * release. So the candidates are read, then locked (SKIP LOCKED: a release a deploy request holds is
+   * passed by), then deleted by a statement whose snapshot is taken after the locks and which checks again
+   * that each is still free to go. The hooks let a test commit a deploy in that gap (`beforeLock`), or ask
+   * for one while the locks are held (`beforeDelete`).
    */
   async removeBatch(
     projectId: number,
@@ -40,6 +48,7 @@ export class RetentionStore {
     policy: RetentionPolicy,
     limit: number,
     now = new Date(),
+    hooks: { readonly beforeLock?: () => Promise<void>; readonly beforeDelete?: () => Promise<void> } = {},
   ): Promise<string[]> {
     // The newest release the policy may remove is older than the keepLast-th newest (and the newest).
     const boundary = await this.db
@@ -55,25 +64,38 @@ export class RetentionStore {
     const cutoff =
       policy.keepDays === undefined ? null : new Date(now.getTime() - policy.keepDays * 86_400_000);
     const active = [...ACTIVE_STATUSES];
-    const removed = await sql<{ number: string }>`
-      WITH current AS (
+    // Not deployed now in an environment (its last successful deployment), nothing in flight.
+    const free = sql<boolean>`
+      r.id NOT IN (
         SELECT DISTINCT ON (environment) release_id FROM deployments
         WHERE project_id = ${projectId} AND status = 'succeeded'
-        ORDER BY environment, finished_at DESC, id DESC
-      ), doomed AS (
+        ORDER BY environment, finished_at DESC, id DESC)
+      AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.release_id = r.id
+        AND d.status IN (${sql.join(active)}))
+      AND NOT EXISTS (SELECT 1 FROM deliveries l WHERE l.release_id = r.id AND l.status = 'pending')`;
+    return this.db.transaction().execute(async (trx) => {
+      const candidates = await sql<{ id: number }>`
         SELECT r.id FROM releases r
         WHERE r.project_id = ${projectId} AND r.channel = ${channel} AND r.id < ${boundary.id}
           AND (${cutoff}::timestamptz IS NULL OR r.created_at < ${cutoff}::timestamptz)
-          AND r.id NOT IN (SELECT release_id FROM current)
-          AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.release_id = r.id
-            AND d.status IN (${sql.join(active)}))
-          AND NOT EXISTS (SELECT 1 FROM deliveries l WHERE l.release_id = r.id AND l.status = 'pending')
+          AND ${free}
         ORDER BY r.id
-        LIMIT ${limit}
-        FOR UPDATE OF r SKIP LOCKED
-      )
-      DELETE FROM releases WHERE id IN (SELECT id FROM doomed) RETURNING number`.execute(this.db);
-    return removed.rows.map((r) => r.number);
+        LIMIT ${limit}`.execute(trx);
+      if (candidates.rows.length === 0) return [];
+      await hooks.beforeLock?.();
+      const ids = candidates.rows.map((c) => c.id);
+      const locked = await sql<{ id: number }>`
+        SELECT id FROM releases WHERE id IN (${sql.join(ids)}) ORDER BY id FOR UPDATE SKIP LOCKED`.execute(
+        trx,
+      );
+      if (locked.rows.length === 0) return [];
+      await hooks.beforeDelete?.();
+      const removed = await sql<{ id: number; number: string }>`
+        DELETE FROM releases r
+        WHERE r.id IN (${sql.join(locked.rows.map((l) => l.id))}) AND ${free}
+        RETURNING r.id, r.number`.execute(trx);
+      return removed.rows.sort((a, b) => a.id - b.id).map((r) => r.number);
+    });
   }
 
   /** Writes the run's summary to the audit log, as the `retention` actor. */

@@ -53,6 +53,8 @@ export interface ReleasesTable {
   source: JSONColumnType<ReleaseSource>;
   /** The request's idempotency key, unique per project: a retried request finds its release. */
   key: string;
+  /** Release notes from the channel's template (migration 0019); null without one. */
+  notes: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface DeliveriesTable {

@@ -111,6 +111,8 @@ export type DeploymentStart =
         readonly channel: string;
         readonly createdAt: string;
         readonly packages: readonly ReleasedPackage[];
+        /** Rendered from the channel's template when the release was recorded; null without one. */
+        readonly notes: string | null;
       };
     };
 

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { MAX_NOTES_TEMPLATE_LENGTH, NotesTemplateError } from './notes-template';
+import { checkReleaseNotesTemplate } from './release-notes';
 import { RetentionPolicySchema } from './retention';
 import {
   checkTemplate,
@@ -275,6 +277,8 @@ export const ChannelSchema = z
     lifecycle: SlugSchema.optional(),
     /** How many of this channel's releases are kept (the project's `retention` otherwise). */
     retention: RetentionPolicySchema.optional(),
+    /** A template each release's notes are rendered from when it is recorded (docs/release-notes.md). */
+    releaseNotes: z.string().max(MAX_NOTES_TEMPLATE_LENGTH).optional(),
   })
   .strict();
 export type Channel = z.infer<typeof ChannelSchema>;
@@ -444,7 +448,16 @@ export const ProjectSpecSchema = z
     checkUnique(spec.channels, 'channel', ctx, 'channels');
     checkUnique(spec.destinations, 'destination', ctx, 'destinations');
     const names = new Set(spec.packages.map((p) => p.name));
-    spec.channels.forEach((channel, i) => checkRules(channel.rules, names, ctx, ['channels', i, 'rules']));
+    spec.channels.forEach((channel, i) => {
+      checkRules(channel.rules, names, ctx, ['channels', i, 'rules']);
+      if (channel.releaseNotes === undefined) return;
+      try {
+        checkReleaseNotesTemplate(channel.releaseNotes);
+      } catch (err) {
+        if (!(err instanceof NotesTemplateError)) throw err;
+        ctx.addIssue({ code: 'custom', path: ['channels', i, 'releaseNotes'], message: err.message });
+      }
+    });
     if ('donorPackage' in spec.versioning && !names.has(spec.versioning.donorPackage)) {
       ctx.addIssue({
         code: 'custom',

@@ -17,16 +17,21 @@ export function octopusSpaceUrl(target: Pick<OctopusProject, 'serverUrl' | 'spac
   return `${target.serverUrl.replace(/\/+$/, '')}/api/${target.spaceId}`;
 }
 
-/** The body that creates a release: its version, and for each package the step and reference it feeds. */
+/**
+ * The body that creates a release: its version, for each package the step and reference it feeds, and
+ * the release's notes (Octopus shows `ReleaseNotes` on the release and offers them as Octopus.Release.Notes).
+ */
 export function octopusReleaseBody(
   target: OctopusProject,
   version: string,
   packages: readonly { readonly name: string; readonly tag: string }[],
+  notes: string | null,
 ): string {
   return JSON.stringify({
     ProjectId: target.projectId,
     ...(target.channelId ? { ChannelId: target.channelId } : {}),
     Version: version,
+    ...(notes !== null ? { ReleaseNotes: notes } : {}),
     SelectedPackages: packages.map((p) => ({
       ActionName: target.steps[p.name]?.actionName ?? p.name,
       PackageReferenceName: target.steps[p.name]?.packageReferenceName ?? '',

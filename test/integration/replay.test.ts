@@ -15,6 +15,7 @@ import { decideUpdate, deployUpdate } from '../../workflows/contracts/release';
 import { createLedgerActivities } from '../../activities/ledger';
 import { DEFAULT_MAX_TAGS, HelmHttpFeed } from '../../src/feeds/feed';
 import { FreezeSpecSchema } from '../../src/domain/freeze';
+import type { RetentionWorkflow } from '../../workflows/contracts/workflows';
 
 /**
  * Replays recorded workflow histories with today's workflow code: a change that breaks determinism
@@ -37,7 +38,8 @@ recorded before the ledger moved to the database, which must keep running after 
  * the build-metadata-numeric-order patch) with `RECORD_METADATA_HISTORY=1`; environment-frozen.json (a
  * deployment held for a freeze on a timer, the freeze-holds-deployments-2026-12 patch) with
  * `RECORD_FROZEN_HISTORY=1`; environment-scheduled.json (a queue waiting for a scheduled deployment, the
- * scheduled-deployments-2026-12 patch) with `RECORD_SCHEDULED_HISTORY=1`; trigger-watched.json and
+ * scheduled-deployments-2026-12 patch) with `RECORD_SCHEDULED_HISTORY=1`; retention.json (a retention run
+ * removing two releases, a statement each, in one round) with `RECORD_RETENTION_HISTORY=1`; trigger-watched.json and
  * watcher.json (a trigger woken by its package's watcher, the package-watchers-2026-12 patch) with
  * `RECORD_WATCHED_HISTORY=1`. Which patch each
  * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
@@ -575,6 +577,48 @@ async function recordScheduled(): Promise<void> {
   }
 }
 
+/**
+ * retention.json: a retention run (the workflow the hourly schedule starts) that removes two releases of a
+ * project keeping one, a statement each (`batch: 1`), in one round: one activity, then the run ends.
+ */
+async function recordRetention(): Promise<void> {
+  const env = await startTestWorker();
+  try {
+    await putProject(env, {
+      name: 'retained',
+      packages: [{ name: 'web', feed: 'registry.example', package: 'retained/web' }],
+      retention: { keepLast: 1 },
+    });
+    const activities = createLedgerActivities({
+      ledger: env.ledger,
+      client: env.client,
+      taskQueue: env.taskQueue,
+    });
+    for (const tag of ['1.0.0', '1.1.0', '1.2.0'])
+      await activities.createRelease({
+        project: 'retained',
+        request: {
+          channel: 'default',
+          packages: [{ name: 'web', feed: 'registry.example', package: 'retained/web', tag, digest: null }],
+          watched: ['web'],
+          requireLater: true,
+          reason: 'recorded',
+          source: { kind: 'manual' },
+          key: `retained-${tag}`,
+        },
+      });
+    const run = await env.client.workflow.start<RetentionWorkflow>('retention', {
+      taskQueue: env.taskQueue,
+      workflowId: 'retention/recorded',
+      args: [{ batch: 1 }],
+    });
+    expect(await run.result()).toEqual({ removed: 2 });
+    writeFileSync(path.join(FIXTURES, 'retention.json'), exportHistory(run.workflowId));
+  } finally {
+    await env.stop();
+  }
+}
+
 /** The IDs of the patch markers a history holds, in order. */
 function patchMarkers(history: Buffer): string[] {
   const { events } = JSON.parse(history.toString()) as {
@@ -616,6 +660,7 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_FROZEN_HISTORY === '1') await recordFrozen();
   if (process.env.RECORD_WATCHED_HISTORY === '1') await recordWatched();
   if (process.env.RECORD_SCHEDULED_HISTORY === '1') await recordScheduled();
+  if (process.env.RECORD_RETENTION_HISTORY === '1') await recordRetention();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination-retrying.json',
@@ -627,6 +672,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'release-lifecycle.json',
     'release-stranded.json',
     'release.json',
+    'retention.json',
     'trigger-before-even-phases.json',
     'trigger-before-ledger.json',
     'trigger-before-one-patch.json',
@@ -655,6 +701,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed release-lifecycle.json',
     'replayed release-stranded.json',
     'replayed release.json',
+    'replayed retention.json',
     'replayed trigger-before-even-phases.json',
     'replayed trigger-before-ledger.json',
     'replayed trigger-before-one-patch.json',

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ManifestSchema } from '../../src/cli/apply';
+import { renderReleaseNotes } from '../../src/domain/release-notes';
 
 const ROOT = path.resolve(__dirname, '../..');
 /** The README and every page of docs/, where the declarative examples live. */
@@ -20,7 +21,7 @@ const manifests = new Map(
 
 /** The documentation's declarative examples must stay files `apply` accepts. */
 test('the documented example files are valid manifests', () => {
-  expect([...manifests.keys()].sort()).toEqual(['promote', 'retained', 'shop']);
+  expect([...manifests.keys()].sort()).toEqual(['noted', 'promote', 'retained', 'shop']);
   for (const parsed of manifests.values()) expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
   const shop = manifests.get('shop')!.data!.projects[0];
   expect(shop.spec.channels.map((c) => c.name)).toEqual(['stable', 'nightly']);
@@ -28,6 +29,25 @@ test('the documented example files are valid manifests', () => {
     ['web-stable', 'stable', 60],
     ['web-nightly', 'nightly', 300],
   ]);
+});
+
+test('the release-notes example renders the notes the page shows', () => {
+  const channel = manifests.get('noted')!.data!.projects[0].spec.channels[0];
+  const pkg = (name: string, tag: string) => ({ name, feed: 'ghcr.io', package: name, tag, digest: null });
+  const notes = renderReleaseNotes(channel.releaseNotes!, {
+    project: 'noted',
+    number: '0.0.7',
+    channel: 'stable',
+    createdAt: '2026-12-06T12:00:00.000Z',
+    reason: 'web 1.4.0 is later than 1.3.2',
+    source: { kind: 'trigger', trigger: 'trigger/noted/web' },
+    packages: [pkg('web', '1.4.0'), pkg('db', '1.1.0')],
+    previous: { number: '0.0.6', packages: [pkg('web', '1.3.2'), pkg('db', '1.1.0')] },
+  });
+  const shown = /A push of `acme\/web:1.4.0` then records, for example:\n\n```text\n([\s\S]*?)```/.exec(
+    docs,
+  )![1];
+  expect(notes).toBe(shown);
 });
 
 test('the lifecycle example has three environments, two automatic phases and a manual one', () => {
