@@ -58,7 +58,7 @@ test("a push makes a release whose notes list both packages, the previous releas
   };
   // The first release comes before the channel has a template: it has no notes, and its payloads none.
   await putProject(env, spec);
-  await startTrigger(env.client, env.taskQueue, { project: name, name: 'images', intervalSeconds: 3600 });
+  await startTrigger(env, { project: name, name: 'images', intervalSeconds: 3600 });
   const [first] = await waitForReleases(env, name, 1);
   expect((await api.request('GET', `/projects/${name}/releases/${first.number}`)).body.notes).toBeNull();
   await eventually(async () => (received('/release').length >= 1 ? true : undefined), 'first delivery');
