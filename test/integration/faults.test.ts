@@ -140,7 +140,9 @@ describe('a trigger through the fault proxy', () => {
   test('a poll the server retries shows in the trigger from its first failed attempt', async () => {
     const api = await startApi(env);
     try {
-      proxy.inject(TAGS, { kind: 'status', status: 503 }, 2);
+      // The first evaluation's try runs on the worker (a local activity) and fails at once; the two 503s
+      // after it are the durable activity's first attempts, which the server retries.
+      proxy.inject(TAGS, { kind: 'status', status: 503 }, 3);
       await startWatching('faults-retrying', 'team/web');
       const shown = await eventually(
         async () => {
