@@ -620,6 +620,10 @@ describe('the dashboard at scale', () => {
     expect(failedRow).toContain(HOSTILE.markup);
     expect(failedRow).toContain(RTL_SHOWN);
     expect(failedRow).not.toContain('\u202E');
+    // Its tooltip too: a shown attribute is escaped as the text is.
+    const tooltip = await staging.locator('tr[data-status="failed"] .refusal').getAttribute('title');
+    expect(tooltip).toContain(RTL_SHOWN);
+    expect(tooltip).not.toContain('\u202E');
     expect(await p.locator('img').count()).toBe(0);
     expect(await p.locator('a[href^="javascript:"]').count()).toBe(0);
     expect(await p.evaluate(() => (globalThis as unknown as PageGlobals).__pwned)).toBeUndefined();

@@ -56,7 +56,12 @@ function EnvironmentHistory({
                 </td>
                 <td>
                   {d.status}
-                  {d.error && <span class="refusal"> {d.error}</span>}
+                  {d.error && (
+                    <span class="refusal" title={d.error}>
+                      {' '}
+                      {d.error}
+                    </span>
+                  )}
                 </td>
                 <td>{d.requestedBy}</td>
                 <td>{age(d.queuedAt)}</td>
