@@ -7,6 +7,7 @@ import { ProjectPage } from './pages/project';
 import { ReleasePage } from './pages/release';
 import { EnvironmentsPage } from './pages/environments';
 import { AdminPage } from './pages/admin';
+import { FreezesPage } from './pages/freezes';
 import { printableOnPage, printableShownAttributes } from '../src/domain/printable';
 
 /*
@@ -127,6 +128,7 @@ function Shell({ session, onSignOut }: { session: SessionInfo; onSignOut: () => 
     content = <ProjectPage api={api} session={session} project={rest[0]} />;
   else if (page === 'environments') content = <EnvironmentsPage api={api} session={session} />;
   else if (page === 'admin') content = <AdminPage api={api} session={session} />;
+  else if (page === 'freezes') content = <FreezesPage api={api} session={session} />;
   else content = <Dashboard api={api} session={session} />;
   const signOut = async () => {
     await api.DELETE('/session').catch(() => undefined);
@@ -141,6 +143,7 @@ function Shell({ session, onSignOut }: { session: SessionInfo; onSignOut: () => 
         <nav aria-label="Main">
           <a href="#/">Dashboard</a>
           <a href="#/environments">Environments</a>
+          <a href="#/freezes">Freezes</a>
           {session.role === 'admin' && <a href="#/admin">Admin</a>}
         </nav>
         <span class="who">
