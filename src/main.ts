@@ -186,6 +186,7 @@ async function startService(
           // Workers on one PostgreSQL ledger list each package and read its digest once between them.
           ...(config.databaseUrl ? { listings, digests } : {}),
           watches,
+          changes,
           log: (m) => logger.warn({ component: 'worker' }, m),
         });
   // Retention runs hourly on a Temporal schedule, which a worker makes sure exists (it does nothing while

@@ -39,3 +39,14 @@ export function temporalLink(
     `${ui.url.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(ui.namespace)}/workflows/${encodeURIComponent(workflowId)}`,
   );
 }
+
+/** An instant as UTC to the minute: the same on every screen, whatever the browser's time zone. */
+export function utc(iso: string): string {
+  return `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** When a scheduled deployment goes, and until when it may start. */
+export function scheduleText(d: { deployAt?: string | null; deployAtExpiry?: string | null }): string {
+  if (!d.deployAt) return '';
+  return `at ${utc(d.deployAt)}${d.deployAtExpiry ? `, cancelled if not started by ${utc(d.deployAtExpiry)}` : ''}`;
+}

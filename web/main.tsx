@@ -7,7 +7,8 @@ import { ProjectPage } from './pages/project';
 import { ReleasePage } from './pages/release';
 import { EnvironmentsPage } from './pages/environments';
 import { AdminPage } from './pages/admin';
-import { printableOnPage } from '../src/domain/printable';
+import { FreezesPage } from './pages/freezes';
+import { printableOnPage, printableShownAttributes } from '../src/domain/printable';
 
 /*
  * The feed-triggers console. Stack, chosen for few and well-kept dependencies:
@@ -24,13 +25,16 @@ import { printableOnPage } from '../src/domain/printable';
 /*
  * Every text node the console renders shows direction overrides and controls as visible `\uXXXX`: Preact
  * already renders values as text, but a U+202E in a tag or an error would still reorder what follows it
- * (`gnp.\u202Eexe.evil` reads as an image name ending in .png). One hook covers every page; attribute values
- * (form fields, titles) are left as they are, so actions on such a name still name it exactly.
+ * (`gnp.\u202Eexe.evil` reads as an image name ending in .png). Attributes people see or hear (tooltips,
+ * accessible names, alternatives: SHOWN_ATTRIBUTES) get the same. One hook covers every page; form values,
+ * links and ids are left as they are, so actions on such a name still name it exactly.
  */
 const nextVNodeHook = options.vnode;
 options.vnode = (vnode) => {
   if (vnode.type === null && typeof vnode.props === 'string')
     (vnode as { props: unknown }).props = printableOnPage(vnode.props);
+  else if (typeof vnode.type === 'string')
+    (vnode as { props: unknown }).props = printableShownAttributes(vnode.props as Record<string, unknown>);
   nextVNodeHook?.(vnode);
 };
 
@@ -124,6 +128,7 @@ function Shell({ session, onSignOut }: { session: SessionInfo; onSignOut: () => 
     content = <ProjectPage api={api} session={session} project={rest[0]} />;
   else if (page === 'environments') content = <EnvironmentsPage api={api} session={session} />;
   else if (page === 'admin') content = <AdminPage api={api} session={session} />;
+  else if (page === 'freezes') content = <FreezesPage api={api} session={session} />;
   else content = <Dashboard api={api} session={session} />;
   const signOut = async () => {
     await api.DELETE('/session').catch(() => undefined);
@@ -138,6 +143,7 @@ function Shell({ session, onSignOut }: { session: SessionInfo; onSignOut: () => 
         <nav aria-label="Main">
           <a href="#/">Dashboard</a>
           <a href="#/environments">Environments</a>
+          <a href="#/freezes">Freezes</a>
           {session.role === 'admin' && <a href="#/admin">Admin</a>}
         </nav>
         <span class="who">

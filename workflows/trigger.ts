@@ -18,6 +18,7 @@ import {
 } from '@temporalio/workflow';
 import { triggerDetails } from '../src/domain/ui-text';
 import type {
+  AnnounceActivities,
   ChannelActivities,
   LedgerActivities,
   LoadChannelResult,
@@ -43,7 +44,7 @@ import {
   stateQuery,
   TRIGGER_WORKFLOW_TASK_TIMEOUT,
 } from './contracts/trigger';
-import { initialTriggerState, PackageRef, TriggerStatus } from '../src/domain/trigger';
+import { initialTriggerState, PackageRef, shownState, TriggerStatus } from '../src/domain/trigger';
 
 /** The options of a poll: pollPackage, and pollChannel (a poll with the channel's revision check before it). */
 const POLL_OPTIONS = {
@@ -90,6 +91,14 @@ const { watchPackages: watchPackagesHere } = proxyLocalActivities<WatcherActivit
   startToCloseTimeout: '20 seconds',
   retry: { maximumAttempts: 3, initialInterval: '1 second' },
 });
+/**
+ * Telling the console that what it shows of the trigger changed: a local activity (one marker in history),
+ * asked only on such a change; one lost is not tried again (the page re-reads at its next change).
+ */
+const { announceTrigger: announceTriggerHere } = proxyLocalActivities<AnnounceActivities>({
+  startToCloseTimeout: '5 seconds',
+  retry: { maximumAttempts: 1 },
+});
 const { loadChannel, createRelease } = proxyActivities<LedgerActivities>({
   // An update takes milliseconds, but many triggers racing on one project can see the server abort and the
   // client retry updates; leave room for that, and still move a call lost with its worker elsewhere soon.
@@ -125,6 +134,22 @@ export async function trigger(input: TriggerInput): Promise<void> {
     if (machine.status !== published) {
       published = machine.status;
       upsertSearchAttributes([{ key: TRIGGER_STATE_ATTRIBUTE, value: published }]);
+    }
+  };
+
+  // What the console shows of the trigger as last announced (or as this run found it): an idle poll leaves it
+  // as it is, so 20,000 idle triggers announce nothing.
+  let shown = shownState(machine.state);
+  let announcing: boolean | undefined;
+  const announceShown = async () => {
+    const now = shownState(machine.state);
+    if (now === shown) return;
+    shown = now;
+    if (!(announcing ??= patched(ANNOUNCE_PATCH))) return;
+    try {
+      await announceTriggerHere({ project: machine.state.spec.project, trigger: machine.state.spec.name });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
     }
   };
 
@@ -283,13 +308,22 @@ export async function trigger(input: TriggerInput): Promise<void> {
     machine.takeNotifications();
     await evaluate(
       machine,
-      { maxAgeMs, dueAtMs, current, visibleFailures, onStatus: publishStatus, noteLoad },
+      {
+        maxAgeMs,
+        dueAtMs,
+        current,
+        visibleFailures,
+        onStatus: publishStatus,
+        onShown: announceShown,
+        noteLoad,
+      },
       publishWatched,
       polls,
     );
     if (current) await subscribe(scheduled);
     machine.noteUnseen(Date.now());
     publishStatus();
+    await announceShown();
     await waitForSlot();
   }
 
@@ -308,6 +342,13 @@ const LOAD_FAILURES: ReadonlySet<string> = new Set([
   FailureCode.PROJECT_NOT_FOUND,
   FailureCode.CHANNEL_NOT_FOUND,
 ]);
+
+/**
+ * Versions the trigger's announcements to the console (a local activity `announceTrigger`) when what a page
+ * shows of it changes: its status, the last poll's outcome, a package's latest version or error, its last
+ * release. Asked only at the first such change of a run, so an idle run writes no marker for it.
+ */
+const ANNOUNCE_PATCH = 'announce-shown-changes-2026-12';
 
 /** A run continues as new past this many events (about 90 idle iterations). */
 export const TRIGGER_HISTORY_LIMIT = 1000;
@@ -372,7 +413,7 @@ const METADATA_ORDER_PATCH = 'build-metadata-numeric-order';
 async function localFirst<T>(
   here: () => Promise<T>,
   durable: () => Promise<T>,
-  onFailure?: (failure: FailureInfo) => void,
+  onFailure?: (failure: FailureInfo) => void | Promise<void>,
 ): Promise<T> {
   try {
     return await here();
@@ -381,7 +422,7 @@ async function localFirst<T>(
     const cause = err instanceof ActivityFailure ? err.cause : localActivityFailure(err);
     if (!cause) throw err;
     if (cause instanceof ApplicationFailure && cause.nonRetryable) throw err;
-    onFailure?.(activityFailure(err));
+    await onFailure?.(activityFailure(err));
     const delay =
       cause instanceof ApplicationFailure ? cause.failure?.applicationFailureInfo?.nextRetryDelay : null;
     const delayMs = delay ? Number(delay.seconds ?? 0) * 1000 + Math.floor((delay.nanos ?? 0) / 1e6) : 0;
@@ -399,6 +440,7 @@ async function evaluate(
     current,
     visibleFailures,
     onStatus,
+    onShown,
     noteLoad,
   }: {
     maxAgeMs: number | null;
@@ -408,6 +450,8 @@ async function evaluate(
     visibleFailures: () => boolean;
     /** Publishes the trigger's status (a failure recorded before the evaluation ends). */
     onStatus: () => void;
+    /** Announces to the console what it shows of the trigger, if that changed. */
+    onShown: () => Promise<void>;
     /** Told what the channel's load answered (whether the worker offers package watchers). */
     noteLoad?: (load: LoadChannelResult) => void;
   },
@@ -433,10 +477,12 @@ async function evaluate(
           ? localFirst(
               () => pollChannelHere(input),
               () => (visibleFailures() ? pollChannelCapped(input) : pollChannel(input)),
-              (failure) => {
+              async (failure) => {
                 if (!visibleFailures()) return;
                 machine.notePollFailure(single.name, failure, now());
                 onStatus();
+                // The failure shows before the retries end: the console is told now, not after them.
+                await onShown();
               },
             )
           : pollChannel(input),

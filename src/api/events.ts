@@ -94,8 +94,8 @@ export class ChangeHub {
  * The trigger routes' handlers, each write (create, change, pause, resume, poll, delete) announcing its
  * trigger once it succeeded. Trigger state lives in Temporal, not in the ledger, so no database trigger sees
  * it. The trigger is named by the route Express matched (its decoded `:project` and `:name`), or, for a
- * create, by the body; a feed error a poll records is shown by the trigger's own page, which re-reads on its
- * poll schedule.
+ * create, by the body. What polls change (a feed failing or back, a later version) the trigger announces itself
+ * from its workflow (activities/announce.ts).
  */
 export function announcingWrites<R extends Routes>(
   routes: R,

@@ -12,4 +12,9 @@ export class ChangeStore {
   async announce(payload: string): Promise<void> {
     await sql`SELECT pg_notify(${CHANGES_CHANNEL}, ${payload})`.execute(this.db);
   }
+
+  /** Announces that a trigger changed (as the API's trigger routes do), by name only. */
+  async announceTrigger(project: string, trigger: string): Promise<void> {
+    await this.announce(JSON.stringify({ kind: 'triggers', project, trigger }));
+  }
 }

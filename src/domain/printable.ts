@@ -24,3 +24,34 @@ export function printable(text: string): string {
 export function printableOnPage(text: string): string {
   return text.replace(UNPRINTABLE, (c) => (PAGE_LAYOUT.has(c) ? c : escapedCharacter(c)));
 }
+
+/**
+ * Attributes a browser shows people or reads to them (tooltips, accessible names and descriptions, image
+ * alternatives, hints): a direction override in them reorders a tooltip or what a screen reader says as it
+ * would a text node. Form values, links and ids are not shown as text and keep their exact value.
+ */
+export const SHOWN_ATTRIBUTES: readonly string[] = [
+  'title',
+  'alt',
+  'placeholder',
+  'label',
+  'aria-label',
+  'aria-description',
+  'aria-roledescription',
+  'aria-placeholder',
+  'aria-valuetext',
+];
+
+/** An element's props with every shown attribute (SHOWN_ATTRIBUTES) made printable, as its text is. */
+export function printableShownAttributes<P extends Record<string, unknown>>(props: P): P {
+  let copy: Record<string, unknown> | null = null;
+  for (const name of SHOWN_ATTRIBUTES) {
+    const value = props[name];
+    if (typeof value !== 'string') continue;
+    const shown = printableOnPage(value);
+    if (shown === value) continue;
+    copy ??= { ...props };
+    copy[name] = shown;
+  }
+  return (copy ?? props) as P;
+}

@@ -217,6 +217,33 @@ export function triggerStatus(state: TriggerState): TriggerStatus {
 }
 
 /**
+ * What a person sees of a trigger (its status, the last poll's outcome, each package's latest version and
+ * error, its last release), as one string: the trigger announces itself to the console when this changes,
+ * so an idle poll, which changes only the poll times, announces nothing.
+ */
+export function shownState(state: TriggerState): string {
+  const packages = Object.keys(state.packages)
+    .sort()
+    .map((name) => {
+      const p = state.packages[name];
+      return [
+        name,
+        p.latest?.tag ?? null,
+        p.latest?.digest ?? null,
+        p.error?.code ?? null,
+        p.error?.message ?? null,
+      ];
+    });
+  return JSON.stringify([
+    triggerStatus(state),
+    state.lastPoll?.outcome ?? null,
+    state.lastPoll?.reason ?? null,
+    state.lastRelease?.number ?? null,
+    packages,
+  ]);
+}
+
+/**
  * A trigger's business key, `trigger/<project>/<name>`: the source and idempotency key of the releases it
  * asks for, and its workflow ID (workflows/contracts/ids.ts).
  */

@@ -7,6 +7,8 @@ import { createChannelActivities } from '../../activities/channel';
 import { createLedgerActivities, LedgerDependencies } from '../../activities/ledger';
 import { createLifecycleActivities, LifecycleDependencies } from '../../activities/lifecycle';
 import { createRetentionActivities } from '../../activities/retention';
+import { createAnnounceActivities } from '../../activities/announce';
+import type { ChangeStore } from '../db/changes';
 import { Ledger } from '../db/ledger';
 import { SharedDigests, SharedListings } from '../db/feed-listings';
 import type { PackageWatches } from '../db/package-watches';
@@ -47,6 +49,8 @@ export interface WorkerOptions {
   readonly listings?: SharedListings;
   /** Tag digests shared the same way (with `listings` only). */
   readonly digests?: SharedDigests;
+  /** The ledger's change channel: triggers announce changes of what the console shows of them through it. */
+  readonly changes?: ChangeStore;
   /** Where the worker's own warnings go (the service's logger). */
   readonly log?: (message: string) => void;
   /** The worker's identity in workflow histories (the SDK's pid@host when absent). */
@@ -159,6 +163,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       deployBackoff: options.deployBackoff,
     }),
     ...createRetentionActivities({ ledger: options.ledger, client: options.client }),
+    ...createAnnounceActivities({ changes: options.changes }),
     ...options.extraActivities,
   };
   const worker = await Worker.create({

@@ -488,10 +488,11 @@ describe('the daily loop in the browser', () => {
       );
       expect((await api.request('POST', `/triggers/${PROJECT}/web/resume`)).status).toBe(202);
       await eventually(async () => (mine().length > 1 ? true : undefined), 'a second trigger change', 5_000);
-      expect(mine()).toEqual([
-        { kind: 'triggers', project: PROJECT, trigger: 'web' },
-        { kind: 'triggers', project: PROJECT, trigger: 'web' },
-      ]);
+      // The two writes, and the resumed trigger's own announcement when its poll changed what its card
+      // shows: all of them name it; the refused write to "nosuch" none.
+      expect(new Set(mine().map((c) => JSON.stringify(c)))).toEqual(
+        new Set([JSON.stringify({ kind: 'triggers', project: PROJECT, trigger: 'web' })]),
+      );
     } finally {
       await reader.cancel();
       await reading;
@@ -620,6 +621,10 @@ describe('the dashboard at scale', () => {
     expect(failedRow).toContain(HOSTILE.markup);
     expect(failedRow).toContain(RTL_SHOWN);
     expect(failedRow).not.toContain('\u202E');
+    // Its tooltip too: a shown attribute is escaped as the text is.
+    const tooltip = await staging.locator('tr[data-status="failed"] .refusal').getAttribute('title');
+    expect(tooltip).toContain(RTL_SHOWN);
+    expect(tooltip).not.toContain('\u202E');
     expect(await p.locator('img').count()).toBe(0);
     expect(await p.locator('a[href^="javascript:"]').count()).toBe(0);
     expect(await p.evaluate(() => (globalThis as unknown as PageGlobals).__pwned)).toBeUndefined();

@@ -32,7 +32,8 @@ recorded before the ledger moved to the database, which must keep running after 
  * poll-again-for-notified-tags patch) with `RECORD_WANTED_HISTORY=1`; trigger-feed-outage.json (a registry
  * stopped and back, the feed-failures-visible-at-once patch) with `RECORD_OUTAGE_HISTORY=1`, and
  * trigger-failing-poll-due.json (the same since the failing-poll-due-at-its-time-2026-12 patch) with
- * `RECORD_OUTAGE_DUE_HISTORY=1`;
+ * `RECORD_OUTAGE_DUE_HISTORY=1`, and trigger-announced.json (the same since the trigger announces what the
+ * console shows of it, the announce-shown-changes-2026-12 patch) with `RECORD_ANNOUNCED_HISTORY=1`;
  * destination-retrying.json (a delivery retried on a timer, the destination-backoff-cap-2026-12 patch) with
  * `RECORD_DESTINATION_RETRY_HISTORY=1`; trigger-build-metadata.json (versions equal but for build metadata,
  * the build-metadata-numeric-order patch) with `RECORD_METADATA_HISTORY=1`; environment-frozen.json (a
@@ -655,6 +656,7 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_WANTED_HISTORY === '1') await recordWanted();
   if (process.env.RECORD_OUTAGE_HISTORY === '1') await recordOutage('trigger-feed-outage.json');
   if (process.env.RECORD_OUTAGE_DUE_HISTORY === '1') await recordOutage('trigger-failing-poll-due.json');
+  if (process.env.RECORD_ANNOUNCED_HISTORY === '1') await recordOutage('trigger-announced.json');
   if (process.env.RECORD_DESTINATION_RETRY_HISTORY === '1') await recordDestinationRetry();
   if (process.env.RECORD_METADATA_HISTORY === '1') await recordMetadataOrder();
   if (process.env.RECORD_FROZEN_HISTORY === '1') await recordFrozen();
@@ -673,6 +675,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'release-stranded.json',
     'release.json',
     'retention.json',
+    'trigger-announced.json',
     'trigger-before-even-phases.json',
     'trigger-before-ledger.json',
     'trigger-before-one-patch.json',
@@ -702,6 +705,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed release-stranded.json',
     'replayed release.json',
     'replayed retention.json',
+    'replayed trigger-announced.json',
     'replayed trigger-before-even-phases.json',
     'replayed trigger-before-ledger.json',
     'replayed trigger-before-one-patch.json',

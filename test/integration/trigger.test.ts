@@ -215,12 +215,23 @@ describe('a trigger on a real registry', () => {
       .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
       .filter((n): n is string => n !== undefined);
     expect(activities).toEqual(['createRelease']);
-    expect(
-      events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'),
-    ).toHaveLength(2);
-    // One version marker (and one search-attribute upsert) for the run, not one per patch it meets.
+    // Each evaluation changed what the console shows (the first release, then the poll after it), so each
+    // poll is followed by its announcement.
+    const localActivities = events.flatMap((e) => {
+      const marker = e.markerRecordedEventAttributes;
+      if (marker?.markerName !== 'core_local_activity') return [];
+      const data: unknown = marker.details?.data?.payloads?.[0]?.data;
+      const text =
+        typeof data === 'string'
+          ? Buffer.from(data, 'base64').toString('utf8')
+          : Buffer.from(data as Uint8Array).toString('utf8');
+      return [(JSON.parse(text) as { activity_type: string }).activity_type];
+    });
+    expect(localActivities).toEqual(['pollChannel', 'announceTrigger', 'pollChannel', 'announceTrigger']);
+    // Two version markers (each with a search-attribute upsert) for the run, not one per patch it meets: the
+    // umbrella of the poll paths, and the announcements, asked at the run's first change.
     expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(
-      1,
+      2,
     );
   });
 

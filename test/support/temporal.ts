@@ -95,6 +95,7 @@ export async function startTestWorker(
     ...(options.shareReads ? { listings: stores.listings, digests: stores.digests } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
     watches: stores.watches,
+    changes: stores.changes,
     config: {
       taskQueue,
       feeds: options.feeds ?? new Map(),

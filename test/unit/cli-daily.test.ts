@@ -11,7 +11,7 @@ import {
 } from '../../src/cli/environments';
 import { deploymentSummary, table } from '../../src/cli/get';
 import { printable, printableJson } from '../../src/cli/printable';
-import { printableOnPage } from '../../src/domain/printable';
+import { printableOnPage, printableShownAttributes } from '../../src/domain/printable';
 import { releaseRequest } from '../../src/cli/release-actions';
 import { runRules } from '../../src/cli/rules';
 import { triggerRequest } from '../../src/cli/trigger-actions';
@@ -183,6 +183,31 @@ describe('server-supplied strings print as text', () => {
     expect(printableOnPage(`x${ESC}[2J\u0000\u009b`)).toBe('x\\u001b[2J\\u0000\\u009b');
     expect(printableOnPage('one\ntwo\r\tthree \u2028four')).toBe('one\ntwo\r\tthree \\u2028four');
     expect(printableOnPage('plain 1.2.0 ünïcødé العربية')).toBe('plain 1.2.0 ünïcødé العربية');
+  });
+
+  test("a page's shown attributes (tooltips, accessible names, alternatives) are escaped as its text; values, links and ids are not", () => {
+    const children = ['x'];
+    const props = {
+      title: 'gnp.\u202eexe.evil',
+      'aria-label': `Delete ${ESC}[2J`,
+      alt: 'a\u2066b',
+      placeholder: 'one\ntwo',
+      value: 'gnp.\u202eexe.evil',
+      href: '#/projects/a\u202eb',
+      id: 'x\u202e',
+      children,
+    };
+    const shown = printableShownAttributes(props);
+    expect(shown).toEqual({
+      ...props,
+      title: 'gnp.\\u202eexe.evil',
+      'aria-label': 'Delete \\u001b[2J',
+      alt: 'a\\u2066b',
+    });
+    expect(shown.children).toBe(children);
+    // Nothing to escape: the same props, not a copy (most elements of a page).
+    const plain = { title: 'plain', class: 'badge' };
+    expect(printableShownAttributes(plain)).toBe(plain);
   });
 
   test('-o json stays the same document, with nothing raw a terminal would act on', () => {

@@ -1,15 +1,19 @@
 import { Pager } from '../pager';
 import { useState } from 'preact/hooks';
 import type { PageProps } from '../main';
-import { reasonOf } from '../api';
+import { may, reasonOf } from '../api';
+import { Action } from './project';
 import { useLoad } from '../live';
-import { age, route } from '../format';
+import { age, route, scheduleText } from '../format';
 
 const HISTORY_PAGE = 10;
+/** Deployments a person may still cancel: not started yet. */
+const CANCELLABLE: ReadonlySet<string> = new Set(['scheduled', 'queued', 'retrying']);
 
 /** One environment's deployments over time, newest first, a page at a time. */
 function EnvironmentHistory({
   api,
+  session,
   project,
   environment,
 }: PageProps & { project: string; environment: string }) {
@@ -28,6 +32,7 @@ function EnvironmentHistory({
     if (!data) throw new Error(reasonOf(error, response));
     return data;
   }, [project, environment, cursor]);
+  const operator = may(session, 'operator');
   return (
     <section aria-label={`History of ${environment} in ${project}`} class="env-history">
       {history.error && (
@@ -45,6 +50,7 @@ function EnvironmentHistory({
               <th scope="col">Asked by</th>
               <th scope="col">Queued</th>
               <th scope="col">Finished</th>
+              {operator && <th scope="col">Actions</th>}
             </tr>
           </thead>
           <tbody>
@@ -56,11 +62,35 @@ function EnvironmentHistory({
                 </td>
                 <td>
                   {d.status}
-                  {d.error && <span class="refusal"> {d.error}</span>}
+                  {d.status === 'scheduled' && <span class="when"> {scheduleText(d)}</span>}
+                  {d.error && (
+                    <span class="refusal" title={d.error}>
+                      {' '}
+                      {d.error}
+                    </span>
+                  )}
                 </td>
                 <td>{d.requestedBy}</td>
                 <td>{age(d.queuedAt)}</td>
                 <td>{d.finishedAt ? age(d.finishedAt) : '—'}</td>
+                {operator && (
+                  <td>
+                    {CANCELLABLE.has(d.status) && (
+                      <Action
+                        label={`Cancel ${d.release} in ${environment}`}
+                        danger
+                        run={async () => {
+                          const { error, response } = await api.POST(
+                            '/projects/{project}/releases/{number}/deployments/{environment}/cancel',
+                            { params: { path: { project, number: d.release, environment } } },
+                          );
+                          history.reload();
+                          return response.ok ? null : reasonOf(error, response);
+                        }}
+                      />
+                    )}
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>

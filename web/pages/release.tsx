@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import type { PageProps } from '../main';
 import { may, reasonOf } from '../api';
 import { useLoad } from '../live';
-import { age, route, temporalLink } from '../format';
+import { age, route, scheduleText, temporalLink } from '../format';
 import { Action } from './project';
 
 /** A release: packages, why it was made, deliveries, the lifecycle and its deployments, and the actions. */
@@ -120,21 +120,27 @@ export function ReleasePage({
             </tbody>
           </table>
           {r.verified && r.verified.length > 0 && (
-            <table class="list">
+            <table class="list verified">
               <caption>Verified</caption>
               <thead>
                 <tr>
                   <th scope="col">Package</th>
-                  <th scope="col">Verdict</th>
+                  <th scope="col">Digest</th>
+                  <th scope="col">Check</th>
+                  <th scope="col">Key</th>
                   <th scope="col">Key fingerprint</th>
+                  <th scope="col">Verified</th>
                 </tr>
               </thead>
               <tbody>
                 {r.verified.map((v) => (
-                  <tr>
+                  <tr data-package={v.package} data-key={v.key?.name ?? ''}>
                     <th scope="row">{v.package}</th>
-                    <td>{v.reason}</td>
-                    <td class="mono digest">{v.key?.fingerprint ?? '—'}</td>
+                    <td class="mono digest">{v.digest}</td>
+                    <td class="check">{v.reason}</td>
+                    <td class="key">{v.key?.name ?? '—'}</td>
+                    <td class="mono digest fingerprint">{v.key?.fingerprint ?? '—'}</td>
+                    <td>{age(v.verifiedAt)}</td>
                   </tr>
                 ))}
               </tbody>
@@ -232,6 +238,7 @@ export function ReleasePage({
                 <strong>{d.environment}</strong> <span class={`badge ${d.status}`}>{d.status}</span>
                 {d.forced && ' (rollback)'} by {d.requestedBy}, queued {age(d.queuedAt)}
                 {d.finishedAt && `, finished ${age(d.finishedAt)}`}
+                {d.status === 'scheduled' && <span class="when"> {scheduleText(d)}</span>}
                 {d.error && <span class="refusal"> {d.error}</span>}
                 {operator && ['scheduled', 'queued', 'retrying'].includes(d.status) && (
                   <Action label={`Cancel ${d.environment}`} run={cancel(d.environment)} danger />

@@ -160,6 +160,19 @@ export interface WatcherActivities {
   checkPackages(input: { shard: number }): Promise<CheckPackagesResult>;
 }
 
+// Announcing a trigger's shown state to the console (activities/announce.ts).
+
+/** A trigger's name, as its announcement on the ledger's change channel carries it. */
+export interface AnnounceTriggerInput {
+  readonly project: string;
+  readonly trigger: string;
+}
+
+/** Tells every API process (through the ledger's LISTEN/NOTIFY channel) that a trigger's shown state changed. */
+export interface AnnounceActivities {
+  announceTrigger(input: AnnounceTriggerInput): Promise<void>;
+}
+
 // Deliveries (activities/deliver.ts).
 
 export interface DeliverInput {

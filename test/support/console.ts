@@ -1,0 +1,81 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AxeBuilder } from '@axe-core/playwright';
+import type { Page } from 'playwright-core';
+
+/** Helpers the console's browser tests share (test/integration/console*.test.ts). */
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/**
+ * Where a run saves a screenshot of each page: the run's own folder, so a test run leaves the checkout as it
+ * was; `FEED_TRIGGERS_SCREENSHOTS=docs/screenshots` refreshes the ones the README shows.
+ */
+export const SHOTS = path.resolve(
+  ROOT,
+  process.env.FEED_TRIGGERS_SCREENSHOTS ?? path.join(os.tmpdir(), 'screenshots'),
+);
+
+/** Each hostile string a person or a registry could put into a shown field. */
+export const HOSTILE = {
+  markup: '<img src=x onerror="window.__pwned=1;alert(1)">',
+  link: 'javascript:window.__pwned=1//',
+  rtl: 'gnp.\u202Eexe.evil',
+};
+/** How the console shows HOSTILE.rtl: the override visible, so nothing after it is reordered. */
+export const RTL_SHOWN = 'gnp.\\u202eexe.evil';
+
+/** The few browser globals the page-side checks use (the test program is type-checked for Node). */
+export interface PageGlobals {
+  __pwned?: number;
+  __sameDocument?: number;
+}
+
+/** The console as `npm run build` makes it (global setup compiles the server only), and the shots folder. */
+export function buildConsole(): void {
+  execFileSync(process.execPath, [path.join(ROOT, 'dist/scripts/build-console.js')], { stdio: 'inherit' });
+  mkdirSync(SHOTS, { recursive: true });
+}
+
+/** axe-core on the page as it is: the serious or critical violations (none expected), and a summary. */
+export async function axeViolations(p: Page): Promise<{ bad: string[]; summary: string }> {
+  const result = await new AxeBuilder({ page: p }).analyze();
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  return {
+    bad: bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`),
+    summary: `${result.passes.length} passes, ${result.violations.length} violations (${bad.length} serious/critical)`,
+  };
+}
+
+export async function shoot(p: Page, name: string, fullPage = true): Promise<void> {
+  await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
+}
+
+/** Signs in with a token on the console at `base`; throws the page's refusal if it shows one. */
+export async function signIn(p: Page, base: string, token: string): Promise<void> {
+  await p.goto(`${base}/console/`);
+  await p.getByLabel('API token').fill(token);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByRole('heading', { name: 'Dashboard' }).or(p.getByRole('alert')).first().waitFor();
+  if (!(await p.getByRole('heading', { name: 'Dashboard' }).isVisible()))
+    throw new Error(`sign-in refused: ${await p.getByRole('alert').first().textContent()}`);
+}
+
+/** Marks the page's document, so a test can prove later that it was not reloaded. */
+export async function markDocument(p: Page): Promise<void> {
+  await p.evaluate(() => {
+    (globalThis as unknown as PageGlobals).__sameDocument = 1;
+  });
+}
+
+/** Whether the document markDocument marked is still the one shown (no reload, no navigation away). */
+export async function sameDocument(p: Page): Promise<boolean> {
+  return p.evaluate(() => (globalThis as unknown as PageGlobals).__sameDocument === 1);
+}
+
+/** Whether anything hostile ran on the page (an onerror, a javascript: link). */
+export async function pwned(p: Page): Promise<boolean> {
+  return p.evaluate(() => (globalThis as unknown as PageGlobals).__pwned !== undefined);
+}
