@@ -552,6 +552,17 @@ export function projectHandlers(
     );
   };
 
+  /** Connections to tenants that do not exist, each naming its field. */
+  const tenantErrors = async (spec: ProjectSpec) => {
+    const connections = spec.tenants ?? [];
+    const missing = new Set(await ledger.tenants.missing(connections.map((c) => c.tenant)));
+    return connections.flatMap((c, i) =>
+      missing.has(c.tenant)
+        ? [{ field: `tenants.${i}.tenant`, message: `no tenant named "${c.tenant}" (PUT /tenants/${c.tenant} first)` }]
+        : [],
+    );
+  };
+
   const saveProject: RequestHandler = async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const body =
@@ -568,7 +579,7 @@ export function projectHandlers(
     const query = parseOr400(SaveQuery, req.query, 'query');
     const spec = parseOr400(ProjectSpecSchema, body);
     // Every check runs before anything is saved, and every error found is answered at once.
-    const errors = [...outboundErrors(spec, guard), ...keyErrors(spec)];
+    const errors = [...outboundErrors(spec, guard), ...keyErrors(spec), ...(await tenantErrors(spec))];
     if (spec.name !== name)
       errors.unshift({ field: 'name', message: `"${spec.name}" does not match the path (${name})` });
     const warnings = await feedWarnings(spec, guard, probe, new Set(errors.map((e) => e.field)));

@@ -13,7 +13,8 @@ export interface RemovedBatch {
 /**
  * Applies retention to the ledger, a batch at a time (each one statement, so reads go on between them).
  * A release is removed with what it owns (deliveries, deployments, approvals: the foreign keys cascade);
- * the newest of its channel, one deployed now in an environment (the last successful deployment there),
+ * the newest of its channel, one deployed now in an environment, for any tenant or none (the last
+ * successful deployment there),
  * and one in flight (a deployment scheduled, queued, deploying or retrying; a delivery pending) stay.
  */
 export class RetentionStore {
@@ -57,9 +58,9 @@ export class RetentionStore {
     const active = [...ACTIVE_STATUSES];
     const removed = await sql<{ number: string }>`
       WITH current AS (
-        SELECT DISTINCT ON (environment) release_id FROM deployments
+        SELECT DISTINCT ON (environment, tenant) release_id FROM deployments
         WHERE project_id = ${projectId} AND status = 'succeeded'
-        ORDER BY environment, finished_at DESC, id DESC
+        ORDER BY environment, tenant, finished_at DESC, id DESC
       ), doomed AS (
         SELECT r.id FROM releases r
         WHERE r.project_id = ${projectId} AND r.channel = ${channel} AND r.id < ${boundary.id}
