@@ -120,7 +120,10 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
           id: key,
           source: `feed-triggers/projects/${start.project}`,
           type: 'io.feed-triggers.deployment.requested',
-          subject: laneKey(`${start.release.number}/${start.deployment.environment}`, start.deployment.tenant),
+          subject: laneKey(
+            `${start.release.number}/${start.deployment.environment}`,
+            start.deployment.tenant,
+          ),
           time: start.deployment.queuedAt,
         },
         {
@@ -265,7 +268,10 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       schedule?: DeploymentSchedule;
     }): Promise<Deployment[]> {
       const queued: Deployment[] = [];
-      const lanes: Lane[] = [...input.environments.map((environment) => ({ environment })), ...(input.lanes ?? [])];
+      const lanes: Lane[] = [
+        ...input.environments.map((environment) => ({ environment })),
+        ...(input.lanes ?? []),
+      ];
       for (const { environment, tenant } of lanes) {
         const { deployment } = await store.queue(
           input.releaseId,

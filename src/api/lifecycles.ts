@@ -85,7 +85,7 @@ export const DecisionBody = z
 export const DeploymentParams = ReleaseParams.extend({ environment: SlugSchema });
 export const EnvironmentParams = ProjectParams.extend({ environment: SlugSchema });
 export const CancelQuery = z
-  .object({ tenant: TenantNameSchema.optional().describe("The tenant whose deployment is cancelled") })
+  .object({ tenant: TenantNameSchema.optional().describe('The tenant whose deployment is cancelled') })
   .strict();
 export const EnvironmentHistoryQuery = z
   .object({
@@ -216,7 +216,9 @@ export const LIFECYCLE_ROUTES = defineRoutes({
           lifecycle: z
             .object({
               name: z.string(),
-              phases: z.array(PhaseView).describe('The untenanted deployments’ way (a tenanted project: see tenants)'),
+              phases: z
+                .array(PhaseView)
+                .describe('The untenanted deployments’ way (a tenanted project: see tenants)'),
               tenants: z
                 .array(z.object({ tenant: z.string(), phases: z.array(PhaseView) }))
                 .optional()
@@ -302,7 +304,8 @@ export const LIFECYCLE_ROUTES = defineRoutes({
     path: '/projects/:project/releases/:number/deployments/:environment/cancel',
     access: 'operator',
     temporal: true,
-    summary: "Cancel the release's queued or scheduled deployment to an environment (a tenant's, with ?tenant=)",
+    summary:
+      "Cancel the release's queued or scheduled deployment to an environment (a tenant's, with ?tenant=)",
     tag: 'lifecycles',
     params: DeploymentParams,
     query: CancelQuery,
@@ -370,7 +373,9 @@ export const LIFECYCLE_ROUTES = defineRoutes({
               tenants: z
                 .array(z.object({ tenant: z.string(), ...LaneView }))
                 .optional()
-                .describe('A tenanted project: each tenant connected to the environment, its release and queue'),
+                .describe(
+                  'A tenanted project: each tenant connected to the environment, its release and queue',
+                ),
             }),
           ),
         }),
@@ -664,7 +669,10 @@ export function lifecycleHandlers(
     const fail = (at: string, message: string) =>
       new HttpProblem(422, 'Not allowed by the lifecycle', `${at}: ${message}`, [{ field: at, message }]);
     if (tenantedMode(spec) === 'untenanted')
-      throw fail(field, `project ${spec.name} deploys without tenants (its tenantedDeployments is untenanted)`);
+      throw fail(
+        field,
+        `project ${spec.name} deploys without tenants (its tenantedDeployments is untenanted)`,
+      );
     try {
       return selectTenants(
         spec.tenants ?? [],

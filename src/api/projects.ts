@@ -558,7 +558,12 @@ export function projectHandlers(
     const missing = new Set(await ledger.tenants.missing(connections.map((c) => c.tenant)));
     return connections.flatMap((c, i) =>
       missing.has(c.tenant)
-        ? [{ field: `tenants.${i}.tenant`, message: `no tenant named "${c.tenant}" (PUT /tenants/${c.tenant} first)` }]
+        ? [
+            {
+              field: `tenants.${i}.tenant`,
+              message: `no tenant named "${c.tenant}" (PUT /tenants/${c.tenant} first)`,
+            },
+          ]
         : [],
     );
   };

@@ -15,7 +15,11 @@ const TenantInfo = z.object({
   updatedAt: z.string(),
   projects: z.array(z.string()).describe('Projects that connect the tenant to some of their environments'),
 });
-const specExample = { name: 'acme', description: 'ACME Corp., hosted in Frankfurt', tags: ['region/eu', 'tier/gold'] };
+const specExample = {
+  name: 'acme',
+  description: 'ACME Corp., hosted in Frankfurt',
+  tags: ['region/eu', 'tier/gold'],
+};
 const infoExample = {
   spec: specExample,
   createdBy: 'release-manager',
@@ -88,12 +92,20 @@ export const TENANT_ROUTES = defineRoutes({
     tag: 'tenants',
     params: TenantParams,
     responses: {
-      200: { description: 'Deleted', schema: z.object({ deleted: z.string() }), example: { deleted: 'acme' } },
+      200: {
+        description: 'Deleted',
+        schema: z.object({ deleted: z.string() }),
+        example: { deleted: 'acme' },
+      },
       404: notFound('tenant'),
       409: {
         description: 'A project still connects it',
         schema: Problem,
-        example: problemExample(409, 'Conflict', 'tenant acme is connected to shop: disconnect it there first'),
+        example: problemExample(
+          409,
+          'Conflict',
+          'tenant acme is connected to shop: disconnect it there first',
+        ),
       },
     },
   },
@@ -118,9 +130,12 @@ export function tenantHandlers(store: TenantStore): Handlers<typeof TENANT_ROUTE
       req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { name, ...req.body } : req.body;
     const spec = parseOr400(TenantSpecSchema, body);
     if (spec.name !== name)
-      throw new HttpProblem(400, 'Invalid request', `name: "${spec.name}" does not match the path (${name})`, [
-        { field: 'name', message: `"${spec.name}" does not match the path (${name})` },
-      ]);
+      throw new HttpProblem(
+        400,
+        'Invalid request',
+        `name: "${spec.name}" does not match the path (${name})`,
+        [{ field: 'name', message: `"${spec.name}" does not match the path (${name})` }],
+      );
     let result;
     try {
       result = await store.save(spec, principalOf(res)?.name ?? 'anonymous');

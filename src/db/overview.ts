@@ -73,7 +73,9 @@ export async function environmentsOverview(db: Kysely<Schema>): Promise<ProjectO
     ORDER BY d.project_id, d.environment, d.finished_at DESC, d.id DESC`.execute(db);
   const inFlight = await sql<{ project_id: number; environment: string; n: number }>`
     SELECT project_id, environment, count(*)::int AS n FROM deployments
-    WHERE status IN ('queued', 'deploying', 'retrying') AND tenant = '' GROUP BY project_id, environment`.execute(db);
+    WHERE status IN ('queued', 'deploying', 'retrying') AND tenant = '' GROUP BY project_id, environment`.execute(
+    db,
+  );
   const newest = await sql<{ project_id: number; number: string; channel: string; created_at: Date }>`
     SELECT DISTINCT ON (project_id) project_id, number, channel, created_at FROM releases
     ORDER BY project_id, id DESC`.execute(db);

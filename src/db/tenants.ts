@@ -41,7 +41,8 @@ export class TenantStore {
       .execute();
     const byTenant = new Map<string, string[]>();
     for (const row of rows)
-      for (const c of row.spec.tenants ?? []) byTenant.set(c.tenant, [...(byTenant.get(c.tenant) ?? []), row.name]);
+      for (const c of row.spec.tenants ?? [])
+        byTenant.set(c.tenant, [...(byTenant.get(c.tenant) ?? []), row.name]);
     return byTenant;
   }
 
@@ -66,13 +67,21 @@ export class TenantStore {
   /** The names among `names` that are no tenant. */
   async missing(names: readonly string[]): Promise<string[]> {
     if (names.length === 0) return [];
-    const rows = await this.db.selectFrom('tenants').select('name').where('name', 'in', [...names]).execute();
+    const rows = await this.db
+      .selectFrom('tenants')
+      .select('name')
+      .where('name', 'in', [...names])
+      .execute();
     const known = new Set(rows.map((r) => r.name));
     return names.filter((n) => !known.has(n));
   }
 
   /** Creates or replaces a tenant; `changed` is false when it is the same. */
-  async save(spec: TenantSpec, by: string, now = new Date()): Promise<{ created: boolean; changed: boolean }> {
+  async save(
+    spec: TenantSpec,
+    by: string,
+    now = new Date(),
+  ): Promise<{ created: boolean; changed: boolean }> {
     return this.db.transaction().execute(async (trx) => {
       const existing = await trx
         .selectFrom('tenants')
@@ -94,7 +103,13 @@ export class TenantStore {
       }
       await trx
         .insertInto('tenants')
-        .values({ name: spec.name, spec: JSON.stringify(spec), created_by: by, created_at: now, updated_at: now })
+        .values({
+          name: spec.name,
+          spec: JSON.stringify(spec),
+          created_by: by,
+          created_at: now,
+          updated_at: now,
+        })
         .onConflict((oc) => oc.column('name').doUpdateSet({ spec: JSON.stringify(spec), updated_at: now }))
         .execute();
       return { created: !existing, changed: true };

@@ -20,7 +20,9 @@ export function laneKey(environment: string, tenant?: string | null): string {
 /** The lane a key names. */
 export function laneOf(key: string): Lane {
   const slash = key.indexOf('/');
-  return slash < 0 ? { environment: key } : { environment: key.slice(0, slash), tenant: key.slice(slash + 1) };
+  return slash < 0
+    ? { environment: key }
+    : { environment: key.slice(0, slash), tenant: key.slice(slash + 1) };
 }
 
 /** A lane for people: `prod` or `prod for tenant acme`. */

@@ -130,7 +130,8 @@ export function phaseStates(plan: LifecyclePlan, progress: ReleaseProgress): Pha
  * a tenanted plan, those of the untenanted deployments (see `automaticTenantDeployments` for the tenants').
  */
 export function automaticDeployments(plan: LifecyclePlan, progress: ReleaseProgress): string[] {
-  if (plan.tenants) return plan.untenanted ? untenantedDeployments(lanePlan(plan), laneProgress(progress)) : [];
+  if (plan.tenants)
+    return plan.untenanted ? untenantedDeployments(lanePlan(plan), laneProgress(progress)) : [];
   return untenantedDeployments(plan, progress);
 }
 
@@ -241,9 +242,7 @@ export function lifecycleStranded(plan: LifecyclePlan, progress: ReleaseProgress
       progress: laneProgress(progress, tenant),
     }));
     const stranded = lanes.filter((l) => laneStranded(l.plan, l.progress));
-    return (
-      stranded.length > 0 && lanes.every((l) => stranded.includes(l) || laneSettled(l.plan, l.progress))
-    );
+    return stranded.length > 0 && lanes.every((l) => stranded.includes(l) || laneSettled(l.plan, l.progress));
   }
   return laneStranded(plan, progress);
 }
@@ -309,7 +308,11 @@ export function deployRefusal(
   return laneDeployRefusal(plan, progress, environment);
 }
 
-function laneDeployRefusal(plan: LifecyclePlan, progress: ReleaseProgress, environment: string): Refusal | null {
+function laneDeployRefusal(
+  plan: LifecyclePlan,
+  progress: ReleaseProgress,
+  environment: string,
+): Refusal | null {
   const index = plan.phases.findIndex((p) => p.environments.includes(environment));
   if (index < 0)
     return {
@@ -379,7 +382,11 @@ export function approvalRefusal(
   return laneApprovalRefusal(plan, progress, phaseName);
 }
 
-function laneApprovalRefusal(plan: LifecyclePlan, progress: ReleaseProgress, phaseName: string): Refusal | null {
+function laneApprovalRefusal(
+  plan: LifecyclePlan,
+  progress: ReleaseProgress,
+  phaseName: string,
+): Refusal | null {
   const index = plan.phases.findIndex((p) => p.name === phaseName);
   const phase = plan.phases[index];
   if (!phase.approval)

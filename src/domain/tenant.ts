@@ -41,7 +41,8 @@ export const TenantSpecSchema = z
       .superRefine((tags, ctx) => {
         const seen = new Set<string>();
         tags.forEach((tag, i) => {
-          if (seen.has(tag)) ctx.addIssue({ code: 'custom', path: [i], message: `tag "${tag}" is given twice` });
+          if (seen.has(tag))
+            ctx.addIssue({ code: 'custom', path: [i], message: `tag "${tag}" is given twice` });
           seen.add(tag);
         });
       }),

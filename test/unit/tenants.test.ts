@@ -56,7 +56,9 @@ const progress = (
   approvals: Record<string, 'approved' | 'rejected'> = {},
   taken: string[] = [],
 ): ReleaseProgress => ({
-  deployments: Object.fromEntries(Object.entries(deployments).map(([key, status], id) => [key, { id, status }])),
+  deployments: Object.fromEntries(
+    Object.entries(deployments).map(([key, status], id) => [key, { id, status }]),
+  ),
   approvals: Object.fromEntries(
     Object.entries(approvals).map(([key, decision]) => [key, { decision, by: 'rm', comment: 'ok' }]),
   ),
@@ -169,7 +171,12 @@ describe('a project connecting tenants', () => {
         tenants: [{ tenant: 'acme', environments: ['dev'] }],
       });
     expect(issues(git('overlays/{environment}/{tenant}/kustomization.yaml'))).toEqual([]);
-    for (const bad of ['{tenant}/../../x.yaml', '/{tenant}/k.yaml', '.git/{tenant}', 'overlays/{customer}/k.yaml'])
+    for (const bad of [
+      '{tenant}/../../x.yaml',
+      '/{tenant}/k.yaml',
+      '.git/{tenant}',
+      'overlays/{customer}/k.yaml',
+    ])
       expect(issues(git(bad)).map(([field]) => field)).toEqual(['environments.0.targets.0.files.0.path']);
   });
 
@@ -251,19 +258,17 @@ describe('a tenanted release through its lifecycle', () => {
       'prod/globex': 'succeeded',
     } as const;
     expect(lifecycleSettled(plan, progress(all, { prod: 'approved' }))).toBe(false);
-    expect(lifecycleSettled(plan, progress({ ...all, 'prod/initech': 'succeeded' }, { prod: 'approved' }))).toBe(
-      true,
-    );
+    expect(
+      lifecycleSettled(plan, progress({ ...all, 'prod/initech': 'succeeded' }, { prod: 'approved' })),
+    ).toBe(true);
     const { 'prod/globex': _, ...withoutGlobexProd } = all;
-    const p = progress(
-      { ...withoutGlobexProd, 'prod/initech': 'succeeded' },
-      { prod: 'approved' },
-      ['prod/globex'],
-    );
+    const p = progress({ ...withoutGlobexProd, 'prod/initech': 'succeeded' }, { prod: 'approved' }, [
+      'prod/globex',
+    ]);
     expect(lifecycleStranded(plan, p)).toBe(true);
-    expect(lifecycleStranded(plan, progress({ ...withoutGlobexProd }, { prod: 'approved' }, ['prod/globex']))).toBe(
-      false,
-    );
+    expect(
+      lifecycleStranded(plan, progress({ ...withoutGlobexProd }, { prod: 'approved' }, ['prod/globex'])),
+    ).toBe(false);
   });
 
   test('lane keys are the environment for untenanted deployments, environment/tenant for a tenant’s', () => {
