@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createLedgerActivities } from '../../activities/ledger';
 import { ProjectSpecInput } from '../../src/domain/project';
 import { environmentWorkflowId } from '../../workflows/contracts/ids';
 import { startApi, TestApi } from '../support/api';
+import { runCliCapturing } from '../support/cli';
 import { GitServer, startGitServer } from '../support/git-server';
 import { startServer, TestServer } from '../support/http-server';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -271,5 +275,68 @@ describe('tenants', () => {
     ]);
     const listed = await api.request('GET', '/tenants/tnt-kept');
     expect(listed.body.projects).toEqual([name]);
+  });
+
+  test('the CLI applies tenants from a file, approves with --tenant and deploys by --tenant-tag', async () => {
+    const name = 'tnt-cli';
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tnt-cli-'));
+    const cli = (...argv: string[]) =>
+      runCliCapturing(argv, { FEED_TRIGGERS_API_URL: api.url, FEED_TRIGGERS_TOKEN: api.token });
+    try {
+      const file = path.join(dir, 'tenants.yaml');
+      writeFileSync(
+        file,
+        `tenants:
+  - { name: tnt-north, description: North, tags: [region/north] }
+  - { name: tnt-south, description: South, tags: [region/south] }
+projects:
+  - name: ${name}
+    packages:
+      - { name: web, feed: registry.example, package: ${name}/web }
+    environments:
+      - { name: prod, targets: [{ name: hook, type: webhook, url: "${hook.url}/${name}" }] }
+    lifecycles:
+      - { name: standard, phases: [{ name: prod, environments: [prod], approval: true }] }
+    lifecycle: standard
+    tenantedDeployments: tenantedOrUntenanted
+    tenants:
+      - { tenant: tnt-north, environments: [prod] }
+      - { tenant: tnt-south, environments: [prod] }
+`,
+      );
+      const applied = await cli('apply', '-f', file);
+      // (Its feed is never read here: the warning that it cannot be reached is expected.)
+      expect([applied.code, applied.stderr]).toEqual([0, expect.not.stringMatching(/error/i)]);
+      expect(applied.stdout).toContain('tenant/tnt-north created');
+      const number = await release(name, '3.0.0');
+
+      const approved = await cli('approve', name, number, 'prod', '--tenant', 'tnt-north', '-m', 'ok');
+      expect([approved.code, approved.stdout.trim()]).toEqual([
+        0,
+        `approval/${name}/${number}/prod approved by ${(await api.request('GET', '/whoami')).body.name}`,
+      ]);
+      const south = await cli('deploy', name, number, 'prod', '--tenant-tag', 'region/south');
+      expect([south.code, south.stderr.trim()]).toEqual([
+        1,
+        `feed-triggers: POST /projects/${name}/releases/${number}/deployments: 422 tenant tnt-south: phase "prod" needs an approval before anything deploys in it`,
+      ]);
+      const north = await cli('deploy', name, number, 'prod', '--tenant-tag', 'region/north');
+      expect([north.code, north.stdout.trim()]).toEqual([
+        0,
+        `deployment/${name}/${number}/prod/tnt-north queued`,
+      ]);
+      // Both ways: the untenanted deployment needs the approval for all, which tnt-north's is not.
+      const untenanted = await cli('deploy', name, number, 'prod');
+      expect(untenanted.code).toBe(1);
+      await eventually(async () => {
+        const res = await api.request('GET', `/projects/${name}/environments`);
+        const prod = res.body.environments[0];
+        return prod.tenants[0].current?.release === number ? prod : undefined;
+      }, 'tnt-north deployed in prod');
+      const listed = await cli('get', 'tenants');
+      expect(listed.stdout).toMatch(/tnt-north\s+region\/north\s+tnt-cli\s+North/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
