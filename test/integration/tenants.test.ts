@@ -339,4 +339,51 @@ projects:
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('retention keeps a release while it is the current one of any (environment, tenant)', async () => {
+    const name = 'tnt-retained';
+    await saveTenants();
+    const saved = await api.request('PUT', `/projects/${name}`, {
+      name,
+      packages: [{ name: 'web', feed: 'registry.example', package: `${name}/web` }],
+      environments: [
+        { name: 'prod', targets: [{ name: 'hook', type: 'webhook', url: `${hook.url}/${name}` }] },
+      ],
+      lifecycles: [{ name: 'standard', phases: [{ name: 'prod', environments: ['prod'] }] }],
+      lifecycle: 'standard',
+      retention: { keepLast: 1 },
+      tenantedDeployments: 'tenanted',
+      tenants: [
+        { tenant: 'acme', environments: ['prod'] },
+        { tenant: 'globex', environments: ['prod'] },
+      ],
+    });
+    expect(saved.status).toBe(201);
+    const deployed = async (number: string, tenant: string) => {
+      const res = await api.request('POST', `/projects/${name}/releases/${number}/deployments`, {
+        environment: 'prod',
+        tenants: [tenant],
+      });
+      expect(res.status).toBe(202);
+      await eventually(async () => {
+        const lanes = await board(name, 'prod');
+        return lanes[tenant] === number ? true : undefined;
+      }, `${number} deployed for ${tenant}`);
+    };
+    const first = await release(name, '1.0.0');
+    await deployed(first, 'acme');
+    const second = await release(name, '1.1.0');
+    await deployed(second, 'globex');
+    const third = await release(name, '1.2.0');
+    const { id } = (await env.ledger.getProject(name))!;
+    const remove = () => env.ledger.retention.removeBatch(id, 'default', { keepLast: 1 }, 200);
+
+    // Each older release is the current one of a tenant: nothing goes.
+    expect(await remove()).toEqual([]);
+    // Once acme holds the newest, the first is current nowhere and goes; the second stays for globex.
+    await deployed(third, 'acme');
+    expect(await remove()).toEqual([first]);
+    const left = await api.request('GET', `/projects/${name}/releases`);
+    expect(left.body.releases.map((r: { number: string }) => r.number)).toEqual([third, second]);
+  });
 });
