@@ -601,7 +601,7 @@ export function lifecycleHandlers(
       );
     const reason = body.overrideFreeze.reason;
     res.locals.auditDetail = clip(
-      `freeze ${hold.freeze} overridden: ${project} ${number} to ${laneText(body.environment, tenant)}: ${reason}`,
+      `freeze ${hold.freeze} overridden: ${project} ${number} to ${body.environment}${tenant ? ` for tenant ${tenant}` : ''}: ${reason}`,
       500,
     );
     return { freeze: hold.freeze, reason, by: principal.name };

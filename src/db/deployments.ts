@@ -325,7 +325,7 @@ export class DeploymentStore {
         status: 'superseded',
         finished_at: now,
         next_attempt_at: null,
-        error: `a newer release is queued or deployed to ${laneText(environment, tenant)}; deploying an older release needs force`,
+        error: `a newer release is queued or deployed to ${plainLane(environment, tenant)}; deploying an older release needs force`,
       })
       .from('releases as r')
       .whereRef('r.id', '=', 'd.release_id')
@@ -417,7 +417,7 @@ export class DeploymentStore {
         if (current && current.release_id > row.release_id)
           return end(
             'superseded',
-            `release ${current.number} is already deployed to ${laneText(row.environment, row.tenant)}; deploying an older release needs force`,
+            `release ${current.number} is already deployed to ${plainLane(row.environment, row.tenant)}; deploying an older release needs force`,
           );
       }
       await trx
@@ -781,6 +781,11 @@ function ended(
     ...(row.tenant ? { tenant: row.tenant } : {}),
     status,
   };
+}
+
+/** A lane in a sentence, unquoted: `prod`, or `prod for tenant acme`. */
+function plainLane(environment: string, tenant: string): string {
+  return tenant ? `${environment} for tenant ${tenant}` : environment;
 }
 
 /**

@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ManifestSchema } from '../../src/cli/apply';
 import { planFor } from '../../src/domain/deployment';
 import { freezeHold, FreezeSpecSchema } from '../../src/domain/freeze';
 import {
@@ -298,5 +302,25 @@ describe('a freeze scoped to tenants', () => {
   test('a freeze without tenants holds tenanted deployments too', () => {
     const all = FreezeSpecSchema.parse({ ...freeze, tenants: undefined });
     expect(freezeHold([all], 'shop', 'prod', at, 'globex')?.freeze).toBe('acme-audit');
+  });
+});
+
+describe('docs/tenants.md', () => {
+  test('its example is a file apply -f accepts: three tenants, a tenanted project connecting them', () => {
+    const doc = readFileSync(path.resolve(__dirname, '../../docs/tenants.md'), 'utf8');
+    const [file] = [...doc.matchAll(/```yaml\n(tenants:[\s\S]*?)```/g)].map((m) => m[1]);
+    const parsed = ManifestSchema.safeParse(parseYaml(file));
+    expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
+    expect(parsed.data!.tenants.map((t) => t.name)).toEqual(['acme', 'globex', 'initech']);
+    const spec = parsed.data!.projects[0].spec;
+    expect([spec.tenantedDeployments, spec.tenants?.map((c) => c.tenant)]).toEqual([
+      'tenanted',
+      ['acme', 'globex', 'initech'],
+    ]);
+    // Staging fans out to the two tenants connected there; initech waits for prod's approval.
+    expect(automaticTenantDeployments(planFor(spec, 'default')!, progress({}))).toEqual([
+      { environment: 'staging', tenant: 'acme' },
+      { environment: 'staging', tenant: 'globex' },
+    ]);
   });
 });
