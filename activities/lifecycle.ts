@@ -26,6 +26,7 @@ import { tellDeploymentEnded, wakeEnvironmentQueue } from '../workflows/contract
 import { releaseWorkflowId } from '../workflows/contracts/ids';
 import { PROJECT_ATTRIBUTE } from '../workflows/contracts/search-attributes';
 import { withLiveness } from './liveness';
+import { Lane, laneKey } from '../src/domain/lane';
 import { octopusReleaseBody, octopusSpaceUrl } from '../src/targets/octopus';
 import { permanent, webhookRequest } from '../src/targets/webhook';
 
@@ -95,6 +96,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       release: start.release.number,
       channel: start.release.channel,
       environment: start.deployment.environment,
+      ...(start.deployment.tenant ? { tenant: start.deployment.tenant } : {}),
       deployment: start.deployment.id,
       forced: start.deployment.forced,
       requestedBy: start.deployment.requestedBy,
@@ -119,7 +121,10 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
           id: key,
           source: `feed-triggers/projects/${start.project}`,
           type: 'io.feed-triggers.deployment.requested',
-          subject: `${start.release.number}/${start.deployment.environment}`,
+          subject: laneKey(
+            `${start.release.number}/${start.deployment.environment}`,
+            start.deployment.tenant,
+          ),
           time: start.deployment.queuedAt,
         },
         {
@@ -136,11 +141,19 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       throw new Error(message);
     }
     if (target.type === 'octopus') return toOctopus(start, target, key);
+    const tenant = start.deployment.tenant;
     const files = target.files.map((f) => {
       const pkg = start.release.packages.find((p) => p.name === f.package);
       if (!pkg) throw new TargetRefused(`target ${target.name}: the release has no package "${f.package}"`);
+      if (f.path.includes('{tenant}') && !tenant)
+        throw new TargetRefused(
+          `target ${target.name}: ${f.path} names {tenant}, and this deployment has no tenant`,
+        );
       return {
-        path: f.path,
+        // Names are checked slugs; writeBack's repositoryPath checks the filled path again before any use.
+        path: f.path
+          .replaceAll('{environment}', start.deployment.environment)
+          .replaceAll('{tenant}', tenant ?? ''),
         format: f.format,
         image: f.image ?? pkg.package,
         field: f.field,
@@ -153,6 +166,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       .replaceAll('{project}', start.project)
       .replaceAll('{release}', start.release.number)
       .replaceAll('{environment}', start.deployment.environment)
+      .replaceAll('{tenant}', tenant ?? '')
       .replaceAll('{packages}', start.release.packages.map((p) => `${p.name} ${p.tag}`).join('\n'));
     try {
       const result = await writeBack({
@@ -232,9 +246,9 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
     return { type: 'octopus', detail: `deployment ${String(deployed.Id)} of release ${releaseId}` };
   }
 
-  /** Wakes an environment's queue, starting it when it is not running. */
-  async function wake(project: string, environment: string): Promise<void> {
-    await wakeEnvironmentQueue(client, taskQueue, project, environment);
+  /** Wakes an environment's queue (a tenant's there, with `tenant`), starting it when it is not running. */
+  async function wake(project: string, environment: string, tenant?: string): Promise<void> {
+    await wakeEnvironmentQueue(client, taskQueue, project, environment, tenant);
   }
 
   return {
@@ -248,13 +262,18 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       project: string;
       releaseId: number;
       environments: string[];
+      lanes?: Lane[];
       requestedBy: string;
       forced: boolean;
       freezeOverride?: FreezeOverride;
       schedule?: DeploymentSchedule;
     }): Promise<Deployment[]> {
       const queued: Deployment[] = [];
-      for (const environment of input.environments) {
+      const lanes: Lane[] = [
+        ...input.environments.map((environment) => ({ environment })),
+        ...(input.lanes ?? []),
+      ];
+      for (const { environment, tenant } of lanes) {
         const { deployment } = await store.queue(
           input.releaseId,
           environment,
@@ -263,9 +282,10 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
           new Date(),
           input.freezeOverride ?? null,
           input.schedule ?? {},
+          tenant ?? '',
         );
         queued.push(deployment);
-        await wake(input.project, environment);
+        await wake(input.project, environment, tenant);
       }
       return queued;
     },
@@ -277,13 +297,26 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       decision: 'approved' | 'rejected';
       by: string;
       comment: string;
+      tenant?: string;
     }) {
-      return store.decide(input.releaseId, input.phase, input.decision, input.by, input.comment);
+      return store.decide(
+        input.releaseId,
+        input.phase,
+        input.decision,
+        input.by,
+        input.comment,
+        new Date(),
+        input.tenant ?? '',
+      );
     },
 
     /** The deployment an environment's queue runs next (see DeploymentStore.next). */
-    async nextDeployment(input: { project: string; environment: string }): Promise<NextDeployment> {
-      return store.next(input.project, input.environment);
+    async nextDeployment(input: {
+      project: string;
+      environment: string;
+      tenant?: string;
+    }): Promise<NextDeployment> {
+      return store.next(input.project, input.environment, new Date(), input.tenant ?? '');
     },
 
     /**

@@ -44,8 +44,8 @@ const SCHEDULE_PATCH = 'scheduled-deployments-2026-12';
 const FREEZE_RECHECK_MS = 6 * 60 * 60 * 1000;
 
 /**
- * One environment's queue, `environment/<project>/<environment>`: deploys one release at a time, in
- * request order. The ledger holds the queue and decides what is superseded (an older release queued or
+ * One environment's queue, `environment/<project>/<environment>` (a tenant's there:
+ * `environment/<project>/<environment>/<tenant>`): deploys one release at a time, in request order. The ledger holds the queue and decides what is superseded (an older release queued or
  * retrying behind a newer one, or an older release over a newer one already deployed, unless forced); the
  * workflow runs the deployments, waits between attempts while a target is down (a wake, such as a newer
  * release queued or a cancellation, cuts the wait short) and tells each release how its deployment ended.
@@ -62,10 +62,9 @@ export async function environmentQueue(input: EnvironmentQueueInput): Promise<vo
     try {
       await getExternalWorkflowHandle(releaseWorkflowId(input.project, number)).signal(
         deploymentEndedSignal,
-        {
-          environment: input.environment,
-          status,
-        },
+        input.tenant
+          ? { environment: input.environment, tenant: input.tenant, status }
+          : { environment: input.environment, status },
       );
     } catch {
       // The release workflow has ended: the ledger has the status, and a restarted release reads it there.
@@ -73,7 +72,12 @@ export async function environmentQueue(input: EnvironmentQueueInput): Promise<vo
   };
   for (;;) {
     woken = false;
-    const next = await nextDeployment({ project: input.project, environment: input.environment });
+    // A tenant's queue asks for its own deployments; the untenanted queue's request is what it always was.
+    const next = await nextDeployment(
+      input.tenant
+        ? { project: input.project, environment: input.environment, tenant: input.tenant }
+        : { project: input.project, environment: input.environment },
+    );
     if (next.kind === 'gone') return;
     for (const e of next.ended) await tell(e.number, e.status);
     if (next.kind === 'waiting' && patched(SCHEDULE_PATCH)) {

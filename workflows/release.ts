@@ -17,13 +17,20 @@ import { DeliveryStatus, TERMINAL_DELIVERY } from '../src/domain/delivery';
 import {
   approvalRefusal,
   automaticDeployments,
+  automaticTenantDeployments,
   deployRefusal,
   lifecycleSettled,
   lifecycleStranded,
   Refusal,
 } from '../src/domain/lifecycle';
 import { FailureCode } from '../src/domain/failures';
-import { decideUpdate, deliveryEndedSignal, deployUpdate, deploymentEndedSignal } from './contracts/release';
+import {
+  decideUpdate,
+  deliveryEndedSignal,
+  deployTenantsUpdate,
+  deployUpdate,
+  deploymentEndedSignal,
+} from './contracts/release';
 
 const { handOff } = proxyActivities<LedgerActivities>({
   startToCloseTimeout: '30 seconds',
@@ -42,6 +49,8 @@ const LIFECYCLE_RECHECK = '6 hours';
 const LIFECYCLE_PATCH = 'lifecycles';
 /** A release that can no longer progress without a person ends instead of waking every 6 hours. */
 const STRANDED_PATCH = 'release-ends-when-stranded-2026-12';
+/** A tenanted project's automatic phases deploy to each connected tenant. Asked only when one would. */
+const TENANTS_PATCH = 'tenanted-deployments-2026-12';
 const HISTORY_LIMIT = 2000;
 
 /**
@@ -127,11 +136,19 @@ async function promote(input: ReleaseInput, showLines: (lines: string[]) => void
     const refusal = deployRefusal(state.plan, state.progress, environment);
     if (fresh || refusal?.final) refuse(refusal);
   };
-  const checkDecide = (phaseName: string, fresh: boolean) => {
+  const checkDecide = (phaseName: string, fresh: boolean, tenant?: string) => {
     if (state === undefined) return;
     if (!state?.plan) return refuse(NO_LIFECYCLE);
-    const refusal = approvalRefusal(state.plan, state.progress, phaseName);
+    const refusal = approvalRefusal(state.plan, state.progress, phaseName, tenant);
     if (fresh || refusal?.final) refuse(refusal);
+  };
+  const checkTenants = (environment: string, tenants: readonly string[], fresh: boolean) => {
+    if (state === undefined) return;
+    if (!state?.plan) return refuse(NO_LIFECYCLE);
+    for (const tenant of tenants) {
+      const refusal = deployRefusal(state.plan, state.progress, environment, tenant);
+      if (fresh || refusal?.final) refuse(refusal);
+    }
   };
   setHandler(
     deployUpdate,
@@ -155,28 +172,61 @@ async function promote(input: ReleaseInput, showLines: (lines: string[]) => void
     { validator: (req) => checkDeploy(req.environment, false) },
   );
   setHandler(
+    deployTenantsUpdate,
+    async (req) => {
+      await condition(() => state !== undefined);
+      await reload();
+      checkTenants(req.environment, req.tenants, true);
+      const deployments = await queueDeployments({
+        project: input.project,
+        releaseId: input.releaseId,
+        environments: [],
+        lanes: req.tenants.map((tenant) => ({ environment: req.environment, tenant })),
+        requestedBy: req.requestedBy,
+        forced: req.force,
+        ...(req.freezeOverride ? { freezeOverride: req.freezeOverride } : {}),
+        ...(req.schedule ? { schedule: req.schedule } : {}),
+      });
+      await reload();
+      changed = true;
+      return deployments;
+    },
+    {
+      validator: (req) => {
+        if (req.tenants.length === 0 || req.tenants.length > 1000)
+          refuse({ status: 422, message: 'name 1 to 1000 tenants' });
+        checkTenants(req.environment, req.tenants, false);
+      },
+    },
+  );
+  setHandler(
     decideUpdate,
     async (req) => {
       await condition(() => state !== undefined);
       await reload();
-      checkDecide(req.phase, true);
+      checkDecide(req.phase, true, req.tenant);
       const approval = await decidePhase({ releaseId: input.releaseId, ...req });
       await reload();
       changed = true;
       return approval;
     },
-    { validator: (req) => checkDecide(req.phase, false) },
+    { validator: (req) => checkDecide(req.phase, false, req.tenant) },
   );
   await reload();
   for (;;) {
     const current = state;
     if (!current?.plan) return;
     const auto = automaticDeployments(current.plan, current.progress);
-    if (auto.length > 0) {
+    // Tenants' deployments, behind a patch asked only when there are some: an untenanted release's
+    // history is the same as before tenants.
+    const lanes = automaticTenantDeployments(current.plan, current.progress);
+    const withTenants = lanes.length > 0 && patched(TENANTS_PATCH);
+    if (auto.length > 0 || withTenants) {
       await queueDeployments({
         project: input.project,
         releaseId: input.releaseId,
         environments: auto,
+        ...(withTenants ? { lanes } : {}),
         requestedBy: 'lifecycle',
         forced: false,
       });

@@ -10,6 +10,7 @@ import { Feed } from '../feeds/feed';
 import { PROJECT_ROUTES, projectHandlers } from './projects';
 import { lifecycleHandlers, LIFECYCLE_ROUTES } from './lifecycles';
 import { freezeHandlers, FREEZE_ROUTES } from './freezes';
+import { tenantHandlers, TENANT_ROUTES } from './tenants';
 import { ruleHandlers, RULE_ROUTES } from './rules';
 import { triggerHandlers, TRIGGER_ROUTES } from './triggers';
 import { webhookHandlers, WEBHOOK_ROUTES } from './webhooks';
@@ -171,6 +172,7 @@ export function createApp(options: AppOptions): express.Express {
     temporal,
   );
   mountRoutes(app, FREEZE_ROUTES, freezeHandlers(options.client, options.ledger.freezes, log));
+  mountRoutes(app, TENANT_ROUTES, tenantHandlers(options.ledger.tenants));
   mountRoutes(
     app,
     LIFECYCLE_ROUTES,

@@ -28,6 +28,10 @@ const FreezeSpecDoc = z.object({
     .optional(),
   projects: z.array(z.string()).optional().describe('Absent: every project'),
   environments: z.array(z.string()).optional().describe('Absent: every environment'),
+  tenants: z
+    .array(z.string())
+    .optional()
+    .describe("Absent: every deployment; given: those tenants' deployments only"),
 });
 const FreezeInfo = z.object({
   spec: FreezeSpecDoc,

@@ -7,11 +7,29 @@ import { DeploymentRefusal } from '../db/deployments';
 import { DeploymentSchedule, FreezeOverride, planFor } from '../domain/deployment';
 import { clip } from '../domain/size';
 import { FailureCode } from '../domain/failures';
-import { approvalRefusal, deployRefusal, phaseStates, Refusal } from '../domain/lifecycle';
+import {
+  approvalRefusal,
+  deployRefusal,
+  lanePlan,
+  laneProgress,
+  LifecyclePlan,
+  phaseStates,
+  Refusal,
+  ReleaseProgress,
+} from '../domain/lifecycle';
+import { laneText } from '../domain/lane';
+import { ProjectSpec, tenantedMode } from '../domain/project';
+import {
+  MAX_TENANTS,
+  selectTenants,
+  TenantNameSchema,
+  TenantSelectionError,
+  TenantTagSchema,
+} from '../domain/tenant';
 import { SlugSchema } from '../domain/trigger-schema';
 import { nudgeEnvironmentQueue, tellDeploymentEnded, updateRelease } from '../../workflows/contracts/client';
 import { releaseWorkflowId } from '../../workflows/contracts/ids';
-import { decideUpdate, deployUpdate } from '../../workflows/contracts/release';
+import { decideUpdate, deployTenantsUpdate, deployUpdate } from '../../workflows/contracts/release';
 import { principalOf } from './access';
 import { HttpProblem, parseOr400 } from './problem';
 import { withWorkerDeadline } from './workflows';
@@ -40,6 +58,10 @@ export const DeployBody = z
     deployAt: Timestamp.optional(),
     /** Cancelled if it has not started by then (a freeze or a queue ahead of it can delay it). */
     deployAtExpiry: Timestamp.optional(),
+    /** Deploy for these tenants (a tenanted project), each connected to the environment. */
+    tenants: z.array(TenantNameSchema).min(1).max(MAX_TENANTS).optional(),
+    /** Deploy for the connected tenants with these tags (one of each tag set named: Octopus's filter). */
+    tenantTags: z.array(TenantTagSchema).min(1).max(50).optional(),
   })
   .strict()
   .superRefine((b, ctx) => {
@@ -54,12 +76,17 @@ const PAST_TOLERANCE_MS = 60_000;
 export const DecisionBody = z
   .object({
     phase: SlugSchema,
+    /** Decide for one tenant; absent: for every tenant (and the untenanted deployments). */
+    tenant: TenantNameSchema.optional(),
     decision: z.enum(['approve', 'reject']),
     comment: z.string().min(1).max(1000),
   })
   .strict();
 export const DeploymentParams = ReleaseParams.extend({ environment: SlugSchema });
 export const EnvironmentParams = ProjectParams.extend({ environment: SlugSchema });
+export const CancelQuery = z
+  .object({ tenant: TenantNameSchema.optional().describe('The tenant whose deployment is cancelled') })
+  .strict();
 export const EnvironmentHistoryQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -81,6 +108,7 @@ const Deployment = z.object({
   id: z.number().int(),
   release: z.string(),
   environment: z.string(),
+  tenant: z.string().optional().describe('The tenant deployed to; absent for an untenanted deployment'),
   status: DeploymentStatusSchema,
   forced: z.boolean(),
   requestedBy: z.string(),
@@ -128,6 +156,7 @@ const deploymentExample = {
 };
 const Approval = z.object({
   phase: z.string(),
+  tenant: z.string().optional().describe('The tenant decided for; absent: every tenant'),
   decision: z.enum(['approved', 'rejected']),
   by: z.string(),
   comment: z.string(),
@@ -139,6 +168,28 @@ const approvalExample = {
   by: 'release-manager',
   comment: 'QA signed off',
   decidedAt: '2026-11-28T11:00:00.000Z',
+};
+const PhaseView = z.object({
+  name: z.string(),
+  state: z.enum(['locked', 'awaiting-approval', 'rejected', 'open', 'complete']),
+  succeeded: z.number().int(),
+  needed: z.number().int(),
+});
+/** One environment's release and queue: the untenanted deployments', or a tenant's. */
+const LaneView = {
+  current: z
+    .object({
+      release: z.string(),
+      deployment: z.number().int(),
+      deployedAt: z.string().nullable(),
+    })
+    .nullable(),
+  inFlight: z.array(Deployment),
+  latest: Deployment.nullable(),
+  freeze: z
+    .object({ name: z.string(), until: z.string() })
+    .nullable()
+    .describe('The freeze holding deployments here now, and when it ends'),
 };
 const lifecycleRefused = (example: string): ResponseDoc => ({
   description: 'The lifecycle does not allow it (yet); the reason says why, and nothing changed',
@@ -165,14 +216,13 @@ export const LIFECYCLE_ROUTES = defineRoutes({
           lifecycle: z
             .object({
               name: z.string(),
-              phases: z.array(
-                z.object({
-                  name: z.string(),
-                  state: z.enum(['locked', 'awaiting-approval', 'rejected', 'open', 'complete']),
-                  succeeded: z.number().int(),
-                  needed: z.number().int(),
-                }),
-              ),
+              phases: z
+                .array(PhaseView)
+                .describe('The untenanted deployments’ way (a tenanted project: see tenants)'),
+              tenants: z
+                .array(z.object({ tenant: z.string(), phases: z.array(PhaseView) }))
+                .optional()
+                .describe('A tenanted project: each tenant’s own way through the phases'),
             })
             .nullable(),
           deployments: z.array(Deployment),
@@ -209,8 +259,9 @@ export const LIFECYCLE_ROUTES = defineRoutes({
     bodyExample: { environment: 'prod' },
     responses: {
       202: {
-        description: 'Queued (or the deployment already queued or running)',
-        schema: Deployment,
+        description:
+          'Queued (or the deployment already queued or running); with tenants or tenantTags, one deployment per tenant',
+        schema: z.union([Deployment, z.object({ deployments: z.array(Deployment) })]),
         example: {
           ...deploymentExample,
           environment: 'prod',
@@ -253,9 +304,11 @@ export const LIFECYCLE_ROUTES = defineRoutes({
     path: '/projects/:project/releases/:number/deployments/:environment/cancel',
     access: 'operator',
     temporal: true,
-    summary: "Cancel the release's queued or scheduled deployment to an environment",
+    summary:
+      "Cancel the release's queued or scheduled deployment to an environment (a tenant's, with ?tenant=)",
     tag: 'lifecycles',
     params: DeploymentParams,
+    query: CancelQuery,
     responses: {
       200: {
         description: 'Cancelled',
@@ -316,19 +369,13 @@ export const LIFECYCLE_ROUTES = defineRoutes({
             z.object({
               name: z.string(),
               targets: z.array(z.object({ name: z.string(), type: z.string() })),
-              current: z
-                .object({
-                  release: z.string(),
-                  deployment: z.number().int(),
-                  deployedAt: z.string().nullable(),
-                })
-                .nullable(),
-              inFlight: z.array(Deployment),
-              latest: Deployment.nullable(),
-              freeze: z
-                .object({ name: z.string(), until: z.string() })
-                .nullable()
-                .describe('The freeze holding deployments here now, and when it ends'),
+              ...LaneView,
+              tenants: z
+                .array(z.object({ tenant: z.string(), ...LaneView }))
+                .optional()
+                .describe(
+                  'A tenanted project: each tenant connected to the environment, its release and queue',
+                ),
             }),
           ),
         }),
@@ -449,13 +496,24 @@ export function lifecycleHandlers(
     if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
     const environments = await store.environments(project.id, project.spec);
     const now = new Date();
+    const freeze = async (environment: string, tenant?: string) => {
+      const hold = await ledger.freezes.holding(name, environment, now, tenant);
+      return hold && { name: hold.freeze, until: new Date(hold.until).toISOString() };
+    };
     res.json({
       project: name,
       environments: await Promise.all(
-        environments.map(async (e) => {
-          const hold = await ledger.freezes.holding(name, e.name, now);
-          return { ...e, freeze: hold && { name: hold.freeze, until: new Date(hold.until).toISOString() } };
-        }),
+        environments.map(async (e) => ({
+          ...e,
+          freeze: await freeze(e.name),
+          ...(e.tenants
+            ? {
+                tenants: await Promise.all(
+                  e.tenants.map(async (t) => ({ ...t, freeze: await freeze(e.name, t.tenant) })),
+                ),
+              }
+            : {}),
+        })),
       ),
     });
   };
@@ -489,7 +547,22 @@ export function lifecycleHandlers(
       project: name,
       release: number,
       lifecycle:
-        plan && lifecycle ? { name: plan.name, phases: phaseStates(plan, lifecycle.progress) } : null,
+        plan && lifecycle
+          ? {
+              name: plan.name,
+              phases: phaseStates(lanePlan(plan), laneProgress(lifecycle.progress)),
+              ...(plan.tenants
+                ? {
+                    tenants: Object.keys(plan.tenants)
+                      .sort()
+                      .map((tenant) => ({
+                        tenant,
+                        phases: phaseStates(lanePlan(plan, tenant), laneProgress(lifecycle.progress, tenant)),
+                      })),
+                  }
+                : {}),
+            }
+          : null,
       deployments,
       approvals,
     });
@@ -504,10 +577,11 @@ export function lifecycleHandlers(
     project: string,
     number: string,
     body: z.infer<typeof DeployBody>,
+    tenant?: string,
   ): Promise<FreezeOverride | null> => {
     // A scheduled deployment meets the freeze of its time, and waits for its end like an automatic one.
     const at = body.deployAt ? new Date(body.deployAt) : new Date();
-    const hold = await ledger.freezes.holding(project, body.environment, at);
+    const hold = await ledger.freezes.holding(project, body.environment, at, tenant);
     if (!hold) return null;
     const until = new Date(hold.until).toISOString();
     if (!body.overrideFreeze && body.deployAt) return null;
@@ -515,7 +589,7 @@ export function lifecycleHandlers(
       throw refused({
         status: 422,
         message:
-          `freeze "${hold.freeze}" holds deployments of ${project} to "${body.environment}" until ${until}; ` +
+          `freeze "${hold.freeze}" holds deployments of ${project} to ${laneText(body.environment, tenant)} until ${until}; ` +
           'an admin may deploy anyway with "overrideFreeze": { "reason": "…" }',
       });
     const principal = principalOf(res);
@@ -527,7 +601,7 @@ export function lifecycleHandlers(
       );
     const reason = body.overrideFreeze.reason;
     res.locals.auditDetail = clip(
-      `freeze ${hold.freeze} overridden: ${project} ${number} to ${body.environment}: ${reason}`,
+      `freeze ${hold.freeze} overridden: ${project} ${number} to ${body.environment}${tenant ? ` for tenant ${tenant}` : ''}: ${reason}`,
       500,
     );
     return { freeze: hold.freeze, reason, by: principal.name };
@@ -558,6 +632,8 @@ export function lifecycleHandlers(
     if (!project.spec.environments.some((e) => e.name === body.environment))
       throw new HttpProblem(404, 'Not found', `project ${name} has no environment ${body.environment}`);
     const { plan, progress } = await lifecycleOf(stored);
+    const tenants = await tenantsOf(project.spec, body);
+    if (tenants.length > 0) return deployTenants(res, project, stored, body, tenants, plan, progress);
     const refusal = deployRefusal(plan, progress, body.environment);
     if (refusal) throw refused(refusal);
     if (!body.force) {
@@ -583,15 +659,85 @@ export function lifecycleHandlers(
     res.status(202).json(deployment);
   };
 
+  /**
+   * The tenants a request names (by name or by tag), checked against the project: empty for an untenanted
+   * request. A project without tenants refuses tenants; a bad selection is a 422 naming the field.
+   */
+  const tenantsOf = async (spec: ProjectSpec, body: z.infer<typeof DeployBody>): Promise<string[]> => {
+    if (!body.tenants && !body.tenantTags) return [];
+    const field = body.tenants ? 'tenants' : 'tenantTags';
+    const fail = (at: string, message: string) =>
+      new HttpProblem(422, 'Not allowed by the lifecycle', `${at}: ${message}`, [{ field: at, message }]);
+    if (tenantedMode(spec) === 'untenanted')
+      throw fail(
+        field,
+        `project ${spec.name} deploys without tenants (its tenantedDeployments is untenanted)`,
+      );
+    try {
+      return selectTenants(
+        spec.tenants ?? [],
+        body.tenantTags ? await ledger.tenants.specs() : [],
+        body.environment,
+        body,
+      );
+    } catch (err) {
+      if (err instanceof TenantSelectionError) throw fail(err.field, err.message);
+      throw err;
+    }
+  };
+
+  /**
+   * A deployment for each tenant, checked first for every one of them (the lifecycle of each tenant, a newer
+   * release there, a freeze): one refusal refuses the request, and nothing is queued.
+   */
+  async function deployTenants(
+    res: Response,
+    project: { id: number; spec: ProjectSpec },
+    stored: Awaited<ReturnType<typeof releaseOf>>['stored'],
+    body: z.infer<typeof DeployBody>,
+    tenants: string[],
+    plan: LifecyclePlan,
+    progress: ReleaseProgress,
+  ): Promise<void> {
+    const name = project.spec.name;
+    let freezeOverride: FreezeOverride | null = null;
+    for (const tenant of tenants) {
+      const refusal = deployRefusal(plan, progress, body.environment, tenant);
+      if (refusal) throw refused(refusal);
+      if (!body.force) {
+        const newer = await store.newerIn(project.id, stored.id, body.environment, tenant);
+        if (newer)
+          throw refused({
+            status: 422,
+            message:
+              `release ${newer.number} is ${newer.status === 'succeeded' ? 'deployed' : newer.status} in ` +
+              `${laneText(body.environment, tenant)}; deploying the older release ${stored.number} there is a rollback: ask with "force": true`,
+          });
+      }
+      freezeOverride = (await freezeCheck(res, name, stored.number, body, tenant)) ?? freezeOverride;
+    }
+    const schedule = scheduleOf(body);
+    const deployments = await update(name, stored, deployTenantsUpdate, {
+      environment: body.environment,
+      tenants,
+      force: body.force,
+      requestedBy: principalOf(res)?.name ?? 'anonymous',
+      ...(freezeOverride ? { freezeOverride } : {}),
+      ...(schedule ? { schedule } : {}),
+    });
+    res.status(202).json({ deployments });
+  }
+
   const decide: RequestHandler = async (req, res) => {
     const { project: name, number } = parseOr400(ReleaseParams, req.params);
     const body = parseOr400(DecisionBody, req.body ?? {});
     const { stored } = await releaseOf(name, number);
     const { plan, progress } = await lifecycleOf(stored);
-    const refusal = approvalRefusal(plan, progress, body.phase);
+    const refusal = approvalRefusal(plan, progress, body.phase, body.tenant);
     if (refusal) throw refused(refusal);
     const approval = await update(name, stored, decideUpdate, {
       phase: body.phase,
+      ...(body.tenant ? { tenant: body.tenant } : {}),
       decision: body.decision === 'approve' ? 'approved' : 'rejected',
       by: principalOf(res)?.name ?? 'anonymous',
       comment: body.comment,
@@ -601,10 +747,11 @@ export function lifecycleHandlers(
 
   const cancelDeployment: RequestHandler = async (req, res) => {
     const { project: name, number, environment } = parseOr400(DeploymentParams, req.params);
+    const { tenant } = parseOr400(CancelQuery, req.query, 'query');
     const { stored } = await releaseOf(name, number);
     let deployment;
     try {
-      deployment = await store.cancel(stored.id, environment);
+      deployment = await store.cancel(stored.id, environment, new Date(), tenant ?? '');
     } catch (err) {
       if (err instanceof DeploymentRefusal)
         throw new HttpProblem(err.status, err.status === 404 ? 'Not found' : 'Conflict', err.message);
@@ -613,10 +760,11 @@ export function lifecycleHandlers(
     // The release reads its deployments again (it may be waiting on this one); an ended one has nothing to do.
     await tellDeploymentEnded(client, releaseWorkflowId(name, number), {
       environment,
+      ...(tenant ? { tenant } : {}),
       status: 'cancelled',
     }).catch(() => undefined);
     // A queue waiting to retry the cancelled deployment moves on now rather than at its next attempt.
-    await nudgeEnvironmentQueue(client, name, environment).catch(() => undefined);
+    await nudgeEnvironmentQueue(client, name, environment, tenant).catch(() => undefined);
     res.json(deployment);
   };
 

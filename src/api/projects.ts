@@ -564,6 +564,22 @@ export function projectHandlers(
     );
   };
 
+  /** Connections to tenants that do not exist, each naming its field. */
+  const tenantErrors = async (spec: ProjectSpec) => {
+    const connections = spec.tenants ?? [];
+    const missing = new Set(await ledger.tenants.missing(connections.map((c) => c.tenant)));
+    return connections.flatMap((c, i) =>
+      missing.has(c.tenant)
+        ? [
+            {
+              field: `tenants.${i}.tenant`,
+              message: `no tenant named "${c.tenant}" (PUT /tenants/${c.tenant} first)`,
+            },
+          ]
+        : [],
+    );
+  };
+
   const saveProject: RequestHandler = async (req, res) => {
     const { project: name } = parseOr400(ProjectParams, req.params);
     const body =
@@ -583,6 +599,7 @@ export function projectHandlers(
     const errors = [
       ...outboundErrors(spec, guard),
       ...keyErrors(spec, { keys: guard.signatureKeys, roots: guard.trustedRoots }),
+      ...(await tenantErrors(spec)),
     ];
     if (spec.name !== name)
       errors.unshift({ field: 'name', message: `"${spec.name}" does not match the path (${name})` });

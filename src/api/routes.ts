@@ -8,6 +8,7 @@ import { PROJECT_ROUTES } from './projects';
 import { RECEIVER_ROUTES } from './receivers';
 import { RouteRule, RouteSpec } from './route';
 import { RULE_ROUTES } from './rules';
+import { TENANT_ROUTES } from './tenants';
 import { TRIGGER_ROUTES } from './triggers';
 import { WEBHOOK_ROUTES } from './webhooks';
 
@@ -28,6 +29,7 @@ export const ROUTES: readonly RouteSpec[] = [
   PROJECT_ROUTES,
   LIFECYCLE_ROUTES,
   FREEZE_ROUTES,
+  TENANT_ROUTES,
   TRIGGER_ROUTES,
   CONSOLE_ROUTES,
 ].flatMap((table) => Object.values(table));

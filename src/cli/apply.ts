@@ -6,6 +6,7 @@ import { ReceiverSpec, ReceiverSpecSchema } from '../receivers/spec';
 import { ProjectSpecSchema } from '../domain/project';
 import { FreezeSpec, FreezeSpecSchema } from '../domain/freeze';
 import { MAX_FREEZES } from '../db/freezes';
+import { MAX_TENANTS, TenantSpec, TenantSpecSchema } from '../domain/tenant';
 import { TriggerSpec } from '../domain/trigger';
 import { SlugSchema, TriggerDescriptionSchema, TriggerSpecSchema } from '../domain/trigger-schema';
 import { ApiClient, ApiError } from './api-client';
@@ -98,6 +99,8 @@ export const ManifestSchema = z
     receivers: z.array(ReceiverSpecSchema).max(100).default([]),
     /** Deployment freezes: created or replaced by name; with --prune, others are deleted. */
     freezes: z.array(FreezeSpecSchema).max(MAX_FREEZES).default([]),
+    /** Tenants: created or replaced by name before the projects that connect them; with --prune, others are deleted. */
+    tenants: z.array(TenantSpecSchema).max(MAX_TENANTS).default([]),
   })
   .strict();
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -246,6 +249,8 @@ export async function runApply(
     // receivers, a file without freezes leaves them alone, even with --prune.
     if (manifest.freezes.length > 0)
       (await applyFreezes(api, manifest.freezes, values.prune === true)).forEach(out);
+    // Tenants before the projects that connect them (the API refuses a connection to an unknown tenant).
+    for (const spec of manifest.tenants) out(await saveTenant(api, spec));
     // Projects one after another would leave the API idle between requests: all go at once, limited.
     const failures: unknown[] = [];
     const options = { prune: values.prune === true, strict: values.strict === true };
@@ -268,12 +273,40 @@ export async function runApply(
       );
     if (manifest.receivers.length > 0)
       (await applyReceivers(api, manifest.receivers, values.prune === true)).forEach(out);
+    // After the projects, which may have let go of the tenants pruned here. Like freezes, a file without
+    // tenants leaves them alone, even with --prune.
+    if (manifest.tenants.length > 0 && values.prune === true)
+      (await pruneTenants(api, manifest.tenants)).forEach(out);
   } finally {
     if (ticker) {
       clearInterval(ticker);
       report();
     }
   }
+}
+
+/** Saves one tenant by name; the line says whether it was created, changed or the same. */
+async function saveTenant(api: ApiClient, spec: TenantSpec): Promise<string> {
+  const saved = await api.expect<{ created: boolean; changed: boolean }>(
+    'PUT',
+    `/tenants/${spec.name}`,
+    [200, 201],
+    spec,
+  );
+  return `tenant/${spec.name} ${saved.body.created ? 'created' : saved.body.changed ? 'configured' : 'unchanged'}`;
+}
+
+/** Deletes the tenants the file does not list (the API refuses one a project still connects). */
+async function pruneTenants(api: ApiClient, wanted: readonly TenantSpec[]): Promise<string[]> {
+  const lines: string[] = [];
+  const { tenants } = (await api.expect<{ tenants: { spec: { name: string } }[] }>('GET', '/tenants', [200]))
+    .body;
+  for (const t of tenants)
+    if (!wanted.some((w) => w.name === t.spec.name)) {
+      await api.expect('DELETE', `/tenants/${t.spec.name}`, [200]);
+      lines.push(`tenant/${t.spec.name} deleted (not in the file)`);
+    }
+  return lines;
 }
 
 /** Makes the API's freezes match the file's: each saved by name (the API says whether it changed). */

@@ -1,5 +1,6 @@
 import type { Approval, Deployment } from '../domain/deployment';
 import type { FreezeInfo } from '../db/freezes';
+import type { TenantInfo } from '../db/tenants';
 import type { ProjectRelease, ProjectSpec } from '../domain/project';
 import type { PhaseView } from '../domain/lifecycle';
 import type { TriggerState } from '../domain/trigger';
@@ -9,7 +10,7 @@ import { printable, printableJson } from './printable';
 import { decimalCount, parseCommandLine, UsageError } from './usage';
 
 export const GET_USAGE =
-  'usage: feed-triggers get projects|triggers|releases|environments|freezes [--project P] [--channel C] [--limit N] [-o table|json] [--api URL]';
+  'usage: feed-triggers get projects|triggers|releases|environments|freezes|tenants [--project P] [--channel C] [--limit N] [-o table|json] [--api URL]';
 
 const GET_HELP = [
   GET_USAGE,
@@ -20,6 +21,7 @@ const GET_HELP = [
   '  environments  what is deployed where: per project and environment, the release, the state of the',
   '                latest deployment, since when, and what is queued or deploying',
   '  freezes       each deployment freeze: its window in force or next, time zone and scope',
+  '  tenants       each tenant: its tags and the projects connecting it',
   '',
   '  -p, --project P   only this project',
   '  --channel C       releases of this channel only',
@@ -98,7 +100,7 @@ export async function runGet(
   const kind = positionals[0];
   if (
     positionals.length !== 1 ||
-    !['projects', 'triggers', 'releases', 'environments', 'freezes'].includes(kind)
+    !['projects', 'triggers', 'releases', 'environments', 'freezes', 'tenants'].includes(kind)
   )
     throw new UsageError(GET_USAGE);
   const output = values.output ?? 'table';
@@ -175,6 +177,20 @@ export async function runGet(
         `${s.spec.intervalSeconds}s`,
         s.lastPoll ? `${s.lastPoll.at} ${s.lastPoll.outcome}` : '-',
         s.lastRelease?.number ?? '-',
+      ]),
+    );
+  }
+
+  if (kind === 'tenants') {
+    const { tenants } = (await api.expect<{ tenants: TenantInfo[] }>('GET', '/tenants', [200])).body;
+    return emit(
+      tenants,
+      ['NAME', 'TAGS', 'PROJECTS', 'DESCRIPTION'],
+      tenants.map((t) => [
+        t.spec.name,
+        t.spec.tags.join(',') || '-',
+        t.projects.join(',') || '-',
+        t.spec.description || '-',
       ]),
     );
   }

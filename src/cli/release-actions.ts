@@ -11,11 +11,12 @@ const EXIT_CODES =
 /** One line each, for `feed-triggers --help`. */
 export const RELEASE_USAGE: Record<ReleaseCommand, string> = {
   deploy:
-    'usage: feed-triggers deploy PROJECT RELEASE ENVIRONMENT [--at TIME [--expiry TIME]] [--override-freeze REASON] [--api URL]',
-  rollback: 'usage: feed-triggers rollback PROJECT RELEASE ENVIRONMENT [--force] [--api URL]',
-  approve: 'usage: feed-triggers approve PROJECT RELEASE PHASE --comment TEXT [--api URL]',
-  reject: 'usage: feed-triggers reject PROJECT RELEASE PHASE --comment TEXT [--api URL]',
-  cancel: 'usage: feed-triggers cancel PROJECT RELEASE ENVIRONMENT [--api URL]',
+    'usage: feed-triggers deploy PROJECT RELEASE ENVIRONMENT [--tenant NAME]... [--tenant-tag SET/TAG]... [--at TIME [--expiry TIME]] [--override-freeze REASON] [--api URL]',
+  rollback:
+    'usage: feed-triggers rollback PROJECT RELEASE ENVIRONMENT [--tenant NAME]... [--tenant-tag SET/TAG]... [--force] [--api URL]',
+  approve: 'usage: feed-triggers approve PROJECT RELEASE PHASE --comment TEXT [--tenant NAME] [--api URL]',
+  reject: 'usage: feed-triggers reject PROJECT RELEASE PHASE --comment TEXT [--tenant NAME] [--api URL]',
+  cancel: 'usage: feed-triggers cancel PROJECT RELEASE ENVIRONMENT [--tenant NAME] [--api URL]',
 };
 
 const RELEASE_HELP: Record<ReleaseCommand, string> = {
@@ -27,6 +28,8 @@ const RELEASE_HELP: Record<ReleaseCommand, string> = {
     'with --override-freeze REASON, which the deployment and the audit log record.',
     '--at TIME (ISO 8601 with an offset, e.g. 2026-12-07T02:00:00+01:00) schedules it: `scheduled` until then;',
     '--expiry TIME cancels it if it has not started by then (a freeze at that time holds it).',
+    'For a tenanted project, --tenant NAME and --tenant-tag SET/TAG (each repeatable, as in Octopus) pick the',
+    'tenants: one deployment each; tags of one set are alternatives, tags of different sets must all match.',
   ].join('\n'),
   rollback: [
     'Deploys an older release over a newer one in an environment. The API refuses without --force,',
@@ -35,6 +38,7 @@ const RELEASE_HELP: Record<ReleaseCommand, string> = {
   approve: [
     'Approves a lifecycle phase of a release (the phase by its name in the lifecycle), so its',
     'environments can be deployed. A phase is decided once; --comment says why, for the record.',
+    'With --tenant NAME, for that tenant only; without, for every tenant that has no decision of its own.',
   ].join('\n'),
   reject: [
     'Rejects a lifecycle phase of a release: its environments are refused this release from now on.',
@@ -79,6 +83,9 @@ export function releaseRequest(command: ReleaseCommand, args: string[]): Release
         api: { type: 'string' },
         ...(decides ? { comment: { type: 'string', short: 'm' } } : {}),
         ...(command === 'rollback' ? { force: { type: 'boolean' } } : {}),
+        ...(command === 'deploy' || command === 'rollback'
+          ? { tenant: { type: 'string', multiple: true }, 'tenant-tag': { type: 'string', multiple: true } }
+          : { tenant: { type: 'string' } }),
         ...(command === 'deploy'
           ? { 'override-freeze': { type: 'string' }, at: { type: 'string' }, expiry: { type: 'string' } }
           : {}),
@@ -101,7 +108,7 @@ export function releaseRequest(command: ReleaseCommand, args: string[]): Release
     return {
       method: 'POST',
       path: `${releasePath}/approvals`,
-      body: { phase: third, decision: command, comment },
+      body: { phase: third, decision: command, comment, ...(values.tenant ? { tenant: values.tenant } : {}) },
       ok: 201,
       api,
       subject: `approval/${project}/${release}/${third}`,
@@ -113,13 +120,17 @@ export function releaseRequest(command: ReleaseCommand, args: string[]): Release
   if (command === 'cancel')
     return {
       method: 'POST',
-      path: `${releasePath}/deployments/${environment}/cancel`,
+      path:
+        `${releasePath}/deployments/${environment}/cancel` +
+        (values.tenant ? `?tenant=${encodeURIComponent(values.tenant as string)}` : ''),
       ok: 200,
       api,
       subject,
       positionals,
     };
   const override = values['override-freeze'] as string | undefined;
+  // The options of deploy and rollback differ from those of cancel: read as the parser gave them.
+  const tenantTags = (values as Record<string, unknown>)['tenant-tag'] as string[] | undefined;
   if (override !== undefined && override.trim() === '')
     throw new UsageError(`--override-freeze needs a REASON, for the record; ${RELEASE_USAGE[command]}`);
   return {
@@ -131,6 +142,8 @@ export function releaseRequest(command: ReleaseCommand, args: string[]): Release
       ...(override !== undefined ? { overrideFreeze: { reason: override } } : {}),
       ...(values.at !== undefined ? { deployAt: values.at } : {}),
       ...(values.expiry !== undefined ? { deployAtExpiry: values.expiry } : {}),
+      ...(values.tenant ? { tenants: values.tenant } : {}),
+      ...(tenantTags ? { tenantTags } : {}),
     },
     ok: 202,
     api,
@@ -150,7 +163,7 @@ export async function runReleaseCommand(
   const api = ApiClient.fromEnv(request.api, env);
   let answer;
   try {
-    answer = await api.expect<Deployment & Approval>(
+    answer = await api.expect<Deployment & Approval & { deployments?: Deployment[] }>(
       request.method,
       request.path,
       [request.ok],
@@ -169,11 +182,22 @@ export async function runReleaseCommand(
   const body = answer.body;
   if (command === 'approve' || command === 'reject')
     return out(`${subject} ${printable(String(body.decision))} by ${printable(String(body.by))}`);
+  // A tenanted request: one line per tenant's deployment.
+  if (body.deployments) {
+    for (const d of body.deployments)
+      out(`${subject}/${printable(String(d.tenant))} ${deploymentLine(d, command)}`);
+    return;
+  }
+  out(`${subject} ${deploymentLine(body, command)}`);
+}
+
+/** A deployment's status as the success line shows it: `queued`, `scheduled for …`, `(forced)`, `(through freeze …)`. */
+function deploymentLine(body: Deployment, command: ReleaseCommand): string {
   // Forced is how a deployment was asked for; a cancel's answer is that deployment, but the news is the cancel.
   const forced = body.forced && command !== 'cancel' ? ' (forced)' : '';
   const through = body.freezeOverride
     ? ` (through freeze ${printable(String(body.freezeOverride.freeze))})`
     : '';
   const when = body.status === 'scheduled' && body.deployAt ? ` for ${printable(String(body.deployAt))}` : '';
-  out(`${subject} ${printable(String(body.status))}${when}${forced}${through}`);
+  return `${printable(String(body.status))}${when}${forced}${through}`;
 }

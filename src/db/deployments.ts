@@ -1,5 +1,5 @@
 import { Kysely, Selectable, sql, Transaction } from 'kysely';
-import { ProjectSpec } from '../domain/project';
+import { ProjectSpec, tenantedMode } from '../domain/project';
 import {
   ACTIVE_STATUSES,
   ApprovalState,
@@ -20,9 +20,10 @@ import type {
 } from '../domain/deployment';
 import { planFor } from '../domain/deployment';
 import { clip } from '../domain/size';
+import { laneKey, laneText } from '../domain/lane';
 import { countDeploymentsEnded } from '../observability/metrics';
 import { FreezeStore } from './freezes';
-import { DeploymentsTable, Schema } from './schema';
+import { ApprovalsTable, DeploymentsTable, Schema } from './schema';
 
 type Db = Kysely<Schema> | Transaction<Schema>;
 
@@ -77,10 +78,11 @@ export class DeploymentStore {
     const plan = release.deleted_at === null ? planFor(release.spec, release.channel) : null;
     const latest = await db
       .selectFrom('deployments')
-      .select(['id', 'environment', 'status'])
-      .distinctOn('environment')
+      .select(['id', 'environment', 'tenant', 'status'])
+      .distinctOn(['environment', 'tenant'])
       .where('release_id', '=', releaseId)
       .orderBy('environment')
+      .orderBy('tenant')
       .orderBy('id', 'desc')
       .execute();
     const approvals = await db
@@ -90,7 +92,7 @@ export class DeploymentStore {
       .execute();
     const taken = await db
       .selectFrom('deployments')
-      .select('environment')
+      .select(['environment', 'tenant'])
       .distinct()
       .where('project_id', '=', (qb) =>
         qb.selectFrom('releases').select('project_id').where('id', '=', releaseId),
@@ -106,15 +108,18 @@ export class DeploymentStore {
       plan,
       progress: {
         deployments: Object.fromEntries(
-          latest.map((d): [string, DeploymentState] => [d.environment, { id: d.id, status: d.status }]),
+          latest.map((d): [string, DeploymentState] => [
+            laneKey(d.environment, d.tenant),
+            { id: d.id, status: d.status },
+          ]),
         ),
         approvals: Object.fromEntries(
           approvals.map((a): [string, ApprovalState] => [
-            a.phase,
+            laneKey(a.phase, a.tenant),
             { decision: a.decision, by: a.decided_by, comment: a.comment },
           ]),
         ),
-        taken: taken.map((t) => t.environment).sort(),
+        taken: taken.map((t) => laneKey(t.environment, t.tenant)).sort(),
       },
     };
   }
@@ -131,6 +136,7 @@ export class DeploymentStore {
     now = new Date(),
     freezeOverride: FreezeOverride | null = null,
     schedule: DeploymentSchedule = {},
+    tenant = '',
   ): Promise<{ deployment: Deployment; created: boolean }> {
     const deployAt = schedule.deployAt ? new Date(schedule.deployAt) : null;
     const expiry = schedule.deployAtExpiry ? new Date(schedule.deployAtExpiry) : null;
@@ -151,6 +157,7 @@ export class DeploymentStore {
           project_id: release.project_id,
           release_id: releaseId,
           environment,
+          tenant,
           status: deployAt && deployAt > now ? 'scheduled' : 'queued',
           forced,
           requested_by: requestedBy,
@@ -165,7 +172,7 @@ export class DeploymentStore {
         })
         .onConflict((oc) =>
           oc
-            .columns(['release_id', 'environment'])
+            .columns(['release_id', 'environment', 'tenant'])
             .where('status', 'in', [...ACTIVE_STATUSES])
             .doNothing(),
         )
@@ -177,6 +184,7 @@ export class DeploymentStore {
           : q
               .where('d.release_id', '=', releaseId)
               .where('d.environment', '=', environment)
+              .where('d.tenant', '=', tenant)
               .where('d.status', 'in', [...ACTIVE_STATUSES]),
       );
       return { deployment, created: inserted !== undefined };
@@ -189,7 +197,12 @@ export class DeploymentStore {
    * one queued, deploying, retrying or deployed there are superseded (unless forced); an environment the
    * project no longer has cancels its queue.
    */
-  async next(projectName: string, environment: string, now = new Date()): Promise<NextDeployment> {
+  async next(
+    projectName: string,
+    environment: string,
+    now = new Date(),
+    tenant = '',
+  ): Promise<NextDeployment> {
     // What the transaction learnt of the deployment it chose, for the freeze check after it.
     const chosen: { overridden: boolean; expiry: Date | null } = { overridden: true, expiry: null };
     const next = await this.db.transaction().execute(async (trx): Promise<NextDeployment> => {
@@ -201,35 +214,30 @@ export class DeploymentStore {
         .forUpdate()
         .executeTakeFirst();
       if (!project) return { kind: 'gone' };
-      const exists = project.spec.environments.some((e) => e.name === environment);
-      if (!exists) {
-        const ended = await this.endQueued(
-          trx,
-          project.id,
-          environment,
-          'cancelled',
-          'the environment was removed',
-          now,
-        );
+      const gone = laneGone(project.spec, environment, tenant);
+      if (gone) {
+        const ended = await this.endQueued(trx, project.id, environment, tenant, 'cancelled', gone, now);
         return { kind: 'idle', ended };
       }
-      const expired = await this.expire(trx, project.id, environment, now);
+      const expired = await this.expire(trx, project.id, environment, tenant, now);
       // Scheduled deployments whose time has come join the queue, in request order.
       await trx
         .updateTable('deployments')
         .set({ status: 'queued' })
         .where('project_id', '=', project.id)
         .where('environment', '=', environment)
+        .where('tenant', '=', tenant)
         .where('status', '=', 'scheduled')
         .where('deploy_at', '<=', now)
         .execute();
-      const ended = [...expired, ...(await this.supersede(trx, project.id, environment, now))];
+      const ended = [...expired, ...(await this.supersede(trx, project.id, environment, tenant, now))];
       const next = await trx
         .selectFrom('deployments as d')
         .innerJoin('releases as r', 'r.id', 'd.release_id')
         .select(['d.id', 'r.number', 'd.freeze_override', 'd.deploy_at_expiry'])
         .where('d.project_id', '=', project.id)
         .where('d.environment', '=', environment)
+        .where('d.tenant', '=', tenant)
         .where('d.status', 'in', [...RUNNING_STATUSES])
         .orderBy(sql`d.status <> 'queued'`, 'desc')
         .orderBy('d.id')
@@ -241,6 +249,7 @@ export class DeploymentStore {
           .select((eb) => eb.fn.min<Date>('deploy_at').as('at'))
           .where('project_id', '=', project.id)
           .where('environment', '=', environment)
+          .where('tenant', '=', tenant)
           .where('status', '=', 'scheduled')
           .executeTakeFirst();
         if (!due?.at) return { kind: 'idle', ended };
@@ -259,7 +268,7 @@ export class DeploymentStore {
     if (next.kind !== 'gone') countDeploymentsEnded(next.ended.map((e) => e.status));
     if (next.kind !== 'deploy' || chosen.overridden) return next;
     // A freeze holds it (unless an admin sent it through): the queue waits for the freeze's end.
-    const hold = await this.freezes.holding(projectName, environment, now);
+    const hold = await this.freezes.holding(projectName, environment, now, tenant || undefined);
     if (!hold) return next;
     // A deployment that expires during the freeze is looked at again when it expires, and cancelled then.
     const expiry = chosen.expiry?.getTime() ?? Infinity;
@@ -279,6 +288,7 @@ export class DeploymentStore {
     trx: Transaction<Schema>,
     projectId: number,
     environment: string,
+    tenant: string,
     now: Date,
   ): Promise<EndedDeployment[]> {
     const rows = await trx
@@ -293,27 +303,35 @@ export class DeploymentStore {
       .whereRef('r.id', '=', 'd.release_id')
       .where('d.project_id', '=', projectId)
       .where('d.environment', '=', environment)
+      .where('d.tenant', '=', tenant)
       .where('d.status', 'in', ['scheduled', 'queued'])
       .where('d.started_at', 'is', null)
       .where('d.deploy_at_expiry', '<=', now)
-      .returning(['r.number', 'd.environment'])
+      .returning(['r.number', 'd.environment', 'd.tenant'])
       .execute();
-    return rows.map((r) => ({ number: r.number, environment: r.environment, status: 'cancelled' as const }));
+    return rows.map((r) => ended(r, 'cancelled'));
   }
 
-  private async supersede(trx: Transaction<Schema>, projectId: number, environment: string, now: Date) {
+  private async supersede(
+    trx: Transaction<Schema>,
+    projectId: number,
+    environment: string,
+    tenant: string,
+    now: Date,
+  ) {
     const rows = await trx
       .updateTable('deployments as d')
       .set({
         status: 'superseded',
         finished_at: now,
         next_attempt_at: null,
-        error: `a newer release is queued or deployed to ${environment}; deploying an older release needs force`,
+        error: `a newer release is queued or deployed to ${plainLane(environment, tenant)}; deploying an older release needs force`,
       })
       .from('releases as r')
       .whereRef('r.id', '=', 'd.release_id')
       .where('d.project_id', '=', projectId)
       .where('d.environment', '=', environment)
+      .where('d.tenant', '=', tenant)
       .where('d.status', 'in', ['queued', 'retrying'])
       .where('d.forced', '=', false)
       .where(({ exists, selectFrom }) =>
@@ -322,20 +340,22 @@ export class DeploymentStore {
             .select(sql`1`.as('one'))
             .whereRef('d2.project_id', '=', 'd.project_id')
             .whereRef('d2.environment', '=', 'd.environment')
+            .whereRef('d2.tenant', '=', 'd.tenant')
             .whereRef('d2.release_id', '>', 'd.release_id')
             // A newer release's scheduled deployment supersedes nothing before its time.
             .where('d2.status', 'in', [...RUNNING_STATUSES, 'succeeded']),
         ),
       )
-      .returning(['r.number', 'd.environment'])
+      .returning(['r.number', 'd.environment', 'd.tenant'])
       .execute();
-    return rows.map((r) => ({ number: r.number, environment: r.environment, status: 'superseded' as const }));
+    return rows.map((r) => ended(r, 'superseded'));
   }
 
   private async endQueued(
     trx: Transaction<Schema>,
     projectId: number,
     environment: string,
+    tenant: string,
     status: 'cancelled',
     error: string,
     now: Date,
@@ -347,10 +367,11 @@ export class DeploymentStore {
       .whereRef('r.id', '=', 'd.release_id')
       .where('d.project_id', '=', projectId)
       .where('d.environment', '=', environment)
+      .where('d.tenant', '=', tenant)
       .where('d.status', 'in', [...ACTIVE_STATUSES])
-      .returning(['r.number', 'd.environment'])
+      .returning(['r.number', 'd.environment', 'd.tenant'])
       .execute();
-    return rows.map((r) => ({ number: r.number, environment: r.environment, status }));
+    return rows.map((r) => ended(r, status));
   }
 
   /**
@@ -390,12 +411,14 @@ export class DeploymentStore {
         return { kind: 'ended' as const, status, number: row.number };
       };
       if (!environment) return end('cancelled', 'the environment was removed');
+      const gone = laneGone(row.spec, row.environment, row.tenant);
+      if (gone) return end('cancelled', gone);
       if (!row.forced) {
-        const current = await this.current(trx, row.project_id, row.environment);
+        const current = await this.current(trx, row.project_id, row.environment, row.tenant);
         if (current && current.release_id > row.release_id)
           return end(
             'superseded',
-            `release ${current.number} is already deployed to ${row.environment}; deploying an older release needs force`,
+            `release ${current.number} is already deployed to ${plainLane(row.environment, row.tenant)}; deploying an older release needs force`,
           );
       }
       await trx
@@ -472,13 +495,14 @@ export class DeploymentStore {
   }
 
   /** The release deployed in an environment now: the last successful deployment there. */
-  private current(db: Db, projectId: number, environment: string) {
+  private current(db: Db, projectId: number, environment: string, tenant = '') {
     return db
       .selectFrom('deployments as d')
       .innerJoin('releases as r', 'r.id', 'd.release_id')
       .select(['d.id', 'd.release_id', 'r.number', 'd.finished_at'])
       .where('d.project_id', '=', projectId)
       .where('d.environment', '=', environment)
+      .where('d.tenant', '=', tenant)
       .where('d.status', '=', 'succeeded')
       .orderBy('d.finished_at', 'desc')
       .orderBy('d.id', 'desc')
@@ -494,6 +518,7 @@ export class DeploymentStore {
     projectId: number,
     releaseId: number,
     environment: string,
+    tenant = '',
   ): Promise<{ number: string; status: DeploymentStatus } | null> {
     const row = await this.db
       .selectFrom('deployments as d')
@@ -501,6 +526,7 @@ export class DeploymentStore {
       .select(['r.number', 'd.status'])
       .where('d.project_id', '=', projectId)
       .where('d.environment', '=', environment)
+      .where('d.tenant', '=', tenant)
       .where('d.release_id', '>', releaseId)
       .where('d.status', 'in', ['queued', 'deploying', 'retrying', 'succeeded'])
       .orderBy('d.release_id', 'desc')
@@ -561,18 +587,22 @@ export class DeploymentStore {
    * Cancels the release's queued (or retrying, between attempts) deployment to the environment; one
    * deploying now cannot be.
    */
-  async cancel(releaseId: number, environment: string, now = new Date()): Promise<Deployment> {
+  async cancel(releaseId: number, environment: string, now = new Date(), tenant = ''): Promise<Deployment> {
     const cancelled = await this.db.transaction().execute(async (trx) => {
       const active = await trx
         .selectFrom('deployments')
         .select(['id', 'status'])
         .where('release_id', '=', releaseId)
         .where('environment', '=', environment)
+        .where('tenant', '=', tenant)
         .where('status', 'in', [...ACTIVE_STATUSES])
         .forUpdate()
         .executeTakeFirst();
       if (!active)
-        throw new DeploymentRefusal(404, `no deployment of this release to "${environment}" is queued`);
+        throw new DeploymentRefusal(
+          404,
+          `no deployment of this release to ${laneText(environment, tenant)} is queued`,
+        );
       if (active.status === 'deploying')
         throw new DeploymentRefusal(
           409,
@@ -594,32 +624,29 @@ export class DeploymentStore {
     by: string,
     comment: string,
     now = new Date(),
+    tenant = '',
   ): Promise<Approval> {
     await this.db
       .insertInto('approvals')
       .values({
         release_id: releaseId,
         phase,
+        tenant,
         decision,
         decided_by: by,
         comment: clip(comment),
         decided_at: now,
       })
-      .onConflict((oc) => oc.columns(['release_id', 'phase']).doNothing())
+      .onConflict((oc) => oc.columns(['release_id', 'phase', 'tenant']).doNothing())
       .execute();
     const row = await this.db
       .selectFrom('approvals')
       .selectAll()
       .where('release_id', '=', releaseId)
       .where('phase', '=', phase)
+      .where('tenant', '=', tenant)
       .executeTakeFirstOrThrow();
-    return {
-      phase: row.phase,
-      decision: row.decision,
-      by: row.decided_by,
-      comment: row.comment,
-      decidedAt: row.decided_at.toISOString(),
-    };
+    return toApproval(row);
   }
 
   /** A release's deployments (newest first) and approvals. */
@@ -635,13 +662,7 @@ export class DeploymentStore {
       .execute();
     return {
       deployments,
-      approvals: approvals.map((a) => ({
-        phase: a.phase,
-        decision: a.decision,
-        by: a.decided_by,
-        comment: a.comment,
-        decidedAt: a.decided_at.toISOString(),
-      })),
+      approvals: approvals.map(toApproval),
     };
   }
 
@@ -664,33 +685,54 @@ export class DeploymentStore {
     return { deployments, nextCursor: rows.length > limit ? deployments[deployments.length - 1].id : null };
   }
 
-  /** Which release is deployed where (Octopus's dashboard): per environment, the current one and the queue. */
+  /**
+   * Which release is deployed where (Octopus's dashboard): per environment, the current one and the queue of
+   * the untenanted deployments, and for a tenanted project the same for each tenant connected to it.
+   */
   async environments(projectId: number, spec: ProjectSpec) {
+    const lane = async (environment: string, tenant: string) => {
+      const current = await this.current(this.db, projectId, environment, tenant);
+      const inFlight = await this.rows(this.db, (q) =>
+        q
+          .where('d.project_id', '=', projectId)
+          .where('d.environment', '=', environment)
+          .where('d.tenant', '=', tenant)
+          .where('d.status', 'in', [...ACTIVE_STATUSES])
+          .orderBy('d.id'),
+      );
+      const [latest] = await this.rows(this.db, (q) =>
+        q
+          .where('d.project_id', '=', projectId)
+          .where('d.environment', '=', environment)
+          .where('d.tenant', '=', tenant)
+          .orderBy('d.id', 'desc')
+          .limit(1),
+      );
+      return {
+        current: current
+          ? { release: current.number, deployment: current.id, deployedAt: iso(current.finished_at) }
+          : null,
+        inFlight,
+        latest: latest ?? null,
+      };
+    };
+    const tenanted = tenantedMode(spec) !== 'untenanted';
     return Promise.all(
       spec.environments.map(async (env) => {
-        const current = await this.current(this.db, projectId, env.name);
-        const active = await this.rows(this.db, (q) =>
-          q
-            .where('d.project_id', '=', projectId)
-            .where('d.environment', '=', env.name)
-            .where('d.status', 'in', [...ACTIVE_STATUSES])
-            .orderBy('d.id'),
-        );
-        const [latest] = await this.rows(this.db, (q) =>
-          q
-            .where('d.project_id', '=', projectId)
-            .where('d.environment', '=', env.name)
-            .orderBy('d.id', 'desc')
-            .limit(1),
-        );
+        const tenants = tenanted
+          ? (spec.tenants ?? []).filter((c) => c.environments.includes(env.name)).map((c) => c.tenant)
+          : [];
         return {
           name: env.name,
           targets: env.targets.map((t) => ({ name: t.name, type: t.type })),
-          current: current
-            ? { release: current.number, deployment: current.id, deployedAt: iso(current.finished_at) }
-            : null,
-          inFlight: active,
-          latest: latest ?? null,
+          ...(await lane(env.name, '')),
+          ...(tenanted
+            ? {
+                tenants: await Promise.all(
+                  [...tenants].sort().map(async (tenant) => ({ tenant, ...(await lane(env.name, tenant)) })),
+                ),
+              }
+            : {}),
         };
       }),
     );
@@ -702,6 +744,7 @@ function toDeployment(row: Selectable<DeploymentsTable> & { release_number: stri
     id: row.id,
     release: row.release_number,
     environment: row.environment,
+    ...(row.tenant ? { tenant: row.tenant } : {}),
     status: row.status,
     forced: row.forced,
     requestedBy: row.requested_by,
@@ -716,4 +759,46 @@ function toDeployment(row: Selectable<DeploymentsTable> & { release_number: stri
     deployAt: iso(row.deploy_at),
     deployAtExpiry: iso(row.deploy_at_expiry),
   };
+}
+
+function toApproval(row: Selectable<ApprovalsTable>): Approval {
+  return {
+    phase: row.phase,
+    ...(row.tenant ? { tenant: row.tenant } : {}),
+    decision: row.decision,
+    by: row.decided_by,
+    comment: row.comment,
+    decidedAt: row.decided_at.toISOString(),
+  };
+}
+
+/** A deployment the queue ended, for the release to hear of (with its tenant, when it has one). */
+function ended(
+  row: { number: string; environment: string; tenant: string },
+  status: DeploymentStatus,
+): EndedDeployment {
+  return {
+    number: row.number,
+    environment: row.environment,
+    ...(row.tenant ? { tenant: row.tenant } : {}),
+    status,
+  };
+}
+
+/** A lane in a sentence, unquoted: `prod`, or `prod for tenant acme`. */
+function plainLane(environment: string, tenant: string): string {
+  return tenant ? `${environment} for tenant ${tenant}` : environment;
+}
+
+/**
+ * Why deployments to the lane can no longer go, or null: the environment was removed, or the tenant is no
+ * longer connected to it.
+ */
+function laneGone(spec: ProjectSpec, environment: string, tenant: string): string | null {
+  if (!spec.environments.some((e) => e.name === environment)) return 'the environment was removed';
+  if (tenant === '') return null;
+  const connection = (spec.tenants ?? []).find((c) => c.tenant === tenant);
+  return connection?.environments.includes(environment) && tenantedMode(spec) !== 'untenanted'
+    ? null
+    : `tenant ${tenant} is no longer connected to environment "${environment}"`;
 }

@@ -91,14 +91,23 @@ export class FreezeStore {
     return Number(result.numDeletedRows) > 0;
   }
 
-  /** The freeze holding deployments of `project` to `environment` at `now`, and until when; null if none. */
-  async holding(project: string, environment: string, now = new Date()): Promise<FreezeHold | null> {
+  /**
+   * The freeze holding deployments of `project` to `environment` (for `tenant`, when tenanted) at `now`, and
+   * until when; null if none.
+   */
+  async holding(
+    project: string,
+    environment: string,
+    now = new Date(),
+    tenant?: string,
+  ): Promise<FreezeHold | null> {
     const rows = await this.db.selectFrom('freezes').select('spec').execute();
     return freezeHold(
       rows.map((r) => FreezeSpecSchema.parse(r.spec)),
       project,
       environment,
       now.getTime(),
+      tenant,
     );
   }
 }

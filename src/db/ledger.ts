@@ -3,6 +3,7 @@ import { Kysely } from 'kysely';
 import { Schema } from './schema';
 import { DeploymentStore } from './deployments';
 import { FreezeStore } from './freezes';
+import { TenantStore } from './tenants';
 import { RetentionStore } from './retention';
 import { DeliveryStore } from './deliveries';
 import { ProjectStore } from './projects';
@@ -32,6 +33,8 @@ export class Ledger {
   readonly verdicts: VerdictStore;
   /** Deployment freezes: what holds deployments, and until when. */
   readonly freezes: FreezeStore;
+  /** Tenants: customers or regions that projects deploy to separately. */
+  readonly tenants: TenantStore;
   /** Retention: removing the releases the policies let go. */
   readonly retention: RetentionStore;
 
@@ -44,6 +47,7 @@ export class Ledger {
     this.releases = new ReleaseStore(db, this.projects, options);
     this.deliveries = new DeliveryStore(db);
     this.freezes = new FreezeStore(db);
+    this.tenants = new TenantStore(db);
     this.retention = new RetentionStore(db);
     this.deployments = new DeploymentStore(db, this.freezes);
     this.verdicts = new VerdictStore(db);

@@ -362,6 +362,27 @@ const MIGRATIONS: Record<string, Migration> = {
         WHERE status IN ('scheduled', 'queued', 'deploying', 'retrying')`.execute(db);
     },
   },
+  '0017_tenants': {
+    async up(db) {
+      // Tenants, global like Octopus's (a project connects them to environments in its spec). A deployment
+      // and an approval belong to a tenant, or to none (''): untenanted rows keep their meaning and keys.
+      await sql`
+        CREATE TABLE tenants (
+          name text PRIMARY KEY,
+          spec jsonb NOT NULL,
+          created_by text NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL
+        )`.execute(db);
+      await sql`ALTER TABLE deployments ADD COLUMN tenant text NOT NULL DEFAULT ''`.execute(db);
+      await sql`DROP INDEX deployments_one_active`.execute(db);
+      await sql`CREATE UNIQUE INDEX deployments_one_active ON deployments (release_id, environment, tenant)
+        WHERE status IN ('scheduled', 'queued', 'deploying', 'retrying')`.execute(db);
+      await sql`ALTER TABLE approvals ADD COLUMN tenant text NOT NULL DEFAULT ''`.execute(db);
+      await sql`ALTER TABLE approvals DROP CONSTRAINT approvals_pkey`.execute(db);
+      await sql`ALTER TABLE approvals ADD PRIMARY KEY (release_id, phase, tenant)`.execute(db);
+    },
+  },
   '0018_verdict_attestations': {
     async up(db) {
       // A provenance rule's verdict names the attestation (the digest of its DSSE envelope) that passed, so a

@@ -59,6 +59,7 @@ export async function environmentsOverview(db: Kysely<Schema>): Promise<ProjectO
     SELECT DISTINCT ON (d.project_id, d.environment)
       d.project_id, d.environment, r.number, d.status, d.queued_at, d.finished_at, d.error
     FROM deployments d JOIN releases r ON r.id = d.release_id
+    WHERE d.tenant = ''
     ORDER BY d.project_id, d.environment, d.id DESC`.execute(db);
   const current = await sql<{
     project_id: number;
@@ -68,11 +69,13 @@ export async function environmentsOverview(db: Kysely<Schema>): Promise<ProjectO
   }>`
     SELECT DISTINCT ON (d.project_id, d.environment) d.project_id, d.environment, r.number, d.finished_at
     FROM deployments d JOIN releases r ON r.id = d.release_id
-    WHERE d.status = 'succeeded'
+    WHERE d.status = 'succeeded' AND d.tenant = ''
     ORDER BY d.project_id, d.environment, d.finished_at DESC, d.id DESC`.execute(db);
   const inFlight = await sql<{ project_id: number; environment: string; n: number }>`
     SELECT project_id, environment, count(*)::int AS n FROM deployments
-    WHERE status IN ('queued', 'deploying', 'retrying') GROUP BY project_id, environment`.execute(db);
+    WHERE status IN ('queued', 'deploying', 'retrying') AND tenant = '' GROUP BY project_id, environment`.execute(
+    db,
+  );
   const newest = await sql<{ project_id: number; number: string; channel: string; created_at: Date }>`
     SELECT DISTINCT ON (project_id) project_id, number, channel, created_at FROM releases
     ORDER BY project_id, id DESC`.execute(db);
@@ -91,10 +94,10 @@ export async function environmentsOverview(db: Kysely<Schema>): Promise<ProjectO
     SELECT n.id, n.project_id, n.number, n.channel,
       COALESCE((SELECT jsonb_object_agg(d.environment, jsonb_build_object('id', d.id, 'status', d.status))
         FROM (SELECT DISTINCT ON (environment) environment, id, status FROM deployments
-              WHERE release_id = n.id ORDER BY environment, id DESC) d), '{}'::jsonb) AS deployments,
+              WHERE release_id = n.id AND tenant = '' ORDER BY environment, id DESC) d), '{}'::jsonb) AS deployments,
       COALESCE((SELECT jsonb_object_agg(a.phase,
           jsonb_build_object('decision', a.decision, 'by', a.decided_by, 'comment', a.comment))
-        FROM approvals a WHERE a.release_id = n.id), '{}'::jsonb) AS approvals
+        FROM approvals a WHERE a.release_id = n.id AND a.tenant = ''), '{}'::jsonb) AS approvals
     FROM newest n ORDER BY n.id`.execute(db);
   const key = (p: number, e: string) => `${p}\u0000${e}`;
   const latestBy = new Map(latest.rows.map((r) => [key(r.project_id, r.environment), r]));

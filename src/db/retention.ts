@@ -13,7 +13,8 @@ export interface RemovedBatch {
 /**
  * Applies retention to the ledger, a batch at a time (each one statement, so reads go on between them).
  * A release is removed with what it owns (deliveries, deployments, approvals: the foreign keys cascade);
- * the newest of its channel, one deployed now in an environment (the last successful deployment there),
+ * the newest of its channel, one deployed now in an environment, for any tenant or none (the last
+ * successful deployment there),
  * and one in flight (a deployment scheduled, queued, deploying or retrying; a delivery pending) stay.
  */
 export class RetentionStore {
@@ -64,12 +65,13 @@ export class RetentionStore {
     const cutoff =
       policy.keepDays === undefined ? null : new Date(now.getTime() - policy.keepDays * 86_400_000);
     const active = [...ACTIVE_STATUSES];
-    // Not deployed now in an environment (its last successful deployment), nothing in flight.
+    // Not deployed now in an environment for any tenant or none (its last successful deployment there), nothing
+    // in flight.
     const free = sql<boolean>`
       r.id NOT IN (
-        SELECT DISTINCT ON (environment) release_id FROM deployments
+        SELECT DISTINCT ON (environment, tenant) release_id FROM deployments
         WHERE project_id = ${projectId} AND status = 'succeeded'
-        ORDER BY environment, finished_at DESC, id DESC)
+        ORDER BY environment, tenant, finished_at DESC, id DESC)
       AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.release_id = r.id
         AND d.status IN (${sql.join(active)}))
       AND NOT EXISTS (SELECT 1 FROM deliveries l WHERE l.release_id = r.id AND l.status = 'pending')`;

@@ -5,6 +5,7 @@ import type { ReleasedPackage } from '../domain/trigger';
 import type { DeploymentStatus } from '../domain/lifecycle';
 import type { FreezeOverride, TargetOutcome } from '../domain/deployment';
 import type { FreezeSpec } from '../domain/freeze';
+import type { TenantSpec } from '../domain/tenant';
 
 /** A timestamp column: read as a Date, written as a Date or an ISO string. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -148,6 +149,17 @@ export interface DeploymentsTable {
   deploy_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   /** Cancelled if it has not started by this time. */
   deploy_at_expiry: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The tenant deployed to; '' for an untenanted deployment. */
+  tenant: ColumnType<string, string | undefined, string>;
+}
+
+/** A tenant (src/db/tenants.ts). */
+export interface TenantsTable {
+  name: string;
+  spec: ColumnType<TenantSpec, string, string>;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 /** A deployment freeze (src/db/freezes.ts). */
@@ -162,6 +174,8 @@ export interface FreezesTable {
 export interface ApprovalsTable {
   release_id: number;
   phase: string;
+  /** The tenant the decision is for; '' for every tenant (and the untenanted deployments). */
+  tenant: ColumnType<string, string | undefined, string>;
   decision: 'approved' | 'rejected';
   decided_by: string;
   comment: string;
@@ -265,6 +279,7 @@ export interface Schema {
   feed_listings: FeedListingsTable;
   image_verdicts: ImageVerdictsTable;
   freezes: FreezesTable;
+  tenants: TenantsTable;
   package_watches: PackageWatchesTable;
   package_checks: PackageChecksTable;
 }

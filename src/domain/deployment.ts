@@ -3,7 +3,7 @@
  * plan a channel's releases follow. Types and pure functions only: the release workflow imports this module.
  */
 import type { Environment, ProjectSpec } from './project';
-import { lifecycleOf } from './project';
+import { lifecycleOf, tenantedMode } from './project';
 import type { ApprovalState, DeploymentStatus, LifecyclePlan, ReleaseProgress } from './lifecycle';
 import type { ReleasedPackage } from './trigger';
 
@@ -30,6 +30,8 @@ export interface Deployment {
   readonly id: number;
   readonly release: string;
   readonly environment: string;
+  /** The tenant deployed to; absent for an untenanted deployment. */
+  readonly tenant?: string;
   readonly status: DeploymentStatus;
   readonly forced: boolean;
   readonly requestedBy: string;
@@ -59,6 +61,8 @@ export interface DeploymentSchedule {
 
 export interface Approval extends ApprovalState {
   readonly phase: string;
+  /** The tenant it is for; absent: for every tenant (and the untenanted deployments). */
+  readonly tenant?: string;
   readonly decidedAt: string;
 }
 
@@ -77,6 +81,7 @@ export interface ReleaseLifecycle {
 export interface EndedDeployment {
   readonly number: string;
   readonly environment: string;
+  readonly tenant?: string;
   readonly status: DeploymentStatus;
 }
 
@@ -120,7 +125,7 @@ export type DeploymentStart =
 export function planFor(spec: ProjectSpec, channel: string): LifecyclePlan | null {
   const lifecycle = lifecycleOf(spec, channel);
   if (!lifecycle) return null;
-  return {
+  const plan: LifecyclePlan = {
     name: lifecycle.name,
     phases: lifecycle.phases.map((p) => ({
       name: p.name,
@@ -129,5 +134,12 @@ export function planFor(spec: ProjectSpec, channel: string): LifecyclePlan | nul
       minimum: p.minimumEnvironments ?? p.environments.length,
       approval: p.approval,
     })),
+  };
+  const mode = tenantedMode(spec);
+  if (mode === 'untenanted') return plan;
+  return {
+    ...plan,
+    tenants: Object.fromEntries((spec.tenants ?? []).map((c) => [c.tenant, c.environments])),
+    untenanted: mode === 'tenantedOrUntenanted',
   };
 }

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { SlugSchema } from './trigger-schema';
+import { TenantNameSchema } from './tenant';
 import { addDays, daysInMonth, instantOf, isTimeZone, localTimeAt, weekdayOf } from './zoned-time';
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -64,6 +65,8 @@ export const FreezeSpecSchema = z
     projects: z.array(SlugSchema).min(1).max(100).optional(),
     /** The environments (by name, in any covered project) it covers; absent: every environment. */
     environments: z.array(SlugSchema).min(1).max(100).optional(),
+    /** The tenants it covers (their tenanted deployments only); absent: every deployment, tenanted or not. */
+    tenants: z.array(TenantNameSchema).min(1).max(100).optional(),
   })
   .superRefine((f, ctx) => {
     if (f.recurring) {
@@ -153,11 +156,12 @@ export function windowAt(f: FreezeSpec, at: number): FreezeWindow | null {
   return w && w.start <= at ? w : null;
 }
 
-/** Whether the freeze covers deployments of `project` to `environment`. */
-export function freezeScopes(f: FreezeSpec, project: string, environment: string): boolean {
+/** Whether the freeze covers deployments of `project` to `environment` (for `tenant`, when tenanted). */
+export function freezeScopes(f: FreezeSpec, project: string, environment: string, tenant?: string): boolean {
   return (
     (f.projects === undefined || f.projects.includes(project)) &&
-    (f.environments === undefined || f.environments.includes(environment))
+    (f.environments === undefined || f.environments.includes(environment)) &&
+    (f.tenants === undefined || (tenant !== undefined && f.tenants.includes(tenant)))
   );
 }
 
@@ -180,8 +184,9 @@ export function freezeHold(
   project: string,
   environment: string,
   at: number,
+  tenant?: string,
 ): FreezeHold | null {
-  const covering = freezes.filter((f) => freezeScopes(f, project, environment));
+  const covering = freezes.filter((f) => freezeScopes(f, project, environment, tenant));
   let name: string | null = null;
   let until = at;
   let readings = 0;

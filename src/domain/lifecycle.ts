@@ -4,8 +4,10 @@
  * Octopus Deploy's semantics: phases in order; a phase opens when the one before it is complete (enough of
  * its environments hold a successful deployment of the release); an automatic phase deploys to all its
  * environments as soon as it opens; a person may deploy to any environment of an open phase, or redeploy to
- * one of an earlier phase. No schemas here: workflow code imports this module.
+ * one of an earlier phase. A tenanted project's release goes through the phases once per tenant (a lane),
+ * each judged on its own deployments. No schemas here: workflow code imports this module.
  */
+import { Lane, laneOf } from './lane';
 
 /**
  * Attempts at one deployment while a target is down, before it counts as failed: only for environment queues
@@ -50,6 +52,13 @@ export function deployRetryDelayMs(backoff: DeployBackoff, failures: number): nu
 export interface LifecyclePlan {
   readonly name: string;
   readonly phases: readonly PlannedPhase[];
+  /**
+   * A tenanted project's tenants, each with the environments it is connected to: the release progresses
+   * through the phases once per tenant (docs/tenants.md). Absent: an untenanted project.
+   */
+  readonly tenants?: Readonly<Record<string, readonly string[]>>;
+  /** With `tenants`: whether untenanted deployments progress too (`tenantedOrUntenanted`). */
+  readonly untenanted?: boolean;
 }
 
 export interface PlannedPhase {
@@ -72,7 +81,11 @@ export interface ApprovalState {
   readonly comment: string;
 }
 
-/** Where a release stands: its latest deployment in each environment, and the approvals given. */
+/**
+ * Where a release stands: its latest deployment in each environment, and the approvals given. A tenanted
+ * deployment's key is `environment/tenant`, a tenant's approval's `phase/tenant` (see `laneKey`); an
+ * approval keyed by the phase alone is for every tenant.
+ */
 export interface ReleaseProgress {
   readonly deployments: Readonly<Record<string, DeploymentState>>;
   readonly approvals: Readonly<Record<string, ApprovalState>>;
@@ -112,8 +125,29 @@ export function phaseStates(plan: LifecyclePlan, progress: ReleaseProgress): Pha
   return views;
 }
 
-/** Environments an open automatic phase deploys to now: those without any deployment of the release yet. */
+/**
+ * Environments an open automatic phase deploys to now: those without any deployment of the release yet. For
+ * a tenanted plan, those of the untenanted deployments (see `automaticTenantDeployments` for the tenants').
+ */
 export function automaticDeployments(plan: LifecyclePlan, progress: ReleaseProgress): string[] {
+  if (plan.tenants)
+    return plan.untenanted ? untenantedDeployments(lanePlan(plan), laneProgress(progress)) : [];
+  return untenantedDeployments(plan, progress);
+}
+
+/** Each tenant's deployments that its open automatic phases make now, tenants in name order. */
+export function automaticTenantDeployments(plan: LifecyclePlan, progress: ReleaseProgress): Lane[] {
+  return Object.keys(plan.tenants ?? {})
+    .sort()
+    .flatMap((tenant) =>
+      untenantedDeployments(lanePlan(plan, tenant), laneProgress(progress, tenant)).map((environment) => ({
+        environment,
+        tenant,
+      })),
+    );
+}
+
+function untenantedDeployments(plan: LifecyclePlan, progress: ReleaseProgress): string[] {
   const states = phaseStates(plan, progress);
   return plan.phases.flatMap((phase, i) =>
     phase.automatic && (states[i].state === 'open' || states[i].state === 'complete')
@@ -122,8 +156,71 @@ export function automaticDeployments(plan: LifecyclePlan, progress: ReleaseProgr
   );
 }
 
+/**
+ * The lanes a release progresses in: the untenanted one (undefined) unless the project deploys to tenants
+ * only, and one per connected tenant.
+ */
+export function lanesOf(plan: LifecyclePlan): (string | undefined)[] {
+  if (!plan.tenants) return [undefined];
+  return [...(plan.untenanted ? [undefined] : []), ...Object.keys(plan.tenants).sort()];
+}
+
+/**
+ * The plan as one lane sees it: a tenant's phases hold only the environments it is connected to, need at
+ * most as many of them, and a phase with none of them is passed through (complete, nothing to approve).
+ * The untenanted lane (no tenant) sees the plan as it is.
+ */
+export function lanePlan(plan: LifecyclePlan, tenant?: string): LifecyclePlan {
+  if (tenant === undefined) return { name: plan.name, phases: plan.phases };
+  const connected = new Set(plan.tenants?.[tenant] ?? []);
+  return {
+    name: plan.name,
+    phases: plan.phases.map((p) => {
+      const environments = p.environments.filter((e) => connected.has(e));
+      return {
+        ...p,
+        environments,
+        minimum: Math.min(p.minimum, environments.length),
+        approval: p.approval && environments.length > 0,
+      };
+    }),
+  };
+}
+
+/** The progress as one lane sees it: its deployments by environment; a tenant's approvals, or those for all. */
+export function laneProgress(progress: ReleaseProgress, tenant?: string): ReleaseProgress {
+  const own = (key: string): string | null => {
+    const lane = laneOf(key);
+    return lane.tenant === tenant ? lane.environment : null;
+  };
+  const deployments: Record<string, DeploymentState> = {};
+  for (const [key, d] of Object.entries(progress.deployments)) {
+    const env = own(key);
+    if (env !== null) deployments[env] = d;
+  }
+  const approvals: Record<string, ApprovalState> = {};
+  for (const [key, a] of Object.entries(progress.approvals)) {
+    const lane = laneOf(key);
+    if (lane.tenant === undefined) approvals[lane.environment] ??= a;
+    else if (lane.tenant === tenant) approvals[lane.environment] = a;
+  }
+  const taken = (progress.taken ?? []).flatMap((key) => {
+    const env = own(key);
+    return env === null ? [] : [env];
+  });
+  return { deployments, approvals, taken };
+}
+
 /** Every phase complete and nothing of the release queued or deploying: the workflow may end. */
 export function lifecycleSettled(plan: LifecyclePlan, progress: ReleaseProgress): boolean {
+  if (plan.tenants)
+    return lanesOf(plan).every((tenant) =>
+      laneSettled(lanePlan(plan, tenant), laneProgress(progress, tenant)),
+    );
+  return laneSettled(plan, progress);
+}
+
+function laneSettled(plan: LifecyclePlan, progress: ReleaseProgress): boolean {
   const states = phaseStates(plan, progress);
   const inFlight = Object.values(progress.deployments).some((d) => ACTIVE_DEPLOYMENT.has(d.status));
   return (
@@ -138,6 +235,19 @@ export function lifecycleSettled(plan: LifecyclePlan, progress: ReleaseProgress)
  * request (a forced deploy, an approval) starts it again.
  */
 export function lifecycleStranded(plan: LifecyclePlan, progress: ReleaseProgress): boolean {
+  if (plan.tenants) {
+    // Stranded when every lane is settled or stranded, and one is stranded.
+    const lanes = lanesOf(plan).map((tenant) => ({
+      plan: lanePlan(plan, tenant),
+      progress: laneProgress(progress, tenant),
+    }));
+    const stranded = lanes.filter((l) => laneStranded(l.plan, l.progress));
+    return stranded.length > 0 && lanes.every((l) => stranded.includes(l) || laneSettled(l.plan, l.progress));
+  }
+  return laneStranded(plan, progress);
+}
+
+function laneStranded(plan: LifecyclePlan, progress: ReleaseProgress): boolean {
   if (Object.values(progress.deployments).some((d) => ACTIVE_DEPLOYMENT.has(d.status))) return false;
   const states = phaseStates(plan, progress);
   const index = states.findIndex((s) => s.state !== 'complete');
@@ -167,8 +277,38 @@ function blockedBy(plan: LifecyclePlan, states: PhaseView[], index: number): str
   );
 }
 
-/** Why a person may not deploy the release to `environment` now, or null when they may. */
+/**
+ * Why a person may not deploy the release to `environment` (for `tenant`, when given) now, or null when they
+ * may. A tenant's request is judged by its own way through the phases.
+ */
 export function deployRefusal(
+  plan: LifecyclePlan,
+  progress: ReleaseProgress,
+  environment: string,
+  tenant?: string,
+): Refusal | null {
+  if (plan.tenants || tenant !== undefined) {
+    if (tenant === undefined && !plan.untenanted)
+      return {
+        status: 422,
+        message: 'this project deploys to tenants only: name tenants or tenant tags',
+        final: true,
+      };
+    if (tenant !== undefined && !plan.tenants?.[tenant]?.includes(environment))
+      return {
+        status: 422,
+        message: `tenant ${tenant} is not connected to environment "${environment}" of this project`,
+        final: true,
+      };
+    const refusal = laneDeployRefusal(lanePlan(plan, tenant), laneProgress(progress, tenant), environment);
+    return refusal && tenant !== undefined
+      ? { ...refusal, message: `tenant ${tenant}: ${refusal.message}` }
+      : refusal;
+  }
+  return laneDeployRefusal(plan, progress, environment);
+}
+
+function laneDeployRefusal(
   plan: LifecyclePlan,
   progress: ReleaseProgress,
   environment: string,
@@ -207,15 +347,47 @@ export function deployRefusal(
   return null;
 }
 
-/** Why `phase` may not be approved or rejected now, or null. */
+/**
+ * Why `phase` may not be approved or rejected now (for `tenant`, or for every tenant when none is given), or
+ * null. A decision for every tenant stands for each tenant without one of its own.
+ */
 export function approvalRefusal(
+  plan: LifecyclePlan,
+  progress: ReleaseProgress,
+  phaseName: string,
+  tenant?: string,
+): Refusal | null {
+  const index = plan.phases.findIndex((p) => p.name === phaseName);
+  if (index < 0)
+    return { status: 422, message: `lifecycle "${plan.name}" has no phase "${phaseName}"`, final: true };
+  if (tenant !== undefined) {
+    if (!plan.tenants?.[tenant])
+      return { status: 422, message: `tenant ${tenant} is not connected to this project`, final: true };
+    const refusal = laneApprovalRefusal(lanePlan(plan, tenant), laneProgress(progress, tenant), phaseName);
+    return refusal && { ...refusal, message: `tenant ${tenant}: ${refusal.message}` };
+  }
+  if (plan.tenants) {
+    // For every tenant: asked of the phase as configured; tenants' own decisions stay theirs.
+    if (!plan.phases[index].approval)
+      return { status: 422, message: `phase "${phaseName}" does not ask for an approval`, final: true };
+    const given = progress.approvals[phaseName];
+    return given
+      ? {
+          status: 409,
+          message: `phase "${phaseName}" was already ${given.decision} by ${given.by}`,
+          final: true,
+        }
+      : null;
+  }
+  return laneApprovalRefusal(plan, progress, phaseName);
+}
+
+function laneApprovalRefusal(
   plan: LifecyclePlan,
   progress: ReleaseProgress,
   phaseName: string,
 ): Refusal | null {
   const index = plan.phases.findIndex((p) => p.name === phaseName);
-  if (index < 0)
-    return { status: 422, message: `lifecycle "${plan.name}" has no phase "${phaseName}"`, final: true };
   const phase = plan.phases[index];
   if (!phase.approval)
     return { status: 422, message: `phase "${phaseName}" does not ask for an approval`, final: true };

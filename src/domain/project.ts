@@ -13,6 +13,13 @@ import { VersionRuleSchema } from './rule-schema';
 import { jsonBytes, MAX_PROJECT_SPEC_BYTES } from './size';
 import { ReleasedPackage, TriggerChannelView } from './trigger';
 import { PackageRefSchema, SlugSchema } from './trigger-schema';
+import {
+  MAX_TENANTS,
+  TenantConnection,
+  TenantConnectionSchema,
+  TenantedDeployments,
+  TenantedDeploymentsSchema,
+} from './tenant';
 
 /** A name the worker resolves to a secret value from its configuration; the value never enters workflows. */
 export const SecretUseSchema = z.object({ secret: SlugSchema }).strict();
@@ -90,22 +97,38 @@ export const OctopusTargetSchema = OctopusDestinationSchema.omit({ order: true }
   environmentId: z.string().regex(/^Environments-\d+$/, 'an Octopus environment id such as Environments-1'),
 });
 
+/** A path with its placeholders filled by a letter: what it looks like whatever the names put in. */
+function withoutPlaceholders(path: string): string {
+  return path.replaceAll('{environment}', 'e').replaceAll('{tenant}', 't');
+}
+
+/**
+ * A relative path inside the repository: no leading "/", no "..", and `.git` in no part and in no case
+ * (`./.git/HEAD`, `a/.GIT/x`, `.git.`): Git's own files are never targets.
+ */
+export function insideRepository(path: string): boolean {
+  return (
+    !path.startsWith('/') &&
+    !path.split('/').includes('..') &&
+    !path.split('/').some((part) => /^\.git[. ]*$/i.test(part))
+  );
+}
+
 /** Where in a file the version goes: a Kustomize image entry, a Helm values key, or any YAML path. */
 export const GitFileSchema = z
   .object({
+    /** `{environment}` and `{tenant}` are replaced (`overlays/{environment}/{tenant}/kustomization.yaml`). */
     path: z
       .string()
       .min(1)
       .max(512)
-      .regex(/^[A-Za-z0-9._/-]+$/, 'a relative path of letters, digits, ".", "_", "-" and "/"')
-      // `.git` in any part and any case (`./.git/HEAD`, `a/.GIT/x`, `.git.`): Git's own files are never targets.
       .refine(
-        (p) =>
-          !p.startsWith('/') &&
-          !p.split('/').includes('..') &&
-          !p.split('/').some((part) => /^\.git[. ]*$/i.test(part)),
-        { message: 'a path inside the repository (no leading "/", no "..", not under .git)' },
-      ),
+        (p) => /^[A-Za-z0-9._/-]+$/.test(withoutPlaceholders(p)),
+        'a relative path of letters, digits, ".", "_", "-" and "/" (and {environment}, {tenant})',
+      )
+      .refine((p) => insideRepository(withoutPlaceholders(p)), {
+        message: 'a path inside the repository (no leading "/", no "..", not under .git)',
+      }),
     /** `kustomize`: the `images:` entry named like the package's image; `yaml`: the value at `field`. */
     format: z.enum(['kustomize', 'yaml']),
     /** The project's package whose version is written. */
@@ -187,7 +210,7 @@ export const GitTargetSchema = z
       })
       .strict()
       .default({ name: 'feed-triggers', email: 'feed-triggers@localhost' }),
-    /** `{project}`, `{release}`, `{environment}` and `{packages}` are replaced. */
+    /** `{project}`, `{release}`, `{environment}`, `{tenant}` and `{packages}` are replaced. */
     message: z.string().min(1).max(1000).default('Deploy {project} {release} to {environment}\n\n{packages}'),
   })
   .strict()
@@ -408,6 +431,48 @@ function checkLifecycles(
   });
 }
 
+/** Connections name existing environments, each tenant once; only a tenanted project connects tenants. */
+function checkTenants(
+  spec: {
+    environments: Environment[];
+    tenantedDeployments?: TenantedDeployments;
+    tenants?: TenantConnection[];
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const connections = spec.tenants ?? [];
+  if (connections.length > 0 && (spec.tenantedDeployments ?? 'untenanted') === 'untenanted')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tenantedDeployments'],
+      message: 'a project that connects tenants deploys "tenanted" or "tenantedOrUntenanted"',
+    });
+  const environments = new Set(spec.environments.map((e) => e.name));
+  const seen = new Set<string>();
+  connections.forEach((c, i) => {
+    if (seen.has(c.tenant))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tenants', i, 'tenant'],
+        message: `tenant "${c.tenant}" is connected twice`,
+      });
+    seen.add(c.tenant);
+    c.environments.forEach((env, j) => {
+      if (!environments.has(env))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tenants', i, 'environments', j],
+          message: `no environment named "${env}"`,
+        });
+    });
+  });
+}
+
+/** Whether deployments of the project go to tenants (only, or beside the untenanted ones). */
+export function tenantedMode(spec: Pick<ProjectSpec, 'tenantedDeployments'>): TenantedDeployments {
+  return spec.tenantedDeployments ?? 'untenanted';
+}
+
 /** The lifecycle a channel's releases follow, if any. */
 export function lifecycleOf(spec: ProjectSpec, channel: string): Lifecycle | null {
   const name = spec.channels.find((c) => c.name === channel)?.lifecycle ?? spec.lifecycle;
@@ -432,6 +497,10 @@ export const ProjectSpecSchema = z
     lifecycle: SlugSchema.optional(),
     /** How many releases each channel keeps (a channel's own `retention` wins); absent: all of them. */
     retention: RetentionPolicySchema.optional(),
+    /** Deploy without tenants (absent: the default), only to tenants, or both (docs/tenants.md). */
+    tenantedDeployments: TenantedDeploymentsSchema.optional(),
+    /** The tenants this project deploys to, each connected to some of its environments. */
+    tenants: z.array(TenantConnectionSchema).max(MAX_TENANTS).optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -473,6 +542,7 @@ export const ProjectSpecSchema = z
       }
     }
     checkLifecycles(spec, names, ctx);
+    checkTenants(spec, ctx);
     spec.destinations.forEach((d, i) => {
       if (d.type !== 'octopus') return;
       for (const name of Object.keys(d.steps)) {

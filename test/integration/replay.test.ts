@@ -40,7 +40,9 @@ recorded before the ledger moved to the database, which must keep running after 
  * deployment held for a freeze on a timer, the freeze-holds-deployments-2026-12 patch) with
  * `RECORD_FROZEN_HISTORY=1`; environment-scheduled.json (a queue waiting for a scheduled deployment, the
  * scheduled-deployments-2026-12 patch) with `RECORD_SCHEDULED_HISTORY=1`; retention.json (a retention run
- * removing two releases, a statement each, in one round) with `RECORD_RETENTION_HISTORY=1`; trigger-watched.json and
+ * removing two releases, a statement each, in one round) with `RECORD_RETENTION_HISTORY=1`; release-tenants.json
+ * (a tenanted release's automatic phase deploying to two tenants, the tenanted-deployments-2026-12 patch) with
+ * `RECORD_TENANT_HISTORY=1`; trigger-watched.json and
  * watcher.json (a trigger woken by its package's watcher, the package-watchers-2026-12 patch) with
  * `RECORD_WATCHED_HISTORY=1`. Which patch each
  * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
@@ -579,6 +581,59 @@ async function recordScheduled(): Promise<void> {
 }
 
 /**
+ * release-tenants.json: a tenanted project's release whose automatic phase deploys to two tenants, each in a
+ * queue of its own (the tenanted-deployments-2026-12 patch).
+ */
+async function recordTenants(): Promise<void> {
+  const hook = await startServer((_req, res) => void res.writeHead(200).end());
+  const env = await startTestWorker();
+  try {
+    const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
+    for (const tenant of ['acme', 'globex'])
+      await env.ledger.tenants.save({ name: tenant, description: '', tags: [] }, 'recorder');
+    await putProject(env, {
+      name: 'tenanted',
+      packages: [{ name: 'web', feed: 'registry.example', package: 'tenanted/web' }],
+      environments: [{ name: 'dev', targets: [target] }],
+      lifecycles: [{ name: 'standard', phases: [{ name: 'dev', environments: ['dev'], automatic: true }] }],
+      lifecycle: 'standard',
+      tenantedDeployments: 'tenanted',
+      tenants: [
+        { tenant: 'acme', environments: ['dev'] },
+        { tenant: 'globex', environments: ['dev'] },
+      ],
+    });
+    const activities = createLedgerActivities({
+      ledger: env.ledger,
+      client: env.client,
+      taskQueue: env.taskQueue,
+    });
+    const created = await activities.createRelease({
+      project: 'tenanted',
+      request: {
+        channel: 'default',
+        packages: [
+          { name: 'web', feed: 'registry.example', package: 'tenanted/web', tag: '1.0.0', digest: null },
+        ],
+        watched: ['web'],
+        requireLater: true,
+        reason: 'recorded',
+        source: { kind: 'manual' },
+        key: 'tenanted-1.0.0',
+      },
+    });
+    const release = env.client.workflow.getHandle(`release/tenanted/${created.release!.number}`);
+    await release.result();
+    const history = exportHistory(release.workflowId);
+    expect(patchMarkers(history)).toContain('tenanted-deployments-2026-12');
+    writeFileSync(path.join(FIXTURES, 'release-tenants.json'), history);
+  } finally {
+    await env.stop();
+    await hook.close();
+  }
+}
+
+/**
  * retention.json: a retention run (the workflow the hourly schedule starts) that removes two releases of a
  * project keeping one, a statement each (`batch: 1`), in one round: one activity, then the run ends.
  */
@@ -663,6 +718,7 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_WATCHED_HISTORY === '1') await recordWatched();
   if (process.env.RECORD_SCHEDULED_HISTORY === '1') await recordScheduled();
   if (process.env.RECORD_RETENTION_HISTORY === '1') await recordRetention();
+  if (process.env.RECORD_TENANT_HISTORY === '1') await recordTenants();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination-retrying.json',
@@ -673,6 +729,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'environment.json',
     'release-lifecycle.json',
     'release-stranded.json',
+    'release-tenants.json',
     'release.json',
     'retention.json',
     'trigger-announced.json',
@@ -703,6 +760,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed environment.json',
     'replayed release-lifecycle.json',
     'replayed release-stranded.json',
+    'replayed release-tenants.json',
     'replayed release.json',
     'replayed retention.json',
     'replayed trigger-announced.json',

@@ -16,6 +16,7 @@ import type { CreateReleaseRequest, CreateReleaseResult } from '../../src/domain
 import type { VersionRuleInput } from '../../src/domain/rule';
 import type { TriggerChannelView } from '../../src/domain/trigger';
 import type { Precedence } from '../../src/domain/version';
+import type { Lane } from '../../src/domain/lane';
 
 // Polling feeds (activities/poll.ts).
 
@@ -224,6 +225,8 @@ export interface LifecycleActivities {
     project: string;
     releaseId: number;
     environments: string[];
+    /** Tenanted deployments, each to an environment for a tenant. */
+    lanes?: Lane[];
     requestedBy: string;
     forced: boolean;
     /** An admin sends these deployments through the freeze that holds them. */
@@ -238,9 +241,11 @@ export interface LifecycleActivities {
     decision: 'approved' | 'rejected';
     by: string;
     comment: string;
+    /** For one tenant; absent: for every tenant (and the untenanted deployments). */
+    tenant?: string;
   }): Promise<Approval>;
-  /** The deployment an environment's queue runs next. */
-  nextDeployment(input: { project: string; environment: string }): Promise<NextDeployment>;
+  /** The deployment an environment's queue (a tenant's, with `tenant`) runs next. */
+  nextDeployment(input: { project: string; environment: string; tenant?: string }): Promise<NextDeployment>;
   /** Deploys to every target of the environment and records each target's outcome. */
   deploy(input: DeployInput): Promise<DeployResult>;
 }

@@ -208,7 +208,7 @@ export async function updateRelease<Ret, Arg>(
 export async function tellDeploymentEnded(
   client: Client,
   workflowId: string,
-  ended: { environment: string; status: DeploymentStatus },
+  ended: { environment: string; tenant?: string; status: DeploymentStatus },
 ): Promise<void> {
   await client.workflow.getHandle(workflowId).signal(deploymentEndedSignal, ended);
 }
@@ -259,14 +259,15 @@ export async function wakeEnvironmentQueue(
   taskQueue: string,
   project: string,
   environment: string,
+  tenant?: string,
 ): Promise<void> {
   await client.workflow.signalWithStart<EnvironmentQueueWorkflow>('environmentQueue', {
-    workflowId: environmentWorkflowId(project, environment),
+    workflowId: environmentWorkflowId(project, environment, tenant),
     taskQueue,
-    args: [{ project, environment }],
+    args: [tenant ? { project, environment, tenant } : { project, environment }],
     signal: wakeSignal,
     typedSearchAttributes: [{ key: PROJECT_ATTRIBUTE, value: project }],
-    staticSummary: `deployments of ${project} to ${environment}, one at a time`,
+    staticSummary: `deployments of ${project} to ${environment}${tenant ? ` for tenant ${tenant}` : ''}, one at a time`,
   });
 }
 
@@ -275,8 +276,9 @@ export async function nudgeEnvironmentQueue(
   client: Client,
   project: string,
   environment: string,
+  tenant?: string,
 ): Promise<void> {
-  await client.workflow.getHandle(environmentWorkflowId(project, environment)).signal(wakeSignal);
+  await client.workflow.getHandle(environmentWorkflowId(project, environment, tenant)).signal(wakeSignal);
 }
 
 /**

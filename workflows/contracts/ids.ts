@@ -19,9 +19,12 @@ export function destinationWorkflowId(project: string, destination: string): str
   return `destination/${project}/${destination}`;
 }
 
-/** An environment's queue: one deployment at a time, in request order. */
-export function environmentWorkflowId(project: string, environment: string): string {
-  return `environment/${project}/${environment}`;
+/**
+ * An environment's queue: one deployment at a time, in request order. A tenant's deployments there have a
+ * queue of their own, so one tenant's slow deployment never holds another's.
+ */
+export function environmentWorkflowId(project: string, environment: string, tenant?: string): string {
+  return tenant ? `environment/${project}/${environment}/${tenant}` : `environment/${project}/${environment}`;
 }
 
 /** A person's manual release: one workflow per request (`nonce` is random), so two requests never collide. */

@@ -15,7 +15,7 @@ export const wakeSignal = defineSignal('wake');
 
 /** An environment's queue tells a release that its deployment there ended (or a person cancelled one). */
 export const deploymentEndedSignal =
-  defineSignal<[{ environment: string; status: DeploymentStatus }]>('deploymentEnded');
+  defineSignal<[{ environment: string; tenant?: string; status: DeploymentStatus }]>('deploymentEnded');
 
 /** What a person asks of a release: deploy it to an environment (`force` over a newer release: a rollback). */
 export interface DeployRequest {
@@ -29,9 +29,18 @@ export interface DeployRequest {
 }
 export const deployUpdate = defineUpdate<Deployment, [DeployRequest]>('deploy');
 
+/** Deploy the release to an environment for some tenants (by name; the API resolves tenant tags). */
+export interface TenantDeployRequest extends DeployRequest {
+  readonly tenants: readonly string[];
+}
+/** An update of its own: its answer is a deployment per tenant, and old workers never see it. */
+export const deployTenantsUpdate = defineUpdate<Deployment[], [TenantDeployRequest]>('deployTenants');
+
 /** Approve or reject a phase that asks for an approval. */
 export interface DecideRequest {
   readonly phase: string;
+  /** For one tenant; absent: for every tenant (and the untenanted deployments). */
+  readonly tenant?: string;
   readonly decision: 'approved' | 'rejected';
   readonly by: string;
   readonly comment: string;

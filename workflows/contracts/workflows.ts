@@ -53,6 +53,8 @@ export interface DestinationQueueInput {
 export interface EnvironmentQueueInput {
   readonly project: string;
   readonly environment: string;
+  /** A tenant's queue in the environment; absent: the untenanted deployments'. */
+  readonly tenant?: string;
   /** Events after which a run continues as new (tests lower it). */
   readonly historyLimit?: number;
   /** The deployment being retried and its failed attempts in a row (carried across continue-as-new). */
