@@ -358,10 +358,12 @@ export function createPollActivities(
       );
     const repository = repositoryOf(feed, pkg);
     const oci = deps.source.oci;
+    let referrersOf: Promise<Buffer | null> | undefined;
     const reader: ImageReader = {
       manifest: (ref, maxBytes) => oci.manifestBytes(feed, repository, ref, maxBytes, signal),
       blob: (blobDigest, maxBytes) => oci.blobBytes(feed, repository, blobDigest, maxBytes, signal),
-      referrers: (of, maxBytes) => oci.referrers(feed, repository, of, maxBytes, signal),
+      // Read once per digest: signatures, attestations and bundles all look in the same referrers list.
+      referrers: (of, maxBytes) => (referrersOf ??= oci.referrers(feed, repository, of, maxBytes, signal)),
     };
     const remember = async (verdict: Verdict) => {
       metrics.imageVerifications.inc({ outcome: verdict.passed ? 'passed' : 'refused' });

@@ -54,7 +54,8 @@ const StatementSchema = z.object({
   _type: z.string(),
   subject: z.array(z.object({ digest: z.record(z.string(), z.string()) })).max(1000),
   predicateType: z.string().max(512),
-  predicate: z.unknown(),
+  // cosign's bundle signatures state nothing but their subject.
+  predicate: z.unknown().optional(),
 });
 
 const GitSourceSchema = z.union([z.string(), z.object({ uri: z.string() })]);
@@ -129,60 +130,67 @@ export function attestationRefusal(layer: Descriptor): string | null {
 
 const quoted = (value: string) => JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
 
+/** What a signed in-toto statement of this image says, once its signature and subject are checked. */
+export type StatementCheck =
+  | { readonly ok: true; readonly by: SignedBy; readonly predicateType: string; readonly predicate: unknown }
+  | { readonly ok: false; readonly rank: number; readonly reason: string };
+
 /**
- * Checks a DSSE attestation envelope: signed by one of the keys over its exact payload, an in-toto statement
- * whose subject is this digest, SLSA provenance v1 whose builder, source repository and ref match the gate.
+ * Checks a DSSE envelope's signatures (over DSSE's pre-authentication encoding) against the signers, then that
+ * its payload is an in-toto statement one of whose subjects is this digest.
  */
-export function checkAttestation(
-  envelopeBytes: Buffer,
+export function checkSignedStatement(
+  payloadType: string,
+  payload: Buffer,
+  signatures: readonly Buffer[],
+  certificate: string | undefined,
   signers: Signers,
   digest: string,
-  gate: ProvenanceGate,
-  certificate?: string,
-): AttestationCheck {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(envelopeBytes.toString('utf8'));
-  } catch {
-    raw = null;
-  }
-  const envelope = EnvelopeSchema.safeParse(raw);
-  if (!envelope.success) return { ok: false, rank: 0, reason: 'the attestation is not a DSSE envelope' };
-  const { payloadType, signatures } = envelope.data;
+): StatementCheck {
   if (signatures.length === 0) return { ok: false, rank: 1, reason: 'the attestation is unsigned' };
-  const payload = Buffer.from(envelope.data.payload, 'base64');
   const signed = dsse.preAuthEncoding(payloadType, payload);
   let by: SignedBy | string = 'not by a trusted key';
-  for (const s of signatures) {
-    by = signerOf(signed, Buffer.from(s.sig, 'base64'), certificate, signers);
+  for (const signature of signatures) {
+    by = signerOf(signed, signature, certificate, signers);
     if (typeof by !== 'string') break;
   }
   if (typeof by === 'string') return { ok: false, rank: 1, reason: by };
   if (payloadType !== IN_TOTO_PAYLOAD_TYPE)
     return { ok: false, rank: 2, reason: `the attestation's payload is ${quoted(payloadType)}, not in-toto` };
-  let statementRaw: unknown;
+  let raw: unknown;
   try {
-    statementRaw = JSON.parse(payload.toString('utf8'));
+    raw = JSON.parse(payload.toString('utf8'));
   } catch {
-    statementRaw = null;
+    raw = null;
   }
-  const statement = StatementSchema.safeParse(statementRaw);
+  const statement = StatementSchema.safeParse(raw);
   if (!statement.success || !STATEMENT_TYPES.includes(statement.data._type))
     return { ok: false, rank: 2, reason: 'the attestation is not an in-toto statement' };
-  if (statement.data.predicateType !== SLSA_PROVENANCE_V1)
-    return {
-      ok: false,
-      rank: 2,
-      reason: `the attestation is a ${quoted(statement.data.predicateType)}, not SLSA provenance v1`,
-    };
   const hex = digest.replace(/^sha256:/, '');
   if (!statement.data.subject.some((s) => s.digest.sha256 === hex))
     return {
       ok: false,
       rank: 3,
-      reason: 'the provenance is of another image (its subject is not this digest)',
+      reason:
+        statement.data.predicateType === SLSA_PROVENANCE_V1
+          ? 'the provenance is of another image (its subject is not this digest)'
+          : 'signature does not match the image digest',
     };
-  const predicate = SlsaV1Schema.safeParse(statement.data.predicate);
+  return { ok: true, by, predicateType: statement.data.predicateType, predicate: statement.data.predicate };
+}
+
+/** Whether a signed statement's SLSA v1 provenance names the builder, source repository and ref the gate asks. */
+export function checkProvenanceStatement(
+  statement: Extract<StatementCheck, { ok: true }>,
+  gate: ProvenanceGate,
+): AttestationCheck {
+  if (statement.predicateType !== SLSA_PROVENANCE_V1)
+    return {
+      ok: false,
+      rank: 2,
+      reason: `the attestation is a ${quoted(statement.predicateType)}, not SLSA provenance v1`,
+    };
+  const predicate = SlsaV1Schema.safeParse(statement.predicate);
   if (!predicate.success)
     return { ok: false, rank: 2, reason: 'the provenance names no builder id or build definition' };
   const builder = predicate.data.runDetails.builder.id;
@@ -210,5 +218,36 @@ export function checkAttestation(
           : `provenance from ref ${quoted(source.ref)}, not ${gate.ref.text}`,
     };
   const at = source.ref === null ? '' : `@${source.ref}`;
-  return { ok: true, by, summary: `built by ${builder} from ${source.repository}${at}` };
+  return { ok: true, by: statement.by, summary: `built by ${builder} from ${source.repository}${at}` };
+}
+
+/**
+ * Checks a DSSE attestation envelope: signed by one of the keys over its exact payload, an in-toto statement
+ * whose subject is this digest, SLSA provenance v1 whose builder, source repository and ref match the gate.
+ */
+export function checkAttestation(
+  envelopeBytes: Buffer,
+  signers: Signers,
+  digest: string,
+  gate: ProvenanceGate,
+  certificate?: string,
+): AttestationCheck {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(envelopeBytes.toString('utf8'));
+  } catch {
+    raw = null;
+  }
+  const envelope = EnvelopeSchema.safeParse(raw);
+  if (!envelope.success) return { ok: false, rank: 0, reason: 'the attestation is not a DSSE envelope' };
+  const { payloadType, signatures } = envelope.data;
+  const statement = checkSignedStatement(
+    payloadType,
+    Buffer.from(envelope.data.payload, 'base64'),
+    signatures.map((s) => Buffer.from(s.sig, 'base64')),
+    certificate,
+    signers,
+    digest,
+  );
+  return statement.ok ? checkProvenanceStatement(statement, gate) : statement;
 }

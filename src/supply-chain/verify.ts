@@ -6,13 +6,26 @@ import {
   MAX_PAYLOAD_BYTES,
   SIGNATURE_ANNOTATION,
   COSIGN_SIGNATURE_ARTIFACT,
+  Descriptor,
   manifestLayers,
+  Signers,
   referrersOfType,
   SignatureCheck,
   signatureLayers,
 } from './cosign';
 import {
+  bundleLayers,
+  checkBundle,
+  COSIGN_BUNDLE_INDEX_ARTIFACT,
+  COSIGN_SIGN_PREDICATE,
+  MAX_BUNDLE_BYTES,
+  SIGSTORE_BUNDLE_TYPE,
+} from './bundles';
+import {
   AttestationCheck,
+  checkProvenanceStatement,
+  SLSA_PROVENANCE_V1,
+  StatementCheck,
   attestationLayers,
   attestationRefusal,
   checkAttestation,
@@ -83,8 +96,10 @@ export async function checkPlatforms(
 
 /** Where cosign attaches things to an image, and how the referrers API names each kind. */
 const ATTACHED = {
-  sig: { what: 'signature', artifactType: COSIGN_SIGNATURE_ARTIFACT },
-  att: { what: 'attestation', artifactType: COSIGN_ATTESTATION_ARTIFACT },
+  sig: { what: 'signature', artifactType: [COSIGN_SIGNATURE_ARTIFACT] },
+  att: { what: 'attestation', artifactType: [COSIGN_ATTESTATION_ARTIFACT] },
+  // Bundles have no tag of their own: the OCI referrers tag schema's `sha256-<hex>` index lists them.
+  bundle: { what: 'referrers index', artifactType: [SIGSTORE_BUNDLE_TYPE, COSIGN_BUNDLE_INDEX_ARTIFACT] },
 } as const;
 
 /** How signature and attestation reads find referrers, and what they already judged. */
@@ -108,13 +123,14 @@ async function attachedManifests(
 ): Promise<{ manifests: Buffer[]; notes: string[]; evidence: string }> {
   const manifests: Buffer[] = [];
   const notes: string[] = [];
-  const tag = `${digest.replace(':', '-')}.${kind}`;
+  const indexes: Buffer[] = [];
+  const tag = kind === 'bundle' ? digest.replace(':', '-') : `${digest.replace(':', '-')}.${kind}`;
   if (tags.has(tag)) {
+    const max = kind === 'bundle' ? MAX_REFERRERS_BYTES : MAX_SIGNATURE_MANIFEST_BYTES;
     try {
-      manifests.push(await reader.manifest(tag, MAX_SIGNATURE_MANIFEST_BYTES));
+      (kind === 'bundle' ? indexes : manifests).push(await reader.manifest(tag, max));
     } catch (err) {
-      if (tooLarge(err))
-        notes.push(`${ATTACHED[kind].what} manifest larger than ${MAX_SIGNATURE_MANIFEST_BYTES} bytes`);
+      if (tooLarge(err)) notes.push(`${ATTACHED[kind].what} manifest larger than ${max} bytes`);
       else if (!(err instanceof FeedError && err.code === 'NOT_FOUND')) throw err;
     }
   }
@@ -127,11 +143,16 @@ async function attachedManifests(
       if (!tooLarge(err)) throw err;
       notes.push(`referrers list larger than ${MAX_REFERRERS_BYTES} bytes, not read`);
     }
-    const referred = index
-      ? referrersOfType(index, ATTACHED[kind].artifactType, MAX_REFERRED_SIGNATURES)
-      : [];
-    for (const ref of referred)
-      manifests.push(await reader.manifest(ref.digest, MAX_SIGNATURE_MANIFEST_BYTES));
+    if (index) indexes.push(index);
+  }
+  const referred = indexes.flatMap((index) =>
+    ATTACHED[kind].artifactType.flatMap((type) => referrersOfType(index, type, MAX_REFERRED_SIGNATURES)),
+  );
+  const seen = new Set<string>();
+  for (const ref of referred.slice(0, MAX_REFERRED_SIGNATURES * 2)) {
+    if (seen.has(ref.digest)) continue;
+    seen.add(ref.digest);
+    manifests.push(await reader.manifest(ref.digest, MAX_SIGNATURE_MANIFEST_BYTES));
   }
   const hash = createHash('sha256');
   for (const m of manifests) hash.update(createHash('sha256').update(m).digest());
@@ -150,12 +171,33 @@ export async function checkSignatures(
   gate: ImageGate,
   options: AttachedOptions,
 ): Promise<SignatureOutcome> {
-  const { manifests, notes, evidence } = await attachedManifests(reader, digest, tags, 'sig', options);
-  const known = manifests.length > 0 ? options.known?.(evidence) : undefined;
+  const signatures = await attachedManifests(reader, digest, tags, 'sig', options);
+  const bundles = await attachedManifests(reader, digest, tags, 'bundle', options);
+  const manifests = signatures.manifests;
+  // Both reads find the same referrers list: a refusal of it is said once.
+  const notes = [...new Set([...signatures.notes, ...bundles.notes])];
+  const evidence = combined(signatures.evidence, bundles.evidence);
+  const known = manifests.length + bundles.manifests.length > 0 ? options.known?.(evidence) : undefined;
   if (known) return { verdict: known, evidence };
 
   let worst: Extract<SignatureCheck, { ok: false }> | null = null;
   let count = 0;
+  const at = new Date();
+  for (const layer of bundles.manifests.flatMap((m) => bundleLayers(m, COSIGN_SIGN_PREDICATE))) {
+    count++;
+    const check = await checkBundleLayer(reader, layer, signersOf(gate, at), digest);
+    if (check.ok && check.predicateType === COSIGN_SIGN_PREDICATE) {
+      const { name, fingerprint, text } = check.by;
+      return {
+        verdict: { passed: true, reason: `signed by ${text} (Sigstore bundle)`, key: { name, fingerprint } },
+        evidence,
+      };
+    }
+    const failure = check.ok
+      ? { ok: false as const, rank: 2, reason: `a Sigstore bundle of a ${check.predicateType.slice(0, 64)}` }
+      : check;
+    if (worst === null || failure.rank > worst.rank) worst = failure;
+  }
   for (const layer of manifests.flatMap((m) => signatureLayers(m))) {
     count++;
     const refusal = layerRefusal(layer);
@@ -174,7 +216,7 @@ export async function checkSignatures(
           : checkSignature(
               payload,
               layer.annotations?.[SIGNATURE_ANNOTATION] ?? '',
-              signersOf(gate, new Date()),
+              signersOf(gate, at),
               digest,
               layer.annotations?.[CERTIFICATE_ANNOTATION],
             );
@@ -207,12 +249,35 @@ export async function checkProvenance(
 ): Promise<SignatureOutcome> {
   const provenance = gate.provenance;
   if (provenance === null) throw new Error('checkProvenance needs a gate with a provenance rule');
-  const { manifests, notes, evidence } = await attachedManifests(reader, digest, tags, 'att', options);
-  const known = manifests.length > 0 ? options.known?.(evidence) : undefined;
+  const attestations = await attachedManifests(reader, digest, tags, 'att', options);
+  const bundles = await attachedManifests(reader, digest, tags, 'bundle', options);
+  const manifests = attestations.manifests;
+  const notes = [...new Set([...attestations.notes, ...bundles.notes])];
+  const evidence = combined(attestations.evidence, bundles.evidence);
+  const known = manifests.length + bundles.manifests.length > 0 ? options.known?.(evidence) : undefined;
   if (known) return { verdict: known, evidence };
 
   let worst: Extract<AttestationCheck, { ok: false }> | null = null;
   let count = 0;
+  const at = new Date();
+  for (const layer of bundles.manifests.flatMap((m) => bundleLayers(m, SLSA_PROVENANCE_V1))) {
+    count++;
+    const statement = await checkBundleLayer(reader, layer, signersOf(gate, at), digest);
+    const check = statement.ok ? checkProvenanceStatement(statement, provenance) : statement;
+    if (check.ok) {
+      const { name, fingerprint, text } = check.by;
+      return {
+        verdict: {
+          passed: true,
+          reason: `provenance signed by ${text} (Sigstore bundle), ${check.summary}`,
+          key: { name, fingerprint },
+          attestation: layer.digest,
+        },
+        evidence,
+      };
+    }
+    if (worst === null || check.rank > worst.rank) worst = check;
+  }
   // An `.att` manifest holds a layer per attestation, of every predicate type: read past a few SBOMs.
   const layers = manifests.flatMap((m) => attestationLayers(manifestLayers(m, MAX_ATTESTATION_LAYERS * 5)));
   for (const layer of layers.slice(0, MAX_ATTESTATION_LAYERS)) {
@@ -232,7 +297,7 @@ export async function checkProvenance(
           ? { ok: false, rank: 0, reason: `attestation larger than ${MAX_ATTESTATION_BYTES} bytes` }
           : checkAttestation(
               envelope,
-              signersOf(gate, new Date()),
+              signersOf(gate, at),
               digest,
               provenance,
               layer.annotations?.[CERTIFICATE_ANNOTATION],
@@ -258,4 +323,30 @@ export async function checkProvenance(
   else if (worst && worst.rank >= 2) reason = worst.reason;
   else reason = `${none} (${count} attestation${count === 1 ? '' : 's'}: ${worst?.reason ?? 'unreadable'})`;
   return { verdict: { passed: false, reason, key: null }, evidence };
+}
+
+/** The evidence of two reads together. */
+function combined(a: string, b: string): string {
+  return `sha256:${createHash('sha256').update(`${a}|${b}`).digest('hex')}`;
+}
+
+/** Reads a bundle layer (refused unread past MAX_BUNDLE_BYTES) and checks its signed statement. */
+async function checkBundleLayer(
+  reader: ImageReader,
+  layer: Descriptor,
+  signers: Signers,
+  digest: string,
+): Promise<StatementCheck> {
+  const refused = {
+    ok: false as const,
+    rank: 0,
+    reason: `Sigstore bundle larger than ${MAX_BUNDLE_BYTES} bytes`,
+  };
+  if (layer.size > MAX_BUNDLE_BYTES) return refused;
+  try {
+    return checkBundle(await reader.blob(layer.digest, MAX_BUNDLE_BYTES), signers, digest);
+  } catch (err) {
+    if (tooLarge(err)) return refused;
+    throw err;
+  }
 }

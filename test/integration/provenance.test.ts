@@ -193,6 +193,39 @@ test('a ref pattern takes release tags only; an attestation stripped of its sign
   });
 });
 
+test('Sigstore bundles (cosign --new-bundle-format, as OCI referrers) carry signatures and provenance', async () => {
+  // prov/bundle: 1.0.0 signed and attested in bundles by the release key; 1.1.0 in bundles by a stranger;
+  // 1.2.0 signed in a bundle, its provenance (a bundle) from another repository.
+  const bundled = async (tag: string, key: CosignKey, repository = ACME) => {
+    const digest = await image('prov/bundle', tag);
+    await key.sign(registry.host, 'prov/bundle', digest, true);
+    await key.attest(registry.host, 'prov/bundle', digest, provenance(repository), true);
+    return digest;
+  };
+  const good = await bundled('1.0.0', release);
+  await bundled('1.1.0', stranger);
+  const evil = await image('prov/bundle', '1.2.0');
+  await release.sign(registry.host, 'prov/bundle', evil, true);
+  await release.attest(registry.host, 'prov/bundle', evil, provenance('https://github.com/evil/web'), true);
+
+  const signed = await poll(activities(), 'prov/bundle', {
+    signatures: { keys: { 'release-2026': release.publicKey } },
+  });
+  expect(signed.candidates).toEqual(['1.2.0', '1.0.0']);
+  expect(signed.skipped).toBeUndefined();
+  const attested = await poll(
+    activities(),
+    'prov/bundle',
+    rule({ builderId: BUILDER, sourceRepository: ACME }),
+  );
+  expect(attested.candidates).toEqual(['1.0.0']);
+  expect(attested.digest).toBe(good);
+  expect(attested.skipped).toEqual({
+    '1.2.0': `provenance from source repository "https://github.com/evil/web", not ${ACME}`,
+    '1.1.0': 'no signature by key `release-2026` (1 signature: not by a trusted key)',
+  });
+});
+
 test('a key named by { secret } is read from the worker configuration; a worker without it fails the poll, naming it', async () => {
   const named = rule({ builderId: BUILDER, sourceRepository: ACME }, { secret: 'release' });
   const withKey = await poll(activities(new Map([['release', release.publicKey]])), 'prov/web', named);

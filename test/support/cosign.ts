@@ -33,11 +33,13 @@ export class CosignKey {
    * Signs `host/repository@digest` as a release pipeline would, for a plain-HTTP registry on loopback and
    * without the public transparency log (the tests reach no network).
    */
-  async sign(host: string, repository: string, digest: string): Promise<void> {
+  async sign(host: string, repository: string, digest: string, bundle = false): Promise<void> {
     await run(
       findCosign(),
       [
         'sign',
+        // A Sigstore bundle, stored as an OCI referrer (the referrers tag schema on Debian's registry).
+        ...(bundle ? ['--new-bundle-format'] : []),
         '--key',
         path.join(this.dir, 'cosign.key'),
         '--tlog-upload=false',
@@ -59,7 +61,7 @@ export class CosignKey {
     repository: string,
     digest: string,
     predicate: unknown,
-    type = 'slsaprovenance1',
+    bundle = false,
   ): Promise<void> {
     const file = path.join(this.dir, `predicate-${digest.slice(7, 19)}-${Date.now()}.json`);
     writeFileSync(file, JSON.stringify(predicate));
@@ -70,7 +72,8 @@ export class CosignKey {
         '--key',
         path.join(this.dir, 'cosign.key'),
         '--type',
-        type,
+        'slsaprovenance1',
+        ...(bundle ? ['--new-bundle-format'] : []),
         '--predicate',
         file,
         '--tlog-upload=false',
