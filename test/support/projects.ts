@@ -36,6 +36,7 @@ export async function startTrigger(
 export async function startTriggerWithView(
   env: { readonly client: Client; readonly taskQueue: string; readonly ledger: Ledger },
   input: TriggerSpecInput,
+  options: { firstPoll?: 'slot' } = {},
 ): Promise<() => Promise<TriggerState>> {
   const spec = TriggerSpecSchema.parse(input);
   const channel = await env.ledger.channelView(spec.project, spec.channel);
@@ -47,6 +48,7 @@ export async function startTriggerWithView(
     packages: packages
       .filter((p) => spec.watch === undefined || spec.watch.includes(p.name))
       .map((p) => watchedPackageKey(p.feed, p.package)),
+    ...options,
   });
   return () => handle.query(stateQuery);
 }
