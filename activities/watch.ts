@@ -32,6 +32,13 @@ const WAKES_AT_ONCE = 20;
 const DUE_TOLERANCE_MS = 1_000;
 /** The shortest sleep between checks. */
 const MIN_SLEEP_MS = 1_000;
+/**
+ * How long a watcher this worker started or found running is taken as running without asking the server
+ * again. Triggers created together subscribe hundreds a second, a few dozen shards between them: without
+ * this, each subscription is a workflow start on the server. Short, so a watcher that ended (its shard had no
+ * package left) is started again by the next subscriber within seconds.
+ */
+const WATCHER_KNOWN_MS = 5_000;
 
 /** The shard a package's watcher is, by a stable hash of its `feed/package` key. */
 export function shardOf(key: string, shards: number): number {
@@ -73,6 +80,14 @@ async function inBatches<T, R>(
 
 /** Package watchers' activities: subscribing a trigger, and one shard's check. */
 export function createWatcherActivities(deps: WatcherDependencies): WatcherActivities {
+  // Shard → when this worker last started or found its watcher running.
+  const running = new Map<number, number>();
+  const ensure = async (shard: number) => {
+    const known = running.get(shard);
+    if (known !== undefined && Date.now() - known < WATCHER_KNOWN_MS) return;
+    await ensureWatcher(deps.client, deps.taskQueue, shard);
+    running.set(shard, Date.now());
+  };
   return {
     async watchPackages(input: WatchPackagesInput): Promise<{ watching: boolean }> {
       const { watches } = deps;
@@ -108,7 +123,7 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
           }),
       );
       await watches.seed(seeds.filter((c): c is PackageCheck => c !== null));
-      await Promise.all(shards.map((shard) => ensureWatcher(deps.client, deps.taskQueue, shard)));
+      await Promise.all(shards.map(ensure));
       return { watching: packages.length > 0 };
     },
 
@@ -118,6 +133,8 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
         return { packages: 0, read: 0, changed: 0, nextCheckInMs: MIN_SLEEP_MS };
       return withLiveness(async (signal) => {
         const packages = await watches.shardPackages(shard);
+        // This watcher ends: the next subscriber in its shard starts it again, without waiting for the memo.
+        if (packages.length === 0) running.delete(shard);
         const startedAt = Date.now();
         const due = packages.filter(
           (p) => p.checkedAt === null || p.checkedAt.getTime() + p.intervalMs - DUE_TOLERANCE_MS <= startedAt,

@@ -243,6 +243,12 @@ export async function trigger(input: TriggerInput): Promise<void> {
     dueAtMs = asked || (early !== null && !failingDue) ? null : (early ?? at);
   };
   if (!pollPending && machine.state.lastPoll) await waitForSlot();
+  else if (!input.state && input.firstPoll === 'slot' && patched(FIRST_POLL_AT_SLOT_PATCH)) {
+    // Created in bulk: the first poll waits for the trigger's slot like every later one, so thousands of new
+    // triggers poll (and subscribe) spread over their interval, those on one package together, one listing.
+    pollPending = false;
+    await waitForSlot();
+  }
 
   // Package watchers (WATCHERS_PATCH): offered only by workers that run them (the channel's load says so).
   let watchersOffered = false;
@@ -389,6 +395,11 @@ const FAILING_POLL_DUE_PATCH = 'failing-poll-due-at-its-time-2026-12';
  * changes. Asked only when a worker offers watchers and the trigger's rules let a watcher stand in for it.
  */
 const WATCHERS_PATCH = 'package-watchers-2026-12';
+/**
+ * Versions the first poll of a trigger created in bulk (`firstPoll: 'slot'`): at its slot in the interval,
+ * not at once. Asked only by runs started with that input, so no other run writes its marker.
+ */
+const FIRST_POLL_AT_SLOT_PATCH = 'first-poll-at-slot-2026-12';
 /** How much older than the watcher's read start a woken poll's listing may be (clocks of two processes). */
 const WAKE_SHARE_MS = 2_000;
 

@@ -66,10 +66,17 @@ export const ChangeSchema = z
 export const MAX_BULK_TRIGGERS = 100;
 /** Triggers started at once from one request; more only queue on the Temporal server's connection. */
 const BULK_STARTS_IN_FLIGHT = 16;
-const BulkTriggersBody = z.object({ triggers: z.array(z.unknown()).min(1).max(MAX_BULK_TRIGGERS) }).strict();
+/**
+ * When the new triggers poll first: `now` (the default), or `slot`, at their slot in the interval like every
+ * later poll, so a large manifest's triggers do not all poll (and subscribe) in the minute they are created.
+ */
+const FirstPollSchema = z.enum(['now', 'slot']).optional();
+const BulkTriggersBody = z
+  .object({ triggers: z.array(z.unknown()).min(1).max(MAX_BULK_TRIGGERS), firstPoll: FirstPollSchema })
+  .strict();
 /** What the body holds, for the OpenAPI document (each item as POST /projects/{project}/triggers takes it). */
 const BulkTriggersDoc = z
-  .object({ triggers: z.array(TriggerSpecSchema).min(1).max(MAX_BULK_TRIGGERS) })
+  .object({ triggers: z.array(TriggerSpecSchema).min(1).max(MAX_BULK_TRIGGERS), firstPoll: FirstPollSchema })
   .strict();
 const BulkTriggersResult = z.object({
   results: z.array(z.object({ id: z.string(), name: z.string(), created: z.boolean() })),
@@ -632,7 +639,7 @@ export function triggerHandlers(
    */
   const createProjectTriggers: RequestHandler = async (req, res) => {
     const { project: p } = parseOr400(ProjectParams, req.params);
-    const { triggers: items } = parseOr400(BulkTriggersBody, req.body);
+    const { triggers: items, firstPoll } = parseOr400(BulkTriggersBody, req.body);
     const names = new Set<string>();
     const specs = items.map((item, i) => {
       const given = item && typeof item === 'object' && !Array.isArray(item) ? item : null;
@@ -674,7 +681,12 @@ export function triggerHandlers(
     const startOne = async ({ spec, channel, packages }: (typeof checked)[number]) => {
       const id = triggerWorkflowId(spec.project, spec.name);
       try {
-        await startTrigger(client, taskQueue, { spec, view: viewOf(channel), packages });
+        await startTrigger(client, taskQueue, {
+          spec,
+          view: viewOf(channel),
+          packages,
+          ...(firstPoll === 'slot' ? { firstPoll } : {}),
+        });
         return { id, name: spec.name, created: true };
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError)

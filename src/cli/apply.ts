@@ -253,7 +253,12 @@ export async function runApply(
     for (const spec of manifest.tenants) out(await saveTenant(api, spec));
     // Projects one after another would leave the API idle between requests: all go at once, limited.
     const failures: unknown[] = [];
-    const options = { prune: values.prune === true, strict: values.strict === true };
+    const options = {
+      prune: values.prune === true,
+      strict: values.strict === true,
+      // A large file's new triggers poll first at their slots, spread over their interval (not all at once).
+      spread: total >= SPREAD_FIRST_POLLS_FROM,
+    };
     await Promise.all(
       manifest.projects.map(async (project) => {
         try {
@@ -384,7 +389,7 @@ export function warningLine(project: string, warning: { field: string; message: 
 async function applyProject(
   api: ApiClient,
   { spec, triggers }: Manifest['projects'][number],
-  { prune, strict }: { prune: boolean; strict: boolean },
+  { prune, strict, spread }: { prune: boolean; strict: boolean; spread: boolean },
   limit: ReturnType<typeof limiter>,
   onTrigger: () => void,
   warn: (line: string) => void,
@@ -403,7 +408,7 @@ async function applyProject(
   ];
   const results = await Promise.all(
     chunks(triggers, BULK_TRIGGERS).map(async (batch) => {
-      const started = await limit(() => startBatch(api, spec.name, batch));
+      const started = await limit(() => startBatch(api, spec.name, batch, spread));
       // Started (or found running) in one request; those found running are compared, one request each.
       return Promise.all(
         batch.map(async (t, i) => {
@@ -433,6 +438,11 @@ async function applyProject(
 
 /** Triggers per bulk request: the API's cap (MAX_BULK_TRIGGERS), a manifest project's cap too. */
 const BULK_TRIGGERS = 100;
+/**
+ * From this many triggers in a file, new ones poll first at their slot in the interval (`firstPoll: slot`):
+ * thousands of first polls, subscriptions and releases at once would compete with the creation itself.
+ */
+export const SPREAD_FIRST_POLLS_FROM = 1000;
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -456,11 +466,12 @@ async function startBatch(
   api: ApiClient,
   project: string,
   batch: Manifest['projects'][number]['triggers'],
+  spread: boolean,
 ): Promise<boolean[] | null> {
   const res = await api.call<{ results?: { created: boolean }[] }>(
     'POST',
     `/projects/${project}/triggers/bulk`,
-    { triggers: batch.map(createBody) },
+    { triggers: batch.map(createBody), ...(spread ? { firstPoll: 'slot' } : {}) },
   );
   // The file was checked against its own project, just saved: a 404 here is an API without the route.
   if (res.status === 404 || res.status === 405) return null;

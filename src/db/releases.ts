@@ -26,6 +26,7 @@ import {
   withDeliveries,
 } from './ledger-records';
 import { ProjectStore } from './projects';
+import { BatchedReads } from './batched-reads';
 
 /**
  * Releases and the heads of their channels. Release creation is one transaction under the project's row
@@ -35,6 +36,19 @@ import { ProjectStore } from './projects';
  */
 export class ReleaseStore {
   private createdSinceAnalyze = 0;
+  /**
+   * The live projects' revisions, read for many polls in one query: at thousands of triggers, the triggers of
+   * a project poll at one slot, and each asks whether its copy of the channel is current.
+   */
+  private readonly revisions = new BatchedReads<number>(async (names) => {
+    const rows = await this.db
+      .selectFrom('projects')
+      .select(['name', 'revision'])
+      .where('name', 'in', names)
+      .where('deleted_at', 'is', null)
+      .execute();
+    return new Map(rows.map((r) => [r.name, r.revision]));
+  });
 
   /**
    * `analyzeEvery`: refresh the planner's statistics after that many releases (the embedded database has
@@ -74,8 +88,7 @@ export class ReleaseStore {
       this.db.selectFrom('projects').where('name', '=', projectName).where('deleted_at', 'is', null);
     if (knownRevision !== null) {
       // The revision moves with every configuration change, so an unchanged one has its channels unchanged.
-      const head = await live().select(['revision']).executeTakeFirst();
-      if (head?.revision === knownRevision) return null;
+      if ((await this.revisions.get(projectName)) === knownRevision) return null;
     }
     const project = await live().select(['id', 'spec', 'revision']).executeTakeFirst();
     if (!project)

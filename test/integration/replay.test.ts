@@ -44,7 +44,8 @@ recorded before the ledger moved to the database, which must keep running after 
  * (a tenanted release's automatic phase deploying to two tenants, the tenanted-deployments-2026-12 patch) with
  * `RECORD_TENANT_HISTORY=1`; trigger-watched.json and
  * watcher.json (a trigger woken by its package's watcher, the package-watchers-2026-12 patch) with
- * `RECORD_WATCHED_HISTORY=1`. Which patch each
+ * `RECORD_WATCHED_HISTORY=1`; trigger-first-poll-at-slot.json (a trigger created in bulk, polling first at its
+ * slot: the first-poll-at-slot-2026-12 patch) with `RECORD_FIRST_POLL_HISTORY=1`. Which patch each
  * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -523,6 +524,41 @@ async function recordWatched(): Promise<void> {
 }
 
 /**
+ * trigger-first-poll-at-slot.json: a trigger started as the bulk endpoint starts a large manifest's
+ * (`firstPoll: 'slot'`): it waits for its slot, releases there, and goes on with idle polls.
+ */
+async function recordFirstPollAtSlot(): Promise<void> {
+  const registry = await TestRegistry.start();
+  const env = await startTestWorker();
+  try {
+    await pushImage(registry.url, 'replay/slot', '1.0.0');
+    await putProject(env, {
+      name: 'replay-slot',
+      packages: [{ name: 'app', feed: registry.host, package: 'replay/slot' }],
+    });
+    const state = await startTrigger(
+      env,
+      { project: 'replay-slot', name: 'app', intervalSeconds: 10 },
+      { firstPoll: 'slot' },
+    );
+    await waitForReleases(env, 'replay-slot', 1, 30_000);
+    await eventually(
+      async () => ((await state()).iterations >= 2 ? true : undefined),
+      'an idle poll after the first',
+    );
+    const trigger = env.client.workflow.getHandle('trigger/replay-slot/app');
+    await settledHistory(trigger);
+    const history = exportHistory(trigger.workflowId);
+    expect(patchMarkers(history)).toContain('first-poll-at-slot-2026-12');
+    writeFileSync(path.join(FIXTURES, 'trigger-first-poll-at-slot.json'), history);
+    await trigger.terminate('recorded');
+  } finally {
+    await env.stop();
+    await registry.stop();
+  }
+}
+
+/**
  * environment-scheduled.json: a queue waiting on a timer for a deployment scheduled 2 s ahead, then deploying
  * it (the scheduled-deployments-2026-12 patch).
  */
@@ -719,6 +755,7 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_SCHEDULED_HISTORY === '1') await recordScheduled();
   if (process.env.RECORD_RETENTION_HISTORY === '1') await recordRetention();
   if (process.env.RECORD_TENANT_HISTORY === '1') await recordTenants();
+  if (process.env.RECORD_FIRST_POLL_HISTORY === '1') await recordFirstPollAtSlot();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination-retrying.json',
@@ -739,6 +776,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-build-metadata.json',
     'trigger-failing-poll-due.json',
     'trigger-feed-outage.json',
+    'trigger-first-poll-at-slot.json',
     'trigger-remote-poll.json',
     'trigger-wanted-tag.json',
     'trigger-watched.json',
@@ -770,6 +808,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-build-metadata.json',
     'replayed trigger-failing-poll-due.json',
     'replayed trigger-feed-outage.json',
+    'replayed trigger-first-poll-at-slot.json',
     'replayed trigger-remote-poll.json',
     'replayed trigger-wanted-tag.json',
     'replayed trigger-watched.json',

@@ -20,6 +20,7 @@ export async function putProject(env: { readonly ledger: Ledger }, input: Projec
 export async function startTrigger(
   env: { readonly client: Client; readonly taskQueue: string; readonly ledger: Ledger },
   input: TriggerSpecInput,
+  options: { firstPoll?: 'slot' } = {},
 ): Promise<() => Promise<TriggerState>> {
   const spec = TriggerSpecSchema.parse(input);
   const channel = await env.ledger.channelView(spec.project, spec.channel);
@@ -31,6 +32,7 @@ export async function startTrigger(
     packages: packages
       .filter((p) => spec.watch === undefined || spec.watch.includes(p.name))
       .map((p) => watchedPackageKey(p.feed, p.package)),
+    ...options,
   });
   return () => handle.query(stateQuery);
 }

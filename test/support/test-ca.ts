@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,7 +93,10 @@ export class TestCa {
       `${issuer}.pem`,
       '-CAkey',
       `${issuer}.key`,
-      '-CAcreateserial',
+      // A random serial of its own: -CAcreateserial keeps a serial file per issuer, which certificates issued
+      // at the same time (Promise.all in the tests) read half-written.
+      '-set_serial',
+      `0x${randomBytes(16).toString('hex')}`,
       '-days',
       String(days),
       '-extfile',

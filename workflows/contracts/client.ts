@@ -67,13 +67,13 @@ import type {
 export async function startTrigger(
   client: Client,
   taskQueue: string,
-  input: { spec: TriggerSpec; view: TriggerChannelView; packages: string[] },
+  input: { spec: TriggerSpec; view: TriggerChannelView; packages: string[]; firstPoll?: 'slot' },
 ): Promise<WorkflowHandleWithFirstExecutionRunId<TriggerWorkflow>> {
-  const { spec, view, packages } = input;
+  const { spec, view, packages, firstPoll } = input;
   return client.workflow.start<TriggerWorkflow>('trigger', {
     taskQueue,
     workflowId: triggerWorkflowId(spec.project, spec.name),
-    args: [{ spec, view }],
+    args: [{ spec, view, ...(firstPoll ? { firstPoll } : {}) }],
     workflowIdConflictPolicy: 'FAIL',
     // A deleted trigger's ID may be used again for a new trigger.
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',

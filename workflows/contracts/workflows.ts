@@ -26,6 +26,12 @@ export interface TriggerInput {
   readonly pollPending?: boolean;
   /** The channel when the trigger was created (a new trigger's first evaluation then needs no load). */
   readonly view?: TriggerChannelView;
+  /**
+   * `slot`: a new trigger's first poll (and its subscription to package watchers) waits for its slot in the
+   * interval, as every later poll does, instead of running at once. Set for triggers created in bulk, so
+   * thousands created together poll spread over their interval, triggers on one package together.
+   */
+  readonly firstPoll?: 'slot';
 }
 
 export interface WatcherInput {
