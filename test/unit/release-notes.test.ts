@@ -68,11 +68,14 @@ describe('release-notes templates render', () => {
 
   test('if/else on the first release of a channel, and a manual release has no trigger', () => {
     const template =
-      '#{if Release.Previous.Number}after #{Release.Previous.Number}#{else}first#{/if}|#{Release.Source}|#{Release.Trigger}|';
+      '#{if Release.Previous.Number}after #{Release.Previous.Number}#{else}first#{/if}|#{Release.Source}|#{Release.Trigger}|#{Release.Notification}';
     expect(renderReleaseNotes(template, { ...facts, previous: null, source: { kind: 'manual' } })).toBe(
       'first|manual||',
     );
     expect(renderReleaseNotes(template, facts)).toBe('after 0.0.1|trigger|web-watch|');
+    expect(renderReleaseNotes(template, { ...facts, notification: 'webhook hub' })).toBe(
+      'after 0.0.1|trigger|web-watch|webhook hub',
+    );
   });
 
   test('##{ writes a literal #{, and a lone # stays', () => {
