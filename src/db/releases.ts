@@ -227,6 +227,7 @@ export class ReleaseStore {
             createdAt: now.toISOString(),
             reason: clip(req.reason),
             source: req.source,
+            ...(req.notification ? { notification: clip(req.notification, 200) } : {}),
             packages: req.packages,
             previous: previous && { number: previous.number, packages: packagesOf(previous.packages) },
           });

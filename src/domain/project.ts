@@ -596,6 +596,8 @@ export interface CreateReleaseRequest {
   readonly reason: string;
   readonly source: ReleaseSource;
   readonly key: string;
+  /** The registry notifications the trigger's evaluation answered (`webhook hub`), when one prompted it. */
+  readonly notification?: string;
 }
 
 export type CreateReleaseOutcome = 'created' | 'duplicate' | 'already-released' | 'not-later';

@@ -32,6 +32,7 @@ export const RELEASE_NOTES_VARIABLES: RecordShape = record({
     Reason: text,
     Source: text,
     Trigger: text,
+    Notification: text,
     Packages: {
       kind: 'list',
       item: record({ ...PACKAGE_FIELDS, PreviousVersion: text, Changed: text }),
@@ -51,6 +52,8 @@ export interface ReleaseNotesFacts {
   readonly createdAt: string;
   readonly reason: string;
   readonly source: { readonly kind: 'trigger'; readonly trigger: string } | { readonly kind: 'manual' };
+  /** The registry notifications that prompted the trigger's evaluation; absent for a scheduled poll. */
+  readonly notification?: string;
   readonly packages: readonly ReleasedPackage[];
   /** The channel's previous release, or null for its first. */
   readonly previous: { readonly number: string; readonly packages: readonly ReleasedPackage[] } | null;
@@ -93,6 +96,7 @@ export function releaseNotesValues(facts: ReleaseNotesFacts): NotesRecord {
         ['Source', facts.source.kind],
         // The source holds the trigger's key (trigger/<project>/<name>); its name is what a reader knows.
         ['Trigger', facts.source.kind === 'trigger' ? facts.source.trigger.split('/').pop()! : ''],
+        ['Notification', facts.notification ?? ''],
         ['Packages', packages],
         [
           'Previous',

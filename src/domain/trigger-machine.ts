@@ -536,6 +536,10 @@ export class TriggerMachine {
       reason: decision.reason,
       source: { kind: 'trigger', trigger: this.id },
       key: `${this.id}/${stableHash(versionSetKey(decision.packages))}`,
+      // For the release's notes: an activity input only, so no patch (the commands are the same).
+      ...(this.answering && this.answering.sources.length > 0
+        ? { notification: clip(this.answering.sources.join(', '), 200) }
+        : {}),
     };
   }
 

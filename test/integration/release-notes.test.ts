@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 const TEMPLATE = [
-  '#{Project.Name} #{Release.Number}, by trigger #{Release.Trigger}',
+  '#{Project.Name} #{Release.Number}, by trigger #{Release.Trigger}#{if Release.Notification} on #{Release.Notification}#{/if}',
   '#{each p in Release.Packages}',
   '- #{p.Name} #{p.Version}#{if p.Changed} (was #{p.PreviousVersion})#{/if}',
   '#{/each}',
@@ -70,11 +70,12 @@ test("a push makes a release whose notes list both packages, the previous releas
   });
   expect(saved.status).toBe(200);
   await pushImage(registry.url, `${name}/web`, '1.1.0');
-  await pollTriggerNow(env.client, triggerWorkflowId(name, 'images'), undefined);
+  // As a receiver tells a trigger of a push (its name as the source).
+  await pollTriggerNow(env.client, triggerWorkflowId(name, 'images'), { source: 'webhook notes-hub' });
   const [second] = await waitForReleases(env, name, 2);
 
   const expected = [
-    `${name} ${second.number}, by trigger images`,
+    `${name} ${second.number}, by trigger images on webhook notes-hub`,
     '- web 1.1.0 (was 1.0.0)',
     '- db 2.0.0',
     `Previous release ${first.number}:`,

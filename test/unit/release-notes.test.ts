@@ -5,6 +5,7 @@ import {
   NotesTemplateError,
 } from '../../src/domain/notes-template';
 import { ProjectSpecSchema } from '../../src/domain/project';
+import { octopusReleaseBody } from '../../src/targets/octopus';
 import {
   checkReleaseNotesTemplate,
   ReleaseNotesFacts,
@@ -68,11 +69,14 @@ describe('release-notes templates render', () => {
 
   test('if/else on the first release of a channel, and a manual release has no trigger', () => {
     const template =
-      '#{if Release.Previous.Number}after #{Release.Previous.Number}#{else}first#{/if}|#{Release.Source}|#{Release.Trigger}|';
+      '#{if Release.Previous.Number}after #{Release.Previous.Number}#{else}first#{/if}|#{Release.Source}|#{Release.Trigger}|#{Release.Notification}';
     expect(renderReleaseNotes(template, { ...facts, previous: null, source: { kind: 'manual' } })).toBe(
       'first|manual||',
     );
     expect(renderReleaseNotes(template, facts)).toBe('after 0.0.1|trigger|web-watch|');
+    expect(renderReleaseNotes(template, { ...facts, notification: 'webhook hub' })).toBe(
+      'after 0.0.1|trigger|web-watch|webhook hub',
+    );
   });
 
   test('##{ writes a literal #{, and a lone # stays', () => {
@@ -180,5 +184,26 @@ describe('release-notes rendering is bounded', () => {
     expect(body.length).toBeLessThanOrEqual(MAX_NOTES_LENGTH);
     expect(body.length % 2).toBe(0);
     expect(body).toBe('😀'.repeat(body.length / 2));
+  });
+});
+
+describe('where release notes go', () => {
+  const target = {
+    serverUrl: 'https://octopus.example',
+    spaceId: 'Spaces-1',
+    projectId: 'Projects-1',
+    steps: {},
+  };
+
+  test('Octopus gets them as ReleaseNotes; a release without notes sends the body it always did', () => {
+    const body = (notes: string | null) =>
+      JSON.parse(octopusReleaseBody(target, '1.2.0', [{ name: 'web', tag: '1.2.0' }], notes)) as object;
+    expect(body('- web 1.2.0\n')).toEqual({
+      ProjectId: 'Projects-1',
+      Version: '1.2.0',
+      ReleaseNotes: '- web 1.2.0\n',
+      SelectedPackages: [{ ActionName: 'web', PackageReferenceName: '', Version: '1.2.0' }],
+    });
+    expect(body(null)).not.toHaveProperty('ReleaseNotes');
   });
 });

@@ -57,6 +57,19 @@ describe('TriggerMachine, an evaluation step by step', () => {
     expect(request.key).toMatch(/^trigger\/shop\/t\/[0-9a-f]{16}$/);
   });
 
+  test('a release request names the notifications its evaluation answered, for the release notes; a scheduled one none', () => {
+    const evaluate = (notified: boolean) => {
+      const m = machine();
+      if (notified) m.noteNotification({ source: 'webhook hub' }, Date.parse(NOW));
+      m.takeNotifications();
+      m.beginEvaluation(NOW);
+      m.applyPolls([ok('web', ['1.2.0']), ok('worker', ['1.0.3'])], NOW);
+      return m.conclude(NOW)!;
+    };
+    expect(evaluate(true).notification).toBe('webhook hub');
+    expect(evaluate(false)).not.toHaveProperty('notification');
+  });
+
   test('one watched package can be polled with the channel check; none before the view is known, nor for two', () => {
     expect(machine(['web']).singleWatched()?.name).toBe('web');
     expect(machine(['worker']).singleWatched()?.package).toBe('shop/worker');

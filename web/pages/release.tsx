@@ -91,6 +91,14 @@ export function ReleasePage({
             <strong>Why: </strong>
             {r.reason} ({r.source.kind === 'trigger' ? r.source.trigger : 'made by hand'}, {age(r.createdAt)})
           </p>
+          {r.notes && (
+            <>
+              <h2 id="notes-title">Release notes</h2>
+              <p class="description" aria-labelledby="notes-title">
+                {r.notes}
+              </p>
+            </>
+          )}
           {link && (
             <p>
               <a href={link} target="_blank" rel="noopener noreferrer">
