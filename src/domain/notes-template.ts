@@ -282,6 +282,7 @@ export function renderNotesTemplate(template: NotesTemplate, root: NotesRecord):
         step();
         run(truthy(lookup(node.path)) ? node.then : node.otherwise);
       } else {
+        step(); // a loop over an empty list writes nothing either
         const list = lookup(node.path);
         if (!Array.isArray(list)) continue;
         for (const item of list as readonly NotesRecord[]) {

@@ -34,6 +34,18 @@ describe('release-notes work that writes nothing is bounded too', () => {
     );
   });
 
+  test('loops over an empty list inside nested loops count as work and are cut', () => {
+    // A first release has no previous packages: each of these loops turns no time, yet each is looked up.
+    const template =
+      '#{each a in Release.Packages}#{each b in Release.Packages}' +
+      '#{each c in Release.Previous.Packages}#{/each}'.repeat(150) +
+      '#{/each}#{/each}';
+    expect(template.length).toBeLessThanOrEqual(MAX_NOTES_TEMPLATE_LENGTH);
+    expect(renderReleaseNotes(template, facts)).toBe(
+      `\n… (cut: the template repeated more than ${MAX_NOTES_STEPS} times)`,
+    );
+  });
+
   test('a template testing a few conditions per package renders whole', () => {
     const template =
       '#{each p in Release.Packages}#{if p.Changed}#{p.Name}#{else}-#{/if}#{if p.Digest}@#{/if}#{/each}';
