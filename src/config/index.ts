@@ -1,6 +1,6 @@
 import { Level, LOG_LEVELS } from '../observability/log';
 import { ConfiguredReceiver, ReceiverSpecSchema } from '../receivers/spec';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { refuseDeepYaml } from '../domain/yaml-depth';
@@ -432,10 +432,42 @@ function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv, field: string, baseD
     return value;
   }
   const file = path.resolve(baseDir, ref.file);
+  return readBoundedFile(file, field).trim();
+}
+
+/** A secret file longer than this is refused unread: the largest secret, a Sigstore trusted root, is ~10 KB. */
+export const MAX_SECRET_FILE_BYTES = 1024 * 1024;
+
+/**
+ * A secret file's text, read only when it is a regular file of at most MAX_SECRET_FILE_BYTES: a device
+ * (`/dev/zero`, `/dev/random`) never ends and a named pipe blocks until written, so reading either whole
+ * hung the start until memory ran out. Opened without blocking, so a pipe is seen before it is waited on.
+ */
+function readBoundedFile(file: string, field: string): string {
+  let fd: number;
   try {
-    return readFileSync(file, 'utf8').trim();
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     throw new ConfigError(`${field}: cannot read secret file ${file}`);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new ConfigError(`${field}: secret file ${file} is not a regular file`);
+    if (stat.size > MAX_SECRET_FILE_BYTES)
+      throw new ConfigError(`${field}: secret file ${file} is larger than ${MAX_SECRET_FILE_BYTES} bytes`);
+    // The size is checked again on what is read: the file may grow between the stat and the read.
+    const buffer = Buffer.alloc(MAX_SECRET_FILE_BYTES + 1);
+    let length = 0;
+    for (let n = -1; n !== 0 && length < buffer.length; length += n)
+      n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > MAX_SECRET_FILE_BYTES)
+      throw new ConfigError(`${field}: secret file ${file} is larger than ${MAX_SECRET_FILE_BYTES} bytes`);
+    return buffer.toString('utf8', 0, length);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${field}: cannot read secret file ${file}`);
+  } finally {
+    closeSync(fd);
   }
 }
 

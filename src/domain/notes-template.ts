@@ -12,7 +12,10 @@ export const MAX_NOTES_TEMPLATE_LENGTH = 8192;
 export const MAX_NOTES_LENGTH = 16_384;
 /** `each` and `if` blocks inside one another, at most. */
 export const MAX_NOTES_NESTING = 8;
-/** Work one render may do (a node written or a loop turn counts one): nested loops cannot multiply past it. */
+/**
+ * Work one render may do (a node written, a condition tested or a loop turn counts one): nested loops cannot
+ * multiply past it, whether their body writes or only tests.
+ */
 export const MAX_NOTES_STEPS = 20_000;
 
 const NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
@@ -257,8 +260,11 @@ export function renderNotesTemplate(template: NotesTemplate, root: NotesRecord):
       value = value instanceof Map ? value.get(path[i]) : undefined;
     return value;
   };
-  const write = (text: string) => {
+  const step = () => {
     if (++steps > MAX_NOTES_STEPS) throw new Cut(`the template repeated more than ${MAX_NOTES_STEPS} times`);
+  };
+  const write = (text: string) => {
+    step();
     if (out.length + text.length > MAX_NOTES_LENGTH) {
       out += text.slice(0, MAX_NOTES_LENGTH - out.length);
       throw new Cut(`release notes are at most ${MAX_NOTES_LENGTH} characters`);
@@ -271,8 +277,12 @@ export function renderNotesTemplate(template: NotesTemplate, root: NotesRecord):
       else if (node.kind === 'value') {
         const value = lookup(node.path);
         write(typeof value === 'string' ? value : '');
-      } else if (node.kind === 'if') run(truthy(lookup(node.path)) ? node.then : node.otherwise);
-      else {
+      } else if (node.kind === 'if') {
+        // A condition writes nothing, yet 300 of them in a loop body nested 7 deep were millions of tests.
+        step();
+        run(truthy(lookup(node.path)) ? node.then : node.otherwise);
+      } else {
+        step(); // a loop over an empty list writes nothing either
         const list = lookup(node.path);
         if (!Array.isArray(list)) continue;
         for (const item of list as readonly NotesRecord[]) {
