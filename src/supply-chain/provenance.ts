@@ -128,7 +128,9 @@ export function attestationRefusal(layer: Descriptor): string | null {
   return null;
 }
 
-const quoted = (value: string) => JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+/** A value from an attestation, cut to 200 characters: a regex rule can pass a very long one into a summary. */
+const clip = (value: string) => (value.length > 200 ? `${value.slice(0, 200)}…` : value);
+const quoted = (value: string) => JSON.stringify(clip(value));
 
 /** What a signed in-toto statement of this image says, once its signature and subject are checked. */
 export type StatementCheck =
@@ -217,8 +219,12 @@ export function checkProvenanceStatement(
           ? 'the provenance names no source ref'
           : `provenance from ref ${quoted(source.ref)}, not ${gate.ref.text}`,
     };
-  const at = source.ref === null ? '' : `@${source.ref}`;
-  return { ok: true, by: statement.by, summary: `built by ${builder} from ${source.repository}${at}` };
+  const at = source.ref === null ? '' : `@${clip(source.ref)}`;
+  return {
+    ok: true,
+    by: statement.by,
+    summary: `built by ${clip(builder)} from ${clip(source.repository)}${at}`,
+  };
 }
 
 /**

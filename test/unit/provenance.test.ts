@@ -82,6 +82,20 @@ describe('provenance attestations', () => {
     expect(check).toMatchObject({ ok: true, summary: `built by ${BUILDER} from ${ACME}@refs/tags/v1.2.0` });
   });
 
+  test('a regex rule passing a huge repository name leaves a summary of bounded size', () => {
+    const huge = `${ACME}/${'x'.repeat(100_000)}`;
+    const check = checkAttestation(
+      envelope(github(huge, `refs/tags/${'v'.repeat(100_000)}`)),
+      keys,
+      DIGEST,
+      gate({ builderId: BUILDER, sourceRepository: { regex: 'https://github\\.com/acme/.*' } }),
+    );
+    expect(check.ok).toBe(true);
+    const summary = (check as { summary: string }).summary;
+    expect(summary.length).toBeLessThan(700);
+    expect(summary).toContain(`from ${huge.slice(0, 200)}…@refs/tags/v`);
+  });
+
   test('each way to fail names what it found', () => {
     const rule = gate({ builderId: BUILDER, sourceRepository: ACME, ref: 'refs/tags/v*' });
     const reason = (bytes: Buffer, digest = DIGEST) => {
