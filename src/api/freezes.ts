@@ -6,7 +6,7 @@ import { FreezeSpecSchema, WEEKDAYS } from '../domain/freeze';
 import { SlugSchema } from '../domain/trigger-schema';
 import { nudgeEnvironmentQueues } from '../../workflows/contracts/client';
 import { principalOf } from './access';
-import { HttpProblem, parseOr400 } from './problem';
+import { HttpProblem, parseNamedOr400, parseOr400 } from './problem';
 import { defineRoutes, Handlers, invalid, notFound, Problem, problemExample } from './route';
 
 export const FreezeParams = z.object({ name: SlugSchema });
@@ -164,16 +164,7 @@ export function freezeHandlers(
 
   const saveFreeze: RequestHandler = async (req, res) => {
     const { name } = parseOr400(FreezeParams, req.params);
-    const body =
-      req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { name, ...req.body } : req.body;
-    const spec = parseOr400(FreezeSpecSchema, body);
-    if (spec.name !== name)
-      throw new HttpProblem(
-        400,
-        'Invalid request',
-        `name: "${spec.name}" does not match the path (${name})`,
-        [{ field: 'name', message: `"${spec.name}" does not match the path (${name})` }],
-      );
+    const spec = parseNamedOr400(FreezeSpecSchema, name, req.body);
     const before = await store.get(name);
     let result;
     try {

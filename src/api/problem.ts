@@ -55,3 +55,21 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, prefi
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
   throw new HttpProblem(400, 'Invalid request', `${errors[0].field}: ${errors[0].message}${more}`, errors);
 }
+
+/**
+ * Parses the body of a resource named by its path (`PUT /freezes/:name`): the body may leave `name` out, and a
+ * name it gives must be the path's, or a 400 names the field.
+ */
+export function parseNamedOr400<S extends z.ZodType<{ name: string }>>(
+  schema: S,
+  name: string,
+  body: unknown,
+): z.infer<S> {
+  const named = body && typeof body === 'object' && !Array.isArray(body) ? { name, ...body } : body;
+  const spec = parseOr400(schema, named);
+  if (spec.name !== name) {
+    const message = `"${spec.name}" does not match the path (${name})`;
+    throw new HttpProblem(400, 'Invalid request', `name: ${message}`, [{ field: 'name', message }]);
+  }
+  return spec;
+}

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { TenantInUse, TenantLimit, TenantStore } from '../db/tenants';
 import { TenantNameSchema, TenantSpecSchema } from '../domain/tenant';
 import { principalOf } from './access';
-import { HttpProblem, parseOr400 } from './problem';
+import { HttpProblem, parseNamedOr400, parseOr400 } from './problem';
 import { defineRoutes, Handlers, invalid, notFound, Problem, problemExample } from './route';
 
 export const TenantParams = z.object({ name: TenantNameSchema });
@@ -126,16 +126,7 @@ export function tenantHandlers(store: TenantStore): Handlers<typeof TENANT_ROUTE
 
   const saveTenant: RequestHandler = async (req, res) => {
     const { name } = parseOr400(TenantParams, req.params);
-    const body =
-      req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { name, ...req.body } : req.body;
-    const spec = parseOr400(TenantSpecSchema, body);
-    if (spec.name !== name)
-      throw new HttpProblem(
-        400,
-        'Invalid request',
-        `name: "${spec.name}" does not match the path (${name})`,
-        [{ field: 'name', message: `"${spec.name}" does not match the path (${name})` }],
-      );
+    const spec = parseNamedOr400(TenantSpecSchema, name, req.body);
     let result;
     try {
       result = await store.save(spec, principalOf(res)?.name ?? 'anonymous');

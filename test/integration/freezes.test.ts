@@ -206,6 +206,16 @@ describe('deployment freezes', () => {
       'recurring.from',
       'timeZone',
     ]);
+    const renamed = await api.request('PUT', '/freezes/frz-bad', {
+      name: 'frz-other',
+      timeZone: 'UTC',
+      start: utcClock(-60_000),
+      end: utcClock(3_600_000),
+    });
+    expect([renamed.status, renamed.body.detail]).toEqual([
+      400,
+      'name: "frz-other" does not match the path (frz-bad)',
+    ]);
     expect((await api.request('GET', '/freezes/frz-bad')).status).toBe(404);
   });
 

@@ -253,6 +253,11 @@ describe('tenants', () => {
     expect([badTag.status, badTag.body.errors[0].field]).toEqual([400, 'tags.1']);
     const long = await api.request('PUT', '/tenants/tnt-bad', { description: 'x'.repeat(1001) });
     expect([long.status, long.body.errors[0].field]).toEqual([400, 'description']);
+    const renamed = await api.request('PUT', '/tenants/tnt-bad', { name: 'tnt-other' });
+    expect([renamed.status, renamed.body.errors]).toEqual([
+      400,
+      [{ field: 'name', message: '"tnt-other" does not match the path (tnt-bad)' }],
+    ]);
 
     const name = 'tnt-checks';
     const spec = {
