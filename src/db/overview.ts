@@ -1,6 +1,12 @@
 import { Kysely, sql } from 'kysely';
 import { planFor } from '../domain/deployment';
-import { ApprovalState, DeploymentState, DeploymentStatus, phaseStates } from '../domain/lifecycle';
+import {
+  ACTIVE_STATUSES,
+  ApprovalState,
+  DeploymentState,
+  DeploymentStatus,
+  phaseStates,
+} from '../domain/lifecycle';
 import { Schema } from './schema';
 
 /** One environment of one project as the dashboard shows it. */
@@ -16,7 +22,7 @@ export interface EnvironmentCell {
     readonly finishedAt: string | null;
     readonly error: string | null;
   } | null;
-  /** How many deployments are queued, deploying or retrying there. */
+  /** How many deployments are scheduled, queued, deploying or retrying there (as a project's `inFlight`). */
   readonly inFlight: number;
   /** The newest release (of any channel) whose phase holding this environment waits for an approval. */
   readonly awaitingApproval: { readonly release: string; readonly phase: string } | null;
@@ -73,7 +79,7 @@ export async function environmentsOverview(db: Kysely<Schema>): Promise<ProjectO
     ORDER BY d.project_id, d.environment, d.finished_at DESC, d.id DESC`.execute(db);
   const inFlight = await sql<{ project_id: number; environment: string; n: number }>`
     SELECT project_id, environment, count(*)::int AS n FROM deployments
-    WHERE status IN ('queued', 'deploying', 'retrying') AND tenant = '' GROUP BY project_id, environment`.execute(
+    WHERE status IN (${sql.join([...ACTIVE_STATUSES])}) AND tenant = '' GROUP BY project_id, environment`.execute(
     db,
   );
   const newest = await sql<{ project_id: number; number: string; channel: string; created_at: Date }>`

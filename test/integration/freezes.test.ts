@@ -272,6 +272,10 @@ describe('scheduled deployments', () => {
     const path = `/projects/${name}/releases/${number}/deployments`;
     const deployAt = new Date(Date.now() + 2_000).toISOString();
     expect((await api.request('POST', path, { environment: 'prod', deployAt })).status).toBe(202);
+    // In flight on the all-projects dashboard too, as in the project's environments.
+    const overview = await api.request('GET', '/environments');
+    const row = overview.body.projects.find((p: { project: string }) => p.project === name);
+    expect(row.environments.find((e: { name: string }) => e.name === 'prod').inFlight).toBe(1);
     const cancelled = await api.request('POST', `${path}/prod/cancel`);
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ status: 'cancelled', deployAt });
