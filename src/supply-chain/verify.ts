@@ -171,13 +171,13 @@ export async function checkSignatures(
   gate: ImageGate,
   options: AttachedOptions,
 ): Promise<SignatureOutcome> {
-  const signatures = await attachedManifests(reader, digest, tags, 'sig', options);
-  const bundles = await attachedManifests(reader, digest, tags, 'bundle', options);
-  const manifests = signatures.manifests;
-  // Both reads find the same referrers list: a refusal of it is said once.
-  const notes = [...new Set([...signatures.notes, ...bundles.notes])];
-  const evidence = combined(signatures.evidence, bundles.evidence);
-  const known = manifests.length + bundles.manifests.length > 0 ? options.known?.(evidence) : undefined;
+  const { manifests, bundles, notes, evidence, known } = await withBundles(
+    reader,
+    digest,
+    tags,
+    'sig',
+    options,
+  );
   if (known) return { verdict: known, evidence };
 
   let worst: Extract<SignatureCheck, { ok: false }> | null = null;
@@ -227,11 +227,7 @@ export async function checkSignatures(
     }
     if (worst === null || check.rank > worst.rank) worst = check;
   }
-  const none = `no signature by ${keyNames(gate)}`;
-  let reason: string;
-  if (count === 0) reason = notes.length > 0 ? `${none} (${notes.join('; ')})` : none;
-  else if (worst && worst.rank >= 2) reason = worst.reason;
-  else reason = `${none} (${count} signature${count === 1 ? '' : 's'}: ${worst?.reason ?? 'unreadable'})`;
+  const reason = failureReason(`no signature by ${keyNames(gate)}`, 'signature', count, notes, worst);
   return { verdict: { passed: false, reason, key: null }, evidence };
 }
 
@@ -249,12 +245,13 @@ export async function checkProvenance(
 ): Promise<SignatureOutcome> {
   const provenance = gate.provenance;
   if (provenance === null) throw new Error('checkProvenance needs a gate with a provenance rule');
-  const attestations = await attachedManifests(reader, digest, tags, 'att', options);
-  const bundles = await attachedManifests(reader, digest, tags, 'bundle', options);
-  const manifests = attestations.manifests;
-  const notes = [...new Set([...attestations.notes, ...bundles.notes])];
-  const evidence = combined(attestations.evidence, bundles.evidence);
-  const known = manifests.length + bundles.manifests.length > 0 ? options.known?.(evidence) : undefined;
+  const { manifests, bundles, notes, evidence, known } = await withBundles(
+    reader,
+    digest,
+    tags,
+    'att',
+    options,
+  );
   if (known) return { verdict: known, evidence };
 
   let worst: Extract<AttestationCheck, { ok: false }> | null = null;
@@ -317,17 +314,57 @@ export async function checkProvenance(
     }
     if (worst === null || check.rank > worst.rank) worst = check;
   }
-  const none = `no SLSA provenance signed by ${keyNames(gate)}`;
-  let reason: string;
-  if (count === 0) reason = notes.length > 0 ? `${none} (${notes.join('; ')})` : none;
-  else if (worst && worst.rank >= 2) reason = worst.reason;
-  else reason = `${none} (${count} attestation${count === 1 ? '' : 's'}: ${worst?.reason ?? 'unreadable'})`;
+  const reason = failureReason(
+    `no SLSA provenance signed by ${keyNames(gate)}`,
+    'attestation',
+    count,
+    notes,
+    worst,
+  );
   return { verdict: { passed: false, reason, key: null }, evidence };
 }
 
 /** The evidence of two reads together. */
 function combined(a: string, b: string): string {
   return `sha256:${createHash('sha256').update(`${a}|${b}`).digest('hex')}`;
+}
+
+/**
+ * The manifests of `kind` and the Sigstore bundles attached to an image, their notes (both reads find the same
+ * referrers list: a refusal of it is said once), their evidence together, and the verdict already known for
+ * that evidence, if any.
+ */
+async function withBundles(
+  reader: ImageReader,
+  digest: string,
+  tags: ReadonlySet<string>,
+  kind: 'sig' | 'att',
+  options: AttachedOptions,
+) {
+  const own = await attachedManifests(reader, digest, tags, kind, options);
+  const bundles = await attachedManifests(reader, digest, tags, 'bundle', options);
+  const evidence = combined(own.evidence, bundles.evidence);
+  const read = own.manifests.length + bundles.manifests.length > 0;
+  return {
+    manifests: own.manifests,
+    bundles,
+    notes: [...new Set([...own.notes, ...bundles.notes])],
+    evidence,
+    known: read ? options.known?.(evidence) : undefined,
+  };
+}
+
+/** Why nothing passed: the notes when nothing was read, a strong reason as it is, else the count and the worst. */
+function failureReason(
+  none: string,
+  noun: string,
+  count: number,
+  notes: readonly string[],
+  worst: { readonly rank: number; readonly reason: string } | null,
+): string {
+  if (count === 0) return notes.length > 0 ? `${none} (${notes.join('; ')})` : none;
+  if (worst && worst.rank >= 2) return worst.reason;
+  return `${none} (${count} ${noun}${count === 1 ? '' : 's'}: ${worst?.reason ?? 'unreadable'})`;
 }
 
 /** Reads a bundle layer (refused unread past MAX_BUNDLE_BYTES) and checks its signed statement. */
