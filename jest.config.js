@@ -30,8 +30,7 @@ module.exports = {
   // Most integration time is waiting on timers and backoffs (intervals, outages, deadlines), not CPU: four
   // workers on two cores overlap those waits (the whole run: 321 s with three, 252 s with four). Not more: the
   // run needs about 470 s of CPU (most in the test workers: each file loads the service's modules and starts a
-  // Temporal worker), so a fifth worker on two cores nears what the CPU allows, and tests that read a registry
-  // within an HTTP timeout failed so (signatures and labels, once each).
+  // Temporal worker), so a fifth worker on two cores nears what the CPU allows.
   maxWorkers: 4,
   // The slowest files first, by the last run's times or test/durations.json (a fresh clone has no cache).
   testSequencer: '<rootDir>/jest.sequencer.config.js',

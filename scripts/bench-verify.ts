@@ -131,7 +131,8 @@ async function main(): Promise<void> {
       configCache: new SingleFlightCache(0),
       verdicts: new VerdictStore(database.db),
     });
-    const env = new MockActivityEnvironment();
+    // The trigger workflow's start-to-close for a poll (the mock's default is 1 s).
+    const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 120_000 });
     const round = async (rule: VersionRuleInput) => {
       const times: number[] = [];
       const requestsBefore = oci.requests;

@@ -139,7 +139,7 @@ export class HttpClient {
         dispatcher: this.agent,
       });
     } catch (err) {
-      if (req.signal?.aborted) throw req.signal.reason;
+      if (req.signal?.aborted) throw callerAborted(req.signal, where);
       const failure = connectError(err, target, timeoutMs);
       const code = failure.code;
       metrics.registryRequests.inc({ host: hostLabel(target.host), code });
@@ -180,7 +180,7 @@ export class HttpClient {
       }
     } catch (err) {
       if (err instanceof HttpError) throw err;
-      if (req.signal?.aborted) throw req.signal.reason;
+      if (req.signal?.aborted) throw callerAborted(req.signal, where);
       throw bodyError(err, where, timeoutMs);
     }
     return { status: res.status, headers, url: target.href, body: Buffer.concat(chunks) };
@@ -240,6 +240,18 @@ function connectError(err: unknown, target: URL, timeoutMs: number): HttpError {
     'NETWORK',
     `${target.origin} could not be reached or gave no answer within ${timeoutMs} ms`,
   );
+}
+
+/**
+ * The caller's own signal ended the request. A cancellation (a paused trigger) goes back as the caller's
+ * reason, untouched; a deadline of the caller's (an activity's start-to-close) reads as a timeout of this
+ * request, so the caller sees which request it was waiting for, not a bare `TimeoutError`.
+ */
+function callerAborted(signal: AbortSignal, where: string): unknown {
+  const reason: unknown = signal.reason;
+  if ((reason as { name?: string } | null)?.name === 'TimeoutError')
+    return new HttpError('TIMEOUT', `${where} did not answer before the caller's deadline`);
+  return reason;
 }
 
 function bodyError(err: unknown, where: string, timeoutMs: number): HttpError {

@@ -25,6 +25,37 @@ test('requests to one registry host are capped at the configured concurrency', a
   }
 });
 
+test("a caller's deadline that passes mid-request is a TIMEOUT naming the request; a cancellation stays the caller's", async () => {
+  // Headers at once, then a body that never ends: the caller's deadline (an activity's start-to-close)
+  // passes while the body is read, and once more while no answer has come at all.
+  const server = await startServer((req, res) => {
+    if (req.url === '/v2/slow-body') res.writeHead(200, { 'content-type': 'application/json' }).write('{');
+  });
+  try {
+    const http = new HttpClient({ timeoutMs: 60_000 });
+    for (const path of ['/v2/slow-body', '/v2/no-answer']) {
+      const failure = await http.request(`${server.url}${path}`, { signal: AbortSignal.timeout(300) }).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect(failure).toMatchObject({
+        name: 'HttpError',
+        code: 'TIMEOUT',
+        message: `${server.url}${path} did not answer before the caller's deadline`,
+      });
+    }
+    const cancel = new AbortController();
+    const cancelled = http
+      .request(`${server.url}/v2/no-answer`, { signal: cancel.signal })
+      .catch((e: unknown) => e);
+    const reason = new Error('the trigger was paused');
+    setTimeout(() => cancel.abort(reason), 100);
+    expect(await cancelled).toBe(reason);
+  } finally {
+    await server.close();
+  }
+});
+
 describe('the API server closes connections that hold a socket without asking anything', () => {
   const port = (server: Server) => (server.address() as net.AddressInfo).port;
   const closed = (socket: net.Socket) =>

@@ -1,5 +1,4 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { createPollActivities } from '../../activities/poll';
 import type { PollPackageResult } from '../../workflows/contracts/activities';
 import type { VersionRuleInput } from '../../src/domain/rule';
@@ -11,7 +10,7 @@ import {
   TrustedRootMaterial,
 } from '../../src/supply-chain/keyless';
 import { MAX_ATTESTATION_BYTES } from '../../src/supply-chain/provenance';
-import { feedClients, ociFeed } from '../support/feeds';
+import { feedClients, ociFeed, pollEnvironment } from '../support/feeds';
 import { sendJson, startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
 import { CertifiedKey, TestCa } from '../support/test-ca';
@@ -93,7 +92,7 @@ function activities(feedUrl = registry.url) {
 }
 
 const poll = (acts: ReturnType<typeof activities>, pkg: string, rule: VersionRuleInput) =>
-  new MockActivityEnvironment().run(acts.pollPackage, {
+  pollEnvironment().run(acts.pollPackage, {
     feed: 'lab',
     package: pkg,
     rule,

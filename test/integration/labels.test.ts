@@ -1,9 +1,8 @@
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { createPollActivities } from '../../activities/poll';
 import type { PollPackageResult } from '../../workflows/contracts/activities';
 import { SingleFlightCache } from '../../src/feeds/single-flight';
 import { FaultProxy } from '../support/fault-proxy';
-import { feedClients, ociFeed } from '../support/feeds';
+import { feedClients, ociFeed, pollEnvironment } from '../support/feeds';
 import { pushImage, TestRegistry } from '../support/registry';
 
 let registry: TestRegistry;
@@ -74,7 +73,7 @@ test('a label rule keeps only images whose config labels match, reading configs 
   const { acts, oci } = activities();
   expect((await oci.manifest(ociFeed('lab', proxy.url), 'lab/app', '1.3.0')).isIndex).toBe(true);
   const before = proxy.count(BLOBS);
-  const result: PollPackageResult = await new MockActivityEnvironment().run(acts.pollPackage, {
+  const result: PollPackageResult = await pollEnvironment().run(acts.pollPackage, {
     feed: 'lab',
     package: 'lab/app',
     rule: { tag: '^$', labels: { 'org.opencontainers.image.source': '^https://github\\.com/acme/' } },
@@ -90,7 +89,7 @@ test('a label rule keeps only images whose config labels match, reading configs 
 test('without a label rule no image config is read', async () => {
   const { acts } = activities();
   const before = proxy.count(BLOBS);
-  const result: PollPackageResult = await new MockActivityEnvironment().run(acts.pollPackage, {
+  const result: PollPackageResult = await pollEnvironment().run(acts.pollPackage, {
     feed: 'lab',
     package: 'lab/app',
     rule: { tag: '^$' },
@@ -112,7 +111,7 @@ test('a minimum age holds back images created too recently, by their config', as
   await pushImage(registry.url, 'soak/app', '2.1.0', { config: fresh });
   const { acts } = activities();
   const poll = (minAgeMinutes: number): Promise<PollPackageResult> =>
-    new MockActivityEnvironment().run(acts.pollPackage, {
+    pollEnvironment().run(acts.pollPackage, {
       feed: 'lab',
       package: 'soak/app',
       rule: { minAgeMinutes },

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { createPollActivities } from '../../activities/poll';
 import type { PollPackageResult } from '../../workflows/contracts/activities';
 import type { VersionRuleInput } from '../../src/domain/rule';
 import { SingleFlightCache } from '../../src/feeds/single-flight';
 import { CosignKey } from '../support/cosign';
-import { feedClients, ociFeed } from '../support/feeds';
+import { feedClients, ociFeed, pollEnvironment } from '../support/feeds';
 import { pushImage, TestRegistry } from '../support/registry';
 import { startApi, TestApi } from '../support/api';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -125,7 +124,7 @@ const poll = (
   pkg: string,
   rule: VersionRuleInput,
 ): Promise<PollPackageResult> =>
-  new MockActivityEnvironment().run(acts.pollPackage, {
+  pollEnvironment().run(acts.pollPackage, {
     feed: 'lab',
     package: pkg,
     rule,

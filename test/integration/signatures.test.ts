@@ -1,12 +1,11 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { createPollActivities } from '../../activities/poll';
 import type { PollPackageResult } from '../../workflows/contracts/activities';
 import type { VersionRuleInput } from '../../src/domain/rule';
 import { SingleFlightCache } from '../../src/feeds/single-flight';
 import { CosignKey } from '../support/cosign';
 import { FaultProxy } from '../support/fault-proxy';
-import { feedClients, ociFeed } from '../support/feeds';
+import { feedClients, ociFeed, pollEnvironment } from '../support/feeds';
 import { pushImage, TestRegistry } from '../support/registry';
 import { startApi, TestApi } from '../support/api';
 import { sendJson, startServer, TestServer } from '../support/http-server';
@@ -115,7 +114,7 @@ const poll = (
   pkg: string,
   rule: VersionRuleInput,
 ): Promise<PollPackageResult> =>
-  new MockActivityEnvironment().run(acts.pollPackage, {
+  pollEnvironment().run(acts.pollPackage, {
     feed: 'lab',
     package: pkg,
     rule,
@@ -340,7 +339,7 @@ describe('a hostile registry', () => {
       digestCache: new SingleFlightCache(0),
       configCache: new SingleFlightCache(0),
     });
-    const result: PollPackageResult = await new MockActivityEnvironment().run(acts.pollPackage, {
+    const result: PollPackageResult = await pollEnvironment().run(acts.pollPackage, {
       feed: 'hostile',
       package: 'hostile/app',
       rule: { signatures: { keys: { 'release-2026': current.publicKey } } },
@@ -367,7 +366,7 @@ describe('a hostile registry', () => {
     });
     const pem = referredKey.publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const poll = (keys: Record<string, string>): Promise<PollPackageResult> =>
-      new MockActivityEnvironment().run(acts.pollPackage, {
+      pollEnvironment().run(acts.pollPackage, {
         feed: 'hostile',
         package: 'referred/app',
         rule: { signatures: { keys } },

@@ -1,3 +1,4 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { CredentialStore, EcrTokenSource } from '../../src/feeds/credentials';
 import { DEFAULT_MAX_PAGES, DEFAULT_MAX_TAGS, FeedAuth, OciFeed } from '../../src/feeds/feed';
 import { HelmRepositoryClient } from '../../src/feeds/helm';
@@ -42,4 +43,14 @@ export function ociFeed(
 /** A Basic Authorization header value. */
 export function basic(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+/**
+ * An activity environment for calling the poll activities directly, with the start-to-close timeout the
+ * trigger workflow gives them (2 minutes). The mock's own default is 1 s, and the poll activities abort
+ * their reads when it passes: on a loaded box a poll that verifies signatures takes longer than that, and
+ * the test then failed with a bare `TimeoutError` that looked like a registry hanging.
+ */
+export function pollEnvironment(): MockActivityEnvironment {
+  return new MockActivityEnvironment({ startToCloseTimeoutMs: 120_000 });
 }
