@@ -48,8 +48,7 @@ export function basic(user: string, password: string): string {
 /**
  * An activity environment for calling the poll activities directly, with the start-to-close timeout the
  * trigger workflow gives them (2 minutes). The mock's own default is 1 s, and the poll activities abort
- * their reads when it passes: on a loaded box a poll that verifies signatures takes longer than that, and
- * the test then failed with a bare `TimeoutError` that looked like a registry hanging.
+ * their reads when it passes: on a loaded box a poll that verifies signatures takes longer than that.
  */
 export function pollEnvironment(): MockActivityEnvironment {
   return new MockActivityEnvironment({ startToCloseTimeoutMs: 120_000 });
