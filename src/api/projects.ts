@@ -382,7 +382,8 @@ export const PROJECT_ROUTES = defineRoutes({
           errors: [
             {
               field: 'environments.0.targets.0.files.0.path',
-              message: 'for tenant git in environment "dev" the path is ".git/x": a path into .git is refused',
+              message:
+                'for tenant git in environment "dev" the path is ".git/x": a path into .git is refused',
             },
           ],
         },

@@ -90,7 +90,9 @@ beforeAll(async () => {
     project: NAME,
     request: {
       channel: 'default',
-      packages: [{ name: 'web', feed: 'registry.example', package: `${NAME}/web`, tag: '3.0.0', digest: null }],
+      packages: [
+        { name: 'web', feed: 'registry.example', package: `${NAME}/web`, tag: '3.0.0', digest: null },
+      ],
       watched: ['web'],
       requireLater: true,
       reason: 'test',

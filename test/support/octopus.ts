@@ -64,7 +64,11 @@ export async function startOctopus(
       const body = JSON.parse(req.body) as { Version: string; ProjectId: string };
       if (releases.has(body.Version))
         return json(400, { ErrorMessage: `A release with the version ${body.Version} already exists.` });
-      const created = { Id: `Releases-${releases.size + 1}`, Version: body.Version, ProjectId: body.ProjectId };
+      const created = {
+        Id: `Releases-${releases.size + 1}`,
+        Version: body.Version,
+        ProjectId: body.ProjectId,
+      };
       releases.set(body.Version, created);
       return json(201, created);
     }

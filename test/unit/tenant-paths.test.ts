@@ -38,7 +38,8 @@ describe('tenantPathErrors', () => {
       {
         field: 'environments.1.targets.0.files.1.path',
         tenant: 'git',
-        message: 'for tenant git in environment "prod" the path is ".git/x.yaml": a path into .git is refused',
+        message:
+          'for tenant git in environment "prod" the path is ".git/x.yaml": a path into .git is refused',
       },
     ]);
   });
@@ -50,9 +51,9 @@ describe('tenantPathErrors', () => {
   });
 
   test('a template every connected tenant fills into the repository is accepted', () => {
-    expect(errorsOf(spec('overlays/{environment}/{tenant}/kustomization.yaml', { git: ['dev', 'prod'] }))).toEqual(
-      [],
-    );
+    expect(
+      errorsOf(spec('overlays/{environment}/{tenant}/kustomization.yaml', { git: ['dev', 'prod'] })),
+    ).toEqual([]);
     expect(errorsOf(spec('.{tenant}/x.yaml', { acme: ['dev', 'prod'], 'git.x': ['dev'] }))).toEqual([]);
   });
 
