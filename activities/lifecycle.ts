@@ -232,11 +232,13 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
     const tenant = start.deployment.tenant;
     const tenantId = tenant ? await octopusTenant(tenant) : null;
     const version = start.release.number;
-    const existing = await get(
-      `${base}/projects/${target.projectId}/releases/${encodeURIComponent(version)}`,
-      headers,
-      target.name,
-    );
+    const lookUp = () =>
+      get(
+        `${base}/projects/${target.projectId}/releases/${encodeURIComponent(version)}`,
+        headers,
+        target.name,
+      );
+    const existing = await lookUp();
     let releaseId: string;
     if (existing.status === 200) {
       releaseId = String((await answer(existing, 'the release lookup')).Id);
@@ -247,7 +249,14 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
         octopusReleaseBody(target, version, start.release.packages, start.release.notes),
         target.name,
       );
-      releaseId = String((await answer(created, 'the release')).Id);
+      // Deployments of one release to several tenants (or environments) of one Octopus project run at once:
+      // another may have created the release since the lookup, and Octopus refuses a second (400). Theirs is
+      // the one to deploy.
+      const again = created.status >= 300 ? await lookUp() : null;
+      releaseId =
+        again?.status === 200
+          ? String((await answer(again, 'the release lookup')).Id)
+          : String((await answer(created, 'the release')).Id);
     }
     // One Octopus deployment per feed-triggers deployment: a retry finds the one it made by its comment.
     const listed = await answer(
