@@ -208,12 +208,37 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       if (permanent(res.status)) throw new TargetRefused(message);
       throw new Error(message);
     };
+    /**
+     * Octopus's id of our tenant: the one the target maps it to, or the Octopus tenant of that name. Octopus
+     * may match `name` loosely, so only an exact (case-insensitive) name counts; none is a refusal no retry
+     * fixes, named so a person can add the tenant in Octopus or map it.
+     */
+    const octopusTenant = async (name: string): Promise<string> => {
+      const mapped = target.tenants?.[name];
+      if (mapped) return mapped;
+      const found = await answer(
+        await get(`${base}/tenants?name=${encodeURIComponent(name)}&take=1000`, headers, target.name),
+        'the tenant lookup',
+      );
+      const items = Array.isArray(found.Items) ? (found.Items as Array<Record<string, unknown>>) : [];
+      const exact = items.find((t) => typeof t.Name === 'string' && t.Name.toLowerCase() === name);
+      if (!exact || typeof exact.Id !== 'string')
+        throw new TargetRefused(
+          `target ${target.name}: Octopus has no tenant named "${name}" in ${target.spaceId}: create it there, or map it in the target's tenants (${name}: Tenants-N)`,
+        );
+      return exact.Id;
+    };
+    // The tenant first: one Octopus does not know is refused before a release is created there.
+    const tenant = start.deployment.tenant;
+    const tenantId = tenant ? await octopusTenant(tenant) : null;
     const version = start.release.number;
-    const existing = await get(
-      `${base}/projects/${target.projectId}/releases/${encodeURIComponent(version)}`,
-      headers,
-      target.name,
-    );
+    const lookUp = () =>
+      get(
+        `${base}/projects/${target.projectId}/releases/${encodeURIComponent(version)}`,
+        headers,
+        target.name,
+      );
+    const existing = await lookUp();
     let releaseId: string;
     if (existing.status === 200) {
       releaseId = String((await answer(existing, 'the release lookup')).Id);
@@ -224,7 +249,14 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
         octopusReleaseBody(target, version, start.release.packages, start.release.notes),
         target.name,
       );
-      releaseId = String((await answer(created, 'the release')).Id);
+      // Deployments of one release to several tenants (or environments) of one Octopus project run at once:
+      // another may have created the release since the lookup, and Octopus refuses a second (400). Theirs is
+      // the one to deploy.
+      const again = created.status >= 300 ? await lookUp() : null;
+      releaseId =
+        again?.status === 200
+          ? String((await answer(again, 'the release lookup')).Id)
+          : String((await answer(created, 'the release')).Id);
     }
     // One Octopus deployment per feed-triggers deployment: a retry finds the one it made by its comment.
     const listed = await answer(
@@ -233,17 +265,27 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
     );
     const items = Array.isArray(listed.Items) ? (listed.Items as Array<Record<string, unknown>>) : [];
     const mine = items.find((d) => d.EnvironmentId === target.environmentId && d.Comments === key);
-    if (mine) return { type: 'octopus', detail: `deployment ${String(mine.Id)} of release ${releaseId}` };
+    const forTenant = tenantId ? ` for tenant ${tenantId}` : '';
+    if (mine)
+      return { type: 'octopus', detail: `deployment ${String(mine.Id)} of release ${releaseId}${forTenant}` };
     const deployed = await answer(
       await post(
         `${base}/deployments`,
         headers,
-        JSON.stringify({ ReleaseId: releaseId, EnvironmentId: target.environmentId, Comments: key }),
+        JSON.stringify({
+          ReleaseId: releaseId,
+          EnvironmentId: target.environmentId,
+          ...(tenantId ? { TenantId: tenantId } : {}),
+          Comments: key,
+        }),
         target.name,
       ),
       'the deployment',
     );
-    return { type: 'octopus', detail: `deployment ${String(deployed.Id)} of release ${releaseId}` };
+    return {
+      type: 'octopus',
+      detail: `deployment ${String(deployed.Id)} of release ${releaseId}${forTenant}`,
+    };
   }
 
   /** Wakes an environment's queue (a tenant's there, with `tenant`), starting it when it is not running. */

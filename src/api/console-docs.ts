@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineRoutes } from './route';
+import { TenantedDeploymentsSchema } from '../domain/tenant';
 
 /*
  * The console's routes (joined into src/api/routes.ts): sign-in sessions (session.ts), the console's page and
@@ -45,28 +46,42 @@ const Status = z.enum([
   'cancelled',
 ]);
 /** What `GET /environments` answers: what is deployed where, for every project. */
+/** What one lane shows: an environment's untenanted deployments, or one tenant's there. */
+const LaneCell = {
+  current: z.object({ release: z.string(), deployedAt: z.string().nullable() }).nullable(),
+  latest: z
+    .object({
+      release: z.string(),
+      status: Status,
+      queuedAt: z.string(),
+      finishedAt: z.string().nullable(),
+      error: z.string().nullable(),
+    })
+    .nullable(),
+  inFlight: z.number().int(),
+  awaitingApproval: z.object({ release: z.string(), phase: z.string() }).nullable(),
+};
+
 export const EnvironmentsOverview = z.object({
   projects: z.array(
     z.object({
       project: z.string(),
+      tenantedDeployments: TenantedDeploymentsSchema.describe(
+        'How the project deploys: its environments carry `tenants` unless `untenanted`',
+      ),
       newestRelease: z
         .object({ number: z.string(), channel: z.string(), createdAt: z.iso.datetime({ offset: true }) })
         .nullable(),
       environments: z.array(
         z.object({
           name: z.string(),
-          current: z.object({ release: z.string(), deployedAt: z.string().nullable() }).nullable(),
-          latest: z
-            .object({
-              release: z.string(),
-              status: Status,
-              queuedAt: z.string(),
-              finishedAt: z.string().nullable(),
-              error: z.string().nullable(),
-            })
-            .nullable(),
-          inFlight: z.number().int(),
-          awaitingApproval: z.object({ release: z.string(), phase: z.string() }).nullable(),
+          ...LaneCell,
+          tenants: z
+            .array(z.object({ tenant: z.string(), ...LaneCell }))
+            .optional()
+            .describe(
+              "A tenanted project's tenants connected to the environment, by name: each tenant's own release there",
+            ),
         }),
       ),
     }),
@@ -176,6 +191,7 @@ export const CONSOLE_ROUTES = defineRoutes({
           projects: [
             {
               project: 'shop',
+              tenantedDeployments: 'untenanted',
               newestRelease: { number: '0.0.2', channel: 'default', createdAt: '2026-11-28T10:00:00.000Z' },
               environments: [
                 {
@@ -190,6 +206,48 @@ export const CONSOLE_ROUTES = defineRoutes({
                   },
                   inFlight: 0,
                   awaitingApproval: null,
+                },
+              ],
+            },
+            {
+              project: 'saas',
+              tenantedDeployments: 'tenanted',
+              newestRelease: { number: '1.2.0', channel: 'default', createdAt: '2026-11-28T11:00:00.000Z' },
+              environments: [
+                {
+                  name: 'prod',
+                  current: null,
+                  latest: null,
+                  inFlight: 0,
+                  awaitingApproval: null,
+                  tenants: [
+                    {
+                      tenant: 'acme',
+                      current: { release: '1.2.0', deployedAt: '2026-11-28T11:05:00.000Z' },
+                      latest: {
+                        release: '1.2.0',
+                        status: 'succeeded',
+                        queuedAt: '2026-11-28T11:04:58.000Z',
+                        finishedAt: '2026-11-28T11:05:00.000Z',
+                        error: null,
+                      },
+                      inFlight: 0,
+                      awaitingApproval: null,
+                    },
+                    {
+                      tenant: 'globex',
+                      current: { release: '1.1.0', deployedAt: '2026-11-20T09:00:00.000Z' },
+                      latest: {
+                        release: '1.1.0',
+                        status: 'succeeded',
+                        queuedAt: '2026-11-20T08:59:58.000Z',
+                        finishedAt: '2026-11-20T09:00:00.000Z',
+                        error: null,
+                      },
+                      inFlight: 0,
+                      awaitingApproval: { release: '1.2.0', phase: 'prod' },
+                    },
+                  ],
                 },
               ],
             },

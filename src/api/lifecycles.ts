@@ -91,6 +91,7 @@ export const EnvironmentHistoryQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(20),
     cursor: CursorSchema.optional(),
+    tenant: TenantNameSchema.optional().describe("Only this tenant's deployments (absent: every deployment)"),
   })
   .strict();
 
@@ -525,7 +526,7 @@ export function lifecycleHandlers(
     if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
     if (!project.spec.environments.some((e) => e.name === environment))
       throw new HttpProblem(404, 'Not found', `project ${name} has no environment ${environment}`);
-    const page = await store.history(project.id, environment, query.limit, query.cursor);
+    const page = await store.history(project.id, environment, query.limit, query.cursor, query.tenant);
     res.json({
       project: name,
       environment,

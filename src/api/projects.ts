@@ -4,6 +4,7 @@ import { RequestHandler } from 'express';
 import { z } from 'zod';
 import { ProjectSpec, ProjectSpecSchema } from '../domain/project';
 import { keyErrors } from '../supply-chain/keys';
+import { tenantPathErrors } from '../targets/git/tenant-paths';
 import { SlugSchema } from '../domain/trigger-schema';
 import { pollTriggerNow, runChannelPreview, runManualRelease } from '../../workflows/contracts/client';
 import { destinationWorkflowId, releaseWorkflowId } from '../../workflows/contracts/ids';
@@ -157,9 +158,10 @@ async function feedWarnings(
 }
 
 /** A 400 listing every field error (the detail names the first and how many more there are). */
-function invalidProject(errors: FieldError[]): HttpProblem {
+function invalidProject(errors: FieldError[], status: 400 | 422 = 400): HttpProblem {
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
-  return new HttpProblem(400, 'Invalid project', `${errors[0].field}: ${errors[0].message}${more}`, errors);
+  const title = status === 400 ? 'Invalid project' : 'Project refused';
+  return new HttpProblem(status, title, `${errors[0].field}: ${errors[0].message}${more}`, errors);
 }
 
 /** A refusal from a short workflow (manual release, preview): a code of no meaning to HTTP is a 422. */
@@ -367,6 +369,25 @@ export const PROJECT_ROUTES = defineRoutes({
         },
       },
       400: invalid,
+      422: {
+        description:
+          "A Git file's path that a connected tenant's name fills into a path Git refuses (`.{tenant}/x` with tenant `git`)",
+        schema: Problem,
+        example: {
+          ...problemExample(
+            422,
+            'Project refused',
+            'environments.0.targets.0.files.0.path: for tenant git in environment "dev" the path is ".git/x": a path into .git is refused',
+          ),
+          errors: [
+            {
+              field: 'environments.0.targets.0.files.0.path',
+              message:
+                'for tenant git in environment "dev" the path is ".git/x": a path into .git is refused',
+            },
+          ],
+        },
+      },
       413: {
         description: 'The project is larger than the cap',
         schema: Problem,
@@ -605,7 +626,11 @@ export function projectHandlers(
       errors.unshift({ field: 'name', message: `"${spec.name}" does not match the path (${name})` });
     const warnings = await feedWarnings(spec, guard, probe, new Set(errors.map((e) => e.field)));
     if (query.strict === 'true') errors.push(...warnings);
-    if (errors.length > 0) throw invalidProject(errors);
+    // A template that only a connected tenant's name completes into a path Git refuses: the spec is well
+    // formed, and what it asks cannot be done (422); with other errors it is one more of them.
+    const tenantPaths = tenantPathErrors(spec).map(({ field, message }) => ({ field, message }));
+    if (errors.length > 0) throw invalidProject([...errors, ...tenantPaths]);
+    if (tenantPaths.length > 0) throw invalidProject(tenantPaths, 422);
     if (query.dryRun === 'true') return void res.json({ name, dryRun: true, valid: true, warnings, spec });
     const result = await ledger.saveProject(spec);
     if (result.changed) await wakeWatched(name, 'project change');

@@ -668,16 +668,18 @@ export class DeploymentStore {
 
   /**
    * An environment's deployments, newest first: a page of `limit` older than the deployment `before`, and the
-   * cursor of the next page (null on the last).
+   * cursor of the next page (null on the last); with `tenant`, that tenant's only.
    */
   async history(
     projectId: number,
     environment: string,
     limit: number,
     before?: number,
+    tenant?: string,
   ): Promise<{ deployments: Deployment[]; nextCursor: number | null }> {
     const rows = await this.rows(this.db, (q) => {
       let page = q.where('d.project_id', '=', projectId).where('d.environment', '=', environment);
+      if (tenant !== undefined) page = page.where('d.tenant', '=', tenant);
       if (before !== undefined) page = page.where('d.id', '<', before);
       return page.orderBy('d.id', 'desc').limit(limit + 1);
     });

@@ -19,6 +19,7 @@ import {
   TenantConnectionSchema,
   TenantedDeployments,
   TenantedDeploymentsSchema,
+  TenantNameSchema,
 } from './tenant';
 
 /** A name the worker resolves to a secret value from its configuration; the value never enters workflows. */
@@ -92,9 +93,17 @@ export type Destination = z.infer<typeof DestinationSchema>;
 /** A webhook as an environment's deployment target: the release and the environment, POSTed. */
 export const WebhookTargetSchema = WebhookDestinationSchema.omit({ order: true });
 
-/** Octopus Deploy as a target: the release is created there (once) and deployed to `environmentId`. */
+/**
+ * Octopus Deploy as a target: the release is created there (once) and deployed to `environmentId`; a
+ * tenant's deployment goes to the Octopus tenant of the same name, or the one `tenants` maps it to.
+ */
 export const OctopusTargetSchema = OctopusDestinationSchema.omit({ order: true }).extend({
   environmentId: z.string().regex(/^Environments-\d+$/, 'an Octopus environment id such as Environments-1'),
+  /** Our tenant → Octopus's tenant id, for Octopus tenants whose names are not our slugs ("ACME Corp."). */
+  tenants: z
+    .record(TenantNameSchema, z.string().regex(/^Tenants-\d+$/, 'an Octopus tenant id such as Tenants-1'))
+    .refine((m) => Object.keys(m).length <= MAX_TENANTS, `at most ${MAX_TENANTS} tenants`)
+    .optional(),
 });
 
 /** A path with its placeholders filled by a letter: what it looks like whatever the names put in. */

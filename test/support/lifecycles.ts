@@ -3,6 +3,7 @@ import { ProjectSpecInput } from '../../src/domain/project';
 import { startApi, TestApi } from './api';
 import { GitServer, startGitServer } from './git-server';
 import { startServer, TestServer } from './http-server';
+import { OctopusDeployment, OctopusRelease, startOctopus } from './octopus';
 import { TestRegistry } from './registry';
 import { SshGitServer, startSshGitServer } from './ssh-git-server';
 import { eventually, startTestWorker, TestWorkerEnv } from './temporal';
@@ -25,18 +26,6 @@ images:
   - name: shop/web
     newTag: 0.9.0
 `;
-
-export interface OctopusRelease {
-  Id: string;
-  Version: string;
-  ProjectId: string;
-}
-export interface OctopusDeployment {
-  Id: string;
-  ReleaseId: string;
-  EnvironmentId: string;
-  Comments: string;
-}
 
 export interface LifecycleFixture {
   readonly registry: TestRegistry;
@@ -72,14 +61,12 @@ export interface LifecycleFixture {
 
 /** Starts the servers, the worker and the API of a lifecycle test file. */
 export async function startLifecycleFixture(): Promise<LifecycleFixture> {
-  const octoReleases = new Map<string, OctopusRelease>();
-  const octoDeployments: OctopusDeployment[] = [];
   const hookAnswers = new Map<string, number[]>();
   const hookDown = new Set<string>();
   const hookDelay = new Map<string, number>();
   const git = await startGitServer({ token: GIT_TOKEN });
   const ssh = await startSshGitServer();
-  const octopus = await startOctopus(octoReleases, octoDeployments);
+  const octopus = await startOctopus(OCTOPUS_KEY);
   const hook = await startServer(async (req, res) => {
     const { environment, project: name } = JSON.parse(req.body) as { environment: string; project: string };
     if (name === 'cancel') await fixture.held;
@@ -113,8 +100,8 @@ export async function startLifecycleFixture(): Promise<LifecycleFixture> {
     hookDown,
     hookDelay,
     held: Promise.resolve(),
-    octoReleases,
-    octoDeployments,
+    octoReleases: octopus.releases,
+    octoDeployments: octopus.deployments,
     project: (name, repo, extra) => lifecycleProject(registry, hook, name, repo, extra),
     deploymentsOf: (name, number) => deploymentsOf(api, name, number),
     waitFor: (name, number, wanted, timeoutMs) => waitFor(api, name, number, wanted, timeoutMs),
@@ -129,54 +116,6 @@ export async function startLifecycleFixture(): Promise<LifecycleFixture> {
     },
   };
   return fixture;
-}
-
-/**
- * Octopus Deploy's REST API as the target uses it: a release by version, creating a release, a release's
- * deployments, creating a deployment; every call with X-Octopus-ApiKey.
- */
-async function startOctopus(
-  octoReleases: Map<string, OctopusRelease>,
-  octoDeployments: OctopusDeployment[],
-): Promise<TestServer> {
-  return startServer((req, res) => {
-    const json = (status: number, body: unknown): void =>
-      void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (req.headers['x-octopus-apikey'] !== OCTOPUS_KEY)
-      return json(401, { ErrorMessage: 'Invalid API key' });
-    const url = new URL(req.url, 'http://octopus');
-    let m = /^\/api\/Spaces-1\/projects\/(Projects-\d+)\/releases\/([^/]+)$/.exec(url.pathname);
-    if (req.method === 'GET' && m) {
-      const found = octoReleases.get(decodeURIComponent(m[2]));
-      return found
-        ? json(200, found)
-        : json(404, { ErrorMessage: 'The resource you requested was not found.' });
-    }
-    if (req.method === 'POST' && url.pathname === '/api/Spaces-1/releases') {
-      const body = JSON.parse(req.body) as { Version: string; ProjectId: string };
-      if (octoReleases.has(body.Version))
-        return json(400, { ErrorMessage: `A release with the version ${body.Version} already exists.` });
-      const created = {
-        Id: `Releases-${octoReleases.size + 1}`,
-        Version: body.Version,
-        ProjectId: body.ProjectId,
-      };
-      octoReleases.set(body.Version, created);
-      return json(201, created);
-    }
-    m = /^\/api\/Spaces-1\/releases\/(Releases-\d+)\/deployments$/.exec(url.pathname);
-    if (req.method === 'GET' && m) {
-      const items = octoDeployments.filter((d) => d.ReleaseId === m![1]);
-      return json(200, { ItemType: 'Deployment', TotalResults: items.length, Items: items });
-    }
-    if (req.method === 'POST' && url.pathname === '/api/Spaces-1/deployments') {
-      const body = JSON.parse(req.body) as { ReleaseId: string; EnvironmentId: string; Comments: string };
-      const created = { Id: `Deployments-${octoDeployments.length + 1}`, ...body };
-      octoDeployments.push(created);
-      return json(201, created);
-    }
-    json(404, { ErrorMessage: 'The resource you requested was not found.' });
-  });
 }
 
 /** dev (Git) → test (webhook) automatically; prod (webhook) by a person, after an approval. */
