@@ -71,7 +71,7 @@ function prebundled(name, specifiers) {
 }
 
 const common = {
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/jest.environment.config.js',
   transform: { '^.+\\.[tj]s$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   // Kysely and jose ship ES modules only: Node requires them natively; jest gets them as CommonJS bundles.
   transformIgnorePatterns: ['/node_modules/'],
