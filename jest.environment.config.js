@@ -1,3 +1,4 @@
+const { appendFileSync } = require('node:fs');
 const vm = require('node:vm');
 const { TestEnvironment } = require('jest-environment-node');
 
@@ -39,12 +40,30 @@ vm.compileFunction = function compileWithCodeCache(code, params = [], options = 
   return script.runInContext(parsingContext);
 };
 
+/**
+ * FEED_TRIGGERS_TEST_CPU_LOG=<file>: each test file appends a line `{"file":..., "cpuMs":...}`, the CPU its jest
+ * worker spent on it (every thread: jest, the Temporal worker's core and workflow threads; not the processes
+ * it starts), to find the files worth making cheaper.
+ */
+const cpuLog = process.env.FEED_TRIGGERS_TEST_CPU_LOG;
+
 class CodeCachingEnvironment extends TestEnvironment {
+  constructor(config, context) {
+    super(config, context);
+    this.testPath = context.testPath;
+    this.cpuAtStart = process.cpuUsage();
+  }
+
   async teardown() {
     for (const { filename, code, script } of uncached)
       codeCache.set(filename, { source: code, data: script.createCachedData() });
     uncached = [];
     await super.teardown();
+    if (cpuLog) {
+      const spent = process.cpuUsage(this.cpuAtStart);
+      const cpuMs = Math.round((spent.user + spent.system) / 1000);
+      appendFileSync(cpuLog, `${JSON.stringify({ file: this.testPath, cpuMs })}\n`);
+    }
   }
 }
 
