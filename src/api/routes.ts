@@ -16,7 +16,7 @@ import { WEBHOOK_ROUTES } from './webhooks';
  * Every route of the API, from the tables beside their handlers (src/api/route.ts). The access check, the
  * metrics' route label, `/whoami` and the OpenAPI document are built from this list, and app.ts mounts the
  * same tables: a route cannot be served without a decision on who may call it, nor documented without
- * being served (test/integration/access.test.ts and openapi.test.ts check both against Express itself).
+ * being served (test/integration/access.test.ts and api-edges.test.ts check both against Express itself).
  */
 export const ROUTES: readonly RouteSpec[] = [
   HEALTH_ROUTES,
