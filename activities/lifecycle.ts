@@ -453,8 +453,10 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
   ): Promise<DeployResult> {
     const outcome: TargetOutcome = { type: target.type, detail: message, status: 'retrying' };
     const deadline = start.environment.retry?.deadlineMinutes;
+    const backoff = deps.deployBackoff ?? DEFAULT_DEPLOY_BACKOFF;
+    const minuteMs = backoff.deadlineMinuteMs ?? 60_000;
     const began = Date.parse(start.deployment.startedAt ?? start.deployment.queuedAt);
-    if (deadline !== undefined && Date.now() - began >= deadline * 60_000) {
+    if (deadline !== undefined && Date.now() - began >= deadline * minuteMs) {
       const error = `gave up after ${deadline} minute(s) of retrying (the environment's deadline): ${message}`;
       const ended = await store.finish(start.deployment.id, 'failed', error, {
         [target.name]: { ...outcome, status: 'failed' },
@@ -462,7 +464,7 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       return { status: ended.status, number: ended.number, error };
     }
     await store.recordTarget(start.deployment.id, target.name, outcome);
-    const retryInMs = deployRetryDelayMs(deps.deployBackoff ?? DEFAULT_DEPLOY_BACKOFF, failures + 1);
+    const retryInMs = deployRetryDelayMs(backoff, failures + 1);
     const ended = await store.retry(start.deployment.id, message, new Date(Date.now() + retryInMs));
     return { status: ended.status, number: ended.number, error: message, retryInMs };
   }

@@ -38,6 +38,12 @@ export const RUNNING_STATUSES = ['queued', 'deploying', 'retrying'] as const;
 export interface DeployBackoff {
   readonly initialMs: number;
   readonly maxMs: number;
+  /**
+   * How long one minute of an environment's `retry.deadlineMinutes` lasts: a minute when absent. Only tests
+   * set it (the backoff is not configuration), so a deadline test waits seconds rather than its shortest
+   * configurable deadline, a minute.
+   */
+  readonly deadlineMinuteMs?: number;
 }
 
 /** 1 s, 2 s, 4 s … capped at 15 s, so a target back from an outage gets the deployment within seconds. */

@@ -98,8 +98,10 @@ const view = async (project: string): Promise<TriggerView> =>
   (await api.request('GET', `/triggers/${project}/app`)).body as TriggerView;
 
 test("a watched trigger's state shows its watcher's checks, a registry failure they find, and the recovery", async () => {
-  // Idle, the trigger's own poll lies behind it: what the state shows as checked is the watcher's read.
-  const done = await checkAfter(watcher, Date.now(), 'a check to show');
+  // Idle, the trigger's own poll lies behind it: what the state shows as checked is the watcher's read. Any
+  // check since that poll shows it, one made while the tests before ran included.
+  const polledAt = Date.parse((await states['wt-failing']()).lastPoll!.at);
+  const done = await checkAfter(watcher, polledAt, 'a check to show');
   const idle = await eventually(async () => {
     const app = (await view('wt-failing')).packages.app;
     return app.watcherCheck && Date.parse(app.watcherCheck.at) >= done.scheduled - 1000 ? app : undefined;

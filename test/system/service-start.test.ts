@@ -92,43 +92,50 @@ describe('starting the service', () => {
     };
 
     const fresh = path.join(mkdtempSync(path.join(dir, 'private-')), 'cli');
-    const bin = path.resolve(__dirname, '../../bin/feed-triggers.js');
-    await promisify(execFile)(process.execPath, [bin, 'token', 'create', 'first', '--role', 'admin'], {
-      env: { PATH: process.env.PATH, FEED_TRIGGERS_DATA_DIR: fresh },
-      timeout: 60_000,
-    });
-    expect(readdirSync(path.join(fresh, 'ledger')).length).toBeGreaterThan(3);
-    expect(notPrivate(fresh)).toEqual([]);
+    const byTheCli = async () => {
+      const bin = path.resolve(__dirname, '../../bin/feed-triggers.js');
+      await promisify(execFile)(process.execPath, [bin, 'token', 'create', 'first', '--role', 'admin'], {
+        env: { PATH: process.env.PATH, FEED_TRIGGERS_DATA_DIR: fresh },
+        timeout: 60_000,
+      });
+      expect(readdirSync(path.join(fresh, 'ledger')).length).toBeGreaterThan(3);
+      expect(notPrivate(fresh)).toEqual([]);
+    };
 
-    const before = path.join(path.dirname(fresh), 'service');
-    mkdirSync(before);
-    chmodSync(before, 0o755);
-    const child = spawn(process.execPath, [main], {
-      env: serviceEnv(before),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-    child.stderr!.on('data', () => undefined);
-    try {
-      await eventually(
-        async () => (log.includes('feed-triggers started') ? true : undefined),
-        'the service to start',
-        90_000,
-      );
-      expect(notPrivate(before)).toEqual([]);
-    } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    const byTheService = async () => {
+      const before = path.join(path.dirname(fresh), 'service');
+      mkdirSync(before);
+      chmodSync(before, 0o755);
+      const child = spawn(process.execPath, [main], {
+        env: serviceEnv(before),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let log = '';
+      child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+      child.stderr!.on('data', () => undefined);
+      try {
+        await eventually(
+          async () => (log.includes('feed-triggers started') ? true : undefined),
+          'the service to start',
+          90_000,
+        );
+        expect(notPrivate(before)).toEqual([]);
+      } finally {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+    };
+    // The CLI's folder and the service's are two: both made at once, and both settled before the test ends.
+    const outcomes = await Promise.allSettled([byTheCli(), byTheService()]);
+    for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
   });
 
   test('SIGQUIT and SIGUSR2, on which the SDK drains its worker, stop the whole service, not the worker alone', async () => {
     // The SDK's runtime drains the worker on these: a process that lived on would keep its API and /readyz
     // up while no trigger is polled.
-    for (const signal of ['SIGUSR2', 'SIGQUIT'] as const) {
+    const stopsOn = async (signal: 'SIGUSR2' | 'SIGQUIT') => {
       const child = spawn(process.execPath, [main], {
-        env: serviceEnv(path.join(dir, 'signals')),
+        env: serviceEnv(path.join(dir, `signals-${signal}`)),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let log = '';
@@ -151,6 +158,10 @@ describe('starting the service', () => {
         child.kill('SIGKILL');
         await exited;
       }
-    }
+    };
+    // Both services at once, each in a data folder of its own: most of the test is their starts, which
+    // depend on nothing the other does. Both settle before the test ends, so neither outlives it.
+    const outcomes = await Promise.allSettled((['SIGUSR2', 'SIGQUIT'] as const).map(stopsOn));
+    for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
   });
 });
