@@ -35,6 +35,7 @@ import {
 } from './provenance';
 import { ImageGate, keyNames, signersOf, Verdict } from './gate';
 import { CERTIFICATE_ANNOTATION } from './keyless';
+import { TLOG_ANNOTATION } from './tlog';
 import { configPlatform, imageRefusal, indexPlatforms, indexRefusal } from './platforms';
 
 /** A signature manifest holds a layer per signature: small, whatever the number of signers. */
@@ -219,6 +220,7 @@ export async function checkSignatures(
               signersOf(gate, at),
               digest,
               layer.annotations?.[CERTIFICATE_ANNOTATION],
+              layer.annotations?.[TLOG_ANNOTATION],
             );
     }
     if (check.ok) {
