@@ -119,7 +119,7 @@ function hashFor(key: KeyObject): string | null {
 /**
  * Who signed `data` with `signature`: one of the keys, or (where the layer carries a certificate and the rule
  * names keyless signers) the certificate's key after its chain, validity, identity and issuer are checked,
- * at the time its transparency-log entry (`tlogEntry`) proves where the trusted root lists logs.
+ * at the time its transparency-log entry (`logged`) proves where the trusted root lists logs.
  * A string says why neither: what a refusal shows.
  */
 export function signerOf(
@@ -127,7 +127,7 @@ export function signerOf(
   signature: Buffer,
   certificate: string | undefined,
   signers: Signers,
-  tlogEntry?: string,
+  logged?: LoggedSignature,
 ): SignedBy | string {
   const verifies = (key: KeyObject, hash: string | null) => {
     try {
@@ -140,7 +140,6 @@ export function signerOf(
   const key = signers.keys.find((k) => verifies(k.key, k.hash));
   if (key) return { name: key.name, fingerprint: key.fingerprint, text: `key ${key.name}` };
   if (certificate === undefined || signers.keyless.length === 0) return 'not by a trusted key';
-  const logged: LoggedSignature = { payload: data, signature, entry: tlogEntry };
   const check = checkCertificate(certificate, signers.keyless, signers.at, logged);
   if (!check.ok) return check.reason;
   const { identity, issuer, fingerprint, root, loggedAt } = check.signer;
@@ -193,7 +192,11 @@ export function checkSignature(
   certificate?: string,
   tlogEntry?: string,
 ): SignatureCheck {
-  const by = signerOf(payload, Buffer.from(signatureBase64, 'base64'), certificate, signers, tlogEntry);
+  const signature = Buffer.from(signatureBase64, 'base64');
+  const by = signerOf(payload, signature, certificate, signers, {
+    content: { kind: 'message', payload, signature },
+    entry: tlogEntry,
+  });
   if (typeof by === 'string') return { ok: false, rank: 1, reason: by };
   const parsed = PayloadSchema.safeParse(json(payload));
   if (!parsed.success)

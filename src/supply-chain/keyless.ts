@@ -8,7 +8,7 @@ import { toTrustMaterial, TrustMaterial } from '@sigstore/verify';
 import { verifyCertificate } from '@sigstore/verify/dist/key';
 import type { VersionRuleInput } from '../domain/rule-schema';
 import { Matcher, matcher } from './match';
-import { verifyLogged } from './tlog';
+import { LoggedContent, verifyLogged } from './tlog';
 
 /** The annotation cosign puts the signing certificate in (PEM) on a signature or attestation layer. */
 export const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate';
@@ -119,8 +119,7 @@ const quoted = (value: string) => JSON.stringify(value.length > 200 ? `${value.s
 
 /** A signature and its transparency-log entry (cosign's bundle annotation), for roots that list logs. */
 export interface LoggedSignature {
-  readonly payload: Buffer;
-  readonly signature: Buffer;
+  readonly content: LoggedContent;
   /** The `dev.sigstore.cosign/bundle` annotation, if the signature carries one. */
   readonly entry: string | undefined;
 }
@@ -155,7 +154,7 @@ export function checkCertificate(
     const withLog = material.tlogs.length > 0 && logged?.entry !== undefined;
     try {
       const verified = withLog
-        ? verifyLogged(logged.entry, logged.payload, logged.signature, leaf, material, name)
+        ? verifyLogged(logged.entry, logged.content, leaf, material, name)
         : { ok: true as const, signer: verifyCertificate(leaf, [at], material).signer };
       if (!verified.ok) {
         reasons.push(verified.reason);

@@ -41,16 +41,42 @@ function kindOf(body: string): { kind: string; version: string } | null {
   }
 }
 
+/** What a log entry is of: a cosign simple-signing signature, or a DSSE envelope (`cosign attest`) with one signature. */
+export type LoggedContent =
+  | { readonly kind: 'message'; readonly payload: Buffer; readonly signature: Buffer }
+  | {
+      readonly kind: 'dsse';
+      readonly payloadType: string;
+      readonly payload: Buffer;
+      readonly signature: Buffer;
+    };
+
+/** The signed content as a bundle holds it. */
+function bundleContent(content: LoggedContent) {
+  if (content.kind === 'dsse')
+    return {
+      dsseEnvelope: {
+        payloadType: content.payloadType,
+        payload: content.payload.toString('base64'),
+        signatures: [{ sig: content.signature.toString('base64'), keyid: '' }],
+      },
+    };
+  return {
+    messageSignature: {
+      messageDigest: {
+        algorithm: 'SHA2_256',
+        digest: createHash('sha256').update(content.payload).digest('base64'),
+      },
+      signature: content.signature.toString('base64'),
+    },
+  };
+}
+
 /**
- * The cosign signature (`payload`, `signature`, its certificate) as a Sigstore bundle of a message signature
- * with its transparency-log entry, so @sigstore/verify judges it as it judges any bundle; or why it cannot be.
+ * The cosign signature or attestation and its certificate as a Sigstore bundle with its transparency-log entry,
+ * so @sigstore/verify judges it as it judges any bundle; or why it cannot be.
  */
-function asBundle(
-  annotation: string,
-  payload: Buffer,
-  signature: Buffer,
-  leaf: X509Certificate,
-): Bundle | string {
+function asBundle(annotation: string, content: LoggedContent, leaf: X509Certificate): Bundle | string {
   if (annotation.length > MAX_TLOG_ANNOTATION)
     return `transparency-log entry longer than ${MAX_TLOG_ANNOTATION} characters`;
   let parsed: z.infer<typeof CosignTlogEntrySchema>;
@@ -79,13 +105,7 @@ function asBundle(
         ],
         timestampVerificationData: { rfc3161Timestamps: [] },
       },
-      messageSignature: {
-        messageDigest: {
-          algorithm: 'SHA2_256',
-          digest: createHash('sha256').update(payload).digest('base64'),
-        },
-        signature: signature.toString('base64'),
-      },
+      ...bundleContent(content),
     });
   } catch {
     return 'the transparency-log entry is not readable';
@@ -101,13 +121,12 @@ function asBundle(
  */
 export function verifyLogged(
   annotation: string,
-  payload: Buffer,
-  signature: Buffer,
+  content: LoggedContent,
   leaf: X509Certificate,
   material: TrustMaterial,
   rootName: string,
 ): LoggedCheck {
-  const bundle = asBundle(annotation, payload, signature, leaf);
+  const bundle = asBundle(annotation, content, leaf);
   if (typeof bundle === 'string') return { ok: false, reason: bundle };
   const entry = bundle.verificationMaterial.tlogEntries[0];
   const logId = entry.logId.keyId;
@@ -120,7 +139,9 @@ export function verifyLogged(
   const integratedTime = new Date(Number(entry.integratedTime) * 1000);
   try {
     const verifier = new Verifier(material, { tlogThreshold: 1, ctlogThreshold: 0, timestampThreshold: 1 });
-    const signer = verifier.verify(toSignedEntity(bundle, payload));
+    const signer = verifier.verify(
+      toSignedEntity(bundle, content.kind === 'message' ? content.payload : undefined),
+    );
     return { ok: true, signer, integratedTime };
   } catch (err) {
     if (!(err instanceof VerificationError)) throw err;

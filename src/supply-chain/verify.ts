@@ -300,6 +300,7 @@ export async function checkProvenance(
               digest,
               provenance,
               layer.annotations?.[CERTIFICATE_ANNOTATION],
+              layer.annotations?.[TLOG_ANNOTATION],
             );
     }
     if (check.ok) {

@@ -21,6 +21,8 @@ let signedAt: number;
 
 const WORKFLOW = 'https://github.com/acme/web/.github/workflows/release.yml@refs/tags/v1.0.0';
 const GITHUB = 'https://token.actions.githubusercontent.com';
+const ACME = 'https://github.com/acme/web';
+const BUILDER = 'https://github.com/actions/runner/github-hosted';
 
 beforeAll(async () => {
   [registry, ca, rekor, stranger] = await Promise.all([
@@ -47,6 +49,16 @@ beforeAll(async () => {
   // it states; 1.2.0 by a log the root does not list; 1.3.0 not logged at all; 1.4.0 logged an hour after its certificate expired.
   leaf.rekorUrl = rekor.url;
   await leaf.sign(registry.host, 'tl/web', v100);
+  // tl/api 1.0.0: signed and attested (a DSSE entry in the log) while the certificate was valid.
+  const api = await pushImage(registry.url, 'tl/api', '1.0.0');
+  await leaf.sign(registry.host, 'tl/api', api);
+  await leaf.attest(registry.host, 'tl/api', api, {
+    buildDefinition: {
+      buildType: 'https://actions.github.io/buildtypes/workflow/v1',
+      externalParameters: { workflow: { ref: 'refs/tags/v1.0.0', repository: ACME } },
+    },
+    runDetails: { builder: { id: BUILDER } },
+  });
   rekor.tamper = true;
   await leaf.sign(registry.host, 'tl/web', v110);
   rekor.tamper = false;
@@ -85,10 +97,10 @@ function activities(verdicts = new MemoryVerdicts()) {
   });
 }
 
-const poll = (acts: ReturnType<typeof activities>, rule: VersionRuleInput) =>
+const poll = (acts: ReturnType<typeof activities>, rule: VersionRuleInput, pkg = 'tl/web') =>
   pollEnvironment().run(acts.pollPackage, {
     feed: 'lab',
-    package: 'tl/web',
+    package: pkg,
     rule,
     watermark: null,
     limit: 1,
@@ -127,5 +139,21 @@ test('under a root that lists no transparency log, the entry is not read: the ex
   expect(result.candidates).toEqual([]);
   expect(result.skipped?.['1.0.0']).toBe(
     'no signature by identity `/https://github\\.com/acme/web/.*/` (1 signature: certificate not valid under trusted root unlogged (certificate is not valid or expired at the specified date))',
+  );
+});
+
+test('a logged attestation passes a provenance rule after its certificate expired (a DSSE entry in the log)', async () => {
+  const rule: VersionRuleInput = {
+    ...signer('logged'),
+    provenance: { builderId: BUILDER, sourceRepository: ACME, ref: 'refs/tags/v*' },
+  };
+  const verdicts = new MemoryVerdicts();
+  const result = await poll(activities(verdicts), rule, 'tl/api');
+  expect(result.candidates).toEqual(['1.0.0']);
+  const gate = compileGate(rule, { key: () => undefined, root: (n) => roots.get(n) });
+  const verdict = await verdicts.get(result.digest ?? '', gate?.fingerprint ?? '');
+  const logged = `trusted root logged, in its transparency log at ${new Date(signedAt * 1000).toISOString()}`;
+  expect(verdict?.reason).toBe(
+    `signed by identity ${WORKFLOW} (issuer ${GITHUB}, ${logged}); provenance signed by identity ${WORKFLOW} (issuer ${GITHUB}, ${logged}), built by ${BUILDER} from ${ACME}@refs/tags/v1.0.0`,
   );
 });

@@ -75,8 +75,7 @@ export class TestRekor {
     }
     if (method !== 'POST' || url !== '/api/v1/log/entries')
       return sendJson(res, 404, { code: 404, message: `${method} ${url} is not served by this test log` });
-    // Rekor stores the proposed entry canonicalized (RFC 8785 JSON): the body the SET covers.
-    const canonical = Buffer.from(json.canonicalize(JSON.parse(body))).toString('base64');
+    const canonical = Buffer.from(json.canonicalize(canonicalEntry(JSON.parse(body)))).toString('base64');
     const integratedTime = this.clock();
     const logIndex = this.index++;
     const logID = this.logId.toString('hex');
@@ -102,4 +101,30 @@ export class TestRekor {
   close(): Promise<void> {
     return this.server.close();
   }
+}
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * The entry Rekor stores for a proposed one, in canonical JSON (RFC 8785) the SET covers: a `hashedrekord` as
+ * proposed; a `dsse` (what `cosign attest` proposes: the envelope and its verifiers) reduced to the envelope's
+ * and payload's hashes and the signatures with their verifiers, as Rekor's dsse v0.0.1 type canonicalizes it.
+ */
+function canonicalEntry(proposed: {
+  kind?: string;
+  apiVersion?: string;
+  spec?: { proposedContent?: { envelope: string; verifiers: string[] } };
+}): unknown {
+  const content = proposed.spec?.proposedContent;
+  if (proposed.kind !== 'dsse' || content === undefined) return proposed;
+  const envelope = JSON.parse(content.envelope) as { payload: string; signatures: { sig: string }[] };
+  return {
+    apiVersion: proposed.apiVersion,
+    kind: 'dsse',
+    spec: {
+      envelopeHash: { algorithm: 'sha256', value: sha256(content.envelope) },
+      payloadHash: { algorithm: 'sha256', value: sha256(Buffer.from(envelope.payload, 'base64')) },
+      signatures: envelope.signatures.map((s) => ({ signature: s.sig, verifier: content.verifiers[0] })),
+    },
+  };
 }
