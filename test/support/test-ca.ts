@@ -248,6 +248,11 @@ export class CertifiedKey {
     return readFileSync(path.join(this.dir, `${this.name}.pem`), 'utf8');
   }
 
+  /** The leaf's private key (PEM), for benches that write cosign's layout with Node's crypto. */
+  get privateKey(): string {
+    return readFileSync(path.join(this.dir, `${this.name}.key`), 'utf8');
+  }
+
   /** Signs without a transparency log, or uploads to the one at `rekorUrl` (a TestRekor). */
   rekorUrl: string | null = null;
 
