@@ -261,7 +261,11 @@ export function createPollActivities(
       }
     },
 
-    /** The rule preview for one package against its live feed, capped for history. */
+    /**
+     * The rule preview for one package against its live feed, capped for history. Signature, provenance and
+     * platform rules are applied as a poll applies them (remembered verdicts first, at most
+     * MAX_VERIFIED_PER_POLL tags verified, best first), and a tag they refuse is rejected with why.
+     */
     async previewPackage(input: {
       feed: string;
       package: string;
@@ -270,15 +274,33 @@ export function createPollActivities(
       try {
         const feed = feedFor(input.feed);
         const list = await withLiveness((signal) => listing(feed, input.package, null, signal));
-        const evaluation = evaluateRule(compileRule(input.rule, precedenceOf(feed)), list.tags);
+        const rule = compileRule(input.rule, precedenceOf(feed));
+        const evaluation = evaluateRule(rule, list.tags);
+        const gate = rule.needsVerification ? gateOf(input.rule) : null;
+        let accepted = evaluation.accepted.map((a) => a.tag);
+        let selected = evaluation.selected;
+        const refused: { tag: string; reason: string }[] = [];
+        let unverifiedCount: number | undefined;
+        if (gate) {
+          const checked = accepted.slice(0, MAX_VERIFIED_PER_POLL);
+          const passed = await withLiveness((signal) =>
+            verifyPreview(feed, input, rule, list, checked, gate, refused, signal),
+          );
+          const refusedTags = new Set(refused.map((r) => r.tag));
+          accepted = accepted.filter((tag) => !refusedTags.has(tag));
+          selected = passed[0] ?? null;
+          unverifiedCount = accepted.length - passed.length;
+        }
         return {
-          selected: evaluation.selected,
-          accepted: evaluation.accepted.slice(0, PREVIEW_LIMIT).map((a) => a.tag),
-          acceptedCount: evaluation.accepted.length,
-          rejected: evaluation.rejected
-            .slice(0, PREVIEW_LIMIT)
-            .map((r) => ({ tag: r.tag, reason: r.reason })),
-          rejectedCount: evaluation.rejected.length,
+          selected,
+          accepted: accepted.slice(0, PREVIEW_LIMIT),
+          acceptedCount: accepted.length,
+          rejected: [...refused, ...evaluation.rejected.map((r) => ({ tag: r.tag, reason: r.reason }))].slice(
+            0,
+            PREVIEW_LIMIT,
+          ),
+          rejectedCount: evaluation.rejected.length + refused.length,
+          ...(gate ? { skipped: refused, unverifiedCount } : {}),
         };
       } catch (err) {
         throw toActivityFailure(err);
@@ -412,6 +434,35 @@ export function createPollActivities(
       };
     }
     return remember(platforms ? { ...verdict, reason: `${verdict.reason}; ${platforms.reason}` } : verdict);
+  }
+
+  /**
+   * Verifies a preview's best tags against the gate, as a poll would; returns those that pass, best first, and
+   * adds those refused to `refused` with their reasons.
+   */
+  async function verifyPreview(
+    feed: Feed,
+    input: { feed: string; package: string; rule: VersionRuleInput },
+    rule: { trackDigest: boolean },
+    list: PackageListing,
+    tags: readonly string[],
+    gate: ImageGate,
+    refused: { tag: string; reason: string }[],
+    signal: AbortSignal,
+  ): Promise<string[]> {
+    const passed: string[] = [];
+    const tagSet = new Set(list.tags);
+    const asPoll: PollPackageInput = { ...input, watermark: null, limit: 1, maxAgeMs: null };
+    for (const tag of tags) {
+      const digest = await digestOf(feed, input.package, tag, list, rule, asPoll, signal);
+      const verdict =
+        digest === null
+          ? { passed: false, reason: 'no digest to verify', key: null }
+          : await verdictOn(feed, input.package, digest, tagSet, gate, signal);
+      if (verdict.passed) passed.push(tag);
+      else refused.push({ tag, reason: verdict.reason });
+    }
+    return passed;
   }
 
   async function pollOnce(input: PollPackageInput, signal: AbortSignal): Promise<PollPackageResult> {

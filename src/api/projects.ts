@@ -243,6 +243,10 @@ const PackagePreview = z.object({
   acceptedCount: z.number().int(),
   rejected: z.array(z.object({ tag: z.string(), reason: z.string() })),
   rejectedCount: z.number().int(),
+  /** Tags signature, provenance or platform rules refused, with why (also in `rejected`). */
+  skipped: z.array(z.object({ tag: z.string(), reason: z.string() })).optional(),
+  /** Accepted tags beyond the best 10, which a poll would verify only if those above them fail. */
+  unverifiedCount: z.number().int().optional(),
 });
 const ProjectView = z.object({
   name: z.string(),
@@ -525,7 +529,8 @@ export const PROJECT_ROUTES = defineRoutes({
     path: '/projects/:project/channels/:channel/preview',
     access: 'viewer',
     temporal: true,
-    summary: 'What a release of the channel would hold now (reads the feeds)',
+    summary:
+      'What a release of the channel would hold now (reads the feeds, and verifies signature, provenance and platform rules as a poll does)',
     tag: 'releases',
     params: ChannelParams,
     responses: {

@@ -1,7 +1,14 @@
 import { KeyObject, verify } from 'node:crypto';
 import { z } from 'zod';
 import type { TrustedKey } from './keys';
-import { CERTIFICATE_ANNOTATION, checkCertificate, KeylessSigner, MAX_CERTIFICATE_PEM } from './keyless';
+import {
+  CERTIFICATE_ANNOTATION,
+  checkCertificate,
+  KeylessSigner,
+  LoggedSignature,
+  MAX_CERTIFICATE_PEM,
+} from './keyless';
+import { MAX_TLOG_ANNOTATION, TLOG_ANNOTATION } from './tlog';
 
 /** cosign's simple-signing payload layer, and the annotation that holds its signature (base64). */
 export const SIMPLE_SIGNING_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -89,7 +96,7 @@ const PayloadSchema = z.object({
 export interface Signers {
   readonly keys: readonly TrustedKey[];
   readonly keyless: readonly KeylessSigner[];
-  /** The time certificates must be valid at: the verification's own (no transparency log is read). */
+  /** The time certificates must be valid at when no transparency-log entry says when they signed. */
   readonly at: Date;
 }
 
@@ -111,7 +118,8 @@ function hashFor(key: KeyObject): string | null {
 
 /**
  * Who signed `data` with `signature`: one of the keys, or (where the layer carries a certificate and the rule
- * names keyless signers) the certificate's key after its chain, validity, identity and issuer are checked.
+ * names keyless signers) the certificate's key after its chain, validity, identity and issuer are checked,
+ * at the time its transparency-log entry (`logged`) proves where the trusted root lists logs.
  * A string says why neither: what a refusal shows.
  */
 export function signerOf(
@@ -119,6 +127,7 @@ export function signerOf(
   signature: Buffer,
   certificate: string | undefined,
   signers: Signers,
+  logged?: LoggedSignature,
 ): SignedBy | string {
   const verifies = (key: KeyObject, hash: string | null) => {
     try {
@@ -131,15 +140,16 @@ export function signerOf(
   const key = signers.keys.find((k) => verifies(k.key, k.hash));
   if (key) return { name: key.name, fingerprint: key.fingerprint, text: `key ${key.name}` };
   if (certificate === undefined || signers.keyless.length === 0) return 'not by a trusted key';
-  const check = checkCertificate(certificate, signers.keyless, signers.at);
+  const check = checkCertificate(certificate, signers.keyless, signers.at, logged);
   if (!check.ok) return check.reason;
-  const { identity, issuer, fingerprint, root } = check.signer;
+  const { identity, issuer, fingerprint, root, loggedAt } = check.signer;
   if (!verifies(check.signer.key, hashFor(check.signer.key)))
     return `not signed by the key of its certificate (identity ${identity})`;
+  const when = loggedAt ? `, in its transparency log at ${loggedAt.toISOString()}` : '';
   return {
     name: identity,
     fingerprint,
-    text: `identity ${identity} (issuer ${issuer}, trusted root ${root})`,
+    text: `identity ${identity} (issuer ${issuer}, trusted root ${root}${when})`,
   };
 }
 
@@ -164,6 +174,9 @@ export function layerRefusal(layer: Descriptor): string | null {
   const certificate = layer.annotations?.[CERTIFICATE_ANNOTATION];
   if (certificate !== undefined && certificate.length > MAX_CERTIFICATE_PEM)
     return `certificate longer than ${MAX_CERTIFICATE_PEM} characters`;
+  const entry = layer.annotations?.[TLOG_ANNOTATION];
+  if (entry !== undefined && entry.length > MAX_TLOG_ANNOTATION)
+    return `transparency-log entry longer than ${MAX_TLOG_ANNOTATION} characters`;
   return null;
 }
 
@@ -177,8 +190,13 @@ export function checkSignature(
   signers: Signers,
   digest: string,
   certificate?: string,
+  tlogEntry?: string,
 ): SignatureCheck {
-  const by = signerOf(payload, Buffer.from(signatureBase64, 'base64'), certificate, signers);
+  const signature = Buffer.from(signatureBase64, 'base64');
+  const by = signerOf(payload, signature, certificate, signers, {
+    content: { kind: 'message', payload, signature },
+    entry: tlogEntry,
+  });
   if (typeof by === 'string') return { ok: false, rank: 1, reason: by };
   const parsed = PayloadSchema.safeParse(json(payload));
   if (!parsed.success)

@@ -8,6 +8,7 @@ import { toTrustMaterial, TrustMaterial } from '@sigstore/verify';
 import { verifyCertificate } from '@sigstore/verify/dist/key';
 import type { VersionRuleInput } from '../domain/rule-schema';
 import { Matcher, matcher } from './match';
+import { LoggedContent, verifyLogged } from './tlog';
 
 /** The annotation cosign puts the signing certificate in (PEM) on a signature or attestation layer. */
 export const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate';
@@ -18,6 +19,8 @@ export const MAX_TRUSTED_ROOT_BYTES = 1024 * 1024;
 /** Certificates per authority in a trusted root: Fulcio's chains are 2; path building stays small. */
 const MAX_CHAIN_CERTIFICATES = 10;
 const MAX_AUTHORITIES = 20;
+/** Sigstore's public root lists 2 transparency logs; each entry is tried against the one that logged it. */
+const MAX_TLOGS = 20;
 
 export class TrustedRootError extends Error {
   readonly code = 'INVALID_TRUSTED_ROOT';
@@ -33,7 +36,7 @@ export interface TrustedRootMaterial {
 
 /**
  * Parses a Sigstore trusted root (`trusted_root.json`, media type application/vnd.dev.sigstore.trustedroot+json)
- * with its certificate authorities; the transparency logs and timestamp authorities it may list are not used.
+ * with its certificate authorities and transparency logs (`tlogs`); timestamp authorities are not used.
  */
 export function parseTrustedRoot(name: string, json: string): TrustedRootMaterial {
   if (Buffer.byteLength(json) > MAX_TRUSTED_ROOT_BYTES)
@@ -48,6 +51,7 @@ export function parseTrustedRoot(name: string, json: string): TrustedRootMateria
   if (authorities.length === 0) throw new TrustedRootError('lists no certificateAuthorities');
   if (authorities.length > MAX_AUTHORITIES)
     throw new TrustedRootError(`lists more than ${MAX_AUTHORITIES} certificateAuthorities`);
+  if (root.tlogs.length > MAX_TLOGS) throw new TrustedRootError(`lists more than ${MAX_TLOGS} tlogs`);
   for (const [i, ca] of authorities.entries()) {
     const count = ca.certChain?.certificates.length ?? 0;
     if (count === 0 || count > MAX_CHAIN_CERTIFICATES)
@@ -103,6 +107,8 @@ export interface CertificateSigner {
   readonly fingerprint: string;
   readonly root: string;
   readonly key: KeyObject;
+  /** When a transparency-log entry the root's logs signed says it signed; null when checked at verification. */
+  readonly loggedAt: Date | null;
 }
 
 /** The certificate of a layer verified against the signers: the first whose root and identity it satisfies. */
@@ -111,11 +117,25 @@ export type CertificateCheck =
 
 const quoted = (value: string) => JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
 
+/** A signature and its transparency-log entry (cosign's bundle annotation), for roots that list logs. */
+export interface LoggedSignature {
+  readonly content: LoggedContent;
+  /** The `dev.sigstore.cosign/bundle` annotation, if the signature carries one. */
+  readonly entry: string | undefined;
+}
+
 /**
- * Verifies a signing certificate (PEM) at `at`: it must chain to one of the signers' trusted roots, be valid
- * then, and name a matching identity and issuer. The signature itself is checked by the caller with the key.
+ * Verifies a signing certificate (PEM): it must chain to one of the signers' trusted roots and name a matching
+ * identity and issuer. Under a root that lists transparency logs, a signature with a log entry is verified
+ * with it and the certificate checked at the entry's integrated time; otherwise the certificate must be valid
+ * at `at`. The signature itself is checked by the caller with the key.
  */
-export function checkCertificate(pem: string, signers: readonly KeylessSigner[], at: Date): CertificateCheck {
+export function checkCertificate(
+  pem: string,
+  signers: readonly KeylessSigner[],
+  at: Date,
+  logged?: LoggedSignature,
+): CertificateCheck {
   if (pem.length > MAX_CERTIFICATE_PEM)
     return { ok: false, reason: `certificate longer than ${MAX_CERTIFICATE_PEM} characters` };
   let leaf: X509Certificate;
@@ -129,15 +149,27 @@ export function checkCertificate(pem: string, signers: readonly KeylessSigner[],
     let identity: string | undefined;
     let issuer: string | undefined;
     let key: KeyObject;
+    let loggedAt: Date | null = null;
+    const { material, name } = signer.root;
+    const withLog = material.tlogs.length > 0 && logged?.entry !== undefined;
     try {
-      const verified = verifyCertificate(leaf, [at], signer.root.material).signer;
-      identity = verified.identity?.subjectAlternativeName;
-      issuer = verified.identity?.extensions?.issuer;
-      key = verified.key;
+      const verified = withLog
+        ? verifyLogged(logged.entry, logged.content, leaf, material, name)
+        : { ok: true as const, signer: verifyCertificate(leaf, [at], material).signer };
+      if (!verified.ok) {
+        reasons.push(verified.reason);
+        continue;
+      }
+      identity = verified.signer.identity?.subjectAlternativeName;
+      issuer = verified.signer.identity?.extensions?.issuer;
+      key = verified.signer.key;
+      if ('integratedTime' in verified) loggedAt = verified.integratedTime;
     } catch (err) {
       const cause = (err as { cause?: Error }).cause?.message;
+      // Under a root with logs, an entry would have shown the certificate valid when it signed.
+      const unlogged = material.tlogs.length > 0 ? '; no transparency-log entry shows when it signed' : '';
       reasons.push(
-        `certificate not valid under trusted root ${signer.root.name}${cause ? ` (${cause})` : ''}`.slice(
+        `certificate not valid under trusted root ${name}${cause ? ` (${cause}${unlogged})` : ''}`.slice(
           0,
           300,
         ),
@@ -153,7 +185,7 @@ export function checkCertificate(pem: string, signers: readonly KeylessSigner[],
       continue;
     }
     const fingerprint = `sha256:${createHash('sha256').update(leaf.root.toDER()).digest('hex')}`;
-    return { ok: true, signer: { identity, issuer, fingerprint, root: signer.root.name, key } };
+    return { ok: true, signer: { identity, issuer, fingerprint, root: name, key, loggedAt } };
   }
   return { ok: false, reason: reasons[0] ?? 'no keyless signer' };
 }

@@ -4,6 +4,7 @@ import type { VersionRuleInput } from '../domain/rule-schema';
 import { Descriptor, SignedBy, signerOf, Signers } from './cosign';
 import { CERTIFICATE_ANNOTATION, MAX_CERTIFICATE_PEM } from './keyless';
 import { Matcher, matcher } from './match';
+import { MAX_TLOG_ANNOTATION, TLOG_ANNOTATION } from './tlog';
 
 /** The layer type of a DSSE envelope in cosign's `.att` manifests. */
 export const DSSE_ENVELOPE_TYPE = 'application/vnd.dsse.envelope.v1+json';
@@ -125,6 +126,9 @@ export function attestationRefusal(layer: Descriptor): string | null {
   const certificate = layer.annotations?.[CERTIFICATE_ANNOTATION];
   if (certificate !== undefined && certificate.length > MAX_CERTIFICATE_PEM)
     return `certificate longer than ${MAX_CERTIFICATE_PEM} characters`;
+  const entry = layer.annotations?.[TLOG_ANNOTATION];
+  if (entry !== undefined && entry.length > MAX_TLOG_ANNOTATION)
+    return `transparency-log entry longer than ${MAX_TLOG_ANNOTATION} characters`;
   return null;
 }
 
@@ -148,12 +152,16 @@ export function checkSignedStatement(
   certificate: string | undefined,
   signers: Signers,
   digest: string,
+  tlogEntry?: string,
 ): StatementCheck {
   if (signatures.length === 0) return { ok: false, rank: 1, reason: 'the attestation is unsigned' };
   const signed = dsse.preAuthEncoding(payloadType, payload);
   let by: SignedBy | string = 'not by a trusted key';
   for (const signature of signatures) {
-    by = signerOf(signed, signature, certificate, signers);
+    by = signerOf(signed, signature, certificate, signers, {
+      content: { kind: 'dsse', payloadType, payload, signature },
+      entry: tlogEntry,
+    });
     if (typeof by !== 'string') break;
   }
   if (typeof by === 'string') return { ok: false, rank: 1, reason: by };
@@ -237,6 +245,7 @@ export function checkAttestation(
   digest: string,
   gate: ProvenanceGate,
   certificate?: string,
+  tlogEntry?: string,
 ): AttestationCheck {
   let raw: unknown;
   try {
@@ -254,6 +263,7 @@ export function checkAttestation(
     certificate,
     signers,
     digest,
+    tlogEntry,
   );
   return statement.ok ? checkProvenanceStatement(statement, gate) : statement;
 }

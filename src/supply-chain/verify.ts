@@ -35,6 +35,7 @@ import {
 } from './provenance';
 import { ImageGate, keyNames, signersOf, Verdict } from './gate';
 import { CERTIFICATE_ANNOTATION } from './keyless';
+import { TLOG_ANNOTATION } from './tlog';
 import { configPlatform, imageRefusal, indexPlatforms, indexRefusal } from './platforms';
 
 /** A signature manifest holds a layer per signature: small, whatever the number of signers. */
@@ -109,10 +110,39 @@ export interface AttachedOptions {
   readonly known?: (evidence: string) => Verdict | undefined;
 }
 
+/** The referrers tag schema's index of an image, as read once for every kind of attached manifest. */
+interface TagSchemaIndex {
+  readonly index: Buffer | null;
+  readonly notes: readonly string[];
+}
+
+/**
+ * The OCI referrers tag schema's index (the `sha256-<hex>` tag) where a registry without the referrers API
+ * (Debian's) keeps an image's referrers: cosign's bundles, and signatures `cosign sign
+ * --registry-referrers-mode oci-1-1` attaches. Read only when the listing has the tag.
+ */
+async function tagSchemaIndex(
+  reader: ImageReader,
+  digest: string,
+  tags: ReadonlySet<string>,
+): Promise<TagSchemaIndex> {
+  const tag = digest.replace(':', '-');
+  if (!tags.has(tag)) return { index: null, notes: [] };
+  try {
+    return { index: await reader.manifest(tag, MAX_REFERRERS_BYTES), notes: [] };
+  } catch (err) {
+    if (tooLarge(err))
+      return { index: null, notes: [`referrers index manifest larger than ${MAX_REFERRERS_BYTES} bytes`] };
+    if (err instanceof FeedError && err.code === 'NOT_FOUND') return { index: null, notes: [] };
+    throw err;
+  }
+}
+
 /**
  * The manifests cosign attached to an image: the `sha256-<hex>.<kind>` tag when the listing has it, and the
- * OCI 1.1 referrers of that kind where the registry has the API; with notes on what was refused unread and
- * the evidence (sha256 of the manifests read): the same evidence gives the same verdict.
+ * OCI 1.1 referrers of that kind, from the referrers API where the registry has it and the tag schema's index;
+ * with notes on what was refused unread and the evidence (sha256 of the manifests read): the same evidence
+ * gives the same verdict.
  */
 async function attachedManifests(
   reader: ImageReader,
@@ -120,17 +150,18 @@ async function attachedManifests(
   tags: ReadonlySet<string>,
   kind: keyof typeof ATTACHED,
   options: AttachedOptions,
+  tagSchema: TagSchemaIndex,
 ): Promise<{ manifests: Buffer[]; notes: string[]; evidence: string }> {
   const manifests: Buffer[] = [];
-  const notes: string[] = [];
-  const indexes: Buffer[] = [];
-  const tag = kind === 'bundle' ? digest.replace(':', '-') : `${digest.replace(':', '-')}.${kind}`;
-  if (tags.has(tag)) {
-    const max = kind === 'bundle' ? MAX_REFERRERS_BYTES : MAX_SIGNATURE_MANIFEST_BYTES;
+  const notes: string[] = [...tagSchema.notes];
+  const indexes: Buffer[] = tagSchema.index ? [tagSchema.index] : [];
+  const tag = `${digest.replace(':', '-')}.${kind}`;
+  if (kind !== 'bundle' && tags.has(tag)) {
     try {
-      (kind === 'bundle' ? indexes : manifests).push(await reader.manifest(tag, max));
+      manifests.push(await reader.manifest(tag, MAX_SIGNATURE_MANIFEST_BYTES));
     } catch (err) {
-      if (tooLarge(err)) notes.push(`${ATTACHED[kind].what} manifest larger than ${max} bytes`);
+      if (tooLarge(err))
+        notes.push(`${ATTACHED[kind].what} manifest larger than ${MAX_SIGNATURE_MANIFEST_BYTES} bytes`);
       else if (!(err instanceof FeedError && err.code === 'NOT_FOUND')) throw err;
     }
   }
@@ -219,6 +250,7 @@ export async function checkSignatures(
               signersOf(gate, at),
               digest,
               layer.annotations?.[CERTIFICATE_ANNOTATION],
+              layer.annotations?.[TLOG_ANNOTATION],
             );
     }
     if (check.ok) {
@@ -298,6 +330,7 @@ export async function checkProvenance(
               digest,
               provenance,
               layer.annotations?.[CERTIFICATE_ANNOTATION],
+              layer.annotations?.[TLOG_ANNOTATION],
             );
     }
     if (check.ok) {
@@ -341,8 +374,9 @@ async function withBundles(
   kind: 'sig' | 'att',
   options: AttachedOptions,
 ) {
-  const own = await attachedManifests(reader, digest, tags, kind, options);
-  const bundles = await attachedManifests(reader, digest, tags, 'bundle', options);
+  const tagSchema = await tagSchemaIndex(reader, digest, tags);
+  const own = await attachedManifests(reader, digest, tags, kind, options, tagSchema);
+  const bundles = await attachedManifests(reader, digest, tags, 'bundle', options, tagSchema);
   const evidence = combined(own.evidence, bundles.evidence);
   const read = own.manifests.length + bundles.manifests.length > 0;
   return {

@@ -163,6 +163,24 @@ test('an idle poll verifies nothing again: no signature manifest or payload is r
   expect(reads() - before).toBe(3);
 });
 
+test('a signature attached as an OCI 1.1 referrer (cosign sign --registry-referrers-mode oci-1-1) is found through the tag schema index on a registry without the referrers API', async () => {
+  // Debian's registry has no referrers route: cosign lists the signature in the `sha256-<hex>` index tag.
+  const signed = await image('refs/web', '1.0.0');
+  await current.sign(registry.host, 'refs/web', signed, false, true);
+  await stranger.sign(registry.host, 'refs/web', await image('refs/web', '1.1.0'), false, true);
+  const tags = ((await (await fetch(`${registry.url}/v2/refs/web/tags/list`)).json()) as { tags: string[] })
+    .tags;
+  expect(tags).toContain(signed.replace(':', '-'));
+  expect(tags).not.toContain(sigTag(signed));
+  const result = await poll(activities(), 'refs/web', {
+    signatures: { keys: { 'release-2026': current.publicKey } },
+  });
+  expect(result.candidates).toEqual(['1.0.0']);
+  expect(result.skipped).toEqual({
+    '1.1.0': 'no signature by key `release-2026` (1 signature: not by a trusted key)',
+  });
+});
+
 test('a platform rule skips an index without a required platform and an image of another platform', async () => {
   const amd64 = await image('multi/app', '1.0.0-amd64');
   const arm64 = await image('multi/app', '1.0.0-arm64', { os: 'linux', architecture: 'arm64' });

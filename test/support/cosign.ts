@@ -31,15 +31,23 @@ export class CosignKey {
 
   /**
    * Signs `host/repository@digest` as a release pipeline would, for a plain-HTTP registry on loopback and
-   * without the public transparency log (the tests reach no network).
+   * without the public transparency log (the tests reach no network). `referrers` attaches the signature as
+   * an OCI 1.1 referrer (`--registry-referrers-mode oci-1-1`) instead of the `.sig` tag.
    */
-  async sign(host: string, repository: string, digest: string, bundle = false): Promise<void> {
+  async sign(
+    host: string,
+    repository: string,
+    digest: string,
+    bundle = false,
+    referrers = false,
+  ): Promise<void> {
     await run(
       findCosign(),
       [
         'sign',
         // A Sigstore bundle, stored as an OCI referrer (the referrers tag schema on Debian's registry).
         ...(bundle ? ['--new-bundle-format'] : []),
+        ...(referrers ? ['--registry-referrers-mode', 'oci-1-1'] : []),
         '--key',
         path.join(this.dir, 'cosign.key'),
         '--tlog-upload=false',
@@ -48,7 +56,8 @@ export class CosignKey {
         '--yes',
         `${host}/${repository}@${digest}`,
       ],
-      { cwd: this.dir, env: cosignEnv() },
+      // cosign v2.6 takes the referrers mode only as an experimental feature.
+      { cwd: this.dir, env: { ...cosignEnv(), ...(referrers ? { COSIGN_EXPERIMENTAL: '1' } : {}) } },
     );
   }
 

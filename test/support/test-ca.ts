@@ -108,13 +108,16 @@ export class TestCa {
     );
   }
 
-  /** The Sigstore trusted root (`trusted_root.json`) an operator would supply: the intermediate and the root. */
-  trustedRoot(): string {
+  /**
+   * The Sigstore trusted root (`trusted_root.json`) an operator would supply: the intermediate and the root,
+   * and the transparency logs it trusts (`tlogs`, as TestRekor.trustedRootEntry lists one).
+   */
+  trustedRoot(tlogs: readonly object[] = []): string {
     const der = (file: string) =>
       new X509Certificate(readFileSync(path.join(this.dir, file))).raw.toString('base64');
     return JSON.stringify({
       mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-      tlogs: [],
+      tlogs,
       certificateAuthorities: [
         {
           subject: { organization: 'feed-triggers test', commonName: this.name },
@@ -129,10 +132,15 @@ export class TestCa {
   }
 
   /**
-   * A one-day code-signing certificate for `identity` (`email:…` or `URI:…`) from `issuer`, and its key
-   * imported for cosign: what `cosign sign --certificate` signs with.
+   * A one-day code-signing certificate for `identity` (`email:…` or `URI:…`) from `issuer` (or one valid over
+   * `validity`, as an expired one is), and its key imported for cosign: what `cosign sign --certificate` signs
+   * with.
    */
-  async leaf(identity: string, issuer: string): Promise<CertifiedKey> {
+  async leaf(
+    identity: string,
+    issuer: string,
+    validity?: { readonly start: Date; readonly end: Date },
+  ): Promise<CertifiedKey> {
     const name = `leaf${++this.leaves}`;
     const section = `[${name}]
 basicConstraints=critical,CA:FALSE
@@ -147,7 +155,8 @@ ${FULCIO_ISSUER_V2}=ASN1:UTF8String:${issuer}
       path.join(this.dir, 'ca.cnf'),
       `${readFileSync(path.join(this.dir, 'ca.cnf'), 'utf8')}${section}`,
     );
-    await this.issue(name, '/', 'intermediate', name, 1);
+    if (validity) await this.issueDuring(name, validity.start, validity.end);
+    else await this.issue(name, '/', 'intermediate', name, 1);
     await run(
       findCosign(),
       ['import-key-pair', '--key', `${name}.key`, '--output-key-prefix', `${name}-cosign`],
@@ -166,6 +175,63 @@ ${FULCIO_ISSUER_V2}=ASN1:UTF8String:${issuer}
     return new CertifiedKey(this.dir, name);
   }
 
+  /**
+   * A leaf of section `name` valid from `start` to `end` (`openssl x509` only counts days from now; `openssl ca`
+   * takes dates), with a database of its own so leaves issued at once do not share a file.
+   */
+  private async issueDuring(name: string, start: Date, end: Date) {
+    const asn1 = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
+    writeFileSync(path.join(this.dir, `${name}-index.txt`), '');
+    writeFileSync(
+      path.join(this.dir, `${name}-ca.cnf`),
+      `[ca]\ndefault_ca=leaf\n[leaf]\ndatabase=${name}-index.txt\nnew_certs_dir=.\nserial=${name}.srl\ndefault_md=sha256\npolicy=any\nunique_subject=no\nemail_in_dn=no\n[any]\n`,
+    );
+    await this.openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`);
+    await this.openssl(
+      'req',
+      '-new',
+      '-key',
+      `${name}.key`,
+      '-subj',
+      '/',
+      '-config',
+      'ca.cnf',
+      '-out',
+      `${name}.csr`,
+    );
+    await this.openssl(
+      'ca',
+      '-batch',
+      '-config',
+      `${name}-ca.cnf`,
+      '-in',
+      `${name}.csr`,
+      '-cert',
+      'intermediate.pem',
+      '-keyfile',
+      'intermediate.key',
+      '-startdate',
+      asn1(start),
+      '-enddate',
+      asn1(end),
+      '-rand_serial',
+      '-notext',
+      '-subj',
+      '/',
+      '-extfile',
+      'ca.cnf',
+      '-extensions',
+      name,
+      '-out',
+      `${name}.pem`,
+    );
+  }
+
+  /** When the intermediate became valid: the earliest a leaf can be valid from (cosign checks its chain then). */
+  get validFrom(): Date {
+    return new Date(new X509Certificate(readFileSync(path.join(this.dir, 'intermediate.pem'))).validFrom);
+  }
+
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -182,6 +248,14 @@ export class CertifiedKey {
     return readFileSync(path.join(this.dir, `${this.name}.pem`), 'utf8');
   }
 
+  /** The leaf's private key (PEM), for benches that write cosign's layout with Node's crypto. */
+  get privateKey(): string {
+    return readFileSync(path.join(this.dir, `${this.name}.key`), 'utf8');
+  }
+
+  /** Signs without a transparency log, or uploads to the one at `rekorUrl` (a TestRekor). */
+  rekorUrl: string | null = null;
+
   private flags(): string[] {
     return [
       '--key',
@@ -190,7 +264,7 @@ export class CertifiedKey {
       path.join(this.dir, `${this.name}.pem`),
       '--certificate-chain',
       path.join(this.dir, `${this.name}-chain.pem`),
-      '--tlog-upload=false',
+      ...(this.rekorUrl ? ['--rekor-url', this.rekorUrl, '--tlog-upload=true'] : ['--tlog-upload=false']),
       '--allow-insecure-registry',
       '--allow-http-registry',
       '--yes',

@@ -337,6 +337,14 @@ function NewTriggerDialog({
                         <th scope="row">{pkg}</th>
                         <td class="mono">
                           {String((v as { selected?: unknown })?.selected ?? 'nothing passes')}
+                          {/* Versions above it that signature, provenance or platform rules refused, and why. */}
+                          {((v as { skipped?: { tag: string; reason: string }[] })?.skipped ?? []).map(
+                            (s) => (
+                              <div class="small" data-testid="preview-skipped">
+                                skipped {s.tag}: {s.reason}
+                              </div>
+                            ),
+                          )}
                         </td>
                         <td>{watch.includes(pkg) ? 'yes' : 'no'}</td>
                       </tr>

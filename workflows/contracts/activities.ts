@@ -59,6 +59,12 @@ export interface PackagePreview {
   readonly acceptedCount: number;
   readonly rejected: { tag: string; reason: string }[];
   readonly rejectedCount: number;
+  /**
+   * Where the rule asks for signatures, provenance or platforms: the tags those refused (also in `rejected`),
+   * best first, and how many accepted tags were beyond the few a poll verifies (accepted by their tags only).
+   */
+  readonly skipped?: { tag: string; reason: string }[];
+  readonly unverifiedCount?: number;
 }
 
 /** Activities that poll feeds (activities/poll.ts). */
