@@ -48,6 +48,13 @@ function parseFlags() {
         /** kill -9 a worker at the start of the window and start another: the restart's herd, measured. */
         restart: { type: 'boolean', default: false },
         /**
+         * Seconds: at the start of the window every process of the service (api and workers) is stopped with
+         * SIGTERM and started again this long after, as a deploy or a host's reboot does; the timers that came
+         * due meanwhile meet new workers with empty caches. Registry listings and workflow tasks per 5 s over
+         * the first two intervals after the start are printed: the herd of a restart of everything, measured.
+         */
+        outage: { type: 'string', default: '0' },
+        /**
          * Instead of the steady window: the receivers load test. 1,000 signed notifications in 10 s for the
          * first 50 packages (each gets a new version), to the api process; then every trigger on those packages
          * must have released it once, and the polls the notifications caused are counted.
@@ -105,7 +112,8 @@ function count(
     | 'load'
     | 'packages-per-project'
     | 'watchers'
-    | 'push',
+    | 'push'
+    | 'outage',
   min: number,
   max: number,
 ) {
@@ -154,6 +162,7 @@ const WORKERS = EMBEDDED ? 1 : count('workers', 1, 16);
 const LOAD = count('load', 0, 4 * os.cpus().length);
 const WATCHERS = count('watchers', 0, 1024);
 const PUSHED = Math.min(count('push', 0, 10_000), P);
+const OUTAGE = count('outage', 0, 3600);
 if (EMBEDDED && values.restart) {
   // The embedded ledger runs one `serve` process: killing it would stop the API too.
   process.stderr.write('--restart needs --ledger postgres (a worker process of its own)\n');
@@ -436,7 +445,8 @@ async function main(): Promise<void> {
         });
       if (role === 'worker') await waitForLine(child, /"health":"([^"]+)"/, 120_000);
       // The admin token made on the first start goes to the terminal (stderr), not the log.
-      else token = await waitForLine(child, /^ {2}(ft_\S+)$/m, 120_000, 'stderr');
+      else if (!token) token = await waitForLine(child, /^ {2}(ft_\S+)$/m, 120_000, 'stderr');
+      else await waitForLine(child, /"api":"([^"]+)"/, 120_000);
       return { name: role === 'worker' ? `worker ${i}` : role, child, port };
     };
     for (const [i, role] of roles.entries()) processes.push(await startRole(role, i));
@@ -584,6 +594,25 @@ async function main(): Promise<void> {
         `restart: worker killed (SIGKILL); the new one was healthy ${((Date.now() - killedAt) / 1000).toFixed(1)} s later`,
       );
     }
+    // Everything down for OUTAGE seconds, then up again: the timers due meanwhile fire together.
+    let restartedAt: number | null = null;
+    if (OUTAGE > 0) {
+      const stoppedAt = Date.now();
+      await Promise.all(
+        processes.map(
+          (p) =>
+            new Promise<void>((resolve) => {
+              const kill = setTimeout(() => p.child.kill('SIGKILL'), 30_000);
+              p.child.once('exit', () => (clearTimeout(kill), resolve()));
+              p.child.kill('SIGTERM');
+            }),
+        ),
+      );
+      await sleep(Math.max(0, OUTAGE * 1000 - (Date.now() - stoppedAt)));
+      for (const [i, role] of roles.entries()) processes[i] = await startRole(role, i);
+      restartedAt = Date.now();
+      say(`outage: every process stopped (SIGTERM) for ${OUTAGE} s, then started again`);
+    }
     // The profiles cover the window: each worker's profiler starts here and is written at its end.
     const profiled = PROFILES ? processes.filter((p) => p.name !== 'api') : [];
     const profileFile = (p: (typeof processes)[number]) => profilePath(processes.indexOf(p));
@@ -639,8 +668,25 @@ async function main(): Promise<void> {
         async (p) => void (await pushImage(registry.url, `bench/app${p}`, '1.1.0')),
       );
     });
+    // After an outage: listings and workflow tasks (the workers' completed tasks) per 5 s since the start.
+    const herd = { listings: [] as number[], workflowTasks: [] as number[] };
+    let herdLast = { listings: proxy.count(/\/tags\/list/), workflowTasks: 0 };
+    const workflowTasksDone = async () => {
+      let sum = 0;
+      for (const p of processes.filter((q) => q.name !== 'api')) {
+        const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text().catch(() => '');
+        sum += metricTotal(text, 'temporal_workflow_task_execution_latency_count') ?? 0;
+      }
+      return sum;
+    };
     while (Date.now() - windowStart < DURATION * 1000) {
       await sleep(5000);
+      if (restartedAt !== null && Date.now() - restartedAt <= 2 * INTERVAL * 1000 + 5000) {
+        const now = { listings: proxy.count(/\/tags\/list/), workflowTasks: await workflowTasksDone() };
+        herd.listings.push(now.listings - herdLast.listings);
+        herd.workflowTasks.push(now.workflowTasks - herdLast.workflowTasks);
+        herdLast = now;
+      }
       processes.forEach((p, k) => eachRss[k].push(usage(p.child.pid!).rss));
       rss.server.push(usage(server.pid!).rss);
       loadAverage.push(os.loadavg()[0]);
@@ -861,6 +907,14 @@ async function main(): Promise<void> {
         (backlog.missed > 0 ? `; ${backlog.missed} samples not answered` : ''),
     );
     if (unanswered > 0) say(`history queries not answered within the API's 30 s: ${unanswered} of ${N}`);
+    if (herd.listings.length > 0) {
+      const steady = P / (INTERVAL / 5);
+      say(
+        `after the outage, per 5 s over two intervals (steady state: ${steady.toFixed(1)} listings): listings ` +
+          `${herd.listings.join(' ')} (max ${Math.max(...herd.listings)}, ${(Math.max(...herd.listings) / steady).toFixed(1)}× steady); ` +
+          `workflow tasks ${herd.workflowTasks.join(' ')} (max ${Math.max(...herd.workflowTasks)})`,
+      );
+    }
     // Never twice, never lost: the triggers of a project (on one or several workers) raced to release 1.0.0.
     const releaseCounts = new Map<number, number>();
     await pool(
