@@ -4,6 +4,7 @@ import { log } from '@temporalio/activity';
 import type { PackageCheck, PackageWatches } from '../src/db/package-watches';
 import { phaseHash } from '../src/domain/trigger-machine';
 import { watchedPackageKey } from '../src/domain/trigger';
+import { watcherDueAt } from '../src/domain/watch-slots';
 import type { PackageListing } from '../src/feeds/package-source';
 import { HttpError } from '../src/net/errors';
 import { ensureWatcher, pollTriggerNow } from '../workflows/contracts/client';
@@ -28,7 +29,10 @@ export interface WatcherDependencies {
 /** Packages read at once by one watcher, and triggers woken at once. */
 const READS_AT_ONCE = 8;
 const WAKES_AT_ONCE = 20;
-/** A package due within this much of a check is read in it, so a shard's packages stay read together. */
+/**
+ * A package due within this much of a check is read in it, so a shard's packages stay read together (each is
+ * due at its shard's slot in its interval: watcherDueAt).
+ */
 const DUE_TOLERANCE_MS = 1_000;
 /** The shortest sleep between checks. */
 const MIN_SLEEP_MS = 1_000;
@@ -136,8 +140,10 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
         // This watcher ends: the next subscriber in its shard starts it again, without waiting for the memo.
         if (packages.length === 0) running.delete(shard);
         const startedAt = Date.now();
+        const dueAt = (p: { intervalMs: number }, lastMs: number | null) =>
+          watcherDueAt(shard, p.intervalMs, lastMs);
         const due = packages.filter(
-          (p) => p.checkedAt === null || p.checkedAt.getTime() + p.intervalMs - DUE_TOLERANCE_MS <= startedAt,
+          (p) => dueAt(p, p.checkedAt?.getTime() ?? null) - DUE_TOLERANCE_MS <= startedAt,
         );
         const checks = await inBatches(due, READS_AT_ONCE, async (p) => {
           const listedAt = Date.now();
@@ -197,7 +203,7 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
         let next = Number.POSITIVE_INFINITY;
         for (const p of packages) {
           const last = read.get(p.key) ?? p.checkedAt?.getTime() ?? now;
-          next = Math.min(next, last + p.intervalMs - now);
+          next = Math.min(next, dueAt(p, last) - now);
         }
         return {
           packages: packages.length,
