@@ -7,6 +7,11 @@ import { listOf } from '../tenants';
 import { Action } from './project';
 
 const EMPTY = { name: '', description: '', tags: '' };
+/**
+ * A tenant's name as the API takes it (src/domain/tenant.ts), checked before it goes into the request's path:
+ * a long hostile name would make the URL too long for the server to answer with a reason.
+ */
+const TENANT_NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
 
 /**
  * Tenants (customers, regions, shards): everyone reads them with the projects that connect each; admins
@@ -39,6 +44,10 @@ export function TenantsPage({ api, session }: PageProps) {
     setSaved(null);
     const name = (editing ?? form.name).trim();
     if (!name) return setRefusal('name: give the tenant a name');
+    if (!TENANT_NAME.test(name))
+      return setRefusal(
+        'name: at most 63 lower-case letters, digits, ".", "_" and "-", starting and ending with a letter or digit',
+      );
     const { data, error, response } = await api.PUT('/tenants/{name}', {
       params: { path: { name } },
       body: { name, description: form.description.trim(), tags: listOf(form.tags) },
