@@ -216,6 +216,25 @@ test('a freeze or a tenant another client writes shows on the open page without 
   await harmless(page);
 }, 60_000);
 
+test('a freeze for a tenant is made on the freezes page, a hostile tenant refused naming the field, and shows its tenants', async () => {
+  await page.getByRole('link', { name: 'Freezes' }).click();
+  const form = page.locator('form.freeze-form');
+  await form.getByLabel('Name').fill('ct-hold');
+  await form.getByLabel("Start (on the zone's clock)").fill('2099-01-01T00:00');
+  await form.getByLabel('End', { exact: true }).fill('2099-01-02T00:00');
+  await form.getByLabel(/^Tenants/).fill(`ct-acme, ${HOSTILE.rtl}`);
+  await page.getByRole('button', { name: 'Save freeze' }).click();
+  await page.getByRole('alert').filter({ hasText: 'tenants.1' }).waitFor();
+  await form.getByLabel(/^Tenants/).fill('ct-acme');
+  await page.getByRole('button', { name: 'Save freeze' }).click();
+  const row = page.locator('tr[data-freeze="ct-hold"]');
+  await row.waitFor();
+  expect(await row.locator('.scope').textContent()).toBe('every project; every environment; tenants ct-acme');
+  expect((await api.request('GET', '/freezes/ct-hold')).body.spec.tenants).toEqual(['ct-acme']);
+  expect((await api.request('DELETE', '/freezes/ct-hold')).status).toBe(200);
+  await row.waitFor({ state: 'detached' });
+}, 60_000);
+
 test("a tenanted project: its connections, each tenant's cells on the dashboard and the environments page, the release's notes shown as text", async () => {
   expect((await api.request('PUT', `/projects/${PROJECT}`, project())).status).toBeLessThan(300);
   // A release recorded as a hostile registry and trigger would make it: markup in its tag and trigger name.
