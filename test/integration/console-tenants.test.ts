@@ -14,7 +14,7 @@ import {
   signIn,
 } from '../support/console';
 import { startServer, TestServer } from '../support/http-server';
-import { startTestWorker, TestWorkerEnv } from '../support/temporal';
+import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 /**
  * The console's tenant pages, scheduling from the release page, freezes and tenants changed by another
@@ -45,6 +45,12 @@ async function harmless(p: Page): Promise<void> {
   expect(await p.locator('img').count()).toBe(0);
   expect(await p.locator('a[href^="javascript:"]').count()).toBe(0);
   expect(await pwned(p)).toBe(false);
+}
+
+/** Opens a console page and waits until it follows the change stream, so no change after this is missed. */
+async function open(p: Page, hash: string): Promise<void> {
+  await p.goto(`${api.url}/console/#${hash}`);
+  await p.locator('.dot.on').waitFor();
 }
 
 /** A `datetime-local` value on the browser's clock (UTC+05:30) for an instant. */
@@ -141,6 +147,7 @@ test('tenants: an admin creates, changes and deletes them with hostile fields re
   await form.getByLabel('Description').fill(`ACME ${HOSTILE.markup} ${HOSTILE.link} ${HOSTILE.rtl}`);
   await form.getByLabel(/^Tags/).fill(`region/eu, ${HOSTILE.markup}`);
   await refused('tags.1');
+  await accessible(page, 'tenants, a refusal');
   await form.getByLabel(/^Tags/).fill('region/eu');
   await saved('Created ct-acme');
   for (const [name, tags] of [
@@ -174,6 +181,7 @@ test('tenants: an admin creates, changes and deletes them with hostile fields re
   await viewer.locator('tr[data-tenant="ct-acme"]').waitFor();
   expect(await viewer.getByRole('button', { name: /Edit|Delete|Save/ }).count()).toBe(0);
   expect(await viewer.locator('form').count()).toBe(0);
+  await accessible(viewer, 'tenants, viewer');
   await viewerContext.close();
   const token = await api.tokenFor('viewer');
   expect((await api.request('DELETE', '/tenants/ct-spare', undefined, { token })).status).toBe(403);
@@ -187,7 +195,7 @@ test('tenants: an admin creates, changes and deletes them with hostile fields re
 }, 120_000);
 
 test('a freeze or a tenant another client writes shows on the open page without a reload, and its deletion too', async () => {
-  await page.goto(`${api.url}/console/#/freezes`);
+  await open(page, '/freezes');
   await page.getByRole('heading', { name: 'Freezes' }).waitFor();
   await markDocument(page);
   const freeze = page.locator('tr[data-freeze="ct-live"]');
@@ -262,7 +270,7 @@ test("a tenanted project: its connections, each tenant's cells on the dashboard 
   });
   const number = created.release!.number;
 
-  await page.goto(`${api.url}/console/#/projects/${PROJECT}`);
+  await open(page, `/projects/${PROJECT}`);
   const connections = page.getByTestId('tenant-connections');
   await connections.waitFor();
   expect(
@@ -278,7 +286,19 @@ test("a tenanted project: its connections, each tenant's cells on the dashboard 
   ]);
   await accessible(page, 'project, tenants');
 
-  // staging deploys to acme and globex by itself; initech is not connected there.
+  // staging deploys to acme and globex by itself; initech is not connected there. Waited for through the API,
+  // so the pages below read a settled state.
+  await eventually(
+    async () => {
+      const res = await api.request('GET', `/projects/${PROJECT}/environments`);
+      const staging = (
+        res.body.environments as Array<{ name: string; tenants?: Array<{ current: unknown }> }>
+      ).find((e) => e.name === 'staging');
+      return staging?.tenants?.length === 2 && staging.tenants.every((t) => t.current) ? true : undefined;
+    },
+    'staging deployed to ct-acme and ct-globex',
+    60_000,
+  );
   await page.getByRole('link', { name: 'Dashboard' }).click();
   const cell = (tenant: string, environment: string) =>
     page.locator(
@@ -320,7 +340,7 @@ test("a tenanted project: its connections, each tenant's cells on the dashboard 
   await accessible(page, 'environments, tenants');
   await shoot(page, 'environments-tenants');
 
-  await page.goto(`${api.url}/console/#/projects/${PROJECT}/releases/${number}`);
+  await open(page, `/projects/${PROJECT}/releases/${number}`);
   const notes = page.getByTestId('release-notes');
   await notes.waitFor();
   expect((await notes.textContent())?.trimEnd()).toBe(
@@ -332,7 +352,7 @@ test("a tenanted project: its connections, each tenant's cells on the dashboard 
 
 test('the release page: approvals per tenant and for all, a deployment to the tenants a tag picks, a scheduled one in local time with refusals in place', async () => {
   const number = '0.0.1';
-  await page.goto(`${api.url}/console/#/projects/${PROJECT}/releases/${number}`);
+  await open(page, `/projects/${PROJECT}/releases/${number}`);
   const phase = (tenant: string) =>
     page.locator(`[data-testid="tenant-phases"] tr[data-tenant="${tenant}"] td[data-phase="prod"]`);
   for (const tenant of ['ct-acme', 'ct-globex', 'ct-initech'])
@@ -380,6 +400,7 @@ test('the release page: approvals per tenant and for all, a deployment to the te
   await form.getByLabel('Cancel if not started by').fill(onBrowserClock(new Date(at.getTime() - 60_000)));
   await form.getByRole('button', { name: `Schedule ${number}` }).click();
   await page.getByRole('alert').filter({ hasText: 'deployAtExpiry' }).waitFor();
+  await accessible(page, 'release, a refused schedule');
   await form.getByLabel('Cancel if not started by').fill(onBrowserClock(expiry));
   await form.getByRole('button', { name: `Schedule ${number}` }).click();
   await page.getByRole('status').filter({ hasText: 'Scheduled: prod for ct-globex.' }).waitFor();
