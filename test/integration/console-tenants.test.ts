@@ -5,6 +5,7 @@ import { startApi, TestApi } from '../support/api';
 import {
   axeViolations,
   buildConsole,
+  followChanges,
   HOSTILE,
   markDocument,
   pwned,
@@ -222,6 +223,35 @@ test('a freeze or a tenant another client writes shows on the open page without 
   await tenant.waitFor({ state: 'detached' });
   expect(await sameDocument(page)).toBe(true);
   await harmless(page);
+}, 60_000);
+
+test('freeze and tenant writes are announced on /events by kind only; refused ones are not', async () => {
+  const followed = await followChanges(api.url, api.token);
+  const of = (kind: string) => followed.changes.filter((c) => c.kind === kind);
+  try {
+    // Refused first: a freeze that does not validate, and a viewer's tenant write.
+    expect((await api.request('PUT', '/freezes/ct-bad', { timeZone: 'Mars/Olympus' })).status).toBe(400);
+    const viewer = await api.tokenFor('viewer');
+    expect((await api.request('PUT', '/tenants/ct-nope', { tags: [] }, { token: viewer })).status).toBe(403);
+    const oneDay = { timeZone: 'UTC', start: '2099-01-01T00:00', end: '2099-01-02T00:00' };
+    expect((await api.request('PUT', '/freezes/ct-told', oneDay)).status).toBe(201);
+    expect((await api.request('DELETE', '/freezes/ct-told')).status).toBe(200);
+    expect((await api.request('PUT', '/tenants/ct-told', { tags: [] })).status).toBe(201);
+    await eventually(
+      async () => (of('tenants').length > 0 && of('freezes').length > 1 ? true : undefined),
+      'the freeze and tenant changes',
+      10_000,
+    );
+    // Each write that succeeded, by kind only; the refused ones nothing.
+    expect(of('freezes')).toEqual([
+      { kind: 'freezes', project: null },
+      { kind: 'freezes', project: null },
+    ]);
+    expect(of('tenants')).toEqual([{ kind: 'tenants', project: null }]);
+  } finally {
+    await followed.stop();
+    await api.request('DELETE', '/tenants/ct-told');
+  }
 }, 60_000);
 
 test('a freeze for a tenant is made on the freezes page, a hostile tenant refused naming the field, and shows its tenants', async () => {
