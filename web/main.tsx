@@ -8,6 +8,7 @@ import { ReleasePage } from './pages/release';
 import { EnvironmentsPage } from './pages/environments';
 import { AdminPage } from './pages/admin';
 import { FreezesPage } from './pages/freezes';
+import { TenantsPage } from './pages/tenants';
 import { printableOnPage, printableShownAttributes } from '../src/domain/printable';
 
 /*
@@ -129,6 +130,7 @@ function Shell({ session, onSignOut }: { session: SessionInfo; onSignOut: () => 
   else if (page === 'environments') content = <EnvironmentsPage api={api} session={session} />;
   else if (page === 'admin') content = <AdminPage api={api} session={session} />;
   else if (page === 'freezes') content = <FreezesPage api={api} session={session} />;
+  else if (page === 'tenants') content = <TenantsPage api={api} session={session} />;
   else content = <Dashboard api={api} session={session} />;
   const signOut = async () => {
     await api.DELETE('/session').catch(() => undefined);
@@ -144,6 +146,7 @@ function Shell({ session, onSignOut }: { session: SessionInfo; onSignOut: () => 
           <a href="#/">Dashboard</a>
           <a href="#/environments">Environments</a>
           <a href="#/freezes">Freezes</a>
+          <a href="#/tenants">Tenants</a>
           {session.role === 'admin' && <a href="#/admin">Admin</a>}
         </nav>
         <span class="who">

@@ -32,7 +32,7 @@ import { OverviewStore } from '../db/overview';
 import { ChangeStore } from '../db/changes';
 import { sessionHandlers } from './session';
 import { consoleHandlers } from './console';
-import { announcingWrites, ChangeHub, eventHandlers } from './events';
+import { announcingWrites, ChangeHub, eventHandlers, globalChange, triggerChange } from './events';
 import { CONSOLE_ROUTES } from './console-docs';
 
 export { healthRoutes, metricsRoutes };
@@ -171,8 +171,28 @@ export function createApp(options: AppOptions): express.Express {
     }),
     temporal,
   );
-  mountRoutes(app, FREEZE_ROUTES, freezeHandlers(options.client, options.ledger.freezes, log));
-  mountRoutes(app, TENANT_ROUTES, tenantHandlers(options.ledger.tenants));
+  mountRoutes(
+    app,
+    FREEZE_ROUTES,
+    announcingWrites(
+      FREEZE_ROUTES,
+      freezeHandlers(options.client, options.ledger.freezes, log),
+      changes,
+      log,
+      globalChange('freezes'),
+    ),
+  );
+  mountRoutes(
+    app,
+    TENANT_ROUTES,
+    announcingWrites(
+      TENANT_ROUTES,
+      tenantHandlers(options.ledger.tenants),
+      changes,
+      log,
+      globalChange('tenants'),
+    ),
+  );
   mountRoutes(
     app,
     LIFECYCLE_ROUTES,
@@ -193,6 +213,7 @@ export function createApp(options: AppOptions): express.Express {
       ),
       changes,
       log,
+      triggerChange,
     ),
     temporal,
   );

@@ -260,7 +260,8 @@ export const CONSOLE_ROUTES = defineRoutes({
     method: 'GET',
     path: '/events',
     access: 'viewer',
-    summary: 'Server-sent events: a release, deployment or trigger changed (names only; read the details)',
+    summary:
+      'Server-sent events: a release, deployment, trigger, freeze or tenant changed (names only; read the details)',
     tag: 'console',
     responses: {
       200: { description: 'An event stream; each event names what changed', mediaType: 'text/event-stream' },

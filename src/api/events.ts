@@ -9,7 +9,16 @@ import { sendProblem } from './problem';
 
 /** What changed, by name only: a client reads the details through the API, with its own rights. */
 export const ChangeSchema = z.object({
-  kind: z.enum(['projects', 'releases', 'deployments', 'approvals', 'deliveries', 'triggers']),
+  kind: z.enum([
+    'projects',
+    'releases',
+    'deployments',
+    'approvals',
+    'deliveries',
+    'triggers',
+    'freezes',
+    'tenants',
+  ]),
   project: z.string().max(200).nullable(),
   release: z.string().max(200).nullable().optional(),
   environment: z.string().max(200).nullable().optional(),
@@ -91,30 +100,50 @@ export class ChangeHub {
 }
 
 /**
- * The trigger routes' handlers, each write (create, change, pause, resume, poll, delete) announcing its
- * trigger once it succeeded. Trigger state lives in Temporal, not in the ledger, so no database trigger sees
- * it. The trigger is named by the route Express matched (its decoded `:project` and `:name`), or, for a
- * create, by the body. What polls change (a feed failing or back, a later version) the trigger announces itself
+ * The trigger routes' change: the trigger named by the route Express matched (its decoded `:project` and
+ * `:name`), or, for a create, by the body. Trigger state lives in Temporal, not in the ledger, so no database
+ * trigger sees it; what polls change (a feed failing or back, a later version) the trigger announces itself
  * from its workflow (activities/announce.ts).
+ */
+export function triggerChange(req: Request): Change {
+  const body = req.body as { project?: unknown; name?: unknown } | undefined;
+  const params = req.params as Record<string, string | undefined>;
+  const named = (param: string | undefined, field: unknown) =>
+    param ?? (typeof field === 'string' ? field : null);
+  return {
+    kind: 'triggers',
+    project: named(params.project, body?.project),
+    trigger: named(params.name, body?.name),
+  };
+}
+
+/**
+ * Freezes and tenants are global and few: a write announces only its kind, and every open page showing one
+ * re-reads. Announced here rather than by a database trigger (migration 0011's covers INSERT and UPDATE of
+ * release rows), because a delete must reach the pages too and these rows name no project or release.
+ */
+export const globalChange = (kind: 'freezes' | 'tenants') => (): Change => ({ kind, project: null });
+
+/**
+ * `handlers` with each write (every route but GETs) announcing `changeOf(req)` once it succeeded (a 2xx or
+ * 3xx answer), so the console's open pages re-read it.
  */
 export function announcingWrites<R extends Routes>(
   routes: R,
   handlers: Handlers<R>,
   hub: ChangeHub,
   log: (message: string) => void,
+  changeOf: (req: Request) => Change,
 ): Handlers<R> {
   const announce = (req: Request, res: Response, next: NextFunction) => {
     res.once('finish', () => {
       if (res.statusCode >= 400) return;
-      const body = req.body as { project?: unknown; name?: unknown } | undefined;
-      const params = req.params as Record<string, string | undefined>;
-      const named = (param: string | undefined, field: unknown) =>
-        param ?? (typeof field === 'string' ? field : null);
-      const project = named(params.project, body?.project);
-      const trigger = named(params.name, body?.name);
+      const change = changeOf(req);
       hub
-        .announce({ kind: 'triggers', project, trigger })
-        .catch((err: Error) => log(`live updates: cannot announce a trigger change: ${err.message}`));
+        .announce(change)
+        .catch((err: Error) =>
+          log(`live updates: cannot announce a change of ${change.kind}: ${err.message}`),
+        );
     });
     next();
   };

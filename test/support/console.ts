@@ -79,3 +79,37 @@ export async function sameDocument(p: Page): Promise<boolean> {
 export async function pwned(p: Page): Promise<boolean> {
   return p.evaluate(() => (globalThis as unknown as PageGlobals).__pwned !== undefined);
 }
+
+/** The changes `GET /events` announces, as they arrive, until `stop()`. */
+export interface FollowedChanges {
+  readonly changes: ReadonlyArray<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/** Follows the change stream of the API at `base` with a bearer token, collecting each change's data. */
+export async function followChanges(base: string, token: string): Promise<FollowedChanges> {
+  const stream = await fetch(`${base}/events`, { headers: { authorization: `Bearer ${token}` } });
+  if (stream.status !== 200) throw new Error(`GET /events answered ${stream.status}`);
+  const reader = stream.body!.getReader();
+  const changes: Record<string, unknown>[] = [];
+  let text = '';
+  const reading = (async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      text += Buffer.from(value).toString('utf8');
+      for (let at = text.indexOf('\n\n'); at >= 0; at = text.indexOf('\n\n')) {
+        const data = /^data: (.*)$/m.exec(text.slice(0, at))?.[1];
+        if (data) changes.push(JSON.parse(data) as Record<string, unknown>);
+        text = text.slice(at + 2);
+      }
+    }
+  })().catch(() => undefined);
+  return {
+    changes,
+    async stop() {
+      await reader.cancel();
+      await reading;
+    },
+  };
+}

@@ -3,6 +3,7 @@ import type { PageProps } from '../main';
 import { reasonOf } from '../api';
 import { useLoad } from '../live';
 import { age, route } from '../format';
+import { Lane, tenantsOf, useTenantLanes } from '../tenants';
 
 type Overview = {
   project: string;
@@ -25,11 +26,16 @@ type Trigger = { project: string; name: string; status: string | null };
 
 const ACTIVE = new Set(['queued', 'deploying', 'retrying']);
 
+/** What a cell is made of: an environment's untenanted deployments, or one tenant's there. */
+type CellSource = Pick<Overview[number]['environments'][number], 'current' | 'latest'> & {
+  awaitingApproval?: Overview[number]['environments'][number]['awaitingApproval'];
+};
+
 /**
  * What a cell shows: the newest deployment while it is under way; else a release waiting for an approval to
  * reach the environment; else the newest deployment if it failed; else what is deployed.
  */
-export function cellOf(env: Overview[number]['environments'][number]): {
+export function cellOf(env: CellSource): {
   release: string | null;
   state: string;
   at: string | null;
@@ -45,10 +51,40 @@ export function cellOf(env: Overview[number]['environments'][number]): {
   return { release: null, state: 'none', at: null };
 }
 
+/** A tenant's lane as a cell's source (the approvals a tenant waits for are on the release's page). */
+function laneSource(lane: Lane): CellSource {
+  return { current: lane.current, latest: lane.latest };
+}
+
 function stateText(state: string): string {
   if (state === 'none') return 'nothing deployed';
   if (state === 'awaiting-approval') return 'awaiting approval';
   return state;
+}
+
+/** One cell of the grid: the release there, its state and age, how many deployments are in flight. */
+function Cell(props: {
+  project: string;
+  environment: string;
+  source: CellSource;
+  inFlight: number;
+  now: number;
+}) {
+  const cell = cellOf(props.source);
+  return (
+    <td class={`cell ${cell.state}`} data-environment={props.environment} data-state={cell.state}>
+      {cell.release ? (
+        <a href={route('projects', props.project, 'releases', cell.release)}>
+          <span class="release">{cell.release}</span>
+        </a>
+      ) : (
+        <span class="release none">—</span>
+      )}
+      <span class="state">{stateText(cell.state)}</span>
+      {cell.at && <span class="age">{age(cell.at, props.now)}</span>}
+      {props.inFlight > 0 && <span class="inflight">{props.inFlight} in flight</span>}
+    </td>
+  );
 }
 
 /** Projects × environments: the release in each cell, its state and age; each project's triggers. */
@@ -66,6 +102,8 @@ export function Dashboard({ api }: PageProps) {
     if (!data) throw new Error(reasonOf(error, response));
     return (data as { triggers: Trigger[] }).triggers;
   }, []);
+  // A tenanted project's tenants get a row each under it, a cell per environment they are connected to.
+  const lanes = useTenantLanes(api);
   const projects = overview.data ?? [];
   const columns: string[] = [];
   for (const p of projects)
@@ -76,7 +114,11 @@ export function Dashboard({ api }: PageProps) {
   const shown = projects.filter(
     (p) =>
       (!needle || p.project.toLowerCase().includes(needle)) &&
-      (!stateFilter || p.environments.some((e) => cellOf(e).state === stateFilter)),
+      (!stateFilter ||
+        p.environments.some((e) => cellOf(e).state === stateFilter) ||
+        [...(lanes.data?.get(p.project)?.values() ?? [])].some((list) =>
+          list.some((l) => cellOf(laneSource(l)).state === stateFilter),
+        )),
   );
   const now = Date.now();
   return (
@@ -126,7 +168,8 @@ export function Dashboard({ api }: PageProps) {
         <tbody>
           {shown.map((p) => {
             const envs = new Map(p.environments.map((e) => [e.name, e]));
-            return (
+            const projectLanes = lanes.data?.get(p.project);
+            return [
               <tr key={p.project} data-project={p.project}>
                 <th scope="row" class="name">
                   <a href={route('projects', p.project)}>{p.project}</a>
@@ -144,24 +187,45 @@ export function Dashboard({ api }: PageProps) {
                 {columns.map((c) => {
                   const env = envs.get(c);
                   if (!env) return <td class="cell absent" />;
-                  const cell = cellOf(env);
                   return (
-                    <td class={`cell ${cell.state}`} data-environment={c} data-state={cell.state}>
-                      {cell.release ? (
-                        <a href={route('projects', p.project, 'releases', cell.release)}>
-                          <span class="release">{cell.release}</span>
-                        </a>
-                      ) : (
-                        <span class="release none">—</span>
-                      )}
-                      <span class="state">{stateText(cell.state)}</span>
-                      {cell.at && <span class="age">{age(cell.at, now)}</span>}
-                      {env.inFlight > 0 && <span class="inflight">{env.inFlight} in flight</span>}
-                    </td>
+                    <Cell
+                      project={p.project}
+                      environment={c}
+                      source={env}
+                      inFlight={env.inFlight}
+                      now={now}
+                    />
                   );
                 })}
-              </tr>
-            );
+              </tr>,
+              ...tenantsOf(projectLanes).map((tenant) => (
+                <tr
+                  key={`${p.project}\u0000${tenant}`}
+                  class="tenant-row"
+                  data-tenant-of={p.project}
+                  data-tenant={tenant}
+                >
+                  <th scope="row" class="name">
+                    <span class="hint">tenant </span>
+                    {tenant}
+                  </th>
+                  <td class="triggers" />
+                  {columns.map((c) => {
+                    const lane = projectLanes?.get(c)?.find((l) => l.tenant === tenant);
+                    if (!lane) return <td class="cell absent" />;
+                    return (
+                      <Cell
+                        project={p.project}
+                        environment={c}
+                        source={laneSource(lane)}
+                        inFlight={lane.inFlight.length}
+                        now={now}
+                      />
+                    );
+                  })}
+                </tr>
+              )),
+            ];
           })}
         </tbody>
       </table>

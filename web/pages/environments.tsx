@@ -5,6 +5,7 @@ import { may, reasonOf } from '../api';
 import { Action } from './project';
 import { useLoad } from '../live';
 import { age, route, scheduleText } from '../format';
+import { Lane, useTenantLanes } from '../tenants';
 
 const HISTORY_PAGE = 10;
 /** Deployments a person may still cancel: not started yet. */
@@ -46,6 +47,7 @@ function EnvironmentHistory({
           <thead>
             <tr>
               <th scope="col">Release</th>
+              <th scope="col">Tenant</th>
               <th scope="col">Status</th>
               <th scope="col">Asked by</th>
               <th scope="col">Queued</th>
@@ -55,11 +57,17 @@ function EnvironmentHistory({
           </thead>
           <tbody>
             {history.data.deployments.map((d) => (
-              <tr data-deployment={String(d.id)} data-release={d.release} data-status={d.status}>
+              <tr
+                data-deployment={String(d.id)}
+                data-release={d.release}
+                data-status={d.status}
+                data-tenant={d.tenant ?? ''}
+              >
                 <td>
                   <a href={route('projects', project, 'releases', d.release)}>{d.release}</a>
                   {d.forced && <span class="hint"> forced</span>}
                 </td>
+                <td>{d.tenant ?? '—'}</td>
                 <td>
                   {d.status}
                   {d.status === 'scheduled' && <span class="when"> {scheduleText(d)}</span>}
@@ -77,12 +85,17 @@ function EnvironmentHistory({
                   <td>
                     {CANCELLABLE.has(d.status) && (
                       <Action
-                        label={`Cancel ${d.release} in ${environment}`}
+                        label={`Cancel ${d.release} in ${environment}${d.tenant ? ` for ${d.tenant}` : ''}`}
                         danger
                         run={async () => {
                           const { error, response } = await api.POST(
                             '/projects/{project}/releases/{number}/deployments/{environment}/cancel',
-                            { params: { path: { project, number: d.release, environment } } },
+                            {
+                              params: {
+                                path: { project, number: d.release, environment },
+                                query: d.tenant ? { tenant: d.tenant } : {},
+                              },
+                            },
                           );
                           history.reload();
                           return response.ok ? null : reasonOf(error, response);
@@ -98,6 +111,38 @@ function EnvironmentHistory({
       )}
       <Pager cursors={cursors} setCursors={setCursors} next={history.data?.nextCursor} />
     </section>
+  );
+}
+
+/** A tenant's row under its environment: what is deployed for it there, in flight, and its latest deployment. */
+function TenantLaneRow({ project, environment, lane }: { project: string; environment: string; lane: Lane }) {
+  return (
+    <tr class="tenant-row" data-environment={environment} data-tenant={lane.tenant}>
+      <th scope="row" class="name">
+        <span class="hint">{environment} for </span>
+        {lane.tenant}
+      </th>
+      <td>
+        {lane.current ? (
+          <a href={route('projects', project, 'releases', lane.current.release)}>{lane.current.release}</a>
+        ) : (
+          'nothing'
+        )}{' '}
+        {lane.current?.deployedAt && <span class="hint">{age(lane.current.deployedAt)}</span>}
+        {lane.freeze && <span class="badge frozen">frozen by {lane.freeze.name}</span>}
+      </td>
+      <td>{lane.inFlight.length}</td>
+      <td>
+        {lane.latest
+          ? `${lane.latest.release} ${lane.latest.status}, ${age(lane.latest.finishedAt ?? lane.latest.queuedAt)}`
+          : '—'}
+        {lane.latest?.status === 'scheduled' && <span class="when"> {scheduleText(lane.latest)}</span>}
+        {lane.latest?.error && <span class="refusal"> {lane.latest.error}</span>}
+      </td>
+      <td>
+        <span class="hint">in the environment's history</span>
+      </td>
+    </tr>
   );
 }
 
@@ -117,6 +162,7 @@ export function EnvironmentsPage(props: PageProps) {
     if (!data) throw new Error(reasonOf(error, response));
     return data.projects;
   }, []);
+  const lanes = useTenantLanes(api);
   return (
     <section aria-labelledby="env-title">
       <h1 id="env-title">Environments</h1>
@@ -143,6 +189,7 @@ export function EnvironmentsPage(props: PageProps) {
             <tbody>
               {p.environments.map((e) => {
                 const key = `${p.project}\u0000${e.name}`;
+                const tenantLanes = lanes.data?.get(p.project)?.get(e.name) ?? [];
                 return [
                   <tr>
                     <th scope="row">{e.name}</th>
@@ -174,6 +221,9 @@ export function EnvironmentsPage(props: PageProps) {
                       </button>
                     </td>
                   </tr>,
+                  ...tenantLanes.map((lane) => (
+                    <TenantLaneRow project={p.project} environment={e.name} lane={lane} />
+                  )),
                   open.has(key) && (
                     <tr class="history">
                       <td colSpan={5}>

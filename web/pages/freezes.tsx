@@ -47,6 +47,7 @@ const EMPTY = {
   until: '',
   projects: '',
   environments: '',
+  tenants: '',
 };
 
 /** The freeze a form describes, as the API takes it (the API validates every field and names a bad one). */
@@ -54,6 +55,7 @@ function freezeBody(f: typeof EMPTY) {
   const scope = {
     ...(listOf(f.projects) ? { projects: listOf(f.projects) } : {}),
     ...(listOf(f.environments) ? { environments: listOf(f.environments) } : {}),
+    ...(listOf(f.tenants) ? { tenants: listOf(f.tenants) } : {}),
   };
   const base = {
     name: f.name.trim(),
@@ -140,6 +142,7 @@ export function FreezesPage({ api, session }: PageProps) {
                 <td class="scope">
                   {(f.spec.projects ?? ['every project']).join(', ')};{' '}
                   {(f.spec.environments ?? ['every environment']).join(', ')}
+                  {f.spec.tenants && `; tenants ${f.spec.tenants.join(', ')}`}
                 </td>
                 <td>
                   <span class={`badge ${f.active ? 'frozen' : 'idle'}`}>
@@ -225,6 +228,8 @@ export function FreezesPage({ api, session }: PageProps) {
             <input {...field('projects')} placeholder="shop, billing" />
             <label for="fz-environments">Environments (empty: every environment)</label>
             <input {...field('environments')} placeholder="prod" />
+            <label for="fz-tenants">Tenants (empty: every deployment, with a tenant or without)</label>
+            <input {...field('tenants')} placeholder="acme, globex" />
             <button type="submit">Save freeze</button>
           </form>
           {refusal && (

@@ -9,6 +9,8 @@ type Spec = {
   packages?: { name: string; feed: string; package: string }[];
   channels?: { name: string; lifecycle?: string; rules?: Record<string, unknown>[] }[];
   environments?: { name: string }[];
+  tenantedDeployments?: 'untenanted' | 'tenanted' | 'tenantedOrUntenanted';
+  tenants?: { tenant: string; environments: string[] }[];
 };
 type PackageStatus = {
   latest: { tag: string; digest: string | null } | null;
@@ -385,6 +387,50 @@ function NewTriggerDialog({
   );
 }
 
+/** How a project deploys, in words. */
+const MODE_TEXT = {
+  untenanted: 'without tenants',
+  tenanted: 'to tenants only',
+  tenantedOrUntenanted: 'to tenants, and without a tenant',
+} as const;
+
+/** Which tenants the project connects to which of its environments (a tenant × environment table). */
+function TenantConnections({ spec }: { spec: Spec }) {
+  const environments = (spec.environments ?? []).map((e) => e.name);
+  const connections = spec.tenants ?? [];
+  return (
+    <section aria-labelledby="tc-title">
+      <h2 id="tc-title">Tenants</h2>
+      <p>Deploys {MODE_TEXT[spec.tenantedDeployments ?? 'untenanted']}.</p>
+      {connections.length > 0 && (
+        <table class="list" data-testid="tenant-connections">
+          <caption>Tenants connected to environments</caption>
+          <thead>
+            <tr>
+              <th scope="col">Tenant</th>
+              {environments.map((e) => (
+                <th scope="col">{e}</th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {connections.map((c) => (
+              <tr data-tenant={c.tenant}>
+                <th scope="row">{c.tenant}</th>
+                {environments.map((e) => (
+                  <td data-environment={e} data-connected={String(c.environments.includes(e))}>
+                    {c.environments.includes(e) ? 'connected' : '—'}
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 /** A project: packages, channels and rules, triggers, releases (filtered, paged). */
 export function ProjectPage({ api, session, project }: PageProps & { project: string }) {
   const [filters, setFilters] = useState({ channel: '', package: '', version: '' });
@@ -459,6 +505,9 @@ export function ProjectPage({ api, session, project }: PageProps & { project: st
           </ul>
         </section>
       </div>
+      {info.data && (spec.tenantedDeployments ?? 'untenanted') !== 'untenanted' && (
+        <TenantConnections spec={spec} />
+      )}
       <section aria-labelledby="tr-title">
         <h2 id="tr-title">Triggers</h2>
         {may(session, 'admin') && info.data && (

@@ -2,8 +2,10 @@ import { useState } from 'preact/hooks';
 import type { PageProps } from '../main';
 import { may, reasonOf } from '../api';
 import { useLoad } from '../live';
-import { age, route, scheduleText, temporalLink } from '../format';
+import { age, route, scheduleText, temporalLink, utc } from '../format';
+import { ProjectEnvironment } from '../tenants';
 import { Action } from './project';
+import { DeployForm } from './deploy-form';
 
 /** A release: packages, why it was made, deliveries, the lifecycle and its deployments, and the actions. */
 export function ReleasePage({
@@ -33,7 +35,12 @@ export function ReleasePage({
       params: { path: { project } },
     });
     if (!data) throw new Error(reasonOf(error, response));
-    return data.environments as { name: string; current: { release: string } | null }[];
+    return data.environments as ProjectEnvironment[];
+  }, [project]);
+  const mode = useLoad(async () => {
+    const { data, error, response } = await api.GET('/projects/{project}', { params: { path: { project } } });
+    if (!data) throw new Error(reasonOf(error, response));
+    return data.spec.tenantedDeployments ?? 'untenanted';
   }, [project]);
   const r = release.data;
   const l = lifecycle.data;
@@ -47,26 +54,32 @@ export function ReleasePage({
       lifecycle.reload();
       return response.ok ? null : reasonOf(error, response);
     };
-  const decide = (phase: string, decision: 'approve' | 'reject') => async () => {
+  const decide = (phase: string, decision: 'approve' | 'reject', tenant?: string) => async () => {
     if (!comment.trim()) return 'write a comment first: it is kept with the decision';
     const { error, response } = await api.POST('/projects/{project}/releases/{number}/approvals', {
       params: { path },
-      body: { phase, decision, comment: comment.trim() },
+      body: { phase, decision, comment: comment.trim(), ...(tenant ? { tenant } : {}) },
     });
     lifecycle.reload();
     if (response.ok) setComment('');
     return response.ok ? null : reasonOf(error, response);
   };
-  const cancel = (environment: string) => async () => {
+  const cancel = (environment: string, tenant?: string) => async () => {
     const { error, response } = await api.POST(
       '/projects/{project}/releases/{number}/deployments/{environment}/cancel',
-      { params: { path: { project, number, environment } } },
+      { params: { path: { project, number, environment }, query: tenant ? { tenant } : {} } },
     );
     lifecycle.reload();
     return response.ok ? null : reasonOf(error, response);
   };
   const link = temporalLink(session.temporalUi, `release/${project}/${number}`);
   const operator = may(session, 'operator');
+  const tenanted = mode.data !== undefined && mode.data !== null && mode.data !== 'untenanted';
+  const tenantPhases = l?.lifecycle?.tenants ?? [];
+  // A phase some tenant waits to have approved, with no decision for every tenant yet: it may be given once.
+  const forAll = (phase: string) =>
+    tenantPhases.some((t) => t.phases.some((p) => p.name === phase && p.state === 'awaiting-approval')) &&
+    !l?.approvals.some((a) => a.phase === phase && a.tenant === undefined);
   const newerThere = (env: string) => {
     const current = envs.data?.find((e) => e.name === env)?.current?.release;
     return current !== undefined && current !== number;
@@ -94,7 +107,7 @@ export function ReleasePage({
           {r.notes && (
             <>
               <h2 id="notes-title">Release notes</h2>
-              <p class="description" aria-labelledby="notes-title">
+              <p class="notes" aria-labelledby="notes-title" data-testid="release-notes">
                 {r.notes}
               </p>
             </>
@@ -194,7 +207,8 @@ export function ReleasePage({
               />
             </p>
           )}
-          <ol class="phases">
+          {mode.data !== 'tenanted' && tenantPhases.length > 0 && <h3>Without a tenant</h3>}
+          <ol class="phases" hidden={mode.data === 'tenanted' && tenantPhases.length > 0}>
             {l.lifecycle.phases.map((p) => (
               <li class={`phase ${p.state}`} data-phase={p.name} data-state={p.state}>
                 <strong>{p.name}</strong> <span class="badge">{p.state}</span>{' '}
@@ -210,15 +224,71 @@ export function ReleasePage({
               </li>
             ))}
           </ol>
+          {tenantPhases.length > 0 && (
+            <table class="list tenant-phases" data-testid="tenant-phases">
+              <caption>Each tenant's way through the phases</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Tenant</th>
+                  {l.lifecycle.phases.map((p) => (
+                    <th scope="col">
+                      {p.name}
+                      {operator && forAll(p.name) && (
+                        <span class="actions">
+                          <Action
+                            label={`Approve ${p.name} for every tenant`}
+                            run={decide(p.name, 'approve')}
+                          />
+                        </span>
+                      )}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {tenantPhases.map((t) => (
+                  <tr data-tenant={t.tenant}>
+                    <th scope="row">{t.tenant}</th>
+                    {t.phases.map((p) => (
+                      <td class={`phase ${p.state}`} data-phase={p.name} data-state={p.state}>
+                        <span class="badge">{p.state}</span>{' '}
+                        <span class="hint">
+                          {p.succeeded}/{p.needed}
+                        </span>
+                        {operator && p.state === 'awaiting-approval' && (
+                          <span class="actions">
+                            <Action
+                              label={`Approve ${p.name} for ${t.tenant}`}
+                              run={decide(p.name, 'approve', t.tenant)}
+                            />
+                            <Action
+                              label={`Reject ${p.name} for ${t.tenant}`}
+                              run={decide(p.name, 'reject', t.tenant)}
+                              danger
+                            />
+                          </span>
+                        )}
+                      </td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
         </section>
       )}
-      {envs.data && operator && (
+      {envs.data && operator && !tenanted && mode.data && (
         <section aria-labelledby="deploy-title">
           <h2 id="deploy-title">Deploy</h2>
           <ul class="deploy">
             {envs.data.map((e) => (
               <li data-environment={e.name}>
                 <strong>{e.name}</strong> <span class="hint">now: {e.current?.release ?? 'nothing'}</span>{' '}
+                {e.freeze && (
+                  <span class="badge frozen">
+                    frozen by {e.freeze.name} until {utc(e.freeze.until)}
+                  </span>
+                )}{' '}
                 {newerThere(e.name) ? (
                   <Action
                     label={`Roll back ${e.name} to ${number}`}
@@ -237,19 +307,36 @@ export function ReleasePage({
           </ul>
         </section>
       )}
+      {envs.data && operator && mode.data && (
+        <DeployForm
+          api={api}
+          project={project}
+          number={number}
+          environments={envs.data}
+          tenanted={tenanted}
+          untenanted={mode.data !== 'tenanted'}
+          onDone={lifecycle.reload}
+        />
+      )}
       {l && (
         <section aria-labelledby="tl-title">
           <h2 id="tl-title">Deployments</h2>
           <ol class="timeline">
             {l.deployments.map((d) => (
-              <li data-deployment={d.id} data-state={d.status}>
-                <strong>{d.environment}</strong> <span class={`badge ${d.status}`}>{d.status}</span>
+              <li data-deployment={d.id} data-state={d.status} data-tenant={d.tenant ?? ''}>
+                <strong>{d.environment}</strong>
+                {d.tenant && <span class="tenant"> for {d.tenant}</span>}{' '}
+                <span class={`badge ${d.status}`}>{d.status}</span>
                 {d.forced && ' (rollback)'} by {d.requestedBy}, queued {age(d.queuedAt)}
                 {d.finishedAt && `, finished ${age(d.finishedAt)}`}
                 {d.status === 'scheduled' && <span class="when"> {scheduleText(d)}</span>}
                 {d.error && <span class="refusal"> {d.error}</span>}
                 {operator && ['scheduled', 'queued', 'retrying'].includes(d.status) && (
-                  <Action label={`Cancel ${d.environment}`} run={cancel(d.environment)} danger />
+                  <Action
+                    label={`Cancel ${d.environment}${d.tenant ? ` for ${d.tenant}` : ''}`}
+                    run={cancel(d.environment, d.tenant)}
+                    danger
+                  />
                 )}
               </li>
             ))}
@@ -258,7 +345,9 @@ export function ReleasePage({
             <ul class="approvals">
               {l.approvals.map((a) => (
                 <li>
-                  {a.phase}: {a.decision} by {a.by}: “{a.comment}”
+                  {a.phase}
+                  {tenanted && (a.tenant ? ` for ${a.tenant}` : ' for every tenant')}: {a.decision} by {a.by}:
+                  “{a.comment}”
                 </li>
               ))}
             </ul>
