@@ -5,6 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { ProjectSpecInput } from '../../src/domain/project';
+import { freePort } from '../../src/runtime/ports';
+import { ensureTemporalCli } from '../../src/temporal/cli';
+import { DEV_SERVER_SQLITE_ARGS } from '../../src/temporal/connect';
+import { DevServerProcess, startDevServerProcess } from '../../src/temporal/dev-server';
+import { SEARCH_ATTRIBUTES } from '../../workflows/contracts/search-attributes';
 import { environmentWorkflowId } from '../../workflows/contracts/ids';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
@@ -14,7 +19,8 @@ import { eventually } from '../support/temporal';
  * Issue 31's crash tests: the service as it runs in production, in a process of its own, killed with SIGKILL
  * while a deployment waits (on a freeze's end, on its deployAt) and started again on the same data folder and
  * task queue. The wait lives in Temporal (a timer), the ledger on disk: the deployment goes once, at its time.
- * Restarting the service is the "server restart": the run's one Temporal dev server is shared by every file.
+ * The file has a Temporal dev server of its own on a SQLite file, so the second test can kill -9 the server
+ * too and start it again on the same file, which the run's shared server cannot afford.
  */
 const MAIN = path.resolve(__dirname, '../../dist/src/main.js');
 const FEED = 'pc-registry';
@@ -23,8 +29,10 @@ const taskQueue = `pc-${randomUUID()}`;
 let dir: string;
 let registry: TestRegistry;
 let hook: TestServer;
+let temporal: DevServerProcess;
+let startTemporal: () => Promise<DevServerProcess>;
 let connection: Connection;
-let temporal: Client;
+let client: Client;
 let service: Service | undefined;
 
 interface Service {
@@ -40,14 +48,29 @@ beforeAll(async () => {
   registry = await TestRegistry.start();
   hook = await startServer((_req, res) => void res.writeHead(202).end());
   writeFileSync(path.join(dir, 'config.yaml'), `feeds:\n  - { id: ${FEED}, url: "${registry.url}" }\n`);
-  connection = await Connection.connect({ address: process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS! });
-  temporal = new Client({ connection, namespace: process.env.FEED_TRIGGERS_TEST_NAMESPACE! });
+  const cli = await ensureTemporalCli();
+  if (!cli) throw new Error('no Temporal CLI');
+  const ports = { frontend: await freePort(), ui: null, metrics: await freePort(), http: await freePort() };
+  startTemporal = () =>
+    startDevServerProcess({
+      cli,
+      ip: '127.0.0.1',
+      namespace: 'default',
+      dbFile: path.join(dir, 'temporal.sqlite'),
+      ports,
+      searchAttributes: SEARCH_ATTRIBUTES,
+      extraArgs: DEV_SERVER_SQLITE_ARGS,
+    });
+  temporal = await startTemporal();
+  connection = await Connection.connect({ address: temporal.address });
+  client = new Client({ connection, namespace: 'default' });
   service = await startService();
 });
 
 afterAll(async () => {
   if (service) await killService(service);
   await connection?.close();
+  await temporal?.stop();
   await hook?.close();
   await registry?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -58,8 +81,8 @@ async function startService(): Promise<Service> {
   const child = spawn(process.execPath, [MAIN], {
     env: {
       ...process.env,
-      TEMPORAL_ADDRESS: process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS,
-      TEMPORAL_NAMESPACE: process.env.FEED_TRIGGERS_TEST_NAMESPACE,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: 'default',
       FEED_TRIGGERS_TASK_QUEUE: taskQueue,
       FEED_TRIGGERS_API_PORT: '0',
       FEED_TRIGGERS_CONFIG: path.join(dir, 'config.yaml'),
@@ -201,7 +224,7 @@ test('a freeze holds an automatic deployment across its end with a kill -9 of th
   const number = await released(name);
 
   // Held: queued, the environment's queue asleep on the freeze's timer, nothing sent.
-  const queue = temporal.workflow.getHandle(environmentWorkflowId(name, 'dev'));
+  const queue = client.workflow.getHandle(environmentWorkflowId(name, 'dev'));
   await eventually(async () => {
     const history = await queue.fetchHistory();
     return history.events?.some((e) => e.timerStartedEventAttributes) ? true : undefined;
@@ -224,7 +247,7 @@ test('a freeze holds an automatic deployment across its end with a kill -9 of th
   expect(delivered(name, 'dev')).toHaveLength(1);
 });
 
-test('a scheduled deployment is listed as scheduled across a kill -9 and a restart, and goes once at its time', async () => {
+test('a scheduled deployment is listed as scheduled across a kill -9 of the service and the Temporal server, and goes once at its time', async () => {
   const name = `pc-sched-${suffix}`;
   const number = await released(name);
   await waitForStatus(name, number, 'dev', 'succeeded');
@@ -238,10 +261,14 @@ test('a scheduled deployment is listed as scheduled across a kill -9 and a resta
   expect(asked.body).toMatchObject({ status: 'scheduled', deployAt });
   expect((await deployments(name, number, 'prod')).map((d) => d.status)).toEqual(['scheduled']);
 
+  // Both die: the service, then the Temporal server; the server comes back on its SQLite file, then the service.
   await killService(service!);
+  process.kill(temporal.pid, 'SIGKILL');
+  await temporal.stop();
   const margin = Date.parse(deployAt) - Date.now();
-  process.stdout.write(`pipeline-crash: killed ${margin} ms before the deployment was due\n`);
+  process.stdout.write(`pipeline-crash: both killed ${margin} ms before the deployment was due\n`);
   expect(margin).toBeGreaterThan(0);
+  temporal = await startTemporal();
   service = await startService();
   // Still scheduled after the restart, with nothing sent before its time.
   const [after] = await deployments(name, number, 'prod');
