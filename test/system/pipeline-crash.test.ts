@@ -124,12 +124,11 @@ async function killService({ child }: Service): Promise<void> {
 }
 
 /** A request to the running service's API as its admin; answers the status and the JSON body. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function request(
   method: string,
   route: string,
   body?: unknown,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${service!.url}${route}`, {
     method,
     headers: {
@@ -139,7 +138,7 @@ async function request(
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
 /** dev deploys automatically, prod when a person asks; both through the webhook. */
