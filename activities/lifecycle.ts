@@ -27,7 +27,12 @@ import { releaseWorkflowId } from '../workflows/contracts/ids';
 import { PROJECT_ATTRIBUTE } from '../workflows/contracts/search-attributes';
 import { withLiveness } from './liveness';
 import { Lane, laneKey } from '../src/domain/lane';
-import { octopusReleaseBody, octopusSpaceUrl } from '../src/targets/octopus';
+import {
+  mappedOctopusTenant,
+  octopusReleaseBody,
+  octopusSpaceUrl,
+  octopusTenantIdIn,
+} from '../src/targets/octopus';
 import { permanent, webhookRequest } from '../src/targets/webhook';
 
 export interface LifecycleDependencies {
@@ -214,19 +219,18 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
      * fixes, named so a person can add the tenant in Octopus or map it.
      */
     const octopusTenant = async (name: string): Promise<string> => {
-      const mapped = target.tenants?.[name];
+      const mapped = mappedOctopusTenant(target.tenants, name);
       if (mapped) return mapped;
       const found = await answer(
         await get(`${base}/tenants?name=${encodeURIComponent(name)}&take=1000`, headers, target.name),
         'the tenant lookup',
       );
-      const items = Array.isArray(found.Items) ? (found.Items as Array<Record<string, unknown>>) : [];
-      const exact = items.find((t) => typeof t.Name === 'string' && t.Name.toLowerCase() === name);
-      if (!exact || typeof exact.Id !== 'string')
+      const id = octopusTenantIdIn(found, name);
+      if (id === null)
         throw new TargetRefused(
           `target ${target.name}: Octopus has no tenant named "${name}" in ${target.spaceId}: create it there, or map it in the target's tenants (${name}: Tenants-N)`,
         );
-      return exact.Id;
+      return id;
     };
     // The tenant first: one Octopus does not know is refused before a release is created there.
     const tenant = start.deployment.tenant;
