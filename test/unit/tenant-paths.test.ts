@@ -70,7 +70,7 @@ describe('tenantPathErrors', () => {
   test('an environment named git completes .{environment}/x into .git/x, in an untenanted project too', () => {
     const named = (input: ProjectSpecInput, env: string): ProjectSpecInput => ({
       ...input,
-      environments: input.environments.map((e, i) => (i === 1 ? { ...e, name: env } : e)),
+      environments: (input.environments ?? []).map((e, i) => (i === 1 ? { ...e, name: env } : e)),
     });
     const untenanted = named(
       spec('.{environment}/x.yaml', {}, { tenantedDeployments: 'untenanted', tenants: undefined }),
