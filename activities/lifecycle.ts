@@ -30,6 +30,7 @@ import { Lane, laneKey } from '../src/domain/lane';
 import {
   mappedOctopusTenant,
   octopusReleaseBody,
+  octopusReleaseId,
   octopusSpaceUrl,
   octopusTenantIdIn,
 } from '../src/targets/octopus';
@@ -242,10 +243,18 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
         headers,
         target.name,
       );
+    const releaseIdIn = (found: unknown): string => {
+      const id = octopusReleaseId(found);
+      if (id === null)
+        throw new TargetRefused(
+          `target ${target.name}: Octopus answered a release without an id of the form Releases-N`,
+        );
+      return id;
+    };
     const existing = await lookUp();
     let releaseId: string;
     if (existing.status === 200) {
-      releaseId = String((await answer(existing, 'the release lookup')).Id);
+      releaseId = releaseIdIn(await answer(existing, 'the release lookup'));
     } else {
       const created = await post(
         `${base}/releases`,
@@ -259,8 +268,8 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       const again = created.status >= 300 ? await lookUp() : null;
       releaseId =
         again?.status === 200
-          ? String((await answer(again, 'the release lookup')).Id)
-          : String((await answer(created, 'the release')).Id);
+          ? releaseIdIn(await answer(again, 'the release lookup'))
+          : releaseIdIn(await answer(created, 'the release'));
     }
     // One Octopus deployment per feed-triggers deployment: a retry finds the one it made by its comment.
     const listed = await answer(

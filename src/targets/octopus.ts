@@ -87,3 +87,13 @@ export function octopusTenantIdIn(answer: unknown, tenant: string): string | nul
   }
   return null;
 }
+
+/**
+ * The id in an Octopus release's answer, when it is one (`Releases-N`), or null. It goes into the next call's
+ * path (`/releases/<id>/deployments`, with the API key): `../../users/me` from a hostile or broken server would
+ * send the key's request elsewhere.
+ */
+export function octopusReleaseId(answer: unknown): string | null {
+  const id = (answer as { Id?: unknown } | null)?.Id;
+  return typeof id === 'string' && /^Releases-\d{1,18}$/.test(id) ? id : null;
+}

@@ -1,5 +1,5 @@
 import { OctopusTargetSchema } from '../../src/domain/project';
-import { mappedOctopusTenant, octopusTenantIdIn } from '../../src/targets/octopus';
+import { mappedOctopusTenant, octopusReleaseId, octopusTenantIdIn } from '../../src/targets/octopus';
 
 const target = (tenants: unknown) => ({
   name: 'octo',
@@ -94,5 +94,23 @@ describe('the Octopus tenant of a name in a lookup’s answer (octopusTenantIdIn
   test('a list of 100,000 tenants is read in one pass', () => {
     const Items = Array.from({ length: 100_000 }, (_, i) => ({ Id: `Tenants-${i}`, Name: `tenant-${i}` }));
     expect(octopusTenantIdIn({ Items }, 'tenant-99999')).toBe('Tenants-99999');
+  });
+});
+
+describe('the release id in an Octopus answer (octopusReleaseId)', () => {
+  test('only Releases-N is taken: it goes into the next request’s path with the API key', () => {
+    expect(octopusReleaseId({ Id: 'Releases-42' })).toBe('Releases-42');
+    for (const answer of [
+      { Id: '../../users/me' },
+      { Id: 'Releases-1/../../users/me' },
+      { Id: 'Releases-1?x=1' },
+      { Id: 'Releases-1#' },
+      { Id: 42 },
+      { Id: null },
+      {},
+      null,
+      'Releases-1',
+    ])
+      expect(octopusReleaseId(answer)).toBeNull();
   });
 });
