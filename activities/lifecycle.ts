@@ -27,7 +27,13 @@ import { releaseWorkflowId } from '../workflows/contracts/ids';
 import { PROJECT_ATTRIBUTE } from '../workflows/contracts/search-attributes';
 import { withLiveness } from './liveness';
 import { Lane, laneKey } from '../src/domain/lane';
-import { octopusReleaseBody, octopusSpaceUrl } from '../src/targets/octopus';
+import {
+  mappedOctopusTenant,
+  octopusReleaseBody,
+  octopusReleaseId,
+  octopusSpaceUrl,
+  octopusTenantIdIn,
+} from '../src/targets/octopus';
 import { permanent, webhookRequest } from '../src/targets/webhook';
 
 export interface LifecycleDependencies {
@@ -214,19 +220,18 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
      * fixes, named so a person can add the tenant in Octopus or map it.
      */
     const octopusTenant = async (name: string): Promise<string> => {
-      const mapped = target.tenants?.[name];
+      const mapped = mappedOctopusTenant(target.tenants, name);
       if (mapped) return mapped;
       const found = await answer(
         await get(`${base}/tenants?name=${encodeURIComponent(name)}&take=1000`, headers, target.name),
         'the tenant lookup',
       );
-      const items = Array.isArray(found.Items) ? (found.Items as Array<Record<string, unknown>>) : [];
-      const exact = items.find((t) => typeof t.Name === 'string' && t.Name.toLowerCase() === name);
-      if (!exact || typeof exact.Id !== 'string')
+      const id = octopusTenantIdIn(found, name);
+      if (id === null)
         throw new TargetRefused(
           `target ${target.name}: Octopus has no tenant named "${name}" in ${target.spaceId}: create it there, or map it in the target's tenants (${name}: Tenants-N)`,
         );
-      return exact.Id;
+      return id;
     };
     // The tenant first: one Octopus does not know is refused before a release is created there.
     const tenant = start.deployment.tenant;
@@ -238,10 +243,18 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
         headers,
         target.name,
       );
+    const releaseIdIn = (found: unknown): string => {
+      const id = octopusReleaseId(found);
+      if (id === null)
+        throw new TargetRefused(
+          `target ${target.name}: Octopus answered a release without an id of the form Releases-N`,
+        );
+      return id;
+    };
     const existing = await lookUp();
     let releaseId: string;
     if (existing.status === 200) {
-      releaseId = String((await answer(existing, 'the release lookup')).Id);
+      releaseId = releaseIdIn(await answer(existing, 'the release lookup'));
     } else {
       const created = await post(
         `${base}/releases`,
@@ -255,8 +268,8 @@ export function createLifecycleActivities(deps: LifecycleDependencies): Lifecycl
       const again = created.status >= 300 ? await lookUp() : null;
       releaseId =
         again?.status === 200
-          ? String((await answer(again, 'the release lookup')).Id)
-          : String((await answer(created, 'the release')).Id);
+          ? releaseIdIn(await answer(again, 'the release lookup'))
+          : releaseIdIn(await answer(created, 'the release'));
     }
     // One Octopus deployment per feed-triggers deployment: a retry finds the one it made by its comment.
     const listed = await answer(

@@ -140,10 +140,10 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
         // This watcher ends: the next subscriber in its shard starts it again, without waiting for the memo.
         if (packages.length === 0) running.delete(shard);
         const startedAt = Date.now();
-        const dueAt = (p: { intervalMs: number }, lastMs: number | null) =>
-          watcherDueAt(shard, p.intervalMs, lastMs);
+        const dueAt = (p: { intervalMs: number }, lastMs: number | null, nowMs: number) =>
+          watcherDueAt(shard, p.intervalMs, lastMs, nowMs);
         const due = packages.filter(
-          (p) => dueAt(p, p.checkedAt?.getTime() ?? null) - DUE_TOLERANCE_MS <= startedAt,
+          (p) => dueAt(p, p.checkedAt?.getTime() ?? null, startedAt) - DUE_TOLERANCE_MS <= startedAt,
         );
         const checks = await inBatches(due, READS_AT_ONCE, async (p) => {
           const listedAt = Date.now();
@@ -203,7 +203,7 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
         let next = Number.POSITIVE_INFINITY;
         for (const p of packages) {
           const last = read.get(p.key) ?? p.checkedAt?.getTime() ?? now;
-          next = Math.min(next, dueAt(p, last) - now);
+          next = Math.min(next, dueAt(p, last, now) - now);
         }
         return {
           packages: packages.length,

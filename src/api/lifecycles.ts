@@ -17,6 +17,7 @@ import {
   Refusal,
   ReleaseProgress,
 } from '../domain/lifecycle';
+import { freezeHold } from '../domain/freeze';
 import { laneText } from '../domain/lane';
 import { ProjectSpec, tenantedMode } from '../domain/project';
 import {
@@ -496,26 +497,20 @@ export function lifecycleHandlers(
     const project = await ledger.getProject(name);
     if (!project) throw new HttpProblem(404, 'Not found', `no project ${name}`);
     const environments = await store.environments(project.id, project.spec);
-    const now = new Date();
-    const freeze = async (environment: string, tenant?: string) => {
-      const hold = await ledger.freezes.holding(name, environment, now, tenant);
+    const now = Date.now();
+    // Read once: a project with 1,000 tenants in five environments read every freeze 5,005 times at once.
+    const freezes = await ledger.freezes.specs();
+    const freeze = (environment: string, tenant?: string) => {
+      const hold = freezeHold(freezes, name, environment, now, tenant);
       return hold && { name: hold.freeze, until: new Date(hold.until).toISOString() };
     };
     res.json({
       project: name,
-      environments: await Promise.all(
-        environments.map(async (e) => ({
-          ...e,
-          freeze: await freeze(e.name),
-          ...(e.tenants
-            ? {
-                tenants: await Promise.all(
-                  e.tenants.map(async (t) => ({ ...t, freeze: await freeze(e.name, t.tenant) })),
-                ),
-              }
-            : {}),
-        })),
-      ),
+      environments: environments.map((e) => ({
+        ...e,
+        freeze: freeze(e.name),
+        ...(e.tenants ? { tenants: e.tenants.map((t) => ({ ...t, freeze: freeze(e.name, t.tenant) })) } : {}),
+      })),
     });
   };
 

@@ -692,30 +692,48 @@ export class DeploymentStore {
    * the untenanted deployments, and for a tenanted project the same for each tenant connected to it.
    */
   async environments(projectId: number, spec: ProjectSpec) {
-    const lane = async (environment: string, tenant: string) => {
-      const current = await this.current(this.db, projectId, environment, tenant);
-      const inFlight = await this.rows(this.db, (q) =>
-        q
+    // Each environment's lanes are read together (three queries, whatever the tenants): read a lane at a time,
+    // 1,000 tenants in five environments were 15,000 queries per page view, each scanning the environment.
+    const lanesOf = async (environment: string) => {
+      const inEnvironment = (q: ReturnType<DeploymentStore['base']>) =>
+        q.where('d.project_id', '=', projectId).where('d.environment', '=', environment);
+      const [currents, inFlights, latests] = await Promise.all([
+        this.db
+          .selectFrom('deployments as d')
+          .innerJoin('releases as r', 'r.id', 'd.release_id')
+          .distinctOn('d.tenant')
+          .select(['d.tenant', 'd.id', 'r.number', 'd.finished_at'])
           .where('d.project_id', '=', projectId)
           .where('d.environment', '=', environment)
-          .where('d.tenant', '=', tenant)
-          .where('d.status', 'in', [...ACTIVE_STATUSES])
-          .orderBy('d.id'),
-      );
-      const [latest] = await this.rows(this.db, (q) =>
-        q
-          .where('d.project_id', '=', projectId)
-          .where('d.environment', '=', environment)
-          .where('d.tenant', '=', tenant)
+          .where('d.status', '=', 'succeeded')
+          .orderBy('d.tenant')
+          .orderBy('d.finished_at', 'desc')
           .orderBy('d.id', 'desc')
-          .limit(1),
-      );
-      return {
-        current: current
-          ? { release: current.number, deployment: current.id, deployedAt: iso(current.finished_at) }
-          : null,
-        inFlight,
-        latest: latest ?? null,
+          .execute(),
+        this.rows(this.db, (q) =>
+          inEnvironment(q)
+            .where('d.status', 'in', [...ACTIVE_STATUSES])
+            .orderBy('d.id'),
+        ),
+        this.rows(this.db, (q) =>
+          inEnvironment(q).distinctOn('d.tenant').orderBy('d.tenant').orderBy('d.id', 'desc'),
+        ),
+      ]);
+      const current = new Map(currents.map((c) => [c.tenant, c]));
+      const latest = new Map(latests.map((d) => [d.tenant ?? '', d]));
+      const inFlight = new Map<string, typeof inFlights>();
+      for (const d of inFlights) {
+        const queue = inFlight.get(d.tenant ?? '');
+        if (queue) queue.push(d);
+        else inFlight.set(d.tenant ?? '', [d]);
+      }
+      return (tenant: string) => {
+        const c = current.get(tenant);
+        return {
+          current: c ? { release: c.number, deployment: c.id, deployedAt: iso(c.finished_at) } : null,
+          inFlight: inFlight.get(tenant) ?? [],
+          latest: latest.get(tenant) ?? null,
+        };
       };
     };
     const tenanted = tenantedMode(spec) !== 'untenanted';
@@ -724,16 +742,13 @@ export class DeploymentStore {
         const tenants = tenanted
           ? (spec.tenants ?? []).filter((c) => c.environments.includes(env.name)).map((c) => c.tenant)
           : [];
+        const lane = await lanesOf(env.name);
         return {
           name: env.name,
           targets: env.targets.map((t) => ({ name: t.name, type: t.type })),
-          ...(await lane(env.name, '')),
+          ...lane(''),
           ...(tenanted
-            ? {
-                tenants: await Promise.all(
-                  [...tenants].sort().map(async (tenant) => ({ tenant, ...(await lane(env.name, tenant)) })),
-                ),
-              }
+            ? { tenants: [...tenants].sort().map((tenant) => ({ tenant, ...lane(tenant) })) }
             : {}),
         };
       }),

@@ -101,13 +101,12 @@ export class FreezeStore {
     now = new Date(),
     tenant?: string,
   ): Promise<FreezeHold | null> {
+    return freezeHold(await this.specs(), project, environment, now.getTime(), tenant);
+  }
+
+  /** Every freeze's spec: read once for a page of lanes, each then judged with freezeHold. */
+  async specs(): Promise<FreezeSpec[]> {
     const rows = await this.db.selectFrom('freezes').select('spec').execute();
-    return freezeHold(
-      rows.map((r) => FreezeSpecSchema.parse(r.spec)),
-      project,
-      environment,
-      now.getTime(),
-      tenant,
-    );
+    return rows.map((r) => FreezeSpecSchema.parse(r.spec));
   }
 }

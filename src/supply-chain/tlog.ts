@@ -12,11 +12,15 @@ export const TLOG_ANNOTATION = 'dev.sigstore.cosign/bundle';
 /** An entry's body holds the signature and the certificate, base64 twice over: a few kilobytes. */
 export const MAX_TLOG_ANNOTATION = 32 * 1024;
 
+/** 9999-12-31T23:59:59Z, in seconds. */
+const MAX_INTEGRATED_TIME = 253_402_300_799;
+
 const CosignTlogEntrySchema = z.object({
   SignedEntryTimestamp: z.string().min(1).max(1024),
   Payload: z.object({
     body: z.string().min(1).max(MAX_TLOG_ANNOTATION),
-    integratedTime: z.number().int().nonnegative(),
+    // Seconds until the end of year 9999: a registry's 1e20 would be a date JavaScript cannot hold or show.
+    integratedTime: z.number().int().nonnegative().max(MAX_INTEGRATED_TIME),
     logIndex: z.number().int().nonnegative(),
     logID: z.string().regex(/^[0-9a-f]{64}$/),
   }),
@@ -144,7 +148,13 @@ export function verifyLogged(
     );
     return { ok: true, signer, integratedTime };
   } catch (err) {
-    if (!(err instanceof VerificationError)) throw err;
+    // A body the log signed yet lacking a field its kind has (no spec.signature) fails inside the verifier
+    // with a TypeError: it is still the registry's entry that is wrong, so a refusal, not a crash.
+    if (!(err instanceof VerificationError))
+      return {
+        ok: false,
+        reason: `transparency-log entry refused (its body is not a ${entry.kindVersion?.kind ?? 'known'} entry: ${String((err as Error).message).slice(0, 100)})`,
+      };
     return { ok: false, reason: refusal(err, rootName, integratedTime) };
   }
 }
