@@ -25,7 +25,9 @@ export default async function globalSetup(): Promise<void> {
   process.env.TMPDIR = runDir;
   globalThis.__FEED_TRIGGERS_RUN_DIR__ = runDir;
   // The CLI tests run the built `bin/feed-triggers.js`, as npx does: build first so they never test stale
-  // output. Incremental (`tsc -b`, as `npm run build`): unchanged sources cost a check, not a compile.
+  // output. Incremental (`tsc -b`, as `npm run build`): unchanged sources cost a check, not a compile; the
+  // outputs of deleted sources go first, as in `npm run build`, since tsc leaves them and Node may load them.
+  execFileSync(process.execPath, [path.resolve(__dirname, '../../bin/prune-dist.js')], { stdio: 'inherit' });
   const build = execFileAsync(
     process.execPath,
     [require.resolve('typescript/bin/tsc'), '-b', 'tsconfig.build.json'],
