@@ -8,6 +8,7 @@ import {
   buildConsole,
   HOSTILE,
   markDocument,
+  printFigures,
   pwned,
   RTL_SHOWN,
   sameDocument,
@@ -64,11 +65,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  console.log(
-    `console-live figures:\n${Object.entries(figures)
-      .map(([k, v]) => `  ${k}: ${v}`)
-      .join('\n')}`,
-  );
+  printFigures('console-live', figures);
   await browser?.close();
   await api?.close();
   await env?.stop();

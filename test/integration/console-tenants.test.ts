@@ -8,6 +8,7 @@ import {
   followChanges,
   HOSTILE,
   markDocument,
+  printFigures,
   pwned,
   RTL_SHOWN,
   sameDocument,
@@ -116,11 +117,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  console.log(
-    `console-tenants figures:\n${Object.entries(figures)
-      .map(([k, v]) => `  ${k}: ${v}`)
-      .join('\n')}`,
-  );
+  printFigures('console-tenants', figures);
   await browser?.close();
   await api?.close();
   await env?.stop();

@@ -9,6 +9,7 @@ import { openStores } from '../../src/db/stores';
 import { Database, openDatabase } from '../../src/db/open';
 import { ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
+import { followChanges, printFigures } from '../support/console';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -137,12 +138,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  // The figures the closing note quotes.
-  console.log(
-    `console figures:\n${Object.entries(figures)
-      .map(([k, v]) => `  ${k}: ${v}`)
-      .join('\n')}`,
-  );
+  printFigures('console', figures);
   await browser?.close();
   await api?.close();
   await env?.stop();
@@ -456,23 +452,8 @@ describe('the daily loop in the browser', () => {
   }, 300_000);
 
   test('a trigger write through the API is announced on /events, naming the trigger; a refused one is not', async () => {
-    const stream = await fetch(`${api.url}/events`, { headers: { authorization: `Bearer ${api.token}` } });
-    expect(stream.status).toBe(200);
-    const reader = stream.body!.getReader();
-    const changes: unknown[] = [];
-    let text = '';
-    const reading = (async () => {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        text += Buffer.from(value).toString('utf8');
-        for (let at = text.indexOf('\n\n'); at >= 0; at = text.indexOf('\n\n')) {
-          const data = /^data: (.*)$/m.exec(text.slice(0, at))?.[1];
-          if (data) changes.push(JSON.parse(data));
-          text = text.slice(at + 2);
-        }
-      }
-    })().catch(() => undefined);
+    const followed = await followChanges(api.url, api.token);
+    const { changes } = followed;
     try {
       const mine = () =>
         changes.filter((c) => (c as { kind: string }).kind === 'triggers') as {
@@ -494,8 +475,7 @@ describe('the daily loop in the browser', () => {
         new Set([JSON.stringify({ kind: 'triggers', project: PROJECT, trigger: 'web' })]),
       );
     } finally {
-      await reader.cancel();
-      await reading;
+      await followed.stop();
     }
   }, 60_000);
 

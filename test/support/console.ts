@@ -113,3 +113,12 @@ export async function followChanges(base: string, token: string): Promise<Follow
     },
   };
 }
+
+/** Prints a browser test's figures (the closing note quotes them) in one block. */
+export function printFigures(name: string, figures: Record<string, unknown>): void {
+  console.log(
+    `${name} figures:\n${Object.entries(figures)
+      .map(([k, v]) => `  ${k}: ${String(v)}`)
+      .join('\n')}`,
+  );
+}
