@@ -38,13 +38,6 @@ export function useTenantLanes(api: Api): Loaded<TenantLanes> {
   }, []);
 }
 
-/** The tenants with a lane in any of a project's environments, by name. */
-export function tenantsOf(lanes: ReadonlyMap<string, readonly Lane[]> | undefined): string[] {
-  const names = new Set<string>();
-  for (const list of lanes?.values() ?? []) for (const l of list) names.add(l.tenant);
-  return [...names].sort();
-}
-
 /** A list typed as comma-separated text (tags, names): trimmed, empty items dropped. */
 export function listOf(text: string): string[] {
   return text

@@ -334,7 +334,12 @@ test("a tenanted project: its connections, each tenant's cells on the dashboard 
   for (const tenant of ['ct-acme', 'ct-globex'])
     await cell(tenant, 'staging').and(page.locator('[data-state="succeeded"]')).waitFor({ timeout: 60_000 });
   expect(await cell('ct-acme', 'staging').locator('.release').textContent()).toBe(number);
-  expect(await cell('ct-initech', 'prod').getAttribute('data-state')).toBe('none');
+  // prod needs an approval: each tenant's prod cell says so, as an environment's own cell does.
+  for (const tenant of ['ct-acme', 'ct-globex', 'ct-initech'])
+    await cell(tenant, 'prod')
+      .and(page.locator('[data-state="awaiting-approval"]'))
+      .waitFor({ timeout: 60_000 });
+  expect(await cell('ct-initech', 'prod').locator('.release').textContent()).toBe(number);
   expect(await cell('ct-initech', 'staging').count()).toBe(0);
   await accessible(page, 'dashboard, tenants');
   await shoot(page, 'dashboard-tenants');

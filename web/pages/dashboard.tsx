@@ -3,33 +3,35 @@ import type { PageProps } from '../main';
 import { reasonOf } from '../api';
 import { useLoad } from '../live';
 import { age, route } from '../format';
-import { Lane, tenantsOf, useTenantLanes } from '../tenants';
 
+/** What one cell of the all-projects overview holds: an environment's deployments, or one tenant's there. */
+type OverviewCell = {
+  current: { release: string; deployedAt: string | null } | null;
+  latest: {
+    release: string;
+    status: string;
+    queuedAt: string;
+    finishedAt: string | null;
+    error: string | null;
+  } | null;
+  inFlight: number;
+  awaitingApproval: { release: string; phase: string } | null;
+};
 type Overview = {
   project: string;
   newestRelease: { number: string; channel: string; createdAt: string } | null;
-  environments: {
+  environments: (OverviewCell & {
     name: string;
-    current: { release: string; deployedAt: string | null } | null;
-    latest: {
-      release: string;
-      status: string;
-      queuedAt: string;
-      finishedAt: string | null;
-      error: string | null;
-    } | null;
-    inFlight: number;
-    awaitingApproval: { release: string; phase: string } | null;
-  }[];
+    /** A tenanted project's tenants connected to the environment, each with its own cell. */
+    tenants?: (OverviewCell & { tenant: string })[];
+  })[];
 }[];
 type Trigger = { project: string; name: string; status: string | null };
 
 const ACTIVE = new Set(['queued', 'deploying', 'retrying']);
 
 /** What a cell is made of: an environment's untenanted deployments, or one tenant's there. */
-type CellSource = Pick<Overview[number]['environments'][number], 'current' | 'latest'> & {
-  awaitingApproval?: Overview[number]['environments'][number]['awaitingApproval'];
-};
+type CellSource = Pick<OverviewCell, 'current' | 'latest' | 'awaitingApproval'>;
 
 /**
  * What a cell shows: the newest deployment while it is under way; else a release waiting for an approval to
@@ -51,9 +53,11 @@ export function cellOf(env: CellSource): {
   return { release: null, state: 'none', at: null };
 }
 
-/** A tenant's lane as a cell's source (the approvals a tenant waits for are on the release's page). */
-function laneSource(lane: Lane): CellSource {
-  return { current: lane.current, latest: lane.latest };
+/** The tenants with a cell in any of a project's environments, by name. */
+function tenantsIn(project: Overview[number]): string[] {
+  const names = new Set<string>();
+  for (const e of project.environments) for (const t of e.tenants ?? []) names.add(t.tenant);
+  return [...names].sort();
 }
 
 function stateText(state: string): string {
@@ -102,8 +106,8 @@ export function Dashboard({ api }: PageProps) {
     if (!data) throw new Error(reasonOf(error, response));
     return (data as { triggers: Trigger[] }).triggers;
   }, []);
-  // A tenanted project's tenants get a row each under it, a cell per environment they are connected to.
-  const lanes = useTenantLanes(api);
+  // A tenanted project's tenants get a row each under it, a cell per environment they are connected to (the
+  // overview carries them: one read for the whole grid).
   const projects = overview.data ?? [];
   const columns: string[] = [];
   for (const p of projects)
@@ -116,9 +120,7 @@ export function Dashboard({ api }: PageProps) {
       (!needle || p.project.toLowerCase().includes(needle)) &&
       (!stateFilter ||
         p.environments.some((e) => cellOf(e).state === stateFilter) ||
-        [...(lanes.data?.get(p.project)?.values() ?? [])].some((list) =>
-          list.some((l) => cellOf(laneSource(l)).state === stateFilter),
-        )),
+        p.environments.some((e) => (e.tenants ?? []).some((t) => cellOf(t).state === stateFilter))),
   );
   const now = Date.now();
   return (
@@ -168,7 +170,6 @@ export function Dashboard({ api }: PageProps) {
         <tbody>
           {shown.map((p) => {
             const envs = new Map(p.environments.map((e) => [e.name, e]));
-            const projectLanes = lanes.data?.get(p.project);
             return [
               <tr key={p.project} data-project={p.project}>
                 <th scope="row" class="name">
@@ -198,7 +199,7 @@ export function Dashboard({ api }: PageProps) {
                   );
                 })}
               </tr>,
-              ...tenantsOf(projectLanes).map((tenant) => (
+              ...tenantsIn(p).map((tenant) => (
                 <tr
                   key={`${p.project}\u0000${tenant}`}
                   class="tenant-row"
@@ -211,14 +212,14 @@ export function Dashboard({ api }: PageProps) {
                   </th>
                   <td class="triggers" />
                   {columns.map((c) => {
-                    const lane = projectLanes?.get(c)?.find((l) => l.tenant === tenant);
+                    const lane = envs.get(c)?.tenants?.find((l) => l.tenant === tenant);
                     if (!lane) return <td class="cell absent" />;
                     return (
                       <Cell
                         project={p.project}
                         environment={c}
-                        source={laneSource(lane)}
-                        inFlight={lane.inFlight.length}
+                        source={lane}
+                        inFlight={lane.inFlight}
                         now={now}
                       />
                     );
