@@ -10,6 +10,7 @@ import { runCliCapturing } from '../support/cli';
 import { AccessRole, AccessStore, hashToken } from '../../src/db/access';
 import { openDatabase } from '../../src/db/open';
 import { startApi, TestApi } from '../support/api';
+import { seedEmbeddedLedger } from '../support/database';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 let env: TestWorkerEnv;
@@ -381,6 +382,7 @@ const cli = (argv: string[], extraEnv: NodeJS.ProcessEnv) =>
 describe('feed-triggers token', () => {
   test('on the database itself (no token yet): create prints the token once, list and revoke', async () => {
     const dataDir = path.join(dir, 'cli-data');
+    seedEmbeddedLedger(dataDir);
     const created = await cli(['token', 'create', 'first-admin', '--role', 'admin'], {
       FEED_TRIGGERS_DATA_DIR: dataDir,
     });

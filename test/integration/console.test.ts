@@ -6,7 +6,8 @@ import { AxeBuilder } from '@axe-core/playwright';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { sql } from 'kysely';
 import { openStores } from '../../src/db/stores';
-import { Database, openDatabase } from '../../src/db/open';
+import { Database } from '../../src/db/open';
+import { openTestDatabase } from '../support/database';
 import { ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
 import { followChanges, printFigures } from '../support/console';
@@ -541,7 +542,7 @@ describe('the dashboard at scale', () => {
   });
 
   test('200 projects × 5 environments render all 1,000 cells (the reload time is measured); an environment’s history shows a hostile error as text', async () => {
-    database = await openDatabase({});
+    database = await openTestDatabase();
     const stores = openStores(database);
     const ledger = stores.ledger;
     const envs = ['dev', 'test', 'staging', 'prod', 'dr'];

@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { cpSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { Database, openDatabase } from '../../src/db/open';
 import { startPostgres, TestPostgres } from './postgres';
@@ -62,4 +66,32 @@ export async function openTestDatabase(): Promise<Database & { readonly url: str
       await asAdmin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
+}
+
+/**
+ * Makes the run's embedded-ledger template in `dir` (global setup, after the build): an empty, migrated PGlite
+ * folder, closed cleanly. In a process of its own, so the setup's process does not keep PGlite's ~600 MB.
+ */
+export async function makeEmbeddedLedgerTemplate(dir: string): Promise<void> {
+  const open = path.resolve(__dirname, '../../dist/src/db/open.js');
+  const script = `require(${JSON.stringify(open)}).openDatabase({ dataDir: process.argv[1] }).then((d) => d.close())`;
+  await promisify(execFile)(process.execPath, ['-e', script, dir]);
+  process.env.FEED_TRIGGERS_TEST_EMBEDDED_LEDGER = dir;
+}
+
+/**
+ * An embedded ledger for a service or CLI that a test runs on the data folder `dataDir`: a copy of the run's
+ * empty, migrated one at `<dataDir>/ledger`, the folder the service opens. The service opens it as it opens a
+ * ledger it made on an earlier start. Creating one runs PostgreSQL's initdb in WebAssembly and every migration,
+ * about 5 s of CPU each time; a copy is 40 MB of files. The tests of a first start on a fresh folder (its
+ * files' modes) do not use it. Answers the ledger's folder.
+ */
+export function seedEmbeddedLedger(dataDir: string): string {
+  const template = process.env.FEED_TRIGGERS_TEST_EMBEDDED_LEDGER;
+  if (!template)
+    throw new Error('FEED_TRIGGERS_TEST_EMBEDDED_LEDGER is not set: run through the global setup');
+  const ledger = path.join(dataDir, 'ledger');
+  if (existsSync(ledger)) throw new Error(`${ledger} exists: seed a data folder once, before its first use`);
+  cpSync(template, ledger, { recursive: true });
+  return ledger;
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { connectTemporal, TemporalHandle } from '../../src/temporal/connect';
-import { startLedgerServer } from './database';
+import { makeEmbeddedLedgerTemplate, startLedgerServer } from './database';
 import type { TestPostgres } from './postgres';
 
 const execFileAsync = promisify(execFile);
@@ -50,7 +50,9 @@ export default async function globalSetup(): Promise<void> {
     httpPort: 0,
     cliPath: null,
   });
-  const started = await Promise.allSettled([build, postgres, temporal]);
+  // The embedded ledger the tests copy for the services they start needs the build's output.
+  const embedded = build.then(() => makeEmbeddedLedgerTemplate(path.join(runDir, 'embedded-ledger')));
+  const started = await Promise.allSettled([embedded, postgres, temporal]);
   if (started[1].status === 'fulfilled') globalThis.__FEED_TRIGGERS_POSTGRES__ = started[1].value;
   if (started[2].status === 'fulfilled') globalThis.__FEED_TRIGGERS_TEMPORAL__ = started[2].value;
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');

@@ -9,6 +9,7 @@ import { freePort } from '../../src/runtime/ports';
 import { ensureTemporalCli } from '../../src/temporal/cli';
 import { DEV_SERVER_SQLITE_ARGS } from '../../src/temporal/connect';
 import { DevServerProcess, startDevServerProcess } from '../../src/temporal/dev-server';
+import { seedEmbeddedLedger } from './database';
 import { FaultProxy } from './fault-proxy';
 import { pushImage, TestRegistry } from './registry';
 
@@ -74,7 +75,7 @@ export async function measureTemporalOutage(options: OutageOptions): Promise<Out
     cleanup.push(() => temporal.stop());
 
     const dataDir = path.join(dir, 'data');
-    const ledger = await openDatabase({ dataDir: path.join(dataDir, 'ledger') });
+    const ledger = await openDatabase({ dataDir: seedEmbeddedLedger(dataDir) });
     const token = (await new AccessStore(ledger.db).createToken('outage', 'admin', 'test')).token;
     await ledger.close();
     const config = path.join(dir, 'config.yaml');

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AccessStore } from '../../src/db/access';
 import { openDatabase } from '../../src/db/open';
+import { seedEmbeddedLedger } from '../support/database';
 import { basic } from '../support/feeds';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
@@ -46,7 +47,7 @@ beforeAll(async () => {
     ].join('\n'),
   );
   // A token made before start, on the database the service will open.
-  const database = await openDatabase({ dataDir: path.join(dir, 'ledger') });
+  const database = await openDatabase({ dataDir: seedEmbeddedLedger(dir) });
   token = (await new AccessStore(database.db).createToken('ops-admin', 'admin', 'test')).token;
   await database.close();
   child = spawn(process.execPath, [path.resolve(__dirname, '../../dist/src/main.js')], {

@@ -11,6 +11,7 @@ import { DEV_SERVER_SQLITE_ARGS } from '../../src/temporal/connect';
 import { DevServerProcess, startDevServerProcess } from '../../src/temporal/dev-server';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contracts/search-attributes';
 import { environmentWorkflowId } from '../../workflows/contracts/ids';
+import { seedEmbeddedLedger } from '../support/database';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually } from '../support/temporal';
@@ -47,6 +48,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-pipeline-crash-'));
   registry = await TestRegistry.start();
   hook = await startServer((_req, res) => void res.writeHead(202).end());
+  seedEmbeddedLedger(dir);
   writeFileSync(path.join(dir, 'config.yaml'), `feeds:\n  - { id: ${FEED}, url: "${registry.url}" }\n`);
   const cli = await ensureTemporalCli();
   if (!cli) throw new Error('no Temporal CLI');

@@ -7,6 +7,7 @@ import { freePort } from '../../src/runtime/ports';
 import { connectTemporal, EMBEDDED_DEV_SERVER, TemporalHandle } from '../../src/temporal/connect';
 import { DevServerStartError, listeningHolder, startDevServerProcess } from '../../src/temporal/dev-server';
 import { findTemporalCli } from '../../src/temporal/cli';
+import { seedEmbeddedLedger } from '../support/database';
 
 /**
  * A port the service needs that is taken is an error at once: the built service (`node dist/src/main.js`, as
@@ -58,6 +59,7 @@ interface Run {
 /** Runs the service with free ports except those given, until it exits (or 60 s). */
 async function runService(env: Record<string, string>): Promise<Run> {
   const dataDir = mkdtempSync(path.join(dir, 'data-'));
+  seedEmbeddedLedger(dataDir);
   const temporalPort = await freePort();
   const started = Date.now();
   const child = spawn(process.execPath, [MAIN], {
@@ -206,6 +208,7 @@ describe('the embedded dev server', () => {
 
   test('a SIGTERM while it starts stops the service and its dev server', async () => {
     const dataDir = mkdtempSync(path.join(dir, 'signal-'));
+    seedEmbeddedLedger(dataDir);
     const child = spawn(process.execPath, [MAIN], {
       env: {
         ...process.env,

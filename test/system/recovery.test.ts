@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { seedEmbeddedLedger } from '../support/database';
 import { FaultProxy } from '../support/fault-proxy';
 import { ociFeed } from '../support/feeds';
 import { putProject, startTrigger, waitForReleases } from '../support/projects';
@@ -40,7 +41,7 @@ test('a trigger whose worker died mid-listing polls again within seconds of a ne
   const config = path.join(dir, 'config.yaml');
   writeFileSync(config, `feeds:\n  - { id: proxied, url: "${proxy.url}" }\n`);
   // The project goes into the embedded ledger the service will open, which the next worker opens after it.
-  const ledgerDir = path.join(dir, 'ledger');
+  const ledgerDir = seedEmbeddedLedger(dir);
   const before = await openDatabase({ dataDir: ledgerDir });
   const ledger = new Ledger(before.db);
   await putProject(

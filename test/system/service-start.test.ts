@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { AccessStore } from '../../src/db/access';
 import { openDatabase } from '../../src/db/open';
+import { seedEmbeddedLedger } from '../support/database';
 import { eventually } from '../support/temporal';
 
 /** The built service started in processes of its own: its first token, its data folder, its signals. */
@@ -12,6 +13,12 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-access-'));
 
 describe('starting the service', () => {
   const main = path.resolve(__dirname, '../../dist/src/main.js');
+  /** A data folder of its own (a retry's too) with an empty ledger, as a start before this one left it. */
+  const seeded = (name: string) => {
+    const dataDir = mkdtempSync(path.join(dir, `${name}-`));
+    seedEmbeddedLedger(dataDir);
+    return dataDir;
+  };
   const serviceEnv = (dataDir: string, more: Record<string, string> = {}) => ({
     ...process.env,
     TEMPORAL_ADDRESS: process.env.FEED_TRIGGERS_TEST_TEMPORAL_ADDRESS,
@@ -24,7 +31,7 @@ describe('starting the service', () => {
 
   test('on an open address without any token, it refuses to start', async () => {
     const r = await promisify(execFile)(process.execPath, [main], {
-      env: serviceEnv(path.join(dir, 'open'), { FEED_TRIGGERS_API_HOST: '0.0.0.0' }),
+      env: serviceEnv(seeded('open'), { FEED_TRIGGERS_API_HOST: '0.0.0.0' }),
       timeout: 90_000,
     }).catch((err: { code: number; stderr: string }) => err);
     expect([(r as { code: number }).code, r.stderr.trim()]).toEqual([
@@ -34,7 +41,7 @@ describe('starting the service', () => {
   });
 
   test('on loopback, the first start prints an admin token once; the next start does not', async () => {
-    const dataDir = mkdtempSync(path.join(dir, 'loopback-')); // fresh on a retry too
+    const dataDir = seeded('loopback');
     const run = async () => {
       const child = spawn(process.execPath, [main], {
         env: serviceEnv(dataDir),
@@ -135,7 +142,7 @@ describe('starting the service', () => {
     // up while no trigger is polled.
     const stopsOn = async (signal: 'SIGUSR2' | 'SIGQUIT') => {
       const child = spawn(process.execPath, [main], {
-        env: serviceEnv(path.join(dir, `signals-${signal}`)),
+        env: serviceEnv(seeded(`signals-${signal}`)),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let log = '';

@@ -1,7 +1,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { connectTemporal, EMBEDDED_DEV_SERVER, TemporalHandle } from '../../src/temporal/connect';
 import { startApi, TestApi } from '../support/api';
-import { Database, openDatabase } from '../../src/db/open';
+import { Database } from '../../src/db/open';
+import { openTestDatabase } from '../support/database';
 import { openStores } from '../../src/db/stores';
 
 /** A Temporal server of this file's own, stopped mid-test: the API must say 503 quickly, not hang or 500. */
@@ -13,7 +14,7 @@ let database: Database;
 beforeAll(async () => {
   temporal = await connectTemporal(EMBEDDED_DEV_SERVER);
   connection = await Connection.connect({ address: temporal.address });
-  database = await openDatabase({});
+  database = await openTestDatabase();
   api = await startApi({
     client: new Client({ connection }),
     taskQueue: 'nobody-listens',
