@@ -1,8 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { AxeBuilder } from '@axe-core/playwright';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { sql } from 'kysely';
 import { openStores } from '../../src/db/stores';
@@ -10,7 +5,7 @@ import { Database } from '../../src/db/open';
 import { openTestDatabase } from '../support/database';
 import { ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
-import { followChanges, printFigures } from '../support/console';
+import { axeViolations, buildConsole, followChanges, printFigures, shoot } from '../support/console';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -18,17 +13,8 @@ import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal'
 /**
  * The web console in Debian's Chromium (playwright-core, the system browser), against the real service: the
  * API on a worker of the run's dev server, Debian's registry notifying it of pushes, a webhook deployment
- * target. Screenshots of each page go to docs/screenshots; axe-core checks each page.
+ * target. axe-core checks each page (screenshots: test/support/console.ts).
  */
-const ROOT = path.resolve(__dirname, '../..');
-/**
- * Where the run saves a screenshot of each page: the run's own folder, so a test run leaves the checkout as it
- * was; `FEED_TRIGGERS_SCREENSHOTS=docs/screenshots` refreshes the ones the README shows.
- */
-const SHOTS = path.resolve(
-  ROOT,
-  process.env.FEED_TRIGGERS_SCREENSHOTS ?? path.join(os.tmpdir(), 'screenshots'),
-);
 const NOTIFY_TOKEN = 'registry-notify-token-console';
 const PROJECT = 'console-shop';
 /** Each hostile string a person or a registry could put into a shown field. */
@@ -83,15 +69,9 @@ function project(name: string): ProjectSpecInput {
 
 /** axe-core on the page as it is: no serious or critical violation. */
 async function accessible(p: Page, name: string): Promise<void> {
-  const result = await new AxeBuilder({ page: p }).analyze();
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  figures[`axe ${name}`] =
-    `${result.passes.length} passes, ${result.violations.length} violations (${bad.length} serious/critical)`;
-  expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`)).toEqual([]);
-}
-
-async function shoot(p: Page, name: string, fullPage = true): Promise<void> {
-  await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
+  const { bad, summary } = await axeViolations(p);
+  figures[`axe ${name}`] = summary;
+  expect(bad).toEqual([]);
 }
 
 /** The dashboard cell of a project's environment: its release and state. */
@@ -120,9 +100,7 @@ async function signIn(p: Page, token: string, base = api.url): Promise<void> {
 }
 
 beforeAll(async () => {
-  // The console as `npm run build` makes it (global setup compiles the server only).
-  execFileSync(process.execPath, [path.join(ROOT, 'dist/scripts/build-console.js')], { stdio: 'inherit' });
-  mkdirSync(SHOTS, { recursive: true });
+  buildConsole();
   hook = await startServer((_req, res) => void res.writeHead(202).end());
   env = await startTestWorker({ deployBackoff: { initialMs: 200, maxMs: 1000 } });
   api = await startApi(env, { database: env.database, webhookToken: NOTIFY_TOKEN });

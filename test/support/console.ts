@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
@@ -10,13 +9,18 @@ import type { Page } from 'playwright-core';
 const ROOT = path.resolve(__dirname, '../..');
 
 /**
- * Where a run saves a screenshot of each page: the run's own folder, so a test run leaves the checkout as it
- * was; `FEED_TRIGGERS_SCREENSHOTS=docs/screenshots` refreshes the ones the README shows.
+ * Where a run saves a screenshot of each page, when asked: `FEED_TRIGGERS_SCREENSHOTS=docs/screenshots`
+ * refreshes the ones the README shows. A plain run takes none: a full-page PNG costs the browser more CPU
+ * than most checks of the page, and nobody looks at a test run's pictures.
  */
-export const SHOTS = path.resolve(
-  ROOT,
-  process.env.FEED_TRIGGERS_SCREENSHOTS ?? path.join(os.tmpdir(), 'screenshots'),
-);
+const SHOTS = process.env.FEED_TRIGGERS_SCREENSHOTS
+  ? path.resolve(ROOT, process.env.FEED_TRIGGERS_SCREENSHOTS)
+  : null;
+
+/** The file a screenshot named `name` goes to, or null when the run takes none. */
+export function shotPath(name: string): `${string}.png` | null {
+  return SHOTS ? (path.join(SHOTS, `${name}.png`) as `${string}.png`) : null;
+}
 
 /** Each hostile string a person or a registry could put into a shown field. */
 export const HOSTILE = {
@@ -36,7 +40,7 @@ export interface PageGlobals {
 /** The console as `npm run build` makes it (global setup compiles the server only), and the shots folder. */
 export function buildConsole(): void {
   execFileSync(process.execPath, [path.join(ROOT, 'dist/scripts/build-console.js')], { stdio: 'inherit' });
-  mkdirSync(SHOTS, { recursive: true });
+  if (SHOTS) mkdirSync(SHOTS, { recursive: true });
 }
 
 /** axe-core on the page as it is: the serious or critical violations (none expected), and a summary. */
@@ -50,7 +54,8 @@ export async function axeViolations(p: Page): Promise<{ bad: string[]; summary: 
 }
 
 export async function shoot(p: Page, name: string, fullPage = true): Promise<void> {
-  await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
+  const file = shotPath(name);
+  if (file) await p.screenshot({ path: file, fullPage });
 }
 
 /** Signs in with a token on the console at `base`; throws the page's refusal if it shows one. */
