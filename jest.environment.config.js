@@ -47,6 +47,21 @@ vm.compileFunction = function compileWithCodeCache(code, params = [], options = 
  */
 const cpuLog = process.env.FEED_TRIGGERS_TEST_CPU_LOG;
 
+/**
+ * FEED_TRIGGERS_TEST_CPU_PROFILE=<folder>: a V8 CPU profile of each test file's jest thread (where its tests,
+ * the service's code and the SDK's JavaScript run), `<file>.cpuprofile`, for Chrome's DevTools or any
+ * .cpuprofile reader. Jest ends its workers without a clean exit, so `node --cpu-prof` loses these. V8 samples
+ * the thread on a clock: time it spends blocked in a synchronous call (a child's fork and exec on a loaded box)
+ * shows as that call, so read it beside FEED_TRIGGERS_TEST_CPU_LOG.
+ */
+const profileDir = process.env.FEED_TRIGGERS_TEST_CPU_PROFILE;
+/** The inspector session of this jest worker, opened by its first profiled file. */
+let inspectorSession;
+const post = (method, params) =>
+  new Promise((resolve, reject) =>
+    inspectorSession.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
+  );
+
 class CodeCachingEnvironment extends TestEnvironment {
   constructor(config, context) {
     super(config, context);
@@ -54,11 +69,32 @@ class CodeCachingEnvironment extends TestEnvironment {
     this.cpuAtStart = process.cpuUsage();
   }
 
+  async setup() {
+    await super.setup();
+    if (profileDir) {
+      if (!inspectorSession) {
+        inspectorSession = new (require('node:inspector').Session)();
+        inspectorSession.connect();
+        await post('Profiler.enable');
+        await post('Profiler.setSamplingInterval', { interval: 1000 });
+      }
+      await post('Profiler.start');
+    }
+  }
+
   async teardown() {
     for (const { filename, code, script } of uncached)
       codeCache.set(filename, { source: code, data: script.createCachedData() });
     uncached = [];
     await super.teardown();
+    if (profileDir) {
+      const { profile } = await post('Profiler.stop');
+      const name = require('node:path').relative(__dirname, this.testPath).replace(/[\\/]/g, '_');
+      require('node:fs').writeFileSync(
+        require('node:path').join(profileDir, `${name}.cpuprofile`),
+        JSON.stringify(profile),
+      );
+    }
     if (cpuLog) {
       const spent = process.cpuUsage(this.cpuAtStart);
       const cpuMs = Math.round((spent.user + spent.system) / 1000);
