@@ -89,6 +89,12 @@ function parseFlags() {
         /** FEED_TRIGGERS_WATCHER_SHARDS for the workers: package watchers (0: off, the service's default). */
         watchers: { type: 'string', default: '0' },
         /**
+         * Seconds between the apply and the window (default: one interval, at most 60 s). Longer leaves out of
+         * the window each new trigger's subscription to its watchers and the one poll it makes after it, so the
+         * window shows the steady state of idle triggers.
+         */
+        warmup: { type: 'string' },
+        /**
          * Packages pushed a new version in the middle of the window (no webhooks): the time from each push to
          * its projects' releases, and one release per project per push, are measured.
          */
@@ -113,11 +119,12 @@ function count(
     | 'packages-per-project'
     | 'watchers'
     | 'push'
-    | 'outage',
+    | 'outage'
+    | 'warmup',
   min: number,
   max: number,
 ) {
-  const text = values[flag];
+  const text = values[flag] ?? '';
   const n = Number(text);
   if (!/^\d{1,7}$/.test(text) || n < min || n > max) {
     process.stderr.write(
@@ -161,7 +168,10 @@ const WORKERS = EMBEDDED ? 1 : count('workers', 1, 16);
 // Each burns a core: more than a few per core is not "other work", it is a fork bomb.
 const LOAD = count('load', 0, 4 * os.cpus().length);
 const WATCHERS = count('watchers', 0, 1024);
-const PUSHED = Math.min(count('push', 0, 10_000), P);
+/** Projects that get a push: the first package of each of the first PUSHED projects (package j·K of project j). */
+const PUSHED = Math.min(count('push', 0, 10_000), PROJECTS);
+const pushedPackage = (project: number) => project * K;
+const isPushed = (pkg: number) => pkg % K === 0 && pkg / K < PUSHED;
 const OUTAGE = count('outage', 0, 3600);
 /** The most triggers whose histories are read for the poll lag. */
 const LAG_SAMPLE = 2000;
@@ -228,6 +238,40 @@ function threadCpu(pid: number): Map<string, number> {
     }
   }
   return byName;
+}
+
+/** The workers' evictions so far by reason (feed_triggers_workflow_evictions_total), summed over workers. */
+async function evictionsByReason(
+  processes: ReadonlyArray<{ name: string; port: number }>,
+): Promise<Map<string, number>> {
+  const byReason = new Map<string, number>();
+  for (const p of processes.filter((q) => q.name !== 'api')) {
+    const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text().catch(() => '');
+    for (const m of text.matchAll(/^feed_triggers_workflow_evictions_total\{reason="([a-z_]+)"\} (\S+)$/gm))
+      byReason.set(m[1], (byReason.get(m[1]) ?? 0) + Number(m[2]));
+  }
+  return byReason;
+}
+
+/**
+ * Quantiles of one of the SDK's latency histograms (milliseconds, summed over labels) from its buckets: the
+ * upper bound of the bucket each quantile falls in.
+ */
+function histogramQuantiles(metrics: string, name: string, qs: readonly number[]): string {
+  const buckets = new Map<number, number>();
+  for (const m of metrics.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)$`, 'gm'))) {
+    const le = m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]);
+    buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
+  }
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (total === 0) return '-';
+  const quantiles = qs.map((q) => {
+    const at = sorted.find(([, n]) => n >= q * total);
+    return `p${q * 100} ≤ ${at ? at[0] : '?'} ms`;
+  });
+  // The buckets themselves (cumulative counts): how many took longer than a task timeout would allow.
+  return `${quantiles.join(', ')} (of ${total}: ${sorted.map(([le, n]) => `≤${le} ${n}`).join(' ')})`;
 }
 
 /**
@@ -582,7 +626,7 @@ async function main(): Promise<void> {
     }
 
     // Let the first polls of the bulk create pass, then measure a steady window.
-    await sleep(Math.min(INTERVAL, 60) * 1000);
+    await sleep((values.warmup === undefined ? Math.min(INTERVAL, 60) : count('warmup', 0, 3600)) * 1000);
     // Poll lag is measured from here: with --restart, the window holds the restart and what follows it.
     const lagFrom = Date.now();
     if (values.restart) {
@@ -624,6 +668,8 @@ async function main(): Promise<void> {
     }
     const windowStart = Date.now();
     const listingsBefore = proxy.count(/\/tags\/list/);
+    const manifestsBefore = proxy.count(/\/manifests\//);
+    const evictions0 = await evictionsByReason(processes);
     const u0 = { server: usage(server.pid!) };
     const each0 = processes.map((p) => usage(p.child.pid!));
     const threads0 = processes.map((p) => threadCpu(p.child.pid!));
@@ -667,7 +713,7 @@ async function main(): Promise<void> {
       await pool(
         Array.from({ length: PUSHED }, (_, p) => p),
         4,
-        async (p) => void (await pushImage(registry.url, `bench/app${p}`, '1.1.0')),
+        async (p) => void (await pushImage(registry.url, `bench/app${pushedPackage(p)}`, '1.1.0')),
       );
     });
     // After an outage: listings and workflow tasks (the workers' completed tasks) per 5 s since the start.
@@ -702,6 +748,8 @@ async function main(): Promise<void> {
     const each1 = processes.map((p) => usage(p.child.pid!));
     const threads1 = processes.map((p) => threadCpu(p.child.pid!));
     const listings = proxy.count(/\/tags\/list/) - listingsBefore;
+    const manifests = proxy.count(/\/manifests\//) - manifestsBefore;
+    const evictions1 = await evictionsByReason(processes);
 
     // Poll lag: gaps between consecutive evaluations beyond the interval, and triggers not polled at all.
     const lags: number[] = [];
@@ -821,16 +869,21 @@ async function main(): Promise<void> {
     );
     // History events of idle triggers (on packages not pushed) over the window, per hour.
     const idleEvents: number[] = [];
+    // What those events were (summed over the sampled triggers): timed-out or failed workflow tasks, signals.
+    const idleKinds = new Map<string, number>();
     for (let i = N - 1; i >= 0 && idleEvents.length < 20; i--) {
-      if (i % P < PUSHED) continue;
-      const events =
-        (await client.workflow.getHandle(`trigger/b${i % P}/t${Math.floor(i / P)}`).fetchHistory()).events ??
-        [];
+      if (isPushed(i % P)) continue;
+      const { project: ip, name: it } = triggerOf(i);
+      const events = (await client.workflow.getHandle(`trigger/${ip}/${it}`).fetchHistory()).events ?? [];
       const inWindow = events.filter((e) => {
         const at = Number(e.eventTime?.seconds ?? 0) * 1000;
         return at >= windowStart && at <= windowEnd;
       });
       idleEvents.push(inWindow.length / (seconds / 3600));
+      for (const e of inWindow) {
+        const kind = EventType[e.eventType ?? 0].replace(/^EVENT_TYPE_/, '');
+        idleKinds.set(kind, (idleKinds.get(kind) ?? 0) + 1);
+      }
     }
 
     const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
@@ -844,6 +897,23 @@ async function main(): Promise<void> {
     say(
       `history events per idle trigger per hour (median / max of ${idleEvents.length} triggers over the window): ` +
         `${quantile(idleEvents, 0.5).toFixed(0)} / ${Math.max(0, ...idleEvents).toFixed(0)}`,
+    );
+    say(
+      `  their events in the window: ${[...idleKinds]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ')}`,
+    );
+    const evicted = [...evictions1]
+      .map(([reason, n]) => [reason, n - (evictions0.get(reason) ?? 0)] as const)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1]);
+    say(
+      `workflow evictions in the window, by reason: ${evicted.map(([r, n]) => `${n} ${r}`).join(', ') || 'none'}`,
+    );
+    say(
+      `manifest requests per package per interval: ${(manifests / P / (seconds / INTERVAL)).toFixed(2)} ` +
+        `(${manifests} in the window)`,
     );
     const cpu = (k: number) => `${(((each1[k].cpu - each0[k].cpu) / seconds) * 100).toFixed(0)} %`;
     const workers = processes.map((p, k) => ({ ...p, k })).filter((p) => p.name !== 'api');
@@ -861,7 +931,11 @@ async function main(): Promise<void> {
       // Where the memory is, from the process's own /metrics: V8's heap, memory outside it, the SDK's cache.
       const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text().catch(() => '');
       const gauge = (name: string) => metricTotal(text, name) ?? NaN;
-      if (p.name !== 'api') say(`${p.name} SDK: ${sdkSummary(text)}`);
+      if (p.name !== 'api') {
+        say(`${p.name} SDK: ${sdkSummary(text)}`);
+        for (const h of ['workflow_task_execution_latency', 'workflow_task_schedule_to_start_latency'])
+          say(`${p.name} ${h}: ${histogramQuantiles(text, `temporal_${h}`, [0.5, 0.95, 0.99])}`);
+      }
       say(
         `${p.name}: RSS max ${mb(Math.max(...eachRss[k]))}, CPU ${cpu(k)}; now heap used/total ` +
           `${mb(gauge('feed_triggers_nodejs_heap_size_used_bytes'))} / ${mb(gauge('feed_triggers_nodejs_heap_size_total_bytes'))}, ` +
@@ -921,25 +995,36 @@ async function main(): Promise<void> {
           `workflow tasks ${herd.workflowTasks.join(' ')} (max ${Math.max(...herd.workflowTasks)})`,
       );
     }
-    // Never twice, never lost: the triggers of a project (on one or several workers) raced to release 1.0.0.
-    const releaseCounts = new Map<number, number>();
+    // Never twice, never lost: the triggers of a project (on one or several workers) raced to release each
+    // version. Every project released, no two of its releases hold the same versions, and exactly the first
+    // PUSHED projects released the pushed 1.1.0, once each (a project of several packages may release its
+    // first versions in more than one release, as its triggers find them).
+    const faults = new Map<string, number>();
+    const fault = (what: string) => faults.set(what, (faults.get(what) ?? 0) + 1);
     await pool(
       Array.from({ length: PROJECTS }, (_, p) => p),
       16,
       async (p) => {
-        const { releases } = (await call('GET', `/projects/b${p}/releases`)) as { releases: unknown[] };
-        releaseCounts.set(releases.length, (releaseCounts.get(releases.length) ?? 0) + 1);
+        const { releases } = (await call('GET', `/projects/b${p}/releases?limit=100`)) as {
+          releases: Array<{ packages: Array<{ name: string; tag: string }> }>;
+        };
+        const sets = releases.map((r) =>
+          r.packages
+            .map((x) => `${x.name}:${x.tag}`)
+            .sort()
+            .join(','),
+        );
+        if (releases.length === 0) fault('no release');
+        if (new Set(sets).size !== sets.length) fault('the same versions released twice');
+        const pushes = releases.filter((r) => r.packages.some((x) => x.tag === '1.1.0')).length;
+        if (pushes !== (p < PUSHED ? 1 : 0)) fault(`${pushes} releases of the push`);
       },
     );
-    // The first PUSHED projects released twice (their first version and the push), the others once.
-    const oneEach =
-      (releaseCounts.get(1) ?? 0) === P - PUSHED &&
-      (releaseCounts.get(2) ?? 0) === PUSHED &&
-      notReleased === 0;
+    const oneEach = faults.size === 0 && notReleased === 0;
     say(
       oneEach
-        ? `releases: one per project per version (${P - PUSHED} projects with 1, ${PUSHED} pushed with 2)`
-        : `releases per project: ${[...releaseCounts].map(([n, c]) => `${c} projects with ${n}`).join(', ')}`,
+        ? `releases: one per project per version (${PUSHED} pushed projects released 1.1.0 once, ${PROJECTS - PUSHED} others not)`
+        : `releases: ${[...faults].map(([what, n]) => `${n} projects with ${what}`).join(', ')}`,
     );
     if (!oneEach) process.exitCode = 1;
     say(

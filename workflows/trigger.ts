@@ -335,7 +335,8 @@ export async function trigger(input: TriggerInput): Promise<void> {
 
   await condition(allHandlersFinished);
   machine.state.runs += 1;
-  // The task timeout is set again, so triggers started before it was shortened take it at their rollover.
+  // The task timeout is set again (a new run would otherwise keep the old one), so running triggers take a
+  // changed TRIGGER_WORKFLOW_TASK_TIMEOUT at their rollover.
   await makeContinueAsNewFunc<typeof trigger>({ workflowTaskTimeout: TRIGGER_WORKFLOW_TASK_TIMEOUT })({
     spec: machine.state.spec,
     state: machine.state,

@@ -90,6 +90,12 @@ export const metrics = {
     labelNames: ['method', 'route', 'status'] as const,
     registers: [registry],
   }),
+  workflowEvictions: new Counter({
+    name: 'feed_triggers_workflow_evictions_total',
+    help: "Workflows the worker dropped from its cache, by the SDK core's reason (cache_full, task_not_found: a task that timed out, unhandled_command: a signal during completion, workflow_execution_ending, ...).",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  }),
   workflowCacheCapacity: new Gauge({
     name: 'feed_triggers_worker_workflow_cache_capacity',
     help: 'How many workflows the worker keeps cached (from FEED_TRIGGERS_WORKER_MEMORY); compare with temporal_sticky_cache_size.',

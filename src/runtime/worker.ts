@@ -20,6 +20,7 @@ import { ImageConfig, OciClient } from '../feeds/oci';
 import { PackageListing, PackageSource } from '../feeds/package-source';
 import { SingleFlightCache } from '../feeds/single-flight';
 import { cachedWorkflowBundle } from './workflow-bundle';
+import { countEvictions } from './workflow-evictions';
 import { removeStaleGitFolders } from '../targets/git/write-back';
 import { metrics } from '../observability/metrics';
 
@@ -177,5 +178,6 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   });
   // What the SDK settled on, not what was asked: the cache warning (src/main.ts) reads the same.
   metrics.workflowCacheCapacity.set(worker.options.maxCachedWorkflows);
+  countEvictions(worker);
   return worker;
 }

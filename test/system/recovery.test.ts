@@ -14,7 +14,8 @@ import { Ledger } from '../../src/db/ledger';
 
 /**
  * A worker killed with SIGKILL in the middle of a slow listing: its poll must be retried soon after a new
- * worker is up (heartbeat timeout), not after the activity's start-to-close timeout.
+ * worker is up (the workflow task's or the activity's heartbeat timeout), not after the activity's
+ * start-to-close timeout.
  */
 let registry: TestRegistry;
 let proxy: FaultProxy;
@@ -95,7 +96,10 @@ test('a trigger whose worker died mid-listing polls again within seconds of a ne
   await eventually(async () => (proxy.count(TAGS) > listings ? true : undefined), 'a new listing', 30_000);
   const recoveredMs = Date.now() - upAt;
   process.stdout.write(`recovery: next poll ${recoveredMs} ms after the new worker was up\n`);
-  expect(recoveredMs).toBeLessThan(15_000);
+  // The first poll runs in the trigger's workflow task, which the server times out 10 s after the dead worker
+  // started it (TRIGGER_WORKFLOW_TASK_TIMEOUT; 8.6 s after the new worker was up, measured): far below the
+  // activity's 2 minutes, with room for a loaded box.
+  expect(recoveredMs).toBeLessThan(25_000);
   const [release] = await waitForReleases(env, 'recovery', 1, 30_000);
   expect(release.packages[0].tag).toBe('1.0.0');
 });

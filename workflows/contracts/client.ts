@@ -77,7 +77,8 @@ export async function startTrigger(
     workflowIdConflictPolicy: 'FAIL',
     // A deleted trigger's ID may be used again for a new trigger.
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    // Short, so a read is not held long behind a poll running in the trigger's workflow task.
+    // Short enough that a read is not held long behind a poll in the trigger's task, long enough that a busy
+    // worker's tasks are not timed out and replayed (TRIGGER_WORKFLOW_TASK_TIMEOUT says why).
     workflowTaskTimeout: TRIGGER_WORKFLOW_TASK_TIMEOUT,
     typedSearchAttributes: [
       { key: PROJECT_ATTRIBUTE, value: spec.project },
