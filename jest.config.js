@@ -93,11 +93,11 @@ const withServers = {
 module.exports = {
   // Read from here only: jest-circus takes the run's timeout, not a project's.
   testTimeout: 120000,
-  // Most integration time is waiting on timers and backoffs (intervals, outages, deadlines), not CPU: four
-  // workers on two cores overlap those waits (the whole run: 321 s with three, 252 s with four). Not more: the
-  // run needs about 470 s of CPU (most in the test workers: each file loads the service's modules and starts a
-  // Temporal worker), so a fifth worker on two cores nears what the CPU allows.
-  maxWorkers: 4,
+  // Most integration time is waiting on timers and backoffs (intervals, outages, deadlines), not CPU: more
+  // workers than cores overlap those waits. On this 2-core box the whole run took 370–376 s with four workers
+  // (557–587 s of CPU for the process tree: the cores were idle a quarter of the run) and 306–349 s with six
+  // (538–639 s of CPU: busy nearly all the run), so a seventh would only queue for CPU.
+  maxWorkers: 6,
   // The slowest files first, by the last run's times or test/durations.json (a fresh clone has no cache).
   testSequencer: '<rootDir>/jest.sequencer.config.js',
   projects: [
