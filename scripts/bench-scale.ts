@@ -86,8 +86,8 @@ function parseFlags() {
          * workflow tasks (the task queue's backlog is empty), print what it cost, and stop.
          */
         'apply-only': { type: 'boolean', default: false },
-        /** FEED_TRIGGERS_WATCHER_SHARDS for the workers: package watchers (0: off, the service's default). */
-        watchers: { type: 'string', default: '0' },
+        /** FEED_TRIGGERS_WATCHER_SHARDS for the workers: package watchers (0: off; 32, the service's default). */
+        watchers: { type: 'string', default: '32' },
         /**
          * Seconds between the apply and the window (default: one interval, at most 60 s). Longer leaves out of
          * the window each new trigger's subscription to its watchers and the one poll it makes after it, so the

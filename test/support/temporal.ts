@@ -69,7 +69,10 @@ export async function startTestWorker(
     shareReads?: boolean;
     /** The worker's identity in workflow histories (tells two workers of one process apart). */
     identity?: string;
-    /** FEED_TRIGGERS_WATCHER_SHARDS: package watchers run when above 0 (off by default, as in the service). */
+    /**
+     * FEED_TRIGGERS_WATCHER_SHARDS: package watchers run when above 0. Off unless a test asks (the service runs
+     * 32): most tests prove what a trigger's own polls do.
+     */
     watcherShards?: number;
   } = {},
 ): Promise<TestWorkerEnv> {
