@@ -1,6 +1,7 @@
 import { Kysely, Selectable } from 'kysely';
 import { FreezeHold, freezeHold, FreezeSpec, FreezeSpecSchema, nextWindow } from '../domain/freeze';
 import { FreezesTable, Schema } from './schema';
+import { saveNamedRecord } from './named-records';
 
 /** A freeze as the API lists it: its configuration, who saved it, and its current or next window. */
 export interface FreezeInfo {
@@ -53,35 +54,13 @@ export class FreezeStore {
     by: string,
     now = new Date(),
   ): Promise<{ created: boolean; changed: boolean }> {
-    return this.db.transaction().execute(async (trx) => {
-      const existing = await trx
-        .selectFrom('freezes')
-        .select('spec')
-        .where('name', '=', spec.name)
-        .forUpdate()
-        .executeTakeFirst();
-      if (existing && JSON.stringify(FreezeSpecSchema.parse(existing.spec)) === JSON.stringify(spec))
-        return { created: false, changed: false };
-      if (!existing) {
-        const { count } = await trx
-          .selectFrom('freezes')
-          .select((eb) => eb.fn.countAll<number>().as('count'))
-          .executeTakeFirstOrThrow();
-        if (Number(count) >= MAX_FREEZES)
-          throw new FreezeLimit(`there are ${MAX_FREEZES} freezes already, the most kept: delete one first`);
-      }
-      await trx
-        .insertInto('freezes')
-        .values({
-          name: spec.name,
-          spec: JSON.stringify(spec),
-          created_by: by,
-          created_at: now,
-          updated_at: now,
-        })
-        .onConflict((oc) => oc.column('name').doUpdateSet({ spec: JSON.stringify(spec), updated_at: now }))
-        .execute();
-      return { created: !existing, changed: true };
+    return saveNamedRecord(this.db, 'freezes', spec, {
+      by,
+      now,
+      max: MAX_FREEZES,
+      same: (stored) => JSON.stringify(FreezeSpecSchema.parse(stored)) === JSON.stringify(spec),
+      tooMany: () =>
+        new FreezeLimit(`there are ${MAX_FREEZES} freezes already, the most kept: delete one first`),
     });
   }
 

@@ -1,6 +1,7 @@
-import { Kysely, Selectable, sql } from 'kysely';
+import { Kysely, Selectable } from 'kysely';
 import { MAX_TENANTS, TenantSpec, TenantSpecSchema } from '../domain/tenant';
 import { Schema, TenantsTable } from './schema';
+import { saveNamedRecord } from './named-records';
 
 /** A tenant as the API lists it: its configuration, who saved it, and the projects connecting it. */
 export interface TenantInfo {
@@ -82,37 +83,13 @@ export class TenantStore {
     by: string,
     now = new Date(),
   ): Promise<{ created: boolean; changed: boolean }> {
-    return this.db.transaction().execute(async (trx) => {
-      const existing = await trx
-        .selectFrom('tenants')
-        .select('spec')
-        .where('name', '=', spec.name)
-        .forUpdate()
-        .executeTakeFirst();
-      if (existing && JSON.stringify(TenantSpecSchema.parse(existing.spec)) === JSON.stringify(spec))
-        return { created: false, changed: false };
-      if (!existing) {
-        // Serialises creations, so two at once cannot both pass the count.
-        await sql`LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE`.execute(trx);
-        const { count } = await trx
-          .selectFrom('tenants')
-          .select((eb) => eb.fn.countAll<number>().as('count'))
-          .executeTakeFirstOrThrow();
-        if (Number(count) >= MAX_TENANTS)
-          throw new TenantLimit(`there are ${MAX_TENANTS} tenants already, the most kept: delete one first`);
-      }
-      await trx
-        .insertInto('tenants')
-        .values({
-          name: spec.name,
-          spec: JSON.stringify(spec),
-          created_by: by,
-          created_at: now,
-          updated_at: now,
-        })
-        .onConflict((oc) => oc.column('name').doUpdateSet({ spec: JSON.stringify(spec), updated_at: now }))
-        .execute();
-      return { created: !existing, changed: true };
+    return saveNamedRecord(this.db, 'tenants', spec, {
+      by,
+      now,
+      max: MAX_TENANTS,
+      same: (stored) => JSON.stringify(TenantSpecSchema.parse(stored)) === JSON.stringify(spec),
+      tooMany: () =>
+        new TenantLimit(`there are ${MAX_TENANTS} tenants already, the most kept: delete one first`),
     });
   }
 
