@@ -94,10 +94,11 @@ module.exports = {
   // Read from here only: jest-circus takes the run's timeout, not a project's.
   testTimeout: 120000,
   // Most integration time is waiting on timers and backoffs (intervals, outages, deadlines), not CPU: more
-  // workers than cores overlap those waits. On this 2-core box the whole run took 370–376 s with four workers
-  // (557–587 s of CPU for the process tree: the cores were idle a quarter of the run) and 306–349 s with six
-  // (538–639 s of CPU: busy nearly all the run), so a seventh would only queue for CPU.
-  maxWorkers: 6,
+  // workers than cores overlap those waits. Four, not more: on this 2-core box six took the warm whole run
+  // from 370–376 s to 306–349 s, but a clean clone (.ci/run: jest's transform cache empty, and each worker
+  // compiles every module for itself once) took 393.4 s with six against 378.8 s with four, with more
+  // contention for the timing-sensitive tests.
+  maxWorkers: 4,
   // The slowest files first, by the last run's times or test/durations.json (a fresh clone has no cache).
   testSequencer: '<rootDir>/jest.sequencer.config.js',
   projects: [
