@@ -1,4 +1,4 @@
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { Browser, Page } from 'playwright-core';
 import { startApi, TestApi } from '../support/api';
 import { CosignKey } from '../support/cosign';
 import { startServer, TestServer } from '../support/http-server';
@@ -8,6 +8,7 @@ import {
   buildConsole,
   HOSTILE,
   markDocument,
+  openChromium,
   printFigures,
   pwned,
   RTL_SHOWN,
@@ -31,7 +32,6 @@ let registry: TestRegistry;
 let hook: TestServer;
 let key: CosignKey;
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 const dialogs: string[] = [];
 const figures: Record<string, string> = {};
@@ -54,13 +54,7 @@ beforeAll(async () => {
   api = await startApi(env, { database: env.database });
   registry = await TestRegistry.start();
   key = await CosignKey.generate();
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  page = await context.newPage();
-  page.on('dialog', (d) => {
-    dialogs.push(d.message());
-    void d.dismiss();
-  });
+  ({ browser, page } = await openChromium(dialogs));
   await signIn(page, api.url, api.token);
 }, 180_000);
 

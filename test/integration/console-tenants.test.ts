@@ -1,4 +1,4 @@
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { Browser, Page } from 'playwright-core';
 import { createLedgerActivities } from '../../activities/ledger';
 import { ProjectSpecInput } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
@@ -8,6 +8,7 @@ import {
   followChanges,
   HOSTILE,
   markDocument,
+  openChromium,
   printFigures,
   pwned,
   RTL_SHOWN,
@@ -31,7 +32,6 @@ let env: TestWorkerEnv;
 let api: TestApi;
 let hook: TestServer;
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 const dialogs: string[] = [];
 const figures: Record<string, string> = {};
@@ -106,13 +106,7 @@ beforeAll(async () => {
   env = await startTestWorker();
   // The API listens on the worker's database, so what the worker records reaches the open pages.
   api = await startApi(env, { database: env.database });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'Asia/Kolkata' });
-  page = await context.newPage();
-  page.on('dialog', (d) => {
-    dialogs.push(d.message());
-    void d.dismiss();
-  });
+  ({ browser, page } = await openChromium(dialogs, { timezoneId: 'Asia/Kolkata' }));
   await signIn(page, api.url, api.token);
 }, 180_000);
 

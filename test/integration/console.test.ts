@@ -1,11 +1,18 @@
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { Browser, BrowserContext, Page } from 'playwright-core';
 import { sql } from 'kysely';
 import { openStores } from '../../src/db/stores';
 import { Database } from '../../src/db/open';
 import { openTestDatabase } from '../support/database';
 import { ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
-import { axeViolations, buildConsole, followChanges, printFigures, shoot } from '../support/console';
+import {
+  axeViolations,
+  buildConsole,
+  followChanges,
+  openChromium,
+  printFigures,
+  shoot,
+} from '../support/console';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -107,13 +114,7 @@ beforeAll(async () => {
   registry = await TestRegistry.start({
     notify: { url: `${api.url}/webhooks/registry`, token: NOTIFY_TOKEN },
   });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  page = await context.newPage();
-  page.on('dialog', (d) => {
-    dialogs.push(d.message());
-    void d.dismiss();
-  });
+  ({ browser, context, page } = await openChromium(dialogs));
 }, 180_000);
 
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
-import type { Page } from 'playwright-core';
+import { Browser, BrowserContext, BrowserContextOptions, chromium, Page } from 'playwright-core';
 
 /** Helpers the console's browser tests share (test/integration/console*.test.ts). */
 
@@ -126,4 +126,23 @@ export function printFigures(name: string, figures: Record<string, unknown>): vo
       .map(([k, v]) => `  ${k}: ${String(v)}`)
       .join('\n')}`,
   );
+}
+
+/**
+ * Debian's Chromium with one context (1280×800 unless `options` say otherwise) and a page on it. Every dialog
+ * the page opens is pushed to `dialogs` and dismissed: the console opens none, so a test that expects `dialogs`
+ * empty catches a hostile string that ran as script.
+ */
+export async function openChromium(
+  dialogs: string[],
+  options: BrowserContextOptions = {},
+): Promise<{ browser: Browser; context: BrowserContext; page: Page }> {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
+  const page = await context.newPage();
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  return { browser, context, page };
 }
