@@ -9,7 +9,7 @@ import { createApp } from '../../src/api/app';
 import { runCliCapturing } from '../support/cli';
 import { AccessRole, AccessStore, hashToken } from '../../src/db/access';
 import { openDatabase } from '../../src/db/open';
-import { startApi, TestApi } from '../support/api';
+import { servedRoutes, startApi, TestApi } from '../support/api';
 import { seedEmbeddedLedger } from '../support/database';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
@@ -26,24 +26,6 @@ afterAll(async () => {
   await api?.close();
   await env?.stop();
 });
-
-/** Every method and path Express serves, nested routers included (the access check's own matchers not). */
-function servedRoutes(app: ReturnType<typeof createApp>): string[] {
-  const found: string[] = [];
-  const walk = (stack: unknown[]) => {
-    for (const layer of stack as {
-      route?: { path: string; methods: Record<string, boolean>; stack: { name: string }[] };
-      handle?: { stack?: unknown[] };
-    }[]) {
-      if (layer.route && layer.route.stack.every((l) => l.name !== 'ruleMatched'))
-        for (const method of Object.keys(layer.route.methods))
-          if (method !== '_all') found.push(`${method.toUpperCase()} ${layer.route.path}`);
-      if (layer.handle?.stack) walk(layer.handle.stack);
-    }
-  };
-  walk((app as unknown as { router: { stack: unknown[] } }).router.stack);
-  return found;
-}
 
 describe('who may call what', () => {
   test('every route Express serves has an access rule, and every rule a route', () => {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createApp } from '../../src/api/app';
 import { ROUTE_RULES, ROUTES, routeFor } from '../../src/api/routes';
-import { startApi, TestApi } from '../support/api';
+import { servedRoutes, startApi, TestApi } from '../support/api';
 import { startTestWorker, TestWorkerEnv, eventually } from '../support/temporal';
 import express from 'express';
 import { HttpClient } from '../../src/net/http';
@@ -66,19 +66,7 @@ describe('openapi', () => {
     test('documents exactly the routes Express serves, and each answer of JSON with a schema', async () => {
       const app = createApp({ client: env.client, taskQueue: env.taskQueue, ...env.stores });
       (app.locals.temporalHealth as { stop(): void }).stop();
-      const served: string[] = [];
-      const walk = (stack: unknown[]) => {
-        for (const layer of stack as {
-          route?: { path: string; methods: Record<string, boolean>; stack: { name: string }[] };
-          handle?: { stack?: unknown[] };
-        }[]) {
-          if (layer.route && layer.route.stack.every((l) => l.name !== 'ruleMatched'))
-            for (const method of Object.keys(layer.route.methods))
-              if (method !== '_all') served.push(`${method.toUpperCase()} ${layer.route.path}`);
-          if (layer.handle?.stack) walk(layer.handle.stack);
-        }
-      };
-      walk((app as unknown as { router: { stack: unknown[] } }).router.stack);
+      const served = servedRoutes(app);
       const doc = (await api.request('GET', '/openapi.json', undefined, { token: null })).body as {
         paths: Record<string, Record<string, { responses: Record<string, { content?: object }> }>>;
       };

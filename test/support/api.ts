@@ -76,3 +76,21 @@ export async function startApi(
       }),
   };
 }
+
+/** Every method and path Express serves, nested routers included (the access check's own matchers not). */
+export function servedRoutes(app: ReturnType<typeof createApp>): string[] {
+  const found: string[] = [];
+  const walk = (stack: unknown[]) => {
+    for (const layer of stack as {
+      route?: { path: string; methods: Record<string, boolean>; stack: { name: string }[] };
+      handle?: { stack?: unknown[] };
+    }[]) {
+      if (layer.route && layer.route.stack.every((l) => l.name !== 'ruleMatched'))
+        for (const method of Object.keys(layer.route.methods))
+          if (method !== '_all') found.push(`${method.toUpperCase()} ${layer.route.path}`);
+      if (layer.handle?.stack) walk(layer.handle.stack);
+    }
+  };
+  walk((app as unknown as { router: { stack: unknown[] } }).router.stack);
+  return found;
+}
