@@ -3,7 +3,7 @@ import { ProjectSpecInput } from '../../src/domain/project';
 import { environmentWorkflowId } from '../../workflows/contracts/ids';
 import { startApi, TestApi } from '../support/api';
 import { startServer, TestServer } from '../support/http-server';
-import { putProject } from '../support/projects';
+import { devProdProject, putProject } from '../support/projects';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 let env: TestWorkerEnv;
@@ -29,27 +29,8 @@ afterAll(async () => {
 const utcClock = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString().slice(0, 19);
 
 /** dev deploys automatically, prod when a person asks; both through the webhook. */
-function project(name: string): ProjectSpecInput {
-  const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
-  return {
-    name,
-    packages: [{ name: 'web', feed: 'registry.example', package: `${name}/web` }],
-    environments: [
-      { name: 'dev', targets: [target] },
-      { name: 'prod', targets: [target] },
-    ],
-    lifecycles: [
-      {
-        name: 'standard',
-        phases: [
-          { name: 'dev', environments: ['dev'], automatic: true },
-          { name: 'prod', environments: ['prod'] },
-        ],
-      },
-    ],
-    lifecycle: 'standard',
-  };
-}
+const project = (name: string): ProjectSpecInput =>
+  devProdProject(name, 'registry.example', `${hook.url}/deploy`);
 
 /** Records a release of `name` (web at `tag`) as a trigger would; its workflow starts the lifecycle. */
 async function release(name: string, tag: string): Promise<string> {

@@ -4,7 +4,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { findTemporalCli } from '../../src/temporal/cli';
 import { startServer, TestServer } from '../support/http-server';
-import { putProject, startTrigger, waitForReleases } from '../support/projects';
+import { devProdProject, putProject, startTrigger, waitForReleases } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, settledHistory, startTestWorker } from '../support/temporal';
 import { ociFeed } from '../support/feeds';
@@ -178,25 +178,7 @@ async function recordHealing(): Promise<void> {
   const hook = await startServer((_req, res) => void res.writeHead(answers.shift() ?? 200).end());
   const env = await startTestWorker({ deployBackoff: { initialMs: 200, maxMs: 1000 } });
   try {
-    const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
-    await putProject(env, {
-      name: 'heal',
-      packages: [{ name: 'web', feed: 'registry.example', package: 'heal/web' }],
-      environments: [
-        { name: 'dev', targets: [target] },
-        { name: 'prod', targets: [target] },
-      ],
-      lifecycles: [
-        {
-          name: 'standard',
-          phases: [
-            { name: 'dev', environments: ['dev'], automatic: true },
-            { name: 'prod', environments: ['prod'] },
-          ],
-        },
-      ],
-      lifecycle: 'standard',
-    });
+    await putProject(env, devProdProject('heal', 'registry.example', `${hook.url}/deploy`));
     const activities = createLedgerActivities({
       ledger: env.ledger,
       client: env.client,

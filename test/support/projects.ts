@@ -7,6 +7,32 @@ import { TriggerSpecSchema } from '../../src/domain/trigger-schema';
 import { stateQuery } from '../../workflows/contracts/trigger';
 import { eventually } from './temporal';
 
+/**
+ * A project of one image, `<name>/web` on `feed`, whose dev deploys automatically and prod when a person asks,
+ * both through the webhook at `hookUrl`.
+ */
+export function devProdProject(name: string, feed: string, hookUrl: string): ProjectSpecInput {
+  const target = { name: 'hook', type: 'webhook' as const, url: hookUrl };
+  return {
+    name,
+    packages: [{ name: 'web', feed, package: `${name}/web` }],
+    environments: [
+      { name: 'dev', targets: [target] },
+      { name: 'prod', targets: [target] },
+    ],
+    lifecycles: [
+      {
+        name: 'standard',
+        phases: [
+          { name: 'dev', environments: ['dev'], automatic: true },
+          { name: 'prod', environments: ['prod'] },
+        ],
+      },
+    ],
+    lifecycle: 'standard',
+  };
+}
+
 /** Creates or replaces a project in the ledger, as the API does. */
 export async function putProject(env: { readonly ledger: Ledger }, input: ProjectSpecInput): Promise<void> {
   await env.ledger.saveProject(ProjectSpecSchema.parse(input));

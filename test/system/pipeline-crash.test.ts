@@ -12,6 +12,7 @@ import { DevServerProcess, startDevServerProcess } from '../../src/temporal/dev-
 import { SEARCH_ATTRIBUTES } from '../../workflows/contracts/search-attributes';
 import { environmentWorkflowId } from '../../workflows/contracts/ids';
 import { seedEmbeddedLedger } from '../support/database';
+import { devProdProject } from '../support/projects';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually } from '../support/temporal';
@@ -144,27 +145,7 @@ async function request(
 }
 
 /** dev deploys automatically, prod when a person asks; both through the webhook. */
-function project(name: string): ProjectSpecInput {
-  const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
-  return {
-    name,
-    packages: [{ name: 'web', feed: FEED, package: `${name}/web` }],
-    environments: [
-      { name: 'dev', targets: [target] },
-      { name: 'prod', targets: [target] },
-    ],
-    lifecycles: [
-      {
-        name: 'standard',
-        phases: [
-          { name: 'dev', environments: ['dev'], automatic: true },
-          { name: 'prod', environments: ['prod'] },
-        ],
-      },
-    ],
-    lifecycle: 'standard',
-  };
-}
+const project = (name: string): ProjectSpecInput => devProdProject(name, FEED, `${hook.url}/deploy`);
 
 /** Saves the project through the API and releases web 1.0.0 (pushed to the registry) by hand. */
 async function released(name: string): Promise<string> {
