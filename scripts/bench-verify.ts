@@ -205,32 +205,13 @@ async function cosignLayout(
   privateKey: Parameters<typeof sign>[2],
 ): Promise<void> {
   const payload = signingPayload(repository, digest);
-  const config = Buffer.from('{}');
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: {
-      mediaType: 'application/vnd.oci.image.config.v1+json',
-      digest: await upload(registryUrl, repository, config),
-      size: 2,
+  await pushAttached(registryUrl, repository, `${digest.replace(':', '-')}.sig`, {
+    mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+    blob: payload,
+    annotations: {
+      'dev.cosignproject.cosign/signature': sign('sha256', payload, privateKey).toString('base64'),
     },
-    layers: [
-      {
-        mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
-        digest: await upload(registryUrl, repository, payload),
-        size: payload.length,
-        annotations: {
-          'dev.cosignproject.cosign/signature': sign('sha256', payload, privateKey).toString('base64'),
-        },
-      },
-    ],
   });
-  const res = await fetch(`${registryUrl}/v2/${repository}/manifests/${digest.replace(':', '-')}.sig`, {
-    method: 'PUT',
-    headers: { 'content-type': OCI_MANIFEST },
-    body: manifest,
-  });
-  if (res.status !== 201) throw new Error(`signature push ${res.status}`);
 }
 
 async function verifications(): Promise<number> {
