@@ -86,6 +86,9 @@ class CodeCachingEnvironment extends TestEnvironment {
     for (const { filename, code, script } of uncached)
       codeCache.set(filename, { source: code, data: script.createCachedData() });
     uncached = [];
+    // Node keeps a timing entry for each fetch (up to 250) in the worker's performance timeline, and each
+    // entry holds on to the test file's global objects: an early file's whole module graph would outlive it.
+    performance.clearResourceTimings();
     await super.teardown();
     if (profileDir) {
       const { profile } = await post('Profiler.stop');

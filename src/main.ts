@@ -17,7 +17,7 @@ import { ensureWatcher } from '../workflows/contracts/client';
 import { createWorker } from './runtime/worker';
 import { watchWorkflowCache } from './runtime/workflow-cache-watch';
 import { createLogger, TemporalLogger } from './observability/log';
-import { sdkMetricsText, setSdkMetricsUrl } from './observability/metrics';
+import { collectProcessMetrics, sdkMetricsText, setSdkMetricsUrl } from './observability/metrics';
 import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { bindingsOf } from './config/secrets';
 import { DatabaseError, keepFilesPrivate, openDatabase, redact } from './db/open';
@@ -140,6 +140,7 @@ async function startService(
     },
   });
   setSdkMetricsUrl(`http://127.0.0.1:${sdkMetricsPort}/metrics`);
+  collectProcessMetrics();
   // The database first: a refusal to start (no API token on an open address) comes before a dev server.
   const database = await openDatabase(
     config.databaseUrl ? { url: config.databaseUrl } : { dataDir: path.join(config.dataDir, 'ledger') },

@@ -7,7 +7,20 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  * name is ever a label.
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'feed_triggers_' });
+
+let processMetrics = false;
+
+/**
+ * Adds the process's own metrics (CPU, memory, event-loop lag, GC) to the registry, once per process: the
+ * service calls it when it starts. Not at import: the GC metric registers a PerformanceObserver with Node for
+ * the life of the process, which holds everything its module can reach, so code that loads this module more
+ * than once in a process (every test file in a jest worker) would keep each copy alive.
+ */
+export function collectProcessMetrics(): void {
+  if (processMetrics) return;
+  processMetrics = true;
+  collectDefaultMetrics({ register: registry, prefix: 'feed_triggers_' });
+}
 
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
