@@ -112,6 +112,8 @@ function parseFlags() {
          * 90 s: the table says how many were read.
          */
         'history-sample': { type: 'string', default: '500' },
+        /** An environment variable for the worker processes, KEY=VALUE (repeatable): to try allocator settings. */
+        'worker-env': { type: 'string', multiple: true, default: [] },
       },
     });
   } catch (err) {
@@ -196,6 +198,15 @@ if (values.temporal !== 'dev' && values.temporal !== 'production') {
   process.exit(2);
 }
 const PRODUCTION = values.temporal === 'production';
+const WORKER_ENV: Record<string, string> = {};
+for (const pair of values['worker-env']) {
+  const m = /^([A-Z_][A-Z0-9_]{0,63})=(.{0,200})$/.exec(pair);
+  if (!m) {
+    process.stderr.write(`--worker-env must be KEY=VALUE, not ${JSON.stringify(pair.slice(0, 40))}\n`);
+    process.exit(2);
+  }
+  WORKER_ENV[m[1]] = m[2];
+}
 if (PRODUCTION && values.ledger !== 'postgres') {
   process.stderr.write('--temporal production needs --ledger postgres (the server persists to it)\n');
   process.exit(2);
@@ -551,6 +562,7 @@ async function main(): Promise<void> {
               }
             : {}),
           BENCH_RECEIVER_SECRET: RECEIVER_SECRET,
+          ...(role === 'api' ? {} : WORKER_ENV),
         },
         // A profiled worker takes its start and stop over an IPC channel.
         stdio: ['ignore', 'pipe', 'pipe', ...(PROFILES && role === 'worker' ? ['ipc' as const] : [])],
