@@ -24,11 +24,8 @@ import {
   registryApiHost,
 } from '../feeds/feed';
 
-/**
- * The worker's memory budget when FEED_TRIGGERS_WORKER_MEMORY is not set: 1 GiB, since with package watchers
- * (the default) an idle trigger wakes hourly and need not stay cached (docs/operations.md, "Sizing workers").
- */
-export const DEFAULT_WORKER_MEMORY_MIB = 1024;
+/** The worker's memory budget when FEED_TRIGGERS_WORKER_MEMORY is not set. */
+export const DEFAULT_WORKER_MEMORY_MIB = 2048;
 
 /**
  * The one home of configuration: environment variables for the process, and an optional YAML file
@@ -267,7 +264,7 @@ const EnvSchema = z.object({
   FEED_TRIGGERS_API_IDLE_SECONDS: decimal(1, 600).default(5),
   FEED_TRIGGERS_DATA_DIR: z.string().min(1).default('.data'),
   FEED_TRIGGERS_CONFIG: z.string().min(1).optional(),
-  /** The worker's memory budget, its RSS with everything cached: `1024` (MiB), `768MiB`, `2GiB`. */
+  /** The worker's memory budget, its RSS with everything cached: `2048` (MiB), `768MiB`, `2GiB`. */
   FEED_TRIGGERS_WORKER_MEMORY: z
     .string()
     .regex(/^\d{1,7}(\s*(MiB|MB|M|GiB|GB|G))?$/i, 'a size such as 1024, 768MiB or 2GiB')
@@ -352,7 +349,7 @@ export const ENVIRONMENT: Readonly<
   FEED_TRIGGERS_DATA_DIR: { default: '.data', meaning: "the embedded ledger's and dev server's files" },
   FEED_TRIGGERS_CONFIG: { default: 'unset', meaning: 'a YAML file: feeds, credentials, secrets, receivers' },
   FEED_TRIGGERS_WORKER_MEMORY: {
-    default: '1024 (MiB)',
+    default: '2048 (MiB)',
     meaning: "the worker's memory budget (768MiB, 2GiB): its RSS stays within it; sizes its workflow cache",
     worker: true,
   },

@@ -71,14 +71,6 @@ const BASE_MIB = 300;
 /** What the activities and local activities in flight hold at most (200 + 200 polls, their listings and answers). */
 const ACTIVITIES_MIB = 60;
 /**
- * What replays of workflows the cache could not keep hold beyond the cache itself: up to 200 workflow tasks
- * at once each rebuilding a run from its history, and the garbage they leave for the workflow thread's
- * collector. bench:scale measured an RSS 101 MB over a 1 GiB budget sized without it (1,125 MB, 1,106
- * cached, 2,000 triggers being created, 2,270 evictions in 3 minutes); with watchers a cache smaller than
- * the triggers is the normal case, so the budget keeps room for it.
- */
-const REPLAYS_MIB = 110;
-/**
  * The RSS a cached trigger, release or queue workflow adds, as measured, not as V8 counts it: its state in the
  * workflow thread's heap, the SDK core's copy of its run, and the allocator's slack from replaying evicted
  * ones. bench:scale measured 0.46 MiB (1,554 MB RSS with 2,816 triggers cached, 20,000 running) and 0.59 MiB
@@ -92,7 +84,7 @@ const CACHED_WORKFLOW_MIB = 0.6;
  * wake. Activities are network-bound: many run at once.
  */
 export function workerSizing(memoryMiB: number) {
-  const cacheMiB = memoryMiB - BASE_MIB - ACTIVITIES_MIB - REPLAYS_MIB;
+  const cacheMiB = memoryMiB - BASE_MIB - ACTIVITIES_MIB;
   const maxCachedWorkflows = Math.max(20, Math.floor(cacheMiB / CACHED_WORKFLOW_MIB));
   return {
     maxCachedWorkflows,

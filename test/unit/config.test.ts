@@ -24,7 +24,7 @@ describe('configuration', () => {
   });
 
   test('FEED_TRIGGERS_WORKER_MEMORY takes MiB or a unit, within bounds', () => {
-    expect(loadConfig({}).workerMemoryMiB).toBe(1024);
+    expect(loadConfig({}).workerMemoryMiB).toBe(2048);
     expect(loadConfig({ FEED_TRIGGERS_WORKER_MEMORY: '768' }).workerMemoryMiB).toBe(768);
     expect(loadConfig({ FEED_TRIGGERS_WORKER_MEMORY: '768MiB' }).workerMemoryMiB).toBe(768);
     expect(loadConfig({ FEED_TRIGGERS_WORKER_MEMORY: '2GiB' }).workerMemoryMiB).toBe(2048);
