@@ -891,8 +891,8 @@ async function main(): Promise<void> {
     });
     // Events per idle iteration in the sample trigger's current run (runs continue as new).
     // One idle iteration: the events between the last two evaluations of a trigger's current run.
-    // Watched idle triggers rarely have two evaluations in a run: a few tries, within a minute.
-    const sampleUntil = Date.now() + 60_000;
+    // Watched idle triggers rarely have two evaluations in a run: a few tries, within 30 s.
+    const sampleUntil = Date.now() + 30_000;
     for (let i = N - 1; i >= Math.max(0, N - 10) && sampleIterations === 0 && Date.now() < sampleUntil; i--) {
       const { project: p, name: t } = triggerOf(i);
       const sample = client.workflow.getHandle(`trigger/${p}/${t}`);
@@ -962,7 +962,8 @@ async function main(): Promise<void> {
       Array.from({ length: PUSHED }, (_, p) => p),
       8,
       async (p) => {
-        const deadline = Date.now() + (INTERVAL + 120) * 1000;
+        // Counted from the push, not from here: the history reads before this already took their time.
+        const deadline = pushedAt! + (INTERVAL + 120) * 1000;
         for (;;) {
           const { releases } = (await call('GET', `/projects/b${p}/releases`)) as {
             releases: Array<{ createdAt: string; packages: Array<{ tag: string }> }>;
