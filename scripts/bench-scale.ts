@@ -22,6 +22,7 @@ import { FaultProxy } from '../test/support/fault-proxy';
 import { freePort, pushImage, TestRegistry } from '../test/support/registry';
 import { startPostgres } from '../test/support/postgres';
 import { describeBurst, sendBurst } from './receiver-burst';
+import { startProductionTemporal } from './production-temporal';
 
 /**
  * `npm run bench:scale`: N triggers over P packages on one machine, as an operator runs them. Starts its own
@@ -99,6 +100,20 @@ function parseFlags() {
          * its projects' releases, and one release per project per push, are measured.
          */
         push: { type: 'string', default: '20' },
+        /**
+         * The Temporal server: `dev` (the CLI's dev server on SQLite, as `npm start` embeds it) or
+         * `production` (Temporal v1.29.1's own server on the bench's PostgreSQL, as prove:production starts it;
+         * needs --ledger postgres).
+         */
+        temporal: { type: 'string', default: 'dev' },
+        /**
+         * Triggers whose histories are read after the window for the poll lag (an even spread; each read is a
+         * query the worker answers, replaying a trigger it does not hold), at most 8 at once and for at most
+         * 90 s: the table says how many were read.
+         */
+        'history-sample': { type: 'string', default: '500' },
+        /** An environment variable for the worker processes, KEY=VALUE (repeatable): to try allocator settings. */
+        'worker-env': { type: 'string', multiple: true, default: [] },
       },
     });
   } catch (err) {
@@ -120,7 +135,8 @@ function count(
     | 'watchers'
     | 'push'
     | 'outage'
-    | 'warmup',
+    | 'warmup'
+    | 'history-sample',
   min: number,
   max: number,
 ) {
@@ -174,7 +190,27 @@ const pushedPackage = (project: number) => project * K;
 const isPushed = (pkg: number) => pkg % K === 0 && pkg / K < PUSHED;
 const OUTAGE = count('outage', 0, 3600);
 /** The most triggers whose histories are read for the poll lag. */
-const LAG_SAMPLE = 2000;
+const LAG_SAMPLE = count('history-sample', 1, 100_000);
+/** How long the history reads may take in all: past it no new read starts (at 10,000 triggers, 2,000 reads took minutes). */
+const LAG_READ_MS = 90_000;
+if (values.temporal !== 'dev' && values.temporal !== 'production') {
+  process.stderr.write('--temporal must be dev or production\n');
+  process.exit(2);
+}
+const PRODUCTION = values.temporal === 'production';
+const WORKER_ENV: Record<string, string> = {};
+for (const pair of values['worker-env']) {
+  const m = /^([A-Z_][A-Z0-9_]{0,63})=(.{0,200})$/.exec(pair);
+  if (!m) {
+    process.stderr.write(`--worker-env must be KEY=VALUE, not ${JSON.stringify(pair.slice(0, 40))}\n`);
+    process.exit(2);
+  }
+  WORKER_ENV[m[1]] = m[2];
+}
+if (PRODUCTION && values.ledger !== 'postgres') {
+  process.stderr.write('--temporal production needs --ledger postgres (the server persists to it)\n');
+  process.exit(2);
+}
 if (EMBEDDED && values.restart) {
   // The embedded ledger runs one `serve` process: killing it would stop the API too.
   process.stderr.write('--restart needs --ledger postgres (a worker process of its own)\n');
@@ -368,6 +404,87 @@ async function waitForLine(
   });
 }
 
+type Stops = Array<() => Promise<void> | void>;
+
+/** The CLI's dev server on SQLite in `dir`, as `npm start` embeds it. */
+async function startDevServer(
+  dir: string,
+  started: Stops,
+): Promise<{ server: ChildProcess; address: string }> {
+  const cli = await ensureTemporalCli();
+  if (!cli) throw new Error('no Temporal CLI');
+  const port = await freePort();
+  const server = spawn(
+    cli,
+    [
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--headless',
+      '--db-filename',
+      path.join(dir, 't.db'),
+      '--log-level',
+      'error',
+      // As the embedded server of `npm start` runs it (src/temporal/connect.ts): a write-ahead log,
+      // synced at checkpoints, instead of an fsync per transaction.
+      ...DEV_SERVER_SQLITE_ARGS,
+      ...values['dynamic-config'].flatMap((v) => ['--dynamic-config-value', v]),
+    ],
+    { stdio: 'ignore' },
+  );
+  started.push(() => void server.kill('SIGKILL'));
+  return { server, address: `127.0.0.1:${port}` };
+}
+
+/** Temporal's own server on the bench's PostgreSQL, as prove:production runs it. */
+async function startProductionServer(
+  postgresUrl: string,
+  dir: string,
+  started: Stops,
+): Promise<{ server: ChildProcess; address: string }> {
+  if (values['dynamic-config'].length > 0)
+    throw new Error('--dynamic-config is for the dev server; the production server reads dynamic.yaml');
+  const temporal = await startProductionTemporal({ postgresUrl, dir });
+  started.push(() => temporal.stop());
+  say(
+    `Temporal server (production, PostgreSQL, 4 history shards): schema ${temporal.schemaSeconds.toFixed(1)} s, ` +
+      `up ${temporal.startSeconds.toFixed(1)} s`,
+  );
+  return { server: temporal.process, address: temporal.address };
+}
+
+/**
+ * CPU seconds of a PostgreSQL server, found by its port: the postmaster, its live backends, and the
+ * backends that ended (their time is added to the postmaster's children's time when it reaps them).
+ */
+function postgresCpu(port: string): number {
+  const stat = (pid: string) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  const postmaster = pids.find((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return /postgres$/.test(cmd[0]) && cmd.includes(port);
+    } catch {
+      return false;
+    }
+  });
+  if (!postmaster) return NaN;
+  const own = stat(postmaster);
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const pid of pids) {
+    try {
+      const s = stat(pid);
+      if (s[1] === postmaster) ticks += Number(s[11]) + Number(s[12]);
+    } catch {
+      // the backend ended between the listing and the read
+    }
+  }
+  return ticks / 100;
+}
+
 async function main(): Promise<void> {
   const started: Array<() => Promise<void> | void> = [];
   // Stopped from outside (Ctrl-C, `timeout`): stop what it started before going, as at the end of a run.
@@ -384,38 +501,18 @@ async function main(): Promise<void> {
       const hog = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
       started.push(() => void hog.kill('SIGKILL'));
     }
-    const cli = await ensureTemporalCli();
-    if (!cli) throw new Error('no Temporal CLI');
-    const port = await freePort();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-bench-'));
     started.push(() => rmSync(dir, { recursive: true, force: true }));
-    const server = spawn(
-      cli,
-      [
-        'server',
-        'start-dev',
-        '--ip',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--headless',
-        '--db-filename',
-        path.join(dir, 't.db'),
-        '--log-level',
-        'error',
-        // As the embedded server of `npm start` runs it (src/temporal/connect.ts): a write-ahead log,
-        // synced at checkpoints, instead of an fsync per transaction.
-        ...DEV_SERVER_SQLITE_ARGS,
-        ...values['dynamic-config'].flatMap((v) => ['--dynamic-config-value', v]),
-      ],
-      { stdio: 'ignore' },
-    );
-    started.push(() => void server.kill('SIGKILL'));
-    const address = `127.0.0.1:${port}`;
+    // The ledger's PostgreSQL, and with --temporal production the Temporal server's too.
+    const postgres = EMBEDDED ? null : await startPostgres();
+    if (postgres) started.push(() => postgres.stop());
+    const { server, address } = PRODUCTION
+      ? await startProductionServer(postgres!.url, dir, started)
+      : await startDevServer(dir, started);
     let connection: Connection | undefined;
     for (let i = 0; i < 100 && !connection; i++)
       connection = await Connection.connect({ address }).catch(async () => (await sleep(200), undefined));
-    if (!connection) throw new Error('the dev server did not come up');
+    if (!connection) throw new Error('the Temporal server did not come up');
     started.push(() => connection!.close());
     const client = new Client({ connection });
 
@@ -438,8 +535,6 @@ async function main(): Promise<void> {
       config,
       `feeds:\n  - { id: bench, url: "${proxy.url}" }\nreceiverSecrets:\n  ci: { env: BENCH_RECEIVER_SECRET }\n`,
     );
-    const postgres = EMBEDDED ? null : await startPostgres();
-    if (postgres) started.push(() => postgres.stop());
     const apiPort = await freePort();
     // One process per role: `serve` with the embedded ledger; else `api` and WORKERS `worker`s.
     const roles = EMBEDDED ? ['serve'] : ['api', ...Array.from({ length: WORKERS }, () => 'worker')];
@@ -467,6 +562,7 @@ async function main(): Promise<void> {
               }
             : {}),
           BENCH_RECEIVER_SECRET: RECEIVER_SECRET,
+          ...(role === 'api' ? {} : WORKER_ENV),
         },
         // A profiled worker takes its start and stop over an IPC channel.
         stdio: ['ignore', 'pipe', 'pipe', ...(PROFILES && role === 'worker' ? ['ipc' as const] : [])],
@@ -670,7 +766,8 @@ async function main(): Promise<void> {
     const listingsBefore = proxy.count(/\/tags\/list/);
     const manifestsBefore = proxy.count(/\/manifests\//);
     const evictions0 = await evictionsByReason(processes);
-    const u0 = { server: usage(server.pid!) };
+    const pgPort = postgres ? new URL(postgres.url).port : null;
+    const u0 = { server: usage(server.pid!), postgres: pgPort ? postgresCpu(pgPort) : NaN };
     const each0 = processes.map((p) => usage(p.child.pid!));
     const threads0 = processes.map((p) => threadCpu(p.child.pid!));
     const rss = { server: [] as number[] };
@@ -744,7 +841,7 @@ async function main(): Promise<void> {
     const windowEnd = Date.now();
     for (const p of profiled) p.child.send('cpu-profile:stop');
     const seconds = (windowEnd - windowStart) / 1000;
-    const u1 = { server: usage(server.pid!) };
+    const u1 = { server: usage(server.pid!), postgres: pgPort ? postgresCpu(pgPort) : NaN };
     const each1 = processes.map((p) => usage(p.child.pid!));
     const threads1 = processes.map((p) => threadCpu(p.child.pid!));
     const listings = proxy.count(/\/tags\/list/) - listingsBefore;
@@ -761,11 +858,19 @@ async function main(): Promise<void> {
     let sampleKinds = '';
     let sampleRun = '';
     // Every trigger's history up to LAG_SAMPLE triggers, else an even sample of them: a query each, and at
-    // 20,000 triggers most are replayed to answer, which took longer than the window itself.
+    // 10,000 triggers most are replayed to answer (the cache holds fewer), which took longer than the window
+    // itself: a few at once, and none started past LAG_READ_MS.
     const sampled = Array.from({ length: Math.min(N, LAG_SAMPLE) }, (_, k) =>
       Math.floor((k * N) / Math.min(N, LAG_SAMPLE)),
     );
-    await pool(sampled, 16, async (i) => {
+    // Read in a stride order, so the triggers read before the time runs out are spread too.
+    const stride = sampled.length % 7919 === 0 ? 1 : 7919;
+    const order = sampled.map((_, k) => sampled[(k * stride) % sampled.length]);
+    const readsUntil = Date.now() + LAG_READ_MS;
+    let historiesRead = 0;
+    await pool(order, 8, async (i) => {
+      if (Date.now() > readsUntil) return;
+      historiesRead++;
       const { project: p, name: t } = triggerOf(i);
       let history: Array<{ at: string }>;
       try {
@@ -786,7 +891,9 @@ async function main(): Promise<void> {
     });
     // Events per idle iteration in the sample trigger's current run (runs continue as new).
     // One idle iteration: the events between the last two evaluations of a trigger's current run.
-    for (let i = N - 1; i >= Math.max(0, N - 50) && sampleIterations === 0; i--) {
+    // Watched idle triggers rarely have two evaluations in a run: a few tries, within 30 s.
+    const sampleUntil = Date.now() + 30_000;
+    for (let i = N - 1; i >= Math.max(0, N - 10) && sampleIterations === 0 && Date.now() < sampleUntil; i--) {
       const { project: p, name: t } = triggerOf(i);
       const sample = client.workflow.getHandle(`trigger/${p}/${t}`);
       const runStart = (await sample.describe()).startTime.getTime();
@@ -855,7 +962,8 @@ async function main(): Promise<void> {
       Array.from({ length: PUSHED }, (_, p) => p),
       8,
       async (p) => {
-        const deadline = Date.now() + (INTERVAL + 120) * 1000;
+        // Counted from the push, not from here: the history reads before this already took their time.
+        const deadline = pushedAt! + (INTERVAL + 120) * 1000;
         for (;;) {
           const { releases } = (await call('GET', `/projects/b${p}/releases`)) as {
             releases: Array<{ createdAt: string; packages: Array<{ tag: string }> }>;
@@ -871,8 +979,10 @@ async function main(): Promise<void> {
     const idleEvents: number[] = [];
     // What those events were (summed over the sampled triggers): timed-out or failed workflow tasks, signals.
     const idleKinds = new Map<string, number>();
-    for (let i = N - 1; i >= 0 && idleEvents.length < 20; i--) {
-      if (isPushed(i % P)) continue;
+    const idle: number[] = [];
+    for (let i = N - 1; i >= 0 && idle.length < 20; i--) if (!isPushed(i % P)) idle.push(i);
+    // From the server's store, not the worker: a few at once.
+    await pool(idle, 4, async (i) => {
       const { project: ip, name: it } = triggerOf(i);
       const events = (await client.workflow.getHandle(`trigger/${ip}/${it}`).fetchHistory()).events ?? [];
       const inWindow = events.filter((e) => {
@@ -884,7 +994,7 @@ async function main(): Promise<void> {
         const kind = EventType[e.eventType ?? 0].replace(/^EVENT_TYPE_/, '');
         idleKinds.set(kind, (idleKinds.get(kind) ?? 0) + 1);
       }
-    }
+    });
 
     const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
     say('');
@@ -918,13 +1028,15 @@ async function main(): Promise<void> {
     const cpu = (k: number) => `${(((each1[k].cpu - each0[k].cpu) / seconds) * 100).toFixed(0)} %`;
     const workers = processes.map((p, k) => ({ ...p, k })).filter((p) => p.name !== 'api');
     say(
-      `| triggers | packages | ledger | poll lag p50 / p95 / max | not polled | worker RSS (max) | worker CPU | server RSS (max) | server CPU | listings per package per interval | history events per iteration | log lines/min |`,
+      `| triggers | packages | ledger | Temporal | poll lag p50 / p95 / max (histories read) | not polled | worker RSS (max) | worker CPU | server RSS (max) | server CPU | PostgreSQL CPU | listings per package per interval | history events per iteration | log lines/min |`,
     );
-    say(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
+    say(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
     say(
-      `| ${N} | ${P} | ${EMBEDDED ? 'embedded' : 'postgres'} | ${quantile(lags, 0.5).toFixed(1)} / ${quantile(lags, 0.95).toFixed(1)} / ${Math.max(0, ...lags).toFixed(1)} s | ${unpolled} | ` +
+      `| ${N} | ${P} | ${EMBEDDED ? 'embedded' : 'postgres'} | ${PRODUCTION ? 'production' : 'dev'} | ` +
+        `${quantile(lags, 0.5).toFixed(1)} / ${quantile(lags, 0.95).toFixed(1)} / ${Math.max(0, ...lags).toFixed(1)} s (${historiesRead} of ${N}) | ${unpolled} | ` +
         `${workers.map((w) => mb(Math.max(...eachRss[w.k]))).join(' + ')} | ${workers.map((w) => cpu(w.k)).join(' + ')} | ` +
         `${mb(Math.max(...rss.server))} | ${(((u1.server.cpu - u0.server.cpu) / seconds) * 100).toFixed(0)} % | ` +
+        `${Number.isNaN(u0.postgres) ? '-' : `${(((u1.postgres - u0.postgres) / seconds) * 100).toFixed(0)} %`} | ` +
         `${(listings / P / (seconds / INTERVAL)).toFixed(2)} | ${(sampleEvents / Math.max(1, sampleIterations)).toFixed(1)} | ${(((logLines - logsBefore) / seconds) * 60).toFixed(0)} |`,
     );
     for (const [k, p] of processes.entries()) {
@@ -984,9 +1096,14 @@ async function main(): Promise<void> {
         (backlog.missed > 0 ? `; ${backlog.missed} samples not answered` : ''),
     );
     if (unanswered > 0)
-      say(`history queries not answered within the API's 30 s: ${unanswered} of ${sampled.length}`);
-    if (sampled.length < N)
-      say(`poll lag and "not polled" from ${sampled.length} of ${N} triggers, evenly spread`);
+      say(`history queries not answered within the API's 30 s: ${unanswered} of ${historiesRead}`);
+    if (historiesRead < N)
+      say(
+        `poll lag and "not polled" from ${historiesRead} of ${N} triggers, evenly spread` +
+          (historiesRead < sampled.length
+            ? ` (${sampled.length} sampled; the rest not read within ${LAG_READ_MS / 1000} s)`
+            : ''),
+      );
     if (herd.listings.length > 0) {
       const steady = P / (INTERVAL / 5);
       say(

@@ -1,15 +1,14 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
-import { ensureTemporalCli } from '../src/temporal/cli';
 import { freePort, pushImage, TestRegistry } from '../test/support/registry';
 import { startPostgres } from '../test/support/postgres';
 import { eventually } from '../test/support/temporal';
 import { describeBurst, sendBurst } from './receiver-burst';
+import { checkProductionTemporal, startProductionTemporal, stopChild as stop } from './production-temporal';
 
 /**
  * `npm run prove:production`: the production path end to end, on a real Temporal server (not the dev
@@ -23,36 +22,11 @@ import { describeBurst, sendBurst } from './receiver-burst';
  * TEMPORAL_SERVER_PATH and TEMPORAL_SQL_TOOL_PATH). Stops everything it started.
  */
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = promisify(execFile);
-const gobin = process.env.GOBIN ?? path.join(process.env.GOPATH ?? path.join(os.homedir(), 'go'), 'bin');
-const SERVER = process.env.TEMPORAL_SERVER_PATH ?? path.join(gobin, 'server');
-const SQL_TOOL = process.env.TEMPORAL_SQL_TOOL_PATH ?? path.join(gobin, 'sql');
 const CLI = path.resolve(__dirname, '../src/cli.js');
 
-/** The Temporal server's schema source: the module the binary was built from. */
-function schemaDir(): string {
-  const mod = path.join(
-    process.env.GOPATH ?? path.join(os.homedir(), 'go'),
-    'pkg/mod/go.temporal.io/server@v1.29.1',
-  );
-  const dir = path.join(mod, 'schema/postgresql/v12');
-  if (!existsSync(dir))
-    throw new Error(`no Temporal schema at ${dir}: go install go.temporal.io/server/cmd/server@v1.29.1`);
-  return dir;
-}
-
 async function main(): Promise<void> {
-  for (const [what, file] of [
-    ['Temporal server', SERVER],
-    ['Temporal SQL tool', SQL_TOOL],
-  ])
-    if (!existsSync(file))
-      throw new Error(
-        `no ${what} at ${file}: go install go.temporal.io/server/cmd/{server,tools/sql}@v1.29.1`,
-      );
-  const cli = await ensureTemporalCli();
-  if (!cli) throw new Error('no Temporal CLI (for namespace registration)');
+  checkProductionTemporal();
   const stops: Array<() => Promise<void> | void> = [];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-production-'));
   const roles: Array<{ name: string; port: number; child: ChildProcess; out: string }> = [];
@@ -61,151 +35,17 @@ async function main(): Promise<void> {
     const pg = await startPostgres();
     stops.push(() => pg.stop());
     const pgUrl = new URL(pg.url);
-    const sql = async (db: string, ...args: string[]) =>
-      run(SQL_TOOL, [
-        '--plugin',
-        'postgres12',
-        '--ep',
-        pgUrl.hostname,
-        '-p',
-        pgUrl.port,
-        '-u',
-        'postgres',
-        '--db',
-        db,
-        ...args,
-      ]);
-    for (const [db, schema] of [
-      ['temporal', 'temporal'],
-      ['temporal_visibility', 'visibility'],
-    ]) {
-      await sql(db, 'create-database');
-      await sql(db, 'setup-schema', '-v', '0.0');
-      await sql(db, 'update-schema', '-d', path.join(schemaDir(), schema, 'versioned'));
-    }
+    const temporal = await startProductionTemporal({ postgresUrl: pg.url, dir });
+    stops.push(() => temporal.stop());
     const admin = new PgClient({ connectionString: pg.url });
     await admin.connect();
     await admin.query('CREATE DATABASE feed_triggers');
     await admin.end();
     say(
-      `PostgreSQL with Temporal's schema (temporal, temporal_visibility) and feed_triggers: ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      `PostgreSQL with Temporal's schema (temporal, temporal_visibility) and feed_triggers: ${((Date.now() - t0) / 1000 - temporal.startSeconds).toFixed(1)} s`,
     );
-
-    // A single-binary Temporal server with all four services, on free loopback ports.
-    const ports = Object.fromEntries(
-      await Promise.all(
-        [
-          'frontend',
-          'frontendHttp',
-          'frontendMembership',
-          'history',
-          'historyMembership',
-          'matching',
-          'matchingMembership',
-          'worker',
-          'workerMembership',
-          'metrics',
-        ].map(async (k) => [k, await lowPort()] as const),
-      ),
-    );
-    const store = (db: string, conns: number) => `
-      sql:
-        pluginName: postgres12
-        databaseName: ${db}
-        connectAddr: "127.0.0.1:${pgUrl.port}"
-        connectProtocol: tcp
-        user: postgres
-        password: ""
-        maxConns: ${conns}
-        maxIdleConns: ${conns}
-        maxConnLifetime: 1h`;
-    const service = (grpc: number, membership: number, http?: number) => `
-    rpc:
-      grpcPort: ${grpc}
-      membershipPort: ${membership}
-      bindOnLocalHost: true${http ? `\n      httpPort: ${http}` : ''}`;
-    writeFileSync(path.join(dir, 'dynamic.yaml'), '{}\n');
-    writeFileSync(
-      path.join(dir, 'temporal.yaml'),
-      `log:
-  stdout: true
-  level: warn
-persistence:
-  defaultStore: default
-  visibilityStore: visibility
-  numHistoryShards: 4
-  datastores:
-    default:${store('temporal', 20)}
-    visibility:${store('temporal_visibility', 4)}
-global:
-  membership:
-    maxJoinDuration: 30s
-    broadcastAddress: "127.0.0.1"
-  metrics:
-    prometheus:
-      framework: tally
-      timerType: histogram
-      listenAddress: "127.0.0.1:${ports.metrics}"
-services:
-  frontend:${service(ports.frontend, ports.frontendMembership, ports.frontendHttp)}
-  history:${service(ports.history, ports.historyMembership)}
-  matching:${service(ports.matching, ports.matchingMembership)}
-  worker:${service(ports.worker, ports.workerMembership)}
-clusterMetadata:
-  enableGlobalNamespace: false
-  failoverVersionIncrement: 10
-  masterClusterName: active
-  currentClusterName: active
-  clusterInformation:
-    active:
-      enabled: true
-      initialFailoverVersion: 1
-      rpcName: frontend
-      rpcAddress: "127.0.0.1:${ports.frontend}"
-dcRedirectionPolicy:
-  policy: noop
-dynamicConfigClient:
-  filepath: "${path.join(dir, 'dynamic.yaml')}"
-  pollInterval: 10s
-`,
-    );
-    const address = `127.0.0.1:${ports.frontend}`;
-    const t1 = Date.now();
-    const server = spawn(
-      SERVER,
-      ['--root', dir, '--config', '.', '--env', 'temporal', '--allow-no-auth', 'start'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let serverErrors = '';
-    for (const stream of [server.stdout!, server.stderr!])
-      stream.on('data', (d: Buffer) => (serverErrors = (serverErrors + d.toString()).slice(-4000)));
-    stops.push(() => stop(server));
-    await eventually(
-      async () => {
-        if (server.exitCode !== null) throw new Error(`the Temporal server exited: ${serverErrors}`);
-        await run(cli, [
-          'operator',
-          'namespace',
-          'create',
-          '--namespace',
-          'default',
-          '--address',
-          address,
-          '--retention',
-          '72h',
-        ]).catch((err: { stderr?: string }) => {
-          if (!/already|exists/i.test(err.stderr ?? '')) throw err;
-        });
-        return true;
-      },
-      'the Temporal server to register the default namespace',
-      120_000,
-    );
-    say(
-      `Temporal server ${address} on PostgreSQL, default namespace: ${((Date.now() - t1) / 1000).toFixed(1)} s`,
-    );
+    const address = temporal.address;
+    say(`Temporal server ${address} on PostgreSQL, default namespace: ${temporal.startSeconds.toFixed(1)} s`);
 
     const registry = await TestRegistry.start();
     stops.push(() => registry.stop());
@@ -448,27 +288,6 @@ async function burst(
     `receiver burst on the api process, 50 packages: ${describeBurst(result)}; ` +
       `polls per trigger median ${polls[25]}, max ${polls[49]} for 20 notifications each; one release each`,
   );
-}
-
-/** A free loopback port below 32768: Temporal keeps membership ports in a smallint column. */
-async function lowPort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = createServer();
-      probe.once('error', () => resolve(false));
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const exited = new Promise((r) => child.once('exit', r));
-  if ((await Promise.race([exited, sleep(15_000).then(() => 'timeout')])) === 'timeout')
-    child.kill('SIGKILL');
 }
 
 main().catch((err: unknown) => {

@@ -15,9 +15,9 @@ import { bindRefusal, checkPortsFree, freePort, PortClaim, PortUnavailableError 
 import { roleUsage } from './runtime/role-help';
 import { ensureWatcher } from '../workflows/contracts/client';
 import { createWorker } from './runtime/worker';
-import { watchWorkflowCache } from './runtime/workflow-cache-watch';
+import { CacheFullEvictions, watchWorkflowCache } from './runtime/workflow-cache-watch';
 import { createLogger, TemporalLogger } from './observability/log';
-import { collectProcessMetrics, sdkMetricsText, setSdkMetricsUrl } from './observability/metrics';
+import { collectProcessMetrics, setSdkMetricsUrl } from './observability/metrics';
 import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { bindingsOf } from './config/secrets';
 import { DatabaseError, keepFilesPrivate, openDatabase, redact } from './db/open';
@@ -175,6 +175,7 @@ async function startService(
   });
   opened.push(() => temporal.close());
   const client = new Client({ connection: temporal.connection, namespace: temporal.namespace });
+  const cacheFullEvictions = new CacheFullEvictions();
   const worker =
     role === 'api'
       ? null
@@ -188,6 +189,7 @@ async function startService(
           ...(config.databaseUrl ? { listings, digests } : {}),
           watches,
           changes,
+          cacheFullEvictions,
           log: (m) => logger.warn({ component: 'worker' }, m),
         });
   // Retention runs hourly on a Temporal schedule, which a worker makes sure exists (it does nothing while
@@ -240,13 +242,13 @@ async function startService(
       .catch((err: unknown) =>
         logger.warn({ component: 'worker' }, `package watchers: ${(err as Error).message}; triggers poll on`),
       );
-  // A cache too small for the workflows this worker runs makes every trigger replay when it wakes: say so.
+  // A cache too small for the workflows that wake every interval makes each replay at every wake: say so.
   const cacheWatch =
     worker &&
     watchWorkflowCache({
       capacity: worker.options.maxCachedWorkflows,
       memoryMiB: config.workerMemoryMiB,
-      readSdkMetrics: sdkMetricsText,
+      evictions: cacheFullEvictions,
       warn: (fields, message) => logger.warn({ component: 'worker', ...fields }, message),
     });
 

@@ -21,6 +21,7 @@ import { PackageListing, PackageSource } from '../feeds/package-source';
 import { SingleFlightCache } from '../feeds/single-flight';
 import { cachedWorkflowBundle } from './workflow-bundle';
 import { countEvictions } from './workflow-evictions';
+import { CacheFullEvictions } from './workflow-cache-watch';
 import { removeStaleGitFolders } from '../targets/git/write-back';
 import { metrics } from '../observability/metrics';
 
@@ -56,6 +57,8 @@ export interface WorkerOptions {
   readonly log?: (message: string) => void;
   /** The worker's identity in workflow histories (the SDK's pid@host when absent). */
   readonly identity?: string;
+  /** Where the worker records its evictions from a full cache (the cache warning reads them). */
+  readonly cacheFullEvictions?: CacheFullEvictions;
   /** Replacements for activities by name (tests that stop a worker mid-activity). */
   readonly extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
 }
@@ -178,6 +181,6 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   });
   // What the SDK settled on, not what was asked: the cache warning (src/main.ts) reads the same.
   metrics.workflowCacheCapacity.set(worker.options.maxCachedWorkflows);
-  countEvictions(worker);
+  countEvictions(worker, options.cacheFullEvictions);
   return worker;
 }
