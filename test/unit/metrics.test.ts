@@ -1,4 +1,21 @@
-import { hostLabel, metricTotal, metrics, registry } from '../../src/observability/metrics';
+import {
+  collectProcessMetrics,
+  hostLabel,
+  metricTotal,
+  metrics,
+  registry,
+} from '../../src/observability/metrics';
+
+test('process metrics are added when the service asks, once, not when the module loads', async () => {
+  // Loading the module registered no GC observer (it would hold this module for the life of the process).
+  expect(registry.getSingleMetric('feed_triggers_process_cpu_user_seconds_total')).toBeUndefined();
+  expect(registry.getSingleMetric('feed_triggers_nodejs_gc_duration_seconds')).toBeUndefined();
+  collectProcessMetrics();
+  collectProcessMetrics(); // a second call would throw "already registered" if it registered again
+  expect(registry.getSingleMetric('feed_triggers_nodejs_gc_duration_seconds')).toBeDefined();
+  const text = await registry.metrics();
+  expect(text).toMatch(/^feed_triggers_process_resident_memory_bytes [1-9]/m);
+});
 
 test('registry hosts as label values are capped: a hostile registry cannot grow the series without bound', async () => {
   const labels = new Set(Array.from({ length: 150 }, (_, i) => hostLabel(`r${i}.example`)));
