@@ -18,7 +18,8 @@ export interface SaveNamedRecordOptions {
 /**
  * Creates or replaces the record named `spec.name` in `table`; `changed` is false when it is the same.
  * Creations are serialised by a table lock taken before the count: under PostgreSQL's READ COMMITTED two
- * creations at once would otherwise both count `max - 1` and both insert. A replacement locks its own row only.
+ * creations at once would otherwise both count `max - 1` and both insert, and two creations of one name would
+ * both report it created. A replacement locks its own row only.
  */
 export async function saveNamedRecord(
   db: Kysely<Schema>,
@@ -30,21 +31,23 @@ export async function saveNamedRecord(
     // Both tables have the same columns (their specs differ in type only): one of them names the shape.
     const records = trx as unknown as Kysely<Pick<Schema, 'freezes'>>;
     const from = table as 'freezes';
-    const existing = await records
-      .selectFrom(from)
-      .select('spec')
-      .where('name', '=', spec.name)
-      .forUpdate()
-      .executeTakeFirst();
-    if (existing && options.same(existing.spec)) return { created: false, changed: false };
+    const current = () =>
+      records.selectFrom(from).select('spec').where('name', '=', spec.name).forUpdate().executeTakeFirst();
+    let existing = await current();
     if (!existing) {
       await sql`LOCK TABLE ${sql.table(table)} IN SHARE ROW EXCLUSIVE MODE`.execute(trx);
-      const { count } = await records
-        .selectFrom(from)
-        .select((eb) => eb.fn.countAll<number>().as('count'))
-        .executeTakeFirstOrThrow();
-      if (Number(count) >= options.max) throw options.tooMany();
+      // A creation of the same name that held the lock before this one has committed by now: it is the
+      // record this save replaces (or leaves as it is), not one it creates.
+      existing = await current();
+      if (!existing) {
+        const { count } = await records
+          .selectFrom(from)
+          .select((eb) => eb.fn.countAll<number>().as('count'))
+          .executeTakeFirstOrThrow();
+        if (Number(count) >= options.max) throw options.tooMany();
+      }
     }
+    if (existing && options.same(existing.spec)) return { created: false, changed: false };
     const json = JSON.stringify(spec);
     await records
       .insertInto(from)

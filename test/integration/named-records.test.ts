@@ -74,3 +74,21 @@ test('ten tenants created at once with one place left make one tenant; the nine 
   expect(refused.map((e) => e instanceof TenantLimit)).toEqual(Array(9).fill(true));
   expect(await count('tenants')).toBe(MAX_TENANTS);
 });
+
+test('ten saves of one new freeze at once create it once: one reports it created, the others found it saved', async () => {
+  const store = new FreezeStore(pooled.db);
+  const spec = FreezeSpecSchema.parse({
+    name: 'same-name',
+    timeZone: 'UTC',
+    start: '2027-03-01T00:00',
+    end: '2027-03-02T00:00',
+  });
+  await sql`DELETE FROM freezes WHERE name LIKE 'fill-%'`.execute(pooled.db);
+  const outcomes = await Promise.all(Array.from({ length: 10 }, () => store.save(spec, 'test')));
+  expect(outcomes.filter((o) => o.created)).toHaveLength(1);
+  expect(outcomes.filter((o) => !o.created)).toEqual(Array(9).fill({ created: false, changed: false }));
+  const { rows } = await sql<{
+    n: string;
+  }>`SELECT count(*) AS n FROM freezes WHERE name = 'same-name'`.execute(pooled.db);
+  expect(Number(rows[0].n)).toBe(1);
+});
