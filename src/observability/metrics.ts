@@ -168,7 +168,7 @@ export function setSdkMetricsUrl(url: string | null): void {
 }
 
 /** The SDK's own metrics text, or null when there is none (not set, or its endpoint did not answer). */
-export async function sdkMetricsText(): Promise<string | null> {
+async function sdkMetricsText(): Promise<string | null> {
   if (!sdkMetricsUrl) return null;
   try {
     const res = await fetch(sdkMetricsUrl, { signal: AbortSignal.timeout(2000) });

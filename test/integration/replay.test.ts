@@ -111,25 +111,10 @@ async function recordLifecycle(): Promise<void> {
   try {
     hook = await startServer((_req, res) => void res.writeHead(200).end());
     await pushImage(registry.url, 'cycle/web', '1.0.0');
-    const target = { name: 'hook', type: 'webhook' as const, url: `${hook.url}/deploy` };
-    await putProject(env, {
-      name: 'cycle',
-      packages: [{ name: 'web', feed: registry.host, package: 'cycle/web' }],
-      environments: [
-        { name: 'dev', targets: [target] },
-        { name: 'prod', targets: [target] },
-      ],
-      lifecycles: [
-        {
-          name: 'standard',
-          phases: [
-            { name: 'dev', environments: ['dev'], automatic: true },
-            { name: 'prod', environments: ['prod'], approval: true },
-          ],
-        },
-      ],
-      lifecycle: 'standard',
-    });
+    await putProject(
+      env,
+      devProdProject('cycle', registry.host, `${hook.url}/deploy`, { prodApproval: true }),
+    );
     await startTrigger(env, { project: 'cycle', name: 'web', intervalSeconds: 600 });
     const [created] = await waitForReleases(env, 'cycle', 1);
     const release = env.client.workflow.getHandle('release/cycle/0.0.1');

@@ -9,9 +9,14 @@ import { eventually } from './temporal';
 
 /**
  * A project of one image, `<name>/web` on `feed`, whose dev deploys automatically and prod when a person asks,
- * both through the webhook at `hookUrl`.
+ * both through the webhook at `hookUrl` (after an approval too with `prodApproval`).
  */
-export function devProdProject(name: string, feed: string, hookUrl: string): ProjectSpecInput {
+export function devProdProject(
+  name: string,
+  feed: string,
+  hookUrl: string,
+  options: { prodApproval?: boolean } = {},
+): ProjectSpecInput {
   const target = { name: 'hook', type: 'webhook' as const, url: hookUrl };
   return {
     name,
@@ -25,7 +30,7 @@ export function devProdProject(name: string, feed: string, hookUrl: string): Pro
         name: 'standard',
         phases: [
           { name: 'dev', environments: ['dev'], automatic: true },
-          { name: 'prod', environments: ['prod'] },
+          { name: 'prod', environments: ['prod'], ...(options.prodApproval ? { approval: true } : {}) },
         ],
       },
     ],
