@@ -69,6 +69,21 @@ class CodeCachingEnvironment extends TestEnvironment {
     this.cpuAtStart = process.cpuUsage();
   }
 
+  /** With FEED_TRIGGERS_TEST_CPU_LOG, a line per test and per hook too: `{"file", "test", "cpuMs"}`. */
+  handleTestEvent(event) {
+    if (!cpuLog) return;
+    if (event.name === 'test_fn_start' || event.name === 'hook_start') this.cpuAtEvent = process.cpuUsage();
+    else if (['test_fn_success', 'test_fn_failure', 'hook_success', 'hook_failure'].includes(event.name) && this.cpuAtEvent) {
+      const spent = process.cpuUsage(this.cpuAtEvent);
+      const names = [];
+      for (let b = event.test ?? event.hook?.parent; b && b.parent; b = b.parent) names.unshift(b.name);
+      const test = event.hook ? `${event.hook.type} ${names.join(' > ')}` : names.join(' > ');
+      const cpuMs = Math.round((spent.user + spent.system) / 1000);
+      appendFileSync(cpuLog, `${JSON.stringify({ file: this.testPath, test, cpuMs })}\n`);
+      this.cpuAtEvent = undefined;
+    }
+  }
+
   async setup() {
     await super.setup();
     if (profileDir) {

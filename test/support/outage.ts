@@ -3,13 +3,12 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import os from 'node:os';
 import path from 'node:path';
 import { AccessStore } from '../../src/db/access';
-import { openDatabase } from '../../src/db/open';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contracts/search-attributes';
 import { freePort } from '../../src/runtime/ports';
 import { ensureTemporalCli } from '../../src/temporal/cli';
 import { DEV_SERVER_SQLITE_ARGS } from '../../src/temporal/connect';
 import { DevServerProcess, startDevServerProcess } from '../../src/temporal/dev-server';
-import { seedEmbeddedLedger } from './database';
+import { openTestDatabase } from './database';
 import { FaultProxy } from './fault-proxy';
 import { pushImage, TestRegistry } from './registry';
 
@@ -75,9 +74,11 @@ export async function measureTemporalOutage(options: OutageOptions): Promise<Out
     cleanup.push(() => temporal.stop());
 
     const dataDir = path.join(dir, 'data');
-    const ledger = await openDatabase({ dataDir: seedEmbeddedLedger(dataDir) });
+    // The ledger on the run's PostgreSQL: an embedded one would boot PostgreSQL in WebAssembly here and in the
+    // service (about 3 s of CPU each), and the outages are Temporal's, not the ledger's.
+    const ledger = await openTestDatabase();
+    cleanup.push(() => ledger.close());
     const token = (await new AccessStore(ledger.db).createToken('outage', 'admin', 'test')).token;
-    await ledger.close();
     const config = path.join(dir, 'config.yaml');
     writeFileSync(config, `feeds:\n  - { id: proxied, url: "${proxy.url}" }\n`);
     const apiPort = await freePort();
@@ -93,6 +94,7 @@ export async function measureTemporalOutage(options: OutageOptions): Promise<Out
           FEED_TRIGGERS_API_PORT: String(apiPort),
           FEED_TRIGGERS_CONFIG: config,
           FEED_TRIGGERS_DATA_DIR: dataDir,
+          DATABASE_URL: ledger.url,
           // The SDK's own warnings while the server is away are many and say nothing new here.
           LOG_LEVEL: 'error',
         },

@@ -3,8 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AccessStore } from '../../src/db/access';
-import { openDatabase } from '../../src/db/open';
-import { seedEmbeddedLedger } from '../support/database';
+import { openTestDatabase } from '../support/database';
 import { basic } from '../support/feeds';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
@@ -24,6 +23,7 @@ let hook: TestServer;
 let child: ChildProcess;
 let api: string;
 let token: string;
+let database: Awaited<ReturnType<typeof openTestDatabase>>;
 let stdout = '';
 let stderr = '';
 
@@ -46,10 +46,11 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  // A token made before start, on the database the service will open.
-  const database = await openDatabase({ dataDir: seedEmbeddedLedger(dir) });
+  // A token made before start, on the database the service will open: the run's PostgreSQL (what this file
+  // proves does not depend on where the ledger lives, and an embedded one boots PostgreSQL in WebAssembly in
+  // this process and again in the service's, about 3 s of CPU each).
+  database = await openTestDatabase();
   token = (await new AccessStore(database.db).createToken('ops-admin', 'admin', 'test')).token;
-  await database.close();
   child = spawn(process.execPath, [path.resolve(__dirname, '../../dist/src/main.js')], {
     env: {
       ...process.env,
@@ -59,6 +60,7 @@ beforeAll(async () => {
       FEED_TRIGGERS_API_PORT: '0',
       FEED_TRIGGERS_CONFIG: config,
       FEED_TRIGGERS_DATA_DIR: dir,
+      DATABASE_URL: database.url,
       LOG_LEVEL: 'trace',
       OBS_REGISTRY_PASSWORD: REGISTRY_PASSWORD,
       OBS_SIGNING_SECRET: SIGNING_SECRET,
@@ -80,6 +82,7 @@ afterAll(async () => {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
   }
+  await database?.close();
   await hook?.close();
   await registry?.stop();
 });

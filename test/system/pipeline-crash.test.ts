@@ -11,7 +11,7 @@ import { DEV_SERVER_SQLITE_ARGS } from '../../src/temporal/connect';
 import { DevServerProcess, startDevServerProcess } from '../../src/temporal/dev-server';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contracts/search-attributes';
 import { environmentWorkflowId } from '../../workflows/contracts/ids';
-import { seedEmbeddedLedger } from '../support/database';
+import { openTestDatabase } from '../support/database';
 import { devProdProject } from '../support/projects';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
@@ -19,10 +19,10 @@ import { eventually } from '../support/temporal';
 
 /**
  * Issue 31's crash tests: the service as it runs in production, in a process of its own, killed with SIGKILL
- * while a deployment waits (on a freeze's end, on its deployAt) and started again on the same data folder and
- * task queue. The wait lives in Temporal (a timer), the ledger on disk: the deployment goes once, at its time.
- * The file has a Temporal dev server of its own on a SQLite file, so the second test can kill -9 the server
- * too and start it again on the same file, which the run's shared server cannot afford.
+ * while a deployment waits (on a freeze's end, on its deployAt) and started again on the same data folder,
+ * database and task queue. The wait lives in Temporal (a timer), the ledger in PostgreSQL: the deployment goes
+ * once, at its time. The file has a Temporal dev server of its own on a SQLite file, so the second test can
+ * kill -9 the server too and start it again on the same file, which the run's shared server cannot afford.
  */
 const MAIN = path.resolve(__dirname, '../../dist/src/main.js');
 const FEED = 'pc-registry';
@@ -36,6 +36,7 @@ let startTemporal: () => Promise<DevServerProcess>;
 let connection: Connection;
 let client: Client;
 let service: Service | undefined;
+let database: Awaited<ReturnType<typeof openTestDatabase>>;
 
 interface Service {
   readonly child: ChildProcess;
@@ -49,7 +50,9 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-pipeline-crash-'));
   registry = await TestRegistry.start();
   hook = await startServer((_req, res) => void res.writeHead(202).end());
-  seedEmbeddedLedger(dir);
+  // The ledger on the run's PostgreSQL, as production keeps it (an embedded one would boot PostgreSQL in
+  // WebAssembly at each of the three starts; recovery.test.ts proves an embedded ledger survives a kill -9).
+  database = await openTestDatabase();
   writeFileSync(path.join(dir, 'config.yaml'), `feeds:\n  - { id: ${FEED}, url: "${registry.url}" }\n`);
   const cli = await ensureTemporalCli();
   if (!cli) throw new Error('no Temporal CLI');
@@ -74,6 +77,7 @@ afterAll(async () => {
   if (service) await killService(service);
   await connection?.close();
   await temporal?.stop();
+  await database?.close();
   await hook?.close();
   await registry?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -90,6 +94,7 @@ async function startService(): Promise<Service> {
       FEED_TRIGGERS_API_PORT: '0',
       FEED_TRIGGERS_CONFIG: path.join(dir, 'config.yaml'),
       FEED_TRIGGERS_DATA_DIR: dir,
+      DATABASE_URL: database.url,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
