@@ -73,7 +73,10 @@ class CodeCachingEnvironment extends TestEnvironment {
   handleTestEvent(event) {
     if (!cpuLog) return;
     if (event.name === 'test_fn_start' || event.name === 'hook_start') this.cpuAtEvent = process.cpuUsage();
-    else if (['test_fn_success', 'test_fn_failure', 'hook_success', 'hook_failure'].includes(event.name) && this.cpuAtEvent) {
+    else if (
+      ['test_fn_success', 'test_fn_failure', 'hook_success', 'hook_failure'].includes(event.name) &&
+      this.cpuAtEvent
+    ) {
       const spent = process.cpuUsage(this.cpuAtEvent);
       const names = [];
       for (let b = event.test ?? event.hook?.parent; b && b.parent; b = b.parent) names.unshift(b.name);
