@@ -94,11 +94,10 @@ module.exports = {
   // Read from here only: jest-circus takes the run's timeout, not a project's.
   testTimeout: 120000,
   // Most integration time is waiting on timers and backoffs (intervals, outages, deadlines), not CPU: more
-  // workers than cores overlap those waits. Four, not more: on this 2-core box six took the warm whole run
-  // from 370–376 s to 306–349 s, but a clean clone (.ci/run: jest's transform cache empty, and each worker
-  // compiles every module for itself once) took 393.4 s with six against 378.8 s with four, with more
-  // contention for the timing-sensitive tests.
-  maxWorkers: 4,
+  // workers than cores overlap those waits. With four on this 2-core box the first two minutes (the long files,
+  // mostly waits) used 65 % of the CPU and the whole run took 364 s; six keep it at 97 % from the start: 279 s.
+  // Eight overload it (workflow tasks of 11 s, 316 s).
+  maxWorkers: 6,
   // The slowest files first, by the last run's times or test/durations.json (a fresh clone has no cache).
   testSequencer: '<rootDir>/jest.sequencer.config.js',
   projects: [

@@ -4,7 +4,7 @@ import { ProjectSpecInput } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
 import {
   axeViolations,
-  buildConsole,
+  makeShotsFolder,
   followChanges,
   HOSTILE,
   markDocument,
@@ -101,7 +101,7 @@ function project(): ProjectSpecInput {
 }
 
 beforeAll(async () => {
-  buildConsole();
+  makeShotsFolder();
   hook = await startServer((_req, res) => void res.writeHead(200).end());
   env = await startTestWorker();
   // The API listens on the worker's database, so what the worker records reaches the open pages.

@@ -7,7 +7,7 @@ import { ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
 import {
   axeViolations,
-  buildConsole,
+  makeShotsFolder,
   followChanges,
   openChromium,
   printFigures,
@@ -107,7 +107,7 @@ async function signIn(p: Page, token: string, base = api.url): Promise<void> {
 }
 
 beforeAll(async () => {
-  buildConsole();
+  makeShotsFolder();
   hook = await startServer((_req, res) => void res.writeHead(202).end());
   env = await startTestWorker({ deployBackoff: { initialMs: 200, maxMs: 1000 } });
   api = await startApi(env, { database: env.database, webhookToken: NOTIFY_TOKEN });

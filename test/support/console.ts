@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
@@ -37,9 +36,8 @@ export interface PageGlobals {
   __sameDocument?: number;
 }
 
-/** The console as `npm run build` makes it (global setup compiles the server only), and the shots folder. */
-export function buildConsole(): void {
-  execFileSync(process.execPath, [path.join(ROOT, 'dist/scripts/build-console.js')], { stdio: 'inherit' });
+/** The shots folder; the console itself is built once for the run, by the global setup. */
+export function makeShotsFolder(): void {
   if (SHOTS) mkdirSync(SHOTS, { recursive: true });
 }
 
