@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { createLifecycleActivities } from '../../activities/lifecycle';
 import { Ledger } from '../../src/db/ledger';
@@ -217,41 +218,44 @@ describe('lifecycles', () => {
   }, 90_000);
 
   test('two releases racing through dev end with the newer deployed; the older needs force to roll back', async () => {
-    const repo = git.createRepo('race', { 'overlays/dev/kustomization.yaml': KUSTOMIZATION });
-    await pushImage(registry.url, 'race/web', '3.0.0');
-    await pushImage(registry.url, 'race/web', '3.1.0');
+    // A name of its own per attempt: a retry (after a failure on a starved box) starts on a fresh repository
+    // and project instead of failing to seed the first attempt's.
+    const race = `race-${randomUUID().slice(0, 8)}`;
+    const repo = git.createRepo(race, { 'overlays/dev/kustomization.yaml': KUSTOMIZATION });
+    await pushImage(registry.url, `${race}/web`, '3.0.0');
+    await pushImage(registry.url, `${race}/web`, '3.1.0');
     await putProject(
       env,
-      project('race', repo, {
+      project(race, repo, {
         lifecycles: [{ name: 'standard', phases: [{ name: 'dev', environments: ['dev'], automatic: true }] }],
       }),
     );
     // Both created at once: the dev queue may have started the older when the newer arrives.
-    const older = await api.request('POST', '/projects/race/releases', { versions: { web: '3.0.0' } });
-    const newer = await api.request('POST', '/projects/race/releases', { versions: { web: '3.1.0' } });
+    const older = await api.request('POST', `/projects/${race}/releases`, { versions: { web: '3.0.0' } });
+    const newer = await api.request('POST', `/projects/${race}/releases`, { versions: { web: '3.1.0' } });
     expect([older.status, newer.status]).toEqual([201, 201]);
-    await waitFor('race', newer.body.number, { dev: 'succeeded' });
+    await waitFor(race, newer.body.number, { dev: 'succeeded' }, 60_000);
     const board = await eventually(async () => {
-      const res = await api.request('GET', '/projects/race/environments');
+      const res = await api.request('GET', `/projects/${race}/environments`);
       const dev = res.body.environments[0];
       return dev.inFlight.length === 0 ? dev : undefined;
     }, 'an idle dev queue');
     expect(board.current.release).toBe(newer.body.number);
-    expect(git.show('race', 'overlays/dev/kustomization.yaml')).toContain('newTag: 3.1.0');
-    const olderView = await deploymentsOf('race', older.body.number);
+    expect(git.show(race, 'overlays/dev/kustomization.yaml')).toContain('newTag: 3.1.0');
+    const olderView = await deploymentsOf(race, older.body.number);
     // Superseded while queued, or deployed first and then replaced: never deployed after the newer one.
     expect(['succeeded', 'superseded']).toContain(olderView.deployments[0].status);
     if (olderView.deployments[0].status === 'succeeded')
-      expect(git.log('race')).toEqual([
-        `Deploy race ${newer.body.number} to dev`,
-        `Deploy race ${older.body.number} to dev`,
+      expect(git.log(race)).toEqual([
+        `Deploy ${race} ${newer.body.number} to dev`,
+        `Deploy ${race} ${older.body.number} to dev`,
         'seed',
       ]);
 
     // The older release over the newer one: refused at once (422, as every lifecycle refusal) unless forced.
     const oldest = older.body as { number: string; packages: Array<{ tag: string }> };
-    const before = await deploymentsOf('race', oldest.number);
-    const plain = await api.request('POST', `/projects/race/releases/${oldest.number}/deployments`, {
+    const before = await deploymentsOf(race, oldest.number);
+    const plain = await api.request('POST', `/projects/${race}/releases/${oldest.number}/deployments`, {
       environment: 'dev',
     });
     expect(plain.status).toBe(422);
@@ -259,16 +263,14 @@ describe('lifecycles', () => {
       `release ${newer.body.number} is deployed in "dev"; deploying the older release ${oldest.number} ` +
         'there is a rollback: ask with "force": true',
     );
-    expect((await deploymentsOf('race', oldest.number)).deployments).toEqual(before.deployments);
-    const forced = await api.request('POST', `/projects/race/releases/${oldest.number}/deployments`, {
+    expect((await deploymentsOf(race, oldest.number)).deployments).toEqual(before.deployments);
+    const forced = await api.request('POST', `/projects/${race}/releases/${oldest.number}/deployments`, {
       environment: 'dev',
       force: true,
     });
     expect(forced.status).toBe(202);
-    await waitFor('race', oldest.number, { dev: 'succeeded' });
-    expect(git.show('race', 'overlays/dev/kustomization.yaml')).toContain(
-      `newTag: ${oldest.packages[0].tag}`,
-    );
+    await waitFor(race, oldest.number, { dev: 'succeeded' });
+    expect(git.show(race, 'overlays/dev/kustomization.yaml')).toContain(`newTag: ${oldest.packages[0].tag}`);
   }, 90_000);
 
   test('a refused deploy changes nothing: a release whose workflow has ended starts no automatic phase', async () => {

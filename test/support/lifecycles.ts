@@ -200,11 +200,14 @@ async function waitFor(
   return eventually(
     async () => {
       const view = await deploymentsOf(api, name, number);
-      const ok = Object.entries(wanted).every(
-        ([environment, status]) =>
-          view.deployments.find((d) => d.environment === environment)?.status === status,
+      const now = Object.keys(wanted).map(
+        (environment) => view.deployments.find((d) => d.environment === environment)?.status ?? 'none',
       );
-      return ok ? view : undefined;
+      if (Object.values(wanted).every((status, i) => now[i] === status)) return view;
+      // Thrown, so a timeout says what it saw last.
+      throw new Error(
+        `last seen ${JSON.stringify(Object.fromEntries(Object.keys(wanted).map((e, i) => [e, now[i]])))}`,
+      );
     },
     `${name} ${number}: ${JSON.stringify(wanted)}`,
     timeoutMs,
