@@ -200,14 +200,15 @@ async function waitFor(
   return eventually(
     async () => {
       const view = await deploymentsOf(api, name, number);
-      const now = Object.keys(wanted).map(
-        (environment) => view.deployments.find((d) => d.environment === environment)?.status ?? 'none',
+      const seen = Object.fromEntries(
+        Object.keys(wanted).map((e) => [
+          e,
+          view.deployments.find((d) => d.environment === e)?.status ?? 'none',
+        ]),
       );
-      if (Object.values(wanted).every((status, i) => now[i] === status)) return view;
+      if (Object.entries(wanted).every(([e, status]) => seen[e] === status)) return view;
       // Thrown, so a timeout says what it saw last.
-      throw new Error(
-        `last seen ${JSON.stringify(Object.fromEntries(Object.keys(wanted).map((e, i) => [e, now[i]])))}`,
-      );
+      throw new Error(`last seen ${JSON.stringify(seen)}`);
     },
     `${name} ${number}: ${JSON.stringify(wanted)}`,
     timeoutMs,
