@@ -3,7 +3,7 @@ import type { Browser, Page } from 'puppeteer-core';
 import { startApi, TestApi } from '../support/api';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
-import { makeShotsFolder, HOSTILE, RTL_SHOWN, shotPath } from '../support/console';
+import { HOSTILE, RTL_SHOWN, shotPath } from '../support/console';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 /**
@@ -62,7 +62,6 @@ async function clickText(p: Page, selector: string, text: string): Promise<void>
 }
 
 beforeAll(async () => {
-  makeShotsFolder();
   hook = await startServer((_req, res) => void res.writeHead(202).end());
   env = await startTestWorker();
   api = await startApi(env, { database: env.database });

@@ -5,7 +5,6 @@ import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
 import {
   axeViolations,
-  makeShotsFolder,
   HOSTILE,
   markDocument,
   openChromium,
@@ -48,7 +47,6 @@ const releases = async (project: string) =>
   }>;
 
 beforeAll(async () => {
-  makeShotsFolder();
   hook = await startServer((_req, res) => void res.writeHead(202).end());
   env = await startTestWorker();
   api = await startApi(env, { database: env.database });

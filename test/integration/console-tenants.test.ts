@@ -4,7 +4,6 @@ import { ProjectSpecInput } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
 import {
   axeViolations,
-  makeShotsFolder,
   followChanges,
   HOSTILE,
   markDocument,
@@ -101,7 +100,6 @@ function project(): ProjectSpecInput {
 }
 
 beforeAll(async () => {
-  makeShotsFolder();
   hook = await startServer((_req, res) => void res.writeHead(200).end());
   env = await startTestWorker();
   // The API listens on the worker's database, so what the worker records reaches the open pages.

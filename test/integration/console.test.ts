@@ -5,14 +5,7 @@ import { Database } from '../../src/db/open';
 import { openTestDatabase } from '../support/database';
 import { ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
-import {
-  axeViolations,
-  makeShotsFolder,
-  followChanges,
-  openChromium,
-  printFigures,
-  shoot,
-} from '../support/console';
+import { axeViolations, followChanges, openChromium, printFigures, shoot } from '../support/console';
 import { startServer, TestServer } from '../support/http-server';
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -107,7 +100,6 @@ async function signIn(p: Page, token: string, base = api.url): Promise<void> {
 }
 
 beforeAll(async () => {
-  makeShotsFolder();
   hook = await startServer((_req, res) => void res.writeHead(202).end());
   env = await startTestWorker({ deployBackoff: { initialMs: 200, maxMs: 1000 } });
   api = await startApi(env, { database: env.database, webhookToken: NOTIFY_TOKEN });

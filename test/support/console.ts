@@ -16,9 +16,11 @@ const SHOTS = process.env.FEED_TRIGGERS_SCREENSHOTS
   ? path.resolve(ROOT, process.env.FEED_TRIGGERS_SCREENSHOTS)
   : null;
 
-/** The file a screenshot named `name` goes to, or null when the run takes none. */
+/** The file a screenshot named `name` goes to (its folder made), or null when the run takes none. */
 export function shotPath(name: string): `${string}.png` | null {
-  return SHOTS ? (path.join(SHOTS, `${name}.png`) as `${string}.png`) : null;
+  if (!SHOTS) return null;
+  mkdirSync(SHOTS, { recursive: true });
+  return path.join(SHOTS, `${name}.png`) as `${string}.png`;
 }
 
 /** Each hostile string a person or a registry could put into a shown field. */
@@ -34,11 +36,6 @@ export const RTL_SHOWN = 'gnp.\\u202eexe.evil';
 export interface PageGlobals {
   __pwned?: number;
   __sameDocument?: number;
-}
-
-/** The shots folder; the console itself is built once for the run, by the global setup. */
-export function makeShotsFolder(): void {
-  if (SHOTS) mkdirSync(SHOTS, { recursive: true });
 }
 
 /** axe-core on the page as it is: the serious or critical violations (none expected), and a summary. */

@@ -57,10 +57,8 @@ describe('the Temporal CLI download, the last resort when no CLI is found and Go
     const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-cli-download-'));
     const packed = path.join(dir, 'packed');
     mkdirSync(packed);
-    const version = `temporal version ${TEMPORAL_CLI_VERSION.replace(/^v/, '')} (stand-in)\n`;
-    writeFileSync(path.join(packed, 'temporal'), `#!/bin/sh\nprintf '${version.replace('\n', '\\n')}'\n`, {
-      mode: 0o755,
-    });
+    const version = `temporal version ${TEMPORAL_CLI_VERSION.replace(/^v/, '')} (stand-in)`;
+    writeFileSync(path.join(packed, 'temporal'), `#!/bin/sh\necho '${version}'\n`, { mode: 0o755 });
     execFileSync('tar', ['-C', packed, '-czf', path.join(dir, 'cli.tar.gz'), 'temporal']);
     const archive = readFileSync(path.join(dir, 'cli.tar.gz'));
     const cdn = await startServer((req, res) => {
@@ -79,7 +77,7 @@ describe('the Temporal CLI download, the last resort when no CLI is found and Go
         `/cli/archive/${TEMPORAL_CLI_VERSION}?platform=${process.platform}&arch=${arch}`,
         '/files/cli.tar.gz',
       ]);
-      expect(execFileSync(cli, ['--version'], { encoding: 'utf8' })).toBe(version);
+      expect(execFileSync(cli, ['--version'], { encoding: 'utf8' })).toBe(`${version}\n`);
       // Found from now on like any cached CLI, with nothing half-unpacked left beside it.
       expect(findTemporalCli({ ...env, PATH: '' })).toBe(cli);
       expect(lines).toEqual([
