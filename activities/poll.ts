@@ -8,13 +8,12 @@ import type { ImageConfig } from '../src/feeds/oci';
 import { FeedError } from '../src/feeds/errors';
 import { HttpError } from '../src/net/errors';
 import { Feed } from '../src/feeds/feed';
-import { PackageListing, PackageSource } from '../src/feeds/package-source';
+import { listingFingerprint, PackageListing, PackageSource, repositoryOf } from '../src/feeds/package-source';
 import { SingleFlightCache } from '../src/feeds/single-flight';
 import { withLiveness } from './liveness';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NOT_IN_FEED } from '../src/domain/trigger';
 import { MemoryVerdicts, VerdictMemory } from '../src/db/verdicts';
-import { repositoryOf } from '../src/feeds/package-source';
 import { compileGate, ImageGate, Verdict } from '../src/supply-chain/gate';
 import { checkPlatforms, checkProvenance, checkSignatures, ImageReader } from '../src/supply-chain/verify';
 import { KeyError } from '../src/supply-chain/keys';
@@ -549,6 +548,7 @@ export function createPollActivities(
         rateLimitRemaining: list.rateLimitRemaining,
         ...(input.explain ? { explained } : {}),
         ...(Object.keys(skipped).length > 0 ? { skipped } : {}),
+        fingerprint: listingFingerprint(list),
       };
     } catch (err) {
       throw toActivityFailure(err);

@@ -1,17 +1,17 @@
-import { createHash } from 'node:crypto';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { log } from '@temporalio/activity';
 import type { PackageCheck, PackageWatches } from '../src/db/package-watches';
 import { phaseHash } from '../src/domain/trigger-machine';
 import { watchedPackageKey } from '../src/domain/trigger';
 import { watcherDueAt } from '../src/domain/watch-slots';
-import type { PackageListing } from '../src/feeds/package-source';
+import { listingFingerprint } from '../src/feeds/package-source';
 import { HttpError } from '../src/net/errors';
 import { ensureWatcher, pollTriggerNow } from '../workflows/contracts/client';
 import type {
   CheckPackagesResult,
   WatcherActivities,
   WatchPackagesInput,
+  WatchPackagesResult,
 } from '../workflows/contracts/activities';
 import type { ListingReader } from './poll';
 import { withLiveness } from './liveness';
@@ -49,21 +49,6 @@ export function shardOf(key: string, shards: number): number {
   return phaseHash(`watcher:${key}`) % shards;
 }
 
-/**
- * What a watcher compares between reads: a hash of the tags and any digests the listing carries. Small,
- * so it is all the ledger keeps of a listing; a failed read is its error code, so a new failure (and the
- * end of one) wakes the triggers too.
- */
-export function listingFingerprint(listing: PackageListing): string {
-  const digests = listing.digests
-    ? [...listing.digests.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
-    : null;
-  return createHash('sha256')
-    .update(JSON.stringify([[...listing.tags].sort(), digests]))
-    .digest('hex')
-    .slice(0, 32);
-}
-
 /** Runs `work` over `items`, at most `limit` at once. */
 async function inBatches<T, R>(
   items: readonly T[],
@@ -93,7 +78,7 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
     running.set(shard, Date.now());
   };
   return {
-    async watchPackages(input: WatchPackagesInput): Promise<{ watching: boolean }> {
+    async watchPackages(input: WatchPackagesInput): Promise<WatchPackagesResult> {
       const { watches } = deps;
       if (!watches) return { watching: false };
       const packages =
@@ -104,15 +89,20 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
             })
           : [];
       const shards = await watches.watch(input.trigger, packages, input.intervalSeconds * 1000);
-      // A package new to its watcher starts from the listing the trigger's poll just read (in this worker's
-      // cache): a change after it is one the watcher wakes for, one before it the poll saw. Without this the
-      // watcher's first read would have to wake every subscriber, in case the poll's listing was older.
+      const seen = input.fingerprints ?? {};
+      // A package new to its watcher starts from what the trigger's poll saw (its fingerprint, else the listing
+      // in this worker's cache): a change after it is one the watcher wakes for, one before it the poll saw.
+      // Without this the watcher's first read would have to wake every subscriber, in case the poll's listing
+      // was older.
       const known = await watches.checks(packages.map((p) => p.key));
       const seeds = await Promise.all(
         packages
           .filter((p) => !known.has(p.key))
           .map(async (p): Promise<PackageCheck | null> => {
             const listedAt = new Date();
+            const fingerprint = seen[p.key];
+            if (typeof fingerprint === 'string')
+              return { key: p.key, checkedAt: listedAt, fingerprint, error: null };
             try {
               const listing = await deps.reader.listing(deps.reader.feedFor(p.feed), p.package, null);
               return {
@@ -127,8 +117,16 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
           }),
       );
       await watches.seed(seeds.filter((c): c is PackageCheck => c !== null));
+      // Caught up: every watcher compares against exactly what the trigger's poll saw, so no change can fall
+      // between that poll and this subscription (read after the seeds: another subscriber's seed may have won).
+      // A watcher that records a change after this read looks for subscribers again and wakes this one.
+      let caughtUp = false;
+      if (packages.length > 0 && packages.every((p) => typeof seen[p.key] === 'string')) {
+        const now = seeds.length > 0 ? await watches.checks(packages.map((p) => p.key)) : known;
+        caughtUp = packages.every((p) => now.get(p.key)?.fingerprint === seen[p.key]);
+      }
       await Promise.all(shards.map(ensure));
-      return { watching: packages.length > 0 };
+      return { watching: packages.length > 0, caughtUp };
     },
 
     async checkPackages({ shard }: { shard: number }): Promise<CheckPackagesResult> {
@@ -171,9 +169,12 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
           return { check, listedAt, changed: check.fingerprint !== p.fingerprint };
         });
         const changed = checks.filter((c) => c.changed);
-        // Wake first, record after: a check lost between the two is tried again and wakes them again.
-        for (const { check, listedAt } of changed) {
-          const triggers = await watches.subscribers([check.key]);
+        // The triggers each changed package's subscribers were woken, by key.
+        const woken = new Map<string, Set<string>>();
+        const wake = async ({ check, listedAt }: (typeof changed)[number]) => {
+          const told = woken.get(check.key) ?? new Set<string>();
+          woken.set(check.key, told);
+          const triggers = (await watches.subscribers([check.key])).filter((t) => !told.has(t));
           const gone: string[] = [];
           await inBatches(triggers, WAKES_AT_ONCE, async (trigger) => {
             try {
@@ -184,6 +185,7 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
                 trigger,
                 check.error ? { source: 'watcher' } : { source: 'watcher', listedAt },
               );
+              told.add(trigger);
             } catch (err) {
               if (err instanceof WorkflowNotFoundError) gone.push(trigger);
               else throw err;
@@ -191,8 +193,13 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
           });
           // A deleted trigger unsubscribes when it is next to be woken.
           await watches.forget(gone);
-        }
+        };
+        // Wake first, record after: a check lost between the two is tried again and wakes them again.
+        for (const c of changed) await wake(c);
         await watches.record(checks.map((c) => c.check));
+        // A trigger that subscribed during the check, and found the fingerprint from before it (so took itself
+        // as caught up: watchPackages), is woken now: it subscribed before this second look.
+        for (const c of changed) await wake(c);
         if (changed.length > 0)
           log.info('package watcher woke triggers', {
             shard,

@@ -96,6 +96,13 @@ function parseFlags() {
          */
         warmup: { type: 'string' },
         /**
+         * Instead of a fixed warm-up, wait until the creation has settled (no workflow or activity task waits
+         * for a worker, two samples running; at most 30 minutes), say how long that took, and then wait
+         * --warmup seconds more (default 0): the window then shows the steady state however long the creation
+         * takes to drain.
+         */
+        settle: { type: 'boolean', default: false },
+        /**
          * Packages pushed a new version in the middle of the window (no webhooks): the time from each push to
          * its projects' releases, and one release per project per push, are measured.
          */
@@ -678,12 +685,11 @@ async function main(): Promise<void> {
         .join(', ');
     const cpuNow = () => [...processes.map((p) => usage(p.child.pid!).cpu), usage(server.pid!).cpu];
     say(`CPU during the apply: ${creationCpu(cpuNow())}`);
-    if (values['apply-only']) {
-      // Settled: every project has its first release and no task waits for a worker (two samples running).
+    // Settled: no task waits for a worker (two samples running), timed from the apply's start.
+    const settle = async () => {
       let quiet = 0;
-      const settle0 = Date.now();
       while (quiet < 2) {
-        if (Date.now() - settle0 > 30 * 60_000) throw new Error('the creation did not settle in 30 minutes');
+        if (Date.now() - c0 > 30 * 60_000) throw new Error('the creation did not settle in 30 minutes');
         await sleep(2000);
         const backlogs = await Promise.all(
           [1, 2].map((taskQueueType) =>
@@ -700,12 +706,16 @@ async function main(): Promise<void> {
         );
         quiet = backlogs.every((b) => b === 0) ? quiet + 1 : 0;
       }
+      return (Date.now() - c0) / 1000;
+    };
+    if (values['apply-only']) {
+      const settledAfter = await settle();
       let released = 0;
       for (let p = 0; p < PROJECTS; p++)
         if (((await call('GET', `/projects/b${p}/releases`)) as { releases: unknown[] }).releases.length > 0)
           released++;
       say(
-        `settled ${((Date.now() - c0) / 1000).toFixed(1)} s after the apply began (task queue empty); ` +
+        `settled ${settledAfter.toFixed(1)} s after the apply began (task queue empty); ` +
           `projects with a release: ${released} of ${PROJECTS}; CPU from the apply's start: ${creationCpu(cpuNow())}; ` +
           `worker RSS ${processes
             .filter((p) => p.name !== 'api')
@@ -722,7 +732,14 @@ async function main(): Promise<void> {
     }
 
     // Let the first polls of the bulk create pass, then measure a steady window.
-    await sleep((values.warmup === undefined ? Math.min(INTERVAL, 60) : count('warmup', 0, 3600)) * 1000);
+    if (values.settle)
+      say(
+        `settled ${(await settle()).toFixed(1)} s after the apply began (task queue empty); ` +
+          `CPU from the apply's start: ${creationCpu(cpuNow())}`,
+      );
+    const warmup =
+      values.warmup !== undefined ? count('warmup', 0, 3600) : values.settle ? 0 : Math.min(INTERVAL, 60);
+    await sleep(warmup * 1000);
     // Poll lag is measured from here: with --restart, the window holds the restart and what follows it.
     const lagFrom = Date.now();
     if (values.restart) {

@@ -272,10 +272,13 @@ export async function trigger(input: TriggerInput): Promise<void> {
     if (!same && declined === text) return;
     if (!(watchersPatch ??= patched(WATCHERS_PATCH))) return;
     try {
-      const { watching } = await watchPackagesHere({
+      // The fingerprints (in the input, and `caughtUp` in the answer) come from recorded poll results and
+      // the recorded answer: histories from before them replay as they ran (no patch needed).
+      const { watching, caughtUp } = await watchPackagesHere({
         trigger: machine.id,
         packages: wanted?.packages ?? [],
         intervalSeconds: machine.state.spec.intervalSeconds,
+        ...(wanted?.fingerprints ? { fingerprints: wanted.fingerprints } : {}),
       });
       if (!wanted || !watching) {
         machine.state.watching = null;
@@ -285,6 +288,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
           keys: wanted.keys,
           intervalSeconds: wanted.intervalSeconds,
           since: new Date().toISOString(),
+          ...(caughtUp ? { caughtUp: true } : {}),
         };
     } catch (err) {
       if (isCancellation(err)) throw err;

@@ -79,6 +79,8 @@ export type PackagePoll =
         readonly explained?: Readonly<Record<string, string>>;
         /** Versions signature or platform rules refused, with why: absent in histories without such rules. */
         readonly skipped?: Readonly<Record<string, string>>;
+        /** The polled listing's fingerprint (for package watchers): absent in histories from before it. */
+        readonly fingerprint?: string;
       };
     }
   | { readonly name: string; readonly error: { readonly code: string; readonly message: string } };
@@ -113,6 +115,11 @@ export class TriggerMachine {
 
   /** The polls of the evaluation in progress (not state: an evaluation ends before continue-as-new). */
   private evaluation: PackagePoll[] = [];
+  /**
+   * The fingerprint of each package's listing as this run's last poll of it saw it, by `feed/package` key
+   * (not state: a subscription hands them over right after the poll; none after a failed poll).
+   */
+  private listed = new Map<string, string>();
 
   /**
    * `metadataOrder` is asked only when a poll's best candidate depends on it (versions equal but for build
@@ -195,6 +202,8 @@ export class TriggerMachine {
     packages: { feed: string; package: string }[];
     keys: string[];
     intervalSeconds: number;
+    /** What the trigger's last polls saw of each key (listingFingerprint), when it knows every one. */
+    fingerprints?: Record<string, string>;
   } | null {
     const view = this.state.view;
     const watched = this.watched();
@@ -207,10 +216,12 @@ export class TriggerMachine {
         return null;
     }
     const keys = [...new Set(refs.map((p) => watchedPackageKey(p.feed, p.package)))].sort();
+    const known = keys.every((k) => this.listed.has(k));
     return {
       packages: refs.map((p) => ({ feed: p.feed, package: p.package })),
       keys,
       intervalSeconds: this.state.spec.intervalSeconds,
+      ...(known ? { fingerprints: Object.fromEntries(keys.map((k) => [k, this.listed.get(k)!])) } : {}),
     };
   }
 
@@ -225,15 +236,16 @@ export class TriggerMachine {
   }
 
   /**
-   * The interval the trigger polls at on its own: a long safety interval once a poll made after it
-   * subscribed to its packages' watchers (a poll before may have missed a change the watcher already saw),
-   * else its own.
+   * The interval the trigger polls at on its own: a long safety interval once it is subscribed to its
+   * packages' watchers and caught up with them (the watchers compared against the listings its poll saw, or
+   * it polled after it subscribed: a poll before may have missed a change the watcher already saw), else
+   * its own.
    */
   ownPollIntervalMs(): number {
     const interval = this.state.spec.intervalSeconds * 1000;
     const watching = this.state.watching;
     const lastPoll = this.state.lastPoll?.at;
-    if (!watching || !lastPoll || lastPoll <= watching.since) return interval;
+    if (!watching || !lastPoll || (lastPoll <= watching.since && !watching.caughtUp)) return interval;
     return watchedSafetyIntervalMs(interval);
   }
 
@@ -448,6 +460,7 @@ export class TriggerMachine {
       if ('error' in poll && poll.error.code === FailureCode.CANCELLED) continue;
       this.evaluation.push(poll);
       if ('error' in poll) {
+        this.listed.delete(watchedPackageKey(status.feed, status.package));
         const error: FeedErrorInfo = {
           code: clip(poll.error.code, 64),
           message: clip(poll.error.message),
@@ -458,6 +471,8 @@ export class TriggerMachine {
         continue;
       }
       const key = watchedPackageKey(status.feed, status.package);
+      if (poll.ok.fingerprint) this.listed.set(key, poll.ok.fingerprint);
+      else this.listed.delete(key);
       // A failure that passed on retry leaves no error behind (it showed while it lasted).
       if (this.retried?.name === poll.name) {
         this.state.lastError = this.retried.replaced;

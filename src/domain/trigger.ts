@@ -171,6 +171,11 @@ export interface TriggerWatching {
   readonly intervalSeconds: number;
   /** When it subscribed: polls after it are covered by the watchers (one before may have missed a change). */
   readonly since: string;
+  /**
+   * Whether, when it subscribed, every watcher compared against the listing the trigger's last poll saw:
+   * then that poll is covered too, and no poll of its own follows the subscription.
+   */
+  readonly caughtUp?: boolean;
 }
 
 export const MAX_HISTORY = 100;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FeedError } from './errors';
 import { Feed } from './feed';
 import { HelmRepositoryClient } from './helm';
@@ -10,6 +11,27 @@ export interface PackageListing {
   readonly rateLimitRemaining: number | null;
   /** Digests known from the listing itself (Helm indexes carry them). */
   readonly digests: ReadonlyMap<string, string> | null;
+}
+
+const fingerprints = new WeakMap<PackageListing, string>();
+
+/**
+ * What package watchers and polls compare: a hash of a listing's tags and any digests it carries. Small, so
+ * it is all the ledger keeps of a listing, and the same for the same tags in any order. Computed once per
+ * listing (a shared listing serves many polls).
+ */
+export function listingFingerprint(listing: PackageListing): string {
+  const known = fingerprints.get(listing);
+  if (known !== undefined) return known;
+  const digests = listing.digests
+    ? [...listing.digests.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
+    : null;
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify([[...listing.tags].sort(), digests]))
+    .digest('hex')
+    .slice(0, 32);
+  fingerprints.set(listing, fingerprint);
+  return fingerprint;
 }
 
 /** Lists packages of any feed kind through the right client. */

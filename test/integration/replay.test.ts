@@ -44,7 +44,8 @@ recorded before the ledger moved to the database, which must keep running after 
  * (a tenanted release's automatic phase deploying to two tenants, the tenanted-deployments-2026-12 patch) with
  * `RECORD_TENANT_HISTORY=1`; trigger-watched.json and
  * watcher.json (a trigger woken by its package's watcher, the package-watchers-2026-12 patch) with
- * `RECORD_WATCHED_HISTORY=1`; trigger-first-poll-at-slot.json (a trigger created in bulk, polling first at its
+ * `RECORD_WATCHED_HISTORY=1`; trigger-watched-caught-up.json (the same trigger subscribing caught up with its
+ * watcher: no poll of its own after it) with `RECORD_CAUGHT_UP_HISTORY=1`; trigger-first-poll-at-slot.json (a trigger created in bulk, polling first at its
  * slot: the first-poll-at-slot-2026-12 patch) with `RECORD_FIRST_POLL_HISTORY=1`. Which patch each
  * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
  */
@@ -445,9 +446,11 @@ async function recordFrozen(): Promise<void> {
 }
 
 /**
- * A trigger on a worker that runs package watchers: it subscribes (the package-watchers-2026-12 patch),
- * polls once more on its own interval, then sleeps on its safety interval and is woken by the watcher for a
- * push, which it releases. The watcher's history is kept too (trigger-watched.json, watcher.json).
+ * A trigger on a worker that runs package watchers: it subscribes (the package-watchers-2026-12 patch), then
+ * sleeps on its safety interval and is woken by the watcher for a push, which it releases. Records the
+ * watcher's history (watcher.json). trigger-watched.json is this trigger as it ran before polls reported
+ * their listing's fingerprint (it polled once more on its own interval after subscribing): kept as recorded,
+ * since this code records the caught-up shape (trigger-watched-caught-up.json, below).
  */
 async function recordWatched(): Promise<void> {
   const registry = await TestRegistry.start();
@@ -468,22 +471,51 @@ async function recordWatched(): Promise<void> {
       intervalSeconds: 10,
     });
     await waitForReleases(env, 'replay-watched', 1);
-    await eventually(async () => {
-      const s = await state();
-      return s.watching && s.lastPoll && s.lastPoll.at > s.watching.since ? true : undefined;
-    }, 'the trigger subscribed and polled since');
+    await eventually(async () => ((await state()).watching ? true : undefined), 'the trigger subscribed');
     await pushImage(registry.url, 'replay/watched', '1.1.0');
     await waitForReleases(env, 'replay-watched', 2, 60_000);
     const trigger = env.client.workflow.getHandle('trigger/replay-watched/app');
     await settledHistory(trigger);
-    const history = exportHistory(trigger.workflowId);
-    expect(patchMarkers(history)).toContain('package-watchers-2026-12');
-    writeFileSync(path.join(FIXTURES, 'trigger-watched.json'), history);
+    expect(patchMarkers(exportHistory(trigger.workflowId))).toContain('package-watchers-2026-12');
     const watcher = env.client.workflow.getHandle(watcherWorkflowId(env.taskQueue, 0));
     await settledHistory(watcher);
     writeFileSync(path.join(FIXTURES, 'watcher.json'), exportHistory(watcher.workflowId));
     await trigger.terminate('recorded');
     await watcher.terminate('recorded');
+  } finally {
+    await env.stop();
+    await registry.stop();
+  }
+}
+
+/**
+ * trigger-watched-caught-up.json: a trigger whose subscription finds the watcher comparing against the
+ * listing its poll saw (the package's fingerprint in its poll result and in the subscription), so it sleeps
+ * on its safety interval at once, with no poll of its own after subscribing; woken by the watcher for a push.
+ */
+async function recordWatchedCaughtUp(): Promise<void> {
+  const registry = await TestRegistry.start();
+  const env = await startTestWorker({
+    feeds: new Map([['local', ociFeed('local', registry.url)]]),
+    pollCacheMs: 60_000,
+    watcherShards: 1,
+  });
+  try {
+    await pushImage(registry.url, 'replay/caught-up', '1.0.0');
+    await putProject(env, {
+      name: 'replay-caught-up',
+      packages: [{ name: 'app', feed: 'local', package: 'replay/caught-up' }],
+    });
+    const state = await startTrigger(env, { project: 'replay-caught-up', name: 'app', intervalSeconds: 10 });
+    await waitForReleases(env, 'replay-caught-up', 1);
+    await eventually(async () => ((await state()).watching?.caughtUp ? true : undefined), 'caught up');
+    await pushImage(registry.url, 'replay/caught-up', '1.1.0');
+    await waitForReleases(env, 'replay-caught-up', 2, 60_000);
+    const trigger = env.client.workflow.getHandle('trigger/replay-caught-up/app');
+    await settledHistory(trigger);
+    writeFileSync(path.join(FIXTURES, 'trigger-watched-caught-up.json'), exportHistory(trigger.workflowId));
+    await trigger.terminate('recorded');
+    await env.client.workflow.getHandle(watcherWorkflowId(env.taskQueue, 0)).terminate('recorded');
   } finally {
     await env.stop();
     await registry.stop();
@@ -719,6 +751,7 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_METADATA_HISTORY === '1') await recordMetadataOrder();
   if (process.env.RECORD_FROZEN_HISTORY === '1') await recordFrozen();
   if (process.env.RECORD_WATCHED_HISTORY === '1') await recordWatched();
+  if (process.env.RECORD_CAUGHT_UP_HISTORY === '1') await recordWatchedCaughtUp();
   if (process.env.RECORD_SCHEDULED_HISTORY === '1') await recordScheduled();
   if (process.env.RECORD_RETENTION_HISTORY === '1') await recordRetention();
   if (process.env.RECORD_TENANT_HISTORY === '1') await recordTenants();
@@ -746,6 +779,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-first-poll-at-slot.json',
     'trigger-remote-poll.json',
     'trigger-wanted-tag.json',
+    'trigger-watched-caught-up.json',
     'trigger-watched.json',
     'trigger.json',
     'watcher.json',
@@ -778,6 +812,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-first-poll-at-slot.json',
     'replayed trigger-remote-poll.json',
     'replayed trigger-wanted-tag.json',
+    'replayed trigger-watched-caught-up.json',
     'replayed trigger-watched.json',
     'replayed trigger.json',
     'replayed watcher.json',

@@ -1,4 +1,15 @@
 import { WorkflowHandle } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createListingReader } from '../../activities/poll';
+import { createWatcherActivities } from '../../activities/watch';
+import { PackageWatches } from '../../src/db/package-watches';
+import { CredentialStore } from '../../src/feeds/credentials';
+import { HelmRepositoryClient } from '../../src/feeds/helm';
+import { OciClient } from '../../src/feeds/oci';
+import { PackageSource } from '../../src/feeds/package-source';
+import { SingleFlightCache } from '../../src/feeds/single-flight';
+import { HttpClient } from '../../src/net/http';
+import { ociFeed } from '../support/feeds';
 import { TestApi } from '../support/api';
 import { FaultProxy } from '../support/fault-proxy';
 import { releasesOf, waitForReleases } from '../support/projects';
@@ -7,7 +18,7 @@ import { eventually, TestWorkerEnv } from '../support/temporal';
 import { checkAfter, listings, msOf, startWatchedProjects, WatchedProjects } from '../support/watchers';
 import { ensureWatcher } from '../../workflows/contracts/client';
 import { pauseSignal, resumeSignal } from '../../workflows/contracts/trigger';
-import { TriggerState } from '../../src/domain/trigger';
+import { TriggerState, watchedPackageKey } from '../../src/domain/trigger';
 
 /**
  * Package watchers when something goes wrong: a paused trigger woken, a watcher terminated in the middle of a
@@ -27,6 +38,8 @@ beforeAll(async () => {
     'wt-paused': 'wt/paused',
     'wt-killed': 'wt/killed',
     'wt-failing': 'wt/failing', // its registry fails through the proxy, and comes back
+    'wt-late-a': 'wt/late', // two triggers on one package: b subscribes while a watcher records a change
+    'wt-late-b': 'wt/late',
   });
   ({ registry, proxy, env, api, watcher, states } = w);
 }, 120_000);
@@ -143,3 +156,52 @@ test("a watched trigger's state shows its watcher's checks, a registry failure t
   // The failure and the recovery released nothing more.
   expect(await releasesOf(env, 'wt-failing')).toHaveLength(1);
 }, 180_000);
+
+test('a trigger that subscribes while a watcher records a change is woken by its second look', async () => {
+  // The file's own watcher stops: the check below is a watcher of the test's making, at a chosen moment.
+  await watcher.terminate('the test checks the shard itself');
+  const late = 'trigger/wt-late-b/app';
+  const key = watchedPackageKey('local', 'wt/late');
+  const stored = await env.stores.watches.checks([key]);
+  expect(stored.get(key)).toBeDefined(); // both triggers subscribed caught up with this fingerprint
+  // b is unsubscribed: it subscribes again while the check records what it read (after the check looked for
+  // the package's subscribers, before it recorded the new fingerprint). Had it subscribed then, it read the
+  // old fingerprint, equal to its poll's, and took itself as caught up: only a second look can wake it.
+  await env.stores.watches.forget([late]);
+  const watches = Object.create(env.stores.watches) as PackageWatches;
+  watches.record = async (checks) => {
+    await env.stores.watches.watch(late, [{ key, feed: 'local', package: 'wt/late', shard: 0 }], 10_000);
+    return env.stores.watches.record(checks);
+  };
+  await pushImage(registry.url, 'wt/late', '1.1.0');
+  const http = new HttpClient();
+  const credentials = new CredentialStore(http);
+  const reader = createListingReader({
+    source: new PackageSource(new OciClient(http, credentials), new HelmRepositoryClient(http, credentials)),
+    feeds: new Map([['local', ociFeed('local', proxy.url)]]),
+    tagCache: new SingleFlightCache(0),
+    digestCache: new SingleFlightCache(0),
+    configCache: new SingleFlightCache(0),
+  });
+  const activities = createWatcherActivities({
+    watches,
+    shards: 1,
+    client: env.client,
+    taskQueue: env.taskQueue,
+    reader,
+  });
+  const checked = (await new MockActivityEnvironment().run(activities.checkPackages, {
+    shard: 0,
+  })) as Awaited<ReturnType<typeof activities.checkPackages>>;
+  expect(checked.changed).toBeGreaterThanOrEqual(1);
+  // Both release 1.1.0, woken by the watcher: a by its first look, b by its second.
+  for (const project of ['wt-late-a', 'wt-late-b']) {
+    const [newest] = await waitForReleases(env, project, 2, 60_000);
+    expect(newest.packages.map((p) => p.tag)).toEqual(['1.1.0']);
+    const entry = (await states[project]()).history.find(
+      (h) => h.outcome === 'released' && h.versions?.app === '1.1.0',
+    );
+    expect(entry).toMatchObject({ source: 'watcher' });
+  }
+  await ensureWatcher(env.client, env.taskQueue, 0);
+}, 120_000);

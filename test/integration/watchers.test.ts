@@ -94,7 +94,12 @@ test("an idle watched trigger's history gains no event across three checks of it
   let last = idle.since;
   for (let i = 0; i < 3; i++) last = (await checkAfter(watcher, last, `check ${i + 1} of 3`)).completed!;
   expect((await settledHistory(w.trigger('wt-dropped'))).length).toBe(idle.length);
-  expect(subscribed(await states['wt-dropped']())).toBe(true);
+  const state = await states['wt-dropped']();
+  expect(subscribed(state)).toBe(true);
+  // Subscribed caught up (its poll's listing is what the watcher compares against), it made no poll of its
+  // own after subscribing, although three checks (over 20 s) outlast its 10 s interval.
+  expect(state.watching?.caughtUp).toBe(true);
+  expect(state.lastPoll!.at <= state.watching!.since).toBe(true);
 }, 120_000);
 
 test('a watched trigger is woken by a change of its project, and releases what the new rule lets through', async () => {

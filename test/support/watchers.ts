@@ -33,8 +33,7 @@ export interface WatchedProjects {
 
 /**
  * Pushes 1.0.0 of every package (and `extraTags`), saves the projects (with `channels` where given) and
- * starts their triggers; returns once each has released 1.0.0, subscribed to the watcher, and polled once
- * since (the first sleep after subscribing is the trigger's own interval).
+ * starts their triggers; returns once each has released 1.0.0 and subscribed to the watcher, caught up.
  */
 export async function startWatchedProjects(
   projects: Record<string, string>,
@@ -111,9 +110,12 @@ export const checkAfter = (watcher: WorkflowHandle, afterMs: number, what = 'a w
     60_000,
   );
 
-/** Subscribed to its watcher, and polled on its own since. */
+/**
+ * Subscribed to its watcher and caught up with it: the watcher compared against the listing the trigger's
+ * poll saw (no poll of its own follows), or the trigger polled on its own since.
+ */
 export const subscribed = (s: TriggerState) =>
-  Boolean(s.watching && s.lastPoll && s.lastPoll.at > s.watching.since);
+  Boolean(s.watching && s.lastPoll && (s.watching.caughtUp || s.lastPoll.at > s.watching.since));
 
 /** A package's tag listings, by request path. */
 export const listings = (pkg: string) => new RegExp(`^/v2/${pkg}/tags/list`);

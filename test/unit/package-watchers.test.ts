@@ -2,7 +2,8 @@ import { TriggerMachine, watchedSafetyIntervalMs } from '../../src/domain/trigge
 import { initialTriggerState, TriggerChannelView } from '../../src/domain/trigger';
 import { PackageRefSchema, TriggerSpecSchema } from '../../src/domain/trigger-schema';
 import { VersionRuleSchema } from '../../src/domain/rule-schema';
-import { listingFingerprint, shardOf } from '../../activities/watch';
+import { shardOf } from '../../activities/watch';
+import { listingFingerprint } from '../../src/feeds/package-source';
 
 const refs = [
   PackageRefSchema.parse({ name: 'web', feed: 'reg.example', package: 'shop/web' }),
@@ -69,6 +70,57 @@ describe('a trigger and its package watchers', () => {
     expect(m.subscribedAsWanted({ ...wanted, intervalSeconds: 30 })).toBe(false);
     expect(m.subscribedAsWanted({ ...wanted, keys: [wanted.keys[0]] })).toBe(false);
     expect(m.subscribedAsWanted(null)).toBe(false);
+  });
+
+  test("hands over its polls' fingerprints, and sleeps on the safety interval at once when caught up", () => {
+    const m = machine();
+    const ok = (fingerprint?: string) => ({
+      tagCount: 1,
+      acceptedCount: 1,
+      candidates: ['1.0.0'],
+      digest: null,
+      rateLimitRemaining: null,
+      ...(fingerprint ? { fingerprint } : {}),
+    });
+    m.beginEvaluation('2026-12-07T10:00:00.000Z');
+    m.applyPolls(
+      [
+        { name: 'web', ok: ok('f-web') },
+        { name: 'worker', ok: ok('f-worker') },
+      ],
+      '2026-12-07T10:00:00.000Z',
+    );
+    m.recordOutcome('no-change', 'nothing later', '2026-12-07T10:00:00.000Z');
+    const wanted = m.watcherSubscription()!;
+    expect(wanted.fingerprints).toEqual({
+      'reg.example/shop/web': 'f-web',
+      'reg.example/shop/worker': 'f-worker',
+    });
+    m.state.watching = {
+      keys: wanted.keys,
+      intervalSeconds: 60,
+      since: '2026-12-07T10:00:01.000Z',
+      caughtUp: true,
+    };
+    // Caught up: no poll of its own follows the subscription.
+    expect(m.ownPollIntervalMs()).toBe(3_600_000);
+    // A failed poll, or a poll recorded before fingerprints, leaves that package's fingerprint unknown: then
+    // none are handed over (the watcher cannot say the trigger is caught up).
+    m.beginEvaluation('2026-12-07T10:01:00.000Z');
+    m.applyPolls(
+      [{ name: 'web', error: { code: 'UNAVAILABLE', message: 'down' } }],
+      '2026-12-07T10:01:00.000Z',
+    );
+    expect(m.watcherSubscription()?.fingerprints).toBeUndefined();
+    m.beginEvaluation('2026-12-07T10:02:00.000Z');
+    m.applyPolls([{ name: 'web', ok: ok() }], '2026-12-07T10:02:00.000Z');
+    expect(m.watcherSubscription()?.fingerprints).toBeUndefined();
+    m.beginEvaluation('2026-12-07T10:03:00.000Z');
+    m.applyPolls([{ name: 'web', ok: ok('f-web-2') }], '2026-12-07T10:03:00.000Z');
+    expect(m.watcherSubscription()?.fingerprints).toEqual({
+      'reg.example/shop/web': 'f-web-2',
+      'reg.example/shop/worker': 'f-worker',
+    });
   });
 
   test('the safety interval is ten intervals, an hour to a day, never shorter than the interval', () => {

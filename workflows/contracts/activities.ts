@@ -50,6 +50,12 @@ export interface PollPackageResult {
   readonly explained?: Readonly<Record<string, string>>;
   /** Versions above the best candidate that signature or platform rules refused, with why (a few at most). */
   readonly skipped?: Readonly<Record<string, string>>;
+  /**
+   * The fingerprint of the listing the poll evaluated (listingFingerprint): a trigger subscribing to package
+   * watchers hands it over, so the watcher can tell whether it last saw the same (absent in polls recorded
+   * before it was reported).
+   */
+  readonly fingerprint?: string;
 }
 
 export interface PackagePreview {
@@ -144,6 +150,22 @@ export interface WatchPackagesInput {
   /** The packages it watches; none unsubscribes it. */
   readonly packages: readonly { readonly feed: string; readonly package: string }[];
   readonly intervalSeconds: number;
+  /**
+   * The fingerprint of each package's listing as the trigger's last poll saw it, by `feed/package` key:
+   * where a watcher's last read saw the same, the trigger is caught up and polls on its own only on the
+   * safety interval.
+   */
+  readonly fingerprints?: Readonly<Record<string, string>>;
+}
+
+export interface WatchPackagesResult {
+  /** Whether the trigger is subscribed (false: this worker runs no watchers, or it watches nothing). */
+  readonly watching: boolean;
+  /**
+   * Whether every watcher compares against the listing the trigger saw (or one it has been woken for): no
+   * change can fall between the trigger's poll and its subscription, so no poll of its own need follow it.
+   */
+  readonly caughtUp?: boolean;
 }
 
 export interface CheckPackagesResult {
@@ -159,7 +181,7 @@ export interface CheckPackagesResult {
 /** Activities of package watchers: a trigger subscribing, and one watcher's check of its packages. */
 export interface WatcherActivities {
   /** Records the trigger's packages with their watchers and makes sure each watcher runs. */
-  watchPackages(input: WatchPackagesInput): Promise<{ watching: boolean }>;
+  watchPackages(input: WatchPackagesInput): Promise<WatchPackagesResult>;
   /**
    * Reads the shard's due packages once each (through the shared listing), wakes the triggers of every
    * package whose fingerprint changed, then records the new fingerprints.
