@@ -20,6 +20,7 @@ import { DEV_SERVER_SQLITE_ARGS } from '../src/temporal/connect';
 import { metricTotal } from '../src/observability/metrics';
 import { FaultProxy } from '../test/support/fault-proxy';
 import { freePort, pushImage, TestRegistry } from '../test/support/registry';
+import { Client as PgClient } from 'pg';
 import { startPostgres } from '../test/support/postgres';
 import { describeBurst, sendBurst } from './receiver-burst';
 import { startProductionTemporal } from './production-temporal';
@@ -467,6 +468,27 @@ async function startProductionServer(
  * CPU seconds of a PostgreSQL server, found by its port: the postmaster, its live backends, and the
  * backends that ended (their time is added to the postmaster's children's time when it reaps them).
  */
+/** How long ago each watched package was last read by its watcher (package_checks), in seconds. */
+async function watcherReadAges(url: string) {
+  const db = new PgClient({ connectionString: url });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ age: string }>(
+      'select extract(epoch from now() - checked_at) as age from package_checks',
+    );
+    const ages = rows.map((r) => Number(r.age));
+    return {
+      packages: ages.length,
+      p50: quantile(ages, 0.5),
+      p95: quantile(ages, 0.95),
+      max: Math.max(0, ...ages),
+      stale: ages.filter((a) => a > INTERVAL + 5).length,
+    };
+  } finally {
+    await db.end();
+  }
+}
+
 function postgresCpu(port: string): number {
   const stat = (pid: string) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
@@ -864,6 +886,9 @@ async function main(): Promise<void> {
     const listings = proxy.count(/\/tags\/list/) - listingsBefore;
     const manifests = proxy.count(/\/manifests\//) - manifestsBefore;
     const evictions1 = await evictionsByReason(processes);
+    // With watchers a trigger polls only when woken: how recent its packages' reads are is what its watcher did,
+    // read from the ledger (package_checks) as the window ends.
+    const watcherReads = postgres && WATCHERS > 0 ? await watcherReadAges(postgres.url) : null;
 
     // Poll lag: gaps between consecutive evaluations beyond the interval, and triggers not polled at all.
     const lags: number[] = [];
@@ -1071,11 +1096,28 @@ async function main(): Promise<void> {
           `external ${mb(gauge('feed_triggers_nodejs_external_memory_bytes'))}, RSS ${mb(gauge('feed_triggers_process_resident_memory_bytes'))}, ` +
           `SDK sticky cache ${gauge('temporal_sticky_cache_size')} workflows`,
       );
+      // Whether the RSS is flat: its median in each tenth of the window (samples every 5 s).
+      const tenths = Array.from({ length: 10 }, (_, t) =>
+        eachRss[k].slice(
+          Math.floor((t * eachRss[k].length) / 10),
+          Math.floor(((t + 1) * eachRss[k].length) / 10),
+        ),
+      ).filter((xs) => xs.length > 0);
+      if (p.name !== 'api' && tenths.length === 10)
+        say(
+          `${p.name}: RSS median in each tenth of the window: ${tenths.map((xs) => mb(quantile(xs, 0.5))).join(', ')}`,
+        );
     }
     say(
       `window: ${seconds.toFixed(1)} s (${(seconds / INTERVAL).toFixed(2)} intervals); ${listings} tag listings of ` +
         `${P} packages through the registry proxy`,
     );
+    if (watcherReads)
+      say(
+        `watchers' reads at the window's end: ${watcherReads.packages} packages, the last read of each p50 ` +
+          `${watcherReads.p50.toFixed(1)} s / p95 ${watcherReads.p95.toFixed(1)} s / max ${watcherReads.max.toFixed(1)} s ` +
+          `ago; ${watcherReads.stale} older than the interval + 5 s`,
+      );
     say(
       `load average (1 min) over the window: median ${quantile(loadAverage, 0.5).toFixed(1)}, max ` +
         `${Math.max(...loadAverage).toFixed(1)} on ${os.cpus().length} cores` +

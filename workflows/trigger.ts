@@ -83,6 +83,15 @@ const { pollChannel: pollChannelHere } = proxyLocalActivities<ChannelActivities>
   retry: { maximumAttempts: 1 },
 });
 /**
+ * A package's poll the same way (LATEST_PATCH): the polls of a trigger watching several packages, and of the
+ * packages a release takes along once a watched one moved, run inside the workflow task, not as an activity
+ * task and a workflow task each.
+ */
+const { pollPackage: pollPackageHere } = proxyLocalActivities<PollActivities>({
+  startToCloseTimeout: '20 seconds',
+  retry: { maximumAttempts: 1 },
+});
+/**
  * Subscribing to package watchers: a local activity (one marker in history, in the workflow task of the
  * evaluation before it), asked only when the subscription changes and at scheduled polls, which make sure the
  * watchers still run.
@@ -109,13 +118,15 @@ const { loadChannel, createRelease } = proxyActivities<LedgerActivities>({
 
 /** A long-lived trigger: load the channel, poll the watched packages, ask the project for a release, sleep. */
 export async function trigger(input: TriggerInput): Promise<void> {
+  // A run started by this code takes every versioned path below on one marker (LATEST_PATCH): asking each
+  // patch would write a marker and a search-attribute upsert apiece (four per new trigger). A run started
+  // under the previous umbrella (CURRENT_PATCH) takes its paths and asks the later patches as they matter.
+  const latest = patched(LATEST_PATCH);
+  const current = latest || patched(CURRENT_PATCH);
   const machine = new TriggerMachine(input.state ?? initialTriggerState(input.spec), {
-    metadataOrder: () => (patched(METADATA_ORDER_PATCH) ? 'numeric' : 'text'),
+    metadataOrder: () => (latest || patched(METADATA_ORDER_PATCH) ? 'numeric' : 'text'),
   });
   if (!input.state && input.view) machine.applyLoad({ unchanged: false, view: input.view });
-  // A run started by this code takes every versioned path below on one marker: asking each patch would
-  // write a marker and a search-attribute upsert apiece (three per run, and per new trigger).
-  const current = patched(CURRENT_PATCH);
   let pollPending = input.pollPending ?? input.state === undefined;
   // The first poll may share a recent listing with other triggers; pollNow and resume ask for a fresh one.
   let fresh = false;
@@ -145,7 +156,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
     const now = shownState(machine.state);
     if (now === shown) return;
     shown = now;
-    if (!(announcing ??= patched(ANNOUNCE_PATCH))) return;
+    if (!(announcing ??= latest || patched(ANNOUNCE_PATCH))) return;
     try {
       await announceTriggerHere({ project: machine.state.spec.project, trigger: machine.state.spec.name });
     } catch (err) {
@@ -211,7 +222,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
   let wantedSoon: boolean | undefined;
   // Whether feed failures show at once and are polled for again soon; asked once, when it first matters.
   let failuresVisible: boolean | undefined;
-  const visibleFailures = () => (failuresVisible ??= patched(FAILURES_VISIBLE_PATCH));
+  const visibleFailures = () => (failuresVisible ??= latest || patched(FAILURES_VISIBLE_PATCH));
   // Whether the evaluation about to run is the trigger's own scheduled poll (not asked for, not early).
   let onSchedule = false;
   const waitForSlot = async () => {
@@ -223,7 +234,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
     const failing = machine.failingPollDelayMs(now);
     let early: number | null = null;
     let earlyFresh = false;
-    if (wanted !== null && now + wanted < at && (wantedSoon ??= patched(WANTED_TAGS_PATCH))) {
+    if (wanted !== null && now + wanted < at && (wantedSoon ??= latest || patched(WANTED_TAGS_PATCH))) {
       early = now + wanted;
       earlyFresh = true; // a shared listing may predate the push
     }
@@ -231,7 +242,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
     if (failing !== null && now + failing < (early ?? at) && visibleFailures()) {
       early = now + failing;
       earlyFresh = false;
-      failingDue = patched(FAILING_POLL_DUE_PATCH);
+      failingDue = latest || patched(FAILING_POLL_DUE_PATCH);
     }
     nextPollAt = new Date(early ?? at).toISOString();
     publishDetails();
@@ -243,7 +254,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
     dueAtMs = asked || (early !== null && !failingDue) ? null : (early ?? at);
   };
   if (!pollPending && machine.state.lastPoll) await waitForSlot();
-  else if (!input.state && input.firstPoll === 'slot' && patched(FIRST_POLL_AT_SLOT_PATCH)) {
+  else if (!input.state && input.firstPoll === 'slot' && (latest || patched(FIRST_POLL_AT_SLOT_PATCH))) {
     // Created in bulk: the first poll waits for the trigger's slot like every later one, so thousands of new
     // triggers poll (and subscribe) spread over their interval, those on one package together, one listing.
     pollPending = false;
@@ -270,7 +281,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
     if (same && !(wanted && scheduled)) return;
     const text = JSON.stringify(wanted);
     if (!same && declined === text) return;
-    if (!(watchersPatch ??= patched(WATCHERS_PATCH))) return;
+    if (!(watchersPatch ??= latest || patched(WATCHERS_PATCH))) return;
     try {
       // The fingerprints (in the input, and `caughtUp` in the answer) come from recorded poll results and
       // the recorded answer: histories from before them replay as they ran (no patch needed).
@@ -322,6 +333,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
         maxAgeMs,
         dueAtMs,
         current,
+        localPolls: latest,
         visibleFailures,
         onStatus: publishStatus,
         onShown: announceShown,
@@ -413,6 +425,13 @@ const WAKE_SHARE_MS = 2_000;
  * new paths. Each patch's history and retirement rule: docs/versioning.md.
  */
 const CURRENT_PATCH = 'trigger-paths-2026-11';
+/**
+ * The umbrella after it: a run started since takes CURRENT_PATCH's paths and those of every patch above
+ * (announcements, failures visible at once, the failing poll's due time, notified tags, watchers, the
+ * first poll at its slot, the build-metadata order) without asking them, and polls packages here first
+ * (pollPackageHere). Runs started under CURRENT_PATCH ask those patches as before.
+ */
+const LATEST_PATCH = 'trigger-paths-2026-12';
 
 /** Versions an idle iteration as one activity (pollChannel) instead of loadChannel and pollPackage. */
 const ONE_ACTIVITY_PATCH = 'poll-channel-in-one-activity';
@@ -454,6 +473,7 @@ async function evaluate(
     maxAgeMs,
     dueAtMs,
     current,
+    localPolls,
     visibleFailures,
     onStatus,
     onShown,
@@ -462,6 +482,8 @@ async function evaluate(
     maxAgeMs: number | null;
     dueAtMs: number | null;
     current: boolean;
+    /** Whether the package polls run here first (local activities), as the idle poll does (LATEST_PATCH). */
+    localPolls: boolean;
     /** Whether this run takes FAILURES_VISIBLE_PATCH's path (asked when it first matters). */
     visibleFailures: () => boolean;
     /** Publishes the trigger's status (a failure recorded before the evaluation ends). */
@@ -543,8 +565,15 @@ async function evaluate(
       Promise.all(
         refs.map(async (ref): Promise<PackagePoll> => {
           try {
-            const poll = visibleFailures() ? pollPackageCapped : pollPackage;
-            return { name: ref.name, ok: await poll(machine.pollRequest(ref, maxAgeMs, dueAtMs)) };
+            const durable = visibleFailures() ? pollPackageCapped : pollPackage;
+            const request = machine.pollRequest(ref, maxAgeMs, dueAtMs);
+            const ok = await (localPolls
+              ? localFirst(
+                  () => pollPackageHere(request),
+                  () => durable(request),
+                )
+              : durable(request));
+            return { name: ref.name, ok };
           } catch (err) {
             if (isCancellation(err))
               return {

@@ -46,7 +46,11 @@ recorded before the ledger moved to the database, which must keep running after 
  * watcher.json (a trigger woken by its package's watcher, the package-watchers-2026-12 patch) with
  * `RECORD_WATCHED_HISTORY=1`; trigger-watched-caught-up.json (the same trigger subscribing caught up with its
  * watcher: no poll of its own after it) with `RECORD_CAUGHT_UP_HISTORY=1`; trigger-first-poll-at-slot.json (a trigger created in bulk, polling first at its
- * slot: the first-poll-at-slot-2026-12 patch) with `RECORD_FIRST_POLL_HISTORY=1`. Which patch each
+ * slot: the first-poll-at-slot-2026-12 patch) with `RECORD_FIRST_POLL_HISTORY=1`; trigger-latest.json (a
+ * trigger under the trigger-paths-2026-12 umbrella, polling packages in its workflow task) with
+ * `RECORD_LATEST_HISTORY=1`. The trigger fixtures recorded under trigger-paths-2026-11 are kept as they were
+ * recorded: their recorders (which assert their patch's marker) now fail, since this code records every new
+ * trigger under trigger-paths-2026-12. Which patch each
  * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -523,6 +527,62 @@ async function recordWatchedCaughtUp(): Promise<void> {
 }
 
 /**
+ * trigger-latest.json: a trigger started by this code (the trigger-paths-2026-12 umbrella, its only patch
+ * marker), on a worker with package watchers, watching one of two packages: woken for a push, it polls the
+ * other package in the workflow task (a local activity, not an activity task) and releases both.
+ */
+async function recordLatest(): Promise<void> {
+  const registry = await TestRegistry.start();
+  const env = await startTestWorker({
+    feeds: new Map([['local', ociFeed('local', registry.url)]]),
+    pollCacheMs: 60_000,
+    watcherShards: 1,
+  });
+  try {
+    await pushImage(registry.url, 'replay/latest-web', '1.0.0');
+    await pushImage(registry.url, 'replay/latest-worker', '2.0.0');
+    await putProject(env, {
+      name: 'replay-latest',
+      packages: [
+        { name: 'web', feed: 'local', package: 'replay/latest-web' },
+        { name: 'worker', feed: 'local', package: 'replay/latest-worker' },
+      ],
+    });
+    const state = await startTrigger(env, {
+      project: 'replay-latest',
+      name: 'web',
+      watch: ['web'],
+      intervalSeconds: 10,
+    });
+    await waitForReleases(env, 'replay-latest', 1);
+    await eventually(async () => ((await state()).watching?.caughtUp ? true : undefined), 'caught up');
+    await pushImage(registry.url, 'replay/latest-web', '1.1.0');
+    const [newest] = await waitForReleases(env, 'replay-latest', 2, 60_000);
+    expect(newest.packages.map((p) => p.tag)).toEqual(['1.1.0', '2.0.0']);
+    const trigger = env.client.workflow.getHandle('trigger/replay-latest/web');
+    await settledHistory(trigger);
+    const history = exportHistory(trigger.workflowId);
+    expect(patchMarkers(history)).toEqual(['trigger-paths-2026-12']);
+    const events = (JSON.parse(history.toString()) as { events: Record<string, unknown>[] }).events;
+    // Every poll ran in a workflow task: the only activity is the release's.
+    const activities = events
+      .map(
+        (e) =>
+          (e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined)
+            ?.activityType?.name,
+      )
+      .filter(Boolean);
+    expect(new Set(activities)).toEqual(new Set(['createRelease']));
+    writeFileSync(path.join(FIXTURES, 'trigger-latest.json'), history);
+    await trigger.terminate('recorded');
+    await env.client.workflow.getHandle(watcherWorkflowId(env.taskQueue, 0)).terminate('recorded');
+  } finally {
+    await env.stop();
+    await registry.stop();
+  }
+}
+
+/**
  * trigger-first-poll-at-slot.json: a trigger started as the bulk endpoint starts a large manifest's
  * (`firstPoll: 'slot'`): it waits for its slot, releases there, and goes on with idle polls.
  */
@@ -752,6 +812,7 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_FROZEN_HISTORY === '1') await recordFrozen();
   if (process.env.RECORD_WATCHED_HISTORY === '1') await recordWatched();
   if (process.env.RECORD_CAUGHT_UP_HISTORY === '1') await recordWatchedCaughtUp();
+  if (process.env.RECORD_LATEST_HISTORY === '1') await recordLatest();
   if (process.env.RECORD_SCHEDULED_HISTORY === '1') await recordScheduled();
   if (process.env.RECORD_RETENTION_HISTORY === '1') await recordRetention();
   if (process.env.RECORD_TENANT_HISTORY === '1') await recordTenants();
@@ -777,6 +838,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-failing-poll-due.json',
     'trigger-feed-outage.json',
     'trigger-first-poll-at-slot.json',
+    'trigger-latest.json',
     'trigger-remote-poll.json',
     'trigger-wanted-tag.json',
     'trigger-watched-caught-up.json',
@@ -810,6 +872,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-failing-poll-due.json',
     'replayed trigger-feed-outage.json',
     'replayed trigger-first-poll-at-slot.json',
+    'replayed trigger-latest.json',
     'replayed trigger-remote-poll.json',
     'replayed trigger-wanted-tag.json',
     'replayed trigger-watched-caught-up.json',
