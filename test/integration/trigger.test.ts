@@ -228,11 +228,18 @@ describe('a trigger on a real registry', () => {
       return [(JSON.parse(text) as { activity_type: string }).activity_type];
     });
     expect(localActivities).toEqual(['pollChannel', 'announceTrigger', 'pollChannel', 'announceTrigger']);
-    // Two version markers (each with a search-attribute upsert) for the run, not one per patch it meets: the
-    // umbrella of the poll paths, and the announcements, asked at the run's first change.
-    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(
-      2,
-    );
+    // One version marker (with its search-attribute upsert) for the run, not one per patch it meets: the
+    // umbrella of every trigger patch (trigger-paths-2026-12; the announcements used to add a second).
+    const patches = events.flatMap((e) => {
+      const data: unknown = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+      if (e.markerRecordedEventAttributes?.markerName !== 'core_patch' || data === undefined) return [];
+      const text =
+        typeof data === 'string'
+          ? Buffer.from(data, 'base64').toString('utf8')
+          : Buffer.from(data as Uint8Array).toString('utf8');
+      return [(JSON.parse(text) as { id: string }).id];
+    });
+    expect(patches).toEqual(['trigger-paths-2026-12']);
   });
 
   test('shows an unknown repository as an error in its state and keeps running', async () => {
