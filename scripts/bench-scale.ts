@@ -97,10 +97,10 @@ function parseFlags() {
          */
         warmup: { type: 'string' },
         /**
-         * Instead of a fixed warm-up, wait until the creation has settled (no workflow or activity task waits
-         * for a worker, two samples running; at most 30 minutes), say how long that took, and then wait
-         * --warmup seconds more (default 0): the window then shows the steady state however long the creation
-         * takes to drain.
+         * Instead of a fixed warm-up, wait until the creation has settled (no workflow or activity task has
+         * waited for a worker for a whole interval; at most 45 minutes), say when the queue was last busy, and
+         * then wait --warmup seconds more (default 0): the window then shows the steady state however long
+         * the creation takes to drain.
          */
         settle: { type: 'boolean', default: false },
         /**
@@ -707,11 +707,13 @@ async function main(): Promise<void> {
         .join(', ');
     const cpuNow = () => [...processes.map((p) => usage(p.child.pid!).cpu), usage(server.pid!).cpu];
     say(`CPU during the apply: ${creationCpu(cpuNow())}`);
-    // Settled: no task waits for a worker (two samples running), timed from the apply's start.
+    // Settled: no task has waited for a worker for a whole interval (a trigger created in bulk sleeps until
+    // its slot, up to an interval, before its first poll: an empty queue before then is not the end of the
+    // creation). Returns when the queue was last seen with a task, in seconds from the apply's start.
     const settle = async () => {
-      let quiet = 0;
-      while (quiet < 2) {
-        if (Date.now() - c0 > 30 * 60_000) throw new Error('the creation did not settle in 30 minutes');
+      let busyAt = Date.now();
+      while (Date.now() - busyAt < INTERVAL * 1000 + 5000) {
+        if (Date.now() - c0 > 45 * 60_000) throw new Error('the creation did not settle in 45 minutes');
         await sleep(2000);
         const backlogs = await Promise.all(
           [1, 2].map((taskQueueType) =>
@@ -726,9 +728,9 @@ async function main(): Promise<void> {
               .catch(() => 1),
           ),
         );
-        quiet = backlogs.every((b) => b === 0) ? quiet + 1 : 0;
+        if (backlogs.some((b) => b > 0)) busyAt = Date.now();
       }
-      return (Date.now() - c0) / 1000;
+      return (busyAt - c0) / 1000;
     };
     if (values['apply-only']) {
       const settledAfter = await settle();
@@ -737,7 +739,7 @@ async function main(): Promise<void> {
         if (((await call('GET', `/projects/b${p}/releases`)) as { releases: unknown[] }).releases.length > 0)
           released++;
       say(
-        `settled ${settledAfter.toFixed(1)} s after the apply began (task queue empty); ` +
+        `settled ${settledAfter.toFixed(1)} s after the apply began (task queue empty since, for an interval); ` +
           `projects with a release: ${released} of ${PROJECTS}; CPU from the apply's start: ${creationCpu(cpuNow())}; ` +
           `worker RSS ${processes
             .filter((p) => p.name !== 'api')
@@ -756,7 +758,7 @@ async function main(): Promise<void> {
     // Let the first polls of the bulk create pass, then measure a steady window.
     if (values.settle)
       say(
-        `settled ${(await settle()).toFixed(1)} s after the apply began (task queue empty); ` +
+        `settled ${(await settle()).toFixed(1)} s after the apply began (task queue empty since, for an interval); ` +
           `CPU from the apply's start: ${creationCpu(cpuNow())}`,
       );
     const warmup =
