@@ -6,7 +6,7 @@ import { findTemporalCli } from '../../src/temporal/cli';
 import { startServer, TestServer } from '../support/http-server';
 import { devProdProject, putProject, startTrigger, waitForReleases } from '../support/projects';
 import { pushImage, TestRegistry } from '../support/registry';
-import { eventually, settledHistory, startTestWorker } from '../support/temporal';
+import { eventually, settledHistory, startTestWorker, TestWorkerEnv } from '../support/temporal';
 import { ociFeed } from '../support/feeds';
 import { watcherWorkflowId } from '../../workflows/contracts/ids';
 import { watchedPackageKey } from '../../src/domain/trigger';
@@ -450,13 +450,12 @@ async function recordFrozen(): Promise<void> {
 }
 
 /**
- * A trigger on a worker that runs package watchers: it subscribes (the package-watchers-2026-12 patch), then
- * sleeps on its safety interval and is woken by the watcher for a push, which it releases. Records the
- * watcher's history (watcher.json). trigger-watched.json is this trigger as it ran before polls reported
- * their listing's fingerprint (it polled once more on its own interval after subscribing): kept as recorded,
- * since this code records the caught-up shape (trigger-watched-caught-up.json, below).
+ * Runs `record` on a worker with package watchers (one shard) over a registry of its own (feed `local`), then
+ * ends the shard's watcher if it still runs, and stops both.
  */
-async function recordWatched(): Promise<void> {
+async function withWatchers(
+  record: (registry: TestRegistry, env: TestWorkerEnv) => Promise<void>,
+): Promise<void> {
   const registry = await TestRegistry.start();
   const env = await startTestWorker({
     feeds: new Map([['local', ociFeed('local', registry.url)]]),
@@ -464,6 +463,27 @@ async function recordWatched(): Promise<void> {
     watcherShards: 1,
   });
   try {
+    await record(registry, env);
+    await env.client.workflow
+      .getHandle(watcherWorkflowId(env.taskQueue, 0))
+      .terminate('recorded')
+      .catch(() => undefined); // recorded and ended already
+  } finally {
+    await env.stop();
+    await registry.stop();
+  }
+}
+
+/**
+ * A trigger on a worker that runs package watchers: it subscribes (package watchers, now under the
+ * trigger-paths-2026-12 umbrella), then
+ * sleeps on its safety interval and is woken by the watcher for a push, which it releases. Records the
+ * watcher's history (watcher.json). trigger-watched.json is this trigger as it ran before polls reported
+ * their listing's fingerprint (it polled once more on its own interval after subscribing): kept as recorded,
+ * since this code records the caught-up shape (trigger-watched-caught-up.json, below).
+ */
+async function recordWatched(): Promise<void> {
+  await withWatchers(async (registry, env) => {
     await pushImage(registry.url, 'replay/watched', '1.0.0');
     await putProject(env, {
       name: 'replay-watched',
@@ -480,16 +500,13 @@ async function recordWatched(): Promise<void> {
     await waitForReleases(env, 'replay-watched', 2, 60_000);
     const trigger = env.client.workflow.getHandle('trigger/replay-watched/app');
     await settledHistory(trigger);
-    expect(patchMarkers(exportHistory(trigger.workflowId))).toContain('package-watchers-2026-12');
+    expect(patchMarkers(exportHistory(trigger.workflowId))).toEqual(['trigger-paths-2026-12']);
     const watcher = env.client.workflow.getHandle(watcherWorkflowId(env.taskQueue, 0));
     await settledHistory(watcher);
     writeFileSync(path.join(FIXTURES, 'watcher.json'), exportHistory(watcher.workflowId));
     await trigger.terminate('recorded');
     await watcher.terminate('recorded');
-  } finally {
-    await env.stop();
-    await registry.stop();
-  }
+  });
 }
 
 /**
@@ -498,13 +515,7 @@ async function recordWatched(): Promise<void> {
  * on its safety interval at once, with no poll of its own after subscribing; woken by the watcher for a push.
  */
 async function recordWatchedCaughtUp(): Promise<void> {
-  const registry = await TestRegistry.start();
-  const env = await startTestWorker({
-    feeds: new Map([['local', ociFeed('local', registry.url)]]),
-    pollCacheMs: 60_000,
-    watcherShards: 1,
-  });
-  try {
+  await withWatchers(async (registry, env) => {
     await pushImage(registry.url, 'replay/caught-up', '1.0.0');
     await putProject(env, {
       name: 'replay-caught-up',
@@ -519,11 +530,7 @@ async function recordWatchedCaughtUp(): Promise<void> {
     await settledHistory(trigger);
     writeFileSync(path.join(FIXTURES, 'trigger-watched-caught-up.json'), exportHistory(trigger.workflowId));
     await trigger.terminate('recorded');
-    await env.client.workflow.getHandle(watcherWorkflowId(env.taskQueue, 0)).terminate('recorded');
-  } finally {
-    await env.stop();
-    await registry.stop();
-  }
+  });
 }
 
 /**
@@ -532,13 +539,7 @@ async function recordWatchedCaughtUp(): Promise<void> {
  * other package in the workflow task (a local activity, not an activity task) and releases both.
  */
 async function recordLatest(): Promise<void> {
-  const registry = await TestRegistry.start();
-  const env = await startTestWorker({
-    feeds: new Map([['local', ociFeed('local', registry.url)]]),
-    pollCacheMs: 60_000,
-    watcherShards: 1,
-  });
-  try {
+  await withWatchers(async (registry, env) => {
     await pushImage(registry.url, 'replay/latest-web', '1.0.0');
     await pushImage(registry.url, 'replay/latest-worker', '2.0.0');
     await putProject(env, {
@@ -575,11 +576,7 @@ async function recordLatest(): Promise<void> {
     expect(new Set(activities)).toEqual(new Set(['createRelease']));
     writeFileSync(path.join(FIXTURES, 'trigger-latest.json'), history);
     await trigger.terminate('recorded');
-    await env.client.workflow.getHandle(watcherWorkflowId(env.taskQueue, 0)).terminate('recorded');
-  } finally {
-    await env.stop();
-    await registry.stop();
-  }
+  });
 }
 
 /**
