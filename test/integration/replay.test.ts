@@ -1,3 +1,4 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFile, execFileSync } from 'node:child_process';
@@ -467,7 +468,9 @@ async function withWatchers(
     await env.client.workflow
       .getHandle(watcherWorkflowId(env.taskQueue, 0))
       .terminate('recorded')
-      .catch(() => undefined); // recorded and ended already
+      .catch((err: unknown) => {
+        if (!(err instanceof WorkflowNotFoundError)) throw err; // a recorder that ended it already
+      });
   } finally {
     await env.stop();
     await registry.stop();
