@@ -108,6 +108,16 @@ const { announceTrigger: announceTriggerHere } = proxyLocalActivities<AnnounceAc
   startToCloseTimeout: '5 seconds',
   retry: { maximumAttempts: 1 },
 });
+/**
+ * A release's creation the same way (NEWEST_PATCH): the ledger's transaction and the release workflow's start,
+ * run by the worker that holds the trigger inside the workflow task (one marker), the durable activity below
+ * only when that try fails in a way that may pass (the database or Temporal unreachable). A try run twice (a
+ * task that failed after it) finds its release by the request's key and only makes sure its workflow runs.
+ */
+const { createRelease: createReleaseHere } = proxyLocalActivities<LedgerActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 1 },
+});
 const { loadChannel, createRelease } = proxyActivities<LedgerActivities>({
   // An update takes milliseconds, but many triggers racing on one project can see the server abort and the
   // client retry updates; leave room for that, and still move a call lost with its worker elsewhere soon.
@@ -118,10 +128,12 @@ const { loadChannel, createRelease } = proxyActivities<LedgerActivities>({
 
 /** A long-lived trigger: load the channel, poll the watched packages, ask the project for a release, sleep. */
 export async function trigger(input: TriggerInput): Promise<void> {
-  // A run started by this code takes every versioned path below on one marker (LATEST_PATCH): asking each
+  // A run started by this code takes every versioned path below on one marker (NEWEST_PATCH): asking each
   // patch would write a marker and a search-attribute upsert apiece (four per new trigger). A run started
-  // under the previous umbrella (CURRENT_PATCH) takes its paths and asks the later patches as they matter.
-  const latest = patched(LATEST_PATCH);
+  // under an earlier umbrella (LATEST_PATCH, CURRENT_PATCH) takes its paths and asks the later patches as
+  // they matter; one under LATEST_PATCH creates its releases as the durable activity, as it did.
+  const newest = patched(NEWEST_PATCH);
+  const latest = newest || patched(LATEST_PATCH);
   const current = latest || patched(CURRENT_PATCH);
   const machine = new TriggerMachine(input.state ?? initialTriggerState(input.spec), {
     metadataOrder: () => (latest || patched(METADATA_ORDER_PATCH) ? 'numeric' : 'text'),
@@ -334,6 +346,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
         dueAtMs,
         current,
         localPolls: latest,
+        localRelease: newest,
         visibleFailures,
         onStatus: publishStatus,
         onShown: announceShown,
@@ -432,6 +445,12 @@ const CURRENT_PATCH = 'trigger-paths-2026-11';
  * (pollPackageHere). Runs started under CURRENT_PATCH ask those patches as before.
  */
 const LATEST_PATCH = 'trigger-paths-2026-12';
+/**
+ * The umbrella after that: a run started since takes LATEST_PATCH's paths and creates its releases in the
+ * workflow task (createReleaseHere, the durable activity only when that try fails): a new trigger's first
+ * release, and every release after a push, used to cost an activity task and a workflow task each.
+ */
+const NEWEST_PATCH = 'trigger-paths-2026-12b';
 
 /** Versions an idle iteration as one activity (pollChannel) instead of loadChannel and pollPackage. */
 const ONE_ACTIVITY_PATCH = 'poll-channel-in-one-activity';
@@ -474,6 +493,7 @@ async function evaluate(
     dueAtMs,
     current,
     localPolls,
+    localRelease,
     visibleFailures,
     onStatus,
     onShown,
@@ -484,6 +504,8 @@ async function evaluate(
     current: boolean;
     /** Whether the package polls run here first (local activities), as the idle poll does (LATEST_PATCH). */
     localPolls: boolean;
+    /** Whether the release is created here first (a local activity), as the polls are (NEWEST_PATCH). */
+    localRelease: boolean;
     /** Whether this run takes FAILURES_VISIBLE_PATCH's path (asked when it first matters). */
     visibleFailures: () => boolean;
     /** Publishes the trigger's status (a failure recorded before the evaluation ends). */
@@ -592,7 +614,14 @@ async function evaluate(
   const request = machine.conclude(now());
   if (!request) return;
   try {
-    machine.recordReleaseResult(await createRelease({ project: machine.state.spec.project, request }), now());
+    const input = { project: machine.state.spec.project, request };
+    const result = await (localRelease
+      ? localFirst(
+          () => createReleaseHere(input),
+          () => createRelease(input),
+        )
+      : createRelease(input));
+    machine.recordReleaseResult(result, now());
   } catch (err) {
     const failure = activityFailure(err);
     machine.recordError(failure.code, failure.message, now());

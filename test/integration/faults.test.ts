@@ -1,10 +1,11 @@
+import { sql } from 'kysely';
 import { FeedError } from '../../src/feeds/errors';
 import { TriggerState } from '../../src/domain/trigger';
 import { FaultProxy } from '../support/fault-proxy';
 import { startApi } from '../support/api';
 import { feedClients, ociFeed } from '../support/feeds';
 import { pushImage, TestRegistry } from '../support/registry';
-import { putProject, startTrigger, waitForReleases } from '../support/projects';
+import { putProject, releasesOf, startTrigger, waitForReleases } from '../support/projects';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 let registry: TestRegistry;
@@ -244,6 +245,58 @@ describe('a trigger through the fault proxy', () => {
     }, 'the evaluation recorded');
     expect(s.lastError).toBeNull();
     expect(s.history.map((h) => h.outcome)).toEqual(['released']);
+  });
+
+  test('a release the worker fails to create in its workflow task is created by the durable activity, once', async () => {
+    const project = 'faults-release-here';
+    // A real refusal by the ledger's database: its first insert of a release of this project raises (a
+    // sequence counts the tries, since a raise rolls back everything else the transaction did).
+    await sql`CREATE SEQUENCE test_release_tries`.execute(env.database.db);
+    await sql`
+      CREATE FUNCTION test_refuse_first_release() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF (SELECT name FROM projects WHERE id = NEW.project_id) = ${sql.lit(project)}
+          AND nextval('test_release_tries') = 1 THEN
+          RAISE EXCEPTION 'injected: the database refused the release';
+        END IF;
+        RETURN NEW;
+      END $$`.execute(env.database.db);
+    await sql`CREATE TRIGGER test_refuse_first_release BEFORE INSERT ON releases
+      FOR EACH ROW EXECUTE FUNCTION test_refuse_first_release()`.execute(env.database.db);
+    try {
+      const state = await startWatching(project, 'team/web');
+      const [release] = await waitForReleases(env, project, 1, 30_000);
+      expect(release.packages[0].tag).toBe('1.1.0');
+      const s = await eventually(async () => {
+        const st = await state();
+        return st.history.length > 0 ? st : undefined;
+      }, 'the evaluation recorded');
+      expect([s.lastError, s.history.map((h) => h.outcome)]).toEqual([null, ['released']]);
+      const tries = await sql<{ n: string }>`SELECT last_value AS n FROM test_release_tries`.execute(
+        env.database.db,
+      );
+      expect(Number(tries.rows[0].n)).toBe(2);
+      // The try in the workflow task is a failed local activity; the durable activity after it made the release.
+      const events = (await env.client.workflow.getHandle(`trigger/${project}/web`).fetchHistory()).events!;
+      const kinds = events.flatMap((e) => {
+        const marker = e.markerRecordedEventAttributes;
+        if (marker?.markerName === 'core_local_activity') {
+          const data = marker.details?.data?.payloads?.[0]?.data;
+          const type = (
+            JSON.parse(Buffer.from(data as Uint8Array).toString('utf8')) as { activity_type: string }
+          ).activity_type;
+          return [`${type} here${marker.failure ? ' failed' : ''}`];
+        }
+        const scheduled = e.activityTaskScheduledEventAttributes?.activityType?.name;
+        return scheduled ? [scheduled] : [];
+      });
+      expect(kinds.slice(0, 3)).toEqual(['pollChannel here', 'createRelease here failed', 'createRelease']);
+      expect(await releasesOf(env, project)).toHaveLength(1);
+    } finally {
+      await sql`DROP TRIGGER test_refuse_first_release ON releases`.execute(env.database.db);
+      await sql`DROP FUNCTION test_refuse_first_release()`.execute(env.database.db);
+      await sql`DROP SEQUENCE test_release_tries`.execute(env.database.db);
+    }
   });
 
   test('does not retry a 404: one request, then the error is in the state', async () => {

@@ -47,11 +47,12 @@ recorded before the ledger moved to the database, which must keep running after 
  * watcher.json (a trigger woken by its package's watcher, the package-watchers-2026-12 patch) with
  * `RECORD_WATCHED_HISTORY=1`; trigger-watched-caught-up.json (the same trigger subscribing caught up with its
  * watcher: no poll of its own after it) with `RECORD_CAUGHT_UP_HISTORY=1`; trigger-first-poll-at-slot.json (a trigger created in bulk, polling first at its
- * slot: the first-poll-at-slot-2026-12 patch) with `RECORD_FIRST_POLL_HISTORY=1`; trigger-latest.json (a
- * trigger under the trigger-paths-2026-12 umbrella, polling packages in its workflow task) with
- * `RECORD_LATEST_HISTORY=1`. The trigger fixtures recorded under trigger-paths-2026-11 are kept as they were
+ * slot: the first-poll-at-slot-2026-12 patch) with `RECORD_FIRST_POLL_HISTORY=1`; trigger-newest.json (a
+ * trigger under the trigger-paths-2026-12b umbrella, polling packages and creating releases in its workflow
+ * task) with `RECORD_NEWEST_HISTORY=1`. The trigger fixtures recorded under earlier umbrellas
+ * (trigger-paths-2026-11, and trigger-latest.json under trigger-paths-2026-12) are kept as they were
  * recorded: their recorders (which assert their patch's marker) now fail, since this code records every new
- * trigger under trigger-paths-2026-12. Which patch each
+ * trigger under trigger-paths-2026-12b. Which patch each
  * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -503,7 +504,7 @@ async function recordWatched(): Promise<void> {
     await waitForReleases(env, 'replay-watched', 2, 60_000);
     const trigger = env.client.workflow.getHandle('trigger/replay-watched/app');
     await settledHistory(trigger);
-    expect(patchMarkers(exportHistory(trigger.workflowId))).toEqual(['trigger-paths-2026-12']);
+    expect(patchMarkers(exportHistory(trigger.workflowId))).toEqual(['trigger-paths-2026-12b']);
     const watcher = env.client.workflow.getHandle(watcherWorkflowId(env.taskQueue, 0));
     await settledHistory(watcher);
     writeFileSync(path.join(FIXTURES, 'watcher.json'), exportHistory(watcher.workflowId));
@@ -537,47 +538,43 @@ async function recordWatchedCaughtUp(): Promise<void> {
 }
 
 /**
- * trigger-latest.json: a trigger started by this code (the trigger-paths-2026-12 umbrella, its only patch
+ * trigger-newest.json: a trigger started by this code (the trigger-paths-2026-12b umbrella, its only patch
  * marker), on a worker with package watchers, watching one of two packages: woken for a push, it polls the
- * other package in the workflow task (a local activity, not an activity task) and releases both.
+ * other package and creates the release in the workflow task (local activities: no activity task at all).
+ * trigger-latest.json is the same trigger under trigger-paths-2026-12 (its release an activity task), kept as
+ * recorded.
  */
-async function recordLatest(): Promise<void> {
+async function recordNewest(): Promise<void> {
   await withWatchers(async (registry, env) => {
-    await pushImage(registry.url, 'replay/latest-web', '1.0.0');
-    await pushImage(registry.url, 'replay/latest-worker', '2.0.0');
+    await pushImage(registry.url, 'replay/newest-web', '1.0.0');
+    await pushImage(registry.url, 'replay/newest-worker', '2.0.0');
     await putProject(env, {
-      name: 'replay-latest',
+      name: 'replay-newest',
       packages: [
-        { name: 'web', feed: 'local', package: 'replay/latest-web' },
-        { name: 'worker', feed: 'local', package: 'replay/latest-worker' },
+        { name: 'web', feed: 'local', package: 'replay/newest-web' },
+        { name: 'worker', feed: 'local', package: 'replay/newest-worker' },
       ],
     });
     const state = await startTrigger(env, {
-      project: 'replay-latest',
+      project: 'replay-newest',
       name: 'web',
       watch: ['web'],
       intervalSeconds: 10,
     });
-    await waitForReleases(env, 'replay-latest', 1);
+    await waitForReleases(env, 'replay-newest', 1);
     await eventually(async () => ((await state()).watching?.caughtUp ? true : undefined), 'caught up');
-    await pushImage(registry.url, 'replay/latest-web', '1.1.0');
-    const [newest] = await waitForReleases(env, 'replay-latest', 2, 60_000);
+    await pushImage(registry.url, 'replay/newest-web', '1.1.0');
+    const [newest] = await waitForReleases(env, 'replay-newest', 2, 60_000);
     expect(newest.packages.map((p) => p.tag)).toEqual(['1.1.0', '2.0.0']);
-    const trigger = env.client.workflow.getHandle('trigger/replay-latest/web');
+    const trigger = env.client.workflow.getHandle('trigger/replay-newest/web');
     await settledHistory(trigger);
     const history = exportHistory(trigger.workflowId);
-    expect(patchMarkers(history)).toEqual(['trigger-paths-2026-12']);
+    expect(patchMarkers(history)).toEqual(['trigger-paths-2026-12b']);
     const events = (JSON.parse(history.toString()) as { events: Record<string, unknown>[] }).events;
-    // Every poll ran in a workflow task: the only activity is the release's.
-    const activities = events
-      .map(
-        (e) =>
-          (e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined)
-            ?.activityType?.name,
-      )
-      .filter(Boolean);
-    expect(new Set(activities)).toEqual(new Set(['createRelease']));
-    writeFileSync(path.join(FIXTURES, 'trigger-latest.json'), history);
+    // Every poll and both releases ran in a workflow task: no activity task.
+    const activities = events.filter((e) => e.activityTaskScheduledEventAttributes !== undefined);
+    expect(activities).toEqual([]);
+    writeFileSync(path.join(FIXTURES, 'trigger-newest.json'), history);
     await trigger.terminate('recorded');
   });
 }
@@ -812,7 +809,7 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_FROZEN_HISTORY === '1') await recordFrozen();
   if (process.env.RECORD_WATCHED_HISTORY === '1') await recordWatched();
   if (process.env.RECORD_CAUGHT_UP_HISTORY === '1') await recordWatchedCaughtUp();
-  if (process.env.RECORD_LATEST_HISTORY === '1') await recordLatest();
+  if (process.env.RECORD_NEWEST_HISTORY === '1') await recordNewest();
   if (process.env.RECORD_SCHEDULED_HISTORY === '1') await recordScheduled();
   if (process.env.RECORD_RETENTION_HISTORY === '1') await recordRetention();
   if (process.env.RECORD_TENANT_HISTORY === '1') await recordTenants();
@@ -839,6 +836,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-feed-outage.json',
     'trigger-first-poll-at-slot.json',
     'trigger-latest.json',
+    'trigger-newest.json',
     'trigger-remote-poll.json',
     'trigger-wanted-tag.json',
     'trigger-watched-caught-up.json',
@@ -873,6 +871,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-feed-outage.json',
     'replayed trigger-first-poll-at-slot.json',
     'replayed trigger-latest.json',
+    'replayed trigger-newest.json',
     'replayed trigger-remote-poll.json',
     'replayed trigger-wanted-tag.json',
     'replayed trigger-watched-caught-up.json',

@@ -188,7 +188,7 @@ describe('a trigger on a real registry', () => {
     expect((await state(project, name)).lastPoll?.outcome).toBe('no-change');
   });
 
-  test("a new trigger's first evaluation, and the one after its release, poll in one local activity each", async () => {
+  test("a new trigger's first evaluation, and the one after its release, run in their workflow tasks: no activity task", async () => {
     await pushImage(registry.url, 'fresh/api', '2.0.0');
     await putProject('fresh', { packages: [{ name: 'api', feed: registry.host, package: 'fresh/api' }] });
     const created = await api.request('POST', '/projects/fresh/triggers', {
@@ -214,9 +214,9 @@ describe('a trigger on a real registry', () => {
     const activities = events
       .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
       .filter((n): n is string => n !== undefined);
-    expect(activities).toEqual(['createRelease']);
-    // Each evaluation changed what the console shows (the first release, then the poll after it), so each
-    // poll is followed by its announcement.
+    expect(activities).toEqual([]);
+    // The first evaluation polls and creates its release in its workflow task; each evaluation changed what
+    // the console shows (the first release, then the poll after it), so each is followed by its announcement.
     const localActivities = events.flatMap((e) => {
       const marker = e.markerRecordedEventAttributes;
       if (marker?.markerName !== 'core_local_activity') return [];
@@ -227,9 +227,15 @@ describe('a trigger on a real registry', () => {
           : Buffer.from(data as Uint8Array).toString('utf8');
       return [(JSON.parse(text) as { activity_type: string }).activity_type];
     });
-    expect(localActivities).toEqual(['pollChannel', 'announceTrigger', 'pollChannel', 'announceTrigger']);
+    expect(localActivities).toEqual([
+      'pollChannel',
+      'createRelease',
+      'announceTrigger',
+      'pollChannel',
+      'announceTrigger',
+    ]);
     // One version marker (with its search-attribute upsert) for the run, not one per patch it meets: the
-    // umbrella of every trigger patch (trigger-paths-2026-12; the announcements used to add a second).
+    // umbrella of every trigger patch (trigger-paths-2026-12b; the announcements used to add a second).
     const patches = events.flatMap((e) => {
       const data: unknown = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
       if (e.markerRecordedEventAttributes?.markerName !== 'core_patch' || data === undefined) return [];
@@ -239,7 +245,7 @@ describe('a trigger on a real registry', () => {
           : Buffer.from(data as Uint8Array).toString('utf8');
       return [(JSON.parse(text) as { id: string }).id];
     });
-    expect(patches).toEqual(['trigger-paths-2026-12']);
+    expect(patches).toEqual(['trigger-paths-2026-12b']);
   });
 
   test('shows an unknown repository as an error in its state and keeps running', async () => {
