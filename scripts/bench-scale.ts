@@ -50,6 +50,11 @@ function parseFlags() {
         /** kill -9 a worker at the start of the window and start another: the restart's herd, measured. */
         restart: { type: 'boolean', default: false },
         /**
+         * kill -9 the last worker at the start of the window and start none in its place (with --workers 2 or
+         * more): the others must take over its triggers and watchers, and the window's pushes still release once.
+         */
+        kill: { type: 'boolean', default: false },
+        /**
          * Seconds: at the start of the window every process of the service (api and workers) is stopped with
          * SIGTERM and started again this long after, as a deploy or a host's reboot does; the timers that came
          * due meanwhile meet new workers with empty caches. Registry listings and workflow tasks per 5 s over
@@ -222,6 +227,10 @@ if (PRODUCTION && values.ledger !== 'postgres') {
 if (EMBEDDED && values.restart) {
   // The embedded ledger runs one `serve` process: killing it would stop the API too.
   process.stderr.write('--restart needs --ledger postgres (a worker process of its own)\n');
+  process.exit(2);
+}
+if (values.kill && (EMBEDDED || Number(values.workers) < 2)) {
+  process.stderr.write('--kill needs --ledger postgres and --workers 2 or more (the others take over)\n');
   process.exit(2);
 }
 /** A directory flag: made now (before anything starts), or the bench ends with one line and status 2. */
@@ -659,9 +668,31 @@ async function main(): Promise<void> {
       }
     }
     writeFileSync(manifest, `${lines.join('\n')}\n`);
+    // With --apply-only, the profiles cover the creation: from the apply to the settled queue.
+    const creationProfiled =
+      PROFILES && values['apply-only'] ? processes.filter((p) => p.name !== 'api') : [];
+    for (const p of creationProfiled) {
+      rmSync(profilePath(processes.indexOf(p)), { force: true });
+      p.child.send('cpu-profile:start');
+    }
     const c0 = Date.now();
     // What the creation costs each process (CPU seconds), the apply and what follows it.
     const creationCpu0 = [...processes.map((p) => usage(p.child.pid!).cpu), usage(server.pid!).cpu];
+    const creationThreads0 = processes.map((p) => threadCpu(p.child.pid!));
+    // Where each worker's CPU went during the creation, by thread (main thread, workflow thread, SDK core).
+    const creationThreads = () =>
+      processes
+        .map((p, k) => ({ p, k }))
+        .filter(({ p }) => p.name !== 'api')
+        .map(({ p, k }) => {
+          const busiest = [...threadCpu(p.child.pid!)]
+            .map(([name, cpu]) => [name, cpu - (creationThreads0[k].get(name) ?? 0)] as const)
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 5)
+            .map(([name, cpu]) => `${name} ${cpu.toFixed(0)} s`);
+          return `${p.name} ${busiest.join(', ')}`;
+        })
+        .join('; ');
     const apply = spawn(
       process.execPath,
       [
@@ -734,18 +765,24 @@ async function main(): Promise<void> {
     };
     if (values['apply-only']) {
       const settledAfter = await settle();
+      for (const p of creationProfiled) p.child.send('cpu-profile:stop');
       let released = 0;
       for (let p = 0; p < PROJECTS; p++)
         if (((await call('GET', `/projects/b${p}/releases`)) as { releases: unknown[] }).releases.length > 0)
           released++;
       say(
         `settled ${settledAfter.toFixed(1)} s after the apply began (task queue empty since, for an interval); ` +
-          `projects with a release: ${released} of ${PROJECTS}; CPU from the apply's start: ${creationCpu(cpuNow())}; ` +
+          `projects with a release: ${released} of ${PROJECTS}; CPU from the apply's start: ${creationCpu(cpuNow())} ` +
+          `(by thread: ${creationThreads()}); ` +
           `worker RSS ${processes
             .filter((p) => p.name !== 'api')
             .map((p) => `${(usage(p.child.pid!).rss / 1024 / 1024).toFixed(0)} MB`)
             .join(' + ')}`,
       );
+      for (const p of creationProfiled) {
+        const file = profilePath(processes.indexOf(p));
+        say(`${p.name} main thread over the creation: ${await summariseProfile(file)}; profile in ${file}`);
+      }
       return;
     }
 
@@ -759,7 +796,7 @@ async function main(): Promise<void> {
     if (values.settle)
       say(
         `settled ${(await settle()).toFixed(1)} s after the apply began (task queue empty since, for an interval); ` +
-          `CPU from the apply's start: ${creationCpu(cpuNow())}`,
+          `CPU from the apply's start: ${creationCpu(cpuNow())}; by thread: ${creationThreads()}`,
       );
     const warmup =
       values.warmup !== undefined ? count('warmup', 0, 3600) : values.settle ? 0 : Math.min(INTERVAL, 60);
@@ -776,6 +813,12 @@ async function main(): Promise<void> {
       say(
         `restart: worker killed (SIGKILL); the new one was healthy ${((Date.now() - killedAt) / 1000).toFixed(1)} s later`,
       );
+    }
+    if (values.kill) {
+      const k = processes.length - 1;
+      const [gone] = processes.splice(k, 1);
+      gone.child.kill('SIGKILL');
+      say(`kill: ${gone.name} killed (SIGKILL) at the window's start; no worker started in its place`);
     }
     // Everything down for OUTAGE seconds, then up again: the timers due meanwhile fire together.
     let restartedAt: number | null = null;
