@@ -293,6 +293,14 @@ function threadCpu(pid: number): Map<string, number> {
   return byName;
 }
 
+/** The busiest threads between two threadCpu readings, busiest first: [name, CPU seconds spent]. */
+function busiestThreads(before: Map<string, number>, after: Map<string, number>, n: number) {
+  return [...after]
+    .map(([name, cpu]) => [name, cpu - (before.get(name) ?? 0)] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n);
+}
+
 /** The workers' evictions so far by reason (feed_triggers_workflow_evictions_total), summed over workers. */
 async function evictionsByReason(
   processes: ReadonlyArray<{ name: string; port: number }>,
@@ -685,11 +693,9 @@ async function main(): Promise<void> {
         .map((p, k) => ({ p, k }))
         .filter(({ p }) => p.name !== 'api')
         .map(({ p, k }) => {
-          const busiest = [...threadCpu(p.child.pid!)]
-            .map(([name, cpu]) => [name, cpu - (creationThreads0[k].get(name) ?? 0)] as const)
-            .sort((a, b) => b[1] - a[1])
-            .slice(0, 5)
-            .map(([name, cpu]) => `${name} ${cpu.toFixed(0)} s`);
+          const busiest = busiestThreads(creationThreads0[k], threadCpu(p.child.pid!), 5).map(
+            ([name, cpu]) => `${name} ${cpu.toFixed(0)} s`,
+          );
           return `${p.name} ${busiest.join(', ')}`;
         })
         .join('; ');
@@ -1185,11 +1191,9 @@ async function main(): Promise<void> {
     if (sampleRun) say(`its run: ${sampleRun}`);
     for (const [k, p] of processes.entries()) {
       if (p.name === 'api') continue;
-      const busiest = [...threads1[k]]
-        .map(([name, cpu]) => ({ name, cpu: cpu - (threads0[k].get(name) ?? 0) }))
-        .sort((a, b) => b.cpu - a.cpu)
-        .slice(0, 6)
-        .map((t) => `${t.name} ${((t.cpu / seconds) * 100).toFixed(0)} %`);
+      const busiest = busiestThreads(threads0[k], threads1[k], 6).map(
+        ([name, cpu]) => `${name} ${((cpu / seconds) * 100).toFixed(0)} %`,
+      );
       say(`${p.name} CPU by thread: ${busiest.join(', ')}`);
     }
     say(

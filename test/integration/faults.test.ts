@@ -4,6 +4,7 @@ import { TriggerState } from '../../src/domain/trigger';
 import { FaultProxy } from '../support/fault-proxy';
 import { startApi } from '../support/api';
 import { feedClients, ociFeed } from '../support/feeds';
+import { localActivities } from '../support/markers';
 import { pushImage, TestRegistry } from '../support/registry';
 import { putProject, releasesOf, startTrigger, waitForReleases } from '../support/projects';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
@@ -279,14 +280,8 @@ describe('a trigger through the fault proxy', () => {
       // The try in the workflow task is a failed local activity; the durable activity after it made the release.
       const events = (await env.client.workflow.getHandle(`trigger/${project}/web`).fetchHistory()).events!;
       const kinds = events.flatMap((e) => {
-        const marker = e.markerRecordedEventAttributes;
-        if (marker?.markerName === 'core_local_activity') {
-          const data = marker.details?.data?.payloads?.[0]?.data;
-          const type = (
-            JSON.parse(Buffer.from(data as Uint8Array).toString('utf8')) as { activity_type: string }
-          ).activity_type;
-          return [`${type} here${marker.failure ? ' failed' : ''}`];
-        }
+        const [local] = localActivities([e]);
+        if (local) return [`${local.type} here${local.failed ? ' failed' : ''}`];
         const scheduled = e.activityTaskScheduledEventAttributes?.activityType?.name;
         return scheduled ? [scheduled] : [];
       });

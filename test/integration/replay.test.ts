@@ -9,6 +9,7 @@ import { devProdProject, putProject, startTrigger, waitForReleases } from '../su
 import { pushImage, TestRegistry } from '../support/registry';
 import { eventually, settledHistory, startTestWorker, TestWorkerEnv } from '../support/temporal';
 import { ociFeed } from '../support/feeds';
+import { patchMarkers as patchMarkersOf } from '../support/markers';
 import { watcherWorkflowId } from '../../workflows/contracts/ids';
 import { watchedPackageKey } from '../../src/domain/trigger';
 import { pollNowSignal } from '../../workflows/contracts/trigger';
@@ -767,17 +768,11 @@ async function recordRetention(): Promise<void> {
   }
 }
 
-/** The IDs of the patch markers a history holds, in order. */
+/** The IDs of the patch markers an exported history holds, in order. */
 function patchMarkers(history: Buffer): string[] {
-  const { events } = JSON.parse(history.toString()) as {
-    events: Array<{
-      markerRecordedEventAttributes?: { details?: Record<string, { payloads?: Array<{ data?: string }> }> };
-    }>;
-  };
-  return events.flatMap((e) => {
-    const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
-    return data ? [(JSON.parse(Buffer.from(data, 'base64').toString()) as { id: string }).id] : [];
-  });
+  return patchMarkersOf(
+    (JSON.parse(history.toString()) as { events: Parameters<typeof patchMarkersOf>[0] }).events,
+  );
 }
 
 /** The Temporal CLI's JSON export, the format `temporal workflow show --output json` gives operators too. */

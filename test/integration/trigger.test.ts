@@ -3,6 +3,7 @@ import { TRIGGER_STATE_ATTRIBUTE } from '../../workflows/contracts/search-attrib
 import { TriggerState } from '../../src/domain/trigger';
 import { startApi, TestApi } from '../support/api';
 import { FaultProxy } from '../support/fault-proxy';
+import { localActivities, patchMarkers } from '../support/markers';
 import { pushImage, TestRegistry } from '../support/registry';
 import {
   eventually,
@@ -217,17 +218,7 @@ describe('a trigger on a real registry', () => {
     expect(activities).toEqual([]);
     // The first evaluation polls and creates its release in its workflow task; each evaluation changed what
     // the console shows (the first release, then the poll after it), so each is followed by its announcement.
-    const localActivities = events.flatMap((e) => {
-      const marker = e.markerRecordedEventAttributes;
-      if (marker?.markerName !== 'core_local_activity') return [];
-      const data: unknown = marker.details?.data?.payloads?.[0]?.data;
-      const text =
-        typeof data === 'string'
-          ? Buffer.from(data, 'base64').toString('utf8')
-          : Buffer.from(data as Uint8Array).toString('utf8');
-      return [(JSON.parse(text) as { activity_type: string }).activity_type];
-    });
-    expect(localActivities).toEqual([
+    expect(localActivities(events).map((a) => a.type)).toEqual([
       'pollChannel',
       'createRelease',
       'announceTrigger',
@@ -236,16 +227,7 @@ describe('a trigger on a real registry', () => {
     ]);
     // One version marker (with its search-attribute upsert) for the run, not one per patch it meets: the
     // umbrella of every trigger patch (trigger-paths-2026-12b; the announcements used to add a second).
-    const patches = events.flatMap((e) => {
-      const data: unknown = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
-      if (e.markerRecordedEventAttributes?.markerName !== 'core_patch' || data === undefined) return [];
-      const text =
-        typeof data === 'string'
-          ? Buffer.from(data, 'base64').toString('utf8')
-          : Buffer.from(data as Uint8Array).toString('utf8');
-      return [(JSON.parse(text) as { id: string }).id];
-    });
-    expect(patches).toEqual(['trigger-paths-2026-12b']);
+    expect(patchMarkers(events)).toEqual(['trigger-paths-2026-12b']);
   });
 
   test('shows an unknown repository as an error in its state and keeps running', async () => {

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { patchMarkers } from '../support/markers';
 
 const ROOT = path.resolve(__dirname, '../..');
 const FIXTURES = path.join(ROOT, 'test/fixtures/histories');
@@ -21,16 +22,9 @@ function fixturesByPatch(): Map<string, string[]> {
     .filter((f) => f.endsWith('.json'))
     .sort()) {
     const { events } = JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8')) as {
-      events: Array<{
-        markerRecordedEventAttributes?: { details?: Record<string, { payloads?: Array<{ data?: string }> }> };
-      }>;
+      events: Parameters<typeof patchMarkers>[0];
     };
-    for (const e of events) {
-      const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
-      if (!data) continue;
-      const { id } = JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string };
-      byPatch.set(id, [...new Set([...(byPatch.get(id) ?? []), file])]);
-    }
+    for (const id of patchMarkers(events)) byPatch.set(id, [...new Set([...(byPatch.get(id) ?? []), file])]);
   }
   return byPatch;
 }
