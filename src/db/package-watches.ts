@@ -189,6 +189,17 @@ export class PackageWatches {
     );
   }
 
+  /** When a watcher last read the package without error (epoch ms), or null (never, or its last read failed). */
+  async lastRead(key: string): Promise<number | null> {
+    const row = await this.db
+      .selectFrom('package_checks')
+      .select('checked_at')
+      .where('package_key', '=', key)
+      .where('error_code', 'is', null)
+      .executeTakeFirst();
+    return row ? new Date(row.checked_at).getTime() : null;
+  }
+
   /** Shards with at least one subscription (a starting worker makes sure each has its watcher). */
   async shards(): Promise<number[]> {
     const rows = await this.db.selectFrom('package_watches').select('shard').distinct().execute();

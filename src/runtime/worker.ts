@@ -24,6 +24,7 @@ import { countEvictions } from './workflow-evictions';
 import { CacheFullEvictions } from './workflow-cache-watch';
 import { removeStaleGitFolders } from '../targets/git/write-back';
 import { metrics } from '../observability/metrics';
+import { watchedPackageKey } from '../domain/trigger';
 
 export interface WorkerOptions {
   readonly connection: NativeConnection;
@@ -113,6 +114,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     new OciClient(http, credentials),
     new HelmRepositoryClient(http, credentials),
   );
+  const watcherShards = options.watches ? (options.config.watcherShards ?? 0) : 0;
+  const { watches } = options;
   const pollDependencies = {
     source,
     feeds: options.config.feeds,
@@ -122,6 +125,10 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     verdicts: options.ledger.verdicts,
     signatureKeys: options.config.signatureKeys,
     trustedRoots: options.config.trustedRoots,
+    // Take-along polls share the package watcher's last read (see PollPackageInput.takeAlongMs).
+    ...(watches && watcherShards > 0
+      ? { lastWatcherRead: (feed: string, pkg: string) => watches.lastRead(watchedPackageKey(feed, pkg)) }
+      : {}),
     ...(options.listings
       ? {
           shared: {
@@ -134,7 +141,6 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   };
   const reader = createListingReader(pollDependencies);
   const polls = createPollActivities(pollDependencies, reader);
-  const watcherShards = options.watches ? (options.config.watcherShards ?? 0) : 0;
   const ledger = createLedgerActivities({
     watchers: watcherShards > 0,
     ledger: options.ledger,

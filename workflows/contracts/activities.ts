@@ -34,6 +34,13 @@ export interface PollPackageInput {
   readonly dueAtMs?: number;
   /** Tags a registry notification named: the result says what the rules made of each. */
   readonly explain?: readonly string[];
+  /**
+   * A package the release takes along (one of the project's that the trigger does not watch): the poll
+   * accepts the package's last read by its package watcher if that is at most this old (ms), and the watcher
+   * read it without error. A take-along version is then at most one of the watcher's intervals stale, and
+   * the watcher wakes the package's own triggers when it moves. Absent: `maxAgeMs` alone decides.
+   */
+  readonly takeAlongMs?: number;
 }
 
 export interface PollPackageResult {
