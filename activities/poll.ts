@@ -114,15 +114,15 @@ function sharedAgeMs(maxAgeMs: number | null, ttlMs: number): number {
  * for a fresh read (0) stays fresh.
  */
 export function takeAlongAgeMs(
-  input: Pick<PollPackageInput, 'maxAgeMs' | 'dueAtMs' | 'takeAlongMs'>,
+  input: Pick<PollPackageInput, 'maxAgeMs' | 'dueAtMs' | 'takeAlong'>,
   watcherReadAtMs: number | null,
   nowMs: number,
   ttlMs: number,
 ): number | null {
   const asked = listingMaxAgeMs(input, nowMs);
-  if (input.takeAlongMs === undefined || asked === 0 || watcherReadAtMs === null) return asked;
+  if (!input.takeAlong || asked === 0 || watcherReadAtMs === null) return asked;
   const age = Math.max(0, nowMs - watcherReadAtMs);
-  if (age > input.takeAlongMs) return asked;
+  if (age > input.takeAlong.maxAgeMs) return asked;
   return Math.max(asked ?? ttlMs, age + SLOT_SHARE_MS);
 }
 
@@ -142,7 +142,11 @@ export interface PollDependencies {
    * When the package's watcher last read it without error (epoch ms), or null (no watcher reads it, its last
    * read failed, or the ledger could not say): take-along polls share that read.
    */
-  readonly lastWatcherRead?: (feed: string, pkg: string) => Promise<number | null>;
+  readonly lastWatcherRead?: (
+    feed: string,
+    pkg: string,
+    release: { readonly project: string; readonly channel: string },
+  ) => Promise<number | null>;
   /**
    * Listings and tag digests shared with the other workers of the ledger (split roles), behind this worker's
    * own caches; `ttlMs` is how old a shared answer may be when a poll accepts any recent one.
@@ -487,8 +491,8 @@ export function createPollActivities(
 
   /** A take-along poll as the age it accepts makes it (`takeAlongAgeMs`); any other poll as asked. */
   async function withTakeAlong(input: PollPackageInput): Promise<PollPackageInput> {
-    if (input.takeAlongMs === undefined || input.maxAgeMs === 0 || !deps.lastWatcherRead) return input;
-    const readAt = await deps.lastWatcherRead(input.feed, input.package).catch(() => null);
+    if (!input.takeAlong || input.maxAgeMs === 0 || !deps.lastWatcherRead) return input;
+    const readAt = await deps.lastWatcherRead(input.feed, input.package, input.takeAlong).catch(() => null);
     const nowMs = Date.now();
     const maxAgeMs = takeAlongAgeMs(input, readAt, nowMs, deps.tagCache.ttlMs);
     return maxAgeMs === listingMaxAgeMs(input, nowMs) ? input : { ...input, maxAgeMs };

@@ -301,6 +301,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
         trigger: machine.id,
         packages: wanted?.packages ?? [],
         intervalSeconds: machine.state.spec.intervalSeconds,
+        channel: machine.state.spec.channel,
         ...(wanted?.fingerprints ? { fingerprints: wanted.fingerprints } : {}),
       });
       if (!wanted || !watching) {
@@ -587,15 +588,19 @@ async function evaluate(
   onWatched(plan.keys);
   // The packages a release takes along share their watchers' last reads, up to about an interval old: a
   // move of theirs wakes their own triggers. A poll asked to be fresh stays fresh for every package.
-  const takeAlongMs = machine.state.spec.intervalSeconds * 1000 + TAKE_ALONG_SLACK_MS;
-  const poll = (refs: readonly PackageRef[], takeAlong = false) =>
+  const takeAlong = {
+    maxAgeMs: machine.state.spec.intervalSeconds * 1000 + TAKE_ALONG_SLACK_MS,
+    project: machine.state.spec.project,
+    channel: machine.state.spec.channel,
+  };
+  const poll = (refs: readonly PackageRef[], along = false) =>
     inFlight.run(() =>
       Promise.all(
         refs.map(async (ref): Promise<PackagePoll> => {
           try {
             const durable = visibleFailures() ? pollPackageCapped : pollPackage;
             const asked = machine.pollRequest(ref, maxAgeMs, dueAtMs);
-            const request = takeAlong && maxAgeMs !== 0 ? { ...asked, takeAlongMs } : asked;
+            const request = along && maxAgeMs !== 0 ? { ...asked, takeAlong } : asked;
             const ok = await (localPolls
               ? localFirst(
                   () => pollPackageHere(request),

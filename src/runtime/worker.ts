@@ -127,7 +127,10 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     trustedRoots: options.config.trustedRoots,
     // Take-along polls share the package watcher's last read (see PollPackageInput.takeAlongMs).
     ...(watches && watcherShards > 0
-      ? { lastWatcherRead: (feed: string, pkg: string) => watches.lastRead(watchedPackageKey(feed, pkg)) }
+      ? {
+          lastWatcherRead: (feed: string, pkg: string, release: { project: string; channel: string }) =>
+            watches.lastRead(watchedPackageKey(feed, pkg), release.project, release.channel),
+        }
       : {}),
     ...(options.listings
       ? {

@@ -11,14 +11,17 @@ import { TriggerState } from '../../src/domain/trigger';
 
 /**
  * A release takes along the project's packages its trigger does not watch. Their polls share the last read
- * of each package's own watcher (up to about an interval old) instead of listing the package again: with a
- * trigger per package, a push to one package is one listing of it, and none of the others. The two packages
+ * of each package's own watcher (up to about an interval old) instead of listing the package again, when a
+ * trigger of the same project and channel watches the package (it releases the package when it moves): with
+ * a trigger per package, a push to one package is one listing of it, and none of the others. The packages
  * sit in watcher shards about half an interval apart (shards 0 and 3 of 4 check at 5.9 s and 0.0 s of every
- * 10 s), so the take-along package's last read is seconds older than the read that woke the trigger.
+ * 10 s), so a take-along package's last read is seconds older than the read that woke the trigger.
  */
 const SHARDS = 4;
 const FRONT = 'along/front';
 const DB = 'along/db';
+/** In the project too, but watched only by another project's trigger: nothing here releases its moves. */
+const WORKER = 'along/worker';
 
 let registry: TestRegistry;
 let proxy: FaultProxy;
@@ -31,14 +34,16 @@ beforeAll(async () => {
   const feeds = new Map([['along', ociFeed('along', proxy.url)]]);
   // The service's default listing TTL (30 s), shorter than the interval the take-along may share.
   env = await startTestWorker({ feeds, pollCacheMs: 30_000, watcherShards: SHARDS });
-  for (const pkg of [FRONT, DB]) await pushImage(registry.url, pkg, '1.0.0');
+  for (const pkg of [FRONT, DB, WORKER]) await pushImage(registry.url, pkg, '1.0.0');
   await putProject(env, {
     name: 'along',
     packages: [
       { name: 'front', feed: 'along', package: FRONT },
       { name: 'db', feed: 'along', package: DB },
+      { name: 'worker', feed: 'along', package: WORKER },
     ],
   });
+  await putProject(env, { name: 'along-x', packages: [{ name: 'worker', feed: 'along', package: WORKER }] });
   for (const name of ['front', 'db'])
     states[name] = await startTrigger(env, {
       project: 'along',
@@ -46,8 +51,14 @@ beforeAll(async () => {
       watch: [name],
       intervalSeconds: WATCHED_INTERVAL_S,
     });
+  states.x = await startTrigger(env, {
+    project: 'along-x',
+    name: 'app',
+    intervalSeconds: WATCHED_INTERVAL_S,
+  });
   await waitForReleases(env, 'along', 1);
-  for (const name of ['front', 'db'])
+  await waitForReleases(env, 'along-x', 1);
+  for (const name of ['front', 'db', 'x'])
     await eventually(async () => subscribed(await states[name]()) || undefined, `${name} subscribed`, 60_000);
 }, 120_000);
 
@@ -60,9 +71,10 @@ afterAll(async () => {
 test('the shards this file relies on: the two packages are checked about half an interval apart', () => {
   expect(shardOf(watchedPackageKey('along', FRONT), SHARDS)).toBe(0);
   expect(shardOf(watchedPackageKey('along', DB), SHARDS)).toBe(3);
+  expect(shardOf(watchedPackageKey('along', WORKER), SHARDS)).toBe(3);
 });
 
-test("a push to one package releases it with the other package's version from its watcher's last read, listing that one no more", async () => {
+test("a push to one package releases it with the others' versions from their watchers' last reads where this channel's triggers watch them", async () => {
   const dbWatcher = env.client.workflow.getHandle(watcherWorkflowId(env.taskQueue, 3));
   const before = await checkAfter(dbWatcher, Date.now(), "a check of db's watcher before the push");
   await pushImage(registry.url, FRONT, '1.1.0');
@@ -70,6 +82,7 @@ test("a push to one package releases it with the other package's version from it
   expect(release.packages.map((p) => [p.name, p.tag]).sort()).toEqual([
     ['db', '1.0.0'],
     ['front', '1.1.0'],
+    ['worker', '1.0.0'],
   ]);
   // Released by the trigger on front, woken by front's watcher; db's trigger had nothing to do.
   const front = await states.front();
@@ -77,12 +90,18 @@ test("a push to one package releases it with the other package's version from it
     source: 'watcher',
   });
   const after = await checkAfter(dbWatcher, Date.now(), "a check of db's watcher after the release");
-  // db was listed by its watcher's checks alone: once per check, none for the release that took it along.
+  // db was listed by its watcher's checks alone: once per check, none for the release that took it along;
+  // worker (same watcher) once more, for the release: no trigger of this project would release its moves.
   const window = (await watcherChecks(dbWatcher)).filter(
     (c) => c.scheduled > before.completed! && c.completed! < after.scheduled,
   );
-  const listed = proxy.requests.filter(
-    (r) => listings(DB).test(r.path) && r.at > before.completed! && r.at < after.scheduled,
-  ).length;
-  expect({ listed, checks: window.length }).toEqual({ listed: window.length, checks: window.length });
+  const listed = (pkg: string) =>
+    proxy.requests.filter(
+      (r) => listings(pkg).test(r.path) && r.at > before.completed! && r.at < after.scheduled,
+    ).length;
+  expect({ db: listed(DB), worker: listed(WORKER), checks: window.length }).toEqual({
+    db: window.length,
+    worker: window.length + 1,
+    checks: window.length,
+  });
 }, 120_000);

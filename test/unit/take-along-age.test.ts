@@ -3,7 +3,8 @@ import { SLOT_SHARE_MS, takeAlongAgeMs } from '../../activities/poll';
 /** How old a listing a take-along poll accepts (activities/poll.ts; test/integration/take-along.test.ts runs it). */
 describe('takeAlongAgeMs', () => {
   const now = 1_000_000;
-  const woken = { maxAgeMs: 3_000, takeAlongMs: 65_000 };
+  const along = { maxAgeMs: 65_000, project: 'p', channel: 'default' };
+  const woken = { maxAgeMs: 3_000, takeAlong: along };
 
   test("shares the package watcher's last read, with the slot's room for two clocks", () => {
     expect(takeAlongAgeMs(woken, now - 40_000, now, 30_000)).toBe(40_000 + SLOT_SHARE_MS);
@@ -19,13 +20,13 @@ describe('takeAlongAgeMs', () => {
   });
 
   test('a scheduled poll (any recent read) takes the longer of the TTL and the watcher read', () => {
-    expect(takeAlongAgeMs({ maxAgeMs: null, takeAlongMs: 65_000 }, now - 50_000, now, 30_000)).toBe(
+    expect(takeAlongAgeMs({ maxAgeMs: null, takeAlong: along }, now - 50_000, now, 30_000)).toBe(
       50_000 + SLOT_SHARE_MS,
     );
-    expect(takeAlongAgeMs({ maxAgeMs: null, takeAlongMs: 65_000 }, now - 1_000, now, 30_000)).toBe(30_000);
+    expect(takeAlongAgeMs({ maxAgeMs: null, takeAlong: along }, now - 1_000, now, 30_000)).toBe(30_000);
     // At its slot: one read since shortly before the slot, or the watcher's if that is older and in bounds.
     expect(
-      takeAlongAgeMs({ maxAgeMs: null, dueAtMs: now - 1_000, takeAlongMs: 65_000 }, now - 30_000, now, 0),
+      takeAlongAgeMs({ maxAgeMs: null, dueAtMs: now - 1_000, takeAlong: along }, now - 30_000, now, 0),
     ).toBe(30_000 + SLOT_SHARE_MS);
   });
 });
