@@ -100,32 +100,6 @@ export function digestMaxAgeMs(
   return trackDigest ? (listingAge ?? 0) : listingAge;
 }
 
-/**
- * How old a read of the other workers a poll takes: as old as it names while sharing is on (TTL above 0),
- * the TTL when it names none, and only one read since it asked when the TTL is 0 (as this worker's cache).
- */
-function sharedAgeMs(maxAgeMs: number | null, ttlMs: number): number {
-  return ttlMs > 0 ? (maxAgeMs ?? ttlMs) : 0;
-}
-
-/**
- * The age a take-along poll accepts (`takeAlongMs`): the package watcher's last error-free read, when that
- * is at most `takeAlongMs` old, with the slot's room for two clocks; else what the poll asked. A poll asked
- * for a fresh read (0) stays fresh.
- */
-export function takeAlongAgeMs(
-  input: Pick<PollPackageInput, 'maxAgeMs' | 'dueAtMs' | 'takeAlong'>,
-  watcherReadAtMs: number | null,
-  nowMs: number,
-  ttlMs: number,
-): number | null {
-  const asked = listingMaxAgeMs(input, nowMs);
-  if (!input.takeAlong || asked === 0 || watcherReadAtMs === null) return asked;
-  const age = Math.max(0, nowMs - watcherReadAtMs);
-  if (age > input.takeAlong.maxAgeMs) return asked;
-  return Math.max(asked ?? ttlMs, age + SLOT_SHARE_MS);
-}
-
 export interface PollDependencies {
   readonly source: PackageSource;
   readonly feeds: ReadonlyMap<string, Feed>;
@@ -138,15 +112,6 @@ export interface PollDependencies {
   readonly signatureKeys?: ReadonlyMap<string, string>;
   /** Sigstore trusted roots by name (`trustedRoots`), for rules with keyless signers. */
   readonly trustedRoots?: ReadonlyMap<string, TrustedRootMaterial>;
-  /**
-   * When the package's watcher last read it without error (epoch ms), or null (no watcher reads it, its last
-   * read failed, or the ledger could not say): take-along polls share that read.
-   */
-  readonly lastWatcherRead?: (
-    feed: string,
-    pkg: string,
-    release: { readonly project: string; readonly channel: string },
-  ) => Promise<number | null>;
   /**
    * Listings and tag digests shared with the other workers of the ledger (split roles), behind this worker's
    * own caches; `ttlMs` is how old a shared answer may be when a poll accepts any recent one.
@@ -210,7 +175,12 @@ export function createListingReader(deps: PollDependencies): ListingReader {
       key,
       shared
         ? (flight) =>
-            shared.listings.get(key, sharedAgeMs(maxAgeMs, shared.ttlMs), () => read(flight), flight)
+            shared.listings.get(
+              key,
+              Math.min(maxAgeMs ?? shared.ttlMs, shared.ttlMs),
+              () => read(flight),
+              flight,
+            )
         : read,
       maxAgeMs ?? undefined,
       signal,
@@ -254,7 +224,12 @@ export function createPollActivities(
       `${key}|${tag}`,
       digests
         ? (flight) =>
-            digests.get(SharedDigests.key(key, tag), sharedAgeMs(maxAgeMs, ttlMs), () => read(flight), flight)
+            digests.get(
+              SharedDigests.key(key, tag),
+              Math.min(maxAgeMs ?? ttlMs, ttlMs),
+              () => read(flight),
+              flight,
+            )
         : read,
       maxAgeMs ?? undefined,
       signal,
@@ -489,18 +464,8 @@ export function createPollActivities(
     return passed;
   }
 
-  /** A take-along poll as the age it accepts makes it (`takeAlongAgeMs`); any other poll as asked. */
-  async function withTakeAlong(input: PollPackageInput): Promise<PollPackageInput> {
-    if (!input.takeAlong || input.maxAgeMs === 0 || !deps.lastWatcherRead) return input;
-    const readAt = await deps.lastWatcherRead(input.feed, input.package, input.takeAlong).catch(() => null);
-    const nowMs = Date.now();
-    const maxAgeMs = takeAlongAgeMs(input, readAt, nowMs, deps.tagCache.ttlMs);
-    return maxAgeMs === listingMaxAgeMs(input, nowMs) ? input : { ...input, maxAgeMs };
-  }
-
-  async function pollOnce(asked: PollPackageInput, signal: AbortSignal): Promise<PollPackageResult> {
+  async function pollOnce(input: PollPackageInput, signal: AbortSignal): Promise<PollPackageResult> {
     try {
-      const input = await withTakeAlong(asked);
       const feed = feedFor(input.feed);
       const key = `${feed.id}|${input.package}`;
       const list = await listing(feed, input.package, listingMaxAgeMs(input, Date.now()), signal);

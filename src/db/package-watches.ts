@@ -37,12 +37,7 @@ export class PackageWatches {
   constructor(private readonly db: Kysely<Schema>) {}
 
   /** Replaces the trigger's subscriptions; returns the shards it now has packages in. */
-  async watch(
-    triggerId: string,
-    packages: readonly WatchedPackage[],
-    intervalMs: number,
-    channel: string | null = null,
-  ): Promise<number[]> {
+  async watch(triggerId: string, packages: readonly WatchedPackage[], intervalMs: number): Promise<number[]> {
     await this.db.transaction().execute(async (trx) => {
       const keys = packages.map((p) => p.key);
       let gone = trx.deleteFrom('package_watches').where('trigger_id', '=', triggerId);
@@ -59,14 +54,12 @@ export class PackageWatches {
             package: p.package,
             shard: p.shard,
             interval_ms: intervalMs,
-            channel,
           })),
         )
         .onConflict((oc) =>
           oc.columns(['trigger_id', 'package_key']).doUpdateSet({
             shard: (eb) => eb.ref('excluded.shard'),
             interval_ms: (eb) => eb.ref('excluded.interval_ms'),
-            channel: (eb) => eb.ref('excluded.channel'),
           }),
         )
         .execute();
@@ -194,32 +187,6 @@ export class PackageWatches {
         },
       ]),
     );
-  }
-
-  /**
-   * When a watcher last read the package without error (epoch ms), if a trigger of `project` that releases
-   * into `channel` is subscribed to it (a move of the package then wakes a trigger that releases it there);
-   * else null.
-   */
-  async lastRead(key: string, project: string, channel: string): Promise<number | null> {
-    const prefix = `trigger/${project}/`;
-    const row = await this.db
-      .selectFrom('package_checks as c')
-      .select('c.checked_at')
-      .where('c.package_key', '=', key)
-      .where('c.error_code', 'is', null)
-      .where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom('package_watches as w')
-            .select('w.trigger_id')
-            .where('w.package_key', '=', key)
-            .where('w.channel', '=', channel)
-            .where(sql<boolean>`left(w.trigger_id, ${prefix.length}) = ${prefix}`),
-        ),
-      )
-      .executeTakeFirst();
-    return row ? new Date(row.checked_at).getTime() : null;
   }
 
   /** Shards with at least one subscription (a starting worker makes sure each has its watcher). */

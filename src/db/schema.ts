@@ -193,8 +193,6 @@ export interface PackageWatchesTable {
   shard: number;
   /** The trigger's interval: the package is read at the shortest of its subscribers'. */
   interval_ms: number;
-  /** The channel the trigger releases into (null: subscribed before it was recorded). */
-  channel: string | null;
 }
 
 /** What a package's watcher last read: when, a fingerprint of its tags and digests, and any failure. */

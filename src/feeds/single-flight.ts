@@ -14,13 +14,8 @@ export class SingleFlightCache<T> {
   private readonly inFlight = new Map<string, Flight<T>>();
   private readonly done = new Map<string, { value: T; at: number }>();
 
-  /**
-   * `ttlMs`: how old an answer a caller takes when it names no age; 0 turns the cache off (every call
-   * loads, concurrent ones still share the flight). A caller that names an age gets answers up to that age
-   * while the cache is on, past the TTL too (a poll sharing the read a package watcher woke it with).
-   */
   constructor(
-    readonly ttlMs: number,
+    private readonly ttlMs: number,
     private readonly maxEntries = 10_000,
     private readonly now: () => number = Date.now,
   ) {}
@@ -34,7 +29,7 @@ export class SingleFlightCache<T> {
   ): Promise<T> {
     signal?.throwIfAborted();
     const hit = this.done.get(key);
-    if (hit && this.ttlMs > 0 && this.now() - hit.at < maxAgeMs) return hit.value;
+    if (hit && this.now() - hit.at < Math.min(maxAgeMs, this.ttlMs)) return hit.value;
     const flight = this.inFlight.get(key) ?? this.start(key, load);
     flight.waiters++;
     if (!signal) return flight.promise;

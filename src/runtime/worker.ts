@@ -24,7 +24,6 @@ import { countEvictions } from './workflow-evictions';
 import { CacheFullEvictions } from './workflow-cache-watch';
 import { removeStaleGitFolders } from '../targets/git/write-back';
 import { metrics } from '../observability/metrics';
-import { watchedPackageKey } from '../domain/trigger';
 
 export interface WorkerOptions {
   readonly connection: NativeConnection;
@@ -114,8 +113,6 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     new OciClient(http, credentials),
     new HelmRepositoryClient(http, credentials),
   );
-  const watcherShards = options.watches ? (options.config.watcherShards ?? 0) : 0;
-  const { watches } = options;
   const pollDependencies = {
     source,
     feeds: options.config.feeds,
@@ -125,13 +122,6 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     verdicts: options.ledger.verdicts,
     signatureKeys: options.config.signatureKeys,
     trustedRoots: options.config.trustedRoots,
-    // Take-along polls share the package watcher's last read (see PollPackageInput.takeAlongMs).
-    ...(watches && watcherShards > 0
-      ? {
-          lastWatcherRead: (feed: string, pkg: string, release: { project: string; channel: string }) =>
-            watches.lastRead(watchedPackageKey(feed, pkg), release.project, release.channel),
-        }
-      : {}),
     ...(options.listings
       ? {
           shared: {
@@ -144,6 +134,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   };
   const reader = createListingReader(pollDependencies);
   const polls = createPollActivities(pollDependencies, reader);
+  const watcherShards = options.watches ? (options.config.watcherShards ?? 0) : 0;
   const ledger = createLedgerActivities({
     watchers: watcherShards > 0,
     ledger: options.ledger,

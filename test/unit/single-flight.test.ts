@@ -19,22 +19,6 @@ describe('SingleFlightCache', () => {
     expect(loads).toBe(2);
   });
 
-  test('a caller naming an age past the TTL gets an answer that old; with a TTL of 0 nothing is kept', async () => {
-    let now = 0;
-    let loads = 0;
-    const load = async () => ++loads;
-    const cache = new SingleFlightCache<number>(30_000, 100, () => now);
-    await cache.get('k', load);
-    now = 50_000;
-    // A take-along poll sharing a package watcher's read of 50 s ago, as the TTL alone would not.
-    expect(await cache.get('k', load, 55_000)).toBe(1);
-    expect(await cache.get('k', load)).toBe(2);
-    const off = new SingleFlightCache<number>(0, 100, () => now);
-    await off.get('k', load);
-    expect(await off.get('k', load, 60_000)).toBe(4);
-    expect(loads).toBe(4);
-  });
-
   test('a max age of 0 forces a new load but still shares one in flight', async () => {
     let loads = 0;
     const cache = new SingleFlightCache<number>(30_000);
