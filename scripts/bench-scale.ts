@@ -21,6 +21,7 @@ import { metricTotal } from '../src/observability/metrics';
 import { FaultProxy } from '../test/support/fault-proxy';
 import { freePort, pushImage, TestRegistry } from '../test/support/registry';
 import { Client as PgClient } from 'pg';
+import { lt, valid } from 'semver';
 import { startPostgres } from '../test/support/postgres';
 import { describeBurst, sendBurst } from './receiver-burst';
 import { startProductionTemporal } from './production-temporal';
@@ -1220,10 +1221,11 @@ async function main(): Promise<void> {
           `workflow tasks ${herd.workflowTasks.join(' ')} (max ${Math.max(...herd.workflowTasks)})`,
       );
     }
-    // Never twice, never lost: the triggers of a project (on one or several workers) raced to release each
-    // version. Every project released, no two of its releases hold the same versions, and exactly the first
-    // PUSHED projects released the pushed 1.1.0, once each (a project of several packages may release its
-    // first versions in more than one release, as its triggers find them).
+    // Never twice, never lost, never backwards: the triggers of a project (on one or several workers) raced to
+    // release each version. Every project released, no two of its releases hold the same versions, no release
+    // holds a package older than the release before it (the one channel), and exactly the first PUSHED projects
+    // released the pushed 1.1.0, once each (a project of several packages may release its first versions in
+    // more than one release, as its triggers find them).
     const faults = new Map<string, number>();
     const fault = (what: string) => faults.set(what, (faults.get(what) ?? 0) + 1);
     await pool(
@@ -1241,6 +1243,14 @@ async function main(): Promise<void> {
         );
         if (releases.length === 0) fault('no release');
         if (new Set(sets).size !== sets.length) fault('the same versions released twice');
+        // Newest first: each release against the one before it, package by package.
+        for (let i = 0; i + 1 < releases.length; i++) {
+          const before = new Map(releases[i + 1].packages.map((x) => [x.name, x.tag]));
+          const back = (tag: string, earlier: string | undefined) =>
+            earlier !== undefined && valid(tag) !== null && valid(earlier) !== null && lt(tag, earlier);
+          if (releases[i].packages.some((x) => back(x.tag, before.get(x.name))))
+            fault('a package moved back');
+        }
         const pushes = releases.filter((r) => r.packages.some((x) => x.tag === '1.1.0')).length;
         if (pushes !== (p < PUSHED ? 1 : 0)) fault(`${pushes} releases of the push`);
       },
