@@ -21,7 +21,8 @@ import { metricTotal } from '../src/observability/metrics';
 import { FaultProxy } from '../test/support/fault-proxy';
 import { freePort, pushImage, TestRegistry } from '../test/support/registry';
 import { Client as PgClient } from 'pg';
-import { lt, valid } from 'semver';
+import { isLaterTag } from '../src/domain/decision';
+import { compileRule } from '../src/domain/rule';
 import { startPostgres } from '../test/support/postgres';
 import { describeBurst, sendBurst } from './receiver-burst';
 import { startProductionTemporal } from './production-temporal';
@@ -1228,6 +1229,8 @@ async function main(): Promise<void> {
     // more than one release, as its triggers find them).
     const faults = new Map<string, number>();
     const fault = (what: string) => faults.set(what, (faults.get(what) ?? 0) + 1);
+    // Compared as the service compares image tags (Octopus's Docker precedence, no rule).
+    const anyTag = compileRule({}, 'docker');
     await pool(
       Array.from({ length: PROJECTS }, (_, p) => p),
       16,
@@ -1246,10 +1249,11 @@ async function main(): Promise<void> {
         // Newest first: each release against the one before it, package by package.
         for (let i = 0; i + 1 < releases.length; i++) {
           const before = new Map(releases[i + 1].packages.map((x) => [x.name, x.tag]));
-          const back = (tag: string, earlier: string | undefined) =>
-            earlier !== undefined && valid(tag) !== null && valid(earlier) !== null && lt(tag, earlier);
-          if (releases[i].packages.some((x) => back(x.tag, before.get(x.name))))
-            fault('a package moved back');
+          const back = releases[i].packages.some((x) => {
+            const earlier = before.get(x.name);
+            return earlier !== undefined && isLaterTag(anyTag, earlier, x.tag);
+          });
+          if (back) fault('a package moved back');
         }
         const pushes = releases.filter((r) => r.packages.some((x) => x.tag === '1.1.0')).length;
         if (pushes !== (p < PUSHED ? 1 : 0)) fault(`${pushes} releases of the push`);
