@@ -1,5 +1,6 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { execCommand } from '../../src/runtime/exec-helper';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -46,27 +47,28 @@ export function git(cwd: string, ...args: string[]): string {
 /** What a seeded path holds: a file's text, a symbolic link to `symlink`, or a submodule at a commit. */
 export type SeedEntry = string | { readonly symlink: string } | { readonly submodule: string };
 
-/** Creates the bare repository `bare` whose `main` holds `files`, on disk. */
+/** A path as fast-import takes any name a test gives: C-style quoted. */
+const quotedPath = (p: string) => `"${p.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+
+/**
+ * Creates the bare repository `bare` whose `main` holds `files`, on disk: two git commands (init, and
+ * fast-import writing the blobs, trees and commit at once), not a clone, add, commit and push.
+ */
 export function seedBareRepo(bare: string, files: Record<string, SeedEntry>): void {
   git(path.dirname(bare), 'init', '-q', '--bare', '-b', 'main', bare);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-git-seed-'));
-  try {
-    git(dir, 'init', '-q', '-b', 'main');
-    for (const [file, content] of Object.entries(files)) {
-      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-      if (typeof content === 'string') writeFileSync(path.join(dir, file), content);
-      else if ('symlink' in content) symlinkSync(content.symlink, path.join(dir, file));
-    }
-    git(dir, 'add', '.');
-    // After `add .`, which would drop a submodule entry that has no folder on disk.
-    for (const [file, content] of Object.entries(files))
-      if (typeof content !== 'string' && 'submodule' in content)
-        git(dir, 'update-index', '--add', '--cacheinfo', `160000,${content.submodule},${file}`);
-    git(dir, 'commit', '-q', '-m', 'seed');
-    git(dir, 'push', '-q', bare, 'main');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const data = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`;
+  let stream = `commit refs/heads/main\ncommitter seed <seed@example.com> 1700000000 +0000\n${data('seed')}`;
+  for (const [file, content] of Object.entries(files)) {
+    if (typeof content === 'string') stream += `M 100644 inline ${quotedPath(file)}\n${data(content)}`;
+    else if ('symlink' in content) stream += `M 120000 inline ${quotedPath(file)}\n${data(content.symlink)}`;
+    else stream += `M 160000 ${content.submodule} ${quotedPath(file)}\n`;
   }
+  stream += 'done\n';
+  execFileSync('git', ['fast-import', '--quiet', '--done'], {
+    cwd: bare,
+    env: GIT_ENV,
+    input: stream,
+  });
 }
 
 export async function startGitServer(
@@ -88,77 +90,76 @@ export async function startGitServer(
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'POST' && url.pathname.endsWith('/git-receive-pack')) options.beforePush?.();
-    const cgi = spawn('git', ['http-backend'], {
-      env: {
-        ...GIT_ENV,
-        GIT_PROJECT_ROOT: root,
-        GIT_HTTP_EXPORT_ALL: '1',
-        PATH_INFO: decodeURIComponent(url.pathname),
-        QUERY_STRING: url.search.slice(1),
-        REQUEST_METHOD: req.method ?? 'GET',
-        CONTENT_TYPE: req.headers['content-type'] ?? '',
-        REMOTE_USER: 'feed-triggers',
-        REMOTE_ADDR: '127.0.0.1',
-        ...(req.headers['content-encoding']
-          ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] }
-          : {}),
-        ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
-      },
-    });
-    req.pipe(cgi.stdin);
-    let head = Buffer.alloc(0);
-    let headersDone = false;
-    cgi.stdout.on('data', (chunk: Buffer) => {
-      if (headersDone) return void res.write(chunk);
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      headersDone = true;
-      let status = 200;
-      const headers: Record<string, string> = {};
-      for (const line of head.subarray(0, end).toString('utf8').split('\r\n')) {
-        const i = line.indexOf(':');
-        const key = line.slice(0, i).trim();
-        const value = line.slice(i + 1).trim();
-        if (key.toLowerCase() === 'status') status = Number(value.split(' ')[0]);
-        else headers[key] = value;
-      }
-      res.writeHead(status, headers);
-      res.write(head.subarray(end + 4));
-    });
-    cgi.on('close', () => {
-      if (!headersDone) res.writeHead(500);
-      res.end();
+    // Run from the small helper process (src/runtime/exec-helper.ts), not forked from this jest worker.
+    const body: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => body.push(chunk));
+    req.on('end', () => {
+      execCommand('git', ['http-backend'], {
+        cwd: root,
+        env: {
+          ...GIT_ENV,
+          GIT_PROJECT_ROOT: root,
+          GIT_HTTP_EXPORT_ALL: '1',
+          // Every repository takes pushes (http-backend refuses them by default without a user).
+          GIT_CONFIG_COUNT: '1',
+          GIT_CONFIG_KEY_0: 'http.receivepack',
+          GIT_CONFIG_VALUE_0: 'true',
+          PATH_INFO: decodeURIComponent(url.pathname),
+          QUERY_STRING: url.search.slice(1),
+          REQUEST_METHOD: req.method ?? 'GET',
+          CONTENT_TYPE: req.headers['content-type'] ?? '',
+          REMOTE_USER: 'feed-triggers',
+          REMOTE_ADDR: '127.0.0.1',
+          ...(req.headers['content-encoding']
+            ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] }
+            : {}),
+          ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
+        },
+        input: Buffer.concat(body),
+        timeoutMs: 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+      }).then(
+        ({ stdout }) => {
+          const end = stdout.indexOf('\r\n\r\n');
+          if (end < 0) return void res.writeHead(500).end();
+          let status = 200;
+          const headers: Record<string, string> = {};
+          for (const line of stdout.subarray(0, end).toString('utf8').split('\r\n')) {
+            const i = line.indexOf(':');
+            const key = line.slice(0, i).trim();
+            const value = line.slice(i + 1).trim();
+            if (key.toLowerCase() === 'status') status = Number(value.split(' ')[0]);
+            else headers[key] = value;
+          }
+          res.writeHead(status, headers);
+          res.end(stdout.subarray(end + 4));
+        },
+        () => void res.writeHead(500).end(),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const bare = (name: string) => path.join(root, `${name}.git`);
 
-  const withClone = (name: string, work: (dir: string) => void) => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-git-clone-'));
-    try {
-      git(dir, 'clone', '-q', bare(name), 'w');
-      work(path.join(dir, 'w'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
-
   return {
     url,
     createRepo(name, files) {
       seedBareRepo(bare(name), files);
-      git(bare(name), 'config', 'http.receivepack', 'true');
       return `${url}/${name}.git`;
     },
     show: (name, file, branch = 'main') => git(bare(name), 'show', `${branch}:${file}`),
     log: (name, branch = 'main') => git(bare(name), 'log', '--format=%s', branch).trim().split('\n'),
     commit(name, file, content, message) {
-      withClone(name, (dir) => {
-        writeFileSync(path.join(dir, file), content);
-        git(dir, 'commit', '-q', '-am', message);
-        git(dir, 'push', '-q', 'origin', 'main');
+      // One fast-import on the bare repository: a commit on top of main that changes `file`.
+      const data = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`;
+      const now = Math.floor(Date.now() / 1000);
+      execFileSync('git', ['fast-import', '--quiet', '--done'], {
+        cwd: bare(name),
+        env: GIT_ENV,
+        input:
+          `commit refs/heads/main\ncommitter seed <seed@example.com> ${now} +0000\n${data(message)}` +
+          `from refs/heads/main^0\nM 100644 inline ${quotedPath(file)}\n${data(content)}done\n`,
       });
     },
     refusePushes(name, reason) {

@@ -31,13 +31,20 @@ const versionTag = fc.oneof(
 );
 const version = versionTag.map((t) => parseVersion(t)).filter((v): v is Version => v !== null);
 const sign = (n: number) => (n > 0 ? 1 : n < 0 ? -1 : 0);
+/**
+ * A property's check: thousands of runs each, so a plain throw (fast-check shrinks and reports the input)
+ * rather than `expect`, which builds every matcher anew at each call and costs more than the property.
+ */
+function holds(condition: boolean, what: string): void {
+  if (!condition) throw new Error(what);
+}
 
 describe('properties', () => {
   test('parseVersion never throws, on any string', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), versionTag), (s) => {
         const v = parseVersion(s);
-        expect(v === null || v.original === s).toBe(true);
+        holds(v === null || v.original === s, `parseVersion(${JSON.stringify(s)}) kept ${v?.original}`);
       }),
       { numRuns: 2000 },
     );
@@ -53,14 +60,21 @@ describe('properties', () => {
   test('the tag order is total: antisymmetric, transitive, and zero only for the same tag', () => {
     fc.assert(
       fc.property(version, version, version, (a, b, c) => {
-        expect(sign(compareVersionTags(a, b))).toBe(0 - sign(compareVersionTags(b, a)) || 0);
+        const [x, y, z] = [a.original, b.original, c.original];
+        holds(
+          sign(compareVersionTags(a, b)) === -sign(compareVersionTags(b, a)),
+          `tag order not antisymmetric: ${x}, ${y}`,
+        );
         if (compareVersionTags(a, b) <= 0 && compareVersionTags(b, c) <= 0)
-          expect(compareVersionTags(a, c)).toBeLessThanOrEqual(0);
-        if (compareVersionTags(a, b) === 0) expect(a.original).toBe(b.original);
+          holds(compareVersionTags(a, c) <= 0, `tag order not transitive: ${x} <= ${y} <= ${z}`);
+        if (compareVersionTags(a, b) === 0) holds(x === y, `different tags ordered equal: ${x}, ${y}`);
         // precedence is also antisymmetric and transitive
-        expect(sign(compareVersions(a, b))).toBe(0 - sign(compareVersions(b, a)) || 0);
+        holds(
+          sign(compareVersions(a, b)) === -sign(compareVersions(b, a)),
+          `precedence not antisymmetric: ${x}, ${y}`,
+        );
         if (compareVersions(a, b) <= 0 && compareVersions(b, c) <= 0)
-          expect(compareVersions(a, c)).toBeLessThanOrEqual(0);
+          holds(compareVersions(a, c) <= 0, `precedence not transitive: ${x} <= ${y} <= ${z}`);
       }),
       { numRuns: 3000 },
     );
@@ -75,10 +89,13 @@ describe('properties', () => {
         const range = parseRange(text);
         const above = loIn ? compareVersions(x, lo) >= 0 : compareVersions(x, lo) > 0;
         const below = hiIn ? compareVersions(x, hi) <= 0 : compareVersions(x, hi) < 0;
-        expect(range.includes(x)).toBe(above && below);
+        holds(range.includes(x) === (above && below), `${text} includes ${x.original}: ${range.includes(x)}`);
         // A bare version means "at least"; `1.x.0`-like text is an npm x-range instead.
         if (!/[xX]/.test(lo.original))
-          expect(parseRange(lo.original).includes(x)).toBe(compareVersions(x, lo) >= 0);
+          holds(
+            parseRange(lo.original).includes(x) === compareVersions(x, lo) >= 0,
+            `${lo.original} includes ${x.original}: ${parseRange(lo.original).includes(x)}`,
+          );
       }),
       { numRuns: 3000 },
     );
@@ -98,8 +115,11 @@ describe('properties', () => {
         fc.constantFrom(...rules),
         (tags, rule) => {
           const e = evaluateRule(compileRule(rule), tags);
-          expect(e.accepted.length + e.rejected.length).toBe(tags.length);
-          expect(e.selected).toBe(e.accepted[0]?.tag ?? null);
+          holds(e.accepted.length + e.rejected.length === tags.length, 'accepted and rejected lose tags');
+          holds(
+            e.selected === (e.accepted[0]?.tag ?? null),
+            `selected ${e.selected}, not the first accepted`,
+          );
         },
       ),
       { numRuns: 1000 },

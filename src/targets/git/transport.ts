@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { ExecError, execCommand } from '../../runtime/exec-helper';
 import { checkOutboundUrl, OutboundPolicy, OutboundRefusedError, refusedAddress } from '../../net/outbound';
 
 /** A refusal retrying cannot fix: a bad file, a missing branch, a refused URL. */
@@ -346,7 +346,7 @@ export async function checkRemote(url: string, policy: OutboundPolicy): Promise<
   }
 }
 
-function run(
+async function run(
   command: string,
   args: string[],
   cwd: string,
@@ -354,48 +354,45 @@ function run(
   url: string,
   input?: Buffer,
 ): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      'git',
-      args,
-      { cwd, env, timeout: 120_000, maxBuffer: 4 * 1024 * 1024, encoding: 'buffer' },
-      (err, stdout, stderr) => {
-        if (!err) return resolve(stdout);
-        // The line that says why, when ssh or git gives one; otherwise git's own lines without its generic
-        // advice (which would push the cause out of the excerpt).
-        const lines = `${stderr}`
-          .split('\n')
-          .map((l) => l.trim())
-          .filter((l) => l !== '' && !/correct access rights|and the repository exists/.test(l));
-        const cause = lines.find((l) =>
-          /Host key verification failed|Permission denied|couldn't find remote ref|Authentication failed/i.test(
-            l,
-          ),
-        );
-        const text = (
-          cause?.startsWith('Host key verification failed')
-            ? `${cause} (the server's key is not the one pinned in knownHosts)`
-            : (cause ?? lines.join(' '))
-        ).slice(0, 500);
-        const where = (() => {
-          try {
-            const u = new URL(url);
-            return `${u.host}${u.pathname}`;
-          } catch {
-            return 'the repository';
-          }
-        })();
-        const message = `git ${command} on ${where}: ${text || err.message}`;
-        // Refusals no retry fixes: a missing branch or repository, credentials refused (git then asks
-        // for a user name, which it may not), or a push the server's rules refuse (a hook, a protected branch).
-        const permanent =
-          /couldn't find remote ref|not found|\b40[13]\b|Authentication failed|could not read Username|terminal prompts disabled|Host key verification failed|Permission denied|hook declined|protected branch/i.test(
-            text,
-          );
-        reject(permanent ? new GitPermanentError(message) : new GitUnavailableError(message));
-      },
+  // From the small helper process: forking this one (a worker may hold a gigabyte) costs far more per command.
+  let err: ExecError;
+  try {
+    return (
+      await execCommand('git', args, { cwd, env, input, timeoutMs: 120_000, maxBuffer: 4 * 1024 * 1024 })
+    ).stdout;
+  } catch (e) {
+    if (!(e instanceof ExecError)) throw e;
+    err = e;
+  }
+  const stderr = err.stderr;
+  // The line that says why, when ssh or git gives one; otherwise git's own lines without its generic
+  // advice (which would push the cause out of the excerpt).
+  const lines = `${stderr}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/correct access rights|and the repository exists/.test(l));
+  const cause = lines.find((l) =>
+    /Host key verification failed|Permission denied|couldn't find remote ref|Authentication failed/i.test(l),
+  );
+  const text = (
+    cause?.startsWith('Host key verification failed')
+      ? `${cause} (the server's key is not the one pinned in knownHosts)`
+      : (cause ?? lines.join(' '))
+  ).slice(0, 500);
+  const where = (() => {
+    try {
+      const u = new URL(url);
+      return `${u.host}${u.pathname}`;
+    } catch {
+      return 'the repository';
+    }
+  })();
+  const message = `git ${command} on ${where}: ${text || err.message}`;
+  // Refusals no retry fixes: a missing branch or repository, credentials refused (git then asks
+  // for a user name, which it may not), or a push the server's rules refuse (a hook, a protected branch).
+  const permanent =
+    /couldn't find remote ref|not found|\b40[13]\b|Authentication failed|could not read Username|terminal prompts disabled|Host key verification failed|Permission denied|hook declined|protected branch/i.test(
+      text,
     );
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(input);
-  });
+  throw permanent ? new GitPermanentError(message) : new GitUnavailableError(message);
 }
