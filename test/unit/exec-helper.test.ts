@@ -1,7 +1,12 @@
-import { ExecError, execCommand } from '../../src/runtime/exec-helper';
+import { ExecError, execCommand, ExecOptions } from '../../src/runtime/exec-helper';
 
-const options = { cwd: '/', env: { PATH: process.env.PATH }, timeoutMs: 10_000, maxBuffer: 1024 * 1024 };
-const sh = (script: string, over: Partial<typeof options> & { input?: Buffer } = {}) =>
+const options: ExecOptions = {
+  cwd: '/',
+  env: { PATH: process.env.PATH },
+  timeoutMs: 10_000,
+  maxBuffer: 1024 * 1024,
+};
+const sh = (script: string, over: Partial<ExecOptions> = {}) =>
   execCommand('sh', ['-c', script], { ...options, ...over });
 const failure = (p: Promise<unknown>) =>
   p.then(
