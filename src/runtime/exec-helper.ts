@@ -148,25 +148,42 @@ export function execCommand(
   return new Promise<ExecResult>((resolve, reject) => {
     pending.set(id, { resolve, reject });
     ref(child);
+    const unsent = (err: Error) => {
+      if (!pending.delete(id)) return;
+      if (pending.size === 0) unref(child);
+      reject(err);
+    };
+    try {
+      send(id);
+    } catch (err) {
+      // What cannot cross to the helper (structured clone) is a caller's mistake: said, not run.
+      unsent(err as Error);
+    }
+  });
+
+  function send(id: number): void {
     child.send(
       {
         id,
         file,
-        args,
+        args: [...args],
         cwd: options.cwd,
-        env: options.env,
+        // A plain copy: an environment object may be a proxy (jest's process.env is), which does not clone.
+        env: Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined)),
         input: options.input,
         timeoutMs: options.timeoutMs,
         maxBuffer: options.maxBuffer,
       },
       (err) => {
-        if (!err || !pending.delete(id)) return;
-        if (pending.size === 0) unref(child);
+        if (!err) return;
         // Not sent (the helper went away meanwhile): run it here rather than fail a command nobody ran.
-        execHere(file, args, options).then(resolve, reject);
+        const p = pending.get(id);
+        if (!p || !pending.delete(id)) return;
+        if (pending.size === 0) unref(child);
+        execHere(file, args, options).then(p.resolve, p.reject);
       },
     );
-  });
+  }
 }
 
 /** The same, from this process (when no helper can start). */

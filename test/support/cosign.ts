@@ -1,13 +1,19 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { runCommand } from './commands';
 
-const run = promisify(execFile);
+const run = runCommand;
 
 /** The real cosign: on PATH, or where `go install` puts it (.ci/run installs it there). */
 export function findCosign(): string {
+  cosignPath ??= locateCosign();
+  return cosignPath;
+}
+let cosignPath: string | undefined;
+
+function locateCosign(): string {
   for (const dir of (process.env.PATH ?? '').split(':'))
     if (dir && existsSync(path.join(dir, 'cosign'))) return path.join(dir, 'cosign');
   const gobin = path.join(execFileSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).trim(), 'bin');

@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { runCommand } from './commands';
 import { findCosign } from './cosign';
 
-const run = promisify(execFile);
+const run = runCommand;
 
 /** The Fulcio extension holding the OIDC issuer, DER-encoded (v2, 1.3.6.1.4.1.57264.1.8). */
 const FULCIO_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';

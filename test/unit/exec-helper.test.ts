@@ -33,6 +33,11 @@ describe('commands run from the helper process', () => {
     expect(again.stdout.toString('utf8').trim()).toBe(parent);
   });
 
+  test("the environment may be any object, jest's process.env (a proxy) included", async () => {
+    const { stdout } = await execCommand('sh', ['-c', 'echo "$PATH"'], { ...options, env: process.env });
+    expect(stdout.toString('utf8').trim()).toBe(process.env.PATH);
+  });
+
   test('binary output comes back byte for byte', async () => {
     const { stdout } = await sh("printf '\\000\\377\\200abc'");
     expect([...stdout]).toEqual([0, 255, 128, 97, 98, 99]);
