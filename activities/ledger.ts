@@ -78,11 +78,16 @@ export function createLedgerActivities(deps: LedgerDependencies): LedgerActiviti
       project: string;
       request: CreateReleaseRequest;
     }): Promise<CreateReleaseResult> {
-      const result = await refusing(() => ledger.createRelease(input.project, input.request));
+      const { followsLifecycle, ...result } = await refusing(() =>
+        ledger.createRelease(input.project, input.request),
+      );
       if (result.outcome === 'created') metrics.releasesCreated.inc({ source: input.request.source.kind });
       if (result.release && (result.outcome === 'created' || result.outcome === 'duplicate'))
-        // Unless it runs: a retried activity repairs a crash before the start.
-        await startRelease(client, taskQueue, input.project, result.release);
+        // Unless it runs: a retried activity repairs a crash before the start. A release with no
+        // destination and no lifecycle has nothing to hand off or promote: its run says so and ends.
+        await startRelease(client, taskQueue, input.project, result.release, {
+          idle: !followsLifecycle && Object.keys(result.release.deliveries).length === 0,
+        });
       return { ...result, release: result.release && publicRelease(result.release) };
     },
 

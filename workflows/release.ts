@@ -74,6 +74,10 @@ export async function release(input: ReleaseInput): Promise<Record<string, Deliv
     setCurrentDetails(releaseDetails(phase, { ...all, ...Object.fromEntries(known) }, lifecycleLines));
   };
   show();
+  if (input.idle) {
+    show('Every delivery ended');
+    return {};
+  }
   const promoting = patched(LIFECYCLE_PATCH)
     ? promote(input, (lines) => {
         lifecycleLines = lines;

@@ -4,6 +4,7 @@ import {
   ChannelView,
   CreateReleaseRequest,
   CreateReleaseResult,
+  lifecycleOf,
   proposedReleaseNumber,
   validateReleaseRequest,
 } from '../domain/project';
@@ -27,6 +28,12 @@ import {
 } from './ledger-records';
 import { ProjectStore } from './projects';
 import { BatchedReads } from './batched-reads';
+
+/** What recording a release answers: the outcome, the release, and whether its channel follows a lifecycle now. */
+export type RecordedRelease = CreateReleaseResult & {
+  readonly release: StoredRelease | null;
+  readonly followsLifecycle: boolean;
+};
 
 /**
  * Releases and the heads of their channels. Release creation is one transaction under the project's row
@@ -128,7 +135,7 @@ export class ReleaseStore {
     projectName: string,
     req: CreateReleaseRequest,
     now = new Date(),
-  ): Promise<CreateReleaseResult & { release: StoredRelease | null }> {
+  ): Promise<RecordedRelease> {
     for (let attempt = 0; ; attempt++) {
       try {
         const result = await this.db
@@ -153,7 +160,7 @@ export class ReleaseStore {
     projectName: string,
     req: CreateReleaseRequest,
     now: Date,
-  ): Promise<CreateReleaseResult & { release: StoredRelease | null }> {
+  ): Promise<RecordedRelease> {
     const project = await lockProject(trx, projectName);
     if (!project)
       throw new LedgerError(FailureCode.PROJECT_NOT_FOUND, `project ${projectName} does not exist`);
@@ -163,6 +170,7 @@ export class ReleaseStore {
     } catch (err) {
       throw new LedgerError(FailureCode.RELEASE_REFUSED, (err as Error).message);
     }
+    const followsLifecycle = lifecycleOf(project.spec, req.channel) !== null;
     const known = await trx
       .selectFrom('releases')
       .selectAll()
@@ -174,6 +182,7 @@ export class ReleaseStore {
         outcome: 'duplicate',
         release: await withDeliveries(trx, known),
         reason: `idempotency key already used by release ${known.number}`,
+        followsLifecycle,
       };
     const versionSet = hash(versionSetKey(req.packages));
     const same = await trx
@@ -188,6 +197,7 @@ export class ReleaseStore {
         outcome: 'already-released',
         release: await withDeliveries(trx, same),
         reason: `release ${same.number} already holds these versions`,
+        followsLifecycle,
       };
     const head = await this.lastInChannel(trx, project.id, req.channel);
     const previous = head ? { number: head.number, packages: head.packages } : null;
@@ -197,6 +207,7 @@ export class ReleaseStore {
         outcome: 'not-later',
         release: null,
         reason: `no watched package is later than in release ${previous.number}`,
+        followsLifecycle,
       };
     const proposed = proposedReleaseNumber(
       project.spec,
@@ -287,7 +298,12 @@ export class ReleaseStore {
       })
       .where('id', '=', project.id)
       .execute();
-    return { outcome: 'created', release: await withDeliveries(trx, row), reason: req.reason };
+    return {
+      outcome: 'created',
+      release: await withDeliveries(trx, row),
+      reason: req.reason,
+      followsLifecycle,
+    };
   }
 
   /** Newest first, filtered, one page at a time: `nextCursor` continues below the page. */

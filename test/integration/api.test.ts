@@ -217,6 +217,21 @@ describe('the trigger API', () => {
       return meta.currentDetails?.startsWith('**Handing off') ? undefined : meta.currentDetails;
     }, "the release's current details");
     expect(releaseDetails).toBe('**Every delivery ended**\n- no destinations');
+    // With no destination and no lifecycle there is nothing to hand off or promote: one task, no activity.
+    const releaseEvents = await eventually(async () => {
+      const handle = env.client.workflow.getHandle('release/billing/0.0.1');
+      return (await handle.describe()).status.name === 'COMPLETED'
+        ? ((await handle.fetchHistory()).events ?? [])
+        : undefined;
+    }, 'the release workflow to end');
+    const kind = (e: object) => Object.entries(e).find(([k, v]) => k.endsWith('EventAttributes') && v)?.[0];
+    expect(releaseEvents.map(kind)).toEqual([
+      'workflowExecutionStartedEventAttributes',
+      'workflowTaskScheduledEventAttributes',
+      'workflowTaskStartedEventAttributes',
+      'workflowTaskCompletedEventAttributes',
+      'workflowExecutionCompletedEventAttributes',
+    ]);
 
     const changed = await api.request('PATCH', '/triggers/billing/worker', { intervalSeconds: 120 });
     expect([changed.status, changed.body.changed, changed.body.spec.intervalSeconds]).toEqual([

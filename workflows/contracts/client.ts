@@ -177,14 +177,23 @@ export function releaseStartOptions(
   };
 }
 
-/** Starts the release's workflow unless it runs. */
+/**
+ * Starts the release's workflow unless it runs. `idle`: the release has no destination and follows no
+ * lifecycle, so its run records that and ends in its first task (no hand-off or lifecycle reads). Only its
+ * creation says so: a person's later request (update-with-start) starts a run that reads the ledger.
+ */
 export async function startRelease(
   client: Client,
   taskQueue: string,
   project: string,
   stored: StartableRelease,
+  options: { idle?: boolean } = {},
 ): Promise<void> {
-  await client.workflow.start<ReleaseWorkflow>('release', releaseStartOptions(project, stored, taskQueue));
+  const start = releaseStartOptions(project, stored, taskQueue);
+  await client.workflow.start<ReleaseWorkflow>('release', {
+    ...start,
+    args: [{ ...start.args[0], ...(options.idle ? { idle: true } : {}) }],
+  });
 }
 
 /** Runs an update (deploy, decide) on a release's workflow, starting the workflow when it has ended. */
