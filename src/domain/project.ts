@@ -210,12 +210,12 @@ export const GitTargetSchema = z
           .string()
           .min(1)
           .max(100)
-          .regex(/^[^<>\n]+$/, 'no <, > or line breaks'),
+          .regex(/^[^<>\p{Cc}]+$/u, 'no <, >, line breaks or control characters'),
         email: z
           .string()
           .min(3)
           .max(200)
-          .regex(/^[^<>\s@]+@[^<>\s@]+$/, 'an e-mail address'),
+          .regex(/^[^<>\s@\p{Cc}]+@[^<>\s@\p{Cc}]+$/u, 'an e-mail address'),
       })
       .strict()
       .default({ name: 'feed-triggers', email: 'feed-triggers@localhost' }),

@@ -48,62 +48,111 @@ export const IDLE_MS = 30_000;
  */
 const HELPER = `
 const { execFile } = require('node:child_process');
-let running = 0;
+const children = new Map();
 let idle = setTimeout(() => process.exit(0), ${IDLE_MS});
-process.on('disconnect', () => process.exit(0));
+const settled = () => { if (children.size === 0) idle = setTimeout(() => process.exit(0), ${IDLE_MS}); };
+const answer = (m) => { if (process.connected) process.send(m); };
+// Without the process that asked, nobody waits for its commands: they end with it.
+process.on('disconnect', () => { for (const c of children.values()) c.kill('SIGKILL'); process.exit(0); });
 process.on('message', (m) => {
-  running++;
   clearTimeout(idle);
-  const child = execFile(m.file, m.args, { cwd: m.cwd, env: m.env, timeout: m.timeoutMs, maxBuffer: m.maxBuffer, encoding: 'buffer' }, (err, stdout, stderr) => {
-    running--;
-    if (running === 0) idle = setTimeout(() => process.exit(0), ${IDLE_MS});
-    const error = err ? { message: err.message, code: err.code ?? null, signal: err.signal ?? null } : null;
-    if (process.connected) process.send({ id: m.id, error, stdout, stderr });
-  });
+  let child;
+  try {
+    child = execFile(m.file, m.args, { cwd: m.cwd, env: m.env, timeout: m.timeoutMs, maxBuffer: m.maxBuffer, encoding: 'buffer' }, (err, stdout, stderr) => {
+      children.delete(m.id);
+      settled();
+      answer({ id: m.id, error: err ? { message: err.message, code: err.code ?? null, signal: err.signal ?? null } : null, stdout, stderr });
+    });
+  } catch (err) {
+    // Refused before it started (a NUL byte in an argument, an environment too large): that command's answer.
+    settled();
+    return answer({ id: m.id, error: { message: String(err && err.message), code: (err && err.code) ?? null, signal: null }, stdout: new Uint8Array(0), stderr: new Uint8Array(0) });
+  }
+  children.set(m.id, child);
+  // Its process id, so that if this helper dies the asking process can end the command it would orphan.
+  answer({ id: m.id, pid: child.pid });
   child.stdin.on('error', () => undefined);
   child.stdin.end(m.input ?? undefined);
 });
 `;
 
 interface Pending {
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly options: ExecOptions;
+  /** The command's process, once the helper started it. */
+  pid?: number;
   resolve(result: ExecResult): void;
   reject(err: Error): void;
 }
 
-interface Reply {
-  readonly id: number;
-  readonly error: { message: string; code: number | string | null; signal: string | null } | null;
-  readonly stdout: Uint8Array;
-  readonly stderr: Uint8Array;
-}
+type Reply =
+  | { readonly id: number; readonly pid: number }
+  | {
+      readonly id: number;
+      readonly error: { message: string; code: number | string | null; signal: string | null } | null;
+      readonly stdout: Uint8Array;
+      readonly stderr: Uint8Array;
+    };
 
-let helper: { child: ChildProcess; pending: Map<number, Pending>; lastUsed: number } | null = null;
+interface Helper {
+  readonly child: ChildProcess;
+  readonly pending: Map<number, Pending>;
+  lastUsed: number;
+  fail(why: string): void;
+}
+let helper: Helper | null = null;
 /**
  * A helper idle for this long is not sent more: it may be exiting as the command arrives (which it would then
  * never run). A new one starts instead and the old one exits on its own.
  */
 const REUSE_MS = IDLE_MS - 5_000;
+/** How long past a command's own time limit the helper may take to answer before it is taken for stuck. */
+const GRACE_MS = 15_000;
 let nextId = 1;
 /** Set once the helper could not start here: commands then run from this process. */
 let unavailable = false;
 
-function startHelper(): NonNullable<typeof helper> {
+function startHelper(): Helper {
   const child = spawn(process.execPath, ['-e', HELPER], {
     // Its own stderr stays ours, so a crash of the helper is seen; commands' output comes back by message.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     serialization: 'advanced',
     env: { PATH: process.env.PATH ?? '' },
   });
-  const started = { child, pending: new Map<number, Pending>(), lastUsed: Date.now() };
-  const fail = (why: string) => {
+  const started: Helper = {
+    child,
+    pending: new Map<number, Pending>(),
+    lastUsed: Date.now(),
+    fail: () => {},
+  };
+  const fail = (why: string, notStarted = false) => {
     if (helper === started) helper = null;
-    for (const p of started.pending.values())
+    for (const p of started.pending.values()) {
+      // The helper never started: nothing ran, so each command runs here.
+      if (notStarted) {
+        execHere(p.file, p.args, p.options).then(p.resolve, p.reject);
+        continue;
+      }
+      // A command the helper left running would run on, unwatched, while its caller retries it.
+      if (p.pid !== undefined)
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // Ended already.
+        }
       p.reject(new ExecError(why, null, null, Buffer.alloc(0), Buffer.alloc(0)));
+    }
     started.pending.clear();
   };
+  started.fail = fail;
   child.on('message', (reply: Reply) => {
     const p = started.pending.get(reply.id);
     if (!p) return;
+    if ('pid' in reply) {
+      p.pid = reply.pid;
+      return;
+    }
     started.pending.delete(reply.id);
     started.lastUsed = Date.now();
     if (started.pending.size === 0) unref(child);
@@ -114,8 +163,10 @@ function startHelper(): NonNullable<typeof helper> {
     else p.resolve({ stdout, stderr });
   });
   child.on('error', (err) => {
-    if ((err as NodeJS.ErrnoException).syscall === 'spawn') unavailable = true;
-    fail(`the command helper failed: ${err.message}`);
+    // Node names the program in the call: `spawn /usr/bin/node`.
+    const notStarted = (err as NodeJS.ErrnoException).syscall?.startsWith('spawn') ?? false;
+    if (notStarted) unavailable = true;
+    fail(`the command helper failed: ${err.message}`, notStarted);
   });
   // A helper that ends mid-command (killed) fails what it ran: the callers' retries run it again.
   child.on('exit', (code, signal) => fail(`the command helper exited (${signal ?? code})`));
@@ -143,15 +194,37 @@ export function execCommand(
   const stale = helper && helper.pending.size === 0 && Date.now() - helper.lastUsed > REUSE_MS;
   if (!helper || !helper.child.connected || stale) helper = startHelper();
   helper.lastUsed = Date.now();
-  const { child, pending } = helper;
+  const current = helper;
+  const { child, pending } = current;
   const id = nextId++;
   return new Promise<ExecResult>((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    // Past the command's own time and a grace, a helper that has not answered is taken for stuck (stopped,
+    // starved): it is ended, which fails its commands, and the next command starts another.
+    const deadline = setTimeout(() => {
+      if (!pending.has(id)) return;
+      current.fail(`no answer from the command helper within ${options.timeoutMs + GRACE_MS} ms`);
+      current.child.kill('SIGKILL');
+    }, options.timeoutMs + GRACE_MS);
+    deadline.unref();
+    pending.set(id, {
+      file,
+      args,
+      options,
+      resolve: (r) => {
+        clearTimeout(deadline);
+        resolve(r);
+      },
+      reject: (err) => {
+        clearTimeout(deadline);
+        reject(err);
+      },
+    });
     ref(child);
     const unsent = (err: Error) => {
-      if (!pending.delete(id)) return;
+      const p = pending.get(id);
+      if (!p || !pending.delete(id)) return;
       if (pending.size === 0) unref(child);
-      reject(err);
+      p.reject(err);
     };
     try {
       send(id);

@@ -230,6 +230,9 @@ describe('the trigger API', () => {
       'workflowTaskScheduledEventAttributes',
       'workflowTaskStartedEventAttributes',
       'workflowTaskCompletedEventAttributes',
+      // The patch marker, and the search attribute the SDK sets beside it.
+      'markerRecordedEventAttributes',
+      'upsertWorkflowSearchAttributesEventAttributes',
       'workflowExecutionCompletedEventAttributes',
     ]);
 

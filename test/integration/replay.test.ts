@@ -48,7 +48,9 @@ recorded before the ledger moved to the database, which must keep running after 
  * watcher.json (a trigger woken by its package's watcher, the package-watchers-2026-12 patch) with
  * `RECORD_WATCHED_HISTORY=1`; trigger-watched-caught-up.json (the same trigger subscribing caught up with its
  * watcher: no poll of its own after it) with `RECORD_CAUGHT_UP_HISTORY=1`; trigger-first-poll-at-slot.json (a trigger created in bulk, polling first at its
- * slot: the first-poll-at-slot-2026-12 patch) with `RECORD_FIRST_POLL_HISTORY=1`; trigger-newest.json (a
+ * slot: the first-poll-at-slot-2026-12 patch) with `RECORD_FIRST_POLL_HISTORY=1`; release-idle.json (a release
+ * with no destination and no lifecycle, ending in its first task: the idle-release-2026-12 patch) with
+ * `RECORD_IDLE_HISTORY=1`; trigger-newest.json (a
  * trigger under the trigger-paths-2026-12b umbrella, polling packages and creating releases in its workflow
  * task) with `RECORD_NEWEST_HISTORY=1`. The trigger fixtures recorded under earlier umbrellas
  * (trigger-paths-2026-11, and trigger-latest.json under trigger-paths-2026-12) are kept as they were
@@ -581,6 +583,35 @@ async function recordNewest(): Promise<void> {
 }
 
 /**
+ * release-idle.json: the release of a project with no destination and no lifecycle, which its creation
+ * marks idle: the idle-release-2026-12 patch, one workflow task and no activity.
+ */
+async function recordIdleRelease(): Promise<void> {
+  const registry = await TestRegistry.start();
+  const env = await startTestWorker();
+  try {
+    await pushImage(registry.url, 'replay/idle', '1.0.0');
+    await putProject(env, {
+      name: 'replay-idle',
+      packages: [{ name: 'idle', feed: registry.host, package: 'replay/idle' }],
+    });
+    await startTrigger(env, { project: 'replay-idle', name: 'idle', intervalSeconds: 600 });
+    const [release] = await waitForReleases(env, 'replay-idle', 1);
+    const handle = env.client.workflow.getHandle(`release/replay-idle/${release.number}`);
+    await handle.result();
+    const history = exportHistory(handle.workflowId);
+    expect(patchMarkers(history)).toEqual(['idle-release-2026-12']);
+    const events = (JSON.parse(history.toString()) as { events: Record<string, unknown>[] }).events;
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes !== undefined)).toEqual([]);
+    writeFileSync(path.join(FIXTURES, 'release-idle.json'), history);
+    await env.client.workflow.getHandle('trigger/replay-idle/idle').terminate('recorded');
+  } finally {
+    await env.stop();
+    await registry.stop();
+  }
+}
+
+/**
  * trigger-first-poll-at-slot.json: a trigger started as the bulk endpoint starts a large manifest's
  * (`firstPoll: 'slot'`): it waits for its slot, releases there, and goes on with idle polls.
  */
@@ -809,6 +840,7 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_RETENTION_HISTORY === '1') await recordRetention();
   if (process.env.RECORD_TENANT_HISTORY === '1') await recordTenants();
   if (process.env.RECORD_FIRST_POLL_HISTORY === '1') await recordFirstPollAtSlot();
+  if (process.env.RECORD_IDLE_HISTORY === '1') await recordIdleRelease();
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
   expect(files.sort()).toEqual([
     'destination-retrying.json',
@@ -817,6 +849,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'environment-retrying.json',
     'environment-scheduled.json',
     'environment.json',
+    'release-idle.json',
     'release-lifecycle.json',
     'release-stranded.json',
     'release-tenants.json',
@@ -852,6 +885,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed environment-retrying.json',
     'replayed environment-scheduled.json',
     'replayed environment.json',
+    'replayed release-idle.json',
     'replayed release-lifecycle.json',
     'replayed release-stranded.json',
     'replayed release-tenants.json',

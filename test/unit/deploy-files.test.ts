@@ -1,3 +1,4 @@
+import { GitTargetSchema } from '../../src/domain/project';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -44,5 +45,30 @@ describe('Dockerfile and docker-compose.yml', () => {
       databaseUrl: env.DATABASE_URL,
       temporal: { address: 'temporal:7233' },
     });
+  });
+});
+
+describe("a Git target's commit author", () => {
+  const target = (author: { name: string; email: string }) =>
+    GitTargetSchema.safeParse({
+      name: 'gitops',
+      type: 'git',
+      url: 'https://git.example.com/deploy.git',
+      files: [{ path: 'values.yaml', format: 'yaml', field: 'image.tag', package: 'web' }],
+      author,
+    });
+  test('takes a plain name and address', () => {
+    expect(target({ name: 'Release Bot', email: 'bot@example.com' }).success).toBe(true);
+  });
+  // A NUL byte cannot be in a process's environment (where git takes the author from): refused when given.
+  test.each([
+    ['a NUL in the name', { name: 'x\u0000y', email: 'bot@example.com' }, 'author.name'],
+    ['a NUL in the address', { name: 'Bot', email: 'a\u0000@b' }, 'author.email'],
+    ['an escape in the name', { name: 'x\u001b[31m', email: 'bot@example.com' }, 'author.name'],
+    ['a line break in the name', { name: 'x\ny', email: 'bot@example.com' }, 'author.name'],
+  ])('refuses %s, naming the field', (_what, author, field) => {
+    const result = target(author);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join('.'))).toEqual([field]);
   });
 });

@@ -1,4 +1,22 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { ExecError, execCommand, ExecOptions } from '../../src/runtime/exec-helper';
+
+/** The helper's process id, seen from a command it runs (never this process: a test must not kill itself). */
+async function helperPid(): Promise<number> {
+  const pid = Number((await sh('echo $PPID')).stdout.toString().trim());
+  if (pid === process.pid || !(pid > 1)) throw new Error(`the command ran from this process (parent ${pid})`);
+  return pid;
+}
+
+/** Whether a process runs (a zombie, dead but not yet reaped by whoever adopted it, does not). */
+const alive = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
 
 const options: ExecOptions = {
   cwd: '/',
@@ -61,20 +79,50 @@ describe('commands run from the helper process', () => {
     expect(err.code).toBe('ERR_CHILD_PROCESS_STDIO_MAXBUFFER');
   });
 
+  test('a command refused before it starts (a NUL byte in its environment) fails alone; the others run on', async () => {
+    const before = await helperPid();
+    const other = sh('sleep 0.3; echo still here');
+    const refused = await failure(sh('echo never', { env: { PATH: process.env.PATH, BAD: 'a\0b' } }));
+    expect(refused.code).toBe('ERR_INVALID_ARG_VALUE');
+    expect((await other).stdout.toString()).toBe('still here\n');
+    expect(await helperPid()).toBe(before);
+  });
+
   test('commands run side by side; a helper killed mid-command fails that command, and the next starts a new one', async () => {
     const started = Date.now();
     const results = await Promise.all([1, 2, 3].map((n) => sh(`sleep 0.5; echo ${n}`)));
     expect(results.map((r) => r.stdout.toString().trim())).toEqual(['1', '2', '3']);
     expect(Date.now() - started).toBeLessThan(1400);
 
-    const helperPid = Number((await sh('echo $PPID')).stdout.toString().trim());
-    const running = failure(sh('sleep 30'));
-    await new Promise((r) => setTimeout(r, 200));
-    process.kill(helperPid, 'SIGKILL');
+    const killed = await helperPid();
+    const marker = `exec-helper-orphan-${process.pid}-${Date.now()}`;
+    const running = failure(sh(`sleep 30; echo ${marker}`));
+    await new Promise((r) => setTimeout(r, 300));
+    const commandPid = Number(
+      execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' }).trim().split('\n')[0],
+    );
+    process.kill(killed, 'SIGKILL');
     const err = await running;
     expect(err.message).toMatch(/the command helper exited \(SIGKILL\)/);
-    const next = Number((await sh('echo $PPID')).stdout.toString().trim());
-    expect(next).not.toBe(helperPid);
-    expect(next).not.toBe(process.pid);
+    // The command it ran does not run on unwatched while its caller retries it.
+    for (let i = 0; i < 50 && alive(commandPid); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(alive(commandPid)).toBe(false);
+    expect(await helperPid()).not.toBe(killed);
+  });
+
+  test('with no helper to be had (its program cannot start), commands run from this process', async () => {
+    // The helper running now is ended first: the next command starts a new one, which cannot start.
+    const ended = await helperPid();
+    const node = process.execPath;
+    process.execPath = '/nonexistent/node';
+    try {
+      process.kill(ended, 'SIGKILL');
+      while (alive(ended)) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 50));
+      const { stdout } = await sh('echo $PPID');
+      expect(Number(stdout.toString().trim())).toBe(process.pid);
+    } finally {
+      process.execPath = node;
+    }
   });
 });
