@@ -50,7 +50,7 @@ const HELPER = `
 const { execFile } = require('node:child_process');
 const children = new Map();
 let idle = setTimeout(() => process.exit(0), ${IDLE_MS});
-const settled = () => { if (children.size === 0) idle = setTimeout(() => process.exit(0), ${IDLE_MS}); };
+const settled = () => { clearTimeout(idle); if (children.size === 0) idle = setTimeout(() => process.exit(0), ${IDLE_MS}); };
 const answer = (m) => { if (process.connected) process.send(m); };
 // Without the process that asked, nobody waits for its commands: they end with it.
 process.on('disconnect', () => { for (const c of children.values()) c.kill('SIGKILL'); process.exit(0); });
