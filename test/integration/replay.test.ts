@@ -458,27 +458,40 @@ async function recordFrozen(): Promise<void> {
  * Runs `record` on a worker with package watchers (one shard) over a registry of its own (feed `local`), then
  * ends the shard's watcher if it still runs, and stops both.
  */
-async function withWatchers(
+/** A recorder's registry and worker (its options may name the registry), both stopped after it. */
+async function withWorker(
+  options: (registry: TestRegistry) => Parameters<typeof startTestWorker>[0],
   record: (registry: TestRegistry, env: TestWorkerEnv) => Promise<void>,
 ): Promise<void> {
   const registry = await TestRegistry.start();
-  const env = await startTestWorker({
-    feeds: new Map([['local', ociFeed('local', registry.url)]]),
-    pollCacheMs: 60_000,
-    watcherShards: 1,
-  });
+  const env = await startTestWorker(options(registry));
   try {
     await record(registry, env);
-    await env.client.workflow
-      .getHandle(watcherWorkflowId(env.taskQueue, 0))
-      .terminate('recorded')
-      .catch((err: unknown) => {
-        if (!(err instanceof WorkflowNotFoundError)) throw err; // a recorder that ended it already
-      });
   } finally {
     await env.stop();
     await registry.stop();
   }
+}
+
+async function withWatchers(
+  record: (registry: TestRegistry, env: TestWorkerEnv) => Promise<void>,
+): Promise<void> {
+  await withWorker(
+    (registry) => ({
+      feeds: new Map([['local', ociFeed('local', registry.url)]]),
+      pollCacheMs: 60_000,
+      watcherShards: 1,
+    }),
+    async (registry, env) => {
+      await record(registry, env);
+      await env.client.workflow
+        .getHandle(watcherWorkflowId(env.taskQueue, 0))
+        .terminate('recorded')
+        .catch((err: unknown) => {
+          if (!(err instanceof WorkflowNotFoundError)) throw err; // a recorder that ended it already
+        });
+    },
+  );
 }
 
 /**
@@ -573,10 +586,8 @@ async function recordNewest(): Promise<void> {
     await settledHistory(trigger);
     const history = exportHistory(trigger.workflowId);
     expect(patchMarkers(history)).toEqual(['trigger-paths-2026-12b']);
-    const events = (JSON.parse(history.toString()) as { events: Record<string, unknown>[] }).events;
     // Every poll and both releases ran in a workflow task: no activity task.
-    const activities = events.filter((e) => e.activityTaskScheduledEventAttributes !== undefined);
-    expect(activities).toEqual([]);
+    expect(activityTasks(history)).toEqual([]);
     writeFileSync(path.join(FIXTURES, 'trigger-newest.json'), history);
     await trigger.terminate('recorded');
   });
@@ -587,28 +598,25 @@ async function recordNewest(): Promise<void> {
  * marks idle: the idle-release-2026-12 patch, one workflow task and no activity.
  */
 async function recordIdleRelease(): Promise<void> {
-  const registry = await TestRegistry.start();
-  const env = await startTestWorker();
-  try {
-    await pushImage(registry.url, 'replay/idle', '1.0.0');
-    await putProject(env, {
-      name: 'replay-idle',
-      packages: [{ name: 'idle', feed: registry.host, package: 'replay/idle' }],
-    });
-    await startTrigger(env, { project: 'replay-idle', name: 'idle', intervalSeconds: 600 });
-    const [release] = await waitForReleases(env, 'replay-idle', 1);
-    const handle = env.client.workflow.getHandle(`release/replay-idle/${release.number}`);
-    await handle.result();
-    const history = exportHistory(handle.workflowId);
-    expect(patchMarkers(history)).toEqual(['idle-release-2026-12']);
-    const events = (JSON.parse(history.toString()) as { events: Record<string, unknown>[] }).events;
-    expect(events.filter((e) => e.activityTaskScheduledEventAttributes !== undefined)).toEqual([]);
-    writeFileSync(path.join(FIXTURES, 'release-idle.json'), history);
-    await env.client.workflow.getHandle('trigger/replay-idle/idle').terminate('recorded');
-  } finally {
-    await env.stop();
-    await registry.stop();
-  }
+  await withWorker(
+    () => ({}),
+    async (registry, env) => {
+      await pushImage(registry.url, 'replay/idle', '1.0.0');
+      await putProject(env, {
+        name: 'replay-idle',
+        packages: [{ name: 'idle', feed: registry.host, package: 'replay/idle' }],
+      });
+      await startTrigger(env, { project: 'replay-idle', name: 'idle', intervalSeconds: 600 });
+      const [release] = await waitForReleases(env, 'replay-idle', 1);
+      const handle = env.client.workflow.getHandle(`release/replay-idle/${release.number}`);
+      await handle.result();
+      const history = exportHistory(handle.workflowId);
+      expect(patchMarkers(history)).toEqual(['idle-release-2026-12']);
+      expect(activityTasks(history)).toEqual([]);
+      writeFileSync(path.join(FIXTURES, 'release-idle.json'), history);
+      await env.client.workflow.getHandle('trigger/replay-idle/idle').terminate('recorded');
+    },
+  );
 }
 
 /**
@@ -800,6 +808,12 @@ async function recordRetention(): Promise<void> {
 }
 
 /** The IDs of the patch markers an exported history holds, in order. */
+/** The activity tasks an exported history scheduled. */
+function activityTasks(history: Buffer): Record<string, unknown>[] {
+  const { events } = JSON.parse(history.toString()) as { events: Record<string, unknown>[] };
+  return events.filter((e) => e.activityTaskScheduledEventAttributes !== undefined);
+}
+
 function patchMarkers(history: Buffer): string[] {
   return patchMarkersOf(
     (JSON.parse(history.toString()) as { events: Parameters<typeof patchMarkersOf>[0] }).events,
