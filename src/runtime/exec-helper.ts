@@ -120,12 +120,6 @@ function startHelper(): Helper {
     serialization: 'advanced',
     env: { PATH: process.env.PATH ?? '' },
   });
-  const started: Helper = {
-    child,
-    pending: new Map<number, Pending>(),
-    lastUsed: Date.now(),
-    fail: () => {},
-  };
   const fail = (why: string, notStarted = false) => {
     if (helper === started) helper = null;
     for (const p of started.pending.values()) {
@@ -145,7 +139,7 @@ function startHelper(): Helper {
     }
     started.pending.clear();
   };
-  started.fail = fail;
+  const started: Helper = { child, pending: new Map<number, Pending>(), lastUsed: Date.now(), fail };
   child.on('message', (reply: Reply) => {
     const p = started.pending.get(reply.id);
     if (!p) return;
@@ -222,7 +216,8 @@ export function execCommand(
     ref(child);
     const unsent = (err: Error) => {
       const p = pending.get(id);
-      if (!p || !pending.delete(id)) return;
+      if (!p) return;
+      pending.delete(id);
       if (pending.size === 0) unref(child);
       p.reject(err);
     };
@@ -251,7 +246,8 @@ export function execCommand(
         if (!err) return;
         // Not sent (the helper went away meanwhile): run it here rather than fail a command nobody ran.
         const p = pending.get(id);
-        if (!p || !pending.delete(id)) return;
+        if (!p) return;
+        pending.delete(id);
         if (pending.size === 0) unref(child);
         execHere(file, args, options).then(p.resolve, p.reject);
       },
