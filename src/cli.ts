@@ -1,3 +1,5 @@
+// First: Node's compile cache is on before any other module of the service loads.
+import './runtime/compile-cache';
 import { runCli } from './cli/main';
 import { keepFilesPrivate } from './db/open';
 

@@ -1,3 +1,5 @@
+// First: Node's compile cache is on before any other module of the service loads.
+import './runtime/compile-cache';
 import path from 'node:path';
 import { ensureRetentionSchedule } from '../workflows/contracts/client';
 import type { Server } from 'node:http';

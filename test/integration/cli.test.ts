@@ -203,6 +203,31 @@ describe('the built CLI, as npx runs it', () => {
     }
   });
 
+  test("the CLI's modules compile once: later runs take V8's code from dist/compile-cache", async () => {
+    const dist = path.resolve(__dirname, '../../dist');
+    const traced = async (env: NodeJS.ProcessEnv) => {
+      // Node's own trace of its compile cache (on stderr): which folder, and each module's cache accepted.
+      const { stderr } = await promisify(execFile)(process.execPath, [bin, 'rules', '--help'], {
+        cwd: dir,
+        env: { ...process.env, NODE_COMPILE_CACHE: '', ...env, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' },
+      });
+      return stderr;
+    };
+    await traced({});
+    const second = await traced({});
+    const accepted = new RegExp(
+      `V8 code cache for CommonJS ${path.join(dist, 'src/cli/main.js').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} was accepted`,
+    );
+    expect(second).toMatch(accepted);
+    // The cache folder is the build's own, never a shared temporary one other users could plant code in.
+    const folders = new Set(
+      [...second.matchAll(/reading cache from (\S+?)\/[0-9a-f]+ for/g)].map((m) => m[1]),
+    );
+    expect([...folders].map((f) => path.dirname(f))).toEqual([path.join(dist, 'compile-cache')]);
+    // NODE_DISABLE_COMPILE_CACHE turns it off: nothing read from a cache.
+    expect(await traced({ NODE_DISABLE_COMPILE_CACHE: '1' })).not.toMatch(/was accepted/);
+  });
+
   test('an option value may start with a dash: --exclude -debug$ as --exclude=-debug$', async () => {
     const tags = '1.0.0\n1.1.0-debug\n1.1.0\n';
     for (const args of [['--exclude', '-debug$'], ['--exclude=-debug$']]) {
