@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -360,6 +360,7 @@ describe('apply, validate and token print what the API answers as text', () => {
   const hostile = `unreachable ${ESC}]8;;https://evil.example${'\u0007'}click${ESC}]8;;${'\u0007'}\u009b2J\u202e`;
   let server: TestServer;
   let file: string;
+  let dir: string;
   beforeAll(async () => {
     server = await startServer((req, res) => {
       const json = (status: number, body: unknown) => {
@@ -386,7 +387,7 @@ describe('apply, validate and token print what the API answers as text', () => {
       if (req.method === 'POST' && req.url === '/receivers') return json(201, { url: `/hooks/x${ESC}[2J` });
       json(404, { title: 'Not found', status: 404, detail: 'no route' });
     });
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'apply-printable-'));
+    dir = await mkdtemp(path.join(os.tmpdir(), 'apply-printable-'));
     file = path.join(dir, 'shop.yaml');
     await writeFile(
       file,
@@ -401,7 +402,10 @@ describe('apply, validate and token print what the API answers as text', () => {
       ].join('\n'),
     );
   });
-  afterAll(() => server.close());
+  afterAll(async () => {
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
   const cli = (...argv: string[]) =>
     runCliCapturing(argv, { FEED_TRIGGERS_API_URL: server.url, FEED_TRIGGERS_TOKEN: 't' });
 
@@ -461,6 +465,7 @@ test("validate names a manifest's unknown keys as text: keys holding ESC, C1 or 
     ].join('\n'),
   );
   const r = await runCliCapturing(['validate', '-f', file], { FEED_TRIGGERS_API_URL: 'http://127.0.0.1:9' });
+  await rm(dir, { recursive: true, force: true });
   expect(r.code).toBe(2);
   expect(r.stderr).toContain('\\u009b2J\\u202e');
   expect(r.stderr).toContain('\\u001b]8;;http://evil\\u0007');

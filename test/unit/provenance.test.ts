@@ -1,5 +1,5 @@
 import { generateKeyPairSync, KeyObject, sign } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
@@ -262,15 +262,19 @@ describe('rules that ask for provenance, and keys named from the configuration',
 
   test('signatureKeys in the configuration file are read from the environment or a file, and must be keys', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-keys-'));
-    writeFileSync(path.join(dir, 'release.pub'), trusted.pem);
-    const file = path.join(dir, 'config.yaml');
-    writeFileSync(file, 'signatureKeys:\n  release: { file: release.pub }\n  next: { env: NEXT_KEY }\n');
-    const config = loadConfig({ FEED_TRIGGERS_CONFIG: file, NEXT_KEY: other.pem });
-    expect(config.signatureKeys.get('release')).toBe(trusted.pem.trim());
-    expect(config.signatureKeys.get('next')).toBe(other.pem);
-    expect(() => loadConfig({ FEED_TRIGGERS_CONFIG: file, NEXT_KEY: 'not a key' })).toThrow(
-      /signatureKeys\.next: not a PEM public key/,
-    );
+    try {
+      writeFileSync(path.join(dir, 'release.pub'), trusted.pem);
+      const file = path.join(dir, 'config.yaml');
+      writeFileSync(file, 'signatureKeys:\n  release: { file: release.pub }\n  next: { env: NEXT_KEY }\n');
+      const config = loadConfig({ FEED_TRIGGERS_CONFIG: file, NEXT_KEY: other.pem });
+      expect(config.signatureKeys.get('release')).toBe(trusted.pem.trim());
+      expect(config.signatureKeys.get('next')).toBe(other.pem);
+      expect(() => loadConfig({ FEED_TRIGGERS_CONFIG: file, NEXT_KEY: 'not a key' })).toThrow(
+        /signatureKeys\.next: not a PEM public key/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -302,11 +306,15 @@ describe('trusted roots', () => {
 
   test('the configuration names the file of a root that does not parse', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-roots-'));
-    writeFileSync(path.join(dir, 'root.json'), root([]));
-    const file = path.join(dir, 'config.yaml');
-    writeFileSync(file, 'trustedRoots:\n  corp: { file: root.json }\n');
-    expect(() => loadConfig({ FEED_TRIGGERS_CONFIG: file })).toThrow(
-      /trustedRoots\.corp: lists no certificateAuthorities/,
-    );
+    try {
+      writeFileSync(path.join(dir, 'root.json'), root([]));
+      const file = path.join(dir, 'config.yaml');
+      writeFileSync(file, 'trustedRoots:\n  corp: { file: root.json }\n');
+      expect(() => loadConfig({ FEED_TRIGGERS_CONFIG: file })).toThrow(
+        /trustedRoots\.corp: lists no certificateAuthorities/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
