@@ -403,7 +403,7 @@ describe('apply, validate and token print what the API answers as text', () => {
     );
   });
   afterAll(async () => {
-    server.close();
+    await server.close();
     await rm(dir, { recursive: true, force: true });
   });
   const cli = (...argv: string[]) =>
