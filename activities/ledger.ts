@@ -23,6 +23,12 @@ export interface LedgerDependencies {
   readonly queueHistoryLimit?: number;
   /** Whether this worker runs package watchers: a channel's load then tells the trigger it may subscribe. */
   readonly watchers?: boolean;
+  /**
+   * How young the channel's last release must be for a trigger's release to keep the packages it takes along
+   * at their versions there, where it read older ones (Ledger.createRelease): at least the oldest read a
+   * request can hold. Absent: nothing is kept.
+   */
+  readonly keepTakenAlongMs?: number;
 }
 
 /**
@@ -79,7 +85,7 @@ export function createLedgerActivities(deps: LedgerDependencies): LedgerActiviti
       request: CreateReleaseRequest;
     }): Promise<CreateReleaseResult> {
       const { followsLifecycle, ...result } = await refusing(() =>
-        ledger.createRelease(input.project, input.request),
+        ledger.createRelease(input.project, input.request, new Date(), deps.keepTakenAlongMs ?? 0),
       );
       if (result.outcome === 'created') metrics.releasesCreated.inc({ source: input.request.source.kind });
       if (result.release && (result.outcome === 'created' || result.outcome === 'duplicate'))

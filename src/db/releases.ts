@@ -1,5 +1,5 @@
 import { Kysely, sql, Transaction } from 'kysely';
-import { movedPackages, versionSetKey } from '../domain/decision';
+import { keepTakenAlong, movedPackages, versionSetKey } from '../domain/decision';
 import {
   ChannelView,
   CreateReleaseRequest,
@@ -121,7 +121,7 @@ export class ReleaseStore {
     return db
       .selectFrom('channel_heads')
       .innerJoin('releases', 'releases.id', 'channel_heads.last_release_id')
-      .select(['releases.number', 'releases.packages', 'channel_heads.highest_number'])
+      .select(['releases.number', 'releases.packages', 'releases.created_at', 'channel_heads.highest_number'])
       .where('channel_heads.project_id', '=', projectId)
       .where('channel_heads.channel', '=', channel)
       .executeTakeFirst();
@@ -130,17 +130,23 @@ export class ReleaseStore {
   /**
    * Records a release unless it is a retry (`duplicate`, same key), an already-released version set, or
    * (for triggers) not later than the channel's last release. One transaction under the project's lock.
+   * `keepTakenAlongMs`: a trigger's release keeps each package it takes along at the channel's last version
+   * where it read an older one (keepTakenAlong), if the last release is at most this old: younger than the
+   * oldest read the request can hold (its evaluation and the listing age its polls accept). An older last
+   * release came before the trigger's reads, which then say what the registry holds (a tag taken down is
+   * not brought back). 0 (the default) keeps nothing.
    */
   async createRelease(
     projectName: string,
     req: CreateReleaseRequest,
     now = new Date(),
+    keepTakenAlongMs = 0,
   ): Promise<RecordedRelease> {
     for (let attempt = 0; ; attempt++) {
       try {
         const result = await this.db
           .transaction()
-          .execute((trx) => this.createIn(trx, projectName, req, now));
+          .execute((trx) => this.createIn(trx, projectName, req, now, keepTakenAlongMs));
         const every = this.options.analyzeEvery;
         if (result.outcome === 'created' && every && ++this.createdSinceAnalyze >= every) {
           this.createdSinceAnalyze = 0;
@@ -160,6 +166,7 @@ export class ReleaseStore {
     projectName: string,
     req: CreateReleaseRequest,
     now: Date,
+    keepTakenAlongMs: number,
   ): Promise<RecordedRelease> {
     const project = await lockProject(trx, projectName);
     if (!project)
@@ -184,7 +191,20 @@ export class ReleaseStore {
         reason: `idempotency key already used by release ${known.number}`,
         followsLifecycle,
       };
-    const versionSet = hash(versionSetKey(req.packages));
+    const head = await this.lastInChannel(trx, project.id, req.channel);
+    const previous = head ? { number: head.number, packages: packagesOf(head.packages) } : null;
+    // A trigger's release never takes a package it does not watch back below the channel's last release.
+    const recent =
+      head !== undefined && now.getTime() - new Date(head.created_at).getTime() <= keepTakenAlongMs;
+    const { packages, kept } =
+      req.requireLater && recent
+        ? keepTakenAlong(channel.rules, req.packages, previous, req.watched)
+        : { packages: req.packages, kept: [] };
+    const reason =
+      kept.length === 0
+        ? req.reason
+        : `${req.reason}; kept from release ${previous!.number}: ${kept.join(', ')}`;
+    const versionSet = hash(versionSetKey(packages));
     const same = await trx
       .selectFrom('releases')
       .selectAll()
@@ -199,9 +219,7 @@ export class ReleaseStore {
         reason: `release ${same.number} already holds these versions`,
         followsLifecycle,
       };
-    const head = await this.lastInChannel(trx, project.id, req.channel);
-    const previous = head ? { number: head.number, packages: head.packages } : null;
-    const moved = movedPackages(channel.rules, req.packages, previous, req.watched);
+    const moved = movedPackages(channel.rules, packages, previous, req.watched);
     if (req.requireLater && previous && moved.length === 0)
       return {
         outcome: 'not-later',
@@ -211,7 +229,7 @@ export class ReleaseStore {
       };
     const proposed = proposedReleaseNumber(
       project.spec,
-      req,
+      { ...req, packages },
       { inProject: project.highest_number, inChannel: head?.highest_number ?? null },
       now,
     );
@@ -236,11 +254,11 @@ export class ReleaseStore {
             number,
             channel: req.channel,
             createdAt: now.toISOString(),
-            reason: clip(req.reason),
+            reason: clip(reason),
             source: req.source,
             ...(req.notification ? { notification: clip(req.notification, 200) } : {}),
-            packages: req.packages,
-            previous: previous && { number: previous.number, packages: packagesOf(previous.packages) },
+            packages,
+            previous,
           });
     const row = await trx
       .insertInto('releases')
@@ -249,9 +267,9 @@ export class ReleaseStore {
         number,
         channel: req.channel,
         created_at: now,
-        packages: JSON.stringify(req.packages),
+        packages: JSON.stringify(packages),
         version_set: versionSet,
-        reason: clip(req.reason),
+        reason: clip(reason),
         source: JSON.stringify(req.source),
         key: req.key,
         notes,
@@ -301,7 +319,7 @@ export class ReleaseStore {
     return {
       outcome: 'created',
       release: await withDeliveries(trx, row),
-      reason: req.reason,
+      reason,
       followsLifecycle,
     };
   }

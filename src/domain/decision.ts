@@ -59,6 +59,38 @@ export function versionSetKey(packages: readonly ReleasedPackage[]): string {
     .join(',');
 }
 
+/**
+ * A trigger's release never takes a package back: each package it takes along (one it does not watch) that
+ * the channel's previous release holds at a later version, which the channel's rule still accepts, keeps that
+ * version. The trigger read the package before the previous release was made (two packages pushed moments
+ * apart, each released by its own trigger: the second release to land would otherwise move the first one's
+ * package back), so the previous release's version is what a read now would find at least. Not kept: a
+ * version the rule now refuses (the channel's rules changed: the older version is the right one), one of
+ * another image (the package's feed or name changed), and versions under rules that need the registry to
+ * check (image labels or age, signatures, platforms), which only a poll can tell. `kept` says what was kept.
+ */
+export function keepTakenAlong(
+  rules: readonly VersionRule[],
+  chosen: readonly ReleasedPackage[],
+  previous: { readonly packages: readonly ReleasedPackage[] } | null,
+  watched: readonly string[],
+): { packages: ReleasedPackage[]; kept: string[] } {
+  const kept: string[] = [];
+  const packages = chosen.map((pkg) => {
+    if (watched.includes(pkg.name)) return pkg;
+    const before = previous?.packages.find((p) => p.name === pkg.name);
+    if (!before || before.feed !== pkg.feed || before.package !== pkg.package) return pkg;
+    if ((before.precedence ?? 'docker') !== (pkg.precedence ?? 'docker')) return pkg;
+    const rule = compileRule(ruleFor(rules, pkg.name), pkg.precedence ?? 'docker');
+    if (rule.needsImageConfig || rule.needsVerification) return pkg;
+    // A version the rule refuses is never later (isLaterTag).
+    if (!isLaterTag(rule, before.tag, pkg.tag)) return pkg;
+    kept.push(`${pkg.name} ${before.tag} (read ${pkg.tag})`);
+    return before;
+  });
+  return { packages, kept };
+}
+
 /** What moved between a previous release and a candidate set, among the named packages (empty: nothing later). */
 export function movedPackages(
   rules: readonly VersionRule[],

@@ -103,6 +103,9 @@ export function workerSizing(memoryMiB: number) {
 }
 
 /** Builds the activities with their per-worker caches, and a worker for the trigger workflows. */
+/** How much older than the listing cache's age a release request's reads may be (its evaluation, retries). */
+const KEEP_TAKEN_ALONG_SLACK_MS = 5 * 60_000;
+
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
   // Git write-back folders a kill -9 left behind (they may hold a deploy key) go before any attempt.
   for (const folder of await removeStaleGitFolders())
@@ -142,6 +145,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     taskQueue: options.config.taskQueue,
     deliveryBackoff: options.deliveryBackoff,
     queueHistoryLimit: options.queueHistoryLimit,
+    // A poll takes a listing up to the cache's age; an evaluation with its retries takes minutes at most.
+    keepTakenAlongMs: options.config.pollCacheMs + KEEP_TAKEN_ALONG_SLACK_MS,
   });
   const activities = {
     ...polls,

@@ -122,6 +122,49 @@ describe('the release ledger on PostgreSQL', () => {
     expect((await ledger.listReleases(name, { limit: 10 }))?.releases).toHaveLength(2);
   });
 
+  test("a trigger's release keeps a package it takes along at the channel's last version, never older", async () => {
+    const name = await project();
+    const keep = 5 * 60_000;
+    // Two packages pushed moments apart: worker's trigger released worker 2.1.0 first; web's trigger had
+    // read worker at 2.0.0 before that push.
+    expect((await ledger.createRelease(name, request('1.0.0', '2.1.0'), now, keep)).release?.number).toBe(
+      '0.0.1',
+    );
+    const second = await ledger.createRelease(name, request('1.1.0', '2.0.0'), now, keep);
+    expect(second).toMatchObject({
+      outcome: 'created',
+      release: { number: '0.0.2', packages: pkgs('1.1.0', '2.1.0') },
+      reason: 'test; kept from release 0.0.1: worker 2.1.0 (read 2.0.0)',
+    });
+    expect((await ledger.getRelease((await ledger.getProject(name))!.id, '0.0.2'))?.reason).toBe(
+      'test; kept from release 0.0.1: worker 2.1.0 (read 2.0.0)',
+    );
+    // The same versions again, however read: already released.
+    const again = request('1.1.0', '2.0.0', { key: 'again' });
+    expect((await ledger.createRelease(name, again, now, keep)).outcome).toBe('already-released');
+    // A person's release is what they asked for, older or not.
+    const manual = request('1.2.0', '2.0.0', { key: 'm', requireLater: false, source: { kind: 'manual' } });
+    expect((await ledger.createRelease(name, manual, now, keep)).release?.packages).toEqual(
+      pkgs('1.2.0', '2.0.0'),
+    );
+    // A last release older than the reads a request can hold came before them: the read is what the registry
+    // holds now (worker 2.1.0 taken down), not brought back.
+    const later = new Date(now.getTime() + keep + 1000);
+    const afterIt = await ledger.createRelease(name, request('1.3.0', '1.9.0', { key: 'late' }), later, keep);
+    expect(afterIt.release?.packages).toEqual(pkgs('1.3.0', '1.9.0'));
+    // A version the channel's rule refuses now is not kept: web 2.5.0 (from a person) is outside [1.0,2.0).
+    const other = await project();
+    const pinned = request('2.5.0', '2.0.0', { key: 'p', requireLater: false, source: { kind: 'manual' } });
+    await ledger.createRelease(other, pinned, now, keep);
+    const byWorker = await ledger.createRelease(
+      other,
+      request('1.3.0', '2.2.0', { watched: ['worker'] }),
+      now,
+      keep,
+    );
+    expect(byWorker).toMatchObject({ outcome: 'created', release: { packages: pkgs('1.3.0', '2.2.0') } });
+  });
+
   test('50 racing requests for one version set make one release; the others learn which', async () => {
     const name = await project();
     const results = await Promise.all(

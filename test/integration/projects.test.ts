@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { ProjectRelease } from '../../src/domain/project';
+import { CreateReleaseRequest, ProjectRelease } from '../../src/domain/project';
 import { PACKAGES_ATTRIBUTE } from '../../workflows/contracts/search-attributes';
 import { TriggerState } from '../../src/domain/trigger';
 import { createLedgerActivities } from '../../activities/ledger';
@@ -112,6 +112,64 @@ describe('projects, channels and releases', () => {
     ]);
     expect(second.reason).toBe('later version: web 1.0.0 -> 1.1.0');
   });
+
+  test("a package taken along never goes back: a release another trigger made after this one's read keeps its version", async () => {
+    await pushImage(registry.url, 'keep/web', '1.0.0');
+    await pushImage(registry.url, 'keep/worker', '2.0.0');
+    const taskQueue = `keep-${Date.now()}`;
+    // worker's own trigger releases worker 2.1.0 between web's trigger's read of worker (2.0.0) and its
+    // request: pushed, and released with the web it read, while web's trigger was polling.
+    const racing = await startTestWorker({
+      taskQueue,
+      database: env.database,
+      extraActivities: {
+        async createRelease(input: { project: string; request: CreateReleaseRequest }) {
+          await env.ledger.createRelease('keep', {
+            channel: 'default',
+            packages: [
+              { ...ref('web', 'keep/web'), tag: '0.9.0', digest: null },
+              { ...ref('worker', 'keep/worker'), tag: '2.1.0', digest: null },
+            ],
+            watched: ['worker'],
+            requireLater: true,
+            reason: 'later version: worker 2.0.0 -> 2.1.0',
+            source: { kind: 'trigger', trigger: 'trigger/keep/worker' },
+            key: 'keep-worker-2.1.0',
+          });
+          const real = createLedgerActivities({
+            ledger: env.ledger,
+            client: env.client,
+            taskQueue,
+            keepTakenAlongMs: 5 * 60_000,
+          });
+          return real.createRelease(input);
+        },
+      },
+    });
+    try {
+      await putProject(racing, {
+        name: 'keep',
+        packages: [ref('web', 'keep/web'), ref('worker', 'keep/worker')],
+        channels: [{ name: 'default' }],
+      });
+      await startTrigger(racing, { project: 'keep', name: 'web', watch: ['web'], intervalSeconds: 600 });
+      const [second] = await waitForReleases(racing, 'keep', 2);
+      expect(second.packages.map((p) => [p.name, p.tag, p.digest])).toEqual([
+        ['web', '1.0.0', expect.stringMatching(/^sha256:[0-9a-f]{64}$/)],
+        ['worker', '2.1.0', null],
+      ]);
+      expect(second.reason).toMatch(/; kept from release 0\.0\.1: worker 2\.1\.0 \(read 2\.0\.0\)$/);
+      // The trigger learns the release as recorded: worker 2.1.0 is its channel's last version now.
+      const state = await eventually(async () => {
+        const st = await racing.client.workflow.getHandle('trigger/keep/web').query<TriggerState>('state');
+        return st.lastRelease ? st : undefined;
+      }, "web's trigger to record its release");
+      expect(state.lastRelease?.number).toBe('0.0.2');
+      expect(state.history.at(-1)).toMatchObject({ outcome: 'released', release: '0.0.2' });
+    } finally {
+      await racing.stop();
+    }
+  }, 90_000);
 
   test('the watched-packages search attribute follows a changed watch list', async () => {
     const handle = env.client.workflow.getHandle('trigger/two/web-only');

@@ -1,6 +1,7 @@
 import {
   decideRelease,
   isLaterTag,
+  keepTakenAlong,
   movedPackages,
   ruleFor,
   stableHash,
@@ -54,6 +55,46 @@ describe('decision', () => {
         ['web'],
       ),
     ).toEqual(['web stable has a new digest sha256:b']);
+  });
+
+  test('a package taken along never goes back below the previous release, unless the rule now refuses that version', () => {
+    const previous = { packages: [pkg('web', '1.1.0'), pkg('worker', 'main-9', 'sha256:9')] };
+    // web is watched (1.2.0, later); worker was read at main-7, before the previous release took main-9.
+    expect(keepTakenAlong(rules, [pkg('web', '1.2.0'), pkg('worker', 'main-7')], previous, ['web'])).toEqual({
+      packages: [pkg('web', '1.2.0'), pkg('worker', 'main-9', 'sha256:9')],
+      kept: ['worker main-9 (read main-7)'],
+    });
+    // Later or equal reads are kept as read; so is every watched package, and anything with no previous.
+    for (const worker of ['main-10', 'main-9']) {
+      const chosen = [pkg('web', '1.2.0'), pkg('worker', worker)];
+      expect(keepTakenAlong(rules, chosen, previous, ['web'])).toEqual({ packages: chosen, kept: [] });
+    }
+    const watchedBack = [pkg('web', '1.0.0'), pkg('worker', 'main-7')];
+    expect(keepTakenAlong(rules, watchedBack, previous, ['web', 'worker']).kept).toEqual([]);
+    expect(keepTakenAlong(rules, watchedBack, null, ['web']).kept).toEqual([]);
+    // web's rule now takes [1.0,2.0) only: a previous 2.1.0 (from before the change) is not carried.
+    const before = { packages: [pkg('web', '2.1.0'), pkg('worker', 'main-9')] };
+    expect(
+      keepTakenAlong(rules, [pkg('web', '1.5.0'), pkg('worker', 'main-9')], before, ['worker']).kept,
+    ).toEqual([]);
+    // Another image under the same name (the package's path changed), or another precedence: as read.
+    const moved = { packages: [pkg('web', '1.1.0'), { ...pkg('worker', 'main-9'), package: 'old/worker' }] };
+    expect(
+      keepTakenAlong(rules, [pkg('web', '1.2.0'), pkg('worker', 'main-7')], moved, ['web']).kept,
+    ).toEqual([]);
+    // Rules that need the registry (labels, age, signatures, platforms) decide only in a poll: as read.
+    const aged = [
+      rules[0],
+      VersionRuleSchema.parse({
+        filter: '^main-(?<n>\\d+)$',
+        extract: '$n',
+        order: 'numerical',
+        minAgeMinutes: 5,
+      }),
+    ];
+    expect(
+      keepTakenAlong(aged, [pkg('web', '1.2.0'), pkg('worker', 'main-7')], previous, ['web']).kept,
+    ).toEqual([]);
   });
 
   test('decideRelease holds every package at its latest version, or says why not', () => {
