@@ -4,7 +4,9 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Connection } from '@temporalio/client';
 import { ensureTemporalCli } from '../src/temporal/cli';
+import { registerSearchAttributes } from '../src/temporal/connect';
 import { eventually } from '../test/support/temporal';
 
 /**
@@ -175,37 +177,44 @@ dynamicConfigClient:
   );
   const address = `127.0.0.1:${ports.frontend}`;
   const t1 = Date.now();
-  const server = spawn(
-    SERVER,
-    ['--root', dir, '--config', '.', '--env', 'temporal', '--allow-no-auth', 'start'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
   let serverErrors = '';
-  for (const stream of [server.stdout!, server.stderr!])
-    stream.on('data', (d: Buffer) => (serverErrors = (serverErrors + d.toString()).slice(-4000)));
-  try {
-    await eventually(
-      async () => {
-        if (server.exitCode !== null) throw new Error(`the Temporal server exited: ${serverErrors}`);
-        await run(cli, [
-          'operator',
-          'namespace',
-          'create',
-          '--namespace',
-          'default',
-          '--address',
-          address,
-          '--retention',
-          '72h',
-        ]).catch((err: { stderr?: string }) => {
-          if (!/already|exists/i.test(err.stderr ?? '')) throw err;
-        });
-        return true;
+  const launch = () => {
+    const child = spawn(
+      SERVER,
+      ['--root', dir, '--config', '.', '--env', 'temporal', '--allow-no-auth', 'start'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      'the Temporal server to register the default namespace',
-      120_000,
+    );
+    for (const stream of [child.stdout!, child.stderr!])
+      stream.on('data', (d: Buffer) => (serverErrors = (serverErrors + d.toString()).slice(-4000)));
+    return child;
+  };
+  let server = launch();
+  try {
+    await registerNamespace(
+      cli,
+      address,
+      () => server,
+      () => serverErrors,
+    );
+    // The project's search attributes, then the server once more: each of its services caches the custom
+    // search attributes for up to a minute from its start, so in the first minute after they were added the
+    // history service refused a trigger's upsert of one ("no mapping defined") and served histories that
+    // replayed differently on another worker. A server started after they exist knows them everywhere.
+    const connection = await Connection.connect({ address });
+    try {
+      await registerSearchAttributes(connection, 'default');
+    } finally {
+      await connection.close();
+    }
+    await stopChild(server);
+    server = launch();
+    await registerNamespace(
+      cli,
+      address,
+      () => server,
+      () => serverErrors,
     );
   } catch (err) {
     await stopChild(server);
@@ -218,6 +227,36 @@ dynamicConfigClient:
     startSeconds: (Date.now() - t1) / 1000,
     stop: () => stopChild(server),
   };
+}
+
+/** Registers the default namespace once the server answers (already there on a restart: fine). */
+async function registerNamespace(
+  cli: string,
+  address: string,
+  server: () => ChildProcess,
+  errors: () => string,
+): Promise<void> {
+  await eventually(
+    async () => {
+      if (server().exitCode !== null) throw new Error(`the Temporal server exited: ${errors()}`);
+      await run(cli, [
+        'operator',
+        'namespace',
+        'create',
+        '--namespace',
+        'default',
+        '--address',
+        address,
+        '--retention',
+        '72h',
+      ]).catch((err: { stderr?: string }) => {
+        if (!/already|exists/i.test(err.stderr ?? '')) throw err;
+      });
+      return true;
+    },
+    'the Temporal server to register the default namespace',
+    120_000,
+  );
 }
 
 /** A free loopback port below 32768: Temporal keeps membership ports in a smallint column. */
