@@ -100,6 +100,34 @@ export function digestMaxAgeMs(
   return trackDigest ? (listingAge ?? 0) : listingAge;
 }
 
+/**
+ * How old a read of the other workers a poll takes: what it names, at most the TTL (the TTL when it names
+ * none); a take-along (`pastTtl`) as old as it names, since it names its package watcher's last read. With a
+ * TTL of 0 (sharing off) only a read since it asked, as in this worker's cache.
+ */
+function sharedAgeMs(maxAgeMs: number | null, ttlMs: number, pastTtl = false): number {
+  if (ttlMs <= 0) return 0;
+  return pastTtl ? (maxAgeMs ?? ttlMs) : Math.min(maxAgeMs ?? ttlMs, ttlMs);
+}
+
+/**
+ * The age a take-along poll accepts (`takeAlongMs`): the package watcher's last error-free read, when that
+ * is at most `takeAlongMs` old, with the slot's room for two clocks; else what the poll asked. A poll asked
+ * for a fresh read (0) stays fresh.
+ */
+export function takeAlongAgeMs(
+  input: Pick<PollPackageInput, 'maxAgeMs' | 'dueAtMs' | 'takeAlong'>,
+  watcherReadAtMs: number | null,
+  nowMs: number,
+  ttlMs: number,
+): number | null {
+  const asked = listingMaxAgeMs(input, nowMs);
+  if (!input.takeAlong || asked === 0 || watcherReadAtMs === null) return asked;
+  const age = Math.max(0, nowMs - watcherReadAtMs);
+  if (age > input.takeAlong.maxAgeMs) return asked;
+  return Math.max(asked ?? ttlMs, age + SLOT_SHARE_MS);
+}
+
 export interface PollDependencies {
   readonly source: PackageSource;
   readonly feeds: ReadonlyMap<string, Feed>;
@@ -112,6 +140,21 @@ export interface PollDependencies {
   readonly signatureKeys?: ReadonlyMap<string, string>;
   /** Sigstore trusted roots by name (`trustedRoots`), for rules with keyless signers. */
   readonly trustedRoots?: ReadonlyMap<string, TrustedRootMaterial>;
+  /**
+   * The oldest watcher read a take-along poll shares, whatever its trigger's interval: no older than the
+   * channel's last releases the ledger keeps packages at (LedgerDependencies.keepTakenAlongMs), so a release
+   * made after the read never has a package moved back by it.
+   */
+  readonly takeAlongLimitMs?: number;
+  /**
+   * When the package's watcher last read it without error (epoch ms), or null (no watcher reads it, its last
+   * read failed, or the ledger could not say): take-along polls share that read.
+   */
+  readonly lastWatcherRead?: (
+    feed: string,
+    pkg: string,
+    release: { readonly project: string; readonly channel: string },
+  ) => Promise<number | null>;
   /**
    * Listings and tag digests shared with the other workers of the ledger (split roles), behind this worker's
    * own caches; `ttlMs` is how old a shared answer may be when a poll accepts any recent one.
@@ -156,8 +199,17 @@ const PREVIEW_LIMIT = 100;
 /** How polls and package watchers read a listing: one feed lookup and one cached, shared read path. */
 export interface ListingReader {
   feedFor(id: string): Feed;
-  /** The package's listing: from this worker's cache or the workers' shared one if at most `maxAgeMs` old. */
-  listing(feed: Feed, pkg: string, maxAgeMs: number | null, signal?: AbortSignal): Promise<PackageListing>;
+  /**
+   * The package's listing: from this worker's cache or the workers' shared one if at most `maxAgeMs` old
+   * (and the caches' TTL, unless `pastTtl`: a take-along naming its watcher's read).
+   */
+  listing(
+    feed: Feed,
+    pkg: string,
+    maxAgeMs: number | null,
+    signal?: AbortSignal,
+    pastTtl?: boolean,
+  ): Promise<PackageListing>;
 }
 
 /** The listing path of polls, for package watchers too, so a watcher's read answers the polls it wakes. */
@@ -167,7 +219,13 @@ export function createListingReader(deps: PollDependencies): ListingReader {
     if (!feed) throw new FeedError('UNKNOWN_FEED', `feed "${id}" is not configured on this worker`);
     return feed;
   };
-  const listing = (feed: Feed, pkg: string, maxAgeMs: number | null, signal?: AbortSignal) => {
+  const listing = (
+    feed: Feed,
+    pkg: string,
+    maxAgeMs: number | null,
+    signal?: AbortSignal,
+    pastTtl = false,
+  ) => {
     const key = `${feed.id}|${pkg}`;
     const read = (flight: AbortSignal) => deps.source.list(feed, pkg, flight);
     const { shared } = deps;
@@ -175,15 +233,11 @@ export function createListingReader(deps: PollDependencies): ListingReader {
       key,
       shared
         ? (flight) =>
-            shared.listings.get(
-              key,
-              Math.min(maxAgeMs ?? shared.ttlMs, shared.ttlMs),
-              () => read(flight),
-              flight,
-            )
+            shared.listings.get(key, sharedAgeMs(maxAgeMs, shared.ttlMs, pastTtl), () => read(flight), flight)
         : read,
       maxAgeMs ?? undefined,
       signal,
+      pastTtl,
     );
   };
   return { feedFor, listing };
@@ -214,6 +268,7 @@ export function createPollActivities(
     rule: { trackDigest: boolean },
     input: PollPackageInput,
     signal: AbortSignal,
+    along = false,
   ) => {
     const key = `${feed.id}|${pkg}`;
     const maxAgeMs = digestMaxAgeMs(input, rule.trackDigest, Date.now());
@@ -226,13 +281,14 @@ export function createPollActivities(
         ? (flight) =>
             digests.get(
               SharedDigests.key(key, tag),
-              Math.min(maxAgeMs ?? ttlMs, ttlMs),
+              sharedAgeMs(maxAgeMs, ttlMs, along),
               () => read(flight),
               flight,
             )
         : read,
       maxAgeMs ?? undefined,
       signal,
+      along,
     );
   };
 
@@ -464,11 +520,52 @@ export function createPollActivities(
     return passed;
   }
 
-  async function pollOnce(input: PollPackageInput, signal: AbortSignal): Promise<PollPackageResult> {
+  /** A take-along poll as the age it accepts makes it (`takeAlongAgeMs`); any other poll as asked. */
+  async function withTakeAlong(input: PollPackageInput): Promise<PollPackageInput> {
+    if (!input.takeAlong || input.maxAgeMs === 0 || !deps.lastWatcherRead) return input;
+    const readAt = await deps.lastWatcherRead(input.feed, input.package, input.takeAlong).catch(() => null);
+    const nowMs = Date.now();
+    const limited =
+      deps.takeAlongLimitMs === undefined
+        ? input
+        : {
+            ...input,
+            takeAlong: {
+              ...input.takeAlong,
+              maxAgeMs: Math.min(input.takeAlong.maxAgeMs, deps.takeAlongLimitMs),
+            },
+          };
+    const maxAgeMs = takeAlongAgeMs(limited, readAt, nowMs, deps.tagCache.ttlMs);
+    return maxAgeMs === listingMaxAgeMs(input, nowMs) ? input : { ...input, maxAgeMs };
+  }
+
+  /**
+   * A take-along poll first evaluates the package watcher's last read (withTakeAlong). If that read has no
+   * candidate at or above the channel's last release (a read elsewhere since, which the release holds, is
+   * newer than it), the package is read afresh instead: a take-along never drops a release.
+   */
+  async function pollOnce(asked: PollPackageInput, signal: AbortSignal): Promise<PollPackageResult> {
     try {
+      const input = await withTakeAlong(asked);
+      if (input === asked) return await pollWith(asked, signal, false);
+      const shared = await pollWith(input, signal, true);
+      if (shared.candidates.length > 0 || asked.watermark === null) return shared;
+      return await pollWith({ ...asked, maxAgeMs: 0 }, signal, false);
+    } catch (err) {
+      throw toActivityFailure(err);
+    }
+  }
+
+  /** One poll's evaluation; `along`: a take-along's listing and digests may be older than the caches' TTL. */
+  async function pollWith(
+    input: PollPackageInput,
+    signal: AbortSignal,
+    along: boolean,
+  ): Promise<PollPackageResult> {
+    {
       const feed = feedFor(input.feed);
       const key = `${feed.id}|${input.package}`;
-      const list = await listing(feed, input.package, listingMaxAgeMs(input, Date.now()), signal);
+      const list = await listing(feed, input.package, listingMaxAgeMs(input, Date.now()), signal, along);
       const rule = compileRule(input.rule, precedenceOf(feed));
       const evaluation = evaluateRule(rule, list.tags);
       const watermark = input.watermark === null ? null : rule.check(input.watermark);
@@ -478,7 +575,8 @@ export function createPollActivities(
       const limit = Math.max(1, input.limit);
       const gate = rule.needsVerification ? gateOf(input.rule) : null;
       // This worker's cache, then the other workers' read, then the feed (see digestOf).
-      const digestOfTag = (tag: string) => digestOf(feed, input.package, tag, list, rule, input, signal);
+      const digestOfTag = (tag: string) =>
+        digestOf(feed, input.package, tag, list, rule, input, signal, along);
       const candidates: string[] = [];
       /** The digests verified, by tag: the release takes the digest that was checked, not a later read. */
       const verified = new Map<string, string>();
@@ -550,8 +648,6 @@ export function createPollActivities(
         ...(Object.keys(skipped).length > 0 ? { skipped } : {}),
         fingerprint: listingFingerprint(list),
       };
-    } catch (err) {
-      throw toActivityFailure(err);
     }
   }
 }

@@ -88,7 +88,12 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
               return { key, feed: p.feed, package: p.package, shard: shardOf(key, deps.shards) };
             })
           : [];
-      const shards = await watches.watch(input.trigger, packages, input.intervalSeconds * 1000);
+      const shards = await watches.watch(
+        input.trigger,
+        packages,
+        input.intervalSeconds * 1000,
+        input.channel ?? null,
+      );
       const seen = input.fingerprints ?? {};
       // A package new to its watcher starts from what the trigger's poll saw (its fingerprint, else the listing
       // in this worker's cache): a change after it is one the watcher wakes for, one before it the poll saw.

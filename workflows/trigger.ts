@@ -301,6 +301,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
         trigger: machine.id,
         packages: wanted?.packages ?? [],
         intervalSeconds: machine.state.spec.intervalSeconds,
+        channel: machine.state.spec.channel,
         ...(wanted?.fingerprints ? { fingerprints: wanted.fingerprints } : {}),
       });
       if (!wanted || !watching) {
@@ -432,6 +433,9 @@ const WATCHERS_PATCH = 'package-watchers-2026-12';
 const FIRST_POLL_AT_SLOT_PATCH = 'first-poll-at-slot-2026-12';
 /** How much older than the watcher's read start a woken poll's listing may be (clocks of two processes). */
 const WAKE_SHARE_MS = 2_000;
+
+/** How much later than the trigger's interval a take-along package's last watcher read may be (a check's length). */
+const TAKE_ALONG_SLACK_MS = 5_000;
 
 /**
  * Stands for every patch below (and the two deprecated above) in runs started since: they take all the
@@ -582,13 +586,21 @@ async function evaluate(
   const plan = machine.beginEvaluation(now());
   if (!plan) return;
   onWatched(plan.keys);
-  const poll = (refs: readonly PackageRef[]) =>
+  // The packages a release takes along share their watchers' last reads, up to about an interval old: a
+  // move of theirs wakes their own triggers. A poll asked to be fresh stays fresh for every package.
+  const takeAlong = {
+    maxAgeMs: machine.state.spec.intervalSeconds * 1000 + TAKE_ALONG_SLACK_MS,
+    project: machine.state.spec.project,
+    channel: machine.state.spec.channel,
+  };
+  const poll = (refs: readonly PackageRef[], along = false) =>
     inFlight.run(() =>
       Promise.all(
         refs.map(async (ref): Promise<PackagePoll> => {
           try {
             const durable = visibleFailures() ? pollPackageCapped : pollPackage;
-            const request = machine.pollRequest(ref, maxAgeMs, dueAtMs);
+            const asked = machine.pollRequest(ref, maxAgeMs, dueAtMs);
+            const request = along && maxAgeMs !== 0 ? { ...asked, takeAlong } : asked;
             const ok = await (localPolls
               ? localFirst(
                   () => pollPackageHere(request),
@@ -610,7 +622,7 @@ async function evaluate(
   const reuse = early !== null && plan.polls.length === 1 && plan.polls[0].name === early.name;
   machine.applyPolls(reuse ? [early!] : await poll(plan.polls), now());
   const more = machine.nextPolls();
-  if (more.length > 0) machine.applyPolls(await poll(more), now());
+  if (more.length > 0) machine.applyPolls(await poll(more, true), now());
   const request = machine.conclude(now());
   if (!request) return;
   try {

@@ -628,6 +628,9 @@ export function triggerHandlers(
     async (req, res) => {
       const handle = await running(req.params);
       await signalTrigger(handle, action);
+      // Releases take packages at their watchers' reads only on account of triggers that are not paused.
+      if (action === 'pause' || action === 'resume')
+        await watches?.note(handle.workflowId, { paused: action === 'pause' }).catch(() => undefined);
       res.status(202).json({ id: handle.workflowId, accepted: action });
     };
 
@@ -775,6 +778,9 @@ export function triggerHandlers(
           }),
         updateDeadlineMs,
       );
+      // Its subscriptions name the channel it releases into from now (its next subscription writes it too).
+      if (next.channel !== current.channel)
+        await watches?.note(handle.workflowId, { channel: next.channel }).catch(() => undefined);
       res.json({ id: handle.workflowId, ...result, spec: next });
     } catch (err) {
       // Whatever its code, a refused change is the caller's to fix.

@@ -397,6 +397,21 @@ const MIGRATIONS: Record<string, Migration> = {
       await sql`ALTER TABLE releases ADD COLUMN notes text`.execute(db);
     },
   },
+  '0020_watch_channels': {
+    async up(db) {
+      // The channel a subscribed trigger releases into: a release of that channel may take the package at
+      // its watcher's last read, since the trigger is woken when it moves. Null for subscriptions written
+      // before (such a package is listed afresh until its trigger subscribes again).
+      await sql`ALTER TABLE package_watches ADD COLUMN channel text`.execute(db);
+    },
+  },
+  '0021_watch_paused': {
+    async up(db) {
+      // Whether the subscribed trigger is paused (set by the API's pause and resume): a paused trigger
+      // releases no move of the package, so no release shares its watcher's read on its account.
+      await sql`ALTER TABLE package_watches ADD COLUMN paused boolean NOT NULL DEFAULT false`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {}

@@ -37,7 +37,12 @@ export class PackageWatches {
   constructor(private readonly db: Kysely<Schema>) {}
 
   /** Replaces the trigger's subscriptions; returns the shards it now has packages in. */
-  async watch(triggerId: string, packages: readonly WatchedPackage[], intervalMs: number): Promise<number[]> {
+  async watch(
+    triggerId: string,
+    packages: readonly WatchedPackage[],
+    intervalMs: number,
+    channel: string | null = null,
+  ): Promise<number[]> {
     await this.db.transaction().execute(async (trx) => {
       const keys = packages.map((p) => p.key);
       let gone = trx.deleteFrom('package_watches').where('trigger_id', '=', triggerId);
@@ -54,12 +59,14 @@ export class PackageWatches {
             package: p.package,
             shard: p.shard,
             interval_ms: intervalMs,
+            channel,
           })),
         )
         .onConflict((oc) =>
           oc.columns(['trigger_id', 'package_key']).doUpdateSet({
             shard: (eb) => eb.ref('excluded.shard'),
             interval_ms: (eb) => eb.ref('excluded.interval_ms'),
+            channel: (eb) => eb.ref('excluded.channel'),
           }),
         )
         .execute();
@@ -71,6 +78,27 @@ export class PackageWatches {
   async forget(triggerIds: readonly string[]): Promise<void> {
     if (triggerIds.length === 0) return;
     await this.db.deleteFrom('package_watches').where('trigger_id', 'in', triggerIds).execute();
+  }
+
+  /**
+   * Records, for the trigger's subscriptions, what the API changed since it subscribed: the channel it
+   * releases into (a change of channel), and whether it is paused (a paused trigger releases no move of its
+   * packages, so no release may take them at their watcher's read on its account). Its next subscription
+   * writes the channel again; the pause flag stays until the API's resume.
+   */
+  async note(
+    triggerId: string,
+    change: { readonly channel?: string; readonly paused?: boolean },
+  ): Promise<void> {
+    if (change.channel === undefined && change.paused === undefined) return;
+    await this.db
+      .updateTable('package_watches')
+      .set({
+        ...(change.channel !== undefined ? { channel: change.channel } : {}),
+        ...(change.paused !== undefined ? { paused: change.paused } : {}),
+      })
+      .where('trigger_id', '=', triggerId)
+      .execute();
   }
 
   /** The packages of one shard, each at the shortest interval a subscriber watches it at. */
@@ -187,6 +215,33 @@ export class PackageWatches {
         },
       ]),
     );
+  }
+
+  /**
+   * When a watcher last read the package without error (epoch ms), if a trigger of `project` that releases
+   * into `channel` is subscribed to it (a move of the package then wakes a trigger that releases it there);
+   * else null.
+   */
+  async lastRead(key: string, project: string, channel: string): Promise<number | null> {
+    const prefix = `trigger/${project}/`;
+    const row = await this.db
+      .selectFrom('package_checks as c')
+      .select('c.checked_at')
+      .where('c.package_key', '=', key)
+      .where('c.error_code', 'is', null)
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('package_watches as w')
+            .select('w.trigger_id')
+            .where('w.package_key', '=', key)
+            .where('w.channel', '=', channel)
+            .where('w.paused', '=', false)
+            .where(sql<boolean>`left(w.trigger_id, ${prefix.length}) = ${prefix}`),
+        ),
+      )
+      .executeTakeFirst();
+    return row ? new Date(row.checked_at).getTime() : null;
   }
 
   /** Shards with at least one subscription (a starting worker makes sure each has its watcher). */

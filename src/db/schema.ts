@@ -193,6 +193,10 @@ export interface PackageWatchesTable {
   shard: number;
   /** The trigger's interval: the package is read at the shortest of its subscribers'. */
   interval_ms: number;
+  /** The channel the trigger releases into (null: subscribed before it was recorded). */
+  channel: string | null;
+  /** Whether the trigger is paused (the API's pause and resume). */
+  paused: Generated<boolean>;
 }
 
 /** What a package's watcher last read: when, a fingerprint of its tags and digests, and any failure. */

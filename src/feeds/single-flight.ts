@@ -14,22 +14,32 @@ export class SingleFlightCache<T> {
   private readonly inFlight = new Map<string, Flight<T>>();
   private readonly done = new Map<string, { value: T; at: number }>();
 
+  /**
+   * `ttlMs`: how old an answer a caller takes, at most (when it names no age, that old); 0 turns the cache
+   * off (every call loads, concurrent ones still share the flight).
+   */
   constructor(
-    private readonly ttlMs: number,
+    readonly ttlMs: number,
     private readonly maxEntries = 10_000,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The cached answer if younger than `maxAgeMs` (default: the TTL), else the shared in-flight or a new call. */
+  /**
+   * The cached answer if younger than `maxAgeMs` (default: the TTL) and the TTL, else the shared in-flight or a
+   * new call. `pastTtl`: up to `maxAgeMs` however long the TTL (a take-along poll naming the read of its
+   * package's watcher); never with the cache off.
+   */
   async get(
     key: string,
     load: (signal: AbortSignal) => Promise<T>,
     maxAgeMs = this.ttlMs,
     signal?: AbortSignal,
+    pastTtl = false,
   ): Promise<T> {
     signal?.throwIfAborted();
     const hit = this.done.get(key);
-    if (hit && this.now() - hit.at < Math.min(maxAgeMs, this.ttlMs)) return hit.value;
+    const limit = pastTtl ? maxAgeMs : Math.min(maxAgeMs, this.ttlMs);
+    if (hit && this.ttlMs > 0 && this.now() - hit.at < limit) return hit.value;
     const flight = this.inFlight.get(key) ?? this.start(key, load);
     flight.waiters++;
     if (!signal) return flight.promise;

@@ -24,6 +24,7 @@ import { countEvictions } from './workflow-evictions';
 import { CacheFullEvictions } from './workflow-cache-watch';
 import { removeStaleGitFolders } from '../targets/git/write-back';
 import { metrics } from '../observability/metrics';
+import { watchedPackageKey } from '../domain/trigger';
 
 export interface WorkerOptions {
   readonly connection: NativeConnection;
@@ -103,7 +104,10 @@ export function workerSizing(memoryMiB: number) {
 }
 
 /** Builds the activities with their per-worker caches, and a worker for the trigger workflows. */
-/** How much older than the listing cache's age a release request's reads may be (its evaluation, retries). */
+/**
+ * How much older than the listing cache's age a release request's reads may be (its evaluation, retries); take-
+ * along polls share no watcher read older than the two together.
+ */
 const KEEP_TAKEN_ALONG_SLACK_MS = 5 * 60_000;
 
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
@@ -116,6 +120,9 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     new OciClient(http, credentials),
     new HelmRepositoryClient(http, credentials),
   );
+  const watcherShards = options.watches ? (options.config.watcherShards ?? 0) : 0;
+  const { watches } = options;
+  const keepTakenAlongMs = options.config.pollCacheMs + KEEP_TAKEN_ALONG_SLACK_MS;
   const pollDependencies = {
     source,
     feeds: options.config.feeds,
@@ -125,6 +132,15 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     verdicts: options.ledger.verdicts,
     signatureKeys: options.config.signatureKeys,
     trustedRoots: options.config.trustedRoots,
+    // Take-along polls share the package watcher's last read (see PollPackageInput.takeAlong), no older than
+    // the ledger keeps taken-along packages from moving back for.
+    ...(watches && watcherShards > 0
+      ? {
+          takeAlongLimitMs: keepTakenAlongMs,
+          lastWatcherRead: (feed: string, pkg: string, release: { project: string; channel: string }) =>
+            watches.lastRead(watchedPackageKey(feed, pkg), release.project, release.channel),
+        }
+      : {}),
     ...(options.listings
       ? {
           shared: {
@@ -137,7 +153,6 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   };
   const reader = createListingReader(pollDependencies);
   const polls = createPollActivities(pollDependencies, reader);
-  const watcherShards = options.watches ? (options.config.watcherShards ?? 0) : 0;
   const ledger = createLedgerActivities({
     watchers: watcherShards > 0,
     ledger: options.ledger,
@@ -146,7 +161,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     deliveryBackoff: options.deliveryBackoff,
     queueHistoryLimit: options.queueHistoryLimit,
     // A poll takes a listing up to the cache's age; an evaluation with its retries takes minutes at most.
-    keepTakenAlongMs: options.config.pollCacheMs + KEEP_TAKEN_ALONG_SLACK_MS,
+    keepTakenAlongMs,
   });
   const activities = {
     ...polls,

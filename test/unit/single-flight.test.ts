@@ -19,6 +19,26 @@ describe('SingleFlightCache', () => {
     expect(loads).toBe(2);
   });
 
+  test('an age past the TTL is honoured only when asked (pastTtl); with a TTL of 0 nothing is kept', async () => {
+    let now = 0;
+    let loads = 0;
+    const load = async () => ++loads;
+    const cache = new SingleFlightCache<number>(30_000, 100, () => now);
+    await cache.get('k', load);
+    now = 50_000;
+    // A late scheduled poll naming a long age still gets no answer older than the TTL (one read before an
+    // outage is not served long after it) ...
+    expect(await cache.get('k', load, 55_000)).toBe(2);
+    now = 100_000;
+    // ... a take-along poll sharing a package watcher's read of 50 s ago does.
+    expect(await cache.get('k', load, 55_000, undefined, true)).toBe(2);
+    expect(await cache.get('k', load, 45_000, undefined, true)).toBe(3);
+    const off = new SingleFlightCache<number>(0, 100, () => now);
+    await off.get('k', load);
+    expect(await off.get('k', load, 60_000, undefined, true)).toBe(5);
+    expect(loads).toBe(5);
+  });
+
   test('a max age of 0 forces a new load but still shares one in flight', async () => {
     let loads = 0;
     const cache = new SingleFlightCache<number>(30_000);

@@ -34,6 +34,18 @@ export interface PollPackageInput {
   readonly dueAtMs?: number;
   /** Tags a registry notification named: the result says what the rules made of each. */
   readonly explain?: readonly string[];
+  /**
+   * A package the release takes along (one of the project's that the trigger does not watch): the poll
+   * accepts the package's last read by its package watcher if that is at most `maxAgeMs` old, the watcher
+   * read it without error, and a trigger of the same project and channel is subscribed to it (so a move of
+   * the package wakes a trigger that releases it there). A taken-along version is then at most one of the
+   * watcher's intervals stale. Absent: the poll's own `maxAgeMs` alone decides.
+   */
+  readonly takeAlong?: {
+    readonly maxAgeMs: number;
+    readonly project: string;
+    readonly channel: string;
+  };
 }
 
 export interface PollPackageResult {
@@ -150,6 +162,8 @@ export interface WatchPackagesInput {
   /** The packages it watches; none unsubscribes it. */
   readonly packages: readonly { readonly feed: string; readonly package: string }[];
   readonly intervalSeconds: number;
+  /** The channel the trigger releases into (absent in subscriptions recorded before it was sent). */
+  readonly channel?: string;
   /**
    * The fingerprint of each package's listing as the trigger's last poll saw it, by `feed/package` key:
    * where a watcher's last read saw the same, the trigger is caught up and polls on its own only on the
