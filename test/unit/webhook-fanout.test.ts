@@ -81,9 +81,7 @@ test('one trigger closed since the listing does not cost the others their signal
   } as unknown as Client;
   const server = await serve(client);
   try {
-    const started = performance.now();
     const res = await notifyPush(server, 'a/b');
-    const answeredIn = performance.now() - started;
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({
       packages: ['reg.example/a/b'],
@@ -91,8 +89,8 @@ test('one trigger closed since the listing does not cost the others their signal
       pending: ['trigger/p/slow'],
       missed: ['trigger/p/gone'],
     });
-    // The sender did not wait for the slow signal (6 s), which still arrives.
-    expect(answeredIn).toBeLessThan(5000);
+    // The sender did not wait for the slow signal (6 s: `pending` above, and not signalled yet), which still
+    // arrives. (No clock: on a loaded box a wall-time bound says more about the box than the code.)
     expect(signalled.sort()).toEqual(['trigger/p/alive-1', 'trigger/p/alive-2']);
     await until(() => signalled.length === 3, 'the slow signal');
     expect(signalled.sort()).toEqual(['trigger/p/alive-1', 'trigger/p/alive-2', 'trigger/p/slow']);
@@ -163,10 +161,10 @@ test('a slow watcher lookup is finished behind the answer, shared by the notific
     return res.json();
   };
   try {
-    const started = performance.now();
     const answers = await Promise.all([notify(), notify()]);
-    // Answered after the 2 s the lookup is given, not after the lookup's 8 s.
-    expect(performance.now() - started).toBeLessThan(7000);
+    // Answered after the 2 s the lookup is given, not after the lookup's 8 s: the trigger it finds is not in
+    // the answers (deferred), and nothing is signalled yet.
+    expect(signalled).toEqual([]);
     expect(answers).toEqual([
       { packages: ['reg.example/e/f'], triggers: [], deferred: ['reg.example/e/f'] },
       { packages: ['reg.example/e/f'], triggers: [], deferred: ['reg.example/e/f'] },
