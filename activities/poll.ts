@@ -125,7 +125,9 @@ export function takeAlongAgeMs(
   if (!input.takeAlong || asked === 0 || watcherReadAtMs === null) return asked;
   const age = Math.max(0, nowMs - watcherReadAtMs);
   if (age > input.takeAlong.maxAgeMs) return asked;
-  return Math.max(asked ?? ttlMs, age + SLOT_SHARE_MS);
+  // Past the TTL only as far as the watcher's read: a late scheduled poll's own age (its slot long past) is
+  // held to the TTL as it is without a take-along.
+  return Math.max(Math.min(asked ?? ttlMs, ttlMs), age + SLOT_SHARE_MS);
 }
 
 export interface PollDependencies {
@@ -523,6 +525,10 @@ export function createPollActivities(
   /** A take-along poll as the age it accepts makes it (`takeAlongAgeMs`); any other poll as asked. */
   async function withTakeAlong(input: PollPackageInput): Promise<PollPackageInput> {
     if (!input.takeAlong || input.maxAgeMs === 0 || !deps.lastWatcherRead) return input;
+    // A rule that needs the registry to decide (labels, age, signatures, platforms) is read as asked: the
+    // ledger does not keep such a package from moving back (keepTakenAlong), so it shares no older read.
+    const rule = compileRule(input.rule, precedenceOf(feedFor(input.feed)));
+    if (rule.needsImageConfig || rule.needsVerification) return input;
     const readAt = await deps.lastWatcherRead(input.feed, input.package, input.takeAlong).catch(() => null);
     const nowMs = Date.now();
     const limited =

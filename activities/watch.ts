@@ -93,6 +93,7 @@ export function createWatcherActivities(deps: WatcherDependencies): WatcherActiv
         packages,
         input.intervalSeconds * 1000,
         input.channel ?? null,
+        input.paused ?? false,
       );
       const seen = input.fingerprints ?? {};
       // A package new to its watcher starts from what the trigger's poll saw (its fingerprint, else the listing

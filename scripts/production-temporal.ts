@@ -277,6 +277,9 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   const exited = new Promise((r) => child.once('exit', r));
-  if ((await Promise.race([exited, sleep(15_000).then(() => 'timeout')])) === 'timeout')
+  if ((await Promise.race([exited, sleep(15_000).then(() => 'timeout')])) === 'timeout') {
     child.kill('SIGKILL');
+    // Gone before the caller goes on (a restart on the same ports would otherwise race it).
+    await exited;
+  }
 }

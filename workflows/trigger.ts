@@ -302,6 +302,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
         packages: wanted?.packages ?? [],
         intervalSeconds: machine.state.spec.intervalSeconds,
         channel: machine.state.spec.channel,
+        paused: machine.state.paused,
         ...(wanted?.fingerprints ? { fingerprints: wanted.fingerprints } : {}),
       });
       if (!wanted || !watching) {

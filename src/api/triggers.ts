@@ -627,10 +627,13 @@ export function triggerHandlers(
     (action: TriggerAction): RequestHandler =>
     async (req, res) => {
       const handle = await running(req.params);
+      // Releases take packages at their watchers' reads only on account of triggers that are not paused: a
+      // pause is recorded before it is sent (a failure answers an error and pauses nothing), a resume after
+      // (a failure leaves sharing off until the trigger's next subscription, which writes its state).
+      if (action === 'pause') await watches?.note(handle.workflowId, { paused: true });
       await signalTrigger(handle, action);
-      // Releases take packages at their watchers' reads only on account of triggers that are not paused.
-      if (action === 'pause' || action === 'resume')
-        await watches?.note(handle.workflowId, { paused: action === 'pause' }).catch(() => undefined);
+      if (action === 'resume')
+        await watches?.note(handle.workflowId, { paused: false }).catch(() => undefined);
       res.status(202).json({ id: handle.workflowId, accepted: action });
     };
 
@@ -778,9 +781,9 @@ export function triggerHandlers(
           }),
         updateDeadlineMs,
       );
-      // Its subscriptions name the channel it releases into from now (its next subscription writes it too).
-      if (next.channel !== current.channel)
-        await watches?.note(handle.workflowId, { channel: next.channel }).catch(() => undefined);
+      // Its subscriptions name the channel it releases into from now (its next subscription writes it too);
+      // recorded on every change, so a change answered with an error is repaired by sending it again.
+      await watches?.note(handle.workflowId, { channel: next.channel });
       res.json({ id: handle.workflowId, ...result, spec: next });
     } catch (err) {
       // Whatever its code, a refused change is the caller's to fix.

@@ -42,6 +42,7 @@ export class PackageWatches {
     packages: readonly WatchedPackage[],
     intervalMs: number,
     channel: string | null = null,
+    paused = false,
   ): Promise<number[]> {
     await this.db.transaction().execute(async (trx) => {
       const keys = packages.map((p) => p.key);
@@ -60,6 +61,7 @@ export class PackageWatches {
             shard: p.shard,
             interval_ms: intervalMs,
             channel,
+            paused,
           })),
         )
         .onConflict((oc) =>
@@ -67,6 +69,7 @@ export class PackageWatches {
             shard: (eb) => eb.ref('excluded.shard'),
             interval_ms: (eb) => eb.ref('excluded.interval_ms'),
             channel: (eb) => eb.ref('excluded.channel'),
+            paused: (eb) => eb.ref('excluded.paused'),
           }),
         )
         .execute();
@@ -84,7 +87,7 @@ export class PackageWatches {
    * Records, for the trigger's subscriptions, what the API changed since it subscribed: the channel it
    * releases into (a change of channel), and whether it is paused (a paused trigger releases no move of its
    * packages, so no release may take them at their watcher's read on its account). Its next subscription
-   * writes the channel again; the pause flag stays until the API's resume.
+   * writes both again, as the trigger has them.
    */
   async note(
     triggerId: string,

@@ -195,7 +195,9 @@ export class ReleaseStore {
     const previous = head ? { number: head.number, packages: packagesOf(head.packages) } : null;
     // A trigger's release never takes a package it does not watch back below the channel's last release.
     const recent =
-      head !== undefined && now.getTime() - new Date(head.created_at).getTime() <= keepTakenAlongMs;
+      keepTakenAlongMs > 0 &&
+      head !== undefined &&
+      now.getTime() - new Date(head.created_at).getTime() <= keepTakenAlongMs;
     const { packages, kept } =
       req.requireLater && recent
         ? keepTakenAlong(channel.rules, req.packages, previous, req.watched)

@@ -9,8 +9,8 @@ import path from 'node:path';
  * and a service start a little less (medians of 6: 3.90 → 3.76 s). V8 checks every entry against its
  * module's source, so a changed module compiles afresh.
  *
- * The cache lives beside the build output (`dist/compile-cache`), written by whoever builds, never in a
- * shared temporary directory: code cache is trusted code, and a folder other users can write would let
+ * The cache lives beside the build output (`dist/compile-cache`), written by the first start that may write
+ * there, never in a shared temporary directory: code cache is trusted code, and a folder other users can write would let
  * them plant it. Where the folder cannot be written (an image run as another user) Node leaves the cache
  * off and the modules compile as before. `NODE_DISABLE_COMPILE_CACHE=1` turns it off; a NODE_COMPILE_CACHE
  * set by the user takes precedence.

@@ -103,13 +103,14 @@ export function workerSizing(memoryMiB: number) {
   } as const;
 }
 
-/** Builds the activities with their per-worker caches, and a worker for the trigger workflows. */
 /**
- * How much older than the listing cache's age a release request's reads may be (its evaluation, retries); take-
- * along polls share no watcher read older than the two together.
+ * How much older than the listing cache's age a release request's reads may be (its evaluation, retries): the
+ * ledger keeps taken-along packages from moving back for that long, and take-along polls share no watcher
+ * read older (PollDependencies.takeAlongLimitMs; their slot's room for two clocks aside).
  */
 const KEEP_TAKEN_ALONG_SLACK_MS = 5 * 60_000;
 
+/** Builds the activities with their per-worker caches, and a worker for the trigger workflows. */
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
   // Git write-back folders a kill -9 left behind (they may hold a deploy key) go before any attempt.
   for (const folder of await removeStaleGitFolders())

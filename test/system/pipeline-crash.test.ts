@@ -108,6 +108,9 @@ async function startService(): Promise<Service> {
       async () => {
         if (child.exitCode !== null) throw new Error(`the service exited (${child.exitCode}): ${terminal}`);
         const started = log.split('\n').find((line) => line.includes('feed-triggers started'));
+        // The first start's admin token comes on stderr, a pipe of its own: it may be read after stdout's
+        // "started" line, so wait for it too.
+        if (!token && !/^ {2}ft_\S+$/m.test(terminal)) return undefined;
         return started ? (JSON.parse(started) as { api: string }).api : undefined;
       },
       'the service to start',

@@ -19,6 +19,13 @@ describe('takeAlongAgeMs', () => {
     expect(takeAlongAgeMs({ maxAgeMs: 3_000 }, now - 1_000, now, 30_000)).toBe(3_000);
   });
 
+  test('a scheduled poll long past its slot gets no more than the TTL or the watcher read, not its own age', () => {
+    // Due 20 minutes ago: its own age would be 20 minutes; the watcher read 30 s ago, the TTL is 60 s.
+    const late = { maxAgeMs: null, dueAtMs: now - 20 * 60_000, takeAlong: along };
+    expect(takeAlongAgeMs(late, now - 30_000, now, 60_000)).toBe(60_000);
+    expect(takeAlongAgeMs(late, now - 62_000, now, 60_000)).toBe(62_000 + SLOT_SHARE_MS);
+  });
+
   test('a scheduled poll (any recent read) takes the longer of the TTL and the watcher read', () => {
     expect(takeAlongAgeMs({ maxAgeMs: null, takeAlong: along }, now - 50_000, now, 30_000)).toBe(
       50_000 + SLOT_SHARE_MS,

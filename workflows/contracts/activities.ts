@@ -38,8 +38,8 @@ export interface PollPackageInput {
    * A package the release takes along (one of the project's that the trigger does not watch): the poll
    * accepts the package's last read by its package watcher if that is at most `maxAgeMs` old, the watcher
    * read it without error, and a trigger of the same project and channel is subscribed to it (so a move of
-   * the package wakes a trigger that releases it there). A taken-along version is then at most one of the
-   * watcher's intervals stale. Absent: the poll's own `maxAgeMs` alone decides.
+   * the package wakes a trigger that releases it there). A taken-along version is then at most `maxAgeMs`
+   * (and the worker's take-along limit) stale. Absent: the poll's own `maxAgeMs` alone decides.
    */
   readonly takeAlong?: {
     readonly maxAgeMs: number;
@@ -164,6 +164,8 @@ export interface WatchPackagesInput {
   readonly intervalSeconds: number;
   /** The channel the trigger releases into (absent in subscriptions recorded before it was sent). */
   readonly channel?: string;
+  /** Whether the trigger is paused (absent in subscriptions recorded before it was sent: not paused). */
+  readonly paused?: boolean;
   /**
    * The fingerprint of each package's listing as the trigger's last poll saw it, by `feed/package` key:
    * where a watcher's last read saw the same, the trigger is caught up and polls on its own only on the
