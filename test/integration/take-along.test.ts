@@ -27,6 +27,11 @@ const FRONT = 'along/front';
 const DB = 'along/db';
 /** In the project too, but watched only by another project's trigger: nothing here releases its moves. */
 const WORKER = 'along/worker';
+const ALONG_PACKAGES = [
+  { name: 'front', feed: 'along', package: FRONT },
+  { name: 'db', feed: 'along', package: DB },
+  { name: 'worker', feed: 'along', package: WORKER },
+];
 
 let registry: TestRegistry;
 let proxy: FaultProxy;
@@ -40,14 +45,7 @@ beforeAll(async () => {
   // The service's default listing TTL (30 s), shorter than the interval the take-along may share.
   env = await startTestWorker({ feeds, pollCacheMs: 30_000, watcherShards: SHARDS });
   for (const pkg of [FRONT, DB, WORKER]) await pushImage(registry.url, pkg, '1.0.0');
-  await putProject(env, {
-    name: 'along',
-    packages: [
-      { name: 'front', feed: 'along', package: FRONT },
-      { name: 'db', feed: 'along', package: DB },
-      { name: 'worker', feed: 'along', package: WORKER },
-    ],
-  });
+  await putProject(env, { name: 'along', packages: ALONG_PACKAGES });
   await putProject(env, { name: 'along-x', packages: [{ name: 'worker', feed: 'along', package: WORKER }] });
   for (const name of ['front', 'db'])
     states[name] = await startTrigger(env, {
@@ -125,11 +123,7 @@ test("a paused trigger, or one now releasing into another channel, lends no watc
     // A change of channel through the API is recorded at once (the trigger's next subscription writes it too).
     await putProject(env, {
       name: 'along',
-      packages: [
-        { name: 'front', feed: 'along', package: FRONT },
-        { name: 'db', feed: 'along', package: DB },
-        { name: 'worker', feed: 'along', package: WORKER },
-      ],
+      packages: ALONG_PACKAGES,
       channels: [{ name: 'default' }, { name: 'beta' }],
     });
     const moved = await api.request('PATCH', '/triggers/along/db', { channel: 'beta' });
