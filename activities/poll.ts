@@ -111,8 +111,8 @@ function sharedAgeMs(maxAgeMs: number | null, ttlMs: number, pastTtl = false): n
 }
 
 /**
- * The age a take-along poll accepts (`takeAlongMs`): the package watcher's last error-free read, when that
- * is at most `takeAlongMs` old, with the slot's room for two clocks; else what the poll asked. A poll asked
+ * The age a take-along poll accepts (`takeAlong`): the package watcher's last error-free read, when that is at
+ * most `takeAlong.maxAgeMs` old, with the slot's room for two clocks; else what the poll asked. A poll asked
  * for a fresh read (0) stays fresh.
  */
 export function takeAlongAgeMs(
