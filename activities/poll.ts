@@ -2,7 +2,13 @@ import { SharedDigests, type SharedListings } from '../src/db/feed-listings';
 import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import { metrics } from '../src/observability/metrics';
 import { resolveFeed } from '../src/config';
-import { compileRule, evaluateRule, imageConfigPasses, VersionRuleInput } from '../src/domain/rule';
+import {
+  CompiledRule,
+  compileRule,
+  evaluateRule,
+  imageConfigPasses,
+  VersionRuleInput,
+} from '../src/domain/rule';
 import type { Precedence } from '../src/domain/version';
 import type { ImageConfig } from '../src/feeds/oci';
 import { FeedError } from '../src/feeds/errors';
@@ -112,19 +118,20 @@ function sharedAgeMs(maxAgeMs: number | null, ttlMs: number, pastTtl = false): n
 
 /**
  * The age a take-along poll accepts (`takeAlong`): the package watcher's last error-free read, when that is at
- * most `takeAlong.maxAgeMs` old, with the slot's room for two clocks; else what the poll asked. A poll asked
- * for a fresh read (0) stays fresh.
+ * most `takeAlong.maxAgeMs` (and `limitMs`) old, with the slot's room for two clocks; else what the poll
+ * asked. A poll asked for a fresh read (0) stays fresh.
  */
 export function takeAlongAgeMs(
   input: Pick<PollPackageInput, 'maxAgeMs' | 'dueAtMs' | 'takeAlong'>,
   watcherReadAtMs: number | null,
   nowMs: number,
   ttlMs: number,
+  limitMs = Infinity,
 ): number | null {
   const asked = listingMaxAgeMs(input, nowMs);
   if (!input.takeAlong || asked === 0 || watcherReadAtMs === null) return asked;
   const age = Math.max(0, nowMs - watcherReadAtMs);
-  if (age > input.takeAlong.maxAgeMs) return asked;
+  if (age > Math.min(input.takeAlong.maxAgeMs, limitMs)) return asked;
   // Past the TTL only as far as the watcher's read: a late scheduled poll's own age (its slot long past) is
   // held to the TTL as it is without a take-along.
   return Math.max(Math.min(asked ?? ttlMs, ttlMs), age + SLOT_SHARE_MS);
@@ -523,40 +530,31 @@ export function createPollActivities(
   }
 
   /** A take-along poll as the age it accepts makes it (`takeAlongAgeMs`); any other poll as asked. */
-  async function withTakeAlong(input: PollPackageInput): Promise<PollPackageInput> {
+  async function withTakeAlong(input: PollPackageInput, rule: CompiledRule): Promise<PollPackageInput> {
     if (!input.takeAlong || input.maxAgeMs === 0 || !deps.lastWatcherRead) return input;
     // A rule that needs the registry to decide (labels, age, signatures, platforms) is read as asked: the
     // ledger does not keep such a package from moving back (keepTakenAlong), so it shares no older read.
-    const rule = compileRule(input.rule, precedenceOf(feedFor(input.feed)));
     if (rule.needsImageConfig || rule.needsVerification) return input;
     const readAt = await deps.lastWatcherRead(input.feed, input.package, input.takeAlong).catch(() => null);
     const nowMs = Date.now();
-    const limited =
-      deps.takeAlongLimitMs === undefined
-        ? input
-        : {
-            ...input,
-            takeAlong: {
-              ...input.takeAlong,
-              maxAgeMs: Math.min(input.takeAlong.maxAgeMs, deps.takeAlongLimitMs),
-            },
-          };
-    const maxAgeMs = takeAlongAgeMs(limited, readAt, nowMs, deps.tagCache.ttlMs);
+    const maxAgeMs = takeAlongAgeMs(input, readAt, nowMs, deps.tagCache.ttlMs, deps.takeAlongLimitMs);
     return maxAgeMs === listingMaxAgeMs(input, nowMs) ? input : { ...input, maxAgeMs };
   }
 
   /**
    * A take-along poll first evaluates the package watcher's last read (withTakeAlong). If that read has no
-   * candidate at or above the channel's last release (a read elsewhere since, which the release holds, is
+   * candidate at or above the channel's last release (a read elsewhere since, which that release holds, is
    * newer than it), the package is read afresh instead: a take-along never drops a release.
    */
   async function pollOnce(asked: PollPackageInput, signal: AbortSignal): Promise<PollPackageResult> {
     try {
-      const input = await withTakeAlong(asked);
-      if (input === asked) return await pollWith(asked, signal, false);
-      const shared = await pollWith(input, signal, true);
+      const feed = feedFor(asked.feed);
+      const rule = compileRule(asked.rule, precedenceOf(feed));
+      const input = await withTakeAlong(asked, rule);
+      if (input === asked) return await pollWith(asked, feed, rule, signal, false);
+      const shared = await pollWith(input, feed, rule, signal, true);
       if (shared.candidates.length > 0 || asked.watermark === null) return shared;
-      return await pollWith({ ...asked, maxAgeMs: 0 }, signal, false);
+      return await pollWith({ ...asked, maxAgeMs: 0 }, feed, rule, signal, false);
     } catch (err) {
       throw toActivityFailure(err);
     }
@@ -565,95 +563,92 @@ export function createPollActivities(
   /** One poll's evaluation; `along`: a take-along's listing and digests may be older than the caches' TTL. */
   async function pollWith(
     input: PollPackageInput,
+    feed: Feed,
+    rule: CompiledRule,
     signal: AbortSignal,
     along: boolean,
   ): Promise<PollPackageResult> {
-    {
-      const feed = feedFor(input.feed);
-      const key = `${feed.id}|${input.package}`;
-      const list = await listing(feed, input.package, listingMaxAgeMs(input, Date.now()), signal, along);
-      const rule = compileRule(input.rule, precedenceOf(feed));
-      const evaluation = evaluateRule(rule, list.tags);
-      const watermark = input.watermark === null ? null : rule.check(input.watermark);
-      const atOrAbove = evaluation.accepted.filter(
-        (c) => watermark === null || typeof watermark === 'string' || !rule.isLater(watermark, c),
-      );
-      const limit = Math.max(1, input.limit);
-      const gate = rule.needsVerification ? gateOf(input.rule) : null;
-      // This worker's cache, then the other workers' read, then the feed (see digestOf).
-      const digestOfTag = (tag: string) =>
-        digestOf(feed, input.package, tag, list, rule, input, signal, along);
-      const candidates: string[] = [];
-      /** The digests verified, by tag: the release takes the digest that was checked, not a later read. */
-      const verified = new Map<string, string>();
-      const skipped: Record<string, string> = {};
-      if (!rule.needsImageConfig && gate === null) {
-        candidates.push(...atOrAbove.slice(0, limit).map((c) => c.tag));
-      } else {
-        const tagSet = new Set(list.tags);
-        const walk = atOrAbove.slice(0, gate ? MAX_VERIFIED_PER_POLL : MAX_CONFIG_READS);
-        for (const { tag } of walk) {
-          if (rule.needsImageConfig) {
-            const config = await whileListed(
-              () =>
-                deps.configCache.get(
-                  `${key}|${tag}`,
-                  () => deps.source.imageConfig(feed, input.package, tag),
-                  input.maxAgeMs ?? undefined,
-                ),
-              signal,
-            );
-            if (!imageConfigPasses(rule, config, Date.now())) continue;
-          }
-          if (gate) {
-            const digest = await digestOfTag(tag);
-            const verdict =
-              digest === null
-                ? { passed: false, reason: 'no digest to verify', key: null }
-                : await verdictOn(feed, input.package, digest, tagSet, gate, signal);
-            if (!verdict.passed) {
-              // Only versions above the one chosen explain anything: why the trigger did not take them.
-              if (candidates.length === 0 && Object.keys(skipped).length < MAX_SKIPPED)
-                skipped[tag] = verdict.reason;
-              continue;
-            }
-            if (digest !== null) verified.set(tag, digest);
-          }
-          candidates.push(tag);
-          if (candidates.length >= limit) break;
+    const key = `${feed.id}|${input.package}`;
+    const list = await listing(feed, input.package, listingMaxAgeMs(input, Date.now()), signal, along);
+    const evaluation = evaluateRule(rule, list.tags);
+    const watermark = input.watermark === null ? null : rule.check(input.watermark);
+    const atOrAbove = evaluation.accepted.filter(
+      (c) => watermark === null || typeof watermark === 'string' || !rule.isLater(watermark, c),
+    );
+    const limit = Math.max(1, input.limit);
+    const gate = rule.needsVerification ? gateOf(input.rule) : null;
+    // This worker's cache, then the other workers' read, then the feed (see digestOf).
+    const digestOfTag = (tag: string) => digestOf(feed, input.package, tag, list, rule, input, signal, along);
+    const candidates: string[] = [];
+    /** The digests verified, by tag: the release takes the digest that was checked, not a later read. */
+    const verified = new Map<string, string>();
+    const skipped: Record<string, string> = {};
+    if (!rule.needsImageConfig && gate === null) {
+      candidates.push(...atOrAbove.slice(0, limit).map((c) => c.tag));
+    } else {
+      const tagSet = new Set(list.tags);
+      const walk = atOrAbove.slice(0, gate ? MAX_VERIFIED_PER_POLL : MAX_CONFIG_READS);
+      for (const { tag } of walk) {
+        if (rule.needsImageConfig) {
+          const config = await whileListed(
+            () =>
+              deps.configCache.get(
+                `${key}|${tag}`,
+                () => deps.source.imageConfig(feed, input.package, tag),
+                input.maxAgeMs ?? undefined,
+              ),
+            signal,
+          );
+          if (!imageConfigPasses(rule, config, Date.now())) continue;
         }
+        if (gate) {
+          const digest = await digestOfTag(tag);
+          const verdict =
+            digest === null
+              ? { passed: false, reason: 'no digest to verify', key: null }
+              : await verdictOn(feed, input.package, digest, tagSet, gate, signal);
+          if (!verdict.passed) {
+            // Only versions above the one chosen explain anything: why the trigger did not take them.
+            if (candidates.length === 0 && Object.keys(skipped).length < MAX_SKIPPED)
+              skipped[tag] = verdict.reason;
+            continue;
+          }
+          if (digest !== null) verified.set(tag, digest);
+        }
+        candidates.push(tag);
+        if (candidates.length >= limit) break;
       }
-      const best = candidates[0] ?? null;
-      const digest = best === null ? null : (verified.get(best) ?? (await digestOfTag(best)));
-      log.debug('polled package', {
-        feed: feed.id,
-        package: input.package,
-        tags: list.tags.length,
-        best,
-      });
-      const explained: Record<string, string> = {};
-      for (const tag of (input.explain ?? []).slice(0, 20)) {
-        const verdict = list.tags.includes(tag) ? rule.check(tag) : NOT_IN_FEED;
-        explained[tag] =
-          typeof verdict === 'string'
-            ? verdict
-            : skipped[tag] !== undefined
-              ? skipped[tag]
-              : atOrAbove.some((c) => c.tag === tag)
-                ? 'accepted'
-                : `not later than the channel's previous release (${input.watermark})`;
-      }
-      return {
-        tagCount: list.tags.length,
-        acceptedCount: evaluation.accepted.length,
-        candidates,
-        digest,
-        precedence: precedenceOf(feed),
-        rateLimitRemaining: list.rateLimitRemaining,
-        ...(input.explain ? { explained } : {}),
-        ...(Object.keys(skipped).length > 0 ? { skipped } : {}),
-        fingerprint: listingFingerprint(list),
-      };
     }
+    const best = candidates[0] ?? null;
+    const digest = best === null ? null : (verified.get(best) ?? (await digestOfTag(best)));
+    log.debug('polled package', {
+      feed: feed.id,
+      package: input.package,
+      tags: list.tags.length,
+      best,
+    });
+    const explained: Record<string, string> = {};
+    for (const tag of (input.explain ?? []).slice(0, 20)) {
+      const verdict = list.tags.includes(tag) ? rule.check(tag) : NOT_IN_FEED;
+      explained[tag] =
+        typeof verdict === 'string'
+          ? verdict
+          : skipped[tag] !== undefined
+            ? skipped[tag]
+            : atOrAbove.some((c) => c.tag === tag)
+              ? 'accepted'
+              : `not later than the channel's previous release (${input.watermark})`;
+    }
+    return {
+      tagCount: list.tags.length,
+      acceptedCount: evaluation.accepted.length,
+      candidates,
+      digest,
+      precedence: precedenceOf(feed),
+      rateLimitRemaining: list.rateLimitRemaining,
+      ...(input.explain ? { explained } : {}),
+      ...(Object.keys(skipped).length > 0 ? { skipped } : {}),
+      fingerprint: listingFingerprint(list),
+    };
   }
 }

@@ -126,6 +126,13 @@ test("a paused trigger, or one now releasing into another channel, lends no watc
       packages: ALONG_PACKAGES,
       channels: [{ name: 'default' }, { name: 'beta' }],
     });
+    // A trigger's own subscription carries its pause as it has it (one paused part-way through a poll).
+    const subscription = [{ key, feed: 'along', package: DB, shard: shardOf(key, SHARDS) }];
+    const interval = WATCHED_INTERVAL_S * 1000;
+    await env.stores.watches.watch('trigger/along/db', subscription, interval, 'default', true);
+    expect(await lastRead()).toBeNull();
+    await env.stores.watches.watch('trigger/along/db', subscription, interval, 'default', false);
+    expect(await lastRead()).toEqual(expect.any(Number));
     const moved = await api.request('PATCH', '/triggers/along/db', { channel: 'beta' });
     expect([moved.status, moved.body.spec.channel]).toEqual([200, 'beta']);
     expect([await lastRead(), await lastRead('beta')]).toEqual([null, expect.any(Number)]);

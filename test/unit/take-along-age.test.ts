@@ -24,6 +24,9 @@ describe('takeAlongAgeMs', () => {
     const late = { maxAgeMs: null, dueAtMs: now - 20 * 60_000, takeAlong: along };
     expect(takeAlongAgeMs(late, now - 30_000, now, 60_000)).toBe(60_000);
     expect(takeAlongAgeMs(late, now - 62_000, now, 60_000)).toBe(62_000 + SLOT_SHARE_MS);
+    // A worker's limit (the ledger's keep window) below the read's age: not shared, the poll's age as asked
+    // (not a take-along, so the caches hold it to their TTL).
+    expect(takeAlongAgeMs(late, now - 62_000, now, 60_000, 61_000)).toBe(20 * 60_000 + SLOT_SHARE_MS);
   });
 
   test('a scheduled poll (any recent read) takes the longer of the TTL and the watcher read', () => {
