@@ -30,7 +30,7 @@ import {
   PACKAGES_ATTRIBUTE,
   TRIGGER_STATE_ATTRIBUTE,
 } from './contracts/search-attributes';
-import type { TriggerInput } from './contracts/workflows';
+import { TRIGGER_PATHS, type TriggerInput } from './contracts/workflows';
 import { PackagePoll, TriggerMachine } from '../src/domain/trigger-machine';
 import { FailureCode } from '../src/domain/failures';
 import { activityFailure, FailureInfo, localActivityFailure } from './failures';
@@ -128,11 +128,13 @@ const { loadChannel, createRelease } = proxyActivities<LedgerActivities>({
 
 /** A long-lived trigger: load the channel, poll the watched packages, ask the project for a release, sleep. */
 export async function trigger(input: TriggerInput): Promise<void> {
-  // A run started by this code takes every versioned path below on one marker (NEWEST_PATCH): asking each
-  // patch would write a marker and a search-attribute upsert apiece (four per new trigger). A run started
-  // under an earlier umbrella (LATEST_PATCH, CURRENT_PATCH) takes its paths and asks the later patches as
-  // they matter; one under LATEST_PATCH creates its releases as the durable activity, as it did.
-  const newest = patched(NEWEST_PATCH);
+  // A run started by this code names its paths in its input (TRIGGER_PATHS) and takes every versioned path
+  // below with no marker at all; one started under NEWEST_PATCH before that took them on that one marker
+  // (asking each patch would write a marker and a search-attribute upsert apiece). A run started under an
+  // earlier umbrella (LATEST_PATCH, CURRENT_PATCH) takes its paths and asks the later patches as they matter;
+  // one under LATEST_PATCH creates its releases as the durable activity, as it did. Every value `paths` may
+  // hold names NEWEST_PATCH's paths or later ones.
+  const newest = input.paths !== undefined || patched(NEWEST_PATCH);
   const latest = newest || patched(LATEST_PATCH);
   const current = latest || patched(CURRENT_PATCH);
   const machine = new TriggerMachine(input.state ?? initialTriggerState(input.spec), {
@@ -219,7 +221,7 @@ export async function trigger(input: TriggerInput): Promise<void> {
 
   // Keeps the watched-packages search attribute in step with the project and the watch list.
   let publishedPackages = JSON.stringify(
-    [...(workflowInfo().typedSearchAttributes.get(PACKAGES_ATTRIBUTE) ?? [])].sort(),
+    [...(input.packages ?? workflowInfo().typedSearchAttributes.get(PACKAGES_ATTRIBUTE) ?? [])].sort(),
   );
   const publishWatched = (keys: string[]) => {
     const text = JSON.stringify([...keys].sort());
@@ -372,6 +374,8 @@ export async function trigger(input: TriggerInput): Promise<void> {
     spec: machine.state.spec,
     state: machine.state,
     pollPending,
+    packages: JSON.parse(publishedPackages) as string[],
+    paths: TRIGGER_PATHS,
   });
 }
 

@@ -183,6 +183,27 @@ describe('projects, channels and releases', () => {
       return k.length === 2 ? [...k].sort() : undefined;
     }, 'the updated search attribute');
     expect(keys).toEqual([`${registry.host}/two/web`, `${registry.host}/two/worker`]);
+
+    // The next run starts knowing what it published (its input, not the server's copy of the attribute,
+    // which a server that has just been told of the attribute may not serve yet): it publishes nothing again.
+    const runBefore = (await handle.describe()).runId;
+    expect((await api.request('POST', '/triggers/two/web-only/continue-as-new')).status).toBe(202);
+    const next = await eventually(async () => {
+      const d = await handle.describe();
+      return d.runId !== runBefore ? handle : undefined;
+    }, 'a new run');
+    const iterations = async () => (await next.query<TriggerState>('state')).iterations;
+    const polled = await iterations();
+    await api.request('POST', '/triggers/two/web-only/poll');
+    await eventually(async () => ((await iterations()) > polled ? true : undefined), "the new run's poll");
+    const events = (await next.fetchHistory()).events ?? [];
+    const started = events[0].workflowExecutionStartedEventAttributes!;
+    const input = JSON.parse(Buffer.from(started.input!.payloads![0].data!).toString());
+    expect(input.packages).toEqual([`${registry.host}/two/web`, `${registry.host}/two/worker`]);
+    const upserted = events.flatMap((e) =>
+      Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+    );
+    expect(upserted).not.toContain(PACKAGES_ATTRIBUTE.name);
   });
 
   test('two triggers on one channel racing on the same push make one release', async () => {

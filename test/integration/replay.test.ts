@@ -17,7 +17,9 @@ import { decideUpdate, deployUpdate } from '../../workflows/contracts/release';
 import { createLedgerActivities } from '../../activities/ledger';
 import { DEFAULT_MAX_TAGS, HelmHttpFeed } from '../../src/feeds/feed';
 import { FreezeSpecSchema } from '../../src/domain/freeze';
-import type { RetentionWorkflow } from '../../workflows/contracts/workflows';
+import { TRIGGER_PATHS, type RetentionWorkflow } from '../../workflows/contracts/workflows';
+import { configureTrigger } from '../../workflows/contracts/client';
+import { PACKAGES_ATTRIBUTE } from '../../workflows/contracts/search-attributes';
 
 /**
  * Replays recorded workflow histories with today's workflow code: a change that breaks determinism
@@ -52,10 +54,11 @@ recorded before the ledger moved to the database, which must keep running after 
  * with no destination and no lifecycle, ending in its first task: the idle-release-2026-12 patch) with
  * `RECORD_IDLE_HISTORY=1`; trigger-newest.json (a
  * trigger under the trigger-paths-2026-12b umbrella, polling packages and creating releases in its workflow
- * task) with `RECORD_NEWEST_HISTORY=1`. The trigger fixtures recorded under earlier umbrellas
- * (trigger-paths-2026-11, and trigger-latest.json under trigger-paths-2026-12) are kept as they were
- * recorded: their recorders (which assert their patch's marker) now fail, since this code records every new
- * trigger under trigger-paths-2026-12b. Which patch each
+ * task) with `RECORD_NEWEST_HISTORY=1`; trigger-named-paths.json (a trigger whose input names its paths, with no
+ * marker) with `RECORD_NAMED_PATHS_HISTORY=1`. The trigger fixtures recorded under earlier umbrellas
+ * (trigger-paths-2026-11, trigger-latest.json under trigger-paths-2026-12, trigger-newest.json under
+ * trigger-paths-2026-12b) are kept as they were recorded: their recorders (which assert their patch's marker)
+ * now fail, since this code starts every new trigger with its paths in its input. Which patch each
  * fixture covers, and when a fixture may leave with its patch: docs/versioning.md.
  */
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -594,6 +597,60 @@ async function recordNewest(): Promise<void> {
 }
 
 /**
+ * trigger-named-paths.json: a trigger started by this code, whose input names its paths (TRIGGER_PATHS) and
+ * the watched packages it published: no patch marker, no search-attribute upsert for one, and the same
+ * releases as trigger-newest.json; then a change of its watch list, which publishes the new packages.
+ */
+async function recordNamedPaths(): Promise<void> {
+  await withWatchers(async (registry, env) => {
+    await pushImage(registry.url, 'replay/named-web', '1.0.0');
+    await pushImage(registry.url, 'replay/named-worker', '2.0.0');
+    await putProject(env, {
+      name: 'replay-named',
+      packages: [
+        { name: 'web', feed: 'local', package: 'replay/named-web' },
+        { name: 'worker', feed: 'local', package: 'replay/named-worker' },
+      ],
+    });
+    const state = await startTrigger(env, {
+      project: 'replay-named',
+      name: 'web',
+      watch: ['web'],
+      intervalSeconds: 10,
+    });
+    await waitForReleases(env, 'replay-named', 1);
+    await eventually(async () => ((await state()).watching?.caughtUp ? true : undefined), 'caught up');
+    await pushImage(registry.url, 'replay/named-web', '1.1.0');
+    await waitForReleases(env, 'replay-named', 2, 60_000);
+    const trigger = env.client.workflow.getHandle('trigger/replay-named/web');
+    await configureTrigger(trigger, { channel: 'default', watch: ['web', 'worker'], intervalSeconds: 10 });
+    await pushImage(registry.url, 'replay/named-worker', '2.1.0');
+    const [third] = await waitForReleases(env, 'replay-named', 3, 60_000);
+    expect(third.packages.map((p) => p.tag)).toEqual(['1.1.0', '2.1.0']);
+    await settledHistory(trigger);
+    const history = exportHistory(trigger.workflowId);
+    const { events } = JSON.parse(history.toString()) as { events: Record<string, any>[] };
+    const input = JSON.parse(
+      Buffer.from(
+        events[0].workflowExecutionStartedEventAttributes.input.payloads[0].data,
+        'base64',
+      ).toString(),
+    );
+    expect([input.paths, input.packages]).toEqual([
+      TRIGGER_PATHS,
+      [expect.stringMatching(/\/replay\/named-web$/)],
+    ]);
+    expect(patchMarkers(history)).toEqual([]);
+    const upserted = events.flatMap((e) =>
+      Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+    );
+    expect(upserted).toEqual([PACKAGES_ATTRIBUTE.name]);
+    writeFileSync(path.join(FIXTURES, 'trigger-named-paths.json'), history);
+    await trigger.terminate('recorded');
+  });
+}
+
+/**
  * release-idle.json: the release of a project with no destination and no lifecycle, which its creation
  * marks idle: the idle-release-2026-12 patch, one workflow task and no activity.
  */
@@ -850,6 +907,7 @@ test('replays recorded trigger, release and destination histories without nondet
   if (process.env.RECORD_WATCHED_HISTORY === '1') await recordWatched();
   if (process.env.RECORD_CAUGHT_UP_HISTORY === '1') await recordWatchedCaughtUp();
   if (process.env.RECORD_NEWEST_HISTORY === '1') await recordNewest();
+  if (process.env.RECORD_NAMED_PATHS_HISTORY === '1') await recordNamedPaths();
   if (process.env.RECORD_SCHEDULED_HISTORY === '1') await recordScheduled();
   if (process.env.RECORD_RETENTION_HISTORY === '1') await recordRetention();
   if (process.env.RECORD_TENANT_HISTORY === '1') await recordTenants();
@@ -878,6 +936,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-feed-outage.json',
     'trigger-first-poll-at-slot.json',
     'trigger-latest.json',
+    'trigger-named-paths.json',
     'trigger-newest.json',
     'trigger-remote-poll.json',
     'trigger-wanted-tag.json',
@@ -914,6 +973,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-feed-outage.json',
     'replayed trigger-first-poll-at-slot.json',
     'replayed trigger-latest.json',
+    'replayed trigger-named-paths.json',
     'replayed trigger-newest.json',
     'replayed trigger-remote-poll.json',
     'replayed trigger-wanted-tag.json',

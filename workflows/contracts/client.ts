@@ -45,17 +45,18 @@ import {
   resumeSignal,
   TRIGGER_WORKFLOW_TASK_TIMEOUT,
 } from './trigger';
-import type {
-  ChannelPreviewInput,
-  ChannelPreviewWorkflow,
-  DestinationQueueInput,
-  DestinationQueueWorkflow,
-  EnvironmentQueueWorkflow,
-  ManualReleaseInput,
-  ManualReleaseWorkflow,
-  ReleaseWorkflow,
-  TriggerWorkflow,
-  WatcherWorkflow,
+import {
+  TRIGGER_PATHS,
+  type ChannelPreviewInput,
+  type ChannelPreviewWorkflow,
+  type DestinationQueueInput,
+  type DestinationQueueWorkflow,
+  type EnvironmentQueueWorkflow,
+  type ManualReleaseInput,
+  type ManualReleaseWorkflow,
+  type ReleaseWorkflow,
+  type TriggerWorkflow,
+  type WatcherWorkflow,
 } from './workflows';
 
 // Triggers.
@@ -73,7 +74,7 @@ export async function startTrigger(
   return client.workflow.start<TriggerWorkflow>('trigger', {
     taskQueue,
     workflowId: triggerWorkflowId(spec.project, spec.name),
-    args: [{ spec, view, ...(firstPoll ? { firstPoll } : {}) }],
+    args: [{ spec, view, packages, paths: TRIGGER_PATHS, ...(firstPoll ? { firstPoll } : {}) }],
     workflowIdConflictPolicy: 'FAIL',
     // A deleted trigger's ID may be used again for a new trigger.
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',

@@ -19,6 +19,15 @@ import type { CreateReleaseResult } from '../../src/domain/project';
 import type { TriggerChannelView, TriggerSpec, TriggerState } from '../../src/domain/trigger';
 import type { PackagePreview } from './activities';
 
+/**
+ * The code paths a trigger run started or continued by this code takes, named by the patch that brought
+ * them (NEWEST_PATCH in workflows/trigger.ts). Every start and continue-as-new names them in the run's input
+ * (TriggerInput.paths), and the run takes them without asking `patched()`: that call records a marker and a
+ * TemporalChangeVersion search-attribute upsert in every new run, two history events and a visibility write
+ * per trigger created and per rollover. A later umbrella gets a value of its own; docs/versioning.md.
+ */
+export const TRIGGER_PATHS = 'trigger-paths-2026-12b';
+
 export interface TriggerInput {
   readonly spec: TriggerSpec;
   /** Carried over by continue-as-new. */
@@ -32,6 +41,19 @@ export interface TriggerInput {
    * thousands created together poll spread over their interval, triggers on one package together.
    */
   readonly firstPoll?: 'slot';
+  /**
+   * The watched packages' keys the run starts with in its search attribute (set by the start and by
+   * continue-as-new). The run compares its watch list with this, never with the attribute as the server
+   * serves it: a server that does not know the attribute yet (the first minute after it is added) would
+   * serve another value, and the run would replay differently. Absent from runs started before it: those
+   * read the attribute.
+   */
+  readonly packages?: readonly string[];
+  /**
+   * The paths the run takes (TRIGGER_PATHS when this code started it). Absent from runs started before: those
+   * ask their patches.
+   */
+  readonly paths?: string;
 }
 
 export interface WatcherInput {
