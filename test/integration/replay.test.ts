@@ -629,13 +629,15 @@ async function recordNamedPaths(): Promise<void> {
     expect(third.packages.map((p) => p.tag)).toEqual(['1.1.0', '2.1.0']);
     await settledHistory(trigger);
     const history = exportHistory(trigger.workflowId);
-    const { events } = JSON.parse(history.toString()) as { events: Record<string, any>[] };
-    const input = JSON.parse(
-      Buffer.from(
-        events[0].workflowExecutionStartedEventAttributes.input.payloads[0].data,
-        'base64',
-      ).toString(),
-    );
+    interface ExportedEvent {
+      workflowExecutionStartedEventAttributes?: { input: { payloads: { data: string }[] } };
+      upsertWorkflowSearchAttributesEventAttributes?: {
+        searchAttributes?: { indexedFields?: Record<string, unknown> };
+      };
+    }
+    const { events } = JSON.parse(history.toString()) as { events: ExportedEvent[] };
+    const started = events[0].workflowExecutionStartedEventAttributes!;
+    const input = JSON.parse(Buffer.from(started.input.payloads[0].data, 'base64').toString());
     expect([input.paths, input.packages]).toEqual([
       TRIGGER_PATHS,
       [expect.stringMatching(/\/replay\/named-web$/)],
