@@ -121,6 +121,8 @@ function parseFlags() {
          * needs --ledger postgres).
          */
         temporal: { type: 'string', default: 'dev' },
+        /** With `--temporal production`: the server's history shards (4 unless given). */
+        'history-shards': { type: 'string', default: '4' },
         /**
          * Triggers whose histories are read after the window for the poll lag (an even spread; each read is a
          * query the worker answers, replaying a trigger it does not hold), at most 8 at once and for at most
@@ -151,7 +153,8 @@ function count(
     | 'push'
     | 'outage'
     | 'warmup'
-    | 'history-sample',
+    | 'history-sample'
+    | 'history-shards',
   min: number,
   max: number,
 ) {
@@ -474,10 +477,11 @@ async function startProductionServer(
 ): Promise<{ server: ChildProcess; address: string }> {
   if (values['dynamic-config'].length > 0)
     throw new Error('--dynamic-config is for the dev server; the production server reads dynamic.yaml');
-  const temporal = await startProductionTemporal({ postgresUrl, dir });
+  const historyShards = count('history-shards', 1, 1024);
+  const temporal = await startProductionTemporal({ postgresUrl, dir, historyShards });
   started.push(() => temporal.stop());
   say(
-    `Temporal server (production, PostgreSQL, 4 history shards): schema ${temporal.schemaSeconds.toFixed(1)} s, ` +
+    `Temporal server (production, PostgreSQL, ${historyShards} history shards): schema ${temporal.schemaSeconds.toFixed(1)} s, ` +
       `up ${temporal.startSeconds.toFixed(1)} s`,
   );
   return { server: temporal.process, address: temporal.address };
