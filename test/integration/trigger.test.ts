@@ -225,9 +225,10 @@ describe('a trigger on a real registry', () => {
       'pollChannel',
       'announceTrigger',
     ]);
-    // One version marker (with its search-attribute upsert) for the run, not one per patch it meets: the
-    // umbrella of every trigger patch (trigger-paths-2026-12b; the announcements used to add a second).
-    expect(patchMarkers(events)).toEqual(['trigger-paths-2026-12b']);
+    // No version marker (nor the search-attribute upsert beside one): the run's input names its paths
+    // (TRIGGER_PATHS). Runs started before took them on one umbrella marker, trigger-paths-2026-12b.
+    expect(patchMarkers(events)).toEqual([]);
+    expect(events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes)).toEqual([]);
   });
 
   test('shows an unknown repository as an error in its state and keeps running', async () => {
