@@ -60,6 +60,9 @@ function notifyPush(server: Server, repository: string): Promise<Response> {
 test('one trigger closed since the listing does not cost the others their signal; a slow signal does not hold the answer', async () => {
   const signalled: string[] = [];
   const queries: string[] = [];
+  // A loaded server: the slow signal is taken only when the test lets it, long after the answer.
+  let letSlowIn: () => void = () => undefined;
+  const slowHeld = new Promise<void>((resolve) => (letSlowIn = resolve));
   const client = {
     workflow: {
       async *list({ query }: { query: string }) {
@@ -72,8 +75,7 @@ test('one trigger closed since the listing does not cost the others their signal
       getHandle: (id: string) => ({
         signal: async () => {
           if (id.endsWith('gone')) throw new Error('workflow execution already completed');
-          // A loaded server: this signal takes far longer than the answer waits.
-          if (id.endsWith('slow')) await new Promise((r) => setTimeout(r, 6000));
+          if (id.endsWith('slow')) await slowHeld;
           signalled.push(id);
         },
       }),
@@ -89,9 +91,11 @@ test('one trigger closed since the listing does not cost the others their signal
       pending: ['trigger/p/slow'],
       missed: ['trigger/p/gone'],
     });
-    // The sender did not wait for the slow signal (6 s: `pending` above, and not signalled yet), which still
-    // arrives. (No clock: on a loaded box a wall-time bound says more about the box than the code.)
+    // The sender did not wait for the slow signal (`pending` above, and not signalled yet), which still
+    // arrives once the server takes it. (No clock: on a loaded box a wall-time bound says more about the box
+    // than the code.)
     expect(signalled.sort()).toEqual(['trigger/p/alive-1', 'trigger/p/alive-2']);
+    letSlowIn();
     await until(() => signalled.length === 3, 'the slow signal');
     expect(signalled.sort()).toEqual(['trigger/p/alive-1', 'trigger/p/alive-2', 'trigger/p/slow']);
     expect(queries).toEqual([
@@ -129,7 +133,9 @@ test('a trigger started since the watchers were read is signalled by the backgro
     expect(await notify()).toEqual(['trigger/q/first']);
     running = ['trigger/q/first', 'trigger/q/second'];
     expect([await notify(), reads]).toEqual([['trigger/q/first'], 1]);
-    await new Promise((r) => setTimeout(r, 2100));
+    // 2.1 s later (the clock moved on, not waited for).
+    const realNow = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 2100);
     // Stale: answered from the old list at once, read again behind the answer.
     expect(await notify()).toEqual(['trigger/q/first']);
     await until(() => signalled.includes('trigger/q/second'), 'the background read');
@@ -137,6 +143,7 @@ test('a trigger started since the watchers were read is signalled by the backgro
     expect(signalled.filter((id) => id === 'trigger/q/second')).toEqual(['trigger/q/second']);
     expect(await notify()).toEqual(['trigger/q/first', 'trigger/q/second']);
   } finally {
+    jest.restoreAllMocks();
     await new Promise((r) => server.close(r));
   }
 });
@@ -145,11 +152,14 @@ test('a trigger started since the watchers were read is signalled by the backgro
 test('a slow watcher lookup is finished behind the answer, shared by the notifications meanwhile', async () => {
   const signalled: string[] = [];
   let reads = 0;
+  // The visibility query answers only when the test lets it, long after the 2 s an answer waits for it.
+  let answerLookup: () => void = () => undefined;
+  const lookupHeld = new Promise<void>((resolve) => (answerLookup = resolve));
   const client = {
     workflow: {
       async *list() {
         reads++;
-        await new Promise((r) => setTimeout(r, 8000));
+        await lookupHeld;
         yield { workflowId: 'trigger/r/late', typedSearchAttributes: { get: () => ['reg.example/e/f'] } };
       },
       getHandle: (id: string) => ({ signal: async () => void signalled.push(id) }),
@@ -162,14 +172,15 @@ test('a slow watcher lookup is finished behind the answer, shared by the notific
   };
   try {
     const answers = await Promise.all([notify(), notify()]);
-    // Answered after the 2 s the lookup is given, not after the lookup's 8 s: the trigger it finds is not in
-    // the answers (deferred), and nothing is signalled yet.
+    // Answered after the 2 s the lookup is given, not after the lookup: the trigger it finds is not in the
+    // answers (deferred), and nothing is signalled yet.
     expect(signalled).toEqual([]);
     expect(answers).toEqual([
       { packages: ['reg.example/e/f'], triggers: [], deferred: ['reg.example/e/f'] },
       { packages: ['reg.example/e/f'], triggers: [], deferred: ['reg.example/e/f'] },
     ]);
     expect(reads).toBe(1);
+    answerLookup();
     await until(() => signalled.length > 0, 'the late lookup');
     await new Promise((r) => setTimeout(r, 200));
     // Both notifications' signals coalesced into the one or two the trigger was sent.
