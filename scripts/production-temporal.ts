@@ -200,8 +200,10 @@ dynamicConfigClient:
     );
     // The project's search attributes, then the server once more: each of its services caches the custom
     // search attributes for up to a minute from its start, so in the first minute after they were added the
-    // history service refused a trigger's upsert of one ("no mapping defined") and served histories that
-    // replayed differently on another worker. A server started after they exist knows them everywhere.
+    // history service refused a trigger's upsert of one ("no mapping defined": the workflow task fails and is
+    // tried again until the service has them) and, before a trigger's input carried its packages, served
+    // histories that replayed differently on another worker. A server started after they exist knows them
+    // everywhere.
     const connection = await Connection.connect({ address });
     try {
       await registerSearchAttributes(connection, 'default');
