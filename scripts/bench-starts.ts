@@ -9,12 +9,13 @@ import type { TriggerChannelView } from '../src/domain/trigger';
 import { TriggerSpecSchema } from '../src/domain/trigger-schema';
 
 /**
- * `npm run bench:starts [-- --starts N --concurrency C]`: what the embedded dev server (the one `npm start`
- * runs, SQLite in write-ahead-log mode) costs per trigger created, with nothing else on the box: N trigger
- * workflows started exactly as the API starts them (`startTrigger`), on a task queue no worker polls, so the
- * figure is the start alone (its history, visibility record and first workflow task), not the trigger's run.
- * Prints starts per second and the server's CPU per start: the floor under `apply -f` of many triggers,
- * which also pays the API, the worker and the ledger on the same cores.
+ * `npm run bench:starts [-- --starts N --concurrency C --rounds R]`: what the embedded dev server (the one
+ * `npm start` runs, SQLite in write-ahead-log mode) costs per trigger created, with nothing else on the box:
+ * N trigger workflows started exactly as the API starts them (`startTrigger`), on a task queue no worker
+ * polls. The figure is the start alone: its history, its visibility record and its first workflow task
+ * scheduled (kept in the queue's backlog, as a busy worker's are during a large apply), not that task's run
+ * nor anything after. Prints starts per second and the server's CPU per start: the floor under `apply -f` of
+ * many triggers, which also pays the API, the worker and the ledger on the same cores.
  */
 const { values } = parseArgs({
   options: {
@@ -36,17 +37,32 @@ const STARTS = whole('starts', 1, 100_000);
 const CONCURRENCY = whole('concurrency', 1, 1024);
 const ROUNDS = whole('rounds', 1, 20);
 
-/** CPU seconds (user + system) of a process, from /proc. */
+/** CPU seconds (user + system) of a process, from /proc (clock ticks of 1/100 s, Linux's USER_HZ). */
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(stat[11]) + Number(stat[12])) / 100;
 }
+
+/** The round's server and folder, stopped and removed on Ctrl-C or kill too (not only at the round's end). */
+let cleanUp: (() => Promise<void>) | null = null;
+/** Set by a signal: the starts that fail as the server goes are not the bench's failure. */
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    stopping = true;
+    void (cleanUp ?? (async () => undefined))().finally(() => process.exit(130));
+  });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function round(k: number): Promise<{ perSecond: number; cpuMs: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-triggers-starts-'));
   const temporal = await connectTemporal(EMBEDDED_DEV_SERVER, { dbFile: path.join(dir, 'temporal.db') });
+  cleanUp = async () => {
+    cleanUp = null;
+    await temporal.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     const client = new Client({ connection: temporal.connection, namespace: temporal.namespace });
     const pid = temporal.devServerPid!;
@@ -92,8 +108,7 @@ async function round(k: number): Promise<{ perSecond: number; cpuMs: number }> {
     );
     return { perSecond, cpuMs };
   } finally {
-    await temporal.close();
-    rmSync(dir, { recursive: true, force: true });
+    await cleanUp?.();
   }
 }
 
@@ -110,6 +125,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (stopping) return;
   process.stderr.write(`bench:starts failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

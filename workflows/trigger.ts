@@ -134,7 +134,14 @@ export async function trigger(input: TriggerInput): Promise<void> {
   // earlier umbrella (LATEST_PATCH, CURRENT_PATCH) takes its paths and asks the later patches as they matter;
   // one under LATEST_PATCH creates its releases as the durable activity, as it did. Every value `paths` may
   // hold names NEWEST_PATCH's paths or later ones.
-  const newest = input.paths !== undefined || patched(NEWEST_PATCH);
+  //
+  // In a rolling upgrade a worker of the code before this one may run the first task of a run that names its
+  // paths: it ignores `paths`, asks NEWEST_PATCH and records its marker. A replay here takes that marker (a
+  // replay with no marker answers false and records nothing), so such a history replays on this code too;
+  // a run executing here afresh asks nothing and records nothing.
+  const named = input.paths !== undefined;
+  if (named && workflowInfo().unsafe.isReplaying) patched(NEWEST_PATCH);
+  const newest = named || patched(NEWEST_PATCH);
   const latest = newest || patched(LATEST_PATCH);
   const current = latest || patched(CURRENT_PATCH);
   const machine = new TriggerMachine(input.state ?? initialTriggerState(input.spec), {

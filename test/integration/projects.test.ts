@@ -200,6 +200,10 @@ describe('projects, channels and releases', () => {
     const started = events[0].workflowExecutionStartedEventAttributes!;
     const input = JSON.parse(Buffer.from(started.input!.payloads![0].data!).toString());
     expect(input.packages).toEqual([`${registry.host}/two/web`, `${registry.host}/two/worker`]);
+    // ...which is the attribute the new run carries over: it has nothing to publish.
+    expect([...((await next.describe()).typedSearchAttributes.get(PACKAGES_ATTRIBUTE) ?? [])].sort()).toEqual(
+      input.packages,
+    );
     const upserted = events.flatMap((e) =>
       Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
     );

@@ -55,7 +55,9 @@ recorded before the ledger moved to the database, which must keep running after 
  * `RECORD_IDLE_HISTORY=1`; trigger-newest.json (a
  * trigger under the trigger-paths-2026-12b umbrella, polling packages and creating releases in its workflow
  * task) with `RECORD_NEWEST_HISTORY=1`; trigger-named-paths.json (a trigger whose input names its paths, with no
- * marker) with `RECORD_NAMED_PATHS_HISTORY=1`. The trigger fixtures recorded under earlier umbrellas
+ * marker) with `RECORD_NAMED_PATHS_HISTORY=1`; trigger-rolling-upgrade.json is not recorded but made: trigger-newest.json
+ * with `paths` added to its input, the history a worker of the code before named paths writes for a run this
+ * code started (it asks the patch and records its marker), which this code must replay. The trigger fixtures recorded under earlier umbrellas
  * (trigger-paths-2026-11, trigger-latest.json under trigger-paths-2026-12, trigger-newest.json under
  * trigger-paths-2026-12b) are kept as they were recorded: their recorders (which assert their patch's marker)
  * now fail, since this code starts every new trigger with its paths in its input. Which patch each
@@ -941,6 +943,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'trigger-named-paths.json',
     'trigger-newest.json',
     'trigger-remote-poll.json',
+    'trigger-rolling-upgrade.json',
     'trigger-wanted-tag.json',
     'trigger-watched-caught-up.json',
     'trigger-watched.json',
@@ -978,6 +981,7 @@ test('replays recorded trigger, release and destination histories without nondet
     'replayed trigger-named-paths.json',
     'replayed trigger-newest.json',
     'replayed trigger-remote-poll.json',
+    'replayed trigger-rolling-upgrade.json',
     'replayed trigger-wanted-tag.json',
     'replayed trigger-watched-caught-up.json',
     'replayed trigger-watched.json',

@@ -39,9 +39,19 @@ async function until(probe: () => boolean, what: string, timeoutMs = 20_000): Pr
   }
 }
 
-/** A registry's push notification of `repository:1.0.0` on reg.example. */
-function notifyPush(server: Server, repository: string): Promise<Response> {
-  return fetch(
+/**
+ * A registry's push notification of `repository:1.0.0` on reg.example; an answer that waits on what the test
+ * holds back fails in 10 s with this message rather than at the test's timeout.
+ */
+async function notifyPush(server: Server, repository: string): Promise<Response> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error('the answer waited on the held-back signal or lookup')),
+      10_000,
+    );
+  });
+  const answer = fetch(
     `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/registry?feed=reg.example`,
     {
       method: 'POST',
@@ -49,6 +59,11 @@ function notifyPush(server: Server, repository: string): Promise<Response> {
       body: JSON.stringify({ events: [{ action: 'push', target: { repository, tag: '1.0.0' } }] }),
     },
   );
+  try {
+    return await Promise.race([answer, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -102,6 +117,7 @@ test('one trigger closed since the listing does not cost the others their signal
       "WorkflowType = 'trigger' AND ExecutionStatus = 'Running' AND FeedTriggersPackages IN ('reg.example/a/b')",
     ]);
   } finally {
+    letSlowIn();
     await new Promise((r) => server.close(r));
   }
 });
@@ -187,6 +203,7 @@ test('a slow watcher lookup is finished behind the answer, shared by the notific
     expect(signalled.length).toBeGreaterThanOrEqual(1);
     expect(new Set(signalled)).toEqual(new Set(['trigger/r/late']));
   } finally {
+    answerLookup();
     await new Promise((r) => server.close(r));
   }
 });
