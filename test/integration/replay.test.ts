@@ -559,6 +559,31 @@ async function recordWatchedCaughtUp(): Promise<void> {
 }
 
 /**
+ * Project `replay-<name>` with packages web and worker (images `replay/<name>-web` 1.0.0, `-worker` 2.0.0), and
+ * its trigger `web` on a worker with package watchers, watching web: its first release, then web 1.1.0's (with
+ * worker 2.0.0 taken along). Returns the trigger's handle.
+ */
+async function releaseWebTwice(registry: TestRegistry, env: TestWorkerEnv, name: string) {
+  const project = `replay-${name}`;
+  await pushImage(registry.url, `replay/${name}-web`, '1.0.0');
+  await pushImage(registry.url, `replay/${name}-worker`, '2.0.0');
+  await putProject(env, {
+    name: project,
+    packages: [
+      { name: 'web', feed: 'local', package: `replay/${name}-web` },
+      { name: 'worker', feed: 'local', package: `replay/${name}-worker` },
+    ],
+  });
+  const state = await startTrigger(env, { project, name: 'web', watch: ['web'], intervalSeconds: 10 });
+  await waitForReleases(env, project, 1);
+  await eventually(async () => ((await state()).watching?.caughtUp ? true : undefined), 'caught up');
+  await pushImage(registry.url, `replay/${name}-web`, '1.1.0');
+  const [second] = await waitForReleases(env, project, 2, 60_000);
+  expect(second.packages.map((p) => p.tag)).toEqual(['1.1.0', '2.0.0']);
+  return env.client.workflow.getHandle(`trigger/${project}/web`);
+}
+
+/**
  * trigger-newest.json: a trigger started by this code (the trigger-paths-2026-12b umbrella, its only patch
  * marker), on a worker with package watchers, watching one of two packages: woken for a push, it polls the
  * other package and creates the release in the workflow task (local activities: no activity task at all).
@@ -567,27 +592,7 @@ async function recordWatchedCaughtUp(): Promise<void> {
  */
 async function recordNewest(): Promise<void> {
   await withWatchers(async (registry, env) => {
-    await pushImage(registry.url, 'replay/newest-web', '1.0.0');
-    await pushImage(registry.url, 'replay/newest-worker', '2.0.0');
-    await putProject(env, {
-      name: 'replay-newest',
-      packages: [
-        { name: 'web', feed: 'local', package: 'replay/newest-web' },
-        { name: 'worker', feed: 'local', package: 'replay/newest-worker' },
-      ],
-    });
-    const state = await startTrigger(env, {
-      project: 'replay-newest',
-      name: 'web',
-      watch: ['web'],
-      intervalSeconds: 10,
-    });
-    await waitForReleases(env, 'replay-newest', 1);
-    await eventually(async () => ((await state()).watching?.caughtUp ? true : undefined), 'caught up');
-    await pushImage(registry.url, 'replay/newest-web', '1.1.0');
-    const [newest] = await waitForReleases(env, 'replay-newest', 2, 60_000);
-    expect(newest.packages.map((p) => p.tag)).toEqual(['1.1.0', '2.0.0']);
-    const trigger = env.client.workflow.getHandle('trigger/replay-newest/web');
+    const trigger = await releaseWebTwice(registry, env, 'newest');
     await settledHistory(trigger);
     const history = exportHistory(trigger.workflowId);
     expect(patchMarkers(history)).toEqual(['trigger-paths-2026-12b']);
@@ -605,26 +610,7 @@ async function recordNewest(): Promise<void> {
  */
 async function recordNamedPaths(): Promise<void> {
   await withWatchers(async (registry, env) => {
-    await pushImage(registry.url, 'replay/named-web', '1.0.0');
-    await pushImage(registry.url, 'replay/named-worker', '2.0.0');
-    await putProject(env, {
-      name: 'replay-named',
-      packages: [
-        { name: 'web', feed: 'local', package: 'replay/named-web' },
-        { name: 'worker', feed: 'local', package: 'replay/named-worker' },
-      ],
-    });
-    const state = await startTrigger(env, {
-      project: 'replay-named',
-      name: 'web',
-      watch: ['web'],
-      intervalSeconds: 10,
-    });
-    await waitForReleases(env, 'replay-named', 1);
-    await eventually(async () => ((await state()).watching?.caughtUp ? true : undefined), 'caught up');
-    await pushImage(registry.url, 'replay/named-web', '1.1.0');
-    await waitForReleases(env, 'replay-named', 2, 60_000);
-    const trigger = env.client.workflow.getHandle('trigger/replay-named/web');
+    const trigger = await releaseWebTwice(registry, env, 'named');
     await configureTrigger(trigger, { channel: 'default', watch: ['web', 'worker'], intervalSeconds: 10 });
     await pushImage(registry.url, 'replay/named-worker', '2.1.0');
     const [third] = await waitForReleases(env, 'replay-named', 3, 60_000);
