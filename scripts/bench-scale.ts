@@ -122,7 +122,7 @@ function parseFlags() {
          */
         temporal: { type: 'string', default: 'dev' },
         /** With `--temporal production`: the server's history shards (4 unless given). */
-        'history-shards': { type: 'string', default: '4' },
+        'history-shards': { type: 'string' },
         /**
          * Triggers whose histories are read after the window for the poll lag (an even spread; each read is a
          * query the worker answers, replaying a trigger it does not hold), at most 8 at once and for at most
@@ -225,6 +225,13 @@ for (const pair of values['worker-env']) {
   }
   WORKER_ENV[m[1]] = m[2];
 }
+if (!PRODUCTION && values['history-shards'] !== undefined) {
+  // The dev server has one history shard and no flag for more.
+  process.stderr.write('--history-shards is for --temporal production\n');
+  process.exit(2);
+}
+/** The production server's history shards, checked before anything starts. */
+const HISTORY_SHARDS = values['history-shards'] === undefined ? 4 : count('history-shards', 1, 1024);
 if (PRODUCTION && values.ledger !== 'postgres') {
   process.stderr.write('--temporal production needs --ledger postgres (the server persists to it)\n');
   process.exit(2);
@@ -477,11 +484,10 @@ async function startProductionServer(
 ): Promise<{ server: ChildProcess; address: string }> {
   if (values['dynamic-config'].length > 0)
     throw new Error('--dynamic-config is for the dev server; the production server reads dynamic.yaml');
-  const historyShards = count('history-shards', 1, 1024);
-  const temporal = await startProductionTemporal({ postgresUrl, dir, historyShards });
+  const temporal = await startProductionTemporal({ postgresUrl, dir, historyShards: HISTORY_SHARDS });
   started.push(() => temporal.stop());
   say(
-    `Temporal server (production, PostgreSQL, ${historyShards} history shards): schema ${temporal.schemaSeconds.toFixed(1)} s, ` +
+    `Temporal server (production, PostgreSQL, ${HISTORY_SHARDS} history shards): schema ${temporal.schemaSeconds.toFixed(1)} s, ` +
       `up ${temporal.startSeconds.toFixed(1)} s`,
   );
   return { server: temporal.process, address: temporal.address };
