@@ -28,6 +28,8 @@ const project = () => ({
   packages: [{ name: 'worker', feed: registry?.host ?? '127.0.0.1:5000', package: 'billing/worker' }],
 });
 const trigger = () => ({ project: 'billing', name: 'worker', intervalSeconds: 10 });
+/** Attempts of the trigger API's round trip (jest tries a failed test once more). */
+let attempts = 0;
 
 describe('the project API', () => {
   test.each([
@@ -155,41 +157,43 @@ describe('the trigger API', () => {
   });
 
   test('creates, lists, changes, refuses a duplicate, deletes, and lets the name be used again', async () => {
+    // A project of its own per attempt: a retry after a failure meets none of the first attempt's trigger.
+    const name = `billing-${++attempts}`;
     await pushImage(registry.url, 'billing/worker', '3.1.4');
-    await api.request('PUT', '/projects/billing', project());
-    expect((await api.request('POST', '/triggers', trigger())).status).toBe(201);
-    const duplicate = await api.request('POST', '/projects/billing/triggers', { name: 'worker' });
+    await api.request('PUT', `/projects/${name}`, project());
+    expect((await api.request('POST', '/triggers', { ...trigger(), project: name })).status).toBe(201);
+    const duplicate = await api.request('POST', `/projects/${name}/triggers`, { name: 'worker' });
     expect(duplicate.status).toBe(409);
     expect(duplicate.body.detail).toMatch(/already exists/);
 
     const listed = await eventually(async () => {
-      const res = await api.request('GET', '/projects/billing/triggers');
+      const res = await api.request('GET', `/projects/${name}/triggers`);
       return res.body.triggers.length === 1 ? res.body.triggers : undefined;
     }, 'the trigger in the list (visibility)');
     expect(listed[0]).toMatchObject({
-      id: 'trigger/billing/worker',
-      project: 'billing',
+      id: `trigger/${name}/worker`,
+      project: name,
       name: 'worker',
       packages: [`${registry.host}/billing/worker`],
     });
-    const attributes = (await env.client.workflow.getHandle('trigger/billing/worker').describe())
+    const attributes = (await env.client.workflow.getHandle(`trigger/${name}/worker`).describe())
       .typedSearchAttributes;
     expect([
       attributes.get(PROJECT_ATTRIBUTE),
       attributes.get(CHANNEL_ATTRIBUTE),
       attributes.get(TRIGGER_STATE_ATTRIBUTE),
-    ]).toEqual(['billing', 'default', 'active']);
+    ]).toEqual([name, 'default', 'active']);
 
     const released = await eventually(async () => {
-      const res = await api.request('GET', '/projects/billing/releases');
+      const res = await api.request('GET', `/projects/${name}/releases`);
       return res.body.releases.length === 1 ? res.body.releases : undefined;
     }, 'the release');
     expect(released[0].packages[0].tag).toBe('3.1.4');
 
     // Legible in the Temporal UI: what each workflow is (static summary) and how it goes (current details).
-    const handle = env.client.workflow.getHandle('trigger/billing/worker');
+    const handle = env.client.workflow.getHandle(`trigger/${name}/worker`);
     expect(await (await handle.describe()).staticSummary()).toBe(
-      'Trigger billing/worker: channel default, watching every package, every 10 s',
+      `Trigger ${name}/worker: channel default, watching every package, every 10 s`,
     );
     const details = await eventually(async () => {
       const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
@@ -201,7 +205,7 @@ describe('the trigger API', () => {
     expect(details).toMatch(
       /^\*\*Active\*\*, channel default, every 10 s\n- watching: worker \(127\.0\.0\.1:\d+\/billing\/worker\) at 3\.1\.4\n- last poll: \S+: (released|no-change): .*\n- next poll: \d{4}-\d\d-\d\dT\S+Z\n- last release: 0\.0\.1 at \S+$/,
     );
-    const releaseRun = (await env.client.workflow.getHandle('release/billing/0.0.1').describe()) as Awaited<
+    const releaseRun = (await env.client.workflow.getHandle(`release/${name}/0.0.1`).describe()) as Awaited<
       ReturnType<typeof handle.describe>
     >;
     expect(await releaseRun.staticSummary()).toBe('worker 3.1.4 → 0.0.1');
@@ -212,20 +216,31 @@ describe('the trigger API', () => {
     // The release workflow hands off (to no destinations) after the release is listed: wait for it to get there.
     const releaseDetails = await eventually(async () => {
       const meta = await env.client.workflow
-        .getHandle('release/billing/0.0.1')
+        .getHandle(`release/${name}/0.0.1`)
         .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
       return meta.currentDetails?.startsWith('**Handing off') ? undefined : meta.currentDetails;
     }, "the release's current details");
     expect(releaseDetails).toBe('**Every delivery ended**\n- no destinations');
     // With no destination and no lifecycle there is nothing to hand off or promote: one task, no activity.
     const releaseEvents = await eventually(async () => {
-      const handle = env.client.workflow.getHandle('release/billing/0.0.1');
+      const handle = env.client.workflow.getHandle(`release/${name}/0.0.1`);
       return (await handle.describe()).status.name === 'COMPLETED'
         ? ((await handle.fetchHistory()).events ?? [])
         : undefined;
     }, 'the release workflow to end');
     const kind = (e: object) => Object.entries(e).find(([k, v]) => k.endsWith('EventAttributes') && v)?.[0];
-    expect(releaseEvents.map(kind)).toEqual([
+    // A loaded box may time a workflow task out and run it again: each timed-out attempt (its scheduled and
+    // started events, then the time-out) is left out, and the rest is the run's shape.
+    const shape: string[] = [];
+    for (const k of releaseEvents.map(kind)) {
+      if (k !== 'workflowTaskTimedOutEventAttributes') shape.push(k!);
+      else
+        expect(shape.splice(-2, 2)).toEqual([
+          'workflowTaskScheduledEventAttributes',
+          'workflowTaskStartedEventAttributes',
+        ]);
+    }
+    expect(shape).toEqual([
       'workflowExecutionStartedEventAttributes',
       'workflowTaskScheduledEventAttributes',
       'workflowTaskStartedEventAttributes',
@@ -236,22 +251,22 @@ describe('the trigger API', () => {
       'workflowExecutionCompletedEventAttributes',
     ]);
 
-    const changed = await api.request('PATCH', '/triggers/billing/worker', { intervalSeconds: 120 });
+    const changed = await api.request('PATCH', `/triggers/${name}/worker`, { intervalSeconds: 120 });
     expect([changed.status, changed.body.changed, changed.body.spec.intervalSeconds]).toEqual([
       200,
       true,
       120,
     ]);
     expect(
-      (await api.request('PATCH', '/triggers/billing/worker', { intervalSeconds: 120 })).body.changed,
+      (await api.request('PATCH', `/triggers/${name}/worker`, { intervalSeconds: 120 })).body.changed,
     ).toBe(false);
-    expect((await api.request('PATCH', '/triggers/billing/worker', { intervalSeconds: 3 })).status).toBe(400);
-    expect((await api.request('GET', '/triggers/billing/worker')).body.spec.intervalSeconds).toBe(120);
+    expect((await api.request('PATCH', `/triggers/${name}/worker`, { intervalSeconds: 3 })).status).toBe(400);
+    expect((await api.request('GET', `/triggers/${name}/worker`)).body.spec.intervalSeconds).toBe(120);
 
-    const deleted = await api.request('DELETE', '/triggers/billing/worker');
+    const deleted = await api.request('DELETE', `/triggers/${name}/worker`);
     expect([deleted.status, deleted.body.deleted]).toEqual([200, true]);
-    expect((await api.request('GET', '/triggers/billing/worker')).status).toBe(404);
-    expect((await api.request('POST', '/triggers', trigger())).status).toBe(201);
+    expect((await api.request('GET', `/triggers/${name}/worker`)).status).toBe(404);
+    expect((await api.request('POST', '/triggers', { ...trigger(), project: name })).status).toBe(201);
   });
 
   test("starts a project's triggers in one request, checked as a whole: the first bad one is named by its index", async () => {
