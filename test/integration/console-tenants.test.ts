@@ -383,12 +383,14 @@ test('the release page: approvals per tenant and for all, a deployment to the te
     await phase(tenant).and(page.locator('[data-state="awaiting-approval"]')).waitFor({ timeout: 60_000 });
   await page.getByLabel('Comment for an approval or rejection').fill(`acme ok ${HOSTILE.markup}`);
   await page.getByRole('button', { name: 'Approve prod for ct-acme' }).click();
-  await phase('ct-acme').and(page.locator('[data-state="open"]')).waitFor();
+  // An approval reaches the page through the environment's workflow and the change stream: on a loaded box
+  // (a whole CI run beside it) that took longer than Playwright's 30 s once, as the phases' first state may.
+  await phase('ct-acme').and(page.locator('[data-state="open"]')).waitFor({ timeout: 60_000 });
   expect(await phase('ct-globex').getAttribute('data-state')).toBe('awaiting-approval');
   await page.getByLabel('Comment for an approval or rejection').fill('board ok');
   await page.getByRole('button', { name: 'Approve prod for every tenant' }).click();
   for (const tenant of ['ct-globex', 'ct-initech'])
-    await phase(tenant).and(page.locator('[data-state="open"]')).waitFor();
+    await phase(tenant).and(page.locator('[data-state="open"]')).waitFor({ timeout: 60_000 });
   const approvals = await page.locator('ul.approvals li').allTextContents();
   expect(approvals).toEqual([
     expect.stringMatching(/^prod for ct-acme: approved by .*: “acme ok /),
@@ -446,4 +448,4 @@ test('the release page: approvals per tenant and for all, a deployment to the te
   await page.locator('ol.timeline li[data-state="cancelled"][data-tenant="ct-globex"]').waitFor();
   expect(await scheduled.count()).toBe(0);
   expect(dialogs).toEqual([]);
-}, 120_000);
+}, 240_000);
