@@ -123,10 +123,20 @@ function Shell({ session, onSignOut }: { session: SessionInfo; onSignOut: () => 
   const live = useLiveCounter(true);
   const [page, ...rest] = parts;
   let content;
+  // A page of another project or release starts afresh (keyed): nothing loaded, typed or picked for the one
+  // before is shown or sent for it, not even while its own data loads or when that load fails.
   if (page === 'projects' && rest.length >= 3 && rest[1] === 'releases')
-    content = <ReleasePage api={api} session={session} project={rest[0]} number={rest[2]} />;
+    content = (
+      <ReleasePage
+        key={`release/${rest[0]}/${rest[2]}`}
+        api={api}
+        session={session}
+        project={rest[0]}
+        number={rest[2]}
+      />
+    );
   else if (page === 'projects' && rest.length >= 1)
-    content = <ProjectPage api={api} session={session} project={rest[0]} />;
+    content = <ProjectPage key={`project/${rest[0]}`} api={api} session={session} project={rest[0]} />;
   else if (page === 'environments') content = <EnvironmentsPage api={api} session={session} />;
   else if (page === 'admin') content = <AdminPage api={api} session={session} />;
   else if (page === 'freezes') content = <FreezesPage api={api} session={session} />;

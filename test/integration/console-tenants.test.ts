@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Browser, Page } from 'playwright-core';
 import { createLedgerActivities } from '../../activities/ledger';
 import { ProjectSpecInput } from '../../src/domain/project';
@@ -63,11 +64,11 @@ const utcText = (at: Date) => `${at.toISOString().slice(0, 16).replace('T', ' ')
  * A tenanted project: staging deploys by itself to each tenant connected there, prod asks for an approval;
  * both call a webhook. The channel's release-notes template takes the release's tags and trigger.
  */
-function project(): ProjectSpecInput {
+function project(name = PROJECT): ProjectSpecInput {
   const target = (name: string) => [{ name: 'hook', type: 'webhook' as const, url: `${hook.url}/${name}` }];
   return {
-    name: PROJECT,
-    packages: [{ name: 'web', feed: 'registry.example', package: `${PROJECT}/web` }],
+    name,
+    packages: [{ name: 'web', feed: 'registry.example', package: `${name}/web` }],
     channels: [
       {
         name: 'default',
@@ -375,8 +376,27 @@ test("a tenanted project: its connections, each tenant's cells on the dashboard 
 }, 120_000);
 
 test('the release page: approvals per tenant and for all, a deployment to the tenants a tag picks, a scheduled one in local time with refusals in place', async () => {
-  const number = '0.0.1';
-  await open(page, `/projects/${PROJECT}/releases/${number}`);
+  // A project of its own (the tenants are the tests' above), so that a retry meets no approval or
+  // deployment the first try left.
+  const name = `ct-page-${randomUUID().slice(0, 8)}`;
+  expect((await api.request('PUT', `/projects/${name}`, project(name))).status).toBeLessThan(300);
+  const ledger = createLedgerActivities({ ledger: env.ledger, client: env.client, taskQueue: env.taskQueue });
+  const created = await ledger.createRelease({
+    project: name,
+    request: {
+      channel: 'default',
+      packages: [
+        { name: 'web', feed: 'registry.example', package: `${name}/web`, tag: '2.0.0', digest: null },
+      ],
+      watched: ['web'],
+      requireLater: false,
+      reason: 'the release page',
+      source: { kind: 'manual' },
+      key: `${name}-1`,
+    },
+  });
+  const number = created.release!.number;
+  await open(page, `/projects/${name}/releases/${number}`);
   const phase = (tenant: string) =>
     page.locator(`[data-testid="tenant-phases"] tr[data-tenant="${tenant}"] td[data-phase="prod"]`);
   for (const tenant of ['ct-acme', 'ct-globex', 'ct-initech'])
@@ -435,7 +455,7 @@ test('the release page: approvals per tenant and for all, a deployment to the te
   expect(await scheduled.locator('.when').textContent()).toBe(
     ` at ${utcText(at)}, cancelled if not started by ${utcText(expiry)}`,
   );
-  const listed = await api.request('GET', `/projects/${PROJECT}/releases/${number}/deployments`);
+  const listed = await api.request('GET', `/projects/${name}/releases/${number}/deployments`);
   const recorded = listed.body.deployments.find(
     (d: { tenant?: string; status: string }) => d.tenant === 'ct-globex' && d.status === 'scheduled',
   );
@@ -447,5 +467,20 @@ test('the release page: approvals per tenant and for all, a deployment to the te
   await page.getByRole('button', { name: 'Cancel prod for ct-globex' }).click();
   await page.locator('ol.timeline li[data-state="cancelled"][data-tenant="ct-globex"]').waitFor();
   expect(await scheduled.count()).toBe(0);
+
+  // Another release's page starts with a fresh form: the time and tenants picked here do not carry over.
+  await form.getByRole('checkbox', { name: 'ct-acme' }).check();
+  await form.getByLabel('Deploy at (empty: now)').fill(onBrowserClock(at));
+  await open(page, `/projects/${PROJECT}/releases/0.0.1`);
+  const other = page.getByTestId('deploy-form');
+  await other.getByRole('button', { name: 'Deploy 0.0.1 now' }).waitFor();
+  expect(await other.getByLabel('Deploy at (empty: now)').inputValue()).toBe('');
+  expect(await other.getByRole('checkbox', { checked: true }).count()).toBe(0);
+  // A release that is not there shows its error and nothing of the page before (whose approve buttons would
+  // have acted on this path).
+  await open(page, `/projects/${PROJECT}/releases/9.9.9`);
+  await page.locator('.refusal', { hasText: '9.9.9' }).first().waitFor();
+  expect(await page.getByTestId('tenant-phases').count()).toBe(0);
+  expect(await page.getByRole('button', { name: /^Approve / }).count()).toBe(0);
   expect(dialogs).toEqual([]);
 }, 240_000);
