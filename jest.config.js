@@ -76,7 +76,14 @@ const common = {
   // Kysely and jose ship ES modules only: Node requires them natively; jest gets them as CommonJS bundles.
   transformIgnorePatterns: ['/node_modules/'],
   moduleNameMapper: Object.assign(
-    {},
+    {
+      // Loaded once per jest worker and shared by its test files (jest.environment.config.js says why).
+      '^@temporalio/proto$': '<rootDir>/test/support/shared/temporal-proto.js',
+      '^@temporalio/proto/lib/patch-protobuf-root$':
+        '<rootDir>/test/support/shared/temporal-proto-patch-protobuf-root.js',
+      '^@temporalio/proto/lib/payload-visitor\\.generated$':
+        '<rootDir>/test/support/shared/temporal-proto-payload-visitor.js',
+    },
     ...Object.entries(PREBUNDLED).map(([name, specifiers]) => prebundled(name, specifiers)),
   ),
   moduleFileExtensions: ['ts', 'js', 'json'],
