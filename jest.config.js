@@ -78,11 +78,11 @@ const common = {
   moduleNameMapper: Object.assign(
     {
       // Loaded once per jest worker and shared by its test files (jest.environment.config.js says why).
-      '^@temporalio/proto$': '<rootDir>/test/support/shared/temporal-proto.js',
+      '^@temporalio/proto$': '<rootDir>/test/support/shared/temporal-proto.ts',
       '^@temporalio/proto/lib/patch-protobuf-root$':
-        '<rootDir>/test/support/shared/temporal-proto-patch-protobuf-root.js',
+        '<rootDir>/test/support/shared/temporal-proto-patch-protobuf-root.ts',
       '^@temporalio/proto/lib/payload-visitor\\.generated$':
-        '<rootDir>/test/support/shared/temporal-proto-payload-visitor.js',
+        '<rootDir>/test/support/shared/temporal-proto-payload-visitor.ts',
     },
     ...Object.entries(PREBUNDLED).map(([name, specifiers]) => prebundled(name, specifiers)),
   ),

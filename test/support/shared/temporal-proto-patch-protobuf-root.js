@@ -1,2 +1,0 @@
-// Loaded once per jest worker, with the definitions it patches (jest.environment.config.js says why).
-module.exports = globalThis.__feedTriggersSharedModule('@temporalio/proto/lib/patch-protobuf-root');
