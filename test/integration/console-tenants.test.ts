@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Browser, Page } from 'playwright-core';
 import { createLedgerActivities } from '../../activities/ledger';
-import { ProjectSpecInput } from '../../src/domain/project';
+import { ProjectSpecInput, ReleaseSource } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
 import {
   axeViolations,
@@ -98,6 +98,29 @@ function project(name = PROJECT): ProjectSpecInput {
       { tenant: 'ct-initech', environments: ['prod'] },
     ],
   };
+}
+
+/** Records the first release of `name`'s web package at `tag` (the API has no route for a trigger's release). */
+async function recordRelease(
+  name: string,
+  fields: { tag: string; reason: string; source: ReleaseSource },
+): Promise<string> {
+  const ledger = createLedgerActivities({ ledger: env.ledger, client: env.client, taskQueue: env.taskQueue });
+  const created = await ledger.createRelease({
+    project: name,
+    request: {
+      channel: 'default',
+      packages: [
+        { name: 'web', feed: 'registry.example', package: `${name}/web`, tag: fields.tag, digest: null },
+      ],
+      watched: ['web'],
+      requireLater: true,
+      reason: fields.reason,
+      source: fields.source,
+      key: `${name}-1`,
+    },
+  });
+  return created.release!.number;
 }
 
 beforeAll(async () => {
@@ -266,29 +289,12 @@ test('a freeze for a tenant is made on the freezes page, a hostile tenant refuse
 test("a tenanted project: its connections, each tenant's cells on the dashboard and the environments page, the release's notes shown as text", async () => {
   expect((await api.request('PUT', `/projects/${PROJECT}`, project())).status).toBeLessThan(300);
   // A release recorded as a hostile registry and trigger would make it: markup in its tag and trigger name.
-  const ledger = createLedgerActivities({ ledger: env.ledger, client: env.client, taskQueue: env.taskQueue });
-  const created = await ledger.createRelease({
-    project: PROJECT,
-    request: {
-      channel: 'default',
-      packages: [
-        {
-          name: 'web',
-          feed: 'registry.example',
-          package: `${PROJECT}/web`,
-          tag: HOSTILE.markup,
-          digest: null,
-        },
-      ],
-      watched: ['web'],
-      requireLater: true,
-      reason: `web ${HOSTILE.rtl} is new, see ${HOSTILE.link}`,
-      // The trigger's name is the last part of its key: markup without a "/".
-      source: { kind: 'trigger', trigger: `trigger/${PROJECT}/${HOSTILE.markup}` },
-      key: `${PROJECT}-1`,
-    },
+  const number = await recordRelease(PROJECT, {
+    tag: HOSTILE.markup,
+    reason: `web ${HOSTILE.rtl} is new, see ${HOSTILE.link}`,
+    // The trigger's name is the last part of its key: markup without a "/".
+    source: { kind: 'trigger', trigger: `trigger/${PROJECT}/${HOSTILE.markup}` },
   });
-  const number = created.release!.number;
 
   await open(page, `/projects/${PROJECT}`);
   const connections = page.getByTestId('tenant-connections');
@@ -380,22 +386,11 @@ test('the release page: approvals per tenant and for all, a deployment to the te
   // deployment the first try left.
   const name = `ct-page-${randomUUID().slice(0, 8)}`;
   expect((await api.request('PUT', `/projects/${name}`, project(name))).status).toBeLessThan(300);
-  const ledger = createLedgerActivities({ ledger: env.ledger, client: env.client, taskQueue: env.taskQueue });
-  const created = await ledger.createRelease({
-    project: name,
-    request: {
-      channel: 'default',
-      packages: [
-        { name: 'web', feed: 'registry.example', package: `${name}/web`, tag: '2.0.0', digest: null },
-      ],
-      watched: ['web'],
-      requireLater: false,
-      reason: 'the release page',
-      source: { kind: 'manual' },
-      key: `${name}-1`,
-    },
+  const number = await recordRelease(name, {
+    tag: '2.0.0',
+    reason: 'the release page',
+    source: { kind: 'manual' },
   });
-  const number = created.release!.number;
   await open(page, `/projects/${name}/releases/${number}`);
   const phase = (tenant: string) =>
     page.locator(`[data-testid="tenant-phases"] tr[data-tenant="${tenant}"] td[data-phase="prod"]`);
