@@ -27,11 +27,43 @@ export interface RegistryOptions {
 
 /** Debian's docker-registry (CNCF distribution 2.8) on 127.0.0.1, with its own storage folder. */
 export class TestRegistry {
+  /** The tail of the running process's stderr. */
+  private stderr = '';
+  /** Set while `halt` stops the process: that exit is asked for. */
+  private halting = false;
+  /** Restarts after exits nobody asked for (bounded: a registry that cannot start is not retried forever). */
+  private unaskedRestarts = 0;
+
   private constructor(
     readonly port: number,
     private proc: ChildProcess,
     private readonly dir: string,
-  ) {}
+  ) {
+    this.watch();
+  }
+
+  /**
+   * Follows the running process: its stderr, and an exit nobody asked for. A registry that went away in the
+   * middle of a file once failed a CI run with no trace (every later read refused); now such an exit is
+   * reported with the registry's last words and its code or signal, and the registry serves again on its
+   * port and storage, so the file's other tests still prove what they are about.
+   */
+  private watch(): void {
+    const proc = this.proc;
+    this.stderr = '';
+    proc.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
+    proc.once('exit', (code, signal) => {
+      if (this.halting || proc !== this.proc) return;
+      const restart = this.unaskedRestarts++ < 3;
+      console.warn(
+        `docker-registry on ${this.url} exited unasked (${signal ?? `code ${code}`})` +
+          `${restart ? '; starting it again' : ''}. Its stderr: ${this.stderr.trim() || '(empty)'}`,
+      );
+      if (!restart) return;
+      this.proc = TestRegistry.spawn(this.dir);
+      this.watch();
+    });
+  }
 
   get host(): string {
     return `127.0.0.1:${this.port}`;
@@ -94,18 +126,16 @@ export class TestRegistry {
   /** Waits until the registry answers `/v2/`. */
   private async ready(): Promise<void> {
     const proc = this.proc;
-    let stderr = '';
-    proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const deadline = Date.now() + 15_000;
     for (;;) {
-      if (proc.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
+      if (proc.exitCode !== null) throw new Error(`docker-registry exited: ${this.stderr}`);
       try {
         const res = await fetch(`${this.url}/v2/`);
         if (res.status === 200 || res.status === 401) return;
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`docker-registry did not start: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`docker-registry did not start: ${this.stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -114,9 +144,11 @@ export class TestRegistry {
   async halt(): Promise<void> {
     // A process ended by a signal has a signalCode and no exitCode.
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      this.halting = true;
       const exited = new Promise((resolve) => this.proc.once('exit', resolve));
       this.proc.kill('SIGTERM');
       await exited;
+      this.halting = false;
     }
   }
 
@@ -124,6 +156,7 @@ export class TestRegistry {
   async restart(): Promise<void> {
     await this.halt();
     this.proc = TestRegistry.spawn(this.dir);
+    this.watch();
     await this.ready();
   }
 
