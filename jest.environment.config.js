@@ -93,23 +93,15 @@ const post = (method, params) =>
  * Modules every test file gets from the jest worker's own realm instead of loading them again: Temporal's
  * protobuf definitions (a 2 MB descriptor turned into reflection objects at each load, and each message's
  * decoder generated at its first use: about 0.9 s of CPU in every file that talks to Temporal). They hold no
- * state a test changes, and what they return is plain data. jest.config.js maps each to its stand-in in
- * test/support/shared.
+ * state a test changes, and what they return is plain data. jest.config.js lists them, each mapped to its
+ * stand-in in test/support/shared, which asks the worker's realm for it through the function below.
  */
-const SHARED_MODULES = [
-  '@temporalio/proto',
-  '@temporalio/proto/lib/patch-protobuf-root',
-  '@temporalio/proto/lib/payload-visitor.generated',
-];
+const sharedModule = (id) => require(id);
 
 class CodeCachingEnvironment extends TestEnvironment {
   constructor(config, context) {
     super(config, context);
-    // The packages of SHARED_MODULES (jest.config.js), loaded once in the worker and handed to each file.
-    this.global.__feedTriggersSharedModule = (id) => {
-      if (!SHARED_MODULES.includes(id)) throw new Error(`${id} is not a shared module`);
-      return require(id);
-    };
+    this.global.__feedTriggersSharedModule = sharedModule;
     this.testPath = context.testPath;
     this.cpuAtStart = process.cpuUsage();
   }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Browser, Page } from 'playwright-core';
-import { createLedgerActivities } from '../../activities/ledger';
-import { ProjectSpecInput, ReleaseSource } from '../../src/domain/project';
+import { ProjectSpecInput } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
 import {
   axeViolations,
@@ -17,6 +16,7 @@ import {
   signIn,
 } from '../support/console';
 import { startServer, TestServer } from '../support/http-server';
+import { recordWebRelease } from '../support/projects';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 /**
@@ -98,29 +98,6 @@ function project(name = PROJECT): ProjectSpecInput {
       { tenant: 'ct-initech', environments: ['prod'] },
     ],
   };
-}
-
-/** Records the first release of `name`'s web package at `tag` (the API has no route for a trigger's release). */
-async function recordRelease(
-  name: string,
-  fields: { tag: string; reason: string; source: ReleaseSource },
-): Promise<string> {
-  const ledger = createLedgerActivities({ ledger: env.ledger, client: env.client, taskQueue: env.taskQueue });
-  const created = await ledger.createRelease({
-    project: name,
-    request: {
-      channel: 'default',
-      packages: [
-        { name: 'web', feed: 'registry.example', package: `${name}/web`, tag: fields.tag, digest: null },
-      ],
-      watched: ['web'],
-      requireLater: true,
-      reason: fields.reason,
-      source: fields.source,
-      key: `${name}-1`,
-    },
-  });
-  return created.release!.number;
 }
 
 beforeAll(async () => {
@@ -289,8 +266,7 @@ test('a freeze for a tenant is made on the freezes page, a hostile tenant refuse
 test("a tenanted project: its connections, each tenant's cells on the dashboard and the environments page, the release's notes shown as text", async () => {
   expect((await api.request('PUT', `/projects/${PROJECT}`, project())).status).toBeLessThan(300);
   // A release recorded as a hostile registry and trigger would make it: markup in its tag and trigger name.
-  const number = await recordRelease(PROJECT, {
-    tag: HOSTILE.markup,
+  const number = await recordWebRelease(env, PROJECT, HOSTILE.markup, {
     reason: `web ${HOSTILE.rtl} is new, see ${HOSTILE.link}`,
     // The trigger's name is the last part of its key: markup without a "/".
     source: { kind: 'trigger', trigger: `trigger/${PROJECT}/${HOSTILE.markup}` },
@@ -386,11 +362,7 @@ test('the release page: approvals per tenant and for all, a deployment to the te
   // deployment the first try left.
   const name = `ct-page-${randomUUID().slice(0, 8)}`;
   expect((await api.request('PUT', `/projects/${name}`, project(name))).status).toBeLessThan(300);
-  const number = await recordRelease(name, {
-    tag: '2.0.0',
-    reason: 'the release page',
-    source: { kind: 'manual' },
-  });
+  const number = await recordWebRelease(env, name, '2.0.0', { reason: 'the release page' });
   await open(page, `/projects/${name}/releases/${number}`);
   const phase = (tenant: string) =>
     page.locator(`[data-testid="tenant-phases"] tr[data-tenant="${tenant}"] td[data-phase="prod"]`);

@@ -1,8 +1,8 @@
-import { createLedgerActivities } from '../../activities/ledger';
 import { bindingsOf } from '../../src/config/secrets';
 import { ProjectSpecInput } from '../../src/domain/project';
 import { startApi, TestApi } from '../support/api';
 import { OctopusServer, startOctopus } from '../support/octopus';
+import { recordWebRelease } from '../support/projects';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 const OCTOPUS_KEY = 'API-TENANTSOCTOPUS01';
@@ -85,22 +85,7 @@ beforeAll(async () => {
     expect((await api.request('PUT', `/tenants/${tenant}`, { tags: ['tier/gold'] })).status).toBe(201);
   expect((await api.request('PUT', `/projects/${NAME}`, project())).status).toBe(201);
   // A release as a trigger records it: its workflow starts the lifecycle, whose dev phase is automatic.
-  const ledger = createLedgerActivities({ ledger: env.ledger, client: env.client, taskQueue: env.taskQueue });
-  const created = await ledger.createRelease({
-    project: NAME,
-    request: {
-      channel: 'default',
-      packages: [
-        { name: 'web', feed: 'registry.example', package: `${NAME}/web`, tag: '3.0.0', digest: null },
-      ],
-      watched: ['web'],
-      requireLater: true,
-      reason: 'test',
-      source: { kind: 'manual' },
-      key: `${NAME}-3.0.0`,
-    },
-  });
-  number = created.release!.number;
+  number = await recordWebRelease(env, NAME, '3.0.0');
   await eventually(async () => {
     const listed = await deployments();
     const done = listed.filter((d) => d.status === 'succeeded' || d.status === 'failed');

@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLedgerActivities } from '../../activities/ledger';
 import { ProjectSpecInput } from '../../src/domain/project';
 import { environmentWorkflowId } from '../../workflows/contracts/ids';
 import { startApi, TestApi } from '../support/api';
 import { runCliCapturing } from '../support/cli';
 import { GitServer, startGitServer } from '../support/git-server';
 import { startServer, TestServer } from '../support/http-server';
+import { recordWebRelease } from '../support/projects';
 import { eventually, startTestWorker, TestWorkerEnv } from '../support/temporal';
 
 let env: TestWorkerEnv;
@@ -83,22 +83,7 @@ function project(name: string, repo: string): ProjectSpecInput {
 }
 
 /** Records a release of `name` (web at `tag`) as a trigger would; its workflow starts the lifecycle. */
-async function release(name: string, tag: string): Promise<string> {
-  const ledger = createLedgerActivities({ ledger: env.ledger, client: env.client, taskQueue: env.taskQueue });
-  const created = await ledger.createRelease({
-    project: name,
-    request: {
-      channel: 'default',
-      packages: [{ name: 'web', feed: 'registry.example', package: `${name}/web`, tag, digest: null }],
-      watched: ['web'],
-      requireLater: true,
-      reason: 'test',
-      source: { kind: 'manual' },
-      key: `${name}-${tag}`,
-    },
-  });
-  return created.release!.number;
-}
+const release = (name: string, tag: string) => recordWebRelease(env, name, tag);
 
 interface Lane {
   tenant: string;

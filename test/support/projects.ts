@@ -1,5 +1,6 @@
 import { Client } from '@temporalio/client';
-import { ProjectRelease, ProjectSpecInput, ProjectSpecSchema } from '../../src/domain/project';
+import { createLedgerActivities } from '../../activities/ledger';
+import { ProjectRelease, ProjectSpecInput, ProjectSpecSchema, ReleaseSource } from '../../src/domain/project';
 import { Ledger } from '../../src/db/ledger';
 import { TriggerSpecInput, TriggerState, watchedPackageKey } from '../../src/domain/trigger';
 import { startTrigger as startTriggerWorkflow } from '../../workflows/contracts/client';
@@ -75,6 +76,33 @@ export async function releasesOf(
   channel?: string,
 ): Promise<ProjectRelease[]> {
   return (await env.ledger.listReleases(name, { channel, limit: 100 }))?.releases ?? [];
+}
+
+/**
+ * Records a release of `project` holding its package `web` (`<project>/web` on registry.example) at `tag`, as
+ * a trigger's workflow records one (its release workflow then starts the lifecycle); returns its number. A
+ * person's release for a test unless `source` says otherwise.
+ */
+export async function recordWebRelease(
+  env: { readonly ledger: Ledger; readonly client: Client; readonly taskQueue: string },
+  project: string,
+  tag: string,
+  options: { reason?: string; source?: ReleaseSource } = {},
+): Promise<string> {
+  const ledger = createLedgerActivities({ ledger: env.ledger, client: env.client, taskQueue: env.taskQueue });
+  const created = await ledger.createRelease({
+    project,
+    request: {
+      channel: 'default',
+      packages: [{ name: 'web', feed: 'registry.example', package: `${project}/web`, tag, digest: null }],
+      watched: ['web'],
+      requireLater: true,
+      reason: options.reason ?? 'test',
+      source: options.source ?? { kind: 'manual' },
+      key: `${project}-${tag}`,
+    },
+  });
+  return created.release!.number;
 }
 
 /** Waits until a project has `count` releases and returns them, newest first. */
