@@ -1,3 +1,4 @@
+import { refuseDeepYaml, YamlTooDeepError } from '../src/domain/yaml-depth';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -311,6 +312,29 @@ async function main(): Promise<void> {
     const rule = compileRule({ exclude: [pattern] });
     const ms = timeIt(5, () => evaluateRule(rule, hostileTags));
     say(`rule exclude ${pattern.padEnd(20)} over 10,000 hostile 104-char tags: median ${ms.toFixed(1)} ms`);
+  }
+
+  // A deploy repository's file (at most 1 MiB) is anyone's text: what refusing a deep one costs the worker,
+  // beside a shallow file of the same size that it reads in full.
+  const mib = 1024 * 1024;
+  const yamlTexts: Array<[string, string]> = [
+    ['1 MiB of `[`', '['.repeat(mib)],
+    ['1 MiB of `{a: `', `a: ${'{a: '.repeat(mib / 4)}`],
+    ['1 MiB of `- ` on one line', `${'- '.repeat(mib / 2)}x\n`],
+    ['1 MiB of `? - ` on one line', `${'? - '.repeat(mib / 4)}x\n`],
+    ['1 MiB list of `- [1, 2]` lines (shallow)', '- [1, 2]\n'.repeat(mib / 9)],
+  ];
+  for (const [what, text] of yamlTexts) {
+    let outcome = 'read in full';
+    const ms = timeIt(3, () => {
+      try {
+        refuseDeepYaml(text);
+      } catch (err) {
+        if (!(err instanceof YamlTooDeepError)) throw err;
+        outcome = 'refused';
+      }
+    });
+    say(`YAML depth check, ${what.padEnd(42)}: ${outcome}, median ${ms.toFixed(1)} ms`);
   }
 
   const bodies = new Map<string, Buffer>();

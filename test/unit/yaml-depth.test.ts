@@ -23,9 +23,17 @@ describe('refuseDeepYaml', () => {
   test.each(Object.entries(deepest).filter(([kind]) => kind !== 'indented maps'))(
     '%s nested 100,000 (20,000) deep: refused, not a stack overflow',
     (_kind, text) => {
-      expect(() => parse(text)).toThrow(/Maximum call stack size exceeded/);
       expect(() => refuseDeepYaml(text)).toThrow(YamlTooDeepError);
       expect(() => refuseDeepYaml(text)).toThrow(`nests collections deeper than ${MAX_YAML_DEPTH} levels`);
+    },
+  );
+
+  // What the refusal spares: the parser overflows its stack on each kind at a tenth of those depths already
+  // (on the reported file it spends over a second getting there).
+  test.each(Object.entries(nested(10_000)).filter(([kind]) => kind !== 'indented maps'))(
+    '%s nested 10,000 deep overflows the parser itself',
+    (_kind, text) => {
+      expect(() => parse(text)).toThrow(/Maximum call stack size exceeded/);
     },
   );
 
@@ -49,6 +57,41 @@ describe('refuseDeepYaml', () => {
       refuseDeepYaml(`? ${'['.repeat(MAX_YAML_DEPTH)}${']'.repeat(MAX_YAML_DEPTH)}\n: v\n`),
     ).toThrow(YamlTooDeepError);
     expect(() => refuseDeepYaml(`a: 1\n---\n${nested(MAX_YAML_DEPTH + 1).flow}\n`)).toThrow(YamlTooDeepError);
+    // Explicit keys begun on one line, mixed with sequences: each indicator is a level.
+    const keys = (levels: number) => `${'? - '.repeat(levels / 2)}x\n`;
+    expect(() => refuseDeepYaml(keys(MAX_YAML_DEPTH))).not.toThrow();
+    expect(() => refuseDeepYaml(keys(MAX_YAML_DEPTH + 2))).toThrow(YamlTooDeepError);
+    expect(() => refuseDeepYaml(keys(100_000))).toThrow(YamlTooDeepError);
+  });
+
+  test('brackets and dashes in scalars and comments are text, however many; levels in separate places do not add up', () => {
+    const many = '['.repeat(10 * MAX_YAML_DEPTH);
+    const dashes = '- '.repeat(10 * MAX_YAML_DEPTH);
+    const texts = [
+      `a: "${many}"\n`,
+      `a: '${many}'\n`,
+      `a: x${many}\n`,
+      `a: |\n  ${many}\n  ${many}\nb: [1]\n`,
+      `# ${many}\na: 1\n`,
+      `a: |\n  ${dashes}\n  ${dashes}\nb: c\n`,
+      `a: "${dashes}"\n`,
+      `# ${dashes}\n- - ${'-'.repeat(1000)}\n`,
+      // Many short compact sequences, each on a line of its own (after brackets enough to have it lexed).
+      `# ${many}\n${dashes.replace(/- /g, '- - x\n')}`,
+      `# ${many}\n${Array.from({ length: 10 * MAX_YAML_DEPTH }, () => `- ${'['.repeat(MAX_YAML_DEPTH - 1)}${']'.repeat(MAX_YAML_DEPTH - 1)}`).join('\n')}\n`,
+      // Shallow collections one after the other, in one document and over several.
+      `a: [${'[1], '.repeat(10 * MAX_YAML_DEPTH)}[1]]\n`,
+      Array.from({ length: 10 * MAX_YAML_DEPTH }, (_, i) => `k${i}: {a: [1]}`).join('\n'),
+      Array.from(
+        { length: 10 * MAX_YAML_DEPTH },
+        () => `${'['.repeat(MAX_YAML_DEPTH)}${']'.repeat(MAX_YAML_DEPTH)}`,
+      ).join('\n---\n'),
+    ];
+    for (const text of texts) expect(() => refuseDeepYaml(text)).not.toThrow();
+    // Flow inside block nesting adds up: 60 block levels and 5 flow levels are one past the limit.
+    const blocks = Array.from({ length: 60 }, (_, i) => `${'  '.repeat(i)}k:`).join('\n');
+    expect(() => refuseDeepYaml(`${blocks} ${'['.repeat(5)}${']'.repeat(5)}\n`)).toThrow(YamlTooDeepError);
+    expect(() => refuseDeepYaml(`${blocks} ${'['.repeat(4)}${']'.repeat(4)}\n`)).not.toThrow();
   });
 
   describe('every YAML input: a clear error naming the file, not "Maximum call stack size exceeded"', () => {
