@@ -229,10 +229,11 @@ export function defaultPoolSize(): number {
 
 /**
  * The process's pools, made on first use (like the worker's caches, one per process): `api` for what an
- * API caller starts (previews: few wait, the rest get a 503), `feeds` for index parsing (polls wait longer).
+ * API caller starts (previews: few wait, the rest get a 503), `feeds` for index parsing and `targets` for
+ * deploy files (polls and deployments wait longer, and retry when refused).
  */
-const pools = new Map<'api' | 'feeds', CpuPool>();
-export function sharedCpuPool(name: 'api' | 'feeds'): CpuPool {
+const pools = new Map<'api' | 'feeds' | 'targets', CpuPool>();
+export function sharedCpuPool(name: 'api' | 'feeds' | 'targets'): CpuPool {
   let pool = pools.get(name);
   if (!pool) {
     const size = defaultPoolSize();

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { compileRule, evaluateRule, toPreview, VersionRuleInput } from '../domain/rule';
 import type { Precedence } from '../domain/version';
 import { HelmIndexFeed, parseHelmIndex, ParsedHelmIndex } from '../feeds/helm-index';
+import { DeployFileEdit, editDeployFile } from '../targets/git/deploy-file';
 
 /**
  * What the CPU pool's threads run (src/runtime/cpu-pool.ts): pure functions of plain data (inputs and outputs cross
@@ -15,6 +16,10 @@ export const CPU_TASKS = {
   /** A Helm repository's index, parsed (see helm-index.ts). */
   helmIndex(input: { body: Uint8Array; feed: HelmIndexFeed }): ParsedHelmIndex {
     return parseHelmIndex(input.body, input.feed);
+  },
+  /** A deploy file's text with the release's version written in (see deploy-file.ts). */
+  deployFileEdit(input: { text: string; file: DeployFileEdit }): string {
+    return editDeployFile(input.text, input.file);
   },
 };
 

@@ -2,8 +2,10 @@ import {
   GIT_FOLDER_PREFIX,
   GitPermanentError,
   GitWriteRequest,
+  INLINE_EDIT_BYTES,
   writeBack,
 } from '../../src/targets/git/write-back';
+import { sharedCpuPool } from '../../src/runtime/cpu-pool';
 import { PERMISSIVE_OUTBOUND, STRICT_OUTBOUND } from '../../src/net/outbound';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
@@ -92,6 +94,27 @@ test('a Helm values field is written in place (comments kept), and writing the s
     }),
   );
   expect(git.show('values', 'charts/shop/values.yaml')).toContain(`digest: ${digest}`);
+});
+
+test('a values file over the inline size is edited in a pool thread and pushed; a deep one is refused for good', async () => {
+  // Settings enough to pass INLINE_EDIT_BYTES, the image in the middle of them.
+  const settings = Array.from({ length: 4000 }, (_, i) => `  key${i}: [${i}, "value ${i}"]`).join('\n');
+  const big = `settings:\n${settings}\n${VALUES}more:\n${settings}\n`;
+  expect(big.length).toBeGreaterThan(INLINE_EDIT_BYTES);
+  const url = git.createRepo('big-values', { 'charts/shop/values.yaml': big });
+  const ranBefore = sharedCpuPool('targets').ran;
+  const result = await writeBack(request(url));
+  expect(result.commit).toMatch(/^[0-9a-f]{40}$/);
+  expect(git.show('big-values', 'charts/shop/values.yaml')).toBe(big.replace('tag: 1.0.0', 'tag: 1.2.0'));
+  expect(sharedCpuPool('targets').ran).toBe(ranBefore + 1);
+
+  const deep = git.createRepo('deep-values', {
+    'charts/shop/values.yaml': `${VALUES}deep: ${'['.repeat(INLINE_EDIT_BYTES)}\n`,
+  });
+  const failure = await writeBack(request(deep)).catch((err: Error) => err);
+  expect(failure).toBeInstanceOf(GitPermanentError);
+  expect(failure.message).toBe('charts/shop/values.yaml: the YAML nests collections deeper than 64 levels');
+  expect(git.log('deep-values')).toEqual(['seed']);
 });
 
 test('when another writer moves the branch between fetch and push, the edit is redone on the new head and pushed', async () => {

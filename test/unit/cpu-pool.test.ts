@@ -5,6 +5,9 @@ import { FeedError } from '../../src/feeds/errors';
 import { HelmRepositoryClient } from '../../src/feeds/helm';
 import { parseHelmIndex } from '../../src/feeds/helm-index';
 import { HttpClient } from '../../src/net/http';
+import { DeployFileError, editDeployFile } from '../../src/targets/git/deploy-file';
+import { GitUnavailableError } from '../../src/targets/git/transport';
+import { editOffTheEventLoop, INLINE_EDIT_BYTES } from '../../src/targets/git/write-back';
 import { startServer, TestServer } from '../support/http-server';
 
 const tags = Array.from({ length: 5000 }, (_, i) =>
@@ -119,5 +122,57 @@ describe('Helm indexes in the CPU pool', () => {
     const err = await helm.chartVersions(feed('broken'), 'chart-0').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FeedError);
     expect(err).toMatchObject({ code: 'BAD_RESPONSE', retryable: false });
+  });
+});
+
+describe('deploy files in the CPU pool', () => {
+  /** A Helm values file of about `kib` KiB, with the image tag to set in the middle. */
+  const values = (kib: number) => {
+    const entries = Array.from({ length: kib * 16 }, (_, i) => `  k${i}: [${i}, "v${i}"]`);
+    entries.splice(entries.length / 2, 0, 'image:\n  repository: web\n  tag: 1.0.0');
+    return `settings:\n${entries.join('\n')}\n`.replace('settings:\n  image:', 'image:');
+  };
+  const edit = {
+    path: 'values.yaml',
+    format: 'yaml' as const,
+    field: 'image.tag',
+    use: 'tag' as const,
+    tag: '2.0.0',
+    digest: null,
+  };
+
+  test('a large one is edited in a pool thread while the event loop turns; the text is the one edited here', async () => {
+    pool = new CpuPool({ size: 1, queue: 1 });
+    const text = values(200);
+    expect(text.length).toBeGreaterThan(INLINE_EDIT_BYTES);
+    let settled = false;
+    const edited = editOffTheEventLoop(text, edit, pool).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 1));
+    expect(settled).toBe(false);
+    const inline = editDeployFile(text, edit);
+    expect(inline).not.toBe(text);
+    expect(await edited).toBe(inline);
+    expect(pool.ran).toBe(1);
+    // A small one is edited here: the pool does not see it.
+    expect(await editOffTheEventLoop('image:\n  tag: 1.0.0\n', edit, pool)).toBe('image:\n  tag: 2.0.0\n');
+    expect(pool.ran).toBe(1);
+  });
+
+  test("the file's refusal comes back as the DeployFileError it is; a full pool is a GitUnavailableError", async () => {
+    pool = new CpuPool({ size: 1, queue: 1 });
+    const deep = `image:\n  tag: ${'['.repeat(INLINE_EDIT_BYTES)}\n`;
+    const refused = await editOffTheEventLoop(deep, edit, pool).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(DeployFileError);
+    expect((refused as Error).message).toBe('values.yaml: the YAML nests collections deeper than 64 levels');
+    // One edit running and one waiting fill this pool: a third is refused at once, and the two taken finish.
+    const first = editOffTheEventLoop(deep, edit, pool).catch((e: unknown) => e);
+    const second = editOffTheEventLoop(deep, edit, pool).catch((e: unknown) => e);
+    const third = await editOffTheEventLoop(deep, edit, pool).catch((e: unknown) => e);
+    expect(third).toBeInstanceOf(GitUnavailableError);
+    expect((third as Error).message).toMatch(
+      /^values\.yaml could not be edited now: 1 CPU-heavy requests are running/,
+    );
+    for (const taken of [await first, await second]) expect(taken).toBeInstanceOf(DeployFileError);
+    expect(pool.ran).toBe(3);
   });
 });

@@ -32,6 +32,11 @@ export interface DeployFileEdit {
 /** The file cannot take the edit (not YAML, not the expected shape): retrying cannot fix it. */
 export class DeployFileError extends Error {
   readonly code = 'DEPLOY_FILE_REFUSED';
+  constructor(message: string) {
+    super(message);
+    // By name across the CPU pool's threads (write-back.ts).
+    this.name = 'DeployFileError';
+  }
 }
 
 type Doc = Document.Parsed;

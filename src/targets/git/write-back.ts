@@ -1,9 +1,17 @@
 import { OutboundPolicy } from '../../net/outbound';
+import {
+  CpuPool,
+  PoolBusyError,
+  PoolTaskError,
+  PoolTimeoutError,
+  sharedCpuPool,
+} from '../../runtime/cpu-pool';
 import { DeployFileEdit, DeployFileError, editDeployFile } from './deploy-file';
 import {
   checkRemote,
   GitFile,
   GitPermanentError,
+  GitUnavailableError,
   remoteMoved,
   repositoryPath,
   withBareRepository,
@@ -69,7 +77,7 @@ export async function writeBack(req: GitWriteRequest): Promise<GitWriteResult> {
           files.set(at, current);
         }
         try {
-          current.after = editDeployFile(current.after, file);
+          current.after = await editOffTheEventLoop(current.after, file);
         } catch (err) {
           if (err instanceof DeployFileError) throw new GitPermanentError(err.message);
           throw err;
@@ -91,4 +99,33 @@ export async function writeBack(req: GitWriteRequest): Promise<GitWriteResult> {
       return { commit, pushAttempts: attempt };
     }
   });
+}
+
+/**
+ * Deploy files up to this size are edited on the event loop. Editing parses the file three times (the file, the
+ * model of the edit, the result) and checks its depth: a 1 MiB values file takes seconds, which on the worker's
+ * event loop would hold every other activity, heartbeat and poll of the process.
+ */
+export const INLINE_EDIT_BYTES = 64 * 1024;
+
+/**
+ * editDeployFile, in a thread of the CPU pool for a file larger than INLINE_EDIT_BYTES. Its refusal comes back
+ * as the same DeployFileError; a pool too busy to take it, or an edit past the pool's deadline, is a
+ * GitUnavailableError: the deployment tries again later.
+ */
+export async function editOffTheEventLoop(
+  text: string,
+  file: DeployFileEdit,
+  pool: CpuPool = sharedCpuPool('targets'),
+): Promise<string> {
+  if (text.length <= INLINE_EDIT_BYTES) return editDeployFile(text, file);
+  try {
+    return await pool.run('deployFileEdit', { text, file });
+  } catch (err) {
+    if (err instanceof PoolTaskError && err.errorName === 'DeployFileError')
+      throw new DeployFileError(err.message);
+    if (err instanceof PoolBusyError || err instanceof PoolTimeoutError)
+      throw new GitUnavailableError(`${file.path} could not be edited now: ${err.message}`);
+    throw err;
+  }
 }
