@@ -113,7 +113,9 @@ test('a values file over the inline size is edited in a pool thread and pushed; 
   });
   const failure = await writeBack(request(deep)).catch((err: Error) => err);
   expect(failure).toBeInstanceOf(GitPermanentError);
-  expect(failure.message).toBe('charts/shop/values.yaml: the YAML nests collections deeper than 64 levels');
+  expect((failure as Error).message).toBe(
+    'charts/shop/values.yaml: the YAML nests collections deeper than 64 levels',
+  );
   expect(git.log('deep-values')).toEqual(['seed']);
 });
 
