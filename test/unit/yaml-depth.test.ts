@@ -62,6 +62,22 @@ describe('refuseDeepYaml', () => {
     expect(() => refuseDeepYaml(keys(MAX_YAML_DEPTH))).not.toThrow();
     expect(() => refuseDeepYaml(keys(MAX_YAML_DEPTH + 2))).toThrow(YamlTooDeepError);
     expect(() => refuseDeepYaml(keys(100_000))).toThrow(YamlTooDeepError);
+    // A flow collection that becomes a block map's key once its `:` comes: the map is a level too.
+    const flowKey = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}: v\n`;
+    expect(() => refuseDeepYaml(flowKey(MAX_YAML_DEPTH - 1))).not.toThrow();
+    expect(() => refuseDeepYaml(flowKey(MAX_YAML_DEPTH))).toThrow(YamlTooDeepError);
+  });
+
+  test('nesting begun after a value indicator or a block scalar, or followed by many lines, is refused', () => {
+    const compact = '- '.repeat(100_000);
+    const texts = [
+      `? x\n: ${compact}y\n`,
+      `- |\n b\n- ${compact}y\n`,
+      `? x\n: ${compact}y${'\n'.repeat(100_000)}`,
+      `? x\n: ${compact}y${'\n#'.repeat(100_000)}`,
+      `a:\n${Array.from({ length: 200 }, (_, i) => `${' '.repeat(i + 1)}k${i}:`).join('\n')} v${'\n'.repeat(100_000)}`,
+    ];
+    for (const text of texts) expect(() => refuseDeepYaml(text)).toThrow(YamlTooDeepError);
   });
 
   test('brackets and dashes in scalars and comments are text, however many; levels in separate places do not add up', () => {
