@@ -1,4 +1,5 @@
 import { refuseDeepYaml, YamlTooDeepError } from '../src/domain/yaml-depth';
+import { DeployFileError, editDeployFile } from '../src/targets/git/deploy-file';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -324,6 +325,28 @@ async function main(): Promise<void> {
     ['1 MiB of `? - ` on one line', `${'? - '.repeat(mib / 4)}x\n`],
     ['1 MiB list of `- [1, 2]` lines (shallow)', '- [1, 2]\n'.repeat(mib / 9)],
   ];
+  // And what a file of many syntax errors costs the edit (the library's pretty errors made it quadratic).
+  const edit = {
+    path: 'values.yaml',
+    format: 'yaml' as const,
+    field: 'a',
+    use: 'tag' as const,
+    tag: '1',
+    digest: null,
+  };
+  for (const [what, text] of [
+    ['65,536 `]`', ']'.repeat(65_536)],
+    ['1 MiB of `- &a `', '- &a '.repeat(mib / 5)],
+  ] as const) {
+    const ms = timeIt(1, () => {
+      try {
+        editDeployFile(text, edit);
+      } catch (err) {
+        if (!(err instanceof DeployFileError)) throw err;
+      }
+    });
+    say(`deploy file edit, ${what.padEnd(38)}: refused as not YAML, ${ms.toFixed(0)} ms`);
+  }
   for (const [what, text] of yamlTexts) {
     let outcome = 'read in full';
     const ms = timeIt(3, () => {

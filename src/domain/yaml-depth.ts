@@ -16,7 +16,9 @@ export class YamlTooDeepError extends Error {
 }
 
 /**
- * Throws YamlTooDeepError when the text nests maps and sequences (block or flow) deeper than MAX_YAML_DEPTH.
+ * Throws YamlTooDeepError when the text nests maps and sequences (block or flow) deeper than MAX_YAML_DEPTH,
+ * counted on the syntax tree: a `key: value` pair inside a flow sequence becomes a map of its own in the parsed
+ * document, so such text may parse up to twice as deep (128 levels, far from any stack's end).
  * Call it before parsing: the library's syntax parser keeps its own stack (it does not recurse), and so does
  * this walk of its tokens, so neither overflows however deep the text goes.
  *

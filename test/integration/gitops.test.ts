@@ -2,7 +2,7 @@ import {
   GIT_FOLDER_PREFIX,
   GitPermanentError,
   GitWriteRequest,
-  INLINE_EDIT_BYTES,
+  INLINE_EDIT_CHARS,
   writeBack,
 } from '../../src/targets/git/write-back';
 import { sharedCpuPool } from '../../src/runtime/cpu-pool';
@@ -97,10 +97,10 @@ test('a Helm values field is written in place (comments kept), and writing the s
 });
 
 test('a values file over the inline size is edited in a pool thread and pushed; a deep one is refused for good', async () => {
-  // Settings enough to pass INLINE_EDIT_BYTES, the image in the middle of them.
+  // Settings enough to pass INLINE_EDIT_CHARS, the image in the middle of them.
   const settings = Array.from({ length: 4000 }, (_, i) => `  key${i}: [${i}, "value ${i}"]`).join('\n');
   const big = `settings:\n${settings}\n${VALUES}more:\n${settings}\n`;
-  expect(big.length).toBeGreaterThan(INLINE_EDIT_BYTES);
+  expect(big.length).toBeGreaterThan(INLINE_EDIT_CHARS);
   const url = git.createRepo('big-values', { 'charts/shop/values.yaml': big });
   const ranBefore = sharedCpuPool('targets').ran;
   const result = await writeBack(request(url));
@@ -109,7 +109,7 @@ test('a values file over the inline size is edited in a pool thread and pushed; 
   expect(sharedCpuPool('targets').ran).toBe(ranBefore + 1);
 
   const deep = git.createRepo('deep-values', {
-    'charts/shop/values.yaml': `${VALUES}deep: ${'['.repeat(INLINE_EDIT_BYTES)}\n`,
+    'charts/shop/values.yaml': `${VALUES}deep: ${'['.repeat(INLINE_EDIT_CHARS)}\n`,
   });
   const failure = await writeBack(request(deep)).catch((err: Error) => err);
   expect(failure).toBeInstanceOf(GitPermanentError);

@@ -7,7 +7,7 @@ import { parseHelmIndex } from '../../src/feeds/helm-index';
 import { HttpClient } from '../../src/net/http';
 import { DeployFileError, editDeployFile } from '../../src/targets/git/deploy-file';
 import { GitUnavailableError } from '../../src/targets/git/transport';
-import { editOffTheEventLoop, INLINE_EDIT_BYTES } from '../../src/targets/git/write-back';
+import { editOffTheEventLoop, INLINE_EDIT_CHARS } from '../../src/targets/git/write-back';
 import { startServer, TestServer } from '../support/http-server';
 
 const tags = Array.from({ length: 5000 }, (_, i) =>
@@ -144,7 +144,7 @@ describe('deploy files in the CPU pool', () => {
   test('a large one is edited in a pool thread while the event loop turns; the text is the one edited here', async () => {
     pool = new CpuPool({ size: 1, queue: 1 });
     const text = values(200);
-    expect(text.length).toBeGreaterThan(INLINE_EDIT_BYTES);
+    expect(text.length).toBeGreaterThan(INLINE_EDIT_CHARS);
     let settled = false;
     const edited = editOffTheEventLoop(text, edit, pool).finally(() => (settled = true));
     await new Promise((r) => setTimeout(r, 1));
@@ -160,7 +160,7 @@ describe('deploy files in the CPU pool', () => {
 
   test("the file's refusal comes back as the DeployFileError it is; a full pool is a GitUnavailableError", async () => {
     pool = new CpuPool({ size: 1, queue: 1 });
-    const deep = `image:\n  tag: ${'['.repeat(INLINE_EDIT_BYTES)}\n`;
+    const deep = `image:\n  tag: ${'['.repeat(INLINE_EDIT_CHARS)}\n`;
     const refused = await editOffTheEventLoop(deep, edit, pool).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(DeployFileError);
     expect((refused as Error).message).toBe('values.yaml: the YAML nests collections deeper than 64 levels');

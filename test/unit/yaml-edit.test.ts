@@ -199,6 +199,20 @@ describe('hostile files stay byte-identical outside the edited scalar', () => {
     expect(() => editDeployFile('- x\n', image('x', '1'))).toThrow(/not a kustomization/);
   });
 
+  test('the first of many errors is named with its place', () => {
+    const path = field('a', '1').path;
+    expect(() => editDeployFile('a: 1\nb: [1, 2\n', field('a', '2'))).toThrow(
+      `${path} is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 3, column 1`,
+    );
+    // The library's pretty errors copied and scanned the line once per error (bench:hostile times 65,536 of them).
+    expect(() => editDeployFile(']'.repeat(4096), field('a', '1'))).toThrow(
+      `${path} is not valid YAML: Unexpected flow-seq-end token in YAML document: "]" at line 1, column 1`,
+    );
+    expect(() => editDeployFile(`a: 1\n${'{a}'.repeat(1365)}`, field('a', '1'))).toThrow(
+      `${path} is not valid YAML: Unexpected flow-map-start at node end at line 2, column 4`,
+    );
+  });
+
   test('a value with an explicit tag other than !!str is refused, not written under that tag', () => {
     // Kept, the tag would give `tag: !!int v2`, which Go's YAML (Helm, kustomize) cannot decode as an int.
     expect(() => editDeployFile('image:\n  tag: !!int 1\n', field('image.tag', 'v2'))).toThrow(

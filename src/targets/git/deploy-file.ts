@@ -78,10 +78,27 @@ export function editDeployFile(text: string, file: DeployFileEdit): string {
 }
 
 function parse(text: string, where: string): Doc {
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0)
-    throw new DeployFileError(`${where} is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+  // Not the library's pretty errors: those copy and scan the source's line once per error, and a line of many
+  // errors (65,536 `]`) took seconds, 1 MiB of them minutes. Only the first is shown, placed here.
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const [first] = doc.errors;
+    throw new DeployFileError(
+      `${where} is not valid YAML: ${first.message.split('\n')[0]} at ${linePosition(text, first.pos[0])}`,
+    );
+  }
   return doc;
+}
+
+/** `line L, column C` (from 1) of an offset in the text. */
+function linePosition(text: string, offset: number): string {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return `line ${line}, column ${offset - start + 1}`;
 }
 
 function toJS(doc: Doc, where: string): unknown {

@@ -102,14 +102,15 @@ export async function writeBack(req: GitWriteRequest): Promise<GitWriteResult> {
 }
 
 /**
- * Deploy files up to this size are edited on the event loop. Editing parses the file three times (the file, the
+ * Deploy files up to this many characters (UTF-16 units: the editing's cost follows them) are edited on the
+ * event loop. Editing parses the file three times (the file, the
  * model of the edit, the result) and checks its depth: a 1 MiB values file takes seconds, which on the worker's
  * event loop would hold every other activity, heartbeat and poll of the process.
  */
-export const INLINE_EDIT_BYTES = 64 * 1024;
+export const INLINE_EDIT_CHARS = 64 * 1024;
 
 /**
- * editDeployFile, in a thread of the CPU pool for a file larger than INLINE_EDIT_BYTES. Its refusal comes back
+ * editDeployFile, in a thread of the CPU pool for a file larger than INLINE_EDIT_CHARS. Its refusal comes back
  * as the same DeployFileError; a pool too busy to take it, or an edit past the pool's deadline, is a
  * GitUnavailableError: the deployment tries again later.
  */
@@ -118,7 +119,7 @@ export async function editOffTheEventLoop(
   file: DeployFileEdit,
   pool: CpuPool = sharedCpuPool('targets'),
 ): Promise<string> {
-  if (text.length <= INLINE_EDIT_BYTES) return editDeployFile(text, file);
+  if (text.length <= INLINE_EDIT_CHARS) return editDeployFile(text, file);
   try {
     return await pool.run('deployFileEdit', { text, file });
   } catch (err) {
