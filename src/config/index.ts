@@ -2,8 +2,7 @@ import { Level, LOG_LEVELS } from '../observability/log';
 import { ConfiguredReceiver, ReceiverSpecSchema } from '../receivers/spec';
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { refuseDeepYaml } from '../domain/yaml-depth';
+import { parseYamlText, refuseDeepYaml } from '../domain/yaml-depth';
 import { z } from 'zod';
 import { FeedIdSchema } from '../domain/trigger-schema';
 import { NamedSecret } from './secrets';
@@ -493,7 +492,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     try {
       const text = readFileSync(configPath, 'utf8');
       refuseDeepYaml(text);
-      raw = parseYaml(text);
+      raw = parseYamlText(text);
     } catch (err) {
       throw new ConfigError(`${configPath}: ${(err as Error).message.split('\n')[0]}`);
     }

@@ -1,4 +1,4 @@
-import { CST, Lexer, Parser } from 'yaml';
+import { CST, Lexer, parseDocument, Parser, YAMLError } from 'yaml';
 
 /**
  * How deeply YAML a user or a repository gives us may nest collections. A manifest nests six levels and a
@@ -63,4 +63,27 @@ function openCollections(stack: readonly CST.Token[]): number {
   for (const token of stack)
     if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') n++;
   return n;
+}
+
+/**
+ * YAML text to plain data, as the library's `parse` gives it, but without its pretty errors: those copy and
+ * scan the source's line once per error, and a line of many errors (65,536 `]`) took seconds, 1 MiB of them
+ * minutes. Throws the first error, placed by `yamlErrorAt`. Check the depth first (refuseDeepYaml).
+ */
+export function parseYamlText(text: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) throw new Error(yamlErrorAt(text, doc.errors[0]));
+  return doc.toJS();
+}
+
+/** A YAML error's message, placed: `message at line L, column C` (from 1), from its offset in the text. */
+export function yamlErrorAt(text: string, error: YAMLError): string {
+  const offset = error.pos[0];
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return `${error.message.split('\n')[0]} at line ${line}, column ${offset - start + 1}`;
 }

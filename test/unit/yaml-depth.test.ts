@@ -152,5 +152,27 @@ describe('refuseDeepYaml', () => {
         `values.yaml: the YAML nests collections deeper than ${MAX_YAML_DEPTH} levels`,
       );
     });
+
+    // The library's pretty errors copied and scanned the line once per error: a line of thousands took seconds.
+    test('a syntax error: the first one, placed by line and column, in the manifest and the configuration', async () => {
+      for (const [text, error] of [
+        [
+          `projects:\n  - name: p\n${']'.repeat(4096)}\n`,
+          'Unexpected flow-seq-end token in YAML stream: "]" at line 3, column 1',
+        ],
+        [
+          `a: [1, 2\n`,
+          'Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1',
+        ],
+      ]) {
+        const at = file(text);
+        const failure = await readManifest(at).catch((err: unknown) => err);
+        expect([failure instanceof UsageError, (failure as Error).message]).toEqual([
+          true,
+          `${at}: ${error}`,
+        ]);
+        expect(() => loadConfig({ FEED_TRIGGERS_CONFIG: at })).toThrow(new ConfigError(`${at}: ${error}`));
+      }
+    });
   });
 });

@@ -13,7 +13,7 @@ import {
   YAMLSeq,
   Document,
 } from 'yaml';
-import { refuseDeepYaml, YamlTooDeepError } from '../../domain/yaml-depth';
+import { refuseDeepYaml, yamlErrorAt, YamlTooDeepError } from '../../domain/yaml-depth';
 
 /** One file to write: where the version goes and which version. */
 export interface DeployFileEdit {
@@ -78,27 +78,11 @@ export function editDeployFile(text: string, file: DeployFileEdit): string {
 }
 
 function parse(text: string, where: string): Doc {
-  // Not the library's pretty errors: those copy and scan the source's line once per error, and a line of many
-  // errors (65,536 `]`) took seconds, 1 MiB of them minutes. Only the first is shown, placed here.
+  // Not the library's pretty errors (yamlErrorAt says why): only the first is shown, placed.
   const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const [first] = doc.errors;
-    throw new DeployFileError(
-      `${where} is not valid YAML: ${first.message.split('\n')[0]} at ${linePosition(text, first.pos[0])}`,
-    );
-  }
+  if (doc.errors.length > 0)
+    throw new DeployFileError(`${where} is not valid YAML: ${yamlErrorAt(text, doc.errors[0])}`);
   return doc;
-}
-
-/** `line L, column C` (from 1) of an offset in the text. */
-function linePosition(text: string, offset: number): string {
-  let line = 1;
-  let start = 0;
-  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    start = i + 1;
-  }
-  return `line ${line}, column ${offset - start + 1}`;
 }
 
 function toJS(doc: Doc, where: string): unknown {
