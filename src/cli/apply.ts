@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { parseYamlText, refuseDeepYaml } from '../domain/yaml-depth';
+import { parseYamlText } from '../domain/yaml-depth';
 import { z } from 'zod';
 import { ReceiverSpec, ReceiverSpecSchema } from '../receivers/spec';
 import { ProjectSpecSchema } from '../domain/project';
@@ -163,7 +163,6 @@ export async function readManifest(file: string, stdin?: NodeJS.ReadableStream):
   let raw: unknown;
   try {
     // Checked first: the parser composes nested collections recursively (100,000 `[` overflowed the stack).
-    refuseDeepYaml(text);
     raw = parseYamlText(text);
   } catch (err) {
     throw new UsageError(`${file}: ${printable((err as Error).message.split('\n')[0])}`);

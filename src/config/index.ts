@@ -2,7 +2,7 @@ import { Level, LOG_LEVELS } from '../observability/log';
 import { ConfiguredReceiver, ReceiverSpecSchema } from '../receivers/spec';
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { parseYamlText, refuseDeepYaml } from '../domain/yaml-depth';
+import { parseYamlText } from '../domain/yaml-depth';
 import { z } from 'zod';
 import { FeedIdSchema } from '../domain/trigger-schema';
 import { NamedSecret } from './secrets';
@@ -491,7 +491,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     let raw: unknown;
     try {
       const text = readFileSync(configPath, 'utf8');
-      refuseDeepYaml(text);
       raw = parseYamlText(text);
     } catch (err) {
       throw new ConfigError(`${configPath}: ${(err as Error).message.split('\n')[0]}`);

@@ -1,4 +1,4 @@
-import { CST, Lexer, parseDocument, Parser, YAMLError } from 'yaml';
+import { Composer, CST, Document, Lexer, Parser, YAMLError, YAMLParseError } from 'yaml';
 
 /**
  * How deeply YAML a user or a repository gives us may nest collections. A manifest nests six levels and a
@@ -28,8 +28,11 @@ export class YamlTooDeepError extends Error {
  * with the depth it is at: a deep file with many lines after its deep part took minutes). The walk of the
  * finished tree then gives the exact answer for the rest: a collection can be counted on the stack one level
  * short (a flow collection that turns out to be a block map's key once its `:` comes).
+ *
+ * Answers the syntax tree's tokens, for composeYaml: a text checked here is not parsed again.
  */
-export function refuseDeepYaml(text: string): void {
+export function refuseDeepYaml(text: string): CST.Token[] {
+  const tokens: CST.Token[] = [];
   const todo: Array<[CST.Token, number]> = [];
   const parser = new Parser();
   const check = () => {
@@ -37,10 +40,11 @@ export function refuseDeepYaml(text: string): void {
       throw new YamlTooDeepError();
   };
   for (const lexeme of new Lexer().lex(text)) {
-    for (const token of parser.next(lexeme)) todo.push([token, 0]);
+    for (const token of parser.next(lexeme)) tokens.push(token);
     check();
   }
-  for (const token of parser.end()) todo.push([token, 0]);
+  for (const token of parser.end()) tokens.push(token);
+  for (const token of tokens) todo.push([token, 0]);
   while (todo.length > 0) {
     const [token, depth] = todo.pop()!;
     if (token.type === 'document') {
@@ -55,6 +59,7 @@ export function refuseDeepYaml(text: string): void {
       if (item.value) todo.push([item.value, depth + 1]);
     }
   }
+  return tokens;
 }
 
 /** Collections among the tokens the parser has open. */
@@ -66,12 +71,36 @@ function openCollections(stack: readonly CST.Token[]): number {
 }
 
 /**
- * YAML text to plain data, as the library's `parse` gives it, but without its pretty errors: those copy and
- * scan the source's line once per error, and a line of many errors (65,536 `]`) took seconds, 1 MiB of them
- * minutes. Throws the first error, placed by `yamlErrorAt`. Check the depth first (refuseDeepYaml).
+ * The document of a text from its syntax tree's tokens (refuseDeepYaml's), as the library's `parseDocument`
+ * makes it, but without its pretty errors: those copy and scan the source's line once per error, and a line of
+ * many errors (65,536 `]`) took seconds, 1 MiB of them minutes (yamlErrorAt places an error instead). The
+ * tokens are only read: one text's tokens may be composed more than once.
+ */
+export function composeYaml(tokens: readonly CST.Token[], text: string): Document.Parsed {
+  let doc: Document.Parsed | null = null;
+  for (const next of new Composer({ prettyErrors: false }).compose(tokens, true, text.length)) {
+    if (!doc) doc = next;
+    else {
+      doc.errors.push(
+        new YAMLParseError(
+          [next.range[0], next.range[1]],
+          'MULTIPLE_DOCS',
+          'Source contains multiple documents; please use YAML.parseAllDocuments()',
+        ),
+      );
+      break;
+    }
+  }
+  // The composer always ends with a document (an empty text's too).
+  return doc!;
+}
+
+/**
+ * YAML text to plain data, as the library's `parse` gives it: nesting past MAX_YAML_DEPTH refused
+ * (YamlTooDeepError), else the first error thrown, placed by line and column.
  */
 export function parseYamlText(text: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = composeYaml(refuseDeepYaml(text), text);
   if (doc.errors.length > 0) throw new Error(yamlErrorAt(text, doc.errors[0]));
   return doc.toJS();
 }

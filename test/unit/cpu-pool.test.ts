@@ -130,7 +130,7 @@ describe('deploy files in the CPU pool', () => {
   const values = (kib: number) => {
     const entries = Array.from({ length: kib * 16 }, (_, i) => `  k${i}: [${i}, "v${i}"]`);
     entries.splice(entries.length / 2, 0, 'image:\n  repository: web\n  tag: 1.0.0');
-    return `settings:\n${entries.join('\n')}\n`.replace('settings:\n  image:', 'image:');
+    return `settings:\n${entries.join('\n')}\n`;
   };
   const edit = {
     path: 'values.yaml',

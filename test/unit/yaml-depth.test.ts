@@ -92,7 +92,7 @@ describe('refuseDeepYaml', () => {
       `a: |\n  ${dashes}\n  ${dashes}\nb: c\n`,
       `a: "${dashes}"\n`,
       `# ${dashes}\n- - ${'-'.repeat(1000)}\n`,
-      // Many short compact sequences, each on a line of its own (after brackets enough to have it lexed).
+      // Many short compact sequences, each on a line of its own, after a comment of brackets.
       `# ${many}\n${dashes.replace(/- /g, '- - x\n')}`,
       `# ${many}\n${Array.from({ length: 10 * MAX_YAML_DEPTH }, () => `- ${'['.repeat(MAX_YAML_DEPTH - 1)}${']'.repeat(MAX_YAML_DEPTH - 1)}`).join('\n')}\n`,
       // Shallow collections one after the other, in one document and over several.

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
   Alias,
+  CST,
   isAlias,
   isMap,
   isScalar,
@@ -8,12 +9,13 @@ import {
   Node,
   Pair,
   parseDocument,
+  Parser,
   Scalar,
   YAMLMap,
   YAMLSeq,
   Document,
 } from 'yaml';
-import { refuseDeepYaml, yamlErrorAt, YamlTooDeepError } from '../../domain/yaml-depth';
+import { composeYaml, refuseDeepYaml, yamlErrorAt, YamlTooDeepError } from '../../domain/yaml-depth';
 
 /** One file to write: where the version goes and which version. */
 export interface DeployFileEdit {
@@ -51,14 +53,16 @@ type Range = [number, number, number];
  */
 export function editDeployFile(text: string, file: DeployFileEdit): string {
   // A repository's file is anyone's text: nesting that would overflow the parser is refused first.
+  let tokens: CST.Token[];
   try {
-    refuseDeepYaml(text);
+    tokens = refuseDeepYaml(text);
   } catch (err) {
     if (err instanceof YamlTooDeepError) throw new DeployFileError(`${file.path}: ${err.message}`);
     throw err;
   }
-  const doc = parse(text, file.path);
-  const model = parse(text, file.path);
+  // Two documents of the one syntax tree: the one edited in place, and the model of the edit.
+  const doc = parse(text, file.path, tokens);
+  const model = parse(text, file.path, tokens);
   let next: string;
   if (file.format === 'kustomize') {
     next = editKustomization(text, doc, file);
@@ -77,9 +81,9 @@ export function editDeployFile(text: string, file: DeployFileEdit): string {
   return next;
 }
 
-function parse(text: string, where: string): Doc {
-  // Not the library's pretty errors (yamlErrorAt says why): only the first is shown, placed.
-  const doc = parseDocument(text, { prettyErrors: false });
+/** The text's document (from its tokens when given), refused with its first error placed (composeYaml). */
+function parse(text: string, where: string, tokens?: readonly CST.Token[]): Doc {
+  const doc = composeYaml(tokens ?? [...new Parser().parse(text)], text);
   if (doc.errors.length > 0)
     throw new DeployFileError(`${where} is not valid YAML: ${yamlErrorAt(text, doc.errors[0])}`);
   return doc;

@@ -103,9 +103,9 @@ export async function writeBack(req: GitWriteRequest): Promise<GitWriteResult> {
 
 /**
  * Deploy files up to this many characters (UTF-16 units: the editing's cost follows them) are edited on the
- * event loop. Editing parses the file three times (the file, the
- * model of the edit, the result) and checks its depth: a 1 MiB values file takes seconds, which on the worker's
- * event loop would hold every other activity, heartbeat and poll of the process.
+ * event loop. Editing parses the file and its result, and composes the file's document twice (the one edited,
+ * the model of the edit): a 1 MiB values file takes seconds, which on the worker's event loop would hold every
+ * other activity, heartbeat and poll of the process.
  */
 export const INLINE_EDIT_CHARS = 64 * 1024;
 
